@@ -1,14 +1,30 @@
-pub fn add(left: u64, right: u64) -> u64 {
-    left + right
-}
+//! wabench: load tests and compares WhatsApp Cloud API, On-Premises API and plain HTTP endpoints.
+//!
+//! Map of the crate (data flows top to bottom):
+//! - [`profile`]: TOML profile → checked `Profile`, located errors.
+//! - [`load`]: `Plan`, the pure `Pacer`, and the executor (one single-threaded runtime per thread,
+//!   one connection per task, latency from the intended start).
+//! - [`target`]: the `Target` trait (build requests, classify responses) and the HTTP transport.
+//! - [`metrics`]: per-thread HDR recorders, per-second intervals, exact merge, interval logs.
+//! - [`run`]: runs a profile's targets and writes the results folder.
+//! - [`results`]: the `run.json` schema and atomic writes.
+//! - [`threshold`]: pass/fail criteria.
+//! - [`report`]: terminal summary.
+//! - [`cli`]: the command line; `main.rs` only parses and maps errors to exit codes.
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+pub mod cli;
+pub mod load;
+pub mod metrics;
+pub mod profile;
+pub mod report;
+pub mod results;
+pub mod run;
+pub mod target;
+pub mod threshold;
 
-    #[test]
-    fn it_works() {
-        let result = add(2, 2);
-        assert_eq!(result, 4);
-    }
-}
+/// Exit code when a threshold was crossed (as k6 does).
+pub const EXIT_THRESHOLDS: i32 = 99;
+/// Exit code for bad input or a failed run.
+pub const EXIT_ERROR: i32 = 1;
+/// Exit code when the run was interrupted (Ctrl-C / SIGTERM); results are still written.
+pub const EXIT_INTERRUPTED: i32 = 130;

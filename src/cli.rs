@@ -1,0 +1,36 @@
+//! The command line (clap derive). Parsing only; the work is in the library.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "wabench",
+    version,
+    about = "Load tests and compares WhatsApp Cloud API, On-Premises API and plain HTTP endpoints."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run a profile and write results (run.json, interval logs, timeline) to a new folder.
+    Run {
+        /// The profile (TOML).
+        profile: PathBuf,
+        /// Write results into this folder instead of results/<name>-<UTC timestamp>/.
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Parent folder of per-run result folders.
+        #[arg(long, default_value = "results")]
+        results: PathBuf,
+        /// No live progress line even on a terminal.
+        #[arg(long)]
+        quiet: bool,
+    },
+    /// Check a profile without sending anything and print the plan.
+    Validate { profile: PathBuf },
+}

@@ -1,0 +1,350 @@
+//! The executor: runs one target under one plan. Threads each own a single-threaded tokio runtime
+//! and a recorder; each task owns one connection. Open loop: tasks claim the next request number,
+//! wait for its due time and measure from it (no coordinated omission); a request due while too
+//! many are outstanding is counted as dropped. Closed loop: tasks send back to back.
+
+use std::cell::{Cell, RefCell};
+use std::net::SocketAddr;
+use std::rc::Rc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Barrier, Mutex, OnceLock, mpsc};
+use std::time::{Duration, Instant, SystemTime};
+
+use tokio::sync::watch;
+use tokio::task::{JoinSet, LocalSet};
+
+use super::Plan;
+use crate::metrics::aggregate::{self, LiveView, Written};
+use crate::metrics::{LiveCounters, Outcome, Recorder};
+use crate::profile::Model;
+use crate::target::Target;
+use crate::target::conn::{Conn, Connector};
+
+/// What running one target produced.
+pub struct TargetRun {
+    /// All threads' measurements merged.
+    pub recorder: Recorder,
+    pub started_at: SystemTime,
+    pub elapsed: Duration,
+    pub interrupted: bool,
+    pub written: Written,
+    pub threads: u32,
+}
+
+/// Live state a progress display can read while the target runs.
+#[derive(Default)]
+pub struct Progress {
+    pub counters: Mutex<Vec<Arc<LiveCounters>>>,
+    pub view: Mutex<LiveView>,
+    pub t0: OnceLock<Instant>,
+}
+
+impl Progress {
+    /// (sent, ok, errors, dropped) so far.
+    pub fn totals(&self) -> (u64, u64, u64, u64) {
+        let c = self.counters.lock().map(|c| c.clone()).unwrap_or_default();
+        c.iter().fold((0, 0, 0, 0), |a, c| {
+            (
+                a.0 + c.sent.load(Ordering::Relaxed),
+                a.1 + c.ok.load(Ordering::Relaxed),
+                a.2 + c.errors.load(Ordering::Relaxed),
+                a.3 + c.dropped.load(Ordering::Relaxed),
+            )
+        })
+    }
+}
+
+struct Shared {
+    plan: Plan,
+    target: Arc<dyn Target>,
+    connector: Connector,
+    next: AtomicU64,
+    in_flight: AtomicU64,
+}
+
+struct Local {
+    shared: Arc<Shared>,
+    t0: Instant,
+    rec: RefCell<Recorder>,
+    in_flight: Cell<u64>,
+    stop: watch::Receiver<bool>,
+}
+
+/// Run `target` at `addr` under `plan` until the plan ends or `stop` turns true. Interval logs go to
+/// `hlog`, per-second rows to `timeline` (returned for the next target).
+pub fn run_target<H, T>(
+    target: Arc<dyn Target>,
+    addr: SocketAddr,
+    plan: &Plan,
+    stop: watch::Receiver<bool>,
+    mut hlog: H,
+    mut timeline: T,
+    progress: Arc<Progress>,
+) -> Result<(TargetRun, H, T), String>
+where
+    H: std::io::Write + Send + 'static,
+    T: std::io::Write + Send + 'static,
+{
+    let ep = target.endpoint().clone();
+    let connector =
+        Connector::new(addr, &ep.host, &ep.authority(), ep.tls, target.insecure_tls(), target.http_version())?;
+    let threads = plan.threads.max(1);
+    let shared = Arc::new(Shared {
+        plan: plan.clone(),
+        target: target.clone(),
+        connector,
+        next: AtomicU64::new(0),
+        in_flight: AtomicU64::new(0),
+    });
+    let (tx, rx) = mpsc::channel();
+    let ready = Arc::new(Barrier::new(threads as usize + 1));
+    let go = Arc::new(Barrier::new(threads as usize + 1));
+    let t0_cell: Arc<OnceLock<(Instant, SystemTime)>> = Arc::new(OnceLock::new());
+
+    let mut handles = Vec::new();
+    for id in 0..threads {
+        let conns = plan.connections / threads + u32::from(id < plan.connections % threads);
+        let (shared, tx, ready, go, t0_cell, stop) =
+            (shared.clone(), tx.clone(), ready.clone(), go.clone(), t0_cell.clone(), stop.clone());
+        let live = Arc::new(LiveCounters::default());
+        if let Ok(mut c) = progress.counters.lock() {
+            c.push(live.clone());
+        }
+        let h = std::thread::Builder::new()
+            .name(format!("wabench-load-{id}"))
+            .spawn(move || thread_main(id as usize, conns, shared, tx, ready, go, t0_cell, stop, live))
+            .map_err(|e| format!("cannot start a load thread: {e}"))?;
+        handles.push(h);
+    }
+    drop(tx);
+    ready.wait();
+    let t0 = Instant::now() + Duration::from_millis(5);
+    let started_at = SystemTime::now() + Duration::from_millis(5);
+    let _ = t0_cell.set((t0, started_at));
+    let _ = progress.t0.set(t0);
+    go.wait();
+
+    let name = target.name().to_string();
+    let pacer = plan.pacer.clone();
+    let prog = progress.clone();
+    let agg = std::thread::Builder::new()
+        .name("wabench-aggregate".into())
+        .spawn(move || {
+            let requested =
+                |s: u64| pacer.as_ref().map(|p| p.due_between(Duration::from_secs(s), Duration::from_secs(s + 1)));
+            let r = aggregate::run(
+                rx,
+                threads as usize,
+                &name,
+                &requested,
+                &mut hlog,
+                &mut timeline,
+                started_at,
+                &prog.view,
+            );
+            r.map(|w| (w, hlog, timeline))
+        })
+        .map_err(|e| format!("cannot start the aggregator: {e}"))?;
+
+    let mut merged: Option<Recorder> = None;
+    for h in handles {
+        let rec = h.join().map_err(|_| "a load thread panicked".to_string())?;
+        match &mut merged {
+            None => merged = Some(rec),
+            Some(m) => m.merge(&rec),
+        }
+    }
+    let elapsed = t0.elapsed();
+    let (written, hlog, timeline) =
+        agg.join().map_err(|_| "the aggregator panicked".to_string())?.map_err(|e| format!("writing results: {e}"))?;
+    let interrupted = *stop.borrow();
+    let recorder = merged.ok_or("no load thread ran")?;
+    Ok((TargetRun { recorder, started_at, elapsed, interrupted, written, threads }, hlog, timeline))
+}
+
+#[allow(clippy::too_many_arguments)]
+fn thread_main(
+    id: usize,
+    conns: u32,
+    shared: Arc<Shared>,
+    tx: mpsc::Sender<crate::metrics::Report>,
+    ready: Arc<Barrier>,
+    go: Arc<Barrier>,
+    t0_cell: Arc<OnceLock<(Instant, SystemTime)>>,
+    stop: watch::Receiver<bool>,
+    live: Arc<LiveCounters>,
+) -> Recorder {
+    let rt = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(_) => {
+            ready.wait();
+            go.wait();
+            let t0 = t0_cell.get().map_or_else(Instant::now, |t| t.0);
+            let mut r = Recorder::new(id, t0, Some(tx), live);
+            r.close();
+            return r;
+        }
+    };
+    let local = LocalSet::new();
+    // Connect before the clock starts, so the first requests do not pay for it.
+    let mut pre: Vec<Option<Conn>> = local.block_on(&rt, async {
+        let mut v = Vec::new();
+        for _ in 0..conns {
+            let c =
+                tokio::time::timeout(shared.plan.timeout, shared.connector.connect()).await.ok().and_then(Result::ok);
+            v.push(c);
+        }
+        v
+    });
+    ready.wait();
+    go.wait();
+    let t0 = t0_cell.get().map_or_else(Instant::now, |t| t.0);
+    let ctx = Rc::new(Local {
+        shared: shared.clone(),
+        t0,
+        rec: RefCell::new(Recorder::new(id, t0, Some(tx), live)),
+        in_flight: Cell::new(0),
+        stop: stop.clone(),
+    });
+    local.block_on(&rt, async {
+        let tick_ctx = ctx.clone();
+        let ticker = tokio::task::spawn_local(async move {
+            let mut iv = tokio::time::interval_at((t0 + Duration::from_secs(1)).into(), Duration::from_secs(1));
+            loop {
+                iv.tick().await;
+                tick_ctx.rec.borrow_mut().rotate(Instant::now());
+            }
+        });
+        let mut set = JoinSet::new();
+        for _ in 0..conns {
+            let conn = pre.pop().flatten();
+            let c = ctx.clone();
+            match shared.plan.model {
+                Model::Open => set.spawn_local(open_worker(c, conn)),
+                Model::Closed => set.spawn_local(closed_worker(c, conn)),
+            };
+        }
+        let mut stop_rx = stop.clone();
+        let drain = shared.plan.drain;
+        let stopped_then_drained = async move {
+            while !*stop_rx.borrow_and_update() {
+                if stop_rx.changed().await.is_err() {
+                    std::future::pending::<()>().await;
+                }
+            }
+            tokio::time::sleep(drain).await;
+        };
+        tokio::select! {
+            _ = async { while set.join_next().await.is_some() {} } => {}
+            _ = stopped_then_drained => {}
+        }
+        set.abort_all();
+        ticker.abort();
+    });
+    let left = ctx.in_flight.get();
+    shared.in_flight.fetch_sub(left, Ordering::Relaxed);
+    drop(local);
+    let ctx = Rc::try_unwrap(ctx).ok().expect("all tasks of the thread are gone");
+    let mut rec = ctx.rec.into_inner();
+    rec.cancelled(left);
+    rec.close();
+    rec
+}
+
+/// Wait until `at`, or return false when the run is stopped first.
+async fn wait_until(ctx: &Local, at: Instant) -> bool {
+    let mut stop = ctx.stop.clone();
+    if *stop.borrow_and_update() {
+        return false;
+    }
+    if Instant::now() >= at {
+        return true;
+    }
+    tokio::select! {
+        _ = tokio::time::sleep_until(at.into()) => !*stop.borrow(),
+        r = stop.changed() => r.is_err() && { tokio::time::sleep_until(at.into()).await; true },
+    }
+}
+
+async fn open_worker(ctx: Rc<Local>, mut conn: Option<Conn>) {
+    let s = &ctx.shared;
+    let Some(pacer) = s.plan.pacer.clone() else { return };
+    loop {
+        let n = s.next.fetch_add(1, Ordering::Relaxed);
+        let Some(due) = pacer.due(n) else { return };
+        let intended = ctx.t0 + due;
+        if !wait_until(&ctx, intended).await {
+            return;
+        }
+        let now = Instant::now();
+        if now > intended {
+            // Behind schedule: count what is outstanding (in flight + due and not started).
+            let queued = pacer.due_by(now - ctx.t0).saturating_sub(n);
+            if s.in_flight.load(Ordering::Relaxed) + queued > s.plan.max_in_flight {
+                ctx.rec.borrow_mut().dropped(now);
+                continue;
+            }
+        }
+        one_request(&ctx, &mut conn, n, intended, now).await;
+    }
+}
+
+async fn closed_worker(ctx: Rc<Local>, mut conn: Option<Conn>) {
+    let s = &ctx.shared;
+    let end = s.plan.duration.map(|d| ctx.t0 + d);
+    let mut backoff = Duration::from_millis(10);
+    loop {
+        let now = Instant::now();
+        if *ctx.stop.borrow() || end.is_some_and(|e| now >= e) {
+            return;
+        }
+        let n = s.next.fetch_add(1, Ordering::Relaxed);
+        if s.plan.max_requests.is_some_and(|m| n >= m) {
+            return;
+        }
+        let outcome = one_request(&ctx, &mut conn, n, now, now).await;
+        let pause = if matches!(outcome, Outcome::Connect | Outcome::Tls) {
+            // A target that refuses connections is not hammered in a tight loop.
+            let p = backoff;
+            backoff = (backoff * 2).min(Duration::from_secs(1));
+            p
+        } else {
+            backoff = Duration::from_millis(10);
+            s.plan.think_time
+        };
+        if !pause.is_zero() {
+            let until = Instant::now() + pause;
+            let until = end.map_or(until, |e| until.min(e));
+            if !wait_until(&ctx, until).await {
+                return;
+            }
+        }
+    }
+}
+
+async fn one_request(ctx: &Local, conn: &mut Option<Conn>, n: u64, intended: Instant, start: Instant) -> Outcome {
+    let s = &ctx.shared;
+    ctx.rec.borrow_mut().start(intended, start);
+    s.in_flight.fetch_add(1, Ordering::Relaxed);
+    ctx.in_flight.set(ctx.in_flight.get() + 1);
+    let req = s.target.request(n);
+    let target = &s.target;
+    let sent = tokio::time::timeout(
+        s.plan.timeout,
+        s.connector.send(conn, req, target.max_body(), |st| target.wants_body(st)),
+    )
+    .await;
+    let done = Instant::now();
+    let outcome = match sent {
+        Err(_) => {
+            *conn = None;
+            Outcome::Timeout
+        }
+        Ok(Err(o)) => o,
+        Ok(Ok(reply)) => target.classify(reply.status, &reply.body).outcome,
+    };
+    s.in_flight.fetch_sub(1, Ordering::Relaxed);
+    ctx.in_flight.set(ctx.in_flight.get() - 1);
+    ctx.rec.borrow_mut().finish(intended, start, done, outcome);
+    outcome
+}

@@ -1,0 +1,80 @@
+//! The `wabench` binary: parse the command line, call the library, map the outcome to an exit code.
+
+use std::io::IsTerminal;
+use std::process::ExitCode;
+
+use clap::Parser;
+use wabench::cli::{Cli, Command};
+use wabench::{EXIT_ERROR, EXIT_INTERRUPTED, EXIT_THRESHOLDS, profile, report, run};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Validate { profile } => match profile::load(&profile) {
+            Ok(loaded) => {
+                print!("{}", wabench::run::plan_text(&loaded));
+                ExitCode::SUCCESS
+            }
+            Err(e) => fail(&e.to_string()),
+        },
+        Command::Run { profile, out, results, quiet } => {
+            let loaded = match profile::load(&profile) {
+                Ok(l) => l,
+                Err(e) => return fail(&e.to_string()),
+            };
+            let stop = stop_on_signals();
+            let opts = run::Options { out, results_root: results, progress: !quiet && std::io::stderr().is_terminal() };
+            let finished = match run::run_profile(&loaded, &opts, stop) {
+                Ok(f) => f,
+                Err(e) => return fail(&e),
+            };
+            let mut stdout = std::io::stdout();
+            let _ = report::summary::write(&finished.run, &mut stdout);
+            println!("\nresults: {}", finished.dir.display());
+            if let Some(e) = &finished.error {
+                return fail(e);
+            }
+            if finished.run.interrupted {
+                return ExitCode::from(EXIT_INTERRUPTED as u8);
+            }
+            if !finished.run.passed {
+                eprintln!("wabench: thresholds crossed");
+                return ExitCode::from(EXIT_THRESHOLDS as u8);
+            }
+            ExitCode::SUCCESS
+        }
+    }
+}
+
+fn fail(msg: &str) -> ExitCode {
+    eprintln!("wabench: error: {msg}");
+    ExitCode::from(EXIT_ERROR as u8)
+}
+
+/// The first Ctrl-C or SIGTERM asks the run to stop and write its results; a second one exits at once.
+fn stop_on_signals() -> tokio::sync::watch::Receiver<bool> {
+    let (tx, rx) = tokio::sync::watch::channel(false);
+    std::thread::spawn(move || {
+        let Ok(rt) = tokio::runtime::Builder::new_current_thread().enable_all().build() else { return };
+        rt.block_on(async move {
+            let Ok(mut term) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) else {
+                return;
+            };
+            for n in 0.. {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+                if n == 0 {
+                    eprintln!(
+                        "\nwabench: stopping; finishing requests in flight and writing results (again to quit now)"
+                    );
+                    let _ = tx.send(true);
+                } else {
+                    std::process::exit(EXIT_INTERRUPTED);
+                }
+            }
+        });
+    });
+    rx
+}

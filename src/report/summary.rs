@@ -1,0 +1,83 @@
+//! The end-of-run terminal summary: one column per target, so two deployments read side by side.
+
+use std::io::{self, Write};
+
+use super::fmt_us;
+use crate::results::Run;
+
+/// Write the summary table of `run`.
+pub fn write(run: &Run, out: &mut impl Write) -> io::Result<()> {
+    let mut rows: Vec<(String, Vec<String>)> = Vec::new();
+    let mut row = |label: &str, f: &dyn Fn(&crate::results::TargetResult) -> String| {
+        rows.push((label.to_string(), run.targets.iter().map(f).collect()));
+    };
+    row("target", &|t| t.name.clone());
+    row("model", &|t| format!("{} ({} conn)", t.model, t.connections));
+    row("duration", &|t| format!("{:.1}s", t.duration_s));
+    row("sent", &|t| t.requests.sent.to_string());
+    row("ok", &|t| t.requests.ok.to_string());
+    row("errors", &|t| {
+        let pct = if t.requests.sent > 0 { 100.0 * t.requests.errors as f64 / t.requests.sent as f64 } else { 0.0 };
+        format!("{} ({pct:.2}%)", t.requests.errors)
+    });
+    row("dropped", &|t| t.requests.dropped.to_string());
+    row("rate requested", &|t| t.rate.requested.map_or("-".into(), |r| format!("{r:.1}/s")));
+    row("rate achieved", &|t| match t.rate.ratio {
+        Some(q) => format!("{:.1}/s ({:.2}%)", t.rate.achieved, q * 100.0),
+        None => format!("{:.1}/s", t.rate.achieved),
+    });
+    let lat = |f: fn(&crate::metrics::Summary) -> u64| {
+        move |t: &crate::results::TargetResult| {
+            if t.latency_us.count == 0 { "-".into() } else { fmt_us(f(&t.latency_us) as f64) }
+        }
+    };
+    row("latency p50", &lat(|s| s.p50));
+    row("latency p90", &lat(|s| s.p90));
+    row("latency p99", &lat(|s| s.p99));
+    row("latency p99.9", &lat(|s| s.p999));
+    row("latency max", &lat(|s| s.max));
+    row("service p99", &|t| {
+        if t.service_time_us.count == 0 { "-".into() } else { fmt_us(t.service_time_us.p99 as f64) }
+    });
+    row("late p99", &|t| if t.lateness_us.count == 0 { "-".into() } else { fmt_us(t.lateness_us.p99 as f64) });
+    let mut keys: Vec<&str> =
+        run.targets.iter().flat_map(|t| t.outcomes.iter().map(|o| o.key.as_str())).filter(|k| *k != "ok").collect();
+    keys.sort_unstable();
+    keys.dedup();
+    for k in keys {
+        rows.push((
+            format!("  {k}"),
+            run.targets
+                .iter()
+                .map(|t| t.outcomes.iter().find(|o| o.key == k).map_or("0".into(), |o| o.count.to_string()))
+                .collect(),
+        ));
+    }
+    let w0 = rows.iter().map(|r| r.0.chars().count()).max().unwrap_or(0);
+    let widths: Vec<usize> =
+        (0..run.targets.len()).map(|i| rows.iter().map(|r| r.1[i].chars().count()).max().unwrap_or(0)).collect();
+    for (label, cells) in &rows {
+        write!(out, "{label:<w0$}")?;
+        for (c, w) in cells.iter().zip(&widths) {
+            write!(out, "  {c:>w$}")?;
+        }
+        writeln!(out)?;
+    }
+    if run.interrupted {
+        writeln!(out, "\nThe run was interrupted: figures cover what ran.")?;
+    }
+    if !run.thresholds.is_empty() {
+        writeln!(out, "\nthresholds:")?;
+        for v in &run.thresholds {
+            writeln!(
+                out,
+                "  {} {:<40} {:<12} actual {}",
+                if v.passed { "PASS" } else { "FAIL" },
+                v.threshold,
+                v.target,
+                v.shown
+            )?;
+        }
+    }
+    Ok(())
+}
