@@ -1,0 +1,84 @@
+//! The binary's contract: bad profiles give a located error and exit code 1, never a panic;
+//! `validate` prints the plan and sends nothing.
+
+use std::process::Command;
+
+fn wabench(args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_wabench")).args(args).output().expect("run wabench");
+    (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stdout).into(), String::from_utf8_lossy(&out.stderr).into())
+}
+
+fn check_bad(text: &str, expect: &[&str]) {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("bad.toml");
+    std::fs::write(&p, text).unwrap();
+    for cmd in ["validate", "run"] {
+        let (code, _out, err) = wabench(&[cmd, p.to_str().unwrap()]);
+        assert_eq!(code, 1, "{cmd}: exit code for {text:?}: {err}");
+        assert!(!err.contains("panicked"), "{err}");
+        assert!(err.contains("bad.toml"), "error names the file: {err}");
+        for e in expect {
+            assert!(err.contains(e), "{cmd}: expected {e:?} in {err:?}");
+        }
+    }
+}
+
+const TARGET: &str = "\n[[targets]]\nname = \"t\"\nkind = \"http\"\nurl = \"http://127.0.0.1:9/\"\n";
+
+#[test]
+fn unknown_field_is_an_error_with_line_and_column() {
+    check_bad(&format!("name = \"x\"\n[load]\nrate = 10\nduration = \"1s\"\nconections = 4\n{TARGET}"), &["bad.toml:5:1", "load.conections", "unknown field"]);
+}
+
+#[test]
+fn wrong_type_is_located() {
+    check_bad(&format!("name = \"x\"\n[load]\nrate = \"fast\"\nduration = \"1s\"\n{TARGET}"), &["bad.toml:3:", "load.rate"]);
+}
+
+#[test]
+fn negative_rate_and_zero_duration_are_rejected() {
+    check_bad(&format!("name = \"x\"\n[load]\nrate = -5\nduration = \"1s\"\n{TARGET}"), &["load.rate", "greater than 0"]);
+    check_bad(&format!("name = \"x\"\n[load]\nrate = 5\nduration = \"0s\"\n{TARGET}"), &["load.duration", "longer than zero"]);
+    check_bad(&format!("name = \"x\"\n[load]\nrate = 5\nduration = \"soon\"\n{TARGET}"), &["bad.toml:4:", "invalid duration"]);
+    check_bad(
+        &format!("name = \"x\"\n[load]\nstages = [{{ to = 10, over = \"1s\" }}, {{ to = -1, over = \"1s\" }}]\n{TARGET}"),
+        &["load.stages[1].to"],
+    );
+}
+
+#[test]
+fn missing_target_and_bad_urls_are_rejected() {
+    check_bad("name = \"x\"\n[load]\nrate = 5\nduration = \"1s\"\n", &["targets", "at least one"]);
+    check_bad(
+        "name = \"x\"\n[load]\nrate = 5\nduration = \"1s\"\n[[targets]]\nname = \"t\"\nkind = \"http\"\nurl = \"ftp://x/\"\n",
+        &["targets[0].url", "not supported"],
+    );
+    check_bad(
+        "name = \"x\"\n[load]\nrate = 5\nduration = \"1s\"\n[[targets]]\nname = \"t\"\nkind = \"smtp\"\nurl = \"http://x/\"\n",
+        &["targets.kind", "unknown variant"],
+    );
+}
+
+#[test]
+fn bad_thresholds_are_rejected_at_validate() {
+    check_bad(&format!("name = \"x\"\n[load]\nrate = 5\nduration = \"1s\"\n{TARGET}[thresholds]\n\"latency.p99\" = \"fast\"\n"), &["thresholds.latency.p99", "comparison"]);
+}
+
+#[test]
+fn unreadable_file_is_reported() {
+    let (code, _, err) = wabench(&["validate", "/nonexistent/profile.toml"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("/nonexistent/profile.toml") && err.contains("cannot read"), "{err}");
+}
+
+#[test]
+fn validate_prints_the_plan() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("ok.toml");
+    std::fs::write(&p, format!("name = \"x\"\n[load]\nstages = [{{ to = 100, over = \"10s\" }}, {{ to = 100, over = \"5s\" }}]\n{TARGET}")).unwrap();
+    let (code, out, err) = wabench(&["validate", p.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("expected requests per target: 1000"), "{out}");
+    assert!(out.contains("stage 1: 0/s → 100/s over 10s"), "{out}");
+    assert!(out.contains("http://127.0.0.1:9/"), "{out}");
+}
