@@ -68,10 +68,14 @@ pub struct Run {
 pub struct Counts {
     /// Requests the plan called for (open loop, or closed loop with max_requests).
     pub planned: Option<u64>,
-    /// Requests started.
+    /// Requests started (messages; retries not included).
     pub sent: u64,
+    /// Attempts after the first for the same message (answers the API asked to retry).
+    #[serde(default)]
+    pub retries: u64,
     pub ok: u64,
-    /// Requests that ended in anything but `ok` (error responses, timeouts, connection failures).
+    /// Attempts that ended in anything but `ok` (error responses, timeouts, connection failures);
+    /// `ok` and `errors` count attempts, so `sent + retries = ok + errors + cancelled`.
     pub errors: u64,
     /// Due but not sent because too many were outstanding.
     pub dropped: u64,
@@ -179,7 +183,7 @@ impl TargetResult {
             started_at,
             duration_s,
             interrupted,
-            requests: Counts { planned: plan.expected_requests(), sent: rec.sent, ok, errors, dropped, cancelled },
+            requests: Counts { planned: plan.expected_requests(), sent: rec.sent, retries: rec.retries, ok, errors, dropped, cancelled },
             rate: Rates { requested, achieved, ratio: requested.map(|r| achieved / r) },
             latency_us: Summary::of(&rec.latency),
             service_time_us: Summary::of(&rec.service),

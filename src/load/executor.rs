@@ -17,7 +17,7 @@ use super::Plan;
 use crate::metrics::aggregate::{self, LiveView, Written};
 use crate::metrics::{LiveCounters, Outcome, Recorder};
 use crate::profile::Model;
-use crate::target::Target;
+use crate::target::{Answer, Classified, Target};
 use crate::target::conn::{Conn, Connector};
 
 /// What running one target produced.
@@ -331,27 +331,38 @@ async fn closed_worker(ctx: Rc<Local>, mut conn: Option<Conn>) {
 
 async fn one_request(ctx: &Local, conn: &mut Option<Conn>, n: u64, intended: Instant, start: Instant) -> Outcome {
     let s = &ctx.shared;
+    let target = &s.target;
     ctx.rec.borrow_mut().start(intended, start);
     s.in_flight.fetch_add(1, Ordering::Relaxed);
     ctx.in_flight.set(ctx.in_flight.get() + 1);
-    let req = s.target.request(n);
-    let target = &s.target;
-    let sent = tokio::time::timeout(
-        s.plan.timeout,
-        s.connector.send(conn, req, target.max_body(), |st| target.wants_body(st)),
-    )
-    .await;
-    let done = Instant::now();
-    let outcome = match sent {
-        Err(_) => {
-            *conn = None;
-            Outcome::Timeout
+    let (mut intended, mut start, mut attempt) = (intended, start, 1u32);
+    let outcome = loop {
+        let req = target.request(n);
+        let sent = tokio::time::timeout(s.plan.timeout, s.connector.send(conn, req, target.max_body(), |st| target.wants_body(st))).await;
+        let done = Instant::now();
+        let c = match sent {
+            Err(_) => {
+                *conn = None;
+                Classified::final_(Outcome::Timeout)
+            }
+            Ok(Err(o)) => Classified::final_(o),
+            Ok(Ok(reply)) => {
+                target.classify(&Answer { seq: n, attempt, status: reply.status, body: &reply.body, started: start, done })
+            }
+        };
+        ctx.rec.borrow_mut().finish(intended, start, done, c.outcome);
+        match c.retry_after {
+            // The same message again after the wait the API asks for; the wait is not a request's latency.
+            Some(wait) if wait_until(ctx, Instant::now() + wait).await => {
+                attempt += 1;
+                start = Instant::now();
+                intended = start;
+                ctx.rec.borrow_mut().retry(start);
+            }
+            _ => break c.outcome,
         }
-        Ok(Err(o)) => o,
-        Ok(Ok(reply)) => target.classify(reply.status, &reply.body).outcome,
     };
     s.in_flight.fetch_sub(1, Ordering::Relaxed);
     ctx.in_flight.set(ctx.in_flight.get() - 1);
-    ctx.rec.borrow_mut().finish(intended, start, done, outcome);
     outcome
 }

@@ -183,6 +183,8 @@ pub struct Recorder {
     pub lateness: Histogram<u64>,
     pub outcomes: BTreeMap<Outcome, OutcomeStats>,
     pub sent: u64,
+    /// Attempts after the first (retries of the same message).
+    pub retries: u64,
     /// First and last actual start, relative to the start of the run.
     pub first_start: Option<Duration>,
     pub last_start: Option<Duration>,
@@ -201,6 +203,7 @@ impl Recorder {
             lateness: histogram(),
             outcomes: BTreeMap::new(),
             sent: 0,
+            retries: 0,
             first_start: None,
             last_start: None,
             current: Interval::new(0),
@@ -230,6 +233,16 @@ impl Recorder {
     pub fn start(&mut self, intended: Instant, at: Instant) {
         self.rotate(at);
         self.sent += 1;
+        self.started_at(intended, at);
+    }
+
+    /// A retry of a message starts now.
+    pub fn retry(&mut self, at: Instant) {
+        self.rotate(at);
+        self.retries += 1;
+    }
+
+    fn started_at(&mut self, intended: Instant, at: Instant) {
         self.current.started += 1;
         self.live.sent.fetch_add(1, Ordering::Relaxed);
         let rel = at.saturating_duration_since(self.t0);
@@ -302,6 +315,7 @@ impl Recorder {
             e.latency.add(&v.latency).expect("same bounds");
         }
         self.sent += o.sent;
+        self.retries += o.retries;
         self.first_start = match (self.first_start, o.first_start) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),

@@ -4,11 +4,11 @@
 use std::str::FromStr;
 
 use ::http::header::{HeaderMap, HeaderName, HeaderValue};
-use ::http::{Method, Request, StatusCode, Uri};
+use ::http::{Method, Request, Uri};
 use bytes::Bytes;
 use http_body_util::Full;
 
-use super::{Classified, Endpoint, Target};
+use super::{Answer, Classified, Endpoint, Target};
 use crate::metrics::Outcome;
 use crate::profile::{HttpVersion, TargetSpec};
 
@@ -88,9 +88,8 @@ impl Target for HttpTarget {
         *req.headers_mut() = self.headers.clone();
         req
     }
-    fn classify(&self, status: StatusCode, _body: &[u8]) -> Classified {
-        let outcome =
-            if status.is_success() || status.is_redirection() { Outcome::Ok } else { Outcome::Status(status.as_u16()) };
-        Classified { outcome }
+    fn classify(&self, a: &Answer<'_>) -> Classified {
+        let s = a.status;
+        Classified::final_(if s.is_success() || s.is_redirection() { Outcome::Ok } else { Outcome::Status(s.as_u16()) })
     }
 }

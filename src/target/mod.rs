@@ -83,10 +83,32 @@ pub fn is_sensitive_header(name: &str) -> bool {
         || n.contains("apikey")
 }
 
+/// A response as the target sees it.
+#[derive(Debug, Clone, Copy)]
+pub struct Answer<'a> {
+    /// The message number and the attempt (1 = first).
+    pub seq: u64,
+    pub attempt: u32,
+    pub status: StatusCode,
+    /// The body, when [`Target::wants_body`] asked for it (else empty).
+    pub body: &'a [u8],
+    /// When the request started and when the response ended.
+    pub started: std::time::Instant,
+    pub done: std::time::Instant,
+}
+
 /// How a response was judged.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Classified {
     pub outcome: Outcome,
+    /// Send the same message again after this wait (counted as a retry, not a new message).
+    pub retry_after: Option<std::time::Duration>,
+}
+
+impl Classified {
+    pub fn final_(outcome: Outcome) -> Classified {
+        Classified { outcome, retry_after: None }
+    }
 }
 
 /// One endpoint under test: builds request `seq` and classifies responses.
@@ -114,7 +136,11 @@ pub trait Target: Send + Sync + 'static {
     fn wants_body(&self, _status: StatusCode) -> bool {
         false
     }
-    fn classify(&self, status: StatusCode, body: &[u8]) -> Classified;
+    fn classify(&self, answer: &Answer<'_>) -> Classified;
+    /// Counters of the target's own (e.g. logins), for results.
+    fn extra(&self) -> Option<serde_json::Value> {
+        None
+    }
 }
 
 /// Build the target of a profile entry. `body` is the `body_file` content when one was given.

@@ -1,0 +1,191 @@
+//! Recipients: read from a CSV file (numbers checked, bad ones reported with their line) or generated
+//! for a country code, then rotated round-robin so each recipient gets as few messages as the rate
+//! allows (the pair rate limit is one message per 6 s per recipient).
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+/// Country calling codes of sanctioned regions whose users cannot receive messages (Cuba, Iran,
+/// North Korea, Syria). Turkey (+90) has been allowed since 2024-05-15.
+pub const SANCTIONED: [&str; 4] = ["53", "98", "850", "963"];
+
+/// The pair rate limit: one message to the same recipient per this many seconds.
+pub const PAIR_LIMIT_SECS: f64 = 6.0;
+
+/// The `[recipients]` table.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct RecipientsSpec {
+    /// CSV file of numbers (first column; a header row is allowed), relative to the profile.
+    #[serde(default)]
+    pub file: Option<PathBuf>,
+    /// Generate `count` numbers with this country calling code (digits, no '+').
+    #[serde(default)]
+    pub country_code: Option<String>,
+    #[serde(default)]
+    pub count: Option<u64>,
+}
+
+impl Default for RecipientsSpec {
+    fn default() -> Self {
+        RecipientsSpec { file: None, country_code: Some("1".into()), count: Some(10_000) }
+    }
+}
+
+/// The recipients of a run.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Recipients {
+    numbers: Vec<String>,
+}
+
+/// Digits of a phone number written with optional '+', spaces, dashes, dots or parentheses.
+pub fn normalize(raw: &str) -> Result<String, String> {
+    let s = raw.trim();
+    let mut digits = String::with_capacity(s.len());
+    for (i, c) in s.chars().enumerate() {
+        match c {
+            '0'..='9' => digits.push(c),
+            '+' if i == 0 => {}
+            ' ' | '-' | '.' | '(' | ')' => {}
+            _ => return Err(format!("{raw:?} is not a phone number (unexpected {c:?})")),
+        }
+    }
+    if !(8..=15).contains(&digits.len()) {
+        return Err(format!("{raw:?} is not a phone number (E.164 numbers have 8 to 15 digits, this has {})", digits.len()));
+    }
+    Ok(digits)
+}
+
+impl Recipients {
+    /// Build from the spec; `base` is the profile's folder. Errors name the file and line.
+    pub fn load(spec: &RecipientsSpec, base: &Path) -> Result<Recipients, (String, String)> {
+        match (&spec.file, &spec.country_code) {
+            (Some(_), Some(_)) => Err(("recipients".into(), "give either `file` or `country_code` + `count`, not both".into())),
+            (Some(f), None) => {
+                let path = base.join(f);
+                let text = std::fs::read_to_string(&path)
+                    .map_err(|e| ("recipients.file".into(), format!("cannot read {}: {e}", path.display())))?;
+                Recipients::parse_csv(&text).map_err(|e| ("recipients.file".into(), format!("{}: {e}", path.display())))
+            }
+            (None, Some(cc)) => {
+                if cc.is_empty() || cc.len() > 3 || !cc.chars().all(|c| c.is_ascii_digit()) || cc.starts_with('0') {
+                    return Err(("recipients.country_code".into(), format!("{cc:?} is not a country calling code (1 to 3 digits, e.g. \"1\", \"44\", \"852\")")));
+                }
+                let count = spec.count.unwrap_or(10_000);
+                if count == 0 || count > 10_000_000 {
+                    return Err(("recipients.count".into(), format!("must be between 1 and 10,000,000, got {count}")));
+                }
+                Ok(Recipients::generate(cc, count))
+            }
+            (None, None) => Err(("recipients".into(), "give `file`, or `country_code` and `count`".into())),
+        }
+    }
+
+    /// Numbers `<cc>555<national digits>`, a fictional range, padded to a 10-digit national number.
+    pub fn generate(cc: &str, count: u64) -> Recipients {
+        let numbers = (0..count).map(|i| format!("{cc}555{i:07}")).collect();
+        Recipients { numbers }
+    }
+
+    /// Parse CSV text: numbers in the first column; a first line that is not a number is a header.
+    /// All bad lines are reported (up to 10), each with its line number.
+    pub fn parse_csv(text: &str) -> Result<Recipients, String> {
+        let mut numbers = Vec::new();
+        let mut bad = Vec::new();
+        for (i, line) in text.lines().enumerate() {
+            let field = line.split(',').next().unwrap_or("").trim().trim_matches('"');
+            if field.is_empty() || field.starts_with('#') {
+                continue;
+            }
+            match normalize(field) {
+                Ok(n) => numbers.push(n),
+                Err(_) if i == 0 && !field.chars().any(|c| c.is_ascii_digit()) => {} // header row
+                Err(e) => bad.push(format!("line {}: {e}", i + 1)),
+            }
+        }
+        if !bad.is_empty() {
+            let more = if bad.len() > 10 { format!(" (and {} more)", bad.len() - 10) } else { String::new() };
+            bad.truncate(10);
+            return Err(format!("{}{more}", bad.join("; ")));
+        }
+        if numbers.is_empty() {
+            return Err("holds no phone numbers".into());
+        }
+        Ok(Recipients { numbers })
+    }
+
+    pub fn len(&self) -> usize {
+        self.numbers.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.numbers.is_empty()
+    }
+
+    /// The recipient of message `n`: round-robin, so a recipient gets one message every `len` messages.
+    pub fn get(&self, n: u64) -> &str {
+        &self.numbers[(n % self.numbers.len() as u64) as usize]
+    }
+
+    /// How many numbers are in sanctioned regions (they will be rejected by the API).
+    pub fn sanctioned(&self) -> usize {
+        self.numbers.iter().filter(|n| SANCTIONED.iter().any(|cc| n.starts_with(cc))).count()
+    }
+
+    /// Warnings to print before a run at `peak_rate` messages/s.
+    pub fn warnings(&self, peak_rate: Option<f64>) -> Vec<String> {
+        let mut w = Vec::new();
+        let s = self.sanctioned();
+        if s > 0 {
+            w.push(format!(
+                "{s} of {} recipients are in sanctioned regions (+53, +98, +850, +963) and cannot receive messages; expect them to fail",
+                self.len()
+            ));
+        }
+        if let Some(r) = peak_rate {
+            let need = (r * PAIR_LIMIT_SECS).ceil() as usize;
+            if need > self.len() {
+                w.push(format!(
+                    "at {r:.0} messages/s each of the {} recipients gets a message every {:.1}s, faster than the pair rate limit (1 per 6 s): expect error 131056; use at least {need} recipients",
+                    self.len(),
+                    self.len() as f64 / r
+                ));
+            }
+        }
+        w
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn normalizes_numbers() {
+        assert_eq!(normalize("+1 (555) 123-4567").unwrap(), "15551234567");
+        assert!(normalize("12345").unwrap_err().contains("8 to 15 digits"));
+        assert!(normalize("+1555abc4567").unwrap_err().contains("unexpected 'a'"));
+    }
+
+    #[test]
+    fn csv_reports_bad_lines_with_numbers() {
+        let ok = Recipients::parse_csv("phone,name\n+15551230001,Ann\n15551230002\n\n# comment\n").unwrap();
+        assert_eq!(ok.len(), 2);
+        assert_eq!(ok.get(3), "15551230002");
+        let err = Recipients::parse_csv("phone\n+15551230001\nnot-a-number\n123\n").unwrap_err();
+        assert!(err.contains("line 3") && err.contains("line 4"), "{err}");
+    }
+
+    #[test]
+    fn generated_recipients_rotate_and_warn() {
+        let r = Recipients::generate("90", 100);
+        assert_eq!(r.get(0), "905550000000");
+        assert_eq!(r.get(100), r.get(0));
+        assert_eq!(r.sanctioned(), 0, "Turkey is allowed");
+        assert!(r.warnings(Some(10.0)).is_empty());
+        assert!(r.warnings(Some(50.0))[0].contains("131056"));
+        let cuba = Recipients::generate("53", 10);
+        assert!(cuba.warnings(None)[0].contains("sanctioned"));
+    }
+}
