@@ -90,6 +90,8 @@ const INTERACTIVE_KINDS: &[&str] = &[
     "location_request_message",
     "call_permission_request",
     "address_message",
+    "order_details",
+    "order_status",
 ];
 
 /// Parse a body that must be a JSON object.
@@ -146,7 +148,15 @@ pub fn validate(obj: &Map<String, Value>, flavor: Flavor) -> Check<Parsed> {
         phone_digits(to).ok_or_else(|| invalid("to", "is not a valid phone number"))?
     };
     let kind = match obj.get("type") {
-        None | Some(Value::Null) => "text",
+        // Without `type` the message is text, unless the body carries exactly one other content
+        // object, whose type is then taken.
+        None | Some(Value::Null) => {
+            let mut present = KINDS.iter().filter(|k| obj.contains_key(**k));
+            match (present.next(), present.next()) {
+                (Some(k), None) => k,
+                _ => "text",
+            }
+        }
         Some(Value::String(s)) => match KINDS.iter().find(|k| **k == s.as_str()) {
             Some(k) => k,
             None => {
@@ -323,9 +333,12 @@ fn template(v: &Value, flavor: Flavor) -> Check<()> {
             let p = object(p, "parameters[]")?;
             let ty = req_str(p, "type", "parameters[]")?;
             match ty {
-                "text" => {
-                    req_str(p, "text", "parameters[]")?;
-                }
+                // Quick-reply buttons in Meta's own samples carry booleans here: any scalar goes.
+                "text" => match p.get("text") {
+                    None | Some(Value::Null) => return Err(missing("parameters[].text")),
+                    Some(Value::String(_) | Value::Bool(_) | Value::Number(_)) => {}
+                    Some(_) => return Err(invalid("parameters[].text", "must be a string")),
+                },
                 "payload" => {
                     req_str(p, "payload", "parameters[]")?;
                 }

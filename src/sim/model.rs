@@ -507,12 +507,14 @@ mod tests {
 
     #[test]
     fn uniform_and_constant_stay_in_range() {
-        let mut cfg = SimConfig::default();
-        cfg.latency = LatencyConfig {
-            distribution: Distribution::Uniform,
-            min: Duration::from_millis(10),
-            max: Duration::from_millis(20),
-            ..LatencyConfig::default()
+        let mut cfg = SimConfig {
+            latency: LatencyConfig {
+                distribution: Distribution::Uniform,
+                min: Duration::from_millis(10),
+                max: Duration::from_millis(20),
+                ..LatencyConfig::default()
+            },
+            ..SimConfig::default()
         };
         let m = LatencyModel::from_config(&cfg);
         for i in 0..1000 {
