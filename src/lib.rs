@@ -10,6 +10,8 @@
 //! - [`results`]: the `run.json` schema and atomic writes.
 //! - [`threshold`]: pass/fail criteria.
 //! - [`report`]: terminal summary.
+//! - [`whatsapp`]: Cloud API and On-Premises API targets: message mix, recipients, codes, retries, login.
+//! - [`sim`]: the embedded simulator of both APIs (just another server on a loopback port).
 //! - [`cli`]: the command line; `main.rs` only parses and maps errors to exit codes.
 
 pub mod cli;
@@ -19,8 +21,10 @@ pub mod profile;
 pub mod report;
 pub mod results;
 pub mod run;
+pub mod sim;
 pub mod target;
 pub mod threshold;
+pub mod whatsapp;
 
 /// Exit code when a threshold was crossed (as k6 does).
 pub const EXIT_THRESHOLDS: i32 = 99;

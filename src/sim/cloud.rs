@@ -1,0 +1,382 @@
+//! Cloud API flavor: `POST /{version}/{phone-number-id}/messages` (sends and mark-as-read), bearer
+//! token rules, per-number throughput (130429), pair rate limit (131056), recipient rules and the
+//! Graph API error envelope.
+//!
+//! Order of checks: route, downtime (code 2), token (190 / 10), body and validation
+//! (100 / 131008 / 131009), throughput, recipient rules (131026 / 131047 / 131049), pair limit.
+
+use std::io::Write as _;
+
+use http::{Method, Request, StatusCode, header};
+use hyper::body::Incoming;
+use serde_json::json;
+
+use super::config::SimConfig;
+use super::message::{self, Parsed, Problem};
+use super::model::{
+    KeyedLimiter, RecipientVerdict, base64url, hash_bytes, mix64, sanctioned_details, trace_id,
+    undeliverable_details,
+};
+use super::{BodyError, Ctx, Outcome, Reply, State, read_body};
+
+/// Cloud-specific limiters.
+#[derive(Debug)]
+pub struct CloudState {
+    throughput: Option<KeyedLimiter>,
+    pair: Option<KeyedLimiter>,
+    throttle_status: StatusCode,
+}
+
+impl CloudState {
+    /// Limiters of a validated configuration.
+    pub fn new(cfg: &SimConfig) -> Self {
+        let c = &cfg.cloud;
+        let mps = f64::from(c.throughput_mps);
+        let pair = &c.pair_limit;
+        CloudState {
+            throughput: (c.throughput_mps > 0).then(|| KeyedLimiter::new(mps, mps)),
+            pair: pair.enabled.then(|| {
+                KeyedLimiter::new(1.0 / pair.interval.as_secs_f64(), f64::from(pair.burst))
+            }),
+            throttle_status: StatusCode::from_u16(c.throttle_http_status)
+                .unwrap_or(StatusCode::TOO_MANY_REQUESTS),
+        }
+    }
+}
+
+/// One Cloud API error: HTTP status, code, title (the part after `(#code)`) and details.
+pub(crate) struct CloudError {
+    status: StatusCode,
+    code: i64,
+    title: &'static str,
+    details: String,
+}
+
+impl CloudError {
+    fn new(status: StatusCode, code: i64, title: &'static str, details: impl Into<String>) -> Self {
+        CloudError {
+            status,
+            code,
+            title,
+            details: details.into(),
+        }
+    }
+
+    fn reply(self, ctx: Ctx) -> Reply {
+        let body = json!({
+            "error": {
+                "message": format!("(#{}) {}", self.code, self.title),
+                "type": "OAuthException",
+                "code": self.code,
+                "error_data": {"messaging_product": "whatsapp", "details": self.details},
+                "fbtrace_id": trace_id(ctx.key),
+            }
+        });
+        Reply::new(self.status, body.to_string(), Outcome::Error(self.code))
+    }
+}
+
+fn problem(p: Problem) -> CloudError {
+    let (code, title) = match &p {
+        Problem::Missing(_) => (131008, "Required parameter is missing"),
+        Problem::Invalid(_) => (131009, "Parameter value is not valid"),
+        Problem::Unsupported(_) | Problem::TooLong(_) => (100, "Invalid parameter"),
+    };
+    let details = match p {
+        Problem::Missing(s)
+        | Problem::Invalid(s)
+        | Problem::Unsupported(s)
+        | Problem::TooLong(s) => s,
+    };
+    CloudError::new(StatusCode::BAD_REQUEST, code, title, details)
+}
+
+/// Handle one request of the Cloud flavor.
+pub(crate) async fn handle(st: &State, req: Request<Incoming>, ctx: Ctx) -> Reply {
+    match handle_inner(st, req, ctx).await {
+        Ok(r) => r,
+        Err(e) => e.reply(ctx),
+    }
+}
+
+/// Parse `/{version}/{phone-number-id}/messages`; returns the phone-number-id.
+fn route(path: &str) -> Option<&str> {
+    let mut it = path.trim_matches('/').split('/');
+    let (version, phone, leaf) = (it.next()?, it.next()?, it.next()?);
+    if it.next().is_some() || leaf != "messages" || !valid_version(version) {
+        return None;
+    }
+    Some(phone)
+}
+
+/// `vNN.N`: a `v`, digits, a dot, digits.
+fn valid_version(v: &str) -> bool {
+    let Some(rest) = v.strip_prefix('v') else {
+        return false;
+    };
+    let mut parts = rest.split('.');
+    let ok =
+        |p: Option<&str>| p.is_some_and(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()));
+    ok(parts.next()) && ok(parts.next()) && parts.next().is_none()
+}
+
+fn check_token(st: &State, req: &Request<Incoming>) -> Result<(), CloudError> {
+    let unauthorized = |details: &str| {
+        CloudError::new(
+            StatusCode::UNAUTHORIZED,
+            190,
+            "Invalid OAuth access token - Cannot parse access token",
+            details,
+        )
+    };
+    let token = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            let (scheme, rest) = v.split_once(' ')?;
+            scheme.eq_ignore_ascii_case("bearer").then(|| rest.trim())
+        })
+        .filter(|t| !t.is_empty())
+        .ok_or_else(|| {
+            unauthorized("An active access token must be used (Authorization: Bearer <token>).")
+        })?;
+    let tokens = &st.cfg.cloud.tokens;
+    if !tokens.is_empty() {
+        return if tokens.iter().any(|t| t == token) {
+            Ok(())
+        } else {
+            Err(unauthorized("The access token is not valid."))
+        };
+    }
+    if token.starts_with("expired") {
+        return Err(CloudError::new(
+            StatusCode::UNAUTHORIZED,
+            190,
+            "Error validating access token: Session has expired",
+            "The access token has expired.",
+        ));
+    }
+    if token.starts_with("invalid") {
+        return Err(unauthorized("The access token could not be decrypted."));
+    }
+    if token.starts_with("noperm") {
+        return Err(CloudError::new(
+            StatusCode::FORBIDDEN,
+            10,
+            "Application does not have permission for this action",
+            "The access token lacks the whatsapp_business_messaging permission.",
+        ));
+    }
+    Ok(())
+}
+
+async fn handle_inner(st: &State, req: Request<Incoming>, ctx: Ctx) -> Result<Reply, CloudError> {
+    let Some(phone) = route(req.uri().path()) else {
+        return Err(CloudError::new(
+            StatusCode::NOT_FOUND,
+            100,
+            "Unknown path components",
+            format!("No endpoint at {}", req.uri().path()),
+        ));
+    };
+    if req.method() != Method::POST {
+        return Err(CloudError::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            100,
+            "Unsupported request method",
+            "The messages endpoint accepts POST only.",
+        ));
+    }
+    let ids = &st.cfg.cloud.phone_number_ids;
+    let known = if ids.is_empty() {
+        !phone.is_empty() && phone.bytes().all(|b| b.is_ascii_digit())
+    } else {
+        ids.iter().any(|i| i == phone)
+    };
+    if !known {
+        return Err(CloudError::new(
+            StatusCode::BAD_REQUEST,
+            100,
+            "Unsupported post request",
+            format!(
+                "Object with ID '{phone}' does not exist, cannot be loaded due to missing permissions, or does not support this operation."
+            ),
+        ));
+    }
+    let phone_key = hash_bytes(0x9403E, phone.as_bytes());
+    if st.down() {
+        return Err(CloudError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            2,
+            "Service temporarily unavailable",
+            "The API service is temporarily unavailable (planned update). Retry after a wait.",
+        ));
+    }
+    check_token(st, &req)?;
+    let body = match read_body(st, req).await {
+        Ok(b) => b,
+        Err(BodyError::TooLarge) => {
+            return Err(CloudError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                100,
+                "Invalid parameter",
+                format!("Request body exceeds {} bytes.", st.cfg.max_body_bytes),
+            ));
+        }
+        Err(BodyError::Io) => {
+            return Err(CloudError::new(
+                StatusCode::BAD_REQUEST,
+                100,
+                "Invalid parameter",
+                "The request body could not be read.",
+            ));
+        }
+    };
+    let obj = message::parse_json(&body).map_err(problem)?;
+    let parsed = message::validate(&obj, st.cfg.flavor).map_err(problem)?;
+    let cs = &st.cloud;
+    if let Some(t) = &cs.throughput
+        && !t.try_take(phone_key)
+    {
+        return Err(CloudError::new(
+            cs.throttle_status,
+            130429,
+            "Rate limit hit",
+            format!(
+                "Cloud API message throughput ({} messages per second) has been reached for this phone number.",
+                st.cfg.cloud.throughput_mps
+            ),
+        ));
+    }
+    let msg = match parsed {
+        Parsed::MarkRead => {
+            return Ok(Reply::new(
+                StatusCode::OK,
+                &br#"{"success":true}"#[..],
+                Outcome::Ok,
+            ));
+        }
+        Parsed::Send(m) => m,
+    };
+    let bad_request = StatusCode::BAD_REQUEST;
+    match st.recipients.verdict(&msg.digits, msg.is_template()) {
+        RecipientVerdict::Ok => {}
+        RecipientVerdict::Sanctioned(region) => {
+            return Err(CloudError::new(
+                bad_request,
+                131026,
+                "Message Undeliverable.",
+                sanctioned_details(region),
+            ));
+        }
+        RecipientVerdict::Undeliverable(r) => {
+            return Err(CloudError::new(
+                bad_request,
+                131026,
+                "Message Undeliverable.",
+                undeliverable_details(r),
+            ));
+        }
+        RecipientVerdict::ReEngagement => {
+            return Err(CloudError::new(
+                bad_request,
+                131047,
+                "Re-engagement message",
+                "Message failed to send because more than 24 hours have passed since the customer last replied to this number.",
+            ));
+        }
+        RecipientVerdict::MarketingLimit => {
+            return Err(CloudError::new(
+                bad_request,
+                131049,
+                "This message was not delivered to maintain healthy ecosystem engagement.",
+                "In order to maintain a healthy ecosystem engagement, the message failed to be delivered.",
+            ));
+        }
+    }
+    if let Some(p) = &cs.pair
+        && !p.try_take(hash_bytes(phone_key, msg.digits.as_bytes()))
+    {
+        return Err(CloudError::new(
+            cs.throttle_status,
+            131056,
+            "(Business Account, Consumer Account) pair rate limit hit",
+            "Message failed to send because there were too many messages sent from this phone number to the same phone number in a short period of time.",
+        ));
+    }
+    Ok(Reply::new(
+        StatusCode::OK,
+        success_body(
+            &msg.to,
+            &msg.digits,
+            &message_id(st.cfg.seed, ctx.seq, &msg.digits),
+        ),
+        Outcome::Accepted,
+    ))
+}
+
+/// A `wamid.` id, unique per request number within a run (the scrambling is a bijection).
+pub fn message_id(seed: u64, seq: u64, digits: &str) -> String {
+    let mut raw = Vec::with_capacity(digits.len() + 16);
+    raw.extend_from_slice(digits.as_bytes());
+    raw.extend_from_slice(&[0x15, 0x02, 0x00, 0x11, 0x18, 0x12]);
+    raw.extend_from_slice(&mix64(seq ^ mix64(seed)).to_be_bytes());
+    let mut id = String::with_capacity(10 + raw.len() * 4 / 3 + 4);
+    id.push_str("wamid.HBgL");
+    base64url(&raw, &mut id);
+    id
+}
+
+/// `{"messaging_product":"whatsapp","contacts":[...],"messages":[...]}`.
+fn success_body(to: &str, digits: &str, id: &str) -> Vec<u8> {
+    let mut out = Vec::with_capacity(160 + to.len() + id.len());
+    out.extend_from_slice(br#"{"messaging_product":"whatsapp","contacts":[{"input":"#);
+    // `to` was validated as a phone number or group id; serialize it escaped all the same.
+    let _ = serde_json::to_writer(&mut out, to);
+    let _ = write!(
+        out,
+        r#","wa_id":"{digits}"}}],"messages":[{{"id":"{id}","message_status":"accepted"}}]}}"#
+    );
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn routes() {
+        assert_eq!(route("/v23.0/123/messages"), Some("123"));
+        assert_eq!(route("/v9.1/abc/messages"), Some("abc"));
+        assert_eq!(route("/23.0/123/messages"), None);
+        assert_eq!(route("/v23/123/messages"), None);
+        assert_eq!(route("/v23.0/123/media"), None);
+        assert_eq!(route("/v23.0/123/messages/x"), None);
+    }
+
+    #[test]
+    fn success_body_is_valid_json_with_spec_fields() {
+        let id = message_id(1, 7, "15551234567");
+        let v: serde_json::Value =
+            serde_json::from_slice(&success_body("+1 555 123 4567", "15551234567", &id)).unwrap();
+        assert_eq!(v["messaging_product"], "whatsapp");
+        assert_eq!(v["contacts"][0]["input"], "+1 555 123 4567");
+        assert_eq!(v["contacts"][0]["wa_id"], "15551234567");
+        assert_eq!(v["messages"][0]["message_status"], "accepted");
+        assert!(
+            v["messages"][0]["id"]
+                .as_str()
+                .unwrap()
+                .starts_with("wamid.")
+        );
+    }
+
+    #[test]
+    fn message_ids_are_unique() {
+        let ids: std::collections::HashSet<_> = (0..10_000)
+            .map(|i| message_id(1, i, "15551234567"))
+            .collect();
+        assert_eq!(ids.len(), 10_000);
+    }
+}

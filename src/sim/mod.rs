@@ -1,0 +1,422 @@
+//! Embedded simulator of the WhatsApp Cloud API and On-Premises API: HTTP serving, shared state,
+//! counters, and the public entry points (`serve`, `spawn_local`, `Sim`).
+//!
+//! One simulator serves one flavor. Responses follow Meta's documented shapes and error codes;
+//! latency, limits, downtime and failing recipients follow [`SimConfig`], all seeded.
+
+pub mod cloud;
+pub mod config;
+pub mod message;
+pub mod model;
+pub mod onprem;
+
+use std::collections::BTreeMap;
+use std::convert::Infallible;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::{HeaderValue, Request, Response, StatusCode, header};
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper_util::rt::TokioIo;
+use serde::{Deserialize, Serialize};
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use tokio::task::{JoinHandle, JoinSet};
+use tokio::time::Instant;
+
+pub use config::{ConfigError, Flavor, SimConfig};
+
+use model::{LatencyModel, Recipients, request_key};
+
+/// Response header carrying the simulated service latency in microseconds (excluding network).
+pub const LATENCY_HEADER: &str = "x-sim-latency-us";
+
+/// Snapshot of the simulator's counters.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SimStats {
+    /// Requests received (all endpoints).
+    pub requests: u64,
+    /// Messages accepted for delivery.
+    pub accepted: u64,
+    /// Other successful requests (login, health, contacts, mark-as-read).
+    pub other_ok: u64,
+    /// Error responses by API error code.
+    pub errors: BTreeMap<i64, u64>,
+    /// Responses by HTTP status.
+    pub http_status: BTreeMap<u16, u64>,
+}
+
+impl SimStats {
+    /// Count of one error code.
+    pub fn error_count(&self, code: i64) -> u64 {
+        self.errors.get(&code).copied().unwrap_or(0)
+    }
+}
+
+/// Error codes with a dedicated lock-free counter; any other code goes to a locked map.
+const KNOWN_CODES: &[i64] = &[
+    2, 4, 10, 100, 190, 130429, 131000, 131008, 131009, 131026, 131047, 131049, 131056, 131057,
+    470, 1000, 1001, 1005, 1006, 1008, 1009, 1013, 1014, 1015, 1016,
+];
+
+#[derive(Debug)]
+struct Counters {
+    requests: AtomicU64,
+    accepted: AtomicU64,
+    other_ok: AtomicU64,
+    known: Vec<AtomicU64>,
+    other: Mutex<BTreeMap<i64, u64>>,
+    status: Vec<AtomicU64>,
+}
+
+impl Counters {
+    fn new() -> Self {
+        Counters {
+            requests: AtomicU64::new(0),
+            accepted: AtomicU64::new(0),
+            other_ok: AtomicU64::new(0),
+            known: KNOWN_CODES.iter().map(|_| AtomicU64::new(0)).collect(),
+            other: Mutex::new(BTreeMap::new()),
+            status: (0..600).map(|_| AtomicU64::new(0)).collect(),
+        }
+    }
+
+    fn record(&self, reply: &Reply) {
+        if let Some(c) = self.status.get(reply.status.as_u16() as usize) {
+            c.fetch_add(1, Ordering::Relaxed);
+        }
+        match reply.outcome {
+            Outcome::Accepted => {
+                self.accepted.fetch_add(1, Ordering::Relaxed);
+            }
+            Outcome::Ok => {
+                self.other_ok.fetch_add(1, Ordering::Relaxed);
+            }
+            Outcome::Error(code) => match KNOWN_CODES.iter().position(|&k| k == code) {
+                Some(i) => {
+                    self.known[i].fetch_add(1, Ordering::Relaxed);
+                }
+                None => {
+                    let mut m = self.other.lock().unwrap_or_else(|e| e.into_inner());
+                    *m.entry(code).or_insert(0) += 1;
+                }
+            },
+        }
+    }
+
+    fn snapshot(&self) -> SimStats {
+        let mut errors = self.other.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        for (code, c) in KNOWN_CODES.iter().zip(&self.known) {
+            let n = c.load(Ordering::Relaxed);
+            if n > 0 {
+                errors.insert(*code, n);
+            }
+        }
+        let http_status = self
+            .status
+            .iter()
+            .enumerate()
+            .filter_map(|(s, c)| {
+                let n = c.load(Ordering::Relaxed);
+                (n > 0).then_some((s as u16, n))
+            })
+            .collect();
+        SimStats {
+            requests: self.requests.load(Ordering::Relaxed),
+            accepted: self.accepted.load(Ordering::Relaxed),
+            other_ok: self.other_ok.load(Ordering::Relaxed),
+            errors,
+            http_status,
+        }
+    }
+}
+
+/// What a request amounted to, for the counters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Outcome {
+    /// A message was accepted.
+    Accepted,
+    /// Another request succeeded.
+    Ok,
+    /// An error with this API code.
+    Error(i64),
+}
+
+/// A response before the simulated delay.
+#[derive(Debug)]
+pub(crate) struct Reply {
+    pub status: StatusCode,
+    pub body: Bytes,
+    pub outcome: Outcome,
+    /// Queueing delay added on top of the sampled latency.
+    pub queue_delay: Duration,
+}
+
+impl Reply {
+    pub fn new(status: StatusCode, body: impl Into<Bytes>, outcome: Outcome) -> Self {
+        Reply {
+            status,
+            body: body.into(),
+            outcome,
+            queue_delay: Duration::ZERO,
+        }
+    }
+}
+
+/// A request's context: its arrival number and random key.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Ctx {
+    pub seq: u64,
+    pub key: u64,
+}
+
+/// State shared by all connections of one simulator.
+#[derive(Debug)]
+pub(crate) struct State {
+    pub cfg: SimConfig,
+    pub started: Instant,
+    seq: AtomicU64,
+    pub latency: LatencyModel,
+    pub recipients: Recipients,
+    counters: Counters,
+    pub cloud: cloud::CloudState,
+    pub onprem: onprem::OnPremState,
+}
+
+impl State {
+    /// Time since server start.
+    pub fn elapsed(&self) -> Duration {
+        Instant::now().saturating_duration_since(self.started)
+    }
+
+    /// True while a downtime window is open.
+    pub fn down(&self) -> bool {
+        !self.cfg.downtime.is_empty() && model::in_downtime(&self.cfg.downtime, self.elapsed())
+    }
+}
+
+/// Why a body could not be read.
+pub(crate) enum BodyError {
+    /// Larger than `max_body_bytes`.
+    TooLarge,
+    /// The connection failed while reading.
+    Io,
+}
+
+/// Collect a request body up to the configured limit.
+pub(crate) async fn read_body(state: &State, req: Request<Incoming>) -> Result<Bytes, BodyError> {
+    let limit = state.cfg.max_body_bytes;
+    if let Some(len) = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok())
+        && len > limit as u64
+    {
+        return Err(BodyError::TooLarge);
+    }
+    match Limited::new(req.into_body(), limit).collect().await {
+        Ok(c) => Ok(c.to_bytes()),
+        Err(e) if e.is::<http_body_util::LengthLimitError>() => Err(BodyError::TooLarge),
+        Err(_) => Err(BodyError::Io),
+    }
+}
+
+/// A simulator instance: configuration, limits and counters. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Sim {
+    state: Arc<State>,
+}
+
+impl Sim {
+    /// Build a simulator from a configuration (validated). Its clock starts now.
+    pub fn new(cfg: SimConfig) -> Result<Sim, ConfigError> {
+        cfg.validate()?;
+        let state = State {
+            started: Instant::now(),
+            seq: AtomicU64::new(0),
+            latency: LatencyModel::from_config(&cfg),
+            recipients: Recipients::new(&cfg.recipients, cfg.seed),
+            counters: Counters::new(),
+            cloud: cloud::CloudState::new(&cfg),
+            onprem: onprem::OnPremState::new(&cfg),
+            cfg,
+        };
+        Ok(Sim {
+            state: Arc::new(state),
+        })
+    }
+
+    /// The configuration in force.
+    pub fn config(&self) -> &SimConfig {
+        &self.state.cfg
+    }
+
+    /// Current counters.
+    pub fn stats(&self) -> SimStats {
+        self.state.counters.snapshot()
+    }
+
+    /// Serve on an already-bound listener until `shutdown` resolves, then close all connections.
+    pub async fn serve(
+        &self,
+        listener: TcpListener,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        let mut shutdown = std::pin::pin!(shutdown);
+        let mut conns = JoinSet::new();
+        loop {
+            tokio::select! {
+                _ = &mut shutdown => break,
+                accepted = listener.accept() => match accepted {
+                    Ok((stream, _)) => {
+                        let _ = stream.set_nodelay(true);
+                        let state = self.state.clone();
+                        conns.spawn(async move {
+                            let service = service_fn(move |req| handle(state.clone(), req));
+                            let _ = http1::Builder::new()
+                                .keep_alive(true)
+                                .serve_connection(TokioIo::new(stream), service)
+                                .await;
+                        });
+                    }
+                    // Out of file descriptors and similar: back off briefly, keep serving.
+                    Err(_) => tokio::time::sleep(Duration::from_millis(5)).await,
+                },
+                Some(_) = conns.join_next(), if !conns.is_empty() => {}
+            }
+        }
+        conns.shutdown().await;
+        Ok(())
+    }
+}
+
+async fn handle(
+    state: Arc<State>,
+    req: Request<Incoming>,
+) -> Result<Response<Full<Bytes>>, Infallible> {
+    let seq = state.seq.fetch_add(1, Ordering::Relaxed);
+    state.counters.requests.fetch_add(1, Ordering::Relaxed);
+    let ctx = Ctx {
+        seq,
+        key: request_key(state.cfg.seed, seq),
+    };
+    let reply = match state.cfg.flavor {
+        Flavor::Cloud => cloud::handle(&state, req, ctx).await,
+        Flavor::OnPrem => onprem::handle(&state, req, ctx).await,
+    };
+    state.counters.record(&reply);
+    let delay = if state.latency.is_zero() {
+        reply.queue_delay
+    } else {
+        state.latency.sample(ctx.key) + reply.queue_delay
+    };
+    if !delay.is_zero() {
+        tokio::time::sleep(delay).await;
+    }
+    let mut resp = Response::new(Full::new(reply.body));
+    *resp.status_mut() = reply.status;
+    let h = resp.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    h.insert(LATENCY_HEADER, HeaderValue::from(delay.as_micros() as u64));
+    Ok(resp)
+}
+
+/// Serve the simulator on an already-bound listener until `shutdown` resolves. Never binds by
+/// itself. An invalid configuration is an `InvalidInput` error.
+pub async fn serve(
+    listener: TcpListener,
+    cfg: SimConfig,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let sim =
+        Sim::new(cfg).map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
+    sim.serve(listener, shutdown).await
+}
+
+/// A simulator running on a task of the current runtime. Dropping it (or `stop`) shuts it down.
+#[derive(Debug)]
+pub struct SimHandle {
+    /// Where it listens (127.0.0.1 and an ephemeral port).
+    pub addr: SocketAddr,
+    sim: Sim,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<std::io::Result<()>>>,
+}
+
+impl SimHandle {
+    /// Signal shutdown (does not wait for it).
+    pub fn stop(mut self) {
+        self.signal();
+    }
+
+    /// Signal shutdown and wait until every connection is closed.
+    pub async fn shutdown(mut self) -> std::io::Result<()> {
+        self.signal();
+        match self.task.take() {
+            Some(t) => t.await.map_err(std::io::Error::other)?,
+            None => Ok(()),
+        }
+    }
+
+    /// Current counters.
+    pub fn stats(&self) -> SimStats {
+        self.sim.stats()
+    }
+
+    /// The simulator itself.
+    pub fn sim(&self) -> &Sim {
+        &self.sim
+    }
+
+    /// Base URL, e.g. `http://127.0.0.1:41234`.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    fn signal(&mut self) {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+impl Drop for SimHandle {
+    fn drop(&mut self) {
+        self.signal();
+    }
+}
+
+/// Bind 127.0.0.1:0, spawn the simulator on the current tokio runtime and return its handle.
+pub async fn spawn_local(cfg: SimConfig) -> std::io::Result<SimHandle> {
+    let sim =
+        Sim::new(cfg).map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
+    let listener = TcpListener::bind(("127.0.0.1", 0)).await?;
+    let addr = listener.local_addr()?;
+    let (tx, rx) = oneshot::channel::<()>();
+    let runner = sim.clone();
+    let task = tokio::spawn(async move {
+        runner
+            .serve(listener, async move {
+                let _ = rx.await;
+            })
+            .await
+    });
+    Ok(SimHandle {
+        addr,
+        sim,
+        stop: Some(tx),
+        task: Some(task),
+    })
+}

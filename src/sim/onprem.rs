@@ -1,0 +1,461 @@
+//! On-Premises API flavor: `POST /v1/users/login` (HTTP Basic → bearer token with expiry),
+//! `POST /v1/messages`, `PUT /v1/messages/{id}` (mark as read), `POST /v1/contacts`,
+//! `GET /v1/health`, request limits (1015), CoreApp shard queues (1016) and the `errors` envelope.
+//!
+//! Error codes: 1005 access denied (HTTP 401), 1006 not found, 1008 / 1009 / 1001 validation,
+//! 1013 user not valid (undeliverable or sanctioned recipient), 470 re-engagement, 131049 marketing
+//! limit, 1015 too many requests (429), 1016 overloaded or in a downtime window (503).
+//! `/v1/health` needs no token and reports `gateway_status` `"unavailable"` during downtime.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, RwLock};
+
+use http::{Method, Request, StatusCode, header};
+use hyper::body::Incoming;
+use serde_json::{Value, json};
+use tokio::time::Instant;
+
+use super::config::SimConfig;
+use super::message::{self, Parsed, Problem};
+use super::model::{
+    RateLimiter, RecipientVerdict, ShardQueues, base64url, hash_bytes, mix64, phone_digits,
+    sanctioned_details, undeliverable_details,
+};
+use super::{BodyError, Ctx, Outcome, Reply, State, read_body};
+
+/// On-prem users, tokens, request limiters and shard queues.
+#[derive(Debug)]
+pub struct OnPremState {
+    users: Mutex<HashMap<String, String>>,
+    tokens: RwLock<HashMap<String, Instant>>,
+    token_seq: AtomicU64,
+    messages_limit: RateLimiter,
+    other_limit: RateLimiter,
+    queues: ShardQueues,
+    meta: Value,
+}
+
+impl OnPremState {
+    /// State of a validated configuration.
+    pub fn new(cfg: &SimConfig) -> Self {
+        let o = &cfg.onprem;
+        OnPremState {
+            users: Mutex::new(
+                o.users
+                    .iter()
+                    .map(|u| (u.username.clone(), u.password.clone()))
+                    .collect(),
+            ),
+            tokens: RwLock::new(HashMap::new()),
+            token_seq: AtomicU64::new(0),
+            messages_limit: RateLimiter::new(
+                f64::from(o.messages_rps),
+                f64::from(o.messages_burst),
+            ),
+            other_limit: RateLimiter::new(f64::from(o.other_rps), f64::from(o.other_burst)),
+            queues: ShardQueues::new(o.shards, o.per_shard_mps, o.overload_queue_delay),
+            meta: json!({"api_status": "stable", "version": o.version}),
+        }
+    }
+}
+
+/// One on-prem error.
+pub(crate) struct OnPremError {
+    status: StatusCode,
+    code: i64,
+    title: &'static str,
+    details: String,
+}
+
+fn err(
+    status: StatusCode,
+    code: i64,
+    title: &'static str,
+    details: impl Into<String>,
+) -> OnPremError {
+    OnPremError {
+        status,
+        code,
+        title,
+        details: details.into(),
+    }
+}
+
+fn problem(p: Problem) -> OnPremError {
+    let (code, title) = match &p {
+        Problem::Missing(_) => (1008, "Required parameter is missing"),
+        Problem::Invalid(_) | Problem::Unsupported(_) => (1009, "Parameter value is not valid"),
+        Problem::TooLong(_) => (1001, "Message too long"),
+    };
+    err(
+        StatusCode::BAD_REQUEST,
+        code,
+        title,
+        p.details().to_string(),
+    )
+}
+
+fn ok(st: &State, status: StatusCode, mut body: Value, outcome: Outcome) -> Reply {
+    if let Value::Object(m) = &mut body {
+        m.insert("meta".into(), st.onprem.meta.clone());
+    }
+    Reply::new(status, body.to_string(), outcome)
+}
+
+/// Handle one request of the on-prem flavor.
+pub(crate) async fn handle(st: &State, req: Request<Incoming>, ctx: Ctx) -> Reply {
+    match route(st, req, ctx).await {
+        Ok(r) => r,
+        Err(e) => {
+            let body = json!({
+                "errors": [{"code": e.code, "title": e.title, "details": e.details}],
+                "meta": st.onprem.meta,
+            });
+            Reply::new(e.status, body.to_string(), Outcome::Error(e.code))
+        }
+    }
+}
+
+async fn route(st: &State, req: Request<Incoming>, ctx: Ctx) -> Result<Reply, OnPremError> {
+    let path = req.uri().path().trim_end_matches('/');
+    let method = req.method().clone();
+    match (method, path) {
+        (Method::POST, "/v1/messages") => send(st, req, ctx).await,
+        (Method::PUT, p) if p.starts_with("/v1/messages/") => mark_read(st, req).await,
+        (Method::POST, "/v1/users/login") => login(st, req, ctx).await,
+        (Method::POST, "/v1/contacts") => contacts(st, req).await,
+        (Method::GET, "/v1/health") => health(st),
+        (_, p) => Err(err(
+            StatusCode::NOT_FOUND,
+            1006,
+            "Resource not found",
+            format!("No endpoint at {p}"),
+        )),
+    }
+}
+
+fn limit(l: &RateLimiter) -> Result<(), OnPremError> {
+    if l.try_take() {
+        Ok(())
+    } else {
+        Err(err(
+            StatusCode::TOO_MANY_REQUESTS,
+            1015,
+            "Too many requests",
+            "Request rate limit of this endpoint exceeded; retry later.",
+        ))
+    }
+}
+
+fn not_down(st: &State) -> Result<(), OnPremError> {
+    if st.down() {
+        Err(err(
+            StatusCode::SERVICE_UNAVAILABLE,
+            1016,
+            "System overloaded",
+            "CoreApp unavailable (maintenance window); retry later.",
+        ))
+    } else {
+        Ok(())
+    }
+}
+
+fn denied(details: &str) -> OnPremError {
+    err(StatusCode::UNAUTHORIZED, 1005, "Access denied", details)
+}
+
+/// Check the bearer token from `/v1/users/login`.
+fn authorize(st: &State, req: &Request<Incoming>) -> Result<(), OnPremError> {
+    let token = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            let (scheme, rest) = v.split_once(' ')?;
+            scheme.eq_ignore_ascii_case("bearer").then(|| rest.trim())
+        })
+        .ok_or_else(|| denied("Missing bearer token; log in with POST /v1/users/login."))?;
+    let tokens = st.onprem.tokens.read().unwrap_or_else(|e| e.into_inner());
+    match tokens.get(token) {
+        None => Err(denied("Invalid token.")),
+        Some(exp) if Instant::now() >= *exp => Err(denied("Token expired; log in again.")),
+        Some(_) => Ok(()),
+    }
+}
+
+async fn body_of(st: &State, req: Request<Incoming>) -> Result<bytes::Bytes, OnPremError> {
+    read_body(st, req).await.map_err(|e| match e {
+        BodyError::TooLarge => err(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            1009,
+            "Parameter value is not valid",
+            format!("Request body exceeds {} bytes.", st.cfg.max_body_bytes),
+        ),
+        BodyError::Io => err(
+            StatusCode::BAD_REQUEST,
+            1009,
+            "Parameter value is not valid",
+            "The request body could not be read.",
+        ),
+    })
+}
+
+async fn send(st: &State, req: Request<Incoming>, ctx: Ctx) -> Result<Reply, OnPremError> {
+    limit(&st.onprem.messages_limit)?;
+    not_down(st)?;
+    authorize(st, &req)?;
+    let body = body_of(st, req).await?;
+    let obj = message::parse_json(&body).map_err(problem)?;
+    let Parsed::Send(msg) = message::validate(&obj, st.cfg.flavor).map_err(problem)? else {
+        return Err(problem(Problem::Unsupported(
+            "Mark messages as read with PUT /v1/messages/{id}.".into(),
+        )));
+    };
+    let bad = StatusCode::BAD_REQUEST;
+    match st.recipients.verdict(&msg.digits, msg.is_template()) {
+        RecipientVerdict::Ok => {}
+        RecipientVerdict::Sanctioned(region) => {
+            return Err(err(
+                bad,
+                1013,
+                "User is not valid",
+                sanctioned_details(region),
+            ));
+        }
+        RecipientVerdict::Undeliverable(r) => {
+            return Err(err(
+                bad,
+                1013,
+                "User is not valid",
+                undeliverable_details(r),
+            ));
+        }
+        RecipientVerdict::ReEngagement => {
+            return Err(err(
+                bad,
+                470,
+                "Message failed to send because more than 24 hours have passed since the customer last replied to this number",
+                "Send a template message to re-engage the customer.",
+            ));
+        }
+        RecipientVerdict::MarketingLimit => {
+            return Err(err(
+                bad,
+                131049,
+                "This message was not delivered to maintain healthy ecosystem engagement.",
+                "In order to maintain a healthy ecosystem engagement, the message failed to be delivered.",
+            ));
+        }
+    }
+    let shard_key = hash_bytes(st.cfg.seed, msg.digits.as_bytes());
+    let Some(queue_delay) = st.onprem.queues.enqueue(shard_key) else {
+        return Err(err(
+            StatusCode::SERVICE_UNAVAILABLE,
+            1016,
+            "System overloaded",
+            format!(
+                "CoreApp shard {} of {} would queue this message for more than {}.",
+                shard_key % st.onprem.queues.len() as u64,
+                st.onprem.queues.len(),
+                humantime::format_duration(st.cfg.onprem.overload_queue_delay)
+            ),
+        ));
+    };
+    let mut raw = [0u8; 12];
+    raw[..8].copy_from_slice(&mix64(ctx.seq ^ mix64(st.cfg.seed)).to_be_bytes());
+    raw[8..].copy_from_slice(&(shard_key as u32).to_be_bytes());
+    let mut id = String::from("gBEG");
+    base64url(&raw, &mut id);
+    let mut reply = ok(
+        st,
+        StatusCode::CREATED,
+        json!({"messages": [{"id": id}]}),
+        Outcome::Accepted,
+    );
+    reply.queue_delay = queue_delay;
+    Ok(reply)
+}
+
+async fn mark_read(st: &State, req: Request<Incoming>) -> Result<Reply, OnPremError> {
+    limit(&st.onprem.messages_limit)?;
+    not_down(st)?;
+    authorize(st, &req)?;
+    let obj = message::parse_json(&body_of(st, req).await?).map_err(problem)?;
+    match obj.get("status") {
+        Some(Value::String(s)) if s == "read" => Ok(ok(st, StatusCode::OK, json!({}), Outcome::Ok)),
+        None | Some(Value::Null) => Err(problem(Problem::Missing(
+            "The parameter status is required.".into(),
+        ))),
+        Some(_) => Err(problem(Problem::Invalid(
+            "The parameter status must be \"read\".".into(),
+        ))),
+    }
+}
+
+/// Decode standard base64 (with or without padding).
+fn base64_decode(s: &str) -> Option<Vec<u8>> {
+    let mut out = Vec::with_capacity(s.len() * 3 / 4);
+    let (mut acc, mut bits) = (0u32, 0u32);
+    for c in s.trim_end_matches('=').bytes() {
+        let v = match c {
+            b'A'..=b'Z' => c - b'A',
+            b'a'..=b'z' => c - b'a' + 26,
+            b'0'..=b'9' => c - b'0' + 52,
+            b'+' | b'-' => 62,
+            b'/' | b'_' => 63,
+            _ => return None,
+        };
+        acc = (acc << 6) | u32::from(v);
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((acc >> bits) as u8);
+            acc &= (1 << bits) - 1;
+        }
+    }
+    Some(out)
+}
+
+/// Username and password of an `Authorization: Basic` header.
+fn basic_credentials(req: &Request<Incoming>) -> Option<(String, String)> {
+    let v = req.headers().get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, rest) = v.split_once(' ')?;
+    if !scheme.eq_ignore_ascii_case("basic") {
+        return None;
+    }
+    let decoded = String::from_utf8(base64_decode(rest.trim())?).ok()?;
+    let (u, p) = decoded.split_once(':')?;
+    Some((u.to_string(), p.to_string()))
+}
+
+async fn login(st: &State, req: Request<Incoming>, ctx: Ctx) -> Result<Reply, OnPremError> {
+    limit(&st.onprem.other_limit)?;
+    let creds = basic_credentials(&req);
+    let body = body_of(st, req).await?;
+    let new_password = if body.iter().all(u8::is_ascii_whitespace) {
+        None
+    } else {
+        let obj = message::parse_json(&body).map_err(problem)?;
+        match obj.get("new_password") {
+            None | Some(Value::Null) => None,
+            Some(Value::String(s)) if !s.is_empty() => Some(s.clone()),
+            Some(_) => {
+                return Err(problem(Problem::Invalid(
+                    "The parameter new_password must be a non-empty string.".into(),
+                )));
+            }
+        }
+    };
+    let (user, password) =
+        creds.ok_or_else(|| denied("Missing or malformed HTTP Basic credentials."))?;
+    {
+        let mut users = st.onprem.users.lock().unwrap_or_else(|e| e.into_inner());
+        match users.get_mut(&user) {
+            Some(p) if *p == password => {
+                if let Some(np) = new_password {
+                    *p = np;
+                }
+            }
+            _ => return Err(denied("Invalid username or password.")),
+        }
+    }
+    let n = st.onprem.token_seq.fetch_add(1, Ordering::Relaxed);
+    let mut raw = [0u8; 24];
+    raw[..8].copy_from_slice(&mix64(n ^ mix64(st.cfg.seed ^ 0x70CE)).to_be_bytes());
+    raw[8..16].copy_from_slice(&mix64(ctx.key).to_be_bytes());
+    raw[16..].copy_from_slice(&mix64(ctx.key ^ n).to_be_bytes());
+    let mut token = String::from("eyJ");
+    base64url(&raw, &mut token);
+    let ttl = st.cfg.onprem.token_ttl;
+    let expiry = Instant::now() + ttl;
+    st.onprem
+        .tokens
+        .write()
+        .unwrap_or_else(|e| e.into_inner())
+        .insert(token.clone(), expiry);
+    let wall =
+        chrono::Utc::now() + chrono::Duration::from_std(ttl).unwrap_or(chrono::Duration::days(7));
+    let expires_after = wall.format("%Y-%m-%d %H:%M:%S+00:00").to_string();
+    Ok(ok(
+        st,
+        StatusCode::OK,
+        json!({"users": [{"token": token, "expires_after": expires_after}]}),
+        Outcome::Ok,
+    ))
+}
+
+async fn contacts(st: &State, req: Request<Incoming>) -> Result<Reply, OnPremError> {
+    limit(&st.onprem.other_limit)?;
+    not_down(st)?;
+    authorize(st, &req)?;
+    let obj = message::parse_json(&body_of(st, req).await?).map_err(problem)?;
+    if let Some(b) = obj.get("blocking")
+        && !matches!(b.as_str(), Some("wait" | "no_wait"))
+    {
+        return Err(problem(Problem::Invalid(
+            "The parameter blocking must be \"wait\" or \"no_wait\".".into(),
+        )));
+    }
+    let list = match obj.get("contacts") {
+        None | Some(Value::Null) => {
+            return Err(problem(Problem::Missing(
+                "The parameter contacts is required.".into(),
+            )));
+        }
+        Some(Value::Array(a)) => a,
+        Some(_) => {
+            return Err(problem(Problem::Invalid(
+                "The parameter contacts must be an array.".into(),
+            )));
+        }
+    };
+    let mut out = Vec::with_capacity(list.len());
+    for c in list {
+        let Some(input) = c.as_str() else {
+            return Err(problem(Problem::Invalid(
+                "Every entry of contacts must be a phone number string.".into(),
+            )));
+        };
+        let valid = phone_digits(input).filter(|d| {
+            st.recipients.sanctioned(d).is_none() && st.recipients.undeliverable(d).is_none()
+        });
+        out.push(match valid {
+            Some(d) => json!({"input": input, "status": "valid", "wa_id": d}),
+            None => json!({"input": input, "status": "invalid"}),
+        });
+    }
+    Ok(ok(
+        st,
+        StatusCode::OK,
+        json!({"contacts": out}),
+        Outcome::Ok,
+    ))
+}
+
+fn health(st: &State) -> Result<Reply, OnPremError> {
+    limit(&st.onprem.other_limit)?;
+    let status = if st.down() {
+        "unavailable"
+    } else {
+        "connected"
+    };
+    Ok(ok(
+        st,
+        StatusCode::OK,
+        json!({"health": {"gateway_status": status}}),
+        Outcome::Ok,
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decodes_base64() {
+        assert_eq!(base64_decode("YWRtaW46c2VjcmV0").unwrap(), b"admin:secret");
+        assert_eq!(base64_decode("YQ==").unwrap(), b"a");
+        assert!(base64_decode("a*b").is_none());
+    }
+}
