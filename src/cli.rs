@@ -30,7 +30,34 @@ pub enum Command {
         /// No live progress line even on a terminal.
         #[arg(long)]
         quiet: bool,
+        /// Confirm that remote WhatsApp targets may receive real, billable messages.
+        #[arg(long)]
+        yes: bool,
+        /// Print the plan and what would be sent, then stop without sending anything.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Serve the simulator of the Cloud API or On-Premises API until Ctrl-C.
+    Simulate {
+        /// Which API to imitate.
+        #[arg(long, value_enum, default_value = "cloud")]
+        flavor: SimFlavor,
+        /// Address to listen on (loopback unless told otherwise).
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        listen: std::net::SocketAddr,
+        /// Take the simulator settings from this profile's [simulator] table.
+        #[arg(long)]
+        profile: Option<PathBuf>,
+        /// Serve with zero latency and no throughput limits (for throughput benchmarks).
+        #[arg(long)]
+        benchmark: bool,
     },
     /// Check a profile without sending anything and print the plan.
     Validate { profile: PathBuf },
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum SimFlavor {
+    Cloud,
+    Onprem,
 }

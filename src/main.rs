@@ -4,7 +4,7 @@ use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use clap::Parser;
-use wabench::cli::{Cli, Command};
+use wabench::cli::{Cli, Command, SimFlavor};
 use wabench::{EXIT_ERROR, EXIT_INTERRUPTED, EXIT_THRESHOLDS, profile, report, run};
 
 fn main() -> ExitCode {
@@ -17,13 +17,29 @@ fn main() -> ExitCode {
             }
             Err(e) => fail(&e.to_string()),
         },
-        Command::Run { profile, out, results, quiet } => {
+        Command::Simulate { flavor, listen, profile, benchmark } => simulate(flavor, listen, profile, benchmark),
+        Command::Run { profile, out, results, quiet, yes, dry_run } => {
             let loaded = match profile::load(&profile) {
                 Ok(l) => l,
                 Err(e) => return fail(&e.to_string()),
             };
+            if dry_run {
+                print!("{}", wabench::run::plan_text(&loaded));
+                let real = wabench::run::unconfirmed_real_targets(&loaded, true);
+                if !real.is_empty() {
+                    println!("remote WhatsApp targets (real, billable messages): {}", real.join(", "));
+                }
+                println!("dry run: nothing was sent");
+                return ExitCode::SUCCESS;
+            }
+            for w in loaded.recipients.warnings(run::peak_rate(&loaded.profile.load)) {
+                if loaded.profile.targets.iter().any(|t| t.kind != profile::TargetKind::Http) {
+                    eprintln!("wabench: warning: {w}");
+                }
+            }
             let stop = stop_on_signals();
-            let opts = run::Options { out, results_root: results, progress: !quiet && std::io::stderr().is_terminal() };
+            let opts =
+                run::Options { out, results_root: results, progress: !quiet && std::io::stderr().is_terminal(), yes };
             let finished = match run::run_profile(&loaded, &opts, stop) {
                 Ok(f) => f,
                 Err(e) => return fail(&e),
@@ -43,6 +59,45 @@ fn main() -> ExitCode {
             }
             ExitCode::SUCCESS
         }
+    }
+}
+
+fn simulate(
+    flavor: SimFlavor,
+    listen: std::net::SocketAddr,
+    profile: Option<std::path::PathBuf>,
+    benchmark: bool,
+) -> ExitCode {
+    let flavor = match flavor {
+        SimFlavor::Cloud => wabench::sim::Flavor::Cloud,
+        SimFlavor::Onprem => wabench::sim::Flavor::OnPrem,
+    };
+    let mut cfg = match (&profile, benchmark) {
+        (Some(p), _) => match profile::load(p) {
+            Ok(l) => l.profile.simulator,
+            Err(e) => return fail(&e.to_string()),
+        },
+        (None, true) => wabench::sim::SimConfig::benchmark(flavor),
+        (None, false) => wabench::sim::SimConfig::default(),
+    };
+    cfg.flavor = flavor;
+    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => return fail(&format!("cannot start a runtime: {e}")),
+    };
+    let res: Result<(), String> = rt.block_on(async move {
+        let listener =
+            tokio::net::TcpListener::bind(listen).await.map_err(|e| format!("cannot listen on {listen}: {e}"))?;
+        let addr = listener.local_addr().map_err(|e| e.to_string())?;
+        println!("wabench simulator ({flavor:?}) listening on http://{addr} (Ctrl-C to stop)");
+        let shutdown = async {
+            let _ = tokio::signal::ctrl_c().await;
+        };
+        wabench::sim::serve(listener, cfg, shutdown).await.map_err(|e| e.to_string())
+    });
+    match res {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => fail(&e),
     }
 }
 

@@ -54,6 +54,18 @@ pub struct Profile {
     /// Pass/fail criteria evaluated at the end of the run: `"<metric>" = "<op> <value>"`.
     #[serde(default)]
     pub thresholds: BTreeMap<String, String>,
+    /// WhatsApp targets: the message mix.
+    #[serde(default)]
+    pub messages: crate::whatsapp::MessagesSpec,
+    /// WhatsApp targets: who receives the messages (default: 10,000 generated +1 555 numbers).
+    #[serde(default)]
+    pub recipients: crate::whatsapp::recipients::RecipientsSpec,
+    /// WhatsApp targets: retries of answers the API says may be retried.
+    #[serde(default)]
+    pub retry: crate::whatsapp::RetrySpec,
+    /// The embedded simulator, for targets with `base_url = "embedded"`.
+    #[serde(default)]
+    pub simulator: crate::sim::SimConfig,
 }
 
 fn default_seed() -> u64 {
@@ -135,11 +147,14 @@ pub enum HttpVersion {
 #[serde(deny_unknown_fields)]
 pub struct TargetSpec {
     pub name: String,
-    /// `http` (any endpoint). WhatsApp kinds plug in beside it.
+    /// `http` (any endpoint), `cloud` (WhatsApp Cloud API) or `onprem` (WhatsApp On-Premises API).
     pub kind: TargetKind,
-    pub url: String,
-    #[serde(default = "default_method")]
-    pub method: String,
+    /// kind = "http": the URL requested.
+    #[serde(default)]
+    pub url: Option<String>,
+    /// kind = "http": the method (default GET).
+    #[serde(default)]
+    pub method: Option<String>,
     #[serde(default)]
     pub headers: BTreeMap<String, String>,
     /// Headers whose values come from environment variables: header name → variable name.
@@ -151,6 +166,33 @@ pub struct TargetSpec {
     /// Path of a file whose bytes are the body (relative to the profile's folder).
     #[serde(default)]
     pub body_file: Option<PathBuf>,
+    /// kind = "cloud" / "onprem": the API's base URL, or "embedded" for the built-in simulator.
+    #[serde(default)]
+    pub base_url: Option<String>,
+    /// kind = "cloud": Graph API version (default "v23.0").
+    #[serde(default)]
+    pub api_version: Option<String>,
+    /// kind = "cloud": the sending phone number's id.
+    #[serde(default)]
+    pub phone_number_id: Option<String>,
+    /// kind = "cloud": environment variable holding the access token …
+    #[serde(default)]
+    pub token_env: Option<String>,
+    /// … or a file holding it (relative to the profile's folder).
+    #[serde(default)]
+    pub token_file: Option<PathBuf>,
+    /// kind = "onprem": environment variables holding the login name and password, and optionally
+    /// the new password to set on an account's first login.
+    #[serde(default)]
+    pub username_env: Option<String>,
+    #[serde(default)]
+    pub password_env: Option<String>,
+    #[serde(default)]
+    pub new_password_env: Option<String>,
+    /// A WhatsApp target that is not on this machine sends real, billable messages: it only runs
+    /// when this is true or `--yes` is given.
+    #[serde(default)]
+    pub confirm_real_traffic: bool,
     #[serde(default)]
     pub http_version: HttpVersion,
     /// Accept invalid TLS certificates (self-signed test servers).
@@ -161,14 +203,28 @@ pub struct TargetSpec {
     pub max_body: Option<u64>,
 }
 
-fn default_method() -> String {
-    "GET".into()
+impl TargetSpec {
+    /// Whether the target is served by the embedded simulator.
+    pub fn is_embedded(&self) -> bool {
+        self.base_url.as_deref() == Some("embedded")
+    }
+
+    /// The URL requests go to ("embedded" targets have none until their simulator starts).
+    pub fn address(&self) -> Option<&str> {
+        match self.kind {
+            TargetKind::Http => self.url.as_deref(),
+            _ => self.base_url.as_deref().filter(|u| *u != "embedded"),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum TargetKind {
     Http,
+    Cloud,
+    #[serde(rename = "onprem")]
+    OnPrem,
 }
 
 /// A profile problem: which file, which field, where, and why.
@@ -207,6 +263,8 @@ pub struct Loaded {
     pub profile: Profile,
     /// Request bodies read from `body_file`, by target index.
     pub bodies: Vec<Option<Vec<u8>>>,
+    /// The recipients of WhatsApp targets (read or generated once, shared by all targets).
+    pub recipients: std::sync::Arc<crate::whatsapp::recipients::Recipients>,
 }
 
 /// Read, parse and validate a profile file.
@@ -232,7 +290,13 @@ pub fn load(path: &Path) -> Result<Loaded, ProfileError> {
         };
         bodies.push(body);
     }
-    Ok(Loaded { path: path.to_path_buf(), profile, bodies })
+    let recipients = if profile.targets.iter().any(|t| t.kind != TargetKind::Http) {
+        let base = path.parent().unwrap_or(Path::new("."));
+        crate::whatsapp::recipients::Recipients::load(&profile.recipients, base).map_err(|(f, r)| err(path, f, r))?
+    } else {
+        crate::whatsapp::recipients::Recipients::generate("1", 1)
+    };
+    Ok(Loaded { path: path.to_path_buf(), profile, bodies, recipients: std::sync::Arc::new(recipients) })
 }
 
 /// Parse and validate profile text; `path` is only used in error messages.
@@ -421,9 +485,55 @@ pub fn validate(path: &Path, p: &Profile) -> Result<(), ProfileError> {
         if !names.insert(t.name.as_str()) {
             return Err(err(path, f("name"), format!("{:?} is used by two targets", t.name)));
         }
-        crate::target::Endpoint::parse(&t.url).map_err(|r| err(path, f("url"), r))?;
-        http::Method::from_bytes(t.method.as_bytes())
-            .map_err(|_| err(path, f("method"), format!("{:?} is not an HTTP method", t.method)))?;
+        validate_target(path, i, t)?;
+        if t.max_body == Some(0) {
+            return Err(err(path, f("max_body"), "must be at least 1"));
+        }
+    }
+    for (k, v) in &p.thresholds {
+        crate::threshold::Threshold::parse(k, v).map_err(|r| err(path, format!("thresholds.{k}"), r))?;
+    }
+    if p.targets.iter().any(|t| t.kind != TargetKind::Http) {
+        p.messages.validate().map_err(|(f, r)| err(path, f, r))?;
+        if p.retry.max_attempts == 0 {
+            return Err(err(path, "retry.max_attempts", "must be at least 1 (1 = never retry)"));
+        }
+    }
+    if p.targets.iter().any(TargetSpec::is_embedded) {
+        p.simulator.validate().map_err(|e| err(path, "simulator", e.0))?;
+    }
+    Ok(())
+}
+
+fn validate_target(path: &Path, i: usize, t: &TargetSpec) -> Result<(), ProfileError> {
+    let f = |k: &str| format!("targets[{i}].{k}");
+    let only = |k: &str, set: bool, kinds: &str| -> Result<(), ProfileError> {
+        if set { Err(err(path, f(k), format!("applies to kind = {kinds} only"))) } else { Ok(()) }
+    };
+    let http = t.kind == TargetKind::Http;
+    let whatsapp = !http;
+    only("url", whatsapp && t.url.is_some(), "\"http\" (WhatsApp targets take `base_url`)")?;
+    only("method", whatsapp && t.method.is_some(), "\"http\"")?;
+    only("headers", whatsapp && !t.headers.is_empty(), "\"http\"")?;
+    only("headers_from_env", whatsapp && !t.headers_from_env.is_empty(), "\"http\"")?;
+    only("body", whatsapp && t.body.is_some(), "\"http\" (WhatsApp bodies come from [messages])")?;
+    only("body_file", whatsapp && t.body_file.is_some(), "\"http\"")?;
+    only("base_url", http && t.base_url.is_some(), "\"cloud\" or \"onprem\" (http targets take `url`)")?;
+    let cloud = t.kind == TargetKind::Cloud;
+    let onprem = t.kind == TargetKind::OnPrem;
+    only("api_version", !cloud && t.api_version.is_some(), "\"cloud\"")?;
+    only("phone_number_id", !cloud && t.phone_number_id.is_some(), "\"cloud\"")?;
+    only("token_env", !cloud && t.token_env.is_some(), "\"cloud\"")?;
+    only("token_file", !cloud && t.token_file.is_some(), "\"cloud\"")?;
+    only("username_env", !onprem && t.username_env.is_some(), "\"onprem\"")?;
+    only("password_env", !onprem && t.password_env.is_some(), "\"onprem\"")?;
+    only("new_password_env", !onprem && t.new_password_env.is_some(), "\"onprem\"")?;
+    if http {
+        let url = t.url.as_deref().ok_or_else(|| err(path, f("url"), "is required for kind = \"http\""))?;
+        crate::target::Endpoint::parse(url).map_err(|r| err(path, f("url"), r))?;
+        let m = t.method.as_deref().unwrap_or("GET");
+        http::Method::from_bytes(m.as_bytes())
+            .map_err(|_| err(path, f("method"), format!("{m:?} is not an HTTP method")))?;
         for (k, v) in &t.headers {
             http::HeaderName::from_bytes(k.as_bytes())
                 .map_err(|_| err(path, f("headers"), format!("{k:?} is not a valid header name")))?;
@@ -440,12 +550,40 @@ pub fn validate(path: &Path, p: &Profile) -> Result<(), ProfileError> {
         if t.body.is_some() && t.body_file.is_some() {
             return Err(err(path, f("body"), "give either `body` or `body_file`, not both"));
         }
-        if t.max_body == Some(0) {
-            return Err(err(path, f("max_body"), "must be at least 1"));
+        return Ok(());
+    }
+    let base = t.base_url.as_deref().ok_or_else(|| {
+        err(path, f("base_url"), "is required: the API's URL, or \"embedded\" for the built-in simulator")
+    })?;
+    if base != "embedded" {
+        crate::target::Endpoint::parse(base).map_err(|r| err(path, f("base_url"), r))?;
+        if cloud {
+            if t.phone_number_id.as_deref().is_none_or(|p| p.trim().is_empty()) {
+                return Err(err(path, f("phone_number_id"), "is required for a Cloud API target"));
+            }
+            if t.token_env.is_none() && t.token_file.is_none() {
+                return Err(err(
+                    path,
+                    f("token_env"),
+                    "give `token_env` (an environment variable) or `token_file` holding the access token",
+                ));
+            }
+        }
+        if onprem && (t.username_env.is_none() || t.password_env.is_none()) {
+            return Err(err(
+                path,
+                f("username_env"),
+                "give `username_env` and `password_env`: environment variables with the login",
+            ));
         }
     }
-    for (k, v) in &p.thresholds {
-        crate::threshold::Threshold::parse(k, v).map_err(|r| err(path, format!("thresholds.{k}"), r))?;
+    if cloud && t.token_env.is_some() && t.token_file.is_some() {
+        return Err(err(path, f("token_env"), "give either `token_env` or `token_file`, not both"));
+    }
+    if let Some(v) = &t.api_version
+        && !(v.starts_with('v') && v[1..].split('.').all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_digit())))
+    {
+        return Err(err(path, f("api_version"), format!("{v:?} is not a Graph API version like \"v23.0\"")));
     }
     Ok(())
 }
@@ -455,6 +593,9 @@ impl Profile {
     /// header values that look like credentials are replaced.
     pub fn redacted(&self) -> Profile {
         let mut p = self.clone();
+        for u in &mut p.simulator.onprem.users {
+            u.password = "<redacted>".into();
+        }
         for t in &mut p.targets {
             for (k, v) in t.headers.iter_mut() {
                 if crate::target::is_sensitive_header(k) {

@@ -126,6 +126,9 @@ pub struct TargetResult {
     pub outcomes: Vec<OutcomeResult>,
     /// File name of the interval log, beside run.json.
     pub hlog: String,
+    /// Target-specific figures (logins of an on-premises session, the embedded simulator's counters).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub extra: Option<serde_json::Value>,
 }
 
 impl TargetResult {
@@ -155,11 +158,12 @@ impl TargetResult {
             (Some(a), Some(b)) if b > a && rec.sent > 1 => (rec.sent - 1) as f64 / (b - a).as_secs_f64(),
             _ => rec.sent as f64 / duration_s.max(1e-9),
         };
-        // The schedule's own spacing: (n-1) gaps over the time from the first to the last due request.
+        // The schedule's own spacing over the same window: (n-1) gaps from the first to the last due request.
         let requested = plan.pacer.as_ref().and_then(|p| {
             let n = p.total();
+            let first = p.due(0)?.as_secs_f64();
             let last = p.due(n.checked_sub(1)?)?.as_secs_f64();
-            if n > 1 && last > 0.0 { Some((n - 1) as f64 / last) } else { plan.requested_rate() }
+            if n > 1 && last > first { Some((n - 1) as f64 / (last - first)) } else { plan.requested_rate() }
         });
         let outcomes = rec
             .outcomes
@@ -183,13 +187,22 @@ impl TargetResult {
             started_at,
             duration_s,
             interrupted,
-            requests: Counts { planned: plan.expected_requests(), sent: rec.sent, retries: rec.retries, ok, errors, dropped, cancelled },
+            requests: Counts {
+                planned: plan.expected_requests(),
+                sent: rec.sent,
+                retries: rec.retries,
+                ok,
+                errors,
+                dropped,
+                cancelled,
+            },
             rate: Rates { requested, achieved, ratio: requested.map(|r| achieved / r) },
             latency_us: Summary::of(&rec.latency),
             service_time_us: Summary::of(&rec.service),
             lateness_us: Summary::of(&rec.lateness),
             outcomes,
             hlog: hlog_name(name),
+            extra: None,
         }
     }
 }

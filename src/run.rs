@@ -15,7 +15,7 @@ use tokio::sync::watch;
 use crate::load::executor::Progress;
 use crate::load::{Plan, run_target};
 use crate::metrics::aggregate::TIMELINE_HEADER;
-use crate::profile::Loaded;
+use crate::profile::{Loaded, TargetKind};
 use crate::results::{self, Machine, Run, TargetResult, Tool};
 use crate::target::{self, Target};
 use crate::threshold::Threshold;
@@ -28,6 +28,8 @@ pub struct Options {
     pub results_root: PathBuf,
     /// Show a live progress line (on a terminal).
     pub progress: bool,
+    /// Confirm real (billable) traffic to remote WhatsApp targets, as `confirm_real_traffic` does.
+    pub yes: bool,
 }
 
 /// A finished (or stopped) run and where it was written.
@@ -39,16 +41,82 @@ pub struct Finished {
     pub error: Option<String>,
 }
 
+/// WhatsApp targets that would send real messages (not loopback, not embedded) and lack confirmation.
+pub fn unconfirmed_real_targets(loaded: &Loaded, yes: bool) -> Vec<String> {
+    loaded
+        .profile
+        .targets
+        .iter()
+        .filter(|t| t.kind != TargetKind::Http && !t.is_embedded() && !t.confirm_real_traffic && !yes)
+        .filter(|t| t.address().and_then(|a| crate::target::Endpoint::parse(a).ok()).is_none_or(|e| !e.is_loopback()))
+        .map(|t| t.name.clone())
+        .collect()
+}
+
+/// The embedded simulator of one target, on its own thread and runtime.
+struct Embedded {
+    url: String,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<Option<crate::sim::SimStats>>>,
+}
+
+impl Embedded {
+    fn start(cfg: crate::sim::SimConfig) -> Result<Embedded, String> {
+        let (tx, rx) = std::sync::mpsc::channel();
+        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+        let thread = std::thread::Builder::new()
+            .name("wabench-sim".into())
+            .spawn(move || {
+                let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().ok()?;
+                rt.block_on(async move {
+                    match crate::sim::spawn_local(cfg).await {
+                        Ok(h) => {
+                            let _ = tx.send(Ok(h.url()));
+                            let _ = stop_rx.await;
+                            let stats = h.stats();
+                            let _ = h.shutdown().await;
+                            Some(stats)
+                        }
+                        Err(e) => {
+                            let _ = tx.send(Err(format!("cannot start the embedded simulator: {e}")));
+                            None
+                        }
+                    }
+                })
+            })
+            .map_err(|e| format!("cannot start the simulator thread: {e}"))?;
+        let url = rx.recv().map_err(|_| "the embedded simulator did not start".to_string())??;
+        Ok(Embedded { url, stop: Some(stop_tx), thread: Some(thread) })
+    }
+
+    fn finish(mut self) -> Option<crate::sim::SimStats> {
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
+        }
+        self.thread.take().and_then(|t| t.join().ok().flatten())
+    }
+}
+
+impl Drop for Embedded {
+    fn drop(&mut self) {
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
+        }
+    }
+}
+
 /// Run every target of a profile and write the results folder.
 pub fn run_profile(loaded: &Loaded, opts: &Options, stop: watch::Receiver<bool>) -> Result<Finished, String> {
     let p = &loaded.profile;
     let plan = Plan::from_spec(&p.load);
-    let mut targets: Vec<Arc<dyn Target>> = Vec::new();
-    for (i, spec) in p.targets.iter().enumerate() {
-        let body = loaded.bodies.get(i).and_then(|b| b.as_deref());
-        targets.push(
-            target::build(spec, body).map_err(|e| format!("{}: target {:?}: {e}", loaded.path.display(), spec.name))?,
-        );
+    let unconfirmed = unconfirmed_real_targets(loaded, opts.yes);
+    if !unconfirmed.is_empty() {
+        return Err(format!(
+            "{}: target(s) {} would send real, billable WhatsApp messages ({} each); set confirm_real_traffic = true on the target or pass --yes",
+            loaded.path.display(),
+            unconfirmed.join(", "),
+            plan.expected_requests().map_or("an unbounded number of".to_string(), |n| n.to_string())
+        ));
     }
     let started_at = Utc::now();
     let dir = opts.out.clone().unwrap_or_else(|| results::run_dir(&opts.results_root, &p.name, started_at));
@@ -64,11 +132,42 @@ pub fn run_profile(loaded: &Loaded, opts: &Options, stop: watch::Receiver<bool>)
     let mut out: Vec<TargetResult> = Vec::new();
     let mut error = None;
     let mut interrupted = false;
-    for t in &targets {
+    let base_dir = loaded.path.parent().unwrap_or(Path::new("."));
+    for (i, spec) in p.targets.iter().enumerate() {
         if *stop.borrow() {
             interrupted = true;
             break;
         }
+        let sim = if spec.is_embedded() {
+            let mut cfg = p.simulator.clone();
+            cfg.flavor =
+                if spec.kind == TargetKind::OnPrem { crate::sim::Flavor::OnPrem } else { crate::sim::Flavor::Cloud };
+            match Embedded::start(cfg) {
+                Ok(s) => Some(s),
+                Err(e) => {
+                    error = Some(format!("target {:?}: {e}", spec.name));
+                    break;
+                }
+            }
+        } else {
+            None
+        };
+        let ctx = target::BuildCtx {
+            base_dir,
+            seed: p.seed,
+            messages: &p.messages,
+            recipients: loaded.recipients.clone(),
+            retry: &p.retry,
+            body: loaded.bodies.get(i).and_then(|b| b.as_deref()),
+            embedded: sim.as_ref().map(|s| (s.url.clone(), &p.simulator)),
+        };
+        let t: Arc<dyn Target> = match target::build(spec, &ctx) {
+            Ok(t) => t,
+            Err(e) => {
+                error = Some(format!("{}: {e}", loaded.path.display()));
+                break;
+            }
+        };
         let ep = t.endpoint().clone();
         let addr = match rt.block_on(ep.resolve()) {
             Ok(a) => a,
@@ -97,14 +196,15 @@ pub fn run_profile(loaded: &Loaded, opts: &Options, stop: watch::Receiver<bool>)
         if let Some(b) = bar {
             let _ = b.join();
         }
+        let sim_stats = sim.and_then(Embedded::finish);
         match res {
             Ok((tr, hlog, tl)) => {
                 timeline = tl;
                 let finished = finish_partial(hlog, &hlog_path);
-                let r = TargetResult::from_recorder(
+                let mut r = TargetResult::from_recorder(
                     t.name(),
                     t.kind(),
-                    &ep.url(),
+                    &if spec.is_embedded() { "embedded".to_string() } else { ep.url() },
                     &plan,
                     &tr.recorder,
                     DateTime::<Utc>::from(tr.started_at),
@@ -112,6 +212,13 @@ pub fn run_profile(loaded: &Loaded, opts: &Options, stop: watch::Receiver<bool>)
                     tr.interrupted,
                     tr.threads,
                 );
+                let mut extra = t.extra().unwrap_or_else(|| serde_json::json!({}));
+                if let Some(st) = sim_stats {
+                    extra["simulator"] = serde_json::to_value(st).unwrap_or_default();
+                }
+                if extra.as_object().is_some_and(|o| !o.is_empty()) {
+                    r.extra = Some(extra);
+                }
                 interrupted |= tr.interrupted;
                 out.push(r);
                 if let Err(e) = finished {
@@ -253,14 +360,33 @@ pub fn plan_text(loaded: &Loaded) -> String {
     );
     let _ = writeln!(s, "targets (run one after the other):");
     for t in &p.targets {
+        let to = match t.address() {
+            Some(a) => crate::target::Endpoint::parse(a).map(|e| e.url()).unwrap_or_default(),
+            None => "the embedded simulator".into(),
+        };
+        let what = match t.kind {
+            crate::profile::TargetKind::Http => t.method.clone().unwrap_or_else(|| "GET".into()),
+            crate::profile::TargetKind::Cloud => "Cloud API".into(),
+            crate::profile::TargetKind::OnPrem => "On-Premises API".into(),
+        };
+        let _ = writeln!(s, "  {} ({what}) → {to}", t.name);
+    }
+    if p.targets.iter().any(|t| t.kind != TargetKind::Http) {
         let _ = writeln!(
             s,
-            "  {} [{:?}] {} {}",
-            t.name,
-            t.kind,
-            t.method,
-            crate::target::Endpoint::parse(&t.url).map(|e| e.url()).unwrap_or_default()
+            "messages: {}",
+            p.messages
+                .weights()
+                .iter()
+                .filter(|(_, w)| *w > 0)
+                .map(|(k, w)| format!("{} {w}", k.name()))
+                .collect::<Vec<_>>()
+                .join(", ")
         );
+        let _ = writeln!(s, "recipients: {}", loaded.recipients.len());
+        for w in loaded.recipients.warnings(peak_rate(&p.load)) {
+            let _ = writeln!(s, "  warning: {w}");
+        }
     }
     if !p.thresholds.is_empty() {
         let _ = writeln!(s, "thresholds:");
@@ -269,4 +395,14 @@ pub fn plan_text(loaded: &Loaded) -> String {
         }
     }
     s
+}
+
+/// The highest requested rate of an open-loop load.
+pub fn peak_rate(l: &crate::profile::LoadSpec) -> Option<f64> {
+    match l.model {
+        crate::profile::Model::Closed => None,
+        crate::profile::Model::Open => {
+            Some(l.rate.unwrap_or(0.0).max(l.start_rate).max(l.stages.iter().map(|s| s.to).fold(0.0, f64::max)))
+        }
+    }
 }

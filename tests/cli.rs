@@ -5,7 +5,11 @@ use std::process::Command;
 
 fn wabench(args: &[&str]) -> (i32, String, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_wabench")).args(args).output().expect("run wabench");
-    (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stdout).into(), String::from_utf8_lossy(&out.stderr).into())
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into(),
+        String::from_utf8_lossy(&out.stderr).into(),
+    )
 }
 
 fn check_bad(text: &str, expect: &[&str]) {
@@ -27,21 +31,38 @@ const TARGET: &str = "\n[[targets]]\nname = \"t\"\nkind = \"http\"\nurl = \"http
 
 #[test]
 fn unknown_field_is_an_error_with_line_and_column() {
-    check_bad(&format!("name = \"x\"\n[load]\nrate = 10\nduration = \"1s\"\nconections = 4\n{TARGET}"), &["bad.toml:5:1", "load.conections", "unknown field"]);
+    check_bad(
+        &format!("name = \"x\"\n[load]\nrate = 10\nduration = \"1s\"\nconections = 4\n{TARGET}"),
+        &["bad.toml:5:1", "load.conections", "unknown field"],
+    );
 }
 
 #[test]
 fn wrong_type_is_located() {
-    check_bad(&format!("name = \"x\"\n[load]\nrate = \"fast\"\nduration = \"1s\"\n{TARGET}"), &["bad.toml:3:", "load.rate"]);
+    check_bad(
+        &format!("name = \"x\"\n[load]\nrate = \"fast\"\nduration = \"1s\"\n{TARGET}"),
+        &["bad.toml:3:", "load.rate"],
+    );
 }
 
 #[test]
 fn negative_rate_and_zero_duration_are_rejected() {
-    check_bad(&format!("name = \"x\"\n[load]\nrate = -5\nduration = \"1s\"\n{TARGET}"), &["load.rate", "greater than 0"]);
-    check_bad(&format!("name = \"x\"\n[load]\nrate = 5\nduration = \"0s\"\n{TARGET}"), &["load.duration", "longer than zero"]);
-    check_bad(&format!("name = \"x\"\n[load]\nrate = 5\nduration = \"soon\"\n{TARGET}"), &["bad.toml:4:", "invalid duration"]);
     check_bad(
-        &format!("name = \"x\"\n[load]\nstages = [{{ to = 10, over = \"1s\" }}, {{ to = -1, over = \"1s\" }}]\n{TARGET}"),
+        &format!("name = \"x\"\n[load]\nrate = -5\nduration = \"1s\"\n{TARGET}"),
+        &["load.rate", "greater than 0"],
+    );
+    check_bad(
+        &format!("name = \"x\"\n[load]\nrate = 5\nduration = \"0s\"\n{TARGET}"),
+        &["load.duration", "longer than zero"],
+    );
+    check_bad(
+        &format!("name = \"x\"\n[load]\nrate = 5\nduration = \"soon\"\n{TARGET}"),
+        &["bad.toml:4:", "invalid duration"],
+    );
+    check_bad(
+        &format!(
+            "name = \"x\"\n[load]\nstages = [{{ to = 10, over = \"1s\" }}, {{ to = -1, over = \"1s\" }}]\n{TARGET}"
+        ),
         &["load.stages[1].to"],
     );
 }
@@ -61,7 +82,12 @@ fn missing_target_and_bad_urls_are_rejected() {
 
 #[test]
 fn bad_thresholds_are_rejected_at_validate() {
-    check_bad(&format!("name = \"x\"\n[load]\nrate = 5\nduration = \"1s\"\n{TARGET}[thresholds]\n\"latency.p99\" = \"fast\"\n"), &["thresholds.latency.p99", "comparison"]);
+    check_bad(
+        &format!(
+            "name = \"x\"\n[load]\nrate = 5\nduration = \"1s\"\n{TARGET}[thresholds]\n\"latency.p99\" = \"fast\"\n"
+        ),
+        &["thresholds.latency.p99", "comparison"],
+    );
 }
 
 #[test]
@@ -75,7 +101,13 @@ fn unreadable_file_is_reported() {
 fn validate_prints_the_plan() {
     let dir = tempfile::tempdir().unwrap();
     let p = dir.path().join("ok.toml");
-    std::fs::write(&p, format!("name = \"x\"\n[load]\nstages = [{{ to = 100, over = \"10s\" }}, {{ to = 100, over = \"5s\" }}]\n{TARGET}")).unwrap();
+    std::fs::write(
+        &p,
+        format!(
+            "name = \"x\"\n[load]\nstages = [{{ to = 100, over = \"10s\" }}, {{ to = 100, over = \"5s\" }}]\n{TARGET}"
+        ),
+    )
+    .unwrap();
     let (code, out, err) = wabench(&["validate", p.to_str().unwrap()]);
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("expected requests per target: 1000"), "{out}");

@@ -32,17 +32,10 @@ struct Resp {
 
 impl Resp {
     fn code(&self) -> i64 {
-        self.json["error"]["code"]
-            .as_i64()
-            .or_else(|| self.json["errors"][0]["code"].as_i64())
-            .unwrap_or(-1)
+        self.json["error"]["code"].as_i64().or_else(|| self.json["errors"][0]["code"].as_i64()).unwrap_or(-1)
     }
     fn latency_us(&self) -> u64 {
-        self.headers[LATENCY_HEADER]
-            .to_str()
-            .unwrap()
-            .parse()
-            .unwrap()
+        self.headers[LATENCY_HEADER].to_str().unwrap().parse().unwrap()
     }
 }
 
@@ -63,26 +56,16 @@ impl Client {
         if let Some(a) = auth {
             req = req.header("authorization", a);
         }
-        let resp = self
-            .tx
-            .send_request(req.body(Full::new(Bytes::from(body))).unwrap())
-            .await
-            .unwrap();
+        let resp = self.tx.send_request(req.body(Full::new(Bytes::from(body))).unwrap()).await.unwrap();
         let (parts, body) = resp.into_parts();
         let bytes = body.collect().await.unwrap().to_bytes();
-        let json = serde_json::from_slice(&bytes).unwrap_or_else(|e| {
-            panic!("non-JSON response {e}: {}", String::from_utf8_lossy(&bytes))
-        });
-        Resp {
-            status: parts.status,
-            headers: parts.headers,
-            json,
-        }
+        let json = serde_json::from_slice(&bytes)
+            .unwrap_or_else(|e| panic!("non-JSON response {e}: {}", String::from_utf8_lossy(&bytes)));
+        Resp { status: parts.status, headers: parts.headers, json }
     }
 
     async fn post(&mut self, path: &str, auth: Option<&str>, body: &Value) -> Resp {
-        self.raw(Method::POST, path, auth, body.to_string().into_bytes())
-            .await
+        self.raw(Method::POST, path, auth, body.to_string().into_bytes()).await
     }
 
     async fn send(&mut self, body: &Value) -> Resp {
@@ -92,11 +75,7 @@ impl Client {
 
 /// Zero latency, defaults otherwise.
 fn quick(flavor: Flavor) -> SimConfig {
-    SimConfig {
-        flavor,
-        latency: LatencyConfig::zero(),
-        ..SimConfig::default()
-    }
+    SimConfig { flavor, latency: LatencyConfig::zero(), ..SimConfig::default() }
 }
 
 fn text_to(to: &str) -> Value {
@@ -114,15 +93,12 @@ fn template_to(to: &str) -> Value {
 fn spec() -> Option<&'static Value> {
     static SPEC: OnceLock<Option<Value>> = OnceLock::new();
     SPEC.get_or_init(|| {
-        let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-            .join("../shared/reference/business-messaging-api_v23.0.yaml");
+        let path =
+            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/reference/business-messaging-api_v23.0.yaml");
         match std::fs::read_to_string(&path) {
             Ok(text) => Some(serde_norway::from_str(&text).expect("spec parses as YAML")),
             Err(_) => {
-                println!(
-                    "note: {} absent; skipping OpenAPI schema checks",
-                    path.display()
-                );
+                println!("note: {} absent; skipping OpenAPI schema checks", path.display());
                 None
             }
         }
@@ -201,12 +177,7 @@ fn assert_cloud_success(r: &Resp, to: &str) {
     assert_eq!(r.json["contacts"][0]["input"], to);
     let digits: String = to.chars().filter(char::is_ascii_digit).collect();
     assert_eq!(r.json["contacts"][0]["wa_id"], digits.as_str());
-    assert!(
-        r.json["messages"][0]["id"]
-            .as_str()
-            .unwrap()
-            .starts_with("wamid.")
-    );
+    assert!(r.json["messages"][0]["id"].as_str().unwrap().starts_with("wamid."));
     assert_eq!(r.json["messages"][0]["message_status"], "accepted");
     assert_spec(&["MessageResponse", "MessageResponsePayload"], &r.json);
 }
@@ -235,14 +206,8 @@ async fn cloud_accepts_every_message_type() {
     let kinds: Vec<(&str, Value)> = vec![
         ("text", json!({"body":"Hello","preview_url":false})),
         ("template", template_to(to)["template"].clone()),
-        (
-            "image",
-            json!({"link":"https://example.com/a.png","caption":"pic"}),
-        ),
-        (
-            "document",
-            json!({"id":"1013859600285441","filename":"invoice.pdf"}),
-        ),
+        ("image", json!({"link":"https://example.com/a.png","caption":"pic"})),
+        ("document", json!({"id":"1013859600285441","filename":"invoice.pdf"})),
         ("audio", json!({"id":"4242"})),
         ("video", json!({"link":"https://example.com/v.mp4"})),
         ("sticker", json!({"id":"77"})),
@@ -256,18 +221,9 @@ async fn cloud_accepts_every_message_type() {
             json!({"type":"list","header":{"type":"text","text":"Menu"},"body":{"text":"Pick"},
             "action":{"button":"Open","sections":[{"title":"A","rows":[{"id":"r1","title":"One"},{"id":"r2","title":"Two"}]}]}}),
         ),
-        (
-            "reaction",
-            json!({"message_id":"wamid.HBgLMTY1MDM4Nzk0MzkVAgARGBJCOTY3","emoji":"\u{1F44D}"}),
-        ),
-        (
-            "location",
-            json!({"latitude":37.48,"longitude":-122.15,"name":"HQ"}),
-        ),
-        (
-            "contacts",
-            json!([{"name":{"formatted_name":"Ann Lee","first_name":"Ann"}}]),
-        ),
+        ("reaction", json!({"message_id":"wamid.HBgLMTY1MDM4Nzk0MzkVAgARGBJCOTY3","emoji":"\u{1F44D}"})),
+        ("location", json!({"latitude":37.48,"longitude":-122.15,"name":"HQ"})),
+        ("contacts", json!([{"name":{"formatted_name":"Ann Lee","first_name":"Ann"}}])),
     ];
     let mut ids = std::collections::HashSet::new();
     for (kind, content) in kinds {
@@ -278,9 +234,7 @@ async fn cloud_accepts_every_message_type() {
         assert_cloud_success(&r, to);
         assert!(ids.insert(r.json["messages"][0]["id"].as_str().unwrap().to_string()));
     }
-    let r = c
-        .send(&json!({"messaging_product":"whatsapp","status":"read","message_id":"wamid.abc"}))
-        .await;
+    let r = c.send(&json!({"messaging_product":"whatsapp","status":"read","message_id":"wamid.abc"})).await;
     assert_eq!(r.status, StatusCode::OK);
     assert_eq!(r.json, json!({"success": true}));
     assert_spec(&["SuccessResponse", "MarkMessageResponsePayload"], &r.json);
@@ -313,14 +267,9 @@ async fn cloud_accepts_the_spec_request_examples() {
             .replace("{{Recipient-WA-Phone-Number}}", "16505551234")
             .replace("<http(s)://", "https://example.com/")
             .replace("http(s)://", "https://");
-        let r = c
-            .raw(Method::POST, PATH, Some(TOKEN), text.into_bytes())
-            .await;
+        let r = c.raw(Method::POST, PATH, Some(TOKEN), text.into_bytes()).await;
         if r.status != StatusCode::OK {
-            failures.push(format!(
-                "{name}: {} {}\n  request {}",
-                r.status, r.json, ex["value"]
-            ));
+            failures.push(format!("{name}: {} {}\n  request {}", r.status, r.json, ex["value"]));
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
@@ -333,10 +282,7 @@ async fn cloud_validation_errors() {
     let sim = spawn_local(cfg).await.unwrap();
     let mut c = Client::connect(&sim).await;
     let mut no_product = text_to("15551234567");
-    no_product
-        .as_object_mut()
-        .unwrap()
-        .remove("messaging_product");
+    no_product.as_object_mut().unwrap().remove("messaging_product");
     assert_cloud_error(&c.send(&no_product).await, 400, 131008);
     let mut no_to = text_to("15551234567");
     no_to.as_object_mut().unwrap().remove("to");
@@ -357,30 +303,13 @@ async fn cloud_validation_errors() {
     assert_cloud_error(&c.send(&bad_product).await, 400, 131009);
     let unknown = json!({"messaging_product":"whatsapp","to":"15551234567","type":"fax","fax":{}});
     assert_cloud_error(&c.send(&unknown).await, 400, 100);
-    let r = c
-        .raw(
-            Method::POST,
-            PATH,
-            Some(TOKEN),
-            b"{\"messaging_product\": \"whatsapp\", ".to_vec(),
-        )
-        .await;
+    let r = c.raw(Method::POST, PATH, Some(TOKEN), b"{\"messaging_product\": \"whatsapp\", ".to_vec()).await;
     assert_cloud_error(&r, 400, 100);
-    let r = c
-        .raw(Method::POST, PATH, Some(TOKEN), b"\xff\xfe".to_vec())
-        .await;
+    let r = c.raw(Method::POST, PATH, Some(TOKEN), b"\xff\xfe".to_vec()).await;
     assert_cloud_error(&r, 400, 100);
-    let r = c
-        .post(
-            "/v23.0/not-a-number/messages",
-            Some(TOKEN),
-            &text_to("1555"),
-        )
-        .await;
+    let r = c.post("/v23.0/not-a-number/messages", Some(TOKEN), &text_to("1555")).await;
     assert_cloud_error(&r, 400, 100);
-    let r = c
-        .post("/latest/123/messages", Some(TOKEN), &text_to("1555"))
-        .await;
+    let r = c.post("/latest/123/messages", Some(TOKEN), &text_to("1555")).await;
     assert_cloud_error(&r, 404, 100);
     let r = c.raw(Method::GET, PATH, Some(TOKEN), Vec::new()).await;
     assert_cloud_error(&r, 405, 100);
@@ -403,37 +332,18 @@ async fn cloud_token_rules() {
     assert_cloud_error(&c.post(PATH, None, &body).await, 401, 190);
     assert_cloud_error(&c.post(PATH, Some("Bearer "), &body).await, 401, 190);
     assert_cloud_error(&c.post(PATH, Some("Basic abc"), &body).await, 401, 190);
-    assert_cloud_error(
-        &c.post(PATH, Some("Bearer invalid-x"), &body).await,
-        401,
-        190,
-    );
-    assert_cloud_error(
-        &c.post(PATH, Some("Bearer expired-x"), &body).await,
-        401,
-        190,
-    );
+    assert_cloud_error(&c.post(PATH, Some("Bearer invalid-x"), &body).await, 401, 190);
+    assert_cloud_error(&c.post(PATH, Some("Bearer expired-x"), &body).await, 401, 190);
     let r = c.post(PATH, Some("Bearer noperm-x"), &body).await;
     assert_cloud_error(&r, 403, 10);
-    assert!(
-        r.json["error"]["error_data"]["details"]
-            .as_str()
-            .unwrap()
-            .contains("whatsapp_business_messaging")
-    );
-    assert_eq!(
-        c.post(PATH, Some("bearer anything"), &body).await.status,
-        StatusCode::OK
-    );
+    assert!(r.json["error"]["error_data"]["details"].as_str().unwrap().contains("whatsapp_business_messaging"));
+    assert_eq!(c.post(PATH, Some("bearer anything"), &body).await.status, StatusCode::OK);
 
     let mut cfg = quick(Flavor::Cloud);
     cfg.cloud.tokens = vec!["good".into()];
     let sim = spawn_local(cfg).await.unwrap();
     let mut c = Client::connect(&sim).await;
-    assert_eq!(
-        c.post(PATH, Some("Bearer good"), &body).await.status,
-        StatusCode::OK
-    );
+    assert_eq!(c.post(PATH, Some("Bearer good"), &body).await.status, StatusCode::OK);
     assert_cloud_error(&c.post(PATH, Some("Bearer other"), &body).await, 401, 190);
 }
 
@@ -453,9 +363,7 @@ async fn cloud_throughput_limit() {
     let r = c.send(&text_to("15551234567")).await;
     assert_cloud_error(&r, 429, 130429);
     // Another phone number has its own budget.
-    let other = c
-        .post("/v23.0/999/messages", Some(TOKEN), &text_to("15551234567"))
-        .await;
+    let other = c.post("/v23.0/999/messages", Some(TOKEN), &text_to("15551234567")).await;
     assert_eq!(other.status, StatusCode::OK);
 
     let mut cfg = quick(Flavor::Cloud);
@@ -488,33 +396,17 @@ async fn cloud_recipient_rules() {
     let r = c.send(&text_to("+15551230000")).await;
     assert_cloud_error(&r, 400, 131026);
     let details = r.json["error"]["error_data"]["details"].as_str().unwrap();
-    assert!(
-        ["30 days", "blocked", "older than", "Terms of Service"]
-            .iter()
-            .any(|k| details.contains(k)),
-        "{details}"
-    );
+    assert!(["30 days", "blocked", "older than", "Terms of Service"].iter().any(|k| details.contains(k)), "{details}");
     assert_cloud_error(&c.send(&text_to("+15551234747")).await, 400, 131047);
     assert_cloud_success(&c.send(&template_to("+15551234747")).await, "+15551234747");
     assert_cloud_error(&c.send(&template_to("+15551234949")).await, 400, 131049);
     assert_cloud_success(&c.send(&text_to("+15551234949")).await, "+15551234949");
-    for sanctioned in [
-        "+5352345678",
-        "+989121234567",
-        "+8502123456",
-        "+963912345678",
-    ] {
+    for sanctioned in ["+5352345678", "+989121234567", "+8502123456", "+963912345678"] {
         let r = c.send(&text_to(sanctioned)).await;
         assert_cloud_error(&r, 400, 131026);
         assert!(
-            r.json["error"]["error_data"]["details"]
-                .as_str()
-                .unwrap()
-                .contains("sanctioned")
-                || r.json["error"]["error_data"]["details"]
-                    .as_str()
-                    .unwrap()
-                    .contains("cannot receive")
+            r.json["error"]["error_data"]["details"].as_str().unwrap().contains("sanctioned")
+                || r.json["error"]["error_data"]["details"].as_str().unwrap().contains("cannot receive")
         );
     }
     assert_cloud_success(&c.send(&text_to("+905321234567")).await, "+905321234567");
@@ -526,31 +418,20 @@ async fn cloud_recipient_rules() {
     let mut c = Client::connect(&sim).await;
     let r = c.send(&text_to("+15557654321")).await;
     assert_cloud_error(&r, 400, 131026);
-    assert!(
-        r.json["error"]["error_data"]["details"]
-            .as_str()
-            .unwrap()
-            .contains("wa.me/tos")
-    );
+    assert!(r.json["error"]["error_data"]["details"].as_str().unwrap().contains("wa.me/tos"));
 }
 
 #[tokio::test]
 async fn cloud_downtime_window() {
     let mut cfg = quick(Flavor::Cloud);
-    cfg.downtime = vec![DowntimeWindow {
-        start: Duration::ZERO,
-        duration: Duration::from_secs(600),
-    }];
+    cfg.downtime = vec![DowntimeWindow { start: Duration::ZERO, duration: Duration::from_secs(600) }];
     let sim = spawn_local(cfg).await.unwrap();
     let mut c = Client::connect(&sim).await;
     assert_cloud_error(&c.send(&text_to("15551234567")).await, 503, 2);
     assert_eq!(sim.stats().error_count(2), 1);
 
     let mut cfg = quick(Flavor::Cloud);
-    cfg.downtime = vec![DowntimeWindow {
-        start: Duration::from_secs(600),
-        duration: Duration::from_secs(10),
-    }];
+    cfg.downtime = vec![DowntimeWindow { start: Duration::from_secs(600), duration: Duration::from_secs(10) }];
     let sim = spawn_local(cfg).await.unwrap();
     let mut c = Client::connect(&sim).await;
     assert_eq!(c.send(&text_to("15551234567")).await.status, StatusCode::OK);
@@ -559,10 +440,7 @@ async fn cloud_downtime_window() {
 #[tokio::test]
 async fn same_seed_same_responses_and_latencies() {
     async fn run(seed: u64) -> Vec<(u64, Value)> {
-        let mut cfg = SimConfig {
-            seed,
-            ..SimConfig::default()
-        };
+        let mut cfg = SimConfig { seed, ..SimConfig::default() };
         cfg.latency.median = Some(Duration::from_micros(300));
         cfg.latency.p99 = Some(Duration::from_millis(3));
         cfg.cloud.pair_limit.burst = 2;
@@ -583,10 +461,7 @@ async fn same_seed_same_responses_and_latencies() {
         assert_eq!(x.1["messages"], y.1["messages"], "message ids");
         assert_eq!(x.1["error"], y.1["error"], "errors incl. fbtrace_id");
     }
-    assert_ne!(
-        a.iter().map(|x| x.0).collect::<Vec<_>>(),
-        d.iter().map(|x| x.0).collect::<Vec<_>>()
-    );
+    assert_ne!(a.iter().map(|x| x.0).collect::<Vec<_>>(), d.iter().map(|x| x.0).collect::<Vec<_>>());
     assert!(a.iter().any(|x| x.1["error"]["code"] == 131056));
     assert!(a.iter().all(|x| x.0 <= 30_000_000));
 }
@@ -598,11 +473,7 @@ fn basic(user: &str, pass: &str) -> String {
     let bytes = format!("{user}:{pass}").into_bytes();
     let mut s = String::from("Basic ");
     for chunk in bytes.chunks(3) {
-        let b = [
-            chunk[0],
-            *chunk.get(1).unwrap_or(&0),
-            *chunk.get(2).unwrap_or(&0),
-        ];
+        let b = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
         let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
         for i in 0..4 {
             if i <= chunk.len() {
@@ -616,14 +487,7 @@ fn basic(user: &str, pass: &str) -> String {
 }
 
 async fn login(c: &mut Client) -> String {
-    let r = c
-        .raw(
-            Method::POST,
-            "/v1/users/login",
-            Some(&basic("admin", "secret")),
-            Vec::new(),
-        )
-        .await;
+    let r = c.raw(Method::POST, "/v1/users/login", Some(&basic("admin", "secret")), Vec::new()).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.json);
     format!("Bearer {}", r.json["users"][0]["token"].as_str().unwrap())
 }
@@ -644,122 +508,41 @@ fn assert_onprem_error(r: &Resp, status: u16, code: i64) {
 async fn onprem_login_send_contacts_health() {
     let sim = spawn_local(quick(Flavor::OnPrem)).await.unwrap();
     let mut c = Client::connect(&sim).await;
-    let r = c
-        .raw(
-            Method::POST,
-            "/v1/users/login",
-            Some(&basic("admin", "wrong")),
-            Vec::new(),
-        )
-        .await;
+    let r = c.raw(Method::POST, "/v1/users/login", Some(&basic("admin", "wrong")), Vec::new()).await;
     assert_onprem_error(&r, 401, 1005);
     assert_eq!(r.json["errors"][0]["title"], "Access denied");
-    let r = c
-        .raw(Method::POST, "/v1/users/login", None, Vec::new())
-        .await;
+    let r = c.raw(Method::POST, "/v1/users/login", None, Vec::new()).await;
     assert_onprem_error(&r, 401, 1005);
 
-    let r = c
-        .raw(
-            Method::POST,
-            "/v1/users/login",
-            Some(&basic("admin", "secret")),
-            Vec::new(),
-        )
-        .await;
+    let r = c.raw(Method::POST, "/v1/users/login", Some(&basic("admin", "secret")), Vec::new()).await;
     let exp = r.json["users"][0]["expires_after"].as_str().unwrap();
     let parsed = chrono::DateTime::parse_from_str(exp, "%Y-%m-%d %H:%M:%S%:z").unwrap();
     let days = (parsed.with_timezone(&chrono::Utc) - chrono::Utc::now()).num_hours();
     assert!((167..=168).contains(&days), "{exp}");
     let token = format!("Bearer {}", r.json["users"][0]["token"].as_str().unwrap());
 
-    let r = c
-        .post("/v1/messages", Some(&token), &onprem_text("+15551234567"))
-        .await;
+    let r = c.post("/v1/messages", Some(&token), &onprem_text("+15551234567")).await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.json);
-    assert!(
-        r.json["messages"][0]["id"]
-            .as_str()
-            .unwrap()
-            .starts_with("gBEG")
-    );
+    assert!(r.json["messages"][0]["id"].as_str().unwrap().starts_with("gBEG"));
     assert_eq!(r.json["meta"]["api_status"], "stable");
-    assert!(
-        r.json["meta"]["version"]
-            .as_str()
-            .unwrap()
-            .starts_with("2.")
-    );
+    assert!(r.json["meta"]["version"].as_str().unwrap().starts_with("2."));
 
     let tpl = json!({"to":"15551234567","type":"template","template":{"namespace":"abc_ns","name":"order",
         "language":{"policy":"deterministic","code":"en"},
         "components":[{"type":"body","parameters":[{"type":"text","text":"Ann"}]}]}});
-    assert_eq!(
-        c.post("/v1/messages", Some(&token), &tpl).await.status,
-        StatusCode::CREATED
-    );
+    assert_eq!(c.post("/v1/messages", Some(&token), &tpl).await.status, StatusCode::CREATED);
     let mut no_ns = tpl.clone();
-    no_ns["template"]
-        .as_object_mut()
-        .unwrap()
-        .remove("namespace");
-    assert_onprem_error(
-        &c.post("/v1/messages", Some(&token), &no_ns).await,
-        400,
-        1008,
-    );
-    let r = c
-        .raw(Method::POST, "/v1/messages", Some(&token), b"nope".to_vec())
-        .await;
+    no_ns["template"].as_object_mut().unwrap().remove("namespace");
+    assert_onprem_error(&c.post("/v1/messages", Some(&token), &no_ns).await, 400, 1008);
+    let r = c.raw(Method::POST, "/v1/messages", Some(&token), b"nope".to_vec()).await;
     assert_onprem_error(&r, 400, 1009);
-    assert_onprem_error(
-        &c.post(
-            "/v1/messages",
-            Some("Bearer unknown"),
-            &onprem_text("15551234567"),
-        )
-        .await,
-        401,
-        1005,
-    );
-    assert_onprem_error(
-        &c.post("/v1/messages", None, &onprem_text("15551234567"))
-            .await,
-        401,
-        1005,
-    );
-    assert_onprem_error(
-        &c.post("/v1/messages", Some(&token), &onprem_text("15550000"))
-            .await,
-        400,
-        1013,
-    );
-    assert_onprem_error(
-        &c.post("/v1/messages", Some(&token), &onprem_text("+989121234567"))
-            .await,
-        400,
-        1013,
-    );
-    assert_onprem_error(
-        &c.post("/v1/messages", Some(&token), &onprem_text("15554747"))
-            .await,
-        400,
-        470,
-    );
-    assert_eq!(
-        c.post("/v1/messages", Some(&token), &onprem_text("+905321234567"))
-            .await
-            .status,
-        StatusCode::CREATED
-    );
-    let r = c
-        .raw(
-            Method::PUT,
-            "/v1/messages/gBEGabc",
-            Some(&token),
-            br#"{"status":"read"}"#.to_vec(),
-        )
-        .await;
+    assert_onprem_error(&c.post("/v1/messages", Some("Bearer unknown"), &onprem_text("15551234567")).await, 401, 1005);
+    assert_onprem_error(&c.post("/v1/messages", None, &onprem_text("15551234567")).await, 401, 1005);
+    assert_onprem_error(&c.post("/v1/messages", Some(&token), &onprem_text("15550000")).await, 400, 1013);
+    assert_onprem_error(&c.post("/v1/messages", Some(&token), &onprem_text("+989121234567")).await, 400, 1013);
+    assert_onprem_error(&c.post("/v1/messages", Some(&token), &onprem_text("15554747")).await, 400, 470);
+    assert_eq!(c.post("/v1/messages", Some(&token), &onprem_text("+905321234567")).await.status, StatusCode::CREATED);
+    let r = c.raw(Method::PUT, "/v1/messages/gBEGabc", Some(&token), br#"{"status":"read"}"#.to_vec()).await;
     assert_eq!(r.status, StatusCode::OK);
 
     let r = c
@@ -771,20 +554,13 @@ async fn onprem_login_send_contacts_health() {
         .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.json);
     let cs = r.json["contacts"].as_array().unwrap();
-    assert_eq!(
-        cs[0],
-        json!({"input":"+1 555 123 4567","status":"valid","wa_id":"15551234567"})
-    );
+    assert_eq!(cs[0], json!({"input":"+1 555 123 4567","status":"valid","wa_id":"15551234567"}));
     assert_eq!(cs[1]["status"], "invalid");
     assert_eq!(cs[2]["status"], "invalid");
 
     let r = c.raw(Method::GET, "/v1/health", None, Vec::new()).await;
     assert_eq!(r.json["health"]["gateway_status"], "connected");
-    assert_onprem_error(
-        &c.raw(Method::GET, "/v2/nothing", None, Vec::new()).await,
-        404,
-        1006,
-    );
+    assert_onprem_error(&c.raw(Method::GET, "/v2/nothing", None, Vec::new()).await, 404, 1006);
 
     // First-login password change.
     let r = c
@@ -796,23 +572,9 @@ async fn onprem_login_send_contacts_health() {
         )
         .await;
     assert_eq!(r.status, StatusCode::OK);
-    let r = c
-        .raw(
-            Method::POST,
-            "/v1/users/login",
-            Some(&basic("admin", "secret")),
-            Vec::new(),
-        )
-        .await;
+    let r = c.raw(Method::POST, "/v1/users/login", Some(&basic("admin", "secret")), Vec::new()).await;
     assert_onprem_error(&r, 401, 1005);
-    let r = c
-        .raw(
-            Method::POST,
-            "/v1/users/login",
-            Some(&basic("admin", "N3w-pass")),
-            Vec::new(),
-        )
-        .await;
+    let r = c.raw(Method::POST, "/v1/users/login", Some(&basic("admin", "N3w-pass")), Vec::new()).await;
     assert_eq!(r.status, StatusCode::OK);
 }
 
@@ -823,19 +585,13 @@ async fn onprem_token_expires() {
     let sim = spawn_local(cfg).await.unwrap();
     let mut c = Client::connect(&sim).await;
     let token = login(&mut c).await;
-    let r = c
-        .post("/v1/messages", Some(&token), &onprem_text("15551234567"))
-        .await;
+    let r = c.post("/v1/messages", Some(&token), &onprem_text("15551234567")).await;
     assert_eq!(r.status, StatusCode::CREATED);
     tokio::time::sleep(Duration::from_millis(350)).await;
-    let r = c
-        .post("/v1/messages", Some(&token), &onprem_text("15551234567"))
-        .await;
+    let r = c.post("/v1/messages", Some(&token), &onprem_text("15551234567")).await;
     assert_onprem_error(&r, 401, 1005);
     let token = login(&mut c).await;
-    let r = c
-        .post("/v1/messages", Some(&token), &onprem_text("15551234567"))
-        .await;
+    let r = c.post("/v1/messages", Some(&token), &onprem_text("15551234567")).await;
     assert_eq!(r.status, StatusCode::CREATED);
 }
 
@@ -848,14 +604,10 @@ async fn onprem_request_limit() {
     let mut c = Client::connect(&sim).await;
     let token = login(&mut c).await;
     for _ in 0..3 {
-        let r = c
-            .post("/v1/messages", Some(&token), &onprem_text("15551234567"))
-            .await;
+        let r = c.post("/v1/messages", Some(&token), &onprem_text("15551234567")).await;
         assert_eq!(r.status, StatusCode::CREATED);
     }
-    let r = c
-        .post("/v1/messages", Some(&token), &onprem_text("15551234567"))
-        .await;
+    let r = c.post("/v1/messages", Some(&token), &onprem_text("15551234567")).await;
     assert_onprem_error(&r, 429, 1015);
     assert_eq!(sim.stats().error_count(1015), 1);
 }
@@ -873,13 +625,7 @@ async fn onprem_overload_with_one_shard() {
         let mut c = Client::connect(&sim).await;
         let token = token.clone();
         tasks.push(tokio::spawn(async move {
-            let r = c
-                .post(
-                    "/v1/messages",
-                    Some(&token),
-                    &onprem_text(&format!("155512345{i:02}")),
-                )
-                .await;
+            let r = c.post("/v1/messages", Some(&token), &onprem_text(&format!("155512345{i:02}"))).await;
             (r.status.as_u16(), r.code(), r.latency_us())
         }));
     }
@@ -898,16 +644,11 @@ async fn onprem_overload_with_one_shard() {
 #[tokio::test]
 async fn onprem_downtime() {
     let mut cfg = quick(Flavor::OnPrem);
-    cfg.downtime = vec![DowntimeWindow {
-        start: Duration::ZERO,
-        duration: Duration::from_secs(600),
-    }];
+    cfg.downtime = vec![DowntimeWindow { start: Duration::ZERO, duration: Duration::from_secs(600) }];
     let sim = spawn_local(cfg).await.unwrap();
     let mut c = Client::connect(&sim).await;
     let token = login(&mut c).await;
-    let r = c
-        .post("/v1/messages", Some(&token), &onprem_text("15551234567"))
-        .await;
+    let r = c.post("/v1/messages", Some(&token), &onprem_text("15551234567")).await;
     assert_onprem_error(&r, 503, 1016);
     let r = c.raw(Method::GET, "/v1/health", None, Vec::new()).await;
     assert_eq!(r.json["health"]["gateway_status"], "unavailable");

@@ -17,8 +17,8 @@ use super::Plan;
 use crate::metrics::aggregate::{self, LiveView, Written};
 use crate::metrics::{LiveCounters, Outcome, Recorder};
 use crate::profile::Model;
-use crate::target::{Answer, Classified, Target};
 use crate::target::conn::{Conn, Connector};
+use crate::target::{Answer, Classified, Target};
 
 /// What running one target produced.
 pub struct TargetRun {
@@ -338,7 +338,11 @@ async fn one_request(ctx: &Local, conn: &mut Option<Conn>, n: u64, intended: Ins
     let (mut intended, mut start, mut attempt) = (intended, start, 1u32);
     let outcome = loop {
         let req = target.request(n);
-        let sent = tokio::time::timeout(s.plan.timeout, s.connector.send(conn, req, target.max_body(), |st| target.wants_body(st))).await;
+        let sent = tokio::time::timeout(
+            s.plan.timeout,
+            s.connector.send(conn, req, target.max_body(), |st| target.wants_body(st)),
+        )
+        .await;
         let done = Instant::now();
         let c = match sent {
             Err(_) => {
@@ -346,9 +350,14 @@ async fn one_request(ctx: &Local, conn: &mut Option<Conn>, n: u64, intended: Ins
                 Classified::final_(Outcome::Timeout)
             }
             Ok(Err(o)) => Classified::final_(o),
-            Ok(Ok(reply)) => {
-                target.classify(&Answer { seq: n, attempt, status: reply.status, body: &reply.body, started: start, done })
-            }
+            Ok(Ok(reply)) => target.classify(&Answer {
+                seq: n,
+                attempt,
+                status: reply.status,
+                body: &reply.body,
+                started: start,
+                done,
+            }),
         };
         ctx.rec.borrow_mut().finish(intended, start, done, c.outcome);
         match c.retry_after {

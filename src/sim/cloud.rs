@@ -14,8 +14,7 @@ use serde_json::json;
 use super::config::SimConfig;
 use super::message::{self, Parsed, Problem};
 use super::model::{
-    KeyedLimiter, RecipientVerdict, base64url, hash_bytes, mix64, sanctioned_details, trace_id,
-    undeliverable_details,
+    KeyedLimiter, RecipientVerdict, base64url, hash_bytes, mix64, sanctioned_details, trace_id, undeliverable_details,
 };
 use super::{BodyError, Ctx, Outcome, Reply, State, read_body};
 
@@ -35,11 +34,8 @@ impl CloudState {
         let pair = &c.pair_limit;
         CloudState {
             throughput: (c.throughput_mps > 0).then(|| KeyedLimiter::new(mps, mps)),
-            pair: pair.enabled.then(|| {
-                KeyedLimiter::new(1.0 / pair.interval.as_secs_f64(), f64::from(pair.burst))
-            }),
-            throttle_status: StatusCode::from_u16(c.throttle_http_status)
-                .unwrap_or(StatusCode::TOO_MANY_REQUESTS),
+            pair: pair.enabled.then(|| KeyedLimiter::new(1.0 / pair.interval.as_secs_f64(), f64::from(pair.burst))),
+            throttle_status: StatusCode::from_u16(c.throttle_http_status).unwrap_or(StatusCode::TOO_MANY_REQUESTS),
         }
     }
 }
@@ -54,12 +50,7 @@ pub(crate) struct CloudError {
 
 impl CloudError {
     fn new(status: StatusCode, code: i64, title: &'static str, details: impl Into<String>) -> Self {
-        CloudError {
-            status,
-            code,
-            title,
-            details: details.into(),
-        }
+        CloudError { status, code, title, details: details.into() }
     }
 
     fn reply(self, ctx: Ctx) -> Reply {
@@ -83,10 +74,7 @@ fn problem(p: Problem) -> CloudError {
         Problem::Unsupported(_) | Problem::TooLong(_) => (100, "Invalid parameter"),
     };
     let details = match p {
-        Problem::Missing(s)
-        | Problem::Invalid(s)
-        | Problem::Unsupported(s)
-        | Problem::TooLong(s) => s,
+        Problem::Missing(s) | Problem::Invalid(s) | Problem::Unsupported(s) | Problem::TooLong(s) => s,
     };
     CloudError::new(StatusCode::BAD_REQUEST, code, title, details)
 }
@@ -115,8 +103,7 @@ fn valid_version(v: &str) -> bool {
         return false;
     };
     let mut parts = rest.split('.');
-    let ok =
-        |p: Option<&str>| p.is_some_and(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()));
+    let ok = |p: Option<&str>| p.is_some_and(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()));
     ok(parts.next()) && ok(parts.next()) && parts.next().is_none()
 }
 
@@ -138,9 +125,7 @@ fn check_token(st: &State, req: &Request<Incoming>) -> Result<(), CloudError> {
             scheme.eq_ignore_ascii_case("bearer").then(|| rest.trim())
         })
         .filter(|t| !t.is_empty())
-        .ok_or_else(|| {
-            unauthorized("An active access token must be used (Authorization: Bearer <token>).")
-        })?;
+        .ok_or_else(|| unauthorized("An active access token must be used (Authorization: Bearer <token>)."))?;
     let tokens = &st.cfg.cloud.tokens;
     if !tokens.is_empty() {
         return if tokens.iter().any(|t| t == token) {
@@ -251,11 +236,7 @@ async fn handle_inner(st: &State, req: Request<Incoming>, ctx: Ctx) -> Result<Re
     }
     let msg = match parsed {
         Parsed::MarkRead => {
-            return Ok(Reply::new(
-                StatusCode::OK,
-                &br#"{"success":true}"#[..],
-                Outcome::Ok,
-            ));
+            return Ok(Reply::new(StatusCode::OK, &br#"{"success":true}"#[..], Outcome::Ok));
         }
         Parsed::Send(m) => m,
     };
@@ -263,20 +244,10 @@ async fn handle_inner(st: &State, req: Request<Incoming>, ctx: Ctx) -> Result<Re
     match st.recipients.verdict(&msg.digits, msg.is_template()) {
         RecipientVerdict::Ok => {}
         RecipientVerdict::Sanctioned(region) => {
-            return Err(CloudError::new(
-                bad_request,
-                131026,
-                "Message Undeliverable.",
-                sanctioned_details(region),
-            ));
+            return Err(CloudError::new(bad_request, 131026, "Message Undeliverable.", sanctioned_details(region)));
         }
         RecipientVerdict::Undeliverable(r) => {
-            return Err(CloudError::new(
-                bad_request,
-                131026,
-                "Message Undeliverable.",
-                undeliverable_details(r),
-            ));
+            return Err(CloudError::new(bad_request, 131026, "Message Undeliverable.", undeliverable_details(r)));
         }
         RecipientVerdict::ReEngagement => {
             return Err(CloudError::new(
@@ -307,11 +278,7 @@ async fn handle_inner(st: &State, req: Request<Incoming>, ctx: Ctx) -> Result<Re
     }
     Ok(Reply::new(
         StatusCode::OK,
-        success_body(
-            &msg.to,
-            &msg.digits,
-            &message_id(st.cfg.seed, ctx.seq, &msg.digits),
-        ),
+        success_body(&msg.to, &msg.digits, &message_id(st.cfg.seed, ctx.seq, &msg.digits)),
         Outcome::Accepted,
     ))
 }
@@ -334,10 +301,7 @@ fn success_body(to: &str, digits: &str, id: &str) -> Vec<u8> {
     out.extend_from_slice(br#"{"messaging_product":"whatsapp","contacts":[{"input":"#);
     // `to` was validated as a phone number or group id; serialize it escaped all the same.
     let _ = serde_json::to_writer(&mut out, to);
-    let _ = write!(
-        out,
-        r#","wa_id":"{digits}"}}],"messages":[{{"id":"{id}","message_status":"accepted"}}]}}"#
-    );
+    let _ = write!(out, r#","wa_id":"{digits}"}}],"messages":[{{"id":"{id}","message_status":"accepted"}}]}}"#);
     out
 }
 
@@ -364,19 +328,12 @@ mod tests {
         assert_eq!(v["contacts"][0]["input"], "+1 555 123 4567");
         assert_eq!(v["contacts"][0]["wa_id"], "15551234567");
         assert_eq!(v["messages"][0]["message_status"], "accepted");
-        assert!(
-            v["messages"][0]["id"]
-                .as_str()
-                .unwrap()
-                .starts_with("wamid.")
-        );
+        assert!(v["messages"][0]["id"].as_str().unwrap().starts_with("wamid."));
     }
 
     #[test]
     fn message_ids_are_unique() {
-        let ids: std::collections::HashSet<_> = (0..10_000)
-            .map(|i| message_id(1, i, "15551234567"))
-            .collect();
+        let ids: std::collections::HashSet<_> = (0..10_000).map(|i| message_id(1, i, "15551234567")).collect();
         assert_eq!(ids.len(), 10_000);
     }
 }

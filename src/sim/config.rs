@@ -53,8 +53,7 @@ pub mod humantime_serde {
         /// Deserialize an optional humantime string.
         pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
             let s = Option::<String>::deserialize(d)?;
-            s.map(|s| humantime::parse_duration(s.trim()).map_err(serde::de::Error::custom))
-                .transpose()
+            s.map(|s| humantime::parse_duration(s.trim()).map_err(serde::de::Error::custom)).transpose()
         }
     }
 }
@@ -116,16 +115,10 @@ pub struct LatencyConfig {
     /// `"lognormal"` (default), `"constant"` or `"uniform"`.
     pub distribution: Distribution,
     /// Median response time. Unset: 120ms for Cloud, 60ms for on-prem (model).
-    #[serde(
-        with = "humantime_serde::option",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(with = "humantime_serde::option", skip_serializing_if = "Option::is_none")]
     pub median: Option<Duration>,
     /// 99th percentile (lognormal only). Unset: 600ms for Cloud, 400ms for on-prem (model).
-    #[serde(
-        with = "humantime_serde::option",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(with = "humantime_serde::option", skip_serializing_if = "Option::is_none")]
     pub p99: Option<Duration>,
     /// Lower clamp of every sample (and lower bound of `uniform`). Default 0s.
     #[serde(with = "humantime_serde")]
@@ -150,11 +143,7 @@ impl Default for LatencyConfig {
 impl LatencyConfig {
     /// A latency of exactly zero, for throughput benchmarks of the harness itself.
     pub fn zero() -> Self {
-        LatencyConfig {
-            distribution: Distribution::Constant,
-            median: Some(Duration::ZERO),
-            ..LatencyConfig::default()
-        }
+        LatencyConfig { distribution: Distribution::Constant, median: Some(Duration::ZERO), ..LatencyConfig::default() }
     }
 }
 
@@ -205,11 +194,7 @@ pub struct PairLimitConfig {
 
 impl Default for PairLimitConfig {
     fn default() -> Self {
-        PairLimitConfig {
-            enabled: true,
-            interval: Duration::from_secs(6),
-            burst: 45,
-        }
+        PairLimitConfig { enabled: true, interval: Duration::from_secs(6), burst: 45 }
     }
 }
 
@@ -258,10 +243,7 @@ impl Default for OnPremConfig {
         OnPremConfig {
             shards: 8,
             per_shard_mps: 15.625,
-            users: vec![UserConfig {
-                username: "admin".into(),
-                password: "secret".into(),
-            }],
+            users: vec![UserConfig { username: "admin".into(), password: "secret".into() }],
             token_ttl: Duration::from_secs(7 * 24 * 3600),
             messages_rps: 50,
             messages_burst: 150,
@@ -348,11 +330,7 @@ pub struct ConfigError(pub String);
 impl SimConfig {
     /// A configuration for benchmarking: zero latency, no throughput or pair limits.
     pub fn benchmark(flavor: Flavor) -> Self {
-        let mut cfg = SimConfig {
-            flavor,
-            latency: LatencyConfig::zero(),
-            ..SimConfig::default()
-        };
+        let mut cfg = SimConfig { flavor, latency: LatencyConfig::zero(), ..SimConfig::default() };
         cfg.cloud.throughput_mps = 0;
         cfg.cloud.pair_limit.enabled = false;
         cfg.onprem.messages_rps = 0;

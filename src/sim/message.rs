@@ -28,10 +28,7 @@ impl Problem {
     /// The details text.
     pub fn details(&self) -> &str {
         match self {
-            Problem::Missing(s)
-            | Problem::Invalid(s)
-            | Problem::Unsupported(s)
-            | Problem::TooLong(s) => s,
+            Problem::Missing(s) | Problem::Invalid(s) | Problem::Unsupported(s) | Problem::TooLong(s) => s,
         }
     }
 }
@@ -98,12 +95,8 @@ const INTERACTIVE_KINDS: &[&str] = &[
 pub fn parse_json(body: &[u8]) -> Check<Map<String, Value>> {
     match serde_json::from_slice::<Value>(body) {
         Ok(Value::Object(m)) => Ok(m),
-        Ok(_) => Err(Problem::Unsupported(
-            "Request body must be a JSON object".into(),
-        )),
-        Err(e) => Err(Problem::Unsupported(format!(
-            "Request body is not valid JSON: {e}"
-        ))),
+        Ok(_) => Err(Problem::Unsupported("Request body must be a JSON object".into())),
+        Err(e) => Err(Problem::Unsupported(format!("Request body is not valid JSON: {e}"))),
     }
 }
 
@@ -114,9 +107,7 @@ pub fn validate(obj: &Map<String, Value>, flavor: Flavor) -> Check<Parsed> {
             None | Some(Value::Null) => return Err(missing("messaging_product")),
             Some(Value::String(s)) if s == "whatsapp" => {}
             Some(_) => {
-                return Err(Problem::Invalid(
-                    "The parameter messaging_product must be \"whatsapp\"".into(),
-                ));
+                return Err(Problem::Invalid("The parameter messaging_product must be \"whatsapp\"".into()));
             }
         }
         if let Some(status) = obj.get("status") {
@@ -128,10 +119,7 @@ pub fn validate(obj: &Map<String, Value>, flavor: Flavor) -> Check<Parsed> {
         Some(Value::String(s)) if s == "individual" => false,
         Some(Value::String(s)) if s == "group" && flavor == Flavor::Cloud => true,
         Some(_) => {
-            return Err(invalid(
-                "recipient_type",
-                "must be \"individual\" or \"group\"",
-            ));
+            return Err(invalid("recipient_type", "must be \"individual\" or \"group\""));
         }
     };
     let to = match obj.get("to") {
@@ -160,9 +148,7 @@ pub fn validate(obj: &Map<String, Value>, flavor: Flavor) -> Check<Parsed> {
         Some(Value::String(s)) => match KINDS.iter().find(|k| **k == s.as_str()) {
             Some(k) => k,
             None => {
-                return Err(Problem::Unsupported(format!(
-                    "Unsupported message type: {s}"
-                )));
+                return Err(Problem::Unsupported(format!("Unsupported message type: {s}")));
             }
         },
         Some(_) => return Err(invalid("type", "must be a string")),
@@ -180,11 +166,7 @@ pub fn validate(obj: &Map<String, Value>, flavor: Flavor) -> Check<Parsed> {
         "location" => location(content)?,
         _ => contacts(content)?,
     }
-    Ok(Parsed::Send(Outgoing {
-        to: to.to_string(),
-        digits,
-        kind,
-    }))
+    Ok(Parsed::Send(Outgoing { to: to.to_string(), digits, kind }))
 }
 
 fn missing(name: &str) -> Problem {
@@ -196,8 +178,7 @@ fn invalid(name: &str, what: &str) -> Problem {
 }
 
 fn object<'a>(v: &'a Value, name: &str) -> Check<&'a Map<String, Value>> {
-    v.as_object()
-        .ok_or_else(|| invalid(name, "must be an object"))
+    v.as_object().ok_or_else(|| invalid(name, "must be an object"))
 }
 
 /// A required string field of `obj`.
@@ -220,9 +201,7 @@ fn opt_str<'a>(obj: &'a Map<String, Value>, field: &str, path: &str) -> Check<Op
 
 fn max_len(s: &str, max: usize, path: &str) -> Check<()> {
     if s.len() > max && s.chars().count() > max {
-        return Err(Problem::TooLong(format!(
-            "Param {path} must be at most {max} characters long."
-        )));
+        return Err(Problem::TooLong(format!("Param {path} must be at most {max} characters long.")));
     }
     Ok(())
 }
@@ -262,9 +241,7 @@ fn media(kind: &str, v: &Value) -> Check<()> {
     match (id, link) {
         (None, None) => return Err(missing(&format!("{kind}.id or {kind}.link"))),
         (Some(_), Some(_)) => {
-            return Err(Problem::Unsupported(format!(
-                "Only one of {kind}.id and {kind}.link may be given."
-            )));
+            return Err(Problem::Unsupported(format!("Only one of {kind}.id and {kind}.link may be given.")));
         }
         (Some(id), None) => non_empty(id, &format!("{kind}.id"))?,
         (None, Some(link)) => {
@@ -290,10 +267,7 @@ fn template(v: &Value, flavor: Flavor) -> Check<()> {
         None | Some(Value::Null) => return Err(missing("template.language")),
         Some(l) => object(l, "template.language")?,
     };
-    non_empty(
-        req_str(lang, "code", "template.language")?,
-        "template.language.code",
-    )?;
+    non_empty(req_str(lang, "code", "template.language")?, "template.language.code")?;
     let policy = if flavor == Flavor::OnPrem {
         Some(req_str(lang, "policy", "template.language")?)
     } else {
@@ -303,10 +277,7 @@ fn template(v: &Value, flavor: Flavor) -> Check<()> {
         && p != "deterministic"
         && p != "fallback"
     {
-        return Err(invalid(
-            "template.language.policy",
-            "must be \"deterministic\" or \"fallback\"",
-        ));
+        return Err(invalid("template.language.policy", "must be \"deterministic\" or \"fallback\""));
     }
     let comps = match t.get("components") {
         None | Some(Value::Null) => return Ok(()),
@@ -315,18 +286,12 @@ fn template(v: &Value, flavor: Flavor) -> Check<()> {
     };
     for c in comps {
         let c = object(c, "template.components[]")?;
-        non_empty(
-            req_str(c, "type", "template.components[]")?,
-            "template.components[].type",
-        )?;
+        non_empty(req_str(c, "type", "template.components[]")?, "template.components[].type")?;
         let params = match c.get("parameters") {
             None | Some(Value::Null) => continue,
             Some(Value::Array(a)) => a,
             Some(_) => {
-                return Err(invalid(
-                    "template.components[].parameters",
-                    "must be an array",
-                ));
+                return Err(invalid("template.components[].parameters", "must be an array"));
             }
         };
         for p in params {
@@ -342,11 +307,12 @@ fn template(v: &Value, flavor: Flavor) -> Check<()> {
                 "payload" => {
                     req_str(p, "payload", "parameters[]")?;
                 }
-                "image" | "document" | "video" => media(ty, p.get(ty).unwrap_or(&Value::Null))
-                    .map_err(|e| match e {
+                "image" | "document" | "video" => {
+                    media(ty, p.get(ty).unwrap_or(&Value::Null)).map_err(|e| match e {
                         Problem::Invalid(s) if p.get(ty).is_none() => Problem::Missing(s),
                         e => e,
-                    })?,
+                    })?
+                }
                 "currency"
                 | "date_time"
                 | "action"
@@ -360,9 +326,7 @@ fn template(v: &Value, flavor: Flavor) -> Check<()> {
                     }
                 }
                 other => {
-                    return Err(Problem::Invalid(format!(
-                        "Unsupported template parameter type: {other}"
-                    )));
+                    return Err(Problem::Invalid(format!("Unsupported template parameter type: {other}")));
                 }
             }
         }
@@ -374,27 +338,17 @@ fn interactive(v: &Value) -> Check<()> {
     let i = object(v, "interactive")?;
     let ty = req_str(i, "type", "interactive")?;
     if !INTERACTIVE_KINDS.contains(&ty) {
-        return Err(Problem::Unsupported(format!(
-            "Unsupported interactive type: {ty}"
-        )));
+        return Err(Problem::Unsupported(format!("Unsupported interactive type: {ty}")));
     }
     if let Some(h) = i.get("header").filter(|h| !h.is_null()) {
         let h = object(h, "interactive.header")?;
         if req_str(h, "type", "interactive.header")? == "text" {
-            max_len(
-                req_str(h, "text", "interactive.header")?,
-                60,
-                "interactive.header.text",
-            )?;
+            max_len(req_str(h, "text", "interactive.header")?, 60, "interactive.header.text")?;
         }
     }
     let body_text = match i.get("body").filter(|b| !b.is_null()) {
         None => None,
-        Some(b) => Some(req_str(
-            object(b, "interactive.body")?,
-            "text",
-            "interactive.body",
-        )?),
+        Some(b) => Some(req_str(object(b, "interactive.body")?, "text", "interactive.body")?),
     };
     let action = match i.get("action") {
         None | Some(Value::Null) => return Err(missing("interactive.action")),
@@ -409,10 +363,7 @@ fn interactive(v: &Value) -> Check<()> {
                 None | Some(Value::Null) => return Err(missing("interactive.action.buttons")),
                 Some(Value::Array(a)) if (1..=3).contains(&a.len()) => a,
                 Some(_) => {
-                    return Err(invalid(
-                        "interactive.action.buttons",
-                        "must hold 1 to 3 buttons",
-                    ));
+                    return Err(invalid("interactive.action.buttons", "must hold 1 to 3 buttons"));
                 }
             };
             for b in buttons {
@@ -441,10 +392,7 @@ fn interactive(v: &Value) -> Check<()> {
                 None | Some(Value::Null) => return Err(missing("interactive.action.sections")),
                 Some(Value::Array(a)) if (1..=10).contains(&a.len()) => a,
                 Some(_) => {
-                    return Err(invalid(
-                        "interactive.action.sections",
-                        "must hold 1 to 10 sections",
-                    ));
+                    return Err(invalid("interactive.action.sections", "must hold 1 to 10 sections"));
                 }
             };
             let mut rows_total = 0;
@@ -465,10 +413,7 @@ fn interactive(v: &Value) -> Check<()> {
                 }
             }
             if !(1..=10).contains(&rows_total) {
-                return Err(invalid(
-                    "interactive.action.sections",
-                    "must hold 1 to 10 rows in all",
-                ));
+                return Err(invalid("interactive.action.sections", "must hold 1 to 10 rows in all"));
             }
         }
         _ => {}
@@ -508,10 +453,7 @@ fn contacts(v: &Value) -> Check<()> {
             None | Some(Value::Null) => return Err(missing("contacts[].name")),
             Some(n) => object(n, "contacts[].name")?,
         };
-        non_empty(
-            req_str(name, "formatted_name", "contacts[].name")?,
-            "contacts[].name.formatted_name",
-        )?;
+        non_empty(req_str(name, "formatted_name", "contacts[].name")?, "contacts[].name.formatted_name")?;
     }
     Ok(())
 }
@@ -534,17 +476,10 @@ mod tests {
 
     #[test]
     fn accepts_text_and_defaults_type() {
-        let p = cloud(
-            json!({"messaging_product":"whatsapp","to":"+1 650 555 1234","text":{"body":"hi"}}),
-        )
-        .unwrap();
+        let p = cloud(json!({"messaging_product":"whatsapp","to":"+1 650 555 1234","text":{"body":"hi"}})).unwrap();
         assert_eq!(
             p,
-            Parsed::Send(Outgoing {
-                to: "+1 650 555 1234".into(),
-                digits: "16505551234".into(),
-                kind: "text"
-            })
+            Parsed::Send(Outgoing { to: "+1 650 555 1234".into(), digits: "16505551234".into(), kind: "text" })
         );
     }
 
@@ -558,27 +493,12 @@ mod tests {
             cloud(m)
         };
         assert!(matches!(base(json!({})), Err(Problem::Missing(_))));
-        assert!(matches!(
-            base(json!({"text":{"body":5}})),
-            Err(Problem::Invalid(_))
-        ));
-        assert!(matches!(
-            base(json!({"text":{"body":""}})),
-            Err(Problem::Invalid(_))
-        ));
+        assert!(matches!(base(json!({"text":{"body":5}})), Err(Problem::Invalid(_))));
+        assert!(matches!(base(json!({"text":{"body":""}})), Err(Problem::Invalid(_))));
         let long = "x".repeat(MAX_TEXT + 1);
-        assert!(matches!(
-            base(json!({"text":{"body":long}})),
-            Err(Problem::TooLong(_))
-        ));
-        assert!(matches!(
-            base(json!({"type":"fax","fax":{}})),
-            Err(Problem::Unsupported(_))
-        ));
-        assert!(matches!(
-            cloud(json!({"to":"1","text":{"body":"x"}})),
-            Err(Problem::Missing(_))
-        ));
+        assert!(matches!(base(json!({"text":{"body":long}})), Err(Problem::TooLong(_))));
+        assert!(matches!(base(json!({"type":"fax","fax":{}})), Err(Problem::Unsupported(_))));
+        assert!(matches!(cloud(json!({"to":"1","text":{"body":"x"}})), Err(Problem::Missing(_))));
         assert!(matches!(
             cloud(json!({"messaging_product":"sms","to":"1","text":{"body":"x"}})),
             Err(Problem::Invalid(_))
@@ -613,10 +533,7 @@ mod tests {
             "components":[{"type":"body","parameters":[{"type":"text","text":"Ann"}]}]});
         assert!(msg("template", tpl.clone()).is_ok());
         assert!(matches!(
-            check(
-                json!({"to":"15551234567","type":"template","template":tpl}),
-                Flavor::OnPrem
-            ),
+            check(json!({"to":"15551234567","type":"template","template":tpl}), Flavor::OnPrem),
             Err(Problem::Missing(_))
         ));
         assert!(msg("reaction", json!({"message_id":"wamid.x","emoji":"👍"})).is_ok());

@@ -63,8 +63,8 @@ impl SimStats {
 
 /// Error codes with a dedicated lock-free counter; any other code goes to a locked map.
 const KNOWN_CODES: &[i64] = &[
-    2, 4, 10, 100, 190, 130429, 131000, 131008, 131009, 131026, 131047, 131049, 131056, 131057,
-    470, 1000, 1001, 1005, 1006, 1008, 1009, 1013, 1014, 1015, 1016,
+    2, 4, 10, 100, 190, 130429, 131000, 131008, 131009, 131026, 131047, 131049, 131056, 131057, 470, 1000, 1001, 1005,
+    1006, 1008, 1009, 1013, 1014, 1015, 1016,
 ];
 
 #[derive(Debug)]
@@ -162,12 +162,7 @@ pub(crate) struct Reply {
 
 impl Reply {
     pub fn new(status: StatusCode, body: impl Into<Bytes>, outcome: Outcome) -> Self {
-        Reply {
-            status,
-            body: body.into(),
-            outcome,
-            queue_delay: Duration::ZERO,
-        }
+        Reply { status, body: body.into(), outcome, queue_delay: Duration::ZERO }
     }
 }
 
@@ -214,11 +209,8 @@ pub(crate) enum BodyError {
 /// Collect a request body up to the configured limit.
 pub(crate) async fn read_body(state: &State, req: Request<Incoming>) -> Result<Bytes, BodyError> {
     let limit = state.cfg.max_body_bytes;
-    if let Some(len) = req
-        .headers()
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok())
+    if let Some(len) =
+        req.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok())
         && len > limit as u64
     {
         return Err(BodyError::TooLarge);
@@ -250,9 +242,7 @@ impl Sim {
             onprem: onprem::OnPremState::new(&cfg),
             cfg,
         };
-        Ok(Sim {
-            state: Arc::new(state),
-        })
+        Ok(Sim { state: Arc::new(state) })
     }
 
     /// The configuration in force.
@@ -299,36 +289,24 @@ impl Sim {
     }
 }
 
-async fn handle(
-    state: Arc<State>,
-    req: Request<Incoming>,
-) -> Result<Response<Full<Bytes>>, Infallible> {
+async fn handle(state: Arc<State>, req: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infallible> {
     let seq = state.seq.fetch_add(1, Ordering::Relaxed);
     state.counters.requests.fetch_add(1, Ordering::Relaxed);
-    let ctx = Ctx {
-        seq,
-        key: request_key(state.cfg.seed, seq),
-    };
+    let ctx = Ctx { seq, key: request_key(state.cfg.seed, seq) };
     let reply = match state.cfg.flavor {
         Flavor::Cloud => cloud::handle(&state, req, ctx).await,
         Flavor::OnPrem => onprem::handle(&state, req, ctx).await,
     };
     state.counters.record(&reply);
-    let delay = if state.latency.is_zero() {
-        reply.queue_delay
-    } else {
-        state.latency.sample(ctx.key) + reply.queue_delay
-    };
+    let delay =
+        if state.latency.is_zero() { reply.queue_delay } else { state.latency.sample(ctx.key) + reply.queue_delay };
     if !delay.is_zero() {
         tokio::time::sleep(delay).await;
     }
     let mut resp = Response::new(Full::new(reply.body));
     *resp.status_mut() = reply.status;
     let h = resp.headers_mut();
-    h.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
     h.insert(LATENCY_HEADER, HeaderValue::from(delay.as_micros() as u64));
     Ok(resp)
 }
@@ -340,8 +318,7 @@ pub async fn serve(
     cfg: SimConfig,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let sim =
-        Sim::new(cfg).map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
+    let sim = Sim::new(cfg).map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
     sim.serve(listener, shutdown).await
 }
 
@@ -400,8 +377,7 @@ impl Drop for SimHandle {
 
 /// Bind 127.0.0.1:0, spawn the simulator on the current tokio runtime and return its handle.
 pub async fn spawn_local(cfg: SimConfig) -> std::io::Result<SimHandle> {
-    let sim =
-        Sim::new(cfg).map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
+    let sim = Sim::new(cfg).map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
     let listener = TcpListener::bind(("127.0.0.1", 0)).await?;
     let addr = listener.local_addr()?;
     let (tx, rx) = oneshot::channel::<()>();
@@ -413,10 +389,5 @@ pub async fn spawn_local(cfg: SimConfig) -> std::io::Result<SimHandle> {
             })
             .await
     });
-    Ok(SimHandle {
-        addr,
-        sim,
-        stop: Some(tx),
-        task: Some(task),
-    })
+    Ok(SimHandle { addr, sim, stop: Some(tx), task: Some(task) })
 }

@@ -66,9 +66,7 @@ impl LatencyModel {
     pub fn from_config(cfg: &SimConfig) -> Self {
         let l = &cfg.latency;
         match l.distribution {
-            Distribution::Constant => {
-                LatencyModel::Constant(cfg.latency_median().clamp(l.min, l.max))
-            }
+            Distribution::Constant => LatencyModel::Constant(cfg.latency_median().clamp(l.min, l.max)),
             Distribution::Uniform => LatencyModel::Uniform(l.min, l.max),
             Distribution::Lognormal => {
                 let median = cfg.latency_median().as_secs_f64().max(1e-9);
@@ -79,11 +77,7 @@ impl LatencyModel {
                 let Ok(dist) = LogNormal::new(median.ln(), sigma) else {
                     return LatencyModel::Constant(cfg.latency_median().clamp(l.min, l.max));
                 };
-                LatencyModel::LogNormal {
-                    dist,
-                    min: l.min,
-                    max: l.max,
-                }
+                LatencyModel::LogNormal { dist, min: l.min, max: l.max }
             }
         }
     }
@@ -125,10 +119,7 @@ pub struct Bucket {
 impl Bucket {
     /// A full bucket.
     pub fn full(capacity: f64, now: Instant) -> Self {
-        Bucket {
-            tokens: capacity,
-            last: now,
-        }
+        Bucket { tokens: capacity, last: now }
     }
 
     /// Take one token if available.
@@ -162,11 +153,7 @@ pub struct RateLimiter {
 impl RateLimiter {
     /// `rate` per second with a burst of `capacity`; `rate == 0` means unlimited.
     pub fn new(rate: f64, capacity: f64) -> Self {
-        RateLimiter {
-            capacity,
-            rate,
-            bucket: Mutex::new(Bucket::full(capacity, Instant::now())),
-        }
+        RateLimiter { capacity, rate, bucket: Mutex::new(Bucket::full(capacity, Instant::now())) }
     }
 
     /// Take one token; always succeeds when unlimited.
@@ -229,13 +216,7 @@ impl BuildHasher for IdentityHash {
 impl KeyedLimiter {
     /// `rate` tokens per second per key, burst `capacity`.
     pub fn new(rate: f64, capacity: f64) -> Self {
-        KeyedLimiter {
-            capacity,
-            rate,
-            shards: (0..KEYED_SHARDS)
-                .map(|_| Mutex::new(Shard::default()))
-                .collect(),
-        }
+        KeyedLimiter { capacity, rate, shards: (0..KEYED_SHARDS).map(|_| Mutex::new(Shard::default())).collect() }
     }
 
     /// Take one token from the bucket of `key`.
@@ -248,10 +229,7 @@ impl KeyedLimiter {
             s.map.retain(|_, b| !b.is_full(cap, rate, now));
             s.prune_at = s.map.len() * 2;
         }
-        s.map
-            .entry(key)
-            .or_insert_with(|| Bucket::full(cap, now))
-            .try_take(cap, rate, now)
+        s.map.entry(key).or_insert_with(|| Bucket::full(cap, now)).try_take(cap, rate, now)
     }
 }
 
@@ -290,9 +268,7 @@ impl ShardQueues {
     pub fn enqueue(&self, key: u64) -> Option<Duration> {
         let now = Instant::now();
         let idx = (key % self.next_free.len() as u64) as usize;
-        let mut next = self.next_free[idx]
-            .lock()
-            .unwrap_or_else(|e| e.into_inner());
+        let mut next = self.next_free[idx].lock().unwrap_or_else(|e| e.into_inner());
         let start = (*next).max(now);
         let delay = start - now;
         if delay > self.bound {
@@ -305,9 +281,7 @@ impl ShardQueues {
 
 /// True when `elapsed` since server start falls in one of the windows.
 pub fn in_downtime(windows: &[DowntimeWindow], elapsed: Duration) -> bool {
-    windows
-        .iter()
-        .any(|w| elapsed >= w.start && elapsed < w.start.saturating_add(w.duration))
+    windows.iter().any(|w| elapsed >= w.start && elapsed < w.start.saturating_add(w.duration))
 }
 
 /// Outcome of the recipient rules for one message.
@@ -354,9 +328,7 @@ pub fn undeliverable_details(reason: UndeliverableReason) -> &'static str {
 
 /// Details of a sanctioned-region rejection.
 pub fn sanctioned_details(region: &str) -> String {
-    format!(
-        "Message undeliverable: recipients in {region} cannot receive WhatsApp Business messages"
-    )
+    format!("Message undeliverable: recipients in {region} cannot receive WhatsApp Business messages")
 }
 
 /// Compiled recipient rules.
@@ -369,10 +341,7 @@ pub struct Recipients {
 impl Recipients {
     /// Compile the rules with the simulator seed.
     pub fn new(rules: &RecipientRules, seed: u64) -> Self {
-        Recipients {
-            rules: rules.clone(),
-            seed,
-        }
+        Recipients { rules: rules.clone(), seed }
     }
 
     /// Region name when `digits` starts with a sanctioned calling code.
@@ -423,9 +392,7 @@ impl Recipients {
 }
 
 fn ends_with_any(digits: &str, suffixes: &[String]) -> bool {
-    suffixes
-        .iter()
-        .any(|s| !s.is_empty() && digits.ends_with(s.as_str()))
+    suffixes.iter().any(|s| !s.is_empty() && digits.ends_with(s.as_str()))
 }
 
 /// Digits of a phone number as typed by the sender (`+1 (650) 555-1234` → `16505551234`), or
@@ -439,22 +406,14 @@ pub fn phone_digits(input: &str) -> Option<String> {
             _ => return None,
         }
     }
-    if out.is_empty() || out.len() > 20 {
-        None
-    } else {
-        Some(out)
-    }
+    if out.is_empty() || out.len() > 20 { None } else { Some(out) }
 }
 
 /// URL-safe base64 without padding, for ids and tokens.
 pub fn base64url(bytes: &[u8], out: &mut String) {
     const A: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
     for chunk in bytes.chunks(3) {
-        let b = [
-            chunk[0],
-            *chunk.get(1).unwrap_or(&0),
-            *chunk.get(2).unwrap_or(&0),
-        ];
+        let b = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
         let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
         let chars = chunk.len() + 1;
         for i in 0..chars {
@@ -484,9 +443,7 @@ mod tests {
     fn lognormal_matches_median_and_p99() {
         let cfg = SimConfig::default();
         let m = LatencyModel::from_config(&cfg);
-        let mut v: Vec<f64> = (0..20_000)
-            .map(|i| m.sample(request_key(9, i)).as_secs_f64())
-            .collect();
+        let mut v: Vec<f64> = (0..20_000).map(|i| m.sample(request_key(9, i)).as_secs_f64()).collect();
         v.sort_by(f64::total_cmp);
         let median = v[v.len() / 2];
         let p99 = v[v.len() * 99 / 100];
@@ -557,41 +514,21 @@ mod tests {
     #[test]
     fn recipient_rules() {
         let r = Recipients::new(&RecipientRules::default(), 1);
-        assert_eq!(
-            r.verdict("5351234567", false),
-            RecipientVerdict::Sanctioned("Cuba")
-        );
+        assert_eq!(r.verdict("5351234567", false), RecipientVerdict::Sanctioned("Cuba"));
         assert_eq!(r.verdict("905321234567", false), RecipientVerdict::Ok);
-        assert!(matches!(
-            r.verdict("16505550000", true),
-            RecipientVerdict::Undeliverable(_)
-        ));
-        assert_eq!(
-            r.verdict("16505554747", false),
-            RecipientVerdict::ReEngagement
-        );
+        assert!(matches!(r.verdict("16505550000", true), RecipientVerdict::Undeliverable(_)));
+        assert_eq!(r.verdict("16505554747", false), RecipientVerdict::ReEngagement);
         assert_eq!(r.verdict("16505554747", true), RecipientVerdict::Ok);
-        assert_eq!(
-            r.verdict("16505554949", true),
-            RecipientVerdict::MarketingLimit
-        );
-        let rules = RecipientRules {
-            undeliverable_fraction: 0.25,
-            ..RecipientRules::default()
-        };
+        assert_eq!(r.verdict("16505554949", true), RecipientVerdict::MarketingLimit);
+        let rules = RecipientRules { undeliverable_fraction: 0.25, ..RecipientRules::default() };
         let r = Recipients::new(&rules, 5);
-        let n = (0..4000)
-            .filter(|i| r.undeliverable(&format!("1555{i:06}1")).is_some())
-            .count();
+        let n = (0..4000).filter(|i| r.undeliverable(&format!("1555{i:06}1")).is_some()).count();
         assert!((800..1200).contains(&n), "{n}");
     }
 
     #[test]
     fn digits_and_ids() {
-        assert_eq!(
-            phone_digits("+1 (650) 555-1234").as_deref(),
-            Some("16505551234")
-        );
+        assert_eq!(phone_digits("+1 (650) 555-1234").as_deref(), Some("16505551234"));
         assert_eq!(phone_digits("abc"), None);
         assert_eq!(phone_digits("+"), None);
         let mut s = String::new();

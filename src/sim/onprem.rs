@@ -19,8 +19,8 @@ use tokio::time::Instant;
 use super::config::SimConfig;
 use super::message::{self, Parsed, Problem};
 use super::model::{
-    RateLimiter, RecipientVerdict, ShardQueues, base64url, hash_bytes, mix64, phone_digits,
-    sanctioned_details, undeliverable_details,
+    RateLimiter, RecipientVerdict, ShardQueues, base64url, hash_bytes, mix64, phone_digits, sanctioned_details,
+    undeliverable_details,
 };
 use super::{BodyError, Ctx, Outcome, Reply, State, read_body};
 
@@ -41,18 +41,10 @@ impl OnPremState {
     pub fn new(cfg: &SimConfig) -> Self {
         let o = &cfg.onprem;
         OnPremState {
-            users: Mutex::new(
-                o.users
-                    .iter()
-                    .map(|u| (u.username.clone(), u.password.clone()))
-                    .collect(),
-            ),
+            users: Mutex::new(o.users.iter().map(|u| (u.username.clone(), u.password.clone())).collect()),
             tokens: RwLock::new(HashMap::new()),
             token_seq: AtomicU64::new(0),
-            messages_limit: RateLimiter::new(
-                f64::from(o.messages_rps),
-                f64::from(o.messages_burst),
-            ),
+            messages_limit: RateLimiter::new(f64::from(o.messages_rps), f64::from(o.messages_burst)),
             other_limit: RateLimiter::new(f64::from(o.other_rps), f64::from(o.other_burst)),
             queues: ShardQueues::new(o.shards, o.per_shard_mps, o.overload_queue_delay),
             meta: json!({"api_status": "stable", "version": o.version}),
@@ -68,18 +60,8 @@ pub(crate) struct OnPremError {
     details: String,
 }
 
-fn err(
-    status: StatusCode,
-    code: i64,
-    title: &'static str,
-    details: impl Into<String>,
-) -> OnPremError {
-    OnPremError {
-        status,
-        code,
-        title,
-        details: details.into(),
-    }
+fn err(status: StatusCode, code: i64, title: &'static str, details: impl Into<String>) -> OnPremError {
+    OnPremError { status, code, title, details: details.into() }
 }
 
 fn problem(p: Problem) -> OnPremError {
@@ -88,12 +70,7 @@ fn problem(p: Problem) -> OnPremError {
         Problem::Invalid(_) | Problem::Unsupported(_) => (1009, "Parameter value is not valid"),
         Problem::TooLong(_) => (1001, "Message too long"),
     };
-    err(
-        StatusCode::BAD_REQUEST,
-        code,
-        title,
-        p.details().to_string(),
-    )
+    err(StatusCode::BAD_REQUEST, code, title, p.details().to_string())
 }
 
 fn ok(st: &State, status: StatusCode, mut body: Value, outcome: Outcome) -> Reply {
@@ -126,12 +103,7 @@ async fn route(st: &State, req: Request<Incoming>, ctx: Ctx) -> Result<Reply, On
         (Method::POST, "/v1/users/login") => login(st, req, ctx).await,
         (Method::POST, "/v1/contacts") => contacts(st, req).await,
         (Method::GET, "/v1/health") => health(st),
-        (_, p) => Err(err(
-            StatusCode::NOT_FOUND,
-            1006,
-            "Resource not found",
-            format!("No endpoint at {p}"),
-        )),
+        (_, p) => Err(err(StatusCode::NOT_FOUND, 1006, "Resource not found", format!("No endpoint at {p}"))),
     }
 }
 
@@ -192,12 +164,9 @@ async fn body_of(st: &State, req: Request<Incoming>) -> Result<bytes::Bytes, OnP
             "Parameter value is not valid",
             format!("Request body exceeds {} bytes.", st.cfg.max_body_bytes),
         ),
-        BodyError::Io => err(
-            StatusCode::BAD_REQUEST,
-            1009,
-            "Parameter value is not valid",
-            "The request body could not be read.",
-        ),
+        BodyError::Io => {
+            err(StatusCode::BAD_REQUEST, 1009, "Parameter value is not valid", "The request body could not be read.")
+        }
     })
 }
 
@@ -208,28 +177,16 @@ async fn send(st: &State, req: Request<Incoming>, ctx: Ctx) -> Result<Reply, OnP
     let body = body_of(st, req).await?;
     let obj = message::parse_json(&body).map_err(problem)?;
     let Parsed::Send(msg) = message::validate(&obj, st.cfg.flavor).map_err(problem)? else {
-        return Err(problem(Problem::Unsupported(
-            "Mark messages as read with PUT /v1/messages/{id}.".into(),
-        )));
+        return Err(problem(Problem::Unsupported("Mark messages as read with PUT /v1/messages/{id}.".into())));
     };
     let bad = StatusCode::BAD_REQUEST;
     match st.recipients.verdict(&msg.digits, msg.is_template()) {
         RecipientVerdict::Ok => {}
         RecipientVerdict::Sanctioned(region) => {
-            return Err(err(
-                bad,
-                1013,
-                "User is not valid",
-                sanctioned_details(region),
-            ));
+            return Err(err(bad, 1013, "User is not valid", sanctioned_details(region)));
         }
         RecipientVerdict::Undeliverable(r) => {
-            return Err(err(
-                bad,
-                1013,
-                "User is not valid",
-                undeliverable_details(r),
-            ));
+            return Err(err(bad, 1013, "User is not valid", undeliverable_details(r)));
         }
         RecipientVerdict::ReEngagement => {
             return Err(err(
@@ -267,12 +224,7 @@ async fn send(st: &State, req: Request<Incoming>, ctx: Ctx) -> Result<Reply, OnP
     raw[8..].copy_from_slice(&(shard_key as u32).to_be_bytes());
     let mut id = String::from("gBEG");
     base64url(&raw, &mut id);
-    let mut reply = ok(
-        st,
-        StatusCode::CREATED,
-        json!({"messages": [{"id": id}]}),
-        Outcome::Accepted,
-    );
+    let mut reply = ok(st, StatusCode::CREATED, json!({"messages": [{"id": id}]}), Outcome::Accepted);
     reply.queue_delay = queue_delay;
     Ok(reply)
 }
@@ -284,12 +236,8 @@ async fn mark_read(st: &State, req: Request<Incoming>) -> Result<Reply, OnPremEr
     let obj = message::parse_json(&body_of(st, req).await?).map_err(problem)?;
     match obj.get("status") {
         Some(Value::String(s)) if s == "read" => Ok(ok(st, StatusCode::OK, json!({}), Outcome::Ok)),
-        None | Some(Value::Null) => Err(problem(Problem::Missing(
-            "The parameter status is required.".into(),
-        ))),
-        Some(_) => Err(problem(Problem::Invalid(
-            "The parameter status must be \"read\".".into(),
-        ))),
+        None | Some(Value::Null) => Err(problem(Problem::Missing("The parameter status is required.".into()))),
+        Some(_) => Err(problem(Problem::Invalid("The parameter status must be \"read\".".into()))),
     }
 }
 
@@ -341,14 +289,11 @@ async fn login(st: &State, req: Request<Incoming>, ctx: Ctx) -> Result<Reply, On
             None | Some(Value::Null) => None,
             Some(Value::String(s)) if !s.is_empty() => Some(s.clone()),
             Some(_) => {
-                return Err(problem(Problem::Invalid(
-                    "The parameter new_password must be a non-empty string.".into(),
-                )));
+                return Err(problem(Problem::Invalid("The parameter new_password must be a non-empty string.".into())));
             }
         }
     };
-    let (user, password) =
-        creds.ok_or_else(|| denied("Missing or malformed HTTP Basic credentials."))?;
+    let (user, password) = creds.ok_or_else(|| denied("Missing or malformed HTTP Basic credentials."))?;
     {
         let mut users = st.onprem.users.lock().unwrap_or_else(|e| e.into_inner());
         match users.get_mut(&user) {
@@ -369,20 +314,10 @@ async fn login(st: &State, req: Request<Incoming>, ctx: Ctx) -> Result<Reply, On
     base64url(&raw, &mut token);
     let ttl = st.cfg.onprem.token_ttl;
     let expiry = Instant::now() + ttl;
-    st.onprem
-        .tokens
-        .write()
-        .unwrap_or_else(|e| e.into_inner())
-        .insert(token.clone(), expiry);
-    let wall =
-        chrono::Utc::now() + chrono::Duration::from_std(ttl).unwrap_or(chrono::Duration::days(7));
+    st.onprem.tokens.write().unwrap_or_else(|e| e.into_inner()).insert(token.clone(), expiry);
+    let wall = chrono::Utc::now() + chrono::Duration::from_std(ttl).unwrap_or(chrono::Duration::days(7));
     let expires_after = wall.format("%Y-%m-%d %H:%M:%S+00:00").to_string();
-    Ok(ok(
-        st,
-        StatusCode::OK,
-        json!({"users": [{"token": token, "expires_after": expires_after}]}),
-        Outcome::Ok,
-    ))
+    Ok(ok(st, StatusCode::OK, json!({"users": [{"token": token, "expires_after": expires_after}]}), Outcome::Ok))
 }
 
 async fn contacts(st: &State, req: Request<Incoming>) -> Result<Reply, OnPremError> {
@@ -393,59 +328,36 @@ async fn contacts(st: &State, req: Request<Incoming>) -> Result<Reply, OnPremErr
     if let Some(b) = obj.get("blocking")
         && !matches!(b.as_str(), Some("wait" | "no_wait"))
     {
-        return Err(problem(Problem::Invalid(
-            "The parameter blocking must be \"wait\" or \"no_wait\".".into(),
-        )));
+        return Err(problem(Problem::Invalid("The parameter blocking must be \"wait\" or \"no_wait\".".into())));
     }
     let list = match obj.get("contacts") {
         None | Some(Value::Null) => {
-            return Err(problem(Problem::Missing(
-                "The parameter contacts is required.".into(),
-            )));
+            return Err(problem(Problem::Missing("The parameter contacts is required.".into())));
         }
         Some(Value::Array(a)) => a,
         Some(_) => {
-            return Err(problem(Problem::Invalid(
-                "The parameter contacts must be an array.".into(),
-            )));
+            return Err(problem(Problem::Invalid("The parameter contacts must be an array.".into())));
         }
     };
     let mut out = Vec::with_capacity(list.len());
     for c in list {
         let Some(input) = c.as_str() else {
-            return Err(problem(Problem::Invalid(
-                "Every entry of contacts must be a phone number string.".into(),
-            )));
+            return Err(problem(Problem::Invalid("Every entry of contacts must be a phone number string.".into())));
         };
-        let valid = phone_digits(input).filter(|d| {
-            st.recipients.sanctioned(d).is_none() && st.recipients.undeliverable(d).is_none()
-        });
+        let valid = phone_digits(input)
+            .filter(|d| st.recipients.sanctioned(d).is_none() && st.recipients.undeliverable(d).is_none());
         out.push(match valid {
             Some(d) => json!({"input": input, "status": "valid", "wa_id": d}),
             None => json!({"input": input, "status": "invalid"}),
         });
     }
-    Ok(ok(
-        st,
-        StatusCode::OK,
-        json!({"contacts": out}),
-        Outcome::Ok,
-    ))
+    Ok(ok(st, StatusCode::OK, json!({"contacts": out}), Outcome::Ok))
 }
 
 fn health(st: &State) -> Result<Reply, OnPremError> {
     limit(&st.onprem.other_limit)?;
-    let status = if st.down() {
-        "unavailable"
-    } else {
-        "connected"
-    };
-    Ok(ok(
-        st,
-        StatusCode::OK,
-        json!({"health": {"gateway_status": status}}),
-        Outcome::Ok,
-    ))
+    let status = if st.down() { "unavailable" } else { "connected" };
+    Ok(ok(st, StatusCode::OK, json!({"health": {"gateway_status": status}}), Outcome::Ok))
 }
 
 #[cfg(test)]

@@ -26,8 +26,9 @@ pub struct HttpTarget {
 
 impl HttpTarget {
     pub fn new(spec: &TargetSpec, body_file: Option<&[u8]>) -> Result<HttpTarget, String> {
-        let endpoint = Endpoint::parse(&spec.url)?;
-        let method = Method::from_str(&spec.method).map_err(|_| format!("{:?} is not an HTTP method", spec.method))?;
+        let endpoint = Endpoint::parse(spec.url.as_deref().ok_or("an http target needs `url`")?)?;
+        let m = spec.method.as_deref().unwrap_or("GET");
+        let method = Method::from_str(m).map_err(|_| format!("{m:?} is not an HTTP method"))?;
         let mut headers = HeaderMap::new();
         for (k, v) in &spec.headers {
             let name = HeaderName::from_bytes(k.as_bytes()).map_err(|_| format!("header {k:?}: invalid name"))?;

@@ -143,11 +143,85 @@ pub trait Target: Send + Sync + 'static {
     }
 }
 
-/// Build the target of a profile entry. `body` is the `body_file` content when one was given.
-pub fn build(spec: &TargetSpec, body: Option<&[u8]>) -> Result<Arc<dyn Target>, String> {
-    match spec.kind {
-        crate::profile::TargetKind::Http => Ok(Arc::new(http::HttpTarget::new(spec, body)?)),
+/// What building a target needs besides its profile entry.
+pub struct BuildCtx<'a> {
+    /// The profile's folder (files are relative to it).
+    pub base_dir: &'a std::path::Path,
+    pub seed: u64,
+    pub messages: &'a crate::whatsapp::MessagesSpec,
+    pub recipients: Arc<crate::whatsapp::recipients::Recipients>,
+    pub retry: &'a crate::whatsapp::RetrySpec,
+    /// The `body_file` content of an HTTP target.
+    pub body: Option<&'a [u8]>,
+    /// For `base_url = "embedded"`: the URL of the simulator started for this target, and its config.
+    pub embedded: Option<(String, &'a crate::sim::SimConfig)>,
+}
+
+fn env_var(target: &str, field: &str, var: &str) -> Result<String, String> {
+    match std::env::var(var) {
+        Ok(v) if !v.is_empty() => Ok(v),
+        _ => Err(format!("target {target:?}: `{field}` names the environment variable {var}, which is not set")),
     }
+}
+
+/// Build the target of a profile entry.
+pub fn build(spec: &TargetSpec, ctx: &BuildCtx<'_>) -> Result<Arc<dyn Target>, String> {
+    use crate::profile::TargetKind;
+    use crate::whatsapp::{auth, cloud, onprem};
+    if spec.kind == TargetKind::Http {
+        return Ok(Arc::new(http::HttpTarget::new(spec, ctx.body)?));
+    }
+    let base = match (&ctx.embedded, spec.address()) {
+        (Some((url, _)), _) => url.clone(),
+        (None, Some(u)) => u.to_string(),
+        (None, None) => return Err(format!("target {:?}: no base_url", spec.name)),
+    };
+    let common = cloud::Common {
+        name: spec.name.clone(),
+        endpoint: Endpoint::parse(&base)?,
+        version: spec.http_version,
+        insecure: spec.insecure_tls,
+        max_body: spec.max_body.unwrap_or(1 << 20),
+        messages: ctx.messages.clone(),
+        recipients: ctx.recipients.clone(),
+        retry: ctx.retry.clone(),
+        seed: ctx.seed,
+    };
+    if spec.kind == TargetKind::Cloud {
+        let token = match (&spec.token_env, &spec.token_file) {
+            (Some(var), _) => env_var(&spec.name, "token_env", var)?,
+            (None, Some(f)) => {
+                let p = ctx.base_dir.join(f);
+                let t = std::fs::read_to_string(&p)
+                    .map_err(|e| format!("target {:?}: token_file {}: {e}", spec.name, p.display()))?;
+                t.trim().to_string()
+            }
+            (None, None) if ctx.embedded.is_some() => "wabench-embedded-token".to_string(),
+            (None, None) => return Err(format!("target {:?}: no access token (token_env or token_file)", spec.name)),
+        };
+        let version = spec.api_version.as_deref().unwrap_or("v23.0");
+        let phone = spec.phone_number_id.as_deref().unwrap_or("100000000000001");
+        return Ok(Arc::new(cloud::CloudTarget::new(common, version, phone, &token)?));
+    }
+    let creds = match (&spec.username_env, &spec.password_env, &ctx.embedded) {
+        (Some(u), Some(p), _) => auth::Credentials {
+            username: env_var(&spec.name, "username_env", u)?,
+            password: env_var(&spec.name, "password_env", p)?,
+            new_password: spec
+                .new_password_env
+                .as_deref()
+                .map(|v| env_var(&spec.name, "new_password_env", v))
+                .transpose()?,
+        },
+        (_, _, Some((_, sim))) => {
+            let u = sim.onprem.users.first().ok_or("the embedded simulator has no users to log in with")?;
+            auth::Credentials { username: u.username.clone(), password: u.password.clone(), new_password: None }
+        }
+        _ => return Err(format!("target {:?}: username_env and password_env are required", spec.name)),
+    };
+    let session =
+        auth::Session::start(&base, creds, spec.insecure_tls).map_err(|e| format!("target {:?}: {e}", spec.name))?;
+    Ok(Arc::new(onprem::OnPremTarget::new(common, session)?))
 }
 
 #[cfg(test)]

@@ -51,7 +51,11 @@ struct LoginUser {
 }
 
 /// Log in once; returns the bearer header value and when it expires.
-async fn login(client: &reqwest::Client, url: &str, c: &Credentials) -> Result<(HeaderValue, Option<DateTime<Utc>>), String> {
+async fn login(
+    client: &reqwest::Client,
+    url: &str,
+    c: &Credentials,
+) -> Result<(HeaderValue, Option<DateTime<Utc>>), String> {
     let body = match &c.new_password {
         Some(p) => serde_json::json!({ "new_password": p }),
         None => serde_json::json!({}),
@@ -69,11 +73,17 @@ async fn login(client: &reqwest::Client, url: &str, c: &Credentials) -> Result<(
         let code = super::codes::error_code(&bytes).map(|c| format!(" (error code {c})")).unwrap_or_default();
         return Err(format!("login to {url} was refused with HTTP {status}{code}; check the username and password"));
     }
-    let a: LoginAnswer = serde_json::from_slice(&bytes).map_err(|e| format!("login answer from {url} is not the documented shape: {e}"))?;
+    let a: LoginAnswer = serde_json::from_slice(&bytes)
+        .map_err(|e| format!("login answer from {url} is not the documented shape: {e}"))?;
     let u = a.users.into_iter().next().ok_or_else(|| format!("login answer from {url} holds no user"))?;
-    let mut h = HeaderValue::from_str(&format!("Bearer {}", u.token)).map_err(|_| "the login token is not a valid header value".to_string())?;
+    let mut h = HeaderValue::from_str(&format!("Bearer {}", u.token))
+        .map_err(|_| "the login token is not a valid header value".to_string())?;
     h.set_sensitive(true);
-    let exp = u.expires_after.as_deref().and_then(|s| DateTime::parse_from_str(s, "%Y-%m-%d %H:%M:%S%:z").ok()).map(|d| d.with_timezone(&Utc));
+    let exp = u
+        .expires_after
+        .as_deref()
+        .and_then(|s| DateTime::parse_from_str(s, "%Y-%m-%d %H:%M:%S%:z").ok())
+        .map(|d| d.with_timezone(&Utc));
     Ok((h, exp))
 }
 
@@ -96,7 +106,8 @@ impl Session {
             .map_err(|e| format!("cannot build the login client: {e}"))?;
         let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| e.to_string())?;
         let (header, exp) = rt.block_on(login(&client, &url, &creds))?;
-        let shared = Arc::new(Shared { header: RwLock::new(header), logins: AtomicU64::new(1), failures: AtomicU64::new(0) });
+        let shared =
+            Arc::new(Shared { header: RwLock::new(header), logins: AtomicU64::new(1), failures: AtomicU64::new(0) });
         let (tx, mut rx) = mpsc::unbounded_channel::<()>();
         let sh = shared.clone();
         std::thread::Builder::new()

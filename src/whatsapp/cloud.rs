@@ -40,10 +40,12 @@ impl CloudTarget {
     /// `token` is the bearer token (from the environment or a file, never from the profile).
     pub fn new(c: Common, api_version: &str, phone_number_id: &str, token: &str) -> Result<CloudTarget, String> {
         let base = c.endpoint.path_and_query.trim_end_matches('/');
-        let uri = Uri::from_str(&format!("{base}/{api_version}/{phone_number_id}/messages")).map_err(|e| format!("bad API path: {e}"))?;
+        let uri = Uri::from_str(&format!("{base}/{api_version}/{phone_number_id}/messages"))
+            .map_err(|e| format!("bad API path: {e}"))?;
         let mut headers = HeaderMap::new();
         headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-        let mut auth = HeaderValue::from_str(&format!("Bearer {token}")).map_err(|_| "the access token is not a valid header value".to_string())?;
+        let mut auth = HeaderValue::from_str(&format!("Bearer {token}"))
+            .map_err(|_| "the access token is not a valid header value".to_string())?;
         auth.set_sensitive(true);
         headers.insert(AUTHORIZATION, auth);
         Ok(CloudTarget { mix: Mix::new(&c.messages, c.seed), c, uri, headers })
@@ -51,7 +53,14 @@ impl CloudTarget {
 }
 
 /// Build the request of message `n` for either API.
-pub(crate) fn message_request(c: &Common, mix: &Mix, uri: &Uri, headers: HeaderMap, n: u64, onprem: bool) -> Request<Full<Bytes>> {
+pub(crate) fn message_request(
+    c: &Common,
+    mix: &Mix,
+    uri: &Uri,
+    headers: HeaderMap,
+    n: u64,
+    onprem: bool,
+) -> Request<Full<Bytes>> {
     let kind = mix.kind(n);
     let to = c.recipients.get(n);
     let body = if onprem { body::onprem(&c.messages, kind, to, n) } else { body::cloud(&c.messages, kind, to, n) };

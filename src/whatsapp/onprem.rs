@@ -68,7 +68,10 @@ impl Target for OnPremTarget {
             // The token expired or was revoked: log in again and send the message once more.
             self.session.invalidate();
             let again = (a.attempt < self.c.retry.max_attempts).then_some(Duration::from_millis(200));
-            return Classified { outcome: if outcome.is_ok() { Outcome::Status(401) } else { outcome }, retry_after: again };
+            return Classified {
+                outcome: if outcome.is_ok() { Outcome::Status(401) } else { outcome },
+                retry_after: again,
+            };
         }
         Classified { outcome, retry_after: codes::retry_after(outcome, a.attempt, &self.c.retry) }
     }

@@ -52,7 +52,10 @@ pub fn normalize(raw: &str) -> Result<String, String> {
         }
     }
     if !(8..=15).contains(&digits.len()) {
-        return Err(format!("{raw:?} is not a phone number (E.164 numbers have 8 to 15 digits, this has {})", digits.len()));
+        return Err(format!(
+            "{raw:?} is not a phone number (E.164 numbers have 8 to 15 digits, this has {})",
+            digits.len()
+        ));
     }
     Ok(digits)
 }
@@ -61,7 +64,9 @@ impl Recipients {
     /// Build from the spec; `base` is the profile's folder. Errors name the file and line.
     pub fn load(spec: &RecipientsSpec, base: &Path) -> Result<Recipients, (String, String)> {
         match (&spec.file, &spec.country_code) {
-            (Some(_), Some(_)) => Err(("recipients".into(), "give either `file` or `country_code` + `count`, not both".into())),
+            (Some(_), Some(_)) => {
+                Err(("recipients".into(), "give either `file` or `country_code` + `count`, not both".into()))
+            }
             (Some(f), None) => {
                 let path = base.join(f);
                 let text = std::fs::read_to_string(&path)
@@ -70,7 +75,10 @@ impl Recipients {
             }
             (None, Some(cc)) => {
                 if cc.is_empty() || cc.len() > 3 || !cc.chars().all(|c| c.is_ascii_digit()) || cc.starts_with('0') {
-                    return Err(("recipients.country_code".into(), format!("{cc:?} is not a country calling code (1 to 3 digits, e.g. \"1\", \"44\", \"852\")")));
+                    return Err((
+                        "recipients.country_code".into(),
+                        format!("{cc:?} is not a country calling code (1 to 3 digits, e.g. \"1\", \"44\", \"852\")"),
+                    ));
                 }
                 let count = spec.count.unwrap_or(10_000);
                 if count == 0 || count > 10_000_000 {
