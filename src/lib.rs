@@ -2,6 +2,8 @@ pub fn add(left: u64, right: u64) -> u64 {
     left + right
 }
 
+pub mod webhook;
+
 #[cfg(test)]
 mod tests {
     use super::*;
