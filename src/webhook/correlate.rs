@@ -198,15 +198,13 @@ impl Shard {
                 break;
             };
             // A stale queue item (the entry's deadline moved) leaves the entry in place.
-            if self
+            let current = self
                 .entries
                 .get(&*id)
-                .is_some_and(|e| e.deadline == deadline)
-            {
-                if let Some(entry) = self.entries.remove(&*id) {
-                    self.counts.expired += 1;
-                    self.retire(&entry);
-                }
+                .is_some_and(|e| e.deadline == deadline);
+            if let Some(entry) = current.then(|| self.entries.remove(&*id)).flatten() {
+                self.counts.expired += 1;
+                self.retire(&entry);
             }
         }
     }

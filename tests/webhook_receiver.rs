@@ -1,0 +1,749 @@
+//! Tests of the status-webhook side: signatures, payloads, the delivery tracker and the HTTP
+//! receiver (over loopback).
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http::{Request, StatusCode};
+use http_body_util::{BodyExt, Full};
+use hyper::body::Frame;
+use hyper_util::rt::TokioIo;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+use wabench::webhook::{
+    ReceiverConfig, SignatureError, Status, StatusError, StatusKind, Tracker, TrackerConfig,
+    cloud_envelope, onprem_envelope, sign, spawn_local, verify,
+};
+
+const SECRET: &[u8] = b"app-secret-for-tests";
+const TOKEN: &str = "verify-me";
+
+// ---------------------------------------------------------------- signature
+
+#[test]
+fn signature_valid() {
+    let body = br#"{"object":"whatsapp_business_account","entry":[]}"#;
+    let header = sign(SECRET, body);
+    assert!(header.starts_with("sha256="));
+    assert_eq!(header.len(), 7 + 64);
+    assert_eq!(header, header.to_ascii_lowercase());
+    assert_eq!(verify(SECRET, body, Some(&header)), Ok(()));
+}
+
+#[test]
+fn signature_wrong_secret() {
+    let header = sign(b"other-secret", b"body");
+    assert_eq!(
+        verify(SECRET, b"body", Some(&header)),
+        Err(SignatureError::Mismatch)
+    );
+}
+
+#[test]
+fn signature_missing_header() {
+    assert_eq!(verify(SECRET, b"body", None), Err(SignatureError::Missing));
+}
+
+#[test]
+fn signature_tampered_body() {
+    let header = sign(SECRET, b"{\"statuses\":[]}");
+    assert_eq!(
+        verify(SECRET, b"{\"statuses\":[ ]}", Some(&header)),
+        Err(SignatureError::Mismatch)
+    );
+}
+
+#[test]
+fn signature_wrong_prefix() {
+    let header = sign(SECRET, b"body");
+    let sha1 = header.replacen("sha256=", "sha1=", 1);
+    assert_eq!(
+        verify(SECRET, b"body", Some(&sha1)),
+        Err(SignatureError::WrongPrefix)
+    );
+    let bare = header.trim_start_matches("sha256=").to_owned();
+    assert_eq!(
+        verify(SECRET, b"body", Some(&bare)),
+        Err(SignatureError::WrongPrefix)
+    );
+}
+
+#[test]
+fn signature_bad_hex() {
+    let bad = format!("sha256={}", "zz".repeat(32));
+    assert_eq!(
+        verify(SECRET, b"body", Some(&bad)),
+        Err(SignatureError::BadHex)
+    );
+}
+
+// ---------------------------------------------------------------- tracker
+
+fn status(id: &str, kind: StatusKind) -> Status {
+    Status::new(id, kind, 1_700_000_000, "15550001234")
+}
+
+fn failed(id: &str, code: i64) -> Status {
+    status(id, StatusKind::Failed).with_error(StatusError::new(code, "failure"))
+}
+
+fn ms(n: u64) -> Duration {
+    Duration::from_millis(n)
+}
+
+#[test]
+fn tracker_latencies_and_outcomes() {
+    let t = Tracker::default();
+    let t0 = Instant::now();
+    t.sent("m1", t0, t0 + ms(100));
+    t.status(&status("m1", StatusKind::Sent), t0 + ms(600));
+    t.status(&status("m1", StatusKind::Delivered), t0 + ms(1100));
+    t.status(&status("m1", StatusKind::Read), t0 + ms(60_100));
+    let s = t.snapshot();
+    assert_eq!(s.accepted, 1);
+    assert_eq!(s.messages_delivered, 1);
+    assert_eq!(s.in_flight, 0);
+    let l = &s.latency_us;
+    assert_eq!(l.accept_to_sent.count, 1);
+    assert_eq!(l.accept_to_delivered.count, 1);
+    assert_eq!(l.accept_to_read.count, 1);
+    assert_eq!(l.send_start_to_delivered.count, 1);
+    // 3 significant digits: values within 0.1 %.
+    let near = |v: u64, want: u64| v.abs_diff(want) <= want / 1000 + 1;
+    assert!(
+        near(l.accept_to_sent.p50, 500_000),
+        "{:?}",
+        l.accept_to_sent
+    );
+    assert!(near(l.accept_to_delivered.max, 1_000_000));
+    assert!(near(l.send_start_to_delivered.p99, 1_100_000));
+    assert!(near(l.accept_to_read.p999, 60_000_000));
+    assert_eq!(s.histograms.accept_to_delivered.len(), 1);
+    let json = serde_json::to_value(&s).unwrap();
+    assert_eq!(json["latency_us"]["accept_to_sent"]["count"], 1);
+    assert!(json.get("histograms").is_none());
+}
+
+#[test]
+fn tracker_duplicates_are_counted_once() {
+    let t = Tracker::default();
+    let t0 = Instant::now();
+    t.sent("m1", t0, t0);
+    for i in 0..3 {
+        t.status(&status("m1", StatusKind::Delivered), t0 + ms(10 + i));
+    }
+    let s = t.snapshot();
+    assert_eq!(s.statuses.delivered, 3);
+    assert_eq!(s.duplicates, 2);
+    assert_eq!(s.messages_delivered, 1);
+    assert_eq!(s.latency_us.accept_to_delivered.count, 1);
+}
+
+#[test]
+fn tracker_out_of_order() {
+    let t = Tracker::default();
+    let t0 = Instant::now();
+    t.sent("a", t0, t0);
+    t.status(&status("a", StatusKind::Delivered), t0 + ms(5));
+    t.status(&status("a", StatusKind::Sent), t0 + ms(6)); // sent after delivered
+    t.sent("b", t0, t0);
+    t.status(&status("b", StatusKind::Read), t0 + ms(5));
+    t.status(&status("b", StatusKind::Delivered), t0 + ms(6)); // delivered after read
+    t.sent("c", t0, t0);
+    for k in [StatusKind::Sent, StatusKind::Delivered, StatusKind::Read] {
+        t.status(&status("c", k), t0 + ms(7));
+    }
+    let s = t.snapshot();
+    assert_eq!(s.out_of_order, 2);
+    assert_eq!(s.duplicates, 0);
+    assert_eq!(s.messages_delivered, 3);
+    assert_eq!(s.latency_us.accept_to_sent.count, 2);
+}
+
+#[test]
+fn tracker_delivered_and_failed_anomaly() {
+    let t = Tracker::default();
+    let t0 = Instant::now();
+    t.sent("x", t0, t0);
+    t.status(&status("x", StatusKind::Delivered), t0 + ms(5));
+    t.status(&failed("x", 131026), t0 + ms(6));
+    t.sent("y", t0, t0);
+    t.status(&failed("y", 131049), t0 + ms(5));
+    t.status(&status("y", StatusKind::Delivered), t0 + ms(6));
+    t.status(&status("y", StatusKind::Read), t0 + ms(7)); // same anomaly, reported once
+    let s = t.snapshot();
+    assert_eq!(s.delivered_and_failed, 2);
+    // Each message counts once, by its first final status.
+    assert_eq!(s.messages_delivered, 1);
+    assert_eq!(s.messages_failed, 1);
+    assert_eq!(s.messages_delivered + s.messages_failed, s.accepted);
+    assert_eq!(s.statuses.failed, 2);
+    assert_eq!(s.statuses.delivered, 2);
+    let end = t.finish();
+    assert_eq!(end.lost, 0);
+}
+
+#[test]
+fn tracker_failed_by_code() {
+    let t = Tracker::default();
+    let t0 = Instant::now();
+    for (i, code) in [131026, 131026, 131049, 131026, 131047].iter().enumerate() {
+        let id = format!("f{i}");
+        t.sent(&id, t0, t0);
+        t.status(&failed(&id, *code), t0 + ms(1));
+    }
+    t.sent("nocode", t0, t0);
+    t.status(&status("nocode", StatusKind::Failed), t0 + ms(1));
+    let s = t.snapshot();
+    assert_eq!(s.failed_by_code.get(&131026), Some(&3));
+    assert_eq!(s.failed_by_code.get(&131049), Some(&1));
+    assert_eq!(s.failed_by_code.get(&131047), Some(&1));
+    assert_eq!(s.failed_without_code, 1);
+    assert_eq!(s.messages_failed, 6);
+    let json = serde_json::to_value(&s).unwrap();
+    assert_eq!(json["failed_by_code"]["131026"], 3);
+}
+
+#[test]
+fn tracker_unknown_ids() {
+    let t = Tracker::default();
+    let t0 = Instant::now();
+    t.status(&status("never-sent", StatusKind::Delivered), t0);
+    t.status(&status("never-sent", StatusKind::Read), t0 + ms(1));
+    t.status(&status("also-never", StatusKind::Sent), t0);
+    let s = t.snapshot();
+    assert_eq!(s.awaiting_accept, 2);
+    assert_eq!(s.accepted, 0);
+    assert_eq!(s.messages_delivered, 0);
+    let end = t.finish();
+    assert_eq!(end.unknown_ids, 2);
+    assert_eq!(end.awaiting_accept, 0);
+    assert_eq!(end.lost, 0);
+    assert_eq!(end.latency_us.accept_to_delivered.count, 0);
+}
+
+#[test]
+fn tracker_status_before_accept_is_reconciled() {
+    let t = Tracker::default();
+    let t0 = Instant::now();
+    // The webhook overtook the API response.
+    t.status(&status("fast", StatusKind::Sent), t0 + ms(10));
+    t.sent("fast", t0, t0 + ms(20));
+    t.status(&status("fast", StatusKind::Delivered), t0 + ms(520));
+    let s = t.finish();
+    assert_eq!(s.early_statuses, 1);
+    assert_eq!(s.unknown_ids, 0);
+    assert_eq!(s.messages_delivered, 1);
+    assert_eq!(s.lost, 0);
+    assert_eq!(s.latency_us.accept_to_sent.max, 0);
+    assert_eq!(s.latency_us.accept_to_delivered.count, 1);
+}
+
+#[test]
+fn tracker_expiry_with_short_horizon() {
+    let t = Tracker::new(TrackerConfig {
+        horizon: Duration::from_secs(1),
+        max_tracked: 100,
+        shards: 1,
+    });
+    let t0 = Instant::now();
+    t.sent("old-done", t0, t0);
+    t.status(&status("old-done", StatusKind::Delivered), t0 + ms(10));
+    t.sent("old-pending", t0, t0);
+    t.status(&status("stray", StatusKind::Delivered), t0 + ms(20));
+    assert_eq!(t.snapshot().tracked, 3);
+    // A later send sweeps the three expired entries.
+    t.sent("new", t0 + ms(2000), t0 + ms(2000));
+    let s = t.snapshot();
+    assert_eq!(s.expired, 3);
+    assert_eq!(s.tracked, 1);
+    assert_eq!(
+        s.lost, 1,
+        "accepted without final status within the horizon"
+    );
+    assert_eq!(s.unknown_ids, 1);
+    // A late status for an evicted id is now an unknown id.
+    t.status(&status("old-pending", StatusKind::Delivered), t0 + ms(2001));
+    let end = t.finish();
+    assert_eq!(end.unknown_ids, 2);
+    assert_eq!(end.lost, 2, "the pending expiry plus 'new' at the end");
+}
+
+#[test]
+fn tracker_lost_at_end() {
+    let t = Tracker::default();
+    let t0 = Instant::now();
+    for i in 0..10 {
+        t.sent(&format!("m{i}"), t0, t0 + ms(1));
+    }
+    for i in 0..7 {
+        let kind = if i % 2 == 0 {
+            StatusKind::Delivered
+        } else {
+            StatusKind::Read
+        };
+        t.status(&status(&format!("m{i}"), kind), t0 + ms(100));
+    }
+    t.status(&status("m7", StatusKind::Sent), t0 + ms(100)); // sent is not final
+    let live = t.snapshot();
+    assert_eq!(live.in_flight, 3);
+    assert_eq!(live.lost, 0);
+    let end = t.finish();
+    assert_eq!(end.lost, 3);
+    assert_eq!(end.in_flight, 0);
+    assert_eq!(end.tracked, 0);
+    assert_eq!(end.messages_delivered, 7);
+}
+
+#[test]
+fn tracker_overflow_is_counted() {
+    let t = Tracker::new(TrackerConfig {
+        horizon: Duration::from_secs(60),
+        max_tracked: 5,
+        shards: 1,
+    });
+    let t0 = Instant::now();
+    for i in 0..8 {
+        t.sent(&format!("m{i}"), t0, t0);
+    }
+    t.status(&status("zzz", StatusKind::Sent), t0);
+    let s = t.snapshot();
+    assert_eq!(s.tracked, 5);
+    assert_eq!(s.overflow, 4);
+    assert_eq!(s.accepted, 8);
+}
+
+#[test]
+fn tracker_is_shared_across_threads() {
+    let t = Tracker::default();
+    let t0 = Instant::now();
+    std::thread::scope(|scope| {
+        for w in 0..4 {
+            let t = t.clone();
+            scope.spawn(move || {
+                for i in 0..1000 {
+                    let id = format!("w{w}-{i}");
+                    t.sent(&id, t0, t0);
+                    t.status(&status(&id, StatusKind::Delivered), t0 + ms(1));
+                }
+            });
+        }
+    });
+    let s = t.finish();
+    assert_eq!(s.accepted, 4000);
+    assert_eq!(s.messages_delivered, 4000);
+    assert_eq!(s.latency_us.accept_to_delivered.count, 4000);
+    assert_eq!(s.lost, 0);
+}
+
+// ---------------------------------------------------------------- receiver
+
+fn cloud_cfg() -> ReceiverConfig {
+    ReceiverConfig {
+        app_secret: Some(SECRET.to_vec()),
+        verify_token: Some(TOKEN.to_owned()),
+        max_body_bytes: 4096,
+        ..ReceiverConfig::default()
+    }
+}
+
+/// One HTTP/1.1 request over a fresh connection; returns status and body.
+async fn call(
+    addr: SocketAddr,
+    method: &str,
+    uri: &str,
+    headers: &[(&str, &str)],
+    body: impl Into<Bytes>,
+) -> (StatusCode, Bytes) {
+    let stream = TcpStream::connect(addr).await.unwrap();
+    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+        .await
+        .unwrap();
+    tokio::spawn(conn);
+    let mut req = Request::builder()
+        .method(method)
+        .uri(uri)
+        .header("host", addr.to_string());
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
+    let resp = sender
+        .send_request(req.body(Full::new(body.into())).unwrap())
+        .await
+        .unwrap();
+    let status = resp.status();
+    let body = resp.into_body().collect().await.unwrap().to_bytes();
+    (status, body)
+}
+
+async fn post_signed(addr: SocketAddr, body: &[u8]) -> StatusCode {
+    let sig = sign(SECRET, body);
+    call(
+        addr,
+        "POST",
+        "/webhook",
+        &[
+            ("x-hub-signature-256", &sig),
+            ("content-type", "application/json"),
+        ],
+        body.to_vec(),
+    )
+    .await
+    .0
+}
+
+#[tokio::test]
+async fn handshake_right_token_returns_challenge() {
+    let h = spawn_local(cloud_cfg(), Tracker::default()).await.unwrap();
+    let uri =
+        format!("/webhook?hub.mode=subscribe&hub.verify_token={TOKEN}&hub.challenge=1158201444");
+    let (status, body) = call(h.addr, "GET", &uri, &[], Bytes::new()).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(&body[..], b"1158201444");
+    // Percent-encoded token works too.
+    let uri = "/webhook?hub.challenge=abc&hub.verify_token=verify%2Dme&hub.mode=subscribe";
+    let (status, body) = call(h.addr, "GET", uri, &[], Bytes::new()).await;
+    assert_eq!((status, &body[..]), (StatusCode::OK, &b"abc"[..]));
+    assert_eq!(h.counters().handshakes_ok, 2);
+    h.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn handshake_wrong_token_is_refused() {
+    let h = spawn_local(cloud_cfg(), Tracker::default()).await.unwrap();
+    for uri in [
+        "/webhook?hub.mode=subscribe&hub.verify_token=nope&hub.challenge=1",
+        "/webhook?hub.mode=unsubscribe&hub.verify_token=verify-me&hub.challenge=1",
+        "/webhook?hub.mode=subscribe&hub.challenge=1",
+        "/webhook?hub.mode=subscribe&hub.verify_token=verify-me",
+        "/webhook",
+    ] {
+        let (status, body) = call(h.addr, "GET", uri, &[], Bytes::new()).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{uri}");
+        assert!(body.is_empty());
+    }
+    assert_eq!(h.counters().handshakes_refused, 5);
+    h.stop().await.unwrap();
+
+    // Without a configured token every handshake is refused.
+    let cfg = ReceiverConfig {
+        verify_token: None,
+        ..cloud_cfg()
+    };
+    let h = spawn_local(cfg, Tracker::default()).await.unwrap();
+    let uri = "/webhook?hub.mode=subscribe&hub.verify_token=&hub.challenge=1";
+    assert_eq!(
+        call(h.addr, "GET", uri, &[], Bytes::new()).await.0,
+        StatusCode::FORBIDDEN
+    );
+    h.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn signed_cloud_statuses_reach_the_tracker() {
+    let tracker = Tracker::default();
+    let h = spawn_local(cloud_cfg(), tracker.clone()).await.unwrap();
+    let t0 = Instant::now();
+    tracker.sent("wamid.A", t0, t0);
+    tracker.sent("wamid.B", t0, t0);
+    let env = cloud_envelope(
+        "419561257915477",
+        "106540352242922",
+        "15550783881",
+        vec![
+            status("wamid.A", StatusKind::Sent),
+            status("wamid.A", StatusKind::Delivered),
+            status("wamid.A", StatusKind::Read),
+            status("wamid.B", StatusKind::Sent),
+        ],
+    );
+    let body = serde_json::to_vec(&env).unwrap();
+    assert_eq!(post_signed(h.addr, &body).await, StatusCode::OK);
+    // The same webhook re-delivered (Meta retries and duplicates).
+    assert_eq!(post_signed(h.addr, &body).await, StatusCode::OK);
+    let counters = h.counters();
+    h.stop().await.unwrap(); // returns once queued statuses are applied
+    assert_eq!(counters.received, 2);
+    assert_eq!(counters.statuses, 8);
+    let s = tracker.finish();
+    assert_eq!(s.latency_us.accept_to_sent.count, 2);
+    assert_eq!(s.latency_us.accept_to_delivered.count, 1);
+    assert_eq!(s.latency_us.accept_to_read.count, 1);
+    assert_eq!(s.latency_us.send_start_to_delivered.count, 1);
+    assert_eq!(s.histograms.accept_to_sent.len(), 2);
+    assert_eq!(s.duplicates, 4);
+    assert_eq!(s.messages_delivered, 1);
+    assert_eq!(s.lost, 1, "wamid.B only got `sent`");
+}
+
+#[tokio::test]
+async fn onprem_mode_accepts_unsigned_bodies() {
+    let tracker = Tracker::default();
+    let cfg = ReceiverConfig {
+        app_secret: None,
+        ..cloud_cfg()
+    };
+    let h = spawn_local(cfg, tracker.clone()).await.unwrap();
+    let t0 = Instant::now();
+    tracker.sent("gBEGkZ", t0, t0);
+    let body = serde_json::to_vec(&onprem_envelope(vec![status(
+        "gBEGkZ",
+        StatusKind::Delivered,
+    )]))
+    .unwrap();
+    let (st, _) = call(h.addr, "POST", "/webhook", &[], body).await;
+    assert_eq!(st, StatusCode::OK);
+    h.stop().await.unwrap();
+    assert_eq!(tracker.finish().messages_delivered, 1);
+}
+
+#[tokio::test]
+async fn inbound_messages_are_counted_not_tracked() {
+    let tracker = Tracker::default();
+    let h = spawn_local(cloud_cfg(), tracker.clone()).await.unwrap();
+    let body = br#"{"object":"whatsapp_business_account","entry":[{"id":"1","changes":[{"field":"messages","value":{"messaging_product":"whatsapp","metadata":{"display_phone_number":"1","phone_number_id":"2"},"contacts":[{"profile":{"name":"A"},"wa_id":"3"}],"messages":[{"from":"3","id":"wamid.in","timestamp":"1","type":"text","text":{"body":"hi"}}]}}]}]}"#;
+    assert_eq!(post_signed(h.addr, body).await, StatusCode::OK);
+    let c = h.counters();
+    assert_eq!((c.received, c.statuses, c.inbound_messages), (1, 0, 1));
+    h.stop().await.unwrap();
+    assert_eq!(tracker.snapshot().tracked, 0);
+}
+
+#[tokio::test]
+async fn bad_or_missing_signature_is_rejected() {
+    let tracker = Tracker::default();
+    let h = spawn_local(cloud_cfg(), tracker.clone()).await.unwrap();
+    let body = serde_json::to_vec(&onprem_envelope(vec![status("m", StatusKind::Sent)])).unwrap();
+    let wrong = sign(b"not-the-secret", &body);
+    let bad_hex = format!("sha256={}", "g".repeat(64));
+    let cases: [(&[(&str, &str)], StatusCode); 4] = [
+        (&[], StatusCode::UNAUTHORIZED),
+        (&[("x-hub-signature-256", &wrong)], StatusCode::FORBIDDEN),
+        (&[("x-hub-signature-256", &bad_hex)], StatusCode::FORBIDDEN),
+        (
+            &[("x-hub-signature-256", "sha1=abcd")],
+            StatusCode::FORBIDDEN,
+        ),
+    ];
+    for (headers, want) in cases {
+        let (st, _) = call(h.addr, "POST", "/webhook", headers, body.clone()).await;
+        assert_eq!(st, want, "{headers:?}");
+    }
+    // Tampered: signature of a different body.
+    let other = sign(SECRET, b"{\"statuses\":[]}");
+    let (st, _) = call(
+        h.addr,
+        "POST",
+        "/webhook",
+        &[("x-hub-signature-256", &other)],
+        body,
+    )
+    .await;
+    assert_eq!(st, StatusCode::FORBIDDEN);
+    let c = h.counters();
+    assert_eq!(
+        (c.missing_signature, c.bad_signature, c.received),
+        (1, 4, 0)
+    );
+    h.stop().await.unwrap();
+    assert_eq!(tracker.snapshot().statuses.sent, 0);
+}
+
+#[tokio::test]
+async fn malformed_bodies_get_400() {
+    let h = spawn_local(cloud_cfg(), Tracker::default()).await.unwrap();
+    let bodies: [&[u8]; 7] = [
+        b"",
+        b"not json",
+        b"{\"statuses\":",
+        b"[]",
+        b"{}",
+        b"{\"object\":\"whatsapp_business_account\",\"entry\":[{\"changes\":[{\"value\":{\"statuses\":[{\"id\":7}]}}]}]}",
+        b"\xff\xfe\x00garbage",
+    ];
+    for body in bodies {
+        assert_eq!(
+            post_signed(h.addr, body).await,
+            StatusCode::BAD_REQUEST,
+            "{}",
+            String::from_utf8_lossy(body)
+        );
+    }
+    assert_eq!(h.counters().malformed, bodies.len() as u64);
+    // Still serving.
+    let ok = serde_json::to_vec(&onprem_envelope(vec![])).unwrap();
+    assert_eq!(post_signed(h.addr, &ok).await, StatusCode::OK);
+    h.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn oversize_bodies_get_413() {
+    let h = spawn_local(cloud_cfg(), Tracker::default()).await.unwrap();
+    // Declared length over the cap.
+    let big = vec![b' '; 4097];
+    assert_eq!(
+        post_signed(h.addr, &big).await,
+        StatusCode::PAYLOAD_TOO_LARGE
+    );
+    // Exactly at the cap is read (and then rejected as malformed, not as too large).
+    let at_cap = vec![b' '; 4096];
+    assert_eq!(post_signed(h.addr, &at_cap).await, StatusCode::BAD_REQUEST);
+
+    // Chunked body without Content-Length, growing past the cap.
+    let stream = TcpStream::connect(h.addr).await.unwrap();
+    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+        .await
+        .unwrap();
+    tokio::spawn(conn);
+    let body = Chunked { left: 10 };
+    let req = Request::post("/webhook")
+        .header("host", "localhost")
+        .header("x-hub-signature-256", sign(SECRET, b"irrelevant"))
+        .body(body)
+        .unwrap();
+    let resp = sender.send_request(req).await.unwrap();
+    assert_eq!(resp.status(), StatusCode::PAYLOAD_TOO_LARGE);
+
+    // A huge declared body is refused from the headers alone: the answer comes although the
+    // body is never sent.
+    let mut raw = TcpStream::connect(h.addr).await.unwrap();
+    raw.write_all(
+        b"POST /webhook HTTP/1.1\r\nhost: x\r\nx-hub-signature-256: sha256=00\r\n\
+          content-length: 1073741824\r\n\r\n{\"statuses\":",
+    )
+    .await
+    .unwrap();
+    let mut buf = vec![0u8; 256];
+    let n = tokio::time::timeout(Duration::from_secs(10), raw.read(&mut buf))
+        .await
+        .expect("answered before the body was sent")
+        .unwrap();
+    assert!(
+        buf[..n].starts_with(b"HTTP/1.1 413"),
+        "{}",
+        String::from_utf8_lossy(&buf[..n])
+    );
+    assert_eq!(h.counters().too_large, 3);
+    h.stop().await.unwrap();
+}
+
+/// A request body of `n` chunks of 1000 bytes, with no declared length (sent chunked).
+struct Chunked {
+    left: usize,
+}
+
+impl hyper::body::Body for Chunked {
+    type Data = Bytes;
+    type Error = std::convert::Infallible;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        _cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
+        if self.left == 0 {
+            return std::task::Poll::Ready(None);
+        }
+        self.left -= 1;
+        std::task::Poll::Ready(Some(Ok(Frame::data(Bytes::from(vec![b'x'; 1000])))))
+    }
+}
+
+#[tokio::test]
+async fn wrong_path_and_method() {
+    let h = spawn_local(cloud_cfg(), Tracker::default()).await.unwrap();
+    assert_eq!(
+        call(h.addr, "POST", "/other", &[], Bytes::new()).await.0,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        call(h.addr, "PUT", "/webhook", &[], Bytes::new()).await.0,
+        StatusCode::METHOD_NOT_ALLOWED
+    );
+    h.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn arbitrary_bytes_never_break_the_receiver() {
+    let h = spawn_local(cloud_cfg(), Tracker::default()).await.unwrap();
+    // Deterministic pseudo-random bodies, signed so they reach the parser.
+    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+    for len in (0..200).step_by(7) {
+        let body: Vec<u8> = (0..len)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                let alphabet = b"{}[]\":,0aesz\\ \xff";
+                alphabet[(x % alphabet.len() as u64) as usize]
+            })
+            .collect();
+        let st = post_signed(h.addr, &body).await;
+        assert!(
+            st == StatusCode::BAD_REQUEST || st == StatusCode::OK,
+            "{st}"
+        );
+    }
+    // Single-byte corruptions of a valid webhook.
+    let valid = serde_json::to_vec(&cloud_envelope(
+        "1",
+        "2",
+        "3",
+        vec![failed("wamid.Z", 131026)],
+    ))
+    .unwrap();
+    for i in (0..valid.len()).step_by(5) {
+        for b in [b'"', b'}', b'9', 0xC3] {
+            let mut body = valid.clone();
+            body[i] = b;
+            let st = post_signed(h.addr, &body).await;
+            assert!(
+                st == StatusCode::BAD_REQUEST || st == StatusCode::OK,
+                "{st}"
+            );
+        }
+    }
+    // Garbage on the wire.
+    let mut raw = TcpStream::connect(h.addr).await.unwrap();
+    raw.write_all(b"\x00\x01GARBAGE / HTTP/9\r\n\r\n")
+        .await
+        .unwrap();
+    let mut buf = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(10), raw.read_to_end(&mut buf)).await;
+    let ok = serde_json::to_vec(&onprem_envelope(vec![])).unwrap();
+    assert_eq!(post_signed(h.addr, &ok).await, StatusCode::OK);
+    h.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_webhooks_are_all_applied() {
+    let tracker = Tracker::default();
+    let h = spawn_local(cloud_cfg(), tracker.clone()).await.unwrap();
+    let t0 = Instant::now();
+    let n = 200;
+    for i in 0..n {
+        tracker.sent(&format!("wamid.{i}"), t0, t0);
+    }
+    let mut tasks = tokio::task::JoinSet::new();
+    for i in 0..n {
+        let addr = h.addr;
+        tasks.spawn(async move {
+            let env = cloud_envelope(
+                "1",
+                "2",
+                "3",
+                vec![status(&format!("wamid.{i}"), StatusKind::Delivered)],
+            );
+            post_signed(addr, &serde_json::to_vec(&env).unwrap()).await
+        });
+    }
+    while let Some(st) = tasks.join_next().await {
+        assert_eq!(st.unwrap(), StatusCode::OK);
+    }
+    h.stop().await.unwrap();
+    let s = tracker.finish();
+    assert_eq!(s.messages_delivered, n);
+    assert_eq!(s.lost, 0);
+    assert_eq!(s.unknown_ids, 0);
+}
