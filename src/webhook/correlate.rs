@@ -8,7 +8,12 @@
 //! `horizon` after they were created (an expiry queue swept on every call), and no more than
 //! `max_tracked` ids are held at once (further ids are counted as `overflow`, not tracked).
 //! State is split into shards (a `Mutex` each, chosen by a hash of the id) so that the engine's
-//! send tasks and the receiver's processing task rarely contend.
+//! send tasks and the receiver's processing task rarely contend. Measured with
+//! `examples/tracker_throughput.rs` (2 threads, each sent + 3 statuses per message, release
+//! build, busy 2-core machine): 1.7–2.7 M updates/s with 1 shard, 2.3–2.8 M with 8 and
+//! 2.8–2.9 M with 32, against 0.7 M/s when every update goes over a channel to a single
+//! owner thread. The default of 8 shards keeps the tracker far below 1 % of the receiver's
+//! CPU at its measured ~25 k webhooks/s.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
