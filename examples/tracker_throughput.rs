@@ -9,6 +9,8 @@ use std::time::{Duration, Instant};
 
 use wabench::webhook::{Status, StatusKind, Tracker, TrackerConfig};
 
+// Statuses travel by value, as they would in a channel-based tracker.
+#[allow(clippy::large_enum_variant)]
 enum Op {
     Sent(String, Instant),
     Status(Status, Instant),

@@ -127,6 +127,39 @@ fn tracker_latencies_and_outcomes() {
 }
 
 #[test]
+fn tracker_histograms_write_an_hlog() {
+    use hdrhistogram::serialization::interval_log::{IntervalLogIterator, LogEntry};
+    let t = Tracker::default();
+    let t0 = Instant::now();
+    t.sent("m", t0, t0);
+    t.status(&status("m", StatusKind::Delivered), t0 + ms(250));
+    let mut out = Vec::new();
+    t.snapshot()
+        .histograms
+        .write_hlog(
+            &mut out,
+            std::time::SystemTime::now(),
+            Duration::from_secs(5),
+        )
+        .unwrap();
+    let tags: Vec<String> = IntervalLogIterator::new(&out)
+        .filter_map(|e| match e.unwrap() {
+            LogEntry::Interval(h) => h.tag().map(|t| t.as_str().to_owned()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        tags,
+        [
+            "accept_to_sent",
+            "accept_to_delivered",
+            "accept_to_read",
+            "send_start_to_delivered"
+        ]
+    );
+}
+
+#[test]
 fn tracker_duplicates_are_counted_once() {
     let t = Tracker::default();
     let t0 = Instant::now();

@@ -171,6 +171,32 @@ impl DeliveryHistograms {
         ]
     }
 
+    /// Writes the four histograms as one tagged interval each to an HdrHistogram interval log
+    /// (`.hlog`, V2 deflate encoding; values in µs, the log's max column in ms). `start` is when
+    /// the run began and `duration` how long it lasted.
+    pub fn write_hlog<W: std::io::Write>(
+        &self,
+        out: &mut W,
+        start: std::time::SystemTime,
+        duration: Duration,
+    ) -> std::io::Result<()> {
+        use hdrhistogram::serialization::V2DeflateSerializer;
+        use hdrhistogram::serialization::interval_log::{IntervalLogWriterBuilder, Tag};
+
+        let mut serializer = V2DeflateSerializer::new();
+        let mut log = IntervalLogWriterBuilder::new()
+            .add_comment("wabench delivery latency, values in microseconds")
+            .with_start_time(start)
+            .with_base_time(start)
+            .with_max_value_divisor(1000.0)
+            .begin_log_with(out, &mut serializer)?;
+        for (tag, hist) in self.tagged() {
+            log.write_histogram(hist, Duration::ZERO, duration, Tag::new(tag))
+                .map_err(|e| std::io::Error::other(format!("{e:?}")))?;
+        }
+        Ok(())
+    }
+
     fn add(&mut self, other: &Self) {
         // Same bounds on both sides, so `add` cannot fail.
         let _ = self.accept_to_sent.add(&other.accept_to_sent);
