@@ -15,18 +15,12 @@
 //! owner thread. The default of 8 shards keeps the tracker far below 1 % of the receiver's
 //! CPU at its measured ~25 k webhooks/s.
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use hdrhistogram::Histogram;
-use serde::Serialize;
-
 use super::model::{Status, StatusKind};
-
-/// Highest latency the histograms resolve (1 h, in µs); larger values are clamped to it.
-const HIST_MAX_US: u64 = 3_600_000_000;
-const HIST_SIGFIG: u8 = 3;
+use super::stats::{DeliveryHistograms, DeliveryStats, KindCounts, LatencySummary, Percentiles};
 
 /// Tracker limits.
 #[derive(Debug, Clone)]
@@ -134,78 +128,11 @@ struct Counts {
     awaiting_accept: u64,
 }
 
-/// The four latency distributions, in microseconds.
-#[derive(Clone, Debug)]
-pub struct DeliveryHistograms {
-    /// API accept → `sent` webhook received.
-    pub accept_to_sent: Histogram<u64>,
-    /// API accept → `delivered` webhook received.
-    pub accept_to_delivered: Histogram<u64>,
-    /// API accept → `read` webhook received.
-    pub accept_to_read: Histogram<u64>,
-    /// Send request start → `delivered` webhook received.
-    pub send_start_to_delivered: Histogram<u64>,
-}
+/// Longest horizon honoured; longer settings are clamped (keeps `Instant` arithmetic in range).
+const MAX_HORIZON: Duration = Duration::from_secs(10 * 365 * 24 * 3600);
 
-impl DeliveryHistograms {
-    fn new() -> Self {
-        let h = || {
-            Histogram::new_with_bounds(1, HIST_MAX_US, HIST_SIGFIG)
-                .expect("static histogram bounds are valid")
-        };
-        Self {
-            accept_to_sent: h(),
-            accept_to_delivered: h(),
-            accept_to_read: h(),
-            send_start_to_delivered: h(),
-        }
-    }
-
-    /// The histograms with stable tags, e.g. for writing an `.hlog` file.
-    pub fn tagged(&self) -> [(&'static str, &Histogram<u64>); 4] {
-        [
-            ("accept_to_sent", &self.accept_to_sent),
-            ("accept_to_delivered", &self.accept_to_delivered),
-            ("accept_to_read", &self.accept_to_read),
-            ("send_start_to_delivered", &self.send_start_to_delivered),
-        ]
-    }
-
-    /// Writes the four histograms as one tagged interval each to an HdrHistogram interval log
-    /// (`.hlog`, V2 deflate encoding; values in µs, the log's max column in ms). `start` is when
-    /// the run began and `duration` how long it lasted.
-    pub fn write_hlog<W: std::io::Write>(
-        &self,
-        out: &mut W,
-        start: std::time::SystemTime,
-        duration: Duration,
-    ) -> std::io::Result<()> {
-        use hdrhistogram::serialization::V2DeflateSerializer;
-        use hdrhistogram::serialization::interval_log::{IntervalLogWriterBuilder, Tag};
-
-        let mut serializer = V2DeflateSerializer::new();
-        let mut log = IntervalLogWriterBuilder::new()
-            .add_comment("wabench delivery latency, values in microseconds")
-            .with_start_time(start)
-            .with_base_time(start)
-            .with_max_value_divisor(1000.0)
-            .begin_log_with(out, &mut serializer)?;
-        for (tag, hist) in self.tagged() {
-            log.write_histogram(hist, Duration::ZERO, duration, Tag::new(tag))
-                .map_err(|e| std::io::Error::other(format!("{e:?}")))?;
-        }
-        Ok(())
-    }
-
-    fn add(&mut self, other: &Self) {
-        // Same bounds on both sides, so `add` cannot fail.
-        let _ = self.accept_to_sent.add(&other.accept_to_sent);
-        let _ = self.accept_to_delivered.add(&other.accept_to_delivered);
-        let _ = self.accept_to_read.add(&other.accept_to_read);
-        let _ = self
-            .send_start_to_delivered
-            .add(&other.send_start_to_delivered);
-    }
+fn deadline_after(at: Instant, horizon: Duration) -> Instant {
+    at.checked_add(horizon).unwrap_or(at)
 }
 
 fn micros(d: Duration) -> u64 {
@@ -376,7 +303,7 @@ impl Tracker {
             .collect();
         Self {
             inner: Arc::new(Inner {
-                horizon: cfg.horizon,
+                horizon: cfg.horizon.min(MAX_HORIZON),
                 shard_cap,
                 shards,
             }),
@@ -402,7 +329,7 @@ impl Tracker {
             send_start,
             accepted_at,
         };
-        let deadline = accepted_at + horizon;
+        let deadline = deadline_after(accepted_at, horizon);
         let shard = &mut *shard;
         let full = shard.entries.len() >= cap;
         match shard.entries.get_mut(message_id) {
@@ -469,7 +396,7 @@ impl Tracker {
                 return;
             }
             let id: Arc<str> = Arc::from(status.id.as_str());
-            let deadline = received_at + horizon;
+            let deadline = deadline_after(received_at, horizon);
             shard.entries.insert(
                 id.clone(),
                 Entry {
@@ -542,144 +469,44 @@ impl Tracker {
             tracked += shard.entries.len() as u64;
             hist.add(&shard.hist);
         }
-        DeliveryStats::from_parts(total, hist, tracked)
+        stats_from(total, hist, tracked)
     }
 }
 
-/// Counts of status objects received, by kind (duplicates included).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
-pub struct KindCounts {
-    pub sent: u64,
-    pub delivered: u64,
-    pub read: u64,
-    pub failed: u64,
-    pub played: u64,
-    pub other: u64,
-}
-
-/// Latency percentiles of one histogram, in microseconds.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
-pub struct Percentiles {
-    pub count: u64,
-    pub p50: u64,
-    pub p90: u64,
-    pub p99: u64,
-    pub p999: u64,
-    pub max: u64,
-    pub mean: f64,
-}
-
-impl Percentiles {
-    pub fn of(h: &Histogram<u64>) -> Self {
-        if h.is_empty() {
-            return Self::default();
-        }
-        Self {
-            count: h.len(),
-            p50: h.value_at_quantile(0.50),
-            p90: h.value_at_quantile(0.90),
-            p99: h.value_at_quantile(0.99),
-            p999: h.value_at_quantile(0.999),
-            max: h.max(),
-            mean: h.mean(),
-        }
-    }
-}
-
-/// Percentiles of the four delivery latencies, in microseconds.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
-pub struct LatencySummary {
-    pub accept_to_sent: Percentiles,
-    pub accept_to_delivered: Percentiles,
-    pub accept_to_read: Percentiles,
-    pub send_start_to_delivered: Percentiles,
-}
-
-/// Delivery accounting of a run at one point in time.
-#[derive(Debug, Clone, Serialize)]
-pub struct DeliveryStats {
-    /// Messages accepted by the API (calls to [`Tracker::sent`]).
-    pub accepted: u64,
-    /// Status objects received, by kind, duplicates included.
-    pub statuses: KindCounts,
-    /// `failed` statuses by the code of their first error.
-    pub failed_by_code: BTreeMap<i64, u64>,
-    /// `failed` statuses that carried no error.
-    pub failed_without_code: u64,
-    /// Accepted messages whose first final status was delivered/read/played.
-    pub messages_delivered: u64,
-    /// Accepted messages whose first final status was failed.
-    pub messages_failed: u64,
-    /// Messages that got both a success status and `failed` (documented multi-device
-    /// anomaly). Each such message is still counted once above, by its first final status.
-    pub delivered_and_failed: u64,
-    /// Statuses repeating an (id, status) pair already seen.
-    pub duplicates: u64,
-    /// Accepts for an id already accepted in this run.
-    pub duplicate_accepts: u64,
-    /// Statuses arriving after a later lifecycle stage (e.g. `sent` after `delivered`).
-    pub out_of_order: u64,
-    /// Statuses that arrived before the engine recorded the accept (latency recorded as 0
-    /// when the webhook beat the API response).
-    pub early_statuses: u64,
-    /// Ids that only ever had statuses (never accepted in this run), counted on eviction or
-    /// at the end of the run.
-    pub unknown_ids: u64,
-    /// Status-only ids currently held, waiting for a possible accept.
-    pub awaiting_accept: u64,
-    /// Entries evicted because their horizon passed.
-    pub expired: u64,
-    /// Ids not tracked because `max_tracked` was reached.
-    pub overflow: u64,
-    /// Accepted messages still waiting for a final status.
-    pub in_flight: u64,
-    /// Accepted messages that never got a final status: evicted at the horizon, or still
-    /// waiting when [`Tracker::finish`] ended the run.
-    pub lost: u64,
-    /// Ids currently held in memory.
-    pub tracked: u64,
-    pub latency_us: LatencySummary,
-    /// The merged histograms (µs), for `.hlog` output.
-    #[serde(skip)]
-    pub histograms: DeliveryHistograms,
-}
-
-impl DeliveryStats {
-    fn from_parts(c: Counts, hist: DeliveryHistograms, tracked: u64) -> Self {
-        let k = c.by_kind;
-        Self {
-            accepted: c.accepted,
-            statuses: KindCounts {
-                sent: k[SENT as usize],
-                delivered: k[DELIVERED as usize],
-                read: k[READ as usize],
-                failed: k[FAILED as usize],
-                played: k[PLAYED as usize],
-                other: k[OTHER as usize],
-            },
-            failed_by_code: c.failed_by_code.into_iter().collect(),
-            failed_without_code: c.failed_without_code,
-            messages_delivered: c.messages_delivered,
-            messages_failed: c.messages_failed,
-            delivered_and_failed: c.delivered_and_failed,
-            duplicates: c.duplicates,
-            duplicate_accepts: c.duplicate_accepts,
-            out_of_order: c.out_of_order,
-            early_statuses: c.early_statuses,
-            unknown_ids: c.unknown_ids,
-            awaiting_accept: c.awaiting_accept,
-            expired: c.expired,
-            overflow: c.overflow,
-            in_flight: c.in_flight,
-            lost: c.lost,
-            tracked,
-            latency_us: LatencySummary {
-                accept_to_sent: Percentiles::of(&hist.accept_to_sent),
-                accept_to_delivered: Percentiles::of(&hist.accept_to_delivered),
-                accept_to_read: Percentiles::of(&hist.accept_to_read),
-                send_start_to_delivered: Percentiles::of(&hist.send_start_to_delivered),
-            },
-            histograms: hist,
-        }
+fn stats_from(c: Counts, hist: DeliveryHistograms, tracked: u64) -> DeliveryStats {
+    let k = c.by_kind;
+    DeliveryStats {
+        accepted: c.accepted,
+        statuses: KindCounts {
+            sent: k[SENT as usize],
+            delivered: k[DELIVERED as usize],
+            read: k[READ as usize],
+            failed: k[FAILED as usize],
+            played: k[PLAYED as usize],
+            other: k[OTHER as usize],
+        },
+        failed_by_code: c.failed_by_code.into_iter().collect(),
+        failed_without_code: c.failed_without_code,
+        messages_delivered: c.messages_delivered,
+        messages_failed: c.messages_failed,
+        delivered_and_failed: c.delivered_and_failed,
+        duplicates: c.duplicates,
+        duplicate_accepts: c.duplicate_accepts,
+        out_of_order: c.out_of_order,
+        early_statuses: c.early_statuses,
+        unknown_ids: c.unknown_ids,
+        awaiting_accept: c.awaiting_accept,
+        expired: c.expired,
+        overflow: c.overflow,
+        in_flight: c.in_flight,
+        lost: c.lost,
+        tracked,
+        latency_us: LatencySummary {
+            accept_to_sent: Percentiles::of(&hist.accept_to_sent),
+            accept_to_delivered: Percentiles::of(&hist.accept_to_delivered),
+            accept_to_read: Percentiles::of(&hist.accept_to_read),
+            send_start_to_delivered: Percentiles::of(&hist.send_start_to_delivered),
+        },
+        histograms: hist,
     }
 }

@@ -10,6 +10,7 @@ pub mod correlate;
 pub mod model;
 pub mod receiver;
 pub mod signature;
+pub mod stats;
 
 use std::ffi::OsString;
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
@@ -18,13 +19,14 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-pub use correlate::{DeliveryHistograms, DeliveryStats, Percentiles, Tracker, TrackerConfig};
+pub use correlate::{Tracker, TrackerConfig};
 pub use model::{
     CloudEnvelope, OnPremEnvelope, ParseError, Status, StatusError, StatusKind, cloud_envelope,
     onprem_envelope, parse, parse_notification,
 };
 pub use receiver::{ReceiverConfig, ReceiverCounters, ReceiverHandle, serve, spawn, spawn_local};
 pub use signature::{SignatureError, sign, verify};
+pub use stats::{DeliveryHistograms, DeliveryStats, KindCounts, LatencySummary, Percentiles};
 
 /// Default environment variable holding the app secret.
 pub const DEFAULT_APP_SECRET_ENV: &str = "WABENCH_APP_SECRET";

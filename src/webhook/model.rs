@@ -98,8 +98,8 @@ pub struct Status {
     /// The message id returned by the send API (`wamid.…` on Cloud, `gBEG…` on-prem).
     pub id: String,
     pub status: StatusKind,
-    /// Unix seconds, as a decimal string.
-    #[serde(deserialize_with = "string_or_number")]
+    /// Unix seconds, as a decimal string (empty when the sender omitted it).
+    #[serde(default, deserialize_with = "string_or_number")]
     pub timestamp: String,
     #[serde(default)]
     pub recipient_id: String,

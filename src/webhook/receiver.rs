@@ -463,7 +463,8 @@ async fn serve_counted(
     processor.await.map_err(io::Error::other)
 }
 
-/// A receiver running in the background.
+/// A receiver running in the background. Dropping the handle also stops the receiver (without
+/// waiting); call [`ReceiverHandle::stop`] to wait until every accepted status is applied.
 #[derive(Debug)]
 pub struct ReceiverHandle {
     /// Address the receiver listens on.
@@ -495,7 +496,7 @@ impl ReceiverHandle {
     }
 }
 
-/// Starts a receiver on an already bound listener, in the background.
+/// Starts a receiver on an already bound listener, as a task on the current tokio runtime.
 pub fn spawn(
     listener: TcpListener,
     cfg: ReceiverConfig,
