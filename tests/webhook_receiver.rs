@@ -497,3 +497,59 @@ async fn concurrent_webhooks_are_all_applied() {
     assert_eq!(s.lost, 0);
     assert_eq!(s.unknown_ids, 0);
 }
+
+#[tokio::test]
+async fn stop_closes_idle_keep_alive_connections() {
+    let h = spawn_local(cloud_cfg(), Tracker::default()).await.unwrap();
+    let stream = TcpStream::connect(h.addr).await.unwrap();
+    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+        .await
+        .unwrap();
+    let conn = tokio::spawn(conn);
+    let body = serde_json::to_vec(&onprem_envelope(vec![])).unwrap();
+    let req = Request::post("/webhook")
+        .header("host", "x")
+        .header("x-hub-signature-256", sign(SECRET, &body))
+        .body(Full::new(Bytes::from(body)))
+        .unwrap();
+    assert_eq!(
+        sender.send_request(req).await.unwrap().status(),
+        StatusCode::OK
+    );
+    // The client keeps its connection open; stopping must not wait for it to go away.
+    tokio::time::timeout(Duration::from_secs(5), h.stop())
+        .await
+        .expect("stop returns while a keep-alive connection is idle")
+        .unwrap();
+    let _ = tokio::time::timeout(Duration::from_secs(5), conn).await;
+}
+
+#[tokio::test]
+async fn serve_runs_until_its_shutdown_future_completes() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let tracker = Tracker::default();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(wabench::webhook::serve(
+        listener,
+        cloud_cfg(),
+        tracker.clone(),
+        async move {
+            let _ = stopped.await;
+        },
+    ));
+    let t0 = Instant::now();
+    tracker.sent("wamid.S", t0, t0);
+    let env = cloud_envelope("1", "2", "3", vec![failed("wamid.S", 131049)]);
+    assert_eq!(
+        post_signed(addr, &serde_json::to_vec(&env).unwrap()).await,
+        StatusCode::OK
+    );
+    stop.send(()).unwrap();
+    server.await.unwrap().unwrap();
+    let s = tracker.finish();
+    assert_eq!(s.messages_failed, 1);
+    assert_eq!(s.failed_by_code.get(&131049), Some(&1));
+    // The port is released.
+    assert!(TcpStream::connect(addr).await.is_err());
+}
