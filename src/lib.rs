@@ -12,6 +12,7 @@
 //! - [`report`]: terminal summary.
 //! - [`whatsapp`]: Cloud API and On-Premises API targets: message mix, recipients, codes, retries, login.
 //! - [`sim`]: the embedded simulator of both APIs (just another server on a loopback port).
+//! - [`webhook`]: status webhooks: signatures, shapes, the receiver, delivery-latency correlation.
 //! - [`cli`]: the command line; `main.rs` only parses and maps errors to exit codes.
 
 pub mod cli;
@@ -24,6 +25,7 @@ pub mod run;
 pub mod sim;
 pub mod target;
 pub mod threshold;
+pub mod webhook;
 pub mod whatsapp;
 
 /// Exit code when a threshold was crossed (as k6 does).

@@ -1,0 +1,512 @@
+//! Delivery-latency accounting: correlates accepted sends with status webhooks.
+//!
+//! The load engine calls [`Tracker::sent`] when the API accepts a message; the webhook receiver
+//! calls [`Tracker::status`] for each status it gets. All time is passed in as [`Instant`]s, so
+//! the tracker never reads a clock itself (tests drive it with synthetic instants).
+//!
+//! Memory is bounded: entries live in a per-shard `HashMap` keyed by message id and are evicted
+//! `horizon` after they were created (an expiry queue swept on every call), and no more than
+//! `max_tracked` ids are held at once (further ids are counted as `overflow`, not tracked).
+//! State is split into shards (a `Mutex` each, chosen by a hash of the id) so that the engine's
+//! send tasks and the receiver's processing task rarely contend. Measured with
+//! `examples/tracker_throughput.rs` (2 threads, each sent + 3 statuses per message, release
+//! build, busy 2-core machine): 1.7–2.7 M updates/s with 1 shard, 2.3–2.8 M with 8 and
+//! 2.8–2.9 M with 32, against 0.7 M/s when every update goes over a channel to a single
+//! owner thread. The default of 8 shards keeps the tracker far below 1 % of the receiver's
+//! CPU at its measured ~25 k webhooks/s.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use super::model::{Status, StatusKind};
+use super::stats::{DeliveryHistograms, DeliveryStats, KindCounts, LatencySummary, Percentiles};
+
+/// Tracker limits.
+#[derive(Debug, Clone)]
+pub struct TrackerConfig {
+    /// How long an id is remembered after it was accepted (or first seen in a status).
+    pub horizon: Duration,
+    /// Upper bound on ids held at once, across all shards.
+    pub max_tracked: usize,
+    /// Number of independently locked shards (at least 1).
+    pub shards: usize,
+}
+
+impl Default for TrackerConfig {
+    fn default() -> Self {
+        Self {
+            horizon: Duration::from_secs(600),
+            max_tracked: 1_000_000,
+            shards: 8,
+        }
+    }
+}
+
+// Bit index of each status kind in `Entry::seen`.
+const SENT: u8 = 0;
+const DELIVERED: u8 = 1;
+const READ: u8 = 2;
+const FAILED: u8 = 3;
+const PLAYED: u8 = 4;
+const OTHER: u8 = 5;
+const KINDS: usize = 6;
+
+fn kind_index(kind: &StatusKind) -> u8 {
+    match kind {
+        StatusKind::Sent => SENT,
+        StatusKind::Delivered => DELIVERED,
+        StatusKind::Read => READ,
+        StatusKind::Failed => FAILED,
+        StatusKind::Played => PLAYED,
+        StatusKind::Other(_) => OTHER,
+    }
+}
+
+/// Position in the normal lifecycle sent → delivered → read → played (0 = not ordered).
+fn rank(kind: u8) -> u8 {
+    match kind {
+        SENT => 1,
+        DELIVERED => 2,
+        READ => 3,
+        PLAYED => 4,
+        _ => 0,
+    }
+}
+
+const fn bit(kind: u8) -> u8 {
+    1 << kind
+}
+
+const SUCCESS_BITS: u8 = bit(DELIVERED) | bit(READ) | bit(PLAYED);
+
+#[derive(Clone, Copy)]
+struct Accept {
+    send_start: Instant,
+    accepted_at: Instant,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Outcome {
+    Pending,
+    Delivered,
+    Failed,
+}
+
+struct Entry {
+    deadline: Instant,
+    /// `None` while only statuses have been seen for this id (the accept may still come).
+    accepted: Option<Accept>,
+    /// Bit set of status kinds seen.
+    seen: u8,
+    outcome: Outcome,
+    anomaly_reported: bool,
+    /// Arrival times of sent/delivered/read statuses seen before the accept was recorded.
+    early: Option<Box<[Option<Instant>; 3]>>,
+}
+
+#[derive(Default, Clone)]
+struct Counts {
+    accepted: u64,
+    by_kind: [u64; KINDS],
+    failed_by_code: HashMap<i64, u64>,
+    failed_without_code: u64,
+    messages_delivered: u64,
+    messages_failed: u64,
+    delivered_and_failed: u64,
+    duplicates: u64,
+    duplicate_accepts: u64,
+    out_of_order: u64,
+    early_statuses: u64,
+    unknown_ids: u64,
+    expired: u64,
+    overflow: u64,
+    lost: u64,
+    /// Accepted entries without a final status, currently held.
+    in_flight: u64,
+    /// Status-only entries currently held.
+    awaiting_accept: u64,
+}
+
+/// Longest horizon honoured; longer settings are clamped (keeps `Instant` arithmetic in range).
+const MAX_HORIZON: Duration = Duration::from_secs(10 * 365 * 24 * 3600);
+
+fn deadline_after(at: Instant, horizon: Duration) -> Instant {
+    at.checked_add(horizon).unwrap_or(at)
+}
+
+fn micros(d: Duration) -> u64 {
+    u64::try_from(d.as_micros()).unwrap_or(u64::MAX)
+}
+
+struct Shard {
+    entries: HashMap<Arc<str>, Entry>,
+    expiry: VecDeque<(Instant, Arc<str>)>,
+    counts: Counts,
+    hist: DeliveryHistograms,
+}
+
+impl Shard {
+    fn sweep(&mut self, now: Instant) {
+        while let Some((deadline, _)) = self.expiry.front() {
+            if *deadline > now {
+                break;
+            }
+            let Some((deadline, id)) = self.expiry.pop_front() else {
+                break;
+            };
+            // A stale queue item (the entry's deadline moved) leaves the entry in place.
+            let current = self
+                .entries
+                .get(&*id)
+                .is_some_and(|e| e.deadline == deadline);
+            if let Some(entry) = current.then(|| self.entries.remove(&*id)).flatten() {
+                self.counts.expired += 1;
+                self.retire(&entry);
+            }
+        }
+    }
+
+    /// Final accounting for an entry leaving the table (expiry or end of run).
+    fn retire(&mut self, entry: &Entry) {
+        match entry.accepted {
+            None => {
+                self.counts.unknown_ids += 1;
+                self.counts.awaiting_accept -= 1;
+            }
+            Some(_) if entry.outcome == Outcome::Pending => {
+                self.counts.lost += 1;
+                self.counts.in_flight -= 1;
+            }
+            Some(_) => {}
+        }
+    }
+
+    fn record(hist: &mut DeliveryHistograms, kind: u8, acc: Accept, at: Instant) {
+        let since_accept = micros(at.saturating_duration_since(acc.accepted_at));
+        match kind {
+            SENT => hist.accept_to_sent.saturating_record(since_accept),
+            DELIVERED => {
+                hist.accept_to_delivered.saturating_record(since_accept);
+                let since_start = micros(at.saturating_duration_since(acc.send_start));
+                hist.send_start_to_delivered.saturating_record(since_start);
+            }
+            READ => hist.accept_to_read.saturating_record(since_accept),
+            _ => {}
+        }
+    }
+
+    fn settle_outcome(counts: &mut Counts, entry: &mut Entry, kind: u8) {
+        if entry.outcome != Outcome::Pending {
+            return;
+        }
+        if bit(kind) & SUCCESS_BITS != 0 {
+            entry.outcome = Outcome::Delivered;
+            counts.messages_delivered += 1;
+            counts.in_flight -= 1;
+        } else if kind == FAILED {
+            entry.outcome = Outcome::Failed;
+            counts.messages_failed += 1;
+            counts.in_flight -= 1;
+        }
+    }
+
+    /// Applies one status to an existing entry: duplicate, ordering and anomaly checks, then
+    /// latency and outcome when the accept is known.
+    fn apply(&mut self, id: &str, kind: u8, at: Instant) {
+        let Some(entry) = self.entries.get_mut(id) else {
+            return;
+        };
+        if entry.seen & bit(kind) != 0 {
+            self.counts.duplicates += 1;
+            return;
+        }
+        let r = rank(kind);
+        if r > 0 && (0..KINDS as u8).any(|k| entry.seen & bit(k) != 0 && rank(k) > r) {
+            self.counts.out_of_order += 1;
+        }
+        let conflicting = if kind == FAILED {
+            entry.seen & SUCCESS_BITS != 0
+        } else {
+            bit(kind) & SUCCESS_BITS != 0 && entry.seen & bit(FAILED) != 0
+        };
+        if conflicting && !entry.anomaly_reported {
+            entry.anomaly_reported = true;
+            self.counts.delivered_and_failed += 1;
+        }
+        entry.seen |= bit(kind);
+        match entry.accepted {
+            Some(acc) => {
+                Self::record(&mut self.hist, kind, acc, at);
+                Self::settle_outcome(&mut self.counts, entry, kind);
+            }
+            None => {
+                if kind <= READ {
+                    let early = entry.early.get_or_insert_with(|| Box::new([None; 3]));
+                    early[kind as usize] = Some(at);
+                }
+            }
+        }
+    }
+}
+
+/// Cheap, stable hash used only to pick a shard.
+fn shard_hash(id: &str) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in id.bytes() {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    h
+}
+
+struct Inner {
+    horizon: Duration,
+    shard_cap: usize,
+    shards: Box<[Mutex<Shard>]>,
+}
+
+/// Thread-safe, cheaply clonable handle to the delivery accounting of one run.
+#[derive(Clone)]
+pub struct Tracker {
+    inner: Arc<Inner>,
+}
+
+impl Default for Tracker {
+    fn default() -> Self {
+        Self::new(TrackerConfig::default())
+    }
+}
+
+impl std::fmt::Debug for Tracker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Tracker")
+            .field("horizon", &self.inner.horizon)
+            .field("shards", &self.inner.shards.len())
+            .finish()
+    }
+}
+
+impl Tracker {
+    pub fn new(cfg: TrackerConfig) -> Self {
+        let n = cfg.shards.max(1);
+        let shard_cap = cfg.max_tracked.div_ceil(n);
+        let shards = (0..n)
+            .map(|_| {
+                Mutex::new(Shard {
+                    entries: HashMap::new(),
+                    expiry: VecDeque::new(),
+                    counts: Counts::default(),
+                    hist: DeliveryHistograms::new(),
+                })
+            })
+            .collect();
+        Self {
+            inner: Arc::new(Inner {
+                horizon: cfg.horizon.min(MAX_HORIZON),
+                shard_cap,
+                shards,
+            }),
+        }
+    }
+
+    fn lock(&self, id: &str) -> MutexGuard<'_, Shard> {
+        let shards = &self.inner.shards;
+        let idx = (shard_hash(id) % shards.len() as u64) as usize;
+        // A panic elsewhere cannot leave a shard logically broken beyond one update.
+        shards[idx].lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Records that the API accepted `message_id`: the send request started at `send_start`
+    /// and its successful response arrived at `accepted_at`.
+    pub fn sent(&self, message_id: &str, send_start: Instant, accepted_at: Instant) {
+        let horizon = self.inner.horizon;
+        let cap = self.inner.shard_cap;
+        let mut shard = self.lock(message_id);
+        shard.sweep(accepted_at);
+        shard.counts.accepted += 1;
+        let acc = Accept {
+            send_start,
+            accepted_at,
+        };
+        let deadline = deadline_after(accepted_at, horizon);
+        let shard = &mut *shard;
+        let full = shard.entries.len() >= cap;
+        match shard.entries.get_mut(message_id) {
+            Some(entry) if entry.accepted.is_some() => shard.counts.duplicate_accepts += 1,
+            Some(entry) => {
+                // Statuses overtook the accept: account for them now.
+                entry.accepted = Some(acc);
+                entry.deadline = deadline;
+                shard.counts.awaiting_accept -= 1;
+                shard.counts.in_flight += 1;
+                if let Some(early) = entry.early.take() {
+                    for (kind, at) in early.iter().enumerate() {
+                        if let Some(at) = at {
+                            shard.counts.early_statuses += 1;
+                            Shard::record(&mut shard.hist, kind as u8, acc, *at);
+                        }
+                    }
+                }
+                for kind in [DELIVERED, READ, PLAYED, FAILED] {
+                    if entry.seen & bit(kind) != 0 {
+                        Shard::settle_outcome(&mut shard.counts, entry, kind);
+                    }
+                }
+                shard.expiry.push_back((deadline, Arc::from(message_id)));
+            }
+            None if full => shard.counts.overflow += 1,
+            None => {
+                let id: Arc<str> = Arc::from(message_id);
+                shard.entries.insert(
+                    id.clone(),
+                    Entry {
+                        deadline,
+                        accepted: Some(acc),
+                        seen: 0,
+                        outcome: Outcome::Pending,
+                        anomaly_reported: false,
+                        early: None,
+                    },
+                );
+                shard.expiry.push_back((deadline, id));
+                shard.counts.in_flight += 1;
+            }
+        }
+    }
+
+    /// Records a status webhook received at `received_at`.
+    pub fn status(&self, status: &Status, received_at: Instant) {
+        let kind = kind_index(&status.status);
+        let horizon = self.inner.horizon;
+        let cap = self.inner.shard_cap;
+        let mut shard = self.lock(&status.id);
+        shard.sweep(received_at);
+        let counts = &mut shard.counts;
+        counts.by_kind[kind as usize] += 1;
+        if kind == FAILED {
+            match status.errors.as_deref().and_then(|e| e.first()) {
+                Some(err) => *counts.failed_by_code.entry(err.code).or_insert(0) += 1,
+                None => counts.failed_without_code += 1,
+            }
+        }
+        if !shard.entries.contains_key(status.id.as_str()) {
+            if shard.entries.len() >= cap {
+                shard.counts.overflow += 1;
+                return;
+            }
+            let id: Arc<str> = Arc::from(status.id.as_str());
+            let deadline = deadline_after(received_at, horizon);
+            shard.entries.insert(
+                id.clone(),
+                Entry {
+                    deadline,
+                    accepted: None,
+                    seen: 0,
+                    outcome: Outcome::Pending,
+                    anomaly_reported: false,
+                    early: None,
+                },
+            );
+            shard.expiry.push_back((deadline, id));
+            shard.counts.awaiting_accept += 1;
+        }
+        shard.apply(&status.id, kind, received_at);
+    }
+
+    /// Evicts every entry whose horizon has passed at `now` (the tracker also does this on
+    /// every call, per shard).
+    pub fn sweep(&self, now: Instant) {
+        for shard in self.inner.shards.iter() {
+            shard.lock().unwrap_or_else(|p| p.into_inner()).sweep(now);
+        }
+    }
+
+    /// Ends the run: every accepted message still without a final status (delivered, read,
+    /// played or failed) is counted as lost, every status-only id as unknown, and the table is
+    /// emptied. Returns the final statistics.
+    pub fn finish(&self) -> DeliveryStats {
+        for shard in self.inner.shards.iter() {
+            let mut shard = shard.lock().unwrap_or_else(|p| p.into_inner());
+            let entries = std::mem::take(&mut shard.entries);
+            shard.expiry.clear();
+            for entry in entries.values() {
+                shard.retire(entry);
+            }
+        }
+        self.snapshot()
+    }
+
+    /// Current statistics (counts, percentiles and merged histograms).
+    pub fn snapshot(&self) -> DeliveryStats {
+        let mut total = Counts::default();
+        let mut hist = DeliveryHistograms::new();
+        let mut tracked = 0u64;
+        for shard in self.inner.shards.iter() {
+            let shard = shard.lock().unwrap_or_else(|p| p.into_inner());
+            let c = &shard.counts;
+            total.accepted += c.accepted;
+            for (t, v) in total.by_kind.iter_mut().zip(c.by_kind) {
+                *t += v;
+            }
+            for (code, n) in &c.failed_by_code {
+                *total.failed_by_code.entry(*code).or_insert(0) += n;
+            }
+            total.failed_without_code += c.failed_without_code;
+            total.messages_delivered += c.messages_delivered;
+            total.messages_failed += c.messages_failed;
+            total.delivered_and_failed += c.delivered_and_failed;
+            total.duplicates += c.duplicates;
+            total.duplicate_accepts += c.duplicate_accepts;
+            total.out_of_order += c.out_of_order;
+            total.early_statuses += c.early_statuses;
+            total.unknown_ids += c.unknown_ids;
+            total.expired += c.expired;
+            total.overflow += c.overflow;
+            total.lost += c.lost;
+            total.in_flight += c.in_flight;
+            total.awaiting_accept += c.awaiting_accept;
+            tracked += shard.entries.len() as u64;
+            hist.add(&shard.hist);
+        }
+        stats_from(total, hist, tracked)
+    }
+}
+
+fn stats_from(c: Counts, hist: DeliveryHistograms, tracked: u64) -> DeliveryStats {
+    let k = c.by_kind;
+    DeliveryStats {
+        accepted: c.accepted,
+        statuses: KindCounts {
+            sent: k[SENT as usize],
+            delivered: k[DELIVERED as usize],
+            read: k[READ as usize],
+            failed: k[FAILED as usize],
+            played: k[PLAYED as usize],
+            other: k[OTHER as usize],
+        },
+        failed_by_code: c.failed_by_code.into_iter().collect(),
+        failed_without_code: c.failed_without_code,
+        messages_delivered: c.messages_delivered,
+        messages_failed: c.messages_failed,
+        delivered_and_failed: c.delivered_and_failed,
+        duplicates: c.duplicates,
+        duplicate_accepts: c.duplicate_accepts,
+        out_of_order: c.out_of_order,
+        early_statuses: c.early_statuses,
+        unknown_ids: c.unknown_ids,
+        awaiting_accept: c.awaiting_accept,
+        expired: c.expired,
+        overflow: c.overflow,
+        in_flight: c.in_flight,
+        lost: c.lost,
+        tracked,
+        latency_us: LatencySummary {
+            accept_to_sent: Percentiles::of(&hist.accept_to_sent),
+            accept_to_delivered: Percentiles::of(&hist.accept_to_delivered),
+            accept_to_read: Percentiles::of(&hist.accept_to_read),
+            send_start_to_delivered: Percentiles::of(&hist.send_start_to_delivered),
+        },
+        histograms: hist,
+    }
+}
