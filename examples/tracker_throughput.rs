@@ -23,11 +23,7 @@ fn statuses(id: &str) -> [Status; 3] {
 
 fn report(label: &str, ops: u64, elapsed: Duration) {
     let rate = ops as f64 / elapsed.as_secs_f64();
-    println!(
-        "{label:<28} {:>10.0} updates/s  ({:.2} us/update)",
-        rate,
-        1e6 / rate
-    );
+    println!("{label:<28} {:>10.0} updates/s  ({:.2} us/update)", rate, 1e6 / rate);
 }
 
 fn main() {
@@ -49,10 +45,7 @@ fn main() {
         .collect();
 
     for shards in [1, 8, 32] {
-        let tracker = Tracker::new(TrackerConfig {
-            shards,
-            ..TrackerConfig::default()
-        });
+        let tracker = Tracker::new(TrackerConfig { shards, ..TrackerConfig::default() });
         let start = Instant::now();
         std::thread::scope(|s| {
             for chunk in &work {
@@ -69,18 +62,12 @@ fn main() {
             }
         });
         let elapsed = start.elapsed();
-        assert_eq!(
-            tracker.finish().messages_delivered as usize,
-            threads * per_thread
-        );
+        assert_eq!(tracker.finish().messages_delivered as usize, threads * per_thread);
         report(&format!("mutex, {shards} shard(s)"), ops, elapsed);
     }
 
     // Single owner thread fed by a channel.
-    let tracker = Tracker::new(TrackerConfig {
-        shards: 1,
-        ..TrackerConfig::default()
-    });
+    let tracker = Tracker::new(TrackerConfig { shards: 1, ..TrackerConfig::default() });
     let (tx, rx) = mpsc::sync_channel::<Op>(65_536);
     let owner = {
         let tracker = tracker.clone();
@@ -110,9 +97,6 @@ fn main() {
     drop(tx);
     let _ = owner.join();
     let elapsed = start.elapsed();
-    assert_eq!(
-        tracker.finish().messages_delivered as usize,
-        threads * per_thread
-    );
+    assert_eq!(tracker.finish().messages_delivered as usize, threads * per_thread);
     report("channel to one owner", ops, elapsed);
 }

@@ -20,30 +20,18 @@ fn main() -> std::io::Result<()> {
             other => return Err(std::io::Error::other(format!("unknown argument {other}"))),
         }
     }
-    let secret = std::env::var("WABENCH_APP_SECRET")
-        .map_err(|_| std::io::Error::other("set WABENCH_APP_SECRET"))?;
+    let secret = std::env::var("WABENCH_APP_SECRET").map_err(|_| std::io::Error::other("set WABENCH_APP_SECRET"))?;
     let runtime = if threads <= 1 {
-        tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()?
+        tokio::runtime::Builder::new_current_thread().enable_all().build()?
     } else {
-        tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(threads)
-            .enable_all()
-            .build()?
+        tokio::runtime::Builder::new_multi_thread().worker_threads(threads).enable_all().build()?
     };
     runtime.block_on(async move {
         let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
-        let cfg = ReceiverConfig {
-            app_secret: Some(secret.into_bytes()),
-            ..ReceiverConfig::default()
-        };
+        let cfg = ReceiverConfig { app_secret: Some(secret.into_bytes()), ..ReceiverConfig::default() };
         let tracker = Tracker::default();
         let handle = spawn(listener, cfg, tracker.clone())?;
-        eprintln!(
-            "listening on http://{}/webhook ({threads} thread(s))",
-            handle.addr
-        );
+        eprintln!("listening on http://{}/webhook ({threads} thread(s))", handle.addr);
         let started = Instant::now();
         let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
         tokio::select! {
@@ -58,10 +46,7 @@ fn main() -> std::io::Result<()> {
             "receiver": counters,
             "delivery": stats,
         });
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&report).map_err(std::io::Error::other)?
-        );
+        println!("{}", serde_json::to_string_pretty(&report).map_err(std::io::Error::other)?);
         Ok(())
     })
 }

@@ -15,6 +15,7 @@
 //! - [`webhook`]: status webhooks: signatures, shapes, the receiver, delivery-latency correlation.
 //! - [`cli`]: the command line; `main.rs` only parses and maps errors to exit codes.
 
+pub mod background;
 pub mod cli;
 pub mod load;
 pub mod metrics;

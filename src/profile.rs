@@ -66,6 +66,9 @@ pub struct Profile {
     /// The embedded simulator, for targets with `base_url = "embedded"`.
     #[serde(default)]
     pub simulator: crate::sim::SimConfig,
+    /// Receive status webhooks (sent → delivered → read) and measure delivery latency.
+    #[serde(default)]
+    pub webhooks: Option<crate::webhook::WebhookConfig>,
 }
 
 fn default_seed() -> u64 {

@@ -126,6 +126,10 @@ pub struct TargetResult {
     pub outcomes: Vec<OutcomeResult>,
     /// File name of the interval log, beside run.json.
     pub hlog: String,
+    /// Status-webhook delivery accounting (when `[webhooks]` is configured); its histograms are
+    /// in `<target>.delivery.hlog`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delivery: Option<crate::webhook::DeliveryStats>,
     /// Target-specific figures (logins of an on-premises session, the embedded simulator's counters).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub extra: Option<serde_json::Value>,
@@ -203,6 +207,7 @@ impl TargetResult {
             outcomes,
             hlog: hlog_name(name),
             extra: None,
+            delivery: None,
         }
     }
 }
@@ -210,6 +215,11 @@ impl TargetResult {
 /// File name of a target's interval log.
 pub fn hlog_name(target: &str) -> String {
     format!("{target}.hlog")
+}
+
+/// File name of a target's delivery-latency interval log (tags accept_to_sent, accept_to_delivered, …).
+pub fn delivery_hlog_name(target: &str) -> String {
+    format!("{target}.delivery.hlog")
 }
 
 /// `results/<name>-<UTC timestamp>` under `root`.

@@ -12,6 +12,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use tokio::sync::watch;
 
+use crate::background::{Embedded, Hooks};
 use crate::load::executor::Progress;
 use crate::load::{Plan, run_target};
 use crate::metrics::aggregate::TIMELINE_HEADER;
@@ -53,58 +54,6 @@ pub fn unconfirmed_real_targets(loaded: &Loaded, yes: bool) -> Vec<String> {
         .collect()
 }
 
-/// The embedded simulator of one target, on its own thread and runtime.
-struct Embedded {
-    url: String,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    thread: Option<std::thread::JoinHandle<Option<crate::sim::SimStats>>>,
-}
-
-impl Embedded {
-    fn start(cfg: crate::sim::SimConfig) -> Result<Embedded, String> {
-        let (tx, rx) = std::sync::mpsc::channel();
-        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-        let thread = std::thread::Builder::new()
-            .name("wabench-sim".into())
-            .spawn(move || {
-                let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().ok()?;
-                rt.block_on(async move {
-                    match crate::sim::spawn_local(cfg).await {
-                        Ok(h) => {
-                            let _ = tx.send(Ok(h.url()));
-                            let _ = stop_rx.await;
-                            let stats = h.stats();
-                            let _ = h.shutdown().await;
-                            Some(stats)
-                        }
-                        Err(e) => {
-                            let _ = tx.send(Err(format!("cannot start the embedded simulator: {e}")));
-                            None
-                        }
-                    }
-                })
-            })
-            .map_err(|e| format!("cannot start the simulator thread: {e}"))?;
-        let url = rx.recv().map_err(|_| "the embedded simulator did not start".to_string())??;
-        Ok(Embedded { url, stop: Some(stop_tx), thread: Some(thread) })
-    }
-
-    fn finish(mut self) -> Option<crate::sim::SimStats> {
-        if let Some(s) = self.stop.take() {
-            let _ = s.send(());
-        }
-        self.thread.take().and_then(|t| t.join().ok().flatten())
-    }
-}
-
-impl Drop for Embedded {
-    fn drop(&mut self) {
-        if let Some(s) = self.stop.take() {
-            let _ = s.send(());
-        }
-    }
-}
-
 /// Run every target of a profile and write the results folder.
 pub fn run_profile(loaded: &Loaded, opts: &Options, stop: watch::Receiver<bool>) -> Result<Finished, String> {
     let p = &loaded.profile;
@@ -138,6 +87,16 @@ pub fn run_profile(loaded: &Loaded, opts: &Options, stop: watch::Receiver<bool>)
             interrupted = true;
             break;
         }
+        let hooks = match &p.webhooks {
+            Some(cfg) if spec.kind != TargetKind::Http => match Hooks::start(cfg, spec.is_embedded()) {
+                Ok(h) => Some(h),
+                Err(e) => {
+                    error = Some(format!("{}: target {:?}: {e}", loaded.path.display(), spec.name));
+                    break;
+                }
+            },
+            _ => None,
+        };
         let sim = if spec.is_embedded() {
             let mut cfg = p.simulator.clone();
             cfg.flavor =
@@ -160,6 +119,7 @@ pub fn run_profile(loaded: &Loaded, opts: &Options, stop: watch::Receiver<bool>)
             retry: &p.retry,
             body: loaded.bodies.get(i).and_then(|b| b.as_deref()),
             embedded: sim.as_ref().map(|s| (s.url.clone(), &p.simulator)),
+            tracker: hooks.as_ref().map(|h| h.tracker.clone()),
         };
         let t: Arc<dyn Target> = match target::build(spec, &ctx) {
             Ok(t) => t,
@@ -196,6 +156,9 @@ pub fn run_profile(loaded: &Loaded, opts: &Options, stop: watch::Receiver<bool>)
         if let Some(b) = bar {
             let _ = b.join();
         }
+        // Statuses of the last messages arrive after the last answer: wait for them before the
+        // simulator that sends them stops.
+        let delivery = hooks.map(|h| h.finish(&|| *stop.borrow()));
         let sim_stats = sim.and_then(Embedded::finish);
         match res {
             Ok((tr, hlog, tl)) => {
@@ -215,6 +178,21 @@ pub fn run_profile(loaded: &Loaded, opts: &Options, stop: watch::Receiver<bool>)
                 let mut extra = t.extra().unwrap_or_else(|| serde_json::json!({}));
                 if let Some(st) = sim_stats {
                     extra["simulator"] = serde_json::to_value(st).unwrap_or_default();
+                }
+                if let Some((stats, counters)) = delivery {
+                    if let Some(c) = counters {
+                        extra["webhook_receiver"] = serde_json::to_value(c).unwrap_or_default();
+                    }
+                    let path = dir.join(results::delivery_hlog_name(t.name()));
+                    let mut buf = Vec::new();
+                    let written = stats
+                        .histograms
+                        .write_hlog(&mut buf, tr.started_at, tr.elapsed)
+                        .and_then(|()| results::write_atomic(&path, &buf));
+                    if let Err(e) = written {
+                        error = Some(format!("{}: {e}", path.display()));
+                    }
+                    r.delivery = Some(stats);
                 }
                 if extra.as_object().is_some_and(|o| !o.is_empty()) {
                     r.extra = Some(extra);

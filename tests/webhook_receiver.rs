@@ -14,8 +14,8 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use wabench::webhook::{
-    ReceiverConfig, SignatureError, Status, StatusError, StatusKind, Tracker, cloud_envelope,
-    onprem_envelope, sign, spawn_local, verify,
+    ReceiverConfig, SignatureError, Status, StatusError, StatusKind, Tracker, cloud_envelope, onprem_envelope, sign,
+    spawn_local, verify,
 };
 
 const SECRET: &[u8] = b"app-secret-for-tests";
@@ -36,10 +36,7 @@ fn signature_valid() {
 #[test]
 fn signature_wrong_secret() {
     let header = sign(b"other-secret", b"body");
-    assert_eq!(
-        verify(SECRET, b"body", Some(&header)),
-        Err(SignatureError::Mismatch)
-    );
+    assert_eq!(verify(SECRET, b"body", Some(&header)), Err(SignatureError::Mismatch));
 }
 
 #[test]
@@ -50,34 +47,22 @@ fn signature_missing_header() {
 #[test]
 fn signature_tampered_body() {
     let header = sign(SECRET, b"{\"statuses\":[]}");
-    assert_eq!(
-        verify(SECRET, b"{\"statuses\":[ ]}", Some(&header)),
-        Err(SignatureError::Mismatch)
-    );
+    assert_eq!(verify(SECRET, b"{\"statuses\":[ ]}", Some(&header)), Err(SignatureError::Mismatch));
 }
 
 #[test]
 fn signature_wrong_prefix() {
     let header = sign(SECRET, b"body");
     let sha1 = header.replacen("sha256=", "sha1=", 1);
-    assert_eq!(
-        verify(SECRET, b"body", Some(&sha1)),
-        Err(SignatureError::WrongPrefix)
-    );
+    assert_eq!(verify(SECRET, b"body", Some(&sha1)), Err(SignatureError::WrongPrefix));
     let bare = header.trim_start_matches("sha256=").to_owned();
-    assert_eq!(
-        verify(SECRET, b"body", Some(&bare)),
-        Err(SignatureError::WrongPrefix)
-    );
+    assert_eq!(verify(SECRET, b"body", Some(&bare)), Err(SignatureError::WrongPrefix));
 }
 
 #[test]
 fn signature_bad_hex() {
     let bad = format!("sha256={}", "zz".repeat(32));
-    assert_eq!(
-        verify(SECRET, b"body", Some(&bad)),
-        Err(SignatureError::BadHex)
-    );
+    assert_eq!(verify(SECRET, b"body", Some(&bad)), Err(SignatureError::BadHex));
 }
 
 fn status(id: &str, kind: StatusKind) -> Status {
@@ -108,21 +93,13 @@ async fn call(
     body: impl Into<Bytes>,
 ) -> (StatusCode, Bytes) {
     let stream = TcpStream::connect(addr).await.unwrap();
-    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
-        .await
-        .unwrap();
+    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await.unwrap();
     tokio::spawn(conn);
-    let mut req = Request::builder()
-        .method(method)
-        .uri(uri)
-        .header("host", addr.to_string());
+    let mut req = Request::builder().method(method).uri(uri).header("host", addr.to_string());
     for (k, v) in headers {
         req = req.header(*k, *v);
     }
-    let resp = sender
-        .send_request(req.body(Full::new(body.into())).unwrap())
-        .await
-        .unwrap();
+    let resp = sender.send_request(req.body(Full::new(body.into())).unwrap()).await.unwrap();
     let status = resp.status();
     let body = resp.into_body().collect().await.unwrap().to_bytes();
     (status, body)
@@ -134,10 +111,7 @@ async fn post_signed(addr: SocketAddr, body: &[u8]) -> StatusCode {
         addr,
         "POST",
         "/webhook",
-        &[
-            ("x-hub-signature-256", &sig),
-            ("content-type", "application/json"),
-        ],
+        &[("x-hub-signature-256", &sig), ("content-type", "application/json")],
         body.to_vec(),
     )
     .await
@@ -147,8 +121,7 @@ async fn post_signed(addr: SocketAddr, body: &[u8]) -> StatusCode {
 #[tokio::test]
 async fn handshake_right_token_returns_challenge() {
     let h = spawn_local(cloud_cfg(), Tracker::default()).await.unwrap();
-    let uri =
-        format!("/webhook?hub.mode=subscribe&hub.verify_token={TOKEN}&hub.challenge=1158201444");
+    let uri = format!("/webhook?hub.mode=subscribe&hub.verify_token={TOKEN}&hub.challenge=1158201444");
     let (status, body) = call(h.addr, "GET", &uri, &[], Bytes::new()).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(&body[..], b"1158201444");
@@ -178,16 +151,10 @@ async fn handshake_wrong_token_is_refused() {
     h.stop().await.unwrap();
 
     // Without a configured token every handshake is refused.
-    let cfg = ReceiverConfig {
-        verify_token: None,
-        ..cloud_cfg()
-    };
+    let cfg = ReceiverConfig { verify_token: None, ..cloud_cfg() };
     let h = spawn_local(cfg, Tracker::default()).await.unwrap();
     let uri = "/webhook?hub.mode=subscribe&hub.verify_token=&hub.challenge=1";
-    assert_eq!(
-        call(h.addr, "GET", uri, &[], Bytes::new()).await.0,
-        StatusCode::FORBIDDEN
-    );
+    assert_eq!(call(h.addr, "GET", uri, &[], Bytes::new()).await.0, StatusCode::FORBIDDEN);
     h.stop().await.unwrap();
 }
 
@@ -231,18 +198,11 @@ async fn signed_cloud_statuses_reach_the_tracker() {
 #[tokio::test]
 async fn onprem_mode_accepts_unsigned_bodies() {
     let tracker = Tracker::default();
-    let cfg = ReceiverConfig {
-        app_secret: None,
-        ..cloud_cfg()
-    };
+    let cfg = ReceiverConfig { app_secret: None, ..cloud_cfg() };
     let h = spawn_local(cfg, tracker.clone()).await.unwrap();
     let t0 = Instant::now();
     tracker.sent("gBEGkZ", t0, t0);
-    let body = serde_json::to_vec(&onprem_envelope(vec![status(
-        "gBEGkZ",
-        StatusKind::Delivered,
-    )]))
-    .unwrap();
+    let body = serde_json::to_vec(&onprem_envelope(vec![status("gBEGkZ", StatusKind::Delivered)])).unwrap();
     let (st, _) = call(h.addr, "POST", "/webhook", &[], body).await;
     assert_eq!(st, StatusCode::OK);
     h.stop().await.unwrap();
@@ -272,10 +232,7 @@ async fn bad_or_missing_signature_is_rejected() {
         (&[], StatusCode::UNAUTHORIZED),
         (&[("x-hub-signature-256", &wrong)], StatusCode::FORBIDDEN),
         (&[("x-hub-signature-256", &bad_hex)], StatusCode::FORBIDDEN),
-        (
-            &[("x-hub-signature-256", "sha1=abcd")],
-            StatusCode::FORBIDDEN,
-        ),
+        (&[("x-hub-signature-256", "sha1=abcd")], StatusCode::FORBIDDEN),
     ];
     for (headers, want) in cases {
         let (st, _) = call(h.addr, "POST", "/webhook", headers, body.clone()).await;
@@ -283,20 +240,10 @@ async fn bad_or_missing_signature_is_rejected() {
     }
     // Tampered: signature of a different body.
     let other = sign(SECRET, b"{\"statuses\":[]}");
-    let (st, _) = call(
-        h.addr,
-        "POST",
-        "/webhook",
-        &[("x-hub-signature-256", &other)],
-        body,
-    )
-    .await;
+    let (st, _) = call(h.addr, "POST", "/webhook", &[("x-hub-signature-256", &other)], body).await;
     assert_eq!(st, StatusCode::FORBIDDEN);
     let c = h.counters();
-    assert_eq!(
-        (c.missing_signature, c.bad_signature, c.received),
-        (1, 4, 0)
-    );
+    assert_eq!((c.missing_signature, c.bad_signature, c.received), (1, 4, 0));
     h.stop().await.unwrap();
     assert_eq!(tracker.snapshot().statuses.sent, 0);
 }
@@ -314,12 +261,7 @@ async fn malformed_bodies_get_400() {
         b"\xff\xfe\x00garbage",
     ];
     for body in bodies {
-        assert_eq!(
-            post_signed(h.addr, body).await,
-            StatusCode::BAD_REQUEST,
-            "{}",
-            String::from_utf8_lossy(body)
-        );
+        assert_eq!(post_signed(h.addr, body).await, StatusCode::BAD_REQUEST, "{}", String::from_utf8_lossy(body));
     }
     assert_eq!(h.counters().malformed, bodies.len() as u64);
     // Still serving.
@@ -333,19 +275,14 @@ async fn oversize_bodies_get_413() {
     let h = spawn_local(cloud_cfg(), Tracker::default()).await.unwrap();
     // Declared length over the cap.
     let big = vec![b' '; 4097];
-    assert_eq!(
-        post_signed(h.addr, &big).await,
-        StatusCode::PAYLOAD_TOO_LARGE
-    );
+    assert_eq!(post_signed(h.addr, &big).await, StatusCode::PAYLOAD_TOO_LARGE);
     // Exactly at the cap is read (and then rejected as malformed, not as too large).
     let at_cap = vec![b' '; 4096];
     assert_eq!(post_signed(h.addr, &at_cap).await, StatusCode::BAD_REQUEST);
 
     // Chunked body without Content-Length, growing past the cap.
     let stream = TcpStream::connect(h.addr).await.unwrap();
-    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
-        .await
-        .unwrap();
+    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await.unwrap();
     tokio::spawn(conn);
     let body = Chunked { left: 10 };
     let req = Request::post("/webhook")
@@ -370,11 +307,7 @@ async fn oversize_bodies_get_413() {
         .await
         .expect("answered before the body was sent")
         .unwrap();
-    assert!(
-        buf[..n].starts_with(b"HTTP/1.1 413"),
-        "{}",
-        String::from_utf8_lossy(&buf[..n])
-    );
+    assert!(buf[..n].starts_with(b"HTTP/1.1 413"), "{}", String::from_utf8_lossy(&buf[..n]));
     assert_eq!(h.counters().too_large, 3);
     h.stop().await.unwrap();
 }
@@ -403,14 +336,8 @@ impl hyper::body::Body for Chunked {
 #[tokio::test]
 async fn wrong_path_and_method() {
     let h = spawn_local(cloud_cfg(), Tracker::default()).await.unwrap();
-    assert_eq!(
-        call(h.addr, "POST", "/other", &[], Bytes::new()).await.0,
-        StatusCode::NOT_FOUND
-    );
-    assert_eq!(
-        call(h.addr, "PUT", "/webhook", &[], Bytes::new()).await.0,
-        StatusCode::METHOD_NOT_ALLOWED
-    );
+    assert_eq!(call(h.addr, "POST", "/other", &[], Bytes::new()).await.0, StatusCode::NOT_FOUND);
+    assert_eq!(call(h.addr, "PUT", "/webhook", &[], Bytes::new()).await.0, StatusCode::METHOD_NOT_ALLOWED);
     h.stop().await.unwrap();
 }
 
@@ -430,35 +357,21 @@ async fn arbitrary_bytes_never_break_the_receiver() {
             })
             .collect();
         let st = post_signed(h.addr, &body).await;
-        assert!(
-            st == StatusCode::BAD_REQUEST || st == StatusCode::OK,
-            "{st}"
-        );
+        assert!(st == StatusCode::BAD_REQUEST || st == StatusCode::OK, "{st}");
     }
     // Single-byte corruptions of a valid webhook.
-    let valid = serde_json::to_vec(&cloud_envelope(
-        "1",
-        "2",
-        "3",
-        vec![failed("wamid.Z", 131026)],
-    ))
-    .unwrap();
+    let valid = serde_json::to_vec(&cloud_envelope("1", "2", "3", vec![failed("wamid.Z", 131026)])).unwrap();
     for i in (0..valid.len()).step_by(5) {
         for b in [b'"', b'}', b'9', 0xC3] {
             let mut body = valid.clone();
             body[i] = b;
             let st = post_signed(h.addr, &body).await;
-            assert!(
-                st == StatusCode::BAD_REQUEST || st == StatusCode::OK,
-                "{st}"
-            );
+            assert!(st == StatusCode::BAD_REQUEST || st == StatusCode::OK, "{st}");
         }
     }
     // Garbage on the wire.
     let mut raw = TcpStream::connect(h.addr).await.unwrap();
-    raw.write_all(b"\x00\x01GARBAGE / HTTP/9\r\n\r\n")
-        .await
-        .unwrap();
+    raw.write_all(b"\x00\x01GARBAGE / HTTP/9\r\n\r\n").await.unwrap();
     let mut buf = Vec::new();
     let _ = tokio::time::timeout(Duration::from_secs(10), raw.read_to_end(&mut buf)).await;
     let ok = serde_json::to_vec(&onprem_envelope(vec![])).unwrap();
@@ -479,12 +392,7 @@ async fn concurrent_webhooks_are_all_applied() {
     for i in 0..n {
         let addr = h.addr;
         tasks.spawn(async move {
-            let env = cloud_envelope(
-                "1",
-                "2",
-                "3",
-                vec![status(&format!("wamid.{i}"), StatusKind::Delivered)],
-            );
+            let env = cloud_envelope("1", "2", "3", vec![status(&format!("wamid.{i}"), StatusKind::Delivered)]);
             post_signed(addr, &serde_json::to_vec(&env).unwrap()).await
         });
     }
@@ -502,9 +410,7 @@ async fn concurrent_webhooks_are_all_applied() {
 async fn stop_closes_idle_keep_alive_connections() {
     let h = spawn_local(cloud_cfg(), Tracker::default()).await.unwrap();
     let stream = TcpStream::connect(h.addr).await.unwrap();
-    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
-        .await
-        .unwrap();
+    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await.unwrap();
     let conn = tokio::spawn(conn);
     let body = serde_json::to_vec(&onprem_envelope(vec![])).unwrap();
     let req = Request::post("/webhook")
@@ -512,10 +418,7 @@ async fn stop_closes_idle_keep_alive_connections() {
         .header("x-hub-signature-256", sign(SECRET, &body))
         .body(Full::new(Bytes::from(body)))
         .unwrap();
-    assert_eq!(
-        sender.send_request(req).await.unwrap().status(),
-        StatusCode::OK
-    );
+    assert_eq!(sender.send_request(req).await.unwrap().status(), StatusCode::OK);
     // The client keeps its connection open; stopping must not wait for it to go away.
     tokio::time::timeout(Duration::from_secs(5), h.stop())
         .await
@@ -530,21 +433,13 @@ async fn serve_runs_until_its_shutdown_future_completes() {
     let addr = listener.local_addr().unwrap();
     let tracker = Tracker::default();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(wabench::webhook::serve(
-        listener,
-        cloud_cfg(),
-        tracker.clone(),
-        async move {
-            let _ = stopped.await;
-        },
-    ));
+    let server = tokio::spawn(wabench::webhook::serve(listener, cloud_cfg(), tracker.clone(), async move {
+        let _ = stopped.await;
+    }));
     let t0 = Instant::now();
     tracker.sent("wamid.S", t0, t0);
     let env = cloud_envelope("1", "2", "3", vec![failed("wamid.S", 131049)]);
-    assert_eq!(
-        post_signed(addr, &serde_json::to_vec(&env).unwrap()).await,
-        StatusCode::OK
-    );
+    assert_eq!(post_signed(addr, &serde_json::to_vec(&env).unwrap()).await, StatusCode::OK);
     stop.send(()).unwrap();
     server.await.unwrap().unwrap();
     let s = tracker.finish();

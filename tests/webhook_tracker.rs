@@ -37,11 +37,7 @@ fn tracker_latencies_and_outcomes() {
     assert_eq!(l.send_start_to_delivered.count, 1);
     // 3 significant digits: values within 0.1 %.
     let near = |v: u64, want: u64| v.abs_diff(want) <= want / 1000 + 1;
-    assert!(
-        near(l.accept_to_sent.p50, 500_000),
-        "{:?}",
-        l.accept_to_sent
-    );
+    assert!(near(l.accept_to_sent.p50, 500_000), "{:?}", l.accept_to_sent);
     assert!(near(l.accept_to_delivered.max, 1_000_000));
     assert!(near(l.send_start_to_delivered.p99, 1_100_000));
     assert!(near(l.accept_to_read.p999, 60_000_000));
@@ -59,29 +55,14 @@ fn tracker_histograms_write_an_hlog() {
     t.sent("m", t0, t0);
     t.status(&status("m", StatusKind::Delivered), t0 + ms(250));
     let mut out = Vec::new();
-    t.snapshot()
-        .histograms
-        .write_hlog(
-            &mut out,
-            std::time::SystemTime::now(),
-            Duration::from_secs(5),
-        )
-        .unwrap();
+    t.snapshot().histograms.write_hlog(&mut out, std::time::SystemTime::now(), Duration::from_secs(5)).unwrap();
     let tags: Vec<String> = IntervalLogIterator::new(&out)
         .filter_map(|e| match e.unwrap() {
             LogEntry::Interval(h) => h.tag().map(|t| t.as_str().to_owned()),
             _ => None,
         })
         .collect();
-    assert_eq!(
-        tags,
-        [
-            "accept_to_sent",
-            "accept_to_delivered",
-            "accept_to_read",
-            "send_start_to_delivered"
-        ]
-    );
+    assert_eq!(tags, ["accept_to_sent", "accept_to_delivered", "accept_to_read", "send_start_to_delivered"]);
 }
 
 #[test]
@@ -201,11 +182,7 @@ fn tracker_status_before_accept_is_reconciled() {
 
 #[test]
 fn tracker_expiry_with_short_horizon() {
-    let t = Tracker::new(TrackerConfig {
-        horizon: Duration::from_secs(1),
-        max_tracked: 100,
-        shards: 1,
-    });
+    let t = Tracker::new(TrackerConfig { horizon: Duration::from_secs(1), max_tracked: 100, shards: 1 });
     let t0 = Instant::now();
     t.sent("old-done", t0, t0);
     t.status(&status("old-done", StatusKind::Delivered), t0 + ms(10));
@@ -217,10 +194,7 @@ fn tracker_expiry_with_short_horizon() {
     let s = t.snapshot();
     assert_eq!(s.expired, 3);
     assert_eq!(s.tracked, 1);
-    assert_eq!(
-        s.lost, 1,
-        "accepted without final status within the horizon"
-    );
+    assert_eq!(s.lost, 1, "accepted without final status within the horizon");
     assert_eq!(s.unknown_ids, 1);
     // A late status for an evicted id is now an unknown id.
     t.status(&status("old-pending", StatusKind::Delivered), t0 + ms(2001));
@@ -237,11 +211,7 @@ fn tracker_lost_at_end() {
         t.sent(&format!("m{i}"), t0, t0 + ms(1));
     }
     for i in 0..7 {
-        let kind = if i % 2 == 0 {
-            StatusKind::Delivered
-        } else {
-            StatusKind::Read
-        };
+        let kind = if i % 2 == 0 { StatusKind::Delivered } else { StatusKind::Read };
         t.status(&status(&format!("m{i}"), kind), t0 + ms(100));
     }
     t.status(&status("m7", StatusKind::Sent), t0 + ms(100)); // sent is not final
@@ -257,11 +227,7 @@ fn tracker_lost_at_end() {
 
 #[test]
 fn tracker_overflow_is_counted() {
-    let t = Tracker::new(TrackerConfig {
-        horizon: Duration::from_secs(60),
-        max_tracked: 5,
-        shards: 1,
-    });
+    let t = Tracker::new(TrackerConfig { horizon: Duration::from_secs(60), max_tracked: 5, shards: 1 });
     let t0 = Instant::now();
     for i in 0..8 {
         t.sent(&format!("m{i}"), t0, t0);

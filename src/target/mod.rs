@@ -155,6 +155,8 @@ pub struct BuildCtx<'a> {
     pub body: Option<&'a [u8]>,
     /// For `base_url = "embedded"`: the URL of the simulator started for this target, and its config.
     pub embedded: Option<(String, &'a crate::sim::SimConfig)>,
+    /// Correlates accepted messages with their status webhooks, when `[webhooks]` is configured.
+    pub tracker: Option<crate::webhook::Tracker>,
 }
 
 fn env_var(target: &str, field: &str, var: &str) -> Result<String, String> {
@@ -186,6 +188,7 @@ pub fn build(spec: &TargetSpec, ctx: &BuildCtx<'_>) -> Result<Arc<dyn Target>, S
         recipients: ctx.recipients.clone(),
         retry: ctx.retry.clone(),
         seed: ctx.seed,
+        tracker: ctx.tracker.clone(),
     };
     if spec.kind == TargetKind::Cloud {
         let token = match (&spec.token_env, &spec.token_file) {

@@ -35,11 +35,7 @@ pub struct TrackerConfig {
 
 impl Default for TrackerConfig {
     fn default() -> Self {
-        Self {
-            horizon: Duration::from_secs(600),
-            max_tracked: 1_000_000,
-            shards: 8,
-        }
+        Self { horizon: Duration::from_secs(600), max_tracked: 1_000_000, shards: 8 }
     }
 }
 
@@ -156,10 +152,7 @@ impl Shard {
                 break;
             };
             // A stale queue item (the entry's deadline moved) leaves the entry in place.
-            let current = self
-                .entries
-                .get(&*id)
-                .is_some_and(|e| e.deadline == deadline);
+            let current = self.entries.get(&*id).is_some_and(|e| e.deadline == deadline);
             if let Some(entry) = current.then(|| self.entries.remove(&*id)).flatten() {
                 self.counts.expired += 1;
                 self.retire(&entry);
@@ -301,13 +294,7 @@ impl Tracker {
                 })
             })
             .collect();
-        Self {
-            inner: Arc::new(Inner {
-                horizon: cfg.horizon.min(MAX_HORIZON),
-                shard_cap,
-                shards,
-            }),
-        }
+        Self { inner: Arc::new(Inner { horizon: cfg.horizon.min(MAX_HORIZON), shard_cap, shards }) }
     }
 
     fn lock(&self, id: &str) -> MutexGuard<'_, Shard> {
@@ -325,10 +312,7 @@ impl Tracker {
         let mut shard = self.lock(message_id);
         shard.sweep(accepted_at);
         shard.counts.accepted += 1;
-        let acc = Accept {
-            send_start,
-            accepted_at,
-        };
+        let acc = Accept { send_start, accepted_at };
         let deadline = deadline_after(accepted_at, horizon);
         let shard = &mut *shard;
         let full = shard.entries.len() >= cap;

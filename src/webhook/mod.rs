@@ -21,8 +21,8 @@ use serde::{Deserialize, Serialize};
 
 pub use correlate::{Tracker, TrackerConfig};
 pub use model::{
-    CloudEnvelope, OnPremEnvelope, ParseError, Status, StatusError, StatusKind, cloud_envelope,
-    onprem_envelope, parse, parse_notification,
+    CloudEnvelope, OnPremEnvelope, ParseError, Status, StatusError, StatusKind, cloud_envelope, onprem_envelope, parse,
+    parse_notification,
 };
 pub use receiver::{ReceiverConfig, ReceiverCounters, ReceiverHandle, serve, spawn, spawn_local};
 pub use signature::{SignatureError, sign, verify};
@@ -111,10 +111,7 @@ pub enum ConfigError {
     #[error("webhooks.verify_token_env: environment variable {var} is not valid UTF-8")]
     TokenEnvNotUnicode { var: String },
     #[error("webhooks.{field}: {reason}")]
-    Invalid {
-        field: &'static str,
-        reason: &'static str,
-    },
+    Invalid { field: &'static str, reason: &'static str },
 }
 
 impl WebhookConfig {
@@ -124,25 +121,15 @@ impl WebhookConfig {
     }
 
     /// Like [`resolve`](Self::resolve) with an explicit environment lookup.
-    pub fn resolve_with(
-        &self,
-        env: impl Fn(&str) -> Option<OsString>,
-    ) -> Result<ReceiverConfig, ConfigError> {
+    pub fn resolve_with(&self, env: impl Fn(&str) -> Option<OsString>) -> Result<ReceiverConfig, ConfigError> {
         self.validate()?;
-        let app_secret = if self.verify_signature {
-            Some(self.app_secret(&env)?)
-        } else {
-            None
-        };
+        let app_secret = if self.verify_signature { Some(self.app_secret(&env)?) } else { None };
         let verify_token = match &self.verify_token_env {
             None => None,
             Some(var) => match env(var) {
                 None => None,
-                Some(v) => Some(
-                    v.into_string()
-                        .map_err(|_| ConfigError::TokenEnvNotUnicode { var: var.clone() })?,
-                )
-                .filter(|t| !t.is_empty()),
+                Some(v) => Some(v.into_string().map_err(|_| ConfigError::TokenEnvNotUnicode { var: var.clone() })?)
+                    .filter(|t| !t.is_empty()),
             },
         };
         Ok(ReceiverConfig {
@@ -176,24 +163,16 @@ impl WebhookConfig {
 
     fn app_secret(&self, env: &impl Fn(&str) -> Option<OsString>) -> Result<Vec<u8>, ConfigError> {
         if let Some(path) = &self.app_secret_file {
-            let raw = std::fs::read(path).map_err(|source| ConfigError::SecretFile {
-                path: path.clone(),
-                source,
-            })?;
+            let raw = std::fs::read(path).map_err(|source| ConfigError::SecretFile { path: path.clone(), source })?;
             let secret = raw.trim_ascii().to_vec();
             if secret.is_empty() {
                 return Err(ConfigError::SecretFileEmpty { path: path.clone() });
             }
             return Ok(secret);
         }
-        let var = self
-            .app_secret_env
-            .as_ref()
-            .ok_or(ConfigError::NoSecretSource)?;
+        let var = self.app_secret_env.as_ref().ok_or(ConfigError::NoSecretSource)?;
         let value = env(var).ok_or_else(|| ConfigError::SecretEnvMissing { var: var.clone() })?;
-        let value = value
-            .into_string()
-            .map_err(|_| ConfigError::SecretEnvNotUnicode { var: var.clone() })?;
+        let value = value.into_string().map_err(|_| ConfigError::SecretEnvNotUnicode { var: var.clone() })?;
         if value.is_empty() {
             return Err(ConfigError::SecretEnvEmpty { var: var.clone() });
         }
@@ -202,11 +181,7 @@ impl WebhookConfig {
 
     /// Tracker limits from this table.
     pub fn tracker_config(&self) -> TrackerConfig {
-        TrackerConfig {
-            horizon: self.horizon,
-            max_tracked: self.max_tracked,
-            ..TrackerConfig::default()
-        }
+        TrackerConfig { horizon: self.horizon, max_tracked: self.max_tracked, ..TrackerConfig::default() }
     }
 }
 
@@ -230,20 +205,14 @@ mod tests {
     use super::*;
 
     fn env_of(pairs: &'static [(&'static str, &'static str)]) -> impl Fn(&str) -> Option<OsString> {
-        move |name| {
-            pairs
-                .iter()
-                .find(|(k, _)| *k == name)
-                .map(|(_, v)| OsString::from(*v))
-        }
+        move |name| pairs.iter().find(|(k, _)| *k == name).map(|(_, v)| OsString::from(*v))
     }
 
     #[test]
     fn defaults_and_toml() {
         let cfg: WebhookConfig = toml::from_str("").unwrap();
         assert_eq!(cfg, WebhookConfig::default());
-        let cfg: WebhookConfig =
-            toml::from_str("horizon = \"2m\"\ngrace = \"1s 500ms\"\nmax_tracked = 10").unwrap();
+        let cfg: WebhookConfig = toml::from_str("horizon = \"2m\"\ngrace = \"1s 500ms\"\nmax_tracked = 10").unwrap();
         assert_eq!(cfg.horizon, Duration::from_secs(120));
         assert_eq!(cfg.grace, Duration::from_millis(1500));
         let err = toml::from_str::<WebhookConfig>("app_secret = \"x\"").unwrap_err();
@@ -254,12 +223,8 @@ mod tests {
     #[test]
     fn resolves_secret_and_token_from_env() {
         let cfg = WebhookConfig::default();
-        let rc = cfg
-            .resolve_with(env_of(&[
-                ("WABENCH_APP_SECRET", "s3cret"),
-                ("WABENCH_VERIFY_TOKEN", "tok"),
-            ]))
-            .unwrap();
+        let rc =
+            cfg.resolve_with(env_of(&[("WABENCH_APP_SECRET", "s3cret"), ("WABENCH_VERIFY_TOKEN", "tok")])).unwrap();
         assert_eq!(rc.app_secret.as_deref(), Some(&b"s3cret"[..]));
         assert_eq!(rc.verify_token.as_deref(), Some("tok"));
         assert!(!format!("{rc:?}").contains("s3cret"));
@@ -269,24 +234,16 @@ mod tests {
 
     #[test]
     fn missing_secret_names_field_and_var() {
-        let err = WebhookConfig::default()
-            .resolve_with(env_of(&[]))
-            .unwrap_err();
+        let err = WebhookConfig::default().resolve_with(env_of(&[])).unwrap_err();
         let msg = err.to_string();
         assert!(msg.contains("webhooks.app_secret_env"), "{msg}");
         assert!(msg.contains("WABENCH_APP_SECRET"), "{msg}");
 
-        let onprem = WebhookConfig {
-            verify_signature: false,
-            ..WebhookConfig::default()
-        };
+        let onprem = WebhookConfig { verify_signature: false, ..WebhookConfig::default() };
         let rc = onprem.resolve_with(env_of(&[])).unwrap();
         assert!(rc.app_secret.is_none() && rc.verify_token.is_none());
 
-        let bad = WebhookConfig {
-            max_body: 0,
-            ..WebhookConfig::default()
-        };
+        let bad = WebhookConfig { max_body: 0, ..WebhookConfig::default() };
         let msg = bad.resolve_with(env_of(&[])).unwrap_err().to_string();
         assert!(msg.contains("webhooks.max_body"), "{msg}");
     }
@@ -296,16 +253,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("secret");
         std::fs::write(&path, "filesecret\n").unwrap();
-        let cfg = WebhookConfig {
-            app_secret_file: Some(path.clone()),
-            ..WebhookConfig::default()
-        };
+        let cfg = WebhookConfig { app_secret_file: Some(path.clone()), ..WebhookConfig::default() };
         let rc = cfg.resolve_with(env_of(&[])).unwrap();
         assert_eq!(rc.app_secret.as_deref(), Some(&b"filesecret"[..]));
-        let missing = WebhookConfig {
-            app_secret_file: Some(dir.path().join("nope")),
-            ..WebhookConfig::default()
-        };
+        let missing = WebhookConfig { app_secret_file: Some(dir.path().join("nope")), ..WebhookConfig::default() };
         let msg = missing.resolve_with(env_of(&[])).unwrap_err().to_string();
         assert!(msg.contains("webhooks.app_secret_file"), "{msg}");
     }

@@ -114,12 +114,7 @@ pub struct Status {
 
 impl Status {
     /// A status without conversation, pricing or errors.
-    pub fn new(
-        id: impl Into<String>,
-        status: StatusKind,
-        unix_seconds: i64,
-        recipient_id: impl Into<String>,
-    ) -> Self {
+    pub fn new(id: impl Into<String>, status: StatusKind, unix_seconds: i64, recipient_id: impl Into<String>) -> Self {
         Self {
             id: id.into(),
             status,
@@ -201,20 +196,12 @@ pub struct StatusError {
 
 impl StatusError {
     pub fn new(code: i64, title: impl Into<String>) -> Self {
-        Self {
-            code,
-            title: title.into(),
-            message: None,
-            error_data: None,
-            href: None,
-        }
+        Self { code, title: title.into(), message: None, error_data: None, href: None }
     }
 
     /// Sets `error_data.details`.
     pub fn with_details(mut self, details: impl Into<String>) -> Self {
-        self.error_data = Some(ErrorData {
-            details: details.into(),
-        });
+        self.error_data = Some(ErrorData { details: details.into() });
         self
     }
 }
@@ -318,9 +305,7 @@ pub enum ParseError {
     Json(#[from] serde_json::Error),
     #[error("unexpected object {0:?} (expected \"whatsapp_business_account\")")]
     UnexpectedObject(String),
-    #[error(
-        "body is neither a Cloud envelope (object/entry) nor an On-Premises body (statuses/messages)"
-    )]
+    #[error("body is neither a Cloud envelope (object/entry) nor an On-Premises body (statuses/messages)")]
     UnknownShape,
 }
 
@@ -370,11 +355,7 @@ pub fn parse_notification(body: &[u8]) -> Result<Notification, ParseError> {
                 inbound_messages += value.messages.map_or(0, |m| m.len());
             }
         }
-        return Ok(Notification {
-            shape: Shape::Cloud,
-            statuses,
-            inbound_messages,
-        });
+        return Ok(Notification { shape: Shape::Cloud, statuses, inbound_messages });
     }
     if any.entry.is_some() {
         return Err(ParseError::UnknownShape);
@@ -406,10 +387,7 @@ mod tests {
             "419561257915477",
             "106540352242922",
             "15550783881",
-            vec![
-                Status::new("wamid.1", StatusKind::Sent, 1_700_000_000, "15550001"),
-                failed.clone(),
-            ],
+            vec![Status::new("wamid.1", StatusKind::Sent, 1_700_000_000, "15550001"), failed.clone()],
         );
         let body = serde_json::to_vec(&env).unwrap();
         let n = parse_notification(&body).unwrap();
@@ -449,14 +427,8 @@ mod tests {
     fn rejects_other_shapes() {
         assert!(matches!(parse(b"{}"), Err(ParseError::UnknownShape)));
         assert!(matches!(parse(b"[]"), Err(ParseError::Json(_))));
-        assert!(matches!(
-            parse(b"{\"object\":\"page\",\"entry\":[]}"),
-            Err(ParseError::UnexpectedObject(_))
-        ));
-        assert!(matches!(
-            parse(b"{\"statuses\":[{\"id\":1}]}"),
-            Err(ParseError::Json(_))
-        ));
+        assert!(matches!(parse(b"{\"object\":\"page\",\"entry\":[]}"), Err(ParseError::UnexpectedObject(_))));
+        assert!(matches!(parse(b"{\"statuses\":[{\"id\":1}]}"), Err(ParseError::Json(_))));
         assert!(matches!(parse(b"\xff\xfe"), Err(ParseError::Json(_))));
     }
 }

@@ -198,8 +198,7 @@ fn respond(status: StatusCode, body: &'static str) -> Resp {
 /// A response after which the connection is closed (the request body was not read).
 fn respond_close(status: StatusCode, body: &'static str) -> Resp {
     let mut r = respond(status, body);
-    r.headers_mut()
-        .insert(CONNECTION, HeaderValue::from_static("close"));
+    r.headers_mut().insert(CONNECTION, HeaderValue::from_static("close"));
     r
 }
 
@@ -218,8 +217,7 @@ where
         _ => {
             bump(&shared.counters.method_not_allowed);
             let mut r = respond_close(StatusCode::METHOD_NOT_ALLOWED, "");
-            r.headers_mut()
-                .insert(ALLOW, HeaderValue::from_static("GET, POST"));
+            r.headers_mut().insert(ALLOW, HeaderValue::from_static("GET, POST"));
             r
         }
     }
@@ -245,8 +243,7 @@ fn handshake(shared: &Shared, query: &str) -> Resp {
         (Some("subscribe"), Some(challenge)) if token_ok => {
             bump(&shared.counters.handshakes_ok);
             let mut r = Response::new(Full::new(Bytes::from(challenge)));
-            r.headers_mut()
-                .insert(CONTENT_TYPE, HeaderValue::from_static("text/plain"));
+            r.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static("text/plain"));
             r
         }
         _ => {
@@ -283,11 +280,7 @@ where
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
     let counters = &shared.counters;
-    let declared = req
-        .headers()
-        .get(CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
+    let declared = req.headers().get(CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
     if declared.is_some_and(|n| n > shared.max_body as u64) {
         bump(&counters.too_large);
         return respond_close(StatusCode::PAYLOAD_TOO_LARGE, "");
@@ -341,10 +334,7 @@ where
     };
     let n_statuses = notification.statuses.len() as u64;
     if n_statuses > 0 {
-        let batch = Batch {
-            statuses: notification.statuses,
-            received_at,
-        };
+        let batch = Batch { statuses: notification.statuses, received_at };
         let queued = match shared.queue.try_send(batch) {
             Ok(()) => true,
             Err(mpsc::error::TrySendError::Full(batch)) => {
@@ -360,26 +350,18 @@ where
     }
     bump(&counters.received);
     counters.statuses.fetch_add(n_statuses, Ordering::Relaxed);
-    counters
-        .inbound_messages
-        .fetch_add(notification.inbound_messages as u64, Ordering::Relaxed);
+    counters.inbound_messages.fetch_add(notification.inbound_messages as u64, Ordering::Relaxed);
     respond(StatusCode::OK, "")
 }
 
-async fn serve_connection(
-    stream: tokio::net::TcpStream,
-    shared: Arc<Shared>,
-    mut closing: watch::Receiver<bool>,
-) {
+async fn serve_connection(stream: tokio::net::TcpStream, shared: Arc<Shared>, mut closing: watch::Receiver<bool>) {
     let _ = stream.set_nodelay(true);
     let svc = service_fn(move |req| {
         let shared = shared.clone();
         async move { Ok::<_, Infallible>(handle(&shared, req).await) }
     });
     let mut builder = http1::Builder::new();
-    builder
-        .timer(TokioTimer::new())
-        .header_read_timeout(READ_TIMEOUT);
+    builder.timer(TokioTimer::new()).header_read_timeout(READ_TIMEOUT);
     let conn = builder.serve_connection(TokioIo::new(stream), svc);
     tokio::pin!(conn);
     let mut shutting_down = false;
@@ -452,10 +434,7 @@ async fn serve_counted(
     }
     drop(listener);
     let _ = close_tx.send(true);
-    let drained = tokio::time::timeout(DRAIN_TIMEOUT, async {
-        while conns.join_next().await.is_some() {}
-    })
-    .await;
+    let drained = tokio::time::timeout(DRAIN_TIMEOUT, async { while conns.join_next().await.is_some() {} }).await;
     if drained.is_err() {
         conns.shutdown().await;
     }
@@ -497,29 +476,14 @@ impl ReceiverHandle {
 }
 
 /// Starts a receiver on an already bound listener, as a task on the current tokio runtime.
-pub fn spawn(
-    listener: TcpListener,
-    cfg: ReceiverConfig,
-    tracker: Tracker,
-) -> io::Result<ReceiverHandle> {
+pub fn spawn(listener: TcpListener, cfg: ReceiverConfig, tracker: Tracker) -> io::Result<ReceiverHandle> {
     let addr = listener.local_addr()?;
     let counters = Arc::<Counters>::default();
     let (stop, stopped) = oneshot::channel::<()>();
-    let task = tokio::spawn(serve_counted(
-        listener,
-        cfg,
-        tracker,
-        counters.clone(),
-        async move {
-            let _ = stopped.await;
-        },
-    ));
-    Ok(ReceiverHandle {
-        addr,
-        counters,
-        stop: Some(stop),
-        task,
-    })
+    let task = tokio::spawn(serve_counted(listener, cfg, tracker, counters.clone(), async move {
+        let _ = stopped.await;
+    }));
+    Ok(ReceiverHandle { addr, counters, stop: Some(stop), task })
 }
 
 /// Starts a receiver on `127.0.0.1` with an ephemeral port, in the background.

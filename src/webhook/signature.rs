@@ -57,8 +57,7 @@ pub struct Verifier {
 impl Verifier {
     /// Prepares a verifier for `secret`. Any key length is accepted.
     pub fn new(secret: &[u8]) -> Self {
-        let keyed = <HmacSha256 as KeyInit>::new_from_slice(secret)
-            .expect("HMAC accepts keys of any length");
+        let keyed = <HmacSha256 as KeyInit>::new_from_slice(secret).expect("HMAC accepts keys of any length");
         Self { keyed }
     }
 
@@ -76,10 +75,7 @@ impl Verifier {
     /// Verifies `header` against `body`. The comparison of the tag is constant time.
     pub fn verify(&self, body: &[u8], header: Option<&str>) -> Result<(), SignatureError> {
         let header = header.ok_or(SignatureError::Missing)?;
-        let hex_part = header
-            .trim()
-            .strip_prefix(PREFIX)
-            .ok_or(SignatureError::WrongPrefix)?;
+        let hex_part = header.trim().strip_prefix(PREFIX).ok_or(SignatureError::WrongPrefix)?;
         // Decode into a fixed buffer: a valid tag is exactly 64 hex digits.
         let mut tag = [0u8; TAG_LEN];
         if hex_part.len() != 2 * TAG_LEN {
@@ -110,14 +106,8 @@ mod tests {
     fn known_vector() {
         // RFC 4231 test case 2: key "Jefe", data "what do ya want for nothing?".
         let sig = sign(b"Jefe", b"what do ya want for nothing?");
-        assert_eq!(
-            sig,
-            "sha256=5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
-        );
-        assert_eq!(
-            verify(b"Jefe", b"what do ya want for nothing?", Some(&sig)),
-            Ok(())
-        );
+        assert_eq!(sig, "sha256=5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
+        assert_eq!(verify(b"Jefe", b"what do ya want for nothing?", Some(&sig)), Ok(()));
     }
 
     #[test]
@@ -129,17 +119,8 @@ mod tests {
 
     #[test]
     fn short_and_odd_tags() {
-        assert_eq!(
-            verify(b"k", b"body", Some("sha256=abcd")),
-            Err(SignatureError::Mismatch)
-        );
-        assert_eq!(
-            verify(b"k", b"body", Some("sha256=abc")),
-            Err(SignatureError::BadHex)
-        );
-        assert_eq!(
-            verify(b"k", b"body", Some("sha256=")),
-            Err(SignatureError::Mismatch)
-        );
+        assert_eq!(verify(b"k", b"body", Some("sha256=abcd")), Err(SignatureError::Mismatch));
+        assert_eq!(verify(b"k", b"body", Some("sha256=abc")), Err(SignatureError::BadHex));
+        assert_eq!(verify(b"k", b"body", Some("sha256=")), Err(SignatureError::Mismatch));
     }
 }

@@ -4,14 +4,14 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use hdrhistogram::Histogram;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// Highest latency the histograms resolve (1 h, in µs); larger values are clamped to it.
 const HIST_MAX_US: u64 = 3_600_000_000;
 const HIST_SIGFIG: u8 = 3;
 
 /// The four latency distributions, in microseconds.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct DeliveryHistograms {
     /// API accept → `sent` webhook received.
     pub accept_to_sent: Histogram<u64>,
@@ -23,18 +23,16 @@ pub struct DeliveryHistograms {
     pub send_start_to_delivered: Histogram<u64>,
 }
 
+impl Default for DeliveryHistograms {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl DeliveryHistograms {
     pub(crate) fn new() -> Self {
-        let h = || {
-            Histogram::new_with_bounds(1, HIST_MAX_US, HIST_SIGFIG)
-                .expect("static histogram bounds are valid")
-        };
-        Self {
-            accept_to_sent: h(),
-            accept_to_delivered: h(),
-            accept_to_read: h(),
-            send_start_to_delivered: h(),
-        }
+        let h = || Histogram::new_with_bounds(1, HIST_MAX_US, HIST_SIGFIG).expect("static histogram bounds are valid");
+        Self { accept_to_sent: h(), accept_to_delivered: h(), accept_to_read: h(), send_start_to_delivered: h() }
     }
 
     /// The histograms with stable tags, e.g. for writing an `.hlog` file.
@@ -78,14 +76,12 @@ impl DeliveryHistograms {
         let _ = self.accept_to_sent.add(&other.accept_to_sent);
         let _ = self.accept_to_delivered.add(&other.accept_to_delivered);
         let _ = self.accept_to_read.add(&other.accept_to_read);
-        let _ = self
-            .send_start_to_delivered
-            .add(&other.send_start_to_delivered);
+        let _ = self.send_start_to_delivered.add(&other.send_start_to_delivered);
     }
 }
 
 /// Counts of status objects received, by kind (duplicates included).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct KindCounts {
     pub sent: u64,
     pub delivered: u64,
@@ -96,7 +92,7 @@ pub struct KindCounts {
 }
 
 /// Latency percentiles of one histogram, in microseconds.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Percentiles {
     pub count: u64,
     pub p50: u64,
@@ -125,7 +121,7 @@ impl Percentiles {
 }
 
 /// Percentiles of the four delivery latencies, in microseconds.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct LatencySummary {
     pub accept_to_sent: Percentiles,
     pub accept_to_delivered: Percentiles,
@@ -134,7 +130,7 @@ pub struct LatencySummary {
 }
 
 /// Delivery accounting of a run at one point in time.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DeliveryStats {
     /// Messages accepted by the API (calls to [`Tracker::sent`](super::Tracker::sent)).
     pub accepted: u64,

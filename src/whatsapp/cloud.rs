@@ -27,6 +27,46 @@ pub struct Common {
     pub recipients: Arc<Recipients>,
     pub retry: RetrySpec,
     pub seed: u64,
+    pub tracker: Option<crate::webhook::Tracker>,
+}
+
+impl Common {
+    /// Whether answers' bodies are needed: errors always (their code); successes to learn the message
+    /// id when webhooks are correlated.
+    pub fn wants_body(&self, status: StatusCode) -> bool {
+        !status.is_success() || self.tracker.is_some()
+    }
+
+    /// Report an accepted message to the webhook tracker.
+    pub fn accepted(&self, a: &Answer<'_>) {
+        if let Some(t) = &self.tracker
+            && let Some(id) = message_id(a.body)
+        {
+            t.sent(&id, a.started, a.done);
+        }
+    }
+
+    /// Classify an answer and decide on a retry; accepted messages are reported to the tracker.
+    pub fn classify(&self, a: &Answer<'_>) -> Classified {
+        let outcome = codes::outcome(a.status, a.body);
+        if outcome.is_ok() {
+            self.accepted(a);
+        }
+        Classified { outcome, retry_after: codes::retry_after(outcome, a.attempt, &self.retry) }
+    }
+}
+
+/// The message id of a send's success answer (`messages[0].id`, both APIs).
+pub fn message_id(body: &[u8]) -> Option<String> {
+    #[derive(serde::Deserialize)]
+    struct Answer {
+        messages: Vec<Id>,
+    }
+    #[derive(serde::Deserialize)]
+    struct Id {
+        id: String,
+    }
+    serde_json::from_slice::<Answer>(body).ok()?.messages.into_iter().next().map(|m| m.id)
 }
 
 pub struct CloudTarget {
@@ -94,10 +134,9 @@ impl Target for CloudTarget {
         message_request(&self.c, &self.mix, &self.uri, self.headers.clone(), seq, false)
     }
     fn wants_body(&self, status: StatusCode) -> bool {
-        !status.is_success()
+        self.c.wants_body(status)
     }
     fn classify(&self, a: &Answer<'_>) -> Classified {
-        let outcome = codes::outcome(a.status, a.body);
-        Classified { outcome, retry_after: codes::retry_after(outcome, a.attempt, &self.c.retry) }
+        self.c.classify(a)
     }
 }

@@ -60,11 +60,11 @@ impl Target for OnPremTarget {
         message_request(&self.c, &self.mix, &self.uri, h, seq, true)
     }
     fn wants_body(&self, status: StatusCode) -> bool {
-        !status.is_success()
+        self.c.wants_body(status)
     }
     fn classify(&self, a: &Answer<'_>) -> Classified {
-        let outcome = codes::outcome(a.status, a.body);
         if a.status == StatusCode::UNAUTHORIZED {
+            let outcome = codes::outcome(a.status, a.body);
             // The token expired or was revoked: log in again and send the message once more.
             self.session.invalidate();
             let again = (a.attempt < self.c.retry.max_attempts).then_some(Duration::from_millis(200));
@@ -73,7 +73,7 @@ impl Target for OnPremTarget {
                 retry_after: again,
             };
         }
-        Classified { outcome, retry_after: codes::retry_after(outcome, a.attempt, &self.c.retry) }
+        self.c.classify(a)
     }
     fn extra(&self) -> Option<serde_json::Value> {
         let (logins, failed) = self.session.logins();
