@@ -1,0 +1,109 @@
+//! Criterion benchmarks of the hot paths: what every request, answer or webhook goes through.
+//! Run: `cargo bench --bench hot_paths`; compare with a saved baseline:
+//! `cargo bench --bench hot_paths -- --save-baseline main` then `-- --baseline main`.
+
+use std::hint::black_box;
+use std::time::{Duration, Instant};
+
+use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
+use http::StatusCode;
+use wabench::load::Pacer;
+use wabench::metrics::{self, Outcome, Recorder};
+use wabench::whatsapp::body::{self, Kind, Mix};
+use wabench::whatsapp::{MessagesSpec, codes};
+
+fn histograms(c: &mut Criterion) {
+    let mut g = c.benchmark_group("histogram");
+    let mut h = metrics::histogram();
+    let mut v = 1u64;
+    g.bench_function("record", |b| {
+        b.iter(|| {
+            v = v.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            h.saturating_record(black_box(1 + (v >> 40) % 2_000_000));
+        })
+    });
+    let mut full = metrics::histogram();
+    for i in 1..200_000u64 {
+        full.saturating_record(i * 7 % 3_000_000 + 1);
+    }
+    g.bench_function("merge_full", |b| {
+        b.iter_batched(metrics::histogram, |mut acc| acc.add(black_box(&full)).map(|_| acc), BatchSize::SmallInput)
+    });
+    g.bench_function("p99", |b| b.iter(|| black_box(&full).value_at_quantile(0.99)));
+    g.finish();
+
+    let t0 = Instant::now();
+    let mut rec = Recorder::new(0, t0, None, Default::default());
+    c.bench_function("recorder/start_finish", |b| {
+        b.iter(|| {
+            let now = Instant::now();
+            rec.start(now, now);
+            rec.finish(now, now, now + Duration::from_micros(250), Outcome::Ok);
+        })
+    });
+}
+
+fn pacer(c: &mut Criterion) {
+    let p = Pacer::stages(0.0, &[(30_000.0, Duration::from_secs(60)), (30_000.0, Duration::from_secs(600))], None);
+    let mut n = 0u64;
+    c.bench_function("pacer/due", |b| {
+        b.iter(|| {
+            n = (n + 7919) % p.total();
+            black_box(p.due(black_box(n)))
+        })
+    });
+    let mut t = 0u64;
+    c.bench_function("pacer/due_by", |b| {
+        b.iter(|| {
+            t = (t + 7_919_000) % 660_000_000_000;
+            black_box(p.due_by(Duration::from_nanos(black_box(t))))
+        })
+    });
+}
+
+fn requests(c: &mut Criterion) {
+    let spec = MessagesSpec { text: 70, template: 20, image: 5, interactive: 5, ..Default::default() };
+    let mix = Mix::new(&spec, 42);
+    let mut g = c.benchmark_group("request_body");
+    for kind in [Kind::Text, Kind::Template, Kind::Image, Kind::Document, Kind::Interactive, Kind::Reaction] {
+        g.bench_function(format!("cloud/{}", kind.name()), |b| {
+            b.iter(|| body::cloud(&spec, kind, black_box("15550001234"), black_box(12345)))
+        });
+    }
+    g.bench_function("onprem/template", |b| {
+        b.iter(|| body::onprem(&spec, Kind::Template, black_box("15550001234"), black_box(12345)))
+    });
+    g.bench_function("mix/kind", |b| b.iter(|| mix.kind(black_box(987_654))));
+    g.finish();
+}
+
+fn classification(c: &mut Criterion) {
+    let err = br#"{"error":{"message":"(#131056) (Business Account, Consumer Account) pair rate limit hit","type":"OAuthException","code":131056,"error_data":{"messaging_product":"whatsapp","details":"Message failed to send because there were too many messages sent from this phone number to the same phone number in a short period of time."},"fbtrace_id":"AbCdEf"}}"#;
+    let ok = br#"{"messaging_product":"whatsapp","contacts":[{"input":"15550001234","wa_id":"15550001234"}],"messages":[{"id":"wamid.HBgLMTU1NTAwMDEyMzQVAgARGBI5QTNDQTVCM0Q0Q0Q2RTY3RTcA","message_status":"accepted"}]}"#;
+    let onprem = br#"{"errors":[{"code":1015,"title":"Too many requests","details":"Rate limit hit"}],"meta":{"api_status":"stable","version":"2.53.4"}}"#;
+    let mut g = c.benchmark_group("classify");
+    g.bench_function("cloud_error", |b| b.iter(|| codes::outcome(StatusCode::TOO_MANY_REQUESTS, black_box(err))));
+    g.bench_function("onprem_error", |b| b.iter(|| codes::outcome(StatusCode::TOO_MANY_REQUESTS, black_box(onprem))));
+    g.bench_function("success", |b| b.iter(|| codes::outcome(StatusCode::OK, black_box(ok))));
+    g.bench_function("message_id", |b| b.iter(|| wabench::whatsapp::cloud::message_id(black_box(ok))));
+    g.finish();
+}
+
+fn webhooks(c: &mut Criterion) {
+    use wabench::webhook::{Status, StatusKind, cloud_envelope, parse, sign, verify};
+    let statuses = vec![
+        Status::new("wamid.AAA", StatusKind::Sent, 1_700_000_000, "15550001234"),
+        Status::new("wamid.AAA", StatusKind::Delivered, 1_700_000_001, "15550001234"),
+    ];
+    let body =
+        serde_json::to_vec(&cloud_envelope("102290129340398", "106540352242922", "15550783881", statuses)).unwrap();
+    let secret = b"app-secret-for-benchmarks";
+    let header = sign(secret, &body);
+    let mut g = c.benchmark_group("webhook");
+    g.bench_function("verify_signature", |b| b.iter(|| verify(secret, black_box(&body), Some(black_box(&header)))));
+    g.bench_function("parse", |b| b.iter(|| parse(black_box(&body))));
+    g.finish();
+}
+
+criterion_group!(benches, histograms, pacer, requests, classification, webhooks);
+criterion_main!(benches);
