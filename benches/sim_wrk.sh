@@ -12,7 +12,9 @@ if ! command -v wrk >/dev/null 2>&1; then
 fi
 BIN="${CARGO_TARGET_DIR:-target}/release/examples/sim_server"
 LOG="$(mktemp)"
-"$BIN" "$PORT" cloud 2>"$LOG" &
+# wrk occupies one of the two cores; one runtime worker for the simulator avoids the two
+# fighting over the same core (override with SIM_THREADS).
+SIM_THREADS="${SIM_THREADS:-1}" "$BIN" "$PORT" cloud 2>"$LOG" &
 SERVER=$!
 trap 'kill -INT "$SERVER" 2>/dev/null || true; wait "$SERVER" 2>/dev/null || true; cat "$LOG"; rm -f "$LOG"' EXIT
 ADDR=""

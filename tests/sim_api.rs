@@ -217,6 +217,7 @@ async fn cloud_token_rules() {
 
     let mut cfg = quick(Flavor::Cloud);
     cfg.cloud.tokens = vec!["good".into()];
+    cfg.cloud.api_versions = vec!["v23.0".into()];
     let sim = spawn_local(cfg).await.unwrap();
     let mut c = Client::connect(&sim).await;
     assert_eq!(
@@ -224,6 +225,10 @@ async fn cloud_token_rules() {
         StatusCode::OK
     );
     assert_cloud_error(&c.post(PATH, Some("Bearer other"), &body).await, 401, 190);
+    let r = c
+        .post("/v19.0/1234567890/messages", Some("Bearer good"), &body)
+        .await;
+    assert_cloud_error(&r, 400, 100);
 }
 
 #[tokio::test]

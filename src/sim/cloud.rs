@@ -99,14 +99,14 @@ pub(crate) async fn handle(st: &State, req: Request<Incoming>, ctx: Ctx) -> Repl
     }
 }
 
-/// Parse `/{version}/{phone-number-id}/messages`; returns the phone-number-id.
-fn route(path: &str) -> Option<&str> {
+/// Parse `/{version}/{phone-number-id}/messages`; returns the version and phone-number-id.
+fn route(path: &str) -> Option<(&str, &str)> {
     let mut it = path.trim_matches('/').split('/');
     let (version, phone, leaf) = (it.next()?, it.next()?, it.next()?);
     if it.next().is_some() || leaf != "messages" || !valid_version(version) {
         return None;
     }
-    Some(phone)
+    Some((version, phone))
 }
 
 /// `vNN.N`: a `v`, digits, a dot, digits.
@@ -172,7 +172,7 @@ fn check_token(st: &State, req: &Request<Incoming>) -> Result<(), CloudError> {
 }
 
 async fn handle_inner(st: &State, req: Request<Incoming>, ctx: Ctx) -> Result<Reply, CloudError> {
-    let Some(phone) = route(req.uri().path()) else {
+    let Some((version, phone)) = route(req.uri().path()) else {
         return Err(CloudError::new(
             StatusCode::NOT_FOUND,
             100,
@@ -186,6 +186,15 @@ async fn handle_inner(st: &State, req: Request<Incoming>, ctx: Ctx) -> Result<Re
             100,
             "Unsupported request method",
             "The messages endpoint accepts POST only.",
+        ));
+    }
+    let versions = &st.cfg.cloud.api_versions;
+    if !versions.is_empty() && !versions.iter().any(|v| v == version) {
+        return Err(CloudError::new(
+            StatusCode::BAD_REQUEST,
+            100,
+            "Unsupported API version",
+            format!("API version {version} is not available; use one of {versions:?}."),
         ));
     }
     let ids = &st.cfg.cloud.phone_number_ids;
@@ -347,8 +356,8 @@ mod tests {
 
     #[test]
     fn routes() {
-        assert_eq!(route("/v23.0/123/messages"), Some("123"));
-        assert_eq!(route("/v9.1/abc/messages"), Some("abc"));
+        assert_eq!(route("/v23.0/123/messages"), Some(("v23.0", "123")));
+        assert_eq!(route("/v9.1/abc/messages"), Some(("v9.1", "abc")));
         assert_eq!(route("/23.0/123/messages"), None);
         assert_eq!(route("/v23/123/messages"), None);
         assert_eq!(route("/v23.0/123/media"), None);

@@ -175,6 +175,9 @@ pub struct CloudConfig {
     pub tokens: Vec<String>,
     /// Accepted phone-number-ids. Empty (default): any all-digit id.
     pub phone_number_ids: Vec<String>,
+    /// Accepted Graph API versions (e.g. `["v23.0"]`). Empty (default): any `vNN.N`.
+    /// Another version gets HTTP 400 with code 100.
+    pub api_versions: Vec<String>,
 }
 
 impl Default for CloudConfig {
@@ -185,6 +188,7 @@ impl Default for CloudConfig {
             pair_limit: PairLimitConfig::default(),
             tokens: Vec::new(),
             phone_number_ids: Vec::new(),
+            api_versions: Vec::new(),
         }
     }
 }
@@ -340,6 +344,9 @@ impl Default for RecipientRules {
     }
 }
 
+/// Longest accepted `onprem.token_ttl`.
+const MAX_TOKEN_TTL: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
+
 /// A configuration value outside its allowed range.
 #[derive(Debug, thiserror::Error)]
 #[error("simulator config: {0}")]
@@ -405,6 +412,9 @@ impl SimConfig {
         }
         if http::StatusCode::from_u16(self.cloud.throttle_http_status).is_err() {
             return err("cloud.throttle_http_status is not an HTTP status");
+        }
+        if self.onprem.token_ttl.is_zero() || self.onprem.token_ttl > MAX_TOKEN_TTL {
+            return err("onprem.token_ttl must be in (0, 100 years]");
         }
         if self.max_body_bytes == 0 {
             return err("max_body_bytes must be > 0");
