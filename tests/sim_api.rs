@@ -10,7 +10,7 @@ use http::{Method, StatusCode};
 use serde_json::{Value, json};
 use sim_support::*;
 use tokio::net::TcpStream;
-use wabench::sim::config::DowntimeWindow;
+use wabench::sim::config::{DowntimeWindow, UpgradeConfig};
 use wabench::sim::{Flavor, SimConfig, spawn_local};
 
 // ---- Cloud -----------------------------------------------------------------------------------
@@ -259,6 +259,32 @@ async fn cloud_throughput_limit() {
     let mut c = Client::connect(&sim).await;
     c.send(&text_to("15551234567")).await;
     assert_cloud_error(&c.send(&text_to("15551234568")).await, 400, 130429);
+}
+
+#[tokio::test]
+async fn cloud_throughput_upgrade() {
+    let mut cfg = quick(Flavor::Cloud);
+    cfg.cloud.throughput_mps = 1;
+    cfg.cloud.pair_limit.enabled = false;
+    cfg.cloud.upgrade = Some(UpgradeConfig {
+        start: Duration::ZERO,
+        duration: Duration::from_secs(600),
+        throughput_mps: 1000,
+    });
+    let sim = spawn_local(cfg.clone()).await.unwrap();
+    let mut c = Client::connect(&sim).await;
+    assert_cloud_error(&c.send(&text_to("15551234567")).await, 429, 131057);
+    // After the upgrade the new limit applies.
+    cfg.cloud.upgrade = Some(UpgradeConfig {
+        start: Duration::ZERO,
+        duration: Duration::ZERO,
+        throughput_mps: 1000,
+    });
+    let sim = spawn_local(cfg).await.unwrap();
+    let mut c = Client::connect(&sim).await;
+    for _ in 0..5 {
+        assert_eq!(c.send(&text_to("15551234567")).await.status, StatusCode::OK);
+    }
 }
 
 #[tokio::test]

@@ -11,11 +11,11 @@ use http::{Method, Request, StatusCode, header};
 use hyper::body::Incoming;
 use serde_json::json;
 
-use super::config::SimConfig;
+use super::config::{DowntimeWindow, SimConfig};
 use super::message::{self, Parsed, Problem};
 use super::model::{
-    KeyedLimiter, RecipientVerdict, base64url, hash_bytes, mix64, sanctioned_details, trace_id,
-    undeliverable_details,
+    KeyedLimiter, RecipientVerdict, base64url, hash_bytes, in_downtime, mix64, sanctioned_details,
+    trace_id, undeliverable_details,
 };
 use super::{BodyError, Ctx, Outcome, Reply, State, read_body};
 
@@ -23,6 +23,8 @@ use super::{BodyError, Ctx, Outcome, Reply, State, read_body};
 #[derive(Debug)]
 pub struct CloudState {
     throughput: Option<KeyedLimiter>,
+    /// Limiter after the throughput upgrade, and the upgrade window.
+    upgraded: Option<(Option<KeyedLimiter>, DowntimeWindow)>,
     pair: Option<KeyedLimiter>,
     throttle_status: StatusCode,
 }
@@ -35,6 +37,17 @@ impl CloudState {
         let pair = &c.pair_limit;
         CloudState {
             throughput: (c.throughput_mps > 0).then(|| KeyedLimiter::new(mps, mps)),
+            upgraded: c.upgrade.as_ref().map(|u| {
+                let mps = f64::from(u.throughput_mps);
+                let window = DowntimeWindow {
+                    start: u.start,
+                    duration: u.duration,
+                };
+                (
+                    (u.throughput_mps > 0).then(|| KeyedLimiter::new(mps, mps)),
+                    window,
+                )
+            }),
             pair: pair.enabled.then(|| {
                 KeyedLimiter::new(1.0 / pair.interval.as_secs_f64(), f64::from(pair.burst))
             }),
@@ -245,7 +258,29 @@ async fn handle_inner(st: &State, req: Request<Incoming>, ctx: Ctx) -> Result<Re
     let obj = message::parse_json(&body).map_err(problem)?;
     let parsed = message::validate(&obj, st.cfg.flavor).map_err(problem)?;
     let cs = &st.cloud;
-    if let Some(t) = &cs.throughput
+    let mut limiter = cs.throughput.as_ref();
+    let mut limit_mps = st.cfg.cloud.throughput_mps;
+    if let Some((after, window)) = &cs.upgraded {
+        let elapsed = st.elapsed();
+        if in_downtime(std::slice::from_ref(window), elapsed) {
+            return Err(CloudError::new(
+                cs.throttle_status,
+                131057,
+                "Account in maintenance mode",
+                "The business account is undergoing a throughput upgrade; retry in a minute.",
+            ));
+        }
+        if elapsed >= window.start {
+            limiter = after.as_ref();
+            limit_mps = st
+                .cfg
+                .cloud
+                .upgrade
+                .as_ref()
+                .map_or(limit_mps, |u| u.throughput_mps);
+        }
+    }
+    if let Some(t) = limiter
         && !t.try_take(phone_key)
     {
         return Err(CloudError::new(
@@ -253,8 +288,7 @@ async fn handle_inner(st: &State, req: Request<Incoming>, ctx: Ctx) -> Result<Re
             130429,
             "Rate limit hit",
             format!(
-                "Cloud API message throughput ({} messages per second) has been reached for this phone number.",
-                st.cfg.cloud.throughput_mps
+                "Cloud API message throughput ({limit_mps} messages per second) has been reached for this phone number."
             ),
         ));
     }
