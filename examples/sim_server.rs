@@ -1,7 +1,8 @@
 //! Standalone simulator for throughput measurements: zero latency, no throughput or pair limits.
 //!
 //! Usage: `sim_server [PORT] [cloud|onprem]` (default 8080, cloud; port 0 picks a free one).
-//! `SIM_THREADS` sets the runtime's worker threads (default: one per core). Stops on Ctrl-C and
+//! `SIM_THREADS` sets the runtime's worker threads (default: one per core; 1 runs a
+//! single-threaded runtime). Stops on Ctrl-C and
 //! prints its counters.
 
 use wabench::sim::{Flavor, Sim, SimConfig};
