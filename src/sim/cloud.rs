@@ -11,10 +11,11 @@ use http::{Method, Request, StatusCode, header};
 use hyper::body::Incoming;
 use serde_json::json;
 
-use super::config::SimConfig;
+use super::config::{DowntimeWindow, SimConfig};
 use super::message::{self, Parsed, Problem};
 use super::model::{
-    KeyedLimiter, RecipientVerdict, base64url, hash_bytes, mix64, sanctioned_details, trace_id, undeliverable_details,
+    KeyedLimiter, RecipientVerdict, base64url, hash_bytes, in_downtime, mix64, sanctioned_details, trace_id,
+    undeliverable_details,
 };
 use super::{BodyError, Ctx, Outcome, Reply, State, read_body};
 
@@ -22,6 +23,8 @@ use super::{BodyError, Ctx, Outcome, Reply, State, read_body};
 #[derive(Debug)]
 pub struct CloudState {
     throughput: Option<KeyedLimiter>,
+    /// Limiter after the throughput upgrade, and the upgrade window.
+    upgraded: Option<(Option<KeyedLimiter>, DowntimeWindow)>,
     pair: Option<KeyedLimiter>,
     throttle_status: StatusCode,
 }
@@ -34,6 +37,11 @@ impl CloudState {
         let pair = &c.pair_limit;
         CloudState {
             throughput: (c.throughput_mps > 0).then(|| KeyedLimiter::new(mps, mps)),
+            upgraded: c.upgrade.as_ref().map(|u| {
+                let mps = f64::from(u.throughput_mps);
+                let window = DowntimeWindow { start: u.start, duration: u.duration };
+                ((u.throughput_mps > 0).then(|| KeyedLimiter::new(mps, mps)), window)
+            }),
             pair: pair.enabled.then(|| KeyedLimiter::new(1.0 / pair.interval.as_secs_f64(), f64::from(pair.burst))),
             throttle_status: StatusCode::from_u16(c.throttle_http_status).unwrap_or(StatusCode::TOO_MANY_REQUESTS),
         }
@@ -87,14 +95,14 @@ pub(crate) async fn handle(st: &State, req: Request<Incoming>, ctx: Ctx) -> Repl
     }
 }
 
-/// Parse `/{version}/{phone-number-id}/messages`; returns the phone-number-id.
-fn route(path: &str) -> Option<&str> {
+/// Parse `/{version}/{phone-number-id}/messages`; returns the version and phone-number-id.
+fn route(path: &str) -> Option<(&str, &str)> {
     let mut it = path.trim_matches('/').split('/');
     let (version, phone, leaf) = (it.next()?, it.next()?, it.next()?);
     if it.next().is_some() || leaf != "messages" || !valid_version(version) {
         return None;
     }
-    Some(phone)
+    Some((version, phone))
 }
 
 /// `vNN.N`: a `v`, digits, a dot, digits.
@@ -157,7 +165,7 @@ fn check_token(st: &State, req: &Request<Incoming>) -> Result<(), CloudError> {
 }
 
 async fn handle_inner(st: &State, req: Request<Incoming>, ctx: Ctx) -> Result<Reply, CloudError> {
-    let Some(phone) = route(req.uri().path()) else {
+    let Some((version, phone)) = route(req.uri().path()) else {
         return Err(CloudError::new(
             StatusCode::NOT_FOUND,
             100,
@@ -171,6 +179,15 @@ async fn handle_inner(st: &State, req: Request<Incoming>, ctx: Ctx) -> Result<Re
             100,
             "Unsupported request method",
             "The messages endpoint accepts POST only.",
+        ));
+    }
+    let versions = &st.cfg.cloud.api_versions;
+    if !versions.is_empty() && !versions.iter().any(|v| v == version) {
+        return Err(CloudError::new(
+            StatusCode::BAD_REQUEST,
+            100,
+            "Unsupported API version",
+            format!("API version {version} is not available; use one of {versions:?}."),
         ));
     }
     let ids = &st.cfg.cloud.phone_number_ids;
@@ -221,7 +238,24 @@ async fn handle_inner(st: &State, req: Request<Incoming>, ctx: Ctx) -> Result<Re
     let obj = message::parse_json(&body).map_err(problem)?;
     let parsed = message::validate(&obj, st.cfg.flavor).map_err(problem)?;
     let cs = &st.cloud;
-    if let Some(t) = &cs.throughput
+    let mut limiter = cs.throughput.as_ref();
+    let mut limit_mps = st.cfg.cloud.throughput_mps;
+    if let Some((after, window)) = &cs.upgraded {
+        let elapsed = st.elapsed();
+        if in_downtime(std::slice::from_ref(window), elapsed) {
+            return Err(CloudError::new(
+                cs.throttle_status,
+                131057,
+                "Account in maintenance mode",
+                "The business account is undergoing a throughput upgrade; retry in a minute.",
+            ));
+        }
+        if elapsed >= window.start {
+            limiter = after.as_ref();
+            limit_mps = st.cfg.cloud.upgrade.as_ref().map_or(limit_mps, |u| u.throughput_mps);
+        }
+    }
+    if let Some(t) = limiter
         && !t.try_take(phone_key)
     {
         return Err(CloudError::new(
@@ -229,8 +263,7 @@ async fn handle_inner(st: &State, req: Request<Incoming>, ctx: Ctx) -> Result<Re
             130429,
             "Rate limit hit",
             format!(
-                "Cloud API message throughput ({} messages per second) has been reached for this phone number.",
-                st.cfg.cloud.throughput_mps
+                "Cloud API message throughput ({limit_mps} messages per second) has been reached for this phone number."
             ),
         ));
     }
@@ -311,8 +344,8 @@ mod tests {
 
     #[test]
     fn routes() {
-        assert_eq!(route("/v23.0/123/messages"), Some("123"));
-        assert_eq!(route("/v9.1/abc/messages"), Some("abc"));
+        assert_eq!(route("/v23.0/123/messages"), Some(("v23.0", "123")));
+        assert_eq!(route("/v9.1/abc/messages"), Some(("v9.1", "abc")));
         assert_eq!(route("/23.0/123/messages"), None);
         assert_eq!(route("/v23/123/messages"), None);
         assert_eq!(route("/v23.0/123/media"), None);

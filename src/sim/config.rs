@@ -3,6 +3,31 @@
 //! Every field has a default taken from the platform facts (Meta's published limits) or, where Meta
 //! publishes nothing, from the harness's documented model. Durations are humantime strings
 //! (`"120ms"`, `"5m"`).
+//!
+//! ```toml
+//! [simulator]
+//! flavor = "cloud"            # or "onprem"
+//! seed = 7
+//! [simulator.latency]
+//! distribution = "lognormal"  # "constant" (uses median) or "uniform" (min..max)
+//! median = "120ms"
+//! p99 = "600ms"
+//! [simulator.cloud]
+//! throughput_mps = 80
+//! throttle_http_status = 429
+//! pair_limit = { enabled = true, interval = "6s", burst = 45 }
+//! [simulator.onprem]
+//! shards = 8
+//! per_shard_mps = 15.625
+//! token_ttl = "7days"
+//! users = [{ username = "admin", password = "secret" }]
+//! [[simulator.downtime]]
+//! start = "30s"
+//! duration = "10s"
+//! [simulator.recipients]
+//! undeliverable_suffixes = ["0000"]
+//! undeliverable_fraction = 0.01
+//! ```
 
 use std::time::Duration;
 
@@ -164,6 +189,12 @@ pub struct CloudConfig {
     pub tokens: Vec<String>,
     /// Accepted phone-number-ids. Empty (default): any all-digit id.
     pub phone_number_ids: Vec<String>,
+    /// Automatic throughput upgrade of every number (e.g. 80 → 1000 mps). Default: none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub upgrade: Option<UpgradeConfig>,
+    /// Accepted Graph API versions (e.g. `["v23.0"]`). Empty (default): any `vNN.N`.
+    /// Another version gets HTTP 400 with code 100.
+    pub api_versions: Vec<String>,
 }
 
 impl Default for CloudConfig {
@@ -174,7 +205,30 @@ impl Default for CloudConfig {
             pair_limit: PairLimitConfig::default(),
             tokens: Vec::new(),
             phone_number_ids: Vec::new(),
+            api_versions: Vec::new(),
+            upgrade: None,
         }
+    }
+}
+
+/// Throughput upgrade: from `start` (after server start) for `duration` every send gets 131057
+/// (HTTP `throttle_http_status`); afterwards the per-number limit is `throughput_mps`.
+#[derive(Deserialize, Serialize, Clone, Debug)]
+#[serde(deny_unknown_fields, default)]
+pub struct UpgradeConfig {
+    /// Default 60s.
+    #[serde(with = "humantime_serde")]
+    pub start: Duration,
+    /// Default 60s (Meta: about a minute).
+    #[serde(with = "humantime_serde")]
+    pub duration: Duration,
+    /// Limit after the upgrade. Default 1000.
+    pub throughput_mps: u32,
+}
+
+impl Default for UpgradeConfig {
+    fn default() -> Self {
+        UpgradeConfig { start: Duration::from_secs(60), duration: Duration::from_secs(60), throughput_mps: 1000 }
     }
 }
 
@@ -322,6 +376,9 @@ impl Default for RecipientRules {
     }
 }
 
+/// Longest accepted `onprem.token_ttl`.
+const MAX_TOKEN_TTL: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
+
 /// A configuration value outside its allowed range.
 #[derive(Debug, thiserror::Error)]
 #[error("simulator config: {0}")]
@@ -384,6 +441,9 @@ impl SimConfig {
         if http::StatusCode::from_u16(self.cloud.throttle_http_status).is_err() {
             return err("cloud.throttle_http_status is not an HTTP status");
         }
+        if self.onprem.token_ttl.is_zero() || self.onprem.token_ttl > MAX_TOKEN_TTL {
+            return err("onprem.token_ttl must be in (0, 100 years]");
+        }
         if self.max_body_bytes == 0 {
             return err("max_body_bytes must be > 0");
         }
@@ -428,6 +488,25 @@ mod tests {
         assert_eq!(cfg.downtime[0].start, Duration::from_secs(30));
         assert_eq!(cfg.latency_median(), Duration::ZERO);
         cfg.validate().unwrap();
+    }
+
+    #[test]
+    fn module_doc_example_parses() {
+        let doc = include_str!("config.rs");
+        let start = doc.find("//! ```toml\n").unwrap() + "//! ```toml\n".len();
+        let end = start + doc[start..].find("//! ```").unwrap();
+        let text: String = doc[start..end]
+            .lines()
+            .map(|l| l.trim_start_matches("//!").trim_start())
+            .collect::<Vec<_>>()
+            .join("\n")
+            .replace("[simulator]", "")
+            .replace("[simulator.", "[")
+            .replace("[[simulator.", "[[");
+        let cfg: SimConfig = toml::from_str(&text).unwrap();
+        cfg.validate().unwrap();
+        assert_eq!(cfg.seed, 7);
+        assert_eq!(cfg.downtime.len(), 1);
     }
 
     #[test]

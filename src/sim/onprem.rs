@@ -24,6 +24,9 @@ use super::model::{
 };
 use super::{BodyError, Ctx, Outcome, Reply, State, read_body};
 
+/// Fallback token lifetime when the configured one overflows the clock.
+const MAX_TTL: std::time::Duration = std::time::Duration::from_secs(100 * 365 * 24 * 3600);
+
 /// On-prem users, tokens, request limiters and shard queues.
 #[derive(Debug)]
 pub struct OnPremState {
@@ -313,9 +316,11 @@ async fn login(st: &State, req: Request<Incoming>, ctx: Ctx) -> Result<Reply, On
     let mut token = String::from("eyJ");
     base64url(&raw, &mut token);
     let ttl = st.cfg.onprem.token_ttl;
-    let expiry = Instant::now() + ttl;
+    let now = Instant::now();
+    let expiry = now.checked_add(ttl).unwrap_or(now + MAX_TTL);
     st.onprem.tokens.write().unwrap_or_else(|e| e.into_inner()).insert(token.clone(), expiry);
-    let wall = chrono::Utc::now() + chrono::Duration::from_std(ttl).unwrap_or(chrono::Duration::days(7));
+    let utc = chrono::Utc::now();
+    let wall = chrono::Duration::from_std(ttl).ok().and_then(|d| utc.checked_add_signed(d)).unwrap_or(utc);
     let expires_after = wall.format("%Y-%m-%d %H:%M:%S+00:00").to_string();
     Ok(ok(st, StatusCode::OK, json!({"users": [{"token": token, "expires_after": expires_after}]}), Outcome::Ok))
 }

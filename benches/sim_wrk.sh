@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Throughput of the embedded simulator alone: release build of examples/sim_server.rs (zero
+# latency, no limits) driven by wrk with a Cloud API text send. Prints the requests per second.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PORT="${PORT:-0}"  # 0: an ephemeral port chosen by the server
+DURATION="${DURATION:-5s}"
+CONNS="${CONNS:-64}"
+cargo build --release --example sim_server
+if ! command -v wrk >/dev/null 2>&1; then
+    apt-get install -y wrk >/dev/null 2>&1 || { apt-get update >/dev/null && apt-get install -y wrk >/dev/null; }
+fi
+BIN="${CARGO_TARGET_DIR:-target}/release/examples/sim_server"
+LOG="$(mktemp)"
+# wrk occupies one of the two cores; one runtime worker for the simulator avoids the two
+# fighting over the same core (override with SIM_THREADS).
+SIM_THREADS="${SIM_THREADS:-1}" "$BIN" "$PORT" cloud 2>"$LOG" &
+SERVER=$!
+trap 'kill -INT "$SERVER" 2>/dev/null || true; wait "$SERVER" 2>/dev/null || true; cat "$LOG"; rm -f "$LOG"' EXIT
+ADDR=""
+for _ in $(seq 1 200); do  # the server prints its address once it listens (at most ~10 s)
+    ADDR="$(sed -n 's#.*listening on http://\([0-9.:]*\).*#\1#p' "$LOG")"
+    [ -n "$ADDR" ] && break
+    kill -0 "$SERVER" 2>/dev/null || { echo "simulator exited:"; cat "$LOG"; exit 1; }
+    sleep 0.05
+done
+[ -n "$ADDR" ] || { echo "simulator did not start"; exit 1; }
+OUT="$(wrk -t1 -c"$CONNS" -d"$DURATION" -s benches/cloud_send.lua "http://$ADDR/v23.0/1234567890/messages")"
+echo "$OUT"
+echo "command: wrk -t1 -c$CONNS -d$DURATION -s benches/cloud_send.lua http://$ADDR/v23.0/1234567890/messages"
+echo "req/s: $(echo "$OUT" | awk '/Requests\/sec/ {print $2}')"
