@@ -140,7 +140,9 @@ pub fn run_profile(loaded: &Loaded, opts: &Options, stop: watch::Receiver<bool>)
             eprintln!("wabench: {} → {} ({})", t.name(), ep.url(), describe(&plan));
         }
         let hlog_path = dir.join(results::hlog_name(t.name()));
-        let hlog = match open_partial(&hlog_path) {
+        // Unbuffered: each one-second interval reaches the file as it is written, so a killed run
+        // leaves a log readable up to its last second.
+        let hlog = match fs::File::create(results::partial(&hlog_path)) {
             Ok(h) => h,
             Err(e) => {
                 error = Some(format!("{}: {e}", hlog_path.display()));
@@ -163,7 +165,7 @@ pub fn run_profile(loaded: &Loaded, opts: &Options, stop: watch::Receiver<bool>)
         match res {
             Ok((tr, hlog, tl)) => {
                 timeline = tl;
-                let finished = finish_partial(hlog, &hlog_path);
+                let finished = hlog.sync_all().and_then(|()| fs::rename(results::partial(&hlog_path), &hlog_path));
                 let mut r = TargetResult::from_recorder(
                     t.name(),
                     t.kind(),

@@ -1,0 +1,80 @@
+//! Durability of results: SIGINT/SIGTERM write complete results marked interrupted (exit 130);
+//! SIGKILL leaves interval logs and a timeline readable up to the last second.
+
+mod common;
+
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{Behaviour, start};
+
+fn spawn(profile: &Path, out: &Path) -> Child {
+    Command::new(env!("CARGO_BIN_EXE_wabench"))
+        .args(["run", profile.to_str().unwrap(), "--out", out.to_str().unwrap(), "--quiet"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start wabench")
+}
+
+/// Wait (bounded) until the run has written at least `rows` timeline rows.
+fn wait_rows(out: &Path, rows: usize) {
+    let tl = out.join("timeline.csv.partial");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while Instant::now() < deadline {
+        if std::fs::read_to_string(&tl).map(|s| s.lines().count() > rows).unwrap_or(false) {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    panic!("no timeline rows appeared in {}", tl.display());
+}
+
+fn long_profile(dir: &Path, addr: std::net::SocketAddr) -> std::path::PathBuf {
+    common::profile(
+        dir,
+        &format!(
+            "name = \"long\"\n[load]\nrate = 200\nduration = \"60s\"\ndrain = \"1s\"\n[[targets]]\nname = \"t\"\nkind = \"http\"\nurl = \"http://{addr}/\"\n"
+        ),
+    )
+}
+
+#[test]
+fn sigint_writes_complete_results_marked_interrupted() {
+    let s = start(Behaviour::default());
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let mut child = spawn(&long_profile(dir.path(), s.addr), &out);
+    wait_rows(&out, 2);
+    let pid = child.id().to_string();
+    assert!(Command::new("kill").args(["-INT", &pid]).status().unwrap().success());
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(130));
+    let run = wabench::results::read_run(&out).unwrap();
+    assert!(run.interrupted);
+    let t = &run.targets[0];
+    assert!(t.requests.sent >= 200 && t.requests.sent < 12_000, "sent {}", t.requests.sent);
+    assert_eq!(t.requests.ok, t.requests.sent);
+    let log = wabench::metrics::hlog::read(&out.join("t.hlog")).unwrap();
+    assert_eq!(log.total().unwrap().len(), t.latency_us.count, "the interval log holds every latency");
+    assert!(out.join("timeline.csv").exists() && !out.join("timeline.csv.partial").exists());
+}
+
+#[test]
+fn sigkill_leaves_readable_partial_files() {
+    let s = start(Behaviour::default());
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let mut child = spawn(&long_profile(dir.path(), s.addr), &out);
+    wait_rows(&out, 3);
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(!out.join("run.json").exists(), "a killed run has no run.json");
+    let log = wabench::metrics::hlog::read(&out.join("t.hlog.partial")).unwrap();
+    assert!(log.entries.len() >= 3, "{} intervals", log.entries.len());
+    assert!(log.entries.iter().all(|e| e.histogram.len() > 0));
+    let csv = std::fs::read_to_string(out.join("timeline.csv.partial")).unwrap();
+    assert!(csv.starts_with("target,second,"));
+    assert!(csv.lines().count() >= 4);
+}
