@@ -73,7 +73,7 @@ fn sigkill_leaves_readable_partial_files() {
     assert!(!out.join("run.json").exists(), "a killed run has no run.json");
     let log = wabench::metrics::hlog::read(&out.join("t.hlog.partial")).unwrap();
     assert!(log.entries.len() >= 3, "{} intervals", log.entries.len());
-    assert!(log.entries.iter().all(|e| e.histogram.len() > 0));
+    assert!(log.entries.iter().all(|e| !e.histogram.is_empty()));
     let csv = std::fs::read_to_string(out.join("timeline.csv.partial")).unwrap();
     assert!(csv.starts_with("target,second,"));
     assert!(csv.lines().count() >= 4);
