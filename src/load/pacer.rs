@@ -44,6 +44,9 @@ pub struct Pacer {
     /// Cumulative seconds at the start of each segment.
     offsets: Vec<f64>,
     total: u64,
+    /// This pacer schedules only requests `n` of the whole plan with `n % shards == shard`.
+    shard: u64,
+    shards: u64,
 }
 
 /// Tolerance for float error in the cumulative count.
@@ -86,12 +89,25 @@ impl Pacer {
         if let Some(c) = cap {
             total = total.min(c);
         }
-        Pacer { segments, starts, ends, offsets, total }
+        Pacer { segments, starts, ends, offsets, total, shard: 0, shards: 1 }
     }
 
-    /// Requests in the whole plan.
+    /// The part of this plan that shard `index` of `count` sends: requests `n` of the whole plan with
+    /// `n % count == index`, at the same due times. The shards of a plan add up to it exactly.
+    pub fn shard(mut self, index: u64, count: u64) -> Pacer {
+        self.shard = index;
+        self.shards = count.max(1);
+        self
+    }
+
+    /// Local count of the requests among the first `global` of the whole plan.
+    fn local(&self, global: u64) -> u64 {
+        if global <= self.shard { 0 } else { (global - self.shard).div_ceil(self.shards) }
+    }
+
+    /// Requests in the plan (of this shard).
     pub fn total(&self) -> u64 {
-        self.total
+        self.local(self.total)
     }
 
     /// Length of the plan.
@@ -101,6 +117,7 @@ impl Pacer {
 
     /// When request `n` is due, from the start of the run; `None` past the end of the plan.
     pub fn due(&self, n: u64) -> Option<Duration> {
+        let n = n.checked_mul(self.shards)?.checked_add(self.shard)?;
         if n >= self.total {
             return None;
         }
@@ -123,7 +140,7 @@ impl Pacer {
 
     /// How many requests are due at or before `elapsed` (never more than the plan holds).
     pub fn due_by(&self, elapsed: Duration) -> u64 {
-        ((self.integral(elapsed.as_secs_f64()) + EPS).floor() as u64).min(self.total)
+        self.local(((self.integral(elapsed.as_secs_f64()) + EPS).floor() as u64).min(self.total))
     }
 
     /// The requested rate (requests/s) at `elapsed`.
@@ -240,6 +257,30 @@ mod tests {
         assert_eq!(p.total(), 42);
         assert_eq!(p.due(42), None);
         assert_eq!(p.due_by(secs(10.0)), 42);
+    }
+
+    #[test]
+    fn shards_add_up_to_the_whole_plan() {
+        let whole = Pacer::stages(0.0, &[(300.0, secs(4.0)), (300.0, secs(2.0))], None);
+        let mut all: Vec<Duration> = Vec::new();
+        let mut total = 0;
+        for i in 0..3 {
+            let p = whole.clone().shard(i, 3);
+            total += p.total();
+            for n in 0..p.total() {
+                let d = p.due(n).unwrap();
+                assert_eq!(Some(d), whole.due(n * 3 + i));
+                assert!(p.due_by(d) > n);
+                all.push(d);
+            }
+            assert_eq!(p.due(p.total()), None);
+            assert_eq!(p.due_by(secs(100.0)), p.total());
+        }
+        assert_eq!(total, whole.total());
+        all.sort();
+        let mut want: Vec<Duration> = (0..whole.total()).map(|n| whole.due(n).unwrap()).collect();
+        want.sort();
+        assert_eq!(all, want);
     }
 
     #[test]
