@@ -10,6 +10,7 @@ use std::ops::Range;
 use plotters::coord::Shift;
 use plotters::coord::ranged1d::{KeyPointHint, NoDefaultFormatting, Ranged, ValueFormatter};
 use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use crate::results;
 
@@ -31,6 +32,8 @@ pub const SKY: RGBColor = RGBColor(86, 180, 233);
 pub const INK: RGBColor = RGBColor(0, 0, 0);
 /// Secondary information (requested rate behind latencies).
 pub const GREY: RGBColor = RGBColor(120, 120, 120);
+/// Background reference (requested rate under achieved rates).
+pub const LIGHT: RGBColor = RGBColor(200, 200, 200);
 /// Series colours in order: one per target or run.
 pub const PALETTE: [RGBColor; 7] = [BLUE, VERMILLION, GREEN, PURPLE, ORANGE, SKY, INK];
 
@@ -186,14 +189,117 @@ pub fn render(fig: &Figure, dir: &Path) -> Result<Rendered, String> {
     Ok(Rendered { stem: fig.stem.clone(), title: fig.title.clone(), caption: fig.caption.clone(), svg })
 }
 
-/// Draw `fig` on any plotters backend.
+/// Draw `fig` on any plotters backend: title, a legend strip, then the plot.
 pub fn draw<DB: DrawingBackend>(fig: &Figure, root: &DrawingArea<DB, Shift>) -> Result<(), String> {
     root.fill(&WHITE).map_err(err)?;
     let body = root.titled(&fig.title, (FAMILY, 24).into_font().color(&INK)).map_err(err)?;
+    let items = legend_items(fig);
+    let rows = legend_layout(&body, &items)?;
+    let height = if rows.is_empty() { 0 } else { LEGEND_ROW * rows.len() as u32 + 8 };
+    let (legend, plot) = body.split_vertically(height);
+    draw_legend(&legend, &items, &rows)?;
     match &fig.plot {
-        Plot::Lines(p) => draw_lines(&body, p, &fig.no_data),
-        Plot::Stacked(s) => draw_stacked(&body, s, &fig.no_data),
+        Plot::Lines(p) => draw_lines(&plot, p, &fig.no_data),
+        Plot::Stacked(s) => draw_stacked(&plot, s, &fig.no_data),
     }
+}
+
+/// How a legend entry is drawn.
+#[derive(Debug, Clone, Copy)]
+enum Sample {
+    Line(Stroke, u32),
+    Swatch,
+}
+
+/// Height of one legend row in pixels.
+const LEGEND_ROW: u32 = 22;
+/// Left edge of the legend: in line with the plot area.
+const LEGEND_LEFT: i32 = 84;
+const LEGEND_SAMPLE: i32 = 26;
+
+fn legend_items(fig: &Figure) -> Vec<(String, RGBColor, Sample)> {
+    match &fig.plot {
+        Plot::Lines(p) => {
+            if !p.lines.iter().any(Line::has_data) {
+                return Vec::new();
+            }
+            let sec = p.secondary.iter().flat_map(|s| s.lines.iter()).filter(|l| l.has_data());
+            p.lines
+                .iter()
+                .chain(sec)
+                .map(|l| (l.label.clone(), l.color, Sample::Line(l.stroke, l.width)))
+                .collect()
+        }
+        Plot::Stacked(s) => {
+            let mut items: Vec<(String, RGBColor, Sample)> = Vec::new();
+            for layer in s.panels.iter().flat_map(|p| p.layers.iter()) {
+                if !items.iter().any(|i| i.0 == layer.label) {
+                    items.push((layer.label.clone(), layer.color, Sample::Swatch));
+                }
+            }
+            items
+        }
+    }
+}
+
+fn legend_font() -> TextStyle<'static> {
+    (FAMILY, 15).into_font().color(&INK)
+}
+
+/// Place legend entries left to right, wrapping to new rows: the x of each entry, by row.
+fn legend_layout<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    items: &[(String, RGBColor, Sample)],
+) -> Result<Vec<Vec<(usize, i32)>>, String> {
+    let width = area.dim_in_pixel().0 as i32 - 16;
+    let font = legend_font();
+    let mut rows: Vec<Vec<(usize, i32)>> = Vec::new();
+    let mut x = LEGEND_LEFT;
+    for (i, (label, _, _)) in items.iter().enumerate() {
+        let (w, _) = area.estimate_text_size(label, &font).map_err(err)?;
+        let need = LEGEND_SAMPLE + 6 + w as i32 + 22;
+        if rows.is_empty() || (x + need > width && x > LEGEND_LEFT) {
+            rows.push(Vec::new());
+            x = LEGEND_LEFT;
+        }
+        if let Some(r) = rows.last_mut() {
+            r.push((i, x));
+        }
+        x += need;
+    }
+    Ok(rows)
+}
+
+fn draw_legend<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    items: &[(String, RGBColor, Sample)],
+    rows: &[Vec<(usize, i32)>],
+) -> Result<(), String> {
+    let font = legend_font().pos(Pos::new(HPos::Left, VPos::Center));
+    for (r, row) in rows.iter().enumerate() {
+        let y = 4 + LEGEND_ROW as i32 * r as i32 + LEGEND_ROW as i32 / 2;
+        for (i, x) in row {
+            let (label, color, sample) = &items[*i];
+            match sample {
+                Sample::Swatch => {
+                    area.draw(&Rectangle::new([(*x + 4, y - 7), (*x + LEGEND_SAMPLE - 4, y + 7)], color.mix(0.85).filled()))
+                        .map_err(err)?;
+                }
+                Sample::Line(stroke, width) => {
+                    let style = color.stroke_width(*width);
+                    let parts: &[(i32, i32)] = match stroke {
+                        Stroke::Solid => &[(0, LEGEND_SAMPLE)],
+                        Stroke::Dashed => &[(0, 8), (12, 20), (24, LEGEND_SAMPLE)],
+                    };
+                    for (a, b) in parts {
+                        area.draw(&PathElement::new(vec![(*x + a, y), (*x + b, y)], style)).map_err(err)?;
+                    }
+                }
+            }
+            area.draw_text(label, &font, (*x + LEGEND_SAMPLE + 6, y)).map_err(err)?;
+        }
+    }
+    Ok(())
 }
 
 /// Tick positions for a seconds axis from `lo` to `hi`: a round step giving about 10 ticks.
@@ -261,8 +367,10 @@ fn decimals(max: f64) -> usize {
     }
 }
 
+/// A tick label with at most `d` decimals and no trailing zeros ("2", "2.5", "0.25").
 fn fmt_tick(v: f64, d: usize) -> String {
-    format!("{v:.d$}")
+    let s = format!("{v:.d$}");
+    if s.contains('.') { s.trim_end_matches('0').trim_end_matches('.').to_string() } else { s }
 }
 
 /// A y range with headroom; (0, 1) when nothing is plotted.
@@ -292,30 +400,9 @@ fn line_style(l: &Line) -> ShapeStyle {
     l.color.stroke_width(l.width)
 }
 
-/// The two strokes of a line's legend sample: one continuous stroke, or two short dashes.
-fn legend_strokes(l: &Line) -> [[(i32, i32); 2]; 2] {
-    match l.stroke {
-        Stroke::Solid => [[(0, 0), (10, 0)], [(10, 0), (20, 0)]],
-        Stroke::Dashed => [[(0, 0), (7, 0)], [(12, 0), (20, 0)]],
-    }
-}
-
-/// Draw `l` with `draw_one`, one call per contiguous segment; the first carries the legend entry.
-fn draw_line_segments(l: &Line, mut draw_one: impl FnMut(Vec<(f64, f64)>, bool) -> Result<(), String>) -> Result<(), String> {
-    for (i, seg) in segments(&l.points).into_iter().enumerate() {
-        draw_one(seg, i == 0)?;
-    }
-    Ok(())
-}
-
 fn note<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, text: &str) -> Result<(), String> {
     let (w, h) = area.dim_in_pixel();
-    let style = TextStyle::from((FAMILY, 22).into_font())
-        .color(&GREY)
-        .pos(plotters::style::text_anchor::Pos::new(
-            plotters::style::text_anchor::HPos::Center,
-            plotters::style::text_anchor::VPos::Center,
-        ));
+    let style = (FAMILY, 22).into_font().color(&GREY).pos(Pos::new(HPos::Center, VPos::Center));
     area.draw_text(text, &style, (w as i32 / 2, h as i32 / 2)).map_err(err)
 }
 
@@ -358,8 +445,8 @@ fn draw_lines<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, p: &LinePlot, n
         .y_label_formatter(&y_fmt)
         .axis_desc_style((FAMILY, 16))
         .label_style((FAMILY, 14))
-        .light_line_style(RGBColor(235, 235, 235))
-        .bold_line_style(RGBColor(215, 215, 215))
+        .max_light_lines(0)
+        .bold_line_style(RGBColor(225, 225, 225))
         .draw()
         .map_err(err)?;
     if let Some(s) = sec {
@@ -373,55 +460,25 @@ fn draw_lines<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, p: &LinePlot, n
             .draw()
             .map_err(err)?;
         for l in &s.lines {
-            draw_line_segments(l, |seg, first| {
-                let anno = match l.stroke {
+            for seg in segments(&l.points) {
+                match l.stroke {
                     Stroke::Solid => chart.draw_secondary_series(LineSeries::new(seg, line_style(l))),
-                    Stroke::Dashed => {
-                        chart.draw_secondary_series(DashedLineSeries::new(seg, 6, 4, line_style(l)))
-                    }
+                    Stroke::Dashed => chart.draw_secondary_series(DashedLineSeries::new(seg, 7, 5, line_style(l))),
                 }
                 .map_err(err)?;
-                if first {
-                    let (strokes, style) = (legend_strokes(l), line_style(l));
-                    anno.label(l.label.as_str()).legend(move |(x, y)| {
-                        EmptyElement::at((x, y))
-                            + PathElement::new(strokes[0], style)
-                            + PathElement::new(strokes[1], style)
-                    });
-                }
-                Ok(())
-            })?;
+            }
         }
     }
     for l in &p.lines {
-        draw_line_segments(l, |seg, first| {
-            let anno = match l.stroke {
+        for seg in segments(&l.points) {
+            match l.stroke {
                 Stroke::Solid => chart.draw_series(LineSeries::new(seg, line_style(l))),
-                Stroke::Dashed => chart.draw_series(DashedLineSeries::new(seg, 6, 4, line_style(l))),
+                Stroke::Dashed => chart.draw_series(DashedLineSeries::new(seg, 7, 5, line_style(l))),
             }
             .map_err(err)?;
-            if first {
-                let (strokes, style) = (legend_strokes(l), line_style(l));
-                anno.label(l.label.as_str()).legend(move |(x, y)| {
-                        EmptyElement::at((x, y))
-                            + PathElement::new(strokes[0], style)
-                            + PathElement::new(strokes[1], style)
-                    });
-            }
-            Ok(())
-        })?;
+        }
     }
-    if any {
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::UpperLeft)
-            .margin(12)
-            .label_font((FAMILY, 14))
-            .background_style(WHITE.mix(0.85))
-            .border_style(RGBColor(190, 190, 190))
-            .draw()
-            .map_err(err)?;
-    } else {
+    if !any {
         note(area, no_data)?;
     }
     Ok(())
@@ -469,8 +526,8 @@ fn draw_stacked<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, s: &StackPlot
             .y_label_formatter(&|y: &f64| fmt_tick(*y, dec))
             .axis_desc_style((FAMILY, 15))
             .label_style((FAMILY, 13))
-            .light_line_style(RGBColor(235, 235, 235))
-            .bold_line_style(RGBColor(215, 215, 215))
+            .max_light_lines(0)
+            .bold_line_style(RGBColor(225, 225, 225))
             .draw()
             .map_err(err)?;
         if seconds.is_empty() {
@@ -481,19 +538,8 @@ fn draw_stacked<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, s: &StackPlot
             let color = l.color;
             chart
                 .draw_series(AreaSeries::new(top.clone(), 0.0, color.mix(0.85)).border_style(color.stroke_width(1)))
-                .map_err(err)?
-                .label(l.label.as_str())
-                .legend(move |(x, y)| Rectangle::new([(x, y - 6), (x + 16, y + 6)], color.mix(0.85).filled()));
+                .map_err(err)?;
         }
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::UpperRight)
-            .margin(10)
-            .label_font((FAMILY, 13))
-            .background_style(WHITE.mix(0.85))
-            .border_style(RGBColor(190, 190, 190))
-            .draw()
-            .map_err(err)?;
     }
     Ok(())
 }

@@ -3,6 +3,7 @@
 //! delivery latency, for one) is one more builder here and one more entry in [`for_run`].
 
 use hdrhistogram::Histogram;
+use plotters::style::RGBColor;
 
 use super::charts::{self, Figure, Layer, Line, LinePlot, Panel, Plot, Secondary, StackPlot, Stroke, XAxis};
 use super::data::{RunData, TargetData};
@@ -96,7 +97,8 @@ pub fn latency_over_time(targets: &[TargetData]) -> Figure {
         lines.push(Line { label: format!("{} p99", t.name()), color, stroke: Stroke::Solid, width: 2, points: pts(|r| r.p99_us) });
         lines.push(Line { label: format!("{} p50", t.name()), color, stroke: Stroke::Dashed, width: 2, points: pts(|r| r.p50_us) });
     }
-    let secondary = requested_lines(targets, charts::GREY, 1).map(|lines| Secondary { y_label: "requested rate (req/s)".into(), lines });
+    let secondary = requested_lines(targets, "requested rate (right axis)", charts::GREY, Stroke::Dashed, 1)
+        .map(|lines| Secondary { y_label: "requested rate (req/s)".into(), lines });
     Figure {
         stem: "latency_over_time".into(),
         title: "Latency over time".into(),
@@ -114,8 +116,9 @@ pub fn latency_over_time(targets: &[TargetData]) -> Figure {
     }
 }
 
-/// The requested rate per second: one line when every target had the same plan, else one per target.
-fn requested_lines(targets: &[TargetData], color: plotters::style::RGBColor, width: u32) -> Option<Vec<Line>> {
+/// The requested rate per second: one line (`label`, `color`, `stroke`) when every target had the same
+/// plan, else one dashed line per target in its colour.
+fn requested_lines(targets: &[TargetData], label: &str, color: RGBColor, stroke: Stroke, width: u32) -> Option<Vec<Line>> {
     let per: Vec<Vec<(f64, Option<f64>)>> = targets
         .iter()
         .map(|t| t.timeline.iter().map(|r| (r.second as f64, r.requested.map(|v| v as f64))).collect())
@@ -125,17 +128,17 @@ fn requested_lines(targets: &[TargetData], color: plotters::style::RGBColor, wid
     }
     if per.windows(2).all(|w| w[0] == w[1]) {
         let points = per.into_iter().next().unwrap_or_default();
-        return Some(vec![Line { label: "requested".into(), color, stroke: Stroke::Dashed, width, points }]);
+        return Some(vec![Line { label: label.into(), color, stroke, width, points }]);
     }
     Some(
         per.into_iter()
             .zip(targets)
             .enumerate()
             .map(|(i, (points, t))| Line {
-                label: format!("{} requested", t.name()),
-                color: if width > 1 { charts::color(i) } else { color },
+                label: format!("{} {label}", t.name()),
+                color: charts::color(i),
                 stroke: Stroke::Dashed,
-                width,
+                width: 1,
                 points,
             })
             .collect(),
@@ -144,23 +147,20 @@ fn requested_lines(targets: &[TargetData], color: plotters::style::RGBColor, wid
 
 /// Requests started per second (achieved) against the requested rate.
 pub fn throughput(targets: &[TargetData]) -> Figure {
-    let mut lines: Vec<Line> = targets
-        .iter()
-        .enumerate()
-        .map(|(i, t)| Line {
+    // The requested rate goes underneath, wide and light, so achieved lines on top of it stay visible.
+    let mut lines = requested_lines(targets, "requested", charts::LIGHT, Stroke::Solid, 8).unwrap_or_default();
+    lines.extend(targets.iter().enumerate().map(|(i, t)| Line {
             label: format!("{} achieved", t.name()),
             color: charts::color(i),
             stroke: Stroke::Solid,
             width: 2,
-            points: t.timeline.iter().map(|r| (r.second as f64, Some(r.started as f64))).collect(),
-        })
-        .collect();
-    lines.extend(requested_lines(targets, charts::INK, 2).unwrap_or_default());
+        points: t.timeline.iter().map(|r| (r.second as f64, Some(r.started as f64))).collect(),
+    }));
     Figure {
         stem: "throughput".into(),
         title: "Throughput: requested vs achieved".into(),
-        caption: "Requests started in each second (solid) against the rate the plan asked for (dashed). A solid line \
-                  below the dashed one means the target or the load generator could not keep up."
+        caption: "Requests started in each second (coloured lines) against the rate the plan asked for (wide grey \
+                  band). A line below the band means the target or the load generator could not keep up."
             .into(),
         no_data: "no data: no request was started".into(),
         plot: Plot::Lines(LinePlot {
