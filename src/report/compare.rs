@@ -159,17 +159,26 @@ fn add(counts: &mut [u64], block: &[(usize, u64)]) {
     }
 }
 
-/// One bootstrap resample of `s`: latency quantiles at `qs` and the rate.
-fn resample(s: &Sample, qs: &[f64], rng: &mut ChaCha8Rng, counts: &mut [u64]) -> (Vec<Option<f64>>, Option<f64>) {
+/// `n` indices drawn with replacement from `0..n`.
+fn draw(n: usize, rng: &mut ChaCha8Rng) -> Vec<usize> {
+    (0..n).map(|_| rng.random_range(0..n)).collect()
+}
+
+/// One bootstrap resample of `s` (blocks `picks`, timeline blocks `rate_picks`): latency quantiles at
+/// `qs` and the rate.
+fn resample(
+    s: &Sample,
+    qs: &[f64],
+    picks: &[usize],
+    rate_picks: &[usize],
+    counts: &mut [u64],
+) -> (Vec<Option<f64>>, Option<f64>) {
     counts.iter_mut().for_each(|c| *c = 0);
-    let n = s.blocks.len();
-    for _ in 0..n {
-        add(counts, &s.blocks[rng.random_range(0..n)]);
+    for i in picks {
+        add(counts, &s.blocks[*i]);
     }
-    let lat = s.quantiles(counts, qs);
-    let m = s.started.len();
-    let picked: Vec<(u64, u64)> = (0..m).map(|_| s.started[rng.random_range(0..m)]).collect();
-    (lat, Sample::rate(&picked))
+    let picked: Vec<(u64, u64)> = rate_picks.iter().map(|i| s.started[*i]).collect();
+    (s.quantiles(counts, qs), Sample::rate(&picked))
 }
 
 /// The 2.5th and 97.5th percentiles of `ratios`.
@@ -195,17 +204,26 @@ pub fn compare_pair(a: &TargetData, b: &TargetData, seed: u64) -> Vec<Row> {
     let qs: Vec<f64> =
         METRICS.iter().filter_map(|m| if let Metric::Quantile(_, q) = m { Some(*q) } else { None }).collect();
     let (sa, sb) = (Sample::of(a), Sample::of(b));
-    let (pa, pb) = (sa.quantiles(&sa.all_counts(), &qs), sb.quantiles(&sb.all_counts(), &qs));
+    let (qa, qb) = (sa.quantiles(&sa.all_counts(), &qs), sb.quantiles(&sb.all_counts(), &qs));
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let (mut ca, mut cb) = (vec![0u64; sa.values.len()], vec![0u64; sb.values.len()]);
     let mut lat_ratios: Vec<Vec<f64>> = vec![Vec::with_capacity(RESAMPLES); qs.len()];
     let mut rate_ratios = Vec::with_capacity(RESAMPLES);
     let can_resample = !sa.blocks.is_empty() && !sb.blocks.is_empty();
     let can_rate = !sa.started.is_empty() && !sb.started.is_empty();
+    // Runs of the same length follow the same plan second by second (a ramp, say): resample the same
+    // seconds of both, so the plan's shape is not mistaken for noise.
+    let paired = sa.blocks.len() == sb.blocks.len() && sa.started.len() == sb.started.len();
     if can_resample || can_rate {
         for _ in 0..RESAMPLES {
-            let (la, ra) = resample(&sa, &qs, &mut rng, &mut ca);
-            let (lb, rb) = resample(&sb, &qs, &mut rng, &mut cb);
+            let (pa, ra) = (draw(sa.blocks.len(), &mut rng), draw(sa.started.len(), &mut rng));
+            let (pb, rb) = if paired {
+                (pa.clone(), ra.clone())
+            } else {
+                (draw(sb.blocks.len(), &mut rng), draw(sb.started.len(), &mut rng))
+            };
+            let (la, ra) = resample(&sa, &qs, &pa, &ra, &mut ca);
+            let (lb, rb) = resample(&sb, &qs, &pb, &rb, &mut cb);
             for (i, r) in lat_ratios.iter_mut().enumerate() {
                 if let Some(x) = ratio(la[i], lb[i]) {
                     r.push(x);
@@ -217,7 +235,7 @@ pub fn compare_pair(a: &TargetData, b: &TargetData, seed: u64) -> Vec<Row> {
         }
     }
     let mut rows = Vec::new();
-    let mut lat = lat_ratios.into_iter().zip(pa.into_iter().zip(pb));
+    let mut lat = lat_ratios.into_iter().zip(qa.into_iter().zip(qb));
     for m in METRICS {
         let (base, value, ratios) = match m {
             Metric::Quantile(..) => match lat.next() {
@@ -301,8 +319,21 @@ fn show(m: Metric, v: Option<f64>) -> String {
     }
 }
 
+/// A ratio with enough digits to be read: 2.00, 0.053, 0.0021, 412.
+pub fn fmt_ratio(x: f64) -> String {
+    if x >= 100.0 {
+        format!("{x:.0}")
+    } else if x >= 0.1 {
+        format!("{x:.2}")
+    } else if x >= 0.01 {
+        format!("{x:.3}")
+    } else {
+        format!("{x:.4}")
+    }
+}
+
 fn show_ci(r: &Row) -> String {
-    r.ci.map_or("-".into(), |(lo, hi)| format!("{lo:.2}–{hi:.2}"))
+    r.ci.map_or("-".into(), |(lo, hi)| format!("{}–{}", fmt_ratio(lo), fmt_ratio(hi)))
 }
 
 /// What a row means in words: "significant: slower", "within noise", …
@@ -330,7 +361,13 @@ pub fn headline(label: &str, rows: &[Row]) -> String {
         Some(r) => {
             let (x, (lo, hi)) = (r.ratio.unwrap_or(1.0), r.ci.unwrap_or((1.0, 1.0)));
             let (word, k, lo, hi) = if x >= 1.0 { ("slower", x, lo, hi) } else { ("faster", 1.0 / x, 1.0 / hi, 1.0 / lo) };
-            format!("{label} is {k:.2}× {word} at {} (95% CI {lo:.2}–{hi:.2})", r.metric.name())
+            format!(
+                "{label} is {}× {word} at {} (95% CI {}–{})",
+                fmt_ratio(k),
+                r.metric.name(),
+                fmt_ratio(lo),
+                fmt_ratio(hi)
+            )
         }
         None => format!("{label}: no latency difference beyond run-to-run noise"),
     }
@@ -345,8 +382,8 @@ pub fn write_text(c: &Comparison, out: &mut impl Write) -> io::Result<()> {
     writeln!(out, "baseline: {} — {}", base.label, base.origin)?;
     for (s, rows) in c.subjects[1..].iter().zip(&c.rows) {
         writeln!(out)?;
-        let ratio_head = format!("{}/{}", s.label, base.label);
-        let w = [8, 12.max(base.label.chars().count()), 12.max(s.label.chars().count()), 8.max(ratio_head.chars().count()), 11];
+        let ratio_head = "ratio";
+        let w = [8, 12.max(base.label.chars().count()), 12.max(s.label.chars().count()), 8, 15];
         writeln!(
             out,
             "{:<a$}  {:>b$}  {:>c$}  {:>d$}  {:>e$}",
@@ -368,7 +405,7 @@ pub fn write_text(c: &Comparison, out: &mut impl Write) -> io::Result<()> {
                 r.metric.name(),
                 show(r.metric, r.base),
                 show(r.metric, r.value),
-                r.ratio.map_or("-".into(), |x| format!("{x:.2}×")),
+                r.ratio.map_or("-".into(), |x| format!("{}×", fmt_ratio(x))),
                 show_ci(r),
                 meaning(r).1,
                 a = w[0],
@@ -434,7 +471,7 @@ pub fn html_page(c: &Comparison, spectrum: &Rendered) -> String {
                 r.metric.name(),
                 html::esc(&show(r.metric, r.base)),
                 html::esc(&show(r.metric, r.value)),
-                r.ratio.map_or("-".into(), |x| format!("{x:.2}×")),
+                r.ratio.map_or("-".into(), |x| format!("{}×", fmt_ratio(x))),
                 show_ci(r)
             );
         }

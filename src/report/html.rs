@@ -49,7 +49,7 @@ th,td{border:1px solid var(--line);padding:5px 10px;text-align:right;vertical-al
 th{background:var(--head)}th:first-child,td:first-child{text-align:left}
 td.l,th.l{text-align:left}tr.group td{background:#fafbfc;font-weight:600;text-align:left}
 td.pass,td.fail,td.warn,td.neutral{font-weight:600;text-align:center}
-figure{margin:18px 0 30px}figcaption h3{margin:0 0 2px}figcaption p{margin:0 0 8px;color:var(--muted)}
+figure{margin:18px 0 30px}figcaption{margin:6px 0 2px;color:var(--muted)}
 figure svg{display:block;width:100%;max-width:960px;height:auto;border:1px solid var(--line)}
 .files{font-size:.9rem;color:var(--muted)}
 footer{margin-top:40px;color:var(--muted);font-size:.85rem}
@@ -66,11 +66,12 @@ pub fn head(title: &str) -> String {
     )
 }
 
-/// A chart: title, how to read it, the SVG inline and links to the files beside the report.
+/// A chart: the SVG inline (it carries its own title), how to read it, and links to the files beside
+/// the report.
 pub fn figure(out: &mut String, r: &Rendered) {
     let _ = write!(
         out,
-        "<figure id=\"{stem}\">\n<figcaption><h3>{title}</h3><p>{caption}</p></figcaption>\n{svg}\n\
+        "<figure id=\"{stem}\" aria-label=\"{title}\">\n{svg}\n<figcaption>{caption}</figcaption>\n\
          <p class=\"files\">Files: <a href=\"{stem}.png\">{stem}.png</a> · <a href=\"{stem}.svg\">{stem}.svg</a></p>\n\
          </figure>\n",
         stem = esc(&r.stem),
@@ -168,7 +169,8 @@ fn summary_table(out: &mut String, targets: &[TargetResult]) {
     }
     out.push_str("</tr></thead>\n<tbody>\n");
     let cells = |f: &dyn Fn(&TargetResult) -> String| targets.iter().map(f).collect::<Vec<_>>().into_iter();
-    row(out, "endpoint", cells(&|t| format!("{} {}", t.kind, t.url)));
+    row(out, "url", cells(&|t| t.url.clone()));
+    row(out, "kind", cells(&|t| t.kind.clone()));
     row(out, "load model", cells(&|t| format!("{} loop, {} connections", t.model, t.connections)));
     row(out, "duration", cells(&|t| format!("{:.1} s", t.duration_s)));
     group(out, "Requests", n);
@@ -229,7 +231,7 @@ fn outcomes_table(out: &mut String, targets: &[TargetResult]) {
             }),
         );
     }
-    out.push_str("</tbody>\n</table>\n");
+    out.push_str("</tbody>\n</table>\n<p class=\"files\">Shares are of all requests due: sent plus dropped.</p>\n");
 }
 
 fn thresholds(out: &mut String, data: &RunData) {
