@@ -13,7 +13,11 @@ const STEMS: [&str; 4] = ["latency_spectrum", "latency_over_time", "throughput",
 
 fn wabench(args: &[&str]) -> (i32, String, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_wabench")).args(args).output().expect("run wabench");
-    (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stdout).into(), String::from_utf8_lossy(&out.stderr).into())
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into(),
+        String::from_utf8_lossy(&out.stderr).into(),
+    )
 }
 
 fn read(p: &Path) -> String {
@@ -110,7 +114,9 @@ fn charts_are_written_as_png_and_svg() {
     assert!(lines(&spectrum) >= 2, "one line per target");
 
     let over = svg("latency_over_time");
-    for label in ["latency (ms)", "time since the target started (s)", "requested rate (req/s)", "cloud p99", "onprem p50"] {
+    for label in
+        ["latency (ms)", "time since the target started (s)", "requested rate (req/s)", "cloud p99", "onprem p50"]
+    {
         assert!(over.contains(label), "latency over time lacks {label:?}");
     }
     assert!(lines(&over) >= 5, "p50 and p99 per target and the requested rate");
@@ -298,7 +304,10 @@ fn compare_command_prints_ratios_writes_html_and_skips_bad_runs() {
     let (code, stdout, err) =
         wabench(&["compare", &s(d("base")), &s(d("broken")), &s(d("slow")), "--out", &s(out.clone())]);
     assert_eq!(code, 0, "{err}");
-    assert!(stdout.contains("skipped") && stdout.contains("broken/run.json") && stdout.contains("not valid JSON"), "{stdout}");
+    assert!(
+        stdout.contains("skipped") && stdout.contains("broken/run.json") && stdout.contains("not valid JSON"),
+        "{stdout}"
+    );
     assert!(stdout.contains("baseline: base"), "{stdout}");
     assert!(stdout.contains("2.00×") && stdout.contains("slower"), "{stdout}");
     assert!(stdout.contains("slow is 2.00× slower at p99 (95% CI"), "{stdout}");

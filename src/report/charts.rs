@@ -224,11 +224,7 @@ fn legend_items(fig: &Figure) -> Vec<(String, RGBColor, Sample)> {
                 return Vec::new();
             }
             let sec = p.secondary.iter().flat_map(|s| s.lines.iter()).filter(|l| l.has_data());
-            p.lines
-                .iter()
-                .chain(sec)
-                .map(|l| (l.label.clone(), l.color, Sample::Line(l.stroke, l.width)))
-                .collect()
+            p.lines.iter().chain(sec).map(|l| (l.label.clone(), l.color, Sample::Line(l.stroke, l.width))).collect()
         }
         Plot::Stacked(s) => {
             let mut items: Vec<(String, RGBColor, Sample)> = Vec::new();
@@ -282,8 +278,11 @@ fn draw_legend<DB: DrawingBackend>(
             let (label, color, sample) = &items[*i];
             match sample {
                 Sample::Swatch => {
-                    area.draw(&Rectangle::new([(*x + 4, y - 7), (*x + LEGEND_SAMPLE - 4, y + 7)], color.mix(0.85).filled()))
-                        .map_err(err)?;
+                    area.draw(&Rectangle::new(
+                        [(*x + 4, y - 7), (*x + LEGEND_SAMPLE - 4, y + 7)],
+                        color.mix(0.85).filled(),
+                    ))
+                    .map_err(err)?;
                 }
                 Sample::Line(stroke, width) => {
                     let style = color.stroke_width(*width);
@@ -307,7 +306,7 @@ fn second_ticks(lo: f64, hi: f64) -> Vec<f64> {
     let span = (hi - lo).max(1.0);
     let step = [1.0, 2.0, 5.0, 10.0, 15.0, 30.0, 60.0, 120.0, 300.0, 600.0, 900.0, 1800.0, 3600.0, 7200.0]
         .into_iter()
-        .find(|s| span / s <= 12.0)
+        .find(|s| span / s <= 10.0)
         .unwrap_or_else(|| (span / 10.0 / 3600.0).ceil() * 3600.0);
     let first = (lo / step).ceil() * step;
     (0..).map(|i| first + step * f64::from(i)).take_while(|x| *x <= hi + 1e-9).collect()
@@ -492,7 +491,8 @@ fn draw_stacked<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, s: &StackPlot
     for (panel, part) in s.panels.iter().zip(parts.iter()) {
         // Tops of the stack, bottom layer first: each layer is drawn from its top down to zero,
         // top-most first, so lower layers paint over the part of the area that is theirs.
-        let seconds: Vec<f64> = panel.layers.first().map(|l| l.values.iter().map(|v| v.0).collect()).unwrap_or_default();
+        let seconds: Vec<f64> =
+            panel.layers.first().map(|l| l.values.iter().map(|v| v.0).collect()).unwrap_or_default();
         let mut tops: Vec<Vec<(f64, f64)>> = Vec::new();
         let mut acc = vec![0.0; seconds.len()];
         for l in &panel.layers {

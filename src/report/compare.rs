@@ -18,7 +18,7 @@ use crate::results;
 /// Bootstrap resamples per comparison.
 pub const RESAMPLES: usize = 1000;
 /// Seed of the bootstrap: the same inputs always give the same intervals.
-pub const SEED: u64 = 0x7761_6265_6e63_68;
+pub const SEED: u64 = 0x0077_6162_656e_6368;
 /// Resample at most this many blocks: longer runs resample blocks of consecutive seconds.
 const MAX_BLOCKS: usize = 100;
 
@@ -242,9 +242,15 @@ pub fn compare_pair(a: &TargetData, b: &TargetData, seed: u64) -> Vec<Row> {
                 Some((r, (x, y))) => (x, y, r),
                 None => (None, None, Vec::new()),
             },
-            Metric::Rate => (Some(a.result.rate.achieved), Some(b.result.rate.achieved), std::mem::take(&mut rate_ratios)),
+            Metric::Rate => {
+                (Some(a.result.rate.achieved), Some(b.result.rate.achieved), std::mem::take(&mut rate_ratios))
+            }
         };
-        let point = if m == Metric::Rate { ratio(Sample::rate(&sa.started), Sample::rate(&sb.started)) } else { ratio(base, value) };
+        let point = if m == Metric::Rate {
+            ratio(Sample::rate(&sa.started), Sample::rate(&sb.started))
+        } else {
+            ratio(base, value)
+        };
         let ci = point.and_then(|_| interval(ratios));
         let significant = ci.is_some_and(|(lo, hi)| lo > 1.0 || hi < 1.0);
         rows.push(Row { metric: m, base, value, ratio: point, ci, significant });
@@ -275,7 +281,8 @@ pub fn compare_dirs(dirs: &[PathBuf]) -> Result<Comparison, String> {
         }
     }
     if dirs.len() > 1 && runs.len() < 2 {
-        let mut msg = format!("only {} of {} results folders could be read; a comparison needs two", runs.len(), dirs.len());
+        let mut msg =
+            format!("only {} of {} results folders could be read; a comparison needs two", runs.len(), dirs.len());
         for s in &skipped {
             let _ = write!(msg, "\n  {s}");
         }
@@ -360,7 +367,8 @@ pub fn headline(label: &str, rows: &[Row]) -> String {
     match pick {
         Some(r) => {
             let (x, (lo, hi)) = (r.ratio.unwrap_or(1.0), r.ci.unwrap_or((1.0, 1.0)));
-            let (word, k, lo, hi) = if x >= 1.0 { ("slower", x, lo, hi) } else { ("faster", 1.0 / x, 1.0 / hi, 1.0 / lo) };
+            let (word, k, lo, hi) =
+                if x >= 1.0 { ("slower", x, lo, hi) } else { ("faster", 1.0 / x, 1.0 / hi, 1.0 / lo) };
             format!(
                 "{label} is {}× {word} at {} (95% CI {}–{})",
                 fmt_ratio(k),
@@ -425,8 +433,10 @@ pub fn html_page(c: &Comparison, spectrum: &Rendered) -> String {
     let labels: Vec<&str> = c.subjects.iter().map(|s| s.label.as_str()).collect();
     let mut out = html::head(&format!("{} · wabench comparison", labels.join(" vs ")));
     let _ = writeln!(out, "<header>\n<h1>Comparison: {}</h1>", html::esc(&labels.join(" vs ")));
-    out.push_str("<p class=\"desc\">Each later subject against the first. A difference is called significant when the 95% \
-                  bootstrap interval of the ratio, from resampling the one-second intervals, excludes 1.</p>\n");
+    out.push_str(
+        "<p class=\"desc\">Each later subject against the first. A difference is called significant when the 95% \
+                  bootstrap interval of the ratio, from resampling the one-second intervals, excludes 1.</p>\n",
+    );
     out.push_str("<div class=\"badges\">");
     for (s, rows) in c.subjects[1..].iter().zip(&c.rows) {
         let h = headline(&s.label, rows);

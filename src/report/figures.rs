@@ -15,7 +15,8 @@ const STEPS_PER_NINE: u32 = 40;
 
 /// The charts of one run's report, in the order the report shows them.
 pub fn for_run(data: &RunData) -> Vec<Figure> {
-    let series: Vec<(String, &Histogram<u64>)> = data.targets.iter().map(|t| (t.name().to_string(), &t.total)).collect();
+    let series: Vec<(String, &Histogram<u64>)> =
+        data.targets.iter().map(|t| (t.name().to_string(), &t.total)).collect();
     vec![
         spectrum("latency_spectrum", "Latency by percentile", &series),
         latency_over_time(&data.targets),
@@ -94,8 +95,20 @@ pub fn latency_over_time(targets: &[TargetData]) -> Figure {
         let pts = |f: fn(&super::data::TimelineRow) -> Option<u64>| -> Vec<(f64, Option<f64>)> {
             t.timeline.iter().map(|r| (r.second as f64, ms(f(r)))).collect()
         };
-        lines.push(Line { label: format!("{} p99", t.name()), color, stroke: Stroke::Solid, width: 2, points: pts(|r| r.p99_us) });
-        lines.push(Line { label: format!("{} p50", t.name()), color, stroke: Stroke::Dashed, width: 2, points: pts(|r| r.p50_us) });
+        lines.push(Line {
+            label: format!("{} p99", t.name()),
+            color,
+            stroke: Stroke::Solid,
+            width: 2,
+            points: pts(|r| r.p99_us),
+        });
+        lines.push(Line {
+            label: format!("{} p50", t.name()),
+            color,
+            stroke: Stroke::Dashed,
+            width: 2,
+            points: pts(|r| r.p50_us),
+        });
     }
     let secondary = requested_lines(targets, "requested rate (right axis)", charts::GREY, Stroke::Dashed, 1)
         .map(|lines| Secondary { y_label: "requested rate (req/s)".into(), lines });
@@ -118,7 +131,13 @@ pub fn latency_over_time(targets: &[TargetData]) -> Figure {
 
 /// The requested rate per second: one line (`label`, `color`, `stroke`) when every target had the same
 /// plan, else one dashed line per target in its colour.
-fn requested_lines(targets: &[TargetData], label: &str, color: RGBColor, stroke: Stroke, width: u32) -> Option<Vec<Line>> {
+fn requested_lines(
+    targets: &[TargetData],
+    label: &str,
+    color: RGBColor,
+    stroke: Stroke,
+    width: u32,
+) -> Option<Vec<Line>> {
     let per: Vec<Vec<(f64, Option<f64>)>> = targets
         .iter()
         .map(|t| t.timeline.iter().map(|r| (r.second as f64, r.requested.map(|v| v as f64))).collect())
@@ -150,10 +169,10 @@ pub fn throughput(targets: &[TargetData]) -> Figure {
     // The requested rate goes underneath, wide and light, so achieved lines on top of it stay visible.
     let mut lines = requested_lines(targets, "requested", charts::LIGHT, Stroke::Solid, 8).unwrap_or_default();
     lines.extend(targets.iter().enumerate().map(|(i, t)| Line {
-            label: format!("{} achieved", t.name()),
-            color: charts::color(i),
-            stroke: Stroke::Solid,
-            width: 2,
+        label: format!("{} achieved", t.name()),
+        color: charts::color(i),
+        stroke: Stroke::Solid,
+        width: 2,
         points: t.timeline.iter().map(|r| (r.second as f64, Some(r.started as f64))).collect(),
     }));
     Figure {

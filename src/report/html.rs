@@ -125,7 +125,8 @@ fn verdict_badges(out: &mut String, data: &RunData) {
     } else if failed == 0 {
         let _ = write!(out, "<span class=\"badge pass\">✔ All {} thresholds passed</span>", run.thresholds.len());
     } else {
-        let _ = write!(out, "<span class=\"badge fail\">✘ {failed} of {} thresholds failed</span>", run.thresholds.len());
+        let _ =
+            write!(out, "<span class=\"badge fail\">✘ {failed} of {} thresholds failed</span>", run.thresholds.len());
     }
     if run.interrupted {
         out.push_str("<span class=\"badge warn\">Interrupted: figures cover what ran</span>");
@@ -163,7 +164,9 @@ fn metadata(out: &mut String, data: &RunData) {
 
 fn summary_table(out: &mut String, targets: &[TargetResult]) {
     let n = targets.len();
-    out.push_str("<section id=\"targets\">\n<h2>Results per target</h2>\n<table class=\"summary\">\n<thead><tr><th></th>");
+    out.push_str(
+        "<section id=\"targets\">\n<h2>Results per target</h2>\n<table class=\"summary\">\n<thead><tr><th></th>",
+    );
     for t in targets {
         let _ = write!(out, "<th scope=\"col\">{}</th>", esc(&t.name));
     }
@@ -174,20 +177,28 @@ fn summary_table(out: &mut String, targets: &[TargetResult]) {
     row(out, "load model", cells(&|t| format!("{} loop, {} connections", t.model, t.connections)));
     row(out, "duration", cells(&|t| format!("{:.1} s", t.duration_s)));
     group(out, "Requests", n);
-    row(out, "sent", cells(&|t| match t.requests.planned {
-        Some(p) => format!("{} of {p} planned", t.requests.sent),
-        None => t.requests.sent.to_string(),
-    }));
+    row(
+        out,
+        "sent",
+        cells(&|t| match t.requests.planned {
+            Some(p) => format!("{} of {p} planned", t.requests.sent),
+            None => t.requests.sent.to_string(),
+        }),
+    );
     row(out, "ok", cells(&|t| format!("{} ({})", t.requests.ok, pct(t.requests.ok, t.requests.sent))));
     row(out, "errors", cells(&|t| format!("{} ({})", t.requests.errors, pct(t.requests.errors, t.requests.sent))));
     row(out, "dropped", cells(&|t| t.requests.dropped.to_string()));
     row(out, "cancelled", cells(&|t| t.requests.cancelled.to_string()));
     group(out, "Rate", n);
     row(out, "requested", cells(&|t| t.rate.requested.map_or("- (closed loop)".into(), |r| format!("{r:.1}/s"))));
-    row(out, "achieved", cells(&|t| match t.rate.ratio {
-        Some(q) => format!("{:.1}/s ({:.1}% of requested)", t.rate.achieved, q * 100.0),
-        None => format!("{:.1}/s", t.rate.achieved),
-    }));
+    row(
+        out,
+        "achieved",
+        cells(&|t| match t.rate.ratio {
+            Some(q) => format!("{:.1}/s ({:.1}% of requested)", t.rate.achieved, q * 100.0),
+            None => format!("{:.1}/s", t.rate.achieved),
+        }),
+    );
     group(out, "Latency (from the intended start)", n);
     row(out, "p50", cells(&|t| lat(&t.latency_us, |s| s.p50)));
     row(out, "p90", cells(&|t| lat(&t.latency_us, |s| s.p90)));
@@ -294,6 +305,9 @@ mod tests {
 
     #[test]
     fn escapes_markup_and_quotes() {
-        assert_eq!(esc("<script>alert('x')</script> & \"y\""), "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; &amp; &quot;y&quot;");
+        assert_eq!(
+            esc("<script>alert('x')</script> & \"y\""),
+            "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; &amp; &quot;y&quot;"
+        );
     }
 }

@@ -36,8 +36,7 @@ pub fn write_report(dir: &Path) -> Result<PathBuf, String> {
 
 /// Draw the charts of `run` and write them and `report.html` into `out`.
 pub fn write_report_of(run: &data::RunData, out: &Path) -> Result<PathBuf, String> {
-    let rendered =
-        figures::for_run(run).iter().map(|f| charts::render(f, out)).collect::<Result<Vec<_>, String>>()?;
+    let rendered = figures::for_run(run).iter().map(|f| charts::render(f, out)).collect::<Result<Vec<_>, String>>()?;
     let page = html::report(run, &rendered);
     let path = out.join(REPORT_FILE);
     results::write_atomic(&path, page.as_bytes()).map_err(|e| format!("{}: {e}", path.display()))?;
