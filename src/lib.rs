@@ -9,7 +9,8 @@
 //! - [`run`]: runs a profile's targets and writes the results folder.
 //! - [`results`]: the `run.json` schema and atomic writes.
 //! - [`threshold`]: pass/fail criteria.
-//! - [`report`]: terminal summary.
+//! - [`report`]: terminal summary, charts (PNG/SVG), the self-contained `report.html`, and `compare`
+//!   (ratios between runs with bootstrap intervals).
 //! - [`cli`]: the command line; `main.rs` only parses and maps errors to exit codes.
 
 pub mod cli;

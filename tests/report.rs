@@ -179,6 +179,31 @@ fn the_report_written_at_the_end_of_a_run_is_what_report_regenerates() {
 }
 
 #[test]
+fn a_report_that_cannot_be_written_keeps_the_results() {
+    let server = common::start(common::Behaviour::default());
+    let dir = tempfile::tempdir().unwrap();
+    let profile = common::profile(
+        dir.path(),
+        &format!(
+            "name = \"blocked\"\n[load]\nrate = 20\nduration = \"1s\"\n[[targets]]\nname = \"local\"\nkind = \"http\"\n\
+             url = \"http://{}/\"\n",
+            server.addr
+        ),
+    );
+    let out = dir.path().join("out");
+    // A folder where report.html should go: the report cannot be written.
+    std::fs::create_dir_all(out.join("report.html/x")).unwrap();
+    let loaded = wabench::profile::load(&profile).unwrap();
+    let (_tx, rx) = tokio::sync::watch::channel(false);
+    let opts = wabench::run::Options { out: Some(out.clone()), results_root: dir.path().into(), progress: false };
+    let f = wabench::run::run_profile(&loaded, &opts, rx).expect("the run itself succeeds");
+    let e = f.error.expect("the report failure is reported");
+    assert!(e.contains("not the report") && e.contains("report.html"), "{e}");
+    assert_eq!(wabench::results::read_run(&out).unwrap(), f.run, "run.json is kept");
+    assert!(out.join("local.hlog").exists() && out.join("timeline.csv").exists());
+}
+
+#[test]
 fn a_run_without_successes_says_so() {
     let dir = tempfile::tempdir().unwrap();
     fixture::all_failed(dir.path());

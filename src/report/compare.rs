@@ -456,7 +456,7 @@ pub fn html_page(c: &Comparison, spectrum: &Rendered) -> String {
             "<tr><td>{}</td><td class=\"l\">{}</td><td class=\"l\">{}</td><td>{}</td><td>{}</td></tr>",
             html::esc(&s.label),
             html::esc(&s.origin),
-            html::esc(&format!("{} {}", r.kind, r.url)),
+            html::esc(&format!("{} ({})", r.url, r.kind)),
             r.requests.sent,
             r.requests.errors
         );
@@ -467,11 +467,13 @@ pub fn html_page(c: &Comparison, spectrum: &Rendered) -> String {
         let _ = write!(
             out,
             "<section class=\"ratios\">\n<h2>{} vs {}</h2>\n<table>\n<thead><tr><th></th><th>{}</th><th>{}</th>\
-             <th>ratio</th><th>95% CI</th><th>verdict</th></tr></thead>\n<tbody>\n",
+             <th>{} ÷ {}</th><th>95% CI</th><th>verdict</th></tr></thead>\n<tbody>\n",
             html::esc(&s.label),
             html::esc(&base.label),
             html::esc(&base.label),
-            html::esc(&s.label)
+            html::esc(&s.label),
+            html::esc(&s.label),
+            html::esc(&base.label)
         );
         for r in rows {
             let (cls, word) = meaning(r);
