@@ -367,4 +367,6 @@ fn compare_of_one_run_compares_its_targets() {
     fixture::all_failed(one.path());
     let e = compare::compare_dirs(&[one.path().to_path_buf()]).unwrap_err();
     assert!(e.contains("one target"), "{e}");
+    let e = compare::compare_dirs(&[one.path().join("missing")]).unwrap_err();
+    assert!(e.contains("missing") && e.contains("not a results folder"), "{e}");
 }

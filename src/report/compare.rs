@@ -280,6 +280,9 @@ pub fn compare_dirs(dirs: &[PathBuf]) -> Result<Comparison, String> {
             Err(e) => skipped.push(format!("skipped {}: {e}", d.display())),
         }
     }
+    if dirs.len() == 1 && runs.is_empty() {
+        return Err(skipped.join("\n"));
+    }
     if dirs.len() > 1 && runs.len() < 2 {
         let mut msg =
             format!("only {} of {} results folders could be read; a comparison needs two", runs.len(), dirs.len());
