@@ -54,6 +54,23 @@ pub enum Command {
     },
     /// Check a profile without sending anything and print the plan.
     Validate { profile: PathBuf },
+    /// Redraw the charts and report.html of a results folder from its run.json, interval logs and
+    /// timeline.csv, without running anything.
+    Report {
+        /// A results folder (the one `run` wrote).
+        dir: PathBuf,
+    },
+    /// Compare runs: ratios of each later run to the first per percentile and rate, with 95% bootstrap
+    /// intervals; prints a table and writes compare.html with an overlaid latency spectrum. With a single
+    /// results folder, compares its targets.
+    Compare {
+        /// Results folders; the first is the baseline.
+        #[arg(required = true, num_args = 1..)]
+        dirs: Vec<PathBuf>,
+        /// Where to write compare.html and its chart [default: the first results folder].
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
 }
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]

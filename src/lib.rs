@@ -9,7 +9,8 @@
 //! - [`run`]: runs a profile's targets and writes the results folder.
 //! - [`results`]: the `run.json` schema and atomic writes.
 //! - [`threshold`]: pass/fail criteria.
-//! - [`report`]: terminal summary.
+//! - [`report`]: terminal summary, charts (PNG/SVG), the self-contained `report.html`, and `compare`
+//!   (ratios between runs with bootstrap intervals).
 //! - [`whatsapp`]: Cloud API and On-Premises API targets: message mix, recipients, codes, retries, login.
 //! - [`sim`]: the embedded simulator of both APIs (just another server on a loopback port).
 //! - [`webhook`]: status webhooks: signatures, shapes, the receiver, delivery-latency correlation.

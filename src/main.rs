@@ -59,6 +59,28 @@ fn main() -> ExitCode {
             }
             ExitCode::SUCCESS
         }
+        Command::Report { dir } => match report::write_report(&dir) {
+            Ok(path) => {
+                println!("report: {}", path.display());
+                ExitCode::SUCCESS
+            }
+            Err(e) => fail(&e),
+        },
+        Command::Compare { dirs, out } => {
+            let cmp = match report::compare::compare_dirs(&dirs) {
+                Ok(c) => c,
+                Err(e) => return fail(&e),
+            };
+            let _ = report::compare::write_text(&cmp, &mut std::io::stdout());
+            let out = out.unwrap_or_else(|| dirs[0].clone());
+            match report::compare::write_html(&cmp, &out) {
+                Ok(path) => {
+                    println!("\ncomparison: {}", path.display());
+                    ExitCode::SUCCESS
+                }
+                Err(e) => fail(&e),
+            }
+        }
     }
 }
 

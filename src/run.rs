@@ -243,6 +243,15 @@ pub fn run_profile(loaded: &Loaded, opts: &Options, stop: watch::Receiver<bool>)
     };
     finish_partial(timeline, &timeline_path).map_err(|e| format!("{}: {e}", timeline_path.display()))?;
     results::write_run(&dir, &run).map_err(|e| format!("{}: {e}", dir.join("run.json").display()))?;
+    // The report is drawn from the files just written, exactly as `wabench report` redraws it. A failure
+    // to draw loses no results: run.json and the logs stay, and the error is reported.
+    if let Err(e) = crate::report::write_report(&dir) {
+        let e = format!("the results were written, but not the report: {e}");
+        error = Some(match error {
+            Some(first) => format!("{first}; {e}"),
+            None => e,
+        });
+    }
     Ok(Finished { dir, run, error })
 }
 

@@ -1,7 +1,20 @@
-//! Reporting: the terminal summary (side by side per target) and formatting helpers. Charts and the
-//! HTML report live beside it. Reporters only read a [`crate::results::Run`]; they never measure.
+//! Reporting: the terminal summary (side by side per target), the charts and the self-contained HTML
+//! report of a results folder, and the comparison of runs. Reporters only read results; they never
+//! measure.
 
+pub mod charts;
+pub mod compare;
+pub mod data;
+pub mod figures;
+pub mod html;
 pub mod summary;
+
+use std::path::{Path, PathBuf};
+
+use crate::results;
+
+/// The report page's file name, beside run.json.
+pub const REPORT_FILE: &str = "report.html";
 
 /// A latency in µs, shown with a unit a person reads at a glance.
 pub fn fmt_us(us: f64) -> String {
@@ -12,6 +25,22 @@ pub fn fmt_us(us: f64) -> String {
     } else {
         format!("{us:.0}µs")
     }
+}
+
+/// (Re)write the charts and `report.html` of the results folder `dir` from its run.json, interval logs
+/// and timeline.csv. Returns the report's path.
+pub fn write_report(dir: &Path) -> Result<PathBuf, String> {
+    let loaded = data::load(dir)?;
+    write_report_of(&loaded, dir)
+}
+
+/// Draw the charts of `run` and write them and `report.html` into `out`.
+pub fn write_report_of(run: &data::RunData, out: &Path) -> Result<PathBuf, String> {
+    let rendered = figures::for_run(run).iter().map(|f| charts::render(f, out)).collect::<Result<Vec<_>, String>>()?;
+    let page = html::report(run, &rendered);
+    let path = out.join(REPORT_FILE);
+    results::write_atomic(&path, page.as_bytes()).map_err(|e| format!("{}: {e}", path.display()))?;
+    Ok(path)
 }
 
 #[cfg(test)]

@@ -1,0 +1,516 @@
+//! Comparing runs (or the targets of one run): ratios of each later subject to the first per
+//! percentile and rate, with a seeded bootstrap over the one-second intervals telling whether a
+//! difference is beyond run-to-run noise; written to the terminal and to `compare.html` with an
+//! overlaid percentile spectrum.
+
+use std::fmt::Write as _;
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+
+use rand::{RngExt, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+use super::charts::{self, Rendered};
+use super::data::{self, Second, TargetData};
+use super::{figures, fmt_us, html};
+use crate::results;
+
+/// Bootstrap resamples per comparison.
+pub const RESAMPLES: usize = 1000;
+/// Seed of the bootstrap: the same inputs always give the same intervals.
+pub const SEED: u64 = 0x0077_6162_656e_6368;
+/// Resample at most this many blocks: longer runs resample blocks of consecutive seconds.
+const MAX_BLOCKS: usize = 100;
+
+/// What is compared: a quantile of latency, or the achieved rate.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Metric {
+    Quantile(&'static str, f64),
+    Rate,
+}
+
+impl Metric {
+    pub fn name(&self) -> &'static str {
+        match self {
+            Metric::Quantile(n, _) => n,
+            Metric::Rate => "rate",
+        }
+    }
+}
+
+/// The rows of a comparison table. "max" is the quantile 1.0.
+pub const METRICS: [Metric; 6] = [
+    Metric::Quantile("p50", 0.5),
+    Metric::Quantile("p90", 0.9),
+    Metric::Quantile("p99", 0.99),
+    Metric::Quantile("p99.9", 0.999),
+    Metric::Quantile("max", 1.0),
+    Metric::Rate,
+];
+
+/// One thing compared: a target of a run.
+#[derive(Debug, Clone)]
+pub struct Subject {
+    pub label: String,
+    /// Where it came from (run name, folder).
+    pub origin: String,
+    pub target: TargetData,
+}
+
+/// One metric of one subject against the baseline.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Row {
+    pub metric: Metric,
+    /// Baseline and subject values (µs for latencies, requests/s for the rate); `None` without data.
+    pub base: Option<f64>,
+    pub value: Option<f64>,
+    /// value / base.
+    pub ratio: Option<f64>,
+    /// 95% bootstrap interval of the ratio.
+    pub ci: Option<(f64, f64)>,
+    /// The interval excludes 1.0: the difference is beyond run-to-run noise.
+    pub significant: bool,
+}
+
+/// A comparison of subjects[1..] with subjects[0].
+#[derive(Debug, Clone)]
+pub struct Comparison {
+    pub subjects: Vec<Subject>,
+    /// One table per later subject (`rows[i]` compares `subjects[i + 1]`).
+    pub rows: Vec<Vec<Row>>,
+    /// Inputs left out, with the reason.
+    pub skipped: Vec<String>,
+}
+
+/// A subject's seconds, grouped into blocks, as sparse counts over the subject's distinct values.
+struct Sample {
+    values: Vec<u64>,
+    blocks: Vec<Vec<(usize, u64)>>,
+    /// Requests started per block, and the block's length in seconds (for the rate).
+    started: Vec<(u64, u64)>,
+}
+
+impl Sample {
+    fn of(t: &TargetData) -> Sample {
+        let n = t.seconds.len().max(t.timeline.len());
+        let per = n.div_ceil(MAX_BLOCKS).max(1);
+        let mut values: Vec<u64> = t
+            .seconds
+            .iter()
+            .flat_map(|s| s.histogram.iter_recorded().map(|v| s.histogram.highest_equivalent(v.value_iterated_to())))
+            .collect();
+        values.sort_unstable();
+        values.dedup();
+        let index = |v: u64| values.binary_search(&v).unwrap_or_else(|i| i.min(values.len().saturating_sub(1)));
+        let blocks = t
+            .seconds
+            .chunks(per)
+            .map(|chunk: &[Second]| {
+                let mut b: Vec<(usize, u64)> = Vec::new();
+                for s in chunk {
+                    for v in s.histogram.iter_recorded() {
+                        b.push((index(s.histogram.highest_equivalent(v.value_iterated_to())), v.count_at_value()));
+                    }
+                }
+                b
+            })
+            .collect();
+        let started = t.timeline.chunks(per).map(|c| (c.iter().map(|r| r.started).sum(), c.len() as u64)).collect();
+        Sample { values, blocks, started }
+    }
+
+    /// Quantiles (sorted ascending; 1.0 is the max) of `counts`, the way HDR histograms answer them.
+    fn quantiles(&self, counts: &[u64], qs: &[f64]) -> Vec<Option<f64>> {
+        let total: u64 = counts.iter().sum();
+        if total == 0 {
+            return vec![None; qs.len()];
+        }
+        let mut out = Vec::with_capacity(qs.len());
+        let mut cum = 0u64;
+        let mut i = 0usize;
+        for q in qs {
+            let want = ((q * total as f64).ceil() as u64).clamp(1, total);
+            while cum + counts[i] < want {
+                cum += counts[i];
+                i += 1;
+            }
+            out.push(Some(self.values[i] as f64));
+        }
+        out
+    }
+
+    fn all_counts(&self) -> Vec<u64> {
+        let mut c = vec![0u64; self.values.len()];
+        for b in &self.blocks {
+            add(&mut c, b);
+        }
+        c
+    }
+
+    fn rate(started: &[(u64, u64)]) -> Option<f64> {
+        let secs: u64 = started.iter().map(|s| s.1).sum();
+        (secs > 0).then(|| started.iter().map(|s| s.0).sum::<u64>() as f64 / secs as f64)
+    }
+}
+
+fn add(counts: &mut [u64], block: &[(usize, u64)]) {
+    for (i, c) in block {
+        counts[*i] += c;
+    }
+}
+
+/// `n` indices drawn with replacement from `0..n`.
+fn draw(n: usize, rng: &mut ChaCha8Rng) -> Vec<usize> {
+    (0..n).map(|_| rng.random_range(0..n)).collect()
+}
+
+/// One bootstrap resample of `s` (blocks `picks`, timeline blocks `rate_picks`): latency quantiles at
+/// `qs` and the rate.
+fn resample(
+    s: &Sample,
+    qs: &[f64],
+    picks: &[usize],
+    rate_picks: &[usize],
+    counts: &mut [u64],
+) -> (Vec<Option<f64>>, Option<f64>) {
+    counts.iter_mut().for_each(|c| *c = 0);
+    for i in picks {
+        add(counts, &s.blocks[*i]);
+    }
+    let picked: Vec<(u64, u64)> = rate_picks.iter().map(|i| s.started[*i]).collect();
+    (s.quantiles(counts, qs), Sample::rate(&picked))
+}
+
+/// The 2.5th and 97.5th percentiles of `ratios`.
+fn interval(mut ratios: Vec<f64>) -> Option<(f64, f64)> {
+    ratios.retain(|r| r.is_finite());
+    if ratios.len() < RESAMPLES / 2 {
+        return None;
+    }
+    ratios.sort_by(f64::total_cmp);
+    let at = |p: f64| ratios[((p * ratios.len() as f64).ceil() as usize).clamp(1, ratios.len()) - 1];
+    Some((at(0.025), at(0.975)))
+}
+
+fn ratio(a: Option<f64>, b: Option<f64>) -> Option<f64> {
+    match (a, b) {
+        (Some(a), Some(b)) if a > 0.0 => Some(b / a),
+        _ => None,
+    }
+}
+
+/// Compare `b` with the baseline `a`; `seed` makes the bootstrap reproducible.
+pub fn compare_pair(a: &TargetData, b: &TargetData, seed: u64) -> Vec<Row> {
+    let qs: Vec<f64> =
+        METRICS.iter().filter_map(|m| if let Metric::Quantile(_, q) = m { Some(*q) } else { None }).collect();
+    let (sa, sb) = (Sample::of(a), Sample::of(b));
+    let (qa, qb) = (sa.quantiles(&sa.all_counts(), &qs), sb.quantiles(&sb.all_counts(), &qs));
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let (mut ca, mut cb) = (vec![0u64; sa.values.len()], vec![0u64; sb.values.len()]);
+    let mut lat_ratios: Vec<Vec<f64>> = vec![Vec::with_capacity(RESAMPLES); qs.len()];
+    let mut rate_ratios = Vec::with_capacity(RESAMPLES);
+    let can_resample = !sa.blocks.is_empty() && !sb.blocks.is_empty();
+    let can_rate = !sa.started.is_empty() && !sb.started.is_empty();
+    // Runs of the same length follow the same plan second by second (a ramp, say): resample the same
+    // seconds of both, so the plan's shape is not mistaken for noise.
+    let paired = sa.blocks.len() == sb.blocks.len() && sa.started.len() == sb.started.len();
+    if can_resample || can_rate {
+        for _ in 0..RESAMPLES {
+            let (pa, ra) = (draw(sa.blocks.len(), &mut rng), draw(sa.started.len(), &mut rng));
+            let (pb, rb) = if paired {
+                (pa.clone(), ra.clone())
+            } else {
+                (draw(sb.blocks.len(), &mut rng), draw(sb.started.len(), &mut rng))
+            };
+            let (la, ra) = resample(&sa, &qs, &pa, &ra, &mut ca);
+            let (lb, rb) = resample(&sb, &qs, &pb, &rb, &mut cb);
+            for (i, r) in lat_ratios.iter_mut().enumerate() {
+                if let Some(x) = ratio(la[i], lb[i]) {
+                    r.push(x);
+                }
+            }
+            if let Some(x) = ratio(ra, rb) {
+                rate_ratios.push(x);
+            }
+        }
+    }
+    let mut rows = Vec::new();
+    let mut lat = lat_ratios.into_iter().zip(qa.into_iter().zip(qb));
+    for m in METRICS {
+        let (base, value, ratios) = match m {
+            Metric::Quantile(..) => match lat.next() {
+                Some((r, (x, y))) => (x, y, r),
+                None => (None, None, Vec::new()),
+            },
+            Metric::Rate => {
+                (Some(a.result.rate.achieved), Some(b.result.rate.achieved), std::mem::take(&mut rate_ratios))
+            }
+        };
+        let point = if m == Metric::Rate {
+            ratio(Sample::rate(&sa.started), Sample::rate(&sb.started))
+        } else {
+            ratio(base, value)
+        };
+        let ci = point.and_then(|_| interval(ratios));
+        let significant = ci.is_some_and(|(lo, hi)| lo > 1.0 || hi < 1.0);
+        rows.push(Row { metric: m, base, value, ratio: point, ci, significant });
+    }
+    rows
+}
+
+/// Compare subjects[1..] with subjects[0].
+pub fn compare_subjects(subjects: Vec<Subject>, skipped: Vec<String>) -> Comparison {
+    let rows = subjects[1..]
+        .iter()
+        .enumerate()
+        .map(|(i, s)| compare_pair(&subjects[0].target, &s.target, SEED.wrapping_add(i as u64)))
+        .collect();
+    Comparison { subjects, rows, skipped }
+}
+
+/// Load results folders and compare: with several folders, every target of each run against the first;
+/// with one folder, its targets against its first target. A folder that cannot be read is skipped and
+/// named in `skipped`; fewer than two remaining is an error.
+pub fn compare_dirs(dirs: &[PathBuf]) -> Result<Comparison, String> {
+    let mut runs = Vec::new();
+    let mut skipped = Vec::new();
+    for d in dirs {
+        match data::load(d) {
+            Ok(r) => runs.push(r),
+            Err(e) => skipped.push(format!("skipped {}: {e}", d.display())),
+        }
+    }
+    if dirs.len() == 1 && runs.is_empty() {
+        return Err(skipped.join("\n"));
+    }
+    if dirs.len() > 1 && runs.len() < 2 {
+        let mut msg =
+            format!("only {} of {} results folders could be read; a comparison needs two", runs.len(), dirs.len());
+        for s in &skipped {
+            let _ = write!(msg, "\n  {s}");
+        }
+        return Err(msg);
+    }
+    let names: Vec<&str> = runs.iter().map(|r| r.run.name.as_str()).collect();
+    let unique = |n: &str| names.iter().filter(|m| **m == n).count() == 1;
+    let mut subjects = Vec::new();
+    for r in &runs {
+        let run_label = if unique(&r.run.name) { r.run.name.clone() } else { data::folder_name(&r.dir) };
+        for t in &r.targets {
+            let label = if runs.len() == 1 {
+                t.name().to_string()
+            } else if r.targets.len() == 1 {
+                run_label.clone()
+            } else {
+                format!("{run_label}/{}", t.name())
+            };
+            let origin = format!("run {} ({})", r.run.name, data::folder_name(&r.dir));
+            subjects.push(Subject { label, origin, target: t.clone() });
+        }
+    }
+    if subjects.len() < 2 {
+        let mut msg = match dirs.len() {
+            1 => format!("{}: one run with one target: give two or more results folders", dirs[0].display()),
+            _ => "nothing to compare: fewer than two targets".to_string(),
+        };
+        for s in &skipped {
+            let _ = write!(msg, "\n  {s}");
+        }
+        return Err(msg);
+    }
+    Ok(compare_subjects(subjects, skipped))
+}
+
+fn show(m: Metric, v: Option<f64>) -> String {
+    match (m, v) {
+        (_, None) => "-".into(),
+        (Metric::Rate, Some(v)) => format!("{v:.1}/s"),
+        (_, Some(v)) => fmt_us(v),
+    }
+}
+
+/// A ratio with enough digits to be read: 2.00, 0.053, 0.0021, 412.
+pub fn fmt_ratio(x: f64) -> String {
+    if x >= 100.0 {
+        format!("{x:.0}")
+    } else if x >= 0.1 {
+        format!("{x:.2}")
+    } else if x >= 0.01 {
+        format!("{x:.3}")
+    } else {
+        format!("{x:.4}")
+    }
+}
+
+fn show_ci(r: &Row) -> String {
+    r.ci.map_or("-".into(), |(lo, hi)| format!("{}–{}", fmt_ratio(lo), fmt_ratio(hi)))
+}
+
+/// What a row means in words: "significant: slower", "within noise", …
+fn meaning(r: &Row) -> (&'static str, &'static str) {
+    match (r.ratio, r.significant) {
+        (None, _) => ("neutral", "no data"),
+        (Some(_), false) => ("neutral", "within noise"),
+        (Some(x), true) => match (r.metric, x > 1.0) {
+            (Metric::Rate, true) => ("pass", "higher rate"),
+            (Metric::Rate, false) => ("fail", "lower rate"),
+            (_, true) => ("fail", "slower"),
+            (_, false) => ("pass", "faster"),
+        },
+    }
+}
+
+/// The headline of one subject: its most telling significant difference, e.g.
+/// "cloud is 1.40× slower at p99 (95% CI 1.20–1.60)".
+pub fn headline(label: &str, rows: &[Row]) -> String {
+    let pick = ["p99", "p50", "p99.9", "p90", "max"]
+        .iter()
+        .filter_map(|n| rows.iter().find(|r| r.metric.name() == *n && r.significant))
+        .next();
+    match pick {
+        Some(r) => {
+            let (x, (lo, hi)) = (r.ratio.unwrap_or(1.0), r.ci.unwrap_or((1.0, 1.0)));
+            let (word, k, lo, hi) =
+                if x >= 1.0 { ("slower", x, lo, hi) } else { ("faster", 1.0 / x, 1.0 / hi, 1.0 / lo) };
+            format!(
+                "{label} is {}× {word} at {} (95% CI {}–{})",
+                fmt_ratio(k),
+                r.metric.name(),
+                fmt_ratio(lo),
+                fmt_ratio(hi)
+            )
+        }
+        None => format!("{label}: no latency difference beyond run-to-run noise"),
+    }
+}
+
+/// The comparison as a terminal table.
+pub fn write_text(c: &Comparison, out: &mut impl Write) -> io::Result<()> {
+    for s in &c.skipped {
+        writeln!(out, "{s}")?;
+    }
+    let base = &c.subjects[0];
+    writeln!(out, "baseline: {} — {}", base.label, base.origin)?;
+    for (s, rows) in c.subjects[1..].iter().zip(&c.rows) {
+        writeln!(out)?;
+        let ratio_head = "ratio";
+        let w = [8, 12.max(base.label.chars().count()), 12.max(s.label.chars().count()), 8, 15];
+        writeln!(
+            out,
+            "{:<a$}  {:>b$}  {:>c$}  {:>d$}  {:>e$}",
+            "",
+            base.label,
+            s.label,
+            ratio_head,
+            "95% CI",
+            a = w[0],
+            b = w[1],
+            c = w[2],
+            d = w[3],
+            e = w[4]
+        )?;
+        for r in rows {
+            writeln!(
+                out,
+                "{:<a$}  {:>b$}  {:>c$}  {:>d$}  {:>e$}  {}",
+                r.metric.name(),
+                show(r.metric, r.base),
+                show(r.metric, r.value),
+                r.ratio.map_or("-".into(), |x| format!("{}×", fmt_ratio(x))),
+                show_ci(r),
+                meaning(r).1,
+                a = w[0],
+                b = w[1],
+                c = w[2],
+                d = w[3],
+                e = w[4]
+            )?;
+        }
+        writeln!(out, "{}", headline(&s.label, rows))?;
+    }
+    Ok(())
+}
+
+/// The comparison page, with the spectrum already drawn.
+pub fn html_page(c: &Comparison, spectrum: &Rendered) -> String {
+    let labels: Vec<&str> = c.subjects.iter().map(|s| s.label.as_str()).collect();
+    let mut out = html::head(&format!("{} · wabench comparison", labels.join(" vs ")));
+    let _ = writeln!(out, "<header>\n<h1>Comparison: {}</h1>", html::esc(&labels.join(" vs ")));
+    out.push_str(
+        "<p class=\"desc\">Each later subject against the first. A difference is called significant when the 95% \
+                  bootstrap interval of the ratio, from resampling the one-second intervals, excludes 1.</p>\n",
+    );
+    out.push_str("<div class=\"badges\">");
+    for (s, rows) in c.subjects[1..].iter().zip(&c.rows) {
+        let h = headline(&s.label, rows);
+        let cls = if rows.iter().any(|r| r.significant && r.metric != Metric::Rate) { "warn" } else { "neutral" };
+        let _ = write!(out, "<span class=\"badge {cls}\">{}</span>", html::esc(&h));
+    }
+    out.push_str("</div>\n");
+    for s in &c.skipped {
+        let _ = writeln!(out, "<p class=\"alert\">{}</p>", html::esc(s));
+    }
+    out.push_str("</header>\n<section id=\"subjects\">\n<h2>Compared</h2>\n<table>\n<thead><tr><th>label</th>\
+                  <th class=\"l\">from</th><th class=\"l\">endpoint</th><th>sent</th><th>errors</th></tr></thead>\n<tbody>\n");
+    for s in &c.subjects {
+        let r = &s.target.result;
+        let _ = writeln!(
+            out,
+            "<tr><td>{}</td><td class=\"l\">{}</td><td class=\"l\">{}</td><td>{}</td><td>{}</td></tr>",
+            html::esc(&s.label),
+            html::esc(&s.origin),
+            html::esc(&format!("{} ({})", r.url, r.kind)),
+            r.requests.sent,
+            r.requests.errors
+        );
+    }
+    out.push_str("</tbody>\n</table>\n</section>\n");
+    let base = &c.subjects[0];
+    for (s, rows) in c.subjects[1..].iter().zip(&c.rows) {
+        let _ = write!(
+            out,
+            "<section class=\"ratios\">\n<h2>{} vs {}</h2>\n<table>\n<thead><tr><th></th><th>{}</th><th>{}</th>\
+             <th>{} ÷ {}</th><th>95% CI</th><th>verdict</th></tr></thead>\n<tbody>\n",
+            html::esc(&s.label),
+            html::esc(&base.label),
+            html::esc(&base.label),
+            html::esc(&s.label),
+            html::esc(&s.label),
+            html::esc(&base.label)
+        );
+        for r in rows {
+            let (cls, word) = meaning(r);
+            let _ = writeln!(
+                out,
+                "<tr><th scope=\"row\">{}</th><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"{cls}\">{word}</td></tr>",
+                r.metric.name(),
+                html::esc(&show(r.metric, r.base)),
+                html::esc(&show(r.metric, r.value)),
+                r.ratio.map_or("-".into(), |x| format!("{}×", fmt_ratio(x))),
+                show_ci(r)
+            );
+        }
+        out.push_str("</tbody>\n</table>\n</section>\n");
+    }
+    out.push_str("<section id=\"charts\">\n<h2>Charts</h2>\n");
+    html::figure(&mut out, spectrum);
+    let _ = writeln!(
+        out,
+        "</section>\n<footer>Bootstrap: {RESAMPLES} resamples of the one-second intervals (blocks of consecutive \
+         seconds for long runs), fixed seed, 95% percentile interval. Rates compare requests started per second.</footer>"
+    );
+    out.push_str("</body>\n</html>\n");
+    out
+}
+
+/// Draw the overlaid spectrum and write `compare.html` into `out`; returns the page's path.
+pub fn write_html(c: &Comparison, out: &Path) -> Result<PathBuf, String> {
+    std::fs::create_dir_all(out).map_err(|e| format!("cannot create {}: {e}", out.display()))?;
+    let series: Vec<(String, &hdrhistogram::Histogram<u64>)> =
+        c.subjects.iter().map(|s| (s.label.clone(), &s.target.total)).collect();
+    let fig = figures::spectrum("compare_spectrum", "Latency by percentile", &series);
+    let rendered = charts::render(&fig, out)?;
+    let path = out.join("compare.html");
+    results::write_atomic(&path, html_page(c, &rendered).as_bytes()).map_err(|e| format!("{}: {e}", path.display()))?;
+    Ok(path)
+}

@@ -1,0 +1,313 @@
+//! The self-contained HTML report of one run (`report.html`): metadata, a side-by-side table per
+//! target, errors by code, thresholds, then the charts inlined as SVG. No network, no script; text
+//! from the run is escaped; the output depends only on the run (no clock, sorted keys).
+
+use std::fmt::Write as _;
+
+use super::charts::Rendered;
+use super::data::RunData;
+use super::fmt_us;
+use crate::metrics::Summary;
+use crate::results::TargetResult;
+
+/// Escape text for HTML element content and quoted attribute values.
+pub fn esc(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// The shared style sheet of the run and comparison reports.
+pub const CSS: &str = "\
+:root{--ink:#1d1d1f;--muted:#5f6368;--line:#d9dce1;--head:#f3f5f8;--ok:#0b6b3a;--ok-bg:#e3f4ea;\
+--bad:#a12a00;--bad-bg:#fde9e1;--warn:#7a5200;--warn-bg:#fff3d6}
+*{box-sizing:border-box}
+body{font-family:system-ui,-apple-system,'Segoe UI',Roboto,'DejaVu Sans',sans-serif;color:var(--ink);\
+margin:0 auto;padding:24px 32px 48px;max-width:1100px;line-height:1.45}
+h1{font-size:1.8rem;margin:0 0 4px}h2{font-size:1.3rem;margin:32px 0 10px;border-bottom:2px solid var(--line);\
+padding-bottom:4px}h3{font-size:1.05rem;margin:18px 0 6px}
+p.desc{color:var(--muted);margin:0 0 12px}
+.badges{display:flex;flex-wrap:wrap;gap:8px;margin:10px 0}
+.badge{display:inline-block;padding:4px 12px;border-radius:999px;font-weight:600;font-size:.95rem}
+.pass{color:var(--ok);background:var(--ok-bg)}.fail{color:var(--bad);background:var(--bad-bg)}\
+.warn{color:var(--warn);background:var(--warn-bg)}.neutral{color:var(--muted);background:var(--head)}
+.alert{border-left:4px solid var(--bad);background:var(--bad-bg);color:var(--bad);padding:8px 12px;margin:8px 0;\
+font-weight:600}
+dl.meta{display:grid;grid-template-columns:max-content 1fr;gap:4px 18px;margin:0}
+dl.meta dt{color:var(--muted)}dl.meta dd{margin:0;word-break:break-all}
+table{border-collapse:collapse;margin:6px 0 12px;font-variant-numeric:tabular-nums}
+th,td{border:1px solid var(--line);padding:5px 10px;text-align:right;vertical-align:top}
+th{background:var(--head)}th:first-child,td:first-child{text-align:left}
+td.l,th.l{text-align:left}tr.group td{background:#fafbfc;font-weight:600;text-align:left}
+td.pass,td.fail,td.warn,td.neutral{font-weight:600;text-align:center}
+figure{margin:18px 0 30px}figcaption{margin:6px 0 2px;color:var(--muted)}
+figure svg{display:block;width:100%;max-width:960px;height:auto;border:1px solid var(--line)}
+.files{font-size:.9rem;color:var(--muted)}
+footer{margin-top:40px;color:var(--muted);font-size:.85rem}
+@media print{body{padding:0}figure{break-inside:avoid}}
+";
+
+/// `<!DOCTYPE html>` up to and including `<body>`.
+pub fn head(title: &str) -> String {
+    format!(
+        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<title>{}</title>\n\
+         <style>\n{CSS}</style>\n</head>\n<body>\n",
+        esc(title)
+    )
+}
+
+/// A chart: the SVG inline (it carries its own title), how to read it, and links to the files beside
+/// the report.
+pub fn figure(out: &mut String, r: &Rendered) {
+    let _ = write!(
+        out,
+        "<figure id=\"{stem}\" aria-label=\"{title}\">\n{svg}\n<figcaption>{caption}</figcaption>\n\
+         <p class=\"files\">Files: <a href=\"{stem}.png\">{stem}.png</a> · <a href=\"{stem}.svg\">{stem}.svg</a></p>\n\
+         </figure>\n",
+        stem = esc(&r.stem),
+        title = esc(&r.title),
+        caption = esc(&r.caption),
+        svg = r.svg.trim(),
+    );
+}
+
+fn pct(part: u64, whole: u64) -> String {
+    if whole == 0 { "-".into() } else { format!("{:.2}%", 100.0 * part as f64 / whole as f64) }
+}
+
+fn lat(s: &Summary, f: fn(&Summary) -> u64) -> String {
+    if s.count == 0 { "-".into() } else { fmt_us(f(s) as f64) }
+}
+
+/// One table row: a label and one cell per target.
+fn row(out: &mut String, label: &str, cells: impl Iterator<Item = String>) {
+    let _ = write!(out, "<tr><th scope=\"row\">{}</th>", esc(label));
+    for c in cells {
+        let _ = write!(out, "<td>{}</td>", esc(&c));
+    }
+    out.push_str("</tr>\n");
+}
+
+fn group(out: &mut String, label: &str, cols: usize) {
+    let _ = writeln!(out, "<tr class=\"group\"><td colspan=\"{}\">{}</td></tr>", cols + 1, esc(label));
+}
+
+/// Alerts for targets that got no successful response.
+fn alerts(out: &mut String, targets: &[TargetResult]) {
+    for t in targets {
+        let msg = if t.requests.sent == 0 {
+            format!("{}: no request was sent.", t.name)
+        } else if t.requests.ok == 0 {
+            format!("{}: no successful requests ({} sent, none succeeded).", t.name, t.requests.sent)
+        } else {
+            continue;
+        };
+        let _ = writeln!(out, "<p class=\"alert\">{}</p>", esc(&msg));
+    }
+}
+
+fn verdict_badges(out: &mut String, data: &RunData) {
+    let run = &data.run;
+    out.push_str("<div class=\"badges\">");
+    let failed = run.thresholds.iter().filter(|v| !v.passed).count();
+    if run.thresholds.is_empty() {
+        out.push_str("<span class=\"badge neutral\">No thresholds</span>");
+    } else if failed == 0 {
+        let _ = write!(out, "<span class=\"badge pass\">✔ All {} thresholds passed</span>", run.thresholds.len());
+    } else {
+        let _ =
+            write!(out, "<span class=\"badge fail\">✘ {failed} of {} thresholds failed</span>", run.thresholds.len());
+    }
+    if run.interrupted {
+        out.push_str("<span class=\"badge warn\">Interrupted: figures cover what ran</span>");
+    }
+    let sent: u64 = run.targets.iter().map(|t| t.requests.sent).sum();
+    let errors: u64 = run.targets.iter().map(|t| t.requests.errors).sum();
+    let dropped: u64 = run.targets.iter().map(|t| t.requests.dropped).sum();
+    let cls = if errors > 0 { "fail" } else { "pass" };
+    let _ = write!(out, "<span class=\"badge {cls}\">{} errors ({})</span>", errors, pct(errors, sent));
+    if dropped > 0 {
+        let _ = write!(out, "<span class=\"badge warn\">{dropped} dropped</span>");
+    }
+    out.push_str("</div>\n");
+}
+
+fn metadata(out: &mut String, data: &RunData) {
+    let run = &data.run;
+    let m = &run.machine;
+    let duration = (run.ended_at - run.started_at).num_milliseconds() as f64 / 1000.0;
+    let items: Vec<(&str, String)> = vec![
+        ("Profile file", run.profile_file.clone()),
+        ("Started", run.started_at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)),
+        ("Ended", format!("{} ({duration:.1} s)", run.ended_at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))),
+        ("Interrupted", if run.interrupted { "yes: stopped early".into() } else { "no".into() }),
+        ("Seed", run.seed.to_string()),
+        ("Machine", format!("{} ({}/{}, {} CPUs)", m.hostname, m.os, m.arch, m.cpus)),
+        ("Tool", format!("{} {}", run.tool.name, run.tool.version)),
+    ];
+    out.push_str("<section id=\"run\">\n<h2>Run</h2>\n<dl class=\"meta\">\n");
+    for (k, v) in items {
+        let _ = writeln!(out, "<dt>{}</dt><dd>{}</dd>", esc(k), esc(&v));
+    }
+    out.push_str("</dl>\n</section>\n");
+}
+
+fn summary_table(out: &mut String, targets: &[TargetResult]) {
+    let n = targets.len();
+    out.push_str(
+        "<section id=\"targets\">\n<h2>Results per target</h2>\n<table class=\"summary\">\n<thead><tr><th></th>",
+    );
+    for t in targets {
+        let _ = write!(out, "<th scope=\"col\">{}</th>", esc(&t.name));
+    }
+    out.push_str("</tr></thead>\n<tbody>\n");
+    let cells = |f: &dyn Fn(&TargetResult) -> String| targets.iter().map(f).collect::<Vec<_>>().into_iter();
+    row(out, "url", cells(&|t| t.url.clone()));
+    row(out, "kind", cells(&|t| t.kind.clone()));
+    row(out, "load model", cells(&|t| format!("{} loop, {} connections", t.model, t.connections)));
+    row(out, "duration", cells(&|t| format!("{:.1} s", t.duration_s)));
+    group(out, "Requests", n);
+    row(
+        out,
+        "sent",
+        cells(&|t| match t.requests.planned {
+            Some(p) => format!("{} of {p} planned", t.requests.sent),
+            None => t.requests.sent.to_string(),
+        }),
+    );
+    row(out, "ok", cells(&|t| format!("{} ({})", t.requests.ok, pct(t.requests.ok, t.requests.sent))));
+    row(out, "errors", cells(&|t| format!("{} ({})", t.requests.errors, pct(t.requests.errors, t.requests.sent))));
+    row(out, "dropped", cells(&|t| t.requests.dropped.to_string()));
+    row(out, "cancelled", cells(&|t| t.requests.cancelled.to_string()));
+    group(out, "Rate", n);
+    row(out, "requested", cells(&|t| t.rate.requested.map_or("- (closed loop)".into(), |r| format!("{r:.1}/s"))));
+    row(
+        out,
+        "achieved",
+        cells(&|t| match t.rate.ratio {
+            Some(q) => format!("{:.1}/s ({:.1}% of requested)", t.rate.achieved, q * 100.0),
+            None => format!("{:.1}/s", t.rate.achieved),
+        }),
+    );
+    group(out, "Latency (from the intended start)", n);
+    row(out, "p50", cells(&|t| lat(&t.latency_us, |s| s.p50)));
+    row(out, "p90", cells(&|t| lat(&t.latency_us, |s| s.p90)));
+    row(out, "p99", cells(&|t| lat(&t.latency_us, |s| s.p99)));
+    row(out, "p99.9", cells(&|t| lat(&t.latency_us, |s| s.p999)));
+    row(out, "max", cells(&|t| lat(&t.latency_us, |s| s.max)));
+    row(out, "responses measured", cells(&|t| t.latency_us.count.to_string()));
+    group(out, "Service time and lateness", n);
+    row(out, "service time p50", cells(&|t| lat(&t.service_time_us, |s| s.p50)));
+    row(out, "service time p99", cells(&|t| lat(&t.service_time_us, |s| s.p99)));
+    row(out, "late start p99", cells(&|t| lat(&t.lateness_us, |s| s.p99)));
+    row(out, "late start max", cells(&|t| lat(&t.lateness_us, |s| s.max)));
+    out.push_str("</tbody>\n</table>\n");
+    outcomes_table(out, targets);
+    out.push_str("</section>\n");
+}
+
+/// Every outcome key (sorted, "ok" first) with its count per target.
+fn outcomes_table(out: &mut String, targets: &[TargetResult]) {
+    let mut keys: Vec<&str> = targets.iter().flat_map(|t| t.outcomes.iter().map(|o| o.key.as_str())).collect();
+    keys.sort_unstable_by_key(|k| (*k != "ok", *k));
+    keys.dedup();
+    out.push_str("<h3>Outcomes by code</h3>\n");
+    if keys.is_empty() {
+        out.push_str("<p>No request ended.</p>\n");
+        return;
+    }
+    out.push_str("<table class=\"outcomes\">\n<thead><tr><th>outcome</th>");
+    for t in targets {
+        let _ = write!(out, "<th scope=\"col\">{}</th>", esc(&t.name));
+    }
+    out.push_str("</tr></thead>\n<tbody>\n");
+    for k in keys {
+        row(
+            out,
+            k,
+            targets.iter().map(|t| {
+                let c = t.outcomes.iter().filter(|o| o.key == k).map(|o| o.count).sum::<u64>();
+                let ended = t.requests.sent + t.requests.dropped;
+                if c == 0 { "0".into() } else { format!("{c} ({})", pct(c, ended)) }
+            }),
+        );
+    }
+    out.push_str("</tbody>\n</table>\n<p class=\"files\">Shares are of all requests due: sent plus dropped.</p>\n");
+}
+
+fn thresholds(out: &mut String, data: &RunData) {
+    let run = &data.run;
+    out.push_str("<section id=\"thresholds\">\n<h2>Thresholds</h2>\n");
+    if run.thresholds.is_empty() {
+        out.push_str("<p>The profile sets no thresholds.</p>\n</section>\n");
+        return;
+    }
+    out.push_str(
+        "<table class=\"thresholds\">\n<thead><tr><th>threshold</th><th class=\"l\">target</th><th>actual</th>\
+         <th>result</th></tr></thead>\n<tbody>\n",
+    );
+    for v in &run.thresholds {
+        let (cls, word) = if v.passed { ("pass", "✔ PASS") } else { ("fail", "✘ FAIL") };
+        let _ = writeln!(
+            out,
+            "<tr><td>{}</td><td class=\"l\">{}</td><td>{}</td><td class=\"{cls}\">{word}</td></tr>",
+            esc(&v.threshold),
+            esc(&v.target),
+            esc(&v.shown)
+        );
+    }
+    out.push_str("</tbody>\n</table>\n</section>\n");
+}
+
+/// The whole report page of a run, with its charts already drawn.
+pub fn report(data: &RunData, charts: &[Rendered]) -> String {
+    let run = &data.run;
+    let mut out = head(&format!("{} · wabench report", run.name));
+    let _ = writeln!(out, "<header>\n<h1>{}</h1>", esc(&run.name));
+    if let Some(d) = run.description.as_deref().filter(|d| !d.trim().is_empty()) {
+        let _ = writeln!(out, "<p class=\"desc\">{}</p>", esc(d));
+    }
+    verdict_badges(&mut out, data);
+    alerts(&mut out, &run.targets);
+    out.push_str("</header>\n");
+    metadata(&mut out, data);
+    summary_table(&mut out, &run.targets);
+    thresholds(&mut out, data);
+    out.push_str("<section id=\"charts\">\n<h2>Charts</h2>\n");
+    for r in charts {
+        figure(&mut out, r);
+    }
+    out.push_str("</section>\n");
+    let _ = writeln!(
+        out,
+        "<footer>Report of run.json and the interval logs beside it, written by {} {}. Latency is measured from \
+         each request's intended start, so it includes any time spent waiting to be sent.</footer>",
+        esc(&run.tool.name),
+        esc(&run.tool.version)
+    );
+    out.push_str("</body>\n</html>\n");
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::esc;
+
+    #[test]
+    fn escapes_markup_and_quotes() {
+        assert_eq!(
+            esc("<script>alert('x')</script> & \"y\""),
+            "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; &amp; &quot;y&quot;"
+        );
+    }
+}
