@@ -36,6 +36,20 @@ pub enum Command {
         /// Print the plan and what would be sent, then stop without sending anything.
         #[arg(long)]
         dry_run: bool,
+        /// Also write a compact summary (counts, rates, percentiles, thresholds) as JSON to this file.
+        #[arg(long, value_name = "FILE")]
+        summary_json: Option<PathBuf>,
+        /// Also write a JUnit XML file with one test case per threshold, for CI systems.
+        #[arg(long, value_name = "FILE")]
+        junit: Option<PathBuf>,
+        /// Run shard i of N (0-based): every N-th request of the plan, 1/N of the virtual users.
+        /// Defaults to JOB_COMPLETION_INDEX / WABENCH_SHARDS when those are set (Kubernetes Indexed Jobs).
+        #[arg(long, value_name = "i/N")]
+        shard: Option<String>,
+        /// Start at this wall-clock time, so that shards begin together: an RFC 3339 time
+        /// ("2026-11-25T14:00:00Z") or "align:DURATION" (the next multiple of DURATION, at least 5 s away).
+        #[arg(long, value_name = "TIME")]
+        start_at: Option<String>,
     },
     /// Serve the simulator of the Cloud API or On-Premises API until Ctrl-C.
     Simulate {

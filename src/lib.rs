@@ -14,9 +14,11 @@
 //! - [`whatsapp`]: Cloud API and On-Premises API targets: message mix, recipients, codes, retries, login.
 //! - [`sim`]: the embedded simulator of both APIs (just another server on a loopback port).
 //! - [`webhook`]: status webhooks: signatures, shapes, the receiver, delivery-latency correlation.
+//! - [`ci`]: summary JSON and JUnit XML for CI systems.
 //! - [`cli`]: the command line; `main.rs` only parses and maps errors to exit codes.
 
 pub mod background;
+pub mod ci;
 pub mod cli;
 pub mod load;
 pub mod metrics;

@@ -18,7 +18,16 @@ fn main() -> ExitCode {
             Err(e) => fail(&e.to_string()),
         },
         Command::Simulate { flavor, listen, profile, benchmark } => simulate(flavor, listen, profile, benchmark),
-        Command::Run { profile, out, results, quiet, yes, dry_run } => {
+        Command::Run { profile, out, results, quiet, yes, dry_run, summary_json, junit, shard, start_at } => {
+            let shard = match shard_of(shard.as_deref()) {
+                Ok(s) => s,
+                Err(e) => return fail(&e),
+            };
+            let start_at = match start_at.as_deref().map(|s| run::parse_start_at(s, std::time::SystemTime::now())) {
+                None => None,
+                Some(Ok(t)) => Some(t),
+                Some(Err(e)) => return fail(&e),
+            };
             let loaded = match profile::load(&profile) {
                 Ok(l) => l,
                 Err(e) => return fail(&e.to_string()),
@@ -38,8 +47,14 @@ fn main() -> ExitCode {
                 }
             }
             let stop = stop_on_signals();
-            let opts =
-                run::Options { out, results_root: results, progress: !quiet && std::io::stderr().is_terminal(), yes };
+            let opts = run::Options {
+                out,
+                results_root: results,
+                progress: !quiet && std::io::stderr().is_terminal(),
+                yes,
+                shard,
+                start_at,
+            };
             let finished = match run::run_profile(&loaded, &opts, stop) {
                 Ok(f) => f,
                 Err(e) => return fail(&e),
@@ -47,6 +62,16 @@ fn main() -> ExitCode {
             let mut stdout = std::io::stdout();
             let _ = report::summary::write(&finished.run, &mut stdout);
             println!("\nresults: {}", finished.dir.display());
+            if let Some(path) = &summary_json
+                && let Err(e) = write_file(path, |w| wabench::ci::write_summary_json(&finished.run, w))
+            {
+                return fail(&format!("{}: {e}", path.display()));
+            }
+            if let Some(path) = &junit
+                && let Err(e) = write_file(path, |w| wabench::ci::write_junit(&finished.run, w))
+            {
+                return fail(&format!("{}: {e}", path.display()));
+            }
             if let Some(e) = &finished.error {
                 return fail(e);
             }
@@ -121,6 +146,26 @@ fn simulate(
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => fail(&e),
     }
+}
+
+/// `--shard`, else JOB_COMPLETION_INDEX (Kubernetes Indexed Jobs) with WABENCH_SHARDS.
+fn shard_of(arg: Option<&str>) -> Result<wabench::load::Shard, String> {
+    if let Some(s) = arg {
+        return wabench::load::Shard::parse(s).map_err(|e| format!("--shard {e}"));
+    }
+    match (std::env::var("JOB_COMPLETION_INDEX"), std::env::var("WABENCH_SHARDS")) {
+        (Ok(i), Ok(n)) => wabench::load::Shard::parse(&format!("{i}/{n}"))
+            .map_err(|e| format!("JOB_COMPLETION_INDEX / WABENCH_SHARDS: {e}")),
+        (Ok(_), Err(_)) => Err("JOB_COMPLETION_INDEX is set but WABENCH_SHARDS (the shard count) is not".into()),
+        _ => Ok(wabench::load::Shard::default()),
+    }
+}
+
+/// Write a file atomically through a writer callback.
+fn write_file(path: &std::path::Path, f: impl FnOnce(&mut Vec<u8>) -> std::io::Result<()>) -> std::io::Result<()> {
+    let mut buf = Vec::new();
+    f(&mut buf)?;
+    wabench::results::write_atomic(path, &buf)
 }
 
 fn fail(msg: &str) -> ExitCode {

@@ -31,6 +31,42 @@ pub struct Options {
     pub progress: bool,
     /// Confirm real (billable) traffic to remote WhatsApp targets, as `confirm_real_traffic` does.
     pub yes: bool,
+    /// Which part of a sharded run this process runs.
+    pub shard: crate::load::Shard,
+    /// Wall-clock time to begin at (shards begin together).
+    pub start_at: Option<std::time::SystemTime>,
+}
+
+impl Options {
+    /// Defaults: results under `results/`, no progress line, not sharded, start at once.
+    pub fn new(results_root: impl Into<PathBuf>) -> Options {
+        Options {
+            out: None,
+            results_root: results_root.into(),
+            progress: false,
+            yes: false,
+            shard: crate::load::Shard::default(),
+            start_at: None,
+        }
+    }
+}
+
+/// Parse `--start-at`: an RFC 3339 time, or `align:DURATION` (the next multiple of DURATION since the
+/// epoch that is at least 5 s away, so processes started within the same window pick the same time).
+pub fn parse_start_at(s: &str, now: std::time::SystemTime) -> Result<std::time::SystemTime, String> {
+    if let Some(d) = s.strip_prefix("align:") {
+        let step = humantime::parse_duration(d.trim()).map_err(|e| format!("--start-at {s:?}: {e}"))?;
+        if step.as_millis() == 0 {
+            return Err(format!("--start-at {s:?}: the alignment must be longer than zero"));
+        }
+        let since = now.duration_since(std::time::UNIX_EPOCH).map_err(|e| e.to_string())? + Duration::from_secs(5);
+        let step_ms = step.as_millis();
+        let next = since.as_millis().div_ceil(step_ms) * step_ms;
+        return Ok(std::time::UNIX_EPOCH + Duration::from_millis(next as u64));
+    }
+    let t = DateTime::parse_from_rfc3339(s.trim())
+        .map_err(|e| format!("--start-at {s:?}: not an RFC 3339 time (e.g. 2026-11-25T14:00:00Z) or align:1m: {e}"))?;
+    Ok(t.with_timezone(&Utc).into())
 }
 
 /// A finished (or stopped) run and where it was written.
@@ -57,7 +93,7 @@ pub fn unconfirmed_real_targets(loaded: &Loaded, yes: bool) -> Vec<String> {
 /// Run every target of a profile and write the results folder.
 pub fn run_profile(loaded: &Loaded, opts: &Options, stop: watch::Receiver<bool>) -> Result<Finished, String> {
     let p = &loaded.profile;
-    let plan = Plan::from_spec(&p.load);
+    let plan = Plan::sharded(&p.load, opts.shard);
     let unconfirmed = unconfirmed_real_targets(loaded, opts.yes);
     if !unconfirmed.is_empty() {
         return Err(format!(
@@ -67,8 +103,26 @@ pub fn run_profile(loaded: &Loaded, opts: &Options, stop: watch::Receiver<bool>)
             plan.expected_requests().map_or("an unbounded number of".to_string(), |n| n.to_string())
         ));
     }
+    if let Some(at) = opts.start_at {
+        // Wait for the agreed start, waking for Ctrl-C.
+        while let Ok(left) = at.duration_since(std::time::SystemTime::now()) {
+            if *stop.borrow() {
+                break;
+            }
+            std::thread::sleep(left.min(Duration::from_millis(100)));
+        }
+    }
     let started_at = Utc::now();
-    let dir = opts.out.clone().unwrap_or_else(|| results::run_dir(&opts.results_root, &p.name, started_at));
+    let dir = opts.out.clone().unwrap_or_else(|| {
+        let d = results::run_dir(&opts.results_root, &p.name, started_at);
+        if opts.shard.is_sharded() {
+            let mut s = d.into_os_string();
+            s.push(format!("-shard{}of{}", opts.shard.index, opts.shard.count));
+            PathBuf::from(s)
+        } else {
+            d
+        }
+    });
     fs::create_dir_all(&dir).map_err(|e| format!("cannot create the results folder {}: {e}", dir.display()))?;
     let timeline_path = dir.join("timeline.csv");
     let mut timeline = open_partial(&timeline_path).map_err(|e| format!("{}: {e}", timeline_path.display()))?;
@@ -101,6 +155,11 @@ pub fn run_profile(loaded: &Loaded, opts: &Options, stop: watch::Receiver<bool>)
             let mut cfg = p.simulator.clone();
             cfg.flavor =
                 if spec.kind == TargetKind::OnPrem { crate::sim::Flavor::OnPrem } else { crate::sim::Flavor::Cloud };
+            // Each flavor draws its own random sequence from the seed, so two simulated deployments
+            // do not share their latency noise second by second.
+            if cfg.flavor == crate::sim::Flavor::OnPrem {
+                cfg.seed = crate::whatsapp::body::mix64(cfg.seed, 0x6f6e_7072_656d);
+            }
             match Embedded::start(cfg) {
                 Ok(s) => Some(s),
                 Err(e) => {
@@ -240,6 +299,7 @@ pub fn run_profile(loaded: &Loaded, opts: &Options, stop: watch::Receiver<bool>)
         targets: out,
         thresholds: verdicts,
         passed,
+        shard: opts.shard.is_sharded().then_some(opts.shard),
     };
     finish_partial(timeline, &timeline_path).map_err(|e| format!("{}: {e}", timeline_path.display()))?;
     results::write_run(&dir, &run).map_err(|e| format!("{}: {e}", dir.join("run.json").display()))?;

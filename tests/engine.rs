@@ -13,8 +13,7 @@ fn run(text: &str) -> (Finished, tempfile::TempDir) {
     let path = common::profile(dir.path(), text);
     let loaded = wabench::profile::load(&path).expect("valid profile");
     let (_tx, rx) = tokio::sync::watch::channel(false);
-    let opts =
-        Options { out: Some(dir.path().join("out")), results_root: dir.path().into(), progress: false, yes: false };
+    let opts = Options { out: Some(dir.path().join("out")), ..Options::new(dir.path()) };
     let f = run_profile(&loaded, &opts, rx).expect("run");
     (f, dir)
 }
@@ -223,8 +222,7 @@ fn stopping_writes_partial_results_marked_interrupted() {
         tx.send(true).unwrap();
         tx
     });
-    let opts =
-        Options { out: Some(dir.path().join("out")), results_root: dir.path().into(), progress: false, yes: false };
+    let opts = Options { out: Some(dir.path().join("out")), ..Options::new(dir.path()) };
     let f = run_profile(&loaded, &opts, rx).unwrap();
     drop(stopper.join());
     assert!(f.run.interrupted);

@@ -167,7 +167,7 @@ fn the_report_written_at_the_end_of_a_run_is_what_report_regenerates() {
     let loaded = wabench::profile::load(&profile).unwrap();
     let (_tx, rx) = tokio::sync::watch::channel(false);
     let out = dir.path().join("out");
-    let opts = wabench::run::Options { out: Some(out.clone()), results_root: dir.path().into(), progress: false };
+    let opts = wabench::run::Options { out: Some(out.clone()), ..wabench::run::Options::new(dir.path()) };
     let f = wabench::run::run_profile(&loaded, &opts, rx).unwrap();
     assert!(f.error.is_none(), "{:?}", f.error);
     let written = std::fs::read(out.join("report.html")).expect("the run wrote report.html");
@@ -195,7 +195,7 @@ fn a_report_that_cannot_be_written_keeps_the_results() {
     std::fs::create_dir_all(out.join("report.html/x")).unwrap();
     let loaded = wabench::profile::load(&profile).unwrap();
     let (_tx, rx) = tokio::sync::watch::channel(false);
-    let opts = wabench::run::Options { out: Some(out.clone()), results_root: dir.path().into(), progress: false };
+    let opts = wabench::run::Options { out: Some(out.clone()), ..wabench::run::Options::new(dir.path()) };
     let f = wabench::run::run_profile(&loaded, &opts, rx).expect("the run itself succeeds");
     let e = f.error.expect("the report failure is reported");
     assert!(e.contains("not the report") && e.contains("report.html"), "{e}");
