@@ -51,6 +51,15 @@ pub enum Command {
         #[arg(long, value_name = "TIME")]
         start_at: Option<String>,
     },
+    /// Merge the results folders of a sharded run into one (histograms added exactly, timelines aligned).
+    Merge {
+        /// Two or more results folders (e.g. one per shard).
+        #[arg(required = true, num_args = 2..)]
+        dirs: Vec<PathBuf>,
+        /// Folder for the merged run.
+        #[arg(long)]
+        out: PathBuf,
+    },
     /// Serve the simulator of the Cloud API or On-Premises API until Ctrl-C.
     Simulate {
         /// Which API to imitate.

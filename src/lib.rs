@@ -8,6 +8,7 @@
 //! - [`metrics`]: per-thread HDR recorders, per-second intervals, exact merge, interval logs.
 //! - [`run`]: runs a profile's targets and writes the results folder.
 //! - [`results`]: the `run.json` schema and atomic writes.
+//! - [`merge`]: joins the results of a sharded run (histograms added, timelines aligned).
 //! - [`threshold`]: pass/fail criteria.
 //! - [`report`]: terminal summary, charts (PNG/SVG), the self-contained `report.html`, and `compare`
 //!   (ratios between runs with bootstrap intervals).
@@ -21,6 +22,7 @@ pub mod background;
 pub mod ci;
 pub mod cli;
 pub mod load;
+pub mod merge;
 pub mod metrics;
 pub mod profile;
 pub mod report;

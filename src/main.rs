@@ -84,6 +84,17 @@ fn main() -> ExitCode {
             }
             ExitCode::SUCCESS
         }
+        Command::Merge { dirs, out } => match wabench::merge::merge(&dirs, &out) {
+            Ok(run) => {
+                let _ = report::summary::write(&run, &mut std::io::stdout());
+                if let Err(e) = report::write_report(&out) {
+                    return fail(&format!("merged into {}, but the report failed: {e}", out.display()));
+                }
+                println!("\nmerged {} folders into {}", dirs.len(), out.display());
+                ExitCode::SUCCESS
+            }
+            Err(e) => fail(&e),
+        },
         Command::Report { dir } => match report::write_report(&dir) {
             Ok(path) => {
                 println!("report: {}", path.display());

@@ -224,7 +224,20 @@ pub fn run_profile(loaded: &Loaded, opts: &Options, stop: watch::Receiver<bool>)
         match res {
             Ok((tr, hlog, tl)) => {
                 timeline = tl;
-                let finished = hlog.sync_all().and_then(|()| fs::rename(results::partial(&hlog_path), &hlog_path));
+                let totals = dir.join(crate::metrics::hlog::totals_name(t.name()));
+                let mut buf = Vec::new();
+                let finished = hlog
+                    .sync_all()
+                    .and_then(|()| fs::rename(results::partial(&hlog_path), &hlog_path))
+                    .and_then(|()| {
+                        crate::metrics::hlog::write_tagged(
+                            &mut buf,
+                            tr.started_at,
+                            "wabench whole-run histograms (µs): latency, service_time, lateness, outcome:<key>",
+                            &crate::metrics::hlog::totals_entries(&tr.recorder, tr.elapsed),
+                        )
+                    })
+                    .and_then(|()| results::write_atomic(&totals, &buf));
                 let mut r = TargetResult::from_recorder(
                     t.name(),
                     t.kind(),

@@ -126,6 +126,7 @@ where
 
     let name = target.name().to_string();
     let pacer = plan.pacer.clone();
+    let last_second = plan.duration.map(|d| d.as_secs());
     let prog = progress.clone();
     let agg = std::thread::Builder::new()
         .name("wabench-aggregate".into())
@@ -141,6 +142,7 @@ where
                 &mut timeline,
                 started_at,
                 &prog.view,
+                last_second,
             );
             r.map(|w| (w, hlog, timeline))
         })

@@ -44,6 +44,7 @@ pub fn run<W: Write, T: Write>(
     timeline: &mut T,
     base: SystemTime,
     live: &Mutex<LiveView>,
+    last_second: Option<u64>,
 ) -> io::Result<Written> {
     let mut ser = V2DeflateSerializer::new();
     let mut log = IntervalLogWriterBuilder::new()
@@ -61,6 +62,11 @@ pub fn run<W: Write, T: Write>(
     let mut done = vec![false; threads];
     let mut out = Written::default();
     let mut overall = histogram();
+    // The timeline has a row for every second, also those in which nothing happened.
+    let mut next_row = 0u64;
+    let empty_row = |timeline: &mut T, k: u64| -> io::Result<()> {
+        writeln!(timeline, "{target},{k},{},0,0,0,0,,,,", requested(k).map(|r| r.to_string()).unwrap_or_default())
+    };
 
     let mut flush =
         |upto: u64, pending: &mut BTreeMap<u64, Interval>, log: &mut _, timeline: &mut T| -> io::Result<()> {
@@ -69,6 +75,11 @@ pub fn run<W: Write, T: Write>(
                 return Ok(());
             }
             for k in ready {
+                while next_row < k {
+                    empty_row(timeline, next_row)?;
+                    next_row += 1;
+                }
+                next_row = k + 1;
                 let iv = pending.remove(&k).expect("key listed above");
                 write_interval(log, tag, &iv)?;
                 let h = &iv.latency;
@@ -130,6 +141,13 @@ pub fn run<W: Write, T: Write>(
     }
     // Threads that vanished (panicked) leave their seconds behind: write what arrived.
     flush(u64::MAX, &mut pending, &mut log, timeline)?;
+    if let Some(last) = last_second {
+        while next_row <= last {
+            empty_row(timeline, next_row)?;
+            next_row += 1;
+        }
+        timeline.flush()?;
+    }
     Ok(out)
 }
 
@@ -176,7 +194,8 @@ mod tests {
         let mut hlog = Vec::new();
         let mut csv = Vec::new();
         let live = Mutex::new(LiveView::default());
-        let w = run(rx, 2, "cloud", &|s| Some(s * 10), &mut hlog, &mut csv, SystemTime::UNIX_EPOCH, &live).unwrap();
+        let w =
+            run(rx, 2, "cloud", &|s| Some(s * 10), &mut hlog, &mut csv, SystemTime::UNIX_EPOCH, &live, None).unwrap();
         assert_eq!(w, Written { intervals: 3, started: 5, latencies: 5 });
         let csv = String::from_utf8(csv).unwrap();
         let lines: Vec<&str> = csv.lines().collect();

@@ -78,3 +78,48 @@ impl Log {
         Ok(h)
     }
 }
+
+/// Write an interval log of tagged histograms: `(tag, start offset, length, histogram)` each.
+pub fn write_tagged<W: std::io::Write>(
+    out: &mut W,
+    base: std::time::SystemTime,
+    comment: &str,
+    entries: &[(String, Duration, Duration, &Histogram<u64>)],
+) -> std::io::Result<()> {
+    use hdrhistogram::serialization::V2DeflateSerializer;
+    use hdrhistogram::serialization::interval_log::{IntervalLogWriterBuilder, Tag};
+    let mut ser = V2DeflateSerializer::new();
+    let mut log = IntervalLogWriterBuilder::new()
+        .add_comment(comment)
+        .with_start_time(base)
+        .with_base_time(base)
+        .with_max_value_divisor(1000.0)
+        .begin_log_with(out, &mut ser)?;
+    for (tag, start, len, h) in entries {
+        let tag =
+            Tag::new(tag).ok_or_else(|| std::io::Error::other(format!("{tag:?} cannot be an interval log tag")))?;
+        log.write_histogram(*h, *start, *len, Some(tag))
+            .map_err(|e| std::io::Error::other(format!("cannot write a histogram: {e:?}")))?;
+    }
+    Ok(())
+}
+
+/// File name of a target's whole-run histograms (tags `latency`, `service_time`, `lateness`, `outcome:<key>`).
+pub fn totals_name(target: &str) -> String {
+    format!("{target}.totals.hlog")
+}
+
+/// The whole-run histograms of a recorder as tagged entries (for `<target>.totals.hlog`).
+pub fn totals_entries(rec: &super::Recorder, length: Duration) -> Vec<(String, Duration, Duration, &Histogram<u64>)> {
+    let mut v = vec![
+        ("latency".to_string(), Duration::ZERO, length, &rec.latency),
+        ("service_time".to_string(), Duration::ZERO, length, &rec.service),
+        ("lateness".to_string(), Duration::ZERO, length, &rec.lateness),
+    ];
+    for (k, o) in &rec.outcomes {
+        if k.has_response() {
+            v.push((format!("outcome:{}", k.key()), Duration::ZERO, length, &o.latency));
+        }
+    }
+    v
+}
