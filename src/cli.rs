@@ -51,6 +51,20 @@ pub enum Command {
         #[arg(long, value_name = "TIME")]
         start_at: Option<String>,
     },
+    /// Capacity planning: raise the arrival rate step by step until the profile's [plan] SLO breaks,
+    /// bisect to the highest sustainable rate per target, and give sizing advice.
+    Plan {
+        profile: PathBuf,
+        /// Folder for plan.json, plan.txt and steps.csv (default results/<name>-plan-<UTC timestamp>/).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Parent folder of result folders.
+        #[arg(long, default_value = "results")]
+        results: PathBuf,
+        /// Confirm that remote WhatsApp targets may receive real, billable messages.
+        #[arg(long)]
+        yes: bool,
+    },
     /// Merge the results folders of a sharded run into one (histograms added exactly, timelines aligned).
     Merge {
         /// Two or more results folders (e.g. one per shard).

@@ -6,6 +6,7 @@
 //!   one connection per task, latency from the intended start).
 //! - [`target`]: the `Target` trait (build requests, classify responses) and the HTTP transport.
 //! - [`metrics`]: per-thread HDR recorders, per-second intervals, exact merge, interval logs.
+//! - [`plan`]: capacity planning: breakpoint search and sizing advice.
 //! - [`run`]: runs a profile's targets and writes the results folder.
 //! - [`results`]: the `run.json` schema and atomic writes.
 //! - [`merge`]: joins the results of a sharded run (histograms added, timelines aligned).
@@ -24,6 +25,7 @@ pub mod cli;
 pub mod load;
 pub mod merge;
 pub mod metrics;
+pub mod plan;
 pub mod profile;
 pub mod report;
 pub mod results;

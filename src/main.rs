@@ -84,6 +84,36 @@ fn main() -> ExitCode {
             }
             ExitCode::SUCCESS
         }
+        Command::Plan { profile, out, results, yes } => {
+            let loaded = match profile::load(&profile) {
+                Ok(l) => l,
+                Err(e) => return fail(&e.to_string()),
+            };
+            let real = run::unconfirmed_real_targets(&loaded, yes);
+            if !real.is_empty() {
+                return fail(&format!(
+                    "{}: target(s) {} would send real, billable WhatsApp messages; set confirm_real_traffic = true or pass --yes",
+                    profile.display(),
+                    real.join(", ")
+                ));
+            }
+            let stop = stop_on_signals();
+            let spec = loaded.profile.plan.clone().unwrap_or_default();
+            let dir = out.unwrap_or_else(|| {
+                results.join(format!("{}-plan-{}", loaded.profile.name, chrono::Utc::now().format("%Y%m%dT%H%M%SZ")))
+            });
+            match wabench::plan::search(&loaded, &spec, stop, &mut |line| eprintln!("wabench plan: {line}")) {
+                Ok(bps) => {
+                    print!("{}", wabench::plan::text(&bps));
+                    match wabench::plan::write(&dir, &bps) {
+                        Ok(d) => println!("plan: {}", d.display()),
+                        Err(e) => return fail(&e),
+                    }
+                    ExitCode::SUCCESS
+                }
+                Err(e) => fail(&e),
+            }
+        }
         Command::Merge { dirs, out } => match wabench::merge::merge(&dirs, &out) {
             Ok(run) => {
                 let _ = report::summary::write(&run, &mut std::io::stdout());

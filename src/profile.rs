@@ -69,6 +69,9 @@ pub struct Profile {
     /// Receive status webhooks (sent → delivered → read) and measure delivery latency.
     #[serde(default)]
     pub webhooks: Option<crate::webhook::WebhookConfig>,
+    /// Capacity planning (`wabench plan`): the SLO and the search.
+    #[serde(default)]
+    pub plan: Option<crate::plan::PlanSpec>,
 }
 
 fn default_seed() -> u64 {
@@ -421,8 +424,14 @@ pub fn validate(path: &Path, p: &Profile) -> Result<(), ProfileError> {
                         return Err(err(path, "load.duration", "is required with a constant `rate`"));
                     }
                 }
+                // A profile for `wabench plan` only: the search sets the rates.
+                (None, true) if p.plan.is_some() && l.duration.is_none() => {}
                 (None, true) => {
-                    return Err(err(path, "load", "an open-loop load needs `rate` and `duration`, or `stages`"));
+                    return Err(err(
+                        path,
+                        "load",
+                        "an open-loop load needs `rate` and `duration`, or `stages` (or only a [plan] table, for `wabench plan`)",
+                    ));
                 }
                 (None, false) => {
                     if l.duration.is_some() {
@@ -501,6 +510,9 @@ pub fn validate(path: &Path, p: &Profile) -> Result<(), ProfileError> {
         if p.retry.max_attempts == 0 {
             return Err(err(path, "retry.max_attempts", "must be at least 1 (1 = never retry)"));
         }
+    }
+    if let Some(plan) = &p.plan {
+        plan.validate().map_err(|(f, r)| err(path, f, r))?;
     }
     if p.targets.iter().any(TargetSpec::is_embedded) {
         p.simulator.validate().map_err(|e| err(path, "simulator", e.0))?;

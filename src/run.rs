@@ -94,6 +94,12 @@ pub fn unconfirmed_real_targets(loaded: &Loaded, yes: bool) -> Vec<String> {
 pub fn run_profile(loaded: &Loaded, opts: &Options, stop: watch::Receiver<bool>) -> Result<Finished, String> {
     let p = &loaded.profile;
     let plan = Plan::sharded(&p.load, opts.shard);
+    if plan.model == crate::profile::Model::Open && p.load.rate.is_none() && p.load.stages.is_empty() {
+        return Err(format!(
+            "{}: [load] has no `rate` or `stages`: this profile is for `wabench plan`; give a rate to `run` it",
+            loaded.path.display()
+        ));
+    }
     let unconfirmed = unconfirmed_real_targets(loaded, opts.yes);
     if !unconfirmed.is_empty() {
         return Err(format!(
@@ -467,4 +473,15 @@ pub fn peak_rate(l: &crate::profile::LoadSpec) -> Option<f64> {
             Some(l.rate.unwrap_or(0.0).max(l.start_rate).max(l.stages.iter().map(|s| s.to).fold(0.0, f64::max)))
         }
     }
+}
+
+/// The embedded simulator's configuration for a target: the profile's `[simulator]` table in the
+/// target's flavor, each flavor with its own random sequence drawn from the seed.
+pub fn sim_config_for(p: &crate::profile::Profile, spec: &crate::profile::TargetSpec) -> crate::sim::SimConfig {
+    let mut cfg = p.simulator.clone();
+    cfg.flavor = if spec.kind == TargetKind::OnPrem { crate::sim::Flavor::OnPrem } else { crate::sim::Flavor::Cloud };
+    if cfg.flavor == crate::sim::Flavor::OnPrem {
+        cfg.seed = crate::whatsapp::body::mix64(cfg.seed, 0x6f6e_7072_656d);
+    }
+    cfg
 }

@@ -1,0 +1,405 @@
+//! Capacity planning: a breakpoint search (constant-rate steps, growing until the SLO breaks, then
+//! bisection between the last good and the first bad rate) per target, and sizing advice from the
+//! measured breakpoint: on-premises shard count, Cloud API throughput tier and phone numbers.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use tokio::sync::watch;
+
+use crate::background::Embedded;
+use crate::load::{Plan, run_target};
+use crate::profile::{Dur, Loaded, Model, TargetKind};
+use crate::target::{self, Target};
+
+/// The profile's `[plan]` table.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct PlanSpec {
+    /// The SLO: latency p99 (from the intended start) must stay below this …
+    pub slo_p99: Dur,
+    /// … and the error rate below this fraction (0.01 = 1%).
+    pub max_error_rate: f64,
+    /// First rate tried (requests/s).
+    pub start_rate: f64,
+    /// Never try above this rate.
+    pub max_rate: f64,
+    /// Each step multiplies the rate by this until the SLO breaks.
+    pub growth: f64,
+    /// How long each step runs.
+    pub step: Dur,
+    /// Bisection steps between the last good and the first bad rate.
+    pub refine: u32,
+    /// The messages/s the business needs: sizing advice is given for it.
+    pub target_rate: Option<f64>,
+    /// Shards of the on-premises deployment being measured (default: the embedded simulator's).
+    pub onprem_shards: Option<u32>,
+    /// Cloud API throughput per phone number at the current tier (80 by default, 1,000 after upgrade).
+    pub cloud_mps_per_number: f64,
+}
+
+impl Default for PlanSpec {
+    fn default() -> Self {
+        PlanSpec {
+            slo_p99: Dur(Duration::from_secs(1)),
+            max_error_rate: 0.01,
+            start_rate: 10.0,
+            max_rate: 5000.0,
+            growth: 1.5,
+            step: Dur(Duration::from_secs(20)),
+            refine: 3,
+            target_rate: None,
+            onprem_shards: None,
+            cloud_mps_per_number: 80.0,
+        }
+    }
+}
+
+impl PlanSpec {
+    pub fn validate(&self) -> Result<(), (String, String)> {
+        let e = |f: &str, r: &str| Err((format!("plan.{f}"), r.to_string()));
+        if self.slo_p99.0.is_zero() {
+            return e("slo_p99", "must be longer than zero");
+        }
+        if !(0.0..1.0).contains(&self.max_error_rate) {
+            return e("max_error_rate", "must be a fraction from 0 to below 1 (0.01 = 1%)");
+        }
+        if !(self.start_rate > 0.0 && self.start_rate.is_finite()) {
+            return e("start_rate", "must be greater than 0");
+        }
+        if !(self.max_rate >= self.start_rate && self.max_rate.is_finite()) {
+            return e("max_rate", "must be at least start_rate");
+        }
+        if !(self.growth > 1.0 && self.growth.is_finite()) {
+            return e("growth", "must be greater than 1");
+        }
+        if self.step.0 < Duration::from_secs(1) {
+            return e("step", "must be at least 1s");
+        }
+        if self.refine > 20 {
+            return e("refine", "at most 20 bisection steps");
+        }
+        if let Some(s) = self.onprem_shards
+            && ![1, 2, 4, 8, 16, 32].contains(&s)
+        {
+            return e("onprem_shards", "the On-Premises API runs 1, 2, 4, 8, 16 or 32 shards");
+        }
+        if !(self.cloud_mps_per_number > 0.0) {
+            return e("cloud_mps_per_number", "must be greater than 0");
+        }
+        Ok(())
+    }
+}
+
+/// One step of the search.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Step {
+    pub offered: f64,
+    pub achieved: f64,
+    pub sent: u64,
+    pub p50_us: u64,
+    pub p99_us: u64,
+    pub error_rate: f64,
+    pub dropped: u64,
+    pub passed: bool,
+}
+
+/// The search's result for one target.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Breakpoint {
+    pub target: String,
+    pub kind: String,
+    pub steps: Vec<Step>,
+    /// Highest offered rate that met the SLO (None: even the first step failed).
+    pub sustainable: Option<f64>,
+    /// Lowest offered rate that broke it (None: max_rate was reached without breaking).
+    pub broke_at: Option<f64>,
+    pub advice: Vec<String>,
+}
+
+/// Errors that say the target is at its limit: throttling, overload and unavailability codes,
+/// 5xx answers, timeouts and connection failures. Answers about one message or recipient
+/// (undeliverable, re-engagement, bad parameters) do not measure capacity and are not counted.
+pub fn is_capacity_error(o: crate::metrics::Outcome) -> bool {
+    use crate::metrics::Outcome::*;
+    match o {
+        Ok | Dropped | Cancelled => false,
+        Timeout | Connect | Tls | Io | BodyTooLarge => true,
+        Status(s) => s == 429 || s >= 500,
+        ApiError(_) => crate::whatsapp::codes::policy(o) != crate::whatsapp::codes::Policy::Never,
+    }
+}
+
+fn step_passes(s: &Step, spec: &PlanSpec) -> bool {
+    s.sent > 0 && s.p99_us as f64 <= spec.slo_p99.0.as_secs_f64() * 1e6 && s.error_rate <= spec.max_error_rate
+}
+
+/// Run one constant-rate step against a freshly built target (a fresh embedded simulator, if any).
+fn run_step(
+    loaded: &Loaded,
+    index: usize,
+    rate: f64,
+    spec: &PlanSpec,
+    stop: &watch::Receiver<bool>,
+) -> Result<Step, String> {
+    let p = &loaded.profile;
+    let tspec = &p.targets[index];
+    let mut load = p.load.clone();
+    load.model = Model::Open;
+    load.rate = Some(rate);
+    load.stages.clear();
+    load.duration = Some(spec.step);
+    load.max_requests = None;
+    load.think_time = None;
+    let plan = Plan::from_spec(&load);
+    let sim = if tspec.is_embedded() { Some(Embedded::start(crate::run::sim_config_for(p, tspec))?) } else { None };
+    let ctx = target::BuildCtx {
+        base_dir: loaded.path.parent().unwrap_or(Path::new(".")),
+        seed: p.seed,
+        messages: &p.messages,
+        recipients: loaded.recipients.clone(),
+        retry: &crate::whatsapp::RetrySpec { max_attempts: 1, ..p.retry.clone() },
+        body: loaded.bodies.get(index).and_then(|b| b.as_deref()),
+        embedded: sim.as_ref().map(|s| (s.url.clone(), &p.simulator)),
+        tracker: None,
+    };
+    let t: Arc<dyn Target> = target::build(tspec, &ctx)?;
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| e.to_string())?;
+    let addr = rt.block_on(t.endpoint().resolve()).map_err(|e| format!("cannot resolve {}: {e}", t.endpoint().host))?;
+    let (tr, _, _) =
+        run_target(t.clone(), addr, &plan, stop.clone(), std::io::sink(), std::io::sink(), Arc::default())?;
+    drop(sim.map(Embedded::finish));
+    let r = &tr.recorder;
+    let errors: u64 = r.outcomes.iter().filter(|(k, _)| is_capacity_error(**k)).map(|(_, v)| v.count).sum();
+    let dropped = r.count(crate::metrics::Outcome::Dropped);
+    let due = r.sent + dropped;
+    let achieved = match (r.first_start, r.last_start) {
+        (Some(a), Some(b)) if b > a && r.sent > 1 => (r.sent - 1) as f64 / (b - a).as_secs_f64(),
+        _ => 0.0,
+    };
+    let mut s = Step {
+        offered: rate,
+        achieved,
+        sent: r.sent,
+        p50_us: if r.latency.is_empty() { 0 } else { r.latency.value_at_quantile(0.5) },
+        p99_us: if r.latency.is_empty() { 0 } else { r.latency.value_at_quantile(0.99) },
+        // A dropped request failed the user as much as an error did.
+        error_rate: if due > 0 { (errors + dropped) as f64 / due as f64 } else { 1.0 },
+        dropped,
+        passed: false,
+    };
+    s.passed = step_passes(&s, spec);
+    Ok(s)
+}
+
+/// Search the breakpoint of every target; `progress` gets a line per step.
+pub fn search(
+    loaded: &Loaded,
+    spec: &PlanSpec,
+    stop: watch::Receiver<bool>,
+    progress: &mut dyn FnMut(&str),
+) -> Result<Vec<Breakpoint>, String> {
+    let mut out = Vec::new();
+    for (i, t) in loaded.profile.targets.iter().enumerate() {
+        let mut steps: Vec<Step> = Vec::new();
+        let mut rate = spec.start_rate;
+        let (mut good, mut bad): (Option<f64>, Option<f64>) = (None, None);
+        while rate <= spec.max_rate && !*stop.borrow() {
+            let s = run_step(loaded, i, rate, spec, &stop)?;
+            progress(&describe(&t.name, &s));
+            let passed = s.passed;
+            steps.push(s);
+            if passed {
+                good = Some(rate);
+                rate *= spec.growth;
+            } else {
+                bad = Some(rate);
+                break;
+            }
+        }
+        if let (Some(mut lo), Some(mut hi)) = (good, bad) {
+            for _ in 0..spec.refine {
+                if *stop.borrow() {
+                    break;
+                }
+                let mid = (lo + hi) / 2.0;
+                let s = run_step(loaded, i, mid, spec, &stop)?;
+                progress(&describe(&t.name, &s));
+                if s.passed {
+                    lo = mid
+                } else {
+                    hi = mid
+                }
+                steps.push(s);
+            }
+            good = Some(lo);
+            bad = Some(hi);
+        }
+        let mut b = Breakpoint {
+            target: t.name.clone(),
+            kind: format!("{:?}", t.kind).to_lowercase(),
+            steps,
+            sustainable: good,
+            broke_at: bad,
+            advice: Vec::new(),
+        };
+        b.advice = advice(loaded, i, &b, spec);
+        out.push(b);
+    }
+    Ok(out)
+}
+
+fn describe(target: &str, s: &Step) -> String {
+    format!(
+        "{target}: offered {:.1}/s → achieved {:.1}/s, p99 {}, errors {:.2}%{} — {}",
+        s.offered,
+        s.achieved,
+        crate::report::fmt_us(s.p99_us as f64),
+        s.error_rate * 100.0,
+        if s.dropped > 0 { format!(", {} dropped", s.dropped) } else { String::new() },
+        if s.passed { "within the SLO" } else { "SLO broken" }
+    )
+}
+
+/// Meta's published sizing of the On-Premises API, for the cross-check.
+fn meta_onprem_guidance(shards: u32) -> &'static str {
+    match shards {
+        1 => "single-connect deployments reach about 70 messages/s",
+        2 | 4 => "Meta publishes no figure for this shard count",
+        8 => "Meta expects 100–150 messages/s with 8 shards",
+        16 => "Meta publishes no figure for 16 shards (between 8 shards' 100–150 and 32's 250 messages/s)",
+        _ => "Meta expects 250 messages/s sustained with 32 CoreApps",
+    }
+}
+
+fn advice(loaded: &Loaded, index: usize, b: &Breakpoint, spec: &PlanSpec) -> Vec<String> {
+    let t = &loaded.profile.targets[index];
+    let mut a = Vec::new();
+    let Some(cap) = b.sustainable else {
+        a.push("the first step already broke the SLO: lower plan.start_rate or relax the SLO".into());
+        return a;
+    };
+    a.push(format!(
+        "highest rate within the SLO (p99 ≤ {}, errors ≤ {:.2}%): {cap:.1} messages/s{}",
+        spec.slo_p99,
+        spec.max_error_rate * 100.0,
+        match b.broke_at {
+            Some(x) => format!("; broken at {x:.1}/s"),
+            None => format!("; not broken up to plan.max_rate ({})", spec.max_rate),
+        }
+    ));
+    match t.kind {
+        TargetKind::OnPrem => {
+            let shards = spec
+                .onprem_shards
+                .or_else(|| t.is_embedded().then_some(loaded.profile.simulator.onprem.shards))
+                .unwrap_or(8);
+            let per_shard = cap / f64::from(shards);
+            a.push(format!(
+                "assumption: the deployment measured runs {shards} shard(s), so one shard carries about {per_shard:.1} messages/s, and capacity grows linearly with shards"
+            ));
+            a.push(format!("cross-check: {}", meta_onprem_guidance(shards)));
+            if let Some(want) = spec.target_rate {
+                let need = (want / per_shard).ceil().max(1.0) as u32;
+                match [1u32, 2, 4, 8, 16, 32].into_iter().find(|s| *s >= need) {
+                    Some(s) => a.push(format!(
+                        "for {want:.0} messages/s: {s} shards (≈{:.0} messages/s at the measured per-shard rate); {}",
+                        per_shard * f64::from(s),
+                        meta_onprem_guidance(s)
+                    )),
+                    None => a.push(format!(
+                        "for {want:.0} messages/s: {need} shards' worth — beyond one deployment's 32 shards; split the traffic over several phone numbers/deployments, or consider the Cloud API (up to 1,000 messages/s per number)"
+                    )),
+                }
+            }
+        }
+        TargetKind::Cloud => {
+            let per = spec.cloud_mps_per_number;
+            a.push(format!(
+                "assumption: one phone number at {per:.0} messages/s (the default tier is 80, upgraded automatically to 1,000); a number's limit counts inbound and outbound messages"
+            ));
+            if let Some(want) = spec.target_rate {
+                if want <= 80.0 {
+                    a.push(format!("for {want:.0} messages/s: one phone number at the default 80 messages/s tier"));
+                } else if want <= 1000.0 {
+                    a.push(format!(
+                        "for {want:.0} messages/s: one phone number at the 1,000 messages/s tier (automatic upgrade), or {} numbers at 80 messages/s",
+                        (want / 80.0).ceil()
+                    ));
+                } else {
+                    a.push(format!(
+                        "for {want:.0} messages/s: {} phone numbers at the 1,000 messages/s tier",
+                        (want / 1000.0).ceil()
+                    ));
+                }
+                if cap < want {
+                    a.push(format!(
+                        "measured: this number sustained {cap:.0} messages/s, below {want:.0}: the difference must come from more numbers or a higher tier"
+                    ));
+                }
+            }
+        }
+        TargetKind::Http => {
+            if let Some(want) = spec.target_rate {
+                a.push(format!("for {want:.0} requests/s: {:.1}× the measured capacity", want / cap));
+            }
+        }
+    }
+    a
+}
+
+/// The plan report: a table of steps and the advice, per target.
+pub fn text(bps: &[Breakpoint]) -> String {
+    let mut s = String::new();
+    for b in bps {
+        let _ = writeln!(s, "{} ({})", b.target, b.kind);
+        let _ = writeln!(
+            s,
+            "  {:>10} {:>10} {:>8} {:>10} {:>10} {:>8}  verdict",
+            "offered/s", "achieved/s", "sent", "p50", "p99", "errors"
+        );
+        let mut steps = b.steps.clone();
+        steps.sort_by(|x, y| x.offered.total_cmp(&y.offered));
+        for st in &steps {
+            let _ = writeln!(
+                s,
+                "  {:>10.1} {:>10.1} {:>8} {:>10} {:>10} {:>7.2}%  {}",
+                st.offered,
+                st.achieved,
+                st.sent,
+                crate::report::fmt_us(st.p50_us as f64),
+                crate::report::fmt_us(st.p99_us as f64),
+                st.error_rate * 100.0,
+                if st.passed { "ok" } else { "SLO broken" }
+            );
+        }
+        for a in &b.advice {
+            let _ = writeln!(s, "  - {a}");
+        }
+        let _ = writeln!(s);
+    }
+    s
+}
+
+/// Write `plan.json`, `plan.txt` and `steps.csv` into `dir`.
+pub fn write(dir: &Path, bps: &[Breakpoint]) -> Result<PathBuf, String> {
+    std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let json = serde_json::to_vec_pretty(bps).map_err(|e| e.to_string())?;
+    crate::results::write_atomic(&dir.join("plan.json"), &json).map_err(|e| e.to_string())?;
+    crate::results::write_atomic(&dir.join("plan.txt"), text(bps).as_bytes()).map_err(|e| e.to_string())?;
+    let mut csv = String::from("target,offered,achieved,sent,p50_us,p99_us,error_rate,dropped,passed\n");
+    for b in bps {
+        for st in &b.steps {
+            let _ = writeln!(
+                csv,
+                "{},{:.3},{:.3},{},{},{},{:.6},{},{}",
+                b.target, st.offered, st.achieved, st.sent, st.p50_us, st.p99_us, st.error_rate, st.dropped, st.passed
+            );
+        }
+    }
+    crate::results::write_atomic(&dir.join("steps.csv"), csv.as_bytes()).map_err(|e| e.to_string())?;
+    Ok(dir.to_path_buf())
+}
