@@ -87,7 +87,7 @@ impl PlanSpec {
         {
             return e("onprem_shards", "the On-Premises API runs 1, 2, 4, 8, 16 or 32 shards");
         }
-        if !(self.cloud_mps_per_number > 0.0) {
+        if self.cloud_mps_per_number.is_nan() || self.cloud_mps_per_number <= 0.0 {
             return e("cloud_mps_per_number", "must be greater than 0");
         }
         Ok(())
