@@ -401,5 +401,46 @@ pub fn write(dir: &Path, bps: &[Breakpoint]) -> Result<PathBuf, String> {
         }
     }
     crate::results::write_atomic(&dir.join("steps.csv"), csv.as_bytes()).map_err(|e| e.to_string())?;
+    crate::report::charts::render(&knee(bps), dir)?;
     Ok(dir.to_path_buf())
+}
+
+/// The knee: latency (p50 dashed, p99 solid) against the offered rate, one colour per target.
+pub fn knee(bps: &[Breakpoint]) -> crate::report::charts::Figure {
+    use crate::report::charts::{Figure, Line, LinePlot, Plot, Stroke, XAxis, color};
+    let mut lines = Vec::new();
+    for (i, b) in bps.iter().enumerate() {
+        let mut steps = b.steps.clone();
+        steps.sort_by(|x, y| x.offered.total_cmp(&y.offered));
+        let pts = |f: fn(&Step) -> u64| {
+            steps.iter().map(|s| (s.offered, (s.sent > 0).then(|| f(s) as f64 / 1000.0))).collect()
+        };
+        lines.push(Line {
+            label: format!("{} p99", b.target),
+            color: color(i),
+            stroke: Stroke::Solid,
+            width: 2,
+            points: pts(|s| s.p99_us),
+        });
+        lines.push(Line {
+            label: format!("{} p50", b.target),
+            color: color(i),
+            stroke: Stroke::Dashed,
+            width: 2,
+            points: pts(|s| s.p50_us),
+        });
+    }
+    Figure {
+        stem: "knee".into(),
+        title: "Latency against offered rate".into(),
+        caption: "Each point is one constant-rate step of the search; where p99 turns up sharply is the knee.".into(),
+        no_data: "no step sent anything".into(),
+        plot: Plot::Lines(LinePlot {
+            x: XAxis::Seconds,
+            x_label: "offered rate (messages/s)".into(),
+            y_label: "latency (ms)".into(),
+            lines,
+            secondary: None,
+        }),
+    }
 }
