@@ -210,16 +210,19 @@ async fn statuses_reach_a_receiver_that_comes_up_late() {
     let _ = sim.shutdown().await;
 }
 
+/// Signature header and body of every POST received.
+type Posts = Arc<Mutex<Vec<(Option<String>, Bytes)>>>;
+
 /// A webhook endpoint that records every POST (its signature header and body) and answers 200.
 struct Recorder {
     addr: SocketAddr,
-    posts: Arc<Mutex<Vec<(Option<String>, Bytes)>>>,
+    posts: Posts,
 }
 
 async fn recorder() -> Recorder {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    let posts: Arc<Mutex<Vec<(Option<String>, Bytes)>>> = Arc::default();
+    let posts: Posts = Arc::default();
     let p = posts.clone();
     tokio::spawn(async move {
         while let Ok((stream, _)) = listener.accept().await {
