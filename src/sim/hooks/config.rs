@@ -306,6 +306,22 @@ mod tests {
     }
 
     #[test]
+    fn module_doc_example_is_the_defaults() {
+        let doc = include_str!("config.rs");
+        let start = doc.find("//! ```toml\n").unwrap() + "//! ```toml\n".len();
+        let end = start + doc[start..].find("//! ```").unwrap();
+        let text: String = doc[start..end]
+            .lines()
+            .map(|l| l.trim_start_matches("//!").trim_start())
+            .filter(|l| !l.starts_with('['))
+            .collect::<Vec<_>>()
+            .join("\n");
+        let cfg: HooksConfig = toml::from_str(&text).unwrap();
+        let defaults = HooksConfig { send_sent: Some(true), ..HooksConfig::default() };
+        assert_eq!(cfg, defaults);
+    }
+
+    #[test]
     fn stage_tables_and_ranges() {
         let cfg: HooksConfig = toml::from_str(
             "sent = { distribution = \"constant\", median = \"0s\" }\ndelivered = { median = \"100ms\" }\nread_fraction = 0",
