@@ -83,6 +83,9 @@ impl StageDelay {
         if self.max < self.min {
             return err("max must be >= min");
         }
+        if self.median > MAX_DELAY || self.max > MAX_DELAY || self.p99.is_some_and(|p| p > MAX_DELAY) {
+            return err("delays must not exceed 30 days");
+        }
         if self.distribution == Distribution::Lognormal
             && (self.median.is_zero() || self.p99_or_default() < self.median)
         {
@@ -227,6 +230,8 @@ impl std::fmt::Debug for HooksConfig {
     }
 }
 
+/// Longest configurable delay, wait or timeout.
+const MAX_DELAY: Duration = Duration::from_secs(30 * 24 * 3600);
 /// Most POSTs in flight at once.
 const MAX_CONCURRENCY: usize = 1024;
 /// Largest batch.
@@ -272,6 +277,17 @@ impl HooksConfig {
         }
         if self.retry_initial.is_zero() || self.retry_max < self.retry_initial {
             return err("retry_initial must be > 0 and retry_max >= retry_initial".into());
+        }
+        for (name, d) in [
+            ("linger", self.linger),
+            ("timeout", self.timeout),
+            ("retry_max", self.retry_max),
+            ("retry_for", self.retry_for),
+            ("shutdown_wait", self.shutdown_wait),
+        ] {
+            if d > MAX_DELAY {
+                return err(format!("{name} must not exceed 30 days"));
+            }
         }
         if let Some(url) = &self.callback_url {
             match reqwest::Url::parse(url) {
@@ -338,6 +354,8 @@ mod tests {
         assert!(bad(|c| c.read_fraction = 1.5));
         assert!(bad(|c| c.max_batch = 0));
         assert!(bad(|c| c.concurrency = 0));
+        assert!(bad(|c| c.linger = Duration::MAX));
+        assert!(bad(|c| c.read.max = Duration::MAX));
         assert!(bad(|c| c.retry_max = Duration::from_millis(1)));
         assert!(bad(|c| c.sent = StageDelay::lognormal(Duration::ZERO, Duration::ZERO)));
         assert!(bad(|c| c.callback_url = Some("ftp://x/".into())));

@@ -342,7 +342,7 @@ impl Scheduler {
         self.waiting += n;
         let msg = Arc::new(msg);
         for planned in plan.statuses {
-            let due = at.checked_add(planned.due).unwrap_or(at);
+            let due = later(at, planned.due);
             self.push(due, Work::Status(Item { msg: msg.clone(), planned }));
         }
     }
@@ -359,7 +359,7 @@ impl Scheduler {
                         self.flush();
                     }
                     if self.batch.is_empty() {
-                        self.batch_deadline = Some(due.at + self.s.cfg.linger);
+                        self.batch_deadline = Some(later(due.at, self.s.cfg.linger));
                     }
                     self.batch.push(item);
                     if self.batch.len() >= max_batch {
@@ -421,31 +421,30 @@ impl Scheduler {
         if ok {
             add(&c.webhooks_posted, 1);
             add(&c.statuses_posted, d.statuses);
-            self.waiting -= d.statuses;
+            self.waiting = self.waiting.saturating_sub(d.statuses);
             return;
         }
         add(&c.failed_attempts, 1);
         let cfg = &self.s.cfg;
         let wait = backoff(cfg.retry_initial, cfg.retry_max, d.attempts);
-        let now = Instant::now();
-        let first = d.first.unwrap_or(now);
-        if (now + wait).saturating_duration_since(first) > cfg.retry_for {
+        let at = later(Instant::now(), wait);
+        if at.saturating_duration_since(d.first.unwrap_or(at)) > cfg.retry_for {
             add(&c.given_up, d.statuses);
-            self.waiting -= d.statuses;
+            self.waiting = self.waiting.saturating_sub(d.statuses);
         } else {
-            self.push(now + wait, Work::Retry(d));
+            self.push(at, Work::Retry(d));
         }
     }
 
     async fn shutdown(mut self, mut rx: mpsc::Receiver<Queued>) {
-        let deadline = Instant::now() + self.s.cfg.shutdown_wait;
+        let deadline = later(Instant::now(), self.s.cfg.shutdown_wait);
         while !self.inflight.is_empty() {
             tokio::select! {
                 Some(done) = self.inflight.join_next() => match done {
                     Ok((d, true)) => {
                         add(&self.s.counters.webhooks_posted, 1);
                         add(&self.s.counters.statuses_posted, d.statuses);
-                        self.waiting -= d.statuses;
+                        self.waiting = self.waiting.saturating_sub(d.statuses);
                     }
                     _ => add(&self.s.counters.failed_attempts, 1),
                 },
@@ -460,6 +459,11 @@ impl Scheduler {
         }
         add(&self.s.counters.pending_at_shutdown, pending);
     }
+}
+
+/// `t + d`, or `t` when that is beyond the clock's range (validated delays never are).
+fn later(t: Instant, d: Duration) -> Instant {
+    t.checked_add(d).unwrap_or(t)
 }
 
 /// Wait before the next attempt after `attempts` failed ones: `initial`, doubled each time, at
