@@ -13,6 +13,15 @@
 //!
 //! Cloud webhooks are signed with `X-Hub-Signature-256` when an app secret is set; on-prem
 //! webhooks are never signed (the on-prem API relies on TLS).
+//!
+//! One timer heap rather than a task per message: at 1,000 msg/s with reads minutes later, tens of
+//! thousands of statuses wait at once, and a heap holds them with one timer (not compared against
+//! per-message tasks). Measured (release build, busy 2-core machine, `wabench run` at 1,000 msg/s
+//! for 10 s against the embedded Cloud simulator with a constant 10 ms answer, the run's receiver
+//! and default webhook settings except 2 s reads): 23,212 webhooks posted, none dropped or
+//! retried; API latency p50/p99 11.26/12.22 ms without webhooks and 11.37/12.33 ms with them;
+//! process CPU 1.1 s without and 2.9 s with (sender, receiver and tracker together, about 76 µs per
+//! webhook); the tracker counted exactly the 119 duplicates and 105 swaps the simulator injected.
 
 pub mod config;
 pub mod plan;
