@@ -70,9 +70,10 @@ impl Embedded {
                 Ok(h) => {
                     let _ = tx.send(Ok(h.url()));
                     let _ = stop.await;
-                    let stats = h.stats();
+                    // Counted after shutdown, so that webhooks abandoned by it are included.
+                    let sim = h.sim().clone();
                     let _ = h.shutdown().await;
-                    Some(stats)
+                    Some(sim.stats())
                 }
                 Err(e) => {
                     let _ = tx.send(Err(format!("cannot start the embedded simulator: {e}")));

@@ -2,6 +2,7 @@
 //! thresholds and write the results folder. Whatever happens (Ctrl-C, a target failing to start),
 //! the results measured so far are written before returning.
 
+use std::borrow::Cow;
 use std::fs;
 use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
@@ -16,10 +17,11 @@ use crate::background::{Embedded, Hooks};
 use crate::load::executor::Progress;
 use crate::load::{Plan, run_target};
 use crate::metrics::aggregate::TIMELINE_HEADER;
-use crate::profile::{Loaded, TargetKind};
+use crate::profile::{Loaded, TargetKind, TargetSpec};
 use crate::results::{self, Machine, Run, TargetResult, Tool};
 use crate::target::{self, Target};
 use crate::threshold::Threshold;
+use crate::webhook::WebhookConfig;
 
 /// How to run.
 #[derive(Debug, Clone)]
@@ -148,23 +150,23 @@ pub fn run_profile(loaded: &Loaded, opts: &Options, stop: watch::Receiver<bool>)
             break;
         }
         let hooks = match &p.webhooks {
-            Some(cfg) if spec.kind != TargetKind::Http => match Hooks::start(cfg, spec.is_embedded()) {
-                Ok(h) => Some(h),
-                Err(e) => {
-                    error = Some(format!("{}: target {:?}: {e}", loaded.path.display(), spec.name));
-                    break;
+            Some(cfg) if spec.kind != TargetKind::Http => {
+                match Hooks::start(&receiver_config(cfg, spec), spec.is_embedded()) {
+                    Ok(h) => Some(h),
+                    Err(e) => {
+                        error = Some(format!("{}: target {:?}: {e}", loaded.path.display(), spec.name));
+                        break;
+                    }
                 }
-            },
+            }
             _ => None,
         };
         let sim = if spec.is_embedded() {
-            let mut cfg = p.simulator.clone();
-            cfg.flavor =
-                if spec.kind == TargetKind::OnPrem { crate::sim::Flavor::OnPrem } else { crate::sim::Flavor::Cloud };
-            // Each flavor draws its own random sequence from the seed, so two simulated deployments
-            // do not share their latency noise second by second.
-            if cfg.flavor == crate::sim::Flavor::OnPrem {
-                cfg.seed = crate::whatsapp::body::mix64(cfg.seed, 0x6f6e_7072_656d);
+            let mut cfg = sim_config_for(p, spec);
+            // The simulator posts its status webhooks to this target's receiver, signed with its secret.
+            if let Some(h) = &hooks {
+                cfg.webhooks.callback_url = Some(h.url.clone());
+                cfg.webhooks.app_secret = h.secret.clone();
             }
             match Embedded::start(cfg) {
                 Ok(s) => Some(s),
@@ -332,6 +334,18 @@ pub fn run_profile(loaded: &Loaded, opts: &Options, stop: watch::Receiver<bool>)
         });
     }
     Ok(Finished { dir, run, error })
+}
+
+/// The receiver settings of one target. The embedded On-Premises simulator posts unsigned webhooks,
+/// as the real On-Premises API does (it relies on TLS, not on a signature), so the receiver of an
+/// embedded on-prem target never requires `X-Hub-Signature-256`. Every other target uses
+/// `[webhooks]` as written (set `verify_signature = false` for a real on-prem deployment).
+fn receiver_config<'a>(cfg: &'a WebhookConfig, spec: &TargetSpec) -> Cow<'a, WebhookConfig> {
+    if spec.is_embedded() && spec.kind == TargetKind::OnPrem && cfg.verify_signature {
+        Cow::Owned(WebhookConfig { verify_signature: false, ..cfg.clone() })
+    } else {
+        Cow::Borrowed(cfg)
+    }
 }
 
 fn open_partial(path: &Path) -> io::Result<BufWriter<fs::File>> {

@@ -12,6 +12,7 @@ use hyper::body::Incoming;
 use serde_json::json;
 
 use super::config::{DowntimeWindow, SimConfig};
+use super::hooks::Accepted;
 use super::message::{self, Parsed, Problem};
 use super::model::{
     KeyedLimiter, RecipientVerdict, base64url, hash_bytes, in_downtime, mix64, sanctioned_details, trace_id,
@@ -207,6 +208,7 @@ async fn handle_inner(st: &State, req: Request<Incoming>, ctx: Ctx) -> Result<Re
         ));
     }
     let phone_key = hash_bytes(0x9403E, phone.as_bytes());
+    let hook_phone = st.hooks.is_some().then(|| phone.to_string());
     if st.down() {
         return Err(CloudError::new(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -309,11 +311,13 @@ async fn handle_inner(st: &State, req: Request<Incoming>, ctx: Ctx) -> Result<Re
             "Message failed to send because there were too many messages sent from this phone number to the same phone number in a short period of time.",
         ));
     }
-    Ok(Reply::new(
-        StatusCode::OK,
-        success_body(&msg.to, &msg.digits, &message_id(st.cfg.seed, ctx.seq, &msg.digits)),
-        Outcome::Accepted,
-    ))
+    let id = message_id(st.cfg.seed, ctx.seq, &msg.digits);
+    let mut reply = Reply::new(StatusCode::OK, success_body(&msg.to, &msg.digits, &id), Outcome::Accepted);
+    if let Some(phone_number_id) = hook_phone {
+        let template = msg.is_template();
+        reply.accepted = Some(Accepted { id, recipient: msg.digits, phone_number_id, template });
+    }
+    Ok(reply)
 }
 
 /// A `wamid.` id, unique per request number within a run (the scrambling is a bijection).

@@ -27,11 +27,15 @@
 //! [simulator.recipients]
 //! undeliverable_suffixes = ["0000"]
 //! undeliverable_fraction = 0.01
+//! [simulator.webhooks]        # see `sim::hooks::config` for every field
+//! delivered = { median = "1s", p99 = "4s" }
 //! ```
 
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
+
+pub use super::hooks::config::{HooksConfig, StageDelay};
 
 /// Which deployment the simulator imitates.
 #[derive(Deserialize, Serialize, Clone, Copy, Debug, PartialEq, Eq, Default)]
@@ -103,6 +107,8 @@ pub struct SimConfig {
     pub recipients: RecipientRules,
     /// Largest accepted request body in bytes; larger bodies get HTTP 413. Default 1 MiB.
     pub max_body_bytes: usize,
+    /// Status webhooks of accepted messages (posted only once a callback URL is set).
+    pub webhooks: HooksConfig,
 }
 
 impl Default for SimConfig {
@@ -116,6 +122,7 @@ impl Default for SimConfig {
             downtime: Vec::new(),
             recipients: RecipientRules::default(),
             max_body_bytes: 1 << 20,
+            webhooks: HooksConfig::default(),
         }
     }
 }
@@ -447,7 +454,7 @@ impl SimConfig {
         if self.max_body_bytes == 0 {
             return err("max_body_bytes must be > 0");
         }
-        Ok(())
+        self.webhooks.validate()
     }
 }
 

@@ -6,6 +6,7 @@
 
 pub mod cloud;
 pub mod config;
+pub mod hooks;
 pub mod message;
 pub mod model;
 pub mod onprem;
@@ -52,6 +53,9 @@ pub struct SimStats {
     pub errors: BTreeMap<i64, u64>,
     /// Responses by HTTP status.
     pub http_status: BTreeMap<u16, u64>,
+    /// Status webhooks posted for accepted messages (absent when webhooks are off).
+    #[serde(default, skip_serializing_if = "hooks::HookStats::is_empty")]
+    pub webhooks: hooks::HookStats,
 }
 
 impl SimStats {
@@ -135,6 +139,7 @@ impl Counters {
             other_ok: self.other_ok.load(Ordering::Relaxed),
             errors,
             http_status,
+            webhooks: hooks::HookStats::default(),
         }
     }
 }
@@ -158,11 +163,13 @@ pub(crate) struct Reply {
     pub outcome: Outcome,
     /// Queueing delay added on top of the sampled latency.
     pub queue_delay: Duration,
+    /// The accepted message, when status webhooks are on: scheduled once the answer is released.
+    pub accepted: Option<hooks::Accepted>,
 }
 
 impl Reply {
     pub fn new(status: StatusCode, body: impl Into<Bytes>, outcome: Outcome) -> Self {
-        Reply { status, body: body.into(), outcome, queue_delay: Duration::ZERO }
+        Reply { status, body: body.into(), outcome, queue_delay: Duration::ZERO, accepted: None }
     }
 }
 
@@ -184,6 +191,8 @@ pub(crate) struct State {
     counters: Counters,
     pub cloud: cloud::CloudState,
     pub onprem: onprem::OnPremState,
+    /// Status webhook sender, when a callback URL is configured.
+    pub hooks: Option<hooks::Hooks>,
 }
 
 impl State {
@@ -240,6 +249,7 @@ impl Sim {
             counters: Counters::new(),
             cloud: cloud::CloudState::new(&cfg),
             onprem: onprem::OnPremState::new(&cfg),
+            hooks: hooks::Hooks::new(&cfg)?,
             cfg,
         };
         Ok(Sim { state: Arc::new(state) })
@@ -252,7 +262,11 @@ impl Sim {
 
     /// Current counters.
     pub fn stats(&self) -> SimStats {
-        self.state.counters.snapshot()
+        let mut s = self.state.counters.snapshot();
+        if let Some(h) = &self.state.hooks {
+            s.webhooks = h.stats();
+        }
+        s
     }
 
     /// Serve on an already-bound listener until `shutdown` resolves, then close all connections.
@@ -263,6 +277,7 @@ impl Sim {
     ) -> std::io::Result<()> {
         let mut shutdown = std::pin::pin!(shutdown);
         let mut conns = JoinSet::new();
+        let hooks = self.state.hooks.as_ref().and_then(hooks::Hooks::start);
         loop {
             tokio::select! {
                 _ = &mut shutdown => break,
@@ -285,6 +300,9 @@ impl Sim {
             }
         }
         conns.shutdown().await;
+        if let Some(h) = hooks {
+            h.stop().await;
+        }
         Ok(())
     }
 }
@@ -302,6 +320,9 @@ async fn handle(state: Arc<State>, req: Request<Incoming>) -> Result<Response<Fu
         if state.latency.is_zero() { reply.queue_delay } else { state.latency.sample(ctx.key) + reply.queue_delay };
     if !delay.is_zero() {
         tokio::time::sleep(delay).await;
+    }
+    if let (Some(h), Some(a)) = (&state.hooks, reply.accepted) {
+        h.accepted(a);
     }
     let mut resp = Response::new(Full::new(reply.body));
     *resp.status_mut() = reply.status;

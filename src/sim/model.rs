@@ -65,19 +65,26 @@ impl LatencyModel {
     /// Build the model of a validated configuration.
     pub fn from_config(cfg: &SimConfig) -> Self {
         let l = &cfg.latency;
-        match l.distribution {
-            Distribution::Constant => LatencyModel::Constant(cfg.latency_median().clamp(l.min, l.max)),
-            Distribution::Uniform => LatencyModel::Uniform(l.min, l.max),
+        Self::new(l.distribution, cfg.latency_median(), cfg.latency_p99(), l.min, l.max)
+    }
+
+    /// A model from its parameters: `median` and `p99` shape the log-normal (`median` alone is
+    /// the constant), `min..max` bound `uniform` and clamp every sample.
+    pub fn new(distribution: Distribution, median: Duration, p99: Duration, min: Duration, max: Duration) -> Self {
+        let max = max.max(min);
+        match distribution {
+            Distribution::Constant => LatencyModel::Constant(median.clamp(min, max)),
+            Distribution::Uniform => LatencyModel::Uniform(min, max),
             Distribution::Lognormal => {
-                let median = cfg.latency_median().as_secs_f64().max(1e-9);
-                let p99 = cfg.latency_p99().as_secs_f64().max(median);
-                let sigma = (p99 / median).ln() / Z99;
+                let m = median.as_secs_f64().max(1e-9);
+                let p = p99.as_secs_f64().max(m);
+                let sigma = (p / m).ln() / Z99;
                 // Parameters were validated (median > 0, sigma >= 0); a degenerate pair falls
                 // back to a constant median.
-                let Ok(dist) = LogNormal::new(median.ln(), sigma) else {
-                    return LatencyModel::Constant(cfg.latency_median().clamp(l.min, l.max));
+                let Ok(dist) = LogNormal::new(m.ln(), sigma) else {
+                    return LatencyModel::Constant(median.clamp(min, max));
                 };
-                LatencyModel::LogNormal { dist, min: l.min, max: l.max }
+                LatencyModel::LogNormal { dist, min, max }
             }
         }
     }

@@ -17,6 +17,7 @@ use serde_json::{Value, json};
 use tokio::time::Instant;
 
 use super::config::SimConfig;
+use super::hooks::Accepted;
 use super::message::{self, Parsed, Problem};
 use super::model::{
     RateLimiter, RecipientVerdict, ShardQueues, base64url, hash_bytes, mix64, phone_digits, sanctioned_details,
@@ -229,6 +230,10 @@ async fn send(st: &State, req: Request<Incoming>, ctx: Ctx) -> Result<Reply, OnP
     base64url(&raw, &mut id);
     let mut reply = ok(st, StatusCode::CREATED, json!({"messages": [{"id": id}]}), Outcome::Accepted);
     reply.queue_delay = queue_delay;
+    if st.hooks.is_some() {
+        let template = msg.is_template();
+        reply.accepted = Some(Accepted { id, recipient: msg.digits, phone_number_id: String::new(), template });
+    }
     Ok(reply)
 }
 

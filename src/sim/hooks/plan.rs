@@ -1,0 +1,323 @@
+//! What the simulator posts for one accepted message, decided up front and deterministically:
+//! every choice (stage delays, read or not, failure and its code, duplicate, order swap,
+//! delivered-and-failed anomaly) is a hash of the seed and the message id, so the same seed and
+//! the same message ids give the same statuses with the same delays. The payloads follow Meta's
+//! documented shapes: the Cloud envelope (signed by the sender) and the on-prem `statuses` body.
+
+use std::time::Duration;
+
+use super::super::config::Flavor;
+use super::super::model::{LatencyModel, hash_bytes, mix64};
+use super::config::{HooksConfig, StageDelay};
+use crate::webhook::model::{Conversation, ConversationOrigin, Pricing, Status, StatusError, StatusKind};
+
+/// A lifecycle stage of a status webhook.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Stage {
+    Sent,
+    Delivered,
+    Read,
+    Failed,
+}
+
+impl Stage {
+    /// The status kind on the wire.
+    pub fn kind(self) -> StatusKind {
+        match self {
+            Stage::Sent => StatusKind::Sent,
+            Stage::Delivered => StatusKind::Delivered,
+            Stage::Read => StatusKind::Read,
+            Stage::Failed => StatusKind::Failed,
+        }
+    }
+
+    /// Position in sent → delivered → read (0: not part of it).
+    fn rank(self) -> u8 {
+        match self {
+            Stage::Sent => 1,
+            Stage::Delivered => 2,
+            Stage::Read => 3,
+            Stage::Failed => 0,
+        }
+    }
+}
+
+/// One status to post.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlannedStatus {
+    pub stage: Stage,
+    /// When it is due, counted from the API's answer.
+    pub due: Duration,
+    /// Error code of a `failed` status.
+    pub code: Option<i64>,
+    /// A second copy of an earlier status of the same message.
+    pub duplicate: bool,
+}
+
+/// Every status of one message, in posting order (due times never decrease), and which
+/// anomalies were injected.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Plan {
+    pub statuses: Vec<PlannedStatus>,
+    /// Failed instead of delivered (`failed_fraction`).
+    pub failed: bool,
+    /// One status posted twice.
+    pub duplicate: bool,
+    /// The first two lifecycle statuses posted in reverse order.
+    pub out_of_order: bool,
+    /// Delivered and then also failed.
+    pub delivered_and_failed: bool,
+}
+
+/// Samplers of one configuration.
+#[derive(Debug, Clone)]
+pub struct Planner {
+    seed: u64,
+    send_sent: bool,
+    sent: LatencyModel,
+    delivered: LatencyModel,
+    read: LatencyModel,
+    read_fraction: f64,
+    failed_fraction: f64,
+    failed_codes: Vec<i64>,
+    duplicate_fraction: f64,
+    out_of_order_fraction: f64,
+    delivered_and_failed_fraction: f64,
+}
+
+fn model(d: &StageDelay) -> LatencyModel {
+    LatencyModel::new(d.distribution, d.median, d.p99_or_default(), d.min, d.max)
+}
+
+/// Salt separating these decisions from the simulator's other uses of the seed.
+const SALT: u64 = 0x57A7_0500_0000_0001;
+
+impl Planner {
+    /// A planner for a validated configuration.
+    pub fn new(cfg: &HooksConfig, flavor: Flavor, seed: u64) -> Self {
+        Planner {
+            seed,
+            send_sent: cfg.sends_sent(flavor),
+            sent: model(&cfg.sent),
+            delivered: model(&cfg.delivered),
+            read: model(&cfg.read),
+            read_fraction: cfg.read_fraction,
+            failed_fraction: cfg.failed_fraction,
+            failed_codes: cfg.failed_codes.clone(),
+            duplicate_fraction: cfg.duplicate_fraction,
+            out_of_order_fraction: cfg.out_of_order_fraction,
+            delivered_and_failed_fraction: cfg.delivered_and_failed_fraction,
+        }
+    }
+
+    /// The statuses of the message `id`.
+    pub fn plan(&self, id: &str) -> Plan {
+        let key = hash_bytes(self.seed ^ SALT, id.as_bytes());
+        let k = |i: u64| mix64(key ^ i.wrapping_mul(0xD6E8_FEB8_6659_FD93));
+        let chance = |i: u64, p: f64| p > 0.0 && ((k(i) >> 11) as f64 / (1u64 << 53) as f64) < p;
+        let code = |i: u64| match self.failed_codes.len() {
+            0 => 131000,
+            n => self.failed_codes[(k(i) % n as u64) as usize],
+        };
+        let status = |stage, due, code| PlannedStatus { stage, due, code, duplicate: false };
+
+        let mut plan = Plan::default();
+        let t_sent = self.sent.sample(k(1));
+        let t_final = t_sent.saturating_add(self.delivered.sample(k(2)));
+        let v = &mut plan.statuses;
+        if self.send_sent {
+            v.push(status(Stage::Sent, t_sent, None));
+        }
+        if chance(3, self.failed_fraction) {
+            plan.failed = true;
+            v.push(status(Stage::Failed, t_final, Some(code(4))));
+        } else {
+            v.push(status(Stage::Delivered, t_final, None));
+            if chance(5, self.read_fraction) {
+                v.push(status(Stage::Read, t_final.saturating_add(self.read.sample(k(6))), None));
+            }
+            if chance(7, self.delivered_and_failed_fraction) {
+                plan.delivered_and_failed = true;
+                v.push(status(Stage::Failed, t_final.saturating_add(self.sent.sample(k(8))), Some(code(9))));
+            }
+        }
+        // Stable: equal due times keep the lifecycle order.
+        v.sort_by_key(|s| s.due);
+        if chance(10, self.out_of_order_fraction)
+            && v.len() >= 2
+            && v[0].stage.rank() > 0
+            && v[0].stage.rank() < v[1].stage.rank()
+        {
+            plan.out_of_order = true;
+            let (a, b) = (v[0].stage, v[1].stage);
+            v[0].stage = b;
+            v[1].stage = a;
+        }
+        if chance(11, self.duplicate_fraction) && !v.is_empty() {
+            plan.duplicate = true;
+            let original = &v[(k(12) % v.len() as u64) as usize];
+            let mut copy = original.clone();
+            copy.duplicate = true;
+            copy.due = copy.due.saturating_add(self.sent.sample(k(13)));
+            v.push(copy);
+            v.sort_by_key(|s| s.due);
+        }
+        plan
+    }
+}
+
+/// An accepted message, as the sender needs it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Accepted {
+    /// The id returned by the send API.
+    pub id: String,
+    /// The recipient's WhatsApp id (digits).
+    pub recipient: String,
+    /// Cloud: the phone number id of the request path (empty on-prem).
+    pub phone_number_id: String,
+    /// A template message (billable, marketing) rather than a customer-service reply.
+    pub template: bool,
+}
+
+/// Help page of the error codes.
+const ERROR_HREF: &str = "https://developers.facebook.com/docs/whatsapp/cloud-api/support/error-codes/";
+
+/// Title and details of a failure code.
+fn failure_text(code: i64) -> (&'static str, &'static str) {
+    match code {
+        131049 => (
+            "This message was not delivered to maintain healthy ecosystem engagement.",
+            "In order to maintain a healthy ecosystem engagement, the message failed to be delivered.",
+        ),
+        131026 => (
+            "Message undeliverable",
+            "Unable to deliver message: the recipient may be offline for more than 30 days, have blocked the business, or use an old client.",
+        ),
+        131047 => (
+            "Re-engagement message",
+            "More than 24 hours have passed since the recipient last replied to the sender number.",
+        ),
+        131000 => ("Something went wrong", "Message failed to send because of an unknown error."),
+        _ => ("Message failed to send", "The message could not be delivered to the recipient."),
+    }
+}
+
+/// The status object of one planned status, stamped `unix` (seconds).
+pub fn status(flavor: Flavor, seed: u64, msg: &Accepted, planned: &PlannedStatus, unix: i64) -> Status {
+    let mut s = Status::new(msg.id.clone(), planned.stage.kind(), unix, msg.recipient.clone());
+    let origin = if msg.template { "marketing" } else { "service" };
+    let conv_key = hash_bytes(seed ^ 0xC0_4E55, format!("{}/{}", msg.phone_number_id, msg.recipient).as_bytes());
+    let conversation = Conversation {
+        id: format!("{:016x}{:016x}", conv_key, mix64(conv_key)),
+        expiration_timestamp: (planned.stage == Stage::Sent).then(|| (unix + 24 * 3600).to_string()),
+        origin: Some(ConversationOrigin { kind: origin.into() }),
+    };
+    if planned.stage != Stage::Failed {
+        s = s.with_conversation(conversation);
+    }
+    if planned.stage == Stage::Delivered {
+        let (model, kind) = match flavor {
+            Flavor::Cloud => ("PMP", Some(if msg.template { "regular" } else { "free_customer_service" }.into())),
+            Flavor::OnPrem => ("CBP", None),
+        };
+        s = s.with_pricing(Pricing {
+            billable: msg.template,
+            pricing_model: Some(model.into()),
+            kind,
+            category: Some(origin.into()),
+        });
+    }
+    if let Some(code) = planned.code {
+        let (title, details) = failure_text(code);
+        let mut e = StatusError::new(code, title);
+        e.href = Some(ERROR_HREF.into());
+        if flavor == Flavor::Cloud {
+            e.message = Some(title.into());
+            e = e.with_details(details);
+        }
+        s = s.with_error(e);
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sim::cloud::message_id;
+
+    fn planner(seed: u64, f: impl FnOnce(&mut HooksConfig)) -> Planner {
+        let mut cfg = HooksConfig::default();
+        f(&mut cfg);
+        Planner::new(&cfg, Flavor::Cloud, seed)
+    }
+
+    #[test]
+    fn same_seed_same_decisions() {
+        let ids: Vec<String> = (0..2000).map(|i| message_id(7, i, "15551230000")).collect();
+        let a: Vec<Plan> = ids.iter().map(|id| planner(7, |_| {}).plan(id)).collect();
+        let b: Vec<Plan> = ids.iter().map(|id| planner(7, |_| {}).plan(id)).collect();
+        assert_eq!(a, b);
+        let c: Vec<Plan> = ids.iter().map(|id| planner(8, |_| {}).plan(id)).collect();
+        assert_ne!(a, c, "another seed decides otherwise");
+        // Defaults: ~30% read, ~1% duplicates, ~1% swapped, statuses in due order.
+        let read = a.iter().filter(|p| p.statuses.iter().any(|s| s.stage == Stage::Read)).count();
+        assert!((450..750).contains(&read), "{read}");
+        let dups = a.iter().filter(|p| p.duplicate).count();
+        assert!((5..50).contains(&dups), "{dups}");
+        assert!(a.iter().all(|p| p.statuses.windows(2).all(|w| w[0].due <= w[1].due)));
+        let first = &a[0].statuses[0];
+        assert!(first.due > Duration::from_millis(10) && first.due < Duration::from_secs(60), "{first:?}");
+    }
+
+    #[test]
+    fn anomalies_have_their_shape() {
+        let all = planner(3, |c| {
+            c.out_of_order_fraction = 1.0;
+            c.duplicate_fraction = 1.0;
+            c.delivered_and_failed_fraction = 1.0;
+            c.read_fraction = 0.0;
+        });
+        let p = all.plan("wamid.x");
+        assert!(p.out_of_order && p.duplicate && p.delivered_and_failed && !p.failed);
+        assert_eq!(p.statuses.len(), 4);
+        assert_eq!(p.statuses[0].stage, Stage::Delivered, "delivered goes before sent");
+        assert!(p.statuses.iter().any(|s| s.stage == Stage::Failed && s.code.is_some()));
+        let failing = planner(3, |c| {
+            c.failed_fraction = 1.0;
+            c.failed_codes = vec![131049];
+        });
+        let p = failing.plan("wamid.y");
+        assert!(p.failed);
+        let stages: Vec<Stage> = p.statuses.iter().filter(|s| !s.duplicate).map(|s| s.stage).collect();
+        assert_eq!(stages, vec![Stage::Sent, Stage::Failed]);
+        let onprem = Planner::new(&HooksConfig::default(), Flavor::OnPrem, 3).plan("gBEGx");
+        assert!(onprem.statuses.iter().all(|s| s.stage != Stage::Sent), "on-prem sends no `sent` by default");
+    }
+
+    #[test]
+    fn payload_fields_follow_the_flavor() {
+        let msg = Accepted {
+            id: "wamid.1".into(),
+            recipient: "15551234567".into(),
+            phone_number_id: "106540352242922".into(),
+            template: true,
+        };
+        let sent = PlannedStatus { stage: Stage::Sent, due: Duration::ZERO, code: None, duplicate: false };
+        let s = status(Flavor::Cloud, 1, &msg, &sent, 1_700_000_000);
+        assert_eq!(s.conversation.as_ref().unwrap().expiration_timestamp.as_deref(), Some("1700086400"));
+        assert!(s.pricing.is_none());
+        let delivered = PlannedStatus { stage: Stage::Delivered, ..sent.clone() };
+        let d = status(Flavor::Cloud, 1, &msg, &delivered, 1_700_000_001);
+        assert!(d.conversation.as_ref().unwrap().expiration_timestamp.is_none());
+        assert_eq!(d.pricing.as_ref().unwrap().pricing_model.as_deref(), Some("PMP"));
+        let o = status(Flavor::OnPrem, 1, &msg, &delivered, 1_700_000_001);
+        assert_eq!(o.pricing.as_ref().unwrap().pricing_model.as_deref(), Some("CBP"));
+        let failed = PlannedStatus { stage: Stage::Failed, code: Some(131049), ..sent };
+        let f = status(Flavor::Cloud, 1, &msg, &failed, 1_700_000_002);
+        let e = &f.errors.as_ref().unwrap()[0];
+        assert_eq!(e.code, 131049);
+        assert!(e.error_data.is_some() && e.href.is_some() && e.message.is_some());
+        let f = status(Flavor::OnPrem, 1, &msg, &failed, 1_700_000_002);
+        assert!(f.errors.as_ref().unwrap()[0].error_data.is_none());
+    }
+}
