@@ -375,12 +375,7 @@ grace = "10s"
     );
     let loaded = wabench::profile::load(&path).expect("valid profile");
     let (_tx, rx) = tokio::sync::watch::channel(false);
-    let opts = wabench::run::Options {
-        out: Some(dir.path().join("out")),
-        results_root: dir.path().into(),
-        progress: false,
-        yes: false,
-    };
+    let opts = wabench::run::Options { out: Some(dir.path().join("out")), ..wabench::run::Options::new(dir.path()) };
     let f = wabench::run::run_profile(&loaded, &opts, rx).expect("run");
     assert!(f.error.is_none(), "{:?}", f.error);
     assert_eq!(f.run.targets.len(), 2);
