@@ -40,6 +40,25 @@ pub fn write(run: &Run, out: &mut impl Write) -> io::Result<()> {
         if t.service_time_us.count == 0 { "-".into() } else { fmt_us(t.service_time_us.p99 as f64) }
     });
     row("late p99", &|t| if t.lateness_us.count == 0 { "-".into() } else { fmt_us(t.lateness_us.p99 as f64) });
+    if run.targets.iter().any(|t| t.requests.retries > 0) {
+        row("retries", &|t| t.requests.retries.to_string());
+    }
+    if run.targets.iter().any(|t| t.delivery.is_some()) {
+        let d = |f: fn(&crate::webhook::DeliveryStats) -> String| {
+            move |t: &crate::results::TargetResult| t.delivery.as_ref().map_or("-".into(), f)
+        };
+        fn pct(p: &crate::webhook::Percentiles) -> String {
+            if p.count == 0 { "-".into() } else { format!("{} / {}", fmt_us(p.p50 as f64), fmt_us(p.p99 as f64)) }
+        }
+        row("delivered", &d(|s| format!("{} of {}", s.messages_delivered, s.accepted)));
+        row("failed (webhook)", &d(|s| s.messages_failed.to_string()));
+        row("lost", &d(|s| s.lost.to_string()));
+        row("accept→sent p50/p99", &d(|s| pct(&s.latency_us.accept_to_sent)));
+        row("accept→delivered p50/p99", &d(|s| pct(&s.latency_us.accept_to_delivered)));
+        row("accept→read p50/p99", &d(|s| pct(&s.latency_us.accept_to_read)));
+        row("duplicates / out of order", &d(|s| format!("{} / {}", s.duplicates, s.out_of_order)));
+        row("delivered+failed", &d(|s| s.delivered_and_failed.to_string()));
+    }
     let mut keys: Vec<&str> =
         run.targets.iter().flat_map(|t| t.outcomes.iter().map(|o| o.key.as_str())).filter(|k| *k != "ok").collect();
     keys.sort_unstable();
