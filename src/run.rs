@@ -419,8 +419,22 @@ pub fn plan_text(loaded: &Loaded) -> String {
     let plan = Plan::from_spec(&p.load);
     let mut s = String::new();
     let _ = writeln!(s, "profile {} ({}) is valid", p.name, loaded.path.display());
-    let _ = writeln!(s, "load: {}", describe(&plan));
-    if let Some(pacer) = &plan.pacer {
+    let plan_only = p.load.model == crate::profile::Model::Open && p.load.rate.is_none() && p.load.stages.is_empty();
+    if let (true, Some(spec)) = (plan_only, &p.plan) {
+        let _ = writeln!(
+            s,
+            "load: set by `wabench plan`: steps of {} from {}/s, ×{} until p99 > {} or errors > {:.2}%, then {} bisection steps",
+            spec.step,
+            spec.start_rate,
+            spec.growth,
+            spec.slo_p99,
+            spec.max_error_rate * 100.0,
+            spec.refine
+        );
+    } else {
+        let _ = writeln!(s, "load: {}", describe(&plan));
+    }
+    if let Some(pacer) = plan.pacer.as_ref().filter(|_| !plan_only) {
         let l = &p.load;
         if let Some(r) = l.rate {
             let _ = writeln!(s, "  constant {r}/s for {}", l.duration.map(|d| d.to_string()).unwrap_or_default());
