@@ -50,6 +50,9 @@ pub enum Command {
         /// ("2026-11-25T14:00:00Z") or "align:DURATION" (the next multiple of DURATION, at least 5 s away).
         #[arg(long, value_name = "TIME")]
         start_at: Option<String>,
+        /// Serve Prometheus metrics of the run at http://ADDR/metrics (e.g. 127.0.0.1:9898).
+        #[arg(long, value_name = "ADDR")]
+        metrics_listen: Option<std::net::SocketAddr>,
     },
     /// Capacity planning: raise the arrival rate step by step until the profile's [plan] SLO breaks,
     /// bisect to the highest sustainable rate per target, and give sizing advice.

@@ -7,6 +7,7 @@
 //! - [`target`]: the `Target` trait (build requests, classify responses) and the HTTP transport.
 //! - [`metrics`]: per-thread HDR recorders, per-second intervals, exact merge, interval logs.
 //! - [`plan`]: capacity planning: breakpoint search and sizing advice.
+//! - [`live`]: the Prometheus `/metrics` endpoint of a running run.
 //! - [`run`]: runs a profile's targets and writes the results folder.
 //! - [`results`]: the `run.json` schema and atomic writes.
 //! - [`merge`]: joins the results of a sharded run (histograms added, timelines aligned).
@@ -22,6 +23,7 @@
 pub mod background;
 pub mod ci;
 pub mod cli;
+pub mod live;
 pub mod load;
 pub mod merge;
 pub mod metrics;

@@ -18,7 +18,19 @@ fn main() -> ExitCode {
             Err(e) => fail(&e.to_string()),
         },
         Command::Simulate { flavor, listen, profile, benchmark } => simulate(flavor, listen, profile, benchmark),
-        Command::Run { profile, out, results, quiet, yes, dry_run, summary_json, junit, shard, start_at } => {
+        Command::Run {
+            profile,
+            out,
+            results,
+            quiet,
+            yes,
+            dry_run,
+            summary_json,
+            junit,
+            shard,
+            start_at,
+            metrics_listen,
+        } => {
             let shard = match shard_of(shard.as_deref()) {
                 Ok(s) => s,
                 Err(e) => return fail(&e),
@@ -46,8 +58,20 @@ fn main() -> ExitCode {
                     eprintln!("wabench: warning: {w}");
                 }
             }
+            let live = match metrics_listen {
+                Some(addr) => {
+                    let reg = std::sync::Arc::new(wabench::live::Registry::default());
+                    match wabench::live::serve(addr, reg.clone()) {
+                        Ok(a) => eprintln!("wabench: metrics at http://{a}/metrics"),
+                        Err(e) => return fail(&e),
+                    }
+                    Some(reg)
+                }
+                None => None,
+            };
             let stop = stop_on_signals();
             let opts = run::Options {
+                live,
                 out,
                 results_root: results,
                 progress: !quiet && std::io::stderr().is_terminal(),

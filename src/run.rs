@@ -37,6 +37,8 @@ pub struct Options {
     pub shard: crate::load::Shard,
     /// Wall-clock time to begin at (shards begin together).
     pub start_at: Option<std::time::SystemTime>,
+    /// Live counters for the `/metrics` endpoint.
+    pub live: Option<Arc<crate::live::Registry>>,
 }
 
 impl Options {
@@ -49,6 +51,7 @@ impl Options {
             yes: false,
             shard: crate::load::Shard::default(),
             start_at: None,
+            live: None,
         }
     }
 }
@@ -217,6 +220,9 @@ pub fn run_profile(loaded: &Loaded, opts: &Options, stop: watch::Receiver<bool>)
             }
         };
         let progress = Arc::new(Progress::default());
+        if let Some(reg) = &opts.live {
+            reg.add(t.name(), progress.clone());
+        }
         let done = Arc::new(AtomicBool::new(false));
         let bar =
             opts.progress.then(|| spawn_progress(t.name().to_string(), plan.clone(), progress.clone(), done.clone()));
