@@ -106,7 +106,7 @@ pub fn cloud(spec: &MessagesSpec, kind: Kind, to: &str, n: u64) -> Vec<u8> {
         Kind::Text => json!({"preview_url": false, "body": text_body(spec, n)}),
         Kind::Template => json!({
             "name": spec.template_name,
-            "language": {"code": spec.template_language},
+            "language": {"policy": "deterministic", "code": spec.template_language},
             "components": [{"type": "body", "parameters": params(spec, n)}]
         }),
         Kind::Image => media(spec, n),
