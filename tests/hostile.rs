@@ -345,10 +345,14 @@ fn a_reset_in_the_middle_of_a_response_is_an_io_error() {
     consistent(&f, 20);
     assert_eq!(s.requests.load(Ordering::Relaxed), 20);
 
+    // A reset of a connection kept from before is taken for an idle close and the request is sent
+    // once more on a new connection; reset again, it counts once.
     let s = hostile(Act::ResetOnRequest, None);
     let (f, _d) = run(&http_profile(&format!("http://{}/", s.addr), ""));
     assert_eq!(outcomes(&f), only("io_error", 20));
     consistent(&f, 20);
+    let seen = s.requests.load(Ordering::Relaxed);
+    assert!((20..=40).contains(&seen), "{seen} requests seen");
 }
 
 #[test]
@@ -450,6 +454,10 @@ fn servers_that_close_after_every_answer_are_reconnected_transparently() {
             Act::Reply { status: "HTTP/1.1 200 OK", headers: "", body: b"fine".to_vec(), close: true, announce: true },
         ),
         ("HTTP/1.0 body delimited by close", Act::Http10UntilClose),
+        (
+            "HTTP/1.1 keep-alive, closed without notice",
+            Act::Reply { status: "HTTP/1.1 200 OK", headers: "", body: b"fine".to_vec(), close: true, announce: false },
+        ),
     ];
     for (what, act) in acts {
         let s = hostile(act, None);
@@ -545,4 +553,74 @@ fn a_tls_server_that_never_finishes_the_handshake_times_out() {
     assert_eq!(outcomes(&f), only("timeout", 20));
     consistent(&f, 20);
     assert!(s.accepted.load(Ordering::Relaxed) >= 20);
+}
+
+/// An HTTP/2 (h2c) server that ends every connection after its first answer: gracefully with GOAWAY,
+/// or by closing the socket.
+fn h2_one_answer_per_connection(goaway: bool) -> (SocketAddr, Arc<AtomicU64>, tokio::sync::oneshot::Sender<()>) {
+    use hyper::service::service_fn;
+    let std_listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    std_listener.set_nonblocking(true).unwrap();
+    let addr = std_listener.local_addr().unwrap();
+    let hits = Arc::new(AtomicU64::new(0));
+    let (tx, mut rx) = tokio::sync::oneshot::channel::<()>();
+    let h = hits.clone();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        rt.block_on(async move {
+            let listener = TcpListener::from_std(std_listener).unwrap();
+            loop {
+                let sock = tokio::select! {
+                    _ = &mut rx => break,
+                    a = listener.accept() => match a { Ok((s, _)) => s, Err(_) => continue },
+                };
+                let h = h.clone();
+                tokio::spawn(tokio::time::timeout(TASK_LIMIT, async move {
+                    let answered = Arc::new(tokio::sync::Notify::new());
+                    let a = answered.clone();
+                    let svc = service_fn(move |_req: hyper::Request<hyper::body::Incoming>| {
+                        h.fetch_add(1, Ordering::Relaxed);
+                        a.notify_one();
+                        async {
+                            Ok::<_, std::convert::Infallible>(hyper::Response::new(http_body_util::Full::new(
+                                bytes::Bytes::from_static(b"fine"),
+                            )))
+                        }
+                    });
+                    let conn = hyper::server::conn::http2::Builder::new(hyper_util::rt::TokioExecutor::new())
+                        .serve_connection(hyper_util::rt::TokioIo::new(sock), svc);
+                    tokio::pin!(conn);
+                    tokio::select! {
+                        _ = conn.as_mut() => return,
+                        _ = answered.notified() => {}
+                    }
+                    if goaway {
+                        conn.as_mut().graceful_shutdown();
+                        let _ = conn.await;
+                    } else {
+                        // Let the answer reach the client, then drop the socket.
+                        let _ = tokio::time::timeout(Duration::from_millis(20), conn.as_mut()).await;
+                    }
+                }));
+            }
+        });
+    });
+    (addr, hits, tx)
+}
+
+#[test]
+fn http2_servers_that_end_connections_after_every_answer_are_reconnected() {
+    for goaway in [true, false] {
+        let (addr, hits, _stop) = h2_one_answer_per_connection(goaway);
+        let (f, _d) = run(&http_profile(&format!("http://{addr}/"), "http_version = \"2\"\n"));
+        assert_eq!(outcomes(&f), only("ok", 20), "goaway: {goaway}");
+        consistent(&f, 20);
+        assert_eq!(hits.load(Ordering::Relaxed), 20);
+        let (f, _d) = run(&format!(
+            "name = \"h2-closed\"\n[load]\nmodel = \"closed\"\nconnections = 2\nmax_requests = 200\n\
+             [[targets]]\nname = \"t\"\nkind = \"http\"\nurl = \"http://{addr}/\"\nhttp_version = \"2\"\n"
+        ));
+        assert_eq!(outcomes(&f), only("ok", 200), "goaway: {goaway}, closed loop");
+        consistent(&f, 200);
+    }
 }

@@ -354,10 +354,9 @@ async fn one_request(ctx: &Local, conn: &mut Option<Conn>, n: u64, intended: Ins
     ctx.in_flight.set(ctx.in_flight.get() + 1);
     let (mut intended, mut start, mut attempt) = (intended, start, 1u32);
     let outcome = loop {
-        let req = target.request(n);
         let sent = tokio::time::timeout(
             s.plan.timeout,
-            s.connector.send(conn, req, target.max_body(), |st| target.wants_body(st)),
+            s.connector.send(conn, || target.request(n), target.max_body(), |st| target.wants_body(st)),
         )
         .await;
         let done = Instant::now();
