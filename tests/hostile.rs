@@ -624,3 +624,42 @@ fn http2_servers_that_end_connections_after_every_answer_are_reconnected() {
         consistent(&f, 200);
     }
 }
+
+#[test]
+fn stopping_while_a_server_holds_every_request_ends_after_the_drain() {
+    let s = hostile(Act::Silent, None);
+    let dir = tempfile::tempdir().unwrap();
+    let path = common::profile(
+        dir.path(),
+        &format!(
+            "name = \"stop-silent\"\n[load]\nrate = 20\nduration = \"60s\"\nconnections = 4\ntimeout = \"30s\"\n\
+             drain = \"200ms\"\n[[targets]]\nname = \"t\"\nkind = \"http\"\nurl = \"http://{}/\"\n",
+            s.addr
+        ),
+    );
+    let loaded = wabench::profile::load(&path).unwrap();
+    let opts =
+        Options { out: Some(dir.path().join("out")), results_root: dir.path().into(), progress: false, yes: false };
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(run_profile(&loaded, &opts, stop_rx));
+    });
+    // Stop once the server holds a request on every connection (bounded wait).
+    for _ in 0..200 {
+        if s.requests.load(Ordering::Relaxed) >= 4 {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(25));
+    }
+    stop_tx.send(true).unwrap();
+    let f = rx.recv_timeout(HANG_GUARD).expect("the run ended after the drain").expect("run");
+    let t = &f.run.targets[0];
+    assert!(f.run.interrupted && t.interrupted);
+    let r = &t.requests;
+    assert_eq!(r.sent, 4, "one request per connection, each held by the server");
+    assert_eq!(r.ok, 0);
+    assert_eq!(r.cancelled, r.sent, "every request was held, and cancelled after the drain: {:?}", t.outcomes);
+    assert_eq!(outcomes(&f), only("cancelled", r.sent));
+    assert_eq!(wabench::results::read_run(&f.dir).unwrap(), f.run);
+}
