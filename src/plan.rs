@@ -127,7 +127,7 @@ pub fn is_capacity_error(o: crate::metrics::Outcome) -> bool {
     use crate::metrics::Outcome::*;
     match o {
         Ok | Dropped | Cancelled => false,
-        Timeout | Connect | Tls | Io | BodyTooLarge => true,
+        Timeout | Connect | Tls | Io | BodyTooLarge | InvalidResponse => true,
         Status(s) => s == 429 || s >= 500,
         ApiError(_) => crate::whatsapp::codes::policy(o) != crate::whatsapp::codes::Policy::Never,
     }

@@ -13,12 +13,19 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default)]
 pub struct Dur(pub Duration);
 
+/// The longest duration a profile may give (100 years): longer ones overflow clock arithmetic.
+pub const MAX_DURATION: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
+
 impl<'de> Deserialize<'de> for Dur {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let s = String::deserialize(d)?;
-        humantime::parse_duration(s.trim()).map(Dur).map_err(|e| {
+        let d = humantime::parse_duration(s.trim()).map_err(|e| {
             serde::de::Error::custom(format!("invalid duration {s:?}: {e} (write e.g. \"30s\", \"2m\", \"150ms\")"))
-        })
+        })?;
+        if d > MAX_DURATION {
+            return Err(serde::de::Error::custom(format!("duration {s:?} is longer than 100 years")));
+        }
+        Ok(Dur(d))
     }
 }
 
@@ -480,6 +487,13 @@ pub fn validate(path: &Path, p: &Profile) -> Result<(), ProfileError> {
                 return Err(err(path, "load.max_in_flight", "applies to the open model only"));
             }
         }
+    }
+    if l.model == Model::Open && crate::load::Plan::from_spec(l).expected_requests() == Some(0) {
+        return Err(err(
+            path,
+            "load",
+            "the plan sends no request: the rate over the duration adds up to less than one",
+        ));
     }
     if p.targets.is_empty() {
         return Err(err(path, "targets", "at least one [[targets]] entry is required"));

@@ -45,6 +45,9 @@ pub enum Outcome {
     Io,
     /// The response body exceeded the configured cap.
     BodyTooLarge,
+    /// A success status whose body is not the API's answer (invalid JSON, a proxy's page, no message
+    /// id): the API did not accept the message.
+    InvalidResponse,
     /// Not sent: too many requests were already outstanding when it was due.
     Dropped,
     /// Still in flight when the run was stopped and the drain time ran out.
@@ -63,6 +66,7 @@ impl Outcome {
             Outcome::Tls => "tls_error".into(),
             Outcome::Io => "io_error".into(),
             Outcome::BodyTooLarge => "body_too_large".into(),
+            Outcome::InvalidResponse => "invalid_response".into(),
             Outcome::Dropped => "dropped".into(),
             Outcome::Cancelled => "cancelled".into(),
         }
@@ -74,7 +78,10 @@ impl Outcome {
 
     /// Whether a response came back (its latency is meaningful).
     pub fn has_response(&self) -> bool {
-        matches!(self, Outcome::Ok | Outcome::Status(_) | Outcome::ApiError(_) | Outcome::BodyTooLarge)
+        matches!(
+            self,
+            Outcome::Ok | Outcome::Status(_) | Outcome::ApiError(_) | Outcome::BodyTooLarge | Outcome::InvalidResponse
+        )
     }
 }
 

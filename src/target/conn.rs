@@ -129,51 +129,34 @@ impl Connector {
         }
     }
 
-    /// Send `req` (origin-form URI) on `conn`, opening a connection first when there is none or the
-    /// old one was closed by the server. On any failure the connection is dropped.
+    /// Send the request `make` builds (origin-form URI) on `conn`, opening a connection first when
+    /// there is none or the old one was closed by the server. When a connection kept from before turns
+    /// out to be closed before any of the answer arrived (the server closed it while idle: keep-alive
+    /// timeout, `Connection: close`, GOAWAY, or a close without notice racing this request), the request
+    /// is sent once more on a new connection, as browsers do: no answer to it was received. On any
+    /// failure the connection is dropped.
     pub async fn send(
         &self,
         conn: &mut Option<Conn>,
-        mut req: Request<Full<Bytes>>,
+        make: impl Fn() -> Request<Full<Bytes>>,
         max_body: u64,
         wants_body: impl Fn(StatusCode) -> bool,
     ) -> Result<Reply, Outcome> {
-        if conn.as_ref().is_none_or(Conn::is_closed) {
-            *conn = Some(self.connect().await?);
-        }
-        let result = match conn.as_mut() {
-            Some(Conn::H1(s)) => {
-                req.headers_mut().insert(::http::header::HOST, self.host_header.clone());
-                match s.ready().await {
-                    Ok(()) => s.send_request(req).await,
-                    Err(_) => {
-                        // Closed between requests (keep-alive timeout, `Connection: close`): reconnect once.
-                        let mut fresh = self.connect().await?;
-                        let r = match &mut fresh {
-                            Conn::H1(s) => s.send_request(req).await,
-                            Conn::H2(_) => unreachable!("HTTP/1.1 connector made an HTTP/2 connection"),
-                        };
-                        *conn = Some(fresh);
-                        r
-                    }
-                }
+        let kept = match conn {
+            Some(c) if !c.is_closed() => true,
+            _ => {
+                *conn = Some(self.connect().await?);
+                false
             }
-            Some(Conn::H2(s)) => {
-                let mut parts = req.uri().clone().into_parts();
-                parts.scheme = Some(self.scheme.clone());
-                parts.authority = Some(self.authority.clone());
-                *req.uri_mut() = Uri::from_parts(parts).map_err(|_| Outcome::Io)?;
-                match s.ready().await {
-                    Ok(()) => s.send_request(req).await,
-                    Err(_) => {
-                        *conn = None;
-                        return Err(Outcome::Io);
-                    }
-                }
-            }
-            None => return Err(Outcome::Connect),
         };
-        match result {
+        let sent = match self.request(conn, make()).await {
+            Err(Failure::Stale) if kept => {
+                *conn = Some(self.connect().await?);
+                self.request(conn, make()).await
+            }
+            r => r,
+        };
+        match sent {
             Ok(resp) => match read_body(resp, max_body, &wants_body).await {
                 Ok(r) => Ok(r),
                 Err(o) => {
@@ -186,6 +169,58 @@ impl Connector {
                 Err(Outcome::Io)
             }
         }
+    }
+
+    /// Send one request on `conn` and wait for the head of the answer.
+    async fn request(
+        &self,
+        conn: &mut Option<Conn>,
+        mut req: Request<Full<Bytes>>,
+    ) -> Result<Response<Incoming>, Failure> {
+        match conn.as_mut() {
+            Some(Conn::H1(s)) => {
+                req.headers_mut().insert(::http::header::HOST, self.host_header.clone());
+                s.ready().await.map_err(|_| Failure::Stale)?;
+                s.send_request(req).await.map_err(|e| Failure::of(&e))
+            }
+            Some(Conn::H2(s)) => {
+                let mut parts = req.uri().clone().into_parts();
+                parts.scheme = Some(self.scheme.clone());
+                parts.authority = Some(self.authority.clone());
+                *req.uri_mut() = Uri::from_parts(parts).map_err(|_| Failure::Broken)?;
+                s.ready().await.map_err(|_| Failure::Stale)?;
+                s.send_request(req).await.map_err(|e| Failure::of(&e))
+            }
+            None => Err(Failure::Broken),
+        }
+    }
+}
+
+/// Why a request got no answer head.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Failure {
+    /// The connection was closed or reset before any of the answer arrived.
+    Stale,
+    /// Anything else (an answer that is not HTTP, a protocol error).
+    Broken,
+}
+
+impl Failure {
+    fn of(e: &hyper::Error) -> Failure {
+        if e.is_incomplete_message() || e.is_canceled() || e.is_closed() {
+            return Failure::Stale;
+        }
+        let mut source = std::error::Error::source(e);
+        while let Some(s) = source {
+            if let Some(io) = s.downcast_ref::<std::io::Error>() {
+                use std::io::ErrorKind::*;
+                if matches!(io.kind(), ConnectionReset | ConnectionAborted | BrokenPipe | UnexpectedEof) {
+                    return Failure::Stale;
+                }
+            }
+            source = s.source();
+        }
+        Failure::Broken
     }
 }
 

@@ -106,6 +106,11 @@ impl Session {
             .map_err(|e| format!("cannot build the login client: {e}"))?;
         let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| e.to_string())?;
         let (header, exp) = rt.block_on(login(&client, &url, &creds))?;
+        // The first login set the new password: later logins use it and set nothing.
+        let mut creds = creds;
+        if let Some(p) = creds.new_password.take() {
+            creds.password = p;
+        }
         let shared =
             Arc::new(Shared { header: RwLock::new(header), logins: AtomicU64::new(1), failures: AtomicU64::new(0) });
         let (tx, mut rx) = mpsc::unbounded_channel::<()>();

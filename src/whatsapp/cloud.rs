@@ -12,6 +12,7 @@ use http_body_util::Full;
 use super::body::{self, Mix};
 use super::recipients::Recipients;
 use super::{MessagesSpec, RetrySpec, codes};
+use crate::metrics::Outcome;
 use crate::profile::HttpVersion;
 use crate::target::{Answer, Classified, Endpoint, Target};
 
@@ -31,26 +32,25 @@ pub struct Common {
 }
 
 impl Common {
-    /// Whether answers' bodies are needed: errors always (their code); successes to learn the message
-    /// id when webhooks are correlated.
-    pub fn wants_body(&self, status: StatusCode) -> bool {
-        !status.is_success() || self.tracker.is_some()
-    }
-
-    /// Report an accepted message to the webhook tracker.
-    pub fn accepted(&self, a: &Answer<'_>) {
-        if let Some(t) = &self.tracker
-            && let Some(id) = message_id(a.body)
-        {
-            t.sent(&id, a.started, a.done);
-        }
+    /// Whether answers' bodies are needed: always. Errors carry their code; a success is only a sent
+    /// message when it carries the message id (a proxy's 200 page is not), which the webhook
+    /// tracker also needs.
+    pub fn wants_body(&self, _status: StatusCode) -> bool {
+        true
     }
 
     /// Classify an answer and decide on a retry; accepted messages are reported to the tracker.
     pub fn classify(&self, a: &Answer<'_>) -> Classified {
-        let outcome = codes::outcome(a.status, a.body);
+        let mut outcome = codes::outcome(a.status, a.body);
         if outcome.is_ok() {
-            self.accepted(a);
+            match message_id(a.body) {
+                Some(id) => {
+                    if let Some(t) = &self.tracker {
+                        t.sent(&id, a.started, a.done);
+                    }
+                }
+                None => outcome = Outcome::InvalidResponse,
+            }
         }
         Classified { outcome, retry_after: codes::retry_after(outcome, a.attempt, &self.retry) }
     }
@@ -66,7 +66,7 @@ pub fn message_id(body: &[u8]) -> Option<String> {
     struct Id {
         id: String,
     }
-    serde_json::from_slice::<Answer>(body).ok()?.messages.into_iter().next().map(|m| m.id)
+    serde_json::from_slice::<Answer>(body).ok()?.messages.into_iter().next().map(|m| m.id).filter(|id| !id.is_empty())
 }
 
 pub struct CloudTarget {
