@@ -80,7 +80,7 @@ pub struct Counts {
     /// Attempts that ended in anything but `ok` (error responses, timeouts, connection failures);
     /// `ok` and `errors` count attempts, so `sent + retries = ok + errors + cancelled`.
     pub errors: u64,
-    /// Due but not sent because too many were outstanding.
+    /// Due but not sent: too many were outstanding, or the run was stopped while they waited.
     pub dropped: u64,
     /// In flight when the run was stopped and the drain time ran out.
     pub cancelled: u64,

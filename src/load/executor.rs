@@ -60,6 +60,8 @@ struct Shared {
     connector: Connector,
     next: AtomicU64,
     in_flight: AtomicU64,
+    /// When a load task first saw the stop signal.
+    stopped_at: Mutex<Option<Instant>>,
 }
 
 struct Local {
@@ -95,6 +97,7 @@ where
         connector,
         next: AtomicU64::new(0),
         in_flight: AtomicU64::new(0),
+        stopped_at: Mutex::new(None),
     });
     let (tx, rx) = mpsc::channel();
     let ready = Arc::new(Barrier::new(threads as usize + 1));
@@ -160,7 +163,14 @@ where
     let (written, hlog, timeline) =
         agg.join().map_err(|_| "the aggregator panicked".to_string())?.map_err(|e| format!("writing results: {e}"))?;
     let interrupted = *stop.borrow();
-    let recorder = merged.ok_or("no load thread ran")?;
+    let mut recorder = merged.ok_or("no load thread ran")?;
+    // Requests that were due before the stop but still waiting for a connection were never sent:
+    // they count as dropped, so that sent + dropped is what the plan had due by then.
+    let stopped_at = shared.stopped_at.lock().ok().and_then(|s| *s);
+    if let (true, Some(p), Some(at)) = (interrupted, &plan.pacer, stopped_at) {
+        let due = p.due_by(at.saturating_duration_since(t0));
+        recorder.dropped_n(due.saturating_sub(recorder.sent + recorder.count(Outcome::Dropped)));
+    }
     Ok((TargetRun { recorder, started_at, elapsed, interrupted, written, threads }, hlog, timeline))
 }
 
@@ -278,16 +288,20 @@ const TIMER_LEAD: Duration = Duration::from_millis(1);
 /// Wait until `at`, or return false when the run is stopped first.
 async fn wait_until(ctx: &Local, at: Instant) -> bool {
     let mut stop = ctx.stop.clone();
-    if *stop.borrow_and_update() {
-        return false;
+    let go = if *stop.borrow_and_update() {
+        false
+    } else if Instant::now() >= at {
+        true
+    } else {
+        tokio::select! {
+            _ = tokio::time::sleep_until(at.into()) => !*stop.borrow(),
+            r = stop.changed() => r.is_err() && { tokio::time::sleep_until(at.into()).await; true },
+        }
+    };
+    if !go && let Ok(mut s) = ctx.shared.stopped_at.lock() {
+        s.get_or_insert_with(Instant::now);
     }
-    if Instant::now() >= at {
-        return true;
-    }
-    tokio::select! {
-        _ = tokio::time::sleep_until(at.into()) => !*stop.borrow(),
-        r = stop.changed() => r.is_err() && { tokio::time::sleep_until(at.into()).await; true },
-    }
+    go
 }
 
 async fn open_worker(ctx: Rc<Local>, mut conn: Option<Conn>) {

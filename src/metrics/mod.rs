@@ -292,6 +292,16 @@ impl Recorder {
             .count += 1;
     }
 
+    /// Requests that were due but never sent (counted as dropped, outside any second).
+    pub fn dropped_n(&mut self, n: u64) {
+        if n > 0 {
+            self.outcomes
+                .entry(Outcome::Dropped)
+                .or_insert_with(|| OutcomeStats { count: 0, latency: histogram() })
+                .count += n;
+        }
+    }
+
     /// Requests abandoned at shutdown.
     pub fn cancelled(&mut self, n: u64) {
         if n > 0 {
