@@ -96,43 +96,35 @@ fn interactive(n: u64) -> Value {
 
 /// The JSON body of a Cloud API send (`POST /{version}/{phone-number-id}/messages`).
 pub fn cloud(spec: &MessagesSpec, kind: Kind, to: &str, n: u64) -> Vec<u8> {
-    let mut v = json!({
-        "messaging_product": "whatsapp",
-        "recipient_type": "individual",
-        "to": to,
-        "type": kind.name(),
-    });
-    let payload = match kind {
-        Kind::Text => json!({"preview_url": false, "body": text_body(spec, n)}),
-        Kind::Template => json!({
-            "name": spec.template_name,
-            "language": {"policy": "deterministic", "code": spec.template_language},
-            "components": [{"type": "body", "parameters": params(spec, n)}]
-        }),
-        Kind::Image => media(spec, n),
-        Kind::Document => {
-            let mut m = media(spec, n);
-            m["filename"] = json!(format!("document-{n}.pdf"));
-            m
-        }
-        Kind::Interactive => interactive(n),
-        Kind::Reaction => json!({"message_id": format!("wamid.wabench{n:016x}"), "emoji": "\u{1F44D}"}),
-    };
-    v[kind.name()] = payload;
-    serde_json::to_vec(&v).unwrap_or_default()
+    message(spec, kind, to, n, false)
 }
 
 /// The JSON body of an On-Premises API send (`POST /v1/messages`).
 pub fn onprem(spec: &MessagesSpec, kind: Kind, to: &str, n: u64) -> Vec<u8> {
+    message(spec, kind, to, n, true)
+}
+
+/// Both APIs take the same message objects but for a few fields: Cloud names the product and may ask
+/// for link previews; on-premises templates carry their namespace; message ids look different.
+fn message(spec: &MessagesSpec, kind: Kind, to: &str, n: u64, onprem: bool) -> Vec<u8> {
     let mut v = json!({"recipient_type": "individual", "to": to, "type": kind.name()});
+    if !onprem {
+        v["messaging_product"] = json!("whatsapp");
+    }
     let payload = match kind {
-        Kind::Text => json!({"body": text_body(spec, n)}),
-        Kind::Template => json!({
-            "namespace": spec.template_namespace,
-            "name": spec.template_name,
-            "language": {"policy": "deterministic", "code": spec.template_language},
-            "components": [{"type": "body", "parameters": params(spec, n)}]
-        }),
+        Kind::Text if onprem => json!({"body": text_body(spec, n)}),
+        Kind::Text => json!({"preview_url": false, "body": text_body(spec, n)}),
+        Kind::Template => {
+            let mut t = json!({
+                "name": spec.template_name,
+                "language": {"policy": "deterministic", "code": spec.template_language},
+                "components": [{"type": "body", "parameters": params(spec, n)}]
+            });
+            if onprem {
+                t["namespace"] = json!(spec.template_namespace);
+            }
+            t
+        }
         Kind::Image => media(spec, n),
         Kind::Document => {
             let mut m = media(spec, n);
@@ -140,7 +132,10 @@ pub fn onprem(spec: &MessagesSpec, kind: Kind, to: &str, n: u64) -> Vec<u8> {
             m
         }
         Kind::Interactive => interactive(n),
-        Kind::Reaction => json!({"message_id": format!("gBEGwabench{n:016x}"), "emoji": "\u{1F44D}"}),
+        Kind::Reaction => {
+            let id = if onprem { format!("gBEGwabench{n:016x}") } else { format!("wamid.wabench{n:016x}") };
+            json!({"message_id": id, "emoji": "\u{1F44D}"})
+        }
     };
     v[kind.name()] = payload;
     serde_json::to_vec(&v).unwrap_or_default()

@@ -111,30 +111,38 @@ pub(crate) fn message_request(
     req
 }
 
+/// The `Target` methods both WhatsApp targets answer from their [`Common`] part (field `c`).
+macro_rules! common_target_methods {
+    ($kind:literal) => {
+        fn name(&self) -> &str {
+            &self.c.name
+        }
+        fn kind(&self) -> &str {
+            $kind
+        }
+        fn endpoint(&self) -> &crate::target::Endpoint {
+            &self.c.endpoint
+        }
+        fn http_version(&self) -> crate::profile::HttpVersion {
+            self.c.version
+        }
+        fn insecure_tls(&self) -> bool {
+            self.c.insecure
+        }
+        fn max_body(&self) -> u64 {
+            self.c.max_body
+        }
+        fn wants_body(&self, status: ::http::StatusCode) -> bool {
+            self.c.wants_body(status)
+        }
+    };
+}
+pub(crate) use common_target_methods;
+
 impl Target for CloudTarget {
-    fn name(&self) -> &str {
-        &self.c.name
-    }
-    fn kind(&self) -> &str {
-        "cloud"
-    }
-    fn endpoint(&self) -> &Endpoint {
-        &self.c.endpoint
-    }
-    fn http_version(&self) -> HttpVersion {
-        self.c.version
-    }
-    fn insecure_tls(&self) -> bool {
-        self.c.insecure
-    }
-    fn max_body(&self) -> u64 {
-        self.c.max_body
-    }
+    common_target_methods!("cloud");
     fn request(&self, seq: u64) -> Request<Full<Bytes>> {
         message_request(&self.c, &self.mix, &self.uri, self.headers.clone(), seq, false)
-    }
-    fn wants_body(&self, status: StatusCode) -> bool {
-        self.c.wants_body(status)
     }
     fn classify(&self, a: &Answer<'_>) -> Classified {
         self.c.classify(a)

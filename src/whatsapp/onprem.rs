@@ -14,8 +14,7 @@ use super::body::Mix;
 use super::cloud::{Common, message_request};
 use super::codes;
 use crate::metrics::Outcome;
-use crate::profile::HttpVersion;
-use crate::target::{Answer, Classified, Endpoint, Target};
+use crate::target::{Answer, Classified, Target};
 
 pub struct OnPremTarget {
     c: Common,
@@ -36,31 +35,11 @@ impl OnPremTarget {
 }
 
 impl Target for OnPremTarget {
-    fn name(&self) -> &str {
-        &self.c.name
-    }
-    fn kind(&self) -> &str {
-        "onprem"
-    }
-    fn endpoint(&self) -> &Endpoint {
-        &self.c.endpoint
-    }
-    fn http_version(&self) -> HttpVersion {
-        self.c.version
-    }
-    fn insecure_tls(&self) -> bool {
-        self.c.insecure
-    }
-    fn max_body(&self) -> u64 {
-        self.c.max_body
-    }
+    super::cloud::common_target_methods!("onprem");
     fn request(&self, seq: u64) -> Request<Full<Bytes>> {
         let mut h = self.headers.clone();
         h.insert(AUTHORIZATION, self.session.header());
         message_request(&self.c, &self.mix, &self.uri, h, seq, true)
-    }
-    fn wants_body(&self, status: StatusCode) -> bool {
-        self.c.wants_body(status)
     }
     fn classify(&self, a: &Answer<'_>) -> Classified {
         if a.status == StatusCode::UNAUTHORIZED {
