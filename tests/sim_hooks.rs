@@ -399,4 +399,8 @@ grace = "10s"
     assert_eq!(f.run.targets[1].delivery.as_ref().unwrap().statuses.sent, 0, "on-prem does not by default");
     let text = std::fs::read_to_string(f.dir.join("run.json")).unwrap();
     assert!(!text.contains("\"callback_url\"") && !text.contains("\"app_secret\""));
+    // The report shows the delivery figures and their chart.
+    let html = std::fs::read_to_string(f.dir.join("report.html")).unwrap();
+    assert!(html.contains("Status webhooks") && html.contains("accept → delivered"), "delivery rows in report.html");
+    assert!(f.dir.join("delivery_spectrum.svg").exists() && f.dir.join("delivery_spectrum.png").exists());
 }

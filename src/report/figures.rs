@@ -17,12 +17,34 @@ const STEPS_PER_NINE: u32 = 40;
 pub fn for_run(data: &RunData) -> Vec<Figure> {
     let series: Vec<(String, &Histogram<u64>)> =
         data.targets.iter().map(|t| (t.name().to_string(), &t.total)).collect();
-    vec![
+    let mut figs = vec![
         spectrum("latency_spectrum", "Latency by percentile", &series),
         latency_over_time(&data.targets),
         throughput(&data.targets),
         outcomes(&data.targets),
-    ]
+    ];
+    let delivered = delivery_histograms(data, "accept_to_delivered");
+    if !delivered.is_empty() {
+        let series: Vec<(String, &Histogram<u64>)> = delivered.iter().map(|(n, h)| (n.clone(), h)).collect();
+        figs.push(spectrum("delivery_spectrum", "Webhook delivery latency: accept → delivered", &series));
+    }
+    figs
+}
+
+/// One delivery-latency histogram (by tag) per target that has a `<target>.delivery.hlog`.
+fn delivery_histograms(data: &RunData, tag: &str) -> Vec<(String, Histogram<u64>)> {
+    data.targets
+        .iter()
+        .filter(|t| t.result.delivery.is_some())
+        .filter_map(|t| {
+            let log = crate::metrics::hlog::read(&data.dir.join(crate::results::delivery_hlog_name(t.name()))).ok()?;
+            let mut h = crate::metrics::histogram();
+            for e in log.entries.iter().filter(|e| e.tag.as_deref() == Some(tag)) {
+                h.add(&e.histogram).ok()?;
+            }
+            (!h.is_empty()).then(|| (t.name().to_string(), h))
+        })
+        .collect()
 }
 
 /// The nines axis length for histograms holding up to `count` values: as many nines as the data

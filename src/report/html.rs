@@ -211,9 +211,40 @@ fn summary_table(out: &mut String, targets: &[TargetResult]) {
     row(out, "service time p99", cells(&|t| lat(&t.service_time_us, |s| s.p99)));
     row(out, "late start p99", cells(&|t| lat(&t.lateness_us, |s| s.p99)));
     row(out, "late start max", cells(&|t| lat(&t.lateness_us, |s| s.max)));
+    if targets.iter().any(|t| t.requests.retries > 0) {
+        row(out, "retries", cells(&|t| t.requests.retries.to_string()));
+    }
+    if targets.iter().any(|t| t.delivery.is_some()) {
+        delivery_rows(out, targets);
+    }
     out.push_str("</tbody>\n</table>\n");
     outcomes_table(out, targets);
     out.push_str("</section>\n");
+}
+
+/// Status-webhook accounting per target (when webhooks were received).
+fn delivery_rows(out: &mut String, targets: &[TargetResult]) {
+    use crate::webhook::{DeliveryStats, Percentiles};
+    let n = targets.len();
+    let cells = |f: &dyn Fn(&DeliveryStats) -> String| {
+        targets.iter().map(|t| t.delivery.as_ref().map_or("-".into(), f)).collect::<Vec<_>>().into_iter()
+    };
+    let p = |p: &Percentiles| {
+        if p.count == 0 {
+            "-".to_string()
+        } else {
+            format!("{} / {}", super::fmt_us(p.p50 as f64), super::fmt_us(p.p99 as f64))
+        }
+    };
+    group(out, "Status webhooks", n);
+    row(out, "delivered", cells(&|d| format!("{} of {} accepted", d.messages_delivered, d.accepted)));
+    row(out, "failed (by webhook)", cells(&|d| d.messages_failed.to_string()));
+    row(out, "lost (no final status)", cells(&|d| d.lost.to_string()));
+    row(out, "accept → sent p50 / p99", cells(&|d| p(&d.latency_us.accept_to_sent)));
+    row(out, "accept → delivered p50 / p99", cells(&|d| p(&d.latency_us.accept_to_delivered)));
+    row(out, "accept → read p50 / p99", cells(&|d| p(&d.latency_us.accept_to_read)));
+    row(out, "duplicates / out of order", cells(&|d| format!("{} / {}", d.duplicates, d.out_of_order)));
+    row(out, "delivered and failed", cells(&|d| d.delivered_and_failed.to_string()));
 }
 
 /// Every outcome key (sorted, "ok" first) with its count per target.
