@@ -77,4 +77,12 @@ fn sigkill_leaves_readable_partial_files() {
     let csv = std::fs::read_to_string(out.join("timeline.csv.partial")).unwrap();
     assert!(csv.starts_with("target,second,"));
     assert!(csv.lines().count() >= 4);
+
+    // `wabench report` still makes a partial report from what reached the disk.
+    let rep = Command::new(env!("CARGO_BIN_EXE_wabench")).args(["report", out.to_str().unwrap()]).output().unwrap();
+    assert!(rep.status.success(), "{}", String::from_utf8_lossy(&rep.stderr));
+    let html = std::fs::read_to_string(out.join("report.html")).unwrap();
+    assert!(html.contains("Partial report"), "the report says it is partial");
+    assert!(html.contains("<svg"), "with charts");
+    assert!(!out.join("run.json").exists(), "no run.json is made up");
 }

@@ -78,6 +78,9 @@ pub fn load(dir: &Path) -> Result<RunData, String> {
     if !dir.is_dir() {
         return Err(format!("{}: not a results folder (no such directory)", dir.display()));
     }
+    if super::recover::recoverable(dir) {
+        return super::recover::recover(dir);
+    }
     let run = results::read_run(dir)?;
     let timeline_path = dir.join("timeline.csv");
     let mut timelines = match fs::read_to_string(&timeline_path) {

@@ -7,6 +7,7 @@ pub mod compare;
 pub mod data;
 pub mod figures;
 pub mod html;
+pub mod recover;
 pub mod summary;
 
 use std::path::{Path, PathBuf};
