@@ -99,6 +99,10 @@ fn main() -> ExitCode {
             if let Some(e) = &finished.error {
                 return fail(e);
             }
+            if let Some(why) = &finished.run.aborted {
+                eprintln!("wabench: stopped early, a threshold was crossed: {why}");
+                return ExitCode::from(EXIT_THRESHOLDS as u8);
+            }
             if finished.run.interrupted {
                 return ExitCode::from(EXIT_INTERRUPTED as u8);
             }

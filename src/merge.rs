@@ -124,6 +124,7 @@ pub fn merge(dirs: &[PathBuf], out: &Path) -> Result<Run, String> {
         passed: verdicts.iter().all(|v| v.passed),
         thresholds: verdicts,
         targets,
+        aborted: runs.iter().find_map(|r| r.run.aborted.clone()),
         shard: None,
     };
     results::write_run(out, &run).map_err(|e| format!("{}: {e}", out.join("run.json").display()))?;

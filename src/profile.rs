@@ -61,6 +61,10 @@ pub struct Profile {
     /// Pass/fail criteria evaluated at the end of the run: `"<metric>" = "<op> <value>"`.
     #[serde(default)]
     pub thresholds: BTreeMap<String, String>,
+    /// Stop the run as soon as a threshold on latency, error rate or drop rate is already crossed
+    /// (checked every second once 100 requests were sent); the run then exits 99.
+    #[serde(default)]
+    pub abort_on_fail: bool,
     /// WhatsApp targets: the message mix.
     #[serde(default)]
     pub messages: crate::whatsapp::MessagesSpec,

@@ -61,6 +61,9 @@ pub struct Run {
     pub thresholds: Vec<Verdict>,
     /// Every threshold passed (true when there are none).
     pub passed: bool,
+    /// Why the run was stopped early by `abort_on_fail` (a crossed threshold).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub aborted: Option<String>,
     /// The part of a sharded run these results cover (`wabench merge` joins the parts).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shard: Option<crate::load::Shard>,

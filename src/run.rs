@@ -95,9 +95,69 @@ pub fn unconfirmed_real_targets(loaded: &Loaded, yes: bool) -> Vec<String> {
         .collect()
 }
 
+/// `abort_on_fail`: the run's own stop signal, raised by Ctrl-C (forwarded) or by a crossed threshold.
+struct Abort {
+    tx: Arc<watch::Sender<bool>>,
+    reason: Arc<std::sync::Mutex<Option<String>>>,
+    done: Arc<AtomicBool>,
+}
+
+impl Abort {
+    fn new(outer: watch::Receiver<bool>) -> (Abort, watch::Receiver<bool>) {
+        let (tx, rx) = watch::channel(false);
+        let a = Abort { tx: Arc::new(tx), reason: Arc::default(), done: Arc::default() };
+        let (tx, done) = (a.tx.clone(), a.done.clone());
+        std::thread::spawn(move || {
+            while !done.load(Ordering::Relaxed) {
+                if *outer.borrow() {
+                    let _ = tx.send(true);
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        });
+        (a, rx)
+    }
+
+    /// Watch one target's live figures every second; stop the run when a threshold is crossed.
+    fn watch(&self, name: String, ths: Vec<Threshold>, progress: Arc<Progress>, done: Arc<AtomicBool>) {
+        let (tx, reason) = (self.tx.clone(), self.reason.clone());
+        std::thread::spawn(move || {
+            while !done.load(Ordering::Relaxed) {
+                std::thread::sleep(Duration::from_millis(250));
+                let (sent, _ok, errors, dropped) = progress.totals();
+                let hist = progress.view.lock().ok().and_then(|v| v.overall.clone());
+                if let Some(why) =
+                    ths.iter().find_map(|t| t.crossed_live(&name, sent, errors, dropped, hist.as_ref(), 100))
+                {
+                    if let Ok(mut r) = reason.lock() {
+                        r.get_or_insert(why);
+                    }
+                    let _ = tx.send(true);
+                    return;
+                }
+            }
+        });
+    }
+}
+
+impl Drop for Abort {
+    fn drop(&mut self) {
+        self.done.store(true, Ordering::Relaxed);
+    }
+}
+
 /// Run every target of a profile and write the results folder.
 pub fn run_profile(loaded: &Loaded, opts: &Options, stop: watch::Receiver<bool>) -> Result<Finished, String> {
     let p = &loaded.profile;
+    let (abort, stop) = match p.abort_on_fail {
+        true => {
+            let (a, rx) = Abort::new(stop);
+            (Some(a), rx)
+        }
+        false => (None, stop),
+    };
+    let thresholds: Vec<Threshold> = p.thresholds.iter().filter_map(|(k, v)| Threshold::parse(k, v).ok()).collect();
     let plan = Plan::sharded(&p.load, opts.shard);
     if plan.model == crate::profile::Model::Open && p.load.rate.is_none() && p.load.stages.is_empty() {
         return Err(format!(
@@ -226,6 +286,9 @@ pub fn run_profile(loaded: &Loaded, opts: &Options, stop: watch::Receiver<bool>)
         let done = Arc::new(AtomicBool::new(false));
         let bar =
             opts.progress.then(|| spawn_progress(t.name().to_string(), plan.clone(), progress.clone(), done.clone()));
+        if let Some(a) = &abort {
+            a.watch(t.name().to_string(), thresholds.clone(), progress.clone(), done.clone());
+        }
         let res = run_target(t.clone(), addr, &plan, stop.clone(), hlog, timeline, progress);
         done.store(true, Ordering::Relaxed);
         if let Some(b) = bar {
@@ -310,8 +373,10 @@ pub fn run_profile(loaded: &Loaded, opts: &Options, stop: watch::Receiver<bool>)
             verdicts.extend(t.evaluate(&out));
         }
     }
-    let passed = verdicts.iter().all(|v| v.passed);
+    let aborted = abort.as_ref().and_then(|a| a.reason.lock().ok().and_then(|r| r.clone()));
+    let passed = verdicts.iter().all(|v| v.passed) && aborted.is_none();
     let run = Run {
+        aborted,
         schema_version: results::SCHEMA_VERSION,
         tool: Tool { name: "wabench".into(), version: env!("CARGO_PKG_VERSION").into() },
         name: p.name.clone(),

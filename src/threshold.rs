@@ -156,6 +156,42 @@ impl Threshold {
             .collect()
     }
 
+    /// Judge on live figures of a target that is still running: only thresholds on the latency from
+    /// the intended start, the error rate and the drop rate, and only once `min` requests were sent.
+    /// `Some(description)` when the threshold is already crossed.
+    pub fn crossed_live(
+        &self,
+        target: &str,
+        sent: u64,
+        errors: u64,
+        dropped: u64,
+        latency: Option<&hdrhistogram::Histogram<u64>>,
+        min: u64,
+    ) -> Option<String> {
+        if self.target.as_ref().is_some_and(|t| t != target) || sent < min {
+            return None;
+        }
+        let actual = match &self.metric {
+            Metric::Latency { hist, stat } if hist == "latency" => {
+                let h = latency.filter(|h| h.len() >= min)?;
+                match stat.as_str() {
+                    "p50" => h.value_at_quantile(0.5) as f64,
+                    "p90" => h.value_at_quantile(0.9) as f64,
+                    "p99" => h.value_at_quantile(0.99) as f64,
+                    "p999" => h.value_at_quantile(0.999) as f64,
+                    "max" => h.max() as f64,
+                    "min" => h.min() as f64,
+                    _ => h.mean(),
+                }
+            }
+            Metric::ErrorRate => errors as f64 / sent as f64,
+            Metric::DropRate => dropped as f64 / (sent + dropped) as f64,
+            _ => return None,
+        };
+        (!self.op.holds(actual, self.limit))
+            .then(|| format!("{} on {target}: {} so far", self.expr, self.show(Some(actual))))
+    }
+
     fn actual(&self, t: &TargetResult) -> Option<f64> {
         let r = &t.requests;
         match &self.metric {
@@ -229,6 +265,22 @@ mod tests {
             Metric::Latency { hist: "latency".into(), stat: "p999".into() }
         );
         assert_eq!(Threshold::parse("count.api_131056", "== 0").unwrap().metric, Metric::Count("api_131056".into()));
+    }
+
+    #[test]
+    fn live_judgement_waits_for_enough_requests() {
+        let t = Threshold::parse("error_rate", "< 1%").unwrap();
+        assert_eq!(t.crossed_live("a", 50, 10, 0, None, 100), None, "too few requests yet");
+        assert!(t.crossed_live("a", 200, 10, 0, None, 100).unwrap().contains("error_rate"));
+        assert_eq!(t.crossed_live("a", 200, 1, 0, None, 100), None);
+        let mut h = crate::metrics::histogram();
+        for v in 1..=200u64 {
+            h.record(v * 10_000).unwrap();
+        }
+        let p = Threshold::parse("b:latency.p99", "< 1s").unwrap();
+        assert_eq!(p.crossed_live("a", 200, 0, 0, Some(&h), 100), None, "another target's threshold");
+        assert!(p.crossed_live("b", 200, 0, 0, Some(&h), 100).is_some(), "p99 ≈ 1.98 s");
+        assert_eq!(Threshold::parse("rate_ratio", "> 0.9").unwrap().crossed_live("b", 500, 0, 0, Some(&h), 100), None);
     }
 
     #[test]

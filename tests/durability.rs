@@ -86,3 +86,26 @@ fn sigkill_leaves_readable_partial_files() {
     assert!(html.contains("<svg"), "with charts");
     assert!(!out.join("run.json").exists(), "no run.json is made up");
 }
+
+#[test]
+fn abort_on_fail_stops_early_and_exits_99() {
+    // Every answer is a 503: the error-rate threshold is crossed at once, and the 60 s run stops.
+    let s = start(Behaviour { status: Some(503), ..Default::default() });
+    let dir = tempfile::tempdir().unwrap();
+    let profile = common::profile(
+        dir.path(),
+        &format!(
+            "name = \"abort\"\nabort_on_fail = true\n[load]\nrate = 200\nduration = \"60s\"\ndrain = \"1s\"\n[[targets]]\nname = \"t\"\nkind = \"http\"\nurl = \"http://{}/\"\n[thresholds]\n\"error_rate\" = \"< 1%\"\n",
+            s.addr
+        ),
+    );
+    let out = dir.path().join("out");
+    let child = spawn(&profile, &out);
+    let done = child.wait_with_output().unwrap();
+    assert_eq!(done.status.code(), Some(99), "{}", String::from_utf8_lossy(&done.stderr));
+    assert!(String::from_utf8_lossy(&done.stderr).contains("error_rate < 1%"));
+    let run = wabench::results::read_run(&out).unwrap();
+    assert!(run.aborted.as_deref().is_some_and(|a| a.contains("error_rate")));
+    assert!(!run.passed && run.interrupted);
+    assert!(run.targets[0].requests.sent < 2_000, "stopped long before the 12,000 planned");
+}

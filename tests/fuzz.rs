@@ -465,6 +465,7 @@ fn sample_run(dir: &Path) -> Vec<u8> {
         targets: vec![t],
         thresholds: vec![],
         passed: true,
+        aborted: None,
         shard: None,
     };
     write_run(dir, &run).unwrap();

@@ -136,6 +136,7 @@ pub fn recover(dir: &Path) -> Result<RunData, String> {
         targets: targets.iter().map(|t| t.result.clone()).collect(),
         thresholds: Vec::new(),
         passed: true,
+        aborted: None,
         shard: None,
     };
     Ok(RunData { dir: dir.to_path_buf(), run, targets })
