@@ -13,6 +13,9 @@ use wabench::whatsapp::body::{self, Kind, Mix};
 use wabench::whatsapp::{MessagesSpec, codes};
 
 fn histograms(c: &mut Criterion) {
+    // Criterion draws its own charts with the plotters crate, which (as built here) needs a font
+    // registered: the report's embedded one.
+    let _ = wabench::report::charts::register_font();
     let mut g = c.benchmark_group("histogram");
     let mut h = metrics::histogram();
     let mut v = 1u64;
@@ -105,5 +108,55 @@ fn webhooks(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, histograms, pacer, requests, classification, webhooks);
+/// One Cloud API send to the embedded simulator and back over loopback (zero simulated latency,
+/// no limits), through the same request builder, transport and classification the load path uses.
+fn simulator_round_trip(c: &mut Criterion) {
+    use http_body_util::{BodyExt, Full};
+    use hyper_util::rt::TokioIo;
+    let (tx, rx) = std::sync::mpsc::channel();
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let server = std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        rt.block_on(async move {
+            let h = wabench::sim::spawn_local(wabench::sim::SimConfig::benchmark(wabench::sim::Flavor::Cloud))
+                .await
+                .unwrap();
+            tx.send(h.addr).unwrap();
+            let _ = stop_rx.await;
+            h.shutdown().await.unwrap();
+        })
+    });
+    let addr = rx.recv().unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let spec = MessagesSpec::default();
+    let mut sender = rt.block_on(async {
+        let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+        tcp.set_nodelay(true).unwrap();
+        let (s, conn) = hyper::client::conn::http1::handshake(TokioIo::new(tcp)).await.unwrap();
+        tokio::spawn(conn);
+        s
+    });
+    let mut n = 0u64;
+    c.bench_function("round_trip/cloud_send_to_simulator", |b| {
+        b.iter(|| {
+            n += 1;
+            rt.block_on(async {
+                let req = http::Request::post("/v23.0/106540352242922/messages")
+                    .header("host", "127.0.0.1")
+                    .header("authorization", "Bearer bench-token")
+                    .header("content-type", "application/json")
+                    .body(Full::new(bytes::Bytes::from(body::cloud(&spec, Kind::Text, "15550001234", n))))
+                    .unwrap();
+                let resp = sender.send_request(req).await.unwrap();
+                let status = resp.status();
+                let bytes = resp.into_body().collect().await.unwrap().to_bytes();
+                black_box(codes::outcome(status, &bytes))
+            })
+        })
+    });
+    let _ = stop_tx.send(());
+    server.join().unwrap();
+}
+
+criterion_group!(benches, histograms, pacer, requests, classification, webhooks, simulator_round_trip);
 criterion_main!(benches);
