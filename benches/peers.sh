@@ -24,7 +24,6 @@ cleanup() {
 trap cleanup EXIT
 
 need=()
-command -v nginx >/dev/null || need+=(nginx-light)
 command -v wrk >/dev/null || need+=(wrk)
 [ -x /usr/bin/time ] || need+=(time)
 if [ ${#need[@]} -gt 0 ]; then
@@ -34,24 +33,7 @@ command -v oha >/dev/null || cargo install oha --locked -q
 cargo build --release -q --bin wabench --example stall_server
 WABENCH=target/release/wabench
 
-mkdir -p "$work/html" "$work/logs"
-printf '{"messaging_product":"whatsapp","messages":[{"id":"wamid.benchmark"}]}' > "$work/html/index.json"
-cat > "$work/nginx.conf" <<NGX
-worker_processes 1;
-daemon on;
-pid $work/nginx.pid;
-error_log $work/logs/error.log;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  keepalive_requests 100000000;
-  keepalive_timeout 300s;
-  server { listen 127.0.0.1:$PORT; root $work/html; location / { default_type application/json; } }
-}
-NGX
-nginx -c "$work/nginx.conf" -p "$work"
-URL="http://127.0.0.1:$PORT/index.json"
-for _ in $(seq 50); do curl -sf "$URL" >/dev/null && break; sleep 0.1; done
+. benches/nginx.sh
 
 # Each tool runs under /usr/bin/time: user+sys CPU seconds and peak RSS (KiB).
 timed() { /usr/bin/time -f "%U %S %M" -o "$work/time" "$@"; }

@@ -11,21 +11,8 @@ RATE=${RATE:-10000}
 PORT=${PORT:-18482}
 work=$(mktemp -d /tmp/wabench-soak.XXXXXX)
 trap '[ -f "$work/nginx.pid" ] && kill "$(cat "$work/nginx.pid")" 2>/dev/null || true' EXIT
-command -v nginx >/dev/null || { apt-get update -qq && apt-get install -y -qq nginx-light >/dev/null; }
 cargo build --release -q --bin wabench
-mkdir -p "$work/html" "$work/logs"
-printf '{"messages":[{"id":"wamid.soak"}]}' > "$work/html/index.json"
-cat > "$work/nginx.conf" <<NGX
-worker_processes 1;
-daemon on;
-pid $work/nginx.pid;
-error_log $work/logs/error.log;
-events { worker_connections 4096; }
-http { access_log off; keepalive_requests 100000000; keepalive_timeout 900s;
-  server { listen 127.0.0.1:$PORT; root $work/html; location / { default_type application/json; } } }
-NGX
-nginx -c "$work/nginx.conf" -p "$work"
-for _ in $(seq 50); do curl -sf "http://127.0.0.1:$PORT/index.json" >/dev/null && break; sleep 0.1; done
+. benches/nginx.sh
 cat > "$work/soak.toml" <<TOML
 name = "soak"
 [load]
@@ -35,7 +22,7 @@ connections = 64
 [[targets]]
 name = "nginx"
 kind = "http"
-url = "http://127.0.0.1:$PORT/index.json"
+url = "$URL"
 TOML
 target/release/wabench run "$work/soak.toml" --out "$work/out" --quiet > "$work/stdout" 2>&1 &
 pid=$!
