@@ -75,7 +75,7 @@ fi
 # wabench: closed loop, same connections, THREADS load threads.
 wab() { # name, profile text
   printf '%s' "$2" > "$work/$1.toml"
-  timed "$WABENCH" run "$work/$1.toml" --out "$work/$1" --quiet > /dev/null 2>&1 || true
+  timed "$WABENCH" run "$work/$1.toml" --out "$work/$1" --quiet --no-report > /dev/null 2>&1 || true
 }
 wab closed "name = \"closed\"
 [load]

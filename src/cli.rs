@@ -50,6 +50,9 @@ pub enum Command {
         /// ("2026-11-25T14:00:00Z") or "align:DURATION" (the next multiple of DURATION, at least 5 s away).
         #[arg(long, value_name = "TIME")]
         start_at: Option<String>,
+        /// Skip drawing report.html and the charts at the end (run `wabench report DIR` later).
+        #[arg(long)]
+        no_report: bool,
         /// Serve Prometheus metrics of the run at http://ADDR/metrics (e.g. 127.0.0.1:9898).
         #[arg(long, value_name = "ADDR")]
         metrics_listen: Option<std::net::SocketAddr>,

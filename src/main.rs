@@ -30,6 +30,7 @@ fn main() -> ExitCode {
             shard,
             start_at,
             metrics_listen,
+            no_report,
         } => {
             let shard = match shard_of(shard.as_deref()) {
                 Ok(s) => s,
@@ -72,6 +73,7 @@ fn main() -> ExitCode {
             let stop = stop_on_signals();
             let opts = run::Options {
                 live,
+                report: !no_report,
                 out,
                 results_root: results,
                 progress: !quiet && std::io::stderr().is_terminal(),

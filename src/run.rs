@@ -39,6 +39,8 @@ pub struct Options {
     pub start_at: Option<std::time::SystemTime>,
     /// Live counters for the `/metrics` endpoint.
     pub live: Option<Arc<crate::live::Registry>>,
+    /// Draw report.html and the charts at the end (`wabench report` can do it later).
+    pub report: bool,
 }
 
 impl Options {
@@ -52,6 +54,7 @@ impl Options {
             shard: crate::load::Shard::default(),
             start_at: None,
             live: None,
+            report: true,
         }
     }
 }
@@ -397,7 +400,7 @@ pub fn run_profile(loaded: &Loaded, opts: &Options, stop: watch::Receiver<bool>)
     results::write_run(&dir, &run).map_err(|e| format!("{}: {e}", dir.join("run.json").display()))?;
     // The report is drawn from the files just written, exactly as `wabench report` redraws it. A failure
     // to draw loses no results: run.json and the logs stay, and the error is reported.
-    if let Err(e) = crate::report::write_report(&dir) {
+    if let (true, Err(e)) = (opts.report, crate::report::write_report(&dir).map(|_| ())) {
         let e = format!("the results were written, but not the report: {e}");
         error = Some(match error {
             Some(first) => format!("{first}; {e}"),
