@@ -492,7 +492,8 @@ pub fn validate(path: &Path, p: &Profile) -> Result<(), ProfileError> {
             }
         }
     }
-    if l.model == Model::Open && crate::load::Plan::from_spec(l).expected_requests() == Some(0) {
+    let plan_only = p.plan.is_some() && l.rate.is_none() && l.stages.is_empty();
+    if l.model == Model::Open && !plan_only && crate::load::Plan::from_spec(l).expected_requests() == Some(0) {
         return Err(err(
             path,
             "load",

@@ -114,3 +114,18 @@ fn validate_prints_the_plan() {
     assert!(out.contains("stage 1: 0/s → 100/s over 10s"), "{out}");
     assert!(out.contains("http://127.0.0.1:9/"), "{out}");
 }
+
+#[test]
+fn every_shipped_profile_validates() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("profiles");
+    let mut n = 0;
+    for e in std::fs::read_dir(&dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.extension().is_some_and(|x| x == "toml") {
+            let (code, _, err) = wabench(&["validate", p.to_str().unwrap()]);
+            assert_eq!(code, 0, "{}: {err}", p.display());
+            n += 1;
+        }
+    }
+    assert!(n >= 3, "quickstart, webhooks and capacity profiles");
+}
