@@ -300,6 +300,9 @@ pub fn run_profile(loaded: &Loaded, opts: &Options, stop: watch::Receiver<bool>)
         // Statuses of the last messages arrive after the last answer: wait for them before the
         // simulator that sends them stops.
         let delivery = hooks.map(|h| h.finish(&|| *stop.borrow()));
+        // The target's own counters (logins) are read while its server is still up: a token renewal
+        // that would start after the simulator stopped is not the target's failure.
+        let target_extra = t.extra();
         let sim_stats = sim.and_then(Embedded::finish);
         match res {
             Ok((tr, hlog, tl)) => {
@@ -329,7 +332,7 @@ pub fn run_profile(loaded: &Loaded, opts: &Options, stop: watch::Receiver<bool>)
                     tr.interrupted,
                     tr.threads,
                 );
-                let mut extra = t.extra().unwrap_or_else(|| serde_json::json!({}));
+                let mut extra = target_extra.unwrap_or_else(|| serde_json::json!({}));
                 if let Some(st) = sim_stats {
                     extra["simulator"] = serde_json::to_value(st).unwrap_or_default();
                 }
