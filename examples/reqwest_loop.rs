@@ -18,6 +18,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     let tasks: usize = args.next().map_or(Ok(64), |s| s.parse())?;
     let secs: u64 = args.next().map_or(Ok(8), |s| s.parse())?;
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     let n = rt.block_on(async move {
         let client = reqwest::Client::builder().pool_max_idle_per_host(tasks).build().expect("client");
