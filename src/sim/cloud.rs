@@ -7,7 +7,7 @@
 
 use std::io::Write as _;
 
-use http::{Method, Request, StatusCode, header};
+use http::{Method, Request, StatusCode};
 use hyper::body::Incoming;
 use serde_json::json;
 
@@ -125,15 +125,7 @@ fn check_token(st: &State, req: &Request<Incoming>) -> Result<(), CloudError> {
             details,
         )
     };
-    let token = req
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| {
-            let (scheme, rest) = v.split_once(' ')?;
-            scheme.eq_ignore_ascii_case("bearer").then(|| rest.trim())
-        })
-        .filter(|t| !t.is_empty())
+    let token = super::bearer(req)
         .ok_or_else(|| unauthorized("An active access token must be used (Authorization: Bearer <token>)."))?;
     let tokens = &st.cfg.cloud.tokens;
     if !tokens.is_empty() {

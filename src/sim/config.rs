@@ -499,14 +499,7 @@ mod tests {
 
     #[test]
     fn module_doc_example_parses() {
-        let doc = include_str!("config.rs");
-        let start = doc.find("//! ```toml\n").unwrap() + "//! ```toml\n".len();
-        let end = start + doc[start..].find("//! ```").unwrap();
-        let text: String = doc[start..end]
-            .lines()
-            .map(|l| l.trim_start_matches("//!").trim_start())
-            .collect::<Vec<_>>()
-            .join("\n")
+        let text = crate::sim::doc_toml(include_str!("config.rs"), |_| true)
             .replace("[simulator]", "")
             .replace("[simulator.", "[")
             .replace("[[simulator.", "[[");

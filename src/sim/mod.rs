@@ -412,3 +412,29 @@ pub async fn spawn_local(cfg: SimConfig) -> std::io::Result<SimHandle> {
     });
     Ok(SimHandle { addr, sim, stop: Some(tx), task: Some(task) })
 }
+
+/// The token of an `Authorization: Bearer <token>` header (scheme case-insensitive), if any.
+pub(crate) fn bearer(req: &Request<Incoming>) -> Option<&str> {
+    req.headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            let (scheme, rest) = v.split_once(' ')?;
+            scheme.eq_ignore_ascii_case("bearer").then(|| rest.trim())
+        })
+        .filter(|t| !t.is_empty())
+}
+
+/// The TOML example of a module doc (the first ```` ```toml ```` block of `//!` lines), without its
+/// `//!` prefixes and without table headers for which `keep_header` says no.
+#[cfg(test)]
+pub(crate) fn doc_toml(source: &str, keep_header: impl Fn(&str) -> bool) -> String {
+    let start = source.find("//! ```toml\n").expect("a toml example") + "//! ```toml\n".len();
+    let end = start + source[start..].find("//! ```").expect("the example ends");
+    source[start..end]
+        .lines()
+        .map(|l| l.trim_start_matches("//!").trim_start())
+        .filter(|l| !l.starts_with('[') || keep_header(l))
+        .collect::<Vec<_>>()
+        .join("\n")
+}

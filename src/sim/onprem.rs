@@ -143,15 +143,7 @@ fn denied(details: &str) -> OnPremError {
 
 /// Check the bearer token from `/v1/users/login`.
 fn authorize(st: &State, req: &Request<Incoming>) -> Result<(), OnPremError> {
-    let token = req
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| {
-            let (scheme, rest) = v.split_once(' ')?;
-            scheme.eq_ignore_ascii_case("bearer").then(|| rest.trim())
-        })
-        .ok_or_else(|| denied("Missing bearer token; log in with POST /v1/users/login."))?;
+    let token = super::bearer(req).ok_or_else(|| denied("Missing bearer token; log in with POST /v1/users/login."))?;
     let tokens = st.onprem.tokens.read().unwrap_or_else(|e| e.into_inner());
     match tokens.get(token) {
         None => Err(denied("Invalid token.")),

@@ -323,15 +323,7 @@ mod tests {
 
     #[test]
     fn module_doc_example_is_the_defaults() {
-        let doc = include_str!("config.rs");
-        let start = doc.find("//! ```toml\n").unwrap() + "//! ```toml\n".len();
-        let end = start + doc[start..].find("//! ```").unwrap();
-        let text: String = doc[start..end]
-            .lines()
-            .map(|l| l.trim_start_matches("//!").trim_start())
-            .filter(|l| !l.starts_with('['))
-            .collect::<Vec<_>>()
-            .join("\n");
+        let text = crate::sim::doc_toml(include_str!("config.rs"), |_| false);
         let cfg: HooksConfig = toml::from_str(&text).unwrap();
         let defaults = HooksConfig { send_sent: Some(true), ..HooksConfig::default() };
         assert_eq!(cfg, defaults);
