@@ -38,19 +38,19 @@ impl Registry {
     /// The exposition text.
     pub fn render(&self) -> String {
         let targets = self.targets.lock().map(|t| t.clone()).unwrap_or_default();
+        // One read of each target's counters, so the four counters of a scrape agree.
+        let totals: Vec<(u64, u64, u64, u64)> = targets.iter().map(|(_, p)| p.totals()).collect();
         let mut s = String::new();
-        let counter = |s: &mut String, name: &str, help: &str, f: &dyn Fn(&Progress) -> u64| {
+        let counter = |s: &mut String, name: &str, help: &str, f: fn(&(u64, u64, u64, u64)) -> u64| {
             let _ = writeln!(s, "# HELP {name} {help}\n# TYPE {name} counter");
-            for (t, p) in &targets {
-                let _ = writeln!(s, "{name}{{target=\"{}\"}} {}", esc(t), f(p));
+            for ((t, _), c) in targets.iter().zip(&totals) {
+                let _ = writeln!(s, "{name}{{target=\"{}\"}} {}", esc(t), f(c));
             }
         };
-        counter(&mut s, "wabench_requests_sent_total", "Requests started.", &|p| p.totals().0);
-        counter(&mut s, "wabench_requests_ok_total", "Requests that ended ok.", &|p| p.totals().1);
-        counter(&mut s, "wabench_requests_errors_total", "Attempts that ended in an error.", &|p| p.totals().2);
-        counter(&mut s, "wabench_requests_dropped_total", "Requests not sent: too many outstanding.", &|p| {
-            p.totals().3
-        });
+        counter(&mut s, "wabench_requests_sent_total", "Requests started.", |c| c.0);
+        counter(&mut s, "wabench_requests_ok_total", "Requests that ended ok.", |c| c.1);
+        counter(&mut s, "wabench_requests_errors_total", "Attempts that ended in an error.", |c| c.2);
+        counter(&mut s, "wabench_requests_dropped_total", "Requests not sent: too many outstanding.", |c| c.3);
         let _ = writeln!(
             s,
             "# HELP wabench_latency_seconds Latency from the intended start, seconds finished so far.\n# TYPE wabench_latency_seconds summary"

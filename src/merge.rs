@@ -19,6 +19,14 @@ fn add(into: &mut Histogram<u64>, h: &Histogram<u64>, what: &str) -> Result<(), 
     into.add(h).map_err(|e| format!("{what}: values out of range: {e:?}"))
 }
 
+/// The sum of two counts that parts may lack (None when neither has it).
+fn add_opt(a: Option<u64>, b: Option<u64>) -> Option<u64> {
+    match (a, b) {
+        (None, None) => None,
+        (a, b) => Some(a.unwrap_or(0) + b.unwrap_or(0)),
+    }
+}
+
 /// Add up every number in `b` into `a` (objects by key, arrays and other values kept from `a`).
 fn add_numbers(a: &mut serde_json::Value, b: &serde_json::Value) {
     use serde_json::Value;
@@ -149,10 +157,7 @@ fn merge_target(
         }
         for r in &td.timeline {
             let m = rows.entry(p.offset + r.second).or_default();
-            m.requested = match (m.requested, r.requested) {
-                (None, None) => None,
-                (a, b) => Some(a.unwrap_or(0) + b.unwrap_or(0)),
-            };
+            m.requested = add_opt(m.requested, r.requested);
             m.started += r.started;
             m.ok += r.ok;
             m.errors += r.errors;
@@ -214,10 +219,7 @@ fn merge_target(
     let mut delivery: Option<serde_json::Value> = None;
     for p in parts {
         let r = &p.result.requests;
-        counts.planned = match (counts.planned, r.planned) {
-            (None, None) => None,
-            (a, b) => Some(a.unwrap_or(0) + b.unwrap_or(0)),
-        };
+        counts.planned = add_opt(counts.planned, r.planned);
         counts.sent += r.sent;
         counts.retries += r.retries;
         counts.ok += r.ok;

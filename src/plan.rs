@@ -176,10 +176,7 @@ fn run_step(
     let errors: u64 = r.outcomes.iter().filter(|(k, _)| is_capacity_error(**k)).map(|(_, v)| v.count).sum();
     let dropped = r.count(crate::metrics::Outcome::Dropped);
     let due = r.sent + dropped;
-    let achieved = match (r.first_start, r.last_start) {
-        (Some(a), Some(b)) if b > a && r.sent > 1 => (r.sent - 1) as f64 / (b - a).as_secs_f64(),
-        _ => 0.0,
-    };
+    let achieved = r.achieved_rate().unwrap_or(0.0);
     let mut s = Step {
         offered: rate,
         achieved,

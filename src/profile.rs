@@ -492,8 +492,7 @@ pub fn validate(path: &Path, p: &Profile) -> Result<(), ProfileError> {
             }
         }
     }
-    let plan_only = p.plan.is_some() && l.rate.is_none() && l.stages.is_empty();
-    if l.model == Model::Open && !plan_only && crate::load::Plan::from_spec(l).expected_requests() == Some(0) {
+    if l.model == Model::Open && !p.is_plan_only() && crate::load::Plan::from_spec(l).expected_requests() == Some(0) {
         return Err(err(
             path,
             "load",
@@ -623,6 +622,11 @@ fn validate_target(path: &Path, i: usize, t: &TargetSpec) -> Result<(), ProfileE
 }
 
 impl Profile {
+    /// A profile for `wabench plan` only: open loop with neither `rate` nor `stages` (the search sets them).
+    pub fn is_plan_only(&self) -> bool {
+        self.plan.is_some() && self.load.model == Model::Open && self.load.rate.is_none() && self.load.stages.is_empty()
+    }
+
     /// The profile as it is stored in results: values taken from the environment are not in it, and
     /// header values that look like credentials are replaced.
     pub fn redacted(&self) -> Profile {

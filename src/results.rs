@@ -164,10 +164,7 @@ impl TargetResult {
             .filter(|(k, _)| !matches!(k, Outcome::Ok | Outcome::Dropped | Outcome::Cancelled))
             .map(|(_, v)| v.count)
             .sum();
-        let achieved = match (rec.first_start, rec.last_start) {
-            (Some(a), Some(b)) if b > a && rec.sent > 1 => (rec.sent - 1) as f64 / (b - a).as_secs_f64(),
-            _ => rec.sent as f64 / duration_s.max(1e-9),
-        };
+        let achieved = rec.achieved_rate().unwrap_or_else(|| rec.sent as f64 / duration_s.max(1e-9));
         // The schedule's own spacing over the same window: (n-1) gaps from the first to the last due request.
         let requested = plan.pacer.as_ref().and_then(|p| {
             let n = p.total();

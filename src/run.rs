@@ -162,7 +162,7 @@ pub fn run_profile(loaded: &Loaded, opts: &Options, stop: watch::Receiver<bool>)
     };
     let thresholds: Vec<Threshold> = p.thresholds.iter().filter_map(|(k, v)| Threshold::parse(k, v).ok()).collect();
     let plan = Plan::sharded(&p.load, opts.shard);
-    if plan.model == crate::profile::Model::Open && p.load.rate.is_none() && p.load.stages.is_empty() {
+    if p.is_plan_only() {
         return Err(format!(
             "{}: [load] has no `rate` or `stages`: this profile is for `wabench plan`; give a rate to `run` it",
             loaded.path.display()
@@ -373,12 +373,7 @@ pub fn run_profile(loaded: &Loaded, opts: &Options, stop: watch::Receiver<bool>)
         }
     }
     interrupted |= *stop.borrow() || error.is_some();
-    let mut verdicts = Vec::new();
-    for (k, v) in &p.thresholds {
-        if let Ok(t) = Threshold::parse(k, v) {
-            verdicts.extend(t.evaluate(&out));
-        }
-    }
+    let verdicts: Vec<_> = thresholds.iter().flat_map(|t| t.evaluate(&out)).collect();
     let aborted = abort.as_ref().and_then(|a| a.reason.lock().ok().and_then(|r| r.clone()));
     let passed = verdicts.iter().all(|v| v.passed) && aborted.is_none();
     let run = Run {
@@ -496,7 +491,7 @@ pub fn plan_text(loaded: &Loaded) -> String {
     let plan = Plan::from_spec(&p.load);
     let mut s = String::new();
     let _ = writeln!(s, "profile {} ({}) is valid", p.name, loaded.path.display());
-    let plan_only = p.load.model == crate::profile::Model::Open && p.load.rate.is_none() && p.load.stages.is_empty();
+    let plan_only = p.is_plan_only();
     if let (true, Some(spec)) = (plan_only, &p.plan) {
         let _ = writeln!(
             s,

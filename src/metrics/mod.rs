@@ -340,6 +340,14 @@ impl Recorder {
         self.last_start = self.last_start.max(o.last_start);
     }
 
+    /// Requests started per second between the first and the last start (None with fewer than two).
+    pub fn achieved_rate(&self) -> Option<f64> {
+        match (self.first_start, self.last_start) {
+            (Some(a), Some(b)) if b > a && self.sent > 1 => Some((self.sent - 1) as f64 / (b - a).as_secs_f64()),
+            _ => None,
+        }
+    }
+
     pub fn count(&self, o: Outcome) -> u64 {
         self.outcomes.get(&o).map_or(0, |s| s.count)
     }
