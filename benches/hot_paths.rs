@@ -7,10 +7,10 @@ use std::time::{Duration, Instant};
 
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
 use http::StatusCode;
-use wabench::load::Pacer;
-use wabench::metrics::{self, Outcome, Recorder};
-use wabench::whatsapp::body::{self, Kind, Mix};
-use wabench::whatsapp::{MessagesSpec, codes};
+use wabench::drivers::whatsapp::body::{self, Kind, Mix};
+use wabench::drivers::whatsapp::{MessagesSpec, codes};
+use wabench::engine::metrics::{self, Outcome, Recorder};
+use wabench::spec::schedule::Pacer;
 
 fn histograms(c: &mut Criterion) {
     // Criterion draws its own charts with the plotters crate, which (as built here) needs a font
@@ -88,7 +88,7 @@ fn classification(c: &mut Criterion) {
     g.bench_function("cloud_error", |b| b.iter(|| codes::outcome(StatusCode::TOO_MANY_REQUESTS, black_box(err))));
     g.bench_function("onprem_error", |b| b.iter(|| codes::outcome(StatusCode::TOO_MANY_REQUESTS, black_box(onprem))));
     g.bench_function("success", |b| b.iter(|| codes::outcome(StatusCode::OK, black_box(ok))));
-    g.bench_function("message_id", |b| b.iter(|| wabench::whatsapp::cloud::message_id(black_box(ok))));
+    g.bench_function("message_id", |b| b.iter(|| wabench::drivers::whatsapp::cloud::message_id(black_box(ok))));
     g.finish();
 }
 
@@ -118,7 +118,7 @@ fn simulator_round_trip(c: &mut Criterion) {
     let server = std::thread::spawn(move || {
         let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
         rt.block_on(async move {
-            let h = wabench::sim::spawn_local(wabench::sim::SimConfig::benchmark(wabench::sim::Flavor::Cloud))
+            let h = wabench::sim::spawn_local(wabench::spec::sim::SimConfig::benchmark(wabench::sim::Flavor::Cloud))
                 .await
                 .unwrap();
             tx.send(h.addr).unwrap();

@@ -70,7 +70,7 @@ impl Line {
 pub enum XAxis {
     /// Seconds since the start.
     Seconds,
-    /// Percentiles on a "nines" scale: x = -log10(1 - q), labelled 0%, 90%, 99%, 99.9%… up to `max` nines.
+    /// Summary on a "nines" scale: x = -log10(1 - q), labelled 0%, 90%, 99%, 99.9%… up to `max` nines.
     Nines { max: u32 },
 }
 

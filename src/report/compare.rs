@@ -11,9 +11,9 @@ use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 use super::charts::{self, Rendered};
-use super::data::{self, Second, TargetData};
 use super::{figures, fmt_us, html};
 use crate::results;
+use crate::results::folder::{self as data, Second, TargetData};
 
 /// Bootstrap resamples per comparison.
 pub const RESAMPLES: usize = 1000;
@@ -295,7 +295,7 @@ pub fn compare_dirs(dirs: &[PathBuf]) -> Result<Comparison, String> {
     let unique = |n: &str| names.iter().filter(|m| **m == n).count() == 1;
     let mut subjects = Vec::new();
     for r in &runs {
-        let run_label = if unique(&r.run.name) { r.run.name.clone() } else { data::folder_name(&r.dir) };
+        let run_label = if unique(&r.run.name) { r.run.name.clone() } else { results::files::folder_name(&r.dir) };
         for t in &r.targets {
             let label = if runs.len() == 1 {
                 t.name().to_string()
@@ -304,7 +304,7 @@ pub fn compare_dirs(dirs: &[PathBuf]) -> Result<Comparison, String> {
             } else {
                 format!("{run_label}/{}", t.name())
             };
-            let origin = format!("run {} ({})", r.run.name, data::folder_name(&r.dir));
+            let origin = format!("run {} ({})", r.run.name, results::files::folder_name(&r.dir));
             subjects.push(Subject { label, origin, target: t.clone() });
         }
     }

@@ -6,7 +6,7 @@ use hdrhistogram::Histogram;
 use plotters::style::RGBColor;
 
 use super::charts::{self, Figure, Layer, Line, LinePlot, Panel, Plot, Secondary, StackPlot, Stroke, XAxis};
-use super::data::{RunData, TargetData};
+use crate::results::folder::{RunData, TargetData};
 
 /// Highest number of nines the spectrum shows (99.9999%).
 pub const MAX_NINES: u32 = 6;
@@ -37,8 +37,8 @@ fn delivery_histograms(data: &RunData, tag: &str) -> Vec<(String, Histogram<u64>
         .iter()
         .filter(|t| t.result.delivery.is_some())
         .filter_map(|t| {
-            let log = crate::metrics::hlog::read(&data.dir.join(crate::results::delivery_hlog_name(t.name()))).ok()?;
-            let mut h = crate::metrics::histogram();
+            let log = crate::results::hlog::read(&data.dir.join(crate::results::delivery_hlog_name(t.name()))).ok()?;
+            let mut h = crate::results::histogram();
             for e in log.entries.iter().filter(|e| e.tag.as_deref() == Some(tag)) {
                 h.add(&e.histogram).ok()?;
             }
@@ -114,7 +114,7 @@ pub fn latency_over_time(targets: &[TargetData]) -> Figure {
     let mut lines = Vec::new();
     for (i, t) in targets.iter().enumerate() {
         let color = charts::color(i);
-        let pts = |f: fn(&super::data::TimelineRow) -> Option<u64>| -> Vec<(f64, Option<f64>)> {
+        let pts = |f: fn(&crate::results::TimelineRow) -> Option<u64>| -> Vec<(f64, Option<f64>)> {
             t.timeline.iter().map(|r| (r.second as f64, ms(f(r)))).collect()
         };
         lines.push(Line {
@@ -219,7 +219,7 @@ pub fn outcomes(targets: &[TargetData]) -> Figure {
     let panels = targets
         .iter()
         .map(|t| {
-            let layer = |label: &str, color, f: fn(&super::data::TimelineRow) -> u64| Layer {
+            let layer = |label: &str, color, f: fn(&crate::results::TimelineRow) -> u64| Layer {
                 label: label.into(),
                 color,
                 values: t.timeline.iter().map(|r| (r.second as f64, f(r) as f64)).collect(),
@@ -256,7 +256,7 @@ mod tests {
 
     #[test]
     fn spectrum_reaches_the_max_and_stops_where_the_data_does() {
-        let mut h = crate::metrics::histogram();
+        let mut h = crate::results::histogram();
         for v in 1..=1000u64 {
             h.record(v * 10).unwrap();
         }
@@ -269,7 +269,7 @@ mod tests {
         // At 90% (x = 1) the value is the 900th.
         let at90 = p.iter().find(|q| (q.0 - 1.0).abs() < 1e-9).unwrap();
         assert!((at90.1.unwrap() - 9.0).abs() < 0.02, "{at90:?}");
-        assert!(spectrum_points(&crate::metrics::histogram(), 6).is_empty());
+        assert!(spectrum_points(&crate::results::histogram(), 6).is_empty());
         assert_eq!(nines_for(0), 2);
         assert_eq!(nines_for(5000), 4);
         assert_eq!(nines_for(u64::MAX), MAX_NINES);

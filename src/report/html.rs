@@ -5,10 +5,10 @@
 use std::fmt::Write as _;
 
 use super::charts::Rendered;
-use super::data::RunData;
 use super::fmt_us;
-use crate::metrics::Summary;
+use crate::results::Summary;
 use crate::results::TargetResult;
+use crate::results::folder::RunData;
 
 /// Escape text for HTML element content and quoted attribute values.
 pub fn esc(s: &str) -> String {
@@ -224,12 +224,12 @@ fn summary_table(out: &mut String, targets: &[TargetResult]) {
 
 /// Status-webhook accounting per target (when webhooks were received).
 fn delivery_rows(out: &mut String, targets: &[TargetResult]) {
-    use crate::webhook::{DeliveryStats, Percentiles};
+    use crate::results::{DeliveryStats, Summary};
     let n = targets.len();
     let cells = |f: &dyn Fn(&DeliveryStats) -> String| {
         targets.iter().map(|t| t.delivery.as_ref().map_or("-".into(), f)).collect::<Vec<_>>().into_iter()
     };
-    let p = |p: &Percentiles| {
+    let p = |p: &Summary| {
         if p.count == 0 {
             "-".to_string()
         } else {

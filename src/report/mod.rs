@@ -3,11 +3,10 @@
 //! measure.
 
 pub mod charts;
+pub mod ci;
 pub mod compare;
-pub mod data;
 pub mod figures;
 pub mod html;
-pub mod recover;
 pub mod summary;
 
 use std::path::{Path, PathBuf};
@@ -15,28 +14,19 @@ use std::path::{Path, PathBuf};
 use crate::results;
 
 /// The report page's file name, beside run.json.
-pub const REPORT_FILE: &str = "report.html";
+pub const REPORT_FILE: &str = results::files::REPORT;
 
-/// A latency in µs, shown with a unit a person reads at a glance.
-pub fn fmt_us(us: f64) -> String {
-    if us >= 1_000_000.0 {
-        format!("{:.2}s", us / 1e6)
-    } else if us >= 1000.0 {
-        format!("{:.2}ms", us / 1e3)
-    } else {
-        format!("{us:.0}µs")
-    }
-}
+pub use crate::units::fmt_us;
 
 /// (Re)write the charts and `report.html` of the results folder `dir` from its run.json, interval logs
 /// and timeline.csv. Returns the report's path.
 pub fn write_report(dir: &Path) -> Result<PathBuf, String> {
-    let loaded = data::load(dir)?;
+    let loaded = results::folder::load(dir)?;
     write_report_of(&loaded, dir)
 }
 
 /// Draw the charts of `run` and write them and `report.html` into `out`.
-pub fn write_report_of(run: &data::RunData, out: &Path) -> Result<PathBuf, String> {
+pub fn write_report_of(run: &results::RunData, out: &Path) -> Result<PathBuf, String> {
     let rendered = figures::for_run(run).iter().map(|f| charts::render(f, out)).collect::<Result<Vec<_>, String>>()?;
     let page = html::report(run, &rendered);
     let path = out.join(REPORT_FILE);

@@ -26,7 +26,7 @@ pub fn write(run: &Run, out: &mut impl Write) -> io::Result<()> {
         Some(q) => format!("{:.1}/s ({:.2}%)", t.rate.achieved, q * 100.0),
         None => format!("{:.1}/s", t.rate.achieved),
     });
-    let lat = |f: fn(&crate::metrics::Summary) -> u64| {
+    let lat = |f: fn(&crate::results::Summary) -> u64| {
         move |t: &crate::results::TargetResult| {
             if t.latency_us.count == 0 { "-".into() } else { fmt_us(f(&t.latency_us) as f64) }
         }
@@ -44,10 +44,10 @@ pub fn write(run: &Run, out: &mut impl Write) -> io::Result<()> {
         row("retries", &|t| t.requests.retries.to_string());
     }
     if run.targets.iter().any(|t| t.delivery.is_some()) {
-        let d = |f: fn(&crate::webhook::DeliveryStats) -> String| {
+        let d = |f: fn(&crate::results::DeliveryStats) -> String| {
             move |t: &crate::results::TargetResult| t.delivery.as_ref().map_or("-".into(), f)
         };
-        fn pct(p: &crate::webhook::Percentiles) -> String {
+        fn pct(p: &crate::results::Summary) -> String {
             if p.count == 0 { "-".into() } else { format!("{} / {}", fmt_us(p.p50 as f64), fmt_us(p.p99 as f64)) }
         }
         row("delivered", &d(|s| format!("{} of {}", s.messages_delivered, s.accepted)));

@@ -5,7 +5,7 @@
 //! latency, limits, downtime and failing recipients follow [`SimConfig`], all seeded.
 
 pub mod cloud;
-pub mod config;
+pub use crate::spec::sim as config;
 pub mod hooks;
 pub mod message;
 pub mod model;
@@ -423,18 +423,4 @@ pub(crate) fn bearer(req: &Request<Incoming>) -> Option<&str> {
             scheme.eq_ignore_ascii_case("bearer").then(|| rest.trim())
         })
         .filter(|t| !t.is_empty())
-}
-
-/// The TOML example of a module doc (the first ```` ```toml ```` block of `//!` lines), without its
-/// `//!` prefixes and without table headers for which `keep_header` says no.
-#[cfg(test)]
-pub(crate) fn doc_toml(source: &str, keep_header: impl Fn(&str) -> bool) -> String {
-    let start = source.find("//! ```toml\n").expect("a toml example") + "//! ```toml\n".len();
-    let end = start + source[start..].find("//! ```").expect("the example ends");
-    source[start..end]
-        .lines()
-        .map(|l| l.trim_start_matches("//!").trim_start())
-        .filter(|l| !l.starts_with('[') || keep_header(l))
-        .collect::<Vec<_>>()
-        .join("\n")
 }

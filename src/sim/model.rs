@@ -444,7 +444,7 @@ pub fn trace_id(key: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sim::config::LatencyConfig;
+    use crate::spec::sim::LatencyConfig;
 
     #[test]
     fn lognormal_matches_median_and_p99() {

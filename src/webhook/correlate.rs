@@ -20,7 +20,8 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use super::model::{Status, StatusKind};
-use super::stats::{DeliveryHistograms, DeliveryStats, KindCounts, LatencySummary, Percentiles};
+use crate::results::Summary;
+use crate::results::delivery::{DeliveryHistograms, DeliveryStats, KindCounts, LatencySummary};
 
 /// Tracker limits.
 #[derive(Debug, Clone)]
@@ -486,10 +487,10 @@ fn stats_from(c: Counts, hist: DeliveryHistograms, tracked: u64) -> DeliveryStat
         lost: c.lost,
         tracked,
         latency_us: LatencySummary {
-            accept_to_sent: Percentiles::of(&hist.accept_to_sent),
-            accept_to_delivered: Percentiles::of(&hist.accept_to_delivered),
-            accept_to_read: Percentiles::of(&hist.accept_to_read),
-            send_start_to_delivered: Percentiles::of(&hist.send_start_to_delivered),
+            accept_to_sent: Summary::of(&hist.accept_to_sent),
+            accept_to_delivered: Summary::of(&hist.accept_to_delivered),
+            accept_to_read: Summary::of(&hist.accept_to_read),
+            send_start_to_delivered: Summary::of(&hist.send_start_to_delivered),
         },
         histograms: hist,
     }

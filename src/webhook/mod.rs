@@ -1,4 +1,4 @@
-//! Status webhooks: the profile's `[webhooks]` table, and the re-exports of the receiver,
+//! Status webhooks: resolving the profile's `[webhooks]` table (its type is in `spec::webhook`), and the re-exports of the receiver,
 //! signature, payload and delivery-accounting modules.
 //!
 //! A run starts a [`Tracker`] and a receiver ([`spawn`] / [`serve`]); the load engine reports
@@ -10,15 +10,12 @@ pub mod correlate;
 pub mod model;
 pub mod receiver;
 pub mod signature;
-pub mod stats;
 
 use std::ffi::OsString;
-use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 use std::path::PathBuf;
-use std::time::Duration;
 
-use serde::{Deserialize, Serialize};
-
+pub use crate::results::delivery::{DeliveryHistograms, DeliveryStats, KindCounts, LatencySummary};
+pub use crate::spec::webhook::{DEFAULT_APP_SECRET_ENV, DEFAULT_VERIFY_TOKEN_ENV, WebhookConfig};
 pub use correlate::{Tracker, TrackerConfig};
 pub use model::{
     CloudEnvelope, OnPremEnvelope, ParseError, Status, StatusError, StatusKind, cloud_envelope, onprem_envelope, parse,
@@ -26,62 +23,6 @@ pub use model::{
 };
 pub use receiver::{ReceiverConfig, ReceiverCounters, ReceiverHandle, serve, spawn, spawn_local};
 pub use signature::{SignatureError, sign, verify};
-pub use stats::{DeliveryHistograms, DeliveryStats, KindCounts, LatencySummary, Percentiles};
-
-/// Default environment variable holding the app secret.
-pub const DEFAULT_APP_SECRET_ENV: &str = "WABENCH_APP_SECRET";
-/// Default environment variable holding the handshake verify token.
-pub const DEFAULT_VERIFY_TOKEN_ENV: &str = "WABENCH_VERIFY_TOKEN";
-
-/// The profile's `[webhooks]` table. Secrets are never stored here, only where to find them,
-/// so serializing this struct cannot leak them.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct WebhookConfig {
-    /// Address the receiver binds.
-    pub listen: SocketAddr,
-    /// Request path of the endpoint.
-    pub path: String,
-    /// Require `X-Hub-Signature-256` (Cloud). `false` for on-prem, which does not sign.
-    pub verify_signature: bool,
-    /// Environment variable holding the app secret (used unless `app_secret_file` is set).
-    pub app_secret_env: Option<String>,
-    /// File holding the app secret (surrounding whitespace ignored); takes precedence.
-    pub app_secret_file: Option<PathBuf>,
-    /// Environment variable holding the handshake verify token; when unset or absent from the
-    /// environment, every handshake is refused.
-    pub verify_token_env: Option<String>,
-    /// Largest accepted webhook body, in bytes.
-    pub max_body: usize,
-    /// Capacity of the queue between the HTTP handlers and the tracker, in webhooks.
-    pub backlog: usize,
-    /// How long a message id is remembered (e.g. "10m").
-    #[serde(with = "duration_text")]
-    pub horizon: Duration,
-    /// Most message ids remembered at once.
-    pub max_tracked: usize,
-    /// How long after the last send the run waits for final statuses (e.g. "10s").
-    #[serde(with = "duration_text")]
-    pub grace: Duration,
-}
-
-impl Default for WebhookConfig {
-    fn default() -> Self {
-        Self {
-            listen: SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::LOCALHOST, 0)),
-            path: "/webhook".to_owned(),
-            verify_signature: true,
-            app_secret_env: Some(DEFAULT_APP_SECRET_ENV.to_owned()),
-            app_secret_file: None,
-            verify_token_env: Some(DEFAULT_VERIFY_TOKEN_ENV.to_owned()),
-            max_body: receiver::DEFAULT_MAX_BODY_BYTES,
-            backlog: receiver::DEFAULT_BACKLOG,
-            horizon: Duration::from_secs(600),
-            max_tracked: 1_000_000,
-            grace: Duration::from_secs(10),
-        }
-    }
-}
 
 /// A `[webhooks]` setting that cannot be turned into a working receiver.
 #[derive(Debug, thiserror::Error)]
@@ -185,23 +126,10 @@ impl WebhookConfig {
     }
 }
 
-/// Durations written as humantime text ("10m", "1h 30m", "250ms").
-mod duration_text {
-    use serde::{Deserialize, Deserializer, Serializer, de::Error};
-    use std::time::Duration;
-
-    pub fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&humantime::format_duration(*d).to_string())
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
-        let text = String::deserialize(d)?;
-        humantime::parse_duration(&text).map_err(D::Error::custom)
-    }
-}
-
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use super::*;
 
     fn env_of(pairs: &'static [(&'static str, &'static str)]) -> impl Fn(&str) -> Option<OsString> {

@@ -50,10 +50,7 @@ use super::correlate::Tracker;
 use super::model::{Status, parse_notification};
 use super::signature::{SIGNATURE_HEADER, SignatureError, Verifier};
 
-/// Default cap on a webhook body.
-pub const DEFAULT_MAX_BODY_BYTES: usize = 1024 * 1024;
-/// Default capacity of the queue between request handlers and the processing task (batches).
-pub const DEFAULT_BACKLOG: usize = 8192;
+pub use crate::spec::webhook::{DEFAULT_BACKLOG, DEFAULT_MAX_BODY_BYTES};
 /// How long a client may take to send request headers, and then the body.
 const READ_TIMEOUT: Duration = Duration::from_secs(30);
 /// How long shutdown waits for in-flight requests before closing connections.

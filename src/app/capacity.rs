@@ -1,0 +1,364 @@
+//! Capacity planning: a breakpoint search (constant-rate steps, growing until the SLO breaks, then
+//! bisection between the last good and the first bad rate) per target, and sizing advice from the
+//! measured breakpoint: on-premises shard count, Cloud API throughput tier and phone numbers.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+use tokio::sync::watch;
+
+use super::session::{Session, Setup};
+use crate::engine::{Plan, run_target};
+use crate::spec::capacity::PlanSpec;
+use crate::spec::messages::RetrySpec;
+use crate::spec::{Loaded, Model, TargetKind};
+
+/// One step of the search.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Step {
+    pub offered: f64,
+    pub achieved: f64,
+    pub sent: u64,
+    pub p50_us: u64,
+    pub p99_us: u64,
+    pub error_rate: f64,
+    pub dropped: u64,
+    /// Messages whose `delivered` (or `read`) status webhook arrived, when `[webhooks]` is configured.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delivered: Option<u64>,
+    pub passed: bool,
+}
+
+/// The search's result for one target.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Breakpoint {
+    pub target: String,
+    pub kind: String,
+    pub steps: Vec<Step>,
+    /// Highest offered rate that met the SLO (None: even the first step failed).
+    pub sustainable: Option<f64>,
+    /// Lowest offered rate that broke it (None: max_rate was reached without breaking).
+    pub broke_at: Option<f64>,
+    pub advice: Vec<String>,
+}
+
+/// Errors that say the target is at its limit: throttling, overload and unavailability codes,
+/// 5xx answers, timeouts and connection failures. Answers about one message or recipient
+/// (undeliverable, re-engagement, bad parameters) do not measure capacity and are not counted.
+pub fn is_capacity_error(o: crate::engine::metrics::Outcome) -> bool {
+    use crate::engine::metrics::Outcome::*;
+    match o {
+        Ok | Dropped | Cancelled => false,
+        Timeout | Connect | Tls | Io | BodyTooLarge | InvalidResponse => true,
+        Status(s) => s == 429 || s >= 500,
+        ApiError(_) => crate::drivers::whatsapp::codes::policy(o) != crate::drivers::whatsapp::codes::Policy::Never,
+    }
+}
+
+fn step_passes(s: &Step, spec: &PlanSpec) -> bool {
+    s.sent > 0 && s.p99_us as f64 <= spec.slo_p99.0.as_secs_f64() * 1e6 && s.error_rate <= spec.max_error_rate
+}
+
+/// Why a step sends each message once, said in the planner's output: a step measures what the target
+/// sustains at the rate offered, and retries would add load the step did not offer.
+pub const NO_RETRIES: &str =
+    "each message is sent once (no retries): a step measures what the target sustains at the offered rate";
+
+/// Run one constant-rate step against a freshly set-up target (a fresh embedded simulator, if any),
+/// through the same session as `run`.
+fn run_step(
+    loaded: &Loaded,
+    index: usize,
+    rate: f64,
+    spec: &PlanSpec,
+    stop: &watch::Receiver<bool>,
+) -> Result<Step, String> {
+    let p = &loaded.profile;
+    let mut load = p.load.clone();
+    load.model = Model::Open;
+    load.rate = Some(rate);
+    load.stages.clear();
+    load.duration = Some(spec.step);
+    load.max_requests = None;
+    load.think_time = None;
+    let plan = Plan::from_spec(&load);
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| e.to_string())?;
+    let setup = Setup { retry: Some(RetrySpec { max_attempts: 1, ..p.retry.clone() }) };
+    let session = Session::start(loaded, index, &setup, &rt)?;
+    let t = session.target.clone();
+    let run = run_target(t, session.addr, &plan, stop.clone(), std::io::sink(), std::io::sink(), Arc::default());
+    let teardown = session.finish(&|| *stop.borrow());
+    let (tr, _, _) = run?;
+    let r = &tr.recorder;
+    let errors: u64 = r.outcomes.iter().filter(|(k, _)| is_capacity_error(**k)).map(|(_, v)| v.count).sum();
+    let dropped = r.count(crate::engine::metrics::Outcome::Dropped);
+    let due = r.sent + dropped;
+    let achieved = r.achieved_rate().unwrap_or(0.0);
+    let mut s = Step {
+        offered: rate,
+        achieved,
+        sent: r.sent,
+        p50_us: if r.latency.is_empty() { 0 } else { r.latency.value_at_quantile(0.5) },
+        p99_us: if r.latency.is_empty() { 0 } else { r.latency.value_at_quantile(0.99) },
+        // A dropped request failed the user as much as an error did.
+        error_rate: if due > 0 { (errors + dropped) as f64 / due as f64 } else { 1.0 },
+        dropped,
+        delivered: teardown.delivery.map(|d| d.messages_delivered),
+        passed: false,
+    };
+    s.passed = step_passes(&s, spec);
+    Ok(s)
+}
+
+/// Search the breakpoint of every target; `progress` gets a line per step.
+pub fn search(
+    loaded: &Loaded,
+    spec: &PlanSpec,
+    stop: watch::Receiver<bool>,
+    progress: &mut dyn FnMut(&str),
+) -> Result<Vec<Breakpoint>, String> {
+    let mut out = Vec::new();
+    for (i, t) in loaded.profile.targets.iter().enumerate() {
+        let mut steps: Vec<Step> = Vec::new();
+        let mut rate = spec.start_rate;
+        let (mut good, mut bad): (Option<f64>, Option<f64>) = (None, None);
+        while rate <= spec.max_rate && !*stop.borrow() {
+            let s = run_step(loaded, i, rate, spec, &stop)?;
+            progress(&describe(&t.name, &s));
+            let passed = s.passed;
+            steps.push(s);
+            if passed {
+                good = Some(rate);
+                rate *= spec.growth;
+            } else {
+                bad = Some(rate);
+                break;
+            }
+        }
+        if let (Some(mut lo), Some(mut hi)) = (good, bad) {
+            for _ in 0..spec.refine {
+                if *stop.borrow() {
+                    break;
+                }
+                let mid = (lo + hi) / 2.0;
+                let s = run_step(loaded, i, mid, spec, &stop)?;
+                progress(&describe(&t.name, &s));
+                if s.passed {
+                    lo = mid
+                } else {
+                    hi = mid
+                }
+                steps.push(s);
+            }
+            good = Some(lo);
+            bad = Some(hi);
+        }
+        let mut b = Breakpoint {
+            target: t.name.clone(),
+            kind: format!("{:?}", t.kind).to_lowercase(),
+            steps,
+            sustainable: good,
+            broke_at: bad,
+            advice: Vec::new(),
+        };
+        b.advice = advice(loaded, i, &b, spec);
+        out.push(b);
+    }
+    Ok(out)
+}
+
+fn describe(target: &str, s: &Step) -> String {
+    format!(
+        "{target}: offered {:.1}/s → achieved {:.1}/s, p99 {}, errors {:.2}%{} — {}",
+        s.offered,
+        s.achieved,
+        crate::units::fmt_us(s.p99_us as f64),
+        s.error_rate * 100.0,
+        if s.dropped > 0 { format!(", {} dropped", s.dropped) } else { String::new() },
+        if s.passed { "within the SLO" } else { "SLO broken" }
+    )
+}
+
+/// Meta's published sizing of the On-Premises API, for the cross-check.
+fn meta_onprem_guidance(shards: u32) -> &'static str {
+    match shards {
+        1 => "single-connect deployments reach about 70 messages/s",
+        2 | 4 => "Meta publishes no figure for this shard count",
+        8 => "Meta expects 100–150 messages/s with 8 shards",
+        16 => "Meta publishes no figure for 16 shards (between 8 shards' 100–150 and 32's 250 messages/s)",
+        _ => "Meta expects 250 messages/s sustained with 32 CoreApps",
+    }
+}
+
+fn advice(loaded: &Loaded, index: usize, b: &Breakpoint, spec: &PlanSpec) -> Vec<String> {
+    let t = &loaded.profile.targets[index];
+    let mut a = Vec::new();
+    let Some(cap) = b.sustainable else {
+        a.push("the first step already broke the SLO: lower plan.start_rate or relax the SLO".into());
+        return a;
+    };
+    a.push(format!(
+        "highest rate within the SLO (p99 ≤ {}, errors ≤ {:.2}%): {cap:.1} messages/s{}",
+        spec.slo_p99,
+        spec.max_error_rate * 100.0,
+        match b.broke_at {
+            Some(x) => format!("; broken at {x:.1}/s"),
+            None => format!("; not broken up to plan.max_rate ({})", spec.max_rate),
+        }
+    ));
+    match t.kind {
+        TargetKind::OnPrem => {
+            let shards = spec
+                .onprem_shards
+                .or_else(|| t.is_embedded().then_some(loaded.profile.simulator.onprem.shards))
+                .unwrap_or(8);
+            let per_shard = cap / f64::from(shards);
+            a.push(format!(
+                "assumption: the deployment measured runs {shards} shard(s), so one shard carries about {per_shard:.1} messages/s, and capacity grows linearly with shards"
+            ));
+            a.push(format!("cross-check: {}", meta_onprem_guidance(shards)));
+            if let Some(want) = spec.target_rate {
+                let need = (want / per_shard).ceil().max(1.0) as u32;
+                match [1u32, 2, 4, 8, 16, 32].into_iter().find(|s| *s >= need) {
+                    Some(s) => a.push(format!(
+                        "for {want:.0} messages/s: {s} shards (≈{:.0} messages/s at the measured per-shard rate); {}",
+                        per_shard * f64::from(s),
+                        meta_onprem_guidance(s)
+                    )),
+                    None => a.push(format!(
+                        "for {want:.0} messages/s: {need} shards' worth — beyond one deployment's 32 shards; split the traffic over several phone numbers/deployments, or consider the Cloud API (up to 1,000 messages/s per number)"
+                    )),
+                }
+            }
+        }
+        TargetKind::Cloud => {
+            let per = spec.cloud_mps_per_number;
+            a.push(format!(
+                "assumption: one phone number at {per:.0} messages/s (the default tier is 80, upgraded automatically to 1,000); a number's limit counts inbound and outbound messages"
+            ));
+            if let Some(want) = spec.target_rate {
+                if want <= 80.0 {
+                    a.push(format!("for {want:.0} messages/s: one phone number at the default 80 messages/s tier"));
+                } else if want <= 1000.0 {
+                    a.push(format!(
+                        "for {want:.0} messages/s: one phone number at the 1,000 messages/s tier (automatic upgrade), or {} numbers at 80 messages/s",
+                        (want / 80.0).ceil()
+                    ));
+                } else {
+                    a.push(format!(
+                        "for {want:.0} messages/s: {} phone numbers at the 1,000 messages/s tier",
+                        (want / 1000.0).ceil()
+                    ));
+                }
+                if cap < want {
+                    a.push(format!(
+                        "measured: this number sustained {cap:.0} messages/s, below {want:.0}: the difference must come from more numbers or a higher tier"
+                    ));
+                }
+            }
+        }
+        TargetKind::Http => {
+            if let Some(want) = spec.target_rate {
+                a.push(format!("for {want:.0} requests/s: {:.1}× the measured capacity", want / cap));
+            }
+        }
+    }
+    a
+}
+
+/// The plan report: a table of steps and the advice, per target.
+pub fn text(bps: &[Breakpoint]) -> String {
+    let mut s = String::new();
+    for b in bps {
+        let _ = writeln!(s, "{} ({})", b.target, b.kind);
+        let _ = writeln!(s, "  {NO_RETRIES}");
+        let _ = writeln!(
+            s,
+            "  {:>10} {:>10} {:>8} {:>10} {:>10} {:>8}  verdict",
+            "offered/s", "achieved/s", "sent", "p50", "p99", "errors"
+        );
+        let mut steps = b.steps.clone();
+        steps.sort_by(|x, y| x.offered.total_cmp(&y.offered));
+        for st in &steps {
+            let _ = writeln!(
+                s,
+                "  {:>10.1} {:>10.1} {:>8} {:>10} {:>10} {:>7.2}%  {}",
+                st.offered,
+                st.achieved,
+                st.sent,
+                crate::units::fmt_us(st.p50_us as f64),
+                crate::units::fmt_us(st.p99_us as f64),
+                st.error_rate * 100.0,
+                if st.passed { "ok" } else { "SLO broken" }
+            );
+        }
+        for a in &b.advice {
+            let _ = writeln!(s, "  - {a}");
+        }
+        let _ = writeln!(s);
+    }
+    s
+}
+
+/// Write `plan.json`, `plan.txt` and `steps.csv` into `dir`.
+pub fn write(dir: &Path, bps: &[Breakpoint]) -> Result<PathBuf, String> {
+    std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let json = serde_json::to_vec_pretty(bps).map_err(|e| e.to_string())?;
+    crate::results::write_atomic(&dir.join("plan.json"), &json).map_err(|e| e.to_string())?;
+    crate::results::write_atomic(&dir.join("plan.txt"), text(bps).as_bytes()).map_err(|e| e.to_string())?;
+    let mut csv = String::from("target,offered,achieved,sent,p50_us,p99_us,error_rate,dropped,passed\n");
+    for b in bps {
+        for st in &b.steps {
+            let _ = writeln!(
+                csv,
+                "{},{:.3},{:.3},{},{},{},{:.6},{},{}",
+                b.target, st.offered, st.achieved, st.sent, st.p50_us, st.p99_us, st.error_rate, st.dropped, st.passed
+            );
+        }
+    }
+    crate::results::write_atomic(&dir.join("steps.csv"), csv.as_bytes()).map_err(|e| e.to_string())?;
+    crate::report::charts::render(&knee(bps), dir)?;
+    Ok(dir.to_path_buf())
+}
+
+/// The knee: latency (p50 dashed, p99 solid) against the offered rate, one colour per target.
+pub fn knee(bps: &[Breakpoint]) -> crate::report::charts::Figure {
+    use crate::report::charts::{Figure, Line, LinePlot, Plot, Stroke, XAxis, color};
+    let mut lines = Vec::new();
+    for (i, b) in bps.iter().enumerate() {
+        let mut steps = b.steps.clone();
+        steps.sort_by(|x, y| x.offered.total_cmp(&y.offered));
+        let pts = |f: fn(&Step) -> u64| {
+            steps.iter().map(|s| (s.offered, (s.sent > 0).then(|| f(s) as f64 / 1000.0))).collect()
+        };
+        lines.push(Line {
+            label: format!("{} p99", b.target),
+            color: color(i),
+            stroke: Stroke::Solid,
+            width: 2,
+            points: pts(|s| s.p99_us),
+        });
+        lines.push(Line {
+            label: format!("{} p50", b.target),
+            color: color(i),
+            stroke: Stroke::Dashed,
+            width: 2,
+            points: pts(|s| s.p50_us),
+        });
+    }
+    Figure {
+        stem: "knee".into(),
+        title: "Latency against offered rate".into(),
+        caption: "Each point is one constant-rate step of the search; where p99 turns up sharply is the knee.".into(),
+        no_data: "no step sent anything".into(),
+        plot: Plot::Lines(LinePlot {
+            x: XAxis::Seconds,
+            x_label: "offered rate (messages/s)".into(),
+            y_label: "latency (ms)".into(),
+            lines,
+            secondary: None,
+        }),
+    }
+}

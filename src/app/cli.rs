@@ -1,0 +1,127 @@
+//! The command line (clap derive). Parsing only; `app::commands` does the work.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "wabench",
+    version,
+    about = "Load tests and compares WhatsApp Cloud API, On-Premises API and plain HTTP endpoints."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run a profile and write results (run.json, interval logs, timeline) to a new folder.
+    Run(RunArgs),
+    /// Capacity planning: raise the arrival rate step by step until the profile's [plan] SLO breaks,
+    /// bisect to the highest sustainable rate per target, and give sizing advice.
+    Plan {
+        profile: PathBuf,
+        /// Folder for plan.json, plan.txt and steps.csv (default results/<name>-plan-<UTC timestamp>/).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Parent folder of result folders.
+        #[arg(long, default_value = "results")]
+        results: PathBuf,
+        /// Confirm that remote WhatsApp targets may receive real, billable messages.
+        #[arg(long)]
+        yes: bool,
+    },
+    /// Merge the results folders of a sharded run into one (histograms added exactly, timelines aligned).
+    Merge {
+        /// Two or more results folders (e.g. one per shard).
+        #[arg(required = true, num_args = 2..)]
+        dirs: Vec<PathBuf>,
+        /// Folder for the merged run.
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Serve the simulator of the Cloud API or On-Premises API until Ctrl-C.
+    Simulate {
+        /// Which API to imitate.
+        #[arg(long, value_enum, default_value = "cloud")]
+        flavor: SimFlavor,
+        /// Address to listen on (loopback unless told otherwise).
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        listen: std::net::SocketAddr,
+        /// Take the simulator settings from this profile's [simulator] table.
+        #[arg(long)]
+        profile: Option<PathBuf>,
+        /// Serve with zero latency and no throughput limits (for throughput benchmarks).
+        #[arg(long)]
+        benchmark: bool,
+    },
+    /// Check a profile without sending anything and print the plan.
+    Validate { profile: PathBuf },
+    /// Redraw the charts and report.html of a results folder from its run.json, interval logs and
+    /// timeline.csv, without running anything.
+    Report {
+        /// A results folder (the one `run` wrote).
+        dir: PathBuf,
+    },
+    /// Compare runs: ratios of each later run to the first per percentile and rate, with 95% bootstrap
+    /// intervals; prints a table and writes compare.html with an overlaid latency spectrum. With a single
+    /// results folder, compares its targets.
+    Compare {
+        /// Results folders; the first is the baseline.
+        #[arg(required = true, num_args = 1..)]
+        dirs: Vec<PathBuf>,
+        /// Where to write compare.html and its chart [default: the first results folder].
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum SimFlavor {
+    Cloud,
+    Onprem,
+}
+
+/// `wabench run`.
+#[derive(Debug, clap::Args)]
+pub struct RunArgs {
+    /// The profile (TOML).
+    pub profile: PathBuf,
+    /// Write results into this folder instead of results/<name>-<UTC timestamp>/.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Parent folder of per-run result folders.
+    #[arg(long, default_value = "results")]
+    pub results: PathBuf,
+    /// No live progress line even on a terminal.
+    #[arg(long)]
+    pub quiet: bool,
+    /// Confirm that remote WhatsApp targets may receive real, billable messages.
+    #[arg(long)]
+    pub yes: bool,
+    /// Print the plan and what would be sent, then stop without sending anything.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Also write a compact summary (counts, rates, percentiles, thresholds) as JSON to this file.
+    #[arg(long, value_name = "FILE")]
+    pub summary_json: Option<PathBuf>,
+    /// Also write a JUnit XML file with one test case per threshold, for CI systems.
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<PathBuf>,
+    /// Run shard i of N (0-based): every N-th request of the plan, 1/N of the virtual users.
+    /// Defaults to JOB_COMPLETION_INDEX / WABENCH_SHARDS when those are set (Kubernetes Indexed Jobs).
+    #[arg(long, value_name = "i/N")]
+    pub shard: Option<String>,
+    /// Start at this wall-clock time, so that shards begin together: an RFC 3339 time
+    /// ("2026-11-25T14:00:00Z") or "align:DURATION" (the next multiple of DURATION, at least 5 s away).
+    #[arg(long, value_name = "TIME")]
+    pub start_at: Option<String>,
+    /// Skip drawing report.html and the charts at the end (run `wabench report DIR` later).
+    #[arg(long)]
+    pub no_report: bool,
+    /// Serve Prometheus metrics of the run at http://ADDR/metrics (e.g. 127.0.0.1:9898).
+    #[arg(long, value_name = "ADDR")]
+    pub metrics_listen: Option<std::net::SocketAddr>,
+}

@@ -1,0 +1,283 @@
+//! Merging results: the folders of a sharded run (or of runs on several machines) become one run that
+//! `report` and `compare` read like any other. Histograms are added (exact); counts are summed; the
+//! per-second intervals and timelines are aligned on wall-clock seconds.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
+
+use chrono::{DateTime, Utc};
+use hdrhistogram::Histogram;
+
+use crate::results::{
+    self, Counts, Rates, Run, RunData, Summary, TargetHead, TargetResult, TimelineRow, files, histogram, hlog, timeline,
+};
+use crate::spec::threshold::Threshold;
+
+fn add(into: &mut Histogram<u64>, h: &Histogram<u64>, what: &str) -> Result<(), String> {
+    into.add(h).map_err(|e| format!("{what}: values out of range: {e:?}"))
+}
+
+/// Add up every number in `b` into `a` (objects by key, arrays and other values kept from `a`).
+fn add_numbers(a: &mut serde_json::Value, b: &serde_json::Value) {
+    use serde_json::Value;
+    match (a, b) {
+        (Value::Object(x), Value::Object(y)) => {
+            for (k, v) in y {
+                match x.get_mut(k) {
+                    Some(slot) => add_numbers(slot, v),
+                    None => {
+                        x.insert(k.clone(), v.clone());
+                    }
+                }
+            }
+        }
+        (Value::Number(x), Value::Number(y)) => {
+            *x = match (x.as_u64(), y.as_u64()) {
+                (Some(p), Some(q)) => (p + q).into(),
+                _ => serde_json::Number::from_f64(x.as_f64().unwrap_or(0.0) + y.as_f64().unwrap_or(0.0))
+                    .unwrap_or_else(|| 0.into()),
+            }
+        }
+        _ => {}
+    }
+}
+
+struct Part<'a> {
+    data: &'a RunData,
+    result: &'a TargetResult,
+    /// Whole seconds between the merged run's start and this part's start.
+    offset: u64,
+}
+
+fn secs_since_epoch(t: DateTime<Utc>) -> f64 {
+    t.timestamp_millis() as f64 / 1000.0
+}
+
+/// Merge result folders into `out`; returns the merged run. Folders must hold the same targets.
+pub fn merge(dirs: &[PathBuf], out: &Path) -> Result<Run, String> {
+    if dirs.len() < 2 {
+        return Err("merge needs at least two results folders".into());
+    }
+    let runs: Vec<RunData> = dirs.iter().map(|d| results::folder::load(d)).collect::<Result<_, _>>()?;
+    let first = &runs[0];
+    let names: Vec<&str> = first.run.targets.iter().map(|t| t.name.as_str()).collect();
+    for r in &runs[1..] {
+        let other: Vec<&str> = r.run.targets.iter().map(|t| t.name.as_str()).collect();
+        if other != names {
+            return Err(format!(
+                "{}: targets {:?} differ from {:?} in {}: only parts of the same run can be merged",
+                r.dir.display(),
+                other,
+                names,
+                first.dir.display()
+            ));
+        }
+    }
+    std::fs::create_dir_all(out).map_err(|e| format!("{}: {e}", out.display()))?;
+    let mut timeline = Vec::new();
+    timeline::write_header(&mut timeline).map_err(|e| e.to_string())?;
+    let mut targets = Vec::new();
+    for (i, name) in names.iter().enumerate() {
+        let base = runs.iter().map(|r| r.run.targets[i].started_at).min().expect("two runs or more");
+        let parts: Vec<Part> = runs
+            .iter()
+            .map(|r| {
+                let t = &r.run.targets[i];
+                let offset = (secs_since_epoch(t.started_at) - secs_since_epoch(base)).round().max(0.0) as u64;
+                Part { data: r, result: t, offset }
+            })
+            .collect();
+        targets.push(merge_target(name, &parts, i, base, out, &mut timeline)?);
+    }
+    results::write_atomic(&out.join(files::TIMELINE), &timeline).map_err(|e| e.to_string())?;
+
+    let thresholds: BTreeMap<String, String> =
+        first.run.profile.get("thresholds").and_then(|t| serde_json::from_value(t.clone()).ok()).unwrap_or_default();
+    let ths: Vec<Threshold> = thresholds.iter().filter_map(|(k, v)| Threshold::parse(k, v).ok()).collect();
+    let verdicts = super::thresholds::evaluate_all(&ths, &targets);
+    let mut machine = first.run.machine.clone();
+    let mut hosts: Vec<String> = runs.iter().map(|r| r.run.machine.hostname.clone()).collect();
+    hosts.dedup();
+    machine.hostname = hosts.join(", ");
+    machine.cpus = runs.iter().map(|r| r.run.machine.cpus).sum();
+    let run = Run {
+        schema_version: results::SCHEMA_VERSION,
+        tool: first.run.tool.clone(),
+        name: first.run.name.clone(),
+        description: Some(format!(
+            "{} (merged from {} parts)",
+            first.run.description.clone().unwrap_or_else(|| first.run.name.clone()),
+            runs.len()
+        )),
+        profile_file: first.run.profile_file.clone(),
+        profile: first.run.profile.clone(),
+        seed: first.run.seed,
+        started_at: runs.iter().map(|r| r.run.started_at).min().expect("runs"),
+        ended_at: runs.iter().map(|r| r.run.ended_at).max().expect("runs"),
+        interrupted: runs.iter().any(|r| r.run.interrupted),
+        machine,
+        passed: verdicts.iter().all(|v| v.passed),
+        thresholds: verdicts,
+        targets,
+        aborted: runs.iter().find_map(|r| r.run.aborted.clone()),
+        shard: None,
+    };
+    results::write_run(out, &run).map_err(|e| format!("{}: {e}", out.join("run.json").display()))?;
+    Ok(run)
+}
+
+fn merge_target(
+    name: &str,
+    parts: &[Part<'_>],
+    index: usize,
+    base: DateTime<Utc>,
+    out: &Path,
+    timeline: &mut Vec<u8>,
+) -> Result<TargetResult, String> {
+    // Per-second histograms and timeline rows, aligned on the merged run's seconds.
+    let mut seconds: BTreeMap<u64, Histogram<u64>> = BTreeMap::new();
+    let mut rows: BTreeMap<u64, TimelineRow> = BTreeMap::new();
+    for p in parts {
+        let td = &p.data.targets[index];
+        for s in &td.seconds {
+            add(seconds.entry(p.offset + s.second).or_insert_with(histogram), &s.histogram, name)?;
+        }
+        for r in &td.timeline {
+            let second = p.offset + r.second;
+            rows.entry(second).or_insert_with(|| TimelineRow { second, ..TimelineRow::default() }).add_counts(r);
+        }
+    }
+    for (s, r) in rows {
+        r.with_latency(seconds.get(&s)).write(timeline, name).map_err(|e| e.to_string())?;
+    }
+    let base_time: SystemTime = base.into();
+    let entries: Vec<(String, Duration, Duration, &Histogram<u64>)> =
+        seconds.iter().map(|(s, h)| (name.to_string(), Duration::from_secs(*s), Duration::from_secs(1), h)).collect();
+    let mut buf = Vec::new();
+    hlog::write_tagged(&mut buf, base_time, &format!("wabench merged interval log, target {name}"), &entries)
+        .map_err(|e| e.to_string())?;
+    results::write_atomic(&out.join(files::hlog_name(name)), &buf).map_err(|e| e.to_string())?;
+
+    // Whole-run histograms: from each part's totals log when present (exact for every histogram),
+    // else the latency from the interval log.
+    let mut totals: BTreeMap<String, Histogram<u64>> = BTreeMap::new();
+    for p in parts {
+        let path = p.data.dir.join(files::totals_name(name));
+        if path.exists() {
+            for e in hlog::read(&path)?.entries {
+                let tag = e.tag.unwrap_or_default();
+                add(totals.entry(tag).or_insert_with(histogram), &e.histogram, &path.display().to_string())?;
+            }
+        } else {
+            let td = &p.data.targets[index];
+            add(totals.entry("latency".into()).or_insert_with(histogram), &td.total, name)?;
+        }
+    }
+    let length = parts.iter().map(|p| p.result.duration_s).fold(0.0, f64::max);
+    let mut buf = Vec::new();
+    hlog::write_map(
+        &mut buf,
+        base_time,
+        "wabench merged whole-run histograms (µs)",
+        &totals,
+        Duration::from_secs_f64(length),
+    )
+    .map_err(|e| e.to_string())?;
+    results::write_atomic(&out.join(files::totals_name(name)), &buf).map_err(|e| e.to_string())?;
+
+    let mut counts = Counts::default();
+    let mut outcome_counts: BTreeMap<String, u64> = BTreeMap::new();
+    let (mut requested, mut achieved) = (None::<f64>, 0.0);
+    let mut extra: Option<serde_json::Value> = None;
+    let mut delivery: Option<serde_json::Value> = None;
+    for p in parts {
+        let r = &p.result.requests;
+        counts.planned = match (counts.planned, r.planned) {
+            (None, None) => None,
+            (a, b) => Some(a.unwrap_or(0) + b.unwrap_or(0)),
+        };
+        counts.sent += r.sent;
+        counts.retries += r.retries;
+        counts.ok += r.ok;
+        counts.errors += r.errors;
+        counts.dropped += r.dropped;
+        counts.cancelled += r.cancelled;
+        for o in &p.result.outcomes {
+            *outcome_counts.entry(o.key.clone()).or_insert(0) += o.count;
+        }
+        if let Some(q) = p.result.rate.requested {
+            requested = Some(requested.unwrap_or(0.0) + q);
+        }
+        achieved += p.result.rate.achieved;
+        if let Some(x) = &p.result.extra {
+            match &mut extra {
+                None => extra = Some(x.clone()),
+                Some(e) => add_numbers(e, x),
+            }
+        }
+        if let Some(d) = &p.result.delivery {
+            let v = serde_json::to_value(d).map_err(|e| e.to_string())?;
+            match &mut delivery {
+                None => delivery = Some(v),
+                Some(acc) => add_numbers(acc, &v),
+            }
+        }
+    }
+    let first = parts[0].result;
+    let head = TargetHead {
+        name: name.to_string(),
+        kind: first.kind.clone(),
+        url: first.url.clone(),
+        model: first.model.clone(),
+        connections: parts.iter().map(|p| p.result.connections).sum(),
+        threads: parts.iter().map(|p| p.result.threads).sum(),
+        started_at: base,
+        duration_s: parts.iter().map(|p| p.offset as f64 + p.result.duration_s).fold(0.0, f64::max),
+        interrupted: parts.iter().any(|p| p.result.interrupted),
+    };
+    let rate = Rates { requested, achieved, ratio: requested.map(|q| achieved / q) };
+    let mut r = TargetResult::build(head, counts, rate, outcome_counts, &totals);
+    r.extra = extra;
+    r.delivery = match delivery {
+        Some(d) => Some(merge_delivery(name, parts, d, base_time, out)?),
+        None => None,
+    };
+    Ok(r)
+}
+
+/// Delivery statistics: counters summed, percentiles recomputed from the parts' delivery logs added.
+fn merge_delivery(
+    name: &str,
+    parts: &[Part<'_>],
+    mut summed: serde_json::Value,
+    base: SystemTime,
+    out: &Path,
+) -> Result<results::DeliveryStats, String> {
+    use crate::results::LatencySummary;
+    let mut hists: BTreeMap<String, Histogram<u64>> = BTreeMap::new();
+    for p in parts {
+        let path = p.data.dir.join(files::delivery_hlog_name(name));
+        if path.exists() {
+            for e in hlog::read(&path)?.entries {
+                let tag = e.tag.unwrap_or_default();
+                add(hists.entry(tag).or_insert_with(histogram), &e.histogram, &path.display().to_string())?;
+            }
+        }
+    }
+    let p = |tag: &str| hists.get(tag).map(Summary::of).unwrap_or_default();
+    let latency = LatencySummary {
+        accept_to_sent: p("accept_to_sent"),
+        accept_to_delivered: p("accept_to_delivered"),
+        accept_to_read: p("accept_to_read"),
+        send_start_to_delivered: p("send_start_to_delivered"),
+    };
+    summed["latency_us"] = serde_json::to_value(&latency).map_err(|e| e.to_string())?;
+    let entries: Vec<(String, Duration, Duration, &Histogram<u64>)> =
+        hists.iter().map(|(t, h)| (t.clone(), Duration::ZERO, Duration::from_secs(1), h)).collect();
+    let mut buf = Vec::new();
+    hlog::write_tagged(&mut buf, base, "wabench merged delivery latencies (µs)", &entries)
+        .map_err(|e| e.to_string())?;
+    results::write_atomic(&out.join(files::delivery_hlog_name(name)), &buf).map_err(|e| e.to_string())?;
+    serde_json::from_value(summed).map_err(|e| format!("merging delivery statistics of {name}: {e}"))
+}

@@ -1,0 +1,38 @@
+//! The live progress line of a run on a terminal: elapsed time, requests, rate, errors, drops, p99.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use crate::engine::Plan;
+use crate::engine::executor::Progress;
+
+/// Draw the progress of one target every 200 ms until `done`.
+pub fn spawn(name: String, plan: Plan, progress: Arc<Progress>, done: Arc<AtomicBool>) -> std::thread::JoinHandle<()> {
+    std::thread::spawn(move || {
+        let len = plan.duration.map_or(0, |d| d.as_millis() as u64);
+        let bar = indicatif::ProgressBar::new(len.max(1));
+        bar.set_style(
+            indicatif::ProgressStyle::with_template("{prefix:>10} [{bar:24}] {msg}")
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+                .progress_chars("=> "),
+        );
+        bar.set_prefix(name);
+        while !done.load(Ordering::Relaxed) {
+            if let Some(t0) = progress.t0.get() {
+                let el = t0.elapsed();
+                let (sent, _ok, errors, dropped) = progress.totals();
+                let p99 = progress.view.lock().map(|v| v.p99_us).unwrap_or(0);
+                bar.set_position((el.as_millis() as u64).min(len));
+                bar.set_message(format!(
+                    "{:>5.1}s  sent {sent}  {:.0}/s  errors {errors}  dropped {dropped}  p99 {}",
+                    el.as_secs_f64(),
+                    sent as f64 / el.as_secs_f64().max(1e-3),
+                    crate::units::fmt_us(p99 as f64)
+                ));
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        bar.finish_and_clear();
+    })
+}

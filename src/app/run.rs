@@ -1,0 +1,409 @@
+//! Running a profile end to end: each target in turn through a [`Session`], thresholds judged, the
+//! results folder written. Whatever happens (Ctrl-C, a target failing to start), the results measured
+//! so far are written before returning.
+
+use std::fs;
+use std::io::{self, BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, SystemTime};
+
+use chrono::{DateTime, Utc};
+use tokio::sync::watch;
+
+use super::abort::Abort;
+use super::session::{Session, Setup};
+use super::validate::{describe, unconfirmed_real_targets};
+use crate::engine::executor::Progress;
+use crate::engine::{Plan, TargetRun, run_target};
+use crate::results::{self, Counts, Machine, Rates, Run, Shard, TargetHead, TargetResult, Tool, files, hlog, timeline};
+use crate::spec::Loaded;
+use crate::spec::threshold::Threshold;
+
+/// How to run.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Write into this folder instead of `<results_root>/<name>-<timestamp>`.
+    pub out: Option<PathBuf>,
+    pub results_root: PathBuf,
+    /// Show a live progress line (on a terminal).
+    pub progress: bool,
+    /// Confirm real (billable) traffic to remote WhatsApp targets, as `confirm_real_traffic` does.
+    pub yes: bool,
+    /// Which part of a sharded run this process runs.
+    pub shard: Shard,
+    /// Wall-clock time to begin at (shards begin together).
+    pub start_at: Option<SystemTime>,
+    /// Live counters for the `/metrics` endpoint.
+    pub live: Option<Arc<super::live::Registry>>,
+    /// Draw report.html and the charts at the end (`wabench report` can do it later).
+    pub report: bool,
+}
+
+impl Options {
+    /// Defaults: results under `results/`, no progress line, not sharded, start at once.
+    pub fn new(results_root: impl Into<PathBuf>) -> Options {
+        Options {
+            out: None,
+            results_root: results_root.into(),
+            progress: false,
+            yes: false,
+            shard: Shard::default(),
+            start_at: None,
+            live: None,
+            report: true,
+        }
+    }
+}
+
+/// Parse `--start-at`: an RFC 3339 time, or `align:DURATION` (the next multiple of DURATION since the
+/// epoch that is at least 5 s away, so processes started within the same window pick the same time).
+pub fn parse_start_at(s: &str, now: std::time::SystemTime) -> Result<std::time::SystemTime, String> {
+    if let Some(d) = s.strip_prefix("align:") {
+        let step = humantime::parse_duration(d.trim()).map_err(|e| format!("--start-at {s:?}: {e}"))?;
+        if step.as_millis() == 0 {
+            return Err(format!("--start-at {s:?}: the alignment must be longer than zero"));
+        }
+        let since = now.duration_since(std::time::UNIX_EPOCH).map_err(|e| e.to_string())? + Duration::from_secs(5);
+        let step_ms = step.as_millis();
+        let next = since.as_millis().div_ceil(step_ms) * step_ms;
+        return Ok(std::time::UNIX_EPOCH + Duration::from_millis(next as u64));
+    }
+    let t = DateTime::parse_from_rfc3339(s.trim())
+        .map_err(|e| format!("--start-at {s:?}: not an RFC 3339 time (e.g. 2026-11-25T14:00:00Z) or align:1m: {e}"))?;
+    Ok(t.with_timezone(&Utc).into())
+}
+
+/// A finished (or stopped) run and where it was written.
+#[derive(Debug)]
+pub struct Finished {
+    pub dir: PathBuf,
+    pub run: Run,
+    /// What went wrong, when something did; results were written anyway.
+    pub error: Option<String>,
+}
+
+/// Run every target of a profile and write the results folder.
+pub fn run_profile(loaded: &Loaded, opts: &Options, stop: watch::Receiver<bool>) -> Result<Finished, String> {
+    let p = &loaded.profile;
+    let plan = Plan::sharded(&p.load, opts.shard);
+    preflight(loaded, opts, &plan)?;
+    let (abort, stop) = match p.abort_on_fail {
+        true => {
+            let (a, rx) = Abort::new(stop);
+            (Some(a), rx)
+        }
+        false => (None, stop),
+    };
+    let thresholds: Vec<Threshold> = p.thresholds.iter().filter_map(|(k, v)| Threshold::parse(k, v).ok()).collect();
+    if let Some(at) = opts.start_at {
+        wait_until(at, &stop);
+    }
+    let started_at = Utc::now();
+    let dir = opts.out.clone().unwrap_or_else(|| default_dir(&opts.results_root, &p.name, opts.shard, started_at));
+    fs::create_dir_all(&dir).map_err(|e| format!("cannot create the results folder {}: {e}", dir.display()))?;
+    let mut timeline = Timeline::create(&dir)?;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start a runtime: {e}"))?;
+    let each = Each {
+        loaded,
+        opts,
+        plan: &plan,
+        rt: &rt,
+        dir: &dir,
+        stop: &stop,
+        abort: abort.as_ref(),
+        thresholds: &thresholds,
+    };
+    let mut out: Vec<TargetResult> = Vec::new();
+    let mut error = None;
+    let mut interrupted = false;
+    for i in 0..p.targets.len() {
+        if *stop.borrow() {
+            interrupted = true;
+            break;
+        }
+        let done = each.target(i, &mut timeline);
+        if let Some(r) = done.result {
+            interrupted |= r.interrupted;
+            out.push(r);
+        }
+        if done.error.is_some() {
+            error = done.error;
+        }
+        if done.fatal {
+            break;
+        }
+    }
+    interrupted |= *stop.borrow() || error.is_some();
+    let verdicts = super::thresholds::evaluate_all(&thresholds, &out);
+    let aborted = abort.as_ref().and_then(Abort::reason);
+    let run = Run {
+        schema_version: results::SCHEMA_VERSION,
+        tool: Tool { name: "wabench".into(), version: env!("CARGO_PKG_VERSION").into() },
+        name: p.name.clone(),
+        description: p.description.clone(),
+        profile_file: loaded.path.display().to_string(),
+        profile: serde_json::to_value(p.redacted()).map_err(|e| e.to_string())?,
+        seed: p.seed,
+        started_at,
+        ended_at: Utc::now(),
+        interrupted,
+        machine: Machine::this(),
+        passed: verdicts.iter().all(|v| v.passed) && aborted.is_none(),
+        aborted,
+        targets: out,
+        thresholds: verdicts,
+        shard: opts.shard.is_sharded().then_some(opts.shard),
+    };
+    timeline.finish()?;
+    results::write_run(&dir, &run).map_err(|e| format!("{}: {e}", dir.join(files::RUN_JSON).display()))?;
+    // The report is drawn from the files just written, exactly as `wabench report` redraws it. A failure
+    // to draw loses no results: run.json and the logs stay, and the error is reported.
+    if let (true, Err(e)) = (opts.report, crate::report::write_report(&dir).map(|_| ())) {
+        let e = format!("the results were written, but not the report: {e}");
+        error = Some(match error {
+            Some(first) => format!("{first}; {e}"),
+            None => e,
+        });
+    }
+    Ok(Finished { dir, run, error })
+}
+
+/// Refuse what must not run: a profile made for `wabench plan` only, and unconfirmed real traffic.
+fn preflight(loaded: &Loaded, opts: &Options, plan: &Plan) -> Result<(), String> {
+    if loaded.profile.is_plan_only() {
+        return Err(format!(
+            "{}: [load] has no `rate` or `stages`: this profile is for `wabench plan`; give a rate to `run` it",
+            loaded.path.display()
+        ));
+    }
+    let unconfirmed = unconfirmed_real_targets(loaded, opts.yes);
+    if !unconfirmed.is_empty() {
+        return Err(format!(
+            "{}: target(s) {} would send real, billable WhatsApp messages ({} each); set confirm_real_traffic = true on the target or pass --yes",
+            loaded.path.display(),
+            unconfirmed.join(", "),
+            plan.expected_requests().map_or("an unbounded number of".to_string(), |n| n.to_string())
+        ));
+    }
+    Ok(())
+}
+
+/// Wait for the agreed start, waking for Ctrl-C.
+fn wait_until(at: SystemTime, stop: &watch::Receiver<bool>) {
+    while let Ok(left) = at.duration_since(SystemTime::now()) {
+        if *stop.borrow() {
+            break;
+        }
+        std::thread::sleep(left.min(Duration::from_millis(100)));
+    }
+}
+
+/// `<root>/<name>-<timestamp>`, with `-shard<i>of<N>` for a part of a sharded run.
+fn default_dir(root: &Path, name: &str, shard: Shard, at: DateTime<Utc>) -> PathBuf {
+    let d = files::run_dir(root, name, at);
+    if !shard.is_sharded() {
+        return d;
+    }
+    let mut s = d.into_os_string();
+    s.push(format!("-shard{}of{}", shard.index, shard.count));
+    PathBuf::from(s)
+}
+
+/// `timeline.csv` while it is written (as `.partial`, renamed when the run ends). The run's targets
+/// write into it in turn; each target's executor owns it while that target runs.
+struct Timeline {
+    path: PathBuf,
+    w: Option<BufWriter<fs::File>>,
+}
+
+impl Timeline {
+    fn create(dir: &Path) -> Result<Timeline, String> {
+        let path = dir.join(files::TIMELINE);
+        let named = |e: io::Error| format!("{}: {e}", path.display());
+        let mut w = BufWriter::new(fs::File::create(files::partial(&path)).map_err(named)?);
+        timeline::write_header(&mut w).map_err(named)?;
+        Ok(Timeline { path, w: Some(w) })
+    }
+
+    /// The writer, for one target's run (given back with [`Timeline::put`]).
+    fn take(&mut self) -> Result<BufWriter<fs::File>, String> {
+        match self.w.take() {
+            Some(w) => Ok(w),
+            // The writer moved into a failed run; reopen to append to what was written.
+            None => fs::OpenOptions::new()
+                .append(true)
+                .open(files::partial(&self.path))
+                .map(BufWriter::new)
+                .map_err(|e| format!("{}: {e}", self.path.display())),
+        }
+    }
+
+    fn put(&mut self, w: BufWriter<fs::File>) {
+        self.w = Some(w);
+    }
+
+    fn finish(mut self) -> Result<(), String> {
+        let mut w = self.take()?;
+        let named = |e: io::Error| format!("{}: {e}", self.path.display());
+        w.flush().map_err(named)?;
+        w.get_ref().sync_all().map_err(named)?;
+        drop(w);
+        fs::rename(files::partial(&self.path), &self.path).map_err(named)
+    }
+}
+
+/// What every target of a run shares.
+struct Each<'a> {
+    loaded: &'a Loaded,
+    opts: &'a Options,
+    plan: &'a Plan,
+    rt: &'a tokio::runtime::Runtime,
+    dir: &'a Path,
+    stop: &'a watch::Receiver<bool>,
+    abort: Option<&'a Abort>,
+    thresholds: &'a [Threshold],
+}
+
+/// How one target's turn ended.
+#[derive(Default)]
+struct Done {
+    result: Option<TargetResult>,
+    error: Option<String>,
+    /// Stop the run: the next targets are not run.
+    fatal: bool,
+}
+
+impl Done {
+    fn failed(e: String) -> Done {
+        Done { result: None, error: Some(e), fatal: true }
+    }
+}
+
+impl Each<'_> {
+    /// Set target `i` up, drive it, tear it down, and write its logs.
+    fn target(&self, i: usize, timeline: &mut Timeline) -> Done {
+        let session = match Session::start(self.loaded, i, &Setup::default(), self.rt) {
+            Ok(s) => s,
+            Err(e) => return Done::failed(e),
+        };
+        let t = session.target.clone();
+        if !self.opts.progress {
+            eprintln!("wabench: {} → {} ({})", t.name(), t.endpoint().url(), describe(self.plan));
+        }
+        let hlog_path = self.dir.join(files::hlog_name(t.name()));
+        // Unbuffered: each one-second interval reaches the file as it is written, so a killed run
+        // leaves a log readable up to its last second.
+        let hlog_file = match fs::File::create(files::partial(&hlog_path)) {
+            Ok(h) => h,
+            Err(e) => return Done::failed(format!("{}: {e}", hlog_path.display())),
+        };
+        let tl = match timeline.take() {
+            Ok(w) => w,
+            Err(e) => return Done::failed(e),
+        };
+        let progress = Arc::new(Progress::default());
+        if let Some(reg) = &self.opts.live {
+            reg.add(t.name(), progress.clone());
+        }
+        let done = Arc::new(AtomicBool::new(false));
+        let bar = self
+            .opts
+            .progress
+            .then(|| super::progress::spawn(t.name().to_string(), self.plan.clone(), progress.clone(), done.clone()));
+        if let Some(a) = self.abort {
+            a.watch(t.name().to_string(), self.thresholds.to_vec(), progress.clone(), done.clone());
+        }
+        let res = run_target(t.clone(), session.addr, self.plan, self.stop.clone(), hlog_file, tl, progress);
+        done.store(true, Ordering::Relaxed);
+        if let Some(b) = bar {
+            let _ = b.join();
+        }
+        let url = session.url.clone();
+        let teardown = session.finish(&|| *self.stop.borrow());
+        let (tr, hlog_file, tl) = match res {
+            Ok(r) => r,
+            Err(e) => return Done::failed(format!("target {:?}: {e}", t.name())),
+        };
+        timeline.put(tl);
+        let mut r = self.result(&tr, t.name(), t.kind(), url);
+        r.extra = teardown.extra;
+        let mut out = Done::default();
+        if let Some(stats) = teardown.delivery {
+            let path = self.dir.join(files::delivery_hlog_name(t.name()));
+            let mut buf = Vec::new();
+            let written = stats
+                .histograms
+                .write_hlog(&mut buf, tr.started_at, tr.elapsed)
+                .and_then(|()| results::write_atomic(&path, &buf));
+            if let Err(e) = written {
+                out.error = Some(format!("{}: {e}", path.display()));
+            }
+            r.delivery = Some(stats);
+        }
+        let finished = hlog_file
+            .sync_all()
+            .and_then(|()| fs::rename(files::partial(&hlog_path), &hlog_path))
+            .and_then(|()| self.write_totals(&tr, t.name()));
+        if let Err(e) = finished {
+            out.error = Some(format!("{}: {e}", hlog_path.display()));
+            out.fatal = true;
+        }
+        out.result = Some(r);
+        out
+    }
+
+    /// `<target>.totals.hlog`: the whole-run histograms, which `merge` adds exactly.
+    fn write_totals(&self, tr: &TargetRun, name: &str) -> io::Result<()> {
+        let mut buf = Vec::new();
+        hlog::write_map(
+            &mut buf,
+            tr.started_at,
+            "wabench whole-run histograms (µs): latency, service_time, lateness, outcome:<key>",
+            &tr.recorder.totals(),
+            tr.elapsed,
+        )?;
+        results::write_atomic(&self.dir.join(files::totals_name(name)), &buf)
+    }
+
+    /// The target's result from its merged recorder.
+    fn result(&self, tr: &TargetRun, name: &str, kind: &str, url: String) -> TargetResult {
+        let (plan, rec) = (self.plan, &tr.recorder);
+        let duration_s = tr.elapsed.as_secs_f64();
+        let outcome = |o| rec.count(o);
+        use crate::engine::metrics::Outcome;
+        let requests = Counts {
+            planned: plan.expected_requests(),
+            sent: rec.sent,
+            retries: rec.retries,
+            ok: outcome(Outcome::Ok),
+            errors: rec
+                .outcomes
+                .iter()
+                .filter(|(k, _)| !matches!(k, Outcome::Ok | Outcome::Dropped | Outcome::Cancelled))
+                .map(|(_, v)| v.count)
+                .sum(),
+            dropped: outcome(Outcome::Dropped),
+            cancelled: outcome(Outcome::Cancelled),
+        };
+        let achieved = rec.achieved_rate().unwrap_or_else(|| rec.sent as f64 / duration_s.max(1e-9));
+        let requested = plan.schedule_rate();
+        let head = TargetHead {
+            name: name.into(),
+            kind: kind.into(),
+            url,
+            model: plan.model.name().into(),
+            connections: plan.connections,
+            threads: tr.threads,
+            started_at: DateTime::<Utc>::from(tr.started_at),
+            duration_s,
+            interrupted: tr.interrupted,
+        };
+        let rate = Rates { requested, achieved, ratio: requested.map(|r| achieved / r) };
+        TargetResult::build(head, requests, rate, rec.outcome_counts(), &rec.totals())
+    }
+}

@@ -1,0 +1,133 @@
+//! One target set up for measuring and torn down after: its embedded simulator (for
+//! `base_url = "embedded"`), its status-webhook receiver (with `[webhooks]`), the driver and the
+//! resolved address. `run` and the capacity planner both go through here, so they cannot drift.
+
+use std::borrow::Cow;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+
+use super::background::{Embedded, Hooks};
+use crate::drivers::{self, BuildCtx};
+use crate::engine::target::Target;
+use crate::results::DeliveryStats;
+use crate::spec::messages::RetrySpec;
+use crate::spec::sim::{Flavor, SimConfig};
+use crate::spec::webhook::WebhookConfig;
+use crate::spec::{Loaded, Profile, TargetKind, TargetSpec};
+
+/// What may differ between the users of a session.
+#[derive(Debug, Clone, Default)]
+pub struct Setup {
+    /// Replace the profile's `[retry]` table (the planner sends each message once).
+    pub retry: Option<RetrySpec>,
+}
+
+/// A target ready to be driven.
+pub struct Session {
+    pub target: Arc<dyn Target>,
+    pub addr: SocketAddr,
+    /// The URL stored in results: the endpoint's, or "embedded".
+    pub url: String,
+    hooks: Option<Hooks>,
+    sim: Option<Embedded>,
+}
+
+/// What a session leaves when it ends.
+pub struct Teardown {
+    /// Status-webhook delivery accounting, when `[webhooks]` is configured.
+    pub delivery: Option<DeliveryStats>,
+    /// The target's own counters, the simulator's and the receiver's (`extra` in run.json).
+    pub extra: Option<serde_json::Value>,
+}
+
+impl Session {
+    /// Set target `index` of the profile up. Everything started is stopped again on error.
+    pub fn start(
+        loaded: &Loaded,
+        index: usize,
+        setup: &Setup,
+        rt: &tokio::runtime::Runtime,
+    ) -> Result<Session, String> {
+        let p = &loaded.profile;
+        let spec = &p.targets[index];
+        let hooks = match &p.webhooks {
+            Some(cfg) if spec.kind != TargetKind::Http => Some(
+                Hooks::start(&receiver_config(cfg, spec), spec.is_embedded())
+                    .map_err(|e| format!("{}: target {:?}: {e}", loaded.path.display(), spec.name))?,
+            ),
+            _ => None,
+        };
+        let sim = if spec.is_embedded() {
+            let mut cfg = sim_config_for(p, spec);
+            // The simulator posts its status webhooks to this target's receiver, signed with its secret.
+            if let Some(h) = &hooks {
+                cfg.webhooks.callback_url = Some(h.url.clone());
+                cfg.webhooks.app_secret = h.secret.clone();
+            }
+            Some(Embedded::start(cfg).map_err(|e| format!("target {:?}: {e}", spec.name))?)
+        } else {
+            None
+        };
+        let ctx = BuildCtx {
+            base_dir: loaded.path.parent().unwrap_or(Path::new(".")),
+            seed: p.seed,
+            messages: &p.messages,
+            recipients: loaded.recipients.clone(),
+            retry: setup.retry.as_ref().unwrap_or(&p.retry),
+            body: loaded.bodies.get(index).and_then(|b| b.as_deref()),
+            embedded: sim.as_ref().map(|s| (s.url.clone(), &p.simulator)),
+            tracker: hooks.as_ref().map(|h| h.tracker.clone()),
+        };
+        let target = drivers::build(spec, &ctx).map_err(|e| format!("{}: {e}", loaded.path.display()))?;
+        let ep = target.endpoint().clone();
+        let addr = rt
+            .block_on(ep.resolve())
+            .map_err(|e| format!("target {:?}: cannot resolve {}: {e}", target.name(), ep.host))?;
+        let url = if spec.is_embedded() { "embedded".to_string() } else { ep.url() };
+        Ok(Session { target, addr, url, hooks, sim })
+    }
+
+    /// End the session: wait for the statuses of the last messages (they arrive after the last answer,
+    /// so before the simulator that sends them stops), read the target's own counters while its server
+    /// is still up (a token renewal after the simulator stopped is not the target's failure), then stop
+    /// the simulator.
+    pub fn finish(self, stopped: &dyn Fn() -> bool) -> Teardown {
+        let delivery = self.hooks.map(|h| h.finish(stopped));
+        let mut extra = self.target.extra().unwrap_or_else(|| serde_json::json!({}));
+        if let Some(st) = self.sim.and_then(Embedded::finish) {
+            extra["simulator"] = serde_json::to_value(st).unwrap_or_default();
+        }
+        let delivery = delivery.map(|(stats, counters)| {
+            if let Some(c) = counters {
+                extra["webhook_receiver"] = serde_json::to_value(c).unwrap_or_default();
+            }
+            stats
+        });
+        let extra = extra.as_object().is_some_and(|o| !o.is_empty()).then_some(extra);
+        Teardown { delivery, extra }
+    }
+}
+
+/// The receiver settings of one target. The embedded On-Premises simulator posts unsigned webhooks,
+/// as the real On-Premises API does (it relies on TLS, not on a signature), so the receiver of an
+/// embedded on-prem target never requires `X-Hub-Signature-256`. Every other target uses
+/// `[webhooks]` as written (set `verify_signature = false` for a real on-prem deployment).
+fn receiver_config<'a>(cfg: &'a WebhookConfig, spec: &TargetSpec) -> Cow<'a, WebhookConfig> {
+    if spec.is_embedded() && spec.kind == TargetKind::OnPrem && cfg.verify_signature {
+        Cow::Owned(WebhookConfig { verify_signature: false, ..cfg.clone() })
+    } else {
+        Cow::Borrowed(cfg)
+    }
+}
+
+/// The embedded simulator's configuration for a target: the profile's `[simulator]` table in the
+/// target's flavor, each flavor with its own random sequence drawn from the seed.
+pub fn sim_config_for(p: &Profile, spec: &TargetSpec) -> SimConfig {
+    let mut cfg = p.simulator.clone();
+    cfg.flavor = if spec.kind == TargetKind::OnPrem { Flavor::OnPrem } else { Flavor::Cloud };
+    if cfg.flavor == Flavor::OnPrem {
+        cfg.seed = crate::drivers::whatsapp::body::mix64(cfg.seed, 0x6f6e_7072_656d);
+    }
+    cfg
+}

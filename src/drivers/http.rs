@@ -1,0 +1,96 @@
+//! The generic HTTP target: a fixed method, URL, headers and body; 2xx and 3xx are successes, any
+//! other status is counted by its code.
+
+use std::str::FromStr;
+
+use ::http::header::{HeaderMap, HeaderName, HeaderValue};
+use ::http::{Method, Request, Uri};
+use bytes::Bytes;
+use http_body_util::Full;
+
+use crate::engine::metrics::Outcome;
+use crate::engine::target::{Answer, Classified, Endpoint, Target};
+use crate::spec::{HttpVersion, TargetSpec};
+
+pub struct HttpTarget {
+    name: String,
+    endpoint: Endpoint,
+    version: HttpVersion,
+    insecure: bool,
+    max_body: u64,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+}
+
+impl HttpTarget {
+    pub fn new(spec: &TargetSpec, body_file: Option<&[u8]>) -> Result<HttpTarget, String> {
+        let endpoint = Endpoint::parse(spec.url.as_deref().ok_or("an http target needs `url`")?)?;
+        let m = spec.method.as_deref().unwrap_or("GET");
+        let method = Method::from_str(m).map_err(|_| format!("{m:?} is not an HTTP method"))?;
+        let mut headers = HeaderMap::new();
+        for (k, v) in &spec.headers {
+            let name = HeaderName::from_bytes(k.as_bytes()).map_err(|_| format!("header {k:?}: invalid name"))?;
+            headers.insert(name, HeaderValue::from_str(v).map_err(|_| format!("header {k:?}: invalid value"))?);
+        }
+        for (k, var) in &spec.headers_from_env {
+            let name = HeaderName::from_bytes(k.as_bytes()).map_err(|_| format!("header {k:?}: invalid name"))?;
+            let value =
+                std::env::var(var).map_err(|_| format!("header {k:?}: environment variable {var} is not set"))?;
+            let mut value = HeaderValue::from_str(&value)
+                .map_err(|_| format!("header {k:?}: the value of {var} is not a valid header value"))?;
+            value.set_sensitive(true);
+            headers.insert(name, value);
+        }
+        let body = match (body_file, &spec.body) {
+            (Some(b), _) => Bytes::copy_from_slice(b),
+            (None, Some(s)) => Bytes::from(s.clone()),
+            (None, None) => Bytes::new(),
+        };
+        let uri = Uri::from_str(&endpoint.path_and_query).map_err(|e| format!("bad path: {e}"))?;
+        Ok(HttpTarget {
+            name: spec.name.clone(),
+            endpoint,
+            version: spec.http_version,
+            insecure: spec.insecure_tls,
+            max_body: spec.max_body.unwrap_or(1 << 20),
+            method,
+            uri,
+            headers,
+            body,
+        })
+    }
+}
+
+impl Target for HttpTarget {
+    fn name(&self) -> &str {
+        &self.name
+    }
+    fn kind(&self) -> &str {
+        "http"
+    }
+    fn endpoint(&self) -> &Endpoint {
+        &self.endpoint
+    }
+    fn http_version(&self) -> HttpVersion {
+        self.version
+    }
+    fn insecure_tls(&self) -> bool {
+        self.insecure
+    }
+    fn max_body(&self) -> u64 {
+        self.max_body
+    }
+    fn request(&self, _seq: u64) -> Request<Full<Bytes>> {
+        let mut req = Request::new(Full::new(self.body.clone()));
+        *req.method_mut() = self.method.clone();
+        *req.uri_mut() = self.uri.clone();
+        *req.headers_mut() = self.headers.clone();
+        req
+    }
+    fn classify(&self, a: &Answer<'_>) -> Classified {
+        let s = a.status;
+        Classified::final_(if s.is_success() || s.is_redirection() { Outcome::Ok } else { Outcome::Status(s.as_u16()) })
+    }
+}

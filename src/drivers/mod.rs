@@ -1,0 +1,93 @@
+//! Drivers: the implementations of the engine's [`Target`] for each kind of target (plain HTTP, the
+//! WhatsApp Cloud API and On-Premises API), and the factory that builds one from a profile entry.
+
+pub mod http;
+pub mod whatsapp;
+
+use std::sync::Arc;
+
+use crate::engine::target::{Endpoint, Target};
+use crate::spec::{TargetKind, TargetSpec};
+use whatsapp::{auth, cloud, onprem};
+
+/// What building a target needs besides its profile entry.
+pub struct BuildCtx<'a> {
+    /// The profile's folder (files are relative to it).
+    pub base_dir: &'a std::path::Path,
+    pub seed: u64,
+    pub messages: &'a crate::spec::messages::MessagesSpec,
+    pub recipients: Arc<crate::spec::recipients::Recipients>,
+    pub retry: &'a crate::spec::messages::RetrySpec,
+    /// The `body_file` content of an HTTP target.
+    pub body: Option<&'a [u8]>,
+    /// For `base_url = "embedded"`: the URL of the simulator started for this target, and its config.
+    pub embedded: Option<(String, &'a crate::spec::sim::SimConfig)>,
+    /// Correlates accepted messages with their status webhooks, when `[webhooks]` is configured.
+    pub tracker: Option<crate::webhook::Tracker>,
+}
+
+fn env_var(target: &str, field: &str, var: &str) -> Result<String, String> {
+    match std::env::var(var) {
+        Ok(v) if !v.is_empty() => Ok(v),
+        _ => Err(format!("target {target:?}: `{field}` names the environment variable {var}, which is not set")),
+    }
+}
+
+/// Build the target of a profile entry.
+pub fn build(spec: &TargetSpec, ctx: &BuildCtx<'_>) -> Result<Arc<dyn Target>, String> {
+    if spec.kind == TargetKind::Http {
+        return Ok(Arc::new(http::HttpTarget::new(spec, ctx.body)?));
+    }
+    let base = match (&ctx.embedded, spec.address()) {
+        (Some((url, _)), _) => url.clone(),
+        (None, Some(u)) => u.to_string(),
+        (None, None) => return Err(format!("target {:?}: no base_url", spec.name)),
+    };
+    let common = cloud::Common {
+        name: spec.name.clone(),
+        endpoint: Endpoint::parse(&base)?,
+        version: spec.http_version,
+        insecure: spec.insecure_tls,
+        max_body: spec.max_body.unwrap_or(1 << 20),
+        messages: ctx.messages.clone(),
+        recipients: ctx.recipients.clone(),
+        retry: ctx.retry.clone(),
+        seed: ctx.seed,
+        tracker: ctx.tracker.clone(),
+    };
+    if spec.kind == TargetKind::Cloud {
+        let token = match (&spec.token_env, &spec.token_file) {
+            (Some(var), _) => env_var(&spec.name, "token_env", var)?,
+            (None, Some(f)) => {
+                let p = ctx.base_dir.join(f);
+                let t = std::fs::read_to_string(&p)
+                    .map_err(|e| format!("target {:?}: token_file {}: {e}", spec.name, p.display()))?;
+                t.trim().to_string()
+            }
+            (None, None) if ctx.embedded.is_some() => "wabench-embedded-token".to_string(),
+            (None, None) => return Err(format!("target {:?}: no access token (token_env or token_file)", spec.name)),
+        };
+        let version = spec.api_version.as_deref().unwrap_or("v23.0");
+        let phone = spec.phone_number_id.as_deref().unwrap_or("100000000000001");
+        return Ok(Arc::new(cloud::CloudTarget::new(common, version, phone, &token)?));
+    }
+    let creds = match (&spec.username_env, &spec.password_env, &ctx.embedded) {
+        (Some(u), Some(p), _) => auth::Credentials {
+            username: env_var(&spec.name, "username_env", u)?,
+            password: env_var(&spec.name, "password_env", p)?,
+            new_password: spec
+                .new_password_env
+                .as_deref()
+                .map(|v| env_var(&spec.name, "new_password_env", v))
+                .transpose()?,
+        },
+        (_, _, Some((_, sim))) => {
+            let u = sim.onprem.users.first().ok_or("the embedded simulator has no users to log in with")?;
+            auth::Credentials { username: u.username.clone(), password: u.password.clone(), new_password: None }
+        }
+        _ => return Err(format!("target {:?}: username_env and password_env are required", spec.name)),
+    };
+    let session =
+        auth::Session::start(&base, creds, spec.insecure_tls).map_err(|e| format!("target {:?}: {e}", spec.name))?;
+    Ok(Arc::new(onprem::OnPremTarget::new(common, session)?))
+}

@@ -1,0 +1,150 @@
+//! The Cloud API target: `POST /{version}/{phone-number-id}/messages` with a bearer token, bodies from
+//! the message mix, answers classified by `error.code`, retries per the code's policy.
+
+use std::str::FromStr;
+use std::sync::Arc;
+
+use ::http::header::{AUTHORIZATION, CONTENT_TYPE, HeaderMap, HeaderValue};
+use ::http::{Method, Request, StatusCode, Uri};
+use bytes::Bytes;
+use http_body_util::Full;
+
+use super::body::{self, Mix};
+use super::recipients::Recipients;
+use super::{MessagesSpec, RetrySpec, codes};
+use crate::engine::metrics::Outcome;
+use crate::engine::target::{Answer, Classified, Endpoint, Target};
+use crate::spec::HttpVersion;
+
+/// What a WhatsApp target needs besides its endpoint; shared by both APIs.
+#[derive(Clone)]
+pub struct Common {
+    pub name: String,
+    pub endpoint: Endpoint,
+    pub version: HttpVersion,
+    pub insecure: bool,
+    pub max_body: u64,
+    pub messages: MessagesSpec,
+    pub recipients: Arc<Recipients>,
+    pub retry: RetrySpec,
+    pub seed: u64,
+    pub tracker: Option<crate::webhook::Tracker>,
+}
+
+impl Common {
+    /// Whether answers' bodies are needed: always. Errors carry their code; a success is only a sent
+    /// message when it carries the message id (a proxy's 200 page is not), which the webhook
+    /// tracker also needs.
+    pub fn wants_body(&self, _status: StatusCode) -> bool {
+        true
+    }
+
+    /// Classify an answer and decide on a retry; accepted messages are reported to the tracker.
+    pub fn classify(&self, a: &Answer<'_>) -> Classified {
+        let mut outcome = codes::outcome(a.status, a.body);
+        if outcome.is_ok() {
+            match message_id(a.body) {
+                Some(id) => {
+                    if let Some(t) = &self.tracker {
+                        t.sent(&id, a.started, a.done);
+                    }
+                }
+                None => outcome = Outcome::InvalidResponse,
+            }
+        }
+        Classified { outcome, retry_after: codes::retry_after(outcome, a.attempt, &self.retry) }
+    }
+}
+
+/// The message id of a send's success answer (`messages[0].id`, both APIs).
+pub fn message_id(body: &[u8]) -> Option<String> {
+    #[derive(serde::Deserialize)]
+    struct Answer {
+        messages: Vec<Id>,
+    }
+    #[derive(serde::Deserialize)]
+    struct Id {
+        id: String,
+    }
+    serde_json::from_slice::<Answer>(body).ok()?.messages.into_iter().next().map(|m| m.id).filter(|id| !id.is_empty())
+}
+
+pub struct CloudTarget {
+    c: Common,
+    mix: Mix,
+    uri: Uri,
+    headers: HeaderMap,
+}
+
+impl CloudTarget {
+    /// `token` is the bearer token (from the environment or a file, never from the profile).
+    pub fn new(c: Common, api_version: &str, phone_number_id: &str, token: &str) -> Result<CloudTarget, String> {
+        let base = c.endpoint.path_and_query.trim_end_matches('/');
+        let uri = Uri::from_str(&format!("{base}/{api_version}/{phone_number_id}/messages"))
+            .map_err(|e| format!("bad API path: {e}"))?;
+        let mut headers = HeaderMap::new();
+        headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        let mut auth = HeaderValue::from_str(&format!("Bearer {token}"))
+            .map_err(|_| "the access token is not a valid header value".to_string())?;
+        auth.set_sensitive(true);
+        headers.insert(AUTHORIZATION, auth);
+        Ok(CloudTarget { mix: Mix::new(&c.messages, c.seed), c, uri, headers })
+    }
+}
+
+/// Build the request of message `n` for either API.
+pub(crate) fn message_request(
+    c: &Common,
+    mix: &Mix,
+    uri: &Uri,
+    headers: HeaderMap,
+    n: u64,
+    onprem: bool,
+) -> Request<Full<Bytes>> {
+    let kind = mix.kind(n);
+    let to = c.recipients.get(n);
+    let body = if onprem { body::onprem(&c.messages, kind, to, n) } else { body::cloud(&c.messages, kind, to, n) };
+    let mut req = Request::new(Full::new(Bytes::from(body)));
+    *req.method_mut() = Method::POST;
+    *req.uri_mut() = uri.clone();
+    *req.headers_mut() = headers;
+    req
+}
+
+/// The `Target` methods both WhatsApp targets answer from their [`Common`] part (field `c`).
+macro_rules! common_target_methods {
+    ($kind:literal) => {
+        fn name(&self) -> &str {
+            &self.c.name
+        }
+        fn kind(&self) -> &str {
+            $kind
+        }
+        fn endpoint(&self) -> &crate::spec::endpoint::Endpoint {
+            &self.c.endpoint
+        }
+        fn http_version(&self) -> crate::spec::HttpVersion {
+            self.c.version
+        }
+        fn insecure_tls(&self) -> bool {
+            self.c.insecure
+        }
+        fn max_body(&self) -> u64 {
+            self.c.max_body
+        }
+        fn wants_body(&self, status: ::http::StatusCode) -> bool {
+            self.c.wants_body(status)
+        }
+    };
+}
+pub(crate) use common_target_methods;
+
+impl Target for CloudTarget {
+    common_target_methods!("cloud");
+    fn request(&self, seq: u64) -> Request<Full<Bytes>> {
+        message_request(&self.c, &self.mix, &self.uri, self.headers.clone(), seq, false)
+    }
+    fn classify(&self, a: &Answer<'_>) -> Classified {
+        self.c.classify(a)
+    }
+}

@@ -1,0 +1,220 @@
+//! The aggregator: merges the per-thread one-second intervals exactly (histogram `add`), writes each
+//! finished second to the target's HDR interval log and to the timeline CSV, and flushes both every
+//! second so a killed run still leaves readable files. It never touches the load path.
+
+use std::collections::BTreeMap;
+use std::io::{self, Write};
+use std::sync::Mutex;
+use std::sync::mpsc::Receiver;
+use std::time::{Duration, SystemTime};
+
+use hdrhistogram::serialization::V2DeflateSerializer;
+use hdrhistogram::serialization::interval_log::{IntervalLogWriterBuilder, Tag};
+
+use super::metrics::{Interval, Report, histogram};
+use crate::results::TimelineRow;
+
+/// What the progress display reads: the latest finished second.
+#[derive(Debug, Default, Clone)]
+pub struct LiveView {
+    pub second: u64,
+    pub p99_us: u64,
+    pub overall: Option<hdrhistogram::Histogram<u64>>,
+}
+
+/// Totals the aggregator saw, for cross-checks against the recorders.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Written {
+    pub intervals: u64,
+    pub started: u64,
+    pub latencies: u64,
+}
+
+/// Merge reports from `threads` threads until all say they are done, writing as seconds complete.
+/// `requested(second)` gives the planned requests of a second (open loop) for the timeline.
+#[allow(clippy::too_many_arguments)]
+pub fn run<W: Write, T: Write>(
+    rx: Receiver<Report>,
+    threads: usize,
+    target: &str,
+    requested: &dyn Fn(u64) -> Option<u64>,
+    hlog: &mut W,
+    timeline: &mut T,
+    base: SystemTime,
+    live: &Mutex<LiveView>,
+    last_second: Option<u64>,
+) -> io::Result<Written> {
+    let mut ser = V2DeflateSerializer::new();
+    let mut log = IntervalLogWriterBuilder::new()
+        .add_comment(&format!(
+            "wabench {} interval log, target {target}, latency in µs from the intended start",
+            env!("CARGO_PKG_VERSION")
+        ))
+        .with_start_time(base)
+        .with_base_time(base)
+        .with_max_value_divisor(1000.0)
+        .begin_log_with(hlog, &mut ser)?;
+    let tag = Tag::new(target);
+    let mut pending: BTreeMap<u64, Interval> = BTreeMap::new();
+    let mut marks: Vec<u64> = vec![0; threads];
+    let mut done = vec![false; threads];
+    let mut out = Written::default();
+    let mut overall = histogram();
+    // The timeline has a row for every second, also those in which nothing happened.
+    let mut next_row = 0u64;
+    let empty_row = |timeline: &mut T, k: u64| -> io::Result<()> {
+        TimelineRow { second: k, requested: requested(k), ..TimelineRow::default() }.write(timeline, target)
+    };
+
+    let mut flush =
+        |upto: u64, pending: &mut BTreeMap<u64, Interval>, log: &mut _, timeline: &mut T| -> io::Result<()> {
+            let ready: Vec<u64> = pending.range(..upto).map(|(k, _)| *k).collect();
+            if ready.is_empty() {
+                return Ok(());
+            }
+            for k in ready {
+                while next_row < k {
+                    empty_row(timeline, next_row)?;
+                    next_row += 1;
+                }
+                next_row = k + 1;
+                let iv = pending.remove(&k).expect("key listed above");
+                write_interval(log, tag, &iv)?;
+                let h = &iv.latency;
+                TimelineRow {
+                    second: k,
+                    requested: requested(k),
+                    started: iv.started,
+                    ok: iv.ok,
+                    errors: iv.errors,
+                    dropped: iv.dropped,
+                    ..TimelineRow::default()
+                }
+                .with_latency(Some(h))
+                .write(timeline, target)?;
+                out.intervals += 1;
+                out.started += iv.started;
+                out.latencies += h.len();
+                overall.add(h).expect("same bounds");
+                if let Ok(mut v) = live.lock() {
+                    v.second = k;
+                    v.p99_us = if h.is_empty() { 0 } else { h.value_at_quantile(0.99) };
+                    v.overall = Some(overall.clone());
+                }
+            }
+            timeline.flush()?;
+            Ok(())
+        };
+
+    while let Ok(r) = rx.recv() {
+        match r {
+            Report::Interval { interval, .. } => match pending.get_mut(&interval.index) {
+                Some(acc) => acc.merge(&interval),
+                None => {
+                    pending.insert(interval.index, interval);
+                }
+            },
+            Report::Watermark { thread, index } => {
+                if let Some(m) = marks.get_mut(thread) {
+                    *m = (*m).max(index);
+                }
+            }
+            Report::Done { thread } => {
+                if let Some(d) = done.get_mut(thread) {
+                    *d = true;
+                }
+                if let Some(m) = marks.get_mut(thread) {
+                    *m = u64::MAX;
+                }
+            }
+        }
+        let low = marks.iter().copied().min().unwrap_or(u64::MAX);
+        flush(low, &mut pending, &mut log, timeline)?;
+        if done.iter().all(|d| *d) {
+            break;
+        }
+    }
+    // Threads that vanished (panicked) leave their seconds behind: write what arrived.
+    flush(u64::MAX, &mut pending, &mut log, timeline)?;
+    if let Some(last) = last_second {
+        while next_row <= last {
+            empty_row(timeline, next_row)?;
+            next_row += 1;
+        }
+        timeline.flush()?;
+    }
+    Ok(out)
+}
+
+fn write_interval<W: Write>(
+    log: &mut hdrhistogram::serialization::interval_log::IntervalLogWriter<'_, '_, W, V2DeflateSerializer>,
+    tag: Option<Tag<'_>>,
+    iv: &Interval,
+) -> io::Result<()> {
+    log.write_histogram(&iv.latency, Duration::from_secs(iv.index), Duration::from_secs(1), tag)
+        .map_err(|e| io::Error::other(format!("cannot write an interval histogram: {e:?}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use hdrhistogram::serialization::Deserializer;
+    use hdrhistogram::serialization::interval_log::{IntervalLogIterator, LogEntry};
+
+    fn iv(index: u64, values: &[u64]) -> Interval {
+        let mut i = Interval {
+            index,
+            latency: histogram(),
+            started: values.len() as u64,
+            ok: values.len() as u64,
+            errors: 0,
+            dropped: 0,
+        };
+        for v in values {
+            i.latency.record(*v).unwrap();
+        }
+        i
+    }
+
+    #[test]
+    fn merges_threads_and_writes_a_readable_log() {
+        let (tx, rx) = std::sync::mpsc::channel();
+        tx.send(Report::Interval { thread: 0, interval: iv(0, &[100, 200]) }).unwrap();
+        tx.send(Report::Watermark { thread: 0, index: 1 }).unwrap();
+        tx.send(Report::Interval { thread: 1, interval: iv(0, &[300]) }).unwrap();
+        tx.send(Report::Interval { thread: 1, interval: iv(2, &[5000]) }).unwrap();
+        tx.send(Report::Done { thread: 1 }).unwrap();
+        tx.send(Report::Interval { thread: 0, interval: iv(1, &[400]) }).unwrap();
+        tx.send(Report::Done { thread: 0 }).unwrap();
+        let mut hlog = Vec::new();
+        let mut csv = Vec::new();
+        let live = Mutex::new(LiveView::default());
+        let w =
+            run(rx, 2, "cloud", &|s| Some(s * 10), &mut hlog, &mut csv, SystemTime::UNIX_EPOCH, &live, None).unwrap();
+        assert_eq!(w, Written { intervals: 3, started: 5, latencies: 5 });
+        let csv = String::from_utf8(csv).unwrap();
+        let lines: Vec<&str> = csv.lines().collect();
+        assert_eq!(lines.len(), 3);
+        assert!(lines[0].starts_with("cloud,0,0,3,3,0,0,200,"), "{}", lines[0]);
+        assert!(lines[2].starts_with("cloud,2,20,1,1,"), "{}", lines[2]);
+
+        let mut de = Deserializer::new();
+        let mut seen = Vec::new();
+        for e in IntervalLogIterator::new(&hlog) {
+            if let LogEntry::Interval(h) = e.unwrap() {
+                let bytes = base64_decode(h.encoded_histogram());
+                let hist: hdrhistogram::Histogram<u64> = de.deserialize(&mut &bytes[..]).unwrap();
+                seen.push((h.start_timestamp().as_secs(), hist.len(), h.tag().map(|t| t.as_str().to_string())));
+            }
+        }
+        assert_eq!(
+            seen,
+            vec![(0, 3, Some("cloud".into())), (1, 1, Some("cloud".into())), (2, 1, Some("cloud".into()))]
+        );
+        assert_eq!(live.lock().unwrap().overall.as_ref().unwrap().len(), 5);
+    }
+
+    fn base64_decode(s: &str) -> Vec<u8> {
+        crate::results::hlog::decode_base64(s).unwrap()
+    }
+}

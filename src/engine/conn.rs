@@ -1,0 +1,299 @@
+//! The transport of the load path: one connection owned by one task (hyper's connection-level API,
+//! HTTP/1.1 or HTTP/2, plain or TLS via rustls), driven on the task's own single-threaded runtime.
+//! It sends a request, reads the response body up to a cap and reports an [`Outcome`] on failure.
+//! It knows nothing of APIs: building requests and judging responses is the target's job.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use ::http::uri::{Authority, Scheme};
+use ::http::{HeaderValue, Request, Response, StatusCode, Uri};
+use bytes::{Bytes, BytesMut};
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper::client::conn::{http1, http2};
+use hyper_util::rt::TokioIo;
+use rustls::pki_types::ServerName;
+use tokio::net::TcpStream;
+use tokio_rustls::TlsConnector;
+
+use crate::engine::metrics::Outcome;
+use crate::spec::HttpVersion;
+
+/// Runs hyper's background futures (HTTP/2 streams) on the current thread's `LocalSet`.
+#[derive(Clone, Copy, Debug)]
+pub struct LocalExec;
+
+impl<F> hyper::rt::Executor<F> for LocalExec
+where
+    F: Future + 'static,
+{
+    fn execute(&self, fut: F) {
+        tokio::task::spawn_local(fut);
+    }
+}
+
+/// A live connection.
+pub enum Conn {
+    H1(http1::SendRequest<Full<Bytes>>),
+    H2(http2::SendRequest<Full<Bytes>>),
+}
+
+impl Conn {
+    fn is_closed(&self) -> bool {
+        match self {
+            Conn::H1(s) => s.is_closed(),
+            Conn::H2(s) => s.is_closed(),
+        }
+    }
+}
+
+/// A response that was read: status and (when asked for) body bytes.
+#[derive(Debug)]
+pub struct Reply {
+    pub status: StatusCode,
+    pub body: Bytes,
+}
+
+/// Makes connections to one endpoint and sends requests over them.
+#[derive(Clone)]
+pub struct Connector {
+    addr: SocketAddr,
+    tls: Option<(TlsConnector, ServerName<'static>)>,
+    version: HttpVersion,
+    scheme: Scheme,
+    authority: Authority,
+    host_header: HeaderValue,
+}
+
+impl Connector {
+    /// A connector for `addr`, speaking to `host` (SNI, Host header) as `authority`.
+    pub fn new(
+        addr: SocketAddr,
+        host: &str,
+        authority: &str,
+        tls: bool,
+        insecure: bool,
+        version: HttpVersion,
+    ) -> Result<Connector, String> {
+        let tls = if tls {
+            let name = ServerName::try_from(host.to_string())
+                .map_err(|e| format!("{host:?} is not a valid TLS server name: {e}"))?;
+            Some((TlsConnector::from(Arc::new(tls_config(insecure, version)?)), name))
+        } else {
+            None
+        };
+        Ok(Connector {
+            addr,
+            scheme: if tls.is_some() { Scheme::HTTPS } else { Scheme::HTTP },
+            tls,
+            version,
+            authority: authority.parse().map_err(|e| format!("bad authority {authority:?}: {e}"))?,
+            host_header: HeaderValue::from_str(authority).map_err(|e| format!("bad host {authority:?}: {e}"))?,
+        })
+    }
+
+    /// Open a connection; its driver runs as a local task. Must be called inside a `LocalSet`.
+    pub async fn connect(&self) -> Result<Conn, Outcome> {
+        let tcp = TcpStream::connect(self.addr).await.map_err(|_| Outcome::Connect)?;
+        let _ = tcp.set_nodelay(true);
+        match &self.tls {
+            None => self.handshake(TokioIo::new(tcp)).await,
+            Some((c, name)) => {
+                let tls = c.connect(name.clone(), tcp).await.map_err(|_| Outcome::Tls)?;
+                self.handshake(TokioIo::new(tls)).await
+            }
+        }
+    }
+
+    async fn handshake<I>(&self, io: I) -> Result<Conn, Outcome>
+    where
+        I: hyper::rt::Read + hyper::rt::Write + Unpin + 'static,
+    {
+        match self.version {
+            HttpVersion::Http1 => {
+                let (send, conn) = http1::Builder::new().handshake(io).await.map_err(|_| Outcome::Io)?;
+                tokio::task::spawn_local(async move {
+                    let _ = conn.await;
+                });
+                Ok(Conn::H1(send))
+            }
+            HttpVersion::Http2 => {
+                let (send, conn) = http2::Builder::new(LocalExec).handshake(io).await.map_err(|_| Outcome::Io)?;
+                tokio::task::spawn_local(async move {
+                    let _ = conn.await;
+                });
+                Ok(Conn::H2(send))
+            }
+        }
+    }
+
+    /// Send the request `make` builds (origin-form URI) on `conn`, opening a connection first when
+    /// there is none or the old one was closed by the server. When a connection kept from before turns
+    /// out to be closed before any of the answer arrived (the server closed it while idle: keep-alive
+    /// timeout, `Connection: close`, GOAWAY, or a close without notice racing this request), the request
+    /// is sent once more on a new connection, as browsers do: no answer to it was received. On any
+    /// failure the connection is dropped.
+    pub async fn send(
+        &self,
+        conn: &mut Option<Conn>,
+        make: impl Fn() -> Request<Full<Bytes>>,
+        max_body: u64,
+        wants_body: impl Fn(StatusCode) -> bool,
+    ) -> Result<Reply, Outcome> {
+        let kept = match conn {
+            Some(c) if !c.is_closed() => true,
+            _ => {
+                *conn = Some(self.connect().await?);
+                false
+            }
+        };
+        let sent = match self.request(conn, make()).await {
+            Err(Failure::Stale) if kept => {
+                *conn = Some(self.connect().await?);
+                self.request(conn, make()).await
+            }
+            r => r,
+        };
+        match sent {
+            Ok(resp) => match read_body(resp, max_body, &wants_body).await {
+                Ok(r) => Ok(r),
+                Err(o) => {
+                    *conn = None;
+                    Err(o)
+                }
+            },
+            Err(_) => {
+                *conn = None;
+                Err(Outcome::Io)
+            }
+        }
+    }
+
+    /// Send one request on `conn` and wait for the head of the answer.
+    async fn request(
+        &self,
+        conn: &mut Option<Conn>,
+        mut req: Request<Full<Bytes>>,
+    ) -> Result<Response<Incoming>, Failure> {
+        match conn.as_mut() {
+            Some(Conn::H1(s)) => {
+                req.headers_mut().insert(::http::header::HOST, self.host_header.clone());
+                s.ready().await.map_err(|_| Failure::Stale)?;
+                s.send_request(req).await.map_err(|e| Failure::of(&e))
+            }
+            Some(Conn::H2(s)) => {
+                let mut parts = req.uri().clone().into_parts();
+                parts.scheme = Some(self.scheme.clone());
+                parts.authority = Some(self.authority.clone());
+                *req.uri_mut() = Uri::from_parts(parts).map_err(|_| Failure::Broken)?;
+                s.ready().await.map_err(|_| Failure::Stale)?;
+                s.send_request(req).await.map_err(|e| Failure::of(&e))
+            }
+            None => Err(Failure::Broken),
+        }
+    }
+}
+
+/// Why a request got no answer head.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Failure {
+    /// The connection was closed or reset before any of the answer arrived.
+    Stale,
+    /// Anything else (an answer that is not HTTP, a protocol error).
+    Broken,
+}
+
+impl Failure {
+    fn of(e: &hyper::Error) -> Failure {
+        if e.is_incomplete_message() || e.is_canceled() || e.is_closed() {
+            return Failure::Stale;
+        }
+        let mut source = std::error::Error::source(e);
+        while let Some(s) = source {
+            if let Some(io) = s.downcast_ref::<std::io::Error>() {
+                use std::io::ErrorKind::*;
+                if matches!(io.kind(), ConnectionReset | ConnectionAborted | BrokenPipe | UnexpectedEof) {
+                    return Failure::Stale;
+                }
+            }
+            source = s.source();
+        }
+        Failure::Broken
+    }
+}
+
+async fn read_body(resp: Response<Incoming>, max: u64, wants: &impl Fn(StatusCode) -> bool) -> Result<Reply, Outcome> {
+    let (parts, mut body) = resp.into_parts();
+    let keep = wants(parts.status);
+    let mut buf = BytesMut::new();
+    let mut total: u64 = 0;
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|_| Outcome::Io)?;
+        if let Ok(data) = frame.into_data() {
+            total += data.len() as u64;
+            if total > max {
+                return Err(Outcome::BodyTooLarge);
+            }
+            if keep {
+                buf.extend_from_slice(&data);
+            }
+        }
+    }
+    Ok(Reply { status: parts.status, body: buf.freeze() })
+}
+
+fn tls_config(insecure: bool, version: HttpVersion) -> Result<rustls::ClientConfig, String> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let builder = rustls::ClientConfig::builder_with_provider(provider.clone())
+        .with_safe_default_protocol_versions()
+        .map_err(|e| format!("TLS setup: {e}"))?;
+    let mut cfg = if insecure {
+        builder.dangerous().with_custom_certificate_verifier(Arc::new(AcceptAny(provider))).with_no_client_auth()
+    } else {
+        let roots = rustls::RootCertStore { roots: webpki_roots::TLS_SERVER_ROOTS.to_vec() };
+        builder.with_root_certificates(roots).with_no_client_auth()
+    };
+    cfg.alpn_protocols = match version {
+        HttpVersion::Http1 => vec![b"http/1.1".to_vec()],
+        HttpVersion::Http2 => vec![b"h2".to_vec()],
+    };
+    Ok(cfg)
+}
+
+/// Certificate check for `insecure_tls = true`: any certificate, signatures still verified.
+#[derive(Debug)]
+struct AcceptAny(Arc<rustls::crypto::CryptoProvider>);
+
+impl rustls::client::danger::ServerCertVerifier for AcceptAny {
+    fn verify_server_cert(
+        &self,
+        _end_entity: &rustls::pki_types::CertificateDer<'_>,
+        _intermediates: &[rustls::pki_types::CertificateDer<'_>],
+        _server_name: &ServerName<'_>,
+        _ocsp_response: &[u8],
+        _now: rustls::pki_types::UnixTime,
+    ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
+        Ok(rustls::client::danger::ServerCertVerified::assertion())
+    }
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &rustls::pki_types::CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.0.signature_verification_algorithms)
+    }
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &rustls::pki_types::CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.0.signature_verification_algorithms)
+    }
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.0.signature_verification_algorithms.supported_schemes()
+    }
+}

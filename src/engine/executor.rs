@@ -1,0 +1,406 @@
+//! The executor: runs one target under one plan. Threads each own a single-threaded tokio runtime
+//! and a recorder; each task owns one connection. Open loop: tasks claim the next request number,
+//! wait for its due time and measure from it (no coordinated omission); a request due while too
+//! many are outstanding is counted as dropped. Closed loop: tasks send back to back.
+
+use std::cell::{Cell, RefCell};
+use std::net::SocketAddr;
+use std::rc::Rc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Barrier, Mutex, OnceLock, mpsc};
+use std::time::{Duration, Instant, SystemTime};
+
+use tokio::sync::watch;
+use tokio::task::{JoinSet, LocalSet};
+
+use super::Plan;
+use crate::engine::aggregate::{self, LiveView, Written};
+use crate::engine::conn::{Conn, Connector};
+use crate::engine::metrics::{LiveCounters, Outcome, Recorder};
+use crate::engine::target::{Answer, Classified, Target};
+use crate::spec::Model;
+
+/// What running one target produced.
+pub struct TargetRun {
+    /// All threads' measurements merged.
+    pub recorder: Recorder,
+    pub started_at: SystemTime,
+    pub elapsed: Duration,
+    pub interrupted: bool,
+    pub written: Written,
+    pub threads: u32,
+}
+
+/// Live state a progress display can read while the target runs.
+#[derive(Default)]
+pub struct Progress {
+    pub counters: Mutex<Vec<Arc<LiveCounters>>>,
+    pub view: Mutex<LiveView>,
+    pub t0: OnceLock<Instant>,
+}
+
+impl Progress {
+    /// (sent, ok, errors, dropped) so far.
+    pub fn totals(&self) -> (u64, u64, u64, u64) {
+        let c = self.counters.lock().map(|c| c.clone()).unwrap_or_default();
+        c.iter().fold((0, 0, 0, 0), |a, c| {
+            (
+                a.0 + c.sent.load(Ordering::Relaxed),
+                a.1 + c.ok.load(Ordering::Relaxed),
+                a.2 + c.errors.load(Ordering::Relaxed),
+                a.3 + c.dropped.load(Ordering::Relaxed),
+            )
+        })
+    }
+}
+
+struct Shared {
+    plan: Plan,
+    target: Arc<dyn Target>,
+    connector: Connector,
+    next: AtomicU64,
+    in_flight: AtomicU64,
+    /// When a load task first saw the stop signal.
+    stopped_at: Mutex<Option<Instant>>,
+}
+
+struct Local {
+    shared: Arc<Shared>,
+    t0: Instant,
+    rec: RefCell<Recorder>,
+    in_flight: Cell<u64>,
+    stop: watch::Receiver<bool>,
+}
+
+/// Run `target` at `addr` under `plan` until the plan ends or `stop` turns true. Interval logs go to
+/// `hlog`, per-second rows to `timeline` (returned for the next target).
+pub fn run_target<H, T>(
+    target: Arc<dyn Target>,
+    addr: SocketAddr,
+    plan: &Plan,
+    stop: watch::Receiver<bool>,
+    mut hlog: H,
+    mut timeline: T,
+    progress: Arc<Progress>,
+) -> Result<(TargetRun, H, T), String>
+where
+    H: std::io::Write + Send + 'static,
+    T: std::io::Write + Send + 'static,
+{
+    let ep = target.endpoint().clone();
+    let connector =
+        Connector::new(addr, &ep.host, &ep.authority(), ep.tls, target.insecure_tls(), target.http_version())?;
+    let threads = plan.threads.max(1);
+    let shared = Arc::new(Shared {
+        plan: plan.clone(),
+        target: target.clone(),
+        connector,
+        next: AtomicU64::new(0),
+        in_flight: AtomicU64::new(0),
+        stopped_at: Mutex::new(None),
+    });
+    let (tx, rx) = mpsc::channel();
+    let ready = Arc::new(Barrier::new(threads as usize + 1));
+    let go = Arc::new(Barrier::new(threads as usize + 1));
+    let t0_cell: Arc<OnceLock<(Instant, SystemTime)>> = Arc::new(OnceLock::new());
+
+    let mut handles = Vec::new();
+    for id in 0..threads {
+        let conns = plan.connections / threads + u32::from(id < plan.connections % threads);
+        let (shared, tx, ready, go, t0_cell, stop) =
+            (shared.clone(), tx.clone(), ready.clone(), go.clone(), t0_cell.clone(), stop.clone());
+        let live = Arc::new(LiveCounters::default());
+        if let Ok(mut c) = progress.counters.lock() {
+            c.push(live.clone());
+        }
+        let h = std::thread::Builder::new()
+            .name(format!("wabench-load-{id}"))
+            .spawn(move || thread_main(id as usize, conns, shared, tx, ready, go, t0_cell, stop, live))
+            .map_err(|e| format!("cannot start a load thread: {e}"))?;
+        handles.push(h);
+    }
+    drop(tx);
+    ready.wait();
+    let t0 = Instant::now() + Duration::from_millis(5);
+    let started_at = SystemTime::now() + Duration::from_millis(5);
+    let _ = t0_cell.set((t0, started_at));
+    let _ = progress.t0.set(t0);
+    go.wait();
+
+    let name = target.name().to_string();
+    let pacer = plan.pacer.clone();
+    let last_second = plan.duration.map(|d| d.as_secs());
+    let prog = progress.clone();
+    let agg = std::thread::Builder::new()
+        .name("wabench-aggregate".into())
+        .spawn(move || {
+            let requested =
+                |s: u64| pacer.as_ref().map(|p| p.due_between(Duration::from_secs(s), Duration::from_secs(s + 1)));
+            let r = aggregate::run(
+                rx,
+                threads as usize,
+                &name,
+                &requested,
+                &mut hlog,
+                &mut timeline,
+                started_at,
+                &prog.view,
+                last_second,
+            );
+            r.map(|w| (w, hlog, timeline))
+        })
+        .map_err(|e| format!("cannot start the aggregator: {e}"))?;
+
+    let mut merged: Option<Recorder> = None;
+    for h in handles {
+        let rec = h.join().map_err(|_| "a load thread panicked".to_string())?;
+        match &mut merged {
+            None => merged = Some(rec),
+            Some(m) => m.merge(&rec),
+        }
+    }
+    let elapsed = t0.elapsed();
+    let (written, hlog, timeline) =
+        agg.join().map_err(|_| "the aggregator panicked".to_string())?.map_err(|e| format!("writing results: {e}"))?;
+    let interrupted = *stop.borrow();
+    let mut recorder = merged.ok_or("no load thread ran")?;
+    // Requests that were due before the stop but still waiting for a connection were never sent:
+    // they count as dropped, so that sent + dropped is what the plan had due by then.
+    let stopped_at = shared.stopped_at.lock().ok().and_then(|s| *s);
+    if let (true, Some(p), Some(at)) = (interrupted, &plan.pacer, stopped_at) {
+        let due = p.due_by(at.saturating_duration_since(t0));
+        recorder.dropped_n(due.saturating_sub(recorder.sent + recorder.count(Outcome::Dropped)));
+    }
+    Ok((TargetRun { recorder, started_at, elapsed, interrupted, written, threads }, hlog, timeline))
+}
+
+#[allow(clippy::too_many_arguments)]
+fn thread_main(
+    id: usize,
+    conns: u32,
+    shared: Arc<Shared>,
+    tx: mpsc::Sender<crate::engine::metrics::Report>,
+    ready: Arc<Barrier>,
+    go: Arc<Barrier>,
+    t0_cell: Arc<OnceLock<(Instant, SystemTime)>>,
+    stop: watch::Receiver<bool>,
+    live: Arc<LiveCounters>,
+) -> Recorder {
+    let rt = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(_) => {
+            ready.wait();
+            go.wait();
+            let t0 = t0_cell.get().map_or_else(Instant::now, |t| t.0);
+            let mut r = Recorder::new(id, t0, Some(tx), live);
+            r.close();
+            return r;
+        }
+    };
+    let local = LocalSet::new();
+    // Connect before the clock starts, so the first requests do not pay for it: a bounded number at
+    // once, all within one timeout. A target that accepts and never completes a handshake costs one
+    // timeout here, not one per connection; connections not made by then are made by their first request.
+    let mut pre: Vec<Option<Conn>> = local.block_on(&rt, async {
+        let mut v = Vec::new();
+        let mut set = JoinSet::new();
+        let all = async {
+            for _ in 0..conns {
+                if set.len() >= PRECONNECT_AT_ONCE
+                    && let Some(c) = set.join_next().await
+                {
+                    v.push(c.ok().flatten());
+                }
+                let s = shared.clone();
+                set.spawn_local(async move { s.connector.connect().await.ok() });
+            }
+            while let Some(c) = set.join_next().await {
+                v.push(c.ok().flatten());
+            }
+        };
+        let _ = tokio::time::timeout(shared.plan.timeout, all).await;
+        v
+    });
+    ready.wait();
+    go.wait();
+    let t0 = t0_cell.get().map_or_else(Instant::now, |t| t.0);
+    let ctx = Rc::new(Local {
+        shared: shared.clone(),
+        t0,
+        rec: RefCell::new(Recorder::new(id, t0, Some(tx), live)),
+        in_flight: Cell::new(0),
+        stop: stop.clone(),
+    });
+    local.block_on(&rt, async {
+        let tick_ctx = ctx.clone();
+        let ticker = tokio::task::spawn_local(async move {
+            let mut iv = tokio::time::interval_at((t0 + Duration::from_secs(1)).into(), Duration::from_secs(1));
+            loop {
+                iv.tick().await;
+                tick_ctx.rec.borrow_mut().rotate(Instant::now());
+            }
+        });
+        let mut set = JoinSet::new();
+        for _ in 0..conns {
+            let conn = pre.pop().flatten();
+            let c = ctx.clone();
+            match shared.plan.model {
+                Model::Open => set.spawn_local(open_worker(c, conn)),
+                Model::Closed => set.spawn_local(closed_worker(c, conn)),
+            };
+        }
+        let mut stop_rx = stop.clone();
+        let drain = shared.plan.drain;
+        let stopped_then_drained = async move {
+            while !*stop_rx.borrow_and_update() {
+                if stop_rx.changed().await.is_err() {
+                    std::future::pending::<()>().await;
+                }
+            }
+            tokio::time::sleep(drain).await;
+        };
+        tokio::select! {
+            _ = async { while set.join_next().await.is_some() {} } => {}
+            _ = stopped_then_drained => {}
+        }
+        set.abort_all();
+        ticker.abort();
+    });
+    let left = ctx.in_flight.get();
+    shared.in_flight.fetch_sub(left, Ordering::Relaxed);
+    drop(local);
+    let ctx = Rc::try_unwrap(ctx).ok().expect("all tasks of the thread are gone");
+    let mut rec = ctx.rec.into_inner();
+    rec.cancelled(left);
+    rec.close();
+    rec
+}
+
+/// Connections a load thread opens at once before the run starts (a burst of thousands would
+/// overflow the target's accept backlog).
+const PRECONNECT_AT_ONCE: usize = 64;
+
+/// The runtime's timer fires on whole milliseconds after the deadline (up to ~2 ms late). Open-loop
+/// requests therefore ask to be woken this much early, so that a request starts within about a
+/// millisecond either side of its due time instead of up to two after it.
+const TIMER_LEAD: Duration = Duration::from_millis(1);
+
+/// Wait until `at`, or return false when the run is stopped first.
+async fn wait_until(ctx: &Local, at: Instant) -> bool {
+    let mut stop = ctx.stop.clone();
+    let go = if *stop.borrow_and_update() {
+        false
+    } else if Instant::now() >= at {
+        true
+    } else {
+        tokio::select! {
+            _ = tokio::time::sleep_until(at.into()) => !*stop.borrow(),
+            r = stop.changed() => r.is_err() && { tokio::time::sleep_until(at.into()).await; true },
+        }
+    };
+    if !go && let Ok(mut s) = ctx.shared.stopped_at.lock() {
+        s.get_or_insert_with(Instant::now);
+    }
+    go
+}
+
+async fn open_worker(ctx: Rc<Local>, mut conn: Option<Conn>) {
+    let s = &ctx.shared;
+    let Some(pacer) = s.plan.pacer.clone() else { return };
+    loop {
+        let n = s.next.fetch_add(1, Ordering::Relaxed);
+        let Some(due) = pacer.due(n) else { return };
+        let intended = ctx.t0 + due;
+        if !wait_until(&ctx, intended.checked_sub(TIMER_LEAD).unwrap_or(intended)).await {
+            return;
+        }
+        let now = Instant::now();
+        // Woken a little early: the request is on time, and its latency is its service time.
+        let intended = intended.min(now);
+        if now > intended {
+            // Behind schedule: count what is outstanding (in flight + due and not started).
+            let queued = pacer.due_by(now - ctx.t0).saturating_sub(n);
+            if s.in_flight.load(Ordering::Relaxed) + queued > s.plan.max_in_flight {
+                ctx.rec.borrow_mut().dropped(now);
+                continue;
+            }
+        }
+        one_request(&ctx, &mut conn, n, intended, now).await;
+    }
+}
+
+async fn closed_worker(ctx: Rc<Local>, mut conn: Option<Conn>) {
+    let s = &ctx.shared;
+    let end = s.plan.duration.map(|d| ctx.t0 + d);
+    let mut backoff = Duration::from_millis(10);
+    loop {
+        let now = Instant::now();
+        if *ctx.stop.borrow() || end.is_some_and(|e| now >= e) {
+            return;
+        }
+        let n = s.next.fetch_add(1, Ordering::Relaxed);
+        if s.plan.max_requests.is_some_and(|m| n >= m) {
+            return;
+        }
+        let outcome = one_request(&ctx, &mut conn, n, now, now).await;
+        let pause = if matches!(outcome, Outcome::Connect | Outcome::Tls) {
+            // A target that refuses connections is not hammered in a tight loop.
+            let p = backoff;
+            backoff = (backoff * 2).min(Duration::from_secs(1));
+            p
+        } else {
+            backoff = Duration::from_millis(10);
+            s.plan.think_time
+        };
+        if !pause.is_zero() {
+            let until = Instant::now() + pause;
+            let until = end.map_or(until, |e| until.min(e));
+            if !wait_until(&ctx, until).await {
+                return;
+            }
+        }
+    }
+}
+
+async fn one_request(ctx: &Local, conn: &mut Option<Conn>, n: u64, intended: Instant, start: Instant) -> Outcome {
+    let s = &ctx.shared;
+    let target = &s.target;
+    ctx.rec.borrow_mut().start(intended, start);
+    s.in_flight.fetch_add(1, Ordering::Relaxed);
+    ctx.in_flight.set(ctx.in_flight.get() + 1);
+    let (mut intended, mut start, mut attempt) = (intended, start, 1u32);
+    // The message number in the whole run (of every shard): the request and its answer both carry it.
+    let seq = s.plan.shard.global(n);
+    let outcome = loop {
+        let sent = tokio::time::timeout(
+            s.plan.timeout,
+            s.connector.send(conn, || target.request(seq), target.max_body(), |st| target.wants_body(st)),
+        )
+        .await;
+        let done = Instant::now();
+        let c = match sent {
+            Err(_) => {
+                *conn = None;
+                Classified::final_(Outcome::Timeout)
+            }
+            Ok(Err(o)) => Classified::final_(o),
+            Ok(Ok(reply)) => {
+                target.classify(&Answer { seq, attempt, status: reply.status, body: &reply.body, started: start, done })
+            }
+        };
+        ctx.rec.borrow_mut().finish(intended, start, done, c.outcome);
+        match c.retry_after {
+            // The same message again after the wait the API asks for; the wait is not a request's latency.
+            Some(wait) if wait_until(ctx, Instant::now() + wait).await => {
+                attempt += 1;
+                start = Instant::now();
+                intended = start;
+                ctx.rec.borrow_mut().retry(start);
+            }
+            _ => break c.outcome,
+        }
+    };
+    s.in_flight.fetch_sub(1, Ordering::Relaxed);
+    ctx.in_flight.set(ctx.in_flight.get() - 1);
+    outcome
+}

@@ -1,0 +1,14 @@
+//! The load engine: the plan a profile's `[load]` table becomes, the executor that drives one target
+//! (one single-threaded event loop per thread, each connection owned by one task, latency from the
+//! intended start), the transport, the [`Target`](target::Target) trait the drivers implement, the
+//! per-thread recorders and the aggregator that writes per-second intervals. It knows no API.
+
+pub mod aggregate;
+pub mod conn;
+pub mod executor;
+pub mod metrics;
+pub mod plan;
+pub mod target;
+
+pub use executor::{TargetRun, run_target};
+pub use plan::Plan;

@@ -1,0 +1,83 @@
+//! The [`Target`] trait: what a request looks like and how a response is classified. The drivers
+//! implement it (plain HTTP, the WhatsApp APIs); the transport (connections, TLS, HTTP/1.1 and HTTP/2)
+//! is in `engine::conn` and knows nothing of any API.
+
+use std::net::SocketAddr;
+
+use ::http::{Request, StatusCode};
+use bytes::Bytes;
+use http_body_util::Full;
+
+use super::metrics::Outcome;
+use crate::spec::HttpVersion;
+pub use crate::spec::endpoint::Endpoint;
+
+impl Endpoint {
+    /// Resolve the host once, before the run.
+    pub async fn resolve(&self) -> std::io::Result<SocketAddr> {
+        tokio::net::lookup_host((self.host.as_str(), self.port))
+            .await?
+            .next()
+            .ok_or_else(|| std::io::Error::other(format!("{} resolves to no address", self.host)))
+    }
+}
+
+/// A response as the target sees it.
+#[derive(Debug, Clone, Copy)]
+pub struct Answer<'a> {
+    /// The message number and the attempt (1 = first).
+    pub seq: u64,
+    pub attempt: u32,
+    pub status: StatusCode,
+    /// The body, when [`Target::wants_body`] asked for it (else empty).
+    pub body: &'a [u8],
+    /// When the request started and when the response ended.
+    pub started: std::time::Instant,
+    pub done: std::time::Instant,
+}
+
+/// How a response was judged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Classified {
+    pub outcome: Outcome,
+    /// Send the same message again after this wait (counted as a retry, not a new message).
+    pub retry_after: Option<std::time::Duration>,
+}
+
+impl Classified {
+    pub fn final_(outcome: Outcome) -> Classified {
+        Classified { outcome, retry_after: None }
+    }
+}
+
+/// One endpoint under test: builds request `seq` and classifies responses.
+/// Implementations are shared by all load threads, so they are `Send + Sync` and cheap per call.
+pub trait Target: Send + Sync + 'static {
+    /// Name used in results.
+    fn name(&self) -> &str;
+    /// `http`, `cloud`, `onprem`, …
+    fn kind(&self) -> &str;
+    fn endpoint(&self) -> &Endpoint;
+    fn http_version(&self) -> HttpVersion;
+    /// Accept invalid TLS certificates.
+    fn insecure_tls(&self) -> bool {
+        false
+    }
+    /// Longest response body read; longer is [`Outcome::BodyTooLarge`].
+    fn max_body(&self) -> u64 {
+        1 << 20
+    }
+    /// The request to send as number `seq` of the run. The URI is in origin form ("/path?q");
+    /// the transport adds the authority for HTTP/2 and the Host header for HTTP/1.1.
+    fn request(&self, seq: u64) -> Request<Full<Bytes>>;
+    /// Whether `classify` needs the body of a response with this status (else it is discarded unread
+    /// into memory, only counted against `max_body`).
+    fn wants_body(&self, _status: StatusCode) -> bool {
+        false
+    }
+    fn classify(&self, answer: &Answer<'_>) -> Classified;
+    /// Counters of the target's own (e.g. logins), for results.
+    fn extra(&self) -> Option<serde_json::Value> {
+        None
+    }
+}

@@ -1,0 +1,136 @@
+//! Delivery statistics reported by the tracker: counts, latency percentiles and histograms.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use hdrhistogram::Histogram;
+use serde::{Deserialize, Serialize};
+
+use super::summary::Summary;
+
+/// The four latency distributions, in microseconds.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DeliveryHistograms {
+    /// API accept → `sent` webhook received.
+    pub accept_to_sent: Histogram<u64>,
+    /// API accept → `delivered` webhook received.
+    pub accept_to_delivered: Histogram<u64>,
+    /// API accept → `read` webhook received.
+    pub accept_to_read: Histogram<u64>,
+    /// Send request start → `delivered` webhook received.
+    pub send_start_to_delivered: Histogram<u64>,
+}
+
+impl Default for DeliveryHistograms {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl DeliveryHistograms {
+    pub(crate) fn new() -> Self {
+        let h = super::summary::histogram;
+        Self { accept_to_sent: h(), accept_to_delivered: h(), accept_to_read: h(), send_start_to_delivered: h() }
+    }
+
+    /// The histograms with stable tags, e.g. for writing an `.hlog` file.
+    pub fn tagged(&self) -> [(&'static str, &Histogram<u64>); 4] {
+        [
+            ("accept_to_sent", &self.accept_to_sent),
+            ("accept_to_delivered", &self.accept_to_delivered),
+            ("accept_to_read", &self.accept_to_read),
+            ("send_start_to_delivered", &self.send_start_to_delivered),
+        ]
+    }
+
+    /// Writes the four histograms as one tagged interval each to an HdrHistogram interval log
+    /// (`.hlog`, V2 deflate encoding; values in µs, the log's max column in ms). `start` is when
+    /// the run began and `duration` how long it lasted.
+    pub fn write_hlog<W: std::io::Write>(
+        &self,
+        out: &mut W,
+        start: std::time::SystemTime,
+        duration: Duration,
+    ) -> std::io::Result<()> {
+        let entries: Vec<(String, Duration, Duration, &Histogram<u64>)> =
+            self.tagged().into_iter().map(|(t, h)| (t.to_string(), Duration::ZERO, duration, h)).collect();
+        super::hlog::write_tagged(out, start, "wabench delivery latency, values in microseconds", &entries)
+    }
+
+    pub(crate) fn add(&mut self, other: &Self) {
+        // Same bounds on both sides, so `add` cannot fail.
+        let _ = self.accept_to_sent.add(&other.accept_to_sent);
+        let _ = self.accept_to_delivered.add(&other.accept_to_delivered);
+        let _ = self.accept_to_read.add(&other.accept_to_read);
+        let _ = self.send_start_to_delivered.add(&other.send_start_to_delivered);
+    }
+}
+
+/// Counts of status objects received, by kind (duplicates included).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KindCounts {
+    pub sent: u64,
+    pub delivered: u64,
+    pub read: u64,
+    pub failed: u64,
+    pub played: u64,
+    pub other: u64,
+}
+
+/// Summary of the four delivery latencies, in microseconds.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct LatencySummary {
+    pub accept_to_sent: Summary,
+    pub accept_to_delivered: Summary,
+    pub accept_to_read: Summary,
+    pub send_start_to_delivered: Summary,
+}
+
+/// Delivery accounting of a run at one point in time.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DeliveryStats {
+    /// Messages accepted by the API (calls to `webhook::Tracker::sent`).
+    pub accepted: u64,
+    /// Status objects received, by kind, duplicates included.
+    pub statuses: KindCounts,
+    /// `failed` statuses by the code of their first error.
+    pub failed_by_code: BTreeMap<i64, u64>,
+    /// `failed` statuses that carried no error.
+    pub failed_without_code: u64,
+    /// Accepted messages whose first final status was delivered/read/played.
+    pub messages_delivered: u64,
+    /// Accepted messages whose first final status was failed.
+    pub messages_failed: u64,
+    /// Messages that got both a success status and `failed` (documented multi-device
+    /// anomaly). Each such message is still counted once above, by its first final status.
+    pub delivered_and_failed: u64,
+    /// Statuses repeating an (id, status) pair already seen.
+    pub duplicates: u64,
+    /// Accepts for an id already accepted in this run.
+    pub duplicate_accepts: u64,
+    /// Statuses arriving after a later lifecycle stage (e.g. `sent` after `delivered`).
+    pub out_of_order: u64,
+    /// Statuses that arrived before the engine recorded the accept (latency recorded as 0
+    /// when the webhook beat the API response).
+    pub early_statuses: u64,
+    /// Ids that only ever had statuses (never accepted in this run), counted on eviction or
+    /// at the end of the run.
+    pub unknown_ids: u64,
+    /// Status-only ids currently held, waiting for a possible accept.
+    pub awaiting_accept: u64,
+    /// Entries evicted because their horizon passed.
+    pub expired: u64,
+    /// Ids not tracked because `max_tracked` was reached.
+    pub overflow: u64,
+    /// Accepted messages still waiting for a final status.
+    pub in_flight: u64,
+    /// Accepted messages that never got a final status: evicted at the horizon, or still
+    /// waiting when `webhook::Tracker::finish` ended the run.
+    pub lost: u64,
+    /// Ids currently held in memory.
+    pub tracked: u64,
+    pub latency_us: LatencySummary,
+    /// The merged histograms (µs), for `.hlog` output.
+    #[serde(skip)]
+    pub histograms: DeliveryHistograms,
+}

@@ -1,0 +1,105 @@
+//! Loading a results folder for reporting: run.json, each target's interval log (`<target>.hlog`)
+//! and `timeline.csv`, checked and joined per target. Every error names the file it comes from.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use hdrhistogram::Histogram;
+
+use super::files::{RUN_JSON, TIMELINE};
+use super::timeline::{self, TimelineRow};
+use super::{Run, TargetResult, histogram, hlog, read_run};
+
+/// One second of latencies from the interval log.
+#[derive(Debug, Clone)]
+pub struct Second {
+    /// Seconds since the target started.
+    pub second: u64,
+    pub histogram: Histogram<u64>,
+}
+
+/// What the reports know about one target: its summary, its seconds and their histograms.
+#[derive(Debug, Clone)]
+pub struct TargetData {
+    pub result: TargetResult,
+    /// Per-second latency histograms, in time order.
+    pub seconds: Vec<Second>,
+    /// All seconds added together.
+    pub total: Histogram<u64>,
+    /// Per-second counts, in time order.
+    pub timeline: Vec<TimelineRow>,
+}
+
+impl TargetData {
+    /// Build from parts (also how tests make fixtures without files).
+    pub fn new(result: TargetResult, seconds: Vec<Second>, timeline: Vec<TimelineRow>) -> Result<TargetData, String> {
+        let mut total = histogram();
+        for s in &seconds {
+            total.add(&s.histogram).map_err(|e| format!("an interval holds values out of range: {e:?}"))?;
+        }
+        Ok(TargetData { result, seconds, total, timeline })
+    }
+
+    pub fn name(&self) -> &str {
+        &self.result.name
+    }
+}
+
+/// A results folder, loaded.
+#[derive(Debug, Clone)]
+pub struct RunData {
+    /// The folder it was read from.
+    pub dir: PathBuf,
+    pub run: Run,
+    /// One per `run.targets`, same order.
+    pub targets: Vec<TargetData>,
+}
+
+/// Read a results folder: run.json, each target's interval log and timeline.csv.
+pub fn load(dir: &Path) -> Result<RunData, String> {
+    if !dir.is_dir() {
+        return Err(format!("{}: not a results folder (no such directory)", dir.display()));
+    }
+    if super::recover::recoverable(dir) {
+        return super::recover::recover(dir);
+    }
+    let run = read_run(dir)?;
+    let timeline_path = dir.join(TIMELINE);
+    let mut timelines = match fs::read_to_string(&timeline_path) {
+        Ok(text) => timeline::parse(&text).map_err(|e| format!("{}: {e}", timeline_path.display()))?,
+        Err(e) => return Err(format!("{}: cannot read: {e}", timeline_path.display())),
+    };
+    let mut targets = Vec::with_capacity(run.targets.len());
+    for t in &run.targets {
+        if t.hlog.is_empty() || t.hlog.contains(['/', '\\']) || t.hlog == ".." {
+            return Err(format!(
+                "{}: target {:?} names the interval log {:?}, which is not a file name beside run.json",
+                dir.join(RUN_JSON).display(),
+                t.name,
+                t.hlog
+            ));
+        }
+        let path = dir.join(&t.hlog);
+        let log = hlog::read(&path)?;
+        let seconds = log
+            .entries
+            .into_iter()
+            .filter(|e| e.tag.as_deref().is_none_or(|tag| tag == t.name))
+            .map(|e| Second { second: e.start.as_secs(), histogram: e.histogram })
+            .collect();
+        let timeline = timelines.remove(&t.name).unwrap_or_default();
+        targets.push(TargetData::new(t.clone(), seconds, timeline).map_err(|e| format!("{}: {e}", path.display()))?);
+    }
+    Ok(RunData { dir: dir.to_path_buf(), run, targets })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_missing_folder_is_named() {
+        let e = load(Path::new("/nonexistent/results/x")).unwrap_err();
+        assert!(e.contains("/nonexistent/results/x"), "{e}");
+    }
+}

@@ -1,0 +1,118 @@
+//! Reading HDR interval logs back (`<target>.hlog`): each entry's tag, start, length and histogram.
+//! Used by `report` and `merge`; the writer lives in `metrics::aggregate`.
+
+use std::path::Path;
+use std::time::Duration;
+
+use base64::Engine;
+use hdrhistogram::Histogram;
+use hdrhistogram::serialization::Deserializer;
+use hdrhistogram::serialization::interval_log::{IntervalLogIterator, LogEntry};
+
+/// One interval of a log.
+#[derive(Debug, Clone)]
+pub struct Entry {
+    pub tag: Option<String>,
+    /// Offset from the log's base time.
+    pub start: Duration,
+    pub length: Duration,
+    pub histogram: Histogram<u64>,
+}
+
+/// A parsed log: its base time (seconds since the epoch, when present) and entries in file order.
+#[derive(Debug, Clone, Default)]
+pub struct Log {
+    pub base_time: Option<Duration>,
+    pub entries: Vec<Entry>,
+}
+
+pub fn decode_base64(s: &str) -> Result<Vec<u8>, String> {
+    base64::engine::general_purpose::STANDARD.decode(s.trim()).map_err(|e| format!("bad base64: {e}"))
+}
+
+/// Parse an interval log from bytes. A truncated last line (a run killed mid-write) is ignored.
+pub fn parse(bytes: &[u8]) -> Result<Log, String> {
+    // Cut a trailing partial line so a log whose writer died mid-line still reads.
+    let end = match bytes.iter().rposition(|b| *b == b'\n') {
+        Some(i) => i + 1,
+        None => 0,
+    };
+    let bytes = &bytes[..end];
+    let mut de = Deserializer::new();
+    let mut log = Log::default();
+    for (i, e) in IntervalLogIterator::new(bytes).enumerate() {
+        match e.map_err(|e| format!("entry {}: not an interval log line ({e:?})", i + 1))? {
+            LogEntry::BaseTime(t) => log.base_time = Some(t),
+            LogEntry::StartTime(t) => {
+                log.base_time.get_or_insert(t);
+            }
+            LogEntry::Interval(h) => {
+                let raw = decode_base64(h.encoded_histogram()).map_err(|e| format!("entry {}: {e}", i + 1))?;
+                let hist: Histogram<u64> =
+                    de.deserialize(&mut &raw[..]).map_err(|e| format!("entry {}: bad histogram ({e:?})", i + 1))?;
+                log.entries.push(Entry {
+                    tag: h.tag().map(|t| t.as_str().to_string()),
+                    start: h.start_timestamp(),
+                    length: h.duration(),
+                    histogram: hist,
+                });
+            }
+        }
+    }
+    Ok(log)
+}
+
+/// Read and parse a log file; errors name the file.
+pub fn read(path: &Path) -> Result<Log, String> {
+    let bytes = std::fs::read(path).map_err(|e| format!("{}: cannot read: {e}", path.display()))?;
+    parse(&bytes).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+impl Log {
+    /// All intervals added together.
+    pub fn total(&self) -> Result<Histogram<u64>, String> {
+        let mut h = super::histogram();
+        for e in &self.entries {
+            h.add(&e.histogram).map_err(|e| format!("an interval holds values out of range: {e:?}"))?;
+        }
+        Ok(h)
+    }
+}
+
+/// Write an interval log of tagged histograms: `(tag, start offset, length, histogram)` each.
+pub fn write_tagged<W: std::io::Write>(
+    out: &mut W,
+    base: std::time::SystemTime,
+    comment: &str,
+    entries: &[(String, Duration, Duration, &Histogram<u64>)],
+) -> std::io::Result<()> {
+    use hdrhistogram::serialization::V2DeflateSerializer;
+    use hdrhistogram::serialization::interval_log::{IntervalLogWriterBuilder, Tag};
+    let mut ser = V2DeflateSerializer::new();
+    let mut log = IntervalLogWriterBuilder::new()
+        .add_comment(comment)
+        .with_start_time(base)
+        .with_base_time(base)
+        .with_max_value_divisor(1000.0)
+        .begin_log_with(out, &mut ser)?;
+    for (tag, start, len, h) in entries {
+        let tag =
+            Tag::new(tag).ok_or_else(|| std::io::Error::other(format!("{tag:?} cannot be an interval log tag")))?;
+        log.write_histogram(*h, *start, *len, Some(tag))
+            .map_err(|e| std::io::Error::other(format!("cannot write a histogram: {e:?}")))?;
+    }
+    Ok(())
+}
+
+/// Write whole-run histograms by tag, each one interval covering `length` from `base`.
+pub fn write_map<W: std::io::Write>(
+    out: &mut W,
+    base: std::time::SystemTime,
+    comment: &str,
+    hists: &std::collections::BTreeMap<String, Histogram<u64>>,
+    length: Duration,
+) -> std::io::Result<()> {
+    let entries: Vec<(String, Duration, Duration, &Histogram<u64>)> =
+        hists.iter().map(|(t, h)| (t.clone(), Duration::ZERO, length, h)).collect();
+    write_tagged(out, base, comment, &entries)
+}

@@ -1,0 +1,309 @@
+//! The results format, the project's on-disk contract: `run.json` (schema version 1) and its types, the
+//! file names of a results folder, `timeline.csv` rows, interval logs, and reading a folder back (also
+//! one a killed run left). Files are written atomically (temporary file + rename). A leaf beside `spec`:
+//! it imports only `units`, so the format can be read and tested without the engine.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::io::{self, Write};
+use std::path::Path;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use hdrhistogram::Histogram;
+
+pub mod delivery;
+pub mod files;
+pub mod folder;
+pub mod hlog;
+pub mod recover;
+pub mod summary;
+pub mod timeline;
+
+pub use delivery::{DeliveryHistograms, DeliveryStats, KindCounts, LatencySummary};
+pub use files::{RUN_JSON, delivery_hlog_name, hlog_name, partial, run_dir, totals_name};
+pub use folder::{RunData, Second, TargetData};
+pub use summary::{MAX_US, Summary, histogram};
+pub use timeline::TimelineRow;
+
+pub const SCHEMA_VERSION: u32 = 1;
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Tool {
+    pub name: String,
+    pub version: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Machine {
+    pub hostname: String,
+    pub os: String,
+    pub arch: String,
+    pub cpus: u32,
+}
+
+impl Machine {
+    pub fn this() -> Machine {
+        Machine {
+            hostname: fs::read_to_string("/proc/sys/kernel/hostname")
+                .map(|s| s.trim().to_string())
+                .unwrap_or_else(|_| "unknown".into()),
+            os: std::env::consts::OS.into(),
+            arch: std::env::consts::ARCH.into(),
+            cpus: std::thread::available_parallelism().map_or(1, |n| n.get() as u32),
+        }
+    }
+}
+
+/// A whole run: every target of a profile.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Run {
+    pub schema_version: u32,
+    pub tool: Tool,
+    pub name: String,
+    pub description: Option<String>,
+    pub profile_file: String,
+    /// The profile as run, secrets redacted.
+    pub profile: serde_json::Value,
+    pub seed: u64,
+    pub started_at: DateTime<Utc>,
+    pub ended_at: DateTime<Utc>,
+    /// Stopped early (Ctrl-C, SIGTERM, an error): the figures cover what ran.
+    pub interrupted: bool,
+    pub machine: Machine,
+    pub targets: Vec<TargetResult>,
+    pub thresholds: Vec<Verdict>,
+    /// Every threshold passed (true when there are none).
+    pub passed: bool,
+    /// Why the run was stopped early by `abort_on_fail` (a crossed threshold).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub aborted: Option<String>,
+    /// The part of a sharded run these results cover (`wabench merge` joins the parts).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shard: Option<Shard>,
+}
+
+/// Request counts of one target.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct Counts {
+    /// Requests the plan called for (open loop, or closed loop with max_requests).
+    pub planned: Option<u64>,
+    /// Requests started (messages; retries not included).
+    pub sent: u64,
+    /// Attempts after the first for the same message (answers the API asked to retry).
+    #[serde(default)]
+    pub retries: u64,
+    pub ok: u64,
+    /// Attempts that ended in anything but `ok` (error responses, timeouts, connection failures);
+    /// `ok` and `errors` count attempts, so `sent + retries = ok + errors + cancelled`.
+    pub errors: u64,
+    /// Due but not sent: too many were outstanding, or the run was stopped while they waited.
+    pub dropped: u64,
+    /// In flight when the run was stopped and the drain time ran out.
+    pub cancelled: u64,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct Rates {
+    /// Mean requested arrival rate (open loop).
+    pub requested: Option<f64>,
+    /// Requests started per second between the first and the last start.
+    pub achieved: f64,
+    /// achieved / requested.
+    pub ratio: Option<f64>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct OutcomeResult {
+    /// Stable key: "ok", "http_503", "api_131056", "timeout", "connect_error", "dropped", …
+    pub key: String,
+    pub count: u64,
+    /// Latency from the intended start, for outcomes that carry a response.
+    pub latency_us: Option<Summary>,
+}
+
+/// One target's results.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct TargetResult {
+    pub name: String,
+    pub kind: String,
+    pub url: String,
+    /// "open" or "closed".
+    pub model: String,
+    pub connections: u32,
+    pub threads: u32,
+    pub started_at: DateTime<Utc>,
+    pub duration_s: f64,
+    pub interrupted: bool,
+    pub requests: Counts,
+    pub rate: Rates,
+    /// From each request's intended start to the end of its response (what a user waits).
+    pub latency_us: Summary,
+    /// From the actual start to the end of the response.
+    pub service_time_us: Summary,
+    /// How late requests started relative to schedule.
+    pub lateness_us: Summary,
+    pub outcomes: Vec<OutcomeResult>,
+    /// File name of the interval log, beside run.json.
+    pub hlog: String,
+    /// Status-webhook delivery accounting (when `[webhooks]` is configured); its histograms are
+    /// in `<target>.delivery.hlog`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delivery: Option<DeliveryStats>,
+    /// Target-specific figures (logins of an on-premises session, the embedded simulator's counters).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub extra: Option<serde_json::Value>,
+}
+
+/// What identifies a target's results and how long it ran: the part of a [`TargetResult`] that is not
+/// derived from its histograms and counts.
+#[derive(Debug, Clone)]
+pub struct TargetHead {
+    pub name: String,
+    pub kind: String,
+    pub url: String,
+    pub model: String,
+    pub connections: u32,
+    pub threads: u32,
+    pub started_at: DateTime<Utc>,
+    pub duration_s: f64,
+    pub interrupted: bool,
+}
+
+/// Whole-run histogram tags (as in `<target>.totals.hlog`).
+pub const TAG_LATENCY: &str = "latency";
+pub const TAG_SERVICE_TIME: &str = "service_time";
+pub const TAG_LATENESS: &str = "lateness";
+
+/// The tag of one outcome's latency histogram (`outcome:<key>`).
+pub fn outcome_tag(key: &str) -> String {
+    format!("outcome:{key}")
+}
+
+impl TargetResult {
+    /// The one way a target's result is built (by a run, a merge and a recovery): percentiles from the
+    /// whole-run histograms by tag (a missing histogram gives an empty summary, a missing outcome
+    /// histogram no latency), counts and rates as measured.
+    pub fn build(
+        head: TargetHead,
+        requests: Counts,
+        rate: Rates,
+        outcomes: impl IntoIterator<Item = (String, u64)>,
+        totals: &BTreeMap<String, Histogram<u64>>,
+    ) -> TargetResult {
+        let summary = |tag: &str| totals.get(tag).map(Summary::of).unwrap_or_default();
+        let outcomes = outcomes
+            .into_iter()
+            .map(|(key, count)| {
+                let latency_us = totals.get(&outcome_tag(&key)).map(Summary::of);
+                OutcomeResult { key, count, latency_us }
+            })
+            .collect();
+        TargetResult {
+            hlog: hlog_name(&head.name),
+            name: head.name,
+            kind: head.kind,
+            url: head.url,
+            model: head.model,
+            connections: head.connections,
+            threads: head.threads,
+            started_at: head.started_at,
+            duration_s: head.duration_s,
+            interrupted: head.interrupted,
+            requests,
+            rate,
+            latency_us: summary(TAG_LATENCY),
+            service_time_us: summary(TAG_SERVICE_TIME),
+            lateness_us: summary(TAG_LATENESS),
+            outcomes,
+            delivery: None,
+            extra: None,
+        }
+    }
+}
+
+/// How a threshold fared on one target.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Verdict {
+    pub threshold: String,
+    pub target: String,
+    pub actual: Option<f64>,
+    pub limit: f64,
+    /// The comparison: "<", "<=", ">", ">=" or "==".
+    pub op: String,
+    pub passed: bool,
+    /// Human-readable actual value ("812 ms", "0.4 %").
+    pub shown: String,
+}
+
+/// A part of a run split over several processes or machines.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Shard {
+    pub index: u32,
+    pub count: u32,
+}
+
+impl Default for Shard {
+    fn default() -> Self {
+        Shard { index: 0, count: 1 }
+    }
+}
+
+impl Shard {
+    /// Parse `i/N` (0 ≤ i < N).
+    pub fn parse(s: &str) -> Result<Shard, String> {
+        let (i, n) = s.split_once('/').ok_or_else(|| format!("{s:?}: write the shard as i/N, e.g. 0/4"))?;
+        let index: u32 = i.trim().parse().map_err(|_| format!("{s:?}: {i:?} is not a shard number"))?;
+        let count: u32 = n.trim().parse().map_err(|_| format!("{s:?}: {n:?} is not a shard count"))?;
+        if count == 0 || index >= count {
+            return Err(format!("{s:?}: the shard number must be from 0 to N-1"));
+        }
+        Ok(Shard { index, count })
+    }
+
+    /// The message number of the `k`-th request of this shard in the whole run.
+    pub fn global(&self, k: u64) -> u64 {
+        k * u64::from(self.count) + u64::from(self.index)
+    }
+
+    pub fn is_sharded(&self) -> bool {
+        self.count > 1
+    }
+}
+
+/// Write `bytes` to `path` atomically: a temporary file in the same folder, synced, then renamed.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    let tmp = partial(path);
+    {
+        let mut f = fs::File::create(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+    }
+    fs::rename(&tmp, path)
+}
+
+/// Write run.json atomically.
+pub fn write_run(dir: &Path, run: &Run) -> io::Result<()> {
+    let json = serde_json::to_vec_pretty(run).map_err(io::Error::other)?;
+    write_atomic(&dir.join(RUN_JSON), &json)
+}
+
+/// Read a run.json (or the run.json inside a folder); errors name the file and the reason.
+pub fn read_run(path: &Path) -> Result<Run, String> {
+    let file = if path.is_dir() { path.join(RUN_JSON) } else { path.to_path_buf() };
+    let text = fs::read_to_string(&file).map_err(|e| format!("{}: cannot read: {e}", file.display()))?;
+    let v: serde_json::Value =
+        serde_json::from_str(&text).map_err(|e| format!("{}: not valid JSON: {e}", file.display()))?;
+    match v.get("schema_version").and_then(|s| s.as_u64()) {
+        Some(1) => {}
+        Some(n) => {
+            return Err(format!(
+                "{}: schema_version {n} is not supported (this wabench reads version {SCHEMA_VERSION})",
+                file.display()
+            ));
+        }
+        None => return Err(format!("{}: no schema_version: not a wabench run.json", file.display())),
+    }
+    serde_json::from_value(v).map_err(|e| format!("{}: does not match the run.json schema: {e}", file.display()))
+}

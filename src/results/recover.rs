@@ -1,0 +1,140 @@
+//! Reports of runs that did not finish: a killed run leaves no run.json, but its interval logs and
+//! timeline reach the disk every second (as `.partial` files). From those, a partial report is rebuilt:
+//! per target the latency of every finished second and the counts of the timeline, marked interrupted.
+
+use std::fs;
+use std::path::Path;
+
+use chrono::{DateTime, Utc};
+
+use super::files::{PARTIAL_SUFFIX, RUN_JSON, TIMELINE, folder_name, interval_log_target};
+use super::timeline::{self, TimelineRow};
+use super::{
+    Counts, Machine, Rates, Run, RunData, SCHEMA_VERSION, Second, TargetData, TargetHead, TargetResult, Tool, hlog,
+};
+
+/// Interval-log files of targets in `dir` (`<t>.hlog` or `<t>.hlog.partial`), with the target name.
+fn interval_logs(dir: &Path) -> Vec<(String, String)> {
+    let mut v: Vec<(String, String)> = fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| {
+            let file = e.file_name().to_string_lossy().into_owned();
+            interval_log_target(&file).map(|name| (name.to_string(), file.clone()))
+        })
+        .collect();
+    v.sort();
+    v.dedup_by(|a, b| a.0 == b.0);
+    v
+}
+
+/// Whether `dir` holds what a partial report can be made from.
+pub fn recoverable(dir: &Path) -> bool {
+    !dir.join(RUN_JSON).exists() && !interval_logs(dir).is_empty()
+}
+
+/// Rebuild what can be known of an unfinished run in `dir`.
+pub fn recover(dir: &Path) -> Result<RunData, String> {
+    let tl_path =
+        [TIMELINE.to_string(), format!("{TIMELINE}{PARTIAL_SUFFIX}")].iter().map(|f| dir.join(f)).find(|p| p.exists());
+    let mut timelines = match &tl_path {
+        Some(p) => {
+            let text = fs::read_to_string(p).map_err(|e| format!("{}: cannot read: {e}", p.display()))?;
+            // A line cut by the kill is not a row.
+            let whole = match text.rfind('\n') {
+                Some(i) => &text[..=i],
+                None => "",
+            };
+            timeline::parse(whole).map_err(|e| format!("{}: {e}", p.display()))?
+        }
+        None => Default::default(),
+    };
+    let mut targets = Vec::new();
+    let mut start: Option<DateTime<Utc>> = None;
+    for (name, file) in interval_logs(dir) {
+        let path = dir.join(&file);
+        let log = hlog::read(&path)?;
+        let began = log
+            .base_time
+            .and_then(|b| DateTime::<Utc>::from_timestamp(b.as_secs() as i64, b.subsec_nanos()))
+            .unwrap_or(DateTime::<Utc>::UNIX_EPOCH);
+        start = Some(start.map_or(began, |s| s.min(began)));
+        let seconds: Vec<Second> = log
+            .entries
+            .into_iter()
+            .filter(|e| e.tag.as_deref().is_none_or(|t| t == name))
+            .map(|e| Second { second: e.start.as_secs(), histogram: e.histogram })
+            .collect();
+        let timeline = timelines.remove(&name).unwrap_or_default();
+        let sum = |f: fn(&TimelineRow) -> u64| timeline.iter().map(f).sum::<u64>();
+        let (sent, ok, errors, dropped) = (sum(|r| r.started), sum(|r| r.ok), sum(|r| r.errors), sum(|r| r.dropped));
+        let duration_s = seconds.last().map_or(0.0, |s| s.second as f64 + 1.0);
+        let mut outcomes = vec![("ok".to_string(), ok)];
+        if errors > 0 {
+            outcomes.push(("errors (codes not recorded)".to_string(), errors));
+        }
+        if dropped > 0 {
+            outcomes.push(("dropped".to_string(), dropped));
+        }
+        let head = TargetHead {
+            name: name.clone(),
+            kind: "unknown".into(),
+            url: String::new(),
+            model: "unknown".into(),
+            connections: 0,
+            threads: 0,
+            started_at: began,
+            duration_s,
+            interrupted: true,
+        };
+        let requests = Counts { planned: None, sent, retries: 0, ok, errors, dropped, cancelled: 0 };
+        let rate = Rates {
+            requested: None,
+            achieved: if duration_s > 0.0 { sent as f64 / duration_s } else { 0.0 },
+            ratio: None,
+        };
+        // Only the latency from the intended start is known: the per-second logs added up.
+        let mut td = TargetData::new(
+            TargetResult::build(head, requests, rate, outcomes, &Default::default()),
+            seconds,
+            timeline,
+        )
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+        td.result.hlog = file.clone();
+        td.result.latency_us = super::Summary::of(&td.total);
+        targets.push(td);
+    }
+    if targets.is_empty() {
+        return Err(format!("{}: no run.json and no interval log to rebuild a report from", dir.display()));
+    }
+    let started_at = start.unwrap_or(DateTime::<Utc>::UNIX_EPOCH);
+    let ended_at = targets
+        .iter()
+        .map(|t| t.result.started_at + chrono::Duration::milliseconds((t.result.duration_s * 1000.0) as i64))
+        .max()
+        .unwrap_or(started_at);
+    let run = Run {
+        schema_version: SCHEMA_VERSION,
+        tool: Tool { name: "wabench".into(), version: env!("CARGO_PKG_VERSION").into() },
+        name: folder_name(dir),
+        description: Some(
+            "Partial report: this run did not finish (no run.json). Rebuilt from the interval logs and the \
+             timeline, which reached the disk every second; error codes, service time and lateness are not known."
+                .into(),
+        ),
+        profile_file: String::new(),
+        profile: serde_json::Value::Null,
+        seed: 0,
+        started_at,
+        ended_at,
+        interrupted: true,
+        machine: Machine::this(),
+        targets: targets.iter().map(|t| t.result.clone()).collect(),
+        thresholds: Vec::new(),
+        passed: true,
+        aborted: None,
+        shard: None,
+    };
+    Ok(RunData { dir: dir.to_path_buf(), run, targets })
+}

@@ -1,0 +1,132 @@
+//! The profile's `[messages]` table (which kinds of message, by weight, and their content) and its
+//! `[retry]` table (what to do with answers the API says may be retried).
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::units::Dur;
+
+/// Kinds of message the mix can hold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Kind {
+    Text,
+    Template,
+    Image,
+    Document,
+    Interactive,
+    Reaction,
+}
+
+impl Kind {
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::Text => "text",
+            Kind::Template => "template",
+            Kind::Image => "image",
+            Kind::Document => "document",
+            Kind::Interactive => "interactive",
+            Kind::Reaction => "reaction",
+        }
+    }
+}
+
+/// The `[messages]` table: which kinds of message to send, by weight, and their content.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct MessagesSpec {
+    /// Relative weights of each kind (0 = never). Default: text only.
+    pub text: u32,
+    pub template: u32,
+    pub image: u32,
+    pub document: u32,
+    pub interactive: u32,
+    pub reaction: u32,
+    /// Body of text messages; `{n}` is replaced by the message number.
+    pub text_body: String,
+    /// Template name, language code and the number of body parameters filled per message.
+    pub template_name: String,
+    pub template_language: String,
+    pub template_params: u32,
+    /// On-premises template namespace.
+    pub template_namespace: String,
+    /// Media sent by link (image/document), or by media id when `media_id` is set.
+    pub media_link: String,
+    pub media_id: Option<String>,
+}
+
+impl Default for MessagesSpec {
+    fn default() -> Self {
+        MessagesSpec {
+            text: 1,
+            template: 0,
+            image: 0,
+            document: 0,
+            interactive: 0,
+            reaction: 0,
+            text_body: "wabench message {n}".into(),
+            template_name: "order_update".into(),
+            template_language: "en_US".into(),
+            template_params: 2,
+            template_namespace: "wabench_namespace".into(),
+            media_link: "https://example.com/media/sample.jpg".into(),
+            media_id: None,
+        }
+    }
+}
+
+impl MessagesSpec {
+    pub fn validate(&self) -> Result<(), (String, String)> {
+        let total = self.weights().iter().map(|(_, w)| u64::from(*w)).sum::<u64>();
+        if total == 0 {
+            return Err(("messages".into(), "every weight is 0: give at least one kind a weight".into()));
+        }
+        if self.template > 0 && self.template_name.trim().is_empty() {
+            return Err(("messages.template_name".into(), "must not be empty when templates are sent".into()));
+        }
+        if self.text > 0 && self.text_body.is_empty() {
+            return Err(("messages.text_body".into(), "must not be empty".into()));
+        }
+        if self.text_body.chars().count() > 4096 {
+            return Err(("messages.text_body".into(), "is longer than the API's 4096 characters".into()));
+        }
+        Ok(())
+    }
+
+    pub fn weights(&self) -> [(Kind, u32); 6] {
+        use Kind::*;
+        [
+            (Text, self.text),
+            (Template, self.template),
+            (Image, self.image),
+            (Document, self.document),
+            (Interactive, self.interactive),
+            (Reaction, self.reaction),
+        ]
+    }
+}
+
+/// The `[retry]` table: what to do with answers the API says may be retried.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct RetrySpec {
+    /// Attempts per message including the first (1 = never retry). Default 3.
+    pub max_attempts: u32,
+    /// First back-off for throttling codes (130429, 131056, 4, 80007, 1015, …); doubles each attempt.
+    pub backoff: Dur,
+    /// Longest back-off.
+    pub max_backoff: Dur,
+    /// Wait after error code 2 (service unavailable); Meta's advice is 5 minutes.
+    pub unavailable_wait: Dur,
+}
+
+impl Default for RetrySpec {
+    fn default() -> Self {
+        RetrySpec {
+            max_attempts: 3,
+            backoff: Dur(Duration::from_millis(500)),
+            max_backoff: Dur(Duration::from_secs(30)),
+            unavailable_wait: Dur(Duration::from_secs(300)),
+        }
+    }
+}

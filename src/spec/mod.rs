@@ -1,0 +1,437 @@
+//! The profile: the TOML a user writes (serde types with defaults, every table of it in this module
+//! tree) and [`load`], which reads, parses and validates one into a checked [`Profile`], with errors
+//! that name the file, the field and the reason. It performs no I/O beyond reading the profile and the
+//! files it names, never sends anything, and imports only `units`.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+pub mod capacity;
+pub mod endpoint;
+pub mod messages;
+pub mod recipients;
+pub mod schedule;
+pub mod sim;
+pub mod threshold;
+mod validate;
+pub mod webhook;
+
+pub use crate::units::{Dur, MAX_DURATION};
+use schedule::{Pacer, Segment};
+pub use validate::validate;
+
+/// A profile as written. Unknown fields anywhere are errors.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Profile {
+    /// Name of the run; results go to `results/<name>-<UTC timestamp>/`.
+    pub name: String,
+    /// Seed for everything random (message mix, recipients, simulator).
+    #[serde(default = "default_seed")]
+    pub seed: u64,
+    /// Free text shown in reports.
+    #[serde(default)]
+    pub description: Option<String>,
+    /// How load is generated.
+    pub load: LoadSpec,
+    /// The endpoints under test. With several, they run one after the other with the same load.
+    #[serde(default)]
+    pub targets: Vec<TargetSpec>,
+    /// Pass/fail criteria evaluated at the end of the run: `"<metric>" = "<op> <value>"`.
+    #[serde(default)]
+    pub thresholds: BTreeMap<String, String>,
+    /// Stop the run as soon as a threshold on latency, error rate or drop rate is already crossed
+    /// (checked every second once 100 requests were sent); the run then exits 99.
+    #[serde(default)]
+    pub abort_on_fail: bool,
+    /// WhatsApp targets: the message mix.
+    #[serde(default)]
+    pub messages: messages::MessagesSpec,
+    /// WhatsApp targets: who receives the messages (default: 10,000 generated +1 555 numbers).
+    #[serde(default)]
+    pub recipients: recipients::RecipientsSpec,
+    /// WhatsApp targets: retries of answers the API says may be retried.
+    #[serde(default)]
+    pub retry: messages::RetrySpec,
+    /// The embedded simulator, for targets with `base_url = "embedded"`.
+    #[serde(default)]
+    pub simulator: sim::SimConfig,
+    /// Receive status webhooks (sent → delivered → read) and measure delivery latency.
+    #[serde(default)]
+    pub webhooks: Option<webhook::WebhookConfig>,
+    /// Capacity planning (`wabench plan`): the SLO and the search.
+    #[serde(default)]
+    pub plan: Option<capacity::PlanSpec>,
+}
+
+fn default_seed() -> u64 {
+    1
+}
+
+/// Open loop (arrival rate, the default) or closed loop (virtual users back to back).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Model {
+    #[default]
+    Open,
+    Closed,
+}
+
+/// One ramp of an open-loop plan: go linearly from the previous rate to `to` requests/s over `over`.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Stage {
+    pub to: f64,
+    pub over: Dur,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct LoadSpec {
+    #[serde(default)]
+    pub model: Model,
+    /// Constant arrival rate (requests/s) for `duration` (open loop).
+    #[serde(default)]
+    pub rate: Option<f64>,
+    /// Ramping arrival rate (open loop); the first stage starts from `start_rate`.
+    #[serde(default)]
+    pub stages: Vec<Stage>,
+    #[serde(default)]
+    pub start_rate: f64,
+    /// Length of the run with a constant `rate`, or of a closed-loop run.
+    #[serde(default)]
+    pub duration: Option<Dur>,
+    /// Open loop: connections kept open to the target (requests that can be in flight at once).
+    /// Closed loop: number of virtual users, each with its own connection.
+    #[serde(default)]
+    pub connections: Option<u32>,
+    /// Open loop: most requests outstanding (in flight + waiting for a free connection); a request
+    /// due beyond it is counted as `dropped`. Default: 10 × connections.
+    #[serde(default)]
+    pub max_in_flight: Option<u64>,
+    /// Closed loop: pause between a response and the next request of the same virtual user.
+    #[serde(default)]
+    pub think_time: Option<Dur>,
+    /// Stop after this many requests (closed loop, or a cap on an open-loop plan).
+    #[serde(default)]
+    pub max_requests: Option<u64>,
+    /// Give up on a request after this long (counted as `timeout`). Default 10s.
+    #[serde(default)]
+    pub timeout: Option<Dur>,
+    /// After the plan ends or Ctrl-C, wait at most this long for requests in flight. Default 5s.
+    #[serde(default)]
+    pub drain: Option<Dur>,
+    /// Load-generator threads (each a single-threaded event loop). Default: CPU count.
+    #[serde(default)]
+    pub threads: Option<u32>,
+    /// Safety cap on any requested rate (requests/s). Default 1,000,000.
+    #[serde(default)]
+    pub max_rate: Option<f64>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, Default)]
+pub enum HttpVersion {
+    #[default]
+    #[serde(rename = "1.1")]
+    Http1,
+    #[serde(rename = "2")]
+    Http2,
+}
+
+/// A target: what is sent, where.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct TargetSpec {
+    pub name: String,
+    /// `http` (any endpoint), `cloud` (WhatsApp Cloud API) or `onprem` (WhatsApp On-Premises API).
+    pub kind: TargetKind,
+    /// kind = "http": the URL requested.
+    #[serde(default)]
+    pub url: Option<String>,
+    /// kind = "http": the method (default GET).
+    #[serde(default)]
+    pub method: Option<String>,
+    #[serde(default)]
+    pub headers: BTreeMap<String, String>,
+    /// Headers whose values come from environment variables: header name → variable name.
+    /// Their values never appear in results.
+    #[serde(default)]
+    pub headers_from_env: BTreeMap<String, String>,
+    #[serde(default)]
+    pub body: Option<String>,
+    /// Path of a file whose bytes are the body (relative to the profile's folder).
+    #[serde(default)]
+    pub body_file: Option<PathBuf>,
+    /// kind = "cloud" / "onprem": the API's base URL, or "embedded" for the built-in simulator.
+    #[serde(default)]
+    pub base_url: Option<String>,
+    /// kind = "cloud": Graph API version (default "v23.0").
+    #[serde(default)]
+    pub api_version: Option<String>,
+    /// kind = "cloud": the sending phone number's id.
+    #[serde(default)]
+    pub phone_number_id: Option<String>,
+    /// kind = "cloud": environment variable holding the access token …
+    #[serde(default)]
+    pub token_env: Option<String>,
+    /// … or a file holding it (relative to the profile's folder).
+    #[serde(default)]
+    pub token_file: Option<PathBuf>,
+    /// kind = "onprem": environment variables holding the login name and password, and optionally
+    /// the new password to set on an account's first login.
+    #[serde(default)]
+    pub username_env: Option<String>,
+    #[serde(default)]
+    pub password_env: Option<String>,
+    #[serde(default)]
+    pub new_password_env: Option<String>,
+    /// A WhatsApp target that is not on this machine sends real, billable messages: it only runs
+    /// when this is true or `--yes` is given.
+    #[serde(default)]
+    pub confirm_real_traffic: bool,
+    #[serde(default)]
+    pub http_version: HttpVersion,
+    /// Accept invalid TLS certificates (self-signed test servers).
+    #[serde(default)]
+    pub insecure_tls: bool,
+    /// Response bodies are read up to this many bytes; a longer body is an error. Default 1 MiB.
+    #[serde(default)]
+    pub max_body: Option<u64>,
+}
+
+impl TargetSpec {
+    /// Whether the target is served by the embedded simulator.
+    pub fn is_embedded(&self) -> bool {
+        self.base_url.as_deref() == Some("embedded")
+    }
+
+    /// The URL requests go to ("embedded" targets have none until their simulator starts).
+    pub fn address(&self) -> Option<&str> {
+        match self.kind {
+            TargetKind::Http => self.url.as_deref(),
+            _ => self.base_url.as_deref().filter(|u| *u != "embedded"),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TargetKind {
+    Http,
+    Cloud,
+    #[serde(rename = "onprem")]
+    OnPrem,
+}
+
+/// A profile problem: which file, which field, where, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProfileError {
+    pub file: PathBuf,
+    pub field: Option<String>,
+    pub line: Option<usize>,
+    pub column: Option<usize>,
+    pub reason: String,
+}
+
+impl fmt::Display for ProfileError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.file.display())?;
+        if let Some(l) = self.line {
+            write!(f, ":{l}")?;
+            if let Some(c) = self.column {
+                write!(f, ":{c}")?;
+            }
+        }
+        write!(f, ": ")?;
+        if let Some(field) = &self.field {
+            write!(f, "field `{field}`: ")?;
+        }
+        write!(f, "{}", self.reason)
+    }
+}
+
+impl std::error::Error for ProfileError {}
+
+/// A profile read from disk together with where it came from.
+#[derive(Debug, Clone)]
+pub struct Loaded {
+    pub path: PathBuf,
+    pub profile: Profile,
+    /// Request bodies read from `body_file`, by target index.
+    pub bodies: Vec<Option<Vec<u8>>>,
+    /// The recipients of WhatsApp targets (read or generated once, shared by all targets).
+    pub recipients: std::sync::Arc<recipients::Recipients>,
+}
+
+/// Read, parse and validate a profile file.
+pub fn load(path: &Path) -> Result<Loaded, ProfileError> {
+    let text = std::fs::read_to_string(path).map_err(|e| ProfileError {
+        file: path.to_path_buf(),
+        field: None,
+        line: None,
+        column: None,
+        reason: format!("cannot read the profile: {e}"),
+    })?;
+    let profile = parse(path, &text)?;
+    let mut bodies = Vec::new();
+    for (i, t) in profile.targets.iter().enumerate() {
+        let body = match &t.body_file {
+            None => None,
+            Some(f) => {
+                let full = path.parent().unwrap_or(Path::new(".")).join(f);
+                Some(std::fs::read(&full).map_err(|e| {
+                    err(path, format!("targets[{i}].body_file"), format!("cannot read {}: {e}", full.display()))
+                })?)
+            }
+        };
+        bodies.push(body);
+    }
+    let recipients = if profile.targets.iter().any(|t| t.kind != TargetKind::Http) {
+        let base = path.parent().unwrap_or(Path::new("."));
+        recipients::Recipients::load(&profile.recipients, base).map_err(|(f, r)| err(path, f, r))?
+    } else {
+        recipients::Recipients::generate("1", 1)
+    };
+    Ok(Loaded { path: path.to_path_buf(), profile, bodies, recipients: std::sync::Arc::new(recipients) })
+}
+
+/// Parse and validate profile text; `path` is only used in error messages.
+pub fn parse(path: &Path, text: &str) -> Result<Profile, ProfileError> {
+    let profile: Profile = toml::from_str(text).map_err(|e| from_toml(path, text, &e))?;
+    validate(path, &profile)?;
+    Ok(profile)
+}
+
+pub(crate) fn err(path: &Path, field: impl Into<String>, reason: impl Into<String>) -> ProfileError {
+    ProfileError {
+        file: path.to_path_buf(),
+        field: Some(field.into()),
+        line: None,
+        column: None,
+        reason: reason.into(),
+    }
+}
+
+fn from_toml(path: &Path, text: &str, e: &toml::de::Error) -> ProfileError {
+    let (line, column, field) = match e.span() {
+        Some(span) => {
+            let (l, c) = line_col(text, span.start);
+            (Some(l), Some(c), field_at(text, l))
+        }
+        None => (None, None, None),
+    };
+    ProfileError { file: path.to_path_buf(), field, line, column, reason: e.message().trim().to_string() }
+}
+
+/// 1-based line and column of a byte offset.
+fn line_col(text: &str, offset: usize) -> (usize, usize) {
+    let offset = offset.min(text.len());
+    let before = &text[..offset];
+    let line = before.matches('\n').count() + 1;
+    let col = before.rsplit('\n').next().map_or(0, |s| s.chars().count()) + 1;
+    (line, col)
+}
+
+/// The dotted key on a line, prefixed by the table header above it (`load.rate`, `targets.url`).
+fn field_at(text: &str, line: usize) -> Option<String> {
+    let lines: Vec<&str> = text.lines().collect();
+    let this = lines.get(line.checked_sub(1)?)?.trim();
+    let key = this.split_once('=').map(|(k, _)| k.trim().trim_matches('"').to_string());
+    let table = lines[..line - 1].iter().rev().find_map(|l| {
+        let l = l.trim();
+        l.starts_with('[').then(|| l.trim_matches(|c| c == '[' || c == ']').trim().to_string())
+    });
+    match (table, key) {
+        (Some(t), Some(k)) => Some(format!("{t}.{k}")),
+        (None, Some(k)) => Some(k),
+        (Some(t), None) if this.starts_with('[') => Some(t),
+        _ => None,
+    }
+}
+
+impl Model {
+    /// "open" or "closed", as results name it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Model::Open => "open",
+            Model::Closed => "closed",
+        }
+    }
+}
+
+impl LoadSpec {
+    /// The arrival schedule of an open-loop load (none for a closed loop). Assumes a validated table.
+    pub fn schedule(&self) -> Option<Pacer> {
+        if self.model == Model::Closed {
+            return None;
+        }
+        Some(match self.rate {
+            Some(r) => {
+                let d = self.duration.map_or(Duration::ZERO, |d| d.0);
+                let p = Pacer::constant(r, d);
+                match self.max_requests {
+                    Some(m) => {
+                        Pacer::new(vec![Segment { from: r, to: r, secs: d.as_secs_f64() }], Some(m.min(p.total())))
+                    }
+                    None => p,
+                }
+            }
+            None => {
+                let st: Vec<(f64, Duration)> = self.stages.iter().map(|s| (s.to, s.over.0)).collect();
+                Pacer::stages(self.start_rate, &st, self.max_requests)
+            }
+        })
+    }
+
+    /// The highest requested rate of an open-loop load.
+    pub fn peak_rate(&self) -> Option<f64> {
+        match self.model {
+            Model::Closed => None,
+            Model::Open => Some(
+                self.rate.unwrap_or(0.0).max(self.start_rate).max(self.stages.iter().map(|s| s.to).fold(0.0, f64::max)),
+            ),
+        }
+    }
+}
+
+impl Profile {
+    /// A profile for `wabench plan` only: open loop with neither `rate` nor `stages` (the search sets them).
+    pub fn is_plan_only(&self) -> bool {
+        self.plan.is_some() && self.load.model == Model::Open && self.load.rate.is_none() && self.load.stages.is_empty()
+    }
+
+    /// The profile as it is stored in results: values taken from the environment are not in it, and
+    /// header values that look like credentials are replaced.
+    pub fn redacted(&self) -> Profile {
+        let mut p = self.clone();
+        for u in &mut p.simulator.onprem.users {
+            u.password = "<redacted>".into();
+        }
+        for t in &mut p.targets {
+            for (k, v) in t.headers.iter_mut() {
+                if endpoint::is_sensitive_header(k) {
+                    *v = "<redacted>".into();
+                }
+            }
+        }
+        p
+    }
+}
+
+/// The TOML example of a module doc (the first ```` ```toml ```` block of `//!` lines), without its
+/// `//!` prefixes and without table headers for which `keep_header` says no.
+#[cfg(test)]
+pub(crate) fn doc_toml(source: &str, keep_header: impl Fn(&str) -> bool) -> String {
+    let start = source.find("//! ```toml\n").expect("a toml example") + "//! ```toml\n".len();
+    let end = start + source[start..].find("//! ```").expect("the example ends");
+    source[start..end]
+        .lines()
+        .map(|l| l.trim_start_matches("//!").trim_start())
+        .filter(|l| !l.starts_with('[') || keep_header(l))
+        .collect::<Vec<_>>()
+        .join("\n")
+}

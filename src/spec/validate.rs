@@ -1,0 +1,257 @@
+//! Semantic checks of a parsed profile that serde cannot express: each error names the field and why.
+
+use std::path::Path;
+
+use super::endpoint::Endpoint;
+use super::{Dur, Model, Profile, ProfileError, TargetKind, TargetSpec, err};
+
+fn positive(path: &Path, field: &str, v: f64) -> Result<(), ProfileError> {
+    if !v.is_finite() || v <= 0.0 {
+        return Err(err(path, field, format!("must be a number greater than 0, got {v}")));
+    }
+    Ok(())
+}
+
+fn non_zero(path: &Path, field: &str, d: Option<Dur>) -> Result<(), ProfileError> {
+    if let Some(d) = d
+        && d.0.is_zero()
+    {
+        return Err(err(path, field, "must be longer than zero"));
+    }
+    Ok(())
+}
+
+/// Semantic checks that serde cannot express.
+pub fn validate(path: &Path, p: &Profile) -> Result<(), ProfileError> {
+    if p.name.trim().is_empty() {
+        return Err(err(path, "name", "must not be empty"));
+    }
+    if p.name.contains(['/', '\\']) || p.name.contains("..") {
+        return Err(err(path, "name", "must not contain '/', '\\' or '..' (it names a results folder)"));
+    }
+    let l = &p.load;
+    let max_rate = l.max_rate.unwrap_or(1_000_000.0);
+    positive(path, "load.max_rate", max_rate)?;
+    non_zero(path, "load.duration", l.duration)?;
+    non_zero(path, "load.timeout", l.timeout)?;
+    if let Some(c) = l.connections
+        && c == 0
+    {
+        return Err(err(path, "load.connections", "must be at least 1"));
+    }
+    if let Some(t) = l.threads
+        && t == 0
+    {
+        return Err(err(path, "load.threads", "must be at least 1"));
+    }
+    if l.max_requests == Some(0) {
+        return Err(err(path, "load.max_requests", "must be at least 1"));
+    }
+    if !l.start_rate.is_finite() || l.start_rate < 0.0 {
+        return Err(err(path, "load.start_rate", format!("must be 0 or more, got {}", l.start_rate)));
+    }
+    match l.model {
+        Model::Open => {
+            if let Some(m) = l.max_in_flight
+                && m < u64::from(l.connections.unwrap_or(1))
+            {
+                return Err(err(path, "load.max_in_flight", "must be at least `connections`"));
+            }
+            match (l.rate, l.stages.is_empty()) {
+                (Some(_), false) => {
+                    return Err(err(path, "load.rate", "give either `rate` (with `duration`) or `stages`, not both"));
+                }
+                (Some(r), true) => {
+                    positive(path, "load.rate", r)?;
+                    if r > max_rate {
+                        return Err(err(path, "load.rate", format!("{r} is above load.max_rate ({max_rate})")));
+                    }
+                    if l.duration.is_none() {
+                        return Err(err(path, "load.duration", "is required with a constant `rate`"));
+                    }
+                }
+                // A profile for `wabench plan` only: the search sets the rates.
+                (None, true) if p.plan.is_some() && l.duration.is_none() => {}
+                (None, true) => {
+                    return Err(err(
+                        path,
+                        "load",
+                        "an open-loop load needs `rate` and `duration`, or `stages` (or only a [plan] table, for `wabench plan`)",
+                    ));
+                }
+                (None, false) => {
+                    if l.duration.is_some() {
+                        return Err(err(path, "load.duration", "the stages give the duration; remove `duration`"));
+                    }
+                    for (i, s) in l.stages.iter().enumerate() {
+                        if !s.to.is_finite() || s.to < 0.0 {
+                            return Err(err(
+                                path,
+                                format!("load.stages[{i}].to"),
+                                format!("must be 0 or more, got {}", s.to),
+                            ));
+                        }
+                        if s.to > max_rate {
+                            return Err(err(
+                                path,
+                                format!("load.stages[{i}].to"),
+                                format!("{} is above load.max_rate ({max_rate})", s.to),
+                            ));
+                        }
+                        if s.over.0.is_zero() {
+                            return Err(err(path, format!("load.stages[{i}].over"), "must be longer than zero"));
+                        }
+                    }
+                    if l.stages.iter().all(|s| s.to == 0.0) && l.start_rate == 0.0 {
+                        return Err(err(path, "load.stages", "every stage has rate 0: nothing would be sent"));
+                    }
+                }
+            }
+            if l.think_time.is_some() {
+                return Err(err(path, "load.think_time", "applies to the closed model only"));
+            }
+        }
+        Model::Closed => {
+            if l.rate.is_some() || !l.stages.is_empty() {
+                return Err(err(
+                    path,
+                    "load.rate",
+                    "a closed-loop load has no arrival rate; use `connections` (virtual users)",
+                ));
+            }
+            if l.duration.is_none() && l.max_requests.is_none() {
+                return Err(err(path, "load.duration", "a closed-loop load needs `duration` or `max_requests`"));
+            }
+            if l.max_in_flight.is_some() {
+                return Err(err(path, "load.max_in_flight", "applies to the open model only"));
+            }
+        }
+    }
+    if l.model == Model::Open && !p.is_plan_only() && l.schedule().map(|s| s.total()) == Some(0) {
+        return Err(err(
+            path,
+            "load",
+            "the plan sends no request: the rate over the duration adds up to less than one",
+        ));
+    }
+    if p.targets.is_empty() {
+        return Err(err(path, "targets", "at least one [[targets]] entry is required"));
+    }
+    let mut names = std::collections::HashSet::new();
+    for (i, t) in p.targets.iter().enumerate() {
+        let f = |k: &str| format!("targets[{i}].{k}");
+        if t.name.trim().is_empty() || !t.name.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)) {
+            return Err(err(
+                path,
+                f("name"),
+                format!("{:?}: use letters, digits, '-', '_' or '.' (it names result files)", t.name),
+            ));
+        }
+        if !names.insert(t.name.as_str()) {
+            return Err(err(path, f("name"), format!("{:?} is used by two targets", t.name)));
+        }
+        validate_target(path, i, t)?;
+        if t.max_body == Some(0) {
+            return Err(err(path, f("max_body"), "must be at least 1"));
+        }
+    }
+    for (k, v) in &p.thresholds {
+        super::threshold::Threshold::parse(k, v).map_err(|r| err(path, format!("thresholds.{k}"), r))?;
+    }
+    if p.targets.iter().any(|t| t.kind != TargetKind::Http) {
+        p.messages.validate().map_err(|(f, r)| err(path, f, r))?;
+        if p.retry.max_attempts == 0 {
+            return Err(err(path, "retry.max_attempts", "must be at least 1 (1 = never retry)"));
+        }
+    }
+    if let Some(plan) = &p.plan {
+        plan.validate().map_err(|(f, r)| err(path, f, r))?;
+    }
+    if p.targets.iter().any(TargetSpec::is_embedded) {
+        p.simulator.validate().map_err(|e| err(path, "simulator", e.0))?;
+    }
+    Ok(())
+}
+
+fn validate_target(path: &Path, i: usize, t: &TargetSpec) -> Result<(), ProfileError> {
+    let f = |k: &str| format!("targets[{i}].{k}");
+    let only = |k: &str, set: bool, kinds: &str| -> Result<(), ProfileError> {
+        if set { Err(err(path, f(k), format!("applies to kind = {kinds} only"))) } else { Ok(()) }
+    };
+    let http = t.kind == TargetKind::Http;
+    let whatsapp = !http;
+    only("url", whatsapp && t.url.is_some(), "\"http\" (WhatsApp targets take `base_url`)")?;
+    only("method", whatsapp && t.method.is_some(), "\"http\"")?;
+    only("headers", whatsapp && !t.headers.is_empty(), "\"http\"")?;
+    only("headers_from_env", whatsapp && !t.headers_from_env.is_empty(), "\"http\"")?;
+    only("body", whatsapp && t.body.is_some(), "\"http\" (WhatsApp bodies come from [messages])")?;
+    only("body_file", whatsapp && t.body_file.is_some(), "\"http\"")?;
+    only("base_url", http && t.base_url.is_some(), "\"cloud\" or \"onprem\" (http targets take `url`)")?;
+    let cloud = t.kind == TargetKind::Cloud;
+    let onprem = t.kind == TargetKind::OnPrem;
+    only("api_version", !cloud && t.api_version.is_some(), "\"cloud\"")?;
+    only("phone_number_id", !cloud && t.phone_number_id.is_some(), "\"cloud\"")?;
+    only("token_env", !cloud && t.token_env.is_some(), "\"cloud\"")?;
+    only("token_file", !cloud && t.token_file.is_some(), "\"cloud\"")?;
+    only("username_env", !onprem && t.username_env.is_some(), "\"onprem\"")?;
+    only("password_env", !onprem && t.password_env.is_some(), "\"onprem\"")?;
+    only("new_password_env", !onprem && t.new_password_env.is_some(), "\"onprem\"")?;
+    if http {
+        let url = t.url.as_deref().ok_or_else(|| err(path, f("url"), "is required for kind = \"http\""))?;
+        Endpoint::parse(url).map_err(|r| err(path, f("url"), r))?;
+        let m = t.method.as_deref().unwrap_or("GET");
+        http::Method::from_bytes(m.as_bytes())
+            .map_err(|_| err(path, f("method"), format!("{m:?} is not an HTTP method")))?;
+        for (k, v) in &t.headers {
+            http::HeaderName::from_bytes(k.as_bytes())
+                .map_err(|_| err(path, f("headers"), format!("{k:?} is not a valid header name")))?;
+            http::HeaderValue::from_str(v)
+                .map_err(|_| err(path, f("headers"), format!("the value of {k:?} is not a valid header value")))?;
+        }
+        for (k, var) in &t.headers_from_env {
+            http::HeaderName::from_bytes(k.as_bytes())
+                .map_err(|_| err(path, f("headers_from_env"), format!("{k:?} is not a valid header name")))?;
+            if var.is_empty() {
+                return Err(err(path, f("headers_from_env"), format!("no environment variable named for {k:?}")));
+            }
+        }
+        if t.body.is_some() && t.body_file.is_some() {
+            return Err(err(path, f("body"), "give either `body` or `body_file`, not both"));
+        }
+        return Ok(());
+    }
+    let base = t.base_url.as_deref().ok_or_else(|| {
+        err(path, f("base_url"), "is required: the API's URL, or \"embedded\" for the built-in simulator")
+    })?;
+    if base != "embedded" {
+        Endpoint::parse(base).map_err(|r| err(path, f("base_url"), r))?;
+        if cloud {
+            if t.phone_number_id.as_deref().is_none_or(|p| p.trim().is_empty()) {
+                return Err(err(path, f("phone_number_id"), "is required for a Cloud API target"));
+            }
+            if t.token_env.is_none() && t.token_file.is_none() {
+                return Err(err(
+                    path,
+                    f("token_env"),
+                    "give `token_env` (an environment variable) or `token_file` holding the access token",
+                ));
+            }
+        }
+        if onprem && (t.username_env.is_none() || t.password_env.is_none()) {
+            return Err(err(
+                path,
+                f("username_env"),
+                "give `username_env` and `password_env`: environment variables with the login",
+            ));
+        }
+    }
+    if cloud && t.token_env.is_some() && t.token_file.is_some() {
+        return Err(err(path, f("token_env"), "give either `token_env` or `token_file`, not both"));
+    }
+    if let Some(v) = &t.api_version
+        && !(v.starts_with('v') && v[1..].split('.').all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_digit())))
+    {
+        return Err(err(path, f("api_version"), format!("{v:?} is not a Graph API version like \"v23.0\"")));
+    }
+    Ok(())
+}

@@ -1,0 +1,68 @@
+//! The profile's `[webhooks]` table: where the receiver listens and where its secrets are found.
+//! Secrets are never stored here, only where to find them; `webhook` resolves them.
+
+use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+/// Largest accepted webhook body by default, in bytes.
+pub const DEFAULT_MAX_BODY_BYTES: usize = 1024 * 1024;
+/// Default capacity of the queue between the receiver's HTTP handlers and the tracker.
+pub const DEFAULT_BACKLOG: usize = 8192;
+
+/// Default environment variable holding the app secret.
+pub const DEFAULT_APP_SECRET_ENV: &str = "WABENCH_APP_SECRET";
+/// Default environment variable holding the handshake verify token.
+pub const DEFAULT_VERIFY_TOKEN_ENV: &str = "WABENCH_VERIFY_TOKEN";
+
+/// The profile's `[webhooks]` table. Secrets are never stored here, only where to find them,
+/// so serializing this struct cannot leak them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct WebhookConfig {
+    /// Address the receiver binds.
+    pub listen: SocketAddr,
+    /// Request path of the endpoint.
+    pub path: String,
+    /// Require `X-Hub-Signature-256` (Cloud). `false` for on-prem, which does not sign.
+    pub verify_signature: bool,
+    /// Environment variable holding the app secret (used unless `app_secret_file` is set).
+    pub app_secret_env: Option<String>,
+    /// File holding the app secret (surrounding whitespace ignored); takes precedence.
+    pub app_secret_file: Option<PathBuf>,
+    /// Environment variable holding the handshake verify token; when unset or absent from the
+    /// environment, every handshake is refused.
+    pub verify_token_env: Option<String>,
+    /// Largest accepted webhook body, in bytes.
+    pub max_body: usize,
+    /// Capacity of the queue between the HTTP handlers and the tracker, in webhooks.
+    pub backlog: usize,
+    /// How long a message id is remembered (e.g. "10m").
+    #[serde(with = "crate::units::duration::serde")]
+    pub horizon: Duration,
+    /// Most message ids remembered at once.
+    pub max_tracked: usize,
+    /// How long after the last send the run waits for final statuses (e.g. "10s").
+    #[serde(with = "crate::units::duration::serde")]
+    pub grace: Duration,
+}
+
+impl Default for WebhookConfig {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::LOCALHOST, 0)),
+            path: "/webhook".to_owned(),
+            verify_signature: true,
+            app_secret_env: Some(DEFAULT_APP_SECRET_ENV.to_owned()),
+            app_secret_file: None,
+            verify_token_env: Some(DEFAULT_VERIFY_TOKEN_ENV.to_owned()),
+            max_body: DEFAULT_MAX_BODY_BYTES,
+            backlog: DEFAULT_BACKLOG,
+            horizon: Duration::from_secs(600),
+            max_tracked: 1_000_000,
+            grace: Duration::from_secs(10),
+        }
+    }
+}

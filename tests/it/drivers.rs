@@ -1,0 +1,159 @@
+//! The WhatsApp drivers against the embedded simulator: every error code the simulator can provoke is
+//! classified by its code, and retried (or not) as the code's policy says, with retries counted apart.
+
+use std::collections::BTreeMap;
+
+use wabench::app::run::{Options, run_profile};
+
+/// Run a profile; return (outcome counts, sent, retries) of its only target.
+fn run(text: &str, files: &[(&str, &str)]) -> (BTreeMap<String, u64>, u64, u64) {
+    let dir = tempfile::tempdir().unwrap();
+    for (name, body) in files {
+        std::fs::write(dir.path().join(name), body).unwrap();
+    }
+    let path = dir.path().join("p.toml");
+    std::fs::write(&path, text).unwrap();
+    let loaded = wabench::spec::load(&path).unwrap_or_else(|e| panic!("{e}"));
+    let (_tx, rx) = tokio::sync::watch::channel(false);
+    let f =
+        run_profile(&loaded, &Options { out: Some(dir.path().join("out")), ..Options::new(dir.path()) }, rx).unwrap();
+    assert!(f.error.is_none(), "{:?}", f.error);
+    let t = &f.run.targets[0];
+    let counts = t.outcomes.iter().map(|o| (o.key.clone(), o.count)).collect();
+    assert_eq!(t.requests.ok + t.requests.errors + t.requests.cancelled, t.requests.sent + t.requests.retries);
+    (counts, t.requests.sent, t.requests.retries)
+}
+
+const FAST: &str = "[simulator.latency]\ndistribution = \"constant\"\nmedian = \"1ms\"\n";
+
+fn profile(kind: &str, rate: u32, extra: &str) -> String {
+    format!(
+        "name = \"codes\"\n[load]\nrate = {rate}\nduration = \"1s\"\nconnections = 8\ndrain = \"2s\"\n[retry]\nmax_attempts = 3\nbackoff = \"50ms\"\nunavailable_wait = \"200ms\"\n{FAST}{extra}\n[[targets]]\nname = \"t\"\nkind = \"{kind}\"\nbase_url = \"embedded\"\n"
+    )
+}
+
+#[test]
+fn recipient_errors_are_classified_and_never_retried() {
+    // Recipients by suffix: 0000 undeliverable (131026), 4747 re-engagement for non-templates (131047),
+    // a Cuban number (sanctioned: 131026), a Turkish one (allowed).
+    let csv = "phone\n+15550010000\n+15550014747\n+5355501234\n+905550123456\n";
+    let (c, sent, retries) =
+        run(&profile("cloud", 40, "[recipients]\nfile = \"r.csv\"\n[messages]\ntext = 1\n"), &[("r.csv", csv)]);
+    assert_eq!(sent, 40);
+    assert_eq!(retries, 0, "{c:?}");
+    assert_eq!(c.get("api_131026"), Some(&20), "{c:?}");
+    assert_eq!(c.get("api_131047"), Some(&10), "{c:?}");
+    assert_eq!(c.get("ok"), Some(&10), "{c:?}");
+}
+
+#[test]
+fn marketing_template_limit_is_classified() {
+    let csv = "+15550014949\n";
+    let (c, _, retries) = run(
+        &profile(
+            "cloud",
+            10,
+            "[recipients]\nfile = \"r.csv\"\n[messages]\ntext = 0\ntemplate = 1\n[simulator.cloud]\npair_limit = { enabled = false }\n",
+        ),
+        &[("r.csv", csv)],
+    );
+    assert_eq!(c.get("api_131049"), Some(&10), "{c:?}");
+    assert_eq!(retries, 0);
+}
+
+#[test]
+fn throughput_limit_is_retried_with_backoff() {
+    // 5 messages/s allowed, 30 offered in one second: the rest get 130429 and are retried.
+    let (c, sent, retries) = run(&profile("cloud", 30, "[simulator.cloud]\nthroughput_mps = 5\n"), &[]);
+    assert_eq!(sent, 30);
+    assert!(c.get("api_130429").copied().unwrap_or(0) >= 20, "{c:?}");
+    assert!(retries >= 20, "throttled messages are retried: {retries}");
+    assert!(retries <= 2 * 30, "at most max_attempts - 1 retries each");
+}
+
+#[test]
+fn pair_rate_limit_is_retried() {
+    // One recipient, 20 messages in a second: beyond the burst allowance the pair limit answers 131056.
+    let csv = "+15550012345\n";
+    let (c, _, retries) = run(
+        &profile(
+            "cloud",
+            20,
+            "[recipients]\nfile = \"r.csv\"\n[simulator.cloud.pair_limit]\nenabled = true\ninterval = \"6s\"\nburst = 5\n",
+        ),
+        &[("r.csv", csv)],
+    );
+    assert!(c.get("api_131056").copied().unwrap_or(0) >= 10, "{c:?}");
+    assert!(retries > 0);
+}
+
+#[test]
+fn downtime_answers_code_2_and_is_waited_out() {
+    // Down for the first 600 ms: code 2 (HTTP 503), retried after unavailable_wait (200 ms).
+    let (c, sent, retries) =
+        run(&profile("cloud", 20, "[[simulator.downtime]]\nstart = \"0s\"\nduration = \"600ms\"\n"), &[]);
+    assert_eq!(sent, 20);
+    assert!(c.get("api_2").copied().unwrap_or(0) >= 5, "{c:?}");
+    assert!(retries >= 5);
+    assert!(c.get("ok").copied().unwrap_or(0) >= 15, "after the downtime messages go through: {c:?}");
+}
+
+#[test]
+fn bad_token_is_190_and_not_retried() {
+    let dir_token = "invalid-token-for-test";
+    // SAFETY of the test: the variable is only read by this test's profile.
+    unsafe { std::env::set_var("WABENCH_DRIVER_TEST_BAD_TOKEN", dir_token) };
+    let (c, _, retries) = run(
+        &profile("cloud", 10, "").replace(
+            "base_url = \"embedded\"\n",
+            "base_url = \"embedded\"\ntoken_env = \"WABENCH_DRIVER_TEST_BAD_TOKEN\"\n",
+        ),
+        &[],
+    );
+    assert_eq!(c.get("api_190"), Some(&10), "{c:?}");
+    assert_eq!(retries, 0);
+}
+
+#[test]
+fn onprem_request_limit_1015_is_retried() {
+    // /v1/messages allows 5 requests/s with a burst of 5: 40 in a second mostly get 1015.
+    let (c, sent, retries) =
+        run(&profile("onprem", 40, "[simulator.onprem]\nmessages_rps = 5\nmessages_burst = 5\n"), &[]);
+    assert_eq!(sent, 40);
+    assert!(c.get("api_1015").copied().unwrap_or(0) >= 20, "{c:?}");
+    assert!(retries >= 20);
+}
+
+#[test]
+fn onprem_overload_1016_when_one_shard_is_swamped() {
+    let (c, _, _) = run(
+        &profile(
+            "onprem",
+            200,
+            "[simulator.onprem]\nshards = 1\nper_shard_mps = 10.0\nmessages_rps = 0\noverload_queue_delay = \"300ms\"\n",
+        ),
+        &[],
+    );
+    assert!(c.get("api_1016").copied().unwrap_or(0) >= 50, "{c:?}");
+}
+
+#[test]
+fn onprem_token_expiry_logs_in_again() {
+    // Tokens live 300 ms: the session renews them before expiry (or after a 401) and messages go through.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("p.toml");
+    std::fs::write(
+        &path,
+        profile("onprem", 20, "[simulator.onprem]\ntoken_ttl = \"300ms\"\nmessages_rps = 0\n")
+            .replace("duration = \"1s\"", "duration = \"2s\""),
+    )
+    .unwrap();
+    let loaded = wabench::spec::load(&path).unwrap();
+    let (_tx, rx) = tokio::sync::watch::channel(false);
+    let f =
+        run_profile(&loaded, &Options { out: Some(dir.path().join("out")), ..Options::new(dir.path()) }, rx).unwrap();
+    let t = &f.run.targets[0];
+    let logins = t.extra.as_ref().and_then(|e| e["logins"].as_u64()).unwrap();
+    assert!(logins >= 3, "the session logged in {logins} times in 2 s with a 300 ms token");
+    assert!(t.requests.ok >= 36, "{:?}", t.outcomes);
+}

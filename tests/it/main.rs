@@ -1,0 +1,22 @@
+//! wabench's integration tests, in one binary (one link on two cores instead of one per file). Each
+//! module is one area; `support` holds the helpers they share.
+
+mod cli;
+mod deploy;
+mod driver_bodies;
+mod drivers;
+mod durability;
+mod engine;
+mod fuzz;
+mod hostile;
+mod layers;
+mod plan;
+mod report;
+mod report_browser;
+mod secrets;
+mod shards;
+mod sim_api;
+mod sim_hooks;
+mod support;
+mod webhook_receiver;
+mod webhook_tracker;

@@ -1,0 +1,133 @@
+//! Sharded runs: shards add up to the whole plan, and `merge` joins their results exactly.
+
+use crate::support::common;
+
+use std::process::Command;
+
+use common::{Behaviour, start};
+use wabench::app::run::{Options, run_profile};
+use wabench::results::Shard;
+use wabench::results::{Summary, hlog};
+
+#[test]
+fn two_shards_merge_into_the_whole_plan_exactly() {
+    let s = start(Behaviour::default());
+    let dir = tempfile::tempdir().unwrap();
+    let path = common::profile(
+        dir.path(),
+        &format!(
+            "name = \"sharded\"\n[load]\nstages = [{{ to = 300, over = \"1s\" }}, {{ to = 300, over = \"1s\" }}]\nconnections = 8\n[[targets]]\nname = \"t\"\nkind = \"http\"\nurl = \"http://{}/\"\n[thresholds]\n\"error_rate\" = \"< 1%\"\n",
+            s.addr
+        ),
+    );
+    let loaded = wabench::spec::load(&path).unwrap();
+    let whole = wabench::engine::Plan::from_spec(&loaded.profile.load).expected_requests().unwrap();
+    let mut parts = Vec::new();
+    for i in 0..2 {
+        let (_tx, rx) = tokio::sync::watch::channel(false);
+        let out = dir.path().join(format!("shard{i}"));
+        let opts = Options { out: Some(out.clone()), shard: Shard { index: i, count: 2 }, ..Options::new(dir.path()) };
+        let f = run_profile(&loaded, &opts, rx).unwrap();
+        assert_eq!(f.run.shard, Some(Shard { index: i, count: 2 }));
+        assert_eq!(f.run.targets[0].connections, 4);
+        parts.push(out);
+    }
+    let merged_dir = dir.path().join("merged");
+    let out = Command::new(env!("CARGO_BIN_EXE_wabench"))
+        .arg("merge")
+        .args(&parts)
+        .arg("--out")
+        .arg(&merged_dir)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let merged = wabench::results::read_run(&merged_dir).unwrap();
+    let t = &merged.targets[0];
+    assert_eq!(t.requests.planned, Some(whole));
+    assert_eq!(t.requests.sent, whole, "the shards sent every request of the plan once");
+    assert_eq!(t.requests.ok, whole);
+    assert!(merged.passed && merged.thresholds.len() == 1);
+
+    // The merged whole-run histograms are the parts' added: summaries equal exactly.
+    let mut latency = wabench::results::histogram();
+    let mut service = wabench::results::histogram();
+    for p in &parts {
+        for e in hlog::read(&p.join("t.totals.hlog")).unwrap().entries {
+            match e.tag.as_deref() {
+                Some("latency") => latency.add(&e.histogram).unwrap(),
+                Some("service_time") => service.add(&e.histogram).unwrap(),
+                _ => {}
+            }
+        }
+    }
+    assert_eq!(t.latency_us, Summary::of(&latency));
+    assert_eq!(t.service_time_us, Summary::of(&service));
+    assert_eq!(t.latency_us.count, whole);
+    // The merged interval log and timeline hold every request.
+    assert_eq!(hlog::read(&merged_dir.join("t.hlog")).unwrap().total().unwrap().len(), whole);
+    let csv = std::fs::read_to_string(merged_dir.join("timeline.csv")).unwrap();
+    let started: u64 = csv.lines().skip(1).map(|l| l.split(',').nth(3).unwrap().parse::<u64>().unwrap()).sum();
+    assert_eq!(started, whole);
+    let requested: u64 = csv.lines().skip(1).map(|l| l.split(',').nth(2).unwrap().parse::<u64>().unwrap_or(0)).sum();
+    assert_eq!(requested, whole);
+    assert!(merged_dir.join("report.html").exists());
+}
+
+#[test]
+fn four_shard_processes_against_one_simulator_add_up() {
+    // One simulator on loopback, four wabench processes each sending a quarter of the plan.
+    let (tx, rx) = std::sync::mpsc::channel();
+    let sim = std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        rt.block_on(async move {
+            let h = wabench::sim::spawn_local(wabench::spec::sim::SimConfig::benchmark(wabench::sim::Flavor::Cloud))
+                .await
+                .unwrap();
+            let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+            tx.send((h.addr, stop_tx)).unwrap();
+            let _ = stop_rx.await;
+            let stats = h.stats();
+            h.shutdown().await.unwrap();
+            stats
+        })
+    });
+    let (addr, stop) = rx.recv().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let path = common::profile(
+        dir.path(),
+        &format!(
+            "name = \"four\"\nseed = 7\n[load]\nrate = 400\nduration = \"2s\"\nconnections = 16\n[recipients]\ncountry_code = \"44\"\ncount = 1000\n[[targets]]\nname = \"cloud\"\nkind = \"cloud\"\nbase_url = \"http://{addr}\"\nphone_number_id = \"106540352242922\"\ntoken_env = \"WABENCH_SHARD_TEST_TOKEN\"\n"
+        ),
+    );
+    let children: Vec<_> = (0..4)
+        .map(|i| {
+            Command::new(env!("CARGO_BIN_EXE_wabench"))
+                .args(["run", path.to_str().unwrap(), "--quiet", "--shard", &format!("{i}/4"), "--out"])
+                .arg(dir.path().join(format!("s{i}")))
+                .env("WABENCH_SHARD_TEST_TOKEN", "shard-test-token")
+                .output()
+                .unwrap()
+        })
+        .collect();
+    for c in &children {
+        assert!(c.status.success(), "{}", String::from_utf8_lossy(&c.stderr));
+    }
+    let merged_dir = dir.path().join("merged");
+    let out = Command::new(env!("CARGO_BIN_EXE_wabench"))
+        .arg("merge")
+        .args((0..4).map(|i| dir.path().join(format!("s{i}"))))
+        .arg("--out")
+        .arg(&merged_dir)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    stop.send(()).unwrap();
+    let stats = sim.join().unwrap();
+    let merged = wabench::results::read_run(&merged_dir).unwrap();
+    let t = &merged.targets[0];
+    assert_eq!(t.requests.sent, 800);
+    assert_eq!(t.requests.ok + t.requests.errors, 800 + t.requests.retries);
+    assert_eq!(stats.requests, 800 + t.requests.retries, "the simulator saw every attempt once");
+    assert_eq!(t.requests.ok, stats.accepted);
+    assert_eq!(t.connections, 16);
+}

@@ -1,0 +1,111 @@
+//! A small loopback HTTP server for the end-to-end tests: fixed JSON answers, optional delay, optional
+//! periodic stalls, an HTTP/2 (h2c) mode and a mode that accepts connections and never answers.
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper::service::service_fn;
+use hyper::{Request, Response};
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use tokio::net::TcpListener;
+
+#[derive(Clone, Debug, Default)]
+pub struct Behaviour {
+    /// Added to every response.
+    pub delay: Duration,
+    /// Every `period`, answers are held until `stall` into the period has passed.
+    pub stall: Option<(Duration, Duration)>,
+    /// Status code of every answer (default 200).
+    pub status: Option<u16>,
+    /// Accept and read requests, never answer.
+    pub silent: bool,
+    pub http2: bool,
+}
+
+pub struct Server {
+    pub addr: SocketAddr,
+    pub hits: Arc<AtomicU64>,
+    _rt: std::thread::JoinHandle<()>,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
+        }
+    }
+}
+
+/// Start a server on 127.0.0.1:0 in its own thread; returns once it is listening.
+pub fn start(b: Behaviour) -> Server {
+    let std_listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind loopback");
+    std_listener.set_nonblocking(true).unwrap();
+    let addr = std_listener.local_addr().unwrap();
+    let hits = Arc::new(AtomicU64::new(0));
+    let (tx, mut rx) = tokio::sync::oneshot::channel();
+    let h = hits.clone();
+    let rt = std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        rt.block_on(async move {
+            let listener = TcpListener::from_std(std_listener).unwrap();
+            let epoch = Instant::now();
+            loop {
+                tokio::select! {
+                    _ = &mut rx => return,
+                    acc = listener.accept() => {
+                        let Ok((sock, _)) = acc else { continue };
+                        let _ = sock.set_nodelay(true);
+                        let (b, h) = (b.clone(), h.clone());
+                        let h2 = b.http2;
+                        tokio::spawn(async move {
+                            let svc = service_fn(move |req: Request<hyper::body::Incoming>| {
+                                let (b, h) = (b.clone(), h.clone());
+                                async move {
+                                    h.fetch_add(1, Ordering::Relaxed);
+                                    drop(req);
+                                    if b.silent {
+                                        std::future::pending::<()>().await;
+                                    }
+                                    if let Some((period, stall)) = b.stall {
+                                        let t = epoch.elapsed();
+                                        let into = Duration::from_nanos((t.as_nanos() % period.as_nanos()) as u64);
+                                        if into < stall {
+                                            tokio::time::sleep(stall - into).await;
+                                        }
+                                    }
+                                    if !b.delay.is_zero() {
+                                        tokio::time::sleep(b.delay).await;
+                                    }
+                                    let mut r = Response::new(Full::new(Bytes::from_static(b"{\"ok\":true}")));
+                                    *r.status_mut() = hyper::StatusCode::from_u16(b.status.unwrap_or(200)).unwrap();
+                                    Ok::<_, Infallible>(r)
+                                }
+                            });
+                            let io = TokioIo::new(sock);
+                            if h2 {
+                                let _ = hyper::server::conn::http2::Builder::new(TokioExecutor::new()).serve_connection(io, svc).await;
+                            } else {
+                                let _ = hyper::server::conn::http1::Builder::new().serve_connection(io, svc).await;
+                            }
+                        });
+                    }
+                }
+            }
+        });
+    });
+    Server { addr, hits, _rt: rt, stop: Some(tx) }
+}
+
+/// Write a profile into `dir` and return its path.
+pub fn profile(dir: &Path, text: &str) -> PathBuf {
+    let p = dir.join("profile.toml");
+    std::fs::write(&p, text).unwrap();
+    p
+}
