@@ -13,6 +13,50 @@
 //! - [`sim`]: the embedded simulator of both APIs (just another server on a loopback port).
 //! - [`app`]: run, capacity planning, merge, the live metrics endpoint, threshold verdicts.
 //! - [`report`]: terminal summary, charts, `report.html`, `compare`, CI outputs.
+//!
+//! # The API an embedding program may rely on
+//! - [`load_profile`] reads and validates a profile ([`spec::Profile`]; errors are
+//!   [`spec::ProfileError`], naming file, line, field and reason);
+//! - [`run_profile`] runs it with [`RunOptions`] and writes the results folder ([`app::AppError`] when
+//!   it cannot; Ctrl-C is the `stop` channel);
+//! - [`read_run`] and [`results::folder::load`] read a results folder back ([`results::ResultsError`]);
+//!   [`report::write_report`] (re)draws its `report.html`;
+//! - [`sim`] and [`webhook`] are servers to embed in a program's own tests.
+//!
+//! Everything else is public for the project's own tests and benchmarks and may change.
+//!
+//! ```
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let dir = tempfile::tempdir()?;
+//! let profile = dir.path().join("doc.toml");
+//! std::fs::write(
+//!     &profile,
+//!     r#"
+//! name = "doc"
+//! [load]
+//! rate = 20
+//! duration = "1s"
+//! [[targets]]
+//! name = "cloud"
+//! kind = "cloud"
+//! base_url = "embedded"   # the built-in Cloud API simulator on a loopback port
+//! "#,
+//! )?;
+//! let loaded = wabench::load_profile(&profile)?;
+//! let mut opts = wabench::RunOptions::new(dir.path().join("results"));
+//! opts.report = false;
+//! let (_ctrl_c, stop) = tokio::sync::watch::channel(false);
+//! let finished = wabench::run_profile(&loaded, &opts, stop)?;
+//! let run = wabench::read_run(&finished.dir)?;
+//! let r = &run.targets[0].requests;
+//! assert_eq!(r.sent, 20);
+//! // Every attempt ended: accepted, or an error classified by the API's code (the simulator, like
+//! // the real API, turns some recipients away).
+//! assert_eq!(r.sent + r.retries, r.ok + r.errors + r.cancelled);
+//! assert!(r.ok > 0);
+//! # Ok(())
+//! # }
+//! ```
 
 pub mod app;
 pub mod drivers;
@@ -23,6 +67,10 @@ pub mod sim;
 pub mod spec;
 pub mod units;
 pub mod webhook;
+
+pub use app::run::{Options as RunOptions, run_profile};
+pub use results::read_run;
+pub use spec::load as load_profile;
 
 /// Exit code when a threshold was crossed (as k6 does).
 pub const EXIT_THRESHOLDS: i32 = 99;

@@ -9,6 +9,7 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 
+use super::AppError;
 use super::session::{Session, Setup};
 use crate::engine::{Plan, run_target};
 use crate::spec::capacity::PlanSpec;
@@ -118,7 +119,7 @@ pub fn search(
     spec: &PlanSpec,
     stop: watch::Receiver<bool>,
     progress: &mut dyn FnMut(&str),
-) -> Result<Vec<Breakpoint>, String> {
+) -> Result<Vec<Breakpoint>, AppError> {
     let mut out = Vec::new();
     for (i, t) in loaded.profile.targets.iter().enumerate() {
         let mut steps: Vec<Step> = Vec::new();

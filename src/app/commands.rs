@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::SystemTime;
 
+use super::AppError;
 use super::cli::{Command, RunArgs, SimFlavor};
 use super::run;
 use super::validate::{dry_run_text, plan_text, unconfirmed_real_targets};
@@ -34,7 +35,7 @@ impl Exit {
 }
 
 /// Carry out one command.
-pub fn execute(command: Command) -> Result<Exit, String> {
+pub fn execute(command: Command) -> Result<Exit, AppError> {
     match command {
         Command::Validate { profile } => {
             print!("{}", plan_text(&load(&profile)?));
@@ -65,12 +66,12 @@ pub fn execute(command: Command) -> Result<Exit, String> {
     }
 }
 
-fn load(path: &Path) -> Result<Loaded, String> {
-    spec::load(path).map_err(|e| e.to_string())
+fn load(path: &Path) -> Result<Loaded, AppError> {
+    Ok(spec::load(path)?)
 }
 
 /// `wabench run`.
-fn run(a: RunArgs) -> Result<Exit, String> {
+fn run(a: RunArgs) -> Result<Exit, AppError> {
     let shard = shard_of(a.shard.as_deref())?;
     let start_at = a.start_at.as_deref().map(|s| run::parse_start_at(s, SystemTime::now())).transpose()?;
     let loaded = load(&a.profile)?;
@@ -114,7 +115,7 @@ fn run(a: RunArgs) -> Result<Exit, String> {
             .map_err(|e| format!("{}: {e}", path.display()))?;
     }
     if let Some(e) = finished.error {
-        return Err(e);
+        return Err(e.into());
     }
     if let Some(why) = &finished.run.aborted {
         eprintln!("wabench: stopped early, a threshold was crossed: {why}");
@@ -131,7 +132,7 @@ fn run(a: RunArgs) -> Result<Exit, String> {
 }
 
 /// `wabench plan`.
-fn plan(profile: &Path, out: Option<PathBuf>, results: &Path, yes: bool) -> Result<Exit, String> {
+fn plan(profile: &Path, out: Option<PathBuf>, results: &Path, yes: bool) -> Result<Exit, AppError> {
     let loaded = load(profile)?;
     let real = unconfirmed_real_targets(&loaded, yes);
     if !real.is_empty() {
@@ -139,7 +140,8 @@ fn plan(profile: &Path, out: Option<PathBuf>, results: &Path, yes: bool) -> Resu
             "{}: target(s) {} would send real, billable WhatsApp messages; set confirm_real_traffic = true or pass --yes",
             profile.display(),
             real.join(", ")
-        ));
+        )
+        .into());
     }
     let stop = stop_on_signals();
     let spec = loaded.profile.plan.clone().unwrap_or_default();
@@ -157,7 +159,7 @@ fn simulate(
     listen: std::net::SocketAddr,
     profile: Option<std::path::PathBuf>,
     benchmark: bool,
-) -> Result<Exit, String> {
+) -> Result<Exit, AppError> {
     let flavor = match flavor {
         SimFlavor::Cloud => crate::sim::Flavor::Cloud,
         SimFlavor::Onprem => crate::sim::Flavor::OnPrem,
@@ -165,7 +167,7 @@ fn simulate(
     let mut cfg = match (&profile, benchmark) {
         (Some(p), _) => match spec::load(p) {
             Ok(l) => l.profile.simulator,
-            Err(e) => return Err(e.to_string()),
+            Err(e) => return Err(e.into()),
         },
         (None, true) => crate::spec::sim::SimConfig::benchmark(flavor),
         (None, false) => crate::spec::sim::SimConfig::default(),
@@ -173,7 +175,7 @@ fn simulate(
     cfg.flavor = flavor;
     let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
-        Err(e) => return Err(format!("cannot start a runtime: {e}")),
+        Err(e) => return Err(format!("cannot start a runtime: {e}").into()),
     };
     let res: Result<(), String> = rt.block_on(async move {
         let listener =
@@ -185,7 +187,7 @@ fn simulate(
         };
         crate::sim::serve(listener, cfg, shutdown).await.map_err(|e| e.to_string())
     });
-    res.map(|()| Exit::Success)
+    Ok(res.map(|()| Exit::Success)?)
 }
 
 /// `--shard`, else JOB_COMPLETION_INDEX (Kubernetes Indexed Jobs) with WABENCH_SHARDS.

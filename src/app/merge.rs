@@ -9,6 +9,7 @@ use std::time::{Duration, SystemTime};
 use chrono::{DateTime, Utc};
 use hdrhistogram::Histogram;
 
+use super::AppError;
 use crate::results::{
     self, Counts, Rates, Run, RunData, Summary, TargetHead, TargetResult, TimelineRow, files, histogram, hlog, timeline,
 };
@@ -55,7 +56,7 @@ fn secs_since_epoch(t: DateTime<Utc>) -> f64 {
 }
 
 /// Merge result folders into `out`; returns the merged run. Folders must hold the same targets.
-pub fn merge(dirs: &[PathBuf], out: &Path) -> Result<Run, String> {
+pub fn merge(dirs: &[PathBuf], out: &Path) -> Result<Run, AppError> {
     if dirs.len() < 2 {
         return Err("merge needs at least two results folders".into());
     }
@@ -71,7 +72,8 @@ pub fn merge(dirs: &[PathBuf], out: &Path) -> Result<Run, String> {
                 other,
                 names,
                 first.dir.display()
-            ));
+            )
+            .into());
         }
     }
     std::fs::create_dir_all(out).map_err(|e| format!("{}: {e}", out.display()))?;

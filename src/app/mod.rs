@@ -3,14 +3,16 @@
 //! it down; `merge` joins the parts of a sharded run.
 
 mod abort;
-pub mod background;
+pub(crate) mod background;
 pub mod capacity;
 pub mod cli;
 pub mod commands;
-pub mod live;
-pub mod merge;
+mod error;
+pub(crate) mod live;
+pub(crate) mod merge;
 mod progress;
 pub mod run;
-pub mod session;
+pub(crate) mod session;
 pub mod thresholds;
 pub mod validate;
+pub use error::AppError;

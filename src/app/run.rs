@@ -12,6 +12,7 @@ use std::time::{Duration, SystemTime};
 use chrono::{DateTime, Utc};
 use tokio::sync::watch;
 
+use super::AppError;
 use super::abort::Abort;
 use super::session::{Session, Setup};
 use super::validate::{describe, unconfirmed_real_targets};
@@ -85,7 +86,7 @@ pub struct Finished {
 }
 
 /// Run every target of a profile and write the results folder.
-pub fn run_profile(loaded: &Loaded, opts: &Options, stop: watch::Receiver<bool>) -> Result<Finished, String> {
+pub fn run_profile(loaded: &Loaded, opts: &Options, stop: watch::Receiver<bool>) -> Result<Finished, AppError> {
     let p = &loaded.profile;
     let plan = Plan::sharded(&p.load, opts.shard);
     preflight(loaded, opts, &plan)?;

@@ -1,7 +1,7 @@
 //! Drivers: the implementations of the engine's [`Target`] for each kind of target (plain HTTP, the
 //! WhatsApp Cloud API and On-Premises API), and the factory that builds one from a profile entry.
 
-pub mod http;
+pub(crate) mod http;
 pub mod whatsapp;
 
 use std::sync::Arc;

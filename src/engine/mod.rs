@@ -3,11 +3,11 @@
 //! intended start), the transport, the [`Target`](target::Target) trait the drivers implement, the
 //! per-thread recorders and the aggregator that writes per-second intervals. It knows no API.
 
-pub mod aggregate;
-pub mod conn;
+pub(crate) mod aggregate;
+pub(crate) mod conn;
 pub mod executor;
 pub mod metrics;
-pub mod plan;
+pub(crate) mod plan;
 pub mod target;
 
 pub use executor::{TargetRun, run_target};

@@ -5,8 +5,8 @@
 pub mod charts;
 pub mod ci;
 pub mod compare;
-pub mod figures;
-pub mod html;
+pub(crate) mod figures;
+pub(crate) mod html;
 pub mod summary;
 
 use std::path::{Path, PathBuf};

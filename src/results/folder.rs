@@ -8,7 +8,7 @@ use hdrhistogram::Histogram;
 
 use super::files::{RUN_JSON, TIMELINE};
 use super::timeline::{self, TimelineRow};
-use super::{Run, TargetResult, histogram, hlog, read_run};
+use super::{ResultsError, Run, TargetResult, histogram, hlog, read_run};
 
 /// One second of latencies from the interval log.
 #[derive(Debug, Clone)]
@@ -56,9 +56,9 @@ pub struct RunData {
 }
 
 /// Read a results folder: run.json, each target's interval log and timeline.csv.
-pub fn load(dir: &Path) -> Result<RunData, String> {
+pub fn load(dir: &Path) -> Result<RunData, ResultsError> {
     if !dir.is_dir() {
-        return Err(format!("{}: not a results folder (no such directory)", dir.display()));
+        return Err(ResultsError::NoFolder { path: dir.to_path_buf() });
     }
     if super::recover::recoverable(dir) {
         return super::recover::recover(dir);
@@ -66,17 +66,18 @@ pub fn load(dir: &Path) -> Result<RunData, String> {
     let run = read_run(dir)?;
     let timeline_path = dir.join(TIMELINE);
     let mut timelines = match fs::read_to_string(&timeline_path) {
-        Ok(text) => timeline::parse(&text).map_err(|e| format!("{}: {e}", timeline_path.display()))?,
-        Err(e) => return Err(format!("{}: cannot read: {e}", timeline_path.display())),
+        Ok(text) => timeline::parse(&text).map_err(|e| ResultsError::format(&timeline_path, e))?,
+        Err(e) => return Err(ResultsError::read(&timeline_path, e)),
     };
     let mut targets = Vec::with_capacity(run.targets.len());
     for t in &run.targets {
         if t.hlog.is_empty() || t.hlog.contains(['/', '\\']) || t.hlog == ".." {
-            return Err(format!(
-                "{}: target {:?} names the interval log {:?}, which is not a file name beside run.json",
-                dir.join(RUN_JSON).display(),
-                t.name,
-                t.hlog
+            return Err(ResultsError::format(
+                &dir.join(RUN_JSON),
+                format!(
+                    "target {:?} names the interval log {:?}, which is not a file name beside run.json",
+                    t.name, t.hlog
+                ),
             ));
         }
         let path = dir.join(&t.hlog);
@@ -88,7 +89,7 @@ pub fn load(dir: &Path) -> Result<RunData, String> {
             .map(|e| Second { second: e.start.as_secs(), histogram: e.histogram })
             .collect();
         let timeline = timelines.remove(&t.name).unwrap_or_default();
-        targets.push(TargetData::new(t.clone(), seconds, timeline).map_err(|e| format!("{}: {e}", path.display()))?);
+        targets.push(TargetData::new(t.clone(), seconds, timeline).map_err(|e| ResultsError::format(&path, e))?);
     }
     Ok(RunData { dir: dir.to_path_buf(), run, targets })
 }
@@ -100,6 +101,8 @@ mod tests {
     #[test]
     fn a_missing_folder_is_named() {
         let e = load(Path::new("/nonexistent/results/x")).unwrap_err();
-        assert!(e.contains("/nonexistent/results/x"), "{e}");
+        assert!(matches!(e, ResultsError::NoFolder { .. }), "{e:?}");
+        assert_eq!(e.path(), Path::new("/nonexistent/results/x"));
+        assert!(e.to_string().contains("/nonexistent/results/x: not a results folder"), "{e}");
     }
 }

@@ -1,5 +1,5 @@
 //! Reading HDR interval logs back (`<target>.hlog`): each entry's tag, start, length and histogram.
-//! Used by `report` and `merge`; the writer lives in `metrics::aggregate`.
+//! Used by `report` and `merge`; the per-second writer is `engine::aggregate`.
 
 use std::path::Path;
 use std::time::Duration;
@@ -63,9 +63,9 @@ pub fn parse(bytes: &[u8]) -> Result<Log, String> {
 }
 
 /// Read and parse a log file; errors name the file.
-pub fn read(path: &Path) -> Result<Log, String> {
-    let bytes = std::fs::read(path).map_err(|e| format!("{}: cannot read: {e}", path.display()))?;
-    parse(&bytes).map_err(|e| format!("{}: {e}", path.display()))
+pub fn read(path: &Path) -> Result<Log, super::ResultsError> {
+    let bytes = std::fs::read(path).map_err(|e| super::ResultsError::read(path, e))?;
+    parse(&bytes).map_err(|e| super::ResultsError::format(path, e))
 }
 
 impl Log {

@@ -13,15 +13,17 @@ use serde::{Deserialize, Serialize};
 
 use hdrhistogram::Histogram;
 
-pub mod delivery;
-pub mod files;
+pub(crate) mod delivery;
+mod error;
+pub(crate) mod files;
 pub mod folder;
 pub mod hlog;
-pub mod recover;
-pub mod summary;
+pub(crate) mod recover;
+pub(crate) mod summary;
 pub mod timeline;
 
 pub use delivery::{DeliveryHistograms, DeliveryStats, KindCounts, LatencySummary};
+pub use error::ResultsError;
 pub use files::{RUN_JSON, delivery_hlog_name, hlog_name, partial, run_dir, totals_name};
 pub use folder::{RunData, Second, TargetData};
 pub use summary::{MAX_US, Summary, histogram};
@@ -290,20 +292,16 @@ pub fn write_run(dir: &Path, run: &Run) -> io::Result<()> {
 }
 
 /// Read a run.json (or the run.json inside a folder); errors name the file and the reason.
-pub fn read_run(path: &Path) -> Result<Run, String> {
+pub fn read_run(path: &Path) -> Result<Run, ResultsError> {
     let file = if path.is_dir() { path.join(RUN_JSON) } else { path.to_path_buf() };
-    let text = fs::read_to_string(&file).map_err(|e| format!("{}: cannot read: {e}", file.display()))?;
+    let text = fs::read_to_string(&file).map_err(|e| ResultsError::read(&file, e))?;
     let v: serde_json::Value =
-        serde_json::from_str(&text).map_err(|e| format!("{}: not valid JSON: {e}", file.display()))?;
+        serde_json::from_str(&text).map_err(|e| ResultsError::format(&file, format!("not valid JSON: {e}")))?;
     match v.get("schema_version").and_then(|s| s.as_u64()) {
         Some(1) => {}
-        Some(n) => {
-            return Err(format!(
-                "{}: schema_version {n} is not supported (this wabench reads version {SCHEMA_VERSION})",
-                file.display()
-            ));
-        }
-        None => return Err(format!("{}: no schema_version: not a wabench run.json", file.display())),
+        Some(found) => return Err(ResultsError::Schema { path: file, found }),
+        None => return Err(ResultsError::format(&file, "no schema_version: not a wabench run.json")),
     }
-    serde_json::from_value(v).map_err(|e| format!("{}: does not match the run.json schema: {e}", file.display()))
+    serde_json::from_value(v)
+        .map_err(|e| ResultsError::format(&file, format!("does not match the run.json schema: {e}")))
 }

@@ -10,7 +10,8 @@ use chrono::{DateTime, Utc};
 use super::files::{PARTIAL_SUFFIX, RUN_JSON, TIMELINE, folder_name, interval_log_target};
 use super::timeline::{self, TimelineRow};
 use super::{
-    Counts, Machine, Rates, Run, RunData, SCHEMA_VERSION, Second, TargetData, TargetHead, TargetResult, Tool, hlog,
+    Counts, Machine, Rates, ResultsError, Run, RunData, SCHEMA_VERSION, Second, TargetData, TargetHead, TargetResult,
+    Tool, hlog,
 };
 
 /// Interval-log files of targets in `dir` (`<t>.hlog` or `<t>.hlog.partial`), with the target name.
@@ -35,18 +36,18 @@ pub fn recoverable(dir: &Path) -> bool {
 }
 
 /// Rebuild what can be known of an unfinished run in `dir`.
-pub fn recover(dir: &Path) -> Result<RunData, String> {
+pub fn recover(dir: &Path) -> Result<RunData, ResultsError> {
     let tl_path =
         [TIMELINE.to_string(), format!("{TIMELINE}{PARTIAL_SUFFIX}")].iter().map(|f| dir.join(f)).find(|p| p.exists());
     let mut timelines = match &tl_path {
         Some(p) => {
-            let text = fs::read_to_string(p).map_err(|e| format!("{}: cannot read: {e}", p.display()))?;
+            let text = fs::read_to_string(p).map_err(|e| ResultsError::read(p, e))?;
             // A line cut by the kill is not a row.
             let whole = match text.rfind('\n') {
                 Some(i) => &text[..=i],
                 None => "",
             };
-            timeline::parse(whole).map_err(|e| format!("{}: {e}", p.display()))?
+            timeline::parse(whole).map_err(|e| ResultsError::format(p, e))?
         }
         None => Default::default(),
     };
@@ -100,13 +101,13 @@ pub fn recover(dir: &Path) -> Result<RunData, String> {
             seconds,
             timeline,
         )
-        .map_err(|e| format!("{}: {e}", path.display()))?;
+        .map_err(|e| ResultsError::format(&path, e))?;
         td.result.hlog = file.clone();
         td.result.latency_us = super::Summary::of(&td.total);
         targets.push(td);
     }
     if targets.is_empty() {
-        return Err(format!("{}: no run.json and no interval log to rebuild a report from", dir.display()));
+        return Err(ResultsError::format(dir, "no run.json and no interval log to rebuild a report from"));
     }
     let started_at = start.unwrap_or(DateTime::<Utc>::UNIX_EPOCH);
     let ended_at = targets

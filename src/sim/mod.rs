@@ -4,12 +4,12 @@
 //! One simulator serves one flavor. Responses follow Meta's documented shapes and error codes;
 //! latency, limits, downtime and failing recipients follow [`SimConfig`], all seeded.
 
-pub mod cloud;
+pub(crate) mod cloud;
 pub use crate::spec::sim as config;
 pub mod hooks;
-pub mod message;
-pub mod model;
-pub mod onprem;
+pub(crate) mod message;
+pub(crate) mod model;
+pub(crate) mod onprem;
 
 use std::collections::BTreeMap;
 use std::convert::Infallible;

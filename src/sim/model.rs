@@ -265,11 +265,6 @@ impl ShardQueues {
         self.next_free.len()
     }
 
-    /// Always false: there is at least one shard.
-    pub fn is_empty(&self) -> bool {
-        self.next_free.is_empty()
-    }
-
     /// Enqueue a message for the recipient hash `key`: `Some(queue delay)` or `None` when the
     /// delay would exceed the bound (overloaded; the message is not enqueued).
     pub fn enqueue(&self, key: u64) -> Option<Duration> {

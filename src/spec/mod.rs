@@ -11,7 +11,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 pub mod capacity;
-pub mod endpoint;
+pub(crate) mod endpoint;
 pub mod messages;
 pub mod recipients;
 pub mod schedule;

@@ -6,10 +6,10 @@
 //! [`Tracker::status`], and after the last send plus [`WebhookConfig::grace`] the run calls
 //! [`Tracker::finish`] to obtain [`DeliveryStats`].
 
-pub mod correlate;
+pub(crate) mod correlate;
 pub mod model;
-pub mod receiver;
-pub mod signature;
+pub(crate) mod receiver;
+pub(crate) mod signature;
 
 use std::ffi::OsString;
 use std::path::PathBuf;

@@ -498,7 +498,7 @@ proptest! {
         let file = dir.path().join("run.json");
         std::fs::write(&file, &bytes).unwrap();
         for path in [dir.path(), file.as_path()] {
-            let e = wabench::results::read_run(path).expect_err("not a valid run.json");
+            let e = wabench::results::read_run(path).expect_err("not a valid run.json").to_string();
             prop_assert!(e.starts_with(&file.display().to_string()), "{what}: {e}");
             if kind >= 2 {
                 prop_assert!(e.contains(what), "{e}");

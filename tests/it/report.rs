@@ -5,21 +5,12 @@ use crate::support::common;
 use crate::support::fixture;
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
+use common::wabench;
 use wabench::report::{self, compare};
 use wabench::results::folder as data;
 
 const STEMS: [&str; 4] = ["latency_spectrum", "latency_over_time", "throughput", "outcomes"];
-
-fn wabench(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_wabench")).args(args).output().expect("run wabench");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into(),
-        String::from_utf8_lossy(&out.stderr).into(),
-    )
-}
 
 fn read(p: &Path) -> String {
     std::fs::read_to_string(p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
@@ -254,7 +245,7 @@ fn missing_or_malformed_files_are_named() {
     let e = report::write_report(dir.path()).unwrap_err();
     assert!(e.contains("run.json") && e.contains("schema"), "{e}");
 
-    let e = data::load(Path::new("/nonexistent/run-dir")).unwrap_err();
+    let e = data::load(Path::new("/nonexistent/run-dir")).unwrap_err().to_string();
     assert!(e.contains("/nonexistent/run-dir"), "{e}");
 }
 

@@ -2,11 +2,11 @@
 //! send, how their responses are classified by the API's error code, and the retry policy per code.
 //! The transport is the engine's; these modules only build requests and judge responses.
 
-pub mod auth;
+pub(crate) mod auth;
 pub mod body;
 pub mod cloud;
 pub mod codes;
-pub mod onprem;
+pub(crate) mod onprem;
 
 pub use crate::spec::messages::{Kind, MessagesSpec, RetrySpec};
 pub use crate::spec::recipients;

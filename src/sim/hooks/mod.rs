@@ -24,7 +24,7 @@
 //! webhook); the tracker counted exactly the 119 duplicates and 105 swaps the simulator injected.
 
 pub use crate::spec::sim::hooks as config;
-pub mod plan;
+pub(crate) mod plan;
 
 use std::cmp::Ordering as CmpOrdering;
 use std::collections::{BinaryHeap, VecDeque};

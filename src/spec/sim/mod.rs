@@ -36,7 +36,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 pub mod hooks;
-pub mod primitives;
+pub(crate) mod primitives;
 
 pub use hooks::{HooksConfig, StageDelay};
 pub use primitives::{ConfigError, Distribution, Flavor};
