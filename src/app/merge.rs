@@ -19,6 +19,15 @@ fn add(into: &mut Histogram<u64>, h: &Histogram<u64>, what: &str) -> Result<(), 
     into.add(h).map_err(|e| format!("{what}: values out of range: {e:?}"))
 }
 
+/// Add every histogram of a tagged interval log into `into`, by tag.
+fn add_log(into: &mut BTreeMap<String, Histogram<u64>>, path: &Path) -> Result<(), String> {
+    for e in hlog::read(path)?.entries {
+        let tag = e.tag.unwrap_or_default();
+        add(into.entry(tag).or_insert_with(histogram), &e.histogram, &path.display().to_string())?;
+    }
+    Ok(())
+}
+
 /// Add up every number in `b` into `a` (objects by key, arrays and other values kept from `a`).
 fn add_numbers(a: &mut serde_json::Value, b: &serde_json::Value) {
     use serde_json::Value;
@@ -167,10 +176,7 @@ fn merge_target(
     for p in parts {
         let path = p.data.dir.join(files::totals_name(name));
         if path.exists() {
-            for e in hlog::read(&path)?.entries {
-                let tag = e.tag.unwrap_or_default();
-                add(totals.entry(tag).or_insert_with(histogram), &e.histogram, &path.display().to_string())?;
-            }
+            add_log(&mut totals, &path)?;
         } else {
             let td = &p.data.targets[index];
             add(totals.entry("latency".into()).or_insert_with(histogram), &td.total, name)?;
@@ -261,10 +267,7 @@ fn merge_delivery(
     for p in parts {
         let path = p.data.dir.join(files::delivery_hlog_name(name));
         if path.exists() {
-            for e in hlog::read(&path)?.entries {
-                let tag = e.tag.unwrap_or_default();
-                add(hists.entry(tag).or_insert_with(histogram), &e.histogram, &path.display().to_string())?;
-            }
+            add_log(&mut hists, &path)?;
         }
     }
     let p = |tag: &str| hists.get(tag).map(Summary::of).unwrap_or_default();
