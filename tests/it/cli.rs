@@ -1,16 +1,7 @@
 //! The binary's contract: bad profiles give a located error and exit code 1, never a panic;
 //! `validate` prints the plan and sends nothing.
 
-use std::process::Command;
-
-fn wabench(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_wabench")).args(args).output().expect("run wabench");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into(),
-        String::from_utf8_lossy(&out.stderr).into(),
-    )
-}
+use crate::support::common::{self, wabench};
 
 fn check_bad(text: &str, expect: &[&str]) {
     let dir = tempfile::tempdir().unwrap();
@@ -128,4 +119,40 @@ fn every_shipped_profile_validates() {
         }
     }
     assert!(n >= 3, "quickstart, webhooks and capacity profiles");
+}
+
+#[test]
+fn dry_run_names_remote_whatsapp_targets_and_sends_nothing() {
+    // A remote Cloud API target without confirm_real_traffic: a real run would refuse it, a dry run
+    // (which returns before any request) names it. A loopback Cloud API target is not billable.
+    let dir = tempfile::tempdir().unwrap();
+    let p = common::profile(
+        dir.path(),
+        r#"name = "remote"
+[load]
+rate = 5
+duration = "1s"
+
+[[targets]]
+name = "meta-cloud"
+kind = "cloud"
+base_url = "https://graph.facebook.com"
+phone_number_id = "106540352242922"
+token_env = "WABENCH_DRY_RUN_TEST_TOKEN"
+
+[[targets]]
+name = "local-cloud"
+kind = "cloud"
+base_url = "http://127.0.0.1:9"
+phone_number_id = "106540352242922"
+token_env = "WABENCH_DRY_RUN_TEST_TOKEN"
+"#,
+    );
+    let results = dir.path().join("results");
+    let (code, out, err) = wabench(&["run", "--dry-run", p.to_str().unwrap(), "--results", results.to_str().unwrap()]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    let named: Vec<&str> = out.lines().filter(|l| l.starts_with("remote WhatsApp targets")).collect();
+    assert_eq!(named, ["remote WhatsApp targets (real, billable messages): meta-cloud"], "{out}");
+    assert!(out.lines().any(|l| l == "dry run: nothing was sent"), "{out}");
+    assert!(!results.exists(), "a dry run writes no results");
 }

@@ -1,5 +1,6 @@
-//! A small loopback HTTP server for the end-to-end tests: fixed JSON answers, optional delay, optional
-//! periodic stalls, an HTTP/2 (h2c) mode and a mode that accepts connections and never answers.
+//! A small loopback HTTP server for the end-to-end tests: fixed JSON answers (or the request path
+//! echoed), optional delay, optional periodic stalls, an HTTP/2 (h2c) mode and a mode that accepts
+//! connections and never answers; and the `wabench` binary run as a child process.
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -26,6 +27,8 @@ pub struct Behaviour {
     /// Accept and read requests, never answer.
     pub silent: bool,
     pub http2: bool,
+    /// Answer with the request's path and query as the body instead of `{"ok":true}`.
+    pub echo_path: bool,
 }
 
 pub struct Server {
@@ -69,6 +72,9 @@ pub fn start(b: Behaviour) -> Server {
                                 let (b, h) = (b.clone(), h.clone());
                                 async move {
                                     h.fetch_add(1, Ordering::Relaxed);
+                                    let echoed = b.echo_path.then(|| {
+                                        Bytes::from(req.uri().path_and_query().map_or("/", |p| p.as_str()).to_owned())
+                                    });
                                     drop(req);
                                     if b.silent {
                                         std::future::pending::<()>().await;
@@ -83,7 +89,8 @@ pub fn start(b: Behaviour) -> Server {
                                     if !b.delay.is_zero() {
                                         tokio::time::sleep(b.delay).await;
                                     }
-                                    let mut r = Response::new(Full::new(Bytes::from_static(b"{\"ok\":true}")));
+                                    let body = echoed.unwrap_or_else(|| Bytes::from_static(b"{\"ok\":true}"));
+                                    let mut r = Response::new(Full::new(body));
                                     *r.status_mut() = hyper::StatusCode::from_u16(b.status.unwrap_or(200)).unwrap();
                                     Ok::<_, Infallible>(r)
                                 }
@@ -108,4 +115,14 @@ pub fn profile(dir: &Path, text: &str) -> PathBuf {
     let p = dir.join("profile.toml");
     std::fs::write(&p, text).unwrap();
     p
+}
+
+/// Run the `wabench` binary built for these tests; exit code, stdout and stderr.
+pub fn wabench(args: &[&str]) -> (i32, String, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_wabench")).args(args).output().expect("run wabench");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into(),
+        String::from_utf8_lossy(&out.stderr).into(),
+    )
 }
