@@ -75,7 +75,7 @@ fn run_step(
     rate: f64,
     spec: &PlanSpec,
     stop: &watch::Receiver<bool>,
-) -> Result<Step, String> {
+) -> Result<Step, AppError> {
     let p = &loaded.profile;
     let mut load = p.load.clone();
     load.model = Model::Open;
@@ -91,7 +91,8 @@ fn run_step(
     let t = session.target.clone();
     let run = run_target(t, session.addr, &plan, stop.clone(), std::io::sink(), std::io::sink(), Arc::default());
     let teardown = session.finish(&|| *stop.borrow());
-    let (tr, _, _) = run?;
+    let (tr, _, _) =
+        run.map_err(|source| AppError::Engine { target: loaded.profile.targets[index].name.clone(), source })?;
     let r = &tr.recorder;
     let errors: u64 = r.outcomes.iter().filter(|(k, _)| is_capacity_error(**k)).map(|(_, v)| v.count).sum();
     let dropped = r.count(crate::engine::metrics::Outcome::Dropped);
@@ -304,7 +305,7 @@ pub fn text(bps: &[Breakpoint]) -> String {
 }
 
 /// Write `plan.json`, `plan.txt` and `steps.csv` into `dir`.
-pub fn write(dir: &Path, bps: &[Breakpoint]) -> Result<PathBuf, String> {
+pub fn write(dir: &Path, bps: &[Breakpoint]) -> Result<PathBuf, AppError> {
     std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     let json = serde_json::to_vec_pretty(bps).map_err(|e| e.to_string())?;
     crate::results::write_atomic(&dir.join("plan.json"), &json).map_err(|e| e.to_string())?;

@@ -2,6 +2,11 @@
 //! run that failed (with what failed and why). Each says what the user sees; `main` prints it and
 //! exits 1.
 
+use std::path::PathBuf;
+
+use crate::drivers::BuildError;
+use crate::engine::EngineError;
+use crate::report::ReportError;
 use crate::results::ResultsError;
 use crate::spec::ProfileError;
 
@@ -13,7 +18,16 @@ pub enum AppError {
     /// A results folder: its file and reason.
     #[error(transparent)]
     Results(#[from] ResultsError),
-    /// A target, a server or a file of the run failed; the text names it.
+    /// A target of the profile could not be built (an environment variable, a token file, the login).
+    #[error("{}: {source}", profile.display())]
+    Build { profile: PathBuf, source: BuildError },
+    /// A report or comparison could not be drawn.
+    #[error(transparent)]
+    Report(#[from] ReportError),
+    /// The engine could not drive a target.
+    #[error("target {target:?}: {source}")]
+    Engine { target: String, source: EngineError },
+    /// A server, a file or a setting of the run failed; the text names it.
     #[error("{0}")]
     Failed(String),
 }

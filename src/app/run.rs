@@ -290,7 +290,7 @@ impl Each<'_> {
     fn target(&self, i: usize, timeline: &mut Timeline) -> Done {
         let session = match Session::start(self.loaded, i, &Setup::default(), self.rt) {
             Ok(s) => s,
-            Err(e) => return Done::failed(e),
+            Err(e) => return Done::failed(e.to_string()),
         };
         let t = session.target.clone();
         if !self.opts.progress {
@@ -328,7 +328,7 @@ impl Each<'_> {
         let teardown = session.finish(&|| *self.stop.borrow());
         let (tr, hlog_file, tl) = match res {
             Ok(r) => r,
-            Err(e) => return Done::failed(format!("target {:?}: {e}", t.name())),
+            Err(source) => return Done::failed(AppError::Engine { target: t.name().to_string(), source }.to_string()),
         };
         timeline.put(tl);
         let mut r = self.result(&tr, t.name(), t.kind(), url);

@@ -7,6 +7,7 @@ use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
 
+use super::AppError;
 use super::background::{Embedded, Hooks};
 use crate::drivers::{self, BuildCtx};
 use crate::engine::target::Target;
@@ -48,7 +49,7 @@ impl Session {
         index: usize,
         setup: &Setup,
         rt: &tokio::runtime::Runtime,
-    ) -> Result<Session, String> {
+    ) -> Result<Session, AppError> {
         let p = &loaded.profile;
         let spec = &p.targets[index];
         let hooks = match &p.webhooks {
@@ -79,7 +80,8 @@ impl Session {
             embedded: sim.as_ref().map(|s| (s.url.clone(), &p.simulator)),
             tracker: hooks.as_ref().map(|h| h.tracker.clone()),
         };
-        let target = drivers::build(spec, &ctx).map_err(|e| format!("{}: {e}", loaded.path.display()))?;
+        let target =
+            drivers::build(spec, &ctx).map_err(|source| AppError::Build { profile: loaded.path.clone(), source })?;
         let ep = target.endpoint().clone();
         let addr = rt
             .block_on(ep.resolve())

@@ -26,26 +26,43 @@ pub struct BuildCtx<'a> {
     pub tracker: Option<crate::webhook::Tracker>,
 }
 
-fn env_var(target: &str, field: &str, var: &str) -> Result<String, String> {
+/// Why a target could not be built: each names the target, and the field or file where there is one.
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    #[error("target {target:?}: `{field}` names the environment variable {var}, which is not set")]
+    MissingEnv { target: String, field: &'static str, var: String },
+    #[error("target {target:?}: token_file {}: {reason}", path.display())]
+    TokenFile { target: String, path: std::path::PathBuf, reason: String },
+    #[error("target {target:?}: {what} is required")]
+    Missing { target: String, what: &'static str },
+    #[error("target {target:?}: {reason}")]
+    Login { target: String, reason: String },
+    #[error("target {target:?}: {reason}")]
+    Invalid { target: String, reason: String },
+}
+
+fn env_var(target: &str, field: &'static str, var: &str) -> Result<String, BuildError> {
     match std::env::var(var) {
         Ok(v) if !v.is_empty() => Ok(v),
-        _ => Err(format!("target {target:?}: `{field}` names the environment variable {var}, which is not set")),
+        _ => Err(BuildError::MissingEnv { target: target.into(), field, var: var.into() }),
     }
 }
 
 /// Build the target of a profile entry.
-pub fn build(spec: &TargetSpec, ctx: &BuildCtx<'_>) -> Result<Arc<dyn Target>, String> {
+pub fn build(spec: &TargetSpec, ctx: &BuildCtx<'_>) -> Result<Arc<dyn Target>, BuildError> {
+    let invalid = |reason: String| BuildError::Invalid { target: spec.name.clone(), reason };
+    let missing = |what: &'static str| BuildError::Missing { target: spec.name.clone(), what };
     if spec.kind == TargetKind::Http {
-        return Ok(Arc::new(http::HttpTarget::new(spec, ctx.body)?));
+        return Ok(Arc::new(http::HttpTarget::new(spec, ctx.body).map_err(invalid)?));
     }
     let base = match (&ctx.embedded, spec.address()) {
         (Some((url, _)), _) => url.clone(),
         (None, Some(u)) => u.to_string(),
-        (None, None) => return Err(format!("target {:?}: no base_url", spec.name)),
+        (None, None) => return Err(missing("base_url")),
     };
     let common = cloud::Common {
         name: spec.name.clone(),
-        endpoint: Endpoint::parse(&base)?,
+        endpoint: Endpoint::parse(&base).map_err(invalid)?,
         version: spec.http_version,
         insecure: spec.insecure_tls,
         max_body: spec.max_body.unwrap_or(1 << 20),
@@ -59,17 +76,20 @@ pub fn build(spec: &TargetSpec, ctx: &BuildCtx<'_>) -> Result<Arc<dyn Target>, S
         let token = match (&spec.token_env, &spec.token_file) {
             (Some(var), _) => env_var(&spec.name, "token_env", var)?,
             (None, Some(f)) => {
-                let p = ctx.base_dir.join(f);
-                let t = std::fs::read_to_string(&p)
-                    .map_err(|e| format!("target {:?}: token_file {}: {e}", spec.name, p.display()))?;
+                let path = ctx.base_dir.join(f);
+                let t = std::fs::read_to_string(&path).map_err(|e| BuildError::TokenFile {
+                    target: spec.name.clone(),
+                    path: path.clone(),
+                    reason: e.to_string(),
+                })?;
                 t.trim().to_string()
             }
             (None, None) if ctx.embedded.is_some() => "wabench-embedded-token".to_string(),
-            (None, None) => return Err(format!("target {:?}: no access token (token_env or token_file)", spec.name)),
+            (None, None) => return Err(missing("an access token (token_env or token_file)")),
         };
         let version = spec.api_version.as_deref().unwrap_or("v23.0");
         let phone = spec.phone_number_id.as_deref().unwrap_or("100000000000001");
-        return Ok(Arc::new(cloud::CloudTarget::new(common, version, phone, &token)?));
+        return Ok(Arc::new(cloud::CloudTarget::new(common, version, phone, &token).map_err(invalid)?));
     }
     let creds = match (&spec.username_env, &spec.password_env, &ctx.embedded) {
         (Some(u), Some(p), _) => auth::Credentials {
@@ -82,12 +102,13 @@ pub fn build(spec: &TargetSpec, ctx: &BuildCtx<'_>) -> Result<Arc<dyn Target>, S
                 .transpose()?,
         },
         (_, _, Some((_, sim))) => {
-            let u = sim.onprem.users.first().ok_or("the embedded simulator has no users to log in with")?;
+            let u =
+                sim.onprem.users.first().ok_or_else(|| missing("a user of the embedded simulator to log in with"))?;
             auth::Credentials { username: u.username.clone(), password: u.password.clone(), new_password: None }
         }
-        _ => return Err(format!("target {:?}: username_env and password_env are required", spec.name)),
+        _ => return Err(missing("username_env and password_env")),
     };
-    let session =
-        auth::Session::start(&base, creds, spec.insecure_tls).map_err(|e| format!("target {:?}: {e}", spec.name))?;
-    Ok(Arc::new(onprem::OnPremTarget::new(common, session)?))
+    let session = auth::Session::start(&base, creds, spec.insecure_tls)
+        .map_err(|reason| BuildError::Login { target: spec.name.clone(), reason })?;
+    Ok(Arc::new(onprem::OnPremTarget::new(common, session).map_err(invalid)?))
 }

@@ -18,6 +18,7 @@ use rustls::pki_types::ServerName;
 use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
 
+use super::EngineError;
 use crate::engine::metrics::Outcome;
 use crate::spec::HttpVersion;
 
@@ -76,10 +77,10 @@ impl Connector {
         tls: bool,
         insecure: bool,
         version: HttpVersion,
-    ) -> Result<Connector, String> {
+    ) -> Result<Connector, EngineError> {
         let tls = if tls {
             let name = ServerName::try_from(host.to_string())
-                .map_err(|e| format!("{host:?} is not a valid TLS server name: {e}"))?;
+                .map_err(|e| EngineError::Address(format!("{host:?} is not a valid TLS server name: {e}")))?;
             Some((TlsConnector::from(Arc::new(tls_config(insecure, version)?)), name))
         } else {
             None
@@ -89,8 +90,11 @@ impl Connector {
             scheme: if tls.is_some() { Scheme::HTTPS } else { Scheme::HTTP },
             tls,
             version,
-            authority: authority.parse().map_err(|e| format!("bad authority {authority:?}: {e}"))?,
-            host_header: HeaderValue::from_str(authority).map_err(|e| format!("bad host {authority:?}: {e}"))?,
+            authority: authority
+                .parse()
+                .map_err(|e| EngineError::Address(format!("bad authority {authority:?}: {e}")))?,
+            host_header: HeaderValue::from_str(authority)
+                .map_err(|e| EngineError::Address(format!("bad host {authority:?}: {e}")))?,
         })
     }
 
@@ -244,11 +248,11 @@ async fn read_body(resp: Response<Incoming>, max: u64, wants: &impl Fn(StatusCod
     Ok(Reply { status: parts.status, body: buf.freeze() })
 }
 
-fn tls_config(insecure: bool, version: HttpVersion) -> Result<rustls::ClientConfig, String> {
+fn tls_config(insecure: bool, version: HttpVersion) -> Result<rustls::ClientConfig, EngineError> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let builder = rustls::ClientConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
-        .map_err(|e| format!("TLS setup: {e}"))?;
+        .map_err(|e| EngineError::Tls(e.to_string()))?;
     let mut cfg = if insecure {
         builder.dangerous().with_custom_certificate_verifier(Arc::new(AcceptAny(provider))).with_no_client_auth()
     } else {

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant, SystemTime};
 use tokio::sync::watch;
 use tokio::task::{JoinSet, LocalSet};
 
-use super::Plan;
+use super::{EngineError, Plan};
 use crate::engine::aggregate::{self, LiveView, Written};
 use crate::engine::conn::{Conn, Connector};
 use crate::engine::metrics::{LiveCounters, Outcome, Recorder};
@@ -82,7 +82,7 @@ pub fn run_target<H, T>(
     mut hlog: H,
     mut timeline: T,
     progress: Arc<Progress>,
-) -> Result<(TargetRun, H, T), String>
+) -> Result<(TargetRun, H, T), EngineError>
 where
     H: std::io::Write + Send + 'static,
     T: std::io::Write + Send + 'static,
@@ -116,7 +116,7 @@ where
         let h = std::thread::Builder::new()
             .name(format!("wabench-load-{id}"))
             .spawn(move || thread_main(id as usize, conns, shared, tx, ready, go, t0_cell, stop, live))
-            .map_err(|e| format!("cannot start a load thread: {e}"))?;
+            .map_err(|e| EngineError::Thread(format!("cannot start a load thread: {e}")))?;
         handles.push(h);
     }
     drop(tx);
@@ -149,21 +149,20 @@ where
             );
             r.map(|w| (w, hlog, timeline))
         })
-        .map_err(|e| format!("cannot start the aggregator: {e}"))?;
+        .map_err(|e| EngineError::Thread(format!("cannot start the aggregator: {e}")))?;
 
     let mut merged: Option<Recorder> = None;
     for h in handles {
-        let rec = h.join().map_err(|_| "a load thread panicked".to_string())?;
+        let rec = h.join().map_err(|_| EngineError::Thread("a load thread panicked".into()))?;
         match &mut merged {
             None => merged = Some(rec),
             Some(m) => m.merge(&rec),
         }
     }
     let elapsed = t0.elapsed();
-    let (written, hlog, timeline) =
-        agg.join().map_err(|_| "the aggregator panicked".to_string())?.map_err(|e| format!("writing results: {e}"))?;
+    let (written, hlog, timeline) = agg.join().map_err(|_| EngineError::Thread("the aggregator panicked".into()))??;
     let interrupted = *stop.borrow();
-    let mut recorder = merged.ok_or("no load thread ran")?;
+    let mut recorder = merged.ok_or_else(|| EngineError::Thread("no load thread ran".into()))?;
     // Requests that were due before the stop but still waiting for a connection were never sent:
     // they count as dropped, so that sent + dropped is what the plan had due by then.
     let stopped_at = shared.stopped_at.lock().ok().and_then(|s| *s);

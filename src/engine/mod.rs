@@ -5,10 +5,12 @@
 
 pub(crate) mod aggregate;
 pub(crate) mod conn;
+mod error;
 pub mod executor;
 pub mod metrics;
 pub(crate) mod plan;
 pub mod target;
 
+pub use error::EngineError;
 pub use executor::{TargetRun, run_target};
 pub use plan::Plan;

@@ -12,7 +12,7 @@ use plotters::coord::ranged1d::{KeyPointHint, NoDefaultFormatting, Ranged, Value
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
-use crate::results;
+use super::ReportError;
 
 /// Chart size in pixels: fits a laptop screen and a printed page.
 pub const SIZE: (u32, u32) = (960, 540);
@@ -166,26 +166,28 @@ fn err(e: impl std::fmt::Display) -> String {
 }
 
 /// Draw `fig` as SVG (returned, and written to `<dir>/<stem>.svg`) and PNG (`<dir>/<stem>.png`).
-pub fn render(fig: &Figure, dir: &Path) -> Result<Rendered, String> {
-    register_font()?;
+pub fn render(fig: &Figure, dir: &Path) -> Result<Rendered, ReportError> {
+    let draw_err = |reason: String| ReportError::Draw { chart: fig.stem.clone(), reason };
+    register_font().map_err(draw_err)?;
     let size = fig.size();
     let mut svg = String::new();
     {
         let root = SVGBackend::with_string(&mut svg, size).into_drawing_area();
-        draw(fig, &root).map_err(|e| format!("{}: {e}", fig.stem))?;
-        root.present().map_err(err)?;
+        draw(fig, &root).map_err(draw_err)?;
+        root.present().map_err(|e| draw_err(err(e)))?;
     }
     let svg_path = dir.join(format!("{}.svg", fig.stem));
-    results::write_atomic(&svg_path, svg.as_bytes()).map_err(|e| format!("{}: {e}", svg_path.display()))?;
+    super::write(&svg_path, svg.as_bytes())?;
     let png_path = dir.join(format!("{}.png", fig.stem));
+    let write_err = |e: &dyn std::fmt::Display| ReportError::Write { path: png_path.clone(), reason: e.to_string() };
     // The encoder picks the format from the extension: the temporary name keeps `.png`.
     let partial = dir.join(format!("{}.partial.png", fig.stem));
     {
         let root = BitMapBackend::new(&partial, size).into_drawing_area();
-        draw(fig, &root).map_err(|e| format!("{}: {e}", fig.stem))?;
-        root.present().map_err(|e| format!("{}: {e}", png_path.display()))?;
+        draw(fig, &root).map_err(draw_err)?;
+        root.present().map_err(|e| write_err(&e))?;
     }
-    std::fs::rename(&partial, &png_path).map_err(|e| format!("{}: {e}", png_path.display()))?;
+    std::fs::rename(&partial, &png_path).map_err(|e| write_err(&e))?;
     Ok(Rendered { stem: fig.stem.clone(), title: fig.title.clone(), caption: fig.caption.clone(), svg })
 }
 

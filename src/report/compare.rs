@@ -11,7 +11,7 @@ use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 use super::charts::{self, Rendered};
-use super::{figures, fmt_us, html};
+use super::{ReportError, figures, fmt_us, html};
 use crate::results;
 use crate::results::folder::{self as data, Second, TargetData};
 
@@ -271,7 +271,7 @@ pub fn compare_subjects(subjects: Vec<Subject>, skipped: Vec<String>) -> Compari
 /// Load results folders and compare: with several folders, every target of each run against the first;
 /// with one folder, its targets against its first target. A folder that cannot be read is skipped and
 /// named in `skipped`; fewer than two remaining is an error.
-pub fn compare_dirs(dirs: &[PathBuf]) -> Result<Comparison, String> {
+pub fn compare_dirs(dirs: &[PathBuf]) -> Result<Comparison, ReportError> {
     let mut runs = Vec::new();
     let mut skipped = Vec::new();
     for d in dirs {
@@ -281,7 +281,7 @@ pub fn compare_dirs(dirs: &[PathBuf]) -> Result<Comparison, String> {
         }
     }
     if dirs.len() == 1 && runs.is_empty() {
-        return Err(skipped.join("\n"));
+        return Err(ReportError::NothingToCompare(skipped.join("\n")));
     }
     if dirs.len() > 1 && runs.len() < 2 {
         let mut msg =
@@ -289,7 +289,7 @@ pub fn compare_dirs(dirs: &[PathBuf]) -> Result<Comparison, String> {
         for s in &skipped {
             let _ = write!(msg, "\n  {s}");
         }
-        return Err(msg);
+        return Err(ReportError::NothingToCompare(msg));
     }
     let names: Vec<&str> = runs.iter().map(|r| r.run.name.as_str()).collect();
     let unique = |n: &str| names.iter().filter(|m| **m == n).count() == 1;
@@ -316,7 +316,7 @@ pub fn compare_dirs(dirs: &[PathBuf]) -> Result<Comparison, String> {
         for s in &skipped {
             let _ = write!(msg, "\n  {s}");
         }
-        return Err(msg);
+        return Err(ReportError::NothingToCompare(msg));
     }
     Ok(compare_subjects(subjects, skipped))
 }
@@ -504,13 +504,16 @@ pub fn html_page(c: &Comparison, spectrum: &Rendered) -> String {
 }
 
 /// Draw the overlaid spectrum and write `compare.html` into `out`; returns the page's path.
-pub fn write_html(c: &Comparison, out: &Path) -> Result<PathBuf, String> {
-    std::fs::create_dir_all(out).map_err(|e| format!("cannot create {}: {e}", out.display()))?;
+pub fn write_html(c: &Comparison, out: &Path) -> Result<PathBuf, ReportError> {
+    std::fs::create_dir_all(out).map_err(|e| ReportError::Write {
+        path: out.to_path_buf(),
+        reason: format!("cannot create the folder: {e}"),
+    })?;
     let series: Vec<(String, &hdrhistogram::Histogram<u64>)> =
         c.subjects.iter().map(|s| (s.label.clone(), &s.target.total)).collect();
     let fig = figures::spectrum("compare_spectrum", "Latency by percentile", &series);
     let rendered = charts::render(&fig, out)?;
     let path = out.join("compare.html");
-    results::write_atomic(&path, html_page(c, &rendered).as_bytes()).map_err(|e| format!("{}: {e}", path.display()))?;
+    super::write(&path, html_page(c, &rendered).as_bytes())?;
     Ok(path)
 }

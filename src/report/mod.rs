@@ -20,18 +20,41 @@ pub use crate::units::fmt_us;
 
 /// (Re)write the charts and `report.html` of the results folder `dir` from its run.json, interval logs
 /// and timeline.csv. Returns the report's path.
-pub fn write_report(dir: &Path) -> Result<PathBuf, String> {
+pub fn write_report(dir: &Path) -> Result<PathBuf, ReportError> {
     let loaded = results::folder::load(dir)?;
     write_report_of(&loaded, dir)
 }
 
 /// Draw the charts of `run` and write them and `report.html` into `out`.
-pub fn write_report_of(run: &results::RunData, out: &Path) -> Result<PathBuf, String> {
-    let rendered = figures::for_run(run).iter().map(|f| charts::render(f, out)).collect::<Result<Vec<_>, String>>()?;
+pub fn write_report_of(run: &results::RunData, out: &Path) -> Result<PathBuf, ReportError> {
+    let rendered = figures::for_run(run).iter().map(|f| charts::render(f, out)).collect::<Result<Vec<_>, _>>()?;
     let page = html::report(run, &rendered);
     let path = out.join(REPORT_FILE);
-    results::write_atomic(&path, page.as_bytes()).map_err(|e| format!("{}: {e}", path.display()))?;
+    write(&path, page.as_bytes())?;
     Ok(path)
+}
+
+/// What can keep a report from being drawn: each names the file or chart and says why.
+#[derive(Debug, thiserror::Error)]
+pub enum ReportError {
+    /// The results folder could not be read.
+    #[error(transparent)]
+    Results(#[from] results::ResultsError),
+    /// A chart could not be drawn.
+    #[error("chart {chart}: {reason}")]
+    Draw { chart: String, reason: String },
+    /// A file of the report could not be written.
+    #[error("{}: {reason}", path.display())]
+    Write { path: PathBuf, reason: String },
+    /// Fewer than two things to compare.
+    #[error("{0}")]
+    NothingToCompare(String),
+}
+
+/// Write a file of the report atomically.
+pub(crate) fn write(path: &Path, bytes: &[u8]) -> Result<(), ReportError> {
+    results::write_atomic(path, bytes)
+        .map_err(|e| ReportError::Write { path: path.to_path_buf(), reason: e.to_string() })
 }
 
 #[cfg(test)]

@@ -228,12 +228,12 @@ fn an_empty_run_still_draws() {
 #[test]
 fn missing_or_malformed_files_are_named() {
     let dir = tempfile::tempdir().unwrap();
-    let e = report::write_report(dir.path()).unwrap_err();
+    let e = report::write_report(dir.path()).unwrap_err().to_string();
     assert!(e.contains(&dir.path().join("run.json").display().to_string()) && e.contains("cannot read"), "{e}");
 
     fixture::cloud_vs_onprem(dir.path());
     std::fs::write(dir.path().join("onprem.hlog"), "#[BaseTime: 0]\nnot,an,interval\n").unwrap();
-    let e = report::write_report(dir.path()).unwrap_err();
+    let e = report::write_report(dir.path()).unwrap_err().to_string();
     assert!(e.contains("onprem.hlog"), "{e}");
 
     std::fs::remove_file(dir.path().join("onprem.hlog")).unwrap();
@@ -242,7 +242,7 @@ fn missing_or_malformed_files_are_named() {
     assert!(err.starts_with("wabench: error: ") && err.contains("onprem.hlog") && err.contains("cannot read"), "{err}");
 
     std::fs::write(dir.path().join("run.json"), "{\"schema_version\": 1, \"name\": 3}").unwrap();
-    let e = report::write_report(dir.path()).unwrap_err();
+    let e = report::write_report(dir.path()).unwrap_err().to_string();
     assert!(e.contains("run.json") && e.contains("schema"), "{e}");
 
     let e = data::load(Path::new("/nonexistent/run-dir")).unwrap_err().to_string();
@@ -357,8 +357,8 @@ fn compare_of_one_run_compares_its_targets() {
 
     let one = tempfile::tempdir().unwrap();
     fixture::all_failed(one.path());
-    let e = compare::compare_dirs(&[one.path().to_path_buf()]).unwrap_err();
+    let e = compare::compare_dirs(&[one.path().to_path_buf()]).unwrap_err().to_string();
     assert!(e.contains("one target"), "{e}");
-    let e = compare::compare_dirs(&[one.path().join("missing")]).unwrap_err();
+    let e = compare::compare_dirs(&[one.path().join("missing")]).unwrap_err().to_string();
     assert!(e.contains("missing") && e.contains("not a results folder"), "{e}");
 }
