@@ -10,7 +10,7 @@ use super::AppError;
 use super::cli::{Command, RunArgs, SimFlavor};
 use super::run;
 use super::validate::{dry_run_text, plan_text, unconfirmed_real_targets};
-use crate::spec::{Loaded, TargetKind};
+use crate::spec::Loaded;
 use crate::{report, spec};
 
 /// How a command that did its work ends.
@@ -79,10 +79,8 @@ fn run(a: RunArgs) -> Result<Exit, AppError> {
         print!("{}", dry_run_text(&loaded));
         return Ok(Exit::Success);
     }
-    if loaded.profile.targets.iter().any(|t| t.kind != TargetKind::Http) {
-        for w in loaded.recipients.warnings(loaded.profile.load.peak_rate()) {
-            eprintln!("wabench: warning: {w}");
-        }
+    for w in super::validate::warnings(&loaded) {
+        eprintln!("wabench: warning: {w}");
     }
     let live = match a.metrics_listen {
         Some(addr) => {

@@ -94,9 +94,9 @@ pub fn plan_text(loaded: &Loaded) -> String {
                 .join(", ")
         );
         let _ = writeln!(s, "recipients: {}", loaded.recipients.len());
-        for w in loaded.recipients.warnings(p.load.peak_rate()) {
-            let _ = writeln!(s, "  warning: {w}");
-        }
+    }
+    for w in warnings(loaded) {
+        let _ = writeln!(s, "  warning: {w}");
     }
     if !p.thresholds.is_empty() {
         let _ = writeln!(s, "thresholds:");
@@ -109,13 +109,40 @@ pub fn plan_text(loaded: &Loaded) -> String {
 
 /// WhatsApp targets that send real, billable messages: not embedded and not on this machine.
 pub fn real_targets(loaded: &Loaded) -> Vec<&TargetSpec> {
-    loaded
-        .profile
-        .targets
-        .iter()
-        .filter(|t| t.kind != TargetKind::Http && !t.is_embedded())
-        .filter(|t| t.address().and_then(|a| Endpoint::parse(a).ok()).is_none_or(|e| !e.is_loopback()))
-        .collect()
+    loaded.profile.targets.iter().filter(|t| t.is_real()).collect()
+}
+
+/// What `validate` and `run` warn about: recipients (sanctioned regions, the pair rate limit at the
+/// peak rate) and what real targets would do.
+pub fn warnings(loaded: &Loaded) -> Vec<String> {
+    let p = &loaded.profile;
+    let mut w = Vec::new();
+    if p.targets.iter().any(|t| t.kind != TargetKind::Http) {
+        w.extend(loaded.recipients.warnings(p.load.peak_rate()));
+    }
+    w.extend(real_target_warnings(loaded));
+    w
+}
+
+/// Warnings about what real targets would do: non-template messages reach only users inside the
+/// 24-hour customer service window (they wrote to the business in the last 24 h); to anyone else Meta
+/// accepts the send and then fails it with 131047 (FACTS.md, error codes).
+pub fn real_target_warnings(loaded: &Loaded) -> Vec<String> {
+    let real = real_targets(loaded);
+    let m = &loaded.profile.messages;
+    let total: u64 = m.weights().iter().map(|(_, w)| u64::from(*w)).sum();
+    let free_form = total - u64::from(m.template);
+    if real.is_empty() || free_form == 0 || total == 0 {
+        return Vec::new();
+    }
+    let names: Vec<&str> = real.iter().map(|t| t.name.as_str()).collect();
+    vec![format!(
+        "{:.0}% of the messages to {} are not templates: they reach only users who wrote to the business in \
+         the last 24 hours; to anyone else they are accepted and then fail with 131047 (send templates to start \
+         a conversation)",
+        free_form as f64 * 100.0 / total as f64,
+        names.join(", ")
+    )]
 }
 
 /// Real targets (see [`real_targets`]) that lack confirmation: neither `confirm_real_traffic` nor `--yes`.

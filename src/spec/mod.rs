@@ -193,6 +193,11 @@ pub struct TargetSpec {
     /// when this is true or `--yes` is given.
     #[serde(default)]
     pub confirm_real_traffic: bool,
+    /// A remote WhatsApp target sends to the `[recipients]` file only: generated numbers (+1 555 …) are
+    /// strangers to the business, and real messages to them cost money and quality rating. Set this to
+    /// send to generated numbers anyway.
+    #[serde(default)]
+    pub allow_generated_recipients: bool,
     #[serde(default)]
     pub http_version: HttpVersion,
     /// Accept invalid TLS certificates (self-signed test servers).
@@ -207,6 +212,13 @@ impl TargetSpec {
     /// Whether the target is served by the embedded simulator.
     pub fn is_embedded(&self) -> bool {
         self.base_url.as_deref() == Some("embedded")
+    }
+
+    /// A WhatsApp target that sends real, billable messages: not embedded and not on this machine.
+    pub fn is_real(&self) -> bool {
+        self.kind != TargetKind::Http
+            && !self.is_embedded()
+            && self.address().and_then(|a| endpoint::Endpoint::parse(a).ok()).is_none_or(|e| !e.is_loopback())
     }
 
     /// The URL requests go to ("embedded" targets have none until their simulator starts).

@@ -151,6 +151,18 @@ pub fn validate(path: &Path, p: &Profile) -> Result<(), ProfileError> {
             return Err(err(path, f("name"), format!("{:?} is used by two targets", t.name)));
         }
         validate_target(path, i, t)?;
+        if t.is_real() && p.recipients.file.is_none() && !t.allow_generated_recipients {
+            return Err(err(
+                path,
+                "recipients.file",
+                format!(
+                    "target {:?} sends real messages: give a recipients file of users who expect them, or set \
+                     allow_generated_recipients = true on the target to send to generated numbers anyway \
+                     (messages to strangers cost money and the number's quality rating)",
+                    t.name
+                ),
+            ));
+        }
         if t.max_body == Some(0) {
             return Err(err(path, f("max_body"), "must be at least 1"));
         }
@@ -196,6 +208,7 @@ fn validate_target(path: &Path, i: usize, t: &TargetSpec) -> Result<(), ProfileE
     only("username_env", !onprem && t.username_env.is_some(), "\"onprem\"")?;
     only("password_env", !onprem && t.password_env.is_some(), "\"onprem\"")?;
     only("new_password_env", !onprem && t.new_password_env.is_some(), "\"onprem\"")?;
+    only("allow_generated_recipients", http && t.allow_generated_recipients, "\"cloud\" or \"onprem\"")?;
     if http {
         let url = t.url.as_deref().ok_or_else(|| err(path, f("url"), "is required for kind = \"http\""))?;
         Endpoint::parse(url).map_err(|r| err(path, f("url"), r))?;

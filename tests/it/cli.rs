@@ -139,6 +139,7 @@ kind = "cloud"
 base_url = "https://graph.facebook.com"
 phone_number_id = "106540352242922"
 token_env = "WABENCH_DRY_RUN_TEST_TOKEN"
+allow_generated_recipients = true
 
 [[targets]]
 name = "local-cloud"
@@ -155,4 +156,40 @@ token_env = "WABENCH_DRY_RUN_TEST_TOKEN"
     assert_eq!(named, ["remote WhatsApp targets (real, billable messages): meta-cloud"], "{out}");
     assert!(out.lines().any(|l| l == "dry run: nothing was sent"), "{out}");
     assert!(!results.exists(), "a dry run writes no results");
+}
+
+#[test]
+fn real_targets_need_a_recipients_file_and_are_warned_about_free_form_messages() {
+    let dir = tempfile::tempdir().unwrap();
+    let target = r#"
+[[targets]]
+name = "meta-cloud"
+kind = "cloud"
+base_url = "https://graph.facebook.com"
+phone_number_id = "106540352242922"
+token_env = "WABENCH_REAL_TARGET_TEST_TOKEN"
+"#;
+    let head = "name = \"real\"\n[load]\nrate = 5\nduration = \"1s\"\n";
+    // Generated numbers to a real target: refused, naming the field and the way out.
+    let p = common::profile(dir.path(), &format!("{head}{target}"));
+    let (code, _, err) = wabench(&["validate", p.to_str().unwrap()]);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("recipients.file") && err.contains("allow_generated_recipients"), "{err}");
+    // A recipients file: valid, and the default text mix to a real target is warned about (131047).
+    std::fs::write(dir.path().join("users.csv"), "phone\n+447700900123\n").unwrap();
+    let p = common::profile(dir.path(), &format!("{head}[recipients]\nfile = \"users.csv\"\n{target}"));
+    let (code, out, err) = wabench(&["validate", p.to_str().unwrap()]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(
+        out.contains("warning: 100% of the messages to meta-cloud are not templates") && out.contains("131047"),
+        "{out}"
+    );
+    // Templates only: no such warning. The same flag on an embedded target changes nothing.
+    let p = common::profile(
+        dir.path(),
+        &format!("{head}[messages]\ntext = 0\ntemplate = 1\n[recipients]\nfile = \"users.csv\"\n{target}"),
+    );
+    let (code, out, err) = wabench(&["validate", p.to_str().unwrap()]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(!out.contains("not templates"), "{out}");
 }
