@@ -143,7 +143,7 @@ fn simulator_round_trip(c: &mut Criterion) {
             rt.block_on(async {
                 let req = http::Request::post("/v23.0/106540352242922/messages")
                     .header("host", "127.0.0.1")
-                    .header("authorization", "Bearer bench-token")
+                    .header("authorization", "Bearer wabench-embedded-token")
                     .header("content-type", "application/json")
                     .body(Full::new(bytes::Bytes::from(body::cloud(&spec, Kind::Text, "15550001234", n))))
                     .unwrap();

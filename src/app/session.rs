@@ -61,6 +61,13 @@ impl Session {
         };
         let sim = if spec.is_embedded() {
             let mut cfg = sim_config_for(p, spec);
+            // Unless `[simulator.cloud] tokens` says otherwise, the simulator accepts the token the
+            // target sends (from its token_env or token_file).
+            if cfg.cloud.tokens == SimConfig::default().cloud.tokens
+                && let Some(t) = target_token(spec, loaded.path.parent().unwrap_or(Path::new(".")))
+            {
+                cfg.cloud.tokens.push(t);
+            }
             // The simulator posts its status webhooks to this target's receiver, signed with its secret.
             if let Some(h) = &hooks {
                 cfg.webhooks.callback_url = Some(h.url.clone());
@@ -109,6 +116,20 @@ impl Session {
         let extra = extra.as_object().is_some_and(|o| !o.is_empty()).then_some(extra);
         Teardown { delivery, extra }
     }
+}
+
+/// The access token a Cloud target names, when it can be read (the driver reports it when it cannot).
+fn target_token(spec: &TargetSpec, base: &Path) -> Option<String> {
+    if spec.kind != TargetKind::Cloud {
+        return None;
+    }
+    match (&spec.token_env, &spec.token_file) {
+        (Some(var), _) => std::env::var(var).ok(),
+        (None, Some(f)) => std::fs::read_to_string(base.join(f)).ok(),
+        (None, None) => None,
+    }
+    .map(|t| t.trim().to_string())
+    .filter(|t| !t.is_empty())
 }
 
 /// The receiver settings of one target. The embedded On-Premises simulator posts unsigned webhooks,

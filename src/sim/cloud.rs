@@ -5,13 +5,11 @@
 //! Order of checks: route, downtime (code 2), token (190 / 10), body and validation
 //! (100 / 131008 / 131009), throughput, recipient rules (131026 / 131047 / 131049), pair limit.
 
-use std::io::Write as _;
-
 use http::{Method, Request, StatusCode};
 use hyper::body::Incoming;
 use serde_json::json;
 
-use super::config::{DowntimeWindow, SimConfig};
+use super::config::{ConfigError, DowntimeWindow, SimConfig};
 use super::hooks::Accepted;
 use super::message::{self, Parsed, Problem};
 use super::model::{
@@ -28,15 +26,27 @@ pub struct CloudState {
     upgraded: Option<(Option<KeyedLimiter>, DowntimeWindow)>,
     pair: Option<KeyedLimiter>,
     throttle_status: StatusCode,
+    /// Accepted tokens read from `tokens_env` at start.
+    env_tokens: Vec<String>,
 }
 
 impl CloudState {
-    /// Limiters of a validated configuration.
-    pub fn new(cfg: &SimConfig) -> Self {
+    /// Limiters of a validated configuration; the tokens of `tokens_env` are read now.
+    pub fn new(cfg: &SimConfig) -> Result<Self, ConfigError> {
         let c = &cfg.cloud;
+        let env_tokens = match &c.tokens_env {
+            None => Vec::new(),
+            Some(var) => std::env::var(var)
+                .map_err(|_| ConfigError(format!("cloud.tokens_env: environment variable {var} is not set")))?
+                .split(',')
+                .map(|t| t.trim().to_string())
+                .filter(|t| !t.is_empty())
+                .collect(),
+        };
         let mps = f64::from(c.throughput_mps);
         let pair = &c.pair_limit;
-        CloudState {
+        Ok(CloudState {
+            env_tokens,
             throughput: (c.throughput_mps > 0).then(|| KeyedLimiter::new(mps, mps)),
             upgraded: c.upgrade.as_ref().map(|u| {
                 let mps = f64::from(u.throughput_mps);
@@ -45,7 +55,7 @@ impl CloudState {
             }),
             pair: pair.enabled.then(|| KeyedLimiter::new(1.0 / pair.interval.as_secs_f64(), f64::from(pair.burst))),
             throttle_status: StatusCode::from_u16(c.throttle_http_status).unwrap_or(StatusCode::TOO_MANY_REQUESTS),
-        }
+        })
     }
 }
 
@@ -55,15 +65,17 @@ pub(crate) struct CloudError {
     code: i64,
     title: &'static str,
     details: String,
+    /// `error_subcode`, where the Graph API gives one (463: the access token expired).
+    subcode: Option<i64>,
 }
 
 impl CloudError {
     fn new(status: StatusCode, code: i64, title: &'static str, details: impl Into<String>) -> Self {
-        CloudError { status, code, title, details: details.into() }
+        CloudError { status, code, title, details: details.into(), subcode: None }
     }
 
     fn reply(self, ctx: Ctx) -> Reply {
-        let body = json!({
+        let mut body = json!({
             "error": {
                 "message": format!("(#{}) {}", self.code, self.title),
                 "type": "OAuthException",
@@ -72,6 +84,9 @@ impl CloudError {
                 "fbtrace_id": trace_id(ctx.key),
             }
         });
+        if let Some(s) = self.subcode {
+            body["error"]["error_subcode"] = s.into();
+        }
         Reply::new(self.status, body.to_string(), Outcome::Error(self.code))
     }
 }
@@ -127,26 +142,22 @@ fn check_token(st: &State, req: &Request<Incoming>) -> Result<(), CloudError> {
     };
     let token = super::bearer(req)
         .ok_or_else(|| unauthorized("An active access token must be used (Authorization: Bearer <token>)."))?;
-    let tokens = &st.cfg.cloud.tokens;
-    if !tokens.is_empty() {
-        return if tokens.iter().any(|t| t == token) {
-            Ok(())
-        } else {
-            Err(unauthorized("The access token is not valid."))
-        };
+    let c = &st.cfg.cloud;
+    if c.tokens.iter().any(|t| t == token) || st.cloud.env_tokens.iter().any(|t| t == token) {
+        return Ok(());
     }
-    if token.starts_with("expired") {
-        return Err(CloudError::new(
+    if c.expired_tokens.iter().any(|t| t == token) {
+        // Graph API error handling: code 190, subcode 463 "access token has expired".
+        let mut e = CloudError::new(
             StatusCode::UNAUTHORIZED,
             190,
             "Error validating access token: Session has expired",
             "The access token has expired.",
-        ));
+        );
+        e.subcode = Some(463);
+        return Err(e);
     }
-    if token.starts_with("invalid") {
-        return Err(unauthorized("The access token could not be decrypted."));
-    }
-    if token.starts_with("noperm") {
+    if c.no_permission_tokens.iter().any(|t| t == token) {
         return Err(CloudError::new(
             StatusCode::FORBIDDEN,
             10,
@@ -154,7 +165,7 @@ fn check_token(st: &State, req: &Request<Incoming>) -> Result<(), CloudError> {
             "The access token lacks the whatsapp_business_messaging permission.",
         ));
     }
-    Ok(())
+    Err(unauthorized("The access token could not be decrypted."))
 }
 
 async fn handle_inner(st: &State, req: Request<Incoming>, ctx: Ctx) -> Result<Reply, CloudError> {
@@ -330,7 +341,11 @@ fn success_body(to: &str, digits: &str, id: &str) -> Vec<u8> {
     out.extend_from_slice(br#"{"messaging_product":"whatsapp","contacts":[{"input":"#);
     // `to` was validated as a phone number or group id; serialize it escaped all the same.
     let _ = serde_json::to_writer(&mut out, to);
-    let _ = write!(out, r#","wa_id":"{digits}"}}],"messages":[{{"id":"{id}","message_status":"accepted"}}]}}"#);
+    out.extend_from_slice(br#","wa_id":"#);
+    let _ = serde_json::to_writer(&mut out, digits);
+    out.extend_from_slice(br#"}],"messages":[{"id":"#);
+    let _ = serde_json::to_writer(&mut out, id);
+    out.extend_from_slice(br#","message_status":"accepted"}]}"#);
     out
 }
 

@@ -128,8 +128,11 @@ pub fn validate(obj: &Map<String, Value>, flavor: Flavor) -> Check<Parsed> {
         Some(_) => return Err(invalid("to", "must be a string")),
     };
     let digits = if group {
-        if to.trim().is_empty() {
-            return Err(invalid("to", "must be a group id"));
+        // A group id is an opaque token of letters, digits and `-_.=` (base64-like): anything else —
+        // control characters, quotes, spaces — is refused, so it can never break a JSON answer.
+        let id_char = |c: char| c.is_ascii_alphanumeric() || "-_.=".contains(c);
+        if to.is_empty() || to.len() > 256 || !to.chars().all(id_char) {
+            return Err(invalid("to", "must be a group id (letters, digits and -_.=)"));
         }
         to.to_string()
     } else {

@@ -247,7 +247,7 @@ impl Sim {
             latency: LatencyModel::from_config(&cfg),
             recipients: Recipients::new(&cfg.recipients, cfg.seed),
             counters: Counters::new(),
-            cloud: cloud::CloudState::new(&cfg),
+            cloud: cloud::CloudState::new(&cfg)?,
             onprem: onprem::OnPremState::new(&cfg),
             hooks: hooks::Hooks::new(&cfg)?,
             cfg,

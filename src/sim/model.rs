@@ -401,10 +401,14 @@ fn ends_with_any(digits: &str, suffixes: &[String]) -> bool {
 /// `None` when it contains anything else or has no digit.
 pub fn phone_digits(input: &str) -> Option<String> {
     let mut out = String::with_capacity(input.len());
-    for c in input.chars() {
+    // A leading `+` and the separators people write (spaces, hyphens, parentheses) are accepted, as the
+    // Cloud API accepts them in `to`; anything else (letters, control characters, a `+` inside the
+    // number) makes it no phone number.
+    let body = input.trim_start().strip_prefix('+').unwrap_or(input.trim_start());
+    for c in body.chars() {
         match c {
             '0'..='9' => out.push(c),
-            '+' | ' ' | '-' | '(' | ')' | '.' => {}
+            ' ' | '-' | '(' | ')' => {}
             _ => return None,
         }
     }
@@ -533,6 +537,9 @@ mod tests {
         assert_eq!(phone_digits("+1 (650) 555-1234").as_deref(), Some("16505551234"));
         assert_eq!(phone_digits("abc"), None);
         assert_eq!(phone_digits("+"), None);
+        assert_eq!(phone_digits("1+650"), None, "a + only leads");
+        assert_eq!(phone_digits("1650\u{7}5551234"), None, "control characters");
+        assert_eq!(phone_digits("1.650.555.1234"), None);
         let mut s = String::new();
         base64url(b"hello", &mut s);
         assert_eq!(s, "aGVsbG8");

@@ -103,8 +103,9 @@ fn bad_token_is_190_and_not_retried() {
     let dir_token = "invalid-token-for-test";
     // SAFETY of the test: the variable is only read by this test's profile.
     unsafe { std::env::set_var("WABENCH_DRIVER_TEST_BAD_TOKEN", dir_token) };
+    // The simulator accepts only its own token: the target's is not one of them.
     let (c, _, retries) = run(
-        &profile("cloud", 10, "").replace(
+        &profile("cloud", 10, "[simulator.cloud]\ntokens = [\"the-only-valid-token\"]\n").replace(
             "base_url = \"embedded\"\n",
             "base_url = \"embedded\"\ntoken_env = \"WABENCH_DRIVER_TEST_BAD_TOKEN\"\n",
         ),

@@ -19,6 +19,7 @@ mod seq;
 mod shards;
 mod sim_api;
 mod sim_hooks;
+mod sim_props;
 mod support;
 mod webhook_receiver;
 mod webhook_tracker;

@@ -102,7 +102,7 @@ fn profile(addr: SocketAddr) -> String {
 rate = 20
 duration = "2s"
 connections = 2
-timeout = "2s"
+timeout = "10s"
 
 [simulator.recipients]
 undeliverable_suffixes = []

@@ -150,12 +150,27 @@ async fn cloud_token_rules() {
     assert_cloud_error(&c.post(PATH, None, &body).await, 401, 190);
     assert_cloud_error(&c.post(PATH, Some("Bearer "), &body).await, 401, 190);
     assert_cloud_error(&c.post(PATH, Some("Basic abc"), &body).await, 401, 190);
-    assert_cloud_error(&c.post(PATH, Some("Bearer invalid-x"), &body).await, 401, 190);
-    assert_cloud_error(&c.post(PATH, Some("Bearer expired-x"), &body).await, 401, 190);
-    let r = c.post(PATH, Some("Bearer noperm-x"), &body).await;
+    // Only configured tokens are accepted: the documented test token by default.
+    assert_cloud_error(&c.post(PATH, Some("Bearer anything"), &body).await, 401, 190);
+    let r = c.post(PATH, Some("Bearer wabench-expired-token"), &body).await;
+    assert_cloud_error(&r, 401, 190);
+    assert_eq!(r.json["error"]["error_subcode"], 463, "an expired token carries subcode 463");
+    assert!(c.post(PATH, Some("Bearer anything"), &body).await.json["error"].get("error_subcode").is_none());
+    let r = c.post(PATH, Some("Bearer wabench-noperm-token"), &body).await;
     assert_cloud_error(&r, 403, 10);
     assert!(r.json["error"]["error_data"]["details"].as_str().unwrap().contains("whatsapp_business_messaging"));
-    assert_eq!(c.post(PATH, Some("bearer anything"), &body).await.status, StatusCode::OK);
+    assert_eq!(c.post(PATH, Some("bearer wabench-embedded-token"), &body).await.status, StatusCode::OK);
+
+    // Tokens from an environment variable (comma-separated) are accepted too; an unset one is an error.
+    let mut cfg = quick(Flavor::Cloud);
+    cfg.cloud.tokens_env = Some("WABENCH_SIM_API_TEST_TOKENS".into());
+    assert!(wabench::sim::Sim::new(cfg.clone()).err().unwrap().to_string().contains("WABENCH_SIM_API_TEST_TOKENS"));
+    // SAFETY: this variable is read by this test only.
+    unsafe { std::env::set_var("WABENCH_SIM_API_TEST_TOKENS", "EAAone, EAAtwo") };
+    let sim = spawn_local(cfg).await.unwrap();
+    let mut c = Client::connect(&sim).await;
+    assert_eq!(c.post(PATH, Some("Bearer EAAtwo"), &body).await.status, StatusCode::OK);
+    assert_cloud_error(&c.post(PATH, Some("Bearer EAAthree"), &body).await, 401, 190);
 
     let mut cfg = quick(Flavor::Cloud);
     cfg.cloud.tokens = vec!["good".into()];

@@ -120,6 +120,13 @@ impl LatencyConfig {
     }
 }
 
+/// The bearer token the Cloud API simulator accepts by default (and embedded targets send).
+pub const TEST_TOKEN: &str = "wabench-embedded-token";
+/// A token the simulator treats as expired by default (190, subcode 463).
+pub const EXPIRED_TEST_TOKEN: &str = "wabench-expired-token";
+/// A token the simulator treats as lacking the messaging permission by default (10, HTTP 403).
+pub const NO_PERMISSION_TEST_TOKEN: &str = "wabench-noperm-token";
+
 /// Cloud API rules.
 #[derive(Deserialize, Serialize, Clone, Debug)]
 #[serde(deny_unknown_fields, default)]
@@ -131,10 +138,20 @@ pub struct CloudConfig {
     pub throttle_http_status: u16,
     /// Per-recipient pair rate limit (131056).
     pub pair_limit: PairLimitConfig,
-    /// Accepted bearer tokens. Empty (default): any non-empty token is accepted except those
-    /// starting with `invalid` or `expired` (→ 190, HTTP 401) and those starting with `noperm`
-    /// (→ 10 "permission denied" naming `whatsapp_business_messaging`, HTTP 403).
+    /// Accepted bearer tokens. Default: the documented test token [`TEST_TOKEN`] (what an embedded
+    /// target sends). Any other token gets 190 (HTTP 401), as the Graph API answers an access token it
+    /// cannot parse.
     pub tokens: Vec<String>,
+    /// An environment variable holding more accepted tokens (comma-separated), so real-looking tokens
+    /// stay out of profiles.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tokens_env: Option<String>,
+    /// Tokens that have expired: 190 with subcode 463 (Graph API error handling: 463 = "access token
+    /// has expired"). Default: [`EXPIRED_TEST_TOKEN`].
+    pub expired_tokens: Vec<String>,
+    /// Tokens without the `whatsapp_business_messaging` permission: code 10, HTTP 403.
+    /// Default: [`NO_PERMISSION_TEST_TOKEN`].
+    pub no_permission_tokens: Vec<String>,
     /// Accepted phone-number-ids. Empty (default): any all-digit id.
     pub phone_number_ids: Vec<String>,
     /// Automatic throughput upgrade of every number (e.g. 80 → 1000 mps). Default: none.
@@ -151,7 +168,10 @@ impl Default for CloudConfig {
             throughput_mps: 80,
             throttle_http_status: 429,
             pair_limit: PairLimitConfig::default(),
-            tokens: Vec::new(),
+            tokens: vec![TEST_TOKEN.into()],
+            tokens_env: None,
+            expired_tokens: vec![EXPIRED_TEST_TOKEN.into()],
+            no_permission_tokens: vec![NO_PERMISSION_TEST_TOKEN.into()],
             phone_number_ids: Vec::new(),
             api_versions: Vec::new(),
             upgrade: None,

@@ -12,7 +12,7 @@ use std::sync::OnceLock;
 use tokio::net::TcpStream;
 use wabench::sim::{Flavor, LATENCY_HEADER, SimConfig, SimHandle};
 use wabench::spec::sim::LatencyConfig;
-pub const TOKEN: &str = "Bearer EAAtesttoken";
+pub const TOKEN: &str = "Bearer wabench-embedded-token";
 pub const PATH: &str = "/v23.0/1234567890/messages";
 
 /// A keep-alive HTTP/1.1 connection to the simulator.
