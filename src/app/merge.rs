@@ -138,15 +138,16 @@ pub fn merge(dirs: &[PathBuf], out: &Path) -> Result<Run, AppError> {
     Ok(run)
 }
 
-fn merge_target(
+/// Per-second histograms and timeline rows, aligned on the merged run's seconds: `<target>.hlog` and
+/// the target's rows of `timeline.csv`.
+fn merge_seconds(
     name: &str,
     parts: &[Part<'_>],
     index: usize,
-    base: DateTime<Utc>,
+    base: SystemTime,
     out: &Path,
     timeline: &mut Vec<u8>,
-) -> Result<TargetResult, String> {
-    // Per-second histograms and timeline rows, aligned on the merged run's seconds.
+) -> Result<(), String> {
     let mut seconds: BTreeMap<u64, Histogram<u64>> = BTreeMap::new();
     let mut rows: BTreeMap<u64, TimelineRow> = BTreeMap::new();
     for p in parts {
@@ -162,16 +163,23 @@ fn merge_target(
     for (s, r) in rows {
         r.with_latency(seconds.get(&s)).write(timeline, name).map_err(|e| e.to_string())?;
     }
-    let base_time: SystemTime = base.into();
     let entries: Vec<(String, Duration, Duration, &Histogram<u64>)> =
         seconds.iter().map(|(s, h)| (name.to_string(), Duration::from_secs(*s), Duration::from_secs(1), h)).collect();
     let mut buf = Vec::new();
-    hlog::write_tagged(&mut buf, base_time, &format!("wabench merged interval log, target {name}"), &entries)
+    hlog::write_tagged(&mut buf, base, &format!("wabench merged interval log, target {name}"), &entries)
         .map_err(|e| e.to_string())?;
-    results::write_atomic(&out.join(files::hlog_name(name)), &buf).map_err(|e| e.to_string())?;
+    results::write_atomic(&out.join(files::hlog_name(name)), &buf).map_err(|e| e.to_string())
+}
 
-    // Whole-run histograms: from each part's totals log when present (exact for every histogram),
-    // else the latency from the interval log.
+/// Whole-run histograms: from each part's totals log when present (exact for every histogram), else
+/// the latency from its interval log; written to `<target>.totals.hlog`.
+fn merge_totals(
+    name: &str,
+    parts: &[Part<'_>],
+    index: usize,
+    base: SystemTime,
+    out: &Path,
+) -> Result<BTreeMap<String, Histogram<u64>>, String> {
     let mut totals: BTreeMap<String, Histogram<u64>> = BTreeMap::new();
     for p in parts {
         let path = p.data.dir.join(files::totals_name(name));
@@ -182,35 +190,32 @@ fn merge_target(
             add(totals.entry("latency".into()).or_insert_with(histogram), &td.total, name)?;
         }
     }
-    let length = parts.iter().map(|p| p.result.duration_s).fold(0.0, f64::max);
+    let length = Duration::from_secs_f64(parts.iter().map(|p| p.result.duration_s).fold(0.0, f64::max));
     let mut buf = Vec::new();
-    hlog::write_map(
-        &mut buf,
-        base_time,
-        "wabench merged whole-run histograms (µs)",
-        &totals,
-        Duration::from_secs_f64(length),
-    )
-    .map_err(|e| e.to_string())?;
+    hlog::write_map(&mut buf, base, "wabench merged whole-run histograms (µs)", &totals, length)
+        .map_err(|e| e.to_string())?;
     results::write_atomic(&out.join(files::totals_name(name)), &buf).map_err(|e| e.to_string())?;
+    Ok(totals)
+}
 
+fn merge_target(
+    name: &str,
+    parts: &[Part<'_>],
+    index: usize,
+    base: DateTime<Utc>,
+    out: &Path,
+    timeline: &mut Vec<u8>,
+) -> Result<TargetResult, String> {
+    let base_time: SystemTime = base.into();
+    merge_seconds(name, parts, index, base_time, out, timeline)?;
+    let totals = merge_totals(name, parts, index, base_time, out)?;
     let mut counts = Counts::default();
     let mut outcome_counts: BTreeMap<String, u64> = BTreeMap::new();
     let (mut requested, mut achieved) = (None::<f64>, 0.0);
     let mut extra: Option<serde_json::Value> = None;
     let mut delivery: Option<serde_json::Value> = None;
     for p in parts {
-        let r = &p.result.requests;
-        counts.planned = match (counts.planned, r.planned) {
-            (None, None) => None,
-            (a, b) => Some(a.unwrap_or(0) + b.unwrap_or(0)),
-        };
-        counts.sent += r.sent;
-        counts.retries += r.retries;
-        counts.ok += r.ok;
-        counts.errors += r.errors;
-        counts.dropped += r.dropped;
-        counts.cancelled += r.cancelled;
+        counts.add(&p.result.requests);
         for o in &p.result.outcomes {
             *outcome_counts.entry(o.key.clone()).or_insert(0) += o.count;
         }

@@ -143,22 +143,11 @@ pub fn run_profile(loaded: &Loaded, opts: &Options, stop: watch::Receiver<bool>)
     let verdicts = super::thresholds::evaluate_all(&thresholds, &out);
     let aborted = abort.as_ref().and_then(Abort::reason);
     let run = Run {
-        schema_version: results::SCHEMA_VERSION,
-        tool: Tool { name: "wabench".into(), version: env!("CARGO_PKG_VERSION").into() },
-        name: p.name.clone(),
-        description: p.description.clone(),
-        profile_file: loaded.path.display().to_string(),
-        profile: serde_json::to_value(p.redacted()).map_err(|e| e.to_string())?,
-        seed: p.seed,
-        started_at,
-        ended_at: Utc::now(),
-        interrupted,
-        machine: Machine::this(),
         passed: verdicts.iter().all(|v| v.passed) && aborted.is_none(),
         aborted,
         targets: out,
         thresholds: verdicts,
-        shard: opts.shard.is_sharded().then_some(opts.shard),
+        ..run_head(loaded, opts, started_at, interrupted)?
     };
     timeline.finish()?;
     results::write_run(&dir, &run).map_err(|e| format!("{}: {e}", dir.join(files::RUN_JSON).display()))?;
@@ -172,6 +161,29 @@ pub fn run_profile(loaded: &Loaded, opts: &Options, stop: watch::Receiver<bool>)
         });
     }
     Ok(Finished { dir, run, error })
+}
+
+/// The run's description in run.json, without its targets and verdicts.
+fn run_head(loaded: &Loaded, opts: &Options, started_at: DateTime<Utc>, interrupted: bool) -> Result<Run, AppError> {
+    let p = &loaded.profile;
+    Ok(Run {
+        schema_version: results::SCHEMA_VERSION,
+        tool: Tool { name: "wabench".into(), version: env!("CARGO_PKG_VERSION").into() },
+        name: p.name.clone(),
+        description: p.description.clone(),
+        profile_file: loaded.path.display().to_string(),
+        profile: serde_json::to_value(p.redacted()).map_err(|e| e.to_string())?,
+        seed: p.seed,
+        started_at,
+        ended_at: Utc::now(),
+        interrupted,
+        machine: Machine::this(),
+        targets: Vec::new(),
+        thresholds: Vec::new(),
+        passed: true,
+        aborted: None,
+        shard: opts.shard.is_sharded().then_some(opts.shard),
+    })
 }
 
 /// Refuse what must not run: a profile made for `wabench plan` only, and unconfirmed real traffic.

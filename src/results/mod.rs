@@ -106,6 +106,22 @@ pub struct Counts {
     pub cancelled: u64,
 }
 
+impl Counts {
+    /// Add another part's counts (`planned` when either part knows it).
+    pub fn add(&mut self, o: &Counts) {
+        self.planned = match (self.planned, o.planned) {
+            (None, None) => None,
+            (a, b) => Some(a.unwrap_or(0) + b.unwrap_or(0)),
+        };
+        self.sent += o.sent;
+        self.retries += o.retries;
+        self.ok += o.ok;
+        self.errors += o.errors;
+        self.dropped += o.dropped;
+        self.cancelled += o.cancelled;
+    }
+}
+
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 pub struct Rates {
     /// Mean requested arrival rate (open loop).
