@@ -83,6 +83,9 @@ fn run(a: RunArgs) -> Result<Exit, AppError> {
         for w in loaded.recipients.warnings(loaded.profile.load.peak_rate()) {
             eprintln!("wabench: warning: {w}");
         }
+        for w in super::validate::messaging_limit_warnings(&loaded) {
+            eprintln!("wabench: warning: {w}");
+        }
     }
     let live = match a.metrics_listen {
         Some(addr) => {
