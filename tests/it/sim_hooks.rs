@@ -366,6 +366,11 @@ seed = 3
 [simulator.latency]
 median = "5ms"
 p99 = "20ms"
+# Delivery mechanics only: every window open, no undeliverable recipient.
+[simulator.service_window]
+enabled = false
+[simulator.recipients]
+undeliverable_suffixes = []
 [simulator.webhooks]
 sent = { median = "50ms", p99 = "200ms" }
 delivered = { median = "100ms", p99 = "400ms" }
