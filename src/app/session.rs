@@ -68,6 +68,12 @@ impl Session {
             {
                 cfg.cloud.tokens.push(t);
             }
+            // The simulated users who write are the run's recipients, to the target's number.
+            let r = &loaded.recipients;
+            cfg.inbound.users = (0..r.len() as u64).map(|n| r.get(n).to_string()).collect();
+            if cfg.inbound.phone_number_id.is_none() {
+                cfg.inbound.phone_number_id = spec.phone_number_id.clone();
+            }
             // The simulator posts its status webhooks to this target's receiver, signed with its secret.
             if let Some(h) = &hooks {
                 cfg.webhooks.callback_url = Some(h.url.clone());

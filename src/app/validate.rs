@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use crate::drivers::whatsapp::body::{Kind, Mix};
 use crate::engine::Plan;
 use crate::spec::endpoint::Endpoint;
 use crate::spec::{Loaded, TargetKind, TargetSpec};
@@ -107,6 +108,71 @@ pub fn plan_text(loaded: &Loaded) -> String {
     s
 }
 
+/// How many unique recipients get at least one template in `planned` messages (every recipient that
+/// could, when the count is not known in advance): message `n` goes to recipient `n mod len` and its
+/// kind is the driver's seeded choice, so this is exactly what a run sends.
+pub fn unique_template_recipients(loaded: &Loaded, planned: Option<u64>) -> u64 {
+    let p = &loaded.profile;
+    let len = loaded.recipients.len() as u64;
+    if p.messages.template == 0 || len == 0 {
+        return 0;
+    }
+    let Some(planned) = planned else {
+        return len;
+    };
+    let mix = Mix::new(&p.messages, p.seed);
+    let mut seen = vec![false; len as usize];
+    let mut unique = 0;
+    // Bounded: stop once every recipient is counted, and after 10 million messages at most.
+    for n in 0..planned.min(10_000_000) {
+        let r = (n % len) as usize;
+        if !seen[r] && mix.kind(n) == Kind::Template {
+            seen[r] = true;
+            unique += 1;
+            if unique == len {
+                break;
+            }
+        }
+    }
+    unique
+}
+
+/// Warnings when a WhatsApp target would send templates to more unique users than its messaging limit
+/// allows per 24 hours: a real Cloud target's `messaging_tier`, or the embedded simulator's tier.
+pub fn messaging_limit_warnings(loaded: &Loaded) -> Vec<String> {
+    let p = &loaded.profile;
+    let planned = Plan::from_spec(&p.load).expected_requests();
+    let mut unique = None;
+    let mut out = Vec::new();
+    for t in p.targets.iter().filter(|t| t.kind != TargetKind::Http) {
+        let (tier, from) = if t.is_embedded() {
+            (p.simulator.messaging_limit.tier, "[simulator.messaging_limit] tier")
+        } else {
+            match t.messaging_tier {
+                Some(tier) => (tier, "messaging_tier"),
+                None => continue,
+            }
+        };
+        let Some(limit) = tier.limit() else { continue };
+        let u = *unique.get_or_insert_with(|| unique_template_recipients(loaded, planned));
+        if u > limit {
+            let what = if t.is_embedded() {
+                format!(
+                    "the simulator accepts the rest and fails them in a webhook with code {}",
+                    p.simulator.messaging_limit.over_limit_code
+                )
+            } else {
+                "Meta fails templates to further new users".to_string()
+            };
+            out.push(format!(
+                "target {:?}: templates go to {u} unique recipients, more than the messaging limit of {tier} unique users per 24 hours ({from}); {what}",
+                t.name
+            ));
+        }
+    }
+    out
+}
+
 /// WhatsApp targets that send real, billable messages: not embedded and not on this machine.
 pub fn real_targets(loaded: &Loaded) -> Vec<&TargetSpec> {
     loaded.profile.targets.iter().filter(|t| t.is_real()).collect()
@@ -120,6 +186,7 @@ pub fn warnings(loaded: &Loaded) -> Vec<String> {
     if p.targets.iter().any(|t| t.kind != TargetKind::Http) {
         w.extend(loaded.recipients.warnings(p.load.peak_rate()));
     }
+    w.extend(messaging_limit_warnings(loaded));
     w.extend(real_target_warnings(loaded));
     w
 }
@@ -162,4 +229,52 @@ pub fn dry_run_text(loaded: &Loaded) -> String {
     }
     s.push_str("dry run: nothing was sent\n");
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn loaded(extra: &str) -> Loaded {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("p.toml");
+        let text = format!(
+            "name = \"t\"\nseed = 3\n[load]\nrate = 100\nduration = \"10s\"\n[recipients]\ncountry_code = \"1\"\ncount = 600\n{extra}"
+        );
+        std::fs::write(&path, text).unwrap();
+        crate::spec::load(&path).unwrap()
+    }
+
+    const CLOUD: &str = "[[targets]]\nname = \"c\"\nkind = \"cloud\"\nbase_url = \"embedded\"\n";
+    const REAL: &str = "[[targets]]\nname = \"r\"\nkind = \"cloud\"\nbase_url = \"https://graph.facebook.com\"\nphone_number_id = \"1\"\ntoken_env = \"T\"\nmessaging_tier = 250\n";
+
+    #[test]
+    fn counts_unique_template_recipients_of_the_planned_messages() {
+        let all = loaded(&format!("[messages]\ntext = 0\ntemplate = 1\n{CLOUD}"));
+        assert_eq!(unique_template_recipients(&all, Some(1000)), 600, "every recipient gets a template");
+        assert_eq!(unique_template_recipients(&all, Some(100)), 100);
+        assert_eq!(unique_template_recipients(&all, None), 600, "unknown count: every recipient may");
+        let none = loaded(&format!("[messages]\ntext = 1\n{CLOUD}"));
+        assert_eq!(unique_template_recipients(&none, Some(1000)), 0);
+        let half = loaded(&format!("[messages]\ntext = 1\ntemplate = 1\n{CLOUD}"));
+        let u = unique_template_recipients(&half, Some(600));
+        assert!((240..360).contains(&u), "{u}");
+    }
+
+    #[test]
+    fn warns_beyond_the_tier_of_a_real_target_or_the_simulator() {
+        let sim_unlimited = loaded(&format!("[messages]\ntext = 0\ntemplate = 1\n{CLOUD}"));
+        assert!(messaging_limit_warnings(&sim_unlimited).is_empty());
+        let sim_250 =
+            loaded(&format!("[messages]\ntext = 0\ntemplate = 1\n[simulator.messaging_limit]\ntier = 250\n{CLOUD}"));
+        let w = messaging_limit_warnings(&sim_250);
+        assert_eq!(w.len(), 1, "{w:?}");
+        assert!(w[0].contains("600 unique recipients") && w[0].contains("250") && w[0].contains("131048"), "{}", w[0]);
+        let real = loaded(&format!("[messages]\ntext = 0\ntemplate = 1\n{REAL}"));
+        let w = messaging_limit_warnings(&real);
+        assert!(w[0].contains("\"r\"") && w[0].contains("messaging_tier"), "{w:?}");
+        assert!(plan_text(&real).contains("warning: target \"r\""));
+        let within = loaded(&format!("[messages]\ntext = 0\ntemplate = 1\n{}", REAL.replace("= 250", "= 2000")));
+        assert!(messaging_limit_warnings(&within).is_empty());
+    }
 }

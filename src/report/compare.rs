@@ -428,6 +428,12 @@ pub fn write_text(c: &Comparison, out: &mut impl Write) -> io::Result<()> {
         }
         writeln!(out, "{}", headline(&s.label, rows))?;
     }
+    let labels: Vec<&str> = c.subjects.iter().map(|s| s.label.as_str()).collect();
+    let targets: Vec<&results::TargetResult> = c.subjects.iter().map(|s| &s.target.result).collect();
+    let failures = super::failures::text(&labels, &targets);
+    if !failures.is_empty() {
+        write!(out, "\n{failures}")?;
+    }
     Ok(())
 }
 
@@ -464,7 +470,10 @@ pub fn html_page(c: &Comparison, spectrum: &Rendered) -> String {
             r.requests.errors
         );
     }
-    out.push_str("</tbody>\n</table>\n</section>\n");
+    out.push_str("</tbody>\n</table>\n");
+    let targets: Vec<&results::TargetResult> = c.subjects.iter().map(|s| &s.target.result).collect();
+    out.push_str(&super::failures::html(&labels, &targets));
+    out.push_str("</section>\n");
     let base = &c.subjects[0];
     for (s, rows) in c.subjects[1..].iter().zip(&c.rows) {
         let _ = write!(

@@ -219,6 +219,8 @@ fn summary_table(out: &mut String, targets: &[TargetResult]) {
     }
     out.push_str("</tbody>\n</table>\n");
     outcomes_table(out, targets);
+    let labels: Vec<&str> = targets.iter().map(|t| t.name.as_str()).collect();
+    out.push_str(&super::failures::html(&labels, &targets.iter().collect::<Vec<_>>()));
     out.push_str("</section>\n");
 }
 
@@ -245,6 +247,7 @@ fn delivery_rows(out: &mut String, targets: &[TargetResult]) {
     row(out, "accept → read p50 / p99", cells(&|d| p(&d.latency_us.accept_to_read)));
     row(out, "duplicates / out of order", cells(&|d| format!("{} / {}", d.duplicates, d.out_of_order)));
     row(out, "delivered and failed", cells(&|d| d.delivered_and_failed.to_string()));
+    row(out, "inbound user messages", cells(&|d| d.inbound_messages.to_string()));
 }
 
 /// Every outcome key (sorted, "ok" first) with its count per target.

@@ -58,6 +58,15 @@ pub fn write(run: &Run, out: &mut impl Write) -> io::Result<()> {
         row("accept→read p50/p99", &d(|s| pct(&s.latency_us.accept_to_read)));
         row("duplicates / out of order", &d(|s| format!("{} / {}", s.duplicates, s.out_of_order)));
         row("delivered+failed", &d(|s| s.delivered_and_failed.to_string()));
+        if run.targets.iter().any(|t| t.delivery.as_ref().is_some_and(|d| d.inbound_messages > 0)) {
+            row("inbound messages", &d(|s| s.inbound_messages.to_string()));
+        }
+    }
+    let targets: Vec<&crate::results::TargetResult> = run.targets.iter().collect();
+    let failures = super::failures::rows(&targets);
+    if !failures.is_empty() {
+        rows.push(("failed by code (send / webhook)".into(), run.targets.iter().map(|_| String::new()).collect()));
+        rows.extend(failures);
     }
     let mut keys: Vec<&str> =
         run.targets.iter().flat_map(|t| t.outcomes.iter().map(|o| o.key.as_str())).filter(|k| *k != "ok").collect();

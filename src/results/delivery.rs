@@ -97,6 +97,16 @@ pub struct DeliveryStats {
     pub failed_by_code: BTreeMap<i64, u64>,
     /// `failed` statuses that carried no error.
     pub failed_without_code: u64,
+    /// Messages accepted by the API that then failed in a webhook, by the code of their first
+    /// `failed` status (each message once; `failed_by_code` counts statuses, duplicates included).
+    /// Failures answered at send are the run's `api_<code>` outcomes; see
+    /// [`super::failures::by_path`].
+    #[serde(default)]
+    pub messages_failed_by_code: BTreeMap<i64, u64>,
+    /// Inbound user messages received in `messages` webhooks (not errors: they open customer
+    /// service windows).
+    #[serde(default)]
+    pub inbound_messages: u64,
     /// Accepted messages whose first final status was delivered/read/played.
     pub messages_delivered: u64,
     /// Accepted messages whose first final status was failed.

@@ -15,6 +15,7 @@ use hdrhistogram::Histogram;
 
 pub(crate) mod delivery;
 mod error;
+pub mod failures;
 pub(crate) mod files;
 pub mod folder;
 pub mod hlog;
@@ -24,6 +25,7 @@ pub mod timeline;
 
 pub use delivery::{DeliveryHistograms, DeliveryStats, KindCounts, LatencySummary};
 pub use error::ResultsError;
+pub use failures::CodeFailures;
 pub use files::{RUN_JSON, delivery_hlog_name, hlog_name, partial, run_dir, totals_name};
 pub use folder::{RunData, Second, TargetData};
 pub use summary::{MAX_US, Summary, histogram};

@@ -3,7 +3,14 @@
 //! Graph API error envelope.
 //!
 //! Order of checks: route, downtime (code 2), token (190 / 10), body and validation
-//! (100 / 131008 / 131009), throughput, recipient rules (131026 / 131047 / 131049), pair limit.
+//! (100 / 131008 / 131009), throughput (130429 / 131057), pair limit (131056): these are answered
+//! at once. A message that passes them is accepted (200 + `wamid`); the recipient rules
+//! (131026 undeliverable or sanctioned, 131049 marketing limit), the customer service window
+//! (131047) and the messaging limit then decide whether it fails later, as a `failed` status
+//! webhook. Meta's error-code table lists these as delivery failures of an accepted message
+//! (<https://developers.facebook.com/docs/whatsapp/cloud-api/support/error-codes>; the status
+//! webhook carries them in `errors[]`,
+//! <https://developers.facebook.com/docs/whatsapp/cloud-api/webhooks/components#statuses-object>).
 
 use http::{Method, Request, StatusCode};
 use hyper::body::Incoming;
@@ -12,10 +19,7 @@ use serde_json::json;
 use super::config::{ConfigError, DowntimeWindow, SimConfig};
 use super::hooks::Accepted;
 use super::message::{self, Parsed, Problem};
-use super::model::{
-    KeyedLimiter, RecipientVerdict, base64url, hash_bytes, in_downtime, mix64, sanctioned_details, trace_id,
-    undeliverable_details,
-};
+use super::model::{KeyedLimiter, RecipientVerdict, base64url, hash_bytes, in_downtime, mix64, trace_id};
 use super::{BodyError, Ctx, Outcome, Reply, State, read_body};
 
 /// Cloud-specific limiters.
@@ -56,6 +60,21 @@ impl CloudState {
             pair: pair.enabled.then(|| KeyedLimiter::new(1.0 / pair.interval.as_secs_f64(), f64::from(pair.burst))),
             throttle_status: StatusCode::from_u16(c.throttle_http_status).unwrap_or(StatusCode::TOO_MANY_REQUESTS),
         })
+    }
+}
+
+/// An inbound message counts toward the business number's throughput (FACTS.md: the per-number
+/// limit covers inbound and outbound messages): it takes a token of the limiter in force.
+pub(crate) fn inbound_takes_capacity(st: &State, phone: &str) {
+    let cs = &st.cloud;
+    let mut limiter = cs.throughput.as_ref();
+    if let Some((after, window)) = &cs.upgraded
+        && st.elapsed() >= window.start
+    {
+        limiter = after.as_ref();
+    }
+    if let Some(t) = limiter {
+        let _ = t.try_take(hash_bytes(0x9403E, phone.as_bytes()));
     }
 }
 
@@ -278,32 +297,6 @@ async fn handle_inner(st: &State, req: Request<Incoming>, ctx: Ctx) -> Result<Re
         }
         Parsed::Send(m) => m,
     };
-    let bad_request = StatusCode::BAD_REQUEST;
-    match st.recipients.verdict(&msg.digits, msg.is_template()) {
-        RecipientVerdict::Ok => {}
-        RecipientVerdict::Sanctioned(region) => {
-            return Err(CloudError::new(bad_request, 131026, "Message Undeliverable.", sanctioned_details(region)));
-        }
-        RecipientVerdict::Undeliverable(r) => {
-            return Err(CloudError::new(bad_request, 131026, "Message Undeliverable.", undeliverable_details(r)));
-        }
-        RecipientVerdict::ReEngagement => {
-            return Err(CloudError::new(
-                bad_request,
-                131047,
-                "Re-engagement message",
-                "Message failed to send because more than 24 hours have passed since the customer last replied to this number.",
-            ));
-        }
-        RecipientVerdict::MarketingLimit => {
-            return Err(CloudError::new(
-                bad_request,
-                131049,
-                "This message was not delivered to maintain healthy ecosystem engagement.",
-                "In order to maintain a healthy ecosystem engagement, the message failed to be delivered.",
-            ));
-        }
-    }
     if let Some(p) = &cs.pair
         && !p.try_take(hash_bytes(phone_key, msg.digits.as_bytes()))
     {
@@ -314,11 +307,18 @@ async fn handle_inner(st: &State, req: Request<Incoming>, ctx: Ctx) -> Result<Re
             "Message failed to send because there were too many messages sent from this phone number to the same phone number in a short period of time.",
         ));
     }
+    let template = msg.is_template();
+    let verdict = match st.recipients.verdict(&msg.digits, template) {
+        RecipientVerdict::Ok => None,
+        RecipientVerdict::Sanctioned(_) | RecipientVerdict::Undeliverable(_) => Some(131026),
+        RecipientVerdict::MarketingLimit => Some(131049),
+    };
+    let failure = st.failure_after_accept(verdict, &msg.digits, template, 131047);
     let id = message_id(st.cfg.seed, ctx.seq, &msg.digits);
-    let mut reply = Reply::new(StatusCode::OK, success_body(&msg.to, &msg.digits, &id), Outcome::Accepted);
+    let outcome = failure.map_or(Outcome::Accepted, Outcome::AcceptedFailing);
+    let mut reply = Reply::new(StatusCode::OK, success_body(&msg.to, &msg.digits, &id), outcome);
     if let Some(phone_number_id) = hook_phone {
-        let template = msg.is_template();
-        reply.accepted = Some(Accepted { id, recipient: msg.digits, phone_number_id, template });
+        reply.accepted = Some(Accepted { id, recipient: msg.digits, phone_number_id, template, failure });
     }
     Ok(reply)
 }

@@ -10,6 +10,7 @@ pub mod hooks;
 pub(crate) mod message;
 pub(crate) mod model;
 pub(crate) mod onprem;
+pub(crate) mod window;
 
 use std::collections::BTreeMap;
 use std::convert::Infallible;
@@ -53,9 +54,20 @@ pub struct SimStats {
     pub errors: BTreeMap<i64, u64>,
     /// Responses by HTTP status.
     pub http_status: BTreeMap<u16, u64>,
+    /// Messages accepted and then failed (a `failed` status webhook), by error code: the
+    /// asynchronous failure path (re-engagement, undeliverable, limits).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub failed_later: BTreeMap<i64, u64>,
+    /// Inbound user messages generated (`[simulator.inbound]`).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub inbound: u64,
     /// Status webhooks posted for accepted messages (absent when webhooks are off).
     #[serde(default, skip_serializing_if = "hooks::HookStats::is_empty")]
     pub webhooks: hooks::HookStats,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 impl SimStats {
@@ -67,17 +79,57 @@ impl SimStats {
 
 /// Error codes with a dedicated lock-free counter; any other code goes to a locked map.
 const KNOWN_CODES: &[i64] = &[
-    2, 4, 10, 100, 190, 130429, 131000, 131008, 131009, 131026, 131047, 131049, 131056, 131057, 470, 1000, 1001, 1005,
-    1006, 1008, 1009, 1013, 1014, 1015, 1016,
+    2, 4, 10, 100, 190, 130429, 131000, 131008, 131009, 131026, 131047, 131048, 131049, 131053, 131056, 131057, 470,
+    1000, 1001, 1005, 1006, 1008, 1009, 1013, 1014, 1015, 1016,
 ];
+
+/// Counts by error code: a lock-free counter per known code, a locked map for the others.
+#[derive(Debug)]
+struct CodeCounts {
+    known: Vec<AtomicU64>,
+    other: Mutex<BTreeMap<i64, u64>>,
+}
+
+impl CodeCounts {
+    fn new() -> Self {
+        CodeCounts {
+            known: KNOWN_CODES.iter().map(|_| AtomicU64::new(0)).collect(),
+            other: Mutex::new(BTreeMap::new()),
+        }
+    }
+
+    fn add(&self, code: i64) {
+        match KNOWN_CODES.iter().position(|&k| k == code) {
+            Some(i) => {
+                self.known[i].fetch_add(1, Ordering::Relaxed);
+            }
+            None => {
+                let mut m = self.other.lock().unwrap_or_else(|e| e.into_inner());
+                *m.entry(code).or_insert(0) += 1;
+            }
+        }
+    }
+
+    fn snapshot(&self) -> BTreeMap<i64, u64> {
+        let mut out = self.other.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        for (code, c) in KNOWN_CODES.iter().zip(&self.known) {
+            let n = c.load(Ordering::Relaxed);
+            if n > 0 {
+                out.insert(*code, n);
+            }
+        }
+        out
+    }
+}
 
 #[derive(Debug)]
 struct Counters {
     requests: AtomicU64,
     accepted: AtomicU64,
     other_ok: AtomicU64,
-    known: Vec<AtomicU64>,
-    other: Mutex<BTreeMap<i64, u64>>,
+    errors: CodeCounts,
+    failed_later: CodeCounts,
+    inbound: AtomicU64,
     status: Vec<AtomicU64>,
 }
 
@@ -87,8 +139,9 @@ impl Counters {
             requests: AtomicU64::new(0),
             accepted: AtomicU64::new(0),
             other_ok: AtomicU64::new(0),
-            known: KNOWN_CODES.iter().map(|_| AtomicU64::new(0)).collect(),
-            other: Mutex::new(BTreeMap::new()),
+            errors: CodeCounts::new(),
+            failed_later: CodeCounts::new(),
+            inbound: AtomicU64::new(0),
             status: (0..600).map(|_| AtomicU64::new(0)).collect(),
         }
     }
@@ -101,29 +154,18 @@ impl Counters {
             Outcome::Accepted => {
                 self.accepted.fetch_add(1, Ordering::Relaxed);
             }
+            Outcome::AcceptedFailing(code) => {
+                self.accepted.fetch_add(1, Ordering::Relaxed);
+                self.failed_later.add(code);
+            }
             Outcome::Ok => {
                 self.other_ok.fetch_add(1, Ordering::Relaxed);
             }
-            Outcome::Error(code) => match KNOWN_CODES.iter().position(|&k| k == code) {
-                Some(i) => {
-                    self.known[i].fetch_add(1, Ordering::Relaxed);
-                }
-                None => {
-                    let mut m = self.other.lock().unwrap_or_else(|e| e.into_inner());
-                    *m.entry(code).or_insert(0) += 1;
-                }
-            },
+            Outcome::Error(code) => self.errors.add(code),
         }
     }
 
     fn snapshot(&self) -> SimStats {
-        let mut errors = self.other.lock().unwrap_or_else(|e| e.into_inner()).clone();
-        for (code, c) in KNOWN_CODES.iter().zip(&self.known) {
-            let n = c.load(Ordering::Relaxed);
-            if n > 0 {
-                errors.insert(*code, n);
-            }
-        }
         let http_status = self
             .status
             .iter()
@@ -137,8 +179,10 @@ impl Counters {
             requests: self.requests.load(Ordering::Relaxed),
             accepted: self.accepted.load(Ordering::Relaxed),
             other_ok: self.other_ok.load(Ordering::Relaxed),
-            errors,
+            errors: self.errors.snapshot(),
             http_status,
+            failed_later: self.failed_later.snapshot(),
+            inbound: self.inbound.load(Ordering::Relaxed),
             webhooks: hooks::HookStats::default(),
         }
     }
@@ -149,6 +193,8 @@ impl Counters {
 pub(crate) enum Outcome {
     /// A message was accepted.
     Accepted,
+    /// A message was accepted and will fail later with this code (a `failed` status webhook).
+    AcceptedFailing(i64),
     /// Another request succeeded.
     Ok,
     /// An error with this API code.
@@ -191,6 +237,8 @@ pub(crate) struct State {
     counters: Counters,
     pub cloud: cloud::CloudState,
     pub onprem: onprem::OnPremState,
+    /// Customer service windows and the portfolio's messaging limit.
+    pub conversations: window::Conversations,
     /// Status webhook sender, when a callback URL is configured.
     pub hooks: Option<hooks::Hooks>,
 }
@@ -199,6 +247,48 @@ impl State {
     /// Time since server start.
     pub fn elapsed(&self) -> Duration {
         Instant::now().saturating_duration_since(self.started)
+    }
+
+    /// A message to `digits` is accepted: the code it will fail with later, if any (in this
+    /// order: the recipient rules, then the customer service window and the messaging limit).
+    /// `reengagement` is the flavor's code (Cloud 131047, on-prem 470).
+    pub fn failure_after_accept(
+        &self,
+        verdict: Option<i64>,
+        digits: &str,
+        template: bool,
+        reengagement: i64,
+    ) -> Option<i64> {
+        verdict.or_else(|| match self.conversations.later(digits, template, self.elapsed()) {
+            window::Later::Delivers => None,
+            window::Later::ReEngagement => Some(reengagement),
+            window::Later::OverLimit => Some(self.cfg.messaging_limit.over_limit_code),
+        })
+    }
+
+    /// The user `from` wrote to the business (message `k` of the inbound generator): the window
+    /// opens, the message takes its share of the number's capacity, and its webhook is posted.
+    fn inbound_arrived(&self, from: &str, k: u64) {
+        self.conversations.windows.user_wrote(from, self.elapsed());
+        self.counters.inbound.fetch_add(1, Ordering::Relaxed);
+        let phone = self
+            .cfg
+            .inbound
+            .phone_number_id
+            .clone()
+            .or_else(|| self.cfg.webhooks.phone_number_id.clone())
+            .unwrap_or_else(|| "100000000000001".into());
+        match self.cfg.flavor {
+            Flavor::Cloud => cloud::inbound_takes_capacity(self, &phone),
+            Flavor::OnPrem => onprem::inbound_takes_capacity(self, from),
+        }
+        if let Some(h) = &self.hooks {
+            let mut id = String::from("wamid.HBgLin");
+            model::base64url(&model::mix64(self.cfg.seed ^ 0x1B0D ^ k).to_be_bytes(), &mut id);
+            let timestamp = chrono::Utc::now().timestamp();
+            let body = "Hello, I have a question about my order".to_string();
+            h.inbound(crate::webhook::InboundMessage { from: from.to_string(), id, timestamp, body }, phone);
+        }
     }
 
     /// True while a downtime window is open.
@@ -249,6 +339,12 @@ impl Sim {
             counters: Counters::new(),
             cloud: cloud::CloudState::new(&cfg)?,
             onprem: onprem::OnPremState::new(&cfg),
+            conversations: window::Conversations::new(
+                &cfg.service_window,
+                &cfg.messaging_limit,
+                &cfg.recipients,
+                cfg.seed,
+            ),
             hooks: hooks::Hooks::new(&cfg)?,
             cfg,
         };
@@ -278,6 +374,7 @@ impl Sim {
         let mut shutdown = std::pin::pin!(shutdown);
         let mut conns = JoinSet::new();
         let hooks = self.state.hooks.as_ref().and_then(hooks::Hooks::start);
+        let inbound = (self.state.cfg.inbound.rate > 0.0).then(|| tokio::spawn(inbound_loop(self.state.clone())));
         loop {
             tokio::select! {
                 _ = &mut shutdown => break,
@@ -300,10 +397,30 @@ impl Sim {
             }
         }
         conns.shutdown().await;
+        if let Some(t) = inbound {
+            t.abort();
+        }
         if let Some(h) = hooks {
             h.stop().await;
         }
         Ok(())
+    }
+}
+
+/// Salt of the inbound generator's choice of users.
+const INBOUND_SALT: u64 = 0x1B0D_5EED_0000_0001;
+
+/// The inbound generator: message `k` is due `(k + 1) / rate` seconds after server start, from a
+/// user chosen by a hash of the seed and `k`; at most `max_messages`.
+async fn inbound_loop(state: Arc<State>) {
+    let cfg = &state.cfg.inbound;
+    let users = cfg.users_or_default();
+    for k in 0..cfg.max_messages {
+        let at = Duration::try_from_secs_f64((k + 1) as f64 / cfg.rate).unwrap_or(Duration::MAX);
+        let Some(due) = state.started.checked_add(at) else { return };
+        tokio::time::sleep_until(due).await;
+        let from = &users[(request_key(state.cfg.seed ^ INBOUND_SALT, k) % users.len() as u64) as usize];
+        state.inbound_arrived(from, k);
     }
 }
 

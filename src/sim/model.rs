@@ -295,8 +295,6 @@ pub enum RecipientVerdict {
     Sanctioned(&'static str),
     /// Undeliverable for the given reason.
     Undeliverable(UndeliverableReason),
-    /// Outside the customer-service window: a template is needed.
-    ReEngagement,
     /// Per-user marketing template limit reached.
     MarketingLimit,
 }
@@ -375,16 +373,14 @@ impl Recipients {
         })
     }
 
-    /// Apply all rules to a message to `digits`; `template` tells whether it is a template.
+    /// Apply the per-recipient rules to a message to `digits`; `template` tells whether it is a
+    /// template. (Customer service windows are `window::Conversations`.)
     pub fn verdict(&self, digits: &str, template: bool) -> RecipientVerdict {
         if let Some(region) = self.sanctioned(digits) {
             return RecipientVerdict::Sanctioned(region);
         }
         if let Some(r) = self.undeliverable(digits) {
             return RecipientVerdict::Undeliverable(r);
-        }
-        if !template && ends_with_any(digits, &self.rules.reengagement_suffixes) {
-            return RecipientVerdict::ReEngagement;
         }
         if template && ends_with_any(digits, &self.rules.marketing_limit_suffixes) {
             return RecipientVerdict::MarketingLimit;
@@ -523,7 +519,7 @@ mod tests {
         assert_eq!(r.verdict("5351234567", false), RecipientVerdict::Sanctioned("Cuba"));
         assert_eq!(r.verdict("905321234567", false), RecipientVerdict::Ok);
         assert!(matches!(r.verdict("16505550000", true), RecipientVerdict::Undeliverable(_)));
-        assert_eq!(r.verdict("16505554747", false), RecipientVerdict::ReEngagement);
+        assert_eq!(r.verdict("16505554747", false), RecipientVerdict::Ok, "windows are not a recipient rule");
         assert_eq!(r.verdict("16505554747", true), RecipientVerdict::Ok);
         assert_eq!(r.verdict("16505554949", true), RecipientVerdict::MarketingLimit);
         let rules = RecipientRules { undeliverable_fraction: 0.25, ..RecipientRules::default() };

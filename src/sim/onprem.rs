@@ -2,9 +2,12 @@
 //! `POST /v1/messages`, `PUT /v1/messages/{id}` (mark as read), `POST /v1/contacts`,
 //! `GET /v1/health`, request limits (1015), CoreApp shard queues (1016) and the `errors` envelope.
 //!
-//! Error codes: 1005 access denied (HTTP 401), 1006 not found, 1008 / 1009 / 1001 validation,
-//! 1013 user not valid (undeliverable or sanctioned recipient), 470 re-engagement, 131049 marketing
-//! limit, 1015 too many requests (429), 1016 overloaded or in a downtime window (503).
+//! Error codes at send: 1005 access denied (HTTP 401), 1006 not found, 1008 / 1009 / 1001
+//! validation, 1013 user not valid (undeliverable or sanctioned recipient), 1015 too many requests
+//! (429), 1016 overloaded or in a downtime window (503). Accepted messages that fail later get a
+//! `failed` status webhook (top-level `{"statuses":[…]}`, unsigned): 470 re-engagement (outside
+//! the customer service window; FACTS.md error table), 131049 marketing limit and the messaging
+//! limit's code.
 //! `/v1/health` needs no token and reports `gateway_status` `"unavailable"` during downtime.
 
 use std::collections::HashMap;
@@ -54,6 +57,12 @@ impl OnPremState {
             meta: json!({"api_status": "stable", "version": o.version}),
         }
     }
+}
+
+/// An inbound message is processed by the CoreApp shard of its sender, like an outbound one: it
+/// takes its place in that shard's queue (never refused: the user's message has arrived).
+pub(crate) fn inbound_takes_capacity(st: &State, from: &str) {
+    let _ = st.onprem.queues.enqueue(hash_bytes(st.cfg.seed, from.as_bytes()));
 }
 
 /// One on-prem error.
@@ -184,22 +193,7 @@ async fn send(st: &State, req: Request<Incoming>, ctx: Ctx) -> Result<Reply, OnP
         RecipientVerdict::Undeliverable(r) => {
             return Err(err(bad, 1013, "User is not valid", undeliverable_details(r)));
         }
-        RecipientVerdict::ReEngagement => {
-            return Err(err(
-                bad,
-                470,
-                "Message failed to send because more than 24 hours have passed since the customer last replied to this number",
-                "Send a template message to re-engage the customer.",
-            ));
-        }
-        RecipientVerdict::MarketingLimit => {
-            return Err(err(
-                bad,
-                131049,
-                "This message was not delivered to maintain healthy ecosystem engagement.",
-                "In order to maintain a healthy ecosystem engagement, the message failed to be delivered.",
-            ));
-        }
+        RecipientVerdict::MarketingLimit => {}
     }
     let shard_key = hash_bytes(st.cfg.seed, msg.digits.as_bytes());
     let Some(queue_delay) = st.onprem.queues.enqueue(shard_key) else {
@@ -220,11 +214,16 @@ async fn send(st: &State, req: Request<Incoming>, ctx: Ctx) -> Result<Reply, OnP
     raw[8..].copy_from_slice(&(shard_key as u32).to_be_bytes());
     let mut id = String::from("gBEG");
     base64url(&raw, &mut id);
-    let mut reply = ok(st, StatusCode::CREATED, json!({"messages": [{"id": id}]}), Outcome::Accepted);
+    let template = msg.is_template();
+    let marketing =
+        (st.recipients.verdict(&msg.digits, template) == RecipientVerdict::MarketingLimit).then_some(131049);
+    let failure = st.failure_after_accept(marketing, &msg.digits, template, 470);
+    let outcome = failure.map_or(Outcome::Accepted, Outcome::AcceptedFailing);
+    let mut reply = ok(st, StatusCode::CREATED, json!({"messages": [{"id": id}]}), outcome);
     reply.queue_delay = queue_delay;
     if st.hooks.is_some() {
-        let template = msg.is_template();
-        reply.accepted = Some(Accepted { id, recipient: msg.digits, phone_number_id: String::new(), template });
+        let phone_number_id = String::new();
+        reply.accepted = Some(Accepted { id, recipient: msg.digits, phone_number_id, template, failure });
     }
     Ok(reply)
 }

@@ -175,6 +175,12 @@ pub struct TargetSpec {
     /// kind = "cloud": the sending phone number's id.
     #[serde(default)]
     pub phone_number_id: Option<String>,
+    /// kind = "cloud": the business portfolio's messaging limit tier of a real target (250, 2000,
+    /// 10000, 100000 or "unlimited"; Meta's messaging limits). `validate` and `run` warn when the
+    /// profile sends templates to more unique users than it allows. Embedded targets use
+    /// `[simulator.messaging_limit]`.
+    #[serde(default)]
+    pub messaging_tier: Option<sim::MessagingTier>,
     /// kind = "cloud": environment variable holding the access token …
     #[serde(default)]
     pub token_env: Option<String>,

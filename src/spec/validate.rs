@@ -204,6 +204,7 @@ fn validate_target(path: &Path, i: usize, t: &TargetSpec) -> Result<(), ProfileE
     only("api_version", !cloud && t.api_version.is_some(), "\"cloud\"")?;
     only("phone_number_id", !cloud && t.phone_number_id.is_some(), "\"cloud\"")?;
     only("token_env", !cloud && t.token_env.is_some(), "\"cloud\"")?;
+    only("messaging_tier", !cloud && t.messaging_tier.is_some(), "\"cloud\"")?;
     only("token_file", !cloud && t.token_file.is_some(), "\"cloud\"")?;
     only("username_env", !onprem && t.username_env.is_some(), "\"onprem\"")?;
     only("password_env", !onprem && t.password_env.is_some(), "\"onprem\"")?;

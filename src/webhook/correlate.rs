@@ -98,6 +98,8 @@ struct Entry {
     seen: u8,
     outcome: Outcome,
     anomaly_reported: bool,
+    /// Code of the first `failed` status seen.
+    fail_code: Option<i64>,
     /// Arrival times of sent/delivered/read statuses seen before the accept was recorded.
     early: Option<Box<[Option<Instant>; 3]>>,
 }
@@ -107,6 +109,7 @@ struct Counts {
     accepted: u64,
     by_kind: [u64; KINDS],
     failed_by_code: HashMap<i64, u64>,
+    messages_failed_by_code: HashMap<i64, u64>,
     failed_without_code: u64,
     messages_delivered: u64,
     messages_failed: u64,
@@ -201,16 +204,22 @@ impl Shard {
         } else if kind == FAILED {
             entry.outcome = Outcome::Failed;
             counts.messages_failed += 1;
+            if let Some(code) = entry.fail_code {
+                *counts.messages_failed_by_code.entry(code).or_insert(0) += 1;
+            }
             counts.in_flight -= 1;
         }
     }
 
     /// Applies one status to an existing entry: duplicate, ordering and anomaly checks, then
     /// latency and outcome when the accept is known.
-    fn apply(&mut self, id: &str, kind: u8, at: Instant) {
+    fn apply(&mut self, id: &str, kind: u8, at: Instant, code: Option<i64>) {
         let Some(entry) = self.entries.get_mut(id) else {
             return;
         };
+        if kind == FAILED && entry.fail_code.is_none() {
+            entry.fail_code = code;
+        }
         if entry.seen & bit(kind) != 0 {
             self.counts.duplicates += 1;
             return;
@@ -258,6 +267,8 @@ struct Inner {
     horizon: Duration,
     shard_cap: usize,
     shards: Box<[Mutex<Shard>]>,
+    /// Inbound user messages received in `messages` webhooks.
+    inbound: std::sync::atomic::AtomicU64,
 }
 
 /// Thread-safe, cheaply clonable handle to the delivery accounting of one run.
@@ -295,7 +306,8 @@ impl Tracker {
                 })
             })
             .collect();
-        Self { inner: Arc::new(Inner { horizon: cfg.horizon.min(MAX_HORIZON), shard_cap, shards }) }
+        let inner = Inner { horizon: cfg.horizon.min(MAX_HORIZON), shard_cap, shards, inbound: Default::default() };
+        Self { inner: Arc::new(inner) }
     }
 
     fn lock(&self, id: &str) -> MutexGuard<'_, Shard> {
@@ -351,6 +363,7 @@ impl Tracker {
                         seen: 0,
                         outcome: Outcome::Pending,
                         anomaly_reported: false,
+                        fail_code: None,
                         early: None,
                     },
                 );
@@ -358,6 +371,12 @@ impl Tracker {
                 shard.counts.in_flight += 1;
             }
         }
+    }
+
+    /// Records `n` inbound user messages received in `messages` webhooks (not statuses; they
+    /// open customer service windows).
+    pub fn inbound(&self, n: u64) {
+        self.inner.inbound.fetch_add(n, std::sync::atomic::Ordering::Relaxed);
     }
 
     /// Records a status webhook received at `received_at`.
@@ -390,13 +409,15 @@ impl Tracker {
                     seen: 0,
                     outcome: Outcome::Pending,
                     anomaly_reported: false,
+                    fail_code: None,
                     early: None,
                 },
             );
             shard.expiry.push_back((deadline, id));
             shard.counts.awaiting_accept += 1;
         }
-        shard.apply(&status.id, kind, received_at);
+        let code = status.errors.as_deref().and_then(|e| e.first()).map(|e| e.code);
+        shard.apply(&status.id, kind, received_at, code);
     }
 
     /// Evicts every entry whose horizon has passed at `now` (the tracker also does this on
@@ -437,6 +458,9 @@ impl Tracker {
             for (code, n) in &c.failed_by_code {
                 *total.failed_by_code.entry(*code).or_insert(0) += n;
             }
+            for (code, n) in &c.messages_failed_by_code {
+                *total.messages_failed_by_code.entry(*code).or_insert(0) += n;
+            }
             total.failed_without_code += c.failed_without_code;
             total.messages_delivered += c.messages_delivered;
             total.messages_failed += c.messages_failed;
@@ -454,11 +478,12 @@ impl Tracker {
             tracked += shard.entries.len() as u64;
             hist.add(&shard.hist);
         }
-        stats_from(total, hist, tracked)
+        let inbound = self.inner.inbound.load(std::sync::atomic::Ordering::Relaxed);
+        stats_from(total, hist, tracked, inbound)
     }
 }
 
-fn stats_from(c: Counts, hist: DeliveryHistograms, tracked: u64) -> DeliveryStats {
+fn stats_from(c: Counts, hist: DeliveryHistograms, tracked: u64, inbound: u64) -> DeliveryStats {
     let k = c.by_kind;
     DeliveryStats {
         accepted: c.accepted,
@@ -471,6 +496,8 @@ fn stats_from(c: Counts, hist: DeliveryHistograms, tracked: u64) -> DeliveryStat
             other: k[OTHER as usize],
         },
         failed_by_code: c.failed_by_code.into_iter().collect(),
+        messages_failed_by_code: c.messages_failed_by_code.into_iter().collect(),
+        inbound_messages: inbound,
         failed_without_code: c.failed_without_code,
         messages_delivered: c.messages_delivered,
         messages_failed: c.messages_failed,

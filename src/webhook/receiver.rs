@@ -182,6 +182,7 @@ struct Shared {
     path: String,
     counters: Arc<Counters>,
     queue: mpsc::Sender<Batch>,
+    tracker: Tracker,
 }
 
 type Resp = Response<Full<Bytes>>;
@@ -348,6 +349,9 @@ where
     bump(&counters.received);
     counters.statuses.fetch_add(n_statuses, Ordering::Relaxed);
     counters.inbound_messages.fetch_add(notification.inbound_messages as u64, Ordering::Relaxed);
+    if notification.inbound_messages > 0 {
+        shared.tracker.inbound(notification.inbound_messages as u64);
+    }
     respond(StatusCode::OK, "")
 }
 
@@ -393,6 +397,7 @@ async fn serve_counted(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> io::Result<()> {
     let (queue, mut batches) = mpsc::channel::<Batch>(cfg.backlog.max(1));
+    let inbound_tracker = tracker.clone();
     let processor = tokio::spawn(async move {
         let mut buf = Vec::with_capacity(64);
         while batches.recv_many(&mut buf, 64).await > 0 {
@@ -410,6 +415,7 @@ async fn serve_counted(
         path: cfg.path,
         counters,
         queue,
+        tracker: inbound_tracker,
     });
 
     let (close_tx, close_rx) = watch::channel(false);

@@ -32,33 +32,51 @@ fn profile(kind: &str, rate: u32, extra: &str) -> String {
     )
 }
 
+/// Run a profile with status webhooks; return its only target's result.
+fn run_with_webhooks(text: &str, files: &[(&str, &str)]) -> wabench::results::TargetResult {
+    let dir = tempfile::tempdir().unwrap();
+    for (name, body) in files {
+        std::fs::write(dir.path().join(name), body).unwrap();
+    }
+    let path = dir.path().join("p.toml");
+    std::fs::write(&path, format!("{text}\n[webhooks]\nlisten = \"127.0.0.1:0\"\ngrace = \"10s\"\n")).unwrap();
+    let loaded = wabench::spec::load(&path).unwrap_or_else(|e| panic!("{e}"));
+    let (_tx, rx) = tokio::sync::watch::channel(false);
+    let f =
+        run_profile(&loaded, &Options { out: Some(dir.path().join("out")), ..Options::new(dir.path()) }, rx).unwrap();
+    assert!(f.error.is_none(), "{:?}", f.error);
+    f.run.targets[0].clone()
+}
+
+const QUIET_HOOKS: &str = "[simulator.webhooks]\nsent = { distribution = \"constant\", median = \"10ms\" }\ndelivered = { distribution = \"constant\", median = \"10ms\" }\nread_fraction = 0.0\nduplicate_fraction = 0.0\nout_of_order_fraction = 0.0\ndelivered_and_failed_fraction = 0.0\n";
+
 #[test]
-fn recipient_errors_are_classified_and_never_retried() {
-    // Recipients by suffix: 0000 undeliverable (131026), 4747 re-engagement for non-templates (131047),
-    // a Cuban number (sanctioned: 131026), a Turkish one (allowed).
+fn recipient_failures_are_accepted_then_reported_in_webhooks_never_retried() {
+    // Recipients by suffix: 0000 undeliverable (131026), 4747 a window that never opens (131047 for
+    // non-templates), a Cuban number (sanctioned: 131026), a Turkish one (allowed). Windows are off,
+    // so only the 4747 number's stays closed.
     let csv = "phone\n+15550010000\n+15550014747\n+5355501234\n+905550123456\n";
-    let (c, sent, retries) =
-        run(&profile("cloud", 40, "[recipients]\nfile = \"r.csv\"\n[messages]\ntext = 1\n"), &[("r.csv", csv)]);
-    assert_eq!(sent, 40);
-    assert_eq!(retries, 0, "{c:?}");
-    assert_eq!(c.get("api_131026"), Some(&20), "{c:?}");
-    assert_eq!(c.get("api_131047"), Some(&10), "{c:?}");
-    assert_eq!(c.get("ok"), Some(&10), "{c:?}");
+    let extra = format!(
+        "[recipients]\nfile = \"r.csv\"\n[messages]\ntext = 1\n[simulator.service_window]\nenabled = false\n{QUIET_HOOKS}"
+    );
+    let t = run_with_webhooks(&profile("cloud", 40, &extra), &[("r.csv", csv)]);
+    assert_eq!((t.requests.sent, t.requests.ok, t.requests.retries), (40, 40, 0), "all accepted at send");
+    let d = t.delivery.as_ref().unwrap();
+    assert_eq!(d.messages_failed_by_code, BTreeMap::from([(131026, 20), (131047, 10)]), "{d:?}");
+    assert_eq!(d.messages_delivered, 10);
+    let f = wabench::results::failures::of(&t, 131047);
+    assert_eq!((f.at_send, f.in_webhook), (0, 10));
 }
 
 #[test]
-fn marketing_template_limit_is_classified() {
+fn marketing_template_limit_is_reported_in_webhooks() {
     let csv = "+15550014949\n";
-    let (c, _, retries) = run(
-        &profile(
-            "cloud",
-            10,
-            "[recipients]\nfile = \"r.csv\"\n[messages]\ntext = 0\ntemplate = 1\n[simulator.cloud]\npair_limit = { enabled = false }\n",
-        ),
-        &[("r.csv", csv)],
+    let extra = format!(
+        "[recipients]\nfile = \"r.csv\"\n[messages]\ntext = 0\ntemplate = 1\n[simulator.cloud]\npair_limit = {{ enabled = false }}\n{QUIET_HOOKS}"
     );
-    assert_eq!(c.get("api_131049"), Some(&10), "{c:?}");
-    assert_eq!(retries, 0);
+    let t = run_with_webhooks(&profile("cloud", 10, &extra), &[("r.csv", csv)]);
+    assert_eq!((t.requests.ok, t.requests.retries), (10, 0));
+    assert_eq!(t.delivery.as_ref().unwrap().messages_failed_by_code, BTreeMap::from([(131049, 10)]));
 }
 
 #[test]

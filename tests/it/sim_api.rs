@@ -245,35 +245,31 @@ async fn cloud_pair_limit() {
 }
 
 #[tokio::test]
-async fn cloud_recipient_rules() {
+async fn cloud_recipient_rules_accept_and_fail_later() {
+    // Meta answers these at send with 200 and a wamid; the failure comes as a `failed` status webhook.
     let sim = spawn_local(quick(Flavor::Cloud)).await.unwrap();
     let mut c = Client::connect(&sim).await;
-    let r = c.send(&text_to("+15551230000")).await;
-    assert_cloud_error(&r, 400, 131026);
-    let details = r.json["error"]["error_data"]["details"].as_str().unwrap();
-    assert!(["30 days", "blocked", "older than", "Terms of Service"].iter().any(|k| details.contains(k)), "{details}");
-    assert_cloud_error(&c.send(&text_to("+15551234747")).await, 400, 131047);
-    assert_cloud_success(&c.send(&template_to("+15551234747")).await, "+15551234747");
-    assert_cloud_error(&c.send(&template_to("+15551234949")).await, 400, 131049);
-    assert_cloud_success(&c.send(&text_to("+15551234949")).await, "+15551234949");
+    assert_cloud_success(&c.send(&text_to("+15551230000")).await, "+15551230000"); // undeliverable: 131026
+    assert_cloud_success(&c.send(&text_to("+15551234747")).await, "+15551234747"); // window never opens: 131047
+    assert_cloud_success(&c.send(&template_to("+15551234747")).await, "+15551234747"); // templates always allowed
+    assert_cloud_success(&c.send(&template_to("+15551234949")).await, "+15551234949"); // marketing limit: 131049
+    assert_cloud_success(&c.send(&text_to("+15551234949")).await, "+15551234949"); // closed window: 131047
     for sanctioned in ["+5352345678", "+989121234567", "+8502123456", "+963912345678"] {
-        let r = c.send(&text_to(sanctioned)).await;
-        assert_cloud_error(&r, 400, 131026);
-        assert!(
-            r.json["error"]["error_data"]["details"].as_str().unwrap().contains("sanctioned")
-                || r.json["error"]["error_data"]["details"].as_str().unwrap().contains("cannot receive")
-        );
+        assert_cloud_success(&c.send(&text_to(sanctioned)).await, sanctioned); // 131026
     }
-    assert_cloud_success(&c.send(&text_to("+905321234567")).await, "+905321234567");
+    assert_cloud_success(&c.send(&text_to("+905321234567")).await, "+905321234567"); // closed window: 131047
+    let st = sim.stats();
+    assert_eq!(st.accepted, 10);
+    assert!(st.errors.is_empty(), "nothing refused at send: {:?}", st.errors);
+    assert_eq!(st.failed_later, std::collections::BTreeMap::from([(131026, 5), (131047, 3), (131049, 1)]));
 
     let mut cfg = quick(Flavor::Cloud);
     cfg.recipients.undeliverable_fraction = 1.0;
-    cfg.recipients.undeliverable_reason = wabench::spec::sim::UndeliverableReason::Tos;
+    cfg.service_window.enabled = false;
     let sim = spawn_local(cfg).await.unwrap();
     let mut c = Client::connect(&sim).await;
-    let r = c.send(&text_to("+15557654321")).await;
-    assert_cloud_error(&r, 400, 131026);
-    assert!(r.json["error"]["error_data"]["details"].as_str().unwrap().contains("wa.me/tos"));
+    assert_cloud_success(&c.send(&text_to("+15557654321")).await, "+15557654321");
+    assert_eq!(sim.stats().failed_later.get(&131026), Some(&1));
 }
 
 #[tokio::test]
@@ -359,7 +355,10 @@ async fn onprem_login_send_contacts_health() {
     assert_onprem_error(&c.post("/v1/messages", None, &onprem_text("15551234567")).await, 401, 1005);
     assert_onprem_error(&c.post("/v1/messages", Some(&token), &onprem_text("15550000")).await, 400, 1013);
     assert_onprem_error(&c.post("/v1/messages", Some(&token), &onprem_text("+989121234567")).await, 400, 1013);
-    assert_onprem_error(&c.post("/v1/messages", Some(&token), &onprem_text("15554747")).await, 400, 470);
+    // Re-engagement is accepted and fails later in a `failed` status (470), like Cloud's 131047.
+    let before = sim.stats().failed_later.get(&470).copied().unwrap_or(0);
+    assert_eq!(c.post("/v1/messages", Some(&token), &onprem_text("15554747")).await.status, StatusCode::CREATED);
+    assert_eq!(sim.stats().failed_later.get(&470).copied().unwrap_or(0), before + 1);
     assert_eq!(c.post("/v1/messages", Some(&token), &onprem_text("+905321234567")).await.status, StatusCode::CREATED);
     let r = c.raw(Method::PUT, "/v1/messages/gBEGabc", Some(&token), br#"{"status":"read"}"#.to_vec()).await;
     assert_eq!(r.status, StatusCode::OK);

@@ -27,10 +27,12 @@ use wabench::webhook::{ReceiverConfig, Tracker, TrackerConfig};
 
 const SECRET: &[u8] = b"simulator-test-secret";
 
-/// Benchmark limits (none), zero API latency, zero webhook delays, the given callback.
+/// Benchmark limits (none), zero API latency, zero webhook delays, open windows, the given callback.
 fn config(flavor: Flavor, seed: u64, url: String, f: impl FnOnce(&mut HooksConfig)) -> SimConfig {
     let mut cfg = SimConfig::benchmark(flavor);
     cfg.seed = seed;
+    // These tests are about the webhook mechanics: every window open, so text messages deliver.
+    cfg.service_window.enabled = false;
     let zero = StageDelay::constant(Duration::ZERO);
     cfg.webhooks = HooksConfig {
         callback_url: Some(url),
@@ -364,6 +366,11 @@ seed = 3
 [simulator.latency]
 median = "5ms"
 p99 = "20ms"
+# Delivery mechanics only: every window open, no undeliverable recipient.
+[simulator.service_window]
+enabled = false
+[simulator.recipients]
+undeliverable_suffixes = []
 [simulator.webhooks]
 sent = { median = "50ms", p99 = "200ms" }
 delivered = { median = "100ms", p99 = "400ms" }

@@ -43,7 +43,7 @@ pub use plan::{Accepted, Plan, PlannedStatus, Planner, Stage};
 
 use super::config::{ConfigError, Flavor, SimConfig};
 use crate::webhook::signature::{SIGNATURE_HEADER, Verifier};
-use crate::webhook::{cloud_envelope, onprem_envelope};
+use crate::webhook::{InboundMessage, cloud_envelope, cloud_inbound, onprem_envelope, onprem_inbound};
 
 /// Counters of the webhook sender.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -77,6 +77,8 @@ pub struct HookStats {
     pub injected_delivered_and_failed: u64,
     /// Messages that failed after being accepted.
     pub injected_failed: u64,
+    /// Inbound user messages whose `messages` webhook was scheduled.
+    pub inbound_messages: u64,
 }
 
 impl HookStats {
@@ -102,6 +104,7 @@ struct Counters {
     injected_out_of_order: AtomicU64,
     injected_delivered_and_failed: AtomicU64,
     injected_failed: AtomicU64,
+    inbound_messages: AtomicU64,
 }
 
 fn add(c: &AtomicU64, n: u64) {
@@ -126,6 +129,7 @@ impl Counters {
             injected_out_of_order: g(&self.injected_out_of_order),
             injected_delivered_and_failed: g(&self.injected_delivered_and_failed),
             injected_failed: g(&self.injected_failed),
+            inbound_messages: g(&self.inbound_messages),
         }
     }
 }
@@ -142,7 +146,13 @@ struct Sender {
     counters: Arc<Counters>,
 }
 
-type Queued = (Accepted, Instant);
+/// What the API handlers and the inbound generator hand to the scheduler.
+enum Queued {
+    /// An accepted message and when its answer was released.
+    Accepted(Accepted, Instant),
+    /// A user's message to the business number `phone_number_id` (Cloud), posted at once.
+    Inbound(InboundMessage, String),
+}
 
 /// The webhook side of one simulator (present when a callback URL is configured).
 pub(crate) struct Hooks {
@@ -208,7 +218,15 @@ impl Hooks {
 
     /// Schedule the statuses of an accepted message (never waits).
     pub fn accepted(&self, msg: Accepted) {
-        if self.tx.try_send((msg, Instant::now())).is_err() {
+        if self.tx.try_send(Queued::Accepted(msg, Instant::now())).is_err() {
+            add(&self.sender.counters.dropped, 1);
+        }
+    }
+
+    /// Post a `messages` webhook for an inbound user message (never waits; dropped and counted
+    /// when the queue is full).
+    pub fn inbound(&self, msg: InboundMessage, phone_number_id: String) {
+        if self.tx.try_send(Queued::Inbound(msg, phone_number_id)).is_err() {
             add(&self.sender.counters.dropped, 1);
         }
     }
@@ -334,9 +352,13 @@ impl Scheduler {
         self.heap.push(Due { at, seq: self.seq, work });
     }
 
-    fn schedule(&mut self, (msg, at): Queued) {
+    fn schedule(&mut self, q: Queued) {
+        let (msg, at) = match q {
+            Queued::Accepted(msg, at) => (msg, at),
+            Queued::Inbound(m, phone) => return self.post_inbound(&m, &phone),
+        };
         let c = &self.s.counters;
-        let plan = self.s.planner.plan(&msg.id);
+        let plan = self.s.planner.plan_for(&msg);
         let n = plan.statuses.len() as u64;
         if self.waiting + n > self.s.cfg.queue_capacity as u64 {
             add(&c.dropped, 1);
@@ -380,6 +402,22 @@ impl Scheduler {
         if self.batch_deadline.is_some_and(|d| d <= now) {
             self.flush();
         }
+    }
+
+    /// One POST carrying an inbound message, ready at once.
+    fn post_inbound(&mut self, m: &InboundMessage, phone: &str) {
+        let s = &self.s;
+        add(&s.counters.inbound_messages, 1);
+        let body = match s.flavor {
+            Flavor::Cloud => {
+                let phone = s.cfg.phone_number_id.as_deref().unwrap_or(phone);
+                serde_json::to_vec(&cloud_inbound(&s.cfg.waba_id, phone, &s.cfg.display_phone_number, m))
+            }
+            Flavor::OnPrem => serde_json::to_vec(&onprem_inbound(m)),
+        };
+        let body = Bytes::from(body.unwrap_or_default());
+        let signature = s.verifier.as_ref().map(|v| v.sign(&body));
+        self.ready.push_back(Delivery { body, signature, statuses: 0, attempts: 0, first: None });
     }
 
     /// Turn the current batch into a POST.
@@ -463,8 +501,10 @@ impl Scheduler {
         self.inflight.abort_all();
         rx.close();
         let mut pending = self.waiting;
-        while let Ok((msg, _)) = rx.try_recv() {
-            pending += self.s.planner.plan(&msg.id).statuses.len() as u64;
+        while let Ok(q) = rx.try_recv() {
+            if let Queued::Accepted(msg, _) = q {
+                pending += self.s.planner.plan_for(&msg).statuses.len() as u64;
+            }
         }
         add(&self.s.counters.pending_at_shutdown, pending);
     }

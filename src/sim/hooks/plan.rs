@@ -110,6 +110,36 @@ impl Planner {
         }
     }
 
+    /// The statuses of an accepted message: its decided failure, or the seeded lifecycle.
+    pub fn plan_for(&self, msg: &Accepted) -> Plan {
+        match msg.failure {
+            Some(code) => self.plan_failed(&msg.id, code),
+            None => self.plan(&msg.id),
+        }
+    }
+
+    /// The statuses of a message that fails with `code` after it was accepted: one `failed`
+    /// status (Cloud posts no `sent` for a message it could not send), due after the `sent` delay,
+    /// possibly posted twice.
+    pub fn plan_failed(&self, id: &str, code: i64) -> Plan {
+        let key = hash_bytes(self.seed ^ SALT ^ 0xFA11, id.as_bytes());
+        let k = |i: u64| mix64(key ^ i.wrapping_mul(0xD6E8_FEB8_6659_FD93));
+        let chance = |i: u64, p: f64| p > 0.0 && ((k(i) >> 11) as f64 / (1u64 << 53) as f64) < p;
+        let due = self.sent.sample(k(1));
+        let failed = PlannedStatus { stage: Stage::Failed, due, code: Some(code), duplicate: false };
+        let mut plan = Plan { failed: true, ..Plan::default() };
+        if chance(2, self.duplicate_fraction) {
+            plan.duplicate = true;
+            let copy =
+                PlannedStatus { due: due.saturating_add(self.sent.sample(k(3))), duplicate: true, ..failed.clone() };
+            plan.statuses.push(failed);
+            plan.statuses.push(copy);
+        } else {
+            plan.statuses.push(failed);
+        }
+        plan
+    }
+
     /// The statuses of the message `id`.
     pub fn plan(&self, id: &str) -> Plan {
         let key = hash_bytes(self.seed ^ SALT, id.as_bytes());
@@ -177,6 +207,8 @@ pub struct Accepted {
     pub phone_number_id: String,
     /// A template message (billable, marketing) rather than a customer-service reply.
     pub template: bool,
+    /// The code it fails with after being accepted (re-engagement, undeliverable, limits), if any.
+    pub failure: Option<i64>,
 }
 
 /// Help page of the error codes.
@@ -198,6 +230,16 @@ fn failure_text(code: i64) -> (&'static str, &'static str) {
             "More than 24 hours have passed since the recipient last replied to the sender number.",
         ),
         131000 => ("Something went wrong", "Message failed to send because of an unknown error."),
+        // On-Premises API: re-engagement (FACTS.md error table; on-prem status errors carry code and title).
+        470 => (
+            "Message failed to send because more than 24 hours have passed since the customer last replied to this number",
+            "Send a template message to re-engage the customer.",
+        ),
+        131048 => (
+            "Spam rate limit hit",
+            "Message failed to send because there are restrictions on how many messages can be sent from this phone number (messaging limit reached).",
+        ),
+        131053 => ("Media upload error", "Unable to upload the media used in the message."),
         _ => ("Message failed to send", "The message could not be delivered to the recipient."),
     }
 }
@@ -290,6 +332,9 @@ mod tests {
         assert!(p.failed);
         let stages: Vec<Stage> = p.statuses.iter().filter(|s| !s.duplicate).map(|s| s.stage).collect();
         assert_eq!(stages, vec![Stage::Sent, Stage::Failed]);
+        let decided = planner(3, |c| c.duplicate_fraction = 0.0).plan_failed("wamid.z", 131047);
+        assert!(decided.failed && decided.statuses.len() == 1, "{decided:?}");
+        assert_eq!((decided.statuses[0].stage, decided.statuses[0].code), (Stage::Failed, Some(131047)));
         let onprem = Planner::new(&HooksConfig::default(), Flavor::OnPrem, 3).plan("gBEGx");
         assert!(onprem.statuses.iter().all(|s| s.stage != Stage::Sent), "on-prem sends no `sent` by default");
     }
@@ -301,6 +346,7 @@ mod tests {
             recipient: "15551234567".into(),
             phone_number_id: "106540352242922".into(),
             template: true,
+            failure: None,
         };
         let sent = PlannedStatus { stage: Stage::Sent, due: Duration::ZERO, code: None, duplicate: false };
         let s = status(Flavor::Cloud, 1, &msg, &sent, 1_700_000_000);

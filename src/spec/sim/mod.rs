@@ -27,6 +27,12 @@
 //! [simulator.recipients]
 //! undeliverable_suffixes = ["0000"]
 //! undeliverable_fraction = 0.01
+//! [simulator.service_window]  # see `spec::sim::limits`
+//! open_fraction = 0.0
+//! [simulator.inbound]
+//! rate = 2.0                  # inbound user messages per second (default 0)
+//! [simulator.messaging_limit]
+//! tier = 2000                 # default "unlimited"
 //! [simulator.webhooks]        # see `spec::sim::hooks` for every field
 //! delivered = { median = "1s", p99 = "4s" }
 //! ```
@@ -36,9 +42,11 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 pub mod hooks;
+pub mod limits;
 pub(crate) mod primitives;
 
 pub use hooks::{HooksConfig, StageDelay};
+pub use limits::{InboundConfig, MessagingLimitConfig, MessagingTier, WindowConfig};
 pub use primitives::{ConfigError, Distribution, Flavor};
 
 /// The `[simulator]` table.
@@ -63,6 +71,12 @@ pub struct SimConfig {
     pub max_body_bytes: usize,
     /// Status webhooks of accepted messages (posted only once a callback URL is set).
     pub webhooks: HooksConfig,
+    /// Customer service windows (closed until the user writes).
+    pub service_window: WindowConfig,
+    /// Inbound user messages the simulator generates (default none).
+    pub inbound: InboundConfig,
+    /// The business portfolio's messaging limit (default unlimited).
+    pub messaging_limit: MessagingLimitConfig,
 }
 
 impl Default for SimConfig {
@@ -77,6 +91,9 @@ impl Default for SimConfig {
             recipients: RecipientRules::default(),
             max_body_bytes: 1 << 20,
             webhooks: HooksConfig::default(),
+            service_window: WindowConfig::default(),
+            inbound: InboundConfig::default(),
+            messaging_limit: MessagingLimitConfig::default(),
         }
     }
 }
@@ -312,18 +329,20 @@ pub enum UndeliverableReason {
 #[derive(Deserialize, Serialize, Clone, Debug)]
 #[serde(deny_unknown_fields, default)]
 pub struct RecipientRules {
-    /// Numbers ending in one of these are undeliverable (Cloud 131026, on-prem 1013).
+    /// Numbers ending in one of these are undeliverable: Cloud accepts the message, then posts a
+    /// `failed` status with 131026; on-prem refuses the send with 1013.
     /// Default `["0000"]`.
     pub undeliverable_suffixes: Vec<String>,
     /// A seeded fraction of all numbers (0.0..=1.0) is undeliverable too. Default 0.
     pub undeliverable_fraction: f64,
     /// The reason given in `error_data.details`. Default `"mixed"`.
     pub undeliverable_reason: UndeliverableReason,
-    /// Non-template messages to numbers ending in one of these fail with re-engagement
-    /// (Cloud 131047, on-prem 470). Default `["4747"]`.
+    /// Windows of numbers ending in one of these never open (their users do not write, nor are they
+    /// among `service_window.open_fraction`): non-template messages to them are accepted and then
+    /// fail with re-engagement (Cloud 131047, on-prem 470) even with windows off. Default `["4747"]`.
     pub reengagement_suffixes: Vec<String>,
     /// Template messages to numbers ending in one of these hit the per-user marketing
-    /// template limit (131049). Default `["4949"]`.
+    /// template limit: accepted, then a `failed` status with 131049. Default `["4949"]`.
     pub marketing_limit_suffixes: Vec<String>,
     /// Country calling codes that cannot receive messages (sanctioned regions); rejected as
     /// undeliverable (Cloud 131026, on-prem 1013) with a details text naming the region.
@@ -410,6 +429,7 @@ impl SimConfig {
         if self.max_body_bytes == 0 {
             return err("max_body_bytes must be > 0");
         }
+        limits::validate(&self.service_window, &self.inbound, &self.messaging_limit)?;
         self.webhooks.validate()
     }
 }

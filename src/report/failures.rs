@@ -1,0 +1,81 @@
+//! Failures by error code and by path (answered at send, or accepted and then failed in a status
+//! webhook), as a text table and an HTML table, for the summary, `report.html` and `compare`.
+
+use std::fmt::Write as _;
+
+use super::html::esc;
+use crate::results::TargetResult;
+use crate::results::failures::{self, CodeFailures};
+
+/// `"3 / 17"`: at send / in webhooks.
+fn cell(f: &CodeFailures) -> String {
+    format!("{} / {}", f.at_send, f.in_webhook)
+}
+
+/// Rows `(label, cells)` of the failures of `targets` by code; empty when nothing failed.
+pub fn rows(targets: &[&TargetResult]) -> Vec<(String, Vec<String>)> {
+    let owned: Vec<TargetResult> = targets.iter().map(|t| (*t).clone()).collect();
+    failures::codes(&owned)
+        .into_iter()
+        .map(|code| {
+            (format!("  {code} at send / in webhooks"), targets.iter().map(|t| cell(&failures::of(t, code))).collect())
+        })
+        .collect()
+}
+
+/// A text table with one column per labelled target; empty when nothing failed.
+pub fn text(labels: &[&str], targets: &[&TargetResult]) -> String {
+    let rows = rows(targets);
+    if rows.is_empty() {
+        return String::new();
+    }
+    let mut out = String::from("failures by code (at send / in webhooks):\n");
+    let w0 = rows.iter().map(|r| r.0.chars().count()).max().unwrap_or(0);
+    let widths: Vec<usize> = labels
+        .iter()
+        .enumerate()
+        .map(|(i, l)| rows.iter().map(|r| r.1[i].chars().count()).max().unwrap_or(0).max(l.chars().count()))
+        .collect();
+    let _ = write!(out, "{:<w0$}", "");
+    for (l, w) in labels.iter().zip(&widths) {
+        let _ = write!(out, "  {l:>w$}");
+    }
+    out.push('\n');
+    for (label, cells) in &rows {
+        let _ = write!(out, "{label:<w0$}");
+        for (c, w) in cells.iter().zip(&widths) {
+            let _ = write!(out, "  {c:>w$}");
+        }
+        out.push('\n');
+    }
+    out
+}
+
+/// An HTML section with the table; a sentence when nothing failed.
+pub fn html(labels: &[&str], targets: &[&TargetResult]) -> String {
+    let mut out = String::from("<h3>Failures by code: at send / in webhooks</h3>\n");
+    let rows = rows(targets);
+    if rows.is_empty() {
+        out.push_str("<p>No message failed with an API error code.</p>\n");
+        return out;
+    }
+    out.push_str("<table class=\"outcomes failures\">\n<thead><tr><th>code</th>");
+    for l in labels {
+        let _ = write!(out, "<th scope=\"col\">{}</th>", esc(l));
+    }
+    out.push_str("</tr></thead>\n<tbody>\n");
+    for (label, cells) in rows {
+        let code = label.split_whitespace().next().unwrap_or("");
+        let _ = write!(out, "<tr><th scope=\"row\">{}</th>", esc(code));
+        for c in cells {
+            let _ = write!(out, "<td>{}</td>", esc(&c));
+        }
+        out.push_str("</tr>\n");
+    }
+    out.push_str(
+        "</tbody>\n</table>\n<p class=\"files\">At send: attempts answered with the code (retries included). \
+         In webhooks: messages the API accepted (200 and a message id) that then failed in a <code>failed</code> \
+         status webhook.</p>\n",
+    );
+    out
+}
