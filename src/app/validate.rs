@@ -246,7 +246,7 @@ mod tests {
     }
 
     const CLOUD: &str = "[[targets]]\nname = \"c\"\nkind = \"cloud\"\nbase_url = \"embedded\"\n";
-    const REAL: &str = "[[targets]]\nname = \"r\"\nkind = \"cloud\"\nbase_url = \"https://graph.facebook.com\"\nphone_number_id = \"1\"\ntoken_env = \"T\"\nmessaging_tier = 250\n";
+    const REAL: &str = "[[targets]]\nname = \"r\"\nkind = \"cloud\"\nbase_url = \"https://graph.facebook.com\"\nphone_number_id = \"1\"\ntoken_env = \"T\"\nmessaging_tier = 250\nallow_generated_recipients = true\n";
 
     #[test]
     fn counts_unique_template_recipients_of_the_planned_messages() {
