@@ -10,6 +10,7 @@ pub mod hooks;
 pub(crate) mod message;
 pub(crate) mod model;
 pub(crate) mod onprem;
+pub(crate) mod pair;
 
 use std::collections::BTreeMap;
 use std::convert::Infallible;

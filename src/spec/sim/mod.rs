@@ -180,17 +180,20 @@ impl Default for UpgradeConfig {
     }
 }
 
-/// Pair rate limit: one message per `interval` to one recipient, bursts up to `burst`
-/// borrowing from future quota (a token bucket of `burst` refilled one per `interval`).
+/// Pair rate limit (131056): one message per `interval` to one recipient; a burst of up to `burst`
+/// messages within one `interval` borrows from future quota, and the recipient then receives nothing
+/// until the borrowed intervals have passed (a burst of 20 at 6 s: about 2 minutes). The exact rule
+/// and Meta's source are in `sim::pair`.
 #[derive(Deserialize, Serialize, Clone, Debug)]
 #[serde(deny_unknown_fields, default)]
 pub struct PairLimitConfig {
     /// Enforce it. Default true.
     pub enabled: bool,
-    /// Default 6s.
+    /// Default 6s (Meta: "1 message every 6 seconds" to the same user; FACTS.md, row 131056;
+    /// developers.facebook.com/docs/whatsapp/cloud-api/overview#pair-rate-limits).
     #[serde(with = "crate::units::duration::serde")]
     pub interval: Duration,
-    /// Default 45.
+    /// Default 45 (Meta: bursts of "up to 45 messages in 6 seconds"; same sources).
     pub burst: u32,
 }
 
