@@ -157,3 +157,22 @@ fn onprem_token_expiry_logs_in_again() {
     assert!(logins >= 3, "the session logged in {logins} times in 2 s with a 300 ms token");
     assert!(t.requests.ok >= 36, "{:?}", t.outcomes);
 }
+
+#[test]
+fn a_burst_to_one_recipient_is_retried_per_4_to_the_x_without_stalling_the_others() {
+    // One connection; A gets every other message (8 in a second), B1..B4 two each. The pair limit
+    // (1.5 s, bursts of 2) takes A's first two and puts A in debt until 3 s; the other six get 131056.
+    // Each is retried after 50 ms × 4^X: at +50 ms, +250 ms and +1.05 s (all refused: A is still in
+    // debt), and the next one, +4.25 s, would be due after the run's 1 s + 2 s drain, so it is not
+    // sent. While A's messages wait, the one connection keeps serving B1..B4 on schedule.
+    let csv = "+15550010001\n+15550020001\n+15550010001\n+15550020002\n+15550010001\n+15550020003\n+15550010001\n+15550020004\n";
+    let text = format!(
+        "name = \"pair\"\n[load]\nrate = 16\nduration = \"1s\"\nconnections = 1\ndrain = \"2s\"\n[retry]\nmax_attempts = 6\npair_backoff = \"50ms\"\n{FAST}[simulator.cloud]\npair_limit = {{ enabled = true, interval = \"1.5s\", burst = 2 }}\n[recipients]\nfile = \"r.csv\"\n[[targets]]\nname = \"t\"\nkind = \"cloud\"\nbase_url = \"embedded\"\n"
+    );
+    let (c, sent, retries) = run(&text, &[("r.csv", csv)]);
+    assert_eq!(sent, 16);
+    assert_eq!(c.get("dropped"), None, "no message waited behind a retry: {c:?}");
+    assert_eq!(c.get("ok"), Some(&10), "B1..B4's eight and A's first two: {c:?}");
+    assert_eq!(retries, 18, "three retries for each of A's six refused messages: {c:?}");
+    assert_eq!(c.get("api_131056"), Some(&24), "{c:?}");
+}
