@@ -29,6 +29,10 @@
 //! undeliverable_fraction = 0.01
 //! [simulator.webhooks]        # see `spec::sim::hooks` for every field
 //! delivered = { median = "1s", p99 = "4s" }
+//! [simulator.transient]       # transient errors per API; see `spec::sim::transient`
+//! stall_for = "30s"
+//! cloud = { server_error = 0.002, unknown_error = 0.001, bare_5xx = 0.001, stall = 0.0005 }
+//! onprem = { server_error = 0.001 }
 //! ```
 
 use std::time::Duration;
@@ -37,9 +41,11 @@ use serde::{Deserialize, Serialize};
 
 pub mod hooks;
 pub(crate) mod primitives;
+pub mod transient;
 
 pub use hooks::{HooksConfig, StageDelay};
 pub use primitives::{ConfigError, Distribution, Flavor};
+pub use transient::TransientConfig;
 
 /// The `[simulator]` table.
 #[derive(Deserialize, Serialize, Clone, Debug)]
@@ -63,6 +69,8 @@ pub struct SimConfig {
     pub max_body_bytes: usize,
     /// Status webhooks of accepted messages (posted only once a callback URL is set).
     pub webhooks: HooksConfig,
+    /// Transient errors of message sends, per API (`spec::sim::transient`). Default: none.
+    pub transient: TransientConfig,
 }
 
 impl Default for SimConfig {
@@ -77,6 +85,7 @@ impl Default for SimConfig {
             recipients: RecipientRules::default(),
             max_body_bytes: 1 << 20,
             webhooks: HooksConfig::default(),
+            transient: TransientConfig::default(),
         }
     }
 }
@@ -393,6 +402,7 @@ impl SimConfig {
         if self.max_body_bytes == 0 {
             return err("max_body_bytes must be > 0");
         }
+        self.transient.validate()?;
         self.webhooks.validate()
     }
 }
@@ -446,6 +456,8 @@ mod tests {
         cfg.validate().unwrap();
         assert_eq!(cfg.seed, 7);
         assert_eq!(cfg.downtime.len(), 1);
+        assert_eq!(cfg.transient.cloud.server_error, 0.002);
+        assert_eq!(cfg.transient.onprem.server_error, 0.001);
     }
 
     #[test]
