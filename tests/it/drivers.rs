@@ -176,3 +176,44 @@ fn a_burst_to_one_recipient_is_retried_per_4_to_the_x_without_stalling_the_other
     assert_eq!(retries, 18, "three retries for each of A's six refused messages: {c:?}");
     assert_eq!(c.get("api_131056"), Some(&24), "{c:?}");
 }
+
+/// Twenty ordinary recipients (no rule of the simulator's refuses them).
+fn twenty_recipients() -> String {
+    (0..20).map(|i| format!("+1555003{i:04}1\n")).collect()
+}
+
+fn transient_profile(kind: &str, extra: &str) -> String {
+    format!(
+        "name = \"transient\"\n[load]\nrate = 100\nduration = \"1s\"\nconnections = 8\ntimeout = \"500ms\"\ndrain = \"2s\"\n[retry]\nmax_attempts = 6\nbackoff = \"20ms\"\n[recipients]\nfile = \"r.csv\"\n{FAST}{extra}\n[[targets]]\nname = \"t\"\nkind = \"{kind}\"\nbase_url = \"embedded\"\n"
+    )
+}
+
+#[test]
+fn cloud_transient_131000_at_5_percent_is_classified_and_retried() {
+    let text = transient_profile("cloud", "[simulator.transient]\ncloud = { server_error = 0.05 }\n");
+    let (c, sent, retries) = run(&text, &[("r.csv", &twenty_recipients())]);
+    assert_eq!(sent, 100);
+    let failed = c.get("api_131000").copied().unwrap_or(0);
+    assert!(failed >= 1, "{c:?}");
+    assert_eq!(retries, failed, "every 131000 answer is retried: {c:?}");
+    assert_eq!(c.get("ok"), Some(&100), "and every message then goes through: {c:?}");
+}
+
+#[test]
+fn onprem_transient_errors_differ_by_kind_and_follow_their_policies() {
+    // On-Premises rates of their own: 1014 (HTTP 500), 5xx without a body, stalls past the 500 ms timeout.
+    let text = transient_profile(
+        "onprem",
+        "[simulator.onprem]\nmessages_rps = 0\n[simulator.transient]\nstall_for = \"2s\"\nonprem = { server_error = 0.05, bare_5xx = 0.05, stall = 0.05 }\ncloud = { server_error = 1.0 }\n",
+    );
+    let (c, sent, retries) = run(&text, &[("r.csv", &twenty_recipients())]);
+    assert_eq!(sent, 100);
+    let get = |k: &str| c.get(k).copied().unwrap_or(0);
+    let (internal, bare, stalled) =
+        (get("api_1014"), get("http_502") + get("http_503") + get("http_504"), get("timeout"));
+    assert!(internal >= 1 && bare >= 1 && stalled >= 1, "{c:?}");
+    assert_eq!(get("api_131000"), 0, "the Cloud rates do not apply to the On-Premises API: {c:?}");
+    // 1014 and bare 5xx are retried with back-off; a timed-out send is not (it may have gone through).
+    assert_eq!(retries, internal + bare, "{c:?}");
+    assert_eq!(get("ok") + stalled, 100, "{c:?}");
+}
