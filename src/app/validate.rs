@@ -99,6 +99,9 @@ pub fn plan_text(loaded: &Loaded) -> String {
     for w in warnings(loaded) {
         let _ = writeln!(s, "  warning: {w}");
     }
+    if p.targets.iter().any(TargetSpec::is_embedded) {
+        let _ = writeln!(s, "{}", simulator_line(&p.simulator));
+    }
     if !p.thresholds.is_empty() {
         let _ = writeln!(s, "thresholds:");
         for (k, v) in &p.thresholds {
@@ -171,6 +174,25 @@ pub fn messaging_limit_warnings(loaded: &Loaded) -> Vec<String> {
         }
     }
     out
+}
+
+/// The embedded simulator's seed and transient-error rates per API (fractions of message sends).
+pub fn simulator_line(sim: &crate::spec::sim::SimConfig) -> String {
+    let pct = |r: f64| format!("{}%", (r * 1e4).round() / 1e2);
+    let (c, o) = (&sim.transient.cloud, &sim.transient.onprem);
+    format!(
+        "simulator: seed {}; transient errors per send: cloud 131000 {}, code 1 {}, 5xx without body {}, stall {}; \
+         on-prem 1014 {}, 5xx without body {}, stall {}; a stall holds the answer {}",
+        sim.seed,
+        pct(c.server_error),
+        pct(c.unknown_error),
+        pct(c.bare_5xx),
+        pct(c.stall),
+        pct(o.server_error),
+        pct(o.bare_5xx),
+        pct(o.stall),
+        humantime::format_duration(sim.transient.stall_for)
+    )
 }
 
 /// WhatsApp targets that send real, billable messages: not embedded and not on this machine.
@@ -276,5 +298,18 @@ mod tests {
         assert!(plan_text(&real).contains("warning: target \"r\""));
         let within = loaded(&format!("[messages]\ntext = 0\ntemplate = 1\n{}", REAL.replace("= 250", "= 2000")));
         assert!(messaging_limit_warnings(&within).is_empty());
+    }
+
+    #[test]
+    fn simulator_line_names_the_transient_rates_per_api() {
+        let mut sim = crate::spec::sim::SimConfig::default();
+        assert!(simulator_line(&sim).contains("cloud 131000 0%"), "{}", simulator_line(&sim));
+        sim.transient.cloud.server_error = 0.05;
+        sim.transient.onprem.stall = 0.001;
+        let line = simulator_line(&sim);
+        assert!(line.starts_with("simulator: seed 1;"), "{line}");
+        assert!(line.contains("cloud 131000 5%"), "{line}");
+        assert!(line.contains("on-prem 1014 0%, 5xx without body 0%, stall 0.1%"), "{line}");
+        assert!(line.contains("holds the answer 30s"), "{line}");
     }
 }

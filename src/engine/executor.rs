@@ -1,7 +1,10 @@
 //! The executor: runs one target under one plan. Threads each own a single-threaded tokio runtime
 //! and a recorder; each task owns one connection. Open loop: tasks claim the next request number,
 //! wait for its due time and measure from it (no coordinated omission); a request due while too
-//! many are outstanding is counted as dropped. Closed loop: tasks send back to back.
+//! many are outstanding is counted as dropped. Closed loop: tasks send back to back. A message the API
+//! asks to retry waits in the thread's retry queue (`engine::retry`) without holding a connection or
+//! a task; the tasks send it when due, between the schedule's requests, until the run's duration +
+//! drain.
 
 use std::cell::{Cell, RefCell};
 use std::net::SocketAddr;
@@ -10,13 +13,14 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Barrier, Mutex, OnceLock, mpsc};
 use std::time::{Duration, Instant, SystemTime};
 
-use tokio::sync::watch;
+use tokio::sync::{Notify, watch};
 use tokio::task::{JoinSet, LocalSet};
 
 use super::{EngineError, Plan};
 use crate::engine::aggregate::{self, LiveView, Written};
 use crate::engine::conn::{Conn, Connector};
 use crate::engine::metrics::{LiveCounters, Outcome, Recorder};
+use crate::engine::retry::{Pending, RetryQueue};
 use crate::engine::target::{Answer, Classified, Target};
 use crate::spec::Model;
 
@@ -70,6 +74,12 @@ struct Local {
     rec: RefCell<Recorder>,
     in_flight: Cell<u64>,
     stop: watch::Receiver<bool>,
+    /// Messages waiting for their next attempt.
+    retries: RetryQueue,
+    /// Woken when a retry is queued or a request ends: a task may have work, or may be done.
+    wake: Notify,
+    /// No new request of the schedule is left for this thread (retries may still be).
+    no_new: Cell<bool>,
 }
 
 /// Run `target` at `addr` under `plan` until the plan ends or `stop` turns true. Interval logs go to
@@ -229,6 +239,10 @@ fn thread_main(
         rec: RefCell::new(Recorder::new(id, t0, Some(tx), live)),
         in_flight: Cell::new(0),
         stop: stop.clone(),
+        // A retry is never sent after the run's duration + drain.
+        retries: RetryQueue::new(shared.plan.duration.map(|d| t0 + d + shared.plan.drain)),
+        wake: Notify::new(),
+        no_new: Cell::new(false),
     });
     local.block_on(&rt, async {
         let tick_ctx = ctx.clone();
@@ -284,35 +298,89 @@ const PRECONNECT_AT_ONCE: usize = 64;
 /// millisecond either side of its due time instead of up to two after it.
 const TIMER_LEAD: Duration = Duration::from_millis(1);
 
-/// Wait until `at`, or return false when the run is stopped first.
-async fn wait_until(ctx: &Local, at: Instant) -> bool {
-    let mut stop = ctx.stop.clone();
-    let go = if *stop.borrow_and_update() {
-        false
-    } else if Instant::now() >= at {
-        true
-    } else {
-        tokio::select! {
-            _ = tokio::time::sleep_until(at.into()) => !*stop.borrow(),
-            r = stop.changed() => r.is_err() && { tokio::time::sleep_until(at.into()).await; true },
+/// What a task does next.
+enum Work {
+    /// Its request of the schedule is due.
+    Due,
+    /// A retry is due.
+    Retry(Pending),
+    /// Nothing more: the run was stopped, or no request is left and no retry waits or may come.
+    Done,
+}
+
+/// Resolves once the run is stopped (never when the stop channel is gone).
+async fn stopped(mut stop: watch::Receiver<bool>) {
+    while !*stop.borrow_and_update() {
+        if stop.changed().await.is_err() {
+            std::future::pending::<()>().await;
         }
-    };
-    if !go && let Ok(mut s) = ctx.shared.stopped_at.lock() {
-        s.get_or_insert_with(Instant::now);
     }
-    go
+}
+
+/// Wait for the task's next work: its request of the schedule due at `claimed` (woken `TIMER_LEAD`
+/// early), or a retry, whichever is due first.
+async fn next_work(ctx: &Local, claimed: Option<Instant>) -> Work {
+    let claim_at = claimed.map(|c| c.checked_sub(TIMER_LEAD).unwrap_or(c));
+    loop {
+        // Made before looking, so that a retry queued (or a request ended) meanwhile wakes it.
+        let woken = ctx.wake.notified();
+        if *ctx.stop.borrow() {
+            if let Ok(mut s) = ctx.shared.stopped_at.lock() {
+                s.get_or_insert_with(Instant::now);
+            }
+            return Work::Done;
+        }
+        let now = Instant::now();
+        let retry = ctx.retries.next_due();
+        if retry.is_some_and(|r| r <= now && claim_at.is_none_or(|c| r <= c))
+            && let Some(p) = ctx.retries.pop_due(now)
+        {
+            return Work::Retry(p);
+        }
+        if claim_at.is_some_and(|c| c <= now) {
+            return Work::Due;
+        }
+        if claim_at.is_none() && retry.is_none() && ctx.no_new.get() && ctx.in_flight.get() == 0 {
+            return Work::Done;
+        }
+        let wake_at = claim_at.into_iter().chain(retry).min();
+        let sleep = async {
+            match wake_at {
+                Some(at) => tokio::time::sleep_until(at.into()).await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            _ = sleep => {}
+            _ = woken => {}
+            _ = stopped(ctx.stop.clone()) => {}
+        }
+    }
 }
 
 async fn open_worker(ctx: Rc<Local>, mut conn: Option<Conn>) {
     let s = &ctx.shared;
     let Some(pacer) = s.plan.pacer.clone() else { return };
+    let mut claimed: Option<(u64, Instant)> = None;
     loop {
-        let n = s.next.fetch_add(1, Ordering::Relaxed);
-        let Some(due) = pacer.due(n) else { return };
-        let intended = ctx.t0 + due;
-        if !wait_until(&ctx, intended.checked_sub(TIMER_LEAD).unwrap_or(intended)).await {
-            return;
+        if claimed.is_none() && !ctx.no_new.get() {
+            let n = s.next.fetch_add(1, Ordering::Relaxed);
+            match pacer.due(n) {
+                Some(due) => claimed = Some((n, ctx.t0 + due)),
+                None => ctx.no_new.set(true),
+            }
         }
+        let (n, intended) = match next_work(&ctx, claimed.map(|c| c.1)).await {
+            Work::Done => return,
+            Work::Retry(p) => {
+                retry(&ctx, &mut conn, p).await;
+                continue;
+            }
+            Work::Due => match claimed.take() {
+                Some(c) => c,
+                None => continue,
+            },
+        };
         let now = Instant::now();
         // Woken a little early: the request is on time, and its latency is its service time.
         let intended = intended.min(now);
@@ -332,14 +400,27 @@ async fn closed_worker(ctx: Rc<Local>, mut conn: Option<Conn>) {
     let s = &ctx.shared;
     let end = s.plan.duration.map(|d| ctx.t0 + d);
     let mut backoff = Duration::from_millis(10);
+    // When this virtual user sends its next message (after a pause).
+    let mut next_at: Option<Instant> = None;
     loop {
         let now = Instant::now();
-        if *ctx.stop.borrow() || end.is_some_and(|e| now >= e) {
-            return;
+        if end.is_some_and(|e| now >= e) {
+            ctx.no_new.set(true);
         }
+        let claim = (!ctx.no_new.get()).then(|| next_at.unwrap_or(now));
+        match next_work(&ctx, claim).await {
+            Work::Done => return,
+            Work::Retry(p) => {
+                retry(&ctx, &mut conn, p).await;
+                continue;
+            }
+            Work::Due => {}
+        }
+        let now = Instant::now();
         let n = s.next.fetch_add(1, Ordering::Relaxed);
-        if s.plan.max_requests.is_some_and(|m| n >= m) {
-            return;
+        if end.is_some_and(|e| now >= e) || s.plan.max_requests.is_some_and(|m| n >= m) {
+            ctx.no_new.set(true);
+            continue;
         }
         let outcome = one_request(&ctx, &mut conn, n, now, now).await;
         let pause = if matches!(outcome, Outcome::Connect | Outcome::Tls) {
@@ -351,55 +432,64 @@ async fn closed_worker(ctx: Rc<Local>, mut conn: Option<Conn>) {
             backoff = Duration::from_millis(10);
             s.plan.think_time
         };
-        if !pause.is_zero() {
-            let until = Instant::now() + pause;
-            let until = end.map_or(until, |e| until.min(e));
-            if !wait_until(&ctx, until).await {
-                return;
-            }
-        }
+        next_at = (!pause.is_zero()).then(|| Instant::now() + pause);
     }
 }
 
+/// The first attempt of message `n`.
 async fn one_request(ctx: &Local, conn: &mut Option<Conn>, n: u64, intended: Instant, start: Instant) -> Outcome {
+    ctx.rec.borrow_mut().start(intended, start);
+    attempt(ctx, conn, n, 1, intended, start).await
+}
+
+/// A later attempt of a message, due now; the wait before it is not part of its latency.
+async fn retry(ctx: &Local, conn: &mut Option<Conn>, p: Pending) -> Outcome {
+    let start = Instant::now();
+    ctx.rec.borrow_mut().retry(start);
+    attempt(ctx, conn, p.n, p.attempt, start, start).await
+}
+
+/// Send attempt `attempt` of message `n` and record its outcome. When the answer asks for a retry
+/// that can be due before the run's end, it is queued (the connection is free meanwhile);
+/// otherwise this answer is the message's last.
+async fn attempt(
+    ctx: &Local,
+    conn: &mut Option<Conn>,
+    n: u64,
+    attempt: u32,
+    intended: Instant,
+    start: Instant,
+) -> Outcome {
     let s = &ctx.shared;
     let target = &s.target;
-    ctx.rec.borrow_mut().start(intended, start);
     s.in_flight.fetch_add(1, Ordering::Relaxed);
     ctx.in_flight.set(ctx.in_flight.get() + 1);
-    let (mut intended, mut start, mut attempt) = (intended, start, 1u32);
     // The message number in the whole run (of every shard): the request and its answer both carry it.
     let seq = s.plan.shard.global(n);
-    let outcome = loop {
-        let sent = tokio::time::timeout(
-            s.plan.timeout,
-            s.connector.send(conn, || target.request(seq), target.max_body(), |st| target.wants_body(st)),
-        )
-        .await;
-        let done = Instant::now();
-        let c = match sent {
-            Err(_) => {
-                *conn = None;
-                Classified::final_(Outcome::Timeout)
-            }
-            Ok(Err(o)) => Classified::final_(o),
-            Ok(Ok(reply)) => {
-                target.classify(&Answer { seq, attempt, status: reply.status, body: &reply.body, started: start, done })
-            }
-        };
-        ctx.rec.borrow_mut().finish(intended, start, done, c.outcome);
-        match c.retry_after {
-            // The same message again after the wait the API asks for; the wait is not a request's latency.
-            Some(wait) if wait_until(ctx, Instant::now() + wait).await => {
-                attempt += 1;
-                start = Instant::now();
-                intended = start;
-                ctx.rec.borrow_mut().retry(start);
-            }
-            _ => break c.outcome,
+    let sent = tokio::time::timeout(
+        s.plan.timeout,
+        s.connector.send(conn, || target.request(seq), target.max_body(), |st| target.wants_body(st)),
+    )
+    .await;
+    let done = Instant::now();
+    let c = match sent {
+        Err(_) => {
+            *conn = None;
+            Classified::final_(Outcome::Timeout)
+        }
+        Ok(Err(o)) => Classified::final_(o),
+        Ok(Ok(reply)) => {
+            target.classify(&Answer { seq, attempt, status: reply.status, body: &reply.body, started: start, done })
         }
     };
+    ctx.rec.borrow_mut().finish(intended, start, done, c.outcome);
     s.in_flight.fetch_sub(1, Ordering::Relaxed);
     ctx.in_flight.set(ctx.in_flight.get() - 1);
-    outcome
+    if let Some(wait) = c.retry_after
+        && !*ctx.stop.borrow()
+    {
+        ctx.retries.schedule(Pending { due: Instant::now() + wait, n, attempt: attempt + 1 });
+    }
+    ctx.wake.notify_waiters();
+    c.outcome
 }

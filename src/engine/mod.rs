@@ -9,6 +9,7 @@ mod error;
 pub mod executor;
 pub mod metrics;
 pub(crate) mod plan;
+pub(crate) mod retry;
 pub mod target;
 
 pub use error::EngineError;

@@ -20,6 +20,7 @@ use super::config::{ConfigError, DowntimeWindow, SimConfig};
 use super::hooks::Accepted;
 use super::message::{self, Parsed, Problem};
 use super::model::{KeyedLimiter, RecipientVerdict, base64url, hash_bytes, in_downtime, mix64, trace_id};
+use super::pair::{PairLimiter, PairRule};
 use super::{BodyError, Ctx, Outcome, Reply, State, read_body};
 
 /// Cloud-specific limiters.
@@ -28,7 +29,7 @@ pub struct CloudState {
     throughput: Option<KeyedLimiter>,
     /// Limiter after the throughput upgrade, and the upgrade window.
     upgraded: Option<(Option<KeyedLimiter>, DowntimeWindow)>,
-    pair: Option<KeyedLimiter>,
+    pair: Option<PairLimiter>,
     throttle_status: StatusCode,
     /// Accepted tokens read from `tokens_env` at start.
     env_tokens: Vec<String>,
@@ -57,7 +58,7 @@ impl CloudState {
                 let window = DowntimeWindow { start: u.start, duration: u.duration };
                 ((u.throughput_mps > 0).then(|| KeyedLimiter::new(mps, mps)), window)
             }),
-            pair: pair.enabled.then(|| KeyedLimiter::new(1.0 / pair.interval.as_secs_f64(), f64::from(pair.burst))),
+            pair: pair.enabled.then(|| PairLimiter::new(PairRule { interval: pair.interval, burst: pair.burst })),
             throttle_status: StatusCode::from_u16(c.throttle_http_status).unwrap_or(StatusCode::TOO_MANY_REQUESTS),
         })
     }
@@ -298,7 +299,7 @@ async fn handle_inner(st: &State, req: Request<Incoming>, ctx: Ctx) -> Result<Re
         Parsed::Send(m) => m,
     };
     if let Some(p) = &cs.pair
-        && !p.try_take(hash_bytes(phone_key, msg.digits.as_bytes()))
+        && !p.admit(hash_bytes(phone_key, msg.digits.as_bytes()), st.elapsed())
     {
         return Err(CloudError::new(
             cs.throttle_status,

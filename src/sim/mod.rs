@@ -10,6 +10,8 @@ pub mod hooks;
 pub(crate) mod message;
 pub(crate) mod model;
 pub(crate) mod onprem;
+pub(crate) mod pair;
+pub(crate) mod transient;
 pub(crate) mod window;
 
 use std::collections::BTreeMap;
@@ -79,7 +81,7 @@ impl SimStats {
 
 /// Error codes with a dedicated lock-free counter; any other code goes to a locked map.
 const KNOWN_CODES: &[i64] = &[
-    2, 4, 10, 100, 190, 130429, 131000, 131008, 131009, 131026, 131047, 131048, 131049, 131053, 131056, 131057, 470,
+    1, 2, 4, 10, 100, 190, 130429, 131000, 131008, 131009, 131026, 131047, 131048, 131049, 131053, 131056, 131057, 470,
     1000, 1001, 1005, 1006, 1008, 1009, 1013, 1014, 1015, 1016,
 ];
 
@@ -161,6 +163,8 @@ impl Counters {
             Outcome::Ok => {
                 self.other_ok.fetch_add(1, Ordering::Relaxed);
             }
+            // Counted by its HTTP status only.
+            Outcome::NoBody => {}
             Outcome::Error(code) => self.errors.add(code),
         }
     }
@@ -199,6 +203,8 @@ pub(crate) enum Outcome {
     Ok,
     /// An error with this API code.
     Error(i64),
+    /// An error status without an API body (a transient 5xx).
+    NoBody,
 }
 
 /// A response before the simulated delay.
@@ -428,13 +434,20 @@ async fn handle(state: Arc<State>, req: Request<Incoming>) -> Result<Response<Fu
     let seq = state.seq.fetch_add(1, Ordering::Relaxed);
     state.counters.requests.fetch_add(1, Ordering::Relaxed);
     let ctx = Ctx { seq, key: request_key(state.cfg.seed, seq) };
-    let reply = match state.cfg.flavor {
-        Flavor::Cloud => cloud::handle(&state, req, ctx).await,
-        Flavor::OnPrem => onprem::handle(&state, req, ctx).await,
+    let failure = transient::of_request(&state, &req, ctx);
+    let reply = match failure.and_then(|t| transient::reply(&state, t, ctx)) {
+        Some(r) => r,
+        None => match state.cfg.flavor {
+            Flavor::Cloud => cloud::handle(&state, req, ctx).await,
+            Flavor::OnPrem => onprem::handle(&state, req, ctx).await,
+        },
     };
     state.counters.record(&reply);
-    let delay =
+    let mut delay =
         if state.latency.is_zero() { reply.queue_delay } else { state.latency.sample(ctx.key) + reply.queue_delay };
+    if failure == Some(transient::Transient::Stall) {
+        delay += state.cfg.transient.stall_for;
+    }
     if !delay.is_zero() {
         tokio::time::sleep(delay).await;
     }

@@ -1,5 +1,5 @@
-//! Behaviour model shared by both flavors: latency sampling, token buckets (throughput, pair and
-//! request limits), on-prem shard queues, downtime windows and recipient rules.
+//! Behaviour model shared by both flavors: latency sampling, token buckets (throughput and request
+//! limits; the pair rate limit is `sim::pair`), on-prem shard queues, downtime windows and recipient rules.
 //!
 //! Determinism: every random choice for a request is derived from the seed and that request's
 //! arrival number (or, for per-recipient rules, from the seed and the recipient's digits), so the
@@ -176,7 +176,7 @@ impl RateLimiter {
 
 const KEYED_SHARDS: usize = 32;
 
-/// Many token buckets keyed by a 64-bit hash (phone-number-id, or sender+recipient pair),
+/// Many token buckets keyed by a 64-bit hash (e.g. of a phone-number-id),
 /// spread over mutex-protected shards. Full buckets are pruned as the map grows.
 #[derive(Debug)]
 pub struct KeyedLimiter {

@@ -106,26 +106,42 @@ impl MessagesSpec {
     }
 }
 
-/// The `[retry]` table: what to do with answers the API says may be retried.
+/// The `[retry]` table: what to do with answers the API says may be retried. The wait per error code
+/// (see `drivers::whatsapp::codes::retry_after`): 131056 `pair_backoff` × 4^X, 131057 `upgrade_wait`,
+/// code 2 `unavailable_wait`, other throttling and transient errors `backoff` doubling up to
+/// `max_backoff`. A retry never starts after the run's duration + drain.
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct RetrySpec {
-    /// Attempts per message including the first (1 = never retry). Default 3.
+    /// Attempts per message including the first (1 = never retry). Default 6: five retries, whose
+    /// 131056 waits (1 + 4 + 16 + 64 + 256 s = 341 s) outlast the longest pair-limit debt Meta allows
+    /// (a burst of 45 at one message per 6 s = 270 s), so a message is not given up while its
+    /// recipient is still paying back a burst.
     pub max_attempts: u32,
-    /// First back-off for throttling codes (130429, 131056, 4, 80007, 1015, …); doubles each attempt.
+    /// First back-off for throttling and transient codes (130429, 4, 80007, 131000, 1, 1014, 1015,
+    /// 1016, HTTP 429/500/502/503/504 without a code); doubles each attempt.
     pub backoff: Dur,
     /// Longest back-off.
     pub max_backoff: Dur,
-    /// Wait after error code 2 (service unavailable); Meta's advice is 5 minutes.
+    /// Pair rate limit (131056): the X-th retry (X = 0, 1, 2, …) waits this × 4^X. Meta: "retry after
+    /// 4^X seconds", X starting at 0 and growing by one after each failure (Cloud API overview, pair
+    /// rate limits; FACTS.md, row 131056). Default 1s.
+    pub pair_backoff: Dur,
+    /// Throughput upgrade in progress (131057): wait this long. Meta: "the upgrade process itself can
+    /// take up to 1 minute" (Cloud API throughput documentation; FACTS.md, row 131057). Default 60s.
+    pub upgrade_wait: Dur,
+    /// Wait after error code 2 (service unavailable); Meta's advice is 5 minutes (seed document).
     pub unavailable_wait: Dur,
 }
 
 impl Default for RetrySpec {
     fn default() -> Self {
         RetrySpec {
-            max_attempts: 3,
+            max_attempts: 6,
             backoff: Dur(Duration::from_millis(500)),
             max_backoff: Dur(Duration::from_secs(30)),
+            pair_backoff: Dur(Duration::from_secs(1)),
+            upgrade_wait: Dur(Duration::from_secs(60)),
             unavailable_wait: Dur(Duration::from_secs(300)),
         }
     }

@@ -193,3 +193,22 @@ token_env = "WABENCH_REAL_TARGET_TEST_TOKEN"
     assert_eq!(code, 0, "{out}\n{err}");
     assert!(!out.contains("not templates"), "{out}");
 }
+
+#[test]
+fn validate_shows_the_simulators_transient_rates_and_rejects_bad_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("sim.toml");
+    let profile = |rate: &str| {
+        format!(
+            "name = \"x\"\n[load]\nrate = 10\nduration = \"1s\"\n[simulator.transient]\ncloud = {{ server_error = {rate} }}\n[[targets]]\nname = \"c\"\nkind = \"cloud\"\nbase_url = \"embedded\"\n"
+        )
+    };
+    std::fs::write(&p, profile("0.05")).unwrap();
+    let (code, out, err) = wabench(&["validate", p.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("simulator: seed") && out.contains("cloud 131000 5%"), "{out}");
+    std::fs::write(&p, profile("1.5")).unwrap();
+    let (code, _, err) = wabench(&["validate", p.to_str().unwrap()]);
+    assert_eq!(code, 1);
+    assert!(err.contains("sim.toml") && err.contains("transient.cloud.server_error"), "{err}");
+}

@@ -176,3 +176,63 @@ fn onprem_token_expiry_logs_in_again() {
     assert!(logins >= 3, "the session logged in {logins} times in 2 s with a 300 ms token");
     assert!(t.requests.ok >= 36, "{:?}", t.outcomes);
 }
+
+#[test]
+fn a_burst_to_one_recipient_is_retried_per_4_to_the_x_without_stalling_the_others() {
+    // One connection; A gets every other message (8 in a second), B1..B4 two each. The pair limit
+    // (1.5 s, bursts of 2) takes A's first two and puts A in debt until 3 s; the other six get 131056.
+    // Each is retried after 50 ms × 4^X: at +50 ms, +250 ms and +1.05 s (all refused: A is still in
+    // debt), and the next one, +4.25 s, would be due after the run's 1 s + 2 s drain, so it is not
+    // sent. While A's messages wait, the one connection keeps serving B1..B4 on schedule.
+    let csv = "+15550010001\n+15550020001\n+15550010001\n+15550020002\n+15550010001\n+15550020003\n+15550010001\n+15550020004\n";
+    let text = format!(
+        "name = \"pair\"\n[load]\nrate = 16\nduration = \"1s\"\nconnections = 1\ndrain = \"2s\"\n[retry]\nmax_attempts = 6\npair_backoff = \"50ms\"\n{FAST}[simulator.cloud]\npair_limit = {{ enabled = true, interval = \"1.5s\", burst = 2 }}\n[recipients]\nfile = \"r.csv\"\n[[targets]]\nname = \"t\"\nkind = \"cloud\"\nbase_url = \"embedded\"\n"
+    );
+    let (c, sent, retries) = run(&text, &[("r.csv", csv)]);
+    assert_eq!(sent, 16);
+    assert_eq!(c.get("dropped"), None, "no message waited behind a retry: {c:?}");
+    assert_eq!(c.get("ok"), Some(&10), "B1..B4's eight and A's first two: {c:?}");
+    assert_eq!(retries, 18, "three retries for each of A's six refused messages: {c:?}");
+    assert_eq!(c.get("api_131056"), Some(&24), "{c:?}");
+}
+
+/// Twenty ordinary recipients (no rule of the simulator's refuses them).
+fn twenty_recipients() -> String {
+    (0..20).map(|i| format!("+1555003{i:04}1\n")).collect()
+}
+
+fn transient_profile(kind: &str, extra: &str) -> String {
+    format!(
+        "name = \"transient\"\n[load]\nrate = 100\nduration = \"1s\"\nconnections = 8\ntimeout = \"500ms\"\ndrain = \"2s\"\n[retry]\nmax_attempts = 6\nbackoff = \"20ms\"\n[recipients]\nfile = \"r.csv\"\n{FAST}{extra}\n[[targets]]\nname = \"t\"\nkind = \"{kind}\"\nbase_url = \"embedded\"\n"
+    )
+}
+
+#[test]
+fn cloud_transient_131000_at_5_percent_is_classified_and_retried() {
+    let text = transient_profile("cloud", "[simulator.transient]\ncloud = { server_error = 0.05 }\n");
+    let (c, sent, retries) = run(&text, &[("r.csv", &twenty_recipients())]);
+    assert_eq!(sent, 100);
+    let failed = c.get("api_131000").copied().unwrap_or(0);
+    assert!(failed >= 1, "{c:?}");
+    assert_eq!(retries, failed, "every 131000 answer is retried: {c:?}");
+    assert_eq!(c.get("ok"), Some(&100), "and every message then goes through: {c:?}");
+}
+
+#[test]
+fn onprem_transient_errors_differ_by_kind_and_follow_their_policies() {
+    // On-Premises rates of their own: 1014 (HTTP 500), 5xx without a body, stalls past the 500 ms timeout.
+    let text = transient_profile(
+        "onprem",
+        "[simulator.onprem]\nmessages_rps = 0\n[simulator.transient]\nstall_for = \"2s\"\nonprem = { server_error = 0.05, bare_5xx = 0.05, stall = 0.05 }\ncloud = { server_error = 1.0 }\n",
+    );
+    let (c, sent, retries) = run(&text, &[("r.csv", &twenty_recipients())]);
+    assert_eq!(sent, 100);
+    let get = |k: &str| c.get(k).copied().unwrap_or(0);
+    let (internal, bare, stalled) =
+        (get("api_1014"), get("http_502") + get("http_503") + get("http_504"), get("timeout"));
+    assert!(internal >= 1 && bare >= 1 && stalled >= 1, "{c:?}");
+    assert_eq!(get("api_131000"), 0, "the Cloud rates do not apply to the On-Premises API: {c:?}");
+    // 1014 and bare 5xx are retried with back-off; a timed-out send is not (it may have gone through).
+    assert_eq!(retries, internal + bare, "{c:?}");
+    assert_eq!(get("ok") + stalled, 100, "{c:?}");
+}

@@ -36,14 +36,20 @@ pub fn outcome(status: StatusCode, body: &[u8]) -> Outcome {
     }
 }
 
-/// How to retry an answer.
+/// How to retry an answer (Meta advises building error handling on `error.code`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Policy {
     /// Never retry (bad request, bad token, undeliverable, re-engagement, policy).
     Never,
-    /// Back off exponentially (throttling, transient errors).
+    /// Back off exponentially: `backoff` doubling up to `max_backoff` (throttling, transient errors).
     Backoff,
-    /// Wait the configured `unavailable_wait` (code 2: the API is being updated).
+    /// Pair rate limit (131056): `pair_backoff` × 4^X for the X-th retry (Meta: "retry after 4^X
+    /// seconds"), for that recipient's message only.
+    PairRate,
+    /// Throughput upgrade in progress (131057): wait out the upgrade (`upgrade_wait`, Meta: up to
+    /// 1 minute).
+    WaitUpgrade,
+    /// Wait the configured `unavailable_wait` (code 2: the API is being updated; seed: 5 minutes).
     WaitUnavailable,
 }
 
@@ -51,32 +57,42 @@ pub enum Policy {
 pub fn policy(o: Outcome) -> Policy {
     match o {
         Outcome::ApiError(2) => Policy::WaitUnavailable,
-        // Throttling: app/WABA rate limits, throughput, pair rate, upgrade in progress; on-prem 1015/1016;
-        // transient server errors.
-        Outcome::ApiError(4 | 80007 | 130429 | 131056 | 131057 | 131000 | 1015 | 1016 | 1014) => Policy::Backoff,
-        Outcome::Status(429 | 502 | 503 | 504) => Policy::Backoff,
+        Outcome::ApiError(131056) => Policy::PairRate,
+        Outcome::ApiError(131057) => Policy::WaitUpgrade,
+        // Throttling: app / WABA rate limits, throughput; on-prem 1015 / 1016. Transient: 131000
+        // "something went wrong" (HTTP 500), 1 "API Unknown: invalid request or possible server
+        // error" (HTTP 400, Meta's Cloud API error codes), on-prem 1014 internal error.
+        Outcome::ApiError(4 | 80007 | 130429 | 131000 | 1 | 1014 | 1015 | 1016) => Policy::Backoff,
+        // Errors without an API body (a proxy or load balancer in front of the API).
+        Outcome::Status(429 | 500 | 502 | 503 | 504) => Policy::Backoff,
+        // A timeout is not retried: the API may have accepted the message, and a resend would
+        // deliver it twice.
         _ => Policy::Never,
     }
 }
 
-/// The wait before attempt `attempt + 1` (attempts count from 1), or `None` when not retried.
+/// The wait before attempt `attempt + 1` (attempts count from 1), or `None` when not retried:
+/// the code's policy says never, or `max_attempts` attempts were made. Whether the retry still fits
+/// in the run is the executor's call.
 pub fn retry_after(o: Outcome, attempt: u32, spec: &RetrySpec) -> Option<Duration> {
     if attempt >= spec.max_attempts {
         return None;
     }
+    // The number of this retry counting from 0 (X in Meta's 4^X), capped so the wait cannot overflow.
+    let x = attempt.saturating_sub(1).min(20);
     match policy(o) {
         Policy::Never => None,
         Policy::WaitUnavailable => Some(spec.unavailable_wait.0),
-        Policy::Backoff => {
-            let exp = attempt.saturating_sub(1).min(20);
-            Some((spec.backoff.0 * 2u32.pow(exp)).min(spec.max_backoff.0))
-        }
+        Policy::WaitUpgrade => Some(spec.upgrade_wait.0),
+        Policy::PairRate => Some(spec.pair_backoff.0.saturating_mul(4u32.pow(x.min(15)))),
+        Policy::Backoff => Some(spec.backoff.0.saturating_mul(2u32.pow(x)).min(spec.max_backoff.0)),
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::units::Dur;
 
     #[test]
     fn codes_are_read_from_both_error_shapes() {
@@ -91,12 +107,44 @@ mod tests {
     #[test]
     fn retry_policy_by_code() {
         let spec = RetrySpec::default();
-        for never in [190, 131026, 131047, 100, 368] {
+        for never in [190, 131026, 131047, 131049, 100, 368] {
             assert_eq!(retry_after(Outcome::ApiError(never), 1, &spec), None, "{never}");
         }
-        assert_eq!(retry_after(Outcome::ApiError(130429), 1, &spec), Some(Duration::from_millis(500)));
-        assert_eq!(retry_after(Outcome::ApiError(131056), 2, &spec), Some(Duration::from_secs(1)));
-        assert_eq!(retry_after(Outcome::ApiError(1015), 3, &spec), None, "max attempts reached");
+        assert_eq!(retry_after(Outcome::Timeout, 1, &spec), None, "a timed-out send may have been accepted");
         assert_eq!(retry_after(Outcome::ApiError(2), 1, &spec), Some(Duration::from_secs(300)));
+        assert_eq!(retry_after(Outcome::ApiError(131057), 1, &spec), Some(Duration::from_secs(60)));
+        assert_eq!(retry_after(Outcome::ApiError(131057), 3, &spec), Some(Duration::from_secs(60)));
+    }
+
+    #[test]
+    fn pair_rate_limit_waits_4_to_the_x_seconds() {
+        let spec = RetrySpec::default();
+        let waits: Vec<_> = (1..=6).map(|a| retry_after(Outcome::ApiError(131056), a, &spec)).collect();
+        let s = |n| Some(Duration::from_secs(n));
+        assert_eq!(waits, [s(1), s(4), s(16), s(64), s(256), None], "Meta: 4^X s, X from 0; 6 attempts");
+        // The retries outlast the longest debt a burst can run up (45 × 6 s = 270 s).
+        let total: Duration = waits.iter().flatten().sum();
+        assert!(total > Duration::from_secs(270), "{total:?}");
+        let fast = RetrySpec { pair_backoff: Dur(Duration::from_millis(50)), ..spec };
+        assert_eq!(retry_after(Outcome::ApiError(131056), 3, &fast), Some(Duration::from_millis(800)));
+    }
+
+    #[test]
+    fn throttling_and_transient_errors_back_off_exponentially() {
+        let spec = RetrySpec::default();
+        for o in [130429, 4, 80007, 131000, 1, 1014, 1015, 1016]
+            .map(Outcome::ApiError)
+            .into_iter()
+            .chain([429, 500, 502, 503, 504].map(Outcome::Status))
+        {
+            let waits: Vec<_> = (1..=6).map(|a| retry_after(o, a, &spec)).collect();
+            let ms = |n| Some(Duration::from_millis(n));
+            assert_eq!(waits, [ms(500), ms(1000), ms(2000), ms(4000), ms(8000), None], "{o}");
+        }
+        // Capped at max_backoff, and no longer giving up after 1.5 s as three attempts did.
+        let spec = RetrySpec { max_attempts: 12, ..spec };
+        assert_eq!(retry_after(Outcome::ApiError(130429), 11, &spec), Some(Duration::from_secs(30)));
+        let total: Duration = (1..12).filter_map(|a| retry_after(Outcome::ApiError(130429), a, &spec)).sum();
+        assert!(total > Duration::from_secs(60), "{total:?}");
     }
 }

@@ -35,6 +35,10 @@
 //! tier = 2000                 # default "unlimited"
 //! [simulator.webhooks]        # see `spec::sim::hooks` for every field
 //! delivered = { median = "1s", p99 = "4s" }
+//! [simulator.transient]       # transient errors per API; see `spec::sim::transient`
+//! stall_for = "30s"
+//! cloud = { server_error = 0.002, unknown_error = 0.001, bare_5xx = 0.001, stall = 0.0005 }
+//! onprem = { server_error = 0.001 }
 //! ```
 
 use std::time::Duration;
@@ -44,10 +48,12 @@ use serde::{Deserialize, Serialize};
 pub mod hooks;
 pub mod limits;
 pub(crate) mod primitives;
+pub mod transient;
 
 pub use hooks::{HooksConfig, StageDelay};
 pub use limits::{InboundConfig, MessagingLimitConfig, MessagingTier, WindowConfig};
 pub use primitives::{ConfigError, Distribution, Flavor};
+pub use transient::TransientConfig;
 
 /// The `[simulator]` table.
 #[derive(Deserialize, Serialize, Clone, Debug)]
@@ -77,6 +83,8 @@ pub struct SimConfig {
     pub inbound: InboundConfig,
     /// The business portfolio's messaging limit (default unlimited).
     pub messaging_limit: MessagingLimitConfig,
+    /// Transient errors of message sends, per API (`spec::sim::transient`). Default: none.
+    pub transient: TransientConfig,
 }
 
 impl Default for SimConfig {
@@ -94,6 +102,7 @@ impl Default for SimConfig {
             service_window: WindowConfig::default(),
             inbound: InboundConfig::default(),
             messaging_limit: MessagingLimitConfig::default(),
+            transient: TransientConfig::default(),
         }
     }
 }
@@ -217,17 +226,20 @@ impl Default for UpgradeConfig {
     }
 }
 
-/// Pair rate limit: one message per `interval` to one recipient, bursts up to `burst`
-/// borrowing from future quota (a token bucket of `burst` refilled one per `interval`).
+/// Pair rate limit (131056): one message per `interval` to one recipient; a burst of up to `burst`
+/// messages within one `interval` borrows from future quota, and the recipient then receives nothing
+/// until the borrowed intervals have passed (a burst of 20 at 6 s: about 2 minutes). The exact rule
+/// and Meta's source are in `sim::pair`.
 #[derive(Deserialize, Serialize, Clone, Debug)]
 #[serde(deny_unknown_fields, default)]
 pub struct PairLimitConfig {
     /// Enforce it. Default true.
     pub enabled: bool,
-    /// Default 6s.
+    /// Default 6s (Meta: "1 message every 6 seconds" to the same user; FACTS.md, row 131056;
+    /// developers.facebook.com/docs/whatsapp/cloud-api/overview#pair-rate-limits).
     #[serde(with = "crate::units::duration::serde")]
     pub interval: Duration,
-    /// Default 45.
+    /// Default 45 (Meta: bursts of "up to 45 messages in 6 seconds"; same sources).
     pub burst: u32,
 }
 
@@ -430,6 +442,7 @@ impl SimConfig {
             return err("max_body_bytes must be > 0");
         }
         limits::validate(&self.service_window, &self.inbound, &self.messaging_limit)?;
+        self.transient.validate()?;
         self.webhooks.validate()
     }
 }
@@ -483,6 +496,8 @@ mod tests {
         cfg.validate().unwrap();
         assert_eq!(cfg.seed, 7);
         assert_eq!(cfg.downtime.len(), 1);
+        assert_eq!(cfg.transient.cloud.server_error, 0.002);
+        assert_eq!(cfg.transient.onprem.server_error, 0.001);
     }
 
     #[test]
