@@ -100,9 +100,10 @@ fn top_error(kind: TargetKind, s: &Step) -> Option<(Limit, u64, String)> {
 
 /// Which limit binds at the failing step `bad`, against the last good step `good` (if any).
 /// Capacity errors that broke the error budget name their limit (the most frequent class wins);
-/// otherwise latency: the target's service time beyond the SLO, or doubled since the last good step,
-/// is the target's (on-premises: the CoreApp queues); lateness or drops while the target answered in
-/// time are the load generator's.
+/// otherwise latency decides whose it is: the target's (on-premises: the CoreApp queues) when its
+/// service time is beyond the SLO, grew since the last good step (p99 doubled or median up by half),
+/// or is the larger share of a latency that broke the SLO; the load generator's when requests started late (or were dropped) while the
+/// target answered in time.
 pub fn classify(kind: TargetKind, bad: &Step, good: Option<&Step>, spec: &PlanSpec) -> Finding {
     let slo_us = spec.slo_p99.0.as_micros() as u64;
     let due = bad.sent + bad.dropped;
@@ -115,12 +116,25 @@ pub fn classify(kind: TargetKind, bad: &Step, good: Option<&Step>, spec: &PlanSp
         let evidence = format!("{keys} of {due} messages {at}");
         return Finding { limit: *limit, evidence };
     }
-    let grew = good.is_some_and(|g| g.service_p99_us > 0 && bad.service_p99_us >= 2 * g.service_p99_us);
-    if bad.service_p99_us > slo_us || (grew && bad.service_p99_us > slo_us / 2) {
-        let before =
-            good.map(|g| format!(", {} at {:.1}/s", fmt_us(g.service_p99_us as f64), g.offered)).unwrap_or_default();
-        let evidence =
-            format!("the target's service time p99 grew to {} {at}{before}", fmt_us(bad.service_p99_us as f64));
+    // Queueing moves the median too: a log-normal service time keeps its median under load.
+    let grew = good.is_some_and(|g| {
+        (g.service_p99_us > 0 && bad.service_p99_us >= 2 * g.service_p99_us)
+            || (g.service_p50_us > 0 && 2 * bad.service_p50_us >= 3 * g.service_p50_us)
+    });
+    let targets_share = bad.p99_us > slo_us && bad.service_p99_us >= bad.lateness_p99_us;
+    if bad.service_p99_us > slo_us || (grew && bad.service_p99_us > slo_us / 2) || targets_share {
+        let before = good
+            .map(|g| {
+                let (p50, p99) = (fmt_us(g.service_p50_us as f64), fmt_us(g.service_p99_us as f64));
+                format!(", against p50 {p50} / p99 {p99} at {:.1}/s", g.offered)
+            })
+            .unwrap_or_default();
+        let evidence = format!(
+            "the target's service time grew to p50 {} / p99 {} {at}{before} (client lateness p99 {})",
+            fmt_us(bad.service_p50_us as f64),
+            fmt_us(bad.service_p99_us as f64),
+            fmt_us(bad.lateness_p99_us as f64)
+        );
         let limit = if kind == TargetKind::OnPrem { Limit::CoreApp } else { Limit::ServerLatency };
         return Finding { limit, evidence };
     }
@@ -203,12 +217,22 @@ mod tests {
     fn latency_growth_against_the_last_good_step_counts_below_the_slo() {
         // 300 ms is within a 500 ms SLO but six times the last good step: the shards are queueing.
         let good = step(60.0, &[], 50, 1, 0);
-        let bad = step(130.0, &[], 300, 260, 0);
+        let bad = step(130.0, &[], 300, 400, 0);
         let f = classify(TargetKind::OnPrem, &bad, Some(&good), &spec());
         assert_eq!(f.limit, Limit::CoreApp, "{}", f.evidence);
         assert!(f.evidence.contains("at 60.0/s"), "{}", f.evidence);
-        // Without a good step to compare with, the same lateness is the client's.
+        // Without a good step to compare with, the larger share of that latency is the client's.
         assert_eq!(classify(TargetKind::OnPrem, &bad, None, &spec()).limit, Limit::LoadGenerator);
+        // The median moved by half since the last good step: queueing, though the client was late too.
+        let tail = step(121.0, &[], 300, 1, 0);
+        let mut moved = step(128.0, &[], 400, 700, 0);
+        assert_eq!(classify(TargetKind::OnPrem, &moved, Some(&tail), &spec()).limit, Limit::LoadGenerator);
+        moved.service_p50_us = 1_600;
+        assert_eq!(classify(TargetKind::OnPrem, &moved, Some(&tail), &spec()).limit, Limit::CoreApp);
+        // A latency that broke the SLO mostly in the target's service time is the target's.
+        let queued = step(130.0, &[], 450, 100, 0);
+        assert_eq!(classify(TargetKind::OnPrem, &queued, None, &spec()).limit, Limit::CoreApp);
+        assert_eq!(classify(TargetKind::Cloud, &queued, None, &spec()).limit, Limit::ServerLatency);
     }
 
     #[test]
