@@ -1,7 +1,8 @@
 //! Capacity planning: a breakpoint search (constant-rate steps, growing until the SLO breaks, then
-//! bisection between the last good and the first bad rate) per target, and sizing advice from the
-//! measured breakpoint: on-premises shard count, Cloud API throughput tier and phone numbers.
+//! bisection between the last good and the first bad rate) per target, the limit that binds at the
+//! breakpoint ([`super::binding`]) and sizing advice that fits it ([`super::sizing`]).
 
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -10,11 +11,12 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 
 use super::AppError;
+use super::binding::{Finding, classify};
 use super::session::{Session, Setup};
 use crate::engine::{Plan, run_target};
 use crate::spec::capacity::PlanSpec;
 use crate::spec::messages::RetrySpec;
-use crate::spec::{Loaded, Model, TargetKind};
+use crate::spec::{Loaded, Model};
 
 /// One step of the search.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -30,6 +32,17 @@ pub struct Step {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub delivered: Option<u64>,
     pub passed: bool,
+    /// Service time (from the actual start: the target's share of the latency), median and p99.
+    #[serde(default)]
+    pub service_p50_us: u64,
+    #[serde(default)]
+    pub service_p99_us: u64,
+    /// How late requests started against their schedule (the client's share), p99.
+    #[serde(default)]
+    pub lateness_p99_us: u64,
+    /// Capacity errors by outcome key (`api_1015`, `http_503`, `timeout`, …).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub errors: BTreeMap<String, u64>,
 }
 
 /// The search's result for one target.
@@ -42,6 +55,9 @@ pub struct Breakpoint {
     pub sustainable: Option<f64>,
     /// Lowest offered rate that broke it (None: max_rate was reached without breaking).
     pub broke_at: Option<f64>,
+    /// The limit that binds at the breakpoint (None: never broken).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub binding: Option<Finding>,
     pub advice: Vec<String>,
 }
 
@@ -94,21 +110,28 @@ fn run_step(
     let (tr, _, _) =
         run.map_err(|source| AppError::Engine { target: loaded.profile.targets[index].name.clone(), source })?;
     let r = &tr.recorder;
-    let errors: u64 = r.outcomes.iter().filter(|(k, _)| is_capacity_error(**k)).map(|(_, v)| v.count).sum();
+    let by_key: BTreeMap<String, u64> =
+        r.outcomes.iter().filter(|(k, _)| is_capacity_error(**k)).map(|(k, v)| (k.key(), v.count)).collect();
+    let errors: u64 = by_key.values().sum();
     let dropped = r.count(crate::engine::metrics::Outcome::Dropped);
     let due = r.sent + dropped;
     let achieved = r.achieved_rate().unwrap_or(0.0);
+    let q = |h: &hdrhistogram::Histogram<u64>, q: f64| if h.is_empty() { 0 } else { h.value_at_quantile(q) };
     let mut s = Step {
         offered: rate,
         achieved,
         sent: r.sent,
-        p50_us: if r.latency.is_empty() { 0 } else { r.latency.value_at_quantile(0.5) },
-        p99_us: if r.latency.is_empty() { 0 } else { r.latency.value_at_quantile(0.99) },
+        p50_us: q(&r.latency, 0.5),
+        p99_us: q(&r.latency, 0.99),
         // A dropped request failed the user as much as an error did.
         error_rate: if due > 0 { (errors + dropped) as f64 / due as f64 } else { 1.0 },
         dropped,
         delivered: teardown.delivery.map(|d| d.messages_delivered),
         passed: false,
+        service_p50_us: q(&r.service, 0.5),
+        service_p99_us: q(&r.service, 0.99),
+        lateness_p99_us: q(&r.lateness, 0.99),
+        errors: by_key,
     };
     s.passed = step_passes(&s, spec);
     Ok(s)
@@ -157,12 +180,15 @@ pub fn search(
             good = Some(lo);
             bad = Some(hi);
         }
+        let at = |rate: Option<f64>| rate.and_then(|r| steps.iter().find(|s| s.offered == r));
+        let binding = at(bad).map(|b| classify(t.kind, b, at(good), spec));
         let mut b = Breakpoint {
             target: t.name.clone(),
             kind: format!("{:?}", t.kind).to_lowercase(),
-            steps,
             sustainable: good,
             broke_at: bad,
+            binding,
+            steps,
             advice: Vec::new(),
         };
         b.advice = advice(loaded, i, &b, spec);
@@ -183,25 +209,16 @@ fn describe(target: &str, s: &Step) -> String {
     )
 }
 
-/// Meta's published sizing of the On-Premises API, for the cross-check.
-fn meta_onprem_guidance(shards: u32) -> &'static str {
-    match shards {
-        1 => "single-connect deployments reach about 70 messages/s",
-        2 | 4 => "Meta publishes no figure for this shard count",
-        8 => "Meta expects 100–150 messages/s with 8 shards",
-        16 => "Meta publishes no figure for 16 shards (between 8 shards' 100–150 and 32's 250 messages/s)",
-        _ => "Meta expects 250 messages/s sustained with 32 CoreApps",
-    }
-}
-
 fn advice(loaded: &Loaded, index: usize, b: &Breakpoint, spec: &PlanSpec) -> Vec<String> {
-    let t = &loaded.profile.targets[index];
-    let mut a = Vec::new();
+    let bad = b.broke_at.and_then(|r| b.steps.iter().find(|s| s.offered == r));
     let Some(cap) = b.sustainable else {
-        a.push("the first step already broke the SLO: lower plan.start_rate or relax the SLO".into());
+        let mut a = vec!["the first step already broke the SLO: lower plan.start_rate or relax the SLO".to_string()];
+        if let Some(f) = &b.binding {
+            a.push(format!("binding limit: {} — {}", f.limit.name(), f.evidence));
+        }
         return a;
     };
-    a.push(format!(
+    let mut a = vec![format!(
         "highest rate within the SLO (p99 ≤ {}, errors ≤ {:.2}%): {cap:.1} messages/s{}",
         spec.slo_p99,
         spec.max_error_rate * 100.0,
@@ -209,64 +226,9 @@ fn advice(loaded: &Loaded, index: usize, b: &Breakpoint, spec: &PlanSpec) -> Vec
             Some(x) => format!("; broken at {x:.1}/s"),
             None => format!("; not broken up to plan.max_rate ({})", spec.max_rate),
         }
-    ));
-    match t.kind {
-        TargetKind::OnPrem => {
-            let shards = spec
-                .onprem_shards
-                .or_else(|| t.is_embedded().then_some(loaded.profile.simulator.onprem.shards))
-                .unwrap_or(8);
-            let per_shard = cap / f64::from(shards);
-            a.push(format!(
-                "assumption: the deployment measured runs {shards} shard(s), so one shard carries about {per_shard:.1} messages/s, and capacity grows linearly with shards"
-            ));
-            a.push(format!("cross-check: {}", meta_onprem_guidance(shards)));
-            if let Some(want) = spec.target_rate {
-                let need = (want / per_shard).ceil().max(1.0) as u32;
-                match [1u32, 2, 4, 8, 16, 32].into_iter().find(|s| *s >= need) {
-                    Some(s) => a.push(format!(
-                        "for {want:.0} messages/s: {s} shards (≈{:.0} messages/s at the measured per-shard rate); {}",
-                        per_shard * f64::from(s),
-                        meta_onprem_guidance(s)
-                    )),
-                    None => a.push(format!(
-                        "for {want:.0} messages/s: {need} shards' worth — beyond one deployment's 32 shards; split the traffic over several phone numbers/deployments, or consider the Cloud API (up to 1,000 messages/s per number)"
-                    )),
-                }
-            }
-        }
-        TargetKind::Cloud => {
-            let per = spec.cloud_mps_per_number;
-            a.push(format!(
-                "assumption: one phone number at {per:.0} messages/s (the default tier is 80, upgraded automatically to 1,000); a number's limit counts inbound and outbound messages"
-            ));
-            if let Some(want) = spec.target_rate {
-                if want <= 80.0 {
-                    a.push(format!("for {want:.0} messages/s: one phone number at the default 80 messages/s tier"));
-                } else if want <= 1000.0 {
-                    a.push(format!(
-                        "for {want:.0} messages/s: one phone number at the 1,000 messages/s tier (automatic upgrade), or {} numbers at 80 messages/s",
-                        (want / 80.0).ceil()
-                    ));
-                } else {
-                    a.push(format!(
-                        "for {want:.0} messages/s: {} phone numbers at the 1,000 messages/s tier",
-                        (want / 1000.0).ceil()
-                    ));
-                }
-                if cap < want {
-                    a.push(format!(
-                        "measured: this number sustained {cap:.0} messages/s, below {want:.0}: the difference must come from more numbers or a higher tier"
-                    ));
-                }
-            }
-        }
-        TargetKind::Http => {
-            if let Some(want) = spec.target_rate {
-                a.push(format!("for {want:.0} requests/s: {:.1}× the measured capacity", want / cap));
-            }
-        }
-    }
+    )];
+    let input = super::sizing::Input { loaded, index, cap, bad, finding: b.binding.as_ref(), spec };
+    a.extend(super::sizing::advice(&input));
     a
 }
 

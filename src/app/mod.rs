@@ -4,6 +4,7 @@
 
 mod abort;
 pub(crate) mod background;
+pub mod binding;
 pub mod capacity;
 pub mod cli;
 pub mod commands;
@@ -13,6 +14,7 @@ pub(crate) mod merge;
 mod progress;
 pub mod run;
 pub(crate) mod session;
+pub(crate) mod sizing;
 pub mod thresholds;
 pub mod validate;
 pub use error::AppError;

@@ -104,7 +104,10 @@ pub fn build(spec: &TargetSpec, ctx: &BuildCtx<'_>) -> Result<Arc<dyn Target>, B
         (_, _, Some((_, sim))) => {
             let u =
                 sim.onprem.users.first().ok_or_else(|| missing("a user of the embedded simulator to log in with"))?;
-            auth::Credentials { username: u.username.clone(), password: u.password.clone(), new_password: None }
+            // A fresh simulator is a fresh deployment: the default admin's first login sets a new
+            // password, as new_password_env does against a real one; the session logs in with it after.
+            let new_password = u.must_change_password().then(auth::one_time_password);
+            auth::Credentials { username: u.username.clone(), password: u.password.clone(), new_password }
         }
         _ => return Err(missing("username_env and password_env")),
     };

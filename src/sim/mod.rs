@@ -6,6 +6,7 @@
 
 pub(crate) mod cloud;
 pub use crate::spec::sim as config;
+pub(crate) mod deployment;
 pub mod hooks;
 pub(crate) mod message;
 pub(crate) mod model;

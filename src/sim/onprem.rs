@@ -1,6 +1,7 @@
 //! On-Premises API flavor: `POST /v1/users/login` (HTTP Basic → bearer token with expiry),
 //! `POST /v1/messages`, `PUT /v1/messages/{id}` (mark as read), `POST /v1/contacts`,
-//! `GET /v1/health`, request limits (1015), CoreApp shard queues (1016) and the `errors` envelope.
+//! `GET /v1/health`, request limits per WebApp (1015; `sim::deployment`), CoreApp shard queues (1016)
+//! and the `errors` envelope.
 //!
 //! Error codes at send: 1005 access denied (HTTP 401), 1006 not found, 1008 / 1009 / 1001
 //! validation, 1013 user not valid (undeliverable or sanctioned recipient), 1015 too many requests
@@ -8,7 +9,8 @@
 //! `failed` status webhook (top-level `{"statuses":[…]}`, unsigned): 470 re-engagement (outside
 //! the customer service window; FACTS.md error table), 131049 marketing limit and the messaging
 //! limit's code.
-//! `/v1/health` needs no token and reports `gateway_status` `"unavailable"` during downtime.
+//! `/v1/health` needs a token and answers Meta's `gateway_status` values (`sim::deployment::health`).
+//! The default admin's first login must set `new_password` (`spec::sim::onprem`).
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -20,10 +22,11 @@ use serde_json::{Value, json};
 use tokio::time::Instant;
 
 use super::config::SimConfig;
+use super::deployment::{self, Endpoint, WebApps};
 use super::hooks::Accepted;
 use super::message::{self, Parsed, Problem};
 use super::model::{
-    RateLimiter, RecipientVerdict, ShardQueues, base64url, hash_bytes, mix64, phone_digits, sanctioned_details,
+    RecipientVerdict, ShardQueues, base64url, hash_bytes, mix64, phone_digits, sanctioned_details,
     undeliverable_details,
 };
 use super::{BodyError, Ctx, Outcome, Reply, State, read_body};
@@ -34,11 +37,10 @@ const MAX_TTL: std::time::Duration = std::time::Duration::from_secs(100 * 365 * 
 /// On-prem users, tokens, request limiters and shard queues.
 #[derive(Debug)]
 pub struct OnPremState {
-    users: Mutex<HashMap<String, String>>,
+    users: Mutex<HashMap<String, Account>>,
     tokens: RwLock<HashMap<String, Instant>>,
     token_seq: AtomicU64,
-    messages_limit: RateLimiter,
-    other_limit: RateLimiter,
+    webapps: WebApps,
     queues: ShardQueues,
     meta: Value,
 }
@@ -48,12 +50,11 @@ impl OnPremState {
     pub fn new(cfg: &SimConfig) -> Self {
         let o = &cfg.onprem;
         OnPremState {
-            users: Mutex::new(o.users.iter().map(|u| (u.username.clone(), u.password.clone())).collect()),
+            users: Mutex::new(o.users.iter().map(|u| (u.username.clone(), Account::new(u))).collect()),
             tokens: RwLock::new(HashMap::new()),
             token_seq: AtomicU64::new(0),
-            messages_limit: RateLimiter::new(f64::from(o.messages_rps), f64::from(o.messages_burst)),
-            other_limit: RateLimiter::new(f64::from(o.other_rps), f64::from(o.other_burst)),
-            queues: ShardQueues::new(o.shards, o.per_shard_mps, o.overload_queue_delay),
+            webapps: WebApps::new(cfg),
+            queues: ShardQueues::new(o.shards, o.shard_rate(), o.overload_queue_delay),
             meta: json!({"api_status": "stable", "version": o.version}),
         }
     }
@@ -112,25 +113,20 @@ async fn route(st: &State, req: Request<Incoming>, ctx: Ctx) -> Result<Reply, On
     let method = req.method().clone();
     match (method, path) {
         (Method::POST, "/v1/messages") => send(st, req, ctx).await,
-        (Method::PUT, p) if p.starts_with("/v1/messages/") => mark_read(st, req).await,
+        (Method::PUT, p) if p.starts_with("/v1/messages/") => mark_read(st, req, ctx).await,
         (Method::POST, "/v1/users/login") => login(st, req, ctx).await,
-        (Method::POST, "/v1/contacts") => contacts(st, req).await,
-        (Method::GET, "/v1/health") => health(st),
+        (Method::POST, "/v1/contacts") => contacts(st, req, ctx).await,
+        (Method::GET, "/v1/health") => health(st, &req, ctx),
         (_, p) => Err(err(StatusCode::NOT_FOUND, 1006, "Resource not found", format!("No endpoint at {p}"))),
     }
 }
 
-fn limit(l: &RateLimiter) -> Result<(), OnPremError> {
-    if l.try_take() {
-        Ok(())
-    } else {
-        Err(err(
-            StatusCode::TOO_MANY_REQUESTS,
-            1015,
-            "Too many requests",
-            "Request rate limit of this endpoint exceeded; retry later.",
-        ))
-    }
+/// Admit the request at the limiter of its WebApp (round-robin over `onprem.webapps`).
+fn limit(st: &State, ctx: Ctx, endpoint: Endpoint) -> Result<(), OnPremError> {
+    st.onprem
+        .webapps
+        .admit(ctx.seq, endpoint)
+        .map_err(|r| err(StatusCode::TOO_MANY_REQUESTS, 1015, "Too many requests", r.details()))
 }
 
 fn not_down(st: &State) -> Result<(), OnPremError> {
@@ -176,7 +172,7 @@ async fn body_of(st: &State, req: Request<Incoming>) -> Result<bytes::Bytes, OnP
 }
 
 async fn send(st: &State, req: Request<Incoming>, ctx: Ctx) -> Result<Reply, OnPremError> {
-    limit(&st.onprem.messages_limit)?;
+    limit(st, ctx, Endpoint::Messages)?;
     not_down(st)?;
     authorize(st, &req)?;
     let body = body_of(st, req).await?;
@@ -228,8 +224,8 @@ async fn send(st: &State, req: Request<Incoming>, ctx: Ctx) -> Result<Reply, OnP
     Ok(reply)
 }
 
-async fn mark_read(st: &State, req: Request<Incoming>) -> Result<Reply, OnPremError> {
-    limit(&st.onprem.messages_limit)?;
+async fn mark_read(st: &State, req: Request<Incoming>, ctx: Ctx) -> Result<Reply, OnPremError> {
+    limit(st, ctx, Endpoint::Messages)?;
     not_down(st)?;
     authorize(st, &req)?;
     let obj = message::parse_json(&body_of(st, req).await?).map_err(problem)?;
@@ -276,8 +272,46 @@ fn basic_credentials(req: &Request<Incoming>) -> Option<(String, String)> {
     Some((u.to_string(), p.to_string()))
 }
 
+/// One account: its password and whether the next login must set a new one.
+#[derive(Debug)]
+struct Account {
+    password: String,
+    must_change: bool,
+}
+
+impl Account {
+    fn new(u: &crate::spec::sim::UserConfig) -> Self {
+        Account { password: u.password.clone(), must_change: u.must_change_password() }
+    }
+}
+
+/// Check a login and apply its `new_password`. The default admin's first login must set one (Meta
+/// answers "an error" without naming it: here 1005, HTTP 401, model); a new password must meet
+/// Meta's complexity rules (refused with 1009, HTTP 400, model).
+fn check_login(st: &State, user: &str, password: &str, new_password: Option<String>) -> Result<(), OnPremError> {
+    let mut users = st.onprem.users.lock().unwrap_or_else(|e| e.into_inner());
+    let account = match users.get_mut(user) {
+        Some(a) if a.password == password => a,
+        _ => return Err(denied("Invalid username or password.")),
+    };
+    match new_password {
+        None if account.must_change => Err(denied(
+            "The password of this account must be changed on first login: send new_password in the login body.",
+        )),
+        None => Ok(()),
+        Some(np) => {
+            if let Some(why) = crate::spec::sim::onprem::weak_password(&np) {
+                return Err(problem(Problem::Invalid(format!("The parameter new_password {why}."))));
+            }
+            account.password = np;
+            account.must_change = false;
+            Ok(())
+        }
+    }
+}
+
 async fn login(st: &State, req: Request<Incoming>, ctx: Ctx) -> Result<Reply, OnPremError> {
-    limit(&st.onprem.other_limit)?;
+    limit(st, ctx, Endpoint::Other)?;
     let creds = basic_credentials(&req);
     let body = body_of(st, req).await?;
     let new_password = if body.iter().all(u8::is_ascii_whitespace) {
@@ -293,17 +327,7 @@ async fn login(st: &State, req: Request<Incoming>, ctx: Ctx) -> Result<Reply, On
         }
     };
     let (user, password) = creds.ok_or_else(|| denied("Missing or malformed HTTP Basic credentials."))?;
-    {
-        let mut users = st.onprem.users.lock().unwrap_or_else(|e| e.into_inner());
-        match users.get_mut(&user) {
-            Some(p) if *p == password => {
-                if let Some(np) = new_password {
-                    *p = np;
-                }
-            }
-            _ => return Err(denied("Invalid username or password.")),
-        }
-    }
+    check_login(st, &user, &password, new_password)?;
     let n = st.onprem.token_seq.fetch_add(1, Ordering::Relaxed);
     let mut raw = [0u8; 24];
     raw[..8].copy_from_slice(&mix64(n ^ mix64(st.cfg.seed ^ 0x70CE)).to_be_bytes());
@@ -321,8 +345,8 @@ async fn login(st: &State, req: Request<Incoming>, ctx: Ctx) -> Result<Reply, On
     Ok(ok(st, StatusCode::OK, json!({"users": [{"token": token, "expires_after": expires_after}]}), Outcome::Ok))
 }
 
-async fn contacts(st: &State, req: Request<Incoming>) -> Result<Reply, OnPremError> {
-    limit(&st.onprem.other_limit)?;
+async fn contacts(st: &State, req: Request<Incoming>, ctx: Ctx) -> Result<Reply, OnPremError> {
+    limit(st, ctx, Endpoint::Other)?;
     not_down(st)?;
     authorize(st, &req)?;
     let obj = message::parse_json(&body_of(st, req).await?).map_err(problem)?;
@@ -355,10 +379,14 @@ async fn contacts(st: &State, req: Request<Incoming>) -> Result<Reply, OnPremErr
     Ok(ok(st, StatusCode::OK, json!({"contacts": out}), Outcome::Ok))
 }
 
-fn health(st: &State) -> Result<Reply, OnPremError> {
-    limit(&st.onprem.other_limit)?;
-    let status = if st.down() { "unavailable" } else { "connected" };
-    Ok(ok(st, StatusCode::OK, json!({"health": {"gateway_status": status}}), Outcome::Ok))
+/// `GET /v1/health`: "Authorization: Bearer <token>" (Meta, "/v1/health",
+/// https://developers.facebook.com/docs/whatsapp/on-premises/reference/health); the shape in
+/// `sim::deployment::health`.
+fn health(st: &State, req: &Request<Incoming>, ctx: Ctx) -> Result<Reply, OnPremError> {
+    limit(st, ctx, Endpoint::Other)?;
+    authorize(st, req)?;
+    let body = json!({ "health": deployment::health(&st.cfg, st.down()) });
+    Ok(ok(st, StatusCode::OK, body, Outcome::Ok))
 }
 
 #[cfg(test)]

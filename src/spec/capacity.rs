@@ -26,8 +26,12 @@ pub struct PlanSpec {
     pub refine: u32,
     /// The messages/s the business needs: sizing advice is given for it.
     pub target_rate: Option<f64>,
-    /// Shards of the on-premises deployment being measured (default: the embedded simulator's).
+    /// Shards of a remote on-premises deployment being measured (default 8; an embedded target
+    /// uses the simulator's).
     pub onprem_shards: Option<u32>,
+    /// WebApps of a remote on-premises deployment being measured, each admitting 50 requests/s on
+    /// `/v1/messages` (default 1; an embedded target uses the simulator's).
+    pub onprem_webapps: Option<u32>,
     /// Cloud API throughput per phone number at the current tier (80 by default, 1,000 after upgrade).
     pub cloud_mps_per_number: f64,
 }
@@ -44,6 +48,7 @@ impl Default for PlanSpec {
             refine: 3,
             target_rate: None,
             onprem_shards: None,
+            onprem_webapps: None,
             cloud_mps_per_number: 80.0,
         }
     }
@@ -77,6 +82,11 @@ impl PlanSpec {
             && ![1, 2, 4, 8, 16, 32].contains(&s)
         {
             return e("onprem_shards", "the On-Premises API runs 1, 2, 4, 8, 16 or 32 shards");
+        }
+        if let Some(w) = self.onprem_webapps
+            && !(1..=crate::spec::sim::onprem::MAX_WEBAPPS).contains(&w)
+        {
+            return e("onprem_webapps", "must be from 1 to 64");
         }
         if self.cloud_mps_per_number.is_nan() || self.cloud_mps_per_number <= 0.0 {
             return e("cloud_mps_per_number", "must be greater than 0");

@@ -1,19 +1,30 @@
-//! Capacity planning: the breakpoint search finds the simulator's configured capacity.
+//! Capacity planning: the breakpoint search finds the simulator's configured capacity, names the
+//! limit that binds there, and gives advice that fits that limit and the simulator's configuration.
 
-use wabench::app::capacity as plan;
+use wabench::app::binding::Limit;
+use wabench::app::capacity::{self as plan, Breakpoint};
 use wabench::spec::capacity::PlanSpec;
 
-#[test]
-fn breakpoint_search_finds_the_configured_capacity() {
-    // One on-premises shard that processes 50 messages/s, constant 2 ms service latency: below 50/s
-    // nothing queues; above it the backlog (and latency) grows for the whole step.
+/// Search the breakpoint of the one target of `profile` (on-premises, embedded).
+fn search(profile: &str) -> (Breakpoint, Vec<String>, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("plan.toml");
-    std::fs::write(
-        &path,
+    std::fs::write(&path, profile).unwrap();
+    let loaded = wabench::spec::load(&path).unwrap();
+    let spec: PlanSpec = loaded.profile.plan.clone().unwrap();
+    let (_tx, rx) = tokio::sync::watch::channel(false);
+    let mut lines = Vec::new();
+    let bps = plan::search(&loaded, &spec, rx, &mut |l| lines.push(l.to_string())).unwrap();
+    assert_eq!(lines.len(), bps[0].steps.len());
+    (bps.into_iter().next().unwrap(), lines, dir)
+}
+
+/// A profile: constant 2 ms service latency, `onprem` settings and a `plan` table of short steps.
+fn profile(onprem: &str, plan: &str) -> String {
+    format!(
         r#"name = "capacity"
 [load]
-connections = 64
+connections = 512
 timeout = "5s"
 drain = "1s"
 [recipients]
@@ -23,40 +34,76 @@ count = 5000
 distribution = "constant"
 median = "2ms"
 [simulator.onprem]
-shards = 1
-per_shard_mps = 50.0
-messages_rps = 0
-overload_queue_delay = "5s"
+{onprem}
 [plan]
-slo_p99 = "100ms"
 max_error_rate = 0.01
-start_rate = 20
 growth = 1.5
 step = "2s"
-refine = 4
-target_rate = 180
+{plan}
 [[targets]]
 name = "onprem"
 kind = "onprem"
 base_url = "embedded"
-"#,
+"#
     )
-    .unwrap();
-    let loaded = wabench::spec::load(&path).unwrap();
-    let spec: PlanSpec = loaded.profile.plan.clone().unwrap();
-    let (_tx, rx) = tokio::sync::watch::channel(false);
-    let mut lines = Vec::new();
-    let bps = plan::search(&loaded, &spec, rx, &mut |l| lines.push(l.to_string())).unwrap();
-    let b = &bps[0];
+}
+
+#[test]
+fn breakpoint_search_finds_the_configured_capacity() {
+    // One on-premises shard that processes 50 messages/s, no request limiter: below 50/s nothing
+    // queues; above it the backlog (and latency) grows for the whole step.
+    let (b, lines, dir) = search(&profile(
+        "shards = 1\nper_shard_mps = 50.0\nmessages_rps = 0\noverload_queue_delay = \"5s\"",
+        "slo_p99 = \"100ms\"\nstart_rate = 20\nrefine = 4\ntarget_rate = 180",
+    ));
     let found = b.sustainable.expect("a sustainable rate");
     assert!((45.0..=55.0).contains(&found), "found {found}/s for a capacity of 50/s; steps: {lines:#?}");
     assert!(b.broke_at.unwrap() > found);
-    assert_eq!(lines.len(), b.steps.len());
-    // Sizing: 180/s at ~50/s per shard needs 4 shards.
+    assert_eq!(b.binding.as_ref().unwrap().limit, Limit::CoreApp, "{:#?}", b.binding);
+    // Sizing at the simulator's own per-shard rate (linear): 180/s at ~50/s per shard needs 4 shards.
     assert!(b.advice.iter().any(|a| a.contains("for 180 messages/s: 4 shards")), "{:#?}", b.advice);
     let out = dir.path().join("out");
-    plan::write(&out, &bps).unwrap();
+    plan::write(&out, std::slice::from_ref(&b)).unwrap();
     let csv = std::fs::read_to_string(out.join("steps.csv")).unwrap();
     assert_eq!(csv.lines().count(), b.steps.len() + 1);
-    assert!(std::fs::read_to_string(out.join("plan.txt")).unwrap().contains("highest rate within the SLO"));
+    let txt = std::fs::read_to_string(out.join("plan.txt")).unwrap();
+    assert!(txt.contains("highest rate within the SLO") && txt.contains("binding limit: the CoreApp shards"), "{txt}");
+}
+
+#[test]
+fn eight_shards_behind_enough_webapps_carry_metas_rate_and_the_shards_bind() {
+    // Meta's multiconnect sizing: 8 shards ≈ 125 messages/s (100–150), behind three WebApps that
+    // admit 150 requests/s together. Short steps overshoot a little (queues have little time to grow).
+    let (b, lines, _dir) =
+        search(&profile("shards = 8\nwebapps = 3", "slo_p99 = \"1s\"\nstart_rate = 60\nrefine = 2\ntarget_rate = 200"));
+    let found = b.sustainable.expect("a sustainable rate");
+    assert!((100.0..=160.0).contains(&found), "found {found}/s for 8 shards ≈ 125/s; steps: {lines:#?}");
+    let f = b.binding.as_ref().unwrap();
+    assert_eq!(f.limit, Limit::CoreApp, "{f:?}\n{lines:#?}");
+    let all = b.advice.join("\n");
+    assert!(all.contains("8 CoreApp shard(s) processing ≈125 messages/s, behind 3 WebApp(s)"), "{all}");
+    assert!(all.contains("the CoreApp shards bind; add shards"), "{all}");
+    assert!(!all.contains("add WebApps"), "{all}");
+    // 200/s: more shards (scaled by Meta's sizing), fed by four WebApps at 50 requests/s.
+    let sizing = b.advice.iter().find(|a| a.starts_with("for 200 messages/s:")).expect(&all);
+    assert!(sizing.contains("shards") && sizing.contains("behind 4 WebApps (50 requests/s each)"), "{sizing}");
+}
+
+#[test]
+fn the_same_shards_behind_one_webapp_are_bound_by_its_request_limiter() {
+    // One WebApp admits 50 requests/s; a burst of 10 (instead of 150) keeps 2 s steps from being
+    // carried by the burst. The 8 shards behind it could process 125 messages/s.
+    let (b, lines, _dir) = search(&profile(
+        "shards = 8\nwebapps = 1\nmessages_burst = 10",
+        "slo_p99 = \"1s\"\nstart_rate = 30\nrefine = 2\ntarget_rate = 100",
+    ));
+    let found = b.sustainable.expect("a sustainable rate");
+    assert!((40.0..=58.0).contains(&found), "found {found}/s behind one 50 requests/s WebApp; steps: {lines:#?}");
+    let f = b.binding.as_ref().unwrap();
+    assert_eq!(f.limit, Limit::RequestLimiter, "{f:?}\n{lines:#?}");
+    assert!(f.evidence.contains("api_1015"), "{}", f.evidence);
+    let all = b.advice.join("\n");
+    assert!(all.contains("the request limiter binds; add WebApps, not shards"), "{all}");
+    assert!(all.contains("for 100 messages/s: 2 WebApps in front of the same 8 shards"), "{all}");
+    assert!(!all.contains("32 shards") && !all.contains("add shards"), "{all}");
 }

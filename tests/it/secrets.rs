@@ -21,7 +21,7 @@ const TOKEN: &str = "wabench-secret-token-5d21e8";
 /// The embedded simulator's default On-Premises account; the run replaces its password.
 const USER: &str = "admin";
 const PASSWORD: &str = "secret";
-const NEW_PASSWORD: &str = "wabench-secret-newpass-91b4";
+const NEW_PASSWORD: &str = "wabench-secret-NewPass-91b4";
 
 /// Every spelling of a secret that could leak: as is, and base64 (HTTP Basic, encodings).
 fn needles() -> Vec<(String, Vec<u8>)> {

@@ -329,7 +329,16 @@ async fn onprem_login_send_contacts_health() {
     let r = c.raw(Method::POST, "/v1/users/login", None, Vec::new()).await;
     assert_onprem_error(&r, 401, 1005);
 
+    // The default admin's first login must set a new password (Meta's rule), and a strong one.
     let r = c.raw(Method::POST, "/v1/users/login", Some(&basic("admin", "secret")), Vec::new()).await;
+    assert_onprem_error(&r, 401, 1005);
+    assert!(r.json["errors"][0]["details"].as_str().unwrap().contains("new_password"), "{}", r.json);
+    let weak = br#"{"new_password":"password"}"#.to_vec();
+    let r = c.raw(Method::POST, "/v1/users/login", Some(&basic("admin", "secret")), weak).await;
+    assert_onprem_error(&r, 400, 1009);
+    let first = br#"{"new_password":"N3w-pass"}"#.to_vec();
+    let r = c.raw(Method::POST, "/v1/users/login", Some(&basic("admin", "secret")), first).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.json);
     let exp = r.json["users"][0]["expires_after"].as_str().unwrap();
     let parsed = chrono::DateTime::parse_from_str(exp, "%Y-%m-%d %H:%M:%S%:z").unwrap();
     let days = (parsed.with_timezone(&chrono::Utc) - chrono::Utc::now()).num_hours();
@@ -376,20 +385,17 @@ async fn onprem_login_send_contacts_health() {
     assert_eq!(cs[1]["status"], "invalid");
     assert_eq!(cs[2]["status"], "invalid");
 
-    let r = c.raw(Method::GET, "/v1/health", None, Vec::new()).await;
-    assert_eq!(r.json["health"]["gateway_status"], "connected");
+    // Health needs a token; the default 8 shards answer in the multiconnect shape, one entry per node.
+    assert_onprem_error(&c.raw(Method::GET, "/v1/health", None, Vec::new()).await, 401, 1005);
+    let r = c.raw(Method::GET, "/v1/health", Some(&token), Vec::new()).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.json);
+    let nodes = r.json["health"].as_object().unwrap();
+    assert_eq!(nodes.values().filter(|n| n["role"] == "coreapp").count(), 8, "{}", r.json);
+    assert_eq!(nodes.values().filter(|n| n["role"] == "primary_master").count(), 1, "{}", r.json);
+    assert!(nodes.values().all(|n| n["gateway_status"] == "connected"), "{}", r.json);
     assert_onprem_error(&c.raw(Method::GET, "/v2/nothing", None, Vec::new()).await, 404, 1006);
 
-    // First-login password change.
-    let r = c
-        .raw(
-            Method::POST,
-            "/v1/users/login",
-            Some(&basic("admin", "secret")),
-            br#"{"new_password":"N3w-pass"}"#.to_vec(),
-        )
-        .await;
-    assert_eq!(r.status, StatusCode::OK);
+    // The old password is gone; the new one logs in without changing it again.
     let r = c.raw(Method::POST, "/v1/users/login", Some(&basic("admin", "secret")), Vec::new()).await;
     assert_onprem_error(&r, 401, 1005);
     let r = c.raw(Method::POST, "/v1/users/login", Some(&basic("admin", "N3w-pass")), Vec::new()).await;
@@ -414,27 +420,33 @@ async fn onprem_token_expires() {
 }
 
 #[tokio::test]
-async fn onprem_request_limit() {
-    let mut cfg = quick(Flavor::OnPrem);
-    cfg.onprem.messages_rps = 1;
-    cfg.onprem.messages_burst = 3;
-    let sim = spawn_local(cfg).await.unwrap();
-    let mut c = Client::connect(&sim).await;
-    let token = login(&mut c).await;
-    for _ in 0..3 {
+async fn onprem_request_limit_is_per_webapp() {
+    for webapps in [1u32, 2] {
+        let mut cfg = quick(Flavor::OnPrem);
+        cfg.onprem.webapps = webapps;
+        cfg.onprem.messages_rps = 1;
+        cfg.onprem.messages_burst = 3;
+        let sim = spawn_local(cfg).await.unwrap();
+        let mut c = Client::connect(&sim).await;
+        let token = login(&mut c).await;
+        // Requests go round-robin over the WebApps, each admitting its own burst.
+        for _ in 0..3 * webapps {
+            let r = c.post("/v1/messages", Some(&token), &onprem_text("15551234567")).await;
+            assert_eq!(r.status, StatusCode::CREATED, "{webapps} WebApp(s): {}", r.json);
+        }
         let r = c.post("/v1/messages", Some(&token), &onprem_text("15551234567")).await;
-        assert_eq!(r.status, StatusCode::CREATED);
+        assert_onprem_error(&r, 429, 1015);
+        let details = r.json["errors"][0]["details"].as_str().unwrap();
+        assert!(details.contains(&format!("of {webapps}")) && details.contains("1 requests/s"), "{details}");
+        assert_eq!(sim.stats().error_count(1015), 1);
     }
-    let r = c.post("/v1/messages", Some(&token), &onprem_text("15551234567")).await;
-    assert_onprem_error(&r, 429, 1015);
-    assert_eq!(sim.stats().error_count(1015), 1);
 }
 
 #[tokio::test]
 async fn onprem_overload_with_one_shard() {
     let mut cfg = quick(Flavor::OnPrem);
     cfg.onprem.shards = 1;
-    cfg.onprem.per_shard_mps = 10.0;
+    cfg.onprem.per_shard_mps = Some(10.0);
     cfg.onprem.overload_queue_delay = Duration::from_millis(250);
     let sim = spawn_local(cfg).await.unwrap();
     let token = login(&mut Client::connect(&sim).await).await;
@@ -468,8 +480,16 @@ async fn onprem_downtime() {
     let token = login(&mut c).await;
     let r = c.post("/v1/messages", Some(&token), &onprem_text("15551234567")).await;
     assert_onprem_error(&r, 503, 1016);
-    let r = c.raw(Method::GET, "/v1/health", None, Vec::new()).await;
-    assert_eq!(r.json["health"]["gateway_status"], "unavailable");
+    // The CoreApps lost their connection to the WhatsApp servers; the Masters did not.
+    let r = c.raw(Method::GET, "/v1/health", Some(&token), Vec::new()).await;
+    let nodes = r.json["health"].as_object().unwrap();
+    assert!(
+        nodes
+            .values()
+            .all(|n| n["gateway_status"] == if n["role"] == "coreapp" { "disconnected" } else { "connected" }),
+        "{}",
+        r.json
+    );
 }
 
 #[tokio::test]

@@ -12,13 +12,13 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use http::{Method, Request, Response};
+use http::{Request, Response};
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
 use serde_json::Value;
-use sim_support::{Client, basic, template_to, text_to};
+use sim_support::{Client, template_to, text_to};
 use tokio::net::TcpListener;
 use wabench::sim::hooks::HookStats;
 use wabench::sim::{Flavor, SimConfig, SimHandle, spawn_local};
@@ -57,10 +57,7 @@ async fn send(sim: &SimHandle, flavor: Flavor, n: usize, tracker: Option<&Tracke
     let mut c = Client::connect(sim).await;
     let (path, auth) = match flavor {
         Flavor::Cloud => (sim_support::PATH.to_string(), sim_support::TOKEN.to_string()),
-        Flavor::OnPrem => {
-            let r = c.raw(Method::POST, "/v1/users/login", Some(&basic("admin", "secret")), Vec::new()).await;
-            ("/v1/messages".to_string(), format!("Bearer {}", r.json["users"][0]["token"].as_str().unwrap()))
-        }
+        Flavor::OnPrem => ("/v1/messages".to_string(), sim_support::login(&mut c).await),
     };
     let mut ids = Vec::new();
     for i in 0..n {

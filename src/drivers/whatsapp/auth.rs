@@ -71,7 +71,10 @@ async fn login(
     let bytes = resp.bytes().await.map_err(|e| format!("login answer from {url}: {e}"))?;
     if !status.is_success() {
         let code = super::codes::error_code(&bytes).map(|c| format!(" (error code {c})")).unwrap_or_default();
-        return Err(format!("login to {url} was refused with HTTP {status}{code}; check the username and password"));
+        return Err(format!(
+            "login to {url} was refused with HTTP {status}{code}{}; check the username and password (and new_password_env on a first login)",
+            refusal_details(&bytes)
+        ));
     }
     let a: LoginAnswer = serde_json::from_slice(&bytes)
         .map_err(|e| format!("login answer from {url} is not the documented shape: {e}"))?;
@@ -85,6 +88,26 @@ async fn login(
         .and_then(|s| DateTime::parse_from_str(s, "%Y-%m-%d %H:%M:%S%:z").ok())
         .map(|d| d.with_timezone(&Utc));
     Ok((h, exp))
+}
+
+/// The `details` of an On-Premises error answer (`{"errors":[{"details":…}]}`), as `: <details>`, so
+/// that a refused login says why (the API's own words; they never hold the password).
+fn refusal_details(body: &[u8]) -> String {
+    let v: serde_json::Value = serde_json::from_slice(body).unwrap_or_default();
+    match v["errors"][0]["details"].as_str() {
+        Some(d) if !d.is_empty() => format!(": {}", d.chars().take(200).collect::<String>()),
+        _ => String::new(),
+    }
+}
+
+/// A random password that meets Meta's rules (8–64 characters with a digit, an uppercase, a
+/// lowercase and a special character), for the first login of an embedded simulator's default
+/// admin. It lives only in this process's memory: never printed, never written.
+pub fn one_time_password() -> String {
+    const ALNUM: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789";
+    let bytes: [u8; 24] = rand::random();
+    let body: String = bytes.iter().map(|b| ALNUM[usize::from(*b) % ALNUM.len()] as char).collect();
+    format!("Wb-{body}-7a")
 }
 
 /// When to log in again: 10% of the remaining lifetime early, at least 100 ms from now.
@@ -164,5 +187,24 @@ impl Session {
     /// Logins so far (the first included) and failed attempts.
     pub fn logins(&self) -> (u64, u64) {
         (self.shared.logins.load(Ordering::Relaxed), self.shared.failures.load(Ordering::Relaxed))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_time_passwords_meet_metas_rules_and_differ() {
+        let (a, b) = (one_time_password(), one_time_password());
+        assert_eq!(crate::spec::sim::onprem::weak_password(&a), None, "{}", a.len());
+        assert_ne!(a, b);
+    }
+
+    #[test]
+    fn a_refusal_says_why() {
+        let body = br#"{"errors":[{"code":1009,"title":"Parameter value is not valid","details":"The parameter new_password needs at least one uppercase character."}]}"#;
+        assert!(refusal_details(body).contains("uppercase"));
+        assert_eq!(refusal_details(b"<html>"), "");
     }
 }

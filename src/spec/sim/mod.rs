@@ -17,10 +17,11 @@
 //! throttle_http_status = 429
 //! pair_limit = { enabled = true, interval = "6s", burst = 45 }
 //! [simulator.onprem]
-//! shards = 8
-//! per_shard_mps = 15.625
+//! shards = 8                  # CoreApp shards (multiconnect): 1, 2, 4, 8, 16 or 32
+//! webapps = 3                 # WebApps in front of them, each with its own request limiter
+//! # per_shard_mps = 15.625    # unset: Meta's sizing (8 shards ≈ 125, 32 ≈ 250 messages/s)
 //! token_ttl = "7days"
-//! users = [{ username = "admin", password = "secret" }]
+//! users = [{ username = "admin", password = "secret" }]   # must set new_password on first login
 //! [[simulator.downtime]]
 //! start = "30s"
 //! duration = "10s"
@@ -47,6 +48,7 @@ use serde::{Deserialize, Serialize};
 
 pub mod hooks;
 pub mod limits;
+pub mod onprem;
 pub(crate) mod primitives;
 pub mod transient;
 
@@ -257,6 +259,10 @@ pub struct UserConfig {
     pub username: String,
     /// Password (may be changed at runtime with `new_password` on login).
     pub password: String,
+    /// The first login must set `new_password`. Unset: true for Meta's default account
+    /// `admin` / `secret`, false for any other (see [`UserConfig::must_change_password`]).
+    #[serde(default, rename = "must_change_password", skip_serializing_if = "Option::is_none")]
+    pub must_change: Option<bool>,
 }
 
 /// On-Premises API rules.
@@ -264,20 +270,28 @@ pub struct UserConfig {
 #[serde(deny_unknown_fields, default)]
 pub struct OnPremConfig {
     /// Number of CoreApp shards: 1..=32 (Meta supports 1, 2, 4, 8, 16, 32). Default 8.
+    /// Recipients are spread over shards by hash, as Meta's `hash(recipient-id) % shard-number`.
     pub shards: u32,
-    /// Messages per second one shard processes. Default 15.625, so 8 shards give 125 mps
-    /// (Meta expects 100–150 mps with 8 shards). Recipients are spread over shards by hash.
-    pub per_shard_mps: f64,
+    /// WebApps in front of the shards, each with its own request limiters; requests are spread
+    /// over them round-robin (see `sim::deployment`). Default 3: enough for the 125 messages/s of
+    /// the default 8 shards at 50 requests/s each.
+    pub webapps: u32,
+    /// Messages per second one shard processes. Unset (default): Meta's published sizing for the
+    /// shard count (see [`onprem::meta_capacity_mps`]: 8 shards ≈ 125, 32 ≈ 250 messages/s).
+    /// Set: every shard processes this many, so capacity grows linearly with shards.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub per_shard_mps: Option<f64>,
     /// Accounts for `/v1/users/login`. Default: one user `admin` / `secret`.
     pub users: Vec<UserConfig>,
     /// Lifetime of a login token. Default 7 days.
     #[serde(with = "crate::units::duration::serde")]
     pub token_ttl: Duration,
-    /// Request limit of `/v1/messages` in requests per second (→ 1015, HTTP 429). Default 50; 0 = off.
+    /// Request limit of `/v1/messages` per WebApp in requests per second (→ 1015, HTTP 429).
+    /// Default 50; 0 = off.
     pub messages_rps: u32,
     /// Burst of that limit. Default 150.
     pub messages_burst: u32,
-    /// Request limit of the other endpoints. Default 20 rps; 0 = off.
+    /// Request limit of the other endpoints per WebApp. Default 20 rps; 0 = off.
     pub other_rps: u32,
     /// Burst of that limit. Default 60.
     pub other_burst: u32,
@@ -293,8 +307,9 @@ impl Default for OnPremConfig {
     fn default() -> Self {
         OnPremConfig {
             shards: 8,
-            per_shard_mps: 15.625,
-            users: vec![UserConfig { username: "admin".into(), password: "secret".into() }],
+            webapps: 3,
+            per_shard_mps: None,
+            users: vec![UserConfig { username: "admin".into(), password: "secret".into(), must_change: None }],
             token_ttl: Duration::from_secs(7 * 24 * 3600),
             messages_rps: 50,
             messages_burst: 150,
@@ -386,7 +401,7 @@ impl SimConfig {
         cfg.cloud.pair_limit.enabled = false;
         cfg.onprem.messages_rps = 0;
         cfg.onprem.other_rps = 0;
-        cfg.onprem.per_shard_mps = 1e9;
+        cfg.onprem.per_shard_mps = Some(1e9);
         cfg
     }
 
@@ -421,9 +436,7 @@ impl SimConfig {
         if !(1..=32).contains(&self.onprem.shards) {
             return err("onprem.shards must be in 1..=32");
         }
-        if !(self.onprem.per_shard_mps > 0.0 && self.onprem.per_shard_mps.is_finite()) {
-            return err("onprem.per_shard_mps must be > 0");
-        }
+        self.onprem.validate_deployment()?;
         if !(0.0..=1.0).contains(&self.recipients.undeliverable_fraction) {
             return err("recipients.undeliverable_fraction must be in 0..=1");
         }

@@ -211,8 +211,17 @@ pub fn basic(user: &str, pass: &str) -> String {
     s
 }
 
+/// The password the tests give the simulator's default admin on its first login.
+pub const ADMIN_PASSWORD: &str = "Test-N3w-pass!";
+
+/// Log in as the default admin: with `ADMIN_PASSWORD` once it was set, else the first login that
+/// sets it (Meta requires it for `admin` / `secret`).
 pub async fn login(c: &mut Client) -> String {
-    let r = c.raw(Method::POST, "/v1/users/login", Some(&basic("admin", "secret")), Vec::new()).await;
+    let mut r = c.raw(Method::POST, "/v1/users/login", Some(&basic("admin", ADMIN_PASSWORD)), Vec::new()).await;
+    if r.status == StatusCode::UNAUTHORIZED {
+        let first = format!(r#"{{"new_password":"{ADMIN_PASSWORD}"}}"#).into_bytes();
+        r = c.raw(Method::POST, "/v1/users/login", Some(&basic("admin", "secret")), first).await;
+    }
     assert_eq!(r.status, StatusCode::OK, "{}", r.json);
     format!("Bearer {}", r.json["users"][0]["token"].as_str().unwrap())
 }

@@ -1,0 +1,250 @@
+//! The planner's sizing advice, fitted to the limit that binds ([`super::binding`]): WebApps for the
+//! on-premises request limiter, shards for the CoreApps, a tier or numbers for Cloud throughput,
+//! recipients for the pair limit, a bigger client for the load generator. On an embedded simulator
+//! the deployment's figures are the simulator's own configuration, so the advice agrees with it.
+
+use super::binding::{Finding, Limit};
+use crate::spec::sim::OnPremConfig;
+use crate::spec::sim::onprem::{SHARD_COUNTS, WEBAPP_MESSAGES_RPS};
+use crate::spec::{Loaded, TargetKind};
+use crate::units::fmt_us;
+
+/// What the advice of one target is computed from.
+pub(crate) struct Input<'a> {
+    pub loaded: &'a Loaded,
+    pub index: usize,
+    /// Highest rate within the SLO.
+    pub cap: f64,
+    /// The step that broke it, and the limit that binds there (None: never broken).
+    pub bad: Option<&'a super::capacity::Step>,
+    pub finding: Option<&'a Finding>,
+    pub spec: &'a crate::spec::capacity::PlanSpec,
+}
+
+impl Input<'_> {
+    fn embedded(&self) -> bool {
+        self.loaded.profile.targets[self.index].is_embedded()
+    }
+
+    /// The on-premises deployment measured: the simulator's configuration, or for a remote target
+    /// Meta's sizing with `plan.onprem_shards` / `plan.onprem_webapps` and Meta's request limits.
+    fn deployment(&self) -> OnPremConfig {
+        if self.embedded() {
+            return self.loaded.profile.simulator.onprem.clone();
+        }
+        OnPremConfig {
+            shards: self.spec.onprem_shards.unwrap_or(8),
+            webapps: self.spec.onprem_webapps.unwrap_or(1),
+            per_shard_mps: None,
+            ..OnPremConfig::default()
+        }
+    }
+
+    /// How the shards' capacity is scaled to another shard count.
+    fn basis(&self, d: &OnPremConfig) -> &'static str {
+        match (self.embedded(), d.per_shard_mps) {
+            (true, Some(_)) => "the simulator's per-shard rate (linear in shards)",
+            (true, None) => "the simulator's model of Meta's sizing (1 shard ≈ 70, 8 ≈ 125, 32 ≈ 250 messages/s)",
+            (false, _) => "Meta's published sizing (1 shard ≈ 70, 8 ≈ 125, 32 ≈ 250 messages/s; FACTS.md)",
+        }
+    }
+}
+
+/// Meta's published sizing of the On-Premises API, for the cross-check (FACTS.md).
+pub(crate) fn meta_onprem_guidance(shards: u32) -> &'static str {
+    match shards {
+        1 => "single-connect deployments reach about 70 messages/s",
+        2 | 4 => "Meta publishes no figure for this shard count",
+        8 => "Meta expects 100–150 messages/s with 8 shards",
+        16 => "Meta publishes no figure for 16 shards (between 8 shards' 100–150 and 32's 250 messages/s)",
+        _ => "Meta expects 250 messages/s sustained with 32 CoreApps",
+    }
+}
+
+/// The advice lines after the headline: the binding limit, then sizing that fits it.
+pub(crate) fn advice(i: &Input<'_>) -> Vec<String> {
+    let mut a = Vec::new();
+    let kind = i.loaded.profile.targets[i.index].kind;
+    let limit = match i.finding {
+        Some(f) => {
+            a.push(format!("binding limit: {} — {}", f.limit.name(), f.evidence));
+            f.limit
+        }
+        None => {
+            a.push("binding limit: none reached within plan.max_rate".into());
+            Limit::Unknown
+        }
+    };
+    if kind == TargetKind::OnPrem {
+        a.push(describe_deployment(i, &i.deployment()));
+    }
+    match (kind, limit) {
+        (TargetKind::OnPrem, Limit::RequestLimiter) => request_limiter(i, &mut a),
+        (TargetKind::OnPrem, Limit::CoreApp) => coreapp(i, &mut a),
+        (_, Limit::LoadGenerator) => load_generator(i, &mut a),
+        (_, Limit::PairLimit) => pair_limit(i, &mut a),
+        (_, Limit::Unavailable) => a.push(
+            "advice: the API was unavailable during the step (code 2 / HTTP 503 during updates or a downtime window): not a capacity limit; plan again outside the window".into(),
+        ),
+        (_, Limit::Transport) => a.push(
+            "advice: timeouts, broken connections and server errors say nothing about a sizing the planner can compute: check the target's network and processes and load.timeout, then plan again".into(),
+        ),
+        (TargetKind::Cloud, Limit::MessagingTier) => a.push(
+            "advice: the messaging limit caps the unique recipients a business portfolio reaches in 24 hours outside a customer-service window; throughput does not lift it: raise the tier (quality, verification) or spread the campaign over time".into(),
+        ),
+        (TargetKind::Cloud, Limit::AppRateLimit) => a.push(
+            "advice: the Graph API limits the calls of the app / WABA, not the messages of a number: make fewer API calls (no polling), or spread them over apps".into(),
+        ),
+        (TargetKind::Cloud, _) => cloud_tier(i, &mut a),
+        (TargetKind::OnPrem, _) => coreapp(i, &mut a),
+        (TargetKind::Http, _) => {
+            if let Some(want) = i.spec.target_rate {
+                a.push(format!("for {want:.0} requests/s: {:.1}× the measured capacity", want / i.cap));
+            }
+        }
+    }
+    a
+}
+
+fn describe_deployment(i: &Input<'_>, d: &OnPremConfig) -> String {
+    let webapps = match d.request_capacity() {
+        Some(r) => format!(
+            "{} WebApp(s) × {} requests/s (burst {}) = {r:.0} requests/s on /v1/messages",
+            d.webapps, d.messages_rps, d.messages_burst
+        ),
+        None => format!("{} WebApp(s) without a request limit", d.webapps),
+    };
+    let source = if i.embedded() {
+        "the simulator's configuration"
+    } else {
+        "assumed: set plan.onprem_shards / plan.onprem_webapps"
+    };
+    format!(
+        "deployment ({source}): {} CoreApp shard(s) processing ≈{:.0} messages/s, behind {webapps}",
+        d.shards,
+        d.coreapp_capacity()
+    )
+}
+
+/// Requests per second one WebApp admits on `/v1/messages` in this deployment.
+fn per_webapp(d: &OnPremConfig) -> f64 {
+    if d.messages_rps > 0 { f64::from(d.messages_rps) } else { WEBAPP_MESSAGES_RPS }
+}
+
+fn webapps_for(d: &OnPremConfig, want: f64) -> String {
+    if d.messages_rps == 0 {
+        return String::new();
+    }
+    let n = (want / per_webapp(d)).ceil().max(1.0);
+    format!(" behind {n:.0} WebApps ({} requests/s each)", d.messages_rps)
+}
+
+fn request_limiter(i: &Input<'_>, a: &mut Vec<String>) {
+    let d = i.deployment();
+    a.push(format!(
+        "advice: the request limiter binds; add WebApps, not shards: each WebApp admits {:.0} requests/s to /v1/messages, and more shards would not lift a request limiter (the {} shards behind them process ≈{:.0} messages/s)",
+        per_webapp(&d),
+        d.shards,
+        d.coreapp_capacity()
+    ));
+    let Some(want) = i.spec.target_rate else { return };
+    let n = (want / per_webapp(&d)).ceil().max(1.0);
+    if want <= d.coreapp_capacity() {
+        a.push(format!("for {want:.0} messages/s: {n:.0} WebApps in front of the same {} shards", d.shards));
+        return;
+    }
+    match SHARD_COUNTS.into_iter().find(|s| d.coreapp_capacity_at(*s) >= want) {
+        Some(s) => a.push(format!(
+            "for {want:.0} messages/s: {n:.0} WebApps, and {s} shards (≈{:.0} messages/s by {})",
+            d.coreapp_capacity_at(s),
+            i.basis(&d)
+        )),
+        None => a.push(beyond_one_deployment(want, d.coreapp_capacity_at(32))),
+    }
+}
+
+fn beyond_one_deployment(want: f64, at32: f64) -> String {
+    format!(
+        "for {want:.0} messages/s: more than one deployment's 32 shards process (≈{at32:.0} messages/s); split the traffic over several phone numbers/deployments, or consider the Cloud API (up to 1,000 messages/s per number)"
+    )
+}
+
+fn coreapp(i: &Input<'_>, a: &mut Vec<String>) {
+    let d = i.deployment();
+    let shards = d.shards;
+    let per = i.cap / f64::from(shards);
+    a.push(format!(
+        "advice: the CoreApp shards bind; add shards: {shards} shard(s) carried {:.1} messages/s, about {per:.1} per shard{}",
+        i.cap,
+        match d.request_capacity() {
+            Some(r) if r > i.cap => format!(", while the WebApps admit {r:.0} requests/s (more WebApps would not help)"),
+            _ => String::new(),
+        }
+    ));
+    a.push(format!("assumption: capacity grows with shards as {}", i.basis(&d)));
+    a.push(format!("cross-check: {}", meta_onprem_guidance(shards)));
+    let Some(want) = i.spec.target_rate else { return };
+    let scale = |s: u32| i.cap * d.coreapp_capacity_at(s) / d.coreapp_capacity_at(shards);
+    match SHARD_COUNTS.into_iter().find(|s| scale(*s) >= want) {
+        Some(s) => a.push(format!(
+            "for {want:.0} messages/s: {s} shards (≈{:.0} messages/s scaled from the measured rate){}; {}",
+            scale(s),
+            webapps_for(&d, want),
+            meta_onprem_guidance(s)
+        )),
+        None => a.push(beyond_one_deployment(want, scale(32))),
+    }
+}
+
+fn load_generator(i: &Input<'_>, a: &mut Vec<String>) {
+    let l = &i.loaded.profile.load;
+    let (rate, service) = i.bad.map_or((i.cap, 0), |b| (b.offered, b.service_p99_us));
+    let in_flight = (rate * service as f64 / 1e6).ceil();
+    a.push(format!(
+        "advice: the load generator fell behind, not the target, so the breakpoint measures the client: raise load.connections (now {}; {rate:.0}/s at a service time p99 of {} keeps ≈{in_flight:.0} requests in flight) or load.threads, or split the load over processes (--shard i/N), then plan again",
+        l.connections.unwrap_or(64),
+        fmt_us(service as f64)
+    ));
+}
+
+fn pair_limit(i: &Input<'_>, a: &mut Vec<String>) {
+    let sim = &i.loaded.profile.simulator.cloud.pair_limit;
+    let interval = if i.embedded() { sim.interval.as_secs_f64() } else { 6.0 };
+    let rate = i.bad.map_or(i.cap, |b| b.offered);
+    a.push(format!(
+        "advice: spread the messages over more recipients: each recipient takes one message per {interval:.0} s (bursts borrow from later; FACTS.md), so {rate:.0} messages/s need at least {:.0} recipients and the profile has {}; this is the test's recipient list, not the API's capacity",
+        (rate * interval).ceil(),
+        i.loaded.recipients.len()
+    ));
+}
+
+fn cloud_tier(i: &Input<'_>, a: &mut Vec<String>) {
+    let embedded = i.embedded();
+    let sim = &i.loaded.profile.simulator.cloud;
+    let per =
+        if embedded && sim.throughput_mps > 0 { f64::from(sim.throughput_mps) } else { i.spec.cloud_mps_per_number };
+    let source = if embedded { "the simulator's configuration" } else { "plan.cloud_mps_per_number" };
+    a.push(format!(
+        "assumption: one phone number at {per:.0} messages/s ({source}; the default tier is 80, upgraded automatically to 1,000); a number's limit counts inbound and outbound messages"
+    ));
+    let Some(want) = i.spec.target_rate else { return };
+    if want <= 80.0 {
+        a.push(format!("for {want:.0} messages/s: one phone number at the default 80 messages/s tier"));
+    } else if want <= 1000.0 {
+        a.push(format!(
+            "for {want:.0} messages/s: one phone number at the 1,000 messages/s tier (automatic upgrade), or {} numbers at 80 messages/s",
+            (want / 80.0).ceil()
+        ));
+    } else {
+        a.push(format!(
+            "for {want:.0} messages/s: {} phone numbers at the 1,000 messages/s tier",
+            (want / 1000.0).ceil()
+        ));
+    }
+    if i.cap < want {
+        a.push(format!(
+            "measured: this number sustained {:.0} messages/s, below {want:.0}: the difference must come from more numbers or a higher tier",
+            i.cap
+        ));
+    }
+}
