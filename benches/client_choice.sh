@@ -16,9 +16,13 @@ cargo build --release -q --bin wabench --example reqwest_loop
 printf 'name = "c"\n[load]\nmodel = "closed"\nconnections = %s\nduration = "%ss"\n[[targets]]\nname = "n"\nkind = "http"\nurl = "%s"\n' \
   "$CONNS" "$DURATION" "$URL" > "$work/c.toml"
 /usr/bin/time -f "%U %S" -o "$work/t2" target/release/wabench run "$work/c.toml" --out "$work/out" --quiet --no-report > /dev/null 2>&1
+check_wabench "$work/out/run.json"
 python3 - "$work" <<'PY'
 import json, re, sys
 w = sys.argv[1]
+failed = re.search(r"failed (\d+)", open(f"{w}/r1").read())
+if not failed or int(failed.group(1)) != 0:
+    sys.exit(f"bench: reqwest_loop saw answers other than 200: {open(f'{w}/r1').read().strip()}")
 cpu = lambda f: sum(map(float, open(f"{w}/{f}").read().split()))
 m = re.search(r"requests (\d+) in ([\d.]+)s", open(f"{w}/r1").read())
 rn, rs = int(m.group(1)), float(m.group(2))

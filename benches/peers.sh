@@ -43,6 +43,7 @@ rows=()
 
 # wrk: closed loop, latency of each request from its actual send.
 timed wrk -t"$THREADS" -c"$CONNS" -d"${DURATION}s" --latency "$URL" > "$work/wrk.txt"
+check_wrk "$work/wrk.txt"
 rows+=("$(python3 - "$work/wrk.txt" "$(cpu)" "$(rss)" <<'PY'
 import re, sys
 t = open(sys.argv[1]).read()
@@ -58,6 +59,7 @@ PY
 
 # oha: closed loop, its default threads.
 timed oha -z "${DURATION}s" -c "$CONNS" --no-tui --output-format json "$URL" > "$work/oha.json" 2>/dev/null
+check_oha "$work/oha.json"
 rows+=("$(python3 - "$work/oha.json" "$(cpu)" "$(rss)" <<'PY'
 import json, sys
 d = json.load(open(sys.argv[1])); s = d["summary"]; p = d["latencyPercentiles"]
@@ -69,6 +71,7 @@ PY
 # wrk2, when present: open loop at a rate wrk reached, for reference.
 if command -v wrk2 >/dev/null; then
   timed wrk2 -t"$THREADS" -c"$CONNS" -d"${DURATION}s" -R 50000 --latency "$URL" > "$work/wrk2.txt"
+  check_wrk "$work/wrk2.txt"
   rows+=("wrk2 -R50k|$(grep -oP 'Requests/sec:\s+\K[\d.]+' "$work/wrk2.txt")|-|-|-|$(( $(rss) / 1024 ))")
 fi
 
@@ -88,6 +91,7 @@ name = \"nginx\"
 kind = \"http\"
 url = \"$URL\"
 "
+check_wabench "$work/closed/run.json"
 rows+=("$(python3 - "$work/closed/run.json" "$(cpu)" "$(rss)" <<'PY'
 import json, sys
 t = json.load(open(sys.argv[1]))["targets"][0]; n = t["requests"]["sent"]
@@ -123,6 +127,7 @@ name = \"nginx\"
 kind = \"http\"
 url = \"$URL\"
 "
+  check_wabench "$work/open$rate/run.json"
   python3 - "$work/open$rate/run.json" <<'PY'
 import json, sys
 t = json.load(open(sys.argv[1]))["targets"][0]

@@ -27,5 +27,8 @@ done
 [ -n "$ADDR" ] || { echo "simulator did not start"; exit 1; }
 OUT="$(wrk -t1 -c"$CONNS" -d"$DURATION" -s benches/cloud_send.lua "http://$ADDR/v23.0/1234567890/messages")"
 echo "$OUT"
+. benches/checks.sh
+printf '%s\n' "$OUT" > "${TMPDIR:-/tmp}/wabench-sim-wrk.txt"
+check_wrk "${TMPDIR:-/tmp}/wabench-sim-wrk.txt"
 echo "command: wrk -t1 -c$CONNS -d$DURATION -s benches/cloud_send.lua http://$ADDR/v23.0/1234567890/messages"
 echo "req/s: $(echo "$OUT" | awk '/Requests\/sec/ {print $2}')"

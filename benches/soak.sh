@@ -34,6 +34,7 @@ while kill -0 "$pid" 2>/dev/null; do
   sleep 1
 done
 wait "$pid" || true
+check_wabench "$work/out/run.json"
 python3 - "$work/samples" "$work/out/run.json" "$DURATION" <<'PY'
 import json, sys
 s = [tuple(map(int, l.split())) for l in open(sys.argv[1]) if l.strip()]

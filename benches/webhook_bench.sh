@@ -58,6 +58,8 @@ done
 URL="http://127.0.0.1:$PORT/webhook"
 echo "wrk -t1 -c$CONNECTIONS -d$DURATION -s post.lua $URL  (receiver: $THREADS thread(s))"
 wrk -t1 -c"$CONNECTIONS" -d"$DURATION" -s "$WORK/post.lua" "$URL" | tee "$WORK/wrk.txt"
+. benches/checks.sh
+check_wrk "$WORK/wrk.txt"
 
 # CPU time the receiver used (user + system clock ticks), for CPU cost per webhook.
 CPU_TICKS=$(awk '{print $14 + $15}' "/proc/$RECEIVER_PID/stat")
