@@ -176,19 +176,61 @@ impl RateLimiter {
 
 const KEYED_SHARDS: usize = 32;
 
-/// Many token buckets keyed by a 64-bit hash (e.g. of a phone-number-id),
-/// spread over mutex-protected shards. Full buckets are pruned as the map grows.
+/// Per-key state keyed by a 64-bit hash, spread over mutex-protected shards; states that carry no
+/// information any more are pruned as a shard grows (so memory stays bounded by the active keys).
+#[derive(Debug)]
+pub struct KeyedShards<V> {
+    shards: Vec<Mutex<ShardMap<V>>>,
+}
+
+#[derive(Debug)]
+struct ShardMap<V> {
+    map: HashMap<u64, V, IdentityHash>,
+    prune_at: usize,
+}
+
+impl<V> Default for KeyedShards<V> {
+    fn default() -> Self {
+        KeyedShards {
+            shards: (0..KEYED_SHARDS)
+                .map(|_| Mutex::new(ShardMap { map: HashMap::with_hasher(IdentityHash), prune_at: 0 }))
+                .collect(),
+        }
+    }
+}
+
+impl<V> KeyedShards<V> {
+    /// Keys held now (all shards).
+    #[cfg(test)]
+    pub fn len(&self) -> usize {
+        self.shards.iter().map(|s| s.lock().unwrap_or_else(|e| e.into_inner()).map.len()).sum()
+    }
+
+    /// Run `f` on the state of `key` (made by `init` when absent). When the key's shard has grown past
+    /// its mark, the states `keep` says no to are dropped first.
+    pub fn with<R>(
+        &self,
+        key: u64,
+        keep: impl Fn(&V) -> bool,
+        init: impl FnOnce() -> V,
+        f: impl FnOnce(&mut V) -> R,
+    ) -> R {
+        let shard = &self.shards[(key >> 59) as usize % KEYED_SHARDS];
+        let mut s = shard.lock().unwrap_or_else(|e| e.into_inner());
+        if s.map.len() >= s.prune_at.max(4096) {
+            s.map.retain(|_, v| keep(v));
+            s.prune_at = s.map.len() * 2;
+        }
+        f(s.map.entry(key).or_insert_with(init))
+    }
+}
+
+/// Many token buckets keyed by a 64-bit hash (e.g. of a phone-number-id). Full buckets are pruned.
 #[derive(Debug)]
 pub struct KeyedLimiter {
     capacity: f64,
     rate: f64,
-    shards: Vec<Mutex<Shard>>,
-}
-
-#[derive(Debug, Default)]
-struct Shard {
-    map: HashMap<u64, Bucket, IdentityHash>,
-    prune_at: usize,
+    buckets: KeyedShards<Bucket>,
 }
 
 /// Keys are already well-mixed hashes; use them as they are.
@@ -223,20 +265,19 @@ impl BuildHasher for IdentityHash {
 impl KeyedLimiter {
     /// `rate` tokens per second per key, burst `capacity`.
     pub fn new(rate: f64, capacity: f64) -> Self {
-        KeyedLimiter { capacity, rate, shards: (0..KEYED_SHARDS).map(|_| Mutex::new(Shard::default())).collect() }
+        KeyedLimiter { capacity, rate, buckets: KeyedShards::default() }
     }
 
     /// Take one token from the bucket of `key`.
     pub fn try_take(&self, key: u64) -> bool {
         let now = Instant::now();
-        let shard = &self.shards[(key >> 59) as usize % KEYED_SHARDS];
-        let mut s = shard.lock().unwrap_or_else(|e| e.into_inner());
         let (cap, rate) = (self.capacity, self.rate);
-        if s.map.len() >= s.prune_at.max(4096) {
-            s.map.retain(|_, b| !b.is_full(cap, rate, now));
-            s.prune_at = s.map.len() * 2;
-        }
-        s.map.entry(key).or_insert_with(|| Bucket::full(cap, now)).try_take(cap, rate, now)
+        self.buckets.with(
+            key,
+            |b| !b.is_full(cap, rate, now),
+            || Bucket::full(cap, now),
+            |b| b.try_take(cap, rate, now),
+        )
     }
 }
 

@@ -23,11 +23,9 @@
 //! The rule is a pure function of the pair's state and an injected clock (time since the simulator
 //! started), so it is tested without sleeping.
 
-use std::collections::HashMap;
-use std::sync::Mutex;
 use std::time::Duration;
 
-use super::model::IdentityHash;
+use super::model::KeyedShards;
 
 /// The pair limit's parameters (Meta: one message per 6 s, bursts of up to 45).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -67,39 +65,24 @@ impl PairRule {
     }
 }
 
-const SHARDS: usize = 32;
-
-/// The pair limit for every (phone number, recipient) pair, keyed by a 64-bit hash of the pair and
-/// spread over mutex-protected shards. Pairs back within their quota are forgotten as a shard grows.
+/// The pair limit for every (phone number, recipient) pair, keyed by a 64-bit hash of the pair. Pairs
+/// back within their quota are forgotten as the map grows.
 #[derive(Debug)]
 pub struct PairLimiter {
     rule: PairRule,
-    shards: Vec<Mutex<Shard>>,
-}
-
-#[derive(Debug, Default)]
-struct Shard {
-    map: HashMap<u64, PairState, IdentityHash>,
-    prune_at: usize,
+    pairs: KeyedShards<PairState>,
 }
 
 impl PairLimiter {
     /// A limiter with `rule` for every pair.
     pub fn new(rule: PairRule) -> Self {
-        PairLimiter { rule, shards: (0..SHARDS).map(|_| Mutex::new(Shard::default())).collect() }
+        PairLimiter { rule, pairs: KeyedShards::default() }
     }
 
     /// Judge a message to the pair `key` at `now` (time since the simulator started).
     pub fn admit(&self, key: u64, now: Duration) -> bool {
-        let shard = &self.shards[(key >> 59) as usize % SHARDS];
-        let mut s = shard.lock().unwrap_or_else(|e| e.into_inner());
-        if s.map.len() >= s.prune_at.max(4096) {
-            // A pair whose next free time has passed is as good as new.
-            s.map.retain(|_, p| p.next_free > now);
-            s.prune_at = s.map.len() * 2;
-        }
-        let st = s.map.entry(key).or_default();
-        self.rule.admit(st, now)
+        // A pair whose next free time has passed is as good as new.
+        self.pairs.with(key, |p| p.next_free > now, PairState::default, |st| self.rule.admit(st, now))
     }
 }
 
@@ -189,7 +172,6 @@ mod tests {
         for k in 10_000..20_000u64 {
             assert!(l.admit(k << 40, Duration::from_secs(100)));
         }
-        let kept: usize = l.shards.iter().map(|s| s.lock().unwrap().map.len()).sum();
-        assert!(kept < 15_000, "{kept} pairs kept");
+        assert!(l.pairs.len() < 15_000, "{} pairs kept", l.pairs.len());
     }
 }
