@@ -23,6 +23,11 @@ pub enum Command {
     /// bisect to the highest sustainable rate per target, and give sizing advice.
     Plan {
         profile: PathBuf,
+        /// Override a profile value by dotted path, typed and validated like the file, e.g.
+        /// load.rate=200, load.duration=5m, targets.cloud.base_url=https://…, 'thresholds."latency.p99"=< 500ms'.
+        /// Repeatable. Secret fields are refused: they come only from the environment.
+        #[arg(long = "set", value_name = "PATH=VALUE")]
+        set: Vec<String>,
         /// Folder for plan.json, plan.txt and steps.csv (default results/<name>-plan-<UTC timestamp>/).
         #[arg(long)]
         out: Option<PathBuf>,
@@ -54,6 +59,11 @@ pub enum Command {
     /// Check a profile without sending anything and print the plan.
     Validate {
         profile: PathBuf,
+        /// Override a profile value by dotted path, typed and validated like the file, e.g.
+        /// load.rate=200, load.duration=5m, targets.cloud.base_url=https://…, 'thresholds."latency.p99"=< 500ms'.
+        /// Repeatable. Secret fields are refused: they come only from the environment.
+        #[arg(long = "set", value_name = "PATH=VALUE")]
+        set: Vec<String>,
         /// Print the plan as JSON (for scripts) instead of text.
         #[arg(long)]
         json: bool,
@@ -83,6 +93,11 @@ pub enum SimFlavor {
 pub struct RunArgs {
     /// The profile (TOML).
     pub profile: PathBuf,
+    /// Override a profile value by dotted path, typed and validated like the file, e.g.
+    /// load.rate=200, load.duration=5m, targets.cloud.base_url=https://…, 'thresholds."latency.p99"=< 500ms'.
+    /// Repeatable. Secret fields are refused: they come only from the environment.
+    #[arg(long = "set", value_name = "PATH=VALUE")]
+    pub set: Vec<String>,
     /// Write results into this folder instead of results/<name>-<UTC timestamp>/.
     #[arg(long)]
     pub out: Option<PathBuf>,

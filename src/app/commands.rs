@@ -37,14 +37,14 @@ impl Exit {
 /// Carry out one command.
 pub fn execute(command: Command) -> Result<Exit, AppError> {
     match command {
-        Command::Validate { profile, json } => {
-            let loaded = load(&profile)?;
+        Command::Validate { profile, set, json } => {
+            let loaded = load(&profile, &set)?;
             print!("{}", if json { super::plan_json::plan_json(&loaded) } else { plan_text(&loaded) });
             Ok(Exit::Success)
         }
         Command::Simulate { flavor, listen, profile, benchmark } => simulate(flavor, listen, profile, benchmark),
         Command::Run(args) => run(args),
-        Command::Plan { profile, out, results, yes } => plan(&profile, out, &results, yes),
+        Command::Plan { profile, set, out, results, yes } => plan(&profile, &set, out, &results, yes),
         Command::Merge(args) => merge(args),
         Command::Report { dir } => {
             println!("report: {}", report::write_report(&dir)?.display());
@@ -54,8 +54,11 @@ pub fn execute(command: Command) -> Result<Exit, AppError> {
     }
 }
 
-fn load(path: &Path) -> Result<Loaded, AppError> {
-    Ok(spec::load(path)?)
+/// Load a profile with its `--set` overrides.
+fn load(path: &Path, sets: &[String]) -> Result<Loaded, AppError> {
+    let sets: Vec<spec::overrides::Override> =
+        sets.iter().map(|s| spec::overrides::Override::parse(s)).collect::<Result<_, _>>()?;
+    Ok(spec::load_with(path, &sets)?)
 }
 
 /// `wabench run`.
@@ -75,7 +78,7 @@ fn run(a: RunArgs) -> Result<Exit, AppError> {
             .into());
         }
     }
-    let loaded = load(&a.profile)?;
+    let loaded = load(&a.profile, &a.set)?;
     if a.dry_run {
         print!("{}", dry_run_text(&loaded));
         return Ok(Exit::Success);
@@ -184,8 +187,8 @@ fn save_baseline(
 }
 
 /// `wabench plan`.
-fn plan(profile: &Path, out: Option<PathBuf>, results: &Path, yes: bool) -> Result<Exit, AppError> {
-    let loaded = load(profile)?;
+fn plan(profile: &Path, sets: &[String], out: Option<PathBuf>, results: &Path, yes: bool) -> Result<Exit, AppError> {
+    let loaded = load(profile, sets)?;
     let real = unconfirmed_real_targets(&loaded, yes);
     if !real.is_empty() {
         return Err(format!(
