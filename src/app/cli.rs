@@ -23,6 +23,11 @@ pub enum Command {
     /// bisect to the highest sustainable rate per target, and give sizing advice.
     Plan {
         profile: PathBuf,
+        /// Override a profile value by dotted path, typed and validated like the file, e.g.
+        /// load.rate=200, load.duration=5m, targets.cloud.base_url=https://…, 'thresholds."latency.p99"=< 500ms'.
+        /// Repeatable. Secret fields are refused: they come only from the environment.
+        #[arg(long = "set", value_name = "PATH=VALUE")]
+        set: Vec<String>,
         /// Folder for plan.json, plan.txt and steps.csv (default results/<name>-plan-<UTC timestamp>/).
         #[arg(long)]
         out: Option<PathBuf>,
@@ -33,15 +38,9 @@ pub enum Command {
         #[arg(long)]
         yes: bool,
     },
-    /// Merge the results folders of a sharded run into one (histograms added exactly, timelines aligned).
-    Merge {
-        /// Two or more results folders (e.g. one per shard).
-        #[arg(required = true, num_args = 2..)]
-        dirs: Vec<PathBuf>,
-        /// Folder for the merged run.
-        #[arg(long)]
-        out: PathBuf,
-    },
+    /// Merge the results folders of a sharded run into one (histograms added exactly, timelines aligned),
+    /// judge the profile's thresholds on the whole, and exit 99 when one is crossed.
+    Merge(MergeArgs),
     /// Serve the simulator of the Cloud API or On-Premises API until Ctrl-C.
     Simulate {
         /// Which API to imitate.
@@ -58,7 +57,17 @@ pub enum Command {
         benchmark: bool,
     },
     /// Check a profile without sending anything and print the plan.
-    Validate { profile: PathBuf },
+    Validate {
+        profile: PathBuf,
+        /// Override a profile value by dotted path, typed and validated like the file, e.g.
+        /// load.rate=200, load.duration=5m, targets.cloud.base_url=https://…, 'thresholds."latency.p99"=< 500ms'.
+        /// Repeatable. Secret fields are refused: they come only from the environment.
+        #[arg(long = "set", value_name = "PATH=VALUE")]
+        set: Vec<String>,
+        /// Print the plan as JSON (for scripts) instead of text.
+        #[arg(long)]
+        json: bool,
+    },
     /// Redraw the charts and report.html of a results folder from its run.json, interval logs and
     /// timeline.csv, without running anything.
     Report {
@@ -68,14 +77,9 @@ pub enum Command {
     /// Compare runs: ratios of each later run to the first per percentile and rate, with 95% bootstrap
     /// intervals; prints a table and writes compare.html with an overlaid latency spectrum. With a single
     /// results folder, compares its targets.
-    Compare {
-        /// Results folders; the first is the baseline.
-        #[arg(required = true, num_args = 1..)]
-        dirs: Vec<PathBuf>,
-        /// Where to write compare.html and its chart [default: the first results folder].
-        #[arg(long)]
-        out: Option<PathBuf>,
-    },
+    ///
+    /// With --fail-if gates it exits 99 when a regression is beyond noise.
+    Compare(CompareArgs),
 }
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
@@ -89,9 +93,17 @@ pub enum SimFlavor {
 pub struct RunArgs {
     /// The profile (TOML).
     pub profile: PathBuf,
+    /// Override a profile value by dotted path, typed and validated like the file, e.g.
+    /// load.rate=200, load.duration=5m, targets.cloud.base_url=https://…, 'thresholds."latency.p99"=< 500ms'.
+    /// Repeatable. Secret fields are refused: they come only from the environment.
+    #[arg(long = "set", value_name = "PATH=VALUE")]
+    pub set: Vec<String>,
     /// Write results into this folder instead of results/<name>-<UTC timestamp>/.
     #[arg(long)]
     pub out: Option<PathBuf>,
+    /// Replace the results in an --out folder that already holds a run (refused otherwise).
+    #[arg(long)]
+    pub force: bool,
     /// Parent folder of per-run result folders.
     #[arg(long, default_value = "results")]
     pub results: PathBuf,
@@ -110,6 +122,15 @@ pub struct RunArgs {
     /// Also write a JUnit XML file with one test case per threshold, for CI systems.
     #[arg(long, value_name = "FILE")]
     pub junit: Option<PathBuf>,
+    /// A sharded run records its verdicts in run.json and exits 0 when a threshold is crossed, so that
+    /// the other shards keep running and `wabench merge` decides on the whole; with this flag a shard
+    /// exits 99 like an unsharded run.
+    #[arg(long)]
+    pub fail_on_thresholds: bool,
+    /// Also save this run as the named baseline under <results>/baselines/NAME (a copy; replaces an
+    /// earlier baseline of that name), for `wabench compare --baseline NAME`.
+    #[arg(long, value_name = "NAME")]
+    pub save_baseline: Option<String>,
     /// Run shard i of N (0-based): every N-th request of the plan, 1/N of the virtual users.
     /// Defaults to JOB_COMPLETION_INDEX / WABENCH_SHARDS when those are set (Kubernetes Indexed Jobs).
     #[arg(long, value_name = "i/N")]
@@ -124,4 +145,62 @@ pub struct RunArgs {
     /// Serve Prometheus metrics of the run at http://ADDR/metrics (e.g. 127.0.0.1:9898).
     #[arg(long, value_name = "ADDR")]
     pub metrics_listen: Option<std::net::SocketAddr>,
+}
+
+/// `wabench merge`.
+#[derive(Debug, clap::Args)]
+pub struct MergeArgs {
+    /// Two or more results folders (e.g. one per shard).
+    #[arg(required = true, num_args = 2..)]
+    pub dirs: Vec<PathBuf>,
+    /// Folder for the merged run.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Replace the results in an --out folder that already holds a run (refused otherwise).
+    #[arg(long)]
+    pub force: bool,
+    /// Also write a compact summary (counts, rates, percentiles, thresholds) as JSON to this file.
+    #[arg(long, value_name = "FILE")]
+    pub summary_json: Option<PathBuf>,
+    /// Also write a JUnit XML file with one test case per threshold, for CI systems.
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<PathBuf>,
+    /// Also save the merged run as the named baseline under <results>/baselines/NAME.
+    #[arg(long, value_name = "NAME")]
+    pub save_baseline: Option<String>,
+    /// Parent folder of results folders (where baselines are kept).
+    #[arg(long, default_value = "results")]
+    pub results: PathBuf,
+}
+
+/// `wabench compare`.
+#[derive(Debug, clap::Args)]
+pub struct CompareArgs {
+    /// Results folders; the first is the baseline (unless --baseline names one).
+    #[arg(required = true, num_args = 1..)]
+    pub dirs: Vec<PathBuf>,
+    /// Compare against this named baseline (saved with `run --save-baseline NAME`) instead of the
+    /// first folder.
+    #[arg(long, value_name = "NAME")]
+    pub baseline: Option<String>,
+    /// Parent folder of results folders (where baselines are kept).
+    #[arg(long, default_value = "results")]
+    pub results: PathBuf,
+    /// A gate, e.g. "p99 > 1.10" (ratio of B to A; also p50, p90, p99.9, max, rate) or
+    /// "error_rate > +0.5pp" (B minus A in percentage points; also drop_rate), optionally for one
+    /// target ("cloud:p99 > 1.10"). Fails, and the command exits 99, only when the whole 95% bootstrap
+    /// interval lies beyond the bound: a regression beyond run-to-run noise. Repeatable.
+    #[arg(long = "fail-if", value_name = "GATE")]
+    pub fail_if: Vec<String>,
+    /// Write the comparison as JSON (every row, interval and gate verdict) to FILE, or to stdout with
+    /// "-" (the table then goes to stderr).
+    #[arg(long, value_name = "FILE")]
+    pub json: Option<PathBuf>,
+    /// Where to write compare.html and its chart [default: the first results folder, or with
+    /// --baseline the first folder given].
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Write into an --out folder that already holds a comparison or a run (refused otherwise).
+    #[arg(long)]
+    pub force: bool,
 }

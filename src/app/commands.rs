@@ -1,15 +1,15 @@
 //! The commands of the `wabench` binary: each takes its parsed arguments, does its work through the
 //! other layers, and says how the process should end ([`Exit`]), or why it failed.
 
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Write as _};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::SystemTime;
 
 use super::AppError;
-use super::cli::{Command, RunArgs, SimFlavor};
-use super::run;
+use super::cli::{Command, MergeArgs, RunArgs, SimFlavor};
 use super::validate::{dry_run_text, plan_text, unconfirmed_real_targets};
+use super::{outputs, run};
 use crate::spec::Loaded;
 use crate::{report, spec};
 
@@ -37,44 +37,48 @@ impl Exit {
 /// Carry out one command.
 pub fn execute(command: Command) -> Result<Exit, AppError> {
     match command {
-        Command::Validate { profile } => {
-            print!("{}", plan_text(&load(&profile)?));
+        Command::Validate { profile, set, json } => {
+            let loaded = load(&profile, &set)?;
+            print!("{}", if json { super::plan_json::plan_json(&loaded) } else { plan_text(&loaded) });
             Ok(Exit::Success)
         }
         Command::Simulate { flavor, listen, profile, benchmark } => simulate(flavor, listen, profile, benchmark),
         Command::Run(args) => run(args),
-        Command::Plan { profile, out, results, yes } => plan(&profile, out, &results, yes),
-        Command::Merge { dirs, out } => {
-            let run = super::merge::merge(&dirs, &out)?;
-            let _ = report::summary::write(&run, &mut std::io::stdout());
-            report::write_report(&out)
-                .map_err(|e| format!("merged into {}, but the report failed: {e}", out.display()))?;
-            println!("\nmerged {} folders into {}", dirs.len(), out.display());
-            Ok(Exit::Success)
-        }
+        Command::Plan { profile, set, out, results, yes } => plan(&profile, &set, out, &results, yes),
+        Command::Merge(args) => merge(args),
         Command::Report { dir } => {
             println!("report: {}", report::write_report(&dir)?.display());
             Ok(Exit::Success)
         }
-        Command::Compare { dirs, out } => {
-            let cmp = report::compare::compare_dirs(&dirs)?;
-            let _ = report::compare::write_text(&cmp, &mut std::io::stdout());
-            let path = report::compare::write_html(&cmp, &out.unwrap_or_else(|| dirs[0].clone()))?;
-            println!("\ncomparison: {}", path.display());
-            Ok(Exit::Success)
-        }
+        Command::Compare(args) => super::compare::run(args),
     }
 }
 
-fn load(path: &Path) -> Result<Loaded, AppError> {
-    Ok(spec::load(path)?)
+/// Load a profile with its `--set` overrides.
+fn load(path: &Path, sets: &[String]) -> Result<Loaded, AppError> {
+    let sets: Vec<spec::overrides::Override> =
+        sets.iter().map(|s| spec::overrides::Override::parse(s)).collect::<Result<_, _>>()?;
+    Ok(spec::load_with(path, &sets)?)
 }
 
 /// `wabench run`.
 fn run(a: RunArgs) -> Result<Exit, AppError> {
     let shard = shard_of(a.shard.as_deref())?;
+    let stdout_taken =
+        outputs::one_on_stdout(&[("--summary-json", a.summary_json.as_deref()), ("--junit", a.junit.as_deref())])?;
     let start_at = a.start_at.as_deref().map(|s| run::parse_start_at(s, SystemTime::now())).transpose()?;
-    let loaded = load(&a.profile)?;
+    if let Some(name) = &a.save_baseline {
+        crate::results::baseline::check_name(name).map_err(|e| format!("--save-baseline: {e}"))?;
+        if shard.is_sharded() {
+            return Err(format!(
+                "--save-baseline with shard {}/{}: one shard is a part of the run; save the merged run's \
+                 baseline with `wabench merge … --save-baseline {name}`",
+                shard.index, shard.count
+            )
+            .into());
+        }
+    }
+    let loaded = load(&a.profile, &a.set)?;
     if a.dry_run {
         print!("{}", dry_run_text(&loaded));
         return Ok(Exit::Success);
@@ -95,43 +99,96 @@ fn run(a: RunArgs) -> Result<Exit, AppError> {
         live,
         report: !a.no_report,
         out: a.out,
-        results_root: a.results,
+        results_root: a.results.clone(),
         progress: !a.quiet && std::io::stderr().is_terminal(),
         yes: a.yes,
         shard,
         start_at,
+        force: a.force,
     };
     let finished = run::run_profile(&loaded, &opts, stop_on_signals())?;
-    let _ = report::summary::write(&finished.run, &mut std::io::stdout());
-    println!("\nresults: {}", finished.dir.display());
-    if let Some(path) = &a.summary_json {
-        write_file(path, |w| report::ci::write_summary_json(&finished.run, w))
-            .map_err(|e| format!("{}: {e}", path.display()))?;
-    }
-    if let Some(path) = &a.junit {
-        write_file(path, |w| report::ci::write_junit(&finished.run, w))
-            .map_err(|e| format!("{}: {e}", path.display()))?;
-    }
+    let mut human = outputs::human(stdout_taken);
+    let _ = report::summary::write(&finished.run, &mut human);
+    let _ = writeln!(human, "\nresults: {}", finished.dir.display());
+    outputs::write_ci_files(&finished.run, a.summary_json.as_deref(), a.junit.as_deref())?;
     if let Some(e) = finished.error {
         return Err(e.into());
     }
-    if let Some(why) = &finished.run.aborted {
-        eprintln!("wabench: stopped early, a threshold was crossed: {why}");
-        return Ok(Exit::Thresholds);
+    if let Some(name) = &a.save_baseline {
+        save_baseline(&a.results, name, &finished.dir, &finished.run, &mut human)?;
     }
-    if finished.run.interrupted {
-        return Ok(Exit::Interrupted);
+    // A shard records its verdicts and leaves the decision to `wabench merge`: exiting 99 would make
+    // an orchestrator (a Kubernetes Job, a CI matrix) stop the other shards mid-run.
+    let decides = !shard.is_sharded() || a.fail_on_thresholds;
+    Ok(verdict(&finished.run, decides, &format!("shard {}/{}", shard.index, shard.count)))
+}
+
+/// How a finished run ends: 99 when a threshold was crossed (or the run stopped on one), 130 when it
+/// was interrupted, else 0. With `decides` false (a shard), crossed thresholds are reported and exit 0.
+fn verdict(run: &crate::results::Run, decides: bool, part: &str) -> Exit {
+    let crossed = match &run.aborted {
+        Some(why) => Some(format!("stopped early, a threshold was crossed: {why}")),
+        None if !run.passed && !run.interrupted => Some("thresholds crossed".to_string()),
+        None => None,
+    };
+    match crossed {
+        Some(what) if decides => {
+            eprintln!("wabench: {what}");
+            Exit::Thresholds
+        }
+        Some(what) => {
+            eprintln!(
+                "wabench: {part}: {what}; recorded in run.json, exit 0: `wabench merge` judges the whole run \
+                 (--fail-on-thresholds to exit 99 here)"
+            );
+            Exit::Success
+        }
+        None if run.interrupted => Exit::Interrupted,
+        None => Exit::Success,
     }
-    if !finished.run.passed {
-        eprintln!("wabench: thresholds crossed");
-        return Ok(Exit::Thresholds);
+}
+
+/// `wabench merge`: the parts joined, the profile's thresholds judged on the whole.
+fn merge(a: MergeArgs) -> Result<Exit, AppError> {
+    let stdout_taken =
+        outputs::one_on_stdout(&[("--summary-json", a.summary_json.as_deref()), ("--junit", a.junit.as_deref())])?;
+    if let Some(name) = &a.save_baseline {
+        crate::results::baseline::check_name(name).map_err(|e| format!("--save-baseline: {e}"))?;
     }
-    Ok(Exit::Success)
+    let run = super::merge::merge(&a.dirs, &a.out, a.force)?;
+    let mut human = outputs::human(stdout_taken);
+    let _ = report::summary::write(&run, &mut human);
+    report::write_report(&a.out).map_err(|e| format!("merged into {}, but the report failed: {e}", a.out.display()))?;
+    let _ = writeln!(human, "\nmerged {} folders into {}", a.dirs.len(), a.out.display());
+    outputs::write_ci_files(&run, a.summary_json.as_deref(), a.junit.as_deref())?;
+    if let Some(name) = &a.save_baseline {
+        save_baseline(&a.results, name, &a.out, &run, &mut human)?;
+    }
+    Ok(verdict(&run, true, "merge"))
+}
+
+/// Save a finished run as a named baseline; an interrupted or aborted run is not one (its figures
+/// cover part of the plan), so it is left unsaved with a warning.
+fn save_baseline(
+    root: &Path,
+    name: &str,
+    dir: &Path,
+    run: &crate::results::Run,
+    human: &mut dyn std::io::Write,
+) -> Result<(), String> {
+    if run.interrupted || run.aborted.is_some() {
+        eprintln!("wabench: warning: baseline {name:?} not saved: the run did not finish its plan");
+        return Ok(());
+    }
+    let (at, replaced) = crate::results::baseline::save(root, name, dir)?;
+    let was = replaced.map(|w| format!(" (replaces the one saved from {w})")).unwrap_or_default();
+    let _ = writeln!(human, "baseline {name:?} saved: {}{was}", at.display());
+    Ok(())
 }
 
 /// `wabench plan`.
-fn plan(profile: &Path, out: Option<PathBuf>, results: &Path, yes: bool) -> Result<Exit, AppError> {
-    let loaded = load(profile)?;
+fn plan(profile: &Path, sets: &[String], out: Option<PathBuf>, results: &Path, yes: bool) -> Result<Exit, AppError> {
+    let loaded = load(profile, sets)?;
     let real = unconfirmed_real_targets(&loaded, yes);
     if !real.is_empty() {
         return Err(format!(
@@ -199,13 +256,6 @@ fn shard_of(arg: Option<&str>) -> Result<crate::results::Shard, String> {
         (Ok(_), Err(_)) => Err("JOB_COMPLETION_INDEX is set but WABENCH_SHARDS (the shard count) is not".into()),
         _ => Ok(crate::results::Shard::default()),
     }
-}
-
-/// Write a file atomically through a writer callback.
-fn write_file(path: &std::path::Path, f: impl FnOnce(&mut Vec<u8>) -> std::io::Result<()>) -> std::io::Result<()> {
-    let mut buf = Vec::new();
-    f(&mut buf)?;
-    crate::results::write_atomic(path, &buf)
 }
 
 /// The first Ctrl-C or SIGTERM asks the run to stop and write its results; a second one exits at once.

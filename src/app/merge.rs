@@ -64,12 +64,71 @@ fn secs_since_epoch(t: DateTime<Utc>) -> f64 {
     t.timestamp_millis() as f64 / 1000.0
 }
 
+/// The thresholds of the profile a part ran (recorded in its run.json), judged again on the merged run.
+/// A threshold that does not parse is an error naming the file: dropping it would pass it silently.
+fn thresholds_of(part: &RunData) -> Result<Vec<Threshold>, String> {
+    let file = part.dir.join(files::RUN_JSON);
+    let Some(table) = part.run.profile.get("thresholds") else { return Ok(Vec::new()) };
+    let map: BTreeMap<String, String> = serde_json::from_value(table.clone()).map_err(|e| {
+        format!("{}: profile.thresholds: not a table of \"metric\" = \"<op> <value>\": {e}", file.display())
+    })?;
+    map.iter()
+        .map(|(k, v)| Threshold::parse(k, v).map_err(|e| format!("{}: profile.thresholds.{k}: {e}", file.display())))
+        .collect()
+}
+
+/// Parts of one sharded run must be all of its shards, each once: a missing shard would leave its share
+/// of the load out of the merged verdict.
+fn check_shards(runs: &[RunData]) -> Result<(), String> {
+    let shards: Vec<(usize, results::Shard)> =
+        runs.iter().enumerate().filter_map(|(i, r)| r.run.shard.map(|s| (i, s))).collect();
+    let Some((_, first)) = shards.first().copied() else { return Ok(()) };
+    if shards.len() < runs.len() {
+        return Ok(()); // runs on several machines, not shards of one plan: nothing to check
+    }
+    let mut seen = vec![None::<usize>; first.count as usize];
+    for (i, s) in &shards {
+        let dir = runs[*i].dir.display();
+        if s.count != first.count || s.index >= s.count {
+            return Err(format!(
+                "{dir}: shard {}/{} is not a part of the same run as {} (shard {}/{})",
+                s.index,
+                s.count,
+                runs[0].dir.display(),
+                first.index,
+                first.count
+            ));
+        }
+        if let Some(j) = seen[s.index as usize].replace(*i) {
+            return Err(format!("{dir}: shard {}/{} is also in {}", s.index, s.count, runs[j].dir.display()));
+        }
+    }
+    let missing: Vec<String> =
+        seen.iter().enumerate().filter(|(_, d)| d.is_none()).map(|(k, _)| format!("{k}/{}", first.count)).collect();
+    if !missing.is_empty() {
+        return Err(format!(
+            "shard(s) {} missing: the merged run would leave their share of the load out; give every shard's folder",
+            missing.join(", ")
+        ));
+    }
+    Ok(())
+}
+
 /// Merge result folders into `out`; returns the merged run. Folders must hold the same targets.
-pub fn merge(dirs: &[PathBuf], out: &Path) -> Result<Run, AppError> {
+/// With `force`, a folder `out` that holds a run is replaced; otherwise that is an error.
+pub fn merge(dirs: &[PathBuf], out: &Path, force: bool) -> Result<Run, AppError> {
     if dirs.len() < 2 {
         return Err("merge needs at least two results folders".into());
     }
+    let same = |d: &PathBuf| d.canonicalize().ok().zip(out.canonicalize().ok()).is_some_and(|(a, b)| a == b);
+    if let Some(d) = dirs.iter().find(|d| same(d)) {
+        return Err(
+            format!("--out {}: that is one of the folders being merged ({})", out.display(), d.display()).into()
+        );
+    }
+    results::claim_folder(out, force)?;
     let runs: Vec<RunData> = dirs.iter().map(|d| results::folder::load(d)).collect::<Result<_, _>>()?;
+    check_shards(&runs)?;
     let first = &runs[0];
     let names: Vec<&str> = first.run.targets.iter().map(|t| t.name.as_str()).collect();
     for r in &runs[1..] {
@@ -103,9 +162,7 @@ pub fn merge(dirs: &[PathBuf], out: &Path) -> Result<Run, AppError> {
     }
     results::write_atomic(&out.join(files::TIMELINE), &timeline).map_err(|e| e.to_string())?;
 
-    let thresholds: BTreeMap<String, String> =
-        first.run.profile.get("thresholds").and_then(|t| serde_json::from_value(t.clone()).ok()).unwrap_or_default();
-    let ths: Vec<Threshold> = thresholds.iter().filter_map(|(k, v)| Threshold::parse(k, v).ok()).collect();
+    let ths = thresholds_of(first)?;
     let verdicts = super::thresholds::evaluate_all(&ths, &targets);
     let mut machine = first.run.machine.clone();
     let mut hosts: Vec<String> = runs.iter().map(|r| r.run.machine.hostname.clone()).collect();

@@ -40,6 +40,8 @@ pub struct Options {
     pub live: Option<Arc<super::live::Registry>>,
     /// Draw report.html and the charts at the end (`wabench report` can do it later).
     pub report: bool,
+    /// Replace the results in a folder that already holds a run (otherwise that is an error).
+    pub force: bool,
 }
 
 impl Options {
@@ -54,6 +56,7 @@ impl Options {
             start_at: None,
             live: None,
             report: true,
+            force: false,
         }
     }
 }
@@ -98,11 +101,15 @@ pub fn run_profile(loaded: &Loaded, opts: &Options, stop: watch::Receiver<bool>)
         false => (None, stop),
     };
     let thresholds: Vec<Threshold> = p.thresholds.iter().filter_map(|(k, v)| Threshold::parse(k, v).ok()).collect();
+    if let Some(out) = &opts.out {
+        results::claim_folder(out, opts.force)?; // before waiting for the start: fail at once
+    }
     if let Some(at) = opts.start_at {
         wait_until(at, &stop);
     }
     let started_at = Utc::now();
     let dir = opts.out.clone().unwrap_or_else(|| default_dir(&opts.results_root, &p.name, opts.shard, started_at));
+    results::claim_folder(&dir, opts.force)?;
     fs::create_dir_all(&dir).map_err(|e| format!("cannot create the results folder {}: {e}", dir.display()))?;
     let mut timeline = Timeline::create(&dir)?;
     let rt = tokio::runtime::Builder::new_current_thread()

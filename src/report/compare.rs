@@ -20,7 +20,7 @@ pub const RESAMPLES: usize = 1000;
 /// Seed of the bootstrap: the same inputs always give the same intervals.
 pub const SEED: u64 = 0x0077_6162_656e_6368;
 /// Resample at most this many blocks: longer runs resample blocks of consecutive seconds.
-const MAX_BLOCKS: usize = 100;
+pub(crate) const MAX_BLOCKS: usize = 100;
 
 /// What is compared: a quantile of latency, or the achieved rate.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -160,7 +160,7 @@ fn add(counts: &mut [u64], block: &[(usize, u64)]) {
 }
 
 /// `n` indices drawn with replacement from `0..n`.
-fn draw(n: usize, rng: &mut ChaCha8Rng) -> Vec<usize> {
+pub(crate) fn draw(n: usize, rng: &mut ChaCha8Rng) -> Vec<usize> {
     (0..n).map(|_| rng.random_range(0..n)).collect()
 }
 
@@ -182,7 +182,7 @@ fn resample(
 }
 
 /// The 2.5th and 97.5th percentiles of `ratios`.
-fn interval(mut ratios: Vec<f64>) -> Option<(f64, f64)> {
+pub(crate) fn interval(mut ratios: Vec<f64>) -> Option<(f64, f64)> {
     ratios.retain(|r| r.is_finite());
     if ratios.len() < RESAMPLES / 2 {
         return None;
@@ -321,7 +321,7 @@ pub fn compare_dirs(dirs: &[PathBuf]) -> Result<Comparison, ReportError> {
     Ok(compare_subjects(subjects, skipped))
 }
 
-fn show(m: Metric, v: Option<f64>) -> String {
+pub(crate) fn show(m: Metric, v: Option<f64>) -> String {
     match (m, v) {
         (_, None) => "-".into(),
         (Metric::Rate, Some(v)) => format!("{v:.1}/s"),
@@ -347,7 +347,7 @@ fn show_ci(r: &Row) -> String {
 }
 
 /// What a row means in words: "significant: slower", "within noise", …
-fn meaning(r: &Row) -> (&'static str, &'static str) {
+pub(crate) fn meaning(r: &Row) -> (&'static str, &'static str) {
     match (r.ratio, r.significant) {
         (None, _) => ("neutral", "no data"),
         (Some(_), false) => ("neutral", "within noise"),

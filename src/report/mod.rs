@@ -5,8 +5,10 @@
 pub mod charts;
 pub mod ci;
 pub mod compare;
+pub mod compare_out;
 pub(crate) mod failures;
 pub(crate) mod figures;
+pub mod gates;
 pub(crate) mod html;
 pub mod summary;
 

@@ -53,9 +53,59 @@ pub fn folder_name(dir: &Path) -> String {
     dir.file_name().map_or_else(|| dir.display().to_string(), |n| n.to_string_lossy().into_owned())
 }
 
+/// Make `dir` ready for a new run's results. A folder that holds a run (its run.json, or the interval
+/// logs a killed run left) is refused unless `force`, since writing there would replace those results
+/// without a word; with `force` the old run's files are removed first, so that the folder never mixes
+/// two runs.
+pub fn claim_folder(dir: &Path, force: bool) -> Result<(), String> {
+    let finished = dir.join(RUN_JSON).is_file();
+    if !finished && !super::recover::recoverable(dir) {
+        return Ok(());
+    }
+    if !force {
+        let what = if finished { "a run's results (run.json)" } else { "the interval logs of an unfinished run" };
+        return Err(format!(
+            "{} already holds {what}; refusing to overwrite them: choose another --out, or pass --force to replace them",
+            dir.display()
+        ));
+    }
+    let entries = std::fs::read_dir(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    for e in entries.flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        let base = name.strip_suffix(PARTIAL_SUFFIX).unwrap_or(&name);
+        if (base == RUN_JSON || base == TIMELINE || base == REPORT || base.ends_with(".hlog")) && e.path().is_file() {
+            std::fs::remove_file(e.path()).map_err(|err| format!("{}: {err}", e.path().display()))?;
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_folder_holding_a_run_is_claimed_only_with_force() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("out");
+        assert_eq!(claim_folder(&dir, false), Ok(()), "a new folder");
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("notes.txt"), "mine").unwrap();
+        assert_eq!(claim_folder(&dir, false), Ok(()), "a folder without results");
+        std::fs::write(dir.join("t.hlog.partial"), "killed").unwrap();
+        let e = claim_folder(&dir, false).unwrap_err();
+        assert!(e.contains("unfinished run") && e.contains("--force"), "{e}");
+        for f in [RUN_JSON, TIMELINE, "t.hlog", "t.totals.hlog"] {
+            std::fs::write(dir.join(f), "old").unwrap();
+        }
+        let e = claim_folder(&dir, false).unwrap_err();
+        assert!(e.contains("run.json") && e.contains(&dir.display().to_string()), "{e}");
+        assert!(dir.join(RUN_JSON).exists(), "refused: nothing removed");
+        claim_folder(&dir, true).unwrap();
+        let left: Vec<String> =
+            std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+        assert_eq!(left, vec!["notes.txt".to_string()], "only the old run's files are removed");
+    }
 
     #[test]
     fn interval_logs_are_told_from_the_other_logs() {

@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use hdrhistogram::Histogram;
 
+pub mod baseline;
 pub(crate) mod delivery;
 mod error;
 pub mod failures;
@@ -26,7 +27,7 @@ pub mod timeline;
 pub use delivery::{DeliveryHistograms, DeliveryStats, KindCounts, LatencySummary};
 pub use error::ResultsError;
 pub use failures::CodeFailures;
-pub use files::{RUN_JSON, delivery_hlog_name, hlog_name, partial, run_dir, totals_name};
+pub use files::{RUN_JSON, claim_folder, delivery_hlog_name, hlog_name, partial, run_dir, totals_name};
 pub use folder::{RunData, Second, TargetData};
 pub use summary::{MAX_US, Summary, histogram};
 pub use timeline::TimelineRow;

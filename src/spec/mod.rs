@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 pub mod capacity;
 pub(crate) mod endpoint;
 pub mod messages;
+pub mod overrides;
 pub mod recipients;
 pub mod schedule;
 pub mod sim;
@@ -287,6 +288,11 @@ pub struct Loaded {
 
 /// Read, parse and validate a profile file.
 pub fn load(path: &Path) -> Result<Loaded, ProfileError> {
+    load_with(path, &[])
+}
+
+/// Read a profile file, apply `--set` overrides, then parse and validate it.
+pub fn load_with(path: &Path, sets: &[overrides::Override]) -> Result<Loaded, ProfileError> {
     let text = std::fs::read_to_string(path).map_err(|e| ProfileError {
         file: path.to_path_buf(),
         field: None,
@@ -294,7 +300,7 @@ pub fn load(path: &Path) -> Result<Loaded, ProfileError> {
         column: None,
         reason: format!("cannot read the profile: {e}"),
     })?;
-    let profile = parse(path, &text)?;
+    let profile = if sets.is_empty() { parse(path, &text)? } else { overrides::parse_with(path, &text, sets)? };
     let mut bodies = Vec::new();
     for (i, t) in profile.targets.iter().enumerate() {
         let body = match &t.body_file {

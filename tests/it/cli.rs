@@ -212,3 +212,28 @@ fn validate_shows_the_simulators_transient_rates_and_rejects_bad_ones() {
     assert_eq!(code, 1);
     assert!(err.contains("sim.toml") && err.contains("transient.cloud.server_error"), "{err}");
 }
+
+#[test]
+fn set_overrides_the_profile_on_validate_run_and_plan_and_refuses_secrets() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("o.toml");
+    std::fs::write(&p, format!("name = \"o\"\n[load]\nrate = 5\nduration = \"1s\"\n{TARGET}")).unwrap();
+    let p = p.to_str().unwrap();
+    let (code, out, err) = wabench(&["validate", p, "--set", "load.rate=7", "--set", "load.duration=2s", "--json"]);
+    assert_eq!(code, 0, "{err}");
+    let plan: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!((plan["load"]["rate"].as_f64(), plan["load"]["expected_requests"].as_u64()), (Some(7.0), Some(14)));
+    let (code, out, _) = wabench(&["run", p, "--dry-run", "--set", "targets.t.url=http://127.0.0.1:8/other"]);
+    assert_eq!(code, 0);
+    assert!(out.contains("http://127.0.0.1:8/other") && out.contains("nothing was sent"), "{out}");
+    for cmd in ["validate", "run", "plan"] {
+        let (code, _, err) = wabench(&[cmd, p, "--set", "load.rate=fast"]);
+        assert_eq!(code, 1, "{cmd}: {err}");
+        assert!(err.contains("o.toml") && err.contains("load.rate") && err.contains("--set"), "{cmd}: {err}");
+        let (code, _, err) = wabench(&[cmd, p, "--set", "targets.t.headers_from_env.authorization=TOKEN"]);
+        assert_eq!(code, 1, "{cmd}: {err}");
+        assert!(err.contains("only from the environment"), "{cmd}: {err}");
+    }
+    let (code, _, err) = wabench(&["validate", p, "--set", "targets.x.url=http://127.0.0.1:8/"]);
+    assert!(code == 1 && err.contains("no target named \"x\""), "{err}");
+}

@@ -38,3 +38,88 @@ fn ci_example_runs_an_existing_profile() {
     let _: serde_norway::Value = serde_norway::from_str(&wf).unwrap();
     assert!(Path::new(env!("CARGO_MANIFEST_DIR")).join("profiles/quickstart.toml").exists());
 }
+
+/// The exit codes a Job's `podFailurePolicy` turns into `FailJob`.
+fn fail_job_codes(job: &serde_norway::Value) -> Vec<u64> {
+    let Some(rules) = job["spec"]["podFailurePolicy"]["rules"].as_sequence() else { return Vec::new() };
+    rules
+        .iter()
+        .filter(|r| r["action"].as_str() == Some("FailJob") && r["onExitCodes"]["operator"].as_str() == Some("In"))
+        .flat_map(|r| r["onExitCodes"]["values"].as_sequence().cloned().unwrap_or_default())
+        .filter_map(|v| v.as_u64())
+        .collect()
+}
+
+#[test]
+fn a_shards_crossed_threshold_does_not_stop_the_others_and_the_merge_decides() {
+    // The shards: no rule fails the whole Job on exit 99 (it would stop every other shard mid-run),
+    // and no shard is asked to exit 99 on its own verdict.
+    let shards = yaml("deploy/k8s/job.yaml");
+    assert!(!fail_job_codes(&shards).contains(&99), "job.yaml must not fail the Job on a shard's exit 99");
+    let args = shards["spec"]["template"]["spec"]["containers"][0]["args"].as_sequence().unwrap();
+    assert_eq!(args[0].as_str(), Some("run"));
+    assert!(args.iter().all(|a| a.as_str() != Some("--fail-on-thresholds")));
+    // The merge: wabench's own exit code reaches the Job (exec), 99 fails it with a named reason, and
+    // the verdict is written for CI.
+    let merge = yaml("deploy/k8s/merge-job.yaml");
+    let c = &merge["spec"]["template"]["spec"]["containers"][0];
+    let script = c["args"][0].as_str().unwrap();
+    assert!(script.starts_with("exec wabench merge "), "{script}");
+    for flag in ["--out", "--junit", "--summary-json"] {
+        assert!(script.contains(flag), "{flag} in {script}");
+    }
+    assert_eq!(fail_job_codes(&merge), vec![99]);
+    let rule = &merge["spec"]["podFailurePolicy"]["rules"][0];
+    assert_eq!(rule["onExitCodes"]["containerName"].as_str(), c["name"].as_str());
+    assert_eq!(merge["spec"]["template"]["spec"]["restartPolicy"].as_str(), Some("Never"));
+}
+
+/// Split a shell command line into words (double quotes group words; nothing else is interpreted).
+fn words(line: &str) -> Vec<String> {
+    let (mut out, mut cur, mut quoted) = (Vec::new(), String::new(), false);
+    for c in line.chars() {
+        match c {
+            '"' => quoted = !quoted,
+            c if c.is_whitespace() && !quoted => {
+                if !cur.is_empty() {
+                    out.push(std::mem::take(&mut cur));
+                }
+            }
+            c => cur.push(c),
+        }
+    }
+    if !cur.is_empty() {
+        out.push(cur);
+    }
+    out
+}
+
+#[test]
+fn ci_example_gates_on_the_merged_verdict_and_a_baseline_with_real_flags() {
+    use clap::Parser;
+    let wf = yaml("examples/ci/github-actions.yml");
+    let steps = wf["jobs"]["wabench"]["steps"].as_sequence().unwrap();
+    let mut commands = Vec::new();
+    for step in steps {
+        let Some(script) = step["run"].as_str() else { continue };
+        for line in script.lines().map(str::trim).filter(|l| l.starts_with("wabench ")) {
+            // Every wabench command of the workflow parses with the real command line, with $SAVE as
+            // the workflow sets it on main and elsewhere.
+            for save in ["--save-baseline main", ""] {
+                let args = words(&line.trim_end_matches('&').replace("$SAVE", save));
+                if let Err(e) = wabench::app::cli::Cli::try_parse_from(&args) {
+                    panic!("{line}: {e}");
+                }
+                commands.push(args.join(" "));
+            }
+        }
+    }
+    let has = |needle: &str| commands.iter().any(|c| c.contains(needle));
+    assert!(has("run profiles/quickstart.toml --quiet --shard 0/2") && has("--shard 1/2"), "{commands:?}");
+    assert!(has("merge results/ci/shard-0 results/ci/shard-1") && has("--junit"), "{commands:?}");
+    assert!(has("compare --baseline main") && has("--fail-if p99 > 1.10"), "{commands:?}");
+    assert!(has("--summary-json results/ci/summary.json --save-baseline main"), "{commands:?}");
+    let text =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/ci/github-actions.yml")).unwrap();
+    assert!(text.contains("'--save-baseline main'") && text.contains("path: results/baselines"));
+}

@@ -8,6 +8,7 @@ mod drivers;
 mod durability;
 mod engine;
 mod fuzz;
+mod gates;
 mod hostile;
 mod layers;
 mod old_results;

@@ -131,3 +131,63 @@ fn four_shard_processes_against_one_simulator_add_up() {
     assert_eq!(t.requests.ok, stats.accepted);
     assert_eq!(t.connections, 16);
 }
+
+#[test]
+fn shards_record_crossed_thresholds_and_the_merge_exits_99() {
+    let s = start(Behaviour::default());
+    let dir = tempfile::tempdir().unwrap();
+    // `rate > 100000` cannot hold at 100 requests/s; the error rate passes.
+    let path = common::profile(
+        dir.path(),
+        &format!(
+            "name = \"verdicts\"\n[load]\nrate = 100\nduration = \"1s\"\nconnections = 4\n[[targets]]\nname = \"t\"\nkind = \"http\"\nurl = \"http://{}/\"\n[thresholds]\n\"rate\" = \"> 100000\"\n\"error_rate\" = \"< 1%\"\n",
+            s.addr
+        ),
+    );
+    let p = path.to_str().unwrap();
+    let d = |n: &str| dir.path().join(n).to_str().unwrap().to_string();
+    for i in 0..2 {
+        let (code, out, err) =
+            common::wabench(&["run", p, "--quiet", "--shard", &format!("{i}/2"), "--out", &d(&format!("s{i}"))]);
+        assert_eq!(code, 0, "a shard records its verdict and exits 0: {out}\n{err}");
+        assert!(err.contains(&format!("shard {i}/2")) && err.contains("wabench merge"), "{err}");
+        let part = wabench::results::read_run(&dir.path().join(format!("s{i}"))).unwrap();
+        assert!(!part.passed && part.thresholds.len() == 2, "the shard's verdicts are in its run.json");
+    }
+    let (code, _, err) =
+        common::wabench(&["run", p, "--quiet", "--shard", "0/2", "--fail-on-thresholds", "--out", &d("s0-again")]);
+    assert_eq!(code, 99, "asked to, a shard exits 99 on its own verdict: {err}");
+
+    let (code, out, err) = common::wabench(&[
+        "merge",
+        &d("s0"),
+        &d("s1"),
+        "--out",
+        &d("merged"),
+        "--junit",
+        &d("junit.xml"),
+        "--summary-json",
+        "-",
+    ]);
+    assert_eq!(code, 99, "the merge decides: {out}\n{err}");
+    let summary: serde_json::Value =
+        serde_json::from_str(&out).unwrap_or_else(|e| panic!("stdout is the JSON: {e}\n{out}"));
+    assert_eq!(summary["passed"], false);
+    assert_eq!(summary["targets"][0]["sent"], 100);
+    assert!(err.contains("merged 2 folders") && err.contains("thresholds crossed"), "the table goes to stderr: {err}");
+    let merged = wabench::results::read_run(&dir.path().join("merged")).unwrap();
+    assert!(!merged.passed);
+    let by: Vec<(&str, bool)> = merged.thresholds.iter().map(|v| (v.threshold.as_str(), v.passed)).collect();
+    assert_eq!(by.len(), 2, "{by:?}");
+    assert!(
+        by.iter().any(|(t, p)| t.starts_with("rate") && !p)
+            && by.iter().any(|(t, p)| t.starts_with("error_rate") && *p)
+    );
+    let junit = std::fs::read_to_string(dir.path().join("junit.xml")).unwrap();
+    assert!(junit.contains(r#"tests="2" failures="1""#), "{junit}");
+
+    // The same shard twice (and so one missing) is refused: the verdict would leave a part out.
+    let (code, _, err) = common::wabench(&["merge", &d("s0"), &d("s0-again"), "--out", &d("bad")]);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("shard 0/2 is also in"), "{err}");
+}

@@ -249,3 +249,36 @@ pub fn all_failed(dir: &Path) -> Run {
     write(dir, &run, &targets);
     run
 }
+
+/// `t` with the latencies of the seconds `which` picks multiplied by `factor` (counts unchanged).
+pub fn slower(t: &TargetData, factor: f64, which: impl Fn(u64) -> bool) -> TargetData {
+    let mut seconds = t.seconds.clone();
+    for s in seconds.iter_mut().filter(|s| which(s.second)) {
+        let mut h = histogram();
+        for v in s.histogram.iter_recorded() {
+            let scaled = (s.histogram.highest_equivalent(v.value_iterated_to()) as f64 * factor).round() as u64;
+            h.record_n(scaled, v.count_at_value()).expect("in range");
+        }
+        s.histogram = h;
+    }
+    TargetData::new(t.result.clone(), seconds, t.timeline.clone()).expect("same bounds")
+}
+
+/// `t` with `n` more of the requests of second `s` answered with an error instead of ok.
+pub fn more_errors(t: &TargetData, s: u64, n: u64) -> TargetData {
+    let mut t = t.clone();
+    let row = t.timeline.iter_mut().find(|r| r.second == s).expect("a second of the run");
+    let n = n.min(row.ok);
+    row.ok -= n;
+    row.errors += n;
+    t.result.requests.ok -= n;
+    t.result.requests.errors += n;
+    t
+}
+
+/// Write a results folder of one target named `name` and return its path.
+pub fn folder(root: &Path, name: &str, t: &TargetData) -> std::path::PathBuf {
+    let dir = root.join(name);
+    write(&dir, &run(name, None, std::slice::from_ref(t), &[]), std::slice::from_ref(t));
+    dir
+}

@@ -1,0 +1,87 @@
+//! `wabench compare`: the comparison of runs (or of a run's targets), against a named baseline when
+//! asked, with `--fail-if` gates that exit 99 on a regression beyond noise, and `--json`.
+
+use std::io::Write as _;
+use std::path::PathBuf;
+
+use super::AppError;
+use super::cli::CompareArgs;
+use super::commands::Exit;
+use super::outputs;
+use crate::report::gates::{self, Gate, GateOutcome, GateVerdict};
+use crate::report::{compare, compare_out};
+use crate::results::baseline;
+
+/// Gates that name a target no compared subject has would pass without judging anything: refuse them.
+fn check_targets(gates: &[Gate], outcomes: &[GateOutcome], cmp: &compare::Comparison) -> Result<(), String> {
+    for g in gates.iter().filter(|g| g.target.is_some()) {
+        if !outcomes.iter().any(|o| o.gate == g.expr) {
+            let mut names: Vec<&str> = cmp.subjects[1..].iter().map(|s| s.target.name()).collect();
+            names.dedup();
+            return Err(format!(
+                "--fail-if {:?}: no compared target is named {:?} (compared: {})",
+                g.expr,
+                g.target.as_deref().unwrap_or_default(),
+                names.join(", ")
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The folders to compare, the baseline first.
+fn folders(a: &CompareArgs) -> Result<Vec<PathBuf>, String> {
+    let mut dirs = a.dirs.clone();
+    if let Some(name) = &a.baseline {
+        dirs.insert(0, baseline::find(&a.results, name)?);
+    }
+    Ok(dirs)
+}
+
+/// Carry out `wabench compare`.
+pub fn run(a: CompareArgs) -> Result<Exit, AppError> {
+    let gates: Vec<Gate> = a.fail_if.iter().map(|g| Gate::parse(g)).collect::<Result<_, _>>()?;
+    let dirs = folders(&a)?;
+    if let Some(out) = a.out.as_ref().filter(|_| !a.force) {
+        let held: Vec<&str> =
+            ["compare.html", crate::results::RUN_JSON].into_iter().filter(|f| out.join(f).is_file()).collect();
+        if !held.is_empty() {
+            return Err(format!(
+                "--out {} already holds {}; refusing to overwrite: choose another folder, or pass --force",
+                out.display(),
+                held.join(" and ")
+            )
+            .into());
+        }
+    }
+    let cmp = compare::compare_dirs(&dirs)?;
+    let points = gates::points_tables(&cmp);
+    let outcomes = gates::evaluate(&gates, &cmp, &points);
+    check_targets(&gates, &outcomes, &cmp)?;
+
+    let mut human = outputs::human(outputs::is_stdout(a.json.as_deref()));
+    let _ = compare::write_text(&cmp, &mut human);
+    let _ = compare_out::write_text(&cmp, &points, &outcomes, &mut human);
+    let default_out = if a.baseline.is_some() { &dirs[1] } else { &dirs[0] };
+    let out = a.out.clone().unwrap_or_else(|| default_out.clone());
+    let page = compare::write_html(&cmp, &out)?;
+    let _ = writeln!(human, "\ncomparison: {}", page.display());
+    if let Some(path) = &a.json {
+        let mut buf = Vec::new();
+        compare_out::write_json(&cmp, &points, &outcomes, &mut buf).map_err(|e| format!("{}: {e}", path.display()))?;
+        outputs::write_to(path, &buf)?;
+    }
+    for o in outcomes.iter().filter(|o| o.verdict == GateVerdict::NoData) {
+        eprintln!("wabench: warning: gate {:?} on {}: no data to judge it (not counted as failed)", o.gate, o.subject);
+    }
+    let failed: Vec<String> = outcomes
+        .iter()
+        .filter(|o| o.verdict == GateVerdict::Fail)
+        .map(|o| format!("{} on {}", o.gate, o.subject))
+        .collect();
+    if !failed.is_empty() {
+        eprintln!("wabench: regression beyond noise: {}", failed.join("; "));
+        return Ok(Exit::Thresholds);
+    }
+    Ok(Exit::Success)
+}

@@ -1,0 +1,174 @@
+//! A comparison for people and for scripts: the error and drop rates in percentage points and the
+//! gates' verdicts as text (after the ratio tables of [`super::compare::write_text`]), and the whole
+//! comparison as JSON (`wabench compare --json`): every row with its value, interval and meaning, and
+//! every gate with its verdict.
+
+use std::io::{self, Write};
+
+use serde::Serialize;
+
+use super::compare::{self, Comparison, Metric, fmt_ratio};
+use super::gates::{GateOutcome, GateVerdict, PointsRow};
+
+fn pct(x: Option<f64>) -> String {
+    x.map_or("-".into(), |v| format!("{:.2}%", v * 100.0))
+}
+
+fn pp(x: f64) -> String {
+    format!("{x:+.2}pp")
+}
+
+/// The rate rows of each later subject, then the gates.
+pub fn write_text(
+    c: &Comparison,
+    points: &[Vec<PointsRow>],
+    gates: &[GateOutcome],
+    out: &mut impl Write,
+) -> io::Result<()> {
+    for (s, rows) in c.subjects[1..].iter().zip(points) {
+        writeln!(out, "\n{} vs {}: error and drop rates", s.label, c.subjects[0].label)?;
+        for r in rows {
+            let ci = r.ci_pp.map_or("-".into(), |(lo, hi)| format!("{}…{}", pp(lo), pp(hi)));
+            let word = match (r.diff_pp, r.significant) {
+                (None, _) => "no data",
+                (Some(_), false) => "within noise",
+                (Some(d), true) if d > 0.0 => "higher",
+                (Some(_), true) => "lower",
+            };
+            writeln!(
+                out,
+                "{:<10}  {:>8}  {:>8}  {:>9}  {:>19}  {word}",
+                r.metric.name(),
+                pct(r.base),
+                pct(r.value),
+                r.diff_pp.map_or("-".into(), pp),
+                ci
+            )?;
+        }
+    }
+    if gates.is_empty() {
+        return Ok(());
+    }
+    writeln!(out, "\ngates (fail only when the 95% interval lies wholly beyond the bound):")?;
+    for g in gates {
+        let show = |v: f64| if g.unit == "pp" { pp(v) } else { format!("{}×", fmt_ratio(v)) };
+        let est = g.estimate.map_or("-".into(), show);
+        let ci = match (g.ci_low, g.ci_high) {
+            (Some(lo), Some(hi)) => format!("95% CI {}–{}", show(lo), show(hi)),
+            _ => "no interval".into(),
+        };
+        let verdict = match g.verdict {
+            GateVerdict::Fail => "FAIL: beyond noise",
+            GateVerdict::Pass => "pass",
+            GateVerdict::NoData => "no data: not judged",
+        };
+        writeln!(out, "  {} on {}: {est} ({ci}): {verdict}", g.gate, g.subject)?;
+    }
+    Ok(())
+}
+
+#[derive(Serialize)]
+struct JsonRow {
+    metric: &'static str,
+    /// "us" (latency percentiles) or "per_s" (the rate).
+    value_unit: &'static str,
+    base: Option<f64>,
+    value: Option<f64>,
+    ratio: Option<f64>,
+    ci_low: Option<f64>,
+    ci_high: Option<f64>,
+    significant: bool,
+    meaning: &'static str,
+}
+
+#[derive(Serialize)]
+struct JsonPoints {
+    metric: &'static str,
+    /// Rates as fractions; the difference and its interval in percentage points.
+    base: Option<f64>,
+    value: Option<f64>,
+    diff_pp: Option<f64>,
+    ci_low_pp: Option<f64>,
+    ci_high_pp: Option<f64>,
+    significant: bool,
+}
+
+#[derive(Serialize)]
+struct JsonSubject<'a> {
+    label: &'a str,
+    origin: &'a str,
+    target: &'a str,
+    rows: Vec<JsonRow>,
+    rates: Vec<JsonPoints>,
+}
+
+#[derive(Serialize)]
+struct Json<'a> {
+    /// The bootstrap: resamples of one-second blocks, fixed seed, 95% percentile interval.
+    resamples: usize,
+    confidence: f64,
+    baseline: JsonSubject<'a>,
+    subjects: Vec<JsonSubject<'a>>,
+    gates: &'a [GateOutcome],
+    /// No gate failed.
+    passed: bool,
+    skipped: &'a [String],
+}
+
+fn subject<'a>(s: &'a compare::Subject, rows: &[compare::Row], points: &[PointsRow]) -> JsonSubject<'a> {
+    JsonSubject {
+        label: &s.label,
+        origin: &s.origin,
+        target: s.target.name(),
+        rows: rows
+            .iter()
+            .map(|r| JsonRow {
+                metric: r.metric.name(),
+                value_unit: if r.metric == Metric::Rate { "per_s" } else { "us" },
+                base: r.base,
+                value: r.value,
+                ratio: r.ratio,
+                ci_low: r.ci.map(|c| c.0),
+                ci_high: r.ci.map(|c| c.1),
+                significant: r.significant,
+                meaning: compare::meaning(r).1,
+            })
+            .collect(),
+        rates: points
+            .iter()
+            .map(|p| JsonPoints {
+                metric: p.metric.name(),
+                base: p.base,
+                value: p.value,
+                diff_pp: p.diff_pp,
+                ci_low_pp: p.ci_pp.map(|c| c.0),
+                ci_high_pp: p.ci_pp.map(|c| c.1),
+                significant: p.significant,
+            })
+            .collect(),
+    }
+}
+
+/// The comparison, its rate rows and the gates' verdicts as one JSON document.
+pub fn write_json(
+    c: &Comparison,
+    points: &[Vec<PointsRow>],
+    gates: &[GateOutcome],
+    out: &mut impl Write,
+) -> io::Result<()> {
+    let doc = Json {
+        resamples: compare::RESAMPLES,
+        confidence: 0.95,
+        baseline: subject(&c.subjects[0], &[], &[]),
+        subjects: c.subjects[1..]
+            .iter()
+            .zip(c.rows.iter().zip(points))
+            .map(|(s, (rows, pts))| subject(s, rows, pts))
+            .collect(),
+        gates,
+        passed: gates.iter().all(|g| g.verdict != GateVerdict::Fail),
+        skipped: &c.skipped,
+    };
+    serde_json::to_writer_pretty(&mut *out, &doc).map_err(io::Error::other)?;
+    writeln!(out)
+}

@@ -1,0 +1,323 @@
+//! Comparison gates (`wabench compare --fail-if`): a bound on the ratio B/A of a latency percentile or of
+//! the rate, or on the difference B − A of the error or drop rate in percentage points. A gate fails
+//! only when the whole 95% bootstrap interval lies beyond its bound, that is when the regression is
+//! beyond run-to-run noise; a point estimate past the bound with an interval that still reaches it
+//! passes. The error and drop rates get their own bootstrap here, over the same one-second blocks as the
+//! latency rows of [`super::compare`].
+
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+
+use super::compare::{self, Comparison, METRICS, Metric, RESAMPLES};
+use crate::results::TimelineRow;
+use crate::results::folder::TargetData;
+
+/// A rate compared in percentage points: the error rate (errors / requests started) or the drop rate
+/// (dropped / (started + dropped)).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Points {
+    ErrorRate,
+    DropRate,
+}
+
+impl Points {
+    pub const ALL: [Points; 2] = [Points::ErrorRate, Points::DropRate];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Points::ErrorRate => "error_rate",
+            Points::DropRate => "drop_rate",
+        }
+    }
+
+    /// (numerator, denominator) of one second.
+    fn of(self, r: &TimelineRow) -> (u64, u64) {
+        match self {
+            Points::ErrorRate => (r.errors, r.started),
+            Points::DropRate => (r.dropped, r.started + r.dropped),
+        }
+    }
+}
+
+/// What a gate bounds.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Measure {
+    /// The ratio B/A of a row of the comparison.
+    Ratio(Metric),
+    /// B − A in percentage points.
+    Points(Points),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Op {
+    Gt,
+    Ge,
+    Lt,
+    Le,
+}
+
+impl Op {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Op::Gt => ">",
+            Op::Ge => ">=",
+            Op::Lt => "<",
+            Op::Le => "<=",
+        }
+    }
+}
+
+/// One `--fail-if` gate, e.g. `p99 > 1.10` or `cloud:error_rate > +0.5pp`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Gate {
+    pub expr: String,
+    /// Only subjects of this target (the part before `:`), else every subject.
+    pub target: Option<String>,
+    pub measure: Measure,
+    pub op: Op,
+    /// A ratio, or percentage points.
+    pub bound: f64,
+}
+
+const RATIO_NAMES: &str = "p50, p90, p99, p99.9, max, rate";
+
+fn ratio_metric(name: &str) -> Option<Metric> {
+    let name = if name == "p999" { "p99.9" } else { name };
+    METRICS.iter().copied().find(|m| m.name() == name)
+}
+
+fn parse_bound(measure: Measure, right: &str) -> Result<f64, String> {
+    match measure {
+        Measure::Ratio(m) => {
+            if right.ends_with("pp") || right.ends_with('%') {
+                return Err(format!("{} is compared as a ratio of B to A: write e.g. 1.10 for 10% higher", m.name()));
+            }
+            match right.trim_end_matches(['x', '×']).trim().parse::<f64>() {
+                Ok(v) if v.is_finite() && v > 0.0 => Ok(v),
+                _ => Err(format!("{right:?} is not a ratio greater than 0, e.g. 1.10")),
+            }
+        }
+        Measure::Points(p) => {
+            let Some(x) = right.strip_suffix("pp") else {
+                return Err(format!("{} is compared in percentage points of B minus A: write e.g. +0.5pp", p.name()));
+            };
+            match x.trim().trim_start_matches('+').parse::<f64>() {
+                Ok(v) if v.is_finite() && v.abs() <= 100.0 => Ok(v),
+                _ => Err(format!("{right:?} is not a number of percentage points, e.g. +0.5pp")),
+            }
+        }
+    }
+}
+
+impl Gate {
+    /// Parse `[target:]metric op bound`; the error says what is wrong and what is accepted.
+    pub fn parse(s: &str) -> Result<Gate, String> {
+        let bad = |why: String| format!("--fail-if {s:?}: {why}");
+        let at = s.find(['<', '>']).ok_or_else(|| {
+            bad("write metric, comparison and bound, e.g. \"p99 > 1.10\" or \"error_rate > +0.5pp\"".into())
+        })?;
+        let (op, len) = match (&s[at..at + 1], s[at + 1..].starts_with('=')) {
+            (">", true) => (Op::Ge, 2),
+            (">", false) => (Op::Gt, 1),
+            (_, true) => (Op::Le, 2),
+            (_, false) => (Op::Lt, 1),
+        };
+        let (left, right) = (s[..at].trim(), s[at + len..].trim());
+        let (target, name) = match left.split_once(':') {
+            Some((t, m)) if !t.trim().is_empty() => (Some(t.trim().to_string()), m.trim()),
+            _ => (None, left),
+        };
+        let measure = if let Some(m) = ratio_metric(name) {
+            Measure::Ratio(m)
+        } else if let Some(p) = Points::ALL.into_iter().find(|p| p.name() == name) {
+            Measure::Points(p)
+        } else {
+            return Err(bad(format!(
+                "unknown metric {name:?}: one of {RATIO_NAMES} (ratios of B to A) or error_rate, drop_rate \
+                 (percentage points of B minus A)"
+            )));
+        };
+        let bound = parse_bound(measure, right).map_err(bad)?;
+        Ok(Gate { expr: s.trim().to_string(), target, measure, op, bound })
+    }
+
+    /// Crossed when the whole interval lies beyond the bound.
+    pub fn crossed(&self, (lo, hi): (f64, f64)) -> bool {
+        match self.op {
+            Op::Gt => lo > self.bound,
+            Op::Ge => lo >= self.bound,
+            Op::Lt => hi < self.bound,
+            Op::Le => hi <= self.bound,
+        }
+    }
+}
+
+/// The error or drop rate of B against A: rates as fractions, the difference and its 95% bootstrap
+/// interval in percentage points.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PointsRow {
+    pub metric: Points,
+    pub base: Option<f64>,
+    pub value: Option<f64>,
+    pub diff_pp: Option<f64>,
+    pub ci_pp: Option<(f64, f64)>,
+    /// The interval excludes 0.
+    pub significant: bool,
+}
+
+/// Per block of consecutive seconds (as the latency rows group them): (numerator, denominator).
+fn blocks(t: &TargetData, p: Points) -> Vec<(u64, u64)> {
+    let per = t.seconds.len().max(t.timeline.len()).div_ceil(compare::MAX_BLOCKS).max(1);
+    t.timeline.chunks(per).map(|c| c.iter().map(|r| p.of(r)).fold((0, 0), |(n, d), (x, y)| (n + x, d + y))).collect()
+}
+
+fn rate_of(blocks: &[(u64, u64)], picks: impl Iterator<Item = usize>) -> Option<f64> {
+    let (n, d) = picks.map(|i| blocks[i]).fold((0, 0), |(n, d), (x, y)| (n + x, d + y));
+    (d > 0).then(|| n as f64 / d as f64)
+}
+
+/// The 95% bootstrap interval of the difference in percentage points; paired when the runs have as
+/// many blocks (see [`compare::compare_pair`]).
+fn diff_interval(ba: &[(u64, u64)], bb: &[(u64, u64)], seed: u64) -> Option<(f64, f64)> {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let paired = ba.len() == bb.len();
+    let diffs: Vec<f64> = (0..RESAMPLES)
+        .filter_map(|_| {
+            let pa = compare::draw(ba.len(), &mut rng);
+            let pb = if paired { pa.clone() } else { compare::draw(bb.len(), &mut rng) };
+            let (x, y) = (rate_of(ba, pa.into_iter())?, rate_of(bb, pb.into_iter())?);
+            Some((y - x) * 100.0)
+        })
+        .collect();
+    compare::interval(diffs)
+}
+
+/// The error and drop rates of `b` against the baseline `a`; `seed` makes the bootstrap reproducible.
+pub fn points_pair(a: &TargetData, b: &TargetData, seed: u64) -> Vec<PointsRow> {
+    Points::ALL
+        .into_iter()
+        .map(|p| {
+            let (ba, bb) = (blocks(a, p), blocks(b, p));
+            let (base, value) = (rate_of(&ba, 0..ba.len()), rate_of(&bb, 0..bb.len()));
+            let diff_pp = base.zip(value).map(|(x, y)| (y - x) * 100.0);
+            let ci_pp = diff_pp.and_then(|_| diff_interval(&ba, &bb, seed));
+            let significant = ci_pp.is_some_and(|(lo, hi)| lo > 0.0 || hi < 0.0);
+            PointsRow { metric: p, base, value, diff_pp, ci_pp, significant }
+        })
+        .collect()
+}
+
+/// The rate rows of every later subject against the first (`[i]` is `subjects[i + 1]`).
+pub fn points_tables(c: &Comparison) -> Vec<Vec<PointsRow>> {
+    c.subjects[1..]
+        .iter()
+        .enumerate()
+        .map(|(i, s)| points_pair(&c.subjects[0].target, &s.target, compare::SEED ^ 0x7070 ^ i as u64))
+        .collect()
+}
+
+/// How a gate came out on one subject.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GateVerdict {
+    /// The interval does not lie wholly beyond the bound.
+    Pass,
+    /// The interval lies wholly beyond the bound: a regression beyond noise.
+    Fail,
+    /// No estimate or interval (no responses, too few seconds): nothing to judge.
+    NoData,
+}
+
+/// One gate on one compared subject.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct GateOutcome {
+    pub gate: String,
+    pub subject: String,
+    pub metric: &'static str,
+    /// "ratio" (B/A) or "pp" (B − A in percentage points).
+    pub unit: &'static str,
+    pub estimate: Option<f64>,
+    pub ci_low: Option<f64>,
+    pub ci_high: Option<f64>,
+    pub op: &'static str,
+    pub bound: f64,
+    pub verdict: GateVerdict,
+}
+
+/// Every gate on every later subject it applies to.
+pub fn evaluate(gates: &[Gate], c: &Comparison, points: &[Vec<PointsRow>]) -> Vec<GateOutcome> {
+    let mut out = Vec::new();
+    for g in gates {
+        for (i, s) in c.subjects[1..].iter().enumerate() {
+            if g.target.as_ref().is_some_and(|t| t != s.target.name()) {
+                continue;
+            }
+            let (metric, unit, estimate, ci) = match g.measure {
+                Measure::Ratio(m) => {
+                    let row = c.rows[i].iter().find(|r| r.metric == m);
+                    (m.name(), "ratio", row.and_then(|r| r.ratio), row.and_then(|r| r.ci))
+                }
+                Measure::Points(p) => {
+                    let row = points[i].iter().find(|r| r.metric == p);
+                    (p.name(), "pp", row.and_then(|r| r.diff_pp), row.and_then(|r| r.ci_pp))
+                }
+            };
+            let verdict = match (estimate, ci) {
+                (Some(_), Some(ci)) if g.crossed(ci) => GateVerdict::Fail,
+                (Some(_), Some(_)) => GateVerdict::Pass,
+                _ => GateVerdict::NoData,
+            };
+            out.push(GateOutcome {
+                gate: g.expr.clone(),
+                subject: s.label.clone(),
+                metric,
+                unit,
+                estimate,
+                ci_low: ci.map(|c| c.0),
+                ci_high: ci.map(|c| c.1),
+                op: g.op.as_str(),
+                bound: g.bound,
+                verdict,
+            });
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn gates_parse_ratios_and_percentage_points() {
+        let g = Gate::parse("p99 > 1.10").unwrap();
+        assert_eq!((g.measure, g.op, g.bound, g.target), (Measure::Ratio(METRICS[2]), Op::Gt, 1.10, None));
+        let g = Gate::parse("cloud:error_rate >= +0.5pp").unwrap();
+        assert_eq!(g.measure, Measure::Points(Points::ErrorRate));
+        assert_eq!((g.op, g.bound, g.target.as_deref()), (Op::Ge, 0.5, Some("cloud")));
+        assert_eq!(Gate::parse("rate < 0.95x").unwrap().op, Op::Lt);
+        assert_eq!(Gate::parse("p999<=2").unwrap().measure, Measure::Ratio(METRICS[3]));
+        for (bad, why) in [
+            ("p99 1.1", "metric, comparison and bound"),
+            ("p42 > 1.1", "unknown metric \"p42\""),
+            ("error_rate > 0.5", "percentage points"),
+            ("p99 > +5pp", "ratio of B to A"),
+            ("p99 > 0", "greater than 0"),
+            ("drop_rate > lots pp", "percentage points"),
+        ] {
+            let e = Gate::parse(bad).unwrap_err();
+            assert!(e.contains(why) && e.contains("--fail-if"), "{bad}: {e}");
+        }
+    }
+
+    #[test]
+    fn a_gate_is_crossed_only_when_the_whole_interval_is_beyond_it() {
+        let up = Gate::parse("p99 > 1.10").unwrap();
+        assert!(up.crossed((1.12, 1.30)));
+        assert!(!up.crossed((1.05, 1.30)), "the interval reaches the bound: within noise");
+        let down = Gate::parse("rate < 0.9").unwrap();
+        assert!(down.crossed((0.7, 0.85)));
+        assert!(!down.crossed((0.7, 0.95)));
+        assert!(Gate::parse("p50 >= 1.2").unwrap().crossed((1.2, 1.3)));
+    }
+}

@@ -1,0 +1,254 @@
+//! Overrides from the command line: `--set PATH=VALUE` (repeatable) on `run`, `validate` and `plan`.
+//! The profile's TOML is parsed into a table, each override is set on it by dotted path (targets by
+//! name: `targets.cloud.base_url`; quoted keys may hold dots: `thresholds."latency.p99"`), and the result
+//! is deserialized and validated exactly as a file is, so a wrong path or type is an error naming the
+//! field and the `--set` it came from. Secrets still come only from the environment: paths that name
+//! where a secret is read from (`token_env`, `password_env`, …) or an authorization header are refused.
+
+use std::path::Path;
+
+use toml::{Table, Value};
+
+use super::{Profile, ProfileError, err};
+
+/// Fields that say where a secret comes from, or hold accepted secrets: never set from the command
+/// line, where they would end up in shell history and process listings.
+const SECRET_KEYS: [&str; 10] = [
+    "token_env",
+    "token_file",
+    "username_env",
+    "password_env",
+    "new_password_env",
+    "app_secret_env",
+    "verify_token_env",
+    "tokens",
+    "tokens_env",
+    "headers_from_env",
+];
+/// Headers that carry credentials.
+const SECRET_HEADERS: [&str; 4] = ["authorization", "proxy-authorization", "cookie", "x-api-key"];
+
+/// One `--set PATH=VALUE`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Override {
+    /// The path's keys, unquoted.
+    pub path: Vec<String>,
+    pub value: Value,
+    /// As given on the command line.
+    pub text: String,
+}
+
+/// Split `a.b."c.d"` into keys; the `=` that ends the path is the first one outside quotes.
+fn split(s: &str) -> Result<(Vec<String>, &str), String> {
+    let (mut keys, mut cur, mut quoted) = (Vec::new(), String::new(), false);
+    for (i, c) in s.char_indices() {
+        match c {
+            '"' => quoted = !quoted,
+            '.' if !quoted => keys.push(std::mem::take(&mut cur)),
+            '=' if !quoted => {
+                keys.push(cur);
+                if keys.iter().any(|k| k.trim().is_empty()) {
+                    return Err("a key of the path is empty".into());
+                }
+                return Ok((keys.into_iter().map(|k| k.trim().to_string()).collect(), &s[i + 1..]));
+            }
+            c => cur.push(c),
+        }
+    }
+    Err("write PATH=VALUE, e.g. load.rate=200".into())
+}
+
+/// A value as TOML would read it (`200`, `true`, `"< 500ms"`, `[1, 2]`), else the text as a string
+/// (`5m`, `https://…`), as one would type it in a shell.
+fn value(raw: &str) -> Value {
+    let raw = raw.trim();
+    match toml::from_str::<Table>(&format!("v = {raw}")) {
+        Ok(mut t) => t.remove("v").unwrap_or_else(|| Value::String(raw.to_string())),
+        Err(_) => Value::String(raw.to_string()),
+    }
+}
+
+impl Override {
+    /// Parse `PATH=VALUE`; the error names the argument and says what is wrong.
+    pub fn parse(s: &str) -> Result<Override, String> {
+        let (mut path, raw) = split(s).map_err(|e| format!("--set {s:?}: {e}"))?;
+        // A threshold's key is one key even when the shell ate its quotes: thresholds.latency.p99.
+        if path[0] == "thresholds" && path.len() > 2 {
+            path = vec![path[0].clone(), path[1..].join(".")];
+        }
+        let o = Override { path, value: value(raw), text: s.to_string() };
+        if let Some(why) = o.secret() {
+            return Err(format!("--set {s:?}: {why}; secrets come only from the environment or files"));
+        }
+        Ok(o)
+    }
+
+    /// Why this path may not be set from the command line, if it may not.
+    fn secret(&self) -> Option<String> {
+        let last = self.path.last()?.to_ascii_lowercase();
+        if self.path.iter().any(|k| SECRET_KEYS.contains(&k.to_ascii_lowercase().as_str())) {
+            return Some(format!("{} names where a secret is read from", self.dotted()));
+        }
+        let parent = self.path.len().checked_sub(2).map(|i| self.path[i].as_str());
+        if parent == Some("headers") && SECRET_HEADERS.contains(&last.as_str()) {
+            return Some(format!("{} is a credential header (use headers_from_env)", self.dotted()));
+        }
+        None
+    }
+
+    /// The path as written: keys joined by dots, quoted when they hold one.
+    pub fn dotted(&self) -> String {
+        let k = |k: &String| if k.contains('.') { format!("\"{k}\"") } else { k.clone() };
+        self.path.iter().map(k).collect::<Vec<_>>().join(".")
+    }
+}
+
+/// The table a path leads into: `targets.<name>` picks the target of that name.
+fn step<'t>(cur: &'t mut Table, o: &Override, i: usize) -> Result<(&'t mut Table, usize), String> {
+    let key = &o.path[i];
+    if i == 0 && key == "targets" {
+        let Some(name) = o.path.get(1).filter(|_| o.path.len() > 2) else {
+            return Err(format!("{}: name a target and its field, e.g. targets.cloud.base_url", o.dotted()));
+        };
+        let Some(targets) = cur.get_mut("targets").and_then(Value::as_array_mut) else {
+            return Err("the profile has no [[targets]]".into());
+        };
+        let names: Vec<String> =
+            targets.iter().filter_map(|t| t.get("name").and_then(Value::as_str)).map(str::to_string).collect();
+        let Some(pos) = names.iter().position(|n| n == name) else {
+            return Err(format!("no target named {name:?} (targets: {})", names.join(", ")));
+        };
+        let t = targets[pos].as_table_mut().ok_or_else(|| format!("targets.{name} is not a table"))?;
+        return Ok((t, 2));
+    }
+    let next = cur.entry(key.clone()).or_insert_with(|| Value::Table(Table::new()));
+    let shown = o.path[..=i].join(".");
+    next.as_table_mut().map(|t| (t, i + 1)).ok_or_else(|| format!("{shown} is a value, not a table"))
+}
+
+/// Set one override on the profile's table.
+pub fn apply(table: &mut Table, o: &Override) -> Result<(), String> {
+    let mut cur = table;
+    let mut i = 0;
+    while i + 1 < o.path.len() {
+        let (next, at) = step(cur, o, i)?;
+        cur = next;
+        i = at;
+    }
+    let last = &o.path[i];
+    if cur.get(last).is_some_and(Value::is_table) && !o.value.is_table() {
+        return Err(format!("{} is a table: set one of its fields", o.dotted()));
+    }
+    cur.insert(last.clone(), o.value.clone());
+    Ok(())
+}
+
+/// Parse profile text with overrides applied, then deserialize and validate it as a file is. Errors
+/// name the profile, the field and, when the field was overridden, the `--set` it came from.
+pub fn parse_with(path: &Path, text: &str, sets: &[Override]) -> Result<Profile, ProfileError> {
+    let mut table: Table = toml::from_str(text).map_err(|e| super::from_toml(path, text, &e))?;
+    for o in sets {
+        apply(&mut table, o).map_err(|e| err(path, o.dotted(), format!("--set {:?}: {e}", o.text)))?;
+    }
+    let merged = toml::to_string(&table).map_err(|e| err(path, "--set", format!("cannot apply the overrides: {e}")))?;
+    super::parse(path, &merged).map_err(|e| name_the_set(e, sets))
+}
+
+/// The field an override sets, as errors name it: targets without their name (`targets.base_url`).
+fn as_errors_name_it(o: &Override) -> String {
+    let by_name = o.path[0] == "targets";
+    o.path
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| !(by_name && *i == 1))
+        .map(|(_, k)| k.as_str())
+        .collect::<Vec<_>>()
+        .join(".")
+}
+
+/// An error in the profile with overrides applied: its line and column refer to a text the user never
+/// saw, so when the field is one an override set, the error names that `--set` instead.
+fn name_the_set(mut e: ProfileError, sets: &[Override]) -> ProfileError {
+    let field = e.field.clone().unwrap_or_default();
+    let set = sets.iter().rev().find(|o| {
+        let f = as_errors_name_it(o);
+        field == f || field.starts_with(&format!("{f}.")) || field.starts_with(&format!("{f}["))
+    });
+    match set {
+        Some(o) => e.reason = format!("{} (from --set {:?})", e.reason, o.text),
+        None => e.reason = format!("{} (with the --set overrides applied)", e.reason),
+    }
+    e.line = None;
+    e.column = None;
+    e
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const PROFILE: &str = "name = \"o\"\n[load]\nrate = 10\nduration = \"1s\"\n\
+        [[targets]]\nname = \"cloud\"\nkind = \"cloud\"\nbase_url = \"embedded\"\n\
+        [[targets]]\nname = \"h\"\nkind = \"http\"\nurl = \"http://127.0.0.1:9/\"\n";
+
+    fn with(sets: &[&str]) -> Result<Profile, ProfileError> {
+        let sets: Vec<Override> = sets.iter().map(|s| Override::parse(s).unwrap()).collect();
+        parse_with(Path::new("p.toml"), PROFILE, &sets)
+    }
+
+    #[test]
+    fn paths_and_values_are_read_as_toml_would() {
+        let o = Override::parse("thresholds.\"latency.p99\"=\"< 500ms\"").unwrap();
+        assert_eq!(o.path, ["thresholds", "latency.p99"]);
+        assert_eq!(o.value, Value::String("< 500ms".into()));
+        assert_eq!(Override::parse("thresholds.cloud:latency.p99=< 1s").unwrap().path[1], "cloud:latency.p99");
+        assert_eq!(Override::parse("load.rate=200").unwrap().value, Value::Integer(200));
+        assert_eq!(Override::parse("load.duration=5m").unwrap().value, Value::String("5m".into()));
+        assert_eq!(Override::parse("x.on=true").unwrap().value, Value::Boolean(true));
+        assert!(Override::parse("load.rate").unwrap_err().contains("PATH=VALUE"));
+        assert!(Override::parse("load..rate=1").unwrap_err().contains("empty"));
+    }
+
+    #[test]
+    fn secret_fields_are_refused() {
+        for s in [
+            "targets.cloud.token_env=X",
+            "targets.cloud.token_file=/tmp/t",
+            "targets.op.password_env=P",
+            "webhooks.app_secret_env=S",
+            "simulator.cloud.tokens=[\"t\"]",
+            "targets.h.headers.Authorization=Bearer x",
+            "targets.h.headers_from_env.x=Y",
+        ] {
+            let e = Override::parse(s).unwrap_err();
+            assert!(e.contains("only from the environment") && e.contains("--set"), "{s}: {e}");
+        }
+        assert!(Override::parse("targets.h.headers.content-type=text/plain").is_ok());
+    }
+
+    #[test]
+    fn overrides_are_typed_and_validated_like_the_file() {
+        let p = with(&["load.rate=200", "load.duration=5m", "targets.h.url=http://127.0.0.1:8/x"]).unwrap();
+        assert_eq!(p.load.rate, Some(200.0));
+        assert_eq!(p.load.duration.map(|d| d.0.as_secs()), Some(300));
+        assert_eq!(p.targets[1].url.as_deref(), Some("http://127.0.0.1:8/x"));
+        assert_eq!(p.targets[0].base_url.as_deref(), Some("embedded"), "the other target is untouched");
+        let p = with(&["thresholds.latency.p99=< 500ms"]).unwrap();
+        assert_eq!(p.thresholds.get("latency.p99").map(String::as_str), Some("< 500ms"));
+
+        let e = with(&["load.rate=fast"]).unwrap_err();
+        assert_eq!(e.field.as_deref(), Some("load.rate"), "{e}");
+        assert!(e.reason.contains("--set \"load.rate=fast\"") && e.line.is_none(), "{e}");
+        let e = with(&["load.rate=-5"]).unwrap_err();
+        assert!(e.reason.contains("greater than 0") && e.reason.contains("load.rate=-5"), "{e}");
+        let e = with(&["load.rte=5"]).unwrap_err();
+        assert!(e.to_string().contains("rte") && e.reason.contains("--set"), "{e}");
+        let e = with(&["targets.nope.url=http://x/"]).unwrap_err();
+        assert!(e.reason.contains("no target named \"nope\" (targets: cloud, h)"), "{e}");
+        let e = with(&["load=5"]).unwrap_err();
+        assert!(e.reason.contains("load is a table"), "{e}");
+        let e = with(&["load.rate.x=5"]).unwrap_err();
+        assert!(e.reason.contains("load.rate is a value"), "{e}");
+        assert!(with(&["targets.cloud=1"]).unwrap_err().reason.contains("name a target and its field"));
+    }
+}

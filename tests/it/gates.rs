@@ -1,0 +1,194 @@
+//! Verdicts CI can act on: `compare --fail-if` gates that fail only on a regression beyond noise (exit
+//! 99) with `--json`, named baselines, results folders that are never overwritten silently, and
+//! machine-readable output on stdout.
+
+use std::path::{Path, PathBuf};
+
+use crate::support::common::{self, Behaviour, start, wabench};
+use crate::support::fixture;
+
+fn s(p: &Path) -> String {
+    p.to_str().unwrap().to_string()
+}
+
+/// The baseline: 20 s at 100 requests/s, every 97th request an error (≈1.03%).
+fn base() -> wabench::results::TargetData {
+    let mut spec = fixture::Spec::new("cloud", 100_000);
+    spec.errors = vec![(97, "http_503")];
+    fixture::target(&spec)
+}
+
+const GATES: [&str; 4] = ["--fail-if", "p99 > 1.10", "--fail-if", "error_rate > +0.5pp"];
+
+fn gate<'a>(doc: &'a serde_json::Value, metric: &str) -> &'a serde_json::Value {
+    doc["gates"].as_array().unwrap().iter().find(|g| g["metric"] == metric).unwrap_or_else(|| panic!("{metric}: {doc}"))
+}
+
+#[test]
+fn a_regression_beyond_noise_fails_the_gates_and_exits_99() {
+    let root = tempfile::tempdir().unwrap();
+    let a = fixture::folder(root.path(), "base", &base());
+    // Every second 30% slower, and every 40th request an error (2.5%): beyond noise on both.
+    let mut spec = fixture::Spec::new("cloud", 100_000);
+    spec.errors = vec![(40, "http_503")];
+    let b = fixture::folder(root.path(), "regressed", &fixture::slower(&fixture::target(&spec), 1.3, |_| true));
+    let mut args = vec!["compare".to_string(), s(&a), s(&b), "--json".into(), "-".into()];
+    args.extend(GATES.iter().map(|g| g.to_string()));
+    let (code, out, err) = wabench(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    assert_eq!(code, 99, "{out}\n{err}");
+    let doc: serde_json::Value = serde_json::from_str(&out).unwrap_or_else(|e| panic!("stdout is JSON: {e}\n{out}"));
+    assert_eq!(doc["passed"], false);
+    let p99 = gate(&doc, "p99");
+    assert_eq!(p99["verdict"], "fail");
+    assert!(p99["ci_low"].as_f64().unwrap() > 1.10, "{p99}");
+    let e = gate(&doc, "error_rate");
+    assert_eq!((e["verdict"].as_str(), e["unit"].as_str()), (Some("fail"), Some("pp")));
+    assert!((e["estimate"].as_f64().unwrap() - (2.5 - 100.0 / 97.0)).abs() < 0.05, "{e}");
+    assert!(e["ci_low"].as_f64().unwrap() > 0.5, "{e}");
+    // Every row with its interval.
+    let rows = doc["subjects"][0]["rows"].as_array().unwrap();
+    assert_eq!(rows.len(), 6);
+    assert!(rows.iter().all(|r| r["ci_low"].is_number() && r["ci_high"].is_number()), "{rows:?}");
+    assert_eq!(doc["subjects"][0]["rates"][0]["metric"], "error_rate");
+    // The table went to stderr, with the gates' verdicts.
+    assert!(err.contains("baseline: base") && err.contains("FAIL: beyond noise"), "{err}");
+    assert!(err.contains("regression beyond noise: p99 > 1.10 on regressed"), "{err}");
+}
+
+#[test]
+fn a_difference_within_noise_passes_even_past_the_bound() {
+    let root = tempfile::tempdir().unwrap();
+    let a = fixture::folder(root.path(), "base", &base());
+    // Two slow seconds of twenty (3×) put the point estimate of p99 far past 1.10, and one second with
+    // 30 more errors puts the error rate 1.5 points up; a resample without those seconds shows no
+    // difference, so the intervals reach the bounds: within noise, and the gates pass.
+    let noisy = fixture::more_errors(&fixture::slower(&base(), 3.0, |s| s == 4 || s == 13), 9, 30);
+    let b = fixture::folder(root.path(), "noisy", &noisy);
+    let json = root.path().join("cmp.json");
+    let mut args = vec!["compare".to_string(), s(&a), s(&b), "--json".into(), s(&json)];
+    args.extend(GATES.iter().map(|g| g.to_string()));
+    let (code, out, err) = wabench(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(out.contains("baseline: base") && out.contains("gates"), "the table on stdout: {out}");
+    let doc: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    assert_eq!(doc["passed"], true);
+    let p99 = gate(&doc, "p99");
+    assert!(p99["estimate"].as_f64().unwrap() > 1.10, "the point estimate is past the bound: {p99}");
+    assert!(p99["ci_low"].as_f64().unwrap() <= 1.10, "{p99}");
+    assert_eq!(p99["verdict"], "pass");
+    let e = gate(&doc, "error_rate");
+    assert!(e["estimate"].as_f64().unwrap() > 0.5 && e["ci_low"].as_f64().unwrap() <= 0.5, "{e}");
+    assert_eq!(e["verdict"], "pass");
+
+    // Bad gates and targets no run has are errors, not silent passes.
+    for (gate, why) in [("p99 > 10%", "ratio of B to A"), ("onprem:p99 > 1.1", "no compared target is named")] {
+        let (code, _, err) = wabench(&["compare", &s(&a), &s(&b), "--fail-if", gate]);
+        assert_eq!(code, 1, "{gate}: {err}");
+        assert!(err.contains(why), "{gate}: {err}");
+    }
+}
+
+fn loopback_profile(dir: &Path, addr: std::net::SocketAddr) -> PathBuf {
+    common::profile(
+        dir,
+        &format!(
+            "name = \"gated\"\n[load]\nrate = 50\nduration = \"1s\"\nconnections = 4\n[[targets]]\nname = \"t\"\nkind = \"http\"\nurl = \"http://{addr}/\"\n"
+        ),
+    )
+}
+
+#[test]
+fn named_baselines_are_saved_as_copies_and_compared_against() {
+    let server = start(Behaviour::default());
+    let dir = tempfile::tempdir().unwrap();
+    let p = s(&loopback_profile(dir.path(), server.addr));
+    let results = dir.path().join("results");
+    let r1 = dir.path().join("r1");
+    let (code, out, err) =
+        wabench(&["run", &p, "--quiet", "--out", &s(&r1), "--results", &s(&results), "--save-baseline", "main"]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    let saved = results.join("baselines/main");
+    assert!(out.contains("baseline \"main\" saved") && saved.join("run.json").is_file(), "{out}");
+    assert!(saved.join("t.hlog").is_file() && saved.join("timeline.csv").is_file());
+    // The same run against its baseline: identical, every gate passes.
+    let (code, out, err) = wabench(&[
+        "compare",
+        "--baseline",
+        "main",
+        "--results",
+        &s(&results),
+        &s(&r1),
+        "--fail-if",
+        "p99 > 1.01",
+        "--json",
+        "-",
+    ]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    let doc: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert!(doc["baseline"]["origin"].as_str().unwrap().contains("main"), "{doc}");
+    assert_eq!(gate(&doc, "p99")["verdict"], "pass");
+    assert!(r1.join("compare.html").exists(), "the page goes beside the run, not into the baseline");
+    // Saving the name again replaces it and says so; an unknown name is an error naming what exists.
+    let r2 = dir.path().join("r2");
+    let (code, out, _) =
+        wabench(&["run", &p, "--quiet", "--out", &s(&r2), "--results", &s(&results), "--save-baseline", "main"]);
+    assert_eq!(code, 0);
+    assert!(out.contains("replaces the one saved from") && out.contains("r1"), "{out}");
+    let (code, _, err) = wabench(&["compare", "--baseline", "nope", "--results", &s(&results), &s(&r1)]);
+    assert_eq!(code, 1);
+    assert!(err.contains("no baseline \"nope\"") && err.contains("saved: main"), "{err}");
+    // A shard is a part of a run, not a baseline.
+    let (code, _, err) = wabench(&["run", &p, "--shard", "0/2", "--save-baseline", "main", "--results", &s(&results)]);
+    assert_eq!(code, 1);
+    assert!(err.contains("merge") && err.contains("--save-baseline"), "{err}");
+}
+
+#[test]
+fn results_are_never_overwritten_silently() {
+    let server = start(Behaviour::default());
+    let dir = tempfile::tempdir().unwrap();
+    let p = s(&loopback_profile(dir.path(), server.addr));
+    let out = dir.path().join("r");
+    let (code, _, err) = wabench(&["run", &p, "--quiet", "--out", &s(&out)]);
+    assert_eq!(code, 0, "{err}");
+    let first = std::fs::read_to_string(out.join("run.json")).unwrap();
+    let (code, _, err) = wabench(&["run", &p, "--quiet", "--out", &s(&out)]);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("already holds") && err.contains("--force") && err.contains(&s(&out)), "{err}");
+    assert_eq!(std::fs::read_to_string(out.join("run.json")).unwrap(), first, "the earlier run is intact");
+    let (code, _, err) = wabench(&["run", &p, "--quiet", "--out", &s(&out), "--force"]);
+    assert_eq!(code, 0, "{err}");
+    assert_ne!(std::fs::read_to_string(out.join("run.json")).unwrap(), first, "replaced when asked");
+
+    // merge --out and compare --out alike.
+    let root = tempfile::tempdir().unwrap();
+    let (a, b) = (fixture::folder(root.path(), "a", &base()), fixture::folder(root.path(), "b", &base()));
+    let merged = root.path().join("merged");
+    assert_eq!(wabench(&["merge", &s(&a), &s(&b), "--out", &s(&merged)]).0, 0);
+    let (code, _, err) = wabench(&["merge", &s(&a), &s(&b), "--out", &s(&merged)]);
+    assert!(code == 1 && err.contains("already holds"), "{err}");
+    assert_eq!(wabench(&["merge", &s(&a), &s(&b), "--out", &s(&merged), "--force"]).0, 0);
+    let (code, _, err) = wabench(&["merge", &s(&a), &s(&b), "--out", &s(&a)]);
+    assert!(code == 1 && err.contains("one of the folders being merged"), "{err}");
+    let cmp = root.path().join("cmp");
+    assert_eq!(wabench(&["compare", &s(&a), &s(&b), "--out", &s(&cmp)]).0, 0);
+    let (code, _, err) = wabench(&["compare", &s(&a), &s(&b), "--out", &s(&cmp)]);
+    assert!(code == 1 && err.contains("compare.html") && err.contains("--force"), "{err}");
+    assert_eq!(wabench(&["compare", &s(&a), &s(&b), "--out", &s(&cmp), "--force"]).0, 0);
+}
+
+#[test]
+fn summary_json_to_stdout_moves_the_table_to_stderr() {
+    let server = start(Behaviour::default());
+    let dir = tempfile::tempdir().unwrap();
+    let p = s(&loopback_profile(dir.path(), server.addr));
+    let (code, out, err) = wabench(&["run", &p, "--quiet", "--out", &s(&dir.path().join("r")), "--summary-json", "-"]);
+    assert_eq!(code, 0, "{err}");
+    let doc: serde_json::Value =
+        serde_json::from_str(&out).unwrap_or_else(|e| panic!("only JSON on stdout: {e}\n{out}"));
+    assert_eq!(doc["targets"][0]["sent"], 50);
+    assert!(err.contains("results:"), "the human summary is on stderr: {err}");
+    let (code, _, err) = wabench(&["run", &p, "--summary-json", "-", "--junit", "-"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("--summary-json and --junit"), "{err}");
+}
