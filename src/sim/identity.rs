@@ -11,8 +11,12 @@
 //! to a BSUID reaches the same simulated user (windows, pair limit, failing recipients) as one
 //! addressed to the number, while another portfolio's BSUID resolves to nobody.
 
-use super::config::IdentityConfig;
+use serde_json::{Map, Value};
+
+use super::config::{Flavor, IdentityConfig};
+use super::message::{Check, invalid, missing};
 use super::model::{hash_bytes, mix64};
+use crate::spec::recipients::is_bsuid;
 use crate::webhook::UserIdentity;
 
 /// Salts separating BSUIDs, parent BSUIDs and usernames from the simulator's other seeded choices.
@@ -70,6 +74,34 @@ impl Identities {
         let key = if parent { self.seed ^ PARENT_SALT } else { self.seed ^ BSUID_SALT };
         let digits = unbsuid(key, id, parent)?;
         (id.get(..2) == Some(iso_country(&digits))).then_some(digits)
+    }
+}
+
+/// Who a message goes to: `to` (a phone number, or a group id), or on Cloud since 2026 a
+/// business-scoped user ID in `recipient`; when both are given `to` takes precedence (Meta,
+/// "Business-scoped user IDs",
+/// <https://developers.facebook.com/documentation/business-messaging/whatsapp/business-scoped-user-ids>).
+/// True in the second place when it is the BSUID.
+pub(super) fn addressee(obj: &Map<String, Value>, flavor: Flavor, group: bool) -> Check<(&str, bool)> {
+    let to = match obj.get("to") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(s)) => Some(s.as_str()),
+        Some(_) => return Err(invalid("to", "must be a string")),
+    };
+    let recipient = match obj.get("recipient") {
+        Some(Value::String(s)) if flavor == Flavor::Cloud && !group => Some(s.as_str()),
+        None | Some(Value::Null) => None,
+        Some(_) if flavor == Flavor::Cloud && !group => return Err(invalid("recipient", "must be a string")),
+        Some(_) => None,
+    };
+    match (to, recipient) {
+        (Some(t), _) => Ok((t, false)),
+        (None, Some(r)) if is_bsuid(r) => Ok((r, true)),
+        (None, Some(_)) => Err(invalid(
+            "recipient",
+            "is not a business-scoped user ID (two capital letters, a dot, letters or digits)",
+        )),
+        (None, None) => Err(missing("to")),
     }
 }
 

@@ -298,6 +298,16 @@ fn the_cloud_driver_sends_to_bsuids_from_a_recipients_file() {
     assert_eq!(d.identities.statuses_without_phone, d.statuses.sent + d.statuses.delivered);
     assert_eq!(d.identities.statuses_with_username, d.statuses.delivered);
     assert!(d.statuses.delivered >= 40);
+    // The summary names them; `validate` counts the BSUIDs among the recipients.
+    let mut summary = Vec::new();
+    wabench::report::summary::write(&f.run, &mut summary).unwrap();
+    let summary = String::from_utf8(summary).unwrap();
+    let line = summary.lines().find(|l| l.contains("statuses / inbound without phone")).expect("identity row");
+    assert!(line.contains(&format!("{} / 0", d.identities.statuses_without_phone)), "{line}");
+    let profile = dir.path().join("profile.toml");
+    let (code, out, err) = common::wabench(&["validate", profile.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("recipients: 40 (40 business-scoped user IDs"), "{out}");
 }
 
 #[test]
