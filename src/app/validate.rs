@@ -94,7 +94,12 @@ pub fn plan_text(loaded: &Loaded) -> String {
                 .collect::<Vec<_>>()
                 .join(", ")
         );
-        let _ = writeln!(s, "recipients: {}", loaded.recipients.len());
+        let r = &loaded.recipients;
+        match r.bsuids() {
+            0 => writeln!(s, "recipients: {}", r.len()),
+            n => writeln!(s, "recipients: {} ({n} business-scoped user IDs, sent in `recipient`)", r.len()),
+        }
+        .ok();
     }
     for w in warnings(loaded) {
         let _ = writeln!(s, "  warning: {w}");

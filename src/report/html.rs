@@ -248,6 +248,15 @@ fn delivery_rows(out: &mut String, targets: &[TargetResult]) {
     row(out, "duplicates / out of order", cells(&|d| format!("{} / {}", d.duplicates, d.out_of_order)));
     row(out, "delivered and failed", cells(&|d| d.delivered_and_failed.to_string()));
     row(out, "inbound user messages", cells(&|d| d.inbound_messages.to_string()));
+    // Users known by their business-scoped user ID alone (2026 usernames).
+    let ids = |d: &DeliveryStats| d.identities.statuses_without_phone + d.identities.inbound_without_phone;
+    if targets.iter().any(|t| t.delivery.as_ref().is_some_and(|d| ids(d) > 0)) {
+        row(
+            out,
+            "without phone number (statuses / inbound)",
+            cells(&|d| format!("{} / {}", d.identities.statuses_without_phone, d.identities.inbound_without_phone)),
+        );
+    }
 }
 
 /// Every outcome key (sorted, "ok" first) with its count per target.

@@ -61,6 +61,16 @@ pub fn write(run: &Run, out: &mut impl Write) -> io::Result<()> {
         if run.targets.iter().any(|t| t.delivery.as_ref().is_some_and(|d| d.inbound_messages > 0)) {
             row("inbound messages", &d(|s| s.inbound_messages.to_string()));
         }
+        // Users known by their business-scoped user ID alone (2026 usernames).
+        let phoneless = |d: &crate::results::DeliveryStats| {
+            d.identities.statuses_without_phone + d.identities.inbound_without_phone > 0
+        };
+        if run.targets.iter().any(|t| t.delivery.as_ref().is_some_and(phoneless)) {
+            row(
+                "statuses / inbound without phone",
+                &d(|s| format!("{} / {}", s.identities.statuses_without_phone, s.identities.inbound_without_phone)),
+            );
+        }
     }
     let targets: Vec<&crate::results::TargetResult> = run.targets.iter().collect();
     let failures = super::failures::rows(&targets);

@@ -77,6 +77,38 @@ pub struct KindCounts {
     pub other: u64,
 }
 
+/// How the users of received webhooks were identified (Meta's 2026 business-scoped user IDs and
+/// usernames: a user who adopted a username may come with a BSUID and no phone number).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct IdentityCounts {
+    /// Status objects whose user was named by a BSUID (`recipient_user_id`, or `user_id` in the
+    /// webhook's `contacts`).
+    pub statuses_with_user_id: u64,
+    /// Status objects with no phone number for their user (no `recipient_id`, no `wa_id`): a user
+    /// who adopted a username, messaged by BSUID.
+    pub statuses_without_phone: u64,
+    /// Status objects whose contact carried `profile.username`.
+    pub statuses_with_username: u64,
+    /// Inbound user messages without the sender's phone number (no `from`): username users.
+    pub inbound_without_phone: u64,
+}
+
+impl IdentityCounts {
+    /// True when no webhook carried any of it (pre-2026 shapes, or no webhooks).
+    pub fn is_empty(&self) -> bool {
+        *self == IdentityCounts::default()
+    }
+
+    /// Adds another count.
+    pub fn add(&mut self, o: &IdentityCounts) {
+        self.statuses_with_user_id += o.statuses_with_user_id;
+        self.statuses_without_phone += o.statuses_without_phone;
+        self.statuses_with_username += o.statuses_with_username;
+        self.inbound_without_phone += o.inbound_without_phone;
+    }
+}
+
 /// Summary of the four delivery latencies, in microseconds.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct LatencySummary {
@@ -107,6 +139,9 @@ pub struct DeliveryStats {
     /// service windows).
     #[serde(default)]
     pub inbound_messages: u64,
+    /// How the webhooks identified their users (BSUIDs, usernames); absent when none did.
+    #[serde(default, skip_serializing_if = "IdentityCounts::is_empty")]
+    pub identities: IdentityCounts,
     /// Accepted messages whose first final status was delivered/read/played.
     pub messages_delivered: u64,
     /// Accepted messages whose first final status was failed.

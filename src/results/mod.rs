@@ -24,7 +24,7 @@ pub(crate) mod recover;
 pub(crate) mod summary;
 pub mod timeline;
 
-pub use delivery::{DeliveryHistograms, DeliveryStats, KindCounts, LatencySummary};
+pub use delivery::{DeliveryHistograms, DeliveryStats, IdentityCounts, KindCounts, LatencySummary};
 pub use error::ResultsError;
 pub use failures::CodeFailures;
 pub use files::{RUN_JSON, claim_folder, delivery_hlog_name, hlog_name, partial, run_dir, totals_name};

@@ -11,6 +11,15 @@
 //! (<https://developers.facebook.com/docs/whatsapp/cloud-api/support/error-codes>; the status
 //! webhook carries them in `errors[]`,
 //! <https://developers.facebook.com/docs/whatsapp/cloud-api/webhooks/components#statuses-object>).
+//!
+//! Since 2026 a send may address a business-scoped user ID in `recipient` (Meta, "Business-scoped
+//! user IDs",
+//! <https://developers.facebook.com/documentation/business-messaging/whatsapp/business-scoped-user-ids>):
+//! the simulator resolves its own BSUIDs to the user behind them, so limits, windows and failing
+//! recipients apply as to the number; the success body's contact is then `{"input": <BSUID>,
+//! "user_id": <BSUID>}` without `wa_id`. A BSUID this business portfolio never issued is accepted
+//! and fails as undeliverable (131026) in a webhook, as a number that is not on WhatsApp does
+//! (model: Meta documents no dedicated code for it).
 
 use http::{Method, Request, StatusCode};
 use hyper::body::Incoming;
@@ -262,6 +271,12 @@ async fn handle_inner(st: &State, req: Request<Incoming>, ctx: Ctx) -> Result<Re
     };
     let obj = message::parse_json(&body).map_err(problem)?;
     let parsed = message::validate(&obj, st.cfg.flavor).map_err(problem)?;
+    if matches!(&parsed, Parsed::Send(m) if m.by_bsuid) && !st.identities.enabled() {
+        return Err(problem(Problem::Unsupported(
+            "The parameter recipient is not supported: business-scoped user IDs are off (simulator.identity.bsuid = false)."
+                .into(),
+        )));
+    }
     let cs = &st.cloud;
     let mut limiter = cs.throughput.as_ref();
     let mut limit_mps = st.cfg.cloud.throughput_mps;
@@ -298,8 +313,25 @@ async fn handle_inner(st: &State, req: Request<Incoming>, ctx: Ctx) -> Result<Re
         }
         Parsed::Send(m) => m,
     };
+    accept(st, msg, ctx, phone_key, hook_phone)
+}
+
+/// A valid send within the throughput limit: the pair limit (131056), then accepted, with the code
+/// it will fail with later if any.
+fn accept(
+    st: &State,
+    msg: message::Outgoing,
+    ctx: Ctx,
+    phone_key: u64,
+    hook_phone: Option<String>,
+) -> Result<Reply, CloudError> {
+    let cs = &st.cloud;
+    // The number behind a BSUID; a BSUID this portfolio never issued stays itself (it fails later).
+    let resolved = if msg.by_bsuid { st.identities.resolve(&msg.to) } else { None };
+    let known = !msg.by_bsuid || resolved.is_some();
+    let digits: &str = resolved.as_deref().unwrap_or(&msg.digits);
     if let Some(p) = &cs.pair
-        && !p.admit(hash_bytes(phone_key, msg.digits.as_bytes()), st.elapsed())
+        && !p.admit(hash_bytes(phone_key, digits.as_bytes()), st.elapsed())
     {
         return Err(CloudError::new(
             cs.throttle_status,
@@ -309,17 +341,24 @@ async fn handle_inner(st: &State, req: Request<Incoming>, ctx: Ctx) -> Result<Re
         ));
     }
     let template = msg.is_template();
-    let verdict = match st.recipients.verdict(&msg.digits, template) {
-        RecipientVerdict::Ok => None,
-        RecipientVerdict::Sanctioned(_) | RecipientVerdict::Undeliverable(_) => Some(131026),
-        RecipientVerdict::MarketingLimit => Some(131049),
+    let verdict = match known.then(|| st.recipients.verdict(digits, template)) {
+        None => Some(131026),
+        Some(RecipientVerdict::Ok) => None,
+        Some(RecipientVerdict::Sanctioned(_) | RecipientVerdict::Undeliverable(_)) => Some(131026),
+        Some(RecipientVerdict::MarketingLimit) => Some(131049),
     };
-    let failure = st.failure_after_accept(verdict, &msg.digits, template, 131047);
-    let id = message_id(st.cfg.seed, ctx.seq, &msg.digits);
+    let failure = st.failure_after_accept(verdict, digits, template, 131047);
+    // Meta's ids encode the recipient: for a message sent to a BSUID, the BSUID (not the number).
+    let id = message_id(st.cfg.seed, ctx.seq, if msg.by_bsuid { &msg.to } else { digits });
     let outcome = failure.map_or(Outcome::Accepted, Outcome::AcceptedFailing);
-    let mut reply = Reply::new(StatusCode::OK, success_body(&msg.to, &msg.digits, &id), outcome);
+    let wa_id = (!msg.by_bsuid).then_some(digits);
+    let mut reply = Reply::new(StatusCode::OK, success_body(&msg.to, wa_id, &id), outcome);
     if let Some(phone_number_id) = hook_phone {
-        reply.accepted = Some(Accepted { id, recipient: msg.digits, phone_number_id, template, failure });
+        let mut a = Accepted::to_phone(id, digits.to_string(), phone_number_id, template, failure);
+        // Group statuses name the group, not a user.
+        a.user = if known && !msg.group { st.identities.of(digits) } else { None };
+        a.recipient_user_id = msg.by_bsuid.then(|| msg.to.clone());
+        reply.accepted = Some(a);
     }
     Ok(reply)
 }
@@ -336,14 +375,24 @@ pub fn message_id(seed: u64, seq: u64, digits: &str) -> String {
     id
 }
 
-/// `{"messaging_product":"whatsapp","contacts":[...],"messages":[...]}`.
-fn success_body(to: &str, digits: &str, id: &str) -> Vec<u8> {
-    let mut out = Vec::with_capacity(160 + to.len() + id.len());
+/// `{"messaging_product":"whatsapp","contacts":[...],"messages":[...]}`. The contact has the
+/// `wa_id` of a message sent to a number (or group), and the `user_id` (the BSUID as given) of one
+/// sent to a BSUID (Meta, "Business-scoped user IDs").
+fn success_body(to: &str, wa_id: Option<&str>, id: &str) -> Vec<u8> {
+    let mut out = Vec::with_capacity(160 + 2 * to.len() + id.len());
     out.extend_from_slice(br#"{"messaging_product":"whatsapp","contacts":[{"input":"#);
-    // `to` was validated as a phone number or group id; serialize it escaped all the same.
+    // `to` was validated as a phone number, group id or BSUID; serialize it escaped all the same.
     let _ = serde_json::to_writer(&mut out, to);
-    out.extend_from_slice(br#","wa_id":"#);
-    let _ = serde_json::to_writer(&mut out, digits);
+    match wa_id {
+        Some(digits) => {
+            out.extend_from_slice(br#","wa_id":"#);
+            let _ = serde_json::to_writer(&mut out, digits);
+        }
+        None => {
+            out.extend_from_slice(br#","user_id":"#);
+            let _ = serde_json::to_writer(&mut out, to);
+        }
+    }
     out.extend_from_slice(br#"}],"messages":[{"id":"#);
     let _ = serde_json::to_writer(&mut out, id);
     out.extend_from_slice(br#","message_status":"accepted"}]}"#);
@@ -368,10 +417,14 @@ mod tests {
     fn success_body_is_valid_json_with_spec_fields() {
         let id = message_id(1, 7, "15551234567");
         let v: serde_json::Value =
-            serde_json::from_slice(&success_body("+1 555 123 4567", "15551234567", &id)).unwrap();
+            serde_json::from_slice(&success_body("+1 555 123 4567", Some("15551234567"), &id)).unwrap();
         assert_eq!(v["messaging_product"], "whatsapp");
         assert_eq!(v["contacts"][0]["input"], "+1 555 123 4567");
         assert_eq!(v["contacts"][0]["wa_id"], "15551234567");
+        assert!(v["contacts"][0].get("user_id").is_none());
+        let b = "US.13491208655302741918";
+        let v: serde_json::Value = serde_json::from_slice(&success_body(b, None, &id)).unwrap();
+        assert_eq!(v["contacts"][0], serde_json::json!({"input": b, "user_id": b}));
         assert_eq!(v["messages"][0]["message_status"], "accepted");
         assert!(v["messages"][0]["id"].as_str().unwrap().starts_with("wamid."));
     }

@@ -5,6 +5,7 @@ use serde_json::{Map, Value};
 
 use super::config::Flavor;
 use super::model::phone_digits;
+use crate::spec::recipients::is_bsuid;
 
 /// Longest text body (characters).
 pub const MAX_TEXT: usize = 4096;
@@ -33,17 +34,21 @@ impl Problem {
     }
 }
 
-type Check<T> = Result<T, Problem>;
+pub(super) type Check<T> = Result<T, Problem>;
 
 /// A message to send, as validated.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Outgoing {
-    /// `to` exactly as given.
+    /// `to` exactly as given, or the business-scoped user ID of `recipient`.
     pub to: String,
-    /// Digits of `to` (the WhatsApp id of an individual), or the group id.
+    /// Digits of `to` (the WhatsApp id of an individual), the group id, or the BSUID as given.
     pub digits: String,
     /// The message type (`text`, `template`, ...).
     pub kind: &'static str,
+    /// Addressed to a business-scoped user ID (`recipient`, Cloud, 2026) rather than a number.
+    pub by_bsuid: bool,
+    /// Addressed to a group (`recipient_type = "group"`).
+    pub group: bool,
 }
 
 impl Outgoing {
@@ -122,12 +127,10 @@ pub fn validate(obj: &Map<String, Value>, flavor: Flavor) -> Check<Parsed> {
             return Err(invalid("recipient_type", "must be \"individual\" or \"group\""));
         }
     };
-    let to = match obj.get("to") {
-        None | Some(Value::Null) => return Err(missing("to")),
-        Some(Value::String(s)) => s.as_str(),
-        Some(_) => return Err(invalid("to", "must be a string")),
-    };
-    let digits = if group {
+    let (to, by_bsuid) = super::identity::addressee(obj, flavor, group)?;
+    let digits = if by_bsuid {
+        to.to_string()
+    } else if group {
         // A group id is an opaque token of letters, digits and `-_.=` (base64-like): anything else —
         // control characters, quotes, spaces — is refused, so it can never break a JSON answer.
         let id_char = |c: char| c.is_ascii_alphanumeric() || "-_.=".contains(c);
@@ -136,7 +139,10 @@ pub fn validate(obj: &Map<String, Value>, flavor: Flavor) -> Check<Parsed> {
         }
         to.to_string()
     } else {
-        phone_digits(to).ok_or_else(|| invalid("to", "is not a valid phone number"))?
+        phone_digits(to).ok_or_else(|| match is_bsuid(to.trim()) {
+            true => invalid("to", "is not a valid phone number (a business-scoped user ID goes in `recipient`)"),
+            false => invalid("to", "is not a valid phone number"),
+        })?
     };
     let kind = match obj.get("type") {
         // Without `type` the message is text, unless the body carries exactly one other content
@@ -169,14 +175,14 @@ pub fn validate(obj: &Map<String, Value>, flavor: Flavor) -> Check<Parsed> {
         "location" => location(content)?,
         _ => contacts(content)?,
     }
-    Ok(Parsed::Send(Outgoing { to: to.to_string(), digits, kind }))
+    Ok(Parsed::Send(Outgoing { to: to.to_string(), digits, kind, by_bsuid, group }))
 }
 
-fn missing(name: &str) -> Problem {
+pub(super) fn missing(name: &str) -> Problem {
     Problem::Missing(format!("The parameter {name} is required."))
 }
 
-fn invalid(name: &str, what: &str) -> Problem {
+pub(super) fn invalid(name: &str, what: &str) -> Problem {
     Problem::Invalid(format!("The parameter {name} {what}."))
 }
 
@@ -482,8 +488,32 @@ mod tests {
         let p = cloud(json!({"messaging_product":"whatsapp","to":"+1 650 555 1234","text":{"body":"hi"}})).unwrap();
         assert_eq!(
             p,
-            Parsed::Send(Outgoing { to: "+1 650 555 1234".into(), digits: "16505551234".into(), kind: "text" })
+            Parsed::Send(Outgoing {
+                to: "+1 650 555 1234".into(),
+                digits: "16505551234".into(),
+                kind: "text",
+                by_bsuid: false,
+                group: false
+            })
         );
+    }
+
+    #[test]
+    fn a_bsuid_goes_in_recipient_and_to_wins() {
+        let b = "US.13491208655302741918";
+        let p = cloud(json!({"messaging_product":"whatsapp","recipient":b,"text":{"body":"hi"}})).unwrap();
+        let want = Outgoing { to: b.into(), digits: b.into(), kind: "text", by_bsuid: true, group: false };
+        assert_eq!(p, Parsed::Send(want));
+        let both = cloud(json!({"messaging_product":"whatsapp","to":"15551234567","recipient":b,"text":{"body":"x"}}));
+        assert!(matches!(both, Ok(Parsed::Send(Outgoing { by_bsuid: false, .. }))), "{both:?}");
+        let in_to = cloud(json!({"messaging_product":"whatsapp","to":b,"text":{"body":"x"}})).unwrap_err();
+        assert!(in_to.details().contains("goes in `recipient`"), "{in_to:?}");
+        for bad in [json!("US-1"), json!(""), json!(5)] {
+            let e = cloud(json!({"messaging_product":"whatsapp","recipient":bad,"text":{"body":"x"}})).unwrap_err();
+            assert!(matches!(e, Problem::Invalid(ref d) if d.contains("recipient")), "{e:?}");
+        }
+        let onprem = check(json!({"recipient":b,"type":"text","text":{"body":"x"}}), Flavor::OnPrem);
+        assert!(matches!(onprem, Err(Problem::Missing(_))), "on-prem has no BSUIDs: {onprem:?}");
     }
 
     #[test]

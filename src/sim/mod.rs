@@ -8,6 +8,7 @@ pub(crate) mod cloud;
 pub use crate::spec::sim as config;
 pub(crate) mod deployment;
 pub mod hooks;
+pub mod identity;
 pub(crate) mod message;
 pub(crate) mod model;
 pub(crate) mod onprem;
@@ -39,6 +40,7 @@ use tokio::time::Instant;
 
 pub use config::{ConfigError, Flavor, SimConfig};
 
+use crate::spec::recipients::is_bsuid;
 use model::{LatencyModel, Recipients, request_key};
 
 /// Response header carrying the simulated service latency in microseconds (excluding network).
@@ -248,6 +250,8 @@ pub(crate) struct State {
     pub conversations: window::Conversations,
     /// Status webhook sender, when a callback URL is configured.
     pub hooks: Option<hooks::Hooks>,
+    /// The users' business-scoped user IDs and usernames (Cloud, 2026).
+    pub identities: identity::Identities,
 }
 
 impl State {
@@ -294,7 +298,12 @@ impl State {
             model::base64url(&model::mix64(self.cfg.seed ^ 0x1B0D ^ k).to_be_bytes(), &mut id);
             let timestamp = chrono::Utc::now().timestamp();
             let body = "Hello, I have a question about my order".to_string();
-            h.inbound(crate::webhook::InboundMessage { from: from.to_string(), id, timestamp, body }, phone);
+            // The On-Premises API predates BSUIDs: its users are known by number only.
+            let user = match self.cfg.flavor {
+                Flavor::Cloud => self.identities.of(from),
+                Flavor::OnPrem => None,
+            };
+            h.inbound(crate::webhook::InboundMessage { from: from.to_string(), id, timestamp, body, user }, phone);
         }
     }
 
@@ -353,6 +362,7 @@ impl Sim {
                 cfg.seed,
             ),
             hooks: hooks::Hooks::new(&cfg)?,
+            identities: identity::Identities::new(&cfg.identity, cfg.seed),
             cfg,
         };
         Ok(Sim { state: Arc::new(state) })
@@ -421,7 +431,16 @@ const INBOUND_SALT: u64 = 0x1B0D_5EED_0000_0001;
 /// user chosen by a hash of the seed and `k`; at most `max_messages`.
 async fn inbound_loop(state: Arc<State>) {
     let cfg = &state.cfg.inbound;
-    let users = cfg.users_or_default();
+    // Recipients given as BSUIDs write as the users behind them; BSUIDs of no user of this
+    // portfolio cannot write.
+    let users: Vec<String> = cfg
+        .users_or_default()
+        .into_iter()
+        .filter_map(|u| if is_bsuid(&u) { state.identities.resolve(&u) } else { Some(u) })
+        .collect();
+    if users.is_empty() {
+        return;
+    }
     for k in 0..cfg.max_messages {
         let at = Duration::try_from_secs_f64((k + 1) as f64 / cfg.rate).unwrap_or(Duration::MAX);
         let Some(due) = state.started.checked_add(at) else { return };

@@ -219,7 +219,7 @@ async fn send(st: &State, req: Request<Incoming>, ctx: Ctx) -> Result<Reply, OnP
     reply.queue_delay = queue_delay;
     if st.hooks.is_some() {
         let phone_number_id = String::new();
-        reply.accepted = Some(Accepted { id, recipient: msg.digits, phone_number_id, template, failure });
+        reply.accepted = Some(Accepted::to_phone(id, msg.digits, phone_number_id, template, failure));
     }
     Ok(reply)
 }

@@ -316,11 +316,32 @@ pub fn load_with(path: &Path, sets: &[overrides::Override]) -> Result<Loaded, Pr
     }
     let recipients = if profile.targets.iter().any(|t| t.kind != TargetKind::Http) {
         let base = path.parent().unwrap_or(Path::new("."));
-        recipients::Recipients::load(&profile.recipients, base).map_err(|(f, r)| err(path, f, r))?
+        let r = recipients::Recipients::load(&profile.recipients, base).map_err(|(f, r)| err(path, f, r))?;
+        onprem_has_no_bsuids(path, &profile, &r)?;
+        r
     } else {
         recipients::Recipients::generate("1", 1)
     };
     Ok(Loaded { path: path.to_path_buf(), profile, bodies, recipients: std::sync::Arc::new(recipients) })
+}
+
+/// The On-Premises API was sunset (2025-10-23) before Meta introduced business-scoped user IDs
+/// (2026): it addresses users by phone number only, so an on-prem target cannot send to a BSUID.
+fn onprem_has_no_bsuids(path: &Path, profile: &Profile, r: &recipients::Recipients) -> Result<(), ProfileError> {
+    let n = r.bsuids();
+    match profile.targets.iter().find(|t| t.kind == TargetKind::OnPrem) {
+        Some(t) if n > 0 => Err(err(
+            path,
+            "recipients.file",
+            format!(
+                "holds {n} business-scoped user IDs, but target {:?} is On-Premises, whose API addresses \
+                 users by phone number only (BSUIDs came in 2026, after its sunset): use phone numbers, \
+                 or send to BSUIDs from Cloud targets only",
+                t.name
+            ),
+        )),
+        _ => Ok(()),
+    }
 }
 
 /// Parse and validate profile text; `path` is only used in error messages.

@@ -1,6 +1,11 @@
 //! Recipients: read from a CSV file (numbers checked, bad ones reported with their line) or generated
 //! for a country code, then rotated round-robin so each recipient gets as few messages as the rate
 //! allows (the pair rate limit is one message per 6 s per recipient).
+//!
+//! A file may also hold business-scoped user IDs (BSUIDs, e.g. `US.13491208655302741918`): since
+//! 2026 Meta identifies users by them, users who adopted a username may be known by nothing else,
+//! and the Cloud API sends to one given in `recipient` (Meta, "Business-scoped user IDs",
+//! <https://developers.facebook.com/documentation/business-messaging/whatsapp/business-scoped-user-ids>).
 
 use std::path::{Path, PathBuf};
 
@@ -17,7 +22,8 @@ pub const PAIR_LIMIT_SECS: f64 = 6.0;
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct RecipientsSpec {
-    /// CSV file of numbers (first column; a header row is allowed), relative to the profile.
+    /// CSV file of phone numbers or BSUIDs (first column; a header row is allowed), relative to
+    /// the profile.
     #[serde(default)]
     pub file: Option<PathBuf>,
     /// Generate `count` numbers with this country calling code (digits, no '+').
@@ -39,9 +45,46 @@ pub struct Recipients {
     numbers: Vec<String>,
 }
 
-/// Digits of a phone number written with optional '+', spaces, dashes, dots or parentheses.
+/// Country codes (ISO 3166 alpha-2) of the sanctioned regions, as a BSUID's prefix names them.
+pub const SANCTIONED_ISO: [&str; 4] = ["CU", "IR", "KP", "SY"];
+
+/// Longest alphanumeric part of a BSUID. Meta gives no length; partners document "up to 128
+/// alphanumeric characters" (Webex Connect, "WhatsApp Usernames and Business-Scoped User IDs",
+/// <https://help.webexconnect.io/docs/whatsapp-usernames-and-business-scoped-user-ids-bsuid-cce>).
+pub const MAX_BSUID_ID: usize = 128;
+
+/// True when `s` has the form of a BSUID: the user's ISO 3166 alpha-2 country code (two capital
+/// letters), a dot, for a parent BSUID `ENT.`, then 1 to [`MAX_BSUID_ID`] letters or digits (Meta,
+/// "Business-scoped user IDs": `US.13491208655302741918`, parent `US.ENT.…`).
+pub fn is_bsuid(s: &str) -> bool {
+    let b = s.as_bytes();
+    if b.len() < 4 || !b[0].is_ascii_uppercase() || !b[1].is_ascii_uppercase() || b[2] != b'.' {
+        return false;
+    }
+    let rest = s[3..].strip_prefix("ENT.").unwrap_or(&s[3..]);
+    (1..=MAX_BSUID_ID).contains(&rest.len()) && rest.bytes().all(|c| c.is_ascii_alphanumeric())
+}
+
+/// True for a parent BSUID (`CC.ENT.…`).
+pub fn is_parent_bsuid(s: &str) -> bool {
+    is_bsuid(s) && s[3..].starts_with("ENT.") && s.len() > 7
+}
+
+/// A recipient as the APIs take it: the digits of a phone number written with optional '+',
+/// spaces, dashes, dots or parentheses, or a business-scoped user ID kept exactly as written.
 pub fn normalize(raw: &str) -> Result<String, String> {
     let s = raw.trim();
+    if s.starts_with(|c: char| c.is_ascii_alphabetic()) {
+        return if is_bsuid(s) {
+            Ok(s.to_string())
+        } else {
+            Err(format!(
+                "{raw:?} is neither a phone number nor a business-scoped user ID (a BSUID is the \
+                 user's two-letter country code in capitals, a dot, and up to {MAX_BSUID_ID} letters \
+                 or digits, e.g. US.13491208655302741918; a parent BSUID has ENT. after the dot)"
+            ))
+        };
+    }
     let mut digits = String::with_capacity(s.len());
     for (i, c) in s.chars().enumerate() {
         match c {
@@ -96,7 +139,7 @@ impl Recipients {
         Recipients { numbers }
     }
 
-    /// Parse CSV text: numbers in the first column; a first line that is not a number is a header.
+    /// Parse CSV text: numbers or BSUIDs in the first column; a first line without a digit is a header.
     /// All bad lines are reported (up to 10), each with its line number.
     pub fn parse_csv(text: &str) -> Result<Recipients, String> {
         let mut numbers = Vec::new();
@@ -118,7 +161,7 @@ impl Recipients {
             return Err(format!("{}{more}", bad.join("; ")));
         }
         if numbers.is_empty() {
-            return Err("holds no phone numbers".into());
+            return Err("holds no phone numbers or business-scoped user IDs".into());
         }
         Ok(Recipients { numbers })
     }
@@ -136,9 +179,18 @@ impl Recipients {
         &self.numbers[(n % self.numbers.len() as u64) as usize]
     }
 
-    /// How many numbers are in sanctioned regions (they will be rejected by the API).
+    /// How many recipients are in sanctioned regions (they will be rejected by the API): numbers
+    /// by calling code, BSUIDs by their country prefix.
     pub fn sanctioned(&self) -> usize {
-        self.numbers.iter().filter(|n| SANCTIONED.iter().any(|cc| n.starts_with(cc))).count()
+        let hit = |n: &String| {
+            if is_bsuid(n) { SANCTIONED_ISO.contains(&&n[..2]) } else { SANCTIONED.iter().any(|cc| n.starts_with(cc)) }
+        };
+        self.numbers.iter().filter(|n| hit(n)).count()
+    }
+
+    /// How many recipients are business-scoped user IDs rather than phone numbers.
+    pub fn bsuids(&self) -> usize {
+        self.numbers.iter().filter(|n| is_bsuid(n)).count()
     }
 
     /// Warnings to print before a run at `peak_rate` messages/s.
@@ -174,6 +226,22 @@ mod tests {
         assert_eq!(normalize("+1 (555) 123-4567").unwrap(), "15551234567");
         assert!(normalize("12345").unwrap_err().contains("8 to 15 digits"));
         assert!(normalize("+1555abc4567").unwrap_err().contains("unexpected 'a'"));
+    }
+
+    #[test]
+    fn accepts_bsuids_and_explains_bad_ones() {
+        assert_eq!(normalize(" US.13491208655302741918 ").unwrap(), "US.13491208655302741918");
+        assert_eq!(normalize("US.ENT.11815799212886844830").unwrap(), "US.ENT.11815799212886844830");
+        assert!(is_parent_bsuid("US.ENT.1") && !is_parent_bsuid("US.ENT") && !is_parent_bsuid("US.1"));
+        for bad in ["us.1349", "USA.1349", "US.", "US.13-49", "US.ENT.", &format!("US.{}", "1".repeat(129))] {
+            let e = normalize(bad).unwrap_err();
+            assert!(e.contains("neither a phone number nor a business-scoped user ID"), "{bad}: {e}");
+        }
+        let r = Recipients::parse_csv("id\nUS.13491208655302741918\n+15551230002\nCU.99\n").unwrap();
+        assert_eq!((r.len(), r.bsuids(), r.sanctioned()), (3, 2, 1));
+        assert_eq!(r.get(0), "US.13491208655302741918");
+        let err = Recipients::parse_csv("id\nUS.1\nUS-1\n").unwrap_err();
+        assert!(err.contains("line 3") && err.contains("business-scoped"), "{err}");
     }
 
     #[test]

@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 
 use super::model::{Status, StatusKind};
 use crate::results::Summary;
-use crate::results::delivery::{DeliveryHistograms, DeliveryStats, KindCounts, LatencySummary};
+use crate::results::delivery::{DeliveryHistograms, DeliveryStats, IdentityCounts, KindCounts, LatencySummary};
 
 /// Tracker limits.
 #[derive(Debug, Clone)]
@@ -269,6 +269,8 @@ struct Inner {
     shards: Box<[Mutex<Shard>]>,
     /// Inbound user messages received in `messages` webhooks.
     inbound: std::sync::atomic::AtomicU64,
+    /// How the webhooks identified their users (BSUIDs, usernames).
+    identities: Mutex<IdentityCounts>,
 }
 
 /// Thread-safe, cheaply clonable handle to the delivery accounting of one run.
@@ -306,7 +308,13 @@ impl Tracker {
                 })
             })
             .collect();
-        let inner = Inner { horizon: cfg.horizon.min(MAX_HORIZON), shard_cap, shards, inbound: Default::default() };
+        let inner = Inner {
+            horizon: cfg.horizon.min(MAX_HORIZON),
+            shard_cap,
+            shards,
+            inbound: Default::default(),
+            identities: Default::default(),
+        };
         Self { inner: Arc::new(inner) }
     }
 
@@ -377,6 +385,14 @@ impl Tracker {
     /// open customer service windows).
     pub fn inbound(&self, n: u64) {
         self.inner.inbound.fetch_add(n, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Records how one webhook identified its users (business-scoped user IDs, usernames). Only
+    /// counted: correlation stays by message id, whichever identifier a status carries.
+    pub fn identities(&self, counts: &IdentityCounts) {
+        if !counts.is_empty() {
+            self.inner.identities.lock().unwrap_or_else(|p| p.into_inner()).add(counts);
+        }
     }
 
     /// Records a status webhook received at `received_at`.
@@ -479,7 +495,9 @@ impl Tracker {
             hist.add(&shard.hist);
         }
         let inbound = self.inner.inbound.load(std::sync::atomic::Ordering::Relaxed);
-        stats_from(total, hist, tracked, inbound)
+        let mut stats = stats_from(total, hist, tracked, inbound);
+        stats.identities = self.inner.identities.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        stats
     }
 }
 
@@ -498,6 +516,7 @@ fn stats_from(c: Counts, hist: DeliveryHistograms, tracked: u64, inbound: u64) -
         failed_by_code: c.failed_by_code.into_iter().collect(),
         messages_failed_by_code: c.messages_failed_by_code.into_iter().collect(),
         inbound_messages: inbound,
+        identities: IdentityCounts::default(),
         failed_without_code: c.failed_without_code,
         messages_delivered: c.messages_delivered,
         messages_failed: c.messages_failed,

@@ -6,9 +6,14 @@
 //!   (<https://developers.facebook.com/docs/whatsapp/cloud-api/webhooks/payload-examples#text-messages>).
 //! - On-Premises API: top-level `{"contacts":[…],"messages":[…]}` with the same message fields
 //!   (<https://developers.facebook.com/docs/whatsapp/on-premises/webhooks/inbound>).
+//! - Since 2026 (Cloud): `contacts[].user_id` (the BSUID) and `messages[].from_user_id` always,
+//!   `parent_user_id` / `from_parent_user_id` where enabled, and for a user who adopted a username
+//!   `profile.username` while `wa_id` and `from` are omitted (Meta, "Business-scoped user IDs",
+//!   <https://developers.facebook.com/documentation/business-messaging/whatsapp/business-scoped-user-ids>).
 
 use serde_json::{Value, json};
 
+use super::identity::UserIdentity;
 use super::model::CLOUD_OBJECT;
 
 /// One text message a user sent to the business.
@@ -21,20 +26,55 @@ pub struct InboundMessage {
     /// Unix seconds.
     pub timestamp: i64,
     pub body: String,
+    /// The sender's BSUID, parent BSUID and username (Cloud, 2026); `None`: the older shapes.
+    pub user: Option<UserIdentity>,
+}
+
+impl InboundMessage {
+    /// True when the sender's phone number is withheld (a user who adopted a username).
+    pub fn phone_withheld(&self) -> bool {
+        self.user.as_ref().is_some_and(|u| u.username.is_some())
+    }
+}
+
+fn last4(s: &str) -> &str {
+    s.get(s.len().saturating_sub(4)..).unwrap_or("")
 }
 
 fn contact(m: &InboundMessage) -> Value {
-    json!({"profile": {"name": format!("User {}", &m.from[m.from.len().saturating_sub(4)..])}, "wa_id": m.from})
+    let Some(u) = &m.user else {
+        return json!({"profile": {"name": format!("User {}", last4(&m.from))}, "wa_id": m.from});
+    };
+    // A username user's display name must not give away the number either.
+    let name = format!("User {}", if m.phone_withheld() { last4(&u.user_id) } else { last4(&m.from) });
+    let mut c = json!({"profile": {"name": name}, "user_id": u.user_id});
+    if let Some(p) = &u.parent_user_id {
+        c["parent_user_id"] = json!(p);
+    }
+    match &u.username {
+        Some(username) => c["profile"]["username"] = json!(username),
+        None => c["wa_id"] = json!(m.from),
+    }
+    c
 }
 
 fn message(m: &InboundMessage) -> Value {
-    json!({
-        "from": m.from,
+    let mut v = json!({
         "id": m.id,
         "timestamp": m.timestamp.to_string(),
         "type": "text",
         "text": {"body": m.body},
-    })
+    });
+    if !m.phone_withheld() {
+        v["from"] = json!(m.from);
+    }
+    if let Some(u) = &m.user {
+        v["from_user_id"] = json!(u.user_id);
+        if let Some(p) = &u.parent_user_id {
+            v["from_parent_user_id"] = json!(p);
+        }
+    }
+    v
 }
 
 /// A Cloud `messages` webhook carrying one inbound message.
@@ -73,6 +113,7 @@ mod tests {
             id: "wamid.in1".into(),
             timestamp: 1_700_000_000,
             body: "hi".into(),
+            user: None,
         };
         let cloud = serde_json::to_vec(&cloud_inbound("1", "2", "3", &m)).unwrap();
         let n = parse_notification(&cloud).unwrap();
@@ -85,5 +126,38 @@ mod tests {
         let onprem = serde_json::to_vec(&onprem_inbound(&m)).unwrap();
         let n = parse_notification(&onprem).unwrap();
         assert_eq!((n.shape, n.statuses.len(), n.inbound_messages), (Shape::OnPrem, 0, 1));
+    }
+
+    #[test]
+    fn bsuid_and_username_users() {
+        let user = |username: Option<&str>| UserIdentity {
+            user_id: "US.13491208655302741918".into(),
+            parent_user_id: Some("US.ENT.11815799212886844830".into()),
+            username: username.map(Into::into),
+        };
+        let mut m = InboundMessage {
+            from: "15551230001".into(),
+            id: "wamid.in2".into(),
+            timestamp: 1_700_000_000,
+            body: "hi".into(),
+            user: Some(user(None)),
+        };
+        let v = cloud_inbound("1", "2", "3", &m);
+        let value = &v["entry"][0]["changes"][0]["value"];
+        assert_eq!(value["contacts"][0]["user_id"], "US.13491208655302741918");
+        assert_eq!(value["contacts"][0]["parent_user_id"], "US.ENT.11815799212886844830");
+        assert_eq!(value["contacts"][0]["wa_id"], "15551230001");
+        assert_eq!(value["messages"][0]["from"], "15551230001");
+        assert_eq!(value["messages"][0]["from_user_id"], "US.13491208655302741918");
+        assert!(value["contacts"][0]["profile"].get("username").is_none());
+        m.user = Some(user(Some("ann_42")));
+        let body = serde_json::to_vec(&cloud_inbound("1", "2", "3", &m)).unwrap();
+        let v: Value = serde_json::from_slice(&body).unwrap();
+        let value = &v["entry"][0]["changes"][0]["value"];
+        assert_eq!(value["contacts"][0]["profile"]["username"], "ann_42");
+        assert!(value["contacts"][0].get("wa_id").is_none() && value["messages"][0].get("from").is_none());
+        assert!(!value.to_string().contains("1230001"), "the number is nowhere: {value}");
+        let n = parse_notification(&body).unwrap();
+        assert_eq!((n.inbound_messages, n.identities.inbound_without_phone), (1, 1));
     }
 }

@@ -7,6 +7,7 @@
 //! [`Tracker::finish`] to obtain [`DeliveryStats`].
 
 pub(crate) mod correlate;
+pub mod identity;
 pub mod inbound;
 pub mod model;
 pub(crate) mod receiver;
@@ -15,9 +16,10 @@ pub(crate) mod signature;
 use std::ffi::OsString;
 use std::path::PathBuf;
 
-pub use crate::results::delivery::{DeliveryHistograms, DeliveryStats, KindCounts, LatencySummary};
+pub use crate::results::delivery::{DeliveryHistograms, DeliveryStats, IdentityCounts, KindCounts, LatencySummary};
 pub use crate::spec::webhook::{DEFAULT_APP_SECRET_ENV, DEFAULT_VERIFY_TOKEN_ENV, WebhookConfig};
 pub use correlate::{Tracker, TrackerConfig};
+pub use identity::{Contact, ContactProfile, UserIdentity};
 pub use inbound::{InboundMessage, cloud_inbound, onprem_inbound};
 pub use model::{
     CloudEnvelope, OnPremEnvelope, ParseError, Status, StatusError, StatusKind, cloud_envelope, onprem_envelope, parse,

@@ -3,9 +3,14 @@
 //! Cloud API: `{"object":"whatsapp_business_account","entry":[{"id":<WABA id>,"changes":[{"field":
 //! "messages","value":{"messaging_product":"whatsapp","metadata":{..},"statuses":[..]}}]}]}`.
 //! On-Premises API: top-level `{"statuses":[..]}` (inbound messages as top-level `"messages"`).
+//! Since 2026 Cloud webhooks also identify users by business-scoped user IDs (`contacts[]`,
+//! `recipient_user_id`): see [`super::identity`].
 
-use serde::de::{self, IgnoredAny};
+use serde::de;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+use super::identity::{self, Contact};
+use crate::results::delivery::IdentityCounts;
 
 /// The `object` value of every Cloud webhook for WhatsApp.
 pub const CLOUD_OBJECT: &str = "whatsapp_business_account";
@@ -101,8 +106,16 @@ pub struct Status {
     /// Unix seconds, as a decimal string (empty when the sender omitted it).
     #[serde(default, deserialize_with = "string_or_number")]
     pub timestamp: String,
-    #[serde(default)]
+    /// The recipient's phone number (or group id); empty when the message was sent to a
+    /// business-scoped user ID (Meta omits it then).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub recipient_id: String,
+    /// The BSUID (or parent BSUID) the message was sent to, when it was sent to one (2026).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recipient_user_id: Option<String>,
+    /// The recipient's parent BSUID, where parent BSUIDs are enabled (2026).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recipient_parent_user_id: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub conversation: Option<Conversation>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -120,6 +133,8 @@ impl Status {
             status,
             timestamp: unix_seconds.to_string(),
             recipient_id: recipient_id.into(),
+            recipient_user_id: None,
+            recipient_parent_user_id: None,
             conversation: None,
             pricing: None,
             errors: None,
@@ -235,6 +250,9 @@ pub struct CloudChange {
 pub struct CloudStatusValue {
     pub messaging_product: String,
     pub metadata: Metadata,
+    /// The users of the statuses (2026: `user_id`, `wa_id`, `profile.username`); none on `failed`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub contacts: Vec<Contact>,
     pub statuses: Vec<Status>,
 }
 
@@ -269,10 +287,21 @@ pub fn cloud_envelope(
                         display_phone_number: display_phone.to_owned(),
                         phone_number_id: phone_number_id.to_owned(),
                     },
+                    contacts: Vec::new(),
                     statuses,
                 },
             }],
         }],
+    }
+}
+
+impl CloudEnvelope {
+    /// Sets the `contacts` of its (first) change: the users of its statuses.
+    pub fn with_contacts(mut self, contacts: Vec<Contact>) -> Self {
+        if let Some(change) = self.entry.first_mut().and_then(|e| e.changes.first_mut()) {
+            change.value.contacts = contacts;
+        }
+        self
     }
 }
 
@@ -296,6 +325,8 @@ pub struct Notification {
     pub statuses: Vec<Status>,
     /// Number of inbound (customer → business) messages carried instead of statuses.
     pub inbound_messages: usize,
+    /// How its users were identified (BSUIDs, usernames, withheld phone numbers).
+    pub identities: IdentityCounts,
 }
 
 /// Why a webhook body was rejected.
@@ -315,7 +346,7 @@ struct AnyBody {
     object: Option<String>,
     entry: Option<Vec<AnyEntry>>,
     statuses: Option<Vec<Status>>,
-    messages: Option<Vec<IgnoredAny>>,
+    messages: Option<Vec<serde_json::Value>>,
 }
 
 #[derive(Deserialize)]
@@ -334,7 +365,9 @@ struct AnyChange {
 #[derive(Deserialize)]
 struct AnyValue {
     statuses: Option<Vec<Status>>,
-    messages: Option<Vec<IgnoredAny>>,
+    messages: Option<Vec<serde_json::Value>>,
+    #[serde(default, deserialize_with = "identity::lenient_contacts")]
+    contacts: Vec<Contact>,
 }
 
 /// Parses either webhook shape. Changes of other fields (e.g. group updates) are ignored.
@@ -346,16 +379,19 @@ pub fn parse_notification(body: &[u8]) -> Result<Notification, ParseError> {
         }
         let mut statuses = Vec::new();
         let mut inbound_messages = 0;
+        let mut identities = IdentityCounts::default();
         for change in any.entry.into_iter().flatten().flat_map(|e| e.changes) {
             if change.field != "messages" {
                 continue;
             }
             if let Some(value) = change.value {
-                statuses.extend(value.statuses.into_iter().flatten());
-                inbound_messages += value.messages.map_or(0, |m| m.len());
+                let (s, m) = (value.statuses.unwrap_or_default(), value.messages.unwrap_or_default());
+                identities.add(&identity::count(&s, &value.contacts, &m));
+                statuses.extend(s);
+                inbound_messages += m.len();
             }
         }
-        return Ok(Notification { shape: Shape::Cloud, statuses, inbound_messages });
+        return Ok(Notification { shape: Shape::Cloud, statuses, inbound_messages, identities });
     }
     if any.entry.is_some() {
         return Err(ParseError::UnknownShape);
@@ -367,6 +403,7 @@ pub fn parse_notification(body: &[u8]) -> Result<Notification, ParseError> {
         shape: Shape::OnPrem,
         statuses: any.statuses.unwrap_or_default(),
         inbound_messages: any.messages.map_or(0, |m| m.len()),
+        identities: IdentityCounts::default(),
     })
 }
 
@@ -396,6 +433,38 @@ mod tests {
         assert_eq!(n.statuses[1], failed);
         let back: CloudEnvelope = serde_json::from_slice(&body).unwrap();
         assert_eq!(back, env);
+    }
+
+    #[test]
+    fn bsuid_statuses_and_contacts_round_trip() {
+        use crate::webhook::identity::{Contact, ContactProfile};
+        let mut by_bsuid = Status::new("wamid.3", StatusKind::Read, 1_700_000_002, "");
+        by_bsuid.recipient_user_id = Some("US.13491208655302741918".into());
+        by_bsuid.recipient_parent_user_id = Some("US.ENT.11815799212886844830".into());
+        let contact = Contact {
+            profile: Some(ContactProfile { name: None, username: Some("ann".into()) }),
+            wa_id: None,
+            user_id: Some("US.13491208655302741918".into()),
+            parent_user_id: Some("US.ENT.11815799212886844830".into()),
+        };
+        let env = cloud_envelope("1", "2", "3", vec![by_bsuid.clone()]).with_contacts(vec![contact]);
+        let body = serde_json::to_vec(&env).unwrap();
+        let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        let value = &v["entry"][0]["changes"][0]["value"];
+        assert!(value["statuses"][0].get("recipient_id").is_none(), "omitted when sent to a BSUID");
+        assert_eq!(value["contacts"][0]["profile"]["username"], "ann");
+        assert_eq!(serde_json::from_slice::<CloudEnvelope>(&body).unwrap(), env);
+        let n = parse_notification(&body).unwrap();
+        assert_eq!(n.statuses, vec![by_bsuid]);
+        assert_eq!((n.identities.statuses_without_phone, n.identities.statuses_with_username), (1, 1));
+        // Without contacts (the pre-2026 shape, or `failed`) nothing is counted but the status.
+        let old = serde_json::to_vec(&cloud_envelope("1", "2", "3", vec![Status::new("w", StatusKind::Sent, 1, "1")]));
+        let n = parse_notification(&old.unwrap()).unwrap();
+        assert!(n.identities.is_empty() && n.statuses.len() == 1);
+        // Unreadable contacts are skipped, never a reason to refuse the webhook.
+        let odd = br#"{"object":"whatsapp_business_account","entry":[{"id":"1","changes":[{"field":"messages",
+            "value":{"contacts":[{"user_id":5},"x"],"statuses":[{"id":"w","status":"sent","timestamp":"1"}]}}]}]}"#;
+        assert_eq!(parse_notification(odd).unwrap().statuses.len(), 1);
     }
 
     #[test]

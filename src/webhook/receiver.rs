@@ -352,6 +352,7 @@ where
     if notification.inbound_messages > 0 {
         shared.tracker.inbound(notification.inbound_messages as u64);
     }
+    shared.tracker.identities(&notification.identities);
     respond(StatusCode::OK, "")
 }
 

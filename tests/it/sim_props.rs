@@ -19,6 +19,10 @@ fn nasty() -> impl Strategy<Value = String> {
         "[\\x00-\\x1f\"\\\\+0-9]{0,16}",
         Just("+1 650 555 1234".to_string()),
         Just("120363041234567890".to_string()),
+        // Business-scoped user IDs and near misses (2026: sent in `recipient`).
+        "[A-Z]{2}\\.(ENT\\.)?[A-Za-z0-9]{1,24}",
+        "[A-Za-z]{1,3}[.\\-][\\PC]{0,8}",
+        Just("US.13491208655302741918".to_string()),
     ]
 }
 
@@ -26,17 +30,19 @@ fn nasty() -> impl Strategy<Value = String> {
 fn body() -> impl Strategy<Value = Value> {
     let field = prop_oneof![nasty().prop_map(Value::from), any::<i64>().prop_map(Value::from), Just(Value::Null)];
     let shaped = (
-        nasty(),
+        prop_oneof![3 => nasty().prop_map(Value::from), 1 => Just(Value::Null)],
         prop_oneof![Just("individual".to_string()), Just("group".to_string()), nasty()],
         prop_oneof![Just("text".to_string()), Just("template".to_string()), Just("image".to_string()), nasty()],
         nasty(),
+        field.clone(),
         field,
     )
-        .prop_map(|(to, rt, ty, text, extra)| {
+        .prop_map(|(to, rt, ty, text, recipient, extra)| {
             json!({
                 "messaging_product": "whatsapp",
                 "recipient_type": rt,
                 "to": to,
+                "recipient": recipient,
                 "type": ty,
                 "text": {"body": text},
                 "template": {"name": text, "language": {"code": "en_US"}},

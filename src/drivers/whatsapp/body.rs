@@ -6,6 +6,7 @@ use serde_json::{Value, json};
 
 pub use crate::spec::messages::Kind;
 use crate::spec::messages::MessagesSpec;
+use crate::spec::recipients::is_bsuid;
 
 /// A 64-bit mix of seed and number (SplitMix64): cheap, stateless, well spread.
 pub fn mix64(seed: u64, n: u64) -> u64 {
@@ -71,7 +72,10 @@ fn interactive(n: u64) -> Value {
     })
 }
 
-/// The JSON body of a Cloud API send (`POST /{version}/{phone-number-id}/messages`).
+/// The JSON body of a Cloud API send (`POST /{version}/{phone-number-id}/messages`). A recipient
+/// that is a business-scoped user ID goes in `recipient` instead of `to` (Meta, "Business-scoped
+/// user IDs": `to` takes phone numbers and wins when both are given;
+/// <https://developers.facebook.com/documentation/business-messaging/whatsapp/business-scoped-user-ids>).
 pub fn cloud(spec: &MessagesSpec, kind: Kind, to: &str, n: u64) -> Vec<u8> {
     message(spec, kind, to, n, false)
 }
@@ -84,7 +88,8 @@ pub fn onprem(spec: &MessagesSpec, kind: Kind, to: &str, n: u64) -> Vec<u8> {
 /// Both APIs take the same message objects but for a few fields: Cloud names the product and may ask
 /// for link previews; on-premises templates carry their namespace; message ids look different.
 fn message(spec: &MessagesSpec, kind: Kind, to: &str, n: u64, onprem: bool) -> Vec<u8> {
-    let mut v = json!({"recipient_type": "individual", "to": to, "type": kind.name()});
+    let field = if !onprem && is_bsuid(to) { "recipient" } else { "to" };
+    let mut v = json!({"recipient_type": "individual", field: to, "type": kind.name()});
     if !onprem {
         v["messaging_product"] = json!("whatsapp");
     }
@@ -151,5 +156,16 @@ mod tests {
         let v: Value = serde_json::from_slice(&onprem(&spec, Kind::Template, "1555", 3)).unwrap();
         assert_eq!(v["template"]["language"]["policy"], "deterministic");
         assert!(v.get("messaging_product").is_none());
+    }
+
+    #[test]
+    fn a_bsuid_goes_in_recipient() {
+        let spec = MessagesSpec::default();
+        let b = "US.13491208655302741918";
+        let v: Value = serde_json::from_slice(&cloud(&spec, Kind::Text, b, 1)).unwrap();
+        assert_eq!(v["recipient"], b);
+        assert!(v.get("to").is_none(), "{v}");
+        let v: Value = serde_json::from_slice(&cloud(&spec, Kind::Text, "15551234567", 1)).unwrap();
+        assert!(v.get("recipient").is_none() && v["to"] == "15551234567");
     }
 }

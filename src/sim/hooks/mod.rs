@@ -433,7 +433,15 @@ impl Scheduler {
         let body = match s.flavor {
             Flavor::Cloud => {
                 let phone = s.cfg.phone_number_id.as_deref().unwrap_or(&items[0].msg.phone_number_id);
-                serde_json::to_vec(&cloud_envelope(&s.cfg.waba_id, phone, &s.cfg.display_phone_number, statuses))
+                // Since 2026 the users of sent/delivered/read statuses come in `contacts`.
+                let mut contacts = Vec::new();
+                for c in items.iter().filter_map(|i| i.msg.contact(i.planned.stage)) {
+                    if !contacts.contains(&c) {
+                        contacts.push(c);
+                    }
+                }
+                let env = cloud_envelope(&s.cfg.waba_id, phone, &s.cfg.display_phone_number, statuses);
+                serde_json::to_vec(&env.with_contacts(contacts))
             }
             Flavor::OnPrem => serde_json::to_vec(&onprem_envelope(statuses)),
         };

@@ -9,6 +9,7 @@ use std::time::Duration;
 use super::super::config::Flavor;
 use super::super::model::{LatencyModel, hash_bytes, mix64};
 use super::config::{HooksConfig, StageDelay};
+use crate::webhook::identity::{Contact, UserIdentity};
 use crate::webhook::model::{Conversation, ConversationOrigin, Pricing, Status, StatusError, StatusKind};
 
 /// A lifecycle stage of a status webhook.
@@ -209,6 +210,35 @@ pub struct Accepted {
     pub template: bool,
     /// The code it fails with after being accepted (re-engagement, undeliverable, limits), if any.
     pub failure: Option<i64>,
+    /// The recipient's BSUID and username (Cloud with `identity.bsuid`; `None` on-prem, or for a
+    /// BSUID this business never issued).
+    pub user: Option<UserIdentity>,
+    /// The business-scoped user ID the message was addressed to (`recipient`), if it was.
+    pub recipient_user_id: Option<String>,
+}
+
+impl Accepted {
+    /// An accepted message addressed by phone number (or group id), without identity.
+    pub fn to_phone(
+        id: String,
+        recipient: String,
+        phone_number_id: String,
+        template: bool,
+        failure: Option<i64>,
+    ) -> Self {
+        Accepted { id, recipient, phone_number_id, template, failure, user: None, recipient_user_id: None }
+    }
+
+    /// The `contacts` entry of one of its statuses: none for `failed` (Meta sends no `contacts`
+    /// with failed statuses) or without identity; the phone number unless a username user was
+    /// messaged by BSUID; the username on delivered and read only (Meta, "Business-scoped user
+    /// IDs"; see `webhook::identity`).
+    pub fn contact(&self, stage: Stage) -> Option<Contact> {
+        let user = self.user.as_ref().filter(|_| stage != Stage::Failed)?;
+        let withheld = self.recipient_user_id.is_some() && user.username.is_some();
+        let phone = (!withheld).then_some(self.recipient.as_str());
+        Some(Contact::of_status(user, phone, matches!(stage, Stage::Delivered | Stage::Read)))
+    }
 }
 
 /// Help page of the error codes.
@@ -246,7 +276,13 @@ fn failure_text(code: i64) -> (&'static str, &'static str) {
 
 /// The status object of one planned status, stamped `unix` (seconds).
 pub fn status(flavor: Flavor, seed: u64, msg: &Accepted, planned: &PlannedStatus, unix: i64) -> Status {
-    let mut s = Status::new(msg.id.clone(), planned.stage.kind(), unix, msg.recipient.clone());
+    // Sent to a BSUID: `recipient_user_id` names it and there is no `recipient_id` (Meta,
+    // "Business-scoped user IDs").
+    let recipient_id = if msg.recipient_user_id.is_some() { String::new() } else { msg.recipient.clone() };
+    let mut s = Status::new(msg.id.clone(), planned.stage.kind(), unix, recipient_id);
+    s.recipient_user_id = msg.recipient_user_id.clone();
+    s.recipient_parent_user_id =
+        msg.user.as_ref().and_then(|u| u.parent_user_id.clone()).filter(|_| planned.stage != Stage::Failed);
     let origin = if msg.template { "marketing" } else { "service" };
     let conv_key = hash_bytes(seed ^ 0xC0_4E55, format!("{}/{}", msg.phone_number_id, msg.recipient).as_bytes());
     let conversation = Conversation {
@@ -341,13 +377,7 @@ mod tests {
 
     #[test]
     fn payload_fields_follow_the_flavor() {
-        let msg = Accepted {
-            id: "wamid.1".into(),
-            recipient: "15551234567".into(),
-            phone_number_id: "106540352242922".into(),
-            template: true,
-            failure: None,
-        };
+        let msg = Accepted::to_phone("wamid.1".into(), "15551234567".into(), "106540352242922".into(), true, None);
         let sent = PlannedStatus { stage: Stage::Sent, due: Duration::ZERO, code: None, duplicate: false };
         let s = status(Flavor::Cloud, 1, &msg, &sent, 1_700_000_000);
         assert_eq!(s.conversation.as_ref().unwrap().expiration_timestamp.as_deref(), Some("1700086400"));
@@ -365,5 +395,28 @@ mod tests {
         assert!(e.error_data.is_some() && e.href.is_some() && e.message.is_some());
         let f = status(Flavor::OnPrem, 1, &msg, &failed, 1_700_000_002);
         assert!(f.errors.as_ref().unwrap()[0].error_data.is_none());
+        assert!(msg.contact(Stage::Delivered).is_none(), "no identity, no contact");
+    }
+
+    #[test]
+    fn identities_follow_the_address_and_the_stage() {
+        let user = UserIdentity { user_id: "US.7".into(), parent_user_id: None, username: Some("ann".into()) };
+        let by_phone = Accepted {
+            user: Some(user.clone()),
+            ..Accepted::to_phone("wamid.2".into(), "15551234567".into(), "1".into(), false, None)
+        };
+        let by_bsuid = Accepted { recipient_user_id: Some("US.7".into()), ..by_phone.clone() };
+        let at = |stage| PlannedStatus { stage, due: Duration::ZERO, code: None, duplicate: false };
+        let s = status(Flavor::Cloud, 1, &by_phone, &at(Stage::Delivered), 1);
+        assert_eq!((s.recipient_id.as_str(), s.recipient_user_id.as_deref()), ("15551234567", None));
+        let s = status(Flavor::Cloud, 1, &by_bsuid, &at(Stage::Read), 1);
+        assert_eq!((s.recipient_id.as_str(), s.recipient_user_id.as_deref()), ("", Some("US.7")));
+        let c = by_phone.contact(Stage::Sent).unwrap();
+        assert_eq!((c.wa_id.as_deref(), c.user_id.as_deref(), c.profile), (Some("15551234567"), Some("US.7"), None));
+        let c = by_phone.contact(Stage::Delivered).unwrap();
+        assert_eq!(c.profile.unwrap().username.as_deref(), Some("ann"), "username on delivered");
+        let c = by_bsuid.contact(Stage::Read).unwrap();
+        assert_eq!(c.wa_id, None, "a username user messaged by BSUID: no phone number");
+        assert!(by_bsuid.contact(Stage::Failed).is_none(), "failed statuses carry no contacts");
     }
 }

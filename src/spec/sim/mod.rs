@@ -36,6 +36,8 @@
 //! tier = 2000                 # default "unlimited"
 //! [simulator.webhooks]        # see `spec::sim::hooks` for every field
 //! delivered = { median = "1s", p99 = "4s" }
+//! [simulator.identity]        # BSUIDs and usernames (2026); see `spec::sim::identity`
+//! username_fraction = 0.1
 //! [simulator.transient]       # transient errors per API; see `spec::sim::transient`
 //! stall_for = "30s"
 //! cloud = { server_error = 0.002, unknown_error = 0.001, bare_5xx = 0.001, stall = 0.0005 }
@@ -47,12 +49,14 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 pub mod hooks;
+pub mod identity;
 pub mod limits;
 pub mod onprem;
 pub(crate) mod primitives;
 pub mod transient;
 
 pub use hooks::{HooksConfig, StageDelay};
+pub use identity::IdentityConfig;
 pub use limits::{InboundConfig, MessagingLimitConfig, MessagingTier, WindowConfig};
 pub use primitives::{ConfigError, Distribution, Flavor};
 pub use transient::TransientConfig;
@@ -87,6 +91,9 @@ pub struct SimConfig {
     pub messaging_limit: MessagingLimitConfig,
     /// Transient errors of message sends, per API (`spec::sim::transient`). Default: none.
     pub transient: TransientConfig,
+    /// Business-scoped user IDs and usernames (`spec::sim::identity`). Default: BSUIDs on, no
+    /// usernames.
+    pub identity: IdentityConfig,
 }
 
 impl Default for SimConfig {
@@ -105,6 +112,7 @@ impl Default for SimConfig {
             inbound: InboundConfig::default(),
             messaging_limit: MessagingLimitConfig::default(),
             transient: TransientConfig::default(),
+            identity: IdentityConfig::default(),
         }
     }
 }
@@ -456,6 +464,7 @@ impl SimConfig {
         }
         limits::validate(&self.service_window, &self.inbound, &self.messaging_limit)?;
         self.transient.validate()?;
+        self.identity.validate()?;
         self.webhooks.validate()
     }
 }
@@ -511,6 +520,7 @@ mod tests {
         assert_eq!(cfg.downtime.len(), 1);
         assert_eq!(cfg.transient.cloud.server_error, 0.002);
         assert_eq!(cfg.transient.onprem.server_error, 0.001);
+        assert_eq!(cfg.identity.username_fraction, 0.1);
     }
 
     #[test]

@@ -1,8 +1,10 @@
 //! Helpers the test modules share: loopback servers and runs (`common`), results-folder fixtures
-//! (`fixture`), simulator clients and the OpenAPI schema checks (`sim`). Not every module uses every
+//! (`fixture`), simulator clients and the OpenAPI schema checks (`sim`), a recording webhook endpoint
+//! (`recorder`). Not every module uses every
 //! helper, hence the allowance for unused ones.
 #![allow(dead_code)]
 
 pub mod common;
 pub mod fixture;
+pub mod recorder;
 pub mod sim;

@@ -1,0 +1,332 @@
+//! The simulated users' 2026 identities: a business-scoped user ID (BSUID) per user, a parent BSUID
+//! where enabled, and a username for a seeded share of users (`[simulator.identity]`).
+//!
+//! Meta, "Business-scoped user IDs"
+//! (<https://developers.facebook.com/documentation/business-messaging/whatsapp/business-scoped-user-ids>):
+//! a BSUID is the user's ISO 3166 alpha-2 country code, a dot and an alphanumeric id
+//! (`US.13491208655302741918`; parent BSUIDs `US.ENT.…`), unique per user and business portfolio,
+//! stable while the user keeps their phone number. Here the id is a keyed bijection of the phone
+//! number (with a 10-bit keyed check), written as 20 decimal digits like Meta's example: stable for
+//! a seed (one seed, one portfolio), different across seeds, and invertible, so a message addressed
+//! to a BSUID reaches the same simulated user (windows, pair limit, failing recipients) as one
+//! addressed to the number, while another portfolio's BSUID resolves to nobody.
+
+use serde_json::{Map, Value};
+
+use super::config::{Flavor, IdentityConfig};
+use super::message::{Check, invalid, missing};
+use super::model::{hash_bytes, mix64};
+use crate::spec::recipients::is_bsuid;
+use crate::webhook::UserIdentity;
+
+/// Salts separating BSUIDs, parent BSUIDs and usernames from the simulator's other seeded choices.
+const BSUID_SALT: u64 = 0xB5_01D0_0000_0001;
+const PARENT_SALT: u64 = 0xB5_01D0_0000_0E27;
+const USERNAME_SALT: u64 = 0xB5_01D0_0000_05E2;
+
+/// Identities of one simulator's users.
+#[derive(Debug, Clone)]
+pub struct Identities {
+    cfg: IdentityConfig,
+    seed: u64,
+}
+
+impl Identities {
+    pub fn new(cfg: &IdentityConfig, seed: u64) -> Self {
+        Identities { cfg: cfg.clone(), seed }
+    }
+
+    /// BSUIDs are on (the 2026 shapes).
+    pub fn enabled(&self) -> bool {
+        self.cfg.bsuid
+    }
+
+    /// The identity of the user with phone digits `digits`, or `None` with BSUIDs off.
+    pub fn of(&self, digits: &str) -> Option<UserIdentity> {
+        if !self.cfg.bsuid {
+            return None;
+        }
+        Some(UserIdentity {
+            user_id: bsuid(self.seed ^ BSUID_SALT, digits, false),
+            parent_user_id: self.cfg.parent_user_id.then(|| bsuid(self.seed ^ PARENT_SALT, digits, true)),
+            username: self.username(digits),
+        })
+    }
+
+    /// The username of a user who adopted one (a seeded `username_fraction` of users). Meta:
+    /// usernames have the business-username format; these are lowercase letters, digits and `_`.
+    fn username(&self, digits: &str) -> Option<String> {
+        let h = hash_bytes(self.seed ^ USERNAME_SALT, digits.as_bytes());
+        let adopted = ((h >> 11) as f64 / (1u64 << 53) as f64) < self.cfg.username_fraction;
+        adopted.then(|| format!("user_{:08x}", mix64(h) as u32))
+    }
+
+    /// The phone digits of the user a BSUID (or, when enabled, parent BSUID) of this simulator
+    /// names; `None` for an id this business portfolio never issued.
+    pub fn resolve(&self, id: &str) -> Option<String> {
+        if !self.cfg.bsuid {
+            return None;
+        }
+        let parent = id.get(3..).is_some_and(|r| r.starts_with("ENT."));
+        if parent && !self.cfg.parent_user_id {
+            return None;
+        }
+        let key = if parent { self.seed ^ PARENT_SALT } else { self.seed ^ BSUID_SALT };
+        let digits = unbsuid(key, id, parent)?;
+        (id.get(..2) == Some(iso_country(&digits))).then_some(digits)
+    }
+}
+
+/// Who a message goes to: `to` (a phone number, or a group id), or on Cloud since 2026 a
+/// business-scoped user ID in `recipient`; when both are given `to` takes precedence (Meta,
+/// "Business-scoped user IDs",
+/// <https://developers.facebook.com/documentation/business-messaging/whatsapp/business-scoped-user-ids>).
+/// True in the second place when it is the BSUID.
+pub(super) fn addressee(obj: &Map<String, Value>, flavor: Flavor, group: bool) -> Check<(&str, bool)> {
+    let to = match obj.get("to") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(s)) => Some(s.as_str()),
+        Some(_) => return Err(invalid("to", "must be a string")),
+    };
+    let recipient = match obj.get("recipient") {
+        Some(Value::String(s)) if flavor == Flavor::Cloud && !group => Some(s.as_str()),
+        None | Some(Value::Null) => None,
+        Some(_) if flavor == Flavor::Cloud && !group => return Err(invalid("recipient", "must be a string")),
+        Some(_) => None,
+    };
+    match (to, recipient) {
+        (Some(t), _) => Ok((t, false)),
+        (None, Some(r)) if is_bsuid(r) => Ok((r, true)),
+        (None, Some(_)) => Err(invalid(
+            "recipient",
+            "is not a business-scoped user ID (two capital letters, a dot, letters or digits)",
+        )),
+        (None, None) => Err(missing("to")),
+    }
+}
+
+/// The BSUID of `digits` under `key`: `CC.` (or `CC.ENT.`) and the keyed permutation of the number,
+/// 20 digits. Numbers too long to encode (more than 15 digits: no E.164 number is) get a hash instead.
+pub fn bsuid(key: u64, digits: &str, parent: bool) -> String {
+    let cc = iso_country(digits);
+    let ent = if parent { "ENT." } else { "" };
+    let n = encode(key, digits).map_or_else(|| mix64(hash_bytes(key, digits.as_bytes())), |n| permute(key, n));
+    format!("{cc}.{ent}{n:020}")
+}
+
+/// The phone digits behind a BSUID made by [`bsuid`] with `key`, if it is one.
+fn unbsuid(key: u64, id: &str, parent: bool) -> Option<String> {
+    let body = id.get(3..)?;
+    let body = if parent { body.strip_prefix("ENT.")? } else { body };
+    if body.len() != 20 || !body.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    decode(key, unpermute(key, body.parse().ok()?))
+}
+
+/// Bits of the number (10^15 < 2^50), of its length in digits, and of the keyed check above them.
+const NUM_BITS: u32 = 50;
+const LEN_BITS: u32 = 4;
+
+/// The check of `digits` under `key` (10 bits).
+fn check(key: u64, digits: &str) -> u64 {
+    hash_bytes(key ^ 0xC4EC, digits.as_bytes()) & 0x3FF
+}
+
+/// check | length | number, for 1 to 15 digits (the length keeps leading zeros).
+fn encode(key: u64, digits: &str) -> Option<u64> {
+    if digits.is_empty() || digits.len() > 15 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let n: u64 = digits.parse().ok()?;
+    Some((check(key, digits) << (NUM_BITS + LEN_BITS)) | ((digits.len() as u64) << NUM_BITS) | n)
+}
+
+fn decode(key: u64, v: u64) -> Option<String> {
+    let n = v & ((1 << NUM_BITS) - 1);
+    let len = ((v >> NUM_BITS) & ((1 << LEN_BITS) - 1)) as usize;
+    if len == 0 || len > 15 || n >= 10u64.pow(len as u32) {
+        return None;
+    }
+    let digits = format!("{n:0len$}");
+    (v >> (NUM_BITS + LEN_BITS) == check(key, &digits)).then_some(digits)
+}
+
+const M1: u64 = 0xBF58_476D_1CE4_E5B9;
+const M2: u64 = 0x94D0_49BB_1331_11EB;
+
+/// A keyed bijection of `u64` (SplitMix64's finalizer, the key mixed in before and between its
+/// rounds): xor-shifts, xors and odd multipliers are each invertible.
+fn permute(key: u64, x: u64) -> u64 {
+    let mut z = x ^ key;
+    z = (z ^ (z >> 30)).wrapping_mul(M1) ^ key.rotate_left(32);
+    z = (z ^ (z >> 27)).wrapping_mul(M2);
+    z ^ (z >> 31)
+}
+
+fn unpermute(key: u64, z: u64) -> u64 {
+    let mut x = unshift(z, 31).wrapping_mul(inverse(M2));
+    x = unshift(x, 27) ^ key.rotate_left(32);
+    unshift(x.wrapping_mul(inverse(M1)), 30) ^ key
+}
+
+/// Inverse of `y = x ^ (x >> s)`.
+fn unshift(y: u64, s: u32) -> u64 {
+    let mut x = y;
+    for _ in 0..64 / s + 1 {
+        x = y ^ (x >> s);
+    }
+    x
+}
+
+/// Multiplicative inverse of an odd number modulo 2^64 (Newton's iteration doubles the correct bits).
+fn inverse(a: u64) -> u64 {
+    let mut x = a;
+    for _ in 0..5 {
+        x = x.wrapping_mul(2u64.wrapping_sub(a.wrapping_mul(x)));
+    }
+    x
+}
+
+/// Country calling codes and their ISO 3166 alpha-2 codes (ITU-T E.164 assignments). A shared code
+/// maps to its largest country (+1 to US, +7 to RU); a code not listed gives `ZZ` (ISO's code for an
+/// unknown country).
+const CALLING_CODES: &[(&str, &str)] = &[
+    ("1", "US"),
+    ("7", "RU"),
+    ("20", "EG"),
+    ("27", "ZA"),
+    ("30", "GR"),
+    ("31", "NL"),
+    ("32", "BE"),
+    ("33", "FR"),
+    ("34", "ES"),
+    ("36", "HU"),
+    ("39", "IT"),
+    ("40", "RO"),
+    ("41", "CH"),
+    ("43", "AT"),
+    ("44", "GB"),
+    ("45", "DK"),
+    ("46", "SE"),
+    ("47", "NO"),
+    ("48", "PL"),
+    ("49", "DE"),
+    ("51", "PE"),
+    ("52", "MX"),
+    ("53", "CU"),
+    ("54", "AR"),
+    ("55", "BR"),
+    ("56", "CL"),
+    ("57", "CO"),
+    ("58", "VE"),
+    ("60", "MY"),
+    ("61", "AU"),
+    ("62", "ID"),
+    ("63", "PH"),
+    ("64", "NZ"),
+    ("65", "SG"),
+    ("66", "TH"),
+    ("81", "JP"),
+    ("82", "KR"),
+    ("84", "VN"),
+    ("86", "CN"),
+    ("90", "TR"),
+    ("91", "IN"),
+    ("92", "PK"),
+    ("93", "AF"),
+    ("94", "LK"),
+    ("95", "MM"),
+    ("98", "IR"),
+    ("212", "MA"),
+    ("213", "DZ"),
+    ("216", "TN"),
+    ("234", "NG"),
+    ("254", "KE"),
+    ("255", "TZ"),
+    ("256", "UG"),
+    ("351", "PT"),
+    ("353", "IE"),
+    ("358", "FI"),
+    ("380", "UA"),
+    ("420", "CZ"),
+    ("850", "KP"),
+    ("852", "HK"),
+    ("853", "MO"),
+    ("880", "BD"),
+    ("886", "TW"),
+    ("963", "SY"),
+    ("966", "SA"),
+    ("971", "AE"),
+    ("972", "IL"),
+    ("974", "QA"),
+];
+
+/// The ISO 3166 alpha-2 country of a phone number's calling code (longest match), else `ZZ`.
+pub fn iso_country(digits: &str) -> &'static str {
+    (1..=3)
+        .rev()
+        .filter_map(|n| digits.get(..n))
+        .find_map(|cc| CALLING_CODES.iter().find(|(c, _)| *c == cc).map(|(_, iso)| *iso))
+        .unwrap_or("ZZ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::spec::recipients::{is_bsuid, is_parent_bsuid};
+
+    fn ids(f: impl FnOnce(&mut IdentityConfig)) -> Identities {
+        let mut cfg = IdentityConfig::default();
+        f(&mut cfg);
+        Identities::new(&cfg, 7)
+    }
+
+    #[test]
+    fn bsuids_have_metas_form_and_invert() {
+        let i = ids(|c| c.parent_user_id = true);
+        let u = i.of("16505551234").unwrap();
+        assert!(u.user_id.starts_with("US.") && u.user_id.len() == 23, "{}", u.user_id);
+        assert!(is_bsuid(&u.user_id) && !is_parent_bsuid(&u.user_id));
+        let p = u.parent_user_id.clone().unwrap();
+        assert!(p.starts_with("US.ENT.") && is_parent_bsuid(&p), "{p}");
+        assert_eq!(i.resolve(&u.user_id).as_deref(), Some("16505551234"));
+        assert_eq!(i.resolve(&p).as_deref(), Some("16505551234"));
+        assert_eq!(i.of("16505551234").unwrap().user_id, u.user_id, "stable");
+        assert_ne!(ids(|_| {}).of("16505551235").unwrap().user_id, u.user_id);
+        let other_portfolio = Identities::new(&IdentityConfig::default(), 8);
+        assert_ne!(other_portfolio.of("16505551234").unwrap().user_id, u.user_id, "scoped to the seed");
+        assert_eq!(other_portfolio.resolve(&u.user_id), None, "another portfolio's BSUID");
+        assert_eq!(i.resolve("US.13491208655302741918"), None);
+        assert_eq!(i.resolve(&u.user_id.replacen("US", "GB", 1)), None, "country must match");
+        assert_eq!(ids(|_| {}).resolve(&p), None, "parent BSUIDs off");
+        for d in ["447700900123", "85212345678", "5351234567", "0123", "999"] {
+            let b = bsuid(3, d, false);
+            assert_eq!(unbsuid(3, &b, false).as_deref(), Some(d), "{b}");
+        }
+        assert!(bsuid(3, "447700900123", false).starts_with("GB."));
+        assert!(bsuid(3, "85212345678", false).starts_with("HK."));
+        assert!(bsuid(3, "999", false).starts_with("ZZ."));
+    }
+
+    #[test]
+    fn permutation_is_a_bijection() {
+        for x in [0, 1, u64::MAX, 0x1234_5678_9ABC_DEF0, 116_505_551_234] {
+            assert_eq!(unpermute(42, permute(42, x)), x);
+        }
+        assert_eq!(inverse(M1).wrapping_mul(M1), 1);
+    }
+
+    #[test]
+    fn usernames_follow_the_fraction_and_bsuid_off_means_none() {
+        assert!((0..1000).all(|n| ids(|_| {}).of(&format!("1555{n:07}")).unwrap().username.is_none()));
+        let some = ids(|c| c.username_fraction = 0.3);
+        let n = (0..10_000).filter(|n| some.of(&format!("1555{n:07}")).unwrap().username.is_some()).count();
+        assert!((2700..3300).contains(&n), "{n}");
+        let all = ids(|c| c.username_fraction = 1.0).of("15551230000").unwrap();
+        assert!(all.username.unwrap().starts_with("user_"));
+        let off = ids(|c| c.bsuid = false);
+        assert!(off.of("15551230000").is_none() && !off.enabled());
+        assert_eq!(off.resolve(&ids(|_| {}).of("15551230000").unwrap().user_id), None);
+    }
+}
