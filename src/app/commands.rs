@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::SystemTime;
 
 use super::AppError;
-use super::cli::{Command, RunArgs, SimFlavor};
+use super::cli::{Command, ImportArgs, RunArgs, SimFlavor};
 use super::run;
 use super::validate::{dry_run_text, plan_text, unconfirmed_real_targets};
 use crate::spec::Loaded;
@@ -43,6 +43,7 @@ pub fn execute(command: Command) -> Result<Exit, AppError> {
         }
         Command::Simulate { flavor, listen, profile, benchmark } => simulate(flavor, listen, profile, benchmark),
         Command::Run(args) => run(args),
+        Command::Import(args) => import(args),
         Command::Plan { profile, out, results, yes } => plan(&profile, out, &results, yes),
         Command::Merge { dirs, out } => {
             let run = super::merge::merge(&dirs, &out)?;
@@ -126,6 +127,33 @@ fn run(a: RunArgs) -> Result<Exit, AppError> {
         eprintln!("wabench: thresholds crossed");
         return Ok(Exit::Thresholds);
     }
+    Ok(Exit::Success)
+}
+
+/// `wabench import`.
+fn import(a: ImportArgs) -> Result<Exit, AppError> {
+    let req = super::import::Request {
+        from: a.from,
+        files: a.files,
+        name: a.name,
+        target: a.target,
+        labels: a.labels,
+        out: a.out,
+        results_root: a.results,
+        unit: a.unit,
+    };
+    let (dir, run) = super::import::import(&req)?;
+    let _ = report::summary::write(&run, &mut std::io::stdout());
+    if let Some(imp) = &run.imported {
+        for u in &imp.unavailable {
+            println!("not in the source: {u}");
+        }
+    }
+    if !a.no_report {
+        report::write_report(&dir)
+            .map_err(|e| format!("imported into {}, but the report failed: {e}", dir.display()))?;
+    }
+    println!("\nimported: {}", dir.display());
     Ok(Exit::Success)
 }
 

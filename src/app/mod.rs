@@ -9,6 +9,7 @@ pub mod capacity;
 pub mod cli;
 pub mod commands;
 mod error;
+pub mod import;
 pub(crate) mod live;
 pub(crate) mod merge;
 mod progress;

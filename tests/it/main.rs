@@ -9,6 +9,7 @@ mod durability;
 mod engine;
 mod fuzz;
 mod hostile;
+mod import;
 mod layers;
 mod old_results;
 mod plan;
