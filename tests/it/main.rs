@@ -10,6 +10,7 @@ mod engine;
 mod fuzz;
 mod hostile;
 mod import;
+mod import_formats;
 mod layers;
 mod old_results;
 mod plan;

@@ -39,6 +39,11 @@ impl Lines {
         })
     }
 
+    /// The number of the last line read.
+    pub fn number(&self) -> u64 {
+        self.line
+    }
+
     /// An error at the current line.
     pub fn error(&self, reason: impl Into<String>) -> ImportError {
         ImportError::at(&self.path, self.line, reason)
@@ -191,6 +196,7 @@ mod tests {
         assert_eq!(l.next_record(b',', &mut f).unwrap(), Some(2));
         assert_eq!(l.next_record(b',', &mut f).unwrap(), Some(2));
         assert_eq!(f[1], "two\nlines");
+        assert_eq!(l.number(), 3);
         let e = l.next_record(b',', &mut f).unwrap_err();
         assert_eq!(e.line, Some(4));
         assert!(e.reason.contains("truncated"), "{e}");

@@ -19,26 +19,38 @@ use super::AppError;
 use crate::results::{self, Imported, Run, TargetResult};
 
 pub(crate) mod classify;
+pub(crate) mod hlog;
 pub mod jmeter;
+pub(crate) mod k6;
 pub(crate) mod lines;
 pub(crate) mod sink;
+pub(crate) mod vegeta;
 
 /// The formats `--from` accepts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Format {
     /// JMeter `.jtl` / CSV results (per sample).
     Jmeter,
+    /// HdrHistogram interval logs (`.hlog`) from any tool.
+    Hlog,
+    /// k6 `--out json` (NDJSON; `http_req_duration` points).
+    K6,
+    /// vegeta results encoded as CSV or JSON (`vegeta encode`).
+    Vegeta,
 }
 
 impl Format {
     pub fn tool(self) -> &'static str {
         match self {
             Format::Jmeter => "jmeter",
+            Format::Hlog => "hlog",
+            Format::K6 => "k6",
+            Format::Vegeta => "vegeta",
         }
     }
 }
 
-/// A latency unit of a source that does not say its own (interval logs, bare HdrHistogram printouts).
+/// A latency unit of a source that does not say its own (interval logs).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Unit {
     Ns,
@@ -192,6 +204,9 @@ impl Drop for Partial {
 fn read(req: &Request, dir: &Path) -> Result<Parsed, ImportError> {
     match req.from {
         Format::Jmeter => jmeter::import(req, dir),
+        Format::Hlog => hlog::import(req, dir),
+        Format::K6 => k6::import(req, dir),
+        Format::Vegeta => vegeta::import(req, dir),
     }
 }
 

@@ -150,6 +150,21 @@ impl Sink {
         self.targets[i].flush_before(upto, dir, timeline)
     }
 
+    /// Record one interval of an interval log: `h` holds latencies in µs of requests that ended in it.
+    pub fn record_interval(
+        &mut self,
+        label: &str,
+        start_us: i64,
+        length_us: u64,
+        h: &Histogram<u64>,
+    ) -> Result<(), String> {
+        let i = self.target(label, None)?;
+        let (dir, timeline) = (&self.dir, &mut self.timeline);
+        self.targets[i].add_interval(start_us, length_us, h)?;
+        let upto = self.targets[i].max_sec.saturating_sub(WINDOW_S);
+        self.targets[i].flush_before(upto, dir, timeline)
+    }
+
     /// Write out every second left and the whole-run histograms; the targets' results.
     pub fn finish(mut self) -> Result<Finished, String> {
         let mut targets = Vec::new();
@@ -239,6 +254,29 @@ impl Acc {
         }
         self.threads = self.threads.max(s.threads.unwrap_or(0));
         self.span(s.start_us, end_us, end_sec);
+        Ok(())
+    }
+
+    fn add_interval(&mut self, start_us: i64, length_us: u64, h: &Histogram<u64>) -> Result<(), String> {
+        let start_sec = start_us.div_euclid(1_000_000);
+        self.check_order(start_sec, "this interval's start")?;
+        let n = h.len();
+        let sec = self.seconds.entry(start_sec).or_default();
+        sec.started += n;
+        sec.ok += n;
+        sec.length = sec.length.max(length_us);
+        sec.hist
+            .get_or_insert_with(|| Histogram::new(3).expect("3 significant digits"))
+            .add(h)
+            .map_err(|e| format!("an interval holds values out of range: {e:?}"))?;
+        self.counts.sent += n;
+        self.counts.ok += n;
+        *self.outcomes.entry("ok".into()).or_insert(0) += n;
+        self.add_total(TAG_LATENCY, Some(h), 0)?;
+        self.add_total(TAG_SERVICE_TIME, Some(h), 0)?;
+        self.add_total(&outcome_tag("ok"), Some(h), 0)?;
+        let end_us = start_us.saturating_add(length_us as i64);
+        self.span(start_us, end_us, start_sec);
         Ok(())
     }
 

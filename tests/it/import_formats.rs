@@ -1,0 +1,135 @@
+//! Each format `wabench import` reads, from the fixtures in tests/fixtures/import/ (written from each
+//! tool's documented output format): what it gives, what it says it cannot give, and how `compare`
+//! treats aggregate-only imports.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
+
+use chrono::{TimeZone, Utc};
+use hdrhistogram::Histogram;
+use hdrhistogram::serialization::V2DeflateSerializer;
+use hdrhistogram::serialization::interval_log::IntervalLogWriterBuilder;
+
+use crate::import::{fixture, import_error, request, synthetic_jtl};
+use wabench::app::import::{self, Format, Unit};
+use wabench::results::{Run, TargetResult, folder};
+
+fn import_ok(from: Format, files: &[PathBuf], dir: &Path, f: impl FnOnce(&mut import::Request)) -> (PathBuf, Run) {
+    let out = dir.join(format!("{from:?}").to_lowercase());
+    let mut req = request(from, files, &out);
+    f(&mut req);
+    import::import(&req).unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn count(t: &TargetResult, key: &str) -> u64 {
+    t.outcomes.iter().find(|o| o.key == key).map_or(0, |o| o.count)
+}
+
+fn near(a: u64, b: u64) -> bool {
+    (a as f64 / b as f64 - 1.0).abs() < 0.002
+}
+
+#[test]
+fn k6_points_become_targets_by_name_across_time_zones() {
+    let dir = tempfile::tempdir().unwrap();
+    let (out, run) = import_ok(Format::K6, &[fixture("k6.json")], dir.path(), |_| {});
+    let names: Vec<&str> = run.targets.iter().map(|t| t.name.as_str()).collect();
+    assert_eq!(names, ["send", "login"]);
+    let send = &run.targets[0];
+    assert_eq!((send.requests.sent, send.requests.ok), (5, 3));
+    assert_eq!(count(send, "http_429"), 1);
+    assert_eq!(count(send, "timeout"), 1, "error_code 1050");
+    // The timed-out request (60 s, collected at 12:34:46.700Z) started first; +02:00 and Z meet on UTC.
+    assert_eq!(send.started_at, Utc.with_ymd_and_hms(2024, 5, 9, 12, 33, 46).unwrap());
+    assert!(near(send.latency_us.max, 60_000_000), "{:?}", send.latency_us);
+    let data = folder::load(&out).unwrap();
+    assert_eq!(data.targets[0].total.len(), 5);
+    assert!(data.targets[0].total.iter_recorded().any(|v| near(v.value_iterated_to(), 459_866)));
+    let mut only =
+        import_ok(Format::K6, &[fixture("k6.json")], &dir.path().join("l"), |r| r.labels = vec!["login".into()]).1;
+    assert_eq!(only.targets.len(), 1);
+    assert_eq!(only.targets.remove(0).requests.sent, 1);
+}
+
+#[test]
+fn vegeta_csv_and_json_give_the_same_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_, csv) = import_ok(Format::Vegeta, &[fixture("vegeta.csv")], dir.path(), |_| {});
+    let (_, json) = import_ok(Format::Vegeta, &[fixture("vegeta.json")], &dir.path().join("j"), |_| {});
+    for run in [&csv, &json] {
+        let t = &run.targets[0];
+        assert_eq!(t.name, "cloud", "the attack name");
+        assert_eq!((t.requests.sent, t.requests.ok), (5, 3));
+        assert_eq!(count(t, "api_131056"), 1, "the WhatsApp code from the saved body");
+        assert_eq!(count(t, "timeout"), 1);
+        assert_eq!(t.started_at.timestamp(), 1_715_265_285);
+        assert!(near(t.latency_us.min, 95_500), "{:?}", t.latency_us);
+    }
+    assert_eq!(csv.targets[0].latency_us, json.targets[0].latency_us);
+}
+
+/// An interval log as Java's HistogramLogWriter writes one: ns values, max column in ms, StartTime,
+/// intervals relative to it, no tags.
+fn java_style_log(path: &Path) {
+    let mut buf = Vec::new();
+    let mut ser = V2DeflateSerializer::new();
+    let start = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+    let mut log = IntervalLogWriterBuilder::new()
+        .add_comment("Logged with jHiccup version 2.0.10")
+        .with_start_time(start)
+        .with_max_value_divisor(1_000_000.0)
+        .begin_log_with(&mut buf, &mut ser)
+        .unwrap();
+    for s in 0..5u64 {
+        let mut h = Histogram::<u64>::new(3).unwrap();
+        for k in 0..100u64 {
+            h.record(2_000_000 + k * 10_000 + s * 1_000_000).unwrap();
+        }
+        log.write_histogram(&h, Duration::from_secs(s), Duration::from_secs(1), None).unwrap();
+    }
+    drop(log);
+    std::fs::write(path, buf).unwrap();
+}
+
+#[test]
+fn interval_logs_from_other_tools_and_from_wabench_import() {
+    let dir = tempfile::tempdir().unwrap();
+    let java = dir.path().join("jhiccup.hlog");
+    java_style_log(&java);
+    let (out, run) =
+        import_ok(Format::Hlog, std::slice::from_ref(&java), dir.path(), |r| r.target = Some("onprem".into()));
+    let t = &run.targets[0];
+    assert_eq!(t.name, "onprem");
+    assert_eq!(t.requests.sent, 500);
+    assert_eq!(t.started_at.timestamp(), 1_700_000_000);
+    assert!(near(t.latency_us.min, 2_000), "ns → µs, inferred from the max column: {:?}", t.latency_us);
+    assert!(run.imported.as_ref().unwrap().notes.iter().any(|n| n.contains("inferred")));
+    assert_eq!(folder::load(&out).unwrap().targets[0].seconds.len(), 5);
+    // Told the wrong unit, the values scale with it: the unit is applied, not guessed over.
+    let (_, us) = import_ok(Format::Hlog, &[java], &dir.path().join("u"), |r| r.unit = Some(Unit::Us));
+    assert!(near(us.targets[0].latency_us.min, 2_000_000), "{:?}", us.targets[0].latency_us);
+
+    // A wabench interval log (µs, tagged) imports back with its tag as the target.
+    let jtl = dir.path().join("a.jtl");
+    synthetic_jtl(&jtl, 5, 20, 50);
+    let (jm, jrun) = import_ok(Format::Jmeter, &[jtl], &dir.path().join("jm"), |_| {});
+    let (_, again) = import_ok(Format::Hlog, &[jm.join("send.hlog")], &dir.path().join("again"), |_| {});
+    assert_eq!(again.targets[0].name, "send");
+    assert_eq!(again.targets[0].requests.sent, jrun.targets[0].requests.sent);
+    assert_eq!(again.targets[0].latency_us.p99, jrun.targets[0].latency_us.p99);
+}
+
+#[test]
+fn files_in_the_wrong_format_are_refused_with_their_line() {
+    let jtl = std::fs::read(fixture("jmeter.jtl")).unwrap();
+    let e = import_error(Format::K6, "x.jtl", &jtl);
+    assert!(e.contains("x.jtl:1:") && e.contains("not k6"), "{e}");
+    let e = import_error(Format::Hlog, "x.jtl", &jtl);
+    assert!(e.contains("x.jtl:1:") && e.contains("interval log"), "{e}");
+    let v = std::fs::read(fixture("vegeta.csv")).unwrap();
+    let e = import_error(Format::Vegeta, "cut.csv", &v[..v.len() - 20]);
+    assert!(e.contains("cut.csv:5:") && e.contains("truncated"), "{e}");
+    let k = std::fs::read(fixture("k6.json")).unwrap();
+    let e = import_error(Format::K6, "cut.json", &k[..k.len() - 40]);
+    assert!(e.contains("cut.json:") && e.contains("truncated"), "{e}");
+}
