@@ -57,7 +57,7 @@ pub enum Command {
         #[arg(long)]
         benchmark: bool,
     },
-    /// Import another load tester's results (JMeter, k6, vegeta, HdrHistogram logs)
+    /// Import another load tester's results (JMeter, k6, vegeta, HdrHistogram logs, wrk2, Locust, oha)
     /// as a results folder that `report`, `compare` and `merge` read like a run.
     Import(ImportArgs),
     /// Check a profile without sending anything and print the plan.
@@ -153,7 +153,7 @@ pub struct ImportArgs {
     /// Parent folder of the default results folder.
     #[arg(long, default_value = "results")]
     pub results: PathBuf,
-    /// The latency unit of a source that does not name it (HdrHistogram logs).
+    /// The latency unit of a source that does not name it (HdrHistogram logs and printouts).
     #[arg(long, value_enum)]
     pub unit: Option<super::import::Unit>,
     /// Skip drawing report.html and the charts (run `wabench report DIR` later).

@@ -12,6 +12,7 @@ use hdrhistogram::serialization::interval_log::IntervalLogWriterBuilder;
 
 use crate::import::{fixture, import_error, request, synthetic_jtl};
 use wabench::app::import::{self, Format, Unit};
+use wabench::report::compare;
 use wabench::results::{Run, TargetResult, folder};
 
 fn import_ok(from: Format, files: &[PathBuf], dir: &Path, f: impl FnOnce(&mut import::Request)) -> (PathBuf, Run) {
@@ -27,6 +28,10 @@ fn count(t: &TargetResult, key: &str) -> u64 {
 
 fn near(a: u64, b: u64) -> bool {
     (a as f64 / b as f64 - 1.0).abs() < 0.002
+}
+
+fn pct(t: &TargetResult, k: &str) -> Option<u64> {
+    t.imported.as_ref().and_then(|i| i.percentiles_us.get(k).copied())
 }
 
 #[test]
@@ -120,8 +125,126 @@ fn interval_logs_from_other_tools_and_from_wabench_import() {
 }
 
 #[test]
+fn wrk2_printouts_give_both_spectra_as_aggregates() {
+    let dir = tempfile::tempdir().unwrap();
+    let (out, run) = import_ok(Format::Wrk2, &[fixture("wrk2.txt")], dir.path(), |_| {});
+    assert!(!run.imported.as_ref().unwrap().per_request);
+    let t = &run.targets[0];
+    assert_eq!(t.name, "wrk2");
+    let imp = t.imported.as_ref().unwrap();
+    assert!(imp.aggregate_only);
+    assert_eq!(imp.latency_from, "intended_start", "wrk2's recorded latency is corrected");
+    assert_eq!((pct(t, "p50"), pct(t, "p90"), pct(t, "p99")), (Some(6_670), Some(9_140), Some(11_180)));
+    assert_eq!((pct(t, "p99.9"), pct(t, "max")), (Some(12_300), Some(12_496)), "max from #[Max]");
+    assert_eq!((t.latency_us.p50, t.latency_us.count, t.latency_us.min), (6_670, 39_500, 921));
+    assert_eq!((t.service_time_us.p50, t.service_time_us.max), (2_680, 7_004), "the uncorrected spectrum");
+    assert_eq!((t.requests.ok, t.requests.errors), (60_015, 6));
+    assert_eq!((count(t, "http_error"), count(t, "io_error"), count(t, "timeout")), (3, 1, 2));
+    assert_eq!((t.rate.achieved, t.connections, t.url.as_str()), (2000.28, 100, "http://127.0.0.1:9090/v1/messages"));
+    let data = folder::load(&out).unwrap();
+    assert!(data.targets[0].seconds.is_empty(), "no per-second histograms are invented");
+    assert!(wabench::report::write_report(&out).unwrap().exists());
+}
+
+#[test]
+fn bare_hdrhistogram_printouts_need_their_unit() {
+    let e = import_error(Format::Wrk2, "hdr.txt", &std::fs::read(fixture("hdr-printout.txt")).unwrap());
+    assert!(e.contains("hdr.txt") && e.contains("--unit"), "{e}");
+    let dir = tempfile::tempdir().unwrap();
+    let (_, run) = import_ok(Format::Wrk2, &[fixture("hdr-printout.txt")], dir.path(), |r| r.unit = Some(Unit::Us));
+    let t = &run.targets[0];
+    assert_eq!(
+        (pct(t, "p50"), pct(t, "p90"), pct(t, "p99"), pct(t, "max")),
+        (Some(2_047), Some(3_071), Some(4_095), Some(12_287))
+    );
+    assert_eq!(t.imported.as_ref().unwrap().latency_from, "send");
+}
+
+#[test]
+fn locust_history_gives_counts_and_the_percentiles_it_has() {
+    let dir = tempfile::tempdir().unwrap();
+    let (out, run) = import_ok(Format::Locust, &[fixture("locust_stats_history.csv")], dir.path(), |_| {});
+    let t = &run.targets[0];
+    assert_eq!(t.name, "locust");
+    assert_eq!((t.requests.sent, t.requests.errors, count(t, "failure")), (199, 2, 2));
+    assert_eq!((pct(t, "p50"), pct(t, "max"), pct(t, "p99")), (Some(120_000), Some(350_000), None));
+    let unavailable = &run.imported.as_ref().unwrap().unavailable;
+    assert!(unavailable.iter().any(|u| u.contains("p90, p99")), "{unavailable:?}");
+    let data = folder::load(&out).unwrap();
+    let started: Vec<u64> = data.targets[0].timeline.iter().map(|r| r.started).collect();
+    assert_eq!(started, [0, 48, 50, 51, 50], "per-second counts from the cumulative totals");
+    assert_eq!(t.started_at.timestamp(), 1_715_265_285);
+
+    let files = ["locust_stats_history.csv", "locust_stats.csv", "locust_failures.csv"].map(fixture);
+    let (_, full) = import_ok(Format::Locust, &files, &dir.path().join("full"), |_| {});
+    let t = &full.targets[0];
+    assert_eq!((pct(t, "p90"), pct(t, "p99"), pct(t, "p99.9")), (Some(190_000), Some(330_000), Some(350_000)));
+    assert_eq!((count(t, "http_503"), count(t, "connect_error"), count(t, "failure")), (1, 1, 0));
+}
+
+#[test]
+fn compare_with_a_locust_import_gives_ratios_and_says_intervals_are_unavailable() {
+    let dir = tempfile::tempdir().unwrap();
+    let (locust, _) = import_ok(Format::Locust, &[fixture("locust_stats_history.csv")], dir.path(), |_| {});
+    let jtl = dir.path().join("cloud.jtl");
+    synthetic_jtl(&jtl, 10, 50, 240);
+    let (jm, _) = import_ok(Format::Jmeter, &[jtl], &dir.path().join("jm"), |_| {});
+    let cmp = compare::compare_dirs(&[locust, jm]).unwrap();
+    let rows = &cmp.rows[0];
+    let row = |n: &str| rows.iter().find(|r| r.metric.name() == n).unwrap();
+    let p50 = row("p50");
+    assert_eq!(p50.base, Some(120_000.0));
+    assert!(p50.ratio.unwrap() > 2.0, "{p50:?}");
+    assert_eq!((p50.ci, p50.significant), (None, false));
+    assert_eq!(row("p90").ratio, None, "Locust's history has no whole-run p90");
+    assert!(rows.iter().all(|r| r.no_interval.is_some()));
+    let mut text = Vec::new();
+    compare::write_text(&cmp, &mut text).unwrap();
+    let text = String::from_utf8(text).unwrap();
+    assert!(text.contains("interval: not available (aggregate-only import)"), "{text}");
+    assert!(!text.contains("beyond run-to-run noise"), "{text}");
+    let page = std::fs::read_to_string(compare::write_html(&cmp, dir.path()).unwrap()).unwrap();
+    assert!(page.contains("interval: not available (aggregate-only import)"));
+}
+
+#[test]
+fn oha_json_gives_its_percentiles_and_codes() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_, run) = import_ok(Format::Oha, &[fixture("oha.json")], dir.path(), |r| r.target = Some("cloud".into()));
+    let t = &run.targets[0];
+    assert_eq!(t.name, "cloud");
+    assert_eq!((pct(t, "p50"), pct(t, "p99.9"), pct(t, "max")), (Some(120_300), Some(400_100), Some(412_346)));
+    assert_eq!((t.requests.sent, count(t, "ok"), count(t, "http_503"), count(t, "timeout")), (500, 498, 1, 1));
+    assert_eq!(t.latency_us.min, 61_000);
+}
+
+#[test]
+fn a_service_time_import_against_a_run_is_noted_and_aggregates_do_not_merge() {
+    let dir = tempfile::tempdir().unwrap();
+    let (wrk, _) = import_ok(Format::Wrk2, &[fixture("wrk2.txt")], dir.path(), |_| {});
+    let (oha, _) = import_ok(Format::Oha, &[fixture("oha.json")], &dir.path().join("o"), |_| {});
+    let cmp = compare::compare_dirs(&[wrk.clone(), oha.clone()]).unwrap();
+    let notes = compare::latency_notes(&cmp);
+    assert_eq!(notes.len(), 1, "{notes:?}");
+    assert!(notes[0].contains("oha's latency is service time"), "{notes:?}");
+    let e = wabench::app::commands::execute(wabench::app::cli::Command::Merge {
+        dirs: vec![wrk, oha],
+        out: dir.path().join("merged"),
+    })
+    .unwrap_err()
+    .to_string();
+    assert!(e.contains("aggregate-only import"), "{e}");
+}
+
+#[test]
 fn files_in_the_wrong_format_are_refused_with_their_line() {
     let jtl = std::fs::read(fixture("jmeter.jtl")).unwrap();
+    let e = import_error(Format::Wrk2, "x.jtl", &jtl);
+    assert!(e.contains("x.jtl") && e.contains("not wrk2"), "{e}");
+    let e = import_error(Format::Locust, "x.jtl", &jtl);
+    assert!(e.contains("x.jtl:1:") && e.contains("not a Locust"), "{e}");
+    let e = import_error(Format::Oha, "k6.json", &std::fs::read(fixture("k6.json")).unwrap());
+    assert!(e.contains("k6.json:2:") && e.contains("not oha"), "{e}");
     let e = import_error(Format::K6, "x.jtl", &jtl);
     assert!(e.contains("x.jtl:1:") && e.contains("not k6"), "{e}");
     let e = import_error(Format::Hlog, "x.jtl", &jtl);

@@ -18,13 +18,17 @@ use chrono::{DateTime, Utc};
 use super::AppError;
 use crate::results::{self, Imported, Run, TargetResult};
 
+pub(crate) mod aggregate;
 pub(crate) mod classify;
 pub(crate) mod hlog;
 pub mod jmeter;
 pub(crate) mod k6;
 pub(crate) mod lines;
+pub(crate) mod locust;
+pub(crate) mod oha;
 pub(crate) mod sink;
 pub(crate) mod vegeta;
+pub(crate) mod wrk2;
 
 /// The formats `--from` accepts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -37,6 +41,12 @@ pub enum Format {
     K6,
     /// vegeta results encoded as CSV or JSON (`vegeta encode`).
     Vegeta,
+    /// wrk2 `--latency` output, or an HdrHistogram percentile-distribution printout (aggregate only).
+    Wrk2,
+    /// Locust `--csv` output: `*_stats_history.csv`, with `*_stats.csv` and `*_failures.csv` (aggregate only).
+    Locust,
+    /// oha `--output-format json` (aggregate only).
+    Oha,
 }
 
 impl Format {
@@ -46,11 +56,14 @@ impl Format {
             Format::Hlog => "hlog",
             Format::K6 => "k6",
             Format::Vegeta => "vegeta",
+            Format::Wrk2 => "wrk2",
+            Format::Locust => "locust",
+            Format::Oha => "oha",
         }
     }
 }
 
-/// A latency unit of a source that does not say its own (interval logs).
+/// A latency unit of a source that does not say its own (interval logs, bare HdrHistogram printouts).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Unit {
     Ns,
@@ -207,6 +220,9 @@ fn read(req: &Request, dir: &Path) -> Result<Parsed, ImportError> {
         Format::Hlog => hlog::import(req, dir),
         Format::K6 => k6::import(req, dir),
         Format::Vegeta => vegeta::import(req, dir),
+        Format::Wrk2 => wrk2::import(req, dir),
+        Format::Locust => locust::import(req, dir),
+        Format::Oha => oha::import(req, dir),
     }
 }
 
