@@ -23,9 +23,10 @@ awk -v n="$LINES" 'BEGIN {
     e = 40 + (i * 7919) % 97 + ((i % 101) == 0 ? 200 : 0);
     code = (i % 250 == 0) ? "503" : "200"; ok = (i % 250 == 0) ? "false" : "true";
     label = (i % 2 == 0) ? "send text" : "send template";
-    printf "%d,%d,%s,%s,OK,Thread Group 1-%d,text,%s,,412,310,8,8,http://127.0.0.1/v1/messages,%d,0,1\n", t0 + i, e, label, code, i % 8 + 1, ok, e;
+    printf "%.0f,%d,%s,%s,OK,Thread Group 1-%d,text,%s,,412,310,8,8,http://127.0.0.1/v1/messages,%d,0,1\n", t0 + i, e, label, code, i % 8 + 1, ok, e;
   }
 }' > "$JTL"
 ls -l "$JTL"
-/usr/bin/time -v "$BIN" import --from jmeter "$JTL" --name big --out "$TMP/out" --no-report 2> "$TMP/time.txt" > /dev/null
-grep -E "Elapsed \(wall clock\)|Maximum resident set size" "$TMP/time.txt"
+/usr/bin/time -v "$BIN" import --from jmeter "$JTL" --name big --out "$TMP/out" --no-report 2> "$TMP/time.txt" > "$TMP/out.txt"
+grep -E "^(target|sent|errors|duration) " "$TMP/out.txt"
+grep -E "Elapsed \(wall clock\)|Maximum resident set size|Exit status" "$TMP/time.txt"

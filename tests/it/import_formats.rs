@@ -256,3 +256,18 @@ fn files_in_the_wrong_format_are_refused_with_their_line() {
     let e = import_error(Format::K6, "cut.json", &k[..k.len() - 40]);
     assert!(e.contains("cut.json:") && e.contains("truncated"), "{e}");
 }
+
+#[test]
+fn a_real_locust_run_against_the_simulator_imports() {
+    // Made by benches/import/make_locust_fixture.sh: the real Locust, 10 users, 10 s, --csv.
+    let dir = tempfile::tempdir().unwrap();
+    let files =
+        ["locust_stats_history.csv", "locust_stats.csv", "locust_failures.csv"].map(|f| fixture(&format!("real/{f}")));
+    let (out, run) = import_ok(Format::Locust, &files, dir.path(), |r| r.target = Some("cloud-sim".into()));
+    let t = &run.targets[0];
+    assert_eq!((t.name.as_str(), t.requests.sent, t.requests.errors), ("cloud-sim", 389, 1));
+    assert_eq!(count(t, "http_429"), 1, "from _failures.csv, whose newer columns (First Seen, …) are ignored");
+    assert_eq!((pct(t, "p50"), pct(t, "p99"), pct(t, "max")), (Some(140_000), Some(540_000), Some(820_878)));
+    let timeline = &folder::load(&out).unwrap().targets[0].timeline;
+    assert_eq!(timeline.iter().map(|r| r.started).sum::<u64>(), 389);
+}
