@@ -78,7 +78,10 @@ fn a_jmeter_jtl_becomes_a_results_folder_per_label() {
     assert_eq!(&started[..3], [3, 3, 3]);
     assert_eq!(t.timeline[1].p50_us, Some(t.seconds[1].histogram.value_at_quantile(0.5)));
     // report and a second target's log work unchanged.
-    assert!(wabench::report::write_report(&out).unwrap().exists());
+    let page = std::fs::read_to_string(wabench::report::write_report(&out).unwrap()).unwrap();
+    assert!(page.contains("<h2>Imported from jmeter</h2>"), "the report says where the figures came from");
+    assert!(page.contains("send_text: label \u{201c}send text\u{201d}, latency service time, from the actual send"));
+    assert!(page.contains("Latency is as the source measured it"));
     assert!(listing(&out).contains(&"login__admin.hlog".to_string()));
     assert!(!listing(dir.path()).iter().any(|n| n.contains("partial")), "{:?}", listing(dir.path()));
 }

@@ -143,7 +143,8 @@ fn wrk2_printouts_give_both_spectra_as_aggregates() {
     assert_eq!((t.rate.achieved, t.connections, t.url.as_str()), (2000.28, 100, "http://127.0.0.1:9090/v1/messages"));
     let data = folder::load(&out).unwrap();
     assert!(data.targets[0].seconds.is_empty(), "no per-second histograms are invented");
-    assert!(wabench::report::write_report(&out).unwrap().exists());
+    let page = std::fs::read_to_string(wabench::report::write_report(&out).unwrap()).unwrap();
+    assert!(page.contains("Aggregates only"), "the report says what an aggregate import cannot give");
 }
 
 #[test]
