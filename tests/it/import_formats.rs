@@ -272,3 +272,19 @@ fn a_real_locust_run_against_the_simulator_imports() {
     let timeline = &folder::load(&out).unwrap().targets[0].timeline;
     assert_eq!(timeline.iter().map(|r| r.started).sum::<u64>(), 389);
 }
+
+#[test]
+fn a_real_wrk_printout_against_the_simulator_imports_as_service_time() {
+    // Made by benches/import/make_wrk_fixture.sh: the real wrk --latency, a closed loop.
+    let dir = tempfile::tempdir().unwrap();
+    let (_, run) = import_ok(Format::Wrk2, &[fixture("real/wrk.txt")], dir.path(), |r| r.target = Some("cloud".into()));
+    let t = &run.targets[0];
+    let imp = t.imported.as_ref().unwrap();
+    assert_eq!(imp.latency_from, "send", "plain wrk measures from the actual send");
+    assert_eq!(
+        (pct(t, "p50"), pct(t, "p99"), pct(t, "p99.9"), pct(t, "max")),
+        (Some(149_270), Some(434_570), None, None)
+    );
+    assert_eq!((t.requests.ok, count(t, "http_error")), (45, 28));
+    assert_eq!((t.rate.achieved, t.connections, t.model.as_str()), (24.28, 4, "closed"));
+}

@@ -229,7 +229,11 @@ fn figures(path: &Path, p: Printout, unit: Unit, label: String) -> Figures {
     Figures {
         label,
         url: p.url,
-        model: if kind == Kind::Corrected { "open" } else { "unknown" },
+        model: match kind {
+            Kind::Corrected => "open",
+            Kind::Wrk => "closed",
+            _ => "unknown",
+        },
         latency_from: if matches!(kind, Kind::Corrected) { FROM_INTENDED_START } else { FROM_SEND },
         started_at: placed(path, duration_s),
         duration_s,
