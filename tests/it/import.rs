@@ -242,3 +242,20 @@ fn a_large_jtl_streams_through() {
     assert_eq!(data.targets[0].timeline.len(), 481);
     assert_eq!(data.targets[0].total.len(), 480_000);
 }
+
+#[test]
+fn a_jmeter_xml_jtl_imports_with_sub_samples_counted_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("xml");
+    let (_, run) = import::import(&request(Format::Jmeter, &[fixture("jmeter.xml")], &out)).unwrap();
+    let names: Vec<&str> = run.targets.iter().map(|t| t.name.as_str()).collect();
+    assert_eq!(names, ["send_text", "login__admin"], "sub-samples (send text-0, -1) are not targets");
+    let send = &run.targets[0];
+    assert_eq!((send.requests.sent, send.requests.ok), (4, 2));
+    assert_eq!(count(send, "api_1015"), 1, "the WhatsApp code from the saved responseData");
+    assert_eq!(count(send, "timeout"), 1);
+    assert_eq!((send.url.as_str(), send.connections), ("https://wa.internal:9090/v1/messages", 3));
+    let xml = std::fs::read(fixture("jmeter.xml")).unwrap();
+    let e = import_error(Format::Jmeter, "cut.xml", &xml[..xml.len() - 200]);
+    assert!(e.contains("cut.xml:") && e.contains("truncated"), "{e}");
+}

@@ -1,4 +1,4 @@
-//! `wabench import`: results of other load testers (JMeter, k6, vegeta, HdrHistogram interval logs,
+//! `wabench import`: results of other load testers (JMeter CSV and XML, k6, vegeta, HdrHistogram interval logs,
 //! wrk2, Locust, oha) become an ordinary results folder — `run.json` marked `imported`, per-second
 //! interval logs, `timeline.csv`, `report.html` — so that `report`, `compare` and `merge` read them like a
 //! wabench run. The On-Premises API's lifecycle has ended: what a team has of it is the archive of the
@@ -22,6 +22,7 @@ pub(crate) mod aggregate;
 pub(crate) mod classify;
 pub(crate) mod hlog;
 pub mod jmeter;
+pub(crate) mod jmeter_xml;
 pub(crate) mod k6;
 pub(crate) mod lines;
 pub(crate) mod locust;
@@ -33,7 +34,7 @@ pub(crate) mod wrk2;
 /// The formats `--from` accepts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Format {
-    /// JMeter `.jtl` / CSV results (per sample).
+    /// JMeter `.jtl` results, CSV or XML (per sample).
     Jmeter,
     /// HdrHistogram interval logs (`.hlog`) from any tool.
     Hlog,
