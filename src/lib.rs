@@ -11,7 +11,8 @@
 //! - [`drivers`]: plain HTTP and the WhatsApp Cloud / On-Premises targets, and the factory.
 //! - [`webhook`]: status webhooks: signatures, shapes, the receiver, delivery-latency correlation.
 //! - [`sim`]: the embedded simulator of both APIs (just another server on a loopback port).
-//! - [`app`]: run, capacity planning, merge, the live metrics endpoint, threshold verdicts.
+//! - [`app`]: run, capacity planning, merge, import of other tools' results, the live metrics endpoint,
+//!   threshold verdicts.
 //! - [`report`]: terminal summary, charts, `report.html`, `compare`, CI outputs.
 //!
 //! # The API an embedding program may rely on

@@ -56,6 +56,9 @@ pub enum Command {
         #[arg(long)]
         benchmark: bool,
     },
+    /// Import another load tester's results (JMeter, k6, vegeta, HdrHistogram logs, wrk2, Locust, oha)
+    /// as a results folder that `report`, `compare` and `merge` read like a run.
+    Import(ImportArgs),
     /// Check a profile without sending anything and print the plan.
     Validate {
         profile: PathBuf,
@@ -203,4 +206,36 @@ pub struct CompareArgs {
     /// Write into an --out folder that already holds a comparison or a run (refused otherwise).
     #[arg(long)]
     pub force: bool,
+}
+
+/// `wabench import`.
+#[derive(Debug, clap::Args)]
+pub struct ImportArgs {
+    /// The source's format.
+    #[arg(long, value_enum)]
+    pub from: super::import::Format,
+    /// The files to read (several: e.g. one JMeter .jtl per load generator).
+    #[arg(required = true, num_args = 1..)]
+    pub files: Vec<PathBuf>,
+    /// The run's name (in run.json; the default folder is results/<name>-<the source's start time>).
+    #[arg(long)]
+    pub name: String,
+    /// Put every request into one target of this name (otherwise each label becomes a target).
+    #[arg(long, value_name = "LABEL")]
+    pub target: Option<String>,
+    /// Keep only requests with this label (JMeter label, k6 name tag, Locust name, log tag); repeatable.
+    #[arg(long = "label", value_name = "LABEL")]
+    pub labels: Vec<String>,
+    /// Write the results folder here instead of results/<name>-<source start>/ (must not exist).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Parent folder of the default results folder.
+    #[arg(long, default_value = "results")]
+    pub results: PathBuf,
+    /// The latency unit of a source that does not name it (HdrHistogram logs and printouts).
+    #[arg(long, value_enum)]
+    pub unit: Option<super::import::Unit>,
+    /// Skip drawing report.html and the charts (run `wabench report DIR` later).
+    #[arg(long)]
+    pub no_report: bool,
 }

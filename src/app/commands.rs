@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::SystemTime;
 
 use super::AppError;
-use super::cli::{Command, MergeArgs, RunArgs, SimFlavor};
+use super::cli::{Command, ImportArgs, MergeArgs, RunArgs, SimFlavor};
 use super::validate::{dry_run_text, plan_text, unconfirmed_real_targets};
 use super::{outputs, run};
 use crate::spec::Loaded;
@@ -44,6 +44,7 @@ pub fn execute(command: Command) -> Result<Exit, AppError> {
         }
         Command::Simulate { flavor, listen, profile, benchmark } => simulate(flavor, listen, profile, benchmark),
         Command::Run(args) => run(args),
+        Command::Import(args) => import(args),
         Command::Plan { profile, set, out, results, yes } => plan(&profile, &set, out, &results, yes),
         Command::Merge(args) => merge(args),
         Command::Report { dir } => {
@@ -184,6 +185,33 @@ fn save_baseline(
     let was = replaced.map(|w| format!(" (replaces the one saved from {w})")).unwrap_or_default();
     let _ = writeln!(human, "baseline {name:?} saved: {}{was}", at.display());
     Ok(())
+}
+
+/// `wabench import`.
+fn import(a: ImportArgs) -> Result<Exit, AppError> {
+    let req = super::import::Request {
+        from: a.from,
+        files: a.files,
+        name: a.name,
+        target: a.target,
+        labels: a.labels,
+        out: a.out,
+        results_root: a.results,
+        unit: a.unit,
+    };
+    let (dir, run) = super::import::import(&req)?;
+    let _ = report::summary::write(&run, &mut std::io::stdout());
+    if let Some(imp) = &run.imported {
+        for u in &imp.unavailable {
+            println!("not in the source: {u}");
+        }
+    }
+    if !a.no_report {
+        report::write_report(&dir)
+            .map_err(|e| format!("imported into {}, but the report failed: {e}", dir.display()))?;
+    }
+    println!("\nimported: {}", dir.display());
+    Ok(Exit::Success)
 }
 
 /// `wabench plan`.

@@ -128,6 +128,16 @@ pub fn merge(dirs: &[PathBuf], out: &Path, force: bool) -> Result<Run, AppError>
     }
     results::claim_folder(out, force)?;
     let runs: Vec<RunData> = dirs.iter().map(|d| results::folder::load(d)).collect::<Result<_, _>>()?;
+    for r in &runs {
+        if let Some(t) = r.run.targets.iter().find(|t| t.imported.as_ref().is_some_and(|i| i.aggregate_only)) {
+            return Err(format!(
+                "{}: target {:?} is an aggregate-only import: it has no histograms to add up, so it cannot be merged",
+                r.dir.display(),
+                t.name
+            )
+            .into());
+        }
+    }
     check_shards(&runs)?;
     let first = &runs[0];
     let names: Vec<&str> = first.run.targets.iter().map(|t| t.name.as_str()).collect();
@@ -190,6 +200,10 @@ pub fn merge(dirs: &[PathBuf], out: &Path, force: bool) -> Result<Run, AppError>
         targets,
         aborted: runs.iter().find_map(|r| r.run.aborted.clone()),
         shard: None,
+        imported: first.run.imported.clone().map(|mut i| {
+            i.files = runs.iter().flat_map(|r| r.run.imported.iter().flat_map(|i| i.files.clone())).collect();
+            i
+        }),
     };
     results::write_run(out, &run).map_err(|e| format!("{}: {e}", out.join("run.json").display()))?;
     Ok(run)
@@ -309,6 +323,7 @@ fn merge_target(
     let rate = Rates { requested, achieved, ratio: requested.map(|q| achieved / q) };
     let mut r = TargetResult::build(head, counts, rate, outcome_counts, &totals);
     r.extra = extra;
+    r.imported = first.imported.clone();
     r.delivery = match delivery {
         Some(d) => Some(merge_delivery(name, parts, d, base_time, out)?),
         None => None,

@@ -1,6 +1,6 @@
 //! The application: what each command does, on top of the other layers. A run and the capacity
 //! planner share one [`session`] that sets a target up (simulator, webhook receiver, driver) and tears
-//! it down; `merge` joins the parts of a sharded run.
+//! it down; `merge` joins the parts of a sharded run; `import` reads other load testers' results.
 
 mod abort;
 pub(crate) mod background;
@@ -10,6 +10,7 @@ pub mod cli;
 pub mod commands;
 pub(crate) mod compare;
 mod error;
+pub mod import;
 pub(crate) mod live;
 pub(crate) mod merge;
 pub mod outputs;

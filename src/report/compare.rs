@@ -11,6 +11,8 @@ use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 use super::charts::{self, Rendered};
+pub use super::compare_imported::latency_notes;
+use super::compare_imported::{aggregate, compare_aggregates};
 use super::{ReportError, figures, fmt_us, html};
 use crate::results;
 use crate::results::folder::{self as data, Second, TargetData};
@@ -70,7 +72,12 @@ pub struct Row {
     pub ci: Option<(f64, f64)>,
     /// The interval excludes 1.0: the difference is beyond run-to-run noise.
     pub significant: bool,
+    /// Why no interval can be computed (an aggregate-only import has no seconds to resample).
+    pub no_interval: Option<&'static str>,
 }
+
+/// Why a comparison with an aggregate-only import has no intervals.
+pub const AGGREGATE_ONLY: &str = "aggregate-only import";
 
 /// A comparison of subjects[1..] with subjects[0].
 #[derive(Debug, Clone)]
@@ -192,15 +199,19 @@ pub(crate) fn interval(mut ratios: Vec<f64>) -> Option<(f64, f64)> {
     Some((at(0.025), at(0.975)))
 }
 
-fn ratio(a: Option<f64>, b: Option<f64>) -> Option<f64> {
+pub(crate) fn ratio(a: Option<f64>, b: Option<f64>) -> Option<f64> {
     match (a, b) {
         (Some(a), Some(b)) if a > 0.0 => Some(b / a),
         _ => None,
     }
 }
 
-/// Compare `b` with the baseline `a`; `seed` makes the bootstrap reproducible.
+/// Compare `b` with the baseline `a`; `seed` makes the bootstrap reproducible. An aggregate-only import
+/// on either side gives ratios without intervals.
 pub fn compare_pair(a: &TargetData, b: &TargetData, seed: u64) -> Vec<Row> {
+    if aggregate(a).is_some() || aggregate(b).is_some() {
+        return compare_aggregates(a, b);
+    }
     let qs: Vec<f64> =
         METRICS.iter().filter_map(|m| if let Metric::Quantile(_, q) = m { Some(*q) } else { None }).collect();
     let (sa, sb) = (Sample::of(a), Sample::of(b));
@@ -253,7 +264,7 @@ pub fn compare_pair(a: &TargetData, b: &TargetData, seed: u64) -> Vec<Row> {
         };
         let ci = point.and_then(|_| interval(ratios));
         let significant = ci.is_some_and(|(lo, hi)| lo > 1.0 || hi < 1.0);
-        rows.push(Row { metric: m, base, value, ratio: point, ci, significant });
+        rows.push(Row { metric: m, base, value, ratio: point, ci, significant, no_interval: None });
     }
     rows
 }
@@ -343,13 +354,18 @@ pub fn fmt_ratio(x: f64) -> String {
 }
 
 fn show_ci(r: &Row) -> String {
-    r.ci.map_or("-".into(), |(lo, hi)| format!("{}–{}", fmt_ratio(lo), fmt_ratio(hi)))
+    match (r.ci, r.no_interval) {
+        (Some((lo, hi)), _) => format!("{}–{}", fmt_ratio(lo), fmt_ratio(hi)),
+        (None, Some(_)) => "n/a".into(),
+        (None, None) => "-".into(),
+    }
 }
 
 /// What a row means in words: "significant: slower", "within noise", …
 pub(crate) fn meaning(r: &Row) -> (&'static str, &'static str) {
     match (r.ratio, r.significant) {
         (None, _) => ("neutral", "no data"),
+        (Some(_), _) if r.no_interval.is_some() => ("neutral", "interval: not available (aggregate-only import)"),
         (Some(_), false) => ("neutral", "within noise"),
         (Some(x), true) => match (r.metric, x > 1.0) {
             (Metric::Rate, true) => ("pass", "higher rate"),
@@ -363,6 +379,20 @@ pub(crate) fn meaning(r: &Row) -> (&'static str, &'static str) {
 /// The headline of one subject: its most telling significant difference, e.g.
 /// "cloud is 1.40× slower at p99 (95% CI 1.20–1.60)".
 pub fn headline(label: &str, rows: &[Row]) -> String {
+    if let Some(why) = rows.iter().find_map(|r| r.no_interval) {
+        let pick = ["p99", "p50", "p99.9", "p90", "max"]
+            .iter()
+            .filter_map(|n| rows.iter().find(|r| r.metric.name() == *n && r.ratio.is_some()))
+            .next();
+        return match pick {
+            Some(r) => format!(
+                "{label}: {}× the baseline at {} (interval: not available, {why})",
+                fmt_ratio(r.ratio.unwrap_or(1.0)),
+                r.metric.name()
+            ),
+            None => format!("{label}: no latency figure in common with the baseline ({why})"),
+        };
+    }
     let pick = ["p99", "p50", "p99.9", "p90", "max"]
         .iter()
         .filter_map(|n| rows.iter().find(|r| r.metric.name() == *n && r.significant))
@@ -428,6 +458,13 @@ pub fn write_text(c: &Comparison, out: &mut impl Write) -> io::Result<()> {
         }
         writeln!(out, "{}", headline(&s.label, rows))?;
     }
+    let notes = latency_notes(c);
+    if !notes.is_empty() {
+        writeln!(out)?;
+    }
+    for n in notes {
+        writeln!(out, "{n}")?;
+    }
     let labels: Vec<&str> = c.subjects.iter().map(|s| s.label.as_str()).collect();
     let targets: Vec<&results::TargetResult> = c.subjects.iter().map(|s| &s.target.result).collect();
     let failures = super::failures::text(&labels, &targets);
@@ -453,7 +490,7 @@ pub fn html_page(c: &Comparison, spectrum: &Rendered) -> String {
         let _ = write!(out, "<span class=\"badge {cls}\">{}</span>", html::esc(&h));
     }
     out.push_str("</div>\n");
-    for s in &c.skipped {
+    for s in c.skipped.iter().chain(&latency_notes(c)) {
         let _ = writeln!(out, "<p class=\"alert\">{}</p>", html::esc(s));
     }
     out.push_str("</header>\n<section id=\"subjects\">\n<h2>Compared</h2>\n<table>\n<thead><tr><th>label</th>\

@@ -162,6 +162,44 @@ fn metadata(out: &mut String, data: &RunData) {
     out.push_str("</dl>\n</section>\n");
 }
 
+/// What an imported run was read from, what its source gave and did not give.
+fn imported(out: &mut String, data: &RunData) {
+    let Some(imp) = &data.run.imported else { return };
+    let _ = writeln!(
+        out,
+        "<section id=\"imported\">\n<h2>Imported from {}</h2>\n<p>{}</p>",
+        esc(&imp.tool),
+        if imp.per_request {
+            "Per-request results: the per-second histograms are exact."
+        } else {
+            "Aggregates only: the percentiles the tool printed, no per-second histograms; comparisons give ratios \
+             without intervals."
+        }
+    );
+    let lists: [(&str, Vec<String>); 4] = [
+        ("Files", imp.files.clone()),
+        ("In the source", imp.available.clone()),
+        ("Not in the source", imp.unavailable.clone()),
+        ("Notes", imp.notes.clone()),
+    ];
+    for (title, items) in lists.iter().filter(|(_, v)| !v.is_empty()) {
+        let _ = writeln!(out, "<h3>{}</h3>\n<ul>", esc(title));
+        for i in items {
+            let _ = writeln!(out, "<li>{}</li>", esc(i));
+        }
+        out.push_str("</ul>\n");
+    }
+    out.push_str("<h3>Targets</h3>\n<ul>\n");
+    for t in &data.run.targets {
+        if let Some(i) = &t.imported {
+            let from =
+                if i.is_service_time() { "service time, from the actual send" } else { "from the intended start" };
+            let _ = writeln!(out, "<li>{}: label \u{201c}{}\u{201d}, latency {from}</li>", esc(&t.name), esc(&i.label));
+        }
+    }
+    out.push_str("</ul>\n</section>\n");
+}
+
 fn summary_table(out: &mut String, targets: &[TargetResult]) {
     let n = targets.len();
     out.push_str(
@@ -324,6 +362,7 @@ pub fn report(data: &RunData, charts: &[Rendered]) -> String {
     alerts(&mut out, &run.targets);
     out.push_str("</header>\n");
     metadata(&mut out, data);
+    imported(&mut out, data);
     summary_table(&mut out, &run.targets);
     thresholds(&mut out, data);
     out.push_str("<section id=\"charts\">\n<h2>Charts</h2>\n");
@@ -331,10 +370,14 @@ pub fn report(data: &RunData, charts: &[Rendered]) -> String {
         figure(&mut out, r);
     }
     out.push_str("</section>\n");
+    let measured = if run.imported.is_some() {
+        "Latency is as the source measured it (see Imported)."
+    } else {
+        "Latency is measured from each request's intended start, so it includes any time spent waiting to be sent."
+    };
     let _ = writeln!(
         out,
-        "<footer>Report of run.json and the interval logs beside it, written by {} {}. Latency is measured from \
-         each request's intended start, so it includes any time spent waiting to be sent.</footer>",
+        "<footer>Report of run.json and the interval logs beside it, written by {} {}. {measured}</footer>",
         esc(&run.tool.name),
         esc(&run.tool.version)
     );

@@ -5,6 +5,7 @@
 pub mod charts;
 pub mod ci;
 pub mod compare;
+mod compare_imported;
 pub mod compare_out;
 pub(crate) mod failures;
 pub(crate) mod figures;

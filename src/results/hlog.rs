@@ -116,3 +116,78 @@ pub fn write_map<W: std::io::Write>(
         hists.iter().map(|(t, h)| (t.clone(), Duration::ZERO, length, h)).collect();
     write_tagged(out, base, comment, &entries)
 }
+
+/// An interval log written one histogram at a time, for writers that cannot hold every interval in
+/// memory (an import of a file larger than memory). The lines are those of [`write_tagged`]: the same
+/// header, each histogram V2-deflate in base64, the max column in ms (divisor 1000).
+pub struct IntervalWriter<W: std::io::Write> {
+    out: W,
+    ser: hdrhistogram::serialization::V2DeflateSerializer,
+    buf: Vec<u8>,
+}
+
+impl<W: std::io::Write> IntervalWriter<W> {
+    /// Write the header (comment, StartTime and BaseTime `base`) and return the writer.
+    pub fn begin(mut out: W, base: std::time::SystemTime, comment: &str) -> std::io::Result<Self> {
+        write_tagged(&mut out, base, comment, &[])?;
+        Ok(IntervalWriter { out, ser: hdrhistogram::serialization::V2DeflateSerializer::new(), buf: Vec::new() })
+    }
+
+    /// Append one interval: `start` is the offset from the base time.
+    pub fn write(&mut self, tag: &str, start: Duration, length: Duration, h: &Histogram<u64>) -> std::io::Result<()> {
+        use hdrhistogram::serialization::Serializer;
+        use hdrhistogram::serialization::interval_log::Tag;
+        if Tag::new(tag).is_none() {
+            return Err(std::io::Error::other(format!("{tag:?} cannot be an interval log tag")));
+        }
+        self.buf.clear();
+        self.ser
+            .serialize(h, &mut self.buf)
+            .map_err(|e| std::io::Error::other(format!("cannot serialize a histogram: {e:?}")))?;
+        let encoded = base64::engine::general_purpose::STANDARD.encode(&self.buf);
+        writeln!(
+            self.out,
+            "Tag={tag},{:.3},{:.3},{:.3},{encoded}",
+            start.as_secs_f64(),
+            length.as_secs_f64(),
+            h.max() as f64 / 1000.0
+        )
+    }
+
+    /// The underlying writer (to flush and sync it).
+    pub fn into_inner(self) -> W {
+        self.out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_streaming_writer_reads_back_like_the_batch_writer() {
+        let base = std::time::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+        let mut a = crate::results::histogram();
+        let mut b = crate::results::histogram();
+        for v in [5u64, 70, 900, 12_000] {
+            a.record(v).unwrap();
+            b.record(v * 3).unwrap();
+        }
+        let mut w = IntervalWriter::begin(Vec::new(), base, "streamed").unwrap();
+        w.write("t", Duration::ZERO, Duration::from_secs(1), &a).unwrap();
+        w.write("t", Duration::from_secs(1), Duration::from_secs(1), &b).unwrap();
+        assert!(w.write("has space", Duration::ZERO, Duration::from_secs(1), &a).is_err());
+        let log = parse(&w.into_inner()).unwrap();
+        assert_eq!(log.base_time, Some(Duration::from_secs(1_700_000_000)));
+        assert_eq!(log.entries.len(), 2);
+        assert_eq!(log.entries[1].start, Duration::from_secs(1));
+        assert_eq!(log.entries[1].tag.as_deref(), Some("t"));
+        let h = &log.entries[0].histogram;
+        assert_eq!(
+            (h.len(), h.min(), h.value_at_quantile(0.5), h.max()),
+            (a.len(), a.min(), a.value_at_quantile(0.5), a.max())
+        );
+        assert_eq!(log.entries[1].histogram.max(), b.max());
+        assert_eq!(log.total().unwrap().len(), 8);
+    }
+}

@@ -20,6 +20,7 @@ pub mod failures;
 pub(crate) mod files;
 pub mod folder;
 pub mod hlog;
+pub mod imported;
 pub(crate) mod recover;
 pub(crate) mod summary;
 pub mod timeline;
@@ -29,6 +30,7 @@ pub use error::ResultsError;
 pub use failures::CodeFailures;
 pub use files::{RUN_JSON, claim_folder, delivery_hlog_name, hlog_name, partial, run_dir, totals_name};
 pub use folder::{RunData, Second, TargetData};
+pub use imported::{Imported, ImportedTarget};
 pub use summary::{MAX_US, Summary, histogram};
 pub use timeline::TimelineRow;
 
@@ -87,6 +89,9 @@ pub struct Run {
     /// The part of a sharded run these results cover (`wabench merge` joins the parts).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shard: Option<Shard>,
+    /// Made by `wabench import` from another tool's results: which tool and files, what was available.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub imported: Option<Imported>,
 }
 
 /// Request counts of one target.
@@ -175,6 +180,10 @@ pub struct TargetResult {
     /// Target-specific figures (logins of an on-premises session, the embedded simulator's counters).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub extra: Option<serde_json::Value>,
+    /// Imported from another tool: where its latency was measured from, and its own percentiles when
+    /// it gave only aggregates.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub imported: Option<ImportedTarget>,
 }
 
 /// What identifies a target's results and how long it ran: the part of a [`TargetResult`] that is not
@@ -240,6 +249,7 @@ impl TargetResult {
             outcomes,
             delivery: None,
             extra: None,
+            imported: None,
         }
     }
 }

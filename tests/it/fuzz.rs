@@ -447,6 +447,7 @@ fn sample_run(dir: &Path) -> Vec<u8> {
         hlog: "t.hlog".into(),
         delivery: None,
         extra: None,
+        imported: None,
     };
     let run = Run {
         schema_version: SCHEMA_VERSION,
@@ -465,6 +466,7 @@ fn sample_run(dir: &Path) -> Vec<u8> {
         passed: true,
         aborted: None,
         shard: None,
+        imported: None,
     };
     write_run(dir, &run).unwrap();
     assert_eq!(read_run(dir).unwrap(), run);

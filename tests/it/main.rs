@@ -11,6 +11,8 @@ mod fuzz;
 mod gates;
 mod hostile;
 mod identities;
+mod import;
+mod import_formats;
 mod layers;
 mod old_results;
 mod plan;

@@ -139,6 +139,7 @@ pub fn target(spec: &Spec) -> TargetData {
         hlog: format!("{}.hlog", spec.name),
         delivery: None,
         extra: None,
+        imported: None,
     };
     TargetData::new(result, seconds, rows).expect("histograms share bounds")
 }
@@ -169,6 +170,7 @@ pub fn run(name: &str, description: Option<&str>, targets: &[TargetData], thresh
         passed,
         aborted: None,
         shard: None,
+        imported: None,
     }
 }
 
