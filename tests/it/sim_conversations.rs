@@ -3,52 +3,19 @@
 //! the messaging limit tier, and the two shipped profiles that show the difference.
 
 use std::collections::BTreeMap;
-use std::convert::Infallible;
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use http::{Request, Response, StatusCode};
-use http_body_util::{BodyExt, Full};
-use hyper::body::Incoming;
-use hyper::service::service_fn;
-use hyper_util::rt::TokioIo;
+use http::StatusCode;
 use serde_json::Value;
-use tokio::net::TcpListener;
 use wabench::sim::{Flavor, SimConfig, spawn_local};
 use wabench::spec::sim::{MessagingTier, StageDelay};
 use wabench::webhook::{ReceiverConfig, Tracker, TrackerConfig};
 
+use crate::support::recorder::recorder;
 use crate::support::sim::{Client, assert_cloud_success, login, onprem_text, template_to, text_to};
 
 /// Every POST body received.
-type Bodies = Arc<Mutex<Vec<Bytes>>>;
-
-/// A webhook endpoint that keeps every body and answers 200; its URL.
-async fn recorder() -> (String, Bodies) {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}/webhook", listener.local_addr().unwrap());
-    let bodies: Bodies = Arc::default();
-    let b = bodies.clone();
-    tokio::spawn(async move {
-        while let Ok((stream, _)) = listener.accept().await {
-            let b = b.clone();
-            tokio::spawn(async move {
-                let svc = service_fn(move |req: Request<Incoming>| {
-                    let b = b.clone();
-                    async move {
-                        let body = req.into_body().collect().await.map(|c| c.to_bytes()).unwrap_or_default();
-                        b.lock().unwrap().push(body);
-                        Ok::<_, Infallible>(Response::new(Full::new(Bytes::new())))
-                    }
-                });
-                let _ = hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(stream), svc).await;
-            });
-        }
-    });
-    (url, bodies)
-}
-
 /// Zero latency, no throughput or pair limits, webhooks without delays or anomalies to `url`.
 fn config(flavor: Flavor, url: String) -> SimConfig {
     let mut cfg = SimConfig::benchmark(flavor);
