@@ -28,6 +28,10 @@ pub enum Command {
         /// Repeatable. Secret fields are refused: they come only from the environment.
         #[arg(long = "set", value_name = "PATH=VALUE")]
         set: Vec<String>,
+        /// A variable for `${NAME}` in the profile's strings, taken before the environment, e.g.
+        /// -e HOST=staging.example. Repeatable. `${NAME:-default}` gives a default.
+        #[arg(short = 'e', long = "env", value_name = "KEY=VALUE")]
+        env: Vec<String>,
         /// Folder for plan.json, plan.txt and steps.csv (default results/<name>-plan-<UTC timestamp>/).
         #[arg(long)]
         out: Option<PathBuf>,
@@ -67,6 +71,10 @@ pub enum Command {
         /// Repeatable. Secret fields are refused: they come only from the environment.
         #[arg(long = "set", value_name = "PATH=VALUE")]
         set: Vec<String>,
+        /// A variable for `${NAME}` in the profile's strings, taken before the environment, e.g.
+        /// -e HOST=staging.example. Repeatable. `${NAME:-default}` gives a default.
+        #[arg(short = 'e', long = "env", value_name = "KEY=VALUE")]
+        env: Vec<String>,
         /// Print the plan as JSON (for scripts) instead of text.
         #[arg(long)]
         json: bool,
@@ -101,6 +109,10 @@ pub struct RunArgs {
     /// Repeatable. Secret fields are refused: they come only from the environment.
     #[arg(long = "set", value_name = "PATH=VALUE")]
     pub set: Vec<String>,
+    /// A variable for `${NAME}` in the profile's strings, taken before the environment, e.g.
+    /// -e HOST=staging.example. Repeatable. `${NAME:-default}` gives a default.
+    #[arg(short = 'e', long = "env", value_name = "KEY=VALUE")]
+    pub env: Vec<String>,
     /// Write results into this folder instead of results/<name>-<UTC timestamp>/.
     #[arg(long)]
     pub out: Option<PathBuf>,

@@ -37,15 +37,15 @@ impl Exit {
 /// Carry out one command.
 pub fn execute(command: Command) -> Result<Exit, AppError> {
     match command {
-        Command::Validate { profile, set, json } => {
-            let loaded = load(&profile, &set)?;
+        Command::Validate { profile, set, env, json } => {
+            let loaded = load(&profile, &set, &env)?;
             print!("{}", if json { super::plan_json::plan_json(&loaded) } else { plan_text(&loaded) });
             Ok(Exit::Success)
         }
         Command::Simulate { flavor, listen, profile, benchmark } => simulate(flavor, listen, profile, benchmark),
         Command::Run(args) => run(args),
         Command::Import(args) => import(args),
-        Command::Plan { profile, set, out, results, yes } => plan(&profile, &set, out, &results, yes),
+        Command::Plan { profile, set, env, out, results, yes } => plan(&profile, &set, &env, out, &results, yes),
         Command::Merge(args) => merge(args),
         Command::Report { dir } => {
             println!("report: {}", report::write_report(&dir)?.display());
@@ -55,11 +55,12 @@ pub fn execute(command: Command) -> Result<Exit, AppError> {
     }
 }
 
-/// Load a profile with its `--set` overrides.
-fn load(path: &Path, sets: &[String]) -> Result<Loaded, AppError> {
+/// Load a profile with its `--set` overrides and `-e` variables.
+fn load(path: &Path, sets: &[String], env: &[String]) -> Result<Loaded, AppError> {
     let sets: Vec<spec::overrides::Override> =
         sets.iter().map(|s| spec::overrides::Override::parse(s)).collect::<Result<_, _>>()?;
-    Ok(spec::load_with(path, &sets)?)
+    let vars = spec::interpolate::Vars::parse(env)?;
+    Ok(spec::load_with(path, &sets, &vars)?)
 }
 
 /// `wabench run`.
@@ -79,7 +80,7 @@ fn run(a: RunArgs) -> Result<Exit, AppError> {
             .into());
         }
     }
-    let loaded = load(&a.profile, &a.set)?;
+    let loaded = load(&a.profile, &a.set, &a.env)?;
     if a.dry_run {
         print!("{}", dry_run_text(&loaded));
         return Ok(Exit::Success);
@@ -215,8 +216,15 @@ fn import(a: ImportArgs) -> Result<Exit, AppError> {
 }
 
 /// `wabench plan`.
-fn plan(profile: &Path, sets: &[String], out: Option<PathBuf>, results: &Path, yes: bool) -> Result<Exit, AppError> {
-    let loaded = load(profile, sets)?;
+fn plan(
+    profile: &Path,
+    sets: &[String],
+    env: &[String],
+    out: Option<PathBuf>,
+    results: &Path,
+    yes: bool,
+) -> Result<Exit, AppError> {
+    let loaded = load(profile, sets, env)?;
     let real = unconfirmed_real_targets(&loaded, yes);
     if !real.is_empty() {
         return Err(format!(

@@ -200,6 +200,7 @@ pub fn merge(dirs: &[PathBuf], out: &Path, force: bool) -> Result<Run, AppError>
         targets,
         aborted: runs.iter().find_map(|r| r.run.aborted.clone()),
         shard: None,
+        overrides: first.run.overrides.clone(),
         imported: first.run.imported.clone().map(|mut i| {
             i.files = runs.iter().flat_map(|r| r.run.imported.iter().flat_map(|i| i.files.clone())).collect();
             i

@@ -190,6 +190,7 @@ fn run_head(loaded: &Loaded, opts: &Options, started_at: DateTime<Utc>, interrup
         passed: true,
         aborted: None,
         shard: opts.shard.is_sharded().then_some(opts.shard),
+        overrides: loaded.overrides.clone(),
         imported: None,
     })
 }

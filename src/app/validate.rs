@@ -107,6 +107,15 @@ pub fn plan_text(loaded: &Loaded) -> String {
     if p.targets.iter().any(TargetSpec::is_embedded) {
         let _ = writeln!(s, "{}", simulator_line(&p.simulator));
     }
+    if !loaded.overrides.is_empty() {
+        let _ = writeln!(s, "changed from the file: {}", loaded.overrides.join(", "));
+        // The profile as it will run, credentials redacted (values from the environment are not in it).
+        let effective = toml::to_string(&p.redacted()).unwrap_or_default();
+        let _ = writeln!(s, "effective profile:");
+        for line in effective.lines() {
+            let _ = writeln!(s, "  {line}");
+        }
+    }
     if !p.thresholds.is_empty() {
         let _ = writeln!(s, "thresholds:");
         for (k, v) in &p.thresholds {

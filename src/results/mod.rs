@@ -89,6 +89,10 @@ pub struct Run {
     /// The part of a sharded run these results cover (`wabench merge` joins the parts).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shard: Option<Shard>,
+    /// What changed the profile file's values for this run: `--set PATH=VALUE` overrides and the names
+    /// of `-e` variables (never their values).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub overrides: Vec<String>,
     /// Made by `wabench import` from another tool's results: which tool and files, what was available.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub imported: Option<Imported>,

@@ -136,6 +136,7 @@ pub fn recover(dir: &Path) -> Result<RunData, ResultsError> {
         passed: true,
         aborted: None,
         shard: None,
+        overrides: Vec::new(),
         imported: None,
     };
     Ok(RunData { dir: dir.to_path_buf(), run, targets })

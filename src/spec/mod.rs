@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 
 pub mod capacity;
 pub(crate) mod endpoint;
+pub mod interpolate;
 pub mod messages;
 pub mod overrides;
 pub mod recipients;
@@ -284,15 +285,18 @@ pub struct Loaded {
     pub bodies: Vec<Option<Vec<u8>>>,
     /// The recipients of WhatsApp targets (read or generated once, shared by all targets).
     pub recipients: std::sync::Arc<recipients::Recipients>,
+    /// What changed the file's profile: `--set PATH=VALUE` texts and the names of `-e` variables
+    /// (never their values), in order. Stored in run.json.
+    pub overrides: Vec<String>,
 }
 
 /// Read, parse and validate a profile file.
 pub fn load(path: &Path) -> Result<Loaded, ProfileError> {
-    load_with(path, &[])
+    load_with(path, &[], &interpolate::Vars::default())
 }
 
 /// Read a profile file, apply `--set` overrides, then parse and validate it.
-pub fn load_with(path: &Path, sets: &[overrides::Override]) -> Result<Loaded, ProfileError> {
+pub fn load_with(path: &Path, sets: &[overrides::Override], vars: &interpolate::Vars) -> Result<Loaded, ProfileError> {
     let text = std::fs::read_to_string(path).map_err(|e| ProfileError {
         file: path.to_path_buf(),
         field: None,
@@ -300,7 +304,17 @@ pub fn load_with(path: &Path, sets: &[overrides::Override]) -> Result<Loaded, Pr
         column: None,
         reason: format!("cannot read the profile: {e}"),
     })?;
-    let profile = if sets.is_empty() { parse(path, &text)? } else { overrides::parse_with(path, &text, sets)? };
+    // Without overrides or variables the file is parsed as written, so errors keep their line and column.
+    let profile = if sets.is_empty() && !text.contains("${") {
+        parse(path, &text)?
+    } else {
+        overrides::parse_with(path, &text, sets, vars)?
+    };
+    let mut changed: Vec<String> = sets.iter().map(|o| format!("--set {}", o.text)).collect();
+    changed.extend(vars.names().map(|n| format!("-e {n}")));
+    if text.contains("${") {
+        changed.push("${…} variables expanded".into());
+    }
     let mut bodies = Vec::new();
     for (i, t) in profile.targets.iter().enumerate() {
         let body = match &t.body_file {
@@ -322,7 +336,13 @@ pub fn load_with(path: &Path, sets: &[overrides::Override]) -> Result<Loaded, Pr
     } else {
         recipients::Recipients::generate("1", 1)
     };
-    Ok(Loaded { path: path.to_path_buf(), profile, bodies, recipients: std::sync::Arc::new(recipients) })
+    Ok(Loaded {
+        path: path.to_path_buf(),
+        profile,
+        bodies,
+        recipients: std::sync::Arc::new(recipients),
+        overrides: changed,
+    })
 }
 
 /// The On-Premises API was sunset (2025-10-23) before Meta introduced business-scoped user IDs

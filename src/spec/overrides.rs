@@ -145,8 +145,14 @@ pub fn apply(table: &mut Table, o: &Override) -> Result<(), String> {
 
 /// Parse profile text with overrides applied, then deserialize and validate it as a file is. Errors
 /// name the profile, the field and, when the field was overridden, the `--set` it came from.
-pub fn parse_with(path: &Path, text: &str, sets: &[Override]) -> Result<Profile, ProfileError> {
+pub fn parse_with(
+    path: &Path,
+    text: &str,
+    sets: &[Override],
+    vars: &super::interpolate::Vars,
+) -> Result<Profile, ProfileError> {
     let mut table: Table = toml::from_str(text).map_err(|e| super::from_toml(path, text, &e))?;
+    super::interpolate::expand_table(&mut table, vars, "").map_err(|(field, reason)| err(path, field, reason))?;
     for o in sets {
         apply(&mut table, o).map_err(|e| err(path, o.dotted(), format!("--set {:?}: {e}", o.text)))?;
     }
@@ -176,7 +182,8 @@ fn name_the_set(mut e: ProfileError, sets: &[Override]) -> ProfileError {
     });
     match set {
         Some(o) => e.reason = format!("{} (from --set {:?})", e.reason, o.text),
-        None => e.reason = format!("{} (with the --set overrides applied)", e.reason),
+        None if !sets.is_empty() => e.reason = format!("{} (with the --set overrides applied)", e.reason),
+        None => e.reason = format!("{} (with the ${{…}} variables expanded)", e.reason),
     }
     e.line = None;
     e.column = None;
@@ -193,7 +200,7 @@ mod tests {
 
     fn with(sets: &[&str]) -> Result<Profile, ProfileError> {
         let sets: Vec<Override> = sets.iter().map(|s| Override::parse(s).unwrap()).collect();
-        parse_with(Path::new("p.toml"), PROFILE, &sets)
+        parse_with(Path::new("p.toml"), PROFILE, &sets, &super::super::interpolate::Vars::default())
     }
 
     #[test]

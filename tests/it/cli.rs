@@ -237,3 +237,42 @@ fn set_overrides_the_profile_on_validate_run_and_plan_and_refuses_secrets() {
     let (code, _, err) = wabench(&["validate", p, "--set", "targets.x.url=http://127.0.0.1:8/"]);
     assert!(code == 1 && err.contains("no target named \"x\""), "{err}");
 }
+
+#[test]
+fn variables_in_the_profile_come_from_e_or_the_environment_and_are_recorded() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = common::profile(
+        dir.path(),
+        "name = \"vars\"\ndescription = \"against ${WABENCH_VARS_TEST_ENVIRONMENT:-staging}\"\n[load]\nrate = \"${WABENCH_VARS_TEST_RATE}\"\nduration = \"1s\"\n[[targets]]\nname = \"cloud\"\nkind = \"cloud\"\nbase_url = \"embedded\"\n",
+    );
+    let p = p.to_str().unwrap();
+    // Unset and without a default: an error naming the field and the variable.
+    let (code, _, err) = wabench(&["validate", p]);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("load.rate") && err.contains("WABENCH_VARS_TEST_RATE"), "{err}");
+    // -e gives it; the whole-value variable is a number; validate shows what changed and the result.
+    let (code, out, err) = wabench(&["validate", p, "-e", "WABENCH_VARS_TEST_RATE=5"]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(out.contains("constant 5/s") || out.contains("5 requests"), "{out}");
+    assert!(out.contains("changed from the file: -e WABENCH_VARS_TEST_RATE"), "{out}");
+    assert!(out.contains("description = \"against staging\""), "the default applies: {out}");
+    // A run records what changed its profile (names, not values).
+    let res = dir.path().join("out");
+    let (code, out, err) = wabench(&[
+        "run",
+        p,
+        "-e",
+        "WABENCH_VARS_TEST_RATE=5",
+        "--set",
+        "load.duration=2s",
+        "--out",
+        res.to_str().unwrap(),
+        "--quiet",
+        "--no-report",
+    ]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    let run = wabench::results::read_run(&res).unwrap();
+    assert_eq!(run.overrides[0], "--set load.duration=2s");
+    assert!(run.overrides.iter().any(|o| o == "-e WABENCH_VARS_TEST_RATE"), "{:?}", run.overrides);
+    assert_eq!(run.targets[0].requests.sent, 10, "5/s for the overridden 2 s");
+}

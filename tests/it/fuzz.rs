@@ -466,6 +466,7 @@ fn sample_run(dir: &Path) -> Vec<u8> {
         passed: true,
         aborted: None,
         shard: None,
+        overrides: Vec::new(),
         imported: None,
     };
     write_run(dir, &run).unwrap();

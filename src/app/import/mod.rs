@@ -250,6 +250,7 @@ fn run_of(req: &Request, p: Parsed) -> Run {
         passed: true,
         aborted: None,
         shard: None,
+        overrides: Vec::new(),
         imported: Some(p.imported),
     }
 }

@@ -170,6 +170,7 @@ pub fn run(name: &str, description: Option<&str>, targets: &[TargetData], thresh
         passed,
         aborted: None,
         shard: None,
+        overrides: Vec::new(),
         imported: None,
     }
 }
