@@ -129,13 +129,7 @@ fn target_token(spec: &TargetSpec, base: &Path) -> Option<String> {
     if spec.kind != TargetKind::Cloud {
         return None;
     }
-    match (&spec.token_env, &spec.token_file) {
-        (Some(var), _) => std::env::var(var).ok(),
-        (None, Some(f)) => std::fs::read_to_string(base.join(f)).ok(),
-        (None, None) => None,
-    }
-    .map(|t| t.trim().to_string())
-    .filter(|t| !t.is_empty())
+    drivers::named_token(spec, base).ok().flatten().filter(|t| !t.is_empty())
 }
 
 /// The receiver settings of one target. The embedded On-Premises simulator posts unsigned webhooks,

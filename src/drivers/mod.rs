@@ -48,6 +48,24 @@ fn env_var(target: &str, field: &'static str, var: &str) -> Result<String, Build
     }
 }
 
+/// The access token a Cloud target names in `token_env` or `token_file` (trimmed), or `None` when it
+/// names neither.
+pub fn named_token(spec: &TargetSpec, base_dir: &std::path::Path) -> Result<Option<String>, BuildError> {
+    match (&spec.token_env, &spec.token_file) {
+        (Some(var), _) => env_var(&spec.name, "token_env", var).map(Some),
+        (None, Some(f)) => {
+            let path = base_dir.join(f);
+            let t = std::fs::read_to_string(&path).map_err(|e| BuildError::TokenFile {
+                target: spec.name.clone(),
+                path: path.clone(),
+                reason: e.to_string(),
+            })?;
+            Ok(Some(t.trim().to_string()))
+        }
+        (None, None) => Ok(None),
+    }
+}
+
 /// Build the target of a profile entry.
 pub fn build(spec: &TargetSpec, ctx: &BuildCtx<'_>) -> Result<Arc<dyn Target>, BuildError> {
     let invalid = |reason: String| BuildError::Invalid { target: spec.name.clone(), reason };
@@ -73,19 +91,10 @@ pub fn build(spec: &TargetSpec, ctx: &BuildCtx<'_>) -> Result<Arc<dyn Target>, B
         tracker: ctx.tracker.clone(),
     };
     if spec.kind == TargetKind::Cloud {
-        let token = match (&spec.token_env, &spec.token_file) {
-            (Some(var), _) => env_var(&spec.name, "token_env", var)?,
-            (None, Some(f)) => {
-                let path = ctx.base_dir.join(f);
-                let t = std::fs::read_to_string(&path).map_err(|e| BuildError::TokenFile {
-                    target: spec.name.clone(),
-                    path: path.clone(),
-                    reason: e.to_string(),
-                })?;
-                t.trim().to_string()
-            }
-            (None, None) if ctx.embedded.is_some() => "wabench-embedded-token".to_string(),
-            (None, None) => return Err(missing("an access token (token_env or token_file)")),
+        let token = match named_token(spec, ctx.base_dir)? {
+            Some(t) => t,
+            None if ctx.embedded.is_some() => crate::spec::sim::TEST_TOKEN.to_string(),
+            None => return Err(missing("an access token (token_env or token_file)")),
         };
         let version = spec.api_version.as_deref().unwrap_or("v23.0");
         let phone = spec.phone_number_id.as_deref().unwrap_or("100000000000001");

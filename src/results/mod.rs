@@ -118,13 +118,18 @@ pub struct Counts {
     pub cancelled: u64,
 }
 
+/// The sum of two counts either part may lack (`None` only when both do).
+pub(crate) fn add_optional(a: Option<u64>, b: Option<u64>) -> Option<u64> {
+    match (a, b) {
+        (None, None) => None,
+        (a, b) => Some(a.unwrap_or(0) + b.unwrap_or(0)),
+    }
+}
+
 impl Counts {
     /// Add another part's counts (`planned` when either part knows it).
     pub fn add(&mut self, o: &Counts) {
-        self.planned = match (self.planned, o.planned) {
-            (None, None) => None,
-            (a, b) => Some(a.unwrap_or(0) + b.unwrap_or(0)),
-        };
+        self.planned = add_optional(self.planned, o.planned);
         self.sent += o.sent;
         self.retries += o.retries;
         self.ok += o.ok;

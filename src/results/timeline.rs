@@ -41,10 +41,7 @@ impl TimelineRow {
 
     /// Add another part's counts of the same second (`requested` adds when either has it).
     pub fn add_counts(&mut self, o: &TimelineRow) {
-        self.requested = match (self.requested, o.requested) {
-            (None, None) => None,
-            (a, b) => Some(a.unwrap_or(0) + b.unwrap_or(0)),
-        };
+        self.requested = super::add_optional(self.requested, o.requested);
         self.started += o.started;
         self.ok += o.ok;
         self.errors += o.errors;
