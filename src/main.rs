@@ -2,12 +2,10 @@
 
 use std::process::ExitCode;
 
-use clap::Parser;
-use wabench::app::cli::Cli;
 use wabench::app::commands::execute;
 
 fn main() -> ExitCode {
-    match execute(Cli::parse().command) {
+    match execute(wabench::app::help::parse().command) {
         Ok(exit) => ExitCode::from(exit.code() as u8),
         Err(e) => {
             eprintln!("wabench: error: {e}");

@@ -91,6 +91,26 @@ pub enum Command {
     ///
     /// With --fail-if gates it exits 99 when a regression is beyond noise.
     Compare(CompareArgs),
+    /// Print the JSON Schema of a profile (the file shipped as profiles/wabench-profile.schema.json), for
+    /// editors that complete and check TOML against a schema.
+    Schema {
+        /// Write the schema to this file instead of stdout.
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+    },
+    /// Print a shell completion script for wabench.
+    Completions {
+        /// The shell to complete in.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print wabench's manual page (roff), or write one page per command into a folder.
+    Man {
+        /// Write wabench.1 and wabench-COMMAND.1 for every command into this folder instead of printing
+        /// wabench.1.
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+    },
 }
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]

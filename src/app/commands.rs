@@ -52,6 +52,32 @@ pub fn execute(command: Command) -> Result<Exit, AppError> {
             Ok(Exit::Success)
         }
         Command::Compare(args) => super::compare::run(args),
+        Command::Schema { out } => {
+            let schema = spec::schema::profile_schema_json();
+            match out {
+                Some(path) => {
+                    std::fs::write(&path, schema).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+                    eprintln!("schema: {}", path.display());
+                }
+                None => print!("{schema}"),
+            }
+            Ok(Exit::Success)
+        }
+        Command::Completions { shell } => {
+            super::help::completions(shell, &mut std::io::stdout().lock());
+            Ok(Exit::Success)
+        }
+        Command::Man { out: None } => {
+            super::help::man_page(&mut std::io::stdout().lock())
+                .map_err(|e| format!("cannot write the manual: {e}"))?;
+            Ok(Exit::Success)
+        }
+        Command::Man { out: Some(dir) } => {
+            let pages = super::help::man_pages(&dir)
+                .map_err(|e| format!("cannot write manual pages to {}: {e}", dir.display()))?;
+            eprintln!("man: {} pages in {}", pages.len(), dir.display());
+            Ok(Exit::Success)
+        }
     }
 }
 

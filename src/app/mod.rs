@@ -10,6 +10,7 @@ pub mod cli;
 pub mod commands;
 pub(crate) mod compare;
 mod error;
+pub mod help;
 pub mod import;
 pub(crate) mod live;
 pub(crate) mod merge;

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use crate::units::Dur;
 
 /// The profile's `[plan]` table.
-#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct PlanSpec {
     /// The SLO: latency p99 (from the intended start) must stay below this …

@@ -32,7 +32,7 @@ impl Kind {
 }
 
 /// The `[messages]` table: which kinds of message to send, by weight, and their content.
-#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct MessagesSpec {
     /// Relative weights of each kind (0 = never). Default: text only.
@@ -110,7 +110,7 @@ impl MessagesSpec {
 /// (see `drivers::whatsapp::codes::retry_after`): 131056 `pair_backoff` × 4^X, 131057 `upgrade_wait`,
 /// code 2 `unavailable_wait`, other throttling and transient errors `backoff` doubling up to
 /// `max_backoff`. A retry never starts after the run's duration + drain.
-#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct RetrySpec {
     /// Attempts per message including the first (1 = never retry). Default 6: five retries, whose

@@ -17,6 +17,7 @@ pub mod messages;
 pub mod overrides;
 pub mod recipients;
 pub mod schedule;
+pub mod schema;
 pub mod sim;
 pub mod threshold;
 mod validate;
@@ -27,7 +28,7 @@ use schedule::{Pacer, Segment};
 pub use validate::validate;
 
 /// A profile as written. Unknown fields anywhere are errors.
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Profile {
     /// Name of the run; results go to `results/<name>-<UTC timestamp>/`.
@@ -75,7 +76,7 @@ fn default_seed() -> u64 {
 }
 
 /// Open loop (arrival rate, the default) or closed loop (virtual users back to back).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, Default, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Model {
     #[default]
@@ -84,14 +85,14 @@ pub enum Model {
 }
 
 /// One ramp of an open-loop plan: go linearly from the previous rate to `to` requests/s over `over`.
-#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Stage {
     pub to: f64,
     pub over: Dur,
 }
 
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LoadSpec {
     #[serde(default)]
@@ -135,7 +136,7 @@ pub struct LoadSpec {
     pub max_rate: Option<f64>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, Default, schemars::JsonSchema)]
 pub enum HttpVersion {
     #[default]
     #[serde(rename = "1.1")]
@@ -145,7 +146,7 @@ pub enum HttpVersion {
 }
 
 /// A target: what is sent, where.
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TargetSpec {
     pub name: String,
@@ -238,7 +239,7 @@ impl TargetSpec {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum TargetKind {
     Http,

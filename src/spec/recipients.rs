@@ -19,7 +19,7 @@ pub const SANCTIONED: [&str; 4] = ["53", "98", "850", "963"];
 pub const PAIR_LIMIT_SECS: f64 = 6.0;
 
 /// The `[recipients]` table.
-#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RecipientsSpec {
     /// CSV file of phone numbers or BSUIDs (first column; a header row is allowed), relative to

@@ -19,7 +19,7 @@ pub const DEFAULT_VERIFY_TOKEN_ENV: &str = "WABENCH_VERIFY_TOKEN";
 
 /// The profile's `[webhooks]` table. Secrets are never stored here, only where to find them,
 /// so serializing this struct cannot leak them.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct WebhookConfig {
     /// Address the receiver binds.
@@ -40,11 +40,13 @@ pub struct WebhookConfig {
     /// Capacity of the queue between the HTTP handlers and the tracker, in webhooks.
     pub backlog: usize,
     /// How long a message id is remembered (e.g. "10m").
+    #[schemars(with = "crate::units::duration::Dur")]
     #[serde(with = "crate::units::duration::serde")]
     pub horizon: Duration,
     /// Most message ids remembered at once.
     pub max_tracked: usize,
     /// How long after the last send the run waits for final statuses (e.g. "10s").
+    #[schemars(with = "crate::units::duration::Dur")]
     #[serde(with = "crate::units::duration::serde")]
     pub grace: Duration,
 }

@@ -41,6 +41,22 @@ impl Serialize for Dur {
     }
 }
 
+/// In a JSON Schema of the profile: a string such as "30s", "2m", "150ms" or "1h 30m".
+impl schemars::JsonSchema for Dur {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Duration".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "type": "string",
+            "description": "A duration: a number and a unit, e.g. \"30s\", \"2m\", \"150ms\", \"1h 30m\" (at most 100 years).",
+            "pattern": "^\\s*([0-9]+\\s*[a-zA-Zµ]+\\s*)+$",
+            "examples": ["30s", "2m", "150ms", "1h 30m"]
+        })
+    }
+}
+
 impl fmt::Display for Dur {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&format(self.0))

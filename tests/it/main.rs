@@ -19,6 +19,7 @@ mod plan;
 mod pywa_compat;
 mod report;
 mod report_browser;
+mod schema_cli;
 mod secrets;
 mod seq;
 mod shards;

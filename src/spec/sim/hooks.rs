@@ -38,22 +38,26 @@ use serde::{Deserialize, Serialize};
 use super::primitives::{ConfigError, Distribution, Flavor};
 
 /// The delay of one lifecycle stage. `median` is required when a stage table is written.
-#[derive(Deserialize, Serialize, Clone, Debug, PartialEq)]
+#[derive(Deserialize, Serialize, Clone, Debug, PartialEq, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct StageDelay {
     /// `"lognormal"` (default), `"constant"` (always `median`) or `"uniform"` (`min..max`).
     #[serde(default)]
     pub distribution: Distribution,
     /// Median delay (`"0s"` with `constant` for no delay).
+    #[schemars(with = "crate::units::duration::Dur")]
     #[serde(with = "crate::units::duration::serde")]
     pub median: Duration,
     /// 99th percentile (lognormal). Unset: 4 × median.
+    #[schemars(with = "Option<crate::units::duration::Dur>")]
     #[serde(default, with = "crate::units::duration::serde::option", skip_serializing_if = "Option::is_none")]
     pub p99: Option<Duration>,
     /// Lower clamp (and lower bound of `uniform`). Default 0s.
+    #[schemars(with = "crate::units::duration::Dur")]
     #[serde(default, with = "crate::units::duration::serde")]
     pub min: Duration,
     /// Upper clamp (and upper bound of `uniform`). Default 1h.
+    #[schemars(with = "crate::units::duration::Dur")]
     #[serde(default = "hour", with = "crate::units::duration::serde")]
     pub max: Duration,
 }
@@ -96,7 +100,7 @@ impl StageDelay {
 }
 
 /// The `[simulator.webhooks]` table.
-#[derive(Deserialize, Serialize, Clone, PartialEq)]
+#[derive(Deserialize, Serialize, Clone, PartialEq, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct HooksConfig {
     /// Where to post status webhooks. Set by the engine (the run's receiver), never from a
@@ -134,6 +138,7 @@ pub struct HooksConfig {
     /// Statuses per POST. Default 1; above 1, statuses due within `linger` of the first share a POST.
     pub max_batch: usize,
     /// How long a batch waits for more statuses. Default 50ms.
+    #[schemars(with = "crate::units::duration::Dur")]
     #[serde(with = "crate::units::duration::serde")]
     pub linger: Duration,
     /// POSTs in flight at once (keep-alive connections). Default 8.
@@ -142,21 +147,26 @@ pub struct HooksConfig {
     /// counted. Default 100000.
     pub queue_capacity: usize,
     /// Timeout of one POST. Default 10s.
+    #[schemars(with = "crate::units::duration::Dur")]
     #[serde(with = "crate::units::duration::serde")]
     pub timeout: Duration,
     /// First wait before re-posting a webhook not answered 200; doubled each time. Default 1s.
+    #[schemars(with = "crate::units::duration::Dur")]
     #[serde(with = "crate::units::duration::serde")]
     pub retry_initial: Duration,
     /// Longest wait between two attempts. Default 60s.
+    #[schemars(with = "crate::units::duration::Dur")]
     #[serde(with = "crate::units::duration::serde")]
     pub retry_max: Duration,
     /// A webhook still not delivered this long after its first attempt is given up. Default 10m
     /// (Meta retries Cloud webhooks for 7 days and on-prem ones for about 24 hours; a run cannot
     /// wait that long).
+    #[schemars(with = "crate::units::duration::Dur")]
     #[serde(with = "crate::units::duration::serde")]
     pub retry_for: Duration,
     /// On shutdown, how long POSTs in flight may finish; everything else is abandoned and
     /// counted as pending. Default 500ms.
+    #[schemars(with = "crate::units::duration::Dur")]
     #[serde(with = "crate::units::duration::serde")]
     pub shutdown_wait: Duration,
     /// WhatsApp Business Account id of Cloud webhooks (`entry[].id`).

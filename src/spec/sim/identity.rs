@@ -20,7 +20,7 @@ use serde::{Deserialize, Serialize};
 use super::primitives::ConfigError;
 
 /// The `[simulator.identity]` table.
-#[derive(Deserialize, Serialize, Clone, Debug, PartialEq)]
+#[derive(Deserialize, Serialize, Clone, Debug, PartialEq, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct IdentityConfig {
     /// Give every user a BSUID: status webhooks carry a `contacts` array with `user_id`, inbound

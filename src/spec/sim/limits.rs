@@ -35,12 +35,13 @@ use serde::{Deserialize, Serialize};
 use super::primitives::ConfigError;
 
 /// The `[simulator.service_window]` table.
-#[derive(Deserialize, Serialize, Clone, Debug, PartialEq)]
+#[derive(Deserialize, Serialize, Clone, Debug, PartialEq, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct WindowConfig {
     /// Enforce customer service windows. Default true: a window is closed until the user writes.
     pub enabled: bool,
     /// How long a window stays open after the user's last message. Default 24h (Meta).
+    #[schemars(with = "crate::units::duration::Dur")]
     #[serde(with = "crate::units::duration::serde")]
     pub duration: Duration,
     /// Seeded fraction (0..=1) of users whose window is open when the simulator starts (they wrote
@@ -57,7 +58,7 @@ impl Default for WindowConfig {
 /// The `[simulator.inbound]` table: user messages the simulator generates. Each opens its sender's
 /// window, counts toward the business number's throughput (Meta: the per-number limit counts
 /// inbound and outbound messages) and is posted as a `messages` webhook when webhooks are on.
-#[derive(Deserialize, Serialize, Clone, Debug, PartialEq)]
+#[derive(Deserialize, Serialize, Clone, Debug, PartialEq, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct InboundConfig {
     /// Inbound messages per second, from server start. Default 0 (none).
@@ -98,6 +99,19 @@ pub enum MessagingTier {
     T100K,
     #[default]
     Unlimited,
+}
+
+impl schemars::JsonSchema for MessagingTier {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "MessagingTier".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "description": "A messaging limit tier: unique users per moving 24 hours.",
+            "enum": [250, 2000, 10000, 100000, "unlimited"]
+        })
+    }
 }
 
 #[derive(Serialize, Deserialize)]
@@ -170,7 +184,7 @@ fn thousands(n: u64) -> String {
 }
 
 /// The `[simulator.messaging_limit]` table.
-#[derive(Deserialize, Serialize, Clone, Debug, PartialEq)]
+#[derive(Deserialize, Serialize, Clone, Debug, PartialEq, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct MessagingLimitConfig {
     /// The portfolio's tier, shared by every number the simulator serves. Default unlimited (a

@@ -62,7 +62,7 @@ pub use primitives::{ConfigError, Distribution, Flavor};
 pub use transient::TransientConfig;
 
 /// The `[simulator]` table.
-#[derive(Deserialize, Serialize, Clone, Debug)]
+#[derive(Deserialize, Serialize, Clone, Debug, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct SimConfig {
     /// Which API to imitate: `"cloud"` (default) or `"onprem"`.
@@ -118,21 +118,25 @@ impl Default for SimConfig {
 }
 
 /// Response-time model: every response is delayed by a sample of it, plus queueing delay.
-#[derive(Deserialize, Serialize, Clone, Debug)]
+#[derive(Deserialize, Serialize, Clone, Debug, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct LatencyConfig {
     /// `"lognormal"` (default), `"constant"` or `"uniform"`.
     pub distribution: Distribution,
     /// Median response time. Unset: 120ms for Cloud, 60ms for on-prem (model).
+    #[schemars(with = "Option<crate::units::duration::Dur>")]
     #[serde(with = "crate::units::duration::serde::option", skip_serializing_if = "Option::is_none")]
     pub median: Option<Duration>,
     /// 99th percentile (lognormal only). Unset: 600ms for Cloud, 400ms for on-prem (model).
+    #[schemars(with = "Option<crate::units::duration::Dur>")]
     #[serde(with = "crate::units::duration::serde::option", skip_serializing_if = "Option::is_none")]
     pub p99: Option<Duration>,
     /// Lower clamp of every sample (and lower bound of `uniform`). Default 0s.
+    #[schemars(with = "crate::units::duration::Dur")]
     #[serde(with = "crate::units::duration::serde")]
     pub min: Duration,
     /// Upper clamp of every sample (and upper bound of `uniform`). Default 30s.
+    #[schemars(with = "crate::units::duration::Dur")]
     #[serde(with = "crate::units::duration::serde")]
     pub max: Duration,
 }
@@ -164,7 +168,7 @@ pub const EXPIRED_TEST_TOKEN: &str = "wabench-expired-token";
 pub const NO_PERMISSION_TEST_TOKEN: &str = "wabench-noperm-token";
 
 /// Cloud API rules.
-#[derive(Deserialize, Serialize, Clone, Debug)]
+#[derive(Deserialize, Serialize, Clone, Debug, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct CloudConfig {
     /// Messages per second per phone-number-id (token bucket of one second's worth).
@@ -217,13 +221,15 @@ impl Default for CloudConfig {
 
 /// Throughput upgrade: from `start` (after server start) for `duration` every send gets 131057
 /// (HTTP `throttle_http_status`); afterwards the per-number limit is `throughput_mps`.
-#[derive(Deserialize, Serialize, Clone, Debug)]
+#[derive(Deserialize, Serialize, Clone, Debug, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct UpgradeConfig {
     /// Default 60s.
+    #[schemars(with = "crate::units::duration::Dur")]
     #[serde(with = "crate::units::duration::serde")]
     pub start: Duration,
     /// Default 60s (Meta: about a minute).
+    #[schemars(with = "crate::units::duration::Dur")]
     #[serde(with = "crate::units::duration::serde")]
     pub duration: Duration,
     /// Limit after the upgrade. Default 1000.
@@ -240,13 +246,14 @@ impl Default for UpgradeConfig {
 /// messages within one `interval` borrows from future quota, and the recipient then receives nothing
 /// until the borrowed intervals have passed (a burst of 20 at 6 s: about 2 minutes). The exact rule
 /// and Meta's source are in `sim::pair`.
-#[derive(Deserialize, Serialize, Clone, Debug)]
+#[derive(Deserialize, Serialize, Clone, Debug, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct PairLimitConfig {
     /// Enforce it. Default true.
     pub enabled: bool,
     /// Default 6s (Meta: "1 message every 6 seconds" to the same user; FACTS.md, row 131056;
     /// developers.facebook.com/docs/whatsapp/cloud-api/overview#pair-rate-limits).
+    #[schemars(with = "crate::units::duration::Dur")]
     #[serde(with = "crate::units::duration::serde")]
     pub interval: Duration,
     /// Default 45 (Meta: bursts of "up to 45 messages in 6 seconds"; same sources).
@@ -260,7 +267,7 @@ impl Default for PairLimitConfig {
 }
 
 /// One On-Premises API user (`POST /v1/users/login` with HTTP Basic).
-#[derive(Deserialize, Serialize, Clone, Debug)]
+#[derive(Deserialize, Serialize, Clone, Debug, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UserConfig {
     /// Login name.
@@ -274,7 +281,7 @@ pub struct UserConfig {
 }
 
 /// On-Premises API rules.
-#[derive(Deserialize, Serialize, Clone, Debug)]
+#[derive(Deserialize, Serialize, Clone, Debug, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct OnPremConfig {
     /// Number of CoreApp shards: 1..=32 (Meta supports 1, 2, 4, 8, 16, 32). Default 8.
@@ -292,6 +299,7 @@ pub struct OnPremConfig {
     /// Accounts for `/v1/users/login`. Default: one user `admin` / `secret`.
     pub users: Vec<UserConfig>,
     /// Lifetime of a login token. Default 7 days.
+    #[schemars(with = "crate::units::duration::Dur")]
     #[serde(with = "crate::units::duration::serde")]
     pub token_ttl: Duration,
     /// Request limit of `/v1/messages` per WebApp in requests per second (→ 1015, HTTP 429).
@@ -305,6 +313,7 @@ pub struct OnPremConfig {
     pub other_burst: u32,
     /// A message whose shard queue delay would exceed this is refused with 1016 (HTTP 503).
     /// Default 2s.
+    #[schemars(with = "crate::units::duration::Dur")]
     #[serde(with = "crate::units::duration::serde")]
     pub overload_queue_delay: Duration,
     /// Version reported in `meta.version`. Default "2.53.4".
@@ -332,19 +341,21 @@ impl Default for OnPremConfig {
 /// A window of unavailability: from `start` after server start, for `duration`.
 /// Cloud answers error code 2 with HTTP 503; on-prem answers 1016 with HTTP 503 on every
 /// authenticated endpoint and reports `gateway_status: "unavailable"` on `/v1/health`.
-#[derive(Deserialize, Serialize, Clone, Debug)]
+#[derive(Deserialize, Serialize, Clone, Debug, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DowntimeWindow {
     /// Offset from server start.
+    #[schemars(with = "crate::units::duration::Dur")]
     #[serde(with = "crate::units::duration::serde")]
     pub start: Duration,
     /// Length of the window.
+    #[schemars(with = "crate::units::duration::Dur")]
     #[serde(with = "crate::units::duration::serde")]
     pub duration: Duration,
 }
 
 /// Why an undeliverable recipient (131026) cannot receive messages.
-#[derive(Deserialize, Serialize, Clone, Copy, Debug, PartialEq, Eq, Default)]
+#[derive(Deserialize, Serialize, Clone, Copy, Debug, PartialEq, Eq, Default, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum UndeliverableReason {
     /// Pick one of the four below per recipient, seeded.
@@ -361,7 +372,7 @@ pub enum UndeliverableReason {
 }
 
 /// Rules that make recipients fail. Numbers are compared as digits only (no `+`).
-#[derive(Deserialize, Serialize, Clone, Debug)]
+#[derive(Deserialize, Serialize, Clone, Debug, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct RecipientRules {
     /// Numbers ending in one of these are undeliverable: Cloud accepts the message, then posts a

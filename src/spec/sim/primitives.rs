@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 /// Which deployment the simulator imitates.
-#[derive(Deserialize, Serialize, Clone, Copy, Debug, PartialEq, Eq, Default)]
+#[derive(Deserialize, Serialize, Clone, Copy, Debug, PartialEq, Eq, Default, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Flavor {
     /// Meta-hosted Cloud API: `POST /{version}/{phone-number-id}/messages`.
@@ -15,7 +15,7 @@ pub enum Flavor {
 }
 
 /// Shape of the latency distribution.
-#[derive(Deserialize, Serialize, Clone, Copy, Debug, PartialEq, Eq, Default)]
+#[derive(Deserialize, Serialize, Clone, Copy, Debug, PartialEq, Eq, Default, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Distribution {
     /// Log-normal with the given median and p99 (sigma = ln(p99/median) / 2.3263).

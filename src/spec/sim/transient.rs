@@ -22,11 +22,12 @@ use serde::{Deserialize, Serialize};
 use super::ConfigError;
 
 /// The `[simulator.transient]` table.
-#[derive(Deserialize, Serialize, Clone, Debug, PartialEq)]
+#[derive(Deserialize, Serialize, Clone, Debug, PartialEq, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct TransientConfig {
     /// How long a stalled send is held before its answer (which then comes too late for a client
     /// with a shorter timeout). Default 30s: past the client's default 10 s timeout.
+    #[schemars(with = "crate::units::duration::Dur")]
     #[serde(with = "crate::units::duration::serde")]
     pub stall_for: Duration,
     /// Rates of the Cloud flavor.
@@ -46,7 +47,7 @@ impl Default for TransientConfig {
 }
 
 /// Transient errors of the Cloud API, as fractions of message sends. Default: all 0.
-#[derive(Deserialize, Serialize, Clone, Copy, Debug, Default, PartialEq)]
+#[derive(Deserialize, Serialize, Clone, Copy, Debug, Default, PartialEq, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct CloudTransient {
     /// Code 131000 "Something went wrong", HTTP 500 (FACTS.md; Meta's Cloud API error codes).
@@ -61,7 +62,7 @@ pub struct CloudTransient {
 }
 
 /// Transient errors of the On-Premises API, as fractions of message sends. Default: all 0.
-#[derive(Deserialize, Serialize, Clone, Copy, Debug, Default, PartialEq)]
+#[derive(Deserialize, Serialize, Clone, Copy, Debug, Default, PartialEq, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct OnPremTransient {
     /// Code 1014 "Internal error", HTTP 500 (FACTS.md, on-prem codes).
