@@ -109,10 +109,11 @@ fn webhooks(c: &mut Criterion) {
 }
 
 /// One Cloud API send to the embedded simulator and back over loopback (zero simulated latency,
-/// no limits), through the same request builder, transport and classification the load path uses.
+/// no limits), through the same request builder, HTTP/1.1 transport (`engine::h1`) and classification
+/// the load path uses. The first exchange is checked (200, a message id, classified ok) before timing.
 fn simulator_round_trip(c: &mut Criterion) {
-    use http_body_util::{BodyExt, Full};
-    use hyper_util::rt::TokioIo;
+    use http_body_util::Full;
+    use wabench::engine::h1::{Connection, Stream};
     let (tx, rx) = std::sync::mpsc::channel();
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let server = std::thread::spawn(move || {
@@ -129,34 +130,87 @@ fn simulator_round_trip(c: &mut Criterion) {
     let addr = rx.recv().unwrap();
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     let spec = MessagesSpec::default();
-    let mut sender = rt.block_on(async {
+    let mut conn = rt.block_on(async {
         let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
         tcp.set_nodelay(true).unwrap();
-        let (s, conn) = hyper::client::conn::http1::handshake(TokioIo::new(tcp)).await.unwrap();
-        tokio::spawn(conn);
-        s
+        Connection::new(Stream::Plain(tcp))
     });
+    let mut send = |n: u64| {
+        rt.block_on(async {
+            let req = http::Request::post("/v23.0/106540352242922/messages")
+                .header("authorization", "Bearer wabench-embedded-token")
+                .header("content-type", "application/json")
+                .body(Full::new(bytes::Bytes::from(body::cloud(&spec, Kind::Text, "15550001234", n))))
+                .unwrap();
+            let answer = conn.exchange(req, b"127.0.0.1", 1 << 20, &|_| true);
+            let reply =
+                tokio::time::timeout(Duration::from_secs(5), answer).await.expect("no answer within 5 s").unwrap();
+            (reply.status, codes::outcome(reply.status, &reply.body), reply.body)
+        })
+    };
+    let (status, outcome, body) = send(0);
+    assert_eq!(status, StatusCode::OK, "the simulator answered {status}: {}", String::from_utf8_lossy(&body));
+    assert_eq!(outcome, Outcome::Ok);
+    assert!(wabench::drivers::whatsapp::cloud::message_id(&body).is_some(), "no message id in the answer");
     let mut n = 0u64;
     c.bench_function("round_trip/cloud_send_to_simulator", |b| {
         b.iter(|| {
             n += 1;
-            rt.block_on(async {
-                let req = http::Request::post("/v23.0/106540352242922/messages")
-                    .header("host", "127.0.0.1")
-                    .header("authorization", "Bearer wabench-embedded-token")
-                    .header("content-type", "application/json")
-                    .body(Full::new(bytes::Bytes::from(body::cloud(&spec, Kind::Text, "15550001234", n))))
-                    .unwrap();
-                let resp = sender.send_request(req).await.unwrap();
-                let status = resp.status();
-                let bytes = resp.into_body().collect().await.unwrap().to_bytes();
-                black_box(codes::outcome(status, &bytes))
-            })
+            black_box(send(n).1)
         })
     });
     let _ = stop_tx.send(());
     server.join().unwrap();
 }
 
-criterion_group!(benches, histograms, pacer, requests, classification, webhooks, simulator_round_trip);
+/// The HTTP/1.1 transport alone: a request written and a 200 answer with a JSON body read back, over
+/// loopback to a server that answers from memory (no parsing on its side). Checked before timing.
+fn h1_exchange(c: &mut Criterion) {
+    use http_body_util::Full;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use wabench::engine::h1::{Connection, Stream};
+    const ANSWER: &[u8] = b"HTTP/1.1 200 OK\r\nServer: bench\r\nDate: Sun, 29 Nov 2026 12:00:00 GMT\r\n\
+Content-Type: application/json\r\nContent-Length: 70\r\nConnection: keep-alive\r\n\r\n\
+{\"messaging_product\":\"whatsapp\",\"messages\":[{\"id\":\"wamid.benchmark\"}]}";
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let addr = listener.local_addr().unwrap();
+    let server = std::thread::spawn(move || {
+        let srt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        srt.block_on(async move {
+            let listener = tokio::net::TcpListener::from_std(listener).unwrap();
+            let (mut s, _) = listener.accept().await.unwrap();
+            s.set_nodelay(true).unwrap();
+            let mut buf = vec![0u8; 4096];
+            // One answer per request read (requests are small and sent whole).
+            while let Ok(n) = s.read(&mut buf).await {
+                if n == 0 || s.write_all(ANSWER).await.is_err() {
+                    break;
+                }
+            }
+        })
+    });
+    let mut conn = rt.block_on(async {
+        let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+        tcp.set_nodelay(true).unwrap();
+        Connection::new(Stream::Plain(tcp))
+    });
+    let mut get = || {
+        rt.block_on(async {
+            let req = http::Request::get("/index.json").body(Full::new(bytes::Bytes::new())).unwrap();
+            let answer = conn.exchange(req, b"127.0.0.1", 1 << 20, &|_| true);
+            // Bounded: a framing mistake must fail the benchmark, not hang it.
+            tokio::time::timeout(Duration::from_secs(5), answer).await.expect("no answer within 5 s").unwrap()
+        })
+    };
+    let first = get();
+    assert_eq!(first.status, StatusCode::OK);
+    assert!(first.reusable && first.body.ends_with(b"wamid.benchmark\"}]}"), "{first:?}");
+    c.bench_function("transport/h1_exchange", |b| b.iter(|| black_box(get().status)));
+    drop(conn);
+    server.join().unwrap();
+}
+
+criterion_group!(benches, histograms, pacer, requests, classification, webhooks, simulator_round_trip, h1_exchange);
 criterion_main!(benches);

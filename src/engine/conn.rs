@@ -1,5 +1,6 @@
-//! The transport of the load path: one connection owned by one task (hyper's connection-level API,
-//! HTTP/1.1 or HTTP/2, plain or TLS via rustls), driven on the task's own single-threaded runtime.
+//! The transport of the load path: one connection owned by one task (HTTP/1.1 by [`super::h1`], the
+//! task itself reading and writing; HTTP/2 by hyper's connection-level API; plain or TLS via rustls),
+//! driven on the task's own single-threaded runtime.
 //! It sends a request, reads the response body up to a cap and reports an [`Outcome`] on failure.
 //! It knows nothing of APIs: building requests and judging responses is the target's job.
 
@@ -12,13 +13,14 @@ use ::http::{HeaderValue, Request, Response, StatusCode, Uri};
 use bytes::{Bytes, BytesMut};
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
-use hyper::client::conn::{http1, http2};
+use hyper::client::conn::http2;
 use hyper_util::rt::TokioIo;
 use rustls::pki_types::ServerName;
 use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
 
 use super::EngineError;
+use super::h1::{self, H1Error};
 use crate::engine::metrics::Outcome;
 use crate::spec::HttpVersion;
 
@@ -37,14 +39,16 @@ where
 
 /// A live connection.
 pub enum Conn {
-    H1(http1::SendRequest<Full<Bytes>>),
+    H1(Box<h1::Connection>),
     H2(http2::SendRequest<Full<Bytes>>),
 }
 
 impl Conn {
+    /// Known to be closed. An HTTP/1.1 connection closed by the server while idle is found out by the
+    /// next request on it (answered as stale, and sent again on a new connection).
     fn is_closed(&self) -> bool {
         match self {
-            Conn::H1(s) => s.is_closed(),
+            Conn::H1(_) => false,
             Conn::H2(s) => s.is_closed(),
         }
     }
@@ -102,12 +106,13 @@ impl Connector {
     pub async fn connect(&self) -> Result<Conn, Outcome> {
         let tcp = TcpStream::connect(self.addr).await.map_err(|_| Outcome::Connect)?;
         let _ = tcp.set_nodelay(true);
-        match &self.tls {
-            None => self.handshake(TokioIo::new(tcp)).await,
-            Some((c, name)) => {
-                let tls = c.connect(name.clone(), tcp).await.map_err(|_| Outcome::Tls)?;
-                self.handshake(TokioIo::new(tls)).await
-            }
+        let stream = match &self.tls {
+            None => h1::Stream::Plain(tcp),
+            Some((c, name)) => h1::Stream::Tls(Box::new(c.connect(name.clone(), tcp).await.map_err(|_| Outcome::Tls)?)),
+        };
+        match self.version {
+            HttpVersion::Http1 => Ok(Conn::H1(Box::new(h1::Connection::new(stream)))),
+            HttpVersion::Http2 => self.handshake(TokioIo::new(stream)).await,
         }
     }
 
@@ -115,22 +120,11 @@ impl Connector {
     where
         I: hyper::rt::Read + hyper::rt::Write + Unpin + 'static,
     {
-        match self.version {
-            HttpVersion::Http1 => {
-                let (send, conn) = http1::Builder::new().handshake(io).await.map_err(|_| Outcome::Io)?;
-                tokio::task::spawn_local(async move {
-                    let _ = conn.await;
-                });
-                Ok(Conn::H1(send))
-            }
-            HttpVersion::Http2 => {
-                let (send, conn) = http2::Builder::new(LocalExec).handshake(io).await.map_err(|_| Outcome::Io)?;
-                tokio::task::spawn_local(async move {
-                    let _ = conn.await;
-                });
-                Ok(Conn::H2(send))
-            }
-        }
+        let (send, conn) = http2::Builder::new(LocalExec).handshake(io).await.map_err(|_| Outcome::Io)?;
+        tokio::task::spawn_local(async move {
+            let _ = conn.await;
+        });
+        Ok(Conn::H2(send))
     }
 
     /// Send the request `make` builds (origin-form URI) on `conn`, opening a connection first when
@@ -153,6 +147,9 @@ impl Connector {
                 false
             }
         };
+        if matches!(conn, Some(Conn::H1(_))) {
+            return self.send_h1(conn, kept, make, max_body, &wants_body).await;
+        }
         let sent = match self.request(conn, make()).await {
             Err(Failure::Stale) if kept => {
                 *conn = Some(self.connect().await?);
@@ -175,6 +172,41 @@ impl Connector {
         }
     }
 
+    /// [`Self::send`] on an HTTP/1.1 connection.
+    async fn send_h1(
+        &self,
+        conn: &mut Option<Conn>,
+        kept: bool,
+        make: impl Fn() -> Request<Full<Bytes>>,
+        max_body: u64,
+        wants_body: &impl Fn(StatusCode) -> bool,
+    ) -> Result<Reply, Outcome> {
+        let host = self.host_header.as_bytes();
+        let mut answer = match conn {
+            Some(Conn::H1(c)) => c.exchange(make(), host, max_body, wants_body).await,
+            _ => Err(H1Error::Broken),
+        };
+        if matches!(answer, Err(H1Error::Stale)) && kept {
+            *conn = Some(self.connect().await?);
+            answer = match conn {
+                Some(Conn::H1(c)) => c.exchange(make(), host, max_body, wants_body).await,
+                _ => Err(H1Error::Broken),
+            };
+        }
+        match answer {
+            Ok(r) => {
+                if !r.reusable {
+                    *conn = None;
+                }
+                Ok(Reply { status: r.status, body: r.body })
+            }
+            Err(e) => {
+                *conn = None;
+                Err(if e == H1Error::TooLarge { Outcome::BodyTooLarge } else { Outcome::Io })
+            }
+        }
+    }
+
     /// Send one request on `conn` and wait for the head of the answer.
     async fn request(
         &self,
@@ -182,11 +214,6 @@ impl Connector {
         mut req: Request<Full<Bytes>>,
     ) -> Result<Response<Incoming>, Failure> {
         match conn.as_mut() {
-            Some(Conn::H1(s)) => {
-                req.headers_mut().insert(::http::header::HOST, self.host_header.clone());
-                s.ready().await.map_err(|_| Failure::Stale)?;
-                s.send_request(req).await.map_err(|e| Failure::of(&e))
-            }
             Some(Conn::H2(s)) => {
                 let mut parts = req.uri().clone().into_parts();
                 parts.scheme = Some(self.scheme.clone());
@@ -195,7 +222,7 @@ impl Connector {
                 s.ready().await.map_err(|_| Failure::Stale)?;
                 s.send_request(req).await.map_err(|e| Failure::of(&e))
             }
-            None => Err(Failure::Broken),
+            _ => Err(Failure::Broken),
         }
     }
 }

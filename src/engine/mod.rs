@@ -7,6 +7,7 @@ pub(crate) mod aggregate;
 pub(crate) mod conn;
 mod error;
 pub mod executor;
+pub mod h1;
 pub mod metrics;
 pub(crate) mod plan;
 pub(crate) mod retry;
