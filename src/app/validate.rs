@@ -73,16 +73,24 @@ pub fn plan_text(loaded: &Loaded) -> String {
     for t in &p.targets {
         let to = match t.address() {
             Some(a) => Endpoint::parse(a).map(|e| e.url()).unwrap_or_default(),
+            None if t.kind == TargetKind::Webhook => "wabench's own webhook receiver".into(),
             None => "the embedded simulator".into(),
         };
         let what = match t.kind {
             TargetKind::Http => t.method.clone().unwrap_or_else(|| "GET".into()),
             TargetKind::Cloud => "Cloud API".into(),
             TargetKind::OnPrem => "On-Premises API".into(),
+            TargetKind::Webhook => format!(
+                "webhook endpoint, {} shape",
+                match t.webhook_spec().flavor {
+                    crate::spec::webhook_target::HookFlavor::Cloud => "Cloud",
+                    crate::spec::webhook_target::HookFlavor::OnPrem => "On-Premises",
+                }
+            ),
         };
         let _ = writeln!(s, "  {} ({what}) → {to}", t.name);
     }
-    if p.targets.iter().any(|t| t.kind != TargetKind::Http) {
+    if p.targets.iter().any(|t| t.kind.is_whatsapp_api()) {
         let _ = writeln!(
             s,
             "messages: {}",
@@ -161,7 +169,7 @@ pub fn messaging_limit_warnings(loaded: &Loaded) -> Vec<String> {
     let planned = Plan::from_spec(&p.load).expected_requests();
     let mut unique = None;
     let mut out = Vec::new();
-    for t in p.targets.iter().filter(|t| t.kind != TargetKind::Http) {
+    for t in p.targets.iter().filter(|t| t.kind.is_whatsapp_api()) {
         let (tier, from) = if t.is_embedded() {
             (p.simulator.messaging_limit.tier, "[simulator.messaging_limit] tier")
         } else {
@@ -219,7 +227,7 @@ pub fn real_targets(loaded: &Loaded) -> Vec<&TargetSpec> {
 pub fn warnings(loaded: &Loaded) -> Vec<String> {
     let p = &loaded.profile;
     let mut w = Vec::new();
-    if p.targets.iter().any(|t| t.kind != TargetKind::Http) {
+    if p.targets.iter().any(|t| t.kind.is_whatsapp_api()) {
         w.extend(loaded.recipients.warnings(p.load.peak_rate()));
     }
     w.extend(messaging_limit_warnings(loaded));

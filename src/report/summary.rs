@@ -43,6 +43,14 @@ pub fn write(run: &Run, out: &mut impl Write) -> io::Result<()> {
     if run.targets.iter().any(|t| t.requests.retries > 0) {
         row("retries", &|t| t.requests.retries.to_string());
     }
+    if run.targets.iter().any(|t| t.webhook_slo.is_some()) {
+        let w = |f: fn(&crate::results::WebhookSlo) -> String| {
+            move |t: &crate::results::TargetResult| t.webhook_slo.as_ref().map_or("-".into(), f)
+        };
+        row("200 within 250 ms", &w(|s| format!("{:.2}%", 100.0 * s.share_within_250ms)));
+        row("over 1 s or not 200", &w(|s| format!("{:.2}%", 100.0 * s.share_over_1s)));
+        row("Meta webhook expectation", &w(|s| if s.meets { "meets".into() } else { "misses".into() }));
+    }
     if run.targets.iter().any(|t| t.delivery.is_some()) {
         let d = |f: fn(&crate::results::DeliveryStats) -> String| {
             move |t: &crate::results::TargetResult| t.delivery.as_ref().map_or("-".into(), f)

@@ -7,6 +7,7 @@
 //! [`Tracker::finish`] to obtain [`DeliveryStats`].
 
 pub(crate) mod correlate;
+pub mod events;
 pub mod identity;
 pub mod inbound;
 pub mod model;
