@@ -1,5 +1,6 @@
 //! Drivers: the implementations of the engine's [`Target`] for each kind of target (plain HTTP, the
-//! WhatsApp Cloud API and On-Premises API), and the factory that builds one from a profile entry.
+//! WhatsApp Cloud API and On-Premises API, a user's own webhook endpoint), and the factory that builds one
+//! from a profile entry.
 
 pub(crate) mod http;
 pub mod webhook;
