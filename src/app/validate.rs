@@ -89,6 +89,9 @@ pub fn plan_text(loaded: &Loaded) -> String {
             ),
         };
         let _ = writeln!(s, "  {} ({what}) → {to}", t.name);
+        if t.kind == TargetKind::Webhook {
+            webhook_lines(&mut s, &t.webhook_spec());
+        }
     }
     if p.targets.iter().any(|t| t.kind.is_whatsapp_api()) {
         let _ = writeln!(
@@ -273,6 +276,40 @@ pub fn dry_run_text(loaded: &Loaded) -> String {
     }
     s.push_str("dry run: nothing was sent\n");
     s
+}
+
+/// What a webhook target sends: the event weights, the batching, the sizing, signing and re-delivery.
+fn webhook_lines(s: &mut String, w: &crate::spec::webhook_target::WebhookTargetSpec) {
+    use std::fmt::Write as _;
+    let st = &w.statuses;
+    let weights = |pairs: &[(&str, f64)]| {
+        pairs.iter().filter(|(_, v)| *v > 0.0).map(|(k, v)| format!("{k} {v}")).collect::<Vec<_>>().join(", ")
+    };
+    let statuses = weights(&[("sent", st.sent), ("delivered", st.delivered), ("read", st.read), ("failed", st.failed)]);
+    let inbound = weights(&w.inbound.all());
+    let _ = writeln!(
+        s,
+        "    events: statuses [{statuses}], inbound [{inbound}]; 1 to {} per POST (mean {})",
+        w.max_batch,
+        w.mean_batch()
+    );
+    if let Some(rate) = w.sized_rate() {
+        let _ = writeln!(
+            s,
+            "    sized: (3 × {} + {}) events/s ÷ {} per POST = {rate} POSTs/s (Meta: 3 × outgoing + inbound)",
+            w.messages_per_second.unwrap_or(0.0),
+            w.inbound_per_second.unwrap_or(0.0),
+            w.mean_batch()
+        );
+    }
+    let signed = w.flavor == crate::spec::webhook_target::HookFlavor::Cloud;
+    let _ = writeln!(
+        s,
+        "    {}; handshake {}; {} attempt(s) per POST",
+        if signed { "signed (X-Hub-Signature-256)" } else { "unsigned (On-Premises)" },
+        if w.handshake { "checked first" } else { "not checked" },
+        w.retry.max_attempts
+    );
 }
 
 #[cfg(test)]

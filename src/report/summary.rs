@@ -17,7 +17,9 @@ pub fn write(run: &Run, out: &mut impl Write) -> io::Result<()> {
     row("sent", &|t| t.requests.sent.to_string());
     row("ok", &|t| t.requests.ok.to_string());
     row("errors", &|t| {
-        let pct = if t.requests.sent > 0 { 100.0 * t.requests.errors as f64 / t.requests.sent as f64 } else { 0.0 };
+        // Errors count attempts: a share of attempts (retries included), never above 100 %.
+        let attempts = t.requests.sent + t.requests.retries;
+        let pct = if attempts > 0 { 100.0 * t.requests.errors as f64 / attempts as f64 } else { 0.0 };
         format!("{} ({pct:.2}%)", t.requests.errors)
     });
     row("dropped", &|t| t.requests.dropped.to_string());
