@@ -19,13 +19,12 @@
 //! on `failed`; On-Premises bodies are top-level `{"statuses":[…]}` and `{"contacts":[…],
 //! "messages":[…]}` (pricing CBP, errors with code, title and href).
 
+use serde::Serialize;
 use serde_json::{Value, json};
 
 use super::identity::{Contact, UserIdentity};
 use super::inbound::{self, InboundMessage};
-use super::model::{
-    CLOUD_OBJECT, Conversation, ConversationOrigin, Metadata, Pricing, Status, StatusError, StatusKind,
-};
+use super::model::{CLOUD_OBJECT, Conversation, ConversationOrigin, Pricing, Status, StatusError, StatusKind};
 use crate::spec::webhook_target::{HookFlavor, WebhookTargetSpec};
 
 /// Meta's page on error codes, the `href` of a failed status's error.
@@ -204,6 +203,70 @@ const CATEGORIES: [&str; 3] = ["service", "utility", "marketing"];
 pub struct BodyInfo {
     pub statuses: u32,
     pub inbound: u32,
+}
+
+// The envelopes, serialized from borrowed parts (Meta's shapes; see the module doc).
+#[derive(Serialize)]
+struct CloudBody<'a> {
+    object: &'static str,
+    entry: [EntryRef<'a>; 1],
+}
+
+#[derive(Serialize)]
+struct EntryRef<'a> {
+    id: &'a str,
+    changes: Vec<ChangeRef<'a>>,
+}
+
+#[derive(Serialize)]
+struct ChangeRef<'a> {
+    value: ValueRef<'a>,
+    field: &'static str,
+}
+
+#[derive(Serialize, Clone, Copy)]
+struct MetadataRef<'a> {
+    display_phone_number: &'a str,
+    phone_number_id: &'a str,
+}
+
+#[derive(Serialize)]
+struct ValueRef<'a> {
+    messaging_product: &'static str,
+    metadata: MetadataRef<'a>,
+    #[serde(skip_serializing_if = "ContactsRef::is_empty")]
+    contacts: ContactsRef<'a>,
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    statuses: &'a [Status],
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    messages: &'a [Value],
+}
+
+/// The users of a change: typed for statuses, as built for inbound messages.
+#[derive(Serialize)]
+#[serde(untagged)]
+enum ContactsRef<'a> {
+    Status(&'a [Contact]),
+    Inbound(&'a [Value]),
+}
+
+impl ContactsRef<'_> {
+    fn is_empty(&self) -> bool {
+        match self {
+            ContactsRef::Status(c) => c.is_empty(),
+            ContactsRef::Inbound(c) => c.is_empty(),
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct OnPremBody<'a> {
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    contacts: &'a [Value],
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    messages: &'a [Value],
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    statuses: &'a [Status],
 }
 
 /// The body generator of one webhook target.
@@ -493,41 +556,30 @@ impl Generator {
             }
         }
         let info = BodyInfo { statuses: statuses.len() as u32, inbound: messages.len() as u32 };
-        let body = match self.flavor {
+        // Serialized straight from borrowed parts: no JSON tree is built for the envelope.
+        let _ = match self.flavor {
             HookFlavor::Cloud => {
-                let metadata = Metadata {
-                    display_phone_number: self.display_phone.clone(),
-                    phone_number_id: self.phone_number_id.clone(),
+                let metadata =
+                    MetadataRef { display_phone_number: &self.display_phone, phone_number_id: &self.phone_number_id };
+                let value = |contacts, statuses, messages| ChangeRef {
+                    value: ValueRef { messaging_product: "whatsapp", metadata, contacts, statuses, messages },
+                    field: "messages",
                 };
-                let mut changes = Vec::new();
+                let mut changes = Vec::with_capacity(2);
                 if !statuses.is_empty() {
-                    let mut value =
-                        json!({"messaging_product": "whatsapp", "metadata": metadata, "statuses": statuses});
-                    if !contacts.is_empty() {
-                        value["contacts"] = json!(contacts);
-                    }
-                    changes.push(json!({"value": value, "field": "messages"}));
+                    changes.push(value(ContactsRef::Status(&contacts), &statuses, &[]));
                 }
                 if !messages.is_empty() {
-                    changes.push(json!({"value": {"messaging_product": "whatsapp", "metadata": metadata,
-                        "contacts": users, "messages": messages}, "field": "messages"}));
+                    changes.push(value(ContactsRef::Inbound(&users), &[], &messages));
                 }
-                json!({"object": CLOUD_OBJECT, "entry": [{"id": self.waba_id, "changes": changes}]})
+                let body = CloudBody { object: CLOUD_OBJECT, entry: [EntryRef { id: &self.waba_id, changes }] };
+                serde_json::to_writer(&mut *out, &body)
             }
             HookFlavor::OnPrem => {
-                let mut v = json!({});
-                if !messages.is_empty() {
-                    v["contacts"] = json!(users);
-                    v["messages"] = json!(messages);
-                }
-                if !statuses.is_empty() {
-                    v["statuses"] = json!(statuses);
-                }
-                v
+                let body = OnPremBody { contacts: &users, messages: &messages, statuses: &statuses };
+                serde_json::to_writer(&mut *out, &body)
             }
         };
-        // Serializing JSON values into a Vec cannot fail.
-        let _ = serde_json::to_writer(&mut *out, &body);
         info
     }
 }
