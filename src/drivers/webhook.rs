@@ -132,6 +132,17 @@ impl WebhookTarget {
             let name = HeaderName::from_bytes(k.as_bytes()).map_err(|_| format!("header {k:?}: invalid name"))?;
             headers.insert(name, HeaderValue::from_str(v).map_err(|_| format!("header {k:?}: invalid value"))?);
         }
+        // Headers an endpoint may require besides the signature (a gateway's key): values from the
+        // environment, never in results.
+        for (k, var) in &spec.headers_from_env {
+            let name = HeaderName::from_bytes(k.as_bytes()).map_err(|_| format!("header {k:?}: invalid name"))?;
+            let value =
+                std::env::var(var).map_err(|_| format!("header {k:?}: environment variable {var} is not set"))?;
+            let mut value = HeaderValue::from_str(&value)
+                .map_err(|_| format!("header {k:?}: the value of {var} is not a valid header value"))?;
+            value.set_sensitive(true);
+            headers.insert(name, value);
+        }
         let signer = match w.flavor {
             HookFlavor::Cloud => Some(Verifier::new(
                 secrets.app_secret.as_deref().ok_or("a Cloud webhook target needs an app secret to sign with")?,

@@ -311,6 +311,13 @@ fn validate_webhook_target(path: &Path, i: usize, t: &TargetSpec) -> Result<(), 
         http::HeaderValue::from_str(v)
             .map_err(|_| err(path, f("headers"), format!("the value of {k:?} is not a valid header value")))?;
     }
+    for (k, var) in &t.headers_from_env {
+        http::HeaderName::from_bytes(k.as_bytes())
+            .map_err(|_| err(path, f("headers_from_env"), format!("{k:?} is not a valid header name")))?;
+        if var.is_empty() {
+            return Err(err(path, f("headers_from_env"), format!("no environment variable named for {k:?}")));
+        }
+    }
     t.webhook_spec().validate().map_err(|(field, reason)| err(path, f(&format!("webhook.{field}")), reason))
 }
 
