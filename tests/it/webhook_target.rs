@@ -142,6 +142,11 @@ fn read_request(conn: &mut TcpStream) -> Option<(String, Vec<u8>)> {
 
 /// Run a profile in-process; its only target's result.
 fn run(text: &str, files: &[(&str, &str)]) -> TargetResult {
+    run_all(text, files).targets[0].clone()
+}
+
+/// Run a profile in-process; the whole run.
+fn run_all(text: &str, files: &[(&str, &str)]) -> wabench::results::Run {
     let dir = tempfile::tempdir().unwrap();
     for (name, body) in files {
         std::fs::write(dir.path().join(name), body).unwrap();
@@ -153,10 +158,13 @@ fn run(text: &str, files: &[(&str, &str)]) -> TargetResult {
     let f =
         run_profile(&loaded, &Options { out: Some(dir.path().join("out")), ..Options::new(dir.path()) }, rx).unwrap();
     assert!(f.error.is_none(), "{:?}", f.error);
-    let t = f.run.targets[0].clone();
+    let t = &f.run.targets[0];
     assert_eq!(t.requests.ok + t.requests.errors + t.requests.cancelled, t.requests.sent + t.requests.retries);
-    t
+    f.run
 }
+
+/// Meta's expectation of webhook servers as thresholds.
+const META: &str = "[thresholds]\n\"webhook.within_250ms\" = \">= 50%\"\n\"webhook.over_1s\" = \"< 1%\"\n";
 
 fn outcomes(t: &TargetResult) -> BTreeMap<String, u64> {
     t.outcomes.iter().map(|o| (o.key.clone(), o.count)).collect()
@@ -167,14 +175,17 @@ const MIX: &str = "max_batch = 4\n[targets.webhook.statuses]\nfailed = 0.2\n[tar
 #[test]
 fn every_post_to_the_embedded_receiver_is_answered_200_and_verified() {
     for flavor in ["cloud", "onprem"] {
-        let t = run(
+        let run = run_all(
             &format!(
-                "name = \"w\"\n[load]\nrate = 60\nduration = \"1s\"\nconnections = 4\n[[targets]]\nname = \"hook\"\nkind = \"webhook\"\nurl = \"embedded\"\n[targets.webhook]\nflavor = \"{flavor}\"\n{MIX}"
+                "name = \"w\"\n[load]\nrate = 60\nduration = \"1s\"\nconnections = 4\n[[targets]]\nname = \"hook\"\nkind = \"webhook\"\nurl = \"embedded\"\n[targets.webhook]\nflavor = \"{flavor}\"\n{MIX}{META}"
             ),
             &[],
         );
+        let t = &run.targets[0];
+        assert_eq!(run.thresholds.len(), 2);
+        assert!(run.thresholds.iter().all(|v| v.actual.is_some()), "{:?}", run.thresholds);
         assert_eq!((t.kind.as_str(), t.url.as_str()), ("webhook", "embedded"));
-        assert_eq!(outcomes(&t), BTreeMap::from([("ok".to_string(), 60)]), "{flavor}");
+        assert_eq!(outcomes(t), BTreeMap::from([("ok".to_string(), 60)]), "{flavor}");
         let extra = t.extra.as_ref().unwrap();
         let (rx, tx) = (&extra["webhook_receiver"], &extra["webhook_target"]);
         assert_eq!(rx["received"], 60, "{flavor}: {rx}");
@@ -218,7 +229,11 @@ fn bodies_are_signed_with_the_app_secret_and_parse() {
 fn failing_endpoints_are_classified_and_the_run_completes() {
     // Every fourth POST: 200, 500, a closed connection, garbage.
     let e = endpoint(|n| [Answer::Ok, Answer::Status500, Answer::Close, Answer::Garbage][(n % 4) as usize], false);
-    let t = run(&external(&format!("http://{}/hook", e.addr), ""), &[("secret", "k")]);
+    let run = run_all(&format!("{}{META}", external(&format!("http://{}/hook", e.addr), "")), &[("secret", "k")]);
+    let t = run.targets[0].clone();
+    assert!(!run.passed, "Meta's expectation as thresholds fails the run");
+    let over = run.thresholds.iter().find(|v| v.threshold.starts_with("webhook.over_1s")).unwrap();
+    assert!(!over.passed && over.actual.unwrap() > 0.5, "{over:?}");
     let tally = e.tally.lock().unwrap().clone();
     let o = outcomes(&t);
     assert_eq!(o.get("ok").copied(), tally.get("ok").copied(), "{o:?} / {tally:?}");
