@@ -150,14 +150,17 @@ pub enum HttpVersion {
 #[serde(deny_unknown_fields)]
 pub struct TargetSpec {
     pub name: String,
-    /// `http` (any endpoint), `cloud` (WhatsApp Cloud API) or `onprem` (WhatsApp On-Premises API).
+    /// `http` (any endpoint), `cloud` (WhatsApp Cloud API), `onprem` (WhatsApp On-Premises API) or
+    /// `webhook` (a user's own webhook endpoint, driven with Meta-shaped POSTs).
     pub kind: TargetKind,
-    /// kind = "http": the URL requested.
+    /// kind = "http": the URL requested; kind = "webhook": the endpoint, or "embedded" for wabench's
+    /// own receiver.
     #[serde(default)]
     pub url: Option<String>,
     /// kind = "http": the method (default GET).
     #[serde(default)]
     pub method: Option<String>,
+    /// kind = "http" / "webhook": extra request headers.
     #[serde(default)]
     pub headers: BTreeMap<String, String>,
     /// Headers whose values come from environment variables: header name → variable name.
