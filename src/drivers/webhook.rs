@@ -334,6 +334,29 @@ mod tests {
     }
 
     #[test]
+    fn missing_secrets_name_the_field_and_variable() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut t = spec(HookFlavor::Cloud);
+        let w = t.webhook.as_mut().unwrap();
+        w.app_secret_env = Some("WABENCH_TEST_SURELY_UNSET_SECRET".into());
+        let msg = resolve_secrets(&t, dir.path()).unwrap_err().to_string();
+        assert!(msg.contains("webhook.app_secret_env") && msg.contains("WABENCH_TEST_SURELY_UNSET_SECRET"), "{msg}");
+        std::fs::write(dir.path().join("s"), "  from-file \n").unwrap();
+        let w = t.webhook.as_mut().unwrap();
+        w.app_secret_file = Some("s".into());
+        w.verify_token_env = Some("WABENCH_TEST_SURELY_UNSET_TOKEN".into());
+        let msg = resolve_secrets(&t, dir.path()).unwrap_err().to_string();
+        assert!(msg.contains("webhook.verify_token_env") && msg.contains("\"hook\""), "{msg}");
+        t.webhook.as_mut().unwrap().handshake = false;
+        let s = resolve_secrets(&t, dir.path()).unwrap();
+        assert_eq!(s.app_secret.as_deref(), Some(&b"from-file"[..]));
+        assert!(s.verify_token.is_none() && !format!("{s:?}").contains("from-file"));
+        std::fs::write(dir.path().join("s"), "\n").unwrap();
+        let msg = resolve_secrets(&t, dir.path()).unwrap_err().to_string();
+        assert!(msg.contains("webhook.app_secret_file") && msg.contains("empty"), "{msg}");
+    }
+
+    #[test]
     fn only_200_is_success_and_retries_double() {
         let secrets = HookSecrets { app_secret: Some(b"k".to_vec()), verify_token: None };
         let mut s = spec(HookFlavor::Cloud);
