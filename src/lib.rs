@@ -8,8 +8,10 @@
 //! - [`results`]: the on-disk contract: `run.json`, file names, timeline rows, interval logs, reading a
 //!   results folder back (also one a killed run left).
 //! - [`engine`]: load plan, executor, transport, the `Target` trait, recorders and the aggregator.
-//! - [`drivers`]: plain HTTP and the WhatsApp Cloud / On-Premises targets, and the factory.
-//! - [`webhook`]: status webhooks: signatures, shapes, the receiver, delivery-latency correlation.
+//! - [`drivers`]: plain HTTP, the WhatsApp Cloud / On-Premises targets, the webhook target (a user's
+//!   own webhook endpoint under Meta-shaped POSTs), and the factory.
+//! - [`webhook`]: status webhooks: signatures, shapes, the receiver, delivery-latency correlation, and
+//!   the seeded bodies the webhook target sends.
 //! - [`sim`]: the embedded simulator of both APIs (just another server on a loopback port).
 //! - [`app`]: run, capacity planning, merge, import of other tools' results, the live metrics endpoint,
 //!   threshold verdicts.

@@ -97,6 +97,7 @@ pub struct Hooks {
     /// The app secret webhooks are signed with (None: unsigned, on-prem style).
     pub secret: Option<Vec<u8>>,
     pub tracker: Tracker,
+    verify_token: Option<String>,
     grace: Duration,
     inner: Threaded<ReceiverCounters>,
 }
@@ -111,7 +112,13 @@ impl Hooks {
     /// Start the receiver of `[webhooks]`. With `embedded`, a missing app secret is made up for the run
     /// (the simulator signs with the same one).
     pub fn start(cfg: &WebhookConfig, embedded: bool) -> Result<Hooks, String> {
-        let rc: ReceiverConfig = match cfg.resolve() {
+        let rc = Self::resolve(cfg, embedded)?;
+        Self::start_with(cfg, rc)
+    }
+
+    /// The receiver settings of `[webhooks]`, with a made-up secret when `embedded` lacks one.
+    fn resolve(cfg: &WebhookConfig, embedded: bool) -> Result<ReceiverConfig, String> {
+        Ok(match cfg.resolve() {
             Ok(rc) => rc,
             Err(_) if embedded => {
                 let mut c = cfg.clone();
@@ -123,8 +130,29 @@ impl Hooks {
                 rc
             }
             Err(e) => return Err(e.to_string()),
-        };
+        })
+    }
+
+    /// The receiver a `kind = "webhook"` target with `url = "embedded"` drives: `[webhooks]`'s listen
+    /// address, path and limits, with an app secret (`signed`) and a verify token made up for the run.
+    pub fn start_for_webhook_target(cfg: &WebhookConfig, signed: bool) -> Result<Hooks, String> {
+        let mut c = cfg.clone();
+        c.verify_token_env = None;
+        c.verify_signature = false;
+        let mut rc = c.resolve_with(|_| None).map_err(|e| e.to_string())?;
+        rc.app_secret = signed.then(run_secret);
+        rc.verify_token = Some(String::from_utf8_lossy(&run_secret()[..32]).into_owned());
+        Self::start_with(cfg, rc)
+    }
+
+    /// The verify token the receiver expects (set for a webhook target's receiver).
+    pub fn verify_token(&self) -> Option<&str> {
+        self.verify_token.as_deref()
+    }
+
+    fn start_with(cfg: &WebhookConfig, rc: ReceiverConfig) -> Result<Hooks, String> {
         let secret = rc.app_secret.clone();
+        let verify_token = rc.verify_token.clone();
         let tracker = Tracker::new(cfg.tracker_config());
         let t = tracker.clone();
         let listen = cfg.listen;
@@ -151,7 +179,7 @@ impl Hooks {
                 }
             }
         })?;
-        Ok(Hooks { url: format!("http://{addr}{path}"), secret, tracker, grace: cfg.grace, inner })
+        Ok(Hooks { url: format!("http://{addr}{path}"), secret, verify_token, tracker, grace: cfg.grace, inner })
     }
 
     /// Wait up to the grace time for final statuses (less when none is outstanding, or the run was

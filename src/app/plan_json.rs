@@ -9,7 +9,7 @@ use serde::Serialize;
 use super::validate::{describe, warnings};
 use crate::engine::Plan;
 use crate::spec::endpoint::Endpoint;
-use crate::spec::{Loaded, TargetKind, TargetSpec};
+use crate::spec::{Loaded, TargetSpec};
 
 #[derive(Serialize)]
 struct Stage {
@@ -72,11 +72,7 @@ struct Doc {
 }
 
 fn target(t: &TargetSpec) -> Target {
-    let kind = match t.kind {
-        TargetKind::Http => "http",
-        TargetKind::Cloud => "cloud",
-        TargetKind::OnPrem => "onprem",
-    };
+    let kind = t.kind.name();
     let endpoint = match t.address() {
         Some(a) => Endpoint::parse(a).map(|e| e.url()).unwrap_or_else(|_| a.to_string()),
         None => "embedded".into(),
@@ -108,7 +104,7 @@ fn load(loaded: &Loaded) -> Load {
 /// The plan of a validated profile as pretty JSON, ending with a newline.
 pub fn plan_json(loaded: &Loaded) -> String {
     let p = &loaded.profile;
-    let whatsapp = p.targets.iter().any(|t| t.kind != TargetKind::Http);
+    let whatsapp = p.targets.iter().any(|t| t.kind.is_whatsapp_api());
     let doc = Doc {
         profile: p.name.clone(),
         file: loaded.path.display().to_string(),

@@ -15,6 +15,7 @@ use crate::results::DeliveryStats;
 use crate::spec::messages::RetrySpec;
 use crate::spec::sim::{Flavor, SimConfig};
 use crate::spec::webhook::WebhookConfig;
+use crate::spec::webhook_target::HookFlavor;
 use crate::spec::{Loaded, Profile, TargetKind, TargetSpec};
 
 /// What may differ between the users of a session.
@@ -32,6 +33,9 @@ pub struct Session {
     pub url: String,
     hooks: Option<Hooks>,
     sim: Option<Embedded>,
+    /// A webhook target: its receiver's counters are kept, its tracker's delivery accounts are not
+    /// (nothing was sent through an API to correlate).
+    webhook_target: bool,
 }
 
 /// What a session leaves when it ends.
@@ -52,11 +56,16 @@ impl Session {
     ) -> Result<Session, AppError> {
         let p = &loaded.profile;
         let spec = &p.targets[index];
+        let in_profile = |e: String| format!("{}: target {:?}: {e}", loaded.path.display(), spec.name);
         let hooks = match &p.webhooks {
-            Some(cfg) if spec.kind != TargetKind::Http => Some(
-                Hooks::start(&receiver_config(cfg, spec), spec.is_embedded())
-                    .map_err(|e| format!("{}: target {:?}: {e}", loaded.path.display(), spec.name))?,
-            ),
+            _ if spec.is_embedded_receiver() => {
+                let cfg = p.webhooks.clone().unwrap_or_default();
+                let signed = spec.webhook_spec().flavor == HookFlavor::Cloud;
+                Some(Hooks::start_for_webhook_target(&cfg, signed).map_err(in_profile)?)
+            }
+            Some(cfg) if spec.kind.is_whatsapp_api() => {
+                Some(Hooks::start(&receiver_config(cfg, spec), spec.is_embedded()).map_err(in_profile)?)
+            }
             _ => None,
         };
         let sim = if spec.is_embedded() {
@@ -91,7 +100,16 @@ impl Session {
             retry: setup.retry.as_ref().unwrap_or(&p.retry),
             body: loaded.bodies.get(index).and_then(|b| b.as_deref()),
             embedded: sim.as_ref().map(|s| (s.url.clone(), &p.simulator)),
-            tracker: hooks.as_ref().map(|h| h.tracker.clone()),
+            tracker: hooks.as_ref().filter(|_| spec.kind.is_whatsapp_api()).map(|h| h.tracker.clone()),
+            embedded_receiver: hooks.as_ref().filter(|_| spec.is_embedded_receiver()).map(|h| {
+                let secrets = drivers::webhook::HookSecrets {
+                    app_secret: h.secret.clone(),
+                    verify_token: h.verify_token().map(str::to_string),
+                };
+                (h.url.clone(), secrets)
+            }),
+            peak_rate: p.load.peak_rate(),
+            timeout: crate::engine::Plan::from_spec(&p.load).timeout,
         };
         let target =
             drivers::build(spec, &ctx).map_err(|source| AppError::Build { profile: loaded.path.clone(), source })?;
@@ -99,8 +117,8 @@ impl Session {
         let addr = rt
             .block_on(ep.resolve())
             .map_err(|e| format!("target {:?}: cannot resolve {}: {e}", target.name(), ep.host))?;
-        let url = if spec.is_embedded() { "embedded".to_string() } else { ep.url() };
-        Ok(Session { target, addr, url, hooks, sim })
+        let url = if spec.is_embedded() || spec.is_embedded_receiver() { "embedded".to_string() } else { ep.url() };
+        Ok(Session { target, addr, url, hooks, sim, webhook_target: spec.kind == TargetKind::Webhook })
     }
 
     /// End the session: wait for the statuses of the last messages (they arrive after the last answer,
@@ -113,11 +131,11 @@ impl Session {
         if let Some(st) = self.sim.and_then(Embedded::finish) {
             extra["simulator"] = serde_json::to_value(st).unwrap_or_default();
         }
-        let delivery = delivery.map(|(stats, counters)| {
+        let delivery = delivery.and_then(|(stats, counters)| {
             if let Some(c) = counters {
                 extra["webhook_receiver"] = serde_json::to_value(c).unwrap_or_default();
             }
-            stats
+            (!self.webhook_target).then_some(stats)
         });
         let extra = extra.as_object().is_some_and(|o| !o.is_empty()).then_some(extra);
         Teardown { delivery, extra }

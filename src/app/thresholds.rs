@@ -86,6 +86,9 @@ fn actual(metric: &Metric, t: &TargetResult) -> Option<f64> {
         Metric::RateRatio => t.rate.ratio,
         Metric::Rate => Some(t.rate.achieved),
         Metric::Count(k) => Some(t.outcomes.iter().find(|o| &o.key == k).map_or(0, |o| o.count) as f64),
+        // Only webhook targets have these (no data, a failed verdict, on any other).
+        Metric::WebhookWithin250ms => t.webhook_slo.as_ref().filter(|s| s.attempts > 0).map(|s| s.share_within_250ms),
+        Metric::WebhookOver1s => t.webhook_slo.as_ref().filter(|s| s.attempts > 0).map(|s| s.share_over_1s),
     }
 }
 

@@ -73,16 +73,27 @@ pub fn plan_text(loaded: &Loaded) -> String {
     for t in &p.targets {
         let to = match t.address() {
             Some(a) => Endpoint::parse(a).map(|e| e.url()).unwrap_or_default(),
+            None if t.kind == TargetKind::Webhook => "wabench's own webhook receiver".into(),
             None => "the embedded simulator".into(),
         };
         let what = match t.kind {
             TargetKind::Http => t.method.clone().unwrap_or_else(|| "GET".into()),
             TargetKind::Cloud => "Cloud API".into(),
             TargetKind::OnPrem => "On-Premises API".into(),
+            TargetKind::Webhook => format!(
+                "webhook endpoint, {} shape",
+                match t.webhook_spec().flavor {
+                    crate::spec::webhook_target::HookFlavor::Cloud => "Cloud",
+                    crate::spec::webhook_target::HookFlavor::OnPrem => "On-Premises",
+                }
+            ),
         };
         let _ = writeln!(s, "  {} ({what}) → {to}", t.name);
+        if t.kind == TargetKind::Webhook {
+            webhook_lines(&mut s, &t.webhook_spec());
+        }
     }
-    if p.targets.iter().any(|t| t.kind != TargetKind::Http) {
+    if p.targets.iter().any(|t| t.kind.is_whatsapp_api()) {
         let _ = writeln!(
             s,
             "messages: {}",
@@ -161,7 +172,7 @@ pub fn messaging_limit_warnings(loaded: &Loaded) -> Vec<String> {
     let planned = Plan::from_spec(&p.load).expected_requests();
     let mut unique = None;
     let mut out = Vec::new();
-    for t in p.targets.iter().filter(|t| t.kind != TargetKind::Http) {
+    for t in p.targets.iter().filter(|t| t.kind.is_whatsapp_api()) {
         let (tier, from) = if t.is_embedded() {
             (p.simulator.messaging_limit.tier, "[simulator.messaging_limit] tier")
         } else {
@@ -219,7 +230,7 @@ pub fn real_targets(loaded: &Loaded) -> Vec<&TargetSpec> {
 pub fn warnings(loaded: &Loaded) -> Vec<String> {
     let p = &loaded.profile;
     let mut w = Vec::new();
-    if p.targets.iter().any(|t| t.kind != TargetKind::Http) {
+    if p.targets.iter().any(|t| t.kind.is_whatsapp_api()) {
         w.extend(loaded.recipients.warnings(p.load.peak_rate()));
     }
     w.extend(messaging_limit_warnings(loaded));
@@ -265,6 +276,40 @@ pub fn dry_run_text(loaded: &Loaded) -> String {
     }
     s.push_str("dry run: nothing was sent\n");
     s
+}
+
+/// What a webhook target sends: the event weights, the batching, the sizing, signing and re-delivery.
+fn webhook_lines(s: &mut String, w: &crate::spec::webhook_target::WebhookTargetSpec) {
+    use std::fmt::Write as _;
+    let st = &w.statuses;
+    let weights = |pairs: &[(&str, f64)]| {
+        pairs.iter().filter(|(_, v)| *v > 0.0).map(|(k, v)| format!("{k} {v}")).collect::<Vec<_>>().join(", ")
+    };
+    let statuses = weights(&[("sent", st.sent), ("delivered", st.delivered), ("read", st.read), ("failed", st.failed)]);
+    let inbound = weights(&w.inbound.all());
+    let _ = writeln!(
+        s,
+        "    events: statuses [{statuses}], inbound [{inbound}]; 1 to {} per POST (mean {})",
+        w.max_batch,
+        w.mean_batch()
+    );
+    if let Some(rate) = w.sized_rate() {
+        let _ = writeln!(
+            s,
+            "    sized: (3 × {} + {}) events/s ÷ {} per POST = {rate} POSTs/s (Meta: 3 × outgoing + inbound)",
+            w.messages_per_second.unwrap_or(0.0),
+            w.inbound_per_second.unwrap_or(0.0),
+            w.mean_batch()
+        );
+    }
+    let signed = w.flavor == crate::spec::webhook_target::HookFlavor::Cloud;
+    let _ = writeln!(
+        s,
+        "    {}; handshake {}; {} attempt(s) per POST",
+        if signed { "signed (X-Hub-Signature-256)" } else { "unsigned (On-Premises)" },
+        if w.handshake { "checked first" } else { "not checked" },
+        w.retry.max_attempts
+    );
 }
 
 #[cfg(test)]

@@ -1,7 +1,9 @@
 //! Drivers: the implementations of the engine's [`Target`] for each kind of target (plain HTTP, the
-//! WhatsApp Cloud API and On-Premises API), and the factory that builds one from a profile entry.
+//! WhatsApp Cloud API and On-Premises API, a user's own webhook endpoint), and the factory that builds one
+//! from a profile entry.
 
 pub(crate) mod http;
+pub mod webhook;
 pub mod whatsapp;
 
 use std::sync::Arc;
@@ -24,6 +26,14 @@ pub struct BuildCtx<'a> {
     pub embedded: Option<(String, &'a crate::spec::sim::SimConfig)>,
     /// Correlates accepted messages with their status webhooks, when `[webhooks]` is configured.
     pub tracker: Option<crate::webhook::Tracker>,
+    /// For a webhook target with `url = "embedded"`: the URL of the receiver started for it and the
+    /// secrets the run made for both; otherwise the target's secrets are read from the environment
+    /// or the files it names.
+    pub embedded_receiver: Option<(String, webhook::HookSecrets)>,
+    /// The load's peak rate (requests/s), which dates a webhook target's events.
+    pub peak_rate: Option<f64>,
+    /// The load's timeout, also the handshake's.
+    pub timeout: std::time::Duration,
 }
 
 /// Why a target could not be built: each names the target, and the field or file where there is one.
@@ -39,6 +49,8 @@ pub enum BuildError {
     Login { target: String, reason: String },
     #[error("target {target:?}: {reason}")]
     Invalid { target: String, reason: String },
+    #[error("target {target:?}: the webhook verification handshake failed: {reason}")]
+    Handshake { target: String, reason: String },
 }
 
 fn env_var(target: &str, field: &'static str, var: &str) -> Result<String, BuildError> {
@@ -72,6 +84,9 @@ pub fn build(spec: &TargetSpec, ctx: &BuildCtx<'_>) -> Result<Arc<dyn Target>, B
     let missing = |what: &'static str| BuildError::Missing { target: spec.name.clone(), what };
     if spec.kind == TargetKind::Http {
         return Ok(Arc::new(http::HttpTarget::new(spec, ctx.body).map_err(invalid)?));
+    }
+    if spec.kind == TargetKind::Webhook {
+        return build_webhook(spec, ctx);
     }
     let base = match (&ctx.embedded, spec.address()) {
         (Some((url, _)), _) => url.clone(),
@@ -123,4 +138,23 @@ pub fn build(spec: &TargetSpec, ctx: &BuildCtx<'_>) -> Result<Arc<dyn Target>, B
     let session = auth::Session::start(&base, creds, spec.insecure_tls)
         .map_err(|reason| BuildError::Login { target: spec.name.clone(), reason })?;
     Ok(Arc::new(onprem::OnPremTarget::new(common, session).map_err(invalid)?))
+}
+
+/// A webhook target: its secrets (made by the run for an embedded receiver, else named by the
+/// profile), the handshake checked first, then the driver.
+fn build_webhook(spec: &TargetSpec, ctx: &BuildCtx<'_>) -> Result<Arc<dyn Target>, BuildError> {
+    let invalid = |reason: String| BuildError::Invalid { target: spec.name.clone(), reason };
+    let (url, secrets) = match (&ctx.embedded_receiver, spec.address()) {
+        (Some((url, secrets)), _) => (url.clone(), secrets.clone()),
+        (None, Some(u)) => (u.to_string(), webhook::resolve_secrets(spec, ctx.base_dir)?),
+        (None, None) => return Err(BuildError::Missing { target: spec.name.clone(), what: "url" }),
+    };
+    let w = spec.webhook_spec();
+    if w.handshake {
+        let token = secrets.verify_token.as_deref().unwrap_or_default();
+        webhook::handshake(&url, token, ctx.seed, spec.insecure_tls, ctx.timeout)
+            .map_err(|reason| BuildError::Handshake { target: spec.name.clone(), reason })?;
+    }
+    let events_per_second = ctx.peak_rate.unwrap_or(1.0) * w.mean_batch();
+    Ok(Arc::new(webhook::WebhookTarget::new(spec, &url, &secrets, ctx.seed, events_per_second).map_err(invalid)?))
 }

@@ -21,7 +21,7 @@ use crate::engine::aggregate::{self, LiveView, Written};
 use crate::engine::conn::{Conn, Connector};
 use crate::engine::metrics::{LiveCounters, Outcome, Recorder};
 use crate::engine::retry::{Pending, RetryQueue};
-use crate::engine::target::{Answer, Classified, Target};
+use crate::engine::target::{Answer, Target};
 use crate::spec::Model;
 
 /// What running one target produced.
@@ -475,9 +475,9 @@ async fn attempt(
     let c = match sent {
         Err(_) => {
             *conn = None;
-            Classified::final_(Outcome::Timeout)
+            target.retry_transport(Outcome::Timeout, attempt)
         }
-        Ok(Err(o)) => Classified::final_(o),
+        Ok(Err(o)) => target.retry_transport(o, attempt),
         Ok(Ok(reply)) => {
             target.classify(&Answer { seq, attempt, status: reply.status, body: &reply.body, started: start, done })
         }

@@ -76,6 +76,11 @@ pub trait Target: Send + Sync + 'static {
         false
     }
     fn classify(&self, answer: &Answer<'_>) -> Classified;
+    /// How attempt `attempt` that got no answer (timeout, connection or TLS failure, broken response)
+    /// is judged: by default final, as `outcome`. A target may ask for another attempt.
+    fn retry_transport(&self, outcome: Outcome, _attempt: u32) -> Classified {
+        Classified::final_(outcome)
+    }
     /// Counters of the target's own (e.g. logins), for results.
     fn extra(&self) -> Option<serde_json::Value> {
         None

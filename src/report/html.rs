@@ -252,6 +252,16 @@ fn summary_table(out: &mut String, targets: &[TargetResult]) {
     if targets.iter().any(|t| t.requests.retries > 0) {
         row(out, "retries", cells(&|t| t.requests.retries.to_string()));
     }
+    if targets.iter().any(|t| t.webhook_slo.is_some()) {
+        let cells = |f: &dyn Fn(&crate::results::WebhookSlo) -> String| {
+            targets.iter().map(|t| t.webhook_slo.as_ref().map_or("-".into(), f)).collect::<Vec<_>>().into_iter()
+        };
+        group(out, "Webhook endpoint vs Meta's expectation (median ≤ 250 ms, under 1% over 1 s)", n);
+        row(out, "POST attempts", cells(&|s| s.attempts.to_string()));
+        row(out, "answered 200 within 250 ms", cells(&|s| format!("{:.2}%", 100.0 * s.share_within_250ms)));
+        row(out, "over 1 s or not 200", cells(&|s| format!("{:.2}%", 100.0 * s.share_over_1s)));
+        row(out, "verdict", cells(&|s| s.verdict()));
+    }
     if targets.iter().any(|t| t.delivery.is_some()) {
         delivery_rows(out, targets);
     }

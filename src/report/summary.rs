@@ -17,7 +17,9 @@ pub fn write(run: &Run, out: &mut impl Write) -> io::Result<()> {
     row("sent", &|t| t.requests.sent.to_string());
     row("ok", &|t| t.requests.ok.to_string());
     row("errors", &|t| {
-        let pct = if t.requests.sent > 0 { 100.0 * t.requests.errors as f64 / t.requests.sent as f64 } else { 0.0 };
+        // Errors count attempts: a share of attempts (retries included), never above 100 %.
+        let attempts = t.requests.sent + t.requests.retries;
+        let pct = if attempts > 0 { 100.0 * t.requests.errors as f64 / attempts as f64 } else { 0.0 };
         format!("{} ({pct:.2}%)", t.requests.errors)
     });
     row("dropped", &|t| t.requests.dropped.to_string());
@@ -42,6 +44,14 @@ pub fn write(run: &Run, out: &mut impl Write) -> io::Result<()> {
     row("late p99", &|t| if t.lateness_us.count == 0 { "-".into() } else { fmt_us(t.lateness_us.p99 as f64) });
     if run.targets.iter().any(|t| t.requests.retries > 0) {
         row("retries", &|t| t.requests.retries.to_string());
+    }
+    if run.targets.iter().any(|t| t.webhook_slo.is_some()) {
+        let w = |f: fn(&crate::results::WebhookSlo) -> String| {
+            move |t: &crate::results::TargetResult| t.webhook_slo.as_ref().map_or("-".into(), f)
+        };
+        row("200 within 250 ms", &w(|s| format!("{:.2}%", 100.0 * s.share_within_250ms)));
+        row("over 1 s or not 200", &w(|s| format!("{:.2}%", 100.0 * s.share_over_1s)));
+        row("Meta webhook expectation", &w(|s| if s.meets { "meets".into() } else { "misses".into() }));
     }
     if run.targets.iter().any(|t| t.delivery.is_some()) {
         let d = |f: fn(&crate::results::DeliveryStats) -> String| {

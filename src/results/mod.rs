@@ -24,6 +24,7 @@ pub mod imported;
 pub(crate) mod recover;
 pub(crate) mod summary;
 pub mod timeline;
+pub mod webhook_slo;
 
 pub use delivery::{DeliveryHistograms, DeliveryStats, IdentityCounts, KindCounts, LatencySummary};
 pub use error::ResultsError;
@@ -33,6 +34,7 @@ pub use folder::{RunData, Second, TargetData};
 pub use imported::{Imported, ImportedTarget};
 pub use summary::{MAX_US, Summary, histogram};
 pub use timeline::TimelineRow;
+pub use webhook_slo::WebhookSlo;
 
 pub const SCHEMA_VERSION: u32 = 1;
 
@@ -186,6 +188,9 @@ pub struct TargetResult {
     /// in `<target>.delivery.hlog`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub delivery: Option<DeliveryStats>,
+    /// A webhook target: how the endpoint fared against Meta's expectations of webhook servers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub webhook_slo: Option<WebhookSlo>,
     /// Target-specific figures (logins of an on-premises session, the embedded simulator's counters).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub extra: Option<serde_json::Value>,
@@ -232,6 +237,8 @@ impl TargetResult {
         totals: &BTreeMap<String, Histogram<u64>>,
     ) -> TargetResult {
         let summary = |tag: &str| totals.get(tag).map(Summary::of).unwrap_or_default();
+        let outcomes: Vec<(String, u64)> = outcomes.into_iter().collect();
+        let webhook_slo = (head.kind == "webhook").then(|| WebhookSlo::of(&outcomes, totals));
         let outcomes = outcomes
             .into_iter()
             .map(|(key, count)| {
@@ -257,6 +264,7 @@ impl TargetResult {
             lateness_us: summary(TAG_LATENESS),
             outcomes,
             delivery: None,
+            webhook_slo,
             extra: None,
             imported: None,
         }

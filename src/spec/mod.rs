@@ -22,6 +22,7 @@ pub mod sim;
 pub mod threshold;
 mod validate;
 pub mod webhook;
+pub mod webhook_target;
 
 pub use crate::units::{Dur, MAX_DURATION};
 use schedule::{Pacer, Segment};
@@ -150,14 +151,17 @@ pub enum HttpVersion {
 #[serde(deny_unknown_fields)]
 pub struct TargetSpec {
     pub name: String,
-    /// `http` (any endpoint), `cloud` (WhatsApp Cloud API) or `onprem` (WhatsApp On-Premises API).
+    /// `http` (any endpoint), `cloud` (WhatsApp Cloud API), `onprem` (WhatsApp On-Premises API) or
+    /// `webhook` (a user's own webhook endpoint, driven with Meta-shaped POSTs).
     pub kind: TargetKind,
-    /// kind = "http": the URL requested.
+    /// kind = "http": the URL requested; kind = "webhook": the endpoint, or "embedded" for wabench's
+    /// own receiver.
     #[serde(default)]
     pub url: Option<String>,
     /// kind = "http": the method (default GET).
     #[serde(default)]
     pub method: Option<String>,
+    /// kind = "http" / "webhook": extra request headers.
     #[serde(default)]
     pub headers: BTreeMap<String, String>,
     /// Headers whose values come from environment variables: header name → variable name.
@@ -215,6 +219,9 @@ pub struct TargetSpec {
     /// Response bodies are read up to this many bytes; a longer body is an error. Default 1 MiB.
     #[serde(default)]
     pub max_body: Option<u64>,
+    /// kind = "webhook": what is POSTed to the endpoint (`[targets.webhook]`; defaults when absent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub webhook: Option<webhook_target::WebhookTargetSpec>,
 }
 
 impl TargetSpec {
@@ -223,9 +230,22 @@ impl TargetSpec {
         self.base_url.as_deref() == Some("embedded")
     }
 
+    /// Whether the target is a webhook endpoint served by wabench's own receiver (`url = "embedded"`).
+    pub fn is_embedded_receiver(&self) -> bool {
+        self.kind == TargetKind::Webhook && self.url.as_deref() == Some("embedded")
+    }
+
+    /// The `[targets.webhook]` table of a webhook target (defaults when absent).
+    pub fn webhook_spec(&self) -> std::borrow::Cow<'_, webhook_target::WebhookTargetSpec> {
+        match &self.webhook {
+            Some(w) => std::borrow::Cow::Borrowed(w),
+            None => std::borrow::Cow::Owned(webhook_target::WebhookTargetSpec::default()),
+        }
+    }
+
     /// A WhatsApp target that sends real, billable messages: not embedded and not on this machine.
     pub fn is_real(&self) -> bool {
-        self.kind != TargetKind::Http
+        self.kind.is_whatsapp_api()
             && !self.is_embedded()
             && self.address().and_then(|a| endpoint::Endpoint::parse(a).ok()).is_none_or(|e| !e.is_loopback())
     }
@@ -234,6 +254,7 @@ impl TargetSpec {
     pub fn address(&self) -> Option<&str> {
         match self.kind {
             TargetKind::Http => self.url.as_deref(),
+            TargetKind::Webhook => self.url.as_deref().filter(|u| *u != "embedded"),
             _ => self.base_url.as_deref().filter(|u| *u != "embedded"),
         }
     }
@@ -246,6 +267,25 @@ pub enum TargetKind {
     Cloud,
     #[serde(rename = "onprem")]
     OnPrem,
+    /// A user's own webhook endpoint, driven with Meta-shaped status and inbound-message POSTs.
+    Webhook,
+}
+
+impl TargetKind {
+    /// The WhatsApp send APIs (Cloud, On-Premises): message mix, recipients, `[retry]`.
+    pub fn is_whatsapp_api(self) -> bool {
+        matches!(self, TargetKind::Cloud | TargetKind::OnPrem)
+    }
+
+    /// The name results and reports use.
+    pub fn name(self) -> &'static str {
+        match self {
+            TargetKind::Http => "http",
+            TargetKind::Cloud => "cloud",
+            TargetKind::OnPrem => "onprem",
+            TargetKind::Webhook => "webhook",
+        }
+    }
 }
 
 /// A profile problem: which file, which field, where, and why.
@@ -329,7 +369,7 @@ pub fn load_with(path: &Path, sets: &[overrides::Override], vars: &interpolate::
         };
         bodies.push(body);
     }
-    let recipients = if profile.targets.iter().any(|t| t.kind != TargetKind::Http) {
+    let recipients = if profile.targets.iter().any(|t| t.kind.is_whatsapp_api()) {
         let base = path.parent().unwrap_or(Path::new("."));
         let r = recipients::Recipients::load(&profile.recipients, base).map_err(|(f, r)| err(path, f, r))?;
         onprem_has_no_bsuids(path, &profile, &r)?;
@@ -367,7 +407,8 @@ fn onprem_has_no_bsuids(path: &Path, profile: &Profile, r: &recipients::Recipien
 
 /// Parse and validate profile text; `path` is only used in error messages.
 pub fn parse(path: &Path, text: &str) -> Result<Profile, ProfileError> {
-    let profile: Profile = toml::from_str(text).map_err(|e| from_toml(path, text, &e))?;
+    let mut profile: Profile = toml::from_str(text).map_err(|e| from_toml(path, text, &e))?;
+    validate::apply_webhook_sizing(path, &mut profile)?;
     validate(path, &profile)?;
     Ok(profile)
 }

@@ -116,6 +116,10 @@ pub enum Metric {
     Rate,
     /// The count of one outcome key (`count.api_131056`, `count.timeout`).
     Count(String),
+    /// A webhook target: the share of POST attempts answered 200 within 250 ms (0..1).
+    WebhookWithin250ms,
+    /// A webhook target: the share of POST attempts over 1 s or not answered 200 (0..1).
+    WebhookOver1s,
 }
 
 /// A parsed threshold.
@@ -141,6 +145,8 @@ impl Threshold {
             "drop_rate" | "dropped_rate" => Metric::DropRate,
             "rate_ratio" => Metric::RateRatio,
             "rate" => Metric::Rate,
+            "webhook.within_250ms" => Metric::WebhookWithin250ms,
+            "webhook.over_1s" => Metric::WebhookOver1s,
             m if m.starts_with("count.") => Metric::Count(m["count.".len()..].to_string()),
             m => {
                 let (h, stat) = m.split_once('.').ok_or_else(|| unknown(m))?;
@@ -183,7 +189,9 @@ impl Threshold {
         let Some(v) = v else { return "no data".into() };
         match self.metric {
             Metric::Latency { .. } => crate::units::fmt_us(v),
-            Metric::ErrorRate | Metric::DropRate => format!("{:.3}%", v * 100.0),
+            Metric::ErrorRate | Metric::DropRate | Metric::WebhookWithin250ms | Metric::WebhookOver1s => {
+                format!("{:.3}%", v * 100.0)
+            }
             Metric::RateRatio => format!("{v:.4}"),
             Metric::Rate => format!("{v:.1}/s"),
             Metric::Count(_) => format!("{v}"),
@@ -199,7 +207,7 @@ impl fmt::Display for Threshold {
 
 fn unknown(m: &str) -> String {
     format!(
-        "unknown metric {m:?}: use latency.p99 (or service_time.*, lateness.*), error_rate, drop_rate, rate_ratio, rate or count.<outcome>, optionally prefixed by \"<target>:\""
+        "unknown metric {m:?}: use latency.p99 (or service_time.*, lateness.*), error_rate, drop_rate, rate_ratio, rate, count.<outcome>, webhook.within_250ms or webhook.over_1s, optionally prefixed by \"<target>:\""
     )
 }
 
@@ -219,6 +227,9 @@ mod tests {
             Metric::Latency { hist: Hist::Latency, stat: Stat::P999 }
         );
         assert_eq!(Threshold::parse("count.api_131056", "== 0").unwrap().metric, Metric::Count("api_131056".into()));
+        let meta = Threshold::parse("hook:webhook.over_1s", "< 1%").unwrap();
+        assert_eq!((meta.metric, meta.limit), (Metric::WebhookOver1s, 0.01));
+        assert_eq!(Threshold::parse("webhook.within_250ms", ">= 50%").unwrap().metric, Metric::WebhookWithin250ms);
     }
 
     #[test]

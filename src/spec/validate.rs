@@ -170,7 +170,7 @@ pub fn validate(path: &Path, p: &Profile) -> Result<(), ProfileError> {
     for (k, v) in &p.thresholds {
         super::threshold::Threshold::parse(k, v).map_err(|r| err(path, format!("thresholds.{k}"), r))?;
     }
-    if p.targets.iter().any(|t| t.kind != TargetKind::Http) {
+    if p.targets.iter().any(|t| t.kind.is_whatsapp_api()) {
         p.messages.validate().map_err(|(f, r)| err(path, f, r))?;
         if p.retry.max_attempts == 0 {
             return Err(err(path, "retry.max_attempts", "must be at least 1 (1 = never retry)"));
@@ -191,8 +191,13 @@ fn validate_target(path: &Path, i: usize, t: &TargetSpec) -> Result<(), ProfileE
         if set { Err(err(path, f(k), format!("applies to kind = {kinds} only"))) } else { Ok(()) }
     };
     let http = t.kind == TargetKind::Http;
-    let whatsapp = !http;
-    only("url", whatsapp && t.url.is_some(), "\"http\" (WhatsApp targets take `base_url`)")?;
+    let hook = t.kind == TargetKind::Webhook;
+    let whatsapp = t.kind.is_whatsapp_api();
+    only("webhook", !hook && t.webhook.is_some(), "\"webhook\"")?;
+    if hook {
+        return validate_webhook_target(path, i, t);
+    }
+    only("url", whatsapp && t.url.is_some(), "\"http\" or \"webhook\" (WhatsApp targets take `base_url`)")?;
     only("method", whatsapp && t.method.is_some(), "\"http\"")?;
     only("headers", whatsapp && !t.headers.is_empty(), "\"http\"")?;
     only("headers_from_env", whatsapp && !t.headers_from_env.is_empty(), "\"http\"")?;
@@ -266,6 +271,86 @@ fn validate_target(path: &Path, i: usize, t: &TargetSpec) -> Result<(), ProfileE
         && !(v.starts_with('v') && v[1..].split('.').all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_digit())))
     {
         return Err(err(path, f("api_version"), format!("{v:?} is not a Graph API version like \"v23.0\"")));
+    }
+    Ok(())
+}
+
+/// A `kind = "webhook"` target: a `url` ("embedded" or the endpoint), none of the fields of the
+/// other kinds, and a valid `[targets.webhook]` table.
+fn validate_webhook_target(path: &Path, i: usize, t: &TargetSpec) -> Result<(), ProfileError> {
+    let f = |k: &str| format!("targets[{i}].{k}");
+    let not_here = |k: &str, set: bool| -> Result<(), ProfileError> {
+        if set { Err(err(path, f(k), "does not apply to kind = \"webhook\" (see [targets.webhook])")) } else { Ok(()) }
+    };
+    not_here("method", t.method.is_some())?;
+    not_here("body", t.body.is_some())?;
+    not_here("body_file", t.body_file.is_some())?;
+    not_here("base_url", t.base_url.is_some())?;
+    not_here("api_version", t.api_version.is_some())?;
+    not_here("phone_number_id", t.phone_number_id.is_some())?;
+    not_here("messaging_tier", t.messaging_tier.is_some())?;
+    not_here("token_env", t.token_env.is_some())?;
+    not_here("token_file", t.token_file.is_some())?;
+    not_here("username_env", t.username_env.is_some())?;
+    not_here("password_env", t.password_env.is_some())?;
+    not_here("new_password_env", t.new_password_env.is_some())?;
+    not_here("allow_generated_recipients", t.allow_generated_recipients)?;
+    let url = t.url.as_deref().ok_or_else(|| {
+        err(
+            path,
+            f("url"),
+            "is required for kind = \"webhook\": the endpoint's URL, or \"embedded\" for wabench's own receiver",
+        )
+    })?;
+    if url != "embedded" {
+        Endpoint::parse(url).map_err(|r| err(path, f("url"), r))?;
+    }
+    for (k, v) in &t.headers {
+        http::HeaderName::from_bytes(k.as_bytes())
+            .map_err(|_| err(path, f("headers"), format!("{k:?} is not a valid header name")))?;
+        http::HeaderValue::from_str(v)
+            .map_err(|_| err(path, f("headers"), format!("the value of {k:?} is not a valid header value")))?;
+    }
+    for (k, var) in &t.headers_from_env {
+        http::HeaderName::from_bytes(k.as_bytes())
+            .map_err(|_| err(path, f("headers_from_env"), format!("{k:?} is not a valid header name")))?;
+        if var.is_empty() {
+            return Err(err(path, f("headers_from_env"), format!("no environment variable named for {k:?}")));
+        }
+    }
+    t.webhook_spec().validate().map_err(|(field, reason)| err(path, f(&format!("webhook.{field}")), reason))
+}
+
+/// The sizing shortcut of webhook targets (`messages_per_second`, `inbound_per_second`): it sets an
+/// open-loop `load.rate` the profile leaves out, and must agree with one it gives.
+pub(crate) fn apply_webhook_sizing(path: &Path, p: &mut Profile) -> Result<(), ProfileError> {
+    for (i, t) in p.targets.iter().enumerate() {
+        let Some(rate) = t.webhook.as_ref().filter(|_| t.kind == TargetKind::Webhook).and_then(|w| w.sized_rate())
+        else {
+            continue;
+        };
+        let field = format!("targets[{i}].webhook.messages_per_second");
+        if p.load.model == Model::Closed || !p.load.stages.is_empty() {
+            return Err(err(
+                path,
+                field,
+                "the sizing shortcut sets an open-loop `load.rate`; remove load.stages / model = \"closed\"",
+            ));
+        }
+        match p.load.rate {
+            None => p.load.rate = Some(rate),
+            Some(r) if (r - rate).abs() <= 1e-9 * rate.max(1.0) => {}
+            Some(r) => {
+                return Err(err(
+                    path,
+                    field,
+                    format!(
+                        "gives {rate} POSTs/s ((3 × messages_per_second + inbound_per_second) / mean batch) but \
+                         load.rate is {r}: give one of them"
+                    ),
+                ));
+            }
+        }
     }
     Ok(())
 }

@@ -41,7 +41,8 @@ fn last4(s: &str) -> &str {
     s.get(s.len().saturating_sub(4)..).unwrap_or("")
 }
 
-fn contact(m: &InboundMessage) -> Value {
+/// The `contacts[]` entry of an inbound message's sender.
+pub(crate) fn contact(m: &InboundMessage) -> Value {
     let Some(u) = &m.user else {
         return json!({"profile": {"name": format!("User {}", last4(&m.from))}, "wa_id": m.from});
     };
@@ -58,7 +59,8 @@ fn contact(m: &InboundMessage) -> Value {
     c
 }
 
-fn message(m: &InboundMessage) -> Value {
+/// The `messages[]` object of a text message (other types replace `text` with their own object).
+pub(crate) fn message(m: &InboundMessage) -> Value {
     let mut v = json!({
         "id": m.id,
         "timestamp": m.timestamp.to_string(),

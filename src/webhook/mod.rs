@@ -5,8 +5,11 @@
 //! every accepted send with [`Tracker::sent`], the receiver feeds every status webhook to
 //! [`Tracker::status`], and after the last send plus [`WebhookConfig::grace`] the run calls
 //! [`Tracker::finish`] to obtain [`DeliveryStats`].
+//!
+//! [`events`] builds the bodies a `kind = "webhook"` target sends to a user's own endpoint.
 
 pub(crate) mod correlate;
+pub mod events;
 pub mod identity;
 pub mod inbound;
 pub mod model;

@@ -446,6 +446,7 @@ fn sample_run(dir: &Path) -> Vec<u8> {
         outcomes: vec![OutcomeResult { key: "ok".into(), count: 0, latency_us: None }],
         hlog: "t.hlog".into(),
         delivery: None,
+        webhook_slo: None,
         extra: None,
         imported: None,
     };

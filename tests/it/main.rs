@@ -29,4 +29,5 @@ mod sim_hooks;
 mod sim_props;
 mod support;
 mod webhook_receiver;
+mod webhook_target;
 mod webhook_tracker;

@@ -1,7 +1,8 @@
 //! An independent check of the simulator's 2026 webhook shapes: `pywa`, a maintained Python SDK of
 //! the WhatsApp Cloud API that understands business-scoped user IDs (it reads status webhooks
 //! through their `contacts` array, which pre-2026 shapes lack), parses what the simulator posts.
-//! Skipped, with a note, when `python3` or the `pywa` package is missing.
+//! The same for the webhook target: a pywa endpoint verifies the signature of, and reads, every POST
+//! the target sends. Skipped, with a note, when `python3` or the `pywa` package is missing.
 
 use std::io::Write;
 use std::process::{Command, Stdio};
@@ -122,4 +123,166 @@ async fn pywa_parses_the_simulators_statuses_and_inbound_messages() {
     }
     assert!(read.iter().any(|r| r["wa_id"].is_null()), "some users are known by their BSUID only");
     assert!(read.iter().any(|r| r["status"] == "message"), "inbound messages were read too");
+}
+
+/// A webhook endpoint built on pywa: the handshake through `webhook_challenge_handler`, every POST's
+/// `X-Hub-Signature-256` through `webhook_update_validator`, then every status (`MessageStatus`; a
+/// failed one, which carries no `contacts`, through pywa's `WhatsAppError`) and every inbound message
+/// (`Message`) read by pywa's own types. Answers 200 only when all of a body was read; prints one JSON
+/// line per POST. Arguments: app secret, verify token. Prints `PORT <n>` first (or `SKIP …`).
+const ENDPOINT: &str = r#"
+import json, sys, threading
+from http.server import ThreadingHTTPServer, BaseHTTPRequestHandler
+from urllib.parse import urlparse, parse_qs
+try:
+    from pywa import WhatsApp, utils
+    from pywa.types import Message, MessageStatus
+    from pywa.errors import WhatsAppError
+except ImportError as e:
+    print("SKIP", e, flush=True)
+    sys.exit(0)
+secret, token = sys.argv[1], sys.argv[2]
+wa = WhatsApp(phone_id="106540352242922", token="unused", server=None, verify_token=token,
+              app_secret=secret, validate_updates=True, filter_updates=False)
+lock = threading.Lock()
+
+def read(body):
+    update = json.loads(body)
+    seen = []
+    for entry in update["entry"]:
+        for change in entry["changes"]:
+            value = change["value"]
+            contacts = value.get("contacts", [])
+            def sub(**kv):
+                v = dict(value); v.update(kv)
+                return {"object": update["object"], "entry": [{"id": entry["id"], "changes": [{"field": change["field"], "value": v}]}]}
+            for i, s in enumerate(value.get("statuses", [])):
+                if s["status"] == "failed":
+                    err = WhatsAppError.from_dict(error=s["errors"][0])
+                    assert err.code == s["errors"][0]["code"]
+                    seen.append({"status": "failed", "id": s["id"], "error": type(err).__name__})
+                    continue
+                idx = next(j for j, c in enumerate(contacts) if c.get("wa_id") == s["recipient_id"])
+                u = MessageStatus.from_update(client=wa, update=sub(), contact_idx=idx, status_idx=i)
+                assert u.id == s["id"] and u.from_user.wa_id == s["recipient_id"]
+                seen.append({"status": str(u.status.value), "id": u.id, "bsuid": u.from_user.bsuid,
+                             "category": str(u.conversation.category.value) if u.conversation else None,
+                             "pricing": u.pricing is not None})
+            for m in value.get("messages", []):
+                c = next(c for c in contacts if c.get("wa_id") == m["from"])
+                u = Message.from_update(client=wa, update=sub(messages=[m], contacts=[c]))
+                assert u.id == m["id"] and u.from_user.wa_id == m["from"]
+                kind = str(u.type.value)
+                seen.append({"message": kind, "id": u.id, "bsuid": u.from_user.bsuid,
+                             "media": getattr(getattr(u, kind, None), "id", None) if kind in ("image", "document", "audio", "sticker") else None,
+                             "reply_to": u.reply_to_message.id if u.reply_to_message else None})
+    return seen
+
+class H(BaseHTTPRequestHandler):
+    def log_message(self, *a): pass
+    def reply(self, code, body):
+        b = body.encode()
+        self.send_response(code); self.send_header("Content-Length", str(len(b))); self.end_headers(); self.wfile.write(b)
+    def do_GET(self):
+        q = parse_qs(urlparse(self.path).query)
+        if q.get("hub.mode", [""])[0] != "subscribe":
+            return self.reply(400, "no")
+        ch, code = wa.webhook_challenge_handler(vt=q.get(utils.HUB_VT, [None])[0], ch=q.get(utils.HUB_CH, [None])[0])
+        self.reply(code, ch)
+    def do_POST(self):
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        bad = wa.webhook_update_validator(body, self.headers.get(utils.HUB_SIG))
+        if bad:
+            with lock: print(json.dumps({"ok": False, "error": bad[0]}), flush=True)
+            return self.reply(bad[1], bad[0])
+        try:
+            seen = read(body)
+        except Exception as e:
+            with lock: print(json.dumps({"ok": False, "error": repr(e), "body": body.decode()}), flush=True)
+            return self.reply(500, "parse error")
+        with lock: print(json.dumps({"ok": True, "seen": seen}), flush=True)
+        self.reply(200, "ok")
+
+srv = ThreadingHTTPServer(("127.0.0.1", 0), H)
+print("PORT", srv.server_address[1], flush=True)
+threading.Thread(target=lambda: (sys.stdin.read(), srv.shutdown()), daemon=True).start()
+srv.serve_forever()
+"#;
+
+/// The webhook target against the pywa endpoint: every POST verified and read, every status and
+/// inbound message type the target generates among them.
+#[test]
+fn pywa_verifies_and_reads_what_the_webhook_target_sends() {
+    use std::io::{BufRead, BufReader, Read};
+    let child = Command::new("python3")
+        .args(["-c", ENDPOINT, "pywa-app-secret", "pywa-verify-token"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn();
+    let Ok(mut child) = child else {
+        println!("note: python3 not found; skipping the pywa webhook-target check");
+        return;
+    };
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let mut first = String::new();
+    out.read_line(&mut first).unwrap();
+    if let Some(why) = first.strip_prefix("SKIP") {
+        println!("note: the pywa package is not installed ({}); skipping the pywa check", why.trim());
+        return;
+    }
+    let port: u16 = first.trim().strip_prefix("PORT ").and_then(|p| p.parse().ok()).unwrap_or_else(|| {
+        let mut err = String::new();
+        let _ = child.stderr.take().unwrap().read_to_string(&mut err);
+        panic!("the pywa endpoint did not start: {first:?} {err}")
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let profile = format!(
+        "name = \"pywa\"\nseed = 3\n[load]\nrate = 40\nduration = \"1s\"\nconnections = 4\n[[targets]]\nname = \"pywa\"\n\
+         kind = \"webhook\"\nurl = \"http://127.0.0.1:{port}/webhook\"\n[targets.webhook]\nmax_batch = 4\n\
+         app_secret_env = \"PYWA_APP_SECRET\"\nverify_token_env = \"PYWA_VERIFY_TOKEN\"\n\
+         [targets.webhook.statuses]\nfailed = 0.2\n[targets.webhook.inbound]\ntext = 1\nimage = 1\ndocument = 1\n\
+         audio = 1\nsticker = 1\nlocation = 1\ninteractive = 1\nbutton = 1\nreaction = 1\n"
+    );
+    let p = dir.path().join("p.toml");
+    std::fs::write(&p, profile).unwrap();
+    let run = Command::new(env!("CARGO_BIN_EXE_wabench"))
+        .args(["run", p.to_str().unwrap(), "--out", dir.path().join("out").to_str().unwrap()])
+        .env("PYWA_APP_SECRET", "pywa-app-secret")
+        .env("PYWA_VERIFY_TOKEN", "pywa-verify-token")
+        .output()
+        .unwrap();
+    drop(child.stdin.take());
+    let mut rest = String::new();
+    out.read_to_string(&mut rest).unwrap();
+    let _ = child.wait();
+    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+    let posts: Vec<Value> = rest.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let refused: Vec<&Value> = posts.iter().filter(|p| p["ok"] != true).collect();
+    assert!(refused.is_empty(), "pywa refused: {refused:?}");
+    let seen: Vec<&Value> = posts.iter().flat_map(|p| p["seen"].as_array().unwrap()).collect();
+    let run_json: Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("out").join("run.json")).unwrap()).unwrap();
+    let t = &run_json["targets"][0];
+    assert_eq!(t["requests"]["ok"], 40, "{t}");
+    assert_eq!(posts.len(), 40);
+    let built = &t["extra"]["webhook_target"];
+    let statuses = seen.iter().filter(|s| s.get("status").is_some()).count();
+    assert_eq!(built["statuses"], statuses as u64);
+    assert_eq!(built["inbound_messages"], (seen.len() - statuses) as u64);
+    let kinds: std::collections::BTreeSet<&str> =
+        seen.iter().map(|s| s.get("status").or(s.get("message")).and_then(Value::as_str).unwrap()).collect();
+    for k in ["sent", "delivered", "read", "failed", "text", "image", "document", "audio", "sticker", "location"]
+        .into_iter()
+        .chain(["interactive", "button", "reaction"])
+    {
+        assert!(kinds.contains(k), "pywa read no {k}: {kinds:?}");
+    }
+    assert!(
+        seen.iter()
+            .filter(|s| s.get("message").is_some())
+            .all(|s| s["bsuid"].as_str().is_some_and(|b| b.starts_with("US.")))
+    );
+    assert!(seen.iter().any(|s| s["media"].is_string()), "media ids are read");
+    assert!(seen.iter().any(|s| s["reply_to"].is_string()), "replies name the message they answer");
 }

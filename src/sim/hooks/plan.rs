@@ -10,7 +10,7 @@ use super::super::config::Flavor;
 use super::super::model::{LatencyModel, hash_bytes, mix64};
 use super::config::{HooksConfig, StageDelay};
 use crate::webhook::identity::{Contact, UserIdentity};
-use crate::webhook::model::{Conversation, ConversationOrigin, Pricing, Status, StatusError, StatusKind};
+use crate::webhook::model::{Conversation, ConversationOrigin, Pricing, Status, StatusKind};
 
 /// A lifecycle stage of a status webhook.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -241,39 +241,6 @@ impl Accepted {
     }
 }
 
-/// Help page of the error codes.
-const ERROR_HREF: &str = "https://developers.facebook.com/docs/whatsapp/cloud-api/support/error-codes/";
-
-/// Title and details of a failure code.
-fn failure_text(code: i64) -> (&'static str, &'static str) {
-    match code {
-        131049 => (
-            "This message was not delivered to maintain healthy ecosystem engagement.",
-            "In order to maintain a healthy ecosystem engagement, the message failed to be delivered.",
-        ),
-        131026 => (
-            "Message undeliverable",
-            "Unable to deliver message: the recipient may be offline for more than 30 days, have blocked the business, or use an old client.",
-        ),
-        131047 => (
-            "Re-engagement message",
-            "More than 24 hours have passed since the recipient last replied to the sender number.",
-        ),
-        131000 => ("Something went wrong", "Message failed to send because of an unknown error."),
-        // On-Premises API: re-engagement (FACTS.md error table; on-prem status errors carry code and title).
-        470 => (
-            "Message failed to send because more than 24 hours have passed since the customer last replied to this number",
-            "Send a template message to re-engage the customer.",
-        ),
-        131048 => (
-            "Spam rate limit hit",
-            "Message failed to send because there are restrictions on how many messages can be sent from this phone number (messaging limit reached).",
-        ),
-        131053 => ("Media upload error", "Unable to upload the media used in the message."),
-        _ => ("Message failed to send", "The message could not be delivered to the recipient."),
-    }
-}
-
 /// The status object of one planned status, stamped `unix` (seconds).
 pub fn status(flavor: Flavor, seed: u64, msg: &Accepted, planned: &PlannedStatus, unix: i64) -> Status {
     // Sent to a BSUID: `recipient_user_id` names it and there is no `recipient_id` (Meta,
@@ -306,14 +273,7 @@ pub fn status(flavor: Flavor, seed: u64, msg: &Accepted, planned: &PlannedStatus
         });
     }
     if let Some(code) = planned.code {
-        let (title, details) = failure_text(code);
-        let mut e = StatusError::new(code, title);
-        e.href = Some(ERROR_HREF.into());
-        if flavor == Flavor::Cloud {
-            e.message = Some(title.into());
-            e = e.with_details(details);
-        }
-        s = s.with_error(e);
+        s = s.with_error(crate::webhook::events::status_error(code, flavor == Flavor::Cloud));
     }
     s
 }

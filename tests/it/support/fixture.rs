@@ -138,6 +138,7 @@ pub fn target(spec: &Spec) -> TargetData {
             .collect(),
         hlog: format!("{}.hlog", spec.name),
         delivery: None,
+        webhook_slo: None,
         extra: None,
         imported: None,
     };
