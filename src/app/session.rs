@@ -9,6 +9,7 @@ use std::sync::Arc;
 
 use super::AppError;
 use super::background::{Embedded, Hooks};
+use super::forward::Forward;
 use crate::drivers::{self, BuildCtx};
 use crate::engine::target::Target;
 use crate::results::DeliveryStats;
@@ -22,6 +23,12 @@ use crate::spec::{Loaded, Profile, TargetKind, TargetSpec};
 pub struct Setup {
     /// Replace the profile's `[retry]` table (the planner sends each message once).
     pub retry: Option<RetrySpec>,
+    /// The part of a sharded run this is: the embedded simulator numbers its requests as the shard's
+    /// share of the whole run (i, i+N, …), so message ids stay unique across shards.
+    pub shard: crate::results::Shard,
+    /// The results folder, where a target forwarding its webhooks (`[webhooks] receiver_url`)
+    /// writes its sends.
+    pub dir: Option<std::path::PathBuf>,
 }
 
 /// A target ready to be driven.
@@ -31,6 +38,7 @@ pub struct Session {
     /// The URL stored in results: the endpoint's, or "embedded".
     pub url: String,
     hooks: Option<Hooks>,
+    forward: Option<Forward>,
     sim: Option<Embedded>,
 }
 
@@ -40,6 +48,8 @@ pub struct Teardown {
     pub delivery: Option<DeliveryStats>,
     /// The target's own counters, the simulator's and the receiver's (`extra` in run.json).
     pub extra: Option<serde_json::Value>,
+    /// What went wrong ending it (the sends file of a forwarding target could not be written).
+    pub error: Option<String>,
 }
 
 impl Session {
@@ -52,8 +62,18 @@ impl Session {
     ) -> Result<Session, AppError> {
         let p = &loaded.profile;
         let spec = &p.targets[index];
+        let forward = match &p.webhooks {
+            Some(cfg) if spec.kind != TargetKind::Http => match &cfg.receiver_url {
+                Some(url) => Some(
+                    Forward::start(cfg, url, spec, setup.dir.as_deref())
+                        .map_err(|e| format!("{}: target {:?}: {e}", loaded.path.display(), spec.name))?,
+                ),
+                None => None,
+            },
+            _ => None,
+        };
         let hooks = match &p.webhooks {
-            Some(cfg) if spec.kind != TargetKind::Http => Some(
+            Some(cfg) if spec.kind != TargetKind::Http && forward.is_none() => Some(
                 Hooks::start(&receiver_config(cfg, spec), spec.is_embedded())
                     .map_err(|e| format!("{}: target {:?}: {e}", loaded.path.display(), spec.name))?,
             ),
@@ -79,7 +99,13 @@ impl Session {
                 cfg.webhooks.callback_url = Some(h.url.clone());
                 cfg.webhooks.app_secret = h.secret.clone();
             }
-            Some(Embedded::start(cfg).map_err(|e| format!("target {:?}: {e}", spec.name))?)
+            // Or to the standalone receiver of `receiver_url`.
+            if let Some(f) = &forward {
+                cfg.webhooks.callback_url = Some(f.url.clone());
+                cfg.webhooks.app_secret = f.secret.clone();
+            }
+            let numbering = (u64::from(setup.shard.index), u64::from(setup.shard.count));
+            Some(Embedded::start(cfg, numbering).map_err(|e| format!("target {:?}: {e}", spec.name))?)
         } else {
             None
         };
@@ -91,7 +117,10 @@ impl Session {
             retry: setup.retry.as_ref().unwrap_or(&p.retry),
             body: loaded.bodies.get(index).and_then(|b| b.as_deref()),
             embedded: sim.as_ref().map(|s| (s.url.clone(), &p.simulator)),
-            tracker: hooks.as_ref().map(|h| h.tracker.clone()),
+            tracker: hooks
+                .as_ref()
+                .map(|h| h.tracker.clone())
+                .or_else(|| forward.as_ref().and_then(|f| f.tracker.clone())),
         };
         let target =
             drivers::build(spec, &ctx).map_err(|source| AppError::Build { profile: loaded.path.clone(), source })?;
@@ -100,7 +129,7 @@ impl Session {
             .block_on(ep.resolve())
             .map_err(|e| format!("target {:?}: cannot resolve {}: {e}", target.name(), ep.host))?;
         let url = if spec.is_embedded() { "embedded".to_string() } else { ep.url() };
-        Ok(Session { target, addr, url, hooks, sim })
+        Ok(Session { target, addr, url, hooks, forward, sim })
     }
 
     /// End the session: wait for the statuses of the last messages (they arrive after the last answer,
@@ -109,7 +138,14 @@ impl Session {
     /// the simulator.
     pub fn finish(self, stopped: &dyn Fn() -> bool) -> Teardown {
         let delivery = self.hooks.map(|h| h.finish(stopped));
+        let forwarded = self.forward.map(|f| f.finish(self.sim.as_ref(), stopped));
         let mut extra = self.target.extra().unwrap_or_else(|| serde_json::json!({}));
+        let mut error = None;
+        match forwarded {
+            Some(Ok(v)) => extra["webhook_sends"] = v,
+            Some(Err(e)) => error = Some(e),
+            None => {}
+        }
         if let Some(st) = self.sim.and_then(Embedded::finish) {
             extra["simulator"] = serde_json::to_value(st).unwrap_or_default();
         }
@@ -120,7 +156,7 @@ impl Session {
             stats
         });
         let extra = extra.as_object().is_some_and(|o| !o.is_empty()).then_some(extra);
-        Teardown { delivery, extra }
+        Teardown { delivery, extra, error }
     }
 }
 

@@ -47,6 +47,12 @@ pub struct WebhookConfig {
     /// How long after the last send the run waits for final statuses (e.g. "10s").
     #[serde(with = "crate::units::duration::serde")]
     pub grace: Duration,
+    /// A standalone receiver (`wabench receive`) to send status webhooks to instead of one inside
+    /// the run, e.g. "https://receiver.example:8443/webhook": the embedded simulator posts there
+    /// (signed with the app secret of `app_secret_env`/`app_secret_file`), no receiver is started,
+    /// and the run writes its accepted sends to `<target>.sends.csv` for `wabench merge --webhooks`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub receiver_url: Option<String>,
 }
 
 impl Default for WebhookConfig {
@@ -63,6 +69,7 @@ impl Default for WebhookConfig {
             horizon: Duration::from_secs(600),
             max_tracked: 1_000_000,
             grace: Duration::from_secs(10),
+            receiver_url: None,
         }
     }
 }

@@ -11,6 +11,7 @@ pub mod identity;
 pub mod inbound;
 pub mod model;
 pub(crate) mod receiver;
+pub mod record;
 pub(crate) mod signature;
 
 use std::ffi::OsString;
@@ -25,7 +26,9 @@ pub use model::{
     CloudEnvelope, OnPremEnvelope, ParseError, Status, StatusError, StatusKind, cloud_envelope, onprem_envelope, parse,
     parse_notification,
 };
-pub use receiver::{ReceiverConfig, ReceiverCounters, ReceiverHandle, serve, spawn, spawn_local};
+pub use receiver::{
+    ReceiverConfig, ReceiverCounters, ReceiverHandle, Sink, serve, serve_with, spawn, spawn_local, tls_config,
+};
 pub use signature::{SignatureError, sign, verify};
 
 /// A `[webhooks]` setting that cannot be turned into a working receiver.
