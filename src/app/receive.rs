@@ -109,6 +109,7 @@ pub struct Receiver {
     pub statuses: PathBuf,
     scheme: &'static str,
     path: String,
+    log: Arc<StatusLog>,
     stop: Option<oneshot::Sender<()>>,
     thread: Option<std::thread::JoinHandle<Result<Summary, String>>>,
 }
@@ -142,6 +143,7 @@ impl Receiver {
         let (stop, stopped) = oneshot::channel::<()>();
         let out = opts.out.clone();
         let file = files::folder_name(&statuses);
+        let kept = log.clone();
         let thread = std::thread::Builder::new()
             .name("wabench-receive".into())
             .spawn(move || {
@@ -172,7 +174,20 @@ impl Receiver {
             })
             .map_err(|e| format!("cannot start the receiver thread: {e}"))?;
         let scheme = if opts.tls.is_some() { "https" } else { "http" };
-        Ok(Receiver { addr, statuses, scheme, path: opts.path.clone(), stop: Some(stop), thread: Some(thread) })
+        Ok(Receiver {
+            addr,
+            statuses,
+            scheme,
+            path: opts.path.clone(),
+            log: kept,
+            stop: Some(stop),
+            thread: Some(thread),
+        })
+    }
+
+    /// Statuses recorded and inbound user messages counted so far.
+    pub fn progress(&self) -> (u64, u64) {
+        (self.log.records(), self.log.seen().0)
     }
 
     /// The callback URL (with the address it listens on).

@@ -155,3 +155,278 @@ fn merge_refuses_webhooks_without_sends() {
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(!o.status.success() && err.contains("no target \"nope\""), "{err}");
 }
+
+const RECV_SECRET_ENV: &str = "WABENCH_TEST_RECV_SECRET";
+const RECV_TOKEN_ENV: &str = "WABENCH_TEST_RECV_TOKEN";
+const RECV_SECRET: &str = "recv-test-secret";
+
+/// A self-signed certificate for 127.0.0.1, written as PEM files; a client trusting it.
+fn tls_files(dir: &Path) -> (std::path::PathBuf, std::path::PathBuf, reqwest::Client) {
+    let ck = rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_string(), "localhost".to_string()]).unwrap();
+    let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
+    std::fs::write(&cert, ck.cert.pem()).unwrap();
+    std::fs::write(&key, ck.signing_key.serialize_pem()).unwrap();
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(ck.cert.der().clone()).unwrap();
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    let tls = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    let client = reqwest::Client::builder().use_preconfigured_tls(tls).no_proxy().build().unwrap();
+    (cert, key, client)
+}
+
+fn statuses_body(n: usize) -> Vec<u8> {
+    use wabench::webhook::{Status, StatusError, StatusKind, cloud_envelope};
+    let delivered = Status::new(format!("wamid.ok{n}"), StatusKind::Delivered, 1_700_000_000, "1555");
+    let failed = Status::new(format!("wamid.bad{n}"), StatusKind::Failed, 1_700_000_001, "1555")
+        .with_error(StatusError::new(131026, "Message undeliverable"));
+    serde_json::to_vec(&cloud_envelope("1", "2", "3", vec![delivered, failed])).unwrap()
+}
+
+#[test]
+fn a_flooded_https_receiver_refuses_bad_posts_and_records_every_good_one() {
+    unsafe {
+        std::env::set_var(RECV_SECRET_ENV, RECV_SECRET);
+        std::env::set_var(RECV_TOKEN_ENV, "tok-123");
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let (cert, key, client) = tls_files(dir.path());
+    let mut opts = ReceiveOptions::new("127.0.0.1:0".parse().unwrap(), dir.path().join("recv"));
+    opts.tls = Some((cert, key));
+    opts.app_secret_env = RECV_SECRET_ENV.into();
+    opts.verify_token_env = RECV_TOKEN_ENV.into();
+    opts.max_body = 4096;
+    let receiver = Receiver::start(&opts).unwrap();
+    let url = receiver.url();
+    assert!(url.starts_with("https://127.0.0.1:") && url.ends_with("/webhook"), "{url}");
+
+    const GOOD: usize = 60;
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let answers: Vec<(&str, u16)> = rt.block_on(async {
+        // The subscription handshake: the challenge back for the right token only.
+        let hs = |token: &str| format!("{url}?hub.mode=subscribe&hub.verify_token={token}&hub.challenge=4711");
+        let ok = client.get(hs("tok-123")).send().await.unwrap();
+        assert_eq!(ok.status(), 200);
+        assert_eq!(ok.text().await.unwrap(), "4711");
+        assert_eq!(client.get(hs("wrong")).send().await.unwrap().status(), 403);
+
+        let mut tasks = tokio::task::JoinSet::new();
+        for n in 0..GOOD {
+            // Per good post, four bad ones: unsigned, wrongly signed, oversized, malformed.
+            let posts: [(&str, Vec<u8>, Option<String>); 5] = [
+                ("good", statuses_body(n), None),
+                ("unsigned", statuses_body(1000 + n), Some(String::new())),
+                ("bad_signature", statuses_body(2000 + n), Some(wabench::webhook::sign(b"other", b"x"))),
+                ("too_large", vec![b' '; 5000], None),
+                ("malformed", b"{\"object\":\"whatsapp_business_account\",\"entry\":".to_vec(), None),
+            ];
+            for (what, body, header) in posts {
+                let (client, url) = (client.clone(), url.clone());
+                tasks.spawn(async move {
+                    let mut req = client.post(&url).header("content-type", "application/json");
+                    match header {
+                        Some(h) if h.is_empty() => {}
+                        Some(h) => req = req.header("x-hub-signature-256", h),
+                        None => {
+                            req =
+                                req.header("x-hub-signature-256", wabench::webhook::sign(RECV_SECRET.as_bytes(), &body))
+                        }
+                    }
+                    (what, req.body(body).send().await.map(|r| r.status().as_u16()).unwrap_or(0))
+                });
+            }
+        }
+        let mut out = Vec::new();
+        while let Some(r) = tasks.join_next().await {
+            out.push(r.unwrap());
+        }
+        out
+    });
+    let expect = [("good", 200), ("unsigned", 401), ("bad_signature", 403), ("too_large", 413), ("malformed", 400)];
+    for (what, code) in expect {
+        let got: Vec<u16> = answers.iter().filter(|(w, _)| *w == what).map(|(_, c)| *c).collect();
+        assert_eq!(got.len(), GOOD, "{what}");
+        assert!(got.iter().all(|c| *c == code), "{what}: expected {code}, got {got:?}");
+    }
+
+    let summary = receiver.stop().unwrap();
+    let q = &summary.requests;
+    assert_eq!((q.received, q.missing_signature, q.bad_signature), (GOOD as u64, GOOD as u64, GOOD as u64));
+    assert_eq!((q.too_large, q.malformed, q.handshakes_ok, q.handshakes_refused), (GOOD as u64, GOOD as u64, 1, 1));
+    assert_eq!(summary.statuses_recorded, 2 * GOOD as u64);
+    // Exactly the good posts' statuses are on disk, with their error codes.
+    let file = dir.path().join("recv").join(&summary.statuses_file);
+    let records: Vec<_> = wabench::webhook::record::read_statuses(&file).unwrap().map(Result::unwrap).collect();
+    let mut ids: Vec<String> = records.iter().map(|r| r.id.clone()).collect();
+    ids.sort();
+    let mut want: Vec<String> = (0..GOOD).flat_map(|n| [format!("wamid.ok{n}"), format!("wamid.bad{n}")]).collect();
+    want.sort();
+    assert_eq!(ids, want);
+    for r in &records {
+        let failed = r.id.starts_with("wamid.bad");
+        assert_eq!(r.error_code, failed.then_some(131026), "{r:?}");
+        assert_eq!(r.timestamp, if failed { "1700000001" } else { "1700000000" });
+    }
+    // The summary names the file and reads back.
+    let rec = wabench::app::receive::recorded(&dir.path().join("recv")).unwrap();
+    assert_eq!((rec.statuses.len(), rec.summaries), (1, 1));
+}
+
+#[test]
+fn receiver_settings_are_checked_before_listening() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut opts = ReceiveOptions::new("127.0.0.1:0".parse().unwrap(), dir.path().join("r"));
+    opts.app_secret_env = "WABENCH_TEST_RECV_UNSET_SECRET".into();
+    let e = Receiver::start(&opts).err().unwrap();
+    assert!(e.contains("--app-secret-env") && e.contains("WABENCH_TEST_RECV_UNSET_SECRET"), "{e}");
+    assert!(e.contains("--no-signature"), "{e}");
+    opts.verify_signature = false;
+    opts.tls = Some((dir.path().join("none.pem"), dir.path().join("none.key")));
+    let e = Receiver::start(&opts).err().unwrap();
+    assert!(e.contains("--tls-cert") && e.contains("none.pem"), "{e}");
+    assert!(!dir.path().join("r").exists(), "nothing written for a receiver that did not start");
+}
+
+/// An HTTP client (reqwest needs a TLS provider even for plain HTTP).
+fn plain_client() -> reqwest::Client {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::builder().no_proxy().build().unwrap()
+}
+
+/// Wait (bounded) until `done` holds.
+fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while !done() {
+        assert!(std::time::Instant::now() < until, "gave up waiting for {what}");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+/// The first line the child prints, and the child.
+fn spawn_wabench(args: &[&str], env: &[(&str, &str)]) -> (std::process::Child, String) {
+    use std::io::BufRead;
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_wabench"));
+    cmd.args(args).stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let mut child = cmd.spawn().unwrap();
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.as_mut().unwrap()).read_line(&mut line).unwrap();
+    (child, line)
+}
+
+#[test]
+fn the_standalone_simulator_posts_statuses_and_inbound_messages_to_any_receiver() {
+    unsafe { std::env::set_var("WABENCH_TEST_SIMPOST_SECRET", "simpost-secret") };
+    let dir = tempfile::tempdir().unwrap();
+    let mut opts = ReceiveOptions::new("127.0.0.1:0".parse().unwrap(), dir.path().join("recv"));
+    opts.app_secret_env = "WABENCH_TEST_SIMPOST_SECRET".into();
+    let receiver = Receiver::start(&opts).unwrap();
+    let profile = dir.path().join("sim.toml");
+    std::fs::write(
+        &profile,
+        "name = \"sim\"\n[load]\nrate = 1\nduration = \"1s\"\n[[targets]]\nname = \"t\"\nkind = \"cloud\"\nbase_url = \"embedded\"\n\
+         [simulator.latency]\ndistribution = \"constant\"\nmedian = \"1ms\"\n[simulator.webhooks]\n\
+         sent = { distribution = \"constant\", median = \"5ms\" }\ndelivered = { distribution = \"constant\", median = \"5ms\" }\n\
+         read_fraction = 0\nduplicate_fraction = 0\nout_of_order_fraction = 0\ndelivered_and_failed_fraction = 0\n[simulator.service_window]\nenabled = false\n",
+    )
+    .unwrap();
+    let url = receiver.url();
+    let (mut child, line) = spawn_wabench(
+        &[
+            "simulate",
+            "--listen",
+            "127.0.0.1:0",
+            "--profile",
+            &profile.display().to_string(),
+            "--webhook-url",
+            &url,
+            "--app-secret-env",
+            "SIM_SECRET",
+            "--inbound-rate",
+            "50",
+        ],
+        &[("SIM_SECRET", "simpost-secret")],
+    );
+    let addr =
+        line.split("http://").nth(1).and_then(|s| s.split_whitespace().next()).unwrap_or_else(|| panic!("{line}"));
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let sent = rt.block_on(async {
+        let body = serde_json::json!({"messaging_product": "whatsapp", "to": "15551234567", "type": "text", "text": {"body": "hi"}});
+        let r = plain_client()
+            .post(format!("http://{addr}/v23.0/100000000000001/messages"))
+            .bearer_auth(wabench::spec::sim::TEST_TOKEN)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        let v: serde_json::Value = r.json().await.unwrap();
+        v["messages"][0]["id"].as_str().unwrap().to_string()
+    });
+    wait_for("the message's sent and delivered statuses and 3 inbound messages", || {
+        let (statuses, inbound) = receiver.progress();
+        statuses >= 2 && inbound >= 3
+    });
+    child.kill().unwrap();
+    let _ = child.wait();
+    let summary = receiver.stop().unwrap();
+    assert_eq!(summary.requests.bad_signature + summary.requests.missing_signature, 0, "signed with the secret");
+    let file = dir.path().join("recv").join(&summary.statuses_file);
+    let kinds: Vec<String> = wabench::webhook::record::read_statuses(&file)
+        .unwrap()
+        .map(Result::unwrap)
+        .filter(|r| r.id == sent)
+        .map(|r| r.status.as_str().to_string())
+        .collect();
+    assert_eq!(kinds, ["sent", "delivered"]);
+}
+
+#[test]
+fn receive_command_records_until_sigterm() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("recv");
+    let (child, line) = spawn_wabench(
+        &[
+            "receive",
+            "--listen",
+            "127.0.0.1:0",
+            "--out",
+            &out.display().to_string(),
+            "--no-signature",
+            "--path",
+            "/hooks/wa",
+        ],
+        &[("WABENCH_VERIFY_TOKEN", "cli-token")],
+    );
+    let url =
+        line.split_whitespace().find(|w| w.starts_with("http://")).unwrap_or_else(|| panic!("{line}")).to_string();
+    assert!(url.ends_with("/hooks/wa"), "{line}");
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    rt.block_on(async {
+        let c = plain_client();
+        let hs = c
+            .get(format!("{url}?hub.mode=subscribe&hub.verify_token=cli-token&hub.challenge=99"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(hs.text().await.unwrap(), "99");
+        // On-prem shape, unsigned.
+        let body = r#"{"statuses":[{"id":"gBEGkYiEB1VXAglK1ZEqA1YKPrU","status":"read","timestamp":"1700000002"}]}"#;
+        assert_eq!(c.post(&url).body(body).send().await.unwrap().status(), 200);
+    });
+    let pid = child.id().to_string();
+    assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+    let done = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&done.stdout);
+    assert!(done.status.success(), "{stdout} {}", String::from_utf8_lossy(&done.stderr));
+    assert!(stdout.contains("1 statuses recorded"), "{stdout}");
+    let rec = wabench::app::receive::recorded(&out).unwrap();
+    assert_eq!(rec.summaries, 1);
+    let r: Vec<_> = wabench::webhook::record::read_statuses(&rec.statuses[0]).unwrap().map(Result::unwrap).collect();
+    assert_eq!((r.len(), r[0].status.as_str()), (1, "read"));
+}
