@@ -320,7 +320,8 @@ impl StatusRecord {
 /// Reads a records file line by line; errors name the file and line.
 pub struct Reader<T> {
     path: PathBuf,
-    lines: io::Lines<BufReader<File>>,
+    input: BufReader<File>,
+    buf: String,
     line: u64,
     parse: fn(&[String]) -> Result<T, String>,
     width: usize,
@@ -340,21 +341,35 @@ impl<T> Reader<T> {
         parse: fn(&[String]) -> Result<T, String>,
     ) -> Result<Self, String> {
         let named = |e: io::Error| format!("{}: {e}", path.display());
-        let mut lines = BufReader::new(File::open(path).map_err(named)?).lines();
-        let first = lines.next().transpose().map_err(named)?.unwrap_or_default();
-        if first.trim_end() != header {
+        let input = BufReader::new(File::open(path).map_err(named)?);
+        let mut r =
+            Reader { path: path.to_path_buf(), input, buf: String::new(), line: 0, parse, width: 0, end_us: None };
+        let first = r.read_line()?.unwrap_or_default();
+        if first != header {
             let what = if first.starts_with("# wabench ") { "another version or kind of" } else { "not a" };
             return Err(format!(
                 "{}:1: {what} wabench records file (expected {header:?}, found {first:?})",
                 path.display()
             ));
         }
-        let second = lines.next().transpose().map_err(named)?.unwrap_or_default();
-        if second.trim_end() != columns {
+        let second = r.read_line()?.unwrap_or_default();
+        if second != columns {
             return Err(format!("{}:2: expected the columns {columns:?}, found {second:?}", path.display()));
         }
-        let width = columns.split(',').count();
-        Ok(Reader { path: path.to_path_buf(), lines, line: 2, parse, width, end_us: None })
+        r.width = columns.split(',').count();
+        Ok(r)
+    }
+
+    /// The next whole line, without its line break; `None` at the end. A last line without a line
+    /// break is a record still being written (or cut off by a killed writer): it is left out.
+    fn read_line(&mut self) -> Result<Option<String>, String> {
+        self.buf.clear();
+        let n = self.input.read_line(&mut self.buf).map_err(|e| format!("{}: {e}", self.path.display()))?;
+        if n == 0 || !self.buf.ends_with('\n') {
+            return Ok(None);
+        }
+        self.line += 1;
+        Ok(Some(self.buf.trim_end_matches(['\n', '\r']).to_string()))
     }
 }
 
@@ -363,11 +378,10 @@ impl<T> Iterator for Reader<T> {
 
     fn next(&mut self) -> Option<Self::Item> {
         loop {
-            let line = match self.lines.next()? {
-                Ok(l) => l,
-                Err(e) => return Some(Err(format!("{}: {e}", self.path.display()))),
+            let line = match self.read_line() {
+                Ok(l) => l?,
+                Err(e) => return Some(Err(e)),
             };
-            self.line += 1;
             let at = |e: String| format!("{}:{}: {e}", self.path.display(), self.line);
             if let Some(end) = line.strip_prefix(END_MARK) {
                 match number(end.trim(), "end time") {
@@ -379,7 +393,7 @@ impl<T> Iterator for Reader<T> {
             if line.is_empty() || line.starts_with('#') {
                 continue;
             }
-            let fields = match split_line(line.trim_end_matches('\r')) {
+            let fields = match split_line(&line) {
                 Ok(f) if f.len() == self.width => f,
                 Ok(f) => return Some(Err(at(format!("{} fields, expected {}", f.len(), self.width)))),
                 Err(e) => return Some(Err(at(e.to_string()))),
@@ -618,6 +632,9 @@ mod tests {
         assert!(all[0].is_ok());
         assert!(all[1].as_ref().unwrap_err().contains("x.csv:4: 2 fields, expected 3"), "{:?}", all[1]);
         assert!(all[2].as_ref().unwrap_err().contains("x.csv:5: send_start_us \"x\""), "{:?}", all[2]);
+        // A last line still being written (no line break yet) is not read.
+        std::fs::write(&p, format!("{SENDS_HEADER}\n{SENDS_COLUMNS}\nw,1,2\nw,1")).unwrap();
+        assert_eq!(read_sends(&p).unwrap().map(Result::unwrap).count(), 1);
     }
 
     /// The replay gives exactly what a tracker fed the same events live computes.
