@@ -124,7 +124,7 @@ mod tests {
         std::fs::write(dir.join("t.hlog.partial"), "killed").unwrap();
         let e = claim_folder(&dir, false).unwrap_err();
         assert!(e.contains("unfinished run") && e.contains("--force"), "{e}");
-        for f in [RUN_JSON, TIMELINE, "t.hlog", "t.totals.hlog"] {
+        for f in [RUN_JSON, TIMELINE, "t.hlog", "t.totals.hlog", "t.sends.csv"] {
             std::fs::write(dir.join(f), "old").unwrap();
         }
         let e = claim_folder(&dir, false).unwrap_err();

@@ -73,3 +73,33 @@ impl Default for WebhookConfig {
         }
     }
 }
+
+impl WebhookConfig {
+    /// `receiver_url`, when set, is an http:// or https:// URL with a host (the reason otherwise).
+    pub fn check_receiver_url(&self) -> Result<(), String> {
+        let Some(url) = &self.receiver_url else { return Ok(()) };
+        let uri: http::Uri = url.parse().map_err(|e| format!("{url:?} is not a URL: {e}"))?;
+        if !matches!(uri.scheme_str(), Some("http" | "https")) || uri.host().is_none_or(str::is_empty) {
+            return Err(format!(
+                "{url:?}: expected an http:// or https:// URL with a host, e.g. https://recv.example/webhook"
+            ));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn receiver_url_is_an_http_url() {
+        let with = |u: &str| WebhookConfig { receiver_url: Some(u.into()), ..WebhookConfig::default() };
+        assert_eq!(WebhookConfig::default().check_receiver_url(), Ok(()));
+        assert_eq!(with("https://recv.example:8443/webhook").check_receiver_url(), Ok(()));
+        assert_eq!(with("http://wabench-receiver/webhook").check_receiver_url(), Ok(()));
+        for bad in ["ftp://x/y", "recv.example/webhook", "http://", "not a url"] {
+            assert!(with(bad).check_receiver_url().is_err(), "{bad}");
+        }
+    }
+}
