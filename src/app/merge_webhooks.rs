@@ -9,7 +9,7 @@ use std::time::{Duration, SystemTime};
 use super::merge::Webhooks;
 use crate::results::{self, DeliveryStats, Run, RunData, files};
 use crate::spec::webhook::WebhookConfig;
-use crate::webhook::record::{ReplayInput, replay};
+use crate::webhook::replay::{ReplayInput, replay};
 
 /// The receiver folder of each target (by index), checked: every named target exists, and every
 /// target given one recorded its sends in every part.

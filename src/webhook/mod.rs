@@ -12,7 +12,9 @@ pub mod inbound;
 pub mod model;
 pub(crate) mod receiver;
 pub mod record;
+pub mod replay;
 pub(crate) mod signature;
+mod tls;
 
 use std::ffi::OsString;
 use std::path::PathBuf;
@@ -26,10 +28,9 @@ pub use model::{
     CloudEnvelope, OnPremEnvelope, ParseError, Status, StatusError, StatusKind, cloud_envelope, onprem_envelope, parse,
     parse_notification,
 };
-pub use receiver::{
-    ReceiverConfig, ReceiverCounters, ReceiverHandle, Sink, serve, serve_with, spawn, spawn_local, tls_config,
-};
+pub use receiver::{ReceiverConfig, ReceiverCounters, ReceiverHandle, Sink, serve, serve_with, spawn, spawn_local};
 pub use signature::{SignatureError, sign, verify};
+pub use tls::tls_config;
 
 /// A `[webhooks]` setting that cannot be turned into a working receiver.
 #[derive(Debug, thiserror::Error)]

@@ -1,7 +1,7 @@
 //! Delivery records on disk, for runs whose status webhooks go to a standalone receiver (`wabench
 //! receive`) instead of one inside the run: each shard writes the sends the API accepted, the
-//! receiver writes the statuses it received, and [`replay`] feeds both, in time order, to the same
-//! [`Tracker`] a single process uses, so the figures come from one algorithm.
+//! receiver writes the statuses it received, and [`replay`](super::replay::replay) feeds both, in time order, to the same
+//! [`Tracker`](super::Tracker) a single process uses, so the figures come from one algorithm.
 //!
 //! Both files are CSV with a version line first, written streaming through a buffer (memory does
 //! not grow with the run) and read back streaming:
@@ -21,8 +21,6 @@
 //! Fields holding `,` or `"` are quoted as RFC 4180 says; line breaks inside an id are replaced by
 //! U+FFFD (no WhatsApp message id has one).
 
-use std::cmp::Reverse;
-use std::collections::BinaryHeap;
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, BufWriter, Write};
 use std::path::{Path, PathBuf};
@@ -30,9 +28,8 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use super::correlate::{Tracker, TrackerConfig};
 use super::model::{Status, StatusError, StatusKind};
-use crate::results::delivery::{DeliveryStats, IdentityCounts};
+use crate::results::delivery::IdentityCounts;
 
 /// First line of a sends file.
 pub const SENDS_HEADER: &str = "# wabench sends v1";
@@ -188,7 +185,8 @@ impl Lines {
     }
 }
 
-/// The sends of one target of a run: written by [`Tracker::recording`] for every accepted message.
+/// The sends of one target of a run: written by [`Tracker::recording`](super::Tracker::recording) for
+/// every accepted message.
 #[derive(Debug)]
 pub struct SendLog {
     lines: Lines,
@@ -307,7 +305,7 @@ pub struct StatusRecord {
 
 impl StatusRecord {
     /// The status as the tracker reads it (id, kind, first error code).
-    fn status(&self) -> Status {
+    pub(crate) fn status(&self) -> Status {
         let mut s = Status::new(self.id.clone(), self.status.clone(), 0, "");
         s.timestamp = self.timestamp.clone();
         if let Some(code) = self.error_code {
@@ -434,124 +432,6 @@ pub fn read_statuses(path: &Path) -> Result<Reader<StatusRecord>, String> {
     Reader::open(path, STATUSES_HEADER, STATUSES_COLUMNS, parse_status)
 }
 
-/// What a replay needs besides the records.
-#[derive(Debug, Clone, Default)]
-pub struct ReplayInput {
-    /// Sends files (one per shard), each read to its end.
-    pub sends: Vec<PathBuf>,
-    /// Statuses files (one per receiver process).
-    pub statuses: Vec<PathBuf>,
-    /// Inbound user messages the receivers counted.
-    pub inbound: u64,
-    /// How the receivers' webhooks identified users.
-    pub identities: IdentityCounts,
-}
-
-/// The delivery figures of a replay, and what it left out.
-#[derive(Debug, Clone)]
-pub struct Replayed {
-    pub stats: DeliveryStats,
-    /// Statuses received after the last sends file's `#end` (a run with its own receiver would
-    /// have stopped listening by then).
-    pub late: u64,
-    /// The earliest event, µs since the Unix epoch (None when there was none).
-    pub first_us: Option<i64>,
-}
-
-enum Event {
-    Send(SendRecord),
-    Status(StatusRecord),
-}
-
-impl Event {
-    /// Sort key: time, then sends before statuses at the same microsecond.
-    fn key(&self) -> (i64, u8) {
-        match self {
-            Event::Send(s) => (s.accepted_us, 0),
-            Event::Status(s) => (s.received_us, 1),
-        }
-    }
-}
-
-enum Source {
-    Sends(Reader<SendRecord>),
-    Statuses(Reader<StatusRecord>),
-}
-
-impl Source {
-    fn next(&mut self) -> Option<Result<Event, String>> {
-        match self {
-            Source::Sends(r) => r.next().map(|x| x.map(Event::Send)),
-            Source::Statuses(r) => r.next().map(|x| x.map(Event::Status)),
-        }
-    }
-}
-
-/// Feeds every send and status, merged in time order across the files, to a [`Tracker`] configured
-/// like a run's, and settles it as a run does at its end. Memory: one record per file, plus the
-/// tracker's own bounded table.
-pub fn replay(input: &ReplayInput, cfg: TrackerConfig) -> Result<Replayed, String> {
-    let mut sources: Vec<Source> = Vec::new();
-    for p in &input.sends {
-        sources.push(Source::Sends(read_sends(p)?));
-    }
-    for p in &input.statuses {
-        sources.push(Source::Statuses(read_statuses(p)?));
-    }
-    let mut heads: Vec<Option<Event>> = Vec::with_capacity(sources.len());
-    let mut heap = BinaryHeap::new();
-    for (i, s) in sources.iter_mut().enumerate() {
-        let e = s.next().transpose()?;
-        if let Some(e) = &e {
-            heap.push(Reverse((e.key(), i)));
-        }
-        heads.push(e);
-    }
-    let first_us = heap.peek().map(|Reverse(((t, _), _))| *t);
-    // Instants from µs: far enough from "now" that earlier records (a send's start, a record a
-    // little out of order) stay representable.
-    let base = Instant::now() + Duration::from_secs(365 * 24 * 3600);
-    let t0 = first_us.unwrap_or(0);
-    let at = |us: i64| {
-        let d = Duration::from_micros(us.abs_diff(t0));
-        if us >= t0 { base.checked_add(d).unwrap_or(base) } else { base.checked_sub(d).unwrap_or(base) }
-    };
-    let tracker = Tracker::new(cfg);
-    let mut late = 0u64;
-    while let Some(Reverse((_, i))) = heap.pop() {
-        let Some(event) = heads[i].take() else { continue };
-        match event {
-            Event::Send(s) => tracker.sent(&s.id, at(s.send_start_us), at(s.accepted_us)),
-            // A status is late when every sends file has ended before it (a sends file not read to
-            // its end yet holds a later record, so it had not ended).
-            Event::Status(s) if ended_before(&sources, &heads, s.received_us) => late += 1,
-            Event::Status(s) => tracker.status(&s.status(), at(s.received_us)),
-        }
-        heads[i] = sources[i].next().transpose()?;
-        if let Some(e) = &heads[i] {
-            heap.push(Reverse((e.key(), i)));
-        }
-    }
-    tracker.inbound(input.inbound);
-    tracker.identities(&input.identities);
-    Ok(Replayed { stats: tracker.finish(), late, first_us })
-}
-
-/// Whether every sends file is read to its end and ended before `t` (never, without sends files or
-/// when one has no end mark: a run that was killed).
-fn ended_before(sources: &[Source], heads: &[Option<Event>], t: i64) -> bool {
-    let mut any = false;
-    for (s, head) in sources.iter().zip(heads) {
-        if let Source::Sends(r) = s {
-            match (head, r.end_us) {
-                (None, Some(end)) if end < t => any = true,
-                _ => return false,
-            }
-        }
-    }
-    any
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -635,74 +515,5 @@ mod tests {
         // A last line still being written (no line break yet) is not read.
         std::fs::write(&p, format!("{SENDS_HEADER}\n{SENDS_COLUMNS}\nw,1,2\nw,1")).unwrap();
         assert_eq!(read_sends(&p).unwrap().map(Result::unwrap).count(), 1);
-    }
-
-    /// The replay gives exactly what a tracker fed the same events live computes.
-    #[test]
-    fn replay_equals_the_live_tracker() {
-        let dir = tempfile::tempdir().unwrap();
-        let cfg = TrackerConfig::default();
-        let live = Tracker::new(cfg.clone());
-        let shard = |i: usize| SendLog::create(&dir.path().join(format!("s{i}.csv"))).unwrap();
-        let (a, b) = (shard(0), shard(1));
-        let log = StatusLog::create(&dir.path().join("st.csv")).unwrap();
-        let t0 = a.clock().at;
-        let ms = |n: u64| t0 + Duration::from_millis(n);
-        // Events in time order: sends on two shards, statuses (one early, one duplicate, one failed,
-        // one unknown id); message 3 is never settled (lost).
-        type Event<'a> = (u64, &'a str, Option<(StatusKind, Option<i64>)>);
-        let mut events: Vec<Event> = vec![
-            (10, "m0", None),
-            (11, "m1", None),
-            (12, "m2", None),
-            (13, "m3", None),
-            (30, "m0", Some((StatusKind::Sent, None))),
-            (31, "m0", Some((StatusKind::Delivered, None))),
-            (32, "m0", Some((StatusKind::Delivered, None))),
-            (40, "m1", Some((StatusKind::Failed, Some(131026)))),
-            (41, "m9", Some((StatusKind::Delivered, None))),
-            (50, "m2", Some((StatusKind::Read, None))),
-            (60, "m4", Some((StatusKind::Delivered, None))),
-            (61, "m4", None),
-        ];
-        events.sort_by_key(|e| e.0);
-        for (i, (at, id, st)) in events.iter().enumerate() {
-            match st {
-                None => {
-                    live.sent(id, ms(*at - 5), ms(*at));
-                    (if i % 2 == 0 { &a } else { &b }).record(id, ms(*at - 5), ms(*at));
-                }
-                Some((k, code)) => {
-                    let s = status(id, k.clone(), *code);
-                    live.status(&s, ms(*at));
-                    log.record(&s, ms(*at));
-                }
-            }
-        }
-        a.close(ms(100)).unwrap();
-        b.close(ms(55)).unwrap();
-        log.close().unwrap();
-        let input = ReplayInput {
-            sends: vec![dir.path().join("s0.csv"), dir.path().join("s1.csv")],
-            statuses: vec![dir.path().join("st.csv")],
-            inbound: 2,
-            identities: IdentityCounts::default(),
-        };
-        live.inbound(2);
-        let r = replay(&input, cfg.clone()).unwrap();
-        let want = live.finish();
-        assert_eq!(serde_json::to_value(&r.stats).unwrap(), serde_json::to_value(&want).unwrap());
-        assert_eq!((want.messages_delivered, want.messages_failed, want.lost, want.duplicates), (3, 1, 1, 1));
-        assert_eq!((want.unknown_ids, want.early_statuses), (1, 1));
-        assert_eq!(r.late, 0);
-
-        // Statuses after every shard's end are left out, as a run that stopped listening leaves them.
-        let late = StatusLog::create(&dir.path().join("late.csv")).unwrap();
-        late.record(&status("m3", StatusKind::Delivered, None), ms(500));
-        late.close().unwrap();
-        let mut with_late = input.clone();
-        with_late.statuses.push(dir.path().join("late.csv"));
-        let r = replay(&with_late, cfg).unwrap();
-        assert_eq!((r.late, r.stats.lost, r.stats.messages_delivered), (1, 1, 3));
     }
 }

@@ -17,7 +17,11 @@ fn profile_text(extra_webhooks: &str) -> String {
 [load]
 rate = 120
 duration = "1s"
+# One connection: requests reach the simulator in the plan's order. Nothing dropped or cancelled on a
+# busy machine: every planned request is sent, in both runs.
 connections = 1
+max_in_flight = 1000
+drain = "60s"
 [[targets]]
 name = "cloud"
 kind = "cloud"
