@@ -9,10 +9,11 @@
 //!   results folder back (also one a killed run left).
 //! - [`engine`]: load plan, executor, transport, the `Target` trait, recorders and the aggregator.
 //! - [`drivers`]: plain HTTP and the WhatsApp Cloud / On-Premises targets, and the factory.
-//! - [`webhook`]: status webhooks: signatures, shapes, the receiver, delivery-latency correlation.
+//! - [`webhook`]: status webhooks: signatures, shapes, the receiver, delivery-latency correlation, and
+//!   the on-disk records of sends and statuses that a standalone receiver's runs replay.
 //! - [`sim`]: the embedded simulator of both APIs (just another server on a loopback port).
 //! - [`app`]: run, capacity planning, merge, import of other tools' results, the live metrics endpoint,
-//!   threshold verdicts.
+//!   the standalone webhook receiver (`wabench receive`), threshold verdicts.
 //! - [`report`]: terminal summary, charts, `report.html`, `compare`, CI outputs.
 //!
 //! # The API an embedding program may rely on
