@@ -434,3 +434,20 @@ fn receive_command_records_until_sigterm() {
     let r: Vec<_> = wabench::webhook::record::read_statuses(&rec.statuses[0]).unwrap().map(Result::unwrap).collect();
     assert_eq!((r.len(), r[0].status.as_str()), (1, "read"));
 }
+
+#[test]
+fn a_forwarding_run_without_the_shared_secret_says_which_setting_is_missing() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = profile_text("receiver_url = \"http://127.0.0.1:9/webhook\"")
+        .replace(FWD_SECRET_ENV, "WABENCH_TEST_FWD_UNSET_SECRET");
+    let loaded = load(dir.path(), "p.toml", &text);
+    let (_tx, rx) = tokio::sync::watch::channel(false);
+    let out = dir.path().join("out");
+    let opts = Options { out: Some(out.clone()), report: false, ..Options::new(dir.path()) };
+    let e = match run_profile(&loaded, &opts, rx) {
+        Ok(f) => f.error.expect("an error"),
+        Err(e) => e.to_string(),
+    };
+    assert!(e.contains("WABENCH_TEST_FWD_UNSET_SECRET") && e.contains("webhooks.receiver_url"), "{e}");
+    assert!(!out.join("cloud.sends.csv").exists(), "nothing recorded for a target that did not start");
+}
