@@ -90,11 +90,19 @@ fn two_shards_posting_to_one_receiver_merge_into_the_single_process_figures() {
     let mut ropts = ReceiveOptions::new("127.0.0.1:0".parse().unwrap(), dir.path().join("receiver"));
     ropts.app_secret_env = FWD_SECRET_ENV.into();
     let receiver = Receiver::start(&ropts).unwrap();
-    let fwd = load(dir.path(), "fwd.toml", &profile_text(&format!("receiver_url = \"{}\"", receiver.url())));
+    // The shards as a user runs them: `wabench run --shard i/2`, pointed at the receiver with --set.
+    let fwd = dir.path().join("fwd.toml");
+    std::fs::write(&fwd, profile_text("")).unwrap();
     let mut parts = Vec::new();
     for i in 0..2 {
         let out = dir.path().join(format!("shard{i}"));
-        let r = run(&fwd, &out, Shard { index: i, count: 2 });
+        let o = Command::new(env!("CARGO_BIN_EXE_wabench"))
+            .args(["run", &fwd.display().to_string(), "--quiet", "--no-report", "--shard", &format!("{i}/2")])
+            .args(["--set", &format!("webhooks.receiver_url={}", receiver.url()), "--out", &out.display().to_string()])
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let r = wabench::results::read_run(&out).unwrap();
         let t = &r.targets[0];
         assert!(t.delivery.is_none(), "a forwarding shard has no receiver of its own");
         let recorded = t.extra.as_ref().unwrap()["webhook_sends"]["sends_recorded"].as_u64();
