@@ -216,8 +216,9 @@ pub struct ReceiveArgs {
 /// `wabench merge`.
 #[derive(Debug, clap::Args)]
 pub struct MergeArgs {
-    /// Two or more results folders (e.g. one per shard).
-    #[arg(required = true, num_args = 2..)]
+    /// Two or more results folders (e.g. one per shard); one is enough with --webhooks (a run whose
+    /// statuses went to a standalone receiver).
+    #[arg(required = true, num_args = 1..)]
     pub dirs: Vec<PathBuf>,
     /// Folder for the merged run.
     #[arg(long)]

@@ -62,7 +62,11 @@ impl Forward {
     /// grace time, less when the run was stopped), then close the sends file with the time after
     /// which the run no longer waits for statuses: now with a simulator (which stops next), now plus
     /// the grace time without one (the receiver keeps listening). Returns the run.json `extra` entry.
-    pub fn finish(self, sim: Option<&Embedded>, stopped: &dyn Fn() -> bool) -> Result<serde_json::Value, String> {
+    pub fn finish(
+        self,
+        sim: Option<&Embedded>,
+        stopped: &dyn Fn() -> bool,
+    ) -> Result<Option<serde_json::Value>, String> {
         let end = match sim {
             Some(sim) => {
                 let until = Instant::now() + self.grace;
@@ -73,9 +77,9 @@ impl Forward {
             }
             None => Instant::now() + self.grace,
         };
-        let Some((log, path)) = self.log else { return Ok(serde_json::json!({})) };
+        let Some((log, path)) = self.log else { return Ok(None) };
         let n = log.close(end)?;
         let file = path.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default();
-        Ok(serde_json::json!({ "sends_recorded": n, "file": file }))
+        Ok(Some(serde_json::json!({ "sends_recorded": n, "file": file })))
     }
 }

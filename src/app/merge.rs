@@ -139,8 +139,8 @@ impl Webhooks {
 /// with a receiver folder in `webhooks` gets its delivery statistics from its parts' sends and the
 /// receiver's statuses.
 pub fn merge_with(dirs: &[PathBuf], out: &Path, force: bool, webhooks: &[Webhooks]) -> Result<Run, AppError> {
-    if dirs.len() < 2 {
-        return Err("merge needs at least two results folders".into());
+    if dirs.len() < 2 && webhooks.is_empty() {
+        return Err("merge needs at least two results folders (or one with --webhooks)".into());
     }
     let same = |d: &PathBuf| d.canonicalize().ok().zip(out.canonicalize().ok()).is_some_and(|(a, b)| a == b);
     if let Some(d) = dirs.iter().find(|d| same(d)) {
@@ -213,9 +213,12 @@ pub fn merge_with(dirs: &[PathBuf], out: &Path, force: bool, webhooks: &[Webhook
         tool: first.run.tool.clone(),
         name: first.run.name.clone(),
         description: Some(format!(
-            "{} (merged from {} parts)",
+            "{} ({})",
             first.run.description.clone().unwrap_or_else(|| first.run.name.clone()),
-            runs.len()
+            match runs.len() {
+                1 => "with the statuses of a standalone receiver".to_string(),
+                n => format!("merged from {n} parts"),
+            }
         )),
         profile_file: first.run.profile_file.clone(),
         profile: first.run.profile.clone(),

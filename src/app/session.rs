@@ -142,9 +142,9 @@ impl Session {
         let mut extra = self.target.extra().unwrap_or_else(|| serde_json::json!({}));
         let mut error = None;
         match forwarded {
-            Some(Ok(v)) => extra["webhook_sends"] = v,
+            Some(Ok(Some(v))) => extra["webhook_sends"] = v,
             Some(Err(e)) => error = Some(e),
-            None => {}
+            _ => {}
         }
         if let Some(st) = self.sim.and_then(Embedded::finish) {
             extra["simulator"] = serde_json::to_value(st).unwrap_or_default();

@@ -459,3 +459,37 @@ fn a_forwarding_run_without_the_shared_secret_says_which_setting_is_missing() {
     assert!(e.contains("WABENCH_TEST_FWD_UNSET_SECRET") && e.contains("webhooks.receiver_url"), "{e}");
     assert!(!out.join("cloud.sends.csv").exists(), "nothing recorded for a target that did not start");
 }
+
+#[test]
+fn one_run_whose_statuses_went_to_a_receiver_gets_its_delivery_figures_from_merge() {
+    unsafe { std::env::set_var(FWD_SECRET_ENV, "fwd-test-secret") };
+    let dir = tempfile::tempdir().unwrap();
+    let mut ropts = ReceiveOptions::new("127.0.0.1:0".parse().unwrap(), dir.path().join("receiver"));
+    ropts.app_secret_env = FWD_SECRET_ENV.into();
+    let receiver = Receiver::start(&ropts).unwrap();
+    let text = profile_text(&format!("receiver_url = \"{}\"", receiver.url())).replace("rate = 120", "rate = 30");
+    let loaded = load(dir.path(), "p.toml", &text);
+    let r = run(&loaded, &dir.path().join("run"), Shard::default());
+    let ok = r.targets[0].requests.ok;
+    receiver.stop().unwrap();
+    let merged = dir.path().join("merged");
+    let (code, _, err) = crate::support::common::wabench(&[
+        "merge",
+        &dir.path().join("run").display().to_string(),
+        "--webhooks",
+        &format!("cloud={}", dir.path().join("receiver").display()),
+        "--out",
+        &merged.display().to_string(),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let d = wabench::results::read_run(&merged).unwrap().targets[0].delivery.clone().unwrap();
+    assert_eq!((d.accepted, d.messages_delivered + d.messages_failed, d.lost), (ok, ok, 0), "{d:?}");
+    // Without --webhooks one folder is not a merge.
+    let (code, _, err) = crate::support::common::wabench(&[
+        "merge",
+        &dir.path().join("run").display().to_string(),
+        "--out",
+        &dir.path().join("m2").display().to_string(),
+    ]);
+    assert!(code != 0 && err.contains("at least two"), "{err}");
+}
