@@ -10,11 +10,12 @@
 //! - [`engine`]: load plan, executor, transport, the `Target` trait, recorders and the aggregator.
 //! - [`drivers`]: plain HTTP, the WhatsApp Cloud / On-Premises targets, the webhook target (a user's
 //!   own webhook endpoint under Meta-shaped POSTs), and the factory.
-//! - [`webhook`]: status webhooks: signatures, shapes, the receiver, delivery-latency correlation, and
-//!   the seeded bodies the webhook target sends.
+//! - [`webhook`]: status webhooks: signatures, shapes, the receiver, delivery-latency correlation, the
+//!   seeded bodies the webhook target sends, and the on-disk records of sends and statuses that a
+//!   standalone receiver's runs replay.
 //! - [`sim`]: the embedded simulator of both APIs (just another server on a loopback port).
 //! - [`app`]: run, capacity planning, merge, import of other tools' results, the live metrics endpoint,
-//!   threshold verdicts.
+//!   the standalone webhook receiver (`wabench receive`), threshold verdicts.
 //! - [`report`]: terminal summary, charts, `report.html`, `compare`, CI outputs.
 //!
 //! # The API an embedding program may rely on

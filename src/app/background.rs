@@ -60,15 +60,17 @@ impl<T: Send + 'static> Drop for Threaded<T> {
 /// The embedded simulator of one target.
 pub struct Embedded {
     pub url: String,
+    sim: crate::sim::Sim,
     inner: Threaded<SimStats>,
 }
 
 impl Embedded {
-    pub fn start(cfg: SimConfig) -> Result<Embedded, String> {
-        let (url, inner) = Threaded::spawn("wabench-sim", move |tx, stop| async move {
-            match crate::sim::spawn_local(cfg).await {
+    /// Start it; `numbering` = (first, step) of its request numbers (see `Sim::numbered`).
+    pub fn start(cfg: SimConfig, numbering: (u64, u64)) -> Result<Embedded, String> {
+        let ((url, sim), inner) = Threaded::spawn("wabench-sim", move |tx, stop| async move {
+            match crate::sim::spawn_local_numbered(cfg, numbering.0, numbering.1).await {
                 Ok(h) => {
-                    let _ = tx.send(Ok(h.url()));
+                    let _ = tx.send(Ok((h.url(), h.sim().clone())));
                     let _ = stop.await;
                     // Counted after shutdown, so that webhooks abandoned by it are included.
                     let sim = h.sim().clone();
@@ -81,7 +83,13 @@ impl Embedded {
                 }
             }
         })?;
-        Ok(Embedded { url, inner })
+        Ok(Embedded { url, sim, inner })
+    }
+
+    /// Status webhooks planned and neither posted nor given up yet.
+    pub fn statuses_outstanding(&self) -> u64 {
+        let w = self.sim.stats().webhooks;
+        w.statuses_planned.saturating_sub(w.statuses_posted + w.given_up)
     }
 
     /// Stop it; its counters.

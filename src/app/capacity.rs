@@ -102,7 +102,7 @@ fn run_step(
     load.think_time = None;
     let plan = Plan::from_spec(&load);
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| e.to_string())?;
-    let setup = Setup { retry: Some(RetrySpec { max_attempts: 1, ..p.retry.clone() }) };
+    let setup = Setup { retry: Some(RetrySpec { max_attempts: 1, ..p.retry.clone() }), ..Setup::default() };
     let session = Session::start(loaded, index, &setup, &rt)?;
     let t = session.target.clone();
     let run = run_target(t, session.addr, &plan, stop.clone(), std::io::sink(), std::io::sink(), Arc::default());

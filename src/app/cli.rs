@@ -59,7 +59,25 @@ pub enum Command {
         /// Serve with zero latency and no throughput limits (for throughput benchmarks).
         #[arg(long)]
         benchmark: bool,
+        /// Post status webhooks (sent, delivered, read or failed) of every accepted message, and the
+        /// inbound messages of [simulator.inbound] / --inbound-rate, to this URL, e.g. a client under
+        /// test or `wabench receive`. Cloud webhooks are signed with the app secret of --app-secret-env.
+        #[arg(long, value_name = "URL")]
+        webhook_url: Option<String>,
+        /// Environment variable holding the app secret that signs Cloud webhooks (X-Hub-Signature-256).
+        #[arg(long, value_name = "VAR", default_value = "WABENCH_APP_SECRET")]
+        app_secret_env: String,
+        /// Post unsigned Cloud webhooks (no app secret needed).
+        #[arg(long)]
+        unsigned: bool,
+        /// Inbound user messages per second to post to --webhook-url (overrides [simulator.inbound] rate).
+        #[arg(long, value_name = "PER_SECOND")]
+        inbound_rate: Option<f64>,
     },
+    /// Receive status webhooks on their own, for sharded runs and runs against the real API: answers
+    /// the handshake, checks signatures, serves HTTPS (--tls-cert/--tls-key) or plain HTTP behind a
+    /// proxy, and records every status to DIR until Ctrl-C or SIGTERM, for `wabench merge --webhooks`.
+    Receive(ReceiveArgs),
     /// Import another load tester's results (JMeter, k6, vegeta, HdrHistogram logs, wrk2, Locust, oha)
     /// as a results folder that `report`, `compare` and `merge` read like a run.
     Import(ImportArgs),
@@ -182,11 +200,45 @@ pub struct RunArgs {
     pub metrics_listen: Option<std::net::SocketAddr>,
 }
 
+/// `wabench receive`.
+#[derive(Debug, clap::Args)]
+pub struct ReceiveArgs {
+    /// Address to listen on, e.g. 0.0.0.0:8443.
+    #[arg(long, default_value = "127.0.0.1:8443")]
+    pub listen: std::net::SocketAddr,
+    /// Folder of the records: statuses-<start>-<pid>.csv, and receiver-<start>-<pid>.json when it stops.
+    #[arg(long, default_value = "webhooks")]
+    pub out: PathBuf,
+    /// Request path of the callback URL.
+    #[arg(long, default_value = "/webhook")]
+    pub path: String,
+    /// Serve HTTPS with this certificate chain (PEM, leaf first); needs --tls-key.
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// The certificate's private key (PEM).
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+    /// Environment variable holding the app secret that signs webhooks (X-Hub-Signature-256).
+    #[arg(long, value_name = "VAR", default_value = "WABENCH_APP_SECRET")]
+    pub app_secret_env: String,
+    /// Environment variable holding the verify token of the subscription handshake (unset: every
+    /// handshake is refused).
+    #[arg(long, value_name = "VAR", default_value = "WABENCH_VERIFY_TOKEN")]
+    pub verify_token_env: String,
+    /// Accept unsigned webhooks (the On-Premises API does not sign; it relies on TLS).
+    #[arg(long)]
+    pub no_signature: bool,
+    /// Largest accepted body in bytes (larger posts are answered 413).
+    #[arg(long, value_name = "BYTES", default_value_t = crate::spec::webhook::DEFAULT_MAX_BODY_BYTES)]
+    pub max_body: usize,
+}
+
 /// `wabench merge`.
 #[derive(Debug, clap::Args)]
 pub struct MergeArgs {
-    /// Two or more results folders (e.g. one per shard).
-    #[arg(required = true, num_args = 2..)]
+    /// Two or more results folders (e.g. one per shard); one is enough with --webhooks (a run whose
+    /// statuses went to a standalone receiver).
+    #[arg(required = true, num_args = 1..)]
     pub dirs: Vec<PathBuf>,
     /// Folder for the merged run.
     #[arg(long)]
@@ -206,6 +258,11 @@ pub struct MergeArgs {
     /// Parent folder of results folders (where baselines are kept).
     #[arg(long, default_value = "results")]
     pub results: PathBuf,
+    /// The folder of `wabench receive` that got the shards' status webhooks ([webhooks] receiver_url):
+    /// delivery latency and lost/failed counts come from the shards' sends joined with its statuses.
+    /// TARGET=DIR when several targets recorded sends. Repeatable.
+    #[arg(long, value_name = "[TARGET=]DIR")]
+    pub webhooks: Vec<String>,
 }
 
 /// `wabench compare`.

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::SystemTime;
 
 use super::AppError;
-use super::cli::{Command, ImportArgs, MergeArgs, RunArgs, SimFlavor};
+use super::cli::{Command, ImportArgs, MergeArgs, ReceiveArgs, RunArgs, SimFlavor};
 use super::validate::{dry_run_text, plan_text, unconfirmed_real_targets};
 use super::{outputs, run};
 use crate::spec::Loaded;
@@ -42,7 +42,20 @@ pub fn execute(command: Command) -> Result<Exit, AppError> {
             print!("{}", if json { super::plan_json::plan_json(&loaded) } else { plan_text(&loaded) });
             Ok(Exit::Success)
         }
-        Command::Simulate { flavor, listen, profile, benchmark } => simulate(flavor, listen, profile, benchmark),
+        Command::Simulate {
+            flavor,
+            listen,
+            profile,
+            benchmark,
+            webhook_url,
+            app_secret_env,
+            unsigned,
+            inbound_rate,
+        } => {
+            let hooks = SimHooks { url: webhook_url, app_secret_env, unsigned, inbound_rate };
+            simulate(flavor, listen, profile, benchmark, hooks)
+        }
+        Command::Receive(args) => receive(args),
         Command::Run(args) => run(args),
         Command::Import(args) => import(args),
         Command::Plan { profile, set, env, out, results, yes } => plan(&profile, &set, &env, out, &results, yes),
@@ -183,7 +196,8 @@ fn merge(a: MergeArgs) -> Result<Exit, AppError> {
     if let Some(name) = &a.save_baseline {
         crate::results::baseline::check_name(name).map_err(|e| format!("--save-baseline: {e}"))?;
     }
-    let run = super::merge::merge(&a.dirs, &a.out, a.force)?;
+    let webhooks: Vec<super::merge::Webhooks> = a.webhooks.iter().map(|w| super::merge::Webhooks::parse(w)).collect();
+    let run = super::merge::merge_with(&a.dirs, &a.out, a.force, &webhooks)?;
     let mut human = outputs::human(stdout_taken);
     let _ = report::summary::write(&run, &mut human);
     report::write_report(&a.out).map_err(|e| format!("merged into {}, but the report failed: {e}", a.out.display()))?;
@@ -271,11 +285,94 @@ fn plan(
     Ok(Exit::Success)
 }
 
+/// `wabench simulate`'s webhook options.
+struct SimHooks {
+    url: Option<String>,
+    app_secret_env: String,
+    unsigned: bool,
+    inbound_rate: Option<f64>,
+}
+
+impl SimHooks {
+    /// Point the simulator's webhooks at `--webhook-url`, signed with the secret from the environment.
+    fn apply(self, cfg: &mut crate::spec::sim::SimConfig) -> Result<(), String> {
+        if let Some(rate) = self.inbound_rate {
+            if !(rate.is_finite() && rate >= 0.0) {
+                return Err(format!("--inbound-rate {rate}: must be a number of messages per second, 0 or more"));
+            }
+            cfg.inbound.rate = rate;
+        }
+        let Some(url) = self.url else {
+            if self.inbound_rate.is_some_and(|r| r > 0.0) {
+                return Err("--inbound-rate: inbound messages are posted as webhooks: give --webhook-url".into());
+            }
+            return Ok(());
+        };
+        let parsed = reqwest::Url::parse(&url).map_err(|e| format!("--webhook-url {url:?}: {e}"))?;
+        if !matches!(parsed.scheme(), "http" | "https") {
+            return Err(format!("--webhook-url {url:?}: expected an http:// or https:// URL"));
+        }
+        cfg.webhooks.callback_url = Some(url);
+        // On-prem webhooks are never signed (the real API relies on TLS).
+        if cfg.flavor == crate::sim::Flavor::Cloud && !self.unsigned {
+            let var = &self.app_secret_env;
+            let secret = std::env::var(var).map_err(|_| {
+                format!("--app-secret-env: environment variable {var} is not set (it signs the webhooks; --unsigned to post them unsigned)")
+            })?;
+            if secret.is_empty() {
+                return Err(format!("--app-secret-env: environment variable {var} is empty"));
+            }
+            cfg.webhooks.app_secret = Some(secret.into_bytes());
+        }
+        Ok(())
+    }
+}
+
+/// `wabench receive`: record status webhooks until Ctrl-C or SIGTERM.
+fn receive(a: ReceiveArgs) -> Result<Exit, AppError> {
+    let mut opts = super::receive::Options::new(a.listen, a.out);
+    opts.path = a.path;
+    opts.tls = a.tls_cert.zip(a.tls_key);
+    opts.verify_signature = !a.no_signature;
+    opts.app_secret_env = a.app_secret_env;
+    opts.verify_token_env = a.verify_token_env;
+    opts.max_body = a.max_body;
+    if !opts.path.starts_with('/') {
+        return Err(format!("--path {:?}: must start with '/'", opts.path).into());
+    }
+    if std::env::var_os(&opts.verify_token_env).is_none_or(|v| v.is_empty()) {
+        eprintln!(
+            "wabench receive: warning: {} is not set: every subscription handshake will be refused",
+            opts.verify_token_env
+        );
+    }
+    let stop = stop_on_signals();
+    let r = super::receive::Receiver::start(&opts)?;
+    println!("wabench receive: listening on {} (Ctrl-C to stop); recording to {}", r.url(), r.statuses.display());
+    while !*stop.borrow() {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let s = r.stop()?;
+    let q = &s.requests;
+    println!(
+        "wabench receive: {} statuses recorded, {} inbound messages; {} webhooks accepted, refused: {} unsigned, {} bad signature, {} too large, {} malformed",
+        s.statuses_recorded,
+        s.inbound_messages,
+        q.received,
+        q.missing_signature,
+        q.bad_signature,
+        q.too_large,
+        q.malformed
+    );
+    Ok(Exit::Success)
+}
+
 fn simulate(
     flavor: SimFlavor,
     listen: std::net::SocketAddr,
     profile: Option<std::path::PathBuf>,
     benchmark: bool,
+    hooks: SimHooks,
 ) -> Result<Exit, AppError> {
     let flavor = match flavor {
         SimFlavor::Cloud => crate::sim::Flavor::Cloud,
@@ -290,6 +387,8 @@ fn simulate(
         (None, false) => crate::spec::sim::SimConfig::default(),
     };
     cfg.flavor = flavor;
+    hooks.apply(&mut cfg)?;
+    let posting = cfg.webhooks.callback_url.clone();
     let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => return Err(format!("cannot start a runtime: {e}").into()),
@@ -299,6 +398,9 @@ fn simulate(
             tokio::net::TcpListener::bind(listen).await.map_err(|e| format!("cannot listen on {listen}: {e}"))?;
         let addr = listener.local_addr().map_err(|e| e.to_string())?;
         println!("wabench simulator ({flavor:?}) listening on http://{addr} (Ctrl-C to stop)");
+        if let Some(url) = &posting {
+            println!("wabench simulator: posting webhooks to {url}");
+        }
         let shutdown = async {
             let _ = tokio::signal::ctrl_c().await;
         };

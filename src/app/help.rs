@@ -16,7 +16,8 @@ pub const EXAMPLES: &[(&str, &str)] = &[
         "run",
         "wabench run profiles/quickstart.toml
 wabench run profiles/quickstart.toml --set load.rate=200 --set load.duration=5m --out results/rate200
-wabench run prod.toml -e HOST=staging.example --summary-json - --junit junit.xml --save-baseline main",
+wabench run prod.toml -e HOST=staging.example --summary-json - --junit junit.xml --save-baseline main
+wabench run profiles/webhook-endpoint.toml --set targets.endpoint.url=https://hooks.example.com/whatsapp",
     ),
     (
         "plan",
@@ -26,13 +27,21 @@ wabench plan profiles/capacity.toml --set plan.slo_p99=300ms --out results/plan-
     (
         "merge",
         "wabench merge results/shard-0 results/shard-1 --out results/merged
-wabench merge results/shard-0 results/shard-1 results/shard-2 --out results/merged --junit junit.xml --summary-json merged.json",
+wabench merge results/shard-0 results/shard-1 results/shard-2 --out results/merged --junit junit.xml --summary-json merged.json
+wabench merge results/shard-0 results/shard-1 --webhooks webhooks/ --out results/merged   # + delivery latency",
     ),
     (
         "simulate",
         "wabench simulate
 wabench simulate --flavor onprem --listen 127.0.0.1:9090
-wabench simulate --profile profiles/quickstart.toml --benchmark",
+wabench simulate --profile profiles/quickstart.toml --benchmark
+wabench simulate --webhook-url http://127.0.0.1:9000/webhook --inbound-rate 2   # statuses to your client",
+    ),
+    (
+        "receive",
+        "wabench receive --listen 0.0.0.0:8443 --out webhooks/ --tls-cert fullchain.pem --tls-key privkey.pem
+wabench receive --listen 127.0.0.1:8080 --out webhooks/          # plain HTTP behind a TLS proxy
+wabench receive --listen 0.0.0.0:8080 --out webhooks/ --no-signature   # On-Premises (unsigned)",
     ),
     (
         "import",

@@ -114,11 +114,33 @@ fn check_shards(runs: &[RunData]) -> Result<(), String> {
     Ok(())
 }
 
+/// A standalone receiver's folder (`wabench receive --out DIR`) to join with the parts' sends, for
+/// one target (by name) or for the only target that recorded sends.
+#[derive(Debug, Clone)]
+pub struct Webhooks {
+    pub target: Option<String>,
+    pub dir: PathBuf,
+}
+
+impl Webhooks {
+    /// `DIR` or `TARGET=DIR`.
+    pub fn parse(s: &str) -> Webhooks {
+        match s.split_once('=') {
+            Some((t, d)) if !t.is_empty() && !t.contains(['/', '\\']) => {
+                Webhooks { target: Some(t.to_string()), dir: PathBuf::from(d) }
+            }
+            _ => Webhooks { target: None, dir: PathBuf::from(s) },
+        }
+    }
+}
+
 /// Merge result folders into `out`; returns the merged run. Folders must hold the same targets.
-/// With `force`, a folder `out` that holds a run is replaced; otherwise that is an error.
-pub fn merge(dirs: &[PathBuf], out: &Path, force: bool) -> Result<Run, AppError> {
-    if dirs.len() < 2 {
-        return Err("merge needs at least two results folders".into());
+/// With `force`, a folder `out` that holds a run is replaced; otherwise that is an error. Each target
+/// with a receiver folder in `webhooks` gets its delivery statistics from its parts' sends and the
+/// receiver's statuses.
+pub fn merge_with(dirs: &[PathBuf], out: &Path, force: bool, webhooks: &[Webhooks]) -> Result<Run, AppError> {
+    if dirs.len() < 2 && webhooks.is_empty() {
+        return Err("merge needs at least two results folders (or one with --webhooks)".into());
     }
     let same = |d: &PathBuf| d.canonicalize().ok().zip(out.canonicalize().ok()).is_some_and(|(a, b)| a == b);
     if let Some(d) = dirs.iter().find(|d| same(d)) {
@@ -154,6 +176,7 @@ pub fn merge(dirs: &[PathBuf], out: &Path, force: bool) -> Result<Run, AppError>
             .into());
         }
     }
+    let receivers = super::merge_webhooks::assign(&runs, &names, webhooks)?;
     std::fs::create_dir_all(out).map_err(|e| format!("{}: {e}", out.display()))?;
     let mut timeline = Vec::new();
     timeline::write_header(&mut timeline).map_err(|e| e.to_string())?;
@@ -168,7 +191,13 @@ pub fn merge(dirs: &[PathBuf], out: &Path, force: bool) -> Result<Run, AppError>
                 Part { data: r, result: t, offset }
             })
             .collect();
-        targets.push(merge_target(name, &parts, i, base, out, &mut timeline)?);
+        let mut t = merge_target(name, &parts, i, base, out, &mut timeline)?;
+        if let Some(dir) = &receivers[i] {
+            let sends: Vec<PathBuf> = runs.iter().map(|r| r.dir.join(files::sends_name(name))).collect();
+            let stats = super::merge_webhooks::delivery(&first.run, name, &sends, dir, base.into(), t.duration_s, out)?;
+            t.delivery = Some(stats);
+        }
+        targets.push(t);
     }
     results::write_atomic(&out.join(files::TIMELINE), &timeline).map_err(|e| e.to_string())?;
 
@@ -184,9 +213,12 @@ pub fn merge(dirs: &[PathBuf], out: &Path, force: bool) -> Result<Run, AppError>
         tool: first.run.tool.clone(),
         name: first.run.name.clone(),
         description: Some(format!(
-            "{} (merged from {} parts)",
+            "{} ({})",
             first.run.description.clone().unwrap_or_else(|| first.run.name.clone()),
-            runs.len()
+            match runs.len() {
+                1 => "with the statuses of a standalone receiver".to_string(),
+                n => format!("merged from {n} parts"),
+            }
         )),
         profile_file: first.run.profile_file.clone(),
         profile: first.run.profile.clone(),

@@ -309,7 +309,8 @@ impl Done {
 impl Each<'_> {
     /// Set target `i` up, drive it, tear it down, and write its logs.
     fn target(&self, i: usize, timeline: &mut Timeline) -> Done {
-        let session = match Session::start(self.loaded, i, &Setup::default(), self.rt) {
+        let setup = Setup { shard: self.opts.shard, dir: Some(self.dir.to_path_buf()), ..Setup::default() };
+        let session = match Session::start(self.loaded, i, &setup, self.rt) {
             Ok(s) => s,
             Err(e) => return Done::failed(e.to_string()),
         };
@@ -354,7 +355,7 @@ impl Each<'_> {
         timeline.put(tl);
         let mut r = self.result(&tr, t.name(), t.kind(), url);
         r.extra = teardown.extra;
-        let mut out = Done::default();
+        let mut out = Done { error: teardown.error, ..Done::default() };
         if let Some(stats) = teardown.delivery {
             let path = self.dir.join(files::delivery_hlog_name(t.name()));
             let mut buf = Vec::new();

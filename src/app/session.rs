@@ -9,6 +9,7 @@ use std::sync::Arc;
 
 use super::AppError;
 use super::background::{Embedded, Hooks};
+use super::forward::Forward;
 use crate::drivers::{self, BuildCtx};
 use crate::engine::target::Target;
 use crate::results::DeliveryStats;
@@ -23,6 +24,12 @@ use crate::spec::{Loaded, Profile, TargetKind, TargetSpec};
 pub struct Setup {
     /// Replace the profile's `[retry]` table (the planner sends each message once).
     pub retry: Option<RetrySpec>,
+    /// The part of a sharded run this is: the embedded simulator numbers its requests as the shard's
+    /// share of the whole run (i, i+N, …), so message ids stay unique across shards.
+    pub shard: crate::results::Shard,
+    /// The results folder, where a target forwarding its webhooks (`[webhooks] receiver_url`)
+    /// writes its sends.
+    pub dir: Option<std::path::PathBuf>,
 }
 
 /// A target ready to be driven.
@@ -32,6 +39,7 @@ pub struct Session {
     /// The URL stored in results: the endpoint's, or "embedded".
     pub url: String,
     hooks: Option<Hooks>,
+    forward: Option<Forward>,
     sim: Option<Embedded>,
     /// A webhook target: its receiver's counters are kept, its tracker's delivery accounts are not
     /// (nothing was sent through an API to correlate).
@@ -44,6 +52,8 @@ pub struct Teardown {
     pub delivery: Option<DeliveryStats>,
     /// The target's own counters, the simulator's and the receiver's (`extra` in run.json).
     pub extra: Option<serde_json::Value>,
+    /// What went wrong ending it (the sends file of a forwarding target could not be written).
+    pub error: Option<String>,
 }
 
 impl Session {
@@ -57,13 +67,22 @@ impl Session {
         let p = &loaded.profile;
         let spec = &p.targets[index];
         let in_profile = |e: String| format!("{}: target {:?}: {e}", loaded.path.display(), spec.name);
+        let forward = match &p.webhooks {
+            Some(cfg) if spec.kind.is_whatsapp_api() => match &cfg.receiver_url {
+                Some(url) => {
+                    Some(Forward::start(cfg, url, spec, setup.dir.as_deref()).map_err(|e| in_profile(e.to_string()))?)
+                }
+                None => None,
+            },
+            _ => None,
+        };
         let hooks = match &p.webhooks {
             _ if spec.is_embedded_receiver() => {
                 let cfg = p.webhooks.clone().unwrap_or_default();
                 let signed = spec.webhook_spec().flavor == HookFlavor::Cloud;
                 Some(Hooks::start_for_webhook_target(&cfg, signed).map_err(in_profile)?)
             }
-            Some(cfg) if spec.kind.is_whatsapp_api() => {
+            Some(cfg) if spec.kind.is_whatsapp_api() && forward.is_none() => {
                 Some(Hooks::start(&receiver_config(cfg, spec), spec.is_embedded()).map_err(in_profile)?)
             }
             _ => None,
@@ -88,7 +107,13 @@ impl Session {
                 cfg.webhooks.callback_url = Some(h.url.clone());
                 cfg.webhooks.app_secret = h.secret.clone();
             }
-            Some(Embedded::start(cfg).map_err(|e| format!("target {:?}: {e}", spec.name))?)
+            // Or to the standalone receiver of `receiver_url`.
+            if let Some(f) = &forward {
+                cfg.webhooks.callback_url = Some(f.url.clone());
+                cfg.webhooks.app_secret = f.secret.clone();
+            }
+            let numbering = (u64::from(setup.shard.index), u64::from(setup.shard.count));
+            Some(Embedded::start(cfg, numbering).map_err(|e| format!("target {:?}: {e}", spec.name))?)
         } else {
             None
         };
@@ -100,7 +125,11 @@ impl Session {
             retry: setup.retry.as_ref().unwrap_or(&p.retry),
             body: loaded.bodies.get(index).and_then(|b| b.as_deref()),
             embedded: sim.as_ref().map(|s| (s.url.clone(), &p.simulator)),
-            tracker: hooks.as_ref().filter(|_| spec.kind.is_whatsapp_api()).map(|h| h.tracker.clone()),
+            tracker: hooks
+                .as_ref()
+                .filter(|_| spec.kind.is_whatsapp_api())
+                .map(|h| h.tracker.clone())
+                .or_else(|| forward.as_ref().and_then(|f| f.tracker.clone())),
             embedded_receiver: hooks.as_ref().filter(|_| spec.is_embedded_receiver()).map(|h| {
                 let secrets = drivers::webhook::HookSecrets {
                     app_secret: h.secret.clone(),
@@ -118,7 +147,7 @@ impl Session {
             .block_on(ep.resolve())
             .map_err(|e| format!("target {:?}: cannot resolve {}: {e}", target.name(), ep.host))?;
         let url = if spec.is_embedded() || spec.is_embedded_receiver() { "embedded".to_string() } else { ep.url() };
-        Ok(Session { target, addr, url, hooks, sim, webhook_target: spec.kind == TargetKind::Webhook })
+        Ok(Session { target, addr, url, hooks, forward, sim, webhook_target: spec.kind == TargetKind::Webhook })
     }
 
     /// End the session: wait for the statuses of the last messages (they arrive after the last answer,
@@ -127,7 +156,14 @@ impl Session {
     /// the simulator.
     pub fn finish(self, stopped: &dyn Fn() -> bool) -> Teardown {
         let delivery = self.hooks.map(|h| h.finish(stopped));
+        let forwarded = self.forward.map(|f| f.finish(self.sim.as_ref(), stopped));
         let mut extra = self.target.extra().unwrap_or_else(|| serde_json::json!({}));
+        let mut error = None;
+        match forwarded {
+            Some(Ok(Some(v))) => extra["webhook_sends"] = v,
+            Some(Err(e)) => error = Some(e),
+            _ => {}
+        }
         if let Some(st) = self.sim.and_then(Embedded::finish) {
             extra["simulator"] = serde_json::to_value(st).unwrap_or_default();
         }
@@ -138,7 +174,7 @@ impl Session {
             (!self.webhook_target).then_some(stats)
         });
         let extra = extra.as_object().is_some_and(|o| !o.is_empty()).then_some(extra);
-        Teardown { delivery, extra }
+        Teardown { delivery, extra, error }
     }
 }
 

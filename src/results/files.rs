@@ -30,6 +30,34 @@ pub fn delivery_hlog_name(target: &str) -> String {
     format!("{target}.delivery.hlog")
 }
 
+/// A target's accepted sends, written when its status webhooks go to a standalone receiver
+/// (`[webhooks] receiver_url`); `wabench merge --webhooks` joins them with the receiver's statuses.
+pub fn sends_name(target: &str) -> String {
+    format!("{target}.sends.csv")
+}
+
+/// A standalone receiver's statuses (`wabench receive --out DIR`), one file per receiver process:
+/// `statuses-<UTC start>-<pid>.csv`.
+pub fn statuses_name(started: DateTime<Utc>, pid: u32) -> String {
+    format!("statuses-{}-{pid}.csv", started.format("%Y%m%dT%H%M%SZ"))
+}
+
+/// The summary a receiver process writes beside its statuses file when it stops
+/// (`receiver-<UTC start>-<pid>.json`).
+pub fn receiver_summary_name(started: DateTime<Utc>, pid: u32) -> String {
+    format!("receiver-{}-{pid}.json", started.format("%Y%m%dT%H%M%SZ"))
+}
+
+/// Whether `file` is a receiver's statuses file.
+pub fn is_statuses_file(file: &str) -> bool {
+    file.starts_with("statuses-") && file.ends_with(".csv")
+}
+
+/// Whether `file` is a receiver's summary.
+pub fn is_receiver_summary(file: &str) -> bool {
+    file.starts_with("receiver-") && file.ends_with(".json")
+}
+
 /// The target whose per-second interval log `file` is (`<t>.hlog` or `<t>.hlog.partial`).
 pub fn interval_log_target(file: &str) -> Option<&str> {
     let name = file.strip_suffix(".hlog.partial").or_else(|| file.strip_suffix(".hlog"))?;
@@ -73,7 +101,8 @@ pub fn claim_folder(dir: &Path, force: bool) -> Result<(), String> {
     for e in entries.flatten() {
         let name = e.file_name().to_string_lossy().into_owned();
         let base = name.strip_suffix(PARTIAL_SUFFIX).unwrap_or(&name);
-        if (base == RUN_JSON || base == TIMELINE || base == REPORT || base.ends_with(".hlog")) && e.path().is_file() {
+        let ours = base == RUN_JSON || base == TIMELINE || base == REPORT || base.ends_with(".hlog");
+        if (ours || base.ends_with(".sends.csv")) && e.path().is_file() {
             std::fs::remove_file(e.path()).map_err(|err| format!("{}: {err}", e.path().display()))?;
         }
     }
@@ -95,7 +124,7 @@ mod tests {
         std::fs::write(dir.join("t.hlog.partial"), "killed").unwrap();
         let e = claim_folder(&dir, false).unwrap_err();
         assert!(e.contains("unfinished run") && e.contains("--force"), "{e}");
-        for f in [RUN_JSON, TIMELINE, "t.hlog", "t.totals.hlog"] {
+        for f in [RUN_JSON, TIMELINE, "t.hlog", "t.totals.hlog", "t.sends.csv"] {
             std::fs::write(dir.join(f), "old").unwrap();
         }
         let e = claim_folder(&dir, false).unwrap_err();

@@ -232,6 +232,8 @@ impl Reply {
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Ctx {
     pub seq: u64,
+    /// Its arrival number at this simulator (equals `seq` unless numbered otherwise).
+    pub arrival: u64,
     pub key: u64,
 }
 
@@ -241,6 +243,8 @@ pub(crate) struct State {
     pub cfg: SimConfig,
     pub started: Instant,
     seq: AtomicU64,
+    /// Request `n` is numbered `first + n * step` (see [`Sim::numbered`]).
+    numbering: (u64, u64),
     pub latency: LatencyModel,
     pub recipients: Recipients,
     counters: Counters,
@@ -346,10 +350,20 @@ pub struct Sim {
 impl Sim {
     /// Build a simulator from a configuration (validated). Its clock starts now.
     pub fn new(cfg: SimConfig) -> Result<Sim, ConfigError> {
+        Self::numbered(cfg, 0, 1)
+    }
+
+    /// Like [`new`](Self::new), numbering its requests `first`, `first + step`, `first + 2·step`, …
+    /// instead of 0, 1, 2, …: the simulator of shard i/N of a run numbers them i, i+N, … , so the
+    /// shards' message ids never collide (their statuses may go to one receiver), and when requests
+    /// arrive in the plan's order each message gets the id, and the seeded fate, it has in an
+    /// unsharded run.
+    pub fn numbered(cfg: SimConfig, first: u64, step: u64) -> Result<Sim, ConfigError> {
         cfg.validate()?;
         let state = State {
             started: Instant::now(),
             seq: AtomicU64::new(0),
+            numbering: (first, step.max(1)),
             latency: LatencyModel::from_config(&cfg),
             recipients: Recipients::new(&cfg.recipients, cfg.seed),
             counters: Counters::new(),
@@ -451,9 +465,11 @@ async fn inbound_loop(state: Arc<State>) {
 }
 
 async fn handle(state: Arc<State>, req: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infallible> {
-    let seq = state.seq.fetch_add(1, Ordering::Relaxed);
+    let (first, step) = state.numbering;
+    let arrival = state.seq.fetch_add(1, Ordering::Relaxed);
+    let seq = first.wrapping_add(arrival.wrapping_mul(step));
     state.counters.requests.fetch_add(1, Ordering::Relaxed);
-    let ctx = Ctx { seq, key: request_key(state.cfg.seed, seq) };
+    let ctx = Ctx { seq, arrival, key: request_key(state.cfg.seed, seq) };
     let failure = transient::of_request(&state, &req, ctx);
     let reply = match failure.and_then(|t| transient::reply(&state, t, ctx)) {
         Some(r) => r,
@@ -548,7 +564,12 @@ impl Drop for SimHandle {
 
 /// Bind 127.0.0.1:0, spawn the simulator on the current tokio runtime and return its handle.
 pub async fn spawn_local(cfg: SimConfig) -> std::io::Result<SimHandle> {
-    let sim = Sim::new(cfg).map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
+    spawn_local_numbered(cfg, 0, 1).await
+}
+
+/// Like [`spawn_local`], numbering requests as [`Sim::numbered`] does.
+pub async fn spawn_local_numbered(cfg: SimConfig, first: u64, step: u64) -> std::io::Result<SimHandle> {
+    let sim = Sim::numbered(cfg, first, step).map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
     let listener = TcpListener::bind(("127.0.0.1", 0)).await?;
     let addr = listener.local_addr()?;
     let (tx, rx) = oneshot::channel::<()>();

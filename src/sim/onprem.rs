@@ -125,7 +125,7 @@ async fn route(st: &State, req: Request<Incoming>, ctx: Ctx) -> Result<Reply, On
 fn limit(st: &State, ctx: Ctx, endpoint: Endpoint) -> Result<(), OnPremError> {
     st.onprem
         .webapps
-        .admit(ctx.seq, endpoint)
+        .admit(ctx.arrival, endpoint)
         .map_err(|r| err(StatusCode::TOO_MANY_REQUESTS, 1015, "Too many requests", r.details()))
 }
 

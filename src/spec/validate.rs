@@ -182,6 +182,9 @@ pub fn validate(path: &Path, p: &Profile) -> Result<(), ProfileError> {
     if p.targets.iter().any(TargetSpec::is_embedded) {
         p.simulator.validate().map_err(|e| err(path, "simulator", e.0))?;
     }
+    if let Some(w) = &p.webhooks {
+        w.check_receiver_url().map_err(|r| err(path, "webhooks.receiver_url", r))?;
+    }
     Ok(())
 }
 

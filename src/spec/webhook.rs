@@ -49,6 +49,12 @@ pub struct WebhookConfig {
     #[schemars(with = "crate::units::duration::Dur")]
     #[serde(with = "crate::units::duration::serde")]
     pub grace: Duration,
+    /// A standalone receiver (`wabench receive`) to send status webhooks to instead of one inside
+    /// the run, e.g. "https://receiver.example:8443/webhook": the embedded simulator posts there
+    /// (signed with the app secret of `app_secret_env`/`app_secret_file`), no receiver is started,
+    /// and the run writes its accepted sends to `<target>.sends.csv` for `wabench merge --webhooks`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub receiver_url: Option<String>,
 }
 
 impl Default for WebhookConfig {
@@ -65,6 +71,37 @@ impl Default for WebhookConfig {
             horizon: Duration::from_secs(600),
             max_tracked: 1_000_000,
             grace: Duration::from_secs(10),
+            receiver_url: None,
+        }
+    }
+}
+
+impl WebhookConfig {
+    /// `receiver_url`, when set, is an http:// or https:// URL with a host (the reason otherwise).
+    pub fn check_receiver_url(&self) -> Result<(), String> {
+        let Some(url) = &self.receiver_url else { return Ok(()) };
+        let uri: http::Uri = url.parse().map_err(|e| format!("{url:?} is not a URL: {e}"))?;
+        if !matches!(uri.scheme_str(), Some("http" | "https")) || uri.host().is_none_or(str::is_empty) {
+            return Err(format!(
+                "{url:?}: expected an http:// or https:// URL with a host, e.g. https://recv.example/webhook"
+            ));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn receiver_url_is_an_http_url() {
+        let with = |u: &str| WebhookConfig { receiver_url: Some(u.into()), ..WebhookConfig::default() };
+        assert_eq!(WebhookConfig::default().check_receiver_url(), Ok(()));
+        assert_eq!(with("https://recv.example:8443/webhook").check_receiver_url(), Ok(()));
+        assert_eq!(with("http://wabench-receiver/webhook").check_receiver_url(), Ok(()));
+        for bad in ["ftp://x/y", "recv.example/webhook", "http://", "not a url"] {
+            assert!(with(bad).check_receiver_url().is_err(), "{bad}");
         }
     }
 }

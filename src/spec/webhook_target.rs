@@ -37,7 +37,7 @@ use serde::{Deserialize, Serialize};
 use super::Dur;
 
 /// Which deployment's webhooks the target imitates.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, Default, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum HookFlavor {
     /// Cloud API: `whatsapp_business_account` envelope, signed with `X-Hub-Signature-256`.
@@ -50,7 +50,7 @@ pub enum HookFlavor {
 
 /// Relative weights of the status events (a status event's share is its weight over the sum of
 /// all status and inbound weights).
-#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct StatusWeights {
     pub sent: f64,
@@ -67,7 +67,7 @@ impl Default for StatusWeights {
 }
 
 /// Relative weights of the inbound (user → business) message types.
-#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct InboundWeights {
     pub text: f64,
@@ -120,7 +120,7 @@ impl InboundWeights {
 /// Meta-like re-delivery of POSTs not answered 200: Meta re-delivers with exponential back-off (for up
 /// to 7 days on Cloud, about 24 hours on-prem; FACTS.md, "Webhooks"); a run compresses that into a
 /// few attempts so a user sees what the endpoint gets under failure.
-#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct HookRetry {
     /// Attempts per POST including the first (1 = never re-deliver).
@@ -142,7 +142,7 @@ impl Default for HookRetry {
 }
 
 /// The `[targets.webhook]` table.
-#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct WebhookTargetSpec {
     pub flavor: HookFlavor,

@@ -271,6 +271,8 @@ struct Inner {
     inbound: std::sync::atomic::AtomicU64,
     /// How the webhooks identified their users (BSUIDs, usernames).
     identities: Mutex<IdentityCounts>,
+    /// Where accepted sends are written instead of tracked (see [`Tracker::recording`]).
+    sends: Option<Arc<super::record::SendLog>>,
 }
 
 /// Thread-safe, cheaply clonable handle to the delivery accounting of one run.
@@ -314,8 +316,25 @@ impl Tracker {
             shards,
             inbound: Default::default(),
             identities: Default::default(),
+            sends: None,
         };
         Self { inner: Arc::new(inner) }
+    }
+
+    /// A tracker that writes every accepted send to `log` instead of tracking it, for a run whose
+    /// statuses go to a standalone receiver: `wabench merge` later replays the sends and the
+    /// receiver's statuses through a tracker of its own.
+    pub fn recording(log: Arc<super::record::SendLog>) -> Self {
+        let mut inner = Self::new(TrackerConfig { max_tracked: 1, shards: 1, ..TrackerConfig::default() });
+        if let Some(i) = Arc::get_mut(&mut inner.inner) {
+            i.sends = Some(log);
+        }
+        inner
+    }
+
+    /// The send log of a [`recording`](Self::recording) tracker.
+    pub fn send_log(&self) -> Option<&Arc<super::record::SendLog>> {
+        self.inner.sends.as_ref()
     }
 
     fn lock(&self, id: &str) -> MutexGuard<'_, Shard> {
@@ -328,6 +347,10 @@ impl Tracker {
     /// Records that the API accepted `message_id`: the send request started at `send_start`
     /// and its successful response arrived at `accepted_at`.
     pub fn sent(&self, message_id: &str, send_start: Instant, accepted_at: Instant) {
+        if let Some(log) = &self.inner.sends {
+            log.record(message_id, send_start, accepted_at);
+            return;
+        }
         let horizon = self.inner.horizon;
         let cap = self.inner.shard_cap;
         let mut shard = self.lock(message_id);

@@ -14,7 +14,10 @@ pub mod identity;
 pub mod inbound;
 pub mod model;
 pub(crate) mod receiver;
+pub mod record;
+pub mod replay;
 pub(crate) mod signature;
+mod tls;
 
 use std::ffi::OsString;
 use std::path::PathBuf;
@@ -28,8 +31,9 @@ pub use model::{
     CloudEnvelope, OnPremEnvelope, ParseError, Status, StatusError, StatusKind, cloud_envelope, onprem_envelope, parse,
     parse_notification,
 };
-pub use receiver::{ReceiverConfig, ReceiverCounters, ReceiverHandle, serve, spawn, spawn_local};
+pub use receiver::{ReceiverConfig, ReceiverCounters, ReceiverHandle, Sink, serve, serve_with, spawn, spawn_local};
 pub use signature::{SignatureError, sign, verify};
+pub use tls::tls_config;
 
 /// A `[webhooks]` setting that cannot be turned into a working receiver.
 #[derive(Debug, thiserror::Error)]

@@ -49,6 +49,7 @@ use tokio::task::JoinSet;
 use super::correlate::Tracker;
 use super::model::{Status, parse_notification};
 use super::signature::{SIGNATURE_HEADER, SignatureError, Verifier};
+use crate::results::delivery::IdentityCounts;
 
 pub use crate::spec::webhook::{DEFAULT_BACKLOG, DEFAULT_MAX_BODY_BYTES};
 /// How long a client may take to send request headers, and then the body.
@@ -120,7 +121,8 @@ fn bump(c: &AtomicU64) {
 }
 
 /// Snapshot of the receiver's request counters.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(default)]
 pub struct ReceiverCounters {
     /// Webhooks accepted (answered 200).
     pub received: u64,
@@ -175,6 +177,46 @@ struct Batch {
     received_at: Instant,
 }
 
+/// Where a receiver hands what accepted webhooks carry: a run's [`Tracker`], or a standalone
+/// receiver's [`StatusLog`](super::record::StatusLog) on disk.
+pub trait Sink: Send + Sync + 'static {
+    /// One status, received at `received_at` (called from one processing task, in arrival order).
+    fn status(&self, status: &Status, received_at: Instant);
+    /// `n` inbound user messages.
+    fn inbound(&self, n: u64);
+    /// How one webhook identified its users.
+    fn identities(&self, counts: &IdentityCounts);
+    /// Called after each group of statuses processed (a file sink pushes its buffer out).
+    fn flush(&self) {}
+}
+
+impl Sink for Tracker {
+    fn status(&self, status: &Status, received_at: Instant) {
+        Tracker::status(self, status, received_at);
+    }
+    fn inbound(&self, n: u64) {
+        Tracker::inbound(self, n);
+    }
+    fn identities(&self, counts: &IdentityCounts) {
+        Tracker::identities(self, counts);
+    }
+}
+
+impl Sink for super::record::StatusLog {
+    fn status(&self, status: &Status, received_at: Instant) {
+        self.record(status, received_at);
+    }
+    fn inbound(&self, n: u64) {
+        self.add_inbound(n);
+    }
+    fn identities(&self, counts: &IdentityCounts) {
+        self.add_identities(counts);
+    }
+    fn flush(&self) {
+        super::record::StatusLog::flush(self);
+    }
+}
+
 struct Shared {
     verifier: Option<Verifier>,
     verify_token: Option<String>,
@@ -182,7 +224,7 @@ struct Shared {
     path: String,
     counters: Arc<Counters>,
     queue: mpsc::Sender<Batch>,
-    tracker: Tracker,
+    sink: Arc<dyn Sink>,
 }
 
 type Resp = Response<Full<Bytes>>;
@@ -350,14 +392,18 @@ where
     counters.statuses.fetch_add(n_statuses, Ordering::Relaxed);
     counters.inbound_messages.fetch_add(notification.inbound_messages as u64, Ordering::Relaxed);
     if notification.inbound_messages > 0 {
-        shared.tracker.inbound(notification.inbound_messages as u64);
+        shared.sink.inbound(notification.inbound_messages as u64);
     }
-    shared.tracker.identities(&notification.identities);
+    if !notification.identities.is_empty() {
+        shared.sink.identities(&notification.identities);
+    }
     respond(StatusCode::OK, "")
 }
 
-async fn serve_connection(stream: tokio::net::TcpStream, shared: Arc<Shared>, mut closing: watch::Receiver<bool>) {
-    let _ = stream.set_nodelay(true);
+async fn serve_connection<S>(stream: S, shared: Arc<Shared>, mut closing: watch::Receiver<bool>)
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
     let svc = service_fn(move |req| {
         let shared = shared.clone();
         async move { Ok::<_, Infallible>(handle(&shared, req).await) }
@@ -387,26 +433,45 @@ pub async fn serve(
     tracker: Tracker,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> io::Result<()> {
-    serve_counted(listener, cfg, tracker, Arc::default(), shutdown).await
+    serve_counted(listener, cfg, Arc::new(tracker), None, Arc::default(), shutdown).await
 }
+
+/// Like [`serve`], handing statuses to any [`Sink`], over TLS when `tls` is given (HTTP/1.1 inside
+/// it); returns the final request counters.
+pub async fn serve_with(
+    listener: TcpListener,
+    cfg: ReceiverConfig,
+    sink: Arc<dyn Sink>,
+    tls: Option<Arc<rustls::ServerConfig>>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> io::Result<ReceiverCounters> {
+    let counters = Arc::<Counters>::default();
+    serve_counted(listener, cfg, sink, tls.map(tokio_rustls::TlsAcceptor::from), counters.clone(), shutdown).await?;
+    Ok(counters.snapshot())
+}
+
+/// How long a client may take to finish the TLS handshake.
+const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
 async fn serve_counted(
     listener: TcpListener,
     cfg: ReceiverConfig,
-    tracker: Tracker,
+    sink: Arc<dyn Sink>,
+    tls: Option<tokio_rustls::TlsAcceptor>,
     counters: Arc<Counters>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> io::Result<()> {
     let (queue, mut batches) = mpsc::channel::<Batch>(cfg.backlog.max(1));
-    let inbound_tracker = tracker.clone();
+    let processing = sink.clone();
     let processor = tokio::spawn(async move {
         let mut buf = Vec::with_capacity(64);
         while batches.recv_many(&mut buf, 64).await > 0 {
             for batch in buf.drain(..) {
                 for status in &batch.statuses {
-                    tracker.status(status, batch.received_at);
+                    processing.status(status, batch.received_at);
                 }
             }
+            processing.flush();
         }
     });
     let shared = Arc::new(Shared {
@@ -416,7 +481,7 @@ async fn serve_counted(
         path: cfg.path,
         counters,
         queue,
-        tracker: inbound_tracker,
+        sink,
     });
 
     let (close_tx, close_rx) = watch::channel(false);
@@ -428,7 +493,21 @@ async fn serve_counted(
             Some(_) = conns.join_next(), if !conns.is_empty() => {}
             accepted = listener.accept() => match accepted {
                 Ok((stream, _)) => {
-                    conns.spawn(serve_connection(stream, shared.clone(), close_rx.clone()));
+                    let _ = stream.set_nodelay(true);
+                    let (shared, closing) = (shared.clone(), close_rx.clone());
+                    match &tls {
+                        None => { conns.spawn(serve_connection(stream, shared, closing)); }
+                        Some(acceptor) => {
+                            let acceptor = acceptor.clone();
+                            conns.spawn(async move {
+                                // A client that fails or stalls the handshake only loses its connection.
+                                let handshake = tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, acceptor.accept(stream));
+                                if let Ok(Ok(tls)) = handshake.await {
+                                    serve_connection(tls, shared, closing).await;
+                                }
+                            });
+                        }
+                    }
                 }
                 // Accept errors concern one connection or a momentary lack of resources
                 // (e.g. file descriptors): pause briefly instead of spinning.
@@ -484,7 +563,7 @@ pub fn spawn(listener: TcpListener, cfg: ReceiverConfig, tracker: Tracker) -> io
     let addr = listener.local_addr()?;
     let counters = Arc::<Counters>::default();
     let (stop, stopped) = oneshot::channel::<()>();
-    let task = tokio::spawn(serve_counted(listener, cfg, tracker, counters.clone(), async move {
+    let task = tokio::spawn(serve_counted(listener, cfg, Arc::new(tracker), None, counters.clone(), async move {
         let _ = stopped.await;
     }));
     Ok(ReceiverHandle { addr, counters, stop: Some(stop), task })

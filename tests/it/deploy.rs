@@ -123,3 +123,56 @@ fn ci_example_gates_on_the_merged_verdict_and_a_baseline_with_real_flags() {
         std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/ci/github-actions.yml")).unwrap();
     assert!(text.contains("'--save-baseline main'") && text.contains("path: results/baselines"));
 }
+
+#[test]
+fn the_receiver_deployment_service_and_merge_agree() {
+    use clap::Parser;
+    let dep = yaml("deploy/k8s/receiver-deployment.yaml");
+    let svc = yaml("deploy/k8s/receiver-service.yaml");
+    let pod = &dep["spec"]["template"];
+    // The Service selects the receiver's pods, on the port it names.
+    let selector = svc["spec"]["selector"].as_mapping().unwrap();
+    for (k, v) in selector {
+        assert_eq!(&pod["metadata"]["labels"][k.as_str().unwrap()], v, "selector {k:?}");
+        assert_eq!(&dep["spec"]["selector"]["matchLabels"][k.as_str().unwrap()], v);
+    }
+    let c = &pod["spec"]["containers"][0];
+    let port = svc["spec"]["ports"][0]["targetPort"].as_str().unwrap();
+    let ports = c["ports"].as_sequence().unwrap();
+    let container_port = ports.iter().find(|p| p["name"].as_str() == Some(port)).unwrap()["containerPort"].as_u64();
+    // The receiver's arguments parse with the real command line, and listen on that port.
+    let args: Vec<String> = c["args"].as_sequence().unwrap().iter().map(|a| a.as_str().unwrap().to_string()).collect();
+    let cli = wabench::app::cli::Cli::try_parse_from(std::iter::once("wabench".to_string()).chain(args.clone()))
+        .unwrap_or_else(|e| panic!("{args:?}: {e}"));
+    let wabench::app::cli::Command::Receive(r) = cli.command else { panic!("not `receive`: {args:?}") };
+    assert_eq!(Some(u64::from(r.listen.port())), container_port);
+    // The profile's receiver_url is the Service, on the receiver's path.
+    let cm = yaml("deploy/k8s/configmap.yaml");
+    let p = wabench::spec::parse(Path::new("configmap.yaml"), cm["data"]["profile.toml"].as_str().unwrap()).unwrap();
+    let url = p.webhooks.as_ref().and_then(|w| w.receiver_url.clone()).expect("receiver_url in the profile");
+    let name = svc["metadata"]["name"].as_str().unwrap();
+    assert_eq!(url, format!("http://{name}{}", r.path));
+    // The merge reads the folder the receiver writes.
+    let merge = yaml("deploy/k8s/merge-job.yaml");
+    let script = merge["spec"]["template"]["spec"]["containers"][0]["args"][0].as_str().unwrap();
+    assert!(script.contains(&format!("--webhooks {}", r.out.display())), "{script} vs {}", r.out.display());
+    // Secrets come from the Secret, in the receiver and in the shards that sign.
+    let secret = yaml("deploy/k8s/secret.yaml");
+    let env = c["env"].as_sequence().unwrap();
+    for e in env.iter().filter(|e| e["name"].as_str().unwrap().starts_with("WABENCH_")) {
+        let key = e["valueFrom"]["secretKeyRef"]["key"].as_str().unwrap_or_else(|| panic!("{e:?} from a Secret"));
+        assert!(secret["stringData"].get(key).is_some(), "{key} in secret.yaml");
+    }
+    let job = yaml("deploy/k8s/job.yaml");
+    let shard_env = job["spec"]["template"]["spec"]["containers"][0]["env"].as_sequence().unwrap();
+    assert!(shard_env.iter().any(|e| e["name"].as_str() == Some("WABENCH_APP_SECRET")));
+    let kustomization = yaml("deploy/k8s/kustomization.yaml");
+    let resources: Vec<&str> =
+        kustomization["resources"].as_sequence().unwrap().iter().filter_map(|r| r.as_str()).collect();
+    assert!(resources.contains(&"receiver-deployment.yaml") && resources.contains(&"receiver-service.yaml"));
+    // The CI validates every manifest offline.
+    let ci = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join(".ci/run")).unwrap();
+    for f in ["receiver-deployment.yaml", "receiver-service.yaml", "receiver-ingress.yaml"] {
+        assert!(ci.contains(&format!("deploy/k8s/{f}")), "{f} in .ci/run");
+    }
+}

@@ -236,6 +236,7 @@ fn a_service_time_import_against_a_run_is_noted_and_aggregates_do_not_merge() {
         junit: None,
         save_baseline: None,
         results: dir.path().join("results"),
+        webhooks: Vec::new(),
     }))
     .unwrap_err()
     .to_string();

@@ -1,0 +1,250 @@
+//! `wabench receive`: a standalone status-webhook receiver for sharded runs and runs against the real
+//! API. It answers the subscription handshake, checks signatures, serves HTTPS itself (certificate
+//! and key files: Meta only calls HTTPS callback URLs) or plain HTTP behind a TLS-terminating proxy,
+//! and writes every status to `statuses-<start>-<pid>.csv` in its folder (format in
+//! `webhook::record`), streaming through a bounded queue and buffer; when it stops it writes
+//! `receiver-<start>-<pid>.json` (request counters, inbound messages, user identities).
+//! `wabench merge --webhooks DIR` joins these with the shards' sends.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use tokio::sync::oneshot;
+
+use crate::results::delivery::IdentityCounts;
+use crate::results::{self, files};
+use crate::spec::webhook::WebhookConfig;
+use crate::webhook::record::StatusLog;
+use crate::webhook::{ReceiverConfig, ReceiverCounters};
+
+/// Version of the summary file's format.
+pub const SUMMARY_FORMAT: u32 = 1;
+
+/// How to receive.
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub listen: SocketAddr,
+    /// Folder of the records (created when missing).
+    pub out: PathBuf,
+    /// Request path of the endpoint.
+    pub path: String,
+    /// Certificate chain and private key (PEM): serve HTTPS.
+    pub tls: Option<(PathBuf, PathBuf)>,
+    /// Require `X-Hub-Signature-256` (Cloud); off for the On-Premises API, which does not sign.
+    pub verify_signature: bool,
+    /// Environment variable holding the app secret.
+    pub app_secret_env: String,
+    /// Environment variable holding the handshake's verify token.
+    pub verify_token_env: String,
+    /// Largest accepted body, in bytes.
+    pub max_body: usize,
+    /// Webhooks queued between the HTTP handlers and the file writer.
+    pub backlog: usize,
+}
+
+impl Options {
+    /// Defaults: path /webhook, signatures checked with WABENCH_APP_SECRET, token WABENCH_VERIFY_TOKEN.
+    pub fn new(listen: SocketAddr, out: impl Into<PathBuf>) -> Options {
+        let d = WebhookConfig::default();
+        Options {
+            listen,
+            out: out.into(),
+            path: d.path,
+            tls: None,
+            verify_signature: true,
+            app_secret_env: crate::webhook::DEFAULT_APP_SECRET_ENV.into(),
+            verify_token_env: crate::webhook::DEFAULT_VERIFY_TOKEN_ENV.into(),
+            max_body: d.max_body,
+            backlog: d.backlog,
+        }
+    }
+
+    fn receiver_config(&self) -> Result<ReceiverConfig, String> {
+        let cfg = WebhookConfig {
+            listen: self.listen,
+            path: self.path.clone(),
+            verify_signature: self.verify_signature,
+            app_secret_env: Some(self.app_secret_env.clone()),
+            verify_token_env: Some(self.verify_token_env.clone()),
+            max_body: self.max_body,
+            backlog: self.backlog,
+            ..WebhookConfig::default()
+        };
+        cfg.resolve().map_err(|e| {
+            e.to_string()
+                .replace("webhooks.app_secret_env", "--app-secret-env")
+                .replace("webhooks.verify_token_env", "--verify-token-env")
+                .replace("webhooks.verify_signature = true", "signature checks (turn them off with --no-signature)")
+                .replace("webhooks.", "--")
+        })
+    }
+}
+
+/// What a receiver process did: `receiver-<start>-<pid>.json`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Summary {
+    pub format: u32,
+    pub started_at: DateTime<Utc>,
+    pub ended_at: DateTime<Utc>,
+    /// The statuses file, in the same folder.
+    pub statuses_file: String,
+    pub statuses_recorded: u64,
+    /// Inbound user messages in accepted webhooks (counted, not recorded one by one).
+    pub inbound_messages: u64,
+    /// How accepted webhooks identified their users.
+    #[serde(default)]
+    pub identities: IdentityCounts,
+    /// Requests by how they were answered.
+    pub requests: ReceiverCounters,
+}
+
+/// A receiver running on its own thread.
+pub struct Receiver {
+    /// Where it listens.
+    pub addr: SocketAddr,
+    /// Its statuses file.
+    pub statuses: PathBuf,
+    scheme: &'static str,
+    path: String,
+    log: Arc<StatusLog>,
+    stop: Option<oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<Result<Summary, String>>>,
+}
+
+impl Receiver {
+    /// Bind, open the records and start serving (errors: secrets, certificate, address, folder).
+    pub fn start(opts: &Options) -> Result<Receiver, String> {
+        let rc = opts.receiver_config()?;
+        let tls = match &opts.tls {
+            Some((cert, key)) => Some(crate::webhook::tls_config(cert, key)?),
+            None => None,
+        };
+        std::fs::create_dir_all(&opts.out).map_err(|e| format!("--out {}: {e}", opts.out.display()))?;
+        let started_at = Utc::now();
+        let pid = std::process::id();
+        let statuses = opts.out.join(files::statuses_name(started_at, pid));
+        if statuses.exists() {
+            return Err(format!("{}: already exists (another receiver started this second?)", statuses.display()));
+        }
+        let log = Arc::new(StatusLog::create(&statuses).map_err(|e| format!("{}: {e}", statuses.display()))?);
+        let std_listener = std::net::TcpListener::bind(opts.listen)
+            .and_then(|l| l.set_nonblocking(true).map(|()| l))
+            .map_err(|e| format!("--listen {}: {e}", opts.listen))?;
+        let addr = std_listener.local_addr().map_err(|e| e.to_string())?;
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .thread_name("wabench-receive")
+            .enable_all()
+            .build()
+            .map_err(|e| format!("cannot start a runtime: {e}"))?;
+        let (stop, stopped) = oneshot::channel::<()>();
+        let out = opts.out.clone();
+        let file = files::folder_name(&statuses);
+        let kept = log.clone();
+        let thread = std::thread::Builder::new()
+            .name("wabench-receive".into())
+            .spawn(move || {
+                let counters = rt.block_on(async move {
+                    let listener = tokio::net::TcpListener::from_std(std_listener)?;
+                    let shutdown = async move {
+                        let _ = stopped.await;
+                    };
+                    crate::webhook::serve_with(listener, rc, log.clone(), tls, shutdown).await.map(|c| (c, log))
+                });
+                let (counters, log) = counters.map_err(|e| format!("receiver: {e}"))?;
+                let statuses_recorded = log.close()?;
+                let (inbound_messages, identities) = log.seen();
+                let summary = Summary {
+                    format: SUMMARY_FORMAT,
+                    started_at,
+                    ended_at: Utc::now(),
+                    statuses_file: file,
+                    statuses_recorded,
+                    inbound_messages,
+                    identities,
+                    requests: counters,
+                };
+                let path = out.join(files::receiver_summary_name(started_at, pid));
+                let json = serde_json::to_vec_pretty(&summary).map_err(|e| e.to_string())?;
+                results::write_atomic(&path, &json).map_err(|e| format!("{}: {e}", path.display()))?;
+                Ok(summary)
+            })
+            .map_err(|e| format!("cannot start the receiver thread: {e}"))?;
+        let scheme = if opts.tls.is_some() { "https" } else { "http" };
+        Ok(Receiver {
+            addr,
+            statuses,
+            scheme,
+            path: opts.path.clone(),
+            log: kept,
+            stop: Some(stop),
+            thread: Some(thread),
+        })
+    }
+
+    /// Statuses recorded and inbound user messages counted so far.
+    pub fn progress(&self) -> (u64, u64) {
+        (self.log.records(), self.log.seen().0)
+    }
+
+    /// The callback URL (with the address it listens on).
+    pub fn url(&self) -> String {
+        format!("{}://{}{}", self.scheme, self.addr, self.path)
+    }
+
+    /// Stop accepting, finish the requests in flight, write every accepted status and the summary.
+    pub fn stop(mut self) -> Result<Summary, String> {
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
+        }
+        match self.thread.take().map(|t| t.join()) {
+            Some(Ok(r)) => r,
+            _ => Err("the receiver thread failed".into()),
+        }
+    }
+}
+
+impl Drop for Receiver {
+    fn drop(&mut self) {
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
+        }
+    }
+}
+
+/// What a receiver folder holds: its statuses files and what its summaries add up to.
+#[derive(Debug, Default)]
+pub struct Recorded {
+    pub statuses: Vec<PathBuf>,
+    pub inbound: u64,
+    pub identities: IdentityCounts,
+    /// Summaries found (a receiver that was killed leaves none; its statuses still count).
+    pub summaries: usize,
+}
+
+/// Read a receiver folder (`wabench receive --out DIR`).
+pub fn recorded(dir: &Path) -> Result<Recorded, String> {
+    let mut r = Recorded::default();
+    let entries = std::fs::read_dir(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let mut names: Vec<String> = entries.flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect();
+    names.sort();
+    for name in names {
+        let path = dir.join(&name);
+        if files::is_statuses_file(&name) {
+            r.statuses.push(path);
+        } else if files::is_receiver_summary(&name) {
+            let text = std::fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+            let s: Summary = serde_json::from_slice(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+            r.inbound += s.inbound_messages;
+            r.identities.add(&s.identities);
+            r.summaries += 1;
+        }
+    }
+    if r.statuses.is_empty() {
+        return Err(format!("{}: no statuses-*.csv file: not the folder of `wabench receive --out`", dir.display()));
+    }
+    Ok(r)
+}
