@@ -48,8 +48,11 @@ rows+=("$(python3 - "$work/wrk.txt" "$(cpu)" "$(rss)" <<'PY'
 import re, sys
 t = open(sys.argv[1]).read()
 def ms(s):
-    v, u = float(re.match(r"([\d.]+)", s).group(1)), re.search(r"(us|ms|s)$", s).group(1)
-    return v / 1000 if u == "us" else v if u == "ms" else v * 1000
+    m = re.fullmatch(r"([\d.]+)(us|ms|s|m)", s)
+    if not m:
+        sys.exit(f"bench: cannot read wrk's latency {s!r} in:\n{t}")
+    v, u = float(m.group(1)), m.group(2)
+    return {"us": v / 1000, "ms": v, "s": v * 1000, "m": v * 60000}[u]
 rps = float(re.search(r"Requests/sec:\s+([\d.]+)", t).group(1))
 n = int(re.search(r"(\d+) requests in", t).group(1))
 p50 = ms(re.search(r"50%\s+(\S+)", t).group(1)); p99 = ms(re.search(r"99%\s+(\S+)", t).group(1))
