@@ -22,6 +22,8 @@ pub struct HttpTarget {
     uri: Uri,
     headers: HeaderMap,
     body: Bytes,
+    /// The request serialised once for HTTP/1.1: every request of this target is the same.
+    http1: Option<Bytes>,
 }
 
 impl HttpTarget {
@@ -49,7 +51,7 @@ impl HttpTarget {
             (None, None) => Bytes::new(),
         };
         let uri = Uri::from_str(&endpoint.path_and_query).map_err(|e| format!("bad path: {e}"))?;
-        Ok(HttpTarget {
+        let mut t = HttpTarget {
             name: spec.name.clone(),
             endpoint,
             version: spec.http_version,
@@ -59,7 +61,14 @@ impl HttpTarget {
             uri,
             headers,
             body,
-        })
+            http1: None,
+        };
+        if t.version == HttpVersion::Http1 && t.method != Method::HEAD {
+            let mut out = Vec::new();
+            crate::engine::h1::serialize(&mut out, t.request(0), t.endpoint.authority().as_bytes());
+            t.http1 = Some(Bytes::from(out));
+        }
+        Ok(t)
     }
 }
 
@@ -89,8 +98,42 @@ impl Target for HttpTarget {
         *req.headers_mut() = self.headers.clone();
         req
     }
+    fn http1_bytes(&self, _seq: u64) -> Option<Bytes> {
+        self.http1.clone()
+    }
     fn classify(&self, a: &Answer<'_>) -> Classified {
         let s = a.status;
         Classified::final_(if s.is_success() || s.is_redirection() { Outcome::Ok } else { Outcome::Status(s.as_u16()) })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn target(extra: &str) -> HttpTarget {
+        let spec: TargetSpec =
+            toml::from_str(&format!("name = \"t\"\nkind = \"http\"\nurl = \"http://127.0.0.1:8080/a?b=1\"\n{extra}"))
+                .unwrap();
+        HttpTarget::new(&spec, None).unwrap()
+    }
+
+    #[test]
+    fn the_serialised_request_is_what_the_request_would_be_sent_as() {
+        for extra in ["", "method = \"POST\"\nbody = \"{}\"\nheaders = { x-key = \"v\" }", "method = \"DELETE\""] {
+            let t = target(extra);
+            let mut expected = Vec::new();
+            crate::engine::h1::serialize(&mut expected, t.request(7), b"127.0.0.1:8080");
+            assert_eq!(t.http1_bytes(7).as_deref(), Some(&expected[..]), "{extra}");
+        }
+        let post =
+            String::from_utf8(target("method = \"POST\"\nbody = \"{}\"").http1_bytes(0).unwrap().to_vec()).unwrap();
+        assert_eq!(post, "POST /a?b=1 HTTP/1.1\r\nhost: 127.0.0.1:8080\r\ncontent-length: 2\r\n\r\n{}");
+    }
+
+    #[test]
+    fn head_and_http2_requests_are_built_per_request() {
+        assert!(target("method = \"HEAD\"").http1_bytes(0).is_none());
+        assert!(target("http_version = \"2\"").http1_bytes(0).is_none());
     }
 }

@@ -137,6 +137,7 @@ impl Connector {
         &self,
         conn: &mut Option<Conn>,
         make: impl Fn() -> Request<Full<Bytes>>,
+        raw: impl Fn() -> Option<Bytes>,
         max_body: u64,
         wants_body: impl Fn(StatusCode) -> bool,
     ) -> Result<Reply, Outcome> {
@@ -148,7 +149,7 @@ impl Connector {
             }
         };
         if matches!(conn, Some(Conn::H1(_))) {
-            return self.send_h1(conn, kept, make, max_body, &wants_body).await;
+            return self.send_h1(conn, kept, (make, raw), max_body, &wants_body).await;
         }
         let sent = match self.request(conn, make()).await {
             Err(Failure::Stale) if kept => {
@@ -177,21 +178,20 @@ impl Connector {
         &self,
         conn: &mut Option<Conn>,
         kept: bool,
-        make: impl Fn() -> Request<Full<Bytes>>,
+        (make, raw): (impl Fn() -> Request<Full<Bytes>>, impl Fn() -> Option<Bytes>),
         max_body: u64,
         wants_body: &impl Fn(StatusCode) -> bool,
     ) -> Result<Reply, Outcome> {
         let host = self.host_header.as_bytes();
-        let mut answer = match conn {
-            Some(Conn::H1(c)) => c.exchange(make(), host, max_body, wants_body).await,
+        let once = async |conn: &mut Option<Conn>| match (conn, raw()) {
+            (Some(Conn::H1(c)), Some(bytes)) => c.exchange_bytes(&bytes, false, max_body, wants_body).await,
+            (Some(Conn::H1(c)), None) => c.exchange(make(), host, max_body, wants_body).await,
             _ => Err(H1Error::Broken),
         };
+        let mut answer = once(conn).await;
         if matches!(answer, Err(H1Error::Stale)) && kept {
             *conn = Some(self.connect().await?);
-            answer = match conn {
-                Some(Conn::H1(c)) => c.exchange(make(), host, max_body, wants_body).await,
-                _ => Err(H1Error::Broken),
-            };
+            answer = once(conn).await;
         }
         match answer {
             Ok(r) => {

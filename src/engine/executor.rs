@@ -468,7 +468,13 @@ async fn attempt(
     let seq = s.plan.shard.global(n);
     let sent = tokio::time::timeout(
         s.plan.timeout,
-        s.connector.send(conn, || target.request(seq), target.max_body(), |st| target.wants_body(st)),
+        s.connector.send(
+            conn,
+            || target.request(seq),
+            || target.http1_bytes(seq),
+            target.max_body(),
+            |st| target.wants_body(st),
+        ),
     )
     .await;
     let done = Instant::now();

@@ -119,8 +119,23 @@ impl Connection {
         wants_body: &impl Fn(StatusCode) -> bool,
     ) -> Result<H1Reply, H1Error> {
         let head_only = req.method() == Method::HEAD;
-        serialize(&mut self.write, req, host);
-        if self.io.write_all(&self.write).await.is_err() {
+        let mut out = std::mem::take(&mut self.write);
+        serialize(&mut out, req, host);
+        let answer = self.exchange_bytes(&out, head_only, max_body, wants_body).await;
+        self.write = out;
+        answer
+    }
+
+    /// Like [`Self::exchange`], for a request already serialised (request line, headers with Host,
+    /// body): written as is. `head_only`: it is a HEAD request (the answer has no body).
+    pub async fn exchange_bytes(
+        &mut self,
+        request: &[u8],
+        head_only: bool,
+        max_body: u64,
+        wants_body: &impl Fn(StatusCode) -> bool,
+    ) -> Result<H1Reply, H1Error> {
+        if self.io.write_all(request).await.is_err() {
             return Err(H1Error::Stale);
         }
         self.read.clear();
@@ -330,7 +345,7 @@ impl Connection {
 
 /// `req` as HTTP/1.1 bytes into `out` (cleared first): request line, Host unless given, the request's
 /// headers, Content-Length when there is a body (or the method usually has one), the body.
-fn serialize(out: &mut Vec<u8>, req: Request<Full<Bytes>>, host: &[u8]) {
+pub fn serialize(out: &mut Vec<u8>, req: Request<Full<Bytes>>, host: &[u8]) {
     let (parts, mut body) = req.into_parts();
     out.clear();
     out.extend_from_slice(parts.method.as_str().as_bytes());

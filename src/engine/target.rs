@@ -70,6 +70,13 @@ pub trait Target: Send + Sync + 'static {
     /// The request to send as number `seq` of the run. The URI is in origin form ("/path?q");
     /// the transport adds the authority for HTTP/2 and the Host header for HTTP/1.1.
     fn request(&self, seq: u64) -> Request<Full<Bytes>>;
+    /// Request `seq` already serialised for HTTP/1.1 (request line, headers with Host, body), when
+    /// the target can give it more cheaply than [`Target::request`] (e.g. the same bytes every time);
+    /// the HTTP/1.1 transport then writes it as is. It must be what `request(seq)` would be sent as,
+    /// and never a HEAD request. `None` (the default): the transport serialises `request(seq)`.
+    fn http1_bytes(&self, _seq: u64) -> Option<Bytes> {
+        None
+    }
     /// Whether `classify` needs the body of a response with this status (else it is discarded unread
     /// into memory, only counted against `max_body`).
     fn wants_body(&self, _status: StatusCode) -> bool {
