@@ -32,19 +32,7 @@ impl HttpTarget {
         let m = spec.method.as_deref().unwrap_or("GET");
         let method = Method::from_str(m).map_err(|_| format!("{m:?} is not an HTTP method"))?;
         let mut headers = HeaderMap::new();
-        for (k, v) in &spec.headers {
-            let name = HeaderName::from_bytes(k.as_bytes()).map_err(|_| format!("header {k:?}: invalid name"))?;
-            headers.insert(name, HeaderValue::from_str(v).map_err(|_| format!("header {k:?}: invalid value"))?);
-        }
-        for (k, var) in &spec.headers_from_env {
-            let name = HeaderName::from_bytes(k.as_bytes()).map_err(|_| format!("header {k:?}: invalid name"))?;
-            let value =
-                std::env::var(var).map_err(|_| format!("header {k:?}: environment variable {var} is not set"))?;
-            let mut value = HeaderValue::from_str(&value)
-                .map_err(|_| format!("header {k:?}: the value of {var} is not a valid header value"))?;
-            value.set_sensitive(true);
-            headers.insert(name, value);
-        }
+        add_headers(&mut headers, spec)?;
         let body = match (body_file, &spec.body) {
             (Some(b), _) => Bytes::copy_from_slice(b),
             (None, Some(s)) => Bytes::from(s.clone()),
@@ -70,6 +58,24 @@ impl HttpTarget {
         }
         Ok(t)
     }
+}
+
+/// A target's `headers`, and its `headers_from_env` with values read from the environment (marked
+/// sensitive: never in results), added to `headers`.
+pub(crate) fn add_headers(headers: &mut HeaderMap, spec: &TargetSpec) -> Result<(), String> {
+    for (k, v) in &spec.headers {
+        let name = HeaderName::from_bytes(k.as_bytes()).map_err(|_| format!("header {k:?}: invalid name"))?;
+        headers.insert(name, HeaderValue::from_str(v).map_err(|_| format!("header {k:?}: invalid value"))?);
+    }
+    for (k, var) in &spec.headers_from_env {
+        let name = HeaderName::from_bytes(k.as_bytes()).map_err(|_| format!("header {k:?}: invalid name"))?;
+        let value = std::env::var(var).map_err(|_| format!("header {k:?}: environment variable {var} is not set"))?;
+        let mut value = HeaderValue::from_str(&value)
+            .map_err(|_| format!("header {k:?}: the value of {var} is not a valid header value"))?;
+        value.set_sensitive(true);
+        headers.insert(name, value);
+    }
+    Ok(())
 }
 
 impl Target for HttpTarget {

@@ -11,7 +11,7 @@ use std::str::FromStr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use ::http::header::{CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue, USER_AGENT};
+use ::http::header::{CONTENT_TYPE, HeaderMap, HeaderValue, USER_AGENT};
 use ::http::{Method, Request, StatusCode, Uri};
 use bytes::Bytes;
 use http_body_util::Full;
@@ -128,21 +128,9 @@ impl WebhookTarget {
                 HookFlavor::OnPrem => "WhatsApp-Business-API",
             }),
         );
-        for (k, v) in &spec.headers {
-            let name = HeaderName::from_bytes(k.as_bytes()).map_err(|_| format!("header {k:?}: invalid name"))?;
-            headers.insert(name, HeaderValue::from_str(v).map_err(|_| format!("header {k:?}: invalid value"))?);
-        }
-        // Headers an endpoint may require besides the signature (a gateway's key): values from the
-        // environment, never in results.
-        for (k, var) in &spec.headers_from_env {
-            let name = HeaderName::from_bytes(k.as_bytes()).map_err(|_| format!("header {k:?}: invalid name"))?;
-            let value =
-                std::env::var(var).map_err(|_| format!("header {k:?}: environment variable {var} is not set"))?;
-            let mut value = HeaderValue::from_str(&value)
-                .map_err(|_| format!("header {k:?}: the value of {var} is not a valid header value"))?;
-            value.set_sensitive(true);
-            headers.insert(name, value);
-        }
+        // Headers an endpoint may require besides the signature (a gateway's key); values from the
+        // environment are never in results.
+        super::http::add_headers(&mut headers, spec)?;
         let signer = match w.flavor {
             HookFlavor::Cloud => Some(Verifier::new(
                 secrets.app_secret.as_deref().ok_or("a Cloud webhook target needs an app secret to sign with")?,

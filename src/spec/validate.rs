@@ -224,19 +224,7 @@ fn validate_target(path: &Path, i: usize, t: &TargetSpec) -> Result<(), ProfileE
         let m = t.method.as_deref().unwrap_or("GET");
         http::Method::from_bytes(m.as_bytes())
             .map_err(|_| err(path, f("method"), format!("{m:?} is not an HTTP method")))?;
-        for (k, v) in &t.headers {
-            http::HeaderName::from_bytes(k.as_bytes())
-                .map_err(|_| err(path, f("headers"), format!("{k:?} is not a valid header name")))?;
-            http::HeaderValue::from_str(v)
-                .map_err(|_| err(path, f("headers"), format!("the value of {k:?} is not a valid header value")))?;
-        }
-        for (k, var) in &t.headers_from_env {
-            http::HeaderName::from_bytes(k.as_bytes())
-                .map_err(|_| err(path, f("headers_from_env"), format!("{k:?} is not a valid header name")))?;
-            if var.is_empty() {
-                return Err(err(path, f("headers_from_env"), format!("no environment variable named for {k:?}")));
-            }
-        }
+        headers(path, t, &f)?;
         if t.body.is_some() && t.body_file.is_some() {
             return Err(err(path, f("body"), "give either `body` or `body_file`, not both"));
         }
@@ -308,19 +296,7 @@ fn validate_webhook_target(path: &Path, i: usize, t: &TargetSpec) -> Result<(), 
     if url != "embedded" {
         Endpoint::parse(url).map_err(|r| err(path, f("url"), r))?;
     }
-    for (k, v) in &t.headers {
-        http::HeaderName::from_bytes(k.as_bytes())
-            .map_err(|_| err(path, f("headers"), format!("{k:?} is not a valid header name")))?;
-        http::HeaderValue::from_str(v)
-            .map_err(|_| err(path, f("headers"), format!("the value of {k:?} is not a valid header value")))?;
-    }
-    for (k, var) in &t.headers_from_env {
-        http::HeaderName::from_bytes(k.as_bytes())
-            .map_err(|_| err(path, f("headers_from_env"), format!("{k:?} is not a valid header name")))?;
-        if var.is_empty() {
-            return Err(err(path, f("headers_from_env"), format!("no environment variable named for {k:?}")));
-        }
-    }
+    headers(path, t, &f)?;
     t.webhook_spec().validate().map_err(|(field, reason)| err(path, f(&format!("webhook.{field}")), reason))
 }
 
@@ -353,6 +329,24 @@ pub(crate) fn apply_webhook_sizing(path: &Path, p: &mut Profile) -> Result<(), P
                     ),
                 ));
             }
+        }
+    }
+    Ok(())
+}
+
+/// A target's `headers` and `headers_from_env`: valid names and values, a variable named for each.
+fn headers(path: &Path, t: &TargetSpec, f: &impl Fn(&str) -> String) -> Result<(), ProfileError> {
+    for (k, v) in &t.headers {
+        http::HeaderName::from_bytes(k.as_bytes())
+            .map_err(|_| err(path, f("headers"), format!("{k:?} is not a valid header name")))?;
+        http::HeaderValue::from_str(v)
+            .map_err(|_| err(path, f("headers"), format!("the value of {k:?} is not a valid header value")))?;
+    }
+    for (k, var) in &t.headers_from_env {
+        http::HeaderName::from_bytes(k.as_bytes())
+            .map_err(|_| err(path, f("headers_from_env"), format!("{k:?} is not a valid header name")))?;
+        if var.is_empty() {
+            return Err(err(path, f("headers_from_env"), format!("no environment variable named for {k:?}")));
         }
     }
     Ok(())
