@@ -302,21 +302,24 @@ pub fn compare_dirs(dirs: &[PathBuf]) -> Result<Comparison, ReportError> {
         }
         return Err(ReportError::NothingToCompare(msg));
     }
-    let names: Vec<&str> = runs.iter().map(|r| r.run.name.as_str()).collect();
-    let unique = |n: &str| names.iter().filter(|m| **m == n).count() == 1;
+    let names: Vec<String> = runs.iter().map(|r| r.run.name.clone()).collect();
+    let unique = |n: &str| names.iter().filter(|m| *m == n).count() == 1;
+    let single = runs.len() == 1;
     let mut subjects = Vec::new();
-    for r in &runs {
+    // The targets move into the subjects: a copy would double what the per-second histograms take.
+    for r in runs {
         let run_label = if unique(&r.run.name) { r.run.name.clone() } else { results::files::folder_name(&r.dir) };
-        for t in &r.targets {
-            let label = if runs.len() == 1 {
+        let several = r.targets.len() > 1;
+        for t in r.targets {
+            let label = if single {
                 t.name().to_string()
-            } else if r.targets.len() == 1 {
+            } else if !several {
                 run_label.clone()
             } else {
                 format!("{run_label}/{}", t.name())
             };
             let origin = format!("run {} ({})", r.run.name, results::files::folder_name(&r.dir));
-            subjects.push(Subject { label, origin, target: t.clone() });
+            subjects.push(Subject { label, origin, target: t });
         }
     }
     if subjects.len() < 2 {
