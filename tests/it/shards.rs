@@ -260,3 +260,39 @@ fn a_merge_streams_the_seconds_into_the_log_the_batch_writer_gives() {
     assert_eq!(light.targets[0].timeline, full.targets[0].timeline);
     assert_eq!(light.targets[0].total.len(), 100 * 20 + 100 * 12, "503 answers have a latency too");
 }
+
+/// A part whose interval log goes back in time cannot be merged a second at a time: an error naming
+/// the file, never a log with a second twice.
+#[test]
+fn a_part_whose_log_goes_back_in_time_is_refused_by_name() {
+    use crate::support::fixture;
+    use std::time::Duration;
+
+    let dir = tempfile::tempdir().unwrap();
+    let mut spec = fixture::Spec::new("cloud", 40_000);
+    spec.seconds = 4;
+    let t = fixture::target(&spec);
+    let parts = [dir.path().join("a"), dir.path().join("b")];
+    for p in &parts {
+        fixture::write(p, &fixture::run("parts", None, std::slice::from_ref(&t), &[]), std::slice::from_ref(&t));
+    }
+    let entries: Vec<(String, Duration, Duration, &hdrhistogram::Histogram<u64>)> = t
+        .seconds
+        .iter()
+        .rev()
+        .map(|s| ("cloud".to_string(), Duration::from_secs(s.second), Duration::from_secs(1), &s.histogram))
+        .collect();
+    let mut bytes = Vec::new();
+    hlog::write_tagged(&mut bytes, std::time::UNIX_EPOCH, "reversed", &entries).unwrap();
+    std::fs::write(parts[1].join("cloud.hlog"), bytes).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_wabench"))
+        .arg("merge")
+        .args(&parts)
+        .arg("--out")
+        .arg(dir.path().join("merged"))
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(err.contains(&parts[1].join("cloud.hlog").display().to_string()) && err.contains("time order"), "{err}");
+}
