@@ -149,7 +149,9 @@ pub fn merge_with(dirs: &[PathBuf], out: &Path, force: bool, webhooks: &[Webhook
         );
     }
     results::claim_folder(out, force)?;
-    let runs: Vec<RunData> = dirs.iter().map(|d| results::folder::load(d)).collect::<Result<_, _>>()?;
+    // Without per-second histograms: `merge_seconds` streams them from each part's interval log, so that
+    // memory does not grow with the parts' length or number.
+    let runs: Vec<RunData> = dirs.iter().map(|d| results::folder::load_totals(d)).collect::<Result<_, _>>()?;
     for r in &runs {
         if let Some(t) = r.run.targets.iter().find(|t| t.imported.as_ref().is_some_and(|i| i.aggregate_only)) {
             return Err(format!(
@@ -242,8 +244,42 @@ pub fn merge_with(dirs: &[PathBuf], out: &Path, force: bool, webhooks: &[Webhook
     Ok(run)
 }
 
+/// One part's per-second intervals of a target, read from its interval log in file order and placed on
+/// the merged run's seconds.
+struct Seconds {
+    reader: hlog::Reader<std::io::BufReader<std::fs::File>>,
+    path: PathBuf,
+    offset: u64,
+    /// The next interval: (merged second, histogram).
+    next: Option<(u64, Histogram<u64>)>,
+}
+
+impl Seconds {
+    fn open(part: &Part<'_>, index: usize, name: &str) -> Result<Seconds, String> {
+        let path = part.data.dir.join(&part.data.targets[index].result.hlog);
+        let reader = hlog::Reader::open(&path).map_err(|e| e.to_string())?;
+        let mut s = Seconds { reader, path, offset: part.offset, next: None };
+        s.advance(name)?;
+        Ok(s)
+    }
+
+    /// Read the next interval of target `name` (a log's intervals of other tags are not its own).
+    fn advance(&mut self, name: &str) -> Result<(), String> {
+        self.next = None;
+        while let Some(e) = self.reader.next_entry().map_err(|e| e.to_string())? {
+            if e.tag.as_deref().is_none_or(|t| t == name) {
+                self.next = Some((self.offset + e.start.as_secs(), e.histogram));
+                break;
+            }
+        }
+        Ok(())
+    }
+}
+
 /// Per-second histograms and timeline rows, aligned on the merged run's seconds: `<target>.hlog` and
-/// the target's rows of `timeline.csv`.
+/// the target's rows of `timeline.csv`. The parts' logs are read side by side, one second at a time
+/// (each is in time order, as runs write them), so that memory holds one histogram per part whatever
+/// the run's length.
 fn merge_seconds(
     name: &str,
     parts: &[Part<'_>],
@@ -252,27 +288,57 @@ fn merge_seconds(
     out: &Path,
     timeline: &mut Vec<u8>,
 ) -> Result<(), String> {
-    let mut seconds: BTreeMap<u64, Histogram<u64>> = BTreeMap::new();
     let mut rows: BTreeMap<u64, TimelineRow> = BTreeMap::new();
     for p in parts {
-        let td = &p.data.targets[index];
-        for s in &td.seconds {
-            add(seconds.entry(p.offset + s.second).or_insert_with(histogram), &s.histogram, name)?;
-        }
-        for r in &td.timeline {
+        for r in &p.data.targets[index].timeline {
             let second = p.offset + r.second;
             rows.entry(second).or_insert_with(|| TimelineRow { second, ..TimelineRow::default() }).add_counts(r);
         }
     }
-    for (s, r) in rows {
-        r.with_latency(seconds.get(&s)).write(timeline, name).map_err(|e| e.to_string())?;
+    let mut rows = rows.into_iter().peekable();
+    let mut streams: Vec<Seconds> = parts.iter().map(|p| Seconds::open(p, index, name)).collect::<Result<_, _>>()?;
+    let path = out.join(files::hlog_name(name));
+    let tmp = files::partial(&path);
+    let named = |e: std::io::Error| format!("{}: {e}", path.display());
+    let file = std::io::BufWriter::new(std::fs::File::create(&tmp).map_err(named)?);
+    let mut log = hlog::IntervalWriter::begin(file, base, &format!("wabench merged interval log, target {name}"))
+        .map_err(named)?;
+    let mut last: Option<u64> = None;
+    while let Some(second) = streams.iter().filter_map(|s| s.next.as_ref().map(|n| n.0)).min() {
+        if last.is_some_and(|l| second <= l) {
+            let back = streams.iter().find(|s| s.next.as_ref().is_some_and(|n| n.0 == second)).expect("the minimum");
+            return Err(format!(
+                "{}: the interval of second {} comes after a later one: an interval log must be in time order",
+                back.path.display(),
+                second - back.offset
+            ));
+        }
+        let mut h = histogram();
+        for s in &mut streams {
+            while let Some((k, part)) = &s.next {
+                if *k != second {
+                    break;
+                }
+                add(&mut h, part, name)?;
+                s.advance(name)?;
+            }
+        }
+        while let Some((_, r)) = rows.next_if(|(k, _)| *k < second) {
+            r.with_latency(None).write(timeline, name).map_err(|e| e.to_string())?;
+        }
+        if let Some((_, r)) = rows.next_if(|(k, _)| *k == second) {
+            r.with_latency(Some(&h)).write(timeline, name).map_err(|e| e.to_string())?;
+        }
+        log.write(name, Duration::from_secs(second), Duration::from_secs(1), &h).map_err(named)?;
+        last = Some(second);
     }
-    let entries: Vec<(String, Duration, Duration, &Histogram<u64>)> =
-        seconds.iter().map(|(s, h)| (name.to_string(), Duration::from_secs(*s), Duration::from_secs(1), h)).collect();
-    let mut buf = Vec::new();
-    hlog::write_tagged(&mut buf, base, &format!("wabench merged interval log, target {name}"), &entries)
-        .map_err(|e| e.to_string())?;
-    results::write_atomic(&out.join(files::hlog_name(name)), &buf).map_err(|e| e.to_string())
+    for (_, r) in rows {
+        r.with_latency(None).write(timeline, name).map_err(|e| e.to_string())?;
+    }
+    let mut file = log.into_inner().into_inner().map_err(|e| named(e.into_error()))?;
+    std::io::Write::flush(&mut file).map_err(named)?;
+    file.sync_all().map_err(named)?;
+    std::fs::rename(&tmp, &path).map_err(named)
 }
 
 /// Whole-run histograms: from each part's totals log when present (exact for every histogram), else

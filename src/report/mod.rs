@@ -23,9 +23,11 @@ pub const REPORT_FILE: &str = results::files::REPORT;
 pub use crate::units::fmt_us;
 
 /// (Re)write the charts and `report.html` of the results folder `dir` from its run.json, interval logs
-/// and timeline.csv. Returns the report's path.
+/// and timeline.csv. Returns the report's path. The report needs each target's whole-run histogram and
+/// timeline, not its per-second histograms: the folder is read without them, so that the memory a report
+/// takes does not grow with the run's length.
 pub fn write_report(dir: &Path) -> Result<PathBuf, ReportError> {
-    let loaded = results::folder::load(dir)?;
+    let loaded = results::folder::load_totals(dir)?;
     write_report_of(&loaded, dir)
 }
 

@@ -57,11 +57,27 @@ pub struct RunData {
 
 /// Read a results folder: run.json, each target's interval log and timeline.csv.
 pub fn load(dir: &Path) -> Result<RunData, ResultsError> {
+    load_with(dir, true)
+}
+
+/// Read a results folder as [`load`] does but keep no per-second histograms (`seconds` is empty; `total`
+/// and `timeline` are as `load` gives them): what a report and a merge need. The interval log is read a
+/// line at a time, so memory does not grow with the run's length (`load` holds one histogram of about
+/// 190 KB per second of the run).
+pub fn load_totals(dir: &Path) -> Result<RunData, ResultsError> {
+    load_with(dir, false)
+}
+
+fn load_with(dir: &Path, keep_seconds: bool) -> Result<RunData, ResultsError> {
     if !dir.is_dir() {
         return Err(ResultsError::NoFolder { path: dir.to_path_buf() });
     }
     if super::recover::recoverable(dir) {
-        return super::recover::recover(dir);
+        let mut data = super::recover::recover(dir)?;
+        if !keep_seconds {
+            data.targets.iter_mut().for_each(|t| t.seconds = Vec::new());
+        }
+        return Ok(data);
     }
     let run = read_run(dir)?;
     let timeline_path = dir.join(TIMELINE);
@@ -81,15 +97,22 @@ pub fn load(dir: &Path) -> Result<RunData, ResultsError> {
             ));
         }
         let path = dir.join(&t.hlog);
-        let log = hlog::read(&path)?;
-        let seconds = log
-            .entries
-            .into_iter()
-            .filter(|e| e.tag.as_deref().is_none_or(|tag| tag == t.name))
-            .map(|e| Second { second: e.start.as_secs(), histogram: e.histogram })
-            .collect();
+        let mut seconds = Vec::new();
+        let mut total = histogram();
+        for e in hlog::Reader::open(&path)? {
+            let e = e?;
+            if e.tag.as_deref().is_some_and(|tag| tag != t.name) {
+                continue;
+            }
+            total.add(&e.histogram).map_err(|err| {
+                ResultsError::format(&path, format!("an interval holds values out of range: {err:?}"))
+            })?;
+            if keep_seconds {
+                seconds.push(Second { second: e.start.as_secs(), histogram: e.histogram });
+            }
+        }
         let timeline = timelines.remove(&t.name).unwrap_or_default();
-        targets.push(TargetData::new(t.clone(), seconds, timeline).map_err(|e| ResultsError::format(&path, e))?);
+        targets.push(TargetData { result: t.clone(), seconds, total, timeline });
     }
     Ok(RunData { dir: dir.to_path_buf(), run, targets })
 }

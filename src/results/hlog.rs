@@ -68,6 +68,84 @@ pub fn read(path: &Path) -> Result<Log, super::ResultsError> {
     parse(&bytes).map_err(|e| super::ResultsError::format(path, e))
 }
 
+/// An interval log read one line at a time: each interval is parsed when asked for, so that reading a
+/// log of any length holds one histogram at a time (a report or merge of an hour-long run does not hold
+/// 3,600 of them). Entries, tags and base time are those [`parse`] gives; a truncated last line (a run
+/// killed mid-write) ends the log. Errors name the file and the line.
+pub struct Reader<R: std::io::BufRead> {
+    src: R,
+    path: std::path::PathBuf,
+    line: Vec<u8>,
+    number: usize,
+    de: Deserializer,
+    /// The log's base time (seconds since the epoch), once its header line was read.
+    pub base_time: Option<Duration>,
+}
+
+impl Reader<std::io::BufReader<std::fs::File>> {
+    /// Open a log file.
+    pub fn open(path: &Path) -> Result<Self, super::ResultsError> {
+        let f = std::fs::File::open(path).map_err(|e| super::ResultsError::read(path, e))?;
+        Ok(Reader::new(std::io::BufReader::with_capacity(1 << 16, f), path))
+    }
+}
+
+impl<R: std::io::BufRead> Reader<R> {
+    /// Read a log from `src`; `path` names it in errors.
+    pub fn new(src: R, path: &Path) -> Self {
+        Reader { src, path: path.to_path_buf(), line: Vec::new(), number: 0, de: Deserializer::new(), base_time: None }
+    }
+
+    fn error(&self, reason: String) -> super::ResultsError {
+        super::ResultsError::format(&self.path, format!("line {}: {reason}", self.number))
+    }
+
+    /// The next interval, or `None` at the end of the log.
+    pub fn next_entry(&mut self) -> Result<Option<Entry>, super::ResultsError> {
+        loop {
+            self.line.clear();
+            let n = self.src.read_until(b'\n', &mut self.line).map_err(|e| super::ResultsError::read(&self.path, e))?;
+            if n == 0 || self.line.last() != Some(&b'\n') {
+                return Ok(None);
+            }
+            self.number += 1;
+            let mut found = None;
+            for e in IntervalLogIterator::new(&self.line[..]) {
+                match e.map_err(|e| format!("not an interval log line ({e:?})")) {
+                    Err(reason) => return Err(self.error(reason)),
+                    Ok(LogEntry::BaseTime(t)) => self.base_time = Some(t),
+                    Ok(LogEntry::StartTime(t)) => {
+                        self.base_time.get_or_insert(t);
+                    }
+                    Ok(LogEntry::Interval(h)) => {
+                        let raw = decode_base64(h.encoded_histogram());
+                        let hist: Result<Histogram<u64>, String> = raw.and_then(|raw| {
+                            self.de.deserialize(&mut &raw[..]).map_err(|e| format!("bad histogram ({e:?})"))
+                        });
+                        found = Some(Entry {
+                            tag: h.tag().map(|t| t.as_str().to_string()),
+                            start: h.start_timestamp(),
+                            length: h.duration(),
+                            histogram: hist.map_err(|r| self.error(r))?,
+                        });
+                    }
+                }
+            }
+            if found.is_some() {
+                return Ok(found);
+            }
+        }
+    }
+}
+
+impl<R: std::io::BufRead> Iterator for Reader<R> {
+    type Item = Result<Entry, super::ResultsError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        self.next_entry().transpose()
+    }
+}
+
 impl Log {
     /// All intervals added together.
     pub fn total(&self) -> Result<Histogram<u64>, String> {
@@ -163,6 +241,47 @@ impl<W: std::io::Write> IntervalWriter<W> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_line_reader_gives_what_parse_gives() {
+        let base = std::time::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+        let mut hs = Vec::new();
+        for k in 0..5u64 {
+            let mut h = crate::results::histogram();
+            for v in 0..200 {
+                h.record(100 + v * v * (k + 1)).unwrap();
+            }
+            hs.push(h);
+        }
+        let entries: Vec<(String, Duration, Duration, &Histogram<u64>)> = hs
+            .iter()
+            .enumerate()
+            .map(|(i, h)| {
+                (
+                    if i == 2 { "other" } else { "t" }.to_string(),
+                    Duration::from_secs(i as u64),
+                    Duration::from_secs(1),
+                    h,
+                )
+            })
+            .collect();
+        let mut bytes = Vec::new();
+        write_tagged(&mut bytes, base, "a log", &entries).unwrap();
+        // A killed writer's cut last line is ignored by both.
+        bytes.extend_from_slice(b"Tag=t,5.000,1.000,0.1,HISTFAAAA");
+        let whole = parse(&bytes).unwrap();
+        let mut r = Reader::new(&bytes[..], Path::new("x.hlog"));
+        let read: Vec<Entry> = r.by_ref().collect::<Result<_, _>>().unwrap();
+        assert_eq!(r.base_time, whole.base_time);
+        assert_eq!(read.len(), 5);
+        for (a, b) in read.iter().zip(&whole.entries) {
+            assert_eq!((&a.tag, a.start, a.length), (&b.tag, b.start, b.length));
+            assert_eq!(a.histogram, b.histogram);
+        }
+        let bad = b"#[BaseTime: 1.000 (seconds since epoch)]\nTag=t,0.000,1.000,0.1,not-base64!\n";
+        let e = Reader::new(&bad[..], Path::new("x.hlog")).next().unwrap().unwrap_err().to_string();
+        assert!(e.contains("x.hlog") && e.contains("line 2"), "{e}");
+    }
 
     #[test]
     fn the_streaming_writer_reads_back_like_the_batch_writer() {

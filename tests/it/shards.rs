@@ -191,3 +191,108 @@ fn shards_record_crossed_thresholds_and_the_merge_exits_99() {
     assert_eq!(code, 1, "{err}");
     assert!(err.contains("shard 0/2 is also in"), "{err}");
 }
+
+/// `merge` reads the parts' interval logs side by side, a second at a time: the merged log is byte for
+/// byte the one the batch writer gives for the parts' seconds added on the merged run's clock, and each
+/// timeline row has the counts added and the percentiles of that second's added histogram.
+#[test]
+fn a_merge_streams_the_seconds_into_the_log_the_batch_writer_gives() {
+    use crate::support::fixture;
+    use std::collections::BTreeMap;
+    use std::time::Duration;
+    use wabench::results::{TimelineRow, folder, histogram, timeline};
+
+    let dir = tempfile::tempdir().unwrap();
+    let mut a = fixture::Spec::new("cloud", 40_000);
+    a.errors = vec![(53, "http_503")];
+    let mut b = fixture::Spec::new("cloud", 90_000);
+    b.seconds = 12;
+    b.dropped = 3;
+    let (ta, mut tb) = (fixture::target(&a), fixture::target(&b));
+    // The second part started 3 s later: its seconds land 3 s on in the merged run.
+    tb.result.started_at += chrono::Duration::seconds(3);
+    let parts = [dir.path().join("a"), dir.path().join("b")];
+    for (p, t) in parts.iter().zip([&ta, &tb]) {
+        fixture::write(p, &fixture::run("parts", None, std::slice::from_ref(t), &[]), std::slice::from_ref(t));
+    }
+    let merged = dir.path().join("merged");
+    let out = Command::new(env!("CARGO_BIN_EXE_wabench"))
+        .arg("merge")
+        .args(&parts)
+        .arg("--out")
+        .arg(&merged)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+
+    let mut seconds: BTreeMap<u64, hdrhistogram::Histogram<u64>> = BTreeMap::new();
+    let mut rows: BTreeMap<u64, TimelineRow> = BTreeMap::new();
+    for (p, offset) in parts.iter().zip([0u64, 3]) {
+        let t = &folder::load(p).unwrap().targets[0];
+        for s in &t.seconds {
+            seconds.entry(offset + s.second).or_insert_with(histogram).add(&s.histogram).unwrap();
+        }
+        for r in &t.timeline {
+            let second = offset + r.second;
+            rows.entry(second).or_insert_with(|| TimelineRow { second, ..Default::default() }).add_counts(r);
+        }
+    }
+    assert_eq!(seconds.len(), 20);
+    let entries: Vec<(String, Duration, Duration, &hdrhistogram::Histogram<u64>)> = seconds
+        .iter()
+        .map(|(s, h)| ("cloud".to_string(), Duration::from_secs(*s), Duration::from_secs(1), h))
+        .collect();
+    let mut want = Vec::new();
+    let base = ta.result.started_at.into();
+    hlog::write_tagged(&mut want, base, "wabench merged interval log, target cloud", &entries).unwrap();
+    assert_eq!(std::fs::read(merged.join("cloud.hlog")).unwrap(), want, "the merged interval log");
+    let want_rows: Vec<TimelineRow> = rows.into_iter().map(|(s, r)| r.with_latency(seconds.get(&s))).collect();
+    let got = timeline::parse(&std::fs::read_to_string(merged.join("timeline.csv")).unwrap()).unwrap();
+    assert_eq!(got["cloud"], want_rows);
+    assert_eq!(got["cloud"][5].started, 200, "both parts ran in second 5");
+
+    // A report reads the folder without its per-second histograms: the same totals and timeline.
+    let full = folder::load(&merged).unwrap();
+    let light = folder::load_totals(&merged).unwrap();
+    assert_eq!(full.targets[0].seconds.len(), 20);
+    assert!(light.targets[0].seconds.is_empty());
+    assert_eq!(light.targets[0].total, full.targets[0].total);
+    assert_eq!(light.targets[0].timeline, full.targets[0].timeline);
+    assert_eq!(light.targets[0].total.len(), 100 * 20 + 100 * 12, "503 answers have a latency too");
+}
+
+/// A part whose interval log goes back in time cannot be merged a second at a time: an error naming
+/// the file, never a log with a second twice.
+#[test]
+fn a_part_whose_log_goes_back_in_time_is_refused_by_name() {
+    use crate::support::fixture;
+    use std::time::Duration;
+
+    let dir = tempfile::tempdir().unwrap();
+    let mut spec = fixture::Spec::new("cloud", 40_000);
+    spec.seconds = 4;
+    let t = fixture::target(&spec);
+    let parts = [dir.path().join("a"), dir.path().join("b")];
+    for p in &parts {
+        fixture::write(p, &fixture::run("parts", None, std::slice::from_ref(&t), &[]), std::slice::from_ref(&t));
+    }
+    let entries: Vec<(String, Duration, Duration, &hdrhistogram::Histogram<u64>)> = t
+        .seconds
+        .iter()
+        .rev()
+        .map(|s| ("cloud".to_string(), Duration::from_secs(s.second), Duration::from_secs(1), &s.histogram))
+        .collect();
+    let mut bytes = Vec::new();
+    hlog::write_tagged(&mut bytes, std::time::UNIX_EPOCH, "reversed", &entries).unwrap();
+    std::fs::write(parts[1].join("cloud.hlog"), bytes).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_wabench"))
+        .arg("merge")
+        .args(&parts)
+        .arg("--out")
+        .arg(dir.path().join("merged"))
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(err.contains(&parts[1].join("cloud.hlog").display().to_string()) && err.contains("time order"), "{err}");
+}
