@@ -160,7 +160,9 @@ pub fn run_profile(loaded: &Loaded, opts: &Options, stop: watch::Receiver<bool>)
     results::write_run(&dir, &run).map_err(|e| format!("{}: {e}", dir.join(files::RUN_JSON).display()))?;
     // The report is drawn from the files just written, exactly as `wabench report` redraws it. A failure
     // to draw loses no results: run.json and the logs stay, and the error is reported.
-    if let (true, Err(e)) = (opts.report, crate::report::write_report(&dir).map(|_| ())) {
+    if opts.report
+        && let Err(e) = crate::report::write_report(&dir)
+    {
         let e = format!("the results were written, but not the report: {e}");
         error = Some(match error {
             Some(first) => format!("{first}; {e}"),

@@ -192,3 +192,23 @@ fn summary_json_to_stdout_moves_the_table_to_stderr() {
     assert_eq!(code, 1);
     assert!(err.contains("--summary-json and --junit"), "{err}");
 }
+
+#[test]
+fn no_report_draws_nothing_and_report_draws_it_later() {
+    let server = start(Behaviour::default());
+    let dir = tempfile::tempdir().unwrap();
+    let p = s(&loopback_profile(dir.path(), server.addr));
+    let out_dir = dir.path().join("r");
+    let (code, out, err) = wabench(&["run", &p, "--quiet", "--no-report", "--out", &s(&out_dir)]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(out_dir.join("run.json").is_file());
+    let drawn: Vec<_> = std::fs::read_dir(&out_dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".html") || n.ends_with(".png") || n.ends_with(".svg"))
+        .collect();
+    assert!(drawn.is_empty(), "--no-report drew {drawn:?}");
+    let (code, _, err) = wabench(&["report", &s(&out_dir)]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out_dir.join("report.html").is_file());
+}
