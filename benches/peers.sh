@@ -55,7 +55,7 @@ def ms(s):
     return {"us": v / 1000, "ms": v, "s": v * 1000, "m": v * 60000}[u]
 rps = float(re.search(r"Requests/sec:\s+([\d.]+)", t).group(1))
 n = int(re.search(r"(\d+) requests in", t).group(1))
-p50 = ms(re.search(r"50%\s+(\S+)", t).group(1)); p99 = ms(re.search(r"99%\s+(\S+)", t).group(1))
+p50 = ms(re.search(r"^\s+50%\s+(\S+)", t, re.M).group(1)); p99 = ms(re.search(r"^\s+99%\s+(\S+)", t, re.M).group(1))
 print(f"wrk -t{__import__('os').environ.get('THREADS','1')}|{rps:.0f}|{float(sys.argv[2])/n*1e6:.2f}|{p50:.3f}|{p99:.3f}|{int(sys.argv[3])//1024}")
 PY
 )")
@@ -160,7 +160,7 @@ python3 - "$work/co/run.json" "$work/wrk-co.txt" <<'PY'
 import json, re, sys
 t = json.load(open(sys.argv[1]))["targets"][0]
 w = open(sys.argv[2]).read()
-wp99 = re.search(r"99%\s+(\S+)", w).group(1)
+wp99 = re.search(r"^\s+99%\s+(\S+)", w, re.M).group(1)
 # Analytic open-loop p99: 10% of arrivals land in a stall and wait uniformly 0–500 ms, so the top 1%
 # of all requests are the top 10% of those: about 0.9 × 500 = 450 ms.
 print(f"analytic open-loop p99 ≈ 450 ms")
