@@ -248,6 +248,10 @@ fn floor_char(s: &str, at: f64) -> usize {
 fn apply(text: &str, m: &Mutation) -> String {
     let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
     let n = lines.len();
+    if n == 0 && matches!(m, Mutation::DeleteLine(_) | Mutation::DuplicateLine(_)) {
+        // An earlier truncation left nothing: no line to delete or repeat.
+        return text.to_string();
+    }
     match m {
         Mutation::Value { line, value } => {
             let with_value: Vec<usize> = (0..n).filter(|i| lines[*i].contains(" = ")).collect();
