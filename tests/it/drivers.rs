@@ -7,18 +7,8 @@ use wabench::app::run::{Options, run_profile};
 
 /// Run a profile; return (outcome counts, sent, retries) of its only target.
 fn run(text: &str, files: &[(&str, &str)]) -> (BTreeMap<String, u64>, u64, u64) {
-    let dir = tempfile::tempdir().unwrap();
-    for (name, body) in files {
-        std::fs::write(dir.path().join(name), body).unwrap();
-    }
-    let path = dir.path().join("p.toml");
-    std::fs::write(&path, text).unwrap();
-    let loaded = wabench::spec::load(&path).unwrap_or_else(|e| panic!("{e}"));
-    let (_tx, rx) = tokio::sync::watch::channel(false);
-    let f =
-        run_profile(&loaded, &Options { out: Some(dir.path().join("out")), ..Options::new(dir.path()) }, rx).unwrap();
-    assert!(f.error.is_none(), "{:?}", f.error);
-    let t = &f.run.targets[0];
+    let run = crate::support::common::run_in_tempdir(text, files);
+    let t = &run.targets[0];
     let counts = t.outcomes.iter().map(|o| (o.key.clone(), o.count)).collect();
     assert_eq!(t.requests.ok + t.requests.errors + t.requests.cancelled, t.requests.sent + t.requests.retries);
     (counts, t.requests.sent, t.requests.retries)
@@ -34,18 +24,8 @@ fn profile(kind: &str, rate: u32, extra: &str) -> String {
 
 /// Run a profile with status webhooks; return its only target's result.
 fn run_with_webhooks(text: &str, files: &[(&str, &str)]) -> wabench::results::TargetResult {
-    let dir = tempfile::tempdir().unwrap();
-    for (name, body) in files {
-        std::fs::write(dir.path().join(name), body).unwrap();
-    }
-    let path = dir.path().join("p.toml");
-    std::fs::write(&path, format!("{text}\n[webhooks]\nlisten = \"127.0.0.1:0\"\ngrace = \"10s\"\n")).unwrap();
-    let loaded = wabench::spec::load(&path).unwrap_or_else(|e| panic!("{e}"));
-    let (_tx, rx) = tokio::sync::watch::channel(false);
-    let f =
-        run_profile(&loaded, &Options { out: Some(dir.path().join("out")), ..Options::new(dir.path()) }, rx).unwrap();
-    assert!(f.error.is_none(), "{:?}", f.error);
-    f.run.targets[0].clone()
+    let text = format!("{text}\n[webhooks]\nlisten = \"127.0.0.1:0\"\ngrace = \"10s\"\n");
+    crate::support::common::run_in_tempdir(&text, files).targets[0].clone()
 }
 
 const QUIET_HOOKS: &str = "[simulator.webhooks]\nsent = { distribution = \"constant\", median = \"10ms\" }\ndelivered = { distribution = \"constant\", median = \"10ms\" }\nread_fraction = 0.0\nduplicate_fraction = 0.0\nout_of_order_fraction = 0.0\ndelivered_and_failed_fraction = 0.0\n";

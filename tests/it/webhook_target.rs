@@ -10,7 +10,6 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use wabench::app::run::{Options, run_profile};
 use wabench::results::TargetResult;
 
 /// How the test endpoint answers POST number `n` (counted over all connections).
@@ -147,20 +146,10 @@ fn run(text: &str, files: &[(&str, &str)]) -> TargetResult {
 
 /// Run a profile in-process; the whole run.
 fn run_all(text: &str, files: &[(&str, &str)]) -> wabench::results::Run {
-    let dir = tempfile::tempdir().unwrap();
-    for (name, body) in files {
-        std::fs::write(dir.path().join(name), body).unwrap();
-    }
-    let path = dir.path().join("p.toml");
-    std::fs::write(&path, text).unwrap();
-    let loaded = wabench::spec::load(&path).unwrap_or_else(|e| panic!("{e}"));
-    let (_tx, rx) = tokio::sync::watch::channel(false);
-    let f =
-        run_profile(&loaded, &Options { out: Some(dir.path().join("out")), ..Options::new(dir.path()) }, rx).unwrap();
-    assert!(f.error.is_none(), "{:?}", f.error);
-    let t = &f.run.targets[0];
+    let run = crate::support::common::run_in_tempdir(text, files);
+    let t = &run.targets[0];
     assert_eq!(t.requests.ok + t.requests.errors + t.requests.cancelled, t.requests.sent + t.requests.retries);
-    f.run
+    run
 }
 
 /// Meta's expectation of webhook servers as thresholds.

@@ -126,3 +126,21 @@ pub fn wabench(args: &[&str]) -> (i32, String, String) {
         String::from_utf8_lossy(&out.stderr).into(),
     )
 }
+
+/// Run profile `text` in-process from a temporary folder holding `files` (name, contents) beside it;
+/// the run must end without an error. Returns the run.
+pub fn run_in_tempdir(text: &str, files: &[(&str, &str)]) -> wabench::results::Run {
+    use wabench::app::run::{Options, run_profile};
+    let dir = tempfile::tempdir().unwrap();
+    for (name, body) in files {
+        std::fs::write(dir.path().join(name), body).unwrap();
+    }
+    let path = dir.path().join("p.toml");
+    std::fs::write(&path, text).unwrap();
+    let loaded = wabench::spec::load(&path).unwrap_or_else(|e| panic!("{e}"));
+    let (_tx, rx) = tokio::sync::watch::channel(false);
+    let f =
+        run_profile(&loaded, &Options { out: Some(dir.path().join("out")), ..Options::new(dir.path()) }, rx).unwrap();
+    assert!(f.error.is_none(), "{:?}", f.error);
+    f.run
+}
