@@ -10,36 +10,17 @@ use super::super::config::Flavor;
 use super::super::model::{LatencyModel, hash_bytes, mix64};
 use super::config::{HooksConfig, StageDelay};
 use crate::webhook::identity::{Contact, UserIdentity};
-use crate::webhook::model::{Conversation, ConversationOrigin, Pricing, Status, StatusKind};
+use crate::webhook::model::{Conversation, ConversationOrigin, Pricing, Status};
 
-/// A lifecycle stage of a status webhook.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Stage {
-    Sent,
-    Delivered,
-    Read,
-    Failed,
-}
+pub use crate::webhook::events::Stage;
 
-impl Stage {
-    /// The status kind on the wire.
-    pub fn kind(self) -> StatusKind {
-        match self {
-            Stage::Sent => StatusKind::Sent,
-            Stage::Delivered => StatusKind::Delivered,
-            Stage::Read => StatusKind::Read,
-            Stage::Failed => StatusKind::Failed,
-        }
-    }
-
-    /// Position in sent → delivered → read (0: not part of it).
-    fn rank(self) -> u8 {
-        match self {
-            Stage::Sent => 1,
-            Stage::Delivered => 2,
-            Stage::Read => 3,
-            Stage::Failed => 0,
-        }
+/// Position of a stage in sent → delivered → read (0: not part of it).
+fn rank(stage: Stage) -> u8 {
+    match stage {
+        Stage::Sent => 1,
+        Stage::Delivered => 2,
+        Stage::Read => 3,
+        Stage::Failed => 0,
     }
 }
 
@@ -176,8 +157,8 @@ impl Planner {
         v.sort_by_key(|s| s.due);
         if chance(10, self.out_of_order_fraction)
             && v.len() >= 2
-            && v[0].stage.rank() > 0
-            && v[0].stage.rank() < v[1].stage.rank()
+            && rank(v[0].stage) > 0
+            && rank(v[0].stage) < rank(v[1].stage)
         {
             plan.out_of_order = true;
             let (a, b) = (v[0].stage, v[1].stage);

@@ -133,7 +133,7 @@ impl InboundKind {
     }
 }
 
-/// A status stage of the lifecycle.
+/// A status stage of the lifecycle (also the simulator's webhook sender's).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Stage {
     Sent,
@@ -143,7 +143,8 @@ pub enum Stage {
 }
 
 impl Stage {
-    fn kind(self) -> StatusKind {
+    /// The status kind on the wire.
+    pub fn kind(self) -> StatusKind {
         match self {
             Stage::Sent => StatusKind::Sent,
             Stage::Delivered => StatusKind::Delivered,
