@@ -23,15 +23,8 @@ pub enum Command {
     /// bisect to the highest sustainable rate per target, and give sizing advice.
     Plan {
         profile: PathBuf,
-        /// Override a profile value by dotted path, typed and validated like the file, e.g.
-        /// load.rate=200, load.duration=5m, targets.cloud.base_url=https://…, 'thresholds."latency.p99"=< 500ms'.
-        /// Repeatable. Secret fields are refused: they come only from the environment.
-        #[arg(long = "set", value_name = "PATH=VALUE")]
-        set: Vec<String>,
-        /// A variable for `${NAME}` in the profile's strings, taken before the environment, e.g.
-        /// -e HOST=staging.example. Repeatable. `${NAME:-default}` gives a default.
-        #[arg(short = 'e', long = "env", value_name = "KEY=VALUE")]
-        env: Vec<String>,
+        #[command(flatten)]
+        changes: ProfileChanges,
         /// Folder for plan.json, plan.txt and steps.csv (default results/<name>-plan-<UTC timestamp>/).
         #[arg(long)]
         out: Option<PathBuf>,
@@ -84,15 +77,8 @@ pub enum Command {
     /// Check a profile without sending anything and print the plan.
     Validate {
         profile: PathBuf,
-        /// Override a profile value by dotted path, typed and validated like the file, e.g.
-        /// load.rate=200, load.duration=5m, targets.cloud.base_url=https://…, 'thresholds."latency.p99"=< 500ms'.
-        /// Repeatable. Secret fields are refused: they come only from the environment.
-        #[arg(long = "set", value_name = "PATH=VALUE")]
-        set: Vec<String>,
-        /// A variable for `${NAME}` in the profile's strings, taken before the environment, e.g.
-        /// -e HOST=staging.example. Repeatable. `${NAME:-default}` gives a default.
-        #[arg(short = 'e', long = "env", value_name = "KEY=VALUE")]
-        env: Vec<String>,
+        #[command(flatten)]
+        changes: ProfileChanges,
         /// Print the plan as JSON (for scripts) instead of text.
         #[arg(long)]
         json: bool,
@@ -137,11 +123,9 @@ pub enum SimFlavor {
     Onprem,
 }
 
-/// `wabench run`.
-#[derive(Debug, clap::Args)]
-pub struct RunArgs {
-    /// The profile (TOML).
-    pub profile: PathBuf,
+/// What changes a profile as it is read: `--set` overrides and `-e` variables (run, validate, plan).
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct ProfileChanges {
     /// Override a profile value by dotted path, typed and validated like the file, e.g.
     /// load.rate=200, load.duration=5m, targets.cloud.base_url=https://…, 'thresholds."latency.p99"=< 500ms'.
     /// Repeatable. Secret fields are refused: they come only from the environment.
@@ -151,6 +135,15 @@ pub struct RunArgs {
     /// -e HOST=staging.example. Repeatable. `${NAME:-default}` gives a default.
     #[arg(short = 'e', long = "env", value_name = "KEY=VALUE")]
     pub env: Vec<String>,
+}
+
+/// `wabench run`.
+#[derive(Debug, clap::Args)]
+pub struct RunArgs {
+    /// The profile (TOML).
+    pub profile: PathBuf,
+    #[command(flatten)]
+    pub changes: ProfileChanges,
     /// Write results into this folder instead of results/<name>-<UTC timestamp>/.
     #[arg(long)]
     pub out: Option<PathBuf>,

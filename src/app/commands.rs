@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::SystemTime;
 
 use super::AppError;
-use super::cli::{Command, ImportArgs, MergeArgs, ReceiveArgs, RunArgs, SimFlavor};
+use super::cli::{Command, ImportArgs, MergeArgs, ProfileChanges, ReceiveArgs, RunArgs, SimFlavor};
 use super::validate::{dry_run_text, plan_text, unconfirmed_real_targets};
 use super::{outputs, run};
 use crate::spec::Loaded;
@@ -37,8 +37,8 @@ impl Exit {
 /// Carry out one command.
 pub fn execute(command: Command) -> Result<Exit, AppError> {
     match command {
-        Command::Validate { profile, set, env, json } => {
-            let loaded = load(&profile, &set, &env)?;
+        Command::Validate { profile, changes, json } => {
+            let loaded = load(&profile, &changes)?;
             print!("{}", if json { super::plan_json::plan_json(&loaded) } else { plan_text(&loaded) });
             Ok(Exit::Success)
         }
@@ -58,7 +58,7 @@ pub fn execute(command: Command) -> Result<Exit, AppError> {
         Command::Receive(args) => receive(args),
         Command::Run(args) => run(args),
         Command::Import(args) => import(args),
-        Command::Plan { profile, set, env, out, results, yes } => plan(&profile, &set, &env, out, &results, yes),
+        Command::Plan { profile, changes, out, results, yes } => plan(&profile, &changes, out, &results, yes),
         Command::Merge(args) => merge(args),
         Command::Report { dir } => {
             println!("report: {}", report::write_report(&dir)?.display());
@@ -95,10 +95,10 @@ pub fn execute(command: Command) -> Result<Exit, AppError> {
 }
 
 /// Load a profile with its `--set` overrides and `-e` variables.
-fn load(path: &Path, sets: &[String], env: &[String]) -> Result<Loaded, AppError> {
+fn load(path: &Path, changes: &ProfileChanges) -> Result<Loaded, AppError> {
     let sets: Vec<spec::overrides::Override> =
-        sets.iter().map(|s| spec::overrides::Override::parse(s)).collect::<Result<_, _>>()?;
-    let vars = spec::interpolate::Vars::parse(env)?;
+        changes.set.iter().map(|s| spec::overrides::Override::parse(s)).collect::<Result<_, _>>()?;
+    let vars = spec::interpolate::Vars::parse(&changes.env)?;
     Ok(spec::load_with(path, &sets, &vars)?)
 }
 
@@ -119,7 +119,7 @@ fn run(a: RunArgs) -> Result<Exit, AppError> {
             .into());
         }
     }
-    let loaded = load(&a.profile, &a.set, &a.env)?;
+    let loaded = load(&a.profile, &a.changes)?;
     if a.dry_run {
         print!("{}", dry_run_text(&loaded));
         return Ok(Exit::Success);
@@ -258,13 +258,12 @@ fn import(a: ImportArgs) -> Result<Exit, AppError> {
 /// `wabench plan`.
 fn plan(
     profile: &Path,
-    sets: &[String],
-    env: &[String],
+    changes: &ProfileChanges,
     out: Option<PathBuf>,
     results: &Path,
     yes: bool,
 ) -> Result<Exit, AppError> {
-    let loaded = load(profile, sets, env)?;
+    let loaded = load(profile, changes)?;
     let real = unconfirmed_real_targets(&loaded, yes);
     if !real.is_empty() {
         return Err(format!(
