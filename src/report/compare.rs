@@ -7,6 +7,7 @@ use std::fmt::Write as _;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
+use hdrhistogram::Histogram;
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
@@ -99,24 +100,27 @@ struct Sample {
 
 impl Sample {
     fn of(t: &TargetData) -> Sample {
-        let n = t.seconds.len().max(t.timeline.len());
-        let per = n.div_ceil(MAX_BLOCKS).max(1);
-        let mut values: Vec<u64> = t
-            .seconds
+        let per = block_len(t);
+        // Each block's histograms: its seconds, or the one histogram a blocked load added them into.
+        let chunks: Vec<Vec<&Histogram<u64>>> = match &t.blocks {
+            Some(b) => b.histograms.iter().map(|h| vec![h]).collect(),
+            None => t.seconds.chunks(per).map(|c: &[Second]| c.iter().map(|s| &s.histogram).collect()).collect(),
+        };
+        let mut values: Vec<u64> = chunks
             .iter()
-            .flat_map(|s| s.histogram.iter_recorded().map(|v| s.histogram.highest_equivalent(v.value_iterated_to())))
+            .flatten()
+            .flat_map(|h| h.iter_recorded().map(|v| h.highest_equivalent(v.value_iterated_to())))
             .collect();
         values.sort_unstable();
         values.dedup();
         let index = |v: u64| values.binary_search(&v).unwrap_or_else(|i| i.min(values.len().saturating_sub(1)));
-        let blocks = t
-            .seconds
-            .chunks(per)
-            .map(|chunk: &[Second]| {
+        let blocks = chunks
+            .iter()
+            .map(|chunk| {
                 let mut b: Vec<(usize, u64)> = Vec::new();
-                for s in chunk {
-                    for v in s.histogram.iter_recorded() {
-                        b.push((index(s.histogram.highest_equivalent(v.value_iterated_to())), v.count_at_value()));
+                for h in chunk {
+                    for v in h.iter_recorded() {
+                        b.push((index(h.highest_equivalent(v.value_iterated_to())), v.count_at_value()));
                     }
                 }
                 // One entry per value: a block of many seconds repeats most values, and every resample
@@ -167,6 +171,14 @@ impl Sample {
     fn rate(started: &[(u64, u64)]) -> Option<f64> {
         let secs: u64 = started.iter().map(|s| s.1).sum();
         (secs > 0).then(|| started.iter().map(|s| s.0).sum::<u64>() as f64 / secs as f64)
+    }
+}
+
+/// How many consecutive seconds one bootstrap block of `t` holds (at most [`MAX_BLOCKS`] blocks).
+pub(crate) fn block_len(t: &TargetData) -> usize {
+    match &t.blocks {
+        Some(b) => b.per,
+        None => data::block_len(t.seconds.len().max(t.timeline.len()), MAX_BLOCKS),
     }
 }
 
@@ -296,7 +308,7 @@ pub fn compare_dirs(dirs: &[PathBuf]) -> Result<Comparison, ReportError> {
     let mut runs = Vec::new();
     let mut skipped = Vec::new();
     for d in dirs {
-        match data::load(d) {
+        match data::load_blocked(d, MAX_BLOCKS) {
             Ok(r) => runs.push(r),
             Err(e) => skipped.push(format!("skipped {}: {e}", d.display())),
         }

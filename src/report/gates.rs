@@ -167,7 +167,7 @@ pub struct PointsRow {
 
 /// Per block of consecutive seconds (as the latency rows group them): (numerator, denominator).
 fn blocks(t: &TargetData, p: Points) -> Vec<(u64, u64)> {
-    let per = t.seconds.len().max(t.timeline.len()).div_ceil(compare::MAX_BLOCKS).max(1);
+    let per = compare::block_len(t);
     t.timeline.chunks(per).map(|c| c.iter().map(|r| p.of(r)).fold((0, 0), |(n, d), (x, y)| (n + x, d + y))).collect()
 }
 

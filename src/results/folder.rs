@@ -28,6 +28,23 @@ pub struct TargetData {
     pub total: Histogram<u64>,
     /// Per-second counts, in time order.
     pub timeline: Vec<TimelineRow>,
+    /// The seconds added together in consecutive groups, when loaded by [`load_blocked`] (`seconds` is
+    /// then empty).
+    pub blocks: Option<Blocks>,
+}
+
+/// Per-second histograms added together in consecutive groups of `per` seconds (the last group may be
+/// shorter): what a bootstrap over blocks of seconds needs, in memory that does not grow with the run.
+#[derive(Debug, Clone)]
+pub struct Blocks {
+    pub per: usize,
+    pub histograms: Vec<Histogram<u64>>,
+}
+
+/// How many consecutive seconds form one block when a target of `seconds` intervals (or timeline rows)
+/// is cut into at most `max_blocks` blocks.
+pub fn block_len(seconds: usize, max_blocks: usize) -> usize {
+    seconds.div_ceil(max_blocks.max(1)).max(1)
 }
 
 impl TargetData {
@@ -37,7 +54,7 @@ impl TargetData {
         for s in &seconds {
             total.add(&s.histogram).map_err(|e| format!("an interval holds values out of range: {e:?}"))?;
         }
-        Ok(TargetData { result, seconds, total, timeline })
+        Ok(TargetData { result, seconds, total, timeline, blocks: None })
     }
 
     pub fn name(&self) -> &str {
@@ -57,7 +74,7 @@ pub struct RunData {
 
 /// Read a results folder: run.json, each target's interval log and timeline.csv.
 pub fn load(dir: &Path) -> Result<RunData, ResultsError> {
-    load_with(dir, true)
+    load_with(dir, Keep::Seconds)
 }
 
 /// Read a results folder as [`load`] does but keep no per-second histograms (`seconds` is empty; `total`
@@ -65,17 +82,50 @@ pub fn load(dir: &Path) -> Result<RunData, ResultsError> {
 /// line at a time, so memory does not grow with the run's length (`load` holds one histogram of about
 /// 190 KB per second of the run).
 pub fn load_totals(dir: &Path) -> Result<RunData, ResultsError> {
-    load_with(dir, false)
+    load_with(dir, Keep::Totals)
 }
 
-fn load_with(dir: &Path, keep_seconds: bool) -> Result<RunData, ResultsError> {
+/// Read a results folder as [`load`] does but keep its seconds added in at most `max_blocks` blocks
+/// of consecutive seconds (`blocks`; `seconds` is empty): what a comparison needs, in memory that does
+/// not grow with the run's length. The blocks are those of cutting `load`'s seconds into
+/// [`block_len`]`(max(seconds, timeline rows), max_blocks)`-second chunks, in the same order.
+pub fn load_blocked(dir: &Path, max_blocks: usize) -> Result<RunData, ResultsError> {
+    load_with(dir, Keep::Blocks(max_blocks))
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum Keep {
+    Seconds,
+    Totals,
+    Blocks(usize),
+}
+
+fn load_with(dir: &Path, keep: Keep) -> Result<RunData, ResultsError> {
     if !dir.is_dir() {
         return Err(ResultsError::NoFolder { path: dir.to_path_buf() });
     }
     if super::recover::recoverable(dir) {
         let mut data = super::recover::recover(dir)?;
-        if !keep_seconds {
-            data.targets.iter_mut().for_each(|t| t.seconds = Vec::new());
+        for t in &mut data.targets {
+            match keep {
+                Keep::Seconds => {}
+                Keep::Totals => t.seconds = Vec::new(),
+                Keep::Blocks(max) => {
+                    let per = block_len(t.seconds.len().max(t.timeline.len()), max);
+                    let mut histograms = Vec::new();
+                    for chunk in t.seconds.chunks(per) {
+                        let mut h = super::histogram();
+                        for s in chunk {
+                            h.add(&s.histogram).map_err(|e| {
+                                ResultsError::format(dir, format!("an interval holds values out of range: {e:?}"))
+                            })?;
+                        }
+                        histograms.push(h);
+                    }
+                    t.seconds = Vec::new();
+                    t.blocks = Some(Blocks { per, histograms });
+                }
+            }
         }
         return Ok(data);
     }
@@ -97,22 +147,46 @@ fn load_with(dir: &Path, keep_seconds: bool) -> Result<RunData, ResultsError> {
             ));
         }
         let path = dir.join(&t.hlog);
+        let timeline = timelines.remove(&t.name).unwrap_or_default();
+        let mine = |e: &hlog::Entry| e.tag.as_deref().is_none_or(|tag| tag == t.name);
+        // Blocks need the number of seconds before the first one is placed: a first pass counts them.
+        let per = match keep {
+            Keep::Blocks(max) => {
+                let mut n = 0usize;
+                for e in hlog::Reader::open(&path)? {
+                    n += usize::from(mine(&e?));
+                }
+                Some(block_len(n.max(timeline.len()), max))
+            }
+            _ => None,
+        };
         let mut seconds = Vec::new();
         let mut total = histogram();
+        let mut histograms: Vec<Histogram<u64>> = Vec::new();
+        let mut k = 0usize;
+        let out_of_range = |err| ResultsError::format(&path, format!("an interval holds values out of range: {err:?}"));
         for e in hlog::Reader::open(&path)? {
             let e = e?;
-            if e.tag.as_deref().is_some_and(|tag| tag != t.name) {
+            if !mine(&e) {
                 continue;
             }
-            total.add(&e.histogram).map_err(|err| {
-                ResultsError::format(&path, format!("an interval holds values out of range: {err:?}"))
-            })?;
-            if keep_seconds {
-                seconds.push(Second { second: e.start.as_secs(), histogram: e.histogram });
+            total.add(&e.histogram).map_err(out_of_range)?;
+            match (keep, per) {
+                (Keep::Seconds, _) => seconds.push(Second { second: e.start.as_secs(), histogram: e.histogram }),
+                (_, Some(per)) => {
+                    if k.is_multiple_of(per) {
+                        histograms.push(histogram());
+                    }
+                    if let Some(last) = histograms.last_mut() {
+                        last.add(&e.histogram).map_err(out_of_range)?;
+                    }
+                    k += 1;
+                }
+                _ => {}
             }
         }
-        let timeline = timelines.remove(&t.name).unwrap_or_default();
-        targets.push(TargetData { result: t.clone(), seconds, total, timeline });
+        let blocks = per.map(|per| Blocks { per, histograms });
+        targets.push(TargetData { result: t.clone(), seconds, total, timeline, blocks });
     }
     Ok(RunData { dir: dir.to_path_buf(), run, targets })
 }

@@ -362,3 +362,33 @@ fn compare_of_one_run_compares_its_targets() {
     let e = compare::compare_dirs(&[one.path().join("missing")]).unwrap_err().to_string();
     assert!(e.contains("missing") && e.contains("not a results folder"), "{e}");
 }
+
+/// `compare` reads each folder into at most `MAX_BLOCKS` blocks of seconds (memory flat in the run's
+/// length); the ratios, intervals and error-rate rows are exactly those of the per-second data.
+#[test]
+fn a_blocked_load_compares_exactly_like_the_seconds() {
+    let root = tempfile::tempdir().unwrap();
+    let mut spec = fixture::Spec::new("a", 10_000);
+    spec.seconds = 250; // 3 seconds a block, the last one shorter
+    spec.errors = vec![(97, "api_131056")];
+    let a = fixture::folder(root.path(), "a", &fixture::target(&spec));
+    let slow = fixture::slower(&fixture::target(&spec), 1.3, |s| s % 7 == 0);
+    let b = fixture::folder(root.path(), "b", &fixture::more_errors(&slow, 11, 40));
+    let full: Vec<_> = [&a, &b].map(|d| data::load(d).unwrap().targets.remove(0)).into();
+    let blocked: Vec<_> = [&a, &b].map(|d| data::load_blocked(d, 100).unwrap().targets.remove(0)).into();
+    let blocks = blocked[0].blocks.as_ref().unwrap();
+    assert!(blocked[0].seconds.is_empty() && full[0].seconds.len() == 250);
+    assert_eq!((blocks.per, blocks.histograms.len()), (3, 84));
+    assert_eq!(blocks.histograms.iter().map(|h| h.len()).sum::<u64>(), full[0].total.len());
+    let rows = compare::compare_pair(&full[0], &full[1], compare::SEED);
+    assert!(rows.iter().any(|r| r.significant), "the slower seconds show: {rows:?}");
+    assert_eq!(compare::compare_pair(&blocked[0], &blocked[1], compare::SEED), rows);
+    assert_eq!(
+        report::gates::points_pair(&blocked[0], &blocked[1], 7),
+        report::gates::points_pair(&full[0], &full[1], 7)
+    );
+    // compare_dirs reads blocks and gives the same table.
+    let c = compare::compare_dirs(&[a, b]).unwrap();
+    assert!(c.subjects.iter().all(|s| s.target.blocks.is_some()));
+    assert_eq!(c.rows[0], rows);
+}
