@@ -5,6 +5,7 @@
 //! latency, limits, downtime and failing recipients follow [`SimConfig`], all seeded.
 
 pub(crate) mod cloud;
+pub(crate) mod content;
 pub use crate::spec::sim as config;
 pub(crate) mod deployment;
 pub mod hooks;
@@ -84,8 +85,8 @@ impl SimStats {
 
 /// Error codes with a dedicated lock-free counter; any other code goes to a locked map.
 const KNOWN_CODES: &[i64] = &[
-    1, 2, 4, 10, 100, 190, 130429, 131000, 131008, 131009, 131026, 131047, 131048, 131049, 131053, 131056, 131057, 470,
-    1000, 1001, 1005, 1006, 1008, 1009, 1013, 1014, 1015, 1016,
+    1, 2, 4, 10, 100, 190, 130429, 131000, 131008, 131009, 131026, 131047, 131048, 131049, 131053, 131056, 131057,
+    131062, 132000, 132001, 132012, 132015, 132016, 470, 1000, 1001, 1005, 1006, 1008, 1009, 1013, 1014, 1015, 1016,
 ];
 
 /// Counts by error code: a lock-free counter per known code, a locked map for the others.

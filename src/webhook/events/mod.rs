@@ -55,7 +55,12 @@ pub fn failure_text(code: i64) -> (&'static str, &'static str) {
             "Spam rate limit hit",
             "Message failed to send because there are restrictions on how many messages can be sent from this phone number (messaging limit reached).",
         ),
-        131053 => ("Media upload error", "Unable to upload the media used in the message."),
+        // A media link Meta could not download (Meta's error codes: "Unable to upload the media
+        // used in the message"; the details as integrators see them in failed statuses,
+        // https://github.com/orgs/chatwoot/discussions/13517).
+        131053 => {
+            ("Media upload error", "Downloading media from weblink failed with http code 404, status message Not Found")
+        }
         _ => ("Message failed to send", "The message could not be delivered to the recipient."),
     }
 }
