@@ -75,7 +75,7 @@ fn pywa_reads(bodies: &[Bytes]) -> Option<Vec<Value>> {
 #[tokio::test]
 async fn pywa_parses_the_simulators_statuses_and_inbound_messages() {
     let (url, bodies) = crate::support::recorder::recorder().await;
-    let identity = IdentityConfig { bsuid: true, username_fraction: 0.5, parent_user_id: true };
+    let identity = IdentityConfig { bsuid: true, username_fraction: 0.5, parent_user_id: true, ..IdentityConfig::default() };
     let mut cfg = SimConfig::benchmark(Flavor::Cloud);
     cfg.seed = 4;
     cfg.identity = identity.clone();

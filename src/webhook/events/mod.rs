@@ -451,7 +451,7 @@ impl Generator {
     /// The contact of a sent/delivered/read status (Cloud, 2026: BSUID and phone number).
     fn status_contact(&self, m: u64) -> Contact {
         let u = self.recipient(m);
-        let user = UserIdentity { user_id: self.bsuid(u), parent_user_id: None, username: None };
+        let user = UserIdentity::new(self.bsuid(u));
         Contact::of_status(&user, Some(&self.phone(u)), false)
     }
 
@@ -474,7 +474,8 @@ impl Generator {
             id,
             timestamp: self.base_unix + ((cycle - LAG_MAX as f64) * self.cycle_secs).floor() as i64,
             body: text.into(),
-            user: cloud.then(|| UserIdentity { user_id: self.bsuid(u), parent_user_id: None, username: None }),
+            user: cloud.then(|| UserIdentity::new(self.bsuid(u))),
+            changed_from: None,
         };
         let mut v = inbound::message(&m);
         let media = |mime: &str| {
