@@ -121,9 +121,8 @@ impl Identities {
             return unbsuid(self.seed ^ PARENT_SALT, id, true).filter(country);
         }
         // A user's current BSUID only: one of an earlier generation is stale.
-        (0..=self.max_generation.load(Ordering::Relaxed)).find_map(|g| {
-            unbsuid(self.key(g), id, false).filter(|d| country(d) && self.generation(d) == g)
-        })
+        (0..=self.max_generation.load(Ordering::Relaxed))
+            .find_map(|g| unbsuid(self.key(g), id, false).filter(|d| country(d) && self.generation(d) == g))
     }
 }
 

@@ -336,7 +336,8 @@ impl State {
     /// `spec::sim::identity`). No window opens: the user wrote nothing.
     fn bsuid_changes(&self, from: &str, k: u64) -> bool {
         let p = self.cfg.identity.user_id_change_fraction;
-        let u = (model::mix64(self.cfg.seed ^ USER_ID_CHANGE_SALT ^ model::mix64(k)) >> 11) as f64 / (1u64 << 53) as f64;
+        let u =
+            (model::mix64(self.cfg.seed ^ USER_ID_CHANGE_SALT ^ model::mix64(k)) >> 11) as f64 / (1u64 << 53) as f64;
         if p <= 0.0 || u >= p {
             return false;
         }

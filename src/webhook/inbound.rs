@@ -212,7 +212,10 @@ mod tests {
         let v = cloud_inbound("1", "2", "3", &m);
         let value = &v["entry"][0]["changes"][0]["value"];
         assert_eq!(value["contacts"][0]["profile"]["username"], "ann_42");
-        assert_eq!((&value["contacts"][0]["wa_id"], &value["messages"][0]["from"]), (&json!("15551230001"), &json!("15551230001")));
+        assert_eq!(
+            (&value["contacts"][0]["wa_id"], &value["messages"][0]["from"]),
+            (&json!("15551230001"), &json!("15551230001"))
+        );
     }
 
     #[test]
@@ -230,7 +233,10 @@ mod tests {
         let value = &v["entry"][0]["changes"][0]["value"];
         assert!(value.get("contacts").is_none(), "{value}");
         let msg = &value["messages"][0];
-        assert_eq!((msg["type"].as_str(), msg["system"]["type"].as_str()), (Some("system"), Some("user_changed_user_id")));
+        assert_eq!(
+            (msg["type"].as_str(), msg["system"]["type"].as_str()),
+            (Some("system"), Some("user_changed_user_id"))
+        );
         assert_eq!(msg["system"]["user_id"], "US.22222222222222222222");
         assert_eq!(msg["from_user_id"], "US.11111111111111111111");
         let text = msg["system"]["body"].as_str().unwrap();
