@@ -23,9 +23,10 @@
 
 use http::{Method, Request, StatusCode};
 use hyper::body::Incoming;
-use serde_json::json;
+use serde_json::{Value, json};
 
-use super::config::{ConfigError, DowntimeWindow, SimConfig};
+use super::config::{ConfigError, DowntimeWindow, SimConfig, TemplateCategory};
+use super::content;
 use super::hooks::Accepted;
 use super::message::{self, Parsed, Problem};
 use super::model::{KeyedLimiter, RecipientVerdict, base64url, hash_bytes, in_downtime, mix64, trace_id};
@@ -277,6 +278,21 @@ async fn handle_inner(st: &State, req: Request<Incoming>, ctx: Ctx) -> Result<Re
                 .into(),
         )));
     }
+    // The business's templates (132001 / 132015 / 132016 / 132000 / 132012 / 131062), answered at
+    // send like the other request checks; a media link that will not download fails later (131053).
+    let content = match &parsed {
+        Parsed::Send(m) => Content {
+            category: match m.is_template() {
+                true => {
+                    content::check_template(&st.cfg.templates, obj.get("template").unwrap_or(&Value::Null), m.by_bsuid)
+                        .map_err(|e| CloudError::new(e.status, e.code, e.title, e.details))?
+                }
+                false => None,
+            },
+            link_fails: content::link_fails(&st.cfg.media, st.cfg.seed, ctx.seq, &obj, m.kind),
+        },
+        Parsed::MarkRead => Content { category: None, link_fails: false },
+    };
     let cs = &st.cloud;
     let mut limiter = cs.throughput.as_ref();
     let mut limit_mps = st.cfg.cloud.throughput_mps;
@@ -313,7 +329,15 @@ async fn handle_inner(st: &State, req: Request<Incoming>, ctx: Ctx) -> Result<Re
         }
         Parsed::Send(m) => m,
     };
-    accept(st, msg, ctx, phone_key, hook_phone)
+    accept(st, msg, ctx, phone_key, hook_phone, content)
+}
+
+/// What the content rules decided about an accepted send.
+struct Content {
+    /// The category of a template the simulator knows (`None`: not a template, or none known).
+    category: Option<TemplateCategory>,
+    /// Its media link will not download: 131053 later.
+    link_fails: bool,
 }
 
 /// A valid send within the throughput limit: the pair limit (131056), then accepted, with the code
@@ -324,6 +348,7 @@ fn accept(
     ctx: Ctx,
     phone_key: u64,
     hook_phone: Option<String>,
+    content: Content,
 ) -> Result<Reply, CloudError> {
     let cs = &st.cloud;
     // The number behind a BSUID; a BSUID this portfolio never issued stays itself (it fails later).
@@ -341,13 +366,18 @@ fn accept(
         ));
     }
     let template = msg.is_template();
-    let verdict = match known.then(|| st.recipients.verdict(digits, template)) {
+    // The per-user marketing limit (131049) is about marketing templates: a known utility or
+    // authentication template is not subject to it.
+    let marketing = template && content.category.is_none_or(|c| c == TemplateCategory::Marketing);
+    let verdict = match known.then(|| st.recipients.verdict(digits, marketing)) {
         None => Some(131026),
         Some(RecipientVerdict::Ok) => None,
         Some(RecipientVerdict::Sanctioned(_) | RecipientVerdict::Undeliverable(_)) => Some(131026),
         Some(RecipientVerdict::MarketingLimit) => Some(131049),
     };
-    let failure = st.failure_after_accept(verdict, digits, template, 131047);
+    // A message that reaches the user's device then needs its media: a link Meta cannot download
+    // fails with 131053 (Meta's error codes; see `spec::sim::content`).
+    let failure = st.failure_after_accept(verdict, digits, template, 131047).or(content.link_fails.then_some(131053));
     // Meta's ids encode the recipient: for a message sent to a BSUID, the BSUID (not the number).
     let id = message_id(st.cfg.seed, ctx.seq, if msg.by_bsuid { &msg.to } else { digits });
     let outcome = failure.map_or(Outcome::Accepted, Outcome::AcceptedFailing);

@@ -11,6 +11,10 @@
 //! to a BSUID reaches the same simulated user (windows, pair limit, failing recipients) as one
 //! addressed to the number, while another portfolio's BSUID resolves to nobody.
 
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
+
 use serde_json::{Map, Value};
 
 use super::config::{Flavor, IdentityConfig};
@@ -23,17 +27,50 @@ use crate::webhook::UserIdentity;
 const BSUID_SALT: u64 = 0xB5_01D0_0000_0001;
 const PARENT_SALT: u64 = 0xB5_01D0_0000_0E27;
 const USERNAME_SALT: u64 = 0xB5_01D0_0000_05E2;
+const SHARED_SALT: u64 = 0xB5_01D0_0000_5A4E;
 
 /// Identities of one simulator's users.
 #[derive(Debug, Clone)]
 pub struct Identities {
     cfg: IdentityConfig,
     seed: u64,
+    /// How many times each user's BSUID changed (users absent: never), and the most of any user:
+    /// generation `g` of a user's BSUID is made with key [`Identities::key`]`(g)`.
+    generations: Arc<Mutex<HashMap<String, u32>>>,
+    max_generation: Arc<AtomicU32>,
 }
 
 impl Identities {
     pub fn new(cfg: &IdentityConfig, seed: u64) -> Self {
-        Identities { cfg: cfg.clone(), seed }
+        Identities { cfg: cfg.clone(), seed, generations: Arc::default(), max_generation: Arc::default() }
+    }
+
+    /// The key of generation `g` of the BSUIDs (generation 0: every user's first).
+    fn key(&self, g: u32) -> u64 {
+        self.seed ^ BSUID_SALT ^ u64::from(g).wrapping_mul(0x9E37_79B9_7F4A_7C15)
+    }
+
+    /// The generation of the BSUID of `digits` now.
+    fn generation(&self, digits: &str) -> u32 {
+        if self.max_generation.load(Ordering::Relaxed) == 0 {
+            return 0;
+        }
+        self.generations.lock().unwrap_or_else(|e| e.into_inner()).get(digits).copied().unwrap_or(0)
+    }
+
+    /// Give the user `digits` a new BSUID: `(previous, new)`, or `None` with BSUIDs off. The
+    /// previous one no longer names anybody (Meta: a new BSUID is generated, e.g. when the user
+    /// changes phone number; the business learns of it by a `user_changed_user_id` system message).
+    pub fn change_user_id(&self, digits: &str) -> Option<(String, String)> {
+        let previous = self.of(digits)?.user_id;
+        let g = {
+            let mut m = self.generations.lock().unwrap_or_else(|e| e.into_inner());
+            let g = m.entry(digits.to_string()).or_insert(0);
+            *g += 1;
+            *g
+        };
+        self.max_generation.fetch_max(g, Ordering::Relaxed);
+        Some((previous, bsuid(self.key(g), digits, false)))
     }
 
     /// BSUIDs are on (the 2026 shapes).
@@ -46,11 +83,19 @@ impl Identities {
         if !self.cfg.bsuid {
             return None;
         }
+        let username = self.username(digits);
+        let phone_shared = username.is_some() && self.draw(SHARED_SALT, digits) < self.cfg.phone_shared_fraction;
         Some(UserIdentity {
-            user_id: bsuid(self.seed ^ BSUID_SALT, digits, false),
+            user_id: bsuid(self.key(self.generation(digits)), digits, false),
             parent_user_id: self.cfg.parent_user_id.then(|| bsuid(self.seed ^ PARENT_SALT, digits, true)),
-            username: self.username(digits),
+            username,
+            phone_shared,
         })
+    }
+
+    /// A uniform draw in [0, 1) for `digits` under `salt`.
+    fn draw(&self, salt: u64, digits: &str) -> f64 {
+        (hash_bytes(self.seed ^ salt, digits.as_bytes()) >> 11) as f64 / (1u64 << 53) as f64
     }
 
     /// The username of a user who adopted one (a seeded `username_fraction` of users). Meta:
@@ -71,9 +116,13 @@ impl Identities {
         if parent && !self.cfg.parent_user_id {
             return None;
         }
-        let key = if parent { self.seed ^ PARENT_SALT } else { self.seed ^ BSUID_SALT };
-        let digits = unbsuid(key, id, parent)?;
-        (id.get(..2) == Some(iso_country(&digits))).then_some(digits)
+        let country = |digits: &String| id.get(..2) == Some(iso_country(digits));
+        if parent {
+            return unbsuid(self.seed ^ PARENT_SALT, id, true).filter(country);
+        }
+        // A user's current BSUID only: one of an earlier generation is stale.
+        (0..=self.max_generation.load(Ordering::Relaxed))
+            .find_map(|g| unbsuid(self.key(g), id, false).filter(|d| country(d) && self.generation(d) == g))
     }
 }
 
@@ -327,6 +376,36 @@ mod tests {
         assert!(all.username.unwrap().starts_with("user_"));
         let off = ids(|c| c.bsuid = false);
         assert!(off.of("15551230000").is_none() && !off.enabled());
+        // Phone sharing is a share of username users only.
+        let shared = ids(|c| {
+            c.username_fraction = 1.0;
+            c.phone_shared_fraction = 0.5;
+        });
+        let n = (0..4000).filter(|n| shared.of(&format!("1555{n:07}")).unwrap().phone_shared).count();
+        assert!((1800..2200).contains(&n), "{n}");
+        let none = ids(|c| c.phone_shared_fraction = 1.0);
+        assert!(!none.of("15551230000").unwrap().phone_shared, "no username, nothing withheld to share");
         assert_eq!(off.resolve(&ids(|_| {}).of("15551230000").unwrap().user_id), None);
+    }
+
+    #[test]
+    fn a_changed_bsuid_replaces_the_old_one() {
+        let i = ids(|c| c.parent_user_id = true);
+        let before = i.of("16505551234").unwrap();
+        let other = i.of("16505559999").unwrap().user_id;
+        let (old, new) = i.change_user_id("16505551234").unwrap();
+        assert_eq!(old, before.user_id);
+        assert!(new != old && new.starts_with("US.") && is_bsuid(&new), "{new}");
+        let after = i.of("16505551234").unwrap();
+        assert_eq!(after.user_id, new);
+        assert_eq!(after.parent_user_id, before.parent_user_id, "the parent BSUID stays");
+        assert_eq!(i.resolve(&new).as_deref(), Some("16505551234"));
+        assert_eq!(i.resolve(&old), None, "the old BSUID names nobody now");
+        assert_eq!(i.resolve(&other).as_deref(), Some("16505559999"), "other users keep theirs");
+        let (again_old, newer) = i.change_user_id("16505551234").unwrap();
+        assert_eq!(again_old, new);
+        assert_eq!(i.resolve(&newer).as_deref(), Some("16505551234"));
+        assert_eq!(i.resolve(&new), None);
+        assert!(ids(|c| c.bsuid = false).change_user_id("16505551234").is_none());
     }
 }

@@ -5,6 +5,7 @@
 //! latency, limits, downtime and failing recipients follow [`SimConfig`], all seeded.
 
 pub(crate) mod cloud;
+pub(crate) mod content;
 pub use crate::spec::sim as config;
 pub(crate) mod deployment;
 pub mod hooks;
@@ -66,6 +67,10 @@ pub struct SimStats {
     /// Inbound user messages generated (`[simulator.inbound]`).
     #[serde(default, skip_serializing_if = "is_zero")]
     pub inbound: u64,
+    /// Users whose BSUID changed (`identity.user_id_change_fraction`), each announced by a
+    /// `user_changed_user_id` system message.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub user_id_changes: u64,
     /// Status webhooks posted for accepted messages (absent when webhooks are off).
     #[serde(default, skip_serializing_if = "hooks::HookStats::is_empty")]
     pub webhooks: hooks::HookStats,
@@ -84,8 +89,8 @@ impl SimStats {
 
 /// Error codes with a dedicated lock-free counter; any other code goes to a locked map.
 const KNOWN_CODES: &[i64] = &[
-    1, 2, 4, 10, 100, 190, 130429, 131000, 131008, 131009, 131026, 131047, 131048, 131049, 131053, 131056, 131057, 470,
-    1000, 1001, 1005, 1006, 1008, 1009, 1013, 1014, 1015, 1016,
+    1, 2, 4, 10, 100, 190, 130429, 131000, 131008, 131009, 131026, 131047, 131048, 131049, 131053, 131056, 131057,
+    131062, 132000, 132001, 132012, 132015, 132016, 470, 1000, 1001, 1005, 1006, 1008, 1009, 1013, 1014, 1015, 1016,
 ];
 
 /// Counts by error code: a lock-free counter per known code, a locked map for the others.
@@ -135,6 +140,7 @@ struct Counters {
     errors: CodeCounts,
     failed_later: CodeCounts,
     inbound: AtomicU64,
+    user_id_changes: AtomicU64,
     status: Vec<AtomicU64>,
 }
 
@@ -147,6 +153,7 @@ impl Counters {
             errors: CodeCounts::new(),
             failed_later: CodeCounts::new(),
             inbound: AtomicU64::new(0),
+            user_id_changes: AtomicU64::new(0),
             status: (0..600).map(|_| AtomicU64::new(0)).collect(),
         }
     }
@@ -190,6 +197,7 @@ impl Counters {
             http_status,
             failed_later: self.failed_later.snapshot(),
             inbound: self.inbound.load(Ordering::Relaxed),
+            user_id_changes: self.user_id_changes.load(Ordering::Relaxed),
             webhooks: hooks::HookStats::default(),
         }
     }
@@ -284,15 +292,12 @@ impl State {
     /// The user `from` wrote to the business (message `k` of the inbound generator): the window
     /// opens, the message takes its share of the number's capacity, and its webhook is posted.
     fn inbound_arrived(&self, from: &str, k: u64) {
+        if self.cfg.flavor == Flavor::Cloud && self.bsuid_changes(from, k) {
+            return;
+        }
         self.conversations.windows.user_wrote(from, self.elapsed());
         self.counters.inbound.fetch_add(1, Ordering::Relaxed);
-        let phone = self
-            .cfg
-            .inbound
-            .phone_number_id
-            .clone()
-            .or_else(|| self.cfg.webhooks.phone_number_id.clone())
-            .unwrap_or_else(|| "100000000000001".into());
+        let phone = self.inbound_phone();
         match self.cfg.flavor {
             Flavor::Cloud => cloud::inbound_takes_capacity(self, &phone),
             Flavor::OnPrem => onprem::inbound_takes_capacity(self, from),
@@ -307,8 +312,51 @@ impl State {
                 Flavor::Cloud => self.identities.of(from),
                 Flavor::OnPrem => None,
             };
-            h.inbound(crate::webhook::InboundMessage { from: from.to_string(), id, timestamp, body, user }, phone);
+            let changed_from = None;
+            h.inbound(
+                crate::webhook::InboundMessage { from: from.to_string(), id, timestamp, body, user, changed_from },
+                phone,
+            );
         }
+    }
+
+    /// The phone number id of the business number inbound events are addressed to.
+    fn inbound_phone(&self) -> String {
+        self.cfg
+            .inbound
+            .phone_number_id
+            .clone()
+            .or_else(|| self.cfg.webhooks.phone_number_id.clone())
+            .unwrap_or_else(|| "100000000000001".into())
+    }
+
+    /// Event `k` of the inbound generator is, for a seeded `identity.user_id_change_fraction` of
+    /// them, not a message but a BSUID change of the user `from`: the user gets a new BSUID and a
+    /// `user_changed_user_id` system message is posted (Meta, system messages webhook reference;
+    /// `spec::sim::identity`). No window opens: the user wrote nothing.
+    fn bsuid_changes(&self, from: &str, k: u64) -> bool {
+        let p = self.cfg.identity.user_id_change_fraction;
+        let u =
+            (model::mix64(self.cfg.seed ^ USER_ID_CHANGE_SALT ^ model::mix64(k)) >> 11) as f64 / (1u64 << 53) as f64;
+        if p <= 0.0 || u >= p {
+            return false;
+        }
+        let Some((previous, _)) = self.identities.change_user_id(from) else { return false };
+        self.counters.user_id_changes.fetch_add(1, Ordering::Relaxed);
+        if let Some(h) = &self.hooks {
+            let mut id = String::from("wamid.HBgLsys");
+            model::base64url(&model::mix64(self.cfg.seed ^ 0x5E5 ^ k).to_be_bytes(), &mut id);
+            let m = crate::webhook::InboundMessage {
+                from: from.to_string(),
+                id,
+                timestamp: chrono::Utc::now().timestamp(),
+                body: String::new(),
+                user: self.identities.of(from),
+                changed_from: Some(previous),
+            };
+            h.inbound(m, self.inbound_phone());
+        }
+        true
     }
 
     /// True while a downtime window is open.
@@ -437,6 +485,9 @@ impl Sim {
         Ok(())
     }
 }
+
+/// Salt of the inbound generator's BSUID changes.
+const USER_ID_CHANGE_SALT: u64 = 0x1B0D_5EED_0000_0C4A;
 
 /// Salt of the inbound generator's choice of users.
 const INBOUND_SALT: u64 = 0x1B0D_5EED_0000_0001;

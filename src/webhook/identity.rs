@@ -32,9 +32,28 @@ pub struct UserIdentity {
     /// The parent BSUID (`CC.ENT.…`), where enabled.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parent_user_id: Option<String>,
-    /// The username, for users who adopted one (their phone number is then withheld).
+    /// The username, for users who adopted one (their phone number is then withheld, unless
+    /// `phone_shared`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub username: Option<String>,
+    /// A username user whose phone number Meta still shares with this business: the user shared
+    /// it, or the business's contact book holds it after a recent interaction (Meta,
+    /// "Business-scoped user IDs": usernames hide the number "with certain exceptions"; the contact
+    /// book keeps numbers in webhooks, <https://docs.360dialog.com/docs/resources/phone-numbers/usernames-and-bsuid>).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub phone_shared: bool,
+}
+
+impl UserIdentity {
+    /// A user known by BSUID alone (no username, or none yet): the phone number is shared.
+    pub fn new(user_id: impl Into<String>) -> Self {
+        UserIdentity { user_id: user_id.into(), parent_user_id: None, username: None, phone_shared: false }
+    }
+
+    /// True when Meta withholds this user's phone number: a username, not shared.
+    pub fn phone_withheld(&self) -> bool {
+        self.username.is_some() && !self.phone_shared
+    }
 }
 
 /// `profile` of a contact.
@@ -112,9 +131,12 @@ pub(crate) fn count(statuses: &[Status], contacts: &[Contact], inbound: &[serde_
             c.statuses_with_username += 1;
         }
     }
-    // An inbound message without `from` came from a user whose phone number is withheld.
-    let phoneless =
-        |m: &&serde_json::Value| !matches!(m.get("from"), Some(serde_json::Value::String(f)) if !f.is_empty());
+    // An inbound message without `from` came from a user whose phone number is withheld; system
+    // messages (a BSUID change) carry no number by design and are no user's message.
+    let phoneless = |m: &&serde_json::Value| {
+        m.get("type").and_then(serde_json::Value::as_str) != Some("system")
+            && !matches!(m.get("from"), Some(serde_json::Value::String(f)) if !f.is_empty())
+    };
     c.inbound_without_phone = inbound.iter().filter(phoneless).count() as u64;
     c
 }
@@ -125,7 +147,7 @@ mod tests {
     use crate::webhook::model::StatusKind;
 
     fn user(username: Option<&str>) -> UserIdentity {
-        UserIdentity { user_id: "US.1".into(), parent_user_id: None, username: username.map(Into::into) }
+        UserIdentity { username: username.map(Into::into), ..UserIdentity::new("US.1") }
     }
 
     #[test]

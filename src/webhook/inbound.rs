@@ -28,12 +28,16 @@ pub struct InboundMessage {
     pub body: String,
     /// The sender's BSUID, parent BSUID and username (Cloud, 2026); `None`: the older shapes.
     pub user: Option<UserIdentity>,
+    /// Not a user's message but the system message `user_changed_user_id`: the user's BSUID
+    /// changed from this one to `user.user_id` (`body` is ignored).
+    pub changed_from: Option<String>,
 }
 
 impl InboundMessage {
-    /// True when the sender's phone number is withheld (a user who adopted a username).
+    /// True when the sender's phone number is withheld (a user who adopted a username and did not
+    /// share the number).
     pub fn phone_withheld(&self) -> bool {
-        self.user.as_ref().is_some_and(|u| u.username.is_some())
+        self.user.as_ref().is_some_and(UserIdentity::phone_withheld)
     }
 }
 
@@ -52,15 +56,47 @@ pub(crate) fn contact(m: &InboundMessage) -> Value {
     if let Some(p) = &u.parent_user_id {
         c["parent_user_id"] = json!(p);
     }
-    match &u.username {
-        Some(username) => c["profile"]["username"] = json!(username),
-        None => c["wa_id"] = json!(m.from),
+    if let Some(username) = &u.username {
+        c["profile"]["username"] = json!(username);
+    }
+    if !m.phone_withheld() {
+        c["wa_id"] = json!(m.from);
     }
     c
 }
 
+/// The `messages[]` object of a `user_changed_user_id` system message (Meta, "System messages
+/// webhook reference",
+/// <https://developers.facebook.com/documentation/business-messaging/whatsapp/webhooks/reference/messages/system/>):
+/// `type = "system"`, `system.type`, `system.body` ("User <name> changed from <old> to <new>") and
+/// the new BSUID in `system.user_id`, and no new phone number (`user_changed_number` has one in
+/// `system.wa_id`). The sender is as in other 2026 messages: `from_user_id` (the old BSUID) and
+/// `from` unless the user's number is withheld (pywa, for one, reads `from` of these messages).
+fn system_message(m: &InboundMessage, previous: &str) -> Value {
+    let new = m.user.as_ref().map_or("", |u| u.user_id.as_str());
+    let name = format!("User {}", last4(new));
+    let mut v = json!({
+        "from_user_id": previous,
+        "id": m.id,
+        "timestamp": m.timestamp.to_string(),
+        "type": "system",
+        "system": {
+            "body": format!("User {name} changed from {previous} to {new}"),
+            "user_id": new,
+            "type": "user_changed_user_id",
+        },
+    });
+    if !m.phone_withheld() {
+        v["from"] = json!(m.from);
+    }
+    v
+}
+
 /// The `messages[]` object of a text message (other types replace `text` with their own object).
 pub(crate) fn message(m: &InboundMessage) -> Value {
+    if let Some(previous) = &m.changed_from {
+        return system_message(m, previous);
+    }
     let mut v = json!({
         "id": m.id,
         "timestamp": m.timestamp.to_string(),
@@ -81,7 +117,7 @@ pub(crate) fn message(m: &InboundMessage) -> Value {
 
 /// A Cloud `messages` webhook carrying one inbound message.
 pub fn cloud_inbound(waba_id: &str, phone_number_id: &str, display_phone: &str, m: &InboundMessage) -> Value {
-    json!({
+    let mut v = json!({
         "object": CLOUD_OBJECT,
         "entry": [{
             "id": waba_id,
@@ -95,7 +131,14 @@ pub fn cloud_inbound(waba_id: &str, phone_number_id: &str, display_phone: &str, 
                 },
             }],
         }],
-    })
+    });
+    // System messages come without a contacts array (Meta, system messages webhook reference).
+    if m.changed_from.is_some()
+        && let Some(value) = v["entry"][0]["changes"][0]["value"].as_object_mut()
+    {
+        value.remove("contacts");
+    }
+    v
 }
 
 /// An On-Premises webhook carrying one inbound message.
@@ -116,6 +159,7 @@ mod tests {
             timestamp: 1_700_000_000,
             body: "hi".into(),
             user: None,
+            changed_from: None,
         };
         let cloud = serde_json::to_vec(&cloud_inbound("1", "2", "3", &m)).unwrap();
         let n = parse_notification(&cloud).unwrap();
@@ -136,6 +180,7 @@ mod tests {
             user_id: "US.13491208655302741918".into(),
             parent_user_id: Some("US.ENT.11815799212886844830".into()),
             username: username.map(Into::into),
+            phone_shared: false,
         };
         let mut m = InboundMessage {
             from: "15551230001".into(),
@@ -143,6 +188,7 @@ mod tests {
             timestamp: 1_700_000_000,
             body: "hi".into(),
             user: Some(user(None)),
+            changed_from: None,
         };
         let v = cloud_inbound("1", "2", "3", &m);
         let value = &v["entry"][0]["changes"][0]["value"];
@@ -161,5 +207,49 @@ mod tests {
         assert!(!value.to_string().contains("1230001"), "the number is nowhere: {value}");
         let n = parse_notification(&body).unwrap();
         assert_eq!((n.inbound_messages, n.identities.inbound_without_phone), (1, 1));
+        // A username user who shared the number: the username and the number both.
+        m.user = Some(UserIdentity { phone_shared: true, ..user(Some("ann_42")) });
+        let v = cloud_inbound("1", "2", "3", &m);
+        let value = &v["entry"][0]["changes"][0]["value"];
+        assert_eq!(value["contacts"][0]["profile"]["username"], "ann_42");
+        assert_eq!(
+            (&value["contacts"][0]["wa_id"], &value["messages"][0]["from"]),
+            (&json!("15551230001"), &json!("15551230001"))
+        );
+    }
+
+    #[test]
+    fn a_bsuid_change_is_a_system_message_without_contacts_or_phone() {
+        let m = InboundMessage {
+            from: "15551230001".into(),
+            id: "wamid.sys1".into(),
+            timestamp: 1_700_000_000,
+            body: String::new(),
+            user: Some(UserIdentity::new("US.22222222222222222222")),
+            changed_from: Some("US.11111111111111111111".into()),
+        };
+        let body = serde_json::to_vec(&cloud_inbound("1", "2", "3", &m)).unwrap();
+        let v: Value = serde_json::from_slice(&body).unwrap();
+        let value = &v["entry"][0]["changes"][0]["value"];
+        assert!(value.get("contacts").is_none(), "{value}");
+        let msg = &value["messages"][0];
+        assert_eq!(
+            (msg["type"].as_str(), msg["system"]["type"].as_str()),
+            (Some("system"), Some("user_changed_user_id"))
+        );
+        assert_eq!(msg["system"]["user_id"], "US.22222222222222222222");
+        assert_eq!(msg["from_user_id"], "US.11111111111111111111");
+        let text = msg["system"]["body"].as_str().unwrap();
+        assert!(text.contains("changed from US.11111111111111111111 to US.22222222222222222222"), "{text}");
+        assert!(msg["system"].get("wa_id").is_none(), "no new number: {value}");
+        assert_eq!(msg["from"], "15551230001", "a user without a username: the sender's number");
+        let n = parse_notification(&body).unwrap();
+        assert_eq!((n.inbound_messages, n.identities.inbound_without_phone), (1, 0), "not a phoneless user message");
+        let hidden = InboundMessage {
+            user: Some(UserIdentity { username: Some("ann".into()), ..UserIdentity::new("US.22222222222222222222") }),
+            ..m
+        };
+        let v = cloud_inbound("1", "2", "3", &hidden);
+        assert!(!v.to_string().contains("1230001"), "a username user: no phone number anywhere: {v}");
     }
 }

@@ -36,7 +36,7 @@ fn config(url: Option<String>, identity: IdentityConfig) -> SimConfig {
 }
 
 fn usernames(parent: bool) -> IdentityConfig {
-    IdentityConfig { bsuid: true, username_fraction: 1.0, parent_user_id: parent }
+    IdentityConfig { bsuid: true, username_fraction: 1.0, parent_user_id: parent, ..IdentityConfig::default() }
 }
 
 fn to_bsuid(b: &str) -> Value {

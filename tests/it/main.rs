@@ -24,6 +24,7 @@ mod secrets;
 mod seq;
 mod shards;
 mod sim_api;
+mod sim_content;
 mod sim_conversations;
 mod sim_hooks;
 mod sim_props;

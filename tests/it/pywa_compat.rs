@@ -42,8 +42,13 @@ for line in sys.stdin:
 
 /// pywa's reading of each body, or `None` when Python or pywa is missing.
 fn pywa_reads(bodies: &[Bytes]) -> Option<Vec<Value>> {
+    pywa_reads_with(SCRIPT, bodies)
+}
+
+/// What `script` printed for each body (one line each), or `None` when Python or pywa is missing.
+fn pywa_reads_with(script: &str, bodies: &[Bytes]) -> Option<Vec<Value>> {
     let child = Command::new("python3")
-        .args(["-c", SCRIPT])
+        .args(["-c", script])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -75,7 +80,8 @@ fn pywa_reads(bodies: &[Bytes]) -> Option<Vec<Value>> {
 #[tokio::test]
 async fn pywa_parses_the_simulators_statuses_and_inbound_messages() {
     let (url, bodies) = crate::support::recorder::recorder().await;
-    let identity = IdentityConfig { bsuid: true, username_fraction: 0.5, parent_user_id: true };
+    let identity =
+        IdentityConfig { bsuid: true, username_fraction: 0.5, parent_user_id: true, ..IdentityConfig::default() };
     let mut cfg = SimConfig::benchmark(Flavor::Cloud);
     cfg.seed = 4;
     cfg.identity = identity.clone();
@@ -285,4 +291,115 @@ fn pywa_verifies_and_reads_what_the_webhook_target_sends() {
     );
     assert!(seen.iter().any(|s| s["media"].is_string()), "media ids are read");
     assert!(seen.iter().any(|s| s["reply_to"].is_string()), "replies name the message they answer");
+}
+
+/// Reads one JSON object per line, `{"error": …}` (a Graph API error object or a failed status's
+/// error), `{"system": update}` (a `user_changed_user_id` webhook) or `{"message": update}`, and
+/// prints what pywa made of it.
+const CONTENT_SCRIPT: &str = r#"
+import json, sys
+try:
+    from pywa import WhatsApp
+    from pywa.types import Message
+    from pywa.types.system import PhoneNumberChange
+    from pywa.errors import WhatsAppError
+except ImportError as e:
+    print("SKIP", e)
+    sys.exit(0)
+wa = WhatsApp(phone_id="1234567890", token="unused", filter_updates=False)
+for line in sys.stdin:
+    item = json.loads(line)
+    if "error" in item:
+        e = WhatsAppError.from_dict(error=item["error"])
+        print(json.dumps({"class": type(e).__name__, "code": e.code, "details": e.details}))
+    elif "system" in item:
+        u = PhoneNumberChange.from_update(client=wa, update=item["system"])
+        print(json.dumps({"sys_type": str(u.sys_type.value), "new_user_id": u.new_user_id, "body": u.body}))
+    else:
+        u = Message.from_update(client=wa, update=item["message"])
+        print(json.dumps({"wa_id": u.from_user.wa_id, "username": u.from_user.username, "bsuid": u.from_user.bsuid}))
+"#;
+
+#[tokio::test]
+async fn pywa_names_the_content_errors_and_reads_bsuid_changes_and_shared_numbers() {
+    use wabench::spec::sim::{TemplateCategory, TemplateConfig, TemplateStatus};
+    let (url, bodies) = crate::support::recorder::recorder().await;
+    let mut cfg = SimConfig::benchmark(Flavor::Cloud);
+    cfg.service_window.enabled = false;
+    let zero = StageDelay::constant(Duration::ZERO);
+    let h = &mut cfg.webhooks;
+    h.callback_url = Some(url);
+    (h.sent, h.delivered, h.read) = (zero.clone(), zero.clone(), zero);
+    (h.duplicate_fraction, h.out_of_order_fraction, h.delivered_and_failed_fraction) = (0.0, 0.0, 0.0);
+    h.read_fraction = 0.0;
+    cfg.media.link_failure_fraction = 1.0;
+    cfg.identity.username_fraction = 1.0;
+    cfg.identity.phone_shared_fraction = 1.0;
+    cfg.identity.user_id_change_fraction = 0.5;
+    cfg.inbound.rate = 100.0;
+    cfg.inbound.max_messages = 8;
+    cfg.inbound.users = vec!["447700900123".into()];
+    let t = |name: &str, params, status| TemplateConfig {
+        name: name.into(),
+        language: "en_US".into(),
+        params,
+        param_types: Vec::new(),
+        status,
+        category: TemplateCategory::Marketing,
+    };
+    cfg.templates = vec![t("order_update", 2, TemplateStatus::Approved), t("winter_sale", 0, TemplateStatus::Paused)];
+    let sim = spawn_local(cfg).await.unwrap();
+    let mut c = Client::connect(&sim).await;
+    let tpl = |name: &str, lang: &str, n: usize| {
+        let params: Vec<Value> = (0..n).map(|i| json!({"type": "text", "text": format!("v{i}")})).collect();
+        json!({"messaging_product":"whatsapp","to":"15551230001","type":"template","template":{
+            "name":name,"language":{"code":lang},"components":[{"type":"body","parameters":params}]}})
+    };
+    let mut lines = Vec::new();
+    for body in [tpl("order_update", "en_US", 1), tpl("order_update", "de", 2), tpl("winter_sale", "en_US", 0)] {
+        let r = c.send(&body).await;
+        lines.push(json!({"error": r.json["error"]}));
+    }
+    let img =
+        json!({"messaging_product":"whatsapp","to":"15551230001","type":"image","image":{"link":"https://x/1.png"}});
+    assert_eq!(c.send(&img).await.status, 200);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let st = sim.stats();
+        if st.inbound + st.user_id_changes == 8 && st.webhooks.webhooks_posted == 9 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting for the webhooks");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let changes = sim.stats().user_id_changes;
+    assert!((1..8).contains(&changes), "a seeded share of the events: {changes}");
+    for b in bodies.lock().unwrap().iter() {
+        let v: Value = serde_json::from_slice(b).unwrap();
+        let value = &v["entry"][0]["changes"][0]["value"];
+        if let Some(s) = value["statuses"].as_array() {
+            lines.push(json!({"error": s[0]["errors"][0]}));
+        } else if value["messages"][0]["type"] == "system" {
+            lines.push(json!({"system": v}));
+        } else {
+            lines.push(json!({"message": v}));
+        }
+    }
+    let _ = sim.shutdown().await;
+    let bodies: Vec<Bytes> = lines.iter().map(|l| Bytes::from(l.to_string())).collect();
+    let Some(read) = pywa_reads_with(CONTENT_SCRIPT, &bodies) else { return };
+    let classes: Vec<&str> = read.iter().filter_map(|r| r["class"].as_str()).collect();
+    assert_eq!(classes, ["TemplateParamCountMismatch", "TemplateNotExists", "TemplatePaused", "MediaUploadError"]);
+    let systems: Vec<&Value> = read.iter().filter(|r| r.get("sys_type").is_some()).collect();
+    assert_eq!(systems.len() as u64, changes);
+    for s in &systems {
+        assert_eq!(s["sys_type"], "user_changed_user_id");
+        assert!(s["new_user_id"].as_str().unwrap().starts_with("GB."), "{s}");
+    }
+    let messages: Vec<&Value> = read.iter().filter(|r| r.get("wa_id").is_some()).collect();
+    assert_eq!(messages.len() as u64, 8 - changes);
+    for m in messages {
+        assert_eq!(m["wa_id"], "447700900123", "a shared number stays beside the username: {m}");
+        assert!(m["username"].is_string() && m["bsuid"].as_str().unwrap().starts_with("GB."), "{m}");
+    }
 }

@@ -65,8 +65,13 @@ pub fn policy(o: Outcome) -> Policy {
         Outcome::ApiError(4 | 80007 | 130429 | 131000 | 1 | 1014 | 1015 | 1016) => Policy::Backoff,
         // Errors without an API body (a proxy or load balancer in front of the API).
         Outcome::Status(429 | 500 | 502 | 503 | 504) => Policy::Backoff,
-        // A timeout is not retried: the API may have accepted the message, and a resend would
-        // deliver it twice.
+        // Never retried, whatever the code: a bad request (100, 131008, 131009), a token (190, 10),
+        // the business's templates (132000 parameter count, 132001 no such template in that
+        // language, 132012 parameter format, 132015 paused, 132016 disabled: Meta's error codes,
+        // answered at send), 131062 (a business-scoped user ID where a phone number is needed),
+        // and the failures of accepted messages should a client see them at send (131026,
+        // 131047, 131049, 131053). A timeout is not retried either: the API may have accepted the
+        // message, and a resend would deliver it twice.
         _ => Policy::Never,
     }
 }
@@ -102,12 +107,16 @@ mod tests {
         assert_eq!(outcome(StatusCode::TOO_MANY_REQUESTS, onprem), Outcome::ApiError(1015));
         assert_eq!(outcome(StatusCode::BAD_GATEWAY, b"<html>bad gateway</html>"), Outcome::Status(502));
         assert_eq!(outcome(StatusCode::CREATED, b"{}"), Outcome::Ok);
+        // Template errors: 404 for a template that does not exist, 400 for the others, by code.
+        let missing = br#"{"error":{"message":"(#132001) Template name does not exist in the translation","type":"OAuthException","code":132001,"error_data":{"messaging_product":"whatsapp","details":"template name (x) does not exist in en_US"},"fbtrace_id":"A"}}"#;
+        assert_eq!(outcome(StatusCode::NOT_FOUND, missing), Outcome::ApiError(132001));
+        assert_eq!(policy(outcome(StatusCode::NOT_FOUND, missing)), Policy::Never);
     }
 
     #[test]
     fn retry_policy_by_code() {
         let spec = RetrySpec::default();
-        for never in [190, 131026, 131047, 131049, 100, 368] {
+        for never in [190, 131026, 131047, 131049, 131053, 131062, 132000, 132001, 132012, 132015, 132016, 100, 368] {
             assert_eq!(retry_after(Outcome::ApiError(never), 1, &spec), None, "{never}");
         }
         assert_eq!(retry_after(Outcome::Timeout, 1, &spec), None, "a timed-out send may have been accepted");

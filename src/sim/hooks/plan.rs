@@ -216,7 +216,7 @@ impl Accepted {
     /// IDs"; see `webhook::identity`).
     pub fn contact(&self, stage: Stage) -> Option<Contact> {
         let user = self.user.as_ref().filter(|_| stage != Stage::Failed)?;
-        let withheld = self.recipient_user_id.is_some() && user.username.is_some();
+        let withheld = self.recipient_user_id.is_some() && user.phone_withheld();
         let phone = (!withheld).then_some(self.recipient.as_str());
         Some(Contact::of_status(user, phone, matches!(stage, Stage::Delivered | Stage::Read)))
     }
@@ -341,7 +341,7 @@ mod tests {
 
     #[test]
     fn identities_follow_the_address_and_the_stage() {
-        let user = UserIdentity { user_id: "US.7".into(), parent_user_id: None, username: Some("ann".into()) };
+        let user = UserIdentity { username: Some("ann".into()), ..UserIdentity::new("US.7") };
         let by_phone = Accepted {
             user: Some(user.clone()),
             ..Accepted::to_phone("wamid.2".into(), "15551234567".into(), "1".into(), false, None)

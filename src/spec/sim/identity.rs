@@ -12,8 +12,19 @@
 //! [simulator.identity]
 //! bsuid = true              # contacts[].user_id in every messages webhook (false: the pre-2026 shapes)
 //! username_fraction = 0.0   # seeded share of users who adopted a username (no phone in webhooks)
+//! phone_shared_fraction = 0.0  # of those, the share whose number Meta still shares (wa_id present)
 //! parent_user_id = false    # also parent BSUIDs (CC.ENT.…)
+//! user_id_change_fraction = 0.0  # inbound events that are a BSUID change (user_changed_user_id)
 //! ```
+//!
+//! A username hides the user's number "with certain exceptions": the user shared it with the
+//! business, or the number is in the business's Meta contact book after a recent interaction, and
+//! then `wa_id` (and `from`) still appear beside the username (Meta, "Business-scoped user IDs";
+//! <https://docs.360dialog.com/docs/resources/phone-numbers/usernames-and-bsuid>). A user's BSUID can
+//! change (a new one is generated when the user changes phone number); Meta then posts a system
+//! message `user_changed_user_id` naming the new BSUID, without contacts and without a phone number
+//! (Meta, "System messages webhook reference",
+//! <https://developers.facebook.com/documentation/business-messaging/whatsapp/webhooks/reference/messages/system/>).
 
 use serde::{Deserialize, Serialize};
 
@@ -36,24 +47,44 @@ pub struct IdentityConfig {
     /// Also send parent BSUIDs (`parent_user_id`, `recipient_parent_user_id`,
     /// `from_parent_user_id`), as Meta does for businesses that enabled them. Default false.
     pub parent_user_id: bool,
+    /// Seeded fraction (0..=1) of username users whose phone number Meta still shares with the
+    /// business (they shared it, or it is in the business's contact book): `wa_id` and `from`
+    /// appear beside the username. Default 0 (model: Meta publishes no share).
+    pub phone_shared_fraction: f64,
+    /// Seeded fraction (0..=1) of the inbound generator's events that are a BSUID change: the
+    /// user gets a new BSUID, the old one no longer reaches them (a send to it fails like any
+    /// unknown BSUID), and a `user_changed_user_id` system message is posted. Default 0.
+    pub user_id_change_fraction: f64,
 }
 
 impl Default for IdentityConfig {
     fn default() -> Self {
-        IdentityConfig { bsuid: true, username_fraction: 0.0, parent_user_id: false }
+        IdentityConfig {
+            bsuid: true,
+            username_fraction: 0.0,
+            parent_user_id: false,
+            phone_shared_fraction: 0.0,
+            user_id_change_fraction: 0.0,
+        }
     }
 }
 
 impl IdentityConfig {
     /// Check ranges and combinations.
     pub fn validate(&self) -> Result<(), ConfigError> {
-        if !(0.0..=1.0).contains(&self.username_fraction) {
-            return Err(ConfigError("identity.username_fraction must be in 0..=1".into()));
+        for (name, v) in [
+            ("username_fraction", self.username_fraction),
+            ("phone_shared_fraction", self.phone_shared_fraction),
+            ("user_id_change_fraction", self.user_id_change_fraction),
+        ] {
+            if !(0.0..=1.0).contains(&v) {
+                return Err(ConfigError(format!("identity.{name} must be in 0..=1")));
+            }
         }
-        if !self.bsuid && (self.username_fraction > 0.0 || self.parent_user_id) {
+        if !self.bsuid && (self.username_fraction > 0.0 || self.parent_user_id || self.user_id_change_fraction > 0.0) {
             return Err(ConfigError(
-                "identity.bsuid = false cannot go with usernames or parent_user_id: both need BSUIDs \
-                 (users with a username are identified by their BSUID alone)"
+                "identity.bsuid = false cannot go with usernames, parent_user_id or user_id_change_fraction: \
+                 they need BSUIDs (users with a username are identified by their BSUID alone)"
                     .into(),
             ));
         }
@@ -78,5 +109,9 @@ mod tests {
         let off = IdentityConfig { bsuid: false, username_fraction: 0.2, ..d };
         assert!(off.validate().unwrap_err().0.contains("bsuid = false"));
         assert!(toml::from_str::<IdentityConfig>("usernames = 0.1").is_err());
+        let bad = IdentityConfig { phone_shared_fraction: -0.1, ..IdentityConfig::default() };
+        assert!(bad.validate().unwrap_err().0.contains("phone_shared_fraction"));
+        let bad = IdentityConfig { bsuid: false, user_id_change_fraction: 0.1, ..IdentityConfig::default() };
+        assert!(bad.validate().unwrap_err().0.contains("bsuid = false"));
     }
 }

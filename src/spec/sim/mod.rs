@@ -38,6 +38,11 @@
 //! delivered = { median = "1s", p99 = "4s" }
 //! [simulator.identity]        # BSUIDs and usernames (2026); see `spec::sim::identity`
 //! username_fraction = 0.1
+//! [simulator.media]           # media by link that fails to download (131053); `spec::sim::content`
+//! link_failure_fraction = 0.01
+//! [[simulator.templates]]     # the business's templates (132000/132001/…); `spec::sim::content`
+//! name = "order_update"
+//! params = 2
 //! [simulator.transient]       # transient errors per API; see `spec::sim::transient`
 //! stall_for = "30s"
 //! cloud = { server_error = 0.002, unknown_error = 0.001, bare_5xx = 0.001, stall = 0.0005 }
@@ -48,6 +53,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+pub mod content;
 pub mod hooks;
 pub mod identity;
 pub mod limits;
@@ -55,6 +61,7 @@ pub mod onprem;
 pub(crate) mod primitives;
 pub mod transient;
 
+pub use content::{MediaConfig, TemplateCategory, TemplateConfig, TemplateStatus};
 pub use hooks::{HooksConfig, StageDelay};
 pub use identity::IdentityConfig;
 pub use limits::{InboundConfig, MessagingLimitConfig, MessagingTier, WindowConfig};
@@ -94,6 +101,13 @@ pub struct SimConfig {
     /// Business-scoped user IDs and usernames (`spec::sim::identity`). Default: BSUIDs on, no
     /// usernames.
     pub identity: IdentityConfig,
+    /// The business's message templates (`spec::sim::content`), checked on Cloud sends: an unknown
+    /// name or language, a wrong parameter count or type, a paused or disabled template is answered
+    /// with Meta's error at send. Empty (default): any template is accepted.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub templates: Vec<TemplateConfig>,
+    /// Media sent by link (`spec::sim::content`). Default: every link downloads.
+    pub media: MediaConfig,
 }
 
 impl Default for SimConfig {
@@ -113,6 +127,8 @@ impl Default for SimConfig {
             messaging_limit: MessagingLimitConfig::default(),
             transient: TransientConfig::default(),
             identity: IdentityConfig::default(),
+            templates: Vec::new(),
+            media: MediaConfig::default(),
         }
     }
 }
@@ -476,6 +492,7 @@ impl SimConfig {
         limits::validate(&self.service_window, &self.inbound, &self.messaging_limit)?;
         self.transient.validate()?;
         self.identity.validate()?;
+        content::validate(&self.templates, &self.media)?;
         self.webhooks.validate()
     }
 }
@@ -532,6 +549,8 @@ mod tests {
         assert_eq!(cfg.transient.cloud.server_error, 0.002);
         assert_eq!(cfg.transient.onprem.server_error, 0.001);
         assert_eq!(cfg.identity.username_fraction, 0.1);
+        assert_eq!((cfg.templates.len(), cfg.templates[0].params), (1, 2));
+        assert_eq!(cfg.media.link_failure_fraction, 0.01);
     }
 
     #[test]

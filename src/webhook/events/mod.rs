@@ -55,7 +55,12 @@ pub fn failure_text(code: i64) -> (&'static str, &'static str) {
             "Spam rate limit hit",
             "Message failed to send because there are restrictions on how many messages can be sent from this phone number (messaging limit reached).",
         ),
-        131053 => ("Media upload error", "Unable to upload the media used in the message."),
+        // A media link Meta could not download (Meta's error codes: "Unable to upload the media
+        // used in the message"; the details as integrators see them in failed statuses,
+        // https://github.com/orgs/chatwoot/discussions/13517).
+        131053 => {
+            ("Media upload error", "Downloading media from weblink failed with http code 404, status message Not Found")
+        }
         _ => ("Message failed to send", "The message could not be delivered to the recipient."),
     }
 }
@@ -446,7 +451,7 @@ impl Generator {
     /// The contact of a sent/delivered/read status (Cloud, 2026: BSUID and phone number).
     fn status_contact(&self, m: u64) -> Contact {
         let u = self.recipient(m);
-        let user = UserIdentity { user_id: self.bsuid(u), parent_user_id: None, username: None };
+        let user = UserIdentity::new(self.bsuid(u));
         Contact::of_status(&user, Some(&self.phone(u)), false)
     }
 
@@ -469,7 +474,8 @@ impl Generator {
             id,
             timestamp: self.base_unix + ((cycle - LAG_MAX as f64) * self.cycle_secs).floor() as i64,
             body: text.into(),
-            user: cloud.then(|| UserIdentity { user_id: self.bsuid(u), parent_user_id: None, username: None }),
+            user: cloud.then(|| UserIdentity::new(self.bsuid(u))),
+            changed_from: None,
         };
         let mut v = inbound::message(&m);
         let media = |mime: &str| {
