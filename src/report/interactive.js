@@ -153,11 +153,16 @@
     }
     Array.prototype.forEach.call(svg.querySelectorAll('g.wb-key'), function (k) {
       var id = k.getAttribute('data-series');
-      var bb = k.getBBox(), hit = document.createElementNS(ns, 'rect');
-      hit.setAttribute('class', 'wb-hit');
-      hit.setAttribute('x', bb.x - 3); hit.setAttribute('y', bb.y - 3);
-      hit.setAttribute('width', bb.width + 6); hit.setAttribute('height', bb.height + 6);
-      k.insertBefore(hit, k.firstChild);
+      // A transparent box over the entry, so that the gaps between its line and label click too.
+      try {
+        var bb = k.getBBox(), hit = document.createElementNS(ns, 'rect');
+        hit.setAttribute('class', 'wb-hit');
+        hit.setAttribute('x', bb.x - 3); hit.setAttribute('y', bb.y - 3);
+        hit.setAttribute('width', bb.width + 6); hit.setAttribute('height', bb.height + 6);
+        k.insertBefore(hit, k.firstChild);
+      } catch (e) {
+        // Not laid out (a hidden or printed page): the line and label still click.
+      }
       k.setAttribute('tabindex', '0');
       k.setAttribute('role', 'button');
       k.setAttribute('aria-pressed', 'true');
