@@ -334,6 +334,15 @@ mod tests {
     }
 
     #[test]
+    fn the_script_cannot_end_its_element_or_reach_the_network() {
+        assert!(!SCRIPT.contains("</") && !SCRIPT.contains("<!--"), "the script text stays inside <script>");
+        for word in ["http", "fetch(", "XMLHttpRequest", "import", "WebSocket"] {
+            assert!(!SCRIPT.contains(word), "the script holds {word:?}");
+        }
+        assert!(SCRIPT.lines().count() < 300, "a small script");
+    }
+
+    #[test]
     fn units_and_escaping() {
         assert_eq!(unit("latency (ms)"), "ms");
         assert_eq!(unit("requests per second"), "req/s");
