@@ -148,7 +148,35 @@ pub struct Rendered {
     pub stem: String,
     pub title: String,
     pub caption: String,
+    /// The SVG, each series and legend entry in a `<g>` naming it (see [`super::interactive`]).
     pub svg: String,
+    /// The chart's values as JSON, for the page's hover and toggles (see [`super::interactive`]).
+    pub data: String,
+}
+
+/// Where one plot area (a panel) lies in the drawing, in pixels, and the data ranges it maps.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PanelBox {
+    pub left: i32,
+    pub top: i32,
+    pub right: i32,
+    pub bottom: i32,
+    pub x: (f64, f64),
+    pub y: (f64, f64),
+    /// The right-hand axis, when there is one.
+    pub y2: Option<(f64, f64)>,
+}
+
+/// The font family of the invisible markers drawn around each series and legend entry in the SVG;
+/// [`super::interactive::group`] replaces them with `<g>` elements.
+pub(crate) const MARK_FAMILY: &str = "wabench-mark";
+
+/// Draw a marker (SVG only: `on` is false for the PNG).
+fn mark<DB: DrawingBackend>(on: bool, area: &DrawingArea<DB, Shift>, text: &str) -> Result<(), String> {
+    if on {
+        area.draw_text(text, &(MARK_FAMILY, 1).into_font().color(&INK), (0, 0)).map_err(err)?;
+    }
+    Ok(())
 }
 
 /// Make the embedded font available to the chart backends (once per process).
@@ -170,12 +198,15 @@ pub fn render(fig: &Figure, dir: &Path) -> Result<Rendered, ReportError> {
     let draw_err = |reason: String| ReportError::Draw { chart: fig.stem.clone(), reason };
     register_font().map_err(draw_err)?;
     let size = fig.size();
-    let mut svg = String::new();
-    {
-        let root = SVGBackend::with_string(&mut svg, size).into_drawing_area();
-        draw(fig, &root).map_err(draw_err)?;
+    let mut marked = String::new();
+    let boxes = {
+        let root = SVGBackend::with_string(&mut marked, size).into_drawing_area();
+        let boxes = draw_marked(fig, &root, true).map_err(draw_err)?;
         root.present().map_err(|e| draw_err(err(e)))?;
-    }
+        boxes
+    };
+    let svg = super::interactive::group(&marked).map_err(draw_err)?;
+    let data = super::interactive::chart_json(fig, &boxes);
     let svg_path = dir.join(format!("{}.svg", fig.stem));
     super::write(&svg_path, svg.as_bytes())?;
     let png_path = dir.join(format!("{}.png", fig.stem));
@@ -184,26 +215,43 @@ pub fn render(fig: &Figure, dir: &Path) -> Result<Rendered, ReportError> {
     let partial = dir.join(format!("{}.partial.png", fig.stem));
     {
         let root = BitMapBackend::new(&partial, size).into_drawing_area();
-        draw(fig, &root).map_err(draw_err)?;
+        draw_marked(fig, &root, false).map_err(draw_err)?;
         root.present().map_err(|e| write_err(&e))?;
     }
     std::fs::rename(&partial, &png_path).map_err(|e| write_err(&e))?;
-    Ok(Rendered { stem: fig.stem.clone(), title: fig.title.clone(), caption: fig.caption.clone(), svg })
+    Ok(Rendered { stem: fig.stem.clone(), title: fig.title.clone(), caption: fig.caption.clone(), svg, data })
 }
 
 /// Draw `fig` on any plotters backend: title, a legend strip, then the plot.
 pub fn draw<DB: DrawingBackend>(fig: &Figure, root: &DrawingArea<DB, Shift>) -> Result<(), String> {
+    draw_marked(fig, root, false).map(|_| ())
+}
+
+/// [`draw`], with markers around each series and legend entry when `marks` is set; returns where
+/// each panel's plot area is.
+fn draw_marked<DB: DrawingBackend>(
+    fig: &Figure,
+    root: &DrawingArea<DB, Shift>,
+    marks: bool,
+) -> Result<Vec<PanelBox>, String> {
     root.fill(&WHITE).map_err(err)?;
     let body = root.titled(&fig.title, (FAMILY, 24).into_font().color(&INK)).map_err(err)?;
     let items = legend_items(fig);
     let rows = legend_layout(&body, &items)?;
     let height = if rows.is_empty() { 0 } else { LEGEND_ROW * rows.len() as u32 + 8 };
     let (legend, plot) = body.split_vertically(height);
-    draw_legend(&legend, &items, &rows)?;
+    draw_legend(&legend, &items, &rows, marks)?;
     match &fig.plot {
-        Plot::Lines(p) => draw_lines(&plot, p, &fig.no_data),
-        Plot::Stacked(s) => draw_stacked(&plot, s, &fig.no_data),
+        Plot::Lines(p) => draw_lines(&plot, p, &fig.no_data, marks).map(|b| vec![b]),
+        Plot::Stacked(s) => draw_stacked(&plot, s, &fig.no_data, marks),
     }
+}
+
+/// The legend entries of a figure, numbered as the SVG groups and the page's data number the series:
+/// for lines, the left-axis lines then the right-axis lines (those with data); for stacked areas,
+/// each layer label once (the same layer in every panel is one series).
+pub(crate) fn series_ids(fig: &Figure) -> Vec<(usize, String, RGBColor)> {
+    legend_items(fig).into_iter().map(|(id, label, color, _)| (id, label, color)).collect()
 }
 
 /// How a legend entry is drawn.
@@ -219,25 +267,47 @@ const LEGEND_ROW: u32 = 22;
 const LEGEND_LEFT: i32 = 84;
 const LEGEND_SAMPLE: i32 = 26;
 
-fn legend_items(fig: &Figure) -> Vec<(String, RGBColor, Sample)> {
+/// A legend entry: series id, label, colour, sample.
+type Item = (usize, String, RGBColor, Sample);
+
+fn legend_items(fig: &Figure) -> Vec<Item> {
     match &fig.plot {
         Plot::Lines(p) => {
             if !p.lines.iter().any(Line::has_data) {
                 return Vec::new();
             }
-            let sec = p.secondary.iter().flat_map(|s| s.lines.iter()).filter(|l| l.has_data());
-            p.lines.iter().chain(sec).map(|l| (l.label.clone(), l.color, Sample::Line(l.stroke, l.width))).collect()
+            // Every left-axis line (one without data still names its target), the right-axis lines
+            // with data.
+            let n = p.lines.len();
+            let sec = p.secondary.iter().flat_map(|s| s.lines.iter()).enumerate().map(|(j, l)| (n + j, l));
+            p.lines
+                .iter()
+                .enumerate()
+                .chain(sec.filter(|(_, l)| l.has_data()))
+                .map(|(i, l)| (i, l.label.clone(), l.color, Sample::Line(l.stroke, l.width)))
+                .collect()
         }
         Plot::Stacked(s) => {
-            let mut items: Vec<(String, RGBColor, Sample)> = Vec::new();
+            let mut items: Vec<Item> = Vec::new();
             for layer in s.panels.iter().flat_map(|p| p.layers.iter()) {
-                if !items.iter().any(|i| i.0 == layer.label) {
-                    items.push((layer.label.clone(), layer.color, Sample::Swatch));
+                if !items.iter().any(|i| i.1 == layer.label) {
+                    items.push((items.len(), layer.label.clone(), layer.color, Sample::Swatch));
                 }
             }
             items
         }
     }
+}
+
+/// The series id of a stacked layer: the position of its label among the figure's layer labels.
+fn layer_id(s: &StackPlot, label: &str) -> usize {
+    let mut seen: Vec<&str> = Vec::new();
+    for l in s.panels.iter().flat_map(|p| p.layers.iter()) {
+        if !seen.contains(&l.label.as_str()) {
+            seen.push(&l.label);
+        }
+    }
+    seen.iter().position(|l| *l == label).unwrap_or(0)
 }
 
 fn legend_font() -> TextStyle<'static> {
@@ -247,13 +317,13 @@ fn legend_font() -> TextStyle<'static> {
 /// Place legend entries left to right, wrapping to new rows: the x of each entry, by row.
 fn legend_layout<DB: DrawingBackend>(
     area: &DrawingArea<DB, Shift>,
-    items: &[(String, RGBColor, Sample)],
+    items: &[Item],
 ) -> Result<Vec<Vec<(usize, i32)>>, String> {
     let width = area.dim_in_pixel().0 as i32 - 16;
     let font = legend_font();
     let mut rows: Vec<Vec<(usize, i32)>> = Vec::new();
     let mut x = LEGEND_LEFT;
-    for (i, (label, _, _)) in items.iter().enumerate() {
+    for (i, (_, label, _, _)) in items.iter().enumerate() {
         let (w, _) = area.estimate_text_size(label, &font).map_err(err)?;
         let need = LEGEND_SAMPLE + 6 + w as i32 + 22;
         if rows.is_empty() || (x + need > width && x > LEGEND_LEFT) {
@@ -270,14 +340,16 @@ fn legend_layout<DB: DrawingBackend>(
 
 fn draw_legend<DB: DrawingBackend>(
     area: &DrawingArea<DB, Shift>,
-    items: &[(String, RGBColor, Sample)],
+    items: &[Item],
     rows: &[Vec<(usize, i32)>],
+    marks: bool,
 ) -> Result<(), String> {
     let font = legend_font().pos(Pos::new(HPos::Left, VPos::Center));
     for (r, row) in rows.iter().enumerate() {
         let y = 4 + LEGEND_ROW as i32 * r as i32 + LEGEND_ROW as i32 / 2;
         for (i, x) in row {
-            let (label, color, sample) = &items[*i];
+            let (id, label, color, sample) = &items[*i];
+            mark(marks, area, &format!("k{id}"))?;
             match sample {
                 Sample::Swatch => {
                     area.draw(&Rectangle::new(
@@ -298,6 +370,7 @@ fn draw_legend<DB: DrawingBackend>(
                 }
             }
             area.draw_text(label, &font, (*x + LEGEND_SAMPLE + 6, y)).map_err(err)?;
+            mark(marks, area, "/")?;
         }
     }
     Ok(())
@@ -407,7 +480,12 @@ fn note<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, text: &str) -> Result
     area.draw_text(text, &style, (w as i32 / 2, h as i32 / 2)).map_err(err)
 }
 
-fn draw_lines<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, p: &LinePlot, no_data: &str) -> Result<(), String> {
+fn draw_lines<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    p: &LinePlot,
+    no_data: &str,
+    marks: bool,
+) -> Result<PanelBox, String> {
     let any = p.lines.iter().any(Line::has_data);
     let (x0, x1, ticks) = match p.x {
         XAxis::Nines { max } => {
@@ -460,7 +538,8 @@ fn draw_lines<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, p: &LinePlot, n
             .label_style((FAMILY, 14).into_font().color(&GREY))
             .draw()
             .map_err(err)?;
-        for l in &s.lines {
+        for (j, l) in s.lines.iter().enumerate().filter(|(_, l)| l.has_data()) {
+            mark(marks, area, &format!("s{}", p.lines.len() + j))?;
             for seg in segments(&l.points) {
                 match l.stroke {
                     Stroke::Solid => chart.draw_secondary_series(LineSeries::new(seg, line_style(l))),
@@ -468,9 +547,11 @@ fn draw_lines<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, p: &LinePlot, n
                 }
                 .map_err(err)?;
             }
+            mark(marks, area, "/")?;
         }
     }
-    for l in &p.lines {
+    for (i, l) in p.lines.iter().enumerate().filter(|(_, l)| l.has_data()) {
+        mark(marks, area, &format!("s{i}"))?;
         for seg in segments(&l.points) {
             match l.stroke {
                 Stroke::Solid => chart.draw_series(LineSeries::new(seg, line_style(l))),
@@ -478,21 +559,31 @@ fn draw_lines<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, p: &LinePlot, n
             }
             .map_err(err)?;
         }
+        mark(marks, area, "/")?;
     }
     if !any {
         note(area, no_data)?;
     }
-    Ok(())
+    let (left, bottom) = chart.backend_coord(&(x0, 0.0));
+    let (right, top) = chart.backend_coord(&(x1, y1));
+    Ok(PanelBox { left, top, right, bottom, x: (x0, x1), y: (0.0, y1), y2: sec.map(|_| (0.0, sec_y1)) })
 }
 
-fn draw_stacked<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, s: &StackPlot, no_data: &str) -> Result<(), String> {
+fn draw_stacked<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    s: &StackPlot,
+    no_data: &str,
+    marks: bool,
+) -> Result<Vec<PanelBox>, String> {
     if s.panels.is_empty() {
-        return note(area, no_data);
+        note(area, no_data)?;
+        return Ok(Vec::new());
     }
     let parts = area.split_evenly((s.panels.len(), 1));
+    let mut boxes = Vec::new();
     for (panel, part) in s.panels.iter().zip(parts.iter()) {
-        // Tops of the stack, bottom layer first: each layer is drawn from its top down to zero,
-        // top-most first, so lower layers paint over the part of the area that is theirs.
+        // Tops of the stack, bottom layer first: each layer is drawn as the band between the top of
+        // the layer below and its own top, so that hiding one (in the page) leaves the others in place.
         let seconds: Vec<f64> =
             panel.layers.first().map(|l| l.values.iter().map(|v| v.0).collect()).unwrap_or_default();
         let mut tops: Vec<Vec<(f64, f64)>> = Vec::new();
@@ -532,18 +623,25 @@ fn draw_stacked<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, s: &StackPlot
             .bold_line_style(RGBColor(225, 225, 225))
             .draw()
             .map_err(err)?;
+        let (left, bottom) = chart.backend_coord(&(lo, 0.0));
+        let (right, top) = chart.backend_coord(&(hi, y1));
+        boxes.push(PanelBox { left, top, right, bottom, x: (lo, hi), y: (0.0, y1), y2: None });
         if seconds.is_empty() {
             note(part, no_data)?;
             continue;
         }
-        for (l, top) in panel.layers.iter().zip(tops.iter()).rev() {
-            let color = l.color;
-            chart
-                .draw_series(AreaSeries::new(top.clone(), 0.0, color.mix(0.85)).border_style(color.stroke_width(1)))
-                .map_err(err)?;
+        let zero: Vec<(f64, f64)> = seconds.iter().map(|x| (*x, 0.0)).collect();
+        // Top-most first, so where upper layers are empty the border of the lowest one shows.
+        for (k, (l, top)) in panel.layers.iter().zip(tops.iter()).enumerate().rev() {
+            let below = if k == 0 { &zero } else { &tops[k - 1] };
+            let band: Vec<(f64, f64)> = top.iter().chain(below.iter().rev()).copied().collect();
+            mark(marks, part, &format!("s{}", layer_id(s, &l.label)))?;
+            chart.draw_series(std::iter::once(Polygon::new(band, l.color.mix(0.85).filled()))).map_err(err)?;
+            chart.draw_series(LineSeries::new(top.clone(), l.color.stroke_width(1))).map_err(err)?;
+            mark(marks, part, "/")?;
         }
     }
-    Ok(())
+    Ok(boxes)
 }
 
 #[cfg(test)]

@@ -570,6 +570,7 @@ pub fn html_page(c: &Comparison, spectrum: &Rendered) -> String {
         "</section>\n<footer>Bootstrap: {RESAMPLES} resamples of the one-second intervals (blocks of consecutive \
          seconds for long runs), fixed seed, 95% percentile interval. Rates compare requests started per second.</footer>"
     );
+    html::script(&mut out);
     out.push_str("</body>\n</html>\n");
     out
 }

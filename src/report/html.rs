@@ -1,6 +1,7 @@
 //! The self-contained HTML report of one run (`report.html`): metadata, a side-by-side table per
-//! target, errors by code, thresholds, then the charts inlined as SVG. No network, no script; text
-//! from the run is escaped; the output depends only on the run (no clock, sorted keys).
+//! target, errors by code, thresholds, then the charts inlined as SVG, with an inline script for hover
+//! values and legend toggles ([`super::interactive`]). No network; text from the run is escaped; the
+//! output depends only on the run (no clock, sorted keys).
 
 use std::fmt::Write as _;
 
@@ -61,24 +62,34 @@ pub fn head(title: &str) -> String {
     format!(
         "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<title>{}</title>\n\
-         <style>\n{CSS}</style>\n</head>\n<body>\n",
-        esc(title)
+         <style>\n{CSS}{}</style>\n</head>\n<body>\n",
+        esc(title),
+        super::interactive::STYLE
     )
 }
 
-/// A chart: the SVG inline (it carries its own title), how to read it, and links to the files beside
-/// the report.
+/// A chart: the SVG inline (it carries its own title), its values for the page script, how to read
+/// it, and links to the files beside the report.
 pub fn figure(out: &mut String, r: &Rendered) {
     let _ = write!(
         out,
-        "<figure id=\"{stem}\" aria-label=\"{title}\">\n{svg}\n<figcaption>{caption}</figcaption>\n\
+        "<figure id=\"{stem}\" aria-label=\"{title}\">\n{svg}\n\
+         <script type=\"application/json\" class=\"wb-data\">{data}</script>\n\
+         <p class=\"wb-hint\" hidden>Point at the chart for its values; click a legend entry to hide or show \
+         its series.</p>\n<figcaption>{caption}</figcaption>\n\
          <p class=\"files\">Files: <a href=\"{stem}.png\">{stem}.png</a> · <a href=\"{stem}.svg\">{stem}.svg</a></p>\n\
          </figure>\n",
         stem = esc(&r.stem),
         title = esc(&r.title),
         caption = esc(&r.caption),
         svg = r.svg.trim(),
+        data = r.data,
     );
+}
+
+/// The page script of the charts' hover values and legend toggles: once per page, after the charts.
+pub fn script(out: &mut String) {
+    let _ = write!(out, "<script>\n{}</script>\n", super::interactive::SCRIPT);
 }
 
 fn pct(part: u64, whole: u64) -> String {
@@ -391,6 +402,7 @@ pub fn report(data: &RunData, charts: &[Rendered]) -> String {
         esc(&run.tool.name),
         esc(&run.tool.version)
     );
+    script(&mut out);
     out.push_str("</body>\n</html>\n");
     out
 }

@@ -67,11 +67,163 @@ fn report_shows_metadata_tables_thresholds_and_charts() {
     let pos: Vec<usize> = STEMS.iter().map(|s| html.find(&format!("<figure id=\"{s}\"")).expect(s)).collect();
     assert!(pos.windows(2).all(|w| w[0] < w[1]), "charts in order: {pos:?}");
     assert_eq!(html.matches("<svg").count(), STEMS.len());
-    // Text from the run is escaped; nothing is fetched from the network; no script.
-    assert!(!html.contains("<script>") && html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
+    // Text from the run is escaped; nothing is fetched from the network.
+    assert!(!html.contains("<script>alert") && html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
     assert!(html.contains("&lt;b&gt;100/s&lt;/b&gt; &amp; compare &quot;Cloud&quot;"));
-    assert!(!html.contains("http://") || !html.contains("src=\"http"), "no remote resources");
-    assert!(!html.contains("<link") && !html.contains("<script"));
+    self_contained(&html);
+}
+
+/// The values of an attribute (`name="…"`) wherever it occurs in `html`.
+fn attr_values<'a>(html: &'a str, name: &str) -> Vec<&'a str> {
+    let pat = format!("{name}=\"");
+    html.match_indices(&pat)
+        .filter(|(i, _)| html[..*i].ends_with(|c: char| c.is_whitespace()))
+        .map(|(i, _)| {
+            let rest = &html[i + pat.len()..];
+            &rest[..rest.find('"').unwrap_or(rest.len())]
+        })
+        .collect()
+}
+
+/// One file that fetches nothing: no src or href pointing off the page, no style sheet link or
+/// import, no CSS url(); exactly one page script, without src, and no web address in it.
+pub(crate) fn self_contained(html: &str) {
+    for name in ["src", "href", "xlink:href", "action", "srcset", "poster", "data"] {
+        for v in attr_values(html, name) {
+            let v = v.trim().to_ascii_lowercase();
+            assert!(
+                !(v.starts_with("http:") || v.starts_with("https:") || v.starts_with("//") || v.contains("://")),
+                "{name}=\"{v}\" points off the page"
+            );
+        }
+    }
+    assert!(attr_values(html, "src").is_empty(), "nothing is loaded by src");
+    for bad in ["<link", "@import", "url(", "<iframe", "<object", "<embed"] {
+        assert!(!html.contains(bad), "the page holds {bad:?}");
+    }
+    assert_eq!(html.matches("<script").count(), html.matches("<script type=\"application/json\"").count() + 1);
+    assert_eq!(html.matches("<script>").count(), 1, "one page script");
+    let script = &html[html.find("<script>").unwrap()..];
+    let script = &script[..script.find("</script>").unwrap()];
+    for bad in ["http", "fetch(", "XMLHttpRequest", "import(", "WebSocket", "sendBeacon", "EventSource"] {
+        assert!(!script.contains(bad), "the page script holds {bad:?}");
+    }
+}
+
+/// Each figure's id and the JSON beside its chart, parsed; the figure's SVG as text.
+pub(crate) fn chart_data(html: &str) -> Vec<(String, serde_json::Value, String)> {
+    const OPEN: &str = "<script type=\"application/json\" class=\"wb-data\">";
+    let mut out = Vec::new();
+    for (i, _) in html.match_indices("<figure id=\"") {
+        let fig = &html[i..];
+        let fig = &fig[..fig.find("</figure>").expect("figure closed")];
+        let id = &fig["<figure id=\"".len()..];
+        let id = id[..id.find('"').unwrap()].to_string();
+        let at = fig.find(OPEN).unwrap_or_else(|| panic!("{id}: no chart data"));
+        let text = &fig[at + OPEN.len()..];
+        let text = &text[..text.find("</script>").unwrap()];
+        let data: serde_json::Value =
+            serde_json::from_str(text).unwrap_or_else(|e| panic!("{id}: chart data is not JSON: {e}"));
+        let svg = &fig[fig.find("<svg").expect("inline svg")..fig.find("</svg>").expect("svg closed")];
+        out.push((id, data, svg.to_string()));
+    }
+    out
+}
+
+/// The `data-series` ids of the `<g class="{class}">` groups of an SVG, sorted, without repeats.
+fn group_ids(svg: &str, class: &str) -> Vec<u64> {
+    let pat = format!("<g class=\"{class}\" data-series=\"");
+    let mut ids: Vec<u64> = svg
+        .match_indices(&pat)
+        .map(|(i, _)| {
+            let rest = &svg[i + pat.len()..];
+            rest[..rest.find('"').unwrap()].parse().unwrap()
+        })
+        .collect();
+    ids.sort_unstable();
+    ids.dedup();
+    ids
+}
+
+/// The series of every panel of a chart's data: (id, label, points).
+fn series(data: &serde_json::Value) -> Vec<(u64, String, Vec<serde_json::Value>)> {
+    data["panels"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|p| p["series"].as_array().unwrap().iter())
+        .map(|s| {
+            (s["id"].as_u64().unwrap(), s["label"].as_str().unwrap().to_string(), s["p"].as_array().unwrap().clone())
+        })
+        .collect()
+}
+
+/// Every chart names its series and legend entries in the SVG and carries its values as JSON that
+/// matches the run's timeline; the legend, the groups and the data agree on the series ids.
+pub(crate) fn check_chart_data(html: &str, stems: &[&str]) -> Vec<(String, serde_json::Value, String)> {
+    let charts = chart_data(html);
+    assert_eq!(charts.iter().map(|c| c.0.as_str()).collect::<Vec<_>>(), stems);
+    for (id, data, svg) in &charts {
+        assert_eq!(data["stem"], id.as_str());
+        let legend: Vec<u64> = data["legend"].as_array().unwrap().iter().map(|l| l["id"].as_u64().unwrap()).collect();
+        assert!(!legend.is_empty(), "{id}: a legend");
+        let mut sorted = legend.clone();
+        sorted.sort_unstable();
+        assert_eq!(group_ids(svg, "wb-key"), sorted, "{id}: one legend group per entry");
+        assert!(!svg.contains("wabench-mark"), "{id}: no marker is left");
+        let mut drawn: Vec<u64> = series(data).iter().map(|s| s.0).collect();
+        drawn.sort_unstable();
+        drawn.dedup();
+        assert_eq!(group_ids(svg, "wb-series"), drawn, "{id}: each series with data is drawn in its group");
+        for (sid, label, pts) in series(data) {
+            assert!(legend.contains(&sid), "{id}: series {label} is in the legend");
+            assert!(!pts.is_empty(), "{id}: {label} has points");
+        }
+        for p in data["panels"].as_array().unwrap() {
+            let b: Vec<i64> = p["box"].as_array().unwrap().iter().map(|v| v.as_i64().unwrap()).collect();
+            assert!(b[0] < b[2] && b[1] < b[3] && b[2] <= 960, "{id}: a plot box inside the chart: {b:?}");
+        }
+    }
+    charts
+}
+
+#[test]
+fn charts_carry_their_values_for_hover_and_toggles() {
+    let dir = tempfile::tempdir().unwrap();
+    fixture::cloud_vs_onprem(dir.path());
+    let html = read(&report::write_report(dir.path()).unwrap());
+    let charts = check_chart_data(&html, &STEMS);
+    assert!(html.find("<script>").unwrap() > html.rfind("</figure>").unwrap(), "the script follows the charts");
+    // The latency over time of each target is its timeline, in ms.
+    let run = data::load_totals(dir.path()).unwrap();
+    let over = &charts.iter().find(|c| c.0 == "latency_over_time").unwrap().1;
+    assert_eq!(over["axis"], "seconds");
+    assert_eq!(over["every"], 1);
+    let all = series(over);
+    for t in &run.targets {
+        let p99 = &all.iter().find(|s| s.1 == format!("{} p99", t.name())).expect("p99 series").2;
+        assert_eq!(p99.len(), t.timeline.len());
+        for (p, row) in p99.iter().zip(&t.timeline) {
+            assert_eq!(p[0].as_f64(), Some(row.second as f64));
+            assert_eq!(p[1].as_f64(), row.p99_us.map(|v| v as f64 / 1000.0), "{} p99 at {}", t.name(), row.second);
+        }
+    }
+    // The outcomes: one panel per target, the same three layer ids in each.
+    let oc = &charts.iter().find(|c| c.0 == "outcomes").unwrap().1;
+    let panels = oc["panels"].as_array().unwrap();
+    assert_eq!(panels.len(), 2);
+    assert_eq!(panels[1]["title"], "onprem");
+    let errors = &panels[0]["series"][1];
+    assert_eq!((errors["label"].as_str(), errors["id"].as_u64()), (Some("errors"), Some(1)));
+    let cloud = &run.targets[0];
+    assert_eq!(errors["p"][3][1].as_f64(), Some(cloud.timeline[3].errors as f64));
+    // The spectrum ends at the maximum.
+    let sp = &charts[0].1;
+    assert_eq!(sp["axis"], "nines");
+    let cloud_sp = &sp["panels"][0]["series"][0];
+    let last = cloud_sp["p"].as_array().unwrap().last().unwrap();
+    assert_eq!(last[1].as_f64(), Some(cloud.total.max() as f64 / 1000.0));
+    assert_eq!(cloud_sp["lastIsMax"], true);
 }
 
 /// PNG signature, IHDR width and height.
@@ -209,6 +361,11 @@ fn a_run_without_successes_says_so() {
     // Outcomes still show the failures.
     let oc = read(&dir.path().join("outcomes.svg"));
     assert!(oc.contains("errors\n</text>") && !oc.contains("no data"));
+    // The charts' data still parses; an empty chart has no series to hover.
+    self_contained(&html);
+    let charts = chart_data(&html);
+    assert_eq!(charts.len(), STEMS.len());
+    assert_eq!(charts[0].1["panels"][0]["series"], serde_json::json!([]), "the spectrum has no values");
     for stem in STEMS {
         let png = std::fs::read(dir.path().join(format!("{stem}.png"))).unwrap();
         assert_eq!(png_size(&png), (960, 540));
@@ -223,6 +380,8 @@ fn an_empty_run_still_draws() {
     let html = read(&report::write_report(dir.path()).unwrap());
     assert!(html.contains("No request ended."));
     assert_eq!(html.matches("<svg").count(), STEMS.len());
+    self_contained(&html);
+    assert_eq!(chart_data(&html).len(), STEMS.len(), "every chart's data parses");
 }
 
 #[test]
@@ -332,6 +491,10 @@ fn compare_command_prints_ratios_writes_html_and_skips_bad_runs() {
     assert!(html.contains("slow vs base") && html.contains("<td class=\"fail\">slower</td>"));
     assert!(html.contains("broken/run.json"), "the skipped run is named");
     assert_eq!(html.matches("<svg").count(), 1);
+    self_contained(&html);
+    let charts = check_chart_data(&html, &["compare_spectrum"]);
+    let labels: Vec<String> = series(&charts[0].1).into_iter().map(|s| s.1).collect();
+    assert_eq!(labels, ["base", "slow"]);
     let spectrum = read(&out.join("compare_spectrum.svg"));
     assert!(spectrum.contains("base\n</text>") && spectrum.contains("slow\n</text>"));
     assert_eq!(png_size(&std::fs::read(out.join("compare_spectrum.png")).unwrap()), (960, 540));
