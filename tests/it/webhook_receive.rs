@@ -393,13 +393,16 @@ fn the_standalone_simulator_posts_statuses_and_inbound_messages_to_any_receiver(
     let summary = receiver.stop().unwrap();
     assert_eq!(summary.requests.bad_signature + summary.requests.missing_signature, 0, "signed with the secret");
     let file = dir.path().join("recv").join(&summary.statuses_file);
-    let kinds: Vec<String> = wabench::webhook::record::read_statuses(&file)
+    let mut kinds: Vec<String> = wabench::webhook::record::read_statuses(&file)
         .unwrap()
         .map(Result::unwrap)
         .filter(|r| r.id == sent)
         .map(|r| r.status.as_str().to_string())
         .collect();
-    assert_eq!(kinds, ["sent", "delivered"]);
+    // Two POSTs 5 ms apart on separate connections may arrive in either order on a busy machine (as
+    // Meta's may): each arrives once.
+    kinds.sort();
+    assert_eq!(kinds, ["delivered", "sent"]);
 }
 
 #[test]
