@@ -11,6 +11,7 @@ pub(crate) mod failures;
 pub(crate) mod figures;
 pub mod gates;
 pub(crate) mod html;
+mod phases;
 pub mod summary;
 
 use std::path::{Path, PathBuf};
