@@ -199,10 +199,13 @@ impl Connector {
             }
             r => r,
         };
-        self.after_request(conn);
         match sent {
+            // The connection is closed (without keep-alive) once the body was read.
             Ok(resp) => match read_body(resp, max_body, &wants_body).await {
-                Ok(r) => Ok(r),
+                Ok(r) => {
+                    self.after_request(conn);
+                    Ok(r)
+                }
                 Err(o) => {
                     *conn = None;
                     Err(o)

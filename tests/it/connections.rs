@@ -147,3 +147,16 @@ fn streams_per_connection_needs_http2() {
     let e = e.to_string();
     assert!(e.contains("load.streams_per_connection") && e.contains("http_version = \"2\""), "{e}");
 }
+
+#[test]
+fn http2_without_keepalive_opens_a_connection_per_request() {
+    let s = start(Behaviour { http2: true, ..Default::default() });
+    let dir = tempfile::tempdir().unwrap();
+    let text = closed(&s, "127.0.0.1", "connections = 2\nmax_requests = 20\nkeepalive = false")
+        .replace("kind = \"http\"", "kind = \"http\"\nhttp_version = \"2\"");
+    let f = run_in(dir.path(), &text, Shard::default(), "o");
+    assert_eq!(f.run.targets[0].requests.ok, 20, "{:?}", f.run.targets[0].outcomes);
+    assert_eq!(s.accepts.load(Ordering::Relaxed), 20);
+    let p = phases(&f);
+    assert_eq!((p.opened, p.ttfb_us.count), (20, 20));
+}
