@@ -2,6 +2,9 @@
 //! task itself reading and writing; HTTP/2 by hyper's connection-level API; plain or TLS via rustls),
 //! driven on the task's own single-threaded runtime.
 //! It sends a request, reads the response body up to a cap and reports an [`Outcome`] on failure.
+//! Several tasks may share one HTTP/2 connection as streams ([`SharedH2`]). The phases of every
+//! connection opened (DNS, TCP, TLS, the first request's time to first byte) are told to the caller;
+//! a kept connection's requests read no clock for them.
 //! It knows nothing of APIs: building requests and judging responses is the target's job.
 
 use std::cell::{Cell, RefCell};
@@ -238,7 +241,9 @@ impl Connector {
                 (true, None) => c.exchange(make(), host, max_body, wants_body).await,
                 (false, _) => c.exchange(closing(make()), host, max_body, wants_body).await,
             };
-            if let (Some(t), Some(b)) = (first, c.first_byte()) {
+            if let Some(t) = first
+                && let Some(b) = c.first_byte()
+            {
                 on(Phase::Ttfb, b.saturating_duration_since(t));
             }
             answer

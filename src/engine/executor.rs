@@ -1,5 +1,6 @@
 //! The executor: runs one target under one plan. Threads each own a single-threaded tokio runtime
-//! and a recorder; each task owns one connection. Open loop: tasks claim the next request number,
+//! and a recorder; each task owns one connection (or, with HTTP/2 `streams_per_connection`, shares one
+//! with the other tasks of its group). Open loop: tasks claim the next request number,
 //! wait for its due time and measure from it (no coordinated omission); a request due while too
 //! many are outstanding is counted as dropped. Closed loop: tasks send back to back. A message the API
 //! asks to retry waits in the thread's retry queue (`engine::retry`) without holding a connection or
