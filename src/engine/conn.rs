@@ -2,11 +2,16 @@
 //! task itself reading and writing; HTTP/2 by hyper's connection-level API; plain or TLS via rustls),
 //! driven on the task's own single-threaded runtime.
 //! It sends a request, reads the response body up to a cap and reports an [`Outcome`] on failure.
+//! Several tasks may share one HTTP/2 connection as streams ([`SharedH2`]). The phases of every
+//! connection opened (DNS, TCP, TLS, the first request's time to first byte) are told to the caller;
+//! a kept connection's requests read no clock for them.
 //! It knows nothing of APIs: building requests and judging responses is the target's job.
 
+use std::cell::{Cell, RefCell};
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use ::http::uri::{Authority, Scheme};
 use ::http::{HeaderValue, Request, Response, StatusCode, Uri};
@@ -21,7 +26,7 @@ use tokio_rustls::TlsConnector;
 
 use super::EngineError;
 use super::h1::{self, H1Error};
-use crate::engine::metrics::Outcome;
+use crate::engine::metrics::{Outcome, Phase};
 use crate::spec::HttpVersion;
 
 /// Runs hyper's background futures (HTTP/2 streams) on the current thread's `LocalSet`.
@@ -37,10 +42,10 @@ where
     }
 }
 
-/// A live connection.
+/// A live connection (an HTTP/2 one with whether it has carried no request yet).
 pub enum Conn {
     H1(Box<h1::Connection>),
-    H2(http2::SendRequest<Full<Bytes>>),
+    H2(http2::SendRequest<Full<Bytes>>, bool),
 }
 
 impl Conn {
@@ -49,7 +54,7 @@ impl Conn {
     fn is_closed(&self) -> bool {
         match self {
             Conn::H1(_) => false,
-            Conn::H2(s) => s.is_closed(),
+            Conn::H2(s, _) => s.is_closed(),
         }
     }
 }
@@ -70,6 +75,10 @@ pub struct Connector {
     scheme: Scheme,
     authority: Authority,
     host_header: HeaderValue,
+    /// The host name resolved for every new connection (none for an IP address).
+    dns_host: Option<String>,
+    /// Keep connections open between requests (else one connection per request).
+    keepalive: bool,
 }
 
 impl Connector {
@@ -99,16 +108,47 @@ impl Connector {
                 .map_err(|e| EngineError::Address(format!("bad authority {authority:?}: {e}")))?,
             host_header: HeaderValue::from_str(authority)
                 .map_err(|e| EngineError::Address(format!("bad host {authority:?}: {e}")))?,
+            dns_host: dns_name(host),
+            keepalive: true,
         })
     }
 
-    /// Open a connection; its driver runs as a local task. Must be called inside a `LocalSet`.
-    pub async fn connect(&self) -> Result<Conn, Outcome> {
-        let tcp = TcpStream::connect(self.addr).await.map_err(|_| Outcome::Connect)?;
+    /// With `keepalive = false`, every request gets a connection of its own, closed after its answer.
+    pub fn with_keepalive(mut self, keepalive: bool) -> Connector {
+        self.keepalive = keepalive;
+        self
+    }
+
+    /// The address of a new connection: the host name resolved again (timed as [`Phase::Dns`]), as a
+    /// client without a DNS cache does, or the IP address given.
+    async fn address(&self, on: &impl Fn(Phase, Duration)) -> Result<SocketAddr, Outcome> {
+        let Some(host) = &self.dns_host else { return Ok(self.addr) };
+        let t = Instant::now();
+        let addr = tokio::net::lookup_host((host.as_str(), self.addr.port()))
+            .await
+            .ok()
+            .and_then(|mut a| a.next())
+            .ok_or(Outcome::Connect)?;
+        on(Phase::Dns, t.elapsed());
+        Ok(addr)
+    }
+
+    /// Open a connection; its driver runs as a local task. Must be called inside a `LocalSet`. Its DNS,
+    /// TCP and TLS phases are told to `on` (once per connection: three clock reads).
+    pub async fn connect(&self, on: &impl Fn(Phase, Duration)) -> Result<Conn, Outcome> {
+        let addr = self.address(on).await?;
+        let t = Instant::now();
+        let tcp = TcpStream::connect(addr).await.map_err(|_| Outcome::Connect)?;
+        let connected = Instant::now();
+        on(Phase::Connect, connected - t);
         let _ = tcp.set_nodelay(true);
         let stream = match &self.tls {
             None => h1::Stream::Plain(tcp),
-            Some((c, name)) => h1::Stream::Tls(Box::new(c.connect(name.clone(), tcp).await.map_err(|_| Outcome::Tls)?)),
+            Some((c, name)) => {
+                let tls = c.connect(name.clone(), tcp).await.map_err(|_| Outcome::Tls)?;
+                on(Phase::Tls, connected.elapsed());
+                h1::Stream::Tls(Box::new(tls))
+            }
         };
         match self.version {
             HttpVersion::Http1 => Ok(Conn::H1(Box::new(h1::Connection::new(stream)))),
@@ -124,7 +164,7 @@ impl Connector {
         tokio::task::spawn_local(async move {
             let _ = conn.await;
         });
-        Ok(Conn::H2(send))
+        Ok(Conn::H2(send, true))
     }
 
     /// Send the request `make` builds (origin-form URI) on `conn`, opening a connection first when
@@ -132,7 +172,8 @@ impl Connector {
     /// out to be closed before any of the answer arrived (the server closed it while idle: keep-alive
     /// timeout, `Connection: close`, GOAWAY, or a close without notice racing this request), the request
     /// is sent once more on a new connection, as browsers do: no answer to it was received. On any
-    /// failure the connection is dropped.
+    /// failure the connection is dropped, and without keep-alive after every request. The phases of a
+    /// new connection (and its first request's time to first byte) are told to `on`.
     pub async fn send(
         &self,
         conn: &mut Option<Conn>,
@@ -140,27 +181,34 @@ impl Connector {
         raw: impl Fn() -> Option<Bytes>,
         max_body: u64,
         wants_body: impl Fn(StatusCode) -> bool,
+        on: &impl Fn(Phase, Duration),
     ) -> Result<Reply, Outcome> {
         let kept = match conn {
             Some(c) if !c.is_closed() => true,
             _ => {
-                *conn = Some(self.connect().await?);
+                *conn = Some(self.connect(on).await?);
                 false
             }
         };
         if matches!(conn, Some(Conn::H1(_))) {
-            return self.send_h1(conn, kept, (make, raw), max_body, &wants_body).await;
+            let answer = self.send_h1(conn, kept, (make, raw), max_body, &wants_body, on).await;
+            self.after_request(conn);
+            return answer;
         }
-        let sent = match self.request(conn, make()).await {
+        let sent = match self.request_timed(conn, make(), on).await {
             Err(Failure::Stale) if kept => {
-                *conn = Some(self.connect().await?);
-                self.request(conn, make()).await
+                *conn = Some(self.connect(on).await?);
+                self.request_timed(conn, make(), on).await
             }
             r => r,
         };
         match sent {
+            // The connection is closed (without keep-alive) once the body was read.
             Ok(resp) => match read_body(resp, max_body, &wants_body).await {
-                Ok(r) => Ok(r),
+                Ok(r) => {
+                    self.after_request(conn);
+                    Ok(r)
+                }
                 Err(o) => {
                     *conn = None;
                     Err(o)
@@ -181,16 +229,28 @@ impl Connector {
         (make, raw): (impl Fn() -> Request<Full<Bytes>>, impl Fn() -> Option<Bytes>),
         max_body: u64,
         wants_body: &impl Fn(StatusCode) -> bool,
+        on: &impl Fn(Phase, Duration),
     ) -> Result<Reply, Outcome> {
         let host = self.host_header.as_bytes();
-        let once = async |conn: &mut Option<Conn>| match (conn, raw()) {
-            (Some(Conn::H1(c)), Some(bytes)) => c.exchange_bytes(&bytes, false, max_body, wants_body).await,
-            (Some(Conn::H1(c)), None) => c.exchange(make(), host, max_body, wants_body).await,
-            _ => Err(H1Error::Broken),
+        let once = async |conn: &mut Option<Conn>| {
+            let Some(Conn::H1(c)) = conn else { return Err(H1Error::Broken) };
+            // A new connection's first exchange is timed to its first byte (one clock read each way).
+            let first = c.take_fresh().then(Instant::now);
+            let answer = match (self.keepalive, raw()) {
+                (true, Some(bytes)) => c.exchange_bytes(&bytes, false, max_body, wants_body).await,
+                (true, None) => c.exchange(make(), host, max_body, wants_body).await,
+                (false, _) => c.exchange(closing(make()), host, max_body, wants_body).await,
+            };
+            if let Some(t) = first
+                && let Some(b) = c.first_byte()
+            {
+                on(Phase::Ttfb, b.saturating_duration_since(t));
+            }
+            answer
         };
         let mut answer = once(conn).await;
         if matches!(answer, Err(H1Error::Stale)) && kept {
-            *conn = Some(self.connect().await?);
+            *conn = Some(self.connect(on).await?);
             answer = once(conn).await;
         }
         match answer {
@@ -208,23 +268,179 @@ impl Connector {
     }
 
     /// Send one request on `conn` and wait for the head of the answer.
-    async fn request(
-        &self,
-        conn: &mut Option<Conn>,
-        mut req: Request<Full<Bytes>>,
-    ) -> Result<Response<Incoming>, Failure> {
+    async fn request(&self, conn: &mut Option<Conn>, req: Request<Full<Bytes>>) -> Result<Response<Incoming>, Failure> {
         match conn.as_mut() {
-            Some(Conn::H2(s)) => {
-                let mut parts = req.uri().clone().into_parts();
-                parts.scheme = Some(self.scheme.clone());
-                parts.authority = Some(self.authority.clone());
-                *req.uri_mut() = Uri::from_parts(parts).map_err(|_| Failure::Broken)?;
+            Some(Conn::H2(s, _)) => {
+                let req = self.absolute(req)?;
                 s.ready().await.map_err(|_| Failure::Stale)?;
                 s.send_request(req).await.map_err(|e| Failure::of(&e))
             }
             _ => Err(Failure::Broken),
         }
     }
+
+    /// The request with this endpoint's scheme and authority (HTTP/2 needs an absolute URI).
+    fn absolute(&self, mut req: Request<Full<Bytes>>) -> Result<Request<Full<Bytes>>, Failure> {
+        let mut parts = req.uri().clone().into_parts();
+        parts.scheme = Some(self.scheme.clone());
+        parts.authority = Some(self.authority.clone());
+        *req.uri_mut() = Uri::from_parts(parts).map_err(|_| Failure::Broken)?;
+        Ok(req)
+    }
+
+    /// [`Self::request`], timing a new HTTP/2 connection's first request to its answer's head.
+    async fn request_timed(
+        &self,
+        conn: &mut Option<Conn>,
+        req: Request<Full<Bytes>>,
+        on: &impl Fn(Phase, Duration),
+    ) -> Result<Response<Incoming>, Failure> {
+        let first = match conn.as_mut() {
+            Some(Conn::H2(_, fresh)) => std::mem::replace(fresh, false).then(Instant::now),
+            _ => None,
+        };
+        let r = self.request(conn, req).await;
+        if let (Some(t), Ok(_)) = (first, &r) {
+            on(Phase::Ttfb, t.elapsed());
+        }
+        r
+    }
+
+    /// Without keep-alive a connection carries one request.
+    fn after_request(&self, conn: &mut Option<Conn>) {
+        if !self.keepalive {
+            *conn = None;
+        }
+    }
+
+    /// Send the request `make` builds as a stream on `group`'s shared HTTP/2 connection, opening it
+    /// when there is none or it was closed (one task opens it, the others wait for it). A stream
+    /// refused because the connection was closed meanwhile is sent once more on a new one. `used` is set
+    /// to the generation of the connection used, for [`SharedH2::retire`] on a timeout. A failed
+    /// stream does not close the connection the other tasks use.
+    pub async fn send_shared(
+        &self,
+        group: &SharedH2,
+        used: &mut u64,
+        make: impl Fn() -> Request<Full<Bytes>>,
+        max_body: u64,
+        wants_body: impl Fn(StatusCode) -> bool,
+        on: &impl Fn(Phase, Duration),
+    ) -> Result<Reply, Outcome> {
+        let (g, s, kept) = self.shared_sender(group, on).await?;
+        *used = g;
+        let mut answer = self.stream(group, s, make(), on).await;
+        if matches!(answer, Err(Failure::Stale)) && kept {
+            group.retire(g);
+            let (g, s, _) = self.shared_sender(group, on).await?;
+            *used = g;
+            answer = self.stream(group, s, make(), on).await;
+        }
+        match answer {
+            Ok(resp) => read_body(resp, max_body, &wants_body).await,
+            Err(f) => {
+                if f == Failure::Stale {
+                    group.retire(*used);
+                }
+                Err(Outcome::Io)
+            }
+        }
+    }
+
+    /// The group's open connection (generation, sender, whether it was there already), or a new one.
+    async fn shared_sender(
+        &self,
+        group: &SharedH2,
+        on: &impl Fn(Phase, Duration),
+    ) -> Result<(u64, http2::SendRequest<Full<Bytes>>, bool), Outcome> {
+        if let Some((g, s)) = group.open() {
+            return Ok((g, s, true));
+        }
+        let _opening = group.opening.lock().await;
+        if let Some((g, s)) = group.open() {
+            return Ok((g, s, false));
+        }
+        match self.connect(on).await? {
+            Conn::H2(s, _) => Ok((group.install(s.clone()), s, false)),
+            Conn::H1(_) => Err(Outcome::Io),
+        }
+    }
+
+    /// One stream on a shared connection, up to its answer's head; the connection's first is timed.
+    async fn stream(
+        &self,
+        group: &SharedH2,
+        mut s: http2::SendRequest<Full<Bytes>>,
+        req: Request<Full<Bytes>>,
+        on: &impl Fn(Phase, Duration),
+    ) -> Result<Response<Incoming>, Failure> {
+        let first = group.fresh.replace(false).then(Instant::now);
+        let req = self.absolute(req)?;
+        s.ready().await.map_err(|_| Failure::Stale)?;
+        let r = s.send_request(req).await.map_err(|e| Failure::of(&e))?;
+        if let Some(t) = first {
+            on(Phase::Ttfb, t.elapsed());
+        }
+        Ok(r)
+    }
+}
+
+/// One HTTP/2 connection shared by a group of tasks (`streams_per_connection` of them), each sending
+/// its requests as concurrent streams on a clone of the connection's sender (a cheap handle). Lives on
+/// one load thread.
+#[derive(Default)]
+pub struct SharedH2 {
+    current: RefCell<Option<(u64, http2::SendRequest<Full<Bytes>>)>>,
+    generation: Cell<u64>,
+    /// The current connection has carried no stream yet.
+    fresh: Cell<bool>,
+    /// Held by the task opening the next connection.
+    opening: tokio::sync::Mutex<()>,
+}
+
+impl SharedH2 {
+    /// A group starting with `conn` (opened before the run) when it is an HTTP/2 connection.
+    pub fn new(conn: Option<Conn>) -> SharedH2 {
+        let g = SharedH2::default();
+        if let Some(Conn::H2(s, fresh)) = conn {
+            g.install(s);
+            g.fresh.set(fresh);
+        }
+        g
+    }
+
+    fn install(&self, s: http2::SendRequest<Full<Bytes>>) -> u64 {
+        let g = self.generation.get() + 1;
+        self.generation.set(g);
+        *self.current.borrow_mut() = Some((g, s));
+        self.fresh.set(true);
+        g
+    }
+
+    fn open(&self) -> Option<(u64, http2::SendRequest<Full<Bytes>>)> {
+        self.current.borrow().as_ref().filter(|(_, s)| !s.is_closed()).map(|(g, s)| (*g, s.clone()))
+    }
+
+    /// Stop handing out connection `gen` (it closed, or a request on it timed out): the next request
+    /// opens a new one. Streams in flight on it go on.
+    pub fn retire(&self, generation: u64) {
+        let mut c = self.current.borrow_mut();
+        if c.as_ref().is_some_and(|(g, _)| *g == generation) {
+            *c = None;
+        }
+    }
+}
+
+/// The request with `Connection: close` (a connection used for one request).
+fn closing(mut req: Request<Full<Bytes>>) -> Request<Full<Bytes>> {
+    req.headers_mut().insert(::http::header::CONNECTION, HeaderValue::from_static("close"));
+    req
+}
+
+/// The host to resolve for each new connection: none for an IP address (bracketed or not).
+fn dns_name(host: &str) -> Option<String> {
+    let bare = host.trim_start_matches('[').trim_end_matches(']');
+    bare.parse::<std::net::IpAddr>().is_err().then(|| host.to_string())
 }
 
 /// Why a request got no answer head.

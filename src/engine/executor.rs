@@ -1,5 +1,6 @@
 //! The executor: runs one target under one plan. Threads each own a single-threaded tokio runtime
-//! and a recorder; each task owns one connection. Open loop: tasks claim the next request number,
+//! and a recorder; each task owns one connection (or, with HTTP/2 `streams_per_connection`, shares one
+//! with the other tasks of its group). Open loop: tasks claim the next request number,
 //! wait for its due time and measure from it (no coordinated omission); a request due while too
 //! many are outstanding is counted as dropped. Closed loop: tasks send back to back. A message the API
 //! asks to retry waits in the thread's retry queue (`engine::retry`) without holding a connection or
@@ -18,8 +19,8 @@ use tokio::task::{JoinSet, LocalSet};
 
 use super::{EngineError, Plan};
 use crate::engine::aggregate::{self, LiveView, Written};
-use crate::engine::conn::{Conn, Connector};
-use crate::engine::metrics::{LiveCounters, Outcome, Recorder};
+use crate::engine::conn::{Conn, Connector, SharedH2};
+use crate::engine::metrics::{LiveCounters, Outcome, Phase, Recorder};
 use crate::engine::retry::{Pending, RetryQueue};
 use crate::engine::target::{Answer, Target};
 use crate::spec::Model;
@@ -99,7 +100,8 @@ where
 {
     let ep = target.endpoint().clone();
     let connector =
-        Connector::new(addr, &ep.host, &ep.authority(), ep.tls, target.insecure_tls(), target.http_version())?;
+        Connector::new(addr, &ep.host, &ep.authority(), ep.tls, target.insecure_tls(), target.http_version())?
+            .with_keepalive(plan.keepalive);
     let threads = plan.threads.max(1);
     let shared = Arc::new(Shared {
         plan: plan.clone(),
@@ -115,8 +117,9 @@ where
     let t0_cell: Arc<OnceLock<(Instant, SystemTime)>> = Arc::new(OnceLock::new());
 
     let mut handles = Vec::new();
-    for id in 0..threads {
-        let conns = plan.connections / threads + u32::from(id < plan.connections % threads);
+    let layouts = layout(plan.connections, plan.streams, threads);
+    for (id, conns) in layouts.into_iter().enumerate() {
+        let id = id as u32;
         let (shared, tx, ready, go, t0_cell, stop) =
             (shared.clone(), tx.clone(), ready.clone(), go.clone(), t0_cell.clone(), stop.clone());
         let live = Arc::new(LiveCounters::default());
@@ -183,10 +186,34 @@ where
     Ok((TargetRun { recorder, started_at, elapsed, interrupted, written, threads }, hlog, timeline))
 }
 
+/// The tasks of each connection, per thread: `connections` tasks in connections of `streams` tasks
+/// (the last one fewer), whole connections spread evenly over `threads`.
+fn layout(connections: u32, streams: u32, threads: u32) -> Vec<Vec<u32>> {
+    let streams = streams.max(1);
+    let count = connections.div_ceil(streams);
+    let per_conn: Vec<u32> = (0..count).map(|j| streams.min(connections - j * streams)).collect();
+    let mut at = 0usize;
+    (0..threads)
+        .map(|id| {
+            let n = (count / threads + u32::from(id < count % threads)) as usize;
+            let v = per_conn[at..at + n].to_vec();
+            at += n;
+            v
+        })
+        .collect()
+}
+
+/// Where a task sends: its own connection (kept, or none yet), or a stream of its group's shared
+/// HTTP/2 connection (with the generation of the connection it last used).
+enum Slot {
+    Own(Option<Conn>),
+    Shared(Rc<SharedH2>, u64),
+}
+
 #[allow(clippy::too_many_arguments)]
 fn thread_main(
     id: usize,
-    conns: u32,
+    conns: Vec<u32>,
     shared: Arc<Shared>,
     tx: mpsc::Sender<crate::engine::metrics::Report>,
     ready: Arc<Barrier>,
@@ -210,18 +237,24 @@ fn thread_main(
     // Connect before the clock starts, so the first requests do not pay for it: a bounded number at
     // once, all within one timeout. A target that accepts and never completes a handshake costs one
     // timeout here, not one per connection; connections not made by then are made by their first request.
+    // Without keep-alive nothing is opened in advance: every request opens its own connection.
+    // Their phases are recorded once the recorder exists.
+    let phases: Rc<RefCell<Vec<(Phase, Duration)>>> = Rc::default();
+    let preconnect = if shared.plan.keepalive { conns.len() } else { 0 };
     let mut pre: Vec<Option<Conn>> = local.block_on(&rt, async {
         let mut v = Vec::new();
         let mut set = JoinSet::new();
         let all = async {
-            for _ in 0..conns {
+            for _ in 0..preconnect {
                 if set.len() >= PRECONNECT_AT_ONCE
                     && let Some(c) = set.join_next().await
                 {
                     v.push(c.ok().flatten());
                 }
-                let s = shared.clone();
-                set.spawn_local(async move { s.connector.connect().await.ok() });
+                let (s, phases) = (shared.clone(), phases.clone());
+                set.spawn_local(
+                    async move { s.connector.connect(&|p, d| phases.borrow_mut().push((p, d))).await.ok() },
+                );
             }
             while let Some(c) = set.join_next().await {
                 v.push(c.ok().flatten());
@@ -236,7 +269,13 @@ fn thread_main(
     let ctx = Rc::new(Local {
         shared: shared.clone(),
         t0,
-        rec: RefCell::new(Recorder::new(id, t0, Some(tx), live)),
+        rec: RefCell::new({
+            let mut r = Recorder::new(id, t0, Some(tx), live);
+            for (p, d) in phases.take() {
+                r.phase(p, d);
+            }
+            r
+        }),
         in_flight: Cell::new(0),
         stop: stop.clone(),
         // A retry is never sent after the run's duration + drain.
@@ -254,13 +293,22 @@ fn thread_main(
             }
         });
         let mut set = JoinSet::new();
-        for _ in 0..conns {
+        for tasks in &conns {
             let conn = pre.pop().flatten();
-            let c = ctx.clone();
-            match shared.plan.model {
-                Model::Open => set.spawn_local(open_worker(c, conn)),
-                Model::Closed => set.spawn_local(closed_worker(c, conn)),
+            // One task per connection owns it; several tasks share an HTTP/2 connection as streams.
+            let mut slots = if shared.plan.streams > 1 {
+                let group = Rc::new(SharedH2::new(conn));
+                (0..*tasks).map(|_| Slot::Shared(group.clone(), 0)).collect()
+            } else {
+                vec![Slot::Own(conn)]
             };
+            for slot in slots.drain(..) {
+                let c = ctx.clone();
+                match shared.plan.model {
+                    Model::Open => set.spawn_local(open_worker(c, slot)),
+                    Model::Closed => set.spawn_local(closed_worker(c, slot)),
+                };
+            }
         }
         let mut stop_rx = stop.clone();
         let drain = shared.plan.drain;
@@ -358,7 +406,7 @@ async fn next_work(ctx: &Local, claimed: Option<Instant>) -> Work {
     }
 }
 
-async fn open_worker(ctx: Rc<Local>, mut conn: Option<Conn>) {
+async fn open_worker(ctx: Rc<Local>, mut conn: Slot) {
     let s = &ctx.shared;
     let Some(pacer) = s.plan.pacer.clone() else { return };
     let mut claimed: Option<(u64, Instant)> = None;
@@ -396,7 +444,7 @@ async fn open_worker(ctx: Rc<Local>, mut conn: Option<Conn>) {
     }
 }
 
-async fn closed_worker(ctx: Rc<Local>, mut conn: Option<Conn>) {
+async fn closed_worker(ctx: Rc<Local>, mut conn: Slot) {
     let s = &ctx.shared;
     let end = s.plan.duration.map(|d| ctx.t0 + d);
     let mut backoff = Duration::from_millis(10);
@@ -437,13 +485,13 @@ async fn closed_worker(ctx: Rc<Local>, mut conn: Option<Conn>) {
 }
 
 /// The first attempt of message `n`.
-async fn one_request(ctx: &Local, conn: &mut Option<Conn>, n: u64, intended: Instant, start: Instant) -> Outcome {
+async fn one_request(ctx: &Local, conn: &mut Slot, n: u64, intended: Instant, start: Instant) -> Outcome {
     ctx.rec.borrow_mut().start(intended, start);
     attempt(ctx, conn, n, 1, intended, start).await
 }
 
 /// A later attempt of a message, due now; the wait before it is not part of its latency.
-async fn retry(ctx: &Local, conn: &mut Option<Conn>, p: Pending) -> Outcome {
+async fn retry(ctx: &Local, conn: &mut Slot, p: Pending) -> Outcome {
     let start = Instant::now();
     ctx.rec.borrow_mut().retry(start);
     attempt(ctx, conn, p.n, p.attempt, start, start).await
@@ -452,35 +500,51 @@ async fn retry(ctx: &Local, conn: &mut Option<Conn>, p: Pending) -> Outcome {
 /// Send attempt `attempt` of message `n` and record its outcome. When the answer asks for a retry
 /// that can be due before the run's end, it is queued (the connection is free meanwhile);
 /// otherwise this answer is the message's last.
-async fn attempt(
-    ctx: &Local,
-    conn: &mut Option<Conn>,
-    n: u64,
-    attempt: u32,
-    intended: Instant,
-    start: Instant,
-) -> Outcome {
+async fn attempt(ctx: &Local, conn: &mut Slot, n: u64, attempt: u32, intended: Instant, start: Instant) -> Outcome {
     let s = &ctx.shared;
     let target = &s.target;
     s.in_flight.fetch_add(1, Ordering::Relaxed);
     ctx.in_flight.set(ctx.in_flight.get() + 1);
     // The message number in the whole run (of every shard): the request and its answer both carry it.
     let seq = s.plan.shard.global(n);
-    let sent = tokio::time::timeout(
-        s.plan.timeout,
-        s.connector.send(
-            conn,
-            || target.request(seq),
-            || target.http1_bytes(seq),
-            target.max_body(),
-            |st| target.wants_body(st),
-        ),
-    )
+    // Called only when a connection is opened (and on its first answer), never per kept request.
+    let on = |p: Phase, d: Duration| ctx.rec.borrow_mut().phase(p, d);
+    let sent = tokio::time::timeout(s.plan.timeout, async {
+        match conn {
+            Slot::Own(conn) => {
+                s.connector
+                    .send(
+                        conn,
+                        || target.request(seq),
+                        || target.http1_bytes(seq),
+                        target.max_body(),
+                        |st| target.wants_body(st),
+                        &on,
+                    )
+                    .await
+            }
+            Slot::Shared(group, used) => {
+                s.connector
+                    .send_shared(
+                        group,
+                        used,
+                        || target.request(seq),
+                        target.max_body(),
+                        |st| target.wants_body(st),
+                        &on,
+                    )
+                    .await
+            }
+        }
+    })
     .await;
     let done = Instant::now();
     let c = match sent {
         Err(_) => {
-            *conn = None;
+            match conn {
+                Slot::Own(conn) => *conn = None,
+                Slot::Shared(group, used) => group.retire(*used),
+            }
             target.retry_transport(Outcome::Timeout, attempt)
         }
         Ok(Err(o)) => target.retry_transport(o, attempt),
@@ -498,4 +562,20 @@ async fn attempt(
     }
     ctx.wake.notify_waiters();
     c.outcome
+}
+
+#[cfg(test)]
+mod tests {
+    use super::layout;
+
+    #[test]
+    fn connections_hold_their_streams_and_threads_hold_whole_connections() {
+        // 10 tasks in streams of 4: connections of 4, 4 and 2, over two threads.
+        assert_eq!(layout(10, 4, 2), vec![vec![4, 4], vec![2]]);
+        // One stream each: one connection per task.
+        assert_eq!(layout(5, 1, 2), vec![vec![1, 1, 1], vec![1, 1]]);
+        let all: u32 = layout(64, 7, 3).iter().flatten().sum();
+        assert_eq!(all, 64);
+        assert_eq!(layout(64, 7, 3).iter().map(Vec::len).sum::<usize>(), 10);
+    }
 }

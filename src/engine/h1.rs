@@ -101,11 +101,38 @@ pub struct Connection {
     io: Stream,
     write: Vec<u8>,
     read: BytesMut,
+    /// No request was sent on it yet.
+    fresh: bool,
+    /// When the first byte of the answer arrived, while the first exchange is watched.
+    first_byte: Option<std::time::Instant>,
+    watch_first_byte: bool,
 }
 
 impl Connection {
     pub fn new(io: Stream) -> Connection {
-        Connection { io, write: Vec::with_capacity(512), read: BytesMut::with_capacity(READ_CHUNK) }
+        Connection {
+            io,
+            write: Vec::with_capacity(512),
+            read: BytesMut::with_capacity(READ_CHUNK),
+            fresh: true,
+            first_byte: None,
+            watch_first_byte: false,
+        }
+    }
+
+    /// Whether no request was sent on this connection yet; the first call says so, and asks the next
+    /// exchange to note when the first byte of its answer arrives ([`Self::first_byte`]). Only a new
+    /// connection's first exchange reads the clock for it.
+    pub fn take_fresh(&mut self) -> bool {
+        let fresh = std::mem::replace(&mut self.fresh, false);
+        self.watch_first_byte = fresh;
+        fresh
+    }
+
+    /// When the first byte of the watched exchange's answer arrived (once).
+    pub fn first_byte(&mut self) -> Option<std::time::Instant> {
+        self.watch_first_byte = false;
+        self.first_byte.take()
     }
 
     /// Send `req` (origin-form URI) with `host` as its Host header unless it has one, and read the
@@ -240,7 +267,12 @@ impl Connection {
             match self.fill().await {
                 Ok(0) | Err(_) if !received_any && self.read.is_empty() => return Err(H1Error::Stale),
                 Ok(0) | Err(_) => return Err(H1Error::Broken),
-                Ok(_) => received_any = true,
+                Ok(_) => {
+                    received_any = true;
+                    if self.watch_first_byte && self.first_byte.is_none() {
+                        self.first_byte = Some(std::time::Instant::now());
+                    }
+                }
             }
         }
     }

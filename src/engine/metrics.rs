@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use hdrhistogram::Histogram;
 
 pub use crate::results::{MAX_US, Summary, histogram};
-use crate::results::{TAG_LATENCY, TAG_LATENESS, TAG_SERVICE_TIME, outcome_tag};
+use crate::results::{PHASE_TAGS, TAG_LATENCY, TAG_LATENESS, TAG_SERVICE_TIME, outcome_tag};
 
 fn us(d: Duration) -> u64 {
     u64::try_from(d.as_micros()).unwrap_or(u64::MAX).max(1)
@@ -80,6 +80,20 @@ impl fmt::Display for Outcome {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.key())
     }
+}
+
+/// A phase of opening a connection and of its first request, each timed once per new connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phase {
+    /// Resolving the target's host name (not timed for an IP address).
+    Dns = 0,
+    /// The TCP handshake (one count per connection opened).
+    Connect = 1,
+    /// The TLS handshake (`https` targets).
+    Tls = 2,
+    /// From the start of a new connection's first request to the first byte of its answer (HTTP/1.1)
+    /// or its answer's head (HTTP/2).
+    Ttfb = 3,
 }
 
 /// Live counters of one thread, read by the progress display without locking.
@@ -153,6 +167,9 @@ pub struct Recorder {
     /// First and last actual start, relative to the start of the run.
     pub first_start: Option<Duration>,
     pub last_start: Option<Duration>,
+    /// Connection phases by [`Phase`] (recorded only when a connection is opened, never per request
+    /// on a kept connection).
+    pub phases: [Histogram<u64>; 4],
     current: Interval,
     out: Option<Sender<Report>>,
     live: Arc<LiveCounters>,
@@ -171,6 +188,7 @@ impl Recorder {
             retries: 0,
             first_start: None,
             last_start: None,
+            phases: [histogram(), histogram(), histogram(), histogram()],
             current: Interval::new(0),
             out,
             live,
@@ -214,6 +232,16 @@ impl Recorder {
         self.first_start.get_or_insert(rel);
         self.last_start = Some(rel);
         self.lateness.saturating_record(us(at.saturating_duration_since(intended)));
+    }
+
+    /// A connection phase took `d`.
+    pub fn phase(&mut self, p: Phase, d: Duration) {
+        self.phases[p as usize].saturating_record(us(d));
+    }
+
+    /// Connections opened (successful TCP connects).
+    pub fn connections_opened(&self) -> u64 {
+        self.phases[Phase::Connect as usize].len()
     }
 
     /// A request that started at `started` (intended `intended`) ended at `done` with `outcome`.
@@ -296,6 +324,9 @@ impl Recorder {
             (a, b) => a.or(b),
         };
         self.last_start = self.last_start.max(o.last_start);
+        for (a, b) in self.phases.iter_mut().zip(&o.phases) {
+            a.add(b).expect("same bounds");
+        }
     }
 
     /// Requests started per second between the first and the last start (None with fewer than two).
@@ -308,13 +339,19 @@ impl Recorder {
 
     /// The whole-run histograms by tag, as `<target>.totals.hlog` holds them and
     /// [`TargetResult::build`](crate::results::TargetResult::build) reads them: latency, service time,
-    /// lateness, and the latency of each outcome that carries a response.
+    /// lateness, the latency of each outcome that carries a response, and the connection phases that
+    /// were timed at least once (`connection:<phase>`).
     pub fn totals(&self) -> BTreeMap<String, Histogram<u64>> {
         let mut m = BTreeMap::from([
             (TAG_LATENCY.to_string(), self.latency.clone()),
             (TAG_SERVICE_TIME.to_string(), self.service.clone()),
             (TAG_LATENESS.to_string(), self.lateness.clone()),
         ]);
+        for (tag, h) in PHASE_TAGS.iter().zip(&self.phases) {
+            if !h.is_empty() {
+                m.insert(tag.to_string(), h.clone());
+            }
+        }
         for (k, o) in &self.outcomes {
             if k.has_response() {
                 m.insert(outcome_tag(&k.key()), o.latency.clone());

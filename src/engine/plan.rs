@@ -23,6 +23,10 @@ pub struct Plan {
     pub timeout: Duration,
     pub drain: Duration,
     pub threads: u32,
+    /// Keep connections open between requests (else one connection per request).
+    pub keepalive: bool,
+    /// HTTP/2 streams per connection: `connections` tasks share ceil(connections / streams) connections.
+    pub streams: u32,
     /// This process is shard `index` of `count` (0 of 1 when not sharded).
     pub shard: Shard,
 }
@@ -42,7 +46,9 @@ impl Plan {
             Model::Closed => 16,
         });
         let connections = (all / shard.count + u32::from(shard.index < all % shard.count)).max(1);
-        let threads = l.threads.unwrap_or(cpus).clamp(1, connections.max(1));
+        let streams = l.streams_per_connection.unwrap_or(1).max(1);
+        // Each thread owns whole connections (with all their streams).
+        let threads = l.threads.unwrap_or(cpus).clamp(1, connections.div_ceil(streams).max(1));
         let pacer = l.schedule().map(|p| Arc::new(p.shard(u64::from(shard.index), u64::from(shard.count))));
         Plan {
             model: l.model,
@@ -61,8 +67,16 @@ impl Plan {
             timeout: l.timeout.map_or(Duration::from_secs(10), |d| d.0),
             drain: l.drain.map_or(Duration::from_secs(5), |d| d.0),
             threads,
+            keepalive: l.keepalive.unwrap_or(true),
+            streams,
             shard,
         }
+    }
+
+    /// The connections the plan opens (when none breaks): one per task, or with HTTP/2 streams one per
+    /// `streams` tasks.
+    pub fn connection_count(&self) -> u32 {
+        self.connections.div_ceil(self.streams.max(1))
     }
 
     /// Requests the plan will send, when it is known in advance.

@@ -385,6 +385,7 @@ pub fn report(data: &RunData, charts: &[Rendered]) -> String {
     metadata(&mut out, data);
     imported(&mut out, data);
     summary_table(&mut out, &run.targets);
+    super::phases::section(&mut out, &run.targets);
     thresholds(&mut out, data);
     out.push_str("<section id=\"charts\">\n<h2>Charts</h2>\n");
     for r in charts {

@@ -12,6 +12,7 @@ pub(crate) mod figures;
 pub mod gates;
 pub(crate) mod html;
 pub mod interactive;
+mod phases;
 pub mod summary;
 
 use std::path::{Path, PathBuf};

@@ -82,6 +82,7 @@ pub fn write(run: &Run, out: &mut impl Write) -> io::Result<()> {
             );
         }
     }
+    rows.extend(super::phases::summary_rows(&run.targets));
     let targets: Vec<&crate::results::TargetResult> = run.targets.iter().collect();
     let failures = super::failures::rows(&targets);
     if !failures.is_empty() {

@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 use hdrhistogram::Histogram;
 
 pub mod baseline;
+pub mod connections;
 pub(crate) mod delivery;
 mod error;
 pub mod failures;
@@ -26,6 +27,7 @@ pub(crate) mod summary;
 pub mod timeline;
 pub mod webhook_slo;
 
+pub use connections::{ConnectionPhases, PHASE_TAGS};
 pub use delivery::{DeliveryHistograms, DeliveryStats, IdentityCounts, KindCounts, LatencySummary};
 pub use error::ResultsError;
 pub use failures::CodeFailures;
@@ -191,6 +193,9 @@ pub struct TargetResult {
     /// A webhook target: how the endpoint fared against Meta's expectations of webhook servers.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub webhook_slo: Option<WebhookSlo>,
+    /// DNS, connect, TLS and first-byte times of the connections opened (absent in older results).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub connection_phases: Option<ConnectionPhases>,
     /// Target-specific figures (logins of an on-premises session, the embedded simulator's counters).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub extra: Option<serde_json::Value>,
@@ -263,6 +268,7 @@ impl TargetResult {
             service_time_us: summary(TAG_SERVICE_TIME),
             lateness_us: summary(TAG_LATENESS),
             outcomes,
+            connection_phases: ConnectionPhases::of(totals),
             delivery: None,
             webhook_slo,
             extra: None,

@@ -135,6 +135,15 @@ pub struct LoadSpec {
     /// Safety cap on any requested rate (requests/s). Default 1,000,000.
     #[serde(default)]
     pub max_rate: Option<f64>,
+    /// Keep connections open between requests (default true). `false`: a new connection for every
+    /// request (HTTP/1.1 requests then carry `Connection: close`), so every request pays DNS, TCP
+    /// connect and TLS.
+    #[serde(default)]
+    pub keepalive: Option<bool>,
+    /// HTTP/2 only: concurrent streams on each connection (as h2load's `-m`, default 1). Concurrency
+    /// `connections` is then carried by ceil(connections / streams_per_connection) connections.
+    #[serde(default)]
+    pub streams_per_connection: Option<u32>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, Default, schemars::JsonSchema)]

@@ -47,6 +47,7 @@ pub fn validate(path: &Path, p: &Profile) -> Result<(), ProfileError> {
     if l.max_requests == Some(0) {
         return Err(err(path, "load.max_requests", "must be at least 1"));
     }
+    connection_reuse(path, p)?;
     if !l.start_rate.is_finite() || l.start_rate < 0.0 {
         return Err(err(path, "load.start_rate", format!("must be 0 or more, got {}", l.start_rate)));
     }
@@ -348,6 +349,34 @@ fn headers(path: &Path, t: &TargetSpec, f: &impl Fn(&str) -> String) -> Result<(
         if var.is_empty() {
             return Err(err(path, f("headers_from_env"), format!("no environment variable named for {k:?}")));
         }
+    }
+    Ok(())
+}
+
+/// `keepalive` and `streams_per_connection`: streams are an HTTP/2 feature, and a connection used for
+/// one request carries one stream.
+fn connection_reuse(path: &Path, p: &Profile) -> Result<(), ProfileError> {
+    let l = &p.load;
+    let Some(n) = l.streams_per_connection else { return Ok(()) };
+    let field = "load.streams_per_connection";
+    if n == 0 {
+        return Err(err(path, field, "must be at least 1"));
+    }
+    if n == 1 {
+        return Ok(());
+    }
+    if let Some(t) = p.targets.iter().find(|t| t.http_version != super::HttpVersion::Http2) {
+        return Err(err(
+            path,
+            field,
+            format!(
+                "applies to http_version = \"2\" only (streams share an HTTP/2 connection); target {:?} speaks HTTP/1.1",
+                t.name
+            ),
+        ));
+    }
+    if l.keepalive == Some(false) {
+        return Err(err(path, field, "needs keepalive: with keepalive = false every connection carries one request"));
     }
     Ok(())
 }

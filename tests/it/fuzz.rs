@@ -449,6 +449,7 @@ fn sample_run(dir: &Path) -> Vec<u8> {
         lateness_us: summary,
         outcomes: vec![OutcomeResult { key: "ok".into(), count: 0, latency_us: None }],
         hlog: "t.hlog".into(),
+        connection_phases: None,
         delivery: None,
         webhook_slo: None,
         extra: None,

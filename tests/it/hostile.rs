@@ -527,6 +527,9 @@ fn a_self_signed_certificate_fails_unless_insecure_tls() {
     assert_eq!(outcomes(&f), only("ok", 20));
     consistent(&f, 20);
     assert_eq!(s.requests.load(Ordering::Relaxed), 20);
+    // Every connection opened timed its TLS handshake.
+    let p = f.run.targets[0].connection_phases.clone().expect("phases");
+    assert!(p.opened >= 1 && p.tls_us.count == p.opened && p.ttfb_us.count <= p.opened, "{p:?}");
 
     // https:// to a plain HTTP server fails the handshake; http:// to a TLS server breaks the connection.
     let plain = common::start(common::Behaviour::default());

@@ -2,6 +2,7 @@
 //! module is one area; `support` holds the helpers they share.
 
 mod cli;
+mod connections;
 mod deploy;
 mod driver_bodies;
 mod drivers;

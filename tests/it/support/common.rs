@@ -29,11 +29,17 @@ pub struct Behaviour {
     pub http2: bool,
     /// Answer with the request's path and query as the body instead of `{"ok":true}`.
     pub echo_path: bool,
+    /// Listen here instead of 127.0.0.1:0 (a loopback address).
+    pub bind: Option<SocketAddr>,
 }
 
 pub struct Server {
     pub addr: SocketAddr,
     pub hits: Arc<AtomicU64>,
+    /// Connections accepted.
+    pub accepts: Arc<AtomicU64>,
+    /// Most requests seen in flight at once on one connection (HTTP/2 streams).
+    pub max_per_connection: Arc<AtomicU64>,
     _rt: std::thread::JoinHandle<()>,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
 }
@@ -48,12 +54,16 @@ impl Drop for Server {
 
 /// Start a server on 127.0.0.1:0 in its own thread; returns once it is listening.
 pub fn start(b: Behaviour) -> Server {
-    let std_listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind loopback");
+    let at = b.bind.unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 0)));
+    let std_listener = std::net::TcpListener::bind(at).expect("bind loopback");
     std_listener.set_nonblocking(true).unwrap();
     let addr = std_listener.local_addr().unwrap();
     let hits = Arc::new(AtomicU64::new(0));
+    let accepts = Arc::new(AtomicU64::new(0));
+    let max_per_connection = Arc::new(AtomicU64::new(0));
     let (tx, mut rx) = tokio::sync::oneshot::channel();
     let h = hits.clone();
+    let (acc_count, max_seen) = (accepts.clone(), max_per_connection.clone());
     let rt = std::thread::spawn(move || {
         let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
         rt.block_on(async move {
@@ -64,14 +74,20 @@ pub fn start(b: Behaviour) -> Server {
                     _ = &mut rx => return,
                     acc = listener.accept() => {
                         let Ok((sock, _)) = acc else { continue };
+                        acc_count.fetch_add(1, Ordering::Relaxed);
                         let _ = sock.set_nodelay(true);
                         let (b, h) = (b.clone(), h.clone());
+                        let (in_flight, max_seen) = (Arc::new(AtomicU64::new(0)), max_seen.clone());
                         let h2 = b.http2;
                         tokio::spawn(async move {
                             let svc = service_fn(move |req: Request<hyper::body::Incoming>| {
                                 let (b, h) = (b.clone(), h.clone());
+                                let (in_flight, max_seen) = (in_flight.clone(), max_seen.clone());
                                 async move {
                                     h.fetch_add(1, Ordering::Relaxed);
+                                    let now = in_flight.fetch_add(1, Ordering::Relaxed) + 1;
+                                    max_seen.fetch_max(now, Ordering::Relaxed);
+                                    let _leave = Leave(in_flight);
                                     let echoed = b.echo_path.then(|| {
                                         Bytes::from(req.uri().path_and_query().map_or("/", |p| p.as_str()).to_owned())
                                     });
@@ -107,7 +123,16 @@ pub fn start(b: Behaviour) -> Server {
             }
         });
     });
-    Server { addr, hits, _rt: rt, stop: Some(tx) }
+    Server { addr, hits, accepts, max_per_connection, _rt: rt, stop: Some(tx) }
+}
+
+/// Counts a request out of its connection's in-flight gauge when its answer is made (or dropped).
+struct Leave(Arc<AtomicU64>);
+
+impl Drop for Leave {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 /// Write a profile into `dir` and return its path.

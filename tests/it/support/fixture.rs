@@ -137,6 +137,7 @@ pub fn target(spec: &Spec) -> TargetData {
             })
             .collect(),
         hlog: format!("{}.hlog", spec.name),
+        connection_phases: None,
         delivery: None,
         webhook_slo: None,
         extra: None,
