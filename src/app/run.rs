@@ -227,15 +227,23 @@ fn wait_until(at: SystemTime, stop: &watch::Receiver<bool>) {
     }
 }
 
-/// `<root>/<name>-<timestamp>`, with `-shard<i>of<N>` for a part of a sharded run.
+/// `<root>/<name>-<timestamp>`, with `-shard<i>of<N>` for a part of a sharded run; `-2`, `-3`, … when
+/// a run started in the same second already took that name (a folder named by the user with `--out`
+/// is refused instead, see `files::claim_folder`).
 fn default_dir(root: &Path, name: &str, shard: Shard, at: DateTime<Utc>) -> PathBuf {
-    let d = files::run_dir(root, name, at);
-    if !shard.is_sharded() {
-        return d;
+    let mut base = files::run_dir(root, name, at).into_os_string();
+    if shard.is_sharded() {
+        base.push(format!("-shard{}of{}", shard.index, shard.count));
     }
-    let mut s = d.into_os_string();
-    s.push(format!("-shard{}of{}", shard.index, shard.count));
-    PathBuf::from(s)
+    let mut d = PathBuf::from(&base);
+    let mut n = 1;
+    while d.exists() {
+        n += 1;
+        let mut s = base.clone();
+        s.push(format!("-{n}"));
+        d = PathBuf::from(s);
+    }
+    d
 }
 
 /// `timeline.csv` while it is written (as `.partial`, renamed when the run ends). The run's targets
@@ -430,5 +438,25 @@ impl Each<'_> {
         };
         let rate = Rates { requested, achieved, ratio: requested.map(|r| achieved / r) };
         TargetResult::build(head, requests, rate, rec.outcome_counts(), &rec.totals())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn runs_started_in_the_same_second_get_their_own_folders() {
+        let root = tempfile::tempdir().unwrap();
+        let at = DateTime::<Utc>::from_timestamp(1_700_000_000, 0).unwrap();
+        let first = default_dir(root.path(), "p", Shard::default(), at);
+        assert_eq!(first.file_name().unwrap(), "p-20231114T221320Z");
+        fs::create_dir_all(&first).unwrap();
+        let second = default_dir(root.path(), "p", Shard::default(), at);
+        assert_eq!(second.file_name().unwrap(), "p-20231114T221320Z-2");
+        fs::create_dir_all(&second).unwrap();
+        assert_eq!(default_dir(root.path(), "p", Shard::default(), at).file_name().unwrap(), "p-20231114T221320Z-3");
+        let shard = Shard { index: 1, count: 4 };
+        assert_eq!(default_dir(root.path(), "p", shard, at).file_name().unwrap(), "p-20231114T221320Z-shard1of4");
     }
 }
