@@ -476,7 +476,7 @@ pub fn remote_write_body(families: &[Family], ts_ms: i64) -> Vec<u8> {
         pb_bytes(&mut m, 4, f.help.as_bytes());
         pb_bytes(&mut w, 3, &m);
     }
-    snappy_literals(&w)
+    snappy(&w)
 }
 
 fn pb_varint(out: &mut Vec<u8>, mut v: u64) {
@@ -497,12 +497,45 @@ fn pb_bytes(out: &mut Vec<u8>, field: u64, b: &[u8]) {
     out.extend_from_slice(b);
 }
 
-/// `data` in the snappy block format as literals only: the uncompressed length, then literal elements
-/// of at most 64 KiB. Valid for every snappy decoder; not smaller (the pushes are a few kB).
-fn snappy_literals(data: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(data.len() + data.len() / 65536 * 3 + 8);
+/// `data` in the snappy block format (<https://github.com/google/snappy/blob/main/format_description.txt>):
+/// the uncompressed length, then literals and 2-byte-offset copies found by a greedy 4-byte hash match.
+/// The label sets of the series repeat, so a push shrinks several times.
+fn snappy(data: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(data.len() / 2 + 16);
     pb_varint(&mut out, data.len() as u64);
-    for chunk in data.chunks(65536) {
+    let mut table = vec![usize::MAX; 1 << 14];
+    let (mut i, mut lit) = (0, 0);
+    while i + 4 <= data.len() {
+        let key = u32::from_le_bytes([data[i], data[i + 1], data[i + 2], data[i + 3]]);
+        let h = (key.wrapping_mul(0x1e35_a7bd) >> 18) as usize;
+        let cand = std::mem::replace(&mut table[h], i);
+        if cand == usize::MAX || i - cand > 65_535 || data[cand..cand + 4] != data[i..i + 4] {
+            i += 1;
+            continue;
+        }
+        let mut len = 4;
+        while i + len < data.len() && data[cand + len] == data[i + len] {
+            len += 1;
+        }
+        snappy_literal(&mut out, &data[lit..i]);
+        let offset = ((i - cand) as u16).to_le_bytes();
+        let mut left = len;
+        while left > 0 {
+            // A copy with a 2-byte offset: tag 0b10, length 1..=64.
+            let n = left.min(64);
+            out.push((((n - 1) as u8) << 2) | 2);
+            out.extend_from_slice(&offset);
+            left -= n;
+        }
+        i += len;
+        lit = i;
+    }
+    snappy_literal(&mut out, &data[lit..]);
+    out
+}
+
+fn snappy_literal(out: &mut Vec<u8>, data: &[u8]) {
+    for chunk in data.chunks(65_536) {
         let n = chunk.len() - 1;
         if n < 60 {
             out.push((n as u8) << 2);
@@ -515,7 +548,6 @@ fn snappy_literals(data: &[u8]) -> Vec<u8> {
         }
         out.extend_from_slice(chunk);
     }
-    out
 }
 
 #[cfg(test)]
@@ -593,24 +625,71 @@ mod tests {
         assert!(bm.windows(2).all(|w| w[0] <= w[1]));
     }
 
-    #[test]
-    fn remote_write_body_is_snappy_framed_protobuf() {
-        let body = remote_write_body(&registry_with(&[1000], &[(Outcome::Ok, 1)]).families(), 42);
-        // The uncompressed length, then literal elements that hold the rest.
+    /// A snappy block decoder for the two element kinds `snappy` writes.
+    fn unsnappy(b: &[u8]) -> Vec<u8> {
         let (mut len, mut shift, mut i) = (0usize, 0, 0);
         loop {
-            let b = body[i];
+            let x = b[i];
             i += 1;
-            len |= usize::from(b & 0x7f) << shift;
+            len |= usize::from(x & 0x7f) << shift;
             shift += 7;
-            if b < 0x80 {
+            if x < 0x80 {
                 break;
             }
         }
-        assert!(len > 1000 && body.len() > len);
-        assert_eq!(body[i] & 3, 0, "a literal");
-        // The first series (wabench_run_info) starts the protobuf: field 1, length-delimited.
-        let pos = body.windows(16).position(|w| w == b"wabench_run_info").unwrap();
-        assert!(pos > i);
+        let mut out = Vec::new();
+        while i < b.len() {
+            let tag = b[i];
+            i += 1;
+            if tag & 3 == 2 {
+                let off = usize::from(u16::from_le_bytes([b[i], b[i + 1]]));
+                i += 2;
+                for _ in 0..=usize::from(tag >> 2) {
+                    out.push(out[out.len() - off]);
+                }
+                continue;
+            }
+            assert_eq!(tag & 3, 0);
+            let mut n = usize::from(tag >> 2);
+            if n >= 60 {
+                let k = n - 59;
+                n = b[i..i + k].iter().rev().fold(0, |a, x| (a << 8) | usize::from(*x));
+                i += k;
+            }
+            out.extend_from_slice(&b[i..=i + n]);
+            i += n + 1;
+        }
+        assert_eq!(out.len(), len);
+        out
+    }
+
+    #[test]
+    fn snappy_round_trips_and_compresses_repeats() {
+        let mut data: Vec<u8> =
+            b"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa".to_vec();
+        for i in 0..20_000u32 {
+            data.extend_from_slice(format!("series{{shard=\"{}\",le=\"{}\"}}", i % 3, i % 31).as_bytes());
+            data.extend_from_slice(&i.wrapping_mul(2_654_435_761).to_le_bytes());
+        }
+        let cases: [&[u8]; 4] = [b"", b"abc", b"abcdabcdabcdabcdX", &data];
+        for d in cases {
+            let c = snappy(d);
+            assert_eq!(unsnappy(&c), d);
+        }
+        assert!(snappy(&data).len() < data.len() / 2);
+    }
+
+    #[test]
+    fn remote_write_body_is_snappy_compressed_protobuf() {
+        let families = registry_with(&[1000], &[(Outcome::Ok, 1)]).families();
+        let body = remote_write_body(&families, 42);
+        let raw = unsnappy(&body);
+        assert!(body.len() * 3 < raw.len(), "{} of {}", body.len(), raw.len());
+        // WriteRequest field 1 (a TimeSeries), whose first label is __name__ = wabench_run_info.
+        assert_eq!(raw[0], (1 << 3) | 2);
+        let pos = raw.windows(16).position(|w| w == b"wabench_run_info").unwrap();
+        assert!(raw[..pos].windows(8).any(|w| w == b"__name__"));
+        let series: usize = families.iter().map(|f| f.samples.len()).sum();
+        assert_eq!(raw.windows(8).filter(|w| *w == b"__name__").count(), series);
     }
 }
