@@ -345,6 +345,7 @@ impl Pusher {
             return Err("--metrics-push-interval: must be more than 0".into());
         }
         let token = std::env::var(PUSH_TOKEN_ENV).ok().filter(|t| !t.is_empty());
+        let identity = push_identity();
         let _ = rustls::crypto::ring::default_provider().install_default();
         let client = reqwest::Client::builder()
             .timeout(every.clamp(Duration::from_secs(1), Duration::from_secs(10)))
@@ -366,7 +367,7 @@ impl Pusher {
                             _ = tick.tick() => false,
                             _ = &mut rx => true,
                         };
-                        let body = remote_write_body(&reg.families(), now_ms());
+                        let body = remote_write_body(&reg.families(), &identity, now_ms());
                         match push(&client, &parsed, token.as_deref(), body).await {
                             Ok(()) if failing => {
                                 failing = false;
@@ -410,6 +411,18 @@ impl Drop for Pusher {
     }
 }
 
+/// The `job` and `instance` labels a scrape would add, for pushed series: "wabench" and the host name
+/// (the pod's name on Kubernetes), so that two processes pushing the same shard never write one series.
+fn push_identity() -> Vec<(String, String)> {
+    let host = std::env::var("HOSTNAME")
+        .ok()
+        .or_else(|| std::fs::read_to_string("/etc/hostname").ok())
+        .map(|h| h.trim().to_string())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| format!("pid-{}", std::process::id()));
+    vec![("job".into(), "wabench".into()), ("instance".into(), host)]
+}
+
 fn now_ms() -> i64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
@@ -437,14 +450,15 @@ async fn push(client: &reqwest::Client, url: &reqwest::Url, token: Option<&str>,
 }
 
 /// A remote-write 1.0 request: `prometheus.WriteRequest` (protobuf) with one sample per series at
-/// `ts_ms` and the families' metadata, snappy-compressed (block format).
-pub fn remote_write_body(families: &[Family], ts_ms: i64) -> Vec<u8> {
+/// `ts_ms`, each series also labelled `extra`, and the families' metadata, snappy-compressed (block
+/// format).
+pub fn remote_write_body(families: &[Family], extra: &[(String, String)], ts_ms: i64) -> Vec<u8> {
     let mut w = Vec::new();
     for f in families {
         for s in &f.samples {
             // TimeSeries { repeated Label labels = 1; repeated Sample samples = 2; }, labels sorted by name.
             let mut labels: Vec<(&str, &str)> = vec![("__name__", s.name.as_str())];
-            labels.extend(s.labels.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+            labels.extend(s.labels.iter().chain(extra).map(|(k, v)| (k.as_str(), v.as_str())));
             labels.sort();
             let mut ts = Vec::new();
             for (k, v) in labels {
@@ -682,7 +696,7 @@ mod tests {
     #[test]
     fn remote_write_body_is_snappy_compressed_protobuf() {
         let families = registry_with(&[1000], &[(Outcome::Ok, 1)]).families();
-        let body = remote_write_body(&families, 42);
+        let body = remote_write_body(&families, &[("job".into(), "wabench".into())], 42);
         let raw = unsnappy(&body);
         assert!(body.len() * 3 < raw.len(), "{} of {}", body.len(), raw.len());
         // WriteRequest field 1 (a TimeSeries), whose first label is __name__ = wabench_run_info.
@@ -691,5 +705,8 @@ mod tests {
         assert!(raw[..pos].windows(8).any(|w| w == b"__name__"));
         let series: usize = families.iter().map(|f| f.samples.len()).sum();
         assert_eq!(raw.windows(8).filter(|w| *w == b"__name__").count(), series);
+        // Label { name = "job", value = "wabench" } in every series.
+        let job = b"\x0a\x03job\x12\x07wabench";
+        assert_eq!(raw.windows(job.len()).filter(|w| w == job).count(), series);
     }
 }

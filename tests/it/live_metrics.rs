@@ -721,6 +721,11 @@ fn metrics_push_sends_remote_write_to_a_loopback_receiver() {
     ] {
         assert!(names.contains(n), "{n}: {names:?}");
     }
+    // Pushed series carry the job and instance labels a scrape would add.
+    for l in series.keys() {
+        assert!(l.iter().any(|(k, v)| k == "job" && v == "wabench"), "{l:?}");
+        assert!(l.iter().any(|(k, v)| k == "instance" && !v.is_empty()), "{l:?}");
+    }
     let ts: BTreeSet<i64> = series.values().map(|v| v.1).collect();
     assert_eq!(ts.len(), 1);
     assert!(*ts.iter().next().unwrap() > 1_600_000_000_000);
