@@ -15,10 +15,10 @@
 //! - `wabench_requests_in_flight` and `wabench_schedule_lateness_seconds` (gauges);
 //! - `wabench_run_info{profile, shards, version}` = 1.
 //!
-//! Nothing here costs the load path anything: the values are those the aggregator already merges once
-//! a second (`LiveView`), read under its lock at scrape time. They are therefore up to the latest
-//! finished second, and one scrape is one consistent snapshot (the histogram's `_count` equals the
-//! responses among `wabench_requests_total`).
+//! The load path pays one count per request in its thread's current second (`Interval`); the values
+//! are those the aggregator already merges once a second (`LiveView`), read under its lock at scrape
+//! time. They are therefore up to the latest finished second, and one scrape is one consistent
+//! snapshot (the histogram's `_count` equals the responses among `wabench_requests_total`).
 
 use std::convert::Infallible;
 use std::fmt::Write as _;
