@@ -191,6 +191,14 @@ pub struct RunArgs {
     /// Serve Prometheus metrics of the run at http://ADDR/metrics (e.g. 127.0.0.1:9898).
     #[arg(long, value_name = "ADDR")]
     pub metrics_listen: Option<std::net::SocketAddr>,
+    /// Push the same metrics to a Prometheus remote-write URL (e.g. http://prometheus:9090/api/v1/write)
+    /// every --metrics-push-interval and once at the end; a bearer token is read from
+    /// WABENCH_METRICS_PUSH_TOKEN when set.
+    #[arg(long, value_name = "URL")]
+    pub metrics_push: Option<String>,
+    /// How often --metrics-push sends.
+    #[arg(long, value_name = "DURATION", default_value = "15s", value_parser = humantime::parse_duration)]
+    pub metrics_push_interval: std::time::Duration,
 }
 
 /// `wabench receive`.

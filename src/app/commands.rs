@@ -127,14 +127,15 @@ fn run(a: RunArgs) -> Result<Exit, AppError> {
     for w in super::validate::warnings(&loaded) {
         eprintln!("wabench: warning: {w}");
     }
-    let live = match a.metrics_listen {
-        Some(addr) => {
-            let reg = Arc::new(super::live::Registry::default());
-            let at = super::live::serve(addr, reg.clone())?;
-            eprintln!("wabench: metrics at http://{at}/metrics");
-            Some(reg)
-        }
-        None => None,
+    let live = (a.metrics_listen.is_some() || a.metrics_push.is_some())
+        .then(|| Arc::new(super::live::Registry::new(shard, &loaded.profile.name)));
+    if let (Some(addr), Some(reg)) = (a.metrics_listen, &live) {
+        let at = super::live::serve(addr, reg.clone())?;
+        eprintln!("wabench: metrics at http://{at}/metrics");
+    }
+    let pusher = match (&a.metrics_push, &live) {
+        (Some(url), Some(reg)) => Some(super::live::Pusher::start(url, a.metrics_push_interval, reg.clone())?),
+        _ => None,
     };
     let opts = run::Options {
         live,
@@ -147,7 +148,12 @@ fn run(a: RunArgs) -> Result<Exit, AppError> {
         start_at,
         force: a.force,
     };
-    let finished = run::run_profile(&loaded, &opts, stop_on_signals())?;
+    let finished = run::run_profile(&loaded, &opts, stop_on_signals());
+    // The final values are pushed before the summary, also when the run failed.
+    if let Some(p) = pusher {
+        p.finish();
+    }
+    let finished = finished?;
     let mut human = outputs::human(stdout_taken);
     let _ = report::summary::write(&finished.run, &mut human);
     let _ = writeln!(human, "\nresults: {}", finished.dir.display());

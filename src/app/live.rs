@@ -1,25 +1,132 @@
-//! A Prometheus endpoint for watching a long run (`run --metrics-listen ADDR`): `GET /metrics` answers
-//! counters per target (sent, ok, errors, dropped) and a latency summary (quantiles of everything
-//! finished so far, and the p99 of the last second), in the text exposition format. Read-only; it reads
-//! the same lock-free counters as the progress line and never touches the load path.
+//! Live metrics of a long run, for Prometheus: `run --metrics-listen ADDR` serves `GET /metrics` in the
+//! text exposition format, and `run --metrics-push URL` sends the same series with Prometheus
+//! remote-write 1.0 every interval and once more at the end.
+//!
+//! Every series is labelled `shard` (this process's part of a sharded run, "0" when not sharded),
+//! `api` (the target kind: cloud, onprem, http, webhook) and `target`, so that the series of the shards
+//! of one run add up with `sum by (...)`:
+//!
+//! - `wabench_request_duration_seconds` — a histogram (`_bucket{le}`, `_sum`, `_count`) of the latency
+//!   from the intended start of every attempt that got a response, with the fixed buckets of
+//!   [`BUCKET_BOUNDS_US`] (the same in every process, so `sum by (le)` across shards is exact);
+//! - `wabench_requests_total{outcome}` — attempts ended, by outcome ("ok", "api_131056", "http_503",
+//!   "timeout", …: the keys of [`Outcome::key`](crate::engine::metrics::Outcome::key));
+//! - `wabench_requests_sent_total`, `wabench_retries_total`, `wabench_requests_dropped_total`;
+//! - `wabench_requests_in_flight` and `wabench_schedule_lateness_seconds` (gauges);
+//! - `wabench_run_info{profile, shards, version}` = 1.
+//!
+//! The load path pays one count per request in its thread's current second (`Interval`); the values
+//! are those the aggregator already merges once a second (`LiveView`), read under its lock at scrape
+//! time. They are therefore up to the latest finished second, and one scrape is one consistent
+//! snapshot (the histogram's `_count` equals the responses among `wabench_requests_total`).
 
 use std::convert::Infallible;
 use std::fmt::Write as _;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
+use hdrhistogram::Histogram;
 use http_body_util::Full;
 use hyper::service::service_fn;
 use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
 
 use crate::engine::executor::Progress;
+use crate::engine::metrics::Outcome;
+use crate::results::Shard;
 
-/// The targets of the run so far, with their live progress.
-#[derive(Default)]
+/// Upper bounds of the latency histogram's buckets, µs: 0.5 ms to 60 s, about 1.5× apart (1, 1.5, 2, 3,
+/// 5, 7.5 per decade), plus `+Inf`. Fixed, so that every shard's buckets are the same series.
+pub const BUCKET_BOUNDS_US: [u64; 30] = [
+    500, 1_000, 1_500, 2_000, 3_000, 5_000, 7_500, 10_000, 15_000, 20_000, 30_000, 50_000, 75_000, 100_000, 150_000,
+    200_000, 300_000, 500_000, 750_000, 1_000_000, 1_500_000, 2_000_000, 3_000_000, 5_000_000, 7_500_000, 10_000_000,
+    15_000_000, 20_000_000, 30_000_000, 60_000_000,
+];
+
+/// The `le` label of bucket `i` (`+Inf` past the last bound).
+pub fn le_label(i: usize) -> String {
+    match BUCKET_BOUNDS_US.get(i) {
+        Some(us) => format!("{}", *us as f64 / 1e6),
+        None => "+Inf".to_string(),
+    }
+}
+
+/// Cumulative bucket counts (one per bound, then `+Inf`) and the sum in seconds of an HDR latency
+/// histogram (µs). Each HDR cell counts in the first bucket whose bound is at least the cell's highest
+/// value, so bounds are exact to the µs below 2.048 ms and within the histogram's 3 significant digits
+/// above; the sum takes each cell's middle value. Both are linear in the cells' counts: the buckets of
+/// an exact merge of histograms are the sum of their buckets.
+pub fn buckets(h: &Histogram<u64>) -> (Vec<u64>, f64) {
+    let mut counts = vec![0u64; BUCKET_BOUNDS_US.len() + 1];
+    let mut sum_us = 0f64;
+    for v in h.iter_recorded() {
+        let top = v.value_iterated_to();
+        let n = v.count_at_value();
+        counts[BUCKET_BOUNDS_US.partition_point(|b| *b < top)] += n;
+        sum_us += n as f64 * h.median_equivalent(top) as f64;
+    }
+    let mut acc = 0;
+    for c in &mut counts {
+        acc += *c;
+        *c = acc;
+    }
+    (counts, sum_us / 1e6)
+}
+
+/// A metric family's type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Counter,
+    Gauge,
+    Histogram,
+}
+
+impl Kind {
+    fn text(self) -> &'static str {
+        match self {
+            Kind::Counter => "counter",
+            Kind::Gauge => "gauge",
+            Kind::Histogram => "histogram",
+        }
+    }
+}
+
+/// One sample: the series name (with `_bucket`, `_sum`, `_count` for histograms), labels, value.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Sample {
+    pub name: String,
+    pub labels: Vec<(String, String)>,
+    pub value: f64,
+}
+
+/// One metric family.
+#[derive(Debug, Clone)]
+pub struct Family {
+    pub name: &'static str,
+    pub help: &'static str,
+    pub kind: Kind,
+    pub samples: Vec<Sample>,
+}
+
+struct Entry {
+    name: String,
+    api: String,
+    progress: Arc<Progress>,
+}
+
+/// The targets of the run so far, with their live progress, and who this process is.
 pub struct Registry {
-    targets: Mutex<Vec<(String, Arc<Progress>)>>,
+    shard: Shard,
+    profile: String,
+    targets: Mutex<Vec<Entry>>,
+}
+
+impl Default for Registry {
+    fn default() -> Self {
+        Registry::new(Shard::default(), "")
+    }
 }
 
 impl std::fmt::Debug for Registry {
@@ -29,62 +136,138 @@ impl std::fmt::Debug for Registry {
 }
 
 impl Registry {
-    pub fn add(&self, name: &str, p: Arc<Progress>) {
+    /// The registry of shard `shard` of a run of profile `profile`.
+    pub fn new(shard: Shard, profile: &str) -> Registry {
+        Registry { shard, profile: profile.to_string(), targets: Mutex::new(Vec::new()) }
+    }
+
+    /// A target starts: `name`, of kind `api` ("cloud", "onprem", "http", "webhook").
+    pub fn add(&self, name: &str, api: &str, p: Arc<Progress>) {
         if let Ok(mut t) = self.targets.lock() {
-            t.push((name.to_string(), p));
+            t.push(Entry { name: name.to_string(), api: api.to_string(), progress: p });
         }
+    }
+
+    /// Every family with its samples, in a fixed order.
+    pub fn families(&self) -> Vec<Family> {
+        let fam = |name, help, kind| Family { name, help, kind, samples: Vec::new() };
+        let mut info = fam("wabench_run_info", "The run this process is part of (always 1).", Kind::Gauge);
+        let mut sent = fam("wabench_requests_sent_total", "Requests started (first attempts).", Kind::Counter);
+        let mut retries = fam("wabench_retries_total", "Attempts after the first of a message.", Kind::Counter);
+        let mut dropped = fam(
+            "wabench_requests_dropped_total",
+            "Requests due and not sent: too many were outstanding.",
+            Kind::Counter,
+        );
+        let mut total = fam(
+            "wabench_requests_total",
+            "Attempts ended, by outcome (ok, api_<code>, http_<status>, timeout, ...).",
+            Kind::Counter,
+        );
+        let mut in_flight = fam("wabench_requests_in_flight", "Attempts started and not yet ended.", Kind::Gauge);
+        let mut lateness = fam(
+            "wabench_schedule_lateness_seconds",
+            "How late the open-loop schedule started requests: the largest lateness of the latest second.",
+            Kind::Gauge,
+        );
+        let mut latency = fam(
+            "wabench_request_duration_seconds",
+            "Latency from the intended start to the end of the response, of attempts that got a response.",
+            Kind::Histogram,
+        );
+        let shard = self.shard.index.to_string();
+        info.samples.push(Sample {
+            name: info.name.to_string(),
+            labels: vec![
+                ("shard".into(), shard.clone()),
+                ("shards".into(), self.shard.count.to_string()),
+                ("profile".into(), self.profile.clone()),
+                ("version".into(), env!("CARGO_PKG_VERSION").into()),
+            ],
+            value: 1.0,
+        });
+        let targets = self.targets.lock();
+        for e in targets.iter().flat_map(|t| t.iter()) {
+            let base = vec![
+                ("shard".to_string(), shard.clone()),
+                ("api".into(), e.api.clone()),
+                ("target".into(), e.name.clone()),
+            ];
+            let with = |k: &str, v: String| {
+                let mut l = base.clone();
+                l.push((k.to_string(), v));
+                l
+            };
+            let one = |f: &mut Family, v: u64| {
+                f.samples.push(Sample { name: f.name.to_string(), labels: base.clone(), value: v as f64 })
+            };
+            // One lock: the counts and the histogram are of the same seconds.
+            let (t, hist) = match e.progress.view.lock() {
+                Ok(v) => (v.totals.clone(), v.overall.as_ref().map(buckets)),
+                Err(_) => continue,
+            };
+            one(&mut sent, t.started);
+            one(&mut retries, t.retries);
+            one(&mut dropped, t.dropped);
+            one(&mut in_flight, t.in_flight());
+            lateness.samples.push(Sample {
+                name: lateness.name.to_string(),
+                labels: base.clone(),
+                value: t.last_lateness_max_us as f64 / 1e6,
+            });
+            // "ok" is always there, so that rates and ratios have a series from the first scrape.
+            let mut outcomes = t.outcomes.clone();
+            outcomes.entry(Outcome::Ok).or_insert(0);
+            for (o, n) in &outcomes {
+                total.samples.push(Sample {
+                    name: total.name.to_string(),
+                    labels: with("outcome", o.key()),
+                    value: *n as f64,
+                });
+            }
+            let (counts, sum) = hist.unwrap_or_else(|| (vec![0; BUCKET_BOUNDS_US.len() + 1], 0.0));
+            for (i, c) in counts.iter().enumerate() {
+                latency.samples.push(Sample {
+                    name: format!("{}_bucket", latency.name),
+                    labels: with("le", le_label(i)),
+                    value: *c as f64,
+                });
+            }
+            latency.samples.push(Sample { name: format!("{}_sum", latency.name), labels: base.clone(), value: sum });
+            let count = counts.last().copied().unwrap_or(0) as f64;
+            latency.samples.push(Sample {
+                name: format!("{}_count", latency.name),
+                labels: base.clone(),
+                value: count,
+            });
+        }
+        vec![info, sent, retries, dropped, total, in_flight, lateness, latency]
     }
 
     /// The exposition text.
     pub fn render(&self) -> String {
-        let targets = self.targets.lock().map(|t| t.clone()).unwrap_or_default();
-        // One read of each target's counters, so the four counters of a scrape agree.
-        let totals: Vec<(u64, u64, u64, u64)> = targets.iter().map(|(_, p)| p.totals()).collect();
-        let mut s = String::new();
-        let counter = |s: &mut String, name: &str, help: &str, f: fn(&(u64, u64, u64, u64)) -> u64| {
-            let _ = writeln!(s, "# HELP {name} {help}\n# TYPE {name} counter");
-            for ((t, _), c) in targets.iter().zip(&totals) {
-                let _ = writeln!(s, "{name}{{target=\"{}\"}} {}", esc(t), f(c));
-            }
-        };
-        counter(&mut s, "wabench_requests_sent_total", "Requests started.", |c| c.0);
-        counter(&mut s, "wabench_requests_ok_total", "Requests that ended ok.", |c| c.1);
-        counter(&mut s, "wabench_requests_errors_total", "Attempts that ended in an error.", |c| c.2);
-        counter(&mut s, "wabench_requests_dropped_total", "Requests not sent: too many outstanding.", |c| c.3);
-        let _ = writeln!(
-            s,
-            "# HELP wabench_latency_seconds Latency from the intended start, seconds finished so far.\n# TYPE wabench_latency_seconds summary"
-        );
-        for (t, p) in &targets {
-            let v = p.view.lock().map(|v| v.clone()).unwrap_or_default();
-            if let Some(h) = v.overall.as_ref().filter(|h| !h.is_empty()) {
-                for q in [0.5, 0.9, 0.99, 0.999] {
-                    let _ = writeln!(
-                        s,
-                        "wabench_latency_seconds{{target=\"{}\",quantile=\"{q}\"}} {}",
-                        esc(t),
-                        h.value_at_quantile(q) as f64 / 1e6
-                    );
-                }
-                let _ = writeln!(
-                    s,
-                    "wabench_latency_seconds_sum{{target=\"{}\"}} {}",
-                    esc(t),
-                    h.mean() * h.len() as f64 / 1e6
-                );
-                let _ = writeln!(s, "wabench_latency_seconds_count{{target=\"{}\"}} {}", esc(t), h.len());
-            }
-        }
-        let _ = writeln!(
-            s,
-            "# HELP wabench_last_second_p99_seconds p99 latency of the last finished second.\n# TYPE wabench_last_second_p99_seconds gauge"
-        );
-        for (t, p) in &targets {
-            let v = p.view.lock().map(|v| v.p99_us).unwrap_or(0);
-            let _ = writeln!(s, "wabench_last_second_p99_seconds{{target=\"{}\"}} {}", esc(t), v as f64 / 1e6);
-        }
-        s
+        text(&self.families())
     }
+}
+
+/// The Prometheus text exposition format (0.0.4) of `families`.
+pub fn text(families: &[Family]) -> String {
+    let mut s = String::new();
+    for f in families {
+        let _ = writeln!(s, "# HELP {} {}\n# TYPE {} {}", f.name, f.help, f.name, f.kind.text());
+        for x in &f.samples {
+            s.push_str(&x.name);
+            if !x.labels.is_empty() {
+                s.push('{');
+                for (i, (k, v)) in x.labels.iter().enumerate() {
+                    let _ = write!(s, "{}{k}=\"{}\"", if i > 0 { "," } else { "" }, esc(v));
+                }
+                s.push('}');
+            }
+            let _ = writeln!(s, " {}", x.value);
+        }
+    }
+    s
 }
 
 fn esc(s: &str) -> String {
@@ -118,7 +301,7 @@ pub fn serve(addr: SocketAddr, reg: Arc<Registry>) -> Result<SocketAddr, String>
                                 *r.status_mut() = status;
                                 r.headers_mut().insert(
                                     hyper::header::CONTENT_TYPE,
-                                    hyper::header::HeaderValue::from_static("text/plain; version=0.0.4"),
+                                    hyper::header::HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
                                 );
                                 Ok::<_, Infallible>(r)
                             }
@@ -136,29 +319,394 @@ pub fn serve(addr: SocketAddr, reg: Arc<Registry>) -> Result<SocketAddr, String>
     Ok(bound)
 }
 
+/// The environment variable whose value, when set, is sent as `Authorization: Bearer …` with each push.
+pub const PUSH_TOKEN_ENV: &str = "WABENCH_METRICS_PUSH_TOKEN";
+
+/// Pushes the registry's series to a Prometheus remote-write endpoint every interval from a thread of
+/// its own, and once more when finished (so that a short run's final counts arrive).
+pub struct Pusher {
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Pusher {
+    /// Check `url` and start pushing every `every`.
+    pub fn start(url: &str, every: Duration, reg: Arc<Registry>) -> Result<Pusher, String> {
+        let parsed = reqwest::Url::parse(url).map_err(|e| format!("--metrics-push {url:?}: {e}"))?;
+        if !matches!(parsed.scheme(), "http" | "https") || parsed.host_str().is_none() {
+            return Err(format!("--metrics-push {url:?}: expected an http:// or https:// URL with a host"));
+        }
+        if !parsed.username().is_empty() || parsed.password().is_some() {
+            return Err(format!(
+                "--metrics-push: credentials in the URL are not accepted; put a bearer token in {PUSH_TOKEN_ENV}"
+            ));
+        }
+        if every.is_zero() {
+            return Err("--metrics-push-interval: must be more than 0".into());
+        }
+        let token = std::env::var(PUSH_TOKEN_ENV).ok().filter(|t| !t.is_empty());
+        let identity = push_identity();
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let client = reqwest::Client::builder()
+            .timeout(every.clamp(Duration::from_secs(1), Duration::from_secs(10)))
+            .user_agent(concat!("wabench/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| format!("--metrics-push: cannot build the HTTP client: {e}"))?;
+        let (tx, mut rx) = tokio::sync::oneshot::channel::<()>();
+        let thread = std::thread::Builder::new()
+            .name("wabench-metrics-push".into())
+            .spawn(move || {
+                let Ok(rt) = tokio::runtime::Builder::new_current_thread().enable_all().build() else { return };
+                rt.block_on(async move {
+                    let mut failing = false;
+                    let mut tick = tokio::time::interval(every);
+                    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+                    tick.tick().await;
+                    loop {
+                        let last = tokio::select! {
+                            _ = tick.tick() => false,
+                            _ = &mut rx => true,
+                        };
+                        let body = remote_write_body(&reg.families(), &identity, now_ms());
+                        match push(&client, &parsed, token.as_deref(), body).await {
+                            Ok(()) if failing => {
+                                failing = false;
+                                eprintln!("wabench: --metrics-push: pushing again");
+                            }
+                            Ok(()) => {}
+                            Err(e) if !failing || last => {
+                                failing = true;
+                                eprintln!("wabench: --metrics-push: {e}");
+                            }
+                            Err(_) => {}
+                        }
+                        if last {
+                            return;
+                        }
+                    }
+                })
+            })
+            .map_err(|e| format!("cannot start the metrics push thread: {e}"))?;
+        Ok(Pusher { stop: Some(tx), thread: Some(thread) })
+    }
+
+    /// Push the final values and stop.
+    pub fn finish(mut self) {
+        self.stop_and_join();
+    }
+
+    fn stop_and_join(&mut self) {
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
+        }
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+impl Drop for Pusher {
+    fn drop(&mut self) {
+        self.stop_and_join();
+    }
+}
+
+/// The `job` and `instance` labels a scrape would add, for pushed series: "wabench" and the host name
+/// (the pod's name on Kubernetes), so that two processes pushing the same shard never write one series.
+fn push_identity() -> Vec<(String, String)> {
+    let host = std::env::var("HOSTNAME")
+        .ok()
+        .or_else(|| std::fs::read_to_string("/etc/hostname").ok())
+        .map(|h| h.trim().to_string())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| format!("pid-{}", std::process::id()));
+    vec![("job".into(), "wabench".into()), ("instance".into(), host)]
+}
+
+fn now_ms() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
+async fn push(client: &reqwest::Client, url: &reqwest::Url, token: Option<&str>, body: Vec<u8>) -> Result<(), String> {
+    let mut req = client
+        .post(url.clone())
+        .header("Content-Type", "application/x-protobuf")
+        .header("Content-Encoding", "snappy")
+        .header("X-Prometheus-Remote-Write-Version", "0.1.0")
+        .body(body);
+    if let Some(t) = token {
+        req = req.bearer_auth(t);
+    }
+    // Errors name the host, never the full URL (it may carry a tenant or a key in its query).
+    let host = url.host_str().unwrap_or("");
+    let r = req.send().await.map_err(|e| format!("{host}: {}", e.without_url()))?;
+    let status = r.status();
+    if status.is_success() {
+        return Ok(());
+    }
+    let text = r.text().await.unwrap_or_default();
+    let text: String = text.chars().take(200).collect();
+    Err(format!("{host} answered {status}: {}", text.trim()))
+}
+
+/// A remote-write 1.0 request: `prometheus.WriteRequest` (protobuf) with one sample per series at
+/// `ts_ms`, each series also labelled `extra`, and the families' metadata, snappy-compressed (block
+/// format).
+pub fn remote_write_body(families: &[Family], extra: &[(String, String)], ts_ms: i64) -> Vec<u8> {
+    let mut w = Vec::new();
+    for f in families {
+        for s in &f.samples {
+            // TimeSeries { repeated Label labels = 1; repeated Sample samples = 2; }, labels sorted by name.
+            let mut labels: Vec<(&str, &str)> = vec![("__name__", s.name.as_str())];
+            labels.extend(s.labels.iter().chain(extra).map(|(k, v)| (k.as_str(), v.as_str())));
+            labels.sort();
+            let mut ts = Vec::new();
+            for (k, v) in labels {
+                let mut l = Vec::new();
+                pb_bytes(&mut l, 1, k.as_bytes());
+                pb_bytes(&mut l, 2, v.as_bytes());
+                pb_bytes(&mut ts, 1, &l);
+            }
+            let mut sample = Vec::new();
+            pb_key(&mut sample, 1, 1);
+            sample.extend_from_slice(&s.value.to_le_bytes());
+            pb_key(&mut sample, 2, 0);
+            pb_varint(&mut sample, ts_ms as u64);
+            pb_bytes(&mut ts, 2, &sample);
+            pb_bytes(&mut w, 1, &ts);
+        }
+    }
+    for f in families {
+        // MetricMetadata { MetricType type = 1; string metric_family_name = 2; string help = 4; }
+        let kind = match f.kind {
+            Kind::Counter => 1,
+            Kind::Gauge => 2,
+            Kind::Histogram => 3,
+        };
+        let mut m = Vec::new();
+        pb_key(&mut m, 1, 0);
+        pb_varint(&mut m, kind);
+        pb_bytes(&mut m, 2, f.name.as_bytes());
+        pb_bytes(&mut m, 4, f.help.as_bytes());
+        pb_bytes(&mut w, 3, &m);
+    }
+    snappy(&w)
+}
+
+fn pb_varint(out: &mut Vec<u8>, mut v: u64) {
+    while v >= 0x80 {
+        out.push((v as u8) | 0x80);
+        v >>= 7;
+    }
+    out.push(v as u8);
+}
+
+fn pb_key(out: &mut Vec<u8>, field: u64, wire: u64) {
+    pb_varint(out, (field << 3) | wire);
+}
+
+fn pb_bytes(out: &mut Vec<u8>, field: u64, b: &[u8]) {
+    pb_key(out, field, 2);
+    pb_varint(out, b.len() as u64);
+    out.extend_from_slice(b);
+}
+
+/// `data` in the snappy block format (<https://github.com/google/snappy/blob/main/format_description.txt>):
+/// the uncompressed length, then literals and 2-byte-offset copies found by a greedy 4-byte hash match.
+/// The label sets of the series repeat, so a push shrinks several times.
+fn snappy(data: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(data.len() / 2 + 16);
+    pb_varint(&mut out, data.len() as u64);
+    let mut table = vec![usize::MAX; 1 << 14];
+    let (mut i, mut lit) = (0, 0);
+    while i + 4 <= data.len() {
+        let key = u32::from_le_bytes([data[i], data[i + 1], data[i + 2], data[i + 3]]);
+        let h = (key.wrapping_mul(0x1e35_a7bd) >> 18) as usize;
+        let cand = std::mem::replace(&mut table[h], i);
+        if cand == usize::MAX || i - cand > 65_535 || data[cand..cand + 4] != data[i..i + 4] {
+            i += 1;
+            continue;
+        }
+        let mut len = 4;
+        while i + len < data.len() && data[cand + len] == data[i + len] {
+            len += 1;
+        }
+        snappy_literal(&mut out, &data[lit..i]);
+        let offset = ((i - cand) as u16).to_le_bytes();
+        let mut left = len;
+        while left > 0 {
+            // A copy with a 2-byte offset: tag 0b10, length 1..=64.
+            let n = left.min(64);
+            out.push((((n - 1) as u8) << 2) | 2);
+            out.extend_from_slice(&offset);
+            left -= n;
+        }
+        i += len;
+        lit = i;
+    }
+    snappy_literal(&mut out, &data[lit..]);
+    out
+}
+
+fn snappy_literal(out: &mut Vec<u8>, data: &[u8]) {
+    for chunk in data.chunks(65_536) {
+        let n = chunk.len() - 1;
+        if n < 60 {
+            out.push((n as u8) << 2);
+        } else if n < 256 {
+            out.push(60 << 2);
+            out.push(n as u8);
+        } else {
+            out.push(61 << 2);
+            out.extend_from_slice(&(n as u16).to_le_bytes());
+        }
+        out.extend_from_slice(chunk);
+    }
+}
+
 #[cfg(test)]
 mod tests {
-    use std::sync::atomic::Ordering;
-
     use super::*;
 
-    #[test]
-    fn renders_counters_and_quantiles_per_target() {
+    fn registry_with(values_us: &[u64], outcomes: &[(Outcome, u64)]) -> Registry {
         let p = Arc::new(Progress::default());
-        let c = Arc::new(crate::engine::metrics::LiveCounters::default());
-        c.sent.store(10, Ordering::Relaxed);
-        c.ok.store(9, Ordering::Relaxed);
-        c.errors.store(1, Ordering::Relaxed);
-        p.counters.lock().unwrap().push(c);
-        let mut h = crate::results::histogram();
-        h.record(250_000).unwrap();
-        p.view.lock().unwrap().overall = Some(h);
-        let reg = Registry::default();
-        reg.add("cloud \"a\"", p);
+        {
+            let mut v = p.view.lock().unwrap();
+            let mut h = crate::results::histogram();
+            for x in values_us {
+                h.record(*x).unwrap();
+            }
+            v.overall = Some(h);
+            v.totals.started = outcomes.iter().map(|o| o.1).sum::<u64>() + 2;
+            v.totals.outcomes = outcomes.iter().copied().collect();
+            v.totals.last_lateness_max_us = 1500;
+        }
+        let reg = Registry::new(Shard { index: 1, count: 3 }, "p");
+        reg.add("cloud \"a\"", "cloud", p);
+        reg
+    }
+
+    #[test]
+    fn renders_histogram_counters_and_gauges_with_shard_api_and_target() {
+        let reg =
+            registry_with(&[400, 1000, 1001, 250_000, 90_000_000], &[(Outcome::Ok, 4), (Outcome::ApiError(131056), 1)]);
         let text = reg.render();
-        assert!(text.contains("wabench_requests_sent_total{target=\"cloud \\\"a\\\"\"} 10"), "{text}");
-        assert!(text.contains("wabench_requests_errors_total{target=\"cloud \\\"a\\\"\"} 1"));
-        assert!(text.contains("quantile=\"0.99\"} 0.25"), "{text}");
-        assert!(text.contains("# TYPE wabench_latency_seconds summary"));
+        let l = r#"shard="1",api="cloud",target="cloud \"a\"""#;
+        for line in [
+            format!("wabench_request_duration_seconds_bucket{{{l},le=\"0.0005\"}} 1"),
+            format!("wabench_request_duration_seconds_bucket{{{l},le=\"0.001\"}} 2"),
+            format!("wabench_request_duration_seconds_bucket{{{l},le=\"0.0015\"}} 3"),
+            format!("wabench_request_duration_seconds_bucket{{{l},le=\"0.3\"}} 4"),
+            format!("wabench_request_duration_seconds_bucket{{{l},le=\"60\"}} 4"),
+            format!("wabench_request_duration_seconds_bucket{{{l},le=\"+Inf\"}} 5"),
+            format!("wabench_request_duration_seconds_count{{{l}}} 5"),
+            format!("wabench_requests_total{{{l},outcome=\"ok\"}} 4"),
+            format!("wabench_requests_total{{{l},outcome=\"api_131056\"}} 1"),
+            format!("wabench_requests_sent_total{{{l}}} 7"),
+            format!("wabench_requests_in_flight{{{l}}} 2"),
+            format!("wabench_schedule_lateness_seconds{{{l}}} 0.0015"),
+            "# TYPE wabench_request_duration_seconds histogram".to_string(),
+            "wabench_run_info{shard=\"1\",shards=\"3\",profile=\"p\",version=".to_string(),
+        ] {
+            assert!(text.contains(&line), "{line}\n{text}");
+        }
+        let sum: f64 = text
+            .lines()
+            .find(|l| l.starts_with("wabench_request_duration_seconds_sum"))
+            .and_then(|l| l.rsplit(' ').next())
+            .unwrap()
+            .parse()
+            .unwrap();
+        let exact = (400 + 1000 + 1001 + 250_000 + 90_000_000) as f64 / 1e6;
+        assert!((sum - exact).abs() / exact < 1e-3, "{sum} vs {exact}");
+    }
+
+    #[test]
+    fn buckets_of_a_merge_are_the_sum_of_the_buckets() {
+        let (mut a, mut b) = (crate::results::histogram(), crate::results::histogram());
+        for i in 0..5000u64 {
+            a.record(i * 37 % 3_000_000 + 1).unwrap();
+            b.record(i * 1009 % 70_000_000 + 1).unwrap();
+        }
+        let (ba, sa) = buckets(&a);
+        let (bb, sb) = buckets(&b);
+        let mut m = a.clone();
+        m.add(&b).unwrap();
+        let (bm, sm) = buckets(&m);
+        assert_eq!(bm, ba.iter().zip(&bb).map(|(x, y)| x + y).collect::<Vec<_>>());
+        assert!((sm - (sa + sb)).abs() < 1e-6 * sm);
+        assert_eq!(*bm.last().unwrap(), 10_000);
+        assert!(bm.windows(2).all(|w| w[0] <= w[1]));
+    }
+
+    /// A snappy block decoder for the two element kinds `snappy` writes.
+    fn unsnappy(b: &[u8]) -> Vec<u8> {
+        let (mut len, mut shift, mut i) = (0usize, 0, 0);
+        loop {
+            let x = b[i];
+            i += 1;
+            len |= usize::from(x & 0x7f) << shift;
+            shift += 7;
+            if x < 0x80 {
+                break;
+            }
+        }
+        let mut out = Vec::new();
+        while i < b.len() {
+            let tag = b[i];
+            i += 1;
+            if tag & 3 == 2 {
+                let off = usize::from(u16::from_le_bytes([b[i], b[i + 1]]));
+                i += 2;
+                for _ in 0..=usize::from(tag >> 2) {
+                    out.push(out[out.len() - off]);
+                }
+                continue;
+            }
+            assert_eq!(tag & 3, 0);
+            let mut n = usize::from(tag >> 2);
+            if n >= 60 {
+                let k = n - 59;
+                n = b[i..i + k].iter().rev().fold(0, |a, x| (a << 8) | usize::from(*x));
+                i += k;
+            }
+            out.extend_from_slice(&b[i..=i + n]);
+            i += n + 1;
+        }
+        assert_eq!(out.len(), len);
+        out
+    }
+
+    #[test]
+    fn snappy_round_trips_and_compresses_repeats() {
+        let mut data: Vec<u8> =
+            b"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa".to_vec();
+        for i in 0..20_000u32 {
+            data.extend_from_slice(format!("series{{shard=\"{}\",le=\"{}\"}}", i % 3, i % 31).as_bytes());
+            data.extend_from_slice(&i.wrapping_mul(2_654_435_761).to_le_bytes());
+        }
+        let cases: [&[u8]; 4] = [b"", b"abc", b"abcdabcdabcdabcdX", &data];
+        for d in cases {
+            let c = snappy(d);
+            assert_eq!(unsnappy(&c), d);
+        }
+        assert!(snappy(&data).len() < data.len() / 2);
+    }
+
+    #[test]
+    fn remote_write_body_is_snappy_compressed_protobuf() {
+        let families = registry_with(&[1000], &[(Outcome::Ok, 1)]).families();
+        let body = remote_write_body(&families, &[("job".into(), "wabench".into())], 42);
+        let raw = unsnappy(&body);
+        assert!(body.len() * 3 < raw.len(), "{} of {}", body.len(), raw.len());
+        // WriteRequest field 1 (a TimeSeries), whose first label is __name__ = wabench_run_info.
+        assert_eq!(raw[0], (1 << 3) | 2);
+        let pos = raw.windows(16).position(|w| w == b"wabench_run_info").unwrap();
+        assert!(raw[..pos].windows(8).any(|w| w == b"__name__"));
+        let series: usize = families.iter().map(|f| f.samples.len()).sum();
+        assert_eq!(raw.windows(8).filter(|w| *w == b"__name__").count(), series);
+        // Label { name = "job", value = "wabench" } in every series.
+        let job = b"\x0a\x03job\x12\x07wabench";
+        assert_eq!(raw.windows(job.len()).filter(|w| w == job).count(), series);
     }
 }

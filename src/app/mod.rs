@@ -13,7 +13,7 @@ mod error;
 pub(crate) mod forward;
 pub mod help;
 pub mod import;
-pub(crate) mod live;
+pub mod live;
 pub(crate) mod merge;
 mod merge_webhooks;
 pub mod outputs;

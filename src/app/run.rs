@@ -341,7 +341,7 @@ impl Each<'_> {
         };
         let progress = Arc::new(Progress::default());
         if let Some(reg) = &self.opts.live {
-            reg.add(t.name(), progress.clone());
+            reg.add(t.name(), t.kind(), progress.clone());
         }
         let done = Arc::new(AtomicBool::new(false));
         let bar = self

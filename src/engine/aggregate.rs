@@ -11,7 +11,7 @@ use std::time::{Duration, SystemTime};
 use hdrhistogram::serialization::V2DeflateSerializer;
 use hdrhistogram::serialization::interval_log::{IntervalLogWriterBuilder, Tag};
 
-use super::metrics::{Interval, Report, histogram};
+use super::metrics::{Interval, Outcome, Report, histogram};
 use crate::results::TimelineRow;
 
 /// What the progress display reads: the latest finished second.
@@ -20,6 +20,41 @@ pub struct LiveView {
     pub second: u64,
     pub p99_us: u64,
     pub overall: Option<hdrhistogram::Histogram<u64>>,
+    /// Counts of every second finished so far (what the Prometheus endpoint exports).
+    pub totals: LiveTotals,
+}
+
+/// Counts since the start, up to the latest finished second; `overall` holds the latencies of the
+/// same seconds, so one read of the view is one consistent snapshot.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct LiveTotals {
+    /// First attempts started.
+    pub started: u64,
+    /// Later attempts started.
+    pub retries: u64,
+    /// Due and not sent.
+    pub dropped: u64,
+    /// Attempts ended, by outcome.
+    pub outcomes: BTreeMap<Outcome, u64>,
+    /// The largest lateness of a request started in the latest finished second, µs.
+    pub last_lateness_max_us: u64,
+}
+
+impl LiveTotals {
+    fn add(&mut self, iv: &Interval) {
+        self.started += iv.started;
+        self.retries += iv.retries;
+        self.dropped += iv.dropped;
+        for (k, n) in &iv.outcomes {
+            *self.outcomes.entry(*k).or_insert(0) += n;
+        }
+        self.last_lateness_max_us = iv.lateness_max_us;
+    }
+
+    /// Attempts started and not ended by the end of the latest finished second.
+    pub fn in_flight(&self) -> u64 {
+        (self.started + self.retries).saturating_sub(self.outcomes.values().sum())
+    }
 }
 
 /// Totals the aggregator saw, for cross-checks against the recorders.
@@ -60,6 +95,7 @@ pub fn run<W: Write, T: Write>(
     let mut done = vec![false; threads];
     let mut out = Written::default();
     let mut overall = histogram();
+    let mut totals = LiveTotals::default();
     // The timeline has a row for every second, also those in which nothing happened.
     let mut next_row = 0u64;
     let empty_row = |timeline: &mut T, k: u64| -> io::Result<()> {
@@ -96,7 +132,9 @@ pub fn run<W: Write, T: Write>(
                 out.started += iv.started;
                 out.latencies += h.len();
                 overall.add(h).expect("same bounds");
+                totals.add(&iv);
                 if let Ok(mut v) = live.lock() {
+                    v.totals = totals.clone();
                     v.second = k;
                     v.p99_us = if h.is_empty() { 0 } else { h.value_at_quantile(0.99) };
                     v.overall = Some(overall.clone());
@@ -162,17 +200,11 @@ mod tests {
     use hdrhistogram::serialization::interval_log::{IntervalLogIterator, LogEntry};
 
     fn iv(index: u64, values: &[u64]) -> Interval {
-        let mut i = Interval {
-            index,
-            latency: histogram(),
-            started: values.len() as u64,
-            ok: values.len() as u64,
-            errors: 0,
-            dropped: 0,
-        };
+        let mut i = Interval { started: values.len() as u64, ok: values.len() as u64, ..Interval::new(index) };
         for v in values {
             i.latency.record(*v).unwrap();
         }
+        i.outcomes.insert(Outcome::Ok, values.len() as u64);
         i
     }
 
@@ -211,7 +243,11 @@ mod tests {
             seen,
             vec![(0, 3, Some("cloud".into())), (1, 1, Some("cloud".into())), (2, 1, Some("cloud".into()))]
         );
-        assert_eq!(live.lock().unwrap().overall.as_ref().unwrap().len(), 5);
+        let v = live.lock().unwrap();
+        assert_eq!(v.overall.as_ref().unwrap().len(), 5);
+        assert_eq!(v.totals.started, 5);
+        assert_eq!(v.totals.outcomes, BTreeMap::from([(Outcome::Ok, 5)]));
+        assert_eq!(v.totals.in_flight(), 0);
     }
 
     fn base64_decode(s: &str) -> Vec<u8> {

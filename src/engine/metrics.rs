@@ -115,11 +115,27 @@ pub struct Interval {
     pub ok: u64,
     pub errors: u64,
     pub dropped: u64,
+    /// Attempts after the first that started in this second.
+    pub retries: u64,
+    /// Attempts that ended in this second, by outcome (not `Dropped`: those were never sent).
+    pub outcomes: BTreeMap<Outcome, u64>,
+    /// The largest lateness of a request started in this second, µs.
+    pub lateness_max_us: u64,
 }
 
 impl Interval {
-    fn new(index: u64) -> Interval {
-        Interval { index, latency: histogram(), started: 0, ok: 0, errors: 0, dropped: 0 }
+    pub fn new(index: u64) -> Interval {
+        Interval {
+            index,
+            latency: histogram(),
+            started: 0,
+            ok: 0,
+            errors: 0,
+            dropped: 0,
+            retries: 0,
+            outcomes: BTreeMap::new(),
+            lateness_max_us: 0,
+        }
     }
 
     /// Add another thread's interval of the same second.
@@ -129,6 +145,11 @@ impl Interval {
         self.ok += other.ok;
         self.errors += other.errors;
         self.dropped += other.dropped;
+        self.retries += other.retries;
+        for (k, n) in &other.outcomes {
+            *self.outcomes.entry(*k).or_insert(0) += n;
+        }
+        self.lateness_max_us = self.lateness_max_us.max(other.lateness_max_us);
     }
 }
 
@@ -223,6 +244,7 @@ impl Recorder {
     pub fn retry(&mut self, at: Instant) {
         self.rotate(at);
         self.retries += 1;
+        self.current.retries += 1;
     }
 
     fn started_at(&mut self, intended: Instant, at: Instant) {
@@ -231,7 +253,9 @@ impl Recorder {
         let rel = at.saturating_duration_since(self.t0);
         self.first_start.get_or_insert(rel);
         self.last_start = Some(rel);
-        self.lateness.saturating_record(us(at.saturating_duration_since(intended)));
+        let late = us(at.saturating_duration_since(intended));
+        self.lateness.saturating_record(late);
+        self.current.lateness_max_us = self.current.lateness_max_us.max(late);
     }
 
     /// A connection phase took `d`.
@@ -260,6 +284,7 @@ impl Recorder {
             self.current.errors += 1;
             self.live.errors.fetch_add(1, Ordering::Relaxed);
         }
+        *self.current.outcomes.entry(outcome).or_insert(0) += 1;
         let e = self.outcomes.entry(outcome).or_insert_with(|| OutcomeStats { count: 0, latency: histogram() });
         e.count += 1;
         if outcome.has_response() {
@@ -291,6 +316,7 @@ impl Recorder {
     /// Requests abandoned at shutdown.
     pub fn cancelled(&mut self, n: u64) {
         if n > 0 {
+            *self.current.outcomes.entry(Outcome::Cancelled).or_insert(0) += n;
             self.outcomes
                 .entry(Outcome::Cancelled)
                 .or_insert_with(|| OutcomeStats { count: 0, latency: histogram() })
@@ -437,6 +463,33 @@ mod tests {
             .collect();
         assert_eq!(intervals, vec![(0, 2), (1, 1), (3, 1)]);
         assert!(matches!(reports.last(), Some(Report::Done { thread: 3 })));
+    }
+
+    #[test]
+    fn intervals_count_outcomes_retries_and_the_worst_lateness() {
+        let t0 = Instant::now();
+        let (tx, rx) = std::sync::mpsc::channel();
+        let mut r = Recorder::new(0, t0, Some(tx), Arc::default());
+        let at = t0 + Duration::from_millis(10);
+        r.start(t0, at);
+        r.finish(t0, at, at, Outcome::ApiError(131056));
+        r.start(at, at + Duration::from_millis(3));
+        r.retry(at);
+        r.finish(at, at, at, Outcome::Ok);
+        r.cancelled(1);
+        r.close();
+        let mut all = Interval::new(0);
+        for rep in rx.try_iter() {
+            if let Report::Interval { interval, .. } = rep {
+                all.merge(&interval);
+            }
+        }
+        assert_eq!((all.started, all.retries), (2, 1));
+        assert_eq!(
+            all.outcomes,
+            BTreeMap::from([(Outcome::Ok, 1), (Outcome::ApiError(131056), 1), (Outcome::Cancelled, 1)])
+        );
+        assert_eq!(all.lateness_max_us, 10_000);
     }
 
     #[test]

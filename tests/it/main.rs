@@ -15,6 +15,7 @@ mod identities;
 mod import;
 mod import_formats;
 mod layers;
+mod live_metrics;
 mod old_results;
 mod plan;
 mod pywa_compat;
