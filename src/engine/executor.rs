@@ -98,8 +98,7 @@ where
     T: std::io::Write + Send + 'static,
 {
     let ep = target.endpoint().clone();
-    let connector =
-        Connector::new(addr, &ep.host, &ep.authority(), ep.tls, target.insecure_tls(), target.http_version())?;
+    let connector = Connector::new(addr, &ep, target.net(), target.http_version())?;
     let threads = plan.threads.max(1);
     let shared = Arc::new(Shared {
         plan: plan.clone(),
