@@ -34,7 +34,7 @@ pub struct Dialer {
 
 /// The address a connection to `ep` goes to first: the proxy, else `connect_to`, else the URL's host.
 pub async fn resolve(ep: &Endpoint, net: &Net) -> std::io::Result<SocketAddr> {
-    let (host, port) = net.first_hop(ep);
+    let (host, port) = net.first_hop(ep).map_err(std::io::Error::other)?;
     tokio::net::lookup_host((host.as_str(), port))
         .await?
         .next()
@@ -56,7 +56,7 @@ impl Dialer {
         } else {
             None
         };
-        let tunnel = net.proxy.for_endpoint(ep).map(|p| {
+        let tunnel = net.proxy.for_endpoint(ep).map_err(EngineError::Address)?.map(|p| {
             let (host, port) = net.destination(ep);
             let target = if host.contains(':') { format!("[{host}]:{port}") } else { format!("{host}:{port}") };
             let mut req = format!("CONNECT {target} HTTP/1.1\r\nHost: {target}\r\n").into_bytes();

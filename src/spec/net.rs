@@ -150,17 +150,33 @@ pub enum Proxy {
 }
 
 impl Proxy {
-    /// The proxy of a request to `ep` (`None`: connect directly).
-    pub fn for_endpoint(&self, ep: &Endpoint) -> Option<ProxyUrl> {
+    /// The proxy of a request to `ep` (`None`: connect directly). An environment proxy the load path
+    /// cannot use (https://, socks5://) is an error naming it, credentials redacted.
+    pub fn for_endpoint(&self, ep: &Endpoint) -> Result<Option<ProxyUrl>, String> {
         match self {
-            Proxy::Off => None,
-            Proxy::Url(u) => Some(u.clone()),
+            Proxy::Off => Ok(None),
+            Proxy::Url(u) => Ok(Some(u.clone())),
             Proxy::Env => {
-                let uri: ::http::Uri = ep.url().parse().ok()?;
-                let i = hyper_util::client::proxy::matcher::Matcher::from_env().intercept(&uri)?;
-                let host = i.uri().host()?.trim_start_matches('[').trim_end_matches(']').to_string();
-                let port = i.uri().port_u16().unwrap_or(if i.uri().scheme_str() == Some("https") { 443 } else { 80 });
-                Some(ProxyUrl { host, port, auth: i.basic_auth().cloned(), raw: i.uri().to_string() })
+                let Ok(uri) = ep.url().parse::<::http::Uri>() else { return Ok(None) };
+                let Some(i) = hyper_util::client::proxy::matcher::Matcher::from_env().intercept(&uri) else {
+                    return Ok(None);
+                };
+                let shown = redact_url(&i.uri().to_string());
+                if i.uri().scheme_str() != Some("http") {
+                    return Err(format!(
+                        "the environment's proxy {shown} for {} is not an http:// proxy (the only kind \
+                         supported); set `proxy` on the target, or NO_PROXY",
+                        ep.url()
+                    ));
+                }
+                let host = i.uri().host().unwrap_or_default().trim_start_matches('[').trim_end_matches(']');
+                let port = i.uri().port_u16().unwrap_or(80);
+                Ok(Some(ProxyUrl {
+                    host: host.to_string(),
+                    port,
+                    auth: i.basic_auth().cloned(),
+                    raw: i.uri().to_string(),
+                }))
             }
         }
     }
@@ -335,11 +351,11 @@ impl Net {
     }
 
     /// Where a connection to `ep` goes first: the proxy, else `connect_to`, else the URL's host.
-    pub fn first_hop(&self, ep: &Endpoint) -> (String, u16) {
-        match self.proxy.for_endpoint(ep) {
+    pub fn first_hop(&self, ep: &Endpoint) -> Result<(String, u16), String> {
+        Ok(match self.proxy.for_endpoint(ep)? {
             Some(p) => (p.host, p.port),
             None => self.destination(ep),
-        }
+        })
     }
 
     /// The host and port the connection reaches in the end (named in a proxy's CONNECT).
@@ -411,11 +427,11 @@ pub fn describe(spec: &TargetSpec) -> Vec<String> {
     match spec.proxy.as_deref() {
         Some("none") => lines.push("proxy: none".into()),
         Some(u) => lines.push(format!("proxy: {} (CONNECT tunnel)", redact_url(u))),
-        None => {
-            if let Some(p) = ep.as_ref().and_then(|e| Proxy::Env.for_endpoint(e)) {
-                lines.push(format!("proxy: {} from the environment (CONNECT tunnel)", p.shown()));
-            }
-        }
+        None => match ep.as_ref().map(|e| Proxy::Env.for_endpoint(e)) {
+            Some(Ok(Some(p))) => lines.push(format!("proxy: {} from the environment (CONNECT tunnel)", p.shown())),
+            Some(Err(e)) => lines.push(format!("proxy: {e}")),
+            _ => {}
+        },
     }
     lines
 }

@@ -449,6 +449,11 @@ fn proxy_variables_of_the_environment_are_honoured_like_the_control_plane() {
     assert_eq!(r.outcomes(), only("ok", 20));
     assert_eq!(tunnels(), before, "nothing went through the proxy");
     assert_eq!(backend.hits.load(Ordering::Relaxed), 100);
+
+    // A kind of proxy the load path cannot use is an error, its credentials not shown.
+    let r = run(&https, &files, &[("HTTPS_PROXY", "socks5://u:pw-77@127.0.0.1:1")]);
+    assert_ne!(r.code, 0);
+    assert!(r.printed.contains("not an http:// proxy") && !r.printed.contains("pw-77"), "{}", r.printed);
 }
 
 #[test]
