@@ -200,6 +200,17 @@ fn validate_net(path: &Path, i: usize, t: &TargetSpec) -> Result<(), ProfileErro
     let net = super::net::Net::of_target(t, base).map_err(|e| err(path, f(e.field), e.reason))?;
     // The login and the handshake (reqwest) can redirect the address only, not the port.
     let reqwest_too = t.kind == TargetKind::OnPrem || (t.kind == TargetKind::Webhook && t.webhook_spec().handshake);
+    if net.connect_to.is_some() && reqwest_too && matches!(net.proxy, super::net::Proxy::Url(_)) {
+        return Err(err(
+            path,
+            f("connect_to"),
+            format!(
+                "cannot go with `proxy` for kind = {:?}: its {} client would ask the proxy for the URL's host",
+                t.kind.name(),
+                if t.kind == TargetKind::OnPrem { "login" } else { "handshake" }
+            ),
+        ));
+    }
     if let (Some((_, port)), Some(ep)) = (&net.connect_to, t.address().and_then(|a| Endpoint::parse(a).ok()))
         && reqwest_too
         && *port != ep.port

@@ -177,6 +177,49 @@ impl Servers {
     }
 }
 
+impl Servers {
+    /// A webhook endpoint: answers the subscription handshake with its challenge and every POST with
+    /// 200; counts the handshakes and the POSTs.
+    fn hook_endpoint(&self) -> (SocketAddr, Arc<AtomicU64>, Arc<AtomicU64>) {
+        use http_body_util::Full;
+        let l = self.rt.block_on(TcpListener::bind("127.0.0.1:0")).unwrap();
+        let addr = l.local_addr().unwrap();
+        let (gets, posts) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
+        let (g, p) = (gets.clone(), posts.clone());
+        self.rt.spawn(async move {
+            while let Ok((tcp, _)) = l.accept().await {
+                let (g, p) = (g.clone(), p.clone());
+                tokio::spawn(async move {
+                    let svc = hyper::service::service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
+                        let challenge = req
+                            .uri()
+                            .query()
+                            .unwrap_or_default()
+                            .split('&')
+                            .find_map(|kv| kv.strip_prefix("hub.challenge=").map(|c| c.to_string()));
+                        let body = match challenge {
+                            Some(c) => {
+                                g.fetch_add(1, Ordering::Relaxed);
+                                c
+                            }
+                            None => {
+                                p.fetch_add(1, Ordering::Relaxed);
+                                "ok".to_string()
+                            }
+                        };
+                        async move {
+                            Ok::<_, std::convert::Infallible>(hyper::Response::new(Full::new(bytes::Bytes::from(body))))
+                        }
+                    });
+                    let io = hyper_util::rt::TokioIo::new(tcp);
+                    let _ = hyper::server::conn::http1::Builder::new().serve_connection(io, svc).await;
+                });
+            }
+        });
+        (addr, gets, posts)
+    }
+}
+
 /// What a run of the binary left: exit code, everything printed, and the results when written.
 struct Ran {
     code: i32,
@@ -478,4 +521,48 @@ fn bad_tls_settings_are_named_by_field_and_file() {
     check("connect_to = \"nohost\"", "connect_to", "host:port");
     check("proxy = \"socks5://u:pw@h:1\"", "proxy", "http://");
     check("tls = { server_name = \"not a name\" }", "tls.server_name", "not a valid");
+
+    // The login client (reqwest) can redirect the address only, and not behind a proxy.
+    let onprem = |extra: &str| {
+        format!(
+            "name = \"x\"\n[load]\nrate = 1\nduration = \"1s\"\n[[targets]]\nname = \"op\"\nkind = \"onprem\"\n\
+             base_url = \"https://wa.test:9090\"\nusername_env = \"U\"\npassword_env = \"P\"\n{extra}"
+        )
+    };
+    for (extra, reason) in [
+        ("connect_to = \"127.0.0.1:9091\"\n", "must keep the URL's port 9090"),
+        ("connect_to = \"127.0.0.1:9090\"\nproxy = \"http://127.0.0.1:3128\"\n", "cannot go with `proxy`"),
+    ] {
+        std::fs::write(&p, onprem(extra)).unwrap();
+        let (code, _, err) = common::wabench(&["validate", p.to_str().unwrap()]);
+        assert!(code != 0 && err.contains("targets[0].connect_to") && err.contains(reason), "{err}");
+    }
+}
+
+#[test]
+fn a_webhook_target_handshakes_and_posts_through_the_proxy_with_the_private_ca() {
+    let ca = Ca::new();
+    let leaf = ca.leaf(&["hooks.test"]);
+    let servers = Servers::new();
+    let (endpoint, handshakes, posts) = servers.hook_endpoint();
+    let front = servers.front(Some(server_tls(&leaf, None)), endpoint);
+    let proxy = servers.proxy(None);
+    let files = [("ca.pem", ca.pem()), ("secret", "hook-secret".to_string())];
+    let files: Vec<(&str, &str)> = files.iter().map(|(n, t)| (*n, t.as_str())).collect();
+    // The certificate names hooks.test: server_name, for the handshake (reqwest) and the POSTs alike.
+    let profile = format!(
+        "name = \"hook-tls\"\n[load]\nrate = 40\nduration = \"500ms\"\nconnections = 2\ntimeout = \"5s\"\n\
+         [[targets]]\nname = \"hook\"\nkind = \"webhook\"\nurl = \"https://127.0.0.1:{port}/wa\"\n\
+         tls = {{ ca_file = \"ca.pem\", server_name = \"hooks.test\" }}\nproxy = \"http://{proxy}\"\n\
+         [targets.webhook]\napp_secret_file = \"secret\"\nverify_token_env = \"WB_TLS_VERIFY\"\n",
+        port = front.addr.port(),
+        proxy = proxy.addr
+    );
+    let r = run(&profile, &files, &[("WB_TLS_VERIFY", "vt-1")]);
+    assert_eq!((r.code, r.outcomes()), (0, only("ok", 20)), "{}", r.printed);
+    assert_eq!(handshakes.load(Ordering::Relaxed), 1);
+    assert_eq!(posts.load(Ordering::Relaxed), 20);
+    let tunnels = proxy.tunnels.load(Ordering::Relaxed);
+    assert!(tunnels >= 2, "the handshake and the POSTs: {tunnels}");
+    assert_eq!(tunnels, front.connections.load(Ordering::Relaxed));
 }
