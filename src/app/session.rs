@@ -144,8 +144,8 @@ impl Session {
             drivers::build(spec, &ctx).map_err(|source| AppError::Build { profile: loaded.path.clone(), source })?;
         let ep = target.endpoint().clone();
         let addr = rt
-            .block_on(ep.resolve())
-            .map_err(|e| format!("target {:?}: cannot resolve {}: {e}", target.name(), ep.host))?;
+            .block_on(crate::engine::dial::resolve(&ep, target.net()))
+            .map_err(|e| format!("target {:?}: cannot reach {}: {e}", target.name(), ep.url()))?;
         let url = if spec.is_embedded() || spec.is_embedded_receiver() { "embedded".to_string() } else { ep.url() };
         Ok(Session { target, addr, url, hooks, forward, sim, webhook_target: spec.kind == TargetKind::Webhook })
     }

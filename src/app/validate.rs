@@ -89,6 +89,9 @@ pub fn plan_text(loaded: &Loaded) -> String {
             ),
         };
         let _ = writeln!(s, "  {} ({what}) → {to}", t.name);
+        for line in crate::spec::net::describe(t) {
+            let _ = writeln!(s, "    {line}");
+        }
         if t.kind == TargetKind::Webhook {
             webhook_lines(&mut s, &t.webhook_spec());
         }

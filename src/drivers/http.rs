@@ -2,6 +2,7 @@
 //! other status is counted by its code.
 
 use std::str::FromStr;
+use std::sync::Arc;
 
 use ::http::header::{HeaderMap, HeaderName, HeaderValue};
 use ::http::{Method, Request, Uri};
@@ -10,13 +11,14 @@ use http_body_util::Full;
 
 use crate::engine::metrics::Outcome;
 use crate::engine::target::{Answer, Classified, Endpoint, Target};
+use crate::spec::net::Net;
 use crate::spec::{HttpVersion, TargetSpec};
 
 pub struct HttpTarget {
     name: String,
     endpoint: Endpoint,
     version: HttpVersion,
-    insecure: bool,
+    net: Arc<Net>,
     max_body: u64,
     method: Method,
     uri: Uri,
@@ -43,7 +45,7 @@ impl HttpTarget {
             name: spec.name.clone(),
             endpoint,
             version: spec.http_version,
-            insecure: spec.insecure_tls,
+            net: Net::shared_direct(),
             max_body: spec.max_body.unwrap_or(1 << 20),
             method,
             uri,
@@ -57,6 +59,12 @@ impl HttpTarget {
             t.http1 = Some(Bytes::from(out));
         }
         Ok(t)
+    }
+
+    /// Reach the endpoint with `net` (the profile's TLS, proxy and `connect_to`).
+    pub fn with_net(mut self, net: Arc<Net>) -> HttpTarget {
+        self.net = net;
+        self
     }
 }
 
@@ -91,8 +99,8 @@ impl Target for HttpTarget {
     fn http_version(&self) -> HttpVersion {
         self.version
     }
-    fn insecure_tls(&self) -> bool {
-        self.insecure
+    fn net(&self) -> &Net {
+        &self.net
     }
     fn max_body(&self) -> u64 {
         self.max_body

@@ -78,12 +78,22 @@ pub fn named_token(spec: &TargetSpec, base_dir: &std::path::Path) -> Result<Opti
     }
 }
 
+/// How the target is reached (TLS, proxy, `connect_to`); an embedded simulator or receiver directly.
+fn net(spec: &TargetSpec, ctx: &BuildCtx<'_>) -> Result<Arc<crate::spec::net::Net>, BuildError> {
+    if ctx.embedded.is_some() || ctx.embedded_receiver.is_some() {
+        return Ok(crate::spec::net::Net::shared_direct());
+    }
+    crate::spec::net::Net::of_target(spec, ctx.base_dir)
+        .map(Arc::new)
+        .map_err(|e| BuildError::Invalid { target: spec.name.clone(), reason: format!("`{}`: {}", e.field, e.reason) })
+}
+
 /// Build the target of a profile entry.
 pub fn build(spec: &TargetSpec, ctx: &BuildCtx<'_>) -> Result<Arc<dyn Target>, BuildError> {
     let invalid = |reason: String| BuildError::Invalid { target: spec.name.clone(), reason };
     let missing = |what: &'static str| BuildError::Missing { target: spec.name.clone(), what };
     if spec.kind == TargetKind::Http {
-        return Ok(Arc::new(http::HttpTarget::new(spec, ctx.body).map_err(invalid)?));
+        return Ok(Arc::new(http::HttpTarget::new(spec, ctx.body).map_err(invalid)?.with_net(net(spec, ctx)?)));
     }
     if spec.kind == TargetKind::Webhook {
         return build_webhook(spec, ctx);
@@ -97,7 +107,7 @@ pub fn build(spec: &TargetSpec, ctx: &BuildCtx<'_>) -> Result<Arc<dyn Target>, B
         name: spec.name.clone(),
         endpoint: Endpoint::parse(&base).map_err(invalid)?,
         version: spec.http_version,
-        insecure: spec.insecure_tls,
+        net: net(spec, ctx)?,
         max_body: spec.max_body.unwrap_or(1 << 20),
         messages: ctx.messages.clone(),
         recipients: ctx.recipients.clone(),
@@ -135,7 +145,7 @@ pub fn build(spec: &TargetSpec, ctx: &BuildCtx<'_>) -> Result<Arc<dyn Target>, B
         }
         _ => return Err(missing("username_env and password_env")),
     };
-    let session = auth::Session::start(&base, creds, spec.insecure_tls)
+    let session = auth::Session::start(&base, creds, &common.net)
         .map_err(|reason| BuildError::Login { target: spec.name.clone(), reason })?;
     Ok(Arc::new(onprem::OnPremTarget::new(common, session).map_err(invalid)?))
 }
@@ -150,11 +160,14 @@ fn build_webhook(spec: &TargetSpec, ctx: &BuildCtx<'_>) -> Result<Arc<dyn Target
         (None, None) => return Err(BuildError::Missing { target: spec.name.clone(), what: "url" }),
     };
     let w = spec.webhook_spec();
+    let net = net(spec, ctx)?;
     if w.handshake {
         let token = secrets.verify_token.as_deref().unwrap_or_default();
-        webhook::handshake(&url, token, ctx.seed, spec.insecure_tls, ctx.timeout)
+        webhook::handshake(&url, token, ctx.seed, &net, ctx.timeout)
             .map_err(|reason| BuildError::Handshake { target: spec.name.clone(), reason })?;
     }
     let events_per_second = ctx.peak_rate.unwrap_or(1.0) * w.mean_batch();
-    Ok(Arc::new(webhook::WebhookTarget::new(spec, &url, &secrets, ctx.seed, events_per_second).map_err(invalid)?))
+    Ok(Arc::new(
+        webhook::WebhookTarget::new(spec, &url, &secrets, ctx.seed, events_per_second).map_err(invalid)?.with_net(net),
+    ))
 }

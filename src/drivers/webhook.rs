@@ -8,6 +8,7 @@
 //! challenge) is checked; its failure stops the run with an error naming the target.
 
 use std::str::FromStr;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
@@ -19,6 +20,7 @@ use http_body_util::Full;
 use super::BuildError;
 use crate::engine::metrics::Outcome;
 use crate::engine::target::{Answer, Classified, Endpoint, Target};
+use crate::spec::net::Net;
 use crate::spec::webhook_target::{HookFlavor, HookRetry};
 use crate::spec::{HttpVersion, TargetSpec};
 use crate::webhook::events::Generator;
@@ -51,7 +53,7 @@ pub struct WebhookTarget {
     name: String,
     endpoint: Endpoint,
     version: HttpVersion,
-    insecure: bool,
+    net: Arc<Net>,
     max_body: u64,
     uri: Uri,
     headers: HeaderMap,
@@ -142,7 +144,7 @@ impl WebhookTarget {
             name: spec.name.clone(),
             endpoint,
             version: spec.http_version,
-            insecure: spec.insecure_tls,
+            net: Net::shared_direct(),
             max_body: spec.max_body.unwrap_or(1 << 20),
             uri,
             headers,
@@ -152,6 +154,12 @@ impl WebhookTarget {
             flavor: w.flavor,
             counters: Counters::default(),
         })
+    }
+
+    /// Reach the endpoint with `net` (the profile's TLS, proxy and `connect_to`).
+    pub fn with_net(mut self, net: Arc<Net>) -> WebhookTarget {
+        self.net = net;
+        self
     }
 
     /// The body and signature of POST `n` (what a test checks the endpoint received).
@@ -182,8 +190,8 @@ impl Target for WebhookTarget {
     fn http_version(&self) -> HttpVersion {
         self.version
     }
-    fn insecure_tls(&self) -> bool {
-        self.insecure
+    fn net(&self) -> &Net {
+        &self.net
     }
     fn max_body(&self) -> u64 {
         self.max_body
@@ -238,14 +246,13 @@ impl Target for WebhookTarget {
 
 /// Check the subscription handshake: `GET <url>?hub.mode=subscribe&hub.verify_token=T&hub.challenge=C`
 /// must answer 200 with body `C` (Meta, "Verification Requests"; FACTS.md "Subscription handshake").
-/// The error never shows the token.
-pub fn handshake(url: &str, token: &str, seed: u64, insecure: bool, timeout: Duration) -> Result<(), String> {
-    let _ = rustls::crypto::ring::default_provider().install_default();
+/// The error never shows the token. It goes the way the POSTs go (`net`: TLS, proxy, `connect_to`).
+pub fn handshake(url: &str, token: &str, seed: u64, net: &Net, timeout: Duration) -> Result<(), String> {
     let challenge = format!("{}", 1_000_000_000 + (seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 34) % 1_000_000_000);
-    let client = reqwest::Client::builder()
-        .danger_accept_invalid_certs(insecure)
+    let ep = Endpoint::parse(url)?;
+    let client = net
+        .reqwest(&ep)
         .timeout(timeout)
-        .no_proxy()
         .user_agent("facebookplatform/1.0 (+http://developers.facebook.com)")
         .build()
         .map_err(|e| format!("cannot build the handshake client: {e}"))?;

@@ -1,6 +1,7 @@
 //! The transport of the load path: one connection owned by one task (HTTP/1.1 by [`super::h1`], the
 //! task itself reading and writing; HTTP/2 by hyper's connection-level API; plain or TLS via rustls),
-//! driven on the task's own single-threaded runtime.
+//! driven on the task's own single-threaded runtime. Opening a connection (proxy, TLS) is
+//! [`super::dial`]'s.
 //! It sends a request, reads the response body up to a cap and reports an [`Outcome`] on failure.
 //! Several tasks may share one HTTP/2 connection as streams ([`SharedH2`]). The phases of every
 //! connection opened (DNS, TCP, TLS, the first request's time to first byte) are told to the caller;
@@ -10,7 +11,6 @@
 use std::cell::{Cell, RefCell};
 use std::future::Future;
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use ::http::uri::{Authority, Scheme};
@@ -20,14 +20,14 @@ use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper::client::conn::http2;
 use hyper_util::rt::TokioIo;
-use rustls::pki_types::ServerName;
-use tokio::net::TcpStream;
-use tokio_rustls::TlsConnector;
 
 use super::EngineError;
+use super::dial::Dialer;
 use super::h1::{self, H1Error};
 use crate::engine::metrics::{Outcome, Phase};
 use crate::spec::HttpVersion;
+use crate::spec::endpoint::Endpoint;
+use crate::spec::net::Net;
 
 /// Runs hyper's background futures (HTTP/2 streams) on the current thread's `LocalSet`.
 #[derive(Clone, Copy, Debug)]
@@ -69,46 +69,29 @@ pub struct Reply {
 /// Makes connections to one endpoint and sends requests over them.
 #[derive(Clone)]
 pub struct Connector {
-    addr: SocketAddr,
-    tls: Option<(TlsConnector, ServerName<'static>)>,
+    dialer: Dialer,
     version: HttpVersion,
     scheme: Scheme,
     authority: Authority,
     host_header: HeaderValue,
-    /// The host name resolved for every new connection (none for an IP address).
-    dns_host: Option<String>,
     /// Keep connections open between requests (else one connection per request).
     keepalive: bool,
 }
 
 impl Connector {
-    /// A connector for `addr`, speaking to `host` (SNI, Host header) as `authority`.
-    pub fn new(
-        addr: SocketAddr,
-        host: &str,
-        authority: &str,
-        tls: bool,
-        insecure: bool,
-        version: HttpVersion,
-    ) -> Result<Connector, EngineError> {
-        let tls = if tls {
-            let name = ServerName::try_from(host.to_string())
-                .map_err(|e| EngineError::Address(format!("{host:?} is not a valid TLS server name: {e}")))?;
-            Some((TlsConnector::from(Arc::new(tls_config(insecure, version)?)), name))
-        } else {
-            None
-        };
+    /// A connector for `ep` whose connections go first to `addr` (see [`super::dial::resolve`]).
+    pub fn new(addr: SocketAddr, ep: &Endpoint, net: &Net, version: HttpVersion) -> Result<Connector, EngineError> {
+        let dialer = Dialer::new(addr, ep, net, version)?;
+        let authority = ep.authority();
         Ok(Connector {
-            addr,
-            scheme: if tls.is_some() { Scheme::HTTPS } else { Scheme::HTTP },
-            tls,
+            scheme: if dialer.is_tls() { Scheme::HTTPS } else { Scheme::HTTP },
+            dialer,
             version,
             authority: authority
                 .parse()
                 .map_err(|e| EngineError::Address(format!("bad authority {authority:?}: {e}")))?,
-            host_header: HeaderValue::from_str(authority)
+            host_header: HeaderValue::from_str(&authority)
                 .map_err(|e| EngineError::Address(format!("bad host {authority:?}: {e}")))?,
-            dns_host: dns_name(host),
             keepalive: true,
         })
     }
@@ -119,37 +102,10 @@ impl Connector {
         self
     }
 
-    /// The address of a new connection: the host name resolved again (timed as [`Phase::Dns`]), as a
-    /// client without a DNS cache does, or the IP address given.
-    async fn address(&self, on: &impl Fn(Phase, Duration)) -> Result<SocketAddr, Outcome> {
-        let Some(host) = &self.dns_host else { return Ok(self.addr) };
-        let t = Instant::now();
-        let addr = tokio::net::lookup_host((host.as_str(), self.addr.port()))
-            .await
-            .ok()
-            .and_then(|mut a| a.next())
-            .ok_or(Outcome::Connect)?;
-        on(Phase::Dns, t.elapsed());
-        Ok(addr)
-    }
-
     /// Open a connection; its driver runs as a local task. Must be called inside a `LocalSet`. Its DNS,
-    /// TCP and TLS phases are told to `on` (once per connection: three clock reads).
+    /// TCP and TLS phases are told to `on` (once per connection, see [`Dialer::open`]).
     pub async fn connect(&self, on: &impl Fn(Phase, Duration)) -> Result<Conn, Outcome> {
-        let addr = self.address(on).await?;
-        let t = Instant::now();
-        let tcp = TcpStream::connect(addr).await.map_err(|_| Outcome::Connect)?;
-        let connected = Instant::now();
-        on(Phase::Connect, connected - t);
-        let _ = tcp.set_nodelay(true);
-        let stream = match &self.tls {
-            None => h1::Stream::Plain(tcp),
-            Some((c, name)) => {
-                let tls = c.connect(name.clone(), tcp).await.map_err(|_| Outcome::Tls)?;
-                on(Phase::Tls, connected.elapsed());
-                h1::Stream::Tls(Box::new(tls))
-            }
-        };
+        let stream = self.dialer.open(on).await?;
         match self.version {
             HttpVersion::Http1 => Ok(Conn::H1(Box::new(h1::Connection::new(stream)))),
             HttpVersion::Http2 => self.handshake(TokioIo::new(stream)).await,
@@ -437,12 +393,6 @@ fn closing(mut req: Request<Full<Bytes>>) -> Request<Full<Bytes>> {
     req
 }
 
-/// The host to resolve for each new connection: none for an IP address (bracketed or not).
-fn dns_name(host: &str) -> Option<String> {
-    let bare = host.trim_start_matches('[').trim_end_matches(']');
-    bare.parse::<std::net::IpAddr>().is_err().then(|| host.to_string())
-}
-
 /// Why a request got no answer head.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Failure {
@@ -489,58 +439,4 @@ async fn read_body(resp: Response<Incoming>, max: u64, wants: &impl Fn(StatusCod
         }
     }
     Ok(Reply { status: parts.status, body: buf.freeze() })
-}
-
-fn tls_config(insecure: bool, version: HttpVersion) -> Result<rustls::ClientConfig, EngineError> {
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let builder = rustls::ClientConfig::builder_with_provider(provider.clone())
-        .with_safe_default_protocol_versions()
-        .map_err(|e| EngineError::Tls(e.to_string()))?;
-    let mut cfg = if insecure {
-        builder.dangerous().with_custom_certificate_verifier(Arc::new(AcceptAny(provider))).with_no_client_auth()
-    } else {
-        let roots = rustls::RootCertStore { roots: webpki_roots::TLS_SERVER_ROOTS.to_vec() };
-        builder.with_root_certificates(roots).with_no_client_auth()
-    };
-    cfg.alpn_protocols = match version {
-        HttpVersion::Http1 => vec![b"http/1.1".to_vec()],
-        HttpVersion::Http2 => vec![b"h2".to_vec()],
-    };
-    Ok(cfg)
-}
-
-/// Certificate check for `insecure_tls = true`: any certificate, signatures still verified.
-#[derive(Debug)]
-struct AcceptAny(Arc<rustls::crypto::CryptoProvider>);
-
-impl rustls::client::danger::ServerCertVerifier for AcceptAny {
-    fn verify_server_cert(
-        &self,
-        _end_entity: &rustls::pki_types::CertificateDer<'_>,
-        _intermediates: &[rustls::pki_types::CertificateDer<'_>],
-        _server_name: &ServerName<'_>,
-        _ocsp_response: &[u8],
-        _now: rustls::pki_types::UnixTime,
-    ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
-        Ok(rustls::client::danger::ServerCertVerified::assertion())
-    }
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &rustls::pki_types::CertificateDer<'_>,
-        dss: &rustls::DigitallySignedStruct,
-    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.0.signature_verification_algorithms)
-    }
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &rustls::pki_types::CertificateDer<'_>,
-        dss: &rustls::DigitallySignedStruct,
-    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.0.signature_verification_algorithms)
-    }
-    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
-        self.0.signature_verification_algorithms.supported_schemes()
-    }
 }

@@ -99,9 +99,7 @@ where
     T: std::io::Write + Send + 'static,
 {
     let ep = target.endpoint().clone();
-    let connector =
-        Connector::new(addr, &ep.host, &ep.authority(), ep.tls, target.insecure_tls(), target.http_version())?
-            .with_keepalive(plan.keepalive);
+    let connector = Connector::new(addr, &ep, target.net(), target.http_version())?.with_keepalive(plan.keepalive);
     let threads = plan.threads.max(1);
     let shared = Arc::new(Shared {
         plan: plan.clone(),

@@ -2,8 +2,6 @@
 //! implement it (plain HTTP, the WhatsApp APIs); the transport (connections, TLS, HTTP/1.1 and HTTP/2)
 //! is in `engine::conn` and knows nothing of any API.
 
-use std::net::SocketAddr;
-
 use ::http::{Request, StatusCode};
 use bytes::Bytes;
 use http_body_util::Full;
@@ -11,16 +9,7 @@ use http_body_util::Full;
 use super::metrics::Outcome;
 use crate::spec::HttpVersion;
 pub use crate::spec::endpoint::Endpoint;
-
-impl Endpoint {
-    /// Resolve the host once, before the run.
-    pub async fn resolve(&self) -> std::io::Result<SocketAddr> {
-        tokio::net::lookup_host((self.host.as_str(), self.port))
-            .await?
-            .next()
-            .ok_or_else(|| std::io::Error::other(format!("{} resolves to no address", self.host)))
-    }
-}
+pub use crate::spec::net::Net;
 
 /// A response as the target sees it.
 #[derive(Debug, Clone, Copy)]
@@ -59,9 +48,11 @@ pub trait Target: Send + Sync + 'static {
     fn kind(&self) -> &str;
     fn endpoint(&self) -> &Endpoint;
     fn http_version(&self) -> HttpVersion;
-    /// Accept invalid TLS certificates.
-    fn insecure_tls(&self) -> bool {
-        false
+    /// How connections reach the endpoint (TLS trust and identity, proxy, `connect_to`); by default
+    /// directly, trusting the system store and the bundled roots.
+    fn net(&self) -> &Net {
+        static DIRECT: std::sync::OnceLock<std::sync::Arc<Net>> = std::sync::OnceLock::new();
+        DIRECT.get_or_init(Net::shared_direct)
     }
     /// Longest response body read; longer is [`Outcome::BodyTooLarge`].
     fn max_body(&self) -> u64 {

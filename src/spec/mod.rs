@@ -14,6 +14,7 @@ pub mod capacity;
 pub(crate) mod endpoint;
 pub mod interpolate;
 pub mod messages;
+pub mod net;
 pub mod overrides;
 pub mod recipients;
 pub mod schedule;
@@ -225,6 +226,20 @@ pub struct TargetSpec {
     /// Accept invalid TLS certificates (self-signed test servers).
     #[serde(default)]
     pub insecure_tls: bool,
+    /// TLS of every client of the target (load, On-Premises login, webhook handshake): a private CA
+    /// (`ca_file`), a client certificate for mutual TLS (`client_cert`, `client_key`), the certificate
+    /// name (`server_name`). PEM files, relative to the profile's folder.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls: Option<net::TlsSpec>,
+    /// `host:port` to connect to instead of the URL's host and port (like curl's --connect-to); the
+    /// URL's host stays in SNI, the certificate check and the Host header.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub connect_to: Option<String>,
+    /// An HTTP proxy for the target's connections, `http://[user:password@]host:port` (HTTPS and plain
+    /// HTTP both through a CONNECT tunnel), or "none". Default: `HTTPS_PROXY` / `HTTP_PROXY` /
+    /// `ALL_PROXY` / `NO_PROXY` (or lowercase) from the environment. The credentials are never shown.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub proxy: Option<String>,
     /// Response bodies are read up to this many bytes; a longer body is an error. Default 1 MiB.
     #[serde(default)]
     pub max_body: Option<u64>,
@@ -532,6 +547,9 @@ impl Profile {
                 if endpoint::is_sensitive_header(k) {
                     *v = "<redacted>".into();
                 }
+            }
+            if let Some(proxy) = &mut t.proxy {
+                *proxy = net::redact_url(proxy);
             }
         }
         p

@@ -77,6 +77,17 @@ impl Override {
             path = vec![path[0].clone(), path[1..].join(".")];
         }
         let o = Override { path, value: value(raw), text: s.to_string() };
+        // A proxy's credentials would be in shell history and in run.json's list of overrides.
+        if o.path.last().is_some_and(|k| k == "proxy")
+            && let Value::String(url) = &o.value
+            && super::net::redact_url(url) != *url
+        {
+            return Err(format!(
+                "--set {}: a proxy URL with credentials; put it in the profile file or HTTPS_PROXY; \
+                 secrets come only from the environment or files",
+                super::net::redact_url(s.split_once('=').map_or(s, |(_, v)| v))
+            ));
+        }
         if let Some(why) = o.secret() {
             return Err(format!("--set {s:?}: {why}; secrets come only from the environment or files"));
         }
@@ -218,6 +229,9 @@ mod tests {
 
     #[test]
     fn secret_fields_are_refused() {
+        let e = Override::parse("targets.api.proxy=http://u:pw@proxy:3128").unwrap_err();
+        assert!(e.contains("credentials") && !e.contains("pw"), "{e}");
+        assert!(Override::parse("targets.api.proxy=http://proxy:3128").is_ok());
         for s in [
             "targets.cloud.token_env=X",
             "targets.cloud.token_file=/tmp/t",

@@ -189,7 +189,49 @@ pub fn validate(path: &Path, p: &Profile) -> Result<(), ProfileError> {
     Ok(())
 }
 
+/// `tls`, `connect_to` and `proxy`: their files read and checked; none of them on an embedded target.
+fn validate_net(path: &Path, i: usize, t: &TargetSpec) -> Result<(), ProfileError> {
+    let f = |k: &str| format!("targets[{i}].{k}");
+    let set = [("tls", t.tls.is_some()), ("connect_to", t.connect_to.is_some()), ("proxy", t.proxy.is_some())];
+    let Some((first, _)) = set.iter().find(|(_, s)| *s) else { return Ok(()) };
+    if t.is_embedded() || t.is_embedded_receiver() {
+        return Err(err(path, f(first), "does not apply to an embedded target (wabench reaches it directly)"));
+    }
+    let base = path.parent().unwrap_or(Path::new("."));
+    let net = super::net::Net::of_target(t, base).map_err(|e| err(path, f(e.field), e.reason))?;
+    // The login and the handshake (reqwest) can redirect the address only, not the port.
+    let reqwest_too = t.kind == TargetKind::OnPrem || (t.kind == TargetKind::Webhook && t.webhook_spec().handshake);
+    if net.connect_to.is_some() && reqwest_too && matches!(net.proxy, super::net::Proxy::Url(_)) {
+        return Err(err(
+            path,
+            f("connect_to"),
+            format!(
+                "cannot go with `proxy` for kind = {:?}: its {} client would ask the proxy for the URL's host",
+                t.kind.name(),
+                if t.kind == TargetKind::OnPrem { "login" } else { "handshake" }
+            ),
+        ));
+    }
+    if let (Some((_, port)), Some(ep)) = (&net.connect_to, t.address().and_then(|a| Endpoint::parse(a).ok()))
+        && reqwest_too
+        && *port != ep.port
+    {
+        return Err(err(
+            path,
+            f("connect_to"),
+            format!(
+                "must keep the URL's port {} for kind = {:?}: its {} client can change the address only",
+                ep.port,
+                t.kind.name(),
+                if t.kind == TargetKind::OnPrem { "login" } else { "handshake" }
+            ),
+        ));
+    }
+    Ok(())
+}
+
 fn validate_target(path: &Path, i: usize, t: &TargetSpec) -> Result<(), ProfileError> {
+    validate_net(path, i, t)?;
     let f = |k: &str| format!("targets[{i}].{k}");
     let only = |k: &str, set: bool, kinds: &str| -> Result<(), ProfileError> {
         if set { Err(err(path, f(k), format!("applies to kind = {kinds} only"))) } else { Ok(()) }

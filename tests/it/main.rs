@@ -31,6 +31,7 @@ mod sim_conversations;
 mod sim_hooks;
 mod sim_props;
 mod support;
+mod tls_proxy;
 mod webhook_receive;
 mod webhook_receiver;
 mod webhook_target;

@@ -12,6 +12,9 @@ use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use tokio::sync::mpsc;
 
+use crate::spec::endpoint::Endpoint;
+use crate::spec::net::Net;
+
 /// Credentials for the login (never serialized, never printed).
 #[derive(Clone)]
 pub struct Credentials {
@@ -66,7 +69,7 @@ async fn login(
         .json(&body)
         .send()
         .await
-        .map_err(|e| format!("login request to {url} failed: {e}"))?;
+        .map_err(|e| format!("login request to {url} failed: {}", with_causes(&e)))?;
     let status = resp.status();
     let bytes = resp.bytes().await.map_err(|e| format!("login answer from {url}: {e}"))?;
     if !status.is_success() {
@@ -88,6 +91,20 @@ async fn login(
         .and_then(|s| DateTime::parse_from_str(s, "%Y-%m-%d %H:%M:%S%:z").ok())
         .map(|d| d.with_timezone(&Utc));
     Ok((h, exp))
+}
+
+/// An error and its causes ("error sending request: … invalid peer certificate: UnknownIssuer").
+pub(crate) fn with_causes(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut s = e.to_string();
+    let mut source = e.source();
+    while let Some(c) = source {
+        let t = c.to_string();
+        if !s.contains(&t) {
+            s = format!("{s}: {t}");
+        }
+        source = c.source();
+    }
+    s
 }
 
 /// The `details` of an On-Premises error answer (`{"errors":[{"details":…}]}`), as `: <details>`, so
@@ -119,11 +136,12 @@ fn refresh_in(exp: Option<DateTime<Utc>>) -> Duration {
 
 impl Session {
     /// Log in at `base` (e.g. `https://wa.example.com:9090`) and keep the token fresh in a thread.
-    pub fn start(base: &str, creds: Credentials, insecure_tls: bool) -> Result<Session, String> {
-        let _ = rustls::crypto::ring::default_provider().install_default();
+    /// The login goes the way the load goes (`net`: the same TLS trust and identity, proxy and
+    /// `connect_to`).
+    pub fn start(base: &str, creds: Credentials, net: &Net) -> Result<Session, String> {
         let url = format!("{}/v1/users/login", base.trim_end_matches('/'));
-        let client = reqwest::Client::builder()
-            .danger_accept_invalid_certs(insecure_tls)
+        let client = net
+            .reqwest(&Endpoint::parse(base)?)
             .timeout(Duration::from_secs(30))
             .build()
             .map_err(|e| format!("cannot build the login client: {e}"))?;

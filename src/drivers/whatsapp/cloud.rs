@@ -22,7 +22,8 @@ pub struct Common {
     pub name: String,
     pub endpoint: Endpoint,
     pub version: HttpVersion,
-    pub insecure: bool,
+    /// TLS, proxy and `connect_to` of the target.
+    pub net: Arc<crate::spec::net::Net>,
     pub max_body: u64,
     pub messages: MessagesSpec,
     pub recipients: Arc<Recipients>,
@@ -126,8 +127,8 @@ macro_rules! common_target_methods {
         fn http_version(&self) -> crate::spec::HttpVersion {
             self.c.version
         }
-        fn insecure_tls(&self) -> bool {
-            self.c.insecure
+        fn net(&self) -> &crate::spec::net::Net {
+            &self.c.net
         }
         fn max_body(&self) -> u64 {
             self.c.max_body

@@ -189,7 +189,10 @@ impl Hooks {
             return Ok(None);
         };
         let _ = rustls::crypto::ring::default_provider().install_default();
+        // The trust every client of wabench has: the system store and the bundled roots.
+        let tls = crate::spec::net::Net::shared_direct().tls_config(&[b"h2", b"http/1.1"]);
         let client = reqwest::Client::builder()
+            .tls_backend_preconfigured(tls)
             .timeout(h.timeout)
             .pool_max_idle_per_host(h.concurrency)
             .no_proxy()
