@@ -206,12 +206,15 @@ fn validate_target(path: &Path, i: usize, t: &TargetSpec) -> Result<(), ProfileE
     only("headers_from_env", whatsapp && !t.headers_from_env.is_empty(), "\"http\"")?;
     only("body", whatsapp && t.body.is_some(), "\"http\" (WhatsApp bodies come from [messages])")?;
     only("body_file", whatsapp && t.body_file.is_some(), "\"http\"")?;
-    only(
-        "feeder",
-        whatsapp && t.feeder.is_some(),
-        "\"http\"; WhatsApp messages take per-message values from the columns of the [recipients] file \
-         (`recipients.column`, `{{column}}` in `messages.template_body_params` and `messages.text_body`)",
-    )?;
+    if whatsapp && t.feeder.is_some() {
+        return Err(err(
+            path,
+            f("feeder"),
+            "applies to kind = \"http\" only: WhatsApp messages take per-message values from the columns of \
+             the [recipients] file (`recipients.column`, `{{column}}` in `messages.template_body_params` and \
+             `messages.text_body`)",
+        ));
+    }
     only("base_url", http && t.base_url.is_some(), "\"cloud\" or \"onprem\" (http targets take `url`)")?;
     let cloud = t.kind == TargetKind::Cloud;
     let onprem = t.kind == TargetKind::OnPrem;
