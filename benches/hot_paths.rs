@@ -212,5 +212,93 @@ Content-Type: application/json\r\nContent-Length: 70\r\nConnection: keep-alive\r
     server.join().unwrap();
 }
 
-criterion_group!(benches, histograms, pacer, requests, classification, webhooks, simulator_round_trip, h1_exchange);
+/// Per-request templates: one body rendered from a feeder row, and an `http` target's HTTP/1.1 request
+/// with placeholders in its URL, a header and its body against the same request without any (the
+/// pre-serialised fast path). Checked before timing: the templated request carries the row's values.
+fn templates(c: &mut Criterion) {
+    use std::sync::Arc;
+    use wabench::spec::feeder::{Feeder, FeederOrder, Table};
+    use wabench::spec::template::{Columns, Encoding, Template, Values};
+    let mut csv = String::from("user_id,name,order_id\n");
+    for i in 0..1000 {
+        csv.push_str(&format!("u-{i},\"Name {i}, Jr\",A-{i}\n"));
+    }
+    let table = Table::parse(csv.as_bytes()).unwrap();
+    let feeder = Arc::new(Feeder::new("users.csv".into(), table, FeederOrder::Sequential, 1));
+    let cols = Columns { table: Some(feeder.table()), source: "users.csv" };
+    let body = r#"{"user":"{{user_id}}","name":"{{name}}","order":"{{order_id}}","seq":{{seq}},"id":"{{uuid}}"}"#;
+    let tpl = Template::compile(body, cols, Encoding::Raw, false).unwrap();
+    let mut g = c.benchmark_group("template");
+    let mut out = Vec::with_capacity(256);
+    let mut seq = 0u64;
+    g.bench_function("render_body", |b| {
+        b.iter(|| {
+            seq += 1;
+            out.clear();
+            let v = Values::new(seq, 1, Some((feeder.table(), feeder.row(seq))), false);
+            tpl.render(&mut out, black_box(&v));
+            black_box(out.len())
+        })
+    });
+    let target = |templated: bool| {
+        let text = if templated {
+            format!(
+                "name = \"t\"\nkind = \"http\"\nmethod = \"POST\"\nurl = \"http://127.0.0.1:9/users/{{{{user_id}}}}?n={{{{seq}}}}\"\n\
+                 headers = {{ content-type = \"application/json\", x-request-id = \"{{{{uuid}}}}\" }}\nbody = '{body}'\n"
+            )
+        } else {
+            "name = \"t\"\nkind = \"http\"\nmethod = \"POST\"\nurl = \"http://127.0.0.1:9/users/u-1?n=1\"\n\
+             headers = { content-type = \"application/json\", x-request-id = \"ab9a3cd5-1b0e-4f43-8d6e-1f6f2b7e6c10\" }\n\
+             body = '{\"user\":\"u-1\",\"name\":\"Name 1, Jr\",\"order\":\"A-1\",\"seq\":1,\"id\":\"ab9a3cd5-1b0e-4f43-8d6e-1f6f2b7e6c10\"}'\n"
+                .to_string()
+        };
+        let spec: wabench::spec::TargetSpec = toml::from_str(&text).unwrap();
+        let messages = MessagesSpec::default();
+        let retry = wabench::spec::messages::RetrySpec::default();
+        let ctx = wabench::drivers::BuildCtx {
+            base_dir: std::path::Path::new("."),
+            seed: 1,
+            messages: &messages,
+            recipients: Arc::new(wabench::spec::recipients::Recipients::generate("1", 1)),
+            retry: &retry,
+            body: None,
+            feeder: templated.then(|| feeder.clone()),
+            embedded: None,
+            tracker: None,
+            embedded_receiver: None,
+            peak_rate: None,
+            timeout: Duration::from_secs(10),
+        };
+        wabench::drivers::build(&spec, &ctx).unwrap()
+    };
+    let (fixed, templated) = (target(false), target(true));
+    let first = String::from_utf8(templated.http1_bytes(1).unwrap().to_vec()).unwrap();
+    assert!(
+        first.starts_with("POST /users/u-1?n=1 HTTP/1.1\r\n") && first.contains("\"name\":\"Name 1, Jr\""),
+        "{first}"
+    );
+    let fixed_len = fixed.http1_bytes(1).unwrap().len();
+    assert!(fixed_len.abs_diff(first.len()) < 8, "comparable requests: {fixed_len} and {}", first.len());
+    g.bench_function("http1_request/fixed", |b| b.iter(|| black_box(fixed.http1_bytes(black_box(7)))));
+    let mut seq = 0u64;
+    g.bench_function("http1_request/templated", |b| {
+        b.iter(|| {
+            seq += 1;
+            black_box(templated.http1_bytes(seq))
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(
+    benches,
+    histograms,
+    pacer,
+    requests,
+    classification,
+    webhooks,
+    simulator_round_trip,
+    h1_exchange,
+    templates
+);
 criterion_main!(benches);

@@ -124,6 +124,7 @@ impl Session {
             recipients: loaded.recipients.clone(),
             retry: setup.retry.as_ref().unwrap_or(&p.retry),
             body: loaded.bodies.get(index).and_then(|b| b.as_deref()),
+            feeder: loaded.feeders.get(index).cloned().flatten(),
             embedded: sim.as_ref().map(|s| (s.url.clone(), &p.simulator)),
             tracker: hooks
                 .as_ref()

@@ -10,6 +10,18 @@ use crate::spec::{Loaded, TargetKind, TargetSpec};
 
 /// One line describing a plan.
 pub fn describe(plan: &Plan) -> String {
+    let mut line = describe_load(plan);
+    if plan.streams > 1 {
+        let conns = plan.connections.div_ceil(plan.streams);
+        line.push_str(&format!("; HTTP/2: {} streams per connection on {conns}", plan.streams));
+    }
+    if !plan.keepalive {
+        line.push_str(", a new connection per request");
+    }
+    line
+}
+
+fn describe_load(plan: &Plan) -> String {
     match &plan.pacer {
         Some(p) => format!(
             "open loop, {} requests over {}, {} connections, max {} in flight",
@@ -373,5 +385,23 @@ mod tests {
         assert!(line.contains("cloud 131000 5%"), "{line}");
         assert!(line.contains("on-prem 1014 0%, 5xx without body 0%, stall 0.1%"), "{line}");
         assert!(line.contains("holds the answer 30s"), "{line}");
+    }
+
+    #[test]
+    fn the_load_line_names_connection_reuse_when_it_is_not_the_default() {
+        let kept = loaded(CLOUD);
+        assert!(describe(&Plan::from_spec(&kept.profile.load)).ends_with("in flight"));
+        let mut fresh = kept.profile.load.clone();
+        fresh.keepalive = Some(false);
+        let line = describe(&Plan::from_spec(&fresh));
+        assert!(line.ends_with(", a new connection per request"), "{line}");
+        let mut h2 = kept.profile.load.clone();
+        h2.connections = Some(64);
+        h2.streams_per_connection = Some(16);
+        let line = describe(&Plan::from_spec(&h2));
+        assert!(
+            line.contains("64 connections") && line.ends_with("; HTTP/2: 16 streams per connection on 4"),
+            "{line}"
+        );
     }
 }

@@ -22,6 +22,8 @@ pub struct BuildCtx<'a> {
     pub retry: &'a crate::spec::messages::RetrySpec,
     /// The `body_file` content of an HTTP target.
     pub body: Option<&'a [u8]>,
+    /// The feeder of an HTTP target (its rows, read at load).
+    pub feeder: Option<Arc<crate::spec::feeder::Feeder>>,
     /// For `base_url = "embedded"`: the URL of the simulator started for this target, and its config.
     pub embedded: Option<(String, &'a crate::spec::sim::SimConfig)>,
     /// Correlates accepted messages with their status webhooks, when `[webhooks]` is configured.
@@ -93,7 +95,11 @@ pub fn build(spec: &TargetSpec, ctx: &BuildCtx<'_>) -> Result<Arc<dyn Target>, B
     let invalid = |reason: String| BuildError::Invalid { target: spec.name.clone(), reason };
     let missing = |what: &'static str| BuildError::Missing { target: spec.name.clone(), what };
     if spec.kind == TargetKind::Http {
-        return Ok(Arc::new(http::HttpTarget::new(spec, ctx.body).map_err(invalid)?.with_net(net(spec, ctx)?)));
+        return Ok(Arc::new(
+            http::HttpTarget::new(spec, ctx.body, ctx.feeder.clone(), ctx.seed)
+                .map_err(invalid)?
+                .with_net(net(spec, ctx)?),
+        ));
     }
     if spec.kind == TargetKind::Webhook {
         return build_webhook(spec, ctx);
@@ -114,6 +120,8 @@ pub fn build(spec: &TargetSpec, ctx: &BuildCtx<'_>) -> Result<Arc<dyn Target>, B
         retry: ctx.retry.clone(),
         seed: ctx.seed,
         tracker: ctx.tracker.clone(),
+        templates: crate::spec::template::MessageTemplates::compile(ctx.messages, &ctx.recipients, None)
+            .map_err(|(field, reason)| invalid(format!("{field}: {reason}")))?,
     };
     if spec.kind == TargetKind::Cloud {
         let token = match named_token(spec, ctx.base_dir)? {

@@ -42,12 +42,20 @@ pub struct MessagesSpec {
     pub document: u32,
     pub interactive: u32,
     pub reaction: u32,
-    /// Body of text messages; `{n}` is replaced by the message number.
+    /// Body of text messages; `{n}` is replaced by the message number, and placeholders
+    /// (`{{column}}` of the recipients file, `{{seq}}`, `{{uuid}}`, `{{now_unix}}`, `{{now_ms}}`) by
+    /// their values.
     pub text_body: String,
     /// Template name, language code and the number of body parameters filled per message.
     pub template_name: String,
     pub template_language: String,
     pub template_params: u32,
+    /// The body parameters of each template message, as placeholder text: `["{{name}}", "Order
+    /// {{order_id}}"]` takes `name` and `order_id` from the columns of the recipients file (the row
+    /// of the message's recipient). When given, these are sent instead of `template_params`
+    /// generated ones.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub template_body_params: Vec<String>,
     /// On-premises template namespace.
     pub template_namespace: String,
     /// Media sent by link (image/document), or by media id when `media_id` is set.
@@ -68,6 +76,7 @@ impl Default for MessagesSpec {
             template_name: "order_update".into(),
             template_language: "en_US".into(),
             template_params: 2,
+            template_body_params: Vec::new(),
             template_namespace: "wabench_namespace".into(),
             media_link: "https://example.com/media/sample.jpg".into(),
             media_id: None,
@@ -89,6 +98,11 @@ impl MessagesSpec {
         }
         if self.text_body.chars().count() > 4096 {
             return Err(("messages.text_body".into(), "is longer than the API's 4096 characters".into()));
+        }
+        // The placeholders' names are checked against the recipients' columns at load.
+        super::template::parse(&self.text_body).map_err(|e| ("messages.text_body".to_string(), e))?;
+        for (i, p) in self.template_body_params.iter().enumerate() {
+            super::template::parse(p).map_err(|e| (format!("messages.template_body_params[{i}]"), e))?;
         }
         Ok(())
     }

@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 
 pub mod capacity;
 pub(crate) mod endpoint;
+pub mod feeder;
 pub mod interpolate;
 pub mod messages;
 pub mod net;
@@ -20,6 +21,7 @@ pub mod recipients;
 pub mod schedule;
 pub mod schema;
 pub mod sim;
+pub mod template;
 pub mod threshold;
 mod validate;
 pub mod webhook;
@@ -183,6 +185,10 @@ pub struct TargetSpec {
     /// Path of a file whose bytes are the body (relative to the profile's folder).
     #[serde(default)]
     pub body_file: Option<PathBuf>,
+    /// kind = "http": rows of a CSV file whose columns the URL's path and query, header values and
+    /// body take per request as `{{column}}` (`{ file = "users.csv", order = "sequential" }`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub feeder: Option<feeder::FeederSpec>,
     /// kind = "cloud" / "onprem": the API's base URL, or "embedded" for the built-in simulator.
     #[serde(default)]
     pub base_url: Option<String>,
@@ -348,6 +354,8 @@ pub struct Loaded {
     pub profile: Profile,
     /// Request bodies read from `body_file`, by target index.
     pub bodies: Vec<Option<Vec<u8>>>,
+    /// The feeders of `http` targets, read once, by target index.
+    pub feeders: Vec<Option<std::sync::Arc<feeder::Feeder>>>,
     /// The recipients of WhatsApp targets (read or generated once, shared by all targets).
     pub recipients: std::sync::Arc<recipients::Recipients>,
     /// What changed the file's profile: `--set PATH=VALUE` texts and the names of `-e` variables
@@ -393,10 +401,27 @@ pub fn load_with(path: &Path, sets: &[overrides::Override], vars: &interpolate::
         };
         bodies.push(body);
     }
+    let base = path.parent().unwrap_or(Path::new("."));
+    let mut feeders = Vec::new();
+    for (i, t) in profile.targets.iter().enumerate() {
+        let feeder = match &t.feeder {
+            Some(f) if t.kind == TargetKind::Http => Some(
+                feeder::Feeder::load(f, base, profile.seed)
+                    .map_err(|r| err(path, format!("targets[{i}].feeder.file"), r))?,
+            ),
+            _ => None,
+        };
+        let table = feeder.as_ref().map(|f| (f.file.as_path(), f.table()));
+        if t.kind == TargetKind::Http {
+            template::HttpTemplates::compile(i, t, bodies[i].as_deref(), table).map_err(|(f, r)| err(path, f, r))?;
+        }
+        feeders.push(feeder.map(std::sync::Arc::new));
+    }
     let recipients = if profile.targets.iter().any(|t| t.kind.is_whatsapp_api()) {
-        let base = path.parent().unwrap_or(Path::new("."));
         let r = recipients::Recipients::load(&profile.recipients, base).map_err(|(f, r)| err(path, f, r))?;
         onprem_has_no_bsuids(path, &profile, &r)?;
+        template::MessageTemplates::compile(&profile.messages, &r, profile.recipients.file.as_deref())
+            .map_err(|(f, r)| err(path, f, r))?;
         r
     } else {
         recipients::Recipients::generate("1", 1)
@@ -405,6 +430,7 @@ pub fn load_with(path: &Path, sets: &[overrides::Override], vars: &interpolate::
         path: path.to_path_buf(),
         profile,
         bodies,
+        feeders,
         recipients: std::sync::Arc::new(recipients),
         overrides: changed,
     })

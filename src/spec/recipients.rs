@@ -11,6 +11,8 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use super::feeder::{Lines, Table, describe, join_bad};
+
 /// Country calling codes of sanctioned regions whose users cannot receive messages (Cuba, Iran,
 /// North Korea, Syria). Turkey (+90) has been allowed since 2024-05-15.
 pub const SANCTIONED: [&str; 4] = ["53", "98", "850", "963"];
@@ -31,11 +33,16 @@ pub struct RecipientsSpec {
     pub country_code: Option<String>,
     #[serde(default)]
     pub count: Option<u64>,
+    /// With `file`: the name, in the file's header row, of the column holding the recipients
+    /// (default: the first column). The other columns of a file with a header row are values that
+    /// `[messages]` placeholders (`{{name}}`) take from each message's recipient.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub column: Option<String>,
 }
 
 impl Default for RecipientsSpec {
     fn default() -> Self {
-        RecipientsSpec { file: None, country_code: Some("1".into()), count: Some(10_000) }
+        RecipientsSpec { file: None, country_code: Some("1".into()), count: Some(10_000), column: None }
     }
 }
 
@@ -43,6 +50,8 @@ impl Default for RecipientsSpec {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Recipients {
     numbers: Vec<String>,
+    /// A file with a header row: its columns, one row per recipient (row `i` is `numbers[i]`'s).
+    table: Option<Table>,
 }
 
 /// Country codes (ISO 3166 alpha-2) of the sanctioned regions, as a BSUID's prefix names them.
@@ -106,6 +115,9 @@ pub fn normalize(raw: &str) -> Result<String, String> {
 impl Recipients {
     /// Build from the spec; `base` is the profile's folder. Errors name the file and line.
     pub fn load(spec: &RecipientsSpec, base: &Path) -> Result<Recipients, (String, String)> {
+        if spec.column.is_some() && spec.file.is_none() {
+            return Err(("recipients.column".into(), "applies to a recipients `file` only".into()));
+        }
         match (&spec.file, &spec.country_code) {
             (Some(_), Some(_)) => {
                 Err(("recipients".into(), "give either `file` or `country_code` + `count`, not both".into()))
@@ -114,7 +126,8 @@ impl Recipients {
                 let path = base.join(f);
                 let text = std::fs::read_to_string(&path)
                     .map_err(|e| ("recipients.file".into(), format!("cannot read {}: {e}", path.display())))?;
-                Recipients::parse_csv(&text).map_err(|e| ("recipients.file".into(), format!("{}: {e}", path.display())))
+                Recipients::parse_csv_column(&text, spec.column.as_deref())
+                    .map_err(|e| ("recipients.file".into(), format!("{}: {e}", path.display())))
             }
             (None, Some(cc)) => {
                 if cc.is_empty() || cc.len() > 3 || !cc.chars().all(|c| c.is_ascii_digit()) || cc.starts_with('0') {
@@ -136,34 +149,99 @@ impl Recipients {
     /// Numbers `<cc>555<national digits>`, a fictional range, padded to a 10-digit national number.
     pub fn generate(cc: &str, count: u64) -> Recipients {
         let numbers = (0..count).map(|i| format!("{cc}555{i:07}")).collect();
-        Recipients { numbers }
+        Recipients { numbers, table: None }
     }
 
-    /// Parse CSV text: numbers or BSUIDs in the first column; a first line without a digit is a header.
+    /// Parse CSV text: numbers or BSUIDs in the first column; a first row without a digit is a header.
     /// All bad lines are reported (up to 10), each with its line number.
     pub fn parse_csv(text: &str) -> Result<Recipients, String> {
+        Recipients::parse_csv_column(text, None)
+    }
+
+    /// Parse CSV text (quoted fields may hold commas and line breaks; a UTF-8 byte-order mark, blank
+    /// lines and lines starting with `#` are skipped). With `column`, the first row is a header and
+    /// the recipients are in that column; without, they are in the first column, and a first row
+    /// whose first field has no digit is a header. Rows may differ in length. All bad lines are
+    /// reported (up to 10), each with its line number.
+    pub fn parse_csv_column(text: &str, column: Option<&str>) -> Result<Recipients, String> {
+        let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+        let mut rdr = csv::ReaderBuilder::new()
+            .has_headers(false)
+            .flexible(true)
+            .comment(Some(b'#'))
+            .from_reader(text.as_bytes());
+        let mut lines = Lines::new(text.as_bytes(), true);
         let mut numbers = Vec::new();
         let mut bad = Vec::new();
-        for (i, line) in text.lines().enumerate() {
-            let field = line.split(',').next().unwrap_or("").trim().trim_matches('"');
-            if field.is_empty() || field.starts_with('#') {
+        let mut table: Option<Table> = None;
+        let mut col = 0;
+        let mut first = true;
+        for rec in rdr.records() {
+            let rec = match rec {
+                Ok(r) => r,
+                Err(e) => {
+                    bad.push(describe(&e, &mut lines));
+                    continue;
+                }
+            };
+            let line = rec.position().map_or(0, |p| lines.line_of(p.byte()));
+            if rec.iter().all(|f| f.trim().is_empty()) {
+                continue;
+            }
+            if std::mem::take(&mut first) {
+                let names = || rec.iter().map(|f| f.trim().to_string()).collect::<Vec<_>>();
+                match column {
+                    Some(name) => {
+                        col = rec.iter().position(|f| f.trim() == name).ok_or_else(|| {
+                            format!(
+                                "line {line}: the header row has no column {name:?} (`recipients.column`); it has {}",
+                                names().join(", ")
+                            )
+                        })?;
+                        table = Some(Table::with_columns(names()));
+                        continue;
+                    }
+                    None => {
+                        let f0 = rec.get(0).unwrap_or("").trim();
+                        if normalize(f0).is_err() && !f0.chars().any(|c| c.is_ascii_digit()) {
+                            table = Some(Table::with_columns(names()));
+                            continue;
+                        }
+                    }
+                }
+            }
+            let field = rec.get(col).unwrap_or("").trim();
+            if field.is_empty() {
+                bad.push(format!("line {line}: no recipient in column {}", col + 1));
                 continue;
             }
             match normalize(field) {
-                Ok(n) => numbers.push(n),
-                Err(_) if i == 0 && !field.chars().any(|c| c.is_ascii_digit()) => {} // header row
-                Err(e) => bad.push(format!("line {}: {e}", i + 1)),
+                Ok(n) => {
+                    numbers.push(n);
+                    if let Some(t) = &mut table {
+                        t.push(line, rec.iter());
+                    }
+                }
+                Err(e) => bad.push(format!("line {line}: {e}")),
             }
         }
         if !bad.is_empty() {
-            let more = if bad.len() > 10 { format!(" (and {} more)", bad.len() - 10) } else { String::new() };
-            bad.truncate(10);
-            return Err(format!("{}{more}", bad.join("; ")));
+            return Err(join_bad(bad));
         }
         if numbers.is_empty() {
             return Err("holds no phone numbers or business-scoped user IDs".into());
         }
-        Ok(Recipients { numbers })
+        Ok(Recipients { numbers, table })
+    }
+
+    /// The columns of a recipients file with a header row, one row per recipient.
+    pub fn table(&self) -> Option<&Table> {
+        self.table.as_ref()
+    }
+
+    /// The row of message `n`'s recipient (see [`Recipients::get`]), when the file has columns.
+    pub fn row(&self, n: u64) -> Option<(&Table, usize)> {
+        self.table.as_ref().map(|t| (t, (n % self.numbers.len() as u64) as usize))
     }
 
     pub fn len(&self) -> usize {
@@ -251,6 +329,43 @@ mod tests {
         assert_eq!(ok.get(3), "15551230002");
         let err = Recipients::parse_csv("phone\n+15551230001\nnot-a-number\n123\n").unwrap_err();
         assert!(err.contains("line 3") && err.contains("line 4"), "{err}");
+        let err = Recipients::parse_csv("phone\r\n# note\r\n+15551230001\r\n\r\n#x\n123\n").unwrap_err();
+        assert!(err.starts_with("line 6:"), "comment and blank lines are counted: {err}");
+    }
+
+    #[test]
+    fn csv_fields_are_parsed_not_split_on_commas() {
+        // A quoted first column holding a comma, a byte-order mark, CRLF line ends.
+        let r = Recipients::parse_csv("\u{feff}phone,name\r\n\"+1 555 123,0001\",\"Doe, Jane\"\r\n").unwrap_err();
+        assert!(r.contains("line 2") && r.contains("unexpected ','"), "{r}");
+        let r = Recipients::parse_csv("\u{feff}phone,name\r\n\"+1 (555) 123-0001\",\"Doe, Jane\"\r\n").unwrap();
+        assert_eq!(r.get(0), "15551230001");
+        let t = r.table().unwrap();
+        assert_eq!(t.columns(), ["phone", "name"]);
+        assert_eq!(t.field(0, 1), "Doe, Jane");
+        // A quoted field with a line break: the next row's line is counted right.
+        let e = Recipients::parse_csv("phone,note\n15551230001,\"a\nb\"\nnope,x\n").unwrap_err();
+        assert_eq!(
+            e,
+            "line 4: \"nope\" is neither a phone number nor a business-scoped user ID (a BSUID is the user's two-letter country code in capitals, a dot, and up to 128 letters or digits, e.g. US.13491208655302741918; a parent BSUID has ENT. after the dot)"
+        );
+    }
+
+    #[test]
+    fn a_named_column_holds_the_recipients() {
+        let text = "name,phone,order\nAnn,+15551230001,A-1\nBo,US.13491208655302741918,A-2\n";
+        let r = Recipients::parse_csv_column(text, Some("phone")).unwrap();
+        assert_eq!((r.len(), r.get(1)), (2, "US.13491208655302741918"));
+        let (t, row) = r.row(3).unwrap();
+        assert_eq!((t.field(row, 0), t.field(row, 2)), ("Bo", "A-2"));
+        let e = Recipients::parse_csv_column(text, Some("mobile")).unwrap_err();
+        assert!(e.contains("line 1") && e.contains("no column \"mobile\"") && e.contains("name, phone, order"), "{e}");
+        let e = Recipients::parse_csv_column("name,phone\nAnn,12\nBo,\n", Some("phone")).unwrap_err();
+        assert!(e.contains("line 2") && e.contains("8 to 15 digits") && e.contains("line 3: no recipient"), "{e}");
+        assert!(Recipients::parse_csv("15551230001\n").unwrap().table().is_none(), "no header row, no columns");
+        let spec =
+            RecipientsSpec { country_code: Some("1".into()), column: Some("phone".into()), ..Default::default() };
+        assert_eq!(Recipients::load(&spec, Path::new(".")).unwrap_err().0, "recipients.column");
     }
 
     #[test]

@@ -249,6 +249,15 @@ fn validate_target(path: &Path, i: usize, t: &TargetSpec) -> Result<(), ProfileE
     only("headers_from_env", whatsapp && !t.headers_from_env.is_empty(), "\"http\"")?;
     only("body", whatsapp && t.body.is_some(), "\"http\" (WhatsApp bodies come from [messages])")?;
     only("body_file", whatsapp && t.body_file.is_some(), "\"http\"")?;
+    if whatsapp && t.feeder.is_some() {
+        return Err(err(
+            path,
+            f("feeder"),
+            "applies to kind = \"http\" only: WhatsApp messages take per-message values from the columns of \
+             the [recipients] file (`recipients.column`, `{{column}}` in `messages.template_body_params` and \
+             `messages.text_body`)",
+        ));
+    }
     only("base_url", http && t.base_url.is_some(), "\"cloud\" or \"onprem\" (http targets take `url`)")?;
     let cloud = t.kind == TargetKind::Cloud;
     let onprem = t.kind == TargetKind::OnPrem;
@@ -263,7 +272,8 @@ fn validate_target(path: &Path, i: usize, t: &TargetSpec) -> Result<(), ProfileE
     only("allow_generated_recipients", http && t.allow_generated_recipients, "\"cloud\" or \"onprem\"")?;
     if http {
         let url = t.url.as_deref().ok_or_else(|| err(path, f("url"), "is required for kind = \"http\""))?;
-        Endpoint::parse(url).map_err(|r| err(path, f("url"), r))?;
+        Endpoint::parse(&super::template::sample(url)).map_err(|r| err(path, f("url"), r))?;
+        templates(path, i, t)?;
         let m = t.method.as_deref().unwrap_or("GET");
         http::Method::from_bytes(m.as_bytes())
             .map_err(|_| err(path, f("method"), format!("{m:?} is not an HTTP method")))?;
@@ -319,6 +329,7 @@ fn validate_webhook_target(path: &Path, i: usize, t: &TargetSpec) -> Result<(), 
     not_here("method", t.method.is_some())?;
     not_here("body", t.body.is_some())?;
     not_here("body_file", t.body_file.is_some())?;
+    not_here("feeder", t.feeder.is_some())?;
     not_here("base_url", t.base_url.is_some())?;
     not_here("api_version", t.api_version.is_some())?;
     not_here("phone_number_id", t.phone_number_id.is_some())?;
@@ -375,6 +386,26 @@ pub(crate) fn apply_webhook_sizing(path: &Path, p: &mut Profile) -> Result<(), P
         }
     }
     Ok(())
+}
+
+/// The placeholders of an `http` target: without a feeder they are checked here (only built-ins are
+/// known); with one, their syntax is, and their columns when the feeder is read at load.
+fn templates(path: &Path, i: usize, t: &TargetSpec) -> Result<(), ProfileError> {
+    let f = |k: &str| format!("targets[{i}].{k}");
+    if let Some(fd) = &t.feeder
+        && fd.file.as_os_str().is_empty()
+    {
+        return Err(err(path, f("feeder.file"), "must name a CSV file"));
+    }
+    if t.feeder.is_none() {
+        return super::template::HttpTemplates::compile(i, t, None, None).map(|_| ()).map_err(|(k, r)| err(path, k, r));
+    }
+    let syntax = |k: String, text: &str| super::template::parse(text).map(|_| ()).map_err(|r| err(path, k, r));
+    syntax(f("url"), t.url.as_deref().unwrap_or(""))?;
+    for (k, v) in &t.headers {
+        syntax(f(&format!("headers.{k}")), v)?;
+    }
+    syntax(f("body"), t.body.as_deref().unwrap_or(""))
 }
 
 /// A target's `headers` and `headers_from_env`: valid names and values, a variable named for each.

@@ -1,12 +1,22 @@
 //! Request bodies for both APIs, built per message number from the mix, deterministically from the
 //! seed: message `n` of a run with seed `s` is always the same kind, to the same recipient, with the
-//! same content, so runs compare like for like and a retry re-sends the same message.
+//! same content, so runs compare like for like and a retry re-sends the same message. Placeholders
+//! in `messages.text_body` and `messages.template_body_params` take the values of the recipient's row
+//! of the recipients file (see `spec::template::MessageTemplates`).
 
 use serde_json::{Value, json};
 
 pub use crate::spec::messages::Kind;
 use crate::spec::messages::MessagesSpec;
 use crate::spec::recipients::is_bsuid;
+use crate::spec::template::{MessageTemplates, Values};
+
+/// The `[messages]` templates and the values of one message's placeholders.
+#[derive(Debug, Clone, Copy)]
+pub struct Filled<'a> {
+    pub templates: &'a MessageTemplates,
+    pub values: Values<'a>,
+}
 
 /// A 64-bit mix of seed and number (SplitMix64): cheap, stateless, well spread.
 pub fn mix64(seed: u64, n: u64) -> u64 {
@@ -46,12 +56,21 @@ impl Mix {
     }
 }
 
-fn text_body(spec: &MessagesSpec, n: u64) -> String {
-    spec.text_body.replace("{n}", &n.to_string())
+fn text_body(spec: &MessagesSpec, n: u64, f: Option<&Filled<'_>>) -> String {
+    match f.and_then(|f| f.templates.text.as_ref().map(|t| t.render_string(&f.values))) {
+        Some(s) => s,
+        None => spec.text_body.replace("{n}", &n.to_string()),
+    }
 }
 
-fn params(spec: &MessagesSpec, n: u64) -> Vec<Value> {
-    (0..spec.template_params).map(|i| json!({"type": "text", "text": format!("p{i}-{n}")})).collect()
+/// A template's body parameters: `template_body_params` rendered, or `template_params` generated ones.
+fn params(spec: &MessagesSpec, n: u64, f: Option<&Filled<'_>>) -> Vec<Value> {
+    match f.filter(|f| !f.templates.params.is_empty()) {
+        Some(f) => {
+            f.templates.params.iter().map(|t| json!({"type": "text", "text": t.render_string(&f.values)})).collect()
+        }
+        None => (0..spec.template_params).map(|i| json!({"type": "text", "text": format!("p{i}-{n}")})).collect(),
+    }
 }
 
 fn media(spec: &MessagesSpec, n: u64) -> Value {
@@ -77,30 +96,35 @@ fn interactive(n: u64) -> Value {
 /// user IDs": `to` takes phone numbers and wins when both are given;
 /// <https://developers.facebook.com/documentation/business-messaging/whatsapp/business-scoped-user-ids>).
 pub fn cloud(spec: &MessagesSpec, kind: Kind, to: &str, n: u64) -> Vec<u8> {
-    message(spec, kind, to, n, false)
+    message(spec, kind, to, n, false, None)
 }
 
 /// The JSON body of an On-Premises API send (`POST /v1/messages`).
 pub fn onprem(spec: &MessagesSpec, kind: Kind, to: &str, n: u64) -> Vec<u8> {
-    message(spec, kind, to, n, true)
+    message(spec, kind, to, n, true, None)
+}
+
+/// The body of message `n` for either API, its placeholders filled from `filled`.
+pub fn filled(spec: &MessagesSpec, kind: Kind, to: &str, n: u64, onprem: bool, filled: &Filled<'_>) -> Vec<u8> {
+    message(spec, kind, to, n, onprem, Some(filled))
 }
 
 /// Both APIs take the same message objects but for a few fields: Cloud names the product and may ask
 /// for link previews; on-premises templates carry their namespace; message ids look different.
-fn message(spec: &MessagesSpec, kind: Kind, to: &str, n: u64, onprem: bool) -> Vec<u8> {
+fn message(spec: &MessagesSpec, kind: Kind, to: &str, n: u64, onprem: bool, f: Option<&Filled<'_>>) -> Vec<u8> {
     let field = if !onprem && is_bsuid(to) { "recipient" } else { "to" };
     let mut v = json!({"recipient_type": "individual", field: to, "type": kind.name()});
     if !onprem {
         v["messaging_product"] = json!("whatsapp");
     }
     let payload = match kind {
-        Kind::Text if onprem => json!({"body": text_body(spec, n)}),
-        Kind::Text => json!({"preview_url": false, "body": text_body(spec, n)}),
+        Kind::Text if onprem => json!({"body": text_body(spec, n, f)}),
+        Kind::Text => json!({"preview_url": false, "body": text_body(spec, n, f)}),
         Kind::Template => {
             let mut t = json!({
                 "name": spec.template_name,
                 "language": {"policy": "deterministic", "code": spec.template_language},
-                "components": [{"type": "body", "parameters": params(spec, n)}]
+                "components": [{"type": "body", "parameters": params(spec, n, f)}]
             });
             if onprem {
                 t["namespace"] = json!(spec.template_namespace);

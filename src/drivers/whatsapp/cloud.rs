@@ -30,6 +30,8 @@ pub struct Common {
     pub retry: RetrySpec,
     pub seed: u64,
     pub tracker: Option<crate::webhook::Tracker>,
+    /// The placeholders of `[messages]`, compiled against the recipients' columns.
+    pub templates: crate::spec::template::MessageTemplates,
 }
 
 impl Common {
@@ -104,7 +106,8 @@ pub(crate) fn message_request(
 ) -> Request<Full<Bytes>> {
     let kind = mix.kind(n);
     let to = c.recipients.get(n);
-    let body = if onprem { body::onprem(&c.messages, kind, to, n) } else { body::cloud(&c.messages, kind, to, n) };
+    let values = crate::spec::template::Values::new(n, c.seed, c.recipients.row(n), c.templates.uses_clock());
+    let body = body::filled(&c.messages, kind, to, n, onprem, &body::Filled { templates: &c.templates, values });
     let mut req = Request::new(Full::new(Bytes::from(body)));
     *req.method_mut() = Method::POST;
     *req.uri_mut() = uri.clone();
