@@ -107,6 +107,27 @@ pub enum Encoding {
     /// Percent-encoded except for the unreserved characters `A-Z a-z 0-9 - . _ ~` (URL path and
     /// query), so a value cannot break the request line or split the path.
     Url,
+    /// Escaped for the inside of a JSON string (`"`, `\` and control characters), so a value cannot
+    /// end its string or break the document: a body that is JSON with its placeholders in strings.
+    Json,
+}
+
+/// The encoding of a body template: JSON string escaping when the body with every placeholder as `0`
+/// is a JSON document (its placeholders stand inside strings, or as numbers, which escaping leaves as
+/// they are), the value as it is otherwise (form data, XML, text).
+fn body_encoding(text: &str) -> Encoding {
+    let Ok(pieces) = parse(text) else { return Encoding::Raw };
+    let zeroed: String = pieces
+        .iter()
+        .map(|p| match p {
+            Piece::Lit(s) => s.as_str(),
+            Piece::Name(_) => "0",
+        })
+        .collect();
+    match serde_json::from_str::<serde::de::IgnoredAny>(&zeroed) {
+        Ok(_) => Encoding::Json,
+        Err(_) => Encoding::Raw,
+    }
 }
 
 /// What placeholders may name: the columns of a feeder (or of the recipients file), described for
@@ -210,6 +231,7 @@ impl Template {
                     match self.encoding {
                         Encoding::Raw => out.put(value),
                         Encoding::Url => percent_encode(out, value),
+                        Encoding::Json => json_escape(out, value),
                     }
                 }
                 Seg::Seq => put_u64(out, v.seq),
@@ -340,6 +362,37 @@ fn put_u64<S: Sink + ?Sized>(out: &mut S, mut n: u64) {
     out.put(std::str::from_utf8(&buf[i..]).unwrap_or_default());
 }
 
+/// Write `value` escaped for the inside of a JSON string (RFC 8259 §7): `"` and `\` with a
+/// backslash, control characters as `\n`, `\t`, … or `\u00XX`; everything else as it is.
+fn json_escape<S: Sink + ?Sized>(out: &mut S, value: &str) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let b = value.as_bytes();
+    let mut start = 0;
+    for (i, &c) in b.iter().enumerate() {
+        let short: &str = match c {
+            b'"' => "\\\"",
+            b'\\' => "\\\\",
+            b'\n' => "\\n",
+            b'\r' => "\\r",
+            b'\t' => "\\t",
+            0..=0x1f => "",
+            _ => continue,
+        };
+        // Only ASCII bytes are escaped, so every slice ends on a character boundary.
+        if start < i {
+            out.put(&value[start..i]);
+        }
+        if short.is_empty() {
+            let e = [b'\\', b'u', b'0', b'0', HEX[(c >> 4) as usize], HEX[(c & 15) as usize]];
+            out.put(std::str::from_utf8(&e).unwrap_or_default());
+        } else {
+            out.put(short);
+        }
+        start = i + 1;
+    }
+    out.put(&value[start..]);
+}
+
 fn percent_encode<S: Sink + ?Sized>(out: &mut S, value: &str) {
     const HEX: &[u8; 16] = b"0123456789ABCDEF";
     let b = value.as_bytes();
@@ -439,11 +492,11 @@ impl HttpTemplates {
             out.headers.push((k.clone(), t));
         }
         if let Some(b) = spec.body.as_deref().filter(|b| has_placeholders(b)) {
-            out.body = Some(Template::compile(b, cols, Encoding::Raw, false).map_err(|r| (f("body"), r))?);
+            out.body = Some(Template::compile(b, cols, body_encoding(b), false).map_err(|r| (f("body"), r))?);
         }
         // A body file that is not UTF-8 text (an image, protobuf) is sent as it is.
         if let Some(b) = body_file.and_then(|b| std::str::from_utf8(b).ok()).filter(|b| has_placeholders(b)) {
-            out.body = Some(Template::compile(b, cols, Encoding::Raw, false).map_err(|r| (f("body_file"), r))?);
+            out.body = Some(Template::compile(b, cols, body_encoding(b), false).map_err(|r| (f("body_file"), r))?);
         }
         Ok(out)
     }
@@ -548,6 +601,21 @@ mod tests {
         assert!(parse("{{ }}").unwrap_err().contains("names nothing"));
         assert!(parse("{{{a}}}").unwrap_err().contains("not a placeholder name"));
         assert_eq!(sample("/u/{{name}}?n={{seq}}"), "/u/x?n=x");
+    }
+
+    #[test]
+    fn values_in_a_json_body_are_escaped_inside_its_strings() {
+        let mut t = Table::with_columns(vec!["name".into(), "id".into()]);
+        t.push(2, ["say \"hi\"\\ back\nnow\u{1}ø", "12"]);
+        let quoted = r#"{"name":"{{name}}","id":{{id}},"tag":"{{id}}-{{seq}}"}"#;
+        assert_eq!(body_encoding(quoted), Encoding::Json, "strings and a bare number");
+        let tpl = Template::compile(quoted, cols(&t), body_encoding(quoted), false).unwrap();
+        let out = tpl.render_string(&Values::new(5, 1, Some((&t, 0)), false));
+        let v: serde_json::Value = serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}"));
+        assert_eq!(v["name"], "say \"hi\"\\ back\nnow\u{1}ø", "{out}");
+        assert_eq!((&v["id"], &v["tag"]), (&serde_json::json!(12), &serde_json::json!("12-5")));
+        assert!(out.contains(r#"\u0001"#), "{out}");
+        assert_eq!(body_encoding("name={{name}}&id={{id}}"), Encoding::Raw, "form data is sent as it is");
     }
 
     #[test]
