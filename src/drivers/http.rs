@@ -17,7 +17,7 @@ use crate::engine::metrics::Outcome;
 use crate::engine::target::{Answer, Classified, Endpoint, Target};
 use crate::spec::feeder::Feeder;
 use crate::spec::net::Net;
-use crate::spec::template::{HttpTemplates, Sink, Template, Values, split_url};
+use crate::spec::template::{HttpTemplates, Sink, Template, Values, itoa, split_url};
 use crate::spec::{HttpVersion, TargetSpec};
 
 pub struct HttpTarget {
@@ -148,20 +148,6 @@ impl Templated {
         }
         req
     }
-}
-
-/// `n` in decimal, written into `buf`.
-fn itoa(mut n: u64, buf: &mut [u8; 20]) -> &str {
-    let mut i = buf.len();
-    loop {
-        i -= 1;
-        buf[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    std::str::from_utf8(&buf[i..]).unwrap_or("0")
 }
 
 impl HttpTarget {

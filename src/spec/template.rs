@@ -348,8 +348,12 @@ pub fn uuid(seed: u64, seq: u64) -> [u8; 36] {
     out
 }
 
-fn put_u64<S: Sink + ?Sized>(out: &mut S, mut n: u64) {
-    let mut buf = [0u8; 20];
+fn put_u64<S: Sink + ?Sized>(out: &mut S, n: u64) {
+    out.put(itoa(n, &mut [0; 20]));
+}
+
+/// `n` in decimal, written into `buf` (no allocation).
+pub fn itoa(mut n: u64, buf: &mut [u8; 20]) -> &str {
     let mut i = buf.len();
     loop {
         i -= 1;
@@ -359,7 +363,7 @@ fn put_u64<S: Sink + ?Sized>(out: &mut S, mut n: u64) {
             break;
         }
     }
-    out.put(std::str::from_utf8(&buf[i..]).unwrap_or_default());
+    std::str::from_utf8(&buf[i..]).unwrap_or("0")
 }
 
 /// Write `value` escaped for the inside of a JSON string (RFC 8259 §7): `"` and `\` with a

@@ -17,23 +17,6 @@ use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
 use serde_json::Value;
 
-/// Run profile `text` in-process from a temporary folder holding `files`, without a report.
-fn run_in_tempdir(text: &str, files: &[(&str, &str)]) -> wabench::results::Run {
-    use wabench::app::run::{Options, run_profile};
-    let dir = tempfile::tempdir().unwrap();
-    for (name, body) in files {
-        std::fs::write(dir.path().join(name), body).unwrap();
-    }
-    let path = dir.path().join("p.toml");
-    std::fs::write(&path, text).unwrap();
-    let loaded = wabench::spec::load(&path).unwrap_or_else(|e| panic!("{e}"));
-    let (_tx, rx) = tokio::sync::watch::channel(false);
-    let opts = Options { out: Some(dir.path().join("out")), report: false, ..Options::new(dir.path()) };
-    let f = run_profile(&loaded, &opts, rx).unwrap();
-    assert!(f.error.is_none(), "{:?}", f.error);
-    f.run
-}
-
 /// A request as the server saw it.
 #[derive(Debug, Clone)]
 struct Seen {
@@ -125,7 +108,7 @@ feeder = {{ file = "users.csv", order = "{order}" }}
 /// Run the http profile against a recorder; the requests it saw, by `seq`.
 fn run_http(order: &str) -> BTreeMap<u64, Seen> {
     let (addr, log) = recording_server("{}", None);
-    let run = run_in_tempdir(&http_profile(addr, order), &[("users.csv", USERS)]);
+    let run = crate::support::common::run_in_tempdir(&http_profile(addr, order), &[("users.csv", USERS)]);
     let r = &run.targets[0].requests;
     assert_eq!((r.sent, r.ok, r.errors), (10, 10, 0), "{r:?}");
     let seen = log.lock().unwrap().clone();
@@ -231,7 +214,10 @@ phone_number_id = "1234567890"
 token_file = "token.txt"
 "#
     );
-    let run = run_in_tempdir(&profile, &[("customers.csv", CUSTOMERS), ("token.txt", "wabench-embedded-token\n")]);
+    let run = crate::support::common::run_in_tempdir(
+        &profile,
+        &[("customers.csv", CUSTOMERS), ("token.txt", "wabench-embedded-token\n")],
+    );
     let r = &run.targets[0].requests;
     assert_eq!((r.sent, r.ok), (9, 9), "the simulator accepted every body: {:?}", run.targets[0].outcomes);
     let rows: BTreeMap<&str, (&str, &str)> = BTreeMap::from([
