@@ -39,6 +39,22 @@ fn describe_load(plan: &Plan) -> String {
     }
 }
 
+/// A feeder as `validate` shows it: file, rows, columns and order.
+fn feeder_line(f: &crate::spec::feeder::Feeder) -> String {
+    let order = match f.order() {
+        crate::spec::feeder::FeederOrder::Sequential => "sequential",
+        crate::spec::feeder::FeederOrder::Random => "random",
+        crate::spec::feeder::FeederOrder::ShuffleOnce => "shuffle-once",
+    };
+    let t = f.table();
+    format!(
+        "feeder {}: {} row(s), columns {}; order {order}",
+        f.file.display(),
+        t.len(),
+        t.columns().iter().map(|c| format!("`{c}`")).collect::<Vec<_>>().join(", ")
+    )
+}
+
 /// What `validate` prints: the plan, the targets and the thresholds, without sending anything.
 pub fn plan_text(loaded: &Loaded) -> String {
     use std::fmt::Write as _;
@@ -82,7 +98,7 @@ pub fn plan_text(loaded: &Loaded) -> String {
         plan.threads
     );
     let _ = writeln!(s, "targets (run one after the other):");
-    for t in &p.targets {
+    for (i, t) in p.targets.iter().enumerate() {
         let to = match t.address() {
             Some(a) => Endpoint::parse(a).map(|e| e.url()).unwrap_or_default(),
             None if t.kind == TargetKind::Webhook => "wabench's own webhook receiver".into(),
@@ -103,6 +119,9 @@ pub fn plan_text(loaded: &Loaded) -> String {
         let _ = writeln!(s, "  {} ({what}) → {to}", t.name);
         for line in crate::spec::net::describe(t) {
             let _ = writeln!(s, "    {line}");
+        }
+        if let Some(f) = loaded.feeders.get(i).and_then(Option::as_ref) {
+            let _ = writeln!(s, "    {}", feeder_line(f));
         }
         if t.kind == TargetKind::Webhook {
             webhook_lines(&mut s, &t.webhook_spec());
@@ -403,5 +422,15 @@ mod tests {
             line.contains("64 connections") && line.ends_with("; HTTP/2: 16 streams per connection on 4"),
             "{line}"
         );
+    }
+
+    #[test]
+    fn a_feeder_is_shown_with_its_rows_columns_and_order() {
+        let loaded = crate::spec::load(std::path::Path::new("profiles/feeder-http.toml")).unwrap();
+        let text = plan_text(&loaded);
+        let rows = loaded.feeders[0].as_ref().unwrap().table().len();
+        let want =
+            format!("    feeder users.csv: {rows} row(s), columns `user_id`, `name`, `plan`, `note`; order sequential");
+        assert!(text.lines().any(|l| l == want), "{want}\n{text}");
     }
 }
