@@ -23,41 +23,7 @@ trap '[ -f "$work/nginx.pid" ] && kill "$(cat "$work/nginx.pid")" 2>/dev/null; r
 if [ -z "${WABENCH_BIN:-}" ]; then cargo build --release -q --bin wabench; fi
 WABENCH_BIN=${WABENCH_BIN:-target/release/wabench}
 
-# nginx with cleartext HTTP/2: `http2 on;` from nginx 1.25.1, `listen … http2` before (Debian 12 has 1.22).
-mkdir -p "$work/html" "$work/logs"
-BODY='{"messaging_product":"whatsapp","messages":[{"id":"wamid.benchmark"}]}'
-printf '%s' "$BODY" > "$work/html/index.json"
-chmod a+rx "$work" "$work/html"
-chmod a+r "$work/html/index.json"
-ver=$(nginx -v 2>&1 | sed -n 's|.*nginx/\([0-9.]*\).*|\1|p')
-if [ "$(printf '%s\n1.25.1\n' "$ver" | sort -V | head -1)" = "1.25.1" ]; then
-  listen="listen 127.0.0.1:$PORT; http2 on;"
-else
-  listen="listen 127.0.0.1:$PORT http2;"
-fi
-cat > "$work/nginx.conf" <<NGX
-worker_processes 1;
-daemon on;
-pid $work/nginx.pid;
-error_log $work/logs/error.log;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  keepalive_requests 100000000;
-  keepalive_timeout 900s;
-  http2_max_concurrent_streams 1024;
-  server { $listen root $work/html; location / { default_type application/json; } }
-}
-NGX
-nginx -c "$work/nginx.conf" -p "$work"
-URL="http://127.0.0.1:$PORT/index.json"
-for _ in $(seq 50); do curl -sf --http2-prior-knowledge "$URL" >/dev/null && break; sleep 0.1; done
-got=$(curl -s --http2-prior-knowledge -w '\n%{http_version} %{http_code}' "$URL" || true)
-if [ "$got" != "$BODY"$'\n'"2 200" ]; then
-  echo "bench: $URL does not answer HTTP/2 200 with the benchmark body (got: ${got//$'\n'/ | })" >&2
-  exit 1
-fi
-. benches/checks.sh
+NGINX_H2=1 . benches/nginx.sh
 
 /usr/bin/time -f "%U %S" -o "$work/t_h2load" \
   h2load -c "$CONNS" -m "$STREAMS" -t 1 -D "$DURATION" "$URL" > "$work/h2load.out" 2>&1 \
