@@ -294,13 +294,13 @@ fn thread_main(
         for tasks in &conns {
             let conn = pre.pop().flatten();
             // One task per connection owns it; several tasks share an HTTP/2 connection as streams.
-            let mut slots = if shared.plan.streams > 1 {
+            let slots: Vec<Slot> = if shared.plan.streams > 1 {
                 let group = Rc::new(SharedH2::new(conn));
                 (0..*tasks).map(|_| Slot::Shared(group.clone(), 0)).collect()
             } else {
                 vec![Slot::Own(conn)]
             };
-            for slot in slots.drain(..) {
+            for slot in slots {
                 let c = ctx.clone();
                 match shared.plan.model {
                     Model::Open => set.spawn_local(open_worker(c, slot)),

@@ -39,6 +39,27 @@ pub struct TargetData {
 pub struct Blocks {
     pub per: usize,
     pub histograms: Vec<Histogram<u64>>,
+    /// Seconds added so far.
+    seconds: usize,
+}
+
+impl Blocks {
+    /// No seconds yet, in blocks of `per`.
+    fn new(per: usize) -> Blocks {
+        Blocks { per, histograms: Vec::new(), seconds: 0 }
+    }
+
+    /// Add the next second: into the last block, or a new one when that one holds `per` seconds.
+    fn push(&mut self, second: &Histogram<u64>) -> Result<(), String> {
+        if self.seconds.is_multiple_of(self.per) {
+            self.histograms.push(histogram());
+        }
+        self.seconds += 1;
+        match self.histograms.last_mut() {
+            Some(last) => last.add(second).map_err(|e| format!("an interval holds values out of range: {e:?}")),
+            None => Ok(()),
+        }
+    }
 }
 
 /// How many consecutive seconds form one block when a target of `seconds` intervals (or timeline rows)
@@ -111,19 +132,11 @@ fn load_with(dir: &Path, keep: Keep) -> Result<RunData, ResultsError> {
                 Keep::Seconds => {}
                 Keep::Totals => t.seconds = Vec::new(),
                 Keep::Blocks(max) => {
-                    let per = block_len(t.seconds.len().max(t.timeline.len()), max);
-                    let mut histograms = Vec::new();
-                    for chunk in t.seconds.chunks(per) {
-                        let mut h = super::histogram();
-                        for s in chunk {
-                            h.add(&s.histogram).map_err(|e| {
-                                ResultsError::format(dir, format!("an interval holds values out of range: {e:?}"))
-                            })?;
-                        }
-                        histograms.push(h);
+                    let mut blocks = Blocks::new(block_len(t.seconds.len().max(t.timeline.len()), max));
+                    for s in std::mem::take(&mut t.seconds) {
+                        blocks.push(&s.histogram).map_err(|e| ResultsError::format(dir, e))?;
                     }
-                    t.seconds = Vec::new();
-                    t.blocks = Some(Blocks { per, histograms });
+                    t.blocks = Some(blocks);
                 }
             }
         }
@@ -162,8 +175,7 @@ fn load_with(dir: &Path, keep: Keep) -> Result<RunData, ResultsError> {
         };
         let mut seconds = Vec::new();
         let mut total = histogram();
-        let mut histograms: Vec<Histogram<u64>> = Vec::new();
-        let mut k = 0usize;
+        let mut blocks = per.map(Blocks::new);
         let out_of_range = |err| ResultsError::format(&path, format!("an interval holds values out of range: {err:?}"));
         for e in hlog::Reader::open(&path)? {
             let e = e?;
@@ -171,21 +183,12 @@ fn load_with(dir: &Path, keep: Keep) -> Result<RunData, ResultsError> {
                 continue;
             }
             total.add(&e.histogram).map_err(out_of_range)?;
-            match (keep, per) {
+            match (keep, blocks.as_mut()) {
                 (Keep::Seconds, _) => seconds.push(Second { second: e.start.as_secs(), histogram: e.histogram }),
-                (_, Some(per)) => {
-                    if k.is_multiple_of(per) {
-                        histograms.push(histogram());
-                    }
-                    if let Some(last) = histograms.last_mut() {
-                        last.add(&e.histogram).map_err(out_of_range)?;
-                    }
-                    k += 1;
-                }
+                (_, Some(b)) => b.push(&e.histogram).map_err(|r| ResultsError::format(&path, r))?,
                 _ => {}
             }
         }
-        let blocks = per.map(|per| Blocks { per, histograms });
         targets.push(TargetData { result: t.clone(), seconds, total, timeline, blocks });
     }
     Ok(RunData { dir: dir.to_path_buf(), run, targets })
