@@ -1,20 +1,21 @@
 #!/usr/bin/env bash
-# Throughput of the embedded simulator alone: release build of examples/sim_server.rs (zero
-# latency, no limits) driven by wrk with a Cloud API text send. Prints the requests per second.
+# Throughput of the embedded simulator alone, as users run it: `wabench simulate --benchmark` (release
+# build; zero latency, no throughput or pair limits) on one worker thread, driven by wrk with a Cloud
+# API text send. Prints the requests per second.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PORT="${PORT:-0}"  # 0: an ephemeral port chosen by the server
 DURATION="${DURATION:-5s}"
 CONNS="${CONNS:-64}"
-cargo build --release --example sim_server
+cargo build --release
 if ! command -v wrk >/dev/null 2>&1; then
     apt-get install -y wrk >/dev/null 2>&1 || { apt-get update >/dev/null && apt-get install -y wrk >/dev/null; }
 fi
-BIN="${CARGO_TARGET_DIR:-target}/release/examples/sim_server"
+BIN="${CARGO_TARGET_DIR:-target}/release/wabench"
 LOG="$(mktemp)"
-# wrk occupies one of the two cores; one runtime worker for the simulator avoids the two
-# fighting over the same core (override with SIM_THREADS).
-SIM_THREADS="${SIM_THREADS:-1}" "$BIN" "$PORT" cloud 2>"$LOG" &
+# wrk occupies one of the two cores; one worker thread for the simulator avoids the two fighting over
+# the same core (override with SIM_THREADS).
+"$BIN" simulate --benchmark --threads "${SIM_THREADS:-1}" --listen "127.0.0.1:$PORT" >"$LOG" 2>&1 &
 SERVER=$!
 trap 'kill -INT "$SERVER" 2>/dev/null || true; wait "$SERVER" 2>/dev/null || true; cat "$LOG"; rm -f "$LOG"' EXIT
 ADDR=""

@@ -50,3 +50,7 @@ fn main() -> std::io::Result<()> {
         Ok(())
     })
 }
+
+/// The product binary's allocator, so the figure is the receiver users run.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;

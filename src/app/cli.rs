@@ -66,6 +66,10 @@ pub enum Command {
         /// Inbound user messages per second to post to --webhook-url (overrides [simulator.inbound] rate).
         #[arg(long, value_name = "PER_SECOND")]
         inbound_rate: Option<f64>,
+        /// Worker threads serving requests (default: one per core). 1 leaves the other cores to a load
+        /// generator on the same machine.
+        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=1024))]
+        threads: Option<u16>,
     },
     /// Receive status webhooks on their own, for sharded runs and runs against the real API: answers
     /// the handshake, checks signatures, serves HTTPS (--tls-cert/--tls-key) or plain HTTP behind a
@@ -232,6 +236,9 @@ pub struct ReceiveArgs {
     /// Largest accepted body in bytes (larger posts are answered 413).
     #[arg(long, value_name = "BYTES", default_value_t = crate::spec::webhook::DEFAULT_MAX_BODY_BYTES)]
     pub max_body: usize,
+    /// Worker threads serving webhooks. 1 leaves the other core of a 2-core machine to whatever posts.
+    #[arg(long, value_name = "N", default_value_t = 2, value_parser = clap::value_parser!(u16).range(1..=1024))]
+    pub threads: u16,
 }
 
 /// `wabench merge`.

@@ -51,9 +51,10 @@ pub fn execute(command: Command) -> Result<Exit, AppError> {
             app_secret_env,
             unsigned,
             inbound_rate,
+            threads,
         } => {
             let hooks = SimHooks { url: webhook_url, app_secret_env, unsigned, inbound_rate };
-            simulate(flavor, listen, profile, benchmark, hooks)
+            simulate(flavor, listen, profile, benchmark, hooks, threads)
         }
         Command::Receive(args) => receive(args),
         Command::Run(args) => run(args),
@@ -342,6 +343,7 @@ fn receive(a: ReceiveArgs) -> Result<Exit, AppError> {
     opts.app_secret_env = a.app_secret_env;
     opts.verify_token_env = a.verify_token_env;
     opts.max_body = a.max_body;
+    opts.threads = a.threads.into();
     if !opts.path.starts_with('/') {
         return Err(format!("--path {:?}: must start with '/'", opts.path).into());
     }
@@ -378,6 +380,7 @@ fn simulate(
     profile: Option<std::path::PathBuf>,
     benchmark: bool,
     hooks: SimHooks,
+    threads: Option<u16>,
 ) -> Result<Exit, AppError> {
     let flavor = match flavor {
         SimFlavor::Cloud => crate::sim::Flavor::Cloud,
@@ -394,7 +397,11 @@ fn simulate(
     cfg.flavor = flavor;
     hooks.apply(&mut cfg)?;
     let posting = cfg.webhooks.callback_url.clone();
-    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let mut builder = tokio::runtime::Builder::new_multi_thread();
+    if let Some(n) = threads {
+        builder.worker_threads(n.into());
+    }
+    let rt = match builder.enable_all().build() {
         Ok(rt) => rt,
         Err(e) => return Err(format!("cannot start a runtime: {e}").into()),
     };

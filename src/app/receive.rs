@@ -43,6 +43,8 @@ pub struct Options {
     pub max_body: usize,
     /// Webhooks queued between the HTTP handlers and the file writer.
     pub backlog: usize,
+    /// Runtime worker threads serving the requests (at least 1).
+    pub threads: usize,
 }
 
 impl Options {
@@ -59,6 +61,7 @@ impl Options {
             verify_token_env: crate::webhook::DEFAULT_VERIFY_TOKEN_ENV.into(),
             max_body: d.max_body,
             backlog: d.backlog,
+            threads: 2,
         }
     }
 
@@ -135,7 +138,7 @@ impl Receiver {
             .map_err(|e| format!("--listen {}: {e}", opts.listen))?;
         let addr = std_listener.local_addr().map_err(|e| e.to_string())?;
         let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
+            .worker_threads(opts.threads.max(1))
             .thread_name("wabench-receive")
             .enable_all()
             .build()

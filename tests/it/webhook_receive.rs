@@ -365,6 +365,8 @@ fn the_standalone_simulator_posts_statuses_and_inbound_messages_to_any_receiver(
             "SIM_SECRET",
             "--inbound-rate",
             "50",
+            "--threads",
+            "1",
         ],
         &[("SIM_SECRET", "simpost-secret")],
     );
@@ -419,6 +421,8 @@ fn receive_command_records_until_sigterm() {
             "--no-signature",
             "--path",
             "/hooks/wa",
+            "--threads",
+            "1",
         ],
         &[("WABENCH_VERIFY_TOKEN", "cli-token")],
     );
