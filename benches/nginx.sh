@@ -1,7 +1,9 @@
 # Sourced by the benchmark scripts: start one nginx worker on 127.0.0.1:$PORT serving a small JSON
 # from the folder $work (created by the caller), installing nginx when absent. Sets URL; the caller's
 # exit trap stops nginx through $work/nginx.pid. With NGINX_H2=1 it speaks cleartext HTTP/2 (prior
-# knowledge, h2c): `http2 on;` from nginx 1.25.1, `listen … http2` before (Debian 12 has 1.22).
+# knowledge, h2c): `http2 on;` from nginx 1.25.1, `listen … http2` before (Debian 12 has 1.22). With
+# NGINX_RETURN=1 every request (any method and path, its body discarded) gets the same JSON from memory
+# (`return 200`): no file to open per request, the leanest answer nginx gives.
 command -v nginx >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx-light >/dev/null; }
 mkdir -p "$work/html" "$work/logs"
 BODY='{"messaging_product":"whatsapp","messages":[{"id":"wamid.benchmark"}]}'
@@ -20,6 +22,8 @@ if [ "${NGINX_H2:-0}" = 1 ]; then
   fi
   h2conf="http2_max_concurrent_streams 1024;" curl_h2=(--http2-prior-knowledge) want_version="2 "
 fi
+answer=""
+[ "${NGINX_RETURN:-0}" = 1 ] && answer="return 200 '$BODY';"
 cat > "$work/nginx.conf" <<NGX
 worker_processes 1;
 daemon on;
@@ -31,7 +35,7 @@ http {
   keepalive_requests 100000000;
   keepalive_timeout 900s;
   $h2conf
-  server { $listen root $work/html; location / { default_type application/json; } }
+  server { $listen root $work/html; location / { default_type application/json; $answer } }
 }
 NGX
 nginx -c "$work/nginx.conf" -p "$work"
