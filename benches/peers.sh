@@ -38,13 +38,14 @@ WABENCH=target/release/wabench
 # Each tool runs under /usr/bin/time: user+sys CPU seconds and peak RSS (KiB).
 timed() { /usr/bin/time -f "%U %S %M" -o "$work/time" "$@"; }
 cpu() { awk '{print $1+$2}' "$work/time"; }
+user() { awk '{print $1}' "$work/time"; }
 rss() { awk '{print $3}' "$work/time"; }
 rows=()
 
 # wrk: closed loop, latency of each request from its actual send.
 timed wrk -t"$THREADS" -c"$CONNS" -d"${DURATION}s" --latency "$URL" > "$work/wrk.txt"
 check_wrk "$work/wrk.txt"
-rows+=("$(python3 - "$work/wrk.txt" "$(cpu)" "$(rss)" <<'PY'
+rows+=("$(python3 - "$work/wrk.txt" "$(cpu)" "$(rss)" "$(user)" <<'PY'
 import re, sys
 t = open(sys.argv[1]).read()
 def ms(s):
@@ -56,18 +57,18 @@ def ms(s):
 rps = float(re.search(r"Requests/sec:\s+([\d.]+)", t).group(1))
 n = int(re.search(r"(\d+) requests in", t).group(1))
 p50 = ms(re.search(r"^\s+50%\s+(\S+)", t, re.M).group(1)); p99 = ms(re.search(r"^\s+99%\s+(\S+)", t, re.M).group(1))
-print(f"wrk -t{__import__('os').environ.get('THREADS','1')}|{rps:.0f}|{float(sys.argv[2])/n*1e6:.2f}|{p50:.3f}|{p99:.3f}|{int(sys.argv[3])//1024}")
+print(f"wrk -t{__import__('os').environ.get('THREADS','1')}|{rps:.0f}|{float(sys.argv[2])/n*1e6:.2f}|{p50:.3f}|{p99:.3f}|{int(sys.argv[3])//1024}|{float(sys.argv[4])/n*1e6:.2f}")
 PY
 )")
 
 # oha: closed loop, its default threads.
 timed oha -z "${DURATION}s" -c "$CONNS" --no-tui --output-format json "$URL" > "$work/oha.json" 2>/dev/null
 check_oha "$work/oha.json"
-rows+=("$(python3 - "$work/oha.json" "$(cpu)" "$(rss)" <<'PY'
+rows+=("$(python3 - "$work/oha.json" "$(cpu)" "$(rss)" "$(user)" <<'PY'
 import json, sys
 d = json.load(open(sys.argv[1])); s = d["summary"]; p = d["latencyPercentiles"]
 n = s["requestsPerSec"] * s["total"]
-print(f"oha|{s['requestsPerSec']:.0f}|{float(sys.argv[2])/n*1e6:.2f}|{p['p50']*1000:.3f}|{p['p99']*1000:.3f}|{int(sys.argv[3])//1024}")
+print(f"oha|{s['requestsPerSec']:.0f}|{float(sys.argv[2])/n*1e6:.2f}|{p['p50']*1000:.3f}|{p['p99']*1000:.3f}|{int(sys.argv[3])//1024}|{float(sys.argv[4])/n*1e6:.2f}")
 PY
 )")
 
@@ -75,7 +76,7 @@ PY
 if command -v wrk2 >/dev/null; then
   timed wrk2 -t"$THREADS" -c"$CONNS" -d"${DURATION}s" -R 50000 --latency "$URL" > "$work/wrk2.txt"
   check_wrk "$work/wrk2.txt"
-  rows+=("wrk2 -R50k|$(grep -oP 'Requests/sec:\s+\K[\d.]+' "$work/wrk2.txt")|-|-|-|$(( $(rss) / 1024 ))")
+  rows+=("wrk2 -R50k|$(grep -oP 'Requests/sec:\s+\K[\d.]+' "$work/wrk2.txt")|-|-|-|$(( $(rss) / 1024 ))|-")
 fi
 
 # wabench: closed loop, same connections, THREADS load threads.
@@ -95,11 +96,11 @@ kind = \"http\"
 url = \"$URL\"
 "
 check_wabench "$work/closed/run.json"
-rows+=("$(python3 - "$work/closed/run.json" "$(cpu)" "$(rss)" <<'PY'
+rows+=("$(python3 - "$work/closed/run.json" "$(cpu)" "$(rss)" "$(user)" <<'PY'
 import json, sys
 t = json.load(open(sys.argv[1]))["targets"][0]; n = t["requests"]["sent"]
 rps = n / t["duration_s"]
-print(f"wabench closed|{rps:.0f}|{float(sys.argv[2])/n*1e6:.2f}|{t['latency_us']['p50']/1000:.3f}|{t['latency_us']['p99']/1000:.3f}|{int(sys.argv[3])//1024}")
+print(f"wabench closed|{rps:.0f}|{float(sys.argv[2])/n*1e6:.2f}|{t['latency_us']['p50']/1000:.3f}|{t['latency_us']['p99']/1000:.3f}|{int(sys.argv[3])//1024}|{float(sys.argv[4])/n*1e6:.2f}")
 PY
 )")
 
@@ -109,11 +110,14 @@ python3 - "${rows[@]}" <<'PY'
 import sys
 rows = [r.split("|") for r in sys.argv[1:]]
 base = next(r for r in rows if r[0].startswith("wrk -"))
-print(f"{'tool':<16}{'req/s':>10}{'vs wrk':>9}{'CPU µs/req':>12}{'vs wrk':>9}{'p50 ms':>9}{'p99 ms':>9}{'RSS MiB':>9}")
+print(f"{'tool':<16}{'req/s':>10}{'vs wrk':>9}{'CPU µs/req':>12}{'vs wrk':>9}{'user µs':>9}{'p50 ms':>9}{'p99 ms':>9}{'RSS MiB':>9}")
 for r in rows:
     rr = float(r[1]) / float(base[1])
     cr = f"{float(r[2]) / float(base[2]):.2f}x" if r[2] != "-" else "-"
-    print(f"{r[0]:<16}{float(r[1]):>10.0f}{rr:>8.2f}x{r[2]:>12}{cr:>9}{r[3]:>9}{r[4]:>9}{r[5]:>9}")
+    print(f"{r[0]:<16}{float(r[1]):>10.0f}{rr:>8.2f}x{r[2]:>12}{cr:>9}{r[6]:>9}{r[3]:>9}{r[4]:>9}{r[5]:>9}")
+print("(CPU: user + system time of the whole client process per request; user µs: its own code, the rest is")
+print(" the kernel's TCP and system calls. One nginx worker bounds the requests/s: that ratio shows whether")
+print(" a client holds the server back; CPU per request is what the client costs.)")
 PY
 
 echo
