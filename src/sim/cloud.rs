@@ -21,8 +21,7 @@
 //! and fails as undeliverable (131026) in a webhook, as a number that is not on WhatsApp does
 //! (model: Meta documents no dedicated code for it).
 
-use http::{Method, Request, StatusCode};
-use hyper::body::Incoming;
+use http::{Method, StatusCode};
 use serde_json::{Value, json};
 
 use super::config::{ConfigError, DowntimeWindow, SimConfig, TemplateCategory};
@@ -31,7 +30,7 @@ use super::hooks::Accepted;
 use super::message::{self, Parsed, Problem};
 use super::model::{KeyedLimiter, RecipientVerdict, base64url, hash_bytes, in_downtime, mix64, trace_id};
 use super::pair::{PairLimiter, PairRule};
-use super::{BodyError, Ctx, Outcome, Reply, State, read_body};
+use super::{BodyError, Ctx, Outcome, Reply, State, h1::Req};
 
 /// Cloud-specific limiters.
 #[derive(Debug)]
@@ -134,7 +133,7 @@ fn problem(p: Problem) -> CloudError {
 }
 
 /// Handle one request of the Cloud flavor.
-pub(crate) async fn handle(st: &State, req: Request<Incoming>, ctx: Ctx) -> Reply {
+pub(crate) async fn handle(st: &State, req: Req, ctx: Ctx) -> Reply {
     match handle_inner(st, req, ctx).await {
         Ok(r) => r,
         Err(e) => e.reply(ctx),
@@ -161,7 +160,7 @@ fn valid_version(v: &str) -> bool {
     ok(parts.next()) && ok(parts.next()) && parts.next().is_none()
 }
 
-fn check_token(st: &State, req: &Request<Incoming>) -> Result<(), CloudError> {
+fn check_token(st: &State, req: &Req) -> Result<(), CloudError> {
     let unauthorized = |details: &str| {
         CloudError::new(
             StatusCode::UNAUTHORIZED,
@@ -198,13 +197,13 @@ fn check_token(st: &State, req: &Request<Incoming>) -> Result<(), CloudError> {
     Err(unauthorized("The access token could not be decrypted."))
 }
 
-async fn handle_inner(st: &State, req: Request<Incoming>, ctx: Ctx) -> Result<Reply, CloudError> {
-    let Some((version, phone)) = route(req.uri().path()) else {
+async fn handle_inner(st: &State, req: Req, ctx: Ctx) -> Result<Reply, CloudError> {
+    let Some((version, phone)) = route(req.path()) else {
         return Err(CloudError::new(
             StatusCode::NOT_FOUND,
             100,
             "Unknown path components",
-            format!("No endpoint at {}", req.uri().path()),
+            format!("No endpoint at {}", req.path()),
         ));
     };
     if req.method() != Method::POST {
@@ -251,7 +250,7 @@ async fn handle_inner(st: &State, req: Request<Incoming>, ctx: Ctx) -> Result<Re
         ));
     }
     check_token(st, &req)?;
-    let body = match read_body(st, req).await {
+    let body = match req.into_body() {
         Ok(b) => b,
         Err(BodyError::TooLarge) => {
             return Err(CloudError::new(

@@ -8,6 +8,7 @@ pub(crate) mod cloud;
 pub(crate) mod content;
 pub use crate::spec::sim as config;
 pub(crate) mod deployment;
+pub(crate) mod h1;
 pub mod hooks;
 pub mod identity;
 pub(crate) mod message;
@@ -18,7 +19,6 @@ pub(crate) mod transient;
 pub(crate) mod window;
 
 use std::collections::BTreeMap;
-use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -27,12 +27,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use bytes::Bytes;
-use http::{HeaderValue, Request, Response, StatusCode, header};
-use http_body_util::{BodyExt, Full, Limited};
-use hyper::body::Incoming;
-use hyper::server::conn::http1;
-use hyper::service::service_fn;
-use hyper_util::rt::TokioIo;
+use http::StatusCode;
 use serde::{Deserialize, Serialize};
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
@@ -366,27 +361,12 @@ impl State {
 }
 
 /// Why a body could not be read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum BodyError {
     /// Larger than `max_body_bytes`.
     TooLarge,
-    /// The connection failed while reading.
+    /// Its chunked framing is broken.
     Io,
-}
-
-/// Collect a request body up to the configured limit.
-pub(crate) async fn read_body(state: &State, req: Request<Incoming>) -> Result<Bytes, BodyError> {
-    let limit = state.cfg.max_body_bytes;
-    if let Some(len) =
-        req.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok())
-        && len > limit as u64
-    {
-        return Err(BodyError::TooLarge);
-    }
-    match Limited::new(req.into_body(), limit).collect().await {
-        Ok(c) => Ok(c.to_bytes()),
-        Err(e) if e.is::<http_body_util::LengthLimitError>() => Err(BodyError::TooLarge),
-        Err(_) => Err(BodyError::Io),
-    }
 }
 
 /// A simulator instance: configuration, limits and counters. Cheap to clone.
@@ -462,11 +442,8 @@ impl Sim {
                         let _ = stream.set_nodelay(true);
                         let state = self.state.clone();
                         conns.spawn(async move {
-                            let service = service_fn(move |req| handle(state.clone(), req));
-                            let _ = http1::Builder::new()
-                                .keep_alive(true)
-                                .serve_connection(TokioIo::new(stream), service)
-                                .await;
+                            let limit = state.cfg.max_body_bytes;
+                            h1::serve_connection(stream, limit, |req| handle(&state, req)).await;
                         });
                     }
                     // Out of file descriptors and similar: back off briefly, keep serving.
@@ -515,18 +492,18 @@ async fn inbound_loop(state: Arc<State>) {
     }
 }
 
-async fn handle(state: Arc<State>, req: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infallible> {
+async fn handle(state: &State, req: h1::Req) -> h1::Answer {
     let (first, step) = state.numbering;
     let arrival = state.seq.fetch_add(1, Ordering::Relaxed);
     let seq = first.wrapping_add(arrival.wrapping_mul(step));
     state.counters.requests.fetch_add(1, Ordering::Relaxed);
     let ctx = Ctx { seq, arrival, key: request_key(state.cfg.seed, seq) };
-    let failure = transient::of_request(&state, &req, ctx);
-    let reply = match failure.and_then(|t| transient::reply(&state, t, ctx)) {
+    let failure = transient::of_request(state, &req, ctx);
+    let reply = match failure.and_then(|t| transient::reply(state, t, ctx)) {
         Some(r) => r,
         None => match state.cfg.flavor {
-            Flavor::Cloud => cloud::handle(&state, req, ctx).await,
-            Flavor::OnPrem => onprem::handle(&state, req, ctx).await,
+            Flavor::Cloud => cloud::handle(state, req, ctx).await,
+            Flavor::OnPrem => onprem::handle(state, req, ctx).await,
         },
     };
     state.counters.record(&reply);
@@ -541,12 +518,7 @@ async fn handle(state: Arc<State>, req: Request<Incoming>) -> Result<Response<Fu
     if let (Some(h), Some(a)) = (&state.hooks, reply.accepted) {
         h.accepted(a);
     }
-    let mut resp = Response::new(Full::new(reply.body));
-    *resp.status_mut() = reply.status;
-    let h = resp.headers_mut();
-    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
-    h.insert(LATENCY_HEADER, HeaderValue::from(delay.as_micros() as u64));
-    Ok(resp)
+    h1::Answer { status: reply.status, body: reply.body, latency_us: delay.as_micros() as u64 }
 }
 
 /// Serve the simulator on an already-bound listener until `shutdown` resolves. Never binds by
@@ -636,10 +608,8 @@ pub async fn spawn_local_numbered(cfg: SimConfig, first: u64, step: u64) -> std:
 }
 
 /// The token of an `Authorization: Bearer <token>` header (scheme case-insensitive), if any.
-pub(crate) fn bearer(req: &Request<Incoming>) -> Option<&str> {
-    req.headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
+pub(crate) fn bearer(req: &h1::Req) -> Option<&str> {
+    req.authorization()
         .and_then(|v| {
             let (scheme, rest) = v.split_once(' ')?;
             scheme.eq_ignore_ascii_case("bearer").then(|| rest.trim())

@@ -16,8 +16,7 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, RwLock};
 
-use http::{Method, Request, StatusCode, header};
-use hyper::body::Incoming;
+use http::{Method, StatusCode};
 use serde_json::{Value, json};
 use tokio::time::Instant;
 
@@ -29,7 +28,7 @@ use super::model::{
     RecipientVerdict, ShardQueues, base64url, hash_bytes, mix64, phone_digits, sanctioned_details,
     undeliverable_details,
 };
-use super::{BodyError, Ctx, Outcome, Reply, State, read_body};
+use super::{BodyError, Ctx, Outcome, Reply, State, h1::Req};
 
 /// Fallback token lifetime when the configured one overflows the clock.
 const MAX_TTL: std::time::Duration = std::time::Duration::from_secs(100 * 365 * 24 * 3600);
@@ -95,7 +94,7 @@ fn ok(st: &State, status: StatusCode, mut body: Value, outcome: Outcome) -> Repl
 }
 
 /// Handle one request of the on-prem flavor.
-pub(crate) async fn handle(st: &State, req: Request<Incoming>, ctx: Ctx) -> Reply {
+pub(crate) async fn handle(st: &State, req: Req, ctx: Ctx) -> Reply {
     match route(st, req, ctx).await {
         Ok(r) => r,
         Err(e) => {
@@ -108,8 +107,8 @@ pub(crate) async fn handle(st: &State, req: Request<Incoming>, ctx: Ctx) -> Repl
     }
 }
 
-async fn route(st: &State, req: Request<Incoming>, ctx: Ctx) -> Result<Reply, OnPremError> {
-    let path = req.uri().path().trim_end_matches('/');
+async fn route(st: &State, req: Req, ctx: Ctx) -> Result<Reply, OnPremError> {
+    let path = req.path().trim_end_matches('/');
     let method = req.method().clone();
     match (method, path) {
         (Method::POST, "/v1/messages") => send(st, req, ctx).await,
@@ -147,7 +146,7 @@ fn denied(details: &str) -> OnPremError {
 }
 
 /// Check the bearer token from `/v1/users/login`.
-fn authorize(st: &State, req: &Request<Incoming>) -> Result<(), OnPremError> {
+fn authorize(st: &State, req: &Req) -> Result<(), OnPremError> {
     let token = super::bearer(req).ok_or_else(|| denied("Missing bearer token; log in with POST /v1/users/login."))?;
     let tokens = st.onprem.tokens.read().unwrap_or_else(|e| e.into_inner());
     match tokens.get(token) {
@@ -157,8 +156,8 @@ fn authorize(st: &State, req: &Request<Incoming>) -> Result<(), OnPremError> {
     }
 }
 
-async fn body_of(st: &State, req: Request<Incoming>) -> Result<bytes::Bytes, OnPremError> {
-    read_body(st, req).await.map_err(|e| match e {
+async fn body_of(st: &State, req: Req) -> Result<bytes::Bytes, OnPremError> {
+    req.into_body().map_err(|e| match e {
         BodyError::TooLarge => err(
             StatusCode::PAYLOAD_TOO_LARGE,
             1009,
@@ -171,7 +170,7 @@ async fn body_of(st: &State, req: Request<Incoming>) -> Result<bytes::Bytes, OnP
     })
 }
 
-async fn send(st: &State, req: Request<Incoming>, ctx: Ctx) -> Result<Reply, OnPremError> {
+async fn send(st: &State, req: Req, ctx: Ctx) -> Result<Reply, OnPremError> {
     limit(st, ctx, Endpoint::Messages)?;
     not_down(st)?;
     authorize(st, &req)?;
@@ -224,7 +223,7 @@ async fn send(st: &State, req: Request<Incoming>, ctx: Ctx) -> Result<Reply, OnP
     Ok(reply)
 }
 
-async fn mark_read(st: &State, req: Request<Incoming>, ctx: Ctx) -> Result<Reply, OnPremError> {
+async fn mark_read(st: &State, req: Req, ctx: Ctx) -> Result<Reply, OnPremError> {
     limit(st, ctx, Endpoint::Messages)?;
     not_down(st)?;
     authorize(st, &req)?;
@@ -261,8 +260,8 @@ fn base64_decode(s: &str) -> Option<Vec<u8>> {
 }
 
 /// Username and password of an `Authorization: Basic` header.
-fn basic_credentials(req: &Request<Incoming>) -> Option<(String, String)> {
-    let v = req.headers().get(header::AUTHORIZATION)?.to_str().ok()?;
+fn basic_credentials(req: &Req) -> Option<(String, String)> {
+    let v = req.authorization()?;
     let (scheme, rest) = v.split_once(' ')?;
     if !scheme.eq_ignore_ascii_case("basic") {
         return None;
@@ -310,7 +309,7 @@ fn check_login(st: &State, user: &str, password: &str, new_password: Option<Stri
     }
 }
 
-async fn login(st: &State, req: Request<Incoming>, ctx: Ctx) -> Result<Reply, OnPremError> {
+async fn login(st: &State, req: Req, ctx: Ctx) -> Result<Reply, OnPremError> {
     limit(st, ctx, Endpoint::Other)?;
     let creds = basic_credentials(&req);
     let body = body_of(st, req).await?;
@@ -345,7 +344,7 @@ async fn login(st: &State, req: Request<Incoming>, ctx: Ctx) -> Result<Reply, On
     Ok(ok(st, StatusCode::OK, json!({"users": [{"token": token, "expires_after": expires_after}]}), Outcome::Ok))
 }
 
-async fn contacts(st: &State, req: Request<Incoming>, ctx: Ctx) -> Result<Reply, OnPremError> {
+async fn contacts(st: &State, req: Req, ctx: Ctx) -> Result<Reply, OnPremError> {
     limit(st, ctx, Endpoint::Other)?;
     not_down(st)?;
     authorize(st, &req)?;
@@ -382,7 +381,7 @@ async fn contacts(st: &State, req: Request<Incoming>, ctx: Ctx) -> Result<Reply,
 /// `GET /v1/health`: "Authorization: Bearer <token>" (Meta, "/v1/health",
 /// https://developers.facebook.com/docs/whatsapp/on-premises/reference/health); the shape in
 /// `sim::deployment::health`.
-fn health(st: &State, req: &Request<Incoming>, ctx: Ctx) -> Result<Reply, OnPremError> {
+fn health(st: &State, req: &Req, ctx: Ctx) -> Result<Reply, OnPremError> {
     limit(st, ctx, Endpoint::Other)?;
     authorize(st, req)?;
     let body = json!({ "health": deployment::health(&st.cfg, st.down()) });

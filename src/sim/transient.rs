@@ -6,11 +6,12 @@
 //! 502 / 503 / 504 with no API body. A stalled send goes through but is answered only after
 //! `stall_for`.
 
-use http::{Method, Request, StatusCode};
+use http::{Method, StatusCode};
 use serde_json::json;
 
 use super::config::Flavor;
 use super::config::transient::Rates;
+use super::h1::Req;
 use super::model::{mix64, trace_id};
 use super::{Ctx, Outcome, Reply, State};
 
@@ -55,12 +56,12 @@ pub fn draw(rates: &Rates, key: u64) -> Option<Transient> {
 }
 
 /// Whether the request is a message send (`POST …/messages`), the only requests that fail this way.
-pub fn is_send<B>(req: &Request<B>) -> bool {
-    req.method() == Method::POST && req.uri().path().trim_end_matches('/').ends_with("/messages")
+pub(crate) fn is_send(req: &Req) -> bool {
+    req.method() == Method::POST && req.path().trim_end_matches('/').ends_with("/messages")
 }
 
 /// The transient error of this request, if it is a send and the draw says so.
-pub(crate) fn of_request<B>(st: &State, req: &Request<B>, ctx: Ctx) -> Option<Transient> {
+pub(crate) fn of_request(st: &State, req: &Req, ctx: Ctx) -> Option<Transient> {
     if !is_send(req) {
         return None;
     }
@@ -165,7 +166,7 @@ mod tests {
 
     #[test]
     fn only_sends_fail() {
-        let req = |m: Method, p: &str| Request::builder().method(m).uri(p).body(()).unwrap();
+        let req = |m: Method, p: &str| Req::new(m, p, None, Ok(bytes::Bytes::new()));
         assert!(is_send(&req(Method::POST, "/v23.0/123/messages")));
         assert!(is_send(&req(Method::POST, "/v1/messages")));
         assert!(!is_send(&req(Method::POST, "/v1/users/login")));

@@ -30,6 +30,7 @@ mod sim_api;
 mod sim_content;
 mod sim_conversations;
 mod sim_hooks;
+mod sim_http;
 mod sim_props;
 mod support;
 mod tls_proxy;

@@ -1,0 +1,449 @@
+//! The simulator's HTTP/1.1 server: one task per connection reads each request (httparse), hands the
+//! simulator what it looks at — method, path, `Authorization`, the body read up to
+//! `max_body_bytes` — and writes the answer with its length, in order.
+//!
+//! Keep-alive, pipelined requests, `Expect: 100-continue`, chunked request bodies, HTTP/1.0 and
+//! `Connection: close` behave as RFC 9112 says. A request head it cannot read is answered 400 (431
+//! beyond 64 KiB or 100 header fields) and the connection closed; so is the connection after a body
+//! over the limit (answered 413 by the API's own error) or a malformed chunked body (answered 400).
+//! It stands in for a general-purpose server because the simulator answers one small JSON per
+//! request, and at full load a general dispatcher was a tenth of its CPU.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use bytes::{Buf, Bytes, BytesMut};
+use http::{Method, StatusCode};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+
+use super::BodyError;
+
+/// The largest request head read (request line and header fields).
+const MAX_HEAD: usize = 64 * 1024;
+/// The most header fields in a request head.
+const MAX_HEADERS: usize = 100;
+/// The longest chunk-size line of a chunked body (size, extensions).
+const MAX_CHUNK_LINE: usize = 4096;
+
+/// What the simulator reads of a request.
+#[derive(Debug)]
+pub(crate) struct Req {
+    method: Method,
+    path: String,
+    authorization: Option<String>,
+    body: Result<Bytes, BodyError>,
+}
+
+impl Req {
+    #[cfg(test)]
+    pub(crate) fn new(method: Method, path: &str, authorization: Option<&str>, body: Result<Bytes, BodyError>) -> Req {
+        Req { method, path: path.to_string(), authorization: authorization.map(str::to_string), body }
+    }
+
+    pub(crate) fn method(&self) -> &Method {
+        &self.method
+    }
+
+    /// The request target's path, without the query.
+    pub(crate) fn path(&self) -> &str {
+        &self.path
+    }
+
+    /// The first `Authorization` field, when it is visible ASCII.
+    pub(crate) fn authorization(&self) -> Option<&str> {
+        self.authorization.as_deref()
+    }
+
+    /// The body, or why it was not read.
+    pub(crate) fn into_body(self) -> Result<Bytes, BodyError> {
+        self.body
+    }
+}
+
+/// The simulator's answer to one request.
+#[derive(Debug)]
+pub(crate) struct Answer {
+    pub status: StatusCode,
+    pub body: Bytes,
+    /// The simulated service latency, sent in [`super::LATENCY_HEADER`].
+    pub latency_us: u64,
+}
+
+/// How the request's body is delimited.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Framing {
+    Length(u64),
+    Chunked,
+}
+
+/// A parsed request head.
+#[derive(Debug)]
+struct Head {
+    method: Method,
+    path: String,
+    authorization: Option<String>,
+    /// Bytes of the head, up to and including the empty line.
+    len: usize,
+    framing: Framing,
+    http10: bool,
+    keep_alive: bool,
+    expect_continue: bool,
+    /// Both `Transfer-Encoding` and `Content-Length`: the body is read as chunked, and the connection
+    /// closed after the answer (RFC 9112 §6.3).
+    ambiguous: bool,
+}
+
+/// Parse a request head at the start of `buf`: `Ok(None)` until it is complete.
+fn parse_head(buf: &[u8]) -> Result<Option<Head>, StatusCode> {
+    let mut fields = [httparse::EMPTY_HEADER; MAX_HEADERS];
+    let mut req = httparse::Request::new(&mut fields);
+    let len = match req.parse(buf) {
+        Ok(httparse::Status::Complete(n)) => n,
+        Ok(httparse::Status::Partial) => return Ok(None),
+        Err(httparse::Error::TooManyHeaders) => return Err(StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE),
+        Err(_) => return Err(StatusCode::BAD_REQUEST),
+    };
+    let bad = StatusCode::BAD_REQUEST;
+    let method = Method::from_bytes(req.method.unwrap_or_default().as_bytes()).map_err(|_| bad)?;
+    let path = path_of(req.path.unwrap_or_default()).ok_or(bad)?;
+    let http10 = req.version == Some(0);
+    let (mut length, mut chunked, mut te) = (None::<u64>, false, false);
+    let (mut close, mut keep) = (false, false);
+    let (mut authorization, mut expect_continue) = (None, false);
+    for f in req.headers.iter() {
+        let name = f.name;
+        if name.eq_ignore_ascii_case("content-length") {
+            let text = std::str::from_utf8(f.value).map_err(|_| bad)?.trim();
+            if text.is_empty() || !text.bytes().all(|b| b.is_ascii_digit()) {
+                return Err(bad);
+            }
+            let n: u64 = text.parse().map_err(|_| bad)?;
+            if length.is_some_and(|l| l != n) {
+                return Err(bad);
+            }
+            length = Some(n);
+        } else if name.eq_ignore_ascii_case("transfer-encoding") {
+            te = true;
+            let text = std::str::from_utf8(f.value).map_err(|_| bad)?;
+            // Only the final coding decides whether the length is known.
+            chunked = text.rsplit(',').next().is_some_and(|c| c.trim().eq_ignore_ascii_case("chunked"));
+        } else if name.eq_ignore_ascii_case("connection") {
+            for token in String::from_utf8_lossy(f.value).split(',') {
+                let token = token.trim();
+                close |= token.eq_ignore_ascii_case("close");
+                keep |= token.eq_ignore_ascii_case("keep-alive");
+            }
+        } else if name.eq_ignore_ascii_case("authorization") {
+            if authorization.is_none() && f.value.iter().all(|&b| b == b'\t' || (0x20..0x7f).contains(&b)) {
+                authorization = std::str::from_utf8(f.value).ok().map(str::to_string);
+            }
+        } else if name.eq_ignore_ascii_case("expect") {
+            expect_continue = f.value.eq_ignore_ascii_case(b"100-continue");
+        }
+    }
+    // A transfer coding that does not end in chunked leaves the length unknown (RFC 9112 §6.3).
+    if te && !chunked {
+        return Err(bad);
+    }
+    let framing = if chunked { Framing::Chunked } else { Framing::Length(length.unwrap_or(0)) };
+    Ok(Some(Head {
+        method,
+        path,
+        authorization,
+        len,
+        framing,
+        http10,
+        keep_alive: if http10 { keep && !close } else { !close },
+        expect_continue: expect_continue && !http10,
+        ambiguous: te && length.is_some(),
+    }))
+}
+
+/// The path of a request target: origin form (`/p?q`), absolute form (`http://host/p?q`) or `*`.
+fn path_of(target: &str) -> Option<String> {
+    if target.starts_with('/') || target == "*" {
+        return Some(target.split('?').next().unwrap_or_default().to_string());
+    }
+    let uri: http::Uri = target.parse().ok()?;
+    uri.scheme()?;
+    Some(uri.path().to_string())
+}
+
+/// Why a connection ends without (another) answer.
+#[derive(Debug)]
+enum Ended {
+    /// The peer closed it or it failed.
+    Gone,
+    /// A head that cannot be read: answered with this status, then closed.
+    Bad(StatusCode),
+}
+
+async fn fill<S: AsyncRead + Unpin>(io: &mut S, buf: &mut BytesMut) -> Result<(), Ended> {
+    if buf.capacity() - buf.len() < 1024 {
+        buf.reserve(8 * 1024);
+    }
+    match io.read_buf(buf).await {
+        Ok(0) | Err(_) => Err(Ended::Gone),
+        Ok(_) => Ok(()),
+    }
+}
+
+/// Read the next request head (pipelined bytes first).
+async fn next_head<S: AsyncRead + Unpin>(io: &mut S, buf: &mut BytesMut) -> Result<Head, Ended> {
+    loop {
+        if !buf.is_empty() {
+            match parse_head(buf) {
+                Ok(Some(head)) => return Ok(head),
+                Ok(None) if buf.len() > MAX_HEAD => {
+                    return Err(Ended::Bad(StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE));
+                }
+                Ok(None) => {}
+                Err(status) => return Err(Ended::Bad(status)),
+            }
+        }
+        fill(io, buf).await?;
+    }
+}
+
+const CONTINUE: &[u8] = b"HTTP/1.1 100 Continue\r\n\r\n";
+
+/// Read the body `head` announces. `Ok(Err(_))`: it was not read (too large, or its chunked framing
+/// is broken), and the connection must close after the answer.
+async fn read_body<S: AsyncRead + AsyncWrite + Unpin>(
+    io: &mut S,
+    buf: &mut BytesMut,
+    head: &Head,
+    limit: usize,
+) -> Result<Result<Bytes, BodyError>, Ended> {
+    match head.framing {
+        Framing::Length(0) => Ok(Ok(Bytes::new())),
+        Framing::Length(n) if n > limit as u64 => Ok(Err(BodyError::TooLarge)),
+        Framing::Length(n) => {
+            let n = n as usize;
+            if head.expect_continue && buf.len() < n {
+                io.write_all(CONTINUE).await.map_err(|_| Ended::Gone)?;
+            }
+            while buf.len() < n {
+                buf.reserve(n - buf.len());
+                fill(io, buf).await?;
+            }
+            Ok(Ok(buf.split_to(n).freeze()))
+        }
+        Framing::Chunked => {
+            if head.expect_continue && buf.is_empty() {
+                io.write_all(CONTINUE).await.map_err(|_| Ended::Gone)?;
+            }
+            read_chunked(io, buf, limit).await
+        }
+    }
+}
+
+/// The chunk-size line at the start of `buf` (`Ok(None)` until complete): the size and the line's
+/// length including CRLF.
+fn chunk_line(buf: &[u8]) -> Result<Option<(u64, usize)>, BodyError> {
+    let Some(end) = buf.windows(2).position(|w| w == b"\r\n") else {
+        return if buf.len() > MAX_CHUNK_LINE { Err(BodyError::Io) } else { Ok(None) };
+    };
+    let line = std::str::from_utf8(&buf[..end]).map_err(|_| BodyError::Io)?;
+    let size = line.split(';').next().unwrap_or_default().trim();
+    if size.is_empty() || size.len() > 16 {
+        return Err(BodyError::Io);
+    }
+    let n = u64::from_str_radix(size, 16).map_err(|_| BodyError::Io)?;
+    Ok(Some((n, end + 2)))
+}
+
+async fn read_chunked<S: AsyncRead + Unpin>(
+    io: &mut S,
+    buf: &mut BytesMut,
+    limit: usize,
+) -> Result<Result<Bytes, BodyError>, Ended> {
+    let mut body = BytesMut::new();
+    loop {
+        let (size, line) = loop {
+            match chunk_line(buf) {
+                Ok(Some(x)) => break x,
+                Ok(None) => fill(io, buf).await?,
+                Err(e) => return Ok(Err(e)),
+            }
+        };
+        if size == 0 {
+            buf.advance(line);
+            // Trailer fields (ignored) up to the empty line.
+            loop {
+                match buf.windows(2).position(|w| w == b"\r\n") {
+                    Some(0) => {
+                        buf.advance(2);
+                        return Ok(Ok(body.freeze()));
+                    }
+                    Some(end) => buf.advance(end + 2),
+                    None if buf.len() > MAX_HEAD => return Ok(Err(BodyError::Io)),
+                    None => fill(io, buf).await?,
+                }
+            }
+        }
+        if body.len() as u64 + size > limit as u64 {
+            return Ok(Err(BodyError::TooLarge));
+        }
+        let need = line + size as usize + 2;
+        while buf.len() < need {
+            buf.reserve(need - buf.len());
+            fill(io, buf).await?;
+        }
+        if &buf[need - 2..need] != b"\r\n" {
+            return Ok(Err(BodyError::Io));
+        }
+        body.extend_from_slice(&buf[line..need - 2]);
+        buf.advance(need);
+    }
+}
+
+/// The `Date` field's value, formatted once a second.
+#[derive(Default)]
+struct DateCache {
+    second: u64,
+    text: String,
+}
+
+impl DateCache {
+    fn now(&mut self) -> &str {
+        let second = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+        if second != self.second || self.text.is_empty() {
+            self.second = second;
+            self.text = chrono::DateTime::from_timestamp(second as i64, 0)
+                .map(|t| t.format("%a, %d %b %Y %H:%M:%S GMT").to_string())
+                .unwrap_or_default();
+        }
+        &self.text
+    }
+}
+
+/// Serialise an answer: status line, `Content-Type`, the latency field, `Content-Length`, `Date`,
+/// `Connection` when it differs from the version's default; no body to a HEAD request.
+fn write_answer(out: &mut Vec<u8>, a: &Answer, head: &Head, close: bool, date: &str) {
+    use std::io::Write;
+    let version = if head.http10 { "HTTP/1.0" } else { "HTTP/1.1" };
+    let reason = a.status.canonical_reason().unwrap_or("");
+    let _ = write!(
+        out,
+        "{version} {} {reason}\r\ncontent-type: application/json\r\n{}: {}\r\ncontent-length: {}\r\ndate: {date}\r\n",
+        a.status.as_u16(),
+        super::LATENCY_HEADER,
+        a.latency_us,
+        a.body.len()
+    );
+    match (head.http10, close) {
+        (false, true) => out.extend_from_slice(b"connection: close\r\n"),
+        (true, false) => out.extend_from_slice(b"connection: keep-alive\r\n"),
+        _ => {}
+    }
+    out.extend_from_slice(b"\r\n");
+    if head.method != Method::HEAD {
+        out.extend_from_slice(&a.body);
+    }
+}
+
+/// Answer an unreadable request head with `status` and no body.
+async fn refuse<S: AsyncWrite + Unpin>(io: &mut S, status: StatusCode) {
+    let line = format!(
+        "HTTP/1.1 {} {}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n",
+        status.as_u16(),
+        status.canonical_reason().unwrap_or("")
+    );
+    let _ = io.write_all(line.as_bytes()).await;
+    let _ = io.shutdown().await;
+}
+
+/// Serve requests on one connection until the peer closes it, a request asks to close it, or it
+/// cannot be read any further. `answer` gives the simulator's answer to each request.
+pub(crate) async fn serve_connection<S, F, Fut>(mut io: S, limit: usize, mut answer: F)
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+    F: FnMut(Req) -> Fut,
+    Fut: std::future::Future<Output = Answer>,
+{
+    let mut buf = BytesMut::with_capacity(8 * 1024);
+    let mut out = Vec::with_capacity(1024);
+    let mut date = DateCache::default();
+    loop {
+        let head = match next_head(&mut io, &mut buf).await {
+            Ok(head) => head,
+            Err(Ended::Gone) => return,
+            Err(Ended::Bad(status)) => return refuse(&mut io, status).await,
+        };
+        buf.advance(head.len);
+        let body = match read_body(&mut io, &mut buf, &head, limit).await {
+            Ok(body) => body,
+            Err(Ended::Gone) => return,
+            Err(Ended::Bad(status)) => return refuse(&mut io, status).await,
+        };
+        // After a body left unread (or unreadable) the next request cannot be found.
+        let close = !head.keep_alive || head.ambiguous || body.is_err();
+        let req = Req {
+            method: head.method.clone(),
+            path: head.path.clone(),
+            authorization: head.authorization.clone(),
+            body,
+        };
+        let a = answer(req).await;
+        out.clear();
+        write_answer(&mut out, &a, &head, close, date.now());
+        if io.write_all(&out).await.is_err() {
+            return;
+        }
+        if close {
+            let _ = io.shutdown().await;
+            return;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn head(text: &str) -> Head {
+        parse_head(text.as_bytes()).unwrap().unwrap()
+    }
+
+    #[test]
+    fn heads_are_read_as_rfc_9112_frames_them() {
+        let h = head(
+            "POST /v23.0/1/messages?x=1 HTTP/1.1\r\nHost: a\r\nContent-Length: 12\r\nAuthorization: Bearer t\r\n\r\n",
+        );
+        assert_eq!((h.method.as_str(), h.path.as_str()), ("POST", "/v23.0/1/messages"));
+        assert_eq!((h.framing, h.keep_alive, h.http10), (Framing::Length(12), true, false));
+        assert_eq!(h.authorization.as_deref(), Some("Bearer t"));
+        let h = head(
+            "PUT http://sim:8080/v1/messages/abc HTTP/1.1\r\nTransfer-Encoding: gzip, chunked\r\nConnection: close\r\n\r\n",
+        );
+        assert_eq!((h.path.as_str(), h.framing, h.keep_alive), ("/v1/messages/abc", Framing::Chunked, false));
+        let h = head("GET /v1/health HTTP/1.0\r\n\r\n");
+        assert_eq!((h.http10, h.keep_alive, h.framing), (true, false, Framing::Length(0)));
+        assert!(head("GET / HTTP/1.0\r\nConnection: Keep-Alive\r\n\r\n").keep_alive);
+        assert!(head("POST / HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 1\r\n\r\n").expect_continue);
+        assert!(head("POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\n").ambiguous);
+        assert!(parse_head(b"POST / HTTP/1.1\r\nContent-Length: 1").unwrap().is_none(), "incomplete");
+    }
+
+    #[test]
+    fn unreadable_heads_are_refused_with_their_status() {
+        let bad = |t: &str| parse_head(t.as_bytes()).err();
+        assert_eq!(
+            bad("POST / HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n"),
+            Some(StatusCode::BAD_REQUEST)
+        );
+        assert_eq!(bad("POST / HTTP/1.1\r\nContent-Length: -1\r\n\r\n"), Some(StatusCode::BAD_REQUEST));
+        assert_eq!(bad("POST / HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\n"), Some(StatusCode::BAD_REQUEST));
+        assert_eq!(bad("NOT A REQUEST\r\n\r\n"), Some(StatusCode::BAD_REQUEST));
+        let many: String = (0..101).map(|i| format!("x{i}: y\r\n")).collect();
+        assert_eq!(bad(&format!("GET / HTTP/1.1\r\n{many}\r\n")), Some(StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE));
+    }
+
+    #[test]
+    fn chunk_lines_give_size_and_length() {
+        assert_eq!(chunk_line(b"1a;ext=1\r\nxx").unwrap(), Some((26, 10)));
+        assert_eq!(chunk_line(b"0\r\n").unwrap(), Some((0, 3)));
+        assert_eq!(chunk_line(b"1a").unwrap(), None);
+        assert!(chunk_line(b"zz\r\n").is_err());
+    }
+}

@@ -1,0 +1,216 @@
+//! The simulator's HTTP/1.1 server on a real socket: what clients other than wabench send (pipelined
+//! requests, chunked bodies, `Expect: 100-continue`, HTTP/1.0, HEAD) gets the API's answers, and what
+//! it cannot read gets a status and a closed connection instead of a hang.
+
+use std::time::Duration;
+
+use serde_json::Value;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use wabench::sim::{Flavor, SimConfig, SimHandle, spawn_local};
+use wabench::spec::sim::TEST_TOKEN;
+
+const SEND: &str = r#"{"messaging_product":"whatsapp","to":"+16505551234","type":"text","text":{"body":"hi"}}"#;
+
+async fn sim(max_body: usize) -> (SimHandle, TcpStream) {
+    let mut cfg = SimConfig::benchmark(Flavor::Cloud);
+    cfg.max_body_bytes = max_body;
+    let sim = spawn_local(cfg).await.unwrap();
+    let addr = sim.url().trim_start_matches("http://").to_string();
+    let conn = TcpStream::connect(addr).await.unwrap();
+    (sim, conn)
+}
+
+fn post(extra: &str, body: &str) -> String {
+    format!(
+        "POST /v23.0/1234567890/messages HTTP/1.1\r\nHost: sim\r\nAuthorization: Bearer {TEST_TOKEN}\r\n\
+         Content-Type: application/json\r\n{extra}\r\n{body}"
+    )
+}
+
+fn with_length(body: &str) -> String {
+    post(&format!("Content-Length: {}\r\n", body.len()), body)
+}
+
+/// One answer: status line, header fields (lower-cased names), body by its Content-Length.
+#[derive(Debug)]
+struct Answer {
+    status_line: String,
+    fields: Vec<(String, String)>,
+    body: String,
+}
+
+impl Answer {
+    fn status(&self) -> u16 {
+        self.status_line.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap()
+    }
+    fn field(&self, name: &str) -> Option<&str> {
+        self.fields.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
+    }
+    fn json(&self) -> Value {
+        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("{e}: {:?}", self.body))
+    }
+}
+
+/// Read one answer from `conn`, keeping what follows in `buf` (bounded: 10 s).
+async fn answer(conn: &mut TcpStream, buf: &mut Vec<u8>, head_only: bool) -> Answer {
+    tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            if let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                let head = String::from_utf8(buf[..end].to_vec()).unwrap();
+                let mut lines = head.split("\r\n");
+                let status_line = lines.next().unwrap().to_string();
+                let fields: Vec<(String, String)> = lines
+                    .map(|l| {
+                        let (n, v) = l.split_once(':').unwrap();
+                        (n.trim().to_ascii_lowercase(), v.trim().to_string())
+                    })
+                    .collect();
+                let len: usize = match head_only {
+                    true => 0,
+                    false => fields.iter().find(|(n, _)| n == "content-length").map_or(0, |(_, v)| v.parse().unwrap()),
+                };
+                while buf.len() < end + 4 + len {
+                    read_more(conn, buf).await;
+                }
+                let body = String::from_utf8(buf[end + 4..end + 4 + len].to_vec()).unwrap();
+                buf.drain(..end + 4 + len);
+                return Answer { status_line, fields, body };
+            }
+            read_more(conn, buf).await;
+        }
+    })
+    .await
+    .expect("an answer within 10 s")
+}
+
+async fn read_more(conn: &mut TcpStream, buf: &mut Vec<u8>) {
+    let mut chunk = [0u8; 4096];
+    let n = conn.read(&mut chunk).await.unwrap();
+    assert!(n > 0, "the connection closed; got so far: {:?}", String::from_utf8_lossy(buf));
+    buf.extend_from_slice(&chunk[..n]);
+}
+
+/// The peer closes the connection with nothing more to read (bounded: 10 s).
+async fn closes(conn: &mut TcpStream) {
+    let mut rest = Vec::new();
+    let done = tokio::time::timeout(Duration::from_secs(10), conn.read_to_end(&mut rest)).await;
+    assert!(done.is_ok(), "the connection stayed open");
+    assert!(rest.is_empty(), "nothing after the answer: {:?}", String::from_utf8_lossy(&rest));
+}
+
+#[tokio::test]
+async fn pipelined_requests_are_answered_in_order_on_one_connection() {
+    let (_sim, mut conn) = sim(64 * 1024).await;
+    let bad = r#"{"messaging_product":"whatsapp"}"#;
+    conn.write_all(format!("{}{}{}", with_length(SEND), with_length(bad), with_length(SEND)).as_bytes()).await.unwrap();
+    let mut buf = Vec::new();
+    let a = answer(&mut conn, &mut buf, false).await;
+    let b = answer(&mut conn, &mut buf, false).await;
+    let c = answer(&mut conn, &mut buf, false).await;
+    assert_eq!((a.status(), b.status(), c.status()), (200, 400, 200), "{a:?}\n{b:?}\n{c:?}");
+    assert_eq!(b.json()["error"]["code"], 131008, "a send without `to`: {}", b.body);
+    let (ida, idc) = (a.json()["messages"][0]["id"].clone(), c.json()["messages"][0]["id"].clone());
+    assert!(ida.is_string() && ida != idc, "{ida} {idc}");
+    assert_eq!(a.field("content-type"), Some("application/json"));
+    assert!(a.field("date").is_some_and(|d| d.ends_with(" GMT")), "{:?}", a.fields);
+    assert!(a.field("connection").is_none(), "HTTP/1.1 keeps the connection by default");
+    // Still open: one more on the same connection.
+    conn.write_all(with_length(SEND).as_bytes()).await.unwrap();
+    assert_eq!(answer(&mut conn, &mut buf, false).await.status(), 200);
+}
+
+#[tokio::test]
+async fn chunked_bodies_and_expect_continue_are_read() {
+    let (_sim, mut conn) = sim(64 * 1024).await;
+    let (one, two) = SEND.split_at(20);
+    let chunked = format!("{:x};note=1\r\n{one}\r\n{:X}\r\n{two}\r\n0\r\nX-Trailer: t\r\n\r\n", one.len(), two.len());
+    conn.write_all(post("Transfer-Encoding: chunked\r\n", &chunked).as_bytes()).await.unwrap();
+    let mut buf = Vec::new();
+    let a = answer(&mut conn, &mut buf, false).await;
+    assert_eq!(a.status(), 200, "{a:?}");
+    // 100 Continue comes before the body is sent, then the answer.
+    conn.write_all(post(&format!("Expect: 100-continue\r\nContent-Length: {}\r\n", SEND.len()), "").as_bytes())
+        .await
+        .unwrap();
+    let interim = answer(&mut conn, &mut buf, true).await;
+    assert_eq!(interim.status_line, "HTTP/1.1 100 Continue");
+    conn.write_all(SEND.as_bytes()).await.unwrap();
+    assert_eq!(answer(&mut conn, &mut buf, false).await.status(), 200);
+}
+
+#[tokio::test]
+async fn http_1_0_and_connection_close_end_the_connection_after_the_answer() {
+    let (sim, mut conn) = sim(64 * 1024).await;
+    let req = with_length(SEND).replacen("HTTP/1.1", "HTTP/1.0", 1);
+    conn.write_all(req.as_bytes()).await.unwrap();
+    let mut buf = Vec::new();
+    let a = answer(&mut conn, &mut buf, false).await;
+    assert_eq!((a.status_line.as_str(), a.field("connection")), ("HTTP/1.0 200 OK", None), "{a:?}");
+    closes(&mut conn).await;
+    // HTTP/1.0 asking to keep it, then HTTP/1.1 asking to close it.
+    let mut conn = TcpStream::connect(sim.url().trim_start_matches("http://")).await.unwrap();
+    let keep = post(&format!("Connection: keep-alive\r\nContent-Length: {}\r\n", SEND.len()), SEND)
+        .replacen("HTTP/1.1", "HTTP/1.0", 1);
+    conn.write_all(keep.as_bytes()).await.unwrap();
+    assert_eq!(answer(&mut conn, &mut buf, false).await.field("connection"), Some("keep-alive"));
+    conn.write_all(post(&format!("Connection: close\r\nContent-Length: {}\r\n", SEND.len()), SEND).as_bytes())
+        .await
+        .unwrap();
+    let a = answer(&mut conn, &mut buf, false).await;
+    assert_eq!((a.status(), a.field("connection")), (200, Some("close")));
+    closes(&mut conn).await;
+}
+
+#[tokio::test]
+async fn a_body_over_the_limit_is_answered_413_by_the_api_and_the_connection_closed() {
+    let (_sim, mut conn) = sim(64).await;
+    // The announced length decides: the body is not read.
+    conn.write_all(post("Content-Length: 5000\r\n", "{").as_bytes()).await.unwrap();
+    let mut buf = Vec::new();
+    let a = answer(&mut conn, &mut buf, false).await;
+    assert_eq!((a.status(), a.field("connection")), (413, Some("close")), "{a:?}");
+    assert!(a.json()["error"]["message"].as_str().unwrap().contains("Invalid parameter"), "{}", a.body);
+    closes(&mut conn).await;
+}
+
+#[tokio::test]
+async fn unreadable_requests_get_a_status_and_a_closed_connection() {
+    let (sim, mut conn) = sim(64 * 1024).await;
+    conn.write_all(b"THIS IS NOT HTTP\r\n\r\n").await.unwrap();
+    let mut buf = Vec::new();
+    assert_eq!(answer(&mut conn, &mut buf, false).await.status(), 400);
+    closes(&mut conn).await;
+    // A broken chunked body: the API's own 400, then closed.
+    let mut conn = TcpStream::connect(sim.url().trim_start_matches("http://")).await.unwrap();
+    conn.write_all(post("Transfer-Encoding: chunked\r\n", "zz\r\nxx\r\n0\r\n\r\n").as_bytes()).await.unwrap();
+    let a = answer(&mut conn, &mut buf, false).await;
+    assert_eq!(a.status(), 400, "{a:?}");
+    assert!(a.body.contains("could not be read"), "{}", a.body);
+    closes(&mut conn).await;
+    // Conflicting lengths.
+    let mut conn = TcpStream::connect(sim.url().trim_start_matches("http://")).await.unwrap();
+    conn.write_all(post("Content-Length: 3\r\nContent-Length: 4\r\n", "abcd").as_bytes()).await.unwrap();
+    assert_eq!(answer(&mut conn, &mut buf, false).await.status(), 400);
+    closes(&mut conn).await;
+    // None of these reached the API.
+    assert_eq!(sim.stats().requests, 1, "only the chunked one was a request");
+}
+
+#[tokio::test]
+async fn a_head_request_gets_the_fields_without_the_body() {
+    let (_sim, mut conn) = sim(64 * 1024).await;
+    conn.write_all(
+        format!("HEAD /v23.0/1234567890/messages HTTP/1.1\r\nAuthorization: Bearer {TEST_TOKEN}\r\n\r\n").as_bytes(),
+    )
+    .await
+    .unwrap();
+    let mut buf = Vec::new();
+    let a = answer(&mut conn, &mut buf, true).await;
+    assert_eq!(a.status(), 405, "{a:?}");
+    assert!(a.field("content-length").is_some_and(|l| l != "0"), "{a:?}");
+    // No body followed: the next answer starts right away.
+    conn.write_all(with_length(SEND).as_bytes()).await.unwrap();
+    let b = answer(&mut conn, &mut buf, false).await;
+    assert_eq!(b.status(), 200, "{b:?}");
+}
