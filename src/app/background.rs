@@ -86,10 +86,13 @@ impl Embedded {
         Ok(Embedded { url, sim, inner })
     }
 
-    /// Status webhooks planned and neither posted nor given up yet.
+    /// Status webhooks still to come: planned and neither posted nor given up yet, or (at least one
+    /// per message) of accepted messages the webhook scheduler has not planned yet.
     pub fn statuses_outstanding(&self) -> u64 {
+        // Read before the counts: a message planned in between is then counted in both, never in none.
+        let unscheduled = self.sim.webhooks_unscheduled();
         let w = self.sim.stats().webhooks;
-        w.statuses_planned.saturating_sub(w.statuses_posted + w.given_up)
+        w.statuses_planned.saturating_sub(w.statuses_posted + w.given_up) + unscheduled
     }
 
     /// Stop it; its counters.

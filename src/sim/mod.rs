@@ -415,6 +415,12 @@ impl Sim {
         &self.state.cfg
     }
 
+    /// Accepted messages whose status webhooks are not planned yet (0 without webhooks): with
+    /// [`SimStats::webhooks`]' planned, posted and given-up counts, what is still to come.
+    pub fn webhooks_unscheduled(&self) -> u64 {
+        self.state.hooks.as_ref().map_or(0, hooks::Hooks::unscheduled)
+    }
+
     /// Current counters.
     pub fn stats(&self) -> SimStats {
         let mut s = self.state.counters.snapshot();

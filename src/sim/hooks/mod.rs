@@ -105,6 +105,9 @@ struct Counters {
     injected_delivered_and_failed: AtomicU64,
     injected_failed: AtomicU64,
     inbound_messages: AtomicU64,
+    /// Accepted messages handed to the scheduler and not yet planned (or dropped): their statuses
+    /// are still to come, though `statuses_planned` does not count them yet.
+    unscheduled: AtomicU64,
 }
 
 fn add(c: &AtomicU64, n: u64) {
@@ -221,9 +224,18 @@ impl Hooks {
 
     /// Schedule the statuses of an accepted message (never waits).
     pub fn accepted(&self, msg: Accepted) {
+        let c = &self.sender.counters;
+        // Counted before it is queued, so the scheduler never takes it off an unraised count.
+        add(&c.unscheduled, 1);
         if self.tx.try_send(Queued::Accepted(msg, Instant::now())).is_err() {
-            add(&self.sender.counters.dropped, 1);
+            c.unscheduled.fetch_sub(1, Ordering::Relaxed);
+            add(&c.dropped, 1);
         }
+    }
+
+    /// Accepted messages whose statuses are not planned yet (handed over, not yet scheduled).
+    pub fn unscheduled(&self) -> u64 {
+        self.sender.counters.unscheduled.load(Ordering::Acquire)
     }
 
     /// Post a `messages` webhook for an inbound user message (never waits; dropped and counted
@@ -365,10 +377,14 @@ impl Scheduler {
         let n = plan.statuses.len() as u64;
         if self.waiting + n > self.s.cfg.queue_capacity as u64 {
             add(&c.dropped, 1);
+            c.unscheduled.fetch_sub(1, Ordering::Relaxed);
             return;
         }
         add(&c.messages, 1);
         add(&c.statuses_planned, n);
+        // Planned first, then no longer unscheduled (released: a reader that sees the decrement sees the
+        // planned statuses too), so a reader never finds them in neither count.
+        c.unscheduled.fetch_sub(1, Ordering::Release);
         add(&c.injected_duplicates, u64::from(plan.duplicate));
         add(&c.injected_out_of_order, u64::from(plan.out_of_order));
         add(&c.injected_delivered_and_failed, u64::from(plan.delivered_and_failed));
