@@ -260,7 +260,7 @@ async fn handle_inner(st: &State, req: Req, ctx: Ctx) -> Result<Reply, CloudErro
                 format!("Request body exceeds {} bytes.", st.cfg.max_body_bytes),
             ));
         }
-        Err(BodyError::Io) => {
+        Err(BodyError::Malformed) => {
             return Err(CloudError::new(
                 StatusCode::BAD_REQUEST,
                 100,

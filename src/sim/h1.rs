@@ -168,21 +168,30 @@ fn path_of(target: &str) -> Option<String> {
     Some(uri.path().to_string())
 }
 
+/// The peer closed the connection or it failed.
+#[derive(Debug)]
+struct Gone;
+
 /// Why a connection ends without (another) answer.
 #[derive(Debug)]
 enum Ended {
-    /// The peer closed it or it failed.
     Gone,
     /// A head that cannot be read: answered with this status, then closed.
     Bad(StatusCode),
 }
 
-async fn fill<S: AsyncRead + Unpin>(io: &mut S, buf: &mut BytesMut) -> Result<(), Ended> {
+impl From<Gone> for Ended {
+    fn from(_: Gone) -> Ended {
+        Ended::Gone
+    }
+}
+
+async fn fill<S: AsyncRead + Unpin>(io: &mut S, buf: &mut BytesMut) -> Result<(), Gone> {
     if buf.capacity() - buf.len() < 1024 {
         buf.reserve(8 * 1024);
     }
     match io.read_buf(buf).await {
-        Ok(0) | Err(_) => Err(Ended::Gone),
+        Ok(0) | Err(_) => Err(Gone),
         Ok(_) => Ok(()),
     }
 }
@@ -213,14 +222,14 @@ async fn read_body<S: AsyncRead + AsyncWrite + Unpin>(
     buf: &mut BytesMut,
     head: &Head,
     limit: usize,
-) -> Result<Result<Bytes, BodyError>, Ended> {
+) -> Result<Result<Bytes, BodyError>, Gone> {
     match head.framing {
         Framing::Length(0) => Ok(Ok(Bytes::new())),
         Framing::Length(n) if n > limit as u64 => Ok(Err(BodyError::TooLarge)),
         Framing::Length(n) => {
             let n = n as usize;
             if head.expect_continue && buf.len() < n {
-                io.write_all(CONTINUE).await.map_err(|_| Ended::Gone)?;
+                io.write_all(CONTINUE).await.map_err(|_| Gone)?;
             }
             while buf.len() < n {
                 buf.reserve(n - buf.len());
@@ -230,7 +239,7 @@ async fn read_body<S: AsyncRead + AsyncWrite + Unpin>(
         }
         Framing::Chunked => {
             if head.expect_continue && buf.is_empty() {
-                io.write_all(CONTINUE).await.map_err(|_| Ended::Gone)?;
+                io.write_all(CONTINUE).await.map_err(|_| Gone)?;
             }
             read_chunked(io, buf, limit).await
         }
@@ -241,14 +250,14 @@ async fn read_body<S: AsyncRead + AsyncWrite + Unpin>(
 /// length including CRLF.
 fn chunk_line(buf: &[u8]) -> Result<Option<(u64, usize)>, BodyError> {
     let Some(end) = buf.windows(2).position(|w| w == b"\r\n") else {
-        return if buf.len() > MAX_CHUNK_LINE { Err(BodyError::Io) } else { Ok(None) };
+        return if buf.len() > MAX_CHUNK_LINE { Err(BodyError::Malformed) } else { Ok(None) };
     };
-    let line = std::str::from_utf8(&buf[..end]).map_err(|_| BodyError::Io)?;
+    let line = std::str::from_utf8(&buf[..end]).map_err(|_| BodyError::Malformed)?;
     let size = line.split(';').next().unwrap_or_default().trim();
     if size.is_empty() || size.len() > 16 {
-        return Err(BodyError::Io);
+        return Err(BodyError::Malformed);
     }
-    let n = u64::from_str_radix(size, 16).map_err(|_| BodyError::Io)?;
+    let n = u64::from_str_radix(size, 16).map_err(|_| BodyError::Malformed)?;
     Ok(Some((n, end + 2)))
 }
 
@@ -256,7 +265,7 @@ async fn read_chunked<S: AsyncRead + Unpin>(
     io: &mut S,
     buf: &mut BytesMut,
     limit: usize,
-) -> Result<Result<Bytes, BodyError>, Ended> {
+) -> Result<Result<Bytes, BodyError>, Gone> {
     let mut body = BytesMut::new();
     loop {
         let (size, line) = loop {
@@ -276,7 +285,7 @@ async fn read_chunked<S: AsyncRead + Unpin>(
                         return Ok(Ok(body.freeze()));
                     }
                     Some(end) => buf.advance(end + 2),
-                    None if buf.len() > MAX_HEAD => return Ok(Err(BodyError::Io)),
+                    None if buf.len() > MAX_HEAD => return Ok(Err(BodyError::Malformed)),
                     None => fill(io, buf).await?,
                 }
             }
@@ -290,7 +299,7 @@ async fn read_chunked<S: AsyncRead + Unpin>(
             fill(io, buf).await?;
         }
         if &buf[need - 2..need] != b"\r\n" {
-            return Ok(Err(BodyError::Io));
+            return Ok(Err(BodyError::Malformed));
         }
         body.extend_from_slice(&buf[line..need - 2]);
         buf.advance(need);
@@ -318,10 +327,10 @@ impl DateCache {
 }
 
 /// Serialise an answer: status line, `Content-Type`, the latency field, `Content-Length`, `Date`,
-/// `Connection` when it differs from the version's default; no body to a HEAD request.
-fn write_answer(out: &mut Vec<u8>, a: &Answer, head: &Head, close: bool, date: &str) {
+/// `Connection` when it differs from the version's default; no body to a HEAD request (`head_only`).
+fn write_answer(out: &mut Vec<u8>, a: &Answer, http10: bool, head_only: bool, close: bool, date: &str) {
     use std::io::Write;
-    let version = if head.http10 { "HTTP/1.0" } else { "HTTP/1.1" };
+    let version = if http10 { "HTTP/1.0" } else { "HTTP/1.1" };
     let reason = a.status.canonical_reason().unwrap_or("");
     let _ = write!(
         out,
@@ -331,13 +340,13 @@ fn write_answer(out: &mut Vec<u8>, a: &Answer, head: &Head, close: bool, date: &
         a.latency_us,
         a.body.len()
     );
-    match (head.http10, close) {
+    match (http10, close) {
         (false, true) => out.extend_from_slice(b"connection: close\r\n"),
         (true, false) => out.extend_from_slice(b"connection: keep-alive\r\n"),
         _ => {}
     }
     out.extend_from_slice(b"\r\n");
-    if head.method != Method::HEAD {
+    if !head_only {
         out.extend_from_slice(&a.body);
     }
 }
@@ -371,22 +380,13 @@ where
             Err(Ended::Bad(status)) => return refuse(&mut io, status).await,
         };
         buf.advance(head.len);
-        let body = match read_body(&mut io, &mut buf, &head, limit).await {
-            Ok(body) => body,
-            Err(Ended::Gone) => return,
-            Err(Ended::Bad(status)) => return refuse(&mut io, status).await,
-        };
+        let Ok(body) = read_body(&mut io, &mut buf, &head, limit).await else { return };
         // After a body left unread (or unreadable) the next request cannot be found.
         let close = !head.keep_alive || head.ambiguous || body.is_err();
-        let req = Req {
-            method: head.method.clone(),
-            path: head.path.clone(),
-            authorization: head.authorization.clone(),
-            body,
-        };
-        let a = answer(req).await;
+        let (http10, head_only) = (head.http10, head.method == Method::HEAD);
+        let a = answer(Req { method: head.method, path: head.path, authorization: head.authorization, body }).await;
         out.clear();
-        write_answer(&mut out, &a, &head, close, date.now());
+        write_answer(&mut out, &a, http10, head_only, close, date.now());
         if io.write_all(&out).await.is_err() {
             return;
         }

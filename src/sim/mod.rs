@@ -366,7 +366,7 @@ pub(crate) enum BodyError {
     /// Larger than `max_body_bytes`.
     TooLarge,
     /// Its chunked framing is broken.
-    Io,
+    Malformed,
 }
 
 /// A simulator instance: configuration, limits and counters. Cheap to clone.

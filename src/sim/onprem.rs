@@ -164,7 +164,7 @@ async fn body_of(st: &State, req: Req) -> Result<bytes::Bytes, OnPremError> {
             "Parameter value is not valid",
             format!("Request body exceeds {} bytes.", st.cfg.max_body_bytes),
         ),
-        BodyError::Io => {
+        BodyError::Malformed => {
             err(StatusCode::BAD_REQUEST, 1009, "Parameter value is not valid", "The request body could not be read.")
         }
     })

@@ -279,14 +279,13 @@ async fn username_users_who_share_their_number_keep_wa_id_beside_the_username() 
     let r = c.send(&json!({"messaging_product":"whatsapp","recipient":bsuid,"type":"text","text":{"body":"hi"}})).await;
     assert_eq!(r.status, 200, "{}", r.json);
     // `inbound_messages` counts the inbound webhook when scheduled: wait for its body to arrive.
-    let has = |vals: &[Value], f: &dyn Fn(&Value) -> bool| vals.iter().any(f);
     wait_for("the inbound message and both statuses", || {
         let st = sim.stats();
         let vals = values(&bodies.lock().unwrap());
         st.inbound == 1
             && st.webhooks.statuses_posted == 2
-            && has(&vals, &|v| v.get("messages").is_some())
-            && has(&vals, &|v| v["statuses"][0]["status"] == "delivered")
+            && vals.iter().any(|v| v.get("messages").is_some())
+            && vals.iter().any(|v| v["statuses"][0]["status"] == "delivered")
     })
     .await;
     let vals = values(&bodies.lock().unwrap());

@@ -16,9 +16,12 @@ async fn sim(max_body: usize) -> (SimHandle, TcpStream) {
     let mut cfg = SimConfig::benchmark(Flavor::Cloud);
     cfg.max_body_bytes = max_body;
     let sim = spawn_local(cfg).await.unwrap();
-    let addr = sim.url().trim_start_matches("http://").to_string();
-    let conn = TcpStream::connect(addr).await.unwrap();
+    let conn = connect(&sim).await;
     (sim, conn)
+}
+
+async fn connect(sim: &SimHandle) -> TcpStream {
+    TcpStream::connect(sim.url().trim_start_matches("http://")).await.unwrap()
 }
 
 fn post(extra: &str, body: &str) -> String {
@@ -149,7 +152,7 @@ async fn http_1_0_and_connection_close_end_the_connection_after_the_answer() {
     assert_eq!((a.status_line.as_str(), a.field("connection")), ("HTTP/1.0 200 OK", None), "{a:?}");
     closes(&mut conn).await;
     // HTTP/1.0 asking to keep it, then HTTP/1.1 asking to close it.
-    let mut conn = TcpStream::connect(sim.url().trim_start_matches("http://")).await.unwrap();
+    let mut conn = connect(&sim).await;
     let keep = post(&format!("Connection: keep-alive\r\nContent-Length: {}\r\n", SEND.len()), SEND)
         .replacen("HTTP/1.1", "HTTP/1.0", 1);
     conn.write_all(keep.as_bytes()).await.unwrap();
@@ -182,14 +185,14 @@ async fn unreadable_requests_get_a_status_and_a_closed_connection() {
     assert_eq!(answer(&mut conn, &mut buf, false).await.status(), 400);
     closes(&mut conn).await;
     // A broken chunked body: the API's own 400, then closed.
-    let mut conn = TcpStream::connect(sim.url().trim_start_matches("http://")).await.unwrap();
+    let mut conn = connect(&sim).await;
     conn.write_all(post("Transfer-Encoding: chunked\r\n", "zz\r\nxx\r\n0\r\n\r\n").as_bytes()).await.unwrap();
     let a = answer(&mut conn, &mut buf, false).await;
     assert_eq!(a.status(), 400, "{a:?}");
     assert!(a.body.contains("could not be read"), "{}", a.body);
     closes(&mut conn).await;
     // Conflicting lengths.
-    let mut conn = TcpStream::connect(sim.url().trim_start_matches("http://")).await.unwrap();
+    let mut conn = connect(&sim).await;
     conn.write_all(post("Content-Length: 3\r\nContent-Length: 4\r\n", "abcd").as_bytes()).await.unwrap();
     assert_eq!(answer(&mut conn, &mut buf, false).await.status(), 400);
     closes(&mut conn).await;
