@@ -166,7 +166,8 @@ fn write_folder(
         duration_s: duration,
         interrupted: false,
     };
-    let counts = Counts { planned: Some(sent), sent, retries: 0, ok, errors, dropped: 0, cancelled: 0 };
+    let counts =
+        Counts { planned: Some(sent), sent, retries: 0, ok, errors, dropped: 0, cancelled: 0, ..Counts::default() };
     let achieved = sent as f64 / duration.max(1e-9);
     let rates = Rates { requested: Some(per_shard_rate), achieved, ratio: Some(achieved / per_shard_rate) };
     let mut outcomes = vec![("ok".to_string(), ok)];

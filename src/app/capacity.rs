@@ -68,7 +68,7 @@ pub fn is_capacity_error(o: crate::engine::metrics::Outcome) -> bool {
     use crate::engine::metrics::Outcome::*;
     match o {
         Ok | Dropped | Cancelled => false,
-        Timeout | Connect | Tls | Io | BodyTooLarge | InvalidResponse => true,
+        Timeout | Connect | Tls | Io | ClosedAfterSend | BodyTooLarge | InvalidResponse => true,
         Status(s) => s == 429 || s >= 500,
         ApiError(_) => crate::drivers::whatsapp::codes::policy(o) != crate::drivers::whatsapp::codes::Policy::Never,
     }

@@ -11,7 +11,8 @@
 //!   [`BUCKET_BOUNDS_US`] (the same in every process, so `sum by (le)` across shards is exact);
 //! - `wabench_requests_total{outcome}` — attempts ended, by outcome ("ok", "api_131056", "http_503",
 //!   "timeout", …: the keys of [`Outcome::key`](crate::engine::metrics::Outcome::key));
-//! - `wabench_requests_sent_total`, `wabench_retries_total`, `wabench_requests_dropped_total`;
+//! - `wabench_requests_sent_total`, `wabench_retries_total`, `wabench_requests_resent_total`,
+//!   `wabench_requests_dropped_total`;
 //! - `wabench_requests_in_flight` and `wabench_schedule_lateness_seconds` (gauges);
 //! - `wabench_run_info{profile, shards, version}` = 1.
 //!
@@ -154,6 +155,12 @@ impl Registry {
         let mut info = fam("wabench_run_info", "The run this process is part of (always 1).", Kind::Gauge);
         let mut sent = fam("wabench_requests_sent_total", "Requests started (first attempts).", Kind::Counter);
         let mut retries = fam("wabench_retries_total", "Attempts after the first of a message.", Kind::Counter);
+        let mut resent = fam(
+            "wabench_requests_resent_total",
+            "Requests written again after an unanswered attempt (only when the profile allows it) or an \
+             HTTP/2 refusal.",
+            Kind::Counter,
+        );
         let mut dropped = fam(
             "wabench_requests_dropped_total",
             "Requests due and not sent: too many were outstanding.",
@@ -208,6 +215,7 @@ impl Registry {
             };
             one(&mut sent, t.started);
             one(&mut retries, t.retries);
+            one(&mut resent, t.resent);
             one(&mut dropped, t.dropped);
             one(&mut in_flight, t.in_flight());
             lateness.samples.push(Sample {
@@ -241,7 +249,7 @@ impl Registry {
                 value: count,
             });
         }
-        vec![info, sent, retries, dropped, total, in_flight, lateness, latency]
+        vec![info, sent, retries, resent, dropped, total, in_flight, lateness, latency]
     }
 
     /// The exposition text.

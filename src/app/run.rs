@@ -2,6 +2,7 @@
 //! results folder written. Whatever happens (Ctrl-C, a target failing to start), the results measured
 //! so far are written before returning.
 
+use std::fmt::Write as _;
 use std::fs;
 use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
@@ -366,6 +367,9 @@ impl Each<'_> {
         let mut r = self.result(&tr, t.name(), t.kind(), url);
         r.extra = teardown.extra;
         let mut out = Done { error: teardown.error, ..Done::default() };
+        if let Err(e) = self.write_ambiguous(&tr, t.as_ref()) {
+            out.error = Some(e);
+        }
         if let Some(stats) = teardown.delivery {
             let path = self.dir.join(files::delivery_hlog_name(t.name()));
             let mut buf = Vec::new();
@@ -388,6 +392,23 @@ impl Each<'_> {
         }
         out.result = Some(r);
         out
+    }
+
+    /// `<target>.ambiguous.csv`: the attempts whose fate is unknown, with their recipients, when any.
+    fn write_ambiguous(&self, tr: &TargetRun, t: &dyn crate::engine::target::Target) -> Result<(), String> {
+        let list = &tr.recorder.ambiguous;
+        if list.is_empty() {
+            return Ok(());
+        }
+        let mut rows: Vec<_> = list.iter().collect();
+        rows.sort_by_key(|a| (a.at, a.seq, a.attempt));
+        let mut csv = String::from("time_s,seq,attempt,outcome,recipient\n");
+        for a in rows {
+            let to = t.recipient(a.seq).unwrap_or_default();
+            let _ = writeln!(csv, "{:.3},{},{},{},{}", a.at.as_secs_f64(), a.seq, a.attempt, a.outcome.key(), to);
+        }
+        let path = self.dir.join(files::ambiguous_name(t.name()));
+        results::write_atomic(&path, csv.as_bytes()).map_err(|e| format!("{}: {e}", path.display()))
     }
 
     /// `<target>.totals.hlog`: the whole-run histograms, which `merge` adds exactly.
@@ -422,6 +443,8 @@ impl Each<'_> {
                 .sum(),
             dropped: outcome(Outcome::Dropped),
             cancelled: outcome(Outcome::Cancelled),
+            resent: rec.resent,
+            ambiguous: rec.outcomes.iter().filter(|(k, _)| k.is_ambiguous()).map(|(_, v)| v.count).sum(),
         };
         let achieved = rec.achieved_rate().unwrap_or_else(|| rec.sent as f64 / duration_s.max(1e-9));
         let requested = plan.schedule_rate();

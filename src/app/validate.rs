@@ -269,7 +269,24 @@ pub fn warnings(loaded: &Loaded) -> Vec<String> {
     }
     w.extend(messaging_limit_warnings(loaded));
     w.extend(real_target_warnings(loaded));
+    w.extend(resend_warnings(loaded));
     w
+}
+
+/// A real WhatsApp target allowed to resend unanswered sends may message a person twice.
+fn resend_warnings(loaded: &Loaded) -> Vec<String> {
+    real_targets(loaded)
+        .iter()
+        .filter(|t| t.resend_unanswered)
+        .map(|t| {
+            format!(
+                "target {:?} sends again a message whose attempt went unanswered (resend_unanswered = true): the \
+                 API may have accepted the first attempt, so a recipient may get the message twice, and be \
+                 billed twice",
+                t.name
+            )
+        })
+        .collect()
 }
 
 /// Warnings about what real targets would do: non-template messages reach only users inside the

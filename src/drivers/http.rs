@@ -34,6 +34,8 @@ pub struct HttpTarget {
     http1: Option<Bytes>,
     /// The per-request parts, when the URL, a header or the body holds placeholders.
     templated: Option<Templated>,
+    /// Send a request once more after an unanswered attempt (idempotent methods only; validated).
+    resend_unanswered: bool,
 }
 
 /// A header value: fixed, or rendered per request.
@@ -190,6 +192,7 @@ impl HttpTarget {
             body,
             http1: None,
             templated: None,
+            resend_unanswered: spec.resend_unanswered,
         };
         if !tpl.is_empty() {
             t.templated = Some(t.templated(tpl, feeder, seed));
@@ -319,6 +322,11 @@ impl Target for HttpTarget {
             Some(_) => None,
             None => self.http1.clone(),
         }
+    }
+    fn retry_transport(&self, outcome: Outcome, attempt: u32) -> Classified {
+        // One resend at once, only when the profile asks (validation allows it for idempotent methods).
+        let again = self.resend_unanswered && attempt == 1 && outcome.is_ambiguous() && outcome != Outcome::Cancelled;
+        Classified { outcome, retry_after: again.then_some(std::time::Duration::ZERO) }
     }
     fn classify(&self, a: &Answer<'_>) -> Classified {
         let s = a.status;

@@ -122,6 +122,7 @@ pub fn build(spec: &TargetSpec, ctx: &BuildCtx<'_>) -> Result<Arc<dyn Target>, B
         tracker: ctx.tracker.clone(),
         templates: crate::spec::template::MessageTemplates::compile(ctx.messages, &ctx.recipients, None)
             .map_err(|(field, reason)| invalid(format!("{field}: {reason}")))?,
+        resend_unanswered: spec.resend_unanswered,
     };
     if spec.kind == TargetKind::Cloud {
         let token = match named_token(spec, ctx.base_dir)? {

@@ -32,6 +32,8 @@ pub struct LiveTotals {
     pub started: u64,
     /// Later attempts started.
     pub retries: u64,
+    /// Requests written again.
+    pub resent: u64,
     /// Due and not sent.
     pub dropped: u64,
     /// Attempts ended, by outcome.
@@ -44,6 +46,7 @@ impl LiveTotals {
     fn add(&mut self, iv: &Interval) {
         self.started += iv.started;
         self.retries += iv.retries;
+        self.resent += iv.resent;
         self.dropped += iv.dropped;
         for (k, n) in &iv.outcomes {
             *self.outcomes.entry(*k).or_insert(0) += n;

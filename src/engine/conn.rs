@@ -124,11 +124,13 @@ impl Connector {
     }
 
     /// Send the request `make` builds (origin-form URI) on `conn`, opening a connection first when
-    /// there is none or the old one was closed by the server. When a connection kept from before turns
-    /// out to be closed before any of the answer arrived (the server closed it while idle: keep-alive
-    /// timeout, `Connection: close`, GOAWAY, or a close without notice racing this request), the request
-    /// is sent once more on a new connection, as browsers do: no answer to it was received. On any
-    /// failure the connection is dropped, and without keep-alive after every request. The phases of a
+    /// there is none or the old one was closed by the server (found out before writing: a kept
+    /// HTTP/1.1 connection is looked at without waiting, an HTTP/2 one by its state). At most once:
+    /// the request goes out again on a new connection only when none of it was written, or (HTTP/2)
+    /// the server said it processed none of it (told to `on` as [`Phase::Resent`]). Once written, a close or
+    /// reset before the answer is [`Outcome::ClosedAfterSend`], never a silent resend: the server may
+    /// have acted on it. On any failure the connection is dropped, and without keep-alive after every
+    /// request. The phases of a
     /// new connection (and its first request's time to first byte) are told to `on`.
     pub async fn send(
         &self,
@@ -146,18 +148,30 @@ impl Connector {
                 false
             }
         };
+        // A kept connection the server closed while it was idle is replaced before anything is written
+        // on it.
+        if kept
+            && let Some(Conn::H1(c)) = conn.as_mut()
+            && c.closed_while_idle()
+        {
+            *conn = Some(self.connect(on).await?);
+        }
         if matches!(conn, Some(Conn::H1(_))) {
-            let answer = self.send_h1(conn, kept, (make, raw), max_body, &wants_body, on).await;
+            let answer = self.send_h1(conn, (make, raw), max_body, &wants_body, on).await;
             self.after_request(conn);
             return answer;
         }
-        let sent = match self.request_timed(conn, make(), on).await {
-            Err(Failure::Stale) if kept => {
-                *conn = Some(self.connect(on).await?);
-                self.request_timed(conn, make(), on).await
+        let mut sent = self.request_timed(conn, make(), on).await;
+        if let Err(f) = sent
+            && f.may_resend()
+        {
+            // Nothing of it was sent, or the server said it processed none of it: a new connection.
+            if f == Failure::Unprocessed {
+                on(Phase::Resent, Duration::ZERO);
             }
-            r => r,
-        };
+            *conn = Some(self.connect(on).await?);
+            sent = self.request_timed(conn, make(), on).await;
+        }
         match sent {
             // The connection is closed (without keep-alive) once the body was read.
             Ok(resp) => match read_body(resp, max_body, &wants_body).await {
@@ -170,9 +184,9 @@ impl Connector {
                     Err(o)
                 }
             },
-            Err(_) => {
+            Err(f) => {
                 *conn = None;
-                Err(Outcome::Io)
+                Err(f.outcome())
             }
         }
     }
@@ -181,7 +195,6 @@ impl Connector {
     async fn send_h1(
         &self,
         conn: &mut Option<Conn>,
-        kept: bool,
         (make, raw): (impl Fn() -> Request<Full<Bytes>>, impl Fn() -> Option<Bytes>),
         max_body: u64,
         wants_body: &impl Fn(StatusCode) -> bool,
@@ -204,8 +217,9 @@ impl Connector {
             }
             answer
         };
+        // A request goes out again on a new connection only when none of its bytes were written.
         let mut answer = once(conn).await;
-        if matches!(answer, Err(H1Error::Stale)) && kept {
+        if matches!(answer, Err(H1Error::NotSent | H1Error::Unread)) {
             *conn = Some(self.connect(on).await?);
             answer = once(conn).await;
         }
@@ -218,7 +232,13 @@ impl Connector {
             }
             Err(e) => {
                 *conn = None;
-                Err(if e == H1Error::TooLarge { Outcome::BodyTooLarge } else { Outcome::Io })
+                Err(match e {
+                    H1Error::TooLarge => Outcome::BodyTooLarge,
+                    H1Error::ClosedAfterSend => Outcome::ClosedAfterSend,
+                    H1Error::Tls => Outcome::Tls,
+                    // A second try that found its connection closed as well.
+                    H1Error::NotSent | H1Error::Unread | H1Error::Broken => Outcome::Io,
+                })
             }
         }
     }
@@ -228,8 +248,8 @@ impl Connector {
         match conn.as_mut() {
             Some(Conn::H2(s, _)) => {
                 let req = self.absolute(req)?;
-                s.ready().await.map_err(|_| Failure::Stale)?;
-                s.send_request(req).await.map_err(|e| Failure::of(&e))
+                s.ready().await.map_err(|_| Failure::NotSent)?;
+                s.try_send_request(req).await.map_err(|e| Failure::of(&e))
             }
             _ => Err(Failure::Broken),
         }
@@ -283,10 +303,15 @@ impl Connector {
         wants_body: impl Fn(StatusCode) -> bool,
         on: &impl Fn(Phase, Duration),
     ) -> Result<Reply, Outcome> {
-        let (g, s, kept) = self.shared_sender(group, on).await?;
+        let (g, s, _) = self.shared_sender(group, on).await?;
         *used = g;
         let mut answer = self.stream(group, s, make(), on).await;
-        if matches!(answer, Err(Failure::Stale)) && kept {
+        if let Err(f) = answer
+            && f.may_resend()
+        {
+            if f == Failure::Unprocessed {
+                on(Phase::Resent, Duration::ZERO);
+            }
             group.retire(g);
             let (g, s, _) = self.shared_sender(group, on).await?;
             *used = g;
@@ -295,10 +320,10 @@ impl Connector {
         match answer {
             Ok(resp) => read_body(resp, max_body, &wants_body).await,
             Err(f) => {
-                if f == Failure::Stale {
+                if f != Failure::Broken {
                     group.retire(*used);
                 }
-                Err(Outcome::Io)
+                Err(f.outcome())
             }
         }
     }
@@ -332,8 +357,8 @@ impl Connector {
     ) -> Result<Response<Incoming>, Failure> {
         let first = group.fresh.replace(false).then(Instant::now);
         let req = self.absolute(req)?;
-        s.ready().await.map_err(|_| Failure::Stale)?;
-        let r = s.send_request(req).await.map_err(|e| Failure::of(&e))?;
+        s.ready().await.map_err(|_| Failure::NotSent)?;
+        let r = s.try_send_request(req).await.map_err(|e| Failure::of(&e))?;
         if let Some(t) = first {
             on(Phase::Ttfb, t.elapsed());
         }
@@ -393,31 +418,61 @@ fn closing(mut req: Request<Full<Bytes>>) -> Request<Full<Bytes>> {
     req
 }
 
-/// Why a request got no answer head.
+/// Why an HTTP/2 request got no answer head.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Failure {
-    /// The connection was closed or reset before any of the answer arrived.
-    Stale,
+    /// Not sent: the connection was closed (or not ready) before the request went out.
+    NotSent,
+    /// Sent, and the server said it processed none of it: a stream above the last id of the server's
+    /// graceful GOAWAY, or one it reset with REFUSED_STREAM (RFC 9113, 8.7).
+    Unprocessed,
+    /// Sent, then the connection was closed or reset before the answer's head.
+    ClosedAfterSend,
     /// Anything else (an answer that is not HTTP, a protocol error).
     Broken,
 }
 
 impl Failure {
-    fn of(e: &hyper::Error) -> Failure {
-        if e.is_incomplete_message() || e.is_canceled() || e.is_closed() {
-            return Failure::Stale;
+    fn of(e: &hyper::client::conn::TrySendError<Request<Full<Bytes>>>) -> Failure {
+        if e.message().is_some() {
+            return Failure::NotSent;
         }
+        let e = e.error();
         let mut source = std::error::Error::source(e);
         while let Some(s) = source {
+            if let Some(h2) = s.downcast_ref::<h2::Error>()
+                && h2.is_remote()
+            {
+                let graceful_goaway = h2.is_go_away() && h2.reason() == Some(h2::Reason::NO_ERROR);
+                let refused = h2.is_reset() && h2.reason() == Some(h2::Reason::REFUSED_STREAM);
+                // Any other GOAWAY or reset from the server came after the request was sent.
+                return if graceful_goaway || refused { Failure::Unprocessed } else { Failure::ClosedAfterSend };
+            }
             if let Some(io) = s.downcast_ref::<std::io::Error>() {
                 use std::io::ErrorKind::*;
                 if matches!(io.kind(), ConnectionReset | ConnectionAborted | BrokenPipe | UnexpectedEof) {
-                    return Failure::Stale;
+                    return Failure::ClosedAfterSend;
                 }
             }
             source = s.source();
         }
+        if e.is_incomplete_message() || e.is_closed() || e.is_canceled() {
+            return Failure::ClosedAfterSend;
+        }
         Failure::Broken
+    }
+
+    /// Whether the request may go out again on a new connection.
+    fn may_resend(self) -> bool {
+        matches!(self, Failure::NotSent | Failure::Unprocessed)
+    }
+
+    fn outcome(self) -> Outcome {
+        match self {
+            Failure::ClosedAfterSend => Outcome::ClosedAfterSend,
+            // Reached only when the second try failed the same way: the request never got an answer.
+            Failure::NotSent | Failure::Unprocessed | Failure::Broken => Outcome::Io,
+        }
     }
 }
 

@@ -550,7 +550,16 @@ async fn attempt(ctx: &Local, conn: &mut Slot, n: u64, attempt: u32, intended: I
             target.classify(&Answer { seq, attempt, status: reply.status, body: &reply.body, started: start, done })
         }
     };
-    ctx.rec.borrow_mut().finish(intended, start, done, c.outcome);
+    {
+        let mut rec = ctx.rec.borrow_mut();
+        rec.finish(intended, start, done, c.outcome);
+        if c.outcome.is_ambiguous() {
+            rec.ambiguous(seq, attempt, done, c.outcome);
+            if c.retry_after.is_some() {
+                rec.resend();
+            }
+        }
+    }
     s.in_flight.fetch_sub(1, Ordering::Relaxed);
     ctx.in_flight.set(ctx.in_flight.get() - 1);
     if let Some(wait) = c.retry_after

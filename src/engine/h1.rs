@@ -28,6 +28,8 @@ use tokio::net::TcpStream;
 const MAX_HEADERS: usize = 100;
 /// Longest answer head read before giving up on it.
 const MAX_HEAD: usize = 64 * 1024;
+/// Most interim (1xx) answers read before the final one.
+const MAX_INFORMATIONAL: usize = 16;
 /// Read buffer size (grows for a longer head).
 const READ_CHUNK: usize = 8 * 1024;
 
@@ -70,12 +72,23 @@ impl AsyncWrite for Stream {
 /// Why an exchange failed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum H1Error {
-    /// The connection was closed or reset before any byte of the answer arrived.
-    Stale,
+    /// Not one byte of the request was written: the connection was found closed (or failed) first.
+    /// The only failure after which the request may go out again on a new connection.
+    NotSent,
+    /// The request was written, but to a connection the server had already closed: its end of stream
+    /// came first, and its system then reset the connection on the request's bytes, which no
+    /// application read. Like [`H1Error::NotSent`], the request may go out again.
+    Unread,
+    /// The request was written (wholly or in part), then the connection was closed or reset before any
+    /// byte of the answer arrived. The server may have acted on it.
+    ClosedAfterSend,
     /// The answer was cut short, or is not HTTP/1.x, or broke its framing.
     Broken,
     /// The body is longer than the cap.
     TooLarge,
+    /// The TLS session failed (e.g. the server refused the client's certificate after the handshake,
+    /// as TLS 1.3 allows): no application saw the request.
+    Tls,
 }
 
 /// An answer read to its end.
@@ -162,9 +175,7 @@ impl Connection {
         max_body: u64,
         wants_body: &impl Fn(StatusCode) -> bool,
     ) -> Result<H1Reply, H1Error> {
-        if self.io.write_all(request).await.is_err() {
-            return Err(H1Error::Stale);
-        }
+        self.write_request(request).await?;
         self.read.clear();
         let (status, framing, mut reusable) = self.read_head(head_only).await?;
         let keep = wants_body(status);
@@ -188,6 +199,48 @@ impl Connection {
         Ok(H1Reply { status, body: body.freeze(), reusable })
     }
 
+    /// Write the whole request; a failure is [`H1Error::NotSent`] only while none of it was written.
+    async fn write_request(&mut self, request: &[u8]) -> Result<(), H1Error> {
+        let mut written = 0;
+        while written < request.len() {
+            match self.io.write(&request[written..]).await {
+                Ok(n) if n > 0 => written += n,
+                _ if written == 0 => return Err(H1Error::NotSent),
+                _ => return Err(H1Error::ClosedAfterSend),
+            }
+        }
+        // A TLS stream may hold the last record until flushed; a plain one flushes nothing.
+        self.io.flush().await.map_err(|_| H1Error::ClosedAfterSend)
+    }
+
+    /// Whether this idle connection is known to be unusable before anything is written on it: the
+    /// server closed or reset it, or sent bytes nobody asked for. Looks once without waiting (the
+    /// readiness the runtime already holds, at most one non-blocking read); a close still on its way
+    /// is not seen, and then the request written on it gets [`H1Error::ClosedAfterSend`].
+    pub fn closed_while_idle(&mut self) -> bool {
+        self.read.clear();
+        if self.read.capacity() < READ_CHUNK {
+            self.read.reserve(READ_CHUNK);
+        }
+        let mut cx = Context::from_waker(std::task::Waker::noop());
+        let mut buf = ReadBuf::uninit(self.read.spare_capacity_mut());
+        // Ready means an end of stream, an error or unsolicited bytes: the connection's state is not clean.
+        Pin::new(&mut self.io).poll_read(&mut cx, &mut buf).is_ready()
+    }
+
+    /// At the end of the stream, before any answer: whether the server's system has also reset the
+    /// connection. A server that closed its socket (not only its sending half) resets the connection
+    /// when bytes reach it; bytes it had read would not. An end of stream followed by that reset means
+    /// the request reached a socket already closed. A reset still on its way (a long round trip) is
+    /// not seen: then the request stays [`H1Error::ClosedAfterSend`].
+    fn reset_after_close(&self) -> bool {
+        let tcp = match &self.io {
+            Stream::Plain(s) => s,
+            Stream::Tls(s) => s.get_ref().0,
+        };
+        matches!(tcp.take_error(), Ok(Some(e)) if e.kind() == std::io::ErrorKind::ConnectionReset)
+    }
+
     /// Read more bytes into the read buffer; 0 at the end of the stream.
     async fn fill(&mut self) -> std::io::Result<usize> {
         if self.read.capacity() - self.read.len() < 1024 {
@@ -199,6 +252,7 @@ impl Connection {
     /// Read and parse the head of the final answer (1xx informational answers are skipped).
     async fn read_head(&mut self, head_only: bool) -> Result<(StatusCode, Framing, bool), H1Error> {
         let mut received_any = false;
+        let mut informational = 0;
         loop {
             // Uninitialised slots: no 3 KiB of empty headers written before every parse.
             let mut headers = [const { std::mem::MaybeUninit::<httparse::Header<'_>>::uninit() }; MAX_HEADERS];
@@ -240,8 +294,10 @@ impl Connection {
                     }
                     self.read.advance(len);
                     if (100..200).contains(&code) {
-                        if code == 101 {
-                            // A protocol switch nobody asked for: this is not an HTTP/1.1 answer any more.
+                        informational += 1;
+                        // A protocol switch nobody asked for is not an HTTP/1.1 answer any more; an
+                        // endless stream of interim answers is not one either.
+                        if code == 101 || informational > MAX_INFORMATIONAL {
                             return Err(H1Error::Broken);
                         }
                         continue;
@@ -265,7 +321,11 @@ impl Connection {
                 Err(_) => return Err(H1Error::Broken),
             }
             match self.fill().await {
-                Ok(0) | Err(_) if !received_any && self.read.is_empty() => return Err(H1Error::Stale),
+                Ok(0) if !received_any && self.read.is_empty() => {
+                    return Err(if self.reset_after_close() { H1Error::Unread } else { H1Error::ClosedAfterSend });
+                }
+                Err(e) if is_tls(&e) => return Err(H1Error::Tls),
+                Err(_) if !received_any && self.read.is_empty() => return Err(H1Error::ClosedAfterSend),
                 Ok(0) | Err(_) => return Err(H1Error::Broken),
                 Ok(_) => {
                     received_any = true;
@@ -411,6 +471,11 @@ pub fn serialize(out: &mut Vec<u8>, req: Request<Full<Bytes>>, host: &[u8]) {
     out.extend_from_slice(&data);
 }
 
+/// Whether a read failed on the TLS session itself (an alert from the server, a bad record).
+fn is_tls(e: &std::io::Error) -> bool {
+    e.get_ref().is_some_and(|inner| inner.is::<rustls::Error>())
+}
+
 /// Whether a comma-separated header value holds `token` (case-insensitive).
 fn has_token(value: &[u8], token: &[u8]) -> bool {
     value.split(|&b| b == b',').any(|t| t.trim_ascii().eq_ignore_ascii_case(token))
@@ -522,7 +587,7 @@ mod tests {
         assert_eq!(exchange_with(bad_chunk, "GET", 1024).await.unwrap_err(), H1Error::Broken);
         let two_lengths = b"HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab";
         assert_eq!(exchange_with(two_lengths, "GET", 1024).await.unwrap_err(), H1Error::Broken);
-        assert_eq!(exchange_with(b"", "GET", 1024).await.unwrap_err(), H1Error::Stale);
+        assert_eq!(exchange_with(b"", "GET", 1024).await.unwrap_err(), H1Error::ClosedAfterSend);
         assert_eq!(exchange_with(b"HTTP/1.1 2", "GET", 1024).await.unwrap_err(), H1Error::Broken);
     }
 }

@@ -34,6 +34,9 @@ pub enum Outcome {
     Tls,
     /// The connection broke or the response was not valid HTTP.
     Io,
+    /// The request was written, then the connection was closed or reset before any byte of an answer:
+    /// the server may or may not have acted on it.
+    ClosedAfterSend,
     /// The response body exceeded the configured cap.
     BodyTooLarge,
     /// A success status whose body is not the API's answer (invalid JSON, a proxy's page, no message
@@ -56,6 +59,7 @@ impl Outcome {
             Outcome::Connect => "connect_error".into(),
             Outcome::Tls => "tls_error".into(),
             Outcome::Io => "io_error".into(),
+            Outcome::ClosedAfterSend => "closed_after_send".into(),
             Outcome::BodyTooLarge => "body_too_large".into(),
             Outcome::InvalidResponse => "invalid_response".into(),
             Outcome::Dropped => "dropped".into(),
@@ -65,6 +69,13 @@ impl Outcome {
 
     pub fn is_ok(&self) -> bool {
         matches!(self, Outcome::Ok)
+    }
+
+    /// Whether the request's fate is unknown: it was (or may have been) written and no complete answer
+    /// came back (a timeout, a close or reset after the write, a broken answer, a cancel in flight).
+    /// The server may have acted on it: for a message, it may have reached its recipient.
+    pub fn is_ambiguous(&self) -> bool {
+        matches!(self, Outcome::Timeout | Outcome::ClosedAfterSend | Outcome::Io | Outcome::Cancelled)
     }
 
     /// Whether a response came back (its latency is meaningful).
@@ -94,6 +105,23 @@ pub enum Phase {
     /// From the start of a new connection's first request to the first byte of its answer (HTTP/1.1)
     /// or its answer's head (HTTP/2).
     Ttfb = 3,
+    /// Not a phase but an event of the connection, told the same way (its duration is zero): a request
+    /// was written again on a new connection because the HTTP/2 server said it processed none of it.
+    Resent = 4,
+}
+
+/// Most ambiguous attempts one thread lists (each is counted in its outcome either way).
+pub const MAX_AMBIGUOUS_LISTED: usize = 100_000;
+
+/// One attempt whose fate is unknown: which message, when it ended, how.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Ambiguous {
+    /// The message number in the whole run (what the target built the request from).
+    pub seq: u64,
+    pub attempt: u32,
+    /// When the attempt ended, from the start of the run.
+    pub at: Duration,
+    pub outcome: Outcome,
 }
 
 /// Live counters of one thread, read by the progress display without locking.
@@ -117,6 +145,8 @@ pub struct Interval {
     pub dropped: u64,
     /// Attempts after the first that started in this second.
     pub retries: u64,
+    /// Requests written again in this second (see [`Recorder::resent`]).
+    pub resent: u64,
     /// Attempts that ended in this second, by outcome (not `Dropped`: those were never sent).
     pub outcomes: BTreeMap<Outcome, u64>,
     /// The largest lateness of a request started in this second, µs.
@@ -133,6 +163,7 @@ impl Interval {
             errors: 0,
             dropped: 0,
             retries: 0,
+            resent: 0,
             outcomes: BTreeMap::new(),
             lateness_max_us: 0,
         }
@@ -145,6 +176,7 @@ impl Interval {
         self.ok += other.ok;
         self.errors += other.errors;
         self.dropped += other.dropped;
+        self.resent += other.resent;
         self.retries += other.retries;
         for (k, n) in &other.outcomes {
             *self.outcomes.entry(*k).or_insert(0) += n;
@@ -185,6 +217,12 @@ pub struct Recorder {
     pub sent: u64,
     /// Attempts after the first (retries of the same message).
     pub retries: u64,
+    /// Attempts that wrote a request again after an earlier attempt of it went unanswered (the
+    /// profile allowed it), or after the server said it did not process it (HTTP/2).
+    pub resent: u64,
+    /// Attempts whose fate is unknown ([`Outcome::is_ambiguous`]): all counted, the first
+    /// [`MAX_AMBIGUOUS_LISTED`] of each thread listed.
+    pub ambiguous: Vec<Ambiguous>,
     /// First and last actual start, relative to the start of the run.
     pub first_start: Option<Duration>,
     pub last_start: Option<Duration>,
@@ -207,6 +245,8 @@ impl Recorder {
             outcomes: BTreeMap::new(),
             sent: 0,
             retries: 0,
+            resent: 0,
+            ambiguous: Vec::new(),
             first_start: None,
             last_start: None,
             phases: [histogram(), histogram(), histogram(), histogram()],
@@ -247,6 +287,20 @@ impl Recorder {
         self.current.retries += 1;
     }
 
+    /// The attempt that just ended unanswered will be written again (see [`Recorder::resent`]).
+    pub fn resend(&mut self) {
+        self.resent += 1;
+        self.current.resent += 1;
+    }
+
+    /// Attempt `attempt` of message `seq` ended at `done` with an ambiguous `outcome`.
+    pub fn ambiguous(&mut self, seq: u64, attempt: u32, done: Instant, outcome: Outcome) {
+        if self.ambiguous.len() < MAX_AMBIGUOUS_LISTED {
+            let at = done.saturating_duration_since(self.t0);
+            self.ambiguous.push(Ambiguous { seq, attempt, at, outcome });
+        }
+    }
+
     fn started_at(&mut self, intended: Instant, at: Instant) {
         self.current.started += 1;
         self.live.sent.fetch_add(1, Ordering::Relaxed);
@@ -260,6 +314,10 @@ impl Recorder {
 
     /// A connection phase took `d`.
     pub fn phase(&mut self, p: Phase, d: Duration) {
+        if p == Phase::Resent {
+            self.resend();
+            return;
+        }
         self.phases[p as usize].saturating_record(us(d));
     }
 
@@ -345,6 +403,8 @@ impl Recorder {
         }
         self.sent += o.sent;
         self.retries += o.retries;
+        self.resent += o.resent;
+        self.ambiguous.extend_from_slice(&o.ambiguous);
         self.first_start = match (self.first_start, o.first_start) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
@@ -399,6 +459,28 @@ impl Recorder {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ambiguous_outcomes_are_the_ambiguous_keys_of_results() {
+        let all = [
+            Outcome::Ok,
+            Outcome::Status(503),
+            Outcome::ApiError(131047),
+            Outcome::Timeout,
+            Outcome::Connect,
+            Outcome::Tls,
+            Outcome::Io,
+            Outcome::ClosedAfterSend,
+            Outcome::BodyTooLarge,
+            Outcome::InvalidResponse,
+            Outcome::Dropped,
+            Outcome::Cancelled,
+        ];
+        for o in all {
+            assert_eq!(o.is_ambiguous(), crate::results::is_ambiguous_key(&o.key()), "{o}");
+        }
+        assert_eq!(all.iter().filter(|o| o.is_ambiguous()).count(), crate::results::AMBIGUOUS_KEYS.len());
+    }
 
     #[test]
     fn recorder_counts_latency_from_the_intended_start() {

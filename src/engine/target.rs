@@ -79,6 +79,11 @@ pub trait Target: Send + Sync + 'static {
     fn retry_transport(&self, outcome: Outcome, _attempt: u32) -> Classified {
         Classified::final_(outcome)
     }
+    /// Who request `seq` is addressed to (a WhatsApp message's recipient), for the list of attempts
+    /// whose fate is unknown; `None` (the default) for targets without recipients.
+    fn recipient(&self, _seq: u64) -> Option<String> {
+        None
+    }
     /// Counters of the target's own (e.g. logins), for results.
     fn extra(&self) -> Option<serde_json::Value> {
         None

@@ -263,6 +263,10 @@ fn summary_table(out: &mut String, targets: &[TargetResult]) {
     if targets.iter().any(|t| t.requests.retries > 0) {
         row(out, "retries", cells(&|t| t.requests.retries.to_string()));
     }
+    row(out, "resent (written again)", cells(&|t| t.requests.resent.to_string()));
+    if targets.iter().any(|t| t.requests.ambiguous > 0) {
+        row(out, "fate unknown (written, unanswered)", cells(&|t| t.requests.ambiguous.to_string()));
+    }
     if targets.iter().any(|t| t.webhook_slo.is_some()) {
         let cells = |f: &dyn Fn(&crate::results::WebhookSlo) -> String| {
             targets.iter().map(|t| t.webhook_slo.as_ref().map_or("-".into(), f)).collect::<Vec<_>>().into_iter()

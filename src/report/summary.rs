@@ -45,6 +45,21 @@ pub fn write(run: &Run, out: &mut impl Write) -> io::Result<()> {
     if run.targets.iter().any(|t| t.requests.retries > 0) {
         row("retries", &|t| t.requests.retries.to_string());
     }
+    // Requests written twice are never silent: shown even when none were.
+    row("resent", &|t| t.requests.resent.to_string());
+    if run.targets.iter().any(|t| t.requests.ambiguous > 0) {
+        row("fate unknown", &|t| {
+            if t.requests.ambiguous == 0 {
+                "0".into()
+            } else {
+                format!(
+                    "{} (written, unanswered: {})",
+                    t.requests.ambiguous,
+                    crate::results::files::ambiguous_name(&t.name)
+                )
+            }
+        });
+    }
     if run.targets.iter().any(|t| t.webhook_slo.is_some()) {
         let w = |f: fn(&crate::results::WebhookSlo) -> String| {
             move |t: &crate::results::TargetResult| t.webhook_slo.as_ref().map_or("-".into(), f)

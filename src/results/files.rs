@@ -30,6 +30,13 @@ pub fn delivery_hlog_name(target: &str) -> String {
     format!("{target}.delivery.hlog")
 }
 
+/// A target's attempts whose fate is unknown (written, no complete answer): when each ended, the
+/// message number, the attempt, the outcome and (WhatsApp targets) the recipient, so that a team can
+/// check what a real run did. Written only when there is one.
+pub fn ambiguous_name(target: &str) -> String {
+    format!("{target}.ambiguous.csv")
+}
+
 /// A target's accepted sends, written when its status webhooks go to a standalone receiver
 /// (`[webhooks] receiver_url`); `wabench merge --webhooks` joins them with the receiver's statuses.
 pub fn sends_name(target: &str) -> String {

@@ -120,6 +120,23 @@ pub struct Counts {
     pub dropped: u64,
     /// In flight when the run was stopped and the drain time ran out.
     pub cancelled: u64,
+    /// Attempts that wrote a request again after an earlier attempt of it went unanswered (only when
+    /// the profile allows it), or after an HTTP/2 server said it processed none of it. Never silent.
+    #[serde(default)]
+    pub resent: u64,
+    /// Attempts whose fate is unknown: written (or possibly written) with no complete answer
+    /// (`timeout`, `closed_after_send`, `io_error`, `cancelled`). The server may have acted on them;
+    /// a message may have reached its recipient. Listed in `<target>.ambiguous.csv`.
+    #[serde(default)]
+    pub ambiguous: u64,
+}
+
+/// The outcome keys whose attempts have an unknown fate (see [`Counts::ambiguous`]).
+pub const AMBIGUOUS_KEYS: [&str; 4] = ["timeout", "closed_after_send", "io_error", "cancelled"];
+
+/// Whether an outcome key is one of [`AMBIGUOUS_KEYS`].
+pub fn is_ambiguous_key(key: &str) -> bool {
+    AMBIGUOUS_KEYS.contains(&key)
 }
 
 /// The sum of two counts either part may lack (`None` only when both do).
@@ -140,6 +157,8 @@ impl Counts {
         self.errors += o.errors;
         self.dropped += o.dropped;
         self.cancelled += o.cancelled;
+        self.resent += o.resent;
+        self.ambiguous += o.ambiguous;
     }
 }
 

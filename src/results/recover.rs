@@ -89,7 +89,8 @@ pub fn recover(dir: &Path) -> Result<RunData, ResultsError> {
             duration_s,
             interrupted: true,
         };
-        let requests = Counts { planned: None, sent, retries: 0, ok, errors, dropped, cancelled: 0 };
+        let requests =
+            Counts { planned: None, sent, retries: 0, ok, errors, dropped, cancelled: 0, ..Counts::default() };
         let rate = Rates {
             requested: None,
             achieved: if duration_s > 0.0 { sent as f64 / duration_s } else { 0.0 },

@@ -249,6 +249,14 @@ pub struct TargetSpec {
     /// Response bodies are read up to this many bytes; a longer body is an error. Default 1 MiB.
     #[serde(default)]
     pub max_body: Option<u64>,
+    /// Send a request again after an attempt of it went unanswered once written (a timeout, a close
+    /// or reset before the answer, a broken answer), whose fate is therefore unknown. Off by default:
+    /// the server may have acted on the first attempt, and for a WhatsApp message a second attempt
+    /// may be a second, billable message to the same person. kind = "http": idempotent methods only,
+    /// one resend at most; kind = "cloud" / "onprem": with the `[retry]` back-off and attempts.
+    /// Every resend is counted (`requests.resent`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub resend_unanswered: bool,
     /// kind = "webhook": what is POSTed to the endpoint (`[targets.webhook]`; defaults when absent).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub webhook: Option<webhook_target::WebhookTargetSpec>,

@@ -240,6 +240,25 @@ fn validate_target(path: &Path, i: usize, t: &TargetSpec) -> Result<(), ProfileE
     let hook = t.kind == TargetKind::Webhook;
     let whatsapp = t.kind.is_whatsapp_api();
     only("webhook", !hook && t.webhook.is_some(), "\"webhook\"")?;
+    only(
+        "resend_unanswered",
+        hook && t.resend_unanswered,
+        "\"http\", \"cloud\" or \"onprem\" (a webhook target redelivers as Meta does: `webhook.retry`)",
+    )?;
+    if http && t.resend_unanswered {
+        let method = t.method.as_deref().unwrap_or("GET").to_ascii_uppercase();
+        if !matches!(method.as_str(), "GET" | "HEAD" | "PUT" | "DELETE" | "OPTIONS" | "TRACE") {
+            return Err(err(
+                path,
+                f("resend_unanswered"),
+                format!(
+                    "applies to idempotent methods only (GET, HEAD, PUT, DELETE, OPTIONS, TRACE), not {method}: \
+                     a {method} the server received but did not answer may have taken effect, and sending it \
+                     again would repeat it"
+                ),
+            ));
+        }
+    }
     if hook {
         return validate_webhook_target(path, i, t);
     }

@@ -337,21 +337,23 @@ fn refused_connections_are_connect_errors() {
 }
 
 #[test]
-fn a_reset_in_the_middle_of_a_response_is_an_io_error() {
+fn a_reset_after_the_request_is_an_unanswered_request_not_a_retry() {
+    // The reset discards the part of the answer the client had not read yet: from the client's side,
+    // a request written and reset before any byte of an answer (or a broken answer when some came).
     let s = hostile(Act::ResetMidResponse, None);
     let (f, _d) = run(&http_profile(&format!("http://{}/", s.addr), ""));
-    assert_eq!(outcomes(&f), only("io_error", 20));
+    let o = outcomes(&f);
+    assert_eq!(o.values().sum::<u64>(), 20, "{o:?}");
+    assert!(o.keys().all(|k| k == "closed_after_send" || k == "io_error"), "{o:?}");
     consistent(&f, 20);
-    assert_eq!(s.requests.load(Ordering::Relaxed), 20);
+    assert_eq!(s.requests.load(Ordering::Relaxed), 20, "never sent twice");
 
-    // A reset of a connection kept from before is taken for an idle close and the request is sent
-    // once more on a new connection; reset again, it counts once.
+    // A reset on a request, kept connection or not, is never taken for an idle close: once.
     let s = hostile(Act::ResetOnRequest, None);
     let (f, _d) = run(&http_profile(&format!("http://{}/", s.addr), ""));
-    assert_eq!(outcomes(&f), only("io_error", 20));
+    assert_eq!(outcomes(&f), only("closed_after_send", 20));
     consistent(&f, 20);
-    let seen = s.requests.load(Ordering::Relaxed);
-    assert!((20..=40).contains(&seen), "{seen} requests seen");
+    assert_eq!(s.requests.load(Ordering::Relaxed), 20, "never sent twice");
 }
 
 #[test]
@@ -458,20 +460,32 @@ fn servers_that_close_after_every_answer_are_reconnected_transparently() {
             Act::Reply { status: "HTTP/1.1 200 OK", headers: "", body: b"fine".to_vec(), close: true, announce: false },
         ),
     ];
-    for (what, act) in acts {
+    for (i, (what, act)) in acts.into_iter().enumerate() {
         let s = hostile(act, None);
         let (f, _d) = run(&http_profile(&format!("http://{}/", s.addr), ""));
         assert_eq!(outcomes(&f), only("ok", 20), "{what}");
         consistent(&f, 20);
         assert_eq!(s.requests.load(Ordering::Relaxed), 20, "{what}: one request per message");
+        let before = s.requests.load(Ordering::Relaxed);
         // Closed loop: each virtual user reconnects after every answer.
         let (f, _d) = run(&format!(
             "name = \"close-closed\"\n[load]\nmodel = \"closed\"\nconnections = 2\nmax_requests = 200\n\
              [[targets]]\nname = \"t\"\nkind = \"http\"\nurl = \"http://{}/\"\n",
             s.addr
         ));
-        assert_eq!(outcomes(&f), only("ok", 200), "{what}, closed loop");
         consistent(&f, 200);
+        let o = outcomes(&f);
+        if i < 3 {
+            assert_eq!(o, only("ok", 200), "{what}, closed loop");
+        } else {
+            // Closed without notice, the next request at once: some requests race the close and are
+            // written before it arrives. Whether the server read them cannot always be known, so they
+            // are counted as such, never sent again: the server sees each request at most once.
+            assert_eq!(o.values().sum::<u64>(), 200, "{o:?}");
+            assert!(o.keys().all(|k| k == "ok" || k == "closed_after_send"), "{o:?}");
+            assert!(o["ok"] >= 100, "most find the close before writing: {o:?}");
+            assert!(s.requests.load(Ordering::Relaxed) - before <= 200, "at most once");
+        }
     }
 }
 
@@ -622,8 +636,16 @@ fn http2_servers_that_end_connections_after_every_answer_are_reconnected() {
             "name = \"h2-closed\"\n[load]\nmodel = \"closed\"\nconnections = 2\nmax_requests = 200\n\
              [[targets]]\nname = \"t\"\nkind = \"http\"\nurl = \"http://{addr}/\"\nhttp_version = \"2\"\n"
         ));
-        assert_eq!(outcomes(&f), only("ok", 200), "goaway: {goaway}, closed loop");
         consistent(&f, 200);
+        let o = outcomes(&f);
+        if goaway {
+            assert_eq!(o, only("ok", 200), "goaway: {goaway}, closed loop");
+        } else {
+            // A socket dropped without GOAWAY can race a stream just sent on it: that stream's fate is
+            // unknown, and it is counted as such, not sent again.
+            assert_eq!(o.values().sum::<u64>(), 200, "{o:?}");
+            assert!(o.keys().all(|k| k == "ok" || k == "closed_after_send"), "{o:?}");
+        }
     }
 }
 

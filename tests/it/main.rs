@@ -8,6 +8,7 @@ mod driver_bodies;
 mod drivers;
 mod durability;
 mod engine;
+mod faults;
 mod feeders;
 mod fuzz;
 mod gates;

@@ -108,6 +108,8 @@ fn sum(parts: &[&Counts]) -> Counts {
         errors: a.errors + b.errors,
         dropped: a.dropped + b.dropped,
         cancelled: a.cancelled + b.cancelled,
+        resent: a.resent + b.resent,
+        ambiguous: a.ambiguous + b.ambiguous,
     })
 }
 

@@ -59,7 +59,16 @@ fn figures(path: &Path, v: &Value, label: String) -> Result<Figures, ImportError
         started_at: end - chrono::Duration::milliseconds((duration_s * 1000.0) as i64),
         duration_s,
         connections: 0,
-        counts: Counts { planned: None, sent, retries: 0, ok, errors: sent - ok, dropped: 0, cancelled: 0 },
+        counts: Counts {
+            planned: None,
+            sent,
+            retries: 0,
+            ok,
+            errors: sent - ok,
+            dropped: 0,
+            cancelled: 0,
+            ..Counts::default()
+        },
         outcomes: outcomes.into_iter().collect(),
         achieved: number(summary, &["requestsPerSec"]).unwrap_or(0.0),
         percentiles_us: percentiles,

@@ -238,7 +238,16 @@ fn figures(path: &Path, p: Printout, unit: Unit, label: String) -> Figures {
         started_at: placed(path, duration_s),
         duration_s,
         connections: p.connections,
-        counts: Counts { planned: None, sent: ok + errors, retries: 0, ok, errors, dropped: 0, cancelled: 0 },
+        counts: Counts {
+            planned: None,
+            sent: ok + errors,
+            retries: 0,
+            ok,
+            errors,
+            dropped: 0,
+            cancelled: 0,
+            ..Counts::default()
+        },
         outcomes,
         achieved: p.per_sec.unwrap_or(if duration_s > 0.0 { complete as f64 / duration_s } else { 0.0 }),
         percentiles_us: percentiles(&spec, spec_unit),

@@ -32,6 +32,8 @@ pub struct Common {
     pub tracker: Option<crate::webhook::Tracker>,
     /// The placeholders of `[messages]`, compiled against the recipients' columns.
     pub templates: crate::spec::template::MessageTemplates,
+    /// Send a message again (with the `[retry]` back-off) after an attempt whose fate is unknown.
+    pub resend_unanswered: bool,
 }
 
 impl Common {
@@ -56,6 +58,18 @@ impl Common {
             }
         }
         Classified { outcome, retry_after: codes::retry_after(outcome, a.attempt, &self.retry) }
+    }
+
+    /// An attempt that got no answer. Never sent again by default: once written, the API may have
+    /// accepted it, and a second attempt may be a second message to the same person. With
+    /// `resend_unanswered` it is, with the `[retry]` back-off, up to `[retry] max_attempts`.
+    pub fn retry_transport(&self, outcome: Outcome, attempt: u32) -> Classified {
+        let again = self.resend_unanswered
+            && outcome.is_ambiguous()
+            && outcome != Outcome::Cancelled
+            && attempt < self.retry.max_attempts;
+        let wait = || crate::engine::retry::doubling(self.retry.backoff.0, self.retry.max_backoff.0, attempt);
+        Classified { outcome, retry_after: again.then(wait) }
     }
 }
 
@@ -138,6 +152,12 @@ macro_rules! common_target_methods {
         }
         fn wants_body(&self, status: ::http::StatusCode) -> bool {
             self.c.wants_body(status)
+        }
+        fn retry_transport(&self, outcome: crate::engine::metrics::Outcome, attempt: u32) -> Classified {
+            self.c.retry_transport(outcome, attempt)
+        }
+        fn recipient(&self, seq: u64) -> Option<String> {
+            Some(self.c.recipients.get(seq).to_string())
         }
     };
 }

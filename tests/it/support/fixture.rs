@@ -119,6 +119,7 @@ pub fn target(spec: &Spec) -> TargetData {
             errors: sent - ok,
             dropped,
             cancelled: 0,
+            ..Counts::default()
         },
         rate: Rates {
             requested: spec.open.then_some((spec.rate + spec.dropped) as f64),
