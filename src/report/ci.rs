@@ -164,7 +164,20 @@ pub fn write_junit(run: &Run, out: &mut impl Write) -> io::Result<()> {
         }
     } else {
         for v in &run.thresholds {
-            let failure = (!v.passed).then(|| format!("{}: actual {}", v.threshold, v.shown));
+            let failure = (!v.passed).then(|| {
+                // With the target's messages, send and delivery side by side.
+                let fates = run.targets.iter().find(|t| t.name == v.target && t.is_whatsapp()).map(Fates::of);
+                match fates {
+                    Some(f) => format!(
+                        "{}: actual {}; failed at send {}, failed in webhooks {}",
+                        v.threshold,
+                        v.shown,
+                        f.show(f.failed_at_send),
+                        f.show_in_webhook()
+                    ),
+                    None => format!("{}: actual {}", v.threshold, v.shown),
+                }
+            });
             cases.push((v.threshold.clone(), v.target.clone(), failure));
         }
     }

@@ -128,10 +128,14 @@ pub fn write(run: &Run, out: &mut impl Write) -> io::Result<()> {
         writeln!(out, "\nThe run was interrupted: figures cover what ran.")?;
     }
     for t in run.targets.iter().filter(|t| t.is_whatsapp() && t.delivery.is_none()) {
+        let how = if t.url == "embedded" {
+            "[webhooks] enabled = false turned it off"
+        } else {
+            "add a [webhooks] table with a callback URL Meta can reach"
+        };
         writeln!(
             out,
-            "\n{}: delivery not tracked (no status webhooks): messages accepted and then failed are not counted. \
-             Add a [webhooks] table with a callback URL Meta can reach.",
+            "\n{}: delivery not tracked (no status webhooks): messages accepted and then failed are not counted; {how}.",
             t.name
         )?;
     }
