@@ -166,7 +166,7 @@ pub fn plan_text(loaded: &Loaded) -> String {
     if !judged.is_empty() {
         let _ = writeln!(s, "thresholds:");
         for t in &judged {
-            let _ = match (&t.target, t.expr.ends_with("(default)")) {
+            let _ = match (&t.target, t.default) {
                 (Some(name), true) => writeln!(s, "  {name}: {}", t.expr),
                 _ => writeln!(s, "  {}", t.expr),
             };

@@ -200,6 +200,8 @@ pub struct Threshold {
     pub op: Op,
     /// In the metric's unit: µs for latencies, a fraction for rates.
     pub limit: f64,
+    /// Not written in the profile: the [`DEFAULT_GATE`] of a WhatsApp target.
+    pub default: bool,
 }
 
 impl Threshold {
@@ -250,7 +252,7 @@ impl Threshold {
         if !limit.is_finite() || limit < 0.0 {
             return Err(format!("{rest:?}: the limit must be a finite number of 0 or more"));
         }
-        Ok(Threshold { expr: format!("{key} {v}"), target, metric, op, limit })
+        Ok(Threshold { expr: format!("{key} {v}"), target, metric, op, limit, default: false })
     }
 
     /// The value as a person reads it in the metric's unit ("812.00ms", "0.400%").
@@ -300,6 +302,7 @@ pub fn judged<'a>(
         let (k, v) = DEFAULT_GATE;
         if let Ok(mut t) = Threshold::parse(&format!("{name}:{k}"), v) {
             t.expr = format!("{k} {v} (default)");
+            t.default = true;
             out.push(t);
         }
     }
@@ -385,7 +388,7 @@ mod tests {
         let none = judged(&written(&[]), ["cloud", "onprem"]);
         assert_eq!(none.len(), 2);
         assert_eq!((none[0].target.as_deref(), none[0].expr.as_str()), (Some("cloud"), "error_rate < 2% (default)"));
-        assert_eq!((none[0].metric.clone(), none[0].limit), (Metric::ErrorRate, 0.02));
+        assert_eq!((none[0].metric.clone(), none[0].limit, none[0].default), (Metric::ErrorRate, 0.02, true));
         let latency_only = judged(&written(&[("latency.p99", "< 1s")]), ["cloud"]);
         assert_eq!(latency_only.len(), 2, "a latency gate does not judge failures");
         assert_eq!(judged(&written(&[("error_rate", "< 5%")]), ["cloud", "onprem"]).len(), 1);
