@@ -6,7 +6,9 @@
 //! - [`units`]: durations (one parser with its cap) and formatting.
 //! - [`spec`]: the profile: every table, `load()`, validation with located errors, the pure schedule.
 //! - [`results`]: the on-disk contract: `run.json`, file names, timeline rows, interval logs, reading a
-//!   results folder back (also one a killed run left).
+//!   results folder back (also one a killed run left), and what became of each message (failed at
+//!   send or in a status webhook, delivered, lost: `results::fates`), the one source of every error
+//!   rate a verdict or report shows.
 //! - [`engine`]: load plan, executor, transport, the `Target` trait, recorders and the aggregator.
 //! - [`drivers`]: plain HTTP, the WhatsApp Cloud / On-Premises targets, the webhook target (a user's
 //!   own webhook endpoint under Meta-shaped POSTs), and the factory.

@@ -68,13 +68,18 @@ fn secs_since_epoch(t: DateTime<Utc>) -> f64 {
 /// A threshold that does not parse is an error naming the file: dropping it would pass it silently.
 fn thresholds_of(part: &RunData) -> Result<Vec<Threshold>, String> {
     let file = part.dir.join(files::RUN_JSON);
-    let Some(table) = part.run.profile.get("thresholds") else { return Ok(Vec::new()) };
-    let map: BTreeMap<String, String> = serde_json::from_value(table.clone()).map_err(|e| {
-        format!("{}: profile.thresholds: not a table of \"metric\" = \"<op> <value>\": {e}", file.display())
-    })?;
-    map.iter()
-        .map(|(k, v)| Threshold::parse(k, v).map_err(|e| format!("{}: profile.thresholds.{k}: {e}", file.display())))
-        .collect()
+    let map: BTreeMap<String, String> = match part.run.profile.get("thresholds") {
+        Some(table) => serde_json::from_value(table.clone()).map_err(|e| {
+            format!("{}: profile.thresholds: not a table of \"metric\" = \"<op> <value>\": {e}", file.display())
+        })?,
+        None => BTreeMap::new(),
+    };
+    for (k, v) in &map {
+        Threshold::parse(k, v).map_err(|e| format!("{}: profile.thresholds.{k}: {e}", file.display()))?;
+    }
+    // The default gate of WhatsApp targets, as the run judged it.
+    let whatsapp = part.run.targets.iter().filter(|t| t.is_whatsapp()).map(|t| t.name.as_str());
+    Ok(crate::spec::threshold::judged(&map, whatsapp))
 }
 
 /// Parts of one sharded run must be all of its shards, each once: a missing shard would leave its share

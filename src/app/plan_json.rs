@@ -117,6 +117,7 @@ pub fn plan_json(loaded: &Loaded) -> String {
             .thresholds
             .iter()
             .map(|(k, v)| Threshold { threshold: k.clone(), condition: v.clone() })
+            .chain(default_gates(p))
             .collect(),
         abort_on_fail: p.abort_on_fail,
         simulator_seed: p.targets.iter().any(TargetSpec::is_embedded).then_some(p.simulator.seed),
@@ -125,6 +126,20 @@ pub fn plan_json(loaded: &Loaded) -> String {
     let mut s = serde_json::to_string_pretty(&doc).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"));
     s.push('\n');
     s
+}
+
+/// The default gates of WhatsApp targets the written thresholds leave unjudged.
+fn default_gates(p: &crate::spec::Profile) -> Vec<Threshold> {
+    let whatsapp = p.targets.iter().filter(|t| t.kind.is_whatsapp_api()).map(|t| t.name.as_str());
+    let (metric, condition) = crate::spec::threshold::DEFAULT_GATE;
+    crate::spec::threshold::judged(&p.thresholds, whatsapp)
+        .into_iter()
+        .filter(|t| t.default)
+        .map(|t| Threshold {
+            threshold: format!("{}:{metric}", t.target.unwrap_or_default()),
+            condition: format!("{condition} (default)"),
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -153,6 +168,10 @@ mod tests {
         assert_eq!((v["targets"][0]["kind"].as_str(), v["targets"][1]["real"].as_bool()), (Some("cloud"), Some(false)));
         assert_eq!(v["thresholds"][0]["threshold"], "latency.p99");
         assert_eq!(v["thresholds"][0]["condition"], "< 1s");
+        // The Cloud target's failures are judged by the default gate; an HTTP target gets none.
+        assert_eq!(v["thresholds"][1]["threshold"], "c:error_rate");
+        assert_eq!(v["thresholds"][1]["condition"], "< 2% (default)");
+        assert_eq!(v["thresholds"].as_array().unwrap().len(), 2);
         assert!(v["messages"]["text"].is_number() && v["recipients"].is_number());
     }
 }

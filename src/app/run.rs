@@ -101,7 +101,8 @@ pub fn run_profile(loaded: &Loaded, opts: &Options, stop: watch::Receiver<bool>)
         }
         false => (None, stop),
     };
-    let thresholds: Vec<Threshold> = p.thresholds.iter().filter_map(|(k, v)| Threshold::parse(k, v).ok()).collect();
+    let whatsapp = p.targets.iter().filter(|t| t.kind.is_whatsapp_api()).map(|t| t.name.as_str());
+    let thresholds: Vec<Threshold> = crate::spec::threshold::judged(&p.thresholds, whatsapp);
     if let Some(out) = &opts.out {
         results::claim_folder(out, opts.force)?; // before waiting for the start: fail at once
     }
@@ -320,7 +321,12 @@ impl Done {
 impl Each<'_> {
     /// Set target `i` up, drive it, tear it down, and write its logs.
     fn target(&self, i: usize, timeline: &mut Timeline) -> Done {
-        let setup = Setup { shard: self.opts.shard, dir: Some(self.dir.to_path_buf()), ..Setup::default() };
+        let setup = Setup {
+            shard: self.opts.shard,
+            dir: Some(self.dir.to_path_buf()),
+            delivery_by_default: true,
+            ..Setup::default()
+        };
         let session = match Session::start(self.loaded, i, &setup, self.rt) {
             Ok(s) => s,
             Err(e) => return Done::failed(e.to_string()),

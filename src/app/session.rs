@@ -1,5 +1,6 @@
 //! One target set up for measuring and torn down after: its embedded simulator (for
-//! `base_url = "embedded"`), its status-webhook receiver (with `[webhooks]`), the driver and the
+//! `base_url = "embedded"`), its status-webhook receiver (with `[webhooks]`, and by default for an
+//! embedded WhatsApp target), the driver and the
 //! resolved address. `run` and the capacity planner both go through here, so they cannot drift.
 
 use std::borrow::Cow;
@@ -30,6 +31,9 @@ pub struct Setup {
     /// The results folder, where a target forwarding its webhooks (`[webhooks] receiver_url`)
     /// writes its sends.
     pub dir: Option<std::path::PathBuf>,
+    /// Track the delivery of an embedded WhatsApp target without a `[webhooks]` table (its simulator
+    /// posts to a receiver of the run). `run` does; the capacity planner's steps do not.
+    pub delivery_by_default: bool,
 }
 
 /// A target ready to be driven.
@@ -48,7 +52,7 @@ pub struct Session {
 
 /// What a session leaves when it ends.
 pub struct Teardown {
-    /// Status-webhook delivery accounting, when `[webhooks]` is configured.
+    /// Status-webhook delivery accounting, when delivery was tracked.
     pub delivery: Option<DeliveryStats>,
     /// The target's own counters, the simulator's and the receiver's (`extra` in run.json).
     pub extra: Option<serde_json::Value>,
@@ -67,8 +71,9 @@ impl Session {
         let p = &loaded.profile;
         let spec = &p.targets[index];
         let in_profile = |e: String| format!("{}: target {:?}: {e}", loaded.path.display(), spec.name);
-        let forward = match &p.webhooks {
-            Some(cfg) if spec.kind.is_whatsapp_api() => match &cfg.receiver_url {
+        let webhooks = WebhookConfig::for_target(p.webhooks.as_ref(), spec, setup.delivery_by_default);
+        let forward = match webhooks.as_deref() {
+            Some(cfg) => match &cfg.receiver_url {
                 Some(url) => {
                     Some(Forward::start(cfg, url, spec, setup.dir.as_deref()).map_err(|e| in_profile(e.to_string()))?)
                 }
@@ -76,13 +81,13 @@ impl Session {
             },
             _ => None,
         };
-        let hooks = match &p.webhooks {
+        let hooks = match webhooks.as_deref() {
             _ if spec.is_embedded_receiver() => {
                 let cfg = p.webhooks.clone().unwrap_or_default();
                 let signed = spec.webhook_spec().flavor == HookFlavor::Cloud;
                 Some(Hooks::start_for_webhook_target(&cfg, signed).map_err(in_profile)?)
             }
-            Some(cfg) if spec.kind.is_whatsapp_api() && forward.is_none() => {
+            Some(cfg) if forward.is_none() => {
                 Some(Hooks::start(&receiver_config(cfg, spec), spec.is_embedded()).map_err(in_profile)?)
             }
             _ => None,

@@ -3,8 +3,8 @@
 
 use hdrhistogram::Histogram;
 
-use crate::results::{Summary, TargetResult, Verdict};
-use crate::spec::threshold::{Hist, Metric, Stat, Threshold};
+use crate::results::{Fates, Summary, TargetResult, Verdict};
+use crate::spec::threshold::{Delivery, DeliveryHist, Hist, Metric, Stat, Threshold};
 
 /// The threshold's verdict on every target it applies to.
 pub fn evaluate(th: &Threshold, targets: &[TargetResult]) -> Vec<Verdict> {
@@ -20,7 +20,7 @@ pub fn evaluate(th: &Threshold, targets: &[TargetResult]) -> Vec<Verdict> {
                 limit: th.limit,
                 op: th.op.as_str().to_string(),
                 passed: actual.is_some_and(|a| th.op.holds(a, th.limit)),
-                shown: th.show(actual),
+                shown: shown(th, t, actual),
             }
         })
         .collect()
@@ -32,7 +32,8 @@ pub fn evaluate_all(ths: &[Threshold], targets: &[TargetResult]) -> Vec<Verdict>
 }
 
 /// Judge on live figures of a target that is still running: only thresholds on the latency from the
-/// intended start, the error rate and the drop rate, and only once `min` requests were sent.
+/// intended start, the error rates (the failures answered at send: webhooks come later) and the drop
+/// rate, and only once `min` requests were sent.
 /// `Some(description)` when the threshold is already crossed.
 pub fn crossed_live(
     th: &Threshold,
@@ -48,7 +49,7 @@ pub fn crossed_live(
     }
     let actual = match &th.metric {
         Metric::Latency { hist: Hist::Latency, stat } => stat.of(latency.filter(|h| h.len() >= min)?),
-        Metric::ErrorRate => errors as f64 / sent as f64,
+        Metric::ErrorRate | Metric::SendErrorRate => errors as f64 / sent as f64,
         Metric::DropRate => dropped as f64 / (sent + dropped) as f64,
         _ => return None,
     };
@@ -67,8 +68,41 @@ fn stat_of(stat: Stat, s: &Summary) -> f64 {
     }
 }
 
+/// The actual value as a person reads it, with what an error rate counted on this target.
+fn shown(th: &Threshold, t: &TargetResult, actual: Option<f64>) -> String {
+    let value = th.show(actual);
+    let f = Fates::of(t);
+    match &th.metric {
+        Metric::ErrorRate if actual.is_some() => match &f.delivery {
+            Some(_) => format!(
+                "{value} ({} failed at send + {} in webhooks of {} sent)",
+                f.failed_at_send,
+                f.failed_in_webhook(),
+                f.sent
+            ),
+            None if t.is_whatsapp() => format!("{value} (at send only: delivery not tracked)"),
+            None => value,
+        },
+        Metric::SendErrorRate if actual.is_some() => format!("{value} ({} of {} sent)", f.failed_at_send, f.sent),
+        Metric::Delivery(_) if !f.tracked() => "no data: delivery not tracked".into(),
+        _ => value,
+    }
+}
+
+fn delivery_latency(hist: DeliveryHist, stat: Stat, t: &TargetResult) -> Option<f64> {
+    let l = &t.delivery.as_ref()?.latency_us;
+    let s = match hist {
+        DeliveryHist::AcceptToSent => &l.accept_to_sent,
+        DeliveryHist::AcceptToDelivered => &l.accept_to_delivered,
+        DeliveryHist::AcceptToRead => &l.accept_to_read,
+        DeliveryHist::SendStartToDelivered => &l.send_start_to_delivered,
+    };
+    (s.count > 0).then(|| stat_of(stat, s))
+}
+
 fn actual(metric: &Metric, t: &TargetResult) -> Option<f64> {
     let r = &t.requests;
+    let fates = || Fates::of(t);
     match metric {
         Metric::Latency { hist, stat } => {
             let s = match hist {
@@ -78,7 +112,14 @@ fn actual(metric: &Metric, t: &TargetResult) -> Option<f64> {
             };
             (s.count > 0).then(|| stat_of(*stat, s))
         }
-        Metric::ErrorRate => (r.sent > 0).then(|| r.errors as f64 / r.sent as f64),
+        Metric::ErrorRate => fates().error_rate(),
+        Metric::SendErrorRate => fates().send_error_rate(),
+        Metric::Delivery(d) => match *d {
+            Delivery::FailedRate(code) => fates().failed_rate(code),
+            Delivery::DeliveredRate => fates().delivered_rate(),
+            Delivery::LostRate => fates().lost_rate(),
+            Delivery::Latency { hist, stat } => delivery_latency(hist, stat, t),
+        },
         Metric::DropRate => {
             let due = r.sent + r.dropped;
             (due > 0).then(|| r.dropped as f64 / due as f64)
@@ -95,6 +136,64 @@ fn actual(metric: &Metric, t: &TargetResult) -> Option<f64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A Cloud target: 500 messages sent, all accepted, 244 failed later (240 × 131047, 4 × 131026).
+    fn campaign(tracked: bool) -> TargetResult {
+        let mut t: TargetResult = serde_json::from_value(serde_json::json!({
+            "name": "cloud", "kind": "cloud", "url": "embedded", "model": "open", "connections": 1, "threads": 1,
+            "started_at": "2025-01-01T00:00:00Z", "duration_s": 1.0, "interrupted": false,
+            "requests": {"planned": 500, "sent": 500, "ok": 500, "errors": 0, "dropped": 0, "cancelled": 0},
+            "rate": {"requested": null, "achieved": 0.0, "ratio": null},
+            "latency_us": Summary::default(), "service_time_us": Summary::default(),
+            "lateness_us": Summary::default(), "outcomes": [], "hlog": "cloud.hlog"
+        }))
+        .unwrap();
+        let mut d: crate::results::DeliveryStats = serde_json::from_value(serde_json::json!({
+            "accepted": 500, "statuses": {"sent":0,"delivered":0,"read":0,"failed":0,"played":0,"other":0},
+            "failed_by_code": {}, "failed_without_code": 0, "messages_delivered": 250, "messages_failed": 244,
+            "delivered_and_failed": 0, "duplicates": 0, "duplicate_accepts": 0, "out_of_order": 0,
+            "early_statuses": 0, "unknown_ids": 0, "awaiting_accept": 0, "expired": 0, "overflow": 0,
+            "in_flight": 0, "lost": 6, "tracked": 0, "latency_us": crate::results::LatencySummary::default()
+        }))
+        .unwrap();
+        d.messages_failed_by_code = [(131047, 240), (131026, 4)].into_iter().collect();
+        d.latency_us.accept_to_delivered = Summary { count: 250, p50: 900_000, p99: 3_000_000, ..Summary::default() };
+        t.delivery = tracked.then_some(d);
+        t
+    }
+
+    fn verdict(key: &str, value: &str, t: &TargetResult) -> Verdict {
+        evaluate(&Threshold::parse(key, value).unwrap(), std::slice::from_ref(t)).remove(0)
+    }
+
+    #[test]
+    fn error_rate_counts_failures_in_webhooks_and_delivery_metrics_are_judged() {
+        let t = campaign(true);
+        let e = verdict("error_rate", "< 2%", &t);
+        assert!(!e.passed, "{e:?}");
+        assert_eq!(e.actual, Some(0.488));
+        assert!(e.shown.contains("0 failed at send + 244 in webhooks of 500 sent"), "{}", e.shown);
+        assert!(verdict("send_error_rate", "< 2%", &t).passed);
+        assert!(!verdict("delivery.failed_rate", "< 2%", &t).passed);
+        assert_eq!(verdict("delivery.failed_rate.131047", "< 2%", &t).actual, Some(0.48));
+        assert!(verdict("delivery.failed_rate.131056", "== 0", &t).passed, "a code that never failed");
+        assert!(verdict("delivery.delivered_rate", ">= 50%", &t).passed);
+        assert!(!verdict("delivery.lost_rate", "== 0", &t).passed);
+        assert!(verdict("delivery.accept_to_delivered.p99", "< 5s", &t).passed);
+        assert!(!verdict("delivery.accept_to_delivered.p50", "< 500ms", &t).passed);
+        let no_reads = verdict("delivery.accept_to_read.p99", "< 5s", &t);
+        assert_eq!((no_reads.passed, no_reads.shown.as_str()), (false, "no data"));
+    }
+
+    #[test]
+    fn without_status_webhooks_the_verdicts_say_delivery_was_not_tracked() {
+        let t = campaign(false);
+        let e = verdict("error_rate", "< 2%", &t);
+        assert!(e.passed);
+        assert!(e.shown.contains("at send only: delivery not tracked"), "{}", e.shown);
+        let d = verdict("delivery.failed_rate", "< 2%", &t);
+        assert_eq!((d.passed, d.shown.as_str()), (false, "no data: delivery not tracked"));
+    }
 
     #[test]
     fn live_judgement_waits_for_enough_requests() {

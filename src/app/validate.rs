@@ -161,10 +161,15 @@ pub fn plan_text(loaded: &Loaded) -> String {
             let _ = writeln!(s, "  {line}");
         }
     }
-    if !p.thresholds.is_empty() {
+    let whatsapp = p.targets.iter().filter(|t| t.kind.is_whatsapp_api()).map(|t| t.name.as_str());
+    let judged = crate::spec::threshold::judged(&p.thresholds, whatsapp);
+    if !judged.is_empty() {
         let _ = writeln!(s, "thresholds:");
-        for (k, v) in &p.thresholds {
-            let _ = writeln!(s, "  {k} {v}");
+        for t in &judged {
+            let _ = match (&t.target, t.default) {
+                (Some(name), true) => writeln!(s, "  {name}: {}", t.expr),
+                _ => writeln!(s, "  {}", t.expr),
+            };
         }
     }
     s

@@ -534,6 +534,7 @@ pub fn html_page(c: &Comparison, spectrum: &Rendered) -> String {
     }
     out.push_str("</tbody>\n</table>\n");
     let targets: Vec<&results::TargetResult> = c.subjects.iter().map(|s| &s.target.result).collect();
+    out.push_str(&super::failures::fates_html(&labels, &targets));
     out.push_str(&super::failures::html(&labels, &targets));
     out.push_str("</section>\n");
     let base = &c.subjects[0];

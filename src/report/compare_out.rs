@@ -26,7 +26,7 @@ pub fn write_text(
     out: &mut impl Write,
 ) -> io::Result<()> {
     for (s, rows) in c.subjects[1..].iter().zip(points) {
-        writeln!(out, "\n{} vs {}: error and drop rates", s.label, c.subjects[0].label)?;
+        writeln!(out, "\n{} vs {}: error (answered at send, per second) and drop rates", s.label, c.subjects[0].label)?;
         for r in rows {
             let ci = r.ci_pp.map_or("-".into(), |(lo, hi)| format!("{}…{}", pp(lo), pp(hi)));
             let word = match (r.diff_pp, r.significant) {
@@ -100,6 +100,39 @@ struct JsonSubject<'a> {
     target: &'a str,
     rows: Vec<JsonRow>,
     rates: Vec<JsonPoints>,
+    /// What became of the messages, send and delivery side by side.
+    messages: JsonMessages,
+}
+
+/// Each message counted once; rates are shares of the messages sent.
+#[derive(Serialize)]
+struct JsonMessages {
+    sent: u64,
+    failed_at_send: u64,
+    /// `null`: delivery not tracked.
+    failed_in_webhooks: Option<u64>,
+    delivered: Option<u64>,
+    lost: Option<u64>,
+    failed_in_webhooks_by_code: std::collections::BTreeMap<String, u64>,
+    error_rate: Option<f64>,
+    send_error_rate: Option<f64>,
+}
+
+fn messages(t: &crate::results::TargetResult) -> JsonMessages {
+    let f = crate::results::Fates::of(t);
+    let d = f.delivery.as_ref();
+    JsonMessages {
+        sent: f.sent,
+        failed_at_send: f.failed_at_send,
+        failed_in_webhooks: d.map(|d| d.failed),
+        delivered: d.map(|d| d.delivered),
+        lost: d.map(|d| d.lost),
+        failed_in_webhooks_by_code: d
+            .map(|d| d.failed_by_code.iter().map(|(c, n)| (c.to_string(), *n)).collect())
+            .unwrap_or_default(),
+        error_rate: f.error_rate(),
+        send_error_rate: f.send_error_rate(),
+    }
 }
 
 #[derive(Serialize)]
@@ -146,6 +179,7 @@ fn subject<'a>(s: &'a compare::Subject, rows: &[compare::Row], points: &[PointsR
                 significant: p.significant,
             })
             .collect(),
+        messages: messages(&s.target.result),
     }
 }
 

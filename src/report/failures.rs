@@ -6,6 +6,7 @@ use std::fmt::Write as _;
 use super::html::esc;
 use crate::results::TargetResult;
 use crate::results::failures::{self, CodeFailures};
+use crate::results::fates::{Delivered, Fates, RATES_EXPLAINED};
 
 /// `"3 / 17"`: at send / in webhooks.
 fn cell(f: &CodeFailures) -> String {
@@ -23,13 +24,34 @@ pub fn rows(targets: &[&TargetResult]) -> Vec<(String, Vec<String>)> {
         .collect()
 }
 
-/// A text table with one column per labelled target; empty when nothing failed.
-pub fn text(labels: &[&str], targets: &[&TargetResult]) -> String {
-    let rows = rows(targets);
-    if rows.is_empty() {
-        return String::new();
-    }
-    let mut out = String::from("failures by code (at send / in webhooks):\n");
+/// Rows `(label, cells)` of what became of the messages, send and delivery side by side: sent,
+/// failed at send, failed in webhooks, `error_rate`, delivered and lost (each a count and its share
+/// of the messages sent).
+pub fn fate_rows(targets: &[&TargetResult]) -> Vec<(String, Vec<String>)> {
+    let fates: Vec<Fates> = targets.iter().map(|t| Fates::of(t)).collect();
+    let cells = |f: &dyn Fn(&Fates) -> String| fates.iter().map(f).collect::<Vec<String>>();
+    let tracked =
+        |f: &Fates, g: &dyn Fn(&Delivered) -> u64| f.delivery.as_ref().map_or("not tracked".into(), |d| f.show(g(d)));
+    vec![
+        ("sent".into(), cells(&|f| f.sent.to_string())),
+        ("failed at send".into(), cells(&|f| f.show(f.failed_at_send))),
+        ("failed in webhooks".into(), cells(&|f| tracked(f, &|d| d.failed))),
+        (
+            "error_rate (send + webhooks)".into(),
+            cells(&|f| match (f.error_rate(), f.tracked()) {
+                (None, _) => "-".into(),
+                (Some(r), true) => format!("{:.2}%", 100.0 * r),
+                (Some(r), false) => format!("{:.2}% (send only)", 100.0 * r),
+            }),
+        ),
+        ("delivered".into(), cells(&|f| tracked(f, &|d| d.delivered))),
+        ("lost (no final status)".into(), cells(&|f| tracked(f, &|d| d.lost))),
+    ]
+}
+
+/// A text table of rows with one column per labelled target.
+fn table(title: &str, labels: &[&str], rows: &[(String, Vec<String>)]) -> String {
+    let mut out = format!("{title}:\n");
     let w0 = rows.iter().map(|r| r.0.chars().count()).max().unwrap_or(0);
     let widths: Vec<usize> = labels
         .iter()
@@ -41,13 +63,53 @@ pub fn text(labels: &[&str], targets: &[&TargetResult]) -> String {
         let _ = write!(out, "  {l:>w$}");
     }
     out.push('\n');
-    for (label, cells) in &rows {
+    for (label, cells) in rows {
         let _ = write!(out, "{label:<w0$}");
         for (c, w) in cells.iter().zip(&widths) {
             let _ = write!(out, "  {c:>w$}");
         }
         out.push('\n');
     }
+    out
+}
+
+/// A text table with one column per labelled target: what became of the messages (WhatsApp targets
+/// only, else empty), then the failures by code (when any).
+pub fn text(labels: &[&str], targets: &[&TargetResult]) -> String {
+    let mut out = String::new();
+    if targets.iter().any(|t| t.is_whatsapp()) {
+        out.push_str(&table("messages: send and delivery", labels, &fate_rows(targets)));
+    }
+    let rows = rows(targets);
+    if !rows.is_empty() {
+        if !out.is_empty() {
+            out.push('\n');
+        }
+        out.push_str(&table("failures by code (at send / in webhooks)", labels, &rows));
+    }
+    out
+}
+
+/// An HTML table of what became of the messages, send and delivery side by side (WhatsApp targets
+/// only, else empty).
+pub fn fates_html(labels: &[&str], targets: &[&TargetResult]) -> String {
+    if !targets.iter().any(|t| t.is_whatsapp()) {
+        return String::new();
+    }
+    let mut out =
+        String::from("<h3>Messages: send and delivery</h3>\n<table class=\"outcomes fates\">\n<thead><tr><th></th>");
+    for l in labels {
+        let _ = write!(out, "<th scope=\"col\">{}</th>", esc(l));
+    }
+    out.push_str("</tr></thead>\n<tbody>\n");
+    for (label, cells) in fate_rows(targets) {
+        let _ = write!(out, "<tr><th scope=\"row\">{}</th>", esc(&label));
+        for c in cells {
+            let _ = write!(out, "<td>{}</td>", esc(&c));
+        }
+        out.push_str("</tr>\n");
+    }
+    let _ = writeln!(out, "</tbody>\n</table>\n<p class=\"files\">{}</p>", esc(RATES_EXPLAINED));
     out
 }
 

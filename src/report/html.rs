@@ -8,8 +8,8 @@ use std::fmt::Write as _;
 use super::charts::Rendered;
 use super::fmt_us;
 use crate::results::Summary;
-use crate::results::TargetResult;
 use crate::results::folder::RunData;
+use crate::results::{Fates, TargetResult};
 
 /// Escape text for HTML element content and quoted attribute values.
 pub fn esc(s: &str) -> String {
@@ -142,11 +142,34 @@ fn verdict_badges(out: &mut String, data: &RunData) {
     if run.interrupted {
         out.push_str("<span class=\"badge warn\">Interrupted: figures cover what ran</span>");
     }
-    let sent: u64 = run.targets.iter().map(|t| t.requests.sent).sum();
-    let errors: u64 = run.targets.iter().map(|t| t.requests.errors).sum();
+    // Send and delivery outcomes side by side: each message counted once, by where it failed.
+    let fates: Vec<Fates> = run.targets.iter().map(Fates::of).collect();
+    let sent: u64 = fates.iter().map(|f| f.sent).sum();
+    let at_send: u64 = fates.iter().map(|f| f.failed_at_send).sum();
+    let in_webhooks: u64 = fates.iter().map(Fates::failed_in_webhook).sum();
     let dropped: u64 = run.targets.iter().map(|t| t.requests.dropped).sum();
-    let cls = if errors > 0 { "fail" } else { "pass" };
-    let _ = write!(out, "<span class=\"badge {cls}\">{} errors ({})</span>", errors, pct(errors, sent));
+    let cls = |n: u64| if n > 0 { "fail" } else { "pass" };
+    let whatsapp = run.targets.iter().any(TargetResult::is_whatsapp);
+    let _ = write!(
+        out,
+        "<span class=\"badge {}\">{at_send} {} ({})</span>",
+        cls(at_send),
+        if whatsapp { "failed at send" } else { "errors" },
+        pct(at_send, sent)
+    );
+    if fates.iter().any(Fates::tracked) {
+        let _ = write!(
+            out,
+            "<span class=\"badge {}\">{in_webhooks} failed in webhooks ({})</span>",
+            cls(in_webhooks),
+            pct(in_webhooks, sent)
+        );
+    }
+    let untracked: Vec<&str> =
+        run.targets.iter().filter(|t| t.is_whatsapp() && t.delivery.is_none()).map(|t| t.name.as_str()).collect();
+    if !untracked.is_empty() {
+        let _ = write!(out, "<span class=\"badge warn\">Delivery not tracked: {}</span>", esc(&untracked.join(", ")));
+    }
     if dropped > 0 {
         let _ = write!(out, "<span class=\"badge warn\">{dropped} dropped</span>");
     }
@@ -235,7 +258,28 @@ fn summary_table(out: &mut String, targets: &[TargetResult]) {
         }),
     );
     row(out, "ok", cells(&|t| format!("{} ({})", t.requests.ok, pct(t.requests.ok, t.requests.sent))));
-    row(out, "errors", cells(&|t| format!("{} ({})", t.requests.errors, pct(t.requests.errors, t.requests.sent))));
+    if targets.iter().any(TargetResult::is_whatsapp) {
+        row(out, "failed at send", cells(&|t| Fates::of(t).show(Fates::of(t).failed_at_send)));
+        row(
+            out,
+            "failed in webhooks",
+            cells(&|t| if t.is_whatsapp() { Fates::of(t).show_in_webhook() } else { "-".into() }),
+        );
+        row(
+            out,
+            "error_rate (send + webhooks)",
+            cells(&|t| match Fates::of(t).error_rate() {
+                None => "-".into(),
+                Some(r) if t.is_whatsapp() && t.delivery.is_none() => format!("{:.2}% (send only)", 100.0 * r),
+                Some(r) => format!("{:.2}%", 100.0 * r),
+            }),
+        );
+    } else {
+        row(out, "errors", cells(&|t| Fates::of(t).show(Fates::of(t).failed_at_send)));
+    }
+    if targets.iter().any(|t| t.requests.retries > 0) {
+        row(out, "error answers (attempts)", cells(&|t| t.requests.errors.to_string()));
+    }
     row(out, "dropped", cells(&|t| t.requests.dropped.to_string()));
     row(out, "cancelled", cells(&|t| t.requests.cancelled.to_string()));
     group(out, "Rate", n);
@@ -372,7 +416,11 @@ fn thresholds(out: &mut String, data: &RunData) {
             esc(&v.shown)
         );
     }
-    out.push_str("</tbody>\n</table>\n</section>\n");
+    out.push_str("</tbody>\n</table>\n");
+    if run.targets.iter().any(TargetResult::is_whatsapp) {
+        let _ = writeln!(out, "<p class=\"files\">{}</p>", esc(crate::results::fates::RATES_EXPLAINED));
+    }
+    out.push_str("</section>\n");
 }
 
 /// The whole report page of a run, with its charts already drawn.

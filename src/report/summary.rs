@@ -3,7 +3,7 @@
 use std::io::{self, Write};
 
 use super::fmt_us;
-use crate::results::Run;
+use crate::results::{Fates, Run, TargetResult};
 
 /// Write the summary table of `run`.
 pub fn write(run: &Run, out: &mut impl Write) -> io::Result<()> {
@@ -14,14 +14,25 @@ pub fn write(run: &Run, out: &mut impl Write) -> io::Result<()> {
     row("target", &|t| t.name.clone());
     row("model", &|t| format!("{} ({} conn)", t.model, t.connections));
     row("duration", &|t| format!("{:.1}s", t.duration_s));
+    let whatsapp = run.targets.iter().any(TargetResult::is_whatsapp);
     row("sent", &|t| t.requests.sent.to_string());
     row("ok", &|t| t.requests.ok.to_string());
-    row("errors", &|t| {
-        // Errors count attempts: a share of attempts (retries included), never above 100 %.
-        let attempts = t.requests.sent + t.requests.retries;
-        let pct = if attempts > 0 { 100.0 * t.requests.errors as f64 / attempts as f64 } else { 0.0 };
-        format!("{} ({pct:.2}%)", t.requests.errors)
+    // Messages, each counted once: the send's answer, then (WhatsApp) what the status webhooks said.
+    row(if whatsapp { "failed at send" } else { "errors" }, &|t| {
+        let f = Fates::of(t);
+        f.show(f.failed_at_send)
     });
+    if whatsapp {
+        row("failed in webhooks", &|t| if t.is_whatsapp() { Fates::of(t).show_in_webhook() } else { "-".into() });
+        row("error_rate (send + webhooks)", &|t| {
+            let f = Fates::of(t);
+            match (f.error_rate(), f.tracked() || !t.is_whatsapp()) {
+                (None, _) => "-".into(),
+                (Some(r), true) => format!("{:.2}%", 100.0 * r),
+                (Some(r), false) => format!("{:.2}% (send only)", 100.0 * r),
+            }
+        });
+    }
     row("dropped", &|t| t.requests.dropped.to_string());
     row("rate requested", &|t| t.rate.requested.map_or("-".into(), |r| format!("{r:.1}/s")));
     row("rate achieved", &|t| match t.rate.ratio {
@@ -44,6 +55,7 @@ pub fn write(run: &Run, out: &mut impl Write) -> io::Result<()> {
     row("late p99", &|t| if t.lateness_us.count == 0 { "-".into() } else { fmt_us(t.lateness_us.p99 as f64) });
     if run.targets.iter().any(|t| t.requests.retries > 0) {
         row("retries", &|t| t.requests.retries.to_string());
+        row("error answers (attempts)", &|t| t.requests.errors.to_string());
     }
     // Requests written twice are never silent: shown even when none were.
     row("resent", &|t| t.requests.resent.to_string());
@@ -130,6 +142,18 @@ pub fn write(run: &Run, out: &mut impl Write) -> io::Result<()> {
     if run.interrupted {
         writeln!(out, "\nThe run was interrupted: figures cover what ran.")?;
     }
+    for t in run.targets.iter().filter(|t| t.is_whatsapp() && t.delivery.is_none()) {
+        let how = if t.url == "embedded" {
+            "[webhooks] enabled = false turned it off"
+        } else {
+            "add a [webhooks] table with a callback URL Meta can reach"
+        };
+        writeln!(
+            out,
+            "\n{}: delivery not tracked (no status webhooks): messages accepted and then failed are not counted; {how}.",
+            t.name
+        )?;
+    }
     if !run.thresholds.is_empty() {
         writeln!(out, "\nthresholds:")?;
         for v in &run.thresholds {
@@ -142,6 +166,9 @@ pub fn write(run: &Run, out: &mut impl Write) -> io::Result<()> {
                 v.shown
             )?;
         }
+    }
+    if whatsapp {
+        writeln!(out, "\n{}", crate::results::fates::RATES_EXPLAINED)?;
     }
     Ok(())
 }

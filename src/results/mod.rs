@@ -18,6 +18,7 @@ pub mod connections;
 pub(crate) mod delivery;
 mod error;
 pub mod failures;
+pub mod fates;
 pub(crate) mod files;
 pub mod folder;
 pub mod hlog;
@@ -31,6 +32,7 @@ pub use connections::{ConnectionPhases, PHASE_TAGS};
 pub use delivery::{DeliveryHistograms, DeliveryStats, IdentityCounts, KindCounts, LatencySummary};
 pub use error::ResultsError;
 pub use failures::CodeFailures;
+pub use fates::Fates;
 pub use files::{RUN_JSON, claim_folder, delivery_hlog_name, hlog_name, partial, run_dir, totals_name};
 pub use folder::{RunData, Second, TargetData};
 pub use imported::{Imported, ImportedTarget};
@@ -205,8 +207,8 @@ pub struct TargetResult {
     pub outcomes: Vec<OutcomeResult>,
     /// File name of the interval log, beside run.json.
     pub hlog: String,
-    /// Status-webhook delivery accounting (when `[webhooks]` is configured); its histograms are
-    /// in `<target>.delivery.hlog`.
+    /// Status-webhook delivery accounting (with `[webhooks]`, and by default on an embedded WhatsApp
+    /// target); its histograms are in `<target>.delivery.hlog`. Absent: delivery was not tracked.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub delivery: Option<DeliveryStats>,
     /// A webhook target: how the endpoint fared against Meta's expectations of webhook servers.
@@ -250,6 +252,12 @@ pub fn outcome_tag(key: &str) -> String {
 }
 
 impl TargetResult {
+    /// A WhatsApp send API (Cloud, On-Premises): its messages can fail after the send, in a status
+    /// webhook.
+    pub fn is_whatsapp(&self) -> bool {
+        matches!(self.kind.as_str(), "cloud" | "onprem")
+    }
+
     /// The one way a target's result is built (by a run, a merge and a recovery): percentiles from the
     /// whole-run histograms by tag (a missing histogram gives an empty summary, a missing outcome
     /// histogram no latency), counts and rates as measured.

@@ -22,6 +22,9 @@ pub const DEFAULT_VERIFY_TOKEN_ENV: &str = "WABENCH_VERIFY_TOKEN";
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct WebhookConfig {
+    /// Track delivery. Default true; `false` turns status webhooks off, also for embedded targets
+    /// (which otherwise track them without a `[webhooks]` table).
+    pub enabled: bool,
     /// Address the receiver binds.
     pub listen: SocketAddr,
     /// Request path of the endpoint.
@@ -60,6 +63,7 @@ pub struct WebhookConfig {
 impl Default for WebhookConfig {
     fn default() -> Self {
         Self {
+            enabled: true,
             listen: SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::LOCALHOST, 0)),
             path: "/webhook".to_owned(),
             verify_signature: true,
@@ -77,6 +81,29 @@ impl Default for WebhookConfig {
 }
 
 impl WebhookConfig {
+    /// The status-webhook settings of `target`, `None` when its delivery is not tracked: the
+    /// `[webhooks]` table as written (unless `enabled = false`), else, for a WhatsApp target served by
+    /// the embedded simulator and when `embedded_by_default`, the defaults: its simulator posts status
+    /// webhooks to a receiver of the run, so failures reported after the send count. A remote target
+    /// tracks nothing without the table.
+    pub fn for_target<'a>(
+        table: Option<&'a WebhookConfig>,
+        target: &super::TargetSpec,
+        embedded_by_default: bool,
+    ) -> Option<std::borrow::Cow<'a, WebhookConfig>> {
+        if !target.kind.is_whatsapp_api() {
+            return None;
+        }
+        match table {
+            Some(t) if t.enabled => Some(std::borrow::Cow::Borrowed(t)),
+            Some(_) => None,
+            None if embedded_by_default && target.is_embedded() => {
+                Some(std::borrow::Cow::Owned(WebhookConfig::default()))
+            }
+            None => None,
+        }
+    }
+
     /// `receiver_url`, when set, is an http:// or https:// URL with a host (the reason otherwise).
     pub fn check_receiver_url(&self) -> Result<(), String> {
         let Some(url) = &self.receiver_url else { return Ok(()) };
@@ -93,6 +120,26 @@ impl WebhookConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn target(kind: &str, base_url: &str) -> super::super::TargetSpec {
+        let t = format!("name = \"t\"\nkind = \"{kind}\"\nbase_url = \"{base_url}\"\nurl = \"http://127.0.0.1:1/\"\n");
+        toml::from_str(&t).unwrap()
+    }
+
+    #[test]
+    fn embedded_whatsapp_targets_track_delivery_unless_turned_off() {
+        let embedded = target("cloud", "embedded");
+        let remote = target("cloud", "https://graph.facebook.com");
+        let off = WebhookConfig { enabled: false, ..WebhookConfig::default() };
+        let on = WebhookConfig { grace: Duration::from_secs(3), ..WebhookConfig::default() };
+        assert_eq!(WebhookConfig::for_target(None, &embedded, true).as_deref(), Some(&WebhookConfig::default()));
+        assert_eq!(WebhookConfig::for_target(None, &embedded, false), None, "not by default (the planner)");
+        assert_eq!(WebhookConfig::for_target(None, &remote, true), None, "a remote target: only with the table");
+        assert_eq!(WebhookConfig::for_target(Some(&on), &remote, true).as_deref(), Some(&on));
+        assert_eq!(WebhookConfig::for_target(Some(&off), &embedded, true), None);
+        assert_eq!(WebhookConfig::for_target(Some(&on), &target("onprem", "embedded"), false).as_deref(), Some(&on));
+        assert_eq!(WebhookConfig::for_target(Some(&on), &target("http", "embedded"), true), None);
+    }
 
     #[test]
     fn receiver_url_is_an_http_url() {

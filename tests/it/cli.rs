@@ -243,7 +243,7 @@ fn variables_in_the_profile_come_from_e_or_the_environment_and_are_recorded() {
     let dir = tempfile::tempdir().unwrap();
     let p = common::profile(
         dir.path(),
-        "name = \"vars\"\ndescription = \"against ${WABENCH_VARS_TEST_ENVIRONMENT:-staging}\"\n[load]\nrate = \"${WABENCH_VARS_TEST_RATE}\"\nduration = \"1s\"\n[[targets]]\nname = \"cloud\"\nkind = \"cloud\"\nbase_url = \"embedded\"\n",
+        "name = \"vars\"\ndescription = \"against ${WABENCH_VARS_TEST_ENVIRONMENT:-staging}\"\n[load]\nrate = \"${WABENCH_VARS_TEST_RATE}\"\nduration = \"1s\"\n[[targets]]\nname = \"cloud\"\nkind = \"cloud\"\nbase_url = \"embedded\"\n[simulator.service_window]\nenabled = false\n[simulator.recipients]\nundeliverable_suffixes = []\n",
     );
     let p = p.to_str().unwrap();
     // Unset and without a default: an error naming the field and the variable.

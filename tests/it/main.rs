@@ -3,6 +3,7 @@
 
 mod cli;
 mod connections;
+mod delivery_verdict;
 mod deploy;
 mod driver_bodies;
 mod drivers;

@@ -172,8 +172,8 @@ async fn templates_beyond_the_messaging_tier_fail_later_for_new_users_only() {
     let _ = sim.shutdown().await;
 }
 
-/// Run a shipped profile as it is; its only target's result.
-fn run_shipped(name: &str) -> wabench::results::TargetResult {
+/// Run a shipped profile as it is.
+fn run_shipped(name: &str) -> wabench::results::Run {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("profiles").join(name);
     let loaded = wabench::spec::load(&path).unwrap_or_else(|e| panic!("{e}"));
     let dir = tempfile::tempdir().unwrap();
@@ -181,16 +181,21 @@ fn run_shipped(name: &str) -> wabench::results::TargetResult {
     let (_tx, rx) = tokio::sync::watch::channel(false);
     let f = wabench::run_profile(&loaded, &opts, rx).unwrap();
     assert!(f.error.is_none(), "{:?}", f.error);
-    f.run.targets[0].clone()
+    f.run
 }
 
 #[test]
 fn template_campaign_profile_has_no_reengagement_failures() {
-    let t = run_shipped("template-campaign.toml");
+    let run = run_shipped("template-campaign.toml");
+    let t = &run.targets[0];
     let d = t.delivery.as_ref().expect("webhooks measured");
+    // Judged by the default gate, on sends and webhooks: it passes, as the messages were delivered.
+    assert_eq!(run.thresholds.len(), 1, "{:?}", run.thresholds);
+    assert_eq!(run.thresholds[0].threshold, "error_rate < 2% (default)");
+    assert!(run.passed, "{:?}", run.thresholds);
     assert_eq!(t.requests.ok, t.requests.sent);
     assert_eq!(
-        wabench::results::failures::of(&t, 131047),
+        wabench::results::failures::of(t, 131047),
         wabench::results::CodeFailures { code: 131047, at_send: 0, in_webhook: 0 }
     );
     // The generated recipient +1 555 0000 0000 ends in 0000: undeliverable (131026), nothing else fails.
@@ -201,10 +206,15 @@ fn template_campaign_profile_has_no_reengagement_failures() {
 
 #[test]
 fn support_replies_profile_shows_131047_for_closed_windows_in_webhooks() {
-    let t = run_shipped("support-replies.toml");
+    let run = run_shipped("support-replies.toml");
+    let t = &run.targets[0];
     let d = t.delivery.as_ref().expect("webhooks measured");
     assert_eq!(t.requests.ok, t.requests.sent, "every reply is accepted at send");
-    let f = wabench::results::failures::of(&t, 131047);
+    // Most replies fail later: the run does not pass silently.
+    let v = &run.thresholds[0];
+    assert_eq!((v.threshold.as_str(), v.passed, run.passed), ("error_rate < 2% (default)", false, false), "{v:?}");
+    assert!(v.shown.contains("0 failed at send"), "{}", v.shown);
+    let f = wabench::results::failures::of(t, 131047);
     assert_eq!(f.at_send, 0);
     let failed = &d.messages_failed_by_code;
     assert!(f.in_webhook > 0, "replies to users who had not written: {failed:?}");

@@ -41,6 +41,9 @@ failed_fraction = 0.25
 duplicate_fraction = 0
 out_of_order_fraction = 0
 delivered_and_failed_fraction = 0
+# A quarter of the messages fail in webhooks, below this bound.
+[thresholds]
+"error_rate" = "< 40%"
 [webhooks]
 grace = "10s"
 app_secret_env = "{FWD_SECRET_ENV}"
