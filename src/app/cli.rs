@@ -18,7 +18,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run a profile and write results (run.json, interval logs, timeline) to a new folder.
-    Run(RunArgs),
+    Run(Box<RunArgs>),
     /// Capacity planning: raise the arrival rate step by step until the profile's [plan] SLO breaks,
     /// bisect to the highest sustainable rate per target, and give sizing advice.
     Plan {
@@ -99,6 +99,18 @@ pub enum Command {
     ///
     /// With --fail-if gates it exits 99 when a regression is beyond noise.
     Compare(CompareArgs),
+    /// Write a commented starter profile to edit: http (a plain endpoint), campaign (WhatsApp templates
+    /// on the embedded Cloud API) or webhook (your webhook endpoint under Meta-shaped load).
+    Init {
+        #[arg(value_enum)]
+        kind: super::init::Starter,
+        /// The file to write (default KIND.toml in the current folder).
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+        /// Replace the file if it exists.
+        #[arg(long)]
+        force: bool,
+    },
     /// Print the JSON Schema of a profile (the file shipped as profiles/wabench-profile.schema.json), for
     /// editors that complete and check TOML against a schema.
     Schema {
@@ -144,10 +156,13 @@ pub struct ProfileChanges {
 /// `wabench run`.
 #[derive(Debug, clap::Args)]
 pub struct RunArgs {
-    /// The profile (TOML).
+    /// The profile (TOML), or an http:// or https:// URL to load-test one endpoint without a profile
+    /// (quick mode: --rate, --stage, --duration, --method, --with-header, --body …).
     pub profile: PathBuf,
     #[command(flatten)]
     pub changes: ProfileChanges,
+    #[command(flatten)]
+    pub quick: super::quick::QuickArgs,
     /// Write results into this folder instead of results/<name>-<UTC timestamp>/.
     #[arg(long)]
     pub out: Option<PathBuf>,

@@ -57,7 +57,7 @@ pub fn execute(command: Command) -> Result<Exit, AppError> {
             simulate(flavor, listen, profile, benchmark, hooks, threads)
         }
         Command::Receive(args) => receive(args),
-        Command::Run(args) => run(args),
+        Command::Run(args) => run(*args),
         Command::Import(args) => import(args),
         Command::Plan { profile, changes, out, results, yes } => plan(&profile, &changes, out, &results, yes),
         Command::Merge(args) => merge(args),
@@ -66,6 +66,14 @@ pub fn execute(command: Command) -> Result<Exit, AppError> {
             Ok(Exit::Success)
         }
         Command::Compare(args) => super::compare::run(args),
+        Command::Init { kind, out, force } => {
+            let path = super::init::write(kind, out.as_deref(), force)?;
+            eprintln!(
+                "wrote {p}: edit it, check it with `wabench validate {p}`, run it with `wabench run {p}`",
+                p = path.display()
+            );
+            Ok(Exit::Success)
+        }
         Command::Schema { out } => {
             let schema = spec::schema::profile_schema_json();
             match out {
@@ -120,8 +128,28 @@ fn run(a: RunArgs) -> Result<Exit, AppError> {
             .into());
         }
     }
-    let loaded = load(&a.profile, &a.changes)?;
+    // Quick mode: the flags become a profile in a temporary folder, kept until the run ends.
+    let quick = if super::quick::is_url(&a.profile) {
+        let cwd = std::env::current_dir().map_err(|e| format!("the current folder: {e}"))?;
+        let text = super::quick::profile_text(&a.profile.to_string_lossy(), &a.quick, &cwd)?;
+        Some((super::quick::write_profile(&text)?, text))
+    } else {
+        if let Some(flag) = a.quick.given().first() {
+            return Err(format!(
+                "{flag} is a quick-mode flag, for `wabench run URL`; {} is a profile: change its values with \
+                 --set (e.g. --set load.rate=200)",
+                a.profile.display()
+            )
+            .into());
+        }
+        None
+    };
+    let profile_path = quick.as_ref().map_or(a.profile.as_path(), |(t, _)| t.path.as_path());
+    let loaded = load(profile_path, &a.changes)?;
     if a.dry_run {
+        if let Some((_, text)) = &quick {
+            println!("{text}");
+        }
         print!("{}", dry_run_text(&loaded));
         return Ok(Exit::Success);
     }

@@ -17,7 +17,15 @@ pub const EXAMPLES: &[(&str, &str)] = &[
         "wabench run profiles/quickstart.toml
 wabench run profiles/quickstart.toml --set load.rate=200 --set load.duration=5m --out results/rate200
 wabench run prod.toml -e HOST=staging.example --summary-json - --junit junit.xml --save-baseline main
-wabench run profiles/webhook-endpoint.toml --set targets.endpoint.url=https://hooks.example.com/whatsapp",
+wabench run profiles/webhook-endpoint.toml --set targets.endpoint.url=https://hooks.example.com/whatsapp
+wabench run http://127.0.0.1:8080/health --rate 100 --duration 30s              # quick mode: no profile
+wabench run http://127.0.0.1:8080/orders -m POST -d @order.json --stage 50:10s --stage 200:30s",
+    ),
+    (
+        "init",
+        "wabench init campaign
+wabench init http --out staging.toml
+wabench init webhook --out hooks.toml --force",
     ),
     (
         "plan",

@@ -22,6 +22,7 @@ mod live_metrics;
 mod old_results;
 mod plan;
 mod pywa_compat;
+mod quick;
 mod report;
 mod report_browser;
 mod schema_cli;

@@ -1,0 +1,53 @@
+//! `wabench init KIND`: a commented starter profile to edit, one per common job. Each starter runs as
+//! written (on the embedded simulator or receiver where it can), and is checked by the tests.
+
+use std::path::{Path, PathBuf};
+
+use super::AppError;
+
+/// The starters `init` writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Starter {
+    /// A plain HTTP endpoint under an open-loop ramp, with CI thresholds.
+    Http,
+    /// A WhatsApp template campaign on the embedded Cloud API, delivery followed through webhooks.
+    Campaign,
+    /// Your webhook endpoint driven with Meta-shaped, signed POSTs.
+    Webhook,
+}
+
+impl Starter {
+    pub const ALL: [Starter; 3] = [Starter::Http, Starter::Campaign, Starter::Webhook];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Starter::Http => "http",
+            Starter::Campaign => "campaign",
+            Starter::Webhook => "webhook",
+        }
+    }
+
+    /// The starter's text.
+    pub fn text(self) -> &'static str {
+        match self {
+            Starter::Http => include_str!("starters/http.toml"),
+            Starter::Campaign => include_str!("starters/campaign.toml"),
+            Starter::Webhook => include_str!("starters/webhook.toml"),
+        }
+    }
+
+    /// Where `init` writes it unless told: `<kind>.toml` in the current folder.
+    pub fn default_file(self) -> PathBuf {
+        PathBuf::from(format!("{}.toml", self.name()))
+    }
+}
+
+/// Write `starter` to `out` (refusing to replace a file unless `force`); the path written.
+pub fn write(starter: Starter, out: Option<&Path>, force: bool) -> Result<PathBuf, AppError> {
+    let path = out.map_or_else(|| starter.default_file(), Path::to_path_buf);
+    if path.exists() && !force {
+        return Err(format!("{} exists: choose another --out, or --force to replace it", path.display()).into());
+    }
+    std::fs::write(&path, starter.text()).map_err(|e| AppError::from(format!("{}: {e}", path.display())))?;
+    Ok(path)
+}

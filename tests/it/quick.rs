@@ -1,0 +1,61 @@
+//! Quick mode (`wabench run URL …`) and the starters of `wabench init`, through the binary.
+
+use crate::support::common;
+
+#[test]
+fn a_url_with_a_rate_runs_like_a_profile_and_writes_the_same_results() {
+    let server = common::start(common::Behaviour::default());
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let url = format!("http://{}/quick", server.addr);
+    let (code, stdout, stderr) = common::wabench(&[
+        "run",
+        &url,
+        "--rate",
+        "40",
+        "--duration",
+        "1s",
+        "--connections",
+        "4",
+        "-H",
+        "X-Test: yes",
+        "--out",
+        out.to_str().unwrap(),
+        "--no-report",
+    ]);
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    let run = wabench::results::read_run(&out).unwrap();
+    let t = &run.targets[0];
+    assert_eq!((t.requests.sent, t.requests.ok), (40, 40), "{:?}", t.outcomes);
+    assert!(run.name.starts_with("quick-127.0.0.1-"), "{}", run.name);
+    assert_eq!(t.url, url);
+}
+
+#[test]
+fn quick_mode_refuses_credentials_and_profile_runs_refuse_quick_flags() {
+    let (code, _, stderr) =
+        common::wabench(&["run", "http://127.0.0.1:9/", "-H", "Authorization: Bearer s3cret", "--dry-run"]);
+    assert_eq!(code, 1);
+    assert!(stderr.contains("--env-header") && !stderr.contains("s3cret"), "{stderr}");
+    let (code, _, stderr) = common::wabench(&["run", "profiles/quickstart.toml", "--rate", "5", "--dry-run"]);
+    assert_eq!(code, 1);
+    assert!(stderr.contains("--rate") && stderr.contains("--set"), "{stderr}");
+}
+
+#[test]
+fn every_starter_is_written_once_and_validates() {
+    let dir = tempfile::tempdir().unwrap();
+    for kind in ["http", "campaign", "webhook"] {
+        let file = dir.path().join(format!("{kind}.toml"));
+        let f = file.to_str().unwrap();
+        let (code, _, stderr) = common::wabench(&["init", kind, "--out", f]);
+        assert_eq!(code, 0, "{stderr}");
+        let loaded = wabench::spec::load(&file).unwrap_or_else(|e| panic!("{kind}: {e}"));
+        assert!(!loaded.profile.targets.is_empty());
+        let (code, _, stderr) = common::wabench(&["init", kind, "--out", f]);
+        assert_eq!(code, 1, "an existing file is not replaced without --force");
+        assert!(stderr.contains("--force"), "{stderr}");
+        let (code, _, _) = common::wabench(&["validate", f]);
+        assert_eq!(code, 0, "{kind} validates");
+    }
+}
