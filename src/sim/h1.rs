@@ -4,16 +4,22 @@
 //!
 //! Keep-alive, pipelined requests, `Expect: 100-continue`, chunked request bodies, HTTP/1.0 and
 //! `Connection: close` behave as RFC 9112 says. A request head it cannot read is answered 400 (431
-//! beyond 64 KiB or 100 header fields) and the connection closed; so is the connection after a body
-//! over the limit (answered 413 by the API's own error) or a malformed chunked body (answered 400).
+//! beyond 64 KiB or 100 header fields; 408 when it is not whole within the header-read timeout) and
+//! the connection closed; so is the connection after a body over the limit (answered 413 by the API's
+//! own error) or a malformed chunked body (answered 400: a signed or overlong chunk size, chunk
+//! extensions beyond 16 KiB in all, trailers beyond 16 KiB or 100 fields). HTTP/1.0 with
+//! `Transfer-Encoding` is refused with 400 (RFC 9112 §6.1). A kept connection with no request within
+//! the idle timeout, a body or an answer that does not move for as long, is closed. No size a client
+//! sends is added or multiplied unchecked: the handler never panics on what it reads.
 //! It stands in for a general-purpose server because the simulator answers one small JSON per
 //! request, and at full load a general dispatcher was a tenth of its CPU.
 
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::{Buf, Bytes, BytesMut};
 use http::{Method, StatusCode};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::time::Instant;
 
 use super::BodyError;
 
@@ -23,6 +29,23 @@ const MAX_HEAD: usize = 64 * 1024;
 const MAX_HEADERS: usize = 100;
 /// The longest chunk-size line of a chunked body (size, extensions).
 const MAX_CHUNK_LINE: usize = 4096;
+/// Chunk extensions of one body, in all (hyper's limit).
+const MAX_CHUNK_EXTENSIONS: usize = 16 * 1024;
+/// Trailer section of one chunked body, in all (hyper's limit), and its most fields.
+const MAX_TRAILERS: usize = 16 * 1024;
+
+/// What one connection may take: the largest body and how long the server waits for the client.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Limits {
+    /// The largest request body read (`max_body_bytes`).
+    pub body: usize,
+    /// A request head must be whole within this (from the accept, or its first byte on a kept
+    /// connection).
+    pub header_read: Duration,
+    /// The longest wait without progress: for the next request, for body bytes, for the client to
+    /// take the answer.
+    pub idle: Duration,
+}
 
 /// What the simulator reads of a request.
 #[derive(Debug)]
@@ -140,8 +163,9 @@ fn parse_head(buf: &[u8]) -> Result<Option<Head>, StatusCode> {
             expect_continue = f.value.eq_ignore_ascii_case(b"100-continue");
         }
     }
-    // A transfer coding that does not end in chunked leaves the length unknown (RFC 9112 §6.3).
-    if te && !chunked {
+    // A transfer coding that does not end in chunked leaves the length unknown (RFC 9112 §6.3), and
+    // an HTTP/1.0 message with one has faulty framing (§6.1).
+    if te && (!chunked || http10) {
         return Err(bad);
     }
     let framing = if chunked { Framing::Chunked } else { Framing::Length(length.unwrap_or(0)) };
@@ -168,7 +192,7 @@ fn path_of(target: &str) -> Option<String> {
     Some(uri.path().to_string())
 }
 
-/// The peer closed the connection or it failed.
+/// The peer closed the connection, it failed, or it kept the server waiting too long.
 #[derive(Debug)]
 struct Gone;
 
@@ -186,34 +210,69 @@ impl From<Gone> for Ended {
     }
 }
 
-async fn fill<S: AsyncRead + Unpin>(io: &mut S, buf: &mut BytesMut) -> Result<(), Gone> {
+/// Read more bytes into `buf`, waiting until `until` at most.
+async fn fill<S: AsyncRead + Unpin>(io: &mut S, buf: &mut BytesMut, until: Instant) -> Result<(), Gone> {
     if buf.capacity() - buf.len() < 1024 {
         buf.reserve(8 * 1024);
     }
-    match io.read_buf(buf).await {
-        Ok(0) | Err(_) => Err(Gone),
-        Ok(_) => Ok(()),
+    match tokio::time::timeout_at(until, io.read_buf(buf)).await {
+        Ok(Ok(0) | Err(_)) | Err(_) => Err(Gone),
+        Ok(Ok(_)) => Ok(()),
     }
 }
 
-/// Read the next request head (pipelined bytes first).
-async fn next_head<S: AsyncRead + Unpin>(io: &mut S, buf: &mut BytesMut) -> Result<Head, Ended> {
+/// Whether the bytes of `buf` from `from` on may complete a head (an empty line ends it).
+fn head_may_end(buf: &[u8], from: usize) -> bool {
+    let tail = &buf[from.saturating_sub(2)..];
+    tail.windows(2).any(|w| w == b"\n\n") || tail.windows(3).any(|w| w == b"\n\r\n")
+}
+
+/// Read the next request head (pipelined bytes first). `fresh`: the connection was just accepted,
+/// and the header-read timeout runs from now; on a kept connection the idle timeout runs until the
+/// first byte, the header-read timeout from there. A head is parsed again only when its end may have
+/// arrived, so a head trickled byte by byte costs no more than one sent whole.
+async fn next_head<S: AsyncRead + Unpin>(
+    io: &mut S,
+    buf: &mut BytesMut,
+    limits: &Limits,
+    fresh: bool,
+) -> Result<Head, Ended> {
+    if !fresh && buf.is_empty() {
+        fill(io, buf, Instant::now() + limits.idle).await?;
+    }
+    let deadline = Instant::now() + limits.header_read;
+    let mut scanned = None;
     loop {
-        if !buf.is_empty() {
+        if !buf.is_empty() && scanned.is_none_or(|from| head_may_end(buf, from)) {
             match parse_head(buf) {
                 Ok(Some(head)) => return Ok(head),
-                Ok(None) if buf.len() > MAX_HEAD => {
-                    return Err(Ended::Bad(StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE));
-                }
                 Ok(None) => {}
                 Err(status) => return Err(Ended::Bad(status)),
             }
         }
-        fill(io, buf).await?;
+        if buf.len() > MAX_HEAD {
+            return Err(Ended::Bad(StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE));
+        }
+        scanned = (!buf.is_empty()).then_some(buf.len());
+        if fill(io, buf, deadline).await.is_err() {
+            // Part of a head and then too slow: 408; nothing at all, or a closed connection: closed.
+            return Err(match !buf.is_empty() && Instant::now() >= deadline {
+                true => Ended::Bad(StatusCode::REQUEST_TIMEOUT),
+                false => Ended::Gone,
+            });
+        }
     }
 }
 
 const CONTINUE: &[u8] = b"HTTP/1.1 100 Continue\r\n\r\n";
+
+/// Write all of `bytes`, the client taking them within the idle timeout.
+async fn send<S: AsyncWrite + Unpin>(io: &mut S, bytes: &[u8], idle: Duration) -> Result<(), Gone> {
+    match tokio::time::timeout(idle, io.write_all(bytes)).await {
+        Ok(Ok(())) => Ok(()),
+        _ => Err(Gone),
+    }
+}
 
 /// Read the body `head` announces. `Ok(Err(_))`: it was not read (too large, or its chunked framing
 /// is broken), and the connection must close after the answer.
@@ -221,88 +280,119 @@ async fn read_body<S: AsyncRead + AsyncWrite + Unpin>(
     io: &mut S,
     buf: &mut BytesMut,
     head: &Head,
-    limit: usize,
+    limits: &Limits,
 ) -> Result<Result<Bytes, BodyError>, Gone> {
     match head.framing {
         Framing::Length(0) => Ok(Ok(Bytes::new())),
-        Framing::Length(n) if n > limit as u64 => Ok(Err(BodyError::TooLarge)),
         Framing::Length(n) => {
-            let n = n as usize;
+            let Some(n) = usize::try_from(n).ok().filter(|&n| n <= limits.body) else {
+                return Ok(Err(BodyError::TooLarge));
+            };
             if head.expect_continue && buf.len() < n {
-                io.write_all(CONTINUE).await.map_err(|_| Gone)?;
+                send(io, CONTINUE, limits.idle).await?;
             }
             while buf.len() < n {
                 buf.reserve(n - buf.len());
-                fill(io, buf).await?;
+                fill(io, buf, Instant::now() + limits.idle).await?;
             }
             Ok(Ok(buf.split_to(n).freeze()))
         }
         Framing::Chunked => {
             if head.expect_continue && buf.is_empty() {
-                io.write_all(CONTINUE).await.map_err(|_| Gone)?;
+                send(io, CONTINUE, limits.idle).await?;
             }
-            read_chunked(io, buf, limit).await
+            read_chunked(io, buf, limits).await
         }
     }
 }
 
-/// The chunk-size line at the start of `buf` (`Ok(None)` until complete): the size and the line's
-/// length including CRLF.
-fn chunk_line(buf: &[u8]) -> Result<Option<(u64, usize)>, BodyError> {
-    let Some(end) = buf.windows(2).position(|w| w == b"\r\n") else {
+/// The chunk-size line at the start of `buf` (`Ok(None)` until complete): the size, the line's
+/// length including CRLF, and the length of its extensions. The size is 1 to 16 hexadecimal digits,
+/// nothing before them (no sign, no space), optional spaces or tabs after.
+fn chunk_line(buf: &[u8]) -> Result<Option<(u64, usize, usize)>, BodyError> {
+    let Some(end) = buf.iter().take(MAX_CHUNK_LINE + 2).position(|&b| b == b'\n') else {
         return if buf.len() > MAX_CHUNK_LINE { Err(BodyError::Malformed) } else { Ok(None) };
     };
-    let line = std::str::from_utf8(&buf[..end]).map_err(|_| BodyError::Malformed)?;
-    let size = line.split(';').next().unwrap_or_default().trim();
-    if size.is_empty() || size.len() > 16 {
+    let line = buf[..end].strip_suffix(b"\r").ok_or(BodyError::Malformed)?;
+    let digits = line.iter().take_while(|b| b.is_ascii_hexdigit()).count();
+    let rest = &line[digits..];
+    let ext = rest.iter().position(|&b| b == b';').map_or(0, |i| rest.len() - i);
+    if digits == 0 || digits > 16 || !rest[..rest.len() - ext].iter().all(|&b| b == b' ' || b == b'\t') {
         return Err(BodyError::Malformed);
     }
-    let n = u64::from_str_radix(size, 16).map_err(|_| BodyError::Malformed)?;
-    Ok(Some((n, end + 2)))
+    let size = std::str::from_utf8(&line[..digits]).ok().and_then(|d| u64::from_str_radix(d, 16).ok());
+    let size = size.ok_or(BodyError::Malformed)?;
+    Ok(Some((size, end + 1, ext)))
 }
 
 async fn read_chunked<S: AsyncRead + Unpin>(
     io: &mut S,
     buf: &mut BytesMut,
-    limit: usize,
+    limits: &Limits,
 ) -> Result<Result<Bytes, BodyError>, Gone> {
     let mut body = BytesMut::new();
+    let mut extensions = 0usize;
     loop {
-        let (size, line) = loop {
+        let (size, line, ext) = loop {
             match chunk_line(buf) {
                 Ok(Some(x)) => break x,
-                Ok(None) => fill(io, buf).await?,
+                Ok(None) => fill(io, buf, Instant::now() + limits.idle).await?,
                 Err(e) => return Ok(Err(e)),
             }
         };
+        extensions = extensions.saturating_add(ext);
+        if extensions > MAX_CHUNK_EXTENSIONS {
+            return Ok(Err(BodyError::Malformed));
+        }
         if size == 0 {
             buf.advance(line);
-            // Trailer fields (ignored) up to the empty line.
-            loop {
-                match buf.windows(2).position(|w| w == b"\r\n") {
-                    Some(0) => {
-                        buf.advance(2);
-                        return Ok(Ok(body.freeze()));
-                    }
-                    Some(end) => buf.advance(end + 2),
-                    None if buf.len() > MAX_HEAD => return Ok(Err(BodyError::Malformed)),
-                    None => fill(io, buf).await?,
-                }
-            }
+            return Ok(read_trailers(io, buf, limits).await?.map(|()| body.freeze()));
         }
-        if body.len() as u64 + size > limit as u64 {
+        // Checked: a size near 2^64 must not wrap past the limit.
+        let total = u64::try_from(body.len()).ok().and_then(|b| b.checked_add(size));
+        let Some(size) = total.filter(|&t| t <= limits.body as u64).and_then(|_| usize::try_from(size).ok()) else {
             return Ok(Err(BodyError::TooLarge));
-        }
-        let need = line + size as usize + 2;
+        };
+        let Some(need) = line.checked_add(size).and_then(|n| n.checked_add(2)) else {
+            return Ok(Err(BodyError::TooLarge));
+        };
         while buf.len() < need {
             buf.reserve(need - buf.len());
-            fill(io, buf).await?;
+            fill(io, buf, Instant::now() + limits.idle).await?;
         }
         if &buf[need - 2..need] != b"\r\n" {
             return Ok(Err(BodyError::Malformed));
         }
         body.extend_from_slice(&buf[line..need - 2]);
         buf.advance(need);
+    }
+}
+
+/// Skip the trailer fields after the last chunk, up to the empty line: at most [`MAX_TRAILERS`]
+/// bytes and [`MAX_HEADERS`] fields in all.
+async fn read_trailers<S: AsyncRead + Unpin>(
+    io: &mut S,
+    buf: &mut BytesMut,
+    limits: &Limits,
+) -> Result<Result<(), BodyError>, Gone> {
+    let (mut bytes, mut fields) = (0usize, 0usize);
+    loop {
+        match buf.iter().position(|&b| b == b'\n') {
+            Some(end) if buf[..end] == *b"\r" || end == 0 => {
+                buf.advance(end + 1);
+                return Ok(Ok(()));
+            }
+            Some(end) => {
+                buf.advance(end + 1);
+                bytes = bytes.saturating_add(end + 1);
+                fields += 1;
+            }
+            None if bytes.saturating_add(buf.len()) > MAX_TRAILERS => return Ok(Err(BodyError::Malformed)),
+            None => fill(io, buf, Instant::now() + limits.idle).await?,
+        }
+        if bytes > MAX_TRAILERS || fields > MAX_HEADERS {
+            return Ok(Err(BodyError::Malformed));
+        }
     }
 }
 
@@ -351,20 +441,22 @@ fn write_answer(out: &mut Vec<u8>, a: &Answer, http10: bool, head_only: bool, cl
     }
 }
 
-/// Answer an unreadable request head with `status` and no body.
-async fn refuse<S: AsyncWrite + Unpin>(io: &mut S, status: StatusCode) {
+/// Answer an unreadable request head with `status` and no body, then close.
+async fn refuse<S: AsyncWrite + Unpin>(io: &mut S, status: StatusCode, idle: Duration) {
     let line = format!(
         "HTTP/1.1 {} {}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n",
         status.as_u16(),
         status.canonical_reason().unwrap_or("")
     );
-    let _ = io.write_all(line.as_bytes()).await;
-    let _ = io.shutdown().await;
+    if send(io, line.as_bytes(), idle).await.is_ok() {
+        let _ = tokio::time::timeout(idle, io.shutdown()).await;
+    }
 }
 
-/// Serve requests on one connection until the peer closes it, a request asks to close it, or it
-/// cannot be read any further. `answer` gives the simulator's answer to each request.
-pub(crate) async fn serve_connection<S, F, Fut>(mut io: S, limit: usize, mut answer: F)
+/// Serve requests on one connection until the peer closes it, a request asks to close it, it
+/// cannot be read any further, or the client is too slow (`limits`). `answer` gives the
+/// simulator's answer to each request.
+pub(crate) async fn serve_connection<S, F, Fut>(mut io: S, limits: Limits, mut answer: F)
 where
     S: AsyncRead + AsyncWrite + Unpin,
     F: FnMut(Req) -> Fut,
@@ -373,25 +465,27 @@ where
     let mut buf = BytesMut::with_capacity(8 * 1024);
     let mut out = Vec::with_capacity(1024);
     let mut date = DateCache::default();
+    let mut fresh = true;
     loop {
-        let head = match next_head(&mut io, &mut buf).await {
+        let head = match next_head(&mut io, &mut buf, &limits, fresh).await {
             Ok(head) => head,
             Err(Ended::Gone) => return,
-            Err(Ended::Bad(status)) => return refuse(&mut io, status).await,
+            Err(Ended::Bad(status)) => return refuse(&mut io, status, limits.idle).await,
         };
+        fresh = false;
         buf.advance(head.len);
-        let Ok(body) = read_body(&mut io, &mut buf, &head, limit).await else { return };
+        let Ok(body) = read_body(&mut io, &mut buf, &head, &limits).await else { return };
         // After a body left unread (or unreadable) the next request cannot be found.
         let close = !head.keep_alive || head.ambiguous || body.is_err();
         let (http10, head_only) = (head.http10, head.method == Method::HEAD);
         let a = answer(Req { method: head.method, path: head.path, authorization: head.authorization, body }).await;
         out.clear();
         write_answer(&mut out, &a, http10, head_only, close, date.now());
-        if io.write_all(&out).await.is_err() {
+        if send(&mut io, &out, limits.idle).await.is_err() {
             return;
         }
         if close {
-            let _ = io.shutdown().await;
+            let _ = tokio::time::timeout(limits.idle, io.shutdown()).await;
             return;
         }
     }
@@ -435,15 +529,64 @@ mod tests {
         assert_eq!(bad("POST / HTTP/1.1\r\nContent-Length: -1\r\n\r\n"), Some(StatusCode::BAD_REQUEST));
         assert_eq!(bad("POST / HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\n"), Some(StatusCode::BAD_REQUEST));
         assert_eq!(bad("NOT A REQUEST\r\n\r\n"), Some(StatusCode::BAD_REQUEST));
+        let http10_te = "POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n";
+        assert_eq!(bad(http10_te), Some(StatusCode::BAD_REQUEST), "HTTP/1.0 framing with a transfer coding is faulty");
         let many: String = (0..101).map(|i| format!("x{i}: y\r\n")).collect();
         assert_eq!(bad(&format!("GET / HTTP/1.1\r\n{many}\r\n")), Some(StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE));
     }
 
     #[test]
     fn chunk_lines_give_size_and_length() {
-        assert_eq!(chunk_line(b"1a;ext=1\r\nxx").unwrap(), Some((26, 10)));
-        assert_eq!(chunk_line(b"0\r\n").unwrap(), Some((0, 3)));
+        assert_eq!(chunk_line(b"1a;ext=1\r\nxx").unwrap(), Some((26, 10, 6)));
+        assert_eq!(chunk_line(b"0\r\n").unwrap(), Some((0, 3, 0)));
+        assert_eq!(chunk_line(b"A \t;x\r\n").unwrap(), Some((10, 7, 2)));
+        assert_eq!(chunk_line(b"fffffffffffffffe\r\n").unwrap(), Some((u64::MAX - 1, 18, 0)));
         assert_eq!(chunk_line(b"1a").unwrap(), None);
-        assert!(chunk_line(b"zz\r\n").is_err());
+        for bad in
+            [&b"zz\r\n"[..], b"+5\r\n", b"-5\r\n", b" 5\r\n", b"\r\n", b"5 x\r\n", b"5\n", b"10000000000000000\r\n"]
+        {
+            assert!(chunk_line(bad).is_err(), "{:?}", String::from_utf8_lossy(bad));
+        }
+        assert!(chunk_line(&[b'1'; MAX_CHUNK_LINE + 3]).is_err(), "a size line without end");
+    }
+
+    fn limits(body: usize) -> Limits {
+        Limits { body, header_read: Duration::from_secs(5), idle: Duration::from_secs(5) }
+    }
+
+    /// Read a chunked body that is all in `bytes` (the connection has nothing more).
+    async fn chunked(bytes: &[u8], limit: usize) -> Result<Bytes, BodyError> {
+        let mut buf = BytesMut::from(bytes);
+        read_chunked(&mut &b""[..], &mut buf, &limits(limit)).await.expect("the body is all there")
+    }
+
+    #[tokio::test]
+    async fn chunk_sizes_never_wrap_and_extensions_and_trailers_are_capped() {
+        let ok = chunked(b"2\r\nab\r\n1;x=y\r\nc\r\n0\r\nT: 1\r\n\r\n", 64).await;
+        assert_eq!(ok, Ok(Bytes::from_static(b"abc")));
+        // 2 + (2^64 - 2) wraps to 0 in unchecked arithmetic.
+        assert_eq!(chunked(b"2\r\nab\r\nfffffffffffffffe\r\nxx", 1 << 20).await, Err(BodyError::TooLarge));
+        assert_eq!(chunked(b"ffffffffffffffff\r\nxx", usize::MAX).await, Err(BodyError::TooLarge));
+        assert_eq!(chunked(b"2\r\nab\r\nffffffffffffffff\r\n", usize::MAX).await, Err(BodyError::TooLarge));
+        assert_eq!(chunked(b"+2\r\nab\r\n0\r\n\r\n", 64).await, Err(BodyError::Malformed));
+        let ext = format!(";{}", "e".repeat(4000));
+        let many: String = (0..5).map(|_| format!("1{ext}\r\nx\r\n")).collect();
+        assert_eq!(chunked(format!("{many}0\r\n\r\n").as_bytes(), 64).await, Err(BodyError::Malformed));
+        let fields: String = (0..=MAX_HEADERS).map(|i| format!("t{i}: v\r\n")).collect();
+        assert_eq!(chunked(format!("0\r\n{fields}\r\n").as_bytes(), 64).await, Err(BodyError::Malformed));
+        let long = format!("0\r\nt: {}", "v".repeat(MAX_TRAILERS));
+        assert_eq!(chunked(long.as_bytes(), 64).await, Err(BodyError::Malformed));
+        let lines: String = (0..80).map(|i| format!("t{i}: {}\r\n", "v".repeat(250))).collect();
+        assert_eq!(chunked(format!("0\r\n{lines}\r\n").as_bytes(), 64).await, Err(BodyError::Malformed));
+    }
+
+    #[test]
+    fn a_head_is_parsed_again_only_when_its_end_may_have_come() {
+        assert!(!head_may_end(b"GET / HTTP/1.1\r\nHost: a\r\n", 0));
+        // The new bytes (from the second argument on) finish the empty line.
+        assert!(head_may_end(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n", 25));
+        assert!(head_may_end(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n", 26));
+        assert!(head_may_end(b"GET / HTTP/1.1\nHost: a\n\n", 23));
+        assert!(!head_may_end(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n", 27), "nothing new");
     }
 }

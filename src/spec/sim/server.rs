@@ -1,0 +1,90 @@
+//! The `[simulator.server]` table: how long the simulator's HTTP/1.1 server waits for a client and
+//! how many connections it holds, so that a slow or hostile client never holds it forever.
+//!
+//! ```toml
+//! [simulator.server]
+//! header_read_timeout = "30s"   # a request head must arrive whole within this
+//! idle_timeout = "30s"          # a kept connection with no request, a body or an answer not moving
+//! max_connections = 10000       # connections beyond this are closed at once (one log line)
+//! ```
+//!
+//! The defaults follow hyper's server (`http1::Builder::header_read_timeout`, 30 s) and nginx's
+//! per-read body and send timeouts (`client_body_timeout`, `send_timeout`: waits without progress).
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use super::primitives::ConfigError;
+
+/// Longest accepted timeout (one day): a server that waits longer holds its connections forever.
+const MAX_TIMEOUT: Duration = Duration::from_secs(24 * 3600);
+
+/// The `[simulator.server]` table.
+#[derive(Deserialize, Serialize, Clone, Debug, PartialEq, schemars::JsonSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerConfig {
+    /// A request head must arrive whole within this: from the accept on a new connection, from its
+    /// first byte on a kept one. A head still incomplete is answered 408 and the connection closed.
+    /// Default 30s (hyper's server default).
+    #[schemars(with = "crate::units::duration::Dur")]
+    #[serde(with = "crate::units::duration::serde")]
+    pub header_read_timeout: Duration,
+    /// The longest wait without progress: for the next request on a kept connection, for more of a
+    /// request body, for the client to take more of an answer. Then the connection is closed.
+    /// Default 30s.
+    #[schemars(with = "crate::units::duration::Dur")]
+    #[serde(with = "crate::units::duration::serde")]
+    pub idle_timeout: Duration,
+    /// Connections served at once. A connection beyond it is closed as soon as it is accepted, and
+    /// one line on stderr says the cap was reached (again only after the count fell below 90 % of
+    /// it). Default 10000.
+    pub max_connections: u32,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            header_read_timeout: Duration::from_secs(30),
+            idle_timeout: Duration::from_secs(30),
+            max_connections: 10_000,
+        }
+    }
+}
+
+impl ServerConfig {
+    /// Timeouts in (0, 1 day], at least one connection.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        for (name, d) in [("header_read_timeout", self.header_read_timeout), ("idle_timeout", self.idle_timeout)] {
+            if d.is_zero() || d > MAX_TIMEOUT {
+                return Err(ConfigError(format!("server.{name} must be longer than 0 and at most 1 day")));
+            }
+        }
+        if self.max_connections == 0 {
+            return Err(ConfigError("server.max_connections must be at least 1".into()));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_hypers_and_ranges_are_checked() {
+        let d = ServerConfig::default();
+        d.validate().unwrap();
+        assert_eq!(d.header_read_timeout, Duration::from_secs(30));
+        let text = crate::spec::doc_toml(include_str!("server.rs"), |_| true).replace("[simulator.server]", "");
+        let doc: ServerConfig = toml::from_str(&text).unwrap();
+        assert_eq!(doc, d, "the module's example shows the defaults");
+        let c: ServerConfig = toml::from_str("header_read_timeout = \"1s\"\nmax_connections = 5").unwrap();
+        assert_eq!((c.header_read_timeout, c.max_connections), (Duration::from_secs(1), 5));
+        for bad in ["idle_timeout = \"0s\"", "header_read_timeout = \"2days\"", "max_connections = 0"] {
+            let c: ServerConfig = toml::from_str(bad).unwrap();
+            assert!(c.validate().is_err(), "{bad}");
+        }
+        assert!(toml::from_str::<ServerConfig>("timeout = \"1s\"").is_err());
+    }
+}
