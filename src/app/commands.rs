@@ -52,9 +52,10 @@ pub fn execute(command: Command) -> Result<Exit, AppError> {
             unsigned,
             inbound_rate,
             threads,
+            server,
         } => {
             let hooks = SimHooks { url: webhook_url, app_secret_env, unsigned, inbound_rate };
-            simulate(flavor, listen, profile, benchmark, hooks, threads)
+            simulate(flavor, listen, profile, benchmark, hooks, threads, server)
         }
         Command::Receive(args) => receive(args),
         Command::Run(args) => run(args),
@@ -381,6 +382,7 @@ fn simulate(
     benchmark: bool,
     hooks: SimHooks,
     threads: Option<u16>,
+    server: super::cli::SimServerArgs,
 ) -> Result<Exit, AppError> {
     let flavor = match flavor {
         SimFlavor::Cloud => crate::sim::Flavor::Cloud,
@@ -396,6 +398,11 @@ fn simulate(
     };
     cfg.flavor = flavor;
     hooks.apply(&mut cfg)?;
+    let s = &mut cfg.server;
+    s.header_read_timeout = server.header_read_timeout.unwrap_or(s.header_read_timeout);
+    s.idle_timeout = server.idle_timeout.unwrap_or(s.idle_timeout);
+    s.max_connections = server.max_connections.unwrap_or(s.max_connections);
+    s.validate().map_err(|e| format!("{} (--header-read-timeout, --idle-timeout or [simulator.server])", e.0))?;
     let posting = cfg.webhooks.callback_url.clone();
     let mut builder = tokio::runtime::Builder::new_multi_thread();
     if let Some(n) = threads {

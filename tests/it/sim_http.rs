@@ -347,3 +347,53 @@ async fn idle_connections_are_closed_and_the_cap_closes_new_ones_at_once() {
     conn.write_all(with_length(SEND).as_bytes()).await.unwrap();
     assert_eq!(answer(&mut conn, &mut buf, false).await.status(), 200);
 }
+
+/// `wabench simulate`, killed when dropped.
+struct Simulate(std::process::Child);
+
+impl Drop for Simulate {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn simulate_takes_its_server_limits_from_the_command_line() {
+    use std::io::{BufRead, Read, Write};
+    let mut child = Simulate(
+        std::process::Command::new(env!("CARGO_BIN_EXE_wabench"))
+            .args(["simulate", "--listen", "127.0.0.1:0", "--benchmark", "--threads", "1"])
+            .args(["--header-read-timeout", "3s", "--max-connections", "2"])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let mut line = String::new();
+    std::io::BufReader::new(child.0.stdout.as_mut().unwrap()).read_line(&mut line).unwrap();
+    let addr = line.split("http://").nth(1).and_then(|s| s.split_whitespace().next()).expect("the address");
+    let open = || {
+        let c = std::net::TcpStream::connect(addr).unwrap();
+        c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        c
+    };
+    let mut slow: Vec<_> = (0..2).map(|_| open()).collect();
+    for c in &mut slow {
+        c.write_all(b"POST /v23.0/1/messages HTTP/1.1\r\nHost: s").unwrap();
+    }
+    // Accepted after the first two (the listen queue is first in, first out).
+    let mut third = open();
+    let mut rest = Vec::new();
+    third.read_to_end(&mut rest).expect("a connection beyond --max-connections is closed at once");
+    assert!(rest.is_empty(), "{:?}", String::from_utf8_lossy(&rest));
+    for mut c in slow {
+        let mut got = String::new();
+        c.read_to_string(&mut got).expect("closed after --header-read-timeout");
+        assert!(got.starts_with("HTTP/1.1 408 "), "{got}");
+    }
+    let _ = child.0.kill();
+    let mut err = String::new();
+    child.0.stderr.take().unwrap().read_to_string(&mut err).unwrap();
+    assert_eq!(err.matches("max_connections").count(), 1, "one line when the cap is reached: {err}");
+}
