@@ -315,10 +315,7 @@ impl SimHooks {
             }
             return Ok(());
         };
-        let parsed = reqwest::Url::parse(&url).map_err(|e| format!("--webhook-url {url:?}: {e}"))?;
-        if !matches!(parsed.scheme(), "http" | "https") {
-            return Err(format!("--webhook-url {url:?}: expected an http:// or https:// URL"));
-        }
+        crate::spec::endpoint::check_http_url(&url).map_err(|r| format!("--webhook-url: {r}"))?;
         cfg.webhooks.callback_url = Some(url);
         // On-prem webhooks are never signed (the real API relies on TLS).
         if cfg.flavor == crate::sim::Flavor::Cloud && !self.unsigned {
