@@ -129,7 +129,7 @@ pub struct SimServerArgs {
     /// A request head must arrive whole within this, or it is answered 408 and the connection closed
     /// (default 30s, as hyper's server).
     #[arg(long, value_name = "DURATION", value_parser = crate::units::duration::parse)]
-    pub header_read_timeout: Option<std::time::Duration>,
+    pub read_header_timeout: Option<std::time::Duration>,
     /// Close a connection that waits this long without progress: no next request on a kept
     /// connection, a body or an answer not moving (default 30s).
     #[arg(long, value_name = "DURATION", value_parser = crate::units::duration::parse)]

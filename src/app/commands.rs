@@ -396,10 +396,10 @@ fn simulate(
     cfg.flavor = flavor;
     hooks.apply(&mut cfg)?;
     let s = &mut cfg.server;
-    s.header_read_timeout = server.header_read_timeout.unwrap_or(s.header_read_timeout);
+    s.read_header_timeout = server.read_header_timeout.unwrap_or(s.read_header_timeout);
     s.idle_timeout = server.idle_timeout.unwrap_or(s.idle_timeout);
     s.max_connections = server.max_connections.unwrap_or(s.max_connections);
-    s.validate().map_err(|e| format!("{} (--header-read-timeout, --idle-timeout or [simulator.server])", e.0))?;
+    s.validate().map_err(|e| format!("{} (--read-header-timeout, --idle-timeout or [simulator.server])", e.0))?;
     let posting = cfg.webhooks.callback_url.clone();
     let mut builder = tokio::runtime::Builder::new_multi_thread();
     if let Some(n) = threads {

@@ -41,7 +41,7 @@ pub(crate) struct Limits {
     pub body: usize,
     /// A request head must be whole within this (from the accept, or its first byte on a kept
     /// connection).
-    pub header_read: Duration,
+    pub read_header: Duration,
     /// The longest wait without progress: for the next request, for body bytes, for the client to
     /// take the answer.
     pub idle: Duration,
@@ -240,7 +240,7 @@ async fn next_head<S: AsyncRead + Unpin>(
     if !fresh && buf.is_empty() {
         fill(io, buf, Instant::now() + limits.idle).await?;
     }
-    let deadline = Instant::now() + limits.header_read;
+    let deadline = Instant::now() + limits.read_header;
     let mut scanned = None;
     loop {
         if !buf.is_empty() && scanned.is_none_or(|from| head_may_end(buf, from)) {
@@ -551,7 +551,7 @@ mod tests {
     }
 
     fn limits(body: usize) -> Limits {
-        Limits { body, header_read: Duration::from_secs(5), idle: Duration::from_secs(5) }
+        Limits { body, read_header: Duration::from_secs(5), idle: Duration::from_secs(5) }
     }
 
     /// Read a chunked body that is all in `bytes` (the connection has nothing more).

@@ -447,7 +447,7 @@ impl Sim {
         let server = &self.state.cfg.server;
         let limits = h1::Limits {
             body: self.state.cfg.max_body_bytes,
-            header_read: server.header_read_timeout,
+            read_header: server.read_header_timeout,
             idle: server.idle_timeout,
         };
         let mut cap = cap::ConnectionCap::new(server.max_connections);

@@ -49,7 +49,7 @@ pub fn parse_http_url(url: &str) -> Result<(Endpoint, bool), String> {
     let tls = match uri.scheme_str() {
         Some(s) if s.eq_ignore_ascii_case("http") => false,
         Some(s) if s.eq_ignore_ascii_case("https") => true,
-        Some(s) => return Err(format!("{shown:?}: scheme {s:?} is not supported (use http or https)")),
+        Some(s) => return Err(format!("{shown:?}: scheme {s:?} is not supported (use http:// or https://)")),
         None => return Err(format!("{shown:?}: the URL needs a scheme (http:// or https://)")),
     };
     let authority = uri.authority().map_or("", |a| a.as_str());

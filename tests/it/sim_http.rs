@@ -278,7 +278,7 @@ async fn trickle(mut conn: TcpStream, guard: Duration) -> Option<Vec<u8>> {
 async fn slow_heads_neither_starve_a_normal_client_nor_outlive_the_header_timeout() {
     let mut cfg = SimConfig::benchmark(Flavor::Cloud);
     let timeout = Duration::from_secs(5);
-    cfg.server.header_read_timeout = timeout;
+    cfg.server.read_header_timeout = timeout;
     let sim = spawn_local(cfg).await.unwrap();
     let setup = std::time::Instant::now();
     // Each slow connection takes two descriptors here (client and server side).
@@ -364,7 +364,7 @@ fn simulate_takes_its_server_limits_from_the_command_line() {
     let mut child = Simulate(
         std::process::Command::new(env!("CARGO_BIN_EXE_wabench"))
             .args(["simulate", "--listen", "127.0.0.1:0", "--benchmark", "--threads", "1"])
-            .args(["--header-read-timeout", "3s", "--max-connections", "2"])
+            .args(["--read-header-timeout", "3s", "--max-connections", "2"])
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::piped())
             .spawn()
@@ -389,7 +389,7 @@ fn simulate_takes_its_server_limits_from_the_command_line() {
     assert!(rest.is_empty(), "{:?}", String::from_utf8_lossy(&rest));
     for mut c in slow {
         let mut got = String::new();
-        c.read_to_string(&mut got).expect("closed after --header-read-timeout");
+        c.read_to_string(&mut got).expect("closed after --read-header-timeout");
         assert!(got.starts_with("HTTP/1.1 408 "), "{got}");
     }
     let _ = child.0.kill();

@@ -48,7 +48,7 @@
 //! cloud = { server_error = 0.002, unknown_error = 0.001, bare_5xx = 0.001, stall = 0.0005 }
 //! onprem = { server_error = 0.001 }
 //! [simulator.server]          # timeouts and connection cap of its HTTP server; `spec::sim::server`
-//! header_read_timeout = "30s"
+//! read_header_timeout = "30s"
 //! ```
 
 use std::time::Duration;
@@ -560,7 +560,7 @@ mod tests {
         assert_eq!(cfg.identity.username_fraction, 0.1);
         assert_eq!((cfg.templates.len(), cfg.templates[0].params), (1, 2));
         assert_eq!(cfg.media.link_failure_fraction, 0.01);
-        assert_eq!(cfg.server.header_read_timeout, Duration::from_secs(30));
+        assert_eq!(cfg.server.read_header_timeout, Duration::from_secs(30));
     }
 
     #[test]

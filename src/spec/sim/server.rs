@@ -3,7 +3,7 @@
 //!
 //! ```toml
 //! [simulator.server]
-//! header_read_timeout = "30s"   # a request head must arrive whole within this
+//! read_header_timeout = "30s"   # a request head must arrive whole within this
 //! idle_timeout = "30s"          # a kept connection with no request, a body or an answer not moving
 //! max_connections = 10000       # connections beyond this are closed at once (one log line)
 //! ```
@@ -29,7 +29,7 @@ pub struct ServerConfig {
     /// Default 30s (hyper's server default).
     #[schemars(with = "crate::units::duration::Dur")]
     #[serde(with = "crate::units::duration::serde")]
-    pub header_read_timeout: Duration,
+    pub read_header_timeout: Duration,
     /// The longest wait without progress: for the next request on a kept connection, for more of a
     /// request body, for the client to take more of an answer. Then the connection is closed.
     /// Default 30s.
@@ -45,7 +45,7 @@ pub struct ServerConfig {
 impl Default for ServerConfig {
     fn default() -> Self {
         ServerConfig {
-            header_read_timeout: Duration::from_secs(30),
+            read_header_timeout: Duration::from_secs(30),
             idle_timeout: Duration::from_secs(30),
             max_connections: 10_000,
         }
@@ -55,7 +55,7 @@ impl Default for ServerConfig {
 impl ServerConfig {
     /// Timeouts in (0, 1 day], at least one connection.
     pub fn validate(&self) -> Result<(), ConfigError> {
-        for (name, d) in [("header_read_timeout", self.header_read_timeout), ("idle_timeout", self.idle_timeout)] {
+        for (name, d) in [("read_header_timeout", self.read_header_timeout), ("idle_timeout", self.idle_timeout)] {
             if d.is_zero() || d > MAX_TIMEOUT {
                 return Err(ConfigError(format!("server.{name} must be longer than 0 and at most 1 day")));
             }
@@ -75,13 +75,13 @@ mod tests {
     fn defaults_are_hypers_and_ranges_are_checked() {
         let d = ServerConfig::default();
         d.validate().unwrap();
-        assert_eq!(d.header_read_timeout, Duration::from_secs(30));
+        assert_eq!(d.read_header_timeout, Duration::from_secs(30));
         let text = crate::spec::doc_toml(include_str!("server.rs"), |_| true).replace("[simulator.server]", "");
         let doc: ServerConfig = toml::from_str(&text).unwrap();
         assert_eq!(doc, d, "the module's example shows the defaults");
-        let c: ServerConfig = toml::from_str("header_read_timeout = \"1s\"\nmax_connections = 5").unwrap();
-        assert_eq!((c.header_read_timeout, c.max_connections), (Duration::from_secs(1), 5));
-        for bad in ["idle_timeout = \"0s\"", "header_read_timeout = \"2days\"", "max_connections = 0"] {
+        let c: ServerConfig = toml::from_str("read_header_timeout = \"1s\"\nmax_connections = 5").unwrap();
+        assert_eq!((c.read_header_timeout, c.max_connections), (Duration::from_secs(1), 5));
+        for bad in ["idle_timeout = \"0s\"", "read_header_timeout = \"2days\"", "max_connections = 0"] {
             let c: ServerConfig = toml::from_str(bad).unwrap();
             assert!(c.validate().is_err(), "{bad}");
         }
