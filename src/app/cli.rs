@@ -130,8 +130,8 @@ pub struct SimServerArgs {
     /// (default 30s, as hyper's server).
     #[arg(long, value_name = "DURATION", value_parser = crate::units::duration::parse)]
     pub read_header_timeout: Option<std::time::Duration>,
-    /// Close a connection that waits this long without progress: no next request on a kept
-    /// connection, a body or an answer not moving (default 30s).
+    /// Close a connection that keeps the simulator waiting this long: no next request on a kept
+    /// connection, a request body not whole, an answer not taken (default 30s).
     #[arg(long, value_name = "DURATION", value_parser = crate::units::duration::parse)]
     pub idle_timeout: Option<std::time::Duration>,
     /// Connections served at once; one beyond is closed at once, and one line says the cap was

@@ -9,7 +9,7 @@
 //! own error) or a malformed chunked body (answered 400: a signed or overlong chunk size, chunk
 //! extensions beyond 16 KiB in all, trailers beyond 16 KiB or 100 fields). HTTP/1.0 with
 //! `Transfer-Encoding` is refused with 400 (RFC 9112 §6.1). A kept connection with no request within
-//! the idle timeout, a body or an answer that does not move for as long, is closed. No size a client
+//! the idle timeout, a body not whole or an answer not taken within as long, is closed. No size a client
 //! sends is added or multiplied unchecked: the handler never panics on what it reads.
 //! It stands in for a general-purpose server because the simulator answers one small JSON per
 //! request, and at full load a general dispatcher was a tenth of its CPU.
@@ -42,8 +42,8 @@ pub(crate) struct Limits {
     /// A request head must be whole within this (from the accept, or its first byte on a kept
     /// connection).
     pub read_header: Duration,
-    /// The longest wait without progress: for the next request, for body bytes, for the client to
-    /// take the answer.
+    /// The longest wait for the client, each time: for the next request on a kept connection, for
+    /// a request body to arrive whole, for the client to take an answer.
     pub idle: Duration,
 }
 
@@ -274,14 +274,16 @@ async fn send<S: AsyncWrite + Unpin>(io: &mut S, bytes: &[u8], idle: Duration) -
     }
 }
 
-/// Read the body `head` announces. `Ok(Err(_))`: it was not read (too large, or its chunked framing
-/// is broken), and the connection must close after the answer.
+/// Read the body `head` announces, whole within the idle timeout (a body trickled slower is
+/// abandoned: the connection closes unanswered). `Ok(Err(_))`: it was not read (too large, or its
+/// chunked framing is broken), and the connection must close after the answer.
 async fn read_body<S: AsyncRead + AsyncWrite + Unpin>(
     io: &mut S,
     buf: &mut BytesMut,
     head: &Head,
     limits: &Limits,
 ) -> Result<Result<Bytes, BodyError>, Gone> {
+    let until = Instant::now() + limits.idle;
     match head.framing {
         Framing::Length(0) => Ok(Ok(Bytes::new())),
         Framing::Length(n) => {
@@ -293,7 +295,7 @@ async fn read_body<S: AsyncRead + AsyncWrite + Unpin>(
             }
             while buf.len() < n {
                 buf.reserve(n - buf.len());
-                fill(io, buf, Instant::now() + limits.idle).await?;
+                fill(io, buf, until).await?;
             }
             Ok(Ok(buf.split_to(n).freeze()))
         }
@@ -301,7 +303,7 @@ async fn read_body<S: AsyncRead + AsyncWrite + Unpin>(
             if head.expect_continue && buf.is_empty() {
                 send(io, CONTINUE, limits.idle).await?;
             }
-            read_chunked(io, buf, limits).await
+            read_chunked(io, buf, limits.body, until).await
         }
     }
 }
@@ -325,10 +327,12 @@ fn chunk_line(buf: &[u8]) -> Result<Option<(u64, usize, usize)>, BodyError> {
     Ok(Some((size, end + 1, ext)))
 }
 
+/// Read a chunked body of at most `limit` bytes, waiting for the client until `until`.
 async fn read_chunked<S: AsyncRead + Unpin>(
     io: &mut S,
     buf: &mut BytesMut,
-    limits: &Limits,
+    limit: usize,
+    until: Instant,
 ) -> Result<Result<Bytes, BodyError>, Gone> {
     let mut body = BytesMut::new();
     let mut extensions = 0usize;
@@ -336,7 +340,7 @@ async fn read_chunked<S: AsyncRead + Unpin>(
         let (size, line, ext) = loop {
             match chunk_line(buf) {
                 Ok(Some(x)) => break x,
-                Ok(None) => fill(io, buf, Instant::now() + limits.idle).await?,
+                Ok(None) => fill(io, buf, until).await?,
                 Err(e) => return Ok(Err(e)),
             }
         };
@@ -346,11 +350,11 @@ async fn read_chunked<S: AsyncRead + Unpin>(
         }
         if size == 0 {
             buf.advance(line);
-            return Ok(read_trailers(io, buf, limits).await?.map(|()| body.freeze()));
+            return Ok(read_trailers(io, buf, until).await?.map(|()| body.freeze()));
         }
         // Checked: a size near 2^64 must not wrap past the limit.
         let total = u64::try_from(body.len()).ok().and_then(|b| b.checked_add(size));
-        let Some(size) = total.filter(|&t| t <= limits.body as u64).and_then(|_| usize::try_from(size).ok()) else {
+        let Some(size) = total.filter(|&t| t <= limit as u64).and_then(|_| usize::try_from(size).ok()) else {
             return Ok(Err(BodyError::TooLarge));
         };
         let Some(need) = line.checked_add(size).and_then(|n| n.checked_add(2)) else {
@@ -358,7 +362,7 @@ async fn read_chunked<S: AsyncRead + Unpin>(
         };
         while buf.len() < need {
             buf.reserve(need - buf.len());
-            fill(io, buf, Instant::now() + limits.idle).await?;
+            fill(io, buf, until).await?;
         }
         if &buf[need - 2..need] != b"\r\n" {
             return Ok(Err(BodyError::Malformed));
@@ -373,7 +377,7 @@ async fn read_chunked<S: AsyncRead + Unpin>(
 async fn read_trailers<S: AsyncRead + Unpin>(
     io: &mut S,
     buf: &mut BytesMut,
-    limits: &Limits,
+    until: Instant,
 ) -> Result<Result<(), BodyError>, Gone> {
     let (mut bytes, mut fields) = (0usize, 0usize);
     loop {
@@ -388,7 +392,7 @@ async fn read_trailers<S: AsyncRead + Unpin>(
                 fields += 1;
             }
             None if bytes.saturating_add(buf.len()) > MAX_TRAILERS => return Ok(Err(BodyError::Malformed)),
-            None => fill(io, buf, Instant::now() + limits.idle).await?,
+            None => fill(io, buf, until).await?,
         }
         if bytes > MAX_TRAILERS || fields > MAX_HEADERS {
             return Ok(Err(BodyError::Malformed));
@@ -550,14 +554,11 @@ mod tests {
         assert!(chunk_line(&[b'1'; MAX_CHUNK_LINE + 3]).is_err(), "a size line without end");
     }
 
-    fn limits(body: usize) -> Limits {
-        Limits { body, read_header: Duration::from_secs(5), idle: Duration::from_secs(5) }
-    }
-
     /// Read a chunked body that is all in `bytes` (the connection has nothing more).
     async fn chunked(bytes: &[u8], limit: usize) -> Result<Bytes, BodyError> {
         let mut buf = BytesMut::from(bytes);
-        read_chunked(&mut &b""[..], &mut buf, &limits(limit)).await.expect("the body is all there")
+        let until = Instant::now() + Duration::from_secs(5);
+        read_chunked(&mut &b""[..], &mut buf, limit, until).await.expect("the body is all there")
     }
 
     #[tokio::test]

@@ -397,3 +397,28 @@ fn simulate_takes_its_server_limits_from_the_command_line() {
     child.0.stderr.take().unwrap().read_to_string(&mut err).unwrap();
     assert_eq!(err.matches("max_connections").count(), 1, "one line when the cap is reached: {err}");
 }
+
+#[tokio::test]
+async fn a_body_trickled_past_the_idle_timeout_is_abandoned() {
+    let mut cfg = SimConfig::benchmark(Flavor::Cloud);
+    cfg.server.idle_timeout = Duration::from_secs(1);
+    let sim = spawn_local(cfg).await.unwrap();
+    let mut conn = connect(&sim).await;
+    conn.write_all(post(&format!("Content-Length: {}\r\n", SEND.len()), "").as_bytes()).await.unwrap();
+    // One byte every 300 ms: always moving, never whole within the second.
+    let started = std::time::Instant::now();
+    let mut rest = Vec::new();
+    for b in SEND.bytes() {
+        if conn.write_all(&[b]).await.is_err() || started.elapsed() > Duration::from_secs(10) {
+            break;
+        }
+        let mut one = [0u8; 1];
+        if let Ok(read) = tokio::time::timeout(Duration::from_millis(300), conn.read(&mut one)).await {
+            rest.extend_from_slice(&one[..read.unwrap_or(0)]);
+            break;
+        }
+    }
+    assert!(started.elapsed() < Duration::from_secs(10), "the trickled body held the connection");
+    assert!(rest.is_empty(), "closed unanswered: {:?}", String::from_utf8_lossy(&rest));
+    assert_eq!(sim.stats().requests, 0, "the request never reached the API");
+}

@@ -4,12 +4,13 @@
 //! ```toml
 //! [simulator.server]
 //! read_header_timeout = "30s"   # a request head must arrive whole within this
-//! idle_timeout = "30s"          # a kept connection with no request, a body or an answer not moving
+//! idle_timeout = "30s"          # no next request, a body not whole, an answer not taken: closed
 //! max_connections = 10000       # connections beyond this are closed at once (one log line)
 //! ```
 //!
-//! The defaults follow hyper's server (`http1::Builder::header_read_timeout`, 30 s) and nginx's
-//! per-read body and send timeouts (`client_body_timeout`, `send_timeout`: waits without progress).
+//! The head timeout and its default follow hyper's server (`http1::Builder::header_read_timeout`,
+//! 30 s; Go's `ReadHeaderTimeout` names it so). The idle timeout bounds each other wait on the
+//! client as a whole, so that a body or an answer trickled a byte at a time ends too.
 
 use std::time::Duration;
 
@@ -30,9 +31,9 @@ pub struct ServerConfig {
     #[schemars(with = "crate::units::duration::Dur")]
     #[serde(with = "crate::units::duration::serde")]
     pub read_header_timeout: Duration,
-    /// The longest wait without progress: for the next request on a kept connection, for more of a
-    /// request body, for the client to take more of an answer. Then the connection is closed.
-    /// Default 30s.
+    /// The longest wait for the client, each time: for the next request on a kept connection, for a
+    /// request body to arrive whole, for the client to take an answer. Then the connection is
+    /// closed. Default 30s.
     #[schemars(with = "crate::units::duration::Dur")]
     #[serde(with = "crate::units::duration::serde")]
     pub idle_timeout: Duration,
