@@ -14,12 +14,13 @@
 //! It stands in for a general-purpose server because the simulator answers one small JSON per
 //! request, and at full load a general dispatcher was a tenth of its CPU.
 
+use std::pin::Pin;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::{Buf, Bytes, BytesMut};
 use http::{Method, StatusCode};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
-use tokio::time::Instant;
+use tokio::time::{Instant, Sleep};
 
 use super::BodyError;
 
@@ -210,14 +211,52 @@ impl From<Gone> for Ended {
     }
 }
 
-/// Read more bytes into `buf`, waiting until `until` at most.
-async fn fill<S: AsyncRead + Unpin>(io: &mut S, buf: &mut BytesMut, until: Instant) -> Result<(), Gone> {
-    if buf.capacity() - buf.len() < 1024 {
-        buf.reserve(8 * 1024);
+/// A connection and its one timer, moved to each wait's deadline: moving a pending timer later is
+/// an atomic store, where a new timer per read would be an insertion into the runtime's timer wheel
+/// and a removal for every request.
+struct Timed<S> {
+    io: S,
+    timer: Pin<Box<Sleep>>,
+}
+
+impl<S> Timed<S> {
+    fn new(io: S) -> Timed<S> {
+        Timed { io, timer: Box::pin(tokio::time::sleep(Duration::from_secs(24 * 3600))) }
     }
-    match tokio::time::timeout_at(until, io.read_buf(buf)).await {
-        Ok(Ok(0) | Err(_)) | Err(_) => Err(Gone),
-        Ok(Ok(_)) => Ok(()),
+}
+
+impl<S: AsyncRead + Unpin> Timed<S> {
+    /// Read more bytes into `buf`, waiting until `until` at most.
+    async fn fill(&mut self, buf: &mut BytesMut, until: Instant) -> Result<(), Gone> {
+        if buf.capacity() - buf.len() < 1024 {
+            buf.reserve(8 * 1024);
+        }
+        self.timer.as_mut().reset(until);
+        tokio::select! {
+            biased;
+            read = self.io.read_buf(buf) => match read {
+                Ok(0) | Err(_) => Err(Gone),
+                Ok(_) => Ok(()),
+            },
+            () = self.timer.as_mut() => Err(Gone),
+        }
+    }
+}
+
+impl<S: AsyncWrite + Unpin> Timed<S> {
+    /// Write all of `bytes`, the client taking them within `idle`.
+    async fn send(&mut self, bytes: &[u8], idle: Duration) -> Result<(), Gone> {
+        self.timer.as_mut().reset(Instant::now() + idle);
+        tokio::select! {
+            biased;
+            written = self.io.write_all(bytes) => written.map_err(|_| Gone),
+            () = self.timer.as_mut() => Err(Gone),
+        }
+    }
+
+    /// Close the sending side, waiting `idle` at most.
+    async fn close(&mut self, idle: Duration) {
+        let _ = tokio::time::timeout(idle, self.io.shutdown()).await;
     }
 }
 
@@ -232,13 +271,13 @@ fn head_may_end(buf: &[u8], from: usize) -> bool {
 /// first byte, the header-read timeout from there. A head is parsed again only when its end may have
 /// arrived, so a head trickled byte by byte costs no more than one sent whole.
 async fn next_head<S: AsyncRead + Unpin>(
-    io: &mut S,
+    io: &mut Timed<S>,
     buf: &mut BytesMut,
     limits: &Limits,
     fresh: bool,
 ) -> Result<Head, Ended> {
     if !fresh && buf.is_empty() {
-        fill(io, buf, Instant::now() + limits.idle).await?;
+        io.fill(buf, Instant::now() + limits.idle).await?;
     }
     let deadline = Instant::now() + limits.read_header;
     let mut scanned = None;
@@ -254,7 +293,7 @@ async fn next_head<S: AsyncRead + Unpin>(
             return Err(Ended::Bad(StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE));
         }
         scanned = (!buf.is_empty()).then_some(buf.len());
-        if fill(io, buf, deadline).await.is_err() {
+        if io.fill(buf, deadline).await.is_err() {
             // Part of a head and then too slow: 408; nothing at all, or a closed connection: closed.
             return Err(match !buf.is_empty() && Instant::now() >= deadline {
                 true => Ended::Bad(StatusCode::REQUEST_TIMEOUT),
@@ -266,19 +305,11 @@ async fn next_head<S: AsyncRead + Unpin>(
 
 const CONTINUE: &[u8] = b"HTTP/1.1 100 Continue\r\n\r\n";
 
-/// Write all of `bytes`, the client taking them within the idle timeout.
-async fn send<S: AsyncWrite + Unpin>(io: &mut S, bytes: &[u8], idle: Duration) -> Result<(), Gone> {
-    match tokio::time::timeout(idle, io.write_all(bytes)).await {
-        Ok(Ok(())) => Ok(()),
-        _ => Err(Gone),
-    }
-}
-
 /// Read the body `head` announces, whole within the idle timeout (a body trickled slower is
 /// abandoned: the connection closes unanswered). `Ok(Err(_))`: it was not read (too large, or its
 /// chunked framing is broken), and the connection must close after the answer.
 async fn read_body<S: AsyncRead + AsyncWrite + Unpin>(
-    io: &mut S,
+    io: &mut Timed<S>,
     buf: &mut BytesMut,
     head: &Head,
     limits: &Limits,
@@ -291,17 +322,17 @@ async fn read_body<S: AsyncRead + AsyncWrite + Unpin>(
                 return Ok(Err(BodyError::TooLarge));
             };
             if head.expect_continue && buf.len() < n {
-                send(io, CONTINUE, limits.idle).await?;
+                io.send(CONTINUE, limits.idle).await?;
             }
             while buf.len() < n {
                 buf.reserve(n - buf.len());
-                fill(io, buf, until).await?;
+                io.fill(buf, until).await?;
             }
             Ok(Ok(buf.split_to(n).freeze()))
         }
         Framing::Chunked => {
             if head.expect_continue && buf.is_empty() {
-                send(io, CONTINUE, limits.idle).await?;
+                io.send(CONTINUE, limits.idle).await?;
             }
             read_chunked(io, buf, limits.body, until).await
         }
@@ -329,7 +360,7 @@ fn chunk_line(buf: &[u8]) -> Result<Option<(u64, usize, usize)>, BodyError> {
 
 /// Read a chunked body of at most `limit` bytes, waiting for the client until `until`.
 async fn read_chunked<S: AsyncRead + Unpin>(
-    io: &mut S,
+    io: &mut Timed<S>,
     buf: &mut BytesMut,
     limit: usize,
     until: Instant,
@@ -340,7 +371,7 @@ async fn read_chunked<S: AsyncRead + Unpin>(
         let (size, line, ext) = loop {
             match chunk_line(buf) {
                 Ok(Some(x)) => break x,
-                Ok(None) => fill(io, buf, until).await?,
+                Ok(None) => io.fill(buf, until).await?,
                 Err(e) => return Ok(Err(e)),
             }
         };
@@ -362,7 +393,7 @@ async fn read_chunked<S: AsyncRead + Unpin>(
         };
         while buf.len() < need {
             buf.reserve(need - buf.len());
-            fill(io, buf, until).await?;
+            io.fill(buf, until).await?;
         }
         if &buf[need - 2..need] != b"\r\n" {
             return Ok(Err(BodyError::Malformed));
@@ -375,7 +406,7 @@ async fn read_chunked<S: AsyncRead + Unpin>(
 /// Skip the trailer fields after the last chunk, up to the empty line: at most [`MAX_TRAILERS`]
 /// bytes and [`MAX_HEADERS`] fields in all.
 async fn read_trailers<S: AsyncRead + Unpin>(
-    io: &mut S,
+    io: &mut Timed<S>,
     buf: &mut BytesMut,
     until: Instant,
 ) -> Result<Result<(), BodyError>, Gone> {
@@ -392,7 +423,7 @@ async fn read_trailers<S: AsyncRead + Unpin>(
                 fields += 1;
             }
             None if bytes.saturating_add(buf.len()) > MAX_TRAILERS => return Ok(Err(BodyError::Malformed)),
-            None => fill(io, buf, until).await?,
+            None => io.fill(buf, until).await?,
         }
         if bytes > MAX_TRAILERS || fields > MAX_HEADERS {
             return Ok(Err(BodyError::Malformed));
@@ -446,26 +477,27 @@ fn write_answer(out: &mut Vec<u8>, a: &Answer, http10: bool, head_only: bool, cl
 }
 
 /// Answer an unreadable request head with `status` and no body, then close.
-async fn refuse<S: AsyncWrite + Unpin>(io: &mut S, status: StatusCode, idle: Duration) {
+async fn refuse<S: AsyncWrite + Unpin>(io: &mut Timed<S>, status: StatusCode, idle: Duration) {
     let line = format!(
         "HTTP/1.1 {} {}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n",
         status.as_u16(),
         status.canonical_reason().unwrap_or("")
     );
-    if send(io, line.as_bytes(), idle).await.is_ok() {
-        let _ = tokio::time::timeout(idle, io.shutdown()).await;
+    if io.send(line.as_bytes(), idle).await.is_ok() {
+        io.close(idle).await;
     }
 }
 
 /// Serve requests on one connection until the peer closes it, a request asks to close it, it
 /// cannot be read any further, or the client is too slow (`limits`). `answer` gives the
 /// simulator's answer to each request.
-pub(crate) async fn serve_connection<S, F, Fut>(mut io: S, limits: Limits, mut answer: F)
+pub(crate) async fn serve_connection<S, F, Fut>(io: S, limits: Limits, mut answer: F)
 where
     S: AsyncRead + AsyncWrite + Unpin,
     F: FnMut(Req) -> Fut,
     Fut: std::future::Future<Output = Answer>,
 {
+    let mut io = Timed::new(io);
     let mut buf = BytesMut::with_capacity(8 * 1024);
     let mut out = Vec::with_capacity(1024);
     let mut date = DateCache::default();
@@ -485,11 +517,11 @@ where
         let a = answer(Req { method: head.method, path: head.path, authorization: head.authorization, body }).await;
         out.clear();
         write_answer(&mut out, &a, http10, head_only, close, date.now());
-        if send(&mut io, &out, limits.idle).await.is_err() {
+        if io.send(&out, limits.idle).await.is_err() {
             return;
         }
         if close {
-            let _ = tokio::time::timeout(limits.idle, io.shutdown()).await;
+            io.close(limits.idle).await;
             return;
         }
     }
@@ -558,7 +590,7 @@ mod tests {
     async fn chunked(bytes: &[u8], limit: usize) -> Result<Bytes, BodyError> {
         let mut buf = BytesMut::from(bytes);
         let until = Instant::now() + Duration::from_secs(5);
-        read_chunked(&mut &b""[..], &mut buf, limit, until).await.expect("the body is all there")
+        read_chunked(&mut Timed::new(&b""[..]), &mut buf, limit, until).await.expect("the body is all there")
     }
 
     #[tokio::test]
