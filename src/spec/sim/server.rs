@@ -10,7 +10,9 @@
 //!
 //! The head timeout and its default follow hyper's server (`http1::Builder::header_read_timeout`,
 //! 30 s; Go's `ReadHeaderTimeout` names it so). The idle timeout bounds each other wait on the
-//! client as a whole, so that a body or an answer trickled a byte at a time ends too.
+//! client as a whole, so that a body or an answer trickled a byte at a time ends too. A timeout
+//! may end a wait up to an eighth of the shortest timeout (at most 1 s) after it, never before:
+//! the server moves one timer per connection that seldom, not at every request.
 
 use std::time::Duration;
 
