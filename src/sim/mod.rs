@@ -433,7 +433,8 @@ impl Sim {
 
     /// Serve on an already-bound listener until `shutdown` resolves, then close all connections.
     /// At most `server.max_connections` connections are served at once: one accepted beyond that
-    /// is closed at once (its client reads the end of the stream instead of waiting unanswered),
+    /// is closed at once (its client sees the connection end, or reset if it had sent a request,
+    /// instead of waiting unanswered),
     /// and one line on stderr says the cap was reached, again only after the count fell below 90 %.
     pub async fn serve(
         &self,
