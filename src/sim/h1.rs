@@ -542,6 +542,7 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::strategy::Strategy as _;
 
     fn head(text: &str) -> Head {
         parse_head(text.as_bytes()).unwrap().unwrap()
@@ -634,5 +635,38 @@ mod tests {
         assert!(head_may_end(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n", 26));
         assert!(head_may_end(b"GET / HTTP/1.1\nHost: a\n\n", 23));
         assert!(!head_may_end(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n", 27), "nothing new");
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::test_runner::Config { cases: 256, failure_persistence: None, ..Default::default() })]
+
+        /// Chunked bodies made of hostile pieces (sizes near 2^64, signs, spaces, extensions, trailers,
+        /// stray bytes) never panic the reader, and a body it returns is within the limit.
+        #[test]
+        fn hostile_chunked_bodies_never_panic(
+            pieces in proptest::collection::vec(
+                proptest::prop_oneof![
+                    proptest::prelude::any::<u64>().prop_map(|n| format!("{n:x}\r\n")),
+                    (0u64..40).prop_map(|n| format!("{n:x}\r\n{}\r\n", "x".repeat(n as usize))),
+                    proptest::prelude::Just("+5\r\nxxxxx\r\n".to_string()),
+                    proptest::prelude::Just(" 5 ;a=b\r\n".to_string()),
+                    proptest::prelude::Just("0\r\nT: v\r\n\r\n".to_string()),
+                    "[ -~\r\n]{0,20}",
+                ],
+                0..8,
+            ),
+            limit in 0usize..200,
+        ) {
+            let rt = tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap();
+            let bytes = pieces.concat();
+            let limits = Limits { body: limit, read_header: Duration::from_secs(5), idle: Duration::from_secs(5) };
+            let got = rt.block_on(async {
+                let mut buf = BytesMut::from(bytes.as_bytes());
+                read_chunked(&mut Timed::new(&b""[..], &limits), &mut buf, limit, Instant::now() + limits.idle).await
+            });
+            if let Ok(Ok(body)) = got {
+                proptest::prop_assert!(body.len() <= limit);
+            }
+        }
     }
 }

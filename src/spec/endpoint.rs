@@ -186,4 +186,33 @@ mod tests {
         assert!(is_sensitive_header("X-Api-Key"));
         assert!(!is_sensitive_header("content-type"));
     }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::test_runner::Config { cases: 512, failure_persistence: None, ..Default::default() })]
+
+        /// A written port is the port used, or the URL is refused: never another port.
+        #[test]
+        fn the_port_written_is_the_port_used(
+            port in proptest::prop_oneof![0u64..70_000, proptest::prelude::any::<u64>()],
+            host in proptest::prop_oneof![
+                proptest::prelude::Just("127.0.0.1"),
+                proptest::prelude::Just("[::1]"),
+                proptest::prelude::Just("api.example"),
+            ],
+            tls in proptest::prelude::any::<bool>(),
+        ) {
+            let url = format!("{}://{host}:{port}/p", if tls { "https" } else { "http" });
+            match Endpoint::parse(&url) {
+                Ok(ep) => proptest::prop_assert_eq!(u64::from(ep.port), port),
+                Err(e) => proptest::prop_assert!(!(1..=65535).contains(&port) && e.contains("out of range"), "{e}"),
+            }
+        }
+
+        /// Any text: an endpoint or an error, never a panic.
+        #[test]
+        fn any_text_is_an_endpoint_or_an_error(url in "(https?://)?[ -~]{0,40}") {
+            let _ = Endpoint::parse(&url);
+            let _ = host_and_port(&url);
+        }
+    }
 }
