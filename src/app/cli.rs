@@ -70,6 +70,8 @@ pub enum Command {
         /// generator on the same machine.
         #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=1024))]
         threads: Option<u16>,
+        #[command(flatten)]
+        server: SimServerArgs,
     },
     /// Receive status webhooks on their own, for sharded runs and runs against the real API: answers
     /// the handshake, checks signatures, serves HTTPS (--tls-cert/--tls-key) or plain HTTP behind a
@@ -131,6 +133,23 @@ pub enum Command {
         #[arg(long, value_name = "DIR")]
         out: Option<PathBuf>,
     },
+}
+
+/// The simulator's HTTP server limits; each one given overrides the profile's [simulator.server].
+#[derive(Debug, Clone, Copy, Default, clap::Args)]
+pub struct SimServerArgs {
+    /// A request head must arrive whole within this, or it is answered 408 and the connection closed
+    /// (default 30s, as hyper's server).
+    #[arg(long, value_name = "DURATION", value_parser = crate::units::duration::parse)]
+    pub read_header_timeout: Option<std::time::Duration>,
+    /// Close a connection that keeps the simulator waiting this long: no next request on a kept
+    /// connection, a request body not whole, an answer not taken (default 30s).
+    #[arg(long, value_name = "DURATION", value_parser = crate::units::duration::parse)]
+    pub idle_timeout: Option<std::time::Duration>,
+    /// Connections served at once; one beyond is closed at once, and one line says the cap was
+    /// reached (default 10000).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_connections: Option<u32>,
 }
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]

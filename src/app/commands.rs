@@ -52,9 +52,10 @@ pub fn execute(command: Command) -> Result<Exit, AppError> {
             unsigned,
             inbound_rate,
             threads,
+            server,
         } => {
             let hooks = SimHooks { url: webhook_url, app_secret_env, unsigned, inbound_rate };
-            simulate(flavor, listen, profile, benchmark, hooks, threads)
+            simulate(flavor, listen, profile, benchmark, hooks, threads, server)
         }
         Command::Receive(args) => receive(args),
         Command::Run(args) => run(*args),
@@ -342,10 +343,7 @@ impl SimHooks {
             }
             return Ok(());
         };
-        let parsed = reqwest::Url::parse(&url).map_err(|e| format!("--webhook-url {url:?}: {e}"))?;
-        if !matches!(parsed.scheme(), "http" | "https") {
-            return Err(format!("--webhook-url {url:?}: expected an http:// or https:// URL"));
-        }
+        crate::spec::endpoint::check_http_url(&url).map_err(|r| format!("--webhook-url: {r}"))?;
         cfg.webhooks.callback_url = Some(url);
         // On-prem webhooks are never signed (the real API relies on TLS).
         if cfg.flavor == crate::sim::Flavor::Cloud && !self.unsigned {
@@ -409,6 +407,7 @@ fn simulate(
     benchmark: bool,
     hooks: SimHooks,
     threads: Option<u16>,
+    server: super::cli::SimServerArgs,
 ) -> Result<Exit, AppError> {
     let flavor = match flavor {
         SimFlavor::Cloud => crate::sim::Flavor::Cloud,
@@ -424,6 +423,11 @@ fn simulate(
     };
     cfg.flavor = flavor;
     hooks.apply(&mut cfg)?;
+    let s = &mut cfg.server;
+    s.read_header_timeout = server.read_header_timeout.unwrap_or(s.read_header_timeout);
+    s.idle_timeout = server.idle_timeout.unwrap_or(s.idle_timeout);
+    s.max_connections = server.max_connections.unwrap_or(s.max_connections);
+    s.validate().map_err(|e| format!("{} (--read-header-timeout, --idle-timeout or [simulator.server])", e.0))?;
     let posting = cfg.webhooks.callback_url.clone();
     let mut builder = tokio::runtime::Builder::new_multi_thread();
     if let Some(n) = threads {

@@ -31,10 +31,7 @@ impl Forward {
     /// Check the URL, resolve the app secret, and open the sends file in `dir` (no file without one:
     /// the capacity planner records nothing).
     pub fn start(cfg: &WebhookConfig, url: &str, spec: &TargetSpec, dir: Option<&Path>) -> Result<Forward, String> {
-        let parsed = reqwest::Url::parse(url).map_err(|e| format!("webhooks.receiver_url {url:?}: {e}"))?;
-        if !matches!(parsed.scheme(), "http" | "https") || parsed.host_str().is_none() {
-            return Err(format!("webhooks.receiver_url {url:?}: expected an http:// or https:// URL with a host"));
-        }
+        crate::spec::endpoint::check_http_url(url).map_err(|r| format!("webhooks.receiver_url: {r}"))?;
         // The embedded On-Premises simulator posts unsigned webhooks, as the real API does.
         let signs = cfg.verify_signature && !(spec.is_embedded() && spec.kind == TargetKind::OnPrem);
         let secret = match signs && spec.is_embedded() {

@@ -340,10 +340,8 @@ pub struct Pusher {
 impl Pusher {
     /// Check `url` and start pushing every `every`.
     pub fn start(url: &str, every: Duration, reg: Arc<Registry>) -> Result<Pusher, String> {
+        crate::spec::endpoint::check_http_url(url).map_err(|r| format!("--metrics-push: {r}"))?;
         let parsed = reqwest::Url::parse(url).map_err(|e| format!("--metrics-push {url:?}: {e}"))?;
-        if !matches!(parsed.scheme(), "http" | "https") || parsed.host_str().is_none() {
-            return Err(format!("--metrics-push {url:?}: expected an http:// or https:// URL with a host"));
-        }
         if !parsed.username().is_empty() || parsed.password().is_some() {
             return Err(format!(
                 "--metrics-push: credentials in the URL are not accepted; put a bearer token in {PUSH_TOKEN_ENV}"

@@ -41,10 +41,7 @@ impl Plan {
     /// its share of the virtual users and of `max_requests`.
     pub fn sharded(l: &LoadSpec, shard: Shard) -> Plan {
         let cpus = std::thread::available_parallelism().map_or(1, |n| n.get() as u32);
-        let all = l.connections.unwrap_or(match l.model {
-            Model::Open => 64,
-            Model::Closed => 16,
-        });
+        let all = l.connections_or_default();
         let connections = (all / shard.count + u32::from(shard.index < all % shard.count)).max(1);
         let streams = l.streams_per_connection.unwrap_or(1).max(1);
         // Each thread owns whole connections (with all their streams).

@@ -4,16 +4,23 @@
 //!
 //! Keep-alive, pipelined requests, `Expect: 100-continue`, chunked request bodies, HTTP/1.0 and
 //! `Connection: close` behave as RFC 9112 says. A request head it cannot read is answered 400 (431
-//! beyond 64 KiB or 100 header fields) and the connection closed; so is the connection after a body
-//! over the limit (answered 413 by the API's own error) or a malformed chunked body (answered 400).
+//! beyond 64 KiB or 100 header fields; 408 when it is not whole within the header-read timeout) and
+//! the connection closed; so is the connection after a body over the limit (answered 413 by the API's
+//! own error) or a malformed chunked body (answered 400: a signed or overlong chunk size, chunk
+//! extensions beyond 16 KiB in all, trailers beyond 16 KiB or 100 fields). HTTP/1.0 with
+//! `Transfer-Encoding` is refused with 400 (RFC 9112 §6.1). A kept connection with no request within
+//! the idle timeout, a body not whole or an answer not taken within as long, is closed. No size a client
+//! sends is added or multiplied unchecked: the handler never panics on what it reads.
 //! It stands in for a general-purpose server because the simulator answers one small JSON per
 //! request, and at full load a general dispatcher was a tenth of its CPU.
 
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::pin::Pin;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::{Buf, Bytes, BytesMut};
 use http::{Method, StatusCode};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::time::{Instant, Sleep};
 
 use super::BodyError;
 
@@ -23,6 +30,23 @@ const MAX_HEAD: usize = 64 * 1024;
 const MAX_HEADERS: usize = 100;
 /// The longest chunk-size line of a chunked body (size, extensions).
 const MAX_CHUNK_LINE: usize = 4096;
+/// Chunk extensions of one body, in all (hyper's limit).
+const MAX_CHUNK_EXTENSIONS: usize = 16 * 1024;
+/// Trailer section of one chunked body, in all (hyper's limit), and its most fields.
+const MAX_TRAILERS: usize = 16 * 1024;
+
+/// What one connection may take: the largest body and how long the server waits for the client.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Limits {
+    /// The largest request body read (`max_body_bytes`).
+    pub body: usize,
+    /// A request head must be whole within this (from the accept, or its first byte on a kept
+    /// connection).
+    pub read_header: Duration,
+    /// The longest wait for the client, each time: for the next request on a kept connection, for
+    /// a request body to arrive whole, for the client to take an answer.
+    pub idle: Duration,
+}
 
 /// What the simulator reads of a request.
 #[derive(Debug)]
@@ -140,8 +164,9 @@ fn parse_head(buf: &[u8]) -> Result<Option<Head>, StatusCode> {
             expect_continue = f.value.eq_ignore_ascii_case(b"100-continue");
         }
     }
-    // A transfer coding that does not end in chunked leaves the length unknown (RFC 9112 §6.3).
-    if te && !chunked {
+    // A transfer coding that does not end in chunked leaves the length unknown (RFC 9112 §6.3), and
+    // an HTTP/1.0 message with one has faulty framing (§6.1).
+    if te && (!chunked || http10) {
         return Err(bad);
     }
     let framing = if chunked { Framing::Chunked } else { Framing::Length(length.unwrap_or(0)) };
@@ -168,7 +193,7 @@ fn path_of(target: &str) -> Option<String> {
     Some(uri.path().to_string())
 }
 
-/// The peer closed the connection or it failed.
+/// The peer closed the connection, it failed, or it kept the server waiting too long.
 #[derive(Debug)]
 struct Gone;
 
@@ -186,123 +211,235 @@ impl From<Gone> for Ended {
     }
 }
 
-async fn fill<S: AsyncRead + Unpin>(io: &mut S, buf: &mut BytesMut) -> Result<(), Gone> {
-    if buf.capacity() - buf.len() < 1024 {
-        buf.reserve(8 * 1024);
+/// A connection and its one timer. The timer is moved only when a wait's deadline falls outside
+/// what it already covers — it may ring up to `slack` after a deadline, never before — so a busy
+/// connection moves it about once per `slack`, not once per request (moving a timer is work in the
+/// runtime's timer wheel; a new timer per read was several per cent of the simulator's CPU).
+struct Timed<S> {
+    io: S,
+    timer: Pin<Box<Sleep>>,
+    slack: Duration,
+}
+
+impl<S> Timed<S> {
+    /// `slack`: an eighth of the shortest timeout, at most 1 s.
+    fn new(io: S, limits: &Limits) -> Timed<S> {
+        let slack = (limits.read_header.min(limits.idle) / 8).min(Duration::from_secs(1));
+        Timed { io, timer: Box::pin(tokio::time::sleep(Duration::from_secs(24 * 3600))), slack }
     }
-    match io.read_buf(buf).await {
-        Ok(0) | Err(_) => Err(Gone),
-        Ok(_) => Ok(()),
+
+    /// Make the timer ring at `until`, or at most `slack` later.
+    fn arm(&mut self, until: Instant) {
+        let at = self.timer.deadline();
+        if at < until || at > until + self.slack {
+            self.timer.as_mut().reset(until + self.slack);
+        }
     }
 }
 
-/// Read the next request head (pipelined bytes first).
-async fn next_head<S: AsyncRead + Unpin>(io: &mut S, buf: &mut BytesMut) -> Result<Head, Ended> {
+impl<S: AsyncRead + Unpin> Timed<S> {
+    /// Read more bytes into `buf`, waiting until `until` at most.
+    async fn fill(&mut self, buf: &mut BytesMut, until: Instant) -> Result<(), Gone> {
+        if buf.capacity() - buf.len() < 1024 {
+            buf.reserve(8 * 1024);
+        }
+        self.arm(until);
+        tokio::select! {
+            biased;
+            read = self.io.read_buf(buf) => match read {
+                Ok(0) | Err(_) => Err(Gone),
+                Ok(_) => Ok(()),
+            },
+            () = self.timer.as_mut() => Err(Gone),
+        }
+    }
+}
+
+impl<S: AsyncWrite + Unpin> Timed<S> {
+    /// Write all of `bytes`, the client taking them within `idle`.
+    async fn send(&mut self, bytes: &[u8], idle: Duration) -> Result<(), Gone> {
+        self.arm(Instant::now() + idle);
+        tokio::select! {
+            biased;
+            written = self.io.write_all(bytes) => written.map_err(|_| Gone),
+            () = self.timer.as_mut() => Err(Gone),
+        }
+    }
+
+    /// Close the sending side, waiting `idle` at most.
+    async fn close(&mut self, idle: Duration) {
+        let _ = tokio::time::timeout(idle, self.io.shutdown()).await;
+    }
+}
+
+/// Whether the bytes of `buf` from `from` on may complete a head (an empty line ends it).
+fn head_may_end(buf: &[u8], from: usize) -> bool {
+    let tail = &buf[from.saturating_sub(2)..];
+    tail.windows(2).any(|w| w == b"\n\n") || tail.windows(3).any(|w| w == b"\n\r\n")
+}
+
+/// Read the next request head (pipelined bytes first). `fresh`: the connection was just accepted,
+/// and the header-read timeout runs from now; on a kept connection the idle timeout runs until the
+/// first byte, the header-read timeout from there. A head is parsed again only when its end may have
+/// arrived, so a head trickled byte by byte costs no more than one sent whole.
+async fn next_head<S: AsyncRead + Unpin>(
+    io: &mut Timed<S>,
+    buf: &mut BytesMut,
+    limits: &Limits,
+    fresh: bool,
+) -> Result<Head, Ended> {
+    if !fresh && buf.is_empty() {
+        io.fill(buf, Instant::now() + limits.idle).await?;
+    }
+    let deadline = Instant::now() + limits.read_header;
+    let mut scanned = None;
     loop {
-        if !buf.is_empty() {
+        if !buf.is_empty() && scanned.is_none_or(|from| head_may_end(buf, from)) {
             match parse_head(buf) {
                 Ok(Some(head)) => return Ok(head),
-                Ok(None) if buf.len() > MAX_HEAD => {
-                    return Err(Ended::Bad(StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE));
-                }
                 Ok(None) => {}
                 Err(status) => return Err(Ended::Bad(status)),
             }
         }
-        fill(io, buf).await?;
+        if buf.len() > MAX_HEAD {
+            return Err(Ended::Bad(StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE));
+        }
+        scanned = (!buf.is_empty()).then_some(buf.len());
+        if io.fill(buf, deadline).await.is_err() {
+            // Part of a head and then too slow: 408; nothing at all, or a closed connection: closed.
+            return Err(match !buf.is_empty() && Instant::now() >= deadline {
+                true => Ended::Bad(StatusCode::REQUEST_TIMEOUT),
+                false => Ended::Gone,
+            });
+        }
     }
 }
 
 const CONTINUE: &[u8] = b"HTTP/1.1 100 Continue\r\n\r\n";
 
-/// Read the body `head` announces. `Ok(Err(_))`: it was not read (too large, or its chunked framing
-/// is broken), and the connection must close after the answer.
+/// Read the body `head` announces, whole within the idle timeout (a body trickled slower is
+/// abandoned: the connection closes unanswered). `Ok(Err(_))`: it was not read (too large, or its
+/// chunked framing is broken), and the connection must close after the answer.
 async fn read_body<S: AsyncRead + AsyncWrite + Unpin>(
-    io: &mut S,
+    io: &mut Timed<S>,
     buf: &mut BytesMut,
     head: &Head,
-    limit: usize,
+    limits: &Limits,
 ) -> Result<Result<Bytes, BodyError>, Gone> {
+    let until = Instant::now() + limits.idle;
     match head.framing {
         Framing::Length(0) => Ok(Ok(Bytes::new())),
-        Framing::Length(n) if n > limit as u64 => Ok(Err(BodyError::TooLarge)),
         Framing::Length(n) => {
-            let n = n as usize;
+            let Some(n) = usize::try_from(n).ok().filter(|&n| n <= limits.body) else {
+                return Ok(Err(BodyError::TooLarge));
+            };
             if head.expect_continue && buf.len() < n {
-                io.write_all(CONTINUE).await.map_err(|_| Gone)?;
+                io.send(CONTINUE, limits.idle).await?;
             }
             while buf.len() < n {
                 buf.reserve(n - buf.len());
-                fill(io, buf).await?;
+                io.fill(buf, until).await?;
             }
             Ok(Ok(buf.split_to(n).freeze()))
         }
         Framing::Chunked => {
             if head.expect_continue && buf.is_empty() {
-                io.write_all(CONTINUE).await.map_err(|_| Gone)?;
+                io.send(CONTINUE, limits.idle).await?;
             }
-            read_chunked(io, buf, limit).await
+            read_chunked(io, buf, limits.body, until).await
         }
     }
 }
 
-/// The chunk-size line at the start of `buf` (`Ok(None)` until complete): the size and the line's
-/// length including CRLF.
-fn chunk_line(buf: &[u8]) -> Result<Option<(u64, usize)>, BodyError> {
-    let Some(end) = buf.windows(2).position(|w| w == b"\r\n") else {
+/// The chunk-size line at the start of `buf` (`Ok(None)` until complete): the size, the line's
+/// length including CRLF, and the length of its extensions. The size is 1 to 16 hexadecimal digits,
+/// nothing before them (no sign, no space), optional spaces or tabs after.
+fn chunk_line(buf: &[u8]) -> Result<Option<(u64, usize, usize)>, BodyError> {
+    let Some(end) = buf.iter().take(MAX_CHUNK_LINE + 2).position(|&b| b == b'\n') else {
         return if buf.len() > MAX_CHUNK_LINE { Err(BodyError::Malformed) } else { Ok(None) };
     };
-    let line = std::str::from_utf8(&buf[..end]).map_err(|_| BodyError::Malformed)?;
-    let size = line.split(';').next().unwrap_or_default().trim();
-    if size.is_empty() || size.len() > 16 {
+    let line = buf[..end].strip_suffix(b"\r").ok_or(BodyError::Malformed)?;
+    let digits = line.iter().take_while(|b| b.is_ascii_hexdigit()).count();
+    let rest = &line[digits..];
+    let ext = rest.iter().position(|&b| b == b';').map_or(0, |i| rest.len() - i);
+    if digits == 0 || digits > 16 || !rest[..rest.len() - ext].iter().all(|&b| b == b' ' || b == b'\t') {
         return Err(BodyError::Malformed);
     }
-    let n = u64::from_str_radix(size, 16).map_err(|_| BodyError::Malformed)?;
-    Ok(Some((n, end + 2)))
+    let size = std::str::from_utf8(&line[..digits]).ok().and_then(|d| u64::from_str_radix(d, 16).ok());
+    let size = size.ok_or(BodyError::Malformed)?;
+    Ok(Some((size, end + 1, ext)))
 }
 
+/// Read a chunked body of at most `limit` bytes, waiting for the client until `until`.
 async fn read_chunked<S: AsyncRead + Unpin>(
-    io: &mut S,
+    io: &mut Timed<S>,
     buf: &mut BytesMut,
     limit: usize,
+    until: Instant,
 ) -> Result<Result<Bytes, BodyError>, Gone> {
     let mut body = BytesMut::new();
+    let mut extensions = 0usize;
     loop {
-        let (size, line) = loop {
+        let (size, line, ext) = loop {
             match chunk_line(buf) {
                 Ok(Some(x)) => break x,
-                Ok(None) => fill(io, buf).await?,
+                Ok(None) => io.fill(buf, until).await?,
                 Err(e) => return Ok(Err(e)),
             }
         };
+        extensions = extensions.saturating_add(ext);
+        if extensions > MAX_CHUNK_EXTENSIONS {
+            return Ok(Err(BodyError::Malformed));
+        }
         if size == 0 {
             buf.advance(line);
-            // Trailer fields (ignored) up to the empty line.
-            loop {
-                match buf.windows(2).position(|w| w == b"\r\n") {
-                    Some(0) => {
-                        buf.advance(2);
-                        return Ok(Ok(body.freeze()));
-                    }
-                    Some(end) => buf.advance(end + 2),
-                    None if buf.len() > MAX_HEAD => return Ok(Err(BodyError::Malformed)),
-                    None => fill(io, buf).await?,
-                }
-            }
+            return Ok(read_trailers(io, buf, until).await?.map(|()| body.freeze()));
         }
-        if body.len() as u64 + size > limit as u64 {
+        // Checked: a size near 2^64 must not wrap past the limit.
+        let total = u64::try_from(body.len()).ok().and_then(|b| b.checked_add(size));
+        let Some(size) = total.filter(|&t| t <= limit as u64).and_then(|_| usize::try_from(size).ok()) else {
             return Ok(Err(BodyError::TooLarge));
-        }
-        let need = line + size as usize + 2;
+        };
+        let Some(need) = line.checked_add(size).and_then(|n| n.checked_add(2)) else {
+            return Ok(Err(BodyError::TooLarge));
+        };
         while buf.len() < need {
             buf.reserve(need - buf.len());
-            fill(io, buf).await?;
+            io.fill(buf, until).await?;
         }
         if &buf[need - 2..need] != b"\r\n" {
             return Ok(Err(BodyError::Malformed));
         }
         body.extend_from_slice(&buf[line..need - 2]);
         buf.advance(need);
+    }
+}
+
+/// Skip the trailer fields after the last chunk, up to the empty line: at most [`MAX_TRAILERS`]
+/// bytes and [`MAX_HEADERS`] fields in all.
+async fn read_trailers<S: AsyncRead + Unpin>(
+    io: &mut Timed<S>,
+    buf: &mut BytesMut,
+    until: Instant,
+) -> Result<Result<(), BodyError>, Gone> {
+    let (mut bytes, mut fields) = (0usize, 0usize);
+    loop {
+        match buf.iter().position(|&b| b == b'\n') {
+            Some(end) if buf[..end] == *b"\r" || end == 0 => {
+                buf.advance(end + 1);
+                return Ok(Ok(()));
+            }
+            Some(end) => {
+                buf.advance(end + 1);
+                bytes = bytes.saturating_add(end + 1);
+                fields += 1;
+            }
+            None if bytes.saturating_add(buf.len()) > MAX_TRAILERS => return Ok(Err(BodyError::Malformed)),
+            None => io.fill(buf, until).await?,
+        }
+        if bytes > MAX_TRAILERS || fields > MAX_HEADERS {
+            return Ok(Err(BodyError::Malformed));
+        }
     }
 }
 
@@ -351,47 +488,52 @@ fn write_answer(out: &mut Vec<u8>, a: &Answer, http10: bool, head_only: bool, cl
     }
 }
 
-/// Answer an unreadable request head with `status` and no body.
-async fn refuse<S: AsyncWrite + Unpin>(io: &mut S, status: StatusCode) {
+/// Answer an unreadable request head with `status` and no body, then close.
+async fn refuse<S: AsyncWrite + Unpin>(io: &mut Timed<S>, status: StatusCode, idle: Duration) {
     let line = format!(
         "HTTP/1.1 {} {}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n",
         status.as_u16(),
         status.canonical_reason().unwrap_or("")
     );
-    let _ = io.write_all(line.as_bytes()).await;
-    let _ = io.shutdown().await;
+    if io.send(line.as_bytes(), idle).await.is_ok() {
+        io.close(idle).await;
+    }
 }
 
-/// Serve requests on one connection until the peer closes it, a request asks to close it, or it
-/// cannot be read any further. `answer` gives the simulator's answer to each request.
-pub(crate) async fn serve_connection<S, F, Fut>(mut io: S, limit: usize, mut answer: F)
+/// Serve requests on one connection until the peer closes it, a request asks to close it, it
+/// cannot be read any further, or the client is too slow (`limits`). `answer` gives the
+/// simulator's answer to each request.
+pub(crate) async fn serve_connection<S, F, Fut>(io: S, limits: Limits, mut answer: F)
 where
     S: AsyncRead + AsyncWrite + Unpin,
     F: FnMut(Req) -> Fut,
     Fut: std::future::Future<Output = Answer>,
 {
+    let mut io = Timed::new(io, &limits);
     let mut buf = BytesMut::with_capacity(8 * 1024);
     let mut out = Vec::with_capacity(1024);
     let mut date = DateCache::default();
+    let mut fresh = true;
     loop {
-        let head = match next_head(&mut io, &mut buf).await {
+        let head = match next_head(&mut io, &mut buf, &limits, fresh).await {
             Ok(head) => head,
             Err(Ended::Gone) => return,
-            Err(Ended::Bad(status)) => return refuse(&mut io, status).await,
+            Err(Ended::Bad(status)) => return refuse(&mut io, status, limits.idle).await,
         };
+        fresh = false;
         buf.advance(head.len);
-        let Ok(body) = read_body(&mut io, &mut buf, &head, limit).await else { return };
+        let Ok(body) = read_body(&mut io, &mut buf, &head, &limits).await else { return };
         // After a body left unread (or unreadable) the next request cannot be found.
         let close = !head.keep_alive || head.ambiguous || body.is_err();
         let (http10, head_only) = (head.http10, head.method == Method::HEAD);
         let a = answer(Req { method: head.method, path: head.path, authorization: head.authorization, body }).await;
         out.clear();
         write_answer(&mut out, &a, http10, head_only, close, date.now());
-        if io.write_all(&out).await.is_err() {
+        if io.send(&out, limits.idle).await.is_err() {
             return;
         }
         if close {
-            let _ = io.shutdown().await;
+            io.close(limits.idle).await;
             return;
         }
     }
@@ -400,6 +542,7 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::strategy::Strategy as _;
 
     fn head(text: &str) -> Head {
         parse_head(text.as_bytes()).unwrap().unwrap()
@@ -435,15 +578,95 @@ mod tests {
         assert_eq!(bad("POST / HTTP/1.1\r\nContent-Length: -1\r\n\r\n"), Some(StatusCode::BAD_REQUEST));
         assert_eq!(bad("POST / HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\n"), Some(StatusCode::BAD_REQUEST));
         assert_eq!(bad("NOT A REQUEST\r\n\r\n"), Some(StatusCode::BAD_REQUEST));
+        let http10_te = "POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n";
+        assert_eq!(bad(http10_te), Some(StatusCode::BAD_REQUEST), "HTTP/1.0 framing with a transfer coding is faulty");
         let many: String = (0..101).map(|i| format!("x{i}: y\r\n")).collect();
         assert_eq!(bad(&format!("GET / HTTP/1.1\r\n{many}\r\n")), Some(StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE));
     }
 
     #[test]
     fn chunk_lines_give_size_and_length() {
-        assert_eq!(chunk_line(b"1a;ext=1\r\nxx").unwrap(), Some((26, 10)));
-        assert_eq!(chunk_line(b"0\r\n").unwrap(), Some((0, 3)));
+        assert_eq!(chunk_line(b"1a;ext=1\r\nxx").unwrap(), Some((26, 10, 6)));
+        assert_eq!(chunk_line(b"0\r\n").unwrap(), Some((0, 3, 0)));
+        assert_eq!(chunk_line(b"A \t;x\r\n").unwrap(), Some((10, 7, 2)));
+        assert_eq!(chunk_line(b"fffffffffffffffe\r\n").unwrap(), Some((u64::MAX - 1, 18, 0)));
         assert_eq!(chunk_line(b"1a").unwrap(), None);
-        assert!(chunk_line(b"zz\r\n").is_err());
+        for bad in
+            [&b"zz\r\n"[..], b"+5\r\n", b"-5\r\n", b" 5\r\n", b"\r\n", b"5 x\r\n", b"5\n", b"10000000000000000\r\n"]
+        {
+            assert!(chunk_line(bad).is_err(), "{:?}", String::from_utf8_lossy(bad));
+        }
+        assert!(chunk_line(&[b'1'; MAX_CHUNK_LINE + 3]).is_err(), "a size line without end");
+    }
+
+    /// Read a chunked body that is all in `bytes` (the connection has nothing more).
+    async fn chunked(bytes: &[u8], limit: usize) -> Result<Bytes, BodyError> {
+        let mut buf = BytesMut::from(bytes);
+        let limits = Limits { body: limit, read_header: Duration::from_secs(5), idle: Duration::from_secs(5) };
+        let until = Instant::now() + limits.idle;
+        read_chunked(&mut Timed::new(&b""[..], &limits), &mut buf, limit, until).await.expect("the body is all there")
+    }
+
+    #[tokio::test]
+    async fn chunk_sizes_never_wrap_and_extensions_and_trailers_are_capped() {
+        let ok = chunked(b"2\r\nab\r\n1;x=y\r\nc\r\n0\r\nT: 1\r\n\r\n", 64).await;
+        assert_eq!(ok, Ok(Bytes::from_static(b"abc")));
+        // 2 + (2^64 - 2) wraps to 0 in unchecked arithmetic.
+        assert_eq!(chunked(b"2\r\nab\r\nfffffffffffffffe\r\nxx", 1 << 20).await, Err(BodyError::TooLarge));
+        assert_eq!(chunked(b"ffffffffffffffff\r\nxx", usize::MAX).await, Err(BodyError::TooLarge));
+        assert_eq!(chunked(b"2\r\nab\r\nffffffffffffffff\r\n", usize::MAX).await, Err(BodyError::TooLarge));
+        assert_eq!(chunked(b"+2\r\nab\r\n0\r\n\r\n", 64).await, Err(BodyError::Malformed));
+        let ext = format!(";{}", "e".repeat(4000));
+        let many: String = (0..5).map(|_| format!("1{ext}\r\nx\r\n")).collect();
+        assert_eq!(chunked(format!("{many}0\r\n\r\n").as_bytes(), 64).await, Err(BodyError::Malformed));
+        let fields: String = (0..=MAX_HEADERS).map(|i| format!("t{i}: v\r\n")).collect();
+        assert_eq!(chunked(format!("0\r\n{fields}\r\n").as_bytes(), 64).await, Err(BodyError::Malformed));
+        let long = format!("0\r\nt: {}", "v".repeat(MAX_TRAILERS));
+        assert_eq!(chunked(long.as_bytes(), 64).await, Err(BodyError::Malformed));
+        let lines: String = (0..80).map(|i| format!("t{i}: {}\r\n", "v".repeat(250))).collect();
+        assert_eq!(chunked(format!("0\r\n{lines}\r\n").as_bytes(), 64).await, Err(BodyError::Malformed));
+    }
+
+    #[test]
+    fn a_head_is_parsed_again_only_when_its_end_may_have_come() {
+        assert!(!head_may_end(b"GET / HTTP/1.1\r\nHost: a\r\n", 0));
+        // The new bytes (from the second argument on) finish the empty line.
+        assert!(head_may_end(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n", 25));
+        assert!(head_may_end(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n", 26));
+        assert!(head_may_end(b"GET / HTTP/1.1\nHost: a\n\n", 23));
+        assert!(!head_may_end(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n", 27), "nothing new");
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::test_runner::Config { cases: 256, failure_persistence: None, ..Default::default() })]
+
+        /// Chunked bodies made of hostile pieces (sizes near 2^64, signs, spaces, extensions, trailers,
+        /// stray bytes) never panic the reader, and a body it returns is within the limit.
+        #[test]
+        fn hostile_chunked_bodies_never_panic(
+            pieces in proptest::collection::vec(
+                proptest::prop_oneof![
+                    proptest::prelude::any::<u64>().prop_map(|n| format!("{n:x}\r\n")),
+                    (0u64..40).prop_map(|n| format!("{n:x}\r\n{}\r\n", "x".repeat(n as usize))),
+                    proptest::prelude::Just("+5\r\nxxxxx\r\n".to_string()),
+                    proptest::prelude::Just(" 5 ;a=b\r\n".to_string()),
+                    proptest::prelude::Just("0\r\nT: v\r\n\r\n".to_string()),
+                    "[ -~\r\n]{0,20}",
+                ],
+                0..8,
+            ),
+            limit in 0usize..200,
+        ) {
+            let rt = tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap();
+            let bytes = pieces.concat();
+            let limits = Limits { body: limit, read_header: Duration::from_secs(5), idle: Duration::from_secs(5) };
+            let got = rt.block_on(async {
+                let mut buf = BytesMut::from(bytes.as_bytes());
+                read_chunked(&mut Timed::new(&b""[..], &limits), &mut buf, limit, Instant::now() + limits.idle).await
+            });
+            if let Ok(Ok(body)) = got {
+                proptest::prop_assert!(body.len() <= limit);
+            }
+        }
     }
 }

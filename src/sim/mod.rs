@@ -4,6 +4,7 @@
 //! One simulator serves one flavor. Responses follow Meta's documented shapes and error codes;
 //! latency, limits, downtime and failing recipients follow [`SimConfig`], all seeded.
 
+pub(crate) mod cap;
 pub(crate) mod cloud;
 pub(crate) mod content;
 pub use crate::spec::sim as config;
@@ -431,6 +432,10 @@ impl Sim {
     }
 
     /// Serve on an already-bound listener until `shutdown` resolves, then close all connections.
+    /// At most `server.max_connections` connections are served at once: one accepted beyond that
+    /// is closed at once (its client sees the connection end, or reset if it had sent a request,
+    /// instead of waiting unanswered),
+    /// and one line on stderr says the cap was reached, again only after the count fell below 90 %.
     pub async fn serve(
         &self,
         listener: TcpListener,
@@ -440,16 +445,27 @@ impl Sim {
         let mut conns = JoinSet::new();
         let hooks = self.state.hooks.as_ref().and_then(hooks::Hooks::start);
         let inbound = (self.state.cfg.inbound.rate > 0.0).then(|| tokio::spawn(inbound_loop(self.state.clone())));
+        let server = &self.state.cfg.server;
+        let limits = h1::Limits {
+            body: self.state.cfg.max_body_bytes,
+            read_header: server.read_header_timeout,
+            idle: server.idle_timeout,
+        };
+        let mut cap = cap::ConnectionCap::new(server.max_connections);
         loop {
             tokio::select! {
                 _ = &mut shutdown => break,
                 accepted = listener.accept() => match accepted {
                     Ok((stream, _)) => {
+                        while conns.try_join_next().is_some() {}
+                        if !cap.admits(conns.len()) {
+                            drop(stream);
+                            continue;
+                        }
                         let _ = stream.set_nodelay(true);
                         let state = self.state.clone();
                         conns.spawn(async move {
-                            let limit = state.cfg.max_body_bytes;
-                            h1::serve_connection(stream, limit, |req| handle(&state, req)).await;
+                            h1::serve_connection(stream, limits, |req| handle(&state, req)).await;
                         });
                     }
                     // Out of file descriptors and similar: back off briefly, keep serving.

@@ -529,6 +529,15 @@ impl Model {
 }
 
 impl LoadSpec {
+    /// Connections of the whole run (all shards): `connections`, else 64 for an open loop and 16
+    /// virtual users for a closed one.
+    pub fn connections_or_default(&self) -> u32 {
+        self.connections.unwrap_or(match self.model {
+            Model::Open => 64,
+            Model::Closed => 16,
+        })
+    }
+
     /// The arrival schedule of an open-loop load (none for a closed loop). Assumes a validated table.
     pub fn schedule(&self) -> Option<Pacer> {
         if self.model == Model::Closed {

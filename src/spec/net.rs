@@ -14,7 +14,8 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
 use serde::{Deserialize, Serialize};
 
 use super::TargetSpec;
-use super::endpoint::Endpoint;
+pub use super::endpoint::redact_url;
+use super::endpoint::{Endpoint, host_and_port};
 
 /// `[targets.tls]`: files are PEM, named relative to the profile's folder (never inline secrets).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize, schemars::JsonSchema)]
@@ -77,17 +78,12 @@ impl ProxyUrl {
             Some((u, h)) => (Some(u), h),
             None => (None, authority),
         };
-        let a: ::http::uri::Authority =
-            hostport.parse().map_err(|e| format!("{:?}: not a valid proxy address: {e}", redact_url(url)))?;
-        let host = a.host().trim_start_matches('[').trim_end_matches(']').to_string();
-        if host.is_empty() {
-            return Err(format!("{:?}: the proxy URL has no host", redact_url(url)));
-        }
+        let (host, port) = host_and_port(hostport).map_err(|r| format!("{:?}: {r}", redact_url(url)))?;
         let auth = userinfo.map(|u| {
             let (user, pass) = u.split_once(':').unwrap_or((u, ""));
             basic(&percent_decode(user), &percent_decode(pass))
         });
-        Ok(ProxyUrl { host, port: a.port_u16().unwrap_or(80), auth, raw: url.to_string() })
+        Ok(ProxyUrl { host, port: port.unwrap_or(80), auth, raw: url.to_string() })
     }
 
     /// `http://host:port`, credentials shown as `<redacted>`.
@@ -128,16 +124,6 @@ fn percent_decode(s: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-/// A URL with the userinfo (credentials) of its authority replaced by `<redacted>`.
-pub fn redact_url(url: &str) -> String {
-    let (scheme, rest) = url.split_once("://").unwrap_or(("", url));
-    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-    match rest[..end].rfind('@') {
-        Some(at) if !scheme.is_empty() => format!("{scheme}://<redacted>@{}", &rest[at + 1..]),
-        _ => url.to_string(),
-    }
-}
-
 /// Which proxy a target's connections go through.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Proxy {
@@ -169,11 +155,13 @@ impl Proxy {
                         ep.url()
                     ));
                 }
-                let host = i.uri().host().unwrap_or_default().trim_start_matches('[').trim_end_matches(']');
-                let port = i.uri().port_u16().unwrap_or(80);
+                let authority = i.uri().authority().map_or("", |a| a.as_str());
+                let hostport = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+                let (host, port) = host_and_port(hostport)
+                    .map_err(|r| format!("the environment's proxy {shown} for {}: {r}", ep.url()))?;
                 Ok(Some(ProxyUrl {
-                    host: host.to_string(),
-                    port,
+                    host,
+                    port: port.unwrap_or(80),
                     auth: i.basic_auth().cloned(),
                     raw: i.uri().to_string(),
                 }))
@@ -438,14 +426,15 @@ pub fn describe(spec: &TargetSpec) -> Vec<String> {
 
 /// `host:port` of `connect_to`.
 fn parse_connect_to(s: &str) -> Result<(String, u16), NetError> {
-    let bad = || fail("connect_to", format!("{s:?} is not host:port (e.g. \"127.0.0.1:8443\")"));
-    let a: ::http::uri::Authority = s.parse().map_err(|_| bad())?;
-    let port = a.port_u16().ok_or_else(bad)?;
-    let host = a.host().trim_start_matches('[').trim_end_matches(']');
-    if host.is_empty() || s.contains('@') {
-        return Err(bad());
+    let bad = |why: &str| fail("connect_to", format!("{s:?} is not host:port (e.g. \"127.0.0.1:8443\"): {why}"));
+    if s.contains(['@', '/', '?', '#']) || s.contains(char::is_whitespace) {
+        return Err(bad("only a host and a port"));
     }
-    Ok((host.to_string(), port))
+    match host_and_port(s) {
+        Ok((host, Some(port))) => Ok((host, port)),
+        Ok((_, None)) => Err(bad("the port is missing")),
+        Err(why) => Err(bad(&why)),
+    }
 }
 
 /// The certificate check of `server_name`: the chain is verified against this name, whatever name
@@ -537,6 +526,15 @@ mod tests {
         // "al@ice:s3cret" in base64.
         assert_eq!(p.auth.unwrap().to_str().unwrap(), "Basic YWxAaWNlOnMzY3JldA==");
         assert_eq!(ProxyUrl::parse("http://proxy.corp").unwrap().port, 80);
+        assert_eq!(ProxyUrl::parse("http://[::1]:3128/").unwrap().host, "::1");
+        for (bad, why) in [
+            ("http://proxy.corp:65536", "out of range"),
+            ("http://u:pw@:3128", "host is empty"),
+            ("http://proxy:", "port after ':' is empty"),
+        ] {
+            let e = ProxyUrl::parse(bad).unwrap_err();
+            assert!(e.contains(why) && !e.contains("pw@"), "{bad}: {e}");
+        }
         let e = ProxyUrl::parse("https://u:pw@proxy:1").unwrap_err();
         assert!(e.contains("http://") && !e.contains("pw"), "{e}");
         assert_eq!(redact_url("http://u:pw@h:1/x"), "http://<redacted>@h:1/x");
@@ -548,6 +546,17 @@ mod tests {
         assert_eq!(parse_connect_to("127.0.0.1:8443").unwrap(), ("127.0.0.1".to_string(), 8443));
         assert_eq!(parse_connect_to("[::1]:9").unwrap(), ("::1".to_string(), 9));
         assert_eq!(parse_connect_to("example.com").unwrap_err().field, "connect_to");
+        for (bad, why) in [
+            ("127.0.0.1:70000", "out of range"),
+            ("127.0.0.1:0", "out of range"),
+            (":8443", "host is empty"),
+            ("h:", "port after ':' is empty"),
+            ("::1:80", "in brackets"),
+            ("u@h:80", "only a host"),
+        ] {
+            let e = parse_connect_to(bad).unwrap_err();
+            assert!(e.reason.contains(why) && e.reason.contains(bad), "{bad}: {}", e.reason);
+        }
     }
 
     #[test]

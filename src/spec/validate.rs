@@ -182,6 +182,17 @@ pub fn validate(path: &Path, p: &Profile) -> Result<(), ProfileError> {
     }
     if p.targets.iter().any(TargetSpec::is_embedded) {
         p.simulator.validate().map_err(|e| err(path, "simulator", e.0))?;
+        let (connections, cap) = (p.load.connections_or_default(), p.simulator.server.max_connections);
+        if connections > cap {
+            return Err(err(
+                path,
+                "simulator.server.max_connections",
+                format!(
+                    "is {cap}, below load.connections = {connections}: the embedded simulator would close the \
+                     connections beyond it"
+                ),
+            ));
+        }
     }
     if let Some(w) = &p.webhooks {
         w.check_receiver_url().map_err(|r| err(path, "webhooks.receiver_url", r))?;

@@ -107,13 +107,9 @@ impl WebhookConfig {
     /// `receiver_url`, when set, is an http:// or https:// URL with a host (the reason otherwise).
     pub fn check_receiver_url(&self) -> Result<(), String> {
         let Some(url) = &self.receiver_url else { return Ok(()) };
-        let uri: http::Uri = url.parse().map_err(|e| format!("{url:?} is not a URL: {e}"))?;
-        if !matches!(uri.scheme_str(), Some("http" | "https")) || uri.host().is_none_or(str::is_empty) {
-            return Err(format!(
-                "{url:?}: expected an http:// or https:// URL with a host, e.g. https://recv.example/webhook"
-            ));
-        }
-        Ok(())
+        super::endpoint::check_http_url(url).map_err(|r| {
+            format!("{r}; expected an http:// or https:// URL with a host, e.g. https://recv.example/webhook")
+        })
     }
 }
 
@@ -147,7 +143,7 @@ mod tests {
         assert_eq!(WebhookConfig::default().check_receiver_url(), Ok(()));
         assert_eq!(with("https://recv.example:8443/webhook").check_receiver_url(), Ok(()));
         assert_eq!(with("http://wabench-receiver/webhook").check_receiver_url(), Ok(()));
-        for bad in ["ftp://x/y", "recv.example/webhook", "http://", "not a url"] {
+        for bad in ["ftp://x/y", "recv.example/webhook", "http://", "not a url", "http://r:65616/w", "http://:80/w"] {
             assert!(with(bad).check_receiver_url().is_err(), "{bad}");
         }
     }

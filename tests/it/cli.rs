@@ -72,6 +72,20 @@ fn missing_target_and_bad_urls_are_rejected() {
 }
 
 #[test]
+fn the_embedded_simulators_server_limits_are_checked() {
+    let embedded = "[[targets]]\nname = \"c\"\nkind = \"cloud\"\nbase_url = \"embedded\"\n";
+    let head = "name = \"x\"\n[load]\nrate = 5\nduration = \"1s\"\nconnections = 20\n";
+    check_bad(
+        &format!("{head}[simulator.server]\nmax_connections = 10\n{embedded}"),
+        &["simulator.server.max_connections", "below load.connections = 20"],
+    );
+    check_bad(
+        &format!("{head}[simulator.server]\nread_header_timeout = \"0s\"\n{embedded}"),
+        &["simulator", "server.read_header_timeout must be longer than 0"],
+    );
+}
+
+#[test]
 fn bad_thresholds_are_rejected_at_validate() {
     check_bad(
         &format!(

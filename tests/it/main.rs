@@ -1,6 +1,7 @@
 //! wabench's integration tests, in one binary (one link on two cores instead of one per file). Each
 //! module is one area; `support` holds the helpers they share.
 
+mod addresses;
 mod cli;
 mod connections;
 mod delivery_verdict;

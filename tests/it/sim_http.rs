@@ -217,3 +217,208 @@ async fn a_head_request_gets_the_fields_without_the_body() {
     let b = answer(&mut conn, &mut buf, false).await;
     assert_eq!(b.status(), 200, "{b:?}");
 }
+
+#[tokio::test]
+async fn a_chunk_size_that_would_wrap_is_answered_and_the_server_keeps_serving() {
+    let (sim, mut conn) = sim(64 * 1024).await;
+    // 2 + (2^64 - 2) wraps to 0 in unchecked arithmetic.
+    conn.write_all(post("Transfer-Encoding: chunked\r\n", "2\r\n{}\r\nfffffffffffffffe\r\n").as_bytes()).await.unwrap();
+    let mut buf = Vec::new();
+    let a = answer(&mut conn, &mut buf, false).await;
+    assert_eq!((a.status(), a.field("connection")), (413, Some("close")), "{a:?}");
+    closes(&mut conn).await;
+    // Signed sizes, HTTP/1.0 with a transfer coding, a flood of trailers: 400, then closed.
+    let trailers: String = (0..200).map(|i| format!("t{i}: v\r\n")).collect();
+    for (what, req) in [
+        ("a + sign", post("Transfer-Encoding: chunked\r\n", &format!("+{:x}\r\n{SEND}\r\n0\r\n\r\n", SEND.len()))),
+        ("HTTP/1.0", post("Transfer-Encoding: chunked\r\n", "0\r\n\r\n").replacen("HTTP/1.1", "HTTP/1.0", 1)),
+        ("trailers", post("Transfer-Encoding: chunked\r\n", &format!("0\r\n{trailers}\r\n"))),
+    ] {
+        let mut conn = connect(&sim).await;
+        conn.write_all(req.as_bytes()).await.unwrap();
+        let mut buf = Vec::new();
+        let a = answer(&mut conn, &mut buf, false).await;
+        assert_eq!((a.status(), a.field("connection")), (400, Some("close")), "{what}: {a:?}");
+        closes(&mut conn).await;
+    }
+    let mut conn = connect(&sim).await;
+    conn.write_all(with_length(SEND).as_bytes()).await.unwrap();
+    assert_eq!(answer(&mut conn, &mut buf, false).await.status(), 200, "still serving");
+}
+
+/// The soft limit on open files of this process (1024 when it cannot be read).
+fn open_files_limit() -> usize {
+    let limits = std::fs::read_to_string("/proc/self/limits").unwrap_or_default();
+    let line = limits.lines().find(|l| l.starts_with("Max open files"));
+    line.and_then(|l| l.split_whitespace().nth(3)).and_then(|n| n.parse().ok()).unwrap_or(1024)
+}
+
+/// A client that sends the start of a head and then one byte every 200 ms, until the server closes
+/// the connection: what it read by then, or `None` if it was still open after `guard`.
+async fn trickle(mut conn: TcpStream, guard: Duration) -> Option<Vec<u8>> {
+    let _ = conn.write_all(b"POST /v23.0/1234567890/messages HTTP/1.1\r\nX-Slow: ").await;
+    let mut got = Vec::new();
+    let mut tick = tokio::time::interval(Duration::from_millis(200));
+    let deadline = tokio::time::sleep(guard);
+    tokio::pin!(deadline);
+    let mut chunk = [0u8; 512];
+    loop {
+        tokio::select! {
+            _ = &mut deadline => return None,
+            read = conn.read(&mut chunk) => match read {
+                Ok(0) | Err(_) => return Some(got),
+                Ok(n) => got.extend_from_slice(&chunk[..n]),
+            },
+            _ = tick.tick() => { let _ = conn.write_all(b"x").await; }
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slow_heads_neither_starve_a_normal_client_nor_outlive_the_header_timeout() {
+    let mut cfg = SimConfig::benchmark(Flavor::Cloud);
+    let timeout = Duration::from_secs(5);
+    cfg.server.read_header_timeout = timeout;
+    let sim = spawn_local(cfg).await.unwrap();
+    let setup = std::time::Instant::now();
+    // Each slow connection takes two descriptors here (client and server side).
+    let slow = 1000.min(open_files_limit().saturating_sub(256) / 2);
+    assert!(slow >= 100, "too few open files allowed for this test: {}", open_files_limit());
+    let mut tricklers = tokio::task::JoinSet::new();
+    for _ in 0..slow {
+        let conn = connect(&sim).await;
+        tricklers.spawn(trickle(conn, Duration::from_secs(40)));
+    }
+    // A normal client, while all of them trickle.
+    let started = std::time::Instant::now();
+    let mut conn = connect(&sim).await;
+    let mut buf = Vec::new();
+    for _ in 0..3 {
+        conn.write_all(with_length(SEND).as_bytes()).await.unwrap();
+        assert_eq!(answer(&mut conn, &mut buf, false).await.status(), 200);
+    }
+    let answered = started.elapsed();
+    assert!(answered < Duration::from_secs(10), "3 answers took {answered:?} beside {slow} slow clients");
+    // Unless this machine was too busy to open them all within the timeout, none was closed yet.
+    if setup.elapsed() < timeout - Duration::from_secs(1) {
+        assert!(tricklers.try_join_next().is_none(), "a slow client was closed before the header timeout");
+    }
+    // Every slow connection is closed by the server after the header timeout (408 first).
+    let mut closed = 0;
+    while let Some(done) = tricklers.join_next().await {
+        let got = done.unwrap().expect("a slow connection was still open 40 s later");
+        let text = String::from_utf8_lossy(&got);
+        assert!(got.is_empty() || text.starts_with("HTTP/1.1 408 "), "{text}");
+        closed += 1;
+    }
+    assert_eq!(closed, slow);
+    // The server still serves: the normal client's connection was kept (answered within its idle time).
+    conn.write_all(with_length(SEND).as_bytes()).await.unwrap();
+    assert_eq!(answer(&mut conn, &mut buf, false).await.status(), 200);
+}
+
+#[tokio::test]
+async fn idle_connections_are_closed_and_the_cap_closes_new_ones_at_once() {
+    let mut cfg = SimConfig::benchmark(Flavor::Cloud);
+    cfg.server.idle_timeout = Duration::from_secs(1);
+    cfg.server.max_connections = 3;
+    let sim = spawn_local(cfg).await.unwrap();
+    let mut buf = Vec::new();
+    let mut held = Vec::new();
+    for _ in 0..3 {
+        let mut conn = connect(&sim).await;
+        conn.write_all(with_length(SEND).as_bytes()).await.unwrap();
+        assert_eq!(answer(&mut conn, &mut buf, false).await.status(), 200);
+        held.push(conn);
+    }
+    // A fourth connection while three are open: closed without an answer.
+    let mut over = connect(&sim).await;
+    let _ = over.write_all(with_length(SEND).as_bytes()).await;
+    let mut rest = Vec::new();
+    let read = tokio::time::timeout(Duration::from_secs(10), over.read_to_end(&mut rest)).await;
+    assert!(read.is_ok(), "a connection beyond the cap was left waiting");
+    assert!(rest.is_empty(), "{:?}", String::from_utf8_lossy(&rest));
+    // The kept connections go quiet: the server closes them after the idle timeout.
+    for conn in &mut held {
+        closes(conn).await;
+    }
+    // Then there is room again.
+    let mut conn = connect(&sim).await;
+    conn.write_all(with_length(SEND).as_bytes()).await.unwrap();
+    assert_eq!(answer(&mut conn, &mut buf, false).await.status(), 200);
+}
+
+/// `wabench simulate`, killed when dropped.
+struct Simulate(std::process::Child);
+
+impl Drop for Simulate {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn simulate_takes_its_server_limits_from_the_command_line() {
+    use std::io::{BufRead, Read, Write};
+    let mut child = Simulate(
+        std::process::Command::new(env!("CARGO_BIN_EXE_wabench"))
+            .args(["simulate", "--listen", "127.0.0.1:0", "--benchmark", "--threads", "1"])
+            .args(["--read-header-timeout", "3s", "--max-connections", "2"])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let mut line = String::new();
+    std::io::BufReader::new(child.0.stdout.as_mut().unwrap()).read_line(&mut line).unwrap();
+    let addr = line.split("http://").nth(1).and_then(|s| s.split_whitespace().next()).expect("the address");
+    let open = || {
+        let c = std::net::TcpStream::connect(addr).unwrap();
+        c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        c
+    };
+    let mut slow: Vec<_> = (0..2).map(|_| open()).collect();
+    for c in &mut slow {
+        c.write_all(b"POST /v23.0/1/messages HTTP/1.1\r\nHost: s").unwrap();
+    }
+    // Accepted after the first two (the listen queue is first in, first out).
+    let mut third = open();
+    let mut rest = Vec::new();
+    third.read_to_end(&mut rest).expect("a connection beyond --max-connections is closed at once");
+    assert!(rest.is_empty(), "{:?}", String::from_utf8_lossy(&rest));
+    for mut c in slow {
+        let mut got = String::new();
+        c.read_to_string(&mut got).expect("closed after --read-header-timeout");
+        assert!(got.starts_with("HTTP/1.1 408 "), "{got}");
+    }
+    let _ = child.0.kill();
+    let mut err = String::new();
+    child.0.stderr.take().unwrap().read_to_string(&mut err).unwrap();
+    assert_eq!(err.matches("max_connections").count(), 1, "one line when the cap is reached: {err}");
+}
+
+#[tokio::test]
+async fn a_body_trickled_past_the_idle_timeout_is_abandoned() {
+    let mut cfg = SimConfig::benchmark(Flavor::Cloud);
+    cfg.server.idle_timeout = Duration::from_secs(1);
+    let sim = spawn_local(cfg).await.unwrap();
+    let mut conn = connect(&sim).await;
+    conn.write_all(post(&format!("Content-Length: {}\r\n", SEND.len()), "").as_bytes()).await.unwrap();
+    // One byte every 300 ms: always moving, never whole within the second.
+    let started = std::time::Instant::now();
+    let mut rest = Vec::new();
+    for b in SEND.bytes() {
+        if conn.write_all(&[b]).await.is_err() || started.elapsed() > Duration::from_secs(10) {
+            break;
+        }
+        let mut one = [0u8; 1];
+        if let Ok(read) = tokio::time::timeout(Duration::from_millis(300), conn.read(&mut one)).await {
+            rest.extend_from_slice(&one[..read.unwrap_or(0)]);
+            break;
+        }
+    }
+    assert!(started.elapsed() < Duration::from_secs(10), "the trickled body held the connection");
+    assert!(rest.is_empty(), "closed unanswered: {:?}", String::from_utf8_lossy(&rest));
+    assert_eq!(sim.stats().requests, 0, "the request never reached the API");
+}

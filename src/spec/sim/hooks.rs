@@ -300,10 +300,8 @@ impl HooksConfig {
             }
         }
         if let Some(url) = &self.callback_url {
-            match reqwest::Url::parse(url) {
-                Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => {}
-                _ => return err("callback_url must be an http(s) URL".into()),
-            }
+            crate::spec::endpoint::check_http_url(url)
+                .map_err(|r| ConfigError(format!("webhooks.callback_url: {r}")))?;
         }
         Ok(())
     }

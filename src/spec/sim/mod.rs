@@ -47,6 +47,8 @@
 //! stall_for = "30s"
 //! cloud = { server_error = 0.002, unknown_error = 0.001, bare_5xx = 0.001, stall = 0.0005 }
 //! onprem = { server_error = 0.001 }
+//! [simulator.server]          # timeouts and connection cap of its HTTP server; `spec::sim::server`
+//! read_header_timeout = "30s"
 //! ```
 
 use std::time::Duration;
@@ -59,6 +61,7 @@ pub mod identity;
 pub mod limits;
 pub mod onprem;
 pub(crate) mod primitives;
+pub mod server;
 pub mod transient;
 
 pub use content::{MediaConfig, TemplateCategory, TemplateConfig, TemplateStatus};
@@ -66,6 +69,7 @@ pub use hooks::{HooksConfig, StageDelay};
 pub use identity::IdentityConfig;
 pub use limits::{InboundConfig, MessagingLimitConfig, MessagingTier, WindowConfig};
 pub use primitives::{ConfigError, Distribution, Flavor};
+pub use server::ServerConfig;
 pub use transient::TransientConfig;
 
 /// The `[simulator]` table.
@@ -108,6 +112,9 @@ pub struct SimConfig {
     pub templates: Vec<TemplateConfig>,
     /// Media sent by link (`spec::sim::content`). Default: every link downloads.
     pub media: MediaConfig,
+    /// Timeouts and connection cap of the HTTP server (`spec::sim::server`). Default: hyper's
+    /// 30 s to read a head, 30 s idle, 10000 connections.
+    pub server: ServerConfig,
 }
 
 impl Default for SimConfig {
@@ -129,6 +136,7 @@ impl Default for SimConfig {
             identity: IdentityConfig::default(),
             templates: Vec::new(),
             media: MediaConfig::default(),
+            server: ServerConfig::default(),
         }
     }
 }
@@ -493,6 +501,7 @@ impl SimConfig {
         self.transient.validate()?;
         self.identity.validate()?;
         content::validate(&self.templates, &self.media)?;
+        self.server.validate()?;
         self.webhooks.validate()
     }
 }
@@ -551,6 +560,7 @@ mod tests {
         assert_eq!(cfg.identity.username_fraction, 0.1);
         assert_eq!((cfg.templates.len(), cfg.templates[0].params), (1, 2));
         assert_eq!(cfg.media.link_failure_fraction, 0.01);
+        assert_eq!(cfg.server.read_header_timeout, Duration::from_secs(30));
     }
 
     #[test]
