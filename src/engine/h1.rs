@@ -24,6 +24,8 @@ use hyper::body::Body as _;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::TcpStream;
 
+use crate::units::http1::{self, Body, ChunkError, ChunkedDecoder, Role, Step};
+
 /// Most headers an answer may have (as hyper's default).
 const MAX_HEADERS: usize = 100;
 /// Longest answer head read before giving up on it.
@@ -100,15 +102,6 @@ pub struct H1Reply {
     pub reusable: bool,
 }
 
-/// How the body of an answer is delimited.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Framing {
-    None,
-    Length(u64),
-    Chunked,
-    UntilClose,
-}
-
 /// One HTTP/1.1 connection.
 pub struct Connection {
     io: Stream,
@@ -181,15 +174,15 @@ impl Connection {
         let keep = wants_body(status);
         let mut body = BytesMut::new();
         match framing {
-            Framing::None => {}
-            Framing::Length(n) => {
+            Body::None => {}
+            Body::Length(n) => {
                 if n > max_body {
                     return Err(H1Error::TooLarge);
                 }
                 self.read_exact_body(n, keep.then_some(&mut body)).await?;
             }
-            Framing::Chunked => self.read_chunked(max_body, keep.then_some(&mut body)).await?,
-            Framing::UntilClose => {
+            Body::Chunked => self.read_chunked(max_body, keep.then_some(&mut body)).await?,
+            Body::UntilClose => {
                 reusable = false;
                 self.read_until_close(max_body, keep.then_some(&mut body)).await?;
             }
@@ -250,7 +243,7 @@ impl Connection {
     }
 
     /// Read and parse the head of the final answer (1xx informational answers are skipped).
-    async fn read_head(&mut self, head_only: bool) -> Result<(StatusCode, Framing, bool), H1Error> {
+    async fn read_head(&mut self, head_only: bool) -> Result<(StatusCode, Body, bool), H1Error> {
         let mut received_any = false;
         let mut informational = 0;
         loop {
@@ -265,33 +258,10 @@ impl Connection {
                 Ok(httparse::Status::Complete(len)) => {
                     let code = resp.code.unwrap_or(0);
                     let status = StatusCode::from_u16(code).map_err(|_| H1Error::Broken)?;
+                    let role = Role::Response { status: code, to_head: head_only };
                     let http10 = resp.version == Some(0);
-                    let mut length: Option<u64> = None;
-                    let mut chunked = false;
-                    let mut close = http10;
-                    for h in resp.headers.iter() {
-                        if h.name.eq_ignore_ascii_case("content-length") {
-                            let n = std::str::from_utf8(h.value)
-                                .ok()
-                                .and_then(|v| v.trim().parse::<u64>().ok())
-                                .ok_or(H1Error::Broken)?;
-                            if length.is_some_and(|l| l != n) {
-                                return Err(H1Error::Broken);
-                            }
-                            length = Some(n);
-                        } else if h.name.eq_ignore_ascii_case("transfer-encoding") {
-                            chunked = last_token_is(h.value, b"chunked");
-                            if !chunked {
-                                return Err(H1Error::Broken);
-                            }
-                        } else if h.name.eq_ignore_ascii_case("connection") {
-                            if has_token(h.value, b"close") {
-                                close = true;
-                            } else if has_token(h.value, b"keep-alive") {
-                                close = false;
-                            }
-                        }
-                    }
+                    let framing = http1::framing(role, http10, resp.headers.iter().map(|h| (h.name, h.value)))
+                        .map_err(|_| H1Error::Broken)?;
                     self.read.advance(len);
                     if (100..200).contains(&code) {
                         informational += 1;
@@ -302,16 +272,7 @@ impl Connection {
                         }
                         continue;
                     }
-                    let framing = if head_only || code == 204 || code == 304 {
-                        Framing::None
-                    } else if chunked {
-                        Framing::Chunked
-                    } else if let Some(n) = length {
-                        if n == 0 { Framing::None } else { Framing::Length(n) }
-                    } else {
-                        Framing::UntilClose
-                    };
-                    return Ok((status, framing, !close));
+                    return Ok((status, framing.body, framing.keep_alive));
                 }
                 Ok(httparse::Status::Partial) => {
                     if self.read.len() > MAX_HEAD {
@@ -376,53 +337,27 @@ impl Connection {
         }
     }
 
-    /// A chunked body: chunks (size line, data, CRLF), the last chunk, trailers, an empty line.
+    /// A chunked body, decoded by [`ChunkedDecoder`] (caps on size lines and trailers, no overflow).
     async fn read_chunked(&mut self, max: u64, mut keep: Option<&mut BytesMut>) -> Result<(), H1Error> {
-        let mut total = 0u64;
+        let mut decoder = ChunkedDecoder::new(max);
         loop {
-            let size = loop {
-                match httparse::parse_chunk_size(&self.read) {
-                    Ok(httparse::Status::Complete((used, size))) => {
-                        self.read.advance(used);
-                        break size;
+            let step = decoder.step(&self.read).map_err(|e| match e {
+                ChunkError::TooLarge => H1Error::TooLarge,
+                ChunkError::Malformed | ChunkError::TooLong => H1Error::Broken,
+            })?;
+            match step {
+                Step::Framing(n) => self.read.advance(n),
+                Step::Data(n) => {
+                    if let Some(b) = keep.as_deref_mut() {
+                        b.extend_from_slice(&self.read[..n]);
                     }
-                    Ok(httparse::Status::Partial) if self.read.len() <= 4096 => self.more().await?,
-                    _ => return Err(H1Error::Broken),
+                    self.read.advance(n);
                 }
-            };
-            if size == 0 {
-                return self.skip_trailers().await;
-            }
-            total = total.saturating_add(size);
-            if total > max {
-                return Err(H1Error::TooLarge);
-            }
-            self.read_exact_body(size, keep.as_deref_mut()).await?;
-            while self.read.len() < 2 {
-                self.more().await?;
-            }
-            if &self.read[..2] != b"\r\n" {
-                return Err(H1Error::Broken);
-            }
-            self.read.advance(2);
-        }
-    }
-
-    /// Trailer lines after the last chunk, up to the empty line.
-    async fn skip_trailers(&mut self) -> Result<(), H1Error> {
-        let mut seen = 0usize;
-        loop {
-            match self.read.windows(2).position(|w| w == b"\r\n") {
-                Some(0) => {
-                    self.read.advance(2);
+                Step::Done(n) => {
+                    self.read.advance(n);
                     return Ok(());
                 }
-                Some(i) => {
-                    seen += i + 2;
-                    self.read.advance(i + 2);
-                }
-                None if seen + self.read.len() > MAX_HEAD => return Err(H1Error::Broken),
-                None => self.more().await?,
+                Step::NeedMore => self.more().await?,
             }
         }
     }
@@ -476,16 +411,6 @@ fn is_tls(e: &std::io::Error) -> bool {
     e.get_ref().is_some_and(|inner| inner.is::<rustls::Error>())
 }
 
-/// Whether a comma-separated header value holds `token` (case-insensitive).
-fn has_token(value: &[u8], token: &[u8]) -> bool {
-    value.split(|&b| b == b',').any(|t| t.trim_ascii().eq_ignore_ascii_case(token))
-}
-
-/// Whether the last of a comma-separated header value's tokens is `token` (case-insensitive).
-fn last_token_is(value: &[u8], token: &[u8]) -> bool {
-    value.split(|&b| b == b',').next_back().is_some_and(|t| t.trim_ascii().eq_ignore_ascii_case(token))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -516,14 +441,6 @@ mod tests {
         assert!(bytes_of(empty_post).ends_with("content-length: 0\r\n\r\n"));
         let own_host = Request::builder().uri("/").header("host", "other").body(Full::new(Bytes::new())).unwrap();
         assert_eq!(bytes_of(own_host), "GET / HTTP/1.1\r\nhost: other\r\n\r\n");
-    }
-
-    #[test]
-    fn header_tokens() {
-        assert!(has_token(b"keep-alive, Close", b"close"));
-        assert!(!has_token(b"closed", b"close"));
-        assert!(last_token_is(b"gzip, chunked", b"chunked"));
-        assert!(!last_token_is(b"chunked, gzip", b"chunked"));
     }
 
     /// Serve `answer` (raw bytes) to one request on a loopback connection and exchange over it.

@@ -23,17 +23,12 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::time::{Instant, Sleep};
 
 use super::BodyError;
+use crate::units::http1::{self, Body, ChunkError, ChunkedDecoder, Role, Step};
 
 /// The largest request head read (request line and header fields).
 const MAX_HEAD: usize = 64 * 1024;
 /// The most header fields in a request head.
 const MAX_HEADERS: usize = 100;
-/// The longest chunk-size line of a chunked body (size, extensions).
-const MAX_CHUNK_LINE: usize = 4096;
-/// Chunk extensions of one body, in all (hyper's limit).
-const MAX_CHUNK_EXTENSIONS: usize = 16 * 1024;
-/// Trailer section of one chunked body, in all (hyper's limit), and its most fields.
-const MAX_TRAILERS: usize = 16 * 1024;
 
 /// What one connection may take: the largest body and how long the server waits for the client.
 #[derive(Debug, Clone, Copy)]
@@ -92,13 +87,6 @@ pub(crate) struct Answer {
     pub latency_us: u64,
 }
 
-/// How the request's body is delimited.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Framing {
-    Length(u64),
-    Chunked,
-}
-
 /// A parsed request head.
 #[derive(Debug)]
 struct Head {
@@ -107,13 +95,10 @@ struct Head {
     authorization: Option<String>,
     /// Bytes of the head, up to and including the empty line.
     len: usize,
-    framing: Framing,
+    framing: Body,
     http10: bool,
     keep_alive: bool,
     expect_continue: bool,
-    /// Both `Transfer-Encoding` and `Content-Length`: the body is read as chunked, and the connection
-    /// closed after the answer (RFC 9112 §6.3).
-    ambiguous: bool,
 }
 
 /// Parse a request head at the start of `buf`: `Ok(None)` until it is complete.
@@ -130,56 +115,27 @@ fn parse_head(buf: &[u8]) -> Result<Option<Head>, StatusCode> {
     let method = Method::from_bytes(req.method.unwrap_or_default().as_bytes()).map_err(|_| bad)?;
     let path = path_of(req.path.unwrap_or_default()).ok_or(bad)?;
     let http10 = req.version == Some(0);
-    let (mut length, mut chunked, mut te) = (None::<u64>, false, false);
-    let (mut close, mut keep) = (false, false);
+    // The body's framing and the connection's fate, as the load path's client reads them too.
+    let f = http1::framing(Role::Request, http10, req.headers.iter().map(|f| (f.name, f.value))).map_err(|_| bad)?;
     let (mut authorization, mut expect_continue) = (None, false);
     for f in req.headers.iter() {
-        let name = f.name;
-        if name.eq_ignore_ascii_case("content-length") {
-            let text = std::str::from_utf8(f.value).map_err(|_| bad)?.trim();
-            if text.is_empty() || !text.bytes().all(|b| b.is_ascii_digit()) {
-                return Err(bad);
-            }
-            let n: u64 = text.parse().map_err(|_| bad)?;
-            if length.is_some_and(|l| l != n) {
-                return Err(bad);
-            }
-            length = Some(n);
-        } else if name.eq_ignore_ascii_case("transfer-encoding") {
-            te = true;
-            let text = std::str::from_utf8(f.value).map_err(|_| bad)?;
-            // Only the final coding decides whether the length is known.
-            chunked = text.rsplit(',').next().is_some_and(|c| c.trim().eq_ignore_ascii_case("chunked"));
-        } else if name.eq_ignore_ascii_case("connection") {
-            for token in String::from_utf8_lossy(f.value).split(',') {
-                let token = token.trim();
-                close |= token.eq_ignore_ascii_case("close");
-                keep |= token.eq_ignore_ascii_case("keep-alive");
-            }
-        } else if name.eq_ignore_ascii_case("authorization") {
+        if f.name.eq_ignore_ascii_case("authorization") {
             if authorization.is_none() && f.value.iter().all(|&b| b == b'\t' || (0x20..0x7f).contains(&b)) {
                 authorization = std::str::from_utf8(f.value).ok().map(str::to_string);
             }
-        } else if name.eq_ignore_ascii_case("expect") {
+        } else if f.name.eq_ignore_ascii_case("expect") {
             expect_continue = f.value.eq_ignore_ascii_case(b"100-continue");
         }
     }
-    // A transfer coding that does not end in chunked leaves the length unknown (RFC 9112 §6.3), and
-    // an HTTP/1.0 message with one has faulty framing (§6.1).
-    if te && (!chunked || http10) {
-        return Err(bad);
-    }
-    let framing = if chunked { Framing::Chunked } else { Framing::Length(length.unwrap_or(0)) };
     Ok(Some(Head {
         method,
         path,
         authorization,
         len,
-        framing,
+        framing: f.body,
         http10,
-        keep_alive: if http10 { keep && !close } else { !close },
+        keep_alive: f.keep_alive,
         expect_continue: expect_continue && !http10,
-        ambiguous: te && length.is_some(),
     }))
 }
 
@@ -328,8 +284,8 @@ async fn read_body<S: AsyncRead + AsyncWrite + Unpin>(
 ) -> Result<Result<Bytes, BodyError>, Gone> {
     let until = Instant::now() + limits.idle;
     match head.framing {
-        Framing::Length(0) => Ok(Ok(Bytes::new())),
-        Framing::Length(n) => {
+        Body::None | Body::UntilClose => Ok(Ok(Bytes::new())),
+        Body::Length(n) => {
             let Some(n) = usize::try_from(n).ok().filter(|&n| n <= limits.body) else {
                 return Ok(Err(BodyError::TooLarge));
             };
@@ -342,7 +298,7 @@ async fn read_body<S: AsyncRead + AsyncWrite + Unpin>(
             }
             Ok(Ok(buf.split_to(n).freeze()))
         }
-        Framing::Chunked => {
+        Body::Chunked => {
             if head.expect_continue && buf.is_empty() {
                 io.send(CONTINUE, limits.idle).await?;
             }
@@ -351,94 +307,27 @@ async fn read_body<S: AsyncRead + AsyncWrite + Unpin>(
     }
 }
 
-/// The chunk-size line at the start of `buf` (`Ok(None)` until complete): the size, the line's
-/// length including CRLF, and the length of its extensions. The size is 1 to 16 hexadecimal digits,
-/// nothing before them (no sign, no space), optional spaces or tabs after.
-fn chunk_line(buf: &[u8]) -> Result<Option<(u64, usize, usize)>, BodyError> {
-    let Some(end) = buf.iter().take(MAX_CHUNK_LINE + 2).position(|&b| b == b'\n') else {
-        return if buf.len() > MAX_CHUNK_LINE { Err(BodyError::Malformed) } else { Ok(None) };
-    };
-    let line = buf[..end].strip_suffix(b"\r").ok_or(BodyError::Malformed)?;
-    let digits = line.iter().take_while(|b| b.is_ascii_hexdigit()).count();
-    let rest = &line[digits..];
-    let ext = rest.iter().position(|&b| b == b';').map_or(0, |i| rest.len() - i);
-    if digits == 0 || digits > 16 || !rest[..rest.len() - ext].iter().all(|&b| b == b' ' || b == b'\t') {
-        return Err(BodyError::Malformed);
-    }
-    let size = std::str::from_utf8(&line[..digits]).ok().and_then(|d| u64::from_str_radix(d, 16).ok());
-    let size = size.ok_or(BodyError::Malformed)?;
-    Ok(Some((size, end + 1, ext)))
-}
-
-/// Read a chunked body of at most `limit` bytes, waiting for the client until `until`.
+/// Read a chunked body of at most `limit` bytes ([`ChunkedDecoder`]: no overflow, caps on size lines,
+/// extensions and trailers), waiting for the client until `until`.
 async fn read_chunked<S: AsyncRead + Unpin>(
     io: &mut Timed<S>,
     buf: &mut BytesMut,
     limit: usize,
     until: Instant,
 ) -> Result<Result<Bytes, BodyError>, Gone> {
+    let mut decoder = ChunkedDecoder::new(limit as u64);
     let mut body = BytesMut::new();
-    let mut extensions = 0usize;
     loop {
-        let (size, line, ext) = loop {
-            match chunk_line(buf) {
-                Ok(Some(x)) => break x,
-                Ok(None) => io.fill(buf, until).await?,
-                Err(e) => return Ok(Err(e)),
+        match decoder.step(buf) {
+            Err(ChunkError::TooLarge) => return Ok(Err(BodyError::TooLarge)),
+            Err(ChunkError::Malformed | ChunkError::TooLong) => return Ok(Err(BodyError::Malformed)),
+            Ok(Step::Framing(n)) => buf.advance(n),
+            Ok(Step::Data(n)) => body.extend_from_slice(&buf.split_to(n)),
+            Ok(Step::Done(n)) => {
+                buf.advance(n);
+                return Ok(Ok(body.freeze()));
             }
-        };
-        extensions = extensions.saturating_add(ext);
-        if extensions > MAX_CHUNK_EXTENSIONS {
-            return Ok(Err(BodyError::Malformed));
-        }
-        if size == 0 {
-            buf.advance(line);
-            return Ok(read_trailers(io, buf, until).await?.map(|()| body.freeze()));
-        }
-        // Checked: a size near 2^64 must not wrap past the limit.
-        let total = u64::try_from(body.len()).ok().and_then(|b| b.checked_add(size));
-        let Some(size) = total.filter(|&t| t <= limit as u64).and_then(|_| usize::try_from(size).ok()) else {
-            return Ok(Err(BodyError::TooLarge));
-        };
-        let Some(need) = line.checked_add(size).and_then(|n| n.checked_add(2)) else {
-            return Ok(Err(BodyError::TooLarge));
-        };
-        while buf.len() < need {
-            buf.reserve(need - buf.len());
-            io.fill(buf, until).await?;
-        }
-        if &buf[need - 2..need] != b"\r\n" {
-            return Ok(Err(BodyError::Malformed));
-        }
-        body.extend_from_slice(&buf[line..need - 2]);
-        buf.advance(need);
-    }
-}
-
-/// Skip the trailer fields after the last chunk, up to the empty line: at most [`MAX_TRAILERS`]
-/// bytes and [`MAX_HEADERS`] fields in all.
-async fn read_trailers<S: AsyncRead + Unpin>(
-    io: &mut Timed<S>,
-    buf: &mut BytesMut,
-    until: Instant,
-) -> Result<Result<(), BodyError>, Gone> {
-    let (mut bytes, mut fields) = (0usize, 0usize);
-    loop {
-        match buf.iter().position(|&b| b == b'\n') {
-            Some(end) if buf[..end] == *b"\r" || end == 0 => {
-                buf.advance(end + 1);
-                return Ok(Ok(()));
-            }
-            Some(end) => {
-                buf.advance(end + 1);
-                bytes = bytes.saturating_add(end + 1);
-                fields += 1;
-            }
-            None if bytes.saturating_add(buf.len()) > MAX_TRAILERS => return Ok(Err(BodyError::Malformed)),
-            None => io.fill(buf, until).await?,
-        }
-        if bytes > MAX_TRAILERS || fields > MAX_HEADERS {
-            return Ok(Err(BodyError::Malformed));
+            Ok(Step::NeedMore) => io.fill(buf, until).await?,
         }
     }
 }
@@ -524,7 +413,7 @@ where
         buf.advance(head.len);
         let Ok(body) = read_body(&mut io, &mut buf, &head, &limits).await else { return };
         // After a body left unread (or unreadable) the next request cannot be found.
-        let close = !head.keep_alive || head.ambiguous || body.is_err();
+        let close = !head.keep_alive || body.is_err();
         let (http10, head_only) = (head.http10, head.method == Method::HEAD);
         let a = answer(Req { method: head.method, path: head.path, authorization: head.authorization, body }).await;
         out.clear();
@@ -554,17 +443,19 @@ mod tests {
             "POST /v23.0/1/messages?x=1 HTTP/1.1\r\nHost: a\r\nContent-Length: 12\r\nAuthorization: Bearer t\r\n\r\n",
         );
         assert_eq!((h.method.as_str(), h.path.as_str()), ("POST", "/v23.0/1/messages"));
-        assert_eq!((h.framing, h.keep_alive, h.http10), (Framing::Length(12), true, false));
+        assert_eq!((h.framing, h.keep_alive, h.http10), (Body::Length(12), true, false));
         assert_eq!(h.authorization.as_deref(), Some("Bearer t"));
         let h = head(
             "PUT http://sim:8080/v1/messages/abc HTTP/1.1\r\nTransfer-Encoding: gzip, chunked\r\nConnection: close\r\n\r\n",
         );
-        assert_eq!((h.path.as_str(), h.framing, h.keep_alive), ("/v1/messages/abc", Framing::Chunked, false));
+        assert_eq!((h.path.as_str(), h.framing, h.keep_alive), ("/v1/messages/abc", Body::Chunked, false));
         let h = head("GET /v1/health HTTP/1.0\r\n\r\n");
-        assert_eq!((h.http10, h.keep_alive, h.framing), (true, false, Framing::Length(0)));
+        assert_eq!((h.http10, h.keep_alive, h.framing), (true, false, Body::None));
         assert!(head("GET / HTTP/1.0\r\nConnection: Keep-Alive\r\n\r\n").keep_alive);
         assert!(head("POST / HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 1\r\n\r\n").expect_continue);
-        assert!(head("POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\n").ambiguous);
+        // Both: read as chunked, and the connection closed after the answer (RFC 9112 §6.3).
+        let both = head("POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\n");
+        assert_eq!((both.framing, both.keep_alive), (Body::Chunked, false));
         assert!(parse_head(b"POST / HTTP/1.1\r\nContent-Length: 1").unwrap().is_none(), "incomplete");
     }
 
@@ -584,21 +475,6 @@ mod tests {
         assert_eq!(bad(&format!("GET / HTTP/1.1\r\n{many}\r\n")), Some(StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE));
     }
 
-    #[test]
-    fn chunk_lines_give_size_and_length() {
-        assert_eq!(chunk_line(b"1a;ext=1\r\nxx").unwrap(), Some((26, 10, 6)));
-        assert_eq!(chunk_line(b"0\r\n").unwrap(), Some((0, 3, 0)));
-        assert_eq!(chunk_line(b"A \t;x\r\n").unwrap(), Some((10, 7, 2)));
-        assert_eq!(chunk_line(b"fffffffffffffffe\r\n").unwrap(), Some((u64::MAX - 1, 18, 0)));
-        assert_eq!(chunk_line(b"1a").unwrap(), None);
-        for bad in
-            [&b"zz\r\n"[..], b"+5\r\n", b"-5\r\n", b" 5\r\n", b"\r\n", b"5 x\r\n", b"5\n", b"10000000000000000\r\n"]
-        {
-            assert!(chunk_line(bad).is_err(), "{:?}", String::from_utf8_lossy(bad));
-        }
-        assert!(chunk_line(&[b'1'; MAX_CHUNK_LINE + 3]).is_err(), "a size line without end");
-    }
-
     /// Read a chunked body that is all in `bytes` (the connection has nothing more).
     async fn chunked(bytes: &[u8], limit: usize) -> Result<Bytes, BodyError> {
         let mut buf = BytesMut::from(bytes);
@@ -613,15 +489,16 @@ mod tests {
         assert_eq!(ok, Ok(Bytes::from_static(b"abc")));
         // 2 + (2^64 - 2) wraps to 0 in unchecked arithmetic.
         assert_eq!(chunked(b"2\r\nab\r\nfffffffffffffffe\r\nxx", 1 << 20).await, Err(BodyError::TooLarge));
-        assert_eq!(chunked(b"ffffffffffffffff\r\nxx", usize::MAX).await, Err(BodyError::TooLarge));
+        assert_eq!(chunked(b"ffffffffffffffff\r\nxx", 1 << 20).await, Err(BodyError::TooLarge));
+        // Past 2^64 − 1 in all, whatever the limit.
         assert_eq!(chunked(b"2\r\nab\r\nffffffffffffffff\r\n", usize::MAX).await, Err(BodyError::TooLarge));
         assert_eq!(chunked(b"+2\r\nab\r\n0\r\n\r\n", 64).await, Err(BodyError::Malformed));
         let ext = format!(";{}", "e".repeat(4000));
         let many: String = (0..5).map(|_| format!("1{ext}\r\nx\r\n")).collect();
         assert_eq!(chunked(format!("{many}0\r\n\r\n").as_bytes(), 64).await, Err(BodyError::Malformed));
-        let fields: String = (0..=MAX_HEADERS).map(|i| format!("t{i}: v\r\n")).collect();
+        let fields: String = (0..=http1::MAX_TRAILER_FIELDS).map(|i| format!("t{i}: v\r\n")).collect();
         assert_eq!(chunked(format!("0\r\n{fields}\r\n").as_bytes(), 64).await, Err(BodyError::Malformed));
-        let long = format!("0\r\nt: {}", "v".repeat(MAX_TRAILERS));
+        let long = format!("0\r\nt: {}", "v".repeat(http1::MAX_TRAILERS));
         assert_eq!(chunked(long.as_bytes(), 64).await, Err(BodyError::Malformed));
         let lines: String = (0..80).map(|i| format!("t{i}: {}\r\n", "v".repeat(250))).collect();
         assert_eq!(chunked(format!("0\r\n{lines}\r\n").as_bytes(), 64).await, Err(BodyError::Malformed));

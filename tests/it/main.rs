@@ -15,6 +15,7 @@ mod feeders;
 mod fuzz;
 mod gates;
 mod hostile;
+mod http1_codec;
 mod identities;
 mod import;
 mod import_formats;
