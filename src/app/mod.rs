@@ -18,6 +18,7 @@ pub(crate) mod merge;
 mod merge_webhooks;
 pub mod outputs;
 pub mod plan_json;
+pub mod preflight;
 mod progress;
 pub mod receive;
 pub mod run;

@@ -275,6 +275,7 @@ pub fn warnings(loaded: &Loaded) -> Vec<String> {
     w.extend(messaging_limit_warnings(loaded));
     w.extend(real_target_warnings(loaded));
     w.extend(resend_warnings(loaded));
+    w.extend(super::preflight::check(loaded).into_iter().filter(|f| !f.error).map(|f| f.to_string()));
     w
 }
 
@@ -326,6 +327,9 @@ pub fn unconfirmed_real_targets(loaded: &Loaded, yes: bool) -> Vec<String> {
 /// What `run --dry-run` prints: the plan, the real targets named, and that nothing was sent.
 pub fn dry_run_text(loaded: &Loaded) -> String {
     let mut s = plan_text(loaded);
+    for e in super::preflight::check(loaded).into_iter().filter(|f| f.error) {
+        s.push_str(&format!("a run would stop here: {e}\n"));
+    }
     let real: Vec<&str> = real_targets(loaded).iter().map(|t| t.name.as_str()).collect();
     if !real.is_empty() {
         s.push_str(&format!("remote WhatsApp targets (real, billable messages): {}\n", real.join(", ")));

@@ -21,6 +21,7 @@ mod layers;
 mod live_metrics;
 mod old_results;
 mod plan;
+mod preflight;
 mod pywa_compat;
 mod report;
 mod report_browser;
