@@ -142,6 +142,15 @@ pub fn write(run: &Run, out: &mut impl Write) -> io::Result<()> {
     if run.interrupted {
         writeln!(out, "\nThe run was interrupted: figures cover what ran.")?;
     }
+    let explained = super::failures::explained(&targets);
+    if !explained.is_empty() {
+        writeln!(out, "\nwhat the codes mean (failures.csv lists each failure):\n{}", explained.trim_end())?;
+    }
+    for t in &run.targets {
+        if let Some(note) = bottleneck(t) {
+            writeln!(out, "\n{note}")?;
+        }
+    }
     for t in run.targets.iter().filter(|t| t.is_whatsapp() && t.delivery.is_none()) {
         let how = if t.url == "embedded" {
             "[webhooks] enabled = false turned it off"
@@ -171,4 +180,44 @@ pub fn write(run: &Run, out: &mut impl Write) -> io::Result<()> {
         writeln!(out, "\n{}", crate::results::fates::RATES_EXPLAINED)?;
     }
     Ok(())
+}
+
+/// Lateness (p99) above which a run is said to have fallen behind its schedule.
+const LATE_P99_US: u64 = 50_000;
+
+/// When wabench itself held the load back (an open-loop target whose requests started late, or were
+/// dropped at the in-flight cap), what to raise: by Little's law the requests in flight are about the
+/// rate × the service time.
+pub fn bottleneck(t: &TargetResult) -> Option<String> {
+    let late = t.lateness_us.count > 0 && t.lateness_us.p99 >= LATE_P99_US;
+    let dropped = t.requests.dropped;
+    if t.model != "open" || (!late && dropped == 0) {
+        return None;
+    }
+    let rate = t.rate.requested.unwrap_or(t.rate.achieved);
+    let service_s = t.service_time_us.p99 as f64 / 1e6;
+    let needed = (rate * service_s).ceil() as u64;
+    let mut what = Vec::new();
+    if late {
+        what.push(format!("requests started late (late p99 {})", fmt_us(t.lateness_us.p99 as f64)));
+    }
+    if dropped > 0 {
+        what.push(format!("{dropped} requests were dropped at the in-flight cap (max_in_flight)"));
+    }
+    let conns = if needed > u64::from(t.connections) {
+        format!(
+            "raise [load] connections from {} to about {} (Little's law: {rate:.0}/s × service p99 {}), and              max_in_flight with it",
+            t.connections,
+            needed,
+            fmt_us(t.service_time_us.p99 as f64)
+        )
+    } else {
+        format!(
+            "the {} connections were enough for {rate:.0}/s at service p99 {}: raise [load] threads (now {}) if              wabench's CPU was busy, or max_in_flight if requests were dropped",
+            t.connections,
+            fmt_us(t.service_time_us.p99 as f64),
+            t.threads
+        )
+    };
+    Some(format!("{}: wabench was the bottleneck, not the target: {}; {conns}.", t.name, what.join(" and ")))
 }
