@@ -9,6 +9,7 @@ mod driver_bodies;
 mod drivers;
 mod durability;
 mod engine;
+mod failures_explained;
 mod faults;
 mod feeders;
 mod fuzz;
