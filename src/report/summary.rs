@@ -221,3 +221,31 @@ pub fn bottleneck(t: &TargetResult) -> Option<String> {
     };
     Some(format!("{}: wabench was the bottleneck, not the target: {}; {conns}.", t.name, what.join(" and ")))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn target(late_p99_us: u64, dropped: u64, service_p99_us: u64) -> TargetResult {
+        let sum = |p99: u64| serde_json::json!({"count": 100, "min": 0, "mean": 0.0, "stdev": 0.0, "p50": 0, "p90": 0, "p99": p99, "p999": p99, "max": p99});
+        serde_json::from_value(serde_json::json!({
+            "name": "t", "kind": "cloud", "url": "embedded", "model": "open", "connections": 8, "threads": 2,
+            "started_at": "2025-01-01T00:00:00Z", "duration_s": 10.0, "interrupted": false,
+            "requests": {"planned": 4000, "sent": 4000, "ok": 4000, "errors": 0, "dropped": dropped, "cancelled": 0},
+            "rate": {"requested": 400.0, "achieved": 390.0, "ratio": 0.975},
+            "latency_us": sum(service_p99_us), "service_time_us": sum(service_p99_us),
+            "lateness_us": sum(late_p99_us), "outcomes": [], "hlog": "t.hlog"
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn a_late_schedule_names_the_connections_to_use() {
+        let note = bottleneck(&target(200_000, 0, 100_000)).unwrap();
+        assert!(note.contains("wabench was the bottleneck"), "{note}");
+        assert!(note.contains("from 8 to about 40"), "400/s × 100 ms: {note}");
+        let note = bottleneck(&target(0, 12, 10_000)).unwrap();
+        assert!(note.contains("12 requests were dropped") && note.contains("threads (now 2)"), "{note}");
+        assert_eq!(bottleneck(&target(1_000, 0, 100_000)), None, "on time, nothing dropped");
+    }
+}
