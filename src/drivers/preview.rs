@@ -20,6 +20,9 @@ use crate::spec::{TargetKind, TargetSpec};
 /// What stands for a credential.
 pub const REDACTED: &str = "***";
 
+/// Builds request `seq` of a target.
+type MakeRequest = Box<dyn Fn(u64) -> Request<Full<Bytes>>>;
+
 /// One request as shown: method, URL, headers (credentials redacted), body.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Shown {
@@ -38,7 +41,7 @@ pub fn requests(spec: &TargetSpec, ctx: &BuildCtx<'_>, url: &str, n: u64) -> Res
         plain.headers.insert(k.clone(), REDACTED.into());
     }
     plain.headers_from_env.clear();
-    let (endpoint, make): (Endpoint, Box<dyn Fn(u64) -> Request<Full<Bytes>>>) = match spec.kind {
+    let (endpoint, make): (Endpoint, MakeRequest) = match spec.kind {
         TargetKind::Http => {
             let t = Arc::new(http::HttpTarget::new(&plain, ctx.body, ctx.feeder.clone(), ctx.seed)?);
             (t.endpoint().clone(), Box::new(move |seq| t.request(seq)))
