@@ -268,6 +268,7 @@ fn templates(c: &mut Criterion) {
             embedded_receiver: None,
             peak_rate: None,
             timeout: Duration::from_secs(10),
+            failures: None,
         };
         wabench::drivers::build(&spec, &ctx).unwrap()
     };

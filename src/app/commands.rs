@@ -39,6 +39,9 @@ pub fn execute(command: Command) -> Result<Exit, AppError> {
     match command {
         Command::Validate { profile, changes, json } => {
             let loaded = load(&profile, &changes)?;
+            if let Some(e) = super::preflight::errors(&loaded, &super::preflight::check(&loaded)) {
+                return Err(e.into());
+            }
             print!("{}", if json { super::plan_json::plan_json(&loaded) } else { plan_text(&loaded) });
             Ok(Exit::Success)
         }

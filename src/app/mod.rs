@@ -19,6 +19,7 @@ pub(crate) mod merge;
 mod merge_webhooks;
 pub mod outputs;
 pub mod plan_json;
+pub mod preflight;
 mod progress;
 pub mod quick;
 pub mod receive;

@@ -129,6 +129,7 @@ pub fn run_profile(loaded: &Loaded, opts: &Options, stop: watch::Receiver<bool>)
         thresholds: &thresholds,
     };
     let mut out: Vec<TargetResult> = Vec::new();
+    let mut failures = Failures::default();
     let mut error = None;
     let mut interrupted = false;
     for i in 0..p.targets.len() {
@@ -136,7 +137,7 @@ pub fn run_profile(loaded: &Loaded, opts: &Options, stop: watch::Receiver<bool>)
             interrupted = true;
             break;
         }
-        let done = each.target(i, &mut timeline);
+        let done = each.target(i, &mut timeline, &mut failures);
         if let Some(r) = done.result {
             interrupted |= r.interrupted;
             out.push(r);
@@ -159,6 +160,12 @@ pub fn run_profile(loaded: &Loaded, opts: &Options, stop: watch::Receiver<bool>)
         ..run_head(loaded, opts, started_at, interrupted)?
     };
     timeline.finish()?;
+    if let Err(e) = failures.write(&dir) {
+        error = Some(match error {
+            Some(first) => format!("{first}; {e}"),
+            None => e,
+        });
+    }
     results::write_run(&dir, &run).map_err(|e| format!("{}: {e}", dir.join(files::RUN_JSON).display()))?;
     // The report is drawn from the files just written, exactly as `wabench report` redraws it. A failure
     // to draw loses no results: run.json and the logs stay, and the error is reported.
@@ -206,6 +213,10 @@ fn preflight(loaded: &Loaded, opts: &Options, plan: &Plan) -> Result<(), String>
             "{}: [load] has no `rate` or `stages`: this profile is for `wabench plan`; give a rate to `run` it",
             loaded.path.display()
         ));
+    }
+    // Missing credentials and files: nothing is started and no results folder is made.
+    if let Some(e) = super::preflight::errors(loaded, &super::preflight::check(loaded)) {
+        return Err(e);
     }
     let unconfirmed = unconfirmed_real_targets(loaded, opts.yes);
     if !unconfirmed.is_empty() {
@@ -291,6 +302,53 @@ impl Timeline {
     }
 }
 
+/// The failed messages and error samples of the run's targets, for failures.csv and
+/// error_samples.json (written only when something failed).
+#[derive(Default)]
+struct Failures {
+    rows: Vec<(String, Vec<results::failure_log::FailureRow>)>,
+    left_out: u64,
+    samples: results::failure_log::Samples,
+}
+
+impl Failures {
+    fn add(&mut self, target: &str, log: &results::failure_log::FailureLog) {
+        let (rows, left_out) = log.rows();
+        self.left_out += left_out;
+        if !rows.is_empty() {
+            self.rows.push((target.to_string(), rows));
+        }
+        let samples = log.samples();
+        if !samples.is_empty() {
+            self.samples.insert(target.to_string(), samples);
+        }
+    }
+
+    fn write(&self, dir: &Path) -> Result<(), String> {
+        if !self.rows.is_empty() {
+            let path = dir.join(files::FAILURES_CSV);
+            let mut buf = Vec::new();
+            results::failure_log::write_csv(&mut buf, &self.rows)
+                .and_then(|()| results::write_atomic(&path, &buf))
+                .map_err(|e| format!("{}: {e}", path.display()))?;
+            if self.left_out > 0 {
+                eprintln!(
+                    "wabench: {} lists the first {} failed messages per target; {} more are counted in run.json only",
+                    files::FAILURES_CSV,
+                    results::failure_log::DEFAULT_ROWS,
+                    self.left_out
+                );
+            }
+        }
+        if !self.samples.is_empty() {
+            let path = dir.join(files::ERROR_SAMPLES);
+            let json = serde_json::to_vec_pretty(&self.samples).map_err(|e| e.to_string())?;
+            results::write_atomic(&path, &json).map_err(|e| format!("{}: {e}", path.display()))?;
+        }
+        Ok(())
+    }
+}
+
 /// What every target of a run shares.
 struct Each<'a> {
     loaded: &'a Loaded,
@@ -320,7 +378,7 @@ impl Done {
 
 impl Each<'_> {
     /// Set target `i` up, drive it, tear it down, and write its logs.
-    fn target(&self, i: usize, timeline: &mut Timeline) -> Done {
+    fn target(&self, i: usize, timeline: &mut Timeline, failures: &mut Failures) -> Done {
         let setup = Setup {
             shard: self.opts.shard,
             dir: Some(self.dir.to_path_buf()),
@@ -372,6 +430,9 @@ impl Each<'_> {
         timeline.put(tl);
         let mut r = self.result(&tr, t.name(), t.kind(), url);
         r.extra = teardown.extra;
+        if let Some(log) = &teardown.failures {
+            failures.add(t.name(), log);
+        }
         let mut out = Done { error: teardown.error, ..Done::default() };
         if let Err(e) = self.write_ambiguous(&tr, t.as_ref()) {
             out.error = Some(e);

@@ -14,6 +14,7 @@ use super::forward::Forward;
 use crate::drivers::{self, BuildCtx};
 use crate::engine::target::Target;
 use crate::results::DeliveryStats;
+use crate::results::failure_log::FailureLog;
 use crate::spec::messages::RetrySpec;
 use crate::spec::sim::{Flavor, SimConfig};
 use crate::spec::webhook::WebhookConfig;
@@ -48,6 +49,8 @@ pub struct Session {
     /// A webhook target: its receiver's counters are kept, its tracker's delivery accounts are not
     /// (nothing was sent through an API to correlate).
     webhook_target: bool,
+    /// A WhatsApp target's failed messages (at send and in webhooks) and error samples.
+    failures: Option<Arc<FailureLog>>,
 }
 
 /// What a session leaves when it ends.
@@ -58,6 +61,8 @@ pub struct Teardown {
     pub extra: Option<serde_json::Value>,
     /// What went wrong ending it (the sends file of a forwarding target could not be written).
     pub error: Option<String>,
+    /// A WhatsApp target's failed messages and one error body per code.
+    pub failures: Option<Arc<FailureLog>>,
 }
 
 impl Session {
@@ -122,6 +127,10 @@ impl Session {
         } else {
             None
         };
+        let failures = spec.kind.is_whatsapp_api().then(|| Arc::new(FailureLog::default()));
+        if let (Some(h), Some(log)) = (&hooks, &failures) {
+            h.tracker.log_failures(log.clone());
+        }
         let ctx = BuildCtx {
             base_dir: loaded.path.parent().unwrap_or(Path::new(".")),
             seed: p.seed,
@@ -145,6 +154,7 @@ impl Session {
             }),
             peak_rate: p.load.peak_rate(),
             timeout: crate::engine::Plan::from_spec(&p.load).timeout,
+            failures: failures.clone(),
         };
         let target =
             drivers::build(spec, &ctx).map_err(|source| AppError::Build { profile: loaded.path.clone(), source })?;
@@ -153,7 +163,16 @@ impl Session {
             .block_on(crate::engine::dial::resolve(&ep, target.net()))
             .map_err(|e| format!("target {:?}: cannot reach {}: {e}", target.name(), ep.url()))?;
         let url = if spec.is_embedded() || spec.is_embedded_receiver() { "embedded".to_string() } else { ep.url() };
-        Ok(Session { target, addr, url, hooks, forward, sim, webhook_target: spec.kind == TargetKind::Webhook })
+        Ok(Session {
+            target,
+            addr,
+            url,
+            hooks,
+            forward,
+            sim,
+            webhook_target: spec.kind == TargetKind::Webhook,
+            failures,
+        })
     }
 
     /// End the session: wait for the statuses of the last messages (they arrive after the last answer,
@@ -180,7 +199,7 @@ impl Session {
             (!self.webhook_target).then_some(stats)
         });
         let extra = extra.as_object().is_some_and(|o| !o.is_empty()).then_some(extra);
-        Teardown { delivery, extra, error }
+        Teardown { delivery, extra, error, failures: self.failures }
     }
 }
 

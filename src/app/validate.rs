@@ -275,6 +275,7 @@ pub fn warnings(loaded: &Loaded) -> Vec<String> {
     w.extend(messaging_limit_warnings(loaded));
     w.extend(real_target_warnings(loaded));
     w.extend(resend_warnings(loaded));
+    w.extend(super::preflight::check(loaded).into_iter().filter(|f| !f.error).map(|f| f.to_string()));
     w
 }
 
@@ -326,11 +327,65 @@ pub fn unconfirmed_real_targets(loaded: &Loaded, yes: bool) -> Vec<String> {
 /// What `run --dry-run` prints: the plan, the real targets named, and that nothing was sent.
 pub fn dry_run_text(loaded: &Loaded) -> String {
     let mut s = plan_text(loaded);
+    for e in super::preflight::check(loaded).into_iter().filter(|f| f.error) {
+        s.push_str(&format!("a run would stop here: {e}\n"));
+    }
+    s.push_str(&rendered_requests(loaded, DRY_RUN_REQUESTS));
     let real: Vec<&str> = real_targets(loaded).iter().map(|t| t.name.as_str()).collect();
     if !real.is_empty() {
         s.push_str(&format!("remote WhatsApp targets (real, billable messages): {}\n", real.join(", ")));
     }
     s.push_str("dry run: nothing was sent\n");
+    s
+}
+
+/// Requests `run --dry-run` shows per target.
+pub const DRY_RUN_REQUESTS: u64 = 3;
+
+/// The first `n` requests of every target, as the drivers build them, credentials shown as `***`.
+pub fn rendered_requests(loaded: &Loaded, n: u64) -> String {
+    use std::fmt::Write as _;
+    let p = &loaded.profile;
+    let mut s = String::new();
+    for (i, t) in p.targets.iter().enumerate() {
+        let ctx = crate::drivers::BuildCtx {
+            base_dir: loaded.path.parent().unwrap_or(std::path::Path::new(".")),
+            seed: p.seed,
+            messages: &p.messages,
+            recipients: loaded.recipients.clone(),
+            retry: &p.retry,
+            body: loaded.bodies.get(i).and_then(|b| b.as_deref()),
+            feeder: loaded.feeders.get(i).cloned().flatten(),
+            embedded: None,
+            tracker: None,
+            embedded_receiver: None,
+            peak_rate: p.load.peak_rate(),
+            timeout: Plan::from_spec(&p.load).timeout,
+            failures: None,
+        };
+        let url = t.address().unwrap_or(match t.kind {
+            TargetKind::Webhook => "http://embedded-receiver/webhook",
+            _ => "http://embedded-simulator",
+        });
+        let _ = writeln!(s, "requests to {} (the first {n}, credentials shown as ***):", t.name);
+        match crate::drivers::preview::requests(t, &ctx, url, n) {
+            Ok(reqs) => {
+                for r in reqs {
+                    let _ = writeln!(s, "  {} {}", r.method, r.url);
+                    for (k, v) in &r.headers {
+                        let _ = writeln!(s, "  {k}: {v}");
+                    }
+                    if !r.body.is_empty() {
+                        let _ = writeln!(s, "  {}", r.body.replace('\n', "\n  "));
+                    }
+                    s.push('\n');
+                }
+            }
+            Err(e) => {
+                let _ = writeln!(s, "  cannot render: {e}");
+            }
+        }
+    }
     s
 }
 

@@ -3,6 +3,7 @@
 //! from a profile entry.
 
 pub(crate) mod http;
+pub mod preview;
 pub mod webhook;
 pub mod whatsapp;
 
@@ -36,6 +37,8 @@ pub struct BuildCtx<'a> {
     pub peak_rate: Option<f64>,
     /// The load's timeout, also the handshake's.
     pub timeout: std::time::Duration,
+    /// Where a WhatsApp target lists its failed sends and keeps one error body per code.
+    pub failures: Option<Arc<crate::results::failure_log::FailureLog>>,
 }
 
 /// Why a target could not be built: each names the target, and the field or file where there is one.
@@ -123,6 +126,7 @@ pub fn build(spec: &TargetSpec, ctx: &BuildCtx<'_>) -> Result<Arc<dyn Target>, B
         templates: crate::spec::template::MessageTemplates::compile(ctx.messages, &ctx.recipients, None)
             .map_err(|(field, reason)| invalid(format!("{field}: {reason}")))?,
         resend_unanswered: spec.resend_unanswered,
+        failures: ctx.failures.clone(),
     };
     if spec.kind == TargetKind::Cloud {
         let token = match named_token(spec, ctx.base_dir)? {

@@ -5,6 +5,7 @@ use std::fmt::Write as _;
 
 use super::html::esc;
 use crate::results::TargetResult;
+use crate::results::codes;
 use crate::results::failures::{self, CodeFailures};
 use crate::results::fates::{Delivered, Fates, RATES_EXPLAINED};
 
@@ -19,7 +20,10 @@ pub fn rows(targets: &[&TargetResult]) -> Vec<(String, Vec<String>)> {
     failures::codes(&owned)
         .into_iter()
         .map(|code| {
-            (format!("  {code} at send / in webhooks"), targets.iter().map(|t| cell(&failures::of(t, code))).collect())
+            (
+                format!("  {code} {} (send / webhooks)", codes::name(code)),
+                targets.iter().map(|t| cell(&failures::of(t, code))).collect(),
+            )
         })
         .collect()
 }
@@ -73,6 +77,20 @@ fn table(title: &str, labels: &[&str], rows: &[(String, Vec<String>)]) -> String
     out
 }
 
+/// What the codes that failed on `targets` mean: one line each, with the usual cause and what to
+/// do (`results::codes`); empty when nothing failed with a code.
+pub fn explained(targets: &[&TargetResult]) -> String {
+    let owned: Vec<TargetResult> = targets.iter().map(|t| (*t).clone()).collect();
+    let mut out = String::new();
+    for code in failures::codes(&owned) {
+        let _ = match codes::info(code) {
+            Some(c) => writeln!(out, "  {code} {}: {}; {}", c.name, c.cause, c.action),
+            None => writeln!(out, "  {code}: not a code wabench knows; see Meta's error-code reference"),
+        };
+    }
+    out
+}
+
 /// A text table with one column per labelled target: what became of the messages (WhatsApp targets
 /// only, else empty), then the failures by code (when any).
 pub fn text(labels: &[&str], targets: &[&TargetResult]) -> String {
@@ -121,17 +139,29 @@ pub fn html(labels: &[&str], targets: &[&TargetResult]) -> String {
         out.push_str("<p>No message failed with an API error code.</p>\n");
         return out;
     }
-    out.push_str("<table class=\"outcomes failures\">\n<thead><tr><th>code</th>");
+    out.push_str("<table class=\"outcomes failures\">\n<thead><tr><th>code</th><th>name</th>");
     for l in labels {
         let _ = write!(out, "<th scope=\"col\">{}</th>", esc(l));
     }
-    out.push_str("</tr></thead>\n<tbody>\n");
+    out.push_str("<th>cause</th><th>what to do</th></tr></thead>\n<tbody>\n");
     for (label, cells) in rows {
         let code = label.split_whitespace().next().unwrap_or("");
-        let _ = write!(out, "<tr><th scope=\"row\">{}</th>", esc(code));
+        let info = code.parse::<i64>().ok().and_then(codes::info);
+        let _ = write!(
+            out,
+            "<tr><th scope=\"row\">{}</th><td>{}</td>",
+            esc(code),
+            esc(info.map_or("unknown code", |c| c.name))
+        );
         for c in cells {
             let _ = write!(out, "<td>{}</td>", esc(&c));
         }
+        let _ = write!(
+            out,
+            "<td>{}</td><td>{}</td>",
+            esc(info.map_or("", |c| c.cause)),
+            esc(info.map_or("see Meta's error-code reference", |c| c.action))
+        );
         out.push_str("</tr>\n");
     }
     out.push_str(

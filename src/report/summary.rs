@@ -142,6 +142,15 @@ pub fn write(run: &Run, out: &mut impl Write) -> io::Result<()> {
     if run.interrupted {
         writeln!(out, "\nThe run was interrupted: figures cover what ran.")?;
     }
+    let explained = super::failures::explained(&targets);
+    if !explained.is_empty() {
+        writeln!(out, "\nwhat the codes mean (failures.csv lists each failure):\n{}", explained.trim_end())?;
+    }
+    for t in &run.targets {
+        if let Some(note) = bottleneck(t) {
+            writeln!(out, "\n{note}")?;
+        }
+    }
     for t in run.targets.iter().filter(|t| t.is_whatsapp() && t.delivery.is_none()) {
         let how = if t.url == "embedded" {
             "[webhooks] enabled = false turned it off"
@@ -171,4 +180,72 @@ pub fn write(run: &Run, out: &mut impl Write) -> io::Result<()> {
         writeln!(out, "\n{}", crate::results::fates::RATES_EXPLAINED)?;
     }
     Ok(())
+}
+
+/// Lateness (p99) above which a run is said to have fallen behind its schedule.
+const LATE_P99_US: u64 = 50_000;
+
+/// When wabench itself held the load back (an open-loop target whose requests started late, or were
+/// dropped at the in-flight cap), what to raise: by Little's law the requests in flight are about the
+/// rate × the service time.
+pub fn bottleneck(t: &TargetResult) -> Option<String> {
+    let late = t.lateness_us.count > 0 && t.lateness_us.p99 >= LATE_P99_US;
+    let dropped = t.requests.dropped;
+    if t.model != "open" || (!late && dropped == 0) {
+        return None;
+    }
+    let rate = t.rate.requested.unwrap_or(t.rate.achieved);
+    let service_s = t.service_time_us.p99 as f64 / 1e6;
+    let needed = (rate * service_s).ceil() as u64;
+    let mut what = Vec::new();
+    if late {
+        what.push(format!("requests started late (late p99 {})", fmt_us(t.lateness_us.p99 as f64)));
+    }
+    if dropped > 0 {
+        what.push(format!("{dropped} requests were dropped at the in-flight cap (max_in_flight)"));
+    }
+    let conns = if needed > u64::from(t.connections) {
+        format!(
+            "raise [load] connections from {} to about {} (Little's law: {rate:.0}/s × service p99 {}), and              max_in_flight with it",
+            t.connections,
+            needed,
+            fmt_us(t.service_time_us.p99 as f64)
+        )
+    } else {
+        format!(
+            "the {} connections were enough for {rate:.0}/s at service p99 {}: raise [load] threads (now {}) if              wabench's CPU was busy, or max_in_flight if requests were dropped",
+            t.connections,
+            fmt_us(t.service_time_us.p99 as f64),
+            t.threads
+        )
+    };
+    Some(format!("{}: wabench was the bottleneck, not the target: {}; {conns}.", t.name, what.join(" and ")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn target(late_p99_us: u64, dropped: u64, service_p99_us: u64) -> TargetResult {
+        let sum = |p99: u64| serde_json::json!({"count": 100, "min": 0, "mean": 0.0, "stdev": 0.0, "p50": 0, "p90": 0, "p99": p99, "p999": p99, "max": p99});
+        serde_json::from_value(serde_json::json!({
+            "name": "t", "kind": "cloud", "url": "embedded", "model": "open", "connections": 8, "threads": 2,
+            "started_at": "2025-01-01T00:00:00Z", "duration_s": 10.0, "interrupted": false,
+            "requests": {"planned": 4000, "sent": 4000, "ok": 4000, "errors": 0, "dropped": dropped, "cancelled": 0},
+            "rate": {"requested": 400.0, "achieved": 390.0, "ratio": 0.975},
+            "latency_us": sum(service_p99_us), "service_time_us": sum(service_p99_us),
+            "lateness_us": sum(late_p99_us), "outcomes": [], "hlog": "t.hlog"
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn a_late_schedule_names_the_connections_to_use() {
+        let note = bottleneck(&target(200_000, 0, 100_000)).unwrap();
+        assert!(note.contains("wabench was the bottleneck"), "{note}");
+        assert!(note.contains("from 8 to about 40"), "400/s × 100 ms: {note}");
+        let note = bottleneck(&target(0, 12, 10_000)).unwrap();
+        assert!(note.contains("12 requests were dropped") && note.contains("threads (now 2)"), "{note}");
+        assert_eq!(bottleneck(&target(1_000, 0, 100_000)), None, "on time, nothing dropped");
+    }
 }

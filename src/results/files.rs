@@ -8,6 +8,10 @@ use chrono::{DateTime, Utc};
 pub const RUN_JSON: &str = "run.json";
 /// Per-second counts and percentiles of every target.
 pub const TIMELINE: &str = "timeline.csv";
+/// One row per failed message (at send or in a webhook), all targets.
+pub const FAILURES_CSV: &str = "failures.csv";
+/// One sample error body per target and code.
+pub const ERROR_SAMPLES: &str = "error_samples.json";
 /// The report page.
 pub const REPORT: &str = "report.html";
 /// The suffix a file has while it is being written.

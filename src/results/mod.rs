@@ -14,9 +14,11 @@ use serde::{Deserialize, Serialize};
 use hdrhistogram::Histogram;
 
 pub mod baseline;
+pub mod codes;
 pub mod connections;
 pub(crate) mod delivery;
 mod error;
+pub mod failure_log;
 pub mod failures;
 pub mod fates;
 pub(crate) mod files;

@@ -273,6 +273,8 @@ struct Inner {
     identities: Mutex<IdentityCounts>,
     /// Where accepted sends are written instead of tracked (see [`Tracker::recording`]).
     sends: Option<Arc<super::record::SendLog>>,
+    /// Where each message's first `failed` status is listed (see [`Tracker::log_failures`]).
+    failures: std::sync::OnceLock<Arc<crate::results::failure_log::FailureLog>>,
 }
 
 /// Thread-safe, cheaply clonable handle to the delivery accounting of one run.
@@ -317,6 +319,7 @@ impl Tracker {
             inbound: Default::default(),
             identities: Default::default(),
             sends: None,
+            failures: std::sync::OnceLock::new(),
         };
         Self { inner: Arc::new(inner) }
     }
@@ -330,6 +333,34 @@ impl Tracker {
             i.sends = Some(log);
         }
         inner
+    }
+
+    /// List each message's first `failed` status in `log` (failures.csv), and keep one error object
+    /// per code as its sample. Set once; later calls are ignored.
+    pub fn log_failures(&self, log: Arc<crate::results::failure_log::FailureLog>) {
+        let _ = self.inner.failures.set(log);
+    }
+
+    /// The first `failed` status of a message: listed and sampled when a failure log is set.
+    fn log_failed(&self, status: &Status) {
+        use crate::results::failure_log::{FailurePath, FailureRow};
+        let Some(log) = self.inner.failures.get() else { return };
+        let err = status.errors.as_deref().and_then(|e| e.first());
+        if let Some(e) = err {
+            log.sample(e.code, FailurePath::InWebhook, None, &serde_json::to_vec(e).unwrap_or_default());
+        }
+        let recipient = match (&status.recipient_id, &status.recipient_user_id) {
+            (r, Some(u)) if r.is_empty() => u.clone(),
+            (r, _) => r.clone(),
+        };
+        log.record(FailureRow {
+            at: std::time::SystemTime::now(),
+            recipient,
+            code: err.map(|e| e.code),
+            http_status: None,
+            path: FailurePath::InWebhook,
+            message_id: status.id.clone(),
+        });
     }
 
     /// The send log of a [`recording`](Self::recording) tracker.
@@ -456,7 +487,14 @@ impl Tracker {
             shard.counts.awaiting_accept += 1;
         }
         let code = status.errors.as_deref().and_then(|e| e.first()).map(|e| e.code);
+        let first_failure = kind == FAILED
+            && self.inner.failures.get().is_some()
+            && shard.entries.get(status.id.as_str()).is_some_and(|e| e.seen & bit(FAILED) == 0);
         shard.apply(&status.id, kind, received_at, code);
+        drop(shard);
+        if first_failure {
+            self.log_failed(status);
+        }
     }
 
     /// Evicts every entry whose horizon has passed at `now` (the tracker also does this on

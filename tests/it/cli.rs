@@ -183,6 +183,8 @@ base_url = "https://graph.facebook.com"
 phone_number_id = "106540352242922"
 token_env = "WABENCH_REAL_TARGET_TEST_TOKEN"
 "#;
+    // The token the target names is set: preflight would stop at a missing one.
+    const TOKEN: &[(&str, &str)] = &[("WABENCH_REAL_TARGET_TEST_TOKEN", "t")];
     let head = "name = \"real\"\n[load]\nrate = 5\nduration = \"1s\"\n";
     // Generated numbers to a real target: refused, naming the field and the way out.
     let p = common::profile(dir.path(), &format!("{head}{target}"));
@@ -192,7 +194,7 @@ token_env = "WABENCH_REAL_TARGET_TEST_TOKEN"
     // A recipients file: valid, and the default text mix to a real target is warned about (131047).
     std::fs::write(dir.path().join("users.csv"), "phone\n+447700900123\n").unwrap();
     let p = common::profile(dir.path(), &format!("{head}[recipients]\nfile = \"users.csv\"\n{target}"));
-    let (code, out, err) = wabench(&["validate", p.to_str().unwrap()]);
+    let (code, out, err) = common::wabench_env(&["validate", p.to_str().unwrap()], TOKEN);
     assert_eq!(code, 0, "{out}\n{err}");
     assert!(
         out.contains("warning: 100% of the messages to meta-cloud are not templates") && out.contains("131047"),
@@ -203,7 +205,7 @@ token_env = "WABENCH_REAL_TARGET_TEST_TOKEN"
         dir.path(),
         &format!("{head}[messages]\ntext = 0\ntemplate = 1\n[recipients]\nfile = \"users.csv\"\n{target}"),
     );
-    let (code, out, err) = wabench(&["validate", p.to_str().unwrap()]);
+    let (code, out, err) = common::wabench_env(&["validate", p.to_str().unwrap()], TOKEN);
     assert_eq!(code, 0, "{out}\n{err}");
     assert!(!out.contains("not templates"), "{out}");
 }

@@ -34,6 +34,8 @@ pub struct Common {
     pub templates: crate::spec::template::MessageTemplates,
     /// Send a message again (with the `[retry]` back-off) after an attempt whose fate is unknown.
     pub resend_unanswered: bool,
+    /// Where failed sends and one error body per code are kept (failures.csv, error_samples.json).
+    pub failures: Option<Arc<crate::results::failure_log::FailureLog>>,
 }
 
 impl Common {
@@ -57,7 +59,40 @@ impl Common {
                 None => outcome = Outcome::InvalidResponse,
             }
         }
-        Classified { outcome, retry_after: codes::retry_after(outcome, a.attempt, &self.retry) }
+        let retry_after = codes::retry_after(outcome, a.attempt, &self.retry);
+        if let Some(log) = &self.failures {
+            self.log_failure(log, a, outcome, retry_after.is_none());
+        }
+        Classified { outcome, retry_after }
+    }
+
+    /// An error answer: its body kept as the code's sample; a message given up on (no retry) listed.
+    fn log_failure(
+        &self,
+        log: &crate::results::failure_log::FailureLog,
+        a: &Answer<'_>,
+        outcome: Outcome,
+        given_up: bool,
+    ) {
+        use crate::results::failure_log::{FailurePath, FailureRow};
+        let (code, http_status) = match outcome {
+            Outcome::ApiError(c) => (Some(c), Some(a.status.as_u16())),
+            Outcome::Status(s) => (None, Some(s)),
+            _ => return,
+        };
+        if let Some(c) = code {
+            log.sample(c, FailurePath::AtSend, http_status, a.body);
+        }
+        if given_up {
+            log.record(FailureRow {
+                at: std::time::SystemTime::now(),
+                recipient: self.recipients.get(a.seq).to_string(),
+                code,
+                http_status,
+                path: FailurePath::AtSend,
+                message_id: String::new(),
+            });
+        }
     }
 
     /// An attempt that got no answer. Never sent again by default: once written, the API may have

@@ -152,6 +152,21 @@ pub fn wabench(args: &[&str]) -> (i32, String, String) {
     )
 }
 
+/// Run the `wabench` binary with environment variables set; exit code, stdout and stderr.
+pub fn wabench_env(args: &[&str], env: &[(&str, &str)]) -> (i32, String, String) {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_wabench"));
+    cmd.args(args);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().expect("run wabench");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into(),
+        String::from_utf8_lossy(&out.stderr).into(),
+    )
+}
+
 /// Run profile `text` in-process from a temporary folder holding `files` (name, contents) beside it;
 /// the run must end without an error. Returns the run.
 pub fn run_in_tempdir(text: &str, files: &[(&str, &str)]) -> wabench::results::Run {
