@@ -113,7 +113,9 @@ pub fn framing<'a>(
             }
         }
     }
-    let keep_alive = !close && (!http10 || keep_alive_token) && !(te && cl_seen);
+    // HTTP/1.0 closes unless asked not to; both framings at once close after the message.
+    let closes = close || (http10 && !keep_alive_token) || (te && cl_seen);
+    let keep_alive = !closes;
     let body = match role {
         Role::Request if te && !chunked => return Err(FrameError::BadTransferEncoding),
         Role::Request if te => Body::Chunked,
