@@ -6,14 +6,15 @@
 #
 #   benches/faults.sh                                  # the working tree's release build
 #   benches/faults.sh /tmp/old/wabench target/release/wabench
+#   MODES="reset_mid_body every_third_close" benches/faults.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [ $# -gt 0 ] || { cargo build --release -q --bin wabench; set -- target/release/wabench; }
 PORT=${PORT:-18490}
 work=$(mktemp -d /tmp/wabench-faults.XXXXXX)
-head -c 4096 /dev/zero | tr '\0' x > "$work/body.bin"
-modes="close_after_head close_after_request reset_mid_body head_then_close chunked_cut stall garbage_status
-endless_1xx connection_close http10 idle_close every_third_close"
+head -c 262144 /dev/zero | tr '\0' x > "$work/body.bin"
+modes=${MODES:-"close_after_head close_after_request reset_mid_body head_then_close chunked_cut stall garbage_status
+endless_1xx connection_close http10 idle_close every_third_close"}
 printf '%-22s %-28s %6s %6s %7s  %s\n' mode binary server sent resent outcomes
 for mode in $modes; do
   for bin in "$@"; do
