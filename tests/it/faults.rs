@@ -76,7 +76,13 @@ impl Drop for FaultServer {
     }
 }
 
-fn serve(fault: Fault) -> FaultServer {
+/// A server on its own thread and runtime: `handle` serves each connection accepted (bounded by
+/// [`TASK_LIMIT`]), counting requests in the counter it is given.
+fn spawn<F, Fut>(handle: F) -> FaultServer
+where
+    F: Fn(TcpStream, Arc<AtomicU64>) -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
     let std_listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind loopback");
     std_listener.set_nonblocking(true).unwrap();
     let addr = std_listener.local_addr().unwrap();
@@ -94,9 +100,9 @@ fn serve(fault: Fault) -> FaultServer {
                     c = listener.accept() => {
                         let Ok((sock, _)) = c else { continue };
                         a.fetch_add(1, Ordering::Relaxed);
-                        let s = s.clone();
+                        let served = handle(sock, s.clone());
                         tasks.spawn(async move {
-                            let _ = tokio::time::timeout(TASK_LIMIT, connection(sock, fault, &s)).await;
+                            let _ = tokio::time::timeout(TASK_LIMIT, served).await;
                         });
                     }
                 }
@@ -105,6 +111,10 @@ fn serve(fault: Fault) -> FaultServer {
         });
     });
     FaultServer { addr, seen, accepted, stop: Some(tx), thread: Some(thread) }
+}
+
+fn serve(fault: Fault) -> FaultServer {
+    spawn(move |sock, seen| async move { connection(sock, fault, &seen).await })
 }
 
 /// Read up to the end of a request head into `buf`; the head's length and its Content-Length.
@@ -448,34 +458,7 @@ enum H2Fault {
 
 /// An HTTP/2 (prior knowledge, cleartext) server with `fault`; counts the requests it received.
 fn serve_h2(fault: H2Fault) -> FaultServer {
-    let std_listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind loopback");
-    std_listener.set_nonblocking(true).unwrap();
-    let addr = std_listener.local_addr().unwrap();
-    let (seen, accepted) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
-    let (tx, mut rx) = tokio::sync::oneshot::channel::<()>();
-    let (s, a) = (seen.clone(), accepted.clone());
-    let thread = std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-        rt.block_on(async move {
-            let listener = TcpListener::from_std(std_listener).unwrap();
-            let mut tasks = tokio::task::JoinSet::new();
-            loop {
-                tokio::select! {
-                    _ = &mut rx => break,
-                    c = listener.accept() => {
-                        let Ok((sock, _)) = c else { continue };
-                        a.fetch_add(1, Ordering::Relaxed);
-                        let s = s.clone();
-                        tasks.spawn(async move {
-                            let _ = tokio::time::timeout(TASK_LIMIT, h2_connection(sock, fault, s)).await;
-                        });
-                    }
-                }
-            }
-            tasks.abort_all();
-        });
-    });
-    FaultServer { addr, seen, accepted, stop: Some(tx), thread: Some(thread) }
+    spawn(move |sock, seen| h2_connection(sock, fault, seen))
 }
 
 async fn h2_connection(sock: TcpStream, fault: H2Fault, seen: Arc<AtomicU64>) {
