@@ -292,3 +292,18 @@ fn variables_in_the_profile_come_from_e_or_the_environment_and_are_recorded() {
     assert!(run.overrides.iter().any(|o| o == "-e WABENCH_VARS_TEST_RATE"), "{:?}", run.overrides);
     assert_eq!(run.targets[0].requests.sent, 10, "5/s for the overridden 2 s");
 }
+
+#[test]
+fn a_reader_that_stops_reading_ends_the_command_quietly() {
+    // The schema is larger than a pipe's buffer: the writer meets the closed pipe whatever the timing.
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_wabench"))
+        .arg("schema")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(out.stderr.is_empty(), "{}", String::from_utf8_lossy(&out.stderr));
+}
