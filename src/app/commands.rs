@@ -176,6 +176,7 @@ fn run(a: RunArgs) -> Result<Exit, AppError> {
         out: a.out,
         results_root: a.results.clone(),
         progress: !a.quiet && std::io::stderr().is_terminal(),
+        progress_lines: (!a.quiet && !std::io::stderr().is_terminal()).then_some(std::time::Duration::from_secs(5)),
         yes: a.yes,
         shard,
         start_at,

@@ -1,4 +1,5 @@
-//! The live progress line of a run on a terminal: elapsed time, requests, rate, errors, drops, p99.
+//! The progress of a run: a live line on a terminal, or a plain line every few seconds in a log (CI),
+//! with elapsed time, requests, rate, errors, drops and p99.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -34,5 +35,38 @@ pub fn spawn(name: String, plan: Plan, progress: Arc<Progress>, done: Arc<Atomic
             std::thread::sleep(Duration::from_millis(200));
         }
         bar.finish_and_clear();
+    })
+}
+
+/// Print a plain progress line of one target to stderr every `every` until `done` (output that is not
+/// a terminal: a CI log shows the run is alive and how it goes).
+pub fn spawn_lines(
+    name: String,
+    plan: Plan,
+    progress: Arc<Progress>,
+    done: Arc<AtomicBool>,
+    every: Duration,
+) -> std::thread::JoinHandle<()> {
+    std::thread::spawn(move || {
+        let total = plan.duration.map(|d| format!("/{:.0}s", d.as_secs_f64())).unwrap_or_default();
+        let tick = Duration::from_millis(100);
+        let mut next = every;
+        while !done.load(Ordering::Relaxed) {
+            std::thread::sleep(tick);
+            let Some(t0) = progress.t0.get() else { continue };
+            let el = t0.elapsed();
+            if el < next {
+                continue;
+            }
+            next += every;
+            let (sent, _ok, errors, dropped) = progress.totals();
+            let p99 = progress.view.lock().map(|v| v.p99_us).unwrap_or(0);
+            eprintln!(
+                "wabench: {name} {:.0}s{total}  sent {sent} ({:.0}/s)  errors {errors}  dropped {dropped}  p99 {}",
+                el.as_secs_f64(),
+                sent as f64 / el.as_secs_f64().max(1e-3),
+                crate::units::fmt_us(p99 as f64)
+            );
+        }
     })
 }

@@ -31,6 +31,8 @@ pub struct Options {
     pub results_root: PathBuf,
     /// Show a live progress line (on a terminal).
     pub progress: bool,
+    /// Without the live line: print a plain progress line this often (logs, CI), if set.
+    pub progress_lines: Option<std::time::Duration>,
     /// Confirm real (billable) traffic to remote WhatsApp targets, as `confirm_real_traffic` does.
     pub yes: bool,
     /// Which part of a sharded run this process runs.
@@ -52,6 +54,7 @@ impl Options {
             out: None,
             results_root: results_root.into(),
             progress: false,
+            progress_lines: None,
             yes: false,
             shard: Shard::default(),
             start_at: None,
@@ -412,7 +415,18 @@ impl Each<'_> {
         let bar = self
             .opts
             .progress
-            .then(|| super::progress::spawn(t.name().to_string(), self.plan.clone(), progress.clone(), done.clone()));
+            .then(|| super::progress::spawn(t.name().to_string(), self.plan.clone(), progress.clone(), done.clone()))
+            .or_else(|| {
+                self.opts.progress_lines.map(|every| {
+                    super::progress::spawn_lines(
+                        t.name().to_string(),
+                        self.plan.clone(),
+                        progress.clone(),
+                        done.clone(),
+                        every,
+                    )
+                })
+            });
         if let Some(a) = self.abort {
             a.watch(t.name().to_string(), self.thresholds.to_vec(), progress.clone(), done.clone());
         }

@@ -59,3 +59,17 @@ fn every_starter_is_written_once_and_validates() {
         assert_eq!(code, 0, "{kind} validates");
     }
 }
+
+#[test]
+fn a_run_whose_output_is_not_a_terminal_prints_a_progress_line_every_few_seconds() {
+    let server = common::start(common::Behaviour::default());
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let url = format!("http://{}/", server.addr);
+    let args = ["run", &url, "--rate", "20", "--duration", "6s", "--out", out.to_str().unwrap(), "--no-report"];
+    let (code, _, stderr) = common::wabench(&args);
+    assert_eq!(code, 0, "{stderr}");
+    let lines: Vec<&str> = stderr.lines().filter(|l| l.starts_with("wabench: endpoint 5s/6s  sent ")).collect();
+    assert_eq!(lines.len(), 1, "one line after 5 s: {stderr}");
+    assert!(lines[0].contains("errors 0"), "{stderr}");
+}
