@@ -1,5 +1,6 @@
-//! The generic HTTP target: a method, URL, headers and body; 2xx and 3xx are successes, any other
-//! status is counted by its code. A target without placeholders sends the same request every time,
+//! The generic HTTP target: a method, URL, headers and body; a 2xx (or the statuses the profile lists
+//! in `expect_status`, with the text of `expect_body` when given) is a success, any other status is
+//! counted by its code. A target without placeholders sends the same request every time,
 //! serialised once; one whose URL path or query, header values or body hold placeholders
 //! (`{{column}}` of its feeder, `{{seq}}`, …; see `spec::template`) renders them per request from
 //! templates compiled once, into a buffer each load thread reuses.
@@ -36,6 +37,9 @@ pub struct HttpTarget {
     templated: Option<Templated>,
     /// Send a request once more after an unanswered attempt (idempotent methods only; validated).
     resend_unanswered: bool,
+    /// The statuses that are ok (`None`: any 2xx), and text an ok body must contain.
+    expect_status: Option<Vec<u16>>,
+    expect_body: Option<Vec<u8>>,
 }
 
 /// A header value: fixed, or rendered per request.
@@ -193,6 +197,8 @@ impl HttpTarget {
             http1: None,
             templated: None,
             resend_unanswered: spec.resend_unanswered,
+            expect_status: spec.expect_status.clone(),
+            expect_body: spec.expect_body.as_ref().map(|b| b.as_bytes().to_vec()),
         };
         if !tpl.is_empty() {
             t.templated = Some(t.templated(tpl, feeder, seed));
@@ -287,6 +293,21 @@ pub(crate) fn add_headers(headers: &mut HeaderMap, spec: &TargetSpec) -> Result<
     Ok(())
 }
 
+impl HttpTarget {
+    /// Whether an answer's status is one the profile counts as ok (any 2xx unless it lists them).
+    fn status_ok(&self, status: ::http::StatusCode) -> bool {
+        match &self.expect_status {
+            Some(codes) => codes.contains(&status.as_u16()),
+            None => status.is_success(),
+        }
+    }
+}
+
+/// Whether `want` occurs in `body`.
+fn contains(body: &[u8], want: &[u8]) -> bool {
+    want.is_empty() || body.windows(want.len()).any(|w| w == want)
+}
+
 impl Target for HttpTarget {
     fn name(&self) -> &str {
         &self.name
@@ -328,9 +349,18 @@ impl Target for HttpTarget {
         let again = self.resend_unanswered && attempt == 1 && outcome.is_ambiguous() && outcome != Outcome::Cancelled;
         Classified { outcome, retry_after: again.then_some(std::time::Duration::ZERO) }
     }
+    fn wants_body(&self, status: ::http::StatusCode) -> bool {
+        self.expect_body.is_some() && self.status_ok(status)
+    }
     fn classify(&self, a: &Answer<'_>) -> Classified {
-        let s = a.status;
-        Classified::final_(if s.is_success() || s.is_redirection() { Outcome::Ok } else { Outcome::Status(s.as_u16()) })
+        let outcome = if !self.status_ok(a.status) {
+            Outcome::Status(a.status.as_u16())
+        } else if self.expect_body.as_deref().is_some_and(|want| !contains(a.body, want)) {
+            Outcome::InvalidResponse
+        } else {
+            Outcome::Ok
+        };
+        Classified::final_(outcome)
     }
 }
 

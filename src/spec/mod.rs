@@ -249,6 +249,14 @@ pub struct TargetSpec {
     /// Response bodies are read up to this many bytes; a longer body is an error. Default 1 MiB.
     #[serde(default)]
     pub max_body: Option<u64>,
+    /// kind = "http": the statuses that count as ok (default: any 2xx). A 3xx is an error unless listed
+    /// here: the load test measured a redirect, not the page.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expect_status: Option<Vec<u16>>,
+    /// kind = "http": text an ok answer's body must contain; an answer with an expected status and
+    /// without it is `invalid_response`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expect_body: Option<String>,
     /// Send a request again after an attempt of it went unanswered once written (a timeout, a close
     /// or reset before the answer, a broken answer), whose fate is therefore unknown. Off by default:
     /// the server may have acted on the first attempt, and for a WhatsApp message a second attempt

@@ -251,6 +251,13 @@ fn validate_target(path: &Path, i: usize, t: &TargetSpec) -> Result<(), ProfileE
     let hook = t.kind == TargetKind::Webhook;
     let whatsapp = t.kind.is_whatsapp_api();
     only("webhook", !hook && t.webhook.is_some(), "\"webhook\"")?;
+    only("expect_status", !http && t.expect_status.is_some(), "\"http\"")?;
+    only("expect_body", !http && t.expect_body.is_some(), "\"http\"")?;
+    if let Some(codes) = &t.expect_status
+        && (codes.is_empty() || codes.iter().any(|c| !(100..=599).contains(c)))
+    {
+        return Err(err(path, f("expect_status"), "lists HTTP statuses: one or more numbers from 100 to 599"));
+    }
     only(
         "resend_unanswered",
         hook && t.resend_unanswered,

@@ -686,3 +686,18 @@ fn stopping_while_a_server_holds_every_request_ends_after_the_drain() {
     assert_eq!(outcomes(&f), only("cancelled", r.sent));
     assert_eq!(wabench::results::read_run(&f.dir).unwrap(), f.run);
 }
+
+#[test]
+fn a_redirect_is_not_ok_unless_expected_and_an_expected_body_is_checked() {
+    let s = hostile(reply("HTTP/1.1 302 Found", "Location: /elsewhere\r\n", b"moved"), None);
+    let url = format!("http://{}/", s.addr);
+    let (f, _d) = run(&http_profile(&url, ""));
+    assert_eq!(outcomes(&f), only("http_302", 20), "a redirect measured is not the page");
+    let (f, _d) = run(&http_profile(&url, "expect_status = [302]\n"));
+    assert_eq!(outcomes(&f), only("ok", 20));
+    let (f, _d) = run(&http_profile(&url, "expect_status = [302]\nexpect_body = \"mov\"\n"));
+    assert_eq!(outcomes(&f), only("ok", 20));
+    let (f, _d) = run(&http_profile(&url, "expect_status = [302]\nexpect_body = \"welcome\"\n"));
+    assert_eq!(outcomes(&f), only("invalid_response", 20));
+    consistent(&f, 20);
+}
