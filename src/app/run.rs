@@ -114,7 +114,9 @@ pub fn run_profile(loaded: &Loaded, opts: &Options, stop: watch::Receiver<bool>)
     }
     let started_at = Utc::now();
     let dir = opts.out.clone().unwrap_or_else(|| default_dir(&opts.results_root, &p.name, opts.shard, started_at));
-    results::claim_folder(&dir, opts.force)?;
+    if opts.out.is_none() {
+        results::claim_folder(&dir, opts.force)?; // --out was claimed above
+    }
     fs::create_dir_all(&dir).map_err(|e| format!("cannot create the results folder {}: {e}", dir.display()))?;
     let mut timeline = Timeline::create(&dir)?;
     let rt = tokio::runtime::Builder::new_current_thread()

@@ -92,14 +92,27 @@ pub fn folder_name(dir: &Path) -> String {
     dir.file_name().map_or_else(|| dir.display().to_string(), |n| n.to_string_lossy().into_owned())
 }
 
-/// Make `dir` ready for a new run's results. A folder that holds a run (its run.json, or the interval
-/// logs a killed run left) is refused unless `force`, since writing there would replace those results
-/// without a word; with `force` the old run's files are removed first, so that the folder never mixes
-/// two runs.
+/// Make `dir` ready for a new run's results: a new or empty folder, or one that holds a run (its
+/// run.json, or the interval logs a killed run left) with `force` — whose files are then removed
+/// first, so that the folder never mixes two runs (other files stay). Without `force` such a folder is
+/// refused, and a folder holding other files always is: writing there could replace a user's own
+/// `report.html` or `timeline.csv` without a word.
 pub fn claim_folder(dir: &Path, force: bool) -> Result<(), String> {
     let finished = dir.join(RUN_JSON).is_file();
     if !finished && !super::recover::recoverable(dir) {
-        return Ok(());
+        let empty = match std::fs::read_dir(dir) {
+            Ok(mut entries) => entries.next().is_none(),
+            // Not there yet (it is made), or not a folder (making it says why).
+            Err(_) => true,
+        };
+        if empty {
+            return Ok(());
+        }
+        return Err(format!(
+            "{} is not empty and holds no wabench run: results go only into a new or empty folder (or, with \
+             --force, one holding an earlier run), so that no file of yours is overwritten",
+            dir.display()
+        ));
     }
     if !force {
         let what = if finished { "a run's results (run.json)" } else { "the interval logs of an unfinished run" };
@@ -112,8 +125,13 @@ pub fn claim_folder(dir: &Path, force: bool) -> Result<(), String> {
     for e in entries.flatten() {
         let name = e.file_name().to_string_lossy().into_owned();
         let base = name.strip_suffix(PARTIAL_SUFFIX).unwrap_or(&name);
-        let ours = base == RUN_JSON || base == TIMELINE || base == REPORT || base.ends_with(".hlog");
-        if (ours || base.ends_with(".sends.csv")) && e.path().is_file() {
+        let ours = base == RUN_JSON
+            || base == TIMELINE
+            || base == REPORT
+            || base == "failures.csv"
+            || base == "error_samples.json"
+            || [".hlog", ".sends.csv", ".ambiguous.csv", ".png", ".svg"].iter().any(|x| base.ends_with(x));
+        if ours && e.path().is_file() {
             std::fs::remove_file(e.path()).map_err(|err| format!("{}: {err}", e.path().display()))?;
         }
     }
@@ -130,12 +148,16 @@ mod tests {
         let dir = tmp.path().join("out");
         assert_eq!(claim_folder(&dir, false), Ok(()), "a new folder");
         std::fs::create_dir_all(&dir).unwrap();
+        assert_eq!(claim_folder(&dir, false), Ok(()), "an empty folder");
         std::fs::write(dir.join("notes.txt"), "mine").unwrap();
-        assert_eq!(claim_folder(&dir, false), Ok(()), "a folder without results");
+        for force in [false, true] {
+            let e = claim_folder(&dir, force).unwrap_err();
+            assert!(e.contains("not empty") && e.contains("no wabench run"), "{e}");
+        }
         std::fs::write(dir.join("t.hlog.partial"), "killed").unwrap();
         let e = claim_folder(&dir, false).unwrap_err();
         assert!(e.contains("unfinished run") && e.contains("--force"), "{e}");
-        for f in [RUN_JSON, TIMELINE, "t.hlog", "t.totals.hlog", "t.sends.csv"] {
+        for f in [RUN_JSON, TIMELINE, "t.hlog", "t.totals.hlog", "t.sends.csv", "t.ambiguous.csv", "latency.png"] {
             std::fs::write(dir.join(f), "old").unwrap();
         }
         let e = claim_folder(&dir, false).unwrap_err();

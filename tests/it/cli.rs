@@ -307,3 +307,24 @@ fn a_reader_that_stops_reading_ends_the_command_quietly() {
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(out.stderr.is_empty(), "{}", String::from_utf8_lossy(&out.stderr));
 }
+
+#[test]
+fn run_never_writes_over_files_in_a_folder_that_holds_no_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let mine = dir.path().join("mine");
+    std::fs::create_dir_all(&mine).unwrap();
+    std::fs::write(mine.join("report.html"), "my own report").unwrap();
+    std::fs::write(mine.join("timeline.csv"), "my own numbers").unwrap();
+    let out = mine.to_str().unwrap();
+    for force in [false, true] {
+        let mut args = vec!["run", "http://127.0.0.1:9/", "--rate", "1", "--duration", "1s", "--out", out];
+        if force {
+            args.push("--force");
+        }
+        let (code, _, stderr) = common::wabench(&args);
+        assert_eq!(code, 1, "{stderr}");
+        assert!(stderr.contains("holds no wabench run"), "{stderr}");
+    }
+    assert_eq!(std::fs::read_to_string(mine.join("report.html")).unwrap(), "my own report");
+    assert_eq!(std::fs::read_to_string(mine.join("timeline.csv")).unwrap(), "my own numbers");
+}

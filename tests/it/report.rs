@@ -335,11 +335,17 @@ fn a_report_that_cannot_be_written_keeps_the_results() {
         ),
     );
     let out = dir.path().join("out");
-    // A folder where report.html should go: the report cannot be written.
+    // An earlier run's folder, replaced with --force, where a folder stands in report.html's place: the
+    // report cannot be written.
     std::fs::create_dir_all(out.join("report.html/x")).unwrap();
+    std::fs::write(out.join("run.json"), "{}").unwrap();
     let loaded = wabench::spec::load(&profile).unwrap();
     let (_tx, rx) = tokio::sync::watch::channel(false);
-    let opts = wabench::app::run::Options { out: Some(out.clone()), ..wabench::app::run::Options::new(dir.path()) };
+    let opts = wabench::app::run::Options {
+        out: Some(out.clone()),
+        force: true,
+        ..wabench::app::run::Options::new(dir.path())
+    };
     let f = wabench::app::run::run_profile(&loaded, &opts, rx).expect("the run itself succeeds");
     let e = f.error.expect("the report failure is reported");
     assert!(e.contains("not the report") && e.contains("report.html"), "{e}");
