@@ -22,6 +22,7 @@ mod live_metrics;
 mod old_results;
 mod plan;
 mod pywa_compat;
+mod receiver_safety;
 mod report;
 mod report_browser;
 mod schema_cli;
