@@ -106,7 +106,12 @@ where
             return Err(Refused::TooLarge);
         }
         if need > buf.capacity() {
-            let grown = need.max(buf.capacity().saturating_mul(2).min(limit.max(need)));
+            // A declared length is allocated at once (growing by doubling would touch about twice
+            // the memory, in copies the allocator keeps); a chunked body grows by doubling.
+            let grown = match declared {
+                Some(_) => limit.max(need),
+                None => need.max(buf.capacity().saturating_mul(2).min(max)),
+            };
             let charge = grown.saturating_sub(FREE_BYTES).saturating_sub(charged);
             if charge > 0 {
                 let more = budget.take(charge).await.ok_or(Refused::Budget)?;
