@@ -6,11 +6,13 @@
 # send 1 MiB - 1 of it and stall for HOLD seconds; while they hold, VALID signed status webhooks are
 # posted (8 at a time) and their answers counted. The receiver's resident memory (VmRSS) is sampled
 # every 0.2 s: its peak while the hostile connections are open, and 3 s and 10 s after they closed. Then the
-# receiver is stopped and every webhook answered 200 is looked up in its statuses file.
+# receiver is stopped and every webhook answered 200 is looked up in its statuses file. The attack
+# comes in WAVES waves, one after the other, against the same receiver.
 #
 # Usage: benches/receiver_probe.sh
 # Environment: BIN (target/release/wabench, built when missing), PORT (8099), CONNECTIONS (600),
-#              HOLD (15 s, under the receiver's 30 s read timeout), VALID (200), THREADS (2),
+#              HOLD (15 s, under the receiver's 30 s read timeout), VALID (200 per wave), WAVES (2),
+#              THREADS (2),
 #              CARGO_TARGET_DIR (target).
 set -euo pipefail
 
@@ -19,6 +21,7 @@ PORT=${PORT:-8099}
 CONNECTIONS=${CONNECTIONS:-600}
 HOLD=${HOLD:-15}
 VALID=${VALID:-200}
+WAVES=${WAVES:-2}
 THREADS=${THREADS:-2}
 TARGET_DIR=${CARGO_TARGET_DIR:-target}
 if [ -z "${BIN:-}" ]; then
@@ -48,10 +51,10 @@ for _ in $(seq 1 100); do
     sleep 0.05
 done
 
-timeout $((HOLD + 130)) python3 - "$PORT" "$RECEIVER_PID" "$CONNECTIONS" "$HOLD" "$VALID" "$WORK/answered.txt" <<'PY'
+timeout $(((HOLD + 130) * WAVES)) python3 - "$PORT" "$RECEIVER_PID" "$CONNECTIONS" "$HOLD" "$VALID" "$WORK/answered.txt" "$WAVES" <<'PY'
 import asyncio, hashlib, hmac, json, os, sys, time
 
-port, pid, conns, hold, valid, answered_path = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4]), int(sys.argv[5]), sys.argv[6]
+port, pid, conns, hold, valid, answered_path, waves = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4]), int(sys.argv[5]), sys.argv[6], int(sys.argv[7])
 secret = os.environ["WABENCH_APP_SECRET"].encode()
 MIB = 1024 * 1024
 
@@ -103,7 +106,8 @@ async def post(i, answered):
         code = 0
     answered.append((f"wamid.probe{i}", code, time.monotonic() - started))
 
-async def main():
+async def wave(n, ok_ids):
+    samples.clear()
     base = rss_mib()
     stop = asyncio.Event()
     sampler = asyncio.create_task(sample(stop))
@@ -115,12 +119,11 @@ async def main():
     async def one(i):
         async with sem:
             await post(i, answered)
-    await asyncio.gather(*(one(i) for i in range(valid)))
+    await asyncio.gather(*(one(n * valid + i) for i in range(valid)))
     await asyncio.sleep(max(0.0, hold - (time.monotonic() - t0)))
     peak_held = max(m for _, m in samples)
     held.set()
     await asyncio.gather(*tasks)
-    closed_at = time.monotonic()
     await asyncio.sleep(3)
     after = rss_mib()
     await asyncio.sleep(7)
@@ -129,14 +132,20 @@ async def main():
     await sampler
     ok = [a for a in answered if a[1] == 200]
     slowest = max((a[2] for a in ok), default=0)
-    print(f"hostile connections opened: {len(opened)} of {conns}, each sending {MIB - 1} bytes, held {hold:.0f} s")
-    print(f"receiver RSS: {base:.1f} MiB before, peak {peak_held:.1f} MiB while held, {after:.1f} MiB 3 s after they closed, {later:.1f} MiB 10 s after")
     codes = {}
     for _, c, _ in answered:
         codes[c] = codes.get(c, 0) + 1
-    print(f"valid webhooks meanwhile: {len(ok)} of {valid} answered 200 (answers: {codes}), slowest 200 in {slowest:.2f} s")
+    print(f"wave {n + 1}: hostile connections opened: {len(opened)} of {conns}, each sending {MIB - 1} bytes, held {hold:.0f} s")
+    print(f"  receiver RSS: {base:.1f} MiB before, peak {peak_held:.1f} MiB while held, {after:.1f} MiB 3 s after they closed, {later:.1f} MiB 10 s after")
+    print(f"  valid webhooks meanwhile: {len(ok)} of {valid} answered 200 (answers: {codes}), slowest 200 in {slowest:.2f} s")
+    ok_ids.extend(i for i, _, _ in ok)
+
+async def main():
+    ok_ids = []
+    for n in range(waves):
+        await wave(n, ok_ids)
     with open(answered_path, "w") as f:
-        for i, c, _ in ok:
+        for i in ok_ids:
             f.write(i + "\n")
 asyncio.run(main())
 PY
