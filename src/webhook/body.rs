@@ -6,8 +6,8 @@
 //! is what Meta sends, never wait behind large ones); every byte of buffer beyond that is taken
 //! from one [`Budget`] shared by all connections before it is allocated, and given back when the
 //! request ends. A request that cannot get its bytes within [`BUDGET_WAIT`] is refused (503: the
-//! sender retries). So the bodies in memory stay under `connections × FREE_BYTES + budget`,
-//! whatever clients send.
+//! sender retries). So the bodies in memory stay under `connections × FREE_BYTES + budget` (plus
+//! each connection's read buffer, capped by the receiver), whatever clients send.
 
 use std::sync::Arc;
 use std::time::Duration;
