@@ -5,7 +5,8 @@
 #
 # Usage: benches/webhook_bench.sh
 # Environment: PORT (8089), THREADS receiver worker threads (1), CONNECTIONS (64),
-#              DURATION (5s), CARGO_TARGET_DIR (target).
+#              DURATION (5s), CARGO_TARGET_DIR (target), BIN (a built webhook_receiver example, to
+#              compare builds; built from this tree when unset).
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -16,8 +17,10 @@ DURATION=${DURATION:-5s}
 TARGET_DIR=${CARGO_TARGET_DIR:-target}
 export WABENCH_APP_SECRET=${WABENCH_APP_SECRET:-bench-app-secret-0123456789abcdef}
 
-cargo build --release --example webhook_receiver
-BIN="$TARGET_DIR/release/examples/webhook_receiver"
+if [ -z "${BIN:-}" ]; then
+    cargo build --release --example webhook_receiver
+    BIN="$TARGET_DIR/release/examples/webhook_receiver"
+fi
 
 if ! command -v wrk >/dev/null 2>&1; then
     if [ "$(id -u)" -eq 0 ]; then apt-get install -y wrk; else sudo apt-get install -y wrk; fi

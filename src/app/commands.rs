@@ -401,6 +401,14 @@ fn receive(a: ReceiveArgs) -> Result<Exit, AppError> {
         q.too_large,
         q.malformed
     );
+    if let Some(e) = &s.write_error {
+        return Err(format!(
+            "wabench receive: {} webhooks were answered 503 because their statuses could not be written (first error: {e}); \
+             their senders deliver them again",
+            q.write_failed
+        )
+        .into());
+    }
     Ok(Exit::Success)
 }
 

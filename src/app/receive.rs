@@ -2,8 +2,10 @@
 //! API. It answers the subscription handshake, checks signatures, serves HTTPS itself (certificate
 //! and key files: Meta only calls HTTPS callback URLs) or plain HTTP behind a TLS-terminating proxy,
 //! and writes every status to `statuses-<start>-<pid>.csv` in its folder (format in
-//! `webhook::record`), streaming through a bounded queue and buffer; when it stops it writes
-//! `receiver-<start>-<pid>.json` (request counters, inbound messages, user identities).
+//! `webhook::record`), streaming through a bounded queue and buffer; a webhook is answered 200 only
+//! once its statuses are written to the file, 503 when the write fails (the sender delivers it
+//! again). When it stops it writes `receiver-<start>-<pid>.json` (request counters, inbound
+//! messages, user identities, write failures).
 //! `wabench merge --webhooks DIR` joins these with the shards' sends.
 
 use std::net::SocketAddr;
@@ -102,6 +104,10 @@ pub struct Summary {
     pub identities: IdentityCounts,
     /// Requests by how they were answered.
     pub requests: ReceiverCounters,
+    /// The first error writing the statuses file, when a write failed (the webhooks it held were
+    /// answered 503: `requests.write_failed`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub write_error: Option<String>,
 }
 
 /// A receiver running on its own thread.
@@ -158,7 +164,9 @@ impl Receiver {
                     crate::webhook::serve_with(listener, rc, log.clone(), tls, shutdown).await.map(|c| (c, log))
                 });
                 let (counters, log) = counters.map_err(|e| format!("receiver: {e}"))?;
-                let statuses_recorded = log.close()?;
+                // A failed write was answered 503 and is told in the summary, which is written anyway.
+                let write_error = log.close().err();
+                let statuses_recorded = log.records();
                 let (inbound_messages, identities) = log.seen();
                 let summary = Summary {
                     format: SUMMARY_FORMAT,
@@ -169,6 +177,7 @@ impl Receiver {
                     inbound_messages,
                     identities,
                     requests: counters,
+                    write_error,
                 };
                 let path = out.join(files::receiver_summary_name(started_at, pid));
                 let json = serde_json::to_vec_pretty(&summary).map_err(|e| e.to_string())?;

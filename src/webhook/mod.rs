@@ -8,6 +8,8 @@
 //!
 //! [`events`] builds the bodies a `kind = "webhook"` target sends to a user's own endpoint.
 
+pub mod body;
+pub(crate) mod commit;
 pub(crate) mod correlate;
 pub mod events;
 pub mod identity;
@@ -24,6 +26,7 @@ use std::path::PathBuf;
 
 pub use crate::results::delivery::{DeliveryHistograms, DeliveryStats, IdentityCounts, KindCounts, LatencySummary};
 pub use crate::spec::webhook::{DEFAULT_APP_SECRET_ENV, DEFAULT_VERIFY_TOKEN_ENV, WebhookConfig};
+pub use commit::Sink;
 pub use correlate::{Tracker, TrackerConfig};
 pub use identity::{Contact, ContactProfile, UserIdentity};
 pub use inbound::{InboundMessage, cloud_inbound, onprem_inbound};
@@ -31,7 +34,10 @@ pub use model::{
     CloudEnvelope, OnPremEnvelope, ParseError, Status, StatusError, StatusKind, cloud_envelope, onprem_envelope, parse,
     parse_notification,
 };
-pub use receiver::{ReceiverConfig, ReceiverCounters, ReceiverHandle, Sink, serve, serve_with, spawn, spawn_local};
+pub use receiver::{
+    DEFAULT_BODY_BUDGET, DEFAULT_MAX_CONNECTIONS, ReceiverConfig, ReceiverCounters, ReceiverHandle, serve, serve_with,
+    spawn, spawn_local,
+};
 pub use signature::{SignatureError, sign, verify};
 pub use tls::tls_config;
 
@@ -90,6 +96,7 @@ impl WebhookConfig {
             max_body_bytes: self.max_body,
             path: self.path.clone(),
             backlog: self.backlog,
+            ..ReceiverConfig::default()
         })
     }
 

@@ -10,12 +10,21 @@
 //!   malformed or does not match the raw body; 400 when the body is not a webhook; otherwise 200.
 //! - Other paths 404, other methods 405.
 //!
-//! Accepted statuses go through a bounded queue to one processing task that updates the
-//! tracker. When the queue is full the request waits for room before answering 200
-//! (back-pressure, counted as `backlog_waits`): no status is dropped silently, and a saturated
-//! tracker shows up as webhook response latency, which is what Meta's webhook-server
-//! requirement (median ≤ 250 ms) measures. If processing has stopped, the answer is 503 so the
-//! sender retries.
+//! A 200 means the webhook is recorded: accepted statuses go through a bounded queue to one
+//! processing task ([`commit`](super::commit)) that applies them in groups, flushes the group (a
+//! file sink writes it out) and only then lets the group's requests answer 200. When the write
+//! fails they answer 503, so Meta delivers them again (counted as `write_failed`; one log line per
+//! run of failures). When the queue is full the request waits for room (back-pressure, counted as
+//! `backlog_waits`): no status is dropped silently, and a saturated sink shows up as webhook
+//! response latency, which is what Meta's webhook-server requirement (median ≤ 250 ms) measures.
+//! If processing has stopped, the answer is 503 so the sender retries.
+//!
+//! Bounded under load: at most `max_connections` connections are served, fewer when the process may
+//! not open that many files (at the cap the receiver stops accepting until one closes, and says so
+//! once); a malformed signature header is refused
+//! before the body is read, and the signature is hashed while the body streams in; body bytes are
+//! bounded per connection and across connections by a shared budget ([`body`](super::body)); a
+//! client that stalls is cut at 30 s.
 //!
 //! The server is hyper's HTTP/1.1 connection API driven by our own accept loop rather than
 //! axum: with the same handler, axum's router cost about 13 % more CPU per signed webhook
@@ -35,7 +44,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use http::header::{ALLOW, CONNECTION, CONTENT_LENGTH, CONTENT_TYPE};
 use http::{HeaderValue, Method, Request, Response, StatusCode};
-use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
+use http_body_util::Full;
 use hyper::body::Body;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
@@ -46,16 +55,24 @@ use tokio::net::TcpListener;
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinSet;
 
+use super::body::{self, Budget, Refused};
+use super::commit::{self, Batch, Sink};
 use super::correlate::Tracker;
-use super::model::{Status, parse_notification};
+use super::model::parse_notification;
 use super::signature::{SIGNATURE_HEADER, SignatureError, Verifier};
-use crate::results::delivery::IdentityCounts;
 
 pub use crate::spec::webhook::{DEFAULT_BACKLOG, DEFAULT_MAX_BODY_BYTES};
 /// How long a client may take to send request headers, and then the body.
 const READ_TIMEOUT: Duration = Duration::from_secs(30);
 /// How long shutdown waits for in-flight requests before closing connections.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
+/// Default cap on connections served at once.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 1024;
+/// Default budget of body bytes held across all connections (beyond each request's first
+/// [`FREE_BYTES`](super::body::FREE_BYTES)).
+pub const DEFAULT_BODY_BUDGET: usize = 32 * 1024 * 1024;
+/// Largest read buffer of one connection (request head and body pieces).
+const CONNECTION_BUFFER: usize = 16 * 1024;
 
 /// Runtime settings of the receiver (secrets resolved).
 #[derive(Clone)]
@@ -71,6 +88,11 @@ pub struct ReceiverConfig {
     pub path: String,
     /// Capacity of the hand-off queue to the tracker, in webhooks.
     pub backlog: usize,
+    /// Connections served at once; more wait (in the kernel's accept queue) until one closes.
+    pub max_connections: usize,
+    /// Body bytes held across all connections beyond each request's first few KiB (raised to
+    /// `max_body_bytes` when smaller, so every accepted size can be read).
+    pub body_budget: usize,
 }
 
 impl Default for ReceiverConfig {
@@ -81,6 +103,8 @@ impl Default for ReceiverConfig {
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             path: "/webhook".to_owned(),
             backlog: DEFAULT_BACKLOG,
+            max_connections: DEFAULT_MAX_CONNECTIONS,
+            body_budget: DEFAULT_BODY_BUDGET,
         }
     }
 }
@@ -94,6 +118,8 @@ impl std::fmt::Debug for ReceiverConfig {
             .field("max_body_bytes", &self.max_body_bytes)
             .field("path", &self.path)
             .field("backlog", &self.backlog)
+            .field("max_connections", &self.max_connections)
+            .field("body_budget", &self.body_budget)
             .finish()
     }
 }
@@ -114,6 +140,9 @@ struct Counters {
     method_not_allowed: AtomicU64,
     backlog_waits: AtomicU64,
     unavailable: AtomicU64,
+    write_failed: AtomicU64,
+    over_budget: AtomicU64,
+    connection_cap: AtomicU64,
 }
 
 fn bump(c: &AtomicU64) {
@@ -148,6 +177,12 @@ pub struct ReceiverCounters {
     pub backlog_waits: u64,
     /// Webhooks answered 503 because processing had stopped.
     pub unavailable: u64,
+    /// Webhooks answered 503 because their statuses could not be recorded (the write failed).
+    pub write_failed: u64,
+    /// Bodies answered 503 because the shared body budget had no room in time.
+    pub over_budget: u64,
+    /// Times the connection cap was reached (accepting paused until a connection closed).
+    pub connection_cap: u64,
 }
 
 impl Counters {
@@ -168,52 +203,10 @@ impl Counters {
             method_not_allowed: g(&self.method_not_allowed),
             backlog_waits: g(&self.backlog_waits),
             unavailable: g(&self.unavailable),
+            write_failed: g(&self.write_failed),
+            over_budget: g(&self.over_budget),
+            connection_cap: g(&self.connection_cap),
         }
-    }
-}
-
-struct Batch {
-    statuses: Vec<Status>,
-    received_at: Instant,
-}
-
-/// Where a receiver hands what accepted webhooks carry: a run's [`Tracker`], or a standalone
-/// receiver's [`StatusLog`](super::record::StatusLog) on disk.
-pub trait Sink: Send + Sync + 'static {
-    /// One status, received at `received_at` (called from one processing task, in arrival order).
-    fn status(&self, status: &Status, received_at: Instant);
-    /// `n` inbound user messages.
-    fn inbound(&self, n: u64);
-    /// How one webhook identified its users.
-    fn identities(&self, counts: &IdentityCounts);
-    /// Called after each group of statuses processed (a file sink pushes its buffer out).
-    fn flush(&self) {}
-}
-
-impl Sink for Tracker {
-    fn status(&self, status: &Status, received_at: Instant) {
-        Tracker::status(self, status, received_at);
-    }
-    fn inbound(&self, n: u64) {
-        Tracker::inbound(self, n);
-    }
-    fn identities(&self, counts: &IdentityCounts) {
-        Tracker::identities(self, counts);
-    }
-}
-
-impl Sink for super::record::StatusLog {
-    fn status(&self, status: &Status, received_at: Instant) {
-        self.record(status, received_at);
-    }
-    fn inbound(&self, n: u64) {
-        self.add_inbound(n);
-    }
-    fn identities(&self, counts: &IdentityCounts) {
-        self.add_identities(counts);
-    }
-    fn flush(&self) {
-        super::record::StatusLog::flush(self);
     }
 }
 
@@ -225,6 +218,7 @@ struct Shared {
     counters: Arc<Counters>,
     queue: mpsc::Sender<Batch>,
     sink: Arc<dyn Sink>,
+    budget: Budget,
 }
 
 type Resp = Response<Full<Bytes>>;
@@ -244,7 +238,7 @@ fn respond_close(status: StatusCode, body: &'static str) -> Resp {
 
 async fn handle<B>(shared: &Shared, req: Request<B>) -> Resp
 where
-    B: Body<Data = Bytes>,
+    B: Body<Data = Bytes> + Unpin,
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
     if req.uri().path() != shared.path {
@@ -316,7 +310,7 @@ fn percent_decode(s: &str) -> Option<String> {
 
 async fn notify<B>(shared: &Shared, req: Request<B>) -> Resp
 where
-    B: Body<Data = Bytes>,
+    B: Body<Data = Bytes> + Unpin,
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
     let counters = &shared.counters;
@@ -325,56 +319,57 @@ where
         bump(&counters.too_large);
         return respond_close(StatusCode::PAYLOAD_TOO_LARGE, "");
     }
-    let signature = req.headers().get(SIGNATURE_HEADER).cloned();
-    if shared.verifier.is_some() && signature.is_none() {
-        bump(&counters.missing_signature);
-        return respond_close(StatusCode::UNAUTHORIZED, "");
-    }
+    // A header that is not visible ASCII cannot be a valid signature.
+    let signature = req.headers().get(SIGNATURE_HEADER).map(|v| v.to_str().unwrap_or("\u{0}"));
+    let check = match (&shared.verifier, signature) {
+        (None, _) => None,
+        (Some(v), header) => match v.start(header) {
+            Ok(check) => Some(check),
+            Err(SignatureError::Missing) => {
+                bump(&counters.missing_signature);
+                return respond_close(StatusCode::UNAUTHORIZED, "");
+            }
+            // Refused before the body is read: no valid body can match this header.
+            Err(_) => {
+                bump(&counters.bad_signature);
+                return respond_close(StatusCode::FORBIDDEN, "");
+            }
+        },
+    };
 
-    let limited = Limited::new(req.into_body(), shared.max_body);
-    let body = match tokio::time::timeout(READ_TIMEOUT, limited.collect()).await {
-        Ok(Ok(collected)) => collected.to_bytes(),
-        Ok(Err(e)) if e.downcast_ref::<LengthLimitError>().is_some() => {
-            bump(&counters.too_large);
-            return respond_close(StatusCode::PAYLOAD_TOO_LARGE, "");
-        }
-        Ok(Err(_)) => {
-            bump(&counters.body_errors);
-            return respond_close(StatusCode::BAD_REQUEST, "");
-        }
-        Err(_) => {
-            bump(&counters.body_errors);
-            return respond_close(StatusCode::REQUEST_TIMEOUT, "");
+    let deadline = tokio::time::Instant::now() + READ_TIMEOUT;
+    let declared = declared.and_then(|n| usize::try_from(n).ok());
+    let body = match body::read(req.into_body(), declared, shared.max_body, check, &shared.budget, deadline).await {
+        Ok(held) => held,
+        Err(refused) => {
+            let (counter, status) = match refused {
+                Refused::TooLarge => (&counters.too_large, StatusCode::PAYLOAD_TOO_LARGE),
+                Refused::Budget => (&counters.over_budget, StatusCode::SERVICE_UNAVAILABLE),
+                Refused::Timeout => (&counters.body_errors, StatusCode::REQUEST_TIMEOUT),
+                Refused::Broken => (&counters.body_errors, StatusCode::BAD_REQUEST),
+                Refused::Signature(_) => {
+                    bump(&counters.bad_signature);
+                    return respond(StatusCode::FORBIDDEN, "");
+                }
+            };
+            bump(counter);
+            return respond_close(status, "");
         }
     };
     let received_at = Instant::now();
 
-    if let Some(verifier) = &shared.verifier {
-        // A header that is not visible ASCII cannot be a valid signature.
-        let header = signature.as_ref().map(|v| v.to_str().unwrap_or("\u{0}"));
-        match verifier.verify(&body, header) {
-            Ok(()) => {}
-            Err(SignatureError::Missing) => {
-                bump(&counters.missing_signature);
-                return respond(StatusCode::UNAUTHORIZED, "");
-            }
-            Err(_) => {
-                bump(&counters.bad_signature);
-                return respond(StatusCode::FORBIDDEN, "");
-            }
-        }
-    }
-
-    let notification = match parse_notification(&body) {
+    let notification = match parse_notification(&body.bytes) {
         Ok(n) => n,
         Err(_) => {
             bump(&counters.malformed);
             return respond(StatusCode::BAD_REQUEST, "");
         }
     };
+    drop(body);
     let n_statuses = notification.statuses.len() as u64;
     if n_statuses > 0 {
-        let batch = Batch { statuses: notification.statuses, received_at };
+        let (recorded, answer) = oneshot::channel();
+        let batch = Batch { statuses: notification.statuses, received_at, recorded };
         let queued = match shared.queue.try_send(batch) {
             Ok(()) => true,
             Err(mpsc::error::TrySendError::Full(batch)) => {
@@ -383,9 +378,16 @@ where
             }
             Err(mpsc::error::TrySendError::Closed(_)) => false,
         };
-        if !queued {
-            bump(&counters.unavailable);
-            return respond(StatusCode::SERVICE_UNAVAILABLE, "");
+        match (queued, if queued { answer.await.ok() } else { None }) {
+            (true, Some(true)) => {}
+            (true, Some(false)) => {
+                bump(&counters.write_failed);
+                return respond(StatusCode::SERVICE_UNAVAILABLE, "");
+            }
+            _ => {
+                bump(&counters.unavailable);
+                return respond(StatusCode::SERVICE_UNAVAILABLE, "");
+            }
         }
     }
     bump(&counters.received);
@@ -409,7 +411,7 @@ where
         async move { Ok::<_, Infallible>(handle(&shared, req).await) }
     });
     let mut builder = http1::Builder::new();
-    builder.timer(TokioTimer::new()).header_read_timeout(READ_TIMEOUT);
+    builder.timer(TokioTimer::new()).header_read_timeout(READ_TIMEOUT).max_buf_size(CONNECTION_BUFFER);
     let conn = builder.serve_connection(TokioIo::new(stream), svc);
     tokio::pin!(conn);
     let mut shutting_down = false;
@@ -461,19 +463,14 @@ async fn serve_counted(
     counters: Arc<Counters>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> io::Result<()> {
-    let (queue, mut batches) = mpsc::channel::<Batch>(cfg.backlog.max(1));
-    let processing = sink.clone();
-    let processor = tokio::spawn(async move {
-        let mut buf = Vec::with_capacity(64);
-        while batches.recv_many(&mut buf, 64).await > 0 {
-            for batch in buf.drain(..) {
-                for status in &batch.statuses {
-                    processing.status(status, batch.received_at);
-                }
-            }
-            processing.flush();
-        }
-    });
+    let (queue, batches) = mpsc::channel::<Batch>(cfg.backlog.max(1));
+    let processor = tokio::spawn(commit::process(sink.clone(), batches));
+    // Below the process's file-descriptor limit, so that the cap, not a failing accept, decides.
+    let max_connections = match open_files_limit() {
+        Some(limit) => cfg.max_connections.min(limit.saturating_sub(FDS_KEPT)),
+        None => cfg.max_connections,
+    }
+    .max(1);
     let shared = Arc::new(Shared {
         verifier: cfg.app_secret.as_deref().map(Verifier::new),
         verify_token: cfg.verify_token,
@@ -482,16 +479,31 @@ async fn serve_counted(
         counters,
         queue,
         sink,
+        budget: Budget::new(cfg.body_budget.max(cfg.max_body_bytes)),
     });
 
     let (close_tx, close_rx) = watch::channel(false);
     let mut conns = JoinSet::new();
     tokio::pin!(shutdown);
+    // Whether the cap was reached and not yet left by a margin (one log line per episode).
+    let mut capped = false;
     loop {
+        let full = conns.len() >= max_connections;
+        if full && !capped {
+            capped = true;
+            bump(&shared.counters.connection_cap);
+            eprintln!(
+                "wabench receiver: connection cap reached ({max_connections} open): new connections wait until one \
+                 closes (clients that stall are cut after {} s)",
+                READ_TIMEOUT.as_secs()
+            );
+        } else if capped && conns.len() < max_connections - max_connections / 10 {
+            capped = false;
+        }
         tokio::select! {
             _ = &mut shutdown => break,
             Some(_) = conns.join_next(), if !conns.is_empty() => {}
-            accepted = listener.accept() => match accepted {
+            accepted = listener.accept(), if !full => match accepted {
                 Ok((stream, _)) => {
                     let _ = stream.set_nodelay(true);
                     let (shared, closing) = (shared.clone(), close_rx.clone());
@@ -523,6 +535,16 @@ async fn serve_counted(
     }
     drop(shared);
     processor.await.map_err(io::Error::other)
+}
+
+/// File descriptors left for what is not a connection (listener, records, runtime, standard streams).
+const FDS_KEPT: usize = 64;
+
+/// The soft limit on open files (Linux), when there is one.
+fn open_files_limit() -> Option<usize> {
+    let limits = std::fs::read_to_string("/proc/self/limits").ok()?;
+    let line = limits.lines().find(|l| l.starts_with("Max open files"))?;
+    line.split_whitespace().nth(3)?.parse().ok()
 }
 
 /// A receiver running in the background. Dropping the handle also stops the receiver (without

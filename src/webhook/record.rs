@@ -22,7 +22,7 @@
 //! U+FFFD (no WhatsApp message id has one).
 
 use std::fs::File;
-use std::io::{self, BufRead, BufReader, BufWriter, Write};
+use std::io::{self, BufRead, BufReader, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -129,59 +129,135 @@ fn split_line(line: &str) -> Result<Vec<String>, &'static str> {
     }
 }
 
-/// A file written line by line from several threads; the first write error is kept and reported
-/// when the file is closed.
+/// A file written line by line from several threads. Lines gather in a buffer and reach the file
+/// together ([`Lines::flush`], or when the buffer is full); a write that fails is undone (the file is
+/// cut back to its last complete line, so a later write never follows half a line), counted, and
+/// reported by that flush; the file is written to again afterwards (space may come back). The first
+/// error is kept and reported when the file is closed.
 #[derive(Debug)]
 struct Lines {
     path: PathBuf,
-    w: Mutex<Option<BufWriter<File>>>,
-    error: Mutex<Option<io::Error>>,
+    out: Mutex<Option<Out>>,
+    first_error: Mutex<Option<String>>,
+    failures: AtomicU64,
     records: AtomicU64,
 }
 
+/// Pending lines and the file they go to.
+#[derive(Debug)]
+struct Out {
+    file: File,
+    buf: Vec<u8>,
+    /// Records in `buf`.
+    pending: u64,
+    /// Length of the file's complete lines.
+    committed: u64,
+    /// A write of this group failed (reported by the next flush).
+    failed: Option<io::Error>,
+    /// A failed write could not be undone: the file is not written to again.
+    broken: bool,
+}
+
+/// Lines kept before they are written even without a flush.
+const LINES_BUFFER: usize = 64 * 1024;
+
 impl Lines {
     fn create(path: &Path, header: &str, columns: &str) -> io::Result<Lines> {
-        let mut w = BufWriter::with_capacity(64 * 1024, File::create(path)?);
-        writeln!(w, "{header}\n{columns}")?;
+        let mut file = File::create(path)?;
+        let head = format!("{header}\n{columns}\n");
+        file.write_all(head.as_bytes())?;
+        let out = Out {
+            file,
+            buf: Vec::with_capacity(LINES_BUFFER),
+            pending: 0,
+            committed: head.len() as u64,
+            failed: None,
+            broken: false,
+        };
         Ok(Lines {
             path: path.to_path_buf(),
-            w: Mutex::new(Some(w)),
-            error: Mutex::new(None),
+            out: Mutex::new(Some(out)),
+            first_error: Mutex::new(None),
+            failures: AtomicU64::new(0),
             records: AtomicU64::new(0),
         })
     }
 
     fn write(&self, line: &str, record: bool) {
-        let mut w = self.w.lock().unwrap_or_else(|p| p.into_inner());
-        let Some(out) = w.as_mut() else { return };
-        if let Err(e) = out.write_all(line.as_bytes()) {
-            self.error.lock().unwrap_or_else(|p| p.into_inner()).get_or_insert(e);
-            *w = None;
-        } else if record {
-            self.records.fetch_add(1, Ordering::Relaxed);
+        let mut out = self.out.lock().unwrap_or_else(|p| p.into_inner());
+        let Some(o) = out.as_mut() else { return };
+        o.buf.extend_from_slice(line.as_bytes());
+        o.pending += u64::from(record);
+        if o.buf.len() >= LINES_BUFFER
+            && let Err(e) = self.push(o)
+        {
+            o.failed.get_or_insert(e);
         }
     }
 
-    fn flush(&self) {
-        let mut w = self.w.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(Err(e)) = w.as_mut().map(|o| o.flush()) {
-            self.error.lock().unwrap_or_else(|p| p.into_inner()).get_or_insert(e);
-            *w = None;
+    /// Writes the buffer; on failure cuts the file back to its complete lines.
+    fn push(&self, o: &mut Out) -> io::Result<()> {
+        if o.buf.is_empty() {
+            return Ok(());
+        }
+        let written = o.file.write_all(&o.buf);
+        let (len, pending) = (o.buf.len() as u64, o.pending);
+        o.buf.clear();
+        o.pending = 0;
+        match written {
+            Ok(()) => {
+                o.committed += len;
+                self.records.fetch_add(pending, Ordering::Relaxed);
+                Ok(())
+            }
+            Err(e) => {
+                self.failures.fetch_add(1, Ordering::Relaxed);
+                self.first_error.lock().unwrap_or_else(|p| p.into_inner()).get_or_insert_with(|| e.to_string());
+                let committed = o.committed;
+                if let Err(cut) = o.file.set_len(committed).and_then(|_| o.file.seek(SeekFrom::Start(committed))) {
+                    // The file cannot be put back to whole lines: nothing more is written to it.
+                    o.broken = true;
+                    return Err(io::Error::new(cut.kind(), format!("{e}; then cannot cut back a partial line: {cut}")));
+                }
+                Err(e)
+            }
         }
     }
 
-    /// Flush and sync; the number of records written, or the first error.
-    fn close(&self) -> Result<u64, String> {
-        let w = self.w.lock().unwrap_or_else(|p| p.into_inner()).take();
-        let synced = match w {
-            Some(w) => w.into_inner().map_err(|e| e.into_error()).and_then(|f| f.sync_all()),
-            None => Ok(()),
+    /// Writes every pending line: `Ok` when all the lines given since the last flush are in the
+    /// file (handed to the operating system).
+    fn flush(&self) -> io::Result<()> {
+        let mut out = self.out.lock().unwrap_or_else(|p| p.into_inner());
+        let Some(o) = out.as_mut() else { return Err(io::Error::other("the file is closed")) };
+        let pushed = self.push(o);
+        let result = match o.failed.take() {
+            Some(e) => Err(e),
+            None => pushed,
         };
-        let first = self.error.lock().unwrap_or_else(|p| p.into_inner()).take();
-        match first.map_or(synced, Err) {
-            Ok(()) => Ok(self.records.load(Ordering::Relaxed)),
-            Err(e) => Err(format!("{}: {e}", self.path.display())),
+        if o.broken {
+            *out = None;
         }
+        result
+    }
+
+    /// Writes what is pending, syncs and closes; the number of records written, or the first error.
+    fn close(&self) -> Result<u64, String> {
+        let _ = self.flush();
+        let out = self.out.lock().unwrap_or_else(|p| p.into_inner()).take();
+        let synced = out.map_or(Ok(()), |o| o.file.sync_all());
+        if let Err(e) = synced {
+            self.first_error.lock().unwrap_or_else(|p| p.into_inner()).get_or_insert_with(|| e.to_string());
+        }
+        match self.first_error.lock().unwrap_or_else(|p| p.into_inner()).clone() {
+            None => Ok(self.records.load(Ordering::Relaxed)),
+            Some(e) => Err(format!("{}: {e}", self.path.display())),
+        }
+    }
+
+    /// Writes that failed, and the first failure.
+    fn failures(&self) -> Option<(u64, String)> {
+        let first = self.first_error.lock().unwrap_or_else(|p| p.into_inner()).clone()?;
+        Some((self.failures.load(Ordering::Relaxed), format!("{}: {first}", self.path.display())))
     }
 }
 
@@ -274,12 +350,18 @@ impl StatusLog {
         self.lines.records.load(Ordering::Relaxed)
     }
 
-    /// Pushes buffered records to the file (a receiver that is killed loses at most what came since).
-    pub fn flush(&self) {
-        self.lines.flush();
+    /// Writes the records given since the last flush to the file: `Ok` when all of them are there
+    /// (a failed write is undone and reported here, and the records it held are not counted).
+    pub fn flush(&self) -> io::Result<()> {
+        self.lines.flush()
     }
 
-    /// Flushes, syncs and closes; the number of statuses recorded.
+    /// Writes that failed (each undone), and the first failure with the file's name.
+    pub fn failures(&self) -> Option<(u64, String)> {
+        self.lines.failures()
+    }
+
+    /// Flushes, syncs and closes; the number of statuses recorded, or the first write error.
     pub fn close(&self) -> Result<u64, String> {
         self.lines.close()
     }

@@ -74,6 +74,15 @@ impl Verifier {
 
     /// Verifies `header` against `body`. The comparison of the tag is constant time.
     pub fn verify(&self, body: &[u8], header: Option<&str>) -> Result<(), SignatureError> {
+        let mut check = self.start(header)?;
+        check.update(body);
+        check.finish()
+    }
+
+    /// Starts checking a body that arrives in pieces: the header is decoded now (so a malformed one
+    /// is refused before any of the body is read), each piece is hashed as it comes
+    /// ([`Check::update`]) and [`Check::finish`] compares the tags.
+    pub fn start(&self, header: Option<&str>) -> Result<Check, SignatureError> {
         let header = header.ok_or(SignatureError::Missing)?;
         let hex_part = header.trim().strip_prefix(PREFIX).ok_or(SignatureError::WrongPrefix)?;
         // Decode into a fixed buffer: a valid tag is exactly 64 hex digits.
@@ -86,9 +95,25 @@ impl Verifier {
             };
         }
         hex::decode_to_slice(hex_part, &mut tag).map_err(|_| SignatureError::BadHex)?;
-        let mut mac = self.keyed.clone();
-        mac.update(body);
-        mac.verify_slice(&tag).map_err(|_| SignatureError::Mismatch)
+        Ok(Check { mac: self.keyed.clone(), tag })
+    }
+}
+
+/// The signature check of one body, fed as the body streams in.
+pub struct Check {
+    mac: HmacSha256,
+    tag: [u8; TAG_LEN],
+}
+
+impl Check {
+    /// Hashes the next piece of the body.
+    pub fn update(&mut self, piece: &[u8]) {
+        self.mac.update(piece);
+    }
+
+    /// Whether the whole body matched the header's tag (compared in constant time).
+    pub fn finish(self) -> Result<(), SignatureError> {
+        self.mac.verify_slice(&self.tag).map_err(|_| SignatureError::Mismatch)
     }
 }
 
@@ -122,5 +147,23 @@ mod tests {
         assert_eq!(verify(b"k", b"body", Some("sha256=abcd")), Err(SignatureError::Mismatch));
         assert_eq!(verify(b"k", b"body", Some("sha256=abc")), Err(SignatureError::BadHex));
         assert_eq!(verify(b"k", b"body", Some("sha256=")), Err(SignatureError::Mismatch));
+    }
+
+    #[test]
+    fn a_body_checked_in_pieces_is_checked_as_a_whole() {
+        let v = Verifier::new(b"k");
+        let body = b"{\"entry\":[1,2,3]}";
+        let sig = v.sign(body);
+        for cut in 0..=body.len() {
+            let mut c = v.start(Some(&sig)).unwrap();
+            c.update(&body[..cut]);
+            c.update(&body[cut..]);
+            assert_eq!(c.finish(), Ok(()), "cut at {cut}");
+        }
+        let mut c = v.start(Some(&sig)).unwrap();
+        c.update(&body[1..]);
+        assert_eq!(c.finish(), Err(SignatureError::Mismatch));
+        assert_eq!(v.start(Some("sha1=00")).err(), Some(SignatureError::WrongPrefix));
+        assert_eq!(v.start(None).err(), Some(SignatureError::Missing));
     }
 }
