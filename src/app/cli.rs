@@ -330,8 +330,8 @@ pub struct CompareArgs {
     /// "-" (the table then goes to stderr).
     #[arg(long, value_name = "FILE")]
     pub json: Option<PathBuf>,
-    /// Where to write compare.html and its chart [default: the first results folder, or with
-    /// --baseline the first folder given].
+    /// Where to write compare.html and its chart [default: a new folder <results>/compare-<UTC time>;
+    /// never a compared run's folder unless named here].
     #[arg(long)]
     pub out: Option<PathBuf>,
     /// Write into an --out folder that already holds a comparison or a run (refused otherwise).

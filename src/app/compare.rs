@@ -62,9 +62,9 @@ pub fn run(a: CompareArgs) -> Result<Exit, AppError> {
     let mut human = outputs::human(outputs::is_stdout(a.json.as_deref()));
     let _ = compare::write_text(&cmp, &mut human);
     let _ = compare_out::write_text(&cmp, &points, &outcomes, &mut human);
-    let default_out = if a.baseline.is_some() { &dirs[1] } else { &dirs[0] };
-    let out = a.out.clone().unwrap_or_else(|| default_out.clone());
-    let page = compare::write_html(&cmp, &out)?;
+    // A folder of its own unless told: never into a compared run's folder.
+    let out = a.out.clone().unwrap_or_else(|| crate::results::run_dir(&a.results, "compare", chrono::Utc::now()));
+    let page = compare::write_html(&cmp, &outcomes, &out)?;
     let _ = writeln!(human, "\ncomparison: {}", page.display());
     if let Some(path) = &a.json {
         let mut buf = Vec::new();
@@ -73,6 +73,19 @@ pub fn run(a: CompareArgs) -> Result<Exit, AppError> {
     }
     for o in outcomes.iter().filter(|o| o.verdict == GateVerdict::NoData) {
         eprintln!("wabench: warning: gate {:?} on {}: no data to judge it (not counted as failed)", o.gate, o.subject);
+    }
+    for o in outcomes.iter().filter(|o| o.verdict == GateVerdict::Inconclusive) {
+        let seconds = cmp.subjects.iter().map(|s| s.target.result.duration_s).fold(f64::INFINITY, f64::min);
+        let short = if seconds < 60.0 {
+            format!(" (the shortest run lasted {seconds:.0} s: longer runs narrow the interval)")
+        } else {
+            String::new()
+        };
+        eprintln!(
+            "wabench: warning: gate {:?} on {}: inconclusive, the 95% interval reaches across the bound{short}; \
+             not counted as failed",
+            o.gate, o.subject
+        );
     }
     let failed: Vec<String> = outcomes
         .iter()

@@ -500,7 +500,7 @@ pub fn write_text(c: &Comparison, out: &mut impl Write) -> io::Result<()> {
 }
 
 /// The comparison page, with the spectrum already drawn.
-pub fn html_page(c: &Comparison, spectrum: &Rendered) -> String {
+pub fn html_page(c: &Comparison, gates: &[super::gates::GateOutcome], spectrum: &Rendered) -> String {
     let labels: Vec<&str> = c.subjects.iter().map(|s| s.label.as_str()).collect();
     let mut out = html::head(&format!("{} · wabench comparison", labels.join(" vs ")));
     let _ = writeln!(out, "<header>\n<h1>Comparison: {}</h1>", html::esc(&labels.join(" vs ")));
@@ -515,6 +515,7 @@ pub fn html_page(c: &Comparison, spectrum: &Rendered) -> String {
         let _ = write!(out, "<span class=\"badge {cls}\">{}</span>", html::esc(&h));
     }
     out.push_str("</div>\n");
+    out.push_str(&gates_html(gates));
     for s in c.skipped.iter().chain(&latency_notes(c)) {
         let _ = writeln!(out, "<p class=\"alert\">{}</p>", html::esc(s));
     }
@@ -577,7 +578,43 @@ pub fn html_page(c: &Comparison, spectrum: &Rendered) -> String {
 }
 
 /// Draw the overlaid spectrum and write `compare.html` into `out`; returns the page's path.
-pub fn write_html(c: &Comparison, out: &Path) -> Result<PathBuf, ReportError> {
+/// The `--fail-if` gates and how each came out, as a table (nothing without gates).
+fn gates_html(gates: &[super::gates::GateOutcome]) -> String {
+    use super::gates::GateVerdict;
+    if gates.is_empty() {
+        return String::new();
+    }
+    let mut out = String::from(
+        "<table class=\"gates\">\n<thead><tr><th class=\"l\">gate</th><th class=\"l\">subject</th><th>estimate</th>\
+         <th>95% interval</th><th class=\"l\">verdict</th></tr></thead>\n<tbody>\n",
+    );
+    for g in gates {
+        let show = |v: f64| if g.unit == "pp" { format!("{v:+.2}pp") } else { format!("{v:.3}×") };
+        let ci = match (g.ci_low, g.ci_high) {
+            (Some(lo), Some(hi)) => format!("{} – {}", show(lo), show(hi)),
+            _ => "-".into(),
+        };
+        let (cls, verdict) = match g.verdict {
+            GateVerdict::Fail => ("bad", "FAIL: beyond noise"),
+            GateVerdict::Pass => ("good", "pass"),
+            GateVerdict::Inconclusive => ("warn", "inconclusive: the interval reaches the bound"),
+            GateVerdict::NoData => ("warn", "no data: not judged"),
+        };
+        let _ = writeln!(
+            out,
+            "<tr><td class=\"l\">{}</td><td class=\"l\">{}</td><td>{}</td><td>{}</td>\
+             <td class=\"l\"><span class=\"badge {cls}\">{verdict}</span></td></tr>",
+            html::esc(&g.gate),
+            html::esc(&g.subject),
+            g.estimate.map_or("-".into(), show),
+            ci
+        );
+    }
+    out.push_str("</tbody>\n</table>\n");
+    out
+}
+
+pub fn write_html(c: &Comparison, gates: &[super::gates::GateOutcome], out: &Path) -> Result<PathBuf, ReportError> {
     std::fs::create_dir_all(out).map_err(|e| ReportError::Write {
         path: out.to_path_buf(),
         reason: format!("cannot create the folder: {e}"),
@@ -587,7 +624,7 @@ pub fn write_html(c: &Comparison, out: &Path) -> Result<PathBuf, ReportError> {
     let fig = figures::spectrum("compare_spectrum", "Latency by percentile", &series);
     let rendered = charts::render(&fig, out)?;
     let path = out.join("compare.html");
-    super::write(&path, html_page(c, &rendered).as_bytes())?;
+    super::write(&path, html_page(c, gates, &rendered).as_bytes())?;
     Ok(path)
 }
 

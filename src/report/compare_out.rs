@@ -49,7 +49,7 @@ pub fn write_text(
     if gates.is_empty() {
         return Ok(());
     }
-    writeln!(out, "\ngates (fail only when the 95% interval lies wholly beyond the bound):")?;
+    writeln!(out, "\ngates (fail when the 95% interval lies wholly beyond the bound, pass when wholly within it):")?;
     for g in gates {
         let show = |v: f64| if g.unit == "pp" { pp(v) } else { format!("{}×", fmt_ratio(v)) };
         let est = g.estimate.map_or("-".into(), show);
@@ -60,6 +60,7 @@ pub fn write_text(
         let verdict = match g.verdict {
             GateVerdict::Fail => "FAIL: beyond noise",
             GateVerdict::Pass => "pass",
+            GateVerdict::Inconclusive => "INCONCLUSIVE: the interval reaches the bound; longer runs narrow it",
             GateVerdict::NoData => "no data: not judged",
         };
         writeln!(out, "  {} on {}: {est} ({ci}): {verdict}", g.gate, g.subject)?;
@@ -143,8 +144,10 @@ struct Json<'a> {
     baseline: JsonSubject<'a>,
     subjects: Vec<JsonSubject<'a>>,
     gates: &'a [GateOutcome],
-    /// No gate failed.
+    /// No gate failed (the exit code is 0).
     passed: bool,
+    /// Gates whose interval reaches across their bound: neither failed nor passed.
+    inconclusive: usize,
     skipped: &'a [String],
 }
 
@@ -201,6 +204,7 @@ pub fn write_json(
             .collect(),
         gates,
         passed: gates.iter().all(|g| g.verdict != GateVerdict::Fail),
+        inconclusive: gates.iter().filter(|g| g.verdict == GateVerdict::Inconclusive).count(),
         skipped: &c.skipped,
     };
     serde_json::to_writer_pretty(&mut *out, &doc).map_err(io::Error::other)?;

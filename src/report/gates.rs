@@ -1,8 +1,8 @@
 //! Comparison gates (`wabench compare --fail-if`): a bound on the ratio B/A of a latency percentile or of
 //! the rate, or on the difference B − A of the error or drop rate in percentage points. A gate fails
 //! only when the whole 95% bootstrap interval lies beyond its bound, that is when the regression is
-//! beyond run-to-run noise; a point estimate past the bound with an interval that still reaches it
-//! passes. The error and drop rates get their own bootstrap here, over the same one-second blocks as the
+//! beyond run-to-run noise; it passes only when the whole interval lies on the passing side, and is
+//! inconclusive when the interval reaches across the bound (not failed, not passed). The error and drop rates get their own bootstrap here, over the same one-second blocks as the
 //! latency rows of [`super::compare`].
 
 use rand::SeedableRng;
@@ -141,6 +141,16 @@ impl Gate {
         Ok(Gate { expr: s.trim().to_string(), target, measure, op, bound })
     }
 
+    /// Held when the whole interval lies on the passing side of the bound.
+    pub fn held(&self, (lo, hi): (f64, f64)) -> bool {
+        match self.op {
+            Op::Gt => hi <= self.bound,
+            Op::Ge => hi < self.bound,
+            Op::Lt => lo >= self.bound,
+            Op::Le => lo > self.bound,
+        }
+    }
+
     /// Crossed when the whole interval lies beyond the bound.
     pub fn crossed(&self, (lo, hi): (f64, f64)) -> bool {
         match self.op {
@@ -220,10 +230,13 @@ pub fn points_tables(c: &Comparison) -> Vec<Vec<PointsRow>> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum GateVerdict {
-    /// The interval does not lie wholly beyond the bound.
+    /// The whole interval lies on the passing side of the bound.
     Pass,
     /// The interval lies wholly beyond the bound: a regression beyond noise.
     Fail,
+    /// The interval reaches across the bound: the runs cannot tell whether it holds (longer runs, or
+    /// more of them, narrow the interval). Not counted as failed, and not as passed.
+    Inconclusive,
     /// No estimate or interval (no responses, too few seconds): nothing to judge.
     NoData,
 }
@@ -264,7 +277,8 @@ pub fn evaluate(gates: &[Gate], c: &Comparison, points: &[Vec<PointsRow>]) -> Ve
             };
             let verdict = match (estimate, ci) {
                 (Some(_), Some(ci)) if g.crossed(ci) => GateVerdict::Fail,
-                (Some(_), Some(_)) => GateVerdict::Pass,
+                (Some(_), Some(ci)) if g.held(ci) => GateVerdict::Pass,
+                (Some(_), Some(_)) => GateVerdict::Inconclusive,
                 _ => GateVerdict::NoData,
             };
             out.push(GateOutcome {

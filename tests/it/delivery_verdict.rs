@@ -121,8 +121,15 @@ fn delivery_tracking_turned_off_is_said_and_compare_shows_both_paths() {
 
     let (off, on) = (dir.path().join("off"), dir.path().join("on"));
     let json = dir.path().join("cmp.json");
-    let (code, out, err) =
-        wabench(&["compare", off.to_str().unwrap(), on.to_str().unwrap(), "--json", json.to_str().unwrap()]);
+    let (code, out, err) = wabench(&[
+        "compare",
+        off.to_str().unwrap(),
+        on.to_str().unwrap(),
+        "--json",
+        json.to_str().unwrap(),
+        "--out",
+        dir.path().join("cmp").to_str().unwrap(),
+    ]);
     assert_eq!(code, 0, "{out}\n{err}");
     assert!(out.contains("messages: send and delivery"), "{out}");
     let row = out.lines().find(|l| l.starts_with("failed in webhooks")).unwrap_or_else(|| panic!("{out}"));

@@ -32,7 +32,8 @@ fn a_regression_beyond_noise_fails_the_gates_and_exits_99() {
     let mut spec = fixture::Spec::new("cloud", 100_000);
     spec.errors = vec![(40, "http_503")];
     let b = fixture::folder(root.path(), "regressed", &fixture::slower(&fixture::target(&spec), 1.3, |_| true));
-    let mut args = vec!["compare".to_string(), s(&a), s(&b), "--json".into(), "-".into()];
+    let out_dir = root.path().join("cmp");
+    let mut args = vec!["compare".to_string(), s(&a), s(&b), "--json".into(), "-".into(), "--out".into(), s(&out_dir)];
     args.extend(GATES.iter().map(|g| g.to_string()));
     let (code, out, err) = wabench(&args.iter().map(String::as_str).collect::<Vec<_>>());
     assert_eq!(code, 99, "{out}\n{err}");
@@ -56,16 +57,18 @@ fn a_regression_beyond_noise_fails_the_gates_and_exits_99() {
 }
 
 #[test]
-fn a_difference_within_noise_passes_even_past_the_bound() {
+fn a_difference_within_noise_is_inconclusive_not_a_pass() {
     let root = tempfile::tempdir().unwrap();
     let a = fixture::folder(root.path(), "base", &base());
     // Two slow seconds of twenty (3×) put the point estimate of p99 far past 1.10, and one second with
     // 30 more errors puts the error rate 1.5 points up; a resample without those seconds shows no
-    // difference, so the intervals reach the bounds: within noise, and the gates pass.
+    // difference, so the intervals reach across the bounds: the runs cannot tell, and the gates are
+    // inconclusive — neither failed (exit 0) nor passed.
     let noisy = fixture::more_errors(&fixture::slower(&base(), 3.0, |s| s == 4 || s == 13), 9, 30);
     let b = fixture::folder(root.path(), "noisy", &noisy);
     let json = root.path().join("cmp.json");
-    let mut args = vec!["compare".to_string(), s(&a), s(&b), "--json".into(), s(&json)];
+    let out_dir = root.path().join("cmp");
+    let mut args = vec!["compare".to_string(), s(&a), s(&b), "--json".into(), s(&json), "--out".into(), s(&out_dir)];
     args.extend(GATES.iter().map(|g| g.to_string()));
     let (code, out, err) = wabench(&args.iter().map(String::as_str).collect::<Vec<_>>());
     assert_eq!(code, 0, "{out}\n{err}");
@@ -75,10 +78,14 @@ fn a_difference_within_noise_passes_even_past_the_bound() {
     let p99 = gate(&doc, "p99");
     assert!(p99["estimate"].as_f64().unwrap() > 1.10, "the point estimate is past the bound: {p99}");
     assert!(p99["ci_low"].as_f64().unwrap() <= 1.10, "{p99}");
-    assert_eq!(p99["verdict"], "pass");
+    assert_eq!(p99["verdict"], "inconclusive");
     let e = gate(&doc, "error_rate");
     assert!(e["estimate"].as_f64().unwrap() > 0.5 && e["ci_low"].as_f64().unwrap() <= 0.5, "{e}");
-    assert_eq!(e["verdict"], "pass");
+    assert_eq!(e["verdict"], "inconclusive");
+    assert_eq!(doc["inconclusive"], 2);
+    assert!(err.contains("inconclusive") && err.contains("longer runs narrow the interval"), "{err}");
+    let html = std::fs::read_to_string(out_dir.join("compare.html")).unwrap();
+    assert!(html.contains("inconclusive: the interval reaches the bound"), "compare.html shows the verdicts");
 
     // Bad gates and targets no run has are errors, not silent passes.
     for (gate, why) in [("p99 > 10%", "ratio of B to A"), ("onprem:p99 > 1.1", "no compared target is named")] {
@@ -127,7 +134,16 @@ fn named_baselines_are_saved_as_copies_and_compared_against() {
     let doc: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert!(doc["baseline"]["origin"].as_str().unwrap().contains("main"), "{doc}");
     assert_eq!(gate(&doc, "p99")["verdict"], "pass");
-    assert!(r1.join("compare.html").exists(), "the page goes beside the run, not into the baseline");
+    assert!(!r1.join("compare.html").exists(), "no compared folder is written into unless named");
+    let pages: Vec<_> = std::fs::read_dir(&results)
+        .unwrap()
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.file_name().is_some_and(|n| n.to_string_lossy().starts_with("compare-")))
+        .collect();
+    assert_eq!(pages.len(), 1, "{pages:?}");
+    assert!(pages[0].join("compare.html").is_file(), "a folder of its own under --results");
+    let html = std::fs::read_to_string(pages[0].join("compare.html")).unwrap();
+    assert!(html.contains("p99 &gt; 1.01") && html.contains(">pass<"), "the gate's verdict is on the page");
     // Saving the name again replaces it and says so; an unknown name is an error naming what exists.
     let r2 = dir.path().join("r2");
     let (code, out, _) =

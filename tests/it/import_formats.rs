@@ -204,7 +204,7 @@ fn compare_with_a_locust_import_gives_ratios_and_says_intervals_are_unavailable(
     let text = String::from_utf8(text).unwrap();
     assert!(text.contains("interval: not available (aggregate-only import)"), "{text}");
     assert!(!text.contains("beyond run-to-run noise"), "{text}");
-    let page = std::fs::read_to_string(compare::write_html(&cmp, dir.path()).unwrap()).unwrap();
+    let page = std::fs::read_to_string(compare::write_html(&cmp, &[], dir.path()).unwrap()).unwrap();
     assert!(page.contains("interval: not available (aggregate-only import)"));
 }
 

@@ -90,12 +90,13 @@ fn report_redraws_an_old_results_folder() {
 fn compare_reads_old_results_folders() {
     let tmp = tempfile::tempdir().unwrap();
     let (run, shard0) = (copy_fixture("run", tmp.path()), copy_fixture("shard0", tmp.path()));
-    let (code, out, err) = wabench(&["compare", s(&run), s(&shard0)]);
+    let cmp = tmp.path().join("cmp");
+    let (code, out, err) = wabench(&["compare", s(&run), s(&shard0), "--out", s(&cmp)]);
     assert_eq!(code, 0, "{out}\n{err}");
     assert!(out.lines().any(|l| l.contains("ratio") && l.contains("95% CI")), "a table header: {out}");
     let p99: Vec<&str> = out.lines().filter(|l| l.starts_with("p99 ")).collect();
     assert!(!p99.is_empty() && p99.iter().all(|l| l.contains('×')), "p99 ratio lines: {out}");
-    assert!(run.join("compare.html").exists());
+    assert!(cmp.join("compare.html").exists() && !run.join("compare.html").exists());
 }
 
 /// The request counts of the parts added (planned only when every part planned).

@@ -203,6 +203,6 @@ fn hover_values_and_legend_toggles_work_in_report_and_compare_pages() {
     check_interactivity(browser, &page, &["latency_spectrum", "latency_over_time", "throughput", "outcomes"]);
 
     let c = wabench::report::compare::compare_dirs(std::slice::from_ref(&results)).expect("compare");
-    let page = wabench::report::compare::write_html(&c, &dir.path().join("cmp")).expect("compare.html");
+    let page = wabench::report::compare::write_html(&c, &[], &dir.path().join("cmp")).expect("compare.html");
     check_interactivity(browser, &page, &["compare_spectrum"]);
 }
