@@ -234,7 +234,7 @@ fn imported(out: &mut String, data: &RunData) {
     out.push_str("</ul>\n</section>\n");
 }
 
-fn summary_table(out: &mut String, targets: &[TargetResult]) {
+fn summary_table(out: &mut String, targets: &[TargetResult], stages: Option<&str>) {
     let n = targets.len();
     out.push_str(
         "<section id=\"targets\">\n<h2>Results per target</h2>\n<table class=\"summary\">\n<thead><tr><th></th>",
@@ -283,7 +283,15 @@ fn summary_table(out: &mut String, targets: &[TargetResult]) {
     row(out, "dropped", cells(&|t| t.requests.dropped.to_string()));
     row(out, "cancelled", cells(&|t| t.requests.cancelled.to_string()));
     group(out, "Rate", n);
-    row(out, "requested", cells(&|t| t.rate.requested.map_or("- (closed loop)".into(), |r| format!("{r:.1}/s"))));
+    row(
+        out,
+        "requested",
+        cells(&|t| match (t.rate.requested, stages) {
+            (Some(r), Some(s)) if t.imported.is_none() => format!("{s} (mean {r:.1}/s)"),
+            (Some(r), _) => format!("{r:.1}/s"),
+            (None, _) => "- (closed loop)".into(),
+        }),
+    );
     row(
         out,
         "achieved",
@@ -436,7 +444,7 @@ pub fn report(data: &RunData, charts: &[Rendered]) -> String {
     out.push_str("</header>\n");
     metadata(&mut out, data);
     imported(&mut out, data);
-    summary_table(&mut out, &run.targets);
+    summary_table(&mut out, &run.targets, super::stages_text(run).as_deref());
     super::phases::section(&mut out, &run.targets);
     thresholds(&mut out, data);
     out.push_str("<section id=\"charts\">\n<h2>Charts</h2>\n");

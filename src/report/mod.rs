@@ -74,3 +74,43 @@ mod tests {
         assert_eq!(super::fmt_us(2_500_000.0), "2.50s");
     }
 }
+
+/// The open-loop stages the profile asked for, as a person reads them ("0→60/s in 5s, 60/s for 15s"),
+/// from the profile recorded in run.json; `None` for a constant rate or a closed loop.
+pub fn stages_text(run: &results::Run) -> Option<String> {
+    stages_of(&run.profile)
+}
+
+fn stages_of(profile: &serde_json::Value) -> Option<String> {
+    let load = profile.get("load")?;
+    let stages = load.get("stages")?.as_array().filter(|s| !s.is_empty())?;
+    let mut from = load.get("start_rate").and_then(serde_json::Value::as_f64).unwrap_or(0.0);
+    let mut parts = Vec::new();
+    for s in stages {
+        let to = s.get("to")?.as_f64()?;
+        let over = s.get("over")?.as_str().map(str::to_string).or_else(|| s.get("over").map(|v| v.to_string()))?;
+        parts.push(if (to - from).abs() < 1e-9 {
+            format!("{} for {over}", fmt_rate(to))
+        } else {
+            format!("{}→{} in {over}", fmt_rate(from).trim_end_matches("/s"), fmt_rate(to))
+        });
+        from = to;
+    }
+    Some(parts.join(", "))
+}
+
+fn fmt_rate(r: f64) -> String {
+    if r.fract() == 0.0 { format!("{r:.0}/s") } else { format!("{r:.1}/s") }
+}
+
+#[cfg(test)]
+mod stage_tests {
+    #[test]
+    fn stages_read_as_a_person_says_them() {
+        let p = serde_json::json!({"load": {"start_rate": 5.0, "stages": [
+            {"to": 60.0, "over": "5s"}, {"to": 60.0, "over": "15s"}, {"to": 0.5, "over": "1m"}]}});
+        assert_eq!(super::stages_of(&p).as_deref(), Some("5→60/s in 5s, 60/s for 15s, 60→0.5/s in 1m"));
+        assert_eq!(super::stages_of(&serde_json::json!({"load": {"rate": 10.0}})), None);
+        assert_eq!(super::stages_of(&serde_json::json!({"load": {"stages": []}})), None);
+    }
+}

@@ -34,7 +34,12 @@ pub fn write(run: &Run, out: &mut impl Write) -> io::Result<()> {
         });
     }
     row("dropped", &|t| t.requests.dropped.to_string());
-    row("rate requested", &|t| t.rate.requested.map_or("-".into(), |r| format!("{r:.1}/s")));
+    let stages = super::stages_text(run);
+    row("rate requested", &|t| match (t.rate.requested, &stages) {
+        (Some(r), Some(s)) if t.imported.is_none() => format!("{s} (mean {r:.1}/s)"),
+        (Some(r), _) => format!("{r:.1}/s"),
+        (None, _) => "-".into(),
+    });
     row("rate achieved", &|t| match t.rate.ratio {
         Some(q) => format!("{:.1}/s ({:.2}%)", t.rate.achieved, q * 100.0),
         None => format!("{:.1}/s", t.rate.achieved),
