@@ -186,6 +186,26 @@ fn requested_lines(
     )
 }
 
+/// Requests started in each second of `t`, as a rate: the last second, when the target's run ended
+/// inside it, is scaled to the part of it the run covered (a run of 10.3 s has 0.3 s in its last
+/// second: not a cliff of 30 % at the end), and left out when that part is under a fifth of a second.
+fn started_per_second(t: &TargetData) -> Vec<(f64, Option<f64>)> {
+    per_second_rate(t.result.duration_s, t.timeline.iter().map(|r| (r.second, r.started)))
+}
+
+/// [`started_per_second`] of (second, count) rows of a run that lasted `end` seconds.
+fn per_second_rate(end: f64, rows: impl Iterator<Item = (u64, u64)>) -> Vec<(f64, Option<f64>)> {
+    rows.filter_map(|(second, n)| {
+        let covered = (end - second as f64).clamp(0.0, 1.0);
+        match covered {
+            c if c >= 1.0 || end <= 0.0 => Some((second as f64, Some(n as f64))),
+            c if c >= 0.2 => Some((second as f64, Some(n as f64 / c))),
+            _ => None,
+        }
+    })
+    .collect()
+}
+
 /// Requests started per second (achieved) against the requested rate.
 pub fn throughput(targets: &[TargetData]) -> Figure {
     // The requested rate goes underneath, wide and light, so achieved lines on top of it stay visible.
@@ -195,7 +215,7 @@ pub fn throughput(targets: &[TargetData]) -> Figure {
         color: charts::color(i),
         stroke: Stroke::Solid,
         width: 2,
-        points: t.timeline.iter().map(|r| (r.second as f64, Some(r.started as f64))).collect(),
+        points: started_per_second(t),
     }));
     Figure {
         stem: "throughput".into(),
@@ -273,5 +293,18 @@ mod tests {
         assert_eq!(nines_for(0), 2);
         assert_eq!(nines_for(5000), 4);
         assert_eq!(nines_for(u64::MAX), MAX_NINES);
+    }
+
+    #[test]
+    fn the_last_partial_second_is_a_rate_not_a_cliff() {
+        let rows = [(0, 100), (1, 100), (2, 50), (3, 2)];
+        // 2.5 s: the third second is half covered (50 in half a second = 100/s); the fourth not at all.
+        assert_eq!(
+            per_second_rate(2.5, rows.into_iter()),
+            vec![(0.0, Some(100.0)), (1.0, Some(100.0)), (2.0, Some(100.0))]
+        );
+        // 3.1 s: a tenth of the fourth second is too little to show a rate.
+        assert_eq!(per_second_rate(3.1, rows.into_iter()).len(), 3);
+        assert_eq!(per_second_rate(4.0, rows.into_iter()).last(), Some(&(3.0, Some(2.0))), "whole seconds as they are");
     }
 }
