@@ -546,3 +546,87 @@ fn validate_warns_when_a_real_whatsapp_target_may_resend() {
     assert!(warned(true));
     assert!(!warned(false));
 }
+
+/// An HTTP/2 server written frame by frame, for what a library server will not do on cue: it waits
+/// for two streams on a connection, then sends GOAWAY naming the first as the last it processes,
+/// answers that one (200, no body) and closes. The second stream lies above the GOAWAY's last id: the
+/// server processed none of it. Counts the requests (HEADERS frames) it received.
+fn serve_h2_goaway() -> FaultServer {
+    spawn(|mut sock, seen| async move {
+        let frame = |kind: u8, flags: u8, stream: u32, payload: &[u8]| {
+            let len = payload.len() as u32;
+            let mut f = vec![(len >> 16) as u8, (len >> 8) as u8, len as u8, kind, flags];
+            f.extend_from_slice(&stream.to_be_bytes());
+            f.extend_from_slice(payload);
+            f
+        };
+        let mut buf = Vec::new();
+        let mut chunk = [0u8; 16 * 1024];
+        // The client's preface, then frames.
+        while buf.len() < 24 {
+            match sock.read(&mut chunk).await {
+                Ok(n) if n > 0 => buf.extend_from_slice(&chunk[..n]),
+                _ => return,
+            }
+        }
+        buf.drain(..24);
+        if sock.write_all(&frame(4, 0, 0, &[])).await.is_err() {
+            return;
+        }
+        let mut streams: Vec<u32> = Vec::new();
+        let deadline = tokio::time::Instant::now() + Duration::from_millis(300);
+        while streams.len() < 2 {
+            while buf.len() >= 9 {
+                let len = (usize::from(buf[0]) << 16) | (usize::from(buf[1]) << 8) | usize::from(buf[2]);
+                if buf.len() < 9 + len {
+                    break;
+                }
+                let (kind, flags) = (buf[3], buf[4]);
+                let stream = u32::from_be_bytes([buf[5] & 0x7f, buf[6], buf[7], buf[8]]);
+                if kind == 4 && flags & 1 == 0 {
+                    let _ = sock.write_all(&frame(4, 1, 0, &[])).await; // SETTINGS ACK
+                } else if kind == 1 {
+                    streams.push(stream);
+                    seen.fetch_add(1, Ordering::Relaxed);
+                }
+                buf.drain(..9 + len);
+            }
+            if streams.len() >= 2 {
+                break;
+            }
+            match tokio::time::timeout_at(deadline, sock.read(&mut chunk)).await {
+                Ok(Ok(n)) if n > 0 => buf.extend_from_slice(&chunk[..n]),
+                Ok(_) => return,
+                Err(_) => break, // a single stream: answered below, no GOAWAY
+            }
+        }
+        let Some(&first) = streams.first() else { return };
+        if streams.len() >= 2 {
+            let mut goaway = first.to_be_bytes().to_vec();
+            goaway.extend_from_slice(&0u32.to_be_bytes()); // NO_ERROR
+            let _ = sock.write_all(&frame(7, 0, 0, &goaway)).await;
+        }
+        // :status 200 (HPACK static index 8), END_HEADERS | END_STREAM.
+        let _ = sock.write_all(&frame(1, 0x5, first, &[0x88])).await;
+        let _ = sock.flush().await;
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    })
+}
+
+#[test]
+fn an_http2_stream_above_the_goaway_last_id_is_resent_and_one_below_answered() {
+    let server = serve_h2_goaway();
+    let text = http_profile(server.addr, 20, 2, "http_version = \"2\"\n")
+        .replace("body_file = \"body.bin\"\n", "")
+        .replace("method = \"POST\"", "method = \"GET\"")
+        .replace("connections = 2", "connections = 2\nstreams_per_connection = 2");
+    let (f, _d) = run(&text);
+    let t = &f.run.targets[0];
+    let o = outcomes(&f);
+    assert!(t.requests.resent > 0, "streams above the last id were resent: {o:?} {:?}", t.requests);
+    assert_eq!(server.seen.load(Ordering::Relaxed), 20 + t.requests.resent, "{o:?}");
+    assert_eq!(o.values().sum::<u64>(), 20, "{o:?}");
+    // A resent stream can be refused again (it is never sent a third time): no answer, an io_error.
+    assert!(o.keys().all(|k| k == "ok" || k == "io_error"), "{o:?}");
+    assert!(o.get("ok").copied().unwrap_or(0) >= 10, "{o:?}");
+}
