@@ -56,16 +56,15 @@ pub fn crossed_live(
     (!th.op.holds(actual, th.limit)).then(|| format!("{} on {target}: {} so far", th.expr, th.show(Some(actual))))
 }
 
-fn stat_of(stat: Stat, s: &Summary) -> f64 {
-    match stat {
-        Stat::P50 => s.p50 as f64,
-        Stat::P90 => s.p90 as f64,
-        Stat::P99 => s.p99 as f64,
-        Stat::P999 => s.p999 as f64,
+/// The statistic from a results summary; `None` for a percentile these results do not keep (an older
+/// file, an import that did not give it): no data, never a made-up value.
+fn stat_of(stat: Stat, s: &Summary) -> Option<f64> {
+    Some(match stat {
+        Stat::Percentile(name) => s.percentile(name)? as f64,
         Stat::Max => s.max as f64,
         Stat::Min => s.min as f64,
         Stat::Mean => s.mean,
-    }
+    })
 }
 
 /// The actual value as a person reads it, with what an error rate counted on this target.
@@ -97,7 +96,7 @@ fn delivery_latency(hist: DeliveryHist, stat: Stat, t: &TargetResult) -> Option<
         DeliveryHist::AcceptToRead => &l.accept_to_read,
         DeliveryHist::SendStartToDelivered => &l.send_start_to_delivered,
     };
-    (s.count > 0).then(|| stat_of(stat, s))
+    (s.count > 0).then(|| stat_of(stat, s)).flatten()
 }
 
 fn actual(metric: &Metric, t: &TargetResult) -> Option<f64> {
@@ -110,7 +109,7 @@ fn actual(metric: &Metric, t: &TargetResult) -> Option<f64> {
                 Hist::ServiceTime => &t.service_time_us,
                 Hist::Lateness => &t.lateness_us,
             };
-            (s.count > 0).then(|| stat_of(*stat, s))
+            (s.count > 0).then(|| stat_of(*stat, s)).flatten()
         }
         Metric::ErrorRate => fates().error_rate(),
         Metric::SendErrorRate => fates().send_error_rate(),

@@ -41,12 +41,16 @@ impl Metric {
     }
 }
 
-/// The rows of a comparison table. "max" is the quantile 1.0.
-pub const METRICS: [Metric; 6] = [
+/// The rows of a comparison table: the kept percentiles (`units::percentile`, one spelling with the
+/// thresholds'), the max (the quantile 1.0) and the rate.
+pub const METRICS: [Metric; 9] = [
     Metric::Quantile("p50", 0.5),
+    Metric::Quantile("p75", 0.75),
     Metric::Quantile("p90", 0.9),
+    Metric::Quantile("p95", 0.95),
     Metric::Quantile("p99", 0.99),
     Metric::Quantile("p99.9", 0.999),
+    Metric::Quantile("p99.99", 0.9999),
     Metric::Quantile("max", 1.0),
     Metric::Rate,
 ];

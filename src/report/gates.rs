@@ -79,10 +79,11 @@ pub struct Gate {
     pub bound: f64,
 }
 
-const RATIO_NAMES: &str = "p50, p90, p99, p99.9, max, rate";
+const RATIO_NAMES: &str = "p50, p75, p90, p95, p99, p99.9, p99.99, max, rate";
 
 fn ratio_metric(name: &str) -> Option<Metric> {
-    let name = if name == "p999" { "p99.9" } else { name };
+    // Percentiles are spelled as everywhere else (`p999` read as `p99.9`).
+    let name = crate::units::percentile::parse(name).map_or(name, |p| p.0);
     METRICS.iter().copied().find(|m| m.name() == name)
 }
 
@@ -305,12 +306,14 @@ mod tests {
     #[test]
     fn gates_parse_ratios_and_percentage_points() {
         let g = Gate::parse("p99 > 1.10").unwrap();
-        assert_eq!((g.measure, g.op, g.bound, g.target), (Measure::Ratio(METRICS[2]), Op::Gt, 1.10, None));
+        assert_eq!((g.measure, g.op, g.bound, g.target), (Measure::Ratio(METRICS[4]), Op::Gt, 1.10, None));
         let g = Gate::parse("cloud:error_rate >= +0.5pp").unwrap();
         assert_eq!(g.measure, Measure::Points(Points::ErrorRate));
         assert_eq!((g.op, g.bound, g.target.as_deref()), (Op::Ge, 0.5, Some("cloud")));
         assert_eq!(Gate::parse("rate < 0.95x").unwrap().op, Op::Lt);
-        assert_eq!(Gate::parse("p999<=2").unwrap().measure, Measure::Ratio(METRICS[3]));
+        assert_eq!(Gate::parse("p999<=2").unwrap().measure, Measure::Ratio(METRICS[5]));
+        assert_eq!(Gate::parse("p95 > 1.2").unwrap().measure, Measure::Ratio(METRICS[3]));
+        assert_eq!(Gate::parse("p9999 > 1.2").unwrap().measure, Measure::Ratio(METRICS[6]));
         for (bad, why) in [
             ("p99 1.1", "metric, comparison and bound"),
             ("p42 > 1.1", "unknown metric \"p42\""),

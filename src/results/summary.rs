@@ -27,6 +27,13 @@ pub struct Summary {
     pub p99: u64,
     pub p999: u64,
     pub max: u64,
+    /// p75, p95 and p99.99 (absent in older files and in imports that did not give them).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub p75: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub p95: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub p9999: Option<u64>,
 }
 
 impl Summary {
@@ -44,6 +51,24 @@ impl Summary {
             p99: h.value_at_quantile(0.99),
             p999: h.value_at_quantile(0.999),
             max: h.max(),
+            p75: Some(h.value_at_quantile(0.75)),
+            p95: Some(h.value_at_quantile(0.95)),
+            p9999: Some(h.value_at_quantile(0.9999)),
+        }
+    }
+
+    /// The value of a kept percentile by its name (`p95`, `p99.9`, …; see `units::percentile`), when
+    /// these results have it.
+    pub fn percentile(&self, name: &str) -> Option<u64> {
+        match crate::units::percentile::parse(name)?.0 {
+            "p50" => Some(self.p50),
+            "p75" => self.p75,
+            "p90" => Some(self.p90),
+            "p95" => self.p95,
+            "p99" => Some(self.p99),
+            "p99.9" => Some(self.p999),
+            "p99.99" => self.p9999,
+            _ => None,
         }
     }
 }

@@ -56,10 +56,8 @@ pub enum Hist {
 /// A statistic of a latency histogram.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Stat {
-    P50,
-    P90,
-    P99,
-    P999,
+    /// A kept percentile, by its one spelling (`p50`, `p95`, `p99.9`, …: `units::percentile`).
+    Percentile(&'static str),
     Max,
     Min,
     Mean,
@@ -68,24 +66,17 @@ pub enum Stat {
 impl Stat {
     fn parse(s: &str) -> Option<Stat> {
         Some(match s {
-            "p50" => Stat::P50,
-            "p90" => Stat::P90,
-            "p99" => Stat::P99,
-            "p999" | "p99.9" => Stat::P999,
             "max" => Stat::Max,
             "min" => Stat::Min,
             "mean" => Stat::Mean,
-            _ => return None,
+            p => Stat::Percentile(crate::units::percentile::parse(p)?.0),
         })
     }
 
     /// The quantile a percentile statistic stands for (`None` for max, min and mean).
     pub fn quantile(self) -> Option<f64> {
         match self {
-            Stat::P50 => Some(0.5),
-            Stat::P90 => Some(0.9),
-            Stat::P99 => Some(0.99),
-            Stat::P999 => Some(0.999),
+            Stat::Percentile(name) => crate::units::percentile::parse(name).map(|p| p.1),
             Stat::Max | Stat::Min | Stat::Mean => None,
         }
     }
@@ -328,7 +319,7 @@ fn unknown_delivery(m: &str) -> String {
 }
 
 fn unknown_stat(stat: &str) -> String {
-    format!("unknown statistic {stat:?}: use one of p50, p90, p99, p999, max, min, mean")
+    format!("unknown statistic {stat:?}: use one of {}, max, min, mean", crate::units::percentile::names())
 }
 
 #[cfg(test)]
@@ -344,7 +335,7 @@ mod tests {
         assert_eq!(Threshold::parse("error_rate", "<= 1%").unwrap().limit, 0.01);
         assert_eq!(
             Threshold::parse("send.p99.9", "<1s").unwrap().metric,
-            Metric::Latency { hist: Hist::Latency, stat: Stat::P999 }
+            Metric::Latency { hist: Hist::Latency, stat: Stat::Percentile("p99.9") }
         );
         assert_eq!(Threshold::parse("count.api_131056", "== 0").unwrap().metric, Metric::Count("api_131056".into()));
         let meta = Threshold::parse("hook:webhook.over_1s", "< 1%").unwrap();
@@ -366,7 +357,13 @@ mod tests {
         let t = Threshold::parse("delivery.accept_to_delivered.p99", "< 5s").unwrap();
         assert_eq!(
             (t.metric.clone(), t.limit),
-            (Metric::Delivery(Delivery::Latency { hist: DeliveryHist::AcceptToDelivered, stat: Stat::P99 }), 5e6)
+            (
+                Metric::Delivery(Delivery::Latency {
+                    hist: DeliveryHist::AcceptToDelivered,
+                    stat: Stat::Percentile("p99")
+                }),
+                5e6
+            )
         );
         assert_eq!(t.show(Some(1_500_000.0)), "1.50s");
         assert_eq!(Threshold::parse("delivery.failed_rate", "< 2%").unwrap().show(Some(0.488)), "48.800%");

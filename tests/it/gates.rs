@@ -48,7 +48,7 @@ fn a_regression_beyond_noise_fails_the_gates_and_exits_99() {
     assert!(e["ci_low"].as_f64().unwrap() > 0.5, "{e}");
     // Every row with its interval.
     let rows = doc["subjects"][0]["rows"].as_array().unwrap();
-    assert_eq!(rows.len(), 6);
+    assert_eq!(rows.len(), 9, "p50, p75, p90, p95, p99, p99.9, p99.99, max, rate");
     assert!(rows.iter().all(|r| r["ci_low"].is_number() && r["ci_high"].is_number()), "{rows:?}");
     assert_eq!(doc["subjects"][0]["rates"][0]["metric"], "error_rate");
     // The table went to stderr, with the gates' verdicts.
@@ -227,4 +227,35 @@ fn no_report_draws_nothing_and_report_draws_it_later() {
     let (code, _, err) = wabench(&["report", &s(&out_dir)]);
     assert_eq!(code, 0, "{err}");
     assert!(out_dir.join("report.html").is_file());
+}
+
+#[test]
+fn any_kept_percentile_is_spelled_one_way_in_thresholds_and_gates() {
+    let server = start(Behaviour::default());
+    let dir = tempfile::tempdir().unwrap();
+    let text = format!(
+        "name = \"pct\"\n[load]\nrate = 50\nduration = \"1s\"\nconnections = 4\n[[targets]]\nname = \"t\"\n\
+         kind = \"http\"\nurl = \"http://{}/\"\n[thresholds]\n\"latency.p95\" = \"< 10s\"\n\"latency.p99.99\" = \"< 10s\"\n\
+         \"latency.p75\" = \"< 1us\"\n",
+        server.addr
+    );
+    let p = common::profile(dir.path(), &text);
+    let out = dir.path().join("r");
+    let (code, stdout, err) = wabench(&["run", &s(&p), "--quiet", "--out", &s(&out), "--no-report"]);
+    assert_eq!(code, 99, "latency.p75 < 1us is crossed: {stdout}\n{err}");
+    let run = wabench::results::read_run(&out).unwrap();
+    let verdict = |e: &str| run.thresholds.iter().find(|v| v.threshold.starts_with(e)).unwrap().passed;
+    assert!(verdict("latency.p95") && verdict("latency.p99.99") && !verdict("latency.p75"));
+    let l = &run.targets[0].latency_us;
+    assert!(l.p75.is_some() && l.p95.is_some() && l.p9999.is_some(), "kept in run.json: {l:?}");
+    // The same spellings in compare's gates; an unknown percentile is refused with the list.
+    let (code, _, err) =
+        wabench(&["compare", &s(&out), &s(&out), "--out", &s(&dir.path().join("c")), "--fail-if", "p95 > 1.5"]);
+    assert_eq!(code, 0, "{err}");
+    let (code, _, err) = wabench(&["compare", &s(&out), &s(&out), "--fail-if", "p97 > 1.5"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("p99.99"), "the accepted names: {err}");
+    let (code, _, err) = wabench(&["validate", &s(&common::profile(dir.path(), &text.replace("p75", "p97")))]);
+    assert_eq!(code, 1);
+    assert!(err.contains("p97") && err.contains("p99.99"), "{err}");
 }

@@ -66,6 +66,9 @@ pub fn summary(
         p99: g("p99"),
         p999: g("p99.9"),
         max: g("max"),
+        p75: p.get("p75").copied(),
+        p95: p.get("p95").copied(),
+        p9999: p.get("p99.99").copied(),
     }
 }
 
