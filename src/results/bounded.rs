@@ -48,8 +48,14 @@ impl<R: Read> Read for Capped<R> {
 
 /// Open `path` for reading: a regular file of at most `cap` bytes.
 pub fn open(path: &Path, cap: u64) -> Result<Capped<File>, ResultsError> {
+    // Looked at before opening: opening a FIFO waits for a writer that may never come.
+    check_kind(path, &std::fs::metadata(path).map_err(|e| ResultsError::read(path, e))?, cap)?;
     let f = File::open(path).map_err(|e| ResultsError::read(path, e))?;
-    let meta = f.metadata().map_err(|e| ResultsError::read(path, e))?;
+    check_kind(path, &f.metadata().map_err(|e| ResultsError::read(path, e))?, cap)?;
+    Ok(Capped { inner: f, left: cap, cap })
+}
+
+fn check_kind(path: &Path, meta: &std::fs::Metadata, cap: u64) -> Result<(), ResultsError> {
     if !meta.is_file() {
         let what = if meta.is_dir() { "a folder" } else { "a FIFO, socket or device" };
         return Err(ResultsError::read(path, format!("{what}, not a regular file: refused")));
@@ -60,7 +66,7 @@ pub fn open(path: &Path, cap: u64) -> Result<Capped<File>, ResultsError> {
             format!("{} bytes, more than {cap}, the most this file may hold: refused", meta.len()),
         ));
     }
-    Ok(Capped { inner: f, left: cap, cap })
+    Ok(())
 }
 
 /// The whole of a regular file of at most `cap` bytes.

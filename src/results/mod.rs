@@ -405,7 +405,11 @@ pub fn check_values(run: &Run) -> Result<(), String> {
     for (i, t) in run.targets.iter().enumerate() {
         let at = |field: &str| format!("targets[{i}] ({:?}).{field}", t.name);
         if !(t.duration_s.is_finite() && (0.0..=MAX_DURATION_S).contains(&t.duration_s)) {
-            return Err(format!("{}: {} is not a possible duration (0 to ten years)", at("duration_s"), t.duration_s));
+            return Err(format!(
+                "{}: {:?} is not a possible duration (0 to ten years)",
+                at("duration_s"),
+                t.duration_s
+            ));
         }
         let rates = [
             ("rate.achieved", Some(t.rate.achieved)),
@@ -414,7 +418,7 @@ pub fn check_values(run: &Run) -> Result<(), String> {
         ];
         for (field, v) in rates {
             if let Some(v) = v.filter(|v| !(v.is_finite() && *v >= 0.0)) {
-                return Err(format!("{}: {v} is not a possible rate", at(field)));
+                return Err(format!("{}: {v:?} is not a possible rate", at(field)));
             }
         }
         let c = &t.requests;
