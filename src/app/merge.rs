@@ -158,7 +158,6 @@ pub fn merge_with(dirs: &[PathBuf], out: &Path, force: bool, webhooks: &[Webhook
     // Without per-second histograms: `merge_seconds` streams them from each part's interval log, so that
     // memory does not grow with the parts' length or number.
     let runs: Vec<RunData> = dirs.iter().map(|d| results::folder::load_totals(d)).collect::<Result<_, _>>()?;
-    check_same_run(&runs)?;
     for r in &runs {
         if let Some(t) = r.run.targets.iter().find(|t| t.imported.as_ref().is_some_and(|i| i.aggregate_only)) {
             return Err(format!(
@@ -169,6 +168,7 @@ pub fn merge_with(dirs: &[PathBuf], out: &Path, force: bool, webhooks: &[Webhook
             .into());
         }
     }
+    check_same_run(&runs)?;
     check_shards(&runs)?;
     let first = &runs[0];
     let names: Vec<&str> = first.run.targets.iter().map(|t| t.name.as_str()).collect();

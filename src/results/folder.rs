@@ -188,7 +188,7 @@ fn load_with(dir: &Path, keep: Keep) -> Result<RunData, ResultsError> {
         }
         // Latencies recorded, and none in the log: the log was emptied or replaced, and a verdict on it
         // would judge nothing.
-        if total.is_empty() && t.latency_us.count > 0 {
+        if total.is_empty() && t.latency_us.count > 0 && t.imported.as_ref().is_none_or(|i| !i.aggregate_only) {
             return Err(ResultsError::format(
                 &path,
                 format!(
