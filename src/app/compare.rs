@@ -55,6 +55,12 @@ pub fn run(a: CompareArgs) -> Result<Exit, AppError> {
         }
     }
     let cmp = compare::compare_dirs(&dirs)?;
+    // A gate judges every folder it is given: one that could not be read is an error, never a pass.
+    if !gates.is_empty() && !cmp.skipped.is_empty() {
+        return Err(
+            format!("--fail-if: not every results folder could be read:\n  {}", cmp.skipped.join("\n  ")).into()
+        );
+    }
     let points = gates::points_tables(&cmp);
     let outcomes = gates::evaluate(&gates, &cmp, &points);
     check_targets(&gates, &outcomes, &cmp)?;

@@ -153,7 +153,8 @@ pub fn merge_with(dirs: &[PathBuf], out: &Path, force: bool, webhooks: &[Webhook
             format!("--out {}: that is one of the folders being merged ({})", out.display(), d.display()).into()
         );
     }
-    results::claim_folder(out, force)?;
+    files::check_claim(out, force)?;
+    check_distinct(dirs)?;
     // Without per-second histograms: `merge_seconds` streams them from each part's interval log, so that
     // memory does not grow with the parts' length or number.
     let runs: Vec<RunData> = dirs.iter().map(|d| results::folder::load_totals(d)).collect::<Result<_, _>>()?;
@@ -167,6 +168,7 @@ pub fn merge_with(dirs: &[PathBuf], out: &Path, force: bool, webhooks: &[Webhook
             .into());
         }
     }
+    check_same_run(&runs)?;
     check_shards(&runs)?;
     let first = &runs[0];
     let names: Vec<&str> = first.run.targets.iter().map(|t| t.name.as_str()).collect();
@@ -184,7 +186,74 @@ pub fn merge_with(dirs: &[PathBuf], out: &Path, force: bool, webhooks: &[Webhook
         }
     }
     let receivers = super::merge_webhooks::assign(&runs, &names, webhooks)?;
-    std::fs::create_dir_all(out).map_err(|e| format!("{}: {e}", out.display()))?;
+    // Built in a temporary folder beside `out` and moved there only when complete: a merge that fails
+    // leaves no partial results.
+    let tmp = files::TempFolder::beside(out, "merge")?;
+    let run = merge_into(&runs, &names, &receivers, &tmp.path)?;
+    tmp.finish(out, force)?;
+    Ok(run)
+}
+
+/// The same folder given twice (by another path, or a copy of it) would count its requests twice.
+fn check_distinct(dirs: &[PathBuf]) -> Result<(), String> {
+    let mut seen: Vec<(PathBuf, &PathBuf)> = Vec::new();
+    for d in dirs {
+        // One that cannot be resolved is named by the reading that follows.
+        let Ok(canon) = d.canonicalize() else { continue };
+        if let Some((_, first)) = seen.iter().find(|(c, _)| *c == canon) {
+            return Err(format!(
+                "{} is the folder {} given again: merging it twice would count its requests twice",
+                d.display(),
+                first.display()
+            ));
+        }
+        seen.push((canon, d));
+    }
+    Ok(())
+}
+
+/// Parts must be different runs (a copy of a folder has its run's name, start, machine and shard) of
+/// one profile: shards of the same plan (same profile, seed and shard count), or whole runs on several
+/// machines (same targets, of the same kinds).
+fn check_same_run(runs: &[RunData]) -> Result<(), String> {
+    let id = |r: &RunData| (r.run.name.clone(), r.run.started_at, r.run.machine.hostname.clone(), r.run.shard);
+    for (i, r) in runs.iter().enumerate() {
+        if let Some(o) = runs[..i].iter().find(|o| id(o) == id(r)) {
+            return Err(format!(
+                "{} holds the same run as {} (run {:?} started {} on {}): merging it twice would count its requests twice",
+                r.dir.display(),
+                o.dir.display(),
+                r.run.name,
+                r.run.started_at,
+                r.run.machine.hostname
+            ));
+        }
+    }
+    let first = &runs[0];
+    for r in &runs[1..] {
+        let differ = |what: &str| {
+            format!(
+                "{}: {what} differs from {}: these folders cannot be parts of one run",
+                r.dir.display(),
+                first.dir.display()
+            )
+        };
+        if r.run.shard.is_some() != first.run.shard.is_some() {
+            return Err(differ("being a shard (run.json shard)"));
+        }
+        if r.run.shard.is_some() && (r.run.profile != first.run.profile || r.run.seed != first.run.seed) {
+            return Err(differ("the profile the shard ran (run.json profile and seed)"));
+        }
+        let kinds = |d: &RunData| d.run.targets.iter().map(|t| t.kind.clone()).collect::<Vec<_>>();
+        if kinds(r) != kinds(first) {
+            return Err(differ("the kinds of the targets"));
+        }
+    }
+    Ok(())
+}
+
+fn merge_into(runs: &[RunData], names: &[&str], receivers: &[Option<PathBuf>], out: &Path) -> Result<Run, AppError> {
+    let first = &runs[0];
     let mut timeline = Vec::new();
     timeline::write_header(&mut timeline).map_err(|e| e.to_string())?;
     let mut targets = Vec::new();
@@ -252,7 +321,7 @@ pub fn merge_with(dirs: &[PathBuf], out: &Path, force: bool, webhooks: &[Webhook
 /// One part's per-second intervals of a target, read from its interval log in file order and placed on
 /// the merged run's seconds.
 struct Seconds {
-    reader: hlog::Reader<std::io::BufReader<std::fs::File>>,
+    reader: hlog::Reader<std::io::BufReader<results::bounded::Capped<std::fs::File>>>,
     path: PathBuf,
     offset: u64,
     /// The next interval: (merged second, histogram).
@@ -273,7 +342,8 @@ impl Seconds {
         self.next = None;
         while let Some(e) = self.reader.next_entry().map_err(|e| e.to_string())? {
             if e.tag.as_deref().is_none_or(|t| t == name) {
-                self.next = Some((self.offset + e.start.as_secs(), e.histogram));
+                // Offsets and starts are at most ten years each (`read_run`, `hlog::Reader`): no overflow.
+                self.next = Some((self.offset.saturating_add(e.start.as_secs()), e.histogram));
                 break;
             }
         }

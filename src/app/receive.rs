@@ -248,7 +248,7 @@ pub fn recorded(dir: &Path) -> Result<Recorded, String> {
         if files::is_statuses_file(&name) {
             r.statuses.push(path);
         } else if files::is_receiver_summary(&name) {
-            let text = std::fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+            let text = crate::results::bounded::read(&path, crate::results::bounded::MAX_JSON_BYTES)?;
             let s: Summary = serde_json::from_slice(&text).map_err(|e| format!("{}: {e}", path.display()))?;
             r.inbound += s.inbound_messages;
             r.identities.add(&s.identities);

@@ -98,6 +98,15 @@ pub fn folder_name(dir: &Path) -> String {
 /// refused, and a folder holding other files always is: writing there could replace a user's own
 /// `report.html` or `timeline.csv` without a word.
 pub fn claim_folder(dir: &Path, force: bool) -> Result<(), String> {
+    if check_claim(dir, force)? {
+        remove_run_files(dir)?;
+    }
+    Ok(())
+}
+
+/// Whether [`claim_folder`] would take `dir` (an error says why not), without removing anything:
+/// `true` when it holds an earlier run whose files claiming it removes.
+pub fn check_claim(dir: &Path, force: bool) -> Result<bool, String> {
     let finished = dir.join(RUN_JSON).is_file();
     if !finished && !super::recover::recoverable(dir) {
         let empty = match std::fs::read_dir(dir) {
@@ -106,7 +115,7 @@ pub fn claim_folder(dir: &Path, force: bool) -> Result<(), String> {
             Err(_) => true,
         };
         if empty {
-            return Ok(());
+            return Ok(false);
         }
         return Err(format!(
             "{} is not empty and holds no wabench run: results go only into a new or empty folder (or, with \
@@ -121,6 +130,10 @@ pub fn claim_folder(dir: &Path, force: bool) -> Result<(), String> {
             dir.display()
         ));
     }
+    Ok(true)
+}
+
+fn remove_run_files(dir: &Path) -> Result<(), String> {
     let entries = std::fs::read_dir(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     for e in entries.flatten() {
         let name = e.file_name().to_string_lossy().into_owned();
@@ -136,6 +149,62 @@ pub fn claim_folder(dir: &Path, force: bool) -> Result<(), String> {
         }
     }
     Ok(())
+}
+
+/// A folder being built beside its destination (so the final rename stays on one file system), under
+/// a hidden `.partial` name no reader takes for a results folder; removed when dropped, so a command
+/// that fails leaves nothing behind, unless [`TempFolder::finish`] moved it into place.
+#[derive(Debug)]
+pub struct TempFolder {
+    pub path: PathBuf,
+}
+
+impl TempFolder {
+    /// A new empty folder beside `dest` (whose parent is created when missing).
+    pub fn beside(dest: &Path, what: &str) -> Result<TempFolder, String> {
+        let parent = match dest.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
+        std::fs::create_dir_all(&parent).map_err(|e| format!("{}: {e}", parent.display()))?;
+        let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.subsec_nanos());
+        let path = parent.join(format!(".{}-{what}-{}-{nanos}{PARTIAL_SUFFIX}", folder_name(dest), std::process::id()));
+        std::fs::create_dir(&path).map_err(|e| format!("{}: cannot create a temporary folder: {e}", path.display()))?;
+        Ok(TempFolder { path })
+    }
+
+    /// Claim `dest` ([`claim_folder`]) and move the finished folder there: renamed whole when `dest` is
+    /// new or empty, else file by file beside the files of the user's that claiming left.
+    pub fn finish(self, dest: &Path, force: bool) -> Result<(), String> {
+        claim_folder(dest, force)?;
+        let moved = |e: std::io::Error| format!("{}: cannot move the results into place: {e}", dest.display());
+        let empty = std::fs::read_dir(dest).map(|mut d| d.next().is_none()).unwrap_or(true);
+        if empty {
+            if dest.is_dir() {
+                std::fs::remove_dir(dest).map_err(moved)?;
+            }
+            return std::fs::rename(&self.path, dest).map_err(moved);
+        }
+        let mut names: Vec<std::ffi::OsString> = std::fs::read_dir(&self.path)
+            .map_err(moved)?
+            .map(|e| e.map(|e| e.file_name()))
+            .collect::<Result<_, _>>()
+            .map_err(moved)?;
+        // run.json last: a reader never finds it beside files of the run not yet there.
+        names.sort_by_key(|n| n == RUN_JSON);
+        for n in names {
+            std::fs::rename(self.path.join(&n), dest.join(&n)).map_err(moved)?;
+        }
+        Ok(())
+    }
+}
+
+impl Drop for TempFolder {
+    fn drop(&mut self) {
+        if self.path.exists() {
+            let _ = std::fs::remove_dir_all(&self.path);
+        }
+    }
 }
 
 #[cfg(test)]

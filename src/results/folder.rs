@@ -1,7 +1,6 @@
 //! Loading a results folder for reporting: run.json, each target's interval log (`<target>.hlog`)
 //! and `timeline.csv`, checked and joined per target. Every error names the file it comes from.
 
-use std::fs;
 use std::path::{Path, PathBuf};
 
 use hdrhistogram::Histogram;
@@ -144,10 +143,8 @@ fn load_with(dir: &Path, keep: Keep) -> Result<RunData, ResultsError> {
     }
     let run = read_run(dir)?;
     let timeline_path = dir.join(TIMELINE);
-    let mut timelines = match fs::read_to_string(&timeline_path) {
-        Ok(text) => timeline::parse(&text).map_err(|e| ResultsError::format(&timeline_path, e))?,
-        Err(e) => return Err(ResultsError::read(&timeline_path, e)),
-    };
+    let text = super::bounded::read_text(&timeline_path, super::bounded::MAX_TIMELINE_BYTES)?;
+    let mut timelines = timeline::parse(&text).map_err(|e| ResultsError::format(&timeline_path, e))?;
     let mut targets = Vec::with_capacity(run.targets.len());
     for t in &run.targets {
         if t.hlog.is_empty() || t.hlog.contains(['/', '\\']) || t.hlog == ".." {
@@ -188,6 +185,17 @@ fn load_with(dir: &Path, keep: Keep) -> Result<RunData, ResultsError> {
                 (_, Some(b)) => b.push(&e.histogram).map_err(|r| ResultsError::format(&path, r))?,
                 _ => {}
             }
+        }
+        // Latencies recorded, and none in the log: the log was emptied or replaced, and a verdict on it
+        // would judge nothing.
+        if total.is_empty() && t.latency_us.count > 0 && t.imported.as_ref().is_none_or(|i| !i.aggregate_only) {
+            return Err(ResultsError::format(
+                &path,
+                format!(
+                    "no latency in the interval log, but run.json counts {} for target {:?}: the log is not this run's",
+                    t.latency_us.count, t.name
+                ),
+            ));
         }
         targets.push(TargetData { result: t.clone(), seconds, total, timeline, blocks });
     }

@@ -30,48 +30,88 @@ pub fn decode_base64(s: &str) -> Result<Vec<u8>, String> {
     base64::engine::general_purpose::STANDARD.decode(s.trim()).map_err(|e| format!("bad base64: {e}"))
 }
 
-/// Parse an interval log from bytes. A truncated last line (a run killed mid-write) is ignored.
-pub fn parse(bytes: &[u8]) -> Result<Log, String> {
-    // Cut a trailing partial line so a log whose writer died mid-line still reads.
-    let end = match bytes.iter().rposition(|b| *b == b'\n') {
-        Some(i) => i + 1,
-        None => 0,
+/// The longest interval start or length a log may give (ten years, in seconds): anything longer is
+/// corrupt, and would overflow the arithmetic of the readers that place intervals on a clock.
+pub const MAX_OFFSET_S: u64 = 10 * 366 * 24 * 3600;
+/// The most bytes one histogram may take once inflated (a full 1 µs–1 h histogram is about 100 KiB).
+const MAX_INFLATED: u64 = 16 << 20;
+const V2_COOKIE: u32 = 0x1c84_9313;
+const V2_DEFLATE_COOKIE: u32 = 0x1c84_9314;
+
+/// Decode one serialized histogram (V2, or V2 deflated) whose header is checked first: its payload is
+/// no longer than what follows, its precision and range are ones a latency histogram can have, and
+/// its inflated size is bounded (a few bytes must not make the reader allocate gigabytes).
+pub fn decode_histogram(de: &mut Deserializer, raw: &[u8]) -> Result<Histogram<u64>, String> {
+    use std::io::Read;
+    let be32 = |b: &[u8], at: usize| b.get(at..at + 4).map(|x| u32::from_be_bytes([x[0], x[1], x[2], x[3]]));
+    let be64 = |b: &[u8], at: usize| {
+        b.get(at..at + 8).map(|x| u64::from_be_bytes([x[0], x[1], x[2], x[3], x[4], x[5], x[6], x[7]]))
     };
-    let bytes = &bytes[..end];
-    let mut de = Deserializer::new();
-    let mut log = Log::default();
-    for (i, e) in IntervalLogIterator::new(bytes).enumerate() {
-        match e.map_err(|e| format!("entry {}: not an interval log line ({e:?})", i + 1))? {
-            LogEntry::BaseTime(t) => log.base_time = Some(t),
-            LogEntry::StartTime(t) => {
-                log.base_time.get_or_insert(t);
+    let inflated;
+    let v2: &[u8] = match be32(raw, 0) {
+        Some(V2_COOKIE) => raw,
+        Some(V2_DEFLATE_COOKIE) => {
+            let len = be32(raw, 4).ok_or("a cut histogram header")? as usize;
+            let body = raw.get(8..8 + len).ok_or("a histogram shorter than its header says")?;
+            let mut out = Vec::new();
+            flate2::read::ZlibDecoder::new(body)
+                .take(MAX_INFLATED + 1)
+                .read_to_end(&mut out)
+                .map_err(|e| format!("bad histogram: cannot inflate ({e})"))?;
+            if out.len() as u64 > MAX_INFLATED {
+                return Err(format!("bad histogram: inflates to more than {MAX_INFLATED} bytes"));
             }
-            LogEntry::Interval(h) => {
-                let raw = decode_base64(h.encoded_histogram()).map_err(|e| format!("entry {}: {e}", i + 1))?;
-                let hist: Histogram<u64> =
-                    de.deserialize(&mut &raw[..]).map_err(|e| format!("entry {}: bad histogram ({e:?})", i + 1))?;
-                log.entries.push(Entry {
-                    tag: h.tag().map(|t| t.as_str().to_string()),
-                    start: h.start_timestamp(),
-                    length: h.duration(),
-                    histogram: hist,
-                });
-            }
+            inflated = out;
+            &inflated
         }
+        _ => return Err("bad histogram: not an HdrHistogram V2 encoding".into()),
+    };
+    if be32(v2, 0) != Some(V2_COOKIE) {
+        return Err("bad histogram: not an HdrHistogram V2 encoding".into());
     }
+    let (payload, digits) = (be32(v2, 4).ok_or("a cut histogram header")?, be32(v2, 12).ok_or("a cut header")?);
+    let (low, high) = (be64(v2, 16).ok_or("a cut histogram header")?, be64(v2, 24).ok_or("a cut header")?);
+    if payload as usize > v2.len().saturating_sub(40) {
+        return Err(format!("bad histogram: a payload of {payload} bytes, {} given", v2.len().saturating_sub(40)));
+    }
+    if digits > 5 || low == 0 || high < low.saturating_mul(2) || high > u64::MAX / 2 {
+        return Err(format!("bad histogram: impossible bounds {low}..{high} with {digits} digits"));
+    }
+    de.deserialize(&mut &v2[..]).map_err(|e| format!("bad histogram ({e:?})"))
+}
+
+/// Parse an interval log from bytes. A truncated last line (a run killed mid-write) is ignored when it
+/// is text; anything else (zeros, binary) is an error, as is a line longer than
+/// [`MAX_HLOG_LINE`](super::bounded::MAX_HLOG_LINE) or an interval placed beyond [`MAX_OFFSET_S`].
+pub fn parse(bytes: &[u8]) -> Result<Log, String> {
+    let mut r = Reader::new(bytes, Path::new("interval log"));
+    let mut log = Log::default();
+    while let Some(e) = r.next_entry().map_err(|e| match e {
+        super::ResultsError::Format { reason, .. } => reason,
+        e => e.to_string(),
+    })? {
+        log.entries.push(e);
+    }
+    log.base_time = r.base_time;
     Ok(log)
 }
 
-/// Read and parse a log file; errors name the file.
+/// Read and parse a log file (a regular file, of at most
+/// [`MAX_HLOG_BYTES`](super::bounded::MAX_HLOG_BYTES)); errors name the file and the line.
 pub fn read(path: &Path) -> Result<Log, super::ResultsError> {
-    let bytes = std::fs::read(path).map_err(|e| super::ResultsError::read(path, e))?;
-    parse(&bytes).map_err(|e| super::ResultsError::format(path, e))
+    let mut r = Reader::open(path)?;
+    let mut log = Log::default();
+    while let Some(e) = r.next_entry()? {
+        log.entries.push(e);
+    }
+    log.base_time = r.base_time;
+    Ok(log)
 }
 
 /// An interval log read one line at a time: each interval is parsed when asked for, so that reading a
 /// log of any length holds one histogram at a time (a report or merge of an hour-long run does not hold
-/// 3,600 of them). Entries, tags and base time are those [`parse`] gives; a truncated last line (a run
-/// killed mid-write) ends the log. Errors name the file and the line.
+/// 3,600 of them). A truncated last line of text (a run killed mid-write) ends the log. Errors name
+/// the file and the line; lines are bounded, and so is the file when opened by [`Reader::open`].
 pub struct Reader<R: std::io::BufRead> {
     src: R,
     path: std::path::PathBuf,
@@ -82,10 +122,10 @@ pub struct Reader<R: std::io::BufRead> {
     pub base_time: Option<Duration>,
 }
 
-impl Reader<std::io::BufReader<std::fs::File>> {
-    /// Open a log file.
+impl Reader<std::io::BufReader<super::bounded::Capped<std::fs::File>>> {
+    /// Open a log file: a regular file of at most [`MAX_HLOG_BYTES`](super::bounded::MAX_HLOG_BYTES).
     pub fn open(path: &Path) -> Result<Self, super::ResultsError> {
-        let f = std::fs::File::open(path).map_err(|e| super::ResultsError::read(path, e))?;
+        let f = super::bounded::open(path, super::bounded::MAX_HLOG_BYTES)?;
         Ok(Reader::new(std::io::BufReader::with_capacity(1 << 16, f), path))
     }
 }
@@ -102,13 +142,24 @@ impl<R: std::io::BufRead> Reader<R> {
 
     /// The next interval, or `None` at the end of the log.
     pub fn next_entry(&mut self) -> Result<Option<Entry>, super::ResultsError> {
+        use super::bounded::{Line, MAX_HLOG_LINE, is_cut_text, read_line};
         loop {
-            self.line.clear();
-            let n = self.src.read_until(b'\n', &mut self.line).map_err(|e| super::ResultsError::read(&self.path, e))?;
-            if n == 0 || self.line.last() != Some(&b'\n') {
-                return Ok(None);
-            }
+            let got = read_line(&mut self.src, &mut self.line, MAX_HLOG_LINE)
+                .map_err(|e| super::ResultsError::read(&self.path, e))?;
             self.number += 1;
+            match got {
+                Line::Whole => {}
+                Line::End if is_cut_text(&self.line) => return Ok(None),
+                Line::End => {
+                    return Err(self.error("not text: an interval log holds lines of text, not zeros or binary".into()));
+                }
+                Line::TooLong => {
+                    return Err(self.error(format!("longer than {MAX_HLOG_LINE} bytes: not an interval log line")));
+                }
+            }
+            if !is_cut_text(&self.line[..self.line.len() - 1]) {
+                return Err(self.error("not text: an interval log holds lines of text, not zeros or binary".into()));
+            }
             let mut found = None;
             for e in IntervalLogIterator::new(&self.line[..]) {
                 match e.map_err(|e| format!("not an interval log line ({e:?})")) {
@@ -118,14 +169,21 @@ impl<R: std::io::BufRead> Reader<R> {
                         self.base_time.get_or_insert(t);
                     }
                     Ok(LogEntry::Interval(h)) => {
+                        let (start, length) = (h.start_timestamp(), h.duration());
+                        if start.as_secs() > MAX_OFFSET_S || length.as_secs() > MAX_OFFSET_S {
+                            return Err(self.error(format!(
+                                "an interval at {:.3} s lasting {:.3} s: more than ten years, not a run's",
+                                start.as_secs_f64(),
+                                length.as_secs_f64()
+                            )));
+                        }
                         let raw = decode_base64(h.encoded_histogram());
-                        let hist: Result<Histogram<u64>, String> = raw.and_then(|raw| {
-                            self.de.deserialize(&mut &raw[..]).map_err(|e| format!("bad histogram ({e:?})"))
-                        });
+                        let de = &mut self.de;
+                        let hist = raw.and_then(|raw| decode_histogram(de, &raw));
                         found = Some(Entry {
                             tag: h.tag().map(|t| t.as_str().to_string()),
-                            start: h.start_timestamp(),
-                            length: h.duration(),
+                            start,
+                            length,
                             histogram: hist.map_err(|r| self.error(r))?,
                         });
                     }

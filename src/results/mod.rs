@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 use hdrhistogram::Histogram;
 
 pub mod baseline;
+pub mod bounded;
 pub mod codes;
 pub mod connections;
 pub(crate) mod delivery;
@@ -375,7 +376,7 @@ pub fn write_run(dir: &Path, run: &Run) -> io::Result<()> {
 /// Read a run.json (or the run.json inside a folder); errors name the file and the reason.
 pub fn read_run(path: &Path) -> Result<Run, ResultsError> {
     let file = if path.is_dir() { path.join(RUN_JSON) } else { path.to_path_buf() };
-    let text = fs::read_to_string(&file).map_err(|e| ResultsError::read(&file, e))?;
+    let text = bounded::read_text(&file, bounded::MAX_JSON_BYTES)?;
     let v: serde_json::Value =
         serde_json::from_str(&text).map_err(|e| ResultsError::format(&file, format!("not valid JSON: {e}")))?;
     match v.get("schema_version").and_then(|s| s.as_u64()) {
@@ -383,6 +384,63 @@ pub fn read_run(path: &Path) -> Result<Run, ResultsError> {
         Some(found) => return Err(ResultsError::Schema { path: file, found }),
         None => return Err(ResultsError::format(&file, "no schema_version: not a wabench run.json")),
     }
-    serde_json::from_value(v)
-        .map_err(|e| ResultsError::format(&file, format!("does not match the run.json schema: {e}")))
+    let run: Run = serde_json::from_value(v)
+        .map_err(|e| ResultsError::format(&file, format!("does not match the run.json schema: {e}")))?;
+    check_values(&run).map_err(|e| ResultsError::format(&file, e))?;
+    Ok(run)
+}
+
+/// The longest a run (or a target of it) can have lasted: ten years, in seconds.
+pub const MAX_DURATION_S: f64 = 10.0 * 366.0 * 24.0 * 3600.0;
+
+/// Refuse values no run can have: durations that are negative, not finite or longer than ten years,
+/// rates that are negative or not finite, an end before the start. Errors name the field.
+pub fn check_values(run: &Run) -> Result<(), String> {
+    if run.ended_at < run.started_at {
+        return Err(format!("ended_at {} is before started_at {}", run.ended_at, run.started_at));
+    }
+    if let Some(s) = run.shard.filter(|s| s.count == 0 || s.index >= s.count) {
+        return Err(format!("shard: {}/{} is not a shard of a run", s.index, s.count));
+    }
+    for (i, t) in run.targets.iter().enumerate() {
+        let at = |field: &str| format!("targets[{i}] ({:?}).{field}", t.name);
+        if !(t.duration_s.is_finite() && (0.0..=MAX_DURATION_S).contains(&t.duration_s)) {
+            return Err(format!(
+                "{}: {:?} is not a possible duration (0 to ten years)",
+                at("duration_s"),
+                t.duration_s
+            ));
+        }
+        let rates = [
+            ("rate.achieved", Some(t.rate.achieved)),
+            ("rate.requested", t.rate.requested),
+            ("rate.ratio", t.rate.ratio),
+        ];
+        for (field, v) in rates {
+            if let Some(v) = v.filter(|v| !(v.is_finite() && *v >= 0.0)) {
+                return Err(format!("{}: {v:?} is not a possible rate", at(field)));
+            }
+        }
+        let c = &t.requests;
+        let attempts = c.sent.checked_add(c.retries).and_then(|a| a.checked_add(c.resent));
+        let ended = c.ok.checked_add(c.errors).and_then(|e| e.checked_add(c.cancelled));
+        match (attempts, ended) {
+            (Some(a), Some(e)) if e <= a.saturating_add(c.dropped) => {}
+            _ => {
+                return Err(format!(
+                    "{}: ok {} + errors {} + cancelled {} is more than the {} requests sent (+{} retries, {} resent, {} dropped): \
+                     the counts do not add up",
+                    at("requests"),
+                    c.ok,
+                    c.errors,
+                    c.cancelled,
+                    c.sent,
+                    c.retries,
+                    c.resent,
+                    c.dropped
+                ));
+            }
+        }
+    }
+    Ok(())
 }

@@ -41,7 +41,7 @@ pub fn recover(dir: &Path) -> Result<RunData, ResultsError> {
         [TIMELINE.to_string(), format!("{TIMELINE}{PARTIAL_SUFFIX}")].iter().map(|f| dir.join(f)).find(|p| p.exists());
     let mut timelines = match &tl_path {
         Some(p) => {
-            let text = fs::read_to_string(p).map_err(|e| ResultsError::read(p, e))?;
+            let text = super::bounded::read_text(p, super::bounded::MAX_TIMELINE_BYTES)?;
             // A line cut by the kill is not a row.
             let whole = match text.rfind('\n') {
                 Some(i) => &text[..=i],

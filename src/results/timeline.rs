@@ -87,6 +87,9 @@ pub fn parse(text: &str) -> Result<BTreeMap<String, Vec<TimelineRow>>, String> {
             continue;
         }
         let n = i + 1;
+        if line.len() > super::bounded::MAX_CSV_LINE {
+            return Err(format!("line {n}: longer than {} bytes: not a timeline row", super::bounded::MAX_CSV_LINE));
+        }
         // Target names may contain commas: the last ten fields are numbers, the rest is the name.
         let fields: Vec<&str> = line.rsplitn(11, ',').collect();
         if fields.len() != 11 {

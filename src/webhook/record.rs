@@ -18,11 +18,13 @@
 //! as the sender wrote it), `error_code` the first error's code of a `failed` status (empty
 //! otherwise). A sends file ends with `#end,<µs>`: the time after which its run no longer waited for
 //! statuses (statuses received later are left out, as a run with its own receiver leaves them out).
-//! Fields holding `,` or `"` are quoted as RFC 4180 says; line breaks inside an id are replaced by
-//! U+FFFD (no WhatsApp message id has one).
+//! Fields holding `,` or `"`, or starting with `#`, are quoted as RFC 4180 says (so an id `#end` is
+//! `"#end"`, never the end mark); line breaks inside an id are replaced by U+FFFD (no WhatsApp message
+//! id has one). An unquoted line starting with `#` other than the two headers and a sends file's end
+//! mark is an error naming the file and line, never skipped; so is a line longer than 64 KiB.
 
 use std::fs::File;
-use std::io::{self, BufRead, BufReader, Seek, SeekFrom, Write};
+use std::io::{self, BufReader, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -72,7 +74,8 @@ impl Clock {
 
 fn push_field(line: &mut String, field: &str) {
     let clean = |c: char| if c == '\n' || c == '\r' { '\u{FFFD}' } else { c };
-    if field.contains([',', '"']) {
+    // A leading `#` is quoted too: unquoted, the line would read as the file's own `#` lines.
+    if field.contains([',', '"']) || field.starts_with('#') {
         line.push('"');
         for c in field.chars().map(clean) {
             if c == '"' {
@@ -400,13 +403,15 @@ impl StatusRecord {
 /// Reads a records file line by line; errors name the file and line.
 pub struct Reader<T> {
     path: PathBuf,
-    input: BufReader<File>,
-    buf: String,
+    input: BufReader<crate::results::bounded::Capped<File>>,
+    buf: Vec<u8>,
     line: u64,
     parse: fn(&[String]) -> Result<T, String>,
     width: usize,
     /// `#end,<µs>` when the file had it.
     pub end_us: Option<i64>,
+    /// Whether the file may end with `#end,<µs>` (a sends file).
+    ends: bool,
 }
 
 fn number(s: &str, what: &str) -> Result<i64, String> {
@@ -420,10 +425,19 @@ impl<T> Reader<T> {
         columns: &str,
         parse: fn(&[String]) -> Result<T, String>,
     ) -> Result<Self, String> {
-        let named = |e: io::Error| format!("{}: {e}", path.display());
-        let input = BufReader::new(File::open(path).map_err(named)?);
-        let mut r =
-            Reader { path: path.to_path_buf(), input, buf: String::new(), line: 0, parse, width: 0, end_us: None };
+        let file = crate::results::bounded::open(path, crate::results::bounded::MAX_RECORDS_BYTES)
+            .map_err(|e| e.to_string())?;
+        let input = BufReader::new(file);
+        let mut r = Reader {
+            path: path.to_path_buf(),
+            input,
+            buf: Vec::new(),
+            line: 0,
+            parse,
+            width: 0,
+            end_us: None,
+            ends: header == SENDS_HEADER,
+        };
         let first = r.read_line()?.unwrap_or_default();
         if first != header {
             let what = if first.starts_with("# wabench ") { "another version or kind of" } else { "not a" };
@@ -443,13 +457,19 @@ impl<T> Reader<T> {
     /// The next whole line, without its line break; `None` at the end. A last line without a line
     /// break is a record still being written (or cut off by a killed writer): it is left out.
     fn read_line(&mut self) -> Result<Option<String>, String> {
-        self.buf.clear();
-        let n = self.input.read_line(&mut self.buf).map_err(|e| format!("{}: {e}", self.path.display()))?;
-        if n == 0 || !self.buf.ends_with('\n') {
-            return Ok(None);
-        }
+        use crate::results::bounded::{Line, MAX_CSV_LINE, is_cut_text, read_line};
+        let got = read_line(&mut self.input, &mut self.buf, MAX_CSV_LINE)
+            .map_err(|e| format!("{}: {e}", self.path.display()))?;
         self.line += 1;
-        Ok(Some(self.buf.trim_end_matches(['\n', '\r']).to_string()))
+        let at = |what: &str| format!("{}:{}: {what}", self.path.display(), self.line);
+        match got {
+            Line::Whole => {}
+            Line::End if is_cut_text(&self.buf) => return Ok(None),
+            Line::End => return Err(at("not text: a records file holds lines of text")),
+            Line::TooLong => return Err(at(&format!("longer than {MAX_CSV_LINE} bytes: not a record"))),
+        }
+        let text = std::str::from_utf8(&self.buf).map_err(|_| at("not UTF-8 text"))?;
+        Ok(Some(text.trim_end_matches(['\n', '\r']).to_string()))
     }
 }
 
@@ -463,15 +483,21 @@ impl<T> Iterator for Reader<T> {
                 Err(e) => return Some(Err(e)),
             };
             let at = |e: String| format!("{}:{}: {e}", self.path.display(), self.line);
-            if let Some(end) = line.strip_prefix(END_MARK) {
+            if let Some(end) = line.strip_prefix(END_MARK).filter(|_| self.ends) {
                 match number(end.trim(), "end time") {
                     Ok(us) => self.end_us = Some(us),
                     Err(e) => return Some(Err(at(e))),
                 }
                 continue;
             }
-            if line.is_empty() || line.starts_with('#') {
+            if line.is_empty() {
                 continue;
+            }
+            if line.starts_with('#') {
+                return Some(Err(at(format!(
+                    "{:?}: an unquoted line starting with '#' (an id starting with '#' is written quoted)",
+                    line.chars().take(40).collect::<String>()
+                ))));
             }
             let fields = match split_line(&line) {
                 Ok(f) if f.len() == self.width => f,
@@ -597,5 +623,45 @@ mod tests {
         // A last line still being written (no line break yet) is not read.
         std::fs::write(&p, format!("{SENDS_HEADER}\n{SENDS_COLUMNS}\nw,1,2\nw,1")).unwrap();
         assert_eq!(read_sends(&p).unwrap().map(Result::unwrap).count(), 1);
+    }
+
+    /// Ids starting with `#` (a `--no-signature` receiver records whatever it is sent) round-trip
+    /// through both files; an unquoted `#` line (an older writer's) is an error naming its line, never
+    /// skipped, and so is a line longer than the cap or bytes that are not text.
+    #[test]
+    fn ids_starting_with_a_hash_round_trip_and_stray_hash_lines_are_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        let (sp, tp) = (dir.path().join("t.sends.csv"), dir.path().join("statuses.csv"));
+        let sends = SendLog::create(&sp).unwrap();
+        let t0 = sends.clock().at;
+        for id in ["#end", "#end,1", "#x"] {
+            sends.record(id, t0, t0 + Duration::from_millis(2));
+        }
+        sends.close(t0 + Duration::from_secs(1)).unwrap();
+        let log = StatusLog::create(&tp).unwrap();
+        log.record(&status("#end", StatusKind::Delivered, None), t0 + Duration::from_millis(5));
+        log.record(&status("wamid.2", StatusKind::Delivered, None), t0 + Duration::from_millis(6));
+        log.close().unwrap();
+        let mut r = read_sends(&sp).unwrap();
+        let ids: Vec<String> = r.by_ref().map(|s| s.unwrap().id).collect();
+        assert_eq!(ids, ["#end", "#end,1", "#x"]);
+        assert!(r.end_us.is_some(), "the end mark is still read");
+        let ids: Vec<String> = read_statuses(&tp).unwrap().map(|s| s.unwrap().id).collect();
+        assert_eq!(ids, ["#end", "wamid.2"]);
+
+        let p = dir.path().join("old.csv");
+        std::fs::write(&p, format!("{STATUSES_HEADER}\n{STATUSES_COLUMNS}\n#end,delivered,1,,5\nw,delivered,1,,6\n"))
+            .unwrap();
+        let all: Vec<Result<StatusRecord, String>> = read_statuses(&p).unwrap().collect();
+        let e = all[0].as_ref().unwrap_err();
+        assert!(e.contains("old.csv:3") && e.contains("starting with '#'"), "{e}");
+        let long = "w".repeat(crate::results::bounded::MAX_CSV_LINE + 10);
+        std::fs::write(&p, format!("{STATUSES_HEADER}\n{STATUSES_COLUMNS}\n{long},delivered,1,,5\n")).unwrap();
+        let e = read_statuses(&p).unwrap().next().unwrap().unwrap_err();
+        assert!(e.contains("old.csv:3") && e.contains("longer than"), "{e}");
+        std::fs::write(&p, [format!("{STATUSES_HEADER}\n{STATUSES_COLUMNS}\n").as_bytes(), &[0u8; 100]].concat())
+            .unwrap();
+        let e = read_statuses(&p).unwrap().next().unwrap().unwrap_err();
+        assert!(e.contains("old.csv:3") && e.contains("not text"), "{e}");
     }
 }

@@ -16,6 +16,7 @@ mod feeders;
 mod fuzz;
 mod gates;
 mod hostile;
+mod hostile_results;
 mod http1_codec;
 mod identities;
 mod import;

@@ -214,7 +214,9 @@ fn a_merge_streams_the_seconds_into_the_log_the_batch_writer_gives() {
     tb.result.started_at += chrono::Duration::seconds(3);
     let parts = [dir.path().join("a"), dir.path().join("b")];
     for (p, t) in parts.iter().zip([&ta, &tb]) {
-        fixture::write(p, &fixture::run("parts", None, std::slice::from_ref(t), &[]), std::slice::from_ref(t));
+        let mut run = fixture::run("parts", None, std::slice::from_ref(t), &[]);
+        run.started_at = t.result.started_at;
+        fixture::write(p, &run, std::slice::from_ref(t));
     }
     let merged = dir.path().join("merged");
     let out = Command::new(env!("CARGO_BIN_EXE_wabench"))
@@ -274,8 +276,10 @@ fn a_part_whose_log_goes_back_in_time_is_refused_by_name() {
     spec.seconds = 4;
     let t = fixture::target(&spec);
     let parts = [dir.path().join("a"), dir.path().join("b")];
-    for p in &parts {
-        fixture::write(p, &fixture::run("parts", None, std::slice::from_ref(&t), &[]), std::slice::from_ref(&t));
+    for (p, host) in parts.iter().zip(["bench-1", "bench-2"]) {
+        let mut run = fixture::run("parts", None, std::slice::from_ref(&t), &[]);
+        run.machine.hostname = host.into();
+        fixture::write(p, &run, std::slice::from_ref(&t));
     }
     let entries: Vec<(String, Duration, Duration, &hdrhistogram::Histogram<u64>)> = t
         .seconds
