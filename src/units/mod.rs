@@ -5,6 +5,7 @@
 pub(crate) mod duration;
 pub(crate) mod fmt;
 pub mod http1;
+pub mod redact;
 
 pub use duration::{Dur, MAX_DURATION};
 pub use fmt::fmt_us;
