@@ -27,6 +27,7 @@ mod plan;
 mod preflight;
 mod pywa_compat;
 mod quick;
+mod redaction;
 mod receiver_safety;
 mod report;
 mod report_browser;
