@@ -11,6 +11,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 pub mod capacity;
+pub mod csv_bounds;
 pub(crate) mod endpoint;
 pub mod feeder;
 pub mod interpolate;

@@ -180,7 +180,9 @@ pub fn text(text: &str, max: usize) -> String {
     let mut rest = head;
     while let Some(i) = find_url(rest) {
         out.push_str(&escape(&rest[..i]));
-        let len = rest[i..].find(|c: char| c.is_whitespace() || matches!(c, ')' | '"' | '\'' | '<' | '>')).unwrap_or(rest.len() - i);
+        let len = rest[i..]
+            .find(|c: char| c.is_whitespace() || matches!(c, ')' | '"' | '\'' | '<' | '>'))
+            .unwrap_or(rest.len() - i);
         out.push_str(&escape(&url(&rest[i..i + len])));
         rest = &rest[i + len..];
     }
@@ -241,7 +243,10 @@ mod tests {
     fn credential_like_query_values_are_redacted() {
         assert_eq!(url("http://h/x?access_token=abc&n=1"), "http://h/x?access_token=<redacted>&n=1");
         assert_eq!(url("http://h/?n=1&token=abc#f"), "http://h/?n=1&token=<redacted>#f");
-        assert_eq!(url("http://h/?api_key=1&X-Amz-Signature=2&sig=3"), "http://h/?api_key=<redacted>&X-Amz-Signature=<redacted>&sig=<redacted>");
+        assert_eq!(
+            url("http://h/?api_key=1&X-Amz-Signature=2&sig=3"),
+            "http://h/?api_key=<redacted>&X-Amz-Signature=<redacted>&sig=<redacted>"
+        );
         assert_eq!(url("http://h/?access%5Ftoken=abc"), "http://h/?access%5Ftoken=<redacted>");
         assert_eq!(url("http://h/#access_token=abc"), "http://h/#access_token=<redacted>", "implicit-flow fragments");
         assert_eq!(url("http://h/?user={{id}}&n=1"), "http://h/?user={{id}}&n=1");

@@ -172,7 +172,10 @@ fn an_access_token_in_a_url_reaches_the_target_and_nothing_else() {
     assert_eq!(code, 0, "{printed}");
     found.extend(leaks("run", printed.as_bytes()));
     let files = files_under(&out);
-    assert!(files.iter().any(|f| f.ends_with("run.json")) && files.iter().any(|f| f.ends_with("report.html")), "{files:?}");
+    assert!(
+        files.iter().any(|f| f.ends_with("run.json")) && files.iter().any(|f| f.ends_with("report.html")),
+        "{files:?}"
+    );
     for f in &files {
         found.extend(leaks(&f.display().to_string(), &std::fs::read(f).unwrap()));
     }

@@ -13,8 +13,8 @@ use serde::Deserialize;
 use tokio::sync::mpsc;
 
 use crate::spec::endpoint::Endpoint;
-use crate::units::redact::{self, MAX_ECHO, Secrets};
 use crate::spec::net::Net;
+use crate::units::redact::{self, MAX_ECHO, Secrets};
 
 /// Credentials for the login (never serialized, never printed).
 #[derive(Clone)]
@@ -105,8 +105,8 @@ async fn login_once(
             refusal_details(&bytes, &secrets)
         ));
     }
-    let a: LoginAnswer = serde_json::from_slice(&bytes)
-        .map_err(|_| format!("login answer from {shown} is not the documented shape"))?;
+    let a: LoginAnswer =
+        serde_json::from_slice(&bytes).map_err(|_| format!("login answer from {shown} is not the documented shape"))?;
     let u = a.users.into_iter().next().ok_or_else(|| format!("login answer from {shown} holds no user"))?;
     let mut h = HeaderValue::from_str(&format!("Bearer {}", u.token))
         .map_err(|_| "the login token is not a valid header value".to_string())?;
@@ -269,6 +269,9 @@ mod tests {
         let echoed = br#"{"errors":[{"code":1005,"details":"bad credentials alice:pw-8812 (YWxpY2U6cHctODgxMg==)"}]}"#;
         let c = Credentials { username: "alice".into(), password: "pw-8812".into(), new_password: None };
         let shown = refusal_details(echoed, &c.secrets());
-        assert!(!shown.contains("pw-8812") && !shown.contains("YWxpY2U6cHctODgxMg") && !shown.contains("alice"), "{shown}");
+        assert!(
+            !shown.contains("pw-8812") && !shown.contains("YWxpY2U6cHctODgxMg") && !shown.contains("alice"),
+            "{shown}"
+        );
     }
 }
