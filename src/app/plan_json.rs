@@ -74,7 +74,7 @@ struct Doc {
 fn target(t: &TargetSpec) -> Target {
     let kind = t.kind.name();
     let endpoint = match t.address() {
-        Some(a) => Endpoint::parse(a).map(|e| e.url()).unwrap_or_else(|_| a.to_string()),
+        Some(a) => Endpoint::parse(a).map(|e| e.shown()).unwrap_or_else(|_| crate::spec::endpoint::redact_url(a)),
         None => "embedded".into(),
     };
     Target { name: t.name.clone(), kind, endpoint, real: t.is_real() }

@@ -396,7 +396,7 @@ impl Each<'_> {
         };
         let t = session.target.clone();
         if !self.opts.progress {
-            eprintln!("wabench: {} → {} ({})", t.name(), t.endpoint().url(), describe(self.plan));
+            eprintln!("wabench: {} → {} ({})", t.name(), t.endpoint().shown(), describe(self.plan));
         }
         let hlog_path = self.dir.join(files::hlog_name(t.name()));
         // Unbuffered: each one-second interval reaches the file as it is written, so a killed run

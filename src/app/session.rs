@@ -161,8 +161,8 @@ impl Session {
         let ep = target.endpoint().clone();
         let addr = rt
             .block_on(crate::engine::dial::resolve(&ep, target.net()))
-            .map_err(|e| format!("target {:?}: cannot reach {}: {e}", target.name(), ep.url()))?;
-        let url = if spec.is_embedded() || spec.is_embedded_receiver() { "embedded".to_string() } else { ep.url() };
+            .map_err(|e| format!("target {:?}: cannot reach {}: {e}", target.name(), ep.shown()))?;
+        let url = if spec.is_embedded() || spec.is_embedded_receiver() { "embedded".to_string() } else { ep.shown() };
         Ok(Session {
             target,
             addr,

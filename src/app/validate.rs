@@ -100,7 +100,7 @@ pub fn plan_text(loaded: &Loaded) -> String {
     let _ = writeln!(s, "targets (run one after the other):");
     for (i, t) in p.targets.iter().enumerate() {
         let to = match t.address() {
-            Some(a) => Endpoint::parse(a).map(|e| e.url()).unwrap_or_default(),
+            Some(a) => Endpoint::parse(a).map(|e| e.shown()).unwrap_or_default(),
             None if t.kind == TargetKind::Webhook => "wabench's own webhook receiver".into(),
             None => "the embedded simulator".into(),
         };

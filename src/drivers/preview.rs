@@ -125,7 +125,7 @@ fn show(req: &Request<Full<Bytes>>, endpoint: &Endpoint, from_env: &[String]) ->
         futures_ready(req.body().clone().collect()).and_then(Result::ok).map(|c| c.to_bytes()).unwrap_or_default();
     Shown {
         method: req.method().to_string(),
-        url: format!("{base}{}", req.uri().path_and_query().map_or("/", |p| p.as_str())),
+        url: crate::units::redact::url(&format!("{base}{}", req.uri().path_and_query().map_or("/", |p| p.as_str()))),
         headers,
         body: String::from_utf8_lossy(&body).into_owned(),
     }

@@ -5,7 +5,8 @@
 //! many are outstanding is counted as dropped. Closed loop: tasks send back to back. A message the API
 //! asks to retry waits in the thread's retry queue (`engine::retry`) without holding a connection or
 //! a task; the tasks send it when due, between the schedule's requests, until the run's duration +
-//! drain.
+//! drain. A run with a length ends by its duration + drain: requests still in flight then (however long
+//! their timeout) are counted as cancelled.
 
 use std::cell::{Cell, RefCell};
 use std::net::SocketAddr;
@@ -318,9 +319,19 @@ fn thread_main(
             }
             tokio::time::sleep(drain).await;
         };
+        // A run with a length ends at its duration + drain at the latest: what is still in flight
+        // then is cancelled, however long its timeout.
+        let deadline = shared.plan.duration.map(|d| t0 + d + drain);
+        let ended = async move {
+            match deadline {
+                Some(at) => tokio::time::sleep_until(at.into()).await,
+                None => std::future::pending().await,
+            }
+        };
         tokio::select! {
             _ = async { while set.join_next().await.is_some() {} } => {}
             _ = stopped_then_drained => {}
+            _ = ended => {}
         }
         set.abort_all();
         ticker.abort();

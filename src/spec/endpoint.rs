@@ -29,9 +29,14 @@ impl Endpoint {
         if self.port == default { host } else { format!("{host}:{}", self.port) }
     }
 
-    /// The URL without credentials, for results.
+    /// The URL without userinfo (as requests are made).
     pub fn url(&self) -> String {
         format!("{}://{}{}", if self.tls { "https" } else { "http" }, self.authority(), self.path_and_query)
+    }
+
+    /// The URL as results, reports and messages show it: credential-like query values redacted.
+    pub fn shown(&self) -> String {
+        redact_url(&self.url())
     }
 
     /// Whether the host is a loopback address (or `localhost`).
@@ -106,14 +111,10 @@ pub fn host_and_port(s: &str) -> Result<(String, Option<u16>), String> {
     Ok((host.to_string(), port))
 }
 
-/// A URL with the userinfo (credentials) of its authority replaced by `<redacted>`.
+/// A URL as it may be shown: userinfo and credential-like query values replaced by `<redacted>`
+/// (see [`crate::units::redact::url`]).
 pub fn redact_url(url: &str) -> String {
-    let (scheme, rest) = url.split_once("://").unwrap_or(("", url));
-    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-    match rest[..end].rfind('@') {
-        Some(at) if !scheme.is_empty() => format!("{scheme}://<redacted>@{}", &rest[at + 1..]),
-        _ => url.to_string(),
-    }
+    crate::units::redact::url(url)
 }
 
 /// Headers whose values are credentials and never appear in results or logs.

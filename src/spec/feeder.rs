@@ -11,7 +11,9 @@
 //!
 //! The file is read once at load with a real CSV parser: quoted fields may hold commas, line breaks
 //! and doubled quotes (`""`), a UTF-8 byte-order mark is skipped, and every row must have as many
-//! fields as the header (a bad row is reported with its line). The row of request `seq` is a pure
+//! fields as the header (a bad row is reported with its line). The file is read within
+//! [`super::csv_bounds`]: a line over 64 KiB, a field over 16 KiB or a quote never closed is an error
+//! naming its line. The row of request `seq` is a pure
 //! function of `seq` and the run's seed, so the load threads share the feeder without locks, a retry
 //! re-sends the same row, and a run with the same seed sends the same rows.
 
@@ -115,8 +117,9 @@ impl Table {
 
     /// Parse a feeder file: a header row naming the columns (names trimmed, non-empty, unique), then
     /// at least one row, each with exactly as many fields as the header. Bad rows are all reported
-    /// (the first 10), each with its line.
+    /// (the first 10), each with its line; text beyond the bounds of [`super::csv_bounds`] is refused.
     pub fn parse(bytes: &[u8]) -> Result<Table, String> {
+        super::csv_bounds::check(bytes, false)?;
         let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
         if bytes.iter().all(u8::is_ascii_whitespace) {
             return Err("is empty: a feeder needs a header row naming the columns and at least one row".into());
@@ -260,7 +263,7 @@ impl Feeder {
     /// reason, starting with the file's path.
     pub fn load(spec: &FeederSpec, base: &Path, seed: u64) -> Result<Feeder, String> {
         let path = base.join(&spec.file);
-        let bytes = std::fs::read(&path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        let bytes = super::csv_bounds::read(&path, false)?;
         let table = Table::parse(&bytes).map_err(|e| format!("{}: {e}", path.display()))?;
         Ok(Feeder::new(spec.file.clone(), table, spec.order, seed))
     }

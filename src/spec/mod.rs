@@ -11,6 +11,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 pub mod capacity;
+pub mod csv_bounds;
 pub(crate) mod endpoint;
 pub mod feeder;
 pub mod interpolate;
@@ -587,7 +588,8 @@ impl Profile {
     }
 
     /// The profile as it is stored in results: values taken from the environment are not in it, and
-    /// header values that look like credentials are replaced.
+    /// header values that look like credentials are replaced, as are URLs' userinfo and
+    /// credential-like query values.
     pub fn redacted(&self) -> Profile {
         let mut p = self.clone();
         for u in &mut p.simulator.onprem.users {
@@ -599,9 +601,14 @@ impl Profile {
                     *v = "<redacted>".into();
                 }
             }
-            if let Some(proxy) = &mut t.proxy {
-                *proxy = net::redact_url(proxy);
+            for u in [&mut t.proxy, &mut t.url, &mut t.base_url].into_iter().flatten() {
+                *u = net::redact_url(u);
             }
+        }
+        if let Some(w) = &mut p.webhooks
+            && let Some(u) = &mut w.receiver_url
+        {
+            *u = net::redact_url(u);
         }
         p
     }

@@ -152,13 +152,13 @@ impl Proxy {
                     return Err(format!(
                         "the environment's proxy {shown} for {} is not an http:// proxy (the only kind \
                          supported); set `proxy` on the target, or NO_PROXY",
-                        ep.url()
+                        ep.shown()
                     ));
                 }
                 let authority = i.uri().authority().map_or("", |a| a.as_str());
                 let hostport = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
                 let (host, port) = host_and_port(hostport)
-                    .map_err(|r| format!("the environment's proxy {shown} for {}: {r}", ep.url()))?;
+                    .map_err(|r| format!("the environment's proxy {shown} for {}: {r}", ep.shown()))?;
                 Ok(Some(ProxyUrl {
                     host,
                     port: port.unwrap_or(80),

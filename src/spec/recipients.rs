@@ -83,14 +83,17 @@ pub fn is_parent_bsuid(s: &str) -> bool {
 /// spaces, dashes, dots or parentheses, or a business-scoped user ID kept exactly as written.
 pub fn normalize(raw: &str) -> Result<String, String> {
     let s = raw.trim();
+    // A value quoted in an error is cut short: a field may be 16 KiB.
+    let shown = || crate::units::redact::clip(raw, 40);
     if s.starts_with(|c: char| c.is_ascii_alphabetic()) {
         return if is_bsuid(s) {
             Ok(s.to_string())
         } else {
             Err(format!(
-                "{raw:?} is neither a phone number nor a business-scoped user ID (a BSUID is the \
+                "{:?} is neither a phone number nor a business-scoped user ID (a BSUID is the \
                  user's two-letter country code in capitals, a dot, and up to {MAX_BSUID_ID} letters \
-                 or digits, e.g. US.13491208655302741918; a parent BSUID has ENT. after the dot)"
+                 or digits, e.g. US.13491208655302741918; a parent BSUID has ENT. after the dot)",
+                shown()
             ))
         };
     }
@@ -100,12 +103,13 @@ pub fn normalize(raw: &str) -> Result<String, String> {
             '0'..='9' => digits.push(c),
             '+' if i == 0 => {}
             ' ' | '-' | '.' | '(' | ')' => {}
-            _ => return Err(format!("{raw:?} is not a phone number (unexpected {c:?})")),
+            _ => return Err(format!("{:?} is not a phone number (unexpected {c:?})", shown())),
         }
     }
     if !(8..=15).contains(&digits.len()) {
         return Err(format!(
-            "{raw:?} is not a phone number (E.164 numbers have 8 to 15 digits, this has {})",
+            "{:?} is not a phone number (E.164 numbers have 8 to 15 digits, this has {})",
+            shown(),
             digits.len()
         ));
     }
@@ -124,8 +128,11 @@ impl Recipients {
             }
             (Some(f), None) => {
                 let path = base.join(f);
-                let text = std::fs::read_to_string(&path)
-                    .map_err(|e| ("recipients.file".into(), format!("cannot read {}: {e}", path.display())))?;
+                let bytes = super::csv_bounds::read(&path, true).map_err(|e| ("recipients.file".into(), e))?;
+                let text = String::from_utf8(bytes).map_err(|e| {
+                    let line = e.as_bytes()[..e.utf8_error().valid_up_to()].iter().filter(|&&b| b == b'\n').count() + 1;
+                    ("recipients.file".into(), format!("{}: line {line}: is not valid UTF-8", path.display()))
+                })?;
                 Recipients::parse_csv_column(&text, spec.column.as_deref())
                     .map_err(|e| ("recipients.file".into(), format!("{}: {e}", path.display())))
             }
@@ -162,8 +169,10 @@ impl Recipients {
     /// lines and lines starting with `#` are skipped). With `column`, the first row is a header and
     /// the recipients are in that column; without, they are in the first column, and a first row
     /// whose first field has no digit is a header. Rows may differ in length. All bad lines are
-    /// reported (up to 10), each with its line number.
+    /// reported (up to 10), each with its line number; text beyond the bounds of
+    /// [`super::csv_bounds`] (long lines or fields, a quote never closed) is refused.
     pub fn parse_csv_column(text: &str, column: Option<&str>) -> Result<Recipients, String> {
+        super::csv_bounds::check(text.as_bytes(), true)?;
         let text = text.strip_prefix('\u{feff}').unwrap_or(text);
         let mut rdr = csv::ReaderBuilder::new()
             .has_headers(false)

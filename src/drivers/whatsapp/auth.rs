@@ -14,6 +14,7 @@ use tokio::sync::mpsc;
 
 use crate::spec::endpoint::Endpoint;
 use crate::spec::net::Net;
+use crate::units::redact::{self, MAX_ECHO, Secrets};
 
 /// Credentials for the login (never serialized, never printed).
 #[derive(Clone)]
@@ -53,12 +54,37 @@ struct LoginUser {
     expires_after: Option<String>,
 }
 
-/// Log in once; returns the bearer header value and when it expires.
+impl Credentials {
+    /// What a server could echo back of these credentials, to be removed from its text.
+    fn secrets(&self) -> Secrets {
+        let mut s = Secrets::new().with_basic(&self.username, &self.password);
+        if let Some(p) = &self.new_password {
+            s = s.with(p).with_basic(&self.username, p);
+        }
+        s
+    }
+}
+
+/// Log in once; returns the bearer header value and when it expires. An error shows no credential,
+/// whatever the server echoed (see [`crate::units::redact`]).
 async fn login(
     client: &reqwest::Client,
     url: &str,
     c: &Credentials,
 ) -> Result<(HeaderValue, Option<DateTime<Utc>>), String> {
+    let secrets = c.secrets();
+    let shown = redact::url(url);
+    let attempt = login_once(client, url, &shown, c).await;
+    attempt.map_err(|e| secrets.text(&e, 2 * MAX_ECHO))
+}
+
+async fn login_once(
+    client: &reqwest::Client,
+    url: &str,
+    shown: &str,
+    c: &Credentials,
+) -> Result<(HeaderValue, Option<DateTime<Utc>>), String> {
+    let secrets = c.secrets();
     let body = match &c.new_password {
         Some(p) => serde_json::json!({ "new_password": p }),
         None => serde_json::json!({}),
@@ -69,19 +95,19 @@ async fn login(
         .json(&body)
         .send()
         .await
-        .map_err(|e| format!("login request to {url} failed: {}", with_causes(&e)))?;
+        .map_err(|e| format!("login request to {shown} failed: {}", secrets.text(&with_causes(&e), MAX_ECHO)))?;
     let status = resp.status();
-    let bytes = resp.bytes().await.map_err(|e| format!("login answer from {url}: {e}"))?;
+    let bytes = read_capped(resp, MAX_LOGIN_ANSWER).await.map_err(|e| format!("login answer from {shown}: {e}"))?;
     if !status.is_success() {
         let code = super::codes::error_code(&bytes).map(|c| format!(" (error code {c})")).unwrap_or_default();
         return Err(format!(
-            "login to {url} was refused with HTTP {status}{code}{}; check the username and password (and new_password_env on a first login)",
-            refusal_details(&bytes)
+            "login to {shown} was refused with HTTP {status}{code}{}; check the username and password (and new_password_env on a first login)",
+            refusal_details(&bytes, &secrets)
         ));
     }
-    let a: LoginAnswer = serde_json::from_slice(&bytes)
-        .map_err(|e| format!("login answer from {url} is not the documented shape: {e}"))?;
-    let u = a.users.into_iter().next().ok_or_else(|| format!("login answer from {url} holds no user"))?;
+    let a: LoginAnswer =
+        serde_json::from_slice(&bytes).map_err(|_| format!("login answer from {shown} is not the documented shape"))?;
+    let u = a.users.into_iter().next().ok_or_else(|| format!("login answer from {shown} holds no user"))?;
     let mut h = HeaderValue::from_str(&format!("Bearer {}", u.token))
         .map_err(|_| "the login token is not a valid header value".to_string())?;
     h.set_sensitive(true);
@@ -107,12 +133,27 @@ pub(crate) fn with_causes(e: &(dyn std::error::Error + 'static)) -> String {
     s
 }
 
+/// Largest login answer read (a token and its expiry take a few hundred bytes).
+const MAX_LOGIN_ANSWER: usize = 64 * 1024;
+
+/// The answer's body, refused beyond `max` bytes (read no further).
+async fn read_capped(mut resp: reqwest::Response, max: usize) -> Result<Vec<u8>, String> {
+    let mut body = Vec::new();
+    while let Some(chunk) = resp.chunk().await.map_err(|e| redact::text(&with_causes(&e), MAX_ECHO))? {
+        if body.len() + chunk.len() > max {
+            return Err(format!("longer than {max} bytes"));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
 /// The `details` of an On-Premises error answer (`{"errors":[{"details":…}]}`), as `: <details>`, so
-/// that a refused login says why (the API's own words; they never hold the password).
-fn refusal_details(body: &[u8]) -> String {
+/// that a refused login says why: the server's words, without any credential it echoed, cut short.
+fn refusal_details(body: &[u8], secrets: &Secrets) -> String {
     let v: serde_json::Value = serde_json::from_slice(body).unwrap_or_default();
     match v["errors"][0]["details"].as_str() {
-        Some(d) if !d.is_empty() => format!(": {}", d.chars().take(200).collect::<String>()),
+        Some(d) if !d.is_empty() => format!(": {}", secrets.text(d, 200)),
         _ => String::new(),
     }
 }
@@ -222,7 +263,15 @@ mod tests {
     #[test]
     fn a_refusal_says_why() {
         let body = br#"{"errors":[{"code":1009,"title":"Parameter value is not valid","details":"The parameter new_password needs at least one uppercase character."}]}"#;
-        assert!(refusal_details(body).contains("uppercase"));
-        assert_eq!(refusal_details(b"<html>"), "");
+        let none = Secrets::new();
+        assert!(refusal_details(body, &none).contains("uppercase"));
+        assert_eq!(refusal_details(b"<html>", &none), "");
+        let echoed = br#"{"errors":[{"code":1005,"details":"bad credentials alice:pw-8812 (YWxpY2U6cHctODgxMg==)"}]}"#;
+        let c = Credentials { username: "alice".into(), password: "pw-8812".into(), new_password: None };
+        let shown = refusal_details(echoed, &c.secrets());
+        assert!(
+            !shown.contains("pw-8812") && !shown.contains("YWxpY2U6cHctODgxMg") && !shown.contains("alice"),
+            "{shown}"
+        );
     }
 }
