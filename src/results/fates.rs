@@ -141,15 +141,7 @@ mod tests {
     use crate::results::{Counts, DeliveryStats};
 
     fn target(requests: Counts, delivery: Option<DeliveryStats>) -> TargetResult {
-        let mut t: TargetResult = serde_json::from_value(serde_json::json!({
-            "name": "t", "kind": "cloud", "url": "embedded", "model": "open", "connections": 1, "threads": 1,
-            "started_at": "2025-01-01T00:00:00Z", "duration_s": 1.0, "interrupted": false,
-            "requests": {"planned": null, "sent": 0, "ok": 0, "errors": 0, "dropped": 0, "cancelled": 0},
-            "rate": {"requested": null, "achieved": 0.0, "ratio": null},
-            "latency_us": crate::results::Summary::default(), "service_time_us": crate::results::Summary::default(),
-            "lateness_us": crate::results::Summary::default(), "outcomes": [], "hlog": "t.hlog"
-        }))
-        .unwrap();
+        let mut t = crate::results::empty_cloud_target();
         t.requests = requests;
         t.delivery = delivery;
         t

@@ -444,3 +444,17 @@ pub fn check_values(run: &Run) -> Result<(), String> {
     }
     Ok(())
 }
+
+/// A Cloud target's result with nothing counted, for the unit tests of what reads results.
+#[cfg(test)]
+pub(crate) fn empty_cloud_target() -> TargetResult {
+    serde_json::from_value(serde_json::json!({
+        "name": "t", "kind": "cloud", "url": "embedded", "model": "open", "connections": 1, "threads": 1,
+        "started_at": "2025-01-01T00:00:00Z", "duration_s": 1.0, "interrupted": false,
+        "requests": {"planned": null, "sent": 0, "ok": 0, "errors": 0, "dropped": 0, "cancelled": 0},
+        "rate": {"requested": null, "achieved": 0.0, "ratio": null},
+        "latency_us": Summary::default(), "service_time_us": Summary::default(),
+        "lateness_us": Summary::default(), "outcomes": [], "hlog": "t.hlog"
+    }))
+    .expect("a valid target result")
+}
