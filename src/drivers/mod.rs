@@ -127,7 +127,9 @@ pub fn build(spec: &TargetSpec, ctx: &BuildCtx<'_>) -> Result<Arc<dyn Target>, B
             .map_err(|(field, reason)| invalid(format!("{field}: {reason}")))?,
         resend_unanswered: spec.resend_unanswered,
         failures: ctx.failures.clone(),
+        secrets: crate::units::redact::Secrets::new(),
     };
+    let mut common = common;
     if spec.kind == TargetKind::Cloud {
         let token = match named_token(spec, ctx.base_dir)? {
             Some(t) => t,
@@ -136,6 +138,7 @@ pub fn build(spec: &TargetSpec, ctx: &BuildCtx<'_>) -> Result<Arc<dyn Target>, B
         };
         let version = spec.api_version.as_deref().unwrap_or("v23.0");
         let phone = spec.phone_number_id.as_deref().unwrap_or("100000000000001");
+        common.secrets = crate::units::redact::Secrets::new().with(&token);
         return Ok(Arc::new(cloud::CloudTarget::new(common, version, phone, &token).map_err(invalid)?));
     }
     let creds = match (&spec.username_env, &spec.password_env, &ctx.embedded) {
@@ -158,6 +161,10 @@ pub fn build(spec: &TargetSpec, ctx: &BuildCtx<'_>) -> Result<Arc<dyn Target>, B
         }
         _ => return Err(missing("username_env and password_env")),
     };
+    common.secrets = crate::units::redact::Secrets::new().with_basic(&creds.username, &creds.password);
+    if let Some(p) = &creds.new_password {
+        common.secrets = common.secrets.with(p);
+    }
     let session = auth::Session::start(&base, creds, &common.net)
         .map_err(|reason| BuildError::Login { target: spec.name.clone(), reason })?;
     Ok(Arc::new(onprem::OnPremTarget::new(common, session).map_err(invalid)?))

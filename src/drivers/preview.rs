@@ -92,6 +92,7 @@ fn common(spec: &TargetSpec, ctx: &BuildCtx<'_>, url: &str) -> Result<Common, St
             .map_err(|(field, reason)| format!("{field}: {reason}"))?,
         resend_unanswered: false,
         failures: None,
+        secrets: crate::units::redact::Secrets::new(),
     })
 }
 

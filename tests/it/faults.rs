@@ -630,3 +630,37 @@ fn an_http2_stream_above_the_goaway_last_id_is_resent_and_one_below_answered() {
     assert!(o.keys().all(|k| k == "ok" || k == "io_error"), "{o:?}");
     assert!(o.get("ok").copied().unwrap_or(0) >= 10, "{o:?}");
 }
+
+#[test]
+fn an_error_answer_that_echoes_the_token_is_kept_without_it() {
+    // A Cloud API stand-in that answers every send with error 100, quoting the request's head back.
+    let server = spawn(|mut sock, seen| async move {
+        let mut buf = Vec::new();
+        while let Some((head, len)) = read_head(&mut sock, &mut buf).await {
+            let echo = String::from_utf8_lossy(&buf[..head]).replace(['\r', '\n', '"'], " ");
+            if !read_body(&mut sock, &mut buf, head, len).await {
+                return;
+            }
+            seen.fetch_add(1, Ordering::Relaxed);
+            let body = format!(
+                "{{\"error\":{{\"message\":\"(#100) Invalid parameter: {echo}\",\"type\":\"OAuthException\",\"code\":100,\"fbtrace_id\":\"A\"}}}}"
+            );
+            let answer = format!(
+                "HTTP/1.1 400 Bad Request\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",
+                body.len()
+            );
+            if !write(&mut sock, answer.as_bytes()).await {
+                return;
+            }
+        }
+    });
+    let (f, dir) = run(&cloud_profile(server.addr, ""));
+    assert_eq!(outcomes(&f), counts(&[("api_100", 12)]));
+    let out = dir.path().join("out");
+    let samples = std::fs::read_to_string(out.join("error_samples.json")).expect("a sample per code");
+    assert!(samples.contains("Invalid parameter") && samples.contains("<redacted>"), "{samples}");
+    for file in std::fs::read_dir(&out).unwrap().flatten() {
+        let text = String::from_utf8_lossy(&std::fs::read(file.path()).unwrap()).into_owned();
+        assert!(!text.contains("fault-test-token"), "{} holds the token", file.path().display());
+    }
+}
