@@ -21,7 +21,8 @@ pub fn rows(targets: &[&TargetResult]) -> Vec<(String, Vec<String>)> {
         .into_iter()
         .map(|code| {
             (
-                format!("  {code} {} (send / webhooks)", codes::name(code)),
+                // The heading row says "(send / webhook)"; the names are explained below the table.
+                format!("  {code} {}", codes::name(code)),
                 targets.iter().map(|t| cell(&failures::of(t, code))).collect(),
             )
         })
