@@ -323,6 +323,7 @@ pub fn knee(bps: &[Breakpoint]) -> crate::report::charts::Figure {
             y_label: "latency (ms)".into(),
             lines,
             secondary: None,
+            markers: Vec::new(),
         }),
     }
 }

@@ -82,6 +82,8 @@ pub struct LinePlot {
     pub y_label: String,
     pub lines: Vec<Line>,
     pub secondary: Option<Secondary>,
+    /// Seconds where a stage of the plan begins (a ramp's turns): light vertical lines under the data.
+    pub markers: Vec<f64>,
 }
 
 /// Lines drawn against the right-hand axis.
@@ -549,6 +551,10 @@ fn draw_lines<DB: DrawingBackend>(
             }
             mark(marks, area, "/")?;
         }
+    }
+    for &m in p.markers.iter().filter(|m| **m > x0 && **m < x1) {
+        let style = ShapeStyle { color: RGBColor(170, 170, 170).to_rgba(), filled: false, stroke_width: 1 };
+        chart.draw_series(DashedLineSeries::new([(m, 0.0), (m, y1)], 4, 4, style)).map_err(err)?;
     }
     for (i, l) in p.lines.iter().enumerate().filter(|(_, l)| l.has_data()) {
         mark(marks, area, &format!("s{i}"))?;

@@ -17,10 +17,11 @@ const STEPS_PER_NINE: u32 = 40;
 pub fn for_run(data: &RunData) -> Vec<Figure> {
     let series: Vec<(String, &Histogram<u64>)> =
         data.targets.iter().map(|t| (t.name().to_string(), &t.total)).collect();
+    let stages = stage_starts(&data.run.profile);
     let mut figs = vec![
         spectrum("latency_spectrum", "Latency by percentile", &series),
-        latency_over_time(&data.targets),
-        throughput(&data.targets),
+        latency_over_time(&data.targets, &stages),
+        throughput(&data.targets, &stages),
         outcomes(&data.targets),
     ];
     let delivered = delivery_histograms(data, "accept_to_delivered");
@@ -101,6 +102,7 @@ pub fn spectrum(stem: &str, title: &str, series: &[(String, &Histogram<u64>)]) -
             y_label: "latency (ms)".into(),
             lines,
             secondary: None,
+            markers: Vec::new(),
         }),
     }
 }
@@ -110,7 +112,7 @@ fn ms(us: Option<u64>) -> Option<f64> {
 }
 
 /// p50 and p99 per second per target, with the requested rate on the right axis when there is one.
-pub fn latency_over_time(targets: &[TargetData]) -> Figure {
+pub fn latency_over_time(targets: &[TargetData], stages: &[f64]) -> Figure {
     let mut lines = Vec::new();
     for (i, t) in targets.iter().enumerate() {
         let color = charts::color(i);
@@ -147,6 +149,7 @@ pub fn latency_over_time(targets: &[TargetData]) -> Figure {
             y_label: "latency (ms)".into(),
             lines,
             secondary,
+            markers: stages.to_vec(),
         }),
     }
 }
@@ -186,10 +189,33 @@ fn requested_lines(
     )
 }
 
-/// Requests started in each second of `t`, as a rate: the last second, when the target's run ended
-/// inside it, is scaled to the part of it the run covered (a run of 10.3 s has 0.3 s in its last
+/// Where each stage of an open-loop plan after the first begins, in seconds from a target's start, from
+/// the profile recorded in run.json (every target of a run follows the same plan).
+fn stage_starts(profile: &serde_json::Value) -> Vec<f64> {
+    let Some(stages) = profile.pointer("/load/stages").and_then(|s| s.as_array()) else { return Vec::new() };
+    let mut at = 0.0;
+    let mut marks = Vec::new();
+    for s in stages {
+        let Some(over) = s.get("over").and_then(|o| o.as_str()).and_then(|o| crate::units::duration::parse(o).ok())
+        else {
+            return Vec::new();
+        };
+        if at > 0.0 {
+            marks.push(at);
+        }
+        at += over.as_secs_f64();
+    }
+    marks
+}
+
+/// Requests started in each second of `t`, as a rate. Open loop: as counted, beside what the plan asked
+/// of the same second. Closed loop: the last second, when the target's run ended inside it, is scaled to the part of it the run covered (a run of 10.3 s has 0.3 s in its last
 /// second: not a cliff of 30 % at the end), and left out when that part is under a fifth of a second.
 fn started_per_second(t: &TargetData) -> Vec<(f64, Option<f64>)> {
+    // An open-loop plan says what each second asked for, its last one included: no scaling there.
+    if t.timeline.iter().any(|r| r.requested.is_some()) {
+        return t.timeline.iter().map(|r| (r.second as f64, Some(r.started as f64))).collect();
+    }
     per_second_rate(t.result.duration_s, t.timeline.iter().map(|r| (r.second, r.started)))
 }
 
@@ -207,7 +233,7 @@ fn per_second_rate(end: f64, rows: impl Iterator<Item = (u64, u64)>) -> Vec<(f64
 }
 
 /// Requests started per second (achieved) against the requested rate.
-pub fn throughput(targets: &[TargetData]) -> Figure {
+pub fn throughput(targets: &[TargetData], stages: &[f64]) -> Figure {
     // The requested rate goes underneath, wide and light, so achieved lines on top of it stay visible.
     let mut lines = requested_lines(targets, "requested", charts::LIGHT, Stroke::Solid, 8).unwrap_or_default();
     lines.extend(targets.iter().enumerate().map(|(i, t)| Line {
@@ -230,6 +256,7 @@ pub fn throughput(targets: &[TargetData]) -> Figure {
             y_label: "requests per second".into(),
             lines,
             secondary: None,
+            markers: stages.to_vec(),
         }),
     }
 }
@@ -306,5 +333,13 @@ mod tests {
         // 3.1 s: a tenth of the fourth second is too little to show a rate.
         assert_eq!(per_second_rate(3.1, rows.into_iter()).len(), 3);
         assert_eq!(per_second_rate(4.0, rows.into_iter()).last(), Some(&(3.0, Some(2.0))), "whole seconds as they are");
+    }
+
+    #[test]
+    fn stages_are_marked_where_they_begin() {
+        let p = serde_json::json!({"load": {"stages": [
+            {"to": 60.0, "over": "5s"}, {"to": 60.0, "over": "1m"}, {"to": 0.0, "over": "500ms"}]}});
+        assert_eq!(stage_starts(&p), vec![5.0, 65.0]);
+        assert!(stage_starts(&serde_json::json!({"load": {"rate": 5.0}})).is_empty());
     }
 }

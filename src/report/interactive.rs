@@ -281,6 +281,7 @@ mod tests {
             y_label: "latency (ms)".into(),
             lines: vec![line("a p99")],
             secondary: Some(super::super::charts::Secondary { y_label: "rate (req/s)".into(), lines: vec![line("r")] }),
+            markers: Vec::new(),
         }));
         let v = parse(&lines, std::slice::from_ref(&b));
         assert_eq!(v["every"], 3);
@@ -327,6 +328,7 @@ mod tests {
             y_label: "latency (ms)".into(),
             lines: vec![Line { points: points[..10].to_vec(), ..line("a") }],
             secondary: None,
+            markers: Vec::new(),
         }));
         let v = parse(&short, &[PanelBox { x: (0.0, 9.0), ..b }]);
         assert_eq!(v["every"], 1);
