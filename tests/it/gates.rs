@@ -252,7 +252,8 @@ fn any_kept_percentile_is_spelled_one_way_in_thresholds_and_gates() {
     let (code, _, err) =
         wabench(&["compare", &s(&out), &s(&out), "--out", &s(&dir.path().join("c")), "--fail-if", "p95 > 1.5"]);
     assert_eq!(code, 0, "{err}");
-    let (code, _, err) = wabench(&["compare", &s(&out), &s(&out), "--fail-if", "p97 > 1.5"]);
+    let (code, _, err) =
+        wabench(&["compare", &s(&out), &s(&out), "--results", &s(dir.path()), "--fail-if", "p97 > 1.5"]);
     assert_eq!(code, 1);
     assert!(err.contains("p99.99"), "the accepted names: {err}");
     let (code, _, err) = wabench(&["validate", &s(&common::profile(dir.path(), &text.replace("p75", "p97")))]);

@@ -50,11 +50,13 @@ fn a_zero_filled_interval_log_fails_a_comparison_gate() {
     for zeros in [4096usize, 200_000] {
         std::fs::write(c.join("cloud.hlog"), vec![0u8; zeros]).unwrap();
         // Two folders, one unreadable: nothing to compare.
-        let (code, _, err) = wabench(&["compare", &s(&a), &s(&c), "--fail-if", "p99 > 1.10"]);
+        let (code, _, err) =
+            wabench(&["compare", "--results", &s(root.path()), &s(&a), &s(&c), "--fail-if", "p99 > 1.10"]);
         assert_ne!(code, 0, "{err}");
         assert!(err.contains("cloud.hlog") && err.contains("not text"), "{err}");
         // Three folders, one unreadable: the gate cannot judge it, so it does not pass.
-        let (code, _, err) = wabench(&["compare", &s(&a), &s(&b), &s(&c), "--fail-if", "p99 > 1.10"]);
+        let (code, _, err) =
+            wabench(&["compare", "--results", &s(root.path()), &s(&a), &s(&b), &s(&c), "--fail-if", "p99 > 1.10"]);
         assert_ne!(code, 0, "{err}");
         assert!(err.contains(&s(&c.join("cloud.hlog"))) && err.contains("--fail-if"), "{err}");
     }
@@ -62,11 +64,12 @@ fn a_zero_filled_interval_log_fails_a_comparison_gate() {
     let mut header = Vec::new();
     wabench::results::hlog::write_tagged(&mut header, std::time::UNIX_EPOCH, "emptied", &[]).unwrap();
     std::fs::write(c.join("cloud.hlog"), header).unwrap();
-    let (code, _, err) = wabench(&["compare", &s(&a), &s(&b), &s(&c), "--fail-if", "p99 > 1.10"]);
+    let (code, _, err) =
+        wabench(&["compare", "--results", &s(root.path()), &s(&a), &s(&b), &s(&c), "--fail-if", "p99 > 1.10"]);
     assert_ne!(code, 0, "{err}");
     assert!(err.contains("no latency in the interval log"), "{err}");
     // The same gate on readable folders still passes.
-    let (code, _, err) = wabench(&["compare", &s(&a), &s(&b), "--fail-if", "p99 > 1.10"]);
+    let (code, _, err) = wabench(&["compare", "--results", &s(root.path()), &s(&a), &s(&b), "--fail-if", "p99 > 1.10"]);
     assert_eq!(code, 0, "{err}");
 }
 
@@ -83,7 +86,15 @@ fn an_endless_interval_log_is_refused_within_seconds() {
         let merged = root.path().join("merged");
         for args in [
             vec!["report".to_string(), s(&b)],
-            vec!["compare".into(), s(&a), s(&b), "--fail-if".into(), "p99 > 1.10".into()],
+            vec![
+                "compare".into(),
+                "--results".into(),
+                s(root.path()),
+                s(&a),
+                s(&b),
+                "--fail-if".into(),
+                "p99 > 1.10".into(),
+            ],
             vec!["merge".into(), s(&a), s(&b), "--out".into(), s(&merged)],
         ] {
             let (code, err) = wabench_within(&args, Duration::from_secs(20));
