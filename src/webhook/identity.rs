@@ -21,9 +21,6 @@
 
 use serde::{Deserialize, Deserializer, Serialize};
 
-use super::model::Status;
-use crate::results::delivery::IdentityCounts;
-
 /// A user's 2026 identifiers, as the simulator knows them.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct UserIdentity {
@@ -95,14 +92,6 @@ impl Contact {
             parent_user_id: user.parent_user_id.clone(),
         }
     }
-
-    /// True when `status` is about this contact's user.
-    fn is_of(&self, status: &Status) -> bool {
-        let same = |a: &Option<String>, b: &Option<String>| a.is_some() && a == b;
-        same(&self.user_id, &status.recipient_user_id)
-            || same(&self.parent_user_id, &status.recipient_user_id)
-            || (!status.recipient_id.is_empty() && self.wa_id.as_deref() == Some(status.recipient_id.as_str()))
-    }
 }
 
 /// `contacts` read leniently: absent or not an array is none, unreadable entries are skipped.
@@ -116,35 +105,9 @@ pub(crate) fn lenient_contacts<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Co
     })
 }
 
-/// Counts how the users of one webhook value were identified.
-pub(crate) fn count(statuses: &[Status], contacts: &[Contact], inbound: &[serde_json::Value]) -> IdentityCounts {
-    let mut c = IdentityCounts::default();
-    for s in statuses {
-        let contact = contacts.iter().find(|k| k.is_of(s));
-        if s.recipient_user_id.is_some() || contact.is_some_and(|k| k.user_id.is_some()) {
-            c.statuses_with_user_id += 1;
-        }
-        if s.recipient_id.is_empty() && contact.is_none_or(|k| k.wa_id.is_none()) {
-            c.statuses_without_phone += 1;
-        }
-        if contact.is_some_and(|k| k.profile.as_ref().is_some_and(|p| p.username.is_some())) {
-            c.statuses_with_username += 1;
-        }
-    }
-    // An inbound message without `from` came from a user whose phone number is withheld; system
-    // messages (a BSUID change) carry no number by design and are no user's message.
-    let phoneless = |m: &&serde_json::Value| {
-        m.get("type").and_then(serde_json::Value::as_str) != Some("system")
-            && !matches!(m.get("from"), Some(serde_json::Value::String(f)) if !f.is_empty())
-    };
-    c.inbound_without_phone = inbound.iter().filter(phoneless).count() as u64;
-    c
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::webhook::model::StatusKind;
 
     fn user(username: Option<&str>) -> UserIdentity {
         UserIdentity { username: username.map(Into::into), ..UserIdentity::new("US.1") }
@@ -161,26 +124,5 @@ mod tests {
         let u = UserIdentity { parent_user_id: Some("US.ENT.1".into()), ..user(None) };
         let v = serde_json::to_value(&u).unwrap();
         assert_eq!(serde_json::from_value::<UserIdentity>(v).unwrap(), u);
-    }
-
-    #[test]
-    fn counts_by_matching_contacts_to_statuses() {
-        let by_phone = Status::new("a", StatusKind::Delivered, 1, "15550001");
-        let mut by_bsuid = Status::new("b", StatusKind::Read, 1, "");
-        by_bsuid.recipient_user_id = Some("US.2".into());
-        let failed = Status::new("c", StatusKind::Failed, 1, "15550003");
-        let contacts = vec![
-            Contact::of_status(&user(None), Some("15550001"), true),
-            Contact::of_status(&UserIdentity { user_id: "US.2".into(), ..user(Some("bo")) }, None, true),
-        ];
-        let inbound = [serde_json::json!({"from_user_id": "US.9"}), serde_json::json!({"from": "1555"})];
-        let c = count(&[by_phone, by_bsuid, failed], &contacts, &inbound);
-        let want = IdentityCounts {
-            statuses_with_user_id: 2,
-            statuses_without_phone: 1,
-            statuses_with_username: 1,
-            inbound_without_phone: 1,
-        };
-        assert_eq!(c, want);
     }
 }

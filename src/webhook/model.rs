@@ -386,7 +386,7 @@ pub fn parse_notification(body: &[u8]) -> Result<Notification, ParseError> {
             }
             if let Some(value) = change.value {
                 let (s, m) = (value.statuses.unwrap_or_default(), value.messages.unwrap_or_default());
-                identities.add(&identity::count(&s, &value.contacts, &m));
+                identities.add(&count_identities(&s, &value.contacts, &m));
                 statuses.extend(s);
                 inbound_messages += m.len();
             }
@@ -405,6 +405,39 @@ pub fn parse_notification(body: &[u8]) -> Result<Notification, ParseError> {
         inbound_messages: any.messages.map_or(0, |m| m.len()),
         identities: IdentityCounts::default(),
     })
+}
+
+/// True when `status` is about `contact`'s user.
+fn contact_is_of(contact: &Contact, status: &Status) -> bool {
+    let same = |a: &Option<String>, b: &Option<String>| a.is_some() && a == b;
+    same(&contact.user_id, &status.recipient_user_id)
+        || same(&contact.parent_user_id, &status.recipient_user_id)
+        || (!status.recipient_id.is_empty() && contact.wa_id.as_deref() == Some(status.recipient_id.as_str()))
+}
+
+/// Counts how the users of one webhook value were identified.
+fn count_identities(statuses: &[Status], contacts: &[Contact], inbound: &[serde_json::Value]) -> IdentityCounts {
+    let mut c = IdentityCounts::default();
+    for s in statuses {
+        let contact = contacts.iter().find(|k| contact_is_of(k, s));
+        if s.recipient_user_id.is_some() || contact.is_some_and(|k| k.user_id.is_some()) {
+            c.statuses_with_user_id += 1;
+        }
+        if s.recipient_id.is_empty() && contact.is_none_or(|k| k.wa_id.is_none()) {
+            c.statuses_without_phone += 1;
+        }
+        if contact.is_some_and(|k| k.profile.as_ref().is_some_and(|p| p.username.is_some())) {
+            c.statuses_with_username += 1;
+        }
+    }
+    // An inbound message without `from` came from a user whose phone number is withheld; system
+    // messages (a BSUID change) carry no number by design and are no user's message.
+    let phoneless = |m: &&serde_json::Value| {
+        m.get("type").and_then(serde_json::Value::as_str) != Some("system")
+            && !matches!(m.get("from"), Some(serde_json::Value::String(f)) if !f.is_empty())
+    };
+    c.inbound_without_phone = inbound.iter().filter(phoneless).count() as u64;
+    c
 }
 
 /// Parses either webhook shape and returns its statuses (none for inbound-message webhooks).
@@ -499,5 +532,34 @@ mod tests {
         assert!(matches!(parse(b"{\"object\":\"page\",\"entry\":[]}"), Err(ParseError::UnexpectedObject(_))));
         assert!(matches!(parse(b"{\"statuses\":[{\"id\":1}]}"), Err(ParseError::Json(_))));
         assert!(matches!(parse(b"\xff\xfe"), Err(ParseError::Json(_))));
+    }
+
+    #[test]
+    fn counts_by_matching_contacts_to_statuses() {
+        let by_phone = Status::new("a", StatusKind::Delivered, 1, "15550001");
+        let mut by_bsuid = Status::new("b", StatusKind::Read, 1, "");
+        by_bsuid.recipient_user_id = Some("US.2".into());
+        let failed = Status::new("c", StatusKind::Failed, 1, "15550003");
+        let contacts = vec![
+            Contact::of_status(&identity::UserIdentity::new("US.1"), Some("15550001"), true),
+            Contact::of_status(
+                &identity::UserIdentity {
+                    user_id: "US.2".into(),
+                    username: Some("bo".into()),
+                    ..identity::UserIdentity::new("US.1")
+                },
+                None,
+                true,
+            ),
+        ];
+        let inbound = [serde_json::json!({"from_user_id": "US.9"}), serde_json::json!({"from": "1555"})];
+        let c = count_identities(&[by_phone, by_bsuid, failed], &contacts, &inbound);
+        let want = IdentityCounts {
+            statuses_with_user_id: 2,
+            statuses_without_phone: 1,
+            statuses_with_username: 1,
+            inbound_without_phone: 1,
+        };
+        assert_eq!(c, want);
     }
 }

@@ -1,7 +1,7 @@
 //! Delivery records on disk, for runs whose status webhooks go to a standalone receiver (`wabench
 //! receive`) instead of one inside the run: each shard writes the sends the API accepted, the
-//! receiver writes the statuses it received, and [`replay`](super::replay::replay) feeds both, in time order, to the same
-//! [`Tracker`](super::Tracker) a single process uses, so the figures come from one algorithm.
+//! receiver writes the statuses it received, and the `replay` module (over this one) feeds both, in time
+//! order, to the same `Tracker` a single process uses, so the figures come from one algorithm.
 //!
 //! Both files are CSV with a version line first, written streaming through a buffer (memory does
 //! not grow with the run) and read back streaming:
