@@ -6,6 +6,7 @@
 //! sent again unless the profile asks.
 
 use crate::support::common;
+use crate::support::loopback::{self, LoopServer};
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -14,7 +15,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpStream;
 use wabench::app::run::{Finished, Options, run_profile};
 
 /// A run that has not ended after this long is hung; every plan here takes a few seconds at most.
@@ -55,65 +56,16 @@ enum Fault {
     EveryThirdClose,
 }
 
-struct FaultServer {
-    addr: SocketAddr,
-    /// Requests received: heads read (faults that act after the head) or whole requests.
-    seen: Arc<AtomicU64>,
-    /// Connections accepted.
-    accepted: Arc<AtomicU64>,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    thread: Option<std::thread::JoinHandle<()>>,
-}
-
-impl Drop for FaultServer {
-    fn drop(&mut self) {
-        if let Some(s) = self.stop.take() {
-            let _ = s.send(());
-        }
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
-    }
-}
-
-/// A server on its own thread and runtime: `handle` serves each connection accepted (bounded by
-/// [`TASK_LIMIT`]), counting requests in the counter it is given.
-fn spawn<F, Fut>(handle: F) -> FaultServer
+/// A fault server: `handle` serves each connection (bounded by [`TASK_LIMIT`]).
+fn spawn<F, Fut>(handle: F) -> LoopServer
 where
     F: Fn(TcpStream, Arc<AtomicU64>) -> Fut + Send + 'static,
     Fut: std::future::Future<Output = ()> + Send + 'static,
 {
-    let std_listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind loopback");
-    std_listener.set_nonblocking(true).unwrap();
-    let addr = std_listener.local_addr().unwrap();
-    let (seen, accepted) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
-    let (tx, mut rx) = tokio::sync::oneshot::channel::<()>();
-    let (s, a) = (seen.clone(), accepted.clone());
-    let thread = std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-        rt.block_on(async move {
-            let listener = TcpListener::from_std(std_listener).unwrap();
-            let mut tasks = tokio::task::JoinSet::new();
-            loop {
-                tokio::select! {
-                    _ = &mut rx => break,
-                    c = listener.accept() => {
-                        let Ok((sock, _)) = c else { continue };
-                        a.fetch_add(1, Ordering::Relaxed);
-                        let served = handle(sock, s.clone());
-                        tasks.spawn(async move {
-                            let _ = tokio::time::timeout(TASK_LIMIT, served).await;
-                        });
-                    }
-                }
-            }
-            tasks.abort_all();
-        });
-    });
-    FaultServer { addr, seen, accepted, stop: Some(tx), thread: Some(thread) }
+    loopback::spawn(TASK_LIMIT, handle)
 }
 
-fn serve(fault: Fault) -> FaultServer {
+fn serve(fault: Fault) -> LoopServer {
     spawn(move |sock, seen| async move { connection(sock, fault, &seen).await })
 }
 
@@ -295,7 +247,7 @@ fn check(fault: Fault, n: u32, conns: u32, want: &[(&str, u64)]) -> Finished {
     let server = serve(fault);
     let (f, dir) = run(&http_profile(server.addr, n, conns, ""));
     let t = &f.run.targets[0];
-    let seen = server.seen.load(Ordering::Relaxed);
+    let seen = server.requests.load(Ordering::Relaxed);
     assert_eq!(t.requests.sent, u64::from(n), "{fault:?}: every planned request is sent: {:?}", t.outcomes);
     assert_eq!(t.requests.resent, 0, "{fault:?}: nothing is resent unasked");
     assert_eq!(seen, u64::from(n) + t.requests.resent, "{fault:?}: the server saw each request once");
@@ -354,7 +306,7 @@ fn an_idle_close_between_requests_is_found_before_writing() {
     let server = serve(Fault::IdleClose);
     let (f, _d) = run(&http_profile(server.addr, 20, 1, ""));
     assert_eq!(outcomes(&f), counts(&[("ok", 20)]));
-    assert_eq!(server.seen.load(Ordering::Relaxed), 20);
+    assert_eq!(server.requests.load(Ordering::Relaxed), 20);
     assert_eq!(f.run.targets[0].requests.resent, 0);
     assert!(server.accepted.load(Ordering::Relaxed) >= 15, "new connections after the idle closes");
 }
@@ -368,7 +320,7 @@ fn every_third_request_closed_unanswered_shows_as_errors() {
     let o = outcomes(&f);
     let t = &f.run.targets[0];
     assert_eq!(t.requests.sent, 60);
-    assert_eq!(server.seen.load(Ordering::Relaxed), 60, "{o:?}");
+    assert_eq!(server.requests.load(Ordering::Relaxed), 60, "{o:?}");
     assert_eq!(o, counts(&[("ok", 40), ("closed_after_send", 20)]));
     assert_eq!((t.requests.resent, t.requests.ambiguous), (0, 20));
 }
@@ -381,7 +333,7 @@ fn an_idempotent_request_is_resent_when_the_profile_asks_and_counted() {
         .replace("duration = \"1s\"", "duration = \"2s\"");
     let (f, _d) = run(&text);
     let t = &f.run.targets[0];
-    let seen = server.seen.load(Ordering::Relaxed);
+    let seen = server.requests.load(Ordering::Relaxed);
     assert!(t.requests.resent > 0, "{:?}", t.requests);
     assert_eq!(seen, 60 + t.requests.resent, "every resend counted");
     assert_eq!(t.requests.retries, t.requests.resent);
@@ -417,7 +369,7 @@ fn an_unanswered_whatsapp_send_is_ambiguous_and_its_recipient_listed() {
     let server = serve(Fault::CloseAfterRequest);
     let (f, dir) = run(&cloud_profile(server.addr, ""));
     let t = &f.run.targets[0];
-    assert_eq!(server.seen.load(Ordering::Relaxed), 12, "never resent by default");
+    assert_eq!(server.requests.load(Ordering::Relaxed), 12, "never resent by default");
     assert_eq!((t.requests.ambiguous, t.requests.resent, t.requests.retries), (12, 0, 0));
     assert_eq!(outcomes(&f), counts(&[("closed_after_send", 12)]));
     let csv = std::fs::read_to_string(dir.path().join("out").join("wa.ambiguous.csv")).unwrap();
@@ -442,7 +394,7 @@ fn a_whatsapp_target_resends_an_unanswered_send_only_when_asked() {
     let (f, _d) = run(&text);
     let t = &f.run.targets[0];
     assert!(t.requests.resent > 0, "{:?}", t.requests);
-    assert_eq!(server.seen.load(Ordering::Relaxed), 12 + t.requests.resent);
+    assert_eq!(server.requests.load(Ordering::Relaxed), 12 + t.requests.resent);
 }
 
 /// What an HTTP/2 server does with each stream.
@@ -457,7 +409,7 @@ enum H2Fault {
 }
 
 /// An HTTP/2 (prior knowledge, cleartext) server with `fault`; counts the requests it received.
-fn serve_h2(fault: H2Fault) -> FaultServer {
+fn serve_h2(fault: H2Fault) -> LoopServer {
     spawn(move |sock, seen| h2_connection(sock, fault, seen))
 }
 
@@ -500,7 +452,7 @@ fn an_http2_stream_the_server_refused_is_resent_and_counted() {
     let t = &f.run.targets[0];
     let o = outcomes(&f);
     assert!(t.requests.resent > 0, "{o:?}");
-    assert_eq!(server.seen.load(Ordering::Relaxed), 20 + t.requests.resent, "{o:?}");
+    assert_eq!(server.requests.load(Ordering::Relaxed), 20 + t.requests.resent, "{o:?}");
     assert_eq!(o.values().sum::<u64>(), 20, "one outcome per request: {o:?}");
     // A resend refused again has no answer: the only other outcome.
     assert!(o.keys().all(|k| k == "ok" || k == "io_error"), "{o:?}");
@@ -511,7 +463,7 @@ fn an_http2_stream_reset_after_it_was_read_is_not_resent() {
     let server = serve_h2(H2Fault::ResetEverySecond);
     let (f, _d) = run(&h2_profile(server.addr));
     let t = &f.run.targets[0];
-    assert_eq!((t.requests.resent, server.seen.load(Ordering::Relaxed)), (0, 20));
+    assert_eq!((t.requests.resent, server.requests.load(Ordering::Relaxed)), (0, 20));
     assert_eq!(outcomes(&f), counts(&[("ok", 10), ("closed_after_send", 10)]));
     assert_eq!(t.requests.ambiguous, 10);
 }
@@ -521,7 +473,7 @@ fn an_http2_connection_reset_under_a_stream_is_not_resent() {
     let server = serve_h2(H2Fault::DropConnection);
     let (f, _d) = run(&h2_profile(server.addr));
     let t = &f.run.targets[0];
-    assert_eq!((t.requests.resent, server.seen.load(Ordering::Relaxed)), (0, 20));
+    assert_eq!((t.requests.resent, server.requests.load(Ordering::Relaxed)), (0, 20));
     assert_eq!(outcomes(&f), counts(&[("closed_after_send", 20)]));
 }
 
@@ -551,7 +503,7 @@ fn validate_warns_when_a_real_whatsapp_target_may_resend() {
 /// for two streams on a connection, then sends GOAWAY naming the first as the last it processes,
 /// answers that one (200, no body) and closes. The second stream lies above the GOAWAY's last id: the
 /// server processed none of it. Counts the requests (HEADERS frames) it received.
-fn serve_h2_goaway() -> FaultServer {
+fn serve_h2_goaway() -> LoopServer {
     spawn(|mut sock, seen| async move {
         let frame = |kind: u8, flags: u8, stream: u32, payload: &[u8]| {
             let len = payload.len() as u32;
@@ -624,7 +576,7 @@ fn an_http2_stream_above_the_goaway_last_id_is_resent_and_one_below_answered() {
     let t = &f.run.targets[0];
     let o = outcomes(&f);
     assert!(t.requests.resent > 0, "streams above the last id were resent: {o:?} {:?}", t.requests);
-    assert_eq!(server.seen.load(Ordering::Relaxed), 20 + t.requests.resent, "{o:?}");
+    assert_eq!(server.requests.load(Ordering::Relaxed), 20 + t.requests.resent, "{o:?}");
     assert_eq!(o.values().sum::<u64>(), 20, "{o:?}");
     // A resent stream can be refused again (it is never sent a third time): no answer, an io_error.
     assert!(o.keys().all(|k| k == "ok" || k == "io_error"), "{o:?}");

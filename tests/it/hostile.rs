@@ -4,6 +4,7 @@
 //! itself, send exactly what the plan says and count each failure under its own outcome.
 
 use crate::support::common;
+use crate::support::loopback::{self, LoopServer};
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -47,58 +48,9 @@ enum Act {
     EndlessHead { bytes: usize },
 }
 
-struct Hostile {
-    addr: SocketAddr,
-    /// Requests whose head was read.
-    requests: Arc<AtomicU64>,
-    /// Connections accepted.
-    accepted: Arc<AtomicU64>,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    thread: Option<std::thread::JoinHandle<()>>,
-}
-
-impl Drop for Hostile {
-    fn drop(&mut self) {
-        if let Some(s) = self.stop.take() {
-            let _ = s.send(());
-        }
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
-    }
-}
-
 /// Start a hostile server on 127.0.0.1:0, plain or behind TLS with `acceptor`.
-fn hostile(act: Act, acceptor: Option<TlsAcceptor>) -> Hostile {
-    let std_listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind loopback");
-    std_listener.set_nonblocking(true).unwrap();
-    let addr = std_listener.local_addr().unwrap();
-    let requests = Arc::new(AtomicU64::new(0));
-    let accepted = Arc::new(AtomicU64::new(0));
-    let (tx, mut rx) = tokio::sync::oneshot::channel::<()>();
-    let (req, acc) = (requests.clone(), accepted.clone());
-    let thread = std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-        rt.block_on(async move {
-            let listener = TcpListener::from_std(std_listener).unwrap();
-            let mut tasks = tokio::task::JoinSet::new();
-            loop {
-                tokio::select! {
-                    _ = &mut rx => break,
-                    a = listener.accept() => {
-                        let Ok((sock, _)) = a else { continue };
-                        acc.fetch_add(1, Ordering::Relaxed);
-                        let (act, req, tls) = (act.clone(), req.clone(), acceptor.clone());
-                        tasks.spawn(async move {
-                            let _ = tokio::time::timeout(TASK_LIMIT, connection(sock, act, req, tls)).await;
-                        });
-                    }
-                }
-            }
-            tasks.abort_all();
-        });
-    });
-    Hostile { addr, requests, accepted, stop: Some(tx), thread: Some(thread) }
+fn hostile(act: Act, acceptor: Option<TlsAcceptor>) -> LoopServer {
+    loopback::spawn(TASK_LIMIT, move |sock, requests| connection(sock, act.clone(), requests, acceptor.clone()))
 }
 
 async fn connection(sock: TcpStream, act: Act, requests: Arc<AtomicU64>, tls: Option<TlsAcceptor>) {

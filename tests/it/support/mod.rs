@@ -1,10 +1,11 @@
 //! Helpers the test modules share: loopback servers and runs (`common`), results-folder fixtures
-//! (`fixture`), simulator clients and the OpenAPI schema checks (`sim`), a recording webhook endpoint
+//! (`fixture`), a loopback server with a handler per connection (`loopback`), simulator clients and the OpenAPI schema checks (`sim`), a recording webhook endpoint
 //! (`recorder`). Not every module uses every
 //! helper, hence the allowance for unused ones.
 #![allow(dead_code)]
 
 pub mod common;
 pub mod fixture;
+pub mod loopback;
 pub mod recorder;
 pub mod sim;
