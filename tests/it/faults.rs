@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-use wabench::app::run::{Finished, Options, run_profile};
+use wabench::app::run::Finished;
 
 /// A run that has not ended after this long is hung; every plan here takes a few seconds at most.
 const HANG_GUARD: Duration = Duration::from_secs(60);
@@ -206,22 +206,10 @@ async fn connection(mut s: TcpStream, fault: Fault, seen: &AtomicU64) {
     }
 }
 
-/// Run `text` (with `body.bin` beside it) with a guard against hangs.
+/// Run `text` (with `body.bin` and `token.txt` beside it) with a guard against hangs.
 fn run(text: &str) -> (Finished, tempfile::TempDir) {
-    let dir = tempfile::tempdir().unwrap();
-    let path = common::profile(dir.path(), text);
-    std::fs::write(dir.path().join("body.bin"), vec![b'x'; BODY_BYTES]).unwrap();
-    std::fs::write(dir.path().join("token.txt"), "fault-test-token\n").unwrap();
-    let loaded = wabench::spec::load(&path).expect("valid profile");
-    let opts = Options { out: Some(dir.path().join("out")), ..Options::new(dir.path()) };
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let (_stop, stop_rx) = tokio::sync::watch::channel(false);
-        let _ = tx.send(run_profile(&loaded, &opts, stop_rx));
-    });
-    let f = rx.recv_timeout(HANG_GUARD).expect("the run ended by itself").expect("run");
-    assert!(f.error.is_none(), "{:?}", f.error);
-    (f, dir)
+    let body = vec![b'x'; BODY_BYTES];
+    common::run_guarded(text, &[("body.bin", &body), ("token.txt", b"fault-test-token\n")], HANG_GUARD)
 }
 
 /// An open-loop HTTP profile: `n` POSTs of `body.bin` over one second on `conns` connections.

@@ -211,19 +211,7 @@ async fn serve<S: AsyncRead + AsyncWrite + Unpin>(mut s: S, act: &Act, requests:
 
 /// Run a profile with a guard against hangs; the run must end by itself.
 fn run(text: &str) -> (Finished, tempfile::TempDir) {
-    let dir = tempfile::tempdir().unwrap();
-    let path = common::profile(dir.path(), text);
-    std::fs::write(dir.path().join("token.txt"), "hostile-test-token\n").unwrap();
-    let loaded = wabench::spec::load(&path).expect("valid profile");
-    let opts = Options { out: Some(dir.path().join("out")), ..Options::new(dir.path()) };
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let (_stop, stop_rx) = tokio::sync::watch::channel(false);
-        let _ = tx.send(run_profile(&loaded, &opts, stop_rx));
-    });
-    let f = rx.recv_timeout(HANG_GUARD).expect("the run ended by itself").expect("run");
-    assert!(f.error.is_none(), "{:?}", f.error);
-    (f, dir)
+    common::run_guarded(text, &[("token.txt", b"hostile-test-token\n")], HANG_GUARD)
 }
 
 /// Outcome key → count of the first target.

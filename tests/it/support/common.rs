@@ -184,3 +184,28 @@ pub fn run_in_tempdir(text: &str, files: &[(&str, &str)]) -> wabench::results::R
     assert!(f.error.is_none(), "{:?}", f.error);
     f.run
 }
+
+/// Run the profile `text` in a new temporary folder holding `files` (name, bytes) beside it, results in
+/// its `out`; the run must end by itself within `guard` and without an error.
+pub fn run_guarded(
+    text: &str,
+    files: &[(&str, &[u8])],
+    guard: std::time::Duration,
+) -> (wabench::app::run::Finished, tempfile::TempDir) {
+    use wabench::app::run::{Options, run_profile};
+    let dir = tempfile::tempdir().unwrap();
+    let path = profile(dir.path(), text);
+    for (name, bytes) in files {
+        std::fs::write(dir.path().join(name), bytes).unwrap();
+    }
+    let loaded = wabench::spec::load(&path).expect("valid profile");
+    let opts = Options { out: Some(dir.path().join("out")), ..Options::new(dir.path()) };
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let (_stop, stop_rx) = tokio::sync::watch::channel(false);
+        let _ = tx.send(run_profile(&loaded, &opts, stop_rx));
+    });
+    let f = rx.recv_timeout(guard).expect("the run ended by itself").expect("run");
+    assert!(f.error.is_none(), "{:?}", f.error);
+    (f, dir)
+}
