@@ -49,11 +49,12 @@ pub enum Conn {
 }
 
 impl Conn {
-    /// Known to be closed. An HTTP/1.1 connection closed by the server while idle is found out by the
-    /// next request on it (answered as stale, and sent again on a new connection).
-    fn is_closed(&self) -> bool {
+    /// Known to be closed, before anything is written on it: an HTTP/1.1 connection the server closed
+    /// (or reset, or sent bytes nobody asked for) while it was idle, looked at without waiting; an
+    /// HTTP/2 one by its state.
+    fn is_closed(&mut self) -> bool {
         match self {
-            Conn::H1(_) => false,
+            Conn::H1(c) => c.closed_while_idle(),
             Conn::H2(s, _) => s.is_closed(),
         }
     }
@@ -126,11 +127,11 @@ impl Connector {
     /// Send the request `make` builds (origin-form URI) on `conn`, opening a connection first when
     /// there is none or the old one was closed by the server (found out before writing: a kept
     /// HTTP/1.1 connection is looked at without waiting, an HTTP/2 one by its state). At most once:
-    /// the request goes out again on a new connection only when none of it was written, or (HTTP/2)
-    /// the server said it processed none of it (told to `on` as [`Phase::Resent`]). Once written, a close or
-    /// reset before the answer is [`Outcome::ClosedAfterSend`], never a silent resend: the server may
-    /// have acted on it. On any failure the connection is dropped, and without keep-alive after every
-    /// request. The phases of a
+    /// the request goes out again on a new connection only when none of it was written, it reached a
+    /// socket the server had already closed (HTTP/1.1), or the server said it processed none of it
+    /// (HTTP/2, told to `on` as [`Phase::Resent`]). Once written, a close or reset before the answer is
+    /// [`Outcome::ClosedAfterSend`], never a silent resend: the server may have acted on it. On any
+    /// failure the connection is dropped, and without keep-alive after every request. The phases of a
     /// new connection (and its first request's time to first byte) are told to `on`.
     pub async fn send(
         &self,
@@ -141,19 +142,7 @@ impl Connector {
         wants_body: impl Fn(StatusCode) -> bool,
         on: &impl Fn(Phase, Duration),
     ) -> Result<Reply, Outcome> {
-        let kept = match conn {
-            Some(c) if !c.is_closed() => true,
-            _ => {
-                *conn = Some(self.connect(on).await?);
-                false
-            }
-        };
-        // A kept connection the server closed while it was idle is replaced before anything is written
-        // on it.
-        if kept
-            && let Some(Conn::H1(c)) = conn.as_mut()
-            && c.closed_while_idle()
-        {
+        if conn.as_mut().is_none_or(|c| c.is_closed()) {
             *conn = Some(self.connect(on).await?);
         }
         if matches!(conn, Some(Conn::H1(_))) {
@@ -163,12 +152,8 @@ impl Connector {
         }
         let mut sent = self.request_timed(conn, make(), on).await;
         if let Err(f) = sent
-            && f.may_resend()
+            && f.may_resend(on)
         {
-            // Nothing of it was sent, or the server said it processed none of it: a new connection.
-            if f == Failure::Unprocessed {
-                on(Phase::Resent, Duration::ZERO);
-            }
             *conn = Some(self.connect(on).await?);
             sent = self.request_timed(conn, make(), on).await;
         }
@@ -290,8 +275,9 @@ impl Connector {
     }
 
     /// Send the request `make` builds as a stream on `group`'s shared HTTP/2 connection, opening it
-    /// when there is none or it was closed (one task opens it, the others wait for it). A stream
-    /// refused because the connection was closed meanwhile is sent once more on a new one. `used` is set
+    /// when there is none or it was closed (one task opens it, the others wait for it). A stream not
+    /// sent because the connection was closed meanwhile, or one the server said it processed none of,
+    /// is sent once more on a new one (the latter counted as resent). `used` is set
     /// to the generation of the connection used, for [`SharedH2::retire`] on a timeout. A failed
     /// stream does not close the connection the other tasks use.
     pub async fn send_shared(
@@ -303,17 +289,14 @@ impl Connector {
         wants_body: impl Fn(StatusCode) -> bool,
         on: &impl Fn(Phase, Duration),
     ) -> Result<Reply, Outcome> {
-        let (g, s, _) = self.shared_sender(group, on).await?;
+        let (g, s) = self.shared_sender(group, on).await?;
         *used = g;
         let mut answer = self.stream(group, s, make(), on).await;
         if let Err(f) = answer
-            && f.may_resend()
+            && f.may_resend(on)
         {
-            if f == Failure::Unprocessed {
-                on(Phase::Resent, Duration::ZERO);
-            }
             group.retire(g);
-            let (g, s, _) = self.shared_sender(group, on).await?;
+            let (g, s) = self.shared_sender(group, on).await?;
             *used = g;
             answer = self.stream(group, s, make(), on).await;
         }
@@ -328,21 +311,21 @@ impl Connector {
         }
     }
 
-    /// The group's open connection (generation, sender, whether it was there already), or a new one.
+    /// The group's open connection (generation, sender), or a new one.
     async fn shared_sender(
         &self,
         group: &SharedH2,
         on: &impl Fn(Phase, Duration),
-    ) -> Result<(u64, http2::SendRequest<Full<Bytes>>, bool), Outcome> {
-        if let Some((g, s)) = group.open() {
-            return Ok((g, s, true));
+    ) -> Result<(u64, http2::SendRequest<Full<Bytes>>), Outcome> {
+        if let Some(open) = group.open() {
+            return Ok(open);
         }
         let _opening = group.opening.lock().await;
-        if let Some((g, s)) = group.open() {
-            return Ok((g, s, false));
+        if let Some(open) = group.open() {
+            return Ok(open);
         }
         match self.connect(on).await? {
-            Conn::H2(s, _) => Ok((group.install(s.clone()), s, false)),
+            Conn::H2(s, _) => Ok((group.install(s.clone()), s)),
             Conn::H1(_) => Err(Outcome::Io),
         }
     }
@@ -462,8 +445,13 @@ impl Failure {
         Failure::Broken
     }
 
-    /// Whether the request may go out again on a new connection.
-    fn may_resend(self) -> bool {
+    /// Whether the request may go out again on a new connection: nothing of it was sent, or the
+    /// server said it processed none of it — then it was written once already, and `on` is told
+    /// ([`Phase::Resent`]).
+    fn may_resend(self, on: &impl Fn(Phase, Duration)) -> bool {
+        if self == Failure::Unprocessed {
+            on(Phase::Resent, Duration::ZERO);
+        }
         matches!(self, Failure::NotSent | Failure::Unprocessed)
     }
 
