@@ -346,7 +346,7 @@ impl Target for HttpTarget {
     }
     fn retry_transport(&self, outcome: Outcome, attempt: u32) -> Classified {
         // One resend at once, only when the profile asks (validation allows it for idempotent methods).
-        let again = self.resend_unanswered && attempt == 1 && outcome.is_ambiguous() && outcome != Outcome::Cancelled;
+        let again = self.resend_unanswered && attempt == 1 && outcome.resendable();
         Classified { outcome, retry_after: again.then_some(std::time::Duration::ZERO) }
     }
     fn wants_body(&self, status: ::http::StatusCode) -> bool {

@@ -75,7 +75,8 @@ impl AsyncWrite for Stream {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum H1Error {
     /// Not one byte of the request was written: the connection was found closed (or failed) first.
-    /// The only failure after which the request may go out again on a new connection.
+    /// With [`H1Error::Unread`], the only failures after which the request may go out again on a new
+    /// connection.
     NotSent,
     /// The request was written, but to a connection the server had already closed: its end of stream
     /// came first, and its system then reset the connection on the request's bytes, which no

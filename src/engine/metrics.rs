@@ -78,6 +78,12 @@ impl Outcome {
         matches!(self, Outcome::Timeout | Outcome::ClosedAfterSend | Outcome::Io | Outcome::Cancelled)
     }
 
+    /// Whether a target may send the attempt again when its profile allows resending unanswered
+    /// requests: its fate is unknown, and it was not cut off by the end of the run.
+    pub fn resendable(&self) -> bool {
+        self.is_ambiguous() && *self != Outcome::Cancelled
+    }
+
     /// Whether a response came back (its latency is meaningful).
     pub fn has_response(&self) -> bool {
         matches!(

@@ -103,10 +103,7 @@ impl Common {
     /// accepted it, and a second attempt may be a second message to the same person. With
     /// `resend_unanswered` it is, with the `[retry]` back-off, up to `[retry] max_attempts`.
     pub fn retry_transport(&self, outcome: Outcome, attempt: u32) -> Classified {
-        let again = self.resend_unanswered
-            && outcome.is_ambiguous()
-            && outcome != Outcome::Cancelled
-            && attempt < self.retry.max_attempts;
+        let again = self.resend_unanswered && outcome.resendable() && attempt < self.retry.max_attempts;
         let wait = || crate::engine::retry::doubling(self.retry.backoff.0, self.retry.max_backoff.0, attempt);
         Classified { outcome, retry_after: again.then(wait) }
     }
