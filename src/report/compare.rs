@@ -598,12 +598,12 @@ fn gates_html(gates: &[super::gates::GateOutcome]) -> String {
             (Some(lo), Some(hi)) => format!("{} – {}", show(lo), show(hi)),
             _ => "-".into(),
         };
-        let (cls, verdict) = match g.verdict {
-            GateVerdict::Fail => ("bad", "FAIL: beyond noise"),
-            GateVerdict::Pass => ("good", "pass"),
-            GateVerdict::Inconclusive => ("warn", "inconclusive: the interval reaches the bound"),
-            GateVerdict::NoData => ("warn", "no data: not judged"),
+        let cls = match g.verdict {
+            GateVerdict::Fail => "bad",
+            GateVerdict::Pass => "good",
+            GateVerdict::Inconclusive | GateVerdict::NoData => "warn",
         };
+        let verdict = g.verdict.label();
         let _ = writeln!(
             out,
             "<tr><td class=\"l\">{}</td><td class=\"l\">{}</td><td>{}</td><td>{}</td>\

@@ -57,12 +57,7 @@ pub fn write_text(
             (Some(lo), Some(hi)) => format!("95% CI {}–{}", show(lo), show(hi)),
             _ => "no interval".into(),
         };
-        let verdict = match g.verdict {
-            GateVerdict::Fail => "FAIL: beyond noise",
-            GateVerdict::Pass => "pass",
-            GateVerdict::Inconclusive => "INCONCLUSIVE: the interval reaches the bound; longer runs narrow it",
-            GateVerdict::NoData => "no data: not judged",
-        };
+        let verdict = g.verdict.label();
         writeln!(out, "  {} on {}: {est} ({ci}): {verdict}", g.gate, g.subject)?;
     }
     Ok(())

@@ -242,6 +242,18 @@ pub enum GateVerdict {
     NoData,
 }
 
+impl GateVerdict {
+    /// How the verdict reads in the terminal table and in compare.html.
+    pub fn label(self) -> &'static str {
+        match self {
+            GateVerdict::Fail => "FAIL: beyond noise",
+            GateVerdict::Pass => "pass",
+            GateVerdict::Inconclusive => "inconclusive: the interval reaches the bound; longer runs narrow it",
+            GateVerdict::NoData => "no data: not judged",
+        }
+    }
+}
+
 /// One gate on one compared subject.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct GateOutcome {
