@@ -141,8 +141,8 @@ fn remove_run_files(dir: &Path) -> Result<(), String> {
         let ours = base == RUN_JSON
             || base == TIMELINE
             || base == REPORT
-            || base == "failures.csv"
-            || base == "error_samples.json"
+            || base == FAILURES_CSV
+            || base == ERROR_SAMPLES
             || [".hlog", ".sends.csv", ".ambiguous.csv", ".png", ".svg"].iter().any(|x| base.ends_with(x));
         if ours && e.path().is_file() {
             std::fs::remove_file(e.path()).map_err(|err| format!("{}: {err}", e.path().display()))?;
