@@ -16,8 +16,10 @@
 //!   seeded bodies the webhook target sends, and the on-disk records of sends and statuses that a
 //!   standalone receiver's runs replay.
 //! - [`sim`]: the embedded simulator of both APIs (just another server on a loopback port).
-//! - [`app`]: run, capacity planning, merge, import of other tools' results, the live metrics endpoint,
-//!   the standalone webhook receiver (`wabench receive`), threshold verdicts.
+//! - [`app`]: the commands, one room each, named as the command line names it (`app::run`,
+//!   `app::plan`, `app::merge`, `app::validate`, `app::import`, …: its flags, its `command` function
+//!   and what only it uses), beside the plumbing they share (`cli`, `commands`, `session`,
+//!   `thresholds`, `outputs`). No two files of one folder import each other (`tests/it/layers.rs`).
 //! - [`report`]: terminal summary, charts, `report.html`, `compare`, CI outputs.
 //!
 //! # The API an embedding program may rely on

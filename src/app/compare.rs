@@ -5,12 +5,43 @@ use std::io::Write as _;
 use std::path::PathBuf;
 
 use super::AppError;
-use super::cli::CompareArgs;
-use super::commands::Exit;
+use super::exit::Exit;
 use super::outputs;
-use crate::report::gates::{self, Gate, GateOutcome, GateVerdict};
-use crate::report::{compare, compare_out};
+use crate::report::compare::gates::{self, Gate, GateOutcome, GateVerdict};
+use crate::report::compare::{self, out as compare_out};
 use crate::results::baseline;
+
+/// `wabench compare`.
+#[derive(Debug, clap::Args)]
+pub struct CompareArgs {
+    /// Results folders; the first is the baseline (unless --baseline names one).
+    #[arg(required = true, num_args = 1..)]
+    pub dirs: Vec<PathBuf>,
+    /// Compare against this named baseline (saved with `run --save-baseline NAME`) instead of the
+    /// first folder.
+    #[arg(long, value_name = "NAME")]
+    pub baseline: Option<String>,
+    /// Parent folder of results folders (where baselines are kept).
+    #[arg(long, default_value = "results")]
+    pub results: PathBuf,
+    /// A gate, e.g. "p99 > 1.10" (ratio of B to A; also p50, p90, p99.9, max, rate) or
+    /// "error_rate > +0.5pp" (B minus A in percentage points; also drop_rate), optionally for one
+    /// target ("cloud:p99 > 1.10"). Fails, and the command exits 99, only when the whole 95% bootstrap
+    /// interval lies beyond the bound: a regression beyond run-to-run noise. Repeatable.
+    #[arg(long = "fail-if", value_name = "GATE")]
+    pub fail_if: Vec<String>,
+    /// Write the comparison as JSON (every row, interval and gate verdict) to FILE, or to stdout with
+    /// "-" (the table then goes to stderr).
+    #[arg(long, value_name = "FILE")]
+    pub json: Option<PathBuf>,
+    /// Where to write compare.html and its chart [default: a new folder <results>/compare-<UTC time>;
+    /// never a compared run's folder unless named here].
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Write into an --out folder that already holds a comparison or a run (refused otherwise).
+    #[arg(long)]
+    pub force: bool,
+}
 
 /// Gates that name a target no compared subject has would pass without judging anything: refuse them.
 fn check_targets(gates: &[Gate], outcomes: &[GateOutcome], cmp: &compare::Comparison) -> Result<(), String> {
@@ -39,7 +70,7 @@ fn folders(a: &CompareArgs) -> Result<Vec<PathBuf>, String> {
 }
 
 /// Carry out `wabench compare`.
-pub fn run(a: CompareArgs) -> Result<Exit, AppError> {
+pub fn command(a: CompareArgs) -> Result<Exit, AppError> {
     let gates: Vec<Gate> = a.fail_if.iter().map(|g| Gate::parse(g)).collect::<Result<_, _>>()?;
     let dirs = folders(&a)?;
     if let Some(out) = a.out.as_ref().filter(|_| !a.force) {

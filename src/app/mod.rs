@@ -1,31 +1,39 @@
-//! The application: what each command does, on top of the other layers. A run and the capacity
-//! planner share one [`session`] that sets a target up (simulator, webhook receiver, driver) and tears
-//! it down; `merge` joins the parts of a sharded run; `import` reads other load testers' results.
+//! The application: one room per command, named as the command line names it, holding its flags
+//! (`…Args`), its `command` function and what only it uses; and the plumbing the rooms share.
+//!
+//! Commands:
+//! - [`run`]: a profile (or a URL, quick mode) run end to end: [`run::run_profile`] with its
+//!   progress, `abort_on_fail`, live metrics (`run::live`) and the command's own ending;
+//! - [`plan`]: capacity planning (breakpoint search, binding limit, sizing advice);
+//! - [`merge`]: the parts of a sharded run joined (and `--webhooks` from a standalone receiver);
+//! - [`simulate`]: the simulator served on its own; [`receive`]: the standalone webhook receiver;
+//! - [`import`]: other load testers' results; [`validate`]: preflight and the plan rendered;
+//! - [`compare`]: runs compared with gates; [`init`]: starter profiles; [`help`]: `--help` examples,
+//!   completions and manual pages; `report` and `schema` are one call each in [`commands`].
+//!
+//! Shared plumbing: [`cli`] (the list of commands), [`commands`] (dispatch), `session` (one target
+//! set up and torn down, for `run` and `plan`), [`thresholds`] (verdicts), [`args`] (flags several
+//! commands take), [`outputs`] (where output goes, CI files, baselines), [`exit`], [`signals`],
+//! [`AppError`].
 
-mod abort;
-pub(crate) mod background;
-pub mod binding;
-pub mod capacity;
+pub mod args;
 pub mod cli;
 pub mod commands;
-pub(crate) mod compare;
+pub mod compare;
 mod error;
-pub(crate) mod forward;
+pub mod exit;
 pub mod help;
 pub mod import;
 pub mod init;
-pub mod live;
-pub(crate) mod merge;
-mod merge_webhooks;
+pub mod merge;
 pub mod outputs;
-pub mod plan_json;
-pub mod preflight;
-mod progress;
-pub mod quick;
+pub mod plan;
 pub mod receive;
 pub mod run;
 pub(crate) mod session;
-pub(crate) mod sizing;
+pub mod signals;
+pub mod simulate;
 pub mod thresholds;
 pub mod validate;
+
 pub use error::AppError;

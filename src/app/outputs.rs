@@ -3,7 +3,7 @@
 //! to stderr, so that stdout holds nothing but the JSON or XML a script reads.
 
 use std::io::{self, Write};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use crate::report;
 use crate::results::Run;
@@ -39,6 +39,29 @@ pub fn write_to(path: &Path, bytes: &[u8]) -> Result<(), String> {
     crate::results::write_atomic(path, bytes).map_err(|e| format!("{}: {e}", path.display()))
 }
 
+/// The machine-readable files a finished run (`run`, `merge`) can also write, for CI.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct CiFiles {
+    /// Also write a compact summary (counts, rates, percentiles, thresholds) as JSON to this file.
+    #[arg(long, value_name = "FILE")]
+    pub summary_json: Option<PathBuf>,
+    /// Also write a JUnit XML file with one test case per threshold, for CI systems.
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<PathBuf>,
+}
+
+impl CiFiles {
+    /// Whether one of them goes to stdout (then the human part goes to stderr); two there are refused.
+    pub fn stdout_taken(&self) -> Result<bool, String> {
+        one_on_stdout(&[("--summary-json", self.summary_json.as_deref()), ("--junit", self.junit.as_deref())])
+    }
+
+    /// Write the files asked for.
+    pub fn write(&self, run: &Run) -> Result<(), String> {
+        write_ci_files(run, self.summary_json.as_deref(), self.junit.as_deref())
+    }
+}
+
 /// Write a run's `--summary-json` and `--junit` files, when asked for.
 pub fn write_ci_files(run: &Run, summary_json: Option<&Path>, junit: Option<&Path>) -> Result<(), String> {
     if let Some(path) = summary_json {
@@ -51,6 +74,19 @@ pub fn write_ci_files(run: &Run, summary_json: Option<&Path>, junit: Option<&Pat
         report::ci::write_junit(run, &mut buf).map_err(|e| format!("{}: {e}", path.display()))?;
         write_to(path, &buf)?;
     }
+    Ok(())
+}
+
+/// Save a finished run as a named baseline; an interrupted or aborted run is not one (its figures
+/// cover part of the plan), so it is left unsaved with a warning.
+pub fn save_baseline(root: &Path, name: &str, dir: &Path, run: &Run, human: &mut dyn Write) -> Result<(), String> {
+    if run.interrupted || run.aborted.is_some() {
+        eprintln!("wabench: warning: baseline {name:?} not saved: the run did not finish its plan");
+        return Ok(());
+    }
+    let (at, replaced) = crate::results::baseline::save(root, name, dir)?;
+    let was = replaced.map(|w| format!(" (replaces the one saved from {w})")).unwrap_or_default();
+    let _ = writeln!(human, "baseline {name:?} saved: {}{was}", at.display());
     Ok(())
 }
 

@@ -16,6 +16,8 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use tokio::sync::oneshot;
 
+use super::AppError;
+use super::exit::Exit;
 use crate::results::delivery::IdentityCounts;
 use crate::results::{self, files};
 use crate::spec::webhook::WebhookConfig;
@@ -259,4 +261,88 @@ pub fn recorded(dir: &Path) -> Result<Recorded, String> {
         return Err(format!("{}: no statuses-*.csv file: not the folder of `wabench receive --out`", dir.display()));
     }
     Ok(r)
+}
+
+/// `wabench receive`.
+#[derive(Debug, clap::Args)]
+pub struct ReceiveArgs {
+    /// Address to listen on, e.g. 0.0.0.0:8443.
+    #[arg(long, default_value = "127.0.0.1:8443")]
+    pub listen: std::net::SocketAddr,
+    /// Folder of the records: statuses-<start>-<pid>.csv, and receiver-<start>-<pid>.json when it stops.
+    #[arg(long, default_value = "webhooks")]
+    pub out: PathBuf,
+    /// Request path of the callback URL.
+    #[arg(long, default_value = "/webhook")]
+    pub path: String,
+    /// Serve HTTPS with this certificate chain (PEM, leaf first); needs --tls-key.
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// The certificate's private key (PEM).
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+    /// Environment variable holding the app secret that signs webhooks (X-Hub-Signature-256).
+    #[arg(long, value_name = "VAR", default_value = "WABENCH_APP_SECRET")]
+    pub app_secret_env: String,
+    /// Environment variable holding the verify token of the subscription handshake (unset: every
+    /// handshake is refused).
+    #[arg(long, value_name = "VAR", default_value = "WABENCH_VERIFY_TOKEN")]
+    pub verify_token_env: String,
+    /// Accept unsigned webhooks (the On-Premises API does not sign; it relies on TLS).
+    #[arg(long)]
+    pub no_signature: bool,
+    /// Largest accepted body in bytes (larger posts are answered 413).
+    #[arg(long, value_name = "BYTES", default_value_t = crate::spec::webhook::DEFAULT_MAX_BODY_BYTES)]
+    pub max_body: usize,
+    /// Worker threads serving webhooks. 1 leaves the other core of a 2-core machine to whatever posts.
+    #[arg(long, value_name = "N", default_value_t = 2, value_parser = clap::value_parser!(u16).range(1..=1024))]
+    pub threads: u16,
+}
+
+/// `wabench receive`: record status webhooks until Ctrl-C or SIGTERM.
+pub fn command(a: ReceiveArgs) -> Result<Exit, AppError> {
+    let mut opts = Options::new(a.listen, a.out);
+    opts.path = a.path;
+    opts.tls = a.tls_cert.zip(a.tls_key);
+    opts.verify_signature = !a.no_signature;
+    opts.app_secret_env = a.app_secret_env;
+    opts.verify_token_env = a.verify_token_env;
+    opts.max_body = a.max_body;
+    opts.threads = a.threads.into();
+    if !opts.path.starts_with('/') {
+        return Err(format!("--path {:?}: must start with '/'", opts.path).into());
+    }
+    if std::env::var_os(&opts.verify_token_env).is_none_or(|v| v.is_empty()) {
+        eprintln!(
+            "wabench receive: warning: {} is not set: every subscription handshake will be refused",
+            opts.verify_token_env
+        );
+    }
+    let stop = crate::app::signals::stop_on_signals();
+    let r = Receiver::start(&opts)?;
+    println!("wabench receive: listening on {} (Ctrl-C to stop); recording to {}", r.url(), r.statuses.display());
+    while !*stop.borrow() {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let s = r.stop()?;
+    let q = &s.requests;
+    println!(
+        "wabench receive: {} statuses recorded, {} inbound messages; {} webhooks accepted, refused: {} unsigned, {} bad signature, {} too large, {} malformed",
+        s.statuses_recorded,
+        s.inbound_messages,
+        q.received,
+        q.missing_signature,
+        q.bad_signature,
+        q.too_large,
+        q.malformed
+    );
+    if let Some(e) = &s.write_error {
+        return Err(format!(
+            "wabench receive: {} webhooks were answered 503 because their statuses could not be written (first error: {e}); \
+             their senders deliver them again",
+            q.write_failed
+        )
+        .into());
+    }
+    Ok(Exit::Success)
 }

@@ -123,7 +123,9 @@ pub fn build(spec: &TargetSpec, ctx: &BuildCtx<'_>) -> Result<Arc<dyn Target>, B
         retry: ctx.retry.clone(),
         seed: ctx.seed,
         tracker: ctx.tracker.clone(),
-        templates: crate::spec::template::MessageTemplates::compile(ctx.messages, &ctx.recipients, None)
+        templates: ctx
+            .messages
+            .templates(&ctx.recipients, None)
             .map_err(|(field, reason)| invalid(format!("{field}: {reason}")))?,
         resend_unanswered: spec.resend_unanswered,
         failures: ctx.failures.clone(),

@@ -88,7 +88,9 @@ fn common(spec: &TargetSpec, ctx: &BuildCtx<'_>, url: &str) -> Result<Common, St
         retry: ctx.retry.clone(),
         seed: ctx.seed,
         tracker: None,
-        templates: crate::spec::template::MessageTemplates::compile(ctx.messages, &ctx.recipients, None)
+        templates: ctx
+            .messages
+            .templates(&ctx.recipients, None)
             .map_err(|(field, reason)| format!("{field}: {reason}"))?,
         resend_unanswered: false,
         failures: None,

@@ -2,7 +2,6 @@
 //! as text for the HTML report) and once as PNG, with the embedded DejaVu Sans font so the output is
 //! the same on every machine. What to draw for a run is in [`super::figures`].
 
-use std::path::Path;
 use std::sync::OnceLock;
 
 use std::ops::Range;
@@ -11,8 +10,6 @@ use plotters::coord::Shift;
 use plotters::coord::ranged1d::{KeyPointHint, NoDefaultFormatting, Ranged, ValueFormatter};
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
-
-use super::ReportError;
 
 /// Chart size in pixels: fits a laptop screen and a printed page.
 pub const SIZE: (u32, u32) = (960, 540);
@@ -144,18 +141,6 @@ impl Figure {
     }
 }
 
-/// A drawn figure: its SVG text (for inlining) and where its files are.
-#[derive(Debug, Clone)]
-pub struct Rendered {
-    pub stem: String,
-    pub title: String,
-    pub caption: String,
-    /// The SVG, each series and legend entry in a `<g>` naming it (see [`super::interactive`]).
-    pub svg: String,
-    /// The chart's values as JSON, for the page's hover and toggles (see [`super::interactive`]).
-    pub data: String,
-}
-
 /// Where one plot area (a panel) lies in the drawing, in pixels, and the data ranges it maps.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PanelBox {
@@ -191,37 +176,8 @@ pub fn register_font() -> Result<(), String> {
     .clone()
 }
 
-fn err(e: impl std::fmt::Display) -> String {
+pub(crate) fn err(e: impl std::fmt::Display) -> String {
     format!("cannot draw: {e}")
-}
-
-/// Draw `fig` as SVG (returned, and written to `<dir>/<stem>.svg`) and PNG (`<dir>/<stem>.png`).
-pub fn render(fig: &Figure, dir: &Path) -> Result<Rendered, ReportError> {
-    let draw_err = |reason: String| ReportError::Draw { chart: fig.stem.clone(), reason };
-    register_font().map_err(draw_err)?;
-    let size = fig.size();
-    let mut marked = String::new();
-    let boxes = {
-        let root = SVGBackend::with_string(&mut marked, size).into_drawing_area();
-        let boxes = draw_marked(fig, &root, true).map_err(draw_err)?;
-        root.present().map_err(|e| draw_err(err(e)))?;
-        boxes
-    };
-    let svg = super::interactive::group(&marked).map_err(draw_err)?;
-    let data = super::interactive::chart_json(fig, &boxes);
-    let svg_path = dir.join(format!("{}.svg", fig.stem));
-    super::write(&svg_path, svg.as_bytes())?;
-    let png_path = dir.join(format!("{}.png", fig.stem));
-    let write_err = |e: &dyn std::fmt::Display| ReportError::Write { path: png_path.clone(), reason: e.to_string() };
-    // The encoder picks the format from the extension: the temporary name keeps `.png`.
-    let partial = dir.join(format!("{}.partial.png", fig.stem));
-    {
-        let root = BitMapBackend::new(&partial, size).into_drawing_area();
-        draw_marked(fig, &root, false).map_err(draw_err)?;
-        root.present().map_err(|e| write_err(&e))?;
-    }
-    std::fs::rename(&partial, &png_path).map_err(|e| write_err(&e))?;
-    Ok(Rendered { stem: fig.stem.clone(), title: fig.title.clone(), caption: fig.caption.clone(), svg, data })
 }
 
 /// Draw `fig` on any plotters backend: title, a legend strip, then the plot.
@@ -231,7 +187,7 @@ pub fn draw<DB: DrawingBackend>(fig: &Figure, root: &DrawingArea<DB, Shift>) -> 
 
 /// [`draw`], with markers around each series and legend entry when `marks` is set; returns where
 /// each panel's plot area is.
-fn draw_marked<DB: DrawingBackend>(
+pub(crate) fn draw_marked<DB: DrawingBackend>(
     fig: &Figure,
     root: &DrawingArea<DB, Shift>,
     marks: bool,

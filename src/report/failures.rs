@@ -3,7 +3,7 @@
 
 use std::fmt::Write as _;
 
-use super::html::esc;
+use super::html_escape::esc;
 use crate::results::TargetResult;
 use crate::results::codes;
 use crate::results::failures::{self, CodeFailures};

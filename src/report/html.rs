@@ -5,27 +5,12 @@
 
 use std::fmt::Write as _;
 
-use super::charts::Rendered;
 use super::fmt_us;
+use super::html_escape::esc;
+use super::render::Rendered;
 use crate::results::Summary;
 use crate::results::folder::RunData;
 use crate::results::{Fates, TargetResult};
-
-/// Escape text for HTML element content and quoted attribute values.
-pub fn esc(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
 
 /// The shared style sheet of the run and comparison reports.
 pub const CSS: &str = "\
@@ -466,17 +451,4 @@ pub fn report(data: &RunData, charts: &[Rendered]) -> String {
     script(&mut out);
     out.push_str("</body>\n</html>\n");
     out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::esc;
-
-    #[test]
-    fn escapes_markup_and_quotes() {
-        assert_eq!(
-            esc("<script>alert('x')</script> & \"y\""),
-            "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; &amp; &quot;y&quot;"
-        );
-    }
 }

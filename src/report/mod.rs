@@ -5,14 +5,13 @@
 pub mod charts;
 pub mod ci;
 pub mod compare;
-mod compare_imported;
-pub mod compare_out;
 pub(crate) mod failures;
 pub(crate) mod figures;
-pub mod gates;
 pub(crate) mod html;
+pub(crate) mod html_escape;
 pub mod interactive;
 mod phases;
+pub mod render;
 pub mod summary;
 
 use std::path::{Path, PathBuf};
@@ -35,7 +34,7 @@ pub fn write_report(dir: &Path) -> Result<PathBuf, ReportError> {
 
 /// Draw the charts of `run` and write them and `report.html` into `out`.
 pub fn write_report_of(run: &results::RunData, out: &Path) -> Result<PathBuf, ReportError> {
-    let rendered = figures::for_run(run).iter().map(|f| charts::render(f, out)).collect::<Result<Vec<_>, _>>()?;
+    let rendered = figures::for_run(run).iter().map(|f| render::render(f, out)).collect::<Result<Vec<_>, _>>()?;
     let page = html::report(run, &rendered);
     let path = out.join(REPORT_FILE);
     write(&path, page.as_bytes())?;

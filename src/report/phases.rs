@@ -5,7 +5,7 @@
 use std::fmt::Write as _;
 
 use super::fmt_us;
-use super::html::esc;
+use super::html_escape::esc;
 use crate::results::{Summary, TargetResult};
 
 fn cell(s: &Summary, f: fn(&Summary) -> u64) -> String {

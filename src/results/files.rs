@@ -92,6 +92,27 @@ pub fn folder_name(dir: &Path) -> String {
     dir.file_name().map_or_else(|| dir.display().to_string(), |n| n.to_string_lossy().into_owned())
 }
 
+/// Interval-log files of targets in `dir` (`<t>.hlog` or `<t>.hlog.partial`), with the target name.
+pub fn interval_logs(dir: &Path) -> Vec<(String, String)> {
+    let mut v: Vec<(String, String)> = std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| {
+            let file = e.file_name().to_string_lossy().into_owned();
+            interval_log_target(&file).map(|name| (name.to_string(), file.clone()))
+        })
+        .collect();
+    v.sort();
+    v.dedup_by(|a, b| a.0 == b.0);
+    v
+}
+
+/// Whether `dir` holds what a partial report can be made from.
+pub fn recoverable(dir: &Path) -> bool {
+    !dir.join(RUN_JSON).exists() && !interval_logs(dir).is_empty()
+}
+
 /// Make `dir` ready for a new run's results: a new or empty folder, or one that holds a run (its
 /// run.json, or the interval logs a killed run left) with `force` — whose files are then removed
 /// first, so that the folder never mixes two runs (other files stay). Without `force` such a folder is
@@ -108,7 +129,7 @@ pub fn claim_folder(dir: &Path, force: bool) -> Result<(), String> {
 /// `true` when it holds an earlier run whose files claiming it removes.
 pub fn check_claim(dir: &Path, force: bool) -> Result<bool, String> {
     let finished = dir.join(RUN_JSON).is_file();
-    if !finished && !super::recover::recoverable(dir) {
+    if !finished && !recoverable(dir) {
         let empty = match std::fs::read_dir(dir) {
             Ok(mut entries) => entries.next().is_none(),
             // Not there yet (it is made), or not a folder (making it says why).

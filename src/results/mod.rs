@@ -26,7 +26,6 @@ pub(crate) mod files;
 pub mod folder;
 pub mod hlog;
 pub mod imported;
-pub(crate) mod recover;
 pub(crate) mod summary;
 pub mod timeline;
 pub mod webhook_slo;

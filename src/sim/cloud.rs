@@ -28,7 +28,7 @@ use super::config::{ConfigError, DowntimeWindow, SimConfig, TemplateCategory};
 use super::content;
 use super::hooks::Accepted;
 use super::message::{self, Parsed, Problem};
-use super::model::{KeyedLimiter, RecipientVerdict, base64url, hash_bytes, in_downtime, mix64, trace_id};
+use super::model::{KeyedLimiter, RecipientVerdict, hash_bytes, in_downtime, message_id, trace_id};
 use super::pair::{PairLimiter, PairRule};
 use super::{BodyError, Ctx, Outcome, Reply, State, h1::Req};
 
@@ -390,18 +390,6 @@ fn accept(
         reply.accepted = Some(a);
     }
     Ok(reply)
-}
-
-/// A `wamid.` id, unique per request number within a run (the scrambling is a bijection).
-pub fn message_id(seed: u64, seq: u64, digits: &str) -> String {
-    let mut raw = Vec::with_capacity(digits.len() + 16);
-    raw.extend_from_slice(digits.as_bytes());
-    raw.extend_from_slice(&[0x15, 0x02, 0x00, 0x11, 0x18, 0x12]);
-    raw.extend_from_slice(&mix64(seq ^ mix64(seed)).to_be_bytes());
-    let mut id = String::with_capacity(10 + raw.len() * 4 / 3 + 4);
-    id.push_str("wamid.HBgL");
-    base64url(&raw, &mut id);
-    id
 }
 
 /// `{"messaging_product":"whatsapp","contacts":[...],"messages":[...]}`. The contact has the

@@ -15,12 +15,8 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 
-use serde_json::{Map, Value};
-
-use super::config::{Flavor, IdentityConfig};
-use super::message::{Check, invalid, missing};
+use super::config::IdentityConfig;
 use super::model::{hash_bytes, mix64};
-use crate::spec::recipients::is_bsuid;
 use crate::webhook::UserIdentity;
 
 /// Salts separating BSUIDs, parent BSUIDs and usernames from the simulator's other seeded choices.
@@ -123,34 +119,6 @@ impl Identities {
         // A user's current BSUID only: one of an earlier generation is stale.
         (0..=self.max_generation.load(Ordering::Relaxed))
             .find_map(|g| unbsuid(self.key(g), id, false).filter(|d| country(d) && self.generation(d) == g))
-    }
-}
-
-/// Who a message goes to: `to` (a phone number, or a group id), or on Cloud since 2026 a
-/// business-scoped user ID in `recipient`; when both are given `to` takes precedence (Meta,
-/// "Business-scoped user IDs",
-/// <https://developers.facebook.com/documentation/business-messaging/whatsapp/business-scoped-user-ids>).
-/// True in the second place when it is the BSUID.
-pub(super) fn addressee(obj: &Map<String, Value>, flavor: Flavor, group: bool) -> Check<(&str, bool)> {
-    let to = match obj.get("to") {
-        None | Some(Value::Null) => None,
-        Some(Value::String(s)) => Some(s.as_str()),
-        Some(_) => return Err(invalid("to", "must be a string")),
-    };
-    let recipient = match obj.get("recipient") {
-        Some(Value::String(s)) if flavor == Flavor::Cloud && !group => Some(s.as_str()),
-        None | Some(Value::Null) => None,
-        Some(_) if flavor == Flavor::Cloud && !group => return Err(invalid("recipient", "must be a string")),
-        Some(_) => None,
-    };
-    match (to, recipient) {
-        (Some(t), _) => Ok((t, false)),
-        (None, Some(r)) if is_bsuid(r) => Ok((r, true)),
-        (None, Some(_)) => Err(invalid(
-            "recipient",
-            "is not a business-scoped user ID (two capital letters, a dot, letters or digits)",
-        )),
-        (None, None) => Err(missing("to")),
     }
 }
 

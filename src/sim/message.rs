@@ -127,7 +127,7 @@ pub fn validate(obj: &Map<String, Value>, flavor: Flavor) -> Check<Parsed> {
             return Err(invalid("recipient_type", "must be \"individual\" or \"group\""));
         }
     };
-    let (to, by_bsuid) = super::identity::addressee(obj, flavor, group)?;
+    let (to, by_bsuid) = addressee(obj, flavor, group)?;
     let digits = if by_bsuid {
         to.to_string()
     } else if group {
@@ -176,6 +176,34 @@ pub fn validate(obj: &Map<String, Value>, flavor: Flavor) -> Check<Parsed> {
         _ => contacts(content)?,
     }
     Ok(Parsed::Send(Outgoing { to: to.to_string(), digits, kind, by_bsuid, group }))
+}
+
+/// Who a message goes to: `to` (a phone number, or a group id), or on Cloud since 2026 a
+/// business-scoped user ID in `recipient`; when both are given `to` takes precedence (Meta,
+/// "Business-scoped user IDs",
+/// <https://developers.facebook.com/documentation/business-messaging/whatsapp/business-scoped-user-ids>).
+/// True in the second place when it is the BSUID.
+pub(super) fn addressee(obj: &Map<String, Value>, flavor: Flavor, group: bool) -> Check<(&str, bool)> {
+    let to = match obj.get("to") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(s)) => Some(s.as_str()),
+        Some(_) => return Err(invalid("to", "must be a string")),
+    };
+    let recipient = match obj.get("recipient") {
+        Some(Value::String(s)) if flavor == Flavor::Cloud && !group => Some(s.as_str()),
+        None | Some(Value::Null) => None,
+        Some(_) if flavor == Flavor::Cloud && !group => return Err(invalid("recipient", "must be a string")),
+        Some(_) => None,
+    };
+    match (to, recipient) {
+        (Some(t), _) => Ok((t, false)),
+        (None, Some(r)) if is_bsuid(r) => Ok((r, true)),
+        (None, Some(_)) => Err(invalid(
+            "recipient",
+            "is not a business-scoped user ID (two capital letters, a dot, letters or digits)",
+        )),
+        (None, None) => Err(missing("to")),
+    }
 }
 
 pub(super) fn missing(name: &str) -> Problem {

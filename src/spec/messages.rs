@@ -107,6 +107,16 @@ impl MessagesSpec {
         Ok(())
     }
 
+    /// The templated parts of these messages compiled against the recipients' columns; `file` names
+    /// the recipients file. Errors are (field, reason).
+    pub fn templates(
+        &self,
+        r: &super::recipients::Recipients,
+        file: Option<&std::path::Path>,
+    ) -> Result<super::template::MessageTemplates, (String, String)> {
+        super::template::MessageTemplates::compile(&self.text_body, &self.template_body_params, r, file)
+    }
+
     pub fn weights(&self) -> [(Kind, u32); 6] {
         use Kind::*;
         [

@@ -437,8 +437,7 @@ pub fn load_with(path: &Path, sets: &[overrides::Override], vars: &interpolate::
     let recipients = if profile.targets.iter().any(|t| t.kind.is_whatsapp_api()) {
         let r = recipients::Recipients::load(&profile.recipients, base).map_err(|(f, r)| err(path, f, r))?;
         onprem_has_no_bsuids(path, &profile, &r)?;
-        template::MessageTemplates::compile(&profile.messages, &r, profile.recipients.file.as_deref())
-            .map_err(|(f, r)| err(path, f, r))?;
+        profile.messages.templates(&r, profile.recipients.file.as_deref()).map_err(|(f, r)| err(path, f, r))?;
         r
     } else {
         recipients::Recipients::generate("1", 1)

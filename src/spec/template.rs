@@ -526,10 +526,12 @@ pub struct MessageTemplates {
 }
 
 impl MessageTemplates {
-    /// Compile the templates of `[messages]` against the recipients' columns; `file` names the
-    /// recipients file for messages. Every row must have every column used. Errors are (field, reason).
+    /// Compile the templates of `[messages]` (its `text_body` and `template_body_params`) against the
+    /// recipients' columns; `file` names the recipients file for messages. Every row must have every
+    /// column used. Errors are (field, reason).
     pub fn compile(
-        m: &super::messages::MessagesSpec,
+        text_body: &str,
+        template_body_params: &[String],
         r: &super::recipients::Recipients,
         file: Option<&std::path::Path>,
     ) -> Result<MessageTemplates, (String, String)> {
@@ -543,12 +545,12 @@ impl MessageTemplates {
         };
         let cols = Columns { table: r.table(), source: &source };
         let mut out = MessageTemplates::default();
-        if has_placeholders(&m.text_body) {
-            let t = Template::compile(&m.text_body, cols, Encoding::Raw, true)
+        if has_placeholders(text_body) {
+            let t = Template::compile(text_body, cols, Encoding::Raw, true)
                 .map_err(|e| ("messages.text_body".to_string(), e))?;
             out.text = Some(t);
         }
-        for (i, p) in m.template_body_params.iter().enumerate() {
+        for (i, p) in template_body_params.iter().enumerate() {
             let t = Template::compile(p, cols, Encoding::Raw, false)
                 .map_err(|e| (format!("messages.template_body_params[{i}]"), e))?;
             out.params.push(t);

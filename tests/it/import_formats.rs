@@ -228,12 +228,11 @@ fn a_service_time_import_against_a_run_is_noted_and_aggregates_do_not_merge() {
     let notes = compare::latency_notes(&cmp);
     assert_eq!(notes.len(), 1, "{notes:?}");
     assert!(notes[0].contains("oha's latency is service time"), "{notes:?}");
-    let e = wabench::app::commands::execute(wabench::app::cli::Command::Merge(wabench::app::cli::MergeArgs {
+    let e = wabench::app::commands::execute(wabench::app::cli::Command::Merge(wabench::app::merge::MergeArgs {
         dirs: vec![wrk, oha],
         out: dir.path().join("merged"),
         force: false,
-        summary_json: None,
-        junit: None,
+        ci: Default::default(),
         save_baseline: None,
         results: dir.path().join("results"),
         webhooks: Vec::new(),

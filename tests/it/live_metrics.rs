@@ -8,7 +8,7 @@ use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::sync::{Arc, Mutex};
 
-use wabench::app::live::{self, Registry};
+use wabench::app::run::live::{self, Registry};
 use wabench::app::run::{Options, run_profile};
 use wabench::results::{Shard, hlog};
 

@@ -1,8 +1,8 @@
 //! Capacity planning: the breakpoint search finds the simulator's configured capacity, names the
 //! limit that binds there, and gives advice that fits that limit and the simulator's configuration.
 
-use wabench::app::binding::Limit;
-use wabench::app::capacity::{self as plan, Breakpoint};
+use wabench::app::plan::binding::Limit;
+use wabench::app::plan::{self, Breakpoint};
 use wabench::spec::capacity::PlanSpec;
 
 /// Search the breakpoint of the one target of `profile` (on-premises, embedded).

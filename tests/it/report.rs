@@ -553,8 +553,8 @@ fn a_blocked_load_compares_exactly_like_the_seconds() {
     assert!(rows.iter().any(|r| r.significant), "the slower seconds show: {rows:?}");
     assert_eq!(compare::compare_pair(&blocked[0], &blocked[1], compare::SEED), rows);
     assert_eq!(
-        report::gates::points_pair(&blocked[0], &blocked[1], 7),
-        report::gates::points_pair(&full[0], &full[1], 7)
+        report::compare::gates::points_pair(&blocked[0], &blocked[1], 7),
+        report::compare::gates::points_pair(&full[0], &full[1], 7)
     );
     // compare_dirs reads blocks and gives the same table.
     let c = compare::compare_dirs(&[a, b]).unwrap();

@@ -16,13 +16,14 @@ use std::path::{Path, PathBuf};
 use chrono::{DateTime, Utc};
 
 use super::AppError;
+use super::exit::Exit;
+use crate::report;
 use crate::results::{self, Imported, Run, TargetResult};
 
 pub(crate) mod aggregate;
 pub(crate) mod classify;
 pub(crate) mod hlog;
 pub mod jmeter;
-pub(crate) mod jmeter_xml;
 pub(crate) mod k6;
 pub(crate) mod lines;
 pub(crate) mod locust;
@@ -269,6 +270,65 @@ pub fn target_name(label: &str) -> String {
 /// The file names as given, for run.json.
 pub fn file_names(req: &Request) -> Vec<String> {
     req.files.iter().map(|f| f.display().to_string()).collect()
+}
+
+/// `wabench import`.
+#[derive(Debug, clap::Args)]
+pub struct ImportArgs {
+    /// The source's format.
+    #[arg(long, value_enum)]
+    pub from: Format,
+    /// The files to read (several: e.g. one JMeter .jtl per load generator).
+    #[arg(required = true, num_args = 1..)]
+    pub files: Vec<PathBuf>,
+    /// The run's name (in run.json; the default folder is results/<name>-<the source's start time>).
+    #[arg(long)]
+    pub name: String,
+    /// Put every request into one target of this name (otherwise each label becomes a target).
+    #[arg(long, value_name = "LABEL")]
+    pub target: Option<String>,
+    /// Keep only requests with this label (JMeter label, k6 name tag, Locust name, log tag); repeatable.
+    #[arg(long = "label", value_name = "LABEL")]
+    pub labels: Vec<String>,
+    /// Write the results folder here instead of results/<name>-<source start>/ (must not exist).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Parent folder of the default results folder.
+    #[arg(long, default_value = "results")]
+    pub results: PathBuf,
+    /// The latency unit of a source that does not name it (HdrHistogram logs and printouts).
+    #[arg(long, value_enum)]
+    pub unit: Option<Unit>,
+    /// Skip drawing report.html and the charts (run `wabench report DIR` later).
+    #[arg(long)]
+    pub no_report: bool,
+}
+
+/// `wabench import`.
+pub fn command(a: ImportArgs) -> Result<Exit, AppError> {
+    let req = Request {
+        from: a.from,
+        files: a.files,
+        name: a.name,
+        target: a.target,
+        labels: a.labels,
+        out: a.out,
+        results_root: a.results,
+        unit: a.unit,
+    };
+    let (dir, run) = import(&req)?;
+    let _ = report::summary::write(&run, &mut std::io::stdout());
+    if let Some(imp) = &run.imported {
+        for u in &imp.unavailable {
+            println!("not in the source: {u}");
+        }
+    }
+    if !a.no_report {
+        report::write_report(&dir)
+            .map_err(|e| format!("imported into {}, but the report failed: {e}", dir.display()))?;
+    }
+    println!("\nimported: {}", dir.display());
+    Ok(Exit::Success)
 }
 
 #[cfg(test)]

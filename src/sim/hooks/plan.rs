@@ -262,7 +262,7 @@ pub fn status(flavor: Flavor, seed: u64, msg: &Accepted, planned: &PlannedStatus
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sim::cloud::message_id;
+    use crate::sim::model::message_id;
 
     fn planner(seed: u64, f: impl FnOnce(&mut HooksConfig)) -> Planner {
         let mut cfg = HooksConfig::default();

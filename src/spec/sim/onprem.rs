@@ -1,7 +1,7 @@
 //! The On-Premises deployment as it is sized: CoreApp shards behind WebApps. Meta's published
 //! capacity per shard count, the capacity of a configured deployment (its shards, and the request
 //! limiters of its WebApps), and the accounts' first-login rule. The simulator (`sim::onprem`,
-//! `sim::deployment`) and the capacity planner (`app::binding`) both read these, so that the
+//! `sim::deployment`) and the capacity planner (`app::plan::binding`) both read these, so that the
 //! planner's advice on the embedded simulator agrees with what the simulator does.
 
 use super::{ConfigError, OnPremConfig, UserConfig};

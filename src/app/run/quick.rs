@@ -6,7 +6,7 @@
 
 use std::path::{Path, PathBuf};
 
-use super::AppError;
+use crate::app::AppError;
 
 /// The quick-mode flags of `wabench run`.
 #[derive(Debug, Default, Clone, clap::Args)]

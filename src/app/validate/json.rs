@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use super::validate::{describe, warnings};
+use super::plan_text::{describe, warnings};
 use crate::engine::Plan;
 use crate::spec::endpoint::Endpoint;
 use crate::spec::{Loaded, TargetSpec};

@@ -6,7 +6,7 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
-use super::merge::Webhooks;
+use super::Webhooks;
 use crate::results::{self, DeliveryStats, Run, RunData, files};
 use crate::spec::webhook::WebhookConfig;
 use crate::webhook::replay::{ReplayInput, replay};
@@ -78,7 +78,7 @@ pub(crate) fn delivery(
             .map_err(|e| format!("run.json: profile.webhooks: not a [webhooks] table: {e}"))?,
         _ => WebhookConfig::default(),
     };
-    let rec = super::receive::recorded(receiver)?;
+    let rec = crate::app::receive::recorded(receiver)?;
     let input =
         ReplayInput { sends: sends.to_vec(), statuses: rec.statuses, inbound: rec.inbound, identities: rec.identities };
     let replayed = replay(&input, cfg.tracker_config())?;

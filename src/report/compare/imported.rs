@@ -2,7 +2,7 @@
 //! carry the ratios of the figures both subjects have and no interval; and subjects whose latency was
 //! measured from different starts (service time against latency from the intended start) get a note.
 
-use super::compare::{AGGREGATE_ONLY, Comparison, METRICS, Metric, Row, ratio};
+use super::{AGGREGATE_ONLY, Comparison, METRICS, Metric, Row, ratio};
 use crate::results;
 use crate::results::folder::TargetData;
 

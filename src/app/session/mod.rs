@@ -8,9 +8,12 @@ use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
 
-use super::AppError;
-use super::background::{Embedded, Hooks};
-use super::forward::Forward;
+use crate::app::AppError;
+use background::{Embedded, Hooks};
+use forward::Forward;
+
+pub(crate) mod background;
+pub(crate) mod forward;
 use crate::drivers::{self, BuildCtx};
 use crate::engine::target::Target;
 use crate::results::DeliveryStats;

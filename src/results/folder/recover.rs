@@ -2,38 +2,16 @@
 //! timeline reach the disk every second (as `.partial` files). From those, a partial report is rebuilt:
 //! per target the latency of every finished second and the counts of the timeline, marked interrupted.
 
-use std::fs;
 use std::path::Path;
 
 use chrono::{DateTime, Utc};
 
-use super::files::{PARTIAL_SUFFIX, RUN_JSON, TIMELINE, folder_name, interval_log_target};
-use super::timeline::{self, TimelineRow};
-use super::{
-    Counts, Machine, Rates, ResultsError, Run, RunData, SCHEMA_VERSION, Second, TargetData, TargetHead, TargetResult,
-    Tool, hlog,
+use super::{RunData, Second, TargetData};
+use crate::results::files::{PARTIAL_SUFFIX, TIMELINE, folder_name, interval_logs};
+use crate::results::timeline::{self, TimelineRow};
+use crate::results::{
+    Counts, Machine, Rates, ResultsError, Run, SCHEMA_VERSION, TargetHead, TargetResult, Tool, bounded, hlog,
 };
-
-/// Interval-log files of targets in `dir` (`<t>.hlog` or `<t>.hlog.partial`), with the target name.
-fn interval_logs(dir: &Path) -> Vec<(String, String)> {
-    let mut v: Vec<(String, String)> = fs::read_dir(dir)
-        .into_iter()
-        .flatten()
-        .flatten()
-        .filter_map(|e| {
-            let file = e.file_name().to_string_lossy().into_owned();
-            interval_log_target(&file).map(|name| (name.to_string(), file.clone()))
-        })
-        .collect();
-    v.sort();
-    v.dedup_by(|a, b| a.0 == b.0);
-    v
-}
-
-/// Whether `dir` holds what a partial report can be made from.
-pub fn recoverable(dir: &Path) -> bool {
-    !dir.join(RUN_JSON).exists() && !interval_logs(dir).is_empty()
-}
 
 /// Rebuild what can be known of an unfinished run in `dir`.
 pub fn recover(dir: &Path) -> Result<RunData, ResultsError> {
@@ -41,7 +19,7 @@ pub fn recover(dir: &Path) -> Result<RunData, ResultsError> {
         [TIMELINE.to_string(), format!("{TIMELINE}{PARTIAL_SUFFIX}")].iter().map(|f| dir.join(f)).find(|p| p.exists());
     let mut timelines = match &tl_path {
         Some(p) => {
-            let text = super::bounded::read_text(p, super::bounded::MAX_TIMELINE_BYTES)?;
+            let text = bounded::read_text(p, bounded::MAX_TIMELINE_BYTES)?;
             // A line cut by the kill is not a row.
             let whole = match text.rfind('\n') {
                 Some(i) => &text[..=i],
@@ -104,7 +82,7 @@ pub fn recover(dir: &Path) -> Result<RunData, ResultsError> {
         )
         .map_err(|e| ResultsError::format(&path, e))?;
         td.result.hlog = file.clone();
-        td.result.latency_us = super::Summary::of(&td.total);
+        td.result.latency_us = crate::results::Summary::of(&td.total);
         targets.push(td);
     }
     if targets.is_empty() {

@@ -3,12 +3,12 @@
 //! only when the whole 95% bootstrap interval lies beyond its bound, that is when the regression is
 //! beyond run-to-run noise; it passes only when the whole interval lies on the passing side, and is
 //! inconclusive when the interval reaches across the bound (not failed, not passed). The error and drop rates get their own bootstrap here, over the same one-second blocks as the
-//! latency rows of [`super::compare`].
+//! latency rows of [`super`].
 
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
-use super::compare::{self, Comparison, METRICS, Metric, RESAMPLES};
+use super::{self as compare, Comparison, METRICS, Metric, RESAMPLES};
 use crate::results::TimelineRow;
 use crate::results::folder::TargetData;
 

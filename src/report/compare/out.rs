@@ -1,5 +1,5 @@
 //! A comparison for people and for scripts: the error and drop rates in percentage points and the
-//! gates' verdicts as text (after the ratio tables of [`super::compare::write_text`]), and the whole
+//! gates' verdicts as text (after the ratio tables of [`super::write_text`]), and the whole
 //! comparison as JSON (`wabench compare --json`): every row with its value, interval and meaning, and
 //! every gate with its verdict.
 
@@ -7,8 +7,8 @@ use std::io::{self, Write};
 
 use serde::Serialize;
 
-use super::compare::{self, Comparison, Metric, fmt_ratio};
 use super::gates::{GateOutcome, GateVerdict, PointsRow};
+use super::{self as compare, Comparison, Metric, fmt_ratio};
 
 fn pct(x: Option<f64>) -> String {
     x.map_or("-".into(), |v| format!("{:.2}%", v * 100.0))

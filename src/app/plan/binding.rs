@@ -6,7 +6,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::capacity::Step;
+use super::step::Step;
 use crate::spec::TargetKind;
 use crate::spec::capacity::PlanSpec;
 use crate::units::fmt_us;

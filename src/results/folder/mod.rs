@@ -5,9 +5,11 @@ use std::path::{Path, PathBuf};
 
 use hdrhistogram::Histogram;
 
-use super::files::{RUN_JSON, TIMELINE};
-use super::timeline::{self, TimelineRow};
-use super::{ResultsError, Run, TargetResult, histogram, hlog, read_run};
+use crate::results::files::{RUN_JSON, TIMELINE, recoverable};
+use crate::results::timeline::{self, TimelineRow};
+use crate::results::{ResultsError, Run, TargetResult, histogram, hlog, read_run};
+
+mod recover;
 
 /// One second of latencies from the interval log.
 #[derive(Debug, Clone)]
@@ -124,8 +126,8 @@ fn load_with(dir: &Path, keep: Keep) -> Result<RunData, ResultsError> {
     if !dir.is_dir() {
         return Err(ResultsError::NoFolder { path: dir.to_path_buf() });
     }
-    if super::recover::recoverable(dir) {
-        let mut data = super::recover::recover(dir)?;
+    if recoverable(dir) {
+        let mut data = recover::recover(dir)?;
         for t in &mut data.targets {
             match keep {
                 Keep::Seconds => {}

@@ -1,4 +1,4 @@
-//! JMeter results in CSV (XML results are read by `jmeter_xml`) (`.jtl` with `jmeter.save.saveservice.output_format=csv`, JMeter's default;
+//! JMeter results in CSV (XML results are read by `xml`) (`.jtl` with `jmeter.save.saveservice.output_format=csv`, JMeter's default;
 //! `jmeter -n -t plan.jmx -l results.jtl`). One line per sample: `timeStamp` (ms since the epoch, the
 //! sample's start: JMeter's shipped jmeter.properties sets `sampleresult.timestamp.start=true`),
 //! `elapsed` (ms, from just before sending to the last byte: service time, since JMeter's thread groups
@@ -17,9 +17,11 @@ use std::path::Path;
 
 use chrono::DateTime;
 
-use super::lines::{self, Lines};
-use super::sink::{Describe, Sample, Sink};
-use super::{ImportError, Parsed, Request, classify};
+use crate::app::import::lines::{self, Lines};
+use crate::app::import::sink::{Describe, Sample, Sink};
+use crate::app::import::{ImportError, Parsed, Request, classify};
+
+mod xml;
 use crate::results::{Imported, imported::FROM_SEND};
 
 /// JMeter 5's default CSV columns, in order (for files saved without a header row).
@@ -175,7 +177,7 @@ fn read_file(path: &Path, req: &Request, sink: &mut Sink, skipped: &mut u64) -> 
         None => return Err(ImportError::file(path, "empty file: no JMeter header row or samples")),
     };
     if first.trim_start().starts_with('<') {
-        return super::jmeter_xml::read_file(path, req, sink, skipped);
+        return xml::read_file(path, req, sink, skipped);
     }
     let (cols, header) = detect(&first).map_err(|e| lines.error(e))?;
     let mut fields = Vec::new();
@@ -231,7 +233,7 @@ pub fn import(req: &Request, dir: &Path) -> Result<Parsed, ImportError> {
         targets: fin.targets,
         imported: Imported {
             tool: "jmeter".into(),
-            files: super::file_names(req),
+            files: crate::app::import::file_names(req),
             per_request: true,
             available: vec![
                 "per-request latency (elapsed), per-second histograms".into(),

@@ -13,15 +13,23 @@ use std::time::{Duration, SystemTime};
 use chrono::{DateTime, Utc};
 use tokio::sync::watch;
 
-use super::AppError;
-use super::abort::Abort;
-use super::session::{Session, Setup};
-use super::validate::{describe, unconfirmed_real_targets};
+use crate::app::AppError;
+use crate::app::session::{Session, Setup};
+use crate::app::validate::{describe, preflight, unconfirmed_real_targets};
+use abort::Abort;
+
+mod abort;
+pub mod command;
+pub mod live;
+mod progress;
+pub mod quick;
+
 use crate::engine::executor::Progress;
 use crate::engine::{Plan, TargetRun, run_target};
 use crate::results::{self, Counts, Machine, Rates, Run, Shard, TargetHead, TargetResult, Tool, files, hlog, timeline};
 use crate::spec::Loaded;
 use crate::spec::threshold::Threshold;
+pub use command::RunArgs;
 
 /// How to run.
 #[derive(Debug, Clone)]
@@ -40,7 +48,7 @@ pub struct Options {
     /// Wall-clock time to begin at (shards begin together).
     pub start_at: Option<SystemTime>,
     /// Live counters for the `/metrics` endpoint.
-    pub live: Option<Arc<super::live::Registry>>,
+    pub live: Option<Arc<live::Registry>>,
     /// Draw report.html and the charts at the end (`wabench report` can do it later).
     pub report: bool,
     /// Replace the results in a folder that already holds a run (otherwise that is an error).
@@ -155,7 +163,7 @@ pub fn run_profile(loaded: &Loaded, opts: &Options, stop: watch::Receiver<bool>)
         }
     }
     interrupted |= *stop.borrow() || error.is_some();
-    let verdicts = super::thresholds::evaluate_all(&thresholds, &out);
+    let verdicts = crate::app::thresholds::evaluate_all(&thresholds, &out);
     let aborted = abort.as_ref().and_then(Abort::reason);
     let run = Run {
         passed: verdicts.iter().all(|v| v.passed) && aborted.is_none(),
@@ -220,7 +228,7 @@ fn preflight(loaded: &Loaded, opts: &Options, plan: &Plan) -> Result<(), String>
         ));
     }
     // Missing credentials and files: nothing is started and no results folder is made.
-    if let Some(e) = super::preflight::errors(loaded, &super::preflight::check(loaded)) {
+    if let Some(e) = preflight::errors(loaded, &preflight::check(loaded)) {
         return Err(e);
     }
     let unconfirmed = unconfirmed_real_targets(loaded, opts.yes);
@@ -417,10 +425,10 @@ impl Each<'_> {
         let bar = self
             .opts
             .progress
-            .then(|| super::progress::spawn(t.name().to_string(), self.plan.clone(), progress.clone(), done.clone()))
+            .then(|| progress::spawn(t.name().to_string(), self.plan.clone(), progress.clone(), done.clone()))
             .or_else(|| {
                 self.opts.progress_lines.map(|every| {
-                    super::progress::spawn_lines(
+                    progress::spawn_lines(
                         t.name().to_string(),
                         self.plan.clone(),
                         progress.clone(),

@@ -16,7 +16,7 @@ pub(crate) struct Input<'a> {
     /// Highest rate within the SLO.
     pub cap: f64,
     /// The step that broke it, and the limit that binds there (None: never broken).
-    pub bad: Option<&'a super::capacity::Step>,
+    pub bad: Option<&'a super::step::Step>,
     pub finding: Option<&'a Finding>,
     pub spec: &'a crate::spec::capacity::PlanSpec,
 }

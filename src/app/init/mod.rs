@@ -4,6 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use super::AppError;
+use super::exit::Exit;
 
 /// The starters `init` writes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -40,6 +41,29 @@ impl Starter {
     pub fn default_file(self) -> PathBuf {
         PathBuf::from(format!("{}.toml", self.name()))
     }
+}
+
+/// `wabench init`.
+#[derive(Debug, clap::Args)]
+pub struct InitArgs {
+    #[arg(value_enum)]
+    pub kind: Starter,
+    /// The file to write (default KIND.toml in the current folder).
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    /// Replace the file if it exists.
+    #[arg(long)]
+    pub force: bool,
+}
+
+/// Carry out `wabench init`.
+pub fn command(a: InitArgs) -> Result<Exit, AppError> {
+    let path = write(a.kind, a.out.as_deref(), a.force)?;
+    eprintln!(
+        "wrote {p}: edit it, check it with `wabench validate {p}`, run it with `wabench run {p}`",
+        p = path.display()
+    );
+    Ok(Exit::Success)
 }
 
 /// Write `starter` to `out` (refusing to replace a file unless `force`); the path written.

@@ -11,9 +11,9 @@
 
 use std::path::Path;
 
-use super::lines::Lines;
-use super::sink::{Sample, Sink};
-use super::{ImportError, Request, classify};
+use crate::app::import::lines::Lines;
+use crate::app::import::sink::{Sample, Sink};
+use crate::app::import::{ImportError, Request, classify};
 
 /// Longest response body kept to look for a WhatsApp error code.
 const MAX_BODY: usize = 64 << 10;
@@ -94,7 +94,7 @@ fn record(o: &Open, req: &Request, sink: &mut Sink, skipped: &mut u64) -> Result
         *skipped += 1;
         return Ok(());
     }
-    let start_us = super::jmeter::parse_timestamp(&need("ts")?)?;
+    let start_us = super::parse_timestamp(&need("ts")?)?;
     let t = need("t")?;
     let elapsed: u64 = t.trim().parse().map_err(|_| format!("t=\"{t}\" is not a whole number of milliseconds"))?;
     let success = match need("s")?.as_str() {

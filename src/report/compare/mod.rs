@@ -11,10 +11,14 @@ use hdrhistogram::Histogram;
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-use super::charts::{self, Rendered};
-pub use super::compare_imported::latency_notes;
-use super::compare_imported::{aggregate, compare_aggregates};
-use super::{ReportError, figures, fmt_us, html};
+use crate::report::render::{self, Rendered};
+use crate::report::{ReportError, failures, figures, fmt_us, html, html_escape};
+pub use imported::latency_notes;
+use imported::{aggregate, compare_aggregates};
+
+pub mod gates;
+mod imported;
+pub mod out;
 use crate::results;
 use crate::results::folder::{self as data, Second, TargetData};
 
@@ -496,7 +500,7 @@ pub fn write_text(c: &Comparison, out: &mut impl Write) -> io::Result<()> {
     }
     let labels: Vec<&str> = c.subjects.iter().map(|s| s.label.as_str()).collect();
     let targets: Vec<&results::TargetResult> = c.subjects.iter().map(|s| &s.target.result).collect();
-    let failures = super::failures::text(&labels, &targets);
+    let failures = failures::text(&labels, &targets);
     if !failures.is_empty() {
         write!(out, "\n{failures}")?;
     }
@@ -504,10 +508,10 @@ pub fn write_text(c: &Comparison, out: &mut impl Write) -> io::Result<()> {
 }
 
 /// The comparison page, with the spectrum already drawn.
-pub fn html_page(c: &Comparison, gates: &[super::gates::GateOutcome], spectrum: &Rendered) -> String {
+pub fn html_page(c: &Comparison, gates: &[gates::GateOutcome], spectrum: &Rendered) -> String {
     let labels: Vec<&str> = c.subjects.iter().map(|s| s.label.as_str()).collect();
     let mut out = html::head(&format!("{} · wabench comparison", labels.join(" vs ")));
-    let _ = writeln!(out, "<header>\n<h1>Comparison: {}</h1>", html::esc(&labels.join(" vs ")));
+    let _ = writeln!(out, "<header>\n<h1>Comparison: {}</h1>", html_escape::esc(&labels.join(" vs ")));
     out.push_str(
         "<p class=\"desc\">Each later subject against the first. A difference is called significant when the 95% \
                   bootstrap interval of the ratio, from resampling the one-second intervals, excludes 1.</p>\n",
@@ -516,12 +520,12 @@ pub fn html_page(c: &Comparison, gates: &[super::gates::GateOutcome], spectrum: 
     for (s, rows) in c.subjects[1..].iter().zip(&c.rows) {
         let h = headline(&s.label, rows);
         let cls = if rows.iter().any(|r| r.significant && r.metric != Metric::Rate) { "warn" } else { "neutral" };
-        let _ = write!(out, "<span class=\"badge {cls}\">{}</span>", html::esc(&h));
+        let _ = write!(out, "<span class=\"badge {cls}\">{}</span>", html_escape::esc(&h));
     }
     out.push_str("</div>\n");
     out.push_str(&gates_html(gates));
     for s in c.skipped.iter().chain(&latency_notes(c)) {
-        let _ = writeln!(out, "<p class=\"alert\">{}</p>", html::esc(s));
+        let _ = writeln!(out, "<p class=\"alert\">{}</p>", html_escape::esc(s));
     }
     out.push_str("</header>\n<section id=\"subjects\">\n<h2>Compared</h2>\n<table>\n<thead><tr><th>label</th>\
                   <th class=\"l\">from</th><th class=\"l\">endpoint</th><th>sent</th><th>errors</th></tr></thead>\n<tbody>\n");
@@ -530,17 +534,17 @@ pub fn html_page(c: &Comparison, gates: &[super::gates::GateOutcome], spectrum: 
         let _ = writeln!(
             out,
             "<tr><td>{}</td><td class=\"l\">{}</td><td class=\"l\">{}</td><td>{}</td><td>{}</td></tr>",
-            html::esc(&s.label),
-            html::esc(&s.origin),
-            html::esc(&format!("{} ({})", r.url, r.kind)),
+            html_escape::esc(&s.label),
+            html_escape::esc(&s.origin),
+            html_escape::esc(&format!("{} ({})", r.url, r.kind)),
             r.requests.sent,
             r.requests.errors
         );
     }
     out.push_str("</tbody>\n</table>\n");
     let targets: Vec<&results::TargetResult> = c.subjects.iter().map(|s| &s.target.result).collect();
-    out.push_str(&super::failures::fates_html(&labels, &targets));
-    out.push_str(&super::failures::html(&labels, &targets));
+    out.push_str(&failures::fates_html(&labels, &targets));
+    out.push_str(&failures::html(&labels, &targets));
     out.push_str("</section>\n");
     let base = &c.subjects[0];
     for (s, rows) in c.subjects[1..].iter().zip(&c.rows) {
@@ -548,12 +552,12 @@ pub fn html_page(c: &Comparison, gates: &[super::gates::GateOutcome], spectrum: 
             out,
             "<section class=\"ratios\">\n<h2>{} vs {}</h2>\n<table>\n<thead><tr><th></th><th>{}</th><th>{}</th>\
              <th>{} ÷ {}</th><th>95% CI</th><th>verdict</th></tr></thead>\n<tbody>\n",
-            html::esc(&s.label),
-            html::esc(&base.label),
-            html::esc(&base.label),
-            html::esc(&s.label),
-            html::esc(&s.label),
-            html::esc(&base.label)
+            html_escape::esc(&s.label),
+            html_escape::esc(&base.label),
+            html_escape::esc(&base.label),
+            html_escape::esc(&s.label),
+            html_escape::esc(&s.label),
+            html_escape::esc(&base.label)
         );
         for r in rows {
             let (cls, word) = meaning(r);
@@ -561,8 +565,8 @@ pub fn html_page(c: &Comparison, gates: &[super::gates::GateOutcome], spectrum: 
                 out,
                 "<tr><th scope=\"row\">{}</th><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"{cls}\">{word}</td></tr>",
                 r.metric.name(),
-                html::esc(&show(r.metric, r.base)),
-                html::esc(&show(r.metric, r.value)),
+                html_escape::esc(&show(r.metric, r.base)),
+                html_escape::esc(&show(r.metric, r.value)),
                 r.ratio.map_or("-".into(), |x| format!("{}×", fmt_ratio(x))),
                 show_ci(r)
             );
@@ -583,8 +587,8 @@ pub fn html_page(c: &Comparison, gates: &[super::gates::GateOutcome], spectrum: 
 
 /// Draw the overlaid spectrum and write `compare.html` into `out`; returns the page's path.
 /// The `--fail-if` gates and how each came out, as a table (nothing without gates).
-fn gates_html(gates: &[super::gates::GateOutcome]) -> String {
-    use super::gates::GateVerdict;
+fn gates_html(gates: &[gates::GateOutcome]) -> String {
+    use gates::GateVerdict;
     if gates.is_empty() {
         return String::new();
     }
@@ -608,8 +612,8 @@ fn gates_html(gates: &[super::gates::GateOutcome]) -> String {
             out,
             "<tr><td class=\"l\">{}</td><td class=\"l\">{}</td><td>{}</td><td>{}</td>\
              <td class=\"l\"><span class=\"badge {cls}\">{verdict}</span></td></tr>",
-            html::esc(&g.gate),
-            html::esc(&g.subject),
+            html_escape::esc(&g.gate),
+            html_escape::esc(&g.subject),
             g.estimate.map_or("-".into(), show),
             ci
         );
@@ -618,7 +622,7 @@ fn gates_html(gates: &[super::gates::GateOutcome]) -> String {
     out
 }
 
-pub fn write_html(c: &Comparison, gates: &[super::gates::GateOutcome], out: &Path) -> Result<PathBuf, ReportError> {
+pub fn write_html(c: &Comparison, gates: &[gates::GateOutcome], out: &Path) -> Result<PathBuf, ReportError> {
     std::fs::create_dir_all(out).map_err(|e| ReportError::Write {
         path: out.to_path_buf(),
         reason: format!("cannot create the folder: {e}"),
@@ -626,9 +630,9 @@ pub fn write_html(c: &Comparison, gates: &[super::gates::GateOutcome], out: &Pat
     let series: Vec<(String, &hdrhistogram::Histogram<u64>)> =
         c.subjects.iter().map(|s| (s.label.clone(), &s.target.total)).collect();
     let fig = figures::spectrum("compare_spectrum", "Latency by percentile", &series);
-    let rendered = charts::render(&fig, out)?;
+    let rendered = render::render(&fig, out)?;
     let path = out.join("compare.html");
-    super::write(&path, html_page(c, gates, &rendered).as_bytes())?;
+    crate::report::write(&path, html_page(c, gates, &rendered).as_bytes())?;
     Ok(path)
 }
 

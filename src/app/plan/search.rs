@@ -10,40 +10,14 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 
-use super::AppError;
 use super::binding::{Finding, classify};
-use super::session::{Session, Setup};
+use super::step::Step;
+use crate::app::AppError;
+use crate::app::session::{Session, Setup};
 use crate::engine::{Plan, run_target};
 use crate::spec::capacity::PlanSpec;
 use crate::spec::messages::RetrySpec;
 use crate::spec::{Loaded, Model};
-
-/// One step of the search.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-pub struct Step {
-    pub offered: f64,
-    pub achieved: f64,
-    pub sent: u64,
-    pub p50_us: u64,
-    pub p99_us: u64,
-    pub error_rate: f64,
-    pub dropped: u64,
-    /// Messages whose `delivered` (or `read`) status webhook arrived, when `[webhooks]` is configured.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub delivered: Option<u64>,
-    pub passed: bool,
-    /// Service time (from the actual start: the target's share of the latency), median and p99.
-    #[serde(default)]
-    pub service_p50_us: u64,
-    #[serde(default)]
-    pub service_p99_us: u64,
-    /// How late requests started against their schedule (the client's share), p99.
-    #[serde(default)]
-    pub lateness_p99_us: u64,
-    /// Capacity errors by outcome key (`api_1015`, `http_503`, `timeout`, …).
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub errors: BTreeMap<String, u64>,
-}
 
 /// The search's result for one target.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -283,7 +257,7 @@ pub fn write(dir: &Path, bps: &[Breakpoint]) -> Result<PathBuf, AppError> {
         }
     }
     crate::results::write_atomic(&dir.join("steps.csv"), csv.as_bytes()).map_err(|e| e.to_string())?;
-    crate::report::charts::render(&knee(bps), dir)?;
+    crate::report::render::render(&knee(bps), dir)?;
     Ok(dir.to_path_buf())
 }
 

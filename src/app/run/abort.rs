@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use tokio::sync::watch;
 
-use super::thresholds::crossed_live;
+use crate::app::thresholds::crossed_live;
 use crate::engine::executor::Progress;
 use crate::spec::threshold::Threshold;
 

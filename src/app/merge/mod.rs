@@ -9,11 +9,16 @@ use std::time::{Duration, SystemTime};
 use chrono::{DateTime, Utc};
 use hdrhistogram::Histogram;
 
-use super::AppError;
+use crate::app::AppError;
+
+pub mod command;
+mod webhooks;
+
 use crate::results::{
     self, Counts, Rates, Run, RunData, Summary, TargetHead, TargetResult, TimelineRow, files, histogram, hlog, timeline,
 };
 use crate::spec::threshold::Threshold;
+pub use command::MergeArgs;
 
 fn add(into: &mut Histogram<u64>, h: &Histogram<u64>, what: &str) -> Result<(), String> {
     into.add(h).map_err(|e| format!("{what}: values out of range: {e:?}"))
@@ -185,7 +190,7 @@ pub fn merge_with(dirs: &[PathBuf], out: &Path, force: bool, webhooks: &[Webhook
             .into());
         }
     }
-    let receivers = super::merge_webhooks::assign(&runs, &names, webhooks)?;
+    let receivers = webhooks::assign(&runs, &names, webhooks)?;
     // Built in a temporary folder beside `out` and moved there only when complete: a merge that fails
     // leaves no partial results.
     let tmp = files::TempFolder::beside(out, "merge")?;
@@ -270,7 +275,7 @@ fn merge_into(runs: &[RunData], names: &[&str], receivers: &[Option<PathBuf>], o
         let mut t = merge_target(name, &parts, i, base, out, &mut timeline)?;
         if let Some(dir) = &receivers[i] {
             let sends: Vec<PathBuf> = runs.iter().map(|r| r.dir.join(files::sends_name(name))).collect();
-            let stats = super::merge_webhooks::delivery(&first.run, name, &sends, dir, base.into(), t.duration_s, out)?;
+            let stats = webhooks::delivery(&first.run, name, &sends, dir, base.into(), t.duration_s, out)?;
             t.delivery = Some(stats);
         }
         targets.push(t);
@@ -278,7 +283,7 @@ fn merge_into(runs: &[RunData], names: &[&str], receivers: &[Option<PathBuf>], o
     results::write_atomic(&out.join(files::TIMELINE), &timeline).map_err(|e| e.to_string())?;
 
     let ths = thresholds_of(first)?;
-    let verdicts = super::thresholds::evaluate_all(&ths, &targets);
+    let verdicts = crate::app::thresholds::evaluate_all(&ths, &targets);
     let mut machine = first.run.machine.clone();
     let mut hosts: Vec<String> = runs.iter().map(|r| r.run.machine.hostname.clone()).collect();
     hosts.dedup();

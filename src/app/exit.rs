@@ -1,0 +1,47 @@
+//! How a command that did its work ends ([`Exit`]), and how a finished run's verdicts decide it.
+
+/// How a command that did its work ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exit {
+    Success,
+    /// A threshold was crossed (exit 99).
+    Thresholds,
+    /// Stopped by Ctrl-C / SIGTERM; results were written (exit 130).
+    Interrupted,
+}
+
+impl Exit {
+    /// The process exit code.
+    pub fn code(self) -> i32 {
+        match self {
+            Exit::Success => 0,
+            Exit::Thresholds => crate::EXIT_THRESHOLDS,
+            Exit::Interrupted => crate::EXIT_INTERRUPTED,
+        }
+    }
+}
+
+/// How a finished run ends: 99 when a threshold was crossed (or the run stopped on one), 130 when it
+/// was interrupted, else 0. With `decides` false (a shard), crossed thresholds are reported and exit 0.
+pub fn verdict(run: &crate::results::Run, decides: bool, part: &str) -> Exit {
+    let crossed = match &run.aborted {
+        Some(why) => Some(format!("stopped early, a threshold was crossed: {why}")),
+        None if !run.passed && !run.interrupted => Some("thresholds crossed".to_string()),
+        None => None,
+    };
+    match crossed {
+        Some(what) if decides => {
+            eprintln!("wabench: {what}");
+            Exit::Thresholds
+        }
+        Some(what) => {
+            eprintln!(
+                "wabench: {part}: {what}; recorded in run.json, exit 0: `wabench merge` judges the whole run \
+                 (--fail-on-thresholds to exit 99 here)"
+            );
+            Exit::Success
+        }
+        None if run.interrupted => Exit::Interrupted,
+        None => Exit::Success,
+    }
+}
