@@ -141,27 +141,8 @@ pub fn run_profile(loaded: &Loaded, opts: &Options, stop: watch::Receiver<bool>)
         abort: abort.as_ref(),
         thresholds: &thresholds,
     };
-    let mut out: Vec<TargetResult> = Vec::new();
     let mut failures = Failures::default();
-    let mut error = None;
-    let mut interrupted = false;
-    for i in 0..p.targets.len() {
-        if *stop.borrow() {
-            interrupted = true;
-            break;
-        }
-        let done = each.target(i, &mut timeline, &mut failures);
-        if let Some(r) = done.result {
-            interrupted |= r.interrupted;
-            out.push(r);
-        }
-        if done.error.is_some() {
-            error = done.error;
-        }
-        if done.fatal {
-            break;
-        }
-    }
+    let (out, mut error, mut interrupted) = each.targets(&mut timeline, &mut failures);
     interrupted |= *stop.borrow() || error.is_some();
     let verdicts = crate::app::thresholds::evaluate_all(&thresholds, &out);
     let aborted = abort.as_ref().and_then(Abort::reason);
@@ -174,10 +155,7 @@ pub fn run_profile(loaded: &Loaded, opts: &Options, stop: watch::Receiver<bool>)
     };
     timeline.finish()?;
     if let Err(e) = failures.write(&dir) {
-        error = Some(match error {
-            Some(first) => format!("{first}; {e}"),
-            None => e,
-        });
+        also(&mut error, e);
     }
     results::write_run(&dir, &run).map_err(|e| format!("{}: {e}", dir.join(files::RUN_JSON).display()))?;
     // The report is drawn from the files just written, exactly as `wabench report` redraws it. A failure
@@ -185,13 +163,17 @@ pub fn run_profile(loaded: &Loaded, opts: &Options, stop: watch::Receiver<bool>)
     if opts.report
         && let Err(e) = crate::report::write_report(&dir)
     {
-        let e = format!("the results were written, but not the report: {e}");
-        error = Some(match error {
-            Some(first) => format!("{first}; {e}"),
-            None => e,
-        });
+        also(&mut error, format!("the results were written, but not the report: {e}"));
     }
     Ok(Finished { dir, run, error })
+}
+
+/// Add `e` to the run's error (after the first, which says what went wrong first).
+fn also(error: &mut Option<String>, e: String) {
+    *error = Some(match error.take() {
+        Some(first) => format!("{first}; {e}"),
+        None => e,
+    });
 }
 
 /// The run's description in run.json, without its targets and verdicts.
@@ -390,6 +372,32 @@ impl Done {
 }
 
 impl Each<'_> {
+    /// Run the targets one after the other until the run is stopped or one fails fatally: their
+    /// results, the last error, and whether one was interrupted.
+    fn targets(&self, timeline: &mut Timeline, failures: &mut Failures) -> (Vec<TargetResult>, Option<String>, bool) {
+        let mut out: Vec<TargetResult> = Vec::new();
+        let mut error = None;
+        let mut interrupted = false;
+        for i in 0..self.loaded.profile.targets.len() {
+            if *self.stop.borrow() {
+                interrupted = true;
+                break;
+            }
+            let done = self.target(i, timeline, failures);
+            if let Some(r) = done.result {
+                interrupted |= r.interrupted;
+                out.push(r);
+            }
+            if done.error.is_some() {
+                error = done.error;
+            }
+            if done.fatal {
+                break;
+            }
+        }
+        (out, error, interrupted)
+    }
+
     /// Set target `i` up, drive it, tear it down, and write its logs.
     fn target(&self, i: usize, timeline: &mut Timeline, failures: &mut Failures) -> Done {
         let setup = Setup {
@@ -422,21 +430,7 @@ impl Each<'_> {
             reg.add(t.name(), t.kind(), progress.clone());
         }
         let done = Arc::new(AtomicBool::new(false));
-        let bar = self
-            .opts
-            .progress
-            .then(|| progress::spawn(t.name().to_string(), self.plan.clone(), progress.clone(), done.clone()))
-            .or_else(|| {
-                self.opts.progress_lines.map(|every| {
-                    progress::spawn_lines(
-                        t.name().to_string(),
-                        self.plan.clone(),
-                        progress.clone(),
-                        done.clone(),
-                        every,
-                    )
-                })
-            });
+        let bar = self.show_progress(t.name(), &progress, &done);
         if let Some(a) = self.abort {
             a.watch(t.name().to_string(), self.thresholds.to_vec(), progress.clone(), done.clone());
         }
@@ -483,6 +477,22 @@ impl Each<'_> {
         }
         out.result = Some(r);
         out
+    }
+
+    /// The progress of target `name` on the terminal (a live line) or in a log (a line every few
+    /// seconds), until `done`.
+    fn show_progress(
+        &self,
+        name: &str,
+        progress: &Arc<Progress>,
+        done: &Arc<AtomicBool>,
+    ) -> Option<std::thread::JoinHandle<()>> {
+        let (name, plan) = (name.to_string(), self.plan.clone());
+        if self.opts.progress {
+            return Some(progress::spawn(name, plan, progress.clone(), done.clone()));
+        }
+        let every = self.opts.progress_lines?;
+        Some(progress::spawn_lines(name, plan, progress.clone(), done.clone(), every))
     }
 
     /// `<target>.ambiguous.csv`: the attempts whose fate is unknown, with their recipients, when any.

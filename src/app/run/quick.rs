@@ -94,6 +94,20 @@ fn flag_error(flag: &str, reason: impl std::fmt::Display) -> AppError {
 /// The profile that quick mode runs, as TOML text. `cwd` resolves `--body @FILE`.
 pub fn profile_text(url: &str, q: &QuickArgs, cwd: &Path) -> Result<String, AppError> {
     use toml::{Table, Value};
+    let load = load_table(q)?;
+    let target = target_table(url, q, cwd)?;
+    let mut profile = Table::new();
+    profile.insert("name".into(), format!("quick-{}", host_name(url)).into());
+    profile.insert("description".into(), format!("wabench run {url} (quick mode)").into());
+    profile.insert("load".into(), Value::Table(load));
+    profile.insert("targets".into(), Value::Array(vec![Value::Table(target)]));
+    let body = toml::to_string(&profile).map_err(|e| AppError::from(format!("quick mode: {e}")))?;
+    Ok(format!("# The profile of `wabench run {url}` (quick mode); save it to run it again or extend it.\n{body}"))
+}
+
+/// `[load]` from --rate, --stage, --duration, --connections and --timeout.
+fn load_table(q: &QuickArgs) -> Result<toml::Table, AppError> {
+    use toml::{Table, Value};
     let mut load = Table::new();
     let stages = q.stages.iter().map(|s| stage(s)).collect::<Result<Vec<_>, _>>()?;
     match (q.rate, stages.is_empty()) {
@@ -124,6 +138,12 @@ pub fn profile_text(url: &str, q: &QuickArgs, cwd: &Path) -> Result<String, AppE
     if let Some(t) = &q.timeout {
         load.insert("timeout".into(), t.clone().into());
     }
+    Ok(load)
+}
+
+/// The one `[[targets]]` entry: the URL with --method, headers, --body, --http2 and --insecure.
+fn target_table(url: &str, q: &QuickArgs, cwd: &Path) -> Result<toml::Table, AppError> {
+    use toml::{Table, Value};
     let mut target = Table::new();
     target.insert("name".into(), "endpoint".into());
     target.insert("kind".into(), "http".into());
@@ -178,13 +198,7 @@ pub fn profile_text(url: &str, q: &QuickArgs, cwd: &Path) -> Result<String, AppE
     if q.insecure {
         target.insert("insecure_tls".into(), true.into());
     }
-    let mut profile = Table::new();
-    profile.insert("name".into(), format!("quick-{}", host_name(url)).into());
-    profile.insert("description".into(), format!("wabench run {url} (quick mode)").into());
-    profile.insert("load".into(), Value::Table(load));
-    profile.insert("targets".into(), Value::Array(vec![Value::Table(target)]));
-    let body = toml::to_string(&profile).map_err(|e| AppError::from(format!("quick mode: {e}")))?;
-    Ok(format!("# The profile of `wabench run {url}` (quick mode); save it to run it again or extend it.\n{body}"))
+    Ok(target)
 }
 
 /// `TO:OVER` as a stage table.

@@ -101,32 +101,7 @@ impl Session {
             _ => None,
         };
         let sim = if spec.is_embedded() {
-            let mut cfg = sim_config_for(p, spec);
-            // Unless `[simulator.cloud] tokens` says otherwise, the simulator accepts the token the
-            // target sends (from its token_env or token_file).
-            if cfg.cloud.tokens == SimConfig::default().cloud.tokens
-                && let Some(t) = target_token(spec, loaded.path.parent().unwrap_or(Path::new(".")))
-            {
-                cfg.cloud.tokens.push(t);
-            }
-            // The simulated users who write are the run's recipients, to the target's number.
-            let r = &loaded.recipients;
-            cfg.inbound.users = (0..r.len() as u64).map(|n| r.get(n).to_string()).collect();
-            if cfg.inbound.phone_number_id.is_none() {
-                cfg.inbound.phone_number_id = spec.phone_number_id.clone();
-            }
-            // The simulator posts its status webhooks to this target's receiver, signed with its secret.
-            if let Some(h) = &hooks {
-                cfg.webhooks.callback_url = Some(h.url.clone());
-                cfg.webhooks.app_secret = h.secret.clone();
-            }
-            // Or to the standalone receiver of `receiver_url`.
-            if let Some(f) = &forward {
-                cfg.webhooks.callback_url = Some(f.url.clone());
-                cfg.webhooks.app_secret = f.secret.clone();
-            }
-            let numbering = (u64::from(setup.shard.index), u64::from(setup.shard.count));
-            Some(Embedded::start(cfg, numbering).map_err(|e| format!("target {:?}: {e}", spec.name))?)
+            Some(start_simulator(loaded, spec, setup, hooks.as_ref(), forward.as_ref())?)
         } else {
             None
         };
@@ -204,6 +179,45 @@ impl Session {
         let extra = extra.as_object().is_some_and(|o| !o.is_empty()).then_some(extra);
         Teardown { delivery, extra, error, failures: self.failures }
     }
+}
+
+/// The embedded simulator of target `spec`: the profile's `[simulator]` for it, accepting the token the
+/// target sends, its users the run's recipients, posting its status webhooks to the run's receiver
+/// (`hooks`) or to the standalone one (`forward`).
+fn start_simulator(
+    loaded: &Loaded,
+    spec: &TargetSpec,
+    setup: &Setup,
+    hooks: Option<&Hooks>,
+    forward: Option<&Forward>,
+) -> Result<Embedded, String> {
+    let p = &loaded.profile;
+    let mut cfg = sim_config_for(p, spec);
+    // Unless `[simulator.cloud] tokens` says otherwise, the simulator accepts the token the
+    // target sends (from its token_env or token_file).
+    if cfg.cloud.tokens == SimConfig::default().cloud.tokens
+        && let Some(t) = target_token(spec, loaded.path.parent().unwrap_or(Path::new(".")))
+    {
+        cfg.cloud.tokens.push(t);
+    }
+    // The simulated users who write are the run's recipients, to the target's number.
+    let r = &loaded.recipients;
+    cfg.inbound.users = (0..r.len() as u64).map(|n| r.get(n).to_string()).collect();
+    if cfg.inbound.phone_number_id.is_none() {
+        cfg.inbound.phone_number_id = spec.phone_number_id.clone();
+    }
+    // The simulator posts its status webhooks to this target's receiver, signed with its secret.
+    if let Some(h) = hooks {
+        cfg.webhooks.callback_url = Some(h.url.clone());
+        cfg.webhooks.app_secret = h.secret.clone();
+    }
+    // Or to the standalone receiver of `receiver_url`.
+    if let Some(f) = forward {
+        cfg.webhooks.callback_url = Some(f.url.clone());
+        cfg.webhooks.app_secret = f.secret.clone();
+    }
+    let numbering = (u64::from(setup.shard.index), u64::from(setup.shard.count));
+    Embedded::start(cfg, numbering).map_err(|e| format!("target {:?}: {e}", spec.name))
 }
 
 /// The access token a Cloud target names, when it can be read (the driver reports it when it cannot).

@@ -1,6 +1,7 @@
 //! What `validate` and `run --dry-run` print without sending anything: the plan, the targets, the
 //! message mix, the thresholds, and the targets that would send real, billable messages.
 
+use std::fmt::Write as _;
 use std::time::Duration;
 
 use crate::drivers::whatsapp::body::{Kind, Mix};
@@ -57,11 +58,36 @@ fn feeder_line(f: &crate::spec::feeder::Feeder) -> String {
 
 /// What `validate` prints: the plan, the targets and the thresholds, without sending anything.
 pub fn plan_text(loaded: &Loaded) -> String {
-    use std::fmt::Write as _;
     let p = &loaded.profile;
-    let plan = Plan::from_spec(&p.load);
     let mut s = String::new();
     let _ = writeln!(s, "profile {} ({}) is valid", p.name, loaded.path.display());
+    load_lines(&mut s, p);
+    target_lines(&mut s, loaded);
+    if p.targets.iter().any(|t| t.kind.is_whatsapp_api()) {
+        message_lines(&mut s, loaded);
+    }
+    for w in warnings(loaded) {
+        let _ = writeln!(s, "  warning: {w}");
+    }
+    if p.targets.iter().any(TargetSpec::is_embedded) {
+        let _ = writeln!(s, "{}", simulator_line(&p.simulator));
+    }
+    if !loaded.overrides.is_empty() {
+        let _ = writeln!(s, "changed from the file: {}", loaded.overrides.join(", "));
+        // The profile as it will run, credentials redacted (values from the environment are not in it).
+        let effective = toml::to_string(&p.redacted()).unwrap_or_default();
+        let _ = writeln!(s, "effective profile:");
+        for line in effective.lines() {
+            let _ = writeln!(s, "  {line}");
+        }
+    }
+    threshold_lines(&mut s, p);
+    s
+}
+
+/// The load: its shape (or the planner's steps), the stages, the expected count, timeouts.
+fn load_lines(s: &mut String, p: &crate::spec::Profile) {
+    let plan = Plan::from_spec(&p.load);
     let plan_only = p.is_plan_only();
     if let (true, Some(spec)) = (plan_only, &p.plan) {
         let _ = writeln!(
@@ -97,6 +123,11 @@ pub fn plan_text(loaded: &Loaded) -> String {
         humantime::format_duration(plan.drain),
         plan.threads
     );
+}
+
+/// Each target: what it is, where it goes, its network settings, feeder and webhook shape.
+fn target_lines(s: &mut String, loaded: &Loaded) {
+    let p = &loaded.profile;
     let _ = writeln!(s, "targets (run one after the other):");
     for (i, t) in p.targets.iter().enumerate() {
         let to = match t.address() {
@@ -124,43 +155,35 @@ pub fn plan_text(loaded: &Loaded) -> String {
             let _ = writeln!(s, "    {}", feeder_line(f));
         }
         if t.kind == TargetKind::Webhook {
-            webhook_lines(&mut s, &t.webhook_spec());
+            webhook_lines(s, &t.webhook_spec());
         }
     }
-    if p.targets.iter().any(|t| t.kind.is_whatsapp_api()) {
-        let _ = writeln!(
-            s,
-            "messages: {}",
-            p.messages
-                .weights()
-                .iter()
-                .filter(|(_, w)| *w > 0)
-                .map(|(k, w)| format!("{} {w}", k.name()))
-                .collect::<Vec<_>>()
-                .join(", ")
-        );
-        let r = &loaded.recipients;
-        match r.bsuids() {
-            0 => writeln!(s, "recipients: {}", r.len()),
-            n => writeln!(s, "recipients: {} ({n} business-scoped user IDs, sent in `recipient`)", r.len()),
-        }
-        .ok();
+}
+
+/// The message mix and the recipients of the WhatsApp targets.
+fn message_lines(s: &mut String, loaded: &Loaded) {
+    let p = &loaded.profile;
+    let _ = writeln!(
+        s,
+        "messages: {}",
+        p.messages
+            .weights()
+            .iter()
+            .filter(|(_, w)| *w > 0)
+            .map(|(k, w)| format!("{} {w}", k.name()))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    let r = &loaded.recipients;
+    match r.bsuids() {
+        0 => writeln!(s, "recipients: {}", r.len()),
+        n => writeln!(s, "recipients: {} ({n} business-scoped user IDs, sent in `recipient`)", r.len()),
     }
-    for w in warnings(loaded) {
-        let _ = writeln!(s, "  warning: {w}");
-    }
-    if p.targets.iter().any(TargetSpec::is_embedded) {
-        let _ = writeln!(s, "{}", simulator_line(&p.simulator));
-    }
-    if !loaded.overrides.is_empty() {
-        let _ = writeln!(s, "changed from the file: {}", loaded.overrides.join(", "));
-        // The profile as it will run, credentials redacted (values from the environment are not in it).
-        let effective = toml::to_string(&p.redacted()).unwrap_or_default();
-        let _ = writeln!(s, "effective profile:");
-        for line in effective.lines() {
-            let _ = writeln!(s, "  {line}");
-        }
-    }
+    .ok();
+}
+
+/// The thresholds judged, with the defaults named by target.
+fn threshold_lines(s: &mut String, p: &crate::spec::Profile) {
     let whatsapp = p.targets.iter().filter(|t| t.kind.is_whatsapp_api()).map(|t| t.name.as_str());
     let judged = crate::spec::threshold::judged(&p.thresholds, whatsapp);
     if !judged.is_empty() {
@@ -172,7 +195,6 @@ pub fn plan_text(loaded: &Loaded) -> String {
             };
         }
     }
-    s
 }
 
 /// How many unique recipients get at least one template in `planned` messages (every recipient that

@@ -33,6 +33,7 @@ use hyper::service::service_fn;
 use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
 
+use crate::engine::aggregate::LiveTotals;
 use crate::engine::executor::Progress;
 use crate::engine::metrics::Outcome;
 use crate::results::Shard;
@@ -113,6 +114,78 @@ pub struct Family {
     pub samples: Vec<Sample>,
 }
 
+/// The families, in the order they are shown: name, help, type.
+const FAMILIES: [(&str, &str, Kind); 9] = [
+    ("wabench_run_info", "The run this process is part of (always 1).", Kind::Gauge),
+    ("wabench_requests_sent_total", "Requests started (first attempts).", Kind::Counter),
+    ("wabench_retries_total", "Attempts after the first of a message.", Kind::Counter),
+    (
+        "wabench_requests_resent_total",
+        "Requests written again after an unanswered attempt (only when the profile allows it) or an \
+         HTTP/2 refusal.",
+        Kind::Counter,
+    ),
+    ("wabench_requests_dropped_total", "Requests due and not sent: too many were outstanding.", Kind::Counter),
+    (
+        "wabench_requests_total",
+        "Attempts ended, by outcome (ok, api_<code>, http_<status>, timeout, ...).",
+        Kind::Counter,
+    ),
+    ("wabench_requests_in_flight", "Attempts started and not yet ended.", Kind::Gauge),
+    (
+        "wabench_schedule_lateness_seconds",
+        "How late the open-loop schedule started requests: the largest lateness of the latest second.",
+        Kind::Gauge,
+    ),
+    (
+        "wabench_request_duration_seconds",
+        "Latency from the intended start to the end of the response, of attempts that got a response.",
+        Kind::Histogram,
+    ),
+];
+const INFO: usize = 0;
+const SENT: usize = 1;
+const RETRIES: usize = 2;
+const RESENT: usize = 3;
+const DROPPED: usize = 4;
+const TOTAL: usize = 5;
+const IN_FLIGHT: usize = 6;
+const LATENESS: usize = 7;
+const LATENCY: usize = 8;
+
+/// One target's samples (labelled `base`) from its totals and its latency buckets.
+fn target_samples(f: &mut [Family], base: &[(String, String)], t: &LiveTotals, hist: Option<(Vec<u64>, f64)>) {
+    let with = |k: &str, v: String| {
+        let mut l = base.to_vec();
+        l.push((k.to_string(), v));
+        l
+    };
+    let mut push = |i: usize, name: String, labels: Vec<(String, String)>, value: f64| {
+        f[i].samples.push(Sample { name, labels, value });
+    };
+    for (i, v) in [(SENT, t.started), (RETRIES, t.retries), (RESENT, t.resent), (DROPPED, t.dropped)]
+        .into_iter()
+        .chain([(IN_FLIGHT, t.in_flight())])
+    {
+        push(i, FAMILIES[i].0.to_string(), base.to_vec(), v as f64);
+    }
+    push(LATENESS, FAMILIES[LATENESS].0.to_string(), base.to_vec(), t.last_lateness_max_us as f64 / 1e6);
+    // "ok" is always there, so that rates and ratios have a series from the first scrape.
+    let mut outcomes = t.outcomes.clone();
+    outcomes.entry(Outcome::Ok).or_insert(0);
+    for (o, n) in &outcomes {
+        push(TOTAL, FAMILIES[TOTAL].0.to_string(), with("outcome", o.key()), *n as f64);
+    }
+    let name = FAMILIES[LATENCY].0;
+    let (counts, sum) = hist.unwrap_or_else(|| (vec![0; BUCKET_BOUNDS_US.len() + 1], 0.0));
+    for (i, c) in counts.iter().enumerate() {
+        push(LATENCY, format!("{name}_bucket"), with("le", le_label(i)), *c as f64);
+    }
+    push(LATENCY, format!("{name}_sum"), base.to_vec(), sum);
+    let count = counts.last().copied().unwrap_or(0) as f64;
+    push(LATENCY, format!("{name}_count"), base.to_vec(), count);
+}
+
 struct Entry {
     name: String,
     api: String,
@@ -153,40 +226,11 @@ impl Registry {
 
     /// Every family with its samples, in a fixed order.
     pub fn families(&self) -> Vec<Family> {
-        let fam = |name, help, kind| Family { name, help, kind, samples: Vec::new() };
-        let mut info = fam("wabench_run_info", "The run this process is part of (always 1).", Kind::Gauge);
-        let mut sent = fam("wabench_requests_sent_total", "Requests started (first attempts).", Kind::Counter);
-        let mut retries = fam("wabench_retries_total", "Attempts after the first of a message.", Kind::Counter);
-        let mut resent = fam(
-            "wabench_requests_resent_total",
-            "Requests written again after an unanswered attempt (only when the profile allows it) or an \
-             HTTP/2 refusal.",
-            Kind::Counter,
-        );
-        let mut dropped = fam(
-            "wabench_requests_dropped_total",
-            "Requests due and not sent: too many were outstanding.",
-            Kind::Counter,
-        );
-        let mut total = fam(
-            "wabench_requests_total",
-            "Attempts ended, by outcome (ok, api_<code>, http_<status>, timeout, ...).",
-            Kind::Counter,
-        );
-        let mut in_flight = fam("wabench_requests_in_flight", "Attempts started and not yet ended.", Kind::Gauge);
-        let mut lateness = fam(
-            "wabench_schedule_lateness_seconds",
-            "How late the open-loop schedule started requests: the largest lateness of the latest second.",
-            Kind::Gauge,
-        );
-        let mut latency = fam(
-            "wabench_request_duration_seconds",
-            "Latency from the intended start to the end of the response, of attempts that got a response.",
-            Kind::Histogram,
-        );
+        let mut f: Vec<Family> =
+            FAMILIES.iter().map(|&(name, help, kind)| Family { name, help, kind, samples: Vec::new() }).collect();
         let shard = self.shard.index.to_string();
-        info.samples.push(Sample {
-            name: info.name.to_string(),
+        f[INFO].samples.push(Sample {
+            name: FAMILIES[INFO].0.to_string(),
             labels: vec![
                 ("shard".into(), shard.clone()),
                 ("shards".into(), self.shard.count.to_string()),
@@ -202,56 +246,14 @@ impl Registry {
                 ("api".into(), e.api.clone()),
                 ("target".into(), e.name.clone()),
             ];
-            let with = |k: &str, v: String| {
-                let mut l = base.clone();
-                l.push((k.to_string(), v));
-                l
-            };
-            let one = |f: &mut Family, v: u64| {
-                f.samples.push(Sample { name: f.name.to_string(), labels: base.clone(), value: v as f64 })
-            };
             // One lock: the counts and the histogram are of the same seconds.
-            let (t, hist) = match e.progress.view.lock() {
-                Ok(v) => (v.totals.clone(), v.overall.as_ref().map(buckets)),
-                Err(_) => continue,
+            let Ok((t, hist)) = e.progress.view.lock().map(|v| (v.totals.clone(), v.overall.as_ref().map(buckets)))
+            else {
+                continue;
             };
-            one(&mut sent, t.started);
-            one(&mut retries, t.retries);
-            one(&mut resent, t.resent);
-            one(&mut dropped, t.dropped);
-            one(&mut in_flight, t.in_flight());
-            lateness.samples.push(Sample {
-                name: lateness.name.to_string(),
-                labels: base.clone(),
-                value: t.last_lateness_max_us as f64 / 1e6,
-            });
-            // "ok" is always there, so that rates and ratios have a series from the first scrape.
-            let mut outcomes = t.outcomes.clone();
-            outcomes.entry(Outcome::Ok).or_insert(0);
-            for (o, n) in &outcomes {
-                total.samples.push(Sample {
-                    name: total.name.to_string(),
-                    labels: with("outcome", o.key()),
-                    value: *n as f64,
-                });
-            }
-            let (counts, sum) = hist.unwrap_or_else(|| (vec![0; BUCKET_BOUNDS_US.len() + 1], 0.0));
-            for (i, c) in counts.iter().enumerate() {
-                latency.samples.push(Sample {
-                    name: format!("{}_bucket", latency.name),
-                    labels: with("le", le_label(i)),
-                    value: *c as f64,
-                });
-            }
-            latency.samples.push(Sample { name: format!("{}_sum", latency.name), labels: base.clone(), value: sum });
-            let count = counts.last().copied().unwrap_or(0) as f64;
-            latency.samples.push(Sample {
-                name: format!("{}_count", latency.name),
-                labels: base.clone(),
-                value: count,
-            });
+            target_samples(&mut f, &base, &t, hist);
         }
-        vec![info, sent, retries, resent, dropped, total, in_flight, lateness, latency]
+        f
     }
 
     /// The exposition text.
