@@ -173,7 +173,7 @@ impl WebhookTarget {
     /// The wait before attempt `attempt + 1`, when another is allowed.
     fn redeliver(&self, attempt: u32) -> Option<Duration> {
         (attempt < self.retry.max_attempts)
-            .then(|| crate::engine::retry::doubling(self.retry.initial.0, self.retry.max.0, attempt))
+            .then(|| crate::units::doubling(self.retry.initial.0, self.retry.max.0, attempt))
     }
 }
 

@@ -8,5 +8,5 @@ pub mod http1;
 pub mod percentile;
 pub mod redact;
 
-pub use duration::{Dur, MAX_DURATION};
+pub use duration::{Dur, MAX_DURATION, doubling};
 pub use fmt::fmt_us;

@@ -104,7 +104,7 @@ impl Common {
     /// `resend_unanswered` it is, with the `[retry]` back-off, up to `[retry] max_attempts`.
     pub fn retry_transport(&self, outcome: Outcome, attempt: u32) -> Classified {
         let again = self.resend_unanswered && outcome.resendable() && attempt < self.retry.max_attempts;
-        let wait = || crate::engine::retry::doubling(self.retry.backoff.0, self.retry.max_backoff.0, attempt);
+        let wait = || crate::units::doubling(self.retry.backoff.0, self.retry.max_backoff.0, attempt);
         Classified { outcome, retry_after: again.then(wait) }
     }
 }
