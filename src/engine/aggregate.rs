@@ -8,11 +8,9 @@ use std::sync::Mutex;
 use std::sync::mpsc::Receiver;
 use std::time::{Duration, SystemTime};
 
-use hdrhistogram::serialization::V2DeflateSerializer;
-use hdrhistogram::serialization::interval_log::{IntervalLogWriterBuilder, Tag};
-
 use super::metrics::{Interval, Outcome, Report, histogram};
 use crate::results::TimelineRow;
+use crate::results::hlog::IntervalWriter;
 
 /// What the progress display reads: the latest finished second.
 #[derive(Debug, Default, Clone)]
@@ -82,17 +80,11 @@ pub fn run<W: Write, T: Write>(
     live: &Mutex<LiveView>,
     last_second: Option<u64>,
 ) -> io::Result<Written> {
-    let mut ser = V2DeflateSerializer::new();
-    let mut log = IntervalLogWriterBuilder::new()
-        .add_comment(&format!(
-            "wabench {} interval log, target {target}, latency in µs from the intended start",
-            env!("CARGO_PKG_VERSION")
-        ))
-        .with_start_time(base)
-        .with_base_time(base)
-        .with_max_value_divisor(1000.0)
-        .begin_log_with(hlog, &mut ser)?;
-    let tag = Tag::new(target);
+    let comment = format!(
+        "wabench {} interval log, target {target}, latency in µs from the intended start",
+        env!("CARGO_PKG_VERSION")
+    );
+    let mut log = IntervalWriter::begin(hlog, base, &comment)?;
     let mut pending: BTreeMap<u64, Interval> = BTreeMap::new();
     let mut marks: Vec<u64> = vec![0; threads];
     let mut done = vec![false; threads];
@@ -105,47 +97,50 @@ pub fn run<W: Write, T: Write>(
         TimelineRow { second: k, requested: requested(k), ..TimelineRow::default() }.write(timeline, target)
     };
 
-    let mut flush =
-        |upto: u64, pending: &mut BTreeMap<u64, Interval>, log: &mut _, timeline: &mut T| -> io::Result<()> {
-            let ready: Vec<u64> = pending.range(..upto).map(|(k, _)| *k).collect();
-            if ready.is_empty() {
-                return Ok(());
+    let mut flush = |upto: u64,
+                     pending: &mut BTreeMap<u64, Interval>,
+                     log: &mut IntervalWriter<&mut W>,
+                     timeline: &mut T|
+     -> io::Result<()> {
+        let ready: Vec<u64> = pending.range(..upto).map(|(k, _)| *k).collect();
+        if ready.is_empty() {
+            return Ok(());
+        }
+        for k in ready {
+            while next_row < k {
+                empty_row(timeline, next_row)?;
+                next_row += 1;
             }
-            for k in ready {
-                while next_row < k {
-                    empty_row(timeline, next_row)?;
-                    next_row += 1;
-                }
-                next_row = k + 1;
-                let iv = pending.remove(&k).expect("key listed above");
-                write_interval(log, tag, &iv)?;
-                let h = &iv.latency;
-                TimelineRow {
-                    second: k,
-                    requested: requested(k),
-                    started: iv.started,
-                    ok: iv.ok,
-                    errors: iv.errors,
-                    dropped: iv.dropped,
-                    ..TimelineRow::default()
-                }
-                .with_latency(Some(h))
-                .write(timeline, target)?;
-                out.intervals += 1;
-                out.started += iv.started;
-                out.latencies += h.len();
-                overall.add(h).expect("same bounds");
-                totals.add(&iv);
-                if let Ok(mut v) = live.lock() {
-                    v.totals = totals.clone();
-                    v.second = k;
-                    v.p99_us = if h.is_empty() { 0 } else { h.value_at_quantile(0.99) };
-                    v.overall = Some(overall.clone());
-                }
+            next_row = k + 1;
+            let iv = pending.remove(&k).expect("key listed above");
+            log.write(target, Duration::from_secs(iv.index), Duration::from_secs(1), &iv.latency)?;
+            let h = &iv.latency;
+            TimelineRow {
+                second: k,
+                requested: requested(k),
+                started: iv.started,
+                ok: iv.ok,
+                errors: iv.errors,
+                dropped: iv.dropped,
+                ..TimelineRow::default()
             }
-            timeline.flush()?;
-            Ok(())
-        };
+            .with_latency(Some(h))
+            .write(timeline, target)?;
+            out.intervals += 1;
+            out.started += iv.started;
+            out.latencies += h.len();
+            overall.add(h).expect("same bounds");
+            totals.add(&iv);
+            if let Ok(mut v) = live.lock() {
+                v.totals = totals.clone();
+                v.second = k;
+                v.p99_us = if h.is_empty() { 0 } else { h.value_at_quantile(0.99) };
+                v.overall = Some(overall.clone());
+            }
+        }
+        timeline.flush()?;
+        Ok(())
+    };
 
     while let Ok(r) = rx.recv() {
         match r {
@@ -185,15 +180,6 @@ pub fn run<W: Write, T: Write>(
         timeline.flush()?;
     }
     Ok(out)
-}
-
-fn write_interval<W: Write>(
-    log: &mut hdrhistogram::serialization::interval_log::IntervalLogWriter<'_, '_, W, V2DeflateSerializer>,
-    tag: Option<Tag<'_>>,
-    iv: &Interval,
-) -> io::Result<()> {
-    log.write_histogram(&iv.latency, Duration::from_secs(iv.index), Duration::from_secs(1), tag)
-        .map_err(|e| io::Error::other(format!("cannot write an interval histogram: {e:?}")))
 }
 
 #[cfg(test)]
