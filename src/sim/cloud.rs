@@ -50,8 +50,10 @@ impl CloudState {
         let c = &cfg.cloud;
         let env_tokens = match &c.tokens_env {
             None => Vec::new(),
-            Some(var) => std::env::var(var)
-                .map_err(|_| ConfigError(format!("cloud.tokens_env: environment variable {var} is not set")))?
+            Some(var) => cfg
+                .env
+                .var(var)
+                .ok_or_else(|| ConfigError(format!("cloud.tokens_env: environment variable {var} is not set")))?
                 .split(',')
                 .map(|t| t.trim().to_string())
                 .filter(|t| !t.is_empty())
