@@ -185,12 +185,8 @@ pub struct RunArgs {
     /// Write results into this folder instead of results/<name>-<UTC timestamp>/.
     #[arg(long)]
     pub out: Option<PathBuf>,
-    /// Replace the results in an --out folder that already holds a run (refused otherwise).
-    #[arg(long)]
-    pub force: bool,
-    /// Parent folder of per-run result folders.
-    #[arg(long, default_value = "results")]
-    pub results: PathBuf,
+    #[command(flatten)]
+    pub output: OutputArgs,
     /// No live progress line even on a terminal.
     #[arg(long)]
     pub quiet: bool,
@@ -200,21 +196,11 @@ pub struct RunArgs {
     /// Print the plan and what would be sent, then stop without sending anything.
     #[arg(long)]
     pub dry_run: bool,
-    /// Also write a compact summary (counts, rates, percentiles, thresholds) as JSON to this file.
-    #[arg(long, value_name = "FILE")]
-    pub summary_json: Option<PathBuf>,
-    /// Also write a JUnit XML file with one test case per threshold, for CI systems.
-    #[arg(long, value_name = "FILE")]
-    pub junit: Option<PathBuf>,
     /// A sharded run records its verdicts in run.json and exits 0 when a threshold is crossed, so that
     /// the other shards keep running and `wabench merge` decides on the whole; with this flag a shard
     /// exits 99 like an unsharded run.
     #[arg(long)]
     pub fail_on_thresholds: bool,
-    /// Also save this run as the named baseline under <results>/baselines/NAME (a copy; replaces an
-    /// earlier baseline of that name), for `wabench compare --baseline NAME`.
-    #[arg(long, value_name = "NAME")]
-    pub save_baseline: Option<String>,
     /// Run shard i of N (0-based): every N-th request of the plan, 1/N of the virtual users.
     /// Defaults to JOB_COMPLETION_INDEX / WABENCH_SHARDS when those are set (Kubernetes Indexed Jobs).
     #[arg(long, value_name = "i/N")]
@@ -285,26 +271,36 @@ pub struct MergeArgs {
     /// Folder for the merged run.
     #[arg(long)]
     pub out: PathBuf,
+    #[command(flatten)]
+    pub output: OutputArgs,
+    /// The folder of `wabench receive` that got the shards' status webhooks ([webhooks] receiver_url):
+    /// delivery latency and lost/failed counts come from the shards' sends joined with its statuses.
+    /// TARGET=DIR when several targets recorded sends. Repeatable.
+    #[arg(long, value_name = "[TARGET=]DIR")]
+    pub webhooks: Vec<String>,
+}
+
+/// The output flags `run` and `merge` share: replacing an --out folder, where results and baselines
+/// are kept, and the files a CI system reads.
+#[derive(Debug, clap::Args)]
+pub struct OutputArgs {
     /// Replace the results in an --out folder that already holds a run (refused otherwise).
     #[arg(long)]
     pub force: bool,
+    /// Parent folder of results folders (each run's, and the baselines).
+    #[arg(long, default_value = "results")]
+    pub results: PathBuf,
     /// Also write a compact summary (counts, rates, percentiles, thresholds) as JSON to this file.
     #[arg(long, value_name = "FILE")]
     pub summary_json: Option<PathBuf>,
     /// Also write a JUnit XML file with one test case per threshold, for CI systems.
     #[arg(long, value_name = "FILE")]
     pub junit: Option<PathBuf>,
-    /// Also save the merged run as the named baseline under <results>/baselines/NAME.
+    /// Also save the run (of `merge`: the merged run) as the named baseline under
+    /// <results>/baselines/NAME (a copy; replaces an earlier baseline of that name), for
+    /// `wabench compare --baseline NAME`.
     #[arg(long, value_name = "NAME")]
     pub save_baseline: Option<String>,
-    /// Parent folder of results folders (where baselines are kept).
-    #[arg(long, default_value = "results")]
-    pub results: PathBuf,
-    /// The folder of `wabench receive` that got the shards' status webhooks ([webhooks] receiver_url):
-    /// delivery latency and lost/failed counts come from the shards' sends joined with its statuses.
-    /// TARGET=DIR when several targets recorded sends. Repeatable.
-    #[arg(long, value_name = "[TARGET=]DIR")]
-    pub webhooks: Vec<String>,
 }
 
 /// `wabench compare`.

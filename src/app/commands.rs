@@ -118,10 +118,12 @@ fn load(path: &Path, changes: &ProfileChanges) -> Result<Loaded, AppError> {
 /// `wabench run`.
 fn run(a: RunArgs) -> Result<Exit, AppError> {
     let shard = shard_of(a.shard.as_deref())?;
-    let stdout_taken =
-        outputs::one_on_stdout(&[("--summary-json", a.summary_json.as_deref()), ("--junit", a.junit.as_deref())])?;
+    let stdout_taken = outputs::one_on_stdout(&[
+        ("--summary-json", a.output.summary_json.as_deref()),
+        ("--junit", a.output.junit.as_deref()),
+    ])?;
     let start_at = a.start_at.as_deref().map(|s| run::parse_start_at(s, SystemTime::now())).transpose()?;
-    if let Some(name) = &a.save_baseline {
+    if let Some(name) = &a.output.save_baseline {
         crate::results::baseline::check_name(name).map_err(|e| format!("--save-baseline: {e}"))?;
         if shard.is_sharded() {
             return Err(format!(
@@ -174,13 +176,13 @@ fn run(a: RunArgs) -> Result<Exit, AppError> {
         live,
         report: !a.no_report,
         out: a.out,
-        results_root: a.results.clone(),
+        results_root: a.output.results.clone(),
         progress: !a.quiet && std::io::stderr().is_terminal(),
         progress_lines: (!a.quiet && !std::io::stderr().is_terminal()).then_some(std::time::Duration::from_secs(5)),
         yes: a.yes,
         shard,
         start_at,
-        force: a.force,
+        force: a.output.force,
     };
     let finished = run::run_profile(&loaded, &opts, stop_on_signals());
     // The final values are pushed before the summary, also when the run failed.
@@ -191,12 +193,12 @@ fn run(a: RunArgs) -> Result<Exit, AppError> {
     let mut human = outputs::human(stdout_taken);
     let _ = report::summary::write(&finished.run, &mut human);
     let _ = writeln!(human, "\nresults: {}", finished.dir.display());
-    outputs::write_ci_files(&finished.run, a.summary_json.as_deref(), a.junit.as_deref())?;
+    outputs::write_ci_files(&finished.run, a.output.summary_json.as_deref(), a.output.junit.as_deref())?;
     if let Some(e) = finished.error {
         return Err(e.into());
     }
-    if let Some(name) = &a.save_baseline {
-        save_baseline(&a.results, name, &finished.dir, &finished.run, &mut human)?;
+    if let Some(name) = &a.output.save_baseline {
+        save_baseline(&a.output.results, name, &finished.dir, &finished.run, &mut human)?;
     }
     // A shard records its verdicts and leaves the decision to `wabench merge`: exiting 99 would make
     // an orchestrator (a Kubernetes Job, a CI matrix) stop the other shards mid-run.
@@ -231,20 +233,22 @@ fn verdict(run: &crate::results::Run, decides: bool, part: &str) -> Exit {
 
 /// `wabench merge`: the parts joined, the profile's thresholds judged on the whole.
 fn merge(a: MergeArgs) -> Result<Exit, AppError> {
-    let stdout_taken =
-        outputs::one_on_stdout(&[("--summary-json", a.summary_json.as_deref()), ("--junit", a.junit.as_deref())])?;
-    if let Some(name) = &a.save_baseline {
+    let stdout_taken = outputs::one_on_stdout(&[
+        ("--summary-json", a.output.summary_json.as_deref()),
+        ("--junit", a.output.junit.as_deref()),
+    ])?;
+    if let Some(name) = &a.output.save_baseline {
         crate::results::baseline::check_name(name).map_err(|e| format!("--save-baseline: {e}"))?;
     }
     let webhooks: Vec<super::merge::Webhooks> = a.webhooks.iter().map(|w| super::merge::Webhooks::parse(w)).collect();
-    let run = super::merge::merge_with(&a.dirs, &a.out, a.force, &webhooks)?;
+    let run = super::merge::merge_with(&a.dirs, &a.out, a.output.force, &webhooks)?;
     let mut human = outputs::human(stdout_taken);
     let _ = report::summary::write(&run, &mut human);
     report::write_report(&a.out).map_err(|e| format!("merged into {}, but the report failed: {e}", a.out.display()))?;
     let _ = writeln!(human, "\nmerged {} folders into {}", a.dirs.len(), a.out.display());
-    outputs::write_ci_files(&run, a.summary_json.as_deref(), a.junit.as_deref())?;
-    if let Some(name) = &a.save_baseline {
-        save_baseline(&a.results, name, &a.out, &run, &mut human)?;
+    outputs::write_ci_files(&run, a.output.summary_json.as_deref(), a.output.junit.as_deref())?;
+    if let Some(name) = &a.output.save_baseline {
+        save_baseline(&a.output.results, name, &a.out, &run, &mut human)?;
     }
     Ok(verdict(&run, true, "merge"))
 }

@@ -231,11 +231,13 @@ fn a_service_time_import_against_a_run_is_noted_and_aggregates_do_not_merge() {
     let e = wabench::app::commands::execute(wabench::app::cli::Command::Merge(wabench::app::cli::MergeArgs {
         dirs: vec![wrk, oha],
         out: dir.path().join("merged"),
-        force: false,
-        summary_json: None,
-        junit: None,
-        save_baseline: None,
-        results: dir.path().join("results"),
+        output: wabench::app::cli::OutputArgs {
+            force: false,
+            summary_json: None,
+            junit: None,
+            save_baseline: None,
+            results: dir.path().join("results"),
+        },
         webhooks: Vec::new(),
     }))
     .unwrap_err()
