@@ -49,6 +49,9 @@ pub struct Options {
     pub backlog: usize,
     /// Runtime worker threads serving the requests (at least 1).
     pub threads: usize,
+    /// Where `app_secret_env` and `verify_token_env` are looked up: the process environment unless
+    /// an embedding program gives the variables.
+    pub env: crate::units::Env,
 }
 
 impl Options {
@@ -66,6 +69,7 @@ impl Options {
             max_body: d.max_body,
             backlog: d.backlog,
             threads: 2,
+            env: crate::units::Env::default(),
         }
     }
 
@@ -80,7 +84,7 @@ impl Options {
             backlog: self.backlog,
             ..WebhookConfig::default()
         };
-        cfg.resolve().map_err(|e| {
+        cfg.resolve_with(|name| self.env.var_os(name)).map_err(|e| {
             e.to_string()
                 .replace("webhooks.app_secret_env", "--app-secret-env")
                 .replace("webhooks.verify_token_env", "--verify-token-env")

@@ -14,19 +14,16 @@ use ::http::{Method, Request, Uri};
 use bytes::{Bytes, BytesMut};
 use http_body_util::Full;
 
+use super::base::{Base, target_base_methods};
 use crate::engine::metrics::Outcome;
 use crate::engine::target::{Answer, Classified, Endpoint, Target};
 use crate::spec::feeder::Feeder;
 use crate::spec::net::Net;
 use crate::spec::template::{HttpTemplates, Sink, Template, Values, itoa, split_url};
-use crate::spec::{HttpVersion, TargetSpec};
+use crate::spec::{HttpVersion, TargetKind, TargetSpec};
 
 pub struct HttpTarget {
-    name: String,
-    endpoint: Endpoint,
-    version: HttpVersion,
-    net: Arc<Net>,
-    max_body: u64,
+    base: Base,
     method: Method,
     uri: Uri,
     headers: HeaderMap,
@@ -185,11 +182,7 @@ impl HttpTarget {
             endpoint.path_and_query = if written.starts_with('?') { format!("/{written}") } else { written.into() };
         }
         let mut t = HttpTarget {
-            name: spec.name.clone(),
-            endpoint,
-            version: spec.http_version,
-            net: Net::shared_direct(),
-            max_body: spec.max_body.unwrap_or(1 << 20),
+            base: Base::new(TargetKind::Http, spec, endpoint),
             method,
             uri,
             headers,
@@ -204,9 +197,9 @@ impl HttpTarget {
             t.templated = Some(t.templated(tpl, feeder, seed));
             return Ok(t);
         }
-        if t.version == HttpVersion::Http1 && t.method != Method::HEAD {
+        if t.base.version == HttpVersion::Http1 && t.method != Method::HEAD {
             let mut out = Vec::new();
-            crate::engine::h1::serialize(&mut out, t.request(0), t.endpoint.authority().as_bytes());
+            crate::engine::h1::serialize(&mut out, t.request(0), t.base.endpoint.authority().as_bytes());
             t.http1 = Some(Bytes::from(out));
         }
         Ok(t)
@@ -214,7 +207,7 @@ impl HttpTarget {
 
     /// Reach the endpoint with `net` (the profile's TLS, proxy and `connect_to`).
     pub fn with_net(mut self, net: Arc<Net>) -> HttpTarget {
-        self.net = net;
+        self.base.net = net;
         self
     }
 }
@@ -239,7 +232,7 @@ impl HttpTarget {
         let host_line = if self.headers.contains_key(::http::header::HOST) {
             Vec::new()
         } else {
-            format!("host: {}\r\n", self.endpoint.authority()).into_bytes()
+            format!("host: {}\r\n", self.base.endpoint.authority()).into_bytes()
         };
         let path = tpl.path.unwrap_or_else(|| Template::literal(self.uri.path_and_query().map_or("/", |p| p.as_str())));
         let head_hint = 64
@@ -269,7 +262,7 @@ impl HttpTarget {
             host_line,
             length_given: self.headers.contains_key(::http::header::CONTENT_LENGTH),
             usually_has_body: matches!(self.method, Method::POST | Method::PUT | Method::PATCH),
-            http1: self.version == HttpVersion::Http1 && self.method != Method::HEAD,
+            http1: self.base.version == HttpVersion::Http1 && self.method != Method::HEAD,
             head_hint,
         }
     }
@@ -309,24 +302,7 @@ fn contains(body: &[u8], want: &[u8]) -> bool {
 }
 
 impl Target for HttpTarget {
-    fn name(&self) -> &str {
-        &self.name
-    }
-    fn kind(&self) -> &str {
-        "http"
-    }
-    fn endpoint(&self) -> &Endpoint {
-        &self.endpoint
-    }
-    fn http_version(&self) -> HttpVersion {
-        self.version
-    }
-    fn net(&self) -> &Net {
-        &self.net
-    }
-    fn max_body(&self) -> u64 {
-        self.max_body
-    }
+    target_base_methods!(base);
     fn request(&self, seq: u64) -> Request<Full<Bytes>> {
         if let Some(t) = &self.templated {
             return t.request(&self.method, &self.uri, seq);

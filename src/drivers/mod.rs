@@ -2,6 +2,7 @@
 //! WhatsApp Cloud API and On-Premises API, a user's own webhook endpoint), and the factory that builds one
 //! from a profile entry.
 
+pub mod base;
 pub(crate) mod http;
 pub mod preview;
 pub mod webhook;
@@ -112,12 +113,9 @@ pub fn build(spec: &TargetSpec, ctx: &BuildCtx<'_>) -> Result<Arc<dyn Target>, B
         (None, Some(u)) => u.to_string(),
         (None, None) => return Err(missing("base_url")),
     };
+    let endpoint = Endpoint::parse(&base).map_err(invalid)?;
     let common = cloud::Common {
-        name: spec.name.clone(),
-        endpoint: Endpoint::parse(&base).map_err(invalid)?,
-        version: spec.http_version,
-        net: net(spec, ctx)?,
-        max_body: spec.max_body.unwrap_or(1 << 20),
+        base: base::Base { net: net(spec, ctx)?, ..base::Base::new(spec.kind, spec, endpoint) },
         messages: ctx.messages.clone(),
         recipients: ctx.recipients.clone(),
         retry: ctx.retry.clone(),
@@ -167,7 +165,7 @@ pub fn build(spec: &TargetSpec, ctx: &BuildCtx<'_>) -> Result<Arc<dyn Target>, B
     if let Some(p) = &creds.new_password {
         common.secrets = common.secrets.with(p);
     }
-    let session = auth::Session::start(&base, creds, &common.net)
+    let session = auth::Session::start(&base, creds, &common.base.net)
         .map_err(|reason| BuildError::Login { target: spec.name.clone(), reason })?;
     Ok(Arc::new(onprem::OnPremTarget::new(common, session).map_err(invalid)?))
 }

@@ -54,7 +54,7 @@ pub fn requests(spec: &TargetSpec, ctx: &BuildCtx<'_>, url: &str, n: u64) -> Res
         TargetKind::Cloud | TargetKind::OnPrem => {
             let c = common(spec, ctx, url)?;
             let onprem = spec.kind == TargetKind::OnPrem;
-            let base = c.endpoint.path_and_query.trim_end_matches('/').to_string();
+            let base = c.base.endpoint.path_and_query.trim_end_matches('/').to_string();
             let path = match onprem {
                 true => format!("{base}/v1/messages"),
                 false => format!(
@@ -68,7 +68,7 @@ pub fn requests(spec: &TargetSpec, ctx: &BuildCtx<'_>, url: &str, n: u64) -> Res
             headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
             headers.insert(AUTHORIZATION, HeaderValue::from_static("Bearer ***"));
             let mix = Mix::new(&c.messages, c.seed);
-            let endpoint = c.endpoint.clone();
+            let endpoint = c.base.endpoint.clone();
             (endpoint, Box::new(move |seq| cloud::message_request(&c, &mix, &uri, headers.clone(), seq, onprem)))
         }
     };
@@ -78,11 +78,7 @@ pub fn requests(spec: &TargetSpec, ctx: &BuildCtx<'_>, url: &str, n: u64) -> Res
 /// A WhatsApp target's common part, without its token or login.
 fn common(spec: &TargetSpec, ctx: &BuildCtx<'_>, url: &str) -> Result<Common, String> {
     Ok(Common {
-        name: spec.name.clone(),
-        endpoint: Endpoint::parse(url)?,
-        version: spec.http_version,
-        net: crate::spec::net::Net::shared_direct(),
-        max_body: 1 << 20,
+        base: super::base::Base::new(spec.kind, spec, Endpoint::parse(url)?),
         messages: ctx.messages.clone(),
         recipients: ctx.recipients.clone(),
         retry: ctx.retry.clone(),

@@ -18,11 +18,12 @@ use bytes::Bytes;
 use http_body_util::Full;
 
 use super::BuildError;
+use super::base::{Base, target_base_methods};
 use crate::engine::metrics::Outcome;
 use crate::engine::target::{Answer, Classified, Endpoint, Target};
 use crate::spec::net::Net;
 use crate::spec::webhook_target::{HookFlavor, HookRetry};
-use crate::spec::{HttpVersion, TargetSpec};
+use crate::spec::{TargetKind, TargetSpec};
 use crate::webhook::events::Generator;
 use crate::webhook::signature::{SIGNATURE_HEADER, Verifier};
 
@@ -50,11 +51,7 @@ struct Counters {
 }
 
 pub struct WebhookTarget {
-    name: String,
-    endpoint: Endpoint,
-    version: HttpVersion,
-    net: Arc<Net>,
-    max_body: u64,
+    base: Base,
     uri: Uri,
     headers: HeaderMap,
     generator: Generator,
@@ -141,11 +138,7 @@ impl WebhookTarget {
         };
         let base_unix = chrono::Utc::now().timestamp();
         Ok(WebhookTarget {
-            name: spec.name.clone(),
-            endpoint,
-            version: spec.http_version,
-            net: Net::shared_direct(),
-            max_body: spec.max_body.unwrap_or(1 << 20),
+            base: Base::new(TargetKind::Webhook, spec, endpoint),
             uri,
             headers,
             generator: Generator::new(&w, seed, events_per_second, base_unix),
@@ -158,7 +151,7 @@ impl WebhookTarget {
 
     /// Reach the endpoint with `net` (the profile's TLS, proxy and `connect_to`).
     pub fn with_net(mut self, net: Arc<Net>) -> WebhookTarget {
-        self.net = net;
+        self.base.net = net;
         self
     }
 
@@ -173,29 +166,12 @@ impl WebhookTarget {
     /// The wait before attempt `attempt + 1`, when another is allowed.
     fn redeliver(&self, attempt: u32) -> Option<Duration> {
         (attempt < self.retry.max_attempts)
-            .then(|| crate::engine::retry::doubling(self.retry.initial.0, self.retry.max.0, attempt))
+            .then(|| crate::units::doubling(self.retry.initial.0, self.retry.max.0, attempt))
     }
 }
 
 impl Target for WebhookTarget {
-    fn name(&self) -> &str {
-        &self.name
-    }
-    fn kind(&self) -> &str {
-        "webhook"
-    }
-    fn endpoint(&self) -> &Endpoint {
-        &self.endpoint
-    }
-    fn http_version(&self) -> HttpVersion {
-        self.version
-    }
-    fn net(&self) -> &Net {
-        &self.net
-    }
-    fn max_body(&self) -> u64 {
-        self.max_body
-    }
+    target_base_methods!(base);
     fn request(&self, seq: u64) -> Request<Full<Bytes>> {
         // Each POST's ids and timestamps differ, so each is rendered and signed on its own.
         let mut body = Vec::with_capacity(1024);

@@ -8,11 +8,9 @@ use std::sync::Mutex;
 use std::sync::mpsc::Receiver;
 use std::time::{Duration, SystemTime};
 
-use hdrhistogram::serialization::V2DeflateSerializer;
-use hdrhistogram::serialization::interval_log::{IntervalLogWriterBuilder, Tag};
-
 use super::metrics::{Interval, Outcome, Report, histogram};
 use crate::results::TimelineRow;
+use crate::results::hlog::IntervalWriter;
 
 /// What the progress display reads: the latest finished second.
 #[derive(Debug, Default, Clone)]
@@ -68,86 +66,50 @@ pub struct Written {
     pub latencies: u64,
 }
 
+/// What the aggregator merges and where it writes it.
+pub struct Aggregation<'a, W: Write, T: Write> {
+    /// The load threads' reports.
+    pub rx: Receiver<Report>,
+    /// How many load threads report (each ends with [`Report::Done`]).
+    pub threads: usize,
+    /// The target's name: the interval log's tag and the timeline's first column.
+    pub target: &'a str,
+    /// The planned requests of a second (open loop), for the timeline.
+    pub requested: &'a dyn Fn(u64) -> Option<u64>,
+    /// The target's interval log.
+    pub hlog: &'a mut W,
+    /// The timeline CSV's rows.
+    pub timeline: &'a mut T,
+    /// When the run started: the interval log's base time.
+    pub base: SystemTime,
+    /// What the progress display and the metrics endpoint read.
+    pub live: &'a Mutex<LiveView>,
+    /// The run's last second, when it has a length: the timeline has a row for each second up to it.
+    pub last_second: Option<u64>,
+}
+
 /// Merge reports from `threads` threads until all say they are done, writing as seconds complete.
-/// `requested(second)` gives the planned requests of a second (open loop) for the timeline.
-#[allow(clippy::too_many_arguments)]
-pub fn run<W: Write, T: Write>(
-    rx: Receiver<Report>,
-    threads: usize,
-    target: &str,
-    requested: &dyn Fn(u64) -> Option<u64>,
-    hlog: &mut W,
-    timeline: &mut T,
-    base: SystemTime,
-    live: &Mutex<LiveView>,
-    last_second: Option<u64>,
-) -> io::Result<Written> {
-    let mut ser = V2DeflateSerializer::new();
-    let mut log = IntervalLogWriterBuilder::new()
-        .add_comment(&format!(
-            "wabench {} interval log, target {target}, latency in µs from the intended start",
-            env!("CARGO_PKG_VERSION")
-        ))
-        .with_start_time(base)
-        .with_base_time(base)
-        .with_max_value_divisor(1000.0)
-        .begin_log_with(hlog, &mut ser)?;
-    let tag = Tag::new(target);
-    let mut pending: BTreeMap<u64, Interval> = BTreeMap::new();
-    let mut marks: Vec<u64> = vec![0; threads];
-    let mut done = vec![false; threads];
-    let mut out = Written::default();
-    let mut overall = histogram();
-    let mut totals = LiveTotals::default();
-    // The timeline has a row for every second, also those in which nothing happened.
-    let mut next_row = 0u64;
-    let empty_row = |timeline: &mut T, k: u64| -> io::Result<()> {
-        TimelineRow { second: k, requested: requested(k), ..TimelineRow::default() }.write(timeline, target)
+pub fn run<W: Write, T: Write>(a: Aggregation<'_, W, T>) -> io::Result<Written> {
+    let comment = format!(
+        "wabench {} interval log, target {}, latency in µs from the intended start",
+        env!("CARGO_PKG_VERSION"),
+        a.target
+    );
+    let mut w = Seconds {
+        target: a.target,
+        requested: a.requested,
+        log: IntervalWriter::begin(a.hlog, a.base, &comment)?,
+        timeline: a.timeline,
+        live: a.live,
+        next_row: 0,
+        out: Written::default(),
+        overall: histogram(),
+        totals: LiveTotals::default(),
     };
-
-    let mut flush =
-        |upto: u64, pending: &mut BTreeMap<u64, Interval>, log: &mut _, timeline: &mut T| -> io::Result<()> {
-            let ready: Vec<u64> = pending.range(..upto).map(|(k, _)| *k).collect();
-            if ready.is_empty() {
-                return Ok(());
-            }
-            for k in ready {
-                while next_row < k {
-                    empty_row(timeline, next_row)?;
-                    next_row += 1;
-                }
-                next_row = k + 1;
-                let iv = pending.remove(&k).expect("key listed above");
-                write_interval(log, tag, &iv)?;
-                let h = &iv.latency;
-                TimelineRow {
-                    second: k,
-                    requested: requested(k),
-                    started: iv.started,
-                    ok: iv.ok,
-                    errors: iv.errors,
-                    dropped: iv.dropped,
-                    ..TimelineRow::default()
-                }
-                .with_latency(Some(h))
-                .write(timeline, target)?;
-                out.intervals += 1;
-                out.started += iv.started;
-                out.latencies += h.len();
-                overall.add(h).expect("same bounds");
-                totals.add(&iv);
-                if let Ok(mut v) = live.lock() {
-                    v.totals = totals.clone();
-                    v.second = k;
-                    v.p99_us = if h.is_empty() { 0 } else { h.value_at_quantile(0.99) };
-                    v.overall = Some(overall.clone());
-                }
-            }
-            timeline.flush()?;
-            Ok(())
-        };
-
-    while let Ok(r) = rx.recv() {
+    let mut pending: BTreeMap<u64, Interval> = BTreeMap::new();
+    let mut marks: Vec<u64> = vec![0; a.threads];
+    let mut done = vec![false; a.threads];
+    while let Ok(r) = a.rx.recv() {
         match r {
             Report::Interval { interval, .. } => match pending.get_mut(&interval.index) {
                 Some(acc) => acc.merge(&interval),
@@ -170,30 +132,91 @@ pub fn run<W: Write, T: Write>(
             }
         }
         let low = marks.iter().copied().min().unwrap_or(u64::MAX);
-        flush(low, &mut pending, &mut log, timeline)?;
+        w.flush(low, &mut pending)?;
         if done.iter().all(|d| *d) {
             break;
         }
     }
     // Threads that vanished (panicked) leave their seconds behind: write what arrived.
-    flush(u64::MAX, &mut pending, &mut log, timeline)?;
-    if let Some(last) = last_second {
-        while next_row <= last {
-            empty_row(timeline, next_row)?;
-            next_row += 1;
-        }
-        timeline.flush()?;
+    w.flush(u64::MAX, &mut pending)?;
+    if let Some(last) = a.last_second {
+        w.empty_rows_until(last + 1)?;
+        w.timeline.flush()?;
     }
-    Ok(out)
+    Ok(w.out)
 }
 
-fn write_interval<W: Write>(
-    log: &mut hdrhistogram::serialization::interval_log::IntervalLogWriter<'_, '_, W, V2DeflateSerializer>,
-    tag: Option<Tag<'_>>,
-    iv: &Interval,
-) -> io::Result<()> {
-    log.write_histogram(&iv.latency, Duration::from_secs(iv.index), Duration::from_secs(1), tag)
-        .map_err(|e| io::Error::other(format!("cannot write an interval histogram: {e:?}")))
+/// The aggregator's writing side: finished seconds to the interval log, the timeline and the live view.
+struct Seconds<'a, W: Write, T: Write> {
+    target: &'a str,
+    requested: &'a dyn Fn(u64) -> Option<u64>,
+    log: IntervalWriter<&'a mut W>,
+    timeline: &'a mut T,
+    live: &'a Mutex<LiveView>,
+    /// The timeline has a row for every second, also those in which nothing happened: the next one due.
+    next_row: u64,
+    out: Written,
+    overall: hdrhistogram::Histogram<u64>,
+    totals: LiveTotals,
+}
+
+impl<W: Write, T: Write> Seconds<'_, W, T> {
+    /// Write every pending second before `upto`, then flush the timeline.
+    fn flush(&mut self, upto: u64, pending: &mut BTreeMap<u64, Interval>) -> io::Result<()> {
+        let ready: Vec<u64> = pending.range(..upto).map(|(k, _)| *k).collect();
+        if ready.is_empty() {
+            return Ok(());
+        }
+        for k in ready {
+            let iv = pending.remove(&k).expect("key listed above");
+            self.second(k, &iv)?;
+        }
+        self.timeline.flush()?;
+        Ok(())
+    }
+
+    /// Rows for the seconds before `k` that have none.
+    fn empty_rows_until(&mut self, k: u64) -> io::Result<()> {
+        while self.next_row < k {
+            let second = self.next_row;
+            TimelineRow { second, requested: (self.requested)(second), ..TimelineRow::default() }
+                .write(self.timeline, self.target)?;
+            self.next_row += 1;
+        }
+        Ok(())
+    }
+
+    /// Second `k`, merged: its interval, its timeline row (after empty ones for any seconds skipped),
+    /// the totals and the live view.
+    fn second(&mut self, k: u64, iv: &Interval) -> io::Result<()> {
+        self.empty_rows_until(k)?;
+        self.next_row = k + 1;
+        self.log.write(self.target, Duration::from_secs(iv.index), Duration::from_secs(1), &iv.latency)?;
+        let h = &iv.latency;
+        TimelineRow {
+            second: k,
+            requested: (self.requested)(k),
+            started: iv.started,
+            ok: iv.ok,
+            errors: iv.errors,
+            dropped: iv.dropped,
+            ..TimelineRow::default()
+        }
+        .with_latency(Some(h))
+        .write(self.timeline, self.target)?;
+        self.out.intervals += 1;
+        self.out.started += iv.started;
+        self.out.latencies += h.len();
+        self.overall.add(h).expect("same bounds");
+        self.totals.add(iv);
+        if let Ok(mut v) = self.live.lock() {
+            v.totals = self.totals.clone();
+            v.second = k;
+            v.p99_us = if h.is_empty() { 0 } else { h.value_at_quantile(0.99) };
+            v.overall = Some(self.overall.clone());
+        }
+        Ok(())
+    }
 }
 
 #[cfg(test)]
@@ -224,8 +247,18 @@ mod tests {
         let mut hlog = Vec::new();
         let mut csv = Vec::new();
         let live = Mutex::new(LiveView::default());
-        let w =
-            run(rx, 2, "cloud", &|s| Some(s * 10), &mut hlog, &mut csv, SystemTime::UNIX_EPOCH, &live, None).unwrap();
+        let w = run(Aggregation {
+            rx,
+            threads: 2,
+            target: "cloud",
+            requested: &|s| Some(s * 10),
+            hlog: &mut hlog,
+            timeline: &mut csv,
+            base: SystemTime::UNIX_EPOCH,
+            live: &live,
+            last_second: None,
+        })
+        .unwrap();
         assert_eq!(w, Written { intervals: 3, started: 5, latencies: 5 });
         let csv = String::from_utf8(csv).unwrap();
         let lines: Vec<&str> = csv.lines().collect();

@@ -127,7 +127,9 @@ where
         }
         let h = std::thread::Builder::new()
             .name(format!("wabench-load-{id}"))
-            .spawn(move || thread_main(id as usize, conns, shared, tx, ready, go, t0_cell, stop, live))
+            .spawn(move || {
+                thread_main(ThreadArgs { id: id as usize, conns, shared, tx, ready, go, t0_cell, stop, live })
+            })
             .map_err(|e| EngineError::Thread(format!("cannot start a load thread: {e}")))?;
         handles.push(h);
     }
@@ -148,17 +150,17 @@ where
         .spawn(move || {
             let requested =
                 |s: u64| pacer.as_ref().map(|p| p.due_between(Duration::from_secs(s), Duration::from_secs(s + 1)));
-            let r = aggregate::run(
+            let r = aggregate::run(aggregate::Aggregation {
                 rx,
-                threads as usize,
-                &name,
-                &requested,
-                &mut hlog,
-                &mut timeline,
-                started_at,
-                &prog.view,
+                threads: threads as usize,
+                target: &name,
+                requested: &requested,
+                hlog: &mut hlog,
+                timeline: &mut timeline,
+                base: started_at,
+                live: &prog.view,
                 last_second,
-            );
+            });
             r.map(|w| (w, hlog, timeline))
         })
         .map_err(|e| EngineError::Thread(format!("cannot start the aggregator: {e}")))?;
@@ -209,8 +211,10 @@ enum Slot {
     Shared(Rc<SharedH2>, u64),
 }
 
-#[allow(clippy::too_many_arguments)]
-fn thread_main(
+/// What a load thread is given: its number and the tasks of each of its connections, the target's
+/// shared state, where its reports go, the barriers that start every thread together and the clock
+/// they then share, the stop signal and the live counters of the progress line.
+struct ThreadArgs {
     id: usize,
     conns: Vec<u32>,
     shared: Arc<Shared>,
@@ -220,7 +224,12 @@ fn thread_main(
     t0_cell: Arc<OnceLock<(Instant, SystemTime)>>,
     stop: watch::Receiver<bool>,
     live: Arc<LiveCounters>,
-) -> Recorder {
+}
+
+/// One load thread: its connections made, the clock started with the others', its tasks run until
+/// the plan ends or the stop and drain; what was still in flight is counted as cancelled.
+fn thread_main(args: ThreadArgs) -> Recorder {
+    let ThreadArgs { id, conns, shared, tx, ready, go, t0_cell, stop, live } = args;
     let rt = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(_) => {
@@ -238,13 +247,53 @@ fn thread_main(
     // timeout here, not one per connection; connections not made by then are made by their first request.
     // Without keep-alive nothing is opened in advance: every request opens its own connection.
     // Their phases are recorded once the recorder exists.
-    let phases: Rc<RefCell<Vec<(Phase, Duration)>>> = Rc::default();
     let preconnect = if shared.plan.keepalive { conns.len() } else { 0 };
-    let mut pre: Vec<Option<Conn>> = local.block_on(&rt, async {
+    let (mut pre, phases) = connect_ahead(&rt, &local, &shared, preconnect);
+    ready.wait();
+    go.wait();
+    let t0 = t0_cell.get().map_or_else(Instant::now, |t| t.0);
+    let ctx = Rc::new(Local {
+        shared: shared.clone(),
+        t0,
+        rec: RefCell::new({
+            let mut r = Recorder::new(id, t0, Some(tx), live);
+            for (p, d) in phases {
+                r.phase(p, d);
+            }
+            r
+        }),
+        in_flight: Cell::new(0),
+        stop: stop.clone(),
+        // A retry is never sent after the run's duration + drain.
+        retries: RetryQueue::new(shared.plan.duration.map(|d| t0 + d + shared.plan.drain)),
+        wake: Notify::new(),
+        no_new: Cell::new(false),
+    });
+    run_tasks(&rt, &local, &ctx, &conns, &mut pre);
+    let left = ctx.in_flight.get();
+    shared.in_flight.fetch_sub(left, Ordering::Relaxed);
+    drop(local);
+    let ctx = Rc::try_unwrap(ctx).ok().expect("all tasks of the thread are gone");
+    let mut rec = ctx.rec.into_inner();
+    rec.cancelled(left);
+    rec.close();
+    rec
+}
+
+/// Open `n` connections before the clock starts, a bounded number at once and all within one timeout;
+/// the connections made (`None` for those that were not) and the phases they took.
+fn connect_ahead(
+    rt: &tokio::runtime::Runtime,
+    local: &LocalSet,
+    shared: &Arc<Shared>,
+    n: usize,
+) -> (Vec<Option<Conn>>, Vec<(Phase, Duration)>) {
+    let phases: Rc<RefCell<Vec<(Phase, Duration)>>> = Rc::default();
+    let conns = local.block_on(rt, async {
         let mut v = Vec::new();
         let mut set = JoinSet::new();
         let all = async {
-            for _ in 0..preconnect {
+            for _ in 0..n {
                 if set.len() >= PRECONNECT_AT_ONCE
                     && let Some(c) = set.join_next().await
                 {
@@ -262,27 +311,21 @@ fn thread_main(
         let _ = tokio::time::timeout(shared.plan.timeout, all).await;
         v
     });
-    ready.wait();
-    go.wait();
-    let t0 = t0_cell.get().map_or_else(Instant::now, |t| t.0);
-    let ctx = Rc::new(Local {
-        shared: shared.clone(),
-        t0,
-        rec: RefCell::new({
-            let mut r = Recorder::new(id, t0, Some(tx), live);
-            for (p, d) in phases.take() {
-                r.phase(p, d);
-            }
-            r
-        }),
-        in_flight: Cell::new(0),
-        stop: stop.clone(),
-        // A retry is never sent after the run's duration + drain.
-        retries: RetryQueue::new(shared.plan.duration.map(|d| t0 + d + shared.plan.drain)),
-        wake: Notify::new(),
-        no_new: Cell::new(false),
-    });
-    local.block_on(&rt, async {
+    (conns, phases.take())
+}
+
+/// Run the thread's tasks (one per connection, or one per stream of a shared HTTP/2 connection) with
+/// the recorder's one-second ticker, until they end, the stop signal and its drain, or the run's
+/// duration and drain: what is in flight then is cancelled, however long its timeout.
+fn run_tasks(
+    rt: &tokio::runtime::Runtime,
+    local: &LocalSet,
+    ctx: &Rc<Local>,
+    conns: &[u32],
+    pre: &mut Vec<Option<Conn>>,
+) {
+    let (shared, t0, stop) = (&ctx.shared, ctx.t0, &ctx.stop);
+    local.block_on(rt, async {
         let tick_ctx = ctx.clone();
         let ticker = tokio::task::spawn_local(async move {
             let mut iv = tokio::time::interval_at((t0 + Duration::from_secs(1)).into(), Duration::from_secs(1));
@@ -292,7 +335,7 @@ fn thread_main(
             }
         });
         let mut set = JoinSet::new();
-        for tasks in &conns {
+        for tasks in conns {
             let conn = pre.pop().flatten();
             // One task per connection owns it; several tasks share an HTTP/2 connection as streams.
             let slots: Vec<Slot> = if shared.plan.streams > 1 {
@@ -336,14 +379,6 @@ fn thread_main(
         set.abort_all();
         ticker.abort();
     });
-    let left = ctx.in_flight.get();
-    shared.in_flight.fetch_sub(left, Ordering::Relaxed);
-    drop(local);
-    let ctx = Rc::try_unwrap(ctx).ok().expect("all tasks of the thread are gone");
-    let mut rec = ctx.rec.into_inner();
-    rec.cancelled(left);
-    rec.close();
-    rec
 }
 
 /// Connections a load thread opens at once before the run starts (a burst of thousands would

@@ -7,13 +7,7 @@
 use std::cell::RefCell;
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
-use std::time::{Duration, Instant};
-
-/// The wait before the attempt after `attempts` failed ones: `initial`, doubled each time, at most `max`.
-pub fn doubling(initial: Duration, max: Duration, attempts: u32) -> Duration {
-    let factor = 1u32.checked_shl(attempts.saturating_sub(1).min(31)).unwrap_or(u32::MAX);
-    initial.checked_mul(factor).unwrap_or(max).min(max)
-}
+use std::time::Instant;
 
 /// The next attempt of one message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -76,14 +70,7 @@ impl RetryQueue {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn doubling_up_to_the_cap() {
-        let (i, m) = (Duration::from_secs(1), Duration::from_secs(60));
-        let waits: Vec<u64> = (1..=8).map(|n| doubling(i, m, n).as_secs()).collect();
-        assert_eq!(waits, vec![1, 2, 4, 8, 16, 32, 60, 60]);
-        assert_eq!(doubling(i, m, u32::MAX), m);
-    }
+    use std::time::Duration;
 
     #[test]
     fn earliest_first_and_only_when_due() {

@@ -1,5 +1,5 @@
 //! Reading HDR interval logs back (`<target>.hlog`): each entry's tag, start, length and histogram.
-//! Used by `report` and `merge`; the per-second writer is `engine::aggregate`.
+//! Used by `report` and `merge`; [`IntervalWriter`] is the one writer of the format.
 
 use std::path::Path;
 use std::time::Duration;
@@ -222,20 +222,9 @@ pub fn write_tagged<W: std::io::Write>(
     comment: &str,
     entries: &[(String, Duration, Duration, &Histogram<u64>)],
 ) -> std::io::Result<()> {
-    use hdrhistogram::serialization::V2DeflateSerializer;
-    use hdrhistogram::serialization::interval_log::{IntervalLogWriterBuilder, Tag};
-    let mut ser = V2DeflateSerializer::new();
-    let mut log = IntervalLogWriterBuilder::new()
-        .add_comment(comment)
-        .with_start_time(base)
-        .with_base_time(base)
-        .with_max_value_divisor(1000.0)
-        .begin_log_with(out, &mut ser)?;
+    let mut log = IntervalWriter::begin(out, base, comment)?;
     for (tag, start, len, h) in entries {
-        let tag =
-            Tag::new(tag).ok_or_else(|| std::io::Error::other(format!("{tag:?} cannot be an interval log tag")))?;
-        log.write_histogram(*h, *start, *len, Some(tag))
-            .map_err(|e| std::io::Error::other(format!("cannot write a histogram: {e:?}")))?;
+        log.write(tag, *start, *len, h)?;
     }
     Ok(())
 }
@@ -253,9 +242,12 @@ pub fn write_map<W: std::io::Write>(
     write_tagged(out, base, comment, &entries)
 }
 
-/// An interval log written one histogram at a time, for writers that cannot hold every interval in
-/// memory (an import of a file larger than memory). The lines are those of [`write_tagged`]: the same
-/// header, each histogram V2-deflate in base64, the max column in ms (divisor 1000).
+/// The one writer of the interval-log format (every `.hlog` wabench writes: the per-second log of a
+/// run, the whole-run and delivery logs, merged and imported logs), one histogram at a time so that a
+/// writer need not hold every interval in memory. The header is a comment, StartTime and BaseTime
+/// `base` and MaxValueDivisor 1000; each line is `Tag=<tag>,<start>,<length>,<max>,<histogram>`: the
+/// offset from the base time and the length in seconds, the max in ms (µs / 1000) and the histogram
+/// V2-deflate in base64.
 pub struct IntervalWriter<W: std::io::Write> {
     out: W,
     ser: hdrhistogram::serialization::V2DeflateSerializer,
@@ -265,8 +257,15 @@ pub struct IntervalWriter<W: std::io::Write> {
 impl<W: std::io::Write> IntervalWriter<W> {
     /// Write the header (comment, StartTime and BaseTime `base`) and return the writer.
     pub fn begin(mut out: W, base: std::time::SystemTime, comment: &str) -> std::io::Result<Self> {
-        write_tagged(&mut out, base, comment, &[])?;
-        Ok(IntervalWriter { out, ser: hdrhistogram::serialization::V2DeflateSerializer::new(), buf: Vec::new() })
+        use hdrhistogram::serialization::interval_log::IntervalLogWriterBuilder;
+        let mut ser = hdrhistogram::serialization::V2DeflateSerializer::new();
+        IntervalLogWriterBuilder::new()
+            .add_comment(comment)
+            .with_start_time(base)
+            .with_base_time(base)
+            .with_max_value_divisor(1000.0)
+            .begin_log_with(&mut out, &mut ser)?;
+        Ok(IntervalWriter { out, ser, buf: Vec::new() })
     }
 
     /// Append one interval: `start` is the offset from the base time.

@@ -143,6 +143,17 @@ pub fn is_ambiguous_key(key: &str) -> bool {
     AMBIGUOUS_KEYS.contains(&key)
 }
 
+/// Whether an attempt that ended with outcome `key` counts as an error ([`Counts::errors`]):
+/// anything but `ok`, and neither `dropped` (never sent) nor `cancelled` (counted apart).
+pub fn is_error_key(key: &str) -> bool {
+    !matches!(key, "ok" | "dropped" | "cancelled")
+}
+
+/// The errors among outcome counts `(key, count)`: the sum of those whose key [`is_error_key`].
+pub fn errors_of<'a>(outcomes: impl IntoIterator<Item = &'a (String, u64)>) -> u64 {
+    outcomes.into_iter().filter(|(k, _)| is_error_key(k)).map(|(_, n)| n).sum()
+}
+
 /// The sum of two counts either part may lack (`None` only when both do).
 pub(crate) fn add_optional(a: Option<u64>, b: Option<u64>) -> Option<u64> {
     match (a, b) {
@@ -456,4 +467,21 @@ pub(crate) fn empty_cloud_target() -> TargetResult {
         "lateness_us": Summary::default(), "outcomes": [], "hlog": "t.hlog"
     }))
     .expect("a valid target result")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn errors_are_attempts_that_ended_neither_ok_dropped_nor_cancelled() {
+        let outcomes: Vec<(String, u64)> =
+            [("ok", 90), ("api_131056", 4), ("timeout", 2), ("dropped", 7), ("cancelled", 1)]
+                .into_iter()
+                .map(|(k, n)| (k.to_string(), n))
+                .collect();
+        assert_eq!(errors_of(&outcomes), 6);
+        assert!(is_error_key("http_503") && is_error_key("connect_error"));
+        assert!(!is_error_key("ok") && !is_error_key("dropped") && !is_error_key("cancelled"));
+    }
 }

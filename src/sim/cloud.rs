@@ -50,8 +50,10 @@ impl CloudState {
         let c = &cfg.cloud;
         let env_tokens = match &c.tokens_env {
             None => Vec::new(),
-            Some(var) => std::env::var(var)
-                .map_err(|_| ConfigError(format!("cloud.tokens_env: environment variable {var} is not set")))?
+            Some(var) => cfg
+                .env
+                .var(var)
+                .ok_or_else(|| ConfigError(format!("cloud.tokens_env: environment variable {var} is not set")))?
                 .split(',')
                 .map(|t| t.trim().to_string())
                 .filter(|t| !t.is_empty())
@@ -198,6 +200,42 @@ fn check_token(st: &State, req: &Req) -> Result<(), CloudError> {
 }
 
 async fn handle_inner(st: &State, req: Req, ctx: Ctx) -> Result<Reply, CloudError> {
+    let (phone_key, hook_phone) = {
+        let phone = addressed(st, &req)?;
+        (hash_bytes(0x9403E, phone.as_bytes()), st.hooks.is_some().then(|| phone.to_string()))
+    };
+    if st.down() {
+        return Err(CloudError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            2,
+            "Service temporarily unavailable",
+            "The API service is temporarily unavailable (planned update). Retry after a wait.",
+        ));
+    }
+    check_token(st, &req)?;
+    let body = body_of(st, req)?;
+    let obj = message::parse_json(&body).map_err(problem)?;
+    let parsed = message::validate(&obj, st.cfg.flavor).map_err(problem)?;
+    if matches!(&parsed, Parsed::Send(m) if m.by_bsuid) && !st.identities.enabled() {
+        return Err(problem(Problem::Unsupported(
+            "The parameter recipient is not supported: business-scoped user IDs are off (simulator.identity.bsuid = false)."
+                .into(),
+        )));
+    }
+    let content = content_of(st, &obj, &parsed, &ctx)?;
+    within_throughput(st, phone_key)?;
+    let msg = match parsed {
+        Parsed::MarkRead => {
+            return Ok(Reply::new(StatusCode::OK, &br#"{"success":true}"#[..], Outcome::Ok));
+        }
+        Parsed::Send(m) => m,
+    };
+    accept(st, msg, ctx, phone_key, hook_phone, content)
+}
+
+/// The route of a request: `POST /{version}/{phone-number-id}/messages`, a version the simulator
+/// serves and a phone number id it knows; the phone number id, or the Graph API's error.
+fn addressed<'r>(st: &State, req: &'r Req) -> Result<&'r str, CloudError> {
     let Some((version, phone)) = route(req.path()) else {
         return Err(CloudError::new(
             StatusCode::NOT_FOUND,
@@ -239,47 +277,34 @@ async fn handle_inner(st: &State, req: Req, ctx: Ctx) -> Result<Reply, CloudErro
             ),
         ));
     }
-    let phone_key = hash_bytes(0x9403E, phone.as_bytes());
-    let hook_phone = st.hooks.is_some().then(|| phone.to_string());
-    if st.down() {
-        return Err(CloudError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            2,
-            "Service temporarily unavailable",
-            "The API service is temporarily unavailable (planned update). Retry after a wait.",
-        ));
-    }
-    check_token(st, &req)?;
-    let body = match req.into_body() {
-        Ok(b) => b,
-        Err(BodyError::TooLarge) => {
-            return Err(CloudError::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                100,
-                "Invalid parameter",
-                format!("Request body exceeds {} bytes.", st.cfg.max_body_bytes),
-            ));
+    Ok(phone)
+}
+
+/// The request's body, within the simulator's limit.
+fn body_of(st: &State, req: Req) -> Result<bytes::Bytes, CloudError> {
+    req.into_body().map_err(|e| match e {
+        BodyError::TooLarge => CloudError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            100,
+            "Invalid parameter",
+            format!("Request body exceeds {} bytes.", st.cfg.max_body_bytes),
+        ),
+        BodyError::Malformed => {
+            CloudError::new(StatusCode::BAD_REQUEST, 100, "Invalid parameter", "The request body could not be read.")
         }
-        Err(BodyError::Malformed) => {
-            return Err(CloudError::new(
-                StatusCode::BAD_REQUEST,
-                100,
-                "Invalid parameter",
-                "The request body could not be read.",
-            ));
-        }
-    };
-    let obj = message::parse_json(&body).map_err(problem)?;
-    let parsed = message::validate(&obj, st.cfg.flavor).map_err(problem)?;
-    if matches!(&parsed, Parsed::Send(m) if m.by_bsuid) && !st.identities.enabled() {
-        return Err(problem(Problem::Unsupported(
-            "The parameter recipient is not supported: business-scoped user IDs are off (simulator.identity.bsuid = false)."
-                .into(),
-        )));
-    }
-    // The business's templates (132001 / 132015 / 132016 / 132000 / 132012 / 131062), answered at
-    // send like the other request checks; a media link that will not download fails later (131053).
-    let content = match &parsed {
+    })
+}
+
+/// What the content rules decide about a valid request: the business's templates (132001 / 132015 /
+/// 132016 / 132000 / 132012 / 131062), answered at send like the other request checks; a media link
+/// that will not download fails later (131053).
+fn content_of(
+    st: &State,
+    obj: &serde_json::Map<String, Value>,
+    parsed: &Parsed,
+    ctx: &Ctx,
+) -> Result<Content, CloudError> {
+    Ok(match parsed {
         Parsed::Send(m) => Content {
             category: match m.is_template() {
                 true => {
@@ -288,10 +313,15 @@ async fn handle_inner(st: &State, req: Req, ctx: Ctx) -> Result<Reply, CloudErro
                 }
                 false => None,
             },
-            link_fails: content::link_fails(&st.cfg.media, st.cfg.seed, ctx.seq, &obj, m.kind),
+            link_fails: content::link_fails(&st.cfg.media, st.cfg.seed, ctx.seq, obj, m.kind),
         },
         Parsed::MarkRead => Content { category: None, link_fails: false },
-    };
+    })
+}
+
+/// The phone number's message throughput (130429), and the upgrade's maintenance window (131057)
+/// after which the upgraded limit applies.
+fn within_throughput(st: &State, phone_key: u64) -> Result<(), CloudError> {
     let cs = &st.cloud;
     let mut limiter = cs.throughput.as_ref();
     let mut limit_mps = st.cfg.cloud.throughput_mps;
@@ -322,13 +352,7 @@ async fn handle_inner(st: &State, req: Req, ctx: Ctx) -> Result<Reply, CloudErro
             ),
         ));
     }
-    let msg = match parsed {
-        Parsed::MarkRead => {
-            return Ok(Reply::new(StatusCode::OK, &br#"{"success":true}"#[..], Outcome::Ok));
-        }
-        Parsed::Send(m) => m,
-    };
-    accept(st, msg, ctx, phone_key, hook_phone, content)
+    Ok(())
 }
 
 /// What the content rules decided about an accepted send.

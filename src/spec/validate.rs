@@ -21,14 +21,56 @@ fn non_zero(path: &Path, field: &str, d: Option<Dur>) -> Result<(), ProfileError
     Ok(())
 }
 
-/// Semantic checks that serde cannot express.
+/// Semantic checks that serde cannot express, table by table.
 pub fn validate(path: &Path, p: &Profile) -> Result<(), ProfileError> {
+    validate_name(path, p)?;
+    validate_load(path, p)?;
+    validate_targets(path, p)?;
+    for (k, v) in &p.thresholds {
+        super::threshold::Threshold::parse(k, v).map_err(|r| err(path, format!("thresholds.{k}"), r))?;
+    }
+    if p.targets.iter().any(|t| t.kind.is_whatsapp_api()) {
+        p.messages.validate().map_err(|(f, r)| err(path, f, r))?;
+        if p.retry.max_attempts == 0 {
+            return Err(err(path, "retry.max_attempts", "must be at least 1 (1 = never retry)"));
+        }
+    }
+    if let Some(plan) = &p.plan {
+        plan.validate().map_err(|(f, r)| err(path, f, r))?;
+    }
+    if p.targets.iter().any(TargetSpec::is_embedded) {
+        p.simulator.validate().map_err(|e| err(path, "simulator", e.0))?;
+        let (connections, cap) = (p.load.connections_or_default(), p.simulator.server.max_connections);
+        if connections > cap {
+            return Err(err(
+                path,
+                "simulator.server.max_connections",
+                format!(
+                    "is {cap}, below load.connections = {connections}: the embedded simulator would close the \
+                     connections beyond it"
+                ),
+            ));
+        }
+    }
+    if let Some(w) = &p.webhooks {
+        w.check_receiver_url().map_err(|r| err(path, "webhooks.receiver_url", r))?;
+    }
+    Ok(())
+}
+
+/// The profile's `name`, which names its results folders.
+fn validate_name(path: &Path, p: &Profile) -> Result<(), ProfileError> {
     if p.name.trim().is_empty() {
         return Err(err(path, "name", "must not be empty"));
     }
     if p.name.contains(['/', '\\']) || p.name.contains("..") {
         return Err(err(path, "name", "must not contain '/', '\\' or '..' (it names a results folder)"));
     }
+    Ok(())
+}
+
+/// `[load]`: the limits every model shares, then those of its model, then that the plan sends something.
+fn validate_load(path: &Path, p: &Profile) -> Result<(), ProfileError> {
     let l = &p.load;
     let max_rate = l.max_rate.unwrap_or(1_000_000.0);
     positive(path, "load.max_rate", max_rate)?;
@@ -52,81 +94,8 @@ pub fn validate(path: &Path, p: &Profile) -> Result<(), ProfileError> {
         return Err(err(path, "load.start_rate", format!("must be 0 or more, got {}", l.start_rate)));
     }
     match l.model {
-        Model::Open => {
-            if let Some(m) = l.max_in_flight
-                && m < u64::from(l.connections.unwrap_or(1))
-            {
-                return Err(err(path, "load.max_in_flight", "must be at least `connections`"));
-            }
-            match (l.rate, l.stages.is_empty()) {
-                (Some(_), false) => {
-                    return Err(err(path, "load.rate", "give either `rate` (with `duration`) or `stages`, not both"));
-                }
-                (Some(r), true) => {
-                    positive(path, "load.rate", r)?;
-                    if r > max_rate {
-                        return Err(err(path, "load.rate", format!("{r} is above load.max_rate ({max_rate})")));
-                    }
-                    if l.duration.is_none() {
-                        return Err(err(path, "load.duration", "is required with a constant `rate`"));
-                    }
-                }
-                // A profile for `wabench plan` only: the search sets the rates.
-                (None, true) if p.plan.is_some() && l.duration.is_none() => {}
-                (None, true) => {
-                    return Err(err(
-                        path,
-                        "load",
-                        "an open-loop load needs `rate` and `duration`, or `stages` (or only a [plan] table, for `wabench plan`)",
-                    ));
-                }
-                (None, false) => {
-                    if l.duration.is_some() {
-                        return Err(err(path, "load.duration", "the stages give the duration; remove `duration`"));
-                    }
-                    for (i, s) in l.stages.iter().enumerate() {
-                        if !s.to.is_finite() || s.to < 0.0 {
-                            return Err(err(
-                                path,
-                                format!("load.stages[{i}].to"),
-                                format!("must be 0 or more, got {}", s.to),
-                            ));
-                        }
-                        if s.to > max_rate {
-                            return Err(err(
-                                path,
-                                format!("load.stages[{i}].to"),
-                                format!("{} is above load.max_rate ({max_rate})", s.to),
-                            ));
-                        }
-                        if s.over.0.is_zero() {
-                            return Err(err(path, format!("load.stages[{i}].over"), "must be longer than zero"));
-                        }
-                    }
-                    if l.stages.iter().all(|s| s.to == 0.0) && l.start_rate == 0.0 {
-                        return Err(err(path, "load.stages", "every stage has rate 0: nothing would be sent"));
-                    }
-                }
-            }
-            if l.think_time.is_some() {
-                return Err(err(path, "load.think_time", "applies to the closed model only"));
-            }
-        }
-        Model::Closed => {
-            if l.rate.is_some() || !l.stages.is_empty() {
-                return Err(err(
-                    path,
-                    "load.rate",
-                    "a closed-loop load has no arrival rate; use `connections` (virtual users)",
-                ));
-            }
-            if l.duration.is_none() && l.max_requests.is_none() {
-                return Err(err(path, "load.duration", "a closed-loop load needs `duration` or `max_requests`"));
-            }
-            if l.max_in_flight.is_some() {
-                return Err(err(path, "load.max_in_flight", "applies to the open model only"));
-            }
-        }
+        Model::Open => validate_open(path, p, max_rate)?,
+        Model::Closed => validate_closed(path, p)?,
     }
     if l.model == Model::Open && !p.is_plan_only() && l.schedule().map(|s| s.total()) == Some(0) {
         return Err(err(
@@ -135,6 +104,97 @@ pub fn validate(path: &Path, p: &Profile) -> Result<(), ProfileError> {
             "the plan sends no request: the rate over the duration adds up to less than one",
         ));
     }
+    Ok(())
+}
+
+/// `[load]` of the open model: a constant `rate` with `duration`, or `stages`.
+fn validate_open(path: &Path, p: &Profile, max_rate: f64) -> Result<(), ProfileError> {
+    let l = &p.load;
+    if let Some(m) = l.max_in_flight
+        && m < u64::from(l.connections.unwrap_or(1))
+    {
+        return Err(err(path, "load.max_in_flight", "must be at least `connections`"));
+    }
+    match (l.rate, l.stages.is_empty()) {
+        (Some(_), false) => {
+            return Err(err(path, "load.rate", "give either `rate` (with `duration`) or `stages`, not both"));
+        }
+        (Some(r), true) => {
+            positive(path, "load.rate", r)?;
+            if r > max_rate {
+                return Err(err(path, "load.rate", format!("{r} is above load.max_rate ({max_rate})")));
+            }
+            if l.duration.is_none() {
+                return Err(err(path, "load.duration", "is required with a constant `rate`"));
+            }
+        }
+        // A profile for `wabench plan` only: the search sets the rates.
+        (None, true) if p.plan.is_some() && l.duration.is_none() => {}
+        (None, true) => {
+            return Err(err(
+                path,
+                "load",
+                "an open-loop load needs `rate` and `duration`, or `stages` (or only a [plan] table, for `wabench plan`)",
+            ));
+        }
+        (None, false) => {
+            validate_stages(path, l, max_rate)?;
+        }
+    }
+    if l.think_time.is_some() {
+        return Err(err(path, "load.think_time", "applies to the closed model only"));
+    }
+    Ok(())
+}
+
+/// `load.stages` of an open-loop load: each rate 0 or more and within `max_rate`, each of some length,
+/// not all of rate 0.
+fn validate_stages(path: &Path, l: &super::LoadSpec, max_rate: f64) -> Result<(), ProfileError> {
+    if l.duration.is_some() {
+        return Err(err(path, "load.duration", "the stages give the duration; remove `duration`"));
+    }
+    for (i, s) in l.stages.iter().enumerate() {
+        if !s.to.is_finite() || s.to < 0.0 {
+            return Err(err(path, format!("load.stages[{i}].to"), format!("must be 0 or more, got {}", s.to)));
+        }
+        if s.to > max_rate {
+            return Err(err(
+                path,
+                format!("load.stages[{i}].to"),
+                format!("{} is above load.max_rate ({max_rate})", s.to),
+            ));
+        }
+        if s.over.0.is_zero() {
+            return Err(err(path, format!("load.stages[{i}].over"), "must be longer than zero"));
+        }
+    }
+    if l.stages.iter().all(|s| s.to == 0.0) && l.start_rate == 0.0 {
+        return Err(err(path, "load.stages", "every stage has rate 0: nothing would be sent"));
+    }
+    Ok(())
+}
+
+/// `[load]` of the closed model: virtual users, a duration or a request count, no arrival rate.
+fn validate_closed(path: &Path, p: &Profile) -> Result<(), ProfileError> {
+    let l = &p.load;
+    if l.rate.is_some() || !l.stages.is_empty() {
+        return Err(err(
+            path,
+            "load.rate",
+            "a closed-loop load has no arrival rate; use `connections` (virtual users)",
+        ));
+    }
+    if l.duration.is_none() && l.max_requests.is_none() {
+        return Err(err(path, "load.duration", "a closed-loop load needs `duration` or `max_requests`"));
+    }
+    if l.max_in_flight.is_some() {
+        return Err(err(path, "load.max_in_flight", "applies to the open model only"));
+    }
+    Ok(())
+}
+
+/// `[[targets]]`: at least one, each named once and in a way that can name files, each checked.
+fn validate_targets(path: &Path, p: &Profile) -> Result<(), ProfileError> {
     if p.targets.is_empty() {
         return Err(err(path, "targets", "at least one [[targets]] entry is required"));
     }
@@ -167,35 +227,6 @@ pub fn validate(path: &Path, p: &Profile) -> Result<(), ProfileError> {
         if t.max_body == Some(0) {
             return Err(err(path, f("max_body"), "must be at least 1"));
         }
-    }
-    for (k, v) in &p.thresholds {
-        super::threshold::Threshold::parse(k, v).map_err(|r| err(path, format!("thresholds.{k}"), r))?;
-    }
-    if p.targets.iter().any(|t| t.kind.is_whatsapp_api()) {
-        p.messages.validate().map_err(|(f, r)| err(path, f, r))?;
-        if p.retry.max_attempts == 0 {
-            return Err(err(path, "retry.max_attempts", "must be at least 1 (1 = never retry)"));
-        }
-    }
-    if let Some(plan) = &p.plan {
-        plan.validate().map_err(|(f, r)| err(path, f, r))?;
-    }
-    if p.targets.iter().any(TargetSpec::is_embedded) {
-        p.simulator.validate().map_err(|e| err(path, "simulator", e.0))?;
-        let (connections, cap) = (p.load.connections_or_default(), p.simulator.server.max_connections);
-        if connections > cap {
-            return Err(err(
-                path,
-                "simulator.server.max_connections",
-                format!(
-                    "is {cap}, below load.connections = {connections}: the embedded simulator would close the \
-                     connections beyond it"
-                ),
-            ));
-        }
-    }
-    if let Some(w) = &p.webhooks {
-        w.check_receiver_url().map_err(|r| err(path, "webhooks.receiver_url", r))?;
     }
     Ok(())
 }
@@ -307,19 +338,31 @@ fn validate_target(path: &Path, i: usize, t: &TargetSpec) -> Result<(), ProfileE
     only("password_env", !onprem && t.password_env.is_some(), "\"onprem\"")?;
     only("new_password_env", !onprem && t.new_password_env.is_some(), "\"onprem\"")?;
     only("allow_generated_recipients", http && t.allow_generated_recipients, "\"cloud\" or \"onprem\"")?;
-    if http {
-        let url = t.url.as_deref().ok_or_else(|| err(path, f("url"), "is required for kind = \"http\""))?;
-        Endpoint::parse(&super::template::sample(url)).map_err(|r| err(path, f("url"), r))?;
-        templates(path, i, t)?;
-        let m = t.method.as_deref().unwrap_or("GET");
-        http::Method::from_bytes(m.as_bytes())
-            .map_err(|_| err(path, f("method"), format!("{m:?} is not an HTTP method")))?;
-        headers(path, t, &f)?;
-        if t.body.is_some() && t.body_file.is_some() {
-            return Err(err(path, f("body"), "give either `body` or `body_file`, not both"));
-        }
-        return Ok(());
+    if http { validate_http_target(path, i, t) } else { validate_whatsapp_target(path, i, t) }
+}
+
+/// A `kind = "http"` target: a `url` that parses once its placeholders are filled, a method, headers,
+/// and one body at the most.
+fn validate_http_target(path: &Path, i: usize, t: &TargetSpec) -> Result<(), ProfileError> {
+    let f = |k: &str| format!("targets[{i}].{k}");
+    let url = t.url.as_deref().ok_or_else(|| err(path, f("url"), "is required for kind = \"http\""))?;
+    Endpoint::parse(&super::template::sample(url)).map_err(|r| err(path, f("url"), r))?;
+    templates(path, i, t)?;
+    let m = t.method.as_deref().unwrap_or("GET");
+    http::Method::from_bytes(m.as_bytes())
+        .map_err(|_| err(path, f("method"), format!("{m:?} is not an HTTP method")))?;
+    headers(path, t, &f)?;
+    if t.body.is_some() && t.body_file.is_some() {
+        return Err(err(path, f("body"), "give either `body` or `body_file`, not both"));
     }
+    Ok(())
+}
+
+/// A Cloud or On-Premises API target: a `base_url` ("embedded" or the API's), and for a real API the
+/// phone number and token (Cloud) or the login (On-Premises); a Graph API version that reads as one.
+fn validate_whatsapp_target(path: &Path, i: usize, t: &TargetSpec) -> Result<(), ProfileError> {
+    let f = |k: &str| format!("targets[{i}].{k}");
+    let (cloud, onprem) = (t.kind == TargetKind::Cloud, t.kind == TargetKind::OnPrem);
     let base = t.base_url.as_deref().ok_or_else(|| {
         err(path, f("base_url"), "is required: the API's URL, or \"embedded\" for the built-in simulator")
     })?;

@@ -20,6 +20,13 @@ pub fn parse(s: &str) -> Result<Duration, String> {
     Ok(d)
 }
 
+/// The wait before the attempt after `attempts` failed ones: `initial`, doubled each time, at most
+/// `max` (the drivers' retries and the simulator's webhook re-deliveries).
+pub fn doubling(initial: Duration, max: Duration, attempts: u32) -> Duration {
+    let factor = 1u32.checked_shl(attempts.saturating_sub(1).min(31)).unwrap_or(u32::MAX);
+    initial.checked_mul(factor).unwrap_or(max).min(max)
+}
+
 /// A duration as humantime text.
 pub fn format(d: Duration) -> String {
     humantime::format_duration(d).to_string()
@@ -101,6 +108,14 @@ pub mod serde {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn doubling_up_to_the_cap() {
+        let (i, m) = (Duration::from_secs(1), Duration::from_secs(60));
+        let waits: Vec<u64> = (1..=8).map(|n| doubling(i, m, n).as_secs()).collect();
+        assert_eq!(waits, vec![1, 2, 4, 8, 16, 32, 60, 60]);
+        assert_eq!(doubling(i, m, u32::MAX), m);
+    }
 
     #[test]
     fn parses_formats_and_caps() {

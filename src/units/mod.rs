@@ -3,10 +3,12 @@
 //! names, and redaction of what may carry a credential. A leaf: it imports nothing from the crate.
 
 pub(crate) mod duration;
+pub mod env;
 pub(crate) mod fmt;
 pub mod http1;
 pub mod percentile;
 pub mod redact;
 
-pub use duration::{Dur, MAX_DURATION};
+pub use duration::{Dur, MAX_DURATION, doubling};
+pub use env::Env;
 pub use fmt::fmt_us;

@@ -98,16 +98,11 @@ fn downtime_answers_code_2_and_is_waited_out() {
 
 #[test]
 fn bad_token_is_190_and_not_retried() {
-    let dir_token = "invalid-token-for-test";
-    // SAFETY of the test: the variable is only read by this test's profile.
-    unsafe { std::env::set_var("WABENCH_DRIVER_TEST_BAD_TOKEN", dir_token) };
-    // The simulator accepts only its own token: the target's is not one of them.
+    // The simulator accepts only its own token: the target's (from its token file) is not one of them.
     let (c, _, retries) = run(
-        &profile("cloud", 10, "[simulator.cloud]\ntokens = [\"the-only-valid-token\"]\n").replace(
-            "base_url = \"embedded\"\n",
-            "base_url = \"embedded\"\ntoken_env = \"WABENCH_DRIVER_TEST_BAD_TOKEN\"\n",
-        ),
-        &[],
+        &profile("cloud", 10, "[simulator.cloud]\ntokens = [\"the-only-valid-token\"]\n")
+            .replace("base_url = \"embedded\"\n", "base_url = \"embedded\"\ntoken_file = \"token.txt\"\n"),
+        &[("token.txt", "invalid-token-for-test\n")],
     );
     assert_eq!(c.get("api_190"), Some(&10), "{c:?}");
     assert_eq!(retries, 0);

@@ -109,7 +109,13 @@ fn open_loop_reveals_a_stall_that_closed_loop_hides() {
     // p99 ≈ 480 ms analytically. The closed loop has only its 2 users' requests waiting.
     assert!(o.latency_us.p99 > 350_000, "open-loop p99 {}µs should show the stall", o.latency_us.p99);
     assert!(o.latency_us.p90 > 100_000, "open-loop p90 {}µs", o.latency_us.p90);
-    assert!(c.latency_us.p99 < 50_000, "closed-loop p99 {}µs hides the stall", c.latency_us.p99);
+    // The closed loop hides it: each of its 2 users waits in a stall at most once per stall (4 s hold
+    // at most 3), so fewer than 1% of its requests do and its p99 is not one of them. Counted, not
+    // timed: a busy machine makes every request slower, not more of them wait in a stall.
+    let h = wabench::results::hlog::read(&closed.dir.join("s.hlog")).unwrap().total().unwrap();
+    let stalled = h.count_between(250_000, h.max().max(250_000));
+    assert!(stalled <= 6, "closed loop: {stalled} requests waited in a stall; its 2 users wait once a stall");
+    assert!(stalled * 100 < h.len(), "closed-loop p99 hides the stall: {stalled} of {} requests waited", h.len());
     assert!(c.latency_us.max > 300_000, "but its max still saw it");
 }
 

@@ -52,14 +52,15 @@ base_url = "embedded"
 fn breakpoint_search_finds_the_configured_capacity() {
     // One on-premises shard that processes 50 messages/s, no request limiter: below 50/s nothing
     // queues; above it the backlog (and latency) grows for the whole step: at r/s the last of a 2 s
-    // step waits (r − 50)·2/50 s, so a p99 of 200 ms breaks near 55/s. (The margin keeps a busy
-    // machine's scheduling delays, tens of milliseconds, from breaking steps below the capacity.)
+    // step waits (r − 50)·2/50 s, so a p99 of 500 ms breaks near 62/s. The SLO is wide so that a
+    // machine busy with other work (scheduling delays of a few hundred milliseconds were seen with
+    // three compilers beside the test) does not break steps below the capacity.
     let (b, lines, dir) = search(&profile(
         "shards = 1\nper_shard_mps = 50.0\nmessages_rps = 0\noverload_queue_delay = \"5s\"",
-        "slo_p99 = \"200ms\"\nstart_rate = 20\nrefine = 4\ntarget_rate = 180",
+        "slo_p99 = \"500ms\"\nstart_rate = 20\nrefine = 4\ntarget_rate = 180",
     ));
     let found = b.sustainable.expect("a sustainable rate");
-    assert!((45.0..=58.0).contains(&found), "found {found}/s for a capacity of 50/s; steps: {lines:#?}");
+    assert!((45.0..=68.0).contains(&found), "found {found}/s for a capacity of 50/s; steps: {lines:#?}");
     assert!(b.broke_at.unwrap() > found);
     assert_eq!(b.binding.as_ref().unwrap().limit, Limit::CoreApp, "{:#?}", b.binding);
     // Sizing at the simulator's own per-shard rate (linear): 180/s at ~50/s per shard needs 4 shards.

@@ -165,8 +165,7 @@ async fn cloud_token_rules() {
     let mut cfg = quick(Flavor::Cloud);
     cfg.cloud.tokens_env = Some("WABENCH_SIM_API_TEST_TOKENS".into());
     assert!(wabench::sim::Sim::new(cfg.clone()).err().unwrap().to_string().contains("WABENCH_SIM_API_TEST_TOKENS"));
-    // SAFETY: this variable is read by this test only.
-    unsafe { std::env::set_var("WABENCH_SIM_API_TEST_TOKENS", "EAAone, EAAtwo") };
+    cfg.env = wabench::units::Env::default().with("WABENCH_SIM_API_TEST_TOKENS", "EAAone, EAAtwo");
     let sim = spawn_local(cfg).await.unwrap();
     let mut c = Client::connect(&sim).await;
     assert_eq!(c.post(PATH, Some("Bearer EAAtwo"), &body).await.status, StatusCode::OK);

@@ -10,6 +10,20 @@ use wabench::results::{DeliveryStats, Shard};
 
 /// Each test uses its own secret variable: tests run in parallel in one process.
 const FWD_SECRET_ENV: &str = "WABENCH_TEST_FWD_SECRET";
+const FWD_SECRET: &str = "fwd-test-secret";
+
+/// The `[webhooks]` line naming a file that holds the shared secret (written in `dir`): the runs read
+/// it there, and the receivers are given the variable, so no test changes the process environment.
+fn secret_file(dir: &Path) -> String {
+    let path = dir.join("fwd.secret");
+    std::fs::write(&path, FWD_SECRET).unwrap();
+    format!("app_secret_file = '{}'", path.display())
+}
+
+/// The environment of a receiver: the process's, with `name` set to `value`.
+fn env_with(name: &str, value: &str) -> wabench::units::Env {
+    wabench::units::Env::default().with(name, value)
+}
 
 fn profile_text(extra_webhooks: &str) -> String {
     format!(
@@ -84,11 +98,11 @@ fn counts(d: &DeliveryStats) -> serde_json::Value {
 
 #[test]
 fn two_shards_posting_to_one_receiver_merge_into_the_single_process_figures() {
-    unsafe { std::env::set_var(FWD_SECRET_ENV, "fwd-test-secret") };
     let dir = tempfile::tempdir().unwrap();
+    let secret = secret_file(dir.path());
 
     // The whole profile in one process, with its own receiver.
-    let single = load(dir.path(), "single.toml", &profile_text(""));
+    let single = load(dir.path(), "single.toml", &profile_text(&secret));
     let whole = run(&single, &dir.path().join("single"), Shard::default());
     let want = whole.targets[0].delivery.clone().expect("delivery stats of the single run");
     assert!(want.accepted >= 100 && want.messages_failed > 0 && want.messages_delivered > 0, "{want:?}");
@@ -96,10 +110,11 @@ fn two_shards_posting_to_one_receiver_merge_into_the_single_process_figures() {
     // The same profile in two shards whose simulators post to one standalone receiver.
     let mut ropts = ReceiveOptions::new("127.0.0.1:0".parse().unwrap(), dir.path().join("receiver"));
     ropts.app_secret_env = FWD_SECRET_ENV.into();
+    ropts.env = env_with(FWD_SECRET_ENV, FWD_SECRET);
     let receiver = Receiver::start(&ropts).unwrap();
     // The shards as a user runs them: `wabench run --shard i/2`, pointed at the receiver with --set.
     let fwd = dir.path().join("fwd.toml");
-    std::fs::write(&fwd, profile_text("")).unwrap();
+    std::fs::write(&fwd, profile_text(&secret)).unwrap();
     let mut parts = Vec::new();
     for i in 0..2 {
         let out = dir.path().join(format!("shard{i}"));
@@ -207,16 +222,13 @@ fn statuses_body(n: usize) -> Vec<u8> {
 
 #[test]
 fn a_flooded_https_receiver_refuses_bad_posts_and_records_every_good_one() {
-    unsafe {
-        std::env::set_var(RECV_SECRET_ENV, RECV_SECRET);
-        std::env::set_var(RECV_TOKEN_ENV, "tok-123");
-    }
     let dir = tempfile::tempdir().unwrap();
     let (cert, key, client) = tls_files(dir.path());
     let mut opts = ReceiveOptions::new("127.0.0.1:0".parse().unwrap(), dir.path().join("recv"));
     opts.tls = Some((cert, key));
     opts.app_secret_env = RECV_SECRET_ENV.into();
     opts.verify_token_env = RECV_TOKEN_ENV.into();
+    opts.env = env_with(RECV_SECRET_ENV, RECV_SECRET).with(RECV_TOKEN_ENV, "tok-123");
     opts.max_body = 4096;
     let receiver = Receiver::start(&opts).unwrap();
     let url = receiver.url();
@@ -340,10 +352,10 @@ fn spawn_wabench(args: &[&str], env: &[(&str, &str)]) -> (std::process::Child, S
 
 #[test]
 fn the_standalone_simulator_posts_statuses_and_inbound_messages_to_any_receiver() {
-    unsafe { std::env::set_var("WABENCH_TEST_SIMPOST_SECRET", "simpost-secret") };
     let dir = tempfile::tempdir().unwrap();
     let mut opts = ReceiveOptions::new("127.0.0.1:0".parse().unwrap(), dir.path().join("recv"));
     opts.app_secret_env = "WABENCH_TEST_SIMPOST_SECRET".into();
+    opts.env = env_with("WABENCH_TEST_SIMPOST_SECRET", "simpost-secret");
     let receiver = Receiver::start(&opts).unwrap();
     let profile = dir.path().join("sim.toml");
     std::fs::write(
@@ -476,12 +488,13 @@ fn a_forwarding_run_without_the_shared_secret_says_which_setting_is_missing() {
 
 #[test]
 fn one_run_whose_statuses_went_to_a_receiver_gets_its_delivery_figures_from_merge() {
-    unsafe { std::env::set_var(FWD_SECRET_ENV, "fwd-test-secret") };
     let dir = tempfile::tempdir().unwrap();
     let mut ropts = ReceiveOptions::new("127.0.0.1:0".parse().unwrap(), dir.path().join("receiver"));
     ropts.app_secret_env = FWD_SECRET_ENV.into();
+    ropts.env = env_with(FWD_SECRET_ENV, FWD_SECRET);
     let receiver = Receiver::start(&ropts).unwrap();
-    let text = profile_text(&format!("receiver_url = \"{}\"", receiver.url())).replace("rate = 120", "rate = 30");
+    let text = profile_text(&format!("receiver_url = \"{}\"\n{}", receiver.url(), secret_file(dir.path())))
+        .replace("rate = 120", "rate = 30");
     let loaded = load(dir.path(), "p.toml", &text);
     let r = run(&loaded, &dir.path().join("run"), Shard::default());
     let ok = r.targets[0].requests.ok;

@@ -19,7 +19,7 @@ use super::lines::Lines;
 use super::sink::{Describe, Sink};
 use super::{ImportError, Parsed, Request, Unit};
 use crate::results::hlog::decode_base64;
-use crate::results::{Imported, MAX_US, imported::FROM_SEND};
+use crate::results::{MAX_US, imported::FROM_SEND};
 
 /// Timestamps above this (one year in seconds) are absolute (since the epoch), below it relative.
 const ABSOLUTE_AFTER_S: f64 = 365.0 * 24.0 * 3600.0;
@@ -140,24 +140,17 @@ pub fn import(req: &Request, dir: &Path) -> Result<Parsed, ImportError> {
         "each interval is kept whole (its counts sit on the second it starts); values as the log's buckets hold them"
             .into(),
     );
-    Ok(Parsed {
-        targets: fin.targets,
-        imported: Imported {
-            tool: "hlog".into(),
-            files: super::file_names(req),
-            per_request: true,
-            available: vec!["per-interval latency histograms (tags become targets)".into()],
-            unavailable: vec![
-                "outcomes: a log holds latencies only, so every recorded value is counted as ok".into(),
-                "where the tool measured latency from: taken as service time unless the tool corrects for \
-                 coordinated omission"
-                    .into(),
-            ],
-            notes,
-        },
-        started_at: fin.started_at,
-        ended_at: fin.ended_at,
-    })
+    Ok(fin.parsed(
+        req,
+        "hlog",
+        &["per-interval latency histograms (tags become targets)"],
+        &[
+            "outcomes: a log holds latencies only, so every recorded value is counted as ok",
+            "where the tool measured latency from: taken as service time unless the tool corrects for \
+             coordinated omission",
+        ],
+        notes,
+    ))
 }
 
 #[cfg(test)]

@@ -16,7 +16,7 @@ use serde_json::Value;
 use super::lines::Lines;
 use super::sink::{Describe, Sample, Sink};
 use super::{ImportError, Parsed, Request, classify};
-use crate::results::{Imported, imported::FROM_SEND};
+use crate::results::imported::FROM_SEND;
 
 /// The outcome of a point from its tags.
 fn outcome(tags: &Value) -> String {
@@ -122,20 +122,14 @@ pub fn import(req: &Request, dir: &Path) -> Result<Parsed, ImportError> {
     if skipped > 0 {
         notes.push(format!("{skipped} requests of other names left out (--label)"));
     }
-    Ok(Parsed {
-        targets: fin.targets,
-        imported: Imported {
-            tool: "k6".into(),
-            files: super::file_names(req),
-            per_request: true,
-            available: vec!["per-request latency (http_req_duration), per-second histograms, status codes".into()],
-            unavailable: vec![
-                "latency from the intended start: http_req_duration runs from the actual send".into(),
-                "requested rate, drops (dropped_iterations are not read) and lateness".into(),
-            ],
-            notes,
-        },
-        started_at: fin.started_at,
-        ended_at: fin.ended_at,
-    })
+    Ok(fin.parsed(
+        req,
+        "k6",
+        &["per-request latency (http_req_duration), per-second histograms, status codes"],
+        &[
+            "latency from the intended start: http_req_duration runs from the actual send",
+            "requested rate, drops (dropped_iterations are not read) and lateness",
+        ],
+        notes,
+    ))
 }

@@ -94,6 +94,34 @@ pub struct Finished {
     pub ended_at: DateTime<Utc>,
 }
 
+impl Finished {
+    /// What a per-request import ends with: the targets and times written, and the source described
+    /// (`tool`, what its files give and what they do not, notes on how they were read).
+    pub fn parsed(
+        self,
+        req: &super::Request,
+        tool: &str,
+        available: &[&str],
+        unavailable: &[&str],
+        notes: Vec<String>,
+    ) -> super::Parsed {
+        let texts = |t: &[&str]| t.iter().map(|s| s.to_string()).collect();
+        super::Parsed {
+            targets: self.targets,
+            imported: results::Imported {
+                tool: tool.into(),
+                files: super::file_names(req),
+                per_request: true,
+                available: texts(available),
+                unavailable: texts(unavailable),
+                notes,
+            },
+            started_at: self.started_at,
+            ended_at: self.ended_at,
+        }
+    }
+}
+
 fn at_us(us: i64) -> DateTime<Utc> {
     DateTime::from_timestamp_micros(us).unwrap_or(DateTime::UNIX_EPOCH)
 }

@@ -18,7 +18,7 @@ use serde_json::Value;
 use super::lines::{self, Lines};
 use super::sink::{Describe, Sample, Sink};
 use super::{ImportError, Parsed, Request, classify};
-use crate::results::{Imported, imported::FROM_SEND};
+use crate::results::imported::FROM_SEND;
 
 /// One request as vegeta encoded it.
 struct Hit<'a> {
@@ -146,23 +146,16 @@ pub fn import(req: &Request, dir: &Path) -> Result<Parsed, ImportError> {
     if skipped > 0 {
         notes.push(format!("{skipped} results of other attacks left out (--label)"));
     }
-    Ok(Parsed {
-        targets: fin.targets,
-        imported: Imported {
-            tool: "vegeta".into(),
-            files: super::file_names(req),
-            per_request: true,
-            available: vec![
-                "per-request latency, per-second histograms, status codes and errors; WhatsApp error codes from saved bodies"
-                    .into(),
-            ],
-            unavailable: vec![
-                "latency from the intended start: vegeta measures from when it sent the request".into(),
-                "requested rate and drops".into(),
-            ],
-            notes,
-        },
-        started_at: fin.started_at,
-        ended_at: fin.ended_at,
-    })
+    Ok(fin.parsed(
+        req,
+        "vegeta",
+        &[
+            "per-request latency, per-second histograms, status codes and errors; WhatsApp error codes from saved bodies",
+        ],
+        &[
+            "latency from the intended start: vegeta measures from when it sent the request",
+            "requested rate and drops",
+        ],
+        notes,
+    ))
 }

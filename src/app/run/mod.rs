@@ -536,12 +536,7 @@ impl Each<'_> {
             sent: rec.sent,
             retries: rec.retries,
             ok: outcome(Outcome::Ok),
-            errors: rec
-                .outcomes
-                .iter()
-                .filter(|(k, _)| !matches!(k, Outcome::Ok | Outcome::Dropped | Outcome::Cancelled))
-                .map(|(_, v)| v.count)
-                .sum(),
+            errors: results::errors_of(&rec.outcome_counts()),
             dropped: outcome(Outcome::Dropped),
             cancelled: outcome(Outcome::Cancelled),
             resent: rec.resent,

@@ -13,18 +13,13 @@ use super::body::{self, Mix};
 use super::recipients::Recipients;
 use super::{MessagesSpec, RetrySpec, codes};
 use crate::engine::metrics::Outcome;
-use crate::engine::target::{Answer, Classified, Endpoint, Target};
-use crate::spec::HttpVersion;
+use crate::engine::target::{Answer, Classified, Target};
 
 /// What a WhatsApp target needs besides its endpoint; shared by both APIs.
 #[derive(Clone)]
 pub struct Common {
-    pub name: String,
-    pub endpoint: Endpoint,
-    pub version: HttpVersion,
-    /// TLS, proxy and `connect_to` of the target.
-    pub net: Arc<crate::spec::net::Net>,
-    pub max_body: u64,
+    /// Name, kind, endpoint, HTTP version, net and body limit, as every driver has them.
+    pub base: crate::drivers::base::Base,
     pub messages: MessagesSpec,
     pub recipients: Arc<Recipients>,
     pub retry: RetrySpec,
@@ -104,7 +99,7 @@ impl Common {
     /// `resend_unanswered` it is, with the `[retry]` back-off, up to `[retry] max_attempts`.
     pub fn retry_transport(&self, outcome: Outcome, attempt: u32) -> Classified {
         let again = self.resend_unanswered && outcome.resendable() && attempt < self.retry.max_attempts;
-        let wait = || crate::engine::retry::doubling(self.retry.backoff.0, self.retry.max_backoff.0, attempt);
+        let wait = || crate::units::doubling(self.retry.backoff.0, self.retry.max_backoff.0, attempt);
         Classified { outcome, retry_after: again.then(wait) }
     }
 }
@@ -132,7 +127,7 @@ pub struct CloudTarget {
 impl CloudTarget {
     /// `token` is the bearer token (from the environment or a file, never from the profile).
     pub fn new(c: Common, api_version: &str, phone_number_id: &str, token: &str) -> Result<CloudTarget, String> {
-        let base = c.endpoint.path_and_query.trim_end_matches('/');
+        let base = c.base.endpoint.path_and_query.trim_end_matches('/');
         let uri = Uri::from_str(&format!("{base}/{api_version}/{phone_number_id}/messages"))
             .map_err(|e| format!("bad API path: {e}"))?;
         let mut headers = HeaderMap::new();
@@ -167,25 +162,8 @@ pub(crate) fn message_request(
 
 /// The `Target` methods both WhatsApp targets answer from their [`Common`] part (field `c`).
 macro_rules! common_target_methods {
-    ($kind:literal) => {
-        fn name(&self) -> &str {
-            &self.c.name
-        }
-        fn kind(&self) -> &str {
-            $kind
-        }
-        fn endpoint(&self) -> &crate::spec::endpoint::Endpoint {
-            &self.c.endpoint
-        }
-        fn http_version(&self) -> crate::spec::HttpVersion {
-            self.c.version
-        }
-        fn net(&self) -> &crate::spec::net::Net {
-            &self.c.net
-        }
-        fn max_body(&self) -> u64 {
-            self.c.max_body
-        }
+    () => {
+        crate::drivers::base::target_base_methods!(c.base);
         fn wants_body(&self, status: ::http::StatusCode) -> bool {
             self.c.wants_body(status)
         }
@@ -200,7 +178,7 @@ macro_rules! common_target_methods {
 pub(crate) use common_target_methods;
 
 impl Target for CloudTarget {
-    common_target_methods!("cloud");
+    common_target_methods!();
     fn request(&self, seq: u64) -> Request<Full<Bytes>> {
         message_request(&self.c, &self.mix, &self.uri, self.headers.clone(), seq, false)
     }

@@ -26,7 +26,7 @@ pub struct OnPremTarget {
 
 impl OnPremTarget {
     pub fn new(c: Common, session: Session) -> Result<OnPremTarget, String> {
-        let base = c.endpoint.path_and_query.trim_end_matches('/');
+        let base = c.base.endpoint.path_and_query.trim_end_matches('/');
         let uri = Uri::from_str(&format!("{base}/v1/messages")).map_err(|e| format!("bad API path: {e}"))?;
         let mut headers = HeaderMap::new();
         headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
@@ -35,7 +35,7 @@ impl OnPremTarget {
 }
 
 impl Target for OnPremTarget {
-    super::cloud::common_target_methods!("onprem");
+    super::cloud::common_target_methods!();
     fn request(&self, seq: u64) -> Request<Full<Bytes>> {
         let mut h = self.headers.clone();
         h.insert(AUTHORIZATION, self.session.header());

@@ -500,7 +500,7 @@ impl Scheduler {
         }
         add(&c.failed_attempts, 1);
         let cfg = &self.s.cfg;
-        let wait = backoff(cfg.retry_initial, cfg.retry_max, d.attempts);
+        let wait = crate::units::doubling(cfg.retry_initial, cfg.retry_max, d.attempts);
         let at = later(Instant::now(), wait);
         if at.saturating_duration_since(d.first.unwrap_or(at)) > cfg.retry_for {
             add(&c.given_up, d.statuses);
@@ -542,13 +542,6 @@ fn later(t: Instant, d: Duration) -> Instant {
     t.checked_add(d).unwrap_or(t)
 }
 
-/// Wait before the next attempt after `attempts` failed ones: `initial`, doubled each time, at
-/// most `max`.
-pub fn backoff(initial: Duration, max: Duration, attempts: u32) -> Duration {
-    let factor = 1u32.checked_shl(attempts.saturating_sub(1).min(31)).unwrap_or(u32::MAX);
-    initial.checked_mul(factor).unwrap_or(max).min(max)
-}
-
 /// One POST; true when answered 200.
 async fn post(s: Arc<Sender>, d: Delivery) -> (Delivery, bool) {
     let mut req = s.client.post(&s.url).header(http::header::CONTENT_TYPE, "application/json").body(d.body.clone());
@@ -570,14 +563,6 @@ async fn post(s: Arc<Sender>, d: Delivery) -> (Delivery, bool) {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn backoff_doubles_up_to_the_cap() {
-        let (i, m) = (Duration::from_secs(1), Duration::from_secs(60));
-        let waits: Vec<u64> = (1..=8).map(|n| backoff(i, m, n).as_secs()).collect();
-        assert_eq!(waits, vec![1, 2, 4, 8, 16, 32, 60, 60]);
-        assert_eq!(backoff(i, m, u32::MAX), m);
-    }
 
     #[test]
     fn heap_pops_earliest_then_oldest() {

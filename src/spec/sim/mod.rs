@@ -115,6 +115,11 @@ pub struct SimConfig {
     /// Timeouts and connection cap of the HTTP server (`spec::sim::server`). Default: hyper's
     /// 30 s to read a head, 30 s idle, 10000 connections.
     pub server: ServerConfig,
+    /// Where `cloud.tokens_env` is looked up (not part of the profile): the process environment unless
+    /// an embedding program gives the variable.
+    #[serde(skip)]
+    #[schemars(skip)]
+    pub env: crate::units::Env,
 }
 
 impl Default for SimConfig {
@@ -137,6 +142,7 @@ impl Default for SimConfig {
             templates: Vec::new(),
             media: MediaConfig::default(),
             server: ServerConfig::default(),
+            env: crate::units::Env::default(),
         }
     }
 }

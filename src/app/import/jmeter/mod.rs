@@ -20,9 +20,9 @@ use chrono::DateTime;
 use crate::app::import::lines::{self, Lines};
 use crate::app::import::sink::{Describe, Sample, Sink};
 use crate::app::import::{ImportError, Parsed, Request, classify};
+use crate::results::imported::FROM_SEND;
 
 mod xml;
-use crate::results::{Imported, imported::FROM_SEND};
 
 /// JMeter 5's default CSV columns, in order (for files saved without a header row).
 pub const DEFAULT_COLUMNS: [&str; 17] = [
@@ -229,27 +229,20 @@ pub fn import(req: &Request, dir: &Path) -> Result<Parsed, ImportError> {
     if skipped > 0 {
         notes.push(format!("{skipped} samples of other labels left out (--label)"));
     }
-    Ok(Parsed {
-        targets: fin.targets,
-        imported: Imported {
-            tool: "jmeter".into(),
-            files: crate::app::import::file_names(req),
-            per_request: true,
-            available: vec![
-                "per-request latency (elapsed), per-second histograms".into(),
-                "response codes and success; WhatsApp error codes where a message or body was saved".into(),
-            ],
-            unavailable: vec![
-                "latency from the intended start: JMeter's threads are a closed loop, so elapsed is service time \
-                 (from the actual send); requests a stalled server held back were never sent"
-                    .into(),
-                "requested rate, drops and lateness".into(),
-            ],
-            notes,
-        },
-        started_at: fin.started_at,
-        ended_at: fin.ended_at,
-    })
+    Ok(fin.parsed(
+        req,
+        "jmeter",
+        &[
+            "per-request latency (elapsed), per-second histograms",
+            "response codes and success; WhatsApp error codes where a message or body was saved",
+        ],
+        &[
+            "latency from the intended start: JMeter's threads are a closed loop, so elapsed is service time \
+             (from the actual send); requests a stalled server held back were never sent",
+            "requested rate, drops and lateness",
+        ],
+        notes,
+    ))
 }
 
 #[cfg(test)]
