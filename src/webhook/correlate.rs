@@ -347,7 +347,8 @@ impl Tracker {
         let Some(log) = self.inner.failures.get() else { return };
         let err = status.errors.as_deref().and_then(|e| e.first());
         if let Some(e) = err {
-            log.sample(e.code, FailurePath::InWebhook, None, &serde_json::to_vec(e).unwrap_or_default());
+            let none = crate::units::redact::Secrets::new();
+            log.sample(e.code, FailurePath::InWebhook, None, &serde_json::to_vec(e).unwrap_or_default(), &none);
         }
         let recipient = match (&status.recipient_id, &status.recipient_user_id) {
             (r, Some(u)) if r.is_empty() => u.clone(),
