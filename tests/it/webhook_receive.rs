@@ -507,3 +507,66 @@ fn one_run_whose_statuses_went_to_a_receiver_gets_its_delivery_figures_from_merg
     ]);
     assert!(code != 0 && err.contains("at least two"), "{err}");
 }
+
+#[test]
+fn a_status_id_named_like_the_files_end_mark_is_recorded_and_merged() {
+    const SECRET_ENV: &str = "WABENCH_TEST_HASHEND_SECRET";
+    unsafe { std::env::set_var(SECRET_ENV, "hashend-secret") };
+    let dir = tempfile::tempdir().unwrap();
+    let recv = dir.path().join("receiver");
+    let (child, line) = spawn_wabench(
+        &[
+            "receive",
+            "--listen",
+            "127.0.0.1:0",
+            "--out",
+            &recv.display().to_string(),
+            "--no-signature",
+            "--threads",
+            "1",
+        ],
+        &[],
+    );
+    let url =
+        line.split_whitespace().find(|w| w.starts_with("http://")).unwrap_or_else(|| panic!("{line}")).to_string();
+    // Before the run, one unsigned POST whose status id reads like the records file's own `#end,` line.
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let status = rt.block_on(async {
+        let body = r##"{"statuses":[{"id":"#end","status":"delivered","timestamp":"1700000002","recipient_id":"15551234567"}]}"##;
+        plain_client().post(&url).body(body).send().await.unwrap().status()
+    });
+    assert_eq!(status, 200);
+    let text = profile_text(&format!("receiver_url = \"{url}\""))
+        .replace(FWD_SECRET_ENV, SECRET_ENV)
+        .replace("rate = 120", "rate = 20")
+        .replace("\"error_rate\" = \"< 40%\"", "\"error_rate\" = \"< 100%\"");
+    let loaded = load(dir.path(), "p.toml", &text);
+    let r = run(&loaded, &dir.path().join("run"), Shard::default());
+    let ok = r.targets[0].requests.ok;
+    assert!(ok > 0, "{:?}", r.targets[0].outcomes);
+    let pid = child.id().to_string();
+    assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+    let done = child.wait_with_output().unwrap();
+    assert!(done.status.success(), "{}", String::from_utf8_lossy(&done.stderr));
+    let rec = wabench::app::receive::recorded(&recv).unwrap();
+    let ids: Vec<String> = rec
+        .statuses
+        .iter()
+        .flat_map(|f| wabench::webhook::record::read_statuses(f).unwrap().map(|r| r.unwrap().id))
+        .collect();
+    assert_eq!(ids.iter().filter(|id| *id == "#end").count(), 1, "recorded once, read back: {ids:?}");
+    let merged = dir.path().join("merged");
+    let (code, _, err) = crate::support::common::wabench(&[
+        "merge",
+        &dir.path().join("run").display().to_string(),
+        "--webhooks",
+        &format!("cloud={}", recv.display()),
+        "--out",
+        &merged.display().to_string(),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let d = wabench::results::read_run(&merged).unwrap().targets[0].delivery.clone().unwrap();
+    assert_eq!((d.accepted, d.messages_delivered + d.messages_failed, d.lost), (ok, ok, 0), "{d:?}");
+    assert_eq!(d.unknown_ids, 1, "the `#end` status is kept, as a status of no message sent: {d:?}");
+    assert_eq!(d.statuses.delivered, ok - d.messages_failed + 1, "{d:?}");
+}
