@@ -8,6 +8,7 @@
 //!
 //! [`events`] builds the bodies a `kind = "webhook"` target sends to a user's own endpoint.
 
+pub(crate) mod accept;
 pub mod body;
 pub(crate) mod commit;
 pub(crate) mod correlate;
