@@ -117,8 +117,10 @@ impl FailureLog {
     }
 }
 
-/// The header of `failures.csv`.
-pub const CSV_HEADER: &[&str] = &["target", "time", "recipient", "code", "http_status", "path", "message_id"];
+/// The header of `failures.csv` (`code_name` from [`super::codes`], last so that readers of the
+/// older seven columns read on).
+pub const CSV_HEADER: &[&str] =
+    &["target", "time", "recipient", "code", "http_status", "path", "message_id", "code_name"];
 
 /// Write `failures.csv`: the header, then the rows of each target in order.
 pub fn write_csv(out: impl Write, targets: &[(String, Vec<FailureRow>)]) -> io::Result<()> {
@@ -135,6 +137,7 @@ pub fn write_csv(out: impl Write, targets: &[(String, Vec<FailureRow>)]) -> io::
                 &r.http_status.map(|c| c.to_string()).unwrap_or_default(),
                 r.path.key(),
                 &r.message_id,
+                r.code.map_or("", super::codes::name),
             ])?;
         }
     }
@@ -207,8 +210,8 @@ mod tests {
         let text = String::from_utf8(buf).unwrap();
         assert_eq!(
             text,
-            "target,time,recipient,code,http_status,path,message_id\n\
-             t,1970-01-01T00:00:01.000Z,15550001,131026,,in_webhook,\"wamid.a,b\"\n"
+            "target,time,recipient,code,http_status,path,message_id,code_name\n\
+             t,1970-01-01T00:00:01.000Z,15550001,131026,,in_webhook,\"wamid.a,b\",Message undeliverable\n"
         );
     }
 }

@@ -13,6 +13,7 @@ pub mod body;
 pub(crate) mod commit;
 pub(crate) mod correlate;
 pub mod events;
+pub mod failed;
 pub mod identity;
 pub mod inbound;
 pub mod model;

@@ -120,7 +120,10 @@ fn two_shards_posting_to_one_receiver_merge_into_the_single_process_figures() {
     let summary = receiver.stop().unwrap();
     assert_eq!(summary.requests.bad_signature + summary.requests.missing_signature, 0);
     assert!(summary.statuses_recorded > 0);
-    assert!(std::fs::read_dir(dir.path().join("receiver")).unwrap().count() == 2, "statuses and summary");
+    // A quarter of the messages failed: their statuses are listed beside the records.
+    let failures = summary.failures_file.as_deref().expect("failed statuses are listed");
+    assert!(dir.path().join("receiver").join(failures).is_file());
+    assert!(std::fs::read_dir(dir.path().join("receiver")).unwrap().count() == 3, "statuses, failures and summary");
 
     let merged_dir = dir.path().join("merged");
     let out = Command::new(env!("CARGO_BIN_EXE_wabench"))
@@ -569,4 +572,51 @@ fn a_status_id_named_like_the_files_end_mark_is_recorded_and_merged() {
     assert_eq!((d.accepted, d.messages_delivered + d.messages_failed, d.lost), (ok, ok, 0), "{d:?}");
     assert_eq!(d.unknown_ids, 1, "the `#end` status is kept, as a status of no message sent: {d:?}");
     assert_eq!(d.statuses.delivered, ok - d.messages_failed + 1, "{d:?}");
+}
+
+#[test]
+fn a_standalone_receiver_lists_failed_statuses_with_their_code_and_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut opts = ReceiveOptions::new("127.0.0.1:0".parse().unwrap(), dir.path().join("recv"));
+    opts.verify_signature = false;
+    let receiver = Receiver::start(&opts).unwrap();
+    let url = receiver.url();
+    let failed = |id: &str, code: i64| {
+        let mut s =
+            wabench::webhook::Status::new(id, wabench::webhook::StatusKind::Failed, 1_700_000_000, "15551230001");
+        s.errors = Some(vec![serde_json::from_value(serde_json::json!({"code": code, "title": "x"})).unwrap()]);
+        s
+    };
+    let delivered =
+        wabench::webhook::Status::new("wamid.ok", wabench::webhook::StatusKind::Delivered, 1_700_000_000, "1555");
+    let posts = [
+        vec![failed("wamid.a", 131047), delivered],
+        // Meta delivers a webhook again: the message is listed once.
+        vec![failed("wamid.a", 131047)],
+        vec![failed("wamid.b", 131026)],
+    ];
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    rt.block_on(async {
+        for statuses in posts {
+            let body = serde_json::to_vec(&wabench::webhook::cloud_envelope("1", "2", "3", statuses)).unwrap();
+            assert_eq!(plain_client().post(&url).body(body).send().await.unwrap().status(), 200);
+        }
+    });
+    let summary = receiver.stop().unwrap();
+    let file = summary.failures_file.clone().expect("the summary names the failures file");
+    let csv = std::fs::read_to_string(dir.path().join("recv").join(&file)).unwrap();
+    let mut lines = csv.lines();
+    assert_eq!(lines.next(), Some("target,time,recipient,code,http_status,path,message_id,code_name"), "{csv}");
+    let rows: Vec<Vec<&str>> = lines.map(|l| l.split(',').collect()).collect();
+    let picked: Vec<(&str, &str, &str, &str, &str)> = rows.iter().map(|r| (r[2], r[3], r[5], r[6], r[7])).collect();
+    assert_eq!(
+        picked,
+        [
+            ("15551230001", "131047", "in_webhook", "wamid.a", "Re-engagement message"),
+            ("15551230001", "131026", "in_webhook", "wamid.b", "Message undeliverable"),
+        ],
+        "{csv}"
+    );
+    // The folder still merges: the failures file is not taken for statuses.
+    assert_eq!(wabench::app::receive::recorded(&dir.path().join("recv")).unwrap().statuses.len(), 1);
 }
