@@ -114,6 +114,9 @@ pub struct Summary {
     /// answered 503: `requests.write_failed`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub write_error: Option<String>,
+    /// The failed statuses as failures.csv rows, in the same folder, when one failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failures_file: Option<String>,
 }
 
 /// A receiver running on its own thread.
@@ -159,6 +162,8 @@ impl Receiver {
         let out = opts.out.clone();
         let file = files::folder_name(&statuses);
         let kept = log.clone();
+        let failures = Arc::new(crate::results::failure_log::FailureLog::default());
+        let sink = Arc::new(crate::webhook::failed::ListingFailures::new(log.clone(), failures.clone()));
         let thread = std::thread::Builder::new()
             .name("wabench-receive".into())
             .spawn(move || {
@@ -167,13 +172,14 @@ impl Receiver {
                     let shutdown = async move {
                         let _ = stopped.await;
                     };
-                    crate::webhook::serve_with(listener, rc, log.clone(), tls, shutdown).await.map(|c| (c, log))
+                    crate::webhook::serve_with(listener, rc, sink, tls, shutdown).await.map(|c| (c, log))
                 });
                 let (counters, log) = counters.map_err(|e| format!("receiver: {e}"))?;
                 // A failed write was answered 503 and is told in the summary, which is written anyway.
                 let write_error = log.close().err();
                 let statuses_recorded = log.records();
                 let (inbound_messages, identities) = log.seen();
+                let failures_file = write_failures(&out, started_at, pid, &failures)?;
                 let summary = Summary {
                     format: SUMMARY_FORMAT,
                     started_at,
@@ -184,6 +190,7 @@ impl Receiver {
                     identities,
                     requests: counters,
                     write_error,
+                    failures_file,
                 };
                 let path = out.join(files::receiver_summary_name(started_at, pid));
                 let json = serde_json::to_vec_pretty(&summary).map_err(|e| e.to_string())?;
@@ -231,6 +238,26 @@ impl Drop for Receiver {
             let _ = s.send(());
         }
     }
+}
+
+/// The failed statuses as failures.csv rows (target "receiver"), when one failed: the file's name.
+fn write_failures(
+    out: &Path,
+    started_at: DateTime<Utc>,
+    pid: u32,
+    log: &crate::results::failure_log::FailureLog,
+) -> Result<Option<String>, String> {
+    let (rows, _) = log.rows();
+    if rows.is_empty() {
+        return Ok(None);
+    }
+    let name = files::receiver_failures_name(started_at, pid);
+    let path = out.join(&name);
+    let mut buf = Vec::new();
+    results::failure_log::write_csv(&mut buf, &[("receiver".to_string(), rows)])
+        .and_then(|()| results::write_atomic(&path, &buf))
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    Ok(Some(name))
 }
 
 /// What a receiver folder holds: its statuses files and what its summaries add up to.

@@ -286,6 +286,23 @@ pub(crate) fn add_headers(headers: &mut HeaderMap, spec: &TargetSpec) -> Result<
     Ok(())
 }
 
+/// The values of a target's credential headers (`headers_from_env`, and `headers` whose names say
+/// credential), to be removed from any text a server sends back.
+pub(crate) fn header_secrets(spec: &TargetSpec) -> crate::units::redact::Secrets {
+    let mut s = crate::units::redact::Secrets::new();
+    for var in spec.headers_from_env.values() {
+        if let Ok(v) = std::env::var(var) {
+            s = s.with(&v);
+        }
+    }
+    for (k, v) in &spec.headers {
+        if crate::spec::endpoint::is_sensitive_header(k) {
+            s = s.with(v);
+        }
+    }
+    s
+}
+
 impl HttpTarget {
     /// Whether an answer's status is one the profile counts as ok (any 2xx unless it lists them).
     fn status_ok(&self, status: ::http::StatusCode) -> bool {

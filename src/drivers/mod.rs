@@ -138,7 +138,7 @@ pub fn build(spec: &TargetSpec, ctx: &BuildCtx<'_>) -> Result<Arc<dyn Target>, B
         };
         let version = spec.api_version.as_deref().unwrap_or("v23.0");
         let phone = spec.phone_number_id.as_deref().unwrap_or("100000000000001");
-        common.secrets = crate::units::redact::Secrets::new().with(&token);
+        common.secrets = crate::units::redact::Secrets::new().with(&token).and(&common.net.secrets(&common.endpoint));
         return Ok(Arc::new(cloud::CloudTarget::new(common, version, phone, &token).map_err(invalid)?));
     }
     let creds = match (&spec.username_env, &spec.password_env, &ctx.embedded) {
@@ -161,7 +161,9 @@ pub fn build(spec: &TargetSpec, ctx: &BuildCtx<'_>) -> Result<Arc<dyn Target>, B
         }
         _ => return Err(missing("username_env and password_env")),
     };
-    common.secrets = crate::units::redact::Secrets::new().with_basic(&creds.username, &creds.password);
+    common.secrets = crate::units::redact::Secrets::new()
+        .with_basic(&creds.username, &creds.password)
+        .and(&common.net.secrets(&common.endpoint));
     if let Some(p) = &creds.new_password {
         common.secrets = common.secrets.with(p);
     }
@@ -183,7 +185,8 @@ fn build_webhook(spec: &TargetSpec, ctx: &BuildCtx<'_>) -> Result<Arc<dyn Target
     let net = net(spec, ctx)?;
     if w.handshake {
         let token = secrets.verify_token.as_deref().unwrap_or_default();
-        webhook::handshake(&url, token, ctx.seed, &net, ctx.timeout)
+        let held = secrets.held().and(&http::header_secrets(spec));
+        webhook::handshake(&url, token, ctx.seed, &net, ctx.timeout, &held)
             .map_err(|reason| BuildError::Handshake { target: spec.name.clone(), reason })?;
     }
     let events_per_second = ctx.peak_rate.unwrap_or(1.0) * w.mean_batch();

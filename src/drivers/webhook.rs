@@ -36,6 +36,20 @@ pub struct HookSecrets {
     pub verify_token: Option<String>,
 }
 
+impl HookSecrets {
+    /// These secrets as text to remove from what an endpoint sends back.
+    pub fn held(&self) -> crate::units::redact::Secrets {
+        let mut s = crate::units::redact::Secrets::new();
+        if let Some(a) = &self.app_secret {
+            s = s.with(&String::from_utf8_lossy(a));
+        }
+        if let Some(t) = &self.verify_token {
+            s = s.with(t);
+        }
+        s
+    }
+}
+
 impl std::fmt::Debug for HookSecrets {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("HookSecrets { <redacted> }")
@@ -222,10 +236,20 @@ impl Target for WebhookTarget {
 
 /// Check the subscription handshake: `GET <url>?hub.mode=subscribe&hub.verify_token=T&hub.challenge=C`
 /// must answer 200 with body `C` (Meta, "Verification Requests"; FACTS.md "Subscription handshake").
-/// The error never shows the token. It goes the way the POSTs go (`net`: TLS, proxy, `connect_to`).
-pub fn handshake(url: &str, token: &str, seed: u64, net: &Net, timeout: Duration) -> Result<(), String> {
+/// The error never shows the token, the URL's credentials nor any of `held` the endpoint echoes. It
+/// goes the way the POSTs go (`net`: TLS, proxy, `connect_to`).
+pub fn handshake(
+    url: &str,
+    token: &str,
+    seed: u64,
+    net: &Net,
+    timeout: Duration,
+    held: &crate::units::redact::Secrets,
+) -> Result<(), String> {
+    use crate::units::redact;
     let challenge = format!("{}", 1_000_000_000 + (seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 34) % 1_000_000_000);
     let ep = Endpoint::parse(url)?;
+    let held = held.clone().with(token).with_url(url).and(&net.secrets(&ep));
     let client = net
         .reqwest(&ep)
         .timeout(timeout)
@@ -233,27 +257,27 @@ pub fn handshake(url: &str, token: &str, seed: u64, net: &Net, timeout: Duration
         .build()
         .map_err(|e| format!("cannot build the handshake client: {e}"))?;
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| e.to_string())?;
-    let shown = format!("GET {url}?hub.mode=subscribe&hub.verify_token=…&hub.challenge={challenge}");
+    let joint = if url.contains('?') { '&' } else { '?' };
+    let shown =
+        format!("GET {}{joint}hub.mode=subscribe&hub.verify_token=…&hub.challenge={challenge}", redact::url(url));
+    let said = |e: &reqwest::Error| held.text(&without_url(e), redact::MAX_ECHO);
     rt.block_on(async {
-        let mut full = reqwest::Url::parse(url).map_err(|e| format!("{url:?} is not a valid URL: {e}"))?;
+        let mut full =
+            reqwest::Url::parse(url).map_err(|e| format!("{:?} is not a valid URL: {e}", redact::url(url)))?;
         full.query_pairs_mut()
             .append_pair("hub.mode", "subscribe")
             .append_pair("hub.verify_token", token)
             .append_pair("hub.challenge", &challenge);
-        let resp = client
-            .get(full)
-            .send()
-            .await
-            .map_err(|e| format!("{shown}: no answer ({})", without_url(&e)))?;
+        let resp = client.get(full).send().await.map_err(|e| format!("{shown}: no answer ({})", said(&e)))?;
         let status = resp.status();
-        let body = resp.bytes().await.map_err(|e| format!("{shown}: the answer broke off ({})", without_url(&e)))?;
+        let body = resp.bytes().await.map_err(|e| format!("{shown}: the answer broke off ({})", said(&e)))?;
         if status != StatusCode::OK {
             return Err(format!(
                 "{shown} answered HTTP {status}, expected 200 with the challenge (does the endpoint know the verify token?)"
             ));
         }
         if body.trim_ascii() != challenge.as_bytes() {
-            let shown_body = String::from_utf8_lossy(&body[..body.len().min(64)]).into_owned();
+            let shown_body = held.text(&String::from_utf8_lossy(&body), 64);
             return Err(format!("{shown} answered 200 with {shown_body:?}, not the challenge {challenge:?}"));
         }
         Ok(())

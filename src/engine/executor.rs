@@ -5,8 +5,9 @@
 //! many are outstanding is counted as dropped. Closed loop: tasks send back to back. A message the API
 //! asks to retry waits in the thread's retry queue (`engine::retry`) without holding a connection or
 //! a task; the tasks send it when due, between the schedule's requests, until the run's duration +
-//! drain. A run with a length ends by its duration + drain: requests still in flight then (however long
-//! their timeout) are counted as cancelled.
+//! drain. A run with a length ends by its duration + drain, one limited by `max_requests` by its last
+//! request's start + drain: requests still in flight then (however long their timeout) are counted as
+//! cancelled.
 
 use std::cell::{Cell, RefCell};
 use std::net::SocketAddr;
@@ -68,6 +69,35 @@ struct Shared {
     in_flight: AtomicU64,
     /// When a load task first saw the stop signal.
     stopped_at: Mutex<Option<Instant>>,
+    /// When the last request of `max_requests` was claimed: the run ends `drain` after it.
+    all_claimed: OnceLock<Instant>,
+    /// Woken (on every thread) when `all_claimed` is set.
+    all_claimed_wake: Notify,
+}
+
+impl Shared {
+    /// Claim the next request number (of this process's plan); the one that claims the last of
+    /// `max_requests` starts the drain.
+    fn claim(&self) -> u64 {
+        let n = self.next.fetch_add(1, Ordering::Relaxed);
+        if self.plan.max_requests.is_some_and(|m| n + 1 == m) {
+            let _ = self.all_claimed.set(Instant::now());
+            self.all_claimed_wake.notify_waiters();
+        }
+        n
+    }
+
+    /// Resolves `drain` after the last request of `max_requests` was claimed (never without a cap).
+    async fn drained_after_last(&self) {
+        loop {
+            // Made before looking, so that a claim meanwhile wakes it.
+            let woken = self.all_claimed_wake.notified();
+            if let Some(at) = self.all_claimed.get() {
+                return tokio::time::sleep_until((*at + self.plan.drain).into()).await;
+            }
+            woken.await;
+        }
+    }
 }
 
 struct Local {
@@ -109,6 +139,8 @@ where
         next: AtomicU64::new(0),
         in_flight: AtomicU64::new(0),
         stopped_at: Mutex::new(None),
+        all_claimed: OnceLock::new(),
+        all_claimed_wake: Notify::new(),
     });
     let (tx, rx) = mpsc::channel();
     let ready = Arc::new(Barrier::new(threads as usize + 1));
@@ -371,10 +403,13 @@ fn run_tasks(
                 None => std::future::pending().await,
             }
         };
+        // So does a run limited by `max_requests`: at the last request's claim + drain.
+        let counted = shared.drained_after_last();
         tokio::select! {
             _ = async { while set.join_next().await.is_some() {} } => {}
             _ = stopped_then_drained => {}
             _ = ended => {}
+            _ = counted => {}
         }
         set.abort_all();
         ticker.abort();
@@ -509,7 +544,7 @@ async fn closed_worker(ctx: Rc<Local>, mut conn: Slot) {
             Work::Due => {}
         }
         let now = Instant::now();
-        let n = s.next.fetch_add(1, Ordering::Relaxed);
+        let n = s.claim();
         if end.is_some_and(|e| now >= e) || s.plan.max_requests.is_some_and(|m| n >= m) {
             ctx.no_new.set(true);
             continue;

@@ -12,6 +12,8 @@ use std::time::SystemTime;
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::units::redact::Secrets;
+
 /// Rows kept per target by default.
 pub const DEFAULT_ROWS: usize = 10_000;
 /// Longest sample body kept, in bytes.
@@ -90,12 +92,15 @@ impl FailureLog {
         }
     }
 
-    /// Keep `body` as the sample of `code`, unless the code has one already.
-    pub fn sample(&self, code: i64, path: FailurePath, http_status: Option<u16>, body: &[u8]) {
+    /// Keep `body` as the sample of `code`, unless the code has one already: as it may be shown
+    /// ([`Secrets::text`]: without `secrets`, URLs' credentials and control characters), cut at
+    /// [`SAMPLE_BYTES`] characters.
+    pub fn sample(&self, code: i64, path: FailurePath, http_status: Option<u16>, body: &[u8], secrets: &Secrets) {
         let mut samples = self.samples.lock().unwrap_or_else(|p| p.into_inner());
         samples.entry(code).or_insert_with(|| {
-            let cut = &body[..body.len().min(SAMPLE_BYTES)];
-            ErrorSample { path, http_status, body: String::from_utf8_lossy(cut).into_owned() }
+            // Scrubbed whole, then cut: a secret across the cut is still found.
+            let body = secrets.text(&String::from_utf8_lossy(body), SAMPLE_BYTES);
+            ErrorSample { path, http_status, body }
         });
     }
 
@@ -112,8 +117,10 @@ impl FailureLog {
     }
 }
 
-/// The header of `failures.csv`.
-pub const CSV_HEADER: &[&str] = &["target", "time", "recipient", "code", "http_status", "path", "message_id"];
+/// The header of `failures.csv` (`code_name` from [`super::codes`], last so that readers of the
+/// older seven columns read on).
+pub const CSV_HEADER: &[&str] =
+    &["target", "time", "recipient", "code", "http_status", "path", "message_id", "code_name"];
 
 /// Write `failures.csv`: the header, then the rows of each target in order.
 pub fn write_csv(out: impl Write, targets: &[(String, Vec<FailureRow>)]) -> io::Result<()> {
@@ -130,6 +137,7 @@ pub fn write_csv(out: impl Write, targets: &[(String, Vec<FailureRow>)]) -> io::
                 &r.http_status.map(|c| c.to_string()).unwrap_or_default(),
                 r.path.key(),
                 &r.message_id,
+                r.code.map_or("", super::codes::name),
             ])?;
         }
     }
@@ -168,12 +176,31 @@ mod tests {
     #[test]
     fn one_sample_per_code_cut_to_its_limit() {
         let log = FailureLog::default();
-        log.sample(132000, FailurePath::AtSend, Some(400), b"first");
-        log.sample(132000, FailurePath::AtSend, Some(400), b"second");
-        log.sample(1, FailurePath::AtSend, None, &vec![b'x'; SAMPLE_BYTES * 2]);
+        let none = Secrets::new();
+        log.sample(132000, FailurePath::AtSend, Some(400), b"first", &none);
+        log.sample(132000, FailurePath::AtSend, Some(400), b"second", &none);
+        log.sample(1, FailurePath::AtSend, None, &vec![b'x'; SAMPLE_BYTES * 2], &none);
         let s = log.samples();
         assert_eq!(s[&132000].body, "first");
-        assert_eq!(s[&1].body.len(), SAMPLE_BYTES);
+        assert_eq!(s[&1].body, format!("{}… ({SAMPLE_BYTES} more bytes)", "x".repeat(SAMPLE_BYTES)));
+    }
+
+    #[test]
+    fn a_sample_loses_the_secrets_and_url_credentials_it_echoes() {
+        let log = FailureLog::default();
+        let held = Secrets::new().with("tok-9f8e7d");
+        let body =
+            format!("{{\"error\":\"bad tok-9f8e7d at http://u:pw@h/?access_token=a1\"}}{}", "y".repeat(SAMPLE_BYTES));
+        log.sample(190, FailurePath::AtSend, Some(401), body.as_bytes(), &held);
+        let shown = &log.samples()[&190].body;
+        assert!(
+            shown.starts_with("{\"error\":\"bad <redacted> at http://<redacted>@h/?access_token=<redacted>\"}"),
+            "{shown}"
+        );
+        // Cut after the scrub: a secret across the cut is gone too.
+        let across = format!("{}tok-9f8e7d", "z".repeat(SAMPLE_BYTES - 4));
+        log.sample(1, FailurePath::InWebhook, None, across.as_bytes(), &held);
+        assert!(!log.samples()[&1].body.contains("tok-9"), "{}", log.samples()[&1].body);
     }
 
     #[test]
@@ -183,8 +210,8 @@ mod tests {
         let text = String::from_utf8(buf).unwrap();
         assert_eq!(
             text,
-            "target,time,recipient,code,http_status,path,message_id\n\
-             t,1970-01-01T00:00:01.000Z,15550001,131026,,in_webhook,\"wamid.a,b\"\n"
+            "target,time,recipient,code,http_status,path,message_id,code_name\n\
+             t,1970-01-01T00:00:01.000Z,15550001,131026,,in_webhook,\"wamid.a,b\",Message undeliverable\n"
         );
     }
 }

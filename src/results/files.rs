@@ -59,6 +59,12 @@ pub fn receiver_summary_name(started: DateTime<Utc>, pid: u32) -> String {
     format!("receiver-{}-{pid}.json", started.format("%Y%m%dT%H%M%SZ"))
 }
 
+/// The failed statuses a receiver process recorded, as failures.csv rows (`failures-<UTC
+/// start>-<pid>.csv`, written when it stops and one failed).
+pub fn receiver_failures_name(started: DateTime<Utc>, pid: u32) -> String {
+    format!("failures-{}-{pid}.csv", started.format("%Y%m%dT%H%M%SZ"))
+}
+
 /// Whether `file` is a receiver's statuses file.
 pub fn is_statuses_file(file: &str) -> bool {
     file.starts_with("statuses-") && file.ends_with(".csv")

@@ -86,6 +86,16 @@ impl ProxyUrl {
         Ok(ProxyUrl { host, port: port.unwrap_or(80), auth, raw: url.to_string() })
     }
 
+    /// The credentials of the URL's userinfo (user, password, the pair and their spellings), to be
+    /// removed from any text a server sends back.
+    pub fn secrets(&self) -> crate::units::redact::Secrets {
+        let rest = self.raw.split_once("://").map_or(self.raw.as_str(), |(_, r)| r);
+        let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+        let Some((userinfo, _)) = authority.rsplit_once('@') else { return crate::units::redact::Secrets::new() };
+        let (user, pass) = userinfo.split_once(':').unwrap_or((userinfo, ""));
+        crate::units::redact::Secrets::new().with_basic(&percent_decode(user), &percent_decode(pass)).with(userinfo)
+    }
+
     /// `http://host:port`, credentials shown as `<redacted>`.
     pub fn shown(&self) -> String {
         let user = if self.auth.is_some() { "<redacted>@" } else { "" };
@@ -346,6 +356,15 @@ impl Net {
         })
     }
 
+    /// The credentials of the proxy a request to `ep` goes through (the profile's or the
+    /// environment's), to be removed from any text a server sends back.
+    pub fn secrets(&self, ep: &Endpoint) -> crate::units::redact::Secrets {
+        match self.proxy.for_endpoint(ep) {
+            Ok(Some(p)) => p.secrets(),
+            _ => crate::units::redact::Secrets::new(),
+        }
+    }
+
     /// The host and port the connection reaches in the end (named in a proxy's CONNECT).
     pub fn destination(&self, ep: &Endpoint) -> (String, u16) {
         self.connect_to.clone().unwrap_or_else(|| (ep.host.clone(), ep.port))
@@ -524,8 +543,11 @@ mod tests {
         assert_eq!(p.shown(), "http://<redacted>@127.0.0.1:3128");
         assert!(!format!("{p:?}").contains("s3cret"));
         // "al@ice:s3cret" in base64.
-        assert_eq!(p.auth.unwrap().to_str().unwrap(), "Basic YWxAaWNlOnMzY3JldA==");
+        assert_eq!(p.auth.as_ref().unwrap().to_str().unwrap(), "Basic YWxAaWNlOnMzY3JldA==");
+        let echoed = p.secrets().text("proxy said al@ice:s3cret, al%40ice:s3cret and YWxAaWNlOnMzY3JldA==", 200);
+        assert_eq!(echoed, "proxy said <redacted>, <redacted> and <redacted>");
         assert_eq!(ProxyUrl::parse("http://proxy.corp").unwrap().port, 80);
+        assert_eq!(ProxyUrl::parse("http://proxy.corp").unwrap().secrets().text("proxy.corp", 20), "proxy.corp");
         assert_eq!(ProxyUrl::parse("http://[::1]:3128/").unwrap().host, "::1");
         for (bad, why) in [
             ("http://proxy.corp:65536", "out of range"),

@@ -145,6 +145,37 @@ impl Secrets {
         self
     }
 
+    /// Hold the credentials a URL carries: its userinfo (as with [`with_basic`](Self::with_basic)) and
+    /// the values of its credential-like query (and fragment) parameters, as written and decoded.
+    pub fn with_url(mut self, url: &str) -> Secrets {
+        let rest = url.split_once("://").map_or(url, |(_, r)| r);
+        let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+        if let Some((userinfo, _)) = authority.rsplit_once('@') {
+            let (user, pass) = userinfo.split_once(':').unwrap_or((userinfo, ""));
+            self = self.with_basic(&percent_decoded(user), &percent_decoded(pass)).with(userinfo);
+        }
+        let params = rest.split_once(['?', '#']).map_or("", |(_, q)| q);
+        for pair in params.split(['&', '#', '?']) {
+            if let Some((k, v)) = pair.split_once('=')
+                && is_secret_param(&percent_decoded(k))
+            {
+                self = self.with(v).with(&percent_decoded(v));
+            }
+        }
+        self
+    }
+
+    /// These secrets and those of `other`.
+    pub fn and(mut self, other: &Secrets) -> Secrets {
+        for v in &other.values {
+            if !self.values.contains(v) {
+                self.values.push(v.clone());
+            }
+        }
+        self.values.sort_by_key(|v| std::cmp::Reverse(v.len()));
+        self
+    }
+
     fn add(&mut self, value: &str) {
         if value.is_empty() {
             return;
@@ -263,6 +294,14 @@ mod tests {
             assert!(!shown.contains(leak), "{leak} in {shown}");
         }
         assert!(shown.starts_with("bad login <redacted>"), "{shown}");
+        let in_url = Secrets::new().with_url("http://al%40ice:pw-77@h/p?n=1&access_token=a%2Bb-99#key=k-55");
+        let echoed = "GET /p?n=1&access_token=a%2Bb-99 as al@ice:pw-77, a+b-99, k-55; n=1";
+        assert_eq!(
+            in_url.text(echoed, MAX_ECHO),
+            "GET /p?n=1&access_token=<redacted> as <redacted>, <redacted>, <redacted>; n=1"
+        );
+        let both = Secrets::new().with("tok-123").and(&Secrets::new().with("tok-123-and-more"));
+        assert_eq!(both.text("a tok-123-and-more b tok-123", MAX_ECHO), "a <redacted> b <redacted>", "longest first");
     }
 
     #[test]

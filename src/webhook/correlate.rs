@@ -343,24 +343,13 @@ impl Tracker {
 
     /// The first `failed` status of a message: listed and sampled when a failure log is set.
     fn log_failed(&self, status: &Status) {
-        use crate::results::failure_log::{FailurePath, FailureRow};
+        use crate::results::failure_log::FailurePath;
         let Some(log) = self.inner.failures.get() else { return };
-        let err = status.errors.as_deref().and_then(|e| e.first());
-        if let Some(e) = err {
-            log.sample(e.code, FailurePath::InWebhook, None, &serde_json::to_vec(e).unwrap_or_default());
+        if let Some(e) = status.errors.as_deref().and_then(|e| e.first()) {
+            let none = crate::units::redact::Secrets::new();
+            log.sample(e.code, FailurePath::InWebhook, None, &serde_json::to_vec(e).unwrap_or_default(), &none);
         }
-        let recipient = match (&status.recipient_id, &status.recipient_user_id) {
-            (r, Some(u)) if r.is_empty() => u.clone(),
-            (r, _) => r.clone(),
-        };
-        log.record(FailureRow {
-            at: std::time::SystemTime::now(),
-            recipient,
-            code: err.map(|e| e.code),
-            http_status: None,
-            path: FailurePath::InWebhook,
-            message_id: status.id.clone(),
-        });
+        log.record(super::failed::row(status));
     }
 
     /// The send log of a [`recording`](Self::recording) tracker.

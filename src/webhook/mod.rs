@@ -8,10 +8,12 @@
 //!
 //! [`events`] builds the bodies a `kind = "webhook"` target sends to a user's own endpoint.
 
+pub(crate) mod accept;
 pub mod body;
 pub(crate) mod commit;
 pub(crate) mod correlate;
 pub mod events;
+pub mod failed;
 pub mod identity;
 pub mod inbound;
 pub mod model;

@@ -465,12 +465,9 @@ async fn serve_counted(
 ) -> io::Result<()> {
     let (queue, batches) = mpsc::channel::<Batch>(cfg.backlog.max(1));
     let processor = tokio::spawn(commit::process(sink.clone(), batches));
-    // Below the process's file-descriptor limit, so that the cap, not a failing accept, decides.
-    let max_connections = match open_files_limit() {
-        Some(limit) => cfg.max_connections.min(limit.saturating_sub(FDS_KEPT)),
-        None => cfg.max_connections,
-    }
-    .max(1);
+    // Within the file descriptors left, so that the cap, not a failing accept, decides.
+    let max_connections = super::accept::connection_cap(cfg.max_connections);
+    let mut trouble = super::accept::AcceptTrouble::default();
     let shared = Arc::new(Shared {
         verifier: cfg.app_secret.as_deref().map(Verifier::new),
         verify_token: cfg.verify_token,
@@ -485,18 +482,23 @@ async fn serve_counted(
     let (close_tx, close_rx) = watch::channel(false);
     let mut conns = JoinSet::new();
     tokio::pin!(shutdown);
-    // Whether the cap was reached and not yet left by a margin (one log line per episode).
+    // Whether the cap was reached and not yet left by a margin (counted per episode, logged at most
+    // once a minute: a burst of clients reaches it again and again).
     let mut capped = false;
+    let mut cap_logged: Option<std::time::Instant> = None;
     loop {
         let full = conns.len() >= max_connections;
         if full && !capped {
             capped = true;
             bump(&shared.counters.connection_cap);
-            eprintln!(
-                "wabench receiver: connection cap reached ({max_connections} open): new connections wait until one \
-                 closes (clients that stall are cut after {} s)",
-                READ_TIMEOUT.as_secs()
-            );
+            if cap_logged.is_none_or(|t| t.elapsed() >= Duration::from_secs(60)) {
+                cap_logged = Some(std::time::Instant::now());
+                eprintln!(
+                    "wabench receiver: connection cap reached ({max_connections} open): new connections wait until \
+                     one closes (clients that stall are cut after {} s)",
+                    READ_TIMEOUT.as_secs()
+                );
+            }
         } else if capped && conns.len() < max_connections - max_connections / 10 {
             capped = false;
         }
@@ -505,6 +507,9 @@ async fn serve_counted(
             Some(_) = conns.join_next(), if !conns.is_empty() => {}
             accepted = listener.accept(), if !full => match accepted {
                 Ok((stream, _)) => {
+                    if let Some(line) = trouble.accepted() {
+                        eprintln!("{line}");
+                    }
                     let _ = stream.set_nodelay(true);
                     let (shared, closing) = (shared.clone(), close_rx.clone());
                     match &tls {
@@ -522,8 +527,14 @@ async fn serve_counted(
                     }
                 }
                 // Accept errors concern one connection or a momentary lack of resources
-                // (e.g. file descriptors): pause briefly instead of spinning.
-                Err(_) => tokio::time::sleep(Duration::from_millis(20)).await,
+                // (e.g. file descriptors): pause, longer each time, instead of spinning; say so once.
+                Err(e) => {
+                    let (pause, line) = trouble.failed(&e);
+                    if let Some(line) = line {
+                        eprintln!("{line}");
+                    }
+                    tokio::time::sleep(pause).await;
+                }
             },
         }
     }
@@ -535,16 +546,6 @@ async fn serve_counted(
     }
     drop(shared);
     processor.await.map_err(io::Error::other)
-}
-
-/// File descriptors left for what is not a connection (listener, records, runtime, standard streams).
-const FDS_KEPT: usize = 64;
-
-/// The soft limit on open files (Linux), when there is one.
-fn open_files_limit() -> Option<usize> {
-    let limits = std::fs::read_to_string("/proc/self/limits").ok()?;
-    let line = limits.lines().find(|l| l.starts_with("Max open files"))?;
-    line.split_whitespace().nth(3)?.parse().ok()
 }
 
 /// A receiver running in the background. Dropping the handle also stops the receiver (without

@@ -34,11 +34,15 @@ fn failures_at_send_are_listed_with_a_sample_body_and_the_codes_name() {
     let (_d, out, stdout) = run(&text);
     let csv = std::fs::read_to_string(out.join("failures.csv")).unwrap();
     let mut lines = csv.lines();
-    assert_eq!(lines.next(), Some("target,time,recipient,code,http_status,path,message_id"));
+    assert_eq!(lines.next(), Some("target,time,recipient,code,http_status,path,message_id,code_name"));
     let rows: Vec<Vec<&str>> = lines.map(|l| l.split(',').collect()).collect();
     assert_eq!(rows.len(), 20, "{csv}");
     for r in &rows {
-        assert_eq!((r[0], r[3], r[4], r[5], r[6]), ("t", "132000", "400", "at_send", ""), "{r:?}");
+        assert_eq!(
+            (r[0], r[3], r[4], r[5], r[6], r[7]),
+            ("t", "132000", "400", "at_send", "", "Number of parameters does not match"),
+            "{r:?}"
+        );
         assert!(!r[2].is_empty(), "a recipient: {r:?}");
     }
     let samples: serde_json::Value =

@@ -95,3 +95,37 @@ fn the_drain_bounds_a_run_against_a_tarpit() {
     assert_eq!(wabench::results::read_run(&f.dir).unwrap(), f.run);
     drop(tarpit);
 }
+
+#[test]
+fn the_drain_bounds_a_run_limited_only_by_max_requests() {
+    // A closed loop with no duration: once its last request is sent, what is still in flight after
+    // `drain` is cancelled, not waited on for its 120 s timeout.
+    let tarpit = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = tarpit.local_addr().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let path = common::profile(
+        dir.path(),
+        &format!(
+            "name = \"tarpit-count\"\n[load]\nmodel = \"closed\"\nconnections = 4\nmax_requests = 4\ndrain = \"1s\"\n\
+             timeout = \"120s\"\n[[targets]]\nname = \"t\"\nkind = \"http\"\nurl = \"http://{addr}/\"\n"
+        ),
+    );
+    let loaded = wabench::spec::load(&path).unwrap();
+    let opts = Options { out: Some(dir.path().join("out")), ..Options::new(dir.path()) };
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let (_stop, stop_rx) = tokio::sync::watch::channel(false);
+        let _ = tx.send(run_profile(&loaded, &opts, stop_rx));
+    });
+    // Far beyond the drain, far below the timeout.
+    let f =
+        rx.recv_timeout(Duration::from_secs(40)).expect("the run ended by its drain, not the timeout").expect("run");
+    let t = &f.run.targets[0];
+    let r = &t.requests;
+    assert!(!t.interrupted && !f.run.interrupted, "the run ended by itself");
+    assert_eq!((r.sent, r.ok, r.errors, r.cancelled), (4, 0, 0, 4), "{:?}", t.outcomes);
+    assert_eq!(t.outcomes.iter().find(|o| o.key == "cancelled").map(|o| o.count), Some(4), "{:?}", t.outcomes);
+    assert_eq!(r.ok + r.errors + r.cancelled, r.sent + r.retries);
+    assert_eq!(wabench::results::read_run(&f.dir).unwrap(), f.run);
+    drop(tarpit);
+}

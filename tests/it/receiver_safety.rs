@@ -273,3 +273,65 @@ async fn at_the_connection_cap_new_connections_wait_until_one_closes() {
     assert_eq!(h.counters().received, 1);
     h.stop().await.unwrap();
 }
+
+/// `wabench receive` with 64 file descriptors: idle connections do not stop it serving signed
+/// webhooks while descriptors are left; when more clients connect than it can hold, the cap waits
+/// (logged once), and once they go every webhook is answered 200 and recorded.
+#[test]
+fn a_receiver_short_of_file_descriptors_keeps_serving() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("recv");
+    let bin = env!("CARGO_BIN_EXE_wabench");
+    let script = format!("ulimit -n 64; exec {bin} receive --listen 127.0.0.1:0 --threads 1 --out {}", out.display());
+    let mut child = std::process::Command::new("sh")
+        .args(["-c", &script])
+        .env("WABENCH_APP_SECRET", std::str::from_utf8(SECRET).unwrap())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufRead::read_line(&mut std::io::BufReader::new(child.stdout.as_mut().unwrap()), &mut line).unwrap();
+    let url = line.split_whitespace().find(|w| w.starts_with("http://")).expect("the listening line");
+    let addr: SocketAddr = url.trim_start_matches("http://").trim_end_matches("/webhook").parse().unwrap();
+
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let answers: Vec<(u16, String)> = rt.block_on(async {
+        let mut answers = Vec::new();
+        // A few idle clients: the webhook is answered without waiting for them to be cut (30 s).
+        let mut idle = Vec::new();
+        for _ in 0..8 {
+            idle.push(TcpStream::connect(addr).await.unwrap());
+        }
+        let id = "wamid.fd-beside-idle".to_string();
+        let code = tokio::time::timeout(Duration::from_secs(10), post(addr, &body_of(&id))).await;
+        answers.push((code.expect("answered beside 8 idle connections, not after they are cut"), id));
+        // More idle clients than descriptors (within the listen backlog): a webhook waits for them.
+        for _ in 0..120 {
+            idle.push(TcpStream::connect(addr).await.unwrap());
+        }
+        let waiting = tokio::spawn(async move { post(addr, &body_of("wamid.fd-queued")).await });
+        drop(idle);
+        answers.push((waiting.await.unwrap(), "wamid.fd-queued".into()));
+        for i in 0..20 {
+            let id = format!("wamid.fd-after{i}");
+            answers.push((post(addr, &body_of(&id)).await, id));
+        }
+        answers
+    });
+    let status = std::process::Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    assert!(status.success());
+    let done = child.wait().unwrap();
+    let mut stderr = String::new();
+    child.stderr.take().unwrap().read_to_string(&mut stderr).unwrap();
+    assert!(done.success(), "{stderr}");
+    assert!(answers.iter().all(|(c, _)| *c == 200), "{answers:?}\n{stderr}");
+    let rec = wabench::app::receive::recorded(&out).unwrap();
+    let on_disk: BTreeSet<String> =
+        wabench::webhook::record::read_statuses(&rec.statuses[0]).unwrap().map(|r| r.unwrap().id).collect();
+    for (_, id) in &answers {
+        assert!(on_disk.contains(id), "{id} was answered 200 but is not in the file");
+    }
+    assert_eq!(stderr.matches("connection cap reached").count(), 1, "logged once: {stderr}");
+    assert!(!stderr.contains("cannot accept"), "the cap keeps descriptors for the records: {stderr}");
+}

@@ -135,7 +135,10 @@ fn two_shards_posting_to_one_receiver_merge_into_the_single_process_figures() {
     let summary = receiver.stop().unwrap();
     assert_eq!(summary.requests.bad_signature + summary.requests.missing_signature, 0);
     assert!(summary.statuses_recorded > 0);
-    assert!(std::fs::read_dir(dir.path().join("receiver")).unwrap().count() == 2, "statuses and summary");
+    // A quarter of the messages failed: their statuses are listed beside the records.
+    let failures = summary.failures_file.as_deref().expect("failed statuses are listed");
+    assert!(dir.path().join("receiver").join(failures).is_file());
+    assert!(std::fs::read_dir(dir.path().join("receiver")).unwrap().count() == 3, "statuses, failures and summary");
 
     let merged_dir = dir.path().join("merged");
     let out = Command::new(env!("CARGO_BIN_EXE_wabench"))
@@ -519,4 +522,114 @@ fn one_run_whose_statuses_went_to_a_receiver_gets_its_delivery_figures_from_merg
         &dir.path().join("m2").display().to_string(),
     ]);
     assert!(code != 0 && err.contains("at least two"), "{err}");
+}
+
+#[test]
+fn a_status_id_named_like_the_files_end_mark_is_recorded_and_merged() {
+    const SECRET_ENV: &str = "WABENCH_TEST_HASHEND_SECRET";
+    unsafe { std::env::set_var(SECRET_ENV, "hashend-secret") };
+    let dir = tempfile::tempdir().unwrap();
+    let recv = dir.path().join("receiver");
+    let (child, line) = spawn_wabench(
+        &[
+            "receive",
+            "--listen",
+            "127.0.0.1:0",
+            "--out",
+            &recv.display().to_string(),
+            "--no-signature",
+            "--threads",
+            "1",
+        ],
+        &[],
+    );
+    let url =
+        line.split_whitespace().find(|w| w.starts_with("http://")).unwrap_or_else(|| panic!("{line}")).to_string();
+    // Before the run, one unsigned POST whose status id reads like the records file's own `#end,` line.
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let status = rt.block_on(async {
+        let body = r##"{"statuses":[{"id":"#end","status":"delivered","timestamp":"1700000002","recipient_id":"15551234567"}]}"##;
+        plain_client().post(&url).body(body).send().await.unwrap().status()
+    });
+    assert_eq!(status, 200);
+    let text = profile_text(&format!("receiver_url = \"{url}\""))
+        .replace(FWD_SECRET_ENV, SECRET_ENV)
+        .replace("rate = 120", "rate = 20")
+        .replace("\"error_rate\" = \"< 40%\"", "\"error_rate\" = \"< 100%\"");
+    let loaded = load(dir.path(), "p.toml", &text);
+    let r = run(&loaded, &dir.path().join("run"), Shard::default());
+    let ok = r.targets[0].requests.ok;
+    assert!(ok > 0, "{:?}", r.targets[0].outcomes);
+    let pid = child.id().to_string();
+    assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+    let done = child.wait_with_output().unwrap();
+    assert!(done.status.success(), "{}", String::from_utf8_lossy(&done.stderr));
+    let rec = wabench::app::receive::recorded(&recv).unwrap();
+    let ids: Vec<String> = rec
+        .statuses
+        .iter()
+        .flat_map(|f| wabench::webhook::record::read_statuses(f).unwrap().map(|r| r.unwrap().id))
+        .collect();
+    assert_eq!(ids.iter().filter(|id| *id == "#end").count(), 1, "recorded once, read back: {ids:?}");
+    let merged = dir.path().join("merged");
+    let (code, _, err) = crate::support::common::wabench(&[
+        "merge",
+        &dir.path().join("run").display().to_string(),
+        "--webhooks",
+        &format!("cloud={}", recv.display()),
+        "--out",
+        &merged.display().to_string(),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let d = wabench::results::read_run(&merged).unwrap().targets[0].delivery.clone().unwrap();
+    assert_eq!((d.accepted, d.messages_delivered + d.messages_failed, d.lost), (ok, ok, 0), "{d:?}");
+    assert_eq!(d.unknown_ids, 1, "the `#end` status is kept, as a status of no message sent: {d:?}");
+    assert_eq!(d.statuses.delivered, ok - d.messages_failed + 1, "{d:?}");
+}
+
+#[test]
+fn a_standalone_receiver_lists_failed_statuses_with_their_code_and_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut opts = ReceiveOptions::new("127.0.0.1:0".parse().unwrap(), dir.path().join("recv"));
+    opts.verify_signature = false;
+    let receiver = Receiver::start(&opts).unwrap();
+    let url = receiver.url();
+    let failed = |id: &str, code: i64| {
+        let mut s =
+            wabench::webhook::Status::new(id, wabench::webhook::StatusKind::Failed, 1_700_000_000, "15551230001");
+        s.errors = Some(vec![serde_json::from_value(serde_json::json!({"code": code, "title": "x"})).unwrap()]);
+        s
+    };
+    let delivered =
+        wabench::webhook::Status::new("wamid.ok", wabench::webhook::StatusKind::Delivered, 1_700_000_000, "1555");
+    let posts = [
+        vec![failed("wamid.a", 131047), delivered],
+        // Meta delivers a webhook again: the message is listed once.
+        vec![failed("wamid.a", 131047)],
+        vec![failed("wamid.b", 131026)],
+    ];
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    rt.block_on(async {
+        for statuses in posts {
+            let body = serde_json::to_vec(&wabench::webhook::cloud_envelope("1", "2", "3", statuses)).unwrap();
+            assert_eq!(plain_client().post(&url).body(body).send().await.unwrap().status(), 200);
+        }
+    });
+    let summary = receiver.stop().unwrap();
+    let file = summary.failures_file.clone().expect("the summary names the failures file");
+    let csv = std::fs::read_to_string(dir.path().join("recv").join(&file)).unwrap();
+    let mut lines = csv.lines();
+    assert_eq!(lines.next(), Some("target,time,recipient,code,http_status,path,message_id,code_name"), "{csv}");
+    let rows: Vec<Vec<&str>> = lines.map(|l| l.split(',').collect()).collect();
+    let picked: Vec<(&str, &str, &str, &str, &str)> = rows.iter().map(|r| (r[2], r[3], r[5], r[6], r[7])).collect();
+    assert_eq!(
+        picked,
+        [
+            ("15551230001", "131047", "in_webhook", "wamid.a", "Re-engagement message"),
+            ("15551230001", "131026", "in_webhook", "wamid.b", "Message undeliverable"),
+        ],
+        "{csv}"
+    );
+    // The folder still merges: the failures file is not taken for statuses.
+    assert_eq!(wabench::app::receive::recorded(&dir.path().join("recv")).unwrap().statuses.len(), 1);
 }

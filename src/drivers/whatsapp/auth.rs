@@ -181,13 +181,16 @@ impl Session {
     /// `connect_to`).
     pub fn start(base: &str, creds: Credentials, net: &Net) -> Result<Session, String> {
         let url = format!("{}/v1/users/login", base.trim_end_matches('/'));
+        let ep = Endpoint::parse(base)?;
         let client = net
-            .reqwest(&Endpoint::parse(base)?)
+            .reqwest(&ep)
             .timeout(Duration::from_secs(30))
             .build()
             .map_err(|e| format!("cannot build the login client: {e}"))?;
         let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| e.to_string())?;
-        let (header, exp) = rt.block_on(login(&client, &url, &creds))?;
+        // The proxy's credentials too, should the proxy or the server echo them.
+        let (header, exp) =
+            rt.block_on(login(&client, &url, &creds)).map_err(|e| net.secrets(&ep).text(&e, 4 * MAX_ECHO))?;
         // The first login set the new password: later logins use it and set nothing.
         let mut creds = creds;
         if let Some(p) = creds.new_password.take() {

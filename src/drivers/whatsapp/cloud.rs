@@ -31,8 +31,8 @@ pub struct Common {
     pub resend_unanswered: bool,
     /// Where failed sends and one error body per code are kept (failures.csv, error_samples.json).
     pub failures: Option<Arc<crate::results::failure_log::FailureLog>>,
-    /// The credentials this target sends (token, or login name and passwords): removed from any
-    /// answer kept in the results, should a server echo them.
+    /// The credentials this target sends (token, or login name and passwords, and its proxy's):
+    /// removed from any answer kept in the results, should a server echo them.
     pub secrets: crate::units::redact::Secrets,
 }
 
@@ -79,8 +79,7 @@ impl Common {
             _ => return,
         };
         if let Some(c) = code {
-            let body = self.secrets.text(&String::from_utf8_lossy(a.body), crate::results::failure_log::SAMPLE_BYTES);
-            log.sample(c, FailurePath::AtSend, http_status, body.as_bytes());
+            log.sample(c, FailurePath::AtSend, http_status, a.body, &self.secrets);
         }
         if given_up {
             log.record(FailureRow {
