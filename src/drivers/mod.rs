@@ -138,7 +138,8 @@ pub fn build(spec: &TargetSpec, ctx: &BuildCtx<'_>) -> Result<Arc<dyn Target>, B
         };
         let version = spec.api_version.as_deref().unwrap_or("v23.0");
         let phone = spec.phone_number_id.as_deref().unwrap_or("100000000000001");
-        common.secrets = crate::units::redact::Secrets::new().with(&token).and(&common.net.secrets(&common.endpoint));
+        common.secrets =
+            crate::units::redact::Secrets::new().with(&token).and(&common.base.net.secrets(&common.base.endpoint));
         return Ok(Arc::new(cloud::CloudTarget::new(common, version, phone, &token).map_err(invalid)?));
     }
     let creds = match (&spec.username_env, &spec.password_env, &ctx.embedded) {
@@ -163,7 +164,7 @@ pub fn build(spec: &TargetSpec, ctx: &BuildCtx<'_>) -> Result<Arc<dyn Target>, B
     };
     common.secrets = crate::units::redact::Secrets::new()
         .with_basic(&creds.username, &creds.password)
-        .and(&common.net.secrets(&common.endpoint));
+        .and(&common.base.net.secrets(&common.base.endpoint));
     if let Some(p) = &creds.new_password {
         common.secrets = common.secrets.with(p);
     }

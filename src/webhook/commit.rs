@@ -8,11 +8,10 @@ use std::time::Instant;
 
 use tokio::sync::{mpsc, oneshot};
 
-use super::correlate::Tracker;
 use super::model::Status;
 use crate::results::delivery::IdentityCounts;
 
-/// Where a receiver hands what accepted webhooks carry: a run's [`Tracker`], or a standalone
+/// Where a receiver hands what accepted webhooks carry: a run's [`Tracker`](super::Tracker), or a standalone
 /// receiver's [`StatusLog`](super::record::StatusLog) on disk.
 pub trait Sink: Send + Sync + 'static {
     /// One status, received at `received_at` (called from one processing task, in arrival order).
@@ -26,18 +25,6 @@ pub trait Sink: Send + Sync + 'static {
     /// is answered 200, so their senders deliver them again.
     fn flush(&self) -> io::Result<()> {
         Ok(())
-    }
-}
-
-impl Sink for Tracker {
-    fn status(&self, status: &Status, received_at: Instant) {
-        Tracker::status(self, status, received_at);
-    }
-    fn inbound(&self, n: u64) {
-        Tracker::inbound(self, n);
-    }
-    fn identities(&self, counts: &IdentityCounts) {
-        Tracker::identities(self, counts);
     }
 }
 

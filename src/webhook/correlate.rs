@@ -591,3 +591,15 @@ fn stats_from(c: Counts, hist: DeliveryHistograms, tracked: u64, inbound: u64) -
         histograms: hist,
     }
 }
+/// A run's tracker takes the statuses its receiver accepted.
+impl super::commit::Sink for Tracker {
+    fn status(&self, status: &super::model::Status, received_at: Instant) {
+        Tracker::status(self, status, received_at);
+    }
+    fn inbound(&self, n: u64) {
+        Tracker::inbound(self, n);
+    }
+    fn identities(&self, counts: &crate::results::delivery::IdentityCounts) {
+        Tracker::identities(self, counts);
+    }
+}
