@@ -31,6 +31,7 @@ mod pywa_compat;
 mod quick;
 mod receiver_safety;
 mod redaction;
+mod reference_bot;
 mod report;
 mod report_browser;
 mod schema_cli;
