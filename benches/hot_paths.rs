@@ -269,6 +269,7 @@ fn templates(c: &mut Criterion) {
             peak_rate: None,
             timeout: Duration::from_secs(10),
             failures: None,
+            conversation: None,
         };
         wabench::drivers::build(&spec, &ctx).unwrap()
     };

@@ -4,7 +4,7 @@
 use hdrhistogram::Histogram;
 
 use crate::results::{Fates, Summary, TargetResult, Verdict};
-use crate::spec::threshold::{Delivery, DeliveryHist, Hist, Metric, Stat, Threshold};
+use crate::spec::threshold::{Conversation, Delivery, DeliveryHist, Hist, Metric, Stat, Threshold};
 
 /// The threshold's verdict on every target it applies to.
 pub fn evaluate(th: &Threshold, targets: &[TargetResult]) -> Vec<Verdict> {
@@ -129,6 +129,18 @@ fn actual(metric: &Metric, t: &TargetResult) -> Option<f64> {
         // Only webhook targets have these (no data, a failed verdict, on any other).
         Metric::WebhookWithin250ms => t.webhook_slo.as_ref().filter(|s| s.attempts > 0).map(|s| s.share_within_250ms),
         Metric::WebhookOver1s => t.webhook_slo.as_ref().filter(|s| s.attempts > 0).map(|s| s.share_over_1s),
+        // Only conversation targets have these; one without turns has no data (a failed verdict).
+        Metric::Conversation(c) => {
+            let s = t.conversation.as_ref().filter(|s| s.turns > 0)?;
+            match *c {
+                Conversation::Unanswered => Some(s.unanswered_rate()),
+                Conversation::FailedReplies => Some(s.failed() as f64),
+                Conversation::RepliesPerTurn => Some(s.replies_per_turn()),
+                Conversation::FirstReply(stat) => {
+                    (s.reply_latency_us.count > 0).then(|| stat_of(stat, &s.reply_latency_us)).flatten()
+                }
+            }
+        }
     }
 }
 

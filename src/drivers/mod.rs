@@ -3,6 +3,7 @@
 //! from a profile entry.
 
 pub mod base;
+pub mod conversation;
 pub(crate) mod http;
 pub mod preview;
 pub mod webhook;
@@ -40,6 +41,8 @@ pub struct BuildCtx<'a> {
     pub timeout: std::time::Duration,
     /// Where a WhatsApp target lists its failed sends and keeps one error body per code.
     pub failures: Option<Arc<crate::results::failure_log::FailureLog>>,
+    /// A conversation target's tracker, simulator hook and secrets (set up with its simulator).
+    pub conversation: Option<conversation::Wiring>,
 }
 
 /// Why a target could not be built: each names the target, and the field or file where there is one.
@@ -107,6 +110,12 @@ pub fn build(spec: &TargetSpec, ctx: &BuildCtx<'_>) -> Result<Arc<dyn Target>, B
     }
     if spec.kind == TargetKind::Webhook {
         return build_webhook(spec, ctx);
+    }
+    if spec.kind == TargetKind::Conversation {
+        let wiring = ctx.conversation.clone().ok_or_else(|| missing("its simulated Cloud API (set up by the run)"))?;
+        let t =
+            conversation::ConversationTarget::new(spec, ctx.recipients.clone(), ctx.seed, wiring).map_err(invalid)?;
+        return Ok(Arc::new(t.with_net(net(spec, ctx)?)));
     }
     let base = match (&ctx.embedded, spec.address()) {
         (Some((url, _)), _) => url.clone(),

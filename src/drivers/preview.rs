@@ -13,7 +13,7 @@ use http_body_util::Full;
 
 use super::whatsapp::body::Mix;
 use super::whatsapp::cloud::{self, Common};
-use super::{BuildCtx, http, webhook};
+use super::{BuildCtx, conversation, http, webhook};
 use crate::engine::target::{Endpoint, Target};
 use crate::spec::{TargetKind, TargetSpec};
 
@@ -49,6 +49,17 @@ pub fn requests(spec: &TargetSpec, ctx: &BuildCtx<'_>, url: &str, n: u64) -> Res
         TargetKind::Webhook => {
             let secrets = webhook::HookSecrets { app_secret: Some(REDACTED.into()), verify_token: None };
             let t = Arc::new(webhook::WebhookTarget::new(&plain, url, &secrets, ctx.seed, 1.0)?);
+            (t.endpoint().clone(), Box::new(move |seq| t.request(seq)))
+        }
+        TargetKind::Conversation => {
+            let wiring = conversation::Wiring {
+                tracker: Arc::new(crate::webhook::conversation::ConversationTracker::new(
+                    spec.conversation_spec().reply_timeout.0,
+                )),
+                user_wrote: Arc::new(|_: &str| {}),
+                secrets: webhook::HookSecrets { app_secret: Some(REDACTED.into()), verify_token: None },
+            };
+            let t = Arc::new(conversation::ConversationTarget::new(&plain, ctx.recipients.clone(), ctx.seed, wiring)?);
             (t.endpoint().clone(), Box::new(move |seq| t.request(seq)))
         }
         TargetKind::Cloud | TargetKind::OnPrem => {

@@ -586,6 +586,7 @@ async fn attempt(ctx: &Local, conn: &mut Slot, n: u64, attempt: u32, intended: I
     ctx.in_flight.set(ctx.in_flight.get() + 1);
     // The message number in the whole run (of every shard): the request and its answer both carry it.
     let seq = s.plan.shard.global(n);
+    target.starting(seq, attempt, intended);
     // Called only when a connection is opened (and on its first answer), never per kept request.
     let on = |p: Phase, d: Duration| ctx.rec.borrow_mut().phase(p, d);
     let sent = tokio::time::timeout(s.plan.timeout, async {
@@ -643,10 +644,11 @@ async fn attempt(ctx: &Local, conn: &mut Slot, n: u64, attempt: u32, intended: I
     }
     s.in_flight.fetch_sub(1, Ordering::Relaxed);
     ctx.in_flight.set(ctx.in_flight.get() - 1);
-    if let Some(wait) = c.retry_after
-        && !*ctx.stop.borrow()
-    {
-        ctx.retries.schedule(Pending { due: Instant::now() + wait, n, attempt: attempt + 1 });
+    match c.retry_after {
+        Some(wait) if !*ctx.stop.borrow() => {
+            ctx.retries.schedule(Pending { due: Instant::now() + wait, n, attempt: attempt + 1 });
+        }
+        _ => target.ended(seq, c.outcome),
     }
     ctx.wake.notify_waiters();
     c.outcome

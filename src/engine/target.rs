@@ -79,6 +79,11 @@ pub trait Target: Send + Sync + 'static {
     fn retry_transport(&self, outcome: Outcome, _attempt: u32) -> Classified {
         Classified::final_(outcome)
     }
+    /// Attempt `attempt` of request `seq`, due at `intended`, is about to be sent (called before
+    /// [`Target::request`]); a target that times something beyond the answer starts from here.
+    fn starting(&self, _seq: u64, _attempt: u32, _intended: std::time::Instant) {}
+    /// Request `seq` ended with `outcome` and will not be attempted again.
+    fn ended(&self, _seq: u64, _outcome: Outcome) {}
     /// Who request `seq` is addressed to (a WhatsApp message's recipient), for the list of attempts
     /// whose fate is unknown; `None` (the default) for targets without recipients.
     fn recipient(&self, _seq: u64) -> Option<String> {

@@ -3,147 +3,253 @@
 use std::io::{self, Write};
 
 use super::fmt_us;
+use crate::results::conversation::ConversationStats;
 use crate::results::{Fates, Run, TargetResult};
 
 /// Write the summary table of `run`.
 pub fn write(run: &Run, out: &mut impl Write) -> io::Result<()> {
-    let mut rows: Vec<(String, Vec<String>)> = Vec::new();
-    let mut row = |label: &str, f: &dyn Fn(&crate::results::TargetResult) -> String| {
-        rows.push((label.to_string(), run.targets.iter().map(f).collect()));
-    };
-    row("target", &|t| t.name.clone());
-    row("model", &|t| format!("{} ({} conn)", t.model, t.connections));
-    row("duration", &|t| format!("{:.1}s", t.duration_s));
-    let whatsapp = run.targets.iter().any(TargetResult::is_whatsapp);
-    row("sent", &|t| t.requests.sent.to_string());
-    row("ok", &|t| t.requests.ok.to_string());
-    // Messages, each counted once: the send's answer, then (WhatsApp) what the status webhooks said.
-    row(if whatsapp { "failed at send" } else { "errors" }, &|t| {
-        let f = Fates::of(t);
-        f.show(f.failed_at_send)
-    });
-    if whatsapp {
-        row("failed in webhooks", &|t| if t.is_whatsapp() { Fates::of(t).show_in_webhook() } else { "-".into() });
-        row("error_rate (send + webhooks)", &|t| {
+    let mut rows = Rows { run, rows: Vec::new() };
+    rows.counts();
+    rows.latency();
+    rows.webhook_slo();
+    rows.delivery();
+    rows.conversation();
+    rows.outcomes();
+    rows.write(out)?;
+    notes(run, out)
+}
+
+/// The summary's table: a label and one cell per target on each row.
+struct Rows<'a> {
+    run: &'a Run,
+    rows: Vec<(String, Vec<String>)>,
+}
+
+impl Rows<'_> {
+    fn row(&mut self, label: &str, f: &dyn Fn(&TargetResult) -> String) {
+        self.rows.push((label.to_string(), self.run.targets.iter().map(f).collect()));
+    }
+
+    /// Who, how long, and what became of the requests (and, on WhatsApp, the messages).
+    fn counts(&mut self) {
+        let run = self.run;
+        let mut row = |label: &str, f: &dyn Fn(&TargetResult) -> String| self.row(label, f);
+        row("target", &|t| t.name.clone());
+        row("model", &|t| format!("{} ({} conn)", t.model, t.connections));
+        row("duration", &|t| format!("{:.1}s", t.duration_s));
+        let whatsapp = run.targets.iter().any(TargetResult::is_whatsapp);
+        row("sent", &|t| t.requests.sent.to_string());
+        row("ok", &|t| t.requests.ok.to_string());
+        // Messages, each counted once: the send's answer, then (WhatsApp) what the status webhooks said.
+        row(if whatsapp { "failed at send" } else { "errors" }, &|t| {
             let f = Fates::of(t);
-            match (f.error_rate(), f.tracked() || !t.is_whatsapp()) {
-                (None, _) => "-".into(),
-                (Some(r), true) => format!("{:.2}%", 100.0 * r),
-                (Some(r), false) => format!("{:.2}% (send only)", 100.0 * r),
-            }
+            f.show(f.failed_at_send)
+        });
+        if whatsapp {
+            row("failed in webhooks", &|t| if t.is_whatsapp() { Fates::of(t).show_in_webhook() } else { "-".into() });
+            row("error_rate (send + webhooks)", &|t| {
+                let f = Fates::of(t);
+                match (f.error_rate(), f.tracked() || !t.is_whatsapp()) {
+                    (None, _) => "-".into(),
+                    (Some(r), true) => format!("{:.2}%", 100.0 * r),
+                    (Some(r), false) => format!("{:.2}% (send only)", 100.0 * r),
+                }
+            });
+        }
+        row("dropped", &|t| t.requests.dropped.to_string());
+        let stages = super::stages_text(run);
+        row("rate requested", &|t| match (t.rate.requested, &stages) {
+            (Some(r), Some(s)) if t.imported.is_none() => format!("{s} (mean {r:.1}/s)"),
+            (Some(r), _) => format!("{r:.1}/s"),
+            (None, _) => "-".into(),
+        });
+        row("rate achieved", &|t| match t.rate.ratio {
+            Some(q) => format!("{:.1}/s ({:.2}%)", t.rate.achieved, q * 100.0),
+            None => format!("{:.1}/s", t.rate.achieved),
         });
     }
-    row("dropped", &|t| t.requests.dropped.to_string());
-    let stages = super::stages_text(run);
-    row("rate requested", &|t| match (t.rate.requested, &stages) {
-        (Some(r), Some(s)) if t.imported.is_none() => format!("{s} (mean {r:.1}/s)"),
-        (Some(r), _) => format!("{r:.1}/s"),
-        (None, _) => "-".into(),
-    });
-    row("rate achieved", &|t| match t.rate.ratio {
-        Some(q) => format!("{:.1}/s ({:.2}%)", t.rate.achieved, q * 100.0),
-        None => format!("{:.1}/s", t.rate.achieved),
-    });
-    let lat = |f: fn(&crate::results::Summary) -> u64| {
-        move |t: &crate::results::TargetResult| {
-            if t.latency_us.count == 0 { "-".into() } else { fmt_us(f(&t.latency_us) as f64) }
-        }
-    };
-    row("latency p50", &lat(|s| s.p50));
-    row("latency p90", &lat(|s| s.p90));
-    row("latency p99", &lat(|s| s.p99));
-    row("latency p99.9", &lat(|s| s.p999));
-    row("latency max", &lat(|s| s.max));
-    row("service p99", &|t| {
-        if t.service_time_us.count == 0 { "-".into() } else { fmt_us(t.service_time_us.p99 as f64) }
-    });
-    row("late p99", &|t| if t.lateness_us.count == 0 { "-".into() } else { fmt_us(t.lateness_us.p99 as f64) });
-    if run.targets.iter().any(|t| t.requests.retries > 0) {
-        row("retries", &|t| t.requests.retries.to_string());
-        row("error answers (attempts)", &|t| t.requests.errors.to_string());
-    }
-    // Requests written twice are never silent: shown even when none were.
-    row("resent", &|t| t.requests.resent.to_string());
-    if run.targets.iter().any(|t| t.requests.ambiguous > 0) {
-        row("fate unknown", &|t| {
-            if t.requests.ambiguous == 0 {
-                "0".into()
-            } else {
-                format!(
-                    "{} (written, unanswered: {})",
-                    t.requests.ambiguous,
-                    crate::results::files::ambiguous_name(&t.name)
-                )
+
+    /// Latency from the intended start, service time, lateness, retries and resends.
+    fn latency(&mut self) {
+        let run = self.run;
+        let mut row = |label: &str, f: &dyn Fn(&TargetResult) -> String| self.row(label, f);
+        let lat = |f: fn(&crate::results::Summary) -> u64| {
+            move |t: &crate::results::TargetResult| {
+                if t.latency_us.count == 0 { "-".into() } else { fmt_us(f(&t.latency_us) as f64) }
             }
+        };
+        row("latency p50", &lat(|s| s.p50));
+        row("latency p90", &lat(|s| s.p90));
+        row("latency p99", &lat(|s| s.p99));
+        row("latency p99.9", &lat(|s| s.p999));
+        row("latency max", &lat(|s| s.max));
+        row("service p99", &|t| {
+            if t.service_time_us.count == 0 { "-".into() } else { fmt_us(t.service_time_us.p99 as f64) }
         });
+        row("late p99", &|t| if t.lateness_us.count == 0 { "-".into() } else { fmt_us(t.lateness_us.p99 as f64) });
+        if run.targets.iter().any(|t| t.requests.retries > 0) {
+            row("retries", &|t| t.requests.retries.to_string());
+            row("error answers (attempts)", &|t| t.requests.errors.to_string());
+        }
+        // Requests written twice are never silent: shown even when none were.
+        row("resent", &|t| t.requests.resent.to_string());
+        if run.targets.iter().any(|t| t.requests.ambiguous > 0) {
+            row("fate unknown", &|t| {
+                if t.requests.ambiguous == 0 {
+                    "0".into()
+                } else {
+                    format!(
+                        "{} (written, unanswered: {})",
+                        t.requests.ambiguous,
+                        crate::results::files::ambiguous_name(&t.name)
+                    )
+                }
+            });
+        }
     }
-    if run.targets.iter().any(|t| t.webhook_slo.is_some()) {
-        let w = |f: fn(&crate::results::WebhookSlo) -> String| {
-            move |t: &crate::results::TargetResult| t.webhook_slo.as_ref().map_or("-".into(), f)
+
+    /// A webhook target against Meta's expectations of webhook servers.
+    fn webhook_slo(&mut self) {
+        let run = self.run;
+        let mut row = |label: &str, f: &dyn Fn(&TargetResult) -> String| self.row(label, f);
+        if run.targets.iter().any(|t| t.webhook_slo.is_some()) {
+            let w = |f: fn(&crate::results::WebhookSlo) -> String| {
+                move |t: &crate::results::TargetResult| t.webhook_slo.as_ref().map_or("-".into(), f)
+            };
+            row("200 within 250 ms", &w(|s| format!("{:.2}%", 100.0 * s.share_within_250ms)));
+            row("over 1 s or not 200", &w(|s| format!("{:.2}%", 100.0 * s.share_over_1s)));
+            row("Meta webhook expectation", &w(|s| if s.meets { "meets".into() } else { "misses".into() }));
+        }
+    }
+
+    /// What the status webhooks said of the messages.
+    fn delivery(&mut self) {
+        let run = self.run;
+        let mut row = |label: &str, f: &dyn Fn(&TargetResult) -> String| self.row(label, f);
+        if run.targets.iter().any(|t| t.delivery.is_some()) {
+            let d = |f: fn(&crate::results::DeliveryStats) -> String| {
+                move |t: &crate::results::TargetResult| t.delivery.as_ref().map_or("-".into(), f)
+            };
+            fn pct(p: &crate::results::Summary) -> String {
+                if p.count == 0 { "-".into() } else { format!("{} / {}", fmt_us(p.p50 as f64), fmt_us(p.p99 as f64)) }
+            }
+            row("delivered", &d(|s| format!("{} of {}", s.messages_delivered, s.accepted)));
+            row("failed (webhook)", &d(|s| s.messages_failed.to_string()));
+            row("lost", &d(|s| s.lost.to_string()));
+            row("accept→sent p50/p99", &d(|s| pct(&s.latency_us.accept_to_sent)));
+            row("accept→delivered p50/p99", &d(|s| pct(&s.latency_us.accept_to_delivered)));
+            row("accept→read p50/p99", &d(|s| pct(&s.latency_us.accept_to_read)));
+            row("duplicates / out of order", &d(|s| format!("{} / {}", s.duplicates, s.out_of_order)));
+            row("delivered+failed", &d(|s| s.delivered_and_failed.to_string()));
+            if run.targets.iter().any(|t| t.delivery.as_ref().is_some_and(|d| d.inbound_messages > 0)) {
+                row("inbound messages", &d(|s| s.inbound_messages.to_string()));
+            }
+            // Users known by their business-scoped user ID alone (2026 usernames).
+            let phoneless = |d: &crate::results::DeliveryStats| {
+                d.identities.statuses_without_phone + d.identities.inbound_without_phone > 0
+            };
+            if run.targets.iter().any(|t| t.delivery.as_ref().is_some_and(phoneless)) {
+                row(
+                    "statuses / inbound without phone",
+                    &d(|s| format!("{} / {}", s.identities.statuses_without_phone, s.identities.inbound_without_phone)),
+                );
+            }
+        }
+    }
+
+    /// A conversation target: the user turns, the bot's replies and the time to its first reply.
+    fn conversation(&mut self) {
+        if !self.run.targets.iter().any(|t| t.conversation.is_some()) {
+            return;
+        }
+        let c =
+            |f: fn(&ConversationStats) -> String| move |t: &TargetResult| t.conversation.as_ref().map_or("-".into(), f);
+        self.row("turns (user messages taken)", &c(|s| s.turns.to_string()));
+        self.row("answered", &c(|s| s.answered.to_string()));
+        self.row(
+            "unanswered",
+            &c(|s| match s.late {
+                0 => format!("{} ({:.2}%)", s.unanswered, 100.0 * s.unanswered_rate()),
+                late => format!("{} ({:.2}%, {late} late)", s.unanswered, 100.0 * s.unanswered_rate()),
+            }),
+        );
+        self.row("replies per turn", &c(|s| format!("{:.2}", s.replies_per_turn())));
+        self.row("replies failed", &c(|s| s.failed().to_string()));
+        let reply = |f: fn(&crate::results::Summary) -> u64| {
+            move |t: &TargetResult| match &t.conversation {
+                Some(s) if s.reply_latency_us.count > 0 => fmt_us(f(&s.reply_latency_us) as f64),
+                _ => "-".into(),
+            }
         };
-        row("200 within 250 ms", &w(|s| format!("{:.2}%", 100.0 * s.share_within_250ms)));
-        row("over 1 s or not 200", &w(|s| format!("{:.2}%", 100.0 * s.share_over_1s)));
-        row("Meta webhook expectation", &w(|s| if s.meets { "meets".into() } else { "misses".into() }));
-    }
-    if run.targets.iter().any(|t| t.delivery.is_some()) {
-        let d = |f: fn(&crate::results::DeliveryStats) -> String| {
-            move |t: &crate::results::TargetResult| t.delivery.as_ref().map_or("-".into(), f)
-        };
-        fn pct(p: &crate::results::Summary) -> String {
-            if p.count == 0 { "-".into() } else { format!("{} / {}", fmt_us(p.p50 as f64), fmt_us(p.p99 as f64)) }
-        }
-        row("delivered", &d(|s| format!("{} of {}", s.messages_delivered, s.accepted)));
-        row("failed (webhook)", &d(|s| s.messages_failed.to_string()));
-        row("lost", &d(|s| s.lost.to_string()));
-        row("accept→sent p50/p99", &d(|s| pct(&s.latency_us.accept_to_sent)));
-        row("accept→delivered p50/p99", &d(|s| pct(&s.latency_us.accept_to_delivered)));
-        row("accept→read p50/p99", &d(|s| pct(&s.latency_us.accept_to_read)));
-        row("duplicates / out of order", &d(|s| format!("{} / {}", s.duplicates, s.out_of_order)));
-        row("delivered+failed", &d(|s| s.delivered_and_failed.to_string()));
-        if run.targets.iter().any(|t| t.delivery.as_ref().is_some_and(|d| d.inbound_messages > 0)) {
-            row("inbound messages", &d(|s| s.inbound_messages.to_string()));
-        }
-        // Users known by their business-scoped user ID alone (2026 usernames).
-        let phoneless = |d: &crate::results::DeliveryStats| {
-            d.identities.statuses_without_phone + d.identities.inbound_without_phone > 0
-        };
-        if run.targets.iter().any(|t| t.delivery.as_ref().is_some_and(phoneless)) {
-            row(
-                "statuses / inbound without phone",
-                &d(|s| format!("{} / {}", s.identities.statuses_without_phone, s.identities.inbound_without_phone)),
-            );
+        self.row("first reply p50", &reply(|s| s.p50));
+        self.row("first reply p90", &reply(|s| s.p90));
+        self.row("first reply p99", &reply(|s| s.p99));
+        self.row("first reply max", &reply(|s| s.max));
+        let mut codes: Vec<i64> = self
+            .run
+            .targets
+            .iter()
+            .flat_map(|t| t.conversation.iter().flat_map(|s| s.failed_replies.keys().copied()))
+            .collect();
+        codes.sort_unstable();
+        codes.dedup();
+        for code in codes {
+            let name = crate::results::codes::info(code).map_or(String::new(), |e| format!(" {}", e.name));
+            self.row(&format!("  reply failed {code}{name}"), &|t| {
+                t.conversation
+                    .as_ref()
+                    .map_or("-".into(), |s| s.failed_replies.get(&code).copied().unwrap_or(0).to_string())
+            });
         }
     }
-    rows.extend(super::phases::summary_rows(&run.targets));
-    let targets: Vec<&crate::results::TargetResult> = run.targets.iter().collect();
-    let failures = super::failures::rows(&targets);
-    if !failures.is_empty() {
-        rows.push(("failed by code (send / webhook)".into(), run.targets.iter().map(|_| String::new()).collect()));
-        rows.extend(failures);
-    }
-    let mut keys: Vec<&str> =
-        run.targets.iter().flat_map(|t| t.outcomes.iter().map(|o| o.key.as_str())).filter(|k| *k != "ok").collect();
-    keys.sort_unstable();
-    keys.dedup();
-    for k in keys {
-        rows.push((
-            format!("  {k}"),
-            run.targets
-                .iter()
-                .map(|t| t.outcomes.iter().find(|o| o.key == k).map_or("0".into(), |o| o.count.to_string()))
-                .collect(),
-        ));
-    }
-    let w0 = rows.iter().map(|r| r.0.chars().count()).max().unwrap_or(0);
-    let widths: Vec<usize> =
-        (0..run.targets.len()).map(|i| rows.iter().map(|r| r.1[i].chars().count()).max().unwrap_or(0)).collect();
-    for (label, cells) in &rows {
-        write!(out, "{label:<w0$}")?;
-        for (c, w) in cells.iter().zip(&widths) {
-            write!(out, "  {c:>w$}")?;
+
+    /// Connection phases, failures by code and every outcome key.
+    fn outcomes(&mut self) {
+        let run = self.run;
+        let rows = &mut self.rows;
+        rows.extend(super::phases::summary_rows(&run.targets));
+        let targets: Vec<&crate::results::TargetResult> = run.targets.iter().collect();
+        let failures = super::failures::rows(&targets);
+        if !failures.is_empty() {
+            rows.push(("failed by code (send / webhook)".into(), run.targets.iter().map(|_| String::new()).collect()));
+            rows.extend(failures);
         }
-        writeln!(out)?;
+        let mut keys: Vec<&str> =
+            run.targets.iter().flat_map(|t| t.outcomes.iter().map(|o| o.key.as_str())).filter(|k| *k != "ok").collect();
+        keys.sort_unstable();
+        keys.dedup();
+        for k in keys {
+            rows.push((
+                format!("  {k}"),
+                run.targets
+                    .iter()
+                    .map(|t| t.outcomes.iter().find(|o| o.key == k).map_or("0".into(), |o| o.count.to_string()))
+                    .collect(),
+            ));
+        }
     }
+
+    fn write(&self, out: &mut impl Write) -> io::Result<()> {
+        let (run, rows) = (self.run, &self.rows);
+        let w0 = rows.iter().map(|r| r.0.chars().count()).max().unwrap_or(0);
+        let widths: Vec<usize> =
+            (0..run.targets.len()).map(|i| rows.iter().map(|r| r.1[i].chars().count()).max().unwrap_or(0)).collect();
+        for (label, cells) in rows {
+            write!(out, "{label:<w0$}")?;
+            for (c, w) in cells.iter().zip(&widths) {
+                write!(out, "  {c:>w$}")?;
+            }
+            writeln!(out)?;
+        }
+        Ok(())
+    }
+}
+
+/// What follows the table: interruptions, what the codes mean, bottlenecks, delivery not tracked,
+/// the thresholds' verdicts.
+fn notes(run: &Run, out: &mut impl Write) -> io::Result<()> {
+    let targets: Vec<&TargetResult> = run.targets.iter().collect();
+    let whatsapp = run.targets.iter().any(TargetResult::is_whatsapp);
     if run.interrupted {
         writeln!(out, "\nThe run was interrupted: figures cover what ran.")?;
     }

@@ -17,7 +17,7 @@ pub const REPORT: &str = "report.html";
 /// The suffix a file has while it is being written.
 pub const PARTIAL_SUFFIX: &str = ".partial";
 /// Suffixes of the interval logs that are not a target's per-second latency log.
-const NOT_INTERVAL_LOGS: [&str; 2] = [".totals", ".delivery"];
+const NOT_INTERVAL_LOGS: [&str; 3] = [".totals", ".delivery", ".replies"];
 
 /// A target's per-second latency interval log.
 pub fn hlog_name(target: &str) -> String {
@@ -32,6 +32,16 @@ pub fn totals_name(target: &str) -> String {
 /// A target's delivery-latency histograms (tags accept_to_sent, accept_to_delivered, …).
 pub fn delivery_hlog_name(target: &str) -> String {
     format!("{target}.delivery.hlog")
+}
+
+/// A conversation target's time-to-first-reply histogram (tag `first_reply`).
+pub fn replies_hlog_name(target: &str) -> String {
+    format!("{target}.replies.hlog")
+}
+
+/// The output of a bot wabench started for a conversation target.
+pub fn bot_log_name(target: &str) -> String {
+    format!("{target}.bot.log")
 }
 
 /// A target's attempts whose fate is unknown (written, no complete answer): when each ended, the
@@ -170,7 +180,7 @@ fn remove_run_files(dir: &Path) -> Result<(), String> {
             || base == REPORT
             || base == FAILURES_CSV
             || base == ERROR_SAMPLES
-            || [".hlog", ".sends.csv", ".ambiguous.csv", ".png", ".svg"].iter().any(|x| base.ends_with(x));
+            || [".hlog", ".sends.csv", ".ambiguous.csv", ".bot.log", ".png", ".svg"].iter().any(|x| base.ends_with(x));
         if ours && e.path().is_file() {
             std::fs::remove_file(e.path()).map_err(|err| format!("{}: {err}", e.path().display()))?;
         }
@@ -271,6 +281,7 @@ mod tests {
         assert_eq!(interval_log_target("cloud.hlog.partial"), Some("cloud"));
         assert_eq!(interval_log_target(&totals_name("cloud")), None);
         assert_eq!(interval_log_target(&delivery_hlog_name("cloud")), None);
+        assert_eq!(interval_log_target(&replies_hlog_name("bot")), None);
         assert_eq!(interval_log_target("timeline.csv"), None);
     }
 }

@@ -17,6 +17,7 @@ pub mod baseline;
 pub mod bounded;
 pub mod codes;
 pub mod connections;
+pub mod conversation;
 pub(crate) mod delivery;
 mod error;
 pub mod failure_log;
@@ -224,6 +225,10 @@ pub struct TargetResult {
     /// target); its histograms are in `<target>.delivery.hlog`. Absent: delivery was not tracked.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub delivery: Option<DeliveryStats>,
+    /// A conversation target: the turns posted to the bot, its replies and the time to each first
+    /// reply (histogram in `<target>.replies.hlog`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub conversation: Option<conversation::ConversationStats>,
     /// A webhook target: how the endpoint fared against Meta's expectations of webhook servers.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub webhook_slo: Option<WebhookSlo>,
@@ -310,6 +315,7 @@ impl TargetResult {
             outcomes,
             connection_phases: ConnectionPhases::of(totals),
             delivery: None,
+            conversation: None,
             webhook_slo,
             extra: None,
             imported: None,

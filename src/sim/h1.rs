@@ -72,6 +72,11 @@ impl Req {
         self.authorization.as_deref()
     }
 
+    /// The body, when it was read whole.
+    pub(crate) fn body(&self) -> Option<&Bytes> {
+        self.body.as_ref().ok()
+    }
+
     /// The body, or why it was not read.
     pub(crate) fn into_body(self) -> Result<Bytes, BodyError> {
         self.body

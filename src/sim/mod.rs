@@ -241,6 +241,27 @@ pub(crate) struct Ctx {
     pub key: u64,
 }
 
+/// A message send the simulator answered, as a conversation test sees it (Cloud flavor): who it went
+/// to, the message it quotes, its type and content, and what became of it.
+#[derive(Debug, Clone)]
+pub struct SendSeen {
+    /// `to` as given (a phone number or a group id), or the BSUID of `recipient`.
+    pub to: String,
+    /// `context.message_id`: the message it replies to, when it quotes one.
+    pub context: Option<String>,
+    /// The message type (`text`, `interactive`, `template`, …).
+    pub kind: String,
+    /// The request body as sent (for what a turn expects of its reply).
+    pub message: serde_json::Value,
+    /// The error code it was refused with, or will fail with later (131047 outside the window, …).
+    pub error: Option<i64>,
+    /// When it arrived at the simulator.
+    pub at: std::time::Instant,
+}
+
+/// Called with every message send the simulator answers (see [`Sim::observe_sends`]).
+pub type SendObserver = Arc<dyn Fn(SendSeen) + Send + Sync>;
+
 /// State shared by all connections of one simulator.
 #[derive(Debug)]
 pub(crate) struct State {
@@ -260,6 +281,17 @@ pub(crate) struct State {
     pub hooks: Option<hooks::Hooks>,
     /// The users' business-scoped user IDs and usernames (Cloud, 2026).
     pub identities: identity::Identities,
+    /// Told of every message send, when a conversation test watches the replies.
+    observer: std::sync::OnceLock<Observer>,
+}
+
+/// A [`SendObserver`] in the state (which is `Debug`).
+struct Observer(SendObserver);
+
+impl std::fmt::Debug for Observer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SendObserver")
+    }
 }
 
 impl State {
@@ -406,9 +438,31 @@ impl Sim {
             ),
             hooks: hooks::Hooks::new(&cfg)?,
             identities: identity::Identities::new(&cfg.identity, cfg.seed),
+            observer: std::sync::OnceLock::new(),
             cfg,
         };
         Ok(Sim { state: Arc::new(state) })
+    }
+
+    /// Call `f` with every message send this simulator answers from now on (Cloud flavor; accepted
+    /// or refused, with the code it fails with): how a conversation test sees a bot's replies. Only
+    /// the first observer set is kept; false when one was set before.
+    pub fn observe_sends(&self, f: SendObserver) -> bool {
+        self.state.observer.set(Observer(f)).is_ok()
+    }
+
+    /// User `from` wrote to the business (a message posted to the bot by a conversation test, not by
+    /// the simulator's own inbound generator): the user's customer service window opens and the
+    /// message takes its share of the number's throughput, as Meta counts inbound and outbound
+    /// together.
+    pub fn user_wrote(&self, from: &str) {
+        let st = &self.state;
+        st.conversations.windows.user_wrote(from, st.elapsed());
+        st.counters.inbound.fetch_add(1, Ordering::Relaxed);
+        match st.cfg.flavor {
+            Flavor::Cloud => cloud::inbound_takes_capacity(st, &st.inbound_phone()),
+            Flavor::OnPrem => onprem::inbound_takes_capacity(st, from),
+        }
     }
 
     /// The configuration in force.
@@ -520,6 +574,7 @@ async fn handle(state: &State, req: h1::Req) -> h1::Answer {
     let seq = first.wrapping_add(arrival.wrapping_mul(step));
     state.counters.requests.fetch_add(1, Ordering::Relaxed);
     let ctx = Ctx { seq, arrival, key: request_key(state.cfg.seed, seq) };
+    let watched = state.observer.get().and_then(|_| watched_send(state, &req));
     let failure = transient::of_request(state, &req, ctx);
     let reply = match failure.and_then(|t| transient::reply(state, t, ctx)) {
         Some(r) => r,
@@ -529,6 +584,9 @@ async fn handle(state: &State, req: h1::Req) -> h1::Answer {
         },
     };
     state.counters.record(&reply);
+    if let (Some(o), Some(w)) = (state.observer.get(), watched) {
+        o.0(w.seen(&reply.outcome));
+    }
     let mut delay =
         if state.latency.is_zero() { reply.queue_delay } else { state.latency.sample(ctx.key) + reply.queue_delay };
     if failure == Some(transient::Transient::Stall) {
@@ -541,6 +599,44 @@ async fn handle(state: &State, req: h1::Req) -> h1::Answer {
         h.accepted(a);
     }
     h1::Answer { status: reply.status, body: reply.body, latency_us: delay.as_micros() as u64 }
+}
+
+/// A message send a conversation test watches, as it arrived (its outcome comes with the reply).
+struct Watched {
+    message: serde_json::Value,
+    at: std::time::Instant,
+}
+
+impl Watched {
+    fn seen(self, outcome: &Outcome) -> SendSeen {
+        let field = |k: &str| self.message.get(k).and_then(serde_json::Value::as_str).map(str::to_string);
+        let error = match outcome {
+            Outcome::AcceptedFailing(code) | Outcome::Error(code) => Some(*code),
+            // A transient 5xx without an API body: Meta's code for an unknown error.
+            Outcome::NoBody => Some(1),
+            Outcome::Accepted | Outcome::Ok => None,
+        };
+        SendSeen {
+            to: field("to").or_else(|| field("recipient")).unwrap_or_default(),
+            context: self.message.pointer("/context/message_id").and_then(|v| v.as_str()).map(str::to_string),
+            kind: field("type").unwrap_or_else(|| "text".into()),
+            error,
+            at: self.at,
+            message: self.message,
+        }
+    }
+}
+
+/// The send a request carries, when it is one a conversation test watches: a Cloud `POST …/messages`
+/// whose body is a JSON object naming a recipient (a mark-as-read is not a reply).
+fn watched_send(state: &State, req: &h1::Req) -> Option<Watched> {
+    let at = std::time::Instant::now();
+    if state.cfg.flavor != Flavor::Cloud || req.method() != http::Method::POST || !req.path().ends_with("/messages") {
+        return None;
+    }
+    let message: serde_json::Value = serde_json::from_slice(req.body()?).ok()?;
+    let names = |k: &str| message.get(k).is_some_and(serde_json::Value::is_string);
+    (names("to") || names("recipient")).then_some(Watched { message, at })
 }
 
 /// Serve the simulator on an already-bound listener until `shutdown` resolves. Never binds by
@@ -614,8 +710,14 @@ pub async fn spawn_local(cfg: SimConfig) -> std::io::Result<SimHandle> {
 
 /// Like [`spawn_local`], numbering requests as [`Sim::numbered`] does.
 pub async fn spawn_local_numbered(cfg: SimConfig, first: u64, step: u64) -> std::io::Result<SimHandle> {
+    spawn_at(cfg, SocketAddr::from(([127, 0, 0, 1], 0)), first, step).await
+}
+
+/// Bind `listen`, spawn the simulator on the current tokio runtime (numbering requests as
+/// [`Sim::numbered`] does) and return its handle.
+pub async fn spawn_at(cfg: SimConfig, listen: SocketAddr, first: u64, step: u64) -> std::io::Result<SimHandle> {
     let sim = Sim::numbered(cfg, first, step).map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
-    let listener = TcpListener::bind(("127.0.0.1", 0)).await?;
+    let listener = TcpListener::bind(listen).await?;
     let addr = listener.local_addr()?;
     let (tx, rx) = oneshot::channel::<()>();
     let runner = sim.clone();

@@ -11,6 +11,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 pub mod capacity;
+pub mod conversation;
 pub mod csv_bounds;
 pub(crate) mod endpoint;
 pub mod feeder;
@@ -269,6 +270,10 @@ pub struct TargetSpec {
     /// kind = "webhook": what is POSTed to the endpoint (`[targets.webhook]`; defaults when absent).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub webhook: Option<webhook_target::WebhookTargetSpec>,
+    /// kind = "conversation": what the users write, the reply timeout, where the simulated Cloud API
+    /// the bot sends through listens, and the bot to start (`[targets.conversation]`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub conversation: Option<conversation::ConversationSpec>,
 }
 
 impl TargetSpec {
@@ -280,6 +285,14 @@ impl TargetSpec {
     /// Whether the target is a webhook endpoint served by wabench's own receiver (`url = "embedded"`).
     pub fn is_embedded_receiver(&self) -> bool {
         self.kind == TargetKind::Webhook && self.url.as_deref() == Some("embedded")
+    }
+
+    /// The `[targets.conversation]` table of a conversation target (defaults when absent).
+    pub fn conversation_spec(&self) -> std::borrow::Cow<'_, conversation::ConversationSpec> {
+        match &self.conversation {
+            Some(c) => std::borrow::Cow::Borrowed(c),
+            None => std::borrow::Cow::Owned(conversation::ConversationSpec::default()),
+        }
     }
 
     /// The `[targets.webhook]` table of a webhook target (defaults when absent).
@@ -302,6 +315,7 @@ impl TargetSpec {
         match self.kind {
             TargetKind::Http => self.url.as_deref(),
             TargetKind::Webhook => self.url.as_deref().filter(|u| *u != "embedded"),
+            TargetKind::Conversation => self.url.as_deref(),
             _ => self.base_url.as_deref().filter(|u| *u != "embedded"),
         }
     }
@@ -316,6 +330,9 @@ pub enum TargetKind {
     OnPrem,
     /// A user's own webhook endpoint, driven with Meta-shaped status and inbound-message POSTs.
     Webhook,
+    /// A user's bot: inbound user messages posted to its webhook endpoint, its replies through the
+    /// simulated Cloud API timed.
+    Conversation,
 }
 
 impl TargetKind {
@@ -331,6 +348,7 @@ impl TargetKind {
             TargetKind::Cloud => "cloud",
             TargetKind::OnPrem => "onprem",
             TargetKind::Webhook => "webhook",
+            TargetKind::Conversation => "conversation",
         }
     }
 }
@@ -439,6 +457,9 @@ pub fn load_with(path: &Path, sets: &[overrides::Override], vars: &interpolate::
         onprem_has_no_bsuids(path, &profile, &r)?;
         profile.messages.templates(&r, profile.recipients.file.as_deref()).map_err(|(f, r)| err(path, f, r))?;
         r
+    } else if profile.targets.iter().any(|t| t.kind == TargetKind::Conversation) {
+        // The users who write to a bot.
+        recipients::Recipients::load(&profile.recipients, base).map_err(|(f, r)| err(path, f, r))?
     } else {
         recipients::Recipients::generate("1", 1)
     };

@@ -115,6 +115,41 @@ pub enum Metric {
     WebhookWithin250ms,
     /// A webhook target: the share of POST attempts over 1 s or not answered 200 (0..1).
     WebhookOver1s,
+    /// A conversation target: what became of the user turns (`conversation.*`).
+    Conversation(Conversation),
+}
+
+/// A conversation metric (`conversation.*`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Conversation {
+    /// Turns without an accepted reply within `reply_timeout` / turns (`conversation.unanswered`).
+    Unanswered,
+    /// Replies the API refused or that fail later (`conversation.failed_replies`).
+    FailedReplies,
+    /// Replies per turn (`conversation.replies_per_turn`).
+    RepliesPerTurn,
+    /// Time to the first reply, µs (`conversation.first_reply.p99`).
+    FirstReply(Stat),
+}
+
+impl Conversation {
+    fn parse(m: &str) -> Result<Conversation, String> {
+        Ok(match m.strip_prefix("conversation.").unwrap_or(m) {
+            "unanswered" => Conversation::Unanswered,
+            "failed_replies" => Conversation::FailedReplies,
+            "replies_per_turn" => Conversation::RepliesPerTurn,
+            other => match other.strip_prefix("first_reply.") {
+                Some(stat) => Conversation::FirstReply(Stat::parse(stat).ok_or_else(|| unknown_stat(stat))?),
+                None => {
+                    return Err(format!(
+                        "unknown conversation metric {m:?}: use conversation.unanswered, conversation.failed_replies, \
+                         conversation.replies_per_turn or conversation.first_reply.<statistic> (e.g. \
+                         conversation.first_reply.p99)"
+                    ));
+                }
+            },
+        })
+    }
 }
 
 /// Which delivery latency a threshold reads: from the API's accept (or the send's start) to a status
@@ -212,6 +247,7 @@ impl Threshold {
             "webhook.over_1s" => Metric::WebhookOver1s,
             m if m.starts_with("count.") => Metric::Count(m["count.".len()..].to_string()),
             m if m.starts_with("delivery.") => Metric::Delivery(Delivery::parse(m)?),
+            m if m.starts_with("conversation.") => Metric::Conversation(Conversation::parse(m)?),
             m => {
                 let (h, stat) = m.split_once('.').ok_or_else(|| unknown(m))?;
                 let hist = match h {
@@ -230,7 +266,9 @@ impl Threshold {
             .find_map(|(s, op)| v.strip_prefix(s).map(|r| (*op, r.trim())))
             .ok_or_else(|| format!("{value:?}: start with a comparison: <, <=, >, >= or ==, e.g. \"< 800ms\""))?;
         let limit = match &metric {
-            Metric::Latency { .. } | Metric::Delivery(Delivery::Latency { .. }) => {
+            Metric::Latency { .. }
+            | Metric::Delivery(Delivery::Latency { .. })
+            | Metric::Conversation(Conversation::FirstReply(_)) => {
                 let d: Duration = humantime::parse_duration(rest)
                     .map_err(|e| format!("{rest:?} is not a duration ({e}); write e.g. \"800ms\" or \"1.5s\""))?;
                 d.as_secs_f64() * 1e6
@@ -250,7 +288,12 @@ impl Threshold {
     pub fn show(&self, v: Option<f64>) -> String {
         let Some(v) = v else { return "no data".into() };
         match self.metric {
-            Metric::Latency { .. } | Metric::Delivery(Delivery::Latency { .. }) => crate::units::fmt_us(v),
+            Metric::Latency { .. }
+            | Metric::Delivery(Delivery::Latency { .. })
+            | Metric::Conversation(Conversation::FirstReply(_)) => crate::units::fmt_us(v),
+            Metric::Conversation(Conversation::FailedReplies) => format!("{v}"),
+            Metric::Conversation(Conversation::RepliesPerTurn) => format!("{v:.2}"),
+            Metric::Conversation(Conversation::Unanswered) => format!("{:.3}%", v * 100.0),
             Metric::ErrorRate
             | Metric::SendErrorRate
             | Metric::Delivery(_)
@@ -308,7 +351,7 @@ impl fmt::Display for Threshold {
 
 fn unknown(m: &str) -> String {
     format!(
-        "unknown metric {m:?}: use latency.p99 (or service_time.*, lateness.*), error_rate, send_error_rate, drop_rate, rate_ratio, rate, count.<outcome>, delivery.* (failed_rate, failed_rate.<code>, delivered_rate, lost_rate, accept_to_delivered.p99, …), webhook.within_250ms or webhook.over_1s, optionally prefixed by \"<target>:\""
+        "unknown metric {m:?}: use latency.p99 (or service_time.*, lateness.*), error_rate, send_error_rate, drop_rate, rate_ratio, rate, count.<outcome>, delivery.* (failed_rate, failed_rate.<code>, delivered_rate, lost_rate, accept_to_delivered.p99, …), webhook.within_250ms, webhook.over_1s, conversation.* (unanswered, failed_replies, replies_per_turn, first_reply.p99), optionally prefixed by \"<target>:\""
     )
 }
 

@@ -282,6 +282,7 @@ fn validate_target(path: &Path, i: usize, t: &TargetSpec) -> Result<(), ProfileE
     let hook = t.kind == TargetKind::Webhook;
     let whatsapp = t.kind.is_whatsapp_api();
     only("webhook", !hook && t.webhook.is_some(), "\"webhook\"")?;
+    only("conversation", t.kind != TargetKind::Conversation && t.conversation.is_some(), "\"conversation\"")?;
     only("expect_status", !http && t.expect_status.is_some(), "\"http\"")?;
     only("expect_body", !http && t.expect_body.is_some(), "\"http\"")?;
     if let Some(codes) = &t.expect_status
@@ -310,6 +311,9 @@ fn validate_target(path: &Path, i: usize, t: &TargetSpec) -> Result<(), ProfileE
     }
     if hook {
         return validate_webhook_target(path, i, t);
+    }
+    if t.kind == TargetKind::Conversation {
+        return validate_conversation_target(path, i, t);
     }
     only("url", whatsapp && t.url.is_some(), "\"http\" or \"webhook\" (WhatsApp targets take `base_url`)")?;
     only("method", whatsapp && t.method.is_some(), "\"http\"")?;
@@ -432,6 +436,44 @@ fn validate_webhook_target(path: &Path, i: usize, t: &TargetSpec) -> Result<(), 
     }
     headers(path, t, &f)?;
     t.webhook_spec().validate().map_err(|(field, reason)| err(path, f(&format!("webhook.{field}")), reason))
+}
+
+/// A `kind = "conversation"` target: the bot's webhook `url`, none of the fields of the other kinds
+/// (the bot's replies go through the simulator: no `base_url`, token or login), and a valid
+/// `[targets.conversation]` table.
+fn validate_conversation_target(path: &Path, i: usize, t: &TargetSpec) -> Result<(), ProfileError> {
+    let f = |k: &str| format!("targets[{i}].{k}");
+    let set = [
+        ("method", t.method.is_some()),
+        ("body", t.body.is_some()),
+        ("body_file", t.body_file.is_some()),
+        ("feeder", t.feeder.is_some()),
+        ("base_url", t.base_url.is_some()),
+        ("api_version", t.api_version.is_some()),
+        ("phone_number_id", t.phone_number_id.is_some()),
+        ("messaging_tier", t.messaging_tier.is_some()),
+        ("token_env", t.token_env.is_some()),
+        ("token_file", t.token_file.is_some()),
+        ("username_env", t.username_env.is_some()),
+        ("password_env", t.password_env.is_some()),
+        ("new_password_env", t.new_password_env.is_some()),
+        ("resend_unanswered", t.resend_unanswered),
+    ];
+    if let Some((k, _)) = set.iter().find(|(_, s)| *s) {
+        return Err(err(
+            path,
+            f(k),
+            "does not apply to kind = \"conversation\" (the bot replies through the simulated Cloud API; see \
+             [targets.conversation])",
+        ));
+    }
+    let url = t
+        .url
+        .as_deref()
+        .ok_or_else(|| err(path, f("url"), "is required for kind = \"conversation\": the bot's webhook URL"))?;
+    Endpoint::parse(url).map_err(|r| err(path, f("url"), r))?;
+    headers(path, t, &f)?;
+    t.conversation_spec().validate().map_err(|(field, reason)| err(path, f(&format!("conversation.{field}")), reason))
 }
 
 /// The sizing shortcut of webhook targets (`messages_per_second`, `inbound_per_second`): it sets an

@@ -11,6 +11,7 @@
 pub(crate) mod accept;
 pub mod body;
 pub(crate) mod commit;
+pub mod conversation;
 pub(crate) mod correlate;
 pub mod events;
 pub mod failed;

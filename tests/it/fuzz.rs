@@ -451,6 +451,7 @@ fn sample_run(dir: &Path) -> Vec<u8> {
         hlog: "t.hlog".into(),
         connection_phases: None,
         delivery: None,
+        conversation: None,
         webhook_slo: None,
         extra: None,
         imported: None,

@@ -97,7 +97,7 @@ pub(crate) fn advice(i: &Input<'_>) -> Vec<String> {
         ),
         (TargetKind::Cloud, _) => cloud_tier(i, &mut a),
         (TargetKind::OnPrem, _) => coreapp(i, &mut a),
-        (TargetKind::Http | TargetKind::Webhook, _) => {
+        (TargetKind::Http | TargetKind::Webhook | TargetKind::Conversation, _) => {
             if let Some(want) = i.spec.target_rate {
                 a.push(format!("for {want:.0} requests/s: {:.1}× the measured capacity", want / i.cap));
             }

@@ -65,10 +65,16 @@ pub struct Embedded {
 }
 
 impl Embedded {
-    /// Start it; `numbering` = (first, step) of its request numbers (see `Sim::numbered`).
+    /// Start it on a loopback port; `numbering` = (first, step) of its request numbers (see
+    /// `Sim::numbered`).
     pub fn start(cfg: SimConfig, numbering: (u64, u64)) -> Result<Embedded, String> {
+        Self::start_at(cfg, numbering, std::net::SocketAddr::from(([127, 0, 0, 1], 0)))
+    }
+
+    /// Start it listening on `listen`.
+    pub fn start_at(cfg: SimConfig, numbering: (u64, u64), listen: std::net::SocketAddr) -> Result<Embedded, String> {
         let ((url, sim), inner) = Threaded::spawn("wabench-sim", move |tx, stop| async move {
-            match crate::sim::spawn_local_numbered(cfg, numbering.0, numbering.1).await {
+            match crate::sim::spawn_at(cfg, listen, numbering.0, numbering.1).await {
                 Ok(h) => {
                     let _ = tx.send(Ok((h.url(), h.sim().clone())));
                     let _ = stop.await;
@@ -93,6 +99,11 @@ impl Embedded {
         let unscheduled = self.sim.webhooks_unscheduled();
         let w = self.sim.stats().webhooks;
         w.statuses_planned.saturating_sub(w.statuses_posted + w.given_up) + unscheduled
+    }
+
+    /// The simulator itself (to watch its sends, or tell it a user wrote).
+    pub fn sim(&self) -> &crate::sim::Sim {
+        &self.sim
     }
 
     /// Stop it; its counters.

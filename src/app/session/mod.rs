@@ -13,6 +13,7 @@ use background::{Embedded, Hooks};
 use forward::Forward;
 
 pub(crate) mod background;
+pub(crate) mod conversation;
 pub(crate) mod forward;
 use crate::drivers::{self, BuildCtx};
 use crate::engine::target::Target;
@@ -54,6 +55,8 @@ pub struct Session {
     webhook_target: bool,
     /// A WhatsApp target's failed messages (at send and in webhooks) and error samples.
     failures: Option<Arc<FailureLog>>,
+    /// A conversation target's tracker and bot.
+    conversation: Option<conversation::Conversation>,
 }
 
 /// What a session leaves when it ends.
@@ -66,6 +69,8 @@ pub struct Teardown {
     pub error: Option<String>,
     /// A WhatsApp target's failed messages and one error body per code.
     pub failures: Option<Arc<FailureLog>>,
+    /// A conversation target's figures and its time-to-first-reply histogram.
+    pub conversation: Option<(crate::results::conversation::ConversationStats, hdrhistogram::Histogram<u64>)>,
 }
 
 impl Session {
@@ -100,11 +105,19 @@ impl Session {
             }
             _ => None,
         };
-        let sim = if spec.is_embedded() {
-            Some(start_simulator(loaded, spec, setup, hooks.as_ref(), forward.as_ref())?)
+        let timeout = crate::engine::Plan::from_spec(&p.load).timeout;
+        let (sim, conversation) = if spec.kind == TargetKind::Conversation {
+            let numbering = (u64::from(setup.shard.index), u64::from(setup.shard.count));
+            let (c, sim, wiring) =
+                conversation::Conversation::start(loaded, spec, numbering, setup.dir.as_deref(), timeout)
+                    .map_err(in_profile)?;
+            (Some(sim), Some((c, wiring)))
+        } else if spec.is_embedded() {
+            (Some(start_simulator(loaded, spec, setup, hooks.as_ref(), forward.as_ref())?), None)
         } else {
-            None
+            (None, None)
         };
+        let (conversation, wiring) = conversation.unzip();
         let failures = spec.kind.is_whatsapp_api().then(|| Arc::new(FailureLog::default()));
         if let (Some(h), Some(log)) = (&hooks, &failures) {
             h.tracker.log_failures(log.clone());
@@ -131,8 +144,9 @@ impl Session {
                 (h.url.clone(), secrets)
             }),
             peak_rate: p.load.peak_rate(),
-            timeout: crate::engine::Plan::from_spec(&p.load).timeout,
+            timeout,
             failures: failures.clone(),
+            conversation: wiring,
         };
         let target =
             drivers::build(spec, &ctx).map_err(|source| AppError::Build { profile: loaded.path.clone(), source })?;
@@ -150,6 +164,7 @@ impl Session {
             sim,
             webhook_target: spec.kind == TargetKind::Webhook,
             failures,
+            conversation,
         })
     }
 
@@ -158,6 +173,9 @@ impl Session {
     /// is still up (a token renewal after the simulator stopped is not the target's failure), then stop
     /// the simulator.
     pub fn finish(self, stopped: &dyn Fn() -> bool) -> Teardown {
+        // The bot's last replies arrive after its last webhook was answered: wait for them (each
+        // turn at most `reply_timeout`) while the simulator still serves, then stop the bot.
+        let conversation = self.conversation.map(|c| c.finish(stopped));
         let delivery = self.hooks.map(|h| h.finish(stopped));
         let forwarded = self.forward.map(|f| f.finish(self.sim.as_ref(), stopped));
         let mut extra = self.target.extra().unwrap_or_else(|| serde_json::json!({}));
@@ -177,7 +195,7 @@ impl Session {
             (!self.webhook_target).then_some(stats)
         });
         let extra = extra.as_object().is_some_and(|o| !o.is_empty()).then_some(extra);
-        Teardown { delivery, extra, error, failures: self.failures }
+        Teardown { delivery, extra, error, failures: self.failures, conversation }
     }
 }
 

@@ -146,6 +146,7 @@ fn target_lines(s: &mut String, loaded: &Loaded) {
                     crate::spec::webhook_target::HookFlavor::OnPrem => "On-Premises",
                 }
             ),
+            TargetKind::Conversation => "a bot's webhook endpoint, replies through the simulated Cloud API".into(),
         };
         let _ = writeln!(s, "  {} ({what}) → {to}", t.name);
         for line in crate::spec::net::describe(t) {
@@ -157,6 +158,20 @@ fn target_lines(s: &mut String, loaded: &Loaded) {
         if t.kind == TargetKind::Webhook {
             webhook_lines(s, &t.webhook_spec());
         }
+        if t.kind == TargetKind::Conversation {
+            conversation_lines(s, &t.conversation_spec());
+        }
+    }
+}
+
+/// What a conversation target's users write, how long a turn waits, where its Cloud API listens and
+/// the bot it starts.
+fn conversation_lines(s: &mut String, c: &crate::spec::conversation::ConversationSpec) {
+    let texts: Vec<String> = c.texts.iter().map(|t| format!("{t:?}")).collect();
+    let _ = writeln!(s, "    users write {} (in turn); a reply is awaited {}", texts.join(", "), c.reply_timeout);
+    let _ = writeln!(s, "    the bot's Cloud API: the simulator on {}", c.graph_listen);
+    if let Some(b) = &c.bot {
+        let _ = writeln!(s, "    started for the run: {} (ready within {})", b.command.join(" "), b.ready_timeout);
     }
 }
 
@@ -384,6 +399,7 @@ pub fn rendered_requests(loaded: &Loaded, n: u64) -> String {
             peak_rate: p.load.peak_rate(),
             timeout: Plan::from_spec(&p.load).timeout,
             failures: None,
+            conversation: None,
         };
         let url = t.address().unwrap_or(match t.kind {
             TargetKind::Webhook => "http://embedded-receiver/webhook",

@@ -118,6 +118,24 @@ fn secrets(i: usize, t: &TargetSpec, base: &Path, out: &mut Vec<Finding>) {
             need_env(out, f("webhook.verify_token_env"), var, "the verify token of the handshake");
         }
     }
+    // A bot wabench starts is told secrets made for the run when none are set; a bot of its own
+    // must share them with the run.
+    if t.kind == TargetKind::Conversation && t.conversation_spec().bot.is_none() {
+        let c = t.conversation_spec();
+        match (&c.app_secret_file, &c.app_secret_env) {
+            (Some(file), _) => {
+                let path = base.join(file);
+                if let Err(e) = std::fs::read(&path) {
+                    out.push(error(f("conversation.app_secret_file"), format!("cannot read {}: {e}", path.display())));
+                }
+            }
+            (None, Some(var)) => need_env(out, f("conversation.app_secret_env"), var, "the app secret the bot checks"),
+            (None, None) => {}
+        }
+        if let (Some(var), true) = (&c.verify_token_env, c.handshake) {
+            need_env(out, f("conversation.verify_token_env"), var, "the verify token of the handshake");
+        }
+    }
 }
 
 /// The app secret the status-webhook receiver of a remote WhatsApp target verifies signatures with

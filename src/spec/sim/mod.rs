@@ -402,7 +402,7 @@ pub enum UndeliverableReason {
 }
 
 /// Rules that make recipients fail. Numbers are compared as digits only (no `+`).
-#[derive(Deserialize, Serialize, Clone, Debug, schemars::JsonSchema)]
+#[derive(Deserialize, Serialize, Clone, Debug, PartialEq, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct RecipientRules {
     /// Numbers ending in one of these are undeliverable: Cloud accepts the message, then posts a

@@ -140,6 +140,7 @@ pub fn target(spec: &Spec) -> TargetData {
         hlog: format!("{}.hlog", spec.name),
         connection_phases: None,
         delivery: None,
+        conversation: None,
         webhook_slo: None,
         extra: None,
         imported: None,
