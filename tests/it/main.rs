@@ -4,6 +4,7 @@
 mod addresses;
 mod cli;
 mod connections;
+mod conversation;
 mod delivery_verdict;
 mod deploy;
 mod driver_bodies;

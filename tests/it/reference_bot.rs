@@ -27,7 +27,7 @@ const SLOW_MS: u64 = 300;
 
 /// The example binary, built once (a no-op when `cargo test --all-targets` built it already) next
 /// to this test binary: `<target>/<profile>/deps/it-…` → `<target>/<profile>/examples/bot`.
-fn bot_binary() -> &'static PathBuf {
+pub(crate) fn bot_binary() -> &'static PathBuf {
     static BIN: OnceLock<PathBuf> = OnceLock::new();
     BIN.get_or_init(|| {
         let exe = std::env::current_exe().unwrap();

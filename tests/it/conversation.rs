@@ -1,0 +1,210 @@
+//! The conversation target end to end: wabench posts signed user messages to a bot's webhook, the
+//! bot (the reference bot of `examples/bot.rs`, started by wabench, or a loopback endpoint of the
+//! test's) replies through the simulated Cloud API, and every turn's first reply is timed from the
+//! message's intended send time. Loopback only; every run is bounded by `common::run_guarded`.
+
+use std::time::Duration;
+
+use wabench::results::conversation::{ConversationStats, REPLY_TAG};
+
+use crate::reference_bot::bot_binary;
+use crate::support::common;
+
+/// A loopback port nothing listens on now (the bot takes it).
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// A profile of one conversation target at `rate` user messages per second for `duration`; `table`
+/// is the rest of its `[targets.conversation]` table (and any table after it).
+fn profile(url: &str, rate: u32, duration: &str, table: &str) -> String {
+    format!(
+        r#"name = "bot"
+seed = 3
+[load]
+rate = {rate}
+duration = "{duration}"
+connections = 8
+drain = "2s"
+[recipients]
+country_code = "1"
+count = 50
+[[targets]]
+name = "bot"
+kind = "conversation"
+url = "{url}"
+[targets.conversation]
+{table}
+"#
+    )
+}
+
+/// The `[targets.conversation.bot]` table that starts the reference bot, with `env` set for it.
+fn started_bot(env: &[&str]) -> String {
+    let mut command = vec!["/usr/bin/env".to_string()];
+    command.extend(env.iter().map(|e| e.to_string()));
+    command.push(bot_binary().display().to_string());
+    let list: Vec<String> = command.iter().map(|c| format!("{c:?}")).collect();
+    format!("[targets.conversation.bot]\ncommand = [{}]\nready_timeout = \"60s\"\n", list.join(", "))
+}
+
+fn stats(f: &wabench::app::run::Finished) -> &ConversationStats {
+    f.run.targets[0].conversation.as_ref().expect("conversation figures in run.json")
+}
+
+/// The first-reply histogram as written to `<target>.replies.hlog`.
+fn replies_log(f: &wabench::app::run::Finished) -> hdrhistogram::Histogram<u64> {
+    let bytes = std::fs::read(f.dir.join("bot.replies.hlog")).expect("bot.replies.hlog");
+    let log = wabench::results::hlog::parse(&bytes).unwrap();
+    log.entries.into_iter().find(|e| e.tag.as_deref() == Some(REPLY_TAG)).expect("first_reply entry").histogram
+}
+
+#[test]
+fn a_bot_started_by_wabench_answers_every_turn_and_each_first_reply_is_timed() {
+    let url = format!("http://127.0.0.1:{}/webhook", free_port());
+    let text = profile(
+        &url,
+        20,
+        "2s",
+        &format!(
+            "texts = [\"hi\", \"menu\"]\nreply_timeout = \"10s\"\n{}\n[thresholds]\n\"conversation.unanswered\" = \"< 1%\"\n\"conversation.first_reply.p99\" = \"< 10s\"\n",
+            started_bot(&[])
+        ),
+    );
+    let (f, _dir) = common::run_guarded(&text, &[], Duration::from_secs(180));
+    let t = &f.run.targets[0];
+    let s = stats(&f);
+    assert_eq!(t.kind, "conversation");
+    assert_eq!(t.requests.sent, 40, "{:?}", t.requests);
+    assert_eq!(t.requests.ok, 40, "every user message was taken by the bot's endpoint");
+    assert_eq!((s.turns, s.answered, s.unanswered, s.late, s.not_delivered), (40, 40, 0, 0, 0), "{s:?}");
+    assert_eq!(s.replies, 40, "one reply per turn: {s:?}");
+    assert!(s.failed_replies.is_empty(), "{s:?}");
+    assert_eq!(s.unsolicited, 0, "{s:?}");
+    assert_eq!(s.reply_latency_us.count, 40);
+    assert_eq!(replies_log(&f).len(), 40, "the interval log holds every first reply");
+    assert!(f.run.passed, "{:?}", f.run.thresholds);
+    let log = std::fs::read_to_string(f.dir.join("bot.bot.log")).expect("the bot's output is kept");
+    assert!(log.contains("bot listening on"), "{log}");
+    // The bot got the statuses of its replies (sent, delivered, read), answered 200, and stopped cleanly.
+    assert!(log.contains("bot stopped: 40 replies sent, 0 failed"), "{log}");
+    let sim = &t.extra.as_ref().unwrap()["simulator"];
+    assert_eq!(sim["accepted"], 40, "{sim}");
+    assert_eq!(sim["inbound"], 40, "every user message counted against the number: {sim}");
+}
+
+#[test]
+fn a_slow_turn_shows_in_the_time_to_its_reply() {
+    let url = format!("http://127.0.0.1:{}/webhook", free_port());
+    let text = profile(
+        &url,
+        20,
+        "2s",
+        &format!(
+            "texts = [\"hi\", \"hi\", \"hi\", \"slow\"]\nreply_timeout = \"10s\"\n{}",
+            started_bot(&["WABENCH_BOT_SLOW_MS=400"])
+        ),
+    );
+    let (f, _dir) = common::run_guarded(&text, &[], Duration::from_secs(180));
+    let s = stats(&f);
+    assert_eq!((s.turns, s.answered, s.unanswered), (40, 40, 0), "{s:?}");
+    // Every fourth message waited at least the bot's 400 ms; the time is counted from when each
+    // message was due, so no wait is hidden (lower bounds only: a busy machine only adds).
+    let h = replies_log(&f);
+    assert!(h.count_between(400_000, h.max().max(400_000)) >= 10, "10 slow turns: {:?}", s.reply_latency_us);
+    assert!(s.reply_latency_us.max >= 400_000, "{:?}", s.reply_latency_us);
+}
+
+#[test]
+fn a_reply_after_the_customer_service_window_fails_with_131047() {
+    let url = format!("http://127.0.0.1:{}/webhook", free_port());
+    // The window closes 1 s after the user writes; the bot takes 1.5 s on "slow".
+    let text = profile(
+        &url,
+        10,
+        "1s",
+        &format!(
+            "texts = [\"hi\", \"slow\"]\nreply_timeout = \"10s\"\n{}\n[simulator.service_window]\nduration = \"1s\"\n",
+            started_bot(&["WABENCH_BOT_SLOW_MS=1500"])
+        ),
+    );
+    let (f, _dir) = common::run_guarded(&text, &[], Duration::from_secs(180));
+    let s = stats(&f);
+    assert_eq!(s.turns, 10, "{s:?}");
+    assert_eq!(s.failed_replies.get(&131047), Some(&5), "the slow replies came after the window: {s:?}");
+    assert_eq!((s.answered, s.unanswered), (5, 5), "{s:?}");
+}
+
+#[test]
+fn a_bot_that_never_replies_leaves_every_turn_unanswered_and_fails_its_gate() {
+    // An endpoint that takes every webhook (200) and never sends anything.
+    let server = common::start(common::Behaviour::default());
+    let dir = tempfile::tempdir().unwrap();
+    let secret = dir.path().join("app_secret");
+    std::fs::write(&secret, "s3cret-for-the-run").unwrap();
+    let text = profile(
+        &format!("http://{}/webhook", server.addr),
+        10,
+        "1s",
+        &format!(
+            "reply_timeout = \"500ms\"\nhandshake = false\napp_secret_file = {:?}\n[thresholds]\n\"conversation.unanswered\" = \"< 1%\"\n",
+            secret.display().to_string()
+        ),
+    );
+    let (f, _dir) = common::run_guarded(&text, &[], Duration::from_secs(60));
+    let s = stats(&f);
+    assert_eq!((s.turns, s.answered, s.unanswered, s.replies), (10, 0, 10, 0), "{s:?}");
+    assert_eq!(s.reply_latency_us.count, 0);
+    assert!(!f.run.passed, "an unanswered bot fails the gate: {:?}", f.run.thresholds);
+    assert_eq!(f.run.thresholds[0].actual, Some(1.0));
+}
+
+#[test]
+fn a_message_the_endpoint_refuses_waits_for_no_reply() {
+    let server = common::start(common::Behaviour { status: Some(503), ..Default::default() });
+    let dir = tempfile::tempdir().unwrap();
+    let secret = dir.path().join("app_secret");
+    std::fs::write(&secret, "s3cret-for-the-run").unwrap();
+    let text = profile(
+        &format!("http://{}/webhook", server.addr),
+        10,
+        "1s",
+        &format!(
+            "reply_timeout = \"500ms\"\nhandshake = false\napp_secret_file = {:?}\n",
+            secret.display().to_string()
+        ),
+    );
+    let (f, _dir) = common::run_guarded(&text, &[], Duration::from_secs(60));
+    let (t, s) = (&f.run.targets[0], stats(&f));
+    assert_eq!((s.turns, s.not_delivered, s.unanswered), (0, 10, 0), "{s:?}");
+    assert_eq!(t.requests.errors, 10, "{:?}", t.requests);
+    assert!(t.outcomes.iter().any(|o| o.key == "http_503" && o.count == 10), "{:?}", t.outcomes);
+}
+
+#[test]
+fn conversation_profiles_are_checked_with_the_field_and_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let check = |text: &str| {
+        let p = common::profile(dir.path(), text);
+        wabench::spec::load(&p).map(|_| ()).map_err(|e| e.to_string())
+    };
+    let ok = profile("http://127.0.0.1:9/webhook", 5, "1s", "");
+    assert_eq!(check(&ok), Ok(()));
+    let e = check(&profile("http://127.0.0.1:9/webhook", 5, "1s", "graph_listen = \"0.0.0.0:80\"")).unwrap_err();
+    assert!(e.contains("targets[0].conversation.graph_listen") && e.contains("loopback"), "{e}");
+    let e = check(&profile("http://127.0.0.1:9/webhook", 5, "1s", "texts = []")).unwrap_err();
+    assert!(e.contains("targets[0].conversation.texts"), "{e}");
+    let e =
+        check(&profile("http://127.0.0.1:9/webhook", 5, "1s", "[targets.conversation.bot]\ncommand = []")).unwrap_err();
+    assert!(e.contains("targets[0].conversation.bot.command"), "{e}");
+    let e = check(&ok.replace("url = \"http://127.0.0.1:9/webhook\"", "base_url = \"embedded\"")).unwrap_err();
+    assert!(e.contains("targets[0].base_url") && e.contains("conversation"), "{e}");
+    let http = "name = \"h\"\n[load]\nrate = 1\nduration = \"1s\"\n[[targets]]\nname = \"h\"\nkind = \"http\"\nurl = \"http://127.0.0.1:9/\"\n[targets.conversation]\n";
+    let e = check(http).unwrap_err();
+    assert!(e.contains("targets[0].conversation") && e.contains("\"conversation\" only"), "{e}");
+    // A bot of the user's own (not started by wabench) must share the run's app secret.
+    let p = common::profile(dir.path(), &ok);
+    let (code, _, err) = common::wabench_env(&["validate", p.to_str().unwrap()], &[("WABENCH_APP_SECRET", "")]);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("conversation.app_secret_env") && err.contains("WABENCH_APP_SECRET"), "{err}");
+}
