@@ -121,8 +121,8 @@ pub fn run_target<H, T>(
     addr: SocketAddr,
     plan: &Plan,
     stop: watch::Receiver<bool>,
-    mut hlog: H,
-    mut timeline: T,
+    hlog: H,
+    timeline: T,
     progress: Arc<Progress>,
 ) -> Result<(TargetRun, H, T), EngineError>
 where
@@ -143,16 +143,70 @@ where
         all_claimed_wake: Notify::new(),
     });
     let (tx, rx) = mpsc::channel();
-    let ready = Arc::new(Barrier::new(threads as usize + 1));
-    let go = Arc::new(Barrier::new(threads as usize + 1));
-    let t0_cell: Arc<OnceLock<(Instant, SystemTime)>> = Arc::new(OnceLock::new());
+    let start = StartLine::new(threads);
+    let handles = spawn_threads(&shared, tx, &start, &stop, &progress)?;
+    let (t0, started_at) = start.open(&progress);
+    let out = AggregatorArgs { rx, threads, name: target.name().to_string(), hlog, timeline, started_at, progress };
+    let agg = spawn_aggregator(plan, out)?;
 
+    let merged = join_threads(handles)?;
+    let elapsed = t0.elapsed();
+    let (written, hlog, timeline) = agg.join().map_err(|_| EngineError::Thread("the aggregator panicked".into()))??;
+    let interrupted = *stop.borrow();
+    let mut recorder = merged.ok_or_else(|| EngineError::Thread("no load thread ran".into()))?;
+    if interrupted {
+        count_unsent_as_dropped(&mut recorder, plan, &shared, t0);
+    }
+    Ok((TargetRun { recorder, started_at, elapsed, interrupted, written, threads }, hlog, timeline))
+}
+
+/// How the load threads of a target start together: each waits at `ready` once its connections are
+/// made, the clock is set (`t0`), and all pass `go` at once.
+struct StartLine {
+    ready: Arc<Barrier>,
+    go: Arc<Barrier>,
+    t0: Arc<OnceLock<(Instant, SystemTime)>>,
+}
+
+impl StartLine {
+    /// For `threads` load threads and the thread that starts them.
+    fn new(threads: u32) -> StartLine {
+        StartLine {
+            ready: Arc::new(Barrier::new(threads as usize + 1)),
+            go: Arc::new(Barrier::new(threads as usize + 1)),
+            t0: Arc::new(OnceLock::new()),
+        }
+    }
+
+    /// Once every thread is ready: the clock starts (5 ms ahead, for all to pass `go`) and the threads
+    /// go. Returns the start, monotonic and wall-clock.
+    fn open(&self, progress: &Progress) -> (Instant, SystemTime) {
+        self.ready.wait();
+        let t0 = Instant::now() + Duration::from_millis(5);
+        let started_at = SystemTime::now() + Duration::from_millis(5);
+        let _ = self.t0.set((t0, started_at));
+        let _ = progress.t0.set(t0);
+        self.go.wait();
+        (t0, started_at)
+    }
+}
+
+/// Starts the load threads, each with its connections of the plan's layout, its live counters (shown
+/// by `progress`) and a sender of its reports (`tx`, dropped once all have theirs).
+fn spawn_threads(
+    shared: &Arc<Shared>,
+    tx: mpsc::Sender<crate::engine::metrics::Report>,
+    start: &StartLine,
+    stop: &watch::Receiver<bool>,
+    progress: &Progress,
+) -> Result<Vec<std::thread::JoinHandle<Recorder>>, EngineError> {
+    let plan = &shared.plan;
     let mut handles = Vec::new();
-    let layouts = layout(plan.connections, plan.streams, threads);
+    let layouts = layout(plan.connections, plan.streams, plan.threads.max(1));
     for (id, conns) in layouts.into_iter().enumerate() {
         let id = id as u32;
         let (shared, tx, ready, go, t0_cell, stop) =
-            (shared.clone(), tx.clone(), ready.clone(), go.clone(), t0_cell.clone(), stop.clone());
+            (shared.clone(), tx.clone(), start.ready.clone(), start.go.clone(), start.t0.clone(), stop.clone());
         let live = Arc::new(LiveCounters::default());
         if let Ok(mut c) = progress.counters.lock() {
             c.push(live.clone());
@@ -165,19 +219,35 @@ where
             .map_err(|e| EngineError::Thread(format!("cannot start a load thread: {e}")))?;
         handles.push(h);
     }
-    drop(tx);
-    ready.wait();
-    let t0 = Instant::now() + Duration::from_millis(5);
-    let started_at = SystemTime::now() + Duration::from_millis(5);
-    let _ = t0_cell.set((t0, started_at));
-    let _ = progress.t0.set(t0);
-    go.wait();
+    Ok(handles)
+}
 
-    let name = target.name().to_string();
+/// What the aggregator of a target is given: the load threads' reports, where the interval log and
+/// the timeline go, the run's start and the live view to update.
+struct AggregatorArgs<H, T> {
+    rx: mpsc::Receiver<crate::engine::metrics::Report>,
+    threads: u32,
+    name: String,
+    hlog: H,
+    timeline: T,
+    started_at: SystemTime,
+    progress: Arc<Progress>,
+}
+
+/// The aggregator thread, ending with what it wrote and the writers given back.
+type Aggregator<H, T> = std::thread::JoinHandle<std::io::Result<(Written, H, T)>>;
+
+/// The aggregator thread: writes the target's interval log and timeline from the threads' reports
+/// until all are done, then gives back what it wrote and the writers.
+fn spawn_aggregator<H, T>(plan: &Plan, args: AggregatorArgs<H, T>) -> Result<Aggregator<H, T>, EngineError>
+where
+    H: std::io::Write + Send + 'static,
+    T: std::io::Write + Send + 'static,
+{
+    let AggregatorArgs { rx, threads, name, mut hlog, mut timeline, started_at, progress: prog } = args;
     let pacer = plan.pacer.clone();
     let last_second = plan.duration.map(|d| d.as_secs());
-    let prog = progress.clone();
-    let agg = std::thread::Builder::new()
+    std::thread::Builder::new()
         .name("wabench-aggregate".into())
         .spawn(move || {
             let requested =
@@ -195,8 +265,11 @@ where
             });
             r.map(|w| (w, hlog, timeline))
         })
-        .map_err(|e| EngineError::Thread(format!("cannot start the aggregator: {e}")))?;
+        .map_err(|e| EngineError::Thread(format!("cannot start the aggregator: {e}")))
+}
 
+/// Every load thread's measurements merged, once all have ended (none when no thread ran).
+fn join_threads(handles: Vec<std::thread::JoinHandle<Recorder>>) -> Result<Option<Recorder>, EngineError> {
     let mut merged: Option<Recorder> = None;
     for h in handles {
         let rec = h.join().map_err(|_| EngineError::Thread("a load thread panicked".into()))?;
@@ -205,18 +278,17 @@ where
             Some(m) => m.merge(&rec),
         }
     }
-    let elapsed = t0.elapsed();
-    let (written, hlog, timeline) = agg.join().map_err(|_| EngineError::Thread("the aggregator panicked".into()))??;
-    let interrupted = *stop.borrow();
-    let mut recorder = merged.ok_or_else(|| EngineError::Thread("no load thread ran".into()))?;
-    // Requests that were due before the stop but still waiting for a connection were never sent:
-    // they count as dropped, so that sent + dropped is what the plan had due by then.
+    Ok(merged)
+}
+
+/// Requests that were due before the stop but still waiting for a connection were never sent:
+/// they count as dropped, so that sent + dropped is what the plan had due by then.
+fn count_unsent_as_dropped(recorder: &mut Recorder, plan: &Plan, shared: &Shared, t0: Instant) {
     let stopped_at = shared.stopped_at.lock().ok().and_then(|s| *s);
-    if let (true, Some(p), Some(at)) = (interrupted, &plan.pacer, stopped_at) {
+    if let (Some(p), Some(at)) = (&plan.pacer, stopped_at) {
         let due = p.due_by(at.saturating_duration_since(t0));
         recorder.dropped_n(due.saturating_sub(recorder.sent + recorder.count(Outcome::Dropped)));
     }
-    Ok((TargetRun { recorder, started_at, elapsed, interrupted, written, threads }, hlog, timeline))
 }
 
 /// The tasks of each connection, per thread: `connections` tasks in connections of `streams` tasks

@@ -6,8 +6,10 @@ use std::sync::OnceLock;
 
 use std::ops::Range;
 
+use plotters::chart::DualCoordChartContext;
 use plotters::coord::Shift;
 use plotters::coord::ranged1d::{KeyPointHint, NoDefaultFormatting, Ranged, ValueFormatter};
+use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
@@ -438,6 +440,11 @@ fn note<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, text: &str) -> Result
     area.draw_text(text, &style, (w as i32 / 2, h as i32 / 2)).map_err(err)
 }
 
+/// A line chart's coordinates: the x ticks against the left y axis, and the same x range against the
+/// right one.
+type LineChart<'a, DB> =
+    DualCoordChartContext<'a, DB, Cartesian2d<Ticks, RangedCoordf64>, Cartesian2d<RangedCoordf64, RangedCoordf64>>;
+
 fn draw_lines<DB: DrawingBackend>(
     area: &DrawingArea<DB, Shift>,
     p: &LinePlot,
@@ -445,68 +452,14 @@ fn draw_lines<DB: DrawingBackend>(
     marks: bool,
 ) -> Result<PanelBox, String> {
     let any = p.lines.iter().any(Line::has_data);
-    let (x0, x1, ticks) = match p.x {
-        XAxis::Nines { max } => {
-            let max = max.max(1);
-            (0.0, f64::from(max), (0..=max).map(f64::from).collect::<Vec<_>>())
-        }
-        XAxis::Seconds => {
-            let xs = p.lines.iter().flat_map(|l| l.points.iter().map(|q| q.0));
-            let (lo, hi) = xs.fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), x| (a.min(x), b.max(x)));
-            let (lo, hi) = if lo.is_finite() && hi > lo { (lo, hi) } else { (0.0, 10.0) };
-            (lo, hi, second_ticks(lo, hi))
-        }
-    };
+    let (x0, x1, ticks) = x_axis(p);
     let y1 = y_range(&p.lines);
-    let y_dec = decimals(y1);
     let sec = p.secondary.as_ref().filter(|s| s.lines.iter().any(Line::has_data));
-    let mut b = ChartBuilder::on(area);
-    b.margin_left(12).margin_right(if sec.is_some() { 12 } else { 24 }).margin_top(8).margin_bottom(8);
-    b.x_label_area_size(48).y_label_area_size(72);
-    if sec.is_some() {
-        b.right_y_label_area_size(72);
-    }
     let sec_y1 = sec.map_or(1.0, |s| y_range(&s.lines));
-    let mut chart = b
-        .build_cartesian_2d(Ticks { lo: x0, hi: x1, ticks }, 0.0..y1)
-        .map_err(err)?
-        .set_secondary_coord(x0..x1, 0.0..sec_y1);
-    let nines = matches!(p.x, XAxis::Nines { .. });
-    let x_fmt = |x: &f64| if nines { nines_label(*x) } else { fmt_tick(*x, 0) };
-    let y_fmt = |y: &f64| fmt_tick(*y, y_dec);
-    chart
-        .configure_mesh()
-        .x_desc(p.x_label.as_str())
-        .y_desc(p.y_label.as_str())
-        .x_label_formatter(&x_fmt)
-        .y_label_formatter(&y_fmt)
-        .axis_desc_style((FAMILY, 16))
-        .label_style((FAMILY, 14))
-        .max_light_lines(0)
-        .bold_line_style(RGBColor(225, 225, 225))
-        .draw()
-        .map_err(err)?;
+    let mut chart = line_chart(area, Ticks { lo: x0, hi: x1, ticks }, y1, sec.map(|_| sec_y1))?;
+    draw_mesh(&mut chart, p, decimals(y1))?;
     if let Some(s) = sec {
-        let d = decimals(sec_y1);
-        chart
-            .configure_secondary_axes()
-            .y_desc(s.y_label.as_str())
-            .y_label_formatter(&|y: &f64| fmt_tick(*y, d))
-            .axis_desc_style((FAMILY, 16).into_font().color(&GREY))
-            .label_style((FAMILY, 14).into_font().color(&GREY))
-            .draw()
-            .map_err(err)?;
-        for (j, l) in s.lines.iter().enumerate().filter(|(_, l)| l.has_data()) {
-            mark(marks, area, &format!("s{}", p.lines.len() + j))?;
-            for seg in segments(&l.points) {
-                match l.stroke {
-                    Stroke::Solid => chart.draw_secondary_series(LineSeries::new(seg, line_style(l))),
-                    Stroke::Dashed => chart.draw_secondary_series(DashedLineSeries::new(seg, 7, 5, line_style(l))),
-                }
-                .map_err(err)?;
-            }
-            mark(marks, area, "/")?;
-        }
+        draw_secondary(&mut chart, area, s, sec_y1, p.lines.len(), marks)?;
     }
     for &m in p.markers.iter().filter(|m| **m > x0 && **m < x1) {
         let style = ShapeStyle { color: RGBColor(170, 170, 170).to_rgba(), filled: false, stroke_width: 1 };
@@ -529,6 +482,92 @@ fn draw_lines<DB: DrawingBackend>(
     let (left, bottom) = chart.backend_coord(&(x0, 0.0));
     let (right, top) = chart.backend_coord(&(x1, y1));
     Ok(PanelBox { left, top, right, bottom, x: (x0, x1), y: (0.0, y1), y2: sec.map(|_| (0.0, sec_y1)) })
+}
+
+/// The x range of a line plot and its ticks: every nine on a nines scale; on seconds, the span of the
+/// points (0 to 10 when there are none).
+fn x_axis(p: &LinePlot) -> (f64, f64, Vec<f64>) {
+    match p.x {
+        XAxis::Nines { max } => {
+            let max = max.max(1);
+            (0.0, f64::from(max), (0..=max).map(f64::from).collect::<Vec<_>>())
+        }
+        XAxis::Seconds => {
+            let xs = p.lines.iter().flat_map(|l| l.points.iter().map(|q| q.0));
+            let (lo, hi) = xs.fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), x| (a.min(x), b.max(x)));
+            let (lo, hi) = if lo.is_finite() && hi > lo { (lo, hi) } else { (0.0, 10.0) };
+            (lo, hi, second_ticks(lo, hi))
+        }
+    }
+}
+
+/// The chart on `area`: `x` against 0..`y1` on the left, and against 0..`sec_y1` on the right, whose
+/// labels take room only when there is a secondary axis (`sec_y1` given).
+fn line_chart<'a, DB: DrawingBackend>(
+    area: &'a DrawingArea<DB, Shift>,
+    x: Ticks,
+    y1: f64,
+    sec_y1: Option<f64>,
+) -> Result<LineChart<'a, DB>, String> {
+    let (x0, x1) = (x.lo, x.hi);
+    let mut b = ChartBuilder::on(area);
+    b.margin_left(12).margin_right(if sec_y1.is_some() { 12 } else { 24 }).margin_top(8).margin_bottom(8);
+    b.x_label_area_size(48).y_label_area_size(72);
+    if sec_y1.is_some() {
+        b.right_y_label_area_size(72);
+    }
+    Ok(b.build_cartesian_2d(x, 0.0..y1).map_err(err)?.set_secondary_coord(x0..x1, 0.0..sec_y1.unwrap_or(1.0)))
+}
+
+/// The grid, the axes and their labels (`y_dec` decimals on the y axis).
+fn draw_mesh<DB: DrawingBackend>(chart: &mut LineChart<'_, DB>, p: &LinePlot, y_dec: usize) -> Result<(), String> {
+    let nines = matches!(p.x, XAxis::Nines { .. });
+    let x_fmt = |x: &f64| if nines { nines_label(*x) } else { fmt_tick(*x, 0) };
+    let y_fmt = |y: &f64| fmt_tick(*y, y_dec);
+    chart
+        .configure_mesh()
+        .x_desc(p.x_label.as_str())
+        .y_desc(p.y_label.as_str())
+        .x_label_formatter(&x_fmt)
+        .y_label_formatter(&y_fmt)
+        .axis_desc_style((FAMILY, 16))
+        .label_style((FAMILY, 14))
+        .max_light_lines(0)
+        .bold_line_style(RGBColor(225, 225, 225))
+        .draw()
+        .map_err(err)
+}
+
+/// The right-hand axis (in grey, reaching `y1`) and its lines, marked as series `first`, `first` + 1, …
+fn draw_secondary<DB: DrawingBackend>(
+    chart: &mut LineChart<'_, DB>,
+    area: &DrawingArea<DB, Shift>,
+    s: &Secondary,
+    y1: f64,
+    first: usize,
+    marks: bool,
+) -> Result<(), String> {
+    let d = decimals(y1);
+    chart
+        .configure_secondary_axes()
+        .y_desc(s.y_label.as_str())
+        .y_label_formatter(&|y: &f64| fmt_tick(*y, d))
+        .axis_desc_style((FAMILY, 16).into_font().color(&GREY))
+        .label_style((FAMILY, 14).into_font().color(&GREY))
+        .draw()
+        .map_err(err)?;
+    for (j, l) in s.lines.iter().enumerate().filter(|(_, l)| l.has_data()) {
+        mark(marks, area, &format!("s{}", first + j))?;
+        for seg in segments(&l.points) {
+            match l.stroke {
+                Stroke::Solid => chart.draw_secondary_series(LineSeries::new(seg, line_style(l))),
+                Stroke::Dashed => chart.draw_secondary_series(DashedLineSeries::new(seg, 7, 5, line_style(l))),
+            }
+            .map_err(err)?;
+        }
+        mark(marks, area, "/")?;
+    }
+    Ok(())
 }
 
 fn draw_stacked<DB: DrawingBackend>(

@@ -220,99 +220,14 @@ fn imported(out: &mut String, data: &RunData) {
 }
 
 fn summary_table(out: &mut String, targets: &[TargetResult], stages: Option<&str>) {
-    let n = targets.len();
-    out.push_str(
-        "<section id=\"targets\">\n<h2>Results per target</h2>\n<table class=\"summary\">\n<thead><tr><th></th>",
-    );
-    for t in targets {
-        let _ = write!(out, "<th scope=\"col\">{}</th>", esc(&t.name));
-    }
-    out.push_str("</tr></thead>\n<tbody>\n");
-    let cells = |f: &dyn Fn(&TargetResult) -> String| targets.iter().map(f).collect::<Vec<_>>().into_iter();
-    row(out, "url", cells(&|t| t.url.clone()));
-    row(out, "kind", cells(&|t| t.kind.clone()));
-    row(out, "load model", cells(&|t| format!("{} loop, {} connections", t.model, t.connections)));
-    row(out, "duration", cells(&|t| format!("{:.1} s", t.duration_s)));
-    group(out, "Requests", n);
-    row(
-        out,
-        "sent",
-        cells(&|t| match t.requests.planned {
-            Some(p) => format!("{} of {p} planned", t.requests.sent),
-            None => t.requests.sent.to_string(),
-        }),
-    );
-    row(out, "ok", cells(&|t| format!("{} ({})", t.requests.ok, pct(t.requests.ok, t.requests.sent))));
-    if targets.iter().any(TargetResult::is_whatsapp) {
-        row(out, "failed at send", cells(&|t| Fates::of(t).show(Fates::of(t).failed_at_send)));
-        row(
-            out,
-            "failed in webhooks",
-            cells(&|t| if t.is_whatsapp() { Fates::of(t).show_in_webhook() } else { "-".into() }),
-        );
-        row(
-            out,
-            "error_rate (send + webhooks)",
-            cells(&|t| match Fates::of(t).error_rate() {
-                None => "-".into(),
-                Some(r) if t.is_whatsapp() && t.delivery.is_none() => format!("{:.2}% (send only)", 100.0 * r),
-                Some(r) => format!("{:.2}%", 100.0 * r),
-            }),
-        );
-    } else {
-        row(out, "errors", cells(&|t| Fates::of(t).show(Fates::of(t).failed_at_send)));
-    }
-    if targets.iter().any(|t| t.requests.retries > 0) {
-        row(out, "error answers (attempts)", cells(&|t| t.requests.errors.to_string()));
-    }
-    row(out, "dropped", cells(&|t| t.requests.dropped.to_string()));
-    row(out, "cancelled", cells(&|t| t.requests.cancelled.to_string()));
-    group(out, "Rate", n);
-    row(
-        out,
-        "requested",
-        cells(&|t| match (t.rate.requested, stages) {
-            (Some(r), Some(s)) if t.imported.is_none() => format!("{s} (mean {r:.1}/s)"),
-            (Some(r), _) => format!("{r:.1}/s"),
-            (None, _) => "- (closed loop)".into(),
-        }),
-    );
-    row(
-        out,
-        "achieved",
-        cells(&|t| match t.rate.ratio {
-            Some(q) => format!("{:.1}/s ({:.1}% of requested)", t.rate.achieved, q * 100.0),
-            None => format!("{:.1}/s", t.rate.achieved),
-        }),
-    );
-    group(out, "Latency (from the intended start)", n);
-    row(out, "p50", cells(&|t| lat(&t.latency_us, |s| s.p50)));
-    row(out, "p90", cells(&|t| lat(&t.latency_us, |s| s.p90)));
-    row(out, "p99", cells(&|t| lat(&t.latency_us, |s| s.p99)));
-    row(out, "p99.9", cells(&|t| lat(&t.latency_us, |s| s.p999)));
-    row(out, "max", cells(&|t| lat(&t.latency_us, |s| s.max)));
-    row(out, "responses measured", cells(&|t| t.latency_us.count.to_string()));
-    group(out, "Service time and lateness", n);
-    row(out, "service time p50", cells(&|t| lat(&t.service_time_us, |s| s.p50)));
-    row(out, "service time p99", cells(&|t| lat(&t.service_time_us, |s| s.p99)));
-    row(out, "late start p99", cells(&|t| lat(&t.lateness_us, |s| s.p99)));
-    row(out, "late start max", cells(&|t| lat(&t.lateness_us, |s| s.max)));
-    if targets.iter().any(|t| t.requests.retries > 0) {
-        row(out, "retries", cells(&|t| t.requests.retries.to_string()));
-    }
-    row(out, "resent (written again)", cells(&|t| t.requests.resent.to_string()));
-    if targets.iter().any(|t| t.requests.ambiguous > 0) {
-        row(out, "fate unknown (written, unanswered)", cells(&|t| t.requests.ambiguous.to_string()));
-    }
+    summary_head(out, targets);
+    setup_rows(out, targets);
+    request_rows(out, targets);
+    rate_rows(out, targets, stages);
+    latency_rows(out, targets);
+    service_time_rows(out, targets);
     if targets.iter().any(|t| t.webhook_slo.is_some()) {
-        let cells = |f: &dyn Fn(&crate::results::WebhookSlo) -> String| {
-            targets.iter().map(|t| t.webhook_slo.as_ref().map_or("-".into(), f)).collect::<Vec<_>>().into_iter()
-        };
-        group(out, "Webhook endpoint vs Meta's expectation (median ≤ 250 ms, under 1% over 1 s)", n);
-        row(out, "POST attempts", cells(&|s| s.attempts.to_string()));
-        row(out, "answered 200 within 250 ms", cells(&|s| format!("{:.2}%", 100.0 * s.share_within_250ms)));
-        row(out, "over 1 s or not 200", cells(&|s| format!("{:.2}%", 100.0 * s.share_over_1s)));
-        row(out, "verdict", cells(&|s| s.verdict()));
+        webhook_slo_rows(out, targets);
     }
     if targets.iter().any(|t| t.delivery.is_some()) {
         delivery_rows(out, targets);
@@ -322,6 +237,129 @@ fn summary_table(out: &mut String, targets: &[TargetResult], stages: Option<&str
     let labels: Vec<&str> = targets.iter().map(|t| t.name.as_str()).collect();
     out.push_str(&super::failures::html(&labels, &targets.iter().collect::<Vec<_>>()));
     out.push_str("</section>\n");
+}
+
+/// One cell per target: `f` of it.
+fn cells<'a>(targets: &'a [TargetResult], f: &'a dyn Fn(&TargetResult) -> String) -> impl Iterator<Item = String> + 'a {
+    targets.iter().map(f)
+}
+
+/// The section's heading and the table's head: one column per target.
+fn summary_head(out: &mut String, targets: &[TargetResult]) {
+    out.push_str(
+        "<section id=\"targets\">\n<h2>Results per target</h2>\n<table class=\"summary\">\n<thead><tr><th></th>",
+    );
+    for t in targets {
+        let _ = write!(out, "<th scope=\"col\">{}</th>", esc(&t.name));
+    }
+    out.push_str("</tr></thead>\n<tbody>\n");
+}
+
+/// What ran: where, what kind, under which load model, how long.
+fn setup_rows(out: &mut String, targets: &[TargetResult]) {
+    row(out, "url", cells(targets, &|t| t.url.clone()));
+    row(out, "kind", cells(targets, &|t| t.kind.clone()));
+    row(out, "load model", cells(targets, &|t| format!("{} loop, {} connections", t.model, t.connections)));
+    row(out, "duration", cells(targets, &|t| format!("{:.1} s", t.duration_s)));
+}
+
+/// Requests sent and what became of them (send and webhook failures for WhatsApp targets).
+fn request_rows(out: &mut String, targets: &[TargetResult]) {
+    group(out, "Requests", targets.len());
+    row(
+        out,
+        "sent",
+        cells(targets, &|t| match t.requests.planned {
+            Some(p) => format!("{} of {p} planned", t.requests.sent),
+            None => t.requests.sent.to_string(),
+        }),
+    );
+    row(out, "ok", cells(targets, &|t| format!("{} ({})", t.requests.ok, pct(t.requests.ok, t.requests.sent))));
+    if targets.iter().any(TargetResult::is_whatsapp) {
+        row(out, "failed at send", cells(targets, &|t| Fates::of(t).show(Fates::of(t).failed_at_send)));
+        row(
+            out,
+            "failed in webhooks",
+            cells(targets, &|t| if t.is_whatsapp() { Fates::of(t).show_in_webhook() } else { "-".into() }),
+        );
+        row(
+            out,
+            "error_rate (send + webhooks)",
+            cells(targets, &|t| match Fates::of(t).error_rate() {
+                None => "-".into(),
+                Some(r) if t.is_whatsapp() && t.delivery.is_none() => format!("{:.2}% (send only)", 100.0 * r),
+                Some(r) => format!("{:.2}%", 100.0 * r),
+            }),
+        );
+    } else {
+        row(out, "errors", cells(targets, &|t| Fates::of(t).show(Fates::of(t).failed_at_send)));
+    }
+    if targets.iter().any(|t| t.requests.retries > 0) {
+        row(out, "error answers (attempts)", cells(targets, &|t| t.requests.errors.to_string()));
+    }
+    row(out, "dropped", cells(targets, &|t| t.requests.dropped.to_string()));
+    row(out, "cancelled", cells(targets, &|t| t.requests.cancelled.to_string()));
+}
+
+/// The rate requested (the stages when the profile has them) and achieved.
+fn rate_rows(out: &mut String, targets: &[TargetResult], stages: Option<&str>) {
+    group(out, "Rate", targets.len());
+    row(
+        out,
+        "requested",
+        cells(targets, &|t| match (t.rate.requested, stages) {
+            (Some(r), Some(s)) if t.imported.is_none() => format!("{s} (mean {r:.1}/s)"),
+            (Some(r), _) => format!("{r:.1}/s"),
+            (None, _) => "- (closed loop)".into(),
+        }),
+    );
+    row(
+        out,
+        "achieved",
+        cells(targets, &|t| match t.rate.ratio {
+            Some(q) => format!("{:.1}/s ({:.1}% of requested)", t.rate.achieved, q * 100.0),
+            None => format!("{:.1}/s", t.rate.achieved),
+        }),
+    );
+}
+
+/// Latency percentiles from the intended start.
+fn latency_rows(out: &mut String, targets: &[TargetResult]) {
+    group(out, "Latency (from the intended start)", targets.len());
+    row(out, "p50", cells(targets, &|t| lat(&t.latency_us, |s| s.p50)));
+    row(out, "p90", cells(targets, &|t| lat(&t.latency_us, |s| s.p90)));
+    row(out, "p99", cells(targets, &|t| lat(&t.latency_us, |s| s.p99)));
+    row(out, "p99.9", cells(targets, &|t| lat(&t.latency_us, |s| s.p999)));
+    row(out, "max", cells(targets, &|t| lat(&t.latency_us, |s| s.max)));
+    row(out, "responses measured", cells(targets, &|t| t.latency_us.count.to_string()));
+}
+
+/// Service time, late starts, retries and the requests whose fate is not known.
+fn service_time_rows(out: &mut String, targets: &[TargetResult]) {
+    group(out, "Service time and lateness", targets.len());
+    row(out, "service time p50", cells(targets, &|t| lat(&t.service_time_us, |s| s.p50)));
+    row(out, "service time p99", cells(targets, &|t| lat(&t.service_time_us, |s| s.p99)));
+    row(out, "late start p99", cells(targets, &|t| lat(&t.lateness_us, |s| s.p99)));
+    row(out, "late start max", cells(targets, &|t| lat(&t.lateness_us, |s| s.max)));
+    if targets.iter().any(|t| t.requests.retries > 0) {
+        row(out, "retries", cells(targets, &|t| t.requests.retries.to_string()));
+    }
+    row(out, "resent (written again)", cells(targets, &|t| t.requests.resent.to_string()));
+    if targets.iter().any(|t| t.requests.ambiguous > 0) {
+        row(out, "fate unknown (written, unanswered)", cells(targets, &|t| t.requests.ambiguous.to_string()));
+    }
+}
+
+/// A webhook endpoint's answers against Meta's expectation (when one was measured).
+fn webhook_slo_rows(out: &mut String, targets: &[TargetResult]) {
+    let cells = |f: &dyn Fn(&crate::results::WebhookSlo) -> String| {
+        targets.iter().map(|t| t.webhook_slo.as_ref().map_or("-".into(), f)).collect::<Vec<_>>().into_iter()
+    };
+    group(out, "Webhook endpoint vs Meta's expectation (median ≤ 250 ms, under 1% over 1 s)", targets.len());
+    row(out, "POST attempts", cells(&|s| s.attempts.to_string()));
+    row(out, "answered 200 within 250 ms", cells(&|s| format!("{:.2}%", 100.0 * s.share_within_250ms)));
+    row(out, "over 1 s or not 200", cells(&|s| format!("{:.2}%", 100.0 * s.share_over_1s)));
+    row(out, "verdict", cells(&|s| s.verdict()));
 }
 
 /// Status-webhook accounting per target (when webhooks were received).

@@ -55,11 +55,11 @@ use tokio::net::TcpListener;
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinSet;
 
-use super::body::{self, Budget, Refused};
+use super::body::{self, Budget, Held, Refused};
 use super::commit::{self, Batch, Sink};
 use super::correlate::Tracker;
-use super::model::parse_notification;
-use super::signature::{SIGNATURE_HEADER, SignatureError, Verifier};
+use super::model::{Status, parse_notification};
+use super::signature::{Check, SIGNATURE_HEADER, SignatureError, Verifier};
 
 pub use crate::spec::webhook::{DEFAULT_BACKLOG, DEFAULT_MAX_BODY_BYTES};
 /// How long a client may take to send request headers, and then the body.
@@ -313,82 +313,48 @@ where
     B: Body<Data = Bytes> + Unpin,
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
-    let counters = &shared.counters;
-    let declared = req.headers().get(CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|n| n > shared.max_body as u64) {
-        bump(&counters.too_large);
-        return respond_close(StatusCode::PAYLOAD_TOO_LARGE, "");
+    match receive(shared, req).await {
+        Ok(()) => respond(StatusCode::OK, ""),
+        Err(refusal) => refusal.answer(),
     }
-    // A header that is not visible ASCII cannot be a valid signature.
-    let signature = req.headers().get(SIGNATURE_HEADER).map(|v| v.to_str().unwrap_or("\u{0}"));
-    let check = match (&shared.verifier, signature) {
-        (None, _) => None,
-        (Some(v), header) => match v.start(header) {
-            Ok(check) => Some(check),
-            Err(SignatureError::Missing) => {
-                bump(&counters.missing_signature);
-                return respond_close(StatusCode::UNAUTHORIZED, "");
-            }
-            // Refused before the body is read: no valid body can match this header.
-            Err(_) => {
-                bump(&counters.bad_signature);
-                return respond_close(StatusCode::FORBIDDEN, "");
-            }
-        },
-    };
+}
 
-    let deadline = tokio::time::Instant::now() + READ_TIMEOUT;
-    let declared = declared.and_then(|n| usize::try_from(n).ok());
-    let body = match body::read(req.into_body(), declared, shared.max_body, check, &shared.budget, deadline).await {
-        Ok(held) => held,
-        Err(refused) => {
-            let (counter, status) = match refused {
-                Refused::TooLarge => (&counters.too_large, StatusCode::PAYLOAD_TOO_LARGE),
-                Refused::Budget => (&counters.over_budget, StatusCode::SERVICE_UNAVAILABLE),
-                Refused::Timeout => (&counters.body_errors, StatusCode::REQUEST_TIMEOUT),
-                Refused::Broken => (&counters.body_errors, StatusCode::BAD_REQUEST),
-                Refused::Signature(_) => {
-                    bump(&counters.bad_signature);
-                    return respond(StatusCode::FORBIDDEN, "");
-                }
-            };
-            bump(counter);
-            return respond_close(status, "");
-        }
-    };
+/// Why a notification was not recorded (its counter already bumped): the answer, and whether the
+/// connection closes after it.
+struct Refusal {
+    status: StatusCode,
+    close: bool,
+}
+
+impl Refusal {
+    fn answer(self) -> Resp {
+        if self.close { respond_close(self.status, "") } else { respond(self.status, "") }
+    }
+}
+
+/// Counts `counter` and refuses with `status`.
+fn refuse(counter: &AtomicU64, status: StatusCode, close: bool) -> Refusal {
+    bump(counter);
+    Refusal { status, close }
+}
+
+/// A notification's way in: headers screened, body read and parsed, statuses handed to processing
+/// and recorded, the rest counted.
+async fn receive<B>(shared: &Shared, req: Request<B>) -> Result<(), Refusal>
+where
+    B: Body<Data = Bytes> + Unpin,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    let counters = &shared.counters;
+    let (declared, check) = screen_headers(shared, &req)?;
+    let body = read_body(shared, req.into_body(), declared, check).await?;
     let received_at = Instant::now();
-
-    let notification = match parse_notification(&body.bytes) {
-        Ok(n) => n,
-        Err(_) => {
-            bump(&counters.malformed);
-            return respond(StatusCode::BAD_REQUEST, "");
-        }
-    };
+    let notification =
+        parse_notification(&body.bytes).map_err(|_| refuse(&counters.malformed, StatusCode::BAD_REQUEST, false))?;
     drop(body);
     let n_statuses = notification.statuses.len() as u64;
     if n_statuses > 0 {
-        let (recorded, answer) = oneshot::channel();
-        let batch = Batch { statuses: notification.statuses, received_at, recorded };
-        let queued = match shared.queue.try_send(batch) {
-            Ok(()) => true,
-            Err(mpsc::error::TrySendError::Full(batch)) => {
-                bump(&counters.backlog_waits);
-                shared.queue.send(batch).await.is_ok()
-            }
-            Err(mpsc::error::TrySendError::Closed(_)) => false,
-        };
-        match (queued, if queued { answer.await.ok() } else { None }) {
-            (true, Some(true)) => {}
-            (true, Some(false)) => {
-                bump(&counters.write_failed);
-                return respond(StatusCode::SERVICE_UNAVAILABLE, "");
-            }
-            _ => {
-                bump(&counters.unavailable);
-                return respond(StatusCode::SERVICE_UNAVAILABLE, "");
-            }
-        }
+        hand_off(shared, notification.statuses, received_at).await?;
     }
     bump(&counters.received);
     counters.statuses.fetch_add(n_statuses, Ordering::Relaxed);
@@ -399,7 +365,70 @@ where
     if !notification.identities.is_empty() {
         shared.sink.identities(&notification.identities);
     }
-    respond(StatusCode::OK, "")
+    Ok(())
+}
+
+/// Before the body: the declared length within the cap (returned), and in Cloud mode a signature
+/// header that can match some body (its check returned, to hash the body into).
+fn screen_headers<B>(shared: &Shared, req: &Request<B>) -> Result<(Option<usize>, Option<Check>), Refusal> {
+    let counters = &shared.counters;
+    let declared = req.headers().get(CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > shared.max_body as u64) {
+        return Err(refuse(&counters.too_large, StatusCode::PAYLOAD_TOO_LARGE, true));
+    }
+    // A header that is not visible ASCII cannot be a valid signature.
+    let signature = req.headers().get(SIGNATURE_HEADER).map(|v| v.to_str().unwrap_or("\u{0}"));
+    let check = match (&shared.verifier, signature) {
+        (None, _) => None,
+        (Some(v), header) => match v.start(header) {
+            Ok(check) => Some(check),
+            Err(SignatureError::Missing) => {
+                return Err(refuse(&counters.missing_signature, StatusCode::UNAUTHORIZED, true));
+            }
+            // Refused before the body is read: no valid body can match this header.
+            Err(_) => return Err(refuse(&counters.bad_signature, StatusCode::FORBIDDEN, true)),
+        },
+    };
+    Ok((declared.and_then(|n| usize::try_from(n).ok()), check))
+}
+
+/// The body, within the cap, the shared budget and the read timeout, its signature matched.
+async fn read_body<B>(shared: &Shared, body: B, declared: Option<usize>, check: Option<Check>) -> Result<Held, Refusal>
+where
+    B: Body<Data = Bytes> + Unpin,
+{
+    let counters = &shared.counters;
+    let deadline = tokio::time::Instant::now() + READ_TIMEOUT;
+    body::read(body, declared, shared.max_body, check, &shared.budget, deadline).await.map_err(
+        |refused| match refused {
+            Refused::TooLarge => refuse(&counters.too_large, StatusCode::PAYLOAD_TOO_LARGE, true),
+            Refused::Budget => refuse(&counters.over_budget, StatusCode::SERVICE_UNAVAILABLE, true),
+            Refused::Timeout => refuse(&counters.body_errors, StatusCode::REQUEST_TIMEOUT, true),
+            Refused::Broken => refuse(&counters.body_errors, StatusCode::BAD_REQUEST, true),
+            Refused::Signature(_) => refuse(&counters.bad_signature, StatusCode::FORBIDDEN, false),
+        },
+    )
+}
+
+/// Queues `statuses` for processing (waiting for room when the queue is full) and waits until they
+/// are recorded; refused when processing has stopped or the write failed.
+async fn hand_off(shared: &Shared, statuses: Vec<Status>, received_at: Instant) -> Result<(), Refusal> {
+    let counters = &shared.counters;
+    let (recorded, answer) = oneshot::channel();
+    let batch = Batch { statuses, received_at, recorded };
+    let queued = match shared.queue.try_send(batch) {
+        Ok(()) => true,
+        Err(mpsc::error::TrySendError::Full(batch)) => {
+            bump(&counters.backlog_waits);
+            shared.queue.send(batch).await.is_ok()
+        }
+        Err(mpsc::error::TrySendError::Closed(_)) => false,
+    };
+    match (queued, if queued { answer.await.ok() } else { None }) {
+        (true, Some(true)) => Ok(()),
+        (true, Some(false)) => Err(refuse(&counters.write_failed, StatusCode::SERVICE_UNAVAILABLE, false)),
+        _ => Err(refuse(&counters.unavailable, StatusCode::SERVICE_UNAVAILABLE, false)),
+    }
 }
 
 async fn serve_connection<S>(stream: S, shared: Arc<Shared>, mut closing: watch::Receiver<bool>)
@@ -482,26 +511,9 @@ async fn serve_counted(
     let (close_tx, close_rx) = watch::channel(false);
     let mut conns = JoinSet::new();
     tokio::pin!(shutdown);
-    // Whether the cap was reached and not yet left by a margin (counted per episode, logged at most
-    // once a minute: a burst of clients reaches it again and again).
-    let mut capped = false;
-    let mut cap_logged: Option<std::time::Instant> = None;
+    let mut cap = CapEpisodes::default();
     loop {
-        let full = conns.len() >= max_connections;
-        if full && !capped {
-            capped = true;
-            bump(&shared.counters.connection_cap);
-            if cap_logged.is_none_or(|t| t.elapsed() >= Duration::from_secs(60)) {
-                cap_logged = Some(std::time::Instant::now());
-                eprintln!(
-                    "wabench receiver: connection cap reached ({max_connections} open): new connections wait until \
-                     one closes (clients that stall are cut after {} s)",
-                    READ_TIMEOUT.as_secs()
-                );
-            }
-        } else if capped && conns.len() < max_connections - max_connections / 10 {
-            capped = false;
-        }
+        let full = cap.full(conns.len(), max_connections, &shared.counters);
         tokio::select! {
             _ = &mut shutdown => break,
             Some(_) = conns.join_next(), if !conns.is_empty() => {}
@@ -511,20 +523,7 @@ async fn serve_counted(
                         eprintln!("{line}");
                     }
                     let _ = stream.set_nodelay(true);
-                    let (shared, closing) = (shared.clone(), close_rx.clone());
-                    match &tls {
-                        None => { conns.spawn(serve_connection(stream, shared, closing)); }
-                        Some(acceptor) => {
-                            let acceptor = acceptor.clone();
-                            conns.spawn(async move {
-                                // A client that fails or stalls the handshake only loses its connection.
-                                let handshake = tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, acceptor.accept(stream));
-                                if let Ok(Ok(tls)) = handshake.await {
-                                    serve_connection(tls, shared, closing).await;
-                                }
-                            });
-                        }
-                    }
+                    spawn_connection(&mut conns, stream, tls.as_ref(), shared.clone(), close_rx.clone());
                 }
                 // Accept errors concern one connection or a momentary lack of resources
                 // (e.g. file descriptors): pause, longer each time, instead of spinning; say so once.
@@ -546,6 +545,64 @@ async fn serve_counted(
     }
     drop(shared);
     processor.await.map_err(io::Error::other)
+}
+
+/// Episodes of the connection cap: one counted each time the cap is reached after the open
+/// connections fell a tenth below it, and logged at most once a minute (a burst of clients reaches
+/// it again and again).
+#[derive(Default)]
+struct CapEpisodes {
+    /// The cap was reached and not yet left by the margin.
+    capped: bool,
+    logged: Option<std::time::Instant>,
+}
+
+impl CapEpisodes {
+    /// Whether `open` connections fill the cap of `max` (counting and logging an episode that starts).
+    fn full(&mut self, open: usize, max: usize, counters: &Counters) -> bool {
+        let full = open >= max;
+        if full && !self.capped {
+            self.capped = true;
+            bump(&counters.connection_cap);
+            if self.logged.is_none_or(|t| t.elapsed() >= Duration::from_secs(60)) {
+                self.logged = Some(std::time::Instant::now());
+                eprintln!(
+                    "wabench receiver: connection cap reached ({max} open): new connections wait until \
+                     one closes (clients that stall are cut after {} s)",
+                    READ_TIMEOUT.as_secs()
+                );
+            }
+        } else if self.capped && open < max - max / 10 {
+            self.capped = false;
+        }
+        full
+    }
+}
+
+/// Serves an accepted connection as a task of `conns`, over TLS (after its handshake) when `tls`
+/// is given.
+fn spawn_connection(
+    conns: &mut JoinSet<()>,
+    stream: tokio::net::TcpStream,
+    tls: Option<&tokio_rustls::TlsAcceptor>,
+    shared: Arc<Shared>,
+    closing: watch::Receiver<bool>,
+) {
+    match tls {
+        None => {
+            conns.spawn(serve_connection(stream, shared, closing));
+        }
+        Some(acceptor) => {
+            let acceptor = acceptor.clone();
+            conns.spawn(async move {
+                // A client that fails or stalls the handshake only loses its connection.
+                let handshake = tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, acceptor.accept(stream));
+                if let Ok(Ok(tls)) = handshake.await {
+                    serve_connection(tls, shared, closing).await;
+                }
+            });
+        }
+    }
 }
 
 /// A receiver running in the background. Dropping the handle also stops the receiver (without

@@ -16,10 +16,10 @@ use hdrhistogram::serialization::Deserializer;
 use hdrhistogram::serialization::interval_log::{IntervalLogIterator, LogEntry};
 
 use super::lines::Lines;
-use super::sink::{Describe, Sink};
+use super::sink::Sink;
 use super::{ImportError, Parsed, Request, Unit};
+use crate::results::MAX_US;
 use crate::results::hlog::decode_base64;
-use crate::results::{MAX_US, imported::FROM_SEND};
 
 /// Timestamps above this (one year in seconds) are absolute (since the epoch), below it relative.
 const ABSOLUTE_AFTER_S: f64 = 365.0 * 24.0 * 3600.0;
@@ -103,8 +103,7 @@ fn entry(e: LogEntry<'_>, st: &mut State, de: &mut Deserializer, req: &Request, 
 
 /// Import interval logs.
 pub fn import(req: &Request, dir: &Path) -> Result<Parsed, ImportError> {
-    let describe = Describe { tool: "hlog", model: "unknown", latency_from: FROM_SEND, fixed: req.target.clone() };
-    let mut sink = Sink::new(dir, describe).map_err(|e| ImportError::file(dir, e))?;
+    let mut sink = Sink::open(req, dir, "hlog", "unknown")?;
     let mut notes = Vec::new();
     for f in &req.files {
         let mut lines = Lines::open(f)?;

@@ -14,9 +14,8 @@ use chrono::DateTime;
 use serde_json::Value;
 
 use super::lines::Lines;
-use super::sink::{Describe, Sample, Sink};
+use super::sink::{Sample, Sink};
 use super::{ImportError, Parsed, Request, classify};
-use crate::results::imported::FROM_SEND;
 
 /// The outcome of a point from its tags.
 fn outcome(tags: &Value) -> String {
@@ -86,8 +85,7 @@ fn line(text: &str, first: bool, req: &Request, sink: &mut Sink, skipped: &mut u
 
 /// Import k6 NDJSON files.
 pub fn import(req: &Request, dir: &Path) -> Result<Parsed, ImportError> {
-    let describe = Describe { tool: "k6", model: "unknown", latency_from: FROM_SEND, fixed: req.target.clone() };
-    let mut sink = Sink::new(dir, describe).map_err(|e| ImportError::file(dir, e))?;
+    let mut sink = Sink::open(req, dir, "k6", "unknown")?;
     let mut skipped = 0u64;
     for f in &req.files {
         let mut lines = Lines::open(f)?;

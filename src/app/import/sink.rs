@@ -14,6 +14,7 @@ use chrono::{DateTime, Utc};
 use hdrhistogram::Histogram;
 
 use crate::results::hlog::IntervalWriter;
+use crate::results::imported::FROM_SEND;
 use crate::results::{
     self, Counts, ImportedTarget, MAX_US, Rates, TAG_LATENCY, TAG_SERVICE_TIME, TargetHead, TargetResult, TimelineRow,
     files, histogram, outcome_tag, timeline,
@@ -48,6 +49,10 @@ pub struct Describe {
     /// Every label into this one target (`--target`).
     pub fixed: Option<String>,
 }
+
+/// A per-request importer's reader of one file: its requests into the sink, counting those left out;
+/// returns how many it read.
+pub type ReadFile = fn(&Path, &super::Request, &mut Sink, &mut u64) -> Result<u64, super::ImportError>;
 
 /// The accumulating import of one or more targets.
 pub struct Sink {
@@ -131,7 +136,30 @@ fn io(path: &Path, e: std::io::Error) -> String {
 }
 
 impl Sink {
-    pub fn new(dir: &Path, describe: Describe) -> Result<Sink, String> {
+    /// The sink of a per-request import of `req` into `dir`: its targets described as `tool`'s, under
+    /// `model` (the source's load model), latency from the actual send, and every label into one
+    /// target when `--target` is given.
+    pub fn open(
+        req: &super::Request,
+        dir: &Path,
+        tool: &'static str,
+        model: &'static str,
+    ) -> Result<Sink, super::ImportError> {
+        let describe = Describe { tool, model, latency_from: FROM_SEND, fixed: req.target.clone() };
+        Sink::new(dir, describe).map_err(|e| super::ImportError::file(dir, e))
+    }
+
+    /// Reads each of `req`'s files into the sink with `read`, which counts the requests it leaves out
+    /// (of labels not chosen with `--label`); returns how many were left out in all.
+    pub fn read_each(&mut self, req: &super::Request, read: ReadFile) -> Result<u64, super::ImportError> {
+        let mut skipped = 0u64;
+        for f in &req.files {
+            read(f, req, self, &mut skipped)?;
+        }
+        Ok(skipped)
+    }
+
+    fn new(dir: &Path, describe: Describe) -> Result<Sink, String> {
         let path = dir.join(files::TIMELINE);
         let f = File::create(&path).map_err(|e| io(&path, e))?;
         let mut timeline = BufWriter::new(f);

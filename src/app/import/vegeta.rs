@@ -16,9 +16,8 @@ use chrono::DateTime;
 use serde_json::Value;
 
 use super::lines::{self, Lines};
-use super::sink::{Describe, Sample, Sink};
+use super::sink::{Sample, Sink};
 use super::{ImportError, Parsed, Request, classify};
-use crate::results::imported::FROM_SEND;
 
 /// One request as vegeta encoded it.
 struct Hit<'a> {
@@ -126,12 +125,8 @@ fn read_file(path: &Path, req: &Request, sink: &mut Sink, skipped: &mut u64) -> 
 
 /// Import vegeta results (CSV or JSON, as `vegeta encode` writes them).
 pub fn import(req: &Request, dir: &Path) -> Result<Parsed, ImportError> {
-    let describe = Describe { tool: "vegeta", model: "open", latency_from: FROM_SEND, fixed: req.target.clone() };
-    let mut sink = Sink::new(dir, describe).map_err(|e| ImportError::file(dir, e))?;
-    let mut skipped = 0u64;
-    for f in &req.files {
-        read_file(f, req, &mut sink, &mut skipped)?;
-    }
+    let mut sink = Sink::open(req, dir, "vegeta", "open")?;
+    let skipped = sink.read_each(req, read_file)?;
     if sink.is_empty() {
         return Err(ImportError::file(
             &req.files[0],

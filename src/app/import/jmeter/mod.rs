@@ -18,9 +18,8 @@ use std::path::Path;
 use chrono::DateTime;
 
 use crate::app::import::lines::{self, Lines};
-use crate::app::import::sink::{Describe, Sample, Sink};
+use crate::app::import::sink::{Sample, Sink};
 use crate::app::import::{ImportError, Parsed, Request, classify};
-use crate::results::imported::FROM_SEND;
 
 mod xml;
 
@@ -206,12 +205,8 @@ fn read_file(path: &Path, req: &Request, sink: &mut Sink, skipped: &mut u64) -> 
 
 /// Import JMeter CSV files into `dir`.
 pub fn import(req: &Request, dir: &Path) -> Result<Parsed, ImportError> {
-    let describe = Describe { tool: "jmeter", model: "closed", latency_from: FROM_SEND, fixed: req.target.clone() };
-    let mut sink = Sink::new(dir, describe).map_err(|e| ImportError::file(dir, e))?;
-    let mut skipped = 0u64;
-    for f in &req.files {
-        read_file(f, req, &mut sink, &mut skipped)?;
-    }
+    let mut sink = Sink::open(req, dir, "jmeter", "closed")?;
+    let skipped = sink.read_each(req, read_file)?;
     if sink.is_empty() {
         let why = if skipped > 0 {
             format!("none of its {skipped} samples has a label given with --label")
