@@ -21,6 +21,7 @@ use hdrhistogram::Histogram;
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution as _, LogNormal};
+use wabench::app::thresholds::Histograms;
 use wabench::results::{
     self, Counts, Machine, Rates, Run, SCHEMA_VERSION, Shard, TargetHead, TargetResult, TimelineRow, Tool, histogram,
     hlog, outcome_tag, timeline,
@@ -184,7 +185,7 @@ fn write_folder(
         .iter()
         .flat_map(|(k, v)| {
             let t = Threshold::parse(k, v).expect("a valid threshold");
-            wabench::app::thresholds::evaluate(&t, std::slice::from_ref(&target))
+            wabench::app::thresholds::evaluate(&t, std::slice::from_ref(&target), Histograms::NONE)
         })
         .collect();
     let run = Run {

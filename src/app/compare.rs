@@ -24,7 +24,7 @@ pub struct CompareArgs {
     /// Parent folder of results folders (where baselines are kept).
     #[arg(long, default_value = "results")]
     pub results: PathBuf,
-    /// A gate, e.g. "p99 > 1.10" (ratio of B to A; also p50, p90, p99.9, max, rate) or
+    /// A gate, e.g. "p99 > 1.10" (ratio of B to A; any percentile such as p50 or p99.5, max, rate) or
     /// "error_rate > +0.5pp" (B minus A in percentage points; also drop_rate), optionally for one
     /// target ("cloud:p99 > 1.10"). Fails, and the command exits 99, only when the whole 95% bootstrap
     /// interval lies beyond the bound: a regression beyond run-to-run noise. Repeatable.
@@ -85,7 +85,15 @@ pub fn command(a: CompareArgs) -> Result<Exit, AppError> {
             .into());
         }
     }
-    let cmp = compare::compare_dirs(&dirs)?;
+    // A gate on a percentile the table does not show (p99.5) gets a row of its own.
+    let extra: Vec<compare::Metric> = gates
+        .iter()
+        .filter_map(|g| match g.measure {
+            gates::Measure::Ratio(m) => Some(m),
+            gates::Measure::Points(_) => None,
+        })
+        .collect();
+    let cmp = compare::compare_dirs_with(&dirs, &extra)?;
     // A gate judges every folder it is given: one that could not be read is an error, never a pass.
     if !gates.is_empty() && !cmp.skipped.is_empty() {
         return Err(
@@ -112,6 +120,13 @@ pub fn command(a: CompareArgs) -> Result<Exit, AppError> {
         eprintln!("wabench: warning: gate {:?} on {}: no data to judge it (not counted as failed)", o.gate, o.subject);
     }
     for o in outcomes.iter().filter(|o| o.verdict == GateVerdict::Inconclusive) {
+        if let Some(note) = &o.note {
+            eprintln!(
+                "wabench: warning: gate {:?} on {}: inconclusive, {note}; not counted as failed",
+                o.gate, o.subject
+            );
+            continue;
+        }
         let seconds = cmp.subjects.iter().map(|s| s.target.result.duration_s).fold(f64::INFINITY, f64::min);
         let short = if seconds < 60.0 {
             format!(" (the shortest run lasted {seconds:.0} s: longer runs narrow the interval)")

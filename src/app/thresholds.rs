@@ -1,18 +1,75 @@
 //! Judging thresholds: on a finished run's per-target results (the verdicts stored in run.json), and on
-//! the live figures of a target still running (`abort_on_fail`).
+//! the live figures of a target still running (`abort_on_fail`). A percentile run.json does not keep
+//! (`latency.p99.5`) is read from the target's whole-run histogram in the results folder.
+
+use std::path::Path;
 
 use hdrhistogram::Histogram;
 
-use crate::results::{Fates, Summary, TargetResult, Verdict};
+use crate::results::{self, Fates, Summary, TargetResult, Verdict, files, hlog};
 use crate::spec::threshold::{Conversation, Delivery, DeliveryHist, Hist, Metric, Stat, Threshold};
 
-/// The threshold's verdict on every target it applies to.
-pub fn evaluate(th: &Threshold, targets: &[TargetResult]) -> Vec<Verdict> {
+/// Where judging reads a target's whole-run histograms for a percentile run.json does not keep: a
+/// results folder's `<target>.totals.hlog` (tags `latency`, `service_time`, `lateness`; without that
+/// file, the latency of the interval log `<target>.hlog`) and `<target>.delivery.hlog`.
+#[derive(Debug, Clone, Copy)]
+pub struct Histograms<'a> {
+    dir: Option<&'a Path>,
+}
+
+impl<'a> Histograms<'a> {
+    /// No histograms: only what run.json keeps can be judged.
+    pub const NONE: Histograms<'static> = Histograms { dir: None };
+
+    /// The histograms of the results folder `dir` (its files written before judging).
+    pub fn folder(dir: &'a Path) -> Histograms<'a> {
+        Histograms { dir: Some(dir) }
+    }
+
+    /// The histogram tagged `tag` in `file` of this folder, all its intervals added; an error says why
+    /// there is none (no folder, no file, no such tag, no interval).
+    fn whole(&self, t: &TargetResult, file: &str, tag: &str) -> Result<Histogram<u64>, String> {
+        let dir = self.dir.ok_or("these results have no whole-run histograms")?;
+        let (path, interval_log) = match dir.join(file) {
+            p if p.is_file() => (p, false),
+            // Results without a totals log (older ones) have the latency in their interval log.
+            _ if file == files::totals_name(&t.name)
+                && tag == results::TAG_LATENCY
+                && !t.hlog.contains(['/', '\\']) =>
+            {
+                (dir.join(&t.hlog), true)
+            }
+            p => return Err(format!("{} is missing", p.display())),
+        };
+        let wanted = |e: &hlog::Entry| match interval_log {
+            true => e.tag.as_deref().is_none_or(|x| x == t.name),
+            false => e.tag.as_deref() == Some(tag),
+        };
+        let mut h = results::histogram();
+        for e in hlog::Reader::open(&path).map_err(|e| e.to_string())? {
+            let e = e.map_err(|e| e.to_string())?;
+            if wanted(&e) {
+                h.add(&e.histogram).map_err(|e| format!("{}: values out of range ({e:?})", path.display()))?;
+            }
+        }
+        match h.is_empty() {
+            true => Err(format!("{} holds no {tag} histogram", path.display())),
+            false => Ok(h),
+        }
+    }
+}
+
+/// The threshold's verdict on every target it applies to; `hists` gives a percentile run.json does
+/// not keep (without it, such a verdict fails with "no data" and says why: never a silent pass).
+pub fn evaluate(th: &Threshold, targets: &[TargetResult], hists: Histograms) -> Vec<Verdict> {
     targets
         .iter()
         .filter(|t| th.target.as_ref().is_none_or(|n| n == &t.name))
         .map(|t| {
-            let actual = actual(&th.metric, t);
+            let (actual, missing) = match actual(&th.metric, t, hists) {
+                Ok(a) => (a, None),
+                Err(why) => (None, Some(why)),
+            };
             Verdict {
                 threshold: th.expr.clone(),
                 target: t.name.clone(),
@@ -20,15 +77,15 @@ pub fn evaluate(th: &Threshold, targets: &[TargetResult]) -> Vec<Verdict> {
                 limit: th.limit,
                 op: th.op.as_str().to_string(),
                 passed: actual.is_some_and(|a| th.op.holds(a, th.limit)),
-                shown: shown(th, t, actual),
+                shown: missing.map_or_else(|| shown(th, t, actual), |why| format!("no data: {why}")),
             }
         })
         .collect()
 }
 
 /// Every threshold's verdicts, in the profile's order.
-pub fn evaluate_all(ths: &[Threshold], targets: &[TargetResult]) -> Vec<Verdict> {
-    ths.iter().flat_map(|t| evaluate(t, targets)).collect()
+pub fn evaluate_all(ths: &[Threshold], targets: &[TargetResult], hists: Histograms) -> Vec<Verdict> {
+    ths.iter().flat_map(|t| evaluate(t, targets, hists)).collect()
 }
 
 /// Judge on live figures of a target that is still running: only thresholds on the latency from the
@@ -56,15 +113,35 @@ pub fn crossed_live(
     (!th.op.holds(actual, th.limit)).then(|| format!("{} on {target}: {} so far", th.expr, th.show(Some(actual))))
 }
 
-/// The statistic from a results summary; `None` for a percentile these results do not keep (an older
-/// file, an import that did not give it): no data, never a made-up value.
-fn stat_of(stat: Stat, s: &Summary) -> Option<f64> {
-    Some(match stat {
-        Stat::Percentile(name) => s.percentile(name)? as f64,
+/// The statistic of a target's latency: from its results summary, or for a percentile the summary does
+/// not keep (`p99.5`; `p75` in an older file) from the whole-run histogram tagged `tag` in `file`.
+/// `Ok(None)` when nothing was measured; `Err` when the histogram cannot be had (an aggregate-only
+/// import, a missing file), naming the percentiles run.json keeps: no data, never a made-up value.
+fn stat_of(
+    stat: Stat,
+    s: &Summary,
+    t: &TargetResult,
+    hists: Histograms,
+    file: &str,
+    tag: &str,
+) -> Result<Option<f64>, String> {
+    if s.count == 0 {
+        return Ok(None);
+    }
+    Ok(Some(match stat {
+        Stat::Percentile(name) => match s.percentile(name) {
+            Some(v) => v as f64,
+            None => stat.of(&hists.whole(t, file, tag).map_err(|why| {
+                format!(
+                    "{name} is not among the percentiles run.json keeps ({}) and cannot be read from a histogram: {why}",
+                    crate::units::percentile::kept_names()
+                )
+            })?),
+        },
         Stat::Max => s.max as f64,
         Stat::Min => s.min as f64,
         Stat::Mean => s.mean,
-    })
+    }))
 }
 
 /// The actual value as a person reads it, with what an error rate counted on this target.
@@ -88,28 +165,35 @@ fn shown(th: &Threshold, t: &TargetResult, actual: Option<f64>) -> String {
     }
 }
 
-fn delivery_latency(hist: DeliveryHist, stat: Stat, t: &TargetResult) -> Option<f64> {
-    let l = &t.delivery.as_ref()?.latency_us;
+fn delivery_latency(
+    hist: DeliveryHist,
+    stat: Stat,
+    t: &TargetResult,
+    hists: Histograms,
+) -> Result<Option<f64>, String> {
+    let Some(d) = t.delivery.as_ref() else { return Ok(None) };
+    let l = &d.latency_us;
     let s = match hist {
         DeliveryHist::AcceptToSent => &l.accept_to_sent,
         DeliveryHist::AcceptToDelivered => &l.accept_to_delivered,
         DeliveryHist::AcceptToRead => &l.accept_to_read,
         DeliveryHist::SendStartToDelivered => &l.send_start_to_delivered,
     };
-    (s.count > 0).then(|| stat_of(stat, s)).flatten()
+    stat_of(stat, s, t, hists, &files::delivery_hlog_name(&t.name), hist.name())
 }
 
-fn actual(metric: &Metric, t: &TargetResult) -> Option<f64> {
+/// The measured value; `Err` says why a statistic that was measured cannot be read.
+fn actual(metric: &Metric, t: &TargetResult, hists: Histograms) -> Result<Option<f64>, String> {
     let r = &t.requests;
     let fates = || Fates::of(t);
-    match metric {
+    Ok(match metric {
         Metric::Latency { hist, stat } => {
-            let s = match hist {
-                Hist::Latency => &t.latency_us,
-                Hist::ServiceTime => &t.service_time_us,
-                Hist::Lateness => &t.lateness_us,
+            let (s, tag) = match hist {
+                Hist::Latency => (&t.latency_us, results::TAG_LATENCY),
+                Hist::ServiceTime => (&t.service_time_us, results::TAG_SERVICE_TIME),
+                Hist::Lateness => (&t.lateness_us, results::TAG_LATENESS),
             };
-            (s.count > 0).then(|| stat_of(*stat, s)).flatten()
+            return stat_of(*stat, s, t, hists, &files::totals_name(&t.name), tag);
         }
         Metric::ErrorRate => fates().error_rate(),
         Metric::SendErrorRate => fates().send_error_rate(),
@@ -117,7 +201,7 @@ fn actual(metric: &Metric, t: &TargetResult) -> Option<f64> {
             Delivery::FailedRate(code) => fates().failed_rate(code),
             Delivery::DeliveredRate => fates().delivered_rate(),
             Delivery::LostRate => fates().lost_rate(),
-            Delivery::Latency { hist, stat } => delivery_latency(hist, stat, t),
+            Delivery::Latency { hist, stat } => return delivery_latency(hist, stat, t, hists),
         },
         Metric::DropRate => {
             let due = r.sent + r.dropped;
@@ -131,17 +215,18 @@ fn actual(metric: &Metric, t: &TargetResult) -> Option<f64> {
         Metric::WebhookOver1s => t.webhook_slo.as_ref().filter(|s| s.attempts > 0).map(|s| s.share_over_1s),
         // Only conversation targets have these; one without turns has no data (a failed verdict).
         Metric::Conversation(c) => {
-            let s = t.conversation.as_ref().filter(|s| s.turns > 0)?;
+            let Some(s) = t.conversation.as_ref().filter(|s| s.turns > 0) else { return Ok(None) };
             match *c {
                 Conversation::Unanswered => Some(s.unanswered_rate()),
                 Conversation::FailedReplies => Some(s.failed() as f64),
                 Conversation::RepliesPerTurn => Some(s.replies_per_turn()),
                 Conversation::FirstReply(stat) => {
-                    (s.reply_latency_us.count > 0).then(|| stat_of(stat, &s.reply_latency_us)).flatten()
+                    let file = files::replies_hlog_name(&t.name);
+                    return stat_of(stat, &s.reply_latency_us, t, hists, &file, results::conversation::REPLY_TAG);
                 }
             }
         }
-    }
+    })
 }
 
 #[cfg(test)]
@@ -174,7 +259,7 @@ mod tests {
     }
 
     fn verdict(key: &str, value: &str, t: &TargetResult) -> Verdict {
-        evaluate(&Threshold::parse(key, value).unwrap(), std::slice::from_ref(t)).remove(0)
+        evaluate(&Threshold::parse(key, value).unwrap(), std::slice::from_ref(t), Histograms::NONE).remove(0)
     }
 
     #[test]
@@ -223,5 +308,84 @@ mod tests {
             crossed_live(&Threshold::parse("rate_ratio", "> 0.9").unwrap(), "b", 500, 0, 0, Some(&h), 100),
             None
         );
+        // Any percentile, from the live histogram: p97 of 10 ms … 2 s is 1.94 s, p99.5 is 1.99 s.
+        let live = |k: &str, v: &str| crossed_live(&Threshold::parse(k, v).unwrap(), "b", 200, 0, 0, Some(&h), 100);
+        assert!(live("latency.p97", "< 1.9s").unwrap().contains("latency.p97 < 1.9s on b: 1.94s so far"));
+        assert_eq!(live("latency.p97", "< 1.95s"), None);
+        assert!(live("latency.p99.5", "< 1.98s").is_some());
+        assert_eq!(live("latency.p99.5", "< 2s"), None);
+    }
+
+    /// An HTTP target whose whole-run latencies are `values` (µs), with its totals log written in `dir`
+    /// as a run writes it.
+    fn measured(dir: &Path, values: impl IntoIterator<Item = u64>) -> (TargetResult, Histogram<u64>) {
+        let mut h = results::histogram();
+        for v in values {
+            h.record(v).unwrap();
+        }
+        let mut t = campaign(false);
+        t.kind = "http".into();
+        t.latency_us = Summary::of(&h);
+        let totals: std::collections::BTreeMap<String, Histogram<u64>> =
+            [(results::TAG_LATENCY.to_string(), h.clone())].into_iter().collect();
+        let mut buf = Vec::new();
+        hlog::write_map(&mut buf, std::time::SystemTime::UNIX_EPOCH, "test", &totals, std::time::Duration::ZERO)
+            .unwrap();
+        std::fs::write(dir.join(files::totals_name(&t.name)), buf).unwrap();
+        (t, h)
+    }
+
+    #[test]
+    fn a_percentile_run_json_does_not_keep_is_read_from_the_whole_run_histogram() {
+        let dir = tempfile::tempdir().unwrap();
+        let (t, h) = measured(dir.path(), (1..=1000).map(|i| i * 100));
+        let judge = |k: &str, v: &str, hists| {
+            evaluate(&Threshold::parse(k, v).unwrap(), std::slice::from_ref(&t), hists).remove(0)
+        };
+        let folder = Histograms::folder(dir.path());
+        let v = judge("latency.p99.5", "< 1s", folder);
+        assert_eq!(v.actual, Some(h.value_at_quantile(0.995) as f64));
+        assert!(v.passed && v.shown == "99.52ms", "the histogram's value at 0.995: {v:?}");
+        assert!(!judge("latency.p97", "< 90ms", folder).passed, "p97 ≈ 97 ms");
+        assert_eq!(judge("latency.p97", "< 90ms", folder).actual, Some(h.value_at_quantile(0.97) as f64));
+        assert_eq!(judge("latency.p100", "< 1s", folder).actual, Some(h.max() as f64), "p100 is the max");
+        // Kept percentiles still come from run.json, with or without the histogram.
+        assert_eq!(judge("latency.p99", "< 1s", Histograms::NONE).actual, Some(t.latency_us.p99 as f64));
+        // Without the histogram: no data and why, never a pass.
+        let elsewhere = dir.path().join("elsewhere");
+        for hists in [Histograms::NONE, Histograms::folder(&elsewhere)] {
+            let v = judge("latency.p99.5", "< 1s", hists);
+            assert!(!v.passed && v.actual.is_none(), "{v:?}");
+            assert!(
+                v.shown.starts_with("no data: p99.5 is not among the percentiles run.json keeps (p50, p75"),
+                "{v:?}"
+            );
+            assert!(v.shown.contains("p99.99, max)"), "{}", v.shown);
+        }
+        // Older results without a totals log: the latency of the interval log, its seconds added.
+        std::fs::remove_file(dir.path().join(files::totals_name(&t.name))).unwrap();
+        let (mut first, mut second) = (results::histogram(), results::histogram());
+        for (i, v) in h.iter_recorded().enumerate() {
+            let half = if i % 2 == 0 { &mut first } else { &mut second };
+            half.record_n(v.value_iterated_to(), v.count_at_value()).unwrap();
+        }
+        let sec = std::time::Duration::from_secs(1);
+        let entries =
+            [("cloud".to_string(), std::time::Duration::ZERO, sec, &first), ("cloud".to_string(), sec, sec, &second)];
+        let mut buf = Vec::new();
+        hlog::write_tagged(&mut buf, std::time::SystemTime::UNIX_EPOCH, "test", &entries).unwrap();
+        std::fs::write(dir.path().join(&t.hlog), buf).unwrap();
+        assert_eq!(judge("latency.p99.5", "< 1s", folder).actual, Some(h.value_at_quantile(0.995) as f64));
+        let mut timed = t.clone();
+        timed.service_time_us = t.latency_us.clone();
+        let th = Threshold::parse("service_time.p99.5", "< 1s").unwrap();
+        let v = evaluate(&th, std::slice::from_ref(&timed), folder).remove(0);
+        assert!(
+            !v.passed && v.shown.contains("cloud.totals.hlog is missing"),
+            "only the latency is in the interval log: {v:?}"
+        );
+        // A percentile of a statistic nothing was measured in has no data, as a kept one.
+        let v = judge("service_time.p99.5", "< 1s", folder);
+        assert_eq!((v.passed, v.shown.as_str()), (false, "no data"));
     }
 }

@@ -160,7 +160,7 @@ pub fn write_junit(run: &Run, out: &mut impl Write) -> io::Result<()> {
     if run.thresholds.is_empty() {
         for t in &run.targets {
             let failure = t.interrupted.then(|| "the run was interrupted".to_string());
-            cases.push((format!("{} completed", t.name), t.name.clone(), failure));
+            cases.push((format!("{} completed", t.name), t.name.clone(), failure, None));
         }
     } else {
         for v in &run.thresholds {
@@ -178,7 +178,9 @@ pub fn write_junit(run: &Run, out: &mut impl Write) -> io::Result<()> {
                     None => format!("{}: actual {}", v.threshold, v.shown),
                 }
             });
-            cases.push((v.threshold.clone(), v.target.clone(), failure));
+            // The value as judged, on a passing case too.
+            let judged = format!("{}: actual {}", v.threshold, v.shown);
+            cases.push((v.threshold.clone(), v.target.clone(), failure, Some(judged)));
         }
     }
     let failures = cases.iter().filter(|c| c.2.is_some()).count();
@@ -200,16 +202,20 @@ pub fn write_junit(run: &Run, out: &mut impl Write) -> io::Result<()> {
         }
     }
     writeln!(out, "    </properties>")?;
-    for (name, class, failure) in &cases {
+    for (name, class, failure, judged) in &cases {
         write!(out, r#"    <testcase name="{}" classname="wabench.{}""#, xml(name), xml(class))?;
-        match failure {
-            None => writeln!(out, "/>")?,
-            Some(f) => {
-                writeln!(out, ">")?;
-                writeln!(out, r#"      <failure message="{}">{}</failure>"#, xml(f), xml(f))?;
-                writeln!(out, "    </testcase>")?;
-            }
+        if failure.is_none() && judged.is_none() {
+            writeln!(out, "/>")?;
+            continue;
         }
+        writeln!(out, ">")?;
+        if let Some(f) = failure {
+            writeln!(out, r#"      <failure message="{}">{}</failure>"#, xml(f), xml(f))?;
+        }
+        if let Some(j) = judged {
+            writeln!(out, "      <system-out>{}</system-out>", xml(j))?;
+        }
+        writeln!(out, "    </testcase>")?;
     }
     writeln!(out, "  </testsuite>")?;
     writeln!(out, "</testsuites>")

@@ -57,10 +57,11 @@ impl Summary {
         }
     }
 
-    /// The value of a kept percentile by its name (`p95`, `p99.9`, …; see `units::percentile`), when
-    /// these results have it.
+    /// The value of a kept percentile (or the max) by its name (`p95`, `p99.9`, …; see
+    /// `units::percentile`), when these results have it; `None` for any other percentile.
     pub fn percentile(&self, name: &str) -> Option<u64> {
-        match crate::units::percentile::parse(name)?.0 {
+        match crate::units::percentile::parse(name).ok()?.0 {
+            "max" => Some(self.max),
             "p50" => Some(self.p50),
             "p75" => self.p75,
             "p90" => Some(self.p90),

@@ -56,7 +56,8 @@ pub enum Hist {
 /// A statistic of a latency histogram.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Stat {
-    /// A kept percentile, by its one spelling (`p50`, `p95`, `p99.9`, …: `units::percentile`).
+    /// A percentile, by its one spelling (`p50`, `p95`, `p99.5`, `p99.99`, …: `units::percentile`);
+    /// `p100` is [`Stat::Max`].
     Percentile(&'static str),
     Max,
     Min,
@@ -64,21 +65,31 @@ pub enum Stat {
 }
 
 impl Stat {
-    fn parse(s: &str) -> Option<Stat> {
-        Some(match s {
-            "max" => Stat::Max,
+    fn parse(s: &str) -> Result<Stat, String> {
+        Ok(match s {
             "min" => Stat::Min,
             "mean" => Stat::Mean,
-            p => Stat::Percentile(crate::units::percentile::parse(p)?.0),
+            p if p.starts_with('p') || p == "max" => match crate::units::percentile::parse(p) {
+                Ok((_, q)) if q >= 1.0 => Stat::Max,
+                Ok((name, _)) => Stat::Percentile(name),
+                Err(e) => return Err(format!("unknown statistic: {e}")),
+            },
+            _ => return Err(unknown_stat(s)),
         })
     }
 
     /// The quantile a percentile statistic stands for (`None` for max, min and mean).
     pub fn quantile(self) -> Option<f64> {
         match self {
-            Stat::Percentile(name) => crate::units::percentile::parse(name).map(|p| p.1),
+            Stat::Percentile(name) => crate::units::percentile::parse(name).ok().map(|p| p.1),
             Stat::Max | Stat::Min | Stat::Mean => None,
         }
+    }
+
+    /// A percentile that results files do not keep in run.json (`p99.5`, `p97`): judged from the
+    /// whole-run histograms.
+    pub fn needs_histogram(self) -> bool {
+        matches!(self, Stat::Percentile(name) if !crate::units::percentile::is_kept(name))
     }
 
     /// The statistic of an HDR histogram (µs).
@@ -139,7 +150,7 @@ impl Conversation {
             "failed_replies" => Conversation::FailedReplies,
             "replies_per_turn" => Conversation::RepliesPerTurn,
             other => match other.strip_prefix("first_reply.") {
-                Some(stat) => Conversation::FirstReply(Stat::parse(stat).ok_or_else(|| unknown_stat(stat))?),
+                Some(stat) => Conversation::FirstReply(Stat::parse(stat)?),
                 None => {
                     return Err(format!(
                         "unknown conversation metric {m:?}: use conversation.unanswered, conversation.failed_replies, \
@@ -211,7 +222,7 @@ impl Delivery {
             _ => {
                 let (h, stat) = rest.split_once('.').ok_or_else(|| unknown_delivery(m))?;
                 let hist = DeliveryHist::ALL.into_iter().find(|d| d.name() == h).ok_or_else(|| unknown_delivery(m))?;
-                Delivery::Latency { hist, stat: Stat::parse(stat).ok_or_else(|| unknown_stat(stat))? }
+                Delivery::Latency { hist, stat: Stat::parse(stat)? }
             }
         })
     }
@@ -256,7 +267,7 @@ impl Threshold {
                     "lateness" => Hist::Lateness,
                     _ => return Err(unknown(m)),
                 };
-                let stat = Stat::parse(stat).ok_or_else(|| unknown_stat(stat))?;
+                let stat = Stat::parse(stat)?;
                 Metric::Latency { hist, stat }
             }
         };
@@ -362,7 +373,7 @@ fn unknown_delivery(m: &str) -> String {
 }
 
 fn unknown_stat(stat: &str) -> String {
-    format!("unknown statistic {stat:?}: use one of {}, max, min, mean", crate::units::percentile::names())
+    format!("unknown statistic {stat:?}: use a percentile ({}), max, min or mean", crate::units::percentile::FORM)
 }
 
 #[cfg(test)]
@@ -380,6 +391,19 @@ mod tests {
             Threshold::parse("send.p99.9", "<1s").unwrap().metric,
             Metric::Latency { hist: Hist::Latency, stat: Stat::Percentile("p99.9") }
         );
+        // Any percentile, spelled one way; p100 is the max.
+        let stat = |k: &str| match Threshold::parse(k, "< 1s").unwrap().metric {
+            Metric::Latency { stat, .. } | Metric::Delivery(Delivery::Latency { stat, .. }) => stat,
+            m => panic!("{k}: {m:?}"),
+        };
+        assert_eq!(stat("latency.p99.5"), Stat::Percentile("p99.5"));
+        assert_eq!(stat("service_time.p99.50"), Stat::Percentile("p99.5"));
+        assert_eq!(stat("delivery.accept_to_read.p97"), Stat::Percentile("p97"));
+        assert_eq!(stat("latency.p999"), Stat::Percentile("p99.9"));
+        assert_eq!((stat("latency.p100"), stat("latency.max")), (Stat::Max, Stat::Max));
+        assert_eq!(stat("latency.p99.999").quantile(), Some(0.99999));
+        assert!(stat("latency.p99.5").needs_histogram() && !stat("latency.p99.9").needs_histogram());
+        assert!(!stat("latency.mean").needs_histogram());
         assert_eq!(Threshold::parse("count.api_131056", "== 0").unwrap().metric, Metric::Count("api_131056".into()));
         let meta = Threshold::parse("hook:webhook.over_1s", "< 1%").unwrap();
         assert_eq!((meta.metric, meta.limit), (Metric::WebhookOver1s, 0.01));
@@ -413,7 +437,8 @@ mod tests {
         for (bad, why) in [
             ("delivery.failed_rate.abc", "not an error code"),
             ("delivery.speed", "unknown delivery metric"),
-            ("delivery.accept_to_read.p77", "unknown statistic"),
+            ("delivery.accept_to_read.p101", "unknown statistic"),
+            ("delivery.accept_to_read.median", "unknown statistic"),
         ] {
             let e = Threshold::parse(bad, "< 1").unwrap_err();
             assert!(e.contains(why), "{bad}: {e}");
@@ -441,7 +466,12 @@ mod tests {
 
     #[test]
     fn rejects_bad_expressions_with_reasons() {
-        assert!(Threshold::parse("latency.p77", "< 1s").unwrap_err().contains("unknown statistic"));
+        for bad in ["latency.p0", "latency.p100.5", "latency.p9x", "latency.median", "send.P99"] {
+            let e = Threshold::parse(bad, "< 1s").unwrap_err();
+            let stat = bad.split_once('.').unwrap().1;
+            assert!(e.contains("unknown statistic") && e.contains(&format!("{stat:?}")), "{bad}: {e}");
+            assert!(e.contains("p99.5"), "the form: {e}");
+        }
         assert!(Threshold::parse("speed", "< 1s").unwrap_err().contains("unknown metric"));
         assert!(Threshold::parse("latency.p99", "800ms").unwrap_err().contains("comparison"));
         assert!(Threshold::parse("latency.p99", "< fast").unwrap_err().contains("not a duration"));

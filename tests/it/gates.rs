@@ -248,15 +248,15 @@ fn any_kept_percentile_is_spelled_one_way_in_thresholds_and_gates() {
     assert!(verdict("latency.p95") && verdict("latency.p99.99") && !verdict("latency.p75"));
     let l = &run.targets[0].latency_us;
     assert!(l.p75.is_some() && l.p95.is_some() && l.p9999.is_some(), "kept in run.json: {l:?}");
-    // The same spellings in compare's gates; an unknown percentile is refused with the list.
+    // The same spellings in compare's gates; a percentile out of range is refused with the form.
     let (code, _, err) =
         wabench(&["compare", &s(&out), &s(&out), "--out", &s(&dir.path().join("c")), "--fail-if", "p95 > 1.5"]);
     assert_eq!(code, 0, "{err}");
     let (code, _, err) =
-        wabench(&["compare", &s(&out), &s(&out), "--results", &s(dir.path()), "--fail-if", "p97 > 1.5"]);
+        wabench(&["compare", &s(&out), &s(&out), "--results", &s(dir.path()), "--fail-if", "p101 > 1.5"]);
     assert_eq!(code, 1);
-    assert!(err.contains("p99.99"), "the accepted names: {err}");
-    let (code, _, err) = wabench(&["validate", &s(&common::profile(dir.path(), &text.replace("p75", "p97")))]);
+    assert!(err.contains("\"p101\"") && err.contains("p99.99"), "the form: {err}");
+    let (code, _, err) = wabench(&["validate", &s(&common::profile(dir.path(), &text.replace("p75", "p101")))]);
     assert_eq!(code, 1);
-    assert!(err.contains("p97") && err.contains("p99.99"), "{err}");
+    assert!(err.contains("p101") && err.contains("p99.99"), "{err}");
 }

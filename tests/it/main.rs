@@ -26,6 +26,7 @@ mod input_bounds;
 mod layers;
 mod live_metrics;
 mod old_results;
+mod percentiles;
 mod plan;
 mod preflight;
 mod pywa_compat;

@@ -283,7 +283,8 @@ fn merge_into(runs: &[RunData], names: &[&str], receivers: &[Option<PathBuf>], o
     results::write_atomic(&out.join(files::TIMELINE), &timeline).map_err(|e| e.to_string())?;
 
     let ths = thresholds_of(first)?;
-    let verdicts = crate::app::thresholds::evaluate_all(&ths, &targets);
+    let verdicts =
+        crate::app::thresholds::evaluate_all(&ths, &targets, crate::app::thresholds::Histograms::folder(out));
     let mut machine = first.run.machine.clone();
     let mut hosts: Vec<String> = runs.iter().map(|r| r.run.machine.hostname.clone()).collect();
     hosts.dedup();

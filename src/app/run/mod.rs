@@ -144,7 +144,8 @@ pub fn run_profile(loaded: &Loaded, opts: &Options, stop: watch::Receiver<bool>)
     let mut failures = Failures::default();
     let (out, mut error, mut interrupted) = each.targets(&mut timeline, &mut failures);
     interrupted |= *stop.borrow() || error.is_some();
-    let verdicts = crate::app::thresholds::evaluate_all(&thresholds, &out);
+    let verdicts =
+        crate::app::thresholds::evaluate_all(&thresholds, &out, crate::app::thresholds::Histograms::folder(&dir));
     let aborted = abort.as_ref().and_then(Abort::reason);
     let run = Run {
         passed: verdicts.iter().all(|v| v.passed) && aborted.is_none(),

@@ -79,12 +79,18 @@ pub struct Gate {
     pub bound: f64,
 }
 
-const RATIO_NAMES: &str = "p50, p75, p90, p95, p99, p99.9, p99.99, max, rate";
-
-fn ratio_metric(name: &str) -> Option<Metric> {
-    // Percentiles are spelled as everywhere else (`p999` read as `p99.9`).
-    let name = crate::units::percentile::parse(name).map_or(name, |p| p.0);
-    METRICS.iter().copied().find(|m| m.name() == name)
+/// The rate, or a percentile spelled as everywhere else (`p99.5`; `p999` read as `p99.9`; `p100` is
+/// `max`): a row of the comparison table, which gets a row of its own when it is not one of
+/// [`METRICS`]. `Err` carries the percentile's own error when the name looks like one.
+fn ratio_metric(name: &str) -> Result<Option<Metric>, String> {
+    if name == Metric::Rate.name() {
+        return Ok(Some(Metric::Rate));
+    }
+    if !(name.starts_with('p') || name == crate::units::percentile::MAX) {
+        return Ok(None);
+    }
+    let (name, q) = crate::units::percentile::parse(name)?;
+    Ok(Some(METRICS.iter().copied().find(|m| m.name() == name).unwrap_or(Metric::Quantile(name, q))))
 }
 
 fn parse_bound(measure: Measure, right: &str) -> Result<f64, String> {
@@ -128,14 +134,15 @@ impl Gate {
             Some((t, m)) if !t.trim().is_empty() => (Some(t.trim().to_string()), m.trim()),
             _ => (None, left),
         };
-        let measure = if let Some(m) = ratio_metric(name) {
+        let measure = if let Some(m) = ratio_metric(name).map_err(&bad)? {
             Measure::Ratio(m)
         } else if let Some(p) = Points::ALL.into_iter().find(|p| p.name() == name) {
             Measure::Points(p)
         } else {
             return Err(bad(format!(
-                "unknown metric {name:?}: one of {RATIO_NAMES} (ratios of B to A) or error_rate, drop_rate \
-                 (percentage points of B minus A)"
+                "unknown metric {name:?}: a percentile ({}) or rate (ratios of B to A), or error_rate, \
+                 drop_rate (percentage points of B minus A)",
+                crate::units::percentile::FORM
             )));
         };
         let bound = parse_bound(measure, right).map_err(bad)?;
@@ -268,6 +275,10 @@ pub struct GateOutcome {
     pub op: &'static str,
     pub bound: f64,
     pub verdict: GateVerdict,
+    /// Why a verdict could not be reached, when that is not the interval reaching the bound (an
+    /// aggregate-only import has no interval).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
 }
 
 /// Every gate on every later subject it applies to.
@@ -278,20 +289,32 @@ pub fn evaluate(gates: &[Gate], c: &Comparison, points: &[Vec<PointsRow>]) -> Ve
             if g.target.as_ref().is_some_and(|t| t != s.target.name()) {
                 continue;
             }
-            let (metric, unit, estimate, ci) = match g.measure {
+            let (metric, unit, estimate, ci, no_interval) = match g.measure {
                 Measure::Ratio(m) => {
-                    let row = c.rows[i].iter().find(|r| r.metric == m);
-                    (m.name(), "ratio", row.and_then(|r| r.ratio), row.and_then(|r| r.ci))
+                    let row = c.rows[i].iter().find(|r| r.metric.name() == m.name());
+                    let no_interval = row.and_then(|r| r.no_interval);
+                    (m.name(), "ratio", row.and_then(|r| r.ratio), row.and_then(|r| r.ci), no_interval)
                 }
                 Measure::Points(p) => {
                     let row = points[i].iter().find(|r| r.metric == p);
-                    (p.name(), "pp", row.and_then(|r| r.diff_pp), row.and_then(|r| r.ci_pp))
+                    (p.name(), "pp", row.and_then(|r| r.diff_pp), row.and_then(|r| r.ci_pp), None)
                 }
             };
+            let mut note = None;
             let verdict = match (estimate, ci) {
                 (Some(_), Some(ci)) if g.crossed(ci) => GateVerdict::Fail,
                 (Some(_), Some(ci)) if g.held(ci) => GateVerdict::Pass,
                 (Some(_), Some(_)) => GateVerdict::Inconclusive,
+                // Without seconds to resample there is no interval: the runs cannot tell, which is no
+                // pass (and no failure).
+                (_, None) if no_interval.is_some() => {
+                    let why = no_interval.unwrap_or_default();
+                    note = Some(match estimate {
+                        Some(_) => format!("no interval: {why} (one figure a side cannot tell a change from noise)"),
+                        None => format!("no {metric} ratio: {why}, which holds only the percentiles its tool printed"),
+                    });
+                    GateVerdict::Inconclusive
+                }
                 _ => GateVerdict::NoData,
             };
             out.push(GateOutcome {
@@ -305,6 +328,7 @@ pub fn evaluate(gates: &[Gate], c: &Comparison, points: &[Vec<PointsRow>]) -> Ve
                 op: g.op.as_str(),
                 bound: g.bound,
                 verdict,
+                note,
             });
         }
     }
@@ -326,9 +350,15 @@ mod tests {
         assert_eq!(Gate::parse("p999<=2").unwrap().measure, Measure::Ratio(METRICS[5]));
         assert_eq!(Gate::parse("p95 > 1.2").unwrap().measure, Measure::Ratio(METRICS[3]));
         assert_eq!(Gate::parse("p9999 > 1.2").unwrap().measure, Measure::Ratio(METRICS[6]));
+        // Any percentile: one of the table's rows, or a row of its own.
+        assert_eq!(Gate::parse("p100 > 1.2").unwrap().measure, Measure::Ratio(METRICS[7]));
+        assert_eq!(Gate::parse("p99.5 > 1.2").unwrap().measure, Measure::Ratio(Metric::Quantile("p99.5", 0.995)));
+        assert_eq!(Gate::parse("cloud:p97 > 1.2").unwrap().measure, Measure::Ratio(Metric::Quantile("p97", 0.97)));
         for (bad, why) in [
             ("p99 1.1", "metric, comparison and bound"),
-            ("p42 > 1.1", "unknown metric \"p42\""),
+            ("p101 > 1.1", "\"p101\" is not a percentile"),
+            ("p99.5.1 > 1.1", "\"p99.5.1\" is not a percentile"),
+            ("speed > 1.1", "unknown metric \"speed\""),
             ("error_rate > 0.5", "percentage points"),
             ("p99 > +5pp", "ratio of B to A"),
             ("p99 > 0", "greater than 0"),

@@ -2,7 +2,7 @@
 //! carry the ratios of the figures both subjects have and no interval; and subjects whose latency was
 //! measured from different starts (service time against latency from the intended start) get a note.
 
-use super::{AGGREGATE_ONLY, Comparison, METRICS, Metric, Row, ratio};
+use super::{AGGREGATE_ONLY, Comparison, Metric, Row, ratio};
 use crate::results;
 use crate::results::folder::TargetData;
 
@@ -25,8 +25,8 @@ fn figure(t: &TargetData, m: Metric) -> Option<f64> {
 }
 
 /// With an aggregate-only import on either side: the ratios of the figures both have, no intervals.
-pub(crate) fn compare_aggregates(a: &TargetData, b: &TargetData) -> Vec<Row> {
-    METRICS
+pub(crate) fn compare_aggregates(a: &TargetData, b: &TargetData, metrics: &[Metric]) -> Vec<Row> {
+    metrics
         .iter()
         .map(|&m| {
             let (base, value) = (figure(a, m), figure(b, m));

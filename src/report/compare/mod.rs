@@ -59,6 +59,20 @@ pub const METRICS: [Metric; 9] = [
     Metric::Rate,
 ];
 
+/// The rows of a comparison: [`METRICS`] and the percentiles in `extra` (a gate's `p99.5`), in the
+/// order of their quantiles, then the rate.
+pub fn metrics_with(extra: &[Metric]) -> Vec<Metric> {
+    let mut qs: Vec<Metric> =
+        METRICS.iter().chain(extra).copied().filter(|m| matches!(m, Metric::Quantile(..))).collect();
+    qs.sort_by(|a, b| match (a, b) {
+        (Metric::Quantile(_, x), Metric::Quantile(_, y)) => x.total_cmp(y),
+        _ => std::cmp::Ordering::Equal,
+    });
+    qs.dedup_by(|a, b| a.name() == b.name());
+    qs.push(Metric::Rate);
+    qs
+}
+
 /// One thing compared: a target of a run.
 #[derive(Debug, Clone)]
 pub struct Subject {
@@ -236,14 +250,21 @@ pub(crate) fn ratio(a: Option<f64>, b: Option<f64>) -> Option<f64> {
     }
 }
 
-/// Compare `b` with the baseline `a`; `seed` makes the bootstrap reproducible. An aggregate-only import
-/// on either side gives ratios without intervals.
+/// Compare `b` with the baseline `a` on the rows of [`METRICS`]; `seed` makes the bootstrap
+/// reproducible. An aggregate-only import on either side gives ratios without intervals.
 pub fn compare_pair(a: &TargetData, b: &TargetData, seed: u64) -> Vec<Row> {
+    compare_pair_with(a, b, seed, &METRICS)
+}
+
+/// [`compare_pair`] on the rows `metrics` (quantiles ascending, as [`metrics_with`] orders them). The
+/// bootstrap draws the same blocks whatever the rows, so a row has the same interval with or without
+/// the others.
+pub fn compare_pair_with(a: &TargetData, b: &TargetData, seed: u64, metrics: &[Metric]) -> Vec<Row> {
     if aggregate(a).is_some() || aggregate(b).is_some() {
-        return compare_aggregates(a, b);
+        return compare_aggregates(a, b, metrics);
     }
     let qs: Vec<f64> =
-        METRICS.iter().filter_map(|m| if let Metric::Quantile(_, q) = m { Some(*q) } else { None }).collect();
+        metrics.iter().filter_map(|m| if let Metric::Quantile(_, q) = m { Some(*q) } else { None }).collect();
     let (sa, sb) = (Sample::of(a), Sample::of(b));
     let (qa, qb) = (sa.quantiles(&sa.all_counts(), &qs), sb.quantiles(&sb.all_counts(), &qs));
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
@@ -277,7 +298,7 @@ pub fn compare_pair(a: &TargetData, b: &TargetData, seed: u64) -> Vec<Row> {
     }
     let mut rows = Vec::new();
     let mut lat = lat_ratios.into_iter().zip(qa.into_iter().zip(qb));
-    for m in METRICS {
+    for &m in metrics {
         let (base, value, ratios) = match m {
             Metric::Quantile(..) => match lat.next() {
                 Some((r, (x, y))) => (x, y, r),
@@ -301,10 +322,15 @@ pub fn compare_pair(a: &TargetData, b: &TargetData, seed: u64) -> Vec<Row> {
 
 /// Compare subjects[1..] with subjects[0].
 pub fn compare_subjects(subjects: Vec<Subject>, skipped: Vec<String>) -> Comparison {
+    compare_subjects_with(subjects, skipped, &METRICS)
+}
+
+/// [`compare_subjects`] on the rows `metrics` (see [`metrics_with`]).
+pub fn compare_subjects_with(subjects: Vec<Subject>, skipped: Vec<String>, metrics: &[Metric]) -> Comparison {
     let rows = subjects[1..]
         .iter()
         .enumerate()
-        .map(|(i, s)| compare_pair(&subjects[0].target, &s.target, SEED.wrapping_add(i as u64)))
+        .map(|(i, s)| compare_pair_with(&subjects[0].target, &s.target, SEED.wrapping_add(i as u64), metrics))
         .collect();
     Comparison { subjects, rows, skipped }
 }
@@ -313,6 +339,11 @@ pub fn compare_subjects(subjects: Vec<Subject>, skipped: Vec<String>) -> Compari
 /// with one folder, its targets against its first target. A folder that cannot be read is skipped and
 /// named in `skipped`; fewer than two remaining is an error.
 pub fn compare_dirs(dirs: &[PathBuf]) -> Result<Comparison, ReportError> {
+    compare_dirs_with(dirs, &[])
+}
+
+/// [`compare_dirs`] with a row for each percentile of `extra` too (a `--fail-if` gate's `p99.5`).
+pub fn compare_dirs_with(dirs: &[PathBuf], extra: &[Metric]) -> Result<Comparison, ReportError> {
     let mut runs = Vec::new();
     let mut skipped = Vec::new();
     for d in dirs {
@@ -362,7 +393,7 @@ pub fn compare_dirs(dirs: &[PathBuf]) -> Result<Comparison, ReportError> {
         }
         return Err(ReportError::NothingToCompare(msg));
     }
-    Ok(compare_subjects(subjects, skipped))
+    Ok(compare_subjects_with(subjects, skipped, &metrics_with(extra)))
 }
 
 pub(crate) fn show(m: Metric, v: Option<f64>) -> String {
@@ -607,15 +638,19 @@ fn gates_html(gates: &[gates::GateOutcome]) -> String {
             GateVerdict::Pass => "good",
             GateVerdict::Inconclusive | GateVerdict::NoData => "warn",
         };
-        let verdict = g.verdict.label();
+        let verdict = match &g.note {
+            Some(note) => format!("inconclusive: {note}"),
+            None => g.verdict.label().to_string(),
+        };
         let _ = writeln!(
             out,
             "<tr><td class=\"l\">{}</td><td class=\"l\">{}</td><td>{}</td><td>{}</td>\
-             <td class=\"l\"><span class=\"badge {cls}\">{verdict}</span></td></tr>",
+             <td class=\"l\"><span class=\"badge {cls}\">{}</span></td></tr>",
             html_escape::esc(&g.gate),
             html_escape::esc(&g.subject),
             g.estimate.map_or("-".into(), show),
-            ci
+            ci,
+            html_escape::esc(&verdict)
         );
     }
     out.push_str("</tbody>\n</table>\n");

@@ -57,7 +57,10 @@ pub fn write_text(
             (Some(lo), Some(hi)) => format!("95% CI {}–{}", show(lo), show(hi)),
             _ => "no interval".into(),
         };
-        let verdict = g.verdict.label();
+        let verdict = match &g.note {
+            Some(note) => format!("inconclusive: {note}"),
+            None => g.verdict.label().to_string(),
+        };
         writeln!(out, "  {} on {}: {est} ({ci}): {verdict}", g.gate, g.subject)?;
     }
     Ok(())

@@ -8,6 +8,7 @@ use chrono::{TimeZone, Utc};
 use hdrhistogram::Histogram;
 use hdrhistogram::serialization::V2DeflateSerializer;
 use hdrhistogram::serialization::interval_log::{IntervalLogWriterBuilder, Tag};
+use wabench::app::thresholds::Histograms;
 use wabench::results::timeline::HEADER as TIMELINE_HEADER;
 use wabench::results::{Counts, Machine, OutcomeResult, Rates, Run, SCHEMA_VERSION, TargetResult, Tool};
 use wabench::results::{Second, TargetData, TimelineRow};
@@ -153,8 +154,8 @@ pub fn run(name: &str, description: Option<&str>, targets: &[TargetData], thresh
     let results: Vec<TargetResult> = targets.iter().map(|t| t.result.clone()).collect();
     let mut verdicts = Vec::new();
     for (k, v) in thresholds {
-        verdicts
-            .extend(wabench::app::thresholds::evaluate(&Threshold::parse(k, v).expect("valid threshold"), &results));
+        let th = Threshold::parse(k, v).expect("valid threshold");
+        verdicts.extend(wabench::app::thresholds::evaluate(&th, &results, Histograms::NONE));
     }
     let passed = verdicts.iter().all(|v| v.passed);
     Run {
