@@ -1,28 +1,31 @@
-//! The conversation target: load on a user's WhatsApp bot. Request `n` is the inbound message of
-//! user `recipients[n]` (a Cloud `messages` webhook, signed with `X-Hub-Signature-256` as Meta signs
-//! it) POSTed to the bot's webhook endpoint; its latency is how long the endpoint took to take it.
-//! The bot's replies reach the simulated Cloud API, whose observer feeds the
-//! [`ConversationTracker`]: the time from the intended send time of each user message to the bot's
-//! first reply is the conversation's own measure.
+//! The conversation target: load on a user's WhatsApp bot. Request `n` is the first turn of
+//! conversation `n`: the inbound message of user `recipients[n]` (a Cloud `messages` webhook, signed
+//! with `X-Hub-Signature-256` as Meta signs it) POSTed to the bot's webhook endpoint; its latency is
+//! how long the endpoint took to take it. The bot's replies reach the simulated Cloud API, whose
+//! observer feeds the [`ConversationTracker`]: the time from the intended send time of each user
+//! message to the bot's first reply is the conversation's own measure. In a scripted conversation
+//! the next turns are posted by a [`Runner`] of the target's own, `think` after the bot's first reply
+//! to the turn before.
 
 use std::str::FromStr;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use ::http::header::{CONTENT_TYPE, HeaderMap, HeaderValue, USER_AGENT};
 use ::http::{Method, Request, StatusCode, Uri};
 use bytes::Bytes;
 use http_body_util::Full;
+use serde_json::{Value, json};
 
 use super::base::{Base, target_base_methods};
 use super::webhook::HookSecrets;
 use crate::engine::metrics::Outcome;
 use crate::engine::target::{Answer, Classified, Endpoint, Target};
-use crate::spec::conversation::ConversationSpec;
+use crate::spec::conversation::{ConversationSpec, TurnSpec};
 use crate::spec::net::Net;
 use crate::spec::recipients::Recipients;
 use crate::spec::{TargetKind, TargetSpec};
-use crate::webhook::conversation::ConversationTracker;
+use crate::webhook::conversation::{Answered, ConversationTracker, choices};
 use crate::webhook::signature::{SIGNATURE_HEADER, Verifier};
 use crate::webhook::{InboundMessage, cloud_inbound};
 
@@ -42,15 +45,109 @@ impl std::fmt::Debug for Wiring {
     }
 }
 
-pub struct ConversationTarget {
-    base: Base,
+/// What a user writes in a turn: text, or a pick of the bot's last interactive message.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Said {
+    Text(String),
+    /// `button_reply` or `list_reply`, with the picked id and title.
+    Picked {
+        kind: &'static str,
+        id: String,
+        title: String,
+    },
+}
+
+/// Builds and signs the users' messages (shared by the target and its runner).
+struct Writer {
     uri: Uri,
     headers: HeaderMap,
     signer: Verifier,
     spec: ConversationSpec,
     users: Arc<Recipients>,
     seed: u64,
+}
+
+impl Writer {
+    fn user(&self, conv: u64) -> &str {
+        self.users.get(conv).trim_start_matches('+')
+    }
+
+    fn message_id(&self, conv: u64, index: usize) -> String {
+        format!("wamid.HBgMwabench{:08x}{conv:012x}{index:02x}", (self.seed as u32) ^ 0x5eed)
+    }
+
+    /// The signed body of turn `index` of conversation `conv`, saying `said`, and its signature.
+    fn body(&self, conv: u64, index: usize, said: &Said) -> (Vec<u8>, String) {
+        let m = InboundMessage {
+            from: self.user(conv).to_string(),
+            id: self.message_id(conv, index),
+            timestamp: chrono::Utc::now().timestamp(),
+            body: match said {
+                Said::Text(t) => t.clone(),
+                Said::Picked { .. } => String::new(),
+            },
+            user: None,
+            changed_from: None,
+        };
+        let s = &self.spec;
+        let mut v = cloud_inbound(&s.waba_id, &s.phone_number_id, &s.display_phone_number, &m);
+        if let (Said::Picked { kind, id, title }, Some(msg)) =
+            (said, v.pointer_mut("/entry/0/changes/0/value/messages/0").and_then(Value::as_object_mut))
+        {
+            // Meta's shape of a user's answer to an interactive message.
+            msg.remove("text");
+            msg.insert("type".into(), json!("interactive"));
+            let mut answer = serde_json::Map::new();
+            answer.insert("type".into(), json!(kind));
+            answer.insert((*kind).to_string(), json!({"id": id, "title": title}));
+            msg.insert("interactive".into(), Value::Object(answer));
+        }
+        let body = serde_json::to_vec(&v).unwrap_or_default();
+        let sig = self.signer.sign(&body);
+        (body, sig)
+    }
+
+    /// The request of turn `index` of conversation `conv`.
+    fn request(&self, conv: u64, index: usize, said: &Said) -> Request<Full<Bytes>> {
+        let (body, sig) = self.body(conv, index, said);
+        let mut headers = self.headers.clone();
+        if let Ok(v) = HeaderValue::from_str(&sig) {
+            headers.insert(SIGNATURE_HEADER, v);
+        }
+        let mut req = Request::new(Full::new(Bytes::from(body)));
+        *req.method_mut() = Method::POST;
+        *req.uri_mut() = self.uri.clone();
+        *req.headers_mut() = headers;
+        req
+    }
+}
+
+/// What turn `turn` says, given the bot's last interactive message before it: its text, or the
+/// button or row it chooses (by id or title, or any with "random", seeded by `key`). A choice the
+/// message does not offer (or no interactive message at all) is typed as text, as a user would.
+pub fn what_to_say(turn: &TurnSpec, last_interactive: Option<&Value>, key: u64) -> Said {
+    let Some(wanted) = &turn.choose else { return Said::Text(turn.text.clone().unwrap_or_default()) };
+    let Some(m) = last_interactive else { return Said::Text(wanted.clone()) };
+    let options = choices(m);
+    let kind = match m.pointer("/interactive/type").and_then(Value::as_str) {
+        Some("list") => "list_reply",
+        _ => "button_reply",
+    };
+    let picked = match wanted.as_str() {
+        "random" if !options.is_empty() => options.get((key % options.len() as u64) as usize),
+        w => options.iter().find(|(id, title)| id == w || title.eq_ignore_ascii_case(w)),
+    };
+    match picked {
+        Some((id, title)) => Said::Picked { kind, id: id.clone(), title: title.clone() },
+        None => Said::Text(wanted.clone()),
+    }
+}
+
+pub struct ConversationTarget {
+    base: Base,
+    writer: Arc<Writer>,
     wiring: Wiring,
+    runner: Option<Runner>,
 }
 
 impl ConversationTarget {
@@ -66,49 +163,45 @@ impl ConversationTarget {
         if users.is_empty() {
             return Err("no users: [recipients] is empty".into());
         }
-        Ok(ConversationTarget {
-            base: Base::new(TargetKind::Conversation, spec, endpoint),
+        let writer = Arc::new(Writer {
             uri,
             headers,
             signer: Verifier::new(secret),
             spec: spec.conversation_spec().into_owned(),
             users,
             seed,
+        });
+        Ok(ConversationTarget {
+            base: Base::new(TargetKind::Conversation, spec, endpoint),
+            writer,
             wiring,
+            runner: None,
         })
     }
 
-    /// Reach the bot with `net` (the profile's TLS, proxy and `connect_to`).
-    pub fn with_net(mut self, net: Arc<Net>) -> Self {
+    /// Reach the bot with `net` (the profile's TLS, proxy and `connect_to`); a scripted conversation
+    /// starts its runner of next turns, posting the same way with `timeout`.
+    pub fn with_net(mut self, net: Arc<Net>, timeout: Duration) -> Result<Self, String> {
         self.base.net = net;
-        self
+        if self.writer.spec.turns.len() > 1 {
+            self.runner = Some(Runner::start(&self.base, self.writer.clone(), self.wiring.clone(), timeout)?);
+        }
+        Ok(self)
     }
 
-    /// The user who writes message `seq`: a WhatsApp id (digits).
-    pub fn user(&self, seq: u64) -> &str {
-        self.users.get(seq).trim_start_matches('+')
+    /// The user who writes conversation `conv`: a WhatsApp id (digits).
+    pub fn user(&self, conv: u64) -> &str {
+        self.writer.user(conv)
     }
 
-    /// The id of user message `seq` (unique in the run).
-    pub fn message_id(&self, seq: u64) -> String {
-        format!("wamid.HBgMwabench{:08x}{seq:012x}", (self.seed as u32) ^ 0x5eed)
+    /// The id of turn `index` of conversation `conv` (unique in the run).
+    pub fn message_id(&self, conv: u64, index: usize) -> String {
+        self.writer.message_id(conv, index)
     }
 
-    /// The signed body of user message `seq`, and its signature.
-    pub fn body(&self, seq: u64) -> (Vec<u8>, String) {
-        let m = InboundMessage {
-            from: self.user(seq).to_string(),
-            id: self.message_id(seq),
-            timestamp: chrono::Utc::now().timestamp(),
-            body: self.spec.text(seq).to_string(),
-            user: None,
-            changed_from: None,
-        };
-        let s = &self.spec;
-        let body = serde_json::to_vec(&cloud_inbound(&s.waba_id, &s.phone_number_id, &s.display_phone_number, &m))
-            .unwrap_or_default();
-        let sig = self.signer.sign(&body);
-        (body, sig)
+    /// The first turn of conversation `conv`.
+    fn first(&self, conv: u64) -> Said {
+        what_to_say(&self.writer.spec.script(conv)[0], None, conv)
     }
 }
 
@@ -118,20 +211,11 @@ impl Target for ConversationTarget {
         if attempt == 1 {
             let user = self.user(seq);
             (self.wiring.user_wrote)(user);
-            self.wiring.tracker.turn(user, &self.message_id(seq), intended);
+            self.wiring.tracker.turn(user, &self.message_id(seq, 0), seq, 0, intended);
         }
     }
     fn request(&self, seq: u64) -> Request<Full<Bytes>> {
-        let (body, sig) = self.body(seq);
-        let mut headers = self.headers.clone();
-        if let Ok(v) = HeaderValue::from_str(&sig) {
-            headers.insert(SIGNATURE_HEADER, v);
-        }
-        let mut req = Request::new(Full::new(Bytes::from(body)));
-        *req.method_mut() = Method::POST;
-        *req.uri_mut() = self.uri.clone();
-        *req.headers_mut() = headers;
-        req
+        self.writer.request(seq, 0, &self.first(seq))
     }
     fn classify(&self, a: &Answer<'_>) -> Classified {
         // Meta counts a webhook as delivered only when answered 200.
@@ -143,10 +227,144 @@ impl Target for ConversationTarget {
     fn ended(&self, seq: u64, outcome: Outcome) {
         // Not taken by the endpoint (or not known to be): the turn waits for no reply.
         if outcome != Outcome::Ok {
-            self.wiring.tracker.not_delivered(self.user(seq), &self.message_id(seq));
+            self.wiring.tracker.not_delivered(self.user(seq), &self.message_id(seq, 0));
         }
     }
     fn recipient(&self, seq: u64) -> Option<String> {
         Some(self.user(seq).to_string())
+    }
+    fn extra(&self) -> Option<serde_json::Value> {
+        let r = self.runner.as_ref()?;
+        Some(json!({"conversation_runner": {"posted": r.posted(), "post_failures": r.failures()}}))
+    }
+}
+
+/// Posts the next turns of scripted conversations: told by the tracker when a turn is answered, it
+/// waits the next turn's `think` and posts it from its own thread (the load's threads only start
+/// conversations). Its posts are counted in the tracker's turns, not in the target's requests.
+struct Runner {
+    counts: Arc<[std::sync::atomic::AtomicU64; 2]>,
+    _thread: std::thread::JoinHandle<()>,
+}
+
+impl Runner {
+    fn start(base: &Base, writer: Arc<Writer>, wiring: Wiring, timeout: Duration) -> Result<Runner, String> {
+        let client = base
+            .net
+            .reqwest(&base.endpoint)
+            .timeout(timeout)
+            .user_agent("facebookexternalua")
+            .build()
+            .map_err(|e| format!("cannot build the client of the next turns: {e}"))?;
+        let e = &base.endpoint;
+        let host = if e.host.contains(':') { format!("[{}]", e.host) } else { e.host.clone() };
+        let origin = format!("{}://{host}:{}", if e.tls { "https" } else { "http" }, e.port);
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Answered>();
+        let tracker = wiring.tracker.clone();
+        let hook_tracker = tracker.clone();
+        // Scheduled at once, so the run waits for the turn before it ends.
+        tracker.on_answer(move |a| {
+            hook_tracker.scheduled();
+            if tx.send(a).is_err() {
+                hook_tracker.unscheduled();
+            }
+        });
+        let counts: Arc<[std::sync::atomic::AtomicU64; 2]> = Arc::default();
+        let c = counts.clone();
+        let thread = std::thread::Builder::new()
+            .name("wabench-conversation".into())
+            .spawn(move || {
+                let Ok(rt) = tokio::runtime::Builder::new_current_thread().enable_all().build() else { return };
+                rt.block_on(async move {
+                    let post = Arc::new(Post { client, origin, writer, wiring, counts: c });
+                    while let Some(a) = rx.recv().await {
+                        tokio::spawn(post.clone().next_turn(a));
+                    }
+                });
+            })
+            .map_err(|e| format!("cannot start the conversation thread: {e}"))?;
+        Ok(Runner { counts, _thread: thread })
+    }
+
+    fn posted(&self) -> u64 {
+        self.counts[0].load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    fn failures(&self) -> u64 {
+        self.counts[1].load(std::sync::atomic::Ordering::Relaxed)
+    }
+}
+
+/// What posting a next turn needs.
+struct Post {
+    client: reqwest::Client,
+    origin: String,
+    writer: Arc<Writer>,
+    wiring: Wiring,
+    /// Posted, and not taken by the endpoint.
+    counts: Arc<[std::sync::atomic::AtomicU64; 2]>,
+}
+
+impl Post {
+    /// The turn after `a`: due `think` after the answer; posted unless the run is over.
+    async fn next_turn(self: Arc<Self>, a: Answered) {
+        let tracker = &self.wiring.tracker;
+        let index = a.index + 1;
+        let script = self.writer.spec.script(a.conv);
+        let Some(turn) = script.get(index) else {
+            tracker.unscheduled();
+            return;
+        };
+        let due = a.at + turn.think.0;
+        tokio::time::sleep_until(due.into()).await;
+        if tracker.is_closed() {
+            tracker.unscheduled();
+            return;
+        }
+        let said = what_to_say(turn, tracker.last_interactive(&a.user, &a.id).as_ref(), a.conv ^ index as u64);
+        let id = self.writer.message_id(a.conv, index);
+        (self.wiring.user_wrote)(&a.user);
+        tracker.turn(&a.user, &id, a.conv, index, due);
+        tracker.unscheduled();
+        let req = self.writer.request(a.conv, index, &said);
+        let (parts, body) = req.into_parts();
+        let body = http_body_util::BodyExt::collect(body).await.map(|b| b.to_bytes()).unwrap_or_default();
+        let url = format!("{}{}", self.origin, parts.uri);
+        let sent = self.client.post(url).headers(parts.headers).body(body).send().await;
+        self.counts[0].fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        if !sent.is_ok_and(|r| r.status() == StatusCode::OK) {
+            self.counts[1].fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            tracker.not_delivered(&a.user, &id);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn turn(choose: &str) -> TurnSpec {
+        TurnSpec { choose: Some(choose.into()), ..Default::default() }
+    }
+
+    #[test]
+    fn a_turn_picks_a_button_or_row_by_id_or_title_and_types_what_is_not_offered() {
+        let buttons = json!({"type": "interactive", "interactive": {"type": "button", "action": {"buttons": [
+            {"type": "reply", "reply": {"id": "orders", "title": "Orders"}},
+            {"type": "reply", "reply": {"id": "help", "title": "Support"}}]}}});
+        let picked = |id: &str, title: &str| Said::Picked { kind: "button_reply", id: id.into(), title: title.into() };
+        assert_eq!(what_to_say(&turn("orders"), Some(&buttons), 0), picked("orders", "Orders"));
+        assert_eq!(what_to_say(&turn("support"), Some(&buttons), 0), picked("help", "Support"));
+        assert_eq!(what_to_say(&turn("random"), Some(&buttons), 1), picked("help", "Support"));
+        assert_eq!(what_to_say(&turn("Billing"), Some(&buttons), 0), Said::Text("Billing".into()));
+        assert_eq!(what_to_say(&turn("Orders"), None, 0), Said::Text("Orders".into()));
+        let list = json!({"type": "interactive", "interactive": {"type": "list", "action": {"sections": [
+            {"rows": [{"id": "r1", "title": "First"}]}]}}});
+        assert_eq!(
+            what_to_say(&turn("r1"), Some(&list), 0),
+            Said::Picked { kind: "list_reply", id: "r1".into(), title: "First".into() }
+        );
+        let text = TurnSpec { text: Some("hi".into()), ..Default::default() };
+        assert_eq!(what_to_say(&text, Some(&list), 0), Said::Text("hi".into()));
     }
 }

@@ -115,7 +115,7 @@ pub fn build(spec: &TargetSpec, ctx: &BuildCtx<'_>) -> Result<Arc<dyn Target>, B
         let wiring = ctx.conversation.clone().ok_or_else(|| missing("its simulated Cloud API (set up by the run)"))?;
         let t =
             conversation::ConversationTarget::new(spec, ctx.recipients.clone(), ctx.seed, wiring).map_err(invalid)?;
-        return Ok(Arc::new(t.with_net(net(spec, ctx)?)));
+        return Ok(Arc::new(t.with_net(net(spec, ctx)?, ctx.timeout).map_err(invalid)?));
     }
     let base = match (&ctx.embedded, spec.address()) {
         (Some((url, _)), _) => url.clone(),

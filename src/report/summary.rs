@@ -185,6 +185,18 @@ impl Rows<'_> {
         self.row("first reply p90", &reply(|s| s.p90));
         self.row("first reply p99", &reply(|s| s.p99));
         self.row("first reply max", &reply(|s| s.max));
+        if self.run.targets.iter().any(|t| t.conversation.as_ref().is_some_and(|c| c.conversations > 0)) {
+            self.row("conversations completed", &c(|s| format!("{} of {}", s.completed, s.conversations)));
+        }
+        let turns = self.run.targets.iter().filter_map(|t| t.conversation.as_ref()).map(|c| c.per_turn.len()).max();
+        for i in 0..turns.unwrap_or(0) {
+            self.row(&format!("  turn {}: answered / unmet / p99", i + 1), &|t| {
+                let Some(ts) = t.conversation.as_ref().and_then(|c| c.per_turn.get(i)) else { return "-".into() };
+                let p99 =
+                    if ts.reply_latency_us.count == 0 { "-".into() } else { fmt_us(ts.reply_latency_us.p99 as f64) };
+                format!("{}: {} of {} / {} / {p99}", ts.turn, ts.answered, ts.sent, ts.unmet)
+            });
+        }
         let mut codes: Vec<i64> = self
             .run
             .targets

@@ -45,6 +45,40 @@ pub struct ConversationStats {
     pub reply_latency_us: Summary,
     /// How long a turn waits for its reply before it counts as unanswered, in ms.
     pub reply_timeout_ms: u64,
+    /// A scripted conversation: the conversations started (their first turn sent) …
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub conversations: u64,
+    /// … and those whose every turn was answered in time.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub completed: u64,
+    /// A scripted conversation (or one whose turn expects something): each turn of the script.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub per_turn: Vec<TurnStats>,
+}
+
+/// One turn of a scripted conversation: how often it was sent, answered, and what the replies showed.
+/// Its time-to-first-reply histogram is tagged `turn_<n>` (from 1) in `<target>.replies.hlog`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct TurnStats {
+    /// The turn as the script says it: its text, or what it chooses.
+    pub turn: String,
+    /// Times the turn was sent (a conversation whose previous turn went unanswered stops before it).
+    pub sent: u64,
+    pub answered: u64,
+    pub unanswered: u64,
+    /// Sent turns whose replies never met the turn's `expect`.
+    #[serde(default)]
+    pub unmet: u64,
+    pub reply_latency_us: Summary,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
+/// The tag of turn `index` (from 0) of a script in `<target>.replies.hlog`.
+pub fn turn_tag(index: usize) -> String {
+    format!("turn_{}", index + 1)
 }
 
 impl ConversationStats {
@@ -64,14 +98,17 @@ impl ConversationStats {
     }
 }
 
-/// Write the time-to-first-reply histogram as one tagged interval of an interval log.
+/// Write the time-to-first-reply histogram (all turns), then one per turn of a script, each as one
+/// tagged interval of an interval log.
 pub fn write_hlog<W: std::io::Write>(
     out: &mut W,
     h: &Histogram<u64>,
+    turns: &[Histogram<u64>],
     start: std::time::SystemTime,
     duration: Duration,
 ) -> std::io::Result<()> {
-    let entries = [(REPLY_TAG.to_string(), Duration::ZERO, duration, h)];
+    let mut entries = vec![(REPLY_TAG.to_string(), Duration::ZERO, duration, h)];
+    entries.extend(turns.iter().enumerate().map(|(i, t)| (turn_tag(i), Duration::ZERO, duration, t)));
     super::hlog::write_tagged(out, start, "wabench time to the bot's first reply, values in microseconds", &entries)
 }
 
@@ -103,10 +140,15 @@ mod tests {
             h.record(v).unwrap();
         }
         let mut buf = Vec::new();
-        write_hlog(&mut buf, &h, std::time::SystemTime::UNIX_EPOCH, Duration::from_secs(3)).unwrap();
+        let mut second = crate::results::histogram();
+        second.record(5_000).unwrap();
+        let turns = [h.clone(), second.clone()];
+        write_hlog(&mut buf, &h, &turns, std::time::SystemTime::UNIX_EPOCH, Duration::from_secs(3)).unwrap();
         let log = crate::results::hlog::parse(&buf).unwrap();
         let e = log.entries.iter().find(|e| e.tag.as_deref() == Some(REPLY_TAG)).unwrap();
         assert_eq!(e.histogram.len(), 3);
         assert_eq!(e.histogram.max(), h.max());
+        let turn2 = log.entries.iter().find(|e| e.tag.as_deref() == Some(turn_tag(1).as_str())).unwrap();
+        assert_eq!(turn2.histogram, second, "turn 2's histogram is written apart");
     }
 }

@@ -17,6 +17,20 @@
 //! ready_timeout = "30s"
 //! ```
 //!
+//! Instead of one message per conversation (`texts`), a script of turns: the first turn is sent at the
+//! load's rate, each next one `think` after the bot's first reply to the one before, and a turn may
+//! check the bot's replies (`expect`) or answer its last interactive message (`choose`):
+//!
+//! ```toml
+//! [[targets.conversation.turns]]
+//! text = "menu"
+//! expect = { type = "interactive" }
+//! [[targets.conversation.turns]]
+//! choose = "Orders"                      # a button or list row, by id or title; "random": any
+//! think = "2s"
+//! expect = { contains = "orders" }
+//! ```
+//!
 //! A bot wabench starts gets, in its environment: `WABENCH_BOT_LISTEN` (the `host:port` of `url`),
 //! `WABENCH_WEBHOOK_PATH`, `WABENCH_GRAPH_URL` (the simulated Graph API, e.g.
 //! `http://127.0.0.1:18080`), `WABENCH_API_VERSION`, `WABENCH_ACCESS_TOKEN`, `WABENCH_APP_SECRET`,
@@ -55,6 +69,72 @@ pub struct ConversationSpec {
     pub display_phone_number: String,
     /// Start the bot for the run (optional).
     pub bot: Option<BotSpec>,
+    /// A script: every conversation is these turns, in order (then `texts` is not used).
+    pub turns: Vec<TurnSpec>,
+}
+
+/// One user turn of a scripted conversation.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct TurnSpec {
+    /// What the user writes …
+    pub text: Option<String>,
+    /// … or the button or list row of the bot's last interactive message the user picks: its id or
+    /// its title, or "random".
+    pub choose: Option<String>,
+    /// How long the user waits after the bot's first reply to the turn before (not the first turn).
+    pub think: Dur,
+    /// What the bot's replies to this turn must show (counted as unmet per turn when none does).
+    pub expect: Option<Expect>,
+}
+
+impl Default for TurnSpec {
+    fn default() -> Self {
+        TurnSpec { text: None, choose: None, think: Dur(std::time::Duration::from_secs(1)), expect: None }
+    }
+}
+
+/// What a turn expects of the bot's replies: one of them must meet every rule given.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct Expect {
+    /// The reply's message type: "text", "interactive", "image", "template", …
+    #[serde(rename = "type")]
+    pub kind: Option<String>,
+    /// Text the reply holds (a text body, or an interactive message's body, header, footer, buttons
+    /// or rows), compared without regard to case.
+    pub contains: Option<String>,
+    /// The kind of interactive message: "button" or "list".
+    pub interactive: Option<String>,
+}
+
+impl TurnSpec {
+    /// How the turn reads in results: its text, or what it chooses.
+    pub fn label(&self) -> String {
+        match (&self.text, &self.choose) {
+            (Some(t), _) => format!("{t:?}"),
+            (None, Some(c)) => format!("choose {c:?}"),
+            (None, None) => String::new(),
+        }
+    }
+}
+
+impl Expect {
+    fn validate(&self, at: &str) -> Result<(), (String, String)> {
+        if self.kind.is_none() && self.contains.is_none() && self.interactive.is_none() {
+            return Err((at.into(), "names nothing: give type, contains or interactive".into()));
+        }
+        if let Some(i) = &self.interactive
+            && i != "button"
+            && i != "list"
+        {
+            return Err((format!("{at}.interactive"), format!("{i:?}: must be \"button\" or \"list\"")));
+        }
+        if self.contains.as_deref().is_some_and(|c| c.trim().is_empty()) {
+            return Err((format!("{at}.contains"), "must not be blank".into()));
+        }
+        Ok(())
+    }
 }
 
 impl Default for ConversationSpec {
@@ -71,6 +151,7 @@ impl Default for ConversationSpec {
             phone_number_id: "106540352242922".into(),
             display_phone_number: "15550783881".into(),
             bot: None,
+            turns: Vec::new(),
         }
     }
 }
@@ -93,6 +174,9 @@ impl Default for BotSpec {
 
 /// Longest user message (Meta's text limit).
 pub const MAX_TEXT: usize = 4096;
+
+/// Most turns in a script (each is a tag in the replies log and a row in the results).
+pub const MAX_TURNS: usize = 64;
 
 impl ConversationSpec {
     /// Checks; errors name the field below `targets[i].conversation.` and the reason.
@@ -130,6 +214,7 @@ impl ConversationSpec {
                 return bad(f, format!("must be digits, got {v:?}"));
             }
         }
+        self.validate_turns()?;
         if let Some(b) = &self.bot {
             if b.command.first().is_none_or(|c| c.trim().is_empty()) {
                 return bad("bot.command", "must name the program to start (a list: program, then arguments)".into());
@@ -139,6 +224,59 @@ impl ConversationSpec {
             }
         }
         Ok(())
+    }
+
+    /// The script's rules: a first turn that writes, one of `text` / `choose` per turn, a sane think
+    /// time, expectations that name something.
+    fn validate_turns(&self) -> Result<(), (String, String)> {
+        let bad = |f: String, r: &str| Err((f, r.to_string()));
+        if self.turns.is_empty() {
+            return Ok(());
+        }
+        if self.texts != ConversationSpec::default().texts {
+            return bad(
+                "texts".into(),
+                "give either texts (one message per conversation) or turns (a script), not both",
+            );
+        }
+        if self.turns.len() > MAX_TURNS {
+            return Err(("turns".into(), format!("at most {MAX_TURNS} turns, got {}", self.turns.len())));
+        }
+        for (i, t) in self.turns.iter().enumerate() {
+            let at = format!("turns[{i}]");
+            match (&t.text, &t.choose) {
+                (Some(_), Some(_)) => return bad(at, "give either text or choose, not both"),
+                (None, None) => return bad(at, "give text (what the user writes) or choose (a button or row to pick)"),
+                (None, Some(_)) if i == 0 => {
+                    return bad(
+                        format!("{at}.choose"),
+                        "the first turn writes (text): there is no reply to choose from yet",
+                    );
+                }
+                (Some(text), None) if text.trim().is_empty() || text.chars().count() > MAX_TEXT => {
+                    return bad(format!("{at}.text"), "must be 1 to 4096 characters and not blank");
+                }
+                (None, Some(c)) if c.trim().is_empty() => return bad(format!("{at}.choose"), "must not be blank"),
+                _ => {}
+            }
+            if t.think.0 > std::time::Duration::from_secs(3600) {
+                return bad(format!("{at}.think"), "must be at most 1h");
+            }
+            if let Some(e) = &t.expect {
+                e.validate(&format!("{at}.expect"))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The turns of a conversation: the script, or one turn writing `texts[n mod len]`.
+    pub fn script(&self, n: u64) -> std::borrow::Cow<'_, [TurnSpec]> {
+        if self.turns.is_empty() {
+            let t = TurnSpec { text: Some(self.text(n).to_string()), ..TurnSpec::default() };
+            std::borrow::Cow::Owned(vec![t])
+        } else {
+            std::borrow::Cow::Borrowed(&self.turns)
+        }
     }
 
     /// The text of user message `n`.
@@ -166,6 +304,28 @@ mod tests {
         assert_eq!(field(|s| s.graph_listen = "localhost".into()), "graph_listen");
         assert_eq!(field(|s| s.phone_number_id = "12a".into()), "phone_number_id");
         assert_eq!(field(|s| s.bot = Some(BotSpec::default())), "bot.command");
+    }
+
+    #[test]
+    fn scripts_are_checked_turn_by_turn() {
+        let turn = |text: Option<&str>, choose: Option<&str>| TurnSpec {
+            text: text.map(String::from),
+            choose: choose.map(String::from),
+            ..Default::default()
+        };
+        let field = |turns: Vec<TurnSpec>| ConversationSpec { turns, ..Default::default() }.validate().map_err(|e| e.0);
+        assert_eq!(field(vec![turn(Some("menu"), None), turn(None, Some("Orders"))]), Ok(()));
+        assert_eq!(field(vec![turn(None, Some("Orders"))]).unwrap_err(), "turns[0].choose");
+        assert_eq!(field(vec![turn(Some("a"), Some("b"))]).unwrap_err(), "turns[0]");
+        assert_eq!(field(vec![turn(Some("a"), None), turn(None, None)]).unwrap_err(), "turns[1]");
+        let mut e = turn(Some("a"), None);
+        e.expect = Some(Expect::default());
+        assert_eq!(field(vec![e.clone()]).unwrap_err(), "turns[0].expect");
+        e.expect = Some(Expect { interactive: Some("carousel".into()), ..Default::default() });
+        assert_eq!(field(vec![e]).unwrap_err(), "turns[0].expect.interactive");
+        let both =
+            ConversationSpec { texts: vec!["x".into()], turns: vec![turn(Some("a"), None)], ..Default::default() };
+        assert_eq!(both.validate().unwrap_err().0, "texts");
     }
 
     #[test]

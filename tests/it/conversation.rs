@@ -208,3 +208,67 @@ fn conversation_profiles_are_checked_with_the_field_and_reason() {
     assert_eq!(code, 1, "{err}");
     assert!(err.contains("conversation.app_secret_env") && err.contains("WABENCH_APP_SECRET"), "{err}");
 }
+
+#[test]
+fn a_scripted_menu_flow_is_followed_to_its_end_and_each_turn_is_judged() {
+    let url = format!("http://127.0.0.1:{}/webhook", free_port());
+    let script = r#"reply_timeout = "10s"
+[[targets.conversation.turns]]
+text = "menu"
+expect = { interactive = "button" }
+[[targets.conversation.turns]]
+choose = "Orders"
+think = "200ms"
+expect = { contains = "no open orders" }
+[[targets.conversation.turns]]
+choose = "random"
+think = "100ms"
+expect = { contains = "a reply this bot never sends" }
+"#;
+    let text = profile(&url, 10, "1s", &format!("{script}{}", started_bot(&[])));
+    let (f, _dir) = common::run_guarded(&text, &[], Duration::from_secs(180));
+    let s = stats(&f);
+    // 10 conversations of 3 turns: the third chooses any button of the last menu the bot sent (the
+    // "Orders" answer is text, so the menu of turn 1 stays the last one shown) and expects what the
+    // bot never says.
+    assert_eq!((s.conversations, s.completed), (10, 10), "{s:?}");
+    assert_eq!((s.turns, s.answered, s.unanswered), (30, 30, 0), "{s:?}");
+    let per: Vec<(u64, u64, u64)> = s.per_turn.iter().map(|t| (t.sent, t.answered, t.unmet)).collect();
+    assert_eq!(per, vec![(10, 10, 0), (10, 10, 0), (10, 10, 10)], "{:#?}", s.per_turn);
+    assert_eq!(s.per_turn[1].turn, "choose \"Orders\"");
+    assert_eq!(f.run.targets[0].requests.sent, 10, "the load's requests are the conversations' first turns");
+    // Each turn's histogram is in the replies log, beside all turns'.
+    let bytes = std::fs::read(f.dir.join("bot.replies.hlog")).unwrap();
+    let log = wabench::results::hlog::parse(&bytes).unwrap();
+    for (i, n) in [(1, 10u64), (2, 10), (3, 10)] {
+        let e = log.entries.iter().find(|e| e.tag.as_deref() == Some(format!("turn_{i}").as_str())).unwrap();
+        assert_eq!(e.histogram.len(), n, "turn {i}");
+    }
+    // The bot saw the picks as Meta shapes them (interactive button replies), and answered each.
+    let sim = &f.run.targets[0].extra.as_ref().unwrap()["simulator"];
+    assert_eq!(sim["accepted"], 30, "{sim}");
+    let runner = &f.run.targets[0].extra.as_ref().unwrap()["conversation_runner"];
+    assert_eq!((runner["posted"].as_u64(), runner["post_failures"].as_u64()), (Some(20), Some(0)), "{runner}");
+}
+
+#[test]
+fn a_conversation_stops_at_a_turn_the_bot_leaves_unanswered() {
+    // The endpoint takes every message and never replies: only the first turn of each conversation
+    // is ever sent.
+    let server = common::start(common::Behaviour::default());
+    let dir = tempfile::tempdir().unwrap();
+    let secret = dir.path().join("app_secret");
+    std::fs::write(&secret, "s3cret-for-the-run").unwrap();
+    let table = format!(
+        "reply_timeout = \"300ms\"\nhandshake = false\napp_secret_file = {:?}\n[[targets.conversation.turns]]\ntext = \"menu\"\n[[targets.conversation.turns]]\nchoose = \"Orders\"\n",
+        secret.display().to_string()
+    );
+    let (f, _dir) = common::run_guarded(
+        &profile(&format!("http://{}/webhook", server.addr), 10, "1s", &table),
+        &[],
+        Duration::from_secs(60),
+    );
+    let s = stats(&f);
+    assert_eq!((s.conversations, s.completed, s.turns, s.unanswered), (10, 0, 10, 10), "{s:?}");
+    assert_eq!((s.per_turn[1].sent, s.per_turn[1].answered), (0, 0), "{:?}", s.per_turn);
+}

@@ -456,15 +456,16 @@ impl Each<'_> {
         if let Err(e) = self.write_ambiguous(&tr, t.as_ref()) {
             out.error = Some(e);
         }
-        if let Some((stats, histogram)) = teardown.conversation {
+        if let Some(c) = teardown.conversation {
             let path = self.dir.join(files::replies_hlog_name(t.name()));
             let mut buf = Vec::new();
-            let written = crate::results::conversation::write_hlog(&mut buf, &histogram, tr.started_at, tr.elapsed)
-                .and_then(|()| results::write_atomic(&path, &buf));
+            let written =
+                crate::results::conversation::write_hlog(&mut buf, &c.all, &c.per_turn, tr.started_at, tr.elapsed)
+                    .and_then(|()| results::write_atomic(&path, &buf));
             if let Err(e) = written {
                 out.error = Some(format!("{}: {e}", path.display()));
             }
-            r.conversation = Some(stats);
+            r.conversation = Some(c.stats);
         }
         if let Some(stats) = teardown.delivery {
             let path = self.dir.join(files::delivery_hlog_name(t.name()));

@@ -22,6 +22,16 @@ use crate::webhook::conversation::ConversationTracker;
 pub struct Conversation {
     pub tracker: Arc<ConversationTracker>,
     bot: Option<Bot>,
+    /// The longest a conversation started last can still take: every turn's reply timeout and every
+    /// next turn's think time.
+    longest_rest: Duration,
+}
+
+/// What a conversation target leaves: its figures and time-to-first-reply histograms.
+pub struct Finished {
+    pub stats: ConversationStats,
+    pub all: hdrhistogram::Histogram<u64>,
+    pub per_turn: Vec<hdrhistogram::Histogram<u64>>,
 }
 
 /// What the bot is told: where to listen, where the Cloud API is, and the run's secrets.
@@ -118,10 +128,10 @@ impl Conversation {
             .map_err(|_| format!("conversation.graph_listen {:?}: not host:port", c.graph_listen))?;
         let sim = Embedded::start_at(cfg, numbering, listen)
             .map_err(|e| format!("conversation.graph_listen {listen}: {e}"))?;
-        let tracker = Arc::new(ConversationTracker::new(c.reply_timeout.0));
+        let tracker = Arc::new(ConversationTracker::scripted(c.reply_timeout.0, c.script(0).into_owned()));
         let t = tracker.clone();
         sim.sim().observe_sends(Arc::new(move |s: crate::sim::SendSeen| {
-            t.reply(&s.to, s.context.as_deref(), s.at, s.error);
+            t.reply(&s.to, s.context.as_deref(), s.at, s.error, &s.message);
         }));
         let for_users = sim.sim().clone();
         let wiring = Wiring {
@@ -154,20 +164,26 @@ impl Conversation {
             let net = crate::spec::net::Net::shared_direct();
             crate::drivers::webhook::handshake(url, token, p.seed, &net, timeout, &held)?;
         }
-        Ok((Conversation { tracker, bot }, sim, wiring))
+        let script = c.script(0);
+        let longest_rest =
+            script.iter().skip(1).map(|t| t.think.0).sum::<Duration>() + c.reply_timeout.0 * script.len() as u32;
+        Ok((Conversation { tracker, bot, longest_rest }, sim, wiring))
     }
 
-    /// Wait for the replies still due (each turn waits at most `reply_timeout`), stop the bot, and
-    /// give the figures and the time-to-first-reply histogram.
-    pub fn finish(self, stopped: &dyn Fn() -> bool) -> (ConversationStats, hdrhistogram::Histogram<u64>) {
-        let end = Instant::now() + self.tracker.reply_timeout();
+    /// Let the conversations under way end: wait for the replies still due and the turns still to
+    /// come (at most each remaining turn's `think` and `reply_timeout`), then stop the bot and give
+    /// the figures and the time-to-first-reply histograms (all turns, then per turn of a script).
+    pub fn finish(self, stopped: &dyn Fn() -> bool) -> Finished {
+        let end = Instant::now() + self.longest_rest;
         while !stopped() && Instant::now() < end && self.tracker.waiting(Instant::now()) {
             std::thread::sleep(Duration::from_millis(20));
         }
+        self.tracker.close();
         if let Some(b) = self.bot {
             b.stop();
         }
-        self.tracker.stats()
+        let (stats, all, per_turn) = self.tracker.stats();
+        Finished { stats, all, per_turn }
     }
 }
 

@@ -69,8 +69,8 @@ pub struct Teardown {
     pub error: Option<String>,
     /// A WhatsApp target's failed messages and one error body per code.
     pub failures: Option<Arc<FailureLog>>,
-    /// A conversation target's figures and its time-to-first-reply histogram.
-    pub conversation: Option<(crate::results::conversation::ConversationStats, hdrhistogram::Histogram<u64>)>,
+    /// A conversation target's figures and its time-to-first-reply histograms.
+    pub conversation: Option<conversation::Finished>,
 }
 
 impl Session {

@@ -167,12 +167,36 @@ fn target_lines(s: &mut String, loaded: &Loaded) {
 /// What a conversation target's users write, how long a turn waits, where its Cloud API listens and
 /// the bot it starts.
 fn conversation_lines(s: &mut String, c: &crate::spec::conversation::ConversationSpec) {
-    let texts: Vec<String> = c.texts.iter().map(|t| format!("{t:?}")).collect();
-    let _ = writeln!(s, "    users write {} (in turn); a reply is awaited {}", texts.join(", "), c.reply_timeout);
+    if c.turns.is_empty() {
+        let texts: Vec<String> = c.texts.iter().map(|t| format!("{t:?}")).collect();
+        let _ = writeln!(s, "    users write {} (in turn); a reply is awaited {}", texts.join(", "), c.reply_timeout);
+    } else {
+        let _ = writeln!(s, "    each conversation: {} turns, a reply awaited {} each", c.turns.len(), c.reply_timeout);
+        for (i, t) in c.turns.iter().enumerate() {
+            let think = if i == 0 { String::new() } else { format!(" after {}", t.think) };
+            let expect = t.expect.as_ref().map(|e| format!(", expects {}", expect_text(e))).unwrap_or_default();
+            let _ = writeln!(s, "      {}. {}{think}{expect}", i + 1, t.label());
+        }
+    }
     let _ = writeln!(s, "    the bot's Cloud API: the simulator on {}", c.graph_listen);
     if let Some(b) = &c.bot {
         let _ = writeln!(s, "    started for the run: {} (ready within {})", b.command.join(" "), b.ready_timeout);
     }
+}
+
+/// What a turn expects of the bot's replies, as `validate` shows it.
+fn expect_text(e: &crate::spec::conversation::Expect) -> String {
+    let mut parts = Vec::new();
+    if let Some(k) = &e.kind {
+        parts.push(format!("type {k}"));
+    }
+    if let Some(i) = &e.interactive {
+        parts.push(format!("{i} message"));
+    }
+    if let Some(c) = &e.contains {
+        parts.push(format!("{c:?}"));
+    }
+    parts.join(" and ")
 }
 
 /// The message mix and the recipients of the WhatsApp targets.
