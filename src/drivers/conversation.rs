@@ -26,6 +26,9 @@ use crate::webhook::conversation::ConversationTracker;
 use crate::webhook::signature::{SIGNATURE_HEADER, Verifier};
 use crate::webhook::{InboundMessage, cloud_inbound};
 
+/// The identity of the user with the given phone digits.
+pub type IdentityOf = dyn Fn(&str) -> Option<crate::webhook::UserIdentity> + Send + Sync;
+
 /// What a conversation target is wired to: the tracker of its turns and replies, what to do when a
 /// user writes (the simulator opens the user's window and counts the message against the number's
 /// throughput), and the secrets the run uses with the bot.
@@ -33,12 +36,14 @@ use crate::webhook::{InboundMessage, cloud_inbound};
 pub struct Wiring {
     pub tracker: Arc<ConversationTracker>,
     pub user_wrote: Arc<dyn Fn(&str) + Send + Sync>,
+    /// A user's BSUID and username as the simulator knows them (the 2026 shapes), or `None`.
+    pub identity: Arc<IdentityOf>,
     pub secrets: HookSecrets,
 }
 
 impl std::fmt::Debug for Wiring {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Wiring { tracker, user_wrote, secrets: <redacted> }")
+        f.write_str("Wiring { tracker, user_wrote, identity, secrets: <redacted> }")
     }
 }
 
@@ -101,7 +106,7 @@ impl ConversationTarget {
             id: self.message_id(seq),
             timestamp: chrono::Utc::now().timestamp(),
             body: self.spec.text(seq).to_string(),
-            user: None,
+            user: (self.wiring.identity)(self.user(seq)),
             changed_from: None,
         };
         let s = &self.spec;
