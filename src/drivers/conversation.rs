@@ -29,6 +29,9 @@ use crate::webhook::conversation::{Answered, ConversationTracker, choices};
 use crate::webhook::signature::{SIGNATURE_HEADER, Verifier};
 use crate::webhook::{InboundMessage, cloud_inbound};
 
+/// The identity of the user with the given phone digits.
+pub type IdentityOf = dyn Fn(&str) -> Option<crate::webhook::UserIdentity> + Send + Sync;
+
 /// What a conversation target is wired to: the tracker of its turns and replies, what to do when a
 /// user writes (the simulator opens the user's window and counts the message against the number's
 /// throughput), and the secrets the run uses with the bot.
@@ -36,12 +39,14 @@ use crate::webhook::{InboundMessage, cloud_inbound};
 pub struct Wiring {
     pub tracker: Arc<ConversationTracker>,
     pub user_wrote: Arc<dyn Fn(&str) + Send + Sync>,
+    /// A user's BSUID and username as the simulator knows them (the 2026 shapes), or `None`.
+    pub identity: Arc<IdentityOf>,
     pub secrets: HookSecrets,
 }
 
 impl std::fmt::Debug for Wiring {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Wiring { tracker, user_wrote, secrets: <redacted> }")
+        f.write_str("Wiring { tracker, user_wrote, identity, secrets: <redacted> }")
     }
 }
 
@@ -65,6 +70,7 @@ struct Writer {
     spec: ConversationSpec,
     users: Arc<Recipients>,
     seed: u64,
+    identity: Arc<IdentityOf>,
 }
 
 impl Writer {
@@ -86,7 +92,7 @@ impl Writer {
                 Said::Text(t) => t.clone(),
                 Said::Picked { .. } => String::new(),
             },
-            user: None,
+            user: (self.identity)(self.user(conv)),
             changed_from: None,
         };
         let s = &self.spec;
@@ -170,6 +176,7 @@ impl ConversationTarget {
             spec: spec.conversation_spec().into_owned(),
             users,
             seed,
+            identity: wiring.identity.clone(),
         });
         Ok(ConversationTarget {
             base: Base::new(TargetKind::Conversation, spec, endpoint),

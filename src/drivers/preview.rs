@@ -57,6 +57,7 @@ pub fn requests(spec: &TargetSpec, ctx: &BuildCtx<'_>, url: &str, n: u64) -> Res
                     spec.conversation_spec().reply_timeout.0,
                 )),
                 user_wrote: Arc::new(|_: &str| {}),
+                identity: Arc::new(|_: &str| None),
                 secrets: webhook::HookSecrets { app_secret: Some(REDACTED.into()), verify_token: None },
             };
             let t = Arc::new(conversation::ConversationTarget::new(&plain, ctx.recipients.clone(), ctx.seed, wiring)?);

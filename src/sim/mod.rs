@@ -245,7 +245,8 @@ pub(crate) struct Ctx {
 /// to, the message it quotes, its type and content, and what became of it.
 #[derive(Debug, Clone)]
 pub struct SendSeen {
-    /// `to` as given (a phone number or a group id), or the BSUID of `recipient`.
+    /// `to` as given (a phone number or a group id), or `recipient`: the phone number behind a BSUID
+    /// this simulator issued, else the id as given.
     pub to: String,
     /// `context.message_id`: the message it replies to, when it quotes one.
     pub context: Option<String>,
@@ -451,6 +452,11 @@ impl Sim {
         self.state.observer.set(Observer(f)).is_ok()
     }
 
+    /// The BSUID (and username) of the user with phone digits `digits`; `None` with BSUIDs off.
+    pub fn identity_of(&self, digits: &str) -> Option<crate::webhook::UserIdentity> {
+        self.state.identities.of(digits)
+    }
+
     /// User `from` wrote to the business (a message posted to the bot by a conversation test, not by
     /// the simulator's own inbound generator): the user's customer service window opens and the
     /// message takes its share of the number's throughput, as Meta counts inbound and outbound
@@ -585,7 +591,10 @@ async fn handle(state: &State, req: h1::Req) -> h1::Answer {
     };
     state.counters.record(&reply);
     if let (Some(o), Some(w)) = (state.observer.get(), watched) {
-        o.0(w.seen(&reply.outcome));
+        let mut seen = w.seen(&reply.outcome);
+        // A reply sent to a user's BSUID (`recipient`) is one to the user behind it.
+        seen.to = state.identities.resolve(&seen.to).unwrap_or(seen.to);
+        o.0(seen);
     }
     let mut delay =
         if state.latency.is_zero() { reply.queue_delay } else { state.latency.sample(ctx.key) + reply.queue_delay };

@@ -29,6 +29,7 @@ mod old_results;
 mod percentiles;
 mod plan;
 mod preflight;
+mod pywa_bot;
 mod pywa_compat;
 mod quick;
 mod receiver_safety;

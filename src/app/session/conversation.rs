@@ -133,10 +133,11 @@ impl Conversation {
         sim.sim().observe_sends(Arc::new(move |s: crate::sim::SendSeen| {
             t.reply(&s.to, s.context.as_deref(), s.at, s.error, &s.message);
         }));
-        let for_users = sim.sim().clone();
+        let (for_users, for_ids) = (sim.sim().clone(), sim.sim().clone());
         let wiring = Wiring {
             tracker: tracker.clone(),
             user_wrote: Arc::new(move |from: &str| for_users.user_wrote(from)),
+            identity: Arc::new(move |user: &str| for_ids.identity_of(user)),
             secrets: secrets.clone(),
         };
         let bot = match &c.bot {
