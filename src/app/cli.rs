@@ -51,7 +51,8 @@ pub enum Command {
     /// With --fail-if gates it exits 99 when a regression is beyond noise.
     Compare(super::compare::CompareArgs),
     /// Write a commented starter profile to edit: http (a plain endpoint), campaign (WhatsApp templates
-    /// on the embedded Cloud API) or webhook (your webhook endpoint under Meta-shaped load).
+    /// on the embedded Cloud API), webhook (your webhook endpoint under Meta-shaped load) or bot (your
+    /// bot end to end: users write in, it replies through the simulated Cloud API).
     Init(super::init::InitArgs),
     /// Print the JSON Schema of a profile (the file shipped as profiles/wabench-profile.schema.json), for
     /// editors that complete and check TOML against a schema.

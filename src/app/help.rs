@@ -25,7 +25,8 @@ wabench run http://127.0.0.1:8080/orders -m POST -d @order.json --stage 50:10s -
         "init",
         "wabench init campaign
 wabench init http --out staging.toml
-wabench init webhook --out hooks.toml --force",
+wabench init webhook --out hooks.toml --force
+wabench init bot",
     ),
     (
         "plan",

@@ -45,7 +45,7 @@ fn quick_mode_refuses_credentials_and_profile_runs_refuse_quick_flags() {
 #[test]
 fn every_starter_is_written_once_and_validates() {
     let dir = tempfile::tempdir().unwrap();
-    for kind in ["http", "campaign", "webhook"] {
+    for kind in ["http", "campaign", "webhook", "bot"] {
         let file = dir.path().join(format!("{kind}.toml"));
         let f = file.to_str().unwrap();
         let (code, _, stderr) = common::wabench(&["init", kind, "--out", f]);

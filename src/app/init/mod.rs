@@ -15,16 +15,19 @@ pub enum Starter {
     Campaign,
     /// Your webhook endpoint driven with Meta-shaped, signed POSTs.
     Webhook,
+    /// Your bot end to end: users write to its webhook, it replies through the simulated Cloud API.
+    Bot,
 }
 
 impl Starter {
-    pub const ALL: [Starter; 3] = [Starter::Http, Starter::Campaign, Starter::Webhook];
+    pub const ALL: [Starter; 4] = [Starter::Http, Starter::Campaign, Starter::Webhook, Starter::Bot];
 
     pub fn name(self) -> &'static str {
         match self {
             Starter::Http => "http",
             Starter::Campaign => "campaign",
             Starter::Webhook => "webhook",
+            Starter::Bot => "bot",
         }
     }
 
@@ -34,6 +37,7 @@ impl Starter {
             Starter::Http => include_str!("starters/http.toml"),
             Starter::Campaign => include_str!("starters/campaign.toml"),
             Starter::Webhook => include_str!("starters/webhook.toml"),
+            Starter::Bot => include_str!("starters/bot.toml"),
         }
     }
 
