@@ -35,6 +35,9 @@ pub enum Limit {
     Transport,
     /// The load generator fell behind (lateness, drops) while the target answered in time.
     LoadGenerator,
+    /// A conversation target's bot: its replies came late or not at all while its endpoint took
+    /// the users' messages in time.
+    Bot,
     /// No signal tells which limit it was.
     Unknown,
 }
@@ -53,6 +56,7 @@ impl Limit {
             Limit::ServerLatency => "the target's latency",
             Limit::Transport => "the target's answers (timeouts, connection errors, 5xx)",
             Limit::LoadGenerator => "the load generator",
+            Limit::Bot => "the bot (its replies)",
             Limit::Unknown => "no identifiable limit",
         }
     }
@@ -80,6 +84,7 @@ pub fn limit_of(kind: TargetKind, key: &str) -> Option<Limit> {
         "api_131056" => Limit::PairLimit,
         "api_131048" => Limit::MessagingTier,
         "api_2" => Limit::Unavailable,
+        "unanswered" => Limit::Bot,
         "dropped" | "ok" | "cancelled" => return None,
         _ => Limit::Transport,
     })
@@ -122,6 +127,17 @@ pub fn classify(kind: TargetKind, bad: &Step, good: Option<&Step>, spec: &PlanSp
             || (g.service_p50_us > 0 && 2 * bad.service_p50_us >= 3 * g.service_p50_us)
     });
     let targets_share = bad.p99_us > slo_us && bad.service_p99_us >= bad.lateness_p99_us;
+    // A bot's replies broke the SLO (its latency is the time to the first reply) while its endpoint
+    // took the messages in time: the bot binds, not its endpoint.
+    if kind == TargetKind::Conversation && bad.p99_us > slo_us && bad.service_p99_us <= slo_us / 2 {
+        let evidence = format!(
+            "the bot's first replies grew to p50 {} / p99 {} {at}, while its endpoint took the messages in p99 {}",
+            fmt_us(bad.p50_us as f64),
+            fmt_us(bad.p99_us as f64),
+            fmt_us(bad.service_p99_us as f64)
+        );
+        return Finding { limit: Limit::Bot, evidence };
+    }
     if bad.service_p99_us > slo_us || (grew && bad.service_p99_us > slo_us / 2) || targets_share {
         let before = good
             .map(|g| {

@@ -107,8 +107,31 @@ fn run_step(
         lateness_p99_us: q(&r.lateness, 0.99),
         errors: by_key,
     };
+    if let Some(c) = &teardown.conversation {
+        conversation_step(&mut s, c);
+    }
     s.passed = step_passes(&s, spec);
     Ok(s)
+}
+
+/// A conversation target's step is judged on what its users see: the time to the bot's first
+/// reply, and the turns left unanswered (with the codes the bot's failed replies got) as errors.
+fn conversation_step(s: &mut Step, c: &crate::app::session::conversation::Finished) {
+    let q = |h: &hdrhistogram::Histogram<u64>, q: f64| if h.is_empty() { 0 } else { h.value_at_quantile(q) };
+    s.p50_us = q(&c.all, 0.5);
+    s.p99_us = q(&c.all, 0.99);
+    let st = &c.stats;
+    for (code, n) in &st.failed_replies {
+        *s.errors.entry(format!("api_{code}")).or_default() += n;
+    }
+    // A turn whose reply the API refused is the API's limit, not the bot's: only the turns left
+    // unanswered beyond the failed replies point to the bot.
+    let silent = st.unanswered.saturating_sub(st.failed());
+    if silent > 0 {
+        s.errors.insert("unanswered".into(), silent);
+    }
+    let due = st.turns + st.not_delivered + s.dropped;
+    s.error_rate = if due > 0 { (st.unanswered + st.not_delivered + s.dropped) as f64 / due as f64 } else { 1.0 };
 }
 
 /// Search the breakpoint of every target; `progress` gets a line per step.
