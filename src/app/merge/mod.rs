@@ -509,7 +509,8 @@ fn merge_target(
         Some(d) => Some(merge_delivery(name, parts, d, base_time, out)?),
         None => None,
     };
-    r.conversation = conversation::merge(name, parts, base_time, Duration::from_secs_f64(r.duration_s), out)?;
+    let length = Duration::try_from_secs_f64(r.duration_s).unwrap_or_default();
+    r.conversation = conversation::merge(name, parts, base_time, length, out)?;
     Ok(r)
 }
 
