@@ -26,7 +26,8 @@ pub struct CompareArgs {
     pub results: PathBuf,
     /// A gate, e.g. "p99 > 1.10" (ratio of B to A; any percentile such as p50 or p99.5, max, rate) or
     /// "error_rate > +0.5pp" (B minus A in percentage points; also drop_rate), optionally for one
-    /// target ("cloud:p99 > 1.10"). Fails, and the command exits 99, only when the whole 95% bootstrap
+    /// target ("cloud:p99 > 1.10"). Conversation targets: "first_reply.p99 > 1.2" (the time to the
+    /// bot's first reply, B/A) and "unanswered > +1pp" (the unanswered share of the turns, B − A). Fails, and the command exits 99, only when the whole 95% bootstrap
     /// interval lies beyond the bound: a regression beyond run-to-run noise. Repeatable.
     #[arg(long = "fail-if", value_name = "GATE")]
     pub fail_if: Vec<String>,
@@ -90,10 +91,17 @@ pub fn command(a: CompareArgs) -> Result<Exit, AppError> {
         .iter()
         .filter_map(|g| match g.measure {
             gates::Measure::Ratio(m) => Some(m),
-            gates::Measure::Points(_) => None,
+            _ => None,
         })
         .collect();
-    let cmp = compare::compare_dirs_with(&dirs, &extra)?;
+    let first_reply: Vec<compare::Metric> = gates
+        .iter()
+        .filter_map(|g| match g.measure {
+            gates::Measure::Conversation(compare::conversation::Measure::FirstReply(m)) => Some(m),
+            _ => None,
+        })
+        .collect();
+    let cmp = compare::compare_dirs_gated(&dirs, &extra, &first_reply)?;
     // A gate judges every folder it is given: one that could not be read is an error, never a pass.
     if !gates.is_empty() && !cmp.skipped.is_empty() {
         return Err(

@@ -29,7 +29,33 @@ pub fn for_run(data: &RunData) -> Vec<Figure> {
         let series: Vec<(String, &Histogram<u64>)> = delivered.iter().map(|(n, h)| (n.clone(), h)).collect();
         figs.push(spectrum("delivery_spectrum", "Webhook delivery latency: accept → delivered", &series));
     }
+    if let Some(f) = reply_spectrum(&data.targets) {
+        figs.push(f);
+    }
     figs
+}
+
+/// The stem of the time-to-first-reply chart (shown in the report's Conversation section).
+pub const REPLY_SPECTRUM: &str = "reply_spectrum";
+
+/// The time to the bot's first reply by percentile, one line per conversation target whose folder has
+/// its replies log; `None` when no target has one.
+pub fn reply_spectrum(targets: &[TargetData]) -> Option<Figure> {
+    let series: Vec<(String, &Histogram<u64>)> =
+        targets.iter().filter_map(|t| t.replies.as_ref().map(|h| (t.name().to_string(), h))).collect();
+    if series.is_empty() {
+        return None;
+    }
+    let mut fig = spectrum(REPLY_SPECTRUM, "Time to the bot's first reply by percentile", &series);
+    fig.caption = "Time from each user message's intended send to the bot's first reply the API accepted, at every \
+                   percentile (answered turns; unanswered ones are counted in the table, not here). Each step right \
+                   adds a nine: the right-hand side is the slowest answers."
+        .into();
+    fig.no_data = "no data: no turn was answered".into();
+    if let Plot::Lines(p) = &mut fig.plot {
+        p.y_label = "time to first reply (ms)".into();
+    }
+    Some(fig)
 }
 
 /// One delivery-latency histogram (by tag) per target that has a `<target>.delivery.hlog`.

@@ -469,9 +469,14 @@ pub fn report(data: &RunData, charts: &[Rendered]) -> String {
     imported(&mut out, data);
     summary_table(&mut out, &run.targets, super::stages_text(run).as_deref());
     super::phases::section(&mut out, &run.targets);
+    super::conversation::section(&mut out, &run.targets, &|out: &mut String| {
+        for r in charts.iter().filter(|r| r.stem == super::figures::REPLY_SPECTRUM) {
+            figure(out, r);
+        }
+    });
     thresholds(&mut out, data);
     out.push_str("<section id=\"charts\">\n<h2>Charts</h2>\n");
-    for r in charts {
+    for r in charts.iter().filter(|r| r.stem != super::figures::REPLY_SPECTRUM) {
         figure(&mut out, r);
     }
     out.push_str("</section>\n");

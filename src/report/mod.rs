@@ -5,6 +5,7 @@
 pub mod charts;
 pub mod ci;
 pub mod compare;
+mod conversation;
 pub(crate) mod failures;
 pub(crate) mod figures;
 pub(crate) mod html;

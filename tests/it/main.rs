@@ -5,6 +5,7 @@ mod addresses;
 mod cli;
 mod connections;
 mod conversation;
+mod conversation_results;
 mod delivery_verdict;
 mod deploy;
 mod driver_bodies;

@@ -12,6 +12,7 @@ use hdrhistogram::Histogram;
 use crate::app::AppError;
 
 pub mod command;
+mod conversation;
 mod webhooks;
 
 use crate::results::{
@@ -508,6 +509,8 @@ fn merge_target(
         Some(d) => Some(merge_delivery(name, parts, d, base_time, out)?),
         None => None,
     };
+    let length = Duration::try_from_secs_f64(r.duration_s).unwrap_or_default();
+    r.conversation = conversation::merge(name, parts, base_time, length, out)?;
     Ok(r)
 }
 

@@ -3,12 +3,13 @@
 //! only when the whole 95% bootstrap interval lies beyond its bound, that is when the regression is
 //! beyond run-to-run noise; it passes only when the whole interval lies on the passing side, and is
 //! inconclusive when the interval reaches across the bound (not failed, not passed). The error and drop rates get their own bootstrap here, over the same one-second blocks as the
-//! latency rows of [`super`].
+//! latency rows of [`super`]. Conversation targets add `first_reply.<percentile>` (a ratio) and
+//! `unanswered` (percentage points), judged on the rows of [`super::conversation`].
 
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
-use super::{self as compare, Comparison, METRICS, Metric, RESAMPLES};
+use super::{self as compare, Comparison, METRICS, Metric, RESAMPLES, conversation};
 use crate::results::TimelineRow;
 use crate::results::folder::TargetData;
 
@@ -46,6 +47,9 @@ pub enum Measure {
     Ratio(Metric),
     /// B − A in percentage points.
     Points(Points),
+    /// A conversation row: the time to the first reply (B/A) or the unanswered share (B − A in
+    /// percentage points).
+    Conversation(conversation::Measure),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -93,26 +97,38 @@ fn ratio_metric(name: &str) -> Result<Option<Metric>, String> {
     Ok(Some(METRICS.iter().copied().find(|m| m.name() == name).unwrap_or(Metric::Quantile(name, q))))
 }
 
-fn parse_bound(measure: Measure, right: &str) -> Result<f64, String> {
-    match measure {
-        Measure::Ratio(m) => {
-            if right.ends_with("pp") || right.ends_with('%') {
-                return Err(format!("{} is compared as a ratio of B to A: write e.g. 1.10 for 10% higher", m.name()));
-            }
-            match right.trim_end_matches(['x', '×']).trim().parse::<f64>() {
-                Ok(v) if v.is_finite() && v > 0.0 => Ok(v),
-                _ => Err(format!("{right:?} is not a ratio greater than 0, e.g. 1.10")),
-            }
+/// The bound of a gate on `name`: a ratio, or percentage points when `points`.
+fn parse_bound(name: &str, points: bool, right: &str) -> Result<f64, String> {
+    if !points {
+        if right.ends_with("pp") || right.ends_with('%') {
+            return Err(format!("{name} is compared as a ratio of B to A: write e.g. 1.10 for 10% higher"));
         }
-        Measure::Points(p) => {
-            let Some(x) = right.strip_suffix("pp") else {
-                return Err(format!("{} is compared in percentage points of B minus A: write e.g. +0.5pp", p.name()));
-            };
-            match x.trim().trim_start_matches('+').parse::<f64>() {
-                Ok(v) if v.is_finite() && v.abs() <= 100.0 => Ok(v),
-                _ => Err(format!("{right:?} is not a number of percentage points, e.g. +0.5pp")),
-            }
-        }
+        return match right.trim_end_matches(['x', '×']).trim().parse::<f64>() {
+            Ok(v) if v.is_finite() && v > 0.0 => Ok(v),
+            _ => Err(format!("{right:?} is not a ratio greater than 0, e.g. 1.10")),
+        };
+    }
+    let Some(x) = right.strip_suffix("pp") else {
+        return Err(format!("{name} is compared in percentage points of B minus A: write e.g. +0.5pp"));
+    };
+    match x.trim().trim_start_matches('+').parse::<f64>() {
+        Ok(v) if v.is_finite() && v.abs() <= 100.0 => Ok(v),
+        _ => Err(format!("{right:?} is not a number of percentage points, e.g. +0.5pp")),
+    }
+}
+
+/// A conversation measure: `first_reply.<percentile>` or `unanswered`.
+fn conversation_measure(name: &str) -> Result<Option<conversation::Measure>, String> {
+    if name == "unanswered" {
+        return Ok(Some(conversation::Measure::Unanswered));
+    }
+    let Some(p) = name.strip_prefix("first_reply.") else { return Ok(None) };
+    match ratio_metric(p)? {
+        Some(m @ Metric::Quantile(..)) => Ok(Some(conversation::Measure::FirstReply(m))),
+        _ => Err(format!(
+            "{name:?}: the time to the first reply is compared at a percentile, e.g. first_reply.p99 ({})",
+            crate::units::percentile::FORM
+        )),
     }
 }
 
@@ -138,14 +154,21 @@ impl Gate {
             Measure::Ratio(m)
         } else if let Some(p) = Points::ALL.into_iter().find(|p| p.name() == name) {
             Measure::Points(p)
+        } else if let Some(c) = conversation_measure(name).map_err(&bad)? {
+            Measure::Conversation(c)
         } else {
             return Err(bad(format!(
-                "unknown metric {name:?}: a percentile ({}) or rate (ratios of B to A), or error_rate, \
-                 drop_rate (percentage points of B minus A)",
+                "unknown metric {name:?}: a percentile ({}), rate or first_reply.<percentile> (ratios of B to A), \
+                 or error_rate, drop_rate, unanswered (percentage points of B minus A)",
                 crate::units::percentile::FORM
             )));
         };
-        let bound = parse_bound(measure, right).map_err(bad)?;
+        let points = match measure {
+            Measure::Ratio(_) => false,
+            Measure::Points(_) => true,
+            Measure::Conversation(c) => c.unit() == "pp",
+        };
+        let bound = parse_bound(name, points, right).map_err(bad)?;
         Ok(Gate { expr: s.trim().to_string(), target, measure, op, bound })
     }
 
@@ -266,7 +289,7 @@ impl GateVerdict {
 pub struct GateOutcome {
     pub gate: String,
     pub subject: String,
-    pub metric: &'static str,
+    pub metric: String,
     /// "ratio" (B/A) or "pp" (B − A in percentage points).
     pub unit: &'static str,
     pub estimate: Option<f64>,
@@ -293,11 +316,21 @@ pub fn evaluate(gates: &[Gate], c: &Comparison, points: &[Vec<PointsRow>]) -> Ve
                 Measure::Ratio(m) => {
                     let row = c.rows[i].iter().find(|r| r.metric.name() == m.name());
                     let no_interval = row.and_then(|r| r.no_interval);
-                    (m.name(), "ratio", row.and_then(|r| r.ratio), row.and_then(|r| r.ci), no_interval)
+                    (m.name().to_string(), "ratio", row.and_then(|r| r.ratio), row.and_then(|r| r.ci), no_interval)
                 }
                 Measure::Points(p) => {
                     let row = points[i].iter().find(|r| r.metric == p);
-                    (p.name(), "pp", row.and_then(|r| r.diff_pp), row.and_then(|r| r.ci_pp), None)
+                    (p.name().to_string(), "pp", row.and_then(|r| r.diff_pp), row.and_then(|r| r.ci_pp), None)
+                }
+                // Only conversation targets on both sides have these rows: others have no data.
+                Measure::Conversation(m) => {
+                    let row = c
+                        .conversation
+                        .get(i)
+                        .and_then(Option::as_ref)
+                        .and_then(|rows| rows.iter().find(|r| r.measure.name() == m.name()));
+                    let no_interval = row.and_then(|r| r.no_interval);
+                    (m.name(), m.unit(), row.and_then(|r| r.estimate), row.and_then(|r| r.ci), no_interval)
                 }
             };
             let mut note = None;
@@ -366,6 +399,29 @@ mod tests {
         ] {
             let e = Gate::parse(bad).unwrap_err();
             assert!(e.contains(why) && e.contains("--fail-if"), "{bad}: {e}");
+        }
+    }
+
+    #[test]
+    fn conversation_gates_are_ratios_of_the_first_reply_and_points_of_the_unanswered_share() {
+        use conversation::Measure as C;
+        let g = Gate::parse("bot:first_reply.p99 > 1.2").unwrap();
+        assert_eq!(
+            (g.measure, g.bound, g.target.as_deref()),
+            (Measure::Conversation(C::FirstReply(METRICS[4])), 1.2, Some("bot"))
+        );
+        let g = Gate::parse("first_reply.p99.5 >= 2x").unwrap();
+        assert_eq!(g.measure, Measure::Conversation(C::FirstReply(Metric::Quantile("p99.5", 0.995))));
+        let g = Gate::parse("unanswered > +1pp").unwrap();
+        assert_eq!((g.measure, g.bound), (Measure::Conversation(C::Unanswered), 1.0));
+        for (bad, why) in [
+            ("unanswered > 1.1", "percentage points"),
+            ("first_reply.p99 > +1pp", "ratio of B to A"),
+            ("first_reply.rate > 1.1", "at a percentile"),
+            ("first_reply.p101 > 1.1", "not a percentile"),
+        ] {
+            let e = Gate::parse(bad).unwrap_err();
+            assert!(e.contains(why), "{bad}: {e}");
         }
     }
 

@@ -16,6 +16,7 @@ use crate::report::{ReportError, failures, figures, fmt_us, html, html_escape};
 pub use imported::latency_notes;
 use imported::{aggregate, compare_aggregates};
 
+pub mod conversation;
 pub mod gates;
 mod imported;
 pub mod out;
@@ -110,6 +111,9 @@ pub struct Comparison {
     pub rows: Vec<Vec<Row>>,
     /// Inputs left out, with the reason.
     pub skipped: Vec<String>,
+    /// The conversation rows of each later subject (`conversation[i]` compares `subjects[i + 1]`):
+    /// `None` unless both it and the baseline are conversation targets.
+    pub conversation: Vec<Option<Vec<conversation::Row>>>,
 }
 
 /// A subject's seconds, grouped into blocks, as sparse counts over the subject's distinct values.
@@ -327,12 +331,24 @@ pub fn compare_subjects(subjects: Vec<Subject>, skipped: Vec<String>) -> Compari
 
 /// [`compare_subjects`] on the rows `metrics` (see [`metrics_with`]).
 pub fn compare_subjects_with(subjects: Vec<Subject>, skipped: Vec<String>, metrics: &[Metric]) -> Comparison {
+    compare_subjects_gated(subjects, skipped, metrics, &[])
+}
+
+/// [`compare_subjects_with`], with a conversation row for each percentile of the time to the first
+/// reply in `first_reply` (a gate's `first_reply.p99.5`) besides p50 and p99.
+pub fn compare_subjects_gated(
+    subjects: Vec<Subject>,
+    skipped: Vec<String>,
+    metrics: &[Metric],
+    first_reply: &[Metric],
+) -> Comparison {
+    let conversation = conversation::tables(&subjects, &conversation::first_reply_metrics(first_reply));
     let rows = subjects[1..]
         .iter()
         .enumerate()
         .map(|(i, s)| compare_pair_with(&subjects[0].target, &s.target, SEED.wrapping_add(i as u64), metrics))
         .collect();
-    Comparison { subjects, rows, skipped }
+    Comparison { subjects, rows, skipped, conversation }
 }
 
 /// Load results folders and compare: with several folders, every target of each run against the first;
@@ -344,6 +360,15 @@ pub fn compare_dirs(dirs: &[PathBuf]) -> Result<Comparison, ReportError> {
 
 /// [`compare_dirs`] with a row for each percentile of `extra` too (a `--fail-if` gate's `p99.5`).
 pub fn compare_dirs_with(dirs: &[PathBuf], extra: &[Metric]) -> Result<Comparison, ReportError> {
+    compare_dirs_gated(dirs, extra, &[])
+}
+
+/// [`compare_dirs_with`], with a conversation row for each first-reply percentile of `first_reply`.
+pub fn compare_dirs_gated(
+    dirs: &[PathBuf],
+    extra: &[Metric],
+    first_reply: &[Metric],
+) -> Result<Comparison, ReportError> {
     let mut runs = Vec::new();
     let mut skipped = Vec::new();
     for d in dirs {
@@ -393,7 +418,7 @@ pub fn compare_dirs_with(dirs: &[PathBuf], extra: &[Metric]) -> Result<Compariso
         }
         return Err(ReportError::NothingToCompare(msg));
     }
-    Ok(compare_subjects_with(subjects, skipped, &metrics_with(extra)))
+    Ok(compare_subjects_gated(subjects, skipped, &metrics_with(extra), first_reply))
 }
 
 pub(crate) fn show(m: Metric, v: Option<f64>) -> String {
@@ -604,6 +629,7 @@ pub fn html_page(c: &Comparison, gates: &[gates::GateOutcome], spectrum: &Render
         }
         out.push_str("</tbody>\n</table>\n</section>\n");
     }
+    conversation_html(&mut out, c);
     out.push_str("<section id=\"charts\">\n<h2>Charts</h2>\n");
     html::figure(&mut out, spectrum);
     let _ = writeln!(
@@ -614,6 +640,40 @@ pub fn html_page(c: &Comparison, gates: &[gates::GateOutcome], spectrum: &Render
     html::script(&mut out);
     out.push_str("</body>\n</html>\n");
     out
+}
+
+/// The conversation rows of each later subject that has them: the time to the first reply and the
+/// unanswered share.
+fn conversation_html(out: &mut String, c: &Comparison) {
+    use html_escape::esc;
+    let base = &c.subjects[0];
+    for (s, rows) in c.subjects[1..].iter().zip(&c.conversation) {
+        let Some(rows) = rows else { continue };
+        let _ = write!(
+            out,
+            "<section class=\"conversation\">\n<h2>Conversation: {} vs {}</h2>\n<p class=\"files\">Time to the bot's \
+             first reply as a ratio, unanswered turns in percentage points; the intervals resample the turns (the \
+             replies log holds the whole run, not its seconds).</p>\n<table>\n<thead><tr><th></th><th>{}</th>\
+             <th>{}</th><th>estimate</th><th>95% CI</th><th>verdict</th></tr></thead>\n<tbody>\n",
+            esc(&s.label),
+            esc(&base.label),
+            esc(&base.label),
+            esc(&s.label)
+        );
+        for r in rows {
+            let (cls, word) = r.meaning();
+            let _ = writeln!(
+                out,
+                "<tr><th scope=\"row\">{}</th><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"{cls}\">{word}</td></tr>",
+                esc(&r.measure.name()),
+                esc(&out::conversation_value(r, r.base)),
+                esc(&out::conversation_value(r, r.value)),
+                esc(&r.estimate.map_or("-".into(), |v| out::conversation_estimate(r, v))),
+                esc(&out::conversation_ci(r)),
+            );
+        }
+        out.push_str("</tbody>\n</table>\n</section>\n");
+    }
 }
 
 /// Draw the overlaid spectrum and write `compare.html` into `out`; returns the page's path.

@@ -8,7 +8,7 @@ use std::io::{self, Write};
 use serde::Serialize;
 
 use super::gates::{GateOutcome, GateVerdict, PointsRow};
-use super::{self as compare, Comparison, Metric, fmt_ratio};
+use super::{self as compare, Comparison, Metric, conversation, fmt_ratio};
 
 fn pct(x: Option<f64>) -> String {
     x.map_or("-".into(), |v| format!("{:.2}%", v * 100.0))
@@ -46,6 +46,7 @@ pub fn write_text(
             )?;
         }
     }
+    write_conversation(c, out)?;
     if gates.is_empty() {
         return Ok(());
     }
@@ -62,6 +63,54 @@ pub fn write_text(
             None => g.verdict.label().to_string(),
         };
         writeln!(out, "  {} on {}: {est} ({ci}): {verdict}", g.gate, g.subject)?;
+    }
+    Ok(())
+}
+
+/// A conversation row's value as a person reads it: a time, or a share.
+pub(crate) fn conversation_value(r: &conversation::Row, v: Option<f64>) -> String {
+    match (r.measure, v) {
+        (_, None) => "-".into(),
+        (conversation::Measure::FirstReply(_), Some(v)) => crate::report::fmt_us(v),
+        (conversation::Measure::Unanswered, Some(v)) => format!("{:.2}%", v * 100.0),
+    }
+}
+
+/// A conversation row's estimate or interval bound: a ratio, or percentage points.
+pub(crate) fn conversation_estimate(r: &conversation::Row, v: f64) -> String {
+    if r.measure.unit() == "pp" { pp(v) } else { format!("{}×", fmt_ratio(v)) }
+}
+
+/// The interval of a conversation row, or why there is none.
+pub(crate) fn conversation_ci(r: &conversation::Row) -> String {
+    match (r.ci, r.no_interval) {
+        (Some((lo, hi)), _) => format!("{}…{}", conversation_estimate(r, lo), conversation_estimate(r, hi)),
+        (None, Some(why)) => format!("n/a: {why}"),
+        (None, None) => "-".into(),
+    }
+}
+
+/// The conversation rows of each later subject that has them.
+fn write_conversation(c: &Comparison, out: &mut impl Write) -> io::Result<()> {
+    for (s, rows) in c.subjects[1..].iter().zip(&c.conversation) {
+        let Some(rows) = rows else { continue };
+        writeln!(
+            out,
+            "\n{} vs {}: conversation (time to the first reply, unanswered turns; intervals resample the turns)",
+            s.label, c.subjects[0].label
+        )?;
+        for r in rows {
+            writeln!(
+                out,
+                "{:<17}  {:>9}  {:>9}  {:>8}  {:>19}  {}",
+                r.measure.name(),
+                conversation_value(r, r.base),
+                conversation_value(r, r.value),
+                r.estimate.map_or("-".into(), |v| conversation_estimate(r, v)),
+                conversation_ci(r),
+                r.meaning().1
+            )?;
+        }
     }
     Ok(())
 }
@@ -101,6 +150,27 @@ struct JsonSubject<'a> {
     rates: Vec<JsonPoints>,
     /// What became of the messages, send and delivery side by side.
     messages: JsonMessages,
+    /// Conversation targets on both sides: the time to the first reply (ratios) and the unanswered
+    /// share (percentage points), intervals from resampling the turns.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    conversation: Option<Vec<JsonConversation>>,
+}
+
+#[derive(Serialize)]
+struct JsonConversation {
+    /// `first_reply.p50`, `first_reply.p99`, …, `unanswered`.
+    metric: String,
+    /// "ratio" (B/A; base and value in µs) or "pp" (B − A; base and value as fractions).
+    unit: &'static str,
+    base: Option<f64>,
+    value: Option<f64>,
+    estimate: Option<f64>,
+    ci_low: Option<f64>,
+    ci_high: Option<f64>,
+    significant: bool,
+    meaning: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    no_interval: Option<&'static str>,
 }
 
 /// Each message counted once; rates are shares of the messages sent.
@@ -149,7 +219,12 @@ struct Json<'a> {
     skipped: &'a [String],
 }
 
-fn subject<'a>(s: &'a compare::Subject, rows: &[compare::Row], points: &[PointsRow]) -> JsonSubject<'a> {
+fn subject<'a>(
+    s: &'a compare::Subject,
+    rows: &[compare::Row],
+    points: &[PointsRow],
+    conversation: Option<&Vec<conversation::Row>>,
+) -> JsonSubject<'a> {
     JsonSubject {
         label: &s.label,
         origin: &s.origin,
@@ -181,6 +256,22 @@ fn subject<'a>(s: &'a compare::Subject, rows: &[compare::Row], points: &[PointsR
             })
             .collect(),
         messages: messages(&s.target.result),
+        conversation: conversation.map(|rows| {
+            rows.iter()
+                .map(|r| JsonConversation {
+                    metric: r.measure.name(),
+                    unit: r.measure.unit(),
+                    base: r.base,
+                    value: r.value,
+                    estimate: r.estimate,
+                    ci_low: r.ci.map(|c| c.0),
+                    ci_high: r.ci.map(|c| c.1),
+                    significant: r.significant,
+                    meaning: r.meaning().1,
+                    no_interval: r.no_interval,
+                })
+                .collect()
+        }),
     }
 }
 
@@ -194,11 +285,12 @@ pub fn write_json(
     let doc = Json {
         resamples: compare::RESAMPLES,
         confidence: 0.95,
-        baseline: subject(&c.subjects[0], &[], &[]),
+        baseline: subject(&c.subjects[0], &[], &[], None),
         subjects: c.subjects[1..]
             .iter()
             .zip(c.rows.iter().zip(points))
-            .map(|(s, (rows, pts))| subject(s, rows, pts))
+            .zip(&c.conversation)
+            .map(|((s, (rows, pts)), conv)| subject(s, rows, pts, conv.as_ref()))
             .collect(),
         gates,
         passed: gates.iter().all(|g| g.verdict != GateVerdict::Fail),

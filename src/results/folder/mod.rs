@@ -32,6 +32,9 @@ pub struct TargetData {
     /// The seconds added together in consecutive groups, when loaded by [`load_blocked`] (`seconds` is
     /// then empty).
     pub blocks: Option<Blocks>,
+    /// A conversation target's time to the first reply, whole run (`<target>.replies.hlog`, tag
+    /// `first_reply`); `None` for other targets, or when the folder has no such log.
+    pub replies: Option<Histogram<u64>>,
 }
 
 /// Per-second histograms added together in consecutive groups of `per` seconds (the last group may be
@@ -76,7 +79,7 @@ impl TargetData {
         for s in &seconds {
             total.add(&s.histogram).map_err(|e| format!("an interval holds values out of range: {e:?}"))?;
         }
-        Ok(TargetData { result, seconds, total, timeline, blocks: None })
+        Ok(TargetData { result, seconds, total, timeline, blocks: None, replies: None })
     }
 
     pub fn name(&self) -> &str {
@@ -199,9 +202,45 @@ fn load_with(dir: &Path, keep: Keep) -> Result<RunData, ResultsError> {
                 ),
             ));
         }
-        targets.push(TargetData { result: t.clone(), seconds, total, timeline, blocks });
+        let replies = replies(dir, t)?;
+        targets.push(TargetData { result: t.clone(), seconds, total, timeline, blocks, replies });
     }
     Ok(RunData { dir: dir.to_path_buf(), run, targets })
+}
+
+/// A conversation target's time-to-first-reply histogram from `<target>.replies.hlog` beside run.json:
+/// `None` for another target, or when the log is absent (the figures of run.json still stand); an
+/// error when it cannot be read, or holds no reply where run.json counts some.
+fn replies(dir: &Path, t: &TargetResult) -> Result<Option<Histogram<u64>>, ResultsError> {
+    let Some(stats) = &t.conversation else { return Ok(None) };
+    if t.name.is_empty() || t.name.contains(['/', '\\']) || t.name == ".." {
+        return Ok(None);
+    }
+    let path = dir.join(super::files::replies_hlog_name(&t.name));
+    if !path.is_file() {
+        return Ok(None);
+    }
+    let mut h = histogram();
+    for e in hlog::Reader::open(&path)? {
+        let e = e?;
+        if e.tag.as_deref() == Some(super::conversation::REPLY_TAG) {
+            h.add(&e.histogram).map_err(|err| {
+                ResultsError::format(&path, format!("an interval holds values out of range: {err:?}"))
+            })?;
+        }
+    }
+    if h.len() != stats.reply_latency_us.count {
+        return Err(ResultsError::format(
+            &path,
+            format!(
+                "{} first replies in the log, but run.json counts {} for target {:?}: the log is not this run's",
+                h.len(),
+                stats.reply_latency_us.count,
+                t.name
+            ),
+        ));
+    }
+    Ok(Some(h))
 }
 
 #[cfg(test)]

@@ -9,6 +9,7 @@ use hdrhistogram::Histogram;
 use hdrhistogram::serialization::V2DeflateSerializer;
 use hdrhistogram::serialization::interval_log::{IntervalLogWriterBuilder, Tag};
 use wabench::app::thresholds::Histograms;
+use wabench::results::conversation::ConversationStats;
 use wabench::results::timeline::HEADER as TIMELINE_HEADER;
 use wabench::results::{Counts, Machine, OutcomeResult, Rates, Run, SCHEMA_VERSION, TargetResult, Tool};
 use wabench::results::{Second, TargetData, TimelineRow};
@@ -206,6 +207,19 @@ pub fn write(dir: &Path, run: &Run, targets: &[TargetData]) {
         }
         drop(log);
         std::fs::write(dir.join(&t.result.hlog), bytes).expect("write the log");
+        if let Some(h) = &t.replies {
+            let mut bytes = Vec::new();
+            let start = SystemTime::UNIX_EPOCH + Duration::from_secs(1_740_830_400);
+            wabench::results::conversation::write_hlog(
+                &mut bytes,
+                h,
+                &[],
+                start,
+                Duration::from_secs(t.result.duration_s as u64),
+            )
+            .expect("write the replies log");
+            std::fs::write(dir.join(format!("{}.replies.hlog", t.name())), bytes).expect("write the replies log");
+        }
         for r in &t.timeline {
             let o = |v: Option<u64>| v.map(|x| x.to_string()).unwrap_or_default();
             csv.push_str(&format!(
@@ -281,6 +295,17 @@ pub fn more_errors(t: &TargetData, s: u64, n: u64) -> TargetData {
     row.errors += n;
     t.result.requests.ok -= n;
     t.result.requests.errors += n;
+    t
+}
+
+/// `t` as a conversation target: `stats` in run.json with the summary of `replies`, the time-to-first-reply
+/// histogram that [`write`] puts in `<target>.replies.hlog`.
+pub fn conversation(t: &TargetData, mut stats: ConversationStats, replies: Histogram<u64>) -> TargetData {
+    let mut t = t.clone();
+    t.result.kind = "conversation".into();
+    stats.reply_latency_us = Summary::of(&replies);
+    t.result.conversation = Some(stats);
+    t.replies = Some(replies);
     t
 }
 
