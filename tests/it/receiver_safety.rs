@@ -188,7 +188,11 @@ fn a_receiver_whose_disk_fills_answers_503_and_every_200_is_on_disk() {
     assert_eq!(summary["requests"]["received"].as_u64(), Some(ok.len() as u64), "{summary}");
     assert_eq!(summary["statuses_recorded"].as_u64(), Some(records.len() as u64), "{summary}");
     assert!(summary["write_error"].as_str().is_some_and(|e| e.contains("large")), "{summary}");
-    assert_eq!(stderr.matches("cannot record statuses").count(), 1, "logged once per run of failures: {stderr}");
+    // Once per run of failures: a smaller group may still fit after a failed one ("recording statuses
+    // again"), and the next failure starts a new run.
+    let (failing, again) =
+        (stderr.matches("cannot record statuses").count(), stderr.matches("recording statuses again").count());
+    assert!(failing >= 1 && (failing == again || failing == again + 1), "logged once per run of failures: {stderr}");
 }
 
 /// Starts a request with a body of `declared` bytes, sends `sent` of them and stalls.
