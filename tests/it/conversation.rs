@@ -11,7 +11,7 @@ use crate::reference_bot::bot_binary;
 use crate::support::common;
 
 /// A loopback port nothing listens on now (the bot takes it).
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
@@ -46,6 +46,14 @@ fn started_bot(env: &[&str]) -> String {
     command.push(bot_binary().display().to_string());
     let list: Vec<String> = command.iter().map(|c| format!("{c:?}")).collect();
     format!("[targets.conversation.bot]\ncommand = [{}]\nready_timeout = \"60s\"\n", list.join(", "))
+}
+
+/// The `[targets.conversation]` lines of a bot the test runs itself (no handshake), with the app
+/// secret in a file of `dir`, then `rest`.
+fn own_bot(dir: &tempfile::TempDir, rest: &str) -> String {
+    let secret = dir.path().join("app_secret");
+    std::fs::write(&secret, "s3cret-for-the-run").unwrap();
+    format!("handshake = false\napp_secret_file = {:?}\n{rest}", secret.display().to_string())
 }
 
 fn stats(f: &wabench::app::run::Finished) -> &ConversationStats {
@@ -140,17 +148,8 @@ fn a_bot_that_never_replies_leaves_every_turn_unanswered_and_fails_its_gate() {
     // An endpoint that takes every webhook (200) and never sends anything.
     let server = common::start(common::Behaviour::default());
     let dir = tempfile::tempdir().unwrap();
-    let secret = dir.path().join("app_secret");
-    std::fs::write(&secret, "s3cret-for-the-run").unwrap();
-    let text = profile(
-        &format!("http://{}/webhook", server.addr),
-        10,
-        "1s",
-        &format!(
-            "reply_timeout = \"500ms\"\nhandshake = false\napp_secret_file = {:?}\n[thresholds]\n\"conversation.unanswered\" = \"< 1%\"\n",
-            secret.display().to_string()
-        ),
-    );
+    let table = own_bot(&dir, "reply_timeout = \"500ms\"\n[thresholds]\n\"conversation.unanswered\" = \"< 1%\"\n");
+    let text = profile(&format!("http://{}/webhook", server.addr), 10, "1s", &table);
     let (f, _dir) = common::run_guarded(&text, &[], Duration::from_secs(60));
     let s = stats(&f);
     assert_eq!((s.turns, s.answered, s.unanswered, s.replies), (10, 0, 10, 0), "{s:?}");
@@ -163,17 +162,8 @@ fn a_bot_that_never_replies_leaves_every_turn_unanswered_and_fails_its_gate() {
 fn a_message_the_endpoint_refuses_waits_for_no_reply() {
     let server = common::start(common::Behaviour { status: Some(503), ..Default::default() });
     let dir = tempfile::tempdir().unwrap();
-    let secret = dir.path().join("app_secret");
-    std::fs::write(&secret, "s3cret-for-the-run").unwrap();
-    let text = profile(
-        &format!("http://{}/webhook", server.addr),
-        10,
-        "1s",
-        &format!(
-            "reply_timeout = \"500ms\"\nhandshake = false\napp_secret_file = {:?}\n",
-            secret.display().to_string()
-        ),
-    );
+    let table = own_bot(&dir, "reply_timeout = \"500ms\"\n");
+    let text = profile(&format!("http://{}/webhook", server.addr), 10, "1s", &table);
     let (f, _dir) = common::run_guarded(&text, &[], Duration::from_secs(60));
     let (t, s) = (&f.run.targets[0], stats(&f));
     assert_eq!((s.turns, s.not_delivered, s.unanswered), (0, 10, 0), "{s:?}");
@@ -257,11 +247,9 @@ fn a_conversation_stops_at_a_turn_the_bot_leaves_unanswered() {
     // is ever sent.
     let server = common::start(common::Behaviour::default());
     let dir = tempfile::tempdir().unwrap();
-    let secret = dir.path().join("app_secret");
-    std::fs::write(&secret, "s3cret-for-the-run").unwrap();
-    let table = format!(
-        "reply_timeout = \"300ms\"\nhandshake = false\napp_secret_file = {:?}\n[[targets.conversation.turns]]\ntext = \"menu\"\n[[targets.conversation.turns]]\nchoose = \"Orders\"\n",
-        secret.display().to_string()
+    let table = own_bot(
+        &dir,
+        "reply_timeout = \"300ms\"\n[[targets.conversation.turns]]\ntext = \"menu\"\n[[targets.conversation.turns]]\nchoose = \"Orders\"\n",
     );
     let (f, _dir) = common::run_guarded(
         &profile(&format!("http://{}/webhook", server.addr), 10, "1s", &table),

@@ -31,11 +31,6 @@ fn runnable() -> bool {
     true
 }
 
-/// A loopback port nothing listens on now (the bot takes it).
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
 #[test]
 fn a_bot_built_on_pywa_answers_every_turn_through_the_simulator() {
     if !runnable() {
@@ -65,7 +60,7 @@ ready_timeout = "60s"
 [thresholds]
 "conversation.unanswered" = "< 1%"
 "#,
-        free_port()
+        crate::conversation::free_port()
     );
     let (f, _dir) = common::run_guarded(&text, &[("pywa_bot.py", BOT.as_bytes())], Duration::from_secs(180));
     let t = &f.run.targets[0];
