@@ -11,13 +11,13 @@ use crate::reference_bot::bot_binary;
 use crate::support::common;
 
 /// A loopback port nothing listens on now (the bot takes it).
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
 /// A profile of one conversation target at `rate` user messages per second for `duration`; `table`
 /// is the rest of its `[targets.conversation]` table (and any table after it).
-fn profile(url: &str, rate: u32, duration: &str, table: &str) -> String {
+pub(crate) fn profile(url: &str, rate: u32, duration: &str, table: &str) -> String {
     format!(
         r#"name = "bot"
 seed = 3
@@ -40,7 +40,7 @@ url = "{url}"
 }
 
 /// The `[targets.conversation.bot]` table that starts the reference bot, with `env` set for it.
-fn started_bot(env: &[&str]) -> String {
+pub(crate) fn started_bot(env: &[&str]) -> String {
     let mut command = vec!["/usr/bin/env".to_string()];
     command.extend(env.iter().map(|e| e.to_string()));
     command.push(bot_binary().display().to_string());
@@ -48,7 +48,7 @@ fn started_bot(env: &[&str]) -> String {
     format!("[targets.conversation.bot]\ncommand = [{}]\nready_timeout = \"60s\"\n", list.join(", "))
 }
 
-fn stats(f: &wabench::app::run::Finished) -> &ConversationStats {
+pub(crate) fn stats(f: &wabench::app::run::Finished) -> &ConversationStats {
     f.run.targets[0].conversation.as_ref().expect("conversation figures in run.json")
 }
 

@@ -16,6 +16,7 @@ mod faults;
 mod feeders;
 mod fuzz;
 mod gates;
+mod graph_proxy;
 mod hostile;
 mod hostile_results;
 mod http1_codec;
