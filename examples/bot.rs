@@ -38,6 +38,9 @@
 //! - `WABENCH_PHONE_NUMBER_ID`: the number to reply from when a webhook names none
 //!   (`metadata.phone_number_id` normally does).
 //! - `WABENCH_BOT_SLOW_MS`: the slow path's delay in milliseconds (default 2000).
+//! - `HTTPS_PROXY` and `SSL_CERT_FILE` are honoured (reqwest's proxy from the environment, and the
+//!   trust store rustls-native-certs reads): behind a conversation target's `graph_proxy`, the bot
+//!   sends to `https://graph.facebook.com` through wabench's proxy, trusting the run's CA.
 //!
 //! A required variable missing, or a value that does not parse, exits with status 2 and one line on
 //! stderr naming the variable.

@@ -44,6 +44,12 @@ pub fn bot_log_name(target: &str) -> String {
     format!("{target}.bot.log")
 }
 
+/// The certificate (PEM, never a key) of the certificate authority a conversation target's
+/// `graph_proxy` made for the run: what the bot trusts to reach the simulated `graph.facebook.com`.
+pub fn graph_ca_name(target: &str) -> String {
+    format!("{target}.graph-ca.pem")
+}
+
 /// A target's attempts whose fate is unknown (written, no complete answer): when each ended, the
 /// message number, the attempt, the outcome and (WhatsApp targets) the recipient, so that a team can
 /// check what a real run did. Written only when there is one.
@@ -180,7 +186,9 @@ fn remove_run_files(dir: &Path) -> Result<(), String> {
             || base == REPORT
             || base == FAILURES_CSV
             || base == ERROR_SAMPLES
-            || [".hlog", ".sends.csv", ".ambiguous.csv", ".bot.log", ".png", ".svg"].iter().any(|x| base.ends_with(x));
+            || [".hlog", ".sends.csv", ".ambiguous.csv", ".bot.log", ".graph-ca.pem", ".png", ".svg"]
+                .iter()
+                .any(|x| base.ends_with(x));
         if ours && e.path().is_file() {
             std::fs::remove_file(e.path()).map_err(|err| format!("{}: {err}", e.path().display()))?;
         }

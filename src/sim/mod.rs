@@ -9,6 +9,7 @@ pub(crate) mod cloud;
 pub(crate) mod content;
 pub use crate::spec::sim as config;
 pub(crate) mod deployment;
+pub mod graph_proxy;
 pub(crate) mod h1;
 pub mod hooks;
 pub mod identity;

@@ -12,6 +12,7 @@
 //! texts = ["hi", "menu"]                 # what the users write: message n is texts[n mod len]
 //! reply_timeout = "10s"                  # a turn without a reply by then is unanswered
 //! graph_listen = "127.0.0.1:18080"       # the Cloud API the bot sends through (port 0: any)
+//! graph_proxy = "127.0.0.1:0"            # optional: also as https://graph.facebook.com via a proxy
 //! [targets.conversation.bot]             # optional: wabench starts the bot and stops it after
 //! command = ["python3", "bot.py"]
 //! ready_timeout = "30s"
@@ -35,7 +36,10 @@
 //! `WABENCH_WEBHOOK_PATH`, `WABENCH_GRAPH_URL` (the simulated Graph API, e.g.
 //! `http://127.0.0.1:18080`), `WABENCH_API_VERSION`, `WABENCH_ACCESS_TOKEN`, `WABENCH_APP_SECRET`,
 //! `WABENCH_VERIFY_TOKEN` and `WABENCH_PHONE_NUMBER_ID`. Secrets named by `app_secret_env` /
-//! `verify_token_env` that are not set are made up for the run when wabench starts the bot.
+//! `verify_token_env` that are not set are made up for the run when wabench starts the bot. With
+//! `graph_proxy`, `WABENCH_GRAPH_URL` is `https://graph.facebook.com` and the bot also gets
+//! `HTTPS_PROXY` (the proxy) and the run's CA certificate (`SSL_CERT_FILE`, `REQUESTS_CA_BUNDLE`,
+//! `NODE_EXTRA_CA_CERTS`, `WABENCH_GRAPH_CA`).
 
 use std::path::PathBuf;
 
@@ -54,6 +58,11 @@ pub struct ConversationSpec {
     /// Where the simulated Cloud API the bot sends its replies through listens: a loopback
     /// `host:port`; port 0 takes any free port (a bot wabench starts is told which).
     pub graph_listen: String,
+    /// Also serve the simulated Cloud API as `https://graph.facebook.com` behind an HTTPS (CONNECT)
+    /// proxy listening here (a loopback `host:port`; port 0: any), with a certificate authority made
+    /// for the run: for a bot that cannot change its Graph API address. A bot wabench starts gets
+    /// `HTTPS_PROXY` and the CA (`SSL_CERT_FILE`, …); anything else asked of the proxy is refused.
+    pub graph_proxy: Option<String>,
     /// Environment variable holding the app secret the webhooks are signed with …
     pub app_secret_env: Option<String>,
     /// … or a file holding it (relative to the profile's folder); takes precedence.
@@ -143,6 +152,7 @@ impl Default for ConversationSpec {
             texts: vec!["hi".into()],
             reply_timeout: Dur(std::time::Duration::from_secs(10)),
             graph_listen: "127.0.0.1:0".into(),
+            graph_proxy: None,
             app_secret_env: Some(super::webhook::DEFAULT_APP_SECRET_ENV.to_owned()),
             app_secret_file: None,
             verify_token_env: Some(super::webhook::DEFAULT_VERIFY_TOKEN_ENV.to_owned()),
@@ -196,16 +206,11 @@ impl ConversationSpec {
         if self.reply_timeout.0.is_zero() {
             return bad("reply_timeout", "must be more than 0".into());
         }
-        match self.graph_listen.parse::<std::net::SocketAddr>() {
-            Ok(a) if a.ip().is_loopback() => {}
-            Ok(a) => {
-                return bad(
-                    "graph_listen",
-                    format!("{a} is not a loopback address: the simulated API serves only this machine"),
-                );
-            }
-            Err(_) => {
-                return bad("graph_listen", format!("{:?} is not a host:port address", self.graph_listen));
+        let listen = loopback("graph_listen", &self.graph_listen, "the simulated API serves only this machine")?;
+        if let Some(p) = &self.graph_proxy {
+            let proxy = loopback("graph_proxy", p, "the proxy serves only this machine")?;
+            if proxy.port() != 0 && proxy == listen {
+                return bad("graph_proxy", format!("{proxy} is graph_listen's address: give the proxy its own port"));
             }
         }
         for (f, v) in [("phone_number_id", &self.phone_number_id), ("display_phone_number", &self.display_phone_number)]
@@ -285,6 +290,15 @@ impl ConversationSpec {
     }
 }
 
+/// A loopback `host:port` of field `f`, or the field and the reason it is not.
+fn loopback(f: &str, v: &str, why: &str) -> Result<std::net::SocketAddr, (String, String)> {
+    match v.parse::<std::net::SocketAddr>() {
+        Ok(a) if a.ip().is_loopback() => Ok(a),
+        Ok(a) => Err((f.into(), format!("{a} is not a loopback address: {why}"))),
+        Err(_) => Err((f.into(), format!("{v:?} is not a host:port address"))),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -303,6 +317,15 @@ mod tests {
         assert_eq!(field(|s| s.graph_listen = "0.0.0.0:80".into()), "graph_listen");
         assert_eq!(field(|s| s.graph_listen = "localhost".into()), "graph_listen");
         assert_eq!(field(|s| s.phone_number_id = "12a".into()), "phone_number_id");
+        assert_eq!(field(|s| s.graph_proxy = Some("0.0.0.0:8443".into())), "graph_proxy");
+        assert_eq!(field(|s| s.graph_proxy = Some("graph.facebook.com:443".into())), "graph_proxy");
+        let same = |s: &mut ConversationSpec| {
+            s.graph_listen = "127.0.0.1:18080".into();
+            s.graph_proxy = Some("127.0.0.1:18080".into());
+        };
+        assert_eq!(field(same), "graph_proxy");
+        let on = ConversationSpec { graph_proxy: Some("127.0.0.1:0".into()), ..Default::default() };
+        assert_eq!(on.validate(), Ok(()));
         assert_eq!(field(|s| s.bot = Some(BotSpec::default())), "bot.command");
     }
 

@@ -17,7 +17,7 @@ pub(crate) fn free_port() -> u16 {
 
 /// A profile of one conversation target at `rate` user messages per second for `duration`; `table`
 /// is the rest of its `[targets.conversation]` table (and any table after it).
-fn profile(url: &str, rate: u32, duration: &str, table: &str) -> String {
+pub(crate) fn profile(url: &str, rate: u32, duration: &str, table: &str) -> String {
     format!(
         r#"name = "bot"
 seed = 3
@@ -40,7 +40,7 @@ url = "{url}"
 }
 
 /// The `[targets.conversation.bot]` table that starts the reference bot, with `env` set for it.
-fn started_bot(env: &[&str]) -> String {
+pub(crate) fn started_bot(env: &[&str]) -> String {
     let mut command = vec!["/usr/bin/env".to_string()];
     command.extend(env.iter().map(|e| e.to_string()));
     command.push(bot_binary().display().to_string());
@@ -56,7 +56,7 @@ fn own_bot(dir: &tempfile::TempDir, rest: &str) -> String {
     format!("handshake = false\napp_secret_file = {:?}\n{rest}", secret.display().to_string())
 }
 
-fn stats(f: &wabench::app::run::Finished) -> &ConversationStats {
+pub(crate) fn stats(f: &wabench::app::run::Finished) -> &ConversationStats {
     f.run.targets[0].conversation.as_ref().expect("conversation figures in run.json")
 }
 

@@ -17,6 +17,7 @@ mod faults;
 mod feeders;
 mod fuzz;
 mod gates;
+mod graph_proxy;
 mod hostile;
 mod hostile_results;
 mod http1_codec;

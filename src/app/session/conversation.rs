@@ -10,6 +10,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::background::Embedded;
+use super::graph_proxy::RunProxy;
 use crate::drivers::conversation::Wiring;
 use crate::drivers::webhook::HookSecrets;
 use crate::results::conversation::ConversationStats;
@@ -22,6 +23,8 @@ use crate::webhook::conversation::ConversationTracker;
 pub struct Conversation {
     pub tracker: Arc<ConversationTracker>,
     bot: Option<Bot>,
+    /// The proxy serving the simulator as `graph.facebook.com` (`graph_proxy`).
+    proxy: Option<RunProxy>,
     /// The longest a conversation started last can still take: every turn's reply timeout and every
     /// next turn's think time.
     longest_rest: Duration,
@@ -32,6 +35,8 @@ pub struct Finished {
     pub stats: ConversationStats,
     pub all: hdrhistogram::Histogram<u64>,
     pub per_turn: Vec<hdrhistogram::Histogram<u64>>,
+    /// The `graph_proxy`'s counters (`extra.graph_proxy`).
+    pub graph_proxy: Option<serde_json::Value>,
 }
 
 /// What the bot is told: where to listen, where the Cloud API is, and the run's secrets.
@@ -42,6 +47,8 @@ struct BotEnv {
     token: String,
     secrets: HookSecrets,
     phone_number_id: String,
+    /// The proxy and the CA to trust, with `graph_proxy`.
+    proxied: Vec<(&'static str, String)>,
 }
 
 /// A random secret for the run (hex), never written anywhere.
@@ -128,6 +135,8 @@ impl Conversation {
             .map_err(|_| format!("conversation.graph_listen {:?}: not host:port", c.graph_listen))?;
         let sim = Embedded::start_at(cfg, numbering, listen)
             .map_err(|e| format!("conversation.graph_listen {listen}: {e}"))?;
+        let proxy = c.graph_proxy.as_deref();
+        let proxy = proxy.map(|l| RunProxy::start(l, &sim.url, log_dir, &spec.name, c.bot.is_none())).transpose()?;
         let tracker = Arc::new(ConversationTracker::scripted(c.reply_timeout.0, c.script(0).into_owned()));
         let t = tracker.clone();
         sim.sim().observe_sends(Arc::new(move |s: crate::sim::SendSeen| {
@@ -146,10 +155,11 @@ impl Conversation {
                 let env = BotEnv {
                     listen: format!("{}:{}", ep.host, ep.port),
                     path: ep.path_and_query.split('?').next().unwrap_or("/").to_string(),
-                    graph_url: sim.url.clone(),
+                    graph_url: proxy.as_ref().map_or_else(|| sim.url.clone(), |_| RunProxy::graph_url()),
                     token,
                     secrets: secrets.clone(),
                     phone_number_id: c.phone_number_id.clone(),
+                    proxied: proxy.as_ref().map(RunProxy::bot_env).unwrap_or_default(),
                 };
                 let log = log_dir.map(|d| d.join(crate::results::files::bot_log_name(&spec.name)));
                 Some(Bot::start(b, &env, base, log, &ep)?)
@@ -168,7 +178,7 @@ impl Conversation {
         let script = c.script(0);
         let longest_rest =
             script.iter().skip(1).map(|t| t.think.0).sum::<Duration>() + c.reply_timeout.0 * script.len() as u32;
-        Ok((Conversation { tracker, bot, longest_rest }, sim, wiring))
+        Ok((Conversation { tracker, bot, proxy, longest_rest }, sim, wiring))
     }
 
     /// Let the conversations under way end: wait for the replies still due and the turns still to
@@ -183,8 +193,9 @@ impl Conversation {
         if let Some(b) = self.bot {
             b.stop();
         }
+        let graph_proxy = self.proxy.map(RunProxy::finish);
         let (stats, all, per_turn) = self.tracker.stats();
-        Finished { stats, all, per_turn }
+        Finished { stats, all, per_turn, graph_proxy }
     }
 }
 
@@ -207,7 +218,8 @@ impl Bot {
             .env("WABENCH_GRAPH_URL", &env.graph_url)
             .env("WABENCH_API_VERSION", "v23.0")
             .env("WABENCH_ACCESS_TOKEN", &env.token)
-            .env("WABENCH_PHONE_NUMBER_ID", &env.phone_number_id);
+            .env("WABENCH_PHONE_NUMBER_ID", &env.phone_number_id)
+            .envs(env.proxied.iter().cloned());
         if let Some(s) = &env.secrets.app_secret {
             cmd.env("WABENCH_APP_SECRET", String::from_utf8_lossy(s).as_ref());
         }

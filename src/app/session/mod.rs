@@ -15,6 +15,7 @@ use forward::Forward;
 pub(crate) mod background;
 pub(crate) mod conversation;
 pub(crate) mod forward;
+pub(crate) mod graph_proxy;
 use crate::drivers::{self, BuildCtx};
 use crate::engine::target::Target;
 use crate::results::DeliveryStats;
@@ -175,11 +176,14 @@ impl Session {
     pub fn finish(self, stopped: &dyn Fn() -> bool) -> Teardown {
         // The bot's last replies arrive after its last webhook was answered: wait for them (each
         // turn at most `reply_timeout`) while the simulator still serves, then stop the bot.
-        let conversation = self.conversation.map(|c| c.finish(stopped));
+        let mut conversation = self.conversation.map(|c| c.finish(stopped));
         let delivery = self.hooks.map(|h| h.finish(stopped));
         let forwarded = self.forward.map(|f| f.finish(self.sim.as_ref(), stopped));
         let mut extra = self.target.extra().unwrap_or_else(|| serde_json::json!({}));
         let mut error = None;
+        if let Some(v) = conversation.as_mut().and_then(|c| c.graph_proxy.take()) {
+            extra["graph_proxy"] = v;
+        }
         match forwarded {
             Some(Ok(Some(v))) => extra["webhook_sends"] = v,
             Some(Err(e)) => error = Some(e),

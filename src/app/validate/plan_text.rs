@@ -179,6 +179,10 @@ fn conversation_lines(s: &mut String, c: &crate::spec::conversation::Conversatio
         }
     }
     let _ = writeln!(s, "    the bot's Cloud API: the simulator on {}", c.graph_listen);
+    if let Some(p) = &c.graph_proxy {
+        let _ =
+            writeln!(s, "    also as https://graph.facebook.com behind the HTTPS proxy on {p} (a CA made for the run)");
+    }
     if let Some(b) = &c.bot {
         let _ = writeln!(s, "    started for the run: {} (ready within {})", b.command.join(" "), b.ready_timeout);
     }
