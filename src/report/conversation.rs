@@ -49,6 +49,39 @@ pub(crate) fn rows(s: &ConversationStats) -> Vec<(String, String)> {
     rows
 }
 
+/// A scripted conversation's turns, one row each: sent, answered, unanswered, expectation unmet, and
+/// the time to the first reply.
+fn turns_table(out: &mut String, s: &ConversationStats) {
+    if s.per_turn.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        out,
+        "<p>{} conversations started, {} completed (every turn answered in time).</p>\n\
+         <table class=\"conversation turns\">\n<thead><tr><th scope=\"col\">turn</th><th scope=\"col\">sent</th>\
+         <th scope=\"col\">answered</th><th scope=\"col\">unanswered</th><th scope=\"col\">expectation unmet</th>\
+         <th scope=\"col\">first reply p50</th><th scope=\"col\">p99</th><th scope=\"col\">max</th></tr></thead>\n<tbody>",
+        s.conversations, s.completed
+    );
+    for (i, t) in s.per_turn.iter().enumerate() {
+        let l = &t.reply_latency_us;
+        let _ = writeln!(
+            out,
+            "<tr><th scope=\"row\">{} {}</th><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            i + 1,
+            esc(&t.turn),
+            t.sent,
+            t.answered,
+            t.unanswered,
+            t.unmet,
+            reply(l, |s| s.p50),
+            reply(l, |s| s.p99),
+            reply(l, |s| s.max)
+        );
+    }
+    out.push_str("</tbody>\n</table>\n");
+}
+
 /// The section (nothing when no target has conversation figures); `chart` writes the time-to-first-reply
 /// chart after the tables (when it was drawn).
 pub(crate) fn section(out: &mut String, targets: &[TargetResult], chart: &dyn Fn(&mut String)) {
@@ -73,6 +106,7 @@ pub(crate) fn section(out: &mut String, targets: &[TargetResult], chart: &dyn Fn
             let _ = writeln!(out, "<tr><th scope=\"row\">{}</th><td>{}</td></tr>", esc(&label), esc(&value));
         }
         out.push_str("</tbody>\n</table>\n");
+        turns_table(out, s);
     }
     chart(out);
     out.push_str("</section>\n");
@@ -81,6 +115,37 @@ pub(crate) fn section(out: &mut String, targets: &[TargetResult], chart: &dyn Fn
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_script_gets_a_row_per_turn() {
+        let mut s = ConversationStats { turns: 4, answered: 3, conversations: 2, completed: 1, ..Default::default() };
+        s.per_turn = vec![
+            crate::results::conversation::TurnStats {
+                turn: "\"menu\"".into(),
+                sent: 2,
+                answered: 2,
+                ..Default::default()
+            },
+            crate::results::conversation::TurnStats {
+                turn: "choose \"Orders\"".into(),
+                sent: 2,
+                answered: 1,
+                unanswered: 1,
+                unmet: 1,
+                ..Default::default()
+            },
+        ];
+        let mut out = String::new();
+        turns_table(&mut out, &s);
+        assert!(out.contains("2 conversations started, 1 completed"), "{out}");
+        assert!(
+            out.contains("<th scope=\"row\">2 choose &quot;Orders&quot;</th><td>2</td><td>1</td><td>1</td><td>1</td>"),
+            "{out}"
+        );
+        let mut none = String::new();
+        turns_table(&mut none, &ConversationStats::default());
+        assert!(none.is_empty());
+    }
 
     #[test]
     fn failed_replies_are_named_and_shares_are_of_the_turns() {
