@@ -270,6 +270,7 @@ fn templates(c: &mut Criterion) {
             timeout: Duration::from_secs(10),
             failures: None,
             conversation: None,
+            token: None,
         };
         wabench::drivers::build(&spec, &ctx).unwrap()
     };

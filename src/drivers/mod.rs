@@ -43,6 +43,9 @@ pub struct BuildCtx<'a> {
     pub failures: Option<Arc<crate::results::failure_log::FailureLog>>,
     /// A conversation target's tracker, simulator hook and secrets (set up with its simulator).
     pub conversation: Option<conversation::Wiring>,
+    /// An embedded Cloud target beside a conversation target: the token it sends with, which that
+    /// target's simulator accepts and tells apart from the bot's.
+    pub token: Option<String>,
 }
 
 /// Why a target could not be built: each names the target, and the field or file where there is one.
@@ -142,7 +145,9 @@ pub fn build(spec: &TargetSpec, ctx: &BuildCtx<'_>) -> Result<Arc<dyn Target>, B
     if spec.kind == TargetKind::Cloud {
         let token = match named_token(spec, ctx.base_dir)? {
             Some(t) => t,
-            None if ctx.embedded.is_some() => crate::spec::sim::TEST_TOKEN.to_string(),
+            None if ctx.embedded.is_some() => {
+                ctx.token.clone().unwrap_or_else(|| crate::spec::sim::TEST_TOKEN.to_string())
+            }
             None => return Err(missing("an access token (token_env or token_file)")),
         };
         let version = spec.api_version.as_deref().unwrap_or("v23.0");

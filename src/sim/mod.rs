@@ -259,6 +259,14 @@ pub struct SendSeen {
     pub error: Option<i64>,
     /// When it arrived at the simulator.
     pub at: std::time::Instant,
+    /// Who sent it: [`caller_of`] its bearer token (0 without one), so that the sends of two
+    /// senders on one simulator are told apart without keeping a token.
+    pub caller: u64,
+}
+
+/// The caller a bearer token stands for in [`SendSeen::caller`].
+pub fn caller_of(token: &str) -> u64 {
+    model::hash_bytes(0x00CA_11E4, token.as_bytes())
 }
 
 /// Called with every message send the simulator answers (see [`Sim::observe_sends`]).
@@ -615,6 +623,7 @@ async fn handle(state: &State, req: h1::Req) -> h1::Answer {
 struct Watched {
     message: serde_json::Value,
     at: std::time::Instant,
+    caller: u64,
 }
 
 impl Watched {
@@ -632,6 +641,7 @@ impl Watched {
             kind: field("type").unwrap_or_else(|| "text".into()),
             error,
             at: self.at,
+            caller: self.caller,
             message: self.message,
         }
     }
@@ -646,7 +656,8 @@ fn watched_send(state: &State, req: &h1::Req) -> Option<Watched> {
     }
     let message: serde_json::Value = serde_json::from_slice(req.body()?).ok()?;
     let names = |k: &str| message.get(k).is_some_and(serde_json::Value::is_string);
-    (names("to") || names("recipient")).then_some(Watched { message, at })
+    let caller = bearer(req).map_or(0, caller_of);
+    (names("to") || names("recipient")).then_some(Watched { message, at, caller })
 }
 
 /// Serve the simulator on an already-bound listener until `shutdown` resolves. Never binds by

@@ -274,6 +274,11 @@ pub struct TargetSpec {
     /// the bot sends through listens, and the bot to start (`[targets.conversation]`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub conversation: Option<conversation::ConversationSpec>,
+    /// kind = "cloud", base_url = "embedded": run at the same time as the conversation target of this
+    /// name, sending through its simulated Cloud API — the same business number, whose throughput
+    /// Meta counts for the users' messages, the bot's replies and this target's sends together.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub beside: Option<String>,
 }
 
 impl TargetSpec {

@@ -228,6 +228,30 @@ fn validate_targets(path: &Path, p: &Profile) -> Result<(), ProfileError> {
             return Err(err(path, f("max_body"), "must be at least 1"));
         }
     }
+    validate_beside(path, p)
+}
+
+/// `beside`: it names a conversation target of the profile, and each conversation target has one
+/// target beside it at the most.
+fn validate_beside(path: &Path, p: &Profile) -> Result<(), ProfileError> {
+    let mut taken = std::collections::HashSet::new();
+    for (i, t) in p.targets.iter().enumerate() {
+        let Some(name) = &t.beside else { continue };
+        let f = format!("targets[{i}].beside");
+        let Some(host) = p.targets.iter().find(|h| &h.name == name) else {
+            return Err(err(path, f, format!("{name:?} is no target of the profile")));
+        };
+        if host.kind != TargetKind::Conversation {
+            return Err(err(
+                path,
+                f,
+                format!("{name:?} is a {} target: a target runs beside a conversation target", host.kind.name()),
+            ));
+        }
+        if !taken.insert(name.as_str()) {
+            return Err(err(path, f, format!("{name:?} already has a target beside it (one at the most)")));
+        }
+    }
     Ok(())
 }
 
@@ -283,6 +307,11 @@ fn validate_target(path: &Path, i: usize, t: &TargetSpec) -> Result<(), ProfileE
     let whatsapp = t.kind.is_whatsapp_api();
     only("webhook", !hook && t.webhook.is_some(), "\"webhook\"")?;
     only("conversation", t.kind != TargetKind::Conversation && t.conversation.is_some(), "\"conversation\"")?;
+    only(
+        "beside",
+        t.beside.is_some() && !(t.kind == TargetKind::Cloud && t.is_embedded()),
+        "\"cloud\" with base_url = \"embedded\"",
+    )?;
     only("expect_status", !http && t.expect_status.is_some(), "\"http\"")?;
     only("expect_body", !http && t.expect_body.is_some(), "\"http\"")?;
     if let Some(codes) = &t.expect_status

@@ -187,6 +187,20 @@ fn conversation_profiles_are_checked_with_the_field_and_reason() {
     let e =
         check(&profile("http://127.0.0.1:9/webhook", 5, "1s", "[targets.conversation.bot]\ncommand = []")).unwrap_err();
     assert!(e.contains("targets[0].conversation.bot.command"), "{e}");
+    let beside = |kind: &str, to: &str| {
+        format!("{ok}[[targets]]\nname = \"c\"\nkind = \"{kind}\"\nbase_url = \"embedded\"\nbeside = \"{to}\"\n")
+    };
+    assert_eq!(check(&beside("cloud", "bot")), Ok(()));
+    let e = check(&beside("cloud", "nobody")).unwrap_err();
+    assert!(e.contains("targets[1].beside") && e.contains("no target"), "{e}");
+    let e = check(&beside("onprem", "bot")).unwrap_err();
+    assert!(e.contains("targets[1].beside") && e.contains("\"cloud\""), "{e}");
+    let e = check(&format!(
+        "{}[[targets]]\nname = \"d\"\nkind = \"cloud\"\nbase_url = \"embedded\"\nbeside = \"bot\"\n",
+        beside("cloud", "bot")
+    ))
+    .unwrap_err();
+    assert!(e.contains("targets[2].beside") && e.contains("already"), "{e}");
     let e = check(&ok.replace("url = \"http://127.0.0.1:9/webhook\"", "base_url = \"embedded\"")).unwrap_err();
     assert!(e.contains("targets[0].base_url") && e.contains("conversation"), "{e}");
     let http = "name = \"h\"\n[load]\nrate = 1\nduration = \"1s\"\n[[targets]]\nname = \"h\"\nkind = \"http\"\nurl = \"http://127.0.0.1:9/\"\n[targets.conversation]\n";
@@ -259,4 +273,56 @@ fn a_conversation_stops_at_a_turn_the_bot_leaves_unanswered() {
     let s = stats(&f);
     assert_eq!((s.conversations, s.completed, s.turns, s.unanswered), (10, 0, 10, 10), "{s:?}");
     assert_eq!((s.per_turn[1].sent, s.per_turn[1].answered), (0, 0), "{:?}", s.per_turn);
+}
+
+/// A conversation target with the reference bot and a Cloud campaign beside it (both at the load's
+/// 8 per second: users writing, campaign messages), on one simulated number of `mps` messages per
+/// second.
+fn campaign_beside_the_bot(mps: u32) -> wabench::results::Run {
+    let url = format!("http://127.0.0.1:{}/webhook", free_port());
+    let text = format!(
+        "{}[[targets]]\nname = \"campaign\"\nkind = \"cloud\"\nbase_url = \"embedded\"\nbeside = \"bot\"\n\
+         [simulator.cloud]\nthroughput_mps = {mps}\n[simulator.cloud.pair_limit]\nenabled = false\n",
+        profile(&url, 8, "3s", &format!("texts = [\"hi\"]\nreply_timeout = \"5s\"\n{}", started_bot(&[])))
+    );
+    let (f, _dir) = common::run_guarded(&text, &[], Duration::from_secs(180));
+    // Both targets' seconds are in the one timeline, and the one beside left no file of its own.
+    let timeline = std::fs::read_to_string(f.dir.join("timeline.csv")).unwrap();
+    assert!(timeline.lines().any(|l| l.starts_with("campaign,")) && timeline.lines().any(|l| l.starts_with("bot,")));
+    assert!(!std::fs::read_dir(&f.dir).unwrap().any(|e| e.unwrap().file_name().to_string_lossy().contains("partial")));
+    f.run
+}
+
+#[test]
+fn a_campaign_beside_the_bot_shares_the_numbers_throughput() {
+    // 8 users/s write and get a reply (16 messages/s) while the campaign sends 8/s: 24/s on a number
+    // that carries 10/s (its bucket holds one second's worth), so some sends are throttled (130429),
+    // the campaign's or the bot's.
+    let run = campaign_beside_the_bot(10);
+    assert_eq!(run.targets.len(), 2);
+    let bot = run.targets.iter().find(|t| t.name == "bot").unwrap();
+    let campaign = run.targets.iter().find(|t| t.name == "campaign").unwrap();
+    let s = bot.conversation.as_ref().unwrap();
+    let throttled_campaign = campaign.outcomes.iter().find(|o| o.key == "api_130429").map_or(0, |o| o.count);
+    let throttled_bot = s.failed_replies.get(&130429).copied().unwrap_or(0);
+    assert!(
+        throttled_campaign + throttled_bot > 0,
+        "the sum passed the number's throughput: {:?} / {s:?}",
+        campaign.outcomes
+    );
+    // They ran at the same time, on one simulator: the bot's simulator saw the campaign's sends.
+    let sim = &bot.extra.as_ref().unwrap()["simulator"];
+    let accepted = sim["accepted"].as_u64().unwrap();
+    assert_eq!(accepted, campaign.requests.ok + s.answered + s.late, "{sim}");
+    // The campaign went to the same users; its sends are not counted as the bot's replies.
+    assert_eq!(s.replies, s.answered + s.late + throttled_bot, "{s:?}");
+    assert_eq!(s.unsolicited, 0, "{s:?}");
+    assert!(campaign.extra.as_ref().is_none_or(|e| e.get("simulator").is_none()), "no simulator of its own");
+
+    // The same load on a number that carries 80/s: nothing is throttled.
+    let run = campaign_beside_the_bot(80);
+    let bot = run.targets.iter().find(|t| t.name == "bot").unwrap();
+    let campaign = run.targets.iter().find(|t| t.name == "campaign").unwrap();
+    assert!(campaign.outcomes.iter().all(|o| o.key != "api_130429"), "{:?}", campaign.outcomes);
+    assert_eq!(bot.conversation.as_ref().unwrap().failed_replies.get(&130429), None);
 }

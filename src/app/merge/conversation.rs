@@ -22,22 +22,7 @@ pub(super) fn merge(
     out: &Path,
 ) -> Result<Option<ConversationStats>, String> {
     let Some(first) = parts.iter().find_map(|p| p.result.conversation.as_ref()) else { return Ok(None) };
-    // The counts below are added up from zero (a script's turns too); a figure added to
-    // ConversationStats later is taken from the first part until it is merged here too.
-    let mut merged = first.clone();
-    merged.turns = 0;
-    merged.not_delivered = 0;
-    merged.answered = 0;
-    merged.unanswered = 0;
-    merged.late = 0;
-    merged.replies = 0;
-    merged.failed_replies.clear();
-    merged.unsolicited = 0;
-    merged.conversations = 0;
-    merged.completed = 0;
-    for t in &mut merged.per_turn {
-        (t.sent, t.answered, t.unanswered, t.unmet) = (0, 0, 0, 0);
-    }
+    let mut merged = zeroed(first);
     let mut h: Histogram<u64> = histogram();
     let mut turns: Vec<Histogram<u64>> = merged.per_turn.iter().map(|_| histogram()).collect();
     for p in parts {
@@ -83,18 +68,7 @@ pub(super) fn merge(
         }
         let path = p.data.dir.join(files::replies_hlog_name(name));
         let before = h.len();
-        if path.is_file() {
-            for e in hlog::read(&path).map_err(|e| e.to_string())?.entries {
-                let into = match e.tag.as_deref() {
-                    Some(conversation::REPLY_TAG) => Some(&mut h),
-                    Some(tag) => (0..turns.len()).find(|i| conversation::turn_tag(*i) == tag).map(|i| &mut turns[i]),
-                    None => None,
-                };
-                if let Some(into) = into {
-                    into.add(&e.histogram).map_err(|e| format!("{}: values out of range: {e:?}", path.display()))?;
-                }
-            }
-        }
+        add_replies(&path, &mut h, &mut turns)?;
         if h.len() - before != s.reply_latency_us.count {
             return Err(format!(
                 "{}: {} first replies in the log, but run.json counts {} for target {name:?}: the merged percentiles \
@@ -114,4 +88,43 @@ pub(super) fn merge(
     let path = out.join(files::replies_hlog_name(name));
     results::write_atomic(&path, &buf).map_err(|e| format!("{}: {e}", path.display()))?;
     Ok(Some(merged))
+}
+
+/// `first`'s figures with every count at zero, to add the parts up from (a figure added to
+/// ConversationStats later is taken from the first part until it is merged here too).
+fn zeroed(first: &ConversationStats) -> ConversationStats {
+    let mut merged = first.clone();
+    merged.turns = 0;
+    merged.not_delivered = 0;
+    merged.answered = 0;
+    merged.unanswered = 0;
+    merged.late = 0;
+    merged.replies = 0;
+    merged.failed_replies.clear();
+    merged.unsolicited = 0;
+    merged.conversations = 0;
+    merged.completed = 0;
+    for t in &mut merged.per_turn {
+        (t.sent, t.answered, t.unanswered, t.unmet) = (0, 0, 0, 0);
+    }
+    merged
+}
+
+/// Add the first-reply histograms of the replies log at `path` (if any): all turns into `h`, each turn
+/// of a script into its own.
+fn add_replies(path: &Path, h: &mut Histogram<u64>, turns: &mut [Histogram<u64>]) -> Result<(), String> {
+    if !path.is_file() {
+        return Ok(());
+    }
+    for e in hlog::read(path).map_err(|e| e.to_string())?.entries {
+        let into = match e.tag.as_deref() {
+            Some(conversation::REPLY_TAG) => Some(&mut *h),
+            Some(tag) => (0..turns.len()).find(|i| conversation::turn_tag(*i) == tag).map(|i| &mut turns[i]),
+            None => None,
+        };
+        if let Some(into) = into {
+            into.add(&e.histogram).map_err(|e| format!("{}: values out of range: {e:?}", path.display()))?;
+        }
+    }
+    Ok(())
 }

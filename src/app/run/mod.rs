@@ -14,7 +14,7 @@ use chrono::{DateTime, Utc};
 use tokio::sync::watch;
 
 use crate::app::AppError;
-use crate::app::session::{Session, Setup};
+use crate::app::session::{Session, Setup, Shared};
 use crate::app::validate::{describe, preflight, unconfirmed_real_targets};
 use abort::Abort;
 
@@ -288,6 +288,28 @@ impl Timeline {
         self.w = Some(w);
     }
 
+    /// A timeline of its own for a target running beside another (`<timeline>.<target>.partial`, no
+    /// header), taken into this one with [`Timeline::absorb`] when both have ended.
+    fn beside(&self, target: &str) -> Result<Timeline, String> {
+        let path = self.path.with_file_name(format!("{}.{target}", files::TIMELINE));
+        let w = fs::File::create(files::partial(&path)).map_err(|e| format!("{}: {e}", path.display()))?;
+        Ok(Timeline { path, w: Some(BufWriter::new(w)) })
+    }
+
+    /// Append the rows of `side` (readers order rows by target and second) and remove its file.
+    fn absorb(&mut self, mut side: Timeline) -> Result<(), String> {
+        let named = |p: &Path, e: io::Error| format!("{}: {e}", p.display());
+        let from = files::partial(&side.path);
+        if let Some(mut w) = side.w.take() {
+            w.flush().map_err(|e| named(&from, e))?;
+        }
+        let rows = fs::read(&from).map_err(|e| named(&from, e))?;
+        let mut w = self.take()?;
+        w.write_all(&rows).map_err(|e| named(&self.path, e))?;
+        self.put(w);
+        fs::remove_file(&from).map_err(|e| named(&from, e))
+    }
+
     fn finish(mut self) -> Result<(), String> {
         let mut w = self.take()?;
         let named = |e: io::Error| format!("{}: {e}", self.path.display());
@@ -308,6 +330,13 @@ struct Failures {
 }
 
 impl Failures {
+    /// Take in the failures of a target that ran beside another.
+    fn absorb(&mut self, other: Failures) {
+        self.rows.extend(other.rows);
+        self.left_out += other.left_out;
+        self.samples.extend(other.samples);
+    }
+
     fn add(&mut self, target: &str, log: &results::failure_log::FailureLog) {
         let (rows, left_out) = log.rows();
         self.left_out += left_out;
@@ -357,6 +386,56 @@ struct Each<'a> {
     thresholds: &'a [Threshold],
 }
 
+/// How a target runs: on its own, as the host of a target beside it (a conversation target whose
+/// simulator the other sends through), or beside a host.
+enum Link<'a> {
+    Alone,
+    Host(&'a Rendezvous),
+    Beside(&'a Rendezvous, &'a tokio::runtime::Runtime),
+}
+
+/// Where a host tells the target beside it its simulator's URL (or that it failed to start), and the
+/// target beside tells the host it has ended (so the host's simulator outlives its sends).
+#[derive(Default)]
+struct Rendezvous {
+    state: std::sync::Mutex<(Option<Result<Shared, String>>, bool)>,
+    changed: std::sync::Condvar,
+}
+
+impl Rendezvous {
+    fn publish(&self, sim: Result<Shared, String>) {
+        let mut s = self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        s.0.get_or_insert(sim);
+        self.changed.notify_all();
+    }
+
+    fn ended(&self) {
+        self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner).1 = true;
+        self.changed.notify_all();
+    }
+
+    /// Wait until `ready` holds of the state (the host always publishes, the target beside always
+    /// ends: the wait is bounded by theirs).
+    fn wait<T>(&self, ready: impl Fn(&(Option<Result<Shared, String>>, bool)) -> Option<T>) -> T {
+        let mut s = self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        loop {
+            if let Some(v) = ready(&s) {
+                return v;
+            }
+            s = self.changed.wait(s).unwrap_or_else(std::sync::PoisonError::into_inner);
+        }
+    }
+}
+
+/// Calls [`Rendezvous::ended`] when dropped: a target beside another ends however its turn ends.
+struct Ends<'a>(&'a Rendezvous);
+
+impl Drop for Ends<'_> {
+    fn drop(&mut self) {
+        self.0.ended();
+    }
+}
+
 /// How one target's turn ended.
 #[derive(Default)]
 struct Done {
@@ -384,32 +463,72 @@ impl Each<'_> {
                 interrupted = true;
                 break;
             }
-            let done = self.target(i, timeline, failures);
-            if let Some(r) = done.result {
-                interrupted |= r.interrupted;
-                out.push(r);
+            let spec = &self.loaded.profile.targets[i];
+            if spec.beside.is_some() {
+                continue; // runs with the target it is beside
             }
-            if done.error.is_some() {
-                error = done.error;
+            let partner = self.loaded.profile.targets.iter().position(|t| t.beside.as_ref() == Some(&spec.name));
+            let dones = match partner {
+                None => vec![self.target(i, timeline, failures, &Link::Alone)],
+                Some(j) => self.together(i, j, timeline, failures),
+            };
+            let mut fatal = false;
+            for done in dones {
+                if let Some(r) = done.result {
+                    interrupted |= r.interrupted;
+                    out.push(r);
+                }
+                if done.error.is_some() {
+                    error = done.error;
+                }
+                fatal |= done.fatal;
             }
-            if done.fatal {
+            if fatal {
                 break;
             }
         }
         (out, error, interrupted)
     }
 
-    /// Set target `i` up, drive it, tear it down, and write its logs.
-    fn target(&self, i: usize, timeline: &mut Timeline, failures: &mut Failures) -> Done {
-        let setup = Setup {
-            shard: self.opts.shard,
-            dir: Some(self.dir.to_path_buf()),
-            delivery_by_default: true,
-            ..Setup::default()
+    /// Run conversation target `host` and target `beside` (which sends through its simulator) at the
+    /// same time: `beside` on a thread of its own, with its own timeline and failures, taken in after.
+    fn together(&self, host: usize, beside: usize, timeline: &mut Timeline, failures: &mut Failures) -> Vec<Done> {
+        let rv = Rendezvous::default();
+        let name = &self.loaded.profile.targets[beside].name;
+        let mut side = match timeline.beside(name) {
+            Ok(t) => t,
+            Err(e) => return vec![Done::failed(e)],
         };
-        let session = match Session::start(self.loaded, i, &setup, self.rt) {
+        let (host_done, (beside_done, side_failures)) = std::thread::scope(|sc| {
+            let (rv, side) = (&rv, &mut side);
+            let other = sc.spawn(move || {
+                let _ends = Ends(rv);
+                let mut f = Failures::default();
+                let done = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+                    Ok(rt) => self.target(beside, side, &mut f, &Link::Beside(rv, &rt)),
+                    Err(e) => Done::failed(format!("cannot start a runtime: {e}")),
+                };
+                (done, f)
+            });
+            let host_done = self.target(host, timeline, failures, &Link::Host(rv));
+            let beside = other
+                .join()
+                .unwrap_or_else(|_| (Done::failed("the target beside panicked".into()), Failures::default()));
+            (host_done, beside)
+        });
+        failures.absorb(side_failures);
+        let mut dones = vec![host_done, beside_done];
+        if let Err(e) = timeline.absorb(side) {
+            dones.push(Done { error: Some(e), ..Done::default() });
+        }
+        dones
+    }
+
+    /// Set target `i` up, drive it, tear it down, and write its logs.
+    fn target(&self, i: usize, timeline: &mut Timeline, failures: &mut Failures, link: &Link) -> Done {
+        let session = match self.session(i, link) {
             Ok(s) => s,
-            Err(e) => return Done::failed(e.to_string()),
+            Err(e) => return Done::failed(e),
         };
         let t = session.target.clone();
         if !self.opts.progress {
@@ -431,7 +550,11 @@ impl Each<'_> {
             reg.add(t.name(), t.kind(), progress.clone());
         }
         let done = Arc::new(AtomicBool::new(false));
-        let bar = self.show_progress(t.name(), &progress, &done);
+        // One live line on the terminal: a target beside another shows none of its own.
+        let bar = match link {
+            Link::Beside(..) if self.opts.progress => None,
+            _ => self.show_progress(t.name(), &progress, &done),
+        };
         if let Some(a) = self.abort {
             a.watch(t.name().to_string(), self.thresholds.to_vec(), progress.clone(), done.clone());
         }
@@ -441,6 +564,10 @@ impl Each<'_> {
             let _ = b.join();
         }
         let url = session.url.clone();
+        if let Link::Host(rv) = link {
+            // The simulator serves the target beside until that one has ended.
+            rv.wait(|s| s.1.then_some(()));
+        }
         let teardown = session.finish(&|| *self.stop.borrow());
         let (tr, hlog_file, tl) = match res {
             Ok(r) => r,
@@ -457,13 +584,8 @@ impl Each<'_> {
             out.error = Some(e);
         }
         if let Some(c) = teardown.conversation {
-            let path = self.dir.join(files::replies_hlog_name(t.name()));
-            let mut buf = Vec::new();
-            let written =
-                crate::results::conversation::write_hlog(&mut buf, &c.all, &c.per_turn, tr.started_at, tr.elapsed)
-                    .and_then(|()| results::write_atomic(&path, &buf));
-            if let Err(e) = written {
-                out.error = Some(format!("{}: {e}", path.display()));
+            if let Err(e) = self.write_replies(t.name(), &c, &tr) {
+                out.error = Some(e);
             }
             r.conversation = Some(c.stats);
         }
@@ -489,6 +611,51 @@ impl Each<'_> {
         }
         out.result = Some(r);
         out
+    }
+
+    /// Set target `i` up: beside another, once that one's simulator is up (and through it); as a host,
+    /// telling the one beside where its simulator is (or that it did not start).
+    fn session(&self, i: usize, link: &Link) -> Result<Session, String> {
+        let shared_sim = match link {
+            Link::Beside(rv, _) => Some(
+                rv.wait(|s| s.0.clone())
+                    .map_err(|e| format!("not run: the target it runs beside did not start ({e})"))?,
+            ),
+            _ => None,
+        };
+        let setup = Setup {
+            shard: self.opts.shard,
+            dir: Some(self.dir.to_path_buf()),
+            delivery_by_default: true,
+            shared_sim,
+            ..Setup::default()
+        };
+        let rt = match link {
+            Link::Beside(_, rt) => rt,
+            _ => self.rt,
+        };
+        let started = Session::start(self.loaded, i, &setup, rt).map_err(|e| e.to_string());
+        if let Link::Host(rv) = link {
+            rv.publish(match &started {
+                Ok(s) => s.shared().ok_or_else(|| "it has no simulator".to_string()),
+                Err(e) => Err(e.clone()),
+            });
+        }
+        started
+    }
+
+    /// `<target>.replies.hlog`: a conversation target's time-to-first-reply histograms.
+    fn write_replies(
+        &self,
+        name: &str,
+        c: &crate::app::session::conversation::Finished,
+        tr: &TargetRun,
+    ) -> Result<(), String> {
+        let path = self.dir.join(files::replies_hlog_name(name));
+        let mut buf = Vec::new();
+        crate::results::conversation::write_hlog(&mut buf, &c.all, &c.per_turn, tr.started_at, tr.elapsed)
+            .and_then(|()| results::write_atomic(&path, &buf))
+            .map_err(|e| format!("{}: {e}", path.display()))
     }
 
     /// The progress of target `name` on the terminal (a live line) or in a log (a line every few

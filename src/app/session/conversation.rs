@@ -22,6 +22,8 @@ use crate::webhook::conversation::ConversationTracker;
 /// The parts of a running conversation target that outlive its set-up.
 pub struct Conversation {
     pub tracker: Arc<ConversationTracker>,
+    /// The token a target beside this one sends with (when the profile has one).
+    pub beside_token: Option<String>,
     bot: Option<Bot>,
     /// The proxy serving the simulator as `graph.facebook.com` (`graph_proxy`).
     proxy: Option<RunProxy>,
@@ -129,6 +131,12 @@ impl Conversation {
         if c.bot.is_some() {
             cfg.cloud.tokens.push(token.clone());
         }
+        // A target beside this one sends with a token of its own: its sends are not the bot's replies.
+        let beside_token = p.targets.iter().any(|t| t.beside.as_ref() == Some(&spec.name)).then(made_up);
+        if let Some(t) = &beside_token {
+            cfg.cloud.tokens.push(t.clone());
+        }
+        let not_replies = beside_token.as_deref().map(crate::sim::caller_of);
         let listen: SocketAddr = c
             .graph_listen
             .parse()
@@ -140,7 +148,9 @@ impl Conversation {
         let tracker = Arc::new(ConversationTracker::scripted(c.reply_timeout.0, c.script(0).into_owned()));
         let t = tracker.clone();
         sim.sim().observe_sends(Arc::new(move |s: crate::sim::SendSeen| {
-            t.reply(&s.to, s.context.as_deref(), s.at, s.error, &s.message);
+            if Some(s.caller) != not_replies {
+                t.reply(&s.to, s.context.as_deref(), s.at, s.error, &s.message);
+            }
         }));
         let (for_users, for_ids) = (sim.sim().clone(), sim.sim().clone());
         let wiring = Wiring {
@@ -178,7 +188,7 @@ impl Conversation {
         let script = c.script(0);
         let longest_rest =
             script.iter().skip(1).map(|t| t.think.0).sum::<Duration>() + c.reply_timeout.0 * script.len() as u32;
-        Ok((Conversation { tracker, bot, proxy, longest_rest }, sim, wiring))
+        Ok((Conversation { tracker, beside_token, bot, proxy, longest_rest }, sim, wiring))
     }
 
     /// Let the conversations under way end: wait for the replies still due and the turns still to

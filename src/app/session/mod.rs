@@ -40,6 +40,18 @@ pub struct Setup {
     /// Track the delivery of an embedded WhatsApp target without a `[webhooks]` table (its simulator
     /// posts to a receiver of the run). `run` does; the capacity planner's steps do not.
     pub delivery_by_default: bool,
+    /// An embedded target `beside` a conversation target: the URL of that target's simulator, which
+    /// this one sends through instead of one of its own (its status webhooks go where that simulator
+    /// posts them, to the bot: delivery is not tracked here).
+    pub shared_sim: Option<Shared>,
+}
+
+/// The simulator of a conversation target, shared with the target beside it: where it listens, and
+/// the token the target beside sends with (the bot's replies are told apart from its sends by it).
+#[derive(Debug, Clone)]
+pub struct Shared {
+    pub url: String,
+    pub token: String,
 }
 
 /// A target ready to be driven.
@@ -85,27 +97,7 @@ impl Session {
         let p = &loaded.profile;
         let spec = &p.targets[index];
         let in_profile = |e: String| format!("{}: target {:?}: {e}", loaded.path.display(), spec.name);
-        let webhooks = WebhookConfig::for_target(p.webhooks.as_ref(), spec, setup.delivery_by_default);
-        let forward = match webhooks.as_deref() {
-            Some(cfg) => match &cfg.receiver_url {
-                Some(url) => {
-                    Some(Forward::start(cfg, url, spec, setup.dir.as_deref()).map_err(|e| in_profile(e.to_string()))?)
-                }
-                None => None,
-            },
-            _ => None,
-        };
-        let hooks = match webhooks.as_deref() {
-            _ if spec.is_embedded_receiver() => {
-                let cfg = p.webhooks.clone().unwrap_or_default();
-                let signed = spec.webhook_spec().flavor == HookFlavor::Cloud;
-                Some(Hooks::start_for_webhook_target(&cfg, signed).map_err(in_profile)?)
-            }
-            Some(cfg) if forward.is_none() => {
-                Some(Hooks::start(&receiver_config(cfg, spec), spec.is_embedded()).map_err(in_profile)?)
-            }
-            _ => None,
-        };
+        let (forward, hooks) = receivers(loaded, spec, setup)?;
         let timeout = crate::engine::Plan::from_spec(&p.load).timeout;
         let (sim, conversation) = if spec.kind == TargetKind::Conversation {
             let numbering = (u64::from(setup.shard.index), u64::from(setup.shard.count));
@@ -113,7 +105,7 @@ impl Session {
                 conversation::Conversation::start(loaded, spec, numbering, setup.dir.as_deref(), timeout)
                     .map_err(in_profile)?;
             (Some(sim), Some((c, wiring)))
-        } else if spec.is_embedded() {
+        } else if spec.is_embedded() && setup.shared_sim.is_none() {
             (Some(start_simulator(loaded, spec, setup, hooks.as_ref(), forward.as_ref())?), None)
         } else {
             (None, None)
@@ -131,7 +123,11 @@ impl Session {
             retry: setup.retry.as_ref().unwrap_or(&p.retry),
             body: loaded.bodies.get(index).and_then(|b| b.as_deref()),
             feeder: loaded.feeders.get(index).cloned().flatten(),
-            embedded: sim.as_ref().map(|s| (s.url.clone(), &p.simulator)),
+            embedded: sim
+                .as_ref()
+                .map(|s| s.url.clone())
+                .or_else(|| setup.shared_sim.as_ref().filter(|_| spec.is_embedded()).map(|s| s.url.clone()))
+                .map(|url| (url, &p.simulator)),
             tracker: hooks
                 .as_ref()
                 .filter(|_| spec.kind.is_whatsapp_api())
@@ -148,6 +144,7 @@ impl Session {
             timeout,
             failures: failures.clone(),
             conversation: wiring,
+            token: setup.shared_sim.as_ref().map(|s| s.token.clone()),
         };
         let target =
             drivers::build(spec, &ctx).map_err(|source| AppError::Build { profile: loaded.path.clone(), source })?;
@@ -167,6 +164,12 @@ impl Session {
             failures,
             conversation,
         })
+    }
+
+    /// A conversation target's simulator, for the target beside it.
+    pub fn shared(&self) -> Option<Shared> {
+        let url = self.sim.as_ref()?.url.clone();
+        Some(Shared { url, token: self.conversation.as_ref()?.beside_token.clone()? })
     }
 
     /// End the session: wait for the statuses of the last messages (they arrive after the last answer,
@@ -201,6 +204,38 @@ impl Session {
         let extra = extra.as_object().is_some_and(|o| !o.is_empty()).then_some(extra);
         Teardown { delivery, extra, error, failures: self.failures, conversation }
     }
+}
+
+/// Where target `spec`'s status webhooks are received: a standalone receiver it forwards its sends
+/// to (`[webhooks] receiver_url`), or a receiver of the run (`[webhooks]`, an embedded WhatsApp
+/// target by default, a webhook target's own). None for a target beside another: its statuses go
+/// where that one's simulator posts them.
+fn receivers(loaded: &Loaded, spec: &TargetSpec, setup: &Setup) -> Result<(Option<Forward>, Option<Hooks>), AppError> {
+    let p = &loaded.profile;
+    let in_profile = |e: String| format!("{}: target {:?}: {e}", loaded.path.display(), spec.name);
+    let webhooks = WebhookConfig::for_target(p.webhooks.as_ref(), spec, setup.delivery_by_default)
+        .filter(|_| setup.shared_sim.is_none());
+    let forward = match webhooks.as_deref() {
+        Some(cfg) => match &cfg.receiver_url {
+            Some(url) => {
+                Some(Forward::start(cfg, url, spec, setup.dir.as_deref()).map_err(|e| in_profile(e.to_string()))?)
+            }
+            None => None,
+        },
+        _ => None,
+    };
+    let hooks = match webhooks.as_deref() {
+        _ if spec.is_embedded_receiver() => {
+            let cfg = p.webhooks.clone().unwrap_or_default();
+            let signed = spec.webhook_spec().flavor == HookFlavor::Cloud;
+            Some(Hooks::start_for_webhook_target(&cfg, signed).map_err(in_profile)?)
+        }
+        Some(cfg) if forward.is_none() => {
+            Some(Hooks::start(&receiver_config(cfg, spec), spec.is_embedded()).map_err(in_profile)?)
+        }
+        _ => None,
+    };
+    Ok((forward, hooks))
 }
 
 /// The embedded simulator of target `spec`: the profile's `[simulator]` for it, accepting the token the

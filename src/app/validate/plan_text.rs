@@ -428,6 +428,7 @@ pub fn rendered_requests(loaded: &Loaded, n: u64) -> String {
             timeout: Plan::from_spec(&p.load).timeout,
             failures: None,
             conversation: None,
+            token: None,
         };
         let url = t.address().unwrap_or(match t.kind {
             TargetKind::Webhook => "http://embedded-receiver/webhook",
