@@ -115,6 +115,9 @@ pub struct Expect {
     pub contains: Option<String>,
     /// The kind of interactive message: "button" or "list".
     pub interactive: Option<String>,
+    /// A regular expression the reply's text must match (the same text as `contains`; `(?i)` makes
+    /// it ignore case).
+    pub matches: Option<String>,
 }
 
 impl TurnSpec {
@@ -129,9 +132,20 @@ impl TurnSpec {
 }
 
 impl Expect {
+    /// `matches`, compiled (`None` when not given).
+    pub fn pattern(&self) -> Result<Option<regex::Regex>, String> {
+        self.matches
+            .as_deref()
+            .map(|m| regex::RegexBuilder::new(m).size_limit(1 << 20).build().map_err(|e| e.to_string()))
+            .transpose()
+    }
+
     fn validate(&self, at: &str) -> Result<(), (String, String)> {
-        if self.kind.is_none() && self.contains.is_none() && self.interactive.is_none() {
-            return Err((at.into(), "names nothing: give type, contains or interactive".into()));
+        if self.kind.is_none() && self.contains.is_none() && self.interactive.is_none() && self.matches.is_none() {
+            return Err((at.into(), "names nothing: give type, contains, matches or interactive".into()));
+        }
+        if let Some(m) = &self.matches {
+            self.pattern().map_err(|e| (format!("{at}.matches"), format!("{m:?} is not a regular expression: {e}")))?;
         }
         if let Some(i) = &self.interactive
             && i != "button"
@@ -345,7 +359,9 @@ mod tests {
         e.expect = Some(Expect::default());
         assert_eq!(field(vec![e.clone()]).unwrap_err(), "turns[0].expect");
         e.expect = Some(Expect { interactive: Some("carousel".into()), ..Default::default() });
-        assert_eq!(field(vec![e]).unwrap_err(), "turns[0].expect.interactive");
+        assert_eq!(field(vec![e.clone()]).unwrap_err(), "turns[0].expect.interactive");
+        e.expect = Some(Expect { matches: Some("orders (".into()), ..Default::default() });
+        assert_eq!(field(vec![e]).unwrap_err(), "turns[0].expect.matches");
         let both =
             ConversationSpec { texts: vec!["x".into()], turns: vec![turn(Some("a"), None)], ..Default::default() };
         assert_eq!(both.validate().unwrap_err().0, "texts");

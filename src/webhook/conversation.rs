@@ -88,6 +88,8 @@ type Hook = Box<dyn Fn(Answered) + Send + Sync>;
 pub struct ConversationTracker {
     reply_timeout: Duration,
     script: Vec<TurnSpec>,
+    /// Each turn's `expect.matches`, compiled (checked valid when the profile was loaded).
+    patterns: Vec<Option<regex::Regex>>,
     books: Mutex<Books>,
     latency: Mutex<Histogram<u64>>,
     on_answer: Mutex<Option<Hook>>,
@@ -111,8 +113,10 @@ impl ConversationTracker {
     /// A tracker of conversations that follow `script` (its expectations are checked here).
     pub fn scripted(reply_timeout: Duration, script: Vec<TurnSpec>) -> ConversationTracker {
         let books = Books { per_turn: script.iter().map(|_| TurnBooks::new()).collect(), ..Books::default() };
+        let patterns = script.iter().map(|t| t.expect.as_ref().and_then(|e| e.pattern().ok().flatten())).collect();
         ConversationTracker {
             reply_timeout,
+            patterns,
             script,
             books: Mutex::new(books),
             latency: Mutex::new(histogram()),
@@ -217,7 +221,8 @@ impl ConversationTracker {
                     turn.interactive = Some(message.clone());
                 }
                 let expect = self.script.get(turn.index).and_then(|s| s.expect.as_ref());
-                newly_met = !turn.met && expect.is_some_and(|e| meets(e, message));
+                let pattern = self.patterns.get(turn.index).and_then(Option::as_ref);
+                newly_met = !turn.met && expect.is_some_and(|e| meets(e, pattern, message));
                 turn.met |= newly_met;
             }
             turn.answered |= first;
@@ -324,8 +329,8 @@ impl ConversationTracker {
     }
 }
 
-/// Whether the bot's `message` meets every rule of `e`.
-pub fn meets(e: &Expect, message: &Value) -> bool {
+/// Whether the bot's `message` meets every rule of `e` (`pattern`: its `matches`, compiled).
+pub fn meets(e: &Expect, pattern: Option<&regex::Regex>, message: &Value) -> bool {
     let kind = message.get("type").and_then(Value::as_str).unwrap_or("text");
     if e.kind.as_deref().is_some_and(|k| k != kind) {
         return false;
@@ -335,20 +340,22 @@ pub fn meets(e: &Expect, message: &Value) -> bool {
     {
         return false;
     }
-    match &e.contains {
-        Some(c) => words(message).to_lowercase().contains(&c.to_lowercase()),
-        None => true,
+    let text = words(message);
+    if let Some(c) = &e.contains
+        && !text.to_lowercase().contains(&c.to_lowercase())
+    {
+        return false;
     }
+    pattern.is_none_or(|p| p.is_match(&text))
 }
 
 /// The text a person sees in a message: a text body, a caption, or an interactive message's header,
-/// body, footer, buttons and rows.
+/// body, footer, buttons and rows (one line each).
 pub fn words(message: &Value) -> String {
-    let mut out = String::new();
+    let mut out: Vec<String> = Vec::new();
     let mut add = |v: Option<&Value>| {
         if let Some(s) = v.and_then(Value::as_str) {
-            out.push_str(s);
-            out.push('\n');
+            out.push(s.to_string());
         }
     };
     add(message.pointer("/text/body"));
@@ -364,7 +371,7 @@ pub fn words(message: &Value) -> String {
             add(Some(&Value::String(title)));
         }
     }
-    out
+    out.join("\n")
 }
 
 /// The buttons and list rows of an interactive message: (id, title), in order.
@@ -513,12 +520,14 @@ mod tests {
         let list = json!({"type": "interactive", "interactive": {"type": "list", "body": {"text": "Pick one"},
             "action": {"button": "Open", "sections": [{"title": "s", "rows": [{"id": "r1", "title": "First"}, {"id": "r2", "title": "Second"}]}]}}});
         assert_eq!(choices(&list), vec![("r1".into(), "First".into()), ("r2".into(), "Second".into())]);
-        assert!(meets(&Expect { contains: Some("second".into()), ..Default::default() }, &list));
-        assert!(meets(&Expect { interactive: Some("list".into()), ..Default::default() }, &list));
-        assert!(!meets(&Expect { kind: Some("text".into()), ..Default::default() }, &list));
-        assert!(meets(
-            &Expect { kind: Some("text".into()), contains: Some("HELLO".into()), ..Default::default() },
-            &text("hello there")
-        ));
+        assert!(meets(&Expect { contains: Some("second".into()), ..Default::default() }, None, &list));
+        assert!(meets(&Expect { interactive: Some("list".into()), ..Default::default() }, None, &list));
+        assert!(!meets(&Expect { kind: Some("text".into()), ..Default::default() }, None, &list));
+        let hello = Expect { kind: Some("text".into()), contains: Some("HELLO".into()), ..Default::default() };
+        assert!(meets(&hello, None, &text("hello there")));
+        let order = Expect { matches: Some(r"order #\d+".into()), ..Default::default() };
+        let re = order.pattern().unwrap();
+        assert!(meets(&order, re.as_ref(), &text("Your order #1234 ships today")));
+        assert!(!meets(&order, re.as_ref(), &text("Your order ships today")));
     }
 }

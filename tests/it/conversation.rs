@@ -223,7 +223,7 @@ expect = { interactive = "button" }
 [[targets.conversation.turns]]
 choose = "Orders"
 think = "200ms"
-expect = { contains = "no open orders" }
+expect = { contains = "no open orders", matches = "(?i)^you have no open orders\\.$" }
 [[targets.conversation.turns]]
 choose = "random"
 think = "100ms"

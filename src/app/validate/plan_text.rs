@@ -200,6 +200,9 @@ fn expect_text(e: &crate::spec::conversation::Expect) -> String {
     if let Some(c) = &e.contains {
         parts.push(format!("{c:?}"));
     }
+    if let Some(m) = &e.matches {
+        parts.push(format!("text matching {m:?}"));
+    }
     parts.join(" and ")
 }
 
