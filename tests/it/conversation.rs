@@ -56,6 +56,20 @@ fn own_bot(dir: &tempfile::TempDir, rest: &str) -> String {
     format!("handshake = false\napp_secret_file = {:?}\n{rest}", secret.display().to_string())
 }
 
+/// A run of the reference bot, started by wabench with `env`: `table` is the rest of its
+/// `[targets.conversation]` table, `after` the tables that follow it.
+fn with_the_reference_bot(
+    rate: u32,
+    duration: &str,
+    table: &str,
+    env: &[&str],
+    after: &str,
+) -> (wabench::app::run::Finished, tempfile::TempDir) {
+    let url = format!("http://127.0.0.1:{}/webhook", free_port());
+    let text = profile(&url, rate, duration, &format!("{table}{}\n{after}", started_bot(env)));
+    common::run_guarded(&text, &[], Duration::from_secs(180))
+}
+
 pub(crate) fn stats(f: &wabench::app::run::Finished) -> &ConversationStats {
     f.run.targets[0].conversation.as_ref().expect("conversation figures in run.json")
 }
@@ -69,17 +83,13 @@ fn replies_log(f: &wabench::app::run::Finished) -> hdrhistogram::Histogram<u64> 
 
 #[test]
 fn a_bot_started_by_wabench_answers_every_turn_and_each_first_reply_is_timed() {
-    let url = format!("http://127.0.0.1:{}/webhook", free_port());
-    let text = profile(
-        &url,
+    let (f, _dir) = with_the_reference_bot(
         20,
         "2s",
-        &format!(
-            "texts = [\"hi\", \"menu\"]\nreply_timeout = \"10s\"\n{}\n[thresholds]\n\"conversation.unanswered\" = \"< 1%\"\n\"conversation.first_reply.p99\" = \"< 10s\"\n",
-            started_bot(&[])
-        ),
+        "texts = [\"hi\", \"menu\"]\nreply_timeout = \"10s\"\n",
+        &[],
+        "[thresholds]\n\"conversation.unanswered\" = \"< 1%\"\n\"conversation.first_reply.p99\" = \"< 10s\"\n",
     );
-    let (f, _dir) = common::run_guarded(&text, &[], Duration::from_secs(180));
     let t = &f.run.targets[0];
     let s = stats(&f);
     assert_eq!(t.kind, "conversation");
@@ -103,17 +113,8 @@ fn a_bot_started_by_wabench_answers_every_turn_and_each_first_reply_is_timed() {
 
 #[test]
 fn a_slow_turn_shows_in_the_time_to_its_reply() {
-    let url = format!("http://127.0.0.1:{}/webhook", free_port());
-    let text = profile(
-        &url,
-        20,
-        "2s",
-        &format!(
-            "texts = [\"hi\", \"hi\", \"hi\", \"slow\"]\nreply_timeout = \"10s\"\n{}",
-            started_bot(&["WABENCH_BOT_SLOW_MS=400"])
-        ),
-    );
-    let (f, _dir) = common::run_guarded(&text, &[], Duration::from_secs(180));
+    let table = "texts = [\"hi\", \"hi\", \"hi\", \"slow\"]\nreply_timeout = \"10s\"\n";
+    let (f, _dir) = with_the_reference_bot(20, "2s", table, &["WABENCH_BOT_SLOW_MS=400"], "");
     let s = stats(&f);
     assert_eq!((s.turns, s.answered, s.unanswered), (40, 40, 0), "{s:?}");
     // Every fourth message waited at least the bot's 400 ms; the time is counted from when each
@@ -125,18 +126,14 @@ fn a_slow_turn_shows_in_the_time_to_its_reply() {
 
 #[test]
 fn a_reply_after_the_customer_service_window_fails_with_131047() {
-    let url = format!("http://127.0.0.1:{}/webhook", free_port());
     // The window closes 1 s after the user writes; the bot takes 1.5 s on "slow".
-    let text = profile(
-        &url,
+    let (f, _dir) = with_the_reference_bot(
         10,
         "1s",
-        &format!(
-            "texts = [\"hi\", \"slow\"]\nreply_timeout = \"10s\"\n{}\n[simulator.service_window]\nduration = \"1s\"\n",
-            started_bot(&["WABENCH_BOT_SLOW_MS=1500"])
-        ),
+        "texts = [\"hi\", \"slow\"]\nreply_timeout = \"10s\"\n",
+        &["WABENCH_BOT_SLOW_MS=1500"],
+        "[simulator.service_window]\nduration = \"1s\"\n",
     );
-    let (f, _dir) = common::run_guarded(&text, &[], Duration::from_secs(180));
     let s = stats(&f);
     assert_eq!(s.turns, 10, "{s:?}");
     assert_eq!(s.failed_replies.get(&131047), Some(&5), "the slow replies came after the window: {s:?}");
