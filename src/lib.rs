@@ -11,11 +11,13 @@
 //!   rate a verdict or report shows.
 //! - [`engine`]: load plan, executor, transport, the `Target` trait, recorders and the aggregator.
 //! - [`drivers`]: plain HTTP, the WhatsApp Cloud / On-Premises targets, the webhook target (a user's
-//!   own webhook endpoint under Meta-shaped POSTs), and the factory.
+//!   own webhook endpoint under Meta-shaped POSTs), the conversation target (a user's bot: users write
+//!   to its webhook, its replies through the simulated Cloud API are timed), and the factory.
 //! - [`webhook`]: status webhooks: signatures, shapes, the receiver, delivery-latency correlation, the
-//!   seeded bodies the webhook target sends, and the on-disk records of sends and statuses that a
-//!   standalone receiver's runs replay.
-//! - [`sim`]: the embedded simulator of both APIs (just another server on a loopback port).
+//!   seeded bodies the webhook target sends, the on-disk records of sends and statuses that a
+//!   standalone receiver's runs replay, and the conversation tracker (turns matched to replies).
+//! - [`sim`]: the embedded simulator of both APIs (just another server on a loopback port), and the
+//!   HTTPS proxy that serves it as `graph.facebook.com` to a bot that cannot change its address.
 //! - [`app`]: the commands, one room each, named as the command line names it (`app::run`,
 //!   `app::plan`, `app::merge`, `app::validate`, `app::import`, …: its flags, its `command` function
 //!   and what only it uses), beside the plumbing they share (`cli`, `commands`, `session`,
