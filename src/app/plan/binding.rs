@@ -25,7 +25,9 @@ pub enum Limit {
     AppRateLimit,
     /// The per-recipient pair rate limit: 131056.
     PairLimit,
-    /// The number's messaging limit (tier) or its spam rate limit: 131048.
+    /// 131048: Meta's spam rate limit (the quality of the number's messages); also the code the
+    /// embedded simulator answers when its messaging limit is spent (its own choice: Meta documents
+    /// no code for that, `[simulator.messaging_limit] over_limit_code`).
     MessagingTier,
     /// The API was unavailable (code 2, updates or a downtime window).
     Unavailable,
@@ -51,7 +53,7 @@ impl Limit {
             Limit::CloudThroughput => "the Cloud API throughput per phone number",
             Limit::AppRateLimit => "the Graph API application / WABA rate limit",
             Limit::PairLimit => "the pair rate limit (per recipient)",
-            Limit::MessagingTier => "the messaging limit (tier) of the number",
+            Limit::MessagingTier => "the spam rate limit (the number's quality) or a spent messaging limit",
             Limit::Unavailable => "the API's availability",
             Limit::ServerLatency => "the target's latency",
             Limit::Transport => "the target's answers (timeouts, connection errors, 5xx)",

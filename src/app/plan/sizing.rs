@@ -90,13 +90,16 @@ pub(crate) fn advice(i: &Input<'_>) -> Vec<String> {
             "advice: timeouts, broken connections and server errors say nothing about a sizing the planner can compute: check the target's network and processes and load.timeout, then plan again".into(),
         ),
         (TargetKind::Cloud, Limit::MessagingTier) => a.push(
-            "advice: the messaging limit caps the unique recipients a business portfolio reaches in 24 hours outside a customer-service window; throughput does not lift it: raise the tier (quality, verification) or spread the campaign over time".into(),
+            "advice: 131048 is Meta's spam rate limit: too many of the number's messages were blocked or reported, so Meta caps what it sends; throughput does not lift it: send to users who expect the messages and fewer new users at a time until the quality rating recovers. (The embedded simulator answers 131048 also when its messaging limit, the unique users a portfolio reaches in 24 hours outside a window, is spent: `[simulator.messaging_limit] over_limit_code`, its own choice since Meta documents no code for it; then raise the tier or spread the campaign over time.)".into(),
         ),
         (TargetKind::Cloud, Limit::AppRateLimit) => a.push(
             "advice: the Graph API limits the calls of the app / WABA, not the messages of a number: make fewer API calls (no polling), or spread them over apps".into(),
         ),
         (TargetKind::Cloud, _) => cloud_tier(i, &mut a),
         (TargetKind::OnPrem, _) => coreapp(i, &mut a),
+        (TargetKind::Conversation, Limit::Bot) => a.push(
+            "advice: the bot's replies bound the conversations: its endpoint took the users' messages in time, but the replies came late or not at all; give the bot more workers or instances (or make its slow path faster), then plan again".into(),
+        ),
         (TargetKind::Http | TargetKind::Webhook | TargetKind::Conversation, _) => {
             if let Some(want) = i.spec.target_rate {
                 a.push(format!("for {want:.0} requests/s: {:.1}× the measured capacity", want / i.cap));
@@ -218,6 +221,16 @@ fn pair_limit(i: &Input<'_>, a: &mut Vec<String>) {
     ));
 }
 
+/// Meta upgrades a number to 1,000 messages/s automatically, but only when it is eligible (Meta,
+/// "Throughput", updated 2026-05-21,
+/// <https://developers.facebook.com/documentation/business-messaging/whatsapp/throughput>: "If you
+/// meet our eligibility requirements, we will automatically upgrade your business phone number to
+/// 1,000 mps"). The requirements as Meta's partners state them (AWS End User Messaging Social,
+/// <https://docs.aws.amazon.com/social-messaging/latest/userguide/increase-message-throughput.html>;
+/// 360dialog, "Higher Throughput"): an unlimited messaging limit and a quality rating of medium or
+/// higher; the stored copy of Meta's page did not show its eligibility list.
+pub const HIGHER_TIER_CONDITION: &str = "only if Meta finds the number eligible: the business portfolio's messaging limit is unlimited and the number's quality rating is medium or higher";
+
 fn cloud_tier(i: &Input<'_>, a: &mut Vec<String>) {
     let embedded = i.embedded();
     let sim = &i.loaded.profile.simulator.cloud;
@@ -225,19 +238,20 @@ fn cloud_tier(i: &Input<'_>, a: &mut Vec<String>) {
         if embedded && sim.throughput_mps > 0 { f64::from(sim.throughput_mps) } else { i.spec.cloud_mps_per_number };
     let source = if embedded { "the simulator's configuration" } else { "plan.cloud_mps_per_number" };
     a.push(format!(
-        "assumption: one phone number at {per:.0} messages/s ({source}; the default tier is 80, upgraded automatically to 1,000); a number's limit counts inbound and outbound messages"
+        "assumption: one phone number at {per:.0} messages/s ({source}; a number starts at 80, and is upgraded to 1,000 {HIGHER_TIER_CONDITION}); a number's limit counts inbound and outbound messages"
     ));
     let Some(want) = i.spec.target_rate else { return };
     if want <= 80.0 {
         a.push(format!("for {want:.0} messages/s: one phone number at the default 80 messages/s tier"));
     } else if want <= 1000.0 {
         a.push(format!(
-            "for {want:.0} messages/s: one phone number at the 1,000 messages/s tier (automatic upgrade), or {} numbers at 80 messages/s",
+            "for {want:.0} messages/s: {} phone numbers at 80 messages/s; or one number at 1,000 messages/s, {HIGHER_TIER_CONDITION}",
             (want / 80.0).ceil()
         ));
     } else {
         a.push(format!(
-            "for {want:.0} messages/s: {} phone numbers at the 1,000 messages/s tier",
+            "for {want:.0} messages/s: {} phone numbers at 80 messages/s; or {} numbers at 1,000 messages/s, {HIGHER_TIER_CONDITION}",
+            (want / 80.0).ceil(),
             (want / 1000.0).ceil()
         ));
     }
@@ -246,5 +260,41 @@ fn cloud_tier(i: &Input<'_>, a: &mut Vec<String>) {
             "measured: this number sustained {:.0} messages/s, below {want:.0}: the difference must come from more numbers or a higher tier",
             i.cap
         ));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The advice for an embedded Cloud target bound by throughput, asked to carry `target_rate`.
+    fn throughput_advice(target_rate: u32) -> Vec<String> {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("plan.toml");
+        let text = format!(
+            "name = \"c\"\n[load]\nrate = 10\nduration = \"1s\"\n[plan]\ntarget_rate = {target_rate}\n\
+             [[targets]]\nname = \"cloud\"\nkind = \"cloud\"\nbase_url = \"embedded\"\n"
+        );
+        std::fs::write(&path, text).unwrap();
+        let loaded = crate::spec::load(&path).unwrap();
+        let spec = loaded.profile.plan.clone().unwrap();
+        let finding = Finding { limit: Limit::CloudThroughput, evidence: String::new() };
+        advice(&Input { loaded: &loaded, index: 0, cap: 80.0, bad: None, finding: Some(&finding), spec: &spec })
+    }
+
+    #[test]
+    fn the_higher_throughput_tier_is_advised_only_with_its_condition() {
+        for rate in [60, 400, 2500] {
+            let advice = throughput_advice(rate);
+            let all = advice.join("\n");
+            for line in advice.iter().filter(|l| l.contains("1,000")) {
+                assert!(line.contains(HIGHER_TIER_CONDITION), "{rate}/s: {line}");
+            }
+            if rate > 80 {
+                let numbers = (f64::from(rate) / 80.0).ceil();
+                assert!(all.contains(&format!("{numbers} phone numbers at 80 messages/s")), "{rate}/s: {all}");
+            }
+            assert!(!all.contains("automatic upgrade"), "{all}");
+        }
     }
 }
