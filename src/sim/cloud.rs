@@ -397,6 +397,9 @@ fn accept(
         Some(RecipientVerdict::Ok) => None,
         Some(RecipientVerdict::Sanctioned(_) | RecipientVerdict::Undeliverable(_)) => Some(131026),
         Some(RecipientVerdict::MarketingLimit) => Some(131049),
+        // Both arrive in a `failed` status webhook (FACTS.md, Meta's error codes).
+        Some(RecipientVerdict::Experiment) => Some(130472),
+        Some(RecipientVerdict::StoppedMarketing) => Some(131050),
     };
     // A message that reaches the user's device then needs its media: a link Meta cannot download
     // fails with 131053 (Meta's error codes; see `spec::sim::content`).

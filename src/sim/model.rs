@@ -338,6 +338,11 @@ pub enum RecipientVerdict {
     Undeliverable(UndeliverableReason),
     /// Per-user marketing template limit reached.
     MarketingLimit,
+    /// The user's number is part of an experiment in which marketing templates are not delivered
+    /// (Cloud 130472).
+    Experiment,
+    /// The user stopped marketing messages from the business (Cloud 131050).
+    StoppedMarketing,
 }
 
 /// Known names of sanctioned regions by calling code.
@@ -422,6 +427,12 @@ impl Recipients {
         }
         if let Some(r) = self.undeliverable(digits) {
             return RecipientVerdict::Undeliverable(r);
+        }
+        if template && ends_with_any(digits, &self.rules.stopped_marketing_suffixes) {
+            return RecipientVerdict::StoppedMarketing;
+        }
+        if template && ends_with_any(digits, &self.rules.experiment_suffixes) {
+            return RecipientVerdict::Experiment;
         }
         if template && ends_with_any(digits, &self.rules.marketing_limit_suffixes) {
             return RecipientVerdict::MarketingLimit;
@@ -575,6 +586,15 @@ mod tests {
         assert_eq!(r.verdict("16505554747", false), RecipientVerdict::Ok, "windows are not a recipient rule");
         assert_eq!(r.verdict("16505554747", true), RecipientVerdict::Ok);
         assert_eq!(r.verdict("16505554949", true), RecipientVerdict::MarketingLimit);
+        let rules = RecipientRules {
+            experiment_suffixes: vec!["7272".into()],
+            stopped_marketing_suffixes: vec!["5050".into()],
+            ..RecipientRules::default()
+        };
+        let r = Recipients::new(&rules, 1);
+        assert_eq!(r.verdict("16505557272", true), RecipientVerdict::Experiment);
+        assert_eq!(r.verdict("16505555050", true), RecipientVerdict::StoppedMarketing);
+        assert_eq!(r.verdict("16505555050", false), RecipientVerdict::Ok, "only marketing templates");
         let rules = RecipientRules { undeliverable_fraction: 0.25, ..RecipientRules::default() };
         let r = Recipients::new(&rules, 5);
         let n = (0..4000).filter(|i| r.undeliverable(&format!("1555{i:06}1")).is_some()).count();

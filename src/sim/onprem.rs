@@ -188,7 +188,8 @@ async fn send(st: &State, req: Req, ctx: Ctx) -> Result<Reply, OnPremError> {
         RecipientVerdict::Undeliverable(r) => {
             return Err(err(bad, 1013, "User is not valid", undeliverable_details(r)));
         }
-        RecipientVerdict::MarketingLimit => {}
+        // Cloud-only rules (the On-Premises API predates them).
+        RecipientVerdict::MarketingLimit | RecipientVerdict::Experiment | RecipientVerdict::StoppedMarketing => {}
     }
     let shard_key = hash_bytes(st.cfg.seed, msg.digits.as_bytes());
     let Some(queue_delay) = st.onprem.queues.enqueue(shard_key) else {

@@ -224,3 +224,34 @@ fn support_replies_profile_shows_131047_for_closed_windows_in_webhooks() {
     assert!(failed.keys().all(|c| [131026, 131047].contains(c)), "{failed:?}");
     assert_eq!(d.messages_delivered + failed.values().sum::<u64>(), t.requests.sent, "{failed:?}");
 }
+
+#[tokio::test]
+async fn marketing_templates_to_users_in_an_experiment_or_who_stopped_marketing_fail_in_webhooks() {
+    let (url, bodies) = recorder().await;
+    let mut cfg = config(Flavor::Cloud, url);
+    cfg.recipients.experiment_suffixes = vec!["7272".into()];
+    cfg.recipients.stopped_marketing_suffixes = vec!["5050".into()];
+    let sim = spawn_local(cfg).await.unwrap();
+    let mut c = Client::connect(&sim).await;
+    let mut ids = BTreeMap::new();
+    for (to, code) in [("+15551237272", 130472), ("+15551235050", 131050)] {
+        // Accepted at send (200): the failure comes later, in a `failed` status.
+        let r = c.send(&template_to(to)).await;
+        assert_cloud_success(&r, to);
+        ids.insert(r.json["messages"][0]["id"].as_str().unwrap().to_string(), code);
+        // The driver never resends either: a later attempt would fail the same way.
+        assert_eq!(
+            wabench::drivers::whatsapp::codes::policy(wabench::engine::metrics::Outcome::ApiError(code)),
+            wabench::drivers::whatsapp::codes::Policy::Never
+        );
+    }
+    wait_for("a failed status per message", || statuses(&bodies.lock().unwrap(), true).len() == 2).await;
+    let by_id = statuses(&bodies.lock().unwrap(), true);
+    for (id, code) in &ids {
+        assert_eq!(by_id[id].len(), 1, "{:?}", by_id[id]);
+        assert_eq!(by_id[id][0]["status"], "failed");
+        assert_eq!(by_id[id][0]["errors"][0]["code"], *code);
+    }
+    assert_eq!(sim.stats().failed_later, BTreeMap::from([(130472, 1), (131050, 1)]));
+    let _ = sim.shutdown().await;
+}

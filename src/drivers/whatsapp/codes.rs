@@ -60,9 +60,10 @@ pub fn policy(o: Outcome) -> Policy {
         Outcome::ApiError(131056) => Policy::PairRate,
         Outcome::ApiError(131057) => Policy::WaitUpgrade,
         // Throttling: app / WABA rate limits, throughput; on-prem 1015 / 1016. Transient: 131000
-        // "something went wrong" (HTTP 500), 1 "API Unknown: invalid request or possible server
-        // error" (HTTP 400, Meta's Cloud API error codes), on-prem 1014 internal error.
-        Outcome::ApiError(4 | 80007 | 130429 | 131000 | 1 | 1014 | 1015 | 1016) => Policy::Backoff,
+        // "something went wrong" (HTTP 500), 131016 "service unavailable" (HTTP 500, retried with
+        // back-off: FACTS.md), 1 "API Unknown: invalid request or possible server error" (HTTP 400,
+        // Meta's Cloud API error codes), on-prem 1014 internal error.
+        Outcome::ApiError(4 | 80007 | 130429 | 131000 | 131016 | 1 | 1014 | 1015 | 1016) => Policy::Backoff,
         // Errors without an API body (a proxy or load balancer in front of the API).
         Outcome::Status(429 | 500 | 502 | 503 | 504) => Policy::Backoff,
         // Never retried, whatever the code: a bad request (100, 131008, 131009), a token (190, 10),
@@ -141,7 +142,7 @@ mod tests {
     #[test]
     fn throttling_and_transient_errors_back_off_exponentially() {
         let spec = RetrySpec::default();
-        for o in [130429, 4, 80007, 131000, 1, 1014, 1015, 1016]
+        for o in [130429, 4, 80007, 131000, 131016, 1, 1014, 1015, 1016]
             .map(Outcome::ApiError)
             .into_iter()
             .chain([429, 500, 502, 503, 504].map(Outcome::Status))

@@ -420,6 +420,14 @@ pub struct RecipientRules {
     /// Template messages to numbers ending in one of these hit the per-user marketing
     /// template limit: accepted, then a `failed` status with 131049. Default `["4949"]`.
     pub marketing_limit_suffixes: Vec<String>,
+    /// Marketing templates to numbers ending in one of these are accepted, then fail in a `failed`
+    /// status with 130472: the user's number is part of an experiment (Cloud; FACTS.md, Meta's error
+    /// codes). Default none: Meta does not say how many users are in one.
+    pub experiment_suffixes: Vec<String>,
+    /// Marketing templates to numbers ending in one of these are accepted, then fail in a `failed`
+    /// status with 131050: the user stopped marketing messages from the business (Cloud; FACTS.md).
+    /// Default none.
+    pub stopped_marketing_suffixes: Vec<String>,
     /// Country calling codes that cannot receive messages (sanctioned regions); rejected as
     /// undeliverable (Cloud 131026, on-prem 1013) with a details text naming the region.
     /// Default Cuba 53, Iran 98, North Korea 850, Syria 963 (Turkey 90 is allowed).
@@ -434,6 +442,8 @@ impl Default for RecipientRules {
             undeliverable_reason: UndeliverableReason::Mixed,
             reengagement_suffixes: vec!["4747".into()],
             marketing_limit_suffixes: vec!["4949".into()],
+            experiment_suffixes: Vec::new(),
+            stopped_marketing_suffixes: Vec::new(),
             sanctioned_country_codes: ["53", "98", "850", "963"].map(String::from).to_vec(),
         }
     }

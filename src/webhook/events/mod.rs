@@ -46,6 +46,16 @@ pub fn failure_text(code: i64) -> (&'static str, &'static str) {
             "More than 24 hours have passed since the recipient last replied to the sender number.",
         ),
         131000 => ("Something went wrong", "Message failed to send because of an unknown error."),
+        // Marketing templates to users in an experiment, or who stopped the business's marketing
+        // (FACTS.md: both in a `failed` status webhook, not retried).
+        130472 => (
+            "User's number is part of an experiment",
+            "Failed to send message because this user's phone number is part of an experiment.",
+        ),
+        131050 => (
+            "Unable to deliver the message",
+            "This recipient has chosen to stop receiving marketing messages on WhatsApp from your business.",
+        ),
         // On-Premises API: re-engagement (FACTS.md error table; on-prem status errors carry code and title).
         470 => (
             "Message failed to send because more than 24 hours have passed since the customer last replied to this number",
