@@ -42,6 +42,8 @@ pub struct Wiring {
     /// A user's BSUID and username as the simulator knows them (the 2026 shapes), or `None`.
     pub identity: Arc<IdentityOf>,
     pub secrets: HookSecrets,
+    /// The part of a sharded run this is (index, count): each shard's users are its own.
+    pub shard: (u64, u64),
 }
 
 impl std::fmt::Debug for Wiring {
@@ -71,11 +73,23 @@ struct Writer {
     users: Arc<Recipients>,
     seed: u64,
     identity: Arc<IdentityOf>,
+    shard: (u64, u64),
+}
+
+/// The user of conversation `conv` (numbered across the whole run) among `users` users, for shard
+/// `(index, count)`: in a sharded run each shard writes from its own users (those whose place in the
+/// list is `index` modulo `count`), so that two shards never hold one user's conversation at once.
+pub fn user_index(conv: u64, users: u64, (index, count): (u64, u64)) -> u64 {
+    let own = if count > 1 && index < users { (users - index).div_ceil(count) } else { 0 };
+    match own {
+        0 => conv % users.max(1),
+        own => index + ((conv / count) % own) * count,
+    }
 }
 
 impl Writer {
     fn user(&self, conv: u64) -> &str {
-        self.users.get(conv).trim_start_matches('+')
+        self.users.get(user_index(conv, self.users.len() as u64, self.shard)).trim_start_matches('+')
     }
 
     fn message_id(&self, conv: u64, index: usize) -> String {
@@ -177,6 +191,7 @@ impl ConversationTarget {
             users,
             seed,
             identity: wiring.identity.clone(),
+            shard: wiring.shard,
         });
         Ok(ConversationTarget {
             base: Base::new(TargetKind::Conversation, spec, endpoint),
@@ -352,6 +367,24 @@ mod tests {
 
     fn turn(choose: &str) -> TurnSpec {
         TurnSpec { choose: Some(choose.into()), ..Default::default() }
+    }
+
+    #[test]
+    fn each_shard_writes_from_users_of_its_own() {
+        // 10 users, 3 shards: shard i's conversations are i, i+3, i+6, …
+        for shard in 0..3u64 {
+            let used: std::collections::BTreeSet<u64> =
+                (0..60).map(|k| user_index(shard + 3 * k, 10, (shard, 3))).collect();
+            assert!(used.iter().all(|u| u % 3 == shard && *u < 10), "shard {shard}: {used:?}");
+            assert_eq!(used.len() as u64, (10 - shard).div_ceil(3), "every user of the shard takes turns");
+        }
+        // Unsharded: users in turn.
+        assert_eq!(
+            (0..12).map(|c| user_index(c, 10, (0, 1))).collect::<Vec<_>>(),
+            [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 0, 1]
+        );
+        // More shards than users: the users are shared, as there is no other way.
+        assert_eq!(user_index(7, 2, (5, 8)), 1);
     }
 
     #[test]

@@ -59,6 +59,7 @@ pub fn requests(spec: &TargetSpec, ctx: &BuildCtx<'_>, url: &str, n: u64) -> Res
                 user_wrote: Arc::new(|_: &str| {}),
                 identity: Arc::new(|_: &str| None),
                 secrets: webhook::HookSecrets { app_secret: Some(REDACTED.into()), verify_token: None },
+                shard: (0, 1),
             };
             let t = Arc::new(conversation::ConversationTarget::new(&plain, ctx.recipients.clone(), ctx.seed, wiring)?);
             (t.endpoint().clone(), Box::new(move |seq| t.request(seq)))

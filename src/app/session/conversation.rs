@@ -158,6 +158,7 @@ impl Conversation {
             user_wrote: Arc::new(move |from: &str| for_users.user_wrote(from)),
             identity: Arc::new(move |user: &str| for_ids.identity_of(user)),
             secrets: secrets.clone(),
+            shard: numbering,
         };
         let bot = match &c.bot {
             Some(b) => {
