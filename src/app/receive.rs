@@ -367,6 +367,11 @@ pub fn command(a: ReceiveArgs) -> Result<Exit, AppError> {
         q.too_large,
         q.malformed
     );
+    if !q.errors_by_code.is_empty() {
+        let by: Vec<String> =
+            q.errors_by_code.iter().map(|(c, n)| format!("{c} {} ×{n}", crate::results::codes::name(*c))).collect();
+        println!("wabench receive: errors Meta reported for the account or number (value.errors): {}", by.join(", "));
+    }
     if let Some(e) = &s.write_error {
         return Err(format!(
             "wabench receive: {} webhooks were answered 503 because their statuses could not be written (first error: {e}); \

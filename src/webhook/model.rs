@@ -327,6 +327,9 @@ pub struct Notification {
     pub inbound_messages: usize,
     /// How its users were identified (BSUIDs, usernames, withheld phone numbers).
     pub identities: IdentityCounts,
+    /// The codes of the errors Meta reported in `value.errors` (about the account or number, not one
+    /// message: e.g. 130429).
+    pub errors: Vec<i64>,
 }
 
 /// Why a webhook body was rejected.
@@ -366,8 +369,19 @@ struct AnyChange {
 struct AnyValue {
     statuses: Option<Vec<Status>>,
     messages: Option<Vec<serde_json::Value>>,
+    /// Errors Meta reports for the account or number, not one message (e.g. 130429), in
+    /// `value.errors` (Meta, "Errors messages webhooks reference"; FACTS.md).
+    #[serde(default)]
+    errors: Vec<ValueError>,
     #[serde(default, deserialize_with = "identity::lenient_contacts")]
     contacts: Vec<Contact>,
+}
+
+/// One entry of `value.errors`: its code, when it has one.
+#[derive(Deserialize)]
+struct ValueError {
+    #[serde(default)]
+    code: Option<i64>,
 }
 
 /// Parses either webhook shape. Changes of other fields (e.g. group updates) are ignored.
@@ -379,6 +393,7 @@ pub fn parse_notification(body: &[u8]) -> Result<Notification, ParseError> {
         }
         let mut statuses = Vec::new();
         let mut inbound_messages = 0;
+        let mut errors = Vec::new();
         let mut identities = IdentityCounts::default();
         for change in any.entry.into_iter().flatten().flat_map(|e| e.changes) {
             if change.field != "messages" {
@@ -389,9 +404,10 @@ pub fn parse_notification(body: &[u8]) -> Result<Notification, ParseError> {
                 identities.add(&count_identities(&s, &value.contacts, &m));
                 statuses.extend(s);
                 inbound_messages += m.len();
+                errors.extend(value.errors.iter().filter_map(|e| e.code));
             }
         }
-        return Ok(Notification { shape: Shape::Cloud, statuses, inbound_messages, identities });
+        return Ok(Notification { shape: Shape::Cloud, statuses, inbound_messages, identities, errors });
     }
     if any.entry.is_some() {
         return Err(ParseError::UnknownShape);
@@ -404,6 +420,7 @@ pub fn parse_notification(body: &[u8]) -> Result<Notification, ParseError> {
         statuses: any.statuses.unwrap_or_default(),
         inbound_messages: any.messages.map_or(0, |m| m.len()),
         identities: IdentityCounts::default(),
+        errors: Vec::new(),
     })
 }
 

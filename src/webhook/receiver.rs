@@ -126,6 +126,8 @@ impl std::fmt::Debug for ReceiverConfig {
 
 #[derive(Default)]
 struct Counters {
+    /// `value.errors` codes of accepted webhooks (a map under a lock: they are rare).
+    errors_by_code: std::sync::Mutex<std::collections::BTreeMap<i64, u64>>,
     received: AtomicU64,
     statuses: AtomicU64,
     inbound_messages: AtomicU64,
@@ -183,6 +185,10 @@ pub struct ReceiverCounters {
     pub over_budget: u64,
     /// Times the connection cap was reached (accepting paused until a connection closed).
     pub connection_cap: u64,
+    /// Errors Meta reported in accepted webhooks' `value.errors` (about the account or number, not one
+    /// message), by code.
+    #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub errors_by_code: std::collections::BTreeMap<i64, u64>,
 }
 
 impl Counters {
@@ -192,6 +198,7 @@ impl Counters {
             received: g(&self.received),
             statuses: g(&self.statuses),
             inbound_messages: g(&self.inbound_messages),
+            errors_by_code: self.errors_by_code.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone(),
             missing_signature: g(&self.missing_signature),
             bad_signature: g(&self.bad_signature),
             too_large: g(&self.too_large),
@@ -359,6 +366,12 @@ where
     bump(&counters.received);
     counters.statuses.fetch_add(n_statuses, Ordering::Relaxed);
     counters.inbound_messages.fetch_add(notification.inbound_messages as u64, Ordering::Relaxed);
+    if !notification.errors.is_empty() {
+        let mut by_code = counters.errors_by_code.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        for code in notification.errors {
+            *by_code.entry(code).or_default() += 1;
+        }
+    }
     if notification.inbound_messages > 0 {
         shared.sink.inbound(notification.inbound_messages as u64);
     }

@@ -222,6 +222,22 @@ async fn inbound_messages_are_counted_not_tracked() {
 }
 
 #[tokio::test]
+async fn errors_meta_reports_for_the_account_are_counted_by_code_not_lost() {
+    let tracker = Tracker::default();
+    let h = spawn_local(cloud_cfg(), tracker.clone()).await.unwrap();
+    // Meta's `value.errors`: an error about the number (throughput), not one message.
+    let body = br#"{"object":"whatsapp_business_account","entry":[{"id":"1","changes":[{"field":"messages","value":{"messaging_product":"whatsapp","metadata":{"display_phone_number":"1","phone_number_id":"2"},"errors":[{"code":130429,"title":"Rate limit hit","message":"Rate limit hit","error_data":{"details":"Cloud API message throughput has been reached."}},{"code":131000,"title":"Something went wrong"}]}}]}]}"#;
+    assert_eq!(post_signed(h.addr, body).await, StatusCode::OK);
+    assert_eq!(post_signed(h.addr, body).await, StatusCode::OK);
+    let c = h.counters();
+    assert_eq!((c.received, c.statuses, c.malformed), (2, 0, 0));
+    assert_eq!(c.errors_by_code, [(130429, 2), (131000, 2)].into());
+    let json = serde_json::to_value(&c).unwrap();
+    assert_eq!(json["errors_by_code"]["130429"], 2, "{json}");
+    h.stop().await.unwrap();
+}
+
+#[tokio::test]
 async fn bad_or_missing_signature_is_rejected() {
     let tracker = Tracker::default();
     let h = spawn_local(cloud_cfg(), tracker.clone()).await.unwrap();
