@@ -69,7 +69,10 @@ fn with_keepalive_each_connection_is_timed_once_and_a_host_name_is_resolved() {
     assert_eq!(t.requests.ok, 90, "{:?}", t.outcomes);
     assert_eq!(s.accepts.load(Ordering::Relaxed), 3);
     let p = phases(&f);
-    assert_eq!((p.opened, p.connect_us.count, p.dns_us.count, p.ttfb_us.count), (3, 3, 3, 3));
+    assert_eq!((p.opened, p.connect_us.count, p.dns_us.count), (3, 3, 3));
+    // The first answer of each connection that carried a request (one opened ahead may end the run
+    // unused when the 90 requests were taken by the others first).
+    assert!((1..=3).contains(&p.ttfb_us.count), "{}", p.ttfb_us.count);
     // The summary and the report show them.
     let mut out = Vec::new();
     wabench::report::summary::write(&f.run, &mut out).unwrap();
