@@ -28,7 +28,7 @@ use super::config::{ConfigError, DowntimeWindow, SimConfig, TemplateCategory};
 use super::content;
 use super::hooks::Accepted;
 use super::message::{self, Parsed, Problem};
-use super::model::{KeyedLimiter, RecipientVerdict, hash_bytes, in_downtime, message_id, trace_id};
+use super::model::{KeyedLimiter, RecipientVerdict, hash_bytes, in_downtime, message_id, mix64, trace_id};
 use super::pair::{PairLimiter, PairRule};
 use super::{BodyError, Ctx, Outcome, Reply, State, h1::Req};
 
@@ -42,6 +42,8 @@ pub struct CloudState {
     throttle_status: StatusCode,
     /// Accepted tokens read from `tokens_env` at start.
     env_tokens: Vec<String>,
+    /// Messages sent so far with each template of `templates` (for pacing).
+    template_sends: Vec<std::sync::atomic::AtomicU64>,
 }
 
 impl CloudState {
@@ -63,6 +65,7 @@ impl CloudState {
         let pair = &c.pair_limit;
         Ok(CloudState {
             env_tokens,
+            template_sends: cfg.templates.iter().map(|_| std::sync::atomic::AtomicU64::new(0)).collect(),
             throughput: (c.throughput_mps > 0).then(|| KeyedLimiter::new(mps, mps)),
             upgraded: c.upgrade.as_ref().map(|u| {
                 let mps = f64::from(u.throughput_mps);
@@ -314,9 +317,26 @@ fn content_of(
                 false => None,
             },
             link_fails: content::link_fails(&st.cfg.media, st.cfg.seed, ctx.seq, obj, m.kind),
+            held: if m.is_template() { held(st, obj.get("template").unwrap_or(&Value::Null), ctx) } else { None },
         },
-        Parsed::MarkRead => Content { category: None, link_fails: false },
+        Parsed::MarkRead => Content { category: None, link_fails: false, held: None },
     })
+}
+
+/// Whether a message of a paced template is held (Meta, "Template pacing": sent normally until a
+/// threshold, then held for the quality signal; dropped on a bad one): the hold, and whether the
+/// seeded draw drops it.
+fn held(st: &State, template: &Value, ctx: &Ctx) -> Option<(std::time::Duration, bool)> {
+    let name = template.get("name").and_then(Value::as_str)?;
+    let lang = template.pointer("/language/code").and_then(Value::as_str)?;
+    let i = st.cfg.templates.iter().position(|t| t.name == name && t.language == lang)?;
+    let pacing = st.cfg.templates[i].pacing.as_ref()?;
+    let sent = st.cloud.template_sends[i].fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    if sent < pacing.after {
+        return None;
+    }
+    let u = (mix64(st.cfg.seed ^ 0x9ACE ^ mix64(ctx.seq)) >> 11) as f64 / (1u64 << 53) as f64;
+    Some((pacing.hold, u < pacing.dropped))
 }
 
 /// The phone number's message throughput (130429), and the upgrade's maintenance window (131057)
@@ -361,6 +381,9 @@ struct Content {
     category: Option<TemplateCategory>,
     /// Its media link will not download: 131053 later.
     link_fails: bool,
+    /// A paced template's message held for the quality signal: how long, and whether it is dropped
+    /// (132015) when the hold ends.
+    held: Option<(std::time::Duration, bool)>,
 }
 
 /// A valid send within the throughput limit: the pair limit (131056), then accepted, with the code
@@ -403,14 +426,19 @@ fn accept(
     };
     // A message that reaches the user's device then needs its media: a link Meta cannot download
     // fails with 131053 (Meta's error codes; see `spec::sim::content`).
-    let failure = st.failure_after_accept(verdict, digits, template, 131047).or(content.link_fails.then_some(131053));
+    let failure = st
+        .failure_after_accept(verdict, digits, template, 131047)
+        .or(content.link_fails.then_some(131053))
+        .or(content.held.and_then(|(_, dropped)| dropped.then_some(132015)));
     // Meta's ids encode the recipient: for a message sent to a BSUID, the BSUID (not the number).
     let id = message_id(st.cfg.seed, ctx.seq, if msg.by_bsuid { &msg.to } else { digits });
     let outcome = failure.map_or(Outcome::Accepted, Outcome::AcceptedFailing);
     let wa_id = (!msg.by_bsuid).then_some(digits);
-    let mut reply = Reply::new(StatusCode::OK, success_body(&msg.to, wa_id, &id), outcome);
+    let status = if content.held.is_some() { "held_for_quality_assessment" } else { "accepted" };
+    let mut reply = Reply::new(StatusCode::OK, success_body(&msg.to, wa_id, &id, status), outcome);
     if let Some(phone_number_id) = hook_phone {
         let mut a = Accepted::to_phone(id, digits.to_string(), phone_number_id, template, failure);
+        a.held = content.held.map(|(hold, _)| hold);
         // Group statuses name the group, not a user.
         a.user = if known && !msg.group { st.identities.of(digits) } else { None };
         a.recipient_user_id = msg.by_bsuid.then(|| msg.to.clone());
@@ -422,7 +450,7 @@ fn accept(
 /// `{"messaging_product":"whatsapp","contacts":[...],"messages":[...]}`. The contact has the
 /// `wa_id` of a message sent to a number (or group), and the `user_id` (the BSUID as given) of one
 /// sent to a BSUID (Meta, "Business-scoped user IDs").
-fn success_body(to: &str, wa_id: Option<&str>, id: &str) -> Vec<u8> {
+fn success_body(to: &str, wa_id: Option<&str>, id: &str, message_status: &str) -> Vec<u8> {
     let mut out = Vec::with_capacity(160 + 2 * to.len() + id.len());
     out.extend_from_slice(br#"{"messaging_product":"whatsapp","contacts":[{"input":"#);
     // `to` was validated as a phone number, group id or BSUID; serialize it escaped all the same.
@@ -439,7 +467,9 @@ fn success_body(to: &str, wa_id: Option<&str>, id: &str) -> Vec<u8> {
     }
     out.extend_from_slice(br#"}],"messages":[{"id":"#);
     let _ = serde_json::to_writer(&mut out, id);
-    out.extend_from_slice(br#","message_status":"accepted"}]}"#);
+    out.extend_from_slice(br#","message_status":"#);
+    let _ = serde_json::to_writer(&mut out, message_status);
+    out.extend_from_slice(b"}]}");
     out
 }
 
@@ -461,13 +491,13 @@ mod tests {
     fn success_body_is_valid_json_with_spec_fields() {
         let id = message_id(1, 7, "15551234567");
         let v: serde_json::Value =
-            serde_json::from_slice(&success_body("+1 555 123 4567", Some("15551234567"), &id)).unwrap();
+            serde_json::from_slice(&success_body("+1 555 123 4567", Some("15551234567"), &id, "accepted")).unwrap();
         assert_eq!(v["messaging_product"], "whatsapp");
         assert_eq!(v["contacts"][0]["input"], "+1 555 123 4567");
         assert_eq!(v["contacts"][0]["wa_id"], "15551234567");
         assert!(v["contacts"][0].get("user_id").is_none());
         let b = "US.13491208655302741918";
-        let v: serde_json::Value = serde_json::from_slice(&success_body(b, None, &id)).unwrap();
+        let v: serde_json::Value = serde_json::from_slice(&success_body(b, None, &id, "accepted")).unwrap();
         assert_eq!(v["contacts"][0], serde_json::json!({"input": b, "user_id": b}));
         assert_eq!(v["messages"][0]["message_status"], "accepted");
         assert!(v["messages"][0]["id"].as_str().unwrap().starts_with("wamid."));

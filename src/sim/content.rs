@@ -141,6 +141,7 @@ mod tests {
             param_types: Vec::new(),
             status,
             category,
+            pacing: None,
         };
         let mut sale = t("sale", 1, TemplateStatus::Approved, TemplateCategory::Marketing);
         sale.param_types = vec!["currency".into()];

@@ -346,6 +346,7 @@ async fn pywa_names_the_content_errors_and_reads_bsuid_changes_and_shared_number
         param_types: Vec::new(),
         status,
         category: TemplateCategory::Marketing,
+        pacing: None,
     };
     cfg.templates = vec![t("order_update", 2, TemplateStatus::Approved), t("winter_sale", 0, TemplateStatus::Paused)];
     let sim = spawn_local(cfg).await.unwrap();

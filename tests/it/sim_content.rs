@@ -11,7 +11,7 @@ use bytes::Bytes;
 use serde_json::{Value, json};
 use wabench::sim::identity::Identities;
 use wabench::sim::{Flavor, SimConfig, spawn_local};
-use wabench::spec::sim::{StageDelay, TemplateCategory, TemplateConfig, TemplateStatus};
+use wabench::spec::sim::{PacingConfig, StageDelay, TemplateCategory, TemplateConfig, TemplateStatus};
 
 use crate::support::recorder::recorder;
 use crate::support::sim::{Client, assert_cloud_error, assert_cloud_success, text_to};
@@ -30,7 +30,15 @@ fn config(url: Option<String>) -> SimConfig {
 }
 
 fn template(name: &str, params: u32, status: TemplateStatus, category: TemplateCategory) -> TemplateConfig {
-    TemplateConfig { name: name.into(), language: "en_US".into(), params, param_types: Vec::new(), status, category }
+    TemplateConfig {
+        name: name.into(),
+        language: "en_US".into(),
+        params,
+        param_types: Vec::new(),
+        status,
+        category,
+        pacing: None,
+    }
 }
 
 fn registry() -> Vec<TemplateConfig> {
@@ -296,5 +304,61 @@ async fn username_users_who_share_their_number_keep_wa_id_beside_the_username() 
     let delivered = vals.iter().find(|v| v["statuses"][0]["status"] == "delivered").unwrap();
     assert_eq!(delivered["contacts"][0]["wa_id"], "15551230001", "{delivered}");
     assert!(delivered["contacts"][0]["profile"]["username"].is_string());
+    let _ = sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_paced_template_is_held_after_its_threshold_and_its_statuses_come_after_the_hold() {
+    let (url, bodies) = recorder().await;
+    let mut cfg = config(Some(url));
+    let hold = Duration::from_millis(400);
+    let paced = |name: &str, dropped: f64| TemplateConfig {
+        pacing: Some(PacingConfig { after: 2, hold, dropped }),
+        ..template(name, 0, TemplateStatus::Approved, TemplateCategory::Marketing)
+    };
+    // One template whose held messages are released, one whose held messages are dropped.
+    cfg.templates = vec![paced("spring_launch", 0.0), paced("risky_promo", 1.0)];
+    let sim = spawn_local(cfg).await.unwrap();
+    let mut c = Client::connect(&sim).await;
+    let mut sent: Vec<(String, String, &str)> = Vec::new();
+    for name in ["spring_launch", "risky_promo"] {
+        for i in 0..4 {
+            let to = format!("1555123{name_len}{i:03}", name_len = name.len());
+            let r = c.send(&send_template(&to, name, "en_US", json!([]))).await;
+            assert_eq!(r.status, 200, "{}", r.json);
+            let status = r.json["messages"][0]["message_status"].as_str().unwrap().to_string();
+            let id = r.json["messages"][0]["id"].as_str().unwrap().to_string();
+            sent.push((id, status, name));
+        }
+    }
+    // The first two of each are sent normally; the rest are held for the quality signal.
+    let statuses: Vec<&str> = sent.iter().map(|s| s.1.as_str()).collect();
+    let held = "held_for_quality_assessment";
+    assert_eq!(statuses, ["accepted", "accepted", held, held, "accepted", "accepted", held, held]);
+    wait_for("every status posted", || {
+        let h = sim.stats().webhooks;
+        // sent + delivered for the 6 messages that go through, one failed status for the 2 dropped.
+        h.statuses_planned == 6 * 2 + 2 && h.statuses_posted == h.statuses_planned
+    })
+    .await;
+    let mut by_id: BTreeMap<String, Vec<Value>> = BTreeMap::new();
+    for v in values(&bodies.lock().unwrap()) {
+        for s in v["statuses"].as_array().into_iter().flatten() {
+            by_id.entry(s["id"].as_str().unwrap().into()).or_default().push(s.clone());
+        }
+    }
+    // (That the held messages' statuses come `hold` later is the planner's unit test.)
+    let _ = hold;
+    for (id, status, name) in &sent {
+        let kinds: Vec<&str> = by_id[id].iter().map(|s| s["status"].as_str().unwrap()).collect();
+        match (status.as_str(), *name) {
+            ("accepted", _) | (_, "spring_launch") => assert_eq!(kinds, ["sent", "delivered"], "{id}"),
+            _ => {
+                assert_eq!(kinds, ["failed"], "a dropped held message: {id}");
+                assert_eq!(by_id[id][0]["errors"][0]["code"], 132015);
+            }
+        }
+    }
+    assert_eq!(sim.stats().failed_later, BTreeMap::from([(132015, 2)]));
     let _ = sim.shutdown().await;
 }

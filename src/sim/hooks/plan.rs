@@ -94,10 +94,17 @@ impl Planner {
 
     /// The statuses of an accepted message: its decided failure, or the seeded lifecycle.
     pub fn plan_for(&self, msg: &Accepted) -> Plan {
-        match msg.failure {
+        let mut plan = match msg.failure {
             Some(code) => self.plan_failed(&msg.id, code),
             None => self.plan(&msg.id),
+        };
+        // A held message is sent (or dropped) only when its hold ends.
+        if let Some(hold) = msg.held {
+            for s in &mut plan.statuses {
+                s.due = s.due.saturating_add(hold);
+            }
         }
+        plan
     }
 
     /// The statuses of a message that fails with `code` after it was accepted: one `failed`
@@ -196,6 +203,8 @@ pub struct Accepted {
     pub user: Option<UserIdentity>,
     /// The business-scoped user ID the message was addressed to (`recipient`), if it was.
     pub recipient_user_id: Option<String>,
+    /// A paced template's message held for the quality signal: its statuses come this much later.
+    pub held: Option<Duration>,
 }
 
 impl Accepted {
@@ -207,7 +216,7 @@ impl Accepted {
         template: bool,
         failure: Option<i64>,
     ) -> Self {
-        Accepted { id, recipient, phone_number_id, template, failure, user: None, recipient_user_id: None }
+        Accepted { id, recipient, phone_number_id, template, failure, user: None, recipient_user_id: None, held: None }
     }
 
     /// The `contacts` entry of one of its statuses: none for `failed` (Meta sends no `contacts`
@@ -337,6 +346,20 @@ mod tests {
         let f = status(Flavor::OnPrem, 1, &msg, &failed, 1_700_000_002);
         assert!(f.errors.as_ref().unwrap()[0].error_data.is_none());
         assert!(msg.contact(Stage::Delivered).is_none(), "no identity, no contact");
+    }
+
+    #[test]
+    fn a_held_message_has_every_status_its_hold_later() {
+        let p = planner(3, |_| {});
+        let msg = Accepted::to_phone("wamid.h".into(), "15551234567".into(), "1".into(), true, None);
+        let held = Accepted { held: Some(Duration::from_secs(90)), ..msg.clone() };
+        let (a, b) = (p.plan_for(&msg), p.plan_for(&held));
+        assert_eq!(a.statuses.len(), b.statuses.len());
+        for (x, y) in a.statuses.iter().zip(&b.statuses) {
+            assert_eq!((y.stage, y.due), (x.stage, x.due + Duration::from_secs(90)));
+        }
+        let dropped = Accepted { failure: Some(132015), ..held };
+        assert!(p.plan_for(&dropped).statuses.iter().all(|s| s.due >= Duration::from_secs(90)));
     }
 
     #[test]

@@ -97,6 +97,36 @@ pub struct TemplateConfig {
     /// Category. Default marketing.
     #[serde(default)]
     pub category: TemplateCategory,
+    /// The template is paced (Meta, "Template pacing",
+    /// <https://developers.facebook.com/documentation/business-messaging/whatsapp/templates/template-pacing>:
+    /// new, unpaused or not-yet-GREEN marketing and utility templates "will be sent normally until an
+    /// unspecified threshold is reached", then held for customer feedback; a good signal releases
+    /// them, a bad one drops them). Absent (default): not paced.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pacing: Option<PacingConfig>,
+}
+
+/// How a paced template's messages are held: the threshold and hold are Meta's unspecified figures,
+/// settings here.
+#[derive(Deserialize, Serialize, Clone, Debug, PartialEq, schemars::JsonSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct PacingConfig {
+    /// Messages sent normally before the rest are held. Default 100.
+    pub after: u64,
+    /// How long a held message waits for the quality signal before its statuses come (integrators
+    /// report held messages resolved within about an hour). Default 1m.
+    #[schemars(with = "crate::units::duration::Dur")]
+    #[serde(with = "crate::units::duration::serde")]
+    pub hold: std::time::Duration,
+    /// Seeded fraction (0..=1) of held messages dropped on a bad quality signal: a `failed` status
+    /// with 132015 (the template paused) after the hold. Default 0.
+    pub dropped: f64,
+}
+
+impl Default for PacingConfig {
+    fn default() -> Self {
+        PacingConfig { after: 100, hold: std::time::Duration::from_secs(60), dropped: 0.0 }
+    }
 }
 
 fn default_language() -> String {
@@ -145,6 +175,14 @@ pub(crate) fn validate(templates: &[TemplateConfig], media: &MediaConfig) -> Res
         if templates[..i].iter().any(|o| o.name == t.name && o.language == t.language) {
             return err(format!("templates[{i}]: {} in {} is listed twice", t.name, t.language));
         }
+        if let Some(p) = &t.pacing {
+            if !(0.0..=1.0).contains(&p.dropped) {
+                return err(format!("templates[{i}].pacing.dropped must be in 0..=1"));
+            }
+            if p.hold > std::time::Duration::from_secs(6 * 3600) {
+                return err(format!("templates[{i}].pacing.hold must be at most 6h"));
+            }
+        }
     }
     if !(0.0..=1.0).contains(&media.link_failure_fraction) {
         return err("media.link_failure_fraction must be in 0..=1".into());
@@ -187,8 +225,12 @@ mod tests {
             param_types: types.iter().map(|s| s.to_string()).collect(),
             status: TemplateStatus::Approved,
             category: TemplateCategory::Marketing,
+            pacing: None,
         };
         let m = MediaConfig::default();
+        let mut paced = t(0, &[]);
+        paced.pacing = Some(PacingConfig { dropped: 1.5, ..PacingConfig::default() });
+        assert!(validate(&[paced], &m).unwrap_err().0.contains("pacing.dropped"));
         assert!(validate(&[t(2, &["text"])], &m).unwrap_err().0.contains("param_types"));
         assert!(validate(&[t(1, &[]), t(2, &[])], &m).unwrap_err().0.contains("twice"));
         assert!(validate(&[], &MediaConfig { link_failure_fraction: 2.0 }).unwrap_err().0.contains("link_failure"));

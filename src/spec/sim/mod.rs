@@ -64,7 +64,7 @@ pub(crate) mod primitives;
 pub mod server;
 pub mod transient;
 
-pub use content::{MediaConfig, TemplateCategory, TemplateConfig, TemplateStatus};
+pub use content::{MediaConfig, PacingConfig, TemplateCategory, TemplateConfig, TemplateStatus};
 pub use hooks::{HooksConfig, StageDelay};
 pub use identity::IdentityConfig;
 pub use limits::{InboundConfig, MessagingLimitConfig, MessagingTier, WindowConfig};
