@@ -1,6 +1,6 @@
 //! Charts: a backend-free description of each figure ([`Figure`]) and its drawing, once as SVG (kept
 //! as text for the HTML report) and once as PNG, with the embedded DejaVu Sans font so the output is
-//! the same on every machine. What to draw for a run is in [`super::figures`].
+//! the same on every machine. What to draw for a run is in `report::figures`.
 
 use std::sync::OnceLock;
 
@@ -157,7 +157,7 @@ pub struct PanelBox {
 }
 
 /// The font family of the invisible markers drawn around each series and legend entry in the SVG;
-/// [`super::interactive::group`] replaces them with `<g>` elements.
+/// `interactive::group` replaces them with `<g>` elements.
 pub(crate) const MARK_FAMILY: &str = "wabench-mark";
 
 /// Draw a marker (SVG only: `on` is false for the PNG).

@@ -132,7 +132,7 @@ pub struct DeliveryStats {
     /// Messages accepted by the API that then failed in a webhook, by the code of their first
     /// `failed` status (each message once; `failed_by_code` counts statuses, duplicates included).
     /// Failures answered at send are the run's `api_<code>` outcomes; see
-    /// [`super::failures::by_path`].
+    /// `failures::by_path`.
     #[serde(default)]
     pub messages_failed_by_code: BTreeMap<i64, u64>,
     /// Inbound user messages received in `messages` webhooks (not errors: they open customer

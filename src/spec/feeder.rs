@@ -1,5 +1,5 @@
 //! Data feeders: rows of a CSV file (a header row naming the columns, then one row per record) that
-//! per-request templates draw values from (`{{column}}`, see [`super::template`]), in a chosen order.
+//! per-request templates draw values from (`{{column}}`, see `spec::template`), in a chosen order.
 //!
 //! ```toml
 //! [[targets]]

@@ -11,8 +11,8 @@ use tokio::sync::{mpsc, oneshot};
 use super::model::Status;
 use crate::results::delivery::IdentityCounts;
 
-/// Where a receiver hands what accepted webhooks carry: a run's [`Tracker`](super::Tracker), or a standalone
-/// receiver's [`StatusLog`](super::record::StatusLog) on disk.
+/// Where a receiver hands what accepted webhooks carry: a run's `Tracker`, or a standalone
+/// receiver's `record::StatusLog` on disk.
 pub trait Sink: Send + Sync + 'static {
     /// One status, received at `received_at` (called from one processing task, in arrival order).
     fn status(&self, status: &Status, received_at: Instant);

@@ -264,7 +264,7 @@ impl Lines {
     }
 }
 
-/// The sends of one target of a run: written by [`Tracker::recording`](super::Tracker::recording) for
+/// The sends of one target of a run: written by `Tracker::recording` for
 /// every accepted message.
 #[derive(Debug)]
 pub struct SendLog {

@@ -281,7 +281,29 @@ fn names(text: &str) -> Names {
         }
         i += 1;
     }
+    inline.extend(doc_links(text).into_iter().map(|p| (Vec::new(), p)));
     Names { uses, inline }
+}
+
+/// The paths of intra-doc links in a file's doc comments (`[`super::x`]`, `[text](crate::x::y)`):
+/// rustdoc resolves them, so a file linking to a sibling depends on it as much as one importing it.
+fn doc_links(text: &str) -> Vec<Vec<String>> {
+    let mut out = Vec::new();
+    for line in text.lines().map(str::trim_start).filter(|l| l.starts_with("///") || l.starts_with("//!")) {
+        let mut rest = line;
+        while let Some(i) = rest.find(|c| c == '`' || c == '(') {
+            rest = &rest[i + 1..];
+            let path: String = rest.chars().take_while(|c| c.is_alphanumeric() || *c == '_' || *c == ':').collect();
+            let parts: Vec<String> = path.split("::").map(str::to_string).collect();
+            if parts.len() > 1
+                && matches!(parts[0].as_str(), "crate" | "super" | "self")
+                && parts.iter().all(|p| is_ident(p))
+            {
+                out.push(parts);
+            }
+        }
+    }
+    out
 }
 
 /// The module a file is (`src/app/exit.rs` → `app::exit`, `src/app/run/mod.rs` → `app::run`).
@@ -442,11 +464,13 @@ fn a_planted_circle_is_found_through_super_nested_groups_and_reexports() {
         std::fs::write(p, text).unwrap();
     };
     write("lib.rs", "pub mod room;\n");
-    write("room/mod.rs", "mod a;\nmod b;\nmod c;\nmod d;\npub use d::Shared;\n");
+    write("room/mod.rs", "mod a;\nmod b;\nmod c;\nmod d;\nmod e;\npub use d::Shared;\n");
     // a → b through a nested group, b → a through super::, c → d through the re-export in mod.rs;
     // a path in a string, a comment or an inner `mod tests` naming its own file is not an import.
     write("room/a.rs", "use crate::{room::{b::B}, units};\nconst S: &str = \"super::c::X\";\n");
     write("room/b.rs", "pub struct B;\nfn f() { super::a::g(); }\n// super::c::X\n");
+    // A doc link is a dependency too (rustdoc resolves it): e → d through one.
+    write("room/e.rs", "//! Drawn by [`super::d::Shared`].\n");
     write("room/c.rs", "use super::Shared;\nmod tests { use super::X; }\n");
     write("room/d.rs", "pub struct Shared;\nfn f() { crate::room::c::h(); }\n");
     let edges = sibling_edges(src);
@@ -454,4 +478,5 @@ fn a_planted_circle_is_found_through_super_nested_groups_and_reexports() {
     let found = circles(room);
     assert_eq!(found, vec![vec!["a".to_string(), "b".to_string()], vec!["c".to_string(), "d".to_string()]], "{room:?}");
     assert!(!room.contains(&("a".to_string(), "c".to_string())), "{room:?}");
+    assert!(room.contains(&("e".to_string(), "d".to_string())), "{room:?}");
 }
