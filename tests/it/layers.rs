@@ -291,7 +291,7 @@ fn doc_links(text: &str) -> Vec<Vec<String>> {
     let mut out = Vec::new();
     for line in text.lines().map(str::trim_start).filter(|l| l.starts_with("///") || l.starts_with("//!")) {
         let mut rest = line;
-        while let Some(i) = rest.find(|c| c == '`' || c == '(') {
+        while let Some(i) = rest.find(['`', '(']) {
             rest = &rest[i + 1..];
             let path: String = rest.chars().take_while(|c| c.is_alphanumeric() || *c == '_' || *c == ':').collect();
             let parts: Vec<String> = path.split("::").map(str::to_string).collect();
