@@ -127,13 +127,19 @@ impl Writer {
         (body, sig)
     }
 
-    /// The request of turn `index` of conversation `conv`.
-    fn request(&self, conv: u64, index: usize, said: &Said) -> Request<Full<Bytes>> {
+    /// The headers and signed body of turn `index` of conversation `conv`.
+    fn signed(&self, conv: u64, index: usize, said: &Said) -> (HeaderMap, Vec<u8>) {
         let (body, sig) = self.body(conv, index, said);
         let mut headers = self.headers.clone();
         if let Ok(v) = HeaderValue::from_str(&sig) {
             headers.insert(SIGNATURE_HEADER, v);
         }
+        (headers, body)
+    }
+
+    /// The request of turn `index` of conversation `conv`.
+    fn request(&self, conv: u64, index: usize, said: &Said) -> Request<Full<Bytes>> {
+        let (headers, body) = self.signed(conv, index, said);
         let mut req = Request::new(Full::new(Bytes::from(body)));
         *req.method_mut() = Method::POST;
         *req.uri_mut() = self.uri.clone();
@@ -223,7 +229,11 @@ impl ConversationTarget {
 
     /// The first turn of conversation `conv`.
     fn first(&self, conv: u64) -> Said {
-        what_to_say(&self.writer.spec.script(conv)[0], None, conv)
+        let spec = &self.writer.spec;
+        match spec.turns.first() {
+            Some(turn) => what_to_say(turn, None, conv),
+            None => Said::Text(spec.text(conv).to_string()),
+        }
     }
 }
 
@@ -332,8 +342,8 @@ impl Post {
     async fn next_turn(self: Arc<Self>, a: Answered) {
         let tracker = &self.wiring.tracker;
         let index = a.index + 1;
-        let script = self.writer.spec.script(a.conv);
-        let Some(turn) = script.get(index) else {
+        // A runner exists for scripts only: the next turn is the script's.
+        let Some(turn) = self.writer.spec.turns.get(index) else {
             tracker.unscheduled();
             return;
         };
@@ -348,11 +358,9 @@ impl Post {
         (self.wiring.user_wrote)(&a.user);
         tracker.turn(&a.user, &id, a.conv, index, due);
         tracker.unscheduled();
-        let req = self.writer.request(a.conv, index, &said);
-        let (parts, body) = req.into_parts();
-        let body = http_body_util::BodyExt::collect(body).await.map(|b| b.to_bytes()).unwrap_or_default();
-        let url = format!("{}{}", self.origin, parts.uri);
-        let sent = self.client.post(url).headers(parts.headers).body(body).send().await;
+        let (headers, body) = self.writer.signed(a.conv, index, &said);
+        let url = format!("{}{}", self.origin, self.writer.uri);
+        let sent = self.client.post(url).headers(headers).body(body).send().await;
         self.counts[0].fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         if !sent.is_ok_and(|r| r.status() == StatusCode::OK) {
             self.counts[1].fetch_add(1, std::sync::atomic::Ordering::Relaxed);
