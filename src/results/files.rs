@@ -183,6 +183,8 @@ fn remove_run_files(dir: &Path) -> Result<(), String> {
         let base = name.strip_suffix(PARTIAL_SUFFIX).unwrap_or(&name);
         let ours = base == RUN_JSON
             || base == TIMELINE
+            // A target beside another writes `timeline.csv.<target>` until both end.
+            || base.strip_prefix(TIMELINE).is_some_and(|rest| rest.starts_with('.'))
             || base == REPORT
             || base == FAILURES_CSV
             || base == ERROR_SAMPLES
@@ -271,7 +273,16 @@ mod tests {
         std::fs::write(dir.join("t.hlog.partial"), "killed").unwrap();
         let e = claim_folder(&dir, false).unwrap_err();
         assert!(e.contains("unfinished run") && e.contains("--force"), "{e}");
-        for f in [RUN_JSON, TIMELINE, "t.hlog", "t.totals.hlog", "t.sends.csv", "t.ambiguous.csv", "latency.png"] {
+        for f in [
+            RUN_JSON,
+            TIMELINE,
+            "timeline.csv.campaign.partial",
+            "t.hlog",
+            "t.totals.hlog",
+            "t.sends.csv",
+            "t.ambiguous.csv",
+            "latency.png",
+        ] {
             std::fs::write(dir.join(f), "old").unwrap();
         }
         let e = claim_folder(&dir, false).unwrap_err();
