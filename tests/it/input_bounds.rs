@@ -102,24 +102,12 @@ fn the_drain_bounds_a_run_limited_only_by_max_requests() {
     // `drain` is cancelled, not waited on for its 120 s timeout.
     let tarpit = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = tarpit.local_addr().unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let path = common::profile(
-        dir.path(),
-        &format!(
-            "name = \"tarpit-count\"\n[load]\nmodel = \"closed\"\nconnections = 4\nmax_requests = 4\ndrain = \"1s\"\n\
-             timeout = \"120s\"\n[[targets]]\nname = \"t\"\nkind = \"http\"\nurl = \"http://{addr}/\"\n"
-        ),
+    let text = format!(
+        "name = \"tarpit-count\"\n[load]\nmodel = \"closed\"\nconnections = 4\nmax_requests = 4\ndrain = \"1s\"\n\
+         timeout = \"120s\"\n[[targets]]\nname = \"t\"\nkind = \"http\"\nurl = \"http://{addr}/\"\n"
     );
-    let loaded = wabench::spec::load(&path).unwrap();
-    let opts = Options { out: Some(dir.path().join("out")), ..Options::new(dir.path()) };
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let (_stop, stop_rx) = tokio::sync::watch::channel(false);
-        let _ = tx.send(run_profile(&loaded, &opts, stop_rx));
-    });
     // Far beyond the drain, far below the timeout.
-    let f =
-        rx.recv_timeout(Duration::from_secs(40)).expect("the run ended by its drain, not the timeout").expect("run");
+    let (f, _dir) = common::run_guarded(&text, &[], Duration::from_secs(40));
     let t = &f.run.targets[0];
     let r = &t.requests;
     assert!(!t.interrupted && !f.run.interrupted, "the run ended by itself");
