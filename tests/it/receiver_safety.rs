@@ -122,22 +122,8 @@ async fn every_200_has_its_record_and_a_failed_write_is_answered_503() {
 fn a_receiver_whose_disk_fills_answers_503_and_every_200_is_on_disk() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("recv");
-    let bin = env!("CARGO_BIN_EXE_wabench");
     // The size limit is in 512-byte blocks; SIGXFSZ is ignored so a write past it fails (EFBIG).
-    let script = format!(
-        "trap '' XFSZ; ulimit -f 16; exec {bin} receive --listen 127.0.0.1:0 --no-signature --out {}",
-        out.display()
-    );
-    let mut child = std::process::Command::new("sh")
-        .args(["-c", &script])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    std::io::BufRead::read_line(&mut std::io::BufReader::new(child.stdout.as_mut().unwrap()), &mut line).unwrap();
-    let url = line.split_whitespace().find(|w| w.starts_with("http://")).expect("the listening line");
-    let addr: SocketAddr = url.trim_start_matches("http://").trim_end_matches("/webhook").parse().unwrap();
+    let (mut child, addr) = receiver_under("trap '' XFSZ; ulimit -f 16", "--no-signature", &out, &[]);
 
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
     let answers: Vec<(u16, String)> = rt.block_on(async {
@@ -193,6 +179,30 @@ fn a_receiver_whose_disk_fills_answers_503_and_every_200_is_on_disk() {
     let (failing, again) =
         (stderr.matches("cannot record statuses").count(), stderr.matches("recording statuses again").count());
     assert!(failing >= 1 && (failing == again || failing == again + 1), "logged once per run of failures: {stderr}");
+}
+
+/// `wabench receive` (with `args`, recording to `out`) started by a shell under `limits` (e.g.
+/// `ulimit -n 64`), and the address it listens on, read from its first line.
+fn receiver_under(
+    limits: &str,
+    args: &str,
+    out: &std::path::Path,
+    env: &[(&str, &str)],
+) -> (std::process::Child, SocketAddr) {
+    let bin = env!("CARGO_BIN_EXE_wabench");
+    let script = format!("{limits}; exec {bin} receive --listen 127.0.0.1:0 {args} --out {}", out.display());
+    let mut child = std::process::Command::new("sh")
+        .args(["-c", &script])
+        .envs(env.iter().copied())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufRead::read_line(&mut std::io::BufReader::new(child.stdout.as_mut().unwrap()), &mut line).unwrap();
+    let url = line.split_whitespace().find(|w| w.starts_with("http://")).expect("the listening line");
+    let addr: SocketAddr = url.trim_start_matches("http://").trim_end_matches("/webhook").parse().unwrap();
+    (child, addr)
 }
 
 /// Starts a request with a body of `declared` bytes, sends `sent` of them and stalls.
@@ -285,19 +295,8 @@ async fn at_the_connection_cap_new_connections_wait_until_one_closes() {
 fn a_receiver_short_of_file_descriptors_keeps_serving() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("recv");
-    let bin = env!("CARGO_BIN_EXE_wabench");
-    let script = format!("ulimit -n 64; exec {bin} receive --listen 127.0.0.1:0 --threads 1 --out {}", out.display());
-    let mut child = std::process::Command::new("sh")
-        .args(["-c", &script])
-        .env("WABENCH_APP_SECRET", std::str::from_utf8(SECRET).unwrap())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    std::io::BufRead::read_line(&mut std::io::BufReader::new(child.stdout.as_mut().unwrap()), &mut line).unwrap();
-    let url = line.split_whitespace().find(|w| w.starts_with("http://")).expect("the listening line");
-    let addr: SocketAddr = url.trim_start_matches("http://").trim_end_matches("/webhook").parse().unwrap();
+    let secret = std::str::from_utf8(SECRET).unwrap();
+    let (mut child, addr) = receiver_under("ulimit -n 64", "--threads 1", &out, &[("WABENCH_APP_SECRET", secret)]);
 
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
     let answers: Vec<(u16, String)> = rt.block_on(async {
