@@ -96,6 +96,11 @@ fn leaks(what: &str, bytes: &[u8]) -> Vec<String> {
         .collect()
 }
 
+/// The secrets any file under `dir` holds.
+fn leaks_in(dir: &Path) -> Vec<String> {
+    files_under(dir).iter().flat_map(|f| leaks(&f.display().to_string(), &std::fs::read(f).unwrap())).collect()
+}
+
 fn files_under(dir: &Path) -> Vec<PathBuf> {
     let mut out = Vec::new();
     let mut todo = vec![dir.to_path_buf()];
@@ -141,9 +146,7 @@ fn a_login_server_echoing_the_credentials_does_not_get_them_printed() {
     assert_ne!(code, 0, "the login was refused: {printed}");
     assert!(printed.contains("refused with HTTP 401") && printed.contains("invalid credentials"), "{printed}");
     let mut found = leaks("output", printed.as_bytes());
-    for f in files_under(&out) {
-        found.extend(leaks(&f.display().to_string(), &std::fs::read(&f).unwrap()));
-    }
+    found.extend(leaks_in(&out));
     assert!(found.is_empty(), "{found:#?}\n{printed}");
     assert!(seen.lock().unwrap().iter().any(|u| u == "/v1/users/login"), "the server was asked");
 }
@@ -176,9 +179,7 @@ fn an_access_token_in_a_url_reaches_the_target_and_nothing_else() {
         files.iter().any(|f| f.ends_with("run.json")) && files.iter().any(|f| f.ends_with("report.html")),
         "{files:?}"
     );
-    for f in &files {
-        found.extend(leaks(&f.display().to_string(), &std::fs::read(f).unwrap()));
-    }
+    found.extend(leaks_in(&out));
     assert!(found.is_empty(), "{found:#?}");
     let run = wabench::results::read_run(&out).unwrap();
     assert_eq!(run.targets[0].url, format!("http://{addr}/x?n=1&access_token=<redacted>"));
