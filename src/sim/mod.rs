@@ -243,7 +243,7 @@ pub(crate) struct Ctx {
 }
 
 /// A message send the simulator answered, as a conversation test sees it (Cloud flavor): who it went
-/// to, the message it quotes, its type and content, and what became of it.
+/// to, the message it quotes, its content, and what became of it.
 #[derive(Debug, Clone)]
 pub struct SendSeen {
     /// `to` as given (a phone number or a group id), or `recipient`: the phone number behind a BSUID
@@ -251,8 +251,6 @@ pub struct SendSeen {
     pub to: String,
     /// `context.message_id`: the message it replies to, when it quotes one.
     pub context: Option<String>,
-    /// The message type (`text`, `interactive`, `template`, …).
-    pub kind: String,
     /// The request body as sent (for what a turn expects of its reply).
     pub message: serde_json::Value,
     /// The error code it was refused with, or will fail with later (131047 outside the window, …).
@@ -333,14 +331,9 @@ impl State {
         if self.cfg.flavor == Flavor::Cloud && self.bsuid_changes(from, k) {
             return;
         }
-        self.conversations.windows.user_wrote(from, self.elapsed());
-        self.counters.inbound.fetch_add(1, Ordering::Relaxed);
-        let phone = self.inbound_phone();
-        match self.cfg.flavor {
-            Flavor::Cloud => cloud::inbound_takes_capacity(self, &phone),
-            Flavor::OnPrem => onprem::inbound_takes_capacity(self, from),
-        }
+        self.user_wrote(from);
         if let Some(h) = &self.hooks {
+            let phone = self.inbound_phone();
             let mut id = String::from("wamid.HBgLin");
             model::base64url(&model::mix64(self.cfg.seed ^ 0x1B0D ^ k).to_be_bytes(), &mut id);
             let timestamp = chrono::Utc::now().timestamp();
@@ -355,6 +348,17 @@ impl State {
                 crate::webhook::InboundMessage { from: from.to_string(), id, timestamp, body, user, changed_from },
                 phone,
             );
+        }
+    }
+
+    /// The user `from` wrote: the window opens, and the message takes its share of the number's
+    /// capacity (Meta counts inbound and outbound together).
+    fn user_wrote(&self, from: &str) {
+        self.conversations.windows.user_wrote(from, self.elapsed());
+        self.counters.inbound.fetch_add(1, Ordering::Relaxed);
+        match self.cfg.flavor {
+            Flavor::Cloud => cloud::inbound_takes_capacity(self, &self.inbound_phone()),
+            Flavor::OnPrem => onprem::inbound_takes_capacity(self, from),
         }
     }
 
@@ -471,13 +475,7 @@ impl Sim {
     /// message takes its share of the number's throughput, as Meta counts inbound and outbound
     /// together.
     pub fn user_wrote(&self, from: &str) {
-        let st = &self.state;
-        st.conversations.windows.user_wrote(from, st.elapsed());
-        st.counters.inbound.fetch_add(1, Ordering::Relaxed);
-        match st.cfg.flavor {
-            Flavor::Cloud => cloud::inbound_takes_capacity(st, &st.inbound_phone()),
-            Flavor::OnPrem => onprem::inbound_takes_capacity(st, from),
-        }
+        self.state.user_wrote(from);
     }
 
     /// The configuration in force.
@@ -638,7 +636,6 @@ impl Watched {
         SendSeen {
             to: field("to").or_else(|| field("recipient")).unwrap_or_default(),
             context: self.message.pointer("/context/message_id").and_then(|v| v.as_str()).map(str::to_string),
-            kind: field("type").unwrap_or_else(|| "text".into()),
             error,
             at: self.at,
             caller: self.caller,
