@@ -151,10 +151,10 @@ pub fn build(spec: &TargetSpec, ctx: &BuildCtx<'_>) -> Result<Arc<dyn Target>, B
             None => return Err(missing("an access token (token_env or token_file)")),
         };
         let version = spec.api_version.as_deref().unwrap_or("v23.0");
-        let phone = spec.phone_number_id.as_deref().unwrap_or("100000000000001");
+        let numbers = cloud::Numbers { ids: spec.sending_numbers(), spread: spec.spread.unwrap_or_default() };
         common.secrets =
             crate::units::redact::Secrets::new().with(&token).and(&common.base.net.secrets(&common.base.endpoint));
-        return Ok(Arc::new(cloud::CloudTarget::new(common, version, phone, &token).map_err(invalid)?));
+        return Ok(Arc::new(cloud::CloudTarget::new(common, version, &numbers, &token).map_err(invalid)?));
     }
     let creds = match (&spec.username_env, &spec.password_env, &ctx.embedded) {
         (Some(u), Some(p), _) => auth::Credentials {

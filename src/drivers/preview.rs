@@ -68,21 +68,31 @@ pub fn requests(spec: &TargetSpec, ctx: &BuildCtx<'_>, url: &str, n: u64) -> Res
             let c = common(spec, ctx, url)?;
             let onprem = spec.kind == TargetKind::OnPrem;
             let base = c.base.endpoint.path_and_query.trim_end_matches('/').to_string();
-            let path = match onprem {
-                true => format!("{base}/v1/messages"),
-                false => format!(
-                    "{base}/{}/{}/messages",
-                    spec.api_version.as_deref().unwrap_or("v23.0"),
-                    spec.phone_number_id.as_deref().unwrap_or("100000000000001")
-                ),
+            let paths: Vec<String> = match onprem {
+                true => vec![format!("{base}/v1/messages")],
+                false => spec
+                    .sending_numbers()
+                    .iter()
+                    .map(|id| format!("{base}/{}/{id}/messages", spec.api_version.as_deref().unwrap_or("v23.0")))
+                    .collect(),
             };
-            let uri = Uri::try_from(path).map_err(|e| format!("bad API path: {e}"))?;
+            let uris = paths
+                .into_iter()
+                .map(|p| Uri::try_from(p).map_err(|e| format!("bad API path: {e}")))
+                .collect::<Result<Vec<Uri>, String>>()?;
+            let spread = spec.spread.unwrap_or_default();
             let mut headers = HeaderMap::new();
             headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
             headers.insert(AUTHORIZATION, HeaderValue::from_static("Bearer ***"));
             let mix = Mix::new(&c.messages, c.seed);
             let endpoint = c.base.endpoint.clone();
-            (endpoint, Box::new(move |seq| cloud::message_request(&c, &mix, &uri, headers.clone(), seq, onprem)))
+            (
+                endpoint,
+                Box::new(move |seq| {
+                    let uri = &uris[crate::spec::numbers::pick(spread, uris.len(), seq, c.recipients.get(seq))];
+                    cloud::message_request(&c, &mix, uri, headers.clone(), seq, onprem)
+                }),
+            )
         }
     };
     Ok((0..n).map(|seq| show(&make(seq), &endpoint, &from_env)).collect())

@@ -426,6 +426,45 @@ fn outcomes_table(out: &mut String, targets: &[TargetResult]) {
     out.push_str("</tbody>\n</table>\n<p class=\"files\">Shares are of all requests due: sent plus dropped.</p>\n");
 }
 
+/// The Sending numbers section: per target with several numbers, a row per number.
+fn numbers_section(out: &mut String, targets: &[TargetResult]) {
+    use crate::results::numbers::{self, counts_text};
+    let all: Vec<(&TargetResult, Vec<numbers::NumberRow>)> =
+        targets.iter().map(|t| (t, numbers::of(t))).filter(|(_, r)| !r.is_empty()).collect();
+    if all.is_empty() {
+        return;
+    }
+    out.push_str("<section id=\"numbers\">\n<h2>Sending numbers</h2>\n");
+    for (t, rows) in all {
+        let _ = writeln!(out, "<h3>{}: {} numbers</h3>", esc(&t.name), rows.len());
+        out.push_str(
+            "<table class=\"numbers\">\n<thead><tr><th class=\"l\">phone number id</th><th>messages</th>\
+             <th>ok</th><th>ok/s</th><th>failed at send</th><th>delivered</th><th>failed in webhooks</th>\
+             <th>no final status</th></tr></thead>\n<tbody>\n",
+        );
+        for r in rows {
+            let d = r.delivery.as_ref();
+            let _ = writeln!(
+                out,
+                "<tr><td class=\"l\">{}</td><td>{}</td><td>{}</td><td>{:.1}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                esc(&r.id),
+                r.messages,
+                r.ok,
+                r.ok_rate,
+                esc(&counts_text(&r.failed_at_send)),
+                d.map_or("-".into(), |d| d.delivered.to_string()),
+                d.map_or("-".into(), |d| esc(&counts_text(&d.failed_by_code))),
+                d.map_or("-".into(), |d| d.lost.to_string()),
+            );
+        }
+        out.push_str("</tbody>\n</table>\n");
+    }
+    out.push_str(
+        "<p class=\"files\">Each number has its own throughput and pair limits; the business portfolio's \
+         messaging limit (unique users reached in a moving 24 hours) is one for all of them.</p>\n</section>\n",
+    );
+}
+
 fn thresholds(out: &mut String, data: &RunData) {
     let run = &data.run;
     out.push_str("<section id=\"thresholds\">\n<h2>Thresholds</h2>\n");
@@ -469,6 +508,7 @@ pub fn report(data: &RunData, charts: &[Rendered]) -> String {
     imported(&mut out, data);
     summary_table(&mut out, &run.targets, super::stages_text(run).as_deref());
     super::phases::section(&mut out, &run.targets);
+    numbers_section(&mut out, &run.targets);
     super::conversation::section(&mut out, &run.targets, &|out: &mut String| {
         for r in charts.iter().filter(|r| r.stem == super::figures::REPLY_SPECTRUM) {
             figure(out, r);

@@ -265,6 +265,9 @@ fn notes(run: &Run, out: &mut impl Write) -> io::Result<()> {
     if run.interrupted {
         writeln!(out, "\nThe run was interrupted: figures cover what ran.")?;
     }
+    for t in &run.targets {
+        numbers(t, out)?;
+    }
     let explained = super::failures::explained(&targets);
     if !explained.is_empty() {
         writeln!(out, "\nwhat the codes mean (failures.csv lists each failure):\n{}", explained.trim_end())?;
@@ -305,6 +308,51 @@ fn notes(run: &Run, out: &mut impl Write) -> io::Result<()> {
     Ok(())
 }
 
+/// A target with several sending numbers: each number's messages, accepted rate and failures at send
+/// and in webhooks, then what the numbers share.
+fn numbers(t: &TargetResult, out: &mut impl Write) -> io::Result<()> {
+    use crate::results::numbers::{self, counts_text};
+    let rows = numbers::of(t);
+    if rows.is_empty() {
+        return Ok(());
+    }
+    writeln!(out, "\n{}: {} sending numbers", t.name, rows.len())?;
+    let mut table = vec![[
+        "number".to_string(),
+        "messages".into(),
+        "ok".into(),
+        "ok/s".into(),
+        "failed at send".into(),
+        "delivered".into(),
+        "failed in webhooks".into(),
+    ]];
+    for r in &rows {
+        let d = r.delivery.as_ref();
+        table.push([
+            r.id.clone(),
+            r.messages.to_string(),
+            r.ok.to_string(),
+            format!("{:.1}", r.ok_rate),
+            counts_text(&r.failed_at_send),
+            d.map_or("-".into(), |d| d.delivered.to_string()),
+            d.map_or("-".into(), |d| counts_text(&d.failed_by_code)),
+        ]);
+    }
+    let widths: Vec<usize> = (0..7).map(|c| table.iter().map(|r| r[c].chars().count()).max().unwrap_or(0)).collect();
+    for r in &table {
+        write!(out, "  {:<w$}", r[0], w = widths[0])?;
+        for (c, w) in r.iter().zip(&widths).skip(1) {
+            write!(out, "  {c:>w$}")?;
+        }
+        writeln!(out)?;
+    }
+    writeln!(
+        out,
+        "  each number has its own throughput and pair limits; the business portfolio's messaging limit \
+         (unique users per 24 h) is one for all of them, so more numbers do not lift it"
+    )
+}
+
 /// Lateness (p99) above which a run is said to have fallen behind its schedule.
 const LATE_P99_US: u64 = 50_000;
 
@@ -329,7 +377,7 @@ pub fn bottleneck(t: &TargetResult) -> Option<String> {
     }
     let conns = if needed > u64::from(t.connections) {
         format!(
-            "raise [load] connections from {} to about {} (Little's law: {rate:.0}/s × service p99 {}), and              max_in_flight with it",
+            "raise [load] connections from {} to about {} (Little's law: {rate:.0}/s × service p99 {}), and max_in_flight with it",
             t.connections,
             needed,
             fmt_us(t.service_time_us.p99 as f64)

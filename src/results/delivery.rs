@@ -109,6 +109,20 @@ impl IdentityCounts {
     }
 }
 
+/// What one sending number's accepted messages became.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct NumberDelivery {
+    /// Messages the API accepted from this number.
+    pub accepted: u64,
+    /// Of them, delivered (or read or played) first.
+    pub delivered: u64,
+    /// Of them, failed first in a status webhook, by the error's code (0: no code).
+    pub failed_by_code: BTreeMap<i64, u64>,
+    /// Of them, without a final status by the end of the run.
+    pub lost: u64,
+}
+
 /// Summary of the four delivery latencies, in microseconds.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct LatencySummary {
@@ -149,6 +163,10 @@ pub struct DeliveryStats {
     /// Messages that got both a success status and `failed` (documented multi-device
     /// anomaly). Each such message is still counted once above, by its first final status.
     pub delivered_and_failed: u64,
+    /// A target sending from several numbers: what each number's accepted messages became, by the
+    /// number's id.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub by_number: BTreeMap<String, NumberDelivery>,
     /// Statuses repeating an (id, status) pair already seen.
     pub duplicates: u64,
     /// Accepts for an id already accepted in this run.

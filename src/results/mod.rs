@@ -27,12 +27,13 @@ pub(crate) mod files;
 pub mod folder;
 pub mod hlog;
 pub mod imported;
+pub mod numbers;
 pub(crate) mod summary;
 pub mod timeline;
 pub mod webhook_slo;
 
 pub use connections::{ConnectionPhases, PHASE_TAGS};
-pub use delivery::{DeliveryHistograms, DeliveryStats, IdentityCounts, KindCounts, LatencySummary};
+pub use delivery::{DeliveryHistograms, DeliveryStats, IdentityCounts, KindCounts, LatencySummary, NumberDelivery};
 pub use error::ResultsError;
 pub use failures::CodeFailures;
 pub use fates::Fates;

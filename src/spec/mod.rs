@@ -18,6 +18,7 @@ pub mod feeder;
 pub mod interpolate;
 pub mod messages;
 pub mod net;
+pub mod numbers;
 pub mod overrides;
 pub mod recipients;
 pub mod schedule;
@@ -200,6 +201,19 @@ pub struct TargetSpec {
     /// kind = "cloud": the sending phone number's id.
     #[serde(default)]
     pub phone_number_id: Option<String>,
+    /// kind = "cloud": several sending numbers' ids, instead of `phone_number_id`: each message goes
+    /// from one of them (`spread`). Each number has its own throughput and pair limits; all share the
+    /// business portfolio's messaging limit. Results show each number's figures.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub phone_number_ids: Vec<String>,
+    /// kind = "cloud": a file of sending numbers' ids, one per line (`#` comments), relative to the
+    /// profile's folder; read at load into `phone_number_ids`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phone_numbers_file: Option<PathBuf>,
+    /// kind = "cloud" with several numbers: `round_robin` (default: equal shares) or `by_recipient`
+    /// (a recipient always hears from the same number).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub spread: Option<numbers::Spread>,
     /// kind = "cloud": the business portfolio's messaging limit tier of a real target (250, 2000,
     /// 10000, 100000 or "unlimited"; Meta's messaging limits). `validate` and `run` warn when the
     /// profile sends templates to more unique users than it allows. Embedded targets use
@@ -313,6 +327,16 @@ impl TargetSpec {
         self.kind.is_whatsapp_api()
             && !self.is_embedded()
             && self.address().and_then(|a| endpoint::Endpoint::parse(a).ok()).is_none_or(|e| !e.is_loopback())
+    }
+
+    /// The numbers a Cloud target sends from: `phone_number_ids` (the file's, once loaded), else
+    /// `phone_number_id`, else the default id.
+    pub fn sending_numbers(&self) -> Vec<String> {
+        match (&self.phone_number_ids[..], &self.phone_number_id) {
+            ([], Some(one)) => vec![one.clone()],
+            ([], None) => vec![numbers::DEFAULT_PHONE_NUMBER_ID.to_string()],
+            (many, _) => many.to_vec(),
+        }
     }
 
     /// The URL requests go to ("embedded" targets have none until their simulator starts).
@@ -442,6 +466,13 @@ pub fn load_with(path: &Path, sets: &[overrides::Override], vars: &interpolate::
         bodies.push(body);
     }
     let base = path.parent().unwrap_or(Path::new("."));
+    let mut profile = profile;
+    for (i, t) in profile.targets.iter_mut().enumerate() {
+        if let Some(f) = t.phone_numbers_file.take() {
+            t.phone_number_ids = numbers::read_file(&base.join(&f))
+                .map_err(|r| err(path, format!("targets[{i}].phone_numbers_file"), r))?;
+        }
+    }
     let mut feeders = Vec::new();
     for (i, t) in profile.targets.iter().enumerate() {
         let feeder = match &t.feeder {

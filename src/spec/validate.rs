@@ -364,6 +364,12 @@ fn validate_target(path: &Path, i: usize, t: &TargetSpec) -> Result<(), ProfileE
     let onprem = t.kind == TargetKind::OnPrem;
     only("api_version", !cloud && t.api_version.is_some(), "\"cloud\"")?;
     only("phone_number_id", !cloud && t.phone_number_id.is_some(), "\"cloud\"")?;
+    only("phone_number_ids", !cloud && !t.phone_number_ids.is_empty(), "\"cloud\"")?;
+    only("phone_numbers_file", !cloud && t.phone_numbers_file.is_some(), "\"cloud\"")?;
+    only("spread", !cloud && t.spread.is_some(), "\"cloud\"")?;
+    if cloud {
+        sending_numbers(path, i, t)?;
+    }
     only("token_env", !cloud && t.token_env.is_some(), "\"cloud\"")?;
     only("messaging_tier", !cloud && t.messaging_tier.is_some(), "\"cloud\"")?;
     only("token_file", !cloud && t.token_file.is_some(), "\"cloud\"")?;
@@ -391,6 +397,31 @@ fn validate_http_target(path: &Path, i: usize, t: &TargetSpec) -> Result<(), Pro
     Ok(())
 }
 
+/// A Cloud target's sending numbers: one way of naming them, each id all digits and listed once.
+fn sending_numbers(path: &Path, i: usize, t: &TargetSpec) -> Result<(), ProfileError> {
+    let f = |k: &str| format!("targets[{i}].{k}");
+    let given = [
+        ("phone_number_id", t.phone_number_id.is_some()),
+        ("phone_number_ids", !t.phone_number_ids.is_empty()),
+        ("phone_numbers_file", t.phone_numbers_file.is_some()),
+    ];
+    let named: Vec<&str> = given.iter().filter(|(_, set)| *set).map(|(k, _)| *k).collect();
+    if named.len() > 1 {
+        return Err(err(path, f(named[1]), format!("give one of {}, not several", named.join(", "))));
+    }
+    if let Some(id) = &t.phone_number_id
+        && !super::numbers::is_phone_number_id(id.trim())
+    {
+        return Err(err(path, f("phone_number_id"), format!("{id:?} is not a phone number id (digits only)")));
+    }
+    super::numbers::check_ids(&t.phone_number_ids)
+        .map_err(|(n, reason)| err(path, f(&format!("phone_number_ids[{n}]")), reason))?;
+    if t.spread.is_some() && t.phone_number_ids.is_empty() && t.phone_numbers_file.is_none() {
+        return Err(err(path, f("spread"), "applies to several numbers (`phone_number_ids` or `phone_numbers_file`)"));
+    }
+    Ok(())
+}
+
 /// A Cloud or On-Premises API target: a `base_url` ("embedded" or the API's), and for a real API the
 /// phone number and token (Cloud) or the login (On-Premises); a Graph API version that reads as one.
 fn validate_whatsapp_target(path: &Path, i: usize, t: &TargetSpec) -> Result<(), ProfileError> {
@@ -402,8 +433,15 @@ fn validate_whatsapp_target(path: &Path, i: usize, t: &TargetSpec) -> Result<(),
     if base != "embedded" {
         Endpoint::parse(base).map_err(|r| err(path, f("base_url"), r))?;
         if cloud {
-            if t.phone_number_id.as_deref().is_none_or(|p| p.trim().is_empty()) {
-                return Err(err(path, f("phone_number_id"), "is required for a Cloud API target"));
+            if t.phone_number_id.as_deref().is_none_or(|p| p.trim().is_empty())
+                && t.phone_number_ids.is_empty()
+                && t.phone_numbers_file.is_none()
+            {
+                return Err(err(
+                    path,
+                    f("phone_number_id"),
+                    "is required for a Cloud API target (or several: `phone_number_ids`, `phone_numbers_file`)",
+                ));
             }
             if t.token_env.is_none() && t.token_file.is_none() {
                 return Err(err(
@@ -446,6 +484,9 @@ fn validate_webhook_target(path: &Path, i: usize, t: &TargetSpec) -> Result<(), 
     not_here("base_url", t.base_url.is_some())?;
     not_here("api_version", t.api_version.is_some())?;
     not_here("phone_number_id", t.phone_number_id.is_some())?;
+    not_here("phone_number_ids", !t.phone_number_ids.is_empty())?;
+    not_here("phone_numbers_file", t.phone_numbers_file.is_some())?;
+    not_here("spread", t.spread.is_some())?;
     not_here("messaging_tier", t.messaging_tier.is_some())?;
     not_here("token_env", t.token_env.is_some())?;
     not_here("token_file", t.token_file.is_some())?;
@@ -480,6 +521,9 @@ fn validate_conversation_target(path: &Path, i: usize, t: &TargetSpec) -> Result
         ("base_url", t.base_url.is_some()),
         ("api_version", t.api_version.is_some()),
         ("phone_number_id", t.phone_number_id.is_some()),
+        ("phone_number_ids", !t.phone_number_ids.is_empty()),
+        ("phone_numbers_file", t.phone_numbers_file.is_some()),
+        ("spread", t.spread.is_some()),
         ("messaging_tier", t.messaging_tier.is_some()),
         ("token_env", t.token_env.is_some()),
         ("token_file", t.token_file.is_some()),

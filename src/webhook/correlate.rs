@@ -15,13 +15,15 @@
 //! owner thread. The default of 8 shards keeps the tracker far below 1 % of the receiver's
 //! CPU at its measured ~25 k webhooks/s.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use super::model::{Status, StatusKind};
 use crate::results::Summary;
-use crate::results::delivery::{DeliveryHistograms, DeliveryStats, IdentityCounts, KindCounts, LatencySummary};
+use crate::results::delivery::{
+    DeliveryHistograms, DeliveryStats, IdentityCounts, KindCounts, LatencySummary, NumberDelivery,
+};
 
 /// Tracker limits.
 #[derive(Debug, Clone)]
@@ -81,6 +83,20 @@ const SUCCESS_BITS: u8 = bit(DELIVERED) | bit(READ) | bit(PLAYED);
 struct Accept {
     send_start: Instant,
     accepted_at: Instant,
+    /// The sending number's index (see [`Tracker::name_senders`]), or [`NO_SENDER`].
+    sender: u16,
+}
+
+/// The sender of a message sent by a target with one number.
+const NO_SENDER: u16 = u16::MAX;
+
+/// What one sending number's accepted messages became.
+#[derive(Default, Clone)]
+struct SenderCounts {
+    accepted: u64,
+    delivered: u64,
+    lost: u64,
+    failed_by_code: HashMap<i64, u64>,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -104,6 +120,13 @@ struct Entry {
     early: Option<Box<[Option<Instant>; 3]>>,
 }
 
+impl Counts {
+    /// The counts of sending number `index`; none for a target with one number.
+    fn sender(&mut self, index: u16) -> Option<&mut SenderCounts> {
+        (index != NO_SENDER).then(|| self.by_sender.entry(index).or_default())
+    }
+}
+
 #[derive(Default, Clone)]
 struct Counts {
     accepted: u64,
@@ -114,6 +137,8 @@ struct Counts {
     messages_delivered: u64,
     messages_failed: u64,
     delivered_and_failed: u64,
+    /// By sending number, for a target with several.
+    by_sender: HashMap<u16, SenderCounts>,
     duplicates: u64,
     duplicate_accepts: u64,
     out_of_order: u64,
@@ -171,9 +196,12 @@ impl Shard {
                 self.counts.unknown_ids += 1;
                 self.counts.awaiting_accept -= 1;
             }
-            Some(_) if entry.outcome == Outcome::Pending => {
+            Some(acc) if entry.outcome == Outcome::Pending => {
                 self.counts.lost += 1;
                 self.counts.in_flight -= 1;
+                if let Some(s) = self.counts.sender(acc.sender) {
+                    s.lost += 1;
+                }
             }
             Some(_) => {}
         }
@@ -197,10 +225,14 @@ impl Shard {
         if entry.outcome != Outcome::Pending {
             return;
         }
+        let sender = entry.accepted.map_or(NO_SENDER, |a| a.sender);
         if bit(kind) & SUCCESS_BITS != 0 {
             entry.outcome = Outcome::Delivered;
             counts.messages_delivered += 1;
             counts.in_flight -= 1;
+            if let Some(s) = counts.sender(sender) {
+                s.delivered += 1;
+            }
         } else if kind == FAILED {
             entry.outcome = Outcome::Failed;
             counts.messages_failed += 1;
@@ -208,6 +240,9 @@ impl Shard {
                 *counts.messages_failed_by_code.entry(code).or_insert(0) += 1;
             }
             counts.in_flight -= 1;
+            if let Some(s) = counts.sender(sender) {
+                *s.failed_by_code.entry(entry.fail_code.unwrap_or(0)).or_insert(0) += 1;
+            }
         }
     }
 
@@ -275,6 +310,8 @@ struct Inner {
     sends: Option<Arc<super::record::SendLog>>,
     /// Where each message's first `failed` status is listed (see [`Tracker::log_failures`]).
     failures: std::sync::OnceLock<Arc<crate::results::failure_log::FailureLog>>,
+    /// The ids of the sending numbers of a target with several (see [`Tracker::name_senders`]).
+    senders: std::sync::OnceLock<Vec<String>>,
 }
 
 /// Thread-safe, cheaply clonable handle to the delivery accounting of one run.
@@ -320,6 +357,7 @@ impl Tracker {
             identities: Default::default(),
             sends: None,
             failures: std::sync::OnceLock::new(),
+            senders: std::sync::OnceLock::new(),
         };
         Self { inner: Arc::new(inner) }
     }
@@ -367,6 +405,18 @@ impl Tracker {
     /// Records that the API accepted `message_id`: the send request started at `send_start`
     /// and its successful response arrived at `accepted_at`.
     pub fn sent(&self, message_id: &str, send_start: Instant, accepted_at: Instant) {
+        self.sent_from(message_id, send_start, accepted_at, None);
+    }
+
+    /// Name the sending numbers of a target with several: a message [`sent_from`](Self::sent_from)
+    /// number `i` is counted for `ids[i]` in the statistics' `by_number`. Set once.
+    pub fn name_senders(&self, ids: Vec<String>) {
+        let _ = self.inner.senders.set(ids);
+    }
+
+    /// As [`sent`](Self::sent), for a message sent from sending number `sender` (an index into
+    /// [`name_senders`](Self::name_senders)' list).
+    pub fn sent_from(&self, message_id: &str, send_start: Instant, accepted_at: Instant, sender: Option<u16>) {
         if let Some(log) = &self.inner.sends {
             log.record(message_id, send_start, accepted_at);
             return;
@@ -376,7 +426,10 @@ impl Tracker {
         let mut shard = self.lock(message_id);
         shard.sweep(accepted_at);
         shard.counts.accepted += 1;
-        let acc = Accept { send_start, accepted_at };
+        let acc = Accept { send_start, accepted_at, sender: sender.unwrap_or(NO_SENDER) };
+        if let Some(s) = shard.counts.sender(acc.sender) {
+            s.accepted += 1;
+        }
         let deadline = deadline_after(accepted_at, horizon);
         let shard = &mut *shard;
         let full = shard.entries.len() >= cap;
@@ -531,6 +584,15 @@ impl Tracker {
             total.messages_delivered += c.messages_delivered;
             total.messages_failed += c.messages_failed;
             total.delivered_and_failed += c.delivered_and_failed;
+            for (i, s) in &c.by_sender {
+                let t = total.by_sender.entry(*i).or_default();
+                t.accepted += s.accepted;
+                t.delivered += s.delivered;
+                t.lost += s.lost;
+                for (code, n) in &s.failed_by_code {
+                    *t.failed_by_code.entry(*code).or_insert(0) += n;
+                }
+            }
             total.duplicates += c.duplicates;
             total.duplicate_accepts += c.duplicate_accepts;
             total.out_of_order += c.out_of_order;
@@ -545,10 +607,29 @@ impl Tracker {
             hist.add(&shard.hist);
         }
         let inbound = self.inner.inbound.load(std::sync::atomic::Ordering::Relaxed);
+        let by_number = by_number(&total.by_sender, self.inner.senders.get().map_or(&[][..], |v| &v[..]));
         let mut stats = stats_from(total, hist, tracked, inbound);
+        stats.by_number = by_number;
         stats.identities = self.inner.identities.lock().unwrap_or_else(|p| p.into_inner()).clone();
         stats
     }
+}
+
+/// The sending numbers' counts by their ids.
+fn by_number(by_sender: &HashMap<u16, SenderCounts>, ids: &[String]) -> BTreeMap<String, NumberDelivery> {
+    by_sender
+        .iter()
+        .filter_map(|(i, s)| {
+            let id = ids.get(usize::from(*i))?;
+            let d = NumberDelivery {
+                accepted: s.accepted,
+                delivered: s.delivered,
+                lost: s.lost,
+                failed_by_code: s.failed_by_code.iter().map(|(c, n)| (*c, *n)).collect(),
+            };
+            Some((id.clone(), d))
+        })
+        .collect()
 }
 
 fn stats_from(c: Counts, hist: DeliveryHistograms, tracked: u64, inbound: u64) -> DeliveryStats {
@@ -571,6 +652,7 @@ fn stats_from(c: Counts, hist: DeliveryHistograms, tracked: u64, inbound: u64) -
         messages_delivered: c.messages_delivered,
         messages_failed: c.messages_failed,
         delivered_and_failed: c.delivered_and_failed,
+        by_number: BTreeMap::new(),
         duplicates: c.duplicates,
         duplicate_accepts: c.duplicate_accepts,
         out_of_order: c.out_of_order,

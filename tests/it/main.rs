@@ -27,6 +27,7 @@ mod import_formats;
 mod input_bounds;
 mod layers;
 mod live_metrics;
+mod numbers;
 mod old_results;
 mod percentiles;
 mod plan;

@@ -33,6 +33,10 @@ pub struct Breakpoint {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub binding: Option<Finding>,
     pub advice: Vec<String>,
+    /// A profile that carries the target rate from as many numbers as the advice says (a Cloud
+    /// target bound by one number's throughput): the file name written beside plan.json, and its text.
+    #[serde(skip)]
+    pub numbers_profile: Option<(String, String)>,
 }
 
 /// Errors that say the target is at its limit: throttling, overload and unavailability codes,
@@ -187,8 +191,13 @@ pub fn search(
             binding,
             steps,
             advice: Vec::new(),
+            numbers_profile: None,
         };
         b.advice = advice(loaded, i, &b, spec);
+        if let Some((name, text)) = super::sizing::numbers_profile(loaded, i, b.binding.as_ref(), spec) {
+            b.advice.push(format!("to run it: {name} in the plan's folder sends at that rate from those numbers"));
+            b.numbers_profile = Some((name, text));
+        }
         out.push(b);
     }
     Ok(out)
@@ -280,6 +289,9 @@ pub fn write(dir: &Path, bps: &[Breakpoint]) -> Result<PathBuf, AppError> {
         }
     }
     crate::results::write_atomic(&dir.join("steps.csv"), csv.as_bytes()).map_err(|e| e.to_string())?;
+    for (name, text) in bps.iter().filter_map(|b| b.numbers_profile.as_ref()) {
+        crate::results::write_atomic(&dir.join(name), text.as_bytes()).map_err(|e| e.to_string())?;
+    }
     crate::report::render::render(&knee(bps), dir)?;
     Ok(dir.to_path_buf())
 }

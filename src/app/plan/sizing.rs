@@ -246,12 +246,12 @@ fn cloud_tier(i: &Input<'_>, a: &mut Vec<String>) {
     } else if want <= 1000.0 {
         a.push(format!(
             "for {want:.0} messages/s: {} phone numbers at 80 messages/s; or one number at 1,000 messages/s, {HIGHER_TIER_CONDITION}",
-            (want / 80.0).ceil()
+            numbers_for(want)
         ));
     } else {
         a.push(format!(
             "for {want:.0} messages/s: {} phone numbers at 80 messages/s; or {} numbers at 1,000 messages/s, {HIGHER_TIER_CONDITION}",
-            (want / 80.0).ceil(),
+            numbers_for(want),
             (want / 1000.0).ceil()
         ));
     }
@@ -261,6 +261,66 @@ fn cloud_tier(i: &Input<'_>, a: &mut Vec<String>) {
             i.cap
         ));
     }
+}
+
+/// How many numbers at 80 messages/s carry `want` messages/s.
+fn numbers_for(want: f64) -> u32 {
+    (want / 80.0).ceil().max(1.0) as u32
+}
+
+/// For a Cloud target whose one number's throughput binds below `plan.target_rate`: a profile that
+/// sends that rate from the numbers the advice names (this target alone, a constant rate for one plan
+/// step), as a file name and its TOML. An embedded target's numbers are made up; a real target's
+/// are its own first, then ids to replace, as the file's head says.
+pub(crate) fn numbers_profile(
+    loaded: &Loaded,
+    index: usize,
+    finding: Option<&Finding>,
+    spec: &crate::spec::capacity::PlanSpec,
+) -> Option<(String, String)> {
+    let t = &loaded.profile.targets[index];
+    let want = spec.target_rate?;
+    let throughput = matches!(finding.map(|f| f.limit), Some(Limit::CloudThroughput) | None);
+    let n = numbers_for(want);
+    if t.kind != TargetKind::Cloud || !throughput || n <= 1 || t.sending_numbers().len() >= n as usize {
+        return None;
+    }
+    let mut p = loaded.profile.clone();
+    let mut target = t.clone();
+    let mut ids = t.sending_numbers();
+    let first: u64 = ids[0].parse().unwrap_or(100_000_000_000_001);
+    let mut next = first;
+    while ids.len() < n as usize {
+        next += 1;
+        let id = next.to_string();
+        if !ids.contains(&id) {
+            ids.push(id);
+        }
+    }
+    target.phone_number_id = None;
+    target.phone_numbers_file = None;
+    target.phone_number_ids = ids;
+    p.targets = vec![target];
+    p.plan = None;
+    p.name = format!("{}-{n}-numbers", p.name);
+    p.load.rate = Some(want);
+    p.load.stages = Vec::new();
+    p.load.duration = Some(spec.step);
+    let body = toml::to_string(&p).ok()?;
+    let head = if t.is_embedded() {
+        format!(
+            "# Written by `wabench plan`: {want:.0} messages/s from {n} numbers at 80 messages/s each, on the
+             # embedded simulator (made-up ids). Run it: wabench run <this file>
+"
+        )
+    } else {
+        format!(
+            "# Written by `wabench plan`: {want:.0} messages/s from {n} numbers at 80 messages/s each. Every id
+             # after the first is made up: replace them with your portfolio's numbers before running it.
+"
+        )
+    };
+    Some((format!("{}-{n}-numbers.toml", t.name), format!("{head}{body}")))
 }
 
 #[cfg(test)]
@@ -280,6 +340,32 @@ mod tests {
         let spec = loaded.profile.plan.clone().unwrap();
         let finding = Finding { limit: Limit::CloudThroughput, evidence: String::new() };
         advice(&Input { loaded: &loaded, index: 0, cap: 80.0, bad: None, finding: Some(&finding), spec: &spec })
+    }
+
+    #[test]
+    fn the_numbers_advised_become_a_profile_that_loads_and_sends_from_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("plan.toml");
+        let text = "name = \"c\"\n[load]\nconnections = 16\n[plan]\ntarget_rate = 200\nstep = \"5s\"\n\
+             [[targets]]\nname = \"cloud\"\nkind = \"cloud\"\nbase_url = \"embedded\"\nphone_number_id = \"106540352242922\"\n\
+             [[targets]]\nname = \"onprem\"\nkind = \"onprem\"\nbase_url = \"embedded\"\n";
+        std::fs::write(&path, text).unwrap();
+        let loaded = crate::spec::load(&path).unwrap();
+        let spec = loaded.profile.plan.clone().unwrap();
+        let finding = Finding { limit: Limit::CloudThroughput, evidence: String::new() };
+        let (name, toml) = numbers_profile(&loaded, 0, Some(&finding), &spec).expect("a profile for 3 numbers");
+        assert_eq!(name, "cloud-3-numbers.toml");
+        let p = crate::spec::parse(&dir.path().join(&name), &toml).unwrap_or_else(|e| panic!("{e}\n{toml}"));
+        assert_eq!(p.targets.len(), 1);
+        assert_eq!(p.targets[0].phone_number_ids, ["106540352242922", "106540352242923", "106540352242924"]);
+        assert_eq!((p.load.rate, p.load.connections), (Some(200.0), Some(16)));
+        assert!(p.plan.is_none() && toml.starts_with("# Written by `wabench plan`"));
+        // Not for another binding limit, another kind, or a rate one number carries.
+        let pair = Finding { limit: Limit::PairLimit, evidence: String::new() };
+        assert!(numbers_profile(&loaded, 0, Some(&pair), &spec).is_none());
+        assert!(numbers_profile(&loaded, 1, Some(&finding), &spec).is_none());
+        let low = crate::spec::capacity::PlanSpec { target_rate: Some(70.0), ..spec };
+        assert!(numbers_profile(&loaded, 0, Some(&finding), &low).is_none());
     }
 
     #[test]

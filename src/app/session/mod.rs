@@ -260,8 +260,9 @@ fn start_simulator(
     // The simulated users who write are the run's recipients, to the target's number.
     let r = &loaded.recipients;
     cfg.inbound.users = (0..r.len() as u64).map(|n| r.get(n).to_string()).collect();
-    if cfg.inbound.phone_number_id.is_none() {
-        cfg.inbound.phone_number_id = spec.phone_number_id.clone();
+    if cfg.inbound.phone_number_id.is_none() && spec.kind == crate::spec::TargetKind::Cloud {
+        // Users write to the target's (first) number.
+        cfg.inbound.phone_number_id = spec.sending_numbers().into_iter().next();
     }
     // The simulator posts its status webhooks to this target's receiver, signed with its secret.
     if let Some(h) = hooks {

@@ -155,6 +155,13 @@ fn target_lines(s: &mut String, loaded: &Loaded) {
         if let Some(f) = loaded.feeders.get(i).and_then(Option::as_ref) {
             let _ = writeln!(s, "    {}", feeder_line(f));
         }
+        if t.kind == TargetKind::Cloud && t.phone_number_ids.len() > 1 {
+            let spread = match t.spread.unwrap_or_default() {
+                crate::spec::numbers::Spread::RoundRobin => "round robin: an equal share each",
+                crate::spec::numbers::Spread::ByRecipient => "by recipient: a user always hears from the same one",
+            };
+            let _ = writeln!(s, "    from {} numbers ({spread}): {}", t.phone_number_ids.len(), numbers_shown(t));
+        }
         if t.kind == TargetKind::Webhook {
             webhook_lines(s, &t.webhook_spec());
         }
@@ -162,6 +169,13 @@ fn target_lines(s: &mut String, loaded: &Loaded) {
             conversation_lines(s, &t.conversation_spec());
         }
     }
+}
+
+/// A target's sending numbers, the first few of a long list.
+fn numbers_shown(t: &TargetSpec) -> String {
+    let ids = &t.phone_number_ids;
+    let shown = ids.iter().take(5).cloned().collect::<Vec<_>>().join(", ");
+    if ids.len() > 5 { format!("{shown}, … ({} more)", ids.len() - 5) } else { shown }
 }
 
 /// What a conversation target's users write, how long a turn waits, where its Cloud API listens and

@@ -46,12 +46,18 @@ impl Common {
 
     /// Classify an answer and decide on a retry; accepted messages are reported to the tracker.
     pub fn classify(&self, a: &Answer<'_>) -> Classified {
+        self.classify_from(a, None)
+    }
+
+    /// As [`classify`](Self::classify), for a message sent from sending number `sender` of several
+    /// (see `webhook::Tracker::name_senders`).
+    pub fn classify_from(&self, a: &Answer<'_>, sender: Option<u16>) -> Classified {
         let mut outcome = codes::outcome(a.status, a.body);
         if outcome.is_ok() {
             match message_id(a.body) {
                 Some(id) => {
                     if let Some(t) = &self.tracker {
-                        t.sent(&id, a.started, a.done);
+                        t.sent_from(&id, a.started, a.done, sender);
                     }
                 }
                 None => outcome = Outcome::InvalidResponse,
@@ -119,24 +125,48 @@ pub fn message_id(body: &[u8]) -> Option<String> {
 pub struct CloudTarget {
     c: Common,
     mix: Mix,
-    uri: Uri,
+    /// The sending numbers: the request path of each, and (with several) what each number got.
+    senders: Vec<(Uri, Option<super::senders::Sender>)>,
+    spread: crate::spec::numbers::Spread,
     headers: HeaderMap,
 }
 
 impl CloudTarget {
     /// `token` is the bearer token (from the environment or a file, never from the profile).
-    pub fn new(c: Common, api_version: &str, phone_number_id: &str, token: &str) -> Result<CloudTarget, String> {
+    pub fn new(c: Common, api_version: &str, numbers: &Numbers, token: &str) -> Result<CloudTarget, String> {
         let base = c.base.endpoint.path_and_query.trim_end_matches('/');
-        let uri = Uri::from_str(&format!("{base}/{api_version}/{phone_number_id}/messages"))
-            .map_err(|e| format!("bad API path: {e}"))?;
+        let several = numbers.ids.len() > 1;
+        let mut senders = Vec::with_capacity(numbers.ids.len());
+        for id in &numbers.ids {
+            let uri = Uri::from_str(&format!("{base}/{api_version}/{id}/messages"))
+                .map_err(|e| format!("bad API path: {e}"))?;
+            senders.push((uri, several.then(|| super::senders::Sender::new(id))));
+        }
+        if senders.is_empty() {
+            return Err("no phone number to send from".into());
+        }
+        if let (true, Some(t)) = (several, &c.tracker) {
+            t.name_senders(numbers.ids.clone());
+        }
         let mut headers = HeaderMap::new();
         headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
         let mut auth = HeaderValue::from_str(&format!("Bearer {token}"))
             .map_err(|_| "the access token is not a valid header value".to_string())?;
         auth.set_sensitive(true);
         headers.insert(AUTHORIZATION, auth);
-        Ok(CloudTarget { mix: Mix::new(&c.messages, c.seed), c, uri, headers })
+        Ok(CloudTarget { mix: Mix::new(&c.messages, c.seed), c, senders, spread: numbers.spread, headers })
     }
+
+    /// The number message `seq` is sent from.
+    fn sender(&self, seq: u64) -> usize {
+        crate::spec::numbers::pick(self.spread, self.senders.len(), seq, self.c.recipients.get(seq))
+    }
+}
+
+/// The numbers a Cloud target sends from, and how messages are spread over them.
+pub struct Numbers {
+    pub ids: Vec<String>,
+    pub spread: crate::spec::numbers::Spread,
 }
 
 /// Build the request of message `n` for either API.
@@ -179,9 +209,24 @@ pub(crate) use common_target_methods;
 impl Target for CloudTarget {
     common_target_methods!();
     fn request(&self, seq: u64) -> Request<Full<Bytes>> {
-        message_request(&self.c, &self.mix, &self.uri, self.headers.clone(), seq, false)
+        message_request(&self.c, &self.mix, &self.senders[self.sender(seq)].0, self.headers.clone(), seq, false)
     }
     fn classify(&self, a: &Answer<'_>) -> Classified {
-        self.c.classify(a)
+        let sender = self.sender(a.seq);
+        self.c.classify_from(a, self.senders[sender].1.as_ref().map(|_| sender as u16))
+    }
+    fn starting(&self, seq: u64, _attempt: u32, _intended: std::time::Instant) {
+        if let Some(s) = &self.senders[self.sender(seq)].1 {
+            s.attempt();
+        }
+    }
+    fn ended(&self, seq: u64, outcome: Outcome) {
+        if let Some(s) = &self.senders[self.sender(seq)].1 {
+            s.ended(outcome);
+        }
+    }
+    fn extra(&self) -> Option<serde_json::Value> {
+        let senders: Vec<&super::senders::Sender> = self.senders.iter().filter_map(|(_, s)| s.as_ref()).collect();
+        (!senders.is_empty()).then(|| serde_json::json!({ "numbers": super::senders::to_json(&senders) }))
     }
 }

@@ -7,6 +7,7 @@ pub mod body;
 pub mod cloud;
 pub mod codes;
 pub(crate) mod onprem;
+pub(crate) mod senders;
 
 pub use crate::spec::messages::{Kind, MessagesSpec, RetrySpec};
 pub use crate::spec::recipients;
