@@ -49,13 +49,21 @@ pub(crate) struct Req {
     method: Method,
     path: String,
     authorization: Option<String>,
+    /// The first `Content-Type` field, when it is visible ASCII.
+    content_type: Option<String>,
     body: Result<Bytes, BodyError>,
 }
 
 impl Req {
     #[cfg(test)]
     pub(crate) fn new(method: Method, path: &str, authorization: Option<&str>, body: Result<Bytes, BodyError>) -> Req {
-        Req { method, path: path.to_string(), authorization: authorization.map(str::to_string), body }
+        Req {
+            method,
+            path: path.to_string(),
+            authorization: authorization.map(str::to_string),
+            content_type: Some("application/json".into()),
+            body,
+        }
     }
 
     pub(crate) fn method(&self) -> &Method {
@@ -70,6 +78,11 @@ impl Req {
     /// The first `Authorization` field, when it is visible ASCII.
     pub(crate) fn authorization(&self) -> Option<&str> {
         self.authorization.as_deref()
+    }
+
+    /// The first `Content-Type` field, when it is visible ASCII.
+    pub(crate) fn content_type(&self) -> Option<&str> {
+        self.content_type.as_deref()
     }
 
     /// The body, when it was read whole.
@@ -98,6 +111,7 @@ struct Head {
     method: Method,
     path: String,
     authorization: Option<String>,
+    content_type: Option<String>,
     /// Bytes of the head, up to and including the empty line.
     len: usize,
     framing: Body,
@@ -122,11 +136,16 @@ fn parse_head(buf: &[u8]) -> Result<Option<Head>, StatusCode> {
     let http10 = req.version == Some(0);
     // The body's framing and the connection's fate, as the load path's client reads them too.
     let f = http1::framing(Role::Request, http10, req.headers.iter().map(|f| (f.name, f.value))).map_err(|_| bad)?;
-    let (mut authorization, mut expect_continue) = (None, false);
+    let (mut authorization, mut content_type, mut expect_continue) = (None, None, false);
+    let visible = |v: &[u8]| v.iter().all(|&b| b == b'\t' || (0x20..0x7f).contains(&b));
     for f in req.headers.iter() {
         if f.name.eq_ignore_ascii_case("authorization") {
-            if authorization.is_none() && f.value.iter().all(|&b| b == b'\t' || (0x20..0x7f).contains(&b)) {
+            if authorization.is_none() && visible(f.value) {
                 authorization = std::str::from_utf8(f.value).ok().map(str::to_string);
+            }
+        } else if f.name.eq_ignore_ascii_case("content-type") {
+            if content_type.is_none() && visible(f.value) {
+                content_type = std::str::from_utf8(f.value).ok().map(str::to_string);
             }
         } else if f.name.eq_ignore_ascii_case("expect") {
             expect_continue = f.value.eq_ignore_ascii_case(b"100-continue");
@@ -136,6 +155,7 @@ fn parse_head(buf: &[u8]) -> Result<Option<Head>, StatusCode> {
         method,
         path,
         authorization,
+        content_type,
         len,
         framing: f.body,
         http10,
@@ -420,7 +440,14 @@ where
         // After a body left unread (or unreadable) the next request cannot be found.
         let close = !head.keep_alive || body.is_err();
         let (http10, head_only) = (head.http10, head.method == Method::HEAD);
-        let a = answer(Req { method: head.method, path: head.path, authorization: head.authorization, body }).await;
+        let req = Req {
+            method: head.method,
+            path: head.path,
+            authorization: head.authorization,
+            content_type: head.content_type,
+            body,
+        };
+        let a = answer(req).await;
         out.clear();
         write_answer(&mut out, &a, http10, head_only, close, date.now());
         if io.send(&out, limits.idle).await.is_err() {

@@ -94,6 +94,44 @@ async fn cloud_accepts_the_spec_request_examples() {
 }
 
 #[tokio::test]
+async fn cloud_reads_json_and_forms_and_refuses_a_body_of_another_content_type() {
+    let sim = spawn_local(quick(Flavor::Cloud)).await.unwrap();
+    let mut c = Client::connect(&sim).await;
+    let to = "+16505551234";
+    let json_body = text_to(to).to_string().into_bytes();
+    let send = |ct: Option<&'static str>, body: Vec<u8>| (ct, body);
+    let form = format!(
+        "messaging_product=whatsapp&to={}&type=text&text={}",
+        form_urlencoded::byte_serialize(to.as_bytes()).collect::<String>(),
+        form_urlencoded::byte_serialize(br#"{"body":"hi"}"#).collect::<String>()
+    );
+    // Read: JSON with or without parameters, a form's fields, and a JSON body sent as a form (curl -d).
+    for (ct, body) in [
+        send(Some("application/json"), json_body.clone()),
+        send(Some("Application/JSON; charset=utf-8"), json_body.clone()),
+        send(Some("application/x-www-form-urlencoded"), form.into_bytes()),
+        send(Some("application/x-www-form-urlencoded"), json_body.clone()),
+    ] {
+        let r = c.typed(Method::POST, PATH, Some(TOKEN), ct, body).await;
+        assert_cloud_success(&r, to);
+    }
+    // Not read: no parameters, so no messaging_product.
+    for ct in [Some("AAA"), Some("text/plain"), None] {
+        let r = c.typed(Method::POST, PATH, Some(TOKEN), ct, json_body.clone()).await;
+        assert_cloud_error(&r, 400, 131008);
+        let details = r.json["error"]["error_data"]["details"].as_str().unwrap();
+        assert!(details.contains("messaging_product") && details.contains("Content-Type"), "{details}");
+    }
+    // The setting that reads every body as JSON.
+    let mut cfg = quick(Flavor::Cloud);
+    cfg.cloud.any_content_type = true;
+    let lenient = spawn_local(cfg).await.unwrap();
+    let mut c = Client::connect(&lenient).await;
+    let r = c.typed(Method::POST, PATH, Some(TOKEN), Some("AAA"), json_body).await;
+    assert_cloud_success(&r, to);
+}
+
+#[tokio::test]
 async fn cloud_validation_errors() {
     let mut cfg = quick(Flavor::Cloud);
     cfg.max_body_bytes = 64 * 1024;

@@ -230,6 +230,12 @@ pub struct CloudConfig {
     /// Accepted Graph API versions (e.g. `["v23.0"]`). Empty (default): any `vNN.N`.
     /// Another version gets HTTP 400 with code 100.
     pub api_versions: Vec<String>,
+    /// Read every send's body as JSON, whatever its Content-Type. Default false: bodies are read as
+    /// the Graph API reads parameters, from JSON or a form only; a send with another Content-Type (or
+    /// none) has no `messaging_product` and is refused with 131008 (the simulator's reading: no Meta
+    /// page states how such a send is answered).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub any_content_type: bool,
 }
 
 impl Default for CloudConfig {
@@ -245,6 +251,7 @@ impl Default for CloudConfig {
             phone_number_ids: Vec::new(),
             api_versions: Vec::new(),
             upgrade: None,
+            any_content_type: false,
         }
     }
 }

@@ -44,11 +44,22 @@ impl Client {
     }
 
     pub async fn raw(&mut self, method: Method, path: &str, auth: Option<&str>, body: Vec<u8>) -> Resp {
-        let mut req = Request::builder()
-            .method(method)
-            .uri(path)
-            .header("host", "127.0.0.1")
-            .header("content-type", "application/json");
+        self.typed(method, path, auth, Some("application/json"), body).await
+    }
+
+    /// A request with the given Content-Type (or none).
+    pub async fn typed(
+        &mut self,
+        method: Method,
+        path: &str,
+        auth: Option<&str>,
+        content_type: Option<&str>,
+        body: Vec<u8>,
+    ) -> Resp {
+        let mut req = Request::builder().method(method).uri(path).header("host", "127.0.0.1");
+        if let Some(c) = content_type {
+            req = req.header("content-type", c);
+        }
         if let Some(a) = auth {
             req = req.header("authorization", a);
         }
