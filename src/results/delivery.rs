@@ -92,6 +92,9 @@ pub struct IdentityCounts {
     pub statuses_with_username: u64,
     /// Inbound user messages without the sender's phone number (no `from`): username users.
     pub inbound_without_phone: u64,
+    /// Entries of `user_id_update` webhooks (a user's previous and current BSUID), which are
+    /// neither statuses nor messages.
+    pub user_id_updates: u64,
 }
 
 impl IdentityCounts {
@@ -106,6 +109,7 @@ impl IdentityCounts {
         self.statuses_without_phone += o.statuses_without_phone;
         self.statuses_with_username += o.statuses_with_username;
         self.inbound_without_phone += o.inbound_without_phone;
+        self.user_id_updates += o.user_id_updates;
     }
 }
 

@@ -155,6 +155,11 @@ fn route(path: &str) -> Option<(&str, &str)> {
     Some((version, phone))
 }
 
+/// The major number of a version `vNN.N` (its status webhooks' shapes depend on it).
+fn major_version(v: &str) -> Option<u16> {
+    v.strip_prefix('v')?.split('.').next()?.parse().ok()
+}
+
 /// `vNN.N`: a `v`, digits, a dot, digits.
 fn valid_version(v: &str) -> bool {
     let Some(rest) = v.strip_prefix('v') else {
@@ -205,7 +210,8 @@ fn check_token(st: &State, req: &Req) -> Result<(), CloudError> {
 async fn handle_inner(st: &State, req: Req, ctx: Ctx) -> Result<Reply, CloudError> {
     let (phone_key, hook_phone) = {
         let phone = addressed(st, &req)?;
-        (hash_bytes(0x9403E, phone.as_bytes()), st.hooks.is_some().then(|| phone.to_string()))
+        let version = route(req.path()).and_then(|(v, _)| major_version(v));
+        (hash_bytes(0x9403E, phone.as_bytes()), st.hooks.is_some().then(|| (phone.to_string(), version)))
     };
     if st.down() {
         return Err(CloudError::new(
@@ -434,7 +440,7 @@ fn accept(
     msg: message::Outgoing,
     ctx: Ctx,
     phone_key: u64,
-    hook_phone: Option<String>,
+    hook_phone: Option<(String, Option<u16>)>,
     content: Content,
 ) -> Result<Reply, CloudError> {
     let cs = &st.cloud;
@@ -477,9 +483,12 @@ fn accept(
     let wa_id = (!msg.by_bsuid).then_some(digits);
     let status = if content.held.is_some() { "held_for_quality_assessment" } else { "accepted" };
     let mut reply = Reply::new(StatusCode::OK, success_body(&msg.to, wa_id, &id, status), outcome);
-    if let Some(phone_number_id) = hook_phone {
+    if let Some((phone_number_id, api_version)) = hook_phone {
         let mut a = Accepted::to_phone(id, digits.to_string(), phone_number_id, template, failure);
         a.held = content.held.map(|(hold, _)| hold);
+        a.api_version = api_version;
+        a.category = if template { content.category.unwrap_or_default().name() } else { "service" };
+        a.in_window = known && st.conversations.windows.is_open(digits, st.elapsed());
         // Group statuses name the group, not a user.
         a.user = if known && !msg.group { st.identities.of(digits) } else { None };
         a.recipient_user_id = msg.by_bsuid.then(|| msg.to.clone());

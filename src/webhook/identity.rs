@@ -7,10 +7,11 @@
 //! `whatsapp-api-js` SDK's webhook types (which quote Meta's field descriptions):
 //! - sent / delivered / read statuses come with `value.contacts[]`: `user_id` (the BSUID, always),
 //!   `parent_user_id` (where enabled), `wa_id` (the phone number, omitted when the message was
-//!   sent to the BSUID of a user who adopted a username) and `profile.username` (delivered and read
-//!   only, for users with a username);
-//! - the status object has `recipient_id` (the phone number) when the message was sent to a phone
-//!   number and `recipient_user_id` (the BSUID given) when it was sent to a BSUID;
+//!   sent to the BSUID of a user who adopted a username), `profile.name` (the user's display name)
+//!   and `profile.username` (delivered and read only, for users with a username);
+//! - the status object has `recipient_id` (the phone number) where Meta shares it and
+//!   `recipient_user_id` (the BSUID) on every sent/delivered/read status, or, in the SDK's earlier
+//!   reading, only when the message was sent to a BSUID (the simulator's `identity.status_user_id`);
 //! - `failed` statuses come without `contacts`, so a failed message is identified by
 //!   `recipient_id` or `recipient_user_id` alone;
 //! - inbound messages: `contacts[].user_id` always, `wa_id` and `messages[].from` omitted for users
@@ -79,14 +80,27 @@ pub struct Contact {
     pub parent_user_id: Option<String>,
 }
 
+/// The display name the simulator gives the user with phone digits `digits`: `User` and the last
+/// four digits, or the last four characters of the BSUID when the number is withheld (a username
+/// user's display name must not give the number away).
+pub fn display_name(user: Option<&UserIdentity>, digits: &str) -> String {
+    let last4 = |s: &str| s.get(s.len().saturating_sub(4)..).unwrap_or("").to_string();
+    match user {
+        Some(u) if u.phone_withheld() => format!("User {}", last4(&u.user_id)),
+        _ => format!("User {}", last4(digits)),
+    }
+}
+
 impl Contact {
     /// The contact of a sent/delivered/read status of a message to `user`: `phone` is the number
-    /// Meta shares (none for a username user messaged by BSUID); the username only on delivered
+    /// Meta shares (none for a username user messaged by BSUID), `name` the display name
+    /// (`profile.name`, Meta: "the WhatsApp user's display name"); the username only on delivered
     /// and read (`with_username`).
-    pub fn of_status(user: &UserIdentity, phone: Option<&str>, with_username: bool) -> Contact {
+    pub fn of_status(user: &UserIdentity, phone: Option<&str>, name: Option<String>, with_username: bool) -> Contact {
         let username = user.username.clone().filter(|_| with_username);
+        let profile = ContactProfile { name, username };
         Contact {
-            profile: username.map(|u| ContactProfile { name: None, username: Some(u) }),
+            profile: (profile != ContactProfile::default()).then_some(profile),
             wa_id: phone.map(str::to_string),
             user_id: Some(user.user_id.clone()),
             parent_user_id: user.parent_user_id.clone(),
@@ -115,12 +129,17 @@ mod tests {
 
     #[test]
     fn contact_shapes_round_trip() {
-        let c = Contact::of_status(&user(Some("ann")), None, true);
+        let c = Contact::of_status(&user(Some("ann")), None, None, true);
         let v = serde_json::to_value(&c).unwrap();
         assert_eq!(v, serde_json::json!({"profile": {"username": "ann"}, "user_id": "US.1"}));
         assert_eq!(serde_json::from_value::<Contact>(v).unwrap(), c);
-        let sent = Contact::of_status(&user(Some("ann")), Some("15550001"), false);
+        let sent = Contact::of_status(&user(Some("ann")), Some("15550001"), None, false);
         assert_eq!(serde_json::to_value(&sent).unwrap(), serde_json::json!({"wa_id": "15550001", "user_id": "US.1"}));
+        let named = Contact::of_status(&user(None), Some("15550001"), Some("User 0001".into()), true);
+        let v = serde_json::to_value(&named).unwrap();
+        assert_eq!(v, serde_json::json!({"profile": {"name": "User 0001"}, "wa_id": "15550001", "user_id": "US.1"}));
+        assert_eq!(display_name(Some(&user(Some("ann"))), "15550001"), "User US.1", "withheld: not the number");
+        assert_eq!(display_name(None, "15550001"), "User 0001");
         let u = UserIdentity { parent_user_id: Some("US.ENT.1".into()), ..user(None) };
         let v = serde_json::to_value(&u).unwrap();
         assert_eq!(serde_json::from_value::<UserIdentity>(v).unwrap(), u);

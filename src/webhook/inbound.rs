@@ -13,7 +13,7 @@
 
 use serde_json::{Value, json};
 
-use super::identity::UserIdentity;
+use super::identity::{UserIdentity, display_name};
 use super::model::CLOUD_OBJECT;
 
 /// One text message a user sent to the business.
@@ -51,7 +51,7 @@ pub(crate) fn contact(m: &InboundMessage) -> Value {
         return json!({"profile": {"name": format!("User {}", last4(&m.from))}, "wa_id": m.from});
     };
     // A username user's display name must not give away the number either.
-    let name = format!("User {}", if m.phone_withheld() { last4(&u.user_id) } else { last4(&m.from) });
+    let name = display_name(Some(u), &m.from);
     let mut c = json!({"profile": {"name": name}, "user_id": u.user_id});
     if let Some(p) = &u.parent_user_id {
         c["parent_user_id"] = json!(p);
@@ -67,11 +67,13 @@ pub(crate) fn contact(m: &InboundMessage) -> Value {
 
 /// The `messages[]` object of a `user_changed_user_id` system message (Meta, "System messages
 /// webhook reference",
-/// <https://developers.facebook.com/documentation/business-messaging/whatsapp/webhooks/reference/messages/system/>):
-/// `type = "system"`, `system.type`, `system.body` ("User <name> changed from <old> to <new>") and
-/// the new BSUID in `system.user_id`, and no new phone number (`user_changed_number` has one in
-/// `system.wa_id`). The sender is as in other 2026 messages: `from_user_id` (the old BSUID) and
-/// `from` unless the user's number is withheld (pywa, for one, reads `from` of these messages).
+/// <https://developers.facebook.com/documentation/business-messaging/whatsapp/webhooks/reference/messages/system/>,
+/// updated 2026-08-11): `type = "system"`, `system.type`, `system.body` ("User <name> changed from
+/// <old> to <new>"), the new BSUID in `system.user_id` and, since Meta's changelog of 2026-08-11,
+/// the old one in `system.previous_user_id` (and `parent_user_id` / `previous_parent_user_id` where
+/// parent BSUIDs are on); no new phone number (`user_changed_number` has one in `system.wa_id`). The
+/// sender is as in other 2026 messages: `from_user_id` (the old BSUID) and `from` unless the user's
+/// number is withheld (pywa, for one, reads `from` of these messages).
 fn system_message(m: &InboundMessage, previous: &str) -> Value {
     let new = m.user.as_ref().map_or("", |u| u.user_id.as_str());
     let name = format!("User {}", last4(new));
@@ -83,13 +85,57 @@ fn system_message(m: &InboundMessage, previous: &str) -> Value {
         "system": {
             "body": format!("User {name} changed from {previous} to {new}"),
             "user_id": new,
+            "previous_user_id": previous,
             "type": "user_changed_user_id",
         },
     });
+    // The parent BSUID is the portfolio group's: it does not change with the BSUID.
+    if let Some(parent) = m.user.as_ref().and_then(|u| u.parent_user_id.as_deref()) {
+        v["system"]["parent_user_id"] = json!(parent);
+        v["system"]["previous_parent_user_id"] = json!(parent);
+    }
     if !m.phone_withheld() {
         v["from"] = json!(m.from);
     }
     v
+}
+
+/// The `user_id_update` webhook of a BSUID change (a system message `m` with `changed_from`), as
+/// integrators document it (8x8 "WhatsApp Business-scoped user IDs", Kapso, dualhook, 2026): field
+/// `user_id_update`, `value.user_id_update[]` with the user's `wa_id` where Meta shares it, a
+/// `detail` text, `user_id.previous` / `user_id.current` and a `timestamp`. Meta's changelog of
+/// 2026-08-11 says this field is not subscribable (the change comes as the system message), so the
+/// simulator posts it only when asked (`webhooks.user_id_update`). `None` for any other message.
+pub fn cloud_user_id_update(
+    waba_id: &str,
+    phone_number_id: &str,
+    display_phone: &str,
+    m: &InboundMessage,
+) -> Option<Value> {
+    let previous = m.changed_from.as_deref()?;
+    let user = m.user.as_ref()?;
+    let mut update = json!({
+        "detail": format!("User id for {} has been updated.", display_name(Some(user), &m.from)),
+        "user_id": {"previous": previous, "current": user.user_id},
+        "timestamp": m.timestamp.to_string(),
+    });
+    if !m.phone_withheld() {
+        update["wa_id"] = json!(m.from);
+    }
+    Some(json!({
+        "object": CLOUD_OBJECT,
+        "entry": [{
+            "id": waba_id,
+            "changes": [{
+                "field": "user_id_update",
+                "value": {
+                    "messaging_product": "whatsapp",
+                    "metadata": {"display_phone_number": display_phone, "phone_number_id": phone_number_id},
+                    "user_id_update": [update],
+                },
+            }],
+        }],
+    }))
 }
 
 /// The `messages[]` object of a text message (other types replace `text` with their own object).
@@ -238,6 +284,7 @@ mod tests {
             (Some("system"), Some("user_changed_user_id"))
         );
         assert_eq!(msg["system"]["user_id"], "US.22222222222222222222");
+        assert_eq!(msg["system"]["previous_user_id"], "US.11111111111111111111", "Meta's changelog, 2026-08-11");
         assert_eq!(msg["from_user_id"], "US.11111111111111111111");
         let text = msg["system"]["body"].as_str().unwrap();
         assert!(text.contains("changed from US.11111111111111111111 to US.22222222222222222222"), "{text}");
@@ -251,5 +298,28 @@ mod tests {
         };
         let v = cloud_inbound("1", "2", "3", &hidden);
         assert!(!v.to_string().contains("1230001"), "a username user: no phone number anywhere: {v}");
+        let u = cloud_user_id_update("1", "2", "3", &hidden).unwrap();
+        assert!(!u.to_string().contains("1230001"), "nor in its user_id_update: {u}");
+    }
+
+    #[test]
+    fn a_user_id_update_links_the_previous_and_current_bsuid() {
+        let m = InboundMessage {
+            from: "15551230001".into(),
+            id: "wamid.sys2".into(),
+            timestamp: 1_700_000_000,
+            body: String::new(),
+            user: Some(UserIdentity::new("US.22222222222222222222")),
+            changed_from: Some("US.11111111111111111111".into()),
+        };
+        let v = cloud_user_id_update("1", "2", "3", &m).unwrap();
+        let change = &v["entry"][0]["changes"][0];
+        assert_eq!(change["field"], "user_id_update");
+        let u = &change["value"]["user_id_update"][0];
+        assert_eq!(u["user_id"], json!({"previous": "US.11111111111111111111", "current": "US.22222222222222222222"}));
+        assert_eq!((u["wa_id"].as_str(), u["timestamp"].as_str()), (Some("15551230001"), Some("1700000000")));
+        let n = parse_notification(&serde_json::to_vec(&v).unwrap()).unwrap();
+        assert_eq!((n.statuses.len(), n.inbound_messages, n.identities.user_id_updates), (0, 0, 1));
+        assert!(cloud_user_id_update("1", "2", "3", &InboundMessage { changed_from: None, ..m }).is_none());
     }
 }

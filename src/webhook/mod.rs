@@ -32,7 +32,7 @@ pub use crate::spec::webhook::{DEFAULT_APP_SECRET_ENV, DEFAULT_VERIFY_TOKEN_ENV,
 pub use commit::Sink;
 pub use correlate::{Tracker, TrackerConfig};
 pub use identity::{Contact, ContactProfile, UserIdentity};
-pub use inbound::{InboundMessage, cloud_inbound, onprem_inbound};
+pub use inbound::{InboundMessage, cloud_inbound, cloud_user_id_update, onprem_inbound};
 pub use model::{
     CloudEnvelope, OnPremEnvelope, ParseError, Status, StatusError, StatusKind, cloud_envelope, onprem_envelope, parse,
     parse_notification,

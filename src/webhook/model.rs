@@ -375,6 +375,10 @@ struct AnyValue {
     errors: Vec<ValueError>,
     #[serde(default, deserialize_with = "identity::lenient_contacts")]
     contacts: Vec<Contact>,
+    /// The entries of a `user_id_update` change (a user's previous and current BSUID); counted, not
+    /// read further.
+    #[serde(default)]
+    user_id_update: Option<serde_json::Value>,
 }
 
 /// One entry of `value.errors`: its code, when it has one.
@@ -384,7 +388,8 @@ struct ValueError {
     code: Option<i64>,
 }
 
-/// Parses either webhook shape. Changes of other fields (e.g. group updates) are ignored.
+/// Parses either webhook shape. Changes of fields other than `messages` (e.g. group updates) are
+/// ignored, but for `user_id_update`, whose entries are counted.
 pub fn parse_notification(body: &[u8]) -> Result<Notification, ParseError> {
     let any: AnyBody = serde_json::from_slice(body)?;
     if let Some(object) = any.object {
@@ -396,6 +401,11 @@ pub fn parse_notification(body: &[u8]) -> Result<Notification, ParseError> {
         let mut errors = Vec::new();
         let mut identities = IdentityCounts::default();
         for change in any.entry.into_iter().flatten().flat_map(|e| e.changes) {
+            if change.field == "user_id_update" {
+                let entries = change.value.and_then(|v| v.user_id_update);
+                identities.user_id_updates += entries.map_or(0, |u| u.as_array().map_or(1, Vec::len)) as u64;
+                continue;
+            }
             if change.field != "messages" {
                 continue;
             }
@@ -558,13 +568,14 @@ mod tests {
         by_bsuid.recipient_user_id = Some("US.2".into());
         let failed = Status::new("c", StatusKind::Failed, 1, "15550003");
         let contacts = vec![
-            Contact::of_status(&identity::UserIdentity::new("US.1"), Some("15550001"), true),
+            Contact::of_status(&identity::UserIdentity::new("US.1"), Some("15550001"), None, true),
             Contact::of_status(
                 &identity::UserIdentity {
                     user_id: "US.2".into(),
                     username: Some("bo".into()),
                     ..identity::UserIdentity::new("US.1")
                 },
+                None,
                 None,
                 true,
             ),
@@ -576,6 +587,7 @@ mod tests {
             statuses_without_phone: 1,
             statuses_with_username: 1,
             inbound_without_phone: 1,
+            user_id_updates: 0,
         };
         assert_eq!(c, want);
     }

@@ -92,18 +92,21 @@ async fn status_webhooks_carry_contacts_as_meta_documents() {
     all_posted(&sim, 3).await;
     let id = |r: &sim_support::Resp| r.json["messages"][0]["id"].as_str().unwrap().to_string();
 
-    // Sent to the number: `recipient_id`, and a contact with the number and the BSUID; the
-    // username on delivered and read, not on sent.
+    // Sent to the number: `recipient_id` and `recipient_user_id` (on every sent/delivered/read
+    // status, `identity.status_user_id`'s default), and a contact with the number, the BSUID and
+    // the display name; the username on delivered and read, not on sent.
     let phone = by_status(&bodies, &id(&by_phone));
     let stages: Vec<&str> = phone.iter().map(|(s, _)| s.as_str()).collect();
     assert_eq!(stages, ["sent", "delivered", "read"]);
     for (stage, v) in &phone {
         let s = &v["statuses"][0];
-        assert_eq!((s["recipient_id"].as_str(), s.get("recipient_user_id")), (Some("16505551234"), None));
+        let ids = (s["recipient_id"].as_str(), s["recipient_user_id"].as_str());
+        assert_eq!(ids, (Some("16505551234"), Some(user.user_id.as_str())), "{stage}: {s}");
         assert_eq!(s["recipient_parent_user_id"], user.parent_user_id.clone().unwrap().as_str());
         let k = &v["contacts"][0];
         assert_eq!((k["wa_id"].as_str(), k["user_id"].as_str()), (Some("16505551234"), Some(user.user_id.as_str())));
         assert_eq!(k["parent_user_id"], user.parent_user_id.clone().unwrap().as_str());
+        assert!(k["profile"]["name"].as_str().is_some_and(|n| !n.contains("1234")), "{stage}: {k}");
         let username = k["profile"]["username"].as_str();
         assert_eq!(username, (stage != "sent").then_some(user.username.as_deref().unwrap()), "{stage}: {k}");
         // What the v23.0 spec describes of a status webhook still holds.

@@ -54,5 +54,6 @@ mod support;
 mod tls_proxy;
 mod webhook_receive;
 mod webhook_receiver;
+mod webhook_shapes;
 mod webhook_target;
 mod webhook_tracker;

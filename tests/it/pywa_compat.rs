@@ -404,3 +404,76 @@ async fn pywa_names_the_content_errors_and_reads_bsuid_changes_and_shared_number
         assert!(m["username"].is_string() && m["bsuid"].as_str().unwrap().starts_with("GB."), "{m}");
     }
 }
+
+/// Reads one status webhook per line; prints pywa's conversation, pricing and user of it.
+const PRICING_SCRIPT: &str = r#"
+import json, sys
+try:
+    from pywa import WhatsApp
+    from pywa.types import MessageStatus
+except ImportError as e:
+    print("SKIP", e)
+    sys.exit(0)
+wa = WhatsApp(phone_id="1234567890", token="unused", filter_updates=False)
+for line in sys.stdin:
+    u = MessageStatus.from_update(client=wa, update=json.loads(line))
+    p = u.pricing
+    print(json.dumps({
+        "status": str(u.status.value),
+        "conversation": u.conversation.category.value if u.conversation else None,
+        "pricing": None if p is None else {"billable": p.billable, "pricing_model": p.model.value,
+                                           "type": p.type.value if p.type else None, "category": p.category.value},
+        "name": u.from_user.name, "bsuid": u.from_user.bsuid,
+    }))
+"#;
+
+#[tokio::test]
+async fn pywa_reads_pricing_and_conversation_as_each_api_version_posts_them() {
+    let (url, bodies) = crate::support::recorder::recorder().await;
+    let mut cfg = SimConfig::benchmark(Flavor::Cloud);
+    cfg.seed = 6;
+    cfg.service_window.enabled = false;
+    let zero = StageDelay::constant(Duration::ZERO);
+    let h = &mut cfg.webhooks;
+    h.callback_url = Some(url);
+    (h.sent, h.delivered, h.read) = (zero.clone(), zero.clone(), zero);
+    (h.duplicate_fraction, h.out_of_order_fraction, h.delivered_and_failed_fraction) = (0.0, 0.0, 0.0);
+    h.read_fraction = 1.0;
+    let sim = spawn_local(cfg).await.unwrap();
+    let mut c = Client::connect(&sim).await;
+    for (i, version) in ["v23.0", "v24.0", "v25.0"].iter().enumerate() {
+        let path = format!("/{version}/1234567890/messages");
+        let service = text_to(&format!("16505550{i}01"));
+        let template = crate::support::sim::template_to(&format!("16505550{i}02"));
+        for body in [service, template] {
+            assert_eq!(c.post(&path, Some(crate::support::sim::TOKEN), &body).await.status, 200);
+        }
+    }
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while bodies.lock().unwrap().len() < 18 {
+        assert!(Instant::now() < deadline, "timed out waiting for the webhooks");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let posted: Vec<Bytes> = bodies.lock().unwrap().clone();
+    let _ = sim.shutdown().await;
+    let Some(read) = pywa_reads_with(PRICING_SCRIPT, &posted) else { return };
+    assert_eq!(read.len(), posted.len());
+    let mut with_conversation = 0;
+    for (r, b) in read.iter().zip(&posted) {
+        let v: Value = serde_json::from_slice(b).unwrap();
+        let value = &v["entry"][0]["changes"][0]["value"];
+        let s = &value["statuses"][0];
+        // pywa reads exactly what was posted: the conversation's category where there is one, and
+        // the per-message pricing with its type.
+        assert_eq!(r["conversation"], s["conversation"]["origin"]["type"], "{r} / {s}");
+        with_conversation += usize::from(s.get("conversation").is_some());
+        assert_eq!(r["pricing"], s.get("pricing").cloned().unwrap_or(Value::Null), "{r} / {s}");
+        assert_eq!(
+            (&r["name"], &r["bsuid"]),
+            (&value["contacts"][0]["profile"]["name"], &value["contacts"][0]["user_id"])
+        );
+    }
+    assert_eq!(with_conversation, 4, "sent and delivered of the two v23.0 messages only");
+    assert!(read.iter().any(|r| r["pricing"]["type"] == "free_customer_service"));
+    assert!(read.iter().any(|r| r["pricing"]["type"] == "regular" && r["pricing"]["category"] == "marketing"));
+}

@@ -25,6 +25,7 @@
 
 pub use crate::spec::sim::hooks as config;
 pub(crate) mod plan;
+pub(crate) mod shape;
 
 use std::cmp::Ordering as CmpOrdering;
 use std::collections::{BinaryHeap, VecDeque};
@@ -40,10 +41,13 @@ use tokio::time::Instant;
 
 pub use config::{HooksConfig, StageDelay};
 pub use plan::{Accepted, Plan, PlannedStatus, Planner, Stage};
+pub use shape::Shapes;
 
 use super::config::{ConfigError, Flavor, SimConfig};
 use crate::webhook::signature::{SIGNATURE_HEADER, Verifier};
-use crate::webhook::{InboundMessage, cloud_envelope, cloud_inbound, onprem_envelope, onprem_inbound};
+use crate::webhook::{
+    InboundMessage, cloud_envelope, cloud_inbound, cloud_user_id_update, onprem_envelope, onprem_inbound,
+};
 
 /// Counters of the webhook sender.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -79,6 +83,8 @@ pub struct HookStats {
     pub injected_failed: u64,
     /// Inbound user messages whose `messages` webhook was scheduled.
     pub inbound_messages: u64,
+    /// `user_id_update` webhooks scheduled (`webhooks.user_id_update`).
+    pub user_id_updates: u64,
 }
 
 impl HookStats {
@@ -105,6 +111,7 @@ struct Counters {
     injected_delivered_and_failed: AtomicU64,
     injected_failed: AtomicU64,
     inbound_messages: AtomicU64,
+    user_id_updates: AtomicU64,
     /// Accepted messages handed to the scheduler and not yet planned (or dropped): their statuses
     /// are still to come, though `statuses_planned` does not count them yet.
     unscheduled: AtomicU64,
@@ -133,6 +140,7 @@ impl Counters {
             injected_delivered_and_failed: g(&self.injected_delivered_and_failed),
             injected_failed: g(&self.injected_failed),
             inbound_messages: g(&self.inbound_messages),
+            user_id_updates: g(&self.user_id_updates),
         }
     }
 }
@@ -140,7 +148,7 @@ impl Counters {
 /// What the scheduler needs: configuration, planner, client and signer.
 struct Sender {
     flavor: Flavor,
-    seed: u64,
+    shapes: Shapes,
     cfg: HooksConfig,
     url: String,
     planner: Planner,
@@ -208,7 +216,7 @@ impl Hooks {
         let (tx, rx) = mpsc::channel(h.queue_capacity.min(1 << 16));
         let sender = Sender {
             flavor: cfg.flavor,
-            seed: cfg.seed,
+            shapes: Shapes { flavor: cfg.flavor, seed: cfg.seed, status_user_id: cfg.identity.status_user_id },
             url,
             planner: Planner::new(h, cfg.flavor, cfg.seed),
             verifier: match cfg.flavor {
@@ -423,19 +431,32 @@ impl Scheduler {
         }
     }
 
-    /// One POST carrying an inbound message, ready at once.
+    /// One POST carrying an inbound message, ready at once; for a BSUID change, with
+    /// `user_id_update` on, a second one carrying the `user_id_update` webhook.
     fn post_inbound(&mut self, m: &InboundMessage, phone: &str) {
-        let s = &self.s;
+        let s = self.s.clone();
         add(&s.counters.inbound_messages, 1);
+        let (waba, display) = (&s.cfg.waba_id, &s.cfg.display_phone_number);
         let body = match s.flavor {
             Flavor::Cloud => {
                 let phone = s.cfg.phone_number_id.as_deref().unwrap_or(phone);
-                serde_json::to_vec(&cloud_inbound(&s.cfg.waba_id, phone, &s.cfg.display_phone_number, m))
+                if s.cfg.user_id_update
+                    && let Some(update) = cloud_user_id_update(waba, phone, display, m)
+                {
+                    add(&s.counters.user_id_updates, 1);
+                    self.post_now(serde_json::to_vec(&update));
+                }
+                serde_json::to_vec(&cloud_inbound(waba, phone, display, m))
             }
             Flavor::OnPrem => serde_json::to_vec(&onprem_inbound(m)),
         };
+        self.post_now(body);
+    }
+
+    /// A POST of `body` (serialized plain data: it cannot fail), signed where webhooks are, ready at once.
+    fn post_now(&mut self, body: serde_json::Result<Vec<u8>>) {
         let body = Bytes::from(body.unwrap_or_default());
-        let signature = s.verifier.as_ref().map(|v| v.sign(&body));
+        let signature = self.s.verifier.as_ref().map(|v| v.sign(&body));
         self.ready.push_back(Delivery { body, signature, statuses: 0, attempts: 0, first: None });
     }
 
@@ -448,13 +469,13 @@ impl Scheduler {
         let items = std::mem::take(&mut self.batch);
         let s = &self.s;
         let unix = chrono::Utc::now().timestamp();
-        let statuses: Vec<_> = items.iter().map(|i| plan::status(s.flavor, s.seed, &i.msg, &i.planned, unix)).collect();
+        let statuses: Vec<_> = items.iter().map(|i| shape::status(&s.shapes, &i.msg, &i.planned, unix)).collect();
         let body = match s.flavor {
             Flavor::Cloud => {
                 let phone = s.cfg.phone_number_id.as_deref().unwrap_or(&items[0].msg.phone_number_id);
                 // Since 2026 the users of sent/delivered/read statuses come in `contacts`.
                 let mut contacts = Vec::new();
-                for c in items.iter().filter_map(|i| i.msg.contact(i.planned.stage)) {
+                for c in items.iter().filter_map(|i| shape::contact(&i.msg, i.planned.stage)) {
                     if !contacts.contains(&c) {
                         contacts.push(c);
                     }

@@ -1,16 +1,15 @@
 //! What the simulator posts for one accepted message, decided up front and deterministically:
 //! every choice (stage delays, read or not, failure and its code, duplicate, order swap,
 //! delivered-and-failed anomaly) is a hash of the seed and the message id, so the same seed and
-//! the same message ids give the same statuses with the same delays. The payloads follow Meta's
-//! documented shapes: the Cloud envelope (signed by the sender) and the on-prem `statuses` body.
+//! the same message ids give the same statuses with the same delays. What each status carries is
+//! `shape`'s.
 
 use std::time::Duration;
 
 use super::super::config::Flavor;
 use super::super::model::{LatencyModel, hash_bytes, mix64};
 use super::config::{HooksConfig, StageDelay};
-use crate::webhook::identity::{Contact, UserIdentity};
-use crate::webhook::model::{Conversation, ConversationOrigin, Pricing, Status};
+use crate::webhook::identity::UserIdentity;
 
 pub use crate::webhook::events::Stage;
 
@@ -205,10 +204,20 @@ pub struct Accepted {
     pub recipient_user_id: Option<String>,
     /// A paced template's message held for the quality signal: its statuses come this much later.
     pub held: Option<Duration>,
+    /// The major Graph API version of the send's path (`v24.0` → 24): a Cloud status has the shape
+    /// Meta posts for it. `None`: the newest shapes.
+    pub api_version: Option<u16>,
+    /// Its pricing category: `service` (not a template), or the template's category (`marketing`
+    /// unless the simulator knows the template as `utility` or `authentication`).
+    pub category: &'static str,
+    /// The user's customer service window was open when it was accepted (a utility template in it
+    /// is free, Meta's pricing since 2025-07-01).
+    pub in_window: bool,
 }
 
 impl Accepted {
-    /// An accepted message addressed by phone number (or group id), without identity.
+    /// An accepted message addressed by phone number (or group id), without identity, for the
+    /// newest API version; a template is `marketing`, anything else `service`.
     pub fn to_phone(
         id: String,
         recipient: String,
@@ -216,56 +225,20 @@ impl Accepted {
         template: bool,
         failure: Option<i64>,
     ) -> Self {
-        Accepted { id, recipient, phone_number_id, template, failure, user: None, recipient_user_id: None, held: None }
+        Accepted {
+            id,
+            recipient,
+            phone_number_id,
+            template,
+            failure,
+            user: None,
+            recipient_user_id: None,
+            held: None,
+            api_version: None,
+            category: if template { "marketing" } else { "service" },
+            in_window: false,
+        }
     }
-
-    /// The `contacts` entry of one of its statuses: none for `failed` (Meta sends no `contacts`
-    /// with failed statuses) or without identity; the phone number unless a username user was
-    /// messaged by BSUID; the username on delivered and read only (Meta, "Business-scoped user
-    /// IDs"; see `webhook::identity`).
-    pub fn contact(&self, stage: Stage) -> Option<Contact> {
-        let user = self.user.as_ref().filter(|_| stage != Stage::Failed)?;
-        let withheld = self.recipient_user_id.is_some() && user.phone_withheld();
-        let phone = (!withheld).then_some(self.recipient.as_str());
-        Some(Contact::of_status(user, phone, matches!(stage, Stage::Delivered | Stage::Read)))
-    }
-}
-
-/// The status object of one planned status, stamped `unix` (seconds).
-pub fn status(flavor: Flavor, seed: u64, msg: &Accepted, planned: &PlannedStatus, unix: i64) -> Status {
-    // Sent to a BSUID: `recipient_user_id` names it and there is no `recipient_id` (Meta,
-    // "Business-scoped user IDs").
-    let recipient_id = if msg.recipient_user_id.is_some() { String::new() } else { msg.recipient.clone() };
-    let mut s = Status::new(msg.id.clone(), planned.stage.kind(), unix, recipient_id);
-    s.recipient_user_id = msg.recipient_user_id.clone();
-    s.recipient_parent_user_id =
-        msg.user.as_ref().and_then(|u| u.parent_user_id.clone()).filter(|_| planned.stage != Stage::Failed);
-    let origin = if msg.template { "marketing" } else { "service" };
-    let conv_key = hash_bytes(seed ^ 0xC0_4E55, format!("{}/{}", msg.phone_number_id, msg.recipient).as_bytes());
-    let conversation = Conversation {
-        id: format!("{:016x}{:016x}", conv_key, mix64(conv_key)),
-        expiration_timestamp: (planned.stage == Stage::Sent).then(|| (unix + 24 * 3600).to_string()),
-        origin: Some(ConversationOrigin { kind: origin.into() }),
-    };
-    if planned.stage != Stage::Failed {
-        s = s.with_conversation(conversation);
-    }
-    if planned.stage == Stage::Delivered {
-        let (model, kind) = match flavor {
-            Flavor::Cloud => ("PMP", Some(if msg.template { "regular" } else { "free_customer_service" }.into())),
-            Flavor::OnPrem => ("CBP", None),
-        };
-        s = s.with_pricing(Pricing {
-            billable: msg.template,
-            pricing_model: Some(model.into()),
-            kind,
-            category: Some(origin.into()),
-        });
-    }
-    if let Some(code) = planned.code {
-        s = s.with_error(crate::webhook::events::status_error(code, flavor == Flavor::Cloud));
-    }
-    s
 }
 
 #[cfg(test)]
@@ -326,29 +299,6 @@ mod tests {
     }
 
     #[test]
-    fn payload_fields_follow_the_flavor() {
-        let msg = Accepted::to_phone("wamid.1".into(), "15551234567".into(), "106540352242922".into(), true, None);
-        let sent = PlannedStatus { stage: Stage::Sent, due: Duration::ZERO, code: None, duplicate: false };
-        let s = status(Flavor::Cloud, 1, &msg, &sent, 1_700_000_000);
-        assert_eq!(s.conversation.as_ref().unwrap().expiration_timestamp.as_deref(), Some("1700086400"));
-        assert!(s.pricing.is_none());
-        let delivered = PlannedStatus { stage: Stage::Delivered, ..sent.clone() };
-        let d = status(Flavor::Cloud, 1, &msg, &delivered, 1_700_000_001);
-        assert!(d.conversation.as_ref().unwrap().expiration_timestamp.is_none());
-        assert_eq!(d.pricing.as_ref().unwrap().pricing_model.as_deref(), Some("PMP"));
-        let o = status(Flavor::OnPrem, 1, &msg, &delivered, 1_700_000_001);
-        assert_eq!(o.pricing.as_ref().unwrap().pricing_model.as_deref(), Some("CBP"));
-        let failed = PlannedStatus { stage: Stage::Failed, code: Some(131049), ..sent };
-        let f = status(Flavor::Cloud, 1, &msg, &failed, 1_700_000_002);
-        let e = &f.errors.as_ref().unwrap()[0];
-        assert_eq!(e.code, 131049);
-        assert!(e.error_data.is_some() && e.href.is_some() && e.message.is_some());
-        let f = status(Flavor::OnPrem, 1, &msg, &failed, 1_700_000_002);
-        assert!(f.errors.as_ref().unwrap()[0].error_data.is_none());
-        assert!(msg.contact(Stage::Delivered).is_none(), "no identity, no contact");
-    }
-
-    #[test]
     fn a_held_message_has_every_status_its_hold_later() {
         let p = planner(3, |_| {});
         let msg = Accepted::to_phone("wamid.h".into(), "15551234567".into(), "1".into(), true, None);
@@ -360,27 +310,5 @@ mod tests {
         }
         let dropped = Accepted { failure: Some(132015), ..held };
         assert!(p.plan_for(&dropped).statuses.iter().all(|s| s.due >= Duration::from_secs(90)));
-    }
-
-    #[test]
-    fn identities_follow_the_address_and_the_stage() {
-        let user = UserIdentity { username: Some("ann".into()), ..UserIdentity::new("US.7") };
-        let by_phone = Accepted {
-            user: Some(user.clone()),
-            ..Accepted::to_phone("wamid.2".into(), "15551234567".into(), "1".into(), false, None)
-        };
-        let by_bsuid = Accepted { recipient_user_id: Some("US.7".into()), ..by_phone.clone() };
-        let at = |stage| PlannedStatus { stage, due: Duration::ZERO, code: None, duplicate: false };
-        let s = status(Flavor::Cloud, 1, &by_phone, &at(Stage::Delivered), 1);
-        assert_eq!((s.recipient_id.as_str(), s.recipient_user_id.as_deref()), ("15551234567", None));
-        let s = status(Flavor::Cloud, 1, &by_bsuid, &at(Stage::Read), 1);
-        assert_eq!((s.recipient_id.as_str(), s.recipient_user_id.as_deref()), ("", Some("US.7")));
-        let c = by_phone.contact(Stage::Sent).unwrap();
-        assert_eq!((c.wa_id.as_deref(), c.user_id.as_deref(), c.profile), (Some("15551234567"), Some("US.7"), None));
-        let c = by_phone.contact(Stage::Delivered).unwrap();
-        assert_eq!(c.profile.unwrap().username.as_deref(), Some("ann"), "username on delivered");
-        let c = by_bsuid.contact(Stage::Read).unwrap();
-        assert_eq!(c.wa_id, None, "a username user messaged by BSUID: no phone number");
-        assert!(by_bsuid.contact(Stage::Failed).is_none(), "failed statuses carry no contacts");
     }
 }

@@ -75,6 +75,17 @@ pub enum TemplateCategory {
     Authentication,
 }
 
+impl TemplateCategory {
+    /// Its name as Meta writes it (a status webhook's `pricing.category`).
+    pub fn name(self) -> &'static str {
+        match self {
+            TemplateCategory::Marketing => "marketing",
+            TemplateCategory::Utility => "utility",
+            TemplateCategory::Authentication => "authentication",
+        }
+    }
+}
+
 /// One `[[simulator.templates]]` entry: a template of the business in one language.
 #[derive(Deserialize, Serialize, Clone, Debug, PartialEq, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]

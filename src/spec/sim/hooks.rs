@@ -29,7 +29,15 @@
 //! shutdown_wait = "500ms"
 //! waba_id = "102290129340398"
 //! display_phone_number = "15550783881"
+//! user_id_update = false                   # also a user_id_update webhook for each BSUID change
 //! ```
+//!
+//! `user_id_update`: Meta's Business-scoped user IDs document described a separate `user_id_update`
+//! webhook field linking a user's previous and current BSUID (as 8x8, Kapso and dualhook still
+//! forward it in 2026); Meta's changelog of 2026-08-11 corrected it: "user_id_update is not a
+//! subscribable webhook field", BSUID changes come as `messages` system messages
+//! (`user_changed_user_id`, `user_changed_number`) carrying `system.previous_user_id`. So it is off
+//! by default, and on only to test a receiver that still handles it.
 
 use std::time::Duration;
 
@@ -176,6 +184,10 @@ pub struct HooksConfig {
     pub phone_number_id: Option<String>,
     /// Display phone number in Cloud metadata.
     pub display_phone_number: String,
+    /// Cloud: also post a `user_id_update` webhook (field `user_id_update`, previous and current
+    /// BSUID) for each BSUID change (`identity.user_id_change_fraction`). Default false: Meta's
+    /// changelog (2026-08-11) says it is not a subscribable field (see the module's note).
+    pub user_id_update: bool,
 }
 
 impl Default for HooksConfig {
@@ -205,6 +217,7 @@ impl Default for HooksConfig {
             waba_id: "102290129340398".into(),
             phone_number_id: None,
             display_phone_number: "15550783881".into(),
+            user_id_update: false,
         }
     }
 }
@@ -236,6 +249,7 @@ impl std::fmt::Debug for HooksConfig {
             .field("waba_id", &self.waba_id)
             .field("phone_number_id", &self.phone_number_id)
             .field("display_phone_number", &self.display_phone_number)
+            .field("user_id_update", &self.user_id_update)
             .finish()
     }
 }

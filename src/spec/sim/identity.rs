@@ -15,6 +15,7 @@
 //! phone_shared_fraction = 0.0  # of those, the share whose number Meta still shares (wa_id present)
 //! parent_user_id = false    # also parent BSUIDs (CC.ENT.…)
 //! user_id_change_fraction = 0.0  # inbound events that are a BSUID change (user_changed_user_id)
+//! status_user_id = "every_status"  # recipient_user_id on every sent/delivered/read ("bsuid_sends": only those)
 //! ```
 //!
 //! A username hides the user's number "with certain exceptions": the user shared it with the
@@ -25,10 +26,32 @@
 //! message `user_changed_user_id` naming the new BSUID, without contacts and without a phone number
 //! (Meta, "System messages webhook reference",
 //! <https://developers.facebook.com/documentation/business-messaging/whatsapp/webhooks/reference/messages/system/>).
+//!
+//! Which identifiers a status object carries is read two ways, and Meta's stored pages do not settle
+//! it (the status webhook reference, updated 2026-05-21, shows `recipient_id` only): integrators
+//! summarising Meta's BSUID document (dualhook.com/docs/contacts-bsuid-webhooks, 2026) put
+//! `recipient_user_id` on every sent/delivered/read status, whatever the message was addressed to,
+//! and on a `failed` one only when it was sent to a BSUID; the `whatsapp-api-js` SDK's types (quoting
+//! Meta's earlier field descriptions) put it only on statuses of messages sent to a BSUID. The first
+//! is the default (`status_user_id`), the second a setting.
 
 use serde::{Deserialize, Serialize};
 
 use super::primitives::ConfigError;
+
+/// Which sent/delivered/read statuses name the user's BSUID in `recipient_user_id`.
+#[derive(Deserialize, Serialize, Clone, Copy, Debug, PartialEq, Eq, Default, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum StatusUserId {
+    /// Every one, whatever the message was addressed to; `recipient_id` too wherever Meta shares the
+    /// user's number (addressed to it, or a user without a username or who shared it); a `failed`
+    /// status names the BSUID only when the message was sent to one.
+    #[default]
+    EveryStatus,
+    /// Only statuses of messages sent to a BSUID, which then have no `recipient_id` (the reading
+    /// before the 2026 summaries).
+    BsuidSends,
+}
 
 /// The `[simulator.identity]` table.
 #[derive(Deserialize, Serialize, Clone, Debug, PartialEq, schemars::JsonSchema)]
@@ -55,6 +78,9 @@ pub struct IdentityConfig {
     /// user gets a new BSUID, the old one no longer reaches them (a send to it fails like any
     /// unknown BSUID), and a `user_changed_user_id` system message is posted. Default 0.
     pub user_id_change_fraction: f64,
+    /// Which statuses carry `recipient_user_id`: `"every_status"` (default) or `"bsuid_sends"`
+    /// (see the module's note: Meta's pages read either way).
+    pub status_user_id: StatusUserId,
 }
 
 impl Default for IdentityConfig {
@@ -65,6 +91,7 @@ impl Default for IdentityConfig {
             parent_user_id: false,
             phone_shared_fraction: 0.0,
             user_id_change_fraction: 0.0,
+            status_user_id: StatusUserId::EveryStatus,
         }
     }
 }

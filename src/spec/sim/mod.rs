@@ -66,7 +66,7 @@ pub mod transient;
 
 pub use content::{MediaConfig, PacingConfig, TemplateCategory, TemplateConfig, TemplateStatus};
 pub use hooks::{HooksConfig, StageDelay};
-pub use identity::IdentityConfig;
+pub use identity::{IdentityConfig, StatusUserId};
 pub use limits::{InboundConfig, MessagingLimitConfig, MessagingTier, WindowConfig};
 pub use primitives::{ConfigError, Distribution, Flavor};
 pub use server::ServerConfig;

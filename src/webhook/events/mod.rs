@@ -462,7 +462,9 @@ impl Generator {
     fn status_contact(&self, m: u64) -> Contact {
         let u = self.recipient(m);
         let user = UserIdentity::new(self.bsuid(u));
-        Contact::of_status(&user, Some(&self.phone(u)), false)
+        let phone = self.phone(u);
+        let name = super::identity::display_name(None, &phone);
+        Contact::of_status(&user, Some(&phone), Some(name), false)
     }
 
     /// Inbound message `k` of type `kind` as the message object and its contact.
