@@ -4,6 +4,7 @@
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
+use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -63,12 +64,41 @@ pub const NO_RETRIES: &str =
 
 /// Run one constant-rate step against a freshly set-up target (a fresh embedded simulator, if any),
 /// through the same session as `run`.
+/// Where the search stands, for the progress line a terminal shows during a step.
+struct Standing {
+    /// Steps run so far for this target, and the most it can take.
+    done: usize,
+    most: usize,
+    /// The highest rate within the SLO so far.
+    good: Option<f64>,
+}
+
+impl Standing {
+    /// The most steps a search can take: growth from `start_rate` until `max_rate`, then `refine`.
+    fn most(spec: &PlanSpec) -> usize {
+        let growth = if spec.growth > 1.0 { (spec.max_rate / spec.start_rate).ln() / spec.growth.ln() } else { 0.0 };
+        growth.max(0.0).floor() as usize + 1 + spec.refine as usize
+    }
+
+    fn note(&self, spec: &PlanSpec) -> String {
+        let left = spec.step.0 * (self.most.saturating_sub(self.done + 1)) as u32;
+        format!(
+            "  · step {} of ≤{} (≤{} after this one){}",
+            self.done + 1,
+            self.most,
+            crate::units::fmt_us(left.as_micros() as f64),
+            self.good.map(|g| format!(" · within the SLO up to {g:.1}/s")).unwrap_or_default()
+        )
+    }
+}
+
 fn run_step(
     loaded: &Loaded,
     index: usize,
     rate: f64,
     spec: &PlanSpec,
     stop: &watch::Receiver<bool>,
+    standing: &Standing,
 ) -> Result<Step, AppError> {
     let p = &loaded.profile;
     let mut load = p.load.clone();
@@ -83,7 +113,17 @@ fn run_step(
     let setup = Setup { retry: Some(RetrySpec { max_attempts: 1, ..p.retry.clone() }), ..Setup::default() };
     let session = Session::start(loaded, index, &setup, &rt)?;
     let t = session.target.clone();
-    let run = run_target(t, session.addr, &plan, stop.clone(), std::io::sink(), std::io::sink(), Arc::default());
+    let progress: Arc<crate::engine::executor::Progress> = Arc::default();
+    let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let shown = std::io::stderr().is_terminal().then(|| {
+        let name = format!("{} {rate:.1}/s", p.targets[index].name);
+        crate::app::run::progress::spawn(name, plan.clone(), progress.clone(), done.clone(), standing.note(spec))
+    });
+    let run = run_target(t, session.addr, &plan, stop.clone(), std::io::sink(), std::io::sink(), progress);
+    done.store(true, std::sync::atomic::Ordering::Relaxed);
+    if let Some(h) = shown {
+        let _ = h.join();
+    }
     let teardown = session.finish(&|| *stop.borrow());
     let (tr, _, _) =
         run.map_err(|source| AppError::Engine { target: loaded.profile.targets[index].name.clone(), source })?;
@@ -150,8 +190,10 @@ pub fn search(
         let mut steps: Vec<Step> = Vec::new();
         let mut rate = spec.start_rate;
         let (mut good, mut bad): (Option<f64>, Option<f64>) = (None, None);
+        let most = Standing::most(spec);
+        let standing = |steps: &[Step], good| Standing { done: steps.len(), most, good };
         while rate <= spec.max_rate && !*stop.borrow() {
-            let s = run_step(loaded, i, rate, spec, &stop)?;
+            let s = run_step(loaded, i, rate, spec, &stop, &standing(&steps, good))?;
             progress(&describe(&t.name, &s));
             let passed = s.passed;
             steps.push(s);
@@ -169,7 +211,7 @@ pub fn search(
                     break;
                 }
                 let mid = (lo + hi) / 2.0;
-                let s = run_step(loaded, i, mid, spec, &stop)?;
+                let s = run_step(loaded, i, mid, spec, &stop, &standing(&steps, Some(lo)))?;
                 progress(&describe(&t.name, &s));
                 if s.passed {
                     lo = mid

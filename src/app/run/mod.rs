@@ -21,7 +21,7 @@ use abort::Abort;
 mod abort;
 pub mod command;
 pub mod live;
-mod progress;
+pub(crate) mod progress;
 pub mod quick;
 
 use crate::engine::executor::Progress;
@@ -668,7 +668,7 @@ impl Each<'_> {
     ) -> Option<std::thread::JoinHandle<()>> {
         let (name, plan) = (name.to_string(), self.plan.clone());
         if self.opts.progress {
-            return Some(progress::spawn(name, plan, progress.clone(), done.clone()));
+            return Some(progress::spawn(name, plan, progress.clone(), done.clone(), String::new()));
         }
         let every = self.opts.progress_lines?;
         Some(progress::spawn_lines(name, plan, progress.clone(), done.clone(), every))

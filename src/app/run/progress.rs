@@ -8,8 +8,15 @@ use std::time::Duration;
 use crate::engine::Plan;
 use crate::engine::executor::Progress;
 
-/// Draw the progress of one target every 200 ms until `done`.
-pub fn spawn(name: String, plan: Plan, progress: Arc<Progress>, done: Arc<AtomicBool>) -> std::thread::JoinHandle<()> {
+/// Draw the progress of one target every 200 ms until `done`; `note` ends the line (e.g. a plan's
+/// step and time left).
+pub fn spawn(
+    name: String,
+    plan: Plan,
+    progress: Arc<Progress>,
+    done: Arc<AtomicBool>,
+    note: String,
+) -> std::thread::JoinHandle<()> {
     std::thread::spawn(move || {
         let len = plan.duration.map_or(0, |d| d.as_millis() as u64);
         let bar = indicatif::ProgressBar::new(len.max(1));
@@ -26,7 +33,7 @@ pub fn spawn(name: String, plan: Plan, progress: Arc<Progress>, done: Arc<Atomic
                 let p99 = progress.view.lock().map(|v| v.p99_us).unwrap_or(0);
                 bar.set_position((el.as_millis() as u64).min(len));
                 bar.set_message(format!(
-                    "{:>5.1}s  sent {sent}  {:.0}/s  errors {errors}  dropped {dropped}  p99 {}",
+                    "{:>5.1}s  sent {sent}  {:.0}/s  errors {errors}  dropped {dropped}  p99 {}{note}",
                     el.as_secs_f64(),
                     sent as f64 / el.as_secs_f64().max(1e-3),
                     crate::units::fmt_us(p99 as f64)
