@@ -214,6 +214,16 @@ fn preflight(loaded: &Loaded, opts: &Options, plan: &Plan) -> Result<(), String>
     if let Some(e) = preflight::errors(loaded, &preflight::check(loaded)) {
         return Err(e);
     }
+    // A real target whose estimate is over its max_cost is refused, as `validate` refuses it; on the
+    // simulator the run goes ahead and stops at the cap (which is how the cap is tried out).
+    let over: Vec<String> = crate::app::cost::over_cap(loaded)
+        .into_iter()
+        .filter(|(i, _)| loaded.profile.targets[*i].is_real())
+        .map(|(_, e)| e)
+        .collect();
+    if !over.is_empty() {
+        return Err(format!("{}: {}", loaded.path.display(), over.join("\n")));
+    }
     let unconfirmed = unconfirmed_real_targets(loaded, opts.yes);
     if !unconfirmed.is_empty() {
         return Err(format!(
