@@ -89,7 +89,7 @@ impl PriceTable {
                 market: c.market.clone(),
                 messages: *n,
                 price: c.price,
-                cost: *n as f64 * c.price,
+                cost: ((*n as f64 * c.price) * 1e9).round() / 1e9,
             })
             .collect();
         rows.sort_by(|a, b| (&a.category, &a.market).cmp(&(&b.category, &b.market)));

@@ -5,6 +5,11 @@
 
 use serde::{Deserialize, Serialize};
 
+/// Money rounded to a billionth, so that sums of prices read as written.
+fn round(x: f64) -> f64 {
+    (x * 1e9).round() / 1e9
+}
+
 /// The reason run.json gives for a target stopped by its cost cap (`stopped`).
 pub const STOPPED_MAX_COST: &str = "max_cost";
 
@@ -38,7 +43,7 @@ impl CostFigures {
         CostFigures {
             basis: basis.into(),
             messages: rows.iter().map(|r| r.messages).sum(),
-            total: rows.iter().map(|r| r.cost).sum(),
+            total: round(rows.iter().map(|r| r.cost).sum()),
             rows,
         }
     }
@@ -52,7 +57,7 @@ impl CostFigures {
             .iter()
             .map(|r| {
                 let messages = (r.messages as f64 * f).round() as u64;
-                CostRow { messages, cost: messages as f64 * r.price, ..r.clone() }
+                CostRow { messages, cost: round(messages as f64 * r.price), ..r.clone() }
             })
             .collect();
         CostFigures::of(basis, rows)

@@ -20,6 +20,7 @@ use abort::Abort;
 
 mod abort;
 pub mod command;
+mod cost_cap;
 pub mod live;
 mod progress;
 pub mod quick;
@@ -568,7 +569,12 @@ impl Each<'_> {
         if let Some(a) = self.abort {
             a.watch(t.name().to_string(), self.thresholds.to_vec(), progress.clone(), done.clone());
         }
-        let res = run_target(t.clone(), session.addr, self.plan, self.stop.clone(), hlog_file, tl, progress);
+        let metered = cost_cap::meter(self.loaded, i, self.plan, self.stop);
+        let (sends, stop): (Arc<dyn crate::engine::target::Target>, _) = match &metered {
+            Some((m, rx)) => (Arc::new(cost_cap::Metered { inner: t.clone(), meter: m.clone() }), rx.clone()),
+            None => (t.clone(), self.stop.clone()),
+        };
+        let res = run_target(sends, session.addr, self.plan, stop, hlog_file, tl, progress);
         done.store(true, Ordering::Relaxed);
         if let Some(b) = bar {
             let _ = b.join();
@@ -579,12 +585,16 @@ impl Each<'_> {
             rv.wait(|s| s.1.then_some(()));
         }
         let teardown = session.finish(&|| *self.stop.borrow());
-        let (tr, hlog_file, tl) = match res {
+        let (mut tr, hlog_file, tl) = match res {
             Ok(r) => r,
             Err(source) => return Done::failed(AppError::Engine { target: t.name().to_string(), source }.to_string()),
         };
         timeline.put(tl);
+        // Stopped by its cost cap, the target was not interrupted: the run's own signal says whether it was.
+        let capped = metered.as_ref().is_some_and(|(m, _)| m.tripped());
+        tr.interrupted = if capped { *self.stop.borrow() } else { tr.interrupted };
         let mut r = self.result(&tr, t.name(), t.kind(), url);
+        r.stopped = capped.then(|| results::cost::STOPPED_MAX_COST.to_string());
         r.extra = teardown.extra;
         if let Some(log) = &teardown.failures {
             failures.add(t.name(), log);
@@ -610,6 +620,9 @@ impl Each<'_> {
                 out.error = Some(format!("{}: {e}", path.display()));
             }
             r.delivery = Some(stats);
+        }
+        if let Some((m, _)) = &metered {
+            r.cost = cost_cap::result(self.loaded, i, self.plan, m, r.delivery.as_ref());
         }
         let finished = hlog_file
             .sync_all()
