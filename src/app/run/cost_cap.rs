@@ -221,3 +221,29 @@ pub fn result(
     let delivered = delivery.filter(|d| d.accepted > 0).map(|d| d.messages_delivered as f64 / d.accepted as f64);
     crate::app::cost::target_cost(loaded, i, &meter.table, estimate, &meter.counts(), delivered)
 }
+
+/// The target a run drives and the stop signal it runs under: metered when it has a rate card.
+pub fn wrap(
+    t: &Arc<dyn Target>,
+    metered: Option<&(Arc<Meter>, watch::Receiver<bool>)>,
+    outer: &watch::Receiver<bool>,
+) -> (Arc<dyn Target>, watch::Receiver<bool>) {
+    match metered {
+        Some((m, rx)) => (Arc::new(Metered { inner: t.clone(), meter: m.clone() }), rx.clone()),
+        None => (t.clone(), outer.clone()),
+    }
+}
+
+/// After the target's run: stopped by its cap, it was not interrupted (the run's own signal says
+/// whether it was), and it is marked `stopped: "max_cost"`.
+pub fn settle(
+    metered: Option<&(Arc<Meter>, watch::Receiver<bool>)>,
+    interrupted: &mut bool,
+    outer: &watch::Receiver<bool>,
+) -> Option<String> {
+    let capped = metered.is_some_and(|(m, _)| m.tripped());
+    if capped {
+        *interrupted = *outer.borrow();
+    }
+    capped.then(|| crate::results::cost::STOPPED_MAX_COST.to_string())
+}

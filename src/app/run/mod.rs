@@ -570,10 +570,7 @@ impl Each<'_> {
             a.watch(t.name().to_string(), self.thresholds.to_vec(), progress.clone(), done.clone());
         }
         let metered = cost_cap::meter(self.loaded, i, self.plan, self.stop);
-        let (sends, stop): (Arc<dyn crate::engine::target::Target>, _) = match &metered {
-            Some((m, rx)) => (Arc::new(cost_cap::Metered { inner: t.clone(), meter: m.clone() }), rx.clone()),
-            None => (t.clone(), self.stop.clone()),
-        };
+        let (sends, stop) = cost_cap::wrap(&t, metered.as_ref(), self.stop);
         let res = run_target(sends, session.addr, self.plan, stop, hlog_file, tl, progress);
         done.store(true, Ordering::Relaxed);
         if let Some(b) = bar {
@@ -590,11 +587,8 @@ impl Each<'_> {
             Err(source) => return Done::failed(AppError::Engine { target: t.name().to_string(), source }.to_string()),
         };
         timeline.put(tl);
-        // Stopped by its cost cap, the target was not interrupted: the run's own signal says whether it was.
-        let capped = metered.as_ref().is_some_and(|(m, _)| m.tripped());
-        tr.interrupted = if capped { *self.stop.borrow() } else { tr.interrupted };
-        let mut r = self.result(&tr, t.name(), t.kind(), url);
-        r.stopped = capped.then(|| results::cost::STOPPED_MAX_COST.to_string());
+        let stopped = cost_cap::settle(metered.as_ref(), &mut tr.interrupted, self.stop);
+        let mut r = TargetResult { stopped, ..self.result(&tr, t.name(), t.kind(), url) };
         r.extra = teardown.extra;
         if let Some(log) = &teardown.failures {
             failures.add(t.name(), log);
@@ -621,9 +615,8 @@ impl Each<'_> {
             }
             r.delivery = Some(stats);
         }
-        if let Some((m, _)) = &metered {
-            r.cost = cost_cap::result(self.loaded, i, self.plan, m, r.delivery.as_ref());
-        }
+        r.cost =
+            metered.as_ref().and_then(|(m, _)| cost_cap::result(self.loaded, i, self.plan, m, r.delivery.as_ref()));
         let finished = hlog_file
             .sync_all()
             .and_then(|()| fs::rename(files::partial(&hlog_path), &hlog_path))
