@@ -21,13 +21,27 @@ impl Exit {
     }
 }
 
-/// How a finished run ends: 99 when a threshold was crossed (or the run stopped on one), 130 when it
-/// was interrupted, else 0. With `decides` false (a shard), crossed thresholds are reported and exit 0.
+/// How a finished run ends: 99 when a threshold was crossed (or the run stopped on one) or a target
+/// stopped at its `max_cost`, 130 when it was interrupted, else 0. With `decides` false (a shard),
+/// crossed thresholds are reported and exit 0.
 pub fn verdict(run: &crate::results::Run, decides: bool, part: &str) -> Exit {
-    let crossed = match &run.aborted {
+    let capped: Vec<&str> = run
+        .targets
+        .iter()
+        .filter(|t| t.stopped.as_deref() == Some(crate::results::cost::STOPPED_MAX_COST))
+        .map(|t| t.name.as_str())
+        .collect();
+    let thresholds = match &run.aborted {
         Some(why) => Some(format!("stopped early, a threshold was crossed: {why}")),
         None if !run.passed && !run.interrupted => Some("thresholds crossed".to_string()),
         None => None,
+    };
+    let cap = (!capped.is_empty()).then(|| {
+        format!("target(s) {} stopped sending at their max_cost: the plan was not run in full", capped.join(", "))
+    });
+    let crossed = match (thresholds, cap) {
+        (Some(t), Some(c)) => Some(format!("{t}; {c}")),
+        (t, c) => t.or(c),
     };
     match crossed {
         Some(what) if decides => {

@@ -12,7 +12,7 @@
 //!   completions and manual pages; `report` and `schema` are one call each in [`commands`].
 //!
 //! Shared plumbing: [`cli`] (the list of commands), [`commands`] (dispatch), `session` (one target
-//! set up and torn down, for `run` and `plan`), [`thresholds`] (verdicts), [`args`] (flags several
+//! set up and torn down, for `run` and `plan`), [`thresholds`] (verdicts), [`cost`] (what a run's messages cost), [`args`] (flags several
 //! commands take), [`outputs`] (where output goes, CI files, baselines), [`exit`], [`signals`],
 //! [`AppError`].
 
@@ -20,6 +20,7 @@ pub mod args;
 pub mod cli;
 pub mod commands;
 pub mod compare;
+pub mod cost;
 mod error;
 pub mod exit;
 pub mod help;

@@ -509,6 +509,7 @@ pub fn report(data: &RunData, charts: &[Rendered]) -> String {
     summary_table(&mut out, &run.targets, super::stages_text(run).as_deref());
     super::phases::section(&mut out, &run.targets);
     numbers_section(&mut out, &run.targets);
+    super::cost::section(&mut out, &run.targets);
     super::conversation::section(&mut out, &run.targets, &|out: &mut String| {
         for r in charts.iter().filter(|r| r.stem == super::figures::REPLY_SPECTRUM) {
             figure(out, r);

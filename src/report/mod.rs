@@ -6,6 +6,7 @@ pub mod charts;
 pub mod ci;
 pub mod compare;
 mod conversation;
+mod cost;
 pub(crate) mod failures;
 pub(crate) mod figures;
 pub(crate) mod html;

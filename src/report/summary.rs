@@ -277,6 +277,7 @@ fn notes(run: &Run, out: &mut impl Write) -> io::Result<()> {
             writeln!(out, "\n{note}")?;
         }
     }
+    super::cost::text(&run.targets, out)?;
     for t in run.targets.iter().filter(|t| t.is_whatsapp() && t.delivery.is_none()) {
         let how = if t.url == "embedded" {
             "[webhooks] enabled = false turned it off"

@@ -18,6 +18,7 @@ pub mod bounded;
 pub mod codes;
 pub mod connections;
 pub mod conversation;
+pub mod cost;
 pub(crate) mod delivery;
 mod error;
 pub mod failure_log;
@@ -243,6 +244,13 @@ pub struct TargetResult {
     /// it gave only aggregates.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub imported: Option<ImportedTarget>,
+    /// A WhatsApp target with a rate card: its estimated and actual cost by category and market.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cost: Option<cost::TargetCost>,
+    /// Why the target stopped sending before its plan ended, other than an interruption:
+    /// `max_cost` (its accepted sends reached the cost cap). Absent: it ran its plan.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stopped: Option<String>,
 }
 
 /// What identifies a target's results and how long it ran: the part of a [`TargetResult`] that is not
@@ -320,6 +328,8 @@ impl TargetResult {
             webhook_slo,
             extra: None,
             imported: None,
+            cost: None,
+            stopped: None,
         }
     }
 }

@@ -50,6 +50,11 @@ pub struct MessagesSpec {
     pub template_name: String,
     pub template_language: String,
     pub template_params: u32,
+    /// The category of the template (`marketing`, `utility` or `authentication`), for a target's
+    /// `cost`: what each message is priced as. Unset: the category of the `[[simulator.templates]]`
+    /// entry of that name, else marketing (the highest rate).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub template_category: Option<super::sim::content::TemplateCategory>,
     /// The body parameters of each template message, as placeholder text: `["{{name}}", "Order
     /// {{order_id}}"]` takes `name` and `order_id` from the columns of the recipients file (the row
     /// of the message's recipient). When given, these are sent instead of `template_params`
@@ -76,6 +81,7 @@ impl Default for MessagesSpec {
             template_name: "order_update".into(),
             template_language: "en_US".into(),
             template_params: 2,
+            template_category: None,
             template_body_params: Vec::new(),
             template_namespace: "wabench_namespace".into(),
             media_link: "https://example.com/media/sample.jpg".into(),

@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 
 pub mod capacity;
 pub mod conversation;
+pub mod cost;
 pub mod csv_bounds;
 pub(crate) mod endpoint;
 pub mod feeder;
@@ -20,6 +21,7 @@ pub mod messages;
 pub mod net;
 pub mod numbers;
 pub mod overrides;
+pub mod rate_card;
 pub mod recipients;
 pub mod schedule;
 pub mod schema;
@@ -293,6 +295,11 @@ pub struct TargetSpec {
     /// Meta counts for the users' messages, the bot's replies and this target's sends together.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub beside: Option<String>,
+    /// kind = "cloud" / "onprem": what the target's messages cost, from a rate card
+    /// (`cost = { rate_card = "rate-card.csv", max_cost = 25.0 }`): `validate`, `run --dry-run` and
+    /// the results show the estimate by category and market, and `max_cost` caps the spending.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cost: Option<cost::CostSpec>,
 }
 
 impl TargetSpec {
@@ -422,6 +429,8 @@ pub struct Loaded {
     pub feeders: Vec<Option<std::sync::Arc<feeder::Feeder>>>,
     /// The recipients of WhatsApp targets (read or generated once, shared by all targets).
     pub recipients: std::sync::Arc<recipients::Recipients>,
+    /// The rate cards of targets with a `cost` table, by target index.
+    pub rate_cards: Vec<Option<std::sync::Arc<rate_card::RateCard>>>,
     /// What changed the file's profile: `--set PATH=VALUE` texts and the names of `-e` variables
     /// (never their values), in order. Stored in run.json.
     pub overrides: Vec<String>,
@@ -499,12 +508,14 @@ pub fn load_with(path: &Path, sets: &[overrides::Override], vars: &interpolate::
     } else {
         recipients::Recipients::generate("1", 1)
     };
+    let rate_cards = cost::load_cards(&profile, base, &recipients).map_err(|(f, r)| err(path, f, r))?;
     Ok(Loaded {
         path: path.to_path_buf(),
         profile,
         bodies,
         feeders,
         recipients: std::sync::Arc::new(recipients),
+        rate_cards,
         overrides: changed,
     })
 }

@@ -227,6 +227,12 @@ fn validate_targets(path: &Path, p: &Profile) -> Result<(), ProfileError> {
         if t.max_body == Some(0) {
             return Err(err(path, f("max_body"), "must be at least 1"));
         }
+        if let Some(c) = &t.cost {
+            if !t.kind.is_whatsapp_api() {
+                return Err(err(path, f("cost"), "prices WhatsApp messages: a Cloud or On-Premises target's only"));
+            }
+            c.validate().map_err(|(k, r)| err(path, f(&k), r))?;
+        }
     }
     validate_beside(path, p)
 }

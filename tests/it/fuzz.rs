@@ -455,6 +455,8 @@ fn sample_run(dir: &Path) -> Vec<u8> {
         webhook_slo: None,
         extra: None,
         imported: None,
+        cost: None,
+        stopped: None,
     };
     let run = Run {
         schema_version: SCHEMA_VERSION,

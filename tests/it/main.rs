@@ -6,6 +6,7 @@ mod cli;
 mod connections;
 mod conversation;
 mod conversation_results;
+mod cost;
 mod delivery_verdict;
 mod deploy;
 mod driver_bodies;

@@ -119,6 +119,11 @@ pub fn command(a: RunArgs) -> Result<Exit, AppError> {
     for w in validate::warnings(&loaded) {
         eprintln!("wabench: warning: {w}");
     }
+    for (i, e) in crate::app::cost::over_cap(&loaded) {
+        if !loaded.profile.targets[i].is_real() {
+            eprintln!("wabench: warning: {e}; on the simulator the run stops sending at the cap");
+        }
+    }
     let live = (a.metrics_listen.is_some() || a.metrics_push.is_some())
         .then(|| Arc::new(super::live::Registry::new(shard, &loaded.profile.name)));
     if let (Some(addr), Some(reg)) = (a.metrics_listen, &live) {

@@ -20,6 +20,7 @@ use abort::Abort;
 
 mod abort;
 pub mod command;
+mod cost_cap;
 pub mod live;
 pub(crate) mod progress;
 pub mod quick;
@@ -213,6 +214,16 @@ fn preflight(loaded: &Loaded, opts: &Options, plan: &Plan) -> Result<(), String>
     // Missing credentials and files: nothing is started and no results folder is made.
     if let Some(e) = preflight::errors(loaded, &preflight::check(loaded)) {
         return Err(e);
+    }
+    // A real target whose estimate is over its max_cost is refused, as `validate` refuses it; on the
+    // simulator the run goes ahead and stops at the cap (which is how the cap is tried out).
+    let over: Vec<String> = crate::app::cost::over_cap(loaded)
+        .into_iter()
+        .filter(|(i, _)| loaded.profile.targets[*i].is_real())
+        .map(|(_, e)| e)
+        .collect();
+    if !over.is_empty() {
+        return Err(format!("{}: {}", loaded.path.display(), over.join("\n")));
     }
     let unconfirmed = unconfirmed_real_targets(loaded, opts.yes);
     if !unconfirmed.is_empty() {
@@ -558,7 +569,9 @@ impl Each<'_> {
         if let Some(a) = self.abort {
             a.watch(t.name().to_string(), self.thresholds.to_vec(), progress.clone(), done.clone());
         }
-        let res = run_target(t.clone(), session.addr, self.plan, self.stop.clone(), hlog_file, tl, progress);
+        let metered = cost_cap::meter(self.loaded, i, self.plan, self.stop);
+        let (sends, stop) = cost_cap::wrap(&t, metered.as_ref(), self.stop);
+        let res = run_target(sends, session.addr, self.plan, stop, hlog_file, tl, progress);
         done.store(true, Ordering::Relaxed);
         if let Some(b) = bar {
             let _ = b.join();
@@ -569,12 +582,13 @@ impl Each<'_> {
             rv.wait(|s| s.1.then_some(()));
         }
         let teardown = session.finish(&|| *self.stop.borrow());
-        let (tr, hlog_file, tl) = match res {
+        let (mut tr, hlog_file, tl) = match res {
             Ok(r) => r,
             Err(source) => return Done::failed(AppError::Engine { target: t.name().to_string(), source }.to_string()),
         };
         timeline.put(tl);
-        let mut r = self.result(&tr, t.name(), t.kind(), url);
+        let stopped = cost_cap::settle(metered.as_ref(), &mut tr.interrupted, self.stop);
+        let mut r = TargetResult { stopped, ..self.result(&tr, t.name(), t.kind(), url) };
         r.extra = teardown.extra;
         if let Some(log) = &teardown.failures {
             failures.add(t.name(), log);
@@ -601,6 +615,8 @@ impl Each<'_> {
             }
             r.delivery = Some(stats);
         }
+        r.cost =
+            metered.as_ref().and_then(|(m, _)| cost_cap::result(self.loaded, i, self.plan, m, r.delivery.as_ref()));
         let finished = hlog_file
             .sync_all()
             .and_then(|()| fs::rename(files::partial(&hlog_path), &hlog_path))

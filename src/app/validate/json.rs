@@ -68,6 +68,8 @@ struct Doc {
     abort_on_fail: bool,
     /// The embedded simulator's seed, when a target uses it.
     simulator_seed: Option<u64>,
+    /// Targets with a rate card: the estimated cost by category and market, and the cap.
+    cost: Vec<serde_json::Value>,
     warnings: Vec<String>,
 }
 
@@ -121,6 +123,7 @@ pub fn plan_json(loaded: &Loaded) -> String {
             .collect(),
         abort_on_fail: p.abort_on_fail,
         simulator_seed: p.targets.iter().any(TargetSpec::is_embedded).then_some(p.simulator.seed),
+        cost: crate::app::cost::json(loaded),
         warnings: warnings(loaded),
     };
     let mut s = serde_json::to_string_pretty(&doc).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"));

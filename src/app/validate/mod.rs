@@ -36,5 +36,9 @@ pub fn command(a: ValidateArgs) -> Result<Exit, AppError> {
         return Err(e.into());
     }
     print!("{}", if a.json { json::plan_json(&loaded) } else { plan_text(&loaded) });
+    let over: Vec<String> = super::cost::over_cap(&loaded).into_iter().map(|(_, e)| e).collect();
+    if !over.is_empty() {
+        return Err(format!("{}: {}", loaded.path.display(), over.join("\n")).into());
+    }
     Ok(Exit::Success)
 }

@@ -66,6 +66,7 @@ pub fn plan_text(loaded: &Loaded) -> String {
     if p.targets.iter().any(|t| t.kind.is_whatsapp_api()) {
         message_lines(&mut s, loaded);
     }
+    s.push_str(&crate::app::cost::lines(loaded));
     for w in warnings(loaded) {
         let _ = writeln!(s, "  warning: {w}");
     }
@@ -411,6 +412,12 @@ pub fn dry_run_text(loaded: &Loaded) -> String {
     let mut s = plan_text(loaded);
     for e in super::preflight::check(loaded).into_iter().filter(|f| f.error) {
         s.push_str(&format!("a run would stop here: {e}\n"));
+    }
+    for (i, e) in crate::app::cost::over_cap(loaded) {
+        match loaded.profile.targets[i].is_real() {
+            true => s.push_str(&format!("a run would stop here: {e}\n")),
+            false => s.push_str(&format!("warning: {e}; on the simulator the run stops sending at the cap\n")),
+        }
     }
     s.push_str(&rendered_requests(loaded, DRY_RUN_REQUESTS));
     let real: Vec<&str> = real_targets(loaded).iter().map(|t| t.name.as_str()).collect();

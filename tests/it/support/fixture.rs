@@ -146,6 +146,8 @@ pub fn target(spec: &Spec) -> TargetData {
         webhook_slo: None,
         extra: None,
         imported: None,
+        cost: None,
+        stopped: None,
     };
     TargetData::new(result, seconds, rows).expect("histograms share bounds")
 }
