@@ -64,6 +64,45 @@ impl CostFigures {
     }
 }
 
+/// The sum of figures on one basis: rows of the same category, market and price added.
+fn sum_figures<'a>(all: impl Iterator<Item = &'a CostFigures>) -> Option<CostFigures> {
+    let mut basis = None;
+    let mut rows: Vec<CostRow> = Vec::new();
+    for f in all {
+        basis.get_or_insert_with(|| f.basis.clone());
+        for r in &f.rows {
+            match rows.iter_mut().find(|x| x.category == r.category && x.market == r.market && x.price == r.price) {
+                Some(x) => {
+                    x.messages += r.messages;
+                    x.cost = round(x.cost + r.cost);
+                }
+                None => rows.push(r.clone()),
+            }
+        }
+    }
+    Some(CostFigures::of(&basis?, rows))
+}
+
+impl TargetCost {
+    /// The cost of a run split into parts (shards): the parts' messages and costs added row by row,
+    /// their caps added (each shard has its share of the target's cap). `None` without parts.
+    pub fn merged(parts: &[&TargetCost]) -> Option<TargetCost> {
+        let first = *parts.first()?;
+        let estimate = match parts.iter().all(|p| p.estimate.is_some()) {
+            true => sum_figures(parts.iter().filter_map(|p| p.estimate.as_ref())),
+            false => None,
+        };
+        let max_cost = parts.iter().map(|p| p.max_cost).sum::<Option<f64>>().map(round);
+        Some(TargetCost {
+            max_cost,
+            estimate,
+            accepted: sum_figures(parts.iter().map(|p| &p.accepted)).unwrap_or_default(),
+            actual: sum_figures(parts.iter().map(|p| &p.actual)).unwrap_or_default(),
+            ..first.clone()
+        })
+    }
+}
+
 /// A target's cost in run.json.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TargetCost {
@@ -97,6 +136,34 @@ pub fn money(total: f64, currency: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn parts_add_up_row_by_row_with_their_caps() {
+        let row = |m: &str, n: u64| CostRow {
+            category: "marketing".into(),
+            market: m.into(),
+            messages: n,
+            price: 0.1,
+            cost: n as f64 * 0.1,
+        };
+        let part = |a: Vec<CostRow>| TargetCost {
+            currency: "USD".into(),
+            rate_card: "card.csv".into(),
+            template_category: "marketing".into(),
+            template_category_from: "messages".into(),
+            max_cost: Some(5.0),
+            estimate: Some(CostFigures::of("planned", a.clone())),
+            accepted: CostFigures::of("accepted", a.clone()),
+            actual: CostFigures::of("delivered", a),
+        };
+        let (p, q) = (part(vec![row("US", 3), row("BR", 1)]), part(vec![row("US", 2)]));
+        let m = TargetCost::merged(&[&p, &q]).unwrap();
+        assert_eq!(m.max_cost, Some(10.0));
+        assert_eq!((m.accepted.messages, m.accepted.total), (6, 0.6));
+        assert_eq!(m.actual.basis, "delivered");
+        assert_eq!(m.estimate.unwrap().rows.iter().find(|r| r.market == "US").unwrap().messages, 5);
+        assert!(TargetCost::merged(&[]).is_none());
+    }
 
     #[test]
     fn scaling_keeps_prices_and_rounds_per_row() {

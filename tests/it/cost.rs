@@ -133,3 +133,33 @@ fn a_run_on_the_simulator_stops_sending_at_its_max_cost() {
     assert!(section.contains("<td>marketing</td><td>United Kingdom</td><td>0.05</td><td>100</td>"), "{section}");
     assert!(section.contains("stopped sending at its max_cost"), "{section}");
 }
+
+#[test]
+fn shards_of_a_priced_run_merge_into_the_whole_runs_cost() {
+    // Two shards of the 21 messages; the merged cost is their rows added, the caps added.
+    // Three users at 3 messages/s: the pair rate limit is off, so every message is accepted.
+    let text = format!("{}[simulator.cloud]\npair_limit = {{ enabled = false }}\n", profile(", max_cost = 10.0"));
+    let dir = folder(&text, CARD);
+    let mut parts = Vec::new();
+    let mut accepted = 0.0;
+    for i in 0..2 {
+        let out = dir.path().join(format!("shard{i}"));
+        let shard = format!("{i}/2");
+        let (code, _, err) = wabench(&["run", &path(dir.path()), "--shard", &shard, "--out", out.to_str().unwrap()]);
+        assert_eq!(code, 0, "{err}");
+        let run = wabench::results::read_run(&out).unwrap();
+        let c = run.targets[0].cost.clone().expect("a priced target");
+        assert_eq!(c.max_cost, Some(5.0), "each shard has its share of the cap");
+        accepted += c.accepted.total;
+        parts.push(out);
+    }
+    let merged = dir.path().join("merged");
+    let (code, _, err) =
+        wabench(&["merge", parts[0].to_str().unwrap(), parts[1].to_str().unwrap(), "--out", merged.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    let c = wabench::results::read_run(&merged).unwrap().targets[0].cost.clone().expect("the merged cost");
+    assert_eq!(c.max_cost, Some(10.0));
+    assert_eq!(c.accepted.messages, 21);
+    assert!((c.accepted.total - accepted).abs() < 1e-9, "{} vs {accepted}", c.accepted.total);
+    assert_eq!(c.estimate.map(|e| e.messages), Some(21));
+}

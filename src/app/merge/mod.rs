@@ -511,6 +511,9 @@ fn merge_target(
     };
     let length = Duration::try_from_secs_f64(r.duration_s).unwrap_or_default();
     r.conversation = conversation::merge(name, parts, base_time, length, out)?;
+    let costs: Vec<&crate::results::cost::TargetCost> = parts.iter().filter_map(|p| p.result.cost.as_ref()).collect();
+    r.cost = crate::results::cost::TargetCost::merged(&costs);
+    r.stopped = parts.iter().find_map(|p| p.result.stopped.clone());
     Ok(r)
 }
 

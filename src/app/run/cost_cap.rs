@@ -219,7 +219,10 @@ pub fn result(
 ) -> Option<crate::results::cost::TargetCost> {
     let estimate = plan.expected_requests().map(|n| meter.table.estimate((0..n).map(|k| plan.shard.global(k)), n));
     let delivered = delivery.filter(|d| d.accepted > 0).map(|d| d.messages_delivered as f64 / d.accepted as f64);
-    crate::app::cost::target_cost(loaded, i, &meter.table, estimate, &meter.counts(), delivered)
+    let mut cost = crate::app::cost::target_cost(loaded, i, &meter.table, estimate, &meter.counts(), delivered)?;
+    // This part's share of the cap, as it ran under it (a merge adds the parts' shares back up).
+    cost.max_cost = cost.max_cost.map(|c| c / f64::from(plan.shard.count.max(1)));
+    Some(cost)
 }
 
 /// The target a run drives and the stop signal it runs under: metered when it has a rate card.
