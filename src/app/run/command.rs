@@ -116,14 +116,7 @@ pub fn command(a: RunArgs) -> Result<Exit, AppError> {
         print!("{}", validate::dry_run_text(&loaded));
         return Ok(Exit::Success);
     }
-    for w in validate::warnings(&loaded) {
-        eprintln!("wabench: warning: {w}");
-    }
-    for (i, e) in crate::app::cost::over_cap(&loaded) {
-        if !loaded.profile.targets[i].is_real() {
-            eprintln!("wabench: warning: {e}; on the simulator the run stops sending at the cap");
-        }
-    }
+    warn(&loaded);
     let live = (a.metrics_listen.is_some() || a.metrics_push.is_some())
         .then(|| Arc::new(super::live::Registry::new(shard, &loaded.profile.name)));
     if let (Some(addr), Some(reg)) = (a.metrics_listen, &live) {
@@ -166,6 +159,18 @@ pub fn command(a: RunArgs) -> Result<Exit, AppError> {
     // an orchestrator (a Kubernetes Job, a CI matrix) stop the other shards mid-run.
     let decides = !shard.is_sharded() || a.fail_on_thresholds;
     Ok(exit::verdict(&finished.run, decides, &format!("shard {}/{}", shard.index, shard.count)))
+}
+
+/// The profile's warnings, and the simulator targets whose estimate is above their cost cap.
+fn warn(loaded: &crate::spec::Loaded) {
+    for w in validate::warnings(loaded) {
+        eprintln!("wabench: warning: {w}");
+    }
+    for (i, e) in crate::app::cost::over_cap(loaded) {
+        if !loaded.profile.targets[i].is_real() {
+            eprintln!("wabench: warning: {e}; on the simulator the run stops sending at the cap");
+        }
+    }
 }
 
 /// `--shard`, else JOB_COMPLETION_INDEX (Kubernetes Indexed Jobs) with WABENCH_SHARDS.

@@ -604,14 +604,8 @@ impl Each<'_> {
             r.conversation = Some(c.stats);
         }
         if let Some(stats) = teardown.delivery {
-            let path = self.dir.join(files::delivery_hlog_name(t.name()));
-            let mut buf = Vec::new();
-            let written = stats
-                .histograms
-                .write_hlog(&mut buf, tr.started_at, tr.elapsed)
-                .and_then(|()| results::write_atomic(&path, &buf));
-            if let Err(e) = written {
-                out.error = Some(format!("{}: {e}", path.display()));
+            if let Err(e) = self.write_delivery(t.name(), &stats, &tr) {
+                out.error = Some(e);
             }
             r.delivery = Some(stats);
         }
@@ -688,6 +682,17 @@ impl Each<'_> {
         }
         let every = self.opts.progress_lines?;
         Some(progress::spawn_lines(name, plan, progress.clone(), done.clone(), every))
+    }
+
+    /// `<target>.delivery.hlog`: the delivery latency histograms of the run.
+    fn write_delivery(&self, name: &str, stats: &results::DeliveryStats, tr: &TargetRun) -> Result<(), String> {
+        let path = self.dir.join(files::delivery_hlog_name(name));
+        let mut buf = Vec::new();
+        stats
+            .histograms
+            .write_hlog(&mut buf, tr.started_at, tr.elapsed)
+            .and_then(|()| results::write_atomic(&path, &buf))
+            .map_err(|e| format!("{}: {e}", path.display()))
     }
 
     /// `<target>.ambiguous.csv`: the attempts whose fate is unknown, with their recipients, when any.
