@@ -25,6 +25,8 @@ use crate::engine::conn::{Conn, Connector, SharedH2};
 use crate::engine::metrics::{LiveCounters, Outcome, Phase, Recorder};
 use crate::engine::retry::{Pending, RetryQueue};
 use crate::engine::target::{Answer, Target};
+use crate::engine::trace::{SpanRecord, TraceContext, with_traceparent};
+use crate::results::exemplars::Exemplar;
 use crate::spec::Model;
 
 /// What running one target produced.
@@ -103,6 +105,8 @@ impl Shared {
 struct Local {
     shared: Arc<Shared>,
     t0: Instant,
+    /// `t0` on the wall clock (what traced requests' times are told in).
+    wall0: SystemTime,
     rec: RefCell<Recorder>,
     in_flight: Cell<u64>,
     stop: watch::Receiver<bool>,
@@ -355,10 +359,11 @@ fn thread_main(args: ThreadArgs) -> Recorder {
     let (mut pre, phases) = connect_ahead(&rt, &local, &shared, preconnect);
     ready.wait();
     go.wait();
-    let t0 = t0_cell.get().map_or_else(Instant::now, |t| t.0);
+    let (t0, wall0) = t0_cell.get().copied().unwrap_or_else(|| (Instant::now(), SystemTime::now()));
     let ctx = Rc::new(Local {
         shared: shared.clone(),
         t0,
+        wall0,
         rec: RefCell::new({
             let mut r = Recorder::new(id, t0, Some(tx), live);
             for (p, d) in phases {
@@ -659,38 +664,11 @@ async fn attempt(ctx: &Local, conn: &mut Slot, n: u64, attempt: u32, intended: I
     // The message number in the whole run (of every shard): the request and its answer both carry it.
     let seq = s.plan.shard.global(n);
     target.starting(seq, attempt, intended);
-    // Called only when a connection is opened (and on its first answer), never per kept request.
-    let on = |p: Phase, d: Duration| ctx.rec.borrow_mut().phase(p, d);
-    let sent = tokio::time::timeout(s.plan.timeout, async {
-        match conn {
-            Slot::Own(conn) => {
-                s.connector
-                    .send(
-                        conn,
-                        || target.request(seq),
-                        || target.http1_bytes(seq),
-                        target.max_body(),
-                        |st| target.wants_body(st),
-                        &on,
-                    )
-                    .await
-            }
-            Slot::Shared(group, used) => {
-                s.connector
-                    .send_shared(
-                        group,
-                        used,
-                        || target.request(seq),
-                        target.max_body(),
-                        |st| target.wants_body(st),
-                        &on,
-                    )
-                    .await
-            }
-        }
-    })
-    .await;
+    // A traced attempt carries its `traceparent`: it is built by `request`, never the fixed bytes.
+    let trace = s.plan.trace.as_deref().and_then(|t| t.context(seq, attempt));
+    let sent = tokio::time::timeout(s.plan.timeout, send(ctx, conn, seq, trace.as_ref())).await;
     let done = Instant::now();
+    let (mut status, mut wamid) = (None, None);
     let c = match sent {
         Err(_) => {
             match conn {
@@ -701,7 +679,13 @@ async fn attempt(ctx: &Local, conn: &mut Slot, n: u64, attempt: u32, intended: I
         }
         Ok(Err(o)) => target.retry_transport(o, attempt),
         Ok(Ok(reply)) => {
-            target.classify(&Answer { seq, attempt, status: reply.status, body: &reply.body, started: start, done })
+            let a = Answer { seq, attempt, status: reply.status, body: &reply.body, started: start, done };
+            let c = target.classify(&a);
+            if trace.is_some() {
+                status = Some(reply.status.as_u16());
+                wamid = c.outcome.is_ok().then(|| target.message_id(&a)).flatten();
+            }
+            c
         }
     };
     {
@@ -714,6 +698,20 @@ async fn attempt(ctx: &Local, conn: &mut Slot, n: u64, attempt: u32, intended: I
             }
         }
     }
+    if let Some(t) = trace {
+        let span = SpanRecord {
+            ctx: t,
+            seq,
+            attempt,
+            intended: ctx.wall(intended),
+            start: ctx.wall(start),
+            end: ctx.wall(done),
+            http_status: status,
+            outcome: c.outcome,
+            wamid,
+        };
+        traced(ctx, span, done.saturating_duration_since(intended));
+    }
     s.in_flight.fetch_sub(1, Ordering::Relaxed);
     ctx.in_flight.set(ctx.in_flight.get() - 1);
     match c.retry_after {
@@ -724,6 +722,59 @@ async fn attempt(ctx: &Local, conn: &mut Slot, n: u64, attempt: u32, intended: I
     }
     ctx.wake.notify_waiters();
     c.outcome
+}
+
+/// Write request `seq` on the task's connection (or stream) and read its answer. A traced request is
+/// built with its `traceparent`; the others as the target gives them (its fixed bytes, when it has).
+async fn send(
+    ctx: &Local,
+    conn: &mut Slot,
+    seq: u64,
+    trace: Option<&TraceContext>,
+) -> Result<crate::engine::conn::Reply, Outcome> {
+    let s = &ctx.shared;
+    let target = &s.target;
+    // Called only when a connection is opened (and on its first answer), never per kept request.
+    let on = |p: Phase, d: Duration| ctx.rec.borrow_mut().phase(p, d);
+    let request = || with_traceparent(target.request(seq), trace);
+    match conn {
+        Slot::Own(conn) => {
+            let fixed = || if trace.is_some() { None } else { target.http1_bytes(seq) };
+            s.connector.send(conn, request, fixed, target.max_body(), |st| target.wants_body(st), &on).await
+        }
+        Slot::Shared(group, used) => {
+            s.connector.send_shared(group, used, request, target.max_body(), |st| target.wants_body(st), &on).await
+        }
+    }
+}
+
+/// A traced attempt ended: kept among the slowest of its second, and its span queued for export.
+fn traced(ctx: &Local, span: SpanRecord, latency: Duration) {
+    let end = span.end.duration_since(ctx.wall0).unwrap_or_default();
+    ctx.rec.borrow_mut().traced.offer(Exemplar {
+        second: end.as_secs(),
+        intended_at: span.intended.into(),
+        trace_id: span.ctx.trace_hex(),
+        seq: span.seq,
+        attempt: span.attempt,
+        latency_us: u64::try_from(latency.as_micros()).unwrap_or(u64::MAX),
+        outcome: span.outcome.key(),
+        http_status: span.http_status,
+        wamid: span.wamid.clone(),
+    });
+    if let Some(q) = ctx.shared.plan.trace.as_ref().and_then(|t| t.spans.as_ref()) {
+        q.offer(span);
+    }
+}
+
+impl Local {
+    /// `at` on the wall clock.
+    fn wall(&self, at: Instant) -> SystemTime {
+        match at.checked_duration_since(self.t0) {
+            Some(d) => self.wall0 + d,
+            None => self.wall0 - self.t0.duration_since(at),
+        }
+    }
 }
 
 #[cfg(test)]

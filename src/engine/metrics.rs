@@ -235,6 +235,8 @@ pub struct Recorder {
     /// Connection phases by [`Phase`] (recorded only when a connection is opened, never per request
     /// on a kept connection).
     pub phases: [Histogram<u64>; 4],
+    /// The slowest traced attempts of each second (`[tracing]`).
+    pub traced: crate::results::exemplars::Slowest,
     current: Interval,
     out: Option<Sender<Report>>,
     live: Arc<LiveCounters>,
@@ -256,6 +258,7 @@ impl Recorder {
             first_start: None,
             last_start: None,
             phases: [histogram(), histogram(), histogram(), histogram()],
+            traced: Default::default(),
             current: Interval::new(0),
             out,
             live,
@@ -419,6 +422,7 @@ impl Recorder {
         for (a, b) in self.phases.iter_mut().zip(&o.phases) {
             a.add(b).expect("same bounds");
         }
+        self.traced.merge(&o.traced, 0);
     }
 
     /// Requests started per second between the first and the last start (None with fewer than two).

@@ -13,6 +13,7 @@ pub mod metrics;
 pub(crate) mod plan;
 pub(crate) mod retry;
 pub mod target;
+pub mod trace;
 
 pub use error::EngineError;
 pub use executor::{TargetRun, run_target};

@@ -29,6 +29,8 @@ pub struct Plan {
     pub streams: u32,
     /// This process is shard `index` of `count` (0 of 1 when not sharded).
     pub shard: Shard,
+    /// Which requests carry a `traceparent` (none without).
+    pub trace: Option<Arc<super::trace::Tracer>>,
 }
 
 impl Plan {
@@ -67,6 +69,7 @@ impl Plan {
             keepalive: l.keepalive.unwrap_or(true),
             streams,
             shard,
+            trace: None,
         }
     }
 

@@ -89,6 +89,11 @@ pub trait Target: Send + Sync + 'static {
     fn recipient(&self, _seq: u64) -> Option<String> {
         None
     }
+    /// The id the API gave the message in `answer` (a WhatsApp message id), for a traced request that
+    /// was accepted; `None` (the default) for targets without one. Asked only of traced requests.
+    fn message_id(&self, _answer: &Answer<'_>) -> Option<String> {
+        None
+    }
     /// Counters of the target's own (e.g. logins), for results.
     fn extra(&self) -> Option<serde_json::Value> {
         None

@@ -57,6 +57,12 @@ pub fn ambiguous_name(target: &str) -> String {
     format!("{target}.ambiguous.csv")
 }
 
+/// A target's slowest traced requests of each second (`[tracing]`): trace id, when due, latency,
+/// outcome, message id. Written only when a request was traced.
+pub fn exemplars_name(target: &str) -> String {
+    format!("{target}.exemplars.csv")
+}
+
 /// A target's accepted sends, written when its status webhooks go to a standalone receiver
 /// (`[webhooks] receiver_url`); `wabench merge --webhooks` joins them with the receiver's statuses.
 pub fn sends_name(target: &str) -> String {

@@ -21,6 +21,7 @@ pub mod conversation;
 pub mod cost;
 pub(crate) mod delivery;
 mod error;
+pub mod exemplars;
 pub mod failure_log;
 pub mod failures;
 pub mod fates;
@@ -251,6 +252,10 @@ pub struct TargetResult {
     /// `max_cost` (its accepted sends reached the cost cap). Absent: it ran its plan.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stopped: Option<String>,
+    /// Requests that carried a `traceparent` (`[tracing]`); the slowest of each second are in
+    /// `<target>.exemplars.csv`. Absent: nothing was traced.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tracing: Option<exemplars::TracingResult>,
 }
 
 /// What identifies a target's results and how long it ran: the part of a [`TargetResult`] that is not
@@ -330,6 +335,7 @@ impl TargetResult {
             imported: None,
             cost: None,
             stopped: None,
+            tracing: None,
         }
     }
 }

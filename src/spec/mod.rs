@@ -28,6 +28,7 @@ pub mod schema;
 pub mod sim;
 pub mod template;
 pub mod threshold;
+pub mod tracing;
 mod validate;
 pub mod webhook;
 pub mod webhook_target;
@@ -78,6 +79,10 @@ pub struct Profile {
     /// Capacity planning (`wabench plan`): the SLO and the search.
     #[serde(default)]
     pub plan: Option<capacity::PlanSpec>,
+    /// A W3C `traceparent` header on a seeded sample of the requests, the slowest of them kept in the
+    /// results, and their spans exported to an OpenTelemetry collector (off by default).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tracing: Option<tracing::TracingSpec>,
 }
 
 fn default_seed() -> u64 {

@@ -52,6 +52,9 @@ pub fn validate(path: &Path, p: &Profile) -> Result<(), ProfileError> {
             ));
         }
     }
+    if let Some(t) = &p.tracing {
+        t.validate().map_err(|(f, r)| err(path, f, r))?;
+    }
     if let Some(w) = &p.webhooks {
         w.check_receiver_url().map_err(|r| err(path, "webhooks.receiver_url", r))?;
     }

@@ -457,6 +457,7 @@ fn sample_run(dir: &Path) -> Vec<u8> {
         imported: None,
         cost: None,
         stopped: None,
+        tracing: None,
     };
     let run = Run {
         schema_version: SCHEMA_VERSION,

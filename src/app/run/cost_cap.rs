@@ -190,6 +190,9 @@ impl Target for Metered {
     fn recipient(&self, seq: u64) -> Option<String> {
         self.inner.recipient(seq)
     }
+    fn message_id(&self, answer: &Answer<'_>) -> Option<String> {
+        self.inner.message_id(answer)
+    }
     fn extra(&self) -> Option<serde_json::Value> {
         self.inner.extra()
     }

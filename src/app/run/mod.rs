@@ -22,8 +22,10 @@ mod abort;
 pub mod command;
 mod cost_cap;
 pub mod live;
+mod otlp;
 pub(crate) mod progress;
 pub mod quick;
+mod traces;
 
 use crate::engine::executor::Progress;
 use crate::engine::{Plan, TargetRun, run_target};
@@ -537,6 +539,10 @@ impl Each<'_> {
 
     /// Set target `i` up, drive it, tear it down, and write its logs.
     fn target(&self, i: usize, timeline: &mut Timeline, failures: &mut Failures, link: &Link) -> Done {
+        let traced = match traces::start(self.loaded, i, self.plan) {
+            Ok(tr) => tr,
+            Err(e) => return Done::failed(e),
+        };
         let session = match self.session(i, link) {
             Ok(s) => s,
             Err(e) => return Done::failed(e),
@@ -571,7 +577,8 @@ impl Each<'_> {
         }
         let metered = cost_cap::meter(self.loaded, i, self.plan, self.stop);
         let (sends, stop) = cost_cap::wrap(&t, metered.as_ref(), self.stop);
-        let res = run_target(sends, session.addr, self.plan, stop, hlog_file, tl, progress);
+        let plan = traced.as_ref().map_or(self.plan, traces::Traced::plan);
+        let res = run_target(sends, session.addr, plan, stop, hlog_file, tl, progress);
         done.store(true, Ordering::Relaxed);
         if let Some(b) = bar {
             let _ = b.join();
@@ -594,7 +601,7 @@ impl Each<'_> {
             failures.add(t.name(), log);
         }
         let mut out = Done { error: teardown.error, ..Done::default() };
-        if let Err(e) = self.write_ambiguous(&tr, t.as_ref()) {
+        if let Err(e) = self.write_attempts(&tr, t.as_ref(), traced, &mut r) {
             out.error = Some(e);
         }
         if let Some(c) = teardown.conversation {
@@ -693,6 +700,22 @@ impl Each<'_> {
             .write_hlog(&mut buf, tr.started_at, tr.elapsed)
             .and_then(|()| results::write_atomic(&path, &buf))
             .map_err(|e| format!("{}: {e}", path.display()))
+    }
+
+    /// The lists of attempts: those whose fate is unknown, and the slowest traced (with their account
+    /// in the target's result).
+    fn write_attempts(
+        &self,
+        tr: &TargetRun,
+        t: &dyn crate::engine::target::Target,
+        traced: Option<traces::Traced>,
+        r: &mut TargetResult,
+    ) -> Result<(), String> {
+        let ambiguous = self.write_ambiguous(tr, t);
+        if let Some(traced) = traced {
+            r.tracing = Some(traced.finish(tr, self.dir, t.name())?);
+        }
+        ambiguous
     }
 
     /// `<target>.ambiguous.csv`: the attempts whose fate is unknown, with their recipients, when any.

@@ -202,6 +202,9 @@ macro_rules! common_target_methods {
         fn recipient(&self, seq: u64) -> Option<String> {
             Some(self.c.recipients.get(seq).to_string())
         }
+        fn message_id(&self, answer: &crate::engine::target::Answer<'_>) -> Option<String> {
+            crate::drivers::whatsapp::cloud::message_id(answer.body)
+        }
     };
 }
 pub(crate) use common_target_methods;

@@ -148,6 +148,7 @@ pub fn target(spec: &Spec) -> TargetData {
         imported: None,
         cost: None,
         stopped: None,
+        tracing: None,
     };
     TargetData::new(result, seconds, rows).expect("histograms share bounds")
 }
