@@ -508,6 +508,7 @@ pub fn report(data: &RunData, charts: &[Rendered]) -> String {
     imported(&mut out, data);
     summary_table(&mut out, &run.targets, super::stages_text(run).as_deref());
     super::phases::section(&mut out, &run.targets);
+    super::traces::section(&mut out, data);
     numbers_section(&mut out, &run.targets);
     super::cost::section(&mut out, &run.targets);
     super::conversation::section(&mut out, &run.targets, &|out: &mut String| {

@@ -15,6 +15,7 @@ pub mod interactive;
 mod phases;
 pub mod render;
 pub mod summary;
+mod traces;
 
 use std::path::{Path, PathBuf};
 

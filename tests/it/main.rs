@@ -53,6 +53,7 @@ mod sim_http;
 mod sim_props;
 mod support;
 mod tls_proxy;
+mod tracing;
 mod webhook_receive;
 mod webhook_receiver;
 mod webhook_shapes;

@@ -13,6 +13,7 @@ use crate::app::AppError;
 
 pub mod command;
 mod conversation;
+mod traces;
 mod webhooks;
 
 use crate::results::{
@@ -514,6 +515,7 @@ fn merge_target(
     let costs: Vec<&crate::results::cost::TargetCost> = parts.iter().filter_map(|p| p.result.cost.as_ref()).collect();
     r.cost = crate::results::cost::TargetCost::merged(&costs);
     r.stopped = parts.iter().find_map(|p| p.result.stopped.clone());
+    r.tracing = traces::merge(name, parts, out)?;
     Ok(r)
 }
 

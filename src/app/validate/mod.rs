@@ -12,6 +12,7 @@ use super::exit::Exit;
 pub mod json;
 pub mod plan_text;
 pub mod preflight;
+pub mod tracing;
 
 pub use plan_text::{
     DRY_RUN_REQUESTS, describe, dry_run_text, messaging_limit_warnings, plan_text, real_target_warnings, real_targets,

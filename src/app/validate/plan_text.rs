@@ -67,6 +67,7 @@ pub fn plan_text(loaded: &Loaded) -> String {
         message_lines(&mut s, loaded);
     }
     s.push_str(&crate::app::cost::lines(loaded));
+    s.push_str(&super::tracing::lines(loaded));
     for w in warnings(loaded) {
         let _ = writeln!(s, "  warning: {w}");
     }
