@@ -283,6 +283,17 @@ fn templates(c: &mut Criterion) {
     let fixed_len = fixed.http1_bytes(1).unwrap().len();
     assert!(fixed_len.abs_diff(first.len()) < 8, "comparable requests: {fixed_len} and {}", first.len());
     g.bench_function("http1_request/fixed", |b| b.iter(|| black_box(fixed.http1_bytes(black_box(7)))));
+    // What a load task does for an untraced request while [tracing] samples 1%: the sampling decision,
+    // then the same fixed bytes.
+    let tracer = wabench::engine::trace::Tracer::new(0.01, 1, 1);
+    assert!(tracer.context(7, 1).is_none(), "message 7 is not sampled");
+    g.bench_function("http1_request/fixed_tracing_unsampled", |b| {
+        b.iter(|| {
+            let seq = black_box(7);
+            let trace = tracer.context(seq, 1);
+            black_box(wabench::engine::trace::fixed_bytes(fixed.as_ref(), seq, trace.as_ref()))
+        })
+    });
     let mut seq = 0u64;
     g.bench_function("http1_request/templated", |b| {
         b.iter(|| {

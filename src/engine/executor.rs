@@ -25,7 +25,7 @@ use crate::engine::conn::{Conn, Connector, SharedH2};
 use crate::engine::metrics::{LiveCounters, Outcome, Phase, Recorder};
 use crate::engine::retry::{Pending, RetryQueue};
 use crate::engine::target::{Answer, Target};
-use crate::engine::trace::{SpanRecord, TraceContext, with_traceparent};
+use crate::engine::trace::{SpanRecord, TraceContext, fixed_bytes, with_traceparent};
 use crate::results::exemplars::Exemplar;
 use crate::spec::Model;
 
@@ -739,7 +739,7 @@ async fn send(
     let request = || with_traceparent(target.request(seq), trace);
     match conn {
         Slot::Own(conn) => {
-            let fixed = || if trace.is_some() { None } else { target.http1_bytes(seq) };
+            let fixed = || fixed_bytes(target.as_ref(), seq, trace);
             s.connector.send(conn, request, fixed, target.max_body(), |st| target.wants_body(st), &on).await
         }
         Slot::Shared(group, used) => {

@@ -127,6 +127,16 @@ pub fn with_traceparent<B>(mut req: Request<B>, ctx: Option<&TraceContext>) -> R
     req
 }
 
+/// The pre-serialised HTTP/1.1 bytes of request `seq` (the transport's fast path), when the target
+/// has them and the attempt is not traced: a traced request is built by `request`, with its header.
+#[inline]
+pub fn fixed_bytes(target: &dyn super::target::Target, seq: u64, trace: Option<&TraceContext>) -> Option<bytes::Bytes> {
+    match trace {
+        Some(_) => None,
+        None => target.http1_bytes(seq),
+    }
+}
+
 /// One traced attempt, as it is exported.
 #[derive(Debug, Clone)]
 pub struct SpanRecord {

@@ -364,3 +364,18 @@ fn merge_keeps_the_slowest_traced_requests_across_shards() {
     let html = std::fs::read_to_string(merged_dir.join("report.html")).unwrap();
     assert!(html.contains(&kept.slowest(1)[0].trace_id));
 }
+
+#[test]
+fn spans_a_collector_cannot_take_are_dropped_and_counted_and_the_load_goes_on() {
+    let server = recording(plain);
+    // A loopback port nothing listens on.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let tracing = format!("sample = 1.0\notlp_endpoint = \"http://{closed}\"");
+    let (f, _dir) = common::run_guarded(&http_profile(server.addr, 200, &tracing), &[], Duration::from_secs(60));
+    let t = &f.run.targets[0];
+    assert_eq!((t.requests.sent, t.requests.ok), (200, 200));
+    let account = t.tracing.as_ref().unwrap();
+    assert_eq!(account.traced, 200);
+    assert_eq!((account.spans_exported, account.spans_dropped), (Some(0), Some(200)));
+    assert_eq!(server.seen.traced.lock().unwrap().len(), 200);
+}

@@ -3,9 +3,9 @@
 //! thread of its own reads the engine's bounded span queue and posts batches: the load never waits
 //! for it, and what it cannot take or deliver is counted as dropped.
 
-use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use opentelemetry_proto::tonic::collector::trace::v1::{ExportTraceServiceRequest, ExportTraceServiceResponse};
@@ -25,6 +25,8 @@ const QUEUE: usize = 8192;
 const BATCH: usize = 512;
 /// A batch not yet full is sent after this long.
 const LINGER: Duration = Duration::from_secs(1);
+/// Once the target ended, spans still queued are sent for at most this long; the rest are dropped.
+const FLUSH: Duration = Duration::from_secs(5);
 
 /// Who the spans are from: the service, and the target they measure.
 pub struct Source {
@@ -36,6 +38,8 @@ pub struct Source {
 /// The exporter of one target's spans, running until [`Exporter::finish`].
 pub struct Exporter {
     queue: Arc<SpanQueue>,
+    /// Set when the target ended: the flush's deadline.
+    closing: Arc<OnceLock<Instant>>,
     thread: std::thread::JoinHandle<(u64, u64)>,
 }
 
@@ -54,20 +58,24 @@ impl Exporter {
         let _ = rustls::crypto::ring::default_provider().install_default();
         let client = reqwest::Client::builder()
             .timeout(Duration::from_secs(10))
+            .connect_timeout(Duration::from_secs(2))
             .user_agent(concat!("wabench/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| format!("tracing.otlp_endpoint: cannot build the HTTP client: {e}"))?;
         let (queue, rx) = SpanQueue::new(QUEUE);
+        let closing = Arc::new(OnceLock::new());
+        let deadline = closing.clone();
         let thread = std::thread::Builder::new()
             .name("wabench-otlp".into())
             .spawn(move || {
                 let Ok(rt) = tokio::runtime::Builder::new_current_thread().enable_all().build() else {
                     return (0, rx.iter().count() as u64);
                 };
-                rt.block_on(export_all(rx, &client, &url, &source))
+                let to = Collector { client: &client, url: &url, source: &source, deadline: &deadline };
+                rt.block_on(export_all(rx, &to))
             })
             .map_err(|e| format!("cannot start the OTLP exporter: {e}"))?;
-        Ok(Exporter { queue, thread })
+        Ok(Exporter { queue, closing, thread })
     }
 
     /// The queue the load threads put spans in.
@@ -77,19 +85,25 @@ impl Exporter {
 
     /// No more spans: send those queued, then say what was exported and dropped.
     pub fn finish(self) -> Exported {
+        let _ = self.closing.set(Instant::now() + FLUSH);
         self.queue.close();
         let (exported, failed) = self.thread.join().unwrap_or((0, 0));
         Exported { exported, dropped: failed + self.queue.dropped.load(Ordering::Relaxed) }
     }
 }
 
-/// Read spans until the queue closes, posting them in batches; (exported, failed).
-async fn export_all(
-    rx: Receiver<SpanRecord>,
-    client: &reqwest::Client,
-    url: &reqwest::Url,
-    source: &Source,
-) -> (u64, u64) {
+/// Where spans go: the client, the collector's URL, who they are from, and (once the target ended)
+/// the flush's deadline.
+struct Collector<'a> {
+    client: &'a reqwest::Client,
+    url: &'a reqwest::Url,
+    source: &'a Source,
+    deadline: &'a OnceLock<Instant>,
+}
+
+/// Read spans until the queue closes, posting them in batches; (exported, failed). Past the flush's
+/// deadline what is left is counted as failed, unsent.
+async fn export_all(rx: Receiver<SpanRecord>, to: &Collector<'_>) -> (u64, u64) {
     let (mut exported, mut failed) = (0u64, 0u64);
     let mut warned = false;
     let mut open = true;
@@ -106,11 +120,23 @@ async fn export_all(
                 }
             }
         }
-        if batch.is_empty() {
+        let n = batch.len() as u64;
+        if n == 0 {
             continue;
         }
-        let n = batch.len() as u64;
-        match post(client, url, request(&batch, source)).await {
+        let late = to.deadline.get().map(|d| d.saturating_duration_since(Instant::now()));
+        if late.is_some_and(|left| left.is_zero()) {
+            failed += n;
+            continue;
+        }
+        let post = post(to.client, to.url, request(&batch, to.source));
+        let answer = match late {
+            Some(left) => {
+                tokio::time::timeout(left, post).await.unwrap_or_else(|_| Err("the flush ran out of time".into()))
+            }
+            None => post.await,
+        };
+        match answer {
             Ok(rejected) => {
                 exported += n.saturating_sub(rejected);
                 failed += rejected.min(n);
