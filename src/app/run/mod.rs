@@ -539,14 +539,11 @@ impl Each<'_> {
 
     /// Set target `i` up, drive it, tear it down, and write its logs.
     fn target(&self, i: usize, timeline: &mut Timeline, failures: &mut Failures, link: &Link) -> Done {
-        let traced = match traces::start(self.loaded, i, self.plan) {
-            Ok(tr) => tr,
-            Err(e) => return Done::failed(e),
-        };
         let session = match self.session(i, link) {
             Ok(s) => s,
             Err(e) => return Done::failed(e),
         };
+        let traced = traces::start(self.loaded, i, self.plan);
         let t = session.target.clone();
         if !self.opts.progress {
             eprintln!("wabench: {} → {} ({})", t.name(), t.endpoint().shown(), describe(self.plan));

@@ -21,23 +21,27 @@ pub struct Traced {
 }
 
 /// The tracing of target `i` under `plan`, when `[tracing]` samples its requests (a real WhatsApp
-/// target only with `real_targets = true`).
-pub fn start(loaded: &Loaded, i: usize, plan: &Plan) -> Result<Option<Traced>, String> {
+/// target only with `real_targets = true`). An exporter that cannot start is said on stderr, and the
+/// requests are traced all the same.
+pub fn start(loaded: &Loaded, i: usize, plan: &Plan) -> Option<Traced> {
     let spec = &loaded.profile.targets[i];
-    let Some(t) = loaded.profile.tracing.as_ref().filter(|t| t.applies_to(spec)) else { return Ok(None) };
+    let t = loaded.profile.tracing.as_ref().filter(|t| t.applies_to(spec))?;
     let mut tracer = Tracer::new(t.sample, loaded.profile.seed, Tracer::fresh_nonce(&spec.name));
-    let exporter = match t.traces_url() {
-        Some(url) => {
-            let source =
-                Source { service: t.service().to_string(), target: spec.name.clone(), kind: spec.kind.name().into() };
-            let e = Exporter::start(&url, source)?;
+    let source =
+        || Source { service: t.service().to_string(), target: spec.name.clone(), kind: spec.kind.name().into() };
+    let exporter = match t.traces_url().map(|url| Exporter::start(&url, source())) {
+        Some(Ok(e)) => {
             tracer = tracer.with_spans(e.queue());
             Some(e)
+        }
+        Some(Err(e)) => {
+            eprintln!("wabench: target {}: spans not exported: {e}", spec.name);
+            None
         }
         None => None,
     };
     let plan = Plan { trace: Some(Arc::new(tracer)), ..plan.clone() };
-    Ok(Some(Traced { plan, sample: t.sample, exporter }))
+    Some(Traced { plan, sample: t.sample, exporter })
 }
 
 impl Traced {
