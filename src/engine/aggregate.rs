@@ -64,6 +64,8 @@ pub struct Written {
     pub intervals: u64,
     pub started: u64,
     pub latencies: u64,
+    /// The slowest traced attempts of each second, all threads' (`[tracing]`).
+    pub traced: crate::results::exemplars::Slowest,
 }
 
 /// What the aggregator merges and where it writes it.
@@ -207,6 +209,9 @@ impl<W: Write, T: Write> Seconds<'_, W, T> {
         self.out.intervals += 1;
         self.out.started += iv.started;
         self.out.latencies += h.len();
+        if let Some(t) = &iv.traced {
+            self.out.traced.merge(t, 0);
+        }
         self.overall.add(h).expect("same bounds");
         self.totals.add(iv);
         if let Ok(mut v) = self.live.lock() {
@@ -259,7 +264,7 @@ mod tests {
             last_second: None,
         })
         .unwrap();
-        assert_eq!(w, Written { intervals: 3, started: 5, latencies: 5 });
+        assert_eq!(w, Written { intervals: 3, started: 5, latencies: 5, ..Written::default() });
         let csv = String::from_utf8(csv).unwrap();
         let lines: Vec<&str> = csv.lines().collect();
         assert_eq!(lines.len(), 3);

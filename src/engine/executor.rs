@@ -710,7 +710,7 @@ async fn attempt(ctx: &Local, conn: &mut Slot, n: u64, attempt: u32, intended: I
             outcome: c.outcome,
             wamid,
         };
-        traced(ctx, span, done.saturating_duration_since(intended));
+        traced(ctx, span, done, done.saturating_duration_since(intended));
     }
     s.in_flight.fetch_sub(1, Ordering::Relaxed);
     ctx.in_flight.set(ctx.in_flight.get() - 1);
@@ -749,10 +749,10 @@ async fn send(
 }
 
 /// A traced attempt ended: kept among the slowest of its second, and its span queued for export.
-fn traced(ctx: &Local, span: SpanRecord, latency: Duration) {
-    let end = span.end.duration_since(ctx.wall0).unwrap_or_default();
-    ctx.rec.borrow_mut().traced.offer(Exemplar {
-        second: end.as_secs(),
+fn traced(ctx: &Local, span: SpanRecord, done: Instant, latency: Duration) {
+    let e = Exemplar {
+        // The recorder's second of `done`.
+        second: 0,
         intended_at: span.intended.into(),
         trace_id: span.ctx.trace_hex(),
         seq: span.seq,
@@ -761,7 +761,8 @@ fn traced(ctx: &Local, span: SpanRecord, latency: Duration) {
         outcome: span.outcome.key(),
         http_status: span.http_status,
         wamid: span.wamid.clone(),
-    });
+    };
+    ctx.rec.borrow_mut().traced(done, e);
     if let Some(q) = ctx.shared.plan.trace.as_ref().and_then(|t| t.spans.as_ref()) {
         q.offer(span);
     }

@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
 
+use crate::results::exemplars::{Exemplar, Slowest};
 pub use crate::results::{MAX_US, Summary, histogram};
 use crate::results::{PHASE_TAGS, TAG_LATENCY, TAG_LATENESS, TAG_SERVICE_TIME, outcome_tag};
 
@@ -157,6 +158,8 @@ pub struct Interval {
     pub outcomes: BTreeMap<Outcome, u64>,
     /// The largest lateness of a request started in this second, µs.
     pub lateness_max_us: u64,
+    /// The slowest traced attempts that ended in this second (`[tracing]`; none traced: `None`).
+    pub traced: Option<Box<Slowest>>,
 }
 
 impl Interval {
@@ -172,6 +175,7 @@ impl Interval {
             resent: 0,
             outcomes: BTreeMap::new(),
             lateness_max_us: 0,
+            traced: None,
         }
     }
 
@@ -188,6 +192,9 @@ impl Interval {
             *self.outcomes.entry(*k).or_insert(0) += n;
         }
         self.lateness_max_us = self.lateness_max_us.max(other.lateness_max_us);
+        if let Some(t) = &other.traced {
+            self.traced.get_or_insert_default().merge(t, 0);
+        }
     }
 }
 
@@ -235,8 +242,6 @@ pub struct Recorder {
     /// Connection phases by [`Phase`] (recorded only when a connection is opened, never per request
     /// on a kept connection).
     pub phases: [Histogram<u64>; 4],
-    /// The slowest traced attempts of each second (`[tracing]`).
-    pub traced: crate::results::exemplars::Slowest,
     current: Interval,
     out: Option<Sender<Report>>,
     live: Arc<LiveCounters>,
@@ -258,7 +263,6 @@ impl Recorder {
             first_start: None,
             last_start: None,
             phases: [histogram(), histogram(), histogram(), histogram()],
-            traced: Default::default(),
             current: Interval::new(0),
             out,
             live,
@@ -319,6 +323,13 @@ impl Recorder {
         let late = us(at.saturating_duration_since(intended));
         self.lateness.saturating_record(late);
         self.current.lateness_max_us = self.current.lateness_max_us.max(late);
+    }
+
+    /// A traced attempt ended at `done`: kept if among the slowest of its second (sent with the second).
+    pub fn traced(&mut self, done: Instant, e: Exemplar) {
+        self.rotate(done);
+        let second = self.current.index;
+        self.current.traced.get_or_insert_default().offer(Exemplar { second, ..e });
     }
 
     /// A connection phase took `d`.
@@ -422,7 +433,6 @@ impl Recorder {
         for (a, b) in self.phases.iter_mut().zip(&o.phases) {
             a.add(b).expect("same bounds");
         }
-        self.traced.merge(&o.traced, 0);
     }
 
     /// Requests started per second between the first and the last start (None with fewer than two).
@@ -582,6 +592,41 @@ mod tests {
             BTreeMap::from([(Outcome::Ok, 1), (Outcome::ApiError(131056), 1), (Outcome::Cancelled, 1)])
         );
         assert_eq!(all.lateness_max_us, 10_000);
+    }
+
+    #[test]
+    fn traced_attempts_travel_with_the_second_they_ended_in() {
+        let t0 = Instant::now();
+        let (tx, rx) = std::sync::mpsc::channel();
+        let mut r = Recorder::new(0, t0, Some(tx), Arc::default());
+        let e = |latency_us: u64| Exemplar {
+            second: 99,
+            intended_at: chrono::DateTime::UNIX_EPOCH,
+            trace_id: "0".repeat(32),
+            seq: latency_us,
+            attempt: 1,
+            latency_us,
+            outcome: "ok".into(),
+            http_status: Some(200),
+            wamid: None,
+        };
+        for (ms, lat) in [(10, 5), (20, 9), (2100, 7)] {
+            r.traced(t0 + Duration::from_millis(ms), e(lat));
+        }
+        r.close();
+        let mut all = Slowest::default();
+        let mut untraced = 0;
+        for rep in rx.try_iter() {
+            if let Report::Interval { interval, .. } = rep {
+                match &interval.traced {
+                    Some(t) => all.merge(t, 0),
+                    None => untraced += 1,
+                }
+            }
+        }
+        let kept: Vec<(u64, u64)> = all.all().map(|x| (x.second, x.latency_us)).collect();
+        assert_eq!(kept, vec![(0, 9), (0, 5), (2, 7)]);
+        assert_eq!((all.traced, untraced), (3, 0));
     }
 
     #[test]

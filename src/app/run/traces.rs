@@ -55,14 +55,14 @@ impl Traced {
         let exported = self.exporter.map(Exporter::finish);
         let path = dir.join(files::exemplars_name(name));
         let mut buf = Vec::new();
-        tr.recorder
+        tr.written
             .traced
             .write(&mut buf)
             .and_then(|()| results::write_atomic(&path, &buf))
             .map_err(|e| format!("{}: {e}", path.display()))?;
         Ok(TracingResult {
             sample: self.sample,
-            traced: tr.recorder.traced.traced,
+            traced: tr.written.traced.traced,
             exemplars: files::exemplars_name(name),
             spans_exported: exported.map(|e| e.exported),
             spans_dropped: exported.map(|e| e.dropped),
