@@ -595,41 +595,6 @@ mod tests {
     }
 
     #[test]
-    fn traced_attempts_travel_with_the_second_they_ended_in() {
-        let t0 = Instant::now();
-        let (tx, rx) = std::sync::mpsc::channel();
-        let mut r = Recorder::new(0, t0, Some(tx), Arc::default());
-        let e = |latency_us: u64| Exemplar {
-            second: 99,
-            intended_at: chrono::DateTime::UNIX_EPOCH,
-            trace_id: "0".repeat(32),
-            seq: latency_us,
-            attempt: 1,
-            latency_us,
-            outcome: "ok".into(),
-            http_status: Some(200),
-            wamid: None,
-        };
-        for (ms, lat) in [(10, 5), (20, 9), (2100, 7)] {
-            r.traced(t0 + Duration::from_millis(ms), e(lat));
-        }
-        r.close();
-        let mut all = Slowest::default();
-        let mut untraced = 0;
-        for rep in rx.try_iter() {
-            if let Report::Interval { interval, .. } = rep {
-                match &interval.traced {
-                    Some(t) => all.merge(t, 0),
-                    None => untraced += 1,
-                }
-            }
-        }
-        let kept: Vec<(u64, u64)> = all.all().map(|x| (x.second, x.latency_us)).collect();
-        assert_eq!(kept, vec![(0, 9), (0, 5), (2, 7)]);
-        assert_eq!((all.traced, untraced), (3, 0));
-    }
-
-    #[test]
     fn outcome_keys_are_stable() {
         assert_eq!(Outcome::ApiError(131056).key(), "api_131056");
         assert_eq!(Outcome::Status(503).key(), "http_503");

@@ -416,3 +416,41 @@ fn http2_streams_of_a_shared_connection_carry_traceparent_too() {
     assert_eq!(t.tracing.as_ref().unwrap().traced, traced.len() as u64);
     assert_eq!(parsed(&traced).len(), traced.len());
 }
+
+#[test]
+fn traced_attempts_travel_to_the_aggregator_with_the_second_they_ended_in() {
+    use std::time::Instant;
+    use wabench::engine::metrics::{Recorder, Report};
+    use wabench::results::exemplars::Exemplar;
+    let t0 = Instant::now();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let mut r = Recorder::new(0, t0, Some(tx), Default::default());
+    let e = |latency_us: u64| Exemplar {
+        second: 99,
+        intended_at: chrono::DateTime::UNIX_EPOCH,
+        trace_id: "0".repeat(32),
+        seq: latency_us,
+        attempt: 1,
+        latency_us,
+        outcome: "ok".into(),
+        http_status: Some(200),
+        wamid: None,
+    };
+    for (ms, lat) in [(10, 5), (20, 9), (2100, 7)] {
+        r.traced(t0 + Duration::from_millis(ms), e(lat));
+    }
+    r.close();
+    let mut all = Slowest::default();
+    let mut untraced = 0;
+    for rep in rx.try_iter() {
+        if let Report::Interval { interval, .. } = rep {
+            match &interval.traced {
+                Some(t) => all.merge(t, 0),
+                None => untraced += 1,
+            }
+        }
+    }
+    let kept: Vec<(u64, u64)> = all.all().map(|x| (x.second, x.latency_us)).collect();
+    assert_eq!(kept, vec![(0, 9), (0, 5), (2, 7)]);
+    assert_eq!((all.traced, untraced), (3, 0));
+}
