@@ -333,6 +333,18 @@ fn real_whatsapp_targets_are_not_traced_unless_the_profile_asks() {
     let text = wabench::app::validate::plan_text(&on);
     assert!(text.contains("to meta, local;"), "{text}");
     assert!(!text.contains("tracing: off"), "{text}");
+
+    // For scripts: each target's traced fraction.
+    let (code, out, err) = common::wabench(&["validate", "--json", dir.path().join("profile.toml").to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    let doc: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(doc["targets"][0]["traced"], 0.01);
+    assert_eq!(doc["targets"][1]["traced"], 0.01);
+    let off = common::profile(dir.path(), &profile(""));
+    let (code, out, err) = common::wabench(&["validate", "--json", off.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    let doc: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!((doc["targets"][0]["traced"].as_f64(), doc["targets"][1]["traced"].as_f64()), (Some(0.0), Some(0.01)));
 }
 
 #[test]

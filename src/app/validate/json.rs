@@ -46,6 +46,9 @@ struct Target {
     endpoint: String,
     /// Remote WhatsApp targets send real, billable messages.
     real: bool,
+    /// The fraction of its messages sent with a W3C traceparent (`[tracing]`; 0 for a real target
+    /// unless `real_targets`).
+    traced: f64,
 }
 
 #[derive(Serialize)]
@@ -73,13 +76,14 @@ struct Doc {
     warnings: Vec<String>,
 }
 
-fn target(t: &TargetSpec) -> Target {
+fn target(t: &TargetSpec, tracing: Option<&crate::spec::tracing::TracingSpec>) -> Target {
     let kind = t.kind.name();
     let endpoint = match t.address() {
         Some(a) => Endpoint::parse(a).map(|e| e.shown()).unwrap_or_else(|_| crate::spec::endpoint::redact_url(a)),
         None => "embedded".into(),
     };
-    Target { name: t.name.clone(), kind, endpoint, real: t.is_real() }
+    let traced = tracing.filter(|x| x.applies_to(t)).map_or(0.0, |x| x.sample);
+    Target { name: t.name.clone(), kind, endpoint, real: t.is_real(), traced }
 }
 
 fn load(loaded: &Loaded) -> Load {
@@ -112,7 +116,7 @@ pub fn plan_json(loaded: &Loaded) -> String {
         file: loaded.path.display().to_string(),
         valid: true,
         load: load(loaded),
-        targets: p.targets.iter().map(target).collect(),
+        targets: p.targets.iter().map(|t| target(t, p.tracing.as_ref())).collect(),
         messages: whatsapp.then(|| p.messages.weights().iter().map(|(k, w)| (k.name(), *w)).collect()),
         recipients: whatsapp.then(|| loaded.recipients.len()),
         thresholds: p
