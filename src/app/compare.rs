@@ -101,7 +101,16 @@ pub fn command(a: CompareArgs) -> Result<Exit, AppError> {
             _ => None,
         })
         .collect();
-    let cmp = compare::compare_dirs_gated(&dirs, &extra, &first_reply)?;
+    let bar = crate::app::progress::bar("compare", dirs.len() as u64 + 1, crate::app::progress::Unit::Items);
+    let cmp = compare::compare_dirs_gated(&dirs, &extra, &first_reply, &|i, d| {
+        bar.set_position(i as u64);
+        bar.set_message(match i < dirs.len() {
+            true => format!("reading {}", d.display()),
+            false => "ratios and their intervals".to_string(),
+        });
+    });
+    bar.finish_and_clear();
+    let cmp = cmp?;
     // A gate judges every folder it is given: one that could not be read is an error, never a pass.
     if !gates.is_empty() && !cmp.skipped.is_empty() {
         return Err(

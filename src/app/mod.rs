@@ -29,6 +29,7 @@ pub mod init;
 pub mod merge;
 pub mod outputs;
 pub mod plan;
+pub(crate) mod progress;
 pub mod receive;
 pub mod run;
 pub(crate) mod session;
