@@ -1,7 +1,7 @@
 //! The live metrics of a run: `/metrics` is valid Prometheus exposition text whose histograms are
 //! cumulative and agree with the run's results, two shards' buckets add up to the merged histogram's,
-//! `--metrics-push` sends the same series with remote-write (decoded here from the wire), and the Grafana
-//! dashboard only queries series the exporter emits.
+//! `--metrics-push` sends the same series with remote-write (decoded by third-party snappy and protobuf
+//! readers), and the Grafana dashboard only queries series the exporter emits.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{Read, Write};
@@ -462,146 +462,35 @@ fn dashboard_queries_only_series_the_exporter_emits() {
     assert!(missing.is_empty(), "the dashboard groups by labels /metrics does not have: {missing:?}");
 }
 
-/// A snappy block decoder (literals and the three copy forms).
-fn snappy_decode(b: &[u8]) -> Vec<u8> {
-    let (len, mut i) = varint(b, 0);
-    let mut out: Vec<u8> = Vec::with_capacity(len as usize);
-    while i < b.len() {
-        let tag = b[i];
-        i += 1;
-        match tag & 3 {
-            0 => {
-                let mut n = usize::from(tag >> 2);
-                if n >= 60 {
-                    let k = n - 59;
-                    n = b[i..i + k].iter().rev().fold(0usize, |a, x| (a << 8) | usize::from(*x));
-                    i += k;
-                }
-                out.extend_from_slice(&b[i..i + n + 1]);
-                i += n + 1;
-            }
-            kind => {
-                let (n, off) = match kind {
-                    1 => {
-                        let r = (usize::from((tag >> 2) & 7) + 4, (usize::from(tag >> 5) << 8) | usize::from(b[i]));
-                        i += 1;
-                        r
-                    }
-                    2 => {
-                        let r = (usize::from(tag >> 2) + 1, usize::from(u16::from_le_bytes([b[i], b[i + 1]])));
-                        i += 2;
-                        r
-                    }
-                    _ => {
-                        let r =
-                            (usize::from(tag >> 2) + 1, u32::from_le_bytes(b[i..i + 4].try_into().unwrap()) as usize);
-                        i += 4;
-                        r
-                    }
-                };
-                for _ in 0..n {
-                    out.push(out[out.len() - off]);
-                }
-            }
-        }
-    }
-    assert_eq!(out.len() as u64, len, "snappy length");
-    out
-}
-
-fn varint(b: &[u8], mut i: usize) -> (u64, usize) {
-    let (mut v, mut shift) = (0u64, 0);
-    loop {
-        let x = b[i];
-        i += 1;
-        v |= u64::from(x & 0x7f) << shift;
-        shift += 7;
-        if x < 0x80 {
-            return (v, i);
-        }
-    }
-}
-
-/// Protobuf fields of a message: (field number, wire type, bytes of a length-delimited field or the
-/// 8 bytes of a fixed64, or the varint).
-fn fields(b: &[u8]) -> Vec<(u64, u64, Vec<u8>, u64)> {
-    let mut out = Vec::new();
-    let mut i = 0;
-    while i < b.len() {
-        let (key, j) = varint(b, i);
-        i = j;
-        match key & 7 {
-            0 => {
-                let (v, j) = varint(b, i);
-                i = j;
-                out.push((key >> 3, 0, Vec::new(), v));
-            }
-            1 => {
-                out.push((key >> 3, 1, b[i..i + 8].to_vec(), 0));
-                i += 8;
-            }
-            2 => {
-                let (n, j) = varint(b, i);
-                out.push((key >> 3, 2, b[j..j + n as usize].to_vec(), 0));
-                i = j + n as usize;
-            }
-            w => panic!("unexpected wire type {w}"),
-        }
-    }
-    out
-}
-
 /// A decoded remote-write request: series (labels with __name__) → (value, timestamp ms), and the
 /// metadata (family → type number).
 type Pushed = (BTreeMap<Vec<(String, String)>, (f64, i64)>, BTreeMap<String, u64>);
 
-fn decode_write_request(body: &[u8]) -> Pushed {
-    let raw = snappy_decode(body);
+/// What the independent decoder made of one push, checked for what remote-write asks of a series: labels
+/// sorted by name with `__name__` first, one sample, no series twice.
+fn pushed(doc: &serde_json::Value) -> Pushed {
     let (mut series, mut meta) = (BTreeMap::new(), BTreeMap::new());
-    for (f, _, ts, _) in fields(&raw) {
-        match f {
-            1 => {
-                let mut labels = Vec::new();
-                let mut sample = None;
-                for (g, _, b, _) in fields(&ts) {
-                    match g {
-                        1 => {
-                            let l = fields(&b);
-                            let s = |k: u64| String::from_utf8(l.iter().find(|x| x.0 == k).unwrap().2.clone()).unwrap();
-                            labels.push((s(1), s(2)));
-                        }
-                        2 => {
-                            let s = fields(&b);
-                            let v =
-                                f64::from_le_bytes(s.iter().find(|x| x.0 == 1).unwrap().2.clone().try_into().unwrap());
-                            let t = s.iter().find(|x| x.0 == 2).unwrap().3 as i64;
-                            assert!(sample.replace((v, t)).is_none(), "one sample per series");
-                        }
-                        _ => {}
-                    }
-                }
-                let mut sorted = labels.clone();
-                sorted.sort();
-                assert_eq!(labels, sorted, "labels sorted by name");
-                assert_eq!(labels[0].0, "__name__");
-                assert!(series.insert(labels, sample.unwrap()).is_none(), "series unique");
-            }
-            3 => {
-                let m = fields(&ts);
-                let name = String::from_utf8(m.iter().find(|x| x.0 == 2).unwrap().2.clone()).unwrap();
-                meta.insert(name, m.iter().find(|x| x.0 == 1).unwrap().3);
-            }
-            _ => {}
-        }
+    for ts in doc["series"].as_array().unwrap() {
+        let labels: Vec<(String, String)> = ts[0]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|l| (l[0].as_str().unwrap().to_string(), l[1].as_str().unwrap().to_string()))
+            .collect();
+        let mut sorted = labels.clone();
+        sorted.sort();
+        assert_eq!(labels, sorted, "labels sorted by name");
+        assert_eq!(labels[0].0, "__name__");
+        let samples = ts[1].as_array().unwrap();
+        assert_eq!(samples.len(), 1, "one sample per series: {labels:?}");
+        let sample = (samples[0][0].as_f64().unwrap(), samples[0][1].as_i64().unwrap());
+        assert!(series.insert(labels, sample).is_none(), "series unique");
+    }
+    for (name, m) in doc["metadata"].as_object().unwrap() {
+        assert!(!m[1].as_str().unwrap().is_empty(), "{name} has its help");
+        meta.insert(name.clone(), m[0].as_u64().unwrap());
     }
     (series, meta)
-}
-
-#[test]
-fn snappy_decoder_reads_copies() {
-    // "abcabcabcd": literal "abc", copy-1 of 6 bytes at offset 3, literal "d".
-    let b = [10u8, 2 << 2, b'a', b'b', b'c', 1 | ((6 - 4) << 2), 3, 0, b'd'];
-    assert_eq!(snappy_decode(&b), b"abcabcabcd");
 }
 
 #[test]
@@ -679,8 +568,12 @@ fn metrics_push_sends_remote_write_to_a_loopback_receiver() {
         assert_eq!(h["content-encoding"], "snappy");
         assert_eq!(h["x-prometheus-remote-write-version"], "0.1.0");
     }
-    // The last push is sent after the run: it holds the final counts.
-    let (series, meta) = decode_write_request(&pushes.last().unwrap().1);
+    // Every push decodes with a third-party snappy and protobuf; the last is sent after the run: it holds
+    // the final counts.
+    let bodies: Vec<Vec<u8>> = pushes.iter().map(|p| p.1.clone()).collect();
+    let Some(decoded) = crate::support::python::remote_write(&bodies) else { return };
+    assert_eq!(decoded.as_array().unwrap().len(), pushes.len());
+    let (series, meta) = pushed(&decoded[pushes.len() - 1]);
     assert_eq!(meta.get("wabench_request_duration_seconds"), Some(&3), "histogram metadata");
     assert_eq!(meta.get("wabench_requests_total"), Some(&1), "counter metadata");
     assert_eq!(meta.get("wabench_requests_in_flight"), Some(&2), "gauge metadata");

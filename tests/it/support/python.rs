@@ -61,3 +61,57 @@ print(json.dumps(out))
 "#;
     read_with(SCRIPT, xml, "JUnit (junitparser)")
 }
+
+/// Remote-write bodies as `cramjam` (snappy, block format) and `protobuf` (with the messages of
+/// Prometheus' `prompb/types.proto` and `remote.proto` declared here) decode them, one entry per body:
+/// `{"series": [[[name, value], …labels], [[value, timestamp_ms], …samples]], "metadata": {family:
+/// [type, help]}}`. Fails on a field the schema does not have.
+pub fn remote_write(bodies: &[Vec<u8>]) -> Option<Value> {
+    const SCRIPT: &str = r#"
+import json, sys
+try:
+    import cramjam
+    from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
+    from google.protobuf.unknown_fields import UnknownFieldSet
+except ImportError as e:
+    print("SKIP cramjam or protobuf (" + str(e) + ")")
+    sys.exit(0)
+F = descriptor_pb2.FieldDescriptorProto
+f = descriptor_pb2.FileDescriptorProto(name="prompb.proto", package="prometheus", syntax="proto3")
+def message(name, *fields):
+    m = f.message_type.add(name=name)
+    for number, field, kind, of in fields:
+        d = m.field.add(name=field, number=number, type=kind,
+                        label=F.LABEL_REPEATED if of and kind == F.TYPE_MESSAGE else F.LABEL_OPTIONAL)
+        if of:
+            d.type_name = ".prometheus." + of
+    return m
+message("Label", (1, "name", F.TYPE_STRING, None), (2, "value", F.TYPE_STRING, None))
+message("Sample", (1, "value", F.TYPE_DOUBLE, None), (2, "timestamp", F.TYPE_INT64, None))
+message("TimeSeries", (1, "labels", F.TYPE_MESSAGE, "Label"), (2, "samples", F.TYPE_MESSAGE, "Sample"))
+meta = message("MetricMetadata", (1, "type", F.TYPE_ENUM, "MetricMetadata.MetricType"),
+               (2, "metric_family_name", F.TYPE_STRING, None), (4, "help", F.TYPE_STRING, None),
+               (5, "unit", F.TYPE_STRING, None))
+kinds = meta.enum_type.add(name="MetricType")
+for i, n in enumerate(["UNKNOWN", "COUNTER", "GAUGE", "HISTOGRAM", "GAUGEHISTOGRAM", "SUMMARY", "INFO", "STATESET"]):
+    kinds.value.add(name=n, number=i)
+message("WriteRequest", (1, "timeseries", F.TYPE_MESSAGE, "TimeSeries"), (3, "metadata", F.TYPE_MESSAGE, "MetricMetadata"))
+pool = descriptor_pool.DescriptorPool()
+pool.Add(f)
+WriteRequest = message_factory.GetMessageClass(pool.FindMessageTypeByName("prometheus.WriteRequest"))
+def known(m):
+    assert len(UnknownFieldSet(m)) == 0, "fields outside the schema in " + type(m).__name__
+    return m
+out = []
+for line in sys.stdin:
+    req = known(WriteRequest.FromString(bytes(cramjam.snappy.decompress_raw(bytes.fromhex(line.strip())))))
+    out.append({
+        "series": [[[[known(l).name, l.value] for l in known(ts).labels], [[known(s).value, s.timestamp] for s in ts.samples]]
+                   for ts in req.timeseries],
+        "metadata": {known(m).metric_family_name: [m.type, m.help] for m in req.metadata},
+    })
+print(json.dumps(out))
+"#;
+    let input: String = bodies.iter().map(|b| hex::encode(b) + "\n").collect();
+    read_with(SCRIPT, input.as_bytes(), "remote-write (cramjam and protobuf)")
+}
