@@ -1,5 +1,5 @@
-//! The live metrics of a run: `/metrics` is valid Prometheus exposition text whose histograms are
-//! cumulative and agree with the run's results, two shards' buckets add up to the merged histogram's,
+//! The live metrics of a run: `/metrics` is valid Prometheus text and OpenMetrics (as the Prometheus
+//! client's Python parsers read them), whose histograms are cumulative and agree with the run's results, two shards' buckets add up to the merged histogram's,
 //! `--metrics-push` sends the same series with remote-write (decoded by third-party snappy and protobuf
 //! readers), and the Grafana dashboard only queries series the exporter emits.
 
@@ -46,151 +46,39 @@ impl Exposition {
     fn names(&self) -> BTreeSet<String> {
         self.samples.iter().map(|s| s.0.clone()).collect()
     }
+
+    /// One format's part of what the Python client parsed, with no series twice.
+    fn from_parsed(doc: &serde_json::Value) -> Exposition {
+        let types = doc["types"].as_object().unwrap().iter().map(|(k, v)| (k.clone(), v.as_str().unwrap().into()));
+        let mut samples = Vec::new();
+        let mut seen = BTreeSet::new();
+        for s in doc["samples"].as_array().unwrap() {
+            let name = s[0].as_str().unwrap().to_string();
+            let labels: Labels =
+                s[1].as_object().unwrap().iter().map(|(k, v)| (k.clone(), v.as_str().unwrap().into())).collect();
+            assert!(seen.insert((name.clone(), labels.clone())), "a series twice: {name} {labels:?}");
+            samples.push((name, labels, s[2].as_f64().unwrap()));
+        }
+        Exposition { types: types.collect(), samples }
+    }
+
+    /// The samples with `le` read as a number (the formats spell a bound differently: `1` and `1.0`).
+    fn normalized(&self) -> BTreeMap<(String, Vec<(String, String)>), f64> {
+        let le = |v: &str| v.parse::<f64>().map_or(v.to_string(), |f| f.to_string());
+        self.samples
+            .iter()
+            .map(|(n, l, v)| {
+                let l = l.iter().map(|(k, x)| (k.clone(), if k == "le" { le(x) } else { x.clone() })).collect();
+                ((n.clone(), l), *v)
+            })
+            .collect()
+    }
 }
 
 fn is_name(s: &str) -> bool {
     let mut c = s.chars();
     c.next().is_some_and(|f| f.is_ascii_alphabetic() || f == '_' || f == ':')
         && c.all(|x| x.is_ascii_alphanumeric() || x == '_' || x == ':')
-}
-
-fn parse_value(s: &str) -> Result<f64, String> {
-    match s {
-        "+Inf" => Ok(f64::INFINITY),
-        "-Inf" => Ok(f64::NEG_INFINITY),
-        "NaN" => Ok(f64::NAN),
-        _ => s.parse().map_err(|_| format!("{s:?} is not a value")),
-    }
-}
-
-/// The family a sample belongs to, given the declared types.
-fn family_of(name: &str, types: &BTreeMap<String, String>) -> Option<String> {
-    if types.contains_key(name) {
-        return Some(name.to_string());
-    }
-    for suffix in ["_bucket", "_sum", "_count"] {
-        if let Some(base) = name.strip_suffix(suffix)
-            && matches!(types.get(base).map(String::as_str), Some("histogram" | "summary"))
-        {
-            return Some(base.to_string());
-        }
-    }
-    None
-}
-
-/// Parse the text exposition format (0.0.4) strictly: HELP/TYPE lines, one TYPE per family before its
-/// samples, families not interleaved, label syntax with escapes, values, no duplicate series.
-fn parse_exposition(text: &str) -> Result<Exposition, String> {
-    let mut e = Exposition::default();
-    let mut finished: BTreeSet<String> = BTreeSet::new();
-    let mut current: Option<String> = None;
-    let mut seen: BTreeSet<(String, Vec<(String, String)>)> = BTreeSet::new();
-    for (no, line) in text.lines().enumerate() {
-        let err = |m: String| format!("line {}: {m}: {line:?}", no + 1);
-        if line.is_empty() {
-            continue;
-        }
-        if let Some(rest) = line.strip_prefix("# ") {
-            let mut w = rest.splitn(3, ' ');
-            match (w.next(), w.next(), w.next()) {
-                (Some("TYPE"), Some(name), Some(ty)) => {
-                    if !is_name(name) || !["counter", "gauge", "histogram", "summary", "untyped"].contains(&ty) {
-                        return Err(err("bad TYPE".into()));
-                    }
-                    if e.types.insert(name.into(), ty.into()).is_some() {
-                        return Err(err("second TYPE".into()));
-                    }
-                }
-                (Some("HELP"), Some(name), _) if is_name(name) => {}
-                (Some("HELP"), ..) => return Err(err("bad HELP".into())),
-                _ => {}
-            }
-            continue;
-        }
-        let name_end = line.find(['{', ' ']).ok_or_else(|| err("no value".into()))?;
-        let name = &line[..name_end];
-        if !is_name(name) {
-            return Err(err("bad metric name".into()));
-        }
-        let mut labels = Labels::new();
-        let mut rest = &line[name_end..];
-        if let Some(r) = rest.strip_prefix('{') {
-            let mut chars = r.char_indices().peekable();
-            let mut end = None;
-            loop {
-                while chars.peek().is_some_and(|(_, c)| *c == ',') {
-                    chars.next();
-                }
-                match chars.peek() {
-                    Some((i, '}')) => {
-                        end = Some(*i);
-                        break;
-                    }
-                    None => break,
-                    _ => {}
-                }
-                let mut key = String::new();
-                for (_, c) in chars.by_ref() {
-                    if c == '=' {
-                        break;
-                    }
-                    key.push(c);
-                }
-                if !is_name(&key) || chars.next().map(|x| x.1) != Some('"') {
-                    return Err(err(format!("bad label {key:?}")));
-                }
-                let mut val = String::new();
-                let mut closed = false;
-                while let Some((_, c)) = chars.next() {
-                    match c {
-                        '\\' => match chars.next().map(|x| x.1) {
-                            Some('\\') => val.push('\\'),
-                            Some('"') => val.push('"'),
-                            Some('n') => val.push('\n'),
-                            _ => return Err(err("bad escape".into())),
-                        },
-                        '"' => {
-                            closed = true;
-                            break;
-                        }
-                        '\n' => return Err(err("newline in a label value".into())),
-                        c => val.push(c),
-                    }
-                }
-                if !closed || labels.insert(key.clone(), val).is_some() {
-                    return Err(err(format!("label {key:?} unclosed or repeated")));
-                }
-                if !matches!(chars.peek(), Some((_, ',' | '}'))) {
-                    return Err(err("expected , or }".into()));
-                }
-            }
-            let end = end.ok_or_else(|| err("no }".into()))?;
-            rest = &r[end + 1..];
-        }
-        let mut parts = rest.strip_prefix(' ').ok_or_else(|| err("no space before the value".into()))?.split(' ');
-        let value = parse_value(parts.next().unwrap_or("")).map_err(err)?;
-        if let Some(ts) = parts.next() {
-            ts.parse::<i64>().map_err(|_| err("bad timestamp".into()))?;
-        }
-        if parts.next().is_some() {
-            return Err(err("trailing text".into()));
-        }
-        let fam = family_of(name, &e.types).ok_or_else(|| err("sample before its TYPE".into()))?;
-        if current.as_deref() != Some(fam.as_str()) {
-            if finished.contains(&fam) {
-                return Err(err("family interleaved with another".into()));
-            }
-            if let Some(c) = current.take() {
-                finished.insert(c);
-            }
-            current = Some(fam);
-        }
-        if !seen.insert((name.to_string(), labels.clone().into_iter().collect())) {
-            return Err(err("duplicate series".into()));
-        }
-        e.samples.push((name.to_string(), labels, value));
-    }
-    Ok(e)
 }
 
 /// The histograms of `family` in `e`, by label set without `le`: (buckets by le, sum, count). Checks
@@ -207,7 +95,7 @@ fn histograms(e: &Exposition, family: &str) -> BTreeMap<Labels, Hist> {
         let le = base.remove("le");
         let entry = out.entry(base).or_insert((Vec::new(), f64::NAN, f64::NAN));
         match suffix {
-            "_bucket" => entry.0.push((parse_value(&le.expect("bucket has le")).unwrap(), *v)),
+            "_bucket" => entry.0.push((le.expect("bucket has le").parse().unwrap(), *v)),
             "_sum" => entry.1 = *v,
             _ => entry.2 = *v,
         }
@@ -222,17 +110,26 @@ fn histograms(e: &Exposition, family: &str) -> BTreeMap<Labels, Hist> {
     out
 }
 
-fn http_get(addr: SocketAddr, path: &str) -> (String, String) {
+fn http_get(addr: SocketAddr, path: &str, accept: &str) -> (String, String) {
     let mut s = TcpStream::connect(addr).unwrap();
-    write!(s, "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").unwrap();
+    write!(s, "GET {path} HTTP/1.1\r\nHost: {addr}\r\nAccept: {accept}\r\nConnection: close\r\n\r\n").unwrap();
     let mut r = String::new();
     s.read_to_string(&mut r).unwrap();
     let (head, body) = r.split_once("\r\n\r\n").unwrap();
     (head.to_string(), body.to_string())
 }
 
-/// Run PROFILE as shard `shard` in-process with a metrics endpoint on loopback; scrape it after the run.
-fn run_and_scrape(dir: &std::path::Path, shard: Shard) -> (Exposition, wabench::results::Run, std::path::PathBuf) {
+/// The Accept header Prometheus scrapes with: OpenMetrics first, the text format as a fallback.
+const PROMETHEUS_ACCEPT: &str =
+    "application/openmetrics-text;version=1.0.0;q=0.5,text/plain;version=0.0.4;q=0.3,*/*;q=0.1";
+
+/// Run PROFILE as shard `shard` in-process with a metrics endpoint on loopback; scrape it after the run
+/// in the text format and in OpenMetrics, and parse both with the Prometheus client's Python parsers
+/// (`None` when they are not installed). The two scrapes hold the same samples.
+fn run_and_scrape(
+    dir: &std::path::Path,
+    shard: Shard,
+) -> Option<(Exposition, wabench::results::Run, std::path::PathBuf)> {
     let path = dir.join("p.toml");
     std::fs::write(&path, PROFILE).unwrap();
     let loaded = wabench::spec::load(&path).unwrap();
@@ -243,11 +140,17 @@ fn run_and_scrape(dir: &std::path::Path, shard: Shard) -> (Exposition, wabench::
     let opts = Options { out: Some(out.clone()), shard, live: Some(reg), ..Options::new(dir) };
     let f = run_profile(&loaded, &opts, rx).unwrap();
     assert!(f.error.is_none(), "{:?}", f.error);
-    let (head, body) = http_get(at, "/metrics");
+    let (head, text) = http_get(at, "/metrics", "*/*");
     assert!(head.starts_with("HTTP/1.1 200"), "{head}");
     assert!(head.to_ascii_lowercase().contains("content-type: text/plain; version=0.0.4"), "{head}");
-    let e = parse_exposition(&body).unwrap_or_else(|m| panic!("{m}\n{body}"));
-    (e, f.run, out)
+    let (head, openmetrics) = http_get(at, "/metrics", PROMETHEUS_ACCEPT);
+    assert!(head.to_ascii_lowercase().contains("content-type: application/openmetrics-text; version=1.0.0"), "{head}");
+    let parsed = crate::support::python::exposition(&text, &openmetrics)?;
+    let e = Exposition::from_parsed(&parsed["text"]);
+    let om = Exposition::from_parsed(&parsed["openmetrics"]);
+    assert_eq!(e.normalized(), om.normalized(), "the same samples in both formats");
+    assert_eq!(om.types.get("wabench_run").map(String::as_str), Some("info"), "{:?}", om.types);
+    Some((e, f.run, out))
 }
 
 #[test]
@@ -256,7 +159,7 @@ fn metrics_parse_agree_with_the_results_and_two_shards_buckets_add_up() {
     let mut shard_buckets: Vec<Vec<(f64, f64)>> = Vec::new();
     let mut parts = Vec::new();
     for i in 0..2 {
-        let (e, run, out) = run_and_scrape(dir.path(), Shard { index: i, count: 2 });
+        let Some((e, run, out)) = run_and_scrape(dir.path(), Shard { index: i, count: 2 }) else { return };
         let t = &run.targets[0];
         let s = i.to_string();
         let me = [("shard", s.as_str()), ("api", "cloud"), ("target", "t")];
@@ -437,7 +340,7 @@ fn dashboard_queries_only_series_the_exporter_emits() {
     assert!(d["panels"].as_array().unwrap().iter().any(|p| p["repeat"] == "api"));
 
     let dir = tempfile::tempdir().unwrap();
-    let (e, ..) = run_and_scrape(dir.path(), Shard::default());
+    let Some((e, ..)) = run_and_scrape(dir.path(), Shard::default()) else { return };
     let emitted = e.names();
     let (mut used, mut grouped) = (BTreeSet::new(), BTreeSet::new());
     for x in &exprs {

@@ -115,3 +115,30 @@ print(json.dumps(out))
     let input: String = bodies.iter().map(|b| hex::encode(b) + "\n").collect();
     read_with(SCRIPT, input.as_bytes(), "remote-write (cramjam and protobuf)")
 }
+
+/// Two scrapes of `/metrics` as the Prometheus project's Python client parses them: `text` in the
+/// Prometheus text format 0.0.4, `openmetrics` with its strict OpenMetrics 1.0 parser. For each:
+/// `{"types": {family: type}, "samples": [[name, {label: value}, value]]}`.
+pub fn exposition(text: &str, openmetrics: &str) -> Option<Value> {
+    const SCRIPT: &str = r#"
+import json, sys
+try:
+    from prometheus_client.parser import text_string_to_metric_families
+    from prometheus_client.openmetrics.parser import text_string_to_metric_families as openmetrics_families
+except ImportError as e:
+    print("SKIP prometheus_client (" + str(e) + ")")
+    sys.exit(0)
+def read(families):
+    types, samples = {}, []
+    for f in families:
+        assert f.name not in types, "a family twice: " + f.name
+        types[f.name] = f.type
+        samples += [[s.name, s.labels, s.value] for s in f.samples]
+    return {"types": types, "samples": samples}
+doc = json.load(sys.stdin)
+print(json.dumps({"text": read(text_string_to_metric_families(doc["text"])),
+                  "openmetrics": read(openmetrics_families(doc["openmetrics"]))}))
+"#;
+    let input = serde_json::json!({"text": text, "openmetrics": openmetrics});
+    read_with(SCRIPT, input.to_string().as_bytes(), "exposition (prometheus_client)")
+}

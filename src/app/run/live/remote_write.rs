@@ -205,7 +205,7 @@ mod prompb {
 fn write_request(families: &[Family], extra: &[(String, String)], ts_ms: i64) -> prompb::WriteRequest {
     let timeseries = families
         .iter()
-        .flat_map(|f| &f.samples)
+        .flat_map(Family::samples)
         .map(|s| {
             let mut labels: Vec<prompb::Label> = std::iter::once(("__name__", s.name.as_str()))
                 .chain(s.labels.iter().chain(extra).map(|(k, v)| (k.as_str(), v.as_str())))
@@ -222,6 +222,7 @@ fn write_request(families: &[Family], extra: &[(String, String)], ts_ms: i64) ->
                 Kind::Counter => prompb::MetricType::Counter,
                 Kind::Gauge => prompb::MetricType::Gauge,
                 Kind::Histogram => prompb::MetricType::Histogram,
+                Kind::Info => prompb::MetricType::Info,
             } as i32,
             metric_family_name: f.name.into(),
             help: f.help.into(),
@@ -255,7 +256,7 @@ mod tests {
         assert!(body.len() * 3 < raw.len(), "the repeated label sets shrink: {} of {}", body.len(), raw.len());
         let req = prompb::WriteRequest::decode(raw.as_slice()).unwrap();
         assert_eq!(req, write_request(&families, &extra, 42));
-        let series: usize = families.iter().map(|f| f.samples.len()).sum();
+        let series: usize = families.iter().map(|f| f.samples().len()).sum();
         assert_eq!(req.timeseries.len(), series);
         for ts in &req.timeseries {
             assert!(ts.labels.windows(2).all(|w| w[0].name < w[1].name), "sorted by name: {ts:?}");
