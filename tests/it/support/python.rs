@@ -8,10 +8,9 @@ use std::process::{Command, Stdio};
 
 use serde_json::Value;
 
-/// What `script` prints (one JSON document) for `input` on its standard input, or `None` when
-/// `python3` or a module the script imports is missing. The script prints `SKIP <why>` on an
-/// `ImportError`.
-pub fn read_with(script: &str, input: &[u8], what: &str) -> Option<Value> {
+/// What `script` prints for `input` on its standard input, or `None` (with a note) when `python3` or a
+/// module the script imports is missing: the script then prints `SKIP <what is missing>`.
+pub fn output(script: &str, input: &[u8], what: &str) -> Option<String> {
     let child = Command::new("python3")
         .args(["-c", script])
         .stdin(Stdio::piped())
@@ -25,12 +24,18 @@ pub fn read_with(script: &str, input: &[u8], what: &str) -> Option<Value> {
     // A script that fails early closes its input; its error is what the assertion below shows.
     let _ = child.stdin.take().unwrap().write_all(input);
     let out = child.wait_with_output().unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     if let Some(why) = stdout.strip_prefix("SKIP") {
-        println!("note: {} is not installed; skipping the {what} check", why.trim());
+        println!("note: {}; skipping the {what} check", why.trim());
         return None;
     }
     assert!(out.status.success(), "the {what} check failed:\n{}", String::from_utf8_lossy(&out.stderr));
+    Some(stdout)
+}
+
+/// What `script` prints (one JSON document) for `input`, or `None` as for [`output`].
+pub fn read_with(script: &str, input: &[u8], what: &str) -> Option<Value> {
+    let stdout = output(script, input, what)?;
     Some(serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{what}: {e}\n{stdout}")))
 }
 
@@ -43,7 +48,7 @@ import json, sys, tempfile
 try:
     from junitparser import JUnitXml, TestSuite
 except ImportError as e:
-    print("SKIP junitparser (" + str(e) + ")")
+    print("SKIP junitparser is not installed (" + str(e) + ")")
     sys.exit(0)
 with tempfile.NamedTemporaryFile(suffix=".xml") as f:
     f.write(sys.stdin.buffer.read())
@@ -74,7 +79,7 @@ try:
     from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
     from google.protobuf.unknown_fields import UnknownFieldSet
 except ImportError as e:
-    print("SKIP cramjam or protobuf (" + str(e) + ")")
+    print("SKIP cramjam or protobuf is not installed (" + str(e) + ")")
     sys.exit(0)
 F = descriptor_pb2.FieldDescriptorProto
 f = descriptor_pb2.FileDescriptorProto(name="prompb.proto", package="prometheus", syntax="proto3")
@@ -126,7 +131,7 @@ try:
     from prometheus_client.parser import text_string_to_metric_families
     from prometheus_client.openmetrics.parser import text_string_to_metric_families as openmetrics_families
 except ImportError as e:
-    print("SKIP prometheus_client (" + str(e) + ")")
+    print("SKIP prometheus_client is not installed (" + str(e) + ")")
     sys.exit(0)
 def read(families):
     types, samples = {}, []
