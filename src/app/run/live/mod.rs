@@ -1,6 +1,6 @@
 //! Live metrics of a long run, for Prometheus: `run --metrics-listen ADDR` serves `GET /metrics` in the
-//! Prometheus text format or OpenMetrics (see `exposition`), and `run --metrics-push URL` sends the same series with Prometheus
-//! remote-write 1.0 every interval and once more at the end.
+//! Prometheus text format or OpenMetrics (see `exposition`), and `run --metrics-push URL` sends the
+//! same series with Prometheus remote-write 1.0 every interval and once more at the end.
 //!
 //! Every series is labelled `shard` (this process's part of a sharded run, "0" when not sharded),
 //! `api` (the target kind: cloud, onprem, http, webhook) and `target`, so that the series of the shards
