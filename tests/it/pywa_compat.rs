@@ -4,7 +4,6 @@
 //! The same for the webhook target: a pywa endpoint verifies the signature of, and reads, every POST
 //! the target sends. Skipped, with a note, when `python3` or the `pywa` package is missing.
 
-use std::io::Write;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -47,33 +46,12 @@ fn pywa_reads(bodies: &[Bytes]) -> Option<Vec<Value>> {
 
 /// What `script` printed for each body (one line each), or `None` when Python or pywa is missing.
 fn pywa_reads_with(script: &str, bodies: &[Bytes]) -> Option<Vec<Value>> {
-    let child = Command::new("python3")
-        .args(["-c", script])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn();
-    let Ok(mut child) = child else {
-        println!("note: python3 not found; skipping the pywa compatibility check");
-        return None;
-    };
     let mut input = Vec::new();
     for b in bodies {
         input.extend_from_slice(b);
         input.push(b'\n');
     }
-    child.stdin.take().unwrap().write_all(&input).unwrap();
-    let out = child.wait_with_output().unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    if let Some(why) = stdout.strip_prefix("SKIP") {
-        println!("note: the pywa package is not installed ({}); skipping the pywa check", why.trim());
-        return None;
-    }
-    assert!(
-        out.status.success(),
-        "pywa failed to parse a simulator webhook:\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let stdout = crate::support::python::output(script, &input, "pywa compatibility")?;
     Some(stdout.lines().map(|l| serde_json::from_str(l).unwrap()).collect())
 }
 
