@@ -49,6 +49,24 @@ struct TargetSummary<'a> {
     p999_ms: f64,
     max_ms: f64,
     outcomes: std::collections::BTreeMap<&'a str, u64>,
+    /// What the target's messages cost (a target with a rate card): the estimate, the accepted sends
+    /// and the billed (delivered, or accepted when delivery was not tracked), in `currency`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cost: Option<CostSummary<'a>>,
+    /// Why the target stopped before its plan ended (`max_cost`), when it did.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    stopped: Option<&'a str>,
+}
+
+#[derive(Serialize)]
+struct CostSummary<'a> {
+    currency: &'a str,
+    estimate: Option<f64>,
+    accepted: f64,
+    actual: f64,
+    /// `delivered` or `accepted`: what `actual` counts.
+    actual_basis: &'a str,
+    max_cost: Option<f64>,
 }
 
 #[derive(Serialize)]
@@ -101,6 +119,15 @@ fn target_summary(t: &crate::results::TargetResult) -> TargetSummary<'_> {
         p999_ms: ms(t.latency_us.p999),
         max_ms: ms(t.latency_us.max),
         outcomes: t.outcomes.iter().map(|o| (o.key.as_str(), o.count)).collect(),
+        cost: t.cost.as_ref().map(|c| CostSummary {
+            currency: &c.currency,
+            estimate: c.estimate.as_ref().map(|e| e.total),
+            accepted: c.accepted.total,
+            actual: c.actual.total,
+            actual_basis: &c.actual.basis,
+            max_cost: c.max_cost,
+        }),
+        stopped: t.stopped.as_deref(),
     }
 }
 

@@ -175,10 +175,22 @@ fn the_actual_cost_prices_each_delivered_message_by_its_own_market() {
     let dir = folder(&format!("{}{hooks}", profile("")), CARD);
     std::fs::write(dir.path().join("r.csv"), "phone\n15550000001\n447700900000\n4915100000001\n").unwrap();
     let out = dir.path().join("out");
-    let (code, _, err) = wabench(&["run", &path(dir.path()), "--out", out.to_str().unwrap()]);
+    let summary = dir.path().join("summary.json");
+    let (code, _, err) = wabench(&[
+        "run",
+        &path(dir.path()),
+        "--out",
+        out.to_str().unwrap(),
+        "--summary-json",
+        summary.to_str().unwrap(),
+    ]);
     assert!(code == 0 || code == 99, "{err}");
     let run = wabench::results::read_run(&out).unwrap();
     let t = &run.targets[0];
+    let s: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&summary).unwrap()).unwrap();
+    let sc = &s["targets"][0]["cost"];
+    assert_eq!(sc["actual_basis"], "delivered", "{s}");
+    assert_eq!(sc["actual"].as_f64(), t.cost.as_ref().map(|c| c.actual.total));
     assert_eq!(t.delivery.as_ref().unwrap().messages_failed_by_code.get(&131026), Some(&7), "{:?}", t.delivery);
     let c = t.cost.as_ref().unwrap();
     assert_eq!(c.accepted.messages, 21);
