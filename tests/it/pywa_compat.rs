@@ -10,8 +10,8 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use serde_json::{Value, json};
 use wabench::sim::identity::Identities;
-use wabench::sim::{Flavor, SimConfig, spawn_local};
-use wabench::spec::sim::{IdentityConfig, StageDelay};
+use wabench::sim::{Flavor, spawn_local};
+use wabench::spec::sim::IdentityConfig;
 
 use crate::support::sim::{Client, text_to};
 
@@ -60,16 +60,10 @@ async fn pywa_parses_the_simulators_statuses_and_inbound_messages() {
     let (url, bodies) = crate::support::recorder::recorder().await;
     let identity =
         IdentityConfig { bsuid: true, username_fraction: 0.5, parent_user_id: true, ..IdentityConfig::default() };
-    let mut cfg = SimConfig::benchmark(Flavor::Cloud);
+    let mut cfg = crate::support::sim::prompt_hooks(Flavor::Cloud, url, 1.0);
     cfg.seed = 4;
     cfg.identity = identity.clone();
     cfg.service_window.enabled = false;
-    let zero = StageDelay::constant(Duration::ZERO);
-    let h = &mut cfg.webhooks;
-    h.callback_url = Some(url);
-    (h.sent, h.delivered, h.read) = (zero.clone(), zero.clone(), zero);
-    (h.duplicate_fraction, h.out_of_order_fraction, h.delivered_and_failed_fraction) = (0.0, 0.0, 0.0);
-    h.read_fraction = 1.0;
     cfg.inbound.rate = 100.0;
     cfg.inbound.max_messages = 4;
     let ids = Identities::new(&identity, 4);
@@ -302,14 +296,8 @@ for line in sys.stdin:
 async fn pywa_names_the_content_errors_and_reads_bsuid_changes_and_shared_numbers() {
     use wabench::spec::sim::{TemplateCategory, TemplateConfig, TemplateStatus};
     let (url, bodies) = crate::support::recorder::recorder().await;
-    let mut cfg = SimConfig::benchmark(Flavor::Cloud);
+    let mut cfg = crate::support::sim::prompt_hooks(Flavor::Cloud, url, 0.0);
     cfg.service_window.enabled = false;
-    let zero = StageDelay::constant(Duration::ZERO);
-    let h = &mut cfg.webhooks;
-    h.callback_url = Some(url);
-    (h.sent, h.delivered, h.read) = (zero.clone(), zero.clone(), zero);
-    (h.duplicate_fraction, h.out_of_order_fraction, h.delivered_and_failed_fraction) = (0.0, 0.0, 0.0);
-    h.read_fraction = 0.0;
     cfg.media.link_failure_fraction = 1.0;
     cfg.identity.username_fraction = 1.0;
     cfg.identity.phone_shared_fraction = 1.0;
@@ -408,15 +396,9 @@ for line in sys.stdin:
 #[tokio::test]
 async fn pywa_reads_pricing_and_conversation_as_each_api_version_posts_them() {
     let (url, bodies) = crate::support::recorder::recorder().await;
-    let mut cfg = SimConfig::benchmark(Flavor::Cloud);
+    let mut cfg = crate::support::sim::prompt_hooks(Flavor::Cloud, url, 1.0);
     cfg.seed = 6;
     cfg.service_window.enabled = false;
-    let zero = StageDelay::constant(Duration::ZERO);
-    let h = &mut cfg.webhooks;
-    h.callback_url = Some(url);
-    (h.sent, h.delivered, h.read) = (zero.clone(), zero.clone(), zero);
-    (h.duplicate_fraction, h.out_of_order_fraction, h.delivered_and_failed_fraction) = (0.0, 0.0, 0.0);
-    h.read_fraction = 1.0;
     let sim = spawn_local(cfg).await.unwrap();
     let mut c = Client::connect(&sim).await;
     for (i, version) in ["v23.0", "v24.0", "v25.0"].iter().enumerate() {

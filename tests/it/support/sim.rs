@@ -235,3 +235,26 @@ pub fn assert_onprem_error(r: &Resp, status: u16, code: i64) {
     assert!(r.json["errors"][0]["details"].is_string());
     assert_eq!(r.json["meta"]["api_status"], "stable");
 }
+
+/// A simulator of `flavor` without latency or limits (`SimConfig::benchmark`) posting its status
+/// webhooks to `url` at once, without anomalies, a share `read_fraction` of the messages read.
+pub fn prompt_hooks(flavor: Flavor, url: String, read_fraction: f64) -> SimConfig {
+    use wabench::spec::sim::StageDelay;
+    let mut cfg = SimConfig::benchmark(flavor);
+    let zero = StageDelay::constant(std::time::Duration::ZERO);
+    let h = &mut cfg.webhooks;
+    h.callback_url = Some(url);
+    (h.sent, h.delivered, h.read) = (zero.clone(), zero.clone(), zero);
+    (h.duplicate_fraction, h.out_of_order_fraction, h.delivered_and_failed_fraction) = (0.0, 0.0, 0.0);
+    h.read_fraction = read_fraction;
+    cfg
+}
+
+/// Poll `f` every 10 ms for at most 30 s (waiting, not timing: nothing is asserted about how long).
+pub async fn wait_for(what: &str, mut f: impl FnMut() -> bool) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while !f() {
+        assert!(std::time::Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+}
