@@ -17,14 +17,7 @@ use crate::support::sim::{Client, text_to};
 
 /// Reads one webhook body per line; prints what pywa made of each, one JSON line per body.
 const SCRIPT: &str = r#"
-import json, sys
-try:
-    from pywa import WhatsApp
-    from pywa.types import Message, MessageStatus
-except ImportError as e:
-    print("SKIP", e)
-    sys.exit(0)
-wa = WhatsApp(phone_id="1234567890", token="unused", filter_updates=False)
+from pywa.types import Message, MessageStatus
 for line in sys.stdin:
     update = json.loads(line)
     value = update["entry"][0]["changes"][0]["value"]
@@ -44,14 +37,27 @@ fn pywa_reads(bodies: &[Bytes]) -> Option<Vec<Value>> {
     pywa_reads_with(SCRIPT, bodies)
 }
 
-/// What `script` printed for each body (one line each), or `None` when Python or pywa is missing.
+/// What every script starts with: pywa imported (or the check skipped without it) and a client `wa`.
+const PRELUDE: &str = r#"
+import json, sys
+try:
+    from pywa import WhatsApp
+except ImportError as e:
+    print("SKIP", e)
+    sys.exit(0)
+wa = WhatsApp(phone_id="1234567890", token="unused", filter_updates=False)
+"#;
+
+/// What `script` (after the prelude) printed for each body (one line each), or `None` when Python or
+/// pywa is missing.
 fn pywa_reads_with(script: &str, bodies: &[Bytes]) -> Option<Vec<Value>> {
+    let script = format!("{PRELUDE}{script}");
     let mut input = Vec::new();
     for b in bodies {
         input.extend_from_slice(b);
         input.push(b'\n');
     }
-    let stdout = crate::support::python::output(script, &input, "pywa compatibility")?;
+    let stdout = crate::support::python::output(&script, &input, "pywa compatibility")?;
     Some(stdout.lines().map(|l| serde_json::from_str(l).unwrap()).collect())
 }
 
@@ -269,16 +275,9 @@ fn pywa_verifies_and_reads_what_the_webhook_target_sends() {
 /// error), `{"system": update}` (a `user_changed_user_id` webhook) or `{"message": update}`, and
 /// prints what pywa made of it.
 const CONTENT_SCRIPT: &str = r#"
-import json, sys
-try:
-    from pywa import WhatsApp
-    from pywa.types import Message
-    from pywa.types.system import PhoneNumberChange
-    from pywa.errors import WhatsAppError
-except ImportError as e:
-    print("SKIP", e)
-    sys.exit(0)
-wa = WhatsApp(phone_id="1234567890", token="unused", filter_updates=False)
+from pywa.types import Message
+from pywa.types.system import PhoneNumberChange
+from pywa.errors import WhatsAppError
 for line in sys.stdin:
     item = json.loads(line)
     if "error" in item:
@@ -373,14 +372,7 @@ async fn pywa_names_the_content_errors_and_reads_bsuid_changes_and_shared_number
 
 /// Reads one status webhook per line; prints pywa's conversation, pricing and user of it.
 const PRICING_SCRIPT: &str = r#"
-import json, sys
-try:
-    from pywa import WhatsApp
-    from pywa.types import MessageStatus
-except ImportError as e:
-    print("SKIP", e)
-    sys.exit(0)
-wa = WhatsApp(phone_id="1234567890", token="unused", filter_updates=False)
+from pywa.types import MessageStatus
 for line in sys.stdin:
     u = MessageStatus.from_update(client=wa, update=json.loads(line))
     p = u.pricing
