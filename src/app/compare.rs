@@ -70,7 +70,6 @@ fn folders(a: &CompareArgs) -> Result<Vec<PathBuf>, String> {
     Ok(dirs)
 }
 
-/// Carry out `wabench compare`.
 /// The comparison of `dirs`, its progress on a terminal (the folder being read, then the ratios).
 fn compare_shown(
     dirs: &[std::path::PathBuf],
@@ -89,6 +88,7 @@ fn compare_shown(
     cmp
 }
 
+/// Carry out `wabench compare`.
 pub fn command(a: CompareArgs) -> Result<Exit, AppError> {
     let gates: Vec<Gate> = a.fail_if.iter().map(|g| Gate::parse(g)).collect::<Result<_, _>>()?;
     let dirs = folders(&a)?;
