@@ -31,6 +31,7 @@ pub mod outputs;
 pub mod plan;
 pub(crate) mod progress;
 pub mod receive;
+pub mod reference;
 pub mod run;
 pub(crate) mod session;
 pub mod signals;
