@@ -61,6 +61,13 @@ pub enum Command {
         #[arg(long, value_name = "FILE")]
         out: Option<PathBuf>,
     },
+    /// Write the reference pages of the manual (Markdown): every command with its options and examples,
+    /// every profile field, the exit codes.
+    Reference {
+        /// The folder to write commands.md, profile.md and exit-codes.md into.
+        #[arg(long, value_name = "DIR", default_value = "docs/reference")]
+        out: PathBuf,
+    },
     /// Print a shell completion script for wabench.
     Completions {
         /// The shell to complete in.

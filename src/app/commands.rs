@@ -25,6 +25,12 @@ pub fn execute(command: Command) -> Result<Exit, AppError> {
             println!("report: {}", report::write_report(&dir)?.display());
             Ok(Exit::Success)
         }
+        Command::Reference { out } => {
+            for path in super::reference::write(&out)? {
+                eprintln!("reference: {}", path.display());
+            }
+            Ok(Exit::Success)
+        }
         Command::Schema { out } => {
             let schema = spec::schema::profile_schema_json();
             match out {

@@ -70,6 +70,24 @@ fn folders(a: &CompareArgs) -> Result<Vec<PathBuf>, String> {
     Ok(dirs)
 }
 
+/// The comparison of `dirs`, its progress on a terminal (the folder being read, then the ratios).
+fn compare_shown(
+    dirs: &[std::path::PathBuf],
+    extra: &[compare::Metric],
+    first_reply: &[compare::Metric],
+) -> Result<compare::Comparison, crate::report::ReportError> {
+    let bar = crate::app::progress::bar("compare", dirs.len() as u64 + 1, crate::app::progress::Unit::Items);
+    let cmp = compare::compare_dirs_gated(dirs, extra, first_reply, &|i, d| {
+        bar.set_position(i as u64);
+        bar.set_message(match i < dirs.len() {
+            true => format!("reading {}", d.display()),
+            false => "ratios and their intervals".to_string(),
+        });
+    });
+    bar.finish_and_clear();
+    cmp
+}
+
 /// Carry out `wabench compare`.
 pub fn command(a: CompareArgs) -> Result<Exit, AppError> {
     let gates: Vec<Gate> = a.fail_if.iter().map(|g| Gate::parse(g)).collect::<Result<_, _>>()?;
@@ -101,7 +119,7 @@ pub fn command(a: CompareArgs) -> Result<Exit, AppError> {
             _ => None,
         })
         .collect();
-    let cmp = compare::compare_dirs_gated(&dirs, &extra, &first_reply)?;
+    let cmp = compare_shown(&dirs, &extra, &first_reply)?;
     // A gate judges every folder it is given: one that could not be read is an error, never a pass.
     if !gates.is_empty() && !cmp.skipped.is_empty() {
         return Err(

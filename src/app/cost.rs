@@ -129,20 +129,21 @@ fn from_name(f: CategoryFrom) -> &'static str {
     }
 }
 
-/// The run.json cost of target `i`, from its estimate and its accepted sends (and the delivered share).
+/// The run.json cost of target `i`, from its estimate, its accepted sends and (when delivery was
+/// tracked) its delivered ones, each per cell of the table.
 pub fn target_cost(
     loaded: &Loaded,
     i: usize,
     table: &PriceTable,
     estimate: Option<CostFigures>,
     accepted: &[u64],
-    delivered: Option<f64>,
+    delivered: Option<&[u64]>,
 ) -> Option<TargetCost> {
     let spec = loaded.profile.targets.get(i)?.cost.as_ref()?;
     let (category, from) = template_category(&loaded.profile);
     let accepted = table.figures("accepted", accepted);
     let actual = match delivered {
-        Some(f) => accepted.scaled("delivered", f),
+        Some(d) => table.figures("delivered", d),
         None => accepted.clone(),
     };
     Some(TargetCost {

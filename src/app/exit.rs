@@ -1,5 +1,24 @@
 //! How a command that did its work ends ([`Exit`]), and how a finished run's verdicts decide it.
 
+/// Every exit code of every command, and what it means (the manual's table).
+pub const EXIT_CODES: &[(i32, &str)] = &[
+    (0, "the command did its work; for `run`, `merge` and `compare`, every threshold and gate passed"),
+    (
+        1,
+        "bad input (profile, files, arguments) or the work could not be carried out; the error names the \
+         file, field and reason",
+    ),
+    (
+        crate::EXIT_THRESHOLDS,
+        "a threshold was crossed (the default `error_rate < 2%` of a WhatsApp target included), or a target \
+         stopped sending at its `max_cost` (results are written; run.json marks it `stopped: \"max_cost\"`); \
+         for `merge`, on the merged run; for `compare`, a `--fail-if` gate was crossed beyond noise; \
+         `validate` exits 1, not 99, for a profile over its `max_cost`. A shard (`--shard i/N`) exits 0 on a \
+         crossed threshold unless `--fail-on-thresholds`",
+    ),
+    (crate::EXIT_INTERRUPTED, "interrupted by Ctrl-C / SIGTERM (results are written, marked `interrupted`)"),
+];
+
 /// How a command that did its work ends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Exit {

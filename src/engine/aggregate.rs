@@ -275,7 +275,7 @@ mod tests {
         let mut seen = Vec::new();
         for e in IntervalLogIterator::new(&hlog) {
             if let LogEntry::Interval(h) = e.unwrap() {
-                let bytes = base64_decode(h.encoded_histogram());
+                let bytes = crate::results::hlog::decode_base64(h.encoded_histogram()).unwrap();
                 let hist: hdrhistogram::Histogram<u64> = de.deserialize(&mut &bytes[..]).unwrap();
                 seen.push((h.start_timestamp().as_secs(), hist.len(), h.tag().map(|t| t.as_str().to_string())));
             }
@@ -289,9 +289,5 @@ mod tests {
         assert_eq!(v.totals.started, 5);
         assert_eq!(v.totals.outcomes, BTreeMap::from([(Outcome::Ok, 5)]));
         assert_eq!(v.totals.in_flight(), 0);
-    }
-
-    fn base64_decode(s: &str) -> Vec<u8> {
-        crate::results::hlog::decode_base64(s).unwrap()
     }
 }

@@ -49,6 +49,24 @@ struct TargetSummary<'a> {
     p999_ms: f64,
     max_ms: f64,
     outcomes: std::collections::BTreeMap<&'a str, u64>,
+    /// What the target's messages cost (a target with a rate card): the estimate, the accepted sends
+    /// and the billed (delivered, or accepted when delivery was not tracked), in `currency`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cost: Option<CostSummary<'a>>,
+    /// Why the target stopped before its plan ended (`max_cost`), when it did.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    stopped: Option<&'a str>,
+}
+
+#[derive(Serialize)]
+struct CostSummary<'a> {
+    currency: &'a str,
+    estimate: Option<f64>,
+    accepted: f64,
+    actual: f64,
+    /// `delivered` or `accepted`: what `actual` counts.
+    actual_basis: &'a str,
+    max_cost: Option<f64>,
 }
 
 #[derive(Serialize)]
@@ -101,6 +119,15 @@ fn target_summary(t: &crate::results::TargetResult) -> TargetSummary<'_> {
         p999_ms: ms(t.latency_us.p999),
         max_ms: ms(t.latency_us.max),
         outcomes: t.outcomes.iter().map(|o| (o.key.as_str(), o.count)).collect(),
+        cost: t.cost.as_ref().map(|c| CostSummary {
+            currency: &c.currency,
+            estimate: c.estimate.as_ref().map(|e| e.total),
+            accepted: c.accepted.total,
+            actual: c.actual.total,
+            actual_basis: &c.actual.basis,
+            max_cost: c.max_cost,
+        }),
+        stopped: t.stopped.as_deref(),
     }
 }
 
@@ -139,31 +166,23 @@ fn properties(t: &crate::results::TargetResult) -> Vec<(String, String)> {
     props
 }
 
-fn xml(s: &str) -> String {
-    s.chars()
-        .map(|c| match c {
-            '&' => "&amp;".into(),
-            '<' => "&lt;".into(),
-            '>' => "&gt;".into(),
-            '"' => "&quot;".into(),
-            '\'' => "&apos;".into(),
-            c if (c as u32) < 0x20 && !matches!(c, '\n' | '\t' | '\r') => " ".into(),
-            c => c.to_string(),
-        })
-        .collect()
-}
-
-/// JUnit XML: one test suite for the run, one test case per threshold and target (a run without
-/// thresholds has one case per target that passes when the target ran without being interrupted).
-pub fn write_junit(run: &Run, out: &mut impl Write) -> io::Result<()> {
-    let mut cases = Vec::new();
+/// The test cases of a run: (name, class, failure, value as judged). One per threshold and target, or,
+/// for a run without thresholds, one per target that passes when the target ran without being
+/// interrupted.
+fn junit_cases(run: &Run) -> Vec<(String, String, Option<String>, Option<String>)> {
     if run.thresholds.is_empty() {
-        for t in &run.targets {
-            let failure = t.interrupted.then(|| "the run was interrupted".to_string());
-            cases.push((format!("{} completed", t.name), t.name.clone(), failure, None));
-        }
-    } else {
-        for v in &run.thresholds {
+        return run
+            .targets
+            .iter()
+            .map(|t| {
+                let failure = t.interrupted.then(|| "the run was interrupted".to_string());
+                (format!("{} completed", t.name), t.name.clone(), failure, None)
+            })
+            .collect();
+    }
+    run.thresholds
+        .iter()
+        .map(|v| {
             let failure = (!v.passed).then(|| {
                 // With the target's messages, send and delivery side by side.
                 let fates = run.targets.iter().find(|t| t.name == v.target && t.is_whatsapp()).map(Fates::of);
@@ -180,51 +199,40 @@ pub fn write_junit(run: &Run, out: &mut impl Write) -> io::Result<()> {
             });
             // The value as judged, on a passing case too.
             let judged = format!("{}: actual {}", v.threshold, v.shown);
-            cases.push((v.threshold.clone(), v.target.clone(), failure, Some(judged)));
-        }
-    }
-    let failures = cases.iter().filter(|c| c.2.is_some()).count();
-    let secs = (run.ended_at - run.started_at).num_milliseconds() as f64 / 1000.0;
-    writeln!(out, r#"<?xml version="1.0" encoding="UTF-8"?>"#)?;
-    writeln!(out, r#"<testsuites name="wabench" tests="{}" failures="{failures}" time="{secs:.3}">"#, cases.len())?;
-    writeln!(
-        out,
-        r#"  <testsuite name="{}" tests="{}" failures="{failures}" time="{secs:.3}" timestamp="{}">"#,
-        xml(&run.name),
-        cases.len(),
-        run.started_at.format("%Y-%m-%dT%H:%M:%S")
-    )?;
-    // Send and delivery outcomes of each target side by side, as suite properties.
-    writeln!(out, "    <properties>")?;
-    for t in &run.targets {
-        for (name, value) in properties(t) {
-            writeln!(out, r#"      <property name="{}.{}" value="{}"/>"#, xml(&t.name), xml(&name), xml(&value))?;
-        }
-    }
-    writeln!(out, "    </properties>")?;
-    for (name, class, failure, judged) in &cases {
-        write!(out, r#"    <testcase name="{}" classname="wabench.{}""#, xml(name), xml(class))?;
-        if failure.is_none() && judged.is_none() {
-            writeln!(out, "/>")?;
-            continue;
-        }
-        writeln!(out, ">")?;
-        if let Some(f) = failure {
-            writeln!(out, r#"      <failure message="{}">{}</failure>"#, xml(f), xml(f))?;
-        }
-        if let Some(j) = judged {
-            writeln!(out, "      <system-out>{}</system-out>", xml(j))?;
-        }
-        writeln!(out, "    </testcase>")?;
-    }
-    writeln!(out, "  </testsuite>")?;
-    writeln!(out, "</testsuites>")
+            (v.threshold.clone(), v.target.clone(), failure, Some(judged))
+        })
+        .collect()
 }
 
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn xml_escapes_markup() {
-        assert_eq!(super::xml("a<b & \"c\""), "a&lt;b &amp; &quot;c&quot;");
+/// JUnit XML: one test suite for the run, with the send and delivery outcomes of each target as its
+/// properties, and one test case per threshold and target (see [`junit_cases`]).
+pub fn write_junit(run: &Run, out: &mut impl Write) -> io::Result<()> {
+    use quick_junit::{NonSuccessKind, Property, Report, TestCase, TestCaseStatus, TestSuite};
+    let time = (run.ended_at - run.started_at).to_std().unwrap_or_default();
+    let mut suite = TestSuite::new(run.name.as_str());
+    suite.set_time(time).set_timestamp(run.started_at);
+    for t in &run.targets {
+        suite.add_properties(
+            properties(t).into_iter().map(|(name, value)| Property::new(format!("{}.{name}", t.name), value)),
+        );
     }
+    for (name, class, failure, judged) in junit_cases(run) {
+        let status = match failure {
+            Some(f) => {
+                let mut s = TestCaseStatus::non_success(NonSuccessKind::Failure);
+                s.set_message(f.as_str()).set_description(f);
+                s
+            }
+            None => TestCaseStatus::success(),
+        };
+        let mut case = TestCase::new(name, status);
+        case.set_classname(format!("wabench.{class}"));
+        if let Some(j) = judged {
+            case.set_system_out(j);
+        }
+        suite.add_test_case(case);
+    }
+    let mut report = Report::new("wabench");
+    report.set_time(time).add_test_suite(suite);
+    report.serialize(out).map_err(io::Error::other)
 }

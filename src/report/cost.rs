@@ -14,7 +14,7 @@ use crate::results::cost::{CostFigures, STOPPED_MAX_COST, TargetCost, money};
 fn basis(f: &CostFigures) -> &'static str {
     match f.basis.as_str() {
         "delivered" => {
-            "delivered messages (status webhooks; the delivered share of the accepted sends in each category and market)"
+            "delivered messages (each accepted send its status webhooks said delivered, at its own category and market)"
         }
         _ => "accepted sends (delivery not tracked: Meta bills delivered messages, so this is an upper bound)",
     }

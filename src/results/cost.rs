@@ -30,7 +30,7 @@ pub struct CostRow {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 pub struct CostFigures {
     /// `planned` (every planned message delivered: the estimate's upper bound), `accepted` (sends the
-    /// API accepted) or `delivered` (accepted sends in the share the status webhooks said delivered).
+    /// API accepted) or `delivered` (accepted sends their status webhooks said delivered).
     pub basis: String,
     pub messages: u64,
     pub total: f64,
@@ -46,21 +46,6 @@ impl CostFigures {
             total: round(rows.iter().map(|r| r.cost).sum()),
             rows,
         }
-    }
-
-    /// The same messages scaled to `fraction` of them (rounded per row): the delivered share of the
-    /// accepted sends, when the receiver counts deliveries per target only.
-    pub fn scaled(&self, basis: &str, fraction: f64) -> CostFigures {
-        let f = fraction.clamp(0.0, 1.0);
-        let rows = self
-            .rows
-            .iter()
-            .map(|r| {
-                let messages = (r.messages as f64 * f).round() as u64;
-                CostRow { messages, cost: round(messages as f64 * r.price), ..r.clone() }
-            })
-            .collect();
-        CostFigures::of(basis, rows)
     }
 }
 
@@ -166,7 +151,7 @@ mod tests {
     }
 
     #[test]
-    fn scaling_keeps_prices_and_rounds_per_row() {
+    fn figures_add_their_rows_and_money_reads_as_written() {
         let row = |c: &str, n, p| CostRow {
             category: c.into(),
             market: "M".into(),
@@ -176,10 +161,6 @@ mod tests {
         };
         let f = CostFigures::of("accepted", vec![row("marketing", 10, 0.5), row("service", 3, 0.0)]);
         assert_eq!((f.messages, f.total), (13, 5.0));
-        let d = f.scaled("delivered", 0.5);
-        assert_eq!(d.basis, "delivered");
-        assert_eq!(d.rows[0].messages, 5);
-        assert_eq!(d.total, 2.5);
         assert_eq!(money(2.5, "USD"), "2.5000 USD");
         assert_eq!(money(1234.5, "EUR"), "1234.50 EUR");
     }

@@ -477,15 +477,8 @@ pub fn message_id(seed: u64, seq: u64, digits: &str) -> String {
 
 /// URL-safe base64 without padding, for ids and tokens.
 pub fn base64url(bytes: &[u8], out: &mut String) {
-    const A: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-    for chunk in bytes.chunks(3) {
-        let b = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
-        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-        let chars = chunk.len() + 1;
-        for i in 0..chars {
-            out.push(A[((n >> (18 - 6 * i)) & 63) as usize] as char);
-        }
-    }
+    use base64::Engine;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode_string(bytes, out);
 }
 
 /// A random-looking trace id (like Graph API's `fbtrace_id`) derived from the request key.

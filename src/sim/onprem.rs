@@ -236,28 +236,17 @@ async fn mark_read(st: &State, req: Req, ctx: Ctx) -> Result<Reply, OnPremError>
     }
 }
 
-/// Decode standard base64 (with or without padding).
+/// Decode base64 as Basic credentials come: the standard alphabet or the URL-safe one, with or
+/// without padding.
 fn base64_decode(s: &str) -> Option<Vec<u8>> {
-    let mut out = Vec::with_capacity(s.len() * 3 / 4);
-    let (mut acc, mut bits) = (0u32, 0u32);
-    for c in s.trim_end_matches('=').bytes() {
-        let v = match c {
-            b'A'..=b'Z' => c - b'A',
-            b'a'..=b'z' => c - b'a' + 26,
-            b'0'..=b'9' => c - b'0' + 52,
-            b'+' | b'-' => 62,
-            b'/' | b'_' => 63,
-            _ => return None,
-        };
-        acc = (acc << 6) | u32::from(v);
-        bits += 6;
-        if bits >= 8 {
-            bits -= 8;
-            out.push((acc >> bits) as u8);
-            acc &= (1 << bits) - 1;
-        }
-    }
-    Some(out)
+    use base64::Engine;
+    use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
+    const LENIENT: GeneralPurposeConfig = GeneralPurposeConfig::new()
+        .with_decode_padding_mode(DecodePaddingMode::Indifferent)
+        .with_decode_allow_trailing_bits(true);
+    const STANDARD: GeneralPurpose = GeneralPurpose::new(&base64::alphabet::STANDARD, LENIENT);
+    const URL_SAFE: GeneralPurpose = GeneralPurpose::new(&base64::alphabet::URL_SAFE, LENIENT);
+    STANDARD.decode(s).or_else(|_| URL_SAFE.decode(s)).ok()
 }
 
 /// Username and password of an `Authorization: Basic` header.
@@ -397,6 +386,9 @@ mod tests {
     fn decodes_base64() {
         assert_eq!(base64_decode("YWRtaW46c2VjcmV0").unwrap(), b"admin:secret");
         assert_eq!(base64_decode("YQ==").unwrap(), b"a");
+        assert_eq!(base64_decode("YQ").unwrap(), b"a", "padding is optional");
+        assert_eq!(base64_decode("-_8=").unwrap(), [0xfb, 0xff], "the URL-safe alphabet");
+        assert_eq!(base64_decode("+/8=").unwrap(), [0xfb, 0xff]);
         assert!(base64_decode("a*b").is_none());
     }
 }

@@ -397,24 +397,14 @@ fn json_escape<S: Sink + ?Sized>(out: &mut S, value: &str) {
     out.put(&value[start..]);
 }
 
+/// Every byte but the unreserved characters of RFC 3986 (`A-Z a-z 0-9 - . _ ~`).
+const URL_VALUE: &percent_encoding::AsciiSet =
+    &percent_encoding::NON_ALPHANUMERIC.remove(b'-').remove(b'.').remove(b'_').remove(b'~');
+
 fn percent_encode<S: Sink + ?Sized>(out: &mut S, value: &str) {
-    const HEX: &[u8; 16] = b"0123456789ABCDEF";
-    let b = value.as_bytes();
-    let mut start = 0;
-    for (i, &c) in b.iter().enumerate() {
-        if c.is_ascii_alphanumeric() || matches!(c, b'-' | b'.' | b'_' | b'~') {
-            continue;
-        }
-        // A run of unreserved characters is ASCII after a whole character, so it starts and ends on
-        // character boundaries; between the bytes of one character the run is empty and not sliced.
-        if start < i {
-            out.put(&value[start..i]);
-        }
-        let e = [b'%', HEX[(c >> 4) as usize], HEX[(c & 15) as usize]];
-        out.put(std::str::from_utf8(&e).unwrap_or_default());
-        start = i + 1;
+    for piece in percent_encoding::utf8_percent_encode(value, URL_VALUE) {
+        out.put(piece);
     }
-    out.put(&value[start..]);
 }
 
 /// The templated parts of a `kind = "http"` target: the URL's path and query, header values, the
@@ -640,6 +630,13 @@ mod tests {
         let (secs, ms): (u64, u64) = (secs.parse().unwrap(), ms.parse().unwrap());
         assert!(secs > 1_700_000_000 && ms / 1000 >= secs && ms / 1000 <= secs + 1, "{s}");
         assert_eq!(tpl.columns().collect::<Vec<_>>(), [0, 1]);
+    }
+
+    #[test]
+    fn url_values_keep_only_the_unreserved_characters() {
+        let mut out = String::new();
+        percent_encode(&mut out, "Az09-._~ :/?#[]@!$&'()*+,;=%\u{7f}\n€");
+        assert_eq!(out, "Az09-._~%20%3A%2F%3F%23%5B%5D%40%21%24%26%27%28%29%2A%2B%2C%3B%3D%25%7F%0A%E2%82%AC");
     }
 
     #[test]

@@ -171,6 +171,9 @@ pub struct WebhookTargetSpec {
     pub display_phone_number: String,
     /// Distinct users the events are about (recipients of statuses, senders of inbound messages).
     pub users: u32,
+    /// Cloud: the Graph API version of the app's webhooks, which decides the status shapes (from
+    /// v24.0 no `conversation` object). Default "v23.0".
+    pub api_version: String,
 }
 
 impl Default for WebhookTargetSpec {
@@ -191,8 +194,16 @@ impl Default for WebhookTargetSpec {
             phone_number_id: "106540352242922".into(),
             display_phone_number: "15550783881".into(),
             users: 1000,
+            api_version: "v23.0".into(),
         }
     }
+}
+
+/// The major number of a Graph API version (`v24.0` → 24).
+pub fn major_version(v: &str) -> Option<u16> {
+    let (major, minor) = v.strip_prefix('v')?.split_once('.')?;
+    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    (digits(major) && digits(minor)).then(|| major.parse().ok()).flatten()
 }
 
 /// Largest `max_batch` (Meta's batches are small; a cap keeps bodies bounded).
@@ -270,6 +281,9 @@ impl WebhookTargetSpec {
         }
         if self.users == 0 {
             return bad("users", "must be at least 1".into());
+        }
+        if major_version(&self.api_version).is_none() {
+            return bad("api_version", format!("{:?} is not a Graph API version like \"v24.0\"", self.api_version));
         }
         for (f, v) in [
             ("waba_id", &self.waba_id),

@@ -85,7 +85,13 @@ struct Accept {
     accepted_at: Instant,
     /// The sending number's index (see [`Tracker::name_senders`]), or [`NO_SENDER`].
     sender: u16,
+    /// The message's number in the run, when the sender gave it (see [`Tracker::on_settled`]).
+    seq: Option<u64>,
 }
+
+/// Told of each message whose number is known when it settles: its number, and whether it was
+/// delivered (else it failed).
+pub type Settled = Arc<dyn Fn(u64, bool) + Send + Sync>;
 
 /// The sender of a message sent by a target with one number.
 const NO_SENDER: u16 = u16::MAX;
@@ -221,9 +227,11 @@ impl Shard {
         }
     }
 
-    fn settle_outcome(counts: &mut Counts, entry: &mut Entry, kind: u8) {
+    /// Settle the entry's outcome on a final status; the message's number and whether it was
+    /// delivered, when it settled now and its number is known.
+    fn settle_outcome(counts: &mut Counts, entry: &mut Entry, kind: u8) -> Option<(u64, bool)> {
         if entry.outcome != Outcome::Pending {
-            return;
+            return None;
         }
         let sender = entry.accepted.map_or(NO_SENDER, |a| a.sender);
         if bit(kind) & SUCCESS_BITS != 0 {
@@ -244,20 +252,23 @@ impl Shard {
                 *s.failed_by_code.entry(entry.fail_code.unwrap_or(0)).or_insert(0) += 1;
             }
         }
+        let seq = entry.accepted.and_then(|a| a.seq)?;
+        match entry.outcome {
+            Outcome::Pending => None,
+            o => Some((seq, o == Outcome::Delivered)),
+        }
     }
 
     /// Applies one status to an existing entry: duplicate, ordering and anomaly checks, then
     /// latency and outcome when the accept is known.
-    fn apply(&mut self, id: &str, kind: u8, at: Instant, code: Option<i64>) {
-        let Some(entry) = self.entries.get_mut(id) else {
-            return;
-        };
+    fn apply(&mut self, id: &str, kind: u8, at: Instant, code: Option<i64>) -> Option<(u64, bool)> {
+        let entry = self.entries.get_mut(id)?;
         if kind == FAILED && entry.fail_code.is_none() {
             entry.fail_code = code;
         }
         if entry.seen & bit(kind) != 0 {
             self.counts.duplicates += 1;
-            return;
+            return None;
         }
         let r = rank(kind);
         if r > 0 && (0..KINDS as u8).any(|k| entry.seen & bit(k) != 0 && rank(k) > r) {
@@ -276,13 +287,14 @@ impl Shard {
         match entry.accepted {
             Some(acc) => {
                 Self::record(&mut self.hist, kind, acc, at);
-                Self::settle_outcome(&mut self.counts, entry, kind);
+                Self::settle_outcome(&mut self.counts, entry, kind)
             }
             None => {
                 if kind <= READ {
                     let early = entry.early.get_or_insert_with(|| Box::new([None; 3]));
                     early[kind as usize] = Some(at);
                 }
+                None
             }
         }
     }
@@ -312,6 +324,8 @@ struct Inner {
     failures: std::sync::OnceLock<Arc<crate::results::failure_log::FailureLog>>,
     /// The ids of the sending numbers of a target with several (see [`Tracker::name_senders`]).
     senders: std::sync::OnceLock<Vec<String>>,
+    /// Told of each numbered message that settles (see [`Tracker::on_settled`]).
+    settled: std::sync::OnceLock<Settled>,
 }
 
 /// Thread-safe, cheaply clonable handle to the delivery accounting of one run.
@@ -358,6 +372,7 @@ impl Tracker {
             sends: None,
             failures: std::sync::OnceLock::new(),
             senders: std::sync::OnceLock::new(),
+            settled: std::sync::OnceLock::new(),
         };
         Self { inner: Arc::new(inner) }
     }
@@ -405,7 +420,7 @@ impl Tracker {
     /// Records that the API accepted `message_id`: the send request started at `send_start`
     /// and its successful response arrived at `accepted_at`.
     pub fn sent(&self, message_id: &str, send_start: Instant, accepted_at: Instant) {
-        self.sent_from(message_id, send_start, accepted_at, None);
+        self.sent_from(message_id, send_start, accepted_at, None, None);
     }
 
     /// Name the sending numbers of a target with several: a message [`sent_from`](Self::sent_from)
@@ -414,19 +429,46 @@ impl Tracker {
         let _ = self.inner.senders.set(ids);
     }
 
-    /// As [`sent`](Self::sent), for a message sent from sending number `sender` (an index into
-    /// [`name_senders`](Self::name_senders)' list).
-    pub fn sent_from(&self, message_id: &str, send_start: Instant, accepted_at: Instant, sender: Option<u16>) {
+    /// Tell `f` of every message accepted with its number ([`sent_from`](Self::sent_from)) when it
+    /// settles: delivered (or read or played) or failed, by its first final status. Called with a
+    /// shard of the table locked: `f` must be quick. Set once.
+    pub fn on_settled(&self, f: Settled) {
+        let _ = self.inner.settled.set(f);
+    }
+
+    fn tell(&self, settled: Option<(u64, bool)>) {
+        if let (Some((seq, delivered)), Some(f)) = (settled, self.inner.settled.get()) {
+            f(seq, delivered);
+        }
+    }
+
+    /// As [`sent`](Self::sent), for message number `seq` of the run, sent from sending number
+    /// `sender` (an index into [`name_senders`](Self::name_senders)' list).
+    pub fn sent_from(
+        &self,
+        message_id: &str,
+        send_start: Instant,
+        accepted_at: Instant,
+        sender: Option<u16>,
+        seq: Option<u64>,
+    ) {
         if let Some(log) = &self.inner.sends {
             log.record(message_id, send_start, accepted_at);
             return;
         }
+        let acc = Accept { send_start, accepted_at, sender: sender.unwrap_or(NO_SENDER), seq };
+        let settled = self.accept(message_id, acc);
+        self.tell(settled);
+    }
+
+    /// Record an accept; the message's number and fate when statuses that overtook it settle it.
+    fn accept(&self, message_id: &str, acc: Accept) -> Option<(u64, bool)> {
+        let accepted_at = acc.accepted_at;
         let horizon = self.inner.horizon;
         let cap = self.inner.shard_cap;
         let mut shard = self.lock(message_id);
         shard.sweep(accepted_at);
         shard.counts.accepted += 1;
-        let acc = Accept { send_start, accepted_at, sender: sender.unwrap_or(NO_SENDER) };
         if let Some(s) = shard.counts.sender(acc.sender) {
             s.accepted += 1;
         }
@@ -449,12 +491,14 @@ impl Tracker {
                         }
                     }
                 }
+                let mut settled = None;
                 for kind in [DELIVERED, READ, PLAYED, FAILED] {
                     if entry.seen & bit(kind) != 0 {
-                        Shard::settle_outcome(&mut shard.counts, entry, kind);
+                        settled = settled.or(Shard::settle_outcome(&mut shard.counts, entry, kind));
                     }
                 }
                 shard.expiry.push_back((deadline, Arc::from(message_id)));
+                return settled;
             }
             None if full => shard.counts.overflow += 1,
             None => {
@@ -475,6 +519,7 @@ impl Tracker {
                 shard.counts.in_flight += 1;
             }
         }
+        None
     }
 
     /// Records `n` inbound user messages received in `messages` webhooks (not statuses; they
@@ -532,8 +577,9 @@ impl Tracker {
         let first_failure = kind == FAILED
             && self.inner.failures.get().is_some()
             && shard.entries.get(status.id.as_str()).is_some_and(|e| e.seen & bit(FAILED) == 0);
-        shard.apply(&status.id, kind, received_at, code);
+        let settled = shard.apply(&status.id, kind, received_at, code);
         drop(shard);
+        self.tell(settled);
         if first_failure {
             self.log_failed(status);
         }

@@ -9,6 +9,10 @@
 use serde::de;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+/// The first Graph API version whose status webhooks omit `conversation` (Meta's status webhook
+/// reference, 2026-05-21: "Omitted entirely for v24.0+").
+pub const CONVERSATION_OMITTED_FROM: u16 = 24;
+
 use super::identity::{self, Contact};
 use crate::results::delivery::IdentityCounts;
 

@@ -296,23 +296,16 @@ fn handshake(shared: &Shared, query: &str) -> Resp {
 
 /// Decodes `application/x-www-form-urlencoded` text; `None` on a bad escape or invalid UTF-8.
 fn percent_decode(s: &str) -> Option<String> {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'+' => out.push(b' '),
-            b'%' => {
-                let hi = (*bytes.get(i + 1)? as char).to_digit(16)?;
-                let lo = (*bytes.get(i + 2)? as char).to_digit(16)?;
-                out.push((hi * 16 + lo) as u8);
-                i += 2;
-            }
-            b => out.push(b),
-        }
-        i += 1;
+    let b = s.as_bytes();
+    let well_formed = b
+        .iter()
+        .enumerate()
+        .filter(|(_, c)| **c == b'%')
+        .all(|(i, _)| b.get(i + 1..i + 3).is_some_and(|h| h.iter().all(u8::is_ascii_hexdigit)));
+    if !well_formed {
+        return None;
     }
-    String::from_utf8(out).ok()
+    percent_encoding::percent_decode_str(&s.replace('+', " ")).decode_utf8().ok().map(|c| c.into_owned())
 }
 
 async fn notify<B>(shared: &Shared, req: Request<B>) -> Resp

@@ -163,3 +163,40 @@ fn shards_of_a_priced_run_merge_into_the_whole_runs_cost() {
     assert!((c.accepted.total - accepted).abs() < 1e-9, "{} vs {accepted}", c.accepted.total);
     assert_eq!(c.estimate.map(|e| e.messages), Some(21));
 }
+
+#[test]
+fn the_actual_cost_prices_each_delivered_message_by_its_own_market() {
+    // The UK user is undeliverable (suffix 0000: accepted, then failed in a webhook): Meta bills
+    // nothing for those, so the actual cost has no UK message, while the other markets are whole.
+    let hooks = "[webhooks]\nlisten = \"127.0.0.1:0\"\ngrace = \"10s\"\n[simulator.cloud]\npair_limit = { enabled = false }\n\
+                 [simulator.webhooks]\nsent = { distribution = \"constant\", median = \"10ms\" }\n\
+                 delivered = { distribution = \"constant\", median = \"10ms\" }\nread_fraction = 0.0\nduplicate_fraction = 0.0\n\
+                 out_of_order_fraction = 0.0\ndelivered_and_failed_fraction = 0.0\n";
+    let dir = folder(&format!("{}{hooks}", profile("")), CARD);
+    std::fs::write(dir.path().join("r.csv"), "phone\n15550000001\n447700900000\n4915100000001\n").unwrap();
+    let out = dir.path().join("out");
+    let summary = dir.path().join("summary.json");
+    let (code, _, err) = wabench(&[
+        "run",
+        &path(dir.path()),
+        "--out",
+        out.to_str().unwrap(),
+        "--summary-json",
+        summary.to_str().unwrap(),
+    ]);
+    assert!(code == 0 || code == 99, "{err}");
+    let run = wabench::results::read_run(&out).unwrap();
+    let t = &run.targets[0];
+    let s: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&summary).unwrap()).unwrap();
+    let sc = &s["targets"][0]["cost"];
+    assert_eq!(sc["actual_basis"], "delivered", "{s}");
+    assert_eq!(sc["actual"].as_f64(), t.cost.as_ref().map(|c| c.actual.total));
+    assert_eq!(t.delivery.as_ref().unwrap().messages_failed_by_code.get(&131026), Some(&7), "{:?}", t.delivery);
+    let c = t.cost.as_ref().unwrap();
+    assert_eq!(c.accepted.messages, 21);
+    assert_eq!(c.actual.basis, "delivered");
+    let by_market = |m: &str| c.actual.rows.iter().filter(|r| r.market == m).map(|r| r.messages).sum::<u64>();
+    assert_eq!((by_market("North America"), by_market("United Kingdom"), by_market("Other")), (7, 0, 7), "{c:?}");
+    let expected: f64 = c.actual.rows.iter().map(|r| r.messages as f64 * r.price).sum();
+    assert!((c.actual.total - expected).abs() < 1e-9);
+}

@@ -89,11 +89,15 @@ fn failures_in_webhooks_fail_error_rate_without_a_webhooks_table() {
     assert_eq!(doc["passed"], false);
 
     let junit = read(&dir.path().join("tracked.xml"));
-    assert!(
-        junit.contains(&format!(r#"<property name="cloud.failed_in_webhooks.131047" value="{failed}"/>"#)),
-        "{junit}"
-    );
-    assert!(junit.contains("failed at send 0 (0.00%), failed in webhooks"), "{junit}");
+    if let Some(j) = crate::support::python::junit(junit.as_bytes()) {
+        let suite = &j["suites"][0];
+        assert_eq!(suite["properties"]["cloud.failed_in_webhooks.131047"], failed.to_string(), "{j}");
+        assert_eq!(suite["properties"]["cloud.sent"], "200", "{j}");
+        let f = &suite["cases"][0]["result"][0];
+        assert_eq!(f["kind"], "Failure", "{j}");
+        assert!(f["message"].as_str().unwrap().contains("failed at send 0 (0.00%), failed in webhooks"), "{j}");
+        assert_eq!(f["message"], f["text"], "{j}");
+    }
 
     let html = read(&dir.path().join("tracked/report.html"));
     assert!(html.contains("✘ 1 of 1 thresholds failed"), "the verdict badge");

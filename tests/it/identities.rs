@@ -43,14 +43,7 @@ fn to_bsuid(b: &str) -> Value {
     json!({"messaging_product":"whatsapp","recipient_type":"individual","recipient":b,"type":"text","text":{"body":"Hi"}})
 }
 
-/// Poll `f` every 10 ms for at most 30 s (waiting, not timing: nothing is asserted about how long).
-async fn wait_for(what: &str, mut f: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !f() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-}
+use crate::support::sim::wait_for;
 
 /// The webhook `value` of every recorded body that carries a status of message `id`.
 fn values_of(bodies: &Bodies, id: &str) -> Vec<Value> {

@@ -9,6 +9,7 @@ mod conversation_results;
 mod cost;
 mod delivery_verdict;
 mod deploy;
+mod docs_examples;
 mod driver_bodies;
 mod drivers;
 mod durability;

@@ -72,10 +72,17 @@ fn percentiles_run_json_does_not_keep_are_judged_from_the_runs_histogram() {
     let in_json = |e: &str| judged.iter().find(|v| v["threshold"] == e).unwrap_or_else(|| panic!("{e}: {doc}"));
     assert_eq!(in_json("latency.p97 < 2s")["actual"].as_f64(), Some(p97));
     assert_eq!(in_json("latency.p99.5 < 2s")["passed"], true);
-    let junit = std::fs::read_to_string(&xml).unwrap();
-    let shown = wabench::units::fmt_us(p97);
-    assert!(junit.contains(&format!("<system-out>latency.p97 &lt; 2s: actual {shown}</system-out>")), "{junit}");
-    assert!(junit.contains("t:latency.p99.5 &lt; 5ms: actual"), "{junit}");
+    if let Some(j) = crate::support::python::junit(&std::fs::read(&xml).unwrap()) {
+        let cases = j["suites"][0]["cases"].as_array().unwrap();
+        let case = |name: &str| cases.iter().find(|c| c["name"] == name).unwrap_or_else(|| panic!("{name}: {j}"));
+        let shown = wabench::units::fmt_us(p97);
+        assert_eq!(case("latency.p97 < 2s")["system_out"], format!("latency.p97 < 2s: actual {shown}"));
+        assert_eq!(case("latency.p97 < 2s")["result"], serde_json::json!([]), "passed");
+        let crossed = case("t:latency.p99.5 < 5ms");
+        assert_eq!(crossed["classname"], "wabench.t");
+        assert_eq!(crossed["result"][0]["kind"], "Failure");
+        assert!(crossed["result"][0]["message"].as_str().unwrap().starts_with("t:latency.p99.5 < 5ms: actual"), "{j}");
+    }
     assert!(stdout.contains("latency.p99.5") || err.contains("latency.p99.5"), "the summary lists it");
 
     // The run against itself: a gate on p99.5 has a row of its own and passes (the ratio is 1).

@@ -4,28 +4,20 @@
 //! The same for the webhook target: a pywa endpoint verifies the signature of, and reads, every POST
 //! the target sends. Skipped, with a note, when `python3` or the `pywa` package is missing.
 
-use std::io::Write;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use serde_json::{Value, json};
 use wabench::sim::identity::Identities;
-use wabench::sim::{Flavor, SimConfig, spawn_local};
-use wabench::spec::sim::{IdentityConfig, StageDelay};
+use wabench::sim::{Flavor, spawn_local};
+use wabench::spec::sim::IdentityConfig;
 
 use crate::support::sim::{Client, text_to};
 
 /// Reads one webhook body per line; prints what pywa made of each, one JSON line per body.
 const SCRIPT: &str = r#"
-import json, sys
-try:
-    from pywa import WhatsApp
-    from pywa.types import Message, MessageStatus
-except ImportError as e:
-    print("SKIP", e)
-    sys.exit(0)
-wa = WhatsApp(phone_id="1234567890", token="unused", filter_updates=False)
+from pywa.types import Message, MessageStatus
 for line in sys.stdin:
     update = json.loads(line)
     value = update["entry"][0]["changes"][0]["value"]
@@ -45,35 +37,27 @@ fn pywa_reads(bodies: &[Bytes]) -> Option<Vec<Value>> {
     pywa_reads_with(SCRIPT, bodies)
 }
 
-/// What `script` printed for each body (one line each), or `None` when Python or pywa is missing.
+/// What every script starts with: pywa imported (or the check skipped without it) and a client `wa`.
+const PRELUDE: &str = r#"
+import json, sys
+try:
+    from pywa import WhatsApp
+except ImportError as e:
+    print("SKIP", e)
+    sys.exit(0)
+wa = WhatsApp(phone_id="1234567890", token="unused", filter_updates=False)
+"#;
+
+/// What `script` (after the prelude) printed for each body (one line each), or `None` when Python or
+/// pywa is missing.
 fn pywa_reads_with(script: &str, bodies: &[Bytes]) -> Option<Vec<Value>> {
-    let child = Command::new("python3")
-        .args(["-c", script])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn();
-    let Ok(mut child) = child else {
-        println!("note: python3 not found; skipping the pywa compatibility check");
-        return None;
-    };
+    let script = format!("{PRELUDE}{script}");
     let mut input = Vec::new();
     for b in bodies {
         input.extend_from_slice(b);
         input.push(b'\n');
     }
-    child.stdin.take().unwrap().write_all(&input).unwrap();
-    let out = child.wait_with_output().unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    if let Some(why) = stdout.strip_prefix("SKIP") {
-        println!("note: the pywa package is not installed ({}); skipping the pywa check", why.trim());
-        return None;
-    }
-    assert!(
-        out.status.success(),
-        "pywa failed to parse a simulator webhook:\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let stdout = crate::support::python::output(&script, &input, "pywa compatibility")?;
     Some(stdout.lines().map(|l| serde_json::from_str(l).unwrap()).collect())
 }
 
@@ -82,16 +66,10 @@ async fn pywa_parses_the_simulators_statuses_and_inbound_messages() {
     let (url, bodies) = crate::support::recorder::recorder().await;
     let identity =
         IdentityConfig { bsuid: true, username_fraction: 0.5, parent_user_id: true, ..IdentityConfig::default() };
-    let mut cfg = SimConfig::benchmark(Flavor::Cloud);
+    let mut cfg = crate::support::sim::prompt_hooks(Flavor::Cloud, url, 1.0);
     cfg.seed = 4;
     cfg.identity = identity.clone();
     cfg.service_window.enabled = false;
-    let zero = StageDelay::constant(Duration::ZERO);
-    let h = &mut cfg.webhooks;
-    h.callback_url = Some(url);
-    (h.sent, h.delivered, h.read) = (zero.clone(), zero.clone(), zero);
-    (h.duplicate_fraction, h.out_of_order_fraction, h.delivered_and_failed_fraction) = (0.0, 0.0, 0.0);
-    h.read_fraction = 1.0;
     cfg.inbound.rate = 100.0;
     cfg.inbound.max_messages = 4;
     let ids = Identities::new(&identity, 4);
@@ -297,16 +275,9 @@ fn pywa_verifies_and_reads_what_the_webhook_target_sends() {
 /// error), `{"system": update}` (a `user_changed_user_id` webhook) or `{"message": update}`, and
 /// prints what pywa made of it.
 const CONTENT_SCRIPT: &str = r#"
-import json, sys
-try:
-    from pywa import WhatsApp
-    from pywa.types import Message
-    from pywa.types.system import PhoneNumberChange
-    from pywa.errors import WhatsAppError
-except ImportError as e:
-    print("SKIP", e)
-    sys.exit(0)
-wa = WhatsApp(phone_id="1234567890", token="unused", filter_updates=False)
+from pywa.types import Message
+from pywa.types.system import PhoneNumberChange
+from pywa.errors import WhatsAppError
 for line in sys.stdin:
     item = json.loads(line)
     if "error" in item:
@@ -324,14 +295,8 @@ for line in sys.stdin:
 async fn pywa_names_the_content_errors_and_reads_bsuid_changes_and_shared_numbers() {
     use wabench::spec::sim::{TemplateCategory, TemplateConfig, TemplateStatus};
     let (url, bodies) = crate::support::recorder::recorder().await;
-    let mut cfg = SimConfig::benchmark(Flavor::Cloud);
+    let mut cfg = crate::support::sim::prompt_hooks(Flavor::Cloud, url, 0.0);
     cfg.service_window.enabled = false;
-    let zero = StageDelay::constant(Duration::ZERO);
-    let h = &mut cfg.webhooks;
-    h.callback_url = Some(url);
-    (h.sent, h.delivered, h.read) = (zero.clone(), zero.clone(), zero);
-    (h.duplicate_fraction, h.out_of_order_fraction, h.delivered_and_failed_fraction) = (0.0, 0.0, 0.0);
-    h.read_fraction = 0.0;
     cfg.media.link_failure_fraction = 1.0;
     cfg.identity.username_fraction = 1.0;
     cfg.identity.phone_shared_fraction = 1.0;
@@ -407,14 +372,7 @@ async fn pywa_names_the_content_errors_and_reads_bsuid_changes_and_shared_number
 
 /// Reads one status webhook per line; prints pywa's conversation, pricing and user of it.
 const PRICING_SCRIPT: &str = r#"
-import json, sys
-try:
-    from pywa import WhatsApp
-    from pywa.types import MessageStatus
-except ImportError as e:
-    print("SKIP", e)
-    sys.exit(0)
-wa = WhatsApp(phone_id="1234567890", token="unused", filter_updates=False)
+from pywa.types import MessageStatus
 for line in sys.stdin:
     u = MessageStatus.from_update(client=wa, update=json.loads(line))
     p = u.pricing
@@ -430,15 +388,9 @@ for line in sys.stdin:
 #[tokio::test]
 async fn pywa_reads_pricing_and_conversation_as_each_api_version_posts_them() {
     let (url, bodies) = crate::support::recorder::recorder().await;
-    let mut cfg = SimConfig::benchmark(Flavor::Cloud);
+    let mut cfg = crate::support::sim::prompt_hooks(Flavor::Cloud, url, 1.0);
     cfg.seed = 6;
     cfg.service_window.enabled = false;
-    let zero = StageDelay::constant(Duration::ZERO);
-    let h = &mut cfg.webhooks;
-    h.callback_url = Some(url);
-    (h.sent, h.delivered, h.read) = (zero.clone(), zero.clone(), zero);
-    (h.duplicate_fraction, h.out_of_order_fraction, h.delivered_and_failed_fraction) = (0.0, 0.0, 0.0);
-    h.read_fraction = 1.0;
     let sim = spawn_local(cfg).await.unwrap();
     let mut c = Client::connect(&sim).await;
     for (i, version) in ["v23.0", "v24.0", "v25.0"].iter().enumerate() {

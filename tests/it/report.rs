@@ -561,3 +561,28 @@ fn a_blocked_load_compares_exactly_like_the_seconds() {
     assert!(c.subjects.iter().all(|s| s.target.blocks.is_some()));
     assert_eq!(c.rows[0], rows);
 }
+
+#[test]
+fn compare_shows_its_progress_on_a_terminal_and_nothing_when_redirected() {
+    // `script` gives the command a pseudo-terminal (util-linux, in every Debian base system).
+    let dir = tempfile::tempdir().unwrap();
+    fixture::cloud_vs_onprem(dir.path());
+    let bin = env!("CARGO_BIN_EXE_wabench");
+    let on_tty = dir.path().join("tty");
+    let cmd = format!("{bin} compare {} --out {}", dir.path().display(), on_tty.display());
+    let out = std::process::Command::new("script")
+        .args(["-qec", &cmd, "/dev/null"])
+        .output()
+        .expect("`script` (util-linux) runs the command on a pseudo-terminal");
+    let seen = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{seen}");
+    assert!(seen.contains("compare [") && seen.contains("reading"), "a progress line on the terminal: {seen}");
+    let redirected = dir.path().join("redirected");
+    let out = std::process::Command::new(bin)
+        .args(["compare", dir.path().to_str().unwrap(), "--out", redirected.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!err.contains("compare [") && !err.contains('\r'), "no progress line when redirected: {err}");
+}

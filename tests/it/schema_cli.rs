@@ -54,6 +54,20 @@ fn shipped_schema_is_the_generated_one() {
 }
 
 #[test]
+fn shipped_reference_pages_are_the_generated_ones() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/reference");
+    for (name, text) in wabench::app::reference::pages() {
+        let shipped = std::fs::read_to_string(dir.join(name)).unwrap_or_default();
+        assert!(shipped == text, "docs/reference/{name} is out of date: run `cargo run -- reference`");
+    }
+    // README's table of exit codes is the generated one.
+    let readme = std::fs::read_to_string(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
+    let codes = wabench::app::reference::pages().into_iter().find(|(n, _)| *n == "exit-codes.md").unwrap().1;
+    let table = &codes[codes.find("| code |").unwrap()..];
+    assert!(readme.contains(table), "README's exit codes differ from docs/reference/exit-codes.md:\n{table}");
+}
+
+#[test]
 fn shipped_profiles_point_editors_at_the_schema_and_conform_to_it() {
     for p in shipped_profiles() {
         let text = std::fs::read_to_string(&p).unwrap();

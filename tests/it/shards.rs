@@ -184,8 +184,15 @@ fn shards_record_crossed_thresholds_and_the_merge_exits_99() {
         by.iter().any(|(t, p)| t.starts_with("rate") && !p)
             && by.iter().any(|(t, p)| t.starts_with("error_rate") && *p)
     );
-    let junit = std::fs::read_to_string(dir.path().join("junit.xml")).unwrap();
-    assert!(junit.contains(r#"tests="2" failures="1""#), "{junit}");
+    // A JUnit reader sees the merged verdict: two cases, the rate one failed.
+    let junit = std::fs::read(dir.path().join("junit.xml")).unwrap();
+    if let Some(j) = crate::support::python::junit(&junit) {
+        assert_eq!((j["tests"].as_u64(), j["failures"].as_u64(), j["errors"].as_u64()), (Some(2), Some(1), Some(0)));
+        let cases = j["suites"][0]["cases"].as_array().unwrap();
+        let failed: Vec<&str> =
+            cases.iter().filter(|c| c["result"][0]["kind"] == "Failure").map(|c| c["name"].as_str().unwrap()).collect();
+        assert!(failed.len() == 1 && failed[0].starts_with("rate"), "{j}");
+    }
 
     // The same shard twice (and so one missing) is refused: the verdict would leave a part out.
     let (code, _, err) = common::wabench(&["merge", &d("s0"), &d("s0-again"), "--out", &d("bad")]);

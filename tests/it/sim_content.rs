@@ -5,7 +5,7 @@
 //! announced by `user_changed_user_id` system messages, username users who share their number.
 
 use std::collections::BTreeMap;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use bytes::Bytes;
 use serde_json::{Value, json};
@@ -65,14 +65,7 @@ fn texts(n: usize) -> Value {
     Value::Array((0..n).map(|i| json!({"type": "text", "text": format!("v{i}")})).collect())
 }
 
-/// Poll `f` every 10 ms for at most 30 s (waiting, not timing: nothing is asserted about how long).
-async fn wait_for(what: &str, mut f: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !f() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-}
+use crate::support::sim::wait_for;
 
 /// Every `value` of the recorded Cloud bodies.
 fn values(bodies: &[Bytes]) -> Vec<Value> {

@@ -3,13 +3,12 @@
 //! the messaging limit tier, and the two shipped profiles that show the difference.
 
 use std::collections::BTreeMap;
-use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http::StatusCode;
 use serde_json::Value;
 use wabench::sim::{Flavor, SimConfig, spawn_local};
-use wabench::spec::sim::{MessagingTier, StageDelay};
+use wabench::spec::sim::MessagingTier;
 use wabench::webhook::{ReceiverConfig, Tracker, TrackerConfig};
 
 use crate::support::recorder::recorder;
@@ -18,24 +17,10 @@ use crate::support::sim::{Client, assert_cloud_success, login, onprem_text, temp
 /// Every POST body received.
 /// Zero latency, no throughput or pair limits, webhooks without delays or anomalies to `url`.
 fn config(flavor: Flavor, url: String) -> SimConfig {
-    let mut cfg = SimConfig::benchmark(flavor);
-    let zero = StageDelay::constant(Duration::ZERO);
-    let h = &mut cfg.webhooks;
-    h.callback_url = Some(url);
-    (h.sent, h.delivered, h.read) = (zero.clone(), zero.clone(), zero);
-    (h.duplicate_fraction, h.out_of_order_fraction, h.delivered_and_failed_fraction) = (0.0, 0.0, 0.0);
-    h.read_fraction = 0.0;
-    cfg
+    crate::support::sim::prompt_hooks(flavor, url, 0.0)
 }
 
-/// Poll `f` every 10 ms for at most 30 s (waiting, not timing: nothing is asserted about how long).
-async fn wait_for(what: &str, mut f: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !f() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-}
+use crate::support::sim::wait_for;
 
 /// Every status object of the recorded bodies, by message id.
 fn statuses(bodies: &[Bytes], cloud: bool) -> BTreeMap<String, Vec<Value>> {

@@ -6,40 +6,27 @@
 
 use crate::support::sim as sim_support;
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use crate::support::recorder::{Bodies, recorder};
 use serde_json::{Value, json};
 use sim_support::{Client, TOKEN, template_to, text_to};
 use wabench::sim::identity::Identities;
 use wabench::sim::{Flavor, SimConfig, SimHandle, spawn_local};
-use wabench::spec::sim::{IdentityConfig, StageDelay, StatusUserId};
+use wabench::spec::sim::{IdentityConfig, StatusUserId};
 use wabench::webhook::{ReceiverConfig, Tracker, TrackerConfig};
 
 const SEED: u64 = 33;
 
 /// Zero latency, open windows, every message read, no anomalies; webhooks to `url` at once.
 fn config(url: String) -> SimConfig {
-    let mut cfg = SimConfig::benchmark(Flavor::Cloud);
+    let mut cfg = crate::support::sim::prompt_hooks(Flavor::Cloud, url, 1.0);
     cfg.seed = SEED;
     cfg.service_window.enabled = false;
-    let zero = StageDelay::constant(Duration::ZERO);
-    let h = &mut cfg.webhooks;
-    h.callback_url = Some(url);
-    (h.sent, h.delivered, h.read) = (zero.clone(), zero.clone(), zero);
-    (h.duplicate_fraction, h.out_of_order_fraction, h.delivered_and_failed_fraction) = (0.0, 0.0, 0.0);
-    h.read_fraction = 1.0;
     cfg
 }
 
-/// Poll `f` every 10 ms for at most 30 s (waiting, not timing: nothing is asserted about how long).
-async fn wait_for(what: &str, mut f: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !f() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-}
+use crate::support::sim::wait_for;
 
 async fn all_posted(sim: &SimHandle, n: u64) {
     wait_for("every status posted", || {

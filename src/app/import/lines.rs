@@ -10,7 +10,9 @@ use super::ImportError;
 /// A file read one line (or one CSV record) at a time.
 pub struct Lines {
     path: PathBuf,
-    reader: BufReader<File>,
+    reader: BufReader<indicatif::ProgressBarIter<File>>,
+    /// The bytes read so far, on a terminal.
+    bar: indicatif::ProgressBar,
     /// The number of the last line read (1-based).
     line: u64,
     buf: String,
@@ -21,6 +23,12 @@ pub struct Lines {
 /// Longest line accepted: a line past it is not a text results file.
 const MAX_LINE: usize = 16 << 20;
 
+impl Drop for Lines {
+    fn drop(&mut self) {
+        self.bar.finish_and_clear();
+    }
+}
+
 impl Lines {
     pub fn open(path: &Path) -> Result<Lines, ImportError> {
         let mut f = File::open(path).map_err(|e| ImportError::file(path, format!("cannot open: {e}")))?;
@@ -30,9 +38,13 @@ impl Lines {
             return Err(ImportError::file(path, "gzip-compressed: decompress it first (gunzip -k)"));
         }
         let f = File::open(path).map_err(|e| ImportError::file(path, format!("cannot open: {e}")))?;
+        let len = f.metadata().map(|m| m.len()).unwrap_or(0);
+        let name = path.file_name().map_or_else(|| path.display().to_string(), |n| n.to_string_lossy().into_owned());
+        let bar = crate::app::progress::bar(&format!("import {name}"), len, crate::app::progress::Unit::Bytes);
         Ok(Lines {
             path: path.to_path_buf(),
-            reader: BufReader::with_capacity(1 << 16, f),
+            reader: BufReader::with_capacity(1 << 16, bar.wrap_read(f)),
+            bar,
             line: 0,
             buf: String::new(),
             unterminated: false,

@@ -378,6 +378,9 @@ fn merge_seconds(
             rows.entry(second).or_insert_with(|| TimelineRow { second, ..TimelineRow::default() }).add_counts(r);
         }
     }
+    let seconds = rows.keys().next_back().map_or(0, |l| l + 1);
+    let bar = crate::app::progress::bar(&format!("merge {name}"), seconds, crate::app::progress::Unit::Items);
+    bar.set_message(format!("seconds of {} parts", parts.len()));
     let mut rows = rows.into_iter().peekable();
     let mut streams: Vec<Seconds> = parts.iter().map(|p| Seconds::open(p, index, name)).collect::<Result<_, _>>()?;
     let path = out.join(files::hlog_name(name));
@@ -414,7 +417,9 @@ fn merge_seconds(
         }
         log.write(name, Duration::from_secs(second), Duration::from_secs(1), &h).map_err(named)?;
         last = Some(second);
+        bar.set_position(second + 1);
     }
+    bar.finish_and_clear();
     for (_, r) in rows {
         r.with_latency(None).write(timeline, name).map_err(|e| e.to_string())?;
     }

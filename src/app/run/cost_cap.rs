@@ -34,6 +34,8 @@ pub struct Meter {
     pub table: Arc<PriceTable>,
     /// Accepted sends per cell of the table.
     accepted: Vec<AtomicU64>,
+    /// Of them, delivered by their status webhooks, per cell (when delivery is tracked).
+    delivered: Vec<AtomicU64>,
     /// Accepted plus on their way, in billionths.
     committed: AtomicU64,
     cap: Option<u64>,
@@ -57,6 +59,7 @@ impl Meter {
         let (tx, rx) = watch::channel(false);
         let meter = Arc::new(Meter {
             accepted: (0..table.cells.len()).map(|_| AtomicU64::new(0)).collect(),
+            delivered: (0..table.cells.len()).map(|_| AtomicU64::new(0)).collect(),
             committed: AtomicU64::new(0),
             cap: cap.map(nanos),
             dearest: nanos(table.max_price),
@@ -89,6 +92,18 @@ impl Meter {
     /// Accepted sends per cell of the table.
     pub fn counts(&self) -> Vec<u64> {
         self.accepted.iter().map(|c| c.load(Ordering::Relaxed)).collect()
+    }
+
+    /// Delivered sends per cell of the table.
+    pub fn delivered_counts(&self) -> Vec<u64> {
+        self.delivered.iter().map(|c| c.load(Ordering::Relaxed)).collect()
+    }
+
+    /// Message `seq` settled in its status webhooks: delivered ones are what Meta bills.
+    pub fn settled(&self, seq: u64, delivered: bool) {
+        if delivered {
+            self.delivered[self.table.cell(seq)].fetch_add(1, Ordering::Relaxed);
+        }
     }
 
     fn price(&self, seq: u64) -> (usize, u64) {
@@ -212,7 +227,7 @@ pub fn meter(
 }
 
 /// The run.json cost of target `i`: this part's planned messages priced, its accepted sends, and
-/// the delivered share of them when delivery was tracked.
+/// the delivered ones (each priced by its own category and market) when delivery was tracked.
 pub fn result(
     loaded: &crate::spec::Loaded,
     i: usize,
@@ -221,8 +236,9 @@ pub fn result(
     delivery: Option<&crate::results::DeliveryStats>,
 ) -> Option<crate::results::cost::TargetCost> {
     let estimate = plan.expected_requests().map(|n| meter.table.estimate((0..n).map(|k| plan.shard.global(k)), n));
-    let delivered = delivery.filter(|d| d.accepted > 0).map(|d| d.messages_delivered as f64 / d.accepted as f64);
-    let mut cost = crate::app::cost::target_cost(loaded, i, &meter.table, estimate, &meter.counts(), delivered)?;
+    let delivered = delivery.map(|_| meter.delivered_counts());
+    let mut cost =
+        crate::app::cost::target_cost(loaded, i, &meter.table, estimate, &meter.counts(), delivered.as_deref())?;
     // This part's share of the cap, as it ran under it (a merge adds the parts' shares back up).
     cost.max_cost = cost.max_cost.map(|c| c / f64::from(plan.shard.count.max(1)));
     Some(cost)

@@ -573,6 +573,10 @@ impl Each<'_> {
             a.watch(t.name().to_string(), self.thresholds.to_vec(), progress.clone(), done.clone());
         }
         let metered = cost_cap::meter(self.loaded, i, self.plan, self.stop);
+        if let (Some((m, _)), Some(tracker)) = (&metered, session.tracker()) {
+            let m = m.clone();
+            tracker.on_settled(Arc::new(move |seq, delivered| m.settled(seq, delivered)));
+        }
         let (sends, stop) = cost_cap::wrap(&t, metered.as_ref(), self.stop);
         let plan = traced.as_ref().map_or(self.plan, traces::Traced::plan);
         let res = run_target(sends, session.addr, plan, stop, hlog_file, tl, progress);

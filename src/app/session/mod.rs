@@ -172,6 +172,12 @@ impl Session {
         Some(Shared { url, token: self.conversation.as_ref()?.beside_token.clone()? })
     }
 
+    /// The tracker that correlates the target's sends with their status webhooks, when delivery is
+    /// tracked.
+    pub fn tracker(&self) -> Option<crate::webhook::Tracker> {
+        self.hooks.as_ref().map(|h| h.tracker.clone()).or_else(|| self.forward.as_ref().and_then(|f| f.tracker.clone()))
+    }
+
     /// End the session: wait for the statuses of the last messages (they arrive after the last answer,
     /// so before the simulator that sends them stops), read the target's own counters while its server
     /// is still up (a token renewal after the simulator stopped is not the target's failure), then stop

@@ -36,8 +36,12 @@ pub fn command(a: ValidateArgs) -> Result<Exit, AppError> {
     if let Some(e) = preflight::errors(&loaded, &preflight::check(&loaded)) {
         return Err(e.into());
     }
-    print!("{}", if a.json { json::plan_json(&loaded) } else { plan_text(&loaded) });
     let over: Vec<String> = super::cost::over_cap(&loaded).into_iter().map(|(_, e)| e).collect();
+    let text = if a.json { json::plan_json(&loaded) } else { plan_text(&loaded) };
+    // Over its cost cap the profile is refused: the plan is shown, not called valid.
+    let headline = format!("profile {} ({}) is valid", loaded.profile.name, loaded.path.display());
+    let refused = format!("profile {} ({}) is refused: over max_cost", loaded.profile.name, loaded.path.display());
+    print!("{}", if over.is_empty() || a.json { text } else { text.replacen(&headline, &refused, 1) });
     if !over.is_empty() {
         return Err(format!("{}: {}", loaded.path.display(), over.join("\n")).into());
     }

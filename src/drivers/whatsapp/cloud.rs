@@ -57,7 +57,7 @@ impl Common {
             match message_id(a.body) {
                 Some(id) => {
                     if let Some(t) = &self.tracker {
-                        t.sent_from(&id, a.started, a.done, sender);
+                        t.sent_from(&id, a.started, a.done, sender, Some(a.seq));
                     }
                 }
                 None => outcome = Outcome::InvalidResponse,

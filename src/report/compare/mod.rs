@@ -360,18 +360,22 @@ pub fn compare_dirs(dirs: &[PathBuf]) -> Result<Comparison, ReportError> {
 
 /// [`compare_dirs`] with a row for each percentile of `extra` too (a `--fail-if` gate's `p99.5`).
 pub fn compare_dirs_with(dirs: &[PathBuf], extra: &[Metric]) -> Result<Comparison, ReportError> {
-    compare_dirs_gated(dirs, extra, &[])
+    compare_dirs_gated(dirs, extra, &[], &|_, _| {})
 }
 
-/// [`compare_dirs_with`], with a conversation row for each first-reply percentile of `first_reply`.
+/// [`compare_dirs_with`], with a conversation row for each first-reply percentile of `first_reply`;
+/// `read(i, dir)` is told before folder `i` is read (and with `dirs.len()` before the ratios are
+/// computed), for a progress line.
 pub fn compare_dirs_gated(
     dirs: &[PathBuf],
     extra: &[Metric],
     first_reply: &[Metric],
+    read: &dyn Fn(usize, &std::path::Path),
 ) -> Result<Comparison, ReportError> {
     let mut runs = Vec::new();
     let mut skipped = Vec::new();
-    for d in dirs {
+    for (i, d) in dirs.iter().enumerate() {
+        read(i, d);
         match data::load_blocked(d, MAX_BLOCKS) {
             Ok(r) => runs.push(r),
             Err(e) => skipped.push(format!("skipped {}: {e}", d.display())),
@@ -418,6 +422,7 @@ pub fn compare_dirs_gated(
         }
         return Err(ReportError::NothingToCompare(msg));
     }
+    read(dirs.len(), Path::new(""));
     Ok(compare_subjects_gated(subjects, skipped, &metrics_with(extra), first_reply))
 }
 

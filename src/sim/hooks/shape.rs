@@ -29,9 +29,7 @@ use crate::spec::sim::StatusUserId;
 use crate::webhook::identity::{Contact, display_name};
 use crate::webhook::model::{Conversation, ConversationOrigin, Pricing, Status};
 
-/// The first Graph API version whose status webhooks omit `conversation` (Meta's status webhook
-/// reference, 2026-05-21: "Omitted entirely for v24.0+").
-pub const CONVERSATION_OMITTED_FROM: u16 = 24;
+pub use crate::webhook::model::CONVERSATION_OMITTED_FROM;
 
 /// What decides the shapes of one simulator's statuses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -306,6 +306,8 @@ pub struct Generator {
     /// Unix seconds of the first cycle and the length of a cycle in seconds.
     base_unix: i64,
     cycle_secs: f64,
+    /// Cloud statuses carry `conversation` (webhooks of a version before v24.0).
+    conversation: bool,
 }
 
 /// Whole counts in proportion to `weights`, summing to about `total`; a positive weight never gets 0.
@@ -376,6 +378,8 @@ impl Generator {
             batch_cycle: acc,
             base_unix,
             cycle_secs,
+            conversation: crate::spec::webhook_target::major_version(&spec.api_version)
+                .is_none_or(|v| v < super::model::CONVERSATION_OMITTED_FROM),
         }
     }
 
@@ -434,7 +438,11 @@ impl Generator {
         let unix = self.unix_of(m, stage.lag());
         let mut s = Status::new(self.message_id(m), stage.kind(), unix, self.phone(u));
         let category = CATEGORIES[(mix(self.seed ^ 0xCA7, m) % CATEGORIES.len() as u64) as usize];
-        if stage != Stage::Failed {
+        if cloud && stage != Stage::Failed {
+            // Meta, 2026: the user's BSUID on every sent/delivered/read status.
+            s.recipient_user_id = Some(self.bsuid(u));
+        }
+        if stage != Stage::Failed && (!cloud || self.conversation) {
             let conv = mix(self.seed ^ 0xC0_4E55, u);
             s = s.with_conversation(Conversation {
                 id: format!("{:016x}{:016x}", conv, mix(conv, 1)),
@@ -442,7 +450,9 @@ impl Generator {
                 origin: Some(ConversationOrigin { kind: category.into() }),
             });
         }
-        if stage == Stage::Delivered {
+        // Cloud: `pricing` on sent and on one of delivered/read (Meta's status reference); On-Premises:
+        // on delivered.
+        if stage == Stage::Delivered || (cloud && stage == Stage::Sent) {
             let marketing = category == "marketing";
             s = s.with_pricing(Pricing {
                 billable: category != "service",

@@ -169,3 +169,25 @@ fn sizing_sets_the_shares() {
     let statuses = (0..4000).filter(|e| matches!(g.event(*e), Event::Status { .. })).count();
     assert!((2900..=3100).contains(&statuses), "{statuses}");
 }
+
+#[test]
+fn cloud_statuses_follow_the_webhook_version() {
+    // Before v24.0 `conversation` on sent and delivered; from v24.0 none. In every version `pricing`
+    // on sent and delivered, and the user's BSUID on every status but failed.
+    for (version, conversation) in [("v23.0", true), ("v24.0", false), ("v25.0", false)] {
+        let g = Generator::new(&spec(|s| s.api_version = version.into()), 5, 100.0, 1_700_000_000);
+        for stage in [Stage::Sent, Stage::Delivered, Stage::Read, Stage::Failed] {
+            let v = serde_json::to_value(g.status(stage, 3)).unwrap();
+            let success = stage != Stage::Failed;
+            let priced = matches!(stage, Stage::Sent | Stage::Delivered);
+            assert_eq!(v.get("conversation").is_some(), conversation && success, "{version} {stage:?}: {v}");
+            assert_eq!(v.get("pricing").is_some(), priced, "{version} {stage:?}: {v}");
+            if priced {
+                assert_eq!(v["pricing"]["pricing_model"], "PMP", "{v}");
+            }
+            assert_eq!(v.get("recipient_user_id").is_some(), success, "{version} {stage:?}: {v}");
+        }
+    }
+    let bad = WebhookTargetSpec { api_version: "24".into(), ..WebhookTargetSpec::default() };
+    assert_eq!(bad.validate().unwrap_err().0, "api_version");
+}

@@ -205,21 +205,8 @@ pub fn assert_cloud_error(r: &Resp, status: u16, code: i64) {
 // ---- On-premises -----------------------------------------------------------------------------
 
 pub fn basic(user: &str, pass: &str) -> String {
-    const A: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let bytes = format!("{user}:{pass}").into_bytes();
-    let mut s = String::from("Basic ");
-    for chunk in bytes.chunks(3) {
-        let b = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
-        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-        for i in 0..4 {
-            if i <= chunk.len() {
-                s.push(A[((n >> (18 - 6 * i)) & 63) as usize] as char);
-            } else {
-                s.push('=');
-            }
-        }
-    }
-    s
+    use base64::Engine;
+    format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(format!("{user}:{pass}")))
 }
 
 /// The password the tests give the simulator's default admin on its first login.
@@ -247,4 +234,27 @@ pub fn assert_onprem_error(r: &Resp, status: u16, code: i64) {
     assert!(r.json["errors"][0]["title"].is_string());
     assert!(r.json["errors"][0]["details"].is_string());
     assert_eq!(r.json["meta"]["api_status"], "stable");
+}
+
+/// A simulator of `flavor` without latency or limits (`SimConfig::benchmark`) posting its status
+/// webhooks to `url` at once, without anomalies, a share `read_fraction` of the messages read.
+pub fn prompt_hooks(flavor: Flavor, url: String, read_fraction: f64) -> SimConfig {
+    use wabench::spec::sim::StageDelay;
+    let mut cfg = SimConfig::benchmark(flavor);
+    let zero = StageDelay::constant(std::time::Duration::ZERO);
+    let h = &mut cfg.webhooks;
+    h.callback_url = Some(url);
+    (h.sent, h.delivered, h.read) = (zero.clone(), zero.clone(), zero);
+    (h.duplicate_fraction, h.out_of_order_fraction, h.delivered_and_failed_fraction) = (0.0, 0.0, 0.0);
+    h.read_fraction = read_fraction;
+    cfg
+}
+
+/// Poll `f` every 10 ms for at most 30 s (waiting, not timing: nothing is asserted about how long).
+pub async fn wait_for(what: &str, mut f: impl FnMut() -> bool) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while !f() {
+        assert!(std::time::Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
 }

@@ -1,6 +1,6 @@
 //! Live metrics of a long run, for Prometheus: `run --metrics-listen ADDR` serves `GET /metrics` in the
-//! text exposition format, and `run --metrics-push URL` sends the same series with Prometheus
-//! remote-write 1.0 every interval and once more at the end.
+//! Prometheus text format or OpenMetrics (see `exposition`), and `run --metrics-push URL` sends the
+//! same series with Prometheus remote-write 1.0 every interval and once more at the end.
 //!
 //! Every series is labelled `shard` (this process's part of a sharded run, "0" when not sharded),
 //! `api` (the target kind: cloud, onprem, http, webhook) and `target`, so that the series of the shards
@@ -22,7 +22,6 @@
 //! snapshot (the histogram's `_count` equals the responses among `wabench_requests_total`).
 
 use std::convert::Infallible;
-use std::fmt::Write as _;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
@@ -38,7 +37,9 @@ use crate::engine::executor::Progress;
 use crate::engine::metrics::Outcome;
 use crate::results::Shard;
 
+mod exposition;
 mod remote_write;
+pub use exposition::Format;
 pub use remote_write::{PUSH_TOKEN_ENV, Pusher, remote_write_body};
 
 /// Upper bounds of the latency histogram's buckets, µs: 0.5 ms to 60 s, about 1.5× apart (1, 1.5, 2, 3,
@@ -85,19 +86,29 @@ pub enum Kind {
     Counter,
     Gauge,
     Histogram,
+    /// Labels that describe the process, on a series whose value is always 1.
+    Info,
 }
 
-impl Kind {
-    fn text(self) -> &'static str {
-        match self {
-            Kind::Counter => "counter",
-            Kind::Gauge => "gauge",
-            Kind::Histogram => "histogram",
-        }
-    }
+/// What one series holds.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value {
+    /// A counter's, a gauge's or an info's value.
+    Number(f64),
+    /// Cumulative counts per bucket (one per bound of [`BUCKET_BOUNDS_US`], then `+Inf`) and the sum in
+    /// seconds.
+    Histogram { buckets: Vec<u64>, sum: f64 },
 }
 
-/// One sample: the series name (with `_bucket`, `_sum`, `_count` for histograms), labels, value.
+/// One series of a family: its labels (without `le`) and value.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Series {
+    pub labels: Vec<(String, String)>,
+    pub value: Value,
+}
+
+/// One sample as a scrape shows it: the series name (with `_bucket`, `_sum`, `_count` for histograms),
+/// labels (with `le` for buckets), value.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Sample {
     pub name: String,
@@ -105,18 +116,41 @@ pub struct Sample {
     pub value: f64,
 }
 
-/// One metric family.
+/// One metric family. `name` is that of its samples (`…_total` for a counter, `…_info` for an info).
 #[derive(Debug, Clone)]
 pub struct Family {
     pub name: &'static str,
     pub help: &'static str,
     pub kind: Kind,
-    pub samples: Vec<Sample>,
+    pub series: Vec<Series>,
+}
+
+impl Family {
+    /// The samples of the family's series, as a scrape in the Prometheus text format shows them.
+    pub fn samples(&self) -> Vec<Sample> {
+        let mut out = Vec::new();
+        for s in &self.series {
+            match &s.value {
+                Value::Number(v) => out.push(Sample { name: self.name.into(), labels: s.labels.clone(), value: *v }),
+                Value::Histogram { buckets, sum } => {
+                    for (i, c) in buckets.iter().enumerate() {
+                        let mut labels = s.labels.clone();
+                        labels.push(("le".into(), le_label(i)));
+                        out.push(Sample { name: format!("{}_bucket", self.name), labels, value: *c as f64 });
+                    }
+                    let count = buckets.last().copied().unwrap_or(0) as f64;
+                    out.push(Sample { name: format!("{}_sum", self.name), labels: s.labels.clone(), value: *sum });
+                    out.push(Sample { name: format!("{}_count", self.name), labels: s.labels.clone(), value: count });
+                }
+            }
+        }
+        out
+    }
 }
 
 /// The families, in the order they are shown: name, help, type.
 const FAMILIES: [(&str, &str, Kind); 9] = [
-    ("wabench_run_info", "The run this process is part of (always 1).", Kind::Gauge),
+    ("wabench_run_info", "The run this process is part of (always 1).", Kind::Info),
     ("wabench_requests_sent_total", "Requests started (first attempts).", Kind::Counter),
     ("wabench_retries_total", "Attempts after the first of a message.", Kind::Counter),
     (
@@ -153,37 +187,28 @@ const IN_FLIGHT: usize = 6;
 const LATENESS: usize = 7;
 const LATENCY: usize = 8;
 
-/// One target's samples (labelled `base`) from its totals and its latency buckets.
-fn target_samples(f: &mut [Family], base: &[(String, String)], t: &LiveTotals, hist: Option<(Vec<u64>, f64)>) {
-    let with = |k: &str, v: String| {
-        let mut l = base.to_vec();
-        l.push((k.to_string(), v));
-        l
-    };
-    let mut push = |i: usize, name: String, labels: Vec<(String, String)>, value: f64| {
-        f[i].samples.push(Sample { name, labels, value });
+/// One target's series (labelled `base`) from its totals and its latency buckets.
+fn target_series(f: &mut [Family], base: &[(String, String)], t: &LiveTotals, hist: Option<(Vec<u64>, f64)>) {
+    let mut push = |i: usize, labels: Vec<(String, String)>, value: Value| {
+        f[i].series.push(Series { labels, value });
     };
     for (i, v) in [(SENT, t.started), (RETRIES, t.retries), (RESENT, t.resent), (DROPPED, t.dropped)]
         .into_iter()
         .chain([(IN_FLIGHT, t.in_flight())])
     {
-        push(i, FAMILIES[i].0.to_string(), base.to_vec(), v as f64);
+        push(i, base.to_vec(), Value::Number(v as f64));
     }
-    push(LATENESS, FAMILIES[LATENESS].0.to_string(), base.to_vec(), t.last_lateness_max_us as f64 / 1e6);
+    push(LATENESS, base.to_vec(), Value::Number(t.last_lateness_max_us as f64 / 1e6));
     // "ok" is always there, so that rates and ratios have a series from the first scrape.
     let mut outcomes = t.outcomes.clone();
     outcomes.entry(Outcome::Ok).or_insert(0);
     for (o, n) in &outcomes {
-        push(TOTAL, FAMILIES[TOTAL].0.to_string(), with("outcome", o.key()), *n as f64);
+        let mut labels = base.to_vec();
+        labels.push(("outcome".into(), o.key()));
+        push(TOTAL, labels, Value::Number(*n as f64));
     }
-    let name = FAMILIES[LATENCY].0;
-    let (counts, sum) = hist.unwrap_or_else(|| (vec![0; BUCKET_BOUNDS_US.len() + 1], 0.0));
-    for (i, c) in counts.iter().enumerate() {
-        push(LATENCY, format!("{name}_bucket"), with("le", le_label(i)), *c as f64);
-    }
-    push(LATENCY, format!("{name}_sum"), base.to_vec(), sum);
-    let count = counts.last().copied().unwrap_or(0) as f64;
-    push(LATENCY, format!("{name}_count"), base.to_vec(), count);
+    let (buckets, sum) = hist.unwrap_or_else(|| (vec![0; BUCKET_BOUNDS_US.len() + 1], 0.0));
+    push(LATENCY, base.to_vec(), Value::Histogram { buckets, sum });
 }
 
 struct Entry {
@@ -227,17 +252,16 @@ impl Registry {
     /// Every family with its samples, in a fixed order.
     pub fn families(&self) -> Vec<Family> {
         let mut f: Vec<Family> =
-            FAMILIES.iter().map(|&(name, help, kind)| Family { name, help, kind, samples: Vec::new() }).collect();
+            FAMILIES.iter().map(|&(name, help, kind)| Family { name, help, kind, series: Vec::new() }).collect();
         let shard = self.shard.index.to_string();
-        f[INFO].samples.push(Sample {
-            name: FAMILIES[INFO].0.to_string(),
+        f[INFO].series.push(Series {
             labels: vec![
                 ("shard".into(), shard.clone()),
                 ("shards".into(), self.shard.count.to_string()),
                 ("profile".into(), self.profile.clone()),
                 ("version".into(), env!("CARGO_PKG_VERSION").into()),
             ],
-            value: 1.0,
+            value: Value::Number(1.0),
         });
         let targets = self.targets.lock();
         for e in targets.iter().flat_map(|t| t.iter()) {
@@ -251,39 +275,15 @@ impl Registry {
             else {
                 continue;
             };
-            target_samples(&mut f, &base, &t, hist);
+            target_series(&mut f, &base, &t, hist);
         }
         f
     }
 
-    /// The exposition text.
-    pub fn render(&self) -> String {
-        text(&self.families())
+    /// The exposition of every family in `format`.
+    pub fn render(&self, format: Format) -> String {
+        exposition::render(self.families(), format)
     }
-}
-
-/// The Prometheus text exposition format (0.0.4) of `families`.
-pub fn text(families: &[Family]) -> String {
-    let mut s = String::new();
-    for f in families {
-        let _ = writeln!(s, "# HELP {} {}\n# TYPE {} {}", f.name, f.help, f.name, f.kind.text());
-        for x in &f.samples {
-            s.push_str(&x.name);
-            if !x.labels.is_empty() {
-                s.push('{');
-                for (i, (k, v)) in x.labels.iter().enumerate() {
-                    let _ = write!(s, "{}{k}=\"{}\"", if i > 0 { "," } else { "" }, esc(v));
-                }
-                s.push('}');
-            }
-            let _ = writeln!(s, " {}", x.value);
-        }
-    }
-    s
-}
-
-fn esc(s: &str) -> String {
-    s.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
 }
 
 /// Serve `/metrics` on `addr` from a thread of its own until the process ends; returns the bound address.
@@ -304,16 +304,18 @@ pub fn serve(addr: SocketAddr, reg: Arc<Registry>) -> Result<SocketAddr, String>
                         let svc = service_fn(move |req: Request<hyper::body::Incoming>| {
                             let reg = reg.clone();
                             async move {
-                                let (status, body) = if req.uri().path() == "/metrics" {
-                                    (StatusCode::OK, reg.render())
+                                let accept = req.headers().get(hyper::header::ACCEPT).and_then(|v| v.to_str().ok());
+                                let format = Format::from_accept(accept);
+                                let (status, body, content_type) = if req.uri().path() == "/metrics" {
+                                    (StatusCode::OK, reg.render(format), format.content_type())
                                 } else {
-                                    (StatusCode::NOT_FOUND, "not found: try /metrics\n".to_string())
+                                    (StatusCode::NOT_FOUND, "not found: try /metrics\n".to_string(), "text/plain")
                                 };
                                 let mut r = Response::new(Full::new(Bytes::from(body)));
                                 *r.status_mut() = status;
                                 r.headers_mut().insert(
                                     hyper::header::CONTENT_TYPE,
-                                    hyper::header::HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+                                    hyper::header::HeaderValue::from_static(content_type),
                                 );
                                 Ok::<_, Infallible>(r)
                             }
@@ -357,7 +359,7 @@ mod tests {
     fn renders_histogram_counters_and_gauges_with_shard_api_and_target() {
         let reg =
             registry_with(&[400, 1000, 1001, 250_000, 90_000_000], &[(Outcome::Ok, 4), (Outcome::ApiError(131056), 1)]);
-        let text = reg.render();
+        let text = reg.render(Format::Text);
         let l = r#"shard="1",api="cloud",target="cloud \"a\"""#;
         for line in [
             format!("wabench_request_duration_seconds_bucket{{{l},le=\"0.0005\"}} 1"),

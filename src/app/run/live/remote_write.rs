@@ -52,8 +52,11 @@ impl Pusher {
                             _ = tick.tick() => false,
                             _ = &mut rx => true,
                         };
-                        let body = remote_write_body(&reg.families(), &identity, now_ms());
-                        match push(&client, &parsed, token.as_deref(), body).await {
+                        let sent = match remote_write_body(&reg.families(), &identity, now_ms()) {
+                            Ok(body) => push(&client, &parsed, token.as_deref(), body).await,
+                            Err(e) => Err(e),
+                        };
+                        match sent {
                             Ok(()) if failing => {
                                 failing = false;
                                 eprintln!("wabench: --metrics-push: pushing again");
@@ -134,119 +137,107 @@ async fn push(client: &reqwest::Client, url: &reqwest::Url, token: Option<&str>,
     Err(format!("{host} answered {status}: {}", text.trim()))
 }
 
-/// A remote-write 1.0 request: `prometheus.WriteRequest` (protobuf) with one sample per series at
-/// `ts_ms`, each series also labelled `extra`, and the families' metadata, snappy-compressed (block
-/// format).
-pub fn remote_write_body(families: &[Family], extra: &[(String, String)], ts_ms: i64) -> Vec<u8> {
-    let mut w = Vec::new();
-    for f in families {
-        for s in &f.samples {
-            // TimeSeries { repeated Label labels = 1; repeated Sample samples = 2; }, labels sorted by name.
-            let mut labels: Vec<(&str, &str)> = vec![("__name__", s.name.as_str())];
-            labels.extend(s.labels.iter().chain(extra).map(|(k, v)| (k.as_str(), v.as_str())));
-            labels.sort();
-            let mut ts = Vec::new();
-            for (k, v) in labels {
-                let mut l = Vec::new();
-                pb_bytes(&mut l, 1, k.as_bytes());
-                pb_bytes(&mut l, 2, v.as_bytes());
-                pb_bytes(&mut ts, 1, &l);
-            }
-            let mut sample = Vec::new();
-            pb_key(&mut sample, 1, 1);
-            sample.extend_from_slice(&s.value.to_le_bytes());
-            pb_key(&mut sample, 2, 0);
-            pb_varint(&mut sample, ts_ms as u64);
-            pb_bytes(&mut ts, 2, &sample);
-            pb_bytes(&mut w, 1, &ts);
-        }
+/// The messages of remote-write 1.0 that wabench sends (`prometheus.WriteRequest` of Prometheus'
+/// `prompb/remote.proto` and `types.proto`), with their field numbers.
+mod prompb {
+    #[derive(Clone, PartialEq, prost::Message)]
+    pub struct WriteRequest {
+        #[prost(message, repeated, tag = "1")]
+        pub timeseries: Vec<TimeSeries>,
+        #[prost(message, repeated, tag = "3")]
+        pub metadata: Vec<MetricMetadata>,
     }
-    for f in families {
-        // MetricMetadata { MetricType type = 1; string metric_family_name = 2; string help = 4; }
-        let kind = match f.kind {
-            Kind::Counter => 1,
-            Kind::Gauge => 2,
-            Kind::Histogram => 3,
-        };
-        let mut m = Vec::new();
-        pb_key(&mut m, 1, 0);
-        pb_varint(&mut m, kind);
-        pb_bytes(&mut m, 2, f.name.as_bytes());
-        pb_bytes(&mut m, 4, f.help.as_bytes());
-        pb_bytes(&mut w, 3, &m);
+
+    #[derive(Clone, PartialEq, prost::Message)]
+    pub struct TimeSeries {
+        /// Sorted by name, `__name__` among them.
+        #[prost(message, repeated, tag = "1")]
+        pub labels: Vec<Label>,
+        #[prost(message, repeated, tag = "2")]
+        pub samples: Vec<Sample>,
     }
-    snappy(&w)
+
+    #[derive(Clone, PartialEq, prost::Message)]
+    pub struct Label {
+        #[prost(string, tag = "1")]
+        pub name: String,
+        #[prost(string, tag = "2")]
+        pub value: String,
+    }
+
+    #[derive(Clone, PartialEq, prost::Message)]
+    pub struct Sample {
+        #[prost(double, tag = "1")]
+        pub value: f64,
+        /// Milliseconds since the epoch.
+        #[prost(int64, tag = "2")]
+        pub timestamp: i64,
+    }
+
+    #[derive(Clone, PartialEq, prost::Message)]
+    pub struct MetricMetadata {
+        #[prost(enumeration = "MetricType", tag = "1")]
+        pub r#type: i32,
+        #[prost(string, tag = "2")]
+        pub metric_family_name: String,
+        #[prost(string, tag = "4")]
+        pub help: String,
+        #[prost(string, tag = "5")]
+        pub unit: String,
+    }
+
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, prost::Enumeration)]
+    #[repr(i32)]
+    pub enum MetricType {
+        Unknown = 0,
+        Counter = 1,
+        Gauge = 2,
+        Histogram = 3,
+        Gaugehistogram = 4,
+        Summary = 5,
+        Info = 6,
+        Stateset = 7,
+    }
 }
 
-fn pb_varint(out: &mut Vec<u8>, mut v: u64) {
-    while v >= 0x80 {
-        out.push((v as u8) | 0x80);
-        v >>= 7;
-    }
-    out.push(v as u8);
+/// The remote-write 1.0 request of `families`: one sample per series at `ts_ms`, each series also
+/// labelled `extra`, and the families' metadata.
+fn write_request(families: &[Family], extra: &[(String, String)], ts_ms: i64) -> prompb::WriteRequest {
+    let timeseries = families
+        .iter()
+        .flat_map(Family::samples)
+        .map(|s| {
+            let mut labels: Vec<prompb::Label> = std::iter::once(("__name__", s.name.as_str()))
+                .chain(s.labels.iter().chain(extra).map(|(k, v)| (k.as_str(), v.as_str())))
+                .map(|(name, value)| prompb::Label { name: name.into(), value: value.into() })
+                .collect();
+            labels.sort_by(|a, b| a.name.cmp(&b.name));
+            prompb::TimeSeries { labels, samples: vec![prompb::Sample { value: s.value, timestamp: ts_ms }] }
+        })
+        .collect();
+    let metadata = families
+        .iter()
+        .map(|f| prompb::MetricMetadata {
+            r#type: match f.kind {
+                Kind::Counter => prompb::MetricType::Counter,
+                Kind::Gauge => prompb::MetricType::Gauge,
+                Kind::Histogram => prompb::MetricType::Histogram,
+                Kind::Info => prompb::MetricType::Info,
+            } as i32,
+            metric_family_name: f.name.into(),
+            help: f.help.into(),
+            unit: String::new(),
+        })
+        .collect();
+    prompb::WriteRequest { timeseries, metadata }
 }
 
-fn pb_key(out: &mut Vec<u8>, field: u64, wire: u64) {
-    pb_varint(out, (field << 3) | wire);
-}
-
-fn pb_bytes(out: &mut Vec<u8>, field: u64, b: &[u8]) {
-    pb_key(out, field, 2);
-    pb_varint(out, b.len() as u64);
-    out.extend_from_slice(b);
-}
-
-/// `data` in the snappy block format (<https://github.com/google/snappy/blob/main/format_description.txt>):
-/// the uncompressed length, then literals and 2-byte-offset copies found by a greedy 4-byte hash match.
-/// The label sets of the series repeat, so a push shrinks several times.
-fn snappy(data: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(data.len() / 2 + 16);
-    pb_varint(&mut out, data.len() as u64);
-    let mut table = vec![usize::MAX; 1 << 14];
-    let (mut i, mut lit) = (0, 0);
-    while i + 4 <= data.len() {
-        let key = u32::from_le_bytes([data[i], data[i + 1], data[i + 2], data[i + 3]]);
-        let h = (key.wrapping_mul(0x1e35_a7bd) >> 18) as usize;
-        let cand = std::mem::replace(&mut table[h], i);
-        if cand == usize::MAX || i - cand > 65_535 || data[cand..cand + 4] != data[i..i + 4] {
-            i += 1;
-            continue;
-        }
-        let mut len = 4;
-        while i + len < data.len() && data[cand + len] == data[i + len] {
-            len += 1;
-        }
-        snappy_literal(&mut out, &data[lit..i]);
-        let offset = ((i - cand) as u16).to_le_bytes();
-        let mut left = len;
-        while left > 0 {
-            // A copy with a 2-byte offset: tag 0b10, length 1..=64.
-            let n = left.min(64);
-            out.push((((n - 1) as u8) << 2) | 2);
-            out.extend_from_slice(&offset);
-            left -= n;
-        }
-        i += len;
-        lit = i;
-    }
-    snappy_literal(&mut out, &data[lit..]);
-    out
-}
-
-fn snappy_literal(out: &mut Vec<u8>, data: &[u8]) {
-    for chunk in data.chunks(65_536) {
-        let n = chunk.len() - 1;
-        if n < 60 {
-            out.push((n as u8) << 2);
-        } else if n < 256 {
-            out.push(60 << 2);
-            out.push(n as u8);
-        } else {
-            out.push(61 << 2);
-            out.extend_from_slice(&(n as u16).to_le_bytes());
-        }
-        out.extend_from_slice(chunk);
-    }
+/// A remote-write 1.0 body: the [`write_request`] of `families` in protobuf, compressed with snappy's
+/// block format, as the protocol asks.
+pub fn remote_write_body(families: &[Family], extra: &[(String, String)], ts_ms: i64) -> Result<Vec<u8>, String> {
+    use prost::Message as _;
+    let raw = write_request(families, extra, ts_ms).encode_to_vec();
+    snap::raw::Encoder::new().compress_vec(&raw).map_err(|e| format!("cannot compress the push: {e}"))
 }
 
 #[cfg(test)]
@@ -254,75 +245,30 @@ mod tests {
     use super::super::tests::registry_with;
     use super::*;
     use crate::engine::metrics::Outcome;
-
-    /// A snappy block decoder for the two element kinds `snappy` writes.
-    fn unsnappy(b: &[u8]) -> Vec<u8> {
-        let (mut len, mut shift, mut i) = (0usize, 0, 0);
-        loop {
-            let x = b[i];
-            i += 1;
-            len |= usize::from(x & 0x7f) << shift;
-            shift += 7;
-            if x < 0x80 {
-                break;
-            }
-        }
-        let mut out = Vec::new();
-        while i < b.len() {
-            let tag = b[i];
-            i += 1;
-            if tag & 3 == 2 {
-                let off = usize::from(u16::from_le_bytes([b[i], b[i + 1]]));
-                i += 2;
-                for _ in 0..=usize::from(tag >> 2) {
-                    out.push(out[out.len() - off]);
-                }
-                continue;
-            }
-            assert_eq!(tag & 3, 0);
-            let mut n = usize::from(tag >> 2);
-            if n >= 60 {
-                let k = n - 59;
-                n = b[i..i + k].iter().rev().fold(0, |a, x| (a << 8) | usize::from(*x));
-                i += k;
-            }
-            out.extend_from_slice(&b[i..=i + n]);
-            i += n + 1;
-        }
-        assert_eq!(out.len(), len);
-        out
-    }
-
-    #[test]
-    fn snappy_round_trips_and_compresses_repeats() {
-        let mut data: Vec<u8> =
-            b"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa".to_vec();
-        for i in 0..20_000u32 {
-            data.extend_from_slice(format!("series{{shard=\"{}\",le=\"{}\"}}", i % 3, i % 31).as_bytes());
-            data.extend_from_slice(&i.wrapping_mul(2_654_435_761).to_le_bytes());
-        }
-        let cases: [&[u8]; 4] = [b"", b"abc", b"abcdabcdabcdabcdX", &data];
-        for d in cases {
-            let c = snappy(d);
-            assert_eq!(unsnappy(&c), d);
-        }
-        assert!(snappy(&data).len() < data.len() / 2);
-    }
+    use prost::Message as _;
 
     #[test]
     fn remote_write_body_is_snappy_compressed_protobuf() {
         let families = registry_with(&[1000], &[(Outcome::Ok, 1)]).families();
-        let body = remote_write_body(&families, &[("job".into(), "wabench".into())], 42);
-        let raw = unsnappy(&body);
-        assert!(body.len() * 3 < raw.len(), "{} of {}", body.len(), raw.len());
-        // WriteRequest field 1 (a TimeSeries), whose first label is __name__ = wabench_run_info.
-        assert_eq!(raw[0], (1 << 3) | 2);
-        let pos = raw.windows(16).position(|w| w == b"wabench_run_info").unwrap();
-        assert!(raw[..pos].windows(8).any(|w| w == b"__name__"));
-        let series: usize = families.iter().map(|f| f.samples.len()).sum();
-        assert_eq!(raw.windows(8).filter(|w| *w == b"__name__").count(), series);
-        // Label { name = "job", value = "wabench" } in every series.
-        let job = b"\x0a\x03job\x12\x07wabench";
-        assert_eq!(raw.windows(job.len()).filter(|w| w == job).count(), series);
+        let extra = [("job".to_string(), "wabench".to_string())];
+        let body = remote_write_body(&families, &extra, 42).unwrap();
+        let raw = snap::raw::Decoder::new().decompress_vec(&body).unwrap();
+        assert!(body.len() * 3 < raw.len(), "the repeated label sets shrink: {} of {}", body.len(), raw.len());
+        let req = prompb::WriteRequest::decode(raw.as_slice()).unwrap();
+        assert_eq!(req, write_request(&families, &extra, 42));
+        let series: usize = families.iter().map(|f| f.samples().len()).sum();
+        assert_eq!(req.timeseries.len(), series);
+        for ts in &req.timeseries {
+            assert!(ts.labels.windows(2).all(|w| w[0].name < w[1].name), "sorted by name: {ts:?}");
+            assert_eq!(ts.labels[0].name, "__name__");
+            assert!(ts.labels.iter().any(|l| l.name == "job" && l.value == "wabench"));
+            assert_eq!(ts.samples, [prompb::Sample { value: ts.samples[0].value, timestamp: 42 }]);
+        }
+        let info = &req.timeseries[0];
+        assert_eq!(info.labels[0].value, "wabench_run_info");
+        assert_eq!(info.samples[0].value, 1.0);
+        let kinds: Vec<(&str, i32)> = req.metadata.iter().map(|m| (m.metric_family_name.as_str(), m.r#type)).collect();
+        assert!(kinds.contains(&("wabench_request_duration_seconds", prompb::MetricType::Histogram as i32)));
+        assert!(kinds.contains(&("wabench_requests_total", prompb::MetricType::Counter as i32)));
     }
 }

@@ -1,0 +1,204 @@
+//! The documentation's examples keep working: every TOML block of README.md is a profile (or a part of
+//! one, completed with the least a profile needs) that parses and validates with this build, and every
+//! `wabench …` command line of its shell blocks parses with the command line's definitions. A changed
+//! field, command or flag that a documented example still uses fails here, naming the line.
+
+use std::path::Path;
+
+/// Fenced blocks of a Markdown text: (language, first line number of the body, body).
+fn blocks(text: &str) -> Vec<(String, usize, String)> {
+    let mut out = Vec::new();
+    let mut open: Option<(String, usize, String)> = None;
+    for (i, line) in text.lines().enumerate() {
+        let fence = line.trim_start().strip_prefix("```");
+        match (&mut open, fence) {
+            (None, Some(lang)) => open = Some((lang.trim().to_string(), i + 2, String::new())),
+            (Some(_), Some(_)) => out.push(open.take().expect("open block")),
+            (Some((_, _, body)), None) => {
+                body.push_str(line);
+                body.push('\n');
+            }
+            (None, None) => {}
+        }
+    }
+    out
+}
+
+fn readme() -> String {
+    std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap()
+}
+
+/// A profile made of `fragment` over the least a profile needs (a name, a load, one embedded Cloud
+/// target when the fragment names none, a conversation target when it sets one's turns): tables merged
+/// key by key, the fragment's values winning.
+fn completed(fragment: &toml::Table) -> toml::Table {
+    let target = match fragment.get("targets") {
+        Some(toml::Value::Table(t)) if t.contains_key("conversation") => {
+            "[targets]\nname = \"bot\"\nkind = \"conversation\"\nurl = \"http://127.0.0.1:9/webhook\"\n"
+        }
+        _ => "[[targets]]\nname = \"t\"\nkind = \"cloud\"\nbase_url = \"embedded\"\n",
+    };
+    let mut base: toml::Table =
+        toml::from_str(&format!("name = \"docs\"\n[load]\nrate = 1\nduration = \"1s\"\n{target}")).unwrap();
+    let load = base["load"].as_table_mut().unwrap();
+    if fragment.get("load").and_then(|l| l.as_table()).is_some_and(|l| l.contains_key("stages")) {
+        load.remove("rate");
+        load.remove("duration");
+    }
+    let sized = fragment
+        .get("targets")
+        .and_then(|t| t.as_array())
+        .is_some_and(|ts| ts.iter().any(|t| t.get("webhook").and_then(|w| w.get("messages_per_second")).is_some()));
+    if sized {
+        load.remove("rate"); // the webhook target's sizing gives the rate
+    }
+    let real = fragment.get("targets").and_then(|t| t.as_array()).is_some_and(|ts| {
+        ts.iter().any(|t| t.get("base_url").and_then(|u| u.as_str()).is_some_and(|u| u.starts_with("https://")))
+    });
+    if real && !fragment.contains_key("recipients") {
+        // A real WhatsApp target sends to a recipients file only (the file is read at load, not here).
+        base.insert("recipients".into(), toml::Value::Table(toml::from_str("file = \"recipients.csv\"").unwrap()));
+    }
+    if let Some(toml::Value::Table(t)) = fragment.get("targets") {
+        // `[targets.x]` sub-tables of the one target.
+        let mut one = base["targets"].as_table().unwrap().clone();
+        merge(&mut one, t);
+        base.insert("targets".into(), toml::Value::Array(vec![toml::Value::Table(one)]));
+        let mut rest = fragment.clone();
+        rest.remove("targets");
+        merge(&mut base, &rest);
+        return base;
+    }
+    merge(&mut base, fragment);
+    base
+}
+
+/// The certificate and key files a fragment names (`….pem`, `….key`), made in `dir` so the profile
+/// parses as it would beside them: a certificate and a key of the same stem go together.
+fn make_named_files(value: &toml::Value, dir: &Path) {
+    let mut names = Vec::new();
+    named_files(value, &mut names);
+    let mut made: std::collections::HashMap<String, rcgen::CertifiedKey<rcgen::KeyPair>> = Default::default();
+    for name in names {
+        let stem = name.rsplit_once('.').map_or(name.as_str(), |(s, _)| s).to_string();
+        let pair =
+            made.entry(stem).or_insert_with(|| rcgen::generate_simple_self_signed(vec!["docs.test".into()]).unwrap());
+        let path = dir.join(&name);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        let text = if name.ends_with(".key") { pair.signing_key.serialize_pem() } else { pair.cert.pem() };
+        std::fs::write(path, text).unwrap();
+    }
+}
+
+fn merge(into: &mut toml::Table, from: &toml::Table) {
+    for (k, v) in from {
+        match (into.get_mut(k), v) {
+            (Some(toml::Value::Table(a)), toml::Value::Table(b)) => merge(a, b),
+            _ => {
+                into.insert(k.clone(), v.clone());
+            }
+        }
+    }
+}
+
+fn named_files(value: &toml::Value, out: &mut Vec<String>) {
+    match value {
+        toml::Value::String(s) if s.ends_with(".pem") || s.ends_with(".key") => out.push(s.clone()),
+        toml::Value::Table(t) => t.values().for_each(|v| named_files(v, out)),
+        toml::Value::Array(a) => a.iter().for_each(|v| named_files(v, out)),
+        _ => {}
+    }
+}
+
+#[test]
+fn every_toml_block_of_the_readme_is_a_valid_profile_or_part_of_one() {
+    let text = readme();
+    let mut failures = Vec::new();
+    let mut checked = 0;
+    for (lang, line, body) in blocks(&text).into_iter().filter(|(l, _, _)| l == "toml") {
+        let fragment: toml::Table = match toml::from_str(&body) {
+            Ok(t) => t,
+            Err(e) => {
+                failures.push(format!("README.md:{line}: not TOML: {e}"));
+                continue;
+            }
+        };
+        let profile = toml::to_string(&completed(&fragment)).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        make_named_files(&toml::Value::Table(fragment), dir.path());
+        if let Err(e) = wabench::spec::parse(&dir.path().join("README.toml"), &profile) {
+            failures.push(format!("README.md:{line} ({lang}): {e}"));
+        }
+        checked += 1;
+    }
+    assert!(checked >= 10, "the README's profiles were found: {checked}");
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// The `wabench …` invocations of a shell line: split at pipes, `&&`, `;` and redirections, comments
+/// cut, quotes honoured.
+fn invocations(line: &str) -> Vec<Vec<String>> {
+    let line = line.split(" #").next().unwrap_or("").trim();
+    let words = shlex::split(line).unwrap_or_default();
+    let mut out = Vec::new();
+    let mut current: Option<Vec<String>> = None;
+    for w in words {
+        if ["|", "&&", ";", "||", "&"].contains(&w.as_str()) || w.starts_with('>') || w.starts_with("2>") {
+            out.extend(current.take());
+            continue;
+        }
+        // A word that ends a command (`s1;`, `out &` split as `out`, `&`).
+        let (w, ends) = match w.strip_suffix(';').or_else(|| w.strip_suffix('&')) {
+            Some(stem) => (stem.to_string(), true),
+            None => (w, false),
+        };
+        match &mut current {
+            Some(c) => c.push(w),
+            None if w == "wabench" => current = Some(vec![w]),
+            None => {}
+        }
+        if ends {
+            out.extend(current.take());
+        }
+    }
+    out.extend(current);
+    out
+}
+
+#[test]
+fn every_wabench_command_line_of_the_readme_parses() {
+    let text = readme();
+    let mut failures = Vec::new();
+    let mut checked = 0;
+    for (_, first, body) in blocks(&text).into_iter().filter(|(l, _, _)| l == "sh" || l == "bash") {
+        for (i, line) in body.lines().enumerate() {
+            for args in invocations(line) {
+                checked += 1;
+                let parsed = wabench::app::help::command().try_get_matches_from(&args);
+                let help = |e: &clap::Error| {
+                    matches!(e.kind(), clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion)
+                };
+                if let Err(e) = parsed.as_ref().map(|_| ()).or_else(|e| if help(e) { Ok(()) } else { Err(e) }) {
+                    let first_line = e.to_string().lines().next().unwrap_or_default().to_string();
+                    failures.push(format!("README.md:{}: `{}`: {first_line}", first + i, args.join(" ")));
+                }
+            }
+        }
+    }
+    assert!(checked >= 40, "the README's command lines were found: {checked}");
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[test]
+fn a_documented_example_that_stops_working_fails_here() {
+    // The checks above see a planted change: a misspelt field and an unknown flag.
+    let fragment: toml::Table = toml::from_str("[load]\nconections = 8\n").unwrap();
+    let profile = toml::to_string(&completed(&fragment)).unwrap();
+    assert!(wabench::spec::parse(Path::new("README.md"), &profile).is_err());
+    let args = &invocations("wabench run profiles/quickstart.toml --no-such-flag | jq .")[0];
+    assert!(wabench::app::help::command().try_get_matches_from(args).is_err());
+    assert_eq!(
+        invocations("cat x | wabench validate p.toml --json && wabench run p.toml > out"),
+        [vec!["wabench", "validate", "p.toml", "--json"], vec!["wabench", "run", "p.toml"]]
+    );
+}
