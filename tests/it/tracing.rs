@@ -186,6 +186,7 @@ fn without_tracing_no_request_carries_traceparent() {
 struct Receiver {
     addr: SocketAddr,
     spans: Arc<Mutex<Vec<Span>>>,
+    bodies: Arc<Mutex<Vec<Vec<u8>>>>,
     services: Arc<Mutex<Vec<String>>>,
     _stop: tokio::sync::oneshot::Sender<()>,
 }
@@ -198,8 +199,9 @@ fn otlp_receiver() -> Receiver {
     let addr = std_listener.local_addr().unwrap();
     let spans: Arc<Mutex<Vec<Span>>> = Arc::default();
     let services: Arc<Mutex<Vec<String>>> = Arc::default();
+    let bodies: Arc<Mutex<Vec<Vec<u8>>>> = Arc::default();
     let (tx, mut rx) = tokio::sync::oneshot::channel::<()>();
-    let (sp, sv) = (spans.clone(), services.clone());
+    let (sp, sv, bo) = (spans.clone(), services.clone(), bodies.clone());
     std::thread::spawn(move || {
         let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
         rt.block_on(async move {
@@ -209,14 +211,15 @@ fn otlp_receiver() -> Receiver {
                     _ = &mut rx => return,
                     a = listener.accept() => match a { Ok((sock, _)) => sock, Err(_) => continue },
                 };
-                let (sp, sv) = (sp.clone(), sv.clone());
+                let (sp, sv, bo) = (sp.clone(), sv.clone(), bo.clone());
                 tokio::spawn(async move {
                     let svc = service_fn(move |req: Request<hyper::body::Incoming>| {
-                        let (sp, sv) = (sp.clone(), sv.clone());
+                        let (sp, sv, bo) = (sp.clone(), sv.clone(), bo.clone());
                         async move {
                             let ok = req.uri().path() == "/v1/traces"
                                 && req.headers().get("content-type").is_some_and(|v| v == "application/x-protobuf");
                             let body = req.into_body().collect().await.map(|b| b.to_bytes()).unwrap_or_default();
+                            bo.lock().unwrap().push(body.to_vec());
                             let decoded = ExportTraceServiceRequest::decode(body).ok().filter(|_| ok);
                             let status = if decoded.is_some() { 200 } else { 400 };
                             for rs in decoded.into_iter().flat_map(|r| r.resource_spans) {
@@ -248,7 +251,7 @@ fn otlp_receiver() -> Receiver {
             }
         });
     });
-    Receiver { addr, spans, services, _stop: tx }
+    Receiver { addr, spans, services, bodies, _stop: tx }
 }
 
 fn attr(span: &Span, key: &str) -> Option<Value> {
@@ -307,6 +310,28 @@ fn spans_reach_an_otlp_receiver_with_the_ids_and_message_ids_the_target_saw() {
         seqs.insert(seq);
     }
     assert_eq!(seqs.len(), spans.len(), "a span per message");
+
+    // The OpenTelemetry project's own Python classes read the same requests alike.
+    let bodies = receiver.bodies.lock().unwrap().clone();
+    if let Some(doc) = crate::support::python::otlp_traces(&bodies) {
+        let read: Vec<&serde_json::Value> =
+            doc.as_array().unwrap().iter().flat_map(|b| b.as_array().unwrap()).collect();
+        assert_eq!(read.len(), spans.len());
+        for (py, s) in read.iter().zip(&spans) {
+            assert_eq!(py["trace_id"], hex::encode(&s.trace_id));
+            assert_eq!(py["span_id"], hex::encode(&s.span_id));
+            assert_eq!(
+                (py["name"].as_str(), py["service"].as_str(), py["scope"].as_str()),
+                (Some("wabench.send"), Some("wabench-test"), Some("wabench"))
+            );
+            assert_eq!((py["kind"].as_i64(), py["flags"].as_i64()), (Some(3), Some(1)), "a sampled client span");
+            assert_eq!(py["start"].as_u64(), Some(s.start_time_unix_nano));
+            let (_, wamid) = &by_trace[&<[u8; 16]>::try_from(s.trace_id.clone()).unwrap()];
+            assert_eq!(py["attributes"]["messaging.message.id"], wamid.as_str());
+            assert_eq!(py["attributes"]["http.response.status_code"], 200);
+            assert_eq!(py["attributes"]["wabench.target"], "wa");
+        }
+    }
 }
 
 #[test]

@@ -1,7 +1,7 @@
 //! Independent readers of what wabench writes, in Python: the maintained third-party parsers of each
 //! format (`junitparser` for JUnit XML, `prometheus_client` for the exposition formats, `cramjam` and
-//! `protobuf` for remote-write). `.ci/run` installs them; without `python3` or a package the check is
-//! skipped with a note naming what is missing.
+//! `protobuf` for remote-write, `opentelemetry-proto` for OTLP trace exports). `.ci/run` installs
+//! them; without `python3` or a package the check is skipped with a note naming what is missing.
 
 use std::io::Write;
 use std::process::{Command, Stdio};
@@ -146,4 +146,43 @@ print(json.dumps({"text": read(text_string_to_metric_families(doc["text"])),
 "#;
     let input = serde_json::json!({"text": text, "openmetrics": openmetrics});
     read_with(SCRIPT, input.to_string().as_bytes(), "exposition (prometheus_client)")
+}
+
+/// OTLP/HTTP trace export bodies (`ExportTraceServiceRequest`, protobuf) as the OpenTelemetry
+/// project's Python classes (`opentelemetry-proto`) read them: per body, per span,
+/// `{"service", "scope", "name", "kind", "trace_id", "span_id", "flags", "start", "end", "status",
+/// "attributes": {key: value}}` (ids in hex). A field outside the messages fails the check.
+pub fn otlp_traces(bodies: &[Vec<u8>]) -> Option<Value> {
+    const SCRIPT: &str = r#"
+import json, sys
+try:
+    from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+    from google.protobuf.unknown_fields import UnknownFieldSet
+except ImportError as e:
+    print("SKIP opentelemetry-proto is not installed (" + str(e) + ")")
+    sys.exit(0)
+def known(m):
+    assert len(UnknownFieldSet(m)) == 0, "fields outside " + m.DESCRIPTOR.full_name
+    return m
+def value(v):
+    kind = known(v).WhichOneof("value")
+    return getattr(v, kind)
+out = []
+for line in sys.stdin:
+    req = known(ExportTraceServiceRequest.FromString(bytes.fromhex(line.strip())))
+    spans = []
+    for rs in req.resource_spans:
+        attrs = {a.key: value(a.value) for a in known(known(rs).resource).attributes}
+        for ss in rs.scope_spans:
+            for s in known(ss).spans:
+                spans.append({"service": attrs.get("service.name"), "scope": ss.scope.name, "name": known(s).name,
+                              "kind": s.kind, "trace_id": s.trace_id.hex(), "span_id": s.span_id.hex(),
+                              "flags": s.flags, "start": s.start_time_unix_nano, "end": s.end_time_unix_nano,
+                              "status": s.status.code,
+                              "attributes": {a.key: value(a.value) for a in s.attributes}})
+    out.append(spans)
+print(json.dumps(out))
+"#;
+    let input: String = bodies.iter().map(|b| hex::encode(b) + "\n").collect();
+    read_with(SCRIPT, input.as_bytes(), "OTLP traces (opentelemetry-proto)")
 }
