@@ -252,6 +252,14 @@ fn rate_pause_resume_and_stop_from_the_api_steer_the_run_and_are_recorded() {
     assert!(!held.is_empty(), "a whole second paused: {at:?}");
     assert!(held.iter().all(|r| r.requested == Some(0)), "nothing due while paused: {held:?}");
     assert_eq!(t.requests.dropped, 0, "the pause is not counted as lateness or drops");
+
+    // The report shows when the operator changed what.
+    let page = std::fs::read_to_string(wabench::report::write_report(&f.dir).unwrap()).unwrap();
+    let section = &page[page.find("<section id=\"operator\">").expect("an Operator actions section")..];
+    let section = &section[..section.find("</section>").unwrap()];
+    for what in ["rate → 80/s", "pause", "resume", "stop"] {
+        assert!(section.contains(&format!("<td class=\"l\">{what}</td>")), "{what}: {section}");
+    }
 }
 
 #[test]
