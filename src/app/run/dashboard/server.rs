@@ -29,6 +29,9 @@ pub const PAGE: &str = include_str!("page.html");
 /// Connections served at once (a page holds one for its events).
 const MAX_CONNECTIONS: usize = 64;
 
+/// How long an event may wait for a client to read the ones before it.
+const SLOW_READER: Duration = Duration::from_secs(30);
+
 /// How often an event is sent.
 const EVERY: Duration = Duration::from_secs(1);
 
@@ -179,7 +182,9 @@ fn events(op: Arc<Operator>) -> Reply {
             let last = *ended.borrow_and_update();
             let name = if last { "end" } else { "snapshot" };
             let msg = format!("id: {seq}\nevent: {name}\ndata: {}\n\n", op.snapshot());
-            if tx.send(Bytes::from(msg)).await.is_err() || last {
+            // A client that stops reading is let go, and its connection with it.
+            let sent = tokio::time::timeout(SLOW_READER, tx.send(Bytes::from(msg))).await;
+            if !matches!(sent, Ok(Ok(()))) || last {
                 return;
             }
             seq += 1;
