@@ -357,3 +357,68 @@ fn chromium_shows_the_run_live_and_its_rate_control_steers_it() {
     let most = after.iter().map(|r| r.started).max().unwrap();
     assert!(most >= 20, "the achieved rate followed the page's (plan 10/s): {most}/s in {after:?}");
 }
+
+const CLOSED: &str = r#"
+name = "closed"
+[load]
+model = "closed"
+connections = 2
+think_time = "50ms"
+duration = "60s"
+drain = "1s"
+[[targets]]
+name = "cloud"
+kind = "cloud"
+base_url = "embedded"
+"#;
+
+#[test]
+fn a_closed_loop_pauses_its_virtual_users_and_has_no_rate_to_change() {
+    let live = Live::start(CLOSED, None);
+    let mut ev = Events::open(live.addr, "");
+    ev.until(|v| sent(v) > 0);
+    let (status, body) = call(live.addr, "POST", "/control/rate?value=50", "");
+    assert_eq!(status, 409, "{body}");
+    assert_eq!(call(live.addr, "POST", "/control/pause", "").0, 200);
+    let held = until_target_time(&mut ev, last_action_s(&live.op) + 2.5);
+    assert_eq!(held["state"], "paused");
+    assert_eq!(call(live.addr, "POST", "/control/resume", "").0, 200);
+    let resumed = sent(&held);
+    ev.until(|v| sent(v) > resumed);
+    assert_eq!(call(live.addr, "POST", "/control/stop", "").0, 200);
+    let f = live.finished();
+    let actions: Vec<&str> = f.run.operator.iter().map(|a| a.action.as_str()).collect();
+    assert_eq!(actions, ["pause", "resume", "stop"], "the refused rate is not recorded");
+    let at: Vec<f64> = f.run.operator.iter().map(|a| a.target_s.unwrap()).collect();
+    let rows = live.timeline(&f);
+    let held = inside(&rows, at[0], at[1]);
+    assert!(!held.is_empty(), "a whole second paused: {at:?}");
+    assert!(held.iter().all(|r| r.started == 0), "no virtual user sent while paused: {held:?}");
+    assert!(rows.iter().filter(|r| (r.second as f64) >= at[1]).any(|r| r.started > 0), "they went on after: {rows:?}");
+}
+
+#[test]
+fn the_command_line_serves_the_dashboard_on_loopback_for_a_port_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = crate::support::common::profile(dir.path(), SHORT.replace("5s", "1s").as_str());
+    let out = dir.path().join("out");
+    let (code, _, err) = crate::support::common::wabench(&[
+        "run",
+        path.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--no-report",
+        "--quiet",
+        "--dashboard",
+        "0",
+    ]);
+    // 99 when the simulator's refusals cross a default threshold in so short a run: the run went.
+    assert!(code == 0 || code == 99, "{code}: {err}");
+    assert!(out.join("run.json").exists());
+    let line = err.lines().find(|l| l.contains("dashboard at")).unwrap_or_else(|| panic!("{err}"));
+    assert!(line.starts_with("wabench: dashboard at http://127.0.0.1:") && line.ends_with('/'), "{line}");
+    assert!(!line.contains("token"), "no token on loopback: {line}");
+    let (code, _, err) = crate::support::common::wabench(&["run", path.to_str().unwrap(), "--dashboard", "nowhere"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("expected ADDR:PORT"), "{err}");
+}
