@@ -122,26 +122,26 @@ struct Local {
 }
 
 impl Local {
-    /// The schedule as the operator last left it (reloaded only after a change) and its generation.
-    fn schedule(&self) -> (u64, Option<Arc<Schedule>>) {
+    /// `f` of the schedule as the operator last left it (reloaded only after a change: one relaxed
+    /// load otherwise, no reference counted), with the generation it is of.
+    fn with_schedule<R>(&self, f: impl FnOnce(Option<&Schedule>) -> R) -> (u64, R) {
         let g = self.progress.control.generation();
         let mut s = self.schedule.borrow_mut();
         if s.0 != g {
             *s = self.progress.control.schedule();
         }
-        s.clone()
+        (s.0, f(s.1.as_deref()))
     }
 
     /// Whether the operator has changed this target's schedule (then a request past it is held, in
     /// case a later change brings it back before the plan's end).
     fn steered(&self) -> bool {
-        self.schedule.borrow().1.as_ref().is_some_and(|s| s.steered())
+        self.with_schedule(|s| s.is_some_and(Schedule::steered)).1
     }
 
     /// When request `n` is due, and the generation of the schedule that says so.
     fn due(&self, n: u64) -> (u64, Due) {
-        let (g, s) = self.schedule();
-        (g, s.map_or(Due::Never, |s| s.due(n)))
+        self.with_schedule(|s| s.map_or(Due::Never, |s| s.due(n)))
     }
 }
 
@@ -668,7 +668,7 @@ async fn open_worker(ctx: Rc<Local>, mut conn: Slot) {
         let intended = intended.min(now);
         if now > intended {
             // Behind schedule: count what is outstanding (in flight + due and not started).
-            let queued = ctx.schedule().1.map_or(0, |p| p.due_by(now - ctx.t0)).saturating_sub(n);
+            let queued = ctx.with_schedule(|p| p.map_or(0, |p| p.due_by(now - ctx.t0))).1.saturating_sub(n);
             if s.in_flight.load(Ordering::Relaxed) + queued > s.plan.max_in_flight {
                 ctx.rec.borrow_mut().dropped(now);
                 continue;

@@ -1,7 +1,8 @@
 //! The dashboard's HTTP side: `GET /` the page, `GET /events` server-sent events (one snapshot a
 //! second, and a last one when the run ends), `GET /state` one snapshot, `POST /control/pause`,
 //! `/control/resume`, `/control/rate?value=N`, `/control/stop` answered in JSON. A thread of its own
-//! with a header-read timeout and a connection cap; it stops when the run ends.
+//! with a header-read timeout, one request per connection (none idles) and a connection cap; it stops
+//! when the run ends.
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -75,7 +76,9 @@ async fn accept_until_ended(listener: std::net::TcpListener, op: Arc<Operator>, 
                 let (op, access) = (op.clone(), access.clone());
                 async move { Ok::<_, Infallible>(route(req, &op, &access)) }
             });
+            // One request per connection: none is left idle (an event stream is one long answer).
             let _ = hyper::server::conn::http1::Builder::new()
+                .keep_alive(false)
                 .header_read_timeout(Duration::from_secs(10))
                 .timer(hyper_util::rt::TokioTimer::new())
                 .serve_connection(TokioIo::new(sock), svc)
