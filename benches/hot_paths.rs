@@ -55,6 +55,33 @@ fn pacer(c: &mut Criterion) {
             black_box(p.due(black_box(n)))
         })
     });
+    // What a load task pays per arrival since the operator can steer the schedule: one relaxed load of
+    // the control's generation, then the schedule it holds (the plan's pacer until a change).
+    let control = wabench::engine::control::Control::default();
+    let plan = std::sync::Arc::new(p.clone());
+    let sched = wabench::engine::control::Schedule::new(plan.clone(), None);
+    control.begin(Some(sched), std::time::Instant::now());
+    let mut held = control.schedule();
+    let mut n = 0u64;
+    c.bench_function("schedule/due", |b| {
+        b.iter(|| {
+            n = (n + 7919) % p.total();
+            if control.generation() != held.0 {
+                held = control.schedule();
+            }
+            black_box(held.1.as_ref().map(|s| s.due(black_box(n))))
+        })
+    });
+    let mut steered = wabench::engine::control::Schedule::new(plan, None);
+    steered.change(Duration::from_secs(30), wabench::engine::control::Mode::Paused);
+    steered.change(Duration::from_secs(40), wabench::engine::control::Mode::Plan);
+    steered.change(Duration::from_secs(50), wabench::engine::control::Mode::Rate(20_000.0));
+    c.bench_function("schedule/due_steered", |b| {
+        b.iter(|| {
+            n = (n + 7919) % p.total();
+            black_box(steered.due(black_box(n)))
+        })
+    });
     let mut t = 0u64;
     c.bench_function("pacer/due_by", |b| {
         b.iter(|| {

@@ -212,6 +212,7 @@ fn write_folder(
         aborted: None,
         shard,
         overrides: Vec::new(),
+        operator: Vec::new(),
         imported: None,
     };
     results::write_run(dir, &run)

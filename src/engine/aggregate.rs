@@ -20,6 +20,20 @@ pub struct LiveView {
     pub overall: Option<hdrhistogram::Histogram<u64>>,
     /// Counts of every second finished so far (what the Prometheus endpoint exports).
     pub totals: LiveTotals,
+    /// The timeline rows of the latest seconds (at most `RECENT_SECONDS`), for a live page.
+    pub recent: std::collections::VecDeque<TimelineRow>,
+}
+
+/// How many of the latest seconds' rows the live view keeps.
+pub const RECENT_SECONDS: usize = 300;
+
+impl LiveView {
+    fn keep(&mut self, row: TimelineRow) {
+        if self.recent.len() == RECENT_SECONDS {
+            self.recent.pop_front();
+        }
+        self.recent.push_back(row);
+    }
 }
 
 /// Counts since the start, up to the latest finished second; `overall` holds the latencies of the
@@ -181,8 +195,11 @@ impl<W: Write, T: Write> Seconds<'_, W, T> {
     fn empty_rows_until(&mut self, k: u64) -> io::Result<()> {
         while self.next_row < k {
             let second = self.next_row;
-            TimelineRow { second, requested: (self.requested)(second), ..TimelineRow::default() }
-                .write(self.timeline, self.target)?;
+            let row = TimelineRow { second, requested: (self.requested)(second), ..TimelineRow::default() };
+            row.write(self.timeline, self.target)?;
+            if let Ok(mut v) = self.live.lock() {
+                v.keep(row);
+            }
             self.next_row += 1;
         }
         Ok(())
@@ -195,7 +212,7 @@ impl<W: Write, T: Write> Seconds<'_, W, T> {
         self.next_row = k + 1;
         self.log.write(self.target, Duration::from_secs(iv.index), Duration::from_secs(1), &iv.latency)?;
         let h = &iv.latency;
-        TimelineRow {
+        let row = TimelineRow {
             second: k,
             requested: (self.requested)(k),
             started: iv.started,
@@ -204,8 +221,8 @@ impl<W: Write, T: Write> Seconds<'_, W, T> {
             dropped: iv.dropped,
             ..TimelineRow::default()
         }
-        .with_latency(Some(h))
-        .write(self.timeline, self.target)?;
+        .with_latency(Some(h));
+        row.write(self.timeline, self.target)?;
         self.out.intervals += 1;
         self.out.started += iv.started;
         self.out.latencies += h.len();
@@ -219,6 +236,7 @@ impl<W: Write, T: Write> Seconds<'_, W, T> {
             v.second = k;
             v.p99_us = if h.is_empty() { 0 } else { h.value_at_quantile(0.99) };
             v.overall = Some(self.overall.clone());
+            v.keep(row);
         }
         Ok(())
     }

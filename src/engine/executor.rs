@@ -22,6 +22,7 @@ use tokio::task::{JoinSet, LocalSet};
 use super::{EngineError, Plan};
 use crate::engine::aggregate::{self, LiveView, Written};
 use crate::engine::conn::{Conn, Connector, SharedH2};
+use crate::engine::control::{Control, Due, Schedule};
 use crate::engine::metrics::{LiveCounters, Outcome, Phase, Recorder};
 use crate::engine::retry::{Pending, RetryQueue};
 use crate::engine::target::{Answer, Target};
@@ -40,12 +41,14 @@ pub struct TargetRun {
     pub threads: u32,
 }
 
-/// Live state a progress display can read while the target runs.
+/// Live state a progress display can read while the target runs, and the operator's control of it.
 #[derive(Default)]
 pub struct Progress {
     pub counters: Mutex<Vec<Arc<LiveCounters>>>,
     pub view: Mutex<LiveView>,
     pub t0: OnceLock<Instant>,
+    /// Pause, resume and a new rate while the target runs (never changed when nobody steers).
+    pub control: Control,
 }
 
 impl Progress {
@@ -110,12 +113,40 @@ struct Local {
     rec: RefCell<Recorder>,
     in_flight: Cell<u64>,
     stop: watch::Receiver<bool>,
+    /// The operator's control, and the schedule this thread last read from it (with its generation).
+    progress: Arc<Progress>,
+    schedule: RefCell<(u64, Option<Arc<Schedule>>)>,
     /// Messages waiting for their next attempt.
     retries: RetryQueue,
-    /// Woken when a retry is queued or a request ends: a task may have work, or may be done.
-    wake: Notify,
+    /// Woken when a retry is queued, a request ends or the operator changes the schedule: a task may
+    /// have work, or may be done.
+    wake: Arc<Notify>,
     /// No new request of the schedule is left for this thread (retries may still be).
     no_new: Cell<bool>,
+}
+
+impl Local {
+    /// `f` of the schedule as the operator last left it (reloaded only after a change: one relaxed
+    /// load otherwise, no reference counted), with the generation it is of.
+    fn with_schedule<R>(&self, f: impl FnOnce(Option<&Schedule>) -> R) -> (u64, R) {
+        let g = self.progress.control.generation();
+        let mut s = self.schedule.borrow_mut();
+        if s.0 != g {
+            *s = self.progress.control.schedule();
+        }
+        (s.0, f(s.1.as_deref()))
+    }
+
+    /// Whether the operator has changed this target's schedule (then a request past it is held, in
+    /// case a later change brings it back before the plan's end).
+    fn steered(&self) -> bool {
+        self.with_schedule(|s| s.is_some_and(Schedule::steered)).1
+    }
+
+    /// When request `n` is due, and the generation of the schedule that says so.
+    fn due(&self, n: u64) -> (u64, Due) {
+        self.with_schedule(|s| s.map_or(Due::Never, |s| s.due(n)))
+    }
 }
 
 /// Run `target` at `addr` under `plan` until the plan ends or `stop` turns true. Interval logs go to
@@ -149,8 +180,17 @@ where
     let (tx, rx) = mpsc::channel();
     let start = StartLine::new(threads);
     let handles = spawn_threads(&shared, tx, &start, &stop, &progress)?;
-    let (t0, started_at) = start.open(&progress);
-    let out = AggregatorArgs { rx, threads, name: target.name().to_string(), hlog, timeline, started_at, progress };
+    let schedule = plan.pacer.clone().map(|p| Schedule::new(p, plan.max_requests));
+    let (t0, started_at) = start.open(&progress, schedule);
+    let out = AggregatorArgs {
+        rx,
+        threads,
+        name: target.name().to_string(),
+        hlog,
+        timeline,
+        started_at,
+        progress: progress.clone(),
+    };
     let agg = spawn_aggregator(plan, out)?;
 
     let merged = join_threads(handles)?;
@@ -159,7 +199,7 @@ where
     let interrupted = *stop.borrow();
     let mut recorder = merged.ok_or_else(|| EngineError::Thread("no load thread ran".into()))?;
     if interrupted {
-        count_unsent_as_dropped(&mut recorder, plan, &shared, t0);
+        count_unsent_as_dropped(&mut recorder, &progress.control, &shared, t0);
     }
     Ok((TargetRun { recorder, started_at, elapsed, interrupted, written, threads }, hlog, timeline))
 }
@@ -182,14 +222,15 @@ impl StartLine {
         }
     }
 
-    /// Once every thread is ready: the clock starts (5 ms ahead, for all to pass `go`) and the threads
-    /// go. Returns the start, monotonic and wall-clock.
-    fn open(&self, progress: &Progress) -> (Instant, SystemTime) {
+    /// Once every thread is ready: the clock starts (5 ms ahead, for all to pass `go`), the open loop's
+    /// `schedule` with it, and the threads go. Returns the start, monotonic and wall-clock.
+    fn open(&self, progress: &Progress, schedule: Option<Schedule>) -> (Instant, SystemTime) {
         self.ready.wait();
         let t0 = Instant::now() + Duration::from_millis(5);
         let started_at = SystemTime::now() + Duration::from_millis(5);
         let _ = self.t0.set((t0, started_at));
         let _ = progress.t0.set(t0);
+        progress.control.begin(schedule, t0);
         self.go.wait();
         (t0, started_at)
     }
@@ -202,7 +243,7 @@ fn spawn_threads(
     tx: mpsc::Sender<crate::engine::metrics::Report>,
     start: &StartLine,
     stop: &watch::Receiver<bool>,
-    progress: &Progress,
+    progress: &Arc<Progress>,
 ) -> Result<Vec<std::thread::JoinHandle<Recorder>>, EngineError> {
     let plan = &shared.plan;
     let mut handles = Vec::new();
@@ -211,6 +252,7 @@ fn spawn_threads(
         let id = id as u32;
         let (shared, tx, ready, go, t0_cell, stop) =
             (shared.clone(), tx.clone(), start.ready.clone(), start.go.clone(), start.t0.clone(), stop.clone());
+        let progress = progress.clone();
         let live = Arc::new(LiveCounters::default());
         if let Ok(mut c) = progress.counters.lock() {
             c.push(live.clone());
@@ -218,7 +260,7 @@ fn spawn_threads(
         let h = std::thread::Builder::new()
             .name(format!("wabench-load-{id}"))
             .spawn(move || {
-                thread_main(ThreadArgs { id: id as usize, conns, shared, tx, ready, go, t0_cell, stop, live })
+                thread_main(ThreadArgs { id: id as usize, conns, shared, tx, ready, go, t0_cell, stop, live, progress })
             })
             .map_err(|e| EngineError::Thread(format!("cannot start a load thread: {e}")))?;
         handles.push(h);
@@ -249,13 +291,16 @@ where
     T: std::io::Write + Send + 'static,
 {
     let AggregatorArgs { rx, threads, name, mut hlog, mut timeline, started_at, progress: prog } = args;
-    let pacer = plan.pacer.clone();
     let last_second = plan.duration.map(|d| d.as_secs());
+    let control = prog.clone();
     std::thread::Builder::new()
         .name("wabench-aggregate".into())
         .spawn(move || {
-            let requested =
-                |s: u64| pacer.as_ref().map(|p| p.due_between(Duration::from_secs(s), Duration::from_secs(s + 1)));
+            // Of the schedule as steered: a pause shows as seconds in which nothing was due.
+            let requested = |s: u64| {
+                let sch = control.control.schedule().1;
+                sch.map(|p| p.due_between(Duration::from_secs(s), Duration::from_secs(s + 1)))
+            };
             let r = aggregate::run(aggregate::Aggregation {
                 rx,
                 threads: threads as usize,
@@ -287,9 +332,9 @@ fn join_threads(handles: Vec<std::thread::JoinHandle<Recorder>>) -> Result<Optio
 
 /// Requests that were due before the stop but still waiting for a connection were never sent:
 /// they count as dropped, so that sent + dropped is what the plan had due by then.
-fn count_unsent_as_dropped(recorder: &mut Recorder, plan: &Plan, shared: &Shared, t0: Instant) {
+fn count_unsent_as_dropped(recorder: &mut Recorder, control: &Control, shared: &Shared, t0: Instant) {
     let stopped_at = shared.stopped_at.lock().ok().and_then(|s| *s);
-    if let (Some(p), Some(at)) = (&plan.pacer, stopped_at) {
+    if let (Some(p), Some(at)) = (control.schedule().1, stopped_at) {
         let due = p.due_by(at.saturating_duration_since(t0));
         recorder.dropped_n(due.saturating_sub(recorder.sent + recorder.count(Outcome::Dropped)));
     }
@@ -332,12 +377,13 @@ struct ThreadArgs {
     t0_cell: Arc<OnceLock<(Instant, SystemTime)>>,
     stop: watch::Receiver<bool>,
     live: Arc<LiveCounters>,
+    progress: Arc<Progress>,
 }
 
 /// One load thread: its connections made, the clock started with the others', its tasks run until
 /// the plan ends or the stop and drain; what was still in flight is counted as cancelled.
 fn thread_main(args: ThreadArgs) -> Recorder {
-    let ThreadArgs { id, conns, shared, tx, ready, go, t0_cell, stop, live } = args;
+    let ThreadArgs { id, conns, shared, tx, ready, go, t0_cell, stop, live, progress } = args;
     let rt = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(_) => {
@@ -373,11 +419,14 @@ fn thread_main(args: ThreadArgs) -> Recorder {
         }),
         in_flight: Cell::new(0),
         stop: stop.clone(),
+        schedule: RefCell::new(progress.control.schedule()),
+        progress,
         // A retry is never sent after the run's duration + drain.
         retries: RetryQueue::new(shared.plan.duration.map(|d| t0 + d + shared.plan.drain)),
-        wake: Notify::new(),
+        wake: Arc::new(Notify::new()),
         no_new: Cell::new(false),
     });
+    ctx.progress.control.wake_on_change(ctx.wake.clone());
     run_tasks(&rt, &local, &ctx, &conns, &mut pre);
     let left = ctx.in_flight.get();
     shared.in_flight.fetch_sub(left, Ordering::Relaxed);
@@ -508,6 +557,8 @@ enum Work {
     Due,
     /// A retry is due.
     Retry(Pending),
+    /// The operator changed the schedule: what was claimed may be due at another time.
+    Changed,
     /// Nothing more: the run was stopped, or no request is left and no retry waits or may come.
     Done,
 }
@@ -522,12 +573,15 @@ async fn stopped(mut stop: watch::Receiver<bool>) {
 }
 
 /// Wait for the task's next work: its request of the schedule due at `claimed` (woken `TIMER_LEAD`
-/// early), or a retry, whichever is due first.
-async fn next_work(ctx: &Local, claimed: Option<Instant>) -> Work {
+/// early), or a retry, whichever is due first; or a change of the schedule after generation `seen`.
+async fn next_work(ctx: &Local, claimed: Option<Instant>, seen: u64) -> Work {
     let claim_at = claimed.map(|c| c.checked_sub(TIMER_LEAD).unwrap_or(c));
     loop {
         // Made before looking, so that a retry queued (or a request ended) meanwhile wakes it.
         let woken = ctx.wake.notified();
+        if ctx.progress.control.generation() != seen {
+            return Work::Changed;
+        }
         if *ctx.stop.borrow() {
             if let Ok(mut s) = ctx.shared.stopped_at.lock() {
                 s.get_or_insert_with(Instant::now);
@@ -564,24 +618,53 @@ async fn next_work(ctx: &Local, claimed: Option<Instant>) -> Work {
 
 async fn open_worker(ctx: Rc<Local>, mut conn: Slot) {
     let s = &ctx.shared;
-    let Some(pacer) = s.plan.pacer.clone() else { return };
-    let mut claimed: Option<(u64, Instant)> = None;
+    // The plan's end: a task holding a request that a pause (or a lower rate) put off waits until then.
+    let end = ctx.t0 + s.plan.duration.unwrap_or_default();
+    let mut claimed: Option<(u64, Due)> = None;
+    let mut seen = ctx.progress.control.generation();
     loop {
-        if claimed.is_none() && !ctx.no_new.get() {
-            let n = s.next.fetch_add(1, Ordering::Relaxed);
-            match pacer.due(n) {
-                Some(due) => claimed = Some((n, ctx.t0 + due)),
-                None => ctx.no_new.set(true),
+        match claimed {
+            None if !ctx.no_new.get() => {
+                let n = s.next.fetch_add(1, Ordering::Relaxed);
+                let (g, due) = ctx.due(n);
+                (claimed, seen) = (Some((n, due)), g);
             }
+            // The operator changed the schedule since: when is it due now?
+            Some((n, _)) if ctx.progress.control.generation() != seen => {
+                let (g, due) = ctx.due(n);
+                (claimed, seen) = (Some((n, due)), g);
+            }
+            _ => {}
         }
-        let (n, intended) = match next_work(&ctx, claimed.map(|c| c.1)).await {
+        let claim_at = match claimed {
+            Some((_, Due::At(d))) => Some(ctx.t0 + d),
+            // Held: a later change may make it due before the plan's end.
+            Some((_, Due::Paused | Due::End)) if Instant::now() < end && ctx.steered() => Some(end),
+            Some(_) => {
+                ctx.no_new.set(true);
+                claimed = None;
+                None
+            }
+            None => None,
+        };
+        let (n, intended) = match next_work(&ctx, claim_at, seen).await {
             Work::Done => return,
+            Work::Changed => continue,
             Work::Retry(p) => {
                 retry(&ctx, &mut conn, p).await;
                 continue;
             }
-            Work::Due => match claimed.take() {
-                Some(c) => c,
+            Work::Due => match claimed {
+                Some((n, Due::At(d))) => {
+                    claimed = None;
+                    (n, ctx.t0 + d)
+                }
+                // Held until the plan's end, which has come.
+                Some(_) => {
+                    claimed = None;
+                    ctx.no_new.set(true);
+                    continue;
+                }
                 None => continue,
             },
         };
@@ -590,7 +673,7 @@ async fn open_worker(ctx: Rc<Local>, mut conn: Slot) {
         let intended = intended.min(now);
         if now > intended {
             // Behind schedule: count what is outstanding (in flight + due and not started).
-            let queued = pacer.due_by(now - ctx.t0).saturating_sub(n);
+            let queued = ctx.with_schedule(|p| p.map_or(0, |p| p.due_by(now - ctx.t0))).1.saturating_sub(n);
             if s.in_flight.load(Ordering::Relaxed) + queued > s.plan.max_in_flight {
                 ctx.rec.borrow_mut().dropped(now);
                 continue;
@@ -611,13 +694,21 @@ async fn closed_worker(ctx: Rc<Local>, mut conn: Slot) {
         if end.is_some_and(|e| now >= e) {
             ctx.no_new.set(true);
         }
-        let claim = (!ctx.no_new.get()).then(|| next_at.unwrap_or(now));
-        match next_work(&ctx, claim).await {
+        let seen = ctx.progress.control.generation();
+        // Paused: no new message until resumed or the run's end.
+        let paused = ctx.progress.control.paused();
+        let claim = match paused {
+            false => (!ctx.no_new.get()).then(|| next_at.unwrap_or(now)),
+            true => end.filter(|_| !ctx.no_new.get()),
+        };
+        match next_work(&ctx, claim, seen).await {
             Work::Done => return,
+            Work::Changed => continue,
             Work::Retry(p) => {
                 retry(&ctx, &mut conn, p).await;
                 continue;
             }
+            Work::Due if paused => continue,
             Work::Due => {}
         }
         let now = Instant::now();

@@ -5,6 +5,7 @@
 
 pub(crate) mod aggregate;
 pub(crate) mod conn;
+pub mod control;
 pub mod dial;
 mod error;
 pub mod executor;

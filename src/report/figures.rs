@@ -21,7 +21,8 @@ pub fn for_run(data: &RunData) -> Vec<Figure> {
     let mut figs = vec![
         spectrum("latency_spectrum", "Latency by percentile", &series),
         latency_over_time(&data.targets, &stages),
-        throughput(&data.targets, &stages),
+        // The operator's actions are marked where the stages begin.
+        throughput(&data.targets, &[stages.clone(), super::operator::times(&data.run)].concat()),
         outcomes(&data.targets),
     ];
     let delivered = delivery_histograms(data, "accept_to_delivered");

@@ -517,6 +517,7 @@ pub fn report(data: &RunData, charts: &[Rendered]) -> String {
         }
     });
     thresholds(&mut out, data);
+    super::operator::section(&mut out, run);
     out.push_str("<section id=\"charts\">\n<h2>Charts</h2>\n");
     for r in charts.iter().filter(|r| r.stem != super::figures::REPLY_SPECTRUM) {
         figure(&mut out, r);

@@ -12,6 +12,7 @@ pub(crate) mod figures;
 pub(crate) mod html;
 pub(crate) mod html_escape;
 pub mod interactive;
+mod operator;
 mod phases;
 pub mod render;
 pub mod summary;

@@ -30,6 +30,7 @@ pub mod folder;
 pub mod hlog;
 pub mod imported;
 pub mod numbers;
+pub mod operator;
 pub(crate) mod summary;
 pub mod timeline;
 pub mod webhook_slo;
@@ -108,6 +109,9 @@ pub struct Run {
     /// Made by `wabench import` from another tool's results: which tool and files, what was available.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub imported: Option<Imported>,
+    /// What the operator did while the run went (pause, resume, rate, stop), in time order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub operator: Vec<operator::OperatorAction>,
 }
 
 /// Request counts of one target.

@@ -477,6 +477,7 @@ fn sample_run(dir: &Path) -> Vec<u8> {
         aborted: None,
         shard: None,
         overrides: Vec::new(),
+        operator: Vec::new(),
         imported: None,
     };
     write_run(dir, &run).unwrap();

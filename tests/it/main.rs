@@ -7,6 +7,7 @@ mod connections;
 mod conversation;
 mod conversation_results;
 mod cost;
+mod dashboard;
 mod delivery_verdict;
 mod deploy;
 mod docs_examples;

@@ -22,6 +22,16 @@ fn chromium() -> Option<&'static str> {
 /// The DOM of `page` (with `fragment` after `#`, when not empty) after Chromium has loaded it, or what
 /// went wrong. The DOM goes to a file, so a large page never blocks the browser on a full pipe.
 fn dump_dom(browser: &str, page: &Path, fragment: &str, profile: &Path) -> Result<String, String> {
+    let url = format!(
+        "file://{}{}",
+        page.display(),
+        if fragment.is_empty() { String::new() } else { format!("#{fragment}") }
+    );
+    dump_url(browser, &url, profile, &[])
+}
+
+/// The DOM of the page at `url` after Chromium has loaded it (with `extra` flags), or what went wrong.
+pub(crate) fn dump_url(browser: &str, url: &str, profile: &Path, extra: &[&str]) -> Result<String, String> {
     let dom_path = profile.with_extension("dom.html");
     let dom_file = std::fs::File::create(&dom_path).map_err(|e| format!("{}: {e}", dom_path.display()))?;
     let mut child = Command::new(browser)
@@ -36,12 +46,9 @@ fn dump_dom(browser: &str, page: &Path, fragment: &str, profile: &Path) -> Resul
             "--disable-sync",
         ])
         .arg(format!("--user-data-dir={}", profile.display()))
+        .args(extra)
         .arg("--dump-dom")
-        .arg(format!(
-            "file://{}{}",
-            page.display(),
-            if fragment.is_empty() { String::new() } else { format!("#{fragment}") }
-        ))
+        .arg(url)
         .stdout(dom_file)
         .stderr(std::process::Stdio::null())
         .spawn()
@@ -63,7 +70,7 @@ fn dump_dom(browser: &str, page: &Path, fragment: &str, profile: &Path) -> Resul
 }
 
 /// The browser, or None (with a note) when it is missing outside CI.
-fn browser() -> Option<&'static str> {
+pub(crate) fn browser() -> Option<&'static str> {
     let b = chromium();
     if b.is_none() {
         if std::env::var_os("CI").is_some() {

@@ -252,6 +252,7 @@ fn run_of(req: &Request, p: Parsed) -> Run {
         aborted: None,
         shard: None,
         overrides: Vec::new(),
+        operator: Vec::new(),
         imported: Some(p.imported),
     }
 }

@@ -317,6 +317,12 @@ fn merge_into(runs: &[RunData], names: &[&str], receivers: &[Option<PathBuf>], o
         aborted: runs.iter().find_map(|r| r.run.aborted.clone()),
         shard: None,
         overrides: first.run.overrides.clone(),
+        // Each part was steered on its own (a shard's dashboard): every action, in time order.
+        operator: {
+            let mut all: Vec<_> = runs.iter().flat_map(|r| r.run.operator.clone()).collect();
+            all.sort_by(|a, b| a.at_s.total_cmp(&b.at_s));
+            all
+        },
         imported: first.run.imported.clone().map(|mut i| {
             i.files = runs.iter().flat_map(|r| r.run.imported.iter().flat_map(|i| i.files.clone())).collect();
             i

@@ -70,6 +70,10 @@ pub struct RunArgs {
     /// WABENCH_METRICS_PUSH_TOKEN when set.
     #[arg(long, value_name = "URL")]
     pub metrics_push: Option<String>,
+    /// Serve a live page of the run with pause, resume, rate and stop controls at ADDR (a port alone
+    /// binds 127.0.0.1; port 0 picks one). Beyond loopback a token printed at start is required.
+    #[arg(long, value_name = "ADDR", value_parser = parse_dashboard_addr)]
+    pub dashboard: Option<std::net::SocketAddr>,
     /// How often --metrics-push sends.
     #[arg(long, value_name = "DURATION", default_value = "15s", value_parser = humantime::parse_duration)]
     pub metrics_push_interval: std::time::Duration,
@@ -127,8 +131,13 @@ pub fn command(a: RunArgs) -> Result<Exit, AppError> {
         (Some(url), Some(reg)) => Some(super::live::Pusher::start(url, a.metrics_push_interval, reg.clone())?),
         _ => None,
     };
+    let dashboard = match a.dashboard {
+        Some(addr) => Some(start_dashboard(addr, &loaded, shard)?),
+        None => None,
+    };
     let opts = super::Options {
         live,
+        dashboard,
         report: !a.no_report,
         out: a.out,
         results_root: a.results.clone(),
@@ -159,6 +168,37 @@ pub fn command(a: RunArgs) -> Result<Exit, AppError> {
     // an orchestrator (a Kubernetes Job, a CI matrix) stop the other shards mid-run.
     let decides = !shard.is_sharded() || a.fail_on_thresholds;
     Ok(exit::verdict(&finished.run, decides, &format!("shard {}/{}", shard.index, shard.count)))
+}
+
+/// The operator's side of the run and its page, served at `addr`; says where.
+fn start_dashboard(
+    addr: std::net::SocketAddr,
+    loaded: &crate::spec::Loaded,
+    shard: crate::results::Shard,
+) -> Result<Arc<super::dashboard::Operator>, AppError> {
+    let p = &loaded.profile;
+    let plan = crate::engine::Plan::sharded(&p.load, shard);
+    let op = super::dashboard::Operator::new(super::dashboard::RunInfo {
+        profile: p.name.clone(),
+        model: plan.model,
+        duration: plan.duration,
+        targets: p.targets.iter().map(|t| t.name.clone()).collect(),
+        max_rate: p.load.max_rate.unwrap_or(1_000_000.0),
+    });
+    let (url, at) = super::dashboard::serve(addr, op.clone())?;
+    eprintln!("wabench: dashboard at {url}");
+    if !at.ip().is_loopback() {
+        eprintln!("wabench: the dashboard is reachable beyond this machine; its token is required (in the URL above)");
+    }
+    Ok(op)
+}
+
+/// `--dashboard`: ADDR:PORT, or a port alone on 127.0.0.1.
+fn parse_dashboard_addr(s: &str) -> Result<std::net::SocketAddr, String> {
+    if let Ok(port) = s.trim().parse::<u16>() {
+        return Ok(std::net::SocketAddr::from(([127, 0, 0, 1], port)));
+    }
+    s.trim().parse().map_err(|_| format!("{s:?}: expected ADDR:PORT (e.g. 127.0.0.1:8089) or a port"))
 }
 
 /// The profile's warnings, and the simulator targets whose estimate is above their cost cap.

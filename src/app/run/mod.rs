@@ -21,6 +21,7 @@ use abort::Abort;
 mod abort;
 pub mod command;
 mod cost_cap;
+pub mod dashboard;
 pub mod live;
 mod otlp;
 pub(crate) mod progress;
@@ -52,6 +53,8 @@ pub struct Options {
     pub start_at: Option<SystemTime>,
     /// Live counters for the `/metrics` endpoint.
     pub live: Option<Arc<live::Registry>>,
+    /// The live page and its controls (`--dashboard`): the operator's orders and actions.
+    pub dashboard: Option<Arc<dashboard::Operator>>,
     /// Draw report.html and the charts at the end (`wabench report` can do it later).
     pub report: bool,
     /// Replace the results in a folder that already holds a run (otherwise that is an error).
@@ -70,6 +73,7 @@ impl Options {
             shard: Shard::default(),
             start_at: None,
             live: None,
+            dashboard: None,
             report: true,
             force: false,
         }
@@ -108,6 +112,12 @@ pub fn run_profile(loaded: &Loaded, opts: &Options, stop: watch::Receiver<bool>)
     let p = &loaded.profile;
     let plan = Plan::sharded(&p.load, opts.shard);
     preflight(loaded, opts, &plan)?;
+    // The page says the run has ended however it ends.
+    let _ended = opts.dashboard.as_ref().map(|op| Ended(op.clone()));
+    let stop = match &opts.dashboard {
+        Some(op) => op.begin(stop),
+        None => stop,
+    };
     let (abort, stop) = match p.abort_on_fail {
         true => {
             let (a, rx) = Abort::new(stop);
@@ -155,6 +165,7 @@ pub fn run_profile(loaded: &Loaded, opts: &Options, stop: watch::Receiver<bool>)
         aborted,
         targets: out,
         thresholds: verdicts,
+        operator: opts.dashboard.as_ref().map(|op| op.actions()).unwrap_or_default(),
         ..run_head(loaded, opts, started_at, interrupted)?
     };
     timeline.finish()?;
@@ -170,6 +181,15 @@ pub fn run_profile(loaded: &Loaded, opts: &Options, stop: watch::Receiver<bool>)
         also(&mut error, format!("the results were written, but not the report: {e}"));
     }
     Ok(Finished { dir, run, error })
+}
+
+/// Tells the dashboard the run has ended, when dropped.
+struct Ended(Arc<dashboard::Operator>);
+
+impl Drop for Ended {
+    fn drop(&mut self) {
+        self.0.end();
+    }
 }
 
 /// Add `e` to the run's error (after the first, which says what went wrong first).
@@ -201,6 +221,7 @@ fn run_head(loaded: &Loaded, opts: &Options, started_at: DateTime<Utc>, interrup
         aborted: None,
         shard: opts.shard.is_sharded().then_some(opts.shard),
         overrides: loaded.overrides.clone(),
+        operator: Vec::new(),
         imported: None,
     })
 }
@@ -559,10 +580,7 @@ impl Each<'_> {
             Ok(w) => w,
             Err(e) => return Done::failed(e),
         };
-        let progress = Arc::new(Progress::default());
-        if let Some(reg) = &self.opts.live {
-            reg.add(t.name(), t.kind(), progress.clone());
-        }
+        let progress = self.live_progress(t.as_ref(), &session);
         let done = Arc::new(AtomicBool::new(false));
         // One live line on the terminal: a target beside another shows none of its own.
         let bar = match link {
@@ -581,6 +599,7 @@ impl Each<'_> {
         let plan = traced.as_ref().map_or(self.plan, traces::Traced::plan);
         let res = run_target(sends, session.addr, plan, stop, hlog_file, tl, progress);
         done.store(true, Ordering::Relaxed);
+        self.opts.dashboard.iter().for_each(|op| op.done(t.name()));
         if let Some(b) = bar {
             let _ = b.join();
         }
@@ -595,7 +614,8 @@ impl Each<'_> {
             Err(source) => return Done::failed(AppError::Engine { target: t.name().to_string(), source }.to_string()),
         };
         timeline.put(tl);
-        let stopped = cost_cap::settle(metered.as_ref(), &mut tr.interrupted, self.stop);
+        let stopped =
+            cost_cap::settle(metered.as_ref(), &mut tr.interrupted, self.stop).or_else(|| self.by_operator(&tr));
         let mut r = TargetResult { stopped, ..self.result(&tr, t.name(), t.kind(), url) };
         r.extra = teardown.extra;
         if let Some(log) = &teardown.failures {
@@ -629,6 +649,24 @@ impl Each<'_> {
         }
         out.result = Some(r);
         out
+    }
+
+    /// The live progress of target `t`, shown by `/metrics` and the dashboard (whose orders it takes).
+    fn live_progress(&self, t: &dyn crate::engine::target::Target, session: &Session) -> Arc<Progress> {
+        let progress = Arc::new(Progress::default());
+        if let Some(reg) = &self.opts.live {
+            reg.add(t.name(), t.kind(), progress.clone());
+        }
+        if let Some(op) = &self.opts.dashboard {
+            op.add(t.name(), t.kind(), progress.clone(), session.tracker());
+        }
+        progress
+    }
+
+    /// `stopped: "operator"` for a target the operator stopped from the dashboard.
+    fn by_operator(&self, tr: &TargetRun) -> Option<String> {
+        let by_operator = tr.interrupted && self.opts.dashboard.as_ref().is_some_and(|op| op.stopped());
+        by_operator.then(|| results::operator::STOPPED_OPERATOR.to_string())
     }
 
     /// Set target `i` up: beside another, once that one's simulator is up (and through it); as a host,

@@ -143,6 +143,7 @@ fn partial_run(dir: &Path, targets: &[TargetData], started_at: DateTime<Utc>) ->
         aborted: None,
         shard: None,
         overrides: Vec::new(),
+        operator: Vec::new(),
         imported: None,
     }
 }

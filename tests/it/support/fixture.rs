@@ -180,6 +180,7 @@ pub fn run(name: &str, description: Option<&str>, targets: &[TargetData], thresh
         aborted: None,
         shard: None,
         overrides: Vec::new(),
+        operator: Vec::new(),
         imported: None,
     }
 }
