@@ -590,11 +590,7 @@ impl Each<'_> {
         if let Some(a) = self.abort {
             a.watch(t.name().to_string(), self.thresholds.to_vec(), progress.clone(), done.clone());
         }
-        let metered = cost_cap::meter(self.loaded, i, self.plan, self.stop);
-        if let (Some((m, _)), Some(tracker)) = (&metered, session.tracker()) {
-            let m = m.clone();
-            tracker.on_settled(Arc::new(move |seq, delivered| m.settled(seq, delivered)));
-        }
+        let metered = self.meter(i, &session);
         let (sends, stop) = cost_cap::wrap(&t, metered.as_ref(), self.stop);
         let plan = traced.as_ref().map_or(self.plan, traces::Traced::plan);
         let res = run_target(sends, session.addr, plan, stop, hlog_file, tl, progress);
@@ -649,6 +645,17 @@ impl Each<'_> {
         }
         out.result = Some(r);
         out
+    }
+
+    /// Target `i`'s cost meter, when it has a rate card: told of each message its status webhooks
+    /// settle, so that what was delivered is priced message by message.
+    fn meter(&self, i: usize, session: &Session) -> Option<(Arc<cost_cap::Meter>, watch::Receiver<bool>)> {
+        let metered = cost_cap::meter(self.loaded, i, self.plan, self.stop)?;
+        if let Some(tracker) = session.tracker() {
+            let m = metered.0.clone();
+            tracker.on_settled(Arc::new(move |seq, delivered| m.settled(seq, delivered)));
+        }
+        Some(metered)
     }
 
     /// The live progress of target `t`, shown by `/metrics` and the dashboard (whose orders it takes).
