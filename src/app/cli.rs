@@ -65,7 +65,7 @@ pub enum Command {
     /// every profile field, the exit codes.
     Reference {
         /// The folder to write commands.md, profile.md and exit-codes.md into.
-        #[arg(long, value_name = "DIR", default_value = "docs/reference")]
+        #[arg(long, value_name = "DIR", default_value = "docs/src/reference")]
         out: PathBuf,
     },
     /// Print a shell completion script for wabench.

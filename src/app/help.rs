@@ -83,7 +83,7 @@ wabench completions zsh > ~/.zfunc/_wabench
 wabench completions fish > ~/.config/fish/completions/wabench.fish",
     ),
     ("man", "wabench man | man -l -\nwabench man --out target/man"),
-    ("reference", "wabench reference                      # docs/reference/*.md\nwabench reference --out /tmp/reference"),
+    ("reference", "wabench reference                      # docs/src/reference/*.md\nwabench reference --out /tmp/reference"),
 ];
 
 /// The whole command line, with examples after each command's help.

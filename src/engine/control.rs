@@ -3,7 +3,7 @@
 //! due by a time), made of the plan's pacer and the changes so far; `Control` holds the current one
 //! for the load tasks, which check one relaxed counter per arrival and reload it only after a change.
 //!
-//! The choices, which the README documents:
+//! The choices, which the manual documents (docs/src/live.md):
 //! - a pause stops new arrivals: requests whose due time falls inside it are not due at all (they are
 //!   neither late nor dropped, so the pause is never counted as lateness), and the run keeps its length;
 //! - on resume the plan goes on from where its clock is then (a ramp is not replayed), or at the rate

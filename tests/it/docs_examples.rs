@@ -1,6 +1,7 @@
-//! The documentation's examples keep working: every TOML block of README.md is a profile (or a part of
-//! one, completed with the least a profile needs) that parses and validates with this build, and every
-//! `wabench …` command line of its shell blocks parses with the command line's definitions. A changed
+//! The documentation's examples keep working: every TOML block of README.md and of the manual's chapters
+//! (docs/src) is a profile (or a part of one, completed with the least a profile needs) that parses and
+//! validates with this build, and every `wabench …` command line of their shell blocks parses with the
+//! command line's definitions. A changed
 //! field, command or flag that a documented example still uses fails here, naming the line.
 
 use std::path::Path;
@@ -24,8 +25,23 @@ fn blocks(text: &str) -> Vec<(String, usize, String)> {
     out
 }
 
-fn readme() -> String {
-    std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap()
+/// README.md and every chapter of the manual (docs/src, the generated reference pages aside), each
+/// as (name, text).
+fn documents() -> Vec<(String, String)> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut docs = vec![("README.md".to_string(), std::fs::read_to_string(root.join("README.md")).unwrap())];
+    let mut chapters: Vec<_> = std::fs::read_dir(root.join("docs/src"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "md"))
+        .collect();
+    chapters.sort();
+    for p in chapters {
+        let name = format!("docs/src/{}", p.file_name().unwrap().to_string_lossy());
+        docs.push((name, std::fs::read_to_string(&p).unwrap()));
+    }
+    assert!(docs.len() > 10, "the manual's chapters were found: {}", docs.len());
+    docs
 }
 
 /// A profile made of `fragment` over the least a profile needs (a name, a load, one embedded Cloud
@@ -111,27 +127,28 @@ fn named_files(value: &toml::Value, out: &mut Vec<String>) {
 }
 
 #[test]
-fn every_toml_block_of_the_readme_is_a_valid_profile_or_part_of_one() {
-    let text = readme();
+fn every_toml_block_of_the_docs_is_a_valid_profile_or_part_of_one() {
     let mut failures = Vec::new();
     let mut checked = 0;
-    for (lang, line, body) in blocks(&text).into_iter().filter(|(l, _, _)| l == "toml") {
-        let fragment: toml::Table = match toml::from_str(&body) {
-            Ok(t) => t,
-            Err(e) => {
-                failures.push(format!("README.md:{line}: not TOML: {e}"));
-                continue;
+    for (doc, text) in documents() {
+        for (lang, line, body) in blocks(&text).into_iter().filter(|(l, _, _)| l == "toml") {
+            let fragment: toml::Table = match toml::from_str(&body) {
+                Ok(t) => t,
+                Err(e) => {
+                    failures.push(format!("{doc}:{line}: not TOML: {e}"));
+                    continue;
+                }
+            };
+            let profile = toml::to_string(&completed(&fragment)).unwrap();
+            let dir = tempfile::tempdir().unwrap();
+            make_named_files(&toml::Value::Table(fragment), dir.path());
+            if let Err(e) = wabench::spec::parse(&dir.path().join("README.toml"), &profile) {
+                failures.push(format!("{doc}:{line} ({lang}): {e}"));
             }
-        };
-        let profile = toml::to_string(&completed(&fragment)).unwrap();
-        let dir = tempfile::tempdir().unwrap();
-        make_named_files(&toml::Value::Table(fragment), dir.path());
-        if let Err(e) = wabench::spec::parse(&dir.path().join("README.toml"), &profile) {
-            failures.push(format!("README.md:{line} ({lang}): {e}"));
+            checked += 1;
         }
-        checked += 1;
     }
-    assert!(checked >= 10, "the README's profiles were found: {checked}");
+    assert!(checked >= 15, "the documents' profiles were found: {checked}");
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 
@@ -166,26 +183,27 @@ fn invocations(line: &str) -> Vec<Vec<String>> {
 }
 
 #[test]
-fn every_wabench_command_line_of_the_readme_parses() {
-    let text = readme();
+fn every_wabench_command_line_of_the_docs_parses() {
     let mut failures = Vec::new();
     let mut checked = 0;
-    for (_, first, body) in blocks(&text).into_iter().filter(|(l, _, _)| l == "sh" || l == "bash") {
-        for (i, line) in body.lines().enumerate() {
-            for args in invocations(line) {
-                checked += 1;
-                let parsed = wabench::app::help::command().try_get_matches_from(&args);
-                let help = |e: &clap::Error| {
-                    matches!(e.kind(), clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion)
-                };
-                if let Err(e) = parsed.as_ref().map(|_| ()).or_else(|e| if help(e) { Ok(()) } else { Err(e) }) {
-                    let first_line = e.to_string().lines().next().unwrap_or_default().to_string();
-                    failures.push(format!("README.md:{}: `{}`: {first_line}", first + i, args.join(" ")));
+    for (doc, text) in documents() {
+        for (_, first, body) in blocks(&text).into_iter().filter(|(l, _, _)| l == "sh" || l == "bash") {
+            for (i, line) in body.lines().enumerate() {
+                for args in invocations(line) {
+                    checked += 1;
+                    let parsed = wabench::app::help::command().try_get_matches_from(&args);
+                    let help = |e: &clap::Error| {
+                        matches!(e.kind(), clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion)
+                    };
+                    if let Err(e) = parsed.as_ref().map(|_| ()).or_else(|e| if help(e) { Ok(()) } else { Err(e) }) {
+                        let first_line = e.to_string().lines().next().unwrap_or_default().to_string();
+                        failures.push(format!("{doc}:{}: `{}`: {first_line}", first + i, args.join(" ")));
+                    }
                 }
             }
         }
     }
-    assert!(checked >= 40, "the README's command lines were found: {checked}");
+    assert!(checked >= 50, "the documents' command lines were found: {checked}");
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 

@@ -55,16 +55,21 @@ fn shipped_schema_is_the_generated_one() {
 
 #[test]
 fn shipped_reference_pages_are_the_generated_ones() {
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/reference");
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/src/reference");
     for (name, text) in wabench::app::reference::pages() {
         let shipped = std::fs::read_to_string(dir.join(name)).unwrap_or_default();
-        assert!(shipped == text, "docs/reference/{name} is out of date: run `cargo run -- reference`");
+        assert!(shipped == text, "docs/src/reference/{name} is out of date: run `cargo run -- reference`");
     }
-    // README's table of exit codes is the generated one.
-    let readme = std::fs::read_to_string(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
+    // The first-run chapter's table of exit codes is the generated one.
+    let readme =
+        std::fs::read_to_string(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/src/first-run.md"))
+            .unwrap();
     let codes = wabench::app::reference::pages().into_iter().find(|(n, _)| *n == "exit-codes.md").unwrap().1;
     let table = &codes[codes.find("| code |").unwrap()..];
-    assert!(readme.contains(table), "README's exit codes differ from docs/reference/exit-codes.md:\n{table}");
+    assert!(
+        readme.contains(table),
+        "docs/src/first-run.md's exit codes differ from docs/src/reference/exit-codes.md:\n{table}"
+    );
 }
 
 #[test]
