@@ -220,3 +220,66 @@ fn a_documented_example_that_stops_working_fails_here() {
         [vec!["wabench", "validate", "p.toml", "--json"], vec!["wabench", "run", "p.toml"]]
     );
 }
+
+/// Whether `line` is what `expected` shows, where `[..]` in `expected` stands for any text.
+fn shows(expected: &str, line: &str) -> bool {
+    let parts: Vec<&str> = expected.split("[..]").collect();
+    let Some(rest) = line.strip_prefix(parts[0]) else { return false };
+    let mut rest = rest;
+    for (k, part) in parts.iter().enumerate().skip(1) {
+        let last = k == parts.len() - 1;
+        match (last, rest.find(part)) {
+            (true, _) => return rest.ends_with(part),
+            (false, Some(at)) => rest = &rest[at + part.len()..],
+            (false, None) => return false,
+        }
+    }
+    rest.is_empty()
+}
+
+#[test]
+fn console_examples_print_what_the_docs_show() {
+    // A `console` block: `$ wabench …` lines, each followed by the output the page shows. The command
+    // runs from the repository's root with this build; its standard output must match line by line.
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut failures = Vec::new();
+    let mut checked = 0;
+    for (doc, text) in documents() {
+        for (_, first, body) in blocks(&text).into_iter().filter(|(l, _, _)| l == "console") {
+            let lines: Vec<&str> = body.lines().collect();
+            let mut i = 0;
+            while i < lines.len() {
+                let Some(cmd) = lines[i].strip_prefix("$ ") else {
+                    i += 1;
+                    continue;
+                };
+                let expected: Vec<&str> = lines[i + 1..].iter().take_while(|l| !l.starts_with("$ ")).copied().collect();
+                let args = shlex::split(cmd).unwrap_or_default();
+                assert_eq!(args.first().map(String::as_str), Some("wabench"), "{doc}:{}: {cmd}", first + i);
+                let out = std::process::Command::new(env!("CARGO_BIN_EXE_wabench"))
+                    .args(&args[1..])
+                    .current_dir(root)
+                    .output()
+                    .unwrap();
+                let got = String::from_utf8_lossy(&out.stdout);
+                let got: Vec<&str> = got.lines().collect();
+                let same = got.len() == expected.len() && expected.iter().zip(&got).all(|(e, g)| shows(e, g));
+                if !out.status.success() || !same {
+                    failures.push(format!("{doc}:{}: `{cmd}` printed:\n{}", first + i, got.join("\n")));
+                }
+                checked += 1;
+                i += 1 + expected.len();
+            }
+        }
+    }
+    assert!(checked >= 1, "the documents' console examples were found");
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+}
+
+#[test]
+fn the_wildcard_stands_for_any_text_and_nothing_else_differs() {
+    assert!(shows("timeout 10s, drain 5s, [..] thread(s)", "timeout 10s, drain 5s, 2 thread(s)"));
+    assert!(shows("a [..] b [..]", "a x b yz"));
+    assert!(!shows("timeout 10s, drain 5s, [..] thread(s)", "timeout 9s, drain 5s, 2 thread(s)"));
+    assert!(!shows("exact", "exact and more"));
+}
