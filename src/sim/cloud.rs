@@ -272,11 +272,8 @@ fn addressed<'r>(st: &State, req: &'r Req) -> Result<&'r str, CloudError> {
         ));
     }
     let ids = &st.cfg.cloud.phone_number_ids;
-    let known = if ids.is_empty() {
-        !phone.is_empty() && phone.bytes().all(|b| b.is_ascii_digit())
-    } else {
-        ids.iter().any(|i| i == phone)
-    };
+    let known =
+        if ids.is_empty() { crate::spec::numbers::is_phone_number_id(phone) } else { ids.iter().any(|i| i == phone) };
     if !known {
         return Err(CloudError::new(
             StatusCode::BAD_REQUEST,

@@ -229,7 +229,7 @@ impl ConversationSpec {
         }
         for (f, v) in [("phone_number_id", &self.phone_number_id), ("display_phone_number", &self.display_phone_number)]
         {
-            if v.is_empty() || !v.bytes().all(|b| b.is_ascii_digit()) {
+            if !super::numbers::is_phone_number_id(v) {
                 return bad(f, format!("must be digits, got {v:?}"));
             }
         }

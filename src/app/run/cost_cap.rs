@@ -39,6 +39,8 @@ pub struct Meter {
     /// Accepted plus on their way, in billionths.
     committed: AtomicU64,
     cap: Option<u64>,
+    /// The cap this meter runs under, in the card's currency (a shard's share of the target's).
+    max_cost: Option<f64>,
     dearest: u64,
     tripped: AtomicBool,
     /// Messages with an attempt on its way (or a last attempt left unanswered).
@@ -62,6 +64,7 @@ impl Meter {
             delivered: (0..table.cells.len()).map(|_| AtomicU64::new(0)).collect(),
             committed: AtomicU64::new(0),
             cap: cap.map(nanos),
+            max_cost: cap,
             dearest: nanos(table.max_price),
             table,
             tripped: AtomicBool::new(false),
@@ -240,7 +243,7 @@ pub fn result(
     let mut cost =
         crate::app::cost::target_cost(loaded, i, &meter.table, estimate, &meter.counts(), delivered.as_deref())?;
     // This part's share of the cap, as it ran under it (a merge adds the parts' shares back up).
-    cost.max_cost = cost.max_cost.map(|c| c / f64::from(plan.shard.count.max(1)));
+    cost.max_cost = meter.max_cost;
     Some(cost)
 }
 

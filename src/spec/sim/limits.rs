@@ -217,7 +217,7 @@ pub(crate) fn validate(w: &WindowConfig, i: &InboundConfig, m: &MessagingLimitCo
     if !(i.rate >= 0.0 && i.rate <= 100_000.0) {
         return err("inbound.rate must be in 0..=100000 messages per second");
     }
-    if i.phone_number_id.as_deref().is_some_and(|p| p.is_empty() || !p.bytes().all(|b| b.is_ascii_digit())) {
+    if i.phone_number_id.as_deref().is_some_and(|p| !crate::spec::numbers::is_phone_number_id(p)) {
         return err("inbound.phone_number_id must be digits");
     }
     if m.over_limit_code <= 0 {
