@@ -22,10 +22,16 @@ pub struct LiveView {
     pub totals: LiveTotals,
     /// The timeline rows of the latest seconds (at most `RECENT_SECONDS`), for a live page.
     pub recent: std::collections::VecDeque<TimelineRow>,
+    /// The slowest traced attempts of the latest seconds (at most `RECENT_TRACED`, oldest first): the
+    /// exemplars of the metrics endpoint's latency histogram.
+    pub traced: std::collections::VecDeque<crate::results::exemplars::Exemplar>,
 }
 
 /// How many of the latest seconds' rows the live view keeps.
 pub const RECENT_SECONDS: usize = 300;
+
+/// How many of the latest seconds' slowest traced attempts the live view keeps.
+pub const RECENT_TRACED: usize = 96;
 
 impl LiveView {
     fn keep(&mut self, row: TimelineRow) {
@@ -33,6 +39,15 @@ impl LiveView {
             self.recent.pop_front();
         }
         self.recent.push_back(row);
+    }
+
+    fn keep_traced(&mut self, kept: &crate::results::exemplars::Slowest) {
+        for e in kept.all() {
+            if self.traced.len() == RECENT_TRACED {
+                self.traced.pop_front();
+            }
+            self.traced.push_back(e.clone());
+        }
     }
 }
 
@@ -102,6 +117,8 @@ pub struct Aggregation<'a, W: Write, T: Write> {
     pub live: &'a Mutex<LiveView>,
     /// The run's last second, when it has a length: the timeline has a row for each second up to it.
     pub last_second: Option<u64>,
+    /// Where the slowest traced attempts of each second are written as it is merged (`[tracing]`).
+    pub traced_rows: Option<crate::engine::trace::RowsFile>,
 }
 
 /// Merge reports from `threads` threads until all say they are done, writing as seconds complete.
@@ -121,6 +138,7 @@ pub fn run<W: Write, T: Write>(a: Aggregation<'_, W, T>) -> io::Result<Written> 
         out: Written::default(),
         overall: histogram(),
         totals: LiveTotals::default(),
+        traced_rows: a.traced_rows,
     };
     let mut pending: BTreeMap<u64, Interval> = BTreeMap::new();
     let mut marks: Vec<u64> = vec![0; a.threads];
@@ -174,6 +192,7 @@ struct Seconds<'a, W: Write, T: Write> {
     out: Written,
     overall: hdrhistogram::Histogram<u64>,
     totals: LiveTotals,
+    traced_rows: Option<crate::engine::trace::RowsFile>,
 }
 
 impl<W: Write, T: Write> Seconds<'_, W, T> {
@@ -228,6 +247,9 @@ impl<W: Write, T: Write> Seconds<'_, W, T> {
         self.out.latencies += h.len();
         if let Some(t) = &iv.traced {
             self.out.traced.merge(t, 0);
+            if let Some(rows) = &mut self.traced_rows {
+                rows.push(t)?;
+            }
         }
         self.overall.add(h).expect("same bounds");
         self.totals.add(iv);
@@ -237,6 +259,9 @@ impl<W: Write, T: Write> Seconds<'_, W, T> {
             v.p99_us = if h.is_empty() { 0 } else { h.value_at_quantile(0.99) };
             v.overall = Some(self.overall.clone());
             v.keep(row);
+            if let Some(t) = &iv.traced {
+                v.keep_traced(t);
+            }
         }
         Ok(())
     }
@@ -280,6 +305,7 @@ mod tests {
             base: SystemTime::UNIX_EPOCH,
             live: &live,
             last_second: None,
+            traced_rows: None,
         })
         .unwrap();
         assert_eq!(w, Written { intervals: 3, started: 5, latencies: 5, ..Written::default() });

@@ -292,6 +292,7 @@ where
 {
     let AggregatorArgs { rx, threads, name, mut hlog, mut timeline, started_at, progress: prog } = args;
     let last_second = plan.duration.map(|d| d.as_secs());
+    let traced_rows = plan.trace.as_ref().and_then(|t| t.take_rows());
     let control = prog.clone();
     std::thread::Builder::new()
         .name("wabench-aggregate".into())
@@ -311,6 +312,7 @@ where
                 base: started_at,
                 live: &prog.view,
                 last_second,
+                traced_rows,
             });
             r.map(|w| (w, hlog, timeline))
         })

@@ -67,6 +67,20 @@ pub struct Tracer {
     nonce: u64,
     /// Where the spans of traced attempts go, when they are exported.
     pub spans: Option<Arc<SpanQueue>>,
+    /// Where the aggregator writes the slowest traced attempts of each second as it merges them.
+    rows: RowsSlot,
+}
+
+/// The file of the slowest traced attempts, until the aggregator takes it.
+pub type RowsFile = crate::results::exemplars::Rows<Box<dyn std::io::Write + Send>>;
+
+#[derive(Default)]
+struct RowsSlot(Mutex<Option<RowsFile>>);
+
+impl std::fmt::Debug for RowsSlot {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("RowsSlot")
+    }
 }
 
 impl Tracer {
@@ -75,7 +89,7 @@ impl Tracer {
         let fraction = fraction.clamp(0.0, 1.0);
         // 2^64 · fraction, exactly the fraction of the hash's range (f64 → u64 saturates).
         let threshold = (fraction < 1.0).then_some((fraction * 18_446_744_073_709_551_616.0) as u64);
-        Tracer { threshold, seed, nonce: mix(nonce), spans: None }
+        Tracer { threshold, seed, nonce: mix(nonce), spans: None, rows: RowsSlot::default() }
     }
 
     /// A nonce from the clock and the process: unlike any other run's.
@@ -89,6 +103,19 @@ impl Tracer {
     pub fn with_spans(mut self, spans: Arc<SpanQueue>) -> Tracer {
         self.spans = Some(spans);
         self
+    }
+
+    /// The slowest traced attempts of each second go to `rows` as the aggregator merges each second.
+    pub fn with_rows(self, rows: RowsFile) -> Tracer {
+        if let Ok(mut slot) = self.rows.0.lock() {
+            *slot = Some(rows);
+        }
+        self
+    }
+
+    /// The rows' file, for the aggregator (once).
+    pub fn take_rows(&self) -> Option<RowsFile> {
+        self.rows.0.lock().ok().and_then(|mut s| s.take())
     }
 
     /// Whether message `seq` is traced (the same answer on every run with the same seed).

@@ -107,22 +107,8 @@ impl Slowest {
 
     /// The file: the header, then a row per kept request.
     pub fn write(&self, out: &mut impl Write) -> io::Result<()> {
-        let mut w = csv::Writer::from_writer(out);
-        w.write_record(HEADER.split(','))?;
-        for e in self.all() {
-            w.write_record([
-                e.second.to_string(),
-                e.intended_at.to_rfc3339_opts(SecondsFormat::Millis, true),
-                e.trace_id.clone(),
-                e.seq.to_string(),
-                e.attempt.to_string(),
-                e.latency_us.to_string(),
-                e.outcome.clone(),
-                e.http_status.map(|s| s.to_string()).unwrap_or_default(),
-                e.wamid.clone().unwrap_or_default(),
-            ])?;
-        }
-        w.flush()
+        let mut rows = Rows::new(out)?;
+        rows.push(self)
     }
 
     /// Read a file written by [`Slowest::write`] (`traced` is then the rows read).
@@ -136,6 +122,40 @@ impl Slowest {
             s.offer(e);
         }
         Ok(s)
+    }
+}
+
+/// The file written as the run goes: the header first, then each second's rows as that second is
+/// merged, so that a run killed midway leaves the slowest traced requests up to its last second.
+pub struct Rows<W: Write> {
+    csv: csv::Writer<W>,
+}
+
+impl<W: Write> Rows<W> {
+    /// A file that begins with its header.
+    pub fn new(out: W) -> io::Result<Rows<W>> {
+        let mut csv = csv::Writer::from_writer(out);
+        csv.write_record(HEADER.split(','))?;
+        csv.flush()?;
+        Ok(Rows { csv })
+    }
+
+    /// The rows of `kept` (the seconds in order, slowest first within one), written through.
+    pub fn push(&mut self, kept: &Slowest) -> io::Result<()> {
+        for e in kept.all() {
+            self.csv.write_record([
+                e.second.to_string(),
+                e.intended_at.to_rfc3339_opts(SecondsFormat::Millis, true),
+                e.trace_id.clone(),
+                e.seq.to_string(),
+                e.attempt.to_string(),
+                e.latency_us.to_string(),
+                e.outcome.clone(),
+                e.http_status.map(|s| s.to_string()).unwrap_or_default(),
+                e.wamid.clone().unwrap_or_default(),
+            ])?;
+        }
+        self.csv.flush()
     }
 }
 

@@ -1,5 +1,6 @@
 //! Durability of results: SIGINT/SIGTERM write complete results marked interrupted (exit 130);
-//! SIGKILL leaves interval logs and a timeline readable up to the last second.
+//! SIGKILL leaves interval logs, a timeline and the slowest traced requests readable up to the last
+//! second.
 
 use crate::support::common;
 
@@ -35,7 +36,7 @@ fn long_profile(dir: &Path, addr: std::net::SocketAddr) -> std::path::PathBuf {
     common::profile(
         dir,
         &format!(
-            "name = \"long\"\n[load]\nrate = 200\nduration = \"60s\"\ndrain = \"1s\"\n[[targets]]\nname = \"t\"\nkind = \"http\"\nurl = \"http://{addr}/\"\n"
+            "name = \"long\"\n[load]\nrate = 200\nduration = \"60s\"\ndrain = \"1s\"\n[[targets]]\nname = \"t\"\nkind = \"http\"\nurl = \"http://{addr}/\"\n[tracing]\nsample = 0.05\n"
         ),
     )
 }
@@ -59,6 +60,8 @@ fn sigint_writes_complete_results_marked_interrupted() {
     let log = wabench::results::hlog::read(&out.join("t.hlog")).unwrap();
     assert_eq!(log.total().unwrap().len(), t.latency_us.count, "the interval log holds every latency");
     assert!(out.join("timeline.csv").exists() && !out.join("timeline.csv.partial").exists());
+    let traced = wabench::results::exemplars::Slowest::read(&out.join("t.exemplars.csv")).unwrap();
+    assert!(!traced.is_empty() && !out.join("t.exemplars.csv.partial").exists());
 }
 
 #[test]
@@ -77,6 +80,12 @@ fn sigkill_leaves_readable_partial_files() {
     let csv = std::fs::read_to_string(out.join("timeline.csv.partial")).unwrap();
     assert!(csv.starts_with("target,second,"));
     assert!(csv.lines().count() >= 4);
+    // The slowest traced requests of each second merged, as the interval log has them.
+    let traced = wabench::results::exemplars::Slowest::read(&out.join("t.exemplars.csv.partial")).unwrap();
+    let seconds: std::collections::BTreeSet<u64> = traced.all().map(|e| e.second).collect();
+    assert!(seconds.len() >= 2, "rows of several seconds: {seconds:?}");
+    let logged = log.entries.len() as u64;
+    assert!(seconds.iter().all(|s| *s < logged), "{seconds:?} within the {logged} logged seconds");
 
     // `wabench report` still makes a partial report from what reached the disk.
     let rep = Command::new(env!("CARGO_BIN_EXE_wabench")).args(["report", out.to_str().unwrap()]).output().unwrap();

@@ -126,12 +126,9 @@ const PROMETHEUS_ACCEPT: &str =
 /// Run PROFILE as shard `shard` in-process with a metrics endpoint on loopback; scrape it after the run
 /// in the text format and in OpenMetrics, and parse both with the Prometheus client's Python parsers
 /// (`None` when they are not installed). The two scrapes hold the same samples.
-fn run_and_scrape(
-    dir: &std::path::Path,
-    shard: Shard,
-) -> Option<(Exposition, wabench::results::Run, std::path::PathBuf)> {
+fn run_and_scrape(dir: &std::path::Path, shard: Shard, profile: &str) -> Option<Scraped> {
     let path = dir.join("p.toml");
-    std::fs::write(&path, PROFILE).unwrap();
+    std::fs::write(&path, profile).unwrap();
     let loaded = wabench::spec::load(&path).unwrap();
     let reg = Arc::new(Registry::new(shard, "live"));
     let at = live::serve("127.0.0.1:0".parse().unwrap(), reg.clone()).unwrap();
@@ -150,7 +147,15 @@ fn run_and_scrape(
     let om = Exposition::from_parsed(&parsed["openmetrics"]);
     assert_eq!(e.normalized(), om.normalized(), "the same samples in both formats");
     assert_eq!(om.types.get("wabench_run").map(String::as_str), Some("info"), "{:?}", om.types);
-    Some((e, f.run, out))
+    Some(Scraped { exposition: e, run: f.run, out, exemplars: parsed["exemplars"].as_array().unwrap().clone() })
+}
+
+/// A run scraped after its end: the samples, the results, their folder and OpenMetrics' exemplars.
+struct Scraped {
+    exposition: Exposition,
+    run: wabench::results::Run,
+    out: std::path::PathBuf,
+    exemplars: Vec<serde_json::Value>,
 }
 
 #[test]
@@ -159,7 +164,12 @@ fn metrics_parse_agree_with_the_results_and_two_shards_buckets_add_up() {
     let mut shard_buckets: Vec<Vec<(f64, f64)>> = Vec::new();
     let mut parts = Vec::new();
     for i in 0..2 {
-        let Some((e, run, out)) = run_and_scrape(dir.path(), Shard { index: i, count: 2 }) else { return };
+        let Some(Scraped { exposition: e, run, out, exemplars }) =
+            run_and_scrape(dir.path(), Shard { index: i, count: 2 }, PROFILE)
+        else {
+            return;
+        };
+        assert!(exemplars.is_empty(), "nothing traced, no exemplar: {exemplars:?}");
         let t = &run.targets[0];
         let s = i.to_string();
         let me = [("shard", s.as_str()), ("api", "cloud"), ("target", "t")];
@@ -215,6 +225,52 @@ fn metrics_parse_agree_with_the_results_and_two_shards_buckets_add_up() {
         let upto = merged.count_between(0, merged.highest_equivalent(*b));
         assert!(below <= want[i] && want[i] <= upto, "le {b} µs: {below} <= {} <= {upto}", want[i]);
     }
+}
+
+#[test]
+fn traced_requests_are_exemplars_of_the_buckets_that_count_them() {
+    let dir = tempfile::tempdir().unwrap();
+    // Latencies spread over several buckets; every other message traced.
+    let profile = PROFILE
+        .replace(
+            "distribution = \"constant\"\nmedian = \"1ms\"",
+            "distribution = \"lognormal\"\nmedian = \"4ms\"\np99 = \"80ms\"",
+        )
+        .replace("duration = \"1s\"", "duration = \"3s\"")
+        + "[tracing]\nsample = 0.5\n";
+    let Some(s) = run_and_scrape(dir.path(), Shard::default(), &profile) else { return };
+    let file = std::fs::read_to_string(s.out.join("t.exemplars.csv")).unwrap();
+    assert!(!s.out.join("t.exemplars.csv.partial").exists(), "the file has its name");
+    // The slowest traced requests the run kept, in the file's order (by second, slowest first):
+    // trace id -> latency (µs), and the latest of each bucket among those answered.
+    let bounds: Vec<f64> = live::BUCKET_BOUNDS_US.iter().map(|b| *b as f64 / 1e6).chain([f64::INFINITY]).collect();
+    let mut kept: BTreeMap<String, u64> = BTreeMap::new();
+    let mut latest: BTreeMap<usize, String> = BTreeMap::new();
+    for l in file.lines().skip(1) {
+        let c: Vec<&str> = l.split(',').collect();
+        let latency: u64 = c[5].parse().unwrap();
+        kept.insert(c[2].to_string(), latency);
+        if !c[7].is_empty() {
+            latest.insert(bounds.iter().position(|b| latency as f64 / 1e6 <= *b).unwrap(), c[2].to_string());
+        }
+    }
+    let run = &s.run;
+    let (start, end) = (run.started_at.timestamp() as f64, run.ended_at.timestamp() as f64 + 1.0);
+    let mut shown: BTreeMap<usize, String> = BTreeMap::new();
+    for x in &s.exemplars {
+        assert_eq!(x[0], "wabench_request_duration_seconds_bucket", "only the latency histogram has exemplars: {x}");
+        let le: f64 = x[1]["le"].as_str().unwrap().parse().unwrap();
+        let trace_id = x[2]["trace_id"].as_str().unwrap();
+        let (value, at) = (x[3].as_f64().unwrap(), x[4].as_f64().unwrap());
+        let latency = kept.get(trace_id).unwrap_or_else(|| panic!("{trace_id} is one of the kept: {file}"));
+        assert!((value - *latency as f64 / 1e6).abs() < 1e-9, "{x}: its latency");
+        assert!(start <= at && at <= end, "{x}: ended during the run ({start}..{end})");
+        shown.insert(bounds.iter().position(|b| *b == le).unwrap(), trace_id.to_string());
+    }
+    assert!(!shown.is_empty(), "exemplars shown");
+    assert_eq!(shown, latest, "each bucket shows the latest kept request it counts");
+    // The text format has no exemplars: its samples are those of OpenMetrics (checked by run_and_scrape).
+    assert!(s.exposition.names().contains("wabench_request_duration_seconds_bucket"));
 }
 
 /// Metric names a PromQL expression reads (identifiers that are not functions, aggregations, keywords
@@ -340,7 +396,7 @@ fn dashboard_queries_only_series_the_exporter_emits() {
     assert!(d["panels"].as_array().unwrap().iter().any(|p| p["repeat"] == "api"));
 
     let dir = tempfile::tempdir().unwrap();
-    let Some((e, ..)) = run_and_scrape(dir.path(), Shard::default()) else { return };
+    let Some(Scraped { exposition: e, .. }) = run_and_scrape(dir.path(), Shard::default(), PROFILE) else { return };
     let emitted = e.names();
     let (mut used, mut grouped) = (BTreeSet::new(), BTreeSet::new());
     for x in &exprs {

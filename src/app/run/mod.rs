@@ -564,7 +564,10 @@ impl Each<'_> {
             Ok(s) => s,
             Err(e) => return Done::failed(e),
         };
-        let traced = traces::start(self.loaded, i, self.plan);
+        let traced = match traces::start(self.loaded, i, self.plan, self.dir) {
+            Ok(t) => t,
+            Err(e) => return Done::failed(e),
+        };
         let t = session.target.clone();
         if !self.opts.progress {
             eprintln!("wabench: {} → {} ({})", t.name(), t.endpoint().shown(), describe(self.plan));

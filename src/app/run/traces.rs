@@ -9,7 +9,7 @@ use super::otlp::{Exporter, Source};
 use crate::engine::Plan;
 use crate::engine::TargetRun;
 use crate::engine::trace::Tracer;
-use crate::results::exemplars::TracingResult;
+use crate::results::exemplars::{Rows, TracingResult};
 use crate::results::{self, files};
 use crate::spec::Loaded;
 
@@ -21,11 +21,11 @@ pub struct Traced {
 }
 
 /// The tracing of target `i` under `plan`, when `[tracing]` samples its requests (a real WhatsApp
-/// target only with `real_targets = true`). An exporter that cannot start is said on stderr, and the
-/// requests are traced all the same.
-pub fn start(loaded: &Loaded, i: usize, plan: &Plan) -> Option<Traced> {
+/// target only with `real_targets = true`), its slowest traced requests written into `dir` as the run
+/// goes. An exporter that cannot start is said on stderr, and the requests are traced all the same.
+pub fn start(loaded: &Loaded, i: usize, plan: &Plan, dir: &Path) -> Result<Option<Traced>, String> {
     let spec = &loaded.profile.targets[i];
-    let t = loaded.profile.tracing.as_ref().filter(|t| t.applies_to(spec))?;
+    let Some(t) = loaded.profile.tracing.as_ref().filter(|t| t.applies_to(spec)) else { return Ok(None) };
     let mut tracer = Tracer::new(t.sample, loaded.profile.seed, Tracer::fresh_nonce(&spec.name));
     let source =
         || Source { service: t.service().to_string(), target: spec.name.clone(), kind: spec.kind.name().into() };
@@ -40,8 +40,13 @@ pub fn start(loaded: &Loaded, i: usize, plan: &Plan) -> Option<Traced> {
         }
         None => None,
     };
-    let plan = Plan { trace: Some(Arc::new(tracer)), ..plan.clone() };
-    Some(Traced { plan, sample: t.sample, exporter })
+    // Written as `.partial` while the run goes, as the interval log is: a killed run leaves its rows.
+    let path = files::partial(&dir.join(files::exemplars_name(&spec.name)));
+    let rows = std::fs::File::create(&path)
+        .and_then(|f| Rows::new(Box::new(f) as Box<dyn std::io::Write + Send>))
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    let plan = Plan { trace: Some(Arc::new(tracer.with_rows(rows))), ..plan.clone() };
+    Ok(Some(Traced { plan, sample: t.sample, exporter }))
 }
 
 impl Traced {
@@ -50,16 +55,22 @@ impl Traced {
         &self.plan
     }
 
-    /// The target ended: its spans flushed, its slowest traced requests written beside run.json.
+    /// The target ended: its spans flushed, the file of its slowest traced requests given its name
+    /// (written whole here if the aggregator never took it).
     pub fn finish(self, tr: &TargetRun, dir: &Path, name: &str) -> Result<TracingResult, String> {
         let exported = self.exporter.map(Exporter::finish);
         let path = dir.join(files::exemplars_name(name));
-        let mut buf = Vec::new();
-        tr.written
-            .traced
-            .write(&mut buf)
-            .and_then(|()| results::write_atomic(&path, &buf))
-            .map_err(|e| format!("{}: {e}", path.display()))?;
+        let untaken = self.plan.trace.as_ref().and_then(|t| t.take_rows());
+        let written = match untaken {
+            Some(rows) => {
+                drop(rows);
+                let _ = std::fs::remove_file(files::partial(&path));
+                let mut buf = Vec::new();
+                tr.written.traced.write(&mut buf).and_then(|()| results::write_atomic(&path, &buf))
+            }
+            None => std::fs::rename(files::partial(&path), &path),
+        };
+        written.map_err(|e| format!("{}: {e}", path.display()))?;
         Ok(TracingResult {
             sample: self.sample,
             traced: tr.written.traced.traced,

@@ -123,7 +123,8 @@ print(json.dumps(out))
 
 /// Two scrapes of `/metrics` as the Prometheus project's Python client parses them: `text` in the
 /// Prometheus text format 0.0.4, `openmetrics` with its strict OpenMetrics 1.0 parser. For each:
-/// `{"types": {family: type}, "samples": [[name, {label: value}, value]]}`.
+/// `{"types": {family: type}, "samples": [[name, {label: value}, value]]}`, and OpenMetrics'
+/// exemplars as `"exemplars": [[sample name, {label: value}, {exemplar label: value}, value, timestamp]]`.
 pub fn exposition(text: &str, openmetrics: &str) -> Option<Value> {
     const SCRIPT: &str = r#"
 import json, sys
@@ -140,9 +141,14 @@ def read(families):
         types[f.name] = f.type
         samples += [[s.name, s.labels, s.value] for s in f.samples]
     return {"types": types, "samples": samples}
+def exemplars(families):
+    stamp = lambda t: None if t is None else float(t)
+    return [[s.name, s.labels, s.exemplar.labels, s.exemplar.value, stamp(s.exemplar.timestamp)]
+            for f in families for s in f.samples if s.exemplar is not None]
 doc = json.load(sys.stdin)
+om = list(openmetrics_families(doc["openmetrics"]))
 print(json.dumps({"text": read(text_string_to_metric_families(doc["text"])),
-                  "openmetrics": read(openmetrics_families(doc["openmetrics"]))}))
+                  "openmetrics": read(om), "exemplars": exemplars(om)}))
 "#;
     let input = serde_json::json!({"text": text, "openmetrics": openmetrics});
     read_with(SCRIPT, input.to_string().as_bytes(), "exposition (prometheus_client)")

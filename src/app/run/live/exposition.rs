@@ -6,7 +6,7 @@ use prometheus_client::collector::Collector;
 use prometheus_client::encoding::{DescriptorEncoder, MetricEncoder, NoLabelSet};
 use prometheus_client::metrics::MetricType;
 
-use super::{BUCKET_BOUNDS_US, Family, Kind, Value};
+use super::{BUCKET_BOUNDS_US, BucketExemplar, Family, Kind, Value};
 
 /// An exposition format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -37,6 +37,10 @@ impl Format {
 
 /// The families of one scrape, encoded in `format`.
 pub fn render(families: Vec<Family>, format: Format) -> String {
+    let marks = match format {
+        Format::OpenMetrics => exemplars_of(&families),
+        Format::Text => Vec::new(),
+    };
     let mut registry = prometheus_client::registry::Registry::default();
     registry.register_collector(Box::new(Snapshot(families)));
     let mut out = String::new();
@@ -47,6 +51,59 @@ pub fn render(families: Vec<Family>, format: Format) -> String {
     // Writing into a String fails only if an encoder refuses a value, which these families do not hold.
     if encoded.is_err() {
         out.clear();
+    }
+    if marks.is_empty() { out } else { with_exemplars(&out, &marks) }
+}
+
+/// The exemplars of each histogram family's series, in the order they are encoded.
+type Marks = Vec<(&'static str, Vec<Vec<BucketExemplar>>)>;
+
+fn exemplars_of(families: &[Family]) -> Marks {
+    let of_family = |f: &Family| -> Vec<Vec<BucketExemplar>> {
+        f.series
+            .iter()
+            .map(|s| match &s.value {
+                Value::Histogram { exemplars, .. } => exemplars.clone(),
+                Value::Number(_) => Vec::new(),
+            })
+            .collect()
+    };
+    families
+        .iter()
+        .filter(|f| f.kind == Kind::Histogram)
+        .map(|f| (f.name, of_family(f)))
+        .filter(|(_, series)| series.iter().any(|e| !e.is_empty()))
+        .collect()
+}
+
+/// `text` (OpenMetrics) with each exemplar after its bucket's sample, as `# {trace_id="…"} value
+/// timestamp`. prometheus-client 0.26 writes exemplars only of the histograms it counts itself, one
+/// observation at a time (its `Exemplar` has no public constructor), and these histograms are merged
+/// from HDR seconds: so the library writes the samples and this adds the exemplars. Every series of a
+/// histogram family has one `_bucket` line per bound in bound order, so the k-th line of a family is
+/// bucket k mod (bounds + 1) of its series k div (bounds + 1).
+fn with_exemplars(text: &str, marks: &Marks) -> String {
+    let per_series = BUCKET_BOUNDS_US.len() + 1;
+    let mut seen: Vec<usize> = vec![0; marks.len()];
+    let mut out = String::with_capacity(text.len() + 96 * marks.len());
+    for line in text.split_inclusive('\n') {
+        let family = marks.iter().position(|(name, _)| {
+            line.strip_prefix(name).is_some_and(|rest| rest.starts_with("_bucket{") || rest.starts_with("_bucket "))
+        });
+        let Some(fi) = family else {
+            out.push_str(line);
+            continue;
+        };
+        let k = seen[fi];
+        seen[fi] += 1;
+        let found = marks[fi].1.get(k / per_series).and_then(|s| s.iter().find(|e| e.bucket == k % per_series));
+        match found {
+            Some(e) => {
+                out.push_str(line.trim_end_matches('\n'));
+                out.push_str(&format!(" # {{trace_id=\"{}\"}} {} {:.3}\n", e.trace_id, e.seconds, e.at));
+            }
+            None => out.push_str(line),
+        }
     }
     out
 }
@@ -81,7 +138,7 @@ impl Collector for Snapshot {
 
 fn encode_value(m: &mut MetricEncoder, kind: Kind, value: &Value) -> std::fmt::Result {
     match (kind, value) {
-        (Kind::Histogram, Value::Histogram { buckets, sum }) => {
+        (Kind::Histogram, Value::Histogram { buckets, sum, .. }) => {
             // The library takes each bucket's own count and adds them up.
             let mut below = 0;
             let own: Vec<(f64, u64)> = buckets
@@ -116,8 +173,10 @@ fn whole(v: f64) -> Option<u64> {
 #[cfg(test)]
 mod tests {
     use super::super::tests::registry_with;
+    use super::super::{Registry, Shard};
     use super::*;
     use crate::engine::metrics::Outcome;
+    use std::sync::Arc;
 
     #[test]
     fn openmetrics_only_when_the_scraper_asks_for_it() {
@@ -152,5 +211,53 @@ mod tests {
             }
         }
         assert!(om.ends_with("# EOF\n") && !text.contains("# EOF"));
+    }
+
+    #[test]
+    fn openmetrics_shows_the_latest_answered_traced_request_of_a_bucket_as_its_exemplar() {
+        use crate::results::exemplars::Exemplar;
+        let p = Arc::new(crate::engine::executor::Progress::default());
+        let at = chrono::DateTime::from_timestamp(1_800_000_000, 0).unwrap();
+        let ex = |seq: u64, latency_us: u64, http_status: Option<u16>| Exemplar {
+            second: 0,
+            intended_at: at,
+            trace_id: format!("{seq:032x}"),
+            seq,
+            attempt: 1,
+            latency_us,
+            outcome: "ok".into(),
+            http_status,
+            wamid: None,
+        };
+        {
+            let mut v = p.view.lock().unwrap();
+            let mut h = crate::results::histogram();
+            for x in [250_000, 260_000, 900] {
+                h.record(x).unwrap();
+            }
+            v.overall = Some(h);
+            // Two in the 0.3 s bucket (the later is shown), one in 1 ms, and a timeout (no answer).
+            v.traced.extend([ex(1, 250_000, Some(200)), ex(2, 260_000, Some(200)), ex(3, 900, Some(200))]);
+            v.traced.push_back(ex(4, 5_000_000, None));
+        }
+        let reg = Registry::new(Shard::default(), "p");
+        reg.add("t", "http", p);
+        let om = reg.render(Format::OpenMetrics);
+        let l = r#"shard="0",api="http",target="t""#;
+        for line in [
+            format!(
+                "wabench_request_duration_seconds_bucket{{le=\"0.3\",{l}}} 3 # {{trace_id=\"{:032x}\"}} 0.26 1800000000.260\n",
+                2
+            ),
+            format!(
+                "wabench_request_duration_seconds_bucket{{le=\"0.001\",{l}}} 1 # {{trace_id=\"{:032x}\"}} 0.0009 1800000000.001\n",
+                3
+            ),
+            format!("wabench_request_duration_seconds_bucket{{le=\"5.0\",{l}}} 3\n"),
+        ] {
+            assert!(om.contains(&line), "{line}\n{om}");
+        }
+        assert_eq!(om.matches(" # {").count(), 2, "{om}");
+        assert!(!reg.render(Format::Text).contains(" # {"), "no exemplars in the text format");
     }
 }

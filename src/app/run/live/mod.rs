@@ -8,7 +8,8 @@
 //!
 //! - `wabench_request_duration_seconds` — a histogram (`_bucket{le}`, `_sum`, `_count`) of the latency
 //!   from the intended start of every attempt that got a response, with the fixed buckets of
-//!   [`BUCKET_BOUNDS_US`] (the same in every process, so `sum by (le)` across shards is exact);
+//!   [`BUCKET_BOUNDS_US`] (the same in every process, so `sum by (le)` across shards is exact), and in
+//!   OpenMetrics the latest answered traced request of each bucket as its exemplar (`[tracing]`);
 //! - `wabench_requests_total{outcome}` — attempts ended, by outcome ("ok", "api_131056", "http_503",
 //!   "timeout", …: the keys of [`Outcome::key`](crate::engine::metrics::Outcome::key));
 //! - `wabench_requests_sent_total`, `wabench_retries_total`, `wabench_requests_resent_total`,
@@ -95,9 +96,39 @@ pub enum Kind {
 pub enum Value {
     /// A counter's, a gauge's or an info's value.
     Number(f64),
-    /// Cumulative counts per bucket (one per bound of [`BUCKET_BOUNDS_US`], then `+Inf`) and the sum in
-    /// seconds.
-    Histogram { buckets: Vec<u64>, sum: f64 },
+    /// Cumulative counts per bucket (one per bound of [`BUCKET_BOUNDS_US`], then `+Inf`), the sum in
+    /// seconds, and the exemplars of some buckets (shown in OpenMetrics only).
+    Histogram { buckets: Vec<u64>, sum: f64, exemplars: Vec<BucketExemplar> },
+}
+
+/// A traced request shown beside the histogram bucket that counts it: an OpenMetrics exemplar.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BucketExemplar {
+    /// The bucket's index (as in [`BUCKET_BOUNDS_US`]; its length for `+Inf`).
+    pub bucket: usize,
+    /// The W3C trace id the request carried.
+    pub trace_id: String,
+    /// Its latency, seconds.
+    pub seconds: f64,
+    /// When its answer ended, seconds since the Unix epoch.
+    pub at: f64,
+}
+
+/// The exemplar of each bucket: the latest of the traced requests `recent` (oldest first) that got an
+/// answer, in the bucket that `h` counts its latency in.
+pub fn bucket_exemplars<'a>(
+    recent: impl IntoIterator<Item = &'a crate::results::exemplars::Exemplar>,
+    h: &Histogram<u64>,
+) -> Vec<BucketExemplar> {
+    let mut by_bucket: std::collections::BTreeMap<usize, BucketExemplar> = std::collections::BTreeMap::new();
+    for e in recent.into_iter().filter(|e| e.http_status.is_some()) {
+        let top = h.highest_equivalent(e.latency_us);
+        let bucket = BUCKET_BOUNDS_US.partition_point(|b| *b < top);
+        let seconds = e.latency_us as f64 / 1e6;
+        let at = e.intended_at.timestamp_micros() as f64 / 1e6 + seconds;
+        by_bucket.insert(bucket, BucketExemplar { bucket, trace_id: e.trace_id.clone(), seconds, at });
+    }
+    by_bucket.into_values().collect()
 }
 
 /// One series of a family: its labels (without `le`) and value.
@@ -132,7 +163,7 @@ impl Family {
         for s in &self.series {
             match &s.value {
                 Value::Number(v) => out.push(Sample { name: self.name.into(), labels: s.labels.clone(), value: *v }),
-                Value::Histogram { buckets, sum } => {
+                Value::Histogram { buckets, sum, .. } => {
                     for (i, c) in buckets.iter().enumerate() {
                         let mut labels = s.labels.clone();
                         labels.push(("le".into(), le_label(i)));
@@ -146,6 +177,12 @@ impl Family {
         }
         out
     }
+}
+
+/// The latency histogram's value: its buckets, sum and the exemplars of the traced requests `recent`.
+fn latency<'a>(h: &Histogram<u64>, recent: impl IntoIterator<Item = &'a crate::results::exemplars::Exemplar>) -> Value {
+    let (buckets, sum) = buckets(h);
+    Value::Histogram { buckets, sum, exemplars: bucket_exemplars(recent, h) }
 }
 
 /// The families, in the order they are shown: name, help, type.
@@ -188,7 +225,7 @@ const LATENESS: usize = 7;
 const LATENCY: usize = 8;
 
 /// One target's series (labelled `base`) from its totals and its latency buckets.
-fn target_series(f: &mut [Family], base: &[(String, String)], t: &LiveTotals, hist: Option<(Vec<u64>, f64)>) {
+fn target_series(f: &mut [Family], base: &[(String, String)], t: &LiveTotals, hist: Option<Value>) {
     let mut push = |i: usize, labels: Vec<(String, String)>, value: Value| {
         f[i].series.push(Series { labels, value });
     };
@@ -207,8 +244,8 @@ fn target_series(f: &mut [Family], base: &[(String, String)], t: &LiveTotals, hi
         labels.push(("outcome".into(), o.key()));
         push(TOTAL, labels, Value::Number(*n as f64));
     }
-    let (buckets, sum) = hist.unwrap_or_else(|| (vec![0; BUCKET_BOUNDS_US.len() + 1], 0.0));
-    push(LATENCY, base.to_vec(), Value::Histogram { buckets, sum });
+    let empty = || Value::Histogram { buckets: vec![0; BUCKET_BOUNDS_US.len() + 1], sum: 0.0, exemplars: Vec::new() };
+    push(LATENCY, base.to_vec(), hist.unwrap_or_else(empty));
 }
 
 struct Entry {
@@ -270,8 +307,9 @@ impl Registry {
                 ("api".into(), e.api.clone()),
                 ("target".into(), e.name.clone()),
             ];
-            // One lock: the counts and the histogram are of the same seconds.
-            let Ok((t, hist)) = e.progress.view.lock().map(|v| (v.totals.clone(), v.overall.as_ref().map(buckets)))
+            // One lock: the counts, the histogram and its exemplars are of the same seconds.
+            let Ok((t, hist)) =
+                e.progress.view.lock().map(|v| (v.totals.clone(), v.overall.as_ref().map(|h| latency(h, &v.traced))))
             else {
                 continue;
             };
