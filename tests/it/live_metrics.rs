@@ -421,9 +421,9 @@ fn dashboard_queries_only_series_the_exporter_emits() {
     assert!(missing.is_empty(), "the dashboard groups by labels /metrics does not have: {missing:?}");
 }
 
-/// A decoded remote-write request: series (labels with __name__) → (value, timestamp ms), and the
-/// metadata (family → type number).
-type Pushed = (BTreeMap<Vec<(String, String)>, (f64, i64)>, BTreeMap<String, u64>);
+/// A decoded remote-write request: series (labels with __name__) → (value, timestamp ms, exemplars),
+/// and the metadata (family → type number).
+type Pushed = (BTreeMap<Vec<(String, String)>, (f64, i64, Vec<serde_json::Value>)>, BTreeMap<String, u64>);
 
 /// What the independent decoder made of one push, checked for what remote-write asks of a series: labels
 /// sorted by name with `__name__` first, one sample, no series twice.
@@ -442,7 +442,8 @@ fn pushed(doc: &serde_json::Value) -> Pushed {
         assert_eq!(labels[0].0, "__name__");
         let samples = ts[1].as_array().unwrap();
         assert_eq!(samples.len(), 1, "one sample per series: {labels:?}");
-        let sample = (samples[0][0].as_f64().unwrap(), samples[0][1].as_i64().unwrap());
+        let sample =
+            (samples[0][0].as_f64().unwrap(), samples[0][1].as_i64().unwrap(), ts[2].as_array().unwrap().clone());
         assert!(series.insert(labels, sample).is_none(), "series unique");
     }
     for (name, m) in doc["metadata"].as_object().unwrap() {
@@ -499,7 +500,7 @@ fn metrics_push_sends_remote_write_to_a_loopback_receiver() {
         }
     });
     let dir = tempfile::tempdir().unwrap();
-    let p = crate::support::common::profile(dir.path(), PROFILE);
+    let p = crate::support::common::profile(dir.path(), &format!("{PROFILE}[tracing]\nsample = 0.5\n"));
     let out = dir.path().join("out");
     let url = format!("http://{addr}/api/v1/write");
     let (code, _, err) = crate::support::common::wabench(&[
@@ -581,6 +582,24 @@ fn metrics_push_sends_remote_write_to_a_loopback_receiver() {
     let ts: BTreeSet<i64> = series.values().map(|v| v.1).collect();
     assert_eq!(ts.len(), 1);
     assert!(*ts.iter().next().unwrap() > 1_600_000_000_000);
+    // Traced requests ride on latency buckets only, each one of the slowest the run kept.
+    let kept = std::fs::read_to_string(out.join("t.exemplars.csv")).unwrap();
+    let mut carried = 0;
+    for (l, (_, _, exemplars)) in &series {
+        let name = &l.iter().find(|(k, _)| k == "__name__").unwrap().1;
+        assert!(exemplars.is_empty() || name == "wabench_request_duration_seconds_bucket", "{name}: {exemplars:?}");
+        for e in exemplars {
+            let id = e[0]["trace_id"].as_str().unwrap();
+            let latency_us = (e[1].as_f64().unwrap() * 1e6).round() as u64;
+            assert!(
+                kept.lines().any(|r| r.contains(&format!(",{id},")) && r.contains(&format!(",{latency_us},"))),
+                "{e}"
+            );
+            assert!(e[2].as_i64().unwrap() > 1_600_000_000_000, "{e}: milliseconds");
+            carried += 1;
+        }
+    }
+    assert!(carried > 0, "exemplars pushed");
 }
 
 #[test]

@@ -69,8 +69,9 @@ print(json.dumps(out))
 
 /// Remote-write bodies as `cramjam` (snappy, block format) and `protobuf` (with the messages of
 /// Prometheus' `prompb/types.proto` and `remote.proto` declared here) decode them, one entry per body:
-/// `{"series": [[[name, value], …labels], [[value, timestamp_ms], …samples]], "metadata": {family:
-/// [type, help]}}`. Fails on a field the schema does not have.
+/// `{"series": [[[name, value], …labels], [[value, timestamp_ms], …samples], [[{label: value}, value,
+/// timestamp_ms], …exemplars]], "metadata": {family: [type, help]}}`. Fails on a field the schema does
+/// not have.
 pub fn remote_write(bodies: &[Vec<u8>]) -> Option<Value> {
     const SCRIPT: &str = r#"
 import json, sys
@@ -93,7 +94,10 @@ def message(name, *fields):
     return m
 message("Label", (1, "name", F.TYPE_STRING, None), (2, "value", F.TYPE_STRING, None))
 message("Sample", (1, "value", F.TYPE_DOUBLE, None), (2, "timestamp", F.TYPE_INT64, None))
-message("TimeSeries", (1, "labels", F.TYPE_MESSAGE, "Label"), (2, "samples", F.TYPE_MESSAGE, "Sample"))
+message("Exemplar", (1, "labels", F.TYPE_MESSAGE, "Label"), (2, "value", F.TYPE_DOUBLE, None),
+        (3, "timestamp", F.TYPE_INT64, None))
+message("TimeSeries", (1, "labels", F.TYPE_MESSAGE, "Label"), (2, "samples", F.TYPE_MESSAGE, "Sample"),
+        (3, "exemplars", F.TYPE_MESSAGE, "Exemplar"))
 meta = message("MetricMetadata", (1, "type", F.TYPE_ENUM, "MetricMetadata.MetricType"),
                (2, "metric_family_name", F.TYPE_STRING, None), (4, "help", F.TYPE_STRING, None),
                (5, "unit", F.TYPE_STRING, None))
@@ -111,7 +115,8 @@ out = []
 for line in sys.stdin:
     req = known(WriteRequest.FromString(bytes(cramjam.snappy.decompress_raw(bytes.fromhex(line.strip())))))
     out.append({
-        "series": [[[[known(l).name, l.value] for l in known(ts).labels], [[known(s).value, s.timestamp] for s in ts.samples]]
+        "series": [[[[known(l).name, l.value] for l in known(ts).labels], [[known(s).value, s.timestamp] for s in ts.samples],
+                    [[{l.name: l.value for l in known(e).labels}, e.value, e.timestamp] for e in ts.exemplars]]
                    for ts in req.timeseries],
         "metadata": {known(m).metric_family_name: [m.type, m.help] for m in req.metadata},
     })

@@ -139,12 +139,13 @@ pub struct Series {
 }
 
 /// One sample as a scrape shows it: the series name (with `_bucket`, `_sum`, `_count` for histograms),
-/// labels (with `le` for buckets), value.
+/// labels (with `le` for buckets), value, and a bucket's exemplar.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Sample {
     pub name: String,
     pub labels: Vec<(String, String)>,
     pub value: f64,
+    pub exemplar: Option<BucketExemplar>,
 }
 
 /// One metric family. `name` is that of its samples (`…_total` for a counter, `…_info` for an info).
@@ -162,16 +163,21 @@ impl Family {
         let mut out = Vec::new();
         for s in &self.series {
             match &s.value {
-                Value::Number(v) => out.push(Sample { name: self.name.into(), labels: s.labels.clone(), value: *v }),
-                Value::Histogram { buckets, sum, .. } => {
+                Value::Number(v) => {
+                    out.push(Sample { name: self.name.into(), labels: s.labels.clone(), value: *v, exemplar: None })
+                }
+                Value::Histogram { buckets, sum, exemplars } => {
                     for (i, c) in buckets.iter().enumerate() {
                         let mut labels = s.labels.clone();
                         labels.push(("le".into(), le_label(i)));
-                        out.push(Sample { name: format!("{}_bucket", self.name), labels, value: *c as f64 });
+                        let exemplar = exemplars.iter().find(|e| e.bucket == i).cloned();
+                        out.push(Sample { name: format!("{}_bucket", self.name), labels, value: *c as f64, exemplar });
                     }
                     let count = buckets.last().copied().unwrap_or(0) as f64;
-                    out.push(Sample { name: format!("{}_sum", self.name), labels: s.labels.clone(), value: *sum });
-                    out.push(Sample { name: format!("{}_count", self.name), labels: s.labels.clone(), value: count });
+                    let (name, labels) = (format!("{}_sum", self.name), s.labels.clone());
+                    out.push(Sample { name, labels, value: *sum, exemplar: None });
+                    let (name, labels) = (format!("{}_count", self.name), s.labels.clone());
+                    out.push(Sample { name, labels, value: count, exemplar: None });
                 }
             }
         }

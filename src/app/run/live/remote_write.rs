@@ -155,6 +155,20 @@ mod prompb {
         pub labels: Vec<Label>,
         #[prost(message, repeated, tag = "2")]
         pub samples: Vec<Sample>,
+        #[prost(message, repeated, tag = "3")]
+        pub exemplars: Vec<Exemplar>,
+    }
+
+    /// A traced request beside a histogram bucket's sample (kept by a receiver with exemplar storage).
+    #[derive(Clone, PartialEq, prost::Message)]
+    pub struct Exemplar {
+        #[prost(message, repeated, tag = "1")]
+        pub labels: Vec<Label>,
+        #[prost(double, tag = "2")]
+        pub value: f64,
+        /// Milliseconds since the epoch.
+        #[prost(int64, tag = "3")]
+        pub timestamp: i64,
     }
 
     #[derive(Clone, PartialEq, prost::Message)]
@@ -212,7 +226,16 @@ fn write_request(families: &[Family], extra: &[(String, String)], ts_ms: i64) ->
                 .map(|(name, value)| prompb::Label { name: name.into(), value: value.into() })
                 .collect();
             labels.sort_by(|a, b| a.name.cmp(&b.name));
-            prompb::TimeSeries { labels, samples: vec![prompb::Sample { value: s.value, timestamp: ts_ms }] }
+            let exemplars = s
+                .exemplar
+                .iter()
+                .map(|e| prompb::Exemplar {
+                    labels: vec![prompb::Label { name: "trace_id".into(), value: e.trace_id.clone() }],
+                    value: e.seconds,
+                    timestamp: (e.at * 1000.0).round() as i64,
+                })
+                .collect();
+            prompb::TimeSeries { labels, samples: vec![prompb::Sample { value: s.value, timestamp: ts_ms }], exemplars }
         })
         .collect();
     let metadata = families
