@@ -239,43 +239,97 @@ fn shows(expected: &str, line: &str) -> bool {
     rest.is_empty()
 }
 
+/// What a terminal shows of `wabench ARGS` run from the repository's root with this build: its standard
+/// output, then its standard error, line by line; and its exit status.
+fn terminal(args: &[String]) -> (Vec<String>, i32) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_wabench"))
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .unwrap();
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    (text.lines().map(str::to_string).collect(), out.status.code().unwrap_or(-1))
+}
+
+/// The failures of one `console` block (its body begins on line `first` of `doc`), and the commands it
+/// ran. The block holds `$ wabench …` lines, each followed by what the terminal shows (`[..]` for what
+/// differs between machines), and `$ echo $?` lines followed by the exit status of the command before:
+/// a command that fails must be followed by one, so the page never hides a failure.
+fn console_block(doc: &str, first: usize, body: &str) -> (Vec<String>, usize) {
+    let lines: Vec<&str> = body.lines().collect();
+    let mut failures = Vec::new();
+    let mut ran = 0;
+    // The command before and its exit status, until an `echo $?` shows it.
+    let mut last: Option<(String, i32)> = None;
+    let unshown = |last: Option<(String, i32)>, at: usize, failures: &mut Vec<String>| {
+        if let Some((cmd, code)) = last.filter(|(_, code)| *code != 0) {
+            failures.push(format!("{doc}:{at}: `{cmd}` exited {code}: show it with `$ echo $?`"));
+        }
+    };
+    let mut i = 0;
+    while i < lines.len() {
+        let Some(cmd) = lines[i].strip_prefix("$ ") else {
+            i += 1;
+            continue;
+        };
+        let at = first + i;
+        let expected: Vec<&str> = lines[i + 1..].iter().take_while(|l| !l.starts_with("$ ")).copied().collect();
+        i += 1 + expected.len();
+        let got = if cmd == "echo $?" {
+            match last.take() {
+                Some((_, code)) => vec![code.to_string()],
+                None => {
+                    failures.push(format!("{doc}:{at}: `echo $?` follows no command"));
+                    continue;
+                }
+            }
+        } else {
+            unshown(last.take(), at, &mut failures);
+            let args = shlex::split(cmd).unwrap_or_default();
+            assert_eq!(args.first().map(String::as_str), Some("wabench"), "{doc}:{at}: {cmd}");
+            let (got, code) = terminal(&args[1..]);
+            ran += 1;
+            last = Some((cmd.to_string(), code));
+            got
+        };
+        let same = got.len() == expected.len() && expected.iter().zip(&got).all(|(e, g)| shows(e, g));
+        if !same {
+            failures.push(format!("{doc}:{at}: `{cmd}` printed:\n{}", got.join("\n")));
+        }
+    }
+    unshown(last, first + lines.len(), &mut failures);
+    (failures, ran)
+}
+
 #[test]
 fn console_examples_print_what_the_docs_show() {
-    // A `console` block: `$ wabench …` lines, each followed by the output the page shows. The command
-    // runs from the repository's root with this build; its standard output must match line by line.
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let mut failures = Vec::new();
     let mut checked = 0;
     for (doc, text) in documents() {
         for (_, first, body) in blocks(&text).into_iter().filter(|(l, _, _)| l == "console") {
-            let lines: Vec<&str> = body.lines().collect();
-            let mut i = 0;
-            while i < lines.len() {
-                let Some(cmd) = lines[i].strip_prefix("$ ") else {
-                    i += 1;
-                    continue;
-                };
-                let expected: Vec<&str> = lines[i + 1..].iter().take_while(|l| !l.starts_with("$ ")).copied().collect();
-                let args = shlex::split(cmd).unwrap_or_default();
-                assert_eq!(args.first().map(String::as_str), Some("wabench"), "{doc}:{}: {cmd}", first + i);
-                let out = std::process::Command::new(env!("CARGO_BIN_EXE_wabench"))
-                    .args(&args[1..])
-                    .current_dir(root)
-                    .output()
-                    .unwrap();
-                let got = String::from_utf8_lossy(&out.stdout);
-                let got: Vec<&str> = got.lines().collect();
-                let same = got.len() == expected.len() && expected.iter().zip(&got).all(|(e, g)| shows(e, g));
-                if !out.status.success() || !same {
-                    failures.push(format!("{doc}:{}: `{cmd}` printed:\n{}", first + i, got.join("\n")));
-                }
-                checked += 1;
-                i += 1 + expected.len();
-            }
+            let (f, ran) = console_block(&doc, first, &body);
+            failures.extend(f);
+            checked += ran;
         }
     }
-    assert!(checked >= 1, "the documents' console examples were found");
+    assert!(checked >= 1, "the documents' console examples were found: {checked}");
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+}
+
+#[test]
+fn a_console_example_shows_a_failure_and_its_exit_status() {
+    let cmd = "$ wabench validate profiles/quickstart.toml --set load.rate=fast\nwabench: error: [..]";
+    let (failures, ran) = console_block("p.md", 3, &format!("{cmd}\n$ echo $?\n1\n"));
+    assert_eq!((failures.as_slice(), ran), (&[] as &[String], 1));
+    let (failures, _) = console_block("p.md", 3, &format!("{cmd}\n"));
+    assert_eq!(
+        failures,
+        ["p.md:5: `wabench validate profiles/quickstart.toml --set load.rate=fast` exited 1: show it with `$ echo $?`"]
+    );
+    let (failures, _) = console_block("p.md", 3, &format!("{cmd}\n$ echo $?\n0\n"));
+    assert_eq!(failures, ["p.md:5: `echo $?` printed:\n1"]);
+    let (failures, _) = console_block("p.md", 3, "$ wabench validate profiles/quickstart.toml\nprofile quickstart\n");
+    assert!(failures.len() == 1 && failures[0].starts_with("p.md:3: `wabench validate profiles/quickstart.toml` printed:\nprofile quickstart (profiles/quickstart.toml) is valid\n"), "{failures:?}");
 }
 
 #[test]
