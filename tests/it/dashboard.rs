@@ -1,7 +1,7 @@
 //! `run --dashboard`: the live page's events and its control API over loopback, while bounded runs on
 //! the embedded simulator go; what the operator did shows in run.json and in the timeline; a
 //! dashboard that requires a token refuses calls without it; and the page itself, in headless
-//! Chromium, updates as the run goes and changes its rate.
+//! Chromium, updates as the run goes and its controls (rate, pause, resume, stop) steer it.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -311,51 +311,100 @@ fn the_page_is_one_self_contained_file() {
     live.finished();
 }
 
-#[test]
-fn chromium_shows_the_run_live_and_its_rate_control_steers_it() {
-    let Some(browser) = crate::report_browser::browser() else { return };
-    let live = Live::start(STEERED, None);
-    let mut ev = Events::open(live.addr, "");
-    ev.until(|v| sent(v) > 0);
-    // The page's self-test waits for its figures to grow, sets 40/s with its own control, and writes
-    // what it saw into the DOM.
-    let profile = live.dir.path().join("chromium-profile");
-    let dom = crate::report_browser::dump_url(
-        browser,
-        &format!("{}#selftest=40", live.url),
-        &profile,
-        &["--virtual-time-budget=60000"],
-    )
-    .expect("chromium dumps the DOM");
-    // A few seconds at the page's rate, then the run is stopped.
-    until_target_time(&mut Events::open(live.addr, ""), last_action_s(&live.op) + 2.5);
-    let (status, _) = call(live.addr, "POST", "/control/stop", "");
-    assert_eq!(status, 200);
-    let f = live.finished();
-
+/// What the page's self-test wrote into the DOM Chromium dumped.
+fn selftest_output(dom: &str) -> Value {
     const OPEN: &str = "<pre id=\"wb-selftest\">";
     let at =
         dom.find(OPEN).unwrap_or_else(|| panic!("no self-test output in the DOM: {}", &dom[..dom.len().min(2000)]));
     let text = &dom[at + OPEN.len()..];
     let text = text[..text.find("</pre>").unwrap()].replace("&amp;", "&").replace("&lt;", "<").replace("&gt;", ">");
-    let st: Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}"));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}"))
+}
+
+/// The state and controls the page showed: (state, Pause enabled, Resume enabled).
+fn shown(v: &Value) -> (&str, bool, bool) {
+    (v["state"].as_str().unwrap_or("?"), v["pause"] == true, v["resume"] == true)
+}
+
+#[test]
+fn chromium_shows_the_run_live_and_its_controls_steer_it() {
+    let Some(browser) = crate::report_browser::browser() else { return };
+    let live = Live::start(STEERED, None);
+    Events::open(live.addr, "").until(|v| sent(v) > 0);
+    // The page's self-test waits for its figures to grow, then clicks its own controls as a user
+    // would: 40/s, Pause, Resume, Stop, each once an event showed the one before and 2.5 s more went
+    // by on the target's clock. It writes what it saw into the DOM.
+    let profile = live.dir.path().join("chromium-profile");
+    let dom = crate::report_browser::dump_url(
+        browser,
+        &format!("{}#selftest=rate:40,pause,resume,stop", live.url),
+        &profile,
+        &["--virtual-time-budget=60000"],
+    )
+    .expect("chromium dumps the DOM");
+    let f = live.finished();
+
+    let st = selftest_output(&dom);
     let counts: Vec<u64> = st["sent"].as_array().unwrap().iter().map(|v| v.as_u64().unwrap()).collect();
     assert!(counts.len() >= 3 && counts.last() > counts.first(), "the page's figures grew: {st}");
-    assert_eq!(st["rate"]["ok"], true, "{st}");
-    assert_eq!(st["rateShown"], "40/s", "{st}");
     assert!(st["svg"].as_u64().unwrap() >= 2, "the charts were drawn: {st}");
     assert!(dom.contains("data-target=\"cloud\""), "a section per target");
+    let steps = st["steps"].as_array().unwrap();
+    let names: Vec<&str> = steps.iter().map(|s| s["step"].as_str().unwrap()).collect();
+    assert_eq!(names, ["rate:40", "pause", "resume", "stop"], "{st}");
+    let [rate, pause, resume, stop] = [&steps[0], &steps[1], &steps[2], &steps[3]];
+    for s in [rate, pause, resume] {
+        assert_eq!(s["ok"], true, "{s}");
+    }
+    assert_eq!(rate["answer"]["rateSet"], "40/s", "{rate}");
+    // The answer shows at once, then the events say the same: paused, Resume the one to click, nothing
+    // requested; then running again at the page's rate.
+    assert_eq!(shown(&pause["answer"]), ("paused", false, true), "{pause}");
+    assert_eq!(shown(&pause["seen"]), ("paused", false, true), "{pause}");
+    assert_eq!(pause["seen"]["requested"], "0.0/s", "{pause}");
+    assert_eq!(shown(&resume["answer"]), ("running", true, false), "{resume}");
+    assert_eq!(shown(&resume["seen"]), ("running", true, false), "{resume}");
+    assert_eq!(resume["seen"]["requested"], "40.0/s", "{resume}");
+    assert!(st["actionRows"].as_u64().unwrap() >= 3, "the page lists the actions: {st}");
 
-    let rate: Vec<_> = f.run.operator.iter().filter(|a| a.action == "rate").collect();
-    assert_eq!(rate.len(), 1, "{:?}", f.run.operator);
-    assert_eq!(rate[0].value, Some(40.0));
-    let stop = f.run.operator.iter().find(|a| a.action == "stop").expect("stopped");
+    // run.json's operator list: each action at the time it was taken on the target's clock, after the
+    // event the page clicked on and before the first event that showed it.
+    let run: Value = serde_json::from_str(&std::fs::read_to_string(f.dir.join("run.json")).unwrap()).unwrap();
+    let ops = run["operator"].as_array().expect("run.json's operator list");
+    let actions: Vec<(&str, Option<f64>)> =
+        ops.iter().map(|a| (a["action"].as_str().unwrap(), a["value"].as_f64())).collect();
+    assert_eq!(actions, [("rate", Some(40.0)), ("pause", None), ("resume", None), ("stop", None)]);
+    assert!(ops.iter().all(|a| a["target"] == "cloud"), "{ops:?}");
+    let at: Vec<f64> = ops.iter().map(|a| a["target_s"].as_f64().unwrap()).collect();
+    for (i, step) in [rate, pause, resume].iter().enumerate() {
+        let (taken, seen) = (step["taken_s"].as_f64().unwrap(), step["seen_s"].as_f64().unwrap());
+        assert!(
+            taken <= at[i] && at[i] <= seen,
+            "{}: at {} s, clicked at {taken} s, shown at {seen} s",
+            names[i],
+            at[i]
+        );
+    }
+    assert!(stop["taken_s"].as_f64().unwrap() <= at[3], "{stop} at {} s", at[3]);
+    let t = &f.run.targets[0];
+    assert_eq!(t.stopped.as_deref(), Some("operator"));
+    assert_eq!(t.requests.dropped, 0, "the pause is not counted as lateness or drops");
+
+    // The timeline between the actions: the page's rate, nothing due or started while paused, the
+    // page's rate again after the resume.
     let rows = live.timeline(&f);
-    let after = inside(&rows, rate[0].target_s.unwrap(), stop.target_s.unwrap());
-    assert!(!after.is_empty(), "whole seconds at the page's rate: {rate:?} {stop:?}");
-    assert!(after.iter().all(|r| r.requested == Some(40)), "the page's rate is the schedule's: {after:?}");
-    let most = after.iter().map(|r| r.started).max().unwrap();
-    assert!(most >= 20, "the achieved rate followed the page's (plan 10/s): {most}/s in {after:?}");
+    let faster = inside(&rows, at[0], at[1]);
+    assert!(!faster.is_empty(), "whole seconds at the page's rate: {at:?}");
+    assert!(faster.iter().all(|r| r.requested == Some(40)), "the page's rate is the schedule's: {faster:?}");
+    let most = faster.iter().map(|r| r.started).max().unwrap();
+    assert!(most >= 20, "the achieved rate followed the page's (plan 10/s): {most}/s in {faster:?}");
+    let held = inside(&rows, at[1], at[2]);
+    assert!(!held.is_empty(), "whole seconds paused: {at:?}");
+    assert!(held.iter().all(|r| r.requested == Some(0) && r.started == 0), "nothing due while paused: {held:?}");
+    let again = inside(&rows, at[2], at[3]);
+    assert!(!again.is_empty(), "whole seconds after the resume: {at:?}");
+    assert!(again.iter().all(|r| r.requested == Some(40)), "resumed at the page's rate: {again:?}");
+    assert!(again.iter().any(|r| r.started > 0), "requests went again: {again:?}");
 }
 
 const CLOSED: &str = r#"

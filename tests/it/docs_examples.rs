@@ -1,10 +1,12 @@
 //! The documentation's examples keep working: every TOML block of README.md and of the manual's chapters
 //! (docs/src) is a profile (or a part of one, completed with the least a profile needs) that parses and
 //! validates with this build, and every `wabench …` command line of their shell blocks parses with the
-//! command line's definitions. A changed
-//! field, command or flag that a documented example still uses fails here, naming the line.
+//! command line's definitions; every `console` block prints what it shows; and every relative link of
+//! README.md and of the manual (the reference pages included) leads to a file, and to a heading of it
+//! when it names one. A changed field, command, flag, output or heading that the documents still use
+//! fails here, naming the line.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// Fenced blocks of a Markdown text: (language, first line number of the body, body).
 fn blocks(text: &str) -> Vec<(String, usize, String)> {
@@ -237,43 +239,97 @@ fn shows(expected: &str, line: &str) -> bool {
     rest.is_empty()
 }
 
+/// What a terminal shows of `wabench ARGS` run from the repository's root with this build: its standard
+/// output, then its standard error, line by line; and its exit status.
+fn terminal(args: &[String]) -> (Vec<String>, i32) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_wabench"))
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .unwrap();
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    (text.lines().map(str::to_string).collect(), out.status.code().unwrap_or(-1))
+}
+
+/// The failures of one `console` block (its body begins on line `first` of `doc`), and the commands it
+/// ran. The block holds `$ wabench …` lines, each followed by what the terminal shows (`[..]` for what
+/// differs between machines), and `$ echo $?` lines followed by the exit status of the command before:
+/// a command that fails must be followed by one, so the page never hides a failure.
+fn console_block(doc: &str, first: usize, body: &str) -> (Vec<String>, usize) {
+    let lines: Vec<&str> = body.lines().collect();
+    let mut failures = Vec::new();
+    let mut ran = 0;
+    // The command before and its exit status, until an `echo $?` shows it.
+    let mut last: Option<(String, i32)> = None;
+    let unshown = |last: Option<(String, i32)>, at: usize, failures: &mut Vec<String>| {
+        if let Some((cmd, code)) = last.filter(|(_, code)| *code != 0) {
+            failures.push(format!("{doc}:{at}: `{cmd}` exited {code}: show it with `$ echo $?`"));
+        }
+    };
+    let mut i = 0;
+    while i < lines.len() {
+        let Some(cmd) = lines[i].strip_prefix("$ ") else {
+            i += 1;
+            continue;
+        };
+        let at = first + i;
+        let expected: Vec<&str> = lines[i + 1..].iter().take_while(|l| !l.starts_with("$ ")).copied().collect();
+        i += 1 + expected.len();
+        let got = if cmd == "echo $?" {
+            match last.take() {
+                Some((_, code)) => vec![code.to_string()],
+                None => {
+                    failures.push(format!("{doc}:{at}: `echo $?` follows no command"));
+                    continue;
+                }
+            }
+        } else {
+            unshown(last.take(), at, &mut failures);
+            let args = shlex::split(cmd).unwrap_or_default();
+            assert_eq!(args.first().map(String::as_str), Some("wabench"), "{doc}:{at}: {cmd}");
+            let (got, code) = terminal(&args[1..]);
+            ran += 1;
+            last = Some((cmd.to_string(), code));
+            got
+        };
+        let same = got.len() == expected.len() && expected.iter().zip(&got).all(|(e, g)| shows(e, g));
+        if !same {
+            failures.push(format!("{doc}:{at}: `{cmd}` printed:\n{}", got.join("\n")));
+        }
+    }
+    unshown(last, first + lines.len(), &mut failures);
+    (failures, ran)
+}
+
 #[test]
 fn console_examples_print_what_the_docs_show() {
-    // A `console` block: `$ wabench …` lines, each followed by the output the page shows. The command
-    // runs from the repository's root with this build; its standard output must match line by line.
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let mut failures = Vec::new();
     let mut checked = 0;
     for (doc, text) in documents() {
         for (_, first, body) in blocks(&text).into_iter().filter(|(l, _, _)| l == "console") {
-            let lines: Vec<&str> = body.lines().collect();
-            let mut i = 0;
-            while i < lines.len() {
-                let Some(cmd) = lines[i].strip_prefix("$ ") else {
-                    i += 1;
-                    continue;
-                };
-                let expected: Vec<&str> = lines[i + 1..].iter().take_while(|l| !l.starts_with("$ ")).copied().collect();
-                let args = shlex::split(cmd).unwrap_or_default();
-                assert_eq!(args.first().map(String::as_str), Some("wabench"), "{doc}:{}: {cmd}", first + i);
-                let out = std::process::Command::new(env!("CARGO_BIN_EXE_wabench"))
-                    .args(&args[1..])
-                    .current_dir(root)
-                    .output()
-                    .unwrap();
-                let got = String::from_utf8_lossy(&out.stdout);
-                let got: Vec<&str> = got.lines().collect();
-                let same = got.len() == expected.len() && expected.iter().zip(&got).all(|(e, g)| shows(e, g));
-                if !out.status.success() || !same {
-                    failures.push(format!("{doc}:{}: `{cmd}` printed:\n{}", first + i, got.join("\n")));
-                }
-                checked += 1;
-                i += 1 + expected.len();
-            }
+            let (f, ran) = console_block(&doc, first, &body);
+            failures.extend(f);
+            checked += ran;
         }
     }
-    assert!(checked >= 1, "the documents' console examples were found");
+    assert!(checked >= 5, "the documents' console examples were found: {checked}");
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+}
+
+#[test]
+fn a_console_example_shows_a_failure_and_its_exit_status() {
+    let cmd = "$ wabench validate profiles/quickstart.toml --set load.rate=fast\nwabench: error: [..]";
+    let (failures, ran) = console_block("p.md", 3, &format!("{cmd}\n$ echo $?\n1\n"));
+    assert_eq!((failures.as_slice(), ran), (&[] as &[String], 1));
+    let (failures, _) = console_block("p.md", 3, &format!("{cmd}\n"));
+    assert_eq!(
+        failures,
+        ["p.md:5: `wabench validate profiles/quickstart.toml --set load.rate=fast` exited 1: show it with `$ echo $?`"]
+    );
+    let (failures, _) = console_block("p.md", 3, &format!("{cmd}\n$ echo $?\n0\n"));
+    assert_eq!(failures, ["p.md:5: `echo $?` printed:\n1"]);
+    let (failures, _) = console_block("p.md", 3, "$ wabench validate profiles/quickstart.toml\nprofile quickstart\n");
+    assert!(failures.len() == 1 && failures[0].starts_with("p.md:3: `wabench validate profiles/quickstart.toml` printed:\nprofile quickstart (profiles/quickstart.toml) is valid\n"), "{failures:?}");
 }
 
 #[test]
@@ -282,4 +338,219 @@ fn the_wildcard_stands_for_any_text_and_nothing_else_differs() {
     assert!(shows("a [..] b [..]", "a x b yz"));
     assert!(!shows("timeout 10s, drain 5s, [..] thread(s)", "timeout 9s, drain 5s, 2 thread(s)"));
     assert!(!shows("exact", "exact and more"));
+}
+
+/// README.md and every page of the manual (docs/src and its folders, the generated reference pages
+/// included), each as (path from the repository's root, text).
+fn markdown_files() -> Vec<(PathBuf, String)> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut out = vec![(PathBuf::from("README.md"), std::fs::read_to_string(root.join("README.md")).unwrap())];
+    let mut dirs = vec![PathBuf::from("docs/src")];
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(root.join(&dir)).unwrap() {
+            let name = dir.join(entry.unwrap().file_name());
+            if root.join(&name).is_dir() {
+                dirs.push(name);
+            } else if name.extension().is_some_and(|x| x == "md") {
+                out.push((name.clone(), std::fs::read_to_string(root.join(&name)).unwrap()));
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// The lines of a Markdown text outside fenced blocks, numbered from 1.
+fn outside_fences(text: &str) -> Vec<(usize, &str)> {
+    let mut fenced = false;
+    let mut out = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        if line.trim_start().starts_with("```") {
+            fenced = !fenced;
+        } else if !fenced {
+            out.push((i + 1, line));
+        }
+    }
+    out
+}
+
+/// A line with its inline code spans cut out.
+fn without_code(line: &str) -> String {
+    line.split('`').step_by(2).collect()
+}
+
+/// The id mdBook gives a heading (written `text` in Markdown): its text as shown (backticks, stars and
+/// a link's target left out), trimmed and lowercased, whitespace made `-`, and anything but letters,
+/// digits, `_` and `-` dropped.
+fn anchor(text: &str) -> String {
+    let mut shown = String::new();
+    let mut rest = text;
+    while let Some(at) = rest.find("](") {
+        // [text](target) shows as text.
+        let end = rest[at..].find(')').map_or(rest.len(), |e| at + e + 1);
+        shown.push_str(&rest[..at]);
+        rest = &rest[end..];
+    }
+    shown.push_str(rest);
+    shown
+        .replace(['`', '*', '['], "")
+        .trim()
+        .to_lowercase()
+        .chars()
+        .filter_map(|c| match c {
+            c if c.is_alphanumeric() || c == '_' || c == '-' => Some(c),
+            c if c.is_whitespace() => Some('-'),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The ids of a page's headings, a repeated one numbered `-1`, `-2`, … as mdBook numbers them.
+fn anchors(text: &str) -> std::collections::HashSet<String> {
+    let mut ids = std::collections::HashSet::new();
+    for (_, line) in outside_fences(text) {
+        let hashes = line.chars().take_while(|&c| c == '#').count();
+        if !(1..=6).contains(&hashes) || !line[hashes..].starts_with(' ') {
+            continue;
+        }
+        let id = anchor(&line[hashes..]);
+        let mut unique = id.clone();
+        let mut n = 0;
+        while !ids.insert(unique.clone()) {
+            n += 1;
+            unique = format!("{id}-{n}");
+        }
+    }
+    ids
+}
+
+/// The targets of a line's Markdown links and images: `[text](target)`, a title after the target left out.
+fn link_targets(line: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut rest = line;
+    while let Some(at) = rest.find("](") {
+        rest = &rest[at + 2..];
+        let mut depth = 0;
+        let end = rest
+            .char_indices()
+            .find(|&(_, c)| {
+                depth += match c {
+                    '(' => 1,
+                    ')' => -1,
+                    _ => 0,
+                };
+                depth < 0
+            })
+            .map_or(rest.len(), |(i, _)| i);
+        out.push(rest[..end].split_whitespace().next().unwrap_or("").to_string());
+        rest = &rest[end..];
+    }
+    out
+}
+
+/// `path` with its `.` and `..` parts resolved, as written (no file system look-up).
+fn lexical(path: &Path) -> PathBuf {
+    let mut out = PathBuf::new();
+    for part in path.components() {
+        match part {
+            std::path::Component::ParentDir => {
+                out.pop();
+            }
+            std::path::Component::CurDir => {}
+            other => out.push(other),
+        }
+    }
+    out
+}
+
+/// Every relative link of `pages` ((path, text)) that leads nowhere: a file that is neither one of the
+/// pages nor in the repository, or a `#fragment` that no heading of the page it names has. Each as
+/// `page:line: target: why`.
+fn broken_links(pages: &[(PathBuf, String)]) -> Vec<String> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let texts: std::collections::HashMap<&Path, &str> = pages.iter().map(|(p, t)| (p.as_path(), t.as_str())).collect();
+    let mut out = Vec::new();
+    for (page, text) in pages {
+        for (line, prose) in outside_fences(text) {
+            for target in link_targets(&without_code(prose)) {
+                if target.contains("://") || target.starts_with("mailto:") {
+                    continue;
+                }
+                let (file, fragment) = target.split_once('#').map_or((target.as_str(), None), |(f, h)| (f, Some(h)));
+                let path = match file {
+                    "" => page.clone(),
+                    f => lexical(&page.parent().unwrap_or(Path::new("")).join(f)),
+                };
+                let why = match (texts.get(path.as_path()), fragment) {
+                    (None, _) if !root.join(&path).exists() => Some(format!("no file {}", path.display())),
+                    (None, Some(_)) => Some(format!("{} is not a page of the manual", path.display())),
+                    (Some(t), Some(h)) if !anchors(t).contains(h) => {
+                        Some(format!("no heading of {} has the id {h:?}", path.display()))
+                    }
+                    _ => None,
+                };
+                if let Some(why) = why {
+                    out.push(format!("{}:{line}: {target}: {why}", page.display()));
+                }
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn every_relative_link_of_the_docs_leads_to_a_file_and_heading_there() {
+    let pages = markdown_files();
+    assert!(pages.iter().any(|(p, _)| p.starts_with("docs/src/reference")), "the reference pages were read");
+    let links: usize =
+        pages.iter().flat_map(|(_, t)| outside_fences(t)).map(|(_, l)| link_targets(&without_code(l)).len()).sum();
+    assert!(links >= 40, "the documents' links were found: {links}");
+    let broken = broken_links(&pages);
+    assert!(broken.is_empty(), "{}", broken.join("\n"));
+}
+
+#[test]
+fn a_link_to_a_missing_page_or_heading_is_found_and_ids_are_mdbooks() {
+    assert_eq!(
+        anchor(" Tracing: the slow message in your back-end's traces"),
+        "tracing-the-slow-message-in-your-back-ends-traces"
+    );
+    assert_eq!(anchor(" A standalone receiver: `wabench receive`"), "a-standalone-receiver-wabench-receive");
+    assert_eq!(
+        anchor(" Identities: business-scoped user IDs and usernames (2026)"),
+        "identities-business-scoped-user-ids-and-usernames-2026"
+    );
+    assert_eq!(anchor(" See [Profiles](profiles.md) *now*"), "see-profiles-now");
+    let page = |name: &str, lines: &[&str]| (PathBuf::from(name), lines.join("\n"));
+    let pages = [
+        page(
+            "docs/src/a.md",
+            &[
+                "# A",
+                "## Twice",
+                "## Twice",
+                "## Run `wabench`",
+                "[b](b.md) [twice](#twice-1) [image](images/report.png)",
+            ],
+        ),
+        page(
+            "docs/src/b.md",
+            &[
+                "# B",
+                "```sh",
+                "# the end",
+                "```",
+                "[a](a.md#twice-2) [a](a.md#run-wabench) `[code](nowhere.md)`",
+                "[gone](c.md) [none](#the-end)",
+            ],
+        ),
+    ];
+    assert_eq!(
+        broken_links(&pages),
+        [
+            "docs/src/b.md:5: a.md#twice-2: no heading of docs/src/a.md has the id \"twice-2\"",
+            "docs/src/b.md:6: c.md: no file docs/src/c.md",
+            "docs/src/b.md:6: #the-end: no heading of docs/src/b.md has the id \"the-end\"",
+        ]
+    );
 }
