@@ -158,7 +158,7 @@ base_url = "embedded"
 
 #[test]
 fn events_carry_growing_counts_while_the_run_goes_and_a_last_one_at_its_end() {
-    let live = Live::start(SHORT, None);
+    let live = Live::start(&format!("{SHORT}[tracing]\nsample = 0.5\n"), None);
     let mut ev = Events::open(live.addr, "");
     let mut seen: Vec<(String, Value)> = Vec::new();
     while let Some(e) = ev.next() {
@@ -188,6 +188,20 @@ fn events_carry_growing_counts_while_the_run_goes_and_a_last_one_at_its_end() {
     assert!(rows.iter().any(|r| r[7].as_u64().is_some_and(|p99| p99 > 0)), "p99 per second: {rows:?}");
     assert!(t["outcomes"]["ok"].as_u64().is_some_and(|n| n > 0), "{t}");
     assert!(f.run.operator.is_empty(), "nobody acted");
+    // The slowest traced requests, slowest first: those of the run's exemplars file.
+    let kept = wabench::results::exemplars::Slowest::read(&f.dir.join("cloud.exemplars.csv")).unwrap();
+    let want: Vec<(String, u64)> = kept.slowest(5).iter().map(|e| (e.trace_id.clone(), e.latency_us)).collect();
+    let shown: Vec<(String, u64)> = t["traced"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| (x["trace_id"].as_str().unwrap().to_string(), x["latency_us"].as_u64().unwrap()))
+        .collect();
+    assert!(!shown.is_empty());
+    assert_eq!(shown.iter().map(|x| x.1).collect::<Vec<_>>(), want.iter().map(|x| x.1).collect::<Vec<_>>());
+    assert!(shown.iter().all(|x| kept.all().any(|e| e.trace_id == x.0 && e.latency_us == x.1)), "{shown:?}");
+    let wamid = |x: &Value| x["wamid"].as_str().is_some_and(|w| w.starts_with("wamid."));
+    assert!(t["traced"].as_array().unwrap().iter().any(wamid), "{t}");
 }
 
 const STEERED: &str = r#"
@@ -329,7 +343,7 @@ fn shown(v: &Value) -> (&str, bool, bool) {
 #[test]
 fn chromium_shows_the_run_live_and_its_controls_steer_it() {
     let Some(browser) = crate::report_browser::browser() else { return };
-    let live = Live::start(STEERED, None);
+    let live = Live::start(&format!("{STEERED}[tracing]\nsample = 1.0\n"), None);
     Events::open(live.addr, "").until(|v| sent(v) > 0);
     // The page's self-test waits for its figures to grow, then clicks its own controls as a user
     // would: 40/s, Pause, Resume, Stop, each once an event showed the one before and 2.5 s more went
@@ -349,6 +363,11 @@ fn chromium_shows_the_run_live_and_its_controls_steer_it() {
     assert!(counts.len() >= 3 && counts.last() > counts.first(), "the page's figures grew: {st}");
     assert!(st["svg"].as_u64().unwrap() >= 2, "the charts were drawn: {st}");
     assert!(dom.contains("data-target=\"cloud\""), "a section per target");
+    // The slowest traced requests, each a trace id of the run's exemplars file.
+    let kept = std::fs::read_to_string(f.dir.join("cloud.exemplars.csv")).unwrap();
+    let ids: Vec<&str> = dom.split("data-trace-id=\"").skip(1).filter_map(|r| r.split('"').next()).collect();
+    assert!(!ids.is_empty() && ids.len() <= 5, "{ids:?}");
+    assert!(ids.iter().all(|id| id.len() == 32 && kept.contains(id)), "{ids:?}\n{kept}");
     let steps = st["steps"].as_array().unwrap();
     let names: Vec<&str> = steps.iter().map(|s| s["step"].as_str().unwrap()).collect();
     assert_eq!(names, ["rate:40", "pause", "resume", "stop"], "{st}");

@@ -1,6 +1,7 @@
 //! One event of the live page: the run as it stands, in JSON. Every figure is one the results will
 //! hold: counts up to the latest finished second (the aggregator's live view), the timeline rows of
-//! the latest seconds, outcomes by key, and delivery latency when status webhooks are tracked.
+//! the latest seconds, outcomes by key, delivery latency when status webhooks are tracked, and the
+//! slowest traced requests of the latest seconds (`[tracing]`).
 
 use std::sync::atomic::Ordering;
 use std::time::Instant;
@@ -46,7 +47,7 @@ fn target(e: &Entry, duration: Option<std::time::Duration>) -> Value {
     let elapsed = p.t0.get().map(|t0| Instant::now().saturating_duration_since(*t0));
     let done = e.done.load(Ordering::Relaxed);
     let (sent, ok, errors, dropped) = p.totals();
-    let (rows, outcomes, in_flight, second) = match p.view.lock() {
+    let (rows, outcomes, in_flight, second, traced) = match p.view.lock() {
         Ok(v) => {
             let rows: Vec<Value> = v
                 .recent
@@ -55,9 +56,9 @@ fn target(e: &Entry, duration: Option<std::time::Duration>) -> Value {
                 .collect();
             let outcomes: serde_json::Map<String, Value> =
                 v.totals.outcomes.iter().map(|(o, n)| (o.key(), json!(n))).collect();
-            (rows, outcomes, v.totals.in_flight(), v.second)
+            (rows, outcomes, v.totals.in_flight(), v.second, slowest_traced(&v.traced))
         }
-        Err(_) => (Vec::new(), serde_json::Map::new(), 0, 0),
+        Err(_) => (Vec::new(), serde_json::Map::new(), 0, 0, Vec::new()),
     };
     let (_, schedule) = p.control.schedule();
     let requested_rate = match (&schedule, elapsed) {
@@ -83,7 +84,31 @@ fn target(e: &Entry, duration: Option<std::time::Duration>) -> Value {
         "outcomes": outcomes,
         "rows": rows,
         "delivery": e.delivery.as_ref().map(delivery),
+        "traced": traced,
     })
+}
+
+/// How many of the slowest recent traced requests an event shows.
+const TRACED_SHOWN: usize = 5;
+
+/// The slowest of the traced requests the live view keeps (those of the latest seconds), slowest
+/// first: second, latency, outcome, trace id and wamid, to look up in a tracing back-end while the run
+/// goes.
+fn slowest_traced(recent: &std::collections::VecDeque<crate::results::exemplars::Exemplar>) -> Vec<Value> {
+    let mut v: Vec<_> = recent.iter().collect();
+    v.sort_by(|a, b| b.latency_us.cmp(&a.latency_us).then(b.second.cmp(&a.second)));
+    v.iter()
+        .take(TRACED_SHOWN)
+        .map(|e| {
+            json!({
+                "second": e.second,
+                "latency_us": e.latency_us,
+                "outcome": e.outcome,
+                "trace_id": e.trace_id,
+                "wamid": e.wamid,
+            })
+        })
+        .collect()
 }
 
 /// Delivery so far: messages delivered, failed, waiting; accept-to-delivered percentiles (µs).
