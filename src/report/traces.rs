@@ -6,8 +6,8 @@ use std::fmt::Write as _;
 
 use super::fmt_us;
 use super::html_escape::esc;
+use crate::results::RunData;
 use crate::results::exemplars::Slowest;
-use crate::results::{RunData, files};
 
 /// Rows shown per target.
 pub const SHOWN: usize = 20;
@@ -18,8 +18,7 @@ pub(crate) fn section(out: &mut String, data: &RunData) {
         .run
         .targets
         .iter()
-        .filter(|t| t.tracing.is_some())
-        .map(|t| (t.name.as_str(), Slowest::read(&data.dir.join(files::exemplars_name(&t.name)))))
+        .filter_map(|t| t.tracing.as_ref().map(|tr| (t.name.as_str(), Slowest::read(&data.dir.join(&tr.exemplars)))))
         .collect();
     if traced.is_empty() {
         return;

@@ -19,8 +19,9 @@ pub const HEADER: &str = "second,intended_at,trace_id,seq,attempt,latency_us,out
 /// run.json's account of a target's tracing (`[tracing]`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TracingResult {
-    /// The fraction of the messages traced.
-    pub sample: f64,
+    /// The fraction of the messages traced (not known of a run rebuilt from a killed run's files).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sample: Option<f64>,
     /// Attempts that carried a `traceparent`.
     pub traced: u64,
     /// The file of the slowest of each second, beside run.json.
@@ -113,8 +114,14 @@ impl Slowest {
 
     /// Read a file written by [`Slowest::write`] (`traced` is then the rows read).
     pub fn read(path: &Path) -> Result<Slowest, String> {
+        let file = std::fs::File::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        Slowest::read_from(file, path)
+    }
+
+    /// Read the file's text from `input` (errors name `path`).
+    pub fn read_from(input: impl io::Read, path: &Path) -> Result<Slowest, String> {
         let shown = path.display();
-        let mut r = csv::Reader::from_path(path).map_err(|e| format!("{shown}: {e}"))?;
+        let mut r = csv::Reader::from_reader(input);
         let mut s = Slowest::default();
         for (i, row) in r.records().enumerate() {
             let row = row.map_err(|e| format!("{shown}: {e}"))?;

@@ -93,6 +93,8 @@ fn sigkill_leaves_readable_partial_files() {
     let html = std::fs::read_to_string(out.join("report.html")).unwrap();
     assert!(html.contains("Partial report"), "the report says it is partial");
     assert!(html.contains("<svg"), "with charts");
+    let slowest = traced.slowest(1)[0];
+    assert!(html.contains("Slowest traced requests") && html.contains(&slowest.trace_id), "the slowest traced request");
     assert!(!out.join("run.json").exists(), "no run.json is made up");
 }
 

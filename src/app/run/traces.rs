@@ -72,7 +72,7 @@ impl Traced {
         };
         written.map_err(|e| format!("{}: {e}", path.display()))?;
         Ok(TracingResult {
-            sample: self.sample,
+            sample: Some(self.sample),
             traced: tr.written.traced.traced,
             exemplars: files::exemplars_name(name),
             spans_exported: exported.map(|e| e.exported),

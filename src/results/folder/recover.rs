@@ -8,7 +8,8 @@ use std::path::Path;
 use chrono::{DateTime, Utc};
 
 use super::{RunData, Second, TargetData};
-use crate::results::files::{PARTIAL_SUFFIX, TIMELINE, folder_name, interval_logs};
+use crate::results::exemplars::{Slowest, TracingResult};
+use crate::results::files::{self, PARTIAL_SUFFIX, TIMELINE, folder_name, interval_logs};
 use crate::results::timeline::{self, TimelineRow};
 use crate::results::{
     Counts, Machine, Rates, ResultsError, Run, SCHEMA_VERSION, TargetHead, TargetResult, Tool, bounded, hlog,
@@ -95,7 +96,30 @@ fn recover_target(
             .map_err(|e| ResultsError::format(&path, e))?;
     td.result.hlog = file;
     td.result.latency_us = crate::results::Summary::of(&td.total);
+    td.result.tracing = traced(dir, name)?;
     Ok((td, began))
+}
+
+/// The slowest traced requests of the seconds that reached the disk, when the target traced any
+/// (`<target>.exemplars.csv`, else its `.partial`, without a line the kill cut).
+fn traced(dir: &Path, name: &str) -> Result<Option<TracingResult>, ResultsError> {
+    let whole = files::exemplars_name(name);
+    let Some(file) = [whole.clone(), format!("{whole}{PARTIAL_SUFFIX}")].into_iter().find(|f| dir.join(f).exists())
+    else {
+        return Ok(None);
+    };
+    let path = dir.join(&file);
+    let text = bounded::read_text(&path, bounded::MAX_TIMELINE_BYTES)?;
+    // A line cut by the kill is not a row.
+    let whole_lines = text.rfind('\n').map_or("", |i| &text[..=i]);
+    let kept = Slowest::read_from(whole_lines.as_bytes(), &path).map_err(|e| ResultsError::format(&path, e))?;
+    Ok(Some(TracingResult {
+        sample: None,
+        traced: kept.traced,
+        exemplars: file,
+        spans_exported: None,
+        spans_dropped: None,
+    }))
 }
 
 /// The request counts of a target's timeline rows added up, and its outcomes as far as they are
