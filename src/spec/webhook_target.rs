@@ -36,6 +36,7 @@ use serde::{Deserialize, Serialize};
 
 use super::Dur;
 use super::graph_version::GraphVersion;
+use super::numbers;
 
 /// Which deployment's webhooks the target imitates.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, Default, schemars::JsonSchema)]
@@ -284,12 +285,12 @@ impl WebhookTargetSpec {
         if self.graph_version().is_none() {
             return bad("api_version", format!("{:?} is not a Graph API version like \"v24.0\"", self.api_version));
         }
-        for (f, v) in [
-            ("waba_id", &self.waba_id),
-            ("phone_number_id", &self.phone_number_id),
-            ("display_phone_number", &self.display_phone_number),
+        for (f, v, valid) in [
+            ("waba_id", &self.waba_id, numbers::is_digits(&self.waba_id)),
+            ("phone_number_id", &self.phone_number_id, numbers::is_phone_number_id(&self.phone_number_id)),
+            ("display_phone_number", &self.display_phone_number, numbers::is_digits(&self.display_phone_number)),
         ] {
-            if v.is_empty() || !v.chars().all(|c| c.is_ascii_digit()) {
+            if !valid {
                 return bad(f, format!("{v:?}: must be digits"));
             }
         }
@@ -352,6 +353,8 @@ mod tests {
         check(|s| s.inbound.image = -1.0, "inbound.image");
         check(|s| s.retry.max_attempts = 0, "retry.max_attempts");
         check(|s| s.waba_id = "abc".into(), "waba_id");
+        check(|s| s.phone_number_id = String::new(), "phone_number_id");
+        check(|s| s.display_phone_number = "+15550783881".into(), "display_phone_number");
         check(|s| s.api_version = "v24".into(), "api_version");
         check(|s| s.api_version = "v24.0.1".into(), "api_version");
         check(|s| s.messages_per_second = Some(f64::NAN), "messages_per_second");
