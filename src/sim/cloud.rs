@@ -24,6 +24,8 @@
 use http::{Method, StatusCode};
 use serde_json::{Value, json};
 
+use crate::spec::graph_version::GraphVersion;
+
 use super::config::{ConfigError, DowntimeWindow, SimConfig, TemplateCategory};
 use super::content;
 use super::hooks::Accepted;
@@ -146,28 +148,13 @@ pub(crate) async fn handle(st: &State, req: Req, ctx: Ctx) -> Reply {
 }
 
 /// Parse `/{version}/{phone-number-id}/messages`; returns the version and phone-number-id.
-fn route(path: &str) -> Option<(&str, &str)> {
+fn route(path: &str) -> Option<(GraphVersion, &str)> {
     let mut it = path.trim_matches('/').split('/');
     let (version, phone, leaf) = (it.next()?, it.next()?, it.next()?);
-    if it.next().is_some() || leaf != "messages" || !valid_version(version) {
+    if it.next().is_some() || leaf != "messages" {
         return None;
     }
-    Some((version, phone))
-}
-
-/// The major number of a version `vNN.N` (its status webhooks' shapes depend on it).
-fn major_version(v: &str) -> Option<u16> {
-    v.strip_prefix('v')?.split('.').next()?.parse().ok()
-}
-
-/// `vNN.N`: a `v`, digits, a dot, digits.
-fn valid_version(v: &str) -> bool {
-    let Some(rest) = v.strip_prefix('v') else {
-        return false;
-    };
-    let mut parts = rest.split('.');
-    let ok = |p: Option<&str>| p.is_some_and(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()));
-    ok(parts.next()) && ok(parts.next()) && parts.next().is_none()
+    Some((GraphVersion::parse(version)?, phone))
 }
 
 fn check_token(st: &State, req: &Req) -> Result<(), CloudError> {
@@ -209,9 +196,8 @@ fn check_token(st: &State, req: &Req) -> Result<(), CloudError> {
 
 async fn handle_inner(st: &State, req: Req, ctx: Ctx) -> Result<Reply, CloudError> {
     let (phone_key, hook_phone) = {
-        let phone = addressed(st, &req)?;
-        let version = route(req.path()).and_then(|(v, _)| major_version(v));
-        (hash_bytes(0x9403E, phone.as_bytes()), st.hooks.is_some().then(|| (phone.to_string(), version)))
+        let (version, phone) = addressed(st, &req)?;
+        (hash_bytes(0x9403E, phone.as_bytes()), st.hooks.is_some().then(|| (phone.to_string(), Some(version.major))))
     };
     if st.down() {
         return Err(CloudError::new(
@@ -244,8 +230,8 @@ async fn handle_inner(st: &State, req: Req, ctx: Ctx) -> Result<Reply, CloudErro
 }
 
 /// The route of a request: `POST /{version}/{phone-number-id}/messages`, a version the simulator
-/// serves and a phone number id it knows; the phone number id, or the Graph API's error.
-fn addressed<'r>(st: &State, req: &'r Req) -> Result<&'r str, CloudError> {
+/// serves and a phone number id it knows; the version and the phone number id, or the Graph API's error.
+fn addressed<'r>(st: &State, req: &'r Req) -> Result<(GraphVersion, &'r str), CloudError> {
     let Some((version, phone)) = route(req.path()) else {
         return Err(CloudError::new(
             StatusCode::NOT_FOUND,
@@ -263,7 +249,7 @@ fn addressed<'r>(st: &State, req: &'r Req) -> Result<&'r str, CloudError> {
         ));
     }
     let versions = &st.cfg.cloud.api_versions;
-    if !versions.is_empty() && !versions.iter().any(|v| v == version) {
+    if !versions.is_empty() && !versions.iter().any(|v| GraphVersion::parse(v) == Some(version)) {
         return Err(CloudError::new(
             StatusCode::BAD_REQUEST,
             100,
@@ -284,7 +270,7 @@ fn addressed<'r>(st: &State, req: &'r Req) -> Result<&'r str, CloudError> {
             ),
         ));
     }
-    Ok(phone)
+    Ok((version, phone))
 }
 
 /// The request's body, within the simulator's limit.
@@ -526,10 +512,13 @@ mod tests {
 
     #[test]
     fn routes() {
-        assert_eq!(route("/v23.0/123/messages"), Some(("v23.0", "123")));
-        assert_eq!(route("/v9.1/abc/messages"), Some(("v9.1", "abc")));
+        let v = |major, minor| GraphVersion { major, minor };
+        assert_eq!(route("/v23.0/123/messages"), Some((v(23, 0), "123")));
+        assert_eq!(route("/v9.1/abc/messages"), Some((v(9, 1), "abc")));
         assert_eq!(route("/23.0/123/messages"), None);
         assert_eq!(route("/v23/123/messages"), None);
+        assert_eq!(route("/v23.0.1/123/messages"), None);
+        assert_eq!(route("/v023.0/123/messages"), None);
         assert_eq!(route("/v23.0/123/media"), None);
         assert_eq!(route("/v23.0/123/messages/x"), None);
     }

@@ -16,6 +16,7 @@ pub mod cost;
 pub mod csv_bounds;
 pub(crate) mod endpoint;
 pub mod feeder;
+pub mod graph_version;
 pub mod interpolate;
 pub mod messages;
 pub mod net;

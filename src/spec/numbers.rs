@@ -30,9 +30,16 @@ pub enum Spread {
     ByRecipient,
 }
 
+/// Whether `s` is digits only and not empty: the form of Meta's object ids (a phone number id, a
+/// WhatsApp Business Account id) and of a phone number as its webhooks write it
+/// (`display_phone_number`, `wa_id`: no `+`, no spaces).
+pub fn is_digits(s: &str) -> bool {
+    !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit())
+}
+
 /// Whether `id` reads as a phone number id (digits only, not empty).
 pub fn is_phone_number_id(id: &str) -> bool {
-    !id.is_empty() && id.bytes().all(|b| b.is_ascii_digit())
+    is_digits(id)
 }
 
 /// Check a list of ids: each all digits, none twice, at most [`MAX_NUMBERS`]. The error names the
@@ -99,6 +106,16 @@ fn fnv1a(bytes: &[u8]) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ids_and_webhook_numbers_are_ascii_digits_only() {
+        for ok in ["0", "106540352242922", "0015550783881"] {
+            assert!(is_digits(ok) && is_phone_number_id(ok), "{ok:?} refused");
+        }
+        for bad in ["", "+15550783881", "1555 078", "1555-078", "10x", " 1", "1\n", "\u{0661}\u{0662}"] {
+            assert!(!is_digits(bad) && !is_phone_number_id(bad), "{bad:?} accepted");
+        }
+    }
 
     #[test]
     fn round_robin_gives_each_number_an_equal_share() {

@@ -3,6 +3,7 @@
 use std::path::Path;
 
 use super::endpoint::Endpoint;
+use super::graph_version::GraphVersion;
 use super::{Dur, Model, Profile, ProfileError, TargetKind, TargetSpec, err};
 
 fn positive(path: &Path, field: &str, v: f64) -> Result<(), ProfileError> {
@@ -472,7 +473,7 @@ fn validate_whatsapp_target(path: &Path, i: usize, t: &TargetSpec) -> Result<(),
         return Err(err(path, f("token_env"), "give either `token_env` or `token_file`, not both"));
     }
     if let Some(v) = &t.api_version
-        && !(v.starts_with('v') && v[1..].split('.').all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_digit())))
+        && GraphVersion::parse(v).is_none()
     {
         return Err(err(path, f("api_version"), format!("{v:?} is not a Graph API version like \"v23.0\"")));
     }

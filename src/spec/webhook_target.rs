@@ -35,6 +35,8 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 
 use super::Dur;
+use super::graph_version::GraphVersion;
+use super::numbers;
 
 /// Which deployment's webhooks the target imitates.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, Default, schemars::JsonSchema)]
@@ -199,17 +201,15 @@ impl Default for WebhookTargetSpec {
     }
 }
 
-/// The major number of a Graph API version (`v24.0` → 24).
-pub fn major_version(v: &str) -> Option<u16> {
-    let (major, minor) = v.strip_prefix('v')?.split_once('.')?;
-    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
-    (digits(major) && digits(minor)).then(|| major.parse().ok()).flatten()
-}
-
 /// Largest `max_batch` (Meta's batches are small; a cap keeps bodies bounded).
 pub const MAX_BATCH: u32 = 100;
 
 impl WebhookTargetSpec {
+    /// The Graph API version of the app's webhooks, when `api_version` reads as one.
+    pub fn graph_version(&self) -> Option<GraphVersion> {
+        GraphVersion::parse(&self.api_version)
+    }
+
     /// Mean events per POST.
     pub fn mean_batch(&self) -> f64 {
         (f64::from(self.max_batch) + 1.0) / 2.0
@@ -282,15 +282,15 @@ impl WebhookTargetSpec {
         if self.users == 0 {
             return bad("users", "must be at least 1".into());
         }
-        if major_version(&self.api_version).is_none() {
+        if self.graph_version().is_none() {
             return bad("api_version", format!("{:?} is not a Graph API version like \"v24.0\"", self.api_version));
         }
-        for (f, v) in [
-            ("waba_id", &self.waba_id),
-            ("phone_number_id", &self.phone_number_id),
-            ("display_phone_number", &self.display_phone_number),
+        for (f, v, valid) in [
+            ("waba_id", &self.waba_id, numbers::is_digits(&self.waba_id)),
+            ("phone_number_id", &self.phone_number_id, numbers::is_phone_number_id(&self.phone_number_id)),
+            ("display_phone_number", &self.display_phone_number, numbers::is_digits(&self.display_phone_number)),
         ] {
-            if v.is_empty() || !v.chars().all(|c| c.is_ascii_digit()) {
+            if !valid {
                 return bad(f, format!("{v:?}: must be digits"));
             }
         }
@@ -353,6 +353,10 @@ mod tests {
         check(|s| s.inbound.image = -1.0, "inbound.image");
         check(|s| s.retry.max_attempts = 0, "retry.max_attempts");
         check(|s| s.waba_id = "abc".into(), "waba_id");
+        check(|s| s.phone_number_id = String::new(), "phone_number_id");
+        check(|s| s.display_phone_number = "+15550783881".into(), "display_phone_number");
+        check(|s| s.api_version = "v24".into(), "api_version");
+        check(|s| s.api_version = "v24.0.1".into(), "api_version");
         check(|s| s.messages_per_second = Some(f64::NAN), "messages_per_second");
         check(
             |s| {

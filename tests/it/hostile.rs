@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpStream;
 use tokio_rustls::TlsAcceptor;
 use wabench::app::run::{Finished, Options, run_profile};
 
@@ -512,66 +512,47 @@ fn a_tls_server_that_never_finishes_the_handshake_times_out() {
 }
 
 /// An HTTP/2 (h2c) server that ends every connection after its first answer: gracefully with GOAWAY,
-/// or by closing the socket.
-fn h2_one_answer_per_connection(goaway: bool) -> (SocketAddr, Arc<AtomicU64>, tokio::sync::oneshot::Sender<()>) {
+/// or by closing the socket. Its `requests` counts the answers.
+fn h2_one_answer_per_connection(goaway: bool) -> LoopServer {
     use hyper::service::service_fn;
-    let std_listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    std_listener.set_nonblocking(true).unwrap();
-    let addr = std_listener.local_addr().unwrap();
-    let hits = Arc::new(AtomicU64::new(0));
-    let (tx, mut rx) = tokio::sync::oneshot::channel::<()>();
-    let h = hits.clone();
-    std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-        rt.block_on(async move {
-            let listener = TcpListener::from_std(std_listener).unwrap();
-            loop {
-                let sock = tokio::select! {
-                    _ = &mut rx => break,
-                    a = listener.accept() => match a { Ok((s, _)) => s, Err(_) => continue },
-                };
-                let h = h.clone();
-                tokio::spawn(tokio::time::timeout(TASK_LIMIT, async move {
-                    let answered = Arc::new(tokio::sync::Notify::new());
-                    let a = answered.clone();
-                    let svc = service_fn(move |_req: hyper::Request<hyper::body::Incoming>| {
-                        h.fetch_add(1, Ordering::Relaxed);
-                        a.notify_one();
-                        async {
-                            Ok::<_, std::convert::Infallible>(hyper::Response::new(http_body_util::Full::new(
-                                bytes::Bytes::from_static(b"fine"),
-                            )))
-                        }
-                    });
-                    let conn = hyper::server::conn::http2::Builder::new(hyper_util::rt::TokioExecutor::new())
-                        .serve_connection(hyper_util::rt::TokioIo::new(sock), svc);
-                    tokio::pin!(conn);
-                    tokio::select! {
-                        _ = conn.as_mut() => return,
-                        _ = answered.notified() => {}
-                    }
-                    if goaway {
-                        conn.as_mut().graceful_shutdown();
-                        let _ = conn.await;
-                    } else {
-                        // Let the answer reach the client, then drop the socket.
-                        let _ = tokio::time::timeout(Duration::from_millis(20), conn.as_mut()).await;
-                    }
-                }));
+    loopback::spawn(TASK_LIMIT, move |sock, hits| async move {
+        let answered = Arc::new(tokio::sync::Notify::new());
+        let a = answered.clone();
+        let svc = service_fn(move |_req: hyper::Request<hyper::body::Incoming>| {
+            hits.fetch_add(1, Ordering::Relaxed);
+            a.notify_one();
+            async {
+                Ok::<_, std::convert::Infallible>(hyper::Response::new(http_body_util::Full::new(
+                    bytes::Bytes::from_static(b"fine"),
+                )))
             }
         });
-    });
-    (addr, hits, tx)
+        let conn = hyper::server::conn::http2::Builder::new(hyper_util::rt::TokioExecutor::new())
+            .serve_connection(hyper_util::rt::TokioIo::new(sock), svc);
+        tokio::pin!(conn);
+        tokio::select! {
+            _ = conn.as_mut() => return,
+            _ = answered.notified() => {}
+        }
+        if goaway {
+            conn.as_mut().graceful_shutdown();
+            let _ = conn.await;
+        } else {
+            // Let the answer reach the client, then drop the socket.
+            let _ = tokio::time::timeout(Duration::from_millis(20), conn.as_mut()).await;
+        }
+    })
 }
 
 #[test]
 fn http2_servers_that_end_connections_after_every_answer_are_reconnected() {
     for goaway in [true, false] {
-        let (addr, hits, _stop) = h2_one_answer_per_connection(goaway);
+        let s = h2_one_answer_per_connection(goaway);
+        let addr = s.addr;
         let (f, _d) = run(&http_profile(&format!("http://{addr}/"), "http_version = \"2\"\n"));
         assert_eq!(outcomes(&f), only("ok", 20), "goaway: {goaway}");
         consistent(&f, 20);
-        assert_eq!(hits.load(Ordering::Relaxed), 20);
+        assert_eq!(s.requests.load(Ordering::Relaxed), 20);
         let (f, _d) = run(&format!(
             "name = \"h2-closed\"\n[load]\nmodel = \"closed\"\nconnections = 2\nmax_requests = 200\n\
              [[targets]]\nname = \"t\"\nkind = \"http\"\nurl = \"http://{addr}/\"\nhttp_version = \"2\"\n"

@@ -3,7 +3,6 @@
 //! `details`; a target URL carrying `?access_token=…`; a URL refused for its userinfo whose password
 //! holds a `/`. The secrets reach the server, and never stderr, stdout, run.json or report.html.
 
-use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -12,9 +11,9 @@ use std::sync::{Arc, Mutex};
 use base64::Engine;
 use bytes::Bytes;
 use http_body_util::Full;
-use hyper::service::service_fn;
-use hyper::{Request, Response, StatusCode};
-use hyper_util::rt::TokioIo;
+use hyper::{Response, StatusCode};
+
+use crate::support::loopback::{self, Http, LoopServer};
 
 const USER: &str = "wabench-user-4c7d";
 const PASSWORD: &str = "wabench-pass-9e2f1a";
@@ -23,58 +22,38 @@ const URL_TOKEN: &str = "wabench-urltoken-b81c55";
 /// A loopback server: `/v1/users/login` is refused with 401 and `details` echoing the request's
 /// Authorization header, its decoded credentials and its URL; anything else is answered 200. Every
 /// request's URI is kept.
-fn echo_server() -> (SocketAddr, Arc<Mutex<Vec<String>>>, tokio::sync::oneshot::Sender<()>) {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    l.set_nonblocking(true).unwrap();
-    let addr = l.local_addr().unwrap();
+fn echo_server() -> (LoopServer, Arc<Mutex<Vec<String>>>) {
     let seen = Arc::new(Mutex::new(Vec::new()));
     let s = seen.clone();
-    let (tx, mut rx) = tokio::sync::oneshot::channel::<()>();
-    std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-        rt.block_on(async move {
-            let listener = tokio::net::TcpListener::from_std(l).unwrap();
-            loop {
-                let sock = tokio::select! {
-                    _ = &mut rx => break,
-                    r = listener.accept() => match r { Ok((s, _)) => s, Err(_) => continue },
-                };
-                let s = s.clone();
-                tokio::spawn(async move {
-                    let svc = service_fn(move |req: Request<hyper::body::Incoming>| {
-                        let uri = req.uri().to_string();
-                        if let Ok(mut v) = s.lock()
-                            && v.len() < 10_000
-                        {
-                            v.push(uri.clone());
-                        }
-                        let auth = req.headers().get("authorization").map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
-                        let decoded = auth
-                            .as_deref()
-                            .and_then(|a| a.strip_prefix("Basic "))
-                            .and_then(|b| base64::engine::general_purpose::STANDARD.decode(b).ok())
-                            .map(|b| String::from_utf8_lossy(&b).into_owned())
-                            .unwrap_or_default();
-                        let r = if req.uri().path() == "/v1/users/login" {
-                            let details = format!(
-                                "invalid credentials {decoded} (Authorization: {}) for http://{decoded}@wa.example{uri}",
-                                auth.unwrap_or_default()
-                            );
-                            let body = serde_json::json!({"errors": [{"code": 1005, "title": "Access denied", "details": details}]});
-                            let mut r = Response::new(Full::new(Bytes::from(body.to_string())));
-                            *r.status_mut() = StatusCode::UNAUTHORIZED;
-                            r
-                        } else {
-                            Response::new(Full::new(Bytes::from_static(b"{\"ok\":true}")))
-                        };
-                        async move { Ok::<_, Infallible>(r) }
-                    });
-                    let _ = hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(sock), svc).await;
-                });
-            }
-        });
+    let server = loopback::http(Http::One, move |_, req| {
+        let uri = req.uri().to_string();
+        if let Ok(mut v) = s.lock()
+            && v.len() < 10_000
+        {
+            v.push(uri.clone());
+        }
+        let auth = req.headers().get("authorization").map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
+        let decoded = auth
+            .as_deref()
+            .and_then(|a| a.strip_prefix("Basic "))
+            .and_then(|b| base64::engine::general_purpose::STANDARD.decode(b).ok())
+            .map(|b| String::from_utf8_lossy(&b).into_owned())
+            .unwrap_or_default();
+        let r = if req.uri().path() == "/v1/users/login" {
+            let details = format!(
+                "invalid credentials {decoded} (Authorization: {}) for http://{decoded}@wa.example{uri}",
+                auth.unwrap_or_default()
+            );
+            let body = serde_json::json!({"errors": [{"code": 1005, "title": "Access denied", "details": details}]});
+            let mut r = Response::new(Full::new(Bytes::from(body.to_string())));
+            *r.status_mut() = StatusCode::UNAUTHORIZED;
+            r
+        } else {
+            Response::new(Full::new(Bytes::from_static(b"{\"ok\":true}")))
+        };
+        async move { r }
     });
-    (addr, seen, tx)
+    (server, seen)
 }
 
 /// Every spelling of the secrets that could leak.
@@ -130,7 +109,8 @@ fn wabench(args: &[&str]) -> (i32, String) {
 
 #[test]
 fn a_login_server_echoing_the_credentials_does_not_get_them_printed() {
-    let (addr, seen, _stop) = echo_server();
+    let (server, seen) = echo_server();
+    let addr = server.addr;
     let dir = tempfile::tempdir().unwrap();
     let p = dir.path().join("p.toml");
     std::fs::write(
@@ -153,7 +133,8 @@ fn a_login_server_echoing_the_credentials_does_not_get_them_printed() {
 
 #[test]
 fn an_access_token_in_a_url_reaches_the_target_and_nothing_else() {
-    let (addr, seen, _stop) = echo_server();
+    let (server, seen) = echo_server();
+    let addr = server.addr;
     let dir = tempfile::tempdir().unwrap();
     let p = dir.path().join("p.toml");
     std::fs::write(

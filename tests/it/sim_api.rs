@@ -220,6 +220,49 @@ async fn cloud_token_rules() {
     assert_cloud_error(&r, 400, 100);
 }
 
+/// One rule for a Graph API version (`v<major>.<minor>`, as Meta writes them): what a profile takes as
+/// a Cloud target's or a webhook target's `api_version` is what the simulator serves at
+/// `/{version}/{phone-number-id}/messages`; anything else is refused by all three alike.
+#[tokio::test]
+async fn a_graph_api_version_reads_alike_in_profiles_and_in_the_simulator() {
+    let sim = spawn_local(quick(Flavor::Cloud)).await.unwrap();
+    let mut c = Client::connect(&sim).await;
+    let dir = tempfile::tempdir().unwrap();
+    let head = "name = \"v\"\n[load]\nrate = 1\nduration = \"1s\"\n[[targets]]\nname = \"t\"\n";
+    let versions = [
+        ("v23.0", true),
+        ("v24.0", true),
+        ("v2.12", true),
+        ("v23", false),
+        ("23.0", false),
+        ("V23.0", false),
+        ("v23.0.1", false),
+        ("v023.0", false),
+        ("v23.x", false),
+    ];
+    for (v, valid) in versions {
+        let r = c.post(&format!("/{v}/1234567890/messages"), Some(TOKEN), &text_to("15551234567")).await;
+        if valid {
+            assert_eq!(r.status, StatusCode::OK, "{v}: {}", r.json);
+        } else {
+            assert_cloud_error(&r, 404, 100);
+        }
+        let cloud = format!("{head}kind = \"cloud\"\nbase_url = \"embedded\"\napi_version = \"{v}\"\n");
+        let hook = format!("{head}kind = \"webhook\"\nurl = \"embedded\"\n[targets.webhook]\napi_version = \"{v}\"\n");
+        for (text, field) in [(cloud, "targets[0].api_version"), (hook, "targets[0].webhook.api_version")] {
+            let loaded = wabench::spec::load(&crate::support::common::profile(dir.path(), &text));
+            match (valid, loaded) {
+                (true, Ok(_)) => {}
+                (false, Err(e)) => {
+                    assert_eq!(e.field.as_deref(), Some(field), "{v}: {e}");
+                    assert!(e.to_string().contains(&format!("{v:?} is not a Graph API version like")), "{e}");
+                }
+                (_, r) => panic!("{v} as {field}: {:?}", r.map(|_| ())),
+            }
+        }
+    }
+}
+
 #[tokio::test]
 async fn cloud_throughput_limit() {
     let mut cfg = quick(Flavor::Cloud);

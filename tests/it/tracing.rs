@@ -5,7 +5,6 @@
 //! saw, shards merged, and real WhatsApp targets left alone unless the profile asks.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -13,88 +12,58 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
-use hyper::service::service_fn;
-use hyper::{Request, Response};
-use hyper_util::rt::TokioIo;
+use hyper::Response;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::common::v1::any_value::Value;
 use opentelemetry_proto::tonic::trace::v1::Span;
 use prost::Message;
-use tokio::net::TcpListener;
 
 use crate::support::common;
+use crate::support::loopback::{self, Http, LoopServer};
 use wabench::engine::trace::TraceContext;
 use wabench::results::exemplars::Slowest;
 
 /// What a loopback server saw: each request's `traceparent` (if any) and the body it answered with.
 #[derive(Default)]
 struct Seen {
-    requests: AtomicU64,
     traced: Mutex<Vec<(String, String)>>,
     bodies: Mutex<Vec<Vec<u8>>>,
 }
 
-/// A loopback HTTP/1.1 server answering every request with `answer(n)` (n counts from 0), recording
+/// A loopback HTTP server answering every request with `answer(n)` (n counts from 0), recording
 /// what it saw; stops when dropped.
 struct Recording {
     addr: SocketAddr,
+    /// Requests received.
+    requests: Arc<AtomicU64>,
     seen: Arc<Seen>,
-    _stop: tokio::sync::oneshot::Sender<()>,
+    _server: LoopServer,
 }
 
 fn recording(answer: fn(u64) -> String) -> Recording {
-    recording_on(answer, false)
+    recording_on(answer, Http::One)
 }
 
-/// As [`recording`], speaking HTTP/2 (h2c, prior knowledge) when `h2`.
-fn recording_on(answer: fn(u64) -> String, h2: bool) -> Recording {
-    let std_listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    std_listener.set_nonblocking(true).unwrap();
-    let addr = std_listener.local_addr().unwrap();
+/// As [`recording`], speaking `version`.
+fn recording_on(answer: fn(u64) -> String, version: Http) -> Recording {
     let seen = Arc::new(Seen::default());
-    let (tx, mut rx) = tokio::sync::oneshot::channel::<()>();
     let s = seen.clone();
-    std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-        rt.block_on(async move {
-            let listener = TcpListener::from_std(std_listener).unwrap();
-            loop {
-                let sock = tokio::select! {
-                    _ = &mut rx => return,
-                    a = listener.accept() => match a { Ok((sock, _)) => sock, Err(_) => continue },
-                };
-                let s = s.clone();
-                tokio::spawn(async move {
-                    let svc = service_fn(move |req: Request<hyper::body::Incoming>| {
-                        let s = s.clone();
-                        async move {
-                            let n = s.requests.fetch_add(1, Ordering::Relaxed);
-                            let tp = req.headers().get("traceparent").map(|v| v.to_str().unwrap_or("").to_string());
-                            let body = req.into_body().collect().await.map(|b| b.to_bytes()).unwrap_or_default();
-                            let text = answer(n);
-                            if let Some(tp) = tp {
-                                s.traced.lock().unwrap().push((tp, text.clone()));
-                            }
-                            s.bodies.lock().unwrap().push(body.to_vec());
-                            let mut r = Response::new(Full::new(Bytes::from(text)));
-                            r.headers_mut().insert("content-type", "application/json".parse().unwrap());
-                            Ok::<_, Infallible>(r)
-                        }
-                    });
-                    let io = TokioIo::new(sock);
-                    let limit = Duration::from_secs(60);
-                    if h2 {
-                        let b = hyper::server::conn::http2::Builder::new(hyper_util::rt::TokioExecutor::new());
-                        let _ = tokio::time::timeout(limit, b.serve_connection(io, svc)).await;
-                    } else {
-                        let b = hyper::server::conn::http1::Builder::new();
-                        let _ = tokio::time::timeout(limit, b.serve_connection(io, svc)).await;
-                    }
-                });
+    let server = loopback::http(version, move |n, req| {
+        let s = s.clone();
+        async move {
+            let tp = req.headers().get("traceparent").map(|v| v.to_str().unwrap_or("").to_string());
+            let body = req.into_body().collect().await.map(|b| b.to_bytes()).unwrap_or_default();
+            let text = answer(n);
+            if let Some(tp) = tp {
+                s.traced.lock().unwrap().push((tp, text.clone()));
             }
-        });
+            s.bodies.lock().unwrap().push(body.to_vec());
+            let mut r = Response::new(Full::new(Bytes::from(text)));
+            r.headers_mut().insert("content-type", "application/json".parse().unwrap());
+            r
+        }
     });
-    Recording { addr, seen, _stop: tx }
+    Recording { addr: server.addr, requests: server.requests.clone(), seen, _server: server }
 }
 
 fn plain(_: u64) -> String {
@@ -124,7 +93,7 @@ fn the_target_sees_traceparent_on_about_the_sampled_fraction_and_the_report_list
     let t = &f.run.targets[0];
     // A request the load could not send in time (a busy machine) is dropped, never sent: count those sent.
     assert_eq!(t.requests.sent + t.requests.dropped, 800);
-    assert_eq!(server.seen.requests.load(Ordering::Relaxed), t.requests.sent);
+    assert_eq!(server.requests.load(Ordering::Relaxed), t.requests.sent);
     let traced = server.seen.traced.lock().unwrap().clone();
     // The seed's choice: a hash of the seed and the message number below a quarter of its range.
     let chosen = wabench::engine::trace::Tracer::new(0.25, 7, 0);
@@ -176,7 +145,7 @@ fn the_target_sees_traceparent_on_about_the_sampled_fraction_and_the_report_list
 fn without_tracing_no_request_carries_traceparent() {
     let server = recording(plain);
     let (f, dir) = common::run_guarded(&http_profile(server.addr, 200, "sample = 0.0"), &[], Duration::from_secs(60));
-    assert_eq!(server.seen.requests.load(Ordering::Relaxed), f.run.targets[0].requests.sent);
+    assert_eq!(server.requests.load(Ordering::Relaxed), f.run.targets[0].requests.sent);
     assert!(server.seen.traced.lock().unwrap().is_empty());
     assert!(f.run.targets[0].tracing.is_none());
     assert!(!dir.path().join("out/web.exemplars.csv").exists());
@@ -188,70 +157,44 @@ struct Receiver {
     spans: Arc<Mutex<Vec<Span>>>,
     bodies: Arc<Mutex<Vec<Vec<u8>>>>,
     services: Arc<Mutex<Vec<String>>>,
-    _stop: tokio::sync::oneshot::Sender<()>,
+    _server: LoopServer,
 }
 
 /// A loopback OTLP/HTTP receiver: decodes each POST to /v1/traces as an ExportTraceServiceRequest and
 /// keeps its spans; answers 200 with an empty ExportTraceServiceResponse.
 fn otlp_receiver() -> Receiver {
-    let std_listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    std_listener.set_nonblocking(true).unwrap();
-    let addr = std_listener.local_addr().unwrap();
     let spans: Arc<Mutex<Vec<Span>>> = Arc::default();
     let services: Arc<Mutex<Vec<String>>> = Arc::default();
     let bodies: Arc<Mutex<Vec<Vec<u8>>>> = Arc::default();
-    let (tx, mut rx) = tokio::sync::oneshot::channel::<()>();
     let (sp, sv, bo) = (spans.clone(), services.clone(), bodies.clone());
-    std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-        rt.block_on(async move {
-            let listener = TcpListener::from_std(std_listener).unwrap();
-            loop {
-                let sock = tokio::select! {
-                    _ = &mut rx => return,
-                    a = listener.accept() => match a { Ok((sock, _)) => sock, Err(_) => continue },
-                };
-                let (sp, sv, bo) = (sp.clone(), sv.clone(), bo.clone());
-                tokio::spawn(async move {
-                    let svc = service_fn(move |req: Request<hyper::body::Incoming>| {
-                        let (sp, sv, bo) = (sp.clone(), sv.clone(), bo.clone());
-                        async move {
-                            let ok = req.uri().path() == "/v1/traces"
-                                && req.headers().get("content-type").is_some_and(|v| v == "application/x-protobuf");
-                            let body = req.into_body().collect().await.map(|b| b.to_bytes()).unwrap_or_default();
-                            bo.lock().unwrap().push(body.to_vec());
-                            let decoded = ExportTraceServiceRequest::decode(body).ok().filter(|_| ok);
-                            let status = if decoded.is_some() { 200 } else { 400 };
-                            for rs in decoded.into_iter().flat_map(|r| r.resource_spans) {
-                                for a in rs.resource.iter().flat_map(|r| &r.attributes) {
-                                    if a.key == "service.name"
-                                        && let Some(Value::StringValue(s)) =
-                                            a.value.as_ref().and_then(|v| v.value.clone())
-                                    {
-                                        sv.lock().unwrap().push(s);
-                                    }
-                                }
-                                for ss in rs.scope_spans {
-                                    sp.lock().unwrap().extend(ss.spans);
-                                }
-                            }
-                            let mut r = Response::new(Full::new(Bytes::new()));
-                            *r.status_mut() = hyper::StatusCode::from_u16(status).unwrap();
-                            r.headers_mut().insert("content-type", "application/x-protobuf".parse().unwrap());
-                            Ok::<_, Infallible>(r)
-                        }
-                    });
-                    let io = TokioIo::new(sock);
-                    let _ = tokio::time::timeout(
-                        Duration::from_secs(60),
-                        hyper::server::conn::http1::Builder::new().serve_connection(io, svc),
-                    )
-                    .await;
-                });
+    let server = loopback::http(Http::One, move |_, req| {
+        let (sp, sv, bo) = (sp.clone(), sv.clone(), bo.clone());
+        async move {
+            let ok = req.uri().path() == "/v1/traces"
+                && req.headers().get("content-type").is_some_and(|v| v == "application/x-protobuf");
+            let body = req.into_body().collect().await.map(|b| b.to_bytes()).unwrap_or_default();
+            bo.lock().unwrap().push(body.to_vec());
+            let decoded = ExportTraceServiceRequest::decode(body).ok().filter(|_| ok);
+            let status = if decoded.is_some() { 200 } else { 400 };
+            for rs in decoded.into_iter().flat_map(|r| r.resource_spans) {
+                for a in rs.resource.iter().flat_map(|r| &r.attributes) {
+                    if a.key == "service.name"
+                        && let Some(Value::StringValue(s)) = a.value.as_ref().and_then(|v| v.value.clone())
+                    {
+                        sv.lock().unwrap().push(s);
+                    }
+                }
+                for ss in rs.scope_spans {
+                    sp.lock().unwrap().extend(ss.spans);
+                }
             }
-        });
+            let mut r = Response::new(Full::new(Bytes::new()));
+            *r.status_mut() = hyper::StatusCode::from_u16(status).unwrap();
+            r.headers_mut().insert("content-type", "application/x-protobuf".parse().unwrap());
+            r
+        }
     });
-    Receiver { addr, spans, services, bodies, _stop: tx }
+    Receiver { addr: server.addr, spans, services, bodies, _server: server }
 }
 
 fn attr(span: &Span, key: &str) -> Option<Value> {
@@ -439,7 +382,7 @@ fn spans_a_collector_cannot_take_are_dropped_and_counted_and_the_load_goes_on() 
 
 #[test]
 fn http2_streams_of_a_shared_connection_carry_traceparent_too() {
-    let server = recording_on(plain, true);
+    let server = recording_on(plain, Http::Two);
     let text = http_profile(server.addr, 400, "sample = 0.5")
         .replace("connections = 4", "connections = 4\nstreams_per_connection = 2")
         .replace("kind = \"http\"", "kind = \"http\"\nhttp_version = \"2\"");

@@ -55,6 +55,8 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use super::graph_version::GraphVersion;
+
 pub mod content;
 pub mod hooks;
 pub mod identity;
@@ -514,6 +516,9 @@ impl SimConfig {
         if http::StatusCode::from_u16(self.cloud.throttle_http_status).is_err() {
             return err("cloud.throttle_http_status is not an HTTP status");
         }
+        if let Some(v) = self.cloud.api_versions.iter().find(|v| GraphVersion::parse(v).is_none()) {
+            return err(&format!("cloud.api_versions: {v:?} is not a Graph API version like \"v23.0\""));
+        }
         if self.onprem.token_ttl.is_zero() || self.onprem.token_ttl > MAX_TOKEN_TTL {
             return err("onprem.token_ttl must be in (0, 100 years]");
         }
@@ -595,5 +600,14 @@ mod tests {
         let mut cfg = SimConfig::default();
         cfg.latency.p99 = Some(Duration::from_millis(10));
         assert!(cfg.validate().is_err());
+        // A version the route could never match is refused, not silently never served.
+        let mut cfg = SimConfig::default();
+        cfg.cloud.api_versions = vec!["v23.0".into(), "23.0".into()];
+        assert_eq!(
+            cfg.validate().unwrap_err().0,
+            "cloud.api_versions: \"23.0\" is not a Graph API version like \"v23.0\""
+        );
+        cfg.cloud.api_versions.pop();
+        cfg.validate().unwrap();
     }
 }

@@ -378,8 +378,7 @@ impl Generator {
             batch_cycle: acc,
             base_unix,
             cycle_secs,
-            conversation: crate::spec::webhook_target::major_version(&spec.api_version)
-                .is_none_or(|v| v < super::model::CONVERSATION_OMITTED_FROM),
+            conversation: spec.graph_version().is_none_or(|v| v.major < super::model::CONVERSATION_OMITTED_FROM),
         }
     }
 

@@ -1,6 +1,6 @@
-//! A small loopback HTTP server for the end-to-end tests: fixed JSON answers (or the request path
-//! echoed), optional delay, optional periodic stalls, an HTTP/2 (h2c) mode and a mode that accepts
-//! connections and never answers; and the `wabench` binary run as a child process.
+//! A small loopback HTTP server for the end-to-end tests (served by `loopback`): fixed JSON answers
+//! (or the request path echoed), optional delay, optional periodic stalls, an HTTP/2 (h2c) mode and a
+//! mode that accepts connections and never answers; and the `wabench` binary run as a child process.
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -14,7 +14,9 @@ use http_body_util::Full;
 use hyper::service::service_fn;
 use hyper::{Request, Response};
 use hyper_util::rt::{TokioExecutor, TokioIo};
-use tokio::net::TcpListener;
+use tokio::net::TcpStream;
+
+use super::loopback::{self, LoopServer};
 
 #[derive(Clone, Debug, Default)]
 pub struct Behaviour {
@@ -40,90 +42,67 @@ pub struct Server {
     pub accepts: Arc<AtomicU64>,
     /// Most requests seen in flight at once on one connection (HTTP/2 streams).
     pub max_per_connection: Arc<AtomicU64>,
-    _rt: std::thread::JoinHandle<()>,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    _server: LoopServer,
 }
 
-impl Drop for Server {
-    fn drop(&mut self) {
-        if let Some(s) = self.stop.take() {
-            let _ = s.send(());
-        }
-    }
-}
+/// No connection is served longer than this (far longer than any test's run).
+const CONNECTION_LIMIT: Duration = Duration::from_secs(300);
 
-/// Start a server on 127.0.0.1:0 in its own thread; returns once it is listening.
+/// Start a server on 127.0.0.1:0 (or `b.bind`) in its own thread; returns once it is listening.
 pub fn start(b: Behaviour) -> Server {
     let at = b.bind.unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 0)));
-    let std_listener = std::net::TcpListener::bind(at).expect("bind loopback");
-    std_listener.set_nonblocking(true).unwrap();
-    let addr = std_listener.local_addr().unwrap();
-    let hits = Arc::new(AtomicU64::new(0));
-    let accepts = Arc::new(AtomicU64::new(0));
     let max_per_connection = Arc::new(AtomicU64::new(0));
-    let (tx, mut rx) = tokio::sync::oneshot::channel();
-    let h = hits.clone();
-    let (acc_count, max_seen) = (accepts.clone(), max_per_connection.clone());
-    let rt = std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-        rt.block_on(async move {
-            let listener = TcpListener::from_std(std_listener).unwrap();
-            let epoch = Instant::now();
-            loop {
-                tokio::select! {
-                    _ = &mut rx => return,
-                    acc = listener.accept() => {
-                        let Ok((sock, _)) = acc else { continue };
-                        acc_count.fetch_add(1, Ordering::Relaxed);
-                        let _ = sock.set_nodelay(true);
-                        let (b, h) = (b.clone(), h.clone());
-                        let (in_flight, max_seen) = (Arc::new(AtomicU64::new(0)), max_seen.clone());
-                        let h2 = b.http2;
-                        tokio::spawn(async move {
-                            let svc = service_fn(move |req: Request<hyper::body::Incoming>| {
-                                let (b, h) = (b.clone(), h.clone());
-                                let (in_flight, max_seen) = (in_flight.clone(), max_seen.clone());
-                                async move {
-                                    h.fetch_add(1, Ordering::Relaxed);
-                                    let now = in_flight.fetch_add(1, Ordering::Relaxed) + 1;
-                                    max_seen.fetch_max(now, Ordering::Relaxed);
-                                    let _leave = Leave(in_flight);
-                                    let echoed = b.echo_path.then(|| {
-                                        Bytes::from(req.uri().path_and_query().map_or("/", |p| p.as_str()).to_owned())
-                                    });
-                                    drop(req);
-                                    if b.silent {
-                                        std::future::pending::<()>().await;
-                                    }
-                                    if let Some((period, stall)) = b.stall {
-                                        let t = epoch.elapsed();
-                                        let into = Duration::from_nanos((t.as_nanos() % period.as_nanos()) as u64);
-                                        if into < stall {
-                                            tokio::time::sleep(stall - into).await;
-                                        }
-                                    }
-                                    if !b.delay.is_zero() {
-                                        tokio::time::sleep(b.delay).await;
-                                    }
-                                    let body = echoed.unwrap_or_else(|| Bytes::from_static(b"{\"ok\":true}"));
-                                    let mut r = Response::new(Full::new(body));
-                                    *r.status_mut() = hyper::StatusCode::from_u16(b.status.unwrap_or(200)).unwrap();
-                                    Ok::<_, Infallible>(r)
-                                }
-                            });
-                            let io = TokioIo::new(sock);
-                            if h2 {
-                                let _ = hyper::server::conn::http2::Builder::new(TokioExecutor::new()).serve_connection(io, svc).await;
-                            } else {
-                                let _ = hyper::server::conn::http1::Builder::new().serve_connection(io, svc).await;
-                            }
-                        });
-                    }
+    let max_seen = max_per_connection.clone();
+    let epoch = Instant::now();
+    let server = loopback::spawn_on(at, CONNECTION_LIMIT, move |sock, hits| {
+        serve(sock, b.clone(), hits, max_seen.clone(), epoch)
+    });
+    let (addr, hits, accepts) = (server.addr, server.requests.clone(), server.accepted.clone());
+    Server { addr, hits, accepts, max_per_connection, _server: server }
+}
+
+/// Serve one connection as `b` says, counting its requests in `hits` and the most in flight at once
+/// in `max_seen`; stalls are timed from `epoch`.
+async fn serve(sock: TcpStream, b: Behaviour, hits: Arc<AtomicU64>, max_seen: Arc<AtomicU64>, epoch: Instant) {
+    let _ = sock.set_nodelay(true);
+    let in_flight = Arc::new(AtomicU64::new(0));
+    let h2 = b.http2;
+    let svc = service_fn(move |req: Request<hyper::body::Incoming>| {
+        let (b, h) = (b.clone(), hits.clone());
+        let (in_flight, max_seen) = (in_flight.clone(), max_seen.clone());
+        async move {
+            h.fetch_add(1, Ordering::Relaxed);
+            let now = in_flight.fetch_add(1, Ordering::Relaxed) + 1;
+            max_seen.fetch_max(now, Ordering::Relaxed);
+            let _leave = Leave(in_flight);
+            let echoed =
+                b.echo_path.then(|| Bytes::from(req.uri().path_and_query().map_or("/", |p| p.as_str()).to_owned()));
+            drop(req);
+            if b.silent {
+                std::future::pending::<()>().await;
+            }
+            if let Some((period, stall)) = b.stall {
+                let t = epoch.elapsed();
+                let into = Duration::from_nanos((t.as_nanos() % period.as_nanos()) as u64);
+                if into < stall {
+                    tokio::time::sleep(stall - into).await;
                 }
             }
-        });
+            if !b.delay.is_zero() {
+                tokio::time::sleep(b.delay).await;
+            }
+            let body = echoed.unwrap_or_else(|| Bytes::from_static(b"{\"ok\":true}"));
+            let mut r = Response::new(Full::new(body));
+            *r.status_mut() = hyper::StatusCode::from_u16(b.status.unwrap_or(200)).unwrap();
+            Ok::<_, Infallible>(r)
+        }
     });
-    Server { addr, hits, accepts, max_per_connection, _rt: rt, stop: Some(tx) }
+    let io = TokioIo::new(sock);
+    if h2 {
+        let _ = hyper::server::conn::http2::Builder::new(TokioExecutor::new()).serve_connection(io, svc).await;
+    } else {
+        let _ = hyper::server::conn::http1::Builder::new().serve_connection(io, svc).await;
+    }
 }
 
 /// Counts a request out of its connection's in-flight gauge when its answer is made (or dropped).

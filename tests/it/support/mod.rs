@@ -1,5 +1,5 @@
 //! Helpers the test modules share: loopback servers and runs (`common`), results-folder fixtures
-//! (`fixture`), a loopback server with a handler per connection (`loopback`), simulator clients and the OpenAPI schema checks (`sim`), a recording webhook endpoint
+//! (`fixture`), a loopback server with a handler per connection or per HTTP request (`loopback`), simulator clients and the OpenAPI schema checks (`sim`), a recording webhook endpoint
 //! (`recorder`), third-party readers of the formats wabench writes, in Python (`python`). Not every module uses every
 //! helper, hence the allowance for unused ones.
 #![allow(dead_code)]
