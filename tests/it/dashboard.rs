@@ -174,6 +174,17 @@ fn events_carry_growing_counts_while_the_run_goes_and_a_last_one_at_its_end() {
     assert_eq!(end.0, "end");
     assert_eq!(end.1["state"], "finished");
     assert!(snapshots.len() >= 3, "an event a second while the run went: {}", snapshots.len());
+    // One moment per event: the counts are those of the outcomes beside them.
+    for (_, v) in snapshots.iter().chain([end]) {
+        let t = &v["targets"][0];
+        if t.is_null() {
+            continue; // the target has not started yet
+        }
+        let by = |k: &str| t["outcomes"][k].as_u64().unwrap_or(0);
+        let all: u64 = t["outcomes"].as_object().unwrap().values().map(|n| n.as_u64().unwrap()).sum();
+        assert_eq!(t["ok"].as_u64().unwrap(), by("ok"), "{t}");
+        assert_eq!(t["errors"].as_u64().unwrap(), all - by("ok") - by("cancelled"), "{t}");
+    }
     let counts: Vec<u64> = snapshots.iter().map(|e| sent(&e.1)).collect();
     assert!(counts.windows(2).all(|w| w[0] <= w[1]), "counts never go back: {counts:?}");
     assert!(counts.last() > counts.first(), "counts grew: {counts:?}");

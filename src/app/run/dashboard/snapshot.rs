@@ -9,6 +9,7 @@ use std::time::Instant;
 use serde_json::{Value, json};
 
 use super::{Entry, Operator};
+use crate::engine::metrics::Outcome;
 
 /// The run as it stands.
 pub fn of(op: &Operator) -> Value {
@@ -46,9 +47,16 @@ fn target(e: &Entry, duration: Option<std::time::Duration>) -> Value {
     let p = &e.progress;
     let elapsed = p.t0.get().map(|t0| Instant::now().saturating_duration_since(*t0));
     let done = e.done.load(Ordering::Relaxed);
-    let (sent, ok, errors, dropped) = p.totals();
+    // Every count from the aggregator's view: the seconds finished so far, as the outcomes are.
+    let (mut sent, mut ok, mut errors, mut dropped) = (0, 0, 0, 0);
     let (rows, outcomes, in_flight, second, traced) = match p.view.lock() {
         Ok(v) => {
+            let t = &v.totals;
+            sent = t.started;
+            dropped = t.dropped;
+            ok = t.outcomes.get(&Outcome::Ok).copied().unwrap_or(0);
+            let cancelled = t.outcomes.get(&Outcome::Cancelled).copied().unwrap_or(0);
+            errors = t.outcomes.values().sum::<u64>() - ok - cancelled;
             let rows: Vec<Value> = v
                 .recent
                 .iter()
