@@ -28,7 +28,16 @@ pub fn for_run(data: &RunData) -> Vec<Figure> {
     let delivered = delivery_histograms(data, "accept_to_delivered");
     if !delivered.is_empty() {
         let series: Vec<(String, &Histogram<u64>)> = delivered.iter().map(|(n, h)| (n.clone(), h)).collect();
-        figs.push(spectrum("delivery_spectrum", "Webhook delivery latency: accept → delivered", &series));
+        let mut fig = spectrum("delivery_spectrum", "Webhook delivery latency: accept → delivered", &series);
+        fig.caption = "Time from the API's acceptance of each message to its delivered status webhook, at every \
+                       percentile (delivered messages; failed and lost ones are counted in the delivery table, not \
+                       here). Each step right adds a nine: the right-hand side is the slowest deliveries."
+            .into();
+        fig.no_data = "no data: no message was delivered".into();
+        if let Plot::Lines(p) = &mut fig.plot {
+            p.y_label = "accept → delivered (ms)".into();
+        }
+        figs.push(fig);
     }
     if let Some(f) = reply_spectrum(&data.targets) {
         figs.push(f);

@@ -408,4 +408,8 @@ grace = "10s"
     let html = std::fs::read_to_string(f.dir.join("report.html")).unwrap();
     assert!(html.contains("Status webhooks") && html.contains("accept → delivered"), "delivery rows in report.html");
     assert!(f.dir.join("delivery_spectrum.svg").exists() && f.dir.join("delivery_spectrum.png").exists());
+    // Its caption says what it plots (not the request latency of the chart it is drawn like).
+    let at = html.find("delivery_spectrum.svg").expect("the chart in the report");
+    let figure = &html[html[..at].rfind("<figure").unwrap()..at + html[at..].find("</figure>").unwrap()];
+    assert!(figure.contains("delivered status webhook") && !figure.contains("intended start"), "{figure}");
 }
