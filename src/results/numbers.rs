@@ -20,7 +20,8 @@ pub struct NumberRow {
     pub messages: u64,
     /// Of them, accepted by the API.
     pub ok: u64,
-    /// Accepted messages per second of the run.
+    /// Accepted messages per second while the target sent (the target's achieved rate, the time its
+    /// sends took, shared by the number's accepted messages; the drain after the last send not counted).
     pub ok_rate: f64,
     /// The others by outcome (`api_130429`, `timeout`, …).
     pub failed_at_send: BTreeMap<String, u64>,
@@ -49,7 +50,7 @@ pub fn of(t: &TargetResult) -> Vec<NumberRow> {
             let ok = failed_at_send.remove("ok").unwrap_or(0);
             let delivery = by_number.map(|b| b.get(&id).cloned().unwrap_or_default());
             NumberRow {
-                ok_rate: if t.duration_s > 0.0 { ok as f64 / t.duration_s } else { 0.0 },
+                ok_rate: if t.requests.sent > 0 { ok as f64 * t.rate.achieved / t.requests.sent as f64 } else { 0.0 },
                 id,
                 attempts: s.attempts,
                 messages: s.messages,

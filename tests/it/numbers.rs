@@ -44,6 +44,9 @@ fn three_numbers_carry_a_rate_one_number_cannot() {
         assert_eq!((r.ok, r.attempts, r.failed_at_send.len()), (r.messages, r.messages, 0), "{r:?}");
         assert!(r.ok_rate > 0.0);
     }
+    // The numbers' rates add up to the target's: accepted over the time the sends took, drain left out.
+    let sum: f64 = rows.iter().map(|r| r.ok_rate).sum();
+    assert!((sum - three.rate.achieved).abs() < 1e-6 * three.rate.achieved, "{sum} vs {}", three.rate.achieved);
 }
 
 #[test]
