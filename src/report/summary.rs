@@ -265,6 +265,16 @@ fn notes(run: &Run, out: &mut impl Write) -> io::Result<()> {
     if run.interrupted {
         writeln!(out, "\nThe run was interrupted: figures cover what ran.")?;
     }
+    if !run.operator.is_empty() {
+        writeln!(out, "\nsteered from the dashboard:")?;
+        for a in &run.operator {
+            let at = match (&a.target, a.target_s) {
+                (Some(t), Some(s)) => format!(" ({t} at {s:.1} s)"),
+                _ => String::new(),
+            };
+            writeln!(out, "  {:.1} s{at}: {}", a.at_s, a.describe())?;
+        }
+    }
     for t in &run.targets {
         numbers(t, out)?;
     }
@@ -385,7 +395,8 @@ pub fn bottleneck(t: &TargetResult) -> Option<String> {
         )
     } else {
         format!(
-            "the {} connections were enough for {rate:.0}/s at service p99 {}: raise [load] threads (now {}) if              wabench's CPU was busy, or max_in_flight if requests were dropped",
+            "the {} connections were enough for {rate:.0}/s at service p99 {}: raise [load] threads (now {}) if \
+             wabench's CPU was busy, or max_in_flight if requests were dropped",
             t.connections,
             fmt_us(t.service_time_us.p99 as f64),
             t.threads
@@ -418,6 +429,7 @@ mod tests {
         assert!(note.contains("from 8 to about 40"), "400/s × 100 ms: {note}");
         let note = bottleneck(&target(0, 12, 10_000)).unwrap();
         assert!(note.contains("12 requests were dropped") && note.contains("threads (now 2)"), "{note}");
+        assert!(!note.contains("  "), "one space between words: {note}");
         assert_eq!(bottleneck(&target(1_000, 0, 100_000)), None, "on time, nothing dropped");
     }
 }

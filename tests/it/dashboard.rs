@@ -285,6 +285,15 @@ fn rate_pause_resume_and_stop_from_the_api_steer_the_run_and_are_recorded() {
     for what in ["rate → 80/s", "pause", "resume", "stop"] {
         assert!(section.contains(&format!("<td class=\"l\">{what}</td>")), "{what}: {section}");
     }
+    // So does the summary on the terminal, in order.
+    let mut summary = Vec::new();
+    wabench::report::summary::write(&f.run, &mut summary).unwrap();
+    let summary = String::from_utf8(summary).unwrap();
+    let steered = &summary[summary.find("steered from the dashboard:").expect("the actions in the summary")..];
+    let lines: Vec<&str> = steered.lines().skip(1).take(4).collect();
+    for (line, what) in lines.iter().zip(["rate → 80/s", "pause", "resume", "stop"]) {
+        assert!(line.contains("(cloud at ") && line.ends_with(&format!(": {what}")), "{line}\n{summary}");
+    }
 }
 
 #[test]
