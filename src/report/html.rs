@@ -383,7 +383,7 @@ fn delivery_rows(out: &mut String, targets: &[TargetResult]) {
     row(out, "accept → sent p50 / p99", cells(&|d| p(&d.latency_us.accept_to_sent)));
     row(out, "accept → delivered p50 / p99", cells(&|d| p(&d.latency_us.accept_to_delivered)));
     row(out, "accept → read p50 / p99", cells(&|d| p(&d.latency_us.accept_to_read)));
-    row(out, "duplicates / out of order", cells(&|d| format!("{} / {}", d.duplicates, d.out_of_order)));
+    row(out, "status repeats / out of order", cells(&|d| format!("{} / {}", d.duplicates, d.out_of_order)));
     row(out, "delivered and failed", cells(&|d| d.delivered_and_failed.to_string()));
     row(out, "inbound user messages", cells(&|d| d.inbound_messages.to_string()));
     // Users known by their business-scoped user ID alone (2026 usernames).

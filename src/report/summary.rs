@@ -86,7 +86,9 @@ impl Rows<'_> {
         row("service p99", &|t| {
             if t.service_time_us.count == 0 { "-".into() } else { fmt_us(t.service_time_us.p99 as f64) }
         });
-        row("late p99", &|t| if t.lateness_us.count == 0 { "-".into() } else { fmt_us(t.lateness_us.p99 as f64) });
+        row("start lateness p99", &|t| {
+            if t.lateness_us.count == 0 { "-".into() } else { fmt_us(t.lateness_us.p99 as f64) }
+        });
         if run.targets.iter().any(|t| t.requests.retries > 0) {
             row("retries", &|t| t.requests.retries.to_string());
             row("error answers (attempts)", &|t| t.requests.errors.to_string());
@@ -135,12 +137,12 @@ impl Rows<'_> {
             }
             row("delivered", &d(|s| format!("{} of {}", s.messages_delivered, s.accepted)));
             row("failed (webhook)", &d(|s| s.messages_failed.to_string()));
-            row("lost", &d(|s| s.lost.to_string()));
+            row("no final status (lost)", &d(|s| s.lost.to_string()));
             row("accept→sent p50/p99", &d(|s| pct(&s.latency_us.accept_to_sent)));
             row("accept→delivered p50/p99", &d(|s| pct(&s.latency_us.accept_to_delivered)));
             row("accept→read p50/p99", &d(|s| pct(&s.latency_us.accept_to_read)));
-            row("duplicates / out of order", &d(|s| format!("{} / {}", s.duplicates, s.out_of_order)));
-            row("delivered+failed", &d(|s| s.delivered_and_failed.to_string()));
+            row("status repeats / out of order", &d(|s| format!("{} / {}", s.duplicates, s.out_of_order)));
+            row("delivered, then failed", &d(|s| s.delivered_and_failed.to_string()));
             if run.targets.iter().any(|t| t.delivery.as_ref().is_some_and(|d| d.inbound_messages > 0)) {
                 row("inbound messages", &d(|s| s.inbound_messages.to_string()));
             }
@@ -230,6 +232,12 @@ impl Rows<'_> {
             run.targets.iter().flat_map(|t| t.outcomes.iter().map(|o| o.key.as_str())).filter(|k| *k != "ok").collect();
         keys.sort_unstable();
         keys.dedup();
+        if !keys.is_empty() {
+            rows.push((
+                "attempts by outcome, other than ok".into(),
+                run.targets.iter().map(|_| String::new()).collect(),
+            ));
+        }
         for k in keys {
             rows.push((
                 format!("  {k}"),
