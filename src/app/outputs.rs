@@ -52,14 +52,52 @@ pub struct CiFiles {
 
 impl CiFiles {
     /// Whether one of them goes to stdout (then the human part goes to stderr); two there are refused.
+    /// A file that could not be written (its folder missing, or a folder of that name) is refused
+    /// here, before anything is measured, naming the flag.
     pub fn stdout_taken(&self) -> Result<bool, String> {
-        one_on_stdout(&[("--summary-json", self.summary_json.as_deref()), ("--junit", self.junit.as_deref())])
+        for (flag, path) in self.flags() {
+            if let Some(p) = path {
+                writable(flag, p)?;
+            }
+        }
+        one_on_stdout(&self.flags())
     }
 
-    /// Write the files asked for.
-    pub fn write(&self, run: &Run) -> Result<(), String> {
-        write_ci_files(run, self.summary_json.as_deref(), self.junit.as_deref())
+    fn flags(&self) -> [(&'static str, Option<&Path>); 2] {
+        [("--summary-json", self.summary_json.as_deref()), ("--junit", self.junit.as_deref())]
     }
+
+    /// Write the files asked for; a failure names its flag, and one failed file does not keep the
+    /// other from being written.
+    pub fn write(&self, run: &Run) -> Result<(), String> {
+        let summary =
+            write_ci_files(run, self.summary_json.as_deref(), None).map_err(|e| format!("--summary-json {e}"));
+        let junit = write_ci_files(run, None, self.junit.as_deref()).map_err(|e| format!("--junit {e}"));
+        match (summary, junit) {
+            (Err(a), Err(b)) => Err(format!("{a}; {b}")),
+            (Err(e), _) | (_, Err(e)) => Err(e),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// Refuse an output file `path` (given by `flag`) that cannot be written: standard output (`-`) is
+/// fine; otherwise its folder must exist and the path must not be a folder.
+pub fn writable(flag: &str, path: &Path) -> Result<(), String> {
+    if path == Path::new(STDOUT) {
+        return Ok(());
+    }
+    if path.is_dir() {
+        return Err(format!("{flag} {}: is a folder; give a file name", path.display()));
+    }
+    let folder = match path.parent() {
+        Some(f) if !f.as_os_str().is_empty() => f,
+        _ => Path::new("."),
+    };
+    if !folder.is_dir() {
+        return Err(format!("{flag} {}: the folder {} does not exist", path.display(), folder.display()));
+    }
+    Ok(())
 }
 
 /// Write a run's `--summary-json` and `--junit` files, when asked for.

@@ -328,3 +328,31 @@ fn run_never_writes_over_files_in_a_folder_that_holds_no_run() {
     assert_eq!(std::fs::read_to_string(mine.join("report.html")).unwrap(), "my own report");
     assert_eq!(std::fs::read_to_string(mine.join("timeline.csv")).unwrap(), "my own numbers");
 }
+
+#[test]
+fn a_ci_file_that_cannot_be_written_is_refused_before_the_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let missing = dir.path().join("no-such-folder").join("s.json");
+    let folder = dir.path().to_str().unwrap().to_string();
+    for (flag, path, why) in
+        [("--summary-json", missing.to_str().unwrap(), "does not exist"), ("--junit", folder.as_str(), "is a folder")]
+    {
+        // A quick run of 60 s at loopback that would take a minute if it started.
+        let (code, _, err) = common::wabench(&[
+            "run",
+            "http://127.0.0.1:9/",
+            "--rate",
+            "1",
+            "--duration",
+            "60s",
+            "--out",
+            out.to_str().unwrap(),
+            flag,
+            path,
+        ]);
+        assert_eq!(code, 1, "{err}");
+        assert!(err.contains(&format!("{flag} {path}: ")) && err.contains(why), "{err}");
+        assert!(!out.exists(), "nothing ran: {err}");
+    }
+}
