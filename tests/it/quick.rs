@@ -32,6 +32,21 @@ fn a_url_with_a_rate_runs_like_a_profile_and_writes_the_same_results() {
 }
 
 #[test]
+fn a_url_whose_requests_fail_does_not_pass() {
+    let server = common::start(common::Behaviour { status: Some(404), ..Default::default() });
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let url = format!("http://{}/missing", server.addr);
+    let args = ["run", &url, "--rate", "20", "--duration", "1s", "--out", out.to_str().unwrap(), "--no-report"];
+    let (code, stdout, stderr) = common::wabench(&args);
+    assert_eq!(code, 99, "{stdout}\n{stderr}");
+    assert!(stdout.contains("FAIL error_rate < 2%"), "{stdout}");
+    let run = wabench::results::read_run(&out).unwrap();
+    assert!(!run.passed);
+    assert_eq!(run.targets[0].requests.errors, 20, "{:?}", run.targets[0].outcomes);
+}
+
+#[test]
 fn quick_mode_refuses_credentials_and_profile_runs_refuse_quick_flags() {
     let (code, _, stderr) =
         common::wabench(&["run", "http://127.0.0.1:9/", "-H", "Authorization: Bearer s3cret", "--dry-run"]);

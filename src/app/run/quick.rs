@@ -1,6 +1,7 @@
 //! Quick mode: `wabench run URL --rate R --duration D …` load-tests one plain HTTP endpoint without a
 //! profile file, as oha or vegeta do. The flags become a profile (the same one a user could write,
-//! printed by `--dry-run`), so the run, its results and its report are those of any profile.
+//! printed by `--dry-run`), so the run, its results and its report are those of any profile. Like a
+//! WhatsApp target, it is judged by `error_rate < 2%`: a run whose requests fail exits 99.
 //! Credentials are not taken on the command line: a header such as `Authorization` comes from an
 //! environment variable (`--env-header NAME=VAR`), like every secret of a profile.
 
@@ -101,6 +102,9 @@ pub fn profile_text(url: &str, q: &QuickArgs, cwd: &Path) -> Result<String, AppE
     profile.insert("description".into(), format!("wabench run {url} (quick mode)").into());
     profile.insert("load".into(), Value::Table(load));
     profile.insert("targets".into(), Value::Array(vec![Value::Table(target)]));
+    // The gate WhatsApp targets get by default: a run whose requests fail does not pass (exit 99).
+    let (metric, condition) = crate::spec::threshold::DEFAULT_GATE;
+    profile.insert("thresholds".into(), Value::Table(Table::from_iter([(metric.to_string(), condition.into())])));
     let body = toml::to_string(&profile).map_err(|e| AppError::from(format!("quick mode: {e}")))?;
     Ok(format!("# The profile of `wabench run {url}` (quick mode); save it to run it again or extend it.\n{body}"))
 }
