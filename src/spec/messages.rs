@@ -155,10 +155,10 @@ pub struct RetrySpec {
     pub max_backoff: Dur,
     /// Pair rate limit (131056): the X-th retry (X = 0, 1, 2, …) waits this × 4^X. Meta: "retry after
     /// 4^X seconds", X starting at 0 and growing by one after each failure (Cloud API overview, pair
-    /// rate limits; FACTS.md, row 131056). Default 1s.
+    /// rate limits, code 131056). Default 1s.
     pub pair_backoff: Dur,
     /// Throughput upgrade in progress (131057): wait this long. Meta: "the upgrade process itself can
-    /// take up to 1 minute" (Cloud API throughput documentation; FACTS.md, row 131057). Default 60s.
+    /// take up to 1 minute" (Cloud API throughput documentation, code 131057). Default 60s.
     pub upgrade_wait: Dur,
     /// Wait after error code 2 (service unavailable); Meta's advice is 5 minutes (seed document).
     pub unavailable_wait: Dur,

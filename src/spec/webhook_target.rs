@@ -120,7 +120,7 @@ impl InboundWeights {
 }
 
 /// Meta-like re-delivery of POSTs not answered 200: Meta re-delivers with exponential back-off (for up
-/// to 7 days on Cloud, about 24 hours on-prem; FACTS.md, "Webhooks"); a run compresses that into a
+/// to 7 days on Cloud, about 24 hours on-prem; Meta "Webhooks"); a run compresses that into a
 /// few attempts so a user sees what the endpoint gets under failure.
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, default)]
@@ -163,8 +163,8 @@ pub struct WebhookTargetSpec {
     pub retry: HookRetry,
     /// Sizing shortcut (with `inbound_per_second`): the load rate is `3 × messages_per_second +
     /// inbound_per_second` events per second (Meta: a webhook server must "withstand 3x the capacity
-    /// of outgoing message traffic and 1x the capacity of expected incoming message traffic";
-    /// FACTS.md), divided by the mean events per POST.
+    /// of outgoing message traffic and 1x the capacity of expected incoming message traffic"),
+    /// divided by the mean events per POST.
     pub messages_per_second: Option<f64>,
     pub inbound_per_second: Option<f64>,
     /// The WhatsApp Business Account id in `entry[].id` (Cloud).

@@ -3,7 +3,7 @@
 //!
 //! Source: Meta, "Business-scoped user IDs"
 //! (<https://developers.facebook.com/documentation/business-messaging/whatsapp/business-scoped-user-ids>,
-//! major update 2026-03-18; FACTS.md "2026: business-scoped user IDs and usernames"). Meta began
+//! major update 2026-03-18). Meta began
 //! sending BSUIDs in messages webhooks in April 2026, whether or not a user adopted a username;
 //! usernames roll out gradually from mid/late 2026, so the share of users with one starts at 0.
 //! Parent BSUIDs (`CC.ENT.…`) are sent only to businesses that enabled them (linked portfolios).

@@ -290,7 +290,7 @@ impl Default for UpgradeConfig {
 pub struct PairLimitConfig {
     /// Enforce it. Default true.
     pub enabled: bool,
-    /// Default 6s (Meta: "1 message every 6 seconds" to the same user; FACTS.md, row 131056;
+    /// Default 6s (Meta: "1 message every 6 seconds" to the same user, code 131056;
     /// developers.facebook.com/docs/whatsapp/cloud-api/overview#pair-rate-limits).
     #[schemars(with = "crate::units::duration::Dur")]
     #[serde(with = "crate::units::duration::serde")]
@@ -430,11 +430,11 @@ pub struct RecipientRules {
     /// template limit: accepted, then a `failed` status with 131049. Default `["4949"]`.
     pub marketing_limit_suffixes: Vec<String>,
     /// Marketing templates to numbers ending in one of these are accepted, then fail in a `failed`
-    /// status with 130472: the user's number is part of an experiment (Cloud; FACTS.md, Meta's error
+    /// status with 130472: the user's number is part of an experiment (Cloud; Meta's error
     /// codes). Default none: Meta does not say how many users are in one.
     pub experiment_suffixes: Vec<String>,
     /// Marketing templates to numbers ending in one of these are accepted, then fail in a `failed`
-    /// status with 131050: the user stopped marketing messages from the business (Cloud; FACTS.md).
+    /// status with 131050: the user stopped marketing messages from the business (Cloud).
     /// Default none.
     pub stopped_marketing_suffixes: Vec<String>,
     /// Country calling codes that cannot receive messages (sanctioned regions); rejected as

@@ -11,9 +11,9 @@ use super::{ConfigError, OnPremConfig, UserConfig};
 /// https://developers.facebook.com/docs/whatsapp/multiconnect_mc).
 pub const SHARD_COUNTS: [u32; 6] = [1, 2, 4, 8, 16, 32];
 
-/// Meta's published throughput of a deployment, in messages/s, by shard count (FACTS.md, "The two
-/// deployments under test", throughput):
-/// - 1 shard: single-connect ≈ 70 messages/s (FACTS.md);
+/// Meta's published throughput of a deployment, in messages/s, by shard count (Meta's
+/// On-Premises API documentation, archived at the API's sunset):
+/// - 1 shard: single-connect ≈ 70 messages/s;
 /// - 8 shards: "100 - 150" messages/s with "Active shards: 8" (Meta, "Scale Your API Client With
 ///   Multiconnect", https://developers.facebook.com/docs/whatsapp/multiconnect_mc); the midpoint 125;
 /// - 32 shards: "a sustained performance of 250 messages/second" with `NumCoreappInstances` 32
@@ -22,7 +22,7 @@ pub const META_SIZING: [(u32, f64); 3] = [(1, 70.0), (8, 125.0), (32, 250.0)];
 
 /// Requests per second one WebApp admits on `/v1/messages` ("Beginning with v2.25.3, the request
 /// rate limit for the messages endpoint is 50 requests per second with bursts allowed up to 150";
-/// FACTS.md; Meta's "Capacity Rate Limits" as quoted in 360dialog's "Capacity, Quality Rating, and
+/// Meta's "Capacity Rate Limits" as quoted in 360dialog's "Capacity, Quality Rating, and
 /// Messaging Limits"). The limiter runs in the WebApp, so each WebApp has its own (model).
 pub const WEBAPP_MESSAGES_RPS: f64 = 50.0;
 

@@ -50,7 +50,7 @@ impl Default for TransientConfig {
 #[derive(Deserialize, Serialize, Clone, Copy, Debug, Default, PartialEq, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct CloudTransient {
-    /// Code 131000 "Something went wrong", HTTP 500 (FACTS.md; Meta's Cloud API error codes).
+    /// Code 131000 "Something went wrong", HTTP 500 (Meta's Cloud API error codes).
     pub server_error: f64,
     /// Code 1 "API Unknown: invalid request or possible server error", HTTP 400 (Meta's Cloud API
     /// error codes, developers.facebook.com/docs/whatsapp/cloud-api/support/error-codes).
@@ -65,7 +65,7 @@ pub struct CloudTransient {
 #[derive(Deserialize, Serialize, Clone, Copy, Debug, Default, PartialEq, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct OnPremTransient {
-    /// Code 1014 "Internal error", HTTP 500 (FACTS.md, on-prem codes).
+    /// Code 1014 "Internal error", HTTP 500 (Meta's On-Premises error codes).
     pub server_error: f64,
     /// HTTP 502 / 503 / 504 with no API body (the business's own proxy or load balancer).
     pub bare_5xx: f64,
