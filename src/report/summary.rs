@@ -272,6 +272,13 @@ fn notes(run: &Run, out: &mut impl Write) -> io::Result<()> {
     let whatsapp = run.targets.iter().any(TargetResult::is_whatsapp);
     if run.interrupted {
         writeln!(out, "\nThe run was interrupted: figures cover what ran.")?;
+        if run.targets.iter().any(|t| t.delivery.as_ref().is_some_and(|d| d.lost > 0)) {
+            writeln!(
+                out,
+                "It stopped waiting for status webhooks: messages still waiting then count under \
+                 \"no final status (lost)\"; they may yet be delivered."
+            )?;
+        }
     }
     if !run.operator.is_empty() {
         writeln!(out, "\nsteered from the dashboard:")?;
