@@ -1,6 +1,6 @@
 //! The webhook target: drives a user's own webhook endpoint with the POSTs Meta would send it —
 //! Cloud bodies signed with `X-Hub-Signature-256` (HMAC-SHA256 of the raw body with the app secret,
-//! FACTS.md "Webhooks"), or unsigned On-Premises bodies — built by [`webhook::events`] for each
+//! Meta "Webhooks"), or unsigned On-Premises bodies — built by [`webhook::events`] for each
 //! request number. Only HTTP 200 is success (Meta re-delivers anything else); with
 //! `[targets.webhook.retry]` a POST not answered 200 (or timed out, or whose connection broke) is
 //! re-delivered unchanged with a doubling wait, as Meta does. Before the load, the subscription
@@ -207,7 +207,7 @@ impl Target for WebhookTarget {
         req
     }
     fn classify(&self, a: &Answer<'_>) -> Classified {
-        // Meta counts a delivery as done only when answered 200 (FACTS.md, "Cloud retries").
+        // Meta counts a delivery as done only when answered 200 (Meta, "Webhooks": retries).
         if a.status == StatusCode::OK {
             return Classified::final_(Outcome::Ok);
         }
@@ -235,7 +235,7 @@ impl Target for WebhookTarget {
 }
 
 /// Check the subscription handshake: `GET <url>?hub.mode=subscribe&hub.verify_token=T&hub.challenge=C`
-/// must answer 200 with body `C` (Meta, "Verification Requests"; FACTS.md "Subscription handshake").
+/// must answer 200 with body `C` (Meta, "Verification Requests").
 /// The error never shows the token, the URL's credentials nor any of `held` the endpoint echoes. It
 /// goes the way the POSTs go (`net`: TLS, proxy, `connect_to`).
 pub fn handshake(

@@ -1,6 +1,6 @@
 //! The one table of WhatsApp API error codes as results explain them: each code's name, its usual
 //! cause and what to do about it. The codes are those the embedded simulator models and the driver
-//! classifies (Meta's error-code reference and the project's FACTS.md); the summary, report.html and
+//! classifies (Meta's error-code reference); the summary, report.html and
 //! failures.csv's readers take names and advice from here, nowhere else. Retry behaviour is not here:
 //! it belongs to the driver (`drivers::whatsapp::codes`).
 

@@ -1,5 +1,5 @@
 //! How a webhook endpoint fared against Meta's expectations of webhook servers: "median latency not
-//! over 250 ms; under 1 % over 1 s" (FACTS.md, "Webhooks"). Computed from a `kind = "webhook"`
+//! over 250 ms; under 1 % over 1 s" (Meta, "Webhooks"). Computed from a `kind = "webhook"`
 //! target's whole-run histograms, so a run, a merge and a recovery all give the same figures.
 //!
 //! Every POST attempt counts (re-deliveries included; dropped and cancelled ones were never answered

@@ -80,7 +80,7 @@ impl CloudState {
     }
 }
 
-/// An inbound message counts toward the business number's throughput (FACTS.md: the per-number
+/// An inbound message counts toward the business number's throughput (Meta "Throughput": the per-number
 /// limit covers inbound and outbound messages): it takes a token of the limiter in force.
 pub(crate) fn inbound_takes_capacity(st: &State, phone: &str) {
     let cs = &st.cloud;
@@ -450,7 +450,7 @@ fn accept(
         Some(RecipientVerdict::Ok) => None,
         Some(RecipientVerdict::Sanctioned(_) | RecipientVerdict::Undeliverable(_)) => Some(131026),
         Some(RecipientVerdict::MarketingLimit) => Some(131049),
-        // Both arrive in a `failed` status webhook (FACTS.md, Meta's error codes).
+        // Both arrive in a `failed` status webhook (Meta's error codes).
         Some(RecipientVerdict::Experiment) => Some(130472),
         Some(RecipientVerdict::StoppedMarketing) => Some(131050),
     };

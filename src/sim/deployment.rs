@@ -7,7 +7,7 @@
 //! and Meta's production set-up puts the Webapp on machines of its own (Meta, "Production Setup: High
 //! Availability & Multiconnect", https://developers.facebook.com/docs/whatsapp/installation/prod-multiconnect).
 //! The request limits (`/v1/messages` 50 requests/s, burst 150; other endpoints 20, burst 60;
-//! FACTS.md) are enforced by each WebApp on the requests it receives (model).
+//! Meta's On-Premises documentation) are enforced by each WebApp on the requests it receives (model).
 //!
 //! Requests are spread over the WebApps **round-robin per request**, as an HTTP (layer 7) load
 //! balancer in front of them does. The alternative, pinning each keep-alive connection to one WebApp

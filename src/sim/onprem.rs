@@ -7,7 +7,7 @@
 //! validation, 1013 user not valid (undeliverable or sanctioned recipient), 1015 too many requests
 //! (429), 1016 overloaded or in a downtime window (503). Accepted messages that fail later get a
 //! `failed` status webhook (top-level `{"statuses":[…]}`, unsigned): 470 re-engagement (outside
-//! the customer service window; FACTS.md error table), 131049 marketing limit and the messaging
+//! the customer service window; Meta's error codes), 131049 marketing limit and the messaging
 //! limit's code.
 //! `/v1/health` needs a token and answers Meta's `gateway_status` values (`sim::deployment::health`).
 //! The default admin's first login must set `new_password` (`spec::sim::onprem`).

@@ -5,7 +5,7 @@
 //! are allowed but borrow from future quota, so "after a burst of 20 messages, you must wait about
 //! 2 minutes" before that user can receive again (Cloud API overview, "Pair rate limits",
 //! <https://developers.facebook.com/docs/whatsapp/cloud-api/overview#pair-rate-limits>; restated in
-//! /work/shared/reference/FACTS.md, row 131056).
+//! Meta's error codes, 131056).
 //!
 //! The rule that gives exactly those three statements, per pair:
 //! - the pair has a *next free time*; each accepted message pushes it one `interval` (6 s) later;

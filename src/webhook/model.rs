@@ -374,7 +374,7 @@ struct AnyValue {
     statuses: Option<Vec<Status>>,
     messages: Option<Vec<serde_json::Value>>,
     /// Errors Meta reports for the account or number, not one message (e.g. 130429), in
-    /// `value.errors` (Meta, "Errors messages webhooks reference"; FACTS.md).
+    /// `value.errors` (Meta, "Errors messages webhooks reference").
     #[serde(default)]
     errors: Vec<ValueError>,
     #[serde(default, deserialize_with = "identity::lenient_contacts")]

@@ -381,7 +381,7 @@ fn resend_warnings(loaded: &Loaded) -> Vec<String> {
 
 /// Warnings about what real targets would do: non-template messages reach only users inside the
 /// 24-hour customer service window (they wrote to the business in the last 24 h); to anyone else Meta
-/// accepts the send and then fails it with 131047 (FACTS.md, error codes).
+/// accepts the send and then fails it with 131047 (Meta's error codes).
 pub fn real_target_warnings(loaded: &Loaded) -> Vec<String> {
     let real = real_targets(loaded);
     let m = &loaded.profile.messages;

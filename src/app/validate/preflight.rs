@@ -293,7 +293,7 @@ pub fn template_params(loaded: &Loaded) -> Vec<Finding> {
 }
 
 /// The expected response time of a target, its p99 and where both come from: the simulator's model
-/// for an embedded target; the same defaults (FACTS.md) for a remote WhatsApp API;
+/// for an embedded target; the same defaults (Meta's published limits) for a remote WhatsApp API;
 /// [`ASSUMED_REMOTE_LATENCY`] for a remote plain endpoint; `None` for a plain endpoint on this machine.
 pub fn expected_latency(loaded: &Loaded, t: &TargetSpec) -> Option<(Duration, Duration, &'static str)> {
     let model = |mut sim: SimConfig, flavor| {

@@ -61,7 +61,7 @@ pub fn policy(o: Outcome) -> Policy {
         Outcome::ApiError(131057) => Policy::WaitUpgrade,
         // Throttling: app / WABA rate limits, throughput; on-prem 1015 / 1016. Transient: 131000
         // "something went wrong" (HTTP 500), 131016 "service unavailable" (HTTP 500, retried with
-        // back-off: FACTS.md), 1 "API Unknown: invalid request or possible server error" (HTTP 400,
+        // back-off: Meta's error codes), 1 "API Unknown: invalid request or possible server error" (HTTP 400,
         // Meta's Cloud API error codes), on-prem 1014 internal error.
         Outcome::ApiError(4 | 80007 | 130429 | 131000 | 131016 | 1 | 1014 | 1015 | 1016) => Policy::Backoff,
         // Errors without an API body (a proxy or load balancer in front of the API).

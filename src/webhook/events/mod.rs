@@ -11,7 +11,7 @@
 //! POSTs before it: batch sizes 1..=max_batch follow a seeded cycle too, so where a POST starts is
 //! computed, not counted.
 //!
-//! Shapes (FACTS.md, "Webhooks"; Meta, messages webhook reference
+//! Shapes (Meta, messages webhook reference
 //! <https://developers.facebook.com/documentation/business-messaging/whatsapp/webhooks/reference/messages>):
 //! Cloud bodies are one `whatsapp_business_account` entry whose statuses and inbound messages are two
 //! changes (`field = "messages"`), statuses with `contacts` (2026: `user_id`, none on `failed`),
@@ -30,7 +30,7 @@ use crate::spec::webhook_target::{HookFlavor, WebhookTargetSpec};
 /// Meta's page on error codes, the `href` of a failed status's error.
 pub const ERROR_HREF: &str = "https://developers.facebook.com/docs/whatsapp/cloud-api/support/error-codes/";
 
-/// Title and details of a failed status's error code (Meta, Cloud API error codes; FACTS.md).
+/// Title and details of a failed status's error code (Meta, Cloud API error codes).
 pub fn failure_text(code: i64) -> (&'static str, &'static str) {
     match code {
         131049 => (
@@ -47,7 +47,7 @@ pub fn failure_text(code: i64) -> (&'static str, &'static str) {
         ),
         131000 => ("Something went wrong", "Message failed to send because of an unknown error."),
         // Marketing templates to users in an experiment, or who stopped the business's marketing
-        // (FACTS.md: both in a `failed` status webhook, not retried).
+        // (Meta: both in a `failed` status webhook, not retried).
         130472 => (
             "User's number is part of an experiment",
             "Failed to send message because this user's phone number is part of an experiment.",
@@ -56,7 +56,7 @@ pub fn failure_text(code: i64) -> (&'static str, &'static str) {
             "Unable to deliver the message",
             "This recipient has chosen to stop receiving marketing messages on WhatsApp from your business.",
         ),
-        // On-Premises API: re-engagement (FACTS.md error table; on-prem status errors carry code and title).
+        // On-Premises API: re-engagement (Meta error codes; on-prem status errors carry code and title).
         470 => (
             "Message failed to send because more than 24 hours have passed since the customer last replied to this number",
             "Send a template message to re-engage the customer.",
@@ -199,7 +199,7 @@ const CYCLE_EVENTS: f64 = 100.0;
 /// The message numbers of cycle `c` start at `(c + LAG_MAX) × messages_per_cycle`, so that the
 /// delivered and read statuses of the first cycles name messages "sent before the run".
 const LAG_MAX: u64 = 2;
-/// Failure codes of failed statuses, Cloud and on-prem (FACTS.md error table).
+/// Failure codes of failed statuses, Cloud and on-prem (Meta's error codes).
 const CLOUD_FAILURES: [i64; 4] = [131026, 131047, 131049, 131000];
 const ONPREM_FAILURES: [i64; 2] = [470, 131026];
 /// Texts users write (fixed, so bodies need no escaping work per request).
