@@ -435,12 +435,16 @@ impl Recorder {
         }
     }
 
-    /// Requests started per second between the first and the last start (None with fewer than two).
+    /// Requests started per second from the start of the run to the last start (None before one
+    /// started). Measured as the mean requested rate is planned ([`Plan::schedule_rate`]: the planned
+    /// requests over the plan's length, a ramp's slow start included), so a run that kept to its
+    /// schedule achieves 100% of it: request n of a plan is due when n + 1 requests were requested,
+    /// and the last one at the plan's end.
+    ///
+    /// [`Plan::schedule_rate`]: super::Plan::schedule_rate
     pub fn achieved_rate(&self) -> Option<f64> {
-        match (self.first_start, self.last_start) {
-            (Some(a), Some(b)) if b > a && self.sent > 1 => Some((self.sent - 1) as f64 / (b - a).as_secs_f64()),
-            _ => None,
-        }
+        let last = self.last_start?.as_secs_f64();
+        (self.sent > 0 && last > 0.0).then(|| self.sent as f64 / last)
     }
 
     /// The whole-run histograms by tag, as `<target>.totals.hlog` holds them and
@@ -516,6 +520,26 @@ mod tests {
         assert!(r.service.equivalent(r.service.max(), 100_000));
         assert!(r.lateness.equivalent(r.lateness.max(), 400_000));
         assert_eq!(r.count(Outcome::Ok), 1);
+    }
+
+    #[test]
+    fn a_run_on_schedule_achieves_its_mean_requested_rate() {
+        // Quick mode --stage 50:2s --stage 100:2s: 200 requests in 4 s, the first late in the ramp.
+        let pacer = crate::spec::schedule::Pacer::stages(
+            0.0,
+            &[(50.0, Duration::from_secs(2)), (100.0, Duration::from_secs(2))],
+            None,
+        );
+        let t0 = Instant::now();
+        let mut r = Recorder::new(0, t0, None, Arc::default());
+        assert_eq!(r.achieved_rate(), None);
+        for n in 0..pacer.total() {
+            let at = t0 + pacer.due(n).unwrap();
+            r.start(at, at);
+        }
+        assert_eq!(r.sent, 200);
+        let achieved = r.achieved_rate().unwrap();
+        assert!((achieved - 50.0).abs() < 1e-6, "{achieved}");
     }
 
     #[test]

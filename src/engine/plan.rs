@@ -87,21 +87,43 @@ impl Plan {
         }
     }
 
-    /// The schedule's own spacing over the window its requests span: (n-1) gaps from the first to the last
-    /// due request (the mean requested rate when the schedule has fewer than two distinct times).
+    /// The mean requested rate of an open-loop plan (what results store as `rate.requested`): the
+    /// requests it plans over its whole length, a ramp's slow start and any pause included (quickstart's
+    /// 1,050 requests in 20 s: 52.5/s). The achieved rate ([`Recorder::achieved_rate`]) is measured over
+    /// the same span, from the start of the run, so a run on schedule achieves 100% of it.
+    ///
+    /// [`Recorder::achieved_rate`]: super::metrics::Recorder::achieved_rate
     pub fn schedule_rate(&self) -> Option<f64> {
-        self.pacer.as_ref().and_then(|p| {
-            let n = p.total();
-            let first = p.due(0)?.as_secs_f64();
-            let last = p.due(n.checked_sub(1)?)?.as_secs_f64();
-            if n > 1 && last > first { Some((n - 1) as f64 / (last - first)) } else { self.requested_rate() }
-        })
-    }
-
-    /// Mean requested rate over the plan (open loop).
-    pub fn requested_rate(&self) -> Option<f64> {
         let p = self.pacer.as_ref()?;
         let secs = p.duration().as_secs_f64();
         (secs > 0.0).then(|| p.total() as f64 / secs)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::spec::{Dur, Stage};
+
+    fn load(rate: Option<f64>, stages: &[(f64, u64)], duration: Option<u64>) -> LoadSpec {
+        let mut l: LoadSpec = toml::from_str("").unwrap();
+        l.rate = rate;
+        l.stages = stages.iter().map(|&(to, s)| Stage { to, over: Dur(Duration::from_secs(s)) }).collect();
+        l.duration = duration.map(|s| Dur(Duration::from_secs(s)));
+        l
+    }
+
+    #[test]
+    fn the_mean_requested_rate_is_the_planned_requests_over_the_planned_length() {
+        // quickstart: 0 → 60/s over 5 s (150 requests), then 60/s for 15 s (900): 1,050 in 20 s.
+        let quickstart = Plan::from_spec(&load(None, &[(60.0, 5), (60.0, 15)], None));
+        assert_eq!(quickstart.expected_requests(), Some(1050));
+        assert_eq!(quickstart.schedule_rate(), Some(52.5));
+        // Quick mode --stage 50:2s --stage 100:2s: 50 + 150 = 200 requests in 4 s.
+        let quick = Plan::from_spec(&load(None, &[(50.0, 2), (100.0, 2)], None));
+        assert_eq!(quick.expected_requests(), Some(200));
+        assert_eq!(quick.schedule_rate(), Some(50.0));
+        // A constant rate is its own mean.
+        assert_eq!(Plan::from_spec(&load(Some(200.0), &[], Some(5))).schedule_rate(), Some(200.0));
     }
 }

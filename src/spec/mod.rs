@@ -437,8 +437,9 @@ pub struct Loaded {
     pub recipients: std::sync::Arc<recipients::Recipients>,
     /// The rate cards of targets with a `cost` table, by target index.
     pub rate_cards: Vec<Option<std::sync::Arc<rate_card::RateCard>>>,
-    /// What changed the file's profile: `--set PATH=VALUE` texts and the names of `-e` variables
-    /// (never their values), in order. Stored in run.json.
+    /// What changed the file's profile: `--set PATH=VALUE` texts, what they replaced that they do not
+    /// name (the stages a `--set load.rate` replaced) and the names of `-e` variables (never their
+    /// values), in order. Stored in run.json.
     pub overrides: Vec<String>,
 }
 
@@ -457,12 +458,13 @@ pub fn load_with(path: &Path, sets: &[overrides::Override], vars: &interpolate::
         reason: format!("cannot read the profile: {e}"),
     })?;
     // Without overrides or variables the file is parsed as written, so errors keep their line and column.
-    let profile = if sets.is_empty() && !text.contains("${") {
-        parse(path, &text)?
+    let (profile, replaced) = if sets.is_empty() && !text.contains("${") {
+        (parse(path, &text)?, Vec::new())
     } else {
         overrides::parse_with(path, &text, sets, vars)?
     };
     let mut changed: Vec<String> = sets.iter().map(|o| format!("--set {}", o.text)).collect();
+    changed.extend(replaced);
     changed.extend(vars.names().map(|n| format!("-e {n}")));
     if text.contains("${") {
         changed.push("${…} variables expanded".into());

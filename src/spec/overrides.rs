@@ -155,20 +155,97 @@ pub fn apply(table: &mut Table, o: &Override) -> Result<(), String> {
 }
 
 /// Parse profile text with overrides applied, then deserialize and validate it as a file is. Errors
-/// name the profile, the field and, when the field was overridden, the `--set` it came from.
+/// name the profile, the field and, when the field was overridden, the `--set` it came from. Besides
+/// the profile, what the overrides replaced that no `--set` named (see [`replace_load`]), to be listed
+/// with them.
 pub fn parse_with(
     path: &Path,
     text: &str,
     sets: &[Override],
     vars: &super::interpolate::Vars,
-) -> Result<Profile, ProfileError> {
+) -> Result<(Profile, Vec<String>), ProfileError> {
     let mut table: Table = toml::from_str(text).map_err(|e| super::from_toml(path, text, &e))?;
     super::interpolate::expand_table(&mut table, vars, "").map_err(|(field, reason)| err(path, field, reason))?;
+    let file_load = LoadShape::of(&table);
     for o in sets {
         apply(&mut table, o).map_err(|e| err(path, o.dotted(), format!("--set {:?}: {e}", o.text)))?;
     }
+    let notes = replace_load(&mut table, &file_load, sets).map_err(|(field, e)| err(path, field, e))?;
     let merged = toml::to_string(&table).map_err(|e| err(path, "--set", format!("cannot apply the overrides: {e}")))?;
-    super::parse(path, &merged).map_err(|e| name_the_set(e, sets))
+    let profile = super::parse(path, &merged).map_err(|e| name_the_set(e, sets))?;
+    Ok((profile, notes))
+}
+
+/// How the file's `[load]` gives its open-loop schedule: stages, or a constant rate (with its duration).
+struct LoadShape {
+    /// The file has stages, and their lengths added up (None when they do not parse).
+    stages: Option<Option<std::time::Duration>>,
+    rate: bool,
+    duration: bool,
+}
+
+impl LoadShape {
+    fn of(table: &Table) -> LoadShape {
+        let load = table.get("load").and_then(Value::as_table);
+        let stages = load.and_then(|l| l.get("stages")).and_then(Value::as_array).filter(|s| !s.is_empty());
+        let length = |s: &Vec<Value>| {
+            let stages: Vec<super::Stage> = Value::Array(s.clone()).try_into().ok()?;
+            stages.iter().try_fold(std::time::Duration::ZERO, |sum, s| sum.checked_add(s.over.0))
+        };
+        let has = |key: &str| load.is_some_and(|l| l.contains_key(key));
+        LoadShape { stages: stages.map(length), rate: has("rate"), duration: has("duration") }
+    }
+}
+
+/// A `--set` of one way of giving the open-loop schedule replaces the other way the file gives it:
+/// `load.rate` on a profile with `stages` is a constant rate instead of the stages (for `load.duration`
+/// when set, else for the stages' length), and `load.stages` on a profile with a constant `rate`
+/// replaces the rate and its duration. `load.duration` alone on a profile with stages is refused with
+/// what to do. A file that gives both ways is left to validation, which refuses it. Returns what was
+/// replaced, in words; the error is the field and why.
+fn replace_load(table: &mut Table, file: &LoadShape, sets: &[Override]) -> Result<Vec<String>, (String, String)> {
+    let set = |key: &str| sets.iter().rev().find(|o| o.path.len() == 2 && o.path[0] == "load" && o.path[1] == key);
+    let Some(load) = table.get_mut("load").and_then(Value::as_table_mut) else { return Ok(Vec::new()) };
+    // The stages of a file that gives only stages.
+    let staged = file.stages.filter(|_| !file.rate && !file.duration);
+    let mut notes = Vec::new();
+    match (staged, set("rate"), set("stages"), set("duration")) {
+        (Some(length), Some(rate), None, duration) => {
+            load.remove("stages");
+            load.remove("start_rate");
+            let mut note = format!("load.stages replaced by the constant rate of --set {}", rate.text);
+            if duration.is_none()
+                && let Some(d) = length
+            {
+                let d = humantime::format_duration(d).to_string();
+                note.push_str(&format!(" for the stages' length ({d})"));
+                load.insert("duration".into(), Value::String(d));
+            }
+            notes.push(note);
+        }
+        (Some(length), None, None, Some(duration)) => {
+            let length = length.map(|d| format!(" ({})", humantime::format_duration(d))).unwrap_or_default();
+            return Err((
+                "load.duration".into(),
+                format!(
+                    "--set {:?}: the profile's load has stages, which give its length{length}; for a constant \
+                     rate over that duration add --set load.rate=…, or replace the stages: \
+                     --set 'load.stages=[{{ to = 50, over = \"1m\" }}]'",
+                    duration.text
+                ),
+            ));
+        }
+        (None, None, Some(stages), duration) if file.rate && file.stages.is_none() => {
+            load.remove("rate");
+            let mut note = format!("load.rate replaced by --set {}", stages.text);
+            if duration.is_none() && load.remove("duration").is_some() {
+                note = format!("load.rate and load.duration replaced by --set {}", stages.text);
+            }
+            notes.push(note);
+        }
+        _ => {}
+    }
+    Ok(notes)
 }
 
 /// The field an override sets, as errors name it: targets without their name (`targets.base_url`).
@@ -210,8 +287,79 @@ mod tests {
         [[targets]]\nname = \"h\"\nkind = \"http\"\nurl = \"http://127.0.0.1:9/\"\n";
 
     fn with(sets: &[&str]) -> Result<Profile, ProfileError> {
+        on(PROFILE, sets).map(|(p, _)| p)
+    }
+
+    /// `text` with `sets` applied: the profile and what the overrides replaced.
+    fn on(text: &str, sets: &[&str]) -> Result<(Profile, Vec<String>), ProfileError> {
         let sets: Vec<Override> = sets.iter().map(|s| Override::parse(s).unwrap()).collect();
-        parse_with(Path::new("p.toml"), PROFILE, &sets, &super::super::interpolate::Vars::default())
+        parse_with(Path::new("p.toml"), text, &sets, &super::super::interpolate::Vars::default())
+    }
+
+    /// PROFILE with quickstart's stages (0 → 60/s over 5 s, then 60/s for 15 s) instead of its rate.
+    fn staged() -> String {
+        PROFILE.replace(
+            "rate = 10\nduration = \"1s\"",
+            "start_rate = 5\nstages = [{ to = 60, over = \"5s\" }, { to = 60, over = \"15s\" }]",
+        )
+    }
+
+    #[test]
+    fn a_rate_set_on_a_staged_profile_is_a_constant_rate_instead_of_the_stages() {
+        let staged = staged();
+        // As the help's example: a rate and a duration.
+        let (p, notes) = on(&staged, &["load.rate=200", "load.duration=5m"]).unwrap();
+        assert_eq!((p.load.rate, p.load.duration.map(|d| d.0.as_secs())), (Some(200.0), Some(300)));
+        assert!(p.load.stages.is_empty() && p.load.start_rate == 0.0, "{:?}", p.load);
+        assert_eq!(notes, ["load.stages replaced by the constant rate of --set load.rate=200"]);
+        // A rate alone runs for as long as the stages did.
+        let (p, notes) = on(&staged, &["load.rate=200"]).unwrap();
+        assert_eq!((p.load.rate, p.load.duration.map(|d| d.0.as_secs())), (Some(200.0), Some(20)));
+        assert_eq!(
+            notes,
+            ["load.stages replaced by the constant rate of --set load.rate=200 for the stages' length (20s)"]
+        );
+        // A duration alone says what to do.
+        let e = on(&staged, &["load.duration=5s"]).unwrap_err();
+        assert_eq!(e.field.as_deref(), Some("load.duration"), "{e}");
+        for part in [
+            "--set \"load.duration=5s\"",
+            "has stages, which give its length (20s)",
+            "--set load.rate=",
+            "--set 'load.stages=[",
+        ] {
+            assert!(e.reason.contains(part), "{part}: {e}");
+        }
+        // New stages replace the stages, as any value; given with a rate too, both are refused.
+        let (p, notes) = on(&staged, &["load.stages=[{ to = 10, over = \"2s\" }]"]).unwrap();
+        assert_eq!((p.load.stages.len(), notes.len()), (1, 0));
+        let e = on(&staged, &["load.rate=5", "load.stages=[{ to = 10, over = \"2s\" }]"]).unwrap_err();
+        assert!(e.reason.contains("not both") && e.reason.contains("--set"), "{e}");
+    }
+
+    #[test]
+    fn stages_set_on_a_constant_rate_profile_replace_the_rate_and_its_duration() {
+        let (p, notes) = on(PROFILE, &["load.stages=[{ to = 10, over = \"2s\" }]"]).unwrap();
+        assert_eq!((p.load.rate, p.load.duration.is_none(), p.load.stages.len()), (None, true, 1));
+        assert_eq!(notes, ["load.rate and load.duration replaced by --set load.stages=[{ to = 10, over = \"2s\" }]"]);
+        // A duration set with them is the user's own contradiction.
+        let e = on(PROFILE, &["load.stages=[{ to = 10, over = \"2s\" }]", "load.duration=3s"]).unwrap_err();
+        assert!(e.reason.contains("the stages give the duration"), "{e}");
+    }
+
+    #[test]
+    fn a_file_that_gives_both_a_rate_and_stages_is_refused_whatever_is_set() {
+        let both = PROFILE.replace("rate = 10\n", "rate = 10\nstages = [{ to = 60, over = \"5s\" }]\n");
+        for sets in [&["load.rate=200"][..], &["load.duration=5m"], &["load.stages=[{ to = 10, over = \"2s\" }]"], &[]]
+        {
+            let e = on(&both, sets).unwrap_err();
+            assert!(
+                e.reason.contains("not both") || e.reason.contains("the stages give the duration"),
+                "{sets:?}: {e}"
+            );
+        }
+        let e = super::super::parse(Path::new("p.toml"), &both).unwrap_err();
+        assert!(e.reason.contains("not both"), "{e}");
     }
 
     #[test]

@@ -255,6 +255,43 @@ fn set_overrides_the_profile_on_validate_run_and_plan_and_refuses_secrets() {
 }
 
 #[test]
+fn a_rate_set_on_a_staged_profile_replaces_its_stages_and_the_run_records_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = common::profile(
+        dir.path(),
+        "name = \"staged\"\n[load]\nstages = [{ to = 50, over = \"2s\" }, { to = 50, over = \"8s\" }]\n[[targets]]\nname = \"cloud\"\nkind = \"cloud\"\nbase_url = \"embedded\"\n[simulator.service_window]\nenabled = false\n[simulator.recipients]\nundeliverable_suffixes = []\n",
+    );
+    let p = p.to_str().unwrap();
+    let res = dir.path().join("out");
+    let (code, out, err) = wabench(&[
+        "run",
+        p,
+        "--set",
+        "load.rate=5",
+        "--set",
+        "load.duration=1s",
+        "--out",
+        res.to_str().unwrap(),
+        "--quiet",
+        "--no-report",
+    ]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    let run = wabench::results::read_run(&res).unwrap();
+    assert_eq!(run.targets[0].requests.sent, 5, "5/s for 1 s instead of the stages");
+    assert_eq!(
+        run.overrides,
+        [
+            "--set load.rate=5",
+            "--set load.duration=1s",
+            "load.stages replaced by the constant rate of --set load.rate=5"
+        ]
+    );
+    // The duration alone is refused with what to add.
+    let (code, _, err) = wabench(&["validate", p, "--set", "load.duration=1s"]);
+    assert!(code == 1 && err.contains("add --set load.rate=") && err.contains("(10s)"), "{err}");
+}
+
+#[test]
 fn variables_in_the_profile_come_from_e_or_the_environment_and_are_recorded() {
     let dir = tempfile::tempdir().unwrap();
     let p = common::profile(

@@ -122,7 +122,7 @@ fn parse_and_plan(text: &str) -> Result<(), String> {
             let plan = wabench::engine::Plan::from_spec(&p.load);
             let _ = wabench::app::validate::describe(&plan);
             let _ = plan.expected_requests();
-            let _ = plan.requested_rate();
+            let _ = plan.schedule_rate();
             let _ = p.load.peak_rate();
             let _ = serde_json::to_value(p.redacted()).map_err(|e| e.to_string())?;
             // The clock arithmetic of a run: due times, deadlines, pauses and retry waits.

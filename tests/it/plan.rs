@@ -110,3 +110,64 @@ fn the_same_shards_behind_one_webapp_are_bound_by_its_request_limiter() {
     assert!(all.contains("for 100 messages/s: 2 WebApps in front of the same 8 shards"), "{all}");
     assert!(!all.contains("32 shards") && !all.contains("add shards"), "{all}");
 }
+
+#[test]
+fn the_profile_written_for_more_numbers_runs_clean_as_the_plan_measured_it() {
+    // capacity.toml's messages (80% text) to simulated users whose windows are all closed: the
+    // plan's steps do not track delivery, so neither does the profile it writes for 3 numbers.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("capacity.toml");
+    let text = r#"name = "capacity"
+seed = 7
+[load]
+connections = 32
+drain = "1s"
+[messages]
+text = 80
+template = 20
+[recipients]
+country_code = "1"
+count = 20000
+[plan]
+start_rate = 40
+max_rate = 40
+step = "2s"
+target_rate = 200
+[[targets]]
+name = "cloud"
+kind = "cloud"
+base_url = "embedded"
+"#;
+    std::fs::write(&path, text).unwrap();
+    let out = dir.path().join("plan");
+    let (p, o) = (path.to_str().unwrap(), out.to_str().unwrap());
+    let (code, stdout, stderr) = crate::support::common::wabench(&["plan", p, "--out", o]);
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    let written = out.join("cloud-3-numbers.toml");
+    let toml = std::fs::read_to_string(&written).unwrap_or_else(|e| panic!("{e}\n{stdout}"));
+    let head: Vec<&str> = toml.lines().take_while(|l| l.starts_with('#')).collect();
+    assert!(head.len() >= 3 && head.iter().all(|l| l.starts_with("# ") && !l.starts_with("#  ")), "{toml}");
+    assert!(head.iter().all(|l| l.len() <= 100), "{toml}");
+    // No password of the simulator's on-premises account (nor any other) is written down.
+    assert!(!toml.contains("secret\"") && !toml.contains("password"), "{toml}");
+    let generated = wabench::spec::load(&written).unwrap();
+    let p = &generated.profile;
+    assert_eq!(p.targets[0].phone_number_ids.len(), 3);
+    assert_eq!((p.load.rate, p.retry.max_attempts), (Some(200.0), 1), "a step of the plan: each message once");
+    assert!(p.webhooks.as_ref().is_some_and(|w| !w.enabled), "delivery not tracked, as in the plan's steps");
+    // It validates without a warning, and runs within its default gate.
+    let (code, stdout, stderr) = crate::support::common::wabench(&["validate", written.to_str().unwrap()]);
+    assert!(code == 0 && !stdout.contains("warning") && !stderr.contains("warning"), "{stdout}\n{stderr}");
+    let res = dir.path().join("run");
+    let (code, stdout, stderr) = crate::support::common::wabench(&[
+        "run",
+        written.to_str().unwrap(),
+        "--out",
+        res.to_str().unwrap(),
+        "--quiet",
+        "--no-report",
+    ]);
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    let run = wabench::results::read_run(&res).unwrap();
+    assert_eq!(run.targets[0].requests.sent, 400, "200/s for the step's 2 s");
+}

@@ -233,3 +233,48 @@ fn shell_words_splits_like_a_shell_for_the_examples() {
     );
     assert_eq!(shell_words("wabench man | man -l -"), ["wabench", "man"]);
 }
+
+#[test]
+fn the_examples_of_run_and_validate_on_shipped_profiles_work_as_printed() {
+    let out = tempfile::tempdir().unwrap();
+    let mut tried = 0;
+    for (sub, text) in wabench::app::help::EXAMPLES.iter().filter(|(s, _)| ["run", "validate"].contains(s)) {
+        for line in text.lines().filter(|l| l.starts_with("wabench ")) {
+            let mut words = shell_words(line);
+            if !words.get(2).is_some_and(|p| p.starts_with("profiles/") && root().join(p).is_file()) {
+                continue;
+            }
+            // Nothing is written into the project's folder: a run is a dry run, its --out elsewhere.
+            if let Some(i) = words.iter().position(|w| w == "--out") {
+                words[i + 1] = out.path().join("res").to_string_lossy().into_owned();
+            }
+            if *sub == "run" {
+                words.push("--dry-run".into());
+            }
+            let args: Vec<&str> = words[1..].iter().map(String::as_str).collect();
+            let (code, stdout, stderr) = wabench(&args);
+            assert_eq!(code, 0, "`{line}` as a dry run:\n{stdout}\n{stderr}");
+            tried += 1;
+        }
+    }
+    assert!(tried >= 3, "{tried} examples tried");
+}
+
+#[test]
+fn every_argument_of_every_command_says_what_it_is() {
+    let cmd = wabench::app::help::command();
+    for sub in cmd.get_subcommands().filter(|s| s.get_name() != "help") {
+        for arg in sub.get_arguments().filter(|a| a.get_id() != "help" && a.get_id() != "version") {
+            let help = arg.get_help().or(arg.get_long_help()).map(|h| h.to_string()).unwrap_or_default();
+            // A choice (`init <KIND>`) may be described by its values instead.
+            let values = arg.get_possible_values();
+            let by_values = !values.is_empty() && values.iter().all(|v| v.get_help().is_some());
+            assert!(
+                !help.trim().is_empty() || by_values,
+                "`wabench {} --help` shows {} without a description",
+                sub.get_name(),
+                arg.get_id()
+            );
+        }
+    }
+}

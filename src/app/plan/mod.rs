@@ -19,10 +19,13 @@ pub use step::Step;
 /// `wabench plan`.
 #[derive(Debug, clap::Args)]
 pub struct PlanArgs {
+    /// The profile (TOML) whose targets are sized: its [plan] table gives the SLO and the search
+    /// (its [load] needs no rate: each step sets one).
     pub profile: PathBuf,
     #[command(flatten)]
     pub changes: ProfileChanges,
-    /// Folder for plan.json, plan.txt and steps.csv (default results/<name>-plan-<UTC timestamp>/).
+    /// Folder for plan.json, plan.txt, steps.csv and a profile for the phone numbers the advice names,
+    /// if it names more (default results/<name>-plan-<UTC timestamp>/).
     #[arg(long)]
     pub out: Option<PathBuf>,
     /// Parent folder of result folders.

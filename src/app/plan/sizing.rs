@@ -285,7 +285,6 @@ pub(crate) fn numbers_profile(
     if t.kind != TargetKind::Cloud || !throughput || n <= 1 || t.sending_numbers().len() >= n as usize {
         return None;
     }
-    let mut p = loaded.profile.clone();
     let mut target = t.clone();
     let mut ids = t.sending_numbers();
     let first: u64 = ids[0].parse().unwrap_or(100_000_000_000_001);
@@ -300,27 +299,101 @@ pub(crate) fn numbers_profile(
     target.phone_number_id = None;
     target.phone_numbers_file = None;
     target.phone_number_ids = ids;
+    let (p, untracked) = as_a_step(loaded, target, want, spec);
+    let body = without_secrets(&p)?;
+    let head = numbers_head(&p, want, n, untracked);
+    Some((format!("{}-{n}-numbers.toml", t.name), format!("{head}{body}")))
+}
+
+/// The profile of one plan step at `want` messages/s from `target` alone, for a file beside the plan:
+/// what the step ran (a constant rate for `plan.step`, each message sent once, and delivery tracked
+/// only where the steps track it), with file names made independent of the folder it is written to.
+/// The flag says that delivery was turned off to match the steps (an embedded target without
+/// `[webhooks]`, which a run would otherwise track).
+fn as_a_step(
+    loaded: &Loaded,
+    target: crate::spec::TargetSpec,
+    want: f64,
+    spec: &crate::spec::capacity::PlanSpec,
+) -> (crate::spec::Profile, bool) {
+    use crate::spec::webhook::WebhookConfig;
+    let mut p = loaded.profile.clone();
+    let for_steps = WebhookConfig::for_target(p.webhooks.as_ref(), &target, false).is_some();
+    let for_runs = WebhookConfig::for_target(p.webhooks.as_ref(), &target, true).is_some();
+    let untracked = for_runs && !for_steps;
+    if untracked {
+        p.webhooks = Some(WebhookConfig { enabled: false, ..WebhookConfig::default() });
+    }
+    p.name = format!("{}-{}-numbers", p.name, target.phone_number_ids.len());
     p.targets = vec![target];
     p.plan = None;
-    p.name = format!("{}-{n}-numbers", p.name);
+    p.load.model = crate::spec::Model::Open;
     p.load.rate = Some(want);
     p.load.stages = Vec::new();
+    p.load.start_rate = 0.0;
     p.load.duration = Some(spec.step);
-    let body = toml::to_string(&p).ok()?;
-    let head = if t.is_embedded() {
-        format!(
-            "# Written by `wabench plan`: {want:.0} messages/s from {n} numbers at 80 messages/s each, on the
-             # embedded simulator (made-up ids). Run it: wabench run <this file>
-"
-        )
-    } else {
-        format!(
-            "# Written by `wabench plan`: {want:.0} messages/s from {n} numbers at 80 messages/s each. Every id
-             # after the first is made up: replace them with your portfolio's numbers before running it.
-"
-        )
+    p.load.max_requests = None;
+    p.load.think_time = None;
+    p.retry.max_attempts = 1;
+    rebase(&mut p, loaded.path.parent().unwrap_or(std::path::Path::new(".")));
+    (p, untracked)
+}
+
+/// Files the profile names relative to its folder (`dir`), named from anywhere instead.
+fn rebase(p: &mut crate::spec::Profile, dir: &std::path::Path) {
+    let dir = std::path::absolute(dir).unwrap_or_else(|_| dir.to_path_buf());
+    let fix = |f: &mut std::path::PathBuf| {
+        if f.is_relative() {
+            *f = dir.join(&*f);
+        }
     };
-    Some((format!("{}-{n}-numbers.toml", t.name), format!("{head}{body}")))
+    p.recipients.file.as_mut().map(fix);
+    if let Some(w) = &mut p.webhooks {
+        w.app_secret_file.as_mut().map(fix);
+    }
+    for t in &mut p.targets {
+        t.token_file.as_mut().map(fix);
+        t.body_file.as_mut().map(fix);
+        if let Some(tls) = &mut t.tls {
+            [&mut tls.ca_file, &mut tls.client_cert, &mut tls.client_key].into_iter().flatten().for_each(fix);
+        }
+        if let Some(c) = &mut t.cost {
+            fix(&mut c.rate_card);
+        }
+    }
+}
+
+/// The profile's TOML without what must not be written down: credentials are redacted as run.json
+/// redacts them, and the simulator's on-premises accounts (of no use to a Cloud step) are its default
+/// account, which is not written, so no password is.
+fn without_secrets(p: &crate::spec::Profile) -> Option<String> {
+    let mut p = p.redacted();
+    p.simulator.onprem.users = crate::spec::sim::OnPremConfig::default().users;
+    toml::to_string(&p).ok()
+}
+
+/// The comment at the head of a numbers profile: what it sends, what it measures as the plan's steps
+/// did, and how to run it.
+fn numbers_head(p: &crate::spec::Profile, want: f64, n: u32, untracked: bool) -> String {
+    let step = p.load.duration.map(|d| d.to_string()).unwrap_or_default();
+    let mut head = format!("# Written by `wabench plan`: {want:.0} messages/s from {n} numbers at 80 messages/s each");
+    head.push_str(if p.targets[0].is_embedded() {
+        ", on the\n# embedded simulator (made-up ids).\n"
+    } else {
+        ". Every id\n# after the first is made up: replace them with your portfolio's numbers before running it.\n"
+    });
+    head.push_str(&format!(
+        "# As a step of the plan: a constant rate for {step}, each message sent once ([retry] max_attempts = 1).\n"
+    ));
+    if untracked {
+        head.push_str(
+            "# Delivery is not tracked ([webhooks] enabled = false), as in the plan's steps, which measure what\n\
+             # the API accepts. To track it, remove that table: then messages that are not templates fail with\n\
+             # 131047 for users whose customer service window is closed (see [simulator.service_window]).\n",
+        );
+    }
+    head.push_str("# Run it: wabench run <this file>\n");
+    head
 }
 
 #[cfg(test)]
@@ -346,7 +419,10 @@ mod tests {
     fn the_numbers_advised_become_a_profile_that_loads_and_sends_from_them() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("plan.toml");
-        let text = "name = \"c\"\n[load]\nconnections = 16\n[plan]\ntarget_rate = 200\nstep = \"5s\"\n\
+        std::fs::write(dir.path().join("users.csv"), "phone\n15550001111\n15550002222\n").unwrap();
+        let text = "name = \"c\"\n[load]\nconnections = 16\n[recipients]\nfile = \"users.csv\"\n\
+             [plan]\ntarget_rate = 200\nstep = \"5s\"\n\
+             [simulator.onprem]\nusers = [{ username = \"ops\", password = \"Hunter2-pass!\" }]\n\
              [[targets]]\nname = \"cloud\"\nkind = \"cloud\"\nbase_url = \"embedded\"\nphone_number_id = \"106540352242922\"\n\
              [[targets]]\nname = \"onprem\"\nkind = \"onprem\"\nbase_url = \"embedded\"\n";
         std::fs::write(&path, text).unwrap();
@@ -355,17 +431,49 @@ mod tests {
         let finding = Finding { limit: Limit::CloudThroughput, evidence: String::new() };
         let (name, toml) = numbers_profile(&loaded, 0, Some(&finding), &spec).expect("a profile for 3 numbers");
         assert_eq!(name, "cloud-3-numbers.toml");
-        let p = crate::spec::parse(&dir.path().join(&name), &toml).unwrap_or_else(|e| panic!("{e}\n{toml}"));
+        // Written beside the plan, elsewhere: the recipients file is still found.
+        let elsewhere = tempfile::tempdir().unwrap();
+        std::fs::write(elsewhere.path().join(&name), &toml).unwrap();
+        let generated = crate::spec::load(&elsewhere.path().join(&name)).unwrap_or_else(|e| panic!("{e}\n{toml}"));
+        assert_eq!(generated.recipients.len(), 2);
+        let p = &generated.profile;
         assert_eq!(p.targets.len(), 1);
         assert_eq!(p.targets[0].phone_number_ids, ["106540352242922", "106540352242923", "106540352242924"]);
         assert_eq!((p.load.rate, p.load.connections), (Some(200.0), Some(16)));
         assert!(p.plan.is_none() && toml.starts_with("# Written by `wabench plan`"));
+        // As the plan's steps ran: each message once, delivery not tracked.
+        assert_eq!((p.load.duration.map(|d| d.0.as_secs()), p.retry.max_attempts), (Some(5), 1));
+        assert!(p.webhooks.as_ref().is_some_and(|w| !w.enabled), "{toml}");
+        // No password is written: the simulator keeps its default account, of no use to a Cloud step.
+        assert!(!toml.contains("password") && !toml.contains("Hunter2"), "{toml}");
+        assert!(crate::spec::sim::UserConfig::are_default(&p.simulator.onprem.users));
+        let head: Vec<&str> = toml.lines().take_while(|l| l.starts_with('#')).collect();
+        assert!(head.iter().all(|l| l.starts_with("# ") && !l.starts_with("#  ") && l.len() <= 100), "{head:#?}");
+        assert!(head.iter().any(|l| l.contains("[webhooks] enabled = false")), "{head:#?}");
         // Not for another binding limit, another kind, or a rate one number carries.
         let pair = Finding { limit: Limit::PairLimit, evidence: String::new() };
         assert!(numbers_profile(&loaded, 0, Some(&pair), &spec).is_none());
         assert!(numbers_profile(&loaded, 1, Some(&finding), &spec).is_none());
         let low = crate::spec::capacity::PlanSpec { target_rate: Some(70.0), ..spec };
         assert!(numbers_profile(&loaded, 0, Some(&finding), &low).is_none());
+    }
+
+    #[test]
+    fn a_numbers_profile_tracks_delivery_when_the_plan_steps_did() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("plan.toml");
+        let text = "name = \"c\"\n[load]\nconnections = 16\n[plan]\ntarget_rate = 200\n[webhooks]\n\
+             [simulator.service_window]\nopen_fraction = 1.0\n\
+             [[targets]]\nname = \"cloud\"\nkind = \"cloud\"\nbase_url = \"embedded\"\n";
+        std::fs::write(&path, text).unwrap();
+        let loaded = crate::spec::load(&path).unwrap();
+        let spec = loaded.profile.plan.clone().unwrap();
+        let (_, toml) = numbers_profile(&loaded, 0, None, &spec).unwrap();
+        let p = crate::spec::parse(&path, &toml).unwrap_or_else(|e| panic!("{e}\n{toml}"));
+        assert!(
+            p.webhooks.as_ref().is_some_and(|w| w.enabled) && !toml.contains("# Delivery is not tracked"),
+            "{toml}"
+        );
     }
 
     #[test]

@@ -22,6 +22,7 @@ pub use plan_text::{
 /// `wabench validate`.
 #[derive(Debug, clap::Args)]
 pub struct ValidateArgs {
+    /// The profile (TOML) to check and show the plan of; nothing is sent.
     pub profile: PathBuf,
     #[command(flatten)]
     pub changes: ProfileChanges,

@@ -358,6 +358,7 @@ pub fn warnings(loaded: &Loaded) -> Vec<String> {
     }
     w.extend(messaging_limit_warnings(loaded));
     w.extend(real_target_warnings(loaded));
+    w.extend(closed_window_warnings(loaded));
     w.extend(resend_warnings(loaded));
     w.extend(super::preflight::check(loaded).into_iter().filter(|f| !f.error).map(|f| f.to_string()));
     w
@@ -398,6 +399,60 @@ pub fn real_target_warnings(loaded: &Loaded) -> Vec<String> {
         free_form as f64 * 100.0 / total as f64,
         names.join(", ")
     )]
+}
+
+/// The share of the messages above which [`closed_window_warnings`] warns: the default gate's
+/// error rate (`error_rate < 2%`), which these failures count in.
+const CLOSED_WINDOW_WARN_SHARE: f64 = 0.02;
+
+/// The share of an embedded WhatsApp target's messages that its simulator accepts and then fails for a
+/// closed customer service window (Cloud 131047, On-Premises 470): the messages that are not templates
+/// (text, media, interactive, reactions), to the users whose window was closed when the simulator
+/// started (all but `[simulator.service_window] open_fraction`; inbound messages open more during a
+/// run). None when no such failure shows in a run: windows off, or delivery not tracked (the failures
+/// arrive in status webhooks).
+pub fn closed_window_share(p: &crate::spec::Profile, t: &TargetSpec) -> Option<f64> {
+    let w = &p.simulator.service_window;
+    let tracked = crate::spec::webhook::WebhookConfig::for_target(p.webhooks.as_ref(), t, true).is_some();
+    if !t.is_embedded() || !t.kind.is_whatsapp_api() || t.beside.is_some() || !w.enabled || !tracked {
+        return None;
+    }
+    let total: u64 = p.messages.weights().iter().map(|(_, w)| u64::from(*w)).sum();
+    let free_form = total.checked_sub(u64::from(p.messages.template)).filter(|_| total > 0)?;
+    Some(free_form as f64 / total as f64 * (1.0 - w.open_fraction))
+}
+
+/// Embedded targets whose messages are mostly refused later for closed customer service windows
+/// ([`closed_window_share`] of at least [`CLOSED_WINDOW_WARN_SHARE`]): the run would fail its
+/// error-rate gate on the simulated users' state, not on the API. A profile for `wabench plan` only
+/// is not warned about: the plan's steps count the errors that measure capacity, at send.
+pub fn closed_window_warnings(loaded: &Loaded) -> Vec<String> {
+    let p = &loaded.profile;
+    if p.is_plan_only() {
+        return Vec::new();
+    }
+    let w = &p.simulator.service_window;
+    let inbound = if p.simulator.inbound.rate > 0.0 {
+        format!(", and the {}/s inbound messages of [simulator.inbound] open more", p.simulator.inbound.rate)
+    } else {
+        String::new()
+    };
+    let mut out = Vec::new();
+    for t in &p.targets {
+        let Some(share) = closed_window_share(p, t).filter(|s| *s >= CLOSED_WINDOW_WARN_SHARE) else { continue };
+        let code = if t.kind == TargetKind::OnPrem { 470 } else { 131047 };
+        out.push(format!(
+            "target {:?}: about {:.0}% of its messages are not templates and go to simulated users whose 24-hour \
+             customer service window is closed ([simulator.service_window] open_fraction = {}{inbound}): the \
+             simulator accepts them and then fails them in a status webhook with {code}, counted in the run's \
+             error_rate; set open_fraction to the share of users who wrote in the last 24 hours (e.g. 0.99), or \
+             send templates",
+            t.name,
+            share * 100.0,
+            w.open_fraction
+        ));
+    }
+    out
 }
 
 /// Real targets (see [`real_targets`]) that lack confirmation: neither `confirm_real_traffic` nor `--yes`.
@@ -560,6 +615,34 @@ mod tests {
         assert!(plan_text(&real).contains("warning: target \"r\""));
         let within = loaded(&format!("[messages]\ntext = 0\ntemplate = 1\n{}", REAL.replace("= 250", "= 2000")));
         assert!(messaging_limit_warnings(&within).is_empty());
+    }
+
+    #[test]
+    fn warns_when_the_simulator_fails_most_free_form_messages_for_closed_windows() {
+        // capacity.toml's mix: 80% text to users whose windows are all closed (the default).
+        let mix = "[messages]\ntext = 80\ntemplate = 20\n";
+        let closed = loaded(&format!("{mix}{CLOUD}"));
+        let w = closed_window_warnings(&closed);
+        assert_eq!(w.len(), 1, "{w:?}");
+        for part in ["target \"c\"", "about 80%", "open_fraction = 0", "131047", "error_rate"] {
+            assert!(w[0].contains(part), "{part}: {}", w[0]);
+        }
+        assert!(plan_text(&closed).contains("  warning: target \"c\": about 80% of its messages are not templates"));
+        let onprem = loaded(&format!("{mix}{}", CLOUD.replace("\"cloud\"", "\"onprem\"")));
+        assert!(closed_window_warnings(&onprem)[0].contains("with 470"), "{:?}", closed_window_warnings(&onprem));
+        // Users who wrote in (quickstart: 99%), windows off, templates only, or delivery not tracked
+        // (the failures arrive in webhooks): nothing to warn about.
+        for quiet in [
+            "[simulator.service_window]\nopen_fraction = 0.99\n",
+            "[simulator.service_window]\nenabled = false\n",
+            "[webhooks]\nenabled = false\n",
+        ] {
+            assert!(closed_window_warnings(&loaded(&format!("{mix}{quiet}{CLOUD}"))).is_empty(), "{quiet}");
+        }
+        assert!(closed_window_warnings(&loaded(&format!("[messages]\ntext = 0\ntemplate = 1\n{CLOUD}"))).is_empty());
+        // Half of the users wrote in: 40% of the messages still fail.
+        let half = loaded(&format!("{mix}[simulator.service_window]\nopen_fraction = 0.5\n{CLOUD}"));
+        assert!(closed_window_warnings(&half)[0].contains("about 40%"), "{:?}", closed_window_warnings(&half));
     }
 
     #[test]

@@ -336,6 +336,10 @@ pub struct OnPremConfig {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub per_shard_mps: Option<f64>,
     /// Accounts for `/v1/users/login`. Default: one user `admin` / `secret`.
+    // The default is not written when a profile is (a missing list reads back as it), so a profile
+    // wabench writes holds no password of its own making.
+    #[serde(skip_serializing_if = "UserConfig::are_default")]
+    #[schemars(extend("default" = [{ "password": "secret", "username": "admin" }]))]
     pub users: Vec<UserConfig>,
     /// Lifetime of a login token. Default 7 days.
     #[schemars(with = "crate::units::duration::Dur")]

@@ -87,6 +87,11 @@ impl OnPremConfig {
 }
 
 impl UserConfig {
+    /// Whether `users` is the default: Meta's default account alone, `admin` / `secret`.
+    pub fn are_default(users: &[UserConfig]) -> bool {
+        matches!(users, [u] if u.username == "admin" && u.password == "secret" && u.must_change.is_none())
+    }
+
     /// Whether the first login must set `new_password`: as configured, or by default for Meta's
     /// default account: "the username of the account is admin and the password is secret … you are
     /// required to change the admin password on your first login … If you try to log in with the
