@@ -45,12 +45,12 @@ impl Input<'_> {
         match (self.embedded(), d.per_shard_mps) {
             (true, Some(_)) => "the simulator's per-shard rate (linear in shards)",
             (true, None) => "the simulator's model of Meta's sizing (1 shard ≈ 70, 8 ≈ 125, 32 ≈ 250 messages/s)",
-            (false, _) => "Meta's published sizing (1 shard ≈ 70, 8 ≈ 125, 32 ≈ 250 messages/s; FACTS.md)",
+            (false, _) => "Meta's published sizing (1 shard ≈ 70, 8 ≈ 125, 32 ≈ 250 messages/s; its On-Premises documentation)",
         }
     }
 }
 
-/// Meta's published sizing of the On-Premises API, for the cross-check (FACTS.md).
+/// Meta's published sizing of the On-Premises API, for the cross-check.
 pub(crate) fn meta_onprem_guidance(shards: u32) -> &'static str {
     match shards {
         1 => "single-connect deployments reach about 70 messages/s",
@@ -215,7 +215,7 @@ fn pair_limit(i: &Input<'_>, a: &mut Vec<String>) {
     let interval = if i.embedded() { sim.interval.as_secs_f64() } else { 6.0 };
     let rate = i.bad.map_or(i.cap, |b| b.offered);
     a.push(format!(
-        "advice: spread the messages over more recipients: each recipient takes one message per {interval:.0} s (bursts borrow from later; FACTS.md), so {rate:.0} messages/s need at least {:.0} recipients and the profile has {}; this is the test's recipient list, not the API's capacity",
+        "advice: spread the messages over more recipients: each recipient takes one message per {interval:.0} s (bursts borrow from later; Meta's pair rate limit, 131056), so {rate:.0} messages/s need at least {:.0} recipients and the profile has {}; this is the test's recipient list, not the API's capacity",
         (rate * interval).ceil(),
         i.loaded.recipients.len()
     ));
