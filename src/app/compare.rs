@@ -14,7 +14,9 @@ use crate::results::baseline;
 /// `wabench compare`.
 #[derive(Debug, clap::Args)]
 pub struct CompareArgs {
-    /// Results folders; the first is the baseline (unless --baseline names one).
+    /// Results folders; the first is the baseline (unless --baseline names one). Runs of several
+    /// targets are compared target by target, each with the baseline's target of the same name; a
+    /// target only one side has is named and left out.
     #[arg(required = true, num_args = 1..)]
     pub dirs: Vec<PathBuf>,
     /// Compare against this named baseline (saved with `run --save-baseline NAME`) instead of the
@@ -48,14 +50,22 @@ pub struct CompareArgs {
 fn check_targets(gates: &[Gate], outcomes: &[GateOutcome], cmp: &compare::Comparison) -> Result<(), String> {
     for g in gates.iter().filter(|g| g.target.is_some()) {
         if !outcomes.iter().any(|o| o.gate == g.expr) {
-            let mut names: Vec<&str> = cmp.subjects[1..].iter().map(|s| s.target.name()).collect();
-            names.dedup();
-            return Err(format!(
+            let mut names: Vec<&str> = Vec::new();
+            for (_, s) in cmp.compared() {
+                if !names.contains(&s.target.name()) {
+                    names.push(s.target.name());
+                }
+            }
+            let mut msg = format!(
                 "--fail-if {:?}: no compared target is named {:?} (compared: {})",
                 g.expr,
                 g.target.as_deref().unwrap_or_default(),
                 names.join(", ")
-            ));
+            );
+            for u in &cmp.unpaired {
+                msg.push_str(&format!("\n  not compared: {u}"));
+            }
+            return Err(msg);
         }
     }
     Ok(())
@@ -142,6 +152,27 @@ pub fn command(a: CompareArgs) -> Result<Exit, AppError> {
         compare_out::write_json(&cmp, &points, &outcomes, &mut buf).map_err(|e| format!("{}: {e}", path.display()))?;
         outputs::write_to(path, &buf)?;
     }
+    warn(&gates, &outcomes, &cmp);
+    let failed: Vec<String> = outcomes
+        .iter()
+        .filter(|o| o.verdict == GateVerdict::Fail)
+        .map(|o| format!("{} on {}", o.gate, o.subject))
+        .collect();
+    if !failed.is_empty() {
+        eprintln!("wabench: regression beyond noise: {}", failed.join("; "));
+        return Ok(Exit::Thresholds);
+    }
+    Ok(Exit::Success)
+}
+
+/// Warnings on stderr: targets no gate judged (no namesake in the other run), and gates with no data
+/// or an inconclusive interval (neither counted as failed).
+fn warn(gates: &[Gate], outcomes: &[GateOutcome], cmp: &compare::Comparison) {
+    if !gates.is_empty() {
+        for u in &cmp.unpaired {
+            eprintln!("wabench: warning: not compared, so judged by no gate: {u}");
+        }
+    }
     for o in outcomes.iter().filter(|o| o.verdict == GateVerdict::NoData) {
         eprintln!("wabench: warning: gate {:?} on {}: no data to judge it (not counted as failed)", o.gate, o.subject);
     }
@@ -165,14 +196,4 @@ pub fn command(a: CompareArgs) -> Result<Exit, AppError> {
             o.gate, o.subject
         );
     }
-    let failed: Vec<String> = outcomes
-        .iter()
-        .filter(|o| o.verdict == GateVerdict::Fail)
-        .map(|o| format!("{} on {}", o.gate, o.subject))
-        .collect();
-    if !failed.is_empty() {
-        eprintln!("wabench: regression beyond noise: {}", failed.join("; "));
-        return Ok(Exit::Thresholds);
-    }
-    Ok(Exit::Success)
 }

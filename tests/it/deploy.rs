@@ -176,3 +176,84 @@ fn the_receiver_deployment_service_and_merge_agree() {
         assert!(ci.contains(&format!("deploy/k8s/{f}")), "{f} in .ci/run");
     }
 }
+
+/// The quickstart's two targets (onprem and cloud, on the embedded simulator) in a few seconds, with
+/// no message failing by design (no closed service window, no undeliverable recipient).
+const SHORT_QUICKSTART: &str = r#"name = "quickstart"
+seed = 42
+[load]
+model = "open"
+rate = 40
+duration = "3s"
+connections = 8
+timeout = "10s"
+[recipients]
+country_code = "1"
+count = 2000
+[simulator]
+seed = 42
+[simulator.service_window]
+enabled = false
+[simulator.recipients]
+undeliverable_suffixes = []
+[webhooks]
+[[targets]]
+name = "onprem"
+kind = "onprem"
+base_url = "embedded"
+[[targets]]
+name = "cloud"
+kind = "cloud"
+base_url = "embedded"
+[thresholds]
+"latency.p99" = "< 2s"
+"error_rate" = "< 5%"
+"#;
+
+/// The example workflow's own wabench commands, in order, in a fresh folder whose
+/// profiles/quickstart.toml is a short run of the quickstart's two targets: the shards (one after the
+/// other, without waiting for an aligned start), the merge that saves the baseline `main`, then the
+/// pull request's gate against that baseline. A run against a baseline of itself passes every gate,
+/// each target judged against its namesake.
+#[test]
+fn ci_example_compare_of_a_two_target_run_with_a_baseline_of_itself_passes() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("profiles")).unwrap();
+    std::fs::write(dir.path().join("profiles/quickstart.toml"), SHORT_QUICKSTART).unwrap();
+    let wf = yaml("examples/ci/github-actions.yml");
+    let mut ran = Vec::new();
+    for step in wf["jobs"]["wabench"]["steps"].as_sequence().unwrap() {
+        let Some(script) = step["run"].as_str() else { continue };
+        for line in script.lines().map(str::trim).filter(|l| l.starts_with("wabench ")) {
+            let mut args = words(&line.trim_end_matches('&').replace("$SAVE", "--save-baseline main"));
+            if let Some(i) = args.iter().position(|a| a == "--start-at") {
+                args.drain(i..i + 2);
+            }
+            let out = std::process::Command::new(env!("CARGO_BIN_EXE_wabench"))
+                .args(&args[1..])
+                .current_dir(dir.path())
+                .output()
+                .unwrap();
+            let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+            assert_eq!(out.status.code(), Some(0), "{}:\n{stdout}\n{stderr}", args.join(" "));
+            ran.push(args[1].clone());
+        }
+    }
+    assert_eq!(ran, ["run", "run", "merge", "compare"]);
+    assert!(dir.path().join("results/baselines/main/run.json").is_file());
+    let doc: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("results/ci/compare.json")).unwrap()).unwrap();
+    assert_eq!(doc["passed"], true, "{doc}");
+    let subjects: Vec<(&str, &str)> = doc["subjects"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| (s["label"].as_str().unwrap(), s["against"].as_str().unwrap_or("-")))
+        .collect();
+    assert_eq!(subjects, [("merged/onprem", "main/onprem"), ("merged/cloud", "main/cloud")], "{doc}");
+    let gates = doc["gates"].as_array().unwrap();
+    assert_eq!(gates.len(), 4, "p99 and error_rate on each target: {doc}");
+    for g in gates {
+        assert_eq!(g["verdict"], "pass", "{g}");
+    }
+}

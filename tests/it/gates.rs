@@ -260,3 +260,190 @@ fn any_kept_percentile_is_spelled_one_way_in_thresholds_and_gates() {
     assert_eq!(code, 1);
     assert!(err.contains("p101") && err.contains("p99.99"), "{err}");
 }
+
+/// `compare` with `--json -`: exit code, the JSON document, stderr.
+fn compare_json(dirs: &[&Path], out: &Path, gates: &[&str]) -> (i32, serde_json::Value, String) {
+    let mut args: Vec<String> = vec!["compare".into()];
+    args.extend(dirs.iter().map(|d| s(d)));
+    args.extend(["--json".into(), "-".into(), "--out".into(), s(out)]);
+    for g in gates {
+        args.extend(["--fail-if".to_string(), g.to_string()]);
+    }
+    let (code, stdout, err) = wabench(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    let doc = serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("stdout is JSON: {e}\n{stdout}\n{err}"));
+    (code, doc, err)
+}
+
+/// (subject, the subject it is compared against) of each compared subject of a `--json` document.
+fn pairs(doc: &serde_json::Value) -> Vec<(String, String)> {
+    let text = |v: &serde_json::Value| v.as_str().unwrap_or_else(|| panic!("a label: {doc}")).to_string();
+    doc["subjects"].as_array().unwrap().iter().map(|s| (text(&s["label"]), text(&s["against"]))).collect()
+}
+
+/// (gate, subject, against, verdict) of each gate outcome.
+fn verdicts(doc: &serde_json::Value) -> Vec<(String, String, String, String)> {
+    let text = |v: &serde_json::Value| v.as_str().unwrap_or_else(|| panic!("{doc}")).to_string();
+    doc["gates"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| (text(&g["gate"]), text(&g["subject"]), text(&g["against"]), text(&g["verdict"])))
+        .collect()
+}
+
+/// A results folder `name` of the targets `targets` (a run of several targets).
+fn run_folder(root: &Path, name: &str, targets: &[wabench::results::TargetData]) -> PathBuf {
+    let dir = root.join(name);
+    fixture::write(&dir, &fixture::run(name, None, targets, &[]), targets);
+    dir
+}
+
+#[test]
+fn compare_pairs_the_targets_of_runs_by_name() {
+    let root = tempfile::tempdir().unwrap();
+    // Two runs of the same two targets, cloud about twice as slow as onprem in both.
+    let (a, b) = (root.path().join("a"), root.path().join("b"));
+    fixture::cloud_vs_onprem(&a);
+    fixture::cloud_vs_onprem(&b);
+    let cmp = root.path().join("cmp");
+    // A run against a copy of itself: each target against its namesake, every ratio gate passes.
+    let (code, doc, err) = compare_json(&[&a, &b], &cmp.join("1"), &["p50 > 1.10", "p99 > 1.10", "rate < 0.95"]);
+    assert_eq!(code, 0, "{doc}\n{err}");
+    let want = [("b/cloud", "a/cloud"), ("b/onprem", "a/onprem")].map(|(x, y)| (x.to_string(), y.to_string()));
+    assert_eq!(pairs(&doc), want, "{doc}");
+    let v = verdicts(&doc);
+    assert_eq!(v.len(), 6, "three gates on two subjects: {v:?}");
+    assert!(v.iter().all(|g| g.3 == "pass"), "{v:?}");
+    for s in doc["subjects"].as_array().unwrap() {
+        for r in s["rows"].as_array().unwrap() {
+            assert_eq!(r["ratio"].as_f64(), Some(1.0), "{}: {r}", s["label"]);
+        }
+    }
+    let html = std::fs::read_to_string(cmp.join("1/compare.html")).unwrap();
+    assert!(html.contains("<h2>b/cloud vs a/cloud</h2>") && html.contains("<h2>b/onprem vs a/onprem</h2>"));
+    assert_eq!(html.matches("<section class=\"ratios\">").count(), 2, "no baseline target is a subject");
+    // A gate on one target judges that target against its namesake.
+    let (code, doc, err) = compare_json(&[&a, &b], &cmp.join("2"), &["cloud:p50 > 1.10"]);
+    assert_eq!(code, 0, "{err}");
+    let v = verdicts(&doc);
+    let v: Vec<(&str, &str, &str, &str)> = v.iter().map(|g| (&*g.0, &*g.1, &*g.2, &*g.3)).collect();
+    assert_eq!(v, [("cloud:p50 > 1.10", "b/cloud", "a/cloud", "pass")]);
+
+    // Cloud 30% slower in a later run: found on cloud alone, and named with what it was compared to.
+    let targets = wabench::results::folder::load(&a).unwrap().targets;
+    let slow = run_folder(root.path(), "slow", &[fixture::slower(&targets[0], 1.3, |_| true), targets[1].clone()]);
+    // (Runs of different names are labelled by name, the same name by folder.)
+    let (code, doc, err) = compare_json(&[&a, &slow], &cmp.join("3"), &["p50 > 1.10"]);
+    assert_eq!(code, 99, "{doc}\n{err}");
+    let v = verdicts(&doc);
+    assert_eq!(
+        (v[0].1.as_str(), v[0].2.as_str(), v[0].3.as_str()),
+        ("slow/cloud", "cloud-vs-onprem/cloud", "fail"),
+        "{v:?}"
+    );
+    assert_eq!(
+        (v[1].1.as_str(), v[1].2.as_str(), v[1].3.as_str()),
+        ("slow/onprem", "cloud-vs-onprem/onprem", "pass"),
+        "{v:?}"
+    );
+    assert!(err.lines().any(|l| l == "wabench: regression beyond noise: p50 > 1.10 on slow/cloud"), "{err}");
+    let p50 = |i: usize| doc["subjects"][i]["rows"][0]["ratio"].as_f64().unwrap();
+    assert!((p50(0) - 1.3).abs() < 0.02 && p50(1) == 1.0, "{doc}");
+
+    // Three runs: each later run against the first, target by target.
+    let (code, doc, err) = compare_json(&[&a, &b, &slow], &cmp.join("4"), &[]);
+    assert_eq!(code, 0, "{err}");
+    let want =
+        [("b/cloud", "a/cloud"), ("b/onprem", "a/onprem"), ("slow/cloud", "a/cloud"), ("slow/onprem", "a/onprem")];
+    assert_eq!(pairs(&doc), want.map(|(x, y)| (x.to_string(), y.to_string())));
+}
+
+#[test]
+fn compare_names_a_target_only_one_run_has_and_leaves_it_out() {
+    let root = tempfile::tempdir().unwrap();
+    let a = root.path().join("a");
+    fixture::cloud_vs_onprem(&a);
+    let targets = wabench::results::folder::load(&a).unwrap().targets;
+    // The later run has cloud and a new target, edge, and no onprem.
+    let mut edge = fixture::Spec::new("edge", 20_000);
+    edge.seconds = 20;
+    let b = run_folder(root.path(), "b", &[targets[0].clone(), fixture::target(&edge)]);
+    let (code, doc, err) = compare_json(&[&a, &b], &root.path().join("c1"), &["p50 > 1.10"]);
+    assert_eq!(code, 0, "{doc}\n{err}");
+    assert_eq!(
+        pairs(&doc),
+        [("b/cloud".to_string(), "cloud-vs-onprem/cloud".to_string())],
+        "edge is compared with nothing: {doc}"
+    );
+    let unpaired: Vec<&str> = doc["unpaired"].as_array().unwrap().iter().map(|u| u.as_str().unwrap()).collect();
+    assert_eq!(unpaired.len(), 2, "{unpaired:?}");
+    assert!(
+        unpaired.iter().any(|u| u.starts_with("b/edge:") && u.contains("no target named edge in cloud-vs-onprem")),
+        "{unpaired:?}"
+    );
+    assert!(
+        unpaired.iter().any(|u| u.starts_with("cloud-vs-onprem/onprem:") && u.contains("no target named onprem in b")),
+        "{unpaired:?}"
+    );
+    assert_eq!(verdicts(&doc).len(), 1, "the gate judges cloud only");
+    assert!(err.contains("warning") && err.contains("b/edge") && err.contains("not compared"), "{err}");
+    // The table says so too, and a gate on the new target is refused, not passed.
+    let (code, out, _) = wabench(&["compare", &s(&a), &s(&b), "--out", &s(&root.path().join("c2"))]);
+    assert_eq!(code, 0);
+    assert!(out.contains("not compared: b/edge: no target named edge in cloud-vs-onprem"), "{out}");
+    let (code, _, err) =
+        wabench(&["compare", &s(&a), &s(&b), "--results", &s(root.path()), "--fail-if", "edge:p50 > 1.1"]);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("no compared target is named \"edge\"") && err.contains("b/edge"), "{err}");
+    // No target in common: nothing to compare, said as such.
+    let only_edge =
+        run_folder(root.path(), "e", &[fixture::target(&edge), fixture::target(&fixture::Spec::new("x", 1000))]);
+    let (code, _, err) = wabench(&["compare", &s(&a), &s(&only_edge), "--results", &s(root.path())]);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("no target of e has a namesake in cloud-vs-onprem"), "{err}");
+    // Runs of one target each are compared whatever their names (a JMeter import against a run).
+    let one = fixture::folder(root.path(), "one", &fixture::target(&edge));
+    let other = fixture::folder(root.path(), "other", &targets[0]);
+    let (code, doc, err) = compare_json(&[&one, &other], &root.path().join("c3"), &[]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(pairs(&doc), [("other".to_string(), "one".to_string())]);
+}
+
+#[test]
+fn compare_tables_name_their_columns() {
+    let root = tempfile::tempdir().unwrap();
+    let a = fixture::folder(root.path(), "before", &base());
+    let b = fixture::folder(root.path(), "after", &fixture::more_errors(&base(), 9, 30));
+    let (code, out, err) = wabench(&["compare", &s(&a), &s(&b), "--out", &s(&root.path().join("cmp"))]);
+    assert_eq!(code, 0, "{err}");
+    let lines: Vec<&str> = out.lines().collect();
+    // Where each word of a line ends, in characters.
+    let ends = |l: &str| -> Vec<usize> {
+        let mut v = Vec::new();
+        let mut prev = ' ';
+        for (i, c) in l.chars().enumerate() {
+            if c == ' ' && prev != ' ' {
+                v.push(i);
+            }
+            prev = c;
+        }
+        v.push(l.chars().count());
+        v
+    };
+    // Each table's first line names its columns: the baseline, the subject, then what is computed;
+    // the values are right-aligned under them.
+    for (first, cols) in
+        [("p50 ", ["before", "after", "ratio", "95% CI"]), ("error_rate ", ["before", "after", "difference", "95% CI"])]
+    {
+        let at = lines.iter().position(|l| l.starts_with(first)).unwrap_or_else(|| panic!("{first}: {out}"));
+        let (head, row) = (lines[at - 1], lines[at]);
+        let mut from = 0;
+        let mut head_ends = Vec::new();
+        for c in cols {
+            let i = head[from..].find(c).unwrap_or_else(|| panic!("{c:?} in order in the header {head:?}:\n{out}"));
+            from += i + c.len();
+            head_ends.push(head[..from].chars().count());
+        }
+        assert_eq!(head_ends, ends(row)[1..5], "the columns line up:\n{head}\n{row}");
+    }
+}

@@ -15,7 +15,7 @@ use rand_distr::{Distribution as _, Poisson};
 
 use hdrhistogram::Histogram;
 
-use super::{Metric, RESAMPLES, Sample, Subject, interval, ratio};
+use super::{Metric, Pair, RESAMPLES, Sample, Subject, interval, ratio};
 use crate::results::TargetData;
 
 /// Why a first-reply row has no interval when a side has no replies log.
@@ -236,12 +236,15 @@ pub fn pair(a: &TargetData, b: &TargetData, seed: u64, first_reply: &[Metric]) -
     Some(rows)
 }
 
-/// The conversation rows of every later subject against the first (`[i]` is `subjects[i + 1]`).
-pub fn tables(subjects: &[Subject], first_reply: &[Metric]) -> Vec<Option<Vec<Row>>> {
-    subjects[1..]
+/// The conversation rows of each pair of `subjects` (`[i]` is `pairs[i]`).
+pub fn tables(subjects: &[Subject], pairs: &[Pair], first_reply: &[Metric]) -> Vec<Option<Vec<Row>>> {
+    pairs
         .iter()
         .enumerate()
-        .map(|(i, s)| pair(&subjects[0].target, &s.target, super::SEED ^ 0x6376 ^ i as u64, first_reply))
+        .map(|(i, p)| {
+            let (a, b) = (&subjects[p.base].target, &subjects[p.subject].target);
+            pair(a, b, super::SEED ^ 0x6376 ^ i as u64, first_reply)
+        })
         .collect()
 }
 

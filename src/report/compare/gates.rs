@@ -248,12 +248,11 @@ pub fn points_pair(a: &TargetData, b: &TargetData, seed: u64) -> Vec<PointsRow> 
         .collect()
 }
 
-/// The rate rows of every later subject against the first (`[i]` is `subjects[i + 1]`).
+/// The rate rows of each pair (`[i]` is `c.pairs[i]`).
 pub fn points_tables(c: &Comparison) -> Vec<Vec<PointsRow>> {
-    c.subjects[1..]
-        .iter()
+    c.compared()
         .enumerate()
-        .map(|(i, s)| points_pair(&c.subjects[0].target, &s.target, compare::SEED ^ 0x7070 ^ i as u64))
+        .map(|(i, (base, s))| points_pair(&base.target, &s.target, compare::SEED ^ 0x7070 ^ i as u64))
         .collect()
 }
 
@@ -289,6 +288,8 @@ impl GateVerdict {
 pub struct GateOutcome {
     pub gate: String,
     pub subject: String,
+    /// The subject it is compared against (its baseline).
+    pub against: String,
     pub metric: String,
     /// "ratio" (B/A) or "pp" (B − A in percentage points).
     pub unit: &'static str,
@@ -304,11 +305,11 @@ pub struct GateOutcome {
     pub note: Option<String>,
 }
 
-/// Every gate on every later subject it applies to.
+/// Every gate on every compared subject it applies to.
 pub fn evaluate(gates: &[Gate], c: &Comparison, points: &[Vec<PointsRow>]) -> Vec<GateOutcome> {
     let mut out = Vec::new();
     for g in gates {
-        for (i, s) in c.subjects[1..].iter().enumerate() {
+        for (i, (base, s)) in c.compared().enumerate() {
             if g.target.as_ref().is_some_and(|t| t != s.target.name()) {
                 continue;
             }
@@ -353,6 +354,7 @@ pub fn evaluate(gates: &[Gate], c: &Comparison, points: &[Vec<PointsRow>]) -> Ve
             out.push(GateOutcome {
                 gate: g.expr.clone(),
                 subject: s.label.clone(),
+                against: base.label.clone(),
                 metric,
                 unit,
                 estimate,

@@ -52,11 +52,9 @@ fn measured_from(t: &TargetData) -> &str {
 /// Notes where subjects measured latency from different starts (service time against latency from the
 /// intended start), which a ratio alone would hide.
 pub fn latency_notes(c: &Comparison) -> Vec<String> {
-    let base = &c.subjects[0];
-    c.subjects[1..]
-        .iter()
-        .filter(|s| measured_from(&s.target) != measured_from(&base.target))
-        .map(|s| {
+    c.compared()
+        .filter(|(base, s)| measured_from(&s.target) != measured_from(&base.target))
+        .map(|(base, s)| {
             let (svc, other) =
                 if measured_from(&s.target) == results::imported::FROM_SEND { (s, base) } else { (base, s) };
             format!(

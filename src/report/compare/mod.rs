@@ -103,17 +103,38 @@ pub struct Row {
 /// Why a comparison with an aggregate-only import has no intervals.
 pub const AGGREGATE_ONLY: &str = "aggregate-only import";
 
-/// A comparison of subjects[1..] with subjects[0].
+/// One comparison of two subjects: `subjects[subject]` against `subjects[base]`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Pair {
+    pub base: usize,
+    pub subject: usize,
+}
+
+/// A comparison of subjects, each against its baseline: with one run, its later targets against its
+/// first; with several, each target of a later run against the same-named target of the first run.
 #[derive(Debug, Clone)]
 pub struct Comparison {
+    /// The subjects compared, baselines included, in the order of their runs and targets.
     pub subjects: Vec<Subject>,
-    /// One table per later subject (`rows[i]` compares `subjects[i + 1]`).
+    /// What is compared with what (`rows[i]` compares `pairs[i]`).
+    pub pairs: Vec<Pair>,
+    /// One table per pair.
     pub rows: Vec<Vec<Row>>,
     /// Inputs left out, with the reason.
     pub skipped: Vec<String>,
-    /// The conversation rows of each later subject (`conversation[i]` compares `subjects[i + 1]`):
-    /// `None` unless both it and the baseline are conversation targets.
+    /// Targets left out because the other run has no target of their name, each with the reason
+    /// ("b/edge: no target named edge in a").
+    pub unpaired: Vec<String>,
+    /// The conversation rows of each pair (`conversation[i]` compares `pairs[i]`): `None` unless both
+    /// sides are conversation targets.
     pub conversation: Vec<Option<Vec<conversation::Row>>>,
+}
+
+impl Comparison {
+    /// Each pair as (baseline, subject), in the order of [`Comparison::rows`].
+    pub fn compared(&self) -> impl Iterator<Item = (&Subject, &Subject)> + '_ {
+        self.pairs.iter().map(|p| (&self.subjects[p.base], &self.subjects[p.subject]))
+    }
 }
 
 /// A subject's seconds, grouped into blocks, as sparse counts over the subject's distinct values.
@@ -342,18 +363,36 @@ pub fn compare_subjects_gated(
     metrics: &[Metric],
     first_reply: &[Metric],
 ) -> Comparison {
-    let conversation = conversation::tables(&subjects, &conversation::first_reply_metrics(first_reply));
-    let rows = subjects[1..]
-        .iter()
-        .enumerate()
-        .map(|(i, s)| compare_pair_with(&subjects[0].target, &s.target, SEED.wrapping_add(i as u64), metrics))
-        .collect();
-    Comparison { subjects, rows, skipped, conversation }
+    let pairs = (1..subjects.len()).map(|subject| Pair { base: 0, subject }).collect();
+    compare_pairs(subjects, pairs, skipped, metrics, first_reply)
 }
 
-/// Load results folders and compare: with several folders, every target of each run against the first;
-/// with one folder, its targets against its first target. A folder that cannot be read is skipped and
-/// named in `skipped`; fewer than two remaining is an error.
+/// Compare each pair of `subjects` on the rows `metrics`, with a conversation row for each percentile
+/// of the time to the first reply in `first_reply` besides p50 and p99.
+pub fn compare_pairs(
+    subjects: Vec<Subject>,
+    pairs: Vec<Pair>,
+    skipped: Vec<String>,
+    metrics: &[Metric],
+    first_reply: &[Metric],
+) -> Comparison {
+    let conversation = conversation::tables(&subjects, &pairs, &conversation::first_reply_metrics(first_reply));
+    let rows = pairs
+        .iter()
+        .enumerate()
+        .map(|(i, p)| {
+            let (a, b) = (&subjects[p.base].target, &subjects[p.subject].target);
+            compare_pair_with(a, b, SEED.wrapping_add(i as u64), metrics)
+        })
+        .collect();
+    Comparison { subjects, pairs, rows, skipped, unpaired: Vec::new(), conversation }
+}
+
+/// Load results folders and compare: with several folders, each target of a later run against the
+/// same-named target of the first (runs of one target each whatever their names; a target the other
+/// run lacks is named in `unpaired` and left out); with one folder, its targets against its first
+/// target. A folder that cannot be read is skipped and named in `skipped`; fewer than two remaining is
+/// an error, and so is no target in common.
 pub fn compare_dirs(dirs: &[PathBuf]) -> Result<Comparison, ReportError> {
     compare_dirs_with(dirs, &[])
 }
@@ -381,49 +420,141 @@ pub fn compare_dirs_gated(
             Err(e) => skipped.push(format!("skipped {}: {e}", d.display())),
         }
     }
+    let nothing = |mut msg: String, skipped: &[String]| {
+        for s in skipped {
+            let _ = write!(msg, "\n  {s}");
+        }
+        Err(ReportError::NothingToCompare(msg))
+    };
     if dirs.len() == 1 && runs.is_empty() {
         return Err(ReportError::NothingToCompare(skipped.join("\n")));
     }
     if dirs.len() > 1 && runs.len() < 2 {
-        let mut msg =
+        let msg =
             format!("only {} of {} results folders could be read; a comparison needs two", runs.len(), dirs.len());
-        for s in &skipped {
-            let _ = write!(msg, "\n  {s}");
-        }
-        return Err(ReportError::NothingToCompare(msg));
+        return nothing(msg, &skipped);
     }
+    let targets: usize = runs.iter().map(|r| r.targets.len()).sum();
+    if targets < 2 {
+        let msg = match dirs.len() {
+            1 => format!("{}: one run with one target: give two or more results folders", dirs[0].display()),
+            _ => "nothing to compare: fewer than two targets".to_string(),
+        };
+        return nothing(msg, &skipped);
+    }
+    let paired = pair_runs(runs);
+    if paired.pairs.is_empty() {
+        return nothing(format!("nothing to compare: {}", paired.why_none()), &[skipped, paired.unpaired].concat());
+    }
+    read(dirs.len(), Path::new(""));
+    let mut c = compare_pairs(paired.subjects, paired.pairs, skipped, &metrics_with(extra), first_reply);
+    c.unpaired = paired.unpaired;
+    Ok(c)
+}
+
+/// The subjects of the runs read and what is compared with what.
+struct Paired {
+    subjects: Vec<Subject>,
+    pairs: Vec<Pair>,
+    unpaired: Vec<String>,
+    /// The label of each run and the names of its targets.
+    runs: Vec<(String, Vec<String>)>,
+}
+
+impl Paired {
+    /// Why no pair was made: no target of a later run has a namesake in the first.
+    fn why_none(&self) -> String {
+        let later: Vec<&str> = self.runs[1..].iter().map(|r| r.0.as_str()).collect();
+        let names = |r: &(String, Vec<String>)| format!("{}: {}", r.0, r.1.join(", "));
+        let all: Vec<String> = self.runs.iter().map(names).collect();
+        format!(
+            "no target of {} has a namesake in {}, the baseline; the targets of different runs are compared by \
+             name ({})",
+            later.join(", "),
+            self.runs[0].0,
+            all.join("; ")
+        )
+    }
+}
+
+/// The subjects of `runs`, labelled by run (its name, or its folder's when another run has the same
+/// name) and target, and the pairs: with one run, its later targets against its first; with several,
+/// each target of a later run against the same-named target of the first run, or, when both runs
+/// have one target, against that target whatever its name. A target the other run of its pair has no
+/// namesake for is named in `unpaired`, and a subject in no pair is left out.
+fn pair_runs(runs: Vec<data::RunData>) -> Paired {
     let names: Vec<String> = runs.iter().map(|r| r.run.name.clone()).collect();
     let unique = |n: &str| names.iter().filter(|m| *m == n).count() == 1;
     let single = runs.len() == 1;
     let mut subjects = Vec::new();
+    // Per run: its label and the indices of its subjects.
+    let mut of_run: Vec<(String, Vec<usize>)> = Vec::new();
     // The targets move into the subjects: a copy would double what the per-second histograms take.
     for r in runs {
         let run_label = if unique(&r.run.name) { r.run.name.clone() } else { results::files::folder_name(&r.dir) };
         let several = r.targets.len() > 1;
+        let origin = format!("run {} ({})", r.run.name, results::files::folder_name(&r.dir));
+        let mut indices = Vec::new();
         for t in r.targets {
-            let label = if single {
-                t.name().to_string()
-            } else if !several {
-                run_label.clone()
-            } else {
-                format!("{run_label}/{}", t.name())
+            let label = match (single, several) {
+                (true, _) => t.name().to_string(),
+                (false, false) => run_label.clone(),
+                (false, true) => format!("{run_label}/{}", t.name()),
             };
-            let origin = format!("run {} ({})", r.run.name, results::files::folder_name(&r.dir));
-            subjects.push(Subject { label, origin, target: t });
+            indices.push(subjects.len());
+            subjects.push(Subject { label, origin: origin.clone(), target: t });
+        }
+        of_run.push((run_label, indices));
+    }
+    let runs = of_run
+        .iter()
+        .map(|(l, ix)| (l.clone(), ix.iter().map(|&i| subjects[i].target.name().to_string()).collect()))
+        .collect();
+    let (pairs, unpaired) = if single {
+        ((1..subjects.len()).map(|subject| Pair { base: 0, subject }).collect(), Vec::new())
+    } else {
+        pairs_by_name(&subjects, &of_run)
+    };
+    let (subjects, pairs) = keep_paired(subjects, pairs);
+    Paired { subjects, pairs, unpaired, runs }
+}
+
+/// Each target of a later run (`of_run[1..]`) against its namesake in the first run, and the
+/// targets left without one.
+fn pairs_by_name(subjects: &[Subject], of_run: &[(String, Vec<usize>)]) -> (Vec<Pair>, Vec<String>) {
+    let (base_label, base) = &of_run[0];
+    let name = |i: usize| subjects[i].target.name();
+    let (mut pairs, mut unpaired) = (Vec::new(), Vec::new());
+    for (label, later) in &of_run[1..] {
+        if base.len() == 1 && later.len() == 1 {
+            pairs.push(Pair { base: base[0], subject: later[0] });
+            continue;
+        }
+        for &i in later {
+            match base.iter().find(|&&b| name(b) == name(i)) {
+                Some(&b) => pairs.push(Pair { base: b, subject: i }),
+                None => unpaired.push(format!("{}: no target named {} in {base_label}", subjects[i].label, name(i))),
+            }
+        }
+        for &b in base.iter().filter(|&&b| !later.iter().any(|&i| name(i) == name(b))) {
+            unpaired.push(format!("{}: no target named {} in {label}", subjects[b].label, name(b)));
         }
     }
-    if subjects.len() < 2 {
-        let mut msg = match dirs.len() {
-            1 => format!("{}: one run with one target: give two or more results folders", dirs[0].display()),
-            _ => "nothing to compare: fewer than two targets".to_string(),
-        };
-        for s in &skipped {
-            let _ = write!(msg, "\n  {s}");
-        }
-        return Err(ReportError::NothingToCompare(msg));
+    (pairs, unpaired)
+}
+
+/// The subjects that are in a pair, and the pairs renumbered to match.
+fn keep_paired(subjects: Vec<Subject>, pairs: Vec<Pair>) -> (Vec<Subject>, Vec<Pair>) {
+    let used: Vec<bool> = (0..subjects.len()).map(|i| pairs.iter().any(|p| p.base == i || p.subject == i)).collect();
+    let mut new_index = vec![0; subjects.len()];
+    let mut next = 0;
+    for (i, u) in used.iter().enumerate() {
+        new_index[i] = next;
+        next += usize::from(*u);
     }
-    read(dirs.len(), Path::new(""));
-    Ok(compare_subjects_gated(subjects, skipped, &metrics_with(extra), first_reply))
+    let kept = subjects.into_iter().zip(&used).filter(|(_, u)| **u).map(|(s, _)| s).collect();
+    let pairs = pairs.iter().map(|p| Pair { base: new_index[p.base], subject: new_index[p.subject] }).collect();
+    (kept, pairs)
 }
 
 pub(crate) fn show(m: Metric, v: Option<f64>) -> String {
@@ -508,16 +639,26 @@ pub fn headline(label: &str, rows: &[Row]) -> String {
     }
 }
 
-/// The comparison as a terminal table.
+/// The comparison as a terminal table: for each pair, its baseline (when it changes), the values of
+/// both under their labels, the ratio and its interval.
 pub fn write_text(c: &Comparison, out: &mut impl Write) -> io::Result<()> {
     for s in &c.skipped {
         writeln!(out, "{s}")?;
     }
-    let base = &c.subjects[0];
-    writeln!(out, "baseline: {} — {}", base.label, base.origin)?;
-    for (s, rows) in c.subjects[1..].iter().zip(&c.rows) {
+    for u in &c.unpaired {
+        writeln!(out, "not compared: {u}")?;
+    }
+    let mut shown: Option<usize> = None;
+    for (p, rows) in c.pairs.iter().zip(&c.rows) {
+        let (base, s) = (&c.subjects[p.base], &c.subjects[p.subject]);
+        if shown != Some(p.base) {
+            if shown.is_some() {
+                writeln!(out)?;
+            }
+            writeln!(out, "baseline: {} — {}", base.label, base.origin)?;
+            shown = Some(p.base);
+        }
         writeln!(out)?;
-        let ratio_head = "ratio";
         let w = [8, 12.max(base.label.chars().count()), 12.max(s.label.chars().count()), 8, 15];
         writeln!(
             out,
@@ -525,7 +666,7 @@ pub fn write_text(c: &Comparison, out: &mut impl Write) -> io::Result<()> {
             "",
             base.label,
             s.label,
-            ratio_head,
+            "ratio",
             "95% CI",
             a = w[0],
             b = w[1],
@@ -574,11 +715,12 @@ pub fn html_page(c: &Comparison, gates: &[gates::GateOutcome], spectrum: &Render
     let mut out = html::head(&format!("{} · wabench comparison", labels.join(" vs ")));
     let _ = writeln!(out, "<header>\n<h1>Comparison: {}</h1>", html_escape::esc(&labels.join(" vs ")));
     out.push_str(
-        "<p class=\"desc\">Each later subject against the first. A difference is called significant when the 95% \
-                  bootstrap interval of the ratio, from resampling the one-second intervals, excludes 1.</p>\n",
+        "<p class=\"desc\">Each subject against its baseline: the same-named target of the first run (a run's \
+                  targets against its first target). A difference is called significant when the 95% bootstrap \
+                  interval of the ratio, from resampling the one-second intervals, excludes 1.</p>\n",
     );
     out.push_str("<div class=\"badges\">");
-    for (s, rows) in c.subjects[1..].iter().zip(&c.rows) {
+    for ((_, s), rows) in c.compared().zip(&c.rows) {
         let h = headline(&s.label, rows);
         let cls = if rows.iter().any(|r| r.significant && r.metric != Metric::Rate) { "warn" } else { "neutral" };
         let _ = write!(out, "<span class=\"badge {cls}\">{}</span>", html_escape::esc(&h));
@@ -587,6 +729,9 @@ pub fn html_page(c: &Comparison, gates: &[gates::GateOutcome], spectrum: &Render
     out.push_str(&gates_html(gates));
     for s in c.skipped.iter().chain(&latency_notes(c)) {
         let _ = writeln!(out, "<p class=\"alert\">{}</p>", html_escape::esc(s));
+    }
+    for u in &c.unpaired {
+        let _ = writeln!(out, "<p class=\"alert\">Not compared: {}</p>", html_escape::esc(u));
     }
     out.push_str("</header>\n<section id=\"subjects\">\n<h2>Compared</h2>\n<table>\n<thead><tr><th>label</th>\
                   <th class=\"l\">from</th><th class=\"l\">endpoint</th><th>sent</th><th>errors</th></tr></thead>\n<tbody>\n");
@@ -607,8 +752,7 @@ pub fn html_page(c: &Comparison, gates: &[gates::GateOutcome], spectrum: &Render
     out.push_str(&failures::fates_html(&labels, &targets));
     out.push_str(&failures::html(&labels, &targets));
     out.push_str("</section>\n");
-    let base = &c.subjects[0];
-    for (s, rows) in c.subjects[1..].iter().zip(&c.rows) {
+    for ((base, s), rows) in c.compared().zip(&c.rows) {
         let _ = write!(
             out,
             "<section class=\"ratios\">\n<h2>{} vs {}</h2>\n<table>\n<thead><tr><th></th><th>{}</th><th>{}</th>\
@@ -651,8 +795,7 @@ pub fn html_page(c: &Comparison, gates: &[gates::GateOutcome], spectrum: &Render
 /// unanswered share.
 fn conversation_html(out: &mut String, c: &Comparison) {
     use html_escape::esc;
-    let base = &c.subjects[0];
-    for (s, rows) in c.subjects[1..].iter().zip(&c.conversation) {
+    for ((base, s), rows) in c.compared().zip(&c.conversation) {
         let Some(rows) = rows else { continue };
         let _ = write!(
             out,
@@ -689,8 +832,9 @@ fn gates_html(gates: &[gates::GateOutcome]) -> String {
         return String::new();
     }
     let mut out = String::from(
-        "<table class=\"gates\">\n<thead><tr><th class=\"l\">gate</th><th class=\"l\">subject</th><th>estimate</th>\
-         <th>95% interval</th><th class=\"l\">verdict</th></tr></thead>\n<tbody>\n",
+        "<table class=\"gates\">\n<thead><tr><th class=\"l\">gate</th><th class=\"l\">subject</th>\
+         <th class=\"l\">against</th><th>estimate</th><th>95% interval</th><th class=\"l\">verdict</th></tr></thead>\n\
+         <tbody>\n",
     );
     for g in gates {
         let show = |v: f64| if g.unit == "pp" { format!("{v:+.2}pp") } else { format!("{v:.3}×") };
@@ -709,10 +853,11 @@ fn gates_html(gates: &[gates::GateOutcome]) -> String {
         };
         let _ = writeln!(
             out,
-            "<tr><td class=\"l\">{}</td><td class=\"l\">{}</td><td>{}</td><td>{}</td>\
+            "<tr><td class=\"l\">{}</td><td class=\"l\">{}</td><td class=\"l\">{}</td><td>{}</td><td>{}</td>\
              <td class=\"l\"><span class=\"badge {cls}\">{}</span></td></tr>",
             html_escape::esc(&g.gate),
             html_escape::esc(&g.subject),
+            html_escape::esc(&g.against),
             g.estimate.map_or("-".into(), show),
             ci,
             html_escape::esc(&verdict)
@@ -792,5 +937,47 @@ mod tests {
             assert_eq!(block, &want, "block {k}");
         }
         assert_eq!(s.all_counts().iter().sum::<u64>(), t.total.len());
+    }
+
+    fn subject(label: &str, name: &str) -> Subject {
+        let result = serde_json::from_value(serde_json::json!({
+            "name": name, "kind": "http", "url": "", "model": "open", "connections": 1, "threads": 1,
+            "started_at": "2026-01-01T00:00:00Z", "duration_s": 1.0, "interrupted": false,
+            "requests": {"planned": null, "sent": 0, "ok": 0, "errors": 0, "dropped": 0, "cancelled": 0},
+            "rate": {"requested": null, "achieved": 0.0, "ratio": null},
+            "latency_us": {"count": 0, "mean": 0.0, "p50": 0, "p90": 0, "p99": 0, "p999": 0, "max": 0},
+            "service_time_us": {"count": 0, "mean": 0.0, "p50": 0, "p90": 0, "p99": 0, "p999": 0, "max": 0},
+            "lateness_us": {"count": 0, "mean": 0.0, "p50": 0, "p90": 0, "p99": 0, "p999": 0, "max": 0},
+            "outcomes": [], "hlog": "t.hlog"
+        }))
+        .unwrap();
+        Subject { label: label.into(), origin: String::new(), target: TargetData::new(result, vec![], vec![]).unwrap() }
+    }
+
+    /// Targets of different runs pair by name; a target without a namesake is said and left out; runs
+    /// of one target each pair whatever the names.
+    #[test]
+    fn the_targets_of_runs_pair_by_name() {
+        let subjects = vec![
+            subject("a/cloud", "cloud"),
+            subject("a/onprem", "onprem"),
+            subject("b/onprem", "onprem"),
+            subject("b/edge", "edge"),
+            subject("c/cloud", "cloud"),
+            subject("c/onprem", "onprem"),
+        ];
+        let of_run = [("a".to_string(), vec![0, 1]), ("b".to_string(), vec![2, 3]), ("c".to_string(), vec![4, 5])];
+        let (pairs, unpaired) = pairs_by_name(&subjects, &of_run);
+        let p = |base, subject| Pair { base, subject };
+        assert_eq!(pairs, [p(1, 2), p(0, 4), p(1, 5)]);
+        assert_eq!(unpaired, ["b/edge: no target named edge in a", "a/cloud: no target named cloud in b"]);
+        let (kept, pairs) = keep_paired(subjects, pairs);
+        let labels: Vec<&str> = kept.iter().map(|s| s.label.as_str()).collect();
+        assert_eq!(labels, ["a/cloud", "a/onprem", "b/onprem", "c/cloud", "c/onprem"], "b/edge is left out");
+        assert_eq!(pairs, [p(1, 2), p(0, 3), p(1, 4)]);
+
+        let one = [subject("x", "onprem"), subject("y", "cloud")];
+        let (pairs, unpaired) = pairs_by_name(&one, &[("x".into(), vec![0]), ("y".into(), vec![1])]);
+        assert_eq!((pairs, unpaired.len()), (vec![p(0, 1)], 0));
     }
 }

@@ -18,15 +18,27 @@ fn pp(x: f64) -> String {
     format!("{x:+.2}pp")
 }
 
-/// The rate rows of each later subject, then the gates.
+/// The rate rows of each pair, under a header naming the baseline and the subject, then the gates.
 pub fn write_text(
     c: &Comparison,
     points: &[Vec<PointsRow>],
     gates: &[GateOutcome],
     out: &mut impl Write,
 ) -> io::Result<()> {
-    for (s, rows) in c.subjects[1..].iter().zip(points) {
-        writeln!(out, "\n{} vs {}: error (answered at send, per second) and drop rates", s.label, c.subjects[0].label)?;
+    for ((base, s), rows) in c.compared().zip(points) {
+        writeln!(out, "\n{} vs {}: error (answered at send, per second) and drop rates", s.label, base.label)?;
+        let w = [10, 8.max(base.label.chars().count()), 8.max(s.label.chars().count()), 10, 19];
+        let cells = |name: &str, a: &str, b: &str, diff: &str, ci: &str| {
+            format!(
+                "{name:<w0$}  {a:>w1$}  {b:>w2$}  {diff:>w3$}  {ci:>w4$}",
+                w0 = w[0],
+                w1 = w[1],
+                w2 = w[2],
+                w3 = w[3],
+                w4 = w[4]
+            )
+        };
+        writeln!(out, "{}", cells("", &base.label, &s.label, "difference", "95% CI"))?;
         for r in rows {
             let ci = r.ci_pp.map_or("-".into(), |(lo, hi)| format!("{}…{}", pp(lo), pp(hi)));
             let word = match (r.diff_pp, r.significant) {
@@ -35,15 +47,8 @@ pub fn write_text(
                 (Some(d), true) if d > 0.0 => "higher",
                 (Some(_), true) => "lower",
             };
-            writeln!(
-                out,
-                "{:<10}  {:>8}  {:>8}  {:>9}  {:>19}  {word}",
-                r.metric.name(),
-                pct(r.base),
-                pct(r.value),
-                r.diff_pp.map_or("-".into(), pp),
-                ci
-            )?;
+            let diff = r.diff_pp.map_or("-".into(), pp);
+            writeln!(out, "{}  {word}", cells(r.metric.name(), &pct(r.base), &pct(r.value), &diff, &ci))?;
         }
     }
     write_conversation(c, out)?;
@@ -62,7 +67,7 @@ pub fn write_text(
             Some(note) => format!("inconclusive: {note}"),
             None => g.verdict.label().to_string(),
         };
-        writeln!(out, "  {} on {}: {est} ({ci}): {verdict}", g.gate, g.subject)?;
+        writeln!(out, "  {} on {} (against {}): {est} ({ci}): {verdict}", g.gate, g.subject, g.against)?;
     }
     Ok(())
 }
@@ -90,25 +95,46 @@ pub(crate) fn conversation_ci(r: &conversation::Row) -> String {
     }
 }
 
-/// The conversation rows of each later subject that has them.
+/// The conversation rows of each pair that has them, under a header naming the baseline and the
+/// subject.
 fn write_conversation(c: &Comparison, out: &mut impl Write) -> io::Result<()> {
-    for (s, rows) in c.subjects[1..].iter().zip(&c.conversation) {
+    for ((base, s), rows) in c.compared().zip(&c.conversation) {
         let Some(rows) = rows else { continue };
         writeln!(
             out,
             "\n{} vs {}: conversation (time to the first reply, unanswered turns; intervals resample the turns)",
-            s.label, c.subjects[0].label
+            s.label, base.label
+        )?;
+        let w = [17, 9.max(base.label.chars().count()), 9.max(s.label.chars().count()), 8, 19];
+        writeln!(
+            out,
+            "{:<a$}  {:>b$}  {:>c$}  {:>d$}  {:>e$}",
+            "",
+            base.label,
+            s.label,
+            "estimate",
+            "95% CI",
+            a = w[0],
+            b = w[1],
+            c = w[2],
+            d = w[3],
+            e = w[4]
         )?;
         for r in rows {
             writeln!(
                 out,
-                "{:<17}  {:>9}  {:>9}  {:>8}  {:>19}  {}",
+                "{:<a$}  {:>b$}  {:>c$}  {:>d$}  {:>e$}  {}",
                 r.measure.name(),
                 conversation_value(r, r.base),
                 conversation_value(r, r.value),
                 r.estimate.map_or("-".into(), |v| conversation_estimate(r, v)),
                 conversation_ci(r),
-                r.meaning().1
+                r.meaning().1,
+                a = w[0],
+                b = w[1],
+                c = w[2],
+                d = w[3],
+                e = w[4]
             )?;
         }
     }
@@ -146,6 +172,9 @@ struct JsonSubject<'a> {
     label: &'a str,
     origin: &'a str,
     target: &'a str,
+    /// The label of the subject it is compared against (absent on the baseline itself).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    against: Option<&'a str>,
     rows: Vec<JsonRow>,
     rates: Vec<JsonPoints>,
     /// What became of the messages, send and delivery side by side.
@@ -209,8 +238,12 @@ struct Json<'a> {
     /// The bootstrap: resamples of one-second blocks, fixed seed, 95% percentile interval.
     resamples: usize,
     confidence: f64,
+    /// The baseline of the first subject (with runs of several targets, each subject's `against` names
+    /// its own).
     baseline: JsonSubject<'a>,
     subjects: Vec<JsonSubject<'a>>,
+    /// Targets left out because the other run has no target of their name, with the reason.
+    unpaired: &'a [String],
     gates: &'a [GateOutcome],
     /// No gate failed (the exit code is 0).
     passed: bool,
@@ -221,6 +254,7 @@ struct Json<'a> {
 
 fn subject<'a>(
     s: &'a compare::Subject,
+    against: Option<&'a compare::Subject>,
     rows: &[compare::Row],
     points: &[PointsRow],
     conversation: Option<&Vec<conversation::Row>>,
@@ -229,6 +263,7 @@ fn subject<'a>(
         label: &s.label,
         origin: &s.origin,
         target: s.target.name(),
+        against: against.map(|b| b.label.as_str()),
         rows: rows
             .iter()
             .map(|r| JsonRow {
@@ -285,13 +320,14 @@ pub fn write_json(
     let doc = Json {
         resamples: compare::RESAMPLES,
         confidence: 0.95,
-        baseline: subject(&c.subjects[0], &[], &[], None),
-        subjects: c.subjects[1..]
-            .iter()
+        baseline: subject(&c.subjects[c.pairs.first().map_or(0, |p| p.base)], None, &[], &[], None),
+        subjects: c
+            .compared()
             .zip(c.rows.iter().zip(points))
             .zip(&c.conversation)
-            .map(|((s, (rows, pts)), conv)| subject(s, rows, pts, conv.as_ref()))
+            .map(|(((base, s), (rows, pts)), conv)| subject(s, Some(base), rows, pts, conv.as_ref()))
             .collect(),
+        unpaired: &c.unpaired,
         gates,
         passed: gates.iter().all(|g| g.verdict != GateVerdict::Fail),
         inconclusive: gates.iter().filter(|g| g.verdict == GateVerdict::Inconclusive).count(),
