@@ -714,6 +714,10 @@ async fn closed_worker(ctx: Rc<Local>, mut conn: Slot) {
             Work::Due => {}
         }
         let now = Instant::now();
+        // A pause ordered while this user waited holds it from this instant on.
+        if ctx.progress.control.paused() {
+            continue;
+        }
         let n = s.claim();
         if end.is_some_and(|e| now >= e) || s.plan.max_requests.is_some_and(|m| n >= m) {
             ctx.no_new.set(true);

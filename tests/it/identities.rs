@@ -249,6 +249,7 @@ seed = 5
 rate = 40
 duration = "1s"
 connections = 2
+max_in_flight = 40
 [[targets]]
 name = "t"
 kind = "{kind}"

@@ -54,7 +54,7 @@ fn the_numbers_share_one_messaging_limit_and_each_reports_its_failures() {
     // 600 users, a portfolio tier of 250: the numbers together reach 250 users; templates to the
     // others fail in a webhook on every number, none at send.
     let text = format!(
-        "name = \"limit\"\n[load]\nrate = 200\nduration = \"3s\"\nconnections = 16\ndrain = \"2s\"\n\
+        "name = \"limit\"\n[load]\nrate = 200\nduration = \"3s\"\nconnections = 16\nmax_in_flight = 600\ndrain = \"2s\"\n\
          [retry]\nmax_attempts = 1\n[messages]\ntext = 0\ntemplate = 1\n[recipients]\ncountry_code = \"1\"\ncount = 600\n\
          {FAST}[simulator.cloud]\npair_limit = {{ enabled = false }}\n[simulator.messaging_limit]\ntier = 250\n\
          [simulator.recipients]\nundeliverable_suffixes = []\n{QUIET_HOOKS}\

@@ -45,7 +45,9 @@ impl Input<'_> {
         match (self.embedded(), d.per_shard_mps) {
             (true, Some(_)) => "the simulator's per-shard rate (linear in shards)",
             (true, None) => "the simulator's model of Meta's sizing (1 shard ≈ 70, 8 ≈ 125, 32 ≈ 250 messages/s)",
-            (false, _) => "Meta's published sizing (1 shard ≈ 70, 8 ≈ 125, 32 ≈ 250 messages/s; its On-Premises documentation)",
+            (false, _) => {
+                "Meta's published sizing (1 shard ≈ 70, 8 ≈ 125, 32 ≈ 250 messages/s; its On-Premises documentation)"
+            }
         }
     }
 }
