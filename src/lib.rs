@@ -3,7 +3,8 @@
 //! Layers (each imports only those to its left; `tests/it/layers.rs` checks it):
 //! `units` ← `spec` ← `engine` ← `drivers` ← `app`, with `results` beside `spec` (it imports only
 //! `units`), `webhook` and `sim` over `spec` and `results`, and `report` over `results` and `units`.
-//! - [`units`]: durations (one parser with its cap) and formatting.
+//! - [`units`]: durations (one parser with its cap), formatting, and the one stop signal
+//!   ([`Shutdown`]: raised by Ctrl-C, `abort_on_fail`, the cost cap and the dashboard's operator).
 //! - [`spec`]: the profile: every table, `load()`, validation with located errors, the pure schedule.
 //! - [`results`]: the on-disk contract: `run.json`, file names, timeline rows, interval logs, reading a
 //!   results folder back (also one a killed run left), and what became of each message (failed at
@@ -28,7 +29,7 @@
 //! - [`load_profile`] reads and validates a profile ([`spec::Profile`]; errors are
 //!   [`spec::ProfileError`], naming file, line, field and reason);
 //! - [`run_profile`] runs it with [`RunOptions`] and writes the results folder ([`app::AppError`] when
-//!   it cannot; Ctrl-C is the `stop` channel);
+//!   it cannot; a [`Shutdown`] stops it as Ctrl-C does);
 //! - [`read_run`] and [`results::folder::load`] read a results folder back ([`results::ResultsError`]);
 //!   [`report::write_report`] (re)draws its `report.html`;
 //! - [`sim`] and [`webhook`] are servers to embed in a program's own tests.
@@ -55,8 +56,8 @@
 //! let loaded = wabench::load_profile(&profile)?;
 //! let mut opts = wabench::RunOptions::new(dir.path().join("results"));
 //! opts.report = false;
-//! let (_ctrl_c, stop) = tokio::sync::watch::channel(false);
-//! let finished = wabench::run_profile(&loaded, &opts, stop)?;
+//! let ctrl_c = wabench::Shutdown::new(); // `ctrl_c.stop()` would end the run early, results written
+//! let finished = wabench::run_profile(&loaded, &opts, ctrl_c.clone())?;
 //! let run = wabench::read_run(&finished.dir)?;
 //! let r = &run.targets[0].requests;
 //! assert_eq!(r.sent, 20);
@@ -81,6 +82,7 @@ pub mod webhook;
 pub use app::run::{Options as RunOptions, run_profile};
 pub use results::read_run;
 pub use spec::load as load_profile;
+pub use units::Shutdown;
 
 /// Exit code when a threshold was crossed (as k6 does).
 pub const EXIT_THRESHOLDS: i32 = 99;

@@ -352,9 +352,7 @@ pub fn command(a: ReceiveArgs) -> Result<Exit, AppError> {
     let stop = crate::app::signals::stop_on_signals();
     let r = Receiver::start(&opts)?;
     println!("wabench receive: listening on {} (Ctrl-C to stop); recording to {}", r.url(), r.statuses.display());
-    while !*stop.borrow() {
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    }
+    stop.wait();
     let s = r.stop()?;
     let q = &s.requests;
     println!(

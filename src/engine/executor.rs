@@ -16,7 +16,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Barrier, Mutex, OnceLock, mpsc};
 use std::time::{Duration, Instant, SystemTime};
 
-use tokio::sync::{Notify, watch};
+use tokio::sync::Notify;
 use tokio::task::{JoinSet, LocalSet};
 
 use super::{EngineError, Plan};
@@ -29,6 +29,7 @@ use crate::engine::target::{Answer, Target};
 use crate::engine::trace::{SpanRecord, TraceContext, fixed_bytes, with_traceparent};
 use crate::results::exemplars::Exemplar;
 use crate::spec::Model;
+use crate::units::Shutdown;
 
 /// What running one target produced.
 pub struct TargetRun {
@@ -112,14 +113,14 @@ struct Local {
     wall0: SystemTime,
     rec: RefCell<Recorder>,
     in_flight: Cell<u64>,
-    stop: watch::Receiver<bool>,
+    stop: Shutdown,
     /// The operator's control, and the schedule this thread last read from it (with its generation).
     progress: Arc<Progress>,
     schedule: RefCell<(u64, Option<Arc<Schedule>>)>,
     /// Messages waiting for their next attempt.
     retries: RetryQueue,
-    /// Woken when a retry is queued, a request ends or the operator changes the schedule: a task may
-    /// have work, or may be done.
+    /// Woken when a retry is queued, a request ends, the operator changes the schedule or the run is
+    /// stopped: a task may have work, or may be done.
     wake: Arc<Notify>,
     /// No new request of the schedule is left for this thread (retries may still be).
     no_new: Cell<bool>,
@@ -149,13 +150,13 @@ impl Local {
     }
 }
 
-/// Run `target` at `addr` under `plan` until the plan ends or `stop` turns true. Interval logs go to
+/// Run `target` at `addr` under `plan` until the plan ends or `stop` is stopped. Interval logs go to
 /// `hlog`, per-second rows to `timeline` (returned for the next target).
 pub fn run_target<H, T>(
     target: Arc<dyn Target>,
     addr: SocketAddr,
     plan: &Plan,
-    stop: watch::Receiver<bool>,
+    stop: Shutdown,
     hlog: H,
     timeline: T,
     progress: Arc<Progress>,
@@ -196,7 +197,7 @@ where
     let merged = join_threads(handles)?;
     let elapsed = t0.elapsed();
     let (written, hlog, timeline) = agg.join().map_err(|_| EngineError::Thread("the aggregator panicked".into()))??;
-    let interrupted = *stop.borrow();
+    let interrupted = stop.is_stopped();
     let mut recorder = merged.ok_or_else(|| EngineError::Thread("no load thread ran".into()))?;
     if interrupted {
         count_unsent_as_dropped(&mut recorder, &progress.control, &shared, t0);
@@ -242,7 +243,7 @@ fn spawn_threads(
     shared: &Arc<Shared>,
     tx: mpsc::Sender<crate::engine::metrics::Report>,
     start: &StartLine,
-    stop: &watch::Receiver<bool>,
+    stop: &Shutdown,
     progress: &Arc<Progress>,
 ) -> Result<Vec<std::thread::JoinHandle<Recorder>>, EngineError> {
     let plan = &shared.plan;
@@ -377,7 +378,7 @@ struct ThreadArgs {
     ready: Arc<Barrier>,
     go: Arc<Barrier>,
     t0_cell: Arc<OnceLock<(Instant, SystemTime)>>,
-    stop: watch::Receiver<bool>,
+    stop: Shutdown,
     live: Arc<LiveCounters>,
     progress: Arc<Progress>,
 }
@@ -420,7 +421,7 @@ fn thread_main(args: ThreadArgs) -> Recorder {
             r
         }),
         in_flight: Cell::new(0),
-        stop: stop.clone(),
+        stop,
         schedule: RefCell::new(progress.control.schedule()),
         progress,
         // A retry is never sent after the run's duration + drain.
@@ -512,14 +513,12 @@ fn run_tasks(
                 };
             }
         }
-        let mut stop_rx = stop.clone();
-        let drain = shared.plan.drain;
+        let (drain, wake) = (shared.plan.drain, ctx.wake.clone());
         let stopped_then_drained = async move {
-            while !*stop_rx.borrow_and_update() {
-                if stop_rx.changed().await.is_err() {
-                    std::future::pending::<()>().await;
-                }
-            }
+            stop.stopped().await;
+            // The thread's tasks wait on `wake` (one waiter on the run's stop per thread, not one
+            // per task and wait).
+            wake.notify_waiters();
             tokio::time::sleep(drain).await;
         };
         // A run with a length ends at its duration + drain at the latest: what is still in flight
@@ -565,15 +564,6 @@ enum Work {
     Done,
 }
 
-/// Resolves once the run is stopped (never when the stop channel is gone).
-async fn stopped(mut stop: watch::Receiver<bool>) {
-    while !*stop.borrow_and_update() {
-        if stop.changed().await.is_err() {
-            std::future::pending::<()>().await;
-        }
-    }
-}
-
 /// Wait for the task's next work: its request of the schedule due at `claimed` (woken `TIMER_LEAD`
 /// early), or a retry, whichever is due first; or a change of the schedule after generation `seen`.
 async fn next_work(ctx: &Local, claimed: Option<Instant>, seen: u64) -> Work {
@@ -584,7 +574,7 @@ async fn next_work(ctx: &Local, claimed: Option<Instant>, seen: u64) -> Work {
         if ctx.progress.control.generation() != seen {
             return Work::Changed;
         }
-        if *ctx.stop.borrow() {
+        if ctx.stop.is_stopped() {
             if let Ok(mut s) = ctx.shared.stopped_at.lock() {
                 s.get_or_insert_with(Instant::now);
             }
@@ -613,7 +603,6 @@ async fn next_work(ctx: &Local, claimed: Option<Instant>, seen: u64) -> Work {
         tokio::select! {
             _ = sleep => {}
             _ = woken => {}
-            _ = stopped(ctx.stop.clone()) => {}
         }
     }
 }
@@ -812,7 +801,7 @@ async fn attempt(ctx: &Local, conn: &mut Slot, n: u64, attempt: u32, intended: I
     s.in_flight.fetch_sub(1, Ordering::Relaxed);
     ctx.in_flight.set(ctx.in_flight.get() - 1);
     match c.retry_after {
-        Some(wait) if !*ctx.stop.borrow() => {
+        Some(wait) if !ctx.stop.is_stopped() => {
             ctx.retries.schedule(Pending { due: Instant::now() + wait, n, attempt: attempt + 1 });
         }
         _ => target.ended(seq, c.outcome),

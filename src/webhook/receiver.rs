@@ -52,7 +52,7 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use serde::Serialize;
 use subtle::ConstantTimeEq;
 use tokio::net::TcpListener;
-use tokio::sync::{mpsc, oneshot, watch};
+use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinSet;
 
 use super::body::{self, Budget, Held, Refused};
@@ -60,6 +60,7 @@ use super::commit::{self, Batch, Sink};
 use super::correlate::Tracker;
 use super::model::{Status, parse_notification};
 use super::signature::{Check, SIGNATURE_HEADER, SignatureError, Verifier};
+use crate::units::Shutdown;
 
 pub use crate::spec::webhook::{DEFAULT_BACKLOG, DEFAULT_MAX_BODY_BYTES};
 /// How long a client may take to send request headers, and then the body.
@@ -437,7 +438,7 @@ async fn hand_off(shared: &Shared, statuses: Vec<Status>, received_at: Instant) 
     }
 }
 
-async fn serve_connection<S>(stream: S, shared: Arc<Shared>, mut closing: watch::Receiver<bool>)
+async fn serve_connection<S>(stream: S, shared: Arc<Shared>, closing: Shutdown)
 where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
@@ -453,7 +454,7 @@ where
     loop {
         tokio::select! {
             _ = conn.as_mut() => break,
-            _ = closing.wait_for(|c| *c), if !shutting_down => {
+            _ = closing.stopped(), if !shutting_down => {
                 shutting_down = true;
                 conn.as_mut().graceful_shutdown();
             }
@@ -514,7 +515,7 @@ async fn serve_counted(
         budget: Budget::new(cfg.body_budget.max(cfg.max_body_bytes)),
     });
 
-    let (close_tx, close_rx) = watch::channel(false);
+    let closing = Shutdown::new();
     let mut conns = JoinSet::new();
     tokio::pin!(shutdown);
     let mut cap = CapEpisodes::default();
@@ -529,7 +530,7 @@ async fn serve_counted(
                         eprintln!("{line}");
                     }
                     let _ = stream.set_nodelay(true);
-                    spawn_connection(&mut conns, stream, tls.as_ref(), shared.clone(), close_rx.clone());
+                    spawn_connection(&mut conns, stream, tls.as_ref(), shared.clone(), closing.clone());
                 }
                 // Accept errors concern one connection or a momentary lack of resources
                 // (e.g. file descriptors): pause, longer each time, instead of spinning; say so once.
@@ -544,7 +545,7 @@ async fn serve_counted(
         }
     }
     drop(listener);
-    let _ = close_tx.send(true);
+    closing.stop();
     let drained = tokio::time::timeout(DRAIN_TIMEOUT, async { while conns.join_next().await.is_some() {} }).await;
     if drained.is_err() {
         conns.shutdown().await;
@@ -592,7 +593,7 @@ fn spawn_connection(
     stream: tokio::net::TcpStream,
     tls: Option<&tokio_rustls::TlsAcceptor>,
     shared: Arc<Shared>,
-    closing: watch::Receiver<bool>,
+    closing: Shutdown,
 ) {
     match tls {
         None => {

@@ -16,7 +16,7 @@ use wabench::results::{ConnectionPhases, Shard, hlog};
 fn run_in(dir: &Path, text: &str, shard: Shard, out: &str) -> Finished {
     let path = common::profile(dir, text);
     let loaded = wabench::spec::load(&path).expect("valid profile");
-    let (_tx, rx) = tokio::sync::watch::channel(false);
+    let rx = wabench::Shutdown::new();
     let opts = Options { out: Some(dir.join(out)), shard, ..Options::new(dir) };
     run_profile(&loaded, &opts, rx).expect("run")
 }

@@ -52,7 +52,7 @@ impl Live {
         };
         let (tx, done) = mpsc::channel();
         std::thread::spawn(move || {
-            let (_ctrl_c, stop) = tokio::sync::watch::channel(false);
+            let stop = wabench::Shutdown::new();
             let f = run_profile(&loaded, &opts, stop).expect("run");
             let _ = tx.send(f);
         });

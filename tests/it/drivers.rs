@@ -143,7 +143,7 @@ fn onprem_token_expiry_logs_in_again() {
     )
     .unwrap();
     let loaded = wabench::spec::load(&path).unwrap();
-    let (_tx, rx) = tokio::sync::watch::channel(false);
+    let rx = wabench::Shutdown::new();
     let f =
         run_profile(&loaded, &Options { out: Some(dir.path().join("out")), ..Options::new(dir.path()) }, rx).unwrap();
     let t = &f.run.targets[0];

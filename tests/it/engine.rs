@@ -12,7 +12,7 @@ fn run(text: &str) -> (Finished, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
     let path = common::profile(dir.path(), text);
     let loaded = wabench::spec::load(&path).expect("valid profile");
-    let (_tx, rx) = tokio::sync::watch::channel(false);
+    let rx = wabench::Shutdown::new();
     let opts = Options { out: Some(dir.path().join("out")), ..Options::new(dir.path()) };
     let f = run_profile(&loaded, &opts, rx).expect("run");
     (f, dir)
@@ -236,14 +236,14 @@ fn stopping_writes_partial_results_marked_interrupted() {
         ),
     );
     let loaded = wabench::spec::load(&path).unwrap();
-    let (tx, rx) = tokio::sync::watch::channel(false);
+    let stop = wabench::Shutdown::new();
+    let ctrl_c = stop.clone();
     let stopper = std::thread::spawn(move || {
         std::thread::sleep(Duration::from_millis(1500));
-        tx.send(true).unwrap();
-        tx
+        ctrl_c.stop();
     });
     let opts = Options { out: Some(dir.path().join("out")), ..Options::new(dir.path()) };
-    let f = run_profile(&loaded, &opts, rx).unwrap();
+    let f = run_profile(&loaded, &opts, stop).unwrap();
     drop(stopper.join());
     assert!(f.run.interrupted);
     assert_eq!(f.run.targets.len(), 1, "the second target never started");

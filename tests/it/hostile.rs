@@ -584,10 +584,11 @@ fn stopping_while_a_server_holds_every_request_ends_after_the_drain() {
     );
     let loaded = wabench::spec::load(&path).unwrap();
     let opts = Options { out: Some(dir.path().join("out")), ..Options::new(dir.path()) };
-    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let stop = wabench::Shutdown::new();
     let (tx, rx) = std::sync::mpsc::channel();
+    let run_stop = stop.clone();
     std::thread::spawn(move || {
-        let _ = tx.send(run_profile(&loaded, &opts, stop_rx));
+        let _ = tx.send(run_profile(&loaded, &opts, run_stop));
     });
     // Stop once the server holds a request on every connection (bounded wait).
     for _ in 0..200 {
@@ -596,7 +597,7 @@ fn stopping_while_a_server_holds_every_request_ends_after_the_drain() {
         }
         std::thread::sleep(Duration::from_millis(25));
     }
-    stop_tx.send(true).unwrap();
+    stop.stop();
     let f = rx.recv_timeout(HANG_GUARD).expect("the run ended after the drain").expect("run");
     let t = &f.run.targets[0];
     assert!(f.run.interrupted && t.interrupted);

@@ -285,7 +285,7 @@ fn the_cloud_driver_sends_to_bsuids_from_a_recipients_file() {
     let dir = tempfile::tempdir().unwrap();
     let loaded = wabench::spec::load(&bsuid_profile(dir.path(), "cloud", 9)).expect("valid profile");
     assert_eq!(loaded.recipients.bsuids(), 40);
-    let (_tx, rx) = tokio::sync::watch::channel(false);
+    let rx = wabench::Shutdown::new();
     let opts = wabench::RunOptions { report: false, ..wabench::RunOptions::new(dir.path().join("out")) };
     let f = wabench::run_profile(&loaded, &opts, rx).expect("run");
     assert!(f.error.is_none(), "{:?}", f.error);

@@ -119,7 +119,7 @@ pub fn cloud_run(dir: &Path, rate: u32, duration: &str) -> PathBuf {
     let mut opts = wabench::RunOptions::new(dir.join("results"));
     opts.report = false;
     opts.out = Some(dir.join("cloud"));
-    let (_ctrl_c, stop) = tokio::sync::watch::channel(false);
+    let stop = wabench::Shutdown::new();
     wabench::run_profile(&loaded, &opts, stop).unwrap().dir
 }
 

@@ -80,7 +80,7 @@ fn the_drain_bounds_a_run_against_a_tarpit() {
     let (tx, rx) = std::sync::mpsc::channel();
     let t0 = Instant::now();
     std::thread::spawn(move || {
-        let (_stop, stop_rx) = tokio::sync::watch::channel(false);
+        let stop_rx = wabench::Shutdown::new();
         let _ = tx.send(run_profile(&loaded, &opts, stop_rx));
     });
     let f = rx.recv_timeout(Duration::from_secs(40)).expect("the run ended").expect("run");

@@ -133,7 +133,7 @@ fn run_and_scrape(dir: &std::path::Path, shard: Shard, profile: &str) -> Option<
     let reg = Arc::new(Registry::new(shard, "live"));
     let at = live::serve("127.0.0.1:0".parse().unwrap(), reg.clone()).unwrap();
     let out = dir.join(format!("shard{}", shard.index));
-    let (_tx, rx) = tokio::sync::watch::channel(false);
+    let rx = wabench::Shutdown::new();
     let opts = Options { out: Some(out.clone()), shard, live: Some(reg), ..Options::new(dir) };
     let f = run_profile(&loaded, &opts, rx).unwrap();
     assert!(f.error.is_none(), "{:?}", f.error);

@@ -152,7 +152,7 @@ fn shards_of_a_several_number_run_merge_into_exact_per_number_figures() {
     let mut parts = Vec::new();
     let mut sum: BTreeMap<String, (u64, u64)> = BTreeMap::new();
     for i in 0..2 {
-        let (_tx, rx) = tokio::sync::watch::channel(false);
+        let rx = wabench::Shutdown::new();
         let out = dir.path().join(format!("shard{i}"));
         let opts = Options { out: Some(out.clone()), shard: Shard { index: i, count: 2 }, ..Options::new(dir.path()) };
         let f = run_profile(&loaded, &opts, rx).unwrap();

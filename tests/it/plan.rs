@@ -12,7 +12,7 @@ fn search(profile: &str) -> (Breakpoint, Vec<String>, tempfile::TempDir) {
     std::fs::write(&path, profile).unwrap();
     let loaded = wabench::spec::load(&path).unwrap();
     let spec: PlanSpec = loaded.profile.plan.clone().unwrap();
-    let (_tx, rx) = tokio::sync::watch::channel(false);
+    let rx = wabench::Shutdown::new();
     let mut lines = Vec::new();
     let bps = plan::search(&loaded, &spec, rx, &mut |l| lines.push(l.to_string())).unwrap();
     assert_eq!(lines.len(), bps[0].steps.len());

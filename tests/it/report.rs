@@ -309,7 +309,7 @@ fn the_report_written_at_the_end_of_a_run_is_what_report_regenerates() {
         ),
     );
     let loaded = wabench::spec::load(&profile).unwrap();
-    let (_tx, rx) = tokio::sync::watch::channel(false);
+    let rx = wabench::Shutdown::new();
     let out = dir.path().join("out");
     let opts = wabench::app::run::Options { out: Some(out.clone()), ..wabench::app::run::Options::new(dir.path()) };
     let f = wabench::app::run::run_profile(&loaded, &opts, rx).unwrap();
@@ -340,7 +340,7 @@ fn a_report_that_cannot_be_written_keeps_the_results() {
     std::fs::create_dir_all(out.join("report.html/x")).unwrap();
     std::fs::write(out.join("run.json"), "{}").unwrap();
     let loaded = wabench::spec::load(&profile).unwrap();
-    let (_tx, rx) = tokio::sync::watch::channel(false);
+    let rx = wabench::Shutdown::new();
     let opts = wabench::app::run::Options {
         out: Some(out.clone()),
         force: true,

@@ -72,7 +72,7 @@ fn answers_carry_the_global_message_number_of_their_request() {
         endpoint: Endpoint::parse(&format!("http://{}/", server.addr)).unwrap(),
         seen: Mutex::new(Vec::new()),
     });
-    let (_stop_tx, stop) = tokio::sync::watch::channel(false);
+    let stop = wabench::Shutdown::new();
     let (run, _, _) = run_target(
         target.clone(),
         server.addr,

@@ -24,7 +24,7 @@ fn two_shards_merge_into_the_whole_plan_exactly() {
     let whole = wabench::engine::Plan::from_spec(&loaded.profile.load).expected_requests().unwrap();
     let mut parts = Vec::new();
     for i in 0..2 {
-        let (_tx, rx) = tokio::sync::watch::channel(false);
+        let rx = wabench::Shutdown::new();
         let out = dir.path().join(format!("shard{i}"));
         let opts = Options { out: Some(out.clone()), shard: Shard { index: i, count: 2 }, ..Options::new(dir.path()) };
         let f = run_profile(&loaded, &opts, rx).unwrap();
@@ -316,4 +316,41 @@ fn a_part_whose_log_goes_back_in_time_is_refused_by_name() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success());
     assert!(err.contains(&parts[1].join("cloud.hlog").display().to_string()) && err.contains("time order"), "{err}");
+}
+
+#[test]
+fn a_part_waiting_for_its_start_time_stops_when_the_run_is_stopped() {
+    let s = start(Behaviour::default());
+    let dir = tempfile::tempdir().unwrap();
+    let path = common::profile(
+        dir.path(),
+        &format!(
+            "name = \"later\"\n[load]\nrate = 50\nduration = \"2s\"\n[[targets]]\nname = \"t\"\nkind = \"http\"\nurl = \"http://{}/\"\n",
+            s.addr
+        ),
+    );
+    let loaded = wabench::spec::load(&path).unwrap();
+    let out = dir.path().join("out");
+    let opts = Options {
+        out: Some(out.clone()),
+        shard: Shard { index: 0, count: 2 },
+        // An hour away: the part waits for it unless stopped.
+        start_at: Some(std::time::SystemTime::now() + std::time::Duration::from_secs(3600)),
+        report: false,
+        ..Options::new(dir.path())
+    };
+    let ctrl_c = wabench::Shutdown::new();
+    let stop = ctrl_c.clone();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(run_profile(&loaded, &opts, stop));
+    });
+    // Most likely while it waits (a stop before the wait ends it as surely).
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    ctrl_c.stop();
+    let f = rx.recv_timeout(std::time::Duration::from_secs(60)).expect("stopped, not waiting an hour").expect("run");
+    assert!(f.run.interrupted, "marked interrupted");
+    assert!(f.run.targets.is_empty(), "no target ran: {:?}", f.run.targets.len());
+    assert_eq!(s.hits.load(std::sync::atomic::Ordering::Relaxed), 0, "nothing was sent");
+    assert!(wabench::results::read_run(&out).unwrap().interrupted, "its run.json is written");
 }

@@ -163,7 +163,7 @@ fn run_shipped(name: &str) -> wabench::results::Run {
     let loaded = wabench::spec::load(&path).unwrap_or_else(|e| panic!("{e}"));
     let dir = tempfile::tempdir().unwrap();
     let opts = wabench::RunOptions { out: Some(dir.path().join("out")), ..wabench::RunOptions::new(dir.path()) };
-    let (_tx, rx) = tokio::sync::watch::channel(false);
+    let rx = wabench::Shutdown::new();
     let f = wabench::run_profile(&loaded, &opts, rx).unwrap();
     assert!(f.error.is_none(), "{:?}", f.error);
     f.run

@@ -378,7 +378,7 @@ grace = "10s"
 "#,
     );
     let loaded = wabench::spec::load(&path).expect("valid profile");
-    let (_tx, rx) = tokio::sync::watch::channel(false);
+    let rx = wabench::Shutdown::new();
     let opts =
         wabench::app::run::Options { out: Some(dir.path().join("out")), ..wabench::app::run::Options::new(dir.path()) };
     let f = wabench::app::run::run_profile(&loaded, &opts, rx).expect("run");

@@ -325,7 +325,7 @@ fn merge_keeps_the_slowest_traced_requests_across_shards() {
     let loaded = wabench::spec::load(&path).unwrap();
     let mut parts = Vec::new();
     for i in 0..2 {
-        let (_tx, rx) = tokio::sync::watch::channel(false);
+        let rx = wabench::Shutdown::new();
         let out = dir.path().join(format!("shard{i}"));
         let opts = Options { out: Some(out.clone()), shard: Shard { index: i, count: 2 }, ..Options::new(dir.path()) };
         let f = run_profile(&loaded, &opts, rx).unwrap();

@@ -73,7 +73,7 @@ fn load(dir: &Path, name: &str, text: &str) -> wabench::spec::Loaded {
 }
 
 fn run(loaded: &wabench::spec::Loaded, out: &Path, shard: Shard) -> wabench::results::Run {
-    let (_tx, rx) = tokio::sync::watch::channel(false);
+    let rx = wabench::Shutdown::new();
     let opts = Options { out: Some(out.to_path_buf()), shard, report: false, ..Options::new(out.parent().unwrap()) };
     let f = run_profile(loaded, &opts, rx).unwrap();
     assert!(f.error.is_none(), "{:?}", f.error);
@@ -478,7 +478,7 @@ fn a_forwarding_run_without_the_shared_secret_says_which_setting_is_missing() {
     let text = profile_text("receiver_url = \"http://127.0.0.1:9/webhook\"")
         .replace(FWD_SECRET_ENV, "WABENCH_TEST_FWD_UNSET_SECRET");
     let loaded = load(dir.path(), "p.toml", &text);
-    let (_tx, rx) = tokio::sync::watch::channel(false);
+    let rx = wabench::Shutdown::new();
     let out = dir.path().join("out");
     let opts = Options { out: Some(out.clone()), report: false, ..Options::new(dir.path()) };
     let e = match run_profile(&loaded, &opts, rx) {

@@ -9,7 +9,6 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
-use tokio::sync::watch;
 
 use super::binding::{Finding, classify};
 use super::step::Step;
@@ -19,6 +18,7 @@ use crate::engine::{Plan, run_target};
 use crate::spec::capacity::PlanSpec;
 use crate::spec::messages::RetrySpec;
 use crate::spec::{Loaded, Model};
+use crate::units::Shutdown;
 
 /// The search's result for one target.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -97,7 +97,7 @@ fn run_step(
     index: usize,
     rate: f64,
     spec: &PlanSpec,
-    stop: &watch::Receiver<bool>,
+    stop: &Shutdown,
     standing: &Standing,
 ) -> Result<Step, AppError> {
     let p = &loaded.profile;
@@ -114,17 +114,17 @@ fn run_step(
     let session = Session::start(loaded, index, &setup, &rt)?;
     let t = session.target.clone();
     let progress: Arc<crate::engine::executor::Progress> = Arc::default();
-    let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let done = Shutdown::new();
     let shown = std::io::stderr().is_terminal().then(|| {
         let name = format!("{} {rate:.1}/s", p.targets[index].name);
         crate::app::run::progress::spawn(name, plan.clone(), progress.clone(), done.clone(), standing.note(spec))
     });
     let run = run_target(t, session.addr, &plan, stop.clone(), std::io::sink(), std::io::sink(), progress);
-    done.store(true, std::sync::atomic::Ordering::Relaxed);
+    done.stop();
     if let Some(h) = shown {
         let _ = h.join();
     }
-    let teardown = session.finish(&|| *stop.borrow());
+    let teardown = session.finish(stop);
     let (tr, _, _) =
         run.map_err(|source| AppError::Engine { target: loaded.profile.targets[index].name.clone(), source })?;
     let r = &tr.recorder;
@@ -182,7 +182,7 @@ fn conversation_step(s: &mut Step, c: &crate::app::session::conversation::Finish
 pub fn search(
     loaded: &Loaded,
     spec: &PlanSpec,
-    stop: watch::Receiver<bool>,
+    stop: Shutdown,
     progress: &mut dyn FnMut(&str),
 ) -> Result<Vec<Breakpoint>, AppError> {
     let mut out = Vec::new();
@@ -192,7 +192,7 @@ pub fn search(
         let (mut good, mut bad): (Option<f64>, Option<f64>) = (None, None);
         let most = Standing::most(spec);
         let standing = |steps: &[Step], good| Standing { done: steps.len(), most, good };
-        while rate <= spec.max_rate && !*stop.borrow() {
+        while rate <= spec.max_rate && !stop.is_stopped() {
             let s = run_step(loaded, i, rate, spec, &stop, &standing(&steps, good))?;
             progress(&describe(&t.name, &s));
             let passed = s.passed;
@@ -207,7 +207,7 @@ pub fn search(
         }
         if let (Some(mut lo), Some(mut hi)) = (good, bad) {
             for _ in 0..spec.refine {
-                if *stop.borrow() {
+                if stop.is_stopped() {
                     break;
                 }
                 let mid = (lo + hi) / 2.0;

@@ -1,8 +1,8 @@
 //! A WhatsApp target's cost meter during a run: every send the API accepts is priced (by its category
 //! and its recipient's market, from the target's rate card) and counted, and with `max_cost` the
 //! target stops sending new messages before the accepted ones could cost more than the cap. The meter
-//! wraps the target (the driver is unchanged) and stops it through a stop signal of its own, which
-//! also carries the run's (Ctrl-C, `abort_on_fail`).
+//! wraps the target (the driver is unchanged) and stops it through a stop signal of its own, derived
+//! from the run's (Ctrl-C, `abort_on_fail`, the operator's stop), which so stops it too.
 //!
 //! The cap counts, before each attempt, what is accepted plus what is on its way; once one more
 //! message of the dearest kind the run sends would not fit under the cap, the target stops. Accepted
@@ -12,17 +12,16 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::time::Duration;
 
 use ::http::{Request, StatusCode};
 use bytes::Bytes;
 use http_body_util::Full;
-use tokio::sync::watch;
 
 use crate::app::cost::PriceTable;
 use crate::engine::metrics::Outcome;
 use crate::engine::target::{Answer, Classified, Endpoint, Net, Target};
 use crate::spec::HttpVersion;
+use crate::units::Shutdown;
 
 /// Money in billionths of the card's currency, so that the meter adds integers.
 fn nanos(x: f64) -> u64 {
@@ -45,20 +44,15 @@ pub struct Meter {
     tripped: AtomicBool,
     /// Messages with an attempt on its way (or a last attempt left unanswered).
     open: std::sync::Mutex<std::collections::HashSet<u64>>,
-    stop: watch::Sender<bool>,
-    /// Set when the meter is dropped: the thread that forwards the run's stop ends.
-    done: Arc<AtomicBool>,
+    /// The target's stop: the run's, or the cap reached.
+    stop: Shutdown,
 }
 
 impl Meter {
     /// A meter for `table` with `cap` (in the card's currency), and the stop signal the target runs
     /// under: the run's `outer` signal, or the cap reached.
-    pub fn new(
-        table: Arc<PriceTable>,
-        cap: Option<f64>,
-        outer: watch::Receiver<bool>,
-    ) -> (Arc<Meter>, watch::Receiver<bool>) {
-        let (tx, rx) = watch::channel(false);
+    pub fn new(table: Arc<PriceTable>, cap: Option<f64>, outer: &Shutdown) -> (Arc<Meter>, Shutdown) {
+        let stop = outer.child();
         let meter = Arc::new(Meter {
             accepted: (0..table.cells.len()).map(|_| AtomicU64::new(0)).collect(),
             delivered: (0..table.cells.len()).map(|_| AtomicU64::new(0)).collect(),
@@ -69,22 +63,9 @@ impl Meter {
             table,
             tripped: AtomicBool::new(false),
             open: Default::default(),
-            stop: tx,
-            done: Arc::default(),
+            stop: stop.clone(),
         });
-        let (weak, done) = (Arc::downgrade(&meter), meter.done.clone());
-        std::thread::spawn(move || {
-            while !done.load(Ordering::Relaxed) {
-                if *outer.borrow() {
-                    if let Some(m) = weak.upgrade() {
-                        let _ = m.stop.send(true);
-                    }
-                    return;
-                }
-                std::thread::sleep(Duration::from_millis(50));
-            }
-        });
-        (meter, rx)
+        (meter, stop)
     }
 
     /// Whether the cap stopped the target.
@@ -131,7 +112,7 @@ impl Meter {
             && now + self.dearest > cap
             && !self.tripped.swap(true, Ordering::Relaxed)
         {
-            let _ = self.stop.send(true);
+            self.stop.stop();
         }
     }
 
@@ -144,12 +125,6 @@ impl Meter {
         } else {
             self.committed.fetch_sub(p, Ordering::Relaxed);
         }
-    }
-}
-
-impl Drop for Meter {
-    fn drop(&mut self) {
-        self.done.store(true, Ordering::Relaxed);
     }
 }
 
@@ -222,11 +197,11 @@ pub fn meter(
     loaded: &crate::spec::Loaded,
     i: usize,
     plan: &crate::engine::Plan,
-    outer: &watch::Receiver<bool>,
-) -> Option<(Arc<Meter>, watch::Receiver<bool>)> {
+    outer: &Shutdown,
+) -> Option<(Arc<Meter>, Shutdown)> {
     let table = Arc::new(PriceTable::of(loaded, i)?);
     let cap = loaded.profile.targets[i].cost.as_ref()?.max_cost.map(|c| c / f64::from(plan.shard.count.max(1)));
-    Some(Meter::new(table, cap, outer.clone()))
+    Some(Meter::new(table, cap, outer))
 }
 
 /// The run.json cost of target `i`: this part's planned messages priced, its accepted sends, and
@@ -250,25 +225,21 @@ pub fn result(
 /// The target a run drives and the stop signal it runs under: metered when it has a rate card.
 pub fn wrap(
     t: &Arc<dyn Target>,
-    metered: Option<&(Arc<Meter>, watch::Receiver<bool>)>,
-    outer: &watch::Receiver<bool>,
-) -> (Arc<dyn Target>, watch::Receiver<bool>) {
+    metered: Option<&(Arc<Meter>, Shutdown)>,
+    outer: &Shutdown,
+) -> (Arc<dyn Target>, Shutdown) {
     match metered {
-        Some((m, rx)) => (Arc::new(Metered { inner: t.clone(), meter: m.clone() }), rx.clone()),
+        Some((m, stop)) => (Arc::new(Metered { inner: t.clone(), meter: m.clone() }), stop.clone()),
         None => (t.clone(), outer.clone()),
     }
 }
 
 /// After the target's run: stopped by its cap, it was not interrupted (the run's own signal says
 /// whether it was), and it is marked `stopped: "max_cost"`.
-pub fn settle(
-    metered: Option<&(Arc<Meter>, watch::Receiver<bool>)>,
-    interrupted: &mut bool,
-    outer: &watch::Receiver<bool>,
-) -> Option<String> {
+pub fn settle(metered: Option<&(Arc<Meter>, Shutdown)>, interrupted: &mut bool, outer: &Shutdown) -> Option<String> {
     let capped = metered.is_some_and(|(m, _)| m.tripped());
     if capped {
-        *interrupted = *outer.borrow();
+        *interrupted = outer.is_stopped();
     }
     capped.then(|| crate::results::cost::STOPPED_MAX_COST.to_string())
 }

@@ -7,11 +7,9 @@ use std::fs;
 use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, SystemTime};
 
 use chrono::{DateTime, Utc};
-use tokio::sync::watch;
 
 use crate::app::AppError;
 use crate::app::session::{Session, Setup, Shared};
@@ -33,6 +31,7 @@ use crate::engine::{Plan, TargetRun, run_target};
 use crate::results::{self, Counts, Machine, Rates, Run, Shard, TargetHead, TargetResult, Tool, files, hlog, timeline};
 use crate::spec::Loaded;
 use crate::spec::threshold::Threshold;
+use crate::units::Shutdown;
 pub use command::RunArgs;
 
 /// How to run.
@@ -107,21 +106,24 @@ pub struct Finished {
     pub error: Option<String>,
 }
 
-/// Run every target of a profile and write the results folder.
-pub fn run_profile(loaded: &Loaded, opts: &Options, stop: watch::Receiver<bool>) -> Result<Finished, AppError> {
+/// Run every target of a profile and write the results folder; `stop` (Ctrl-C) ends the run early,
+/// its results written and marked interrupted.
+pub fn run_profile(loaded: &Loaded, opts: &Options, stop: Shutdown) -> Result<Finished, AppError> {
     let p = &loaded.profile;
     let plan = Plan::sharded(&p.load, opts.shard);
     preflight(loaded, opts, &plan)?;
     // The page says the run has ended however it ends.
     let _ended = opts.dashboard.as_ref().map(|op| Ended(op.clone()));
+    // The run's stop: Ctrl-C, or the operator's stop, or a threshold crossed (each derived from the
+    // one before, so that each stops the run and none stops the one it came from).
     let stop = match &opts.dashboard {
-        Some(op) => op.begin(stop),
+        Some(op) => op.begin(&stop),
         None => stop,
     };
     let (abort, stop) = match p.abort_on_fail {
         true => {
-            let (a, rx) = Abort::new(stop);
-            (Some(a), rx)
+            let (a, s) = Abort::new(&stop);
+            (Some(a), s)
         }
         false => (None, stop),
     };
@@ -156,7 +158,7 @@ pub fn run_profile(loaded: &Loaded, opts: &Options, stop: watch::Receiver<bool>)
     };
     let mut failures = Failures::default();
     let (out, mut error, mut interrupted) = each.targets(&mut timeline, &mut failures);
-    interrupted |= *stop.borrow() || error.is_some();
+    interrupted |= stop.is_stopped() || error.is_some();
     let verdicts =
         crate::app::thresholds::evaluate_all(&thresholds, &out, crate::app::thresholds::Histograms::folder(&dir));
     let aborted = abort.as_ref().and_then(Abort::reason);
@@ -260,13 +262,12 @@ fn preflight(loaded: &Loaded, opts: &Options, plan: &Plan) -> Result<(), String>
     Ok(())
 }
 
-/// Wait for the agreed start, waking for Ctrl-C.
-fn wait_until(at: SystemTime, stop: &watch::Receiver<bool>) {
+/// Wait for the agreed start (on the wall clock), or until the run is stopped.
+fn wait_until(at: SystemTime, stop: &Shutdown) {
     while let Ok(left) = at.duration_since(SystemTime::now()) {
-        if *stop.borrow() {
+        if left.is_zero() || stop.wait_timeout(left) {
             break;
         }
-        std::thread::sleep(left.min(Duration::from_millis(100)));
     }
 }
 
@@ -415,7 +416,7 @@ struct Each<'a> {
     plan: &'a Plan,
     rt: &'a tokio::runtime::Runtime,
     dir: &'a Path,
-    stop: &'a watch::Receiver<bool>,
+    stop: &'a Shutdown,
     abort: Option<&'a Abort>,
     thresholds: &'a [Threshold],
 }
@@ -493,7 +494,7 @@ impl Each<'_> {
         let mut error = None;
         let mut interrupted = false;
         for i in 0..self.loaded.profile.targets.len() {
-            if *self.stop.borrow() {
+            if self.stop.is_stopped() {
                 interrupted = true;
                 break;
             }
@@ -584,7 +585,8 @@ impl Each<'_> {
             Err(e) => return Done::failed(e),
         };
         let progress = self.live_progress(t.as_ref(), &session);
-        let done = Arc::new(AtomicBool::new(false));
+        // Ended when the target has: its progress line and threshold judge stop with it.
+        let done = Shutdown::new();
         // One live line on the terminal: a target beside another shows none of its own.
         let bar = match link {
             Link::Beside(..) if self.opts.progress => None,
@@ -597,7 +599,7 @@ impl Each<'_> {
         let (sends, stop) = cost_cap::wrap(&t, metered.as_ref(), self.stop);
         let plan = traced.as_ref().map_or(self.plan, traces::Traced::plan);
         let res = run_target(sends, session.addr, plan, stop, hlog_file, tl, progress);
-        done.store(true, Ordering::Relaxed);
+        done.stop();
         self.opts.dashboard.iter().for_each(|op| op.done(t.name()));
         if let Some(b) = bar {
             let _ = b.join();
@@ -607,7 +609,7 @@ impl Each<'_> {
             // The simulator serves the target beside until that one has ended.
             rv.wait(|s| s.1.then_some(()));
         }
-        let teardown = session.finish(&|| *self.stop.borrow());
+        let teardown = session.finish(self.stop);
         let (mut tr, hlog_file, tl) = match res {
             Ok(r) => r,
             Err(source) => return Done::failed(AppError::Engine { target: t.name().to_string(), source }.to_string()),
@@ -652,7 +654,7 @@ impl Each<'_> {
 
     /// Target `i`'s cost meter, when it has a rate card: told of each message its status webhooks
     /// settle, so that what was delivered is priced message by message.
-    fn meter(&self, i: usize, session: &Session) -> Option<(Arc<cost_cap::Meter>, watch::Receiver<bool>)> {
+    fn meter(&self, i: usize, session: &Session) -> Option<(Arc<cost_cap::Meter>, Shutdown)> {
         let metered = cost_cap::meter(self.loaded, i, self.plan, self.stop)?;
         if let Some(tracker) = session.tracker() {
             let m = metered.0.clone();
@@ -730,7 +732,7 @@ impl Each<'_> {
         &self,
         name: &str,
         progress: &Arc<Progress>,
-        done: &Arc<AtomicBool>,
+        done: &Shutdown,
     ) -> Option<std::thread::JoinHandle<()>> {
         let (name, plan) = (name.to_string(), self.plan.clone());
         if self.opts.progress {

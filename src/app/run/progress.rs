@@ -2,11 +2,11 @@
 //! with elapsed time, requests, rate, errors, drops and p99.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use crate::engine::Plan;
 use crate::engine::executor::Progress;
+use crate::units::Shutdown;
 
 /// Draw the progress of one target every 200 ms until `done`; `note` ends the line (e.g. a plan's
 /// step and time left).
@@ -14,7 +14,7 @@ pub fn spawn(
     name: String,
     plan: Plan,
     progress: Arc<Progress>,
-    done: Arc<AtomicBool>,
+    done: Shutdown,
     note: String,
 ) -> std::thread::JoinHandle<()> {
     std::thread::spawn(move || {
@@ -26,7 +26,7 @@ pub fn spawn(
                 .progress_chars("=> "),
         );
         bar.set_prefix(name);
-        while !done.load(Ordering::Relaxed) {
+        loop {
             if let Some(t0) = progress.t0.get() {
                 let el = t0.elapsed();
                 let (sent, _ok, errors, dropped) = progress.totals();
@@ -39,7 +39,9 @@ pub fn spawn(
                     crate::units::fmt_us(p99 as f64)
                 ));
             }
-            std::thread::sleep(Duration::from_millis(200));
+            if done.wait_timeout(Duration::from_millis(200)) {
+                break;
+            }
         }
         bar.finish_and_clear();
     })
@@ -51,15 +53,14 @@ pub fn spawn_lines(
     name: String,
     plan: Plan,
     progress: Arc<Progress>,
-    done: Arc<AtomicBool>,
+    done: Shutdown,
     every: Duration,
 ) -> std::thread::JoinHandle<()> {
     std::thread::spawn(move || {
         let total = plan.duration.map(|d| format!("/{:.0}s", d.as_secs_f64())).unwrap_or_default();
         let tick = Duration::from_millis(100);
         let mut next = every;
-        while !done.load(Ordering::Relaxed) {
-            std::thread::sleep(tick);
+        while !done.wait_timeout(tick) {
             let Some(t0) = progress.t0.get() else { continue };
             let el = t0.elapsed();
             if el < next {

@@ -8,7 +8,11 @@ use std::time::{Duration, Instant};
 use tokio::sync::oneshot;
 
 use crate::sim::{SimConfig, SimStats};
+use crate::units::Shutdown;
 use crate::webhook::{DeliveryStats, ReceiverConfig, ReceiverCounters, Tracker, WebhookConfig};
+
+/// How often the statuses still outstanding are counted while the run waits for them.
+const POLL: Duration = Duration::from_millis(50);
 
 /// A server on its own thread: `start` runs inside the thread's runtime, sends back what the caller
 /// needs (its address), then waits for the stop signal and returns its final figures.
@@ -206,11 +210,9 @@ impl Hooks {
 
     /// Wait up to the grace time for final statuses (less when none is outstanding, or the run was
     /// stopped), stop the receiver, and settle the accounts.
-    pub fn finish(self, stopped: &dyn Fn() -> bool) -> (DeliveryStats, Option<ReceiverCounters>) {
+    pub fn finish(self, stop: &Shutdown) -> (DeliveryStats, Option<ReceiverCounters>) {
         let until = Instant::now() + self.grace;
-        while Instant::now() < until && !stopped() && self.tracker.snapshot().in_flight > 0 {
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        while Instant::now() < until && self.tracker.snapshot().in_flight > 0 && !stop.wait_timeout(POLL) {}
         let counters = self.inner.finish();
         (self.tracker.finish(), counters)
     }

@@ -17,7 +17,11 @@ use crate::results::conversation::ConversationStats;
 use crate::spec::conversation::{BotSpec, ConversationSpec};
 use crate::spec::endpoint::Endpoint;
 use crate::spec::{Loaded, TargetSpec};
+use crate::units::Shutdown;
 use crate::webhook::conversation::ConversationTracker;
+
+/// How often the replies still due are looked for while the run waits for them.
+const POLL: Duration = Duration::from_millis(20);
 
 /// The parts of a running conversation target that outlive its set-up.
 pub struct Conversation {
@@ -195,11 +199,9 @@ impl Conversation {
     /// Let the conversations under way end: wait for the replies still due and the turns still to
     /// come (at most each remaining turn's `think` and `reply_timeout`), then stop the bot and give
     /// the figures and the time-to-first-reply histograms (all turns, then per turn of a script).
-    pub fn finish(self, stopped: &dyn Fn() -> bool) -> Finished {
+    pub fn finish(self, stop: &Shutdown) -> Finished {
         let end = Instant::now() + self.longest_rest;
-        while !stopped() && Instant::now() < end && self.tracker.waiting(Instant::now()) {
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        while Instant::now() < end && self.tracker.waiting(Instant::now()) && !stop.wait_timeout(POLL) {}
         self.tracker.close();
         if let Some(b) = self.bot {
             b.stop();

@@ -12,8 +12,12 @@ use super::background::Embedded;
 use crate::results::files;
 use crate::spec::webhook::WebhookConfig;
 use crate::spec::{TargetKind, TargetSpec};
+use crate::units::Shutdown;
 use crate::webhook::Tracker;
 use crate::webhook::record::SendLog;
+
+/// How often the statuses the simulator still owes are counted while the run waits for them.
+const POLL: Duration = Duration::from_millis(50);
 
 /// The forwarding side of one target.
 pub struct Forward {
@@ -59,17 +63,11 @@ impl Forward {
     /// grace time, less when the run was stopped), then close the sends file with the time after
     /// which the run no longer waits for statuses: now with a simulator (which stops next), now plus
     /// the grace time without one (the receiver keeps listening). Returns the run.json `extra` entry.
-    pub fn finish(
-        self,
-        sim: Option<&Embedded>,
-        stopped: &dyn Fn() -> bool,
-    ) -> Result<Option<serde_json::Value>, String> {
+    pub fn finish(self, sim: Option<&Embedded>, stop: &Shutdown) -> Result<Option<serde_json::Value>, String> {
         let end = match sim {
             Some(sim) => {
                 let until = Instant::now() + self.grace;
-                while Instant::now() < until && !stopped() && sim.statuses_outstanding() > 0 {
-                    std::thread::sleep(Duration::from_millis(50));
-                }
+                while Instant::now() < until && sim.statuses_outstanding() > 0 && !stop.wait_timeout(POLL) {}
                 Instant::now()
             }
             None => Instant::now() + self.grace,

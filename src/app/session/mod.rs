@@ -25,6 +25,7 @@ use crate::spec::sim::{Flavor, SimConfig};
 use crate::spec::webhook::WebhookConfig;
 use crate::spec::webhook_target::HookFlavor;
 use crate::spec::{Loaded, Profile, TargetKind, TargetSpec};
+use crate::units::Shutdown;
 
 /// What may differ between the users of a session.
 #[derive(Debug, Clone, Default)]
@@ -182,12 +183,12 @@ impl Session {
     /// so before the simulator that sends them stops), read the target's own counters while its server
     /// is still up (a token renewal after the simulator stopped is not the target's failure), then stop
     /// the simulator.
-    pub fn finish(self, stopped: &dyn Fn() -> bool) -> Teardown {
+    pub fn finish(self, stop: &Shutdown) -> Teardown {
         // The bot's last replies arrive after its last webhook was answered: wait for them (each
         // turn at most `reply_timeout`) while the simulator still serves, then stop the bot.
-        let mut conversation = self.conversation.map(|c| c.finish(stopped));
-        let delivery = self.hooks.map(|h| h.finish(stopped));
-        let forwarded = self.forward.map(|f| f.finish(self.sim.as_ref(), stopped));
+        let mut conversation = self.conversation.map(|c| c.finish(stop));
+        let delivery = self.hooks.map(|h| h.finish(stop));
+        let forwarded = self.forward.map(|f| f.finish(self.sim.as_ref(), stop));
         let mut extra = self.target.extra().unwrap_or_else(|| serde_json::json!({}));
         let mut error = None;
         if let Some(v) = conversation.as_mut().and_then(|c| c.graph_proxy.take()) {

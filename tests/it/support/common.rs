@@ -157,7 +157,7 @@ pub fn run_in_tempdir(text: &str, files: &[(&str, &str)]) -> wabench::results::R
     let path = dir.path().join("p.toml");
     std::fs::write(&path, text).unwrap();
     let loaded = wabench::spec::load(&path).unwrap_or_else(|e| panic!("{e}"));
-    let (_tx, rx) = tokio::sync::watch::channel(false);
+    let rx = wabench::Shutdown::new();
     let f =
         run_profile(&loaded, &Options { out: Some(dir.path().join("out")), ..Options::new(dir.path()) }, rx).unwrap();
     assert!(f.error.is_none(), "{:?}", f.error);
@@ -181,7 +181,7 @@ pub fn run_guarded(
     let opts = Options { out: Some(dir.path().join("out")), ..Options::new(dir.path()) };
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
-        let (_stop, stop_rx) = tokio::sync::watch::channel(false);
+        let stop_rx = wabench::Shutdown::new();
         let _ = tx.send(run_profile(&loaded, &opts, stop_rx));
     });
     let f = rx.recv_timeout(guard).expect("the run ended by itself").expect("run");

@@ -19,6 +19,7 @@ use crate::engine::control::Orders;
 use crate::engine::executor::Progress;
 use crate::results::operator::{self, OperatorAction};
 use crate::spec::Model;
+use crate::units::Shutdown;
 
 mod access;
 mod server;
@@ -63,7 +64,8 @@ pub struct Operator {
     targets: Mutex<Vec<Arc<Entry>>>,
     orders: Mutex<Orders>,
     actions: Mutex<Vec<OperatorAction>>,
-    stop: watch::Sender<bool>,
+    /// The run's stop as the operator raises it (derived from Ctrl-C's once the run begins).
+    stop: Shutdown,
     stopped: AtomicBool,
     /// The run has ended (the page says so; the server stops).
     ended: watch::Sender<bool>,
@@ -83,28 +85,18 @@ impl Operator {
             targets: Mutex::default(),
             orders: Mutex::default(),
             actions: Mutex::default(),
-            stop: watch::channel(false).0,
+            stop: Shutdown::new(),
             stopped: AtomicBool::new(false),
             ended: watch::channel(false).0,
         })
     }
 
     /// The run begins: its clock starts, and the stop signal it runs under is `outer` (Ctrl-C) or the
-    /// operator's stop.
-    pub fn begin(self: &Arc<Self>, outer: watch::Receiver<bool>) -> watch::Receiver<bool> {
+    /// operator's stop (also one given before the run began).
+    pub fn begin(&self, outer: &Shutdown) -> Shutdown {
         let _ = self.started.set(Instant::now());
-        let rx = self.stop.subscribe();
-        let me = self.clone();
-        std::thread::spawn(move || {
-            while !*me.ended.borrow() {
-                if *outer.borrow() {
-                    let _ = me.stop.send(true);
-                    return;
-                }
-                std::thread::sleep(Duration::from_millis(50));
-            }
-        });
-        rx
+        outer.adopt(&self.stop);
+        self.stop.clone()
     }
 
     /// A target starts, with its live progress (whose control takes the orders in force).
@@ -182,7 +174,7 @@ impl Operator {
     pub fn stop(&self) -> Result<Orders, Refused> {
         if !self.stopped.swap(true, Ordering::Relaxed) {
             self.record(operator::STOP, None);
-            let _ = self.stop.send(true);
+            self.stop.stop();
         }
         Ok(self.orders())
     }
