@@ -200,7 +200,7 @@ where
     let interrupted = stop.is_stopped();
     let mut recorder = merged.ok_or_else(|| EngineError::Thread("no load thread ran".into()))?;
     if interrupted {
-        count_unsent_as_dropped(&mut recorder, &progress.control, &shared, t0);
+        count_unsent_as_dropped(&mut recorder, &progress.control, &shared, stop.stopped_at(), t0);
     }
     Ok((TargetRun { recorder, started_at, elapsed, interrupted, written, threads }, hlog, timeline))
 }
@@ -334,9 +334,21 @@ fn join_threads(handles: Vec<std::thread::JoinHandle<Recorder>>) -> Result<Optio
 }
 
 /// Requests that were due before the stop but still waiting for a connection were never sent:
-/// they count as dropped, so that sent + dropped is what the plan had due by then.
-fn count_unsent_as_dropped(recorder: &mut Recorder, control: &Control, shared: &Shared, t0: Instant) {
-    let stopped_at = shared.stopped_at.lock().ok().and_then(|s| *s);
+/// they count as dropped, so that sent + dropped is what the plan had due by then. The stop is the
+/// instant it was raised (`raised`), else when a load task first saw it: requests that fell due
+/// while a busy thread had not yet looked were not wanted, and are not drops.
+fn count_unsent_as_dropped(
+    recorder: &mut Recorder,
+    control: &Control,
+    shared: &Shared,
+    raised: Option<Instant>,
+    t0: Instant,
+) {
+    let seen = shared.stopped_at.lock().ok().and_then(|s| *s);
+    let stopped_at = match (raised, seen) {
+        (Some(r), Some(s)) => Some(r.min(s)),
+        (r, s) => r.or(s),
+    };
     if let (Some(p), Some(at)) = (control.schedule().1, stopped_at) {
         let due = p.due_by(at.saturating_duration_since(t0));
         recorder.dropped_n(due.saturating_sub(recorder.sent + recorder.count(Outcome::Dropped)));

@@ -22,6 +22,8 @@ pub struct Shutdown {
 struct Node {
     /// Set once, under `state`'s lock (so that a thread waiting under it cannot miss it).
     stopped: AtomicBool,
+    /// When it was raised.
+    at: std::sync::OnceLock<Instant>,
     state: Mutex<State>,
     /// Wakes the threads in [`Shutdown::wait_timeout`].
     woken: Condvar,
@@ -51,9 +53,11 @@ impl Node {
             if s.reason.is_none() {
                 s.reason = why;
             }
-            if self.stopped.swap(true, Ordering::SeqCst) {
+            if self.stopped.load(Ordering::SeqCst) {
                 return;
             }
+            let _ = self.at.set(Instant::now());
+            self.stopped.store(true, Ordering::SeqCst);
             self.woken.notify_all();
             s.parents.clear();
             std::mem::take(&mut s.children)
@@ -69,6 +73,11 @@ impl Shutdown {
     /// A signal not stopped yet.
     pub fn new() -> Shutdown {
         Shutdown::default()
+    }
+
+    /// When it was raised (by itself or by a parent), if it was.
+    pub fn stopped_at(&self) -> Option<Instant> {
+        self.node.at.get().copied()
     }
 
     /// Stop it, and every signal derived from it.
@@ -185,6 +194,19 @@ mod tests {
         let a2 = a.clone();
         a2.stop();
         assert!(a.is_stopped() && !b.is_stopped());
+    }
+
+    #[test]
+    fn the_instant_of_the_stop_is_kept_once() {
+        let run = Shutdown::new();
+        let child = run.child();
+        assert_eq!((run.stopped_at(), child.stopped_at()), (None, None));
+        let before = Instant::now();
+        run.stop();
+        let at = run.stopped_at().expect("raised");
+        assert!(at >= before && child.stopped_at().is_some_and(|c| c >= at), "the child stops with it, not before");
+        run.stop_because("again");
+        assert_eq!(run.stopped_at(), Some(at), "a second stop does not move it");
     }
 
     #[test]
