@@ -660,36 +660,11 @@ pub fn write_text(c: &Comparison, out: &mut impl Write) -> io::Result<()> {
         }
         writeln!(out)?;
         let w = [8, 12.max(base.label.chars().count()), 12.max(s.label.chars().count()), 8, 15];
-        writeln!(
-            out,
-            "{:<a$}  {:>b$}  {:>c$}  {:>d$}  {:>e$}",
-            "",
-            base.label,
-            s.label,
-            "ratio",
-            "95% CI",
-            a = w[0],
-            b = w[1],
-            c = w[2],
-            d = w[3],
-            e = w[4]
-        )?;
+        writeln!(out, "{}", columns(&w, ["", &base.label, &s.label, "ratio", "95% CI"]))?;
         for r in rows {
-            writeln!(
-                out,
-                "{:<a$}  {:>b$}  {:>c$}  {:>d$}  {:>e$}  {}",
-                r.metric.name(),
-                show(r.metric, r.base),
-                show(r.metric, r.value),
-                r.ratio.map_or("-".into(), |x| format!("{}×", fmt_ratio(x))),
-                show_ci(r),
-                meaning(r).1,
-                a = w[0],
-                b = w[1],
-                c = w[2],
-                d = w[3],
-                e = w[4]
-            )?;
+            let ratio = r.ratio.map_or("-".into(), |x| format!("{}×", fmt_ratio(x)));
+            let (name, a, b, ci) = (r.metric.name(), show(r.metric, r.base), show(r.metric, r.value), show_ci(r));
+            writeln!(out, "{}  {}", columns(&w, [name, &a, &b, &ratio, &ci]), meaning(r).1)?;
         }
         writeln!(out, "{}", headline(&s.label, rows))?;
     }
@@ -881,6 +856,14 @@ pub fn write_html(c: &Comparison, gates: &[gates::GateOutcome], out: &Path) -> R
     Ok(path)
 }
 
+/// One line of a terminal table of five columns: the first left-aligned, the others right-aligned,
+/// each `widths[i]` wide, two spaces apart.
+pub(super) fn columns(widths: &[usize; 5], cells: [&str; 5]) -> String {
+    let [w0, w1, w2, w3, w4] = *widths;
+    let [c0, c1, c2, c3, c4] = cells;
+    format!("{c0:<w0$}  {c1:>w1$}  {c2:>w2$}  {c3:>w3$}  {c4:>w4$}")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -900,22 +883,7 @@ mod tests {
             seconds.push(Second { second: s, histogram: h });
             timeline.push(TimelineRow { second: s, started: 400, ..TimelineRow::default() });
         }
-        let t = TargetData::new(
-            serde_json::from_value(serde_json::json!({
-                "name": "t", "kind": "http", "url": "", "model": "open", "connections": 1, "threads": 1,
-                "started_at": "2026-01-01T00:00:00Z", "duration_s": 250.0, "interrupted": false,
-                "requests": {"planned": null, "sent": 0, "ok": 0, "errors": 0, "dropped": 0, "cancelled": 0},
-                "rate": {"requested": null, "achieved": 0.0, "ratio": null},
-                "latency_us": {"count": 0, "mean": 0.0, "p50": 0, "p90": 0, "p99": 0, "p999": 0, "max": 0},
-                "service_time_us": {"count": 0, "mean": 0.0, "p50": 0, "p90": 0, "p99": 0, "p999": 0, "max": 0},
-                "lateness_us": {"count": 0, "mean": 0.0, "p50": 0, "p90": 0, "p99": 0, "p999": 0, "max": 0},
-                "outcomes": [], "hlog": "t.hlog"
-            }))
-            .unwrap(),
-            seconds,
-            timeline,
-        )
-        .unwrap();
+        let t = TargetData::new(empty_result("t", 250.0), seconds, timeline).unwrap();
         let s = Sample::of(&t);
         assert_eq!(s.blocks.len(), 84, "250 seconds in blocks of 3");
         for (k, block) in s.blocks.iter().enumerate() {
@@ -939,19 +907,23 @@ mod tests {
         assert_eq!(s.all_counts().iter().sum::<u64>(), t.total.len());
     }
 
-    fn subject(label: &str, name: &str) -> Subject {
-        let result = serde_json::from_value(serde_json::json!({
+    /// A target result of `name` that lasted `duration_s` and holds no request.
+    fn empty_result(name: &str, duration_s: f64) -> crate::results::TargetResult {
+        let none = serde_json::json!({"count": 0, "mean": 0.0, "p50": 0, "p90": 0, "p99": 0, "p999": 0, "max": 0});
+        serde_json::from_value(serde_json::json!({
             "name": name, "kind": "http", "url": "", "model": "open", "connections": 1, "threads": 1,
-            "started_at": "2026-01-01T00:00:00Z", "duration_s": 1.0, "interrupted": false,
+            "started_at": "2026-01-01T00:00:00Z", "duration_s": duration_s, "interrupted": false,
             "requests": {"planned": null, "sent": 0, "ok": 0, "errors": 0, "dropped": 0, "cancelled": 0},
             "rate": {"requested": null, "achieved": 0.0, "ratio": null},
-            "latency_us": {"count": 0, "mean": 0.0, "p50": 0, "p90": 0, "p99": 0, "p999": 0, "max": 0},
-            "service_time_us": {"count": 0, "mean": 0.0, "p50": 0, "p90": 0, "p99": 0, "p999": 0, "max": 0},
-            "lateness_us": {"count": 0, "mean": 0.0, "p50": 0, "p90": 0, "p99": 0, "p999": 0, "max": 0},
+            "latency_us": none, "service_time_us": none, "lateness_us": none,
             "outcomes": [], "hlog": "t.hlog"
         }))
-        .unwrap();
-        Subject { label: label.into(), origin: String::new(), target: TargetData::new(result, vec![], vec![]).unwrap() }
+        .unwrap()
+    }
+
+    fn subject(label: &str, name: &str) -> Subject {
+        let target = TargetData::new(empty_result(name, 1.0), vec![], vec![]).unwrap();
+        Subject { label: label.into(), origin: String::new(), target }
     }
 
     /// Targets of different runs pair by name; a target without a namesake is said and left out; runs

@@ -28,16 +28,7 @@ pub fn write_text(
     for ((base, s), rows) in c.compared().zip(points) {
         writeln!(out, "\n{} vs {}: error (answered at send, per second) and drop rates", s.label, base.label)?;
         let w = [10, 8.max(base.label.chars().count()), 8.max(s.label.chars().count()), 10, 19];
-        let cells = |name: &str, a: &str, b: &str, diff: &str, ci: &str| {
-            format!(
-                "{name:<w0$}  {a:>w1$}  {b:>w2$}  {diff:>w3$}  {ci:>w4$}",
-                w0 = w[0],
-                w1 = w[1],
-                w2 = w[2],
-                w3 = w[3],
-                w4 = w[4]
-            )
-        };
+        let cells = |name: &str, a: &str, b: &str, diff: &str, ci: &str| compare::columns(&w, [name, a, b, diff, ci]);
         writeln!(out, "{}", cells("", &base.label, &s.label, "difference", "95% CI"))?;
         for r in rows {
             let ci = r.ci_pp.map_or("-".into(), |(lo, hi)| format!("{}…{}", pp(lo), pp(hi)));
@@ -106,36 +97,13 @@ fn write_conversation(c: &Comparison, out: &mut impl Write) -> io::Result<()> {
             s.label, base.label
         )?;
         let w = [17, 9.max(base.label.chars().count()), 9.max(s.label.chars().count()), 8, 19];
-        writeln!(
-            out,
-            "{:<a$}  {:>b$}  {:>c$}  {:>d$}  {:>e$}",
-            "",
-            base.label,
-            s.label,
-            "estimate",
-            "95% CI",
-            a = w[0],
-            b = w[1],
-            c = w[2],
-            d = w[3],
-            e = w[4]
-        )?;
+        writeln!(out, "{}", compare::columns(&w, ["", &base.label, &s.label, "estimate", "95% CI"]))?;
         for r in rows {
-            writeln!(
-                out,
-                "{:<a$}  {:>b$}  {:>c$}  {:>d$}  {:>e$}  {}",
-                r.measure.name(),
-                conversation_value(r, r.base),
-                conversation_value(r, r.value),
-                r.estimate.map_or("-".into(), |v| conversation_estimate(r, v)),
-                conversation_ci(r),
-                r.meaning().1,
-                a = w[0],
-                b = w[1],
-                c = w[2],
-                d = w[3],
-                e = w[4]
-            )?;
+            let (a, b) = (conversation_value(r, r.base), conversation_value(r, r.value));
+            let estimate = r.estimate.map_or("-".into(), |v| conversation_estimate(r, v));
+            let (name, ci) = (r.measure.name(), conversation_ci(r));
+            let cells = [&*name, &a, &b, &estimate, &ci];
+            writeln!(out, "{}  {}", compare::columns(&w, cells), r.meaning().1)?;
         }
     }
     Ok(())
