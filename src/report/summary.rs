@@ -58,7 +58,12 @@ impl Rows<'_> {
         }
         row("dropped", &|t| t.requests.dropped.to_string());
         let stages = super::stages_text(run);
+        let steered = !run.operator.is_empty();
         row("rate requested", &|t| match (t.rate.requested, &stages) {
+            (Some(r), Some(s)) if t.imported.is_none() && steered => format!("{s}; steered: mean {r:.1}/s"),
+            (Some(r), Some(s)) if t.imported.is_none() && t.interrupted => {
+                format!("{s} (mean {r:.1}/s until it stopped)")
+            }
             (Some(r), Some(s)) if t.imported.is_none() => format!("{s} (mean {r:.1}/s)"),
             (Some(r), _) => format!("{r:.1}/s"),
             (None, _) => "-".into(),

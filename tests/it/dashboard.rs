@@ -277,6 +277,9 @@ fn rate_pause_resume_and_stop_from_the_api_steer_the_run_and_are_recorded() {
     assert!(!held.is_empty(), "a whole second paused: {at:?}");
     assert!(held.iter().all(|r| r.requested == Some(0)), "nothing due while paused: {held:?}");
     assert_eq!(t.requests.dropped, 0, "the pause is not counted as lateness or drops");
+    // The requested rate is the steered schedule's, not the plan's 10/s: the run kept up with it.
+    let (requested, ratio) = (t.rate.requested.unwrap(), t.rate.ratio.unwrap());
+    assert!(requested > 10.0 && (ratio - 1.0).abs() < 0.02, "{:?}", t.rate);
 
     // The report shows when the operator changed what.
     let page = std::fs::read_to_string(wabench::report::write_report(&f.dir).unwrap()).unwrap();
@@ -289,6 +292,8 @@ fn rate_pause_resume_and_stop_from_the_api_steer_the_run_and_are_recorded() {
     let mut summary = Vec::new();
     wabench::report::summary::write(&f.run, &mut summary).unwrap();
     let summary = String::from_utf8(summary).unwrap();
+    let requested = summary.lines().find(|l| l.starts_with("rate requested")).unwrap();
+    assert!(requested.contains(&format!("{:.1}/s", t.rate.requested.unwrap())), "the steered mean: {requested}");
     let steered = &summary[summary.find("steered from the dashboard:").expect("the actions in the summary")..];
     let lines: Vec<&str> = steered.lines().skip(1).take(4).collect();
     for (line, what) in lines.iter().zip(["rate → 80/s", "pause", "resume", "stop"]) {
@@ -428,6 +433,9 @@ fn chromium_shows_the_run_live_and_its_controls_steer_it() {
     let t = &f.run.targets[0];
     assert_eq!(t.stopped.as_deref(), Some("operator"));
     assert_eq!(t.requests.dropped, 0, "the pause is not counted as lateness or drops");
+    // The requested rate is the steered schedule's, not the plan's 10/s: the run kept up with it.
+    let (requested, ratio) = (t.rate.requested.unwrap(), t.rate.ratio.unwrap());
+    assert!(requested > 10.0 && (ratio - 1.0).abs() < 0.02, "{:?}", t.rate);
 
     // The timeline between the actions: the page's rate, nothing due or started while paused, the
     // page's rate again after the resume.

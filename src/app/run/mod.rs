@@ -598,6 +598,7 @@ impl Each<'_> {
         let metered = self.meter(i, &session);
         let (sends, stop) = cost_cap::wrap(&t, metered.as_ref(), self.stop);
         let plan = traced.as_ref().map_or(self.plan, traces::Traced::plan);
+        let control = progress.clone();
         let res = run_target(sends, session.addr, plan, stop, hlog_file, tl, progress);
         done.stop();
         self.opts.dashboard.iter().for_each(|op| op.done(t.name()));
@@ -617,7 +618,8 @@ impl Each<'_> {
         timeline.put(tl);
         let stopped =
             cost_cap::settle(metered.as_ref(), &mut tr.interrupted, self.stop).or_else(|| self.by_operator(&tr));
-        let mut r = TargetResult { stopped, ..self.result(&tr, t.name(), t.kind(), url) };
+        let steered = self.steered(&tr, &control);
+        let mut r = TargetResult { stopped, ..self.result(&tr, t.name(), t.kind(), url, steered) };
         r.extra = teardown.extra;
         if let Some(log) = &teardown.failures {
             failures.add(t.name(), log);
@@ -799,8 +801,24 @@ impl Each<'_> {
         results::write_atomic(&self.dir.join(files::totals_name(name)), &buf)
     }
 
-    /// The target's result from its merged recorder.
-    fn result(&self, tr: &TargetRun, name: &str, kind: &str, url: String) -> TargetResult {
+    /// The schedule the target ran under, when it differs from the plan's whole length: the operator
+    /// changed it from the dashboard, or the run stopped early.
+    fn steered(&self, tr: &TargetRun, progress: &Progress) -> Option<Arc<crate::engine::control::Schedule>> {
+        let acted = self.opts.dashboard.as_ref().is_some_and(|op| !op.actions().is_empty());
+        (tr.interrupted || acted).then(|| progress.control.schedule().1).flatten()
+    }
+
+    /// The target's result from its merged recorder. The requested rate is the plan's mean, or, for a
+    /// target `steered` from the dashboard or stopped early, the requests its schedule had due by its
+    /// last start over that time: the window the achieved rate is measured over.
+    fn result(
+        &self,
+        tr: &TargetRun,
+        name: &str,
+        kind: &str,
+        url: String,
+        steered: Option<Arc<crate::engine::control::Schedule>>,
+    ) -> TargetResult {
         let (plan, rec) = (self.plan, &tr.recorder);
         let duration_s = tr.elapsed.as_secs_f64();
         let outcome = |o| rec.count(o);
@@ -817,7 +835,10 @@ impl Each<'_> {
             ambiguous: rec.outcomes.iter().filter(|(k, _)| k.is_ambiguous()).map(|(_, v)| v.count).sum(),
         };
         let achieved = rec.achieved_rate().unwrap_or_else(|| rec.sent as f64 / duration_s.max(1e-9));
-        let requested = plan.schedule_rate();
+        let requested = match (steered, rec.last_start) {
+            (Some(s), Some(w)) if !w.is_zero() => Some(s.due_by(w) as f64 / w.as_secs_f64()),
+            _ => plan.schedule_rate(),
+        };
         let head = TargetHead {
             name: name.into(),
             kind: kind.into(),
