@@ -5,7 +5,6 @@
 use crate::support::common;
 
 use std::path::Path;
-use std::process::Command;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
@@ -115,10 +114,7 @@ fn merge_adds_the_phase_histograms_of_shards_exactly() {
         parts.push(f.dir);
     }
     let merged = dir.path().join("merged");
-    let out = Command::new(env!("CARGO_BIN_EXE_wabench")).arg("merge").args(&parts).arg("--out").arg(&merged).output();
-    let out = out.unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let run = wabench::results::read_run(&merged).unwrap();
+    let run = crate::support::common::merge(&parts, &merged);
     let p = run.targets[0].connection_phases.as_ref().expect("merged phases");
     assert_eq!(p.opened, 40);
     assert_eq!(p.connect_us, wabench::results::Summary::of(&connect), "the parts' histograms added");

@@ -154,10 +154,7 @@ fn shards_of_a_priced_run_merge_into_the_whole_runs_cost() {
         parts.push(out);
     }
     let merged = dir.path().join("merged");
-    let (code, _, err) =
-        wabench(&["merge", parts[0].to_str().unwrap(), parts[1].to_str().unwrap(), "--out", merged.to_str().unwrap()]);
-    assert_eq!(code, 0, "{err}");
-    let c = wabench::results::read_run(&merged).unwrap().targets[0].cost.clone().expect("the merged cost");
+    let c = crate::support::common::merge(&parts, &merged).targets[0].cost.clone().expect("the merged cost");
     assert_eq!(c.max_cost, Some(10.0));
     assert_eq!(c.accepted.messages, 21);
     assert!((c.accepted.total - accepted).abs() < 1e-9, "{} vs {accepted}", c.accepted.total);

@@ -164,12 +164,7 @@ fn shards_of_a_several_number_run_merge_into_exact_per_number_figures() {
         parts.push(out);
     }
     let merged = dir.path().join("merged");
-    let mut args: Vec<&str> = vec!["merge"];
-    args.extend(parts.iter().map(|p| p.to_str().unwrap()));
-    args.extend(["--out", merged.to_str().unwrap()]);
-    let (code, _, err) = common::wabench(&args);
-    assert_eq!(code, 0, "{err}");
-    let run = wabench::results::read_run(&merged).unwrap();
+    let run = common::merge(&parts, &merged);
     let rows = numbers::of(&run.targets[0]);
     let got: BTreeMap<String, (u64, u64)> =
         rows.iter().map(|r| (r.id.clone(), (r.messages, r.delivery.as_ref().map_or(0, |d| d.delivered)))).collect();

@@ -33,15 +33,7 @@ fn two_shards_merge_into_the_whole_plan_exactly() {
         parts.push(out);
     }
     let merged_dir = dir.path().join("merged");
-    let out = Command::new(env!("CARGO_BIN_EXE_wabench"))
-        .arg("merge")
-        .args(&parts)
-        .arg("--out")
-        .arg(&merged_dir)
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let merged = wabench::results::read_run(&merged_dir).unwrap();
+    let merged = common::merge(&parts, &merged_dir);
     let t = &merged.targets[0];
     assert_eq!(t.requests.planned, Some(whole));
     assert_eq!(t.requests.sent, whole, "the shards sent every request of the plan once");

@@ -333,15 +333,7 @@ fn merge_keeps_the_slowest_traced_requests_across_shards() {
         parts.push(out);
     }
     let merged_dir = dir.path().join("merged");
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_wabench"))
-        .arg("merge")
-        .args(&parts)
-        .arg("--out")
-        .arg(&merged_dir)
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let merged = wabench::results::read_run(&merged_dir).unwrap();
+    let merged = crate::support::common::merge(&parts, &merged_dir);
     let account = merged.targets[0].tracing.as_ref().expect("merged tracing");
     let shards: Vec<wabench::results::Run> = parts.iter().map(|p| wabench::results::read_run(p).unwrap()).collect();
     let traced: u64 = shards.iter().map(|r| r.targets[0].tracing.as_ref().unwrap().traced).sum();

@@ -131,6 +131,16 @@ pub fn wabench(args: &[&str]) -> (i32, String, String) {
     )
 }
 
+/// `wabench merge PARTS --out OUT` through the binary, which must succeed; the merged run.
+pub fn merge(parts: &[std::path::PathBuf], out: &std::path::Path) -> wabench::results::Run {
+    let mut args: Vec<&str> = vec!["merge"];
+    args.extend(parts.iter().map(|p| p.to_str().unwrap()));
+    args.extend(["--out", out.to_str().unwrap()]);
+    let (code, _, err) = wabench(&args);
+    assert_eq!(code, 0, "{err}");
+    wabench::results::read_run(out).unwrap()
+}
+
 /// Run the `wabench` binary with environment variables set; exit code, stdout and stderr.
 pub fn wabench_env(args: &[&str], env: &[(&str, &str)]) -> (i32, String, String) {
     let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_wabench"));
