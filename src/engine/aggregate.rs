@@ -93,8 +93,8 @@ pub struct Written {
     pub intervals: u64,
     pub started: u64,
     pub latencies: u64,
-    /// The slowest traced attempts of each second, all threads' (`[tracing]`).
-    pub traced: crate::results::exemplars::Slowest,
+    /// Traced attempts, all threads' (`[tracing]`; the slowest of each second are written as it is merged).
+    pub traced: u64,
 }
 
 /// What the aggregator merges and where it writes it.
@@ -246,7 +246,7 @@ impl<W: Write, T: Write> Seconds<'_, W, T> {
         self.out.started += iv.started;
         self.out.latencies += h.len();
         if let Some(t) = &iv.traced {
-            self.out.traced.merge(t, 0);
+            self.out.traced += t.traced;
             if let Some(rows) = &mut self.traced_rows {
                 rows.push(t)?;
             }

@@ -73,8 +73,6 @@ struct Shared {
     connector: Connector,
     next: AtomicU64,
     in_flight: AtomicU64,
-    /// When a load task first saw the stop signal.
-    stopped_at: Mutex<Option<Instant>>,
     /// When the last request of `max_requests` was claimed: the run ends `drain` after it.
     all_claimed: OnceLock<Instant>,
     /// Woken (on every thread) when `all_claimed` is set.
@@ -174,7 +172,6 @@ where
         connector,
         next: AtomicU64::new(0),
         in_flight: AtomicU64::new(0),
-        stopped_at: Mutex::new(None),
         all_claimed: OnceLock::new(),
         all_claimed_wake: Notify::new(),
     });
@@ -200,7 +197,7 @@ where
     let interrupted = stop.is_stopped();
     let mut recorder = merged.ok_or_else(|| EngineError::Thread("no load thread ran".into()))?;
     if interrupted {
-        count_unsent_as_dropped(&mut recorder, &progress.control, &shared, stop.stopped_at(), t0);
+        count_unsent_as_dropped(&mut recorder, &progress.control, stop.stopped_at(), t0);
     }
     Ok((TargetRun { recorder, started_at, elapsed, interrupted, written, threads }, hlog, timeline))
 }
@@ -335,21 +332,10 @@ fn join_threads(handles: Vec<std::thread::JoinHandle<Recorder>>) -> Result<Optio
 
 /// Requests that were due before the stop but still waiting for a connection were never sent:
 /// they count as dropped, so that sent + dropped is what the plan had due by then. The stop is the
-/// instant it was raised (`raised`), else when a load task first saw it: requests that fell due
-/// while a busy thread had not yet looked were not wanted, and are not drops.
-fn count_unsent_as_dropped(
-    recorder: &mut Recorder,
-    control: &Control,
-    shared: &Shared,
-    raised: Option<Instant>,
-    t0: Instant,
-) {
-    let seen = shared.stopped_at.lock().ok().and_then(|s| *s);
-    let stopped_at = match (raised, seen) {
-        (Some(r), Some(s)) => Some(r.min(s)),
-        (r, s) => r.or(s),
-    };
-    if let (Some(p), Some(at)) = (control.schedule().1, stopped_at) {
+/// instant it was `raised`: requests that fell due while a busy thread had not yet looked were not
+/// wanted, and are not drops.
+fn count_unsent_as_dropped(recorder: &mut Recorder, control: &Control, raised: Option<Instant>, t0: Instant) {
+    if let (Some(p), Some(at)) = (control.schedule().1, raised) {
         let due = p.due_by(at.saturating_duration_since(t0));
         recorder.dropped_n(due.saturating_sub(recorder.sent + recorder.count(Outcome::Dropped)));
     }
@@ -587,9 +573,6 @@ async fn next_work(ctx: &Local, claimed: Option<Instant>, seen: u64) -> Work {
             return Work::Changed;
         }
         if ctx.stop.is_stopped() {
-            if let Ok(mut s) = ctx.shared.stopped_at.lock() {
-                s.get_or_insert_with(Instant::now);
-            }
             return Work::Done;
         }
         let now = Instant::now();

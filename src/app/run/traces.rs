@@ -10,7 +10,7 @@ use crate::engine::Plan;
 use crate::engine::TargetRun;
 use crate::engine::trace::Tracer;
 use crate::results::exemplars::{Rows, TracingResult};
-use crate::results::{self, files};
+use crate::results::files;
 use crate::spec::Loaded;
 
 /// Tracing set up for one target.
@@ -55,25 +55,15 @@ impl Traced {
         &self.plan
     }
 
-    /// The target ended: its spans flushed, the file of its slowest traced requests given its name
-    /// (written whole here if the aggregator never took it).
+    /// The target ended: its spans flushed, the file of its slowest traced requests (written second
+    /// by second by the aggregator) given its name.
     pub fn finish(self, tr: &TargetRun, dir: &Path, name: &str) -> Result<TracingResult, String> {
         let exported = self.exporter.map(Exporter::finish);
         let path = dir.join(files::exemplars_name(name));
-        let untaken = self.plan.trace.as_ref().and_then(|t| t.take_rows());
-        let written = match untaken {
-            Some(rows) => {
-                drop(rows);
-                let _ = std::fs::remove_file(files::partial(&path));
-                let mut buf = Vec::new();
-                tr.written.traced.write(&mut buf).and_then(|()| results::write_atomic(&path, &buf))
-            }
-            None => std::fs::rename(files::partial(&path), &path),
-        };
-        written.map_err(|e| format!("{}: {e}", path.display()))?;
+        std::fs::rename(files::partial(&path), &path).map_err(|e| format!("{}: {e}", path.display()))?;
         Ok(TracingResult {
             sample: Some(self.sample),
-            traced: tr.written.traced.traced,
+            traced: tr.written.traced,
             exemplars: files::exemplars_name(name),
             spans_exported: exported.map(|e| e.exported),
             spans_dropped: exported.map(|e| e.dropped),

@@ -41,12 +41,7 @@ fn read_timelines(dir: &Path) -> Result<BTreeMap<String, Vec<TimelineRow>>, Resu
     Ok(match &tl_path {
         Some(p) => {
             let text = bounded::read_text(p, bounded::MAX_TIMELINE_BYTES)?;
-            // A line cut by the kill is not a row.
-            let whole = match text.rfind('\n') {
-                Some(i) => &text[..=i],
-                None => "",
-            };
-            timeline::parse(whole).map_err(|e| ResultsError::format(p, e))?
+            timeline::parse(whole_lines(&text)).map_err(|e| ResultsError::format(p, e))?
         }
         None => Default::default(),
     })
@@ -100,6 +95,11 @@ fn recover_target(
     Ok((td, began))
 }
 
+/// `text` without its last line when a kill cut it (a line without its newline is not a row).
+fn whole_lines(text: &str) -> &str {
+    text.rfind('\n').map_or("", |i| &text[..=i])
+}
+
 /// The slowest traced requests of the seconds that reached the disk, when the target traced any
 /// (`<target>.exemplars.csv`, else its `.partial`, without a line the kill cut).
 fn traced(dir: &Path, name: &str) -> Result<Option<TracingResult>, ResultsError> {
@@ -110,9 +110,7 @@ fn traced(dir: &Path, name: &str) -> Result<Option<TracingResult>, ResultsError>
     };
     let path = dir.join(&file);
     let text = bounded::read_text(&path, bounded::MAX_TIMELINE_BYTES)?;
-    // A line cut by the kill is not a row.
-    let whole_lines = text.rfind('\n').map_or("", |i| &text[..=i]);
-    let kept = Slowest::read_from(whole_lines.as_bytes(), &path).map_err(|e| ResultsError::format(&path, e))?;
+    let kept = Slowest::read_from(whole_lines(&text).as_bytes(), &path).map_err(|e| ResultsError::format(&path, e))?;
     Ok(Some(TracingResult {
         sample: None,
         traced: kept.traced,

@@ -55,8 +55,9 @@ fn target(e: &Entry, duration: Option<std::time::Duration>) -> Value {
             sent = t.started;
             dropped = t.dropped;
             ok = t.outcomes.get(&Outcome::Ok).copied().unwrap_or(0);
-            let cancelled = t.outcomes.get(&Outcome::Cancelled).copied().unwrap_or(0);
-            errors = t.outcomes.values().sum::<u64>() - ok - cancelled;
+            // The results' own rule of what an error is.
+            let by_key: Vec<(String, u64)> = t.outcomes.iter().map(|(o, n)| (o.key(), *n)).collect();
+            errors = crate::results::errors_of(&by_key);
             let rows: Vec<Value> = v
                 .recent
                 .iter()

@@ -59,6 +59,12 @@ pub fn le_label(i: usize) -> String {
     }
 }
 
+/// The bucket (index into [`BUCKET_BOUNDS_US`], its length for `+Inf`) that counts an HDR cell whose
+/// highest value is `top`: the first whose bound is at least it.
+fn bucket_of(top: u64) -> usize {
+    BUCKET_BOUNDS_US.partition_point(|b| *b < top)
+}
+
 /// Cumulative bucket counts (one per bound, then `+Inf`) and the sum in seconds of an HDR latency
 /// histogram (µs). Each HDR cell counts in the first bucket whose bound is at least the cell's highest
 /// value, so bounds are exact to the µs below 2.048 ms and within the histogram's 3 significant digits
@@ -70,7 +76,7 @@ pub fn buckets(h: &Histogram<u64>) -> (Vec<u64>, f64) {
     for v in h.iter_recorded() {
         let top = v.value_iterated_to();
         let n = v.count_at_value();
-        counts[BUCKET_BOUNDS_US.partition_point(|b| *b < top)] += n;
+        counts[bucket_of(top)] += n;
         sum_us += n as f64 * h.median_equivalent(top) as f64;
     }
     let mut acc = 0;
@@ -122,8 +128,7 @@ pub fn bucket_exemplars<'a>(
 ) -> Vec<BucketExemplar> {
     let mut by_bucket: std::collections::BTreeMap<usize, BucketExemplar> = std::collections::BTreeMap::new();
     for e in recent.into_iter().filter(|e| e.http_status.is_some()) {
-        let top = h.highest_equivalent(e.latency_us);
-        let bucket = BUCKET_BOUNDS_US.partition_point(|b| *b < top);
+        let bucket = bucket_of(h.highest_equivalent(e.latency_us));
         let seconds = e.latency_us as f64 / 1e6;
         let at = e.intended_at.timestamp_micros() as f64 / 1e6 + seconds;
         by_bucket.insert(bucket, BucketExemplar { bucket, trace_id: e.trace_id.clone(), seconds, at });
